@@ -1,0 +1,65 @@
+//! Column names of the joined event frame, defined once.
+//!
+//! The join writes these columns, the analytics read them, the exports and the
+//! API name them: nothing else spells a column name as a string literal.
+
+/// Event id, unique within its kind (String).
+pub const ID: &str = "id";
+/// `issue`, `incident` or `visit` (String).
+pub const KIND: &str = "kind";
+/// When it happened, UTC, microseconds (Datetime µs, time zone UTC).
+pub const OCCURRED_AT: &str = "occurred_at";
+/// WGS84 longitude after any CRS conversion (Float64).
+pub const LON: &str = "lon";
+/// WGS84 latitude after any CRS conversion (Float64).
+pub const LAT: &str = "lat";
+/// Kind-specific category, free text (String).
+pub const CATEGORY: &str = "category";
+/// Issue status: `open` or `resolved` (String, null for other kinds).
+pub const STATUS: &str = "status";
+/// Issue: when it was resolved (Datetime µs UTC, nullable).
+pub const RESOLVED_AT: &str = "resolved_at";
+/// Issue: due time (Datetime µs UTC, nullable).
+pub const DEADLINE: &str = "deadline";
+/// Issue: `satisfied`, `basic`, `unsatisfied` (String, nullable).
+pub const SATISFACTION: &str = "satisfaction";
+/// Issue: `patrol`, `hotline`, `walk_in`, `online`, `other` (String, nullable).
+pub const SOURCE: &str = "source";
+/// Incident: solved (Boolean, nullable).
+pub const CLEARED: &str = "cleared";
+/// Visit: keyed hash of the household identifier, hex (String, nullable). Never the clear value.
+pub const HOUSEHOLD_HASH: &str = "household_hash";
+/// Visit: keyed hash of the visiting cadre, hex (String, nullable). Never the clear value.
+pub const VISITOR_HASH: &str = "visitor_hash";
+/// Code of the tier-1 unit (township/street) holding the event (String, nullable).
+pub const TIER1: &str = "tier1";
+/// Code of the tier-2 unit (village/community) holding the event (String, nullable).
+pub const TIER2: &str = "tier2";
+/// Code of the tier-3 grid holding the event (String, nullable).
+pub const TIER3: &str = "tier3";
+/// Join outcome: `matched`, `partial` or `outside` (String). Rejected rows never reach the frame.
+pub const OUTCOME: &str = "outcome";
+
+/// Code column for a tier (1, 2 or 3).
+pub fn tier(level: u8) -> &'static str {
+    match level {
+        1 => TIER1,
+        2 => TIER2,
+        _ => TIER3,
+    }
+}
+
+/// Every column of the joined frame, in order.
+pub const ALL: [&str; 18] = [
+    ID, KIND, OCCURRED_AT, LON, LAT, CATEGORY, STATUS, RESOLVED_AT, DEADLINE, SATISFACTION,
+    SOURCE, CLEARED, HOUSEHOLD_HASH, VISITOR_HASH, TIER1, TIER2, TIER3, OUTCOME,
+];
+
+/// Rejects file: input file name.
+pub const REJ_FILE: &str = "file";
+/// Rejects file: 1-based data row number (header is row 0 for CSV).
+pub const REJ_ROW: &str = "row";
+/// Rejects file: offending column.
+pub const REJ_COLUMN: &str = "column";
+/// Rejects file: human-readable reason.
+pub const REJ_REASON: &str = "reason";

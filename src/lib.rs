@@ -1,0 +1,14 @@
+//! wangge (网格): grid-management geospatial analytics.
+//!
+//! Data flows one way: [`grid`] loads the three tiers of units and indexes
+//! them, [`ingest`] reads and validates the three event streams, [`join`]
+//! puts every event into its grid and the grid's ancestors, [`analytics`]
+//! turns the joined frame into per-unit metrics. [`demo`] builds a
+//! deterministic demo county on the real 定州市 boundary.
+
+pub mod analytics;
+pub mod columns;
+pub mod demo;
+pub mod grid;
+pub mod ingest;
+pub mod join;
