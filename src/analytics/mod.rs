@@ -1,1 +1,101 @@
-//! (under construction)
+//! Per-unit analytics over the joined event frame: the numbers grid chiefs,
+//! county leaders and analysts act on.
+//!
+//! In: the joined frame of [`crate::join`] (columns of [`crate::columns`]) as a
+//! polars `LazyFrame`, the [`GridModel`](crate::grid::GridModel) for areas,
+//! households and the hierarchy, and a [`Query`] (local-date window, kinds,
+//! categories, sources). Out: typed, serialisable results — a
+//! [`MetricTable`] per tier whose metrics are all defined once in the
+//! [`catalogue`], trend series and spike [`Alert`]s, legend [`Legend`]s,
+//! kernel [`DensityGrid`]s, spatial [`Weights`] and hot-spot statistics,
+//! league tables ([`Ranking`]) and assessment [`Score`]s.
+//!
+//! Queries are written lazily and collected once, at the edge; the heavy
+//! scan happens once in [`PreAgg::build`], so repeated filtered queries only
+//! touch the small pre-aggregates. Pure-number algorithms (hot spots, breaks,
+//! Empirical Bayes, density) are plain Rust over slices.
+
+pub mod breaks;
+pub mod catalogue;
+pub mod density;
+pub mod filter;
+pub mod hotspots;
+pub mod metrics;
+pub mod preagg;
+pub mod ranking;
+pub mod score;
+mod stats;
+pub mod trend;
+pub mod weights;
+
+#[cfg(test)]
+pub(crate) mod testutil;
+
+pub use breaks::{heatmap, jenks_breaks, quantile_breaks, BreakMethod, Heatmap, HeatValue, Legend, LegendClass};
+pub use catalogue::{catalogue, metric, Direction, MetricDef, MetricUnit, Ratio};
+pub use density::{kernel_density, points, DensityGrid, DensityParams};
+pub use filter::{Query, Zone};
+pub use hotspots::{
+    analyse, benjamini_hochberg, getis_ord_gi_star, local_moran, moran, GiStar, HotClass,
+    HotspotReport, LocalMoran, MoranGlobal, Quadrant, UnitHotspot,
+};
+pub use metrics::{category_counts, change, compute_metrics, Change, Ingredients, MetricTable, UnitContext, UnitMetrics};
+pub use preagg::PreAgg;
+pub use score::{assess, Missing, Score, ScoreComponent, ScoreConfig};
+pub use trend::{alerts, series, Alert, AlertParams, Granularity, TrendPoint, UnitSeries};
+pub use ranking::{beta_prior, rank_children, rank_rows, RankParams, RankRow, Ranking};
+pub use weights::{distance_band, queen_contiguity, Transform, Weights};
+
+/// Everything that can go wrong in the analytics layer.
+#[derive(Debug, thiserror::Error)]
+pub enum AnalyticsError {
+    /// A polars query failed (bad column type in the joined frame, I/O on scan).
+    #[error("query failed: {0}")]
+    Polars(#[from] polars::prelude::PolarsError),
+    /// A metric name that the catalogue does not define.
+    #[error("unknown metric {name:?}; see `catalogue()` for the names")]
+    UnknownMetric {
+        /// The name asked for.
+        name: String,
+    },
+    /// A unit code that the grid model does not hold.
+    #[error("unknown unit code {code:?}")]
+    UnknownUnit {
+        /// The code asked for.
+        code: String,
+    },
+    /// A tier outside 0..=3.
+    #[error("level {level} is not a tier (0 county, 1 township, 2 village, 3 grid)")]
+    BadLevel {
+        /// The level asked for.
+        level: u8,
+    },
+    /// A window that is empty or reversed, or a date that cannot be represented.
+    #[error("bad time window: {reason}")]
+    BadWindow {
+        /// Why it was refused.
+        reason: String,
+    },
+    /// A parameter out of its domain (number of classes, bandwidth, ...).
+    #[error("bad parameter {name}: {reason}")]
+    BadParameter {
+        /// Parameter name.
+        name: &'static str,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// Vectors of values and weights of different lengths, or too few units.
+    #[error("shape mismatch: {reason}")]
+    Shape {
+        /// What did not line up.
+        reason: String,
+    },
+    /// The score configuration file could not be read or parsed.
+    #[error("score config {path}: {reason}")]
+    ScoreConfig {
+        /// Path of the file.
+        path: String,
+        /// Parse or validation message.
+        reason: String,
+    },
+}

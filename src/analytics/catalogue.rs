@@ -1,0 +1,276 @@
+//! The metric catalogue: every metric defined once, with its stable name,
+//! labels, unit, direction, the event kinds it needs and its formula.
+//!
+//! The API, the map legend, the exports and the CLI all read names and labels
+//! from here, so a metric cannot mean one thing on the map and another in a
+//! spreadsheet. Each metric is computed from the per-unit [`Ingredients`]
+//! (additive counts of the window) and the unit's [`UnitContext`] (area,
+//! households, number of grids); rates also expose their numerator and
+//! denominator as a [`Ratio`] so rankings can build confidence intervals and
+//! Empirical-Bayes estimates.
+
+use serde::Serialize;
+
+use super::metrics::{Ingredients, UnitContext};
+use super::AnalyticsError;
+
+/// What a metric's number is measured in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MetricUnit {
+    /// A count of events or households.
+    Count,
+    /// Events per km² of the unit's area.
+    PerKm2,
+    /// Events per 1,000 households; null when the unit has no household data.
+    Per1000Households,
+    /// Events per 100 visits.
+    Per100Visits,
+    /// Visits per tier-3 grid of the unit.
+    PerGrid,
+    /// A proportion in 0..=1, shown as a percentage.
+    Ratio,
+    /// Hours.
+    Hours,
+    /// Mean satisfaction score on the 3..=5 scale.
+    Score,
+}
+
+/// Whether a larger value is good news.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// Larger is better (resolution rate).
+    HigherIsBetter,
+    /// Larger is worse (incidents per km², backlog).
+    HigherIsWorse,
+    /// Neither (visit counts, issue counts: more reports may mean better access).
+    Neutral,
+}
+
+/// Numerator and denominator of a proportion metric.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Ratio {
+    /// Successes (resolved, satisfied, cleared, households visited ...).
+    pub num: f64,
+    /// Trials (reported, rated, incidents, households ...).
+    pub den: f64,
+}
+
+/// A metric's definition.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct MetricDef {
+    /// Stable snake_case name used by the API, exports and the CLI.
+    pub name: &'static str,
+    /// zh-CN label.
+    pub zh: &'static str,
+    /// English label.
+    pub en: &'static str,
+    /// Unit of the value.
+    pub unit: MetricUnit,
+    /// Whether larger is better.
+    pub direction: Direction,
+    /// Event kinds the metric reads.
+    pub kinds: &'static [&'static str],
+    /// Additive count: gets 同比/环比 changes.
+    pub is_count: bool,
+    /// The value for a unit; `None` = no data (never silently zero).
+    #[serde(skip)]
+    pub value: fn(&Ingredients, &UnitContext) -> Option<f64>,
+    /// Numerator and denominator, for proportion metrics.
+    #[serde(skip)]
+    pub ratio: Option<fn(&Ingredients, &UnitContext) -> Option<Ratio>>,
+}
+
+impl MetricDef {
+    /// Whether the metric is a proportion with a binomial numerator/denominator.
+    pub fn is_rate(&self) -> bool {
+        self.ratio.is_some()
+    }
+
+    /// "zh (name)" as tables print it.
+    pub fn label(&self) -> String {
+        format!("{} ({})", self.zh, self.name)
+    }
+}
+
+const ISSUE: &[&str] = &["issue"];
+const INCIDENT: &[&str] = &["incident"];
+const VISIT: &[&str] = &["visit"];
+const ISSUE_VISIT: &[&str] = &["issue", "visit"];
+const ALL: &[&str] = &["issue", "incident", "visit"];
+
+fn div(num: f64, den: f64) -> Option<f64> {
+    (den > 0.0).then(|| num / den)
+}
+
+fn ratio(num: u64, den: u64) -> Option<Ratio> {
+    (den > 0).then_some(Ratio { num: num as f64, den: den as f64 })
+}
+
+fn per_1k(n: u64, cx: &UnitContext) -> Option<f64> {
+    cx.households.and_then(|h| div(n as f64 * 1000.0, h as f64))
+}
+
+fn resolution(i: &Ingredients, _: &UnitContext) -> Option<Ratio> {
+    ratio(i.resolved, i.issues)
+}
+fn on_time(i: &Ingredients, _: &UnitContext) -> Option<Ratio> {
+    ratio(i.on_time, i.due)
+}
+fn satisfaction(i: &Ingredients, _: &UnitContext) -> Option<Ratio> {
+    ratio(i.satisfied, i.rated())
+}
+fn clearance(i: &Ingredients, _: &UnitContext) -> Option<Ratio> {
+    ratio(i.cleared, i.incidents)
+}
+fn coverage(i: &Ingredients, cx: &UnitContext) -> Option<Ratio> {
+    // More distinct households than registered ones happens with stale
+    // household figures; the numerator is capped so the rate stays a proportion.
+    cx.households.and_then(|h| ratio(i.households_visited.min(h), h))
+}
+fn discovery(i: &Ingredients, _: &UnitContext) -> Option<Ratio> {
+    ratio(i.discovered, i.sourced)
+}
+
+/// Every metric, in display order.
+///
+/// Formulas (all over events whose local date is in the window and that pass
+/// the kind/category/source filters; "issues" = rows of kind `issue`):
+///
+/// - `event_count` = events of any kind; `issue_count`, `incident_count`,
+///   `visit_count` = events of that kind.
+/// - `*_density` = count / unit area (km²).
+/// - `*_per_1k_households` = count × 1000 / households; null without household data.
+/// - `resolved_count` = issues with status `resolved`.
+/// - `resolution_rate` (办结率) = resolved issues / issues reported in the window
+///   (status as of the data snapshot).
+/// - `on_time_rate` (按期办结率) = issues resolved at or before their deadline /
+///   issues with a deadline that are due: resolved, or still open with the
+///   deadline before the window end (open issues not yet due are left out).
+/// - `median_hours_to_resolve`, `p90_hours_to_resolve` = median and 90th
+///   percentile (linear interpolation) of resolved_at − occurred_at in hours,
+///   over resolved issues of the window with both times and a non-negative duration.
+/// - `backlog_open` (期末积压) = issues that occurred before the window end and
+///   were not resolved before it (all history, not only the window).
+/// - `overdue_open` (超期未办结) = backlog issues whose deadline is before the window end.
+/// - `satisfaction_rate` (满意率) = `satisfied` / rated (satisfied + basic + unsatisfied).
+/// - `satisfaction_score` = (5·satisfied + 4·basic + 3·unsatisfied) / rated.
+/// - `clearance_rate` (破案率) = incidents with `cleared` true / incidents.
+/// - `households_visited` = distinct household hashes among visits.
+/// - `visit_coverage` (走访覆盖率) = min(households_visited, households) / households.
+/// - `visits_per_grid` = visits / number of tier-3 grids in the unit.
+/// - `issues_per_100_visits` = issues × 100 / visits.
+/// - `issues_found_per_100_visits` = issues found by patrols or visits × 100 / visits.
+/// - `discovery_rate` (发现率) = issues with source `patrol` or `visit` / issues
+///   with a known source.
+pub fn catalogue() -> &'static [MetricDef] {
+    CATALOGUE
+}
+
+/// The metric with this name.
+pub fn metric(name: &str) -> Result<&'static MetricDef, AnalyticsError> {
+    CATALOGUE
+        .iter()
+        .find(|m| m.name == name)
+        .ok_or_else(|| AnalyticsError::UnknownMetric { name: name.to_owned() })
+}
+
+macro_rules! m {
+    ($name:literal, $zh:literal, $en:literal, $unit:ident, $dir:ident, $kinds:expr, $count:literal, $value:expr) => {
+        MetricDef {
+            name: $name,
+            zh: $zh,
+            en: $en,
+            unit: MetricUnit::$unit,
+            direction: Direction::$dir,
+            kinds: $kinds,
+            is_count: $count,
+            value: $value,
+            ratio: None,
+        }
+    };
+    (rate $name:literal, $zh:literal, $en:literal, $dir:ident, $kinds:expr, $ratio:expr) => {
+        MetricDef {
+            name: $name,
+            zh: $zh,
+            en: $en,
+            unit: MetricUnit::Ratio,
+            direction: Direction::$dir,
+            kinds: $kinds,
+            is_count: false,
+            value: |i, cx| $ratio(i, cx).and_then(|r| div(r.num, r.den)),
+            ratio: Some($ratio),
+        }
+    };
+}
+
+static CATALOGUE: &[MetricDef] = &[
+    m!("event_count", "事件总数", "Events", Count, Neutral, ALL, true, |i, _| Some((i.issues + i.incidents + i.visits) as f64)),
+    m!("issue_count", "问题数", "Issues reported", Count, Neutral, ISSUE, true, |i, _| Some(i.issues as f64)),
+    m!("incident_count", "案件数", "Incidents", Count, HigherIsWorse, INCIDENT, true, |i, _| Some(i.incidents as f64)),
+    m!("visit_count", "走访次数", "Visits", Count, HigherIsBetter, VISIT, true, |i, _| Some(i.visits as f64)),
+    m!("resolved_count", "办结数", "Issues resolved", Count, HigherIsBetter, ISSUE, true, |i, _| Some(i.resolved as f64)),
+    m!("backlog_open", "期末积压", "Open backlog at window end", Count, HigherIsWorse, ISSUE, true, |i, _| Some(i.backlog as f64)),
+    m!("overdue_open", "超期未办结", "Overdue open issues", Count, HigherIsWorse, ISSUE, true, |i, _| Some(i.overdue as f64)),
+    m!("households_visited", "走访户数", "Households visited", Count, HigherIsBetter, VISIT, true, |i, _| Some(i.households_visited as f64)),
+    m!("event_density", "事件密度", "Events per km²", PerKm2, Neutral, ALL, false, |i, cx| div((i.issues + i.incidents + i.visits) as f64, cx.area_km2)),
+    m!("issue_density", "问题密度", "Issues per km²", PerKm2, Neutral, ISSUE, false, |i, cx| div(i.issues as f64, cx.area_km2)),
+    m!("incident_density", "案件密度", "Incidents per km²", PerKm2, HigherIsWorse, INCIDENT, false, |i, cx| div(i.incidents as f64, cx.area_km2)),
+    m!("issues_per_1k_households", "每千户问题数", "Issues per 1,000 households", Per1000Households, Neutral, ISSUE, false, |i, cx| per_1k(i.issues, cx)),
+    m!("incidents_per_1k_households", "每千户案件数", "Incidents per 1,000 households", Per1000Households, HigherIsWorse, INCIDENT, false, |i, cx| per_1k(i.incidents, cx)),
+    m!(rate "resolution_rate", "办结率", "Resolution rate", HigherIsBetter, ISSUE, resolution),
+    m!(rate "on_time_rate", "按期办结率", "On-time resolution rate", HigherIsBetter, ISSUE, on_time),
+    m!("median_hours_to_resolve", "办结时长中位数(小时)", "Median hours to resolve", Hours, HigherIsWorse, ISSUE, false, |i, _| i.median_hours),
+    m!("p90_hours_to_resolve", "办结时长90分位(小时)", "90th percentile hours to resolve", Hours, HigherIsWorse, ISSUE, false, |i, _| i.p90_hours),
+    m!(rate "satisfaction_rate", "满意率", "Satisfaction rate", HigherIsBetter, ISSUE, satisfaction),
+    m!("satisfaction_score", "满意度得分", "Satisfaction score (3-5)", Score, HigherIsBetter, ISSUE, false, |i, _| {
+        div((5 * i.satisfied + 4 * i.basic + 3 * i.unsatisfied) as f64, i.rated() as f64)
+    }),
+    m!(rate "clearance_rate", "破案率", "Incident clearance rate", HigherIsBetter, INCIDENT, clearance),
+    m!(rate "visit_coverage", "走访覆盖率", "Visit coverage of households", HigherIsBetter, VISIT, coverage),
+    m!("visits_per_grid", "网格平均走访次数", "Visits per grid", PerGrid, HigherIsBetter, VISIT, false, |i, cx| div(i.visits as f64, cx.grids as f64)),
+    m!("issues_per_100_visits", "百次走访问题数", "Issues per 100 visits", Per100Visits, Neutral, ISSUE_VISIT, false, |i, _| div(i.issues as f64 * 100.0, i.visits as f64)),
+    m!("issues_found_per_100_visits", "百次走访发现问题数", "Issues found per 100 visits", Per100Visits, HigherIsBetter, ISSUE_VISIT, false, |i, _| {
+        div(i.discovered as f64 * 100.0, i.visits as f64)
+    }),
+    m!(rate "discovery_rate", "发现率", "Share of issues found by patrols and visits", HigherIsBetter, ISSUE, discovery),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_snake_case_and_labelled() {
+        let mut names: Vec<&str> = catalogue().iter().map(|m| m.name).collect();
+        for m in catalogue() {
+            assert!(m.name.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_'), "{}", m.name);
+            assert!(!m.zh.is_empty() && !m.en.is_empty());
+            assert!(!m.kinds.is_empty());
+        }
+        names.sort_unstable();
+        let before = names.len();
+        names.dedup();
+        assert_eq!(before, names.len());
+    }
+
+    #[test]
+    fn an_unknown_metric_is_an_error_naming_it() {
+        let e = metric("nope").unwrap_err();
+        assert!(e.to_string().contains("nope"));
+        assert_eq!(metric("resolution_rate").unwrap().zh, "办结率");
+    }
+
+    #[test]
+    fn rates_are_null_on_a_zero_base_and_per_household_is_null_without_households() {
+        let i = Ingredients::default();
+        let cx = UnitContext { area_km2: 2.0, households: None, grids: 1 };
+        for name in ["resolution_rate", "on_time_rate", "satisfaction_rate", "clearance_rate", "visit_coverage", "discovery_rate", "satisfaction_score", "issues_per_100_visits", "issues_per_1k_households"] {
+            let m = metric(name).unwrap();
+            assert_eq!((m.value)(&i, &cx), None, "{name}");
+        }
+        assert_eq!((metric("issue_density").unwrap().value)(&i, &cx), Some(0.0));
+        assert_eq!((metric("issue_count").unwrap().value)(&i, &cx), Some(0.0));
+    }
+}

@@ -1,0 +1,233 @@
+//! What a user asks for: a window of local calendar dates, kinds, categories
+//! and sources, in a time zone.
+//!
+//! Events are stored as UTC instants but people count by local days: an issue
+//! reported at 00:30 on 1 March in Shanghai belongs to March even though it is
+//! still 28/29 February in UTC. Local dates are derived by adding the zone's
+//! UTC offset (Asia/Shanghai has had a fixed +08:00 since 1991, so a single
+//! offset is exact there; for zones with DST the standard offset is used and
+//! the hour around a change may land on the neighbouring day).
+
+use chrono::{Datelike, Months, NaiveDate, Offset, TimeZone};
+use polars::prelude::*;
+use serde::Serialize;
+
+use super::AnalyticsError;
+use crate::columns as c;
+
+/// Name of the local-day column the pre-aggregates add (days since 1970-01-01, Int32).
+pub const DAY: &str = "day";
+
+/// Microseconds in a day.
+pub(crate) const DAY_US: i64 = 86_400_000_000;
+
+/// The local time zone of the calendar. Default Asia/Shanghai.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Zone {
+    /// The IANA zone.
+    pub tz: chrono_tz::Tz,
+}
+
+impl Default for Zone {
+    fn default() -> Self {
+        Zone { tz: chrono_tz::Asia::Shanghai }
+    }
+}
+
+impl Zone {
+    /// Standard offset from UTC in seconds, taken in mid-January (outside DST
+    /// in the northern hemisphere, where the counties are).
+    pub fn offset_secs(&self) -> i32 {
+        let probe = NaiveDate::from_ymd_opt(2020, 1, 15)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .unwrap_or_default();
+        self.tz.offset_from_utc_datetime(&probe).fix().local_minus_utc()
+    }
+
+    /// Offset in microseconds.
+    pub fn offset_us(&self) -> i64 {
+        i64::from(self.offset_secs()) * 1_000_000
+    }
+
+    /// Expression giving the local day (days since 1970-01-01) of a UTC datetime column.
+    pub fn local_day(&self, column: &str) -> Expr {
+        (col(column).cast(DataType::Int64) + lit(self.offset_us()))
+            .floor_div(lit(DAY_US))
+            .cast(DataType::Int32)
+    }
+
+    /// UTC instant (µs since epoch) of local midnight starting a date.
+    pub fn midnight_us(&self, date: NaiveDate) -> i64 {
+        i64::from(day_number(date)) * DAY_US - self.offset_us()
+    }
+}
+
+/// Days since 1970-01-01 of a date.
+pub fn day_number(date: NaiveDate) -> i32 {
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
+    // Dates in range of chrono fit in i32 days.
+    i32::try_from((date - epoch).num_days()).unwrap_or(i32::MAX)
+}
+
+/// Date of a day number.
+pub fn date_of(day: i32) -> NaiveDate {
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
+    epoch + chrono::Duration::days(i64::from(day))
+}
+
+/// A filtered question: window `[from, to)` of local dates, and optional
+/// lists of kinds, categories and sources (empty list = all).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Query {
+    /// First local date included; `None` = from the beginning.
+    pub from: Option<NaiveDate>,
+    /// First local date excluded; `None` = up to the end of the data.
+    pub to: Option<NaiveDate>,
+    /// Kinds kept (`issue`, `incident`, `visit`); empty = all.
+    pub kinds: Vec<String>,
+    /// Categories kept; empty = all.
+    pub categories: Vec<String>,
+    /// Issue sources kept; empty = all. Restricts issues only: incidents and
+    /// visits have no source and are kept, so cross-stream ratios still work.
+    pub sources: Vec<String>,
+    /// Calendar zone.
+    #[serde(skip)]
+    pub zone: Zone,
+}
+
+impl Query {
+    /// A window `[from, to)` with no other filter.
+    pub fn window(from: NaiveDate, to: NaiveDate) -> Self {
+        Query { from: Some(from), to: Some(to), ..Default::default() }
+    }
+
+    /// Refuses empty or reversed windows.
+    pub fn validate(&self) -> Result<(), AnalyticsError> {
+        if let (Some(f), Some(t)) = (self.from, self.to) {
+            if t <= f {
+                return Err(AnalyticsError::BadWindow {
+                    reason: format!("to ({t}) must be after from ({f})"),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The predicate on a frame carrying [`DAY`], kind, category and source.
+    pub fn predicate(&self) -> Expr {
+        let mut p = lit(true);
+        if let Some(f) = self.from {
+            p = p.and(col(DAY).gt_eq(lit(day_number(f))));
+        }
+        if let Some(t) = self.to {
+            p = p.and(col(DAY).lt(lit(day_number(t))));
+        }
+        if !self.kinds.is_empty() {
+            p = p.and(col(c::KIND).is_in(lit(str_series(&self.kinds)), false));
+        }
+        if !self.categories.is_empty() {
+            p = p.and(col(c::CATEGORY).is_in(lit(str_series(&self.categories)), false));
+        }
+        if !self.sources.is_empty() {
+            let in_sources = col(c::SOURCE).is_in(lit(str_series(&self.sources)), false);
+            p = p.and(col(c::KIND).neq(lit(super::preagg::ISSUE)).or(in_sources.fill_null(false)));
+        }
+        p
+    }
+
+    /// Whether a kind passes the kind filter.
+    pub fn wants_kind(&self, kind: &str) -> bool {
+        self.kinds.is_empty() || self.kinds.iter().any(|k| k == kind)
+    }
+
+    /// The previous period of the same shape (环比 base). A window of whole
+    /// calendar months moves back by that many months; any other window
+    /// moves back by its length in days. An open window has no previous period.
+    pub fn previous_period(&self) -> Option<Query> {
+        let (f, t) = (self.from?, self.to?);
+        let months = whole_months(f, t);
+        let (pf, pt) = match months {
+            Some(m) => (f.checked_sub_months(Months::new(m))?, f),
+            None => (f - (t - f), f),
+        };
+        Some(Query { from: Some(pf), to: Some(pt), ..self.clone() })
+    }
+
+    /// The same window one year earlier (同比 base). 29 February maps to
+    /// 28 February, as chrono's month arithmetic clamps to the month's end.
+    pub fn same_period_last_year(&self) -> Option<Query> {
+        let f = self.from?.checked_sub_months(Months::new(12))?;
+        let t = self.to?.checked_sub_months(Months::new(12))?;
+        Some(Query { from: Some(f), to: Some(t), ..self.clone() })
+    }
+
+    /// UTC microseconds of the end of the window (local midnight of `to`).
+    pub fn end_us(&self) -> Option<i64> {
+        self.to.map(|t| self.zone.midnight_us(t))
+    }
+}
+
+/// Number of months when `[f, t)` is a run of whole calendar months.
+fn whole_months(f: NaiveDate, t: NaiveDate) -> Option<u32> {
+    if f.day() != 1 || t.day() != 1 {
+        return None;
+    }
+    let m = (t.year() - f.year()) * 12 + t.month() as i32 - f.month() as i32;
+    u32::try_from(m).ok().filter(|&m| m > 0)
+}
+
+fn str_series(values: &[String]) -> Series {
+    Series::new("".into(), values)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    }
+
+    #[test]
+    fn shanghai_is_eight_hours_ahead() {
+        assert_eq!(Zone::default().offset_secs(), 8 * 3600);
+    }
+
+    #[test]
+    fn local_midnight_in_shanghai_is_four_pm_utc_the_day_before() {
+        let z = Zone::default();
+        let us = z.midnight_us(d(2026, 3, 1));
+        let utc = chrono::DateTime::from_timestamp_micros(us).unwrap().naive_utc();
+        assert_eq!(utc, d(2026, 2, 28).and_hms_opt(16, 0, 0).unwrap());
+    }
+
+    #[test]
+    fn a_month_window_steps_back_a_month_and_a_year() {
+        let q = Query::window(d(2026, 3, 1), d(2026, 4, 1));
+        let p = q.previous_period().unwrap();
+        assert_eq!((p.from, p.to), (Some(d(2026, 2, 1)), Some(d(2026, 3, 1))));
+        let y = q.same_period_last_year().unwrap();
+        assert_eq!((y.from, y.to), (Some(d(2025, 3, 1)), Some(d(2025, 4, 1))));
+    }
+
+    #[test]
+    fn a_leap_day_window_maps_to_the_28th_a_year_earlier() {
+        let q = Query::window(d(2028, 2, 29), d(2028, 3, 1));
+        let y = q.same_period_last_year().unwrap();
+        assert_eq!((y.from, y.to), (Some(d(2027, 2, 28)), Some(d(2027, 3, 1))));
+        let p = q.previous_period().unwrap();
+        assert_eq!((p.from, p.to), (Some(d(2028, 2, 28)), Some(d(2028, 2, 29))));
+    }
+
+    #[test]
+    fn a_reversed_window_is_refused() {
+        assert!(Query::window(d(2026, 3, 2), d(2026, 3, 1)).validate().is_err());
+        assert!(Query::window(d(2026, 3, 1), d(2026, 3, 1)).validate().is_err());
+    }
+
+    #[test]
+    fn day_numbers_round_trip() {
+        assert_eq!(day_number(d(1970, 1, 2)), 1);
+        assert_eq!(date_of(day_number(d(2028, 2, 29))), d(2028, 2, 29));
+    }
+}

@@ -1,0 +1,576 @@
+//! The per-unit metric table of one tier for one query, with 同比/环比 changes.
+//!
+//! Three small lazy queries over the [`PreAgg`] tables give each unit its
+//! [`Ingredients`] (additive counts plus duration quantiles); every catalogue
+//! metric is then a plain function of the ingredients and the unit's
+//! [`UnitContext`]. Units without any event still get a row (zero counts,
+//! null rates), so a map never shows a hole where nothing happened.
+
+use std::collections::{BTreeMap, HashMap};
+
+use polars::prelude::*;
+use serde::Serialize;
+
+use super::catalogue::catalogue;
+use super::filter::Query;
+use super::preagg::{col_names as p, PreAgg, DISCOVERED_SOURCES, INCIDENT, ISSUE, VISIT};
+use super::AnalyticsError;
+use crate::columns as c;
+use crate::grid::{GridModel, GRID_LEVEL};
+
+/// Additive counts (and duration quantiles) of one unit over one query.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Ingredients {
+    /// Issues reported.
+    pub issues: u64,
+    /// Incidents.
+    pub incidents: u64,
+    /// Visits.
+    pub visits: u64,
+    /// Issues with status resolved.
+    pub resolved: u64,
+    /// Issues resolved at or before their deadline.
+    pub on_time: u64,
+    /// Issues with a deadline that are due (resolved, or open past the deadline at window end).
+    pub due: u64,
+    /// Issues rated satisfied.
+    pub satisfied: u64,
+    /// Issues rated basically satisfied.
+    pub basic: u64,
+    /// Issues rated unsatisfied.
+    pub unsatisfied: u64,
+    /// Incidents cleared.
+    pub cleared: u64,
+    /// Issues found by patrols or visits.
+    pub discovered: u64,
+    /// Issues with a known source.
+    pub sourced: u64,
+    /// Distinct households visited.
+    pub households_visited: u64,
+    /// Issues open at the window end (all history).
+    pub backlog: u64,
+    /// Of the backlog, past their deadline at the window end.
+    pub overdue: u64,
+    /// Median hours to resolve.
+    pub median_hours: Option<f64>,
+    /// 90th percentile hours to resolve.
+    pub p90_hours: Option<f64>,
+}
+
+impl Ingredients {
+    /// Issues with a satisfaction rating.
+    pub fn rated(&self) -> u64 {
+        self.satisfied + self.basic + self.unsatisfied
+    }
+}
+
+/// What a unit brings to its metrics besides events.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct UnitContext {
+    /// Area in km².
+    pub area_km2: f64,
+    /// Households; `None` = no data.
+    pub households: Option<u64>,
+    /// Tier-3 grids in the unit (1 for a grid).
+    pub grids: u64,
+}
+
+impl UnitContext {
+    /// The context of a unit of the model.
+    pub fn of(gm: &GridModel, index: usize) -> UnitContext {
+        let u = gm.unit(index);
+        let grids = if u.level == GRID_LEVEL {
+            1
+        } else {
+            gm.descendants(index).iter().filter(|&&d| gm.unit(d).level == GRID_LEVEL).count() as u64
+        };
+        UnitContext { area_km2: u.area_km2, households: gm.households(index), grids }
+    }
+}
+
+/// Change of a count against a base period.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Change {
+    /// Value in the current window.
+    pub current: f64,
+    /// Value in the base window.
+    pub base: f64,
+    /// current − base.
+    pub abs: f64,
+    /// (current − base) / base × 100. With a zero base: 0 when the current
+    /// value is also 0 (nothing changed), null otherwise (growth from nothing
+    /// has no percentage; show the absolute change, e.g. "新增 3").
+    pub pct: Option<f64>,
+}
+
+/// The change from `base` to `current`, see [`Change::pct`] for a zero base.
+pub fn change(current: f64, base: f64) -> Change {
+    let pct = if base != 0.0 {
+        Some((current - base) / base * 100.0)
+    } else if current == 0.0 {
+        Some(0.0)
+    } else {
+        None
+    };
+    Change { current, base, abs: current - base, pct }
+}
+
+/// One unit's row of the metric table.
+#[derive(Debug, Clone, Serialize)]
+pub struct UnitMetrics {
+    /// Unit code.
+    pub code: String,
+    /// Unit name.
+    pub name: String,
+    /// Index in the grid model.
+    #[serde(skip)]
+    pub index: usize,
+    /// Area, households, grids.
+    pub context: UnitContext,
+    /// The counts behind the metrics.
+    pub ingredients: Ingredients,
+    /// Every catalogue metric by name; null = no data.
+    pub values: BTreeMap<&'static str, Option<f64>>,
+    /// 同比: change of each count metric against the same window a year earlier.
+    pub yoy: BTreeMap<&'static str, Change>,
+    /// 环比: change of each count metric against the previous window.
+    pub pop: BTreeMap<&'static str, Change>,
+}
+
+impl UnitMetrics {
+    /// Value of a metric (None for no data or an unknown name).
+    pub fn value(&self, name: &str) -> Option<f64> {
+        self.values.get(name).copied().flatten()
+    }
+}
+
+/// Metrics of every unit of one tier.
+#[derive(Debug, Clone, Serialize)]
+pub struct MetricTable {
+    /// Tier.
+    pub level: u8,
+    /// The query answered.
+    pub query: Query,
+    /// One row per unit of the tier, in code order.
+    pub rows: Vec<UnitMetrics>,
+}
+
+/// Name of the unit-code column in intermediate frames.
+const UNIT: &str = "unit";
+
+/// The expression giving a row's unit at `level`, and whether rows are kept.
+fn unit_key(gm: &GridModel, level: u8) -> Result<Expr, AnalyticsError> {
+    match level {
+        0 => {
+            let root = gm.level(0).next().map(|i| gm.unit(i).code.clone()).unwrap_or_default();
+            Ok(when(col(c::TIER1).is_not_null()).then(lit(root)).otherwise(lit(NULL)))
+        }
+        1..=3 => Ok(col(c::tier(level))),
+        _ => Err(AnalyticsError::BadLevel { level }),
+    }
+}
+
+fn sum_when(pred: Expr, value: Expr, name: &str) -> Expr {
+    when(pred.fill_null(false)).then(value).otherwise(lit(0i64)).sum().cast(DataType::Int64).alias(name)
+}
+
+fn count_if(pred: Expr, name: &str) -> Expr {
+    pred.fill_null(false).cast(DataType::Int64).sum().alias(name)
+}
+
+/// Query: additive counts per unit from the event table.
+pub fn counts_lazy(events: LazyFrame, key: Expr, q: &Query) -> LazyFrame {
+    let issue = col(c::KIND).eq(lit(ISSUE));
+    let discovered = Series::new("".into(), DISCOVERED_SOURCES);
+    events
+        .filter(q.predicate())
+        .with_column(key.alias(UNIT))
+        .filter(col(UNIT).is_not_null())
+        .group_by([col(UNIT)])
+        .agg([
+            sum_when(issue.clone(), col(p::N), "issues"),
+            sum_when(col(c::KIND).eq(lit(INCIDENT)), col(p::N), "incidents"),
+            sum_when(col(c::KIND).eq(lit(VISIT)), col(p::N), "visits"),
+            col(p::RESOLVED).sum().alias("resolved"),
+            col(p::SATISFIED).sum().alias("satisfied"),
+            col(p::BASIC).sum().alias("basic"),
+            col(p::UNSATISFIED).sum().alias("unsatisfied"),
+            col(p::CLEARED).sum().alias("cleared"),
+            sum_when(issue.clone().and(col(c::SOURCE).is_in(lit(discovered), false)), col(p::N), "discovered"),
+            sum_when(issue.and(col(c::SOURCE).is_not_null()), col(p::N), "sourced"),
+        ])
+}
+
+/// Query: on-time counts and resolution-time quantiles per unit.
+pub fn lifecycle_lazy(issues: LazyFrame, key: Expr, q: &Query, end_us: i64) -> LazyFrame {
+    let (res, due, occ) = (col(p::RES_US), col(p::DUE_US), col(p::OCC_US));
+    let resolved = col(p::IS_RESOLVED);
+    let timed = resolved.clone().and(res.clone().is_not_null());
+    let hours = when(timed.clone().and(res.clone().gt_eq(occ.clone())))
+        .then((res.clone() - occ).cast(DataType::Float64) / lit(3_600_000_000.0))
+        .otherwise(lit(NULL).cast(DataType::Float64));
+    issues
+        .filter(q.predicate())
+        .with_columns([key.alias(UNIT), hours.alias("hours")])
+        .filter(col(UNIT).is_not_null())
+        .group_by([col(UNIT)])
+        .agg([
+            count_if(timed.clone().and(due.clone().is_not_null()).and(res.lt_eq(due.clone())), "on_time"),
+            count_if(
+                due.clone().is_not_null().and(timed.or(resolved.not().and(due.lt(lit(end_us))))),
+                "due",
+            ),
+            col("hours").median().alias("median_hours"),
+            col("hours").quantile(lit(0.9), QuantileMethod::Linear).alias("p90_hours"),
+        ])
+}
+
+/// Query: backlog and overdue at the window end, over all issues before it.
+pub fn backlog_lazy(issues: LazyFrame, key: Expr, q: &Query, end_us: i64) -> LazyFrame {
+    let before_end = Query { from: None, to: None, ..q.clone() };
+    let res = col(p::RES_US);
+    // A resolved issue without a time is taken as resolved before the end:
+    // the alternative would keep it in the backlog forever.
+    let done = res.clone().is_not_null().and(res.clone().lt(lit(end_us))).or(col(p::IS_RESOLVED).and(res.is_null()));
+    let open = done.not();
+    issues
+        .filter(before_end.predicate().and(col(p::OCC_US).lt(lit(end_us))))
+        .with_column(key.alias(UNIT))
+        .filter(col(UNIT).is_not_null())
+        .group_by([col(UNIT)])
+        .agg([
+            count_if(open.clone(), "backlog"),
+            count_if(open.and(col(p::DUE_US).lt(lit(end_us))), "overdue"),
+        ])
+}
+
+/// Query: distinct households visited per unit.
+pub fn households_lazy(households: LazyFrame, key: Expr, q: &Query) -> LazyFrame {
+    households
+        .filter(q.predicate())
+        .with_column(key.alias(UNIT))
+        .filter(col(UNIT).is_not_null())
+        .group_by([col(UNIT)])
+        .agg([col(c::HOUSEHOLD_HASH).n_unique().cast(DataType::Int64).alias("households_visited")])
+}
+
+/// Per-unit rows of a collected frame: unit code → (column → value).
+fn read_rows(df: &DataFrame, into: &mut HashMap<String, Ingredients>, set: impl Fn(&mut Ingredients, &str, Option<f64>)) -> Result<(), AnalyticsError> {
+    let units = df.column(UNIT)?.str()?.clone();
+    let names: Vec<String> = df.get_column_names().iter().map(|n| n.to_string()).filter(|n| n != UNIT).collect();
+    let cols: Vec<Float64Chunked> = names
+        .iter()
+        .map(|n| Ok(df.column(n)?.cast(&DataType::Float64)?.f64()?.clone()))
+        .collect::<Result<_, PolarsError>>()?;
+    for (row, unit) in units.iter().enumerate() {
+        let Some(unit) = unit else { continue };
+        let ing = into.entry(unit.to_owned()).or_default();
+        for (name, column) in names.iter().zip(&cols) {
+            set(ing, name, column.get(row));
+        }
+    }
+    Ok(())
+}
+
+fn set_field(i: &mut Ingredients, name: &str, v: Option<f64>) {
+    // Counts come from sums of non-negative integers, so the cast is exact.
+    let n = v.unwrap_or(0.0).max(0.0) as u64;
+    match name {
+        "issues" => i.issues = n,
+        "incidents" => i.incidents = n,
+        "visits" => i.visits = n,
+        "resolved" => i.resolved = n,
+        "satisfied" => i.satisfied = n,
+        "basic" => i.basic = n,
+        "unsatisfied" => i.unsatisfied = n,
+        "cleared" => i.cleared = n,
+        "discovered" => i.discovered = n,
+        "sourced" => i.sourced = n,
+        "on_time" => i.on_time = n,
+        "due" => i.due = n,
+        "backlog" => i.backlog = n,
+        "overdue" => i.overdue = n,
+        "households_visited" => i.households_visited = n,
+        "median_hours" => i.median_hours = v,
+        "p90_hours" => i.p90_hours = v,
+        _ => {}
+    }
+}
+
+/// Ingredients of every unit of a tier that has events under the query.
+pub fn ingredients(pre: &PreAgg, gm: &GridModel, level: u8, q: &Query) -> Result<HashMap<String, Ingredients>, AnalyticsError> {
+    q.validate()?;
+    let key = unit_key(gm, level)?;
+    let q = Query { zone: pre.zone, ..q.clone() };
+    let end_us = q.end_us().unwrap_or_else(|| chrono::Utc::now().timestamp_micros());
+    let mut out = HashMap::new();
+    let frames = [
+        counts_lazy(pre.events.clone().lazy(), key.clone(), &q).collect()?,
+        lifecycle_lazy(pre.issues.clone().lazy(), key.clone(), &q, end_us).collect()?,
+        backlog_lazy(pre.issues.clone().lazy(), key.clone(), &q, end_us).collect()?,
+        households_lazy(pre.households.clone().lazy(), key, &q).collect()?,
+    ];
+    for df in &frames {
+        read_rows(df, &mut out, set_field)?;
+    }
+    Ok(out)
+}
+
+/// Every catalogue metric for every unit of `level`, with 同比 and 环比
+/// changes of the count metrics when the window is closed.
+pub fn compute_metrics(pre: &PreAgg, gm: &GridModel, level: u8, q: &Query) -> Result<MetricTable, AnalyticsError> {
+    let current = ingredients(pre, gm, level, q)?;
+    let base = |b: Option<Query>| b.map(|b| ingredients(pre, gm, level, &b)).transpose();
+    let last_year = base(q.same_period_last_year())?;
+    let previous = base(q.previous_period())?;
+    let empty = Ingredients::default();
+    let rows = gm
+        .level(level)
+        .map(|index| {
+            let u = gm.unit(index);
+            let cx = UnitContext::of(gm, index);
+            let ing = current.get(&u.code).cloned().unwrap_or_default();
+            let mut row = UnitMetrics {
+                code: u.code.clone(),
+                name: u.name.clone(),
+                index,
+                context: cx,
+                values: catalogue().iter().map(|m| (m.name, (m.value)(&ing, &cx))).collect(),
+                ingredients: ing,
+                yoy: BTreeMap::new(),
+                pop: BTreeMap::new(),
+            };
+            for (bases, target) in [(&last_year, &mut row.yoy), (&previous, &mut row.pop)] {
+                let Some(bases) = bases else { continue };
+                let b = bases.get(&u.code).unwrap_or(&empty);
+                for m in catalogue().iter().filter(|m| m.is_count) {
+                    if let (Some(now), Some(then)) = ((m.value)(&row.ingredients, &cx), (m.value)(b, &cx)) {
+                        target.insert(m.name, change(now, then));
+                    }
+                }
+            }
+            row
+        })
+        .collect();
+    Ok(MetricTable { level, query: q.clone(), rows })
+}
+
+impl MetricTable {
+    /// The row of a unit.
+    pub fn row(&self, code: &str) -> Option<&UnitMetrics> {
+        self.rows.iter().find(|r| r.code == code)
+    }
+
+    /// Wide frame: code, name, every metric, then `<metric>_yoy_abs`,
+    /// `_yoy_pct`, `_pop_abs`, `_pop_pct` for the count metrics.
+    pub fn to_dataframe(&self) -> Result<DataFrame, AnalyticsError> {
+        let mut cols: Vec<Column> = vec![
+            Column::new("code".into(), self.rows.iter().map(|r| r.code.as_str()).collect::<Vec<_>>()),
+            Column::new("name".into(), self.rows.iter().map(|r| r.name.as_str()).collect::<Vec<_>>()),
+            Column::new("level".into(), vec![u32::from(self.level); self.rows.len()]),
+        ];
+        for m in catalogue() {
+            cols.push(Column::new(m.name.into(), self.rows.iter().map(|r| r.value(m.name)).collect::<Vec<_>>()));
+        }
+        for m in catalogue().iter().filter(|m| m.is_count) {
+            for (tag, pick) in [("yoy", true), ("pop", false)] {
+                let get = |r: &UnitMetrics| if pick { r.yoy.get(m.name).copied() } else { r.pop.get(m.name).copied() };
+                cols.push(Column::new(format!("{}_{tag}_abs", m.name).into(), self.rows.iter().map(|r| get(r).map(|ch| ch.abs)).collect::<Vec<_>>()));
+                cols.push(Column::new(format!("{}_{tag}_pct", m.name).into(), self.rows.iter().map(|r| get(r).and_then(|ch| ch.pct)).collect::<Vec<_>>()));
+            }
+        }
+        Ok(DataFrame::new_infer_height(cols)?)
+    }
+}
+
+/// Counts per unit, kind and category (long format), for category breakdowns.
+pub fn category_counts(pre: &PreAgg, gm: &GridModel, level: u8, q: &Query) -> Result<DataFrame, AnalyticsError> {
+    let key = unit_key(gm, level)?;
+    let q = Query { zone: pre.zone, ..q.clone() };
+    Ok(pre
+        .events
+        .clone()
+        .lazy()
+        .filter(q.predicate())
+        .with_column(key.alias(UNIT))
+        .filter(col(UNIT).is_not_null())
+        .group_by([col(UNIT), col(c::KIND), col(c::CATEGORY)])
+        .agg([col(p::N).sum().alias(p::N)])
+        .sort([UNIT, c::KIND, c::CATEGORY], SortMultipleOptions::default())
+        .collect()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::NaiveDate;
+
+    use super::*;
+    use crate::analytics::filter::Zone;
+    use crate::analytics::testutil::{county, joined, Ev};
+
+    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    }
+
+    fn march() -> Query {
+        Query::window(d(2026, 3, 1), d(2026, 4, 1))
+    }
+
+    /// The fixture whose numbers the tests below work out by hand.
+    fn events() -> Vec<Ev> {
+        let issue = |at, grid| Ev::issue(at, grid);
+        vec![
+            // G1: at local midnight (28 Feb in UTC), resolved in 10 h, on time.
+            Ev { status: Some("resolved"), resolved: Some("2026-03-01 10:30"), deadline: Some("2026-03-02 00:00"), satisfaction: Some("satisfied"), source: Some("patrol"), ..issue("2026-03-01 00:30", "G1") },
+            // G1: resolved in 48 h, a day late.
+            Ev { status: Some("resolved"), resolved: Some("2026-03-12 09:00"), deadline: Some("2026-03-11 09:00"), satisfaction: Some("basic"), source: Some("hotline"), ..issue("2026-03-10 09:00", "G1") },
+            // G1: open and overdue at the window end.
+            Ev { deadline: Some("2026-03-25 09:00"), source: Some("patrol"), ..issue("2026-03-20 09:00", "G1") },
+            // G1: February, open, no deadline: backlog only.
+            issue("2026-02-28 23:59", "G1"),
+            Ev { cleared: Some(true), ..Ev::incident("2026-03-05 12:00", "G1") },
+            Ev { cleared: Some(false), ..Ev::incident("2026-03-06 12:00", "G1") },
+            Ev::visit("2026-03-03 10:00", "G1", "h1"),
+            Ev::visit("2026-03-04 10:00", "G1", "h1"),
+            Ev::visit("2026-03-04 11:00", "G1", "h2"),
+            // Local midnight of 1 April: 31 March in UTC, but April locally.
+            Ev::visit("2026-04-01 00:00", "G1", "h3"),
+            // G2: resolved in 10 h, no deadline, unsatisfied, unknown source.
+            Ev { status: Some("resolved"), resolved: Some("2026-03-15 20:00"), satisfaction: Some("unsatisfied"), ..issue("2026-03-15 10:00", "G2") },
+            // G2: open, not yet due at the window end.
+            Ev { deadline: Some("2026-04-05 00:00"), ..issue("2026-03-31 23:59", "G2") },
+            // G3 (no household data): incidents last year, last month, this month.
+            Ev::incident("2025-03-10 10:00", "G3"),
+            Ev::incident("2026-03-10 10:00", "G3"),
+            Ev::incident("2026-03-11 10:00", "G3"),
+            Ev::incident("2026-02-10 10:00", "G3"),
+            // Outside every unit.
+            Ev { grid: None, ..issue("2026-03-05 10:00", "G1") },
+            // A leap day.
+            Ev::incident("2028-02-29 12:00", "G1"),
+        ]
+    }
+
+    fn pre() -> (GridModel, PreAgg) {
+        let gm = county();
+        let pre = PreAgg::build(joined(&gm, &events()).lazy(), Zone::default()).unwrap();
+        (gm, pre)
+    }
+
+    fn close(a: Option<f64>, b: f64) -> bool {
+        a.is_some_and(|a| (a - b).abs() < 1e-9)
+    }
+
+    #[test]
+    fn grid_metrics_match_the_hand_computation() {
+        let (gm, pre) = pre();
+        let t = compute_metrics(&pre, &gm, 3, &march()).unwrap();
+        let g1 = t.row("G1").unwrap();
+        let i = &g1.ingredients;
+        assert_eq!((i.issues, i.incidents, i.visits, i.resolved), (3, 2, 3, 2));
+        assert_eq!((i.on_time, i.due, i.backlog, i.overdue), (1, 3, 2, 1));
+        assert_eq!((i.satisfied, i.basic, i.unsatisfied, i.cleared), (1, 1, 0, 1));
+        assert_eq!((i.discovered, i.sourced, i.households_visited), (2, 3, 2));
+        assert!(close(g1.value("resolution_rate"), 2.0 / 3.0));
+        assert!(close(g1.value("on_time_rate"), 1.0 / 3.0));
+        assert!(close(g1.value("median_hours_to_resolve"), 29.0));
+        assert!(close(g1.value("p90_hours_to_resolve"), 44.2));
+        assert!(close(g1.value("satisfaction_rate"), 0.5));
+        assert!(close(g1.value("satisfaction_score"), 4.5));
+        assert!(close(g1.value("clearance_rate"), 0.5));
+        assert!(close(g1.value("visit_coverage"), 2.0 / 60.0));
+        assert!(close(g1.value("visits_per_grid"), 3.0));
+        assert!(close(g1.value("issues_per_100_visits"), 100.0));
+        assert!(close(g1.value("issues_found_per_100_visits"), 200.0 / 3.0));
+        assert!(close(g1.value("discovery_rate"), 2.0 / 3.0));
+        assert!(close(g1.value("issue_density"), 3.0));
+        assert!(close(g1.value("issues_per_1k_households"), 50.0));
+        assert!(close(g1.value("backlog_open"), 2.0));
+        assert!(close(g1.value("overdue_open"), 1.0));
+
+        let g2 = t.row("G2").unwrap();
+        assert!(close(g2.value("resolution_rate"), 0.5));
+        assert_eq!(g2.value("on_time_rate"), None, "nothing due: no data, not 0%");
+        assert_eq!(g2.value("discovery_rate"), None);
+        assert_eq!(g2.value("issues_per_100_visits"), None);
+        assert!(close(g2.value("visit_coverage"), 0.0));
+        assert!(close(g2.value("satisfaction_score"), 3.0));
+        assert!(close(g2.value("median_hours_to_resolve"), 10.0));
+        assert_eq!((g2.ingredients.backlog, g2.ingredients.overdue), (1, 0));
+
+        let g3 = t.row("G3").unwrap();
+        assert_eq!(g3.value("incidents_per_1k_households"), None, "no households is no data, never zero");
+        assert_eq!(g3.value("visit_coverage"), None);
+        assert!(close(g3.value("incident_density"), 1.0));
+    }
+
+    #[test]
+    fn changes_have_defined_answers_for_zero_bases() {
+        let (gm, pre) = pre();
+        let t = compute_metrics(&pre, &gm, 3, &march()).unwrap();
+        let g3 = t.row("G3").unwrap();
+        assert_eq!(g3.yoy["incident_count"], change(2.0, 1.0));
+        assert_eq!(g3.yoy["incident_count"].pct, Some(100.0));
+        assert_eq!(g3.pop["incident_count"].pct, Some(100.0));
+        let g1 = t.row("G1").unwrap();
+        assert_eq!(g1.yoy["incident_count"].pct, None, "growth from nothing has no percentage");
+        assert_eq!(g1.yoy["incident_count"].abs, 2.0);
+        assert_eq!(g1.pop["issue_count"].pct, Some(200.0));
+        assert_eq!(g1.yoy["visit_count"].pct, None);
+        assert_eq!(t.row("G2").unwrap().yoy["incident_count"].pct, Some(0.0), "0 → 0 is no change");
+    }
+
+    #[test]
+    fn villages_and_townships_add_up_their_grids() {
+        let (gm, pre) = pre();
+        let v = compute_metrics(&pre, &gm, 2, &march()).unwrap();
+        let v1 = v.row("V1").unwrap();
+        assert_eq!((v1.ingredients.issues, v1.ingredients.resolved, v1.context.households, v1.context.grids), (5, 3, Some(100), 2));
+        assert!(close(v1.value("median_hours_to_resolve"), 10.0));
+        assert!(close(v1.value("p90_hours_to_resolve"), 40.4));
+        assert!(close(v1.value("issues_per_1k_households"), 50.0));
+        let t = compute_metrics(&pre, &gm, 1, &march()).unwrap();
+        assert_eq!(t.row("T2").unwrap().value("issues_per_1k_households"), None);
+        assert_eq!(t.row("T1").unwrap().ingredients.incidents, 2);
+        assert_eq!(t.row("T2").unwrap().ingredients.incidents, 2);
+        assert!(compute_metrics(&pre, &gm, 4, &march()).is_err());
+    }
+
+    #[test]
+    fn an_empty_window_gives_zero_counts_null_rates_and_the_standing_backlog() {
+        let (gm, pre) = pre();
+        let t = compute_metrics(&pre, &gm, 3, &Query::window(d(2030, 1, 1), d(2030, 2, 1))).unwrap();
+        let g1 = t.row("G1").unwrap();
+        assert_eq!(g1.value("issue_count"), Some(0.0));
+        assert_eq!(g1.value("resolution_rate"), None);
+        assert_eq!(g1.value("median_hours_to_resolve"), None);
+        assert_eq!((g1.ingredients.backlog, g1.ingredients.overdue), (2, 1));
+        assert_eq!(t.rows.len(), 3);
+    }
+
+    #[test]
+    fn filters_by_source_category_and_leap_day() {
+        let (gm, pre) = pre();
+        let q = Query { sources: vec!["patrol".into()], ..march() };
+        let g1 = compute_metrics(&pre, &gm, 3, &q).unwrap().row("G1").unwrap().ingredients.clone();
+        assert_eq!((g1.issues, g1.incidents, g1.visits), (2, 2, 3));
+        let q = Query { categories: vec!["盗窃".into()], ..march() };
+        let g1 = compute_metrics(&pre, &gm, 3, &q).unwrap().row("G1").unwrap().ingredients.clone();
+        assert_eq!((g1.issues, g1.incidents), (0, 2));
+        let leap = compute_metrics(&pre, &gm, 3, &Query::window(d(2028, 2, 29), d(2028, 3, 1))).unwrap();
+        let g1 = leap.row("G1").unwrap();
+        assert_eq!(g1.value("incident_count"), Some(1.0));
+        assert_eq!(g1.yoy["incident_count"].base, 0.0);
+    }
+
+    #[test]
+    fn the_wide_frame_has_every_metric_and_change_column() {
+        let (gm, pre) = pre();
+        let df = compute_metrics(&pre, &gm, 3, &march()).unwrap().to_dataframe().unwrap();
+        assert_eq!(df.height(), 3);
+        assert!(df.column("resolution_rate").is_ok());
+        assert!(df.column("incident_count_yoy_pct").is_ok());
+        let cats = category_counts(&pre, &gm, 3, &march()).unwrap();
+        assert!(cats.height() >= 4);
+    }
+}

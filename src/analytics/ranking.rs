@@ -1,0 +1,256 @@
+//! League tables of the children of a unit (the townships of the county, the
+//! villages of a township ...) on a catalogue metric.
+//!
+//! A raw rate table rewards small numbers: a village with one issue, resolved,
+//! shows 100% and tops the county. So rates are ranked on Empirical-Bayes
+//! estimates: a beta prior fitted by the method of moments to the units being
+//! compared (beta-binomial, Marshall 1991), each unit's rate pulled towards
+//! the pooled rate in proportion to how little data it has. Each row also
+//! carries a Wilson 95% interval, and units below a minimum volume (the
+//! rate's denominator) are listed but not ranked. Rank change compares with
+//! the same table for the previous period (环比 window).
+
+use serde::Serialize;
+
+use super::catalogue::{metric, Direction, MetricDef, Ratio};
+use super::filter::Query;
+use super::metrics::compute_metrics;
+use super::preagg::PreAgg;
+use super::stats::wilson;
+use super::AnalyticsError;
+use crate::grid::GridModel;
+
+/// Ranking options.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct RankParams {
+    /// Smallest denominator for a rate to be ranked (default 10).
+    pub min_volume: f64,
+    /// Normal quantile of the intervals (default 1.96, 95%).
+    pub z: f64,
+}
+
+impl Default for RankParams {
+    fn default() -> Self {
+        RankParams { min_volume: 10.0, z: 1.959_963_984_540_054 }
+    }
+}
+
+/// One row of a league table.
+#[derive(Debug, Clone, Serialize)]
+pub struct RankRow {
+    /// 1-based rank (ties share a rank); None when not ranked.
+    pub rank: Option<usize>,
+    /// Rank in the previous period.
+    pub previous_rank: Option<usize>,
+    /// previous − current: positive means the unit climbed.
+    pub rank_change: Option<i64>,
+    /// Unit code.
+    pub code: String,
+    /// Unit name.
+    pub name: String,
+    /// Raw metric value.
+    pub value: Option<f64>,
+    /// Numerator and denominator, for rates.
+    pub ratio: Option<Ratio>,
+    /// Wilson interval of the raw rate.
+    pub interval: Option<(f64, f64)>,
+    /// Empirical-Bayes smoothed rate used for ranking (rates only).
+    pub smoothed: Option<f64>,
+    /// Why the unit is not ranked, if it is not.
+    pub note: Option<&'static str>,
+}
+
+/// A league table.
+#[derive(Debug, Clone, Serialize)]
+pub struct Ranking {
+    /// Metric name.
+    pub metric: &'static str,
+    /// Parent unit code (None = top-level units).
+    pub parent: Option<String>,
+    /// Beta prior (α, β) of the smoothing; None for non-rates or when no prior could be fitted.
+    pub prior: Option<(f64, f64)>,
+    /// Options used.
+    pub params: RankParams,
+    /// Rows, ranked first (best first), then unranked.
+    pub rows: Vec<RankRow>,
+}
+
+/// Method-of-moments beta prior from (successes, trials) of the compared units.
+///
+/// m = Σx/Σn; s² = Σ n_i (p_i − m)² / Σn; between-unit variance A = s² − m(1−m)/n̄
+/// with n̄ = Σn/k. Then α + β = m(1−m)/A − 1, α = m(α+β). When A ≤ 0 the units
+/// are indistinguishable from one pooled rate and α+β is infinite: returned as
+/// `Some((f64::INFINITY, f64::INFINITY))` with smoothing to m. None with fewer
+/// than two units with data.
+pub fn beta_prior(parts: &[(f64, f64)]) -> Option<(f64, f64)> {
+    let data: Vec<(f64, f64)> = parts.iter().copied().filter(|&(_, n)| n > 0.0).collect();
+    if data.len() < 2 {
+        return None;
+    }
+    let (sx, sn): (f64, f64) = data.iter().fold((0.0, 0.0), |(a, b), &(x, n)| (a + x, b + n));
+    let m = sx / sn;
+    let s2 = data.iter().map(|&(x, n)| n * (x / n - m).powi(2)).sum::<f64>() / sn;
+    let nbar = sn / data.len() as f64;
+    let a = s2 - m * (1.0 - m) / nbar;
+    if m <= 0.0 || m >= 1.0 {
+        return None;
+    }
+    if a <= 0.0 {
+        return Some((f64::INFINITY, f64::INFINITY));
+    }
+    let total = m * (1.0 - m) / a - 1.0;
+    // Heterogeneity beyond binomial limits: no shrinkage is the honest answer.
+    (total > 0.0).then_some((m * total, (1.0 - m) * total))
+}
+
+/// Posterior mean (x + α) / (n + α + β) under a finite beta prior.
+pub fn smooth(x: f64, n: f64, prior: (f64, f64)) -> f64 {
+    (x + prior.0) / (n + prior.0 + prior.1)
+}
+
+/// Ranks units given their values (and ratios for rates). Pure: used by
+/// [`rank_children`] and by tests.
+pub fn rank_rows(def: &MetricDef, units: Vec<(String, String, Option<f64>, Option<Ratio>)>, params: RankParams) -> (Vec<RankRow>, Option<(f64, f64)>) {
+    let parts: Vec<(f64, f64)> = units.iter().filter_map(|u| u.3).map(|r| (r.num, r.den)).collect();
+    let prior = if def.is_rate() { beta_prior(&parts) } else { None };
+    let pooled = {
+        let (x, n) = parts.iter().fold((0.0, 0.0), |(a, b), &(x, n)| (a + x, b + n));
+        (n > 0.0).then(|| x / n)
+    };
+    let better_high = def.direction != Direction::HigherIsWorse;
+    let mut rows: Vec<(RankRow, Option<(f64, f64)>)> = units
+        .into_iter()
+        .map(|(code, name, value, ratio)| {
+            let interval = ratio.and_then(|r| wilson(r.num, r.den, params.z));
+            let smoothed = match (def.is_rate(), ratio, prior) {
+                (true, Some(r), Some(p)) if p.0.is_infinite() => pooled.or(Some(r.num / r.den)),
+                (true, Some(r), Some(p)) => Some(smooth(r.num, r.den, p)),
+                (true, Some(r), None) => (r.den > 0.0).then(|| r.num / r.den),
+                _ => None,
+            };
+            let note = match (def.is_rate(), ratio, value) {
+                (_, _, None) => Some("no_data"),
+                (true, Some(r), _) if r.den < params.min_volume => Some("below_min_volume"),
+                _ => None,
+            };
+            // Sort key: smoothed rate (or value), then the cautious end of the
+            // interval so that equal smoothed rates favour more evidence.
+            let key = if note.is_some() {
+                None
+            } else if def.is_rate() {
+                let tie = interval.map(|(lo, hi)| if better_high { lo } else { -hi }).unwrap_or(0.0);
+                smoothed.map(|s| (if better_high { s } else { -s }, tie))
+            } else {
+                value.map(|v| (if better_high { v } else { -v }, 0.0))
+            };
+            (RankRow { rank: None, previous_rank: None, rank_change: None, code, name, value, ratio, interval, smoothed, note }, key)
+        })
+        .collect();
+    rows.sort_by(|a, b| match (a.1, b.1) {
+        (Some(x), Some(y)) => y.partial_cmp(&x).unwrap_or(std::cmp::Ordering::Equal),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => a.0.code.cmp(&b.0.code),
+    });
+    let mut last: Option<((f64, f64), usize)> = None;
+    for (pos, (row, key)) in rows.iter_mut().enumerate() {
+        let Some(k) = *key else { continue };
+        let rank = match last {
+            Some((lk, lr)) if lk == k => lr,
+            _ => pos + 1,
+        };
+        row.rank = Some(rank);
+        last = Some((k, rank));
+    }
+    (rows.into_iter().map(|(r, _)| r).collect(), prior)
+}
+
+/// League table of the children of `parent` (None = top-level units) on `metric_name`.
+pub fn rank_children(pre: &PreAgg, gm: &GridModel, parent: Option<&str>, metric_name: &str, q: &Query, params: RankParams) -> Result<Ranking, AnalyticsError> {
+    let def = metric(metric_name)?;
+    let children: Vec<usize> = match parent {
+        Some(code) => {
+            let i = gm.index_of(code).ok_or_else(|| AnalyticsError::UnknownUnit { code: code.to_owned() })?;
+            gm.unit(i).children.clone()
+        }
+        None => gm.roots().flat_map(|r| if gm.unit(r).level == 0 { gm.unit(r).children.clone() } else { vec![r] }).collect(),
+    };
+    let Some(level) = children.first().map(|&i| gm.unit(i).level) else {
+        return Ok(Ranking { metric: def.name, parent: parent.map(String::from), prior: None, params, rows: Vec::new() });
+    };
+    let table = |q: &Query| -> Result<Vec<(String, String, Option<f64>, Option<Ratio>)>, AnalyticsError> {
+        let t = compute_metrics(pre, gm, level, q)?;
+        Ok(children
+            .iter()
+            .filter_map(|&i| t.rows.iter().find(|r| r.index == i))
+            .map(|r| (r.code.clone(), r.name.clone(), r.value(def.name), def.ratio.and_then(|f| f(&r.ingredients, &r.context))))
+            .collect())
+    };
+    let (mut rows, prior) = rank_rows(def, table(q)?, params);
+    if let Some(prev) = q.previous_period() {
+        let (before, _) = rank_rows(def, table(&prev)?, params);
+        for row in &mut rows {
+            row.previous_rank = before.iter().find(|b| b.code == row.code).and_then(|b| b.rank);
+            row.rank_change = row.rank.zip(row.previous_rank).map(|(now, then)| then as i64 - now as i64);
+        }
+    }
+    Ok(Ranking { metric: def.name, parent: parent.map(String::from), prior, params, rows })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unit(code: &str, x: f64, n: f64) -> (String, String, Option<f64>, Option<Ratio>) {
+        let r = Ratio { num: x, den: n };
+        (code.into(), code.into(), (n > 0.0).then(|| x / n), (n > 0.0).then_some(r))
+    }
+
+    #[test]
+    fn one_of_one_tops_a_naive_table_but_not_the_smoothed_one() {
+        let def = metric("resolution_rate").unwrap();
+        let units = vec![unit("A", 1.0, 1.0), unit("B", 92.0, 100.0), unit("C", 70.0, 100.0), unit("D", 60.0, 100.0), unit("E", 40.0, 60.0)];
+        let naive_top = units.iter().max_by(|a, b| a.2.partial_cmp(&b.2).unwrap()).unwrap();
+        assert_eq!(naive_top.0, "A");
+        let params = RankParams { min_volume: 0.0, ..Default::default() };
+        let (rows, prior) = rank_rows(def, units, params);
+        assert!(prior.is_some_and(|(a, b)| a.is_finite() && b.is_finite()));
+        assert_eq!(rows[0].code, "B");
+        assert_eq!(rows[0].rank, Some(1));
+        let a = rows.iter().find(|r| r.code == "A").unwrap();
+        assert!(a.smoothed.unwrap() < 0.92 && a.rank > Some(1));
+        let (lo, hi) = a.interval.unwrap();
+        assert!(lo < 0.25 && hi == 1.0);
+    }
+
+    #[test]
+    fn the_minimum_volume_rule_leaves_small_units_unranked() {
+        let def = metric("resolution_rate").unwrap();
+        let (rows, _) = rank_rows(def, vec![unit("A", 1.0, 1.0), unit("B", 5.0, 20.0), unit("C", 0.0, 0.0)], RankParams::default());
+        assert_eq!(rows[0].code, "B");
+        assert_eq!(rows[0].rank, Some(1));
+        let a = rows.iter().find(|r| r.code == "A").unwrap();
+        assert_eq!((a.rank, a.note), (None, Some("below_min_volume")));
+        let c = rows.iter().find(|r| r.code == "C").unwrap();
+        assert_eq!(c.note, Some("no_data"));
+    }
+
+    #[test]
+    fn homogeneous_units_share_the_pooled_rate_and_more_evidence_breaks_ties() {
+        let def = metric("resolution_rate").unwrap();
+        let params = RankParams { min_volume: 0.0, ..Default::default() };
+        let (rows, prior) = rank_rows(def, vec![unit("A", 5.0, 10.0), unit("B", 50.0, 100.0)], params);
+        assert!(prior.unwrap().0.is_infinite());
+        assert_eq!(rows[0].smoothed, Some(0.5));
+        assert_eq!(rows[0].code, "B");
+    }
+
+    #[test]
+    fn worse_when_higher_metrics_rank_ascending() {
+        let def = metric("incident_count").unwrap();
+        let units = vec![("A".into(), "A".into(), Some(9.0), None), ("B".into(), "B".into(), Some(2.0), None), ("C".into(), "C".into(), Some(2.0), None)];
+        let (rows, _) = rank_rows(def, units, RankParams::default());
+        assert_eq!(rows.iter().map(|r| r.rank).collect::<Vec<_>>(), vec![Some(1), Some(1), Some(3)]);
+        assert_eq!(rows[2].code, "A");
+    }
+}

@@ -1,0 +1,129 @@
+//! Test fixtures for the analytics: a tiny county built in code and joined
+//! frames written event by event in Shanghai local time.
+//!
+//! The county: township T1 (100 households) with village V1 holding grids
+//! G1 (60 households, 1 km²) and G2 (40 households, 1 km²); township T2
+//! without household data, with village V2 holding grid G3 (2 km²).
+
+use chrono::NaiveDateTime;
+use geo::{polygon, MultiPolygon};
+use polars::prelude::*;
+
+use crate::columns as c;
+use crate::grid::{GridModel, Unit};
+
+/// An axis-aligned square of side `size` degrees with its south-west corner at (x, y).
+pub fn square(x: f64, y: f64, size: f64) -> MultiPolygon<f64> {
+    MultiPolygon(vec![polygon![
+        (x: x, y: y),
+        (x: x + size, y: y),
+        (x: x + size, y: y + size),
+        (x: x, y: y + size),
+        (x: x, y: y),
+    ]])
+}
+
+/// A unit for [`model`].
+pub fn unit(code: &str, level: u8, households: Option<u64>, area_km2: f64, geometry: MultiPolygon<f64>) -> Unit {
+    Unit {
+        code: code.into(),
+        name: format!("name-{code}"),
+        level,
+        parent: None,
+        children: Vec::new(),
+        households,
+        population: None,
+        chief: None,
+        geometry,
+        area_km2,
+        feature_index: 0,
+    }
+}
+
+/// A model from (unit, parent code) pairs.
+pub fn model(units: Vec<(Unit, Option<&str>)>) -> GridModel {
+    let (units, parents): (Vec<Unit>, Vec<Option<String>>) = units.into_iter().map(|(u, p)| (u, p.map(String::from))).unzip();
+    GridModel::from_units(units, parents)
+}
+
+/// The tiny county described in the module docs.
+pub fn county() -> GridModel {
+    let g1 = square(0.0, 0.0, 0.01);
+    let g2 = square(0.01, 0.0, 0.01);
+    let g3 = square(0.02, 0.0, 0.01);
+    model(vec![
+        (unit("T1", 1, None, 2.0, g1.clone()), None),
+        (unit("T2", 1, None, 2.0, g3.clone()), None),
+        (unit("V1", 2, None, 2.0, g1.clone()), Some("T1")),
+        (unit("V2", 2, None, 2.0, g3.clone()), Some("T2")),
+        (unit("G1", 3, Some(60), 1.0, g1), Some("V1")),
+        (unit("G2", 3, Some(40), 1.0, g2), Some("V1")),
+        (unit("G3", 3, None, 2.0, g3), Some("V2")),
+    ])
+}
+
+/// One event of a fixture; times are Shanghai local `YYYY-MM-DD HH:MM`.
+#[derive(Debug, Clone, Default)]
+pub struct Ev {
+    pub kind: &'static str,
+    pub category: &'static str,
+    pub at: &'static str,
+    pub grid: Option<&'static str>,
+    pub status: Option<&'static str>,
+    pub resolved: Option<&'static str>,
+    pub deadline: Option<&'static str>,
+    pub satisfaction: Option<&'static str>,
+    pub source: Option<&'static str>,
+    pub cleared: Option<bool>,
+    pub household: Option<&'static str>,
+}
+
+impl Ev {
+    pub fn issue(at: &'static str, grid: &'static str) -> Ev {
+        Ev { kind: "issue", category: "矛盾纠纷", at, grid: Some(grid), status: Some("open"), ..Default::default() }
+    }
+    pub fn incident(at: &'static str, grid: &'static str) -> Ev {
+        Ev { kind: "incident", category: "盗窃", at, grid: Some(grid), ..Default::default() }
+    }
+    pub fn visit(at: &'static str, grid: &'static str, household: &'static str) -> Ev {
+        Ev { kind: "visit", category: "入户走访", at, grid: Some(grid), household: Some(household), ..Default::default() }
+    }
+}
+
+/// UTC µs of a Shanghai local time.
+pub fn utc_us(local: &str) -> i64 {
+    let t = NaiveDateTime::parse_from_str(local, "%Y-%m-%d %H:%M").expect("fixture time");
+    t.and_utc().timestamp_micros() - 8 * 3_600_000_000
+}
+
+/// The joined frame of some events against a model (tier codes from the grid's ancestors).
+pub fn joined(gm: &GridModel, events: &[Ev]) -> DataFrame {
+    let tiers = |e: &Ev, level: u8| {
+        e.grid.and_then(|g| gm.index_of(g)).and_then(|i| gm.ancestor_at(i, level)).map(|i| gm.unit(i).code.clone())
+    };
+    let dt = |v: Vec<Option<i64>>, name: &str| {
+        Column::new(name.into(), v).cast(&DataType::Datetime(TimeUnit::Microseconds, None)).expect("cast")
+    };
+    let s = |f: &dyn Fn(&Ev) -> Option<&'static str>, name: &str| Column::new(name.into(), events.iter().map(f).collect::<Vec<_>>());
+    let cols = vec![
+        Column::new(c::ID.into(), (0..events.len()).map(|i| format!("e{i}")).collect::<Vec<_>>()),
+        Column::new(c::KIND.into(), events.iter().map(|e| e.kind).collect::<Vec<_>>()),
+        dt(events.iter().map(|e| Some(utc_us(e.at))).collect(), c::OCCURRED_AT),
+        Column::new(c::LON.into(), events.iter().map(|_| 0.005).collect::<Vec<f64>>()),
+        Column::new(c::LAT.into(), events.iter().map(|_| 0.005).collect::<Vec<f64>>()),
+        Column::new(c::CATEGORY.into(), events.iter().map(|e| e.category).collect::<Vec<_>>()),
+        s(&|e| e.status, c::STATUS),
+        dt(events.iter().map(|e| e.resolved.map(utc_us)).collect(), c::RESOLVED_AT),
+        dt(events.iter().map(|e| e.deadline.map(utc_us)).collect(), c::DEADLINE),
+        s(&|e| e.satisfaction, c::SATISFACTION),
+        s(&|e| e.source, c::SOURCE),
+        Column::new(c::CLEARED.into(), events.iter().map(|e| e.cleared).collect::<Vec<_>>()),
+        s(&|e| e.household, c::HOUSEHOLD_HASH),
+        s(&|_| None, c::VISITOR_HASH),
+        Column::new(c::TIER1.into(), events.iter().map(|e| tiers(e, 1)).collect::<Vec<_>>()),
+        Column::new(c::TIER2.into(), events.iter().map(|e| tiers(e, 2)).collect::<Vec<_>>()),
+        Column::new(c::TIER3.into(), events.iter().map(|e| tiers(e, 3)).collect::<Vec<_>>()),
+        Column::new(c::OUTCOME.into(), events.iter().map(|e| if e.grid.is_some() { "matched" } else { "outside" }).collect::<Vec<_>>()),
+    ];
+    DataFrame::new_infer_height(cols).expect("fixture frame")
+}

@@ -1,0 +1,356 @@
+//! `wangge stats`, `hotspots`, `rank`, `alerts`: the analytics from the
+//! command line, printed as readable tables (zh-CN label with the English
+//! metric name) or written as Parquet/JSON.
+//!
+//! Every command reads the joined Parquet written by `wangge join` and the
+//! grid GeoJSON, pre-aggregates once, and makes one call into
+//! [`crate::analytics`].
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use chrono::NaiveDate;
+use polars::prelude::*;
+
+use crate::analytics::{
+    self, catalogue, metric, AlertParams, Granularity, PreAgg, Query, RankParams, ScoreConfig, Zone,
+};
+use crate::grid::{load_geojson, GridModel};
+
+/// Inputs and filters shared by the analytics commands.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Common {
+    /// Joined events (Parquet written by `wangge join`).
+    #[arg(long)]
+    pub joined: PathBuf,
+    /// Grid GeoJSON (CONTRACT.md).
+    #[arg(long)]
+    pub grids: PathBuf,
+    /// Tier: 1 township/street, 2 village/community, 3 grid (0 = county root).
+    #[arg(long, default_value_t = 1)]
+    pub level: u8,
+    /// First local date included (YYYY-MM-DD).
+    #[arg(long)]
+    pub from: Option<NaiveDate>,
+    /// Last local date included (YYYY-MM-DD).
+    #[arg(long)]
+    pub to: Option<NaiveDate>,
+    /// Kinds kept: issue, incident, visit (repeat or comma-separate).
+    #[arg(long, value_delimiter = ',')]
+    pub kind: Vec<String>,
+    /// Categories kept (repeat or comma-separate).
+    #[arg(long, value_delimiter = ',')]
+    pub category: Vec<String>,
+    /// Issue sources kept: patrol, hotline, walk_in, online, other.
+    #[arg(long, value_delimiter = ',')]
+    pub source: Vec<String>,
+    /// Calendar time zone (IANA name).
+    #[arg(long, default_value = "Asia/Shanghai")]
+    pub tz: String,
+}
+
+impl Common {
+    fn query(&self) -> anyhow::Result<Query> {
+        let tz: chrono_tz::Tz = self.tz.parse().map_err(|e| anyhow::anyhow!("--tz {}: {e}", self.tz))?;
+        let to = self.to.map(|t| t.succ_opt().context("--to is the last representable date")).transpose()?;
+        let q = Query {
+            from: self.from,
+            to,
+            kinds: self.kind.clone(),
+            categories: self.category.clone(),
+            sources: self.source.clone(),
+            zone: Zone { tz },
+        };
+        q.validate()?;
+        Ok(q)
+    }
+
+    fn load(&self) -> anyhow::Result<(GridModel, PreAgg, Query)> {
+        let q = self.query()?;
+        let (gm, _report) = load_geojson(&self.grids).with_context(|| format!("loading grids {}", self.grids.display()))?;
+        let path = self.joined.to_str().context("--joined path is not UTF-8")?;
+        let pre = PreAgg::from_parquet(path, q.zone).with_context(|| format!("reading {}", self.joined.display()))?;
+        Ok((gm, pre, q))
+    }
+}
+
+/// `wangge stats`.
+#[derive(Debug, clap::Args)]
+pub struct StatsArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Metrics to print (repeat or comma-separate; default: a summary set). `--metric list` lists them.
+    #[arg(long, value_delimiter = ',')]
+    pub metric: Vec<String>,
+    /// Write every metric and change column to this Parquet file.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Print the table as JSON instead.
+    #[arg(long)]
+    pub json: bool,
+    /// Also print the 考核得分 with this TOML weights file ("default" for the built-in weights).
+    #[arg(long)]
+    pub score: Option<String>,
+}
+
+/// `wangge hotspots`.
+#[derive(Debug, clap::Args)]
+pub struct HotspotsArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Metric analysed.
+    #[arg(long, default_value = "event_density")]
+    pub metric: String,
+    /// Contiguity tolerance in metres (slivers and hairline gaps).
+    #[arg(long, default_value_t = 1.0)]
+    pub tolerance_m: f64,
+    /// Use a centroid distance band of this many metres instead of contiguity.
+    #[arg(long)]
+    pub band_m: Option<f64>,
+    /// Permutations for pseudo p-values (0 = none).
+    #[arg(long, default_value_t = 999)]
+    pub permutations: usize,
+    /// Seed of the permutations.
+    #[arg(long, default_value_t = 12345)]
+    pub seed: u64,
+    /// False-discovery rate for hot/cold classes.
+    #[arg(long, default_value_t = 0.05)]
+    pub fdr: f64,
+    /// Print the full report as JSON (values, weights and statistics).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `wangge rank`.
+#[derive(Debug, clap::Args)]
+pub struct RankArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Metric ranked.
+    #[arg(long)]
+    pub metric: String,
+    /// Rank the children of this unit (default: the townships).
+    #[arg(long)]
+    pub parent: Option<String>,
+    /// Smallest rate denominator to be ranked.
+    #[arg(long, default_value_t = 10.0)]
+    pub min_volume: f64,
+    /// Print as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `wangge alerts`.
+#[derive(Debug, clap::Args)]
+pub struct AlertsArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Period: day, week (ISO) or month.
+    #[arg(long, default_value = "week")]
+    pub granularity: String,
+    /// Trailing periods in the baseline.
+    #[arg(long, default_value_t = 8)]
+    pub baseline: u32,
+    /// Alert when P(X ≥ observed) is below this.
+    #[arg(long, default_value_t = 0.001)]
+    pub threshold: f64,
+    /// Alert only from this many events.
+    #[arg(long, default_value_t = 3)]
+    pub min_count: u64,
+    /// Print as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+const SUMMARY: [&str; 10] = [
+    "issue_count",
+    "incident_count",
+    "visit_count",
+    "resolution_rate",
+    "on_time_rate",
+    "satisfaction_rate",
+    "clearance_rate",
+    "visit_coverage",
+    "discovery_rate",
+    "backlog_open",
+];
+
+fn fmt_value(unit: analytics::MetricUnit, v: Option<f64>) -> String {
+    match v {
+        None => "—".into(),
+        Some(v) if unit == analytics::MetricUnit::Ratio => format!("{:.1}%", v * 100.0),
+        Some(v) if unit == analytics::MetricUnit::Count => format!("{v:.0}"),
+        Some(v) => format!("{v:.2}"),
+    }
+}
+
+fn print_catalogue() {
+    println!("{:<30} {:<24} English", "name", "名称");
+    for m in catalogue() {
+        println!("{:<30} {:<24} {}", m.name, m.zh, m.en);
+    }
+}
+
+/// Prints (and optionally writes) the metric table of a tier.
+pub fn stats(a: &StatsArgs) -> anyhow::Result<()> {
+    if a.metric.iter().any(|m| m == "list") {
+        print_catalogue();
+        return Ok(());
+    }
+    let names: Vec<&str> = if a.metric.is_empty() { SUMMARY.to_vec() } else { a.metric.iter().map(String::as_str).collect() };
+    let defs = names.iter().map(|n| metric(n)).collect::<Result<Vec<_>, _>>()?;
+    let (gm, pre, q) = a.common.load()?;
+    let table = analytics::compute_metrics(&pre, &gm, a.common.level, &q)?;
+    if let Some(out) = &a.out {
+        let mut df = table.to_dataframe()?;
+        let file = std::fs::File::create(out).with_context(|| format!("creating {}", out.display()))?;
+        ParquetWriter::new(file).finish(&mut df)?;
+        eprintln!("wrote {} rows to {}", df.height(), out.display());
+    }
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&table)?);
+        return Ok(());
+    }
+    for d in &defs {
+        println!("{}  {}", d.label(), d.en);
+    }
+    print!("{:<18} {:<16}", "code", "name");
+    for d in &defs {
+        print!(" {:>14}", d.name.chars().take(14).collect::<String>());
+    }
+    println!();
+    for row in &table.rows {
+        print!("{:<18} {:<16}", row.code, row.name);
+        for d in &defs {
+            print!(" {:>14}", fmt_value(d.unit, row.value(d.name)));
+        }
+        println!();
+    }
+    if let Some(cfg) = &a.score {
+        let cfg = if cfg == "default" { ScoreConfig::default() } else { ScoreConfig::load(Path::new(cfg))? };
+        println!("\n考核得分 (score, 0-100)");
+        for s in analytics::assess(&table, &cfg)? {
+            let parts: Vec<String> = s.components.iter().map(|c| format!("{} {:.1}/{:.1}", c.zh, c.points, c.max_points)).collect();
+            println!("{:<18} {:<16} {:>6.1}  {}", s.code, s.name, s.total, parts.join("  "));
+        }
+    }
+    Ok(())
+}
+
+/// Global and local spatial statistics of one metric over a tier.
+pub fn hotspots(a: &HotspotsArgs) -> anyhow::Result<()> {
+    let def = metric(&a.metric)?;
+    let (gm, pre, q) = a.common.load()?;
+    let table = analytics::compute_metrics(&pre, &gm, a.common.level, &q)?;
+    // Units without a value cannot take part; they are listed, not imputed.
+    let (with, without): (Vec<_>, Vec<_>) = table.rows.iter().partition(|r| r.value(def.name).is_some());
+    let codes: Vec<String> = with.iter().map(|r| r.code.clone()).collect();
+    let y: Vec<f64> = with.iter().filter_map(|r| r.value(def.name)).collect();
+    let geoms: Vec<_> = with.iter().map(|r| &gm.unit(r.index).geometry).collect();
+    let w = match a.band_m {
+        Some(b) => analytics::distance_band(&geoms, b)?,
+        None => analytics::queen_contiguity(&geoms, a.tolerance_m)?,
+    };
+    let report = analytics::hotspots::analyse(&codes, &y, &w, a.permutations, a.seed, a.fdr)?;
+    if a.json {
+        let out = serde_json::json!({
+            "metric": def.name,
+            "level": a.common.level,
+            "codes": codes,
+            "values": y,
+            "neighbours": w.neighbours,
+            "no_data": without.iter().map(|r| r.code.clone()).collect::<Vec<_>>(),
+            "report": report,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    let m = &report.moran;
+    println!("{}  {}", def.label(), def.en);
+    println!(
+        "Moran's I = {:.4} (E = {:.4}), z_norm = {:.3}, p_norm = {:.4}, z_rand = {:.3}, p_rand = {:.4}, p_sim = {}",
+        m.i,
+        m.expected,
+        m.z_norm,
+        m.p_norm,
+        m.z_rand,
+        m.p_rand,
+        m.p_sim.map_or("—".into(), |p| format!("{p:.4}"))
+    );
+    println!("{:<18} {:>12} {:>8} {:>8} {:>8} {:>4} {:>8}", "code", "value", "Gi* z", "q (FDR)", "class", "LISA", "p_sim");
+    for u in &report.units {
+        println!(
+            "{:<18} {:>12.3} {:>8.3} {:>8.4} {:>8} {:>4} {:>8}",
+            u.code,
+            u.value,
+            u.gi.z,
+            u.gi_q,
+            format!("{:?}", u.class),
+            format!("{:?}", u.local.quadrant),
+            u.local.p_sim.map_or("—".into(), |p| format!("{p:.3}"))
+        );
+    }
+    if !report.islands.is_empty() {
+        println!("islands (no neighbours): {}", report.islands.join(", "));
+    }
+    if !without.is_empty() {
+        println!("no data: {}", without.iter().map(|r| r.code.as_str()).collect::<Vec<_>>().join(", "));
+    }
+    Ok(())
+}
+
+/// League table of the children of a unit.
+pub fn rank(a: &RankArgs) -> anyhow::Result<()> {
+    let def = metric(&a.metric)?;
+    let (gm, pre, q) = a.common.load()?;
+    let params = RankParams { min_volume: a.min_volume, ..Default::default() };
+    let r = analytics::rank_children(&pre, &gm, a.parent.as_deref(), def.name, &q, params)?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+        return Ok(());
+    }
+    println!("{}  {}  (parent: {})", def.label(), def.en, a.parent.as_deref().unwrap_or("—"));
+    println!("{:>4} {:>5} {:<18} {:<16} {:>10} {:>10} {:>17} {:>10}", "rank", "Δ", "code", "name", "value", "n", "95% CI", "EB");
+    for row in &r.rows {
+        let ci = row.interval.map_or("—".into(), |(lo, hi)| format!("{:.1}%-{:.1}%", lo * 100.0, hi * 100.0));
+        println!(
+            "{:>4} {:>5} {:<18} {:<16} {:>10} {:>10} {:>17} {:>10}{}",
+            row.rank.map_or("—".into(), |r| r.to_string()),
+            row.rank_change.map_or("".into(), |c| format!("{c:+}")),
+            row.code,
+            row.name,
+            fmt_value(def.unit, row.value),
+            row.ratio.map_or("".into(), |r| format!("{:.0}", r.den)),
+            ci,
+            row.smoothed.map_or("".into(), |s| format!("{:.1}%", s * 100.0)),
+            row.note.map_or(String::new(), |n| format!("  ({n})"))
+        );
+    }
+    Ok(())
+}
+
+/// Spike alerts (预警) for the units of a tier.
+pub fn alerts(a: &AlertsArgs) -> anyhow::Result<()> {
+    let granularity = match a.granularity.as_str() {
+        "day" => Granularity::Day,
+        "week" => Granularity::IsoWeek,
+        "month" => Granularity::Month,
+        other => anyhow::bail!("--granularity {other}: use day, week or month"),
+    };
+    let (gm, pre, q) = a.common.load()?;
+    let params = AlertParams { granularity, baseline_periods: a.baseline, threshold: a.threshold, min_count: a.min_count };
+    let list = analytics::alerts(&pre, &gm, a.common.level, &q, params)?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&list)?);
+        return Ok(());
+    }
+    println!("预警 (alerts): P(X ≥ observed | Poisson(expected)) < {}", a.threshold);
+    println!("{:<18} {:<16} {:<10} {:>8} {:>9} {:>12}", "code", "name", "period", "observed", "expected", "probability");
+    for al in &list {
+        println!("{:<18} {:<16} {:<10} {:>8} {:>9.2} {:>12.3e}", al.code, al.name, al.period, al.observed, al.expected, al.probability);
+    }
+    if list.is_empty() {
+        println!("(none)");
+    }
+    Ok(())
+}
