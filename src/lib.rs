@@ -7,6 +7,7 @@
 //! deterministic demo county on the real 定州市 boundary.
 
 pub mod analytics;
+pub mod cli;
 pub mod columns;
 pub mod demo;
 pub mod grid;

@@ -1,6 +1,23 @@
-//! Grid model: units of tiers 0-3 read from GeoJSON, their hierarchy,
-//! areas, validation and repair. Nothing here knows polars or HTTP.
+//! Grid model: units of tiers 0-3 read from the grid GeoJSON, their
+//! hierarchy, geodesic areas, validation and repair.
+//!
+//! In: a GeoJSON FeatureCollection (CONTRACT.md). Out: a [`GridModel`] with
+//! units sorted by (level, code) and a [`Report`] of everything found wrong.
+//! Areas are geodesic on the WGS84 ellipsoid (Karney's algorithm, through
+//! `geo::GeodesicArea`), in km² on units and m² in findings. Nothing here
+//! knows polars or HTTP.
 
+mod error;
+mod load;
 mod model;
+mod repair;
+mod report;
+mod write;
+pub mod topology;
 
+pub use error::GridError;
+pub use load::{load_geojson, load_geojson_with, parse_geojson, LoadOptions};
 pub use model::{GridModel, Level, Unit, GRID_LEVEL};
+pub use repair::{repair_unit, Repaired};
+pub use report::{Finding, Report, Severity};
+pub use write::{properties, write_geojson};

@@ -1,1 +1,92 @@
-//! (under construction)
+//! Ingestion: event files (CSV, JSON Lines, Parquet) → validated events.
+//!
+//! In: files in the CONTRACT.md layout, a coordinate system, a time zone and
+//! the deployment's hashing secret. Out: batches of [`Event`]s in WGS84 with
+//! UTC timestamps and hashed personal data, plus a [`Reject`] for every row
+//! that could not be used. Duplicate (kind, id) pairs are caught by
+//! [`Deduper`], so a re-sent row is reported and never counted twice.
+
+pub mod crs;
+mod decode;
+pub mod encoding;
+mod event;
+pub mod privacy;
+mod read;
+pub mod time;
+
+use std::collections::HashSet;
+use std::hash::{Hash, Hasher};
+use std::path::PathBuf;
+
+pub use decode::{detect, DecodingReader};
+pub use event::{Col, Event, Field, Kind, RowError, Validator, FIELDS};
+pub use read::{display_paths, read_file, Batch, Format, Reject, BATCH_ROWS};
+
+/// Why an events file could not be read at all (row problems are [`Reject`]s).
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// The file could not be opened or read.
+    #[error("{path}: cannot read: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The extension is none of .csv, .tsv, .txt, .jsonl, .ndjson, .json, .parquet.
+    #[error("{path}: unknown format; use .csv, .jsonl or .parquet")]
+    UnknownFormat { path: PathBuf },
+    /// The file has no bytes (not even a header).
+    #[error("{path}: empty file (no header)")]
+    Empty { path: PathBuf },
+    /// The header lacks a required column.
+    #[error("{path}: missing required column `{column}`")]
+    MissingColumn { path: PathBuf, column: &'static str },
+    /// The text encoding is unsupported or wrong.
+    #[error("{path}: {reason}")]
+    Encoding { path: PathBuf, reason: String },
+    /// The file is not readable as its format.
+    #[error("{path}: {reason}")]
+    Parse { path: PathBuf, reason: String },
+    /// Writing the output failed.
+    #[error("{0}")]
+    Output(String),
+}
+
+/// Remembers every (kind, id) seen, as a 128-bit fingerprint (16 bytes an
+/// event; a false "duplicate" would need a 128-bit collision).
+#[derive(Debug, Default)]
+pub struct Deduper {
+    seen: HashSet<u128>,
+}
+
+impl Deduper {
+    pub fn with_capacity(n: usize) -> Self {
+        Deduper { seen: HashSet::with_capacity(n) }
+    }
+
+    fn key(kind: Kind, id: &str) -> u128 {
+        let mut a = std::collections::hash_map::DefaultHasher::new();
+        (kind.as_str(), id).hash(&mut a);
+        let mut b = std::collections::hash_map::DefaultHasher::new();
+        (id, 0x9e37_79b9_u32, kind.as_str()).hash(&mut b);
+        (u128::from(a.finish()) << 64) | u128::from(b.finish())
+    }
+
+    /// True the first time a (kind, id) is offered.
+    pub fn first(&mut self, kind: Kind, id: &str) -> bool {
+        self.seen.insert(Self::key(kind, id))
+    }
+
+    /// Forgets a (kind, id), e.g. when a write was rolled back.
+    pub fn forget(&mut self, kind: Kind, id: &str) {
+        self.seen.remove(&Self::key(kind, id));
+    }
+
+    pub fn len(&self) -> usize {
+        self.seen.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.seen.is_empty()
+    }
+}

@@ -1,0 +1,23 @@
+//! Errors of the grid layer.
+
+use std::path::PathBuf;
+
+use super::report::Report;
+
+/// Why a grid file could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum GridError {
+    /// The file could not be read.
+    #[error("{path}: cannot read: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not a GeoJSON FeatureCollection.
+    #[error("{path}: not a GeoJSON FeatureCollection: {reason}")]
+    Parse { path: PathBuf, reason: String },
+    /// The file parsed but has fatal problems; the report lists each one.
+    #[error("{path}: {} fatal problem(s); first: {}", report.fatal_count(), report.first_fatal().unwrap_or("?"))]
+    Rejected { path: PathBuf, report: Box<Report> },
+}

@@ -1,0 +1,316 @@
+//! Reading the grid GeoJSON of CONTRACT.md into a [`GridModel`].
+//!
+//! Structural problems (duplicate codes, broken parent links, bad geometry
+//! types, unusable rings) are fatal; geometric quality problems are measured
+//! and reported, fatal only in strict mode. Nothing here panics on input.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use geo::{GeodesicArea, LineString, MultiPolygon, Polygon, Validation};
+use geojson::{GeoJson, GeometryValue, Position};
+use serde_json::Value;
+
+use super::error::GridError;
+use super::model::{GridModel, Level, Unit};
+use super::repair::repair_unit;
+use super::report::{Report, Severity};
+use super::topology;
+
+/// How strictly to load.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LoadOptions {
+    /// Warnings (self-intersections, gaps, overlaps, overhangs, slivers) become fatal.
+    pub strict: bool,
+    /// Repair self-intersecting polygons (make-valid keeping the area) and report what changed.
+    pub repair: bool,
+    /// Measure gaps, overlaps and overhangs between tiers (costs a few seconds on a large county).
+    pub topology: bool,
+}
+
+/// Loads a grid file with the default options: not strict, no repair, no topology measures.
+pub fn load_geojson(path: &Path) -> Result<(GridModel, Report), GridError> {
+    load_geojson_with(path, LoadOptions::default())
+}
+
+/// Loads a grid file; `Err(GridError::Rejected)` carries the report when anything is fatal.
+pub fn load_geojson_with(path: &Path, opts: LoadOptions) -> Result<(GridModel, Report), GridError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| GridError::Io { path: path.to_owned(), source })?;
+    let (model, report) = parse_geojson(&text, opts)
+        .map_err(|reason| GridError::Parse { path: path.to_owned(), reason })?;
+    if report.fatal_count() > 0 {
+        return Err(GridError::Rejected { path: path.to_owned(), report: Box::new(report) });
+    }
+    Ok((model, report))
+}
+
+/// Parses GeoJSON text; `Err` only when the text is not a FeatureCollection at all.
+/// Fatal findings are in the report (the model then holds what could be read).
+pub fn parse_geojson(text: &str, opts: LoadOptions) -> Result<(GridModel, Report), String> {
+    let fc = match text.parse::<GeoJson>().map_err(|e| e.to_string())? {
+        GeoJson::FeatureCollection(fc) => fc,
+        other => return Err(format!("top-level object is a {}, not a FeatureCollection", kind_of(&other))),
+    };
+    let mut report = Report::default();
+    let mut units = Vec::with_capacity(fc.features.len());
+    let mut parents = Vec::with_capacity(fc.features.len());
+    for (index, feature) in fc.features.iter().enumerate() {
+        if let Some((unit, parent)) = read_feature(index, feature, &mut report) {
+            units.push(unit);
+            parents.push(parent);
+        }
+    }
+    check_links(&units, &parents, &mut report);
+    for unit in &mut units {
+        check_validity(unit, opts.repair, &mut report);
+    }
+    for unit in &units {
+        report.units_by_level[usize::from(unit.level)] += 1;
+    }
+    if report.fatal_count() > 0 {
+        // Links may be broken: keep units but do not wire them.
+        let none = vec![None; units.len()];
+        return Ok((GridModel::from_units(units, none), report));
+    }
+    let model = GridModel::from_units(units, parents);
+    if opts.topology {
+        topology::check(&model, &mut report);
+    }
+    if opts.strict {
+        report.make_strict();
+    }
+    Ok((model, report))
+}
+
+fn kind_of(g: &GeoJson) -> &'static str {
+    match g {
+        GeoJson::Geometry(_) => "Geometry",
+        GeoJson::Feature(_) => "Feature",
+        GeoJson::FeatureCollection(_) => "FeatureCollection",
+    }
+}
+
+fn text_prop(props: &serde_json::Map<String, Value>, key: &str) -> Option<String> {
+    match props.get(key)? {
+        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn count_prop(
+    props: &serde_json::Map<String, Value>,
+    key: &str,
+    index: usize,
+    code: &str,
+    report: &mut Report,
+) -> Option<u64> {
+    match props.get(key) {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) if n.as_u64().is_some() => n.as_u64(),
+        Some(Value::Number(n)) if n.as_f64().is_some_and(|f| f >= 0.0 && f.fract() == 0.0) => {
+            n.as_f64().map(|f| f as u64)
+        }
+        Some(other) => {
+            report.push(
+                Severity::Warning,
+                "bad_count",
+                Some(index),
+                Some(code),
+                format!("`{key}` must be an integer >= 0, got {other}; treated as no data"),
+                None,
+            );
+            None
+        }
+    }
+}
+
+fn read_feature(
+    index: usize,
+    feature: &geojson::Feature,
+    report: &mut Report,
+) -> Option<(Unit, Option<String>)> {
+    let fatal = |report: &mut Report, check, code: Option<&str>, msg: String| {
+        report.push(Severity::Fatal, check, Some(index), code, msg, None);
+    };
+    let Some(props) = feature.properties.as_ref() else {
+        fatal(report, "missing_property", None, "feature has no properties".into());
+        return None;
+    };
+    let Some(code) = text_prop(props, "code") else {
+        fatal(report, "missing_property", None, "missing or empty `code`".into());
+        return None;
+    };
+    let name = text_prop(props, "name");
+    if name.is_none() {
+        fatal(report, "missing_property", Some(&code), "missing or empty `name`".into());
+    }
+    let level = match props.get("level").and_then(Value::as_u64) {
+        Some(l @ 0..=3) => l as Level,
+        _ => {
+            let got = props.get("level").map_or("nothing".to_owned(), Value::to_string);
+            fatal(report, "bad_level", Some(&code), format!("`level` must be an integer 0..3, got {got}"));
+            return None;
+        }
+    };
+    let parent = match props.get("parent") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if s.trim().is_empty() => None,
+        Some(Value::String(s)) => Some(s.trim().to_owned()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        Some(other) => {
+            fatal(report, "bad_parent", Some(&code), format!("`parent` must be a string or null, got {other}"));
+            return None;
+        }
+    };
+    let households = count_prop(props, "households", index, &code, report);
+    let population = count_prop(props, "population", index, &code, report);
+    let chief = text_prop(props, "chief");
+    let geometry = match feature.geometry.as_ref().map(|g| &g.value) {
+        Some(GeometryValue::Polygon { coordinates }) => {
+            read_polygon(coordinates, index, &code, report).map(|p| MultiPolygon(vec![p]))
+        }
+        Some(GeometryValue::MultiPolygon { coordinates }) => {
+            let polys: Option<Vec<Polygon>> =
+                coordinates.iter().map(|p| read_polygon(p, index, &code, report)).collect();
+            polys.filter(|p| !p.is_empty()).map(MultiPolygon)
+        }
+        Some(other) => {
+            fatal(report, "bad_geometry", Some(&code), format!("geometry is a {}, not Polygon or MultiPolygon", other.type_name()));
+            None
+        }
+        None => {
+            fatal(report, "bad_geometry", Some(&code), "feature has no geometry".into());
+            None
+        }
+    }?;
+    let area_km2 = geometry.geodesic_area_unsigned() / 1e6;
+    let unit = Unit {
+        code,
+        name: name.unwrap_or_default(),
+        level,
+        parent: None,
+        children: Vec::new(),
+        households,
+        population,
+        chief,
+        geometry,
+        area_km2,
+        feature_index: index,
+    };
+    Some((unit, parent))
+}
+
+fn read_polygon(rings: &[Vec<Position>], index: usize, code: &str, report: &mut Report) -> Option<Polygon> {
+    let mut out = Vec::with_capacity(rings.len());
+    if rings.is_empty() {
+        report.push(Severity::Fatal, "bad_ring", Some(index), Some(code), "polygon has no rings", None);
+        return None;
+    }
+    for (r, ring) in rings.iter().enumerate() {
+        let which = if r == 0 { "exterior ring".to_owned() } else { format!("hole {r}") };
+        let mut coords = Vec::with_capacity(ring.len());
+        for (k, p) in ring.iter().enumerate() {
+            let s = p.as_slice();
+            let (x, y) = match s {
+                [x, y, ..] => (*x, *y),
+                _ => {
+                    report.push(Severity::Fatal, "bad_coordinate", Some(index), Some(code), format!("{which} position {k} has fewer than 2 numbers"), None);
+                    return None;
+                }
+            };
+            if !x.is_finite() || !y.is_finite() {
+                report.push(Severity::Fatal, "bad_coordinate", Some(index), Some(code), format!("{which} position {k} is not finite"), None);
+                return None;
+            }
+            if !(-180.0..=180.0).contains(&x) || !(-90.0..=90.0).contains(&y) {
+                report.push(Severity::Fatal, "bad_coordinate", Some(index), Some(code), format!("{which} position {k} ({x}, {y}) is out of lon/lat range"), None);
+                return None;
+            }
+            coords.push(geo::Coord { x, y });
+        }
+        if coords.len() < 4 {
+            report.push(Severity::Fatal, "bad_ring", Some(index), Some(code), format!("{which} has {} positions; a ring needs at least 4", coords.len()), None);
+            return None;
+        }
+        if coords.first() != coords.last() {
+            report.push(Severity::Fatal, "bad_ring", Some(index), Some(code), format!("{which} is not closed (first and last positions differ)"), None);
+            return None;
+        }
+        out.push(LineString(coords));
+    }
+    let exterior = out.remove(0);
+    Some(Polygon::new(exterior, out))
+}
+
+fn check_links(units: &[Unit], parents: &[Option<String>], report: &mut Report) {
+    let mut first: HashMap<&str, usize> = HashMap::with_capacity(units.len());
+    let mut level_of: HashMap<&str, Level> = HashMap::with_capacity(units.len());
+    for u in units {
+        if let Some(&prev) = first.get(u.code.as_str()) {
+            report.push(Severity::Fatal, "duplicate_code", Some(u.feature_index), Some(&u.code), format!("code also used by feature {prev}"), None);
+        } else {
+            first.insert(&u.code, u.feature_index);
+            level_of.insert(&u.code, u.level);
+        }
+    }
+    let has_root = units.iter().any(|u| u.level == 0);
+    for (u, p) in units.iter().zip(parents) {
+        let push = |report: &mut Report, msg: String| {
+            report.push(Severity::Fatal, "bad_parent", Some(u.feature_index), Some(&u.code), msg, None);
+        };
+        match (u.level, p) {
+            (0, Some(p)) => push(report, format!("a level-0 county has no parent, got `{p}`")),
+            (1, None) if has_root => push(report, "level-1 unit needs a `parent` when the file has a level-0 root".into()),
+            (2 | 3, None) => push(report, format!("level-{} unit needs a `parent`", u.level)),
+            (_, Some(p)) => match level_of.get(p.as_str()) {
+                None => push(report, format!("unknown parent `{p}`")),
+                Some(&pl) if pl + 1 != u.level => {
+                    push(report, format!("parent `{p}` is level {pl}, not one level up from {}", u.level))
+                }
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+}
+
+fn check_validity(unit: &mut Unit, repair: bool, report: &mut Report) {
+    if unit.geometry.is_valid() {
+        return;
+    }
+    let problems: Vec<String> = unit.geometry.validation_errors().iter().map(|e| e.to_string()).collect();
+    let before_m2 = unit.area_km2 * 1e6;
+    match repair_unit(&unit.geometry) {
+        Ok(fixed) => {
+            let after_m2 = fixed.geometry.geodesic_area_unsigned();
+            let msg = format!(
+                "invalid geometry ({}); repaired: area {:.0} → {:.0} m² (Δ {:+.1}), {} → {} part(s), {} → {} vertices",
+                problems.join("; "),
+                before_m2,
+                after_m2,
+                after_m2 - before_m2,
+                unit.geometry.0.len(),
+                fixed.geometry.0.len(),
+                fixed.vertices_before,
+                fixed.vertices_after,
+            );
+            let sev = if repair { Severity::Repaired } else { Severity::Warning };
+            let msg = if repair { msg } else { msg.replace("; repaired:", "; a repair (--repair) would change") };
+            report.push(sev, "self_intersection", Some(unit.feature_index), Some(&unit.code), msg, Some((after_m2 - before_m2).abs()));
+            if repair {
+                unit.geometry = fixed.geometry;
+                unit.area_km2 = after_m2 / 1e6;
+            }
+        }
+        Err(e) => report.push(
+            Severity::Warning,
+            "self_intersection",
+            Some(unit.feature_index),
+            Some(&unit.code),
+            format!("invalid geometry ({}); repair failed: {e}", problems.join("; ")),
+            None,
+        ),
+    }
+}

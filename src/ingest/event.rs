@@ -1,0 +1,254 @@
+//! One event, validated: the typed form of a CONTRACT.md row.
+
+use serde::Serialize;
+
+use super::crs::Crs;
+use super::privacy::KeyedHasher;
+use super::time::parse_timestamp;
+
+/// The three event streams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// 群众反映问题/诉求: a resident's issue report.
+    Issue,
+    /// 治安/刑事/行政案件: a security incident.
+    Incident,
+    /// 走访/接访: a cadre's visit.
+    Visit,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Issue => "issue",
+            Kind::Incident => "incident",
+            Kind::Visit => "visit",
+        }
+    }
+
+    /// Accepts the contract's names and the Chinese ones upstream systems use.
+    pub fn parse(s: &str) -> Option<Kind> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "issue" | "诉求" | "问题" | "群众诉求" => Some(Kind::Issue),
+            "incident" | "案件" | "治安" => Some(Kind::Incident),
+            "visit" | "走访" | "接访" => Some(Kind::Visit),
+            _ => None,
+        }
+    }
+}
+
+/// A value as a source gives it: text from CSV/JSON, typed from Parquet/JSON.
+#[derive(Debug, Clone, Copy)]
+pub enum Field<'a> {
+    Null,
+    Text(&'a str),
+    Num(f64),
+    Bool(bool),
+    /// Microseconds since the epoch, UTC (Parquet timestamp columns).
+    Time(i64),
+}
+
+/// The contract's columns, in order; readers map their headers onto these.
+pub const FIELDS: [&str; 14] = [
+    "id", "kind", "occurred_at", "lon", "lat", "category", "status", "resolved_at", "deadline",
+    "satisfaction", "source", "cleared", "household", "visitor",
+];
+
+/// Position of a contract column in [`FIELDS`].
+#[derive(Debug, Clone, Copy)]
+#[repr(usize)]
+pub enum Col {
+    Id,
+    Kind,
+    OccurredAt,
+    Lon,
+    Lat,
+    Category,
+    Status,
+    ResolvedAt,
+    Deadline,
+    Satisfaction,
+    Source,
+    Cleared,
+    Household,
+    Visitor,
+}
+
+/// A validated event (coordinates in WGS84, times in µs UTC, personal data hashed).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Event {
+    pub id: String,
+    pub kind: Kind,
+    pub occurred_at: i64,
+    pub lon: f64,
+    pub lat: f64,
+    pub category: String,
+    pub status: Option<&'static str>,
+    pub resolved_at: Option<i64>,
+    pub deadline: Option<i64>,
+    pub satisfaction: Option<&'static str>,
+    pub source: Option<&'static str>,
+    pub cleared: Option<bool>,
+    pub household_hash: Option<String>,
+    pub visitor_hash: Option<String>,
+}
+
+/// Why a row was rejected: the column at fault and a reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowError {
+    pub column: &'static str,
+    pub reason: String,
+}
+
+fn err(col: Col, reason: impl Into<String>) -> RowError {
+    RowError { column: FIELDS[col as usize], reason: reason.into() }
+}
+
+/// What validation needs besides the row.
+pub struct Validator<'a> {
+    pub crs: Crs,
+    pub tz: chrono_tz::Tz,
+    pub hasher: &'a KeyedHasher,
+}
+
+fn text(f: Field<'_>) -> Option<String> {
+    match f {
+        Field::Text(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
+        Field::Num(n) => Some(if n.fract() == 0.0 && n.abs() < 1e15 { format!("{}", n as i64) } else { n.to_string() }),
+        Field::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+fn is_null(f: Field<'_>) -> bool {
+    match f {
+        Field::Null => true,
+        Field::Text(s) => s.trim().is_empty(),
+        _ => false,
+    }
+}
+
+fn number(f: Field<'_>, col: Col) -> Result<f64, RowError> {
+    let v = match f {
+        Field::Num(n) => n,
+        Field::Text(s) if !s.trim().is_empty() => {
+            s.trim().parse::<f64>().map_err(|_| err(col, format!("not a number: {:?}", s.trim())))?
+        }
+        _ => return Err(err(col, "missing")),
+    };
+    if !v.is_finite() {
+        return Err(err(col, format!("not a finite number: {v}")));
+    }
+    Ok(v)
+}
+
+fn time(f: Field<'_>, col: Col, tz: chrono_tz::Tz) -> Result<Option<i64>, RowError> {
+    match f {
+        Field::Time(t) => Ok(Some(t)),
+        Field::Text(s) if !s.trim().is_empty() => parse_timestamp(s, tz).map(Some).map_err(|r| err(col, r)),
+        Field::Null | Field::Text(_) => Ok(None),
+        other => Err(err(col, format!("not a timestamp: {other:?}"))),
+    }
+}
+
+fn one_of(f: Field<'_>, col: Col, map: &[(&[&str], &'static str)]) -> Result<Option<&'static str>, RowError> {
+    let Some(s) = text(f) else { return Ok(None) };
+    let low = s.to_ascii_lowercase();
+    for (names, value) in map {
+        if names.iter().any(|n| *n == low) {
+            return Ok(Some(value));
+        }
+    }
+    let accepted: Vec<&str> = map.iter().map(|(_, v)| *v).collect();
+    Err(err(col, format!("unknown value {s:?}; expected one of {}", accepted.join(", "))))
+}
+
+const STATUS: &[(&[&str], &str)] = &[
+    (&["open", "pending", "in_progress", "processing", "待处理", "处理中", "已受理", "受理", "未办结"], "open"),
+    (&["resolved", "closed", "done", "已办结", "办结", "已解决", "已完成"], "resolved"),
+];
+const SATISFACTION: &[(&[&str], &str)] = &[
+    (&["satisfied", "满意", "非常满意"], "satisfied"),
+    (&["basic", "basically_satisfied", "基本满意"], "basic"),
+    (&["unsatisfied", "dissatisfied", "不满意"], "unsatisfied"),
+];
+const SOURCE: &[(&[&str], &str)] = &[
+    (&["patrol", "巡查", "网格员巡查", "排查"], "patrol"),
+    (&["hotline", "12345", "热线"], "hotline"),
+    (&["walk_in", "来访", "上门"], "walk_in"),
+    (&["online", "网上", "网络", "app", "微信"], "online"),
+    (&["other", "其他"], "other"),
+];
+
+impl Validator<'_> {
+    /// Validates one row given as a field accessor over [`FIELDS`].
+    pub fn validate<'r>(&self, get: impl Fn(Col) -> Field<'r>) -> Result<Event, RowError> {
+        let id = text(get(Col::Id)).ok_or_else(|| err(Col::Id, "missing"))?;
+        let kind_raw = text(get(Col::Kind)).ok_or_else(|| err(Col::Kind, "missing"))?;
+        let kind = Kind::parse(&kind_raw)
+            .ok_or_else(|| err(Col::Kind, format!("unknown kind {kind_raw:?}; expected issue, incident or visit")))?;
+        let occurred_at =
+            time(get(Col::OccurredAt), Col::OccurredAt, self.tz)?.ok_or_else(|| err(Col::OccurredAt, "missing"))?;
+        let lon = number(get(Col::Lon), Col::Lon)?;
+        let lat = number(get(Col::Lat), Col::Lat)?;
+        if !(-90.0..=90.0).contains(&lat) {
+            let hint = if (-90.0..=90.0).contains(&lon) && (-180.0..=180.0).contains(&lat) { " (lon and lat swapped?)" } else { "" };
+            return Err(err(Col::Lat, format!("{lat} is out of range -90..90{hint}")));
+        }
+        if !(-180.0..=180.0).contains(&lon) {
+            return Err(err(Col::Lon, format!("{lon} is out of range -180..180")));
+        }
+        let (lon, lat) = super::crs::to_wgs84(self.crs, lon, lat);
+        let category = text(get(Col::Category)).ok_or_else(|| err(Col::Category, "missing"))?;
+        let mut ev = Event {
+            id,
+            kind,
+            occurred_at,
+            lon,
+            lat,
+            category,
+            status: None,
+            resolved_at: None,
+            deadline: None,
+            satisfaction: None,
+            source: None,
+            cleared: None,
+            household_hash: None,
+            visitor_hash: None,
+        };
+        match kind {
+            Kind::Issue => {
+                ev.status = Some(one_of(get(Col::Status), Col::Status, STATUS)?.ok_or_else(|| err(Col::Status, "missing (required for issues)"))?);
+                ev.resolved_at = time(get(Col::ResolvedAt), Col::ResolvedAt, self.tz)?;
+                ev.deadline = time(get(Col::Deadline), Col::Deadline, self.tz)?;
+                if let Some(r) = ev.resolved_at.filter(|&r| r < occurred_at) {
+                    let _ = r;
+                    return Err(err(Col::ResolvedAt, "before occurred_at"));
+                }
+                ev.satisfaction = one_of(get(Col::Satisfaction), Col::Satisfaction, SATISFACTION)?;
+                ev.source = one_of(get(Col::Source), Col::Source, SOURCE)?;
+            }
+            Kind::Incident => {
+                ev.cleared = match get(Col::Cleared) {
+                    Field::Bool(b) => Some(b),
+                    Field::Num(n) if n == 0.0 || n == 1.0 => Some(n == 1.0),
+                    f if is_null(f) => None,
+                    f => {
+                        let s = text(f).unwrap_or_default();
+                        match s.to_ascii_lowercase().as_str() {
+                            "true" | "1" | "yes" | "y" | "是" | "已破" | "已破案" => Some(true),
+                            "false" | "0" | "no" | "n" | "否" | "未破" | "未破案" => Some(false),
+                            _ => return Err(err(Col::Cleared, format!("not a boolean: {s:?}"))),
+                        }
+                    }
+                };
+            }
+            Kind::Visit => {
+                ev.household_hash = text(get(Col::Household)).map(|h| self.hasher.hash(&h));
+                ev.visitor_hash = text(get(Col::Visitor)).map(|v| self.hasher.hash(&v));
+            }
+        }
+        Ok(ev)
+    }
+}

@@ -1,0 +1,347 @@
+//! Event files → batches of validated events and rejects.
+//!
+//! CSV (UTF-8 or GB18030, streamed), JSON Lines and Parquet are read in
+//! batches, so memory stays flat however long the file. Every row read ends
+//! as an event or a [`Reject`] naming the file, row, column and reason.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+
+use super::decode::{detect, DecodingReader};
+use super::encoding::TextEncoding;
+use super::event::{Col, Event, Field, Validator, FIELDS};
+use super::IngestError;
+
+/// Rows per batch handed to the join.
+pub const BATCH_ROWS: usize = 256 * 1024;
+
+/// A row that could not be used, and why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Reject {
+    /// File name as given.
+    pub file: String,
+    /// CSV: line number in the file (the header is line 1); JSON Lines: line; Parquet: 1-based row.
+    pub row: u64,
+    pub column: String,
+    pub reason: String,
+}
+
+/// Validated events of one batch, with the rows rejected in it.
+#[derive(Debug, Default)]
+pub struct Batch {
+    /// File the rows came from, as given.
+    pub file: String,
+    pub events: Vec<Event>,
+    /// Row number of each event, parallel to `events` (for duplicate reports).
+    pub rows: Vec<u64>,
+    pub rejects: Vec<Reject>,
+    /// Rows read in this batch (events + rejects).
+    pub read: u64,
+}
+
+/// Input formats, chosen by file extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    JsonLines,
+    Parquet,
+}
+
+impl Format {
+    pub fn of(path: &Path) -> Result<Format, IngestError> {
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+        match ext.as_str() {
+            "csv" | "txt" | "tsv" => Ok(Format::Csv),
+            "jsonl" | "ndjson" | "json" => Ok(Format::JsonLines),
+            "parquet" | "pq" => Ok(Format::Parquet),
+            _ => Err(IngestError::UnknownFormat { path: path.to_owned() }),
+        }
+    }
+}
+
+/// Header aliases seen in Chinese exports, mapped onto contract columns.
+fn column_of(header: &str) -> Option<usize> {
+    let h = header.trim().trim_start_matches('\u{feff}').to_ascii_lowercase();
+    if let Some(i) = FIELDS.iter().position(|f| *f == h) {
+        return Some(i);
+    }
+    let alias = match h.as_str() {
+        "编号" | "事件编号" => Col::Id,
+        "类型" | "事件类型" => Col::Kind,
+        "发生时间" | "时间" => Col::OccurredAt,
+        "经度" | "longitude" | "lng" => Col::Lon,
+        "纬度" | "latitude" => Col::Lat,
+        "类别" | "事项类别" | "案件类别" => Col::Category,
+        "状态" | "办理状态" => Col::Status,
+        "办结时间" => Col::ResolvedAt,
+        "办理期限" | "截止时间" => Col::Deadline,
+        "满意度" => Col::Satisfaction,
+        "来源" => Col::Source,
+        "是否破案" => Col::Cleared,
+        "户" | "户号" => Col::Household,
+        "走访人" => Col::Visitor,
+        _ => return None,
+    };
+    Some(alias as usize)
+}
+
+const REQUIRED: [Col; 6] = [Col::Id, Col::Kind, Col::OccurredAt, Col::Lon, Col::Lat, Col::Category];
+
+fn check_required(path: &Path, map: &[Option<usize>; 14]) -> Result<(), IngestError> {
+    for c in REQUIRED {
+        if map[c as usize].is_none() {
+            return Err(IngestError::MissingColumn { path: path.to_owned(), column: FIELDS[c as usize] });
+        }
+    }
+    Ok(())
+}
+
+fn name(path: &Path) -> String {
+    path.display().to_string()
+}
+
+fn push_row(batch: &mut Batch, file: &str, row: u64, r: Result<Event, super::event::RowError>) {
+    batch.read += 1;
+    match r {
+        Ok(e) => {
+            batch.events.push(e);
+            batch.rows.push(row);
+        }
+        Err(e) => batch.rejects.push(Reject { file: file.to_owned(), row, column: e.column.into(), reason: e.reason }),
+    }
+}
+
+/// Reads one events file, calling `sink` per batch; returns rows read.
+pub fn read_file(
+    path: &Path,
+    encoding: Option<TextEncoding>,
+    v: &Validator<'_>,
+    sink: &mut dyn FnMut(Batch) -> Result<(), IngestError>,
+) -> Result<u64, IngestError> {
+    match Format::of(path)? {
+        Format::Csv => read_csv(path, encoding, v, sink),
+        Format::JsonLines => read_jsonl(path, encoding, v, sink),
+        Format::Parquet => read_parquet(path, v, sink),
+    }
+}
+
+fn open_text(path: &Path, encoding: Option<TextEncoding>) -> Result<DecodingReader<BufReader<File>>, IngestError> {
+    let io = |source| IngestError::Io { path: path.to_owned(), source };
+    let mut f = BufReader::with_capacity(1 << 20, File::open(path).map_err(io)?);
+    let prefix = f.fill_buf().map_err(io)?.to_vec();
+    if prefix.is_empty() {
+        return Err(IngestError::Empty { path: path.to_owned() });
+    }
+    let enc = detect(&prefix, encoding).map_err(|reason| IngestError::Encoding { path: path.to_owned(), reason })?;
+    Ok(DecodingReader::new(f, enc))
+}
+
+fn read_csv(
+    path: &Path,
+    encoding: Option<TextEncoding>,
+    v: &Validator<'_>,
+    sink: &mut dyn FnMut(Batch) -> Result<(), IngestError>,
+) -> Result<u64, IngestError> {
+    let text = open_text(path, encoding)?;
+    let delim = if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("tsv")) { b'\t' } else { b',' };
+    let mut rdr = csv::ReaderBuilder::new().delimiter(delim).flexible(true).has_headers(true).from_reader(text);
+    let headers = rdr
+        .byte_headers()
+        .map_err(|e| IngestError::Parse { path: path.to_owned(), reason: e.to_string() })?
+        .clone();
+    let mut map = [None; 14];
+    for (i, h) in headers.iter().enumerate() {
+        if let Some(c) = column_of(&String::from_utf8_lossy(h)) {
+            map[c].get_or_insert(i);
+        }
+    }
+    check_required(path, &map)?;
+    let file = name(path);
+    let mut batch = Batch { file: file.clone(), ..Batch::default() };
+    let mut total = 0;
+    let mut rec = csv::ByteRecord::new();
+    loop {
+        let line = rdr.position().line();
+        match rdr.read_byte_record(&mut rec) {
+            Ok(false) => break,
+            Ok(true) => {
+                let line = rec.position().map_or(line, |p| p.line());
+                let fields: Vec<&str> = rec.iter().map(|b| std::str::from_utf8(b).unwrap_or("\u{fffd}")).collect();
+                let r = if fields.iter().any(|f| f.contains('\u{fffd}')) {
+                    let col = fields.iter().position(|f| f.contains('\u{fffd}')).unwrap_or(0);
+                    let column = headers.get(col).map(|h| String::from_utf8_lossy(h).into_owned()).unwrap_or_default();
+                    batch.read += 1;
+                    batch.rejects.push(Reject { file: file.clone(), row: line, column, reason: "malformed byte sequence for the file's encoding".into() });
+                    None
+                } else {
+                    Some(v.validate(|c| match map[c as usize].and_then(|i| fields.get(i)) {
+                        Some(s) => Field::Text(s),
+                        None => Field::Null,
+                    }))
+                };
+                if let Some(r) = r {
+                    push_row(&mut batch, &file, line, r);
+                }
+            }
+            Err(e) => {
+                let row = e.position().map_or(line + 1, |p| p.line());
+                batch.read += 1;
+                batch.rejects.push(Reject { file: file.clone(), row, column: String::new(), reason: format!("unreadable CSV row: {e}") });
+                if matches!(e.kind(), csv::ErrorKind::Io(_)) {
+                    return Err(IngestError::Parse { path: path.to_owned(), reason: e.to_string() });
+                }
+            }
+        }
+        if batch.read as usize >= BATCH_ROWS {
+            total += batch.read;
+            sink(std::mem::replace(&mut batch, Batch { file: file.clone(), ..Batch::default() }))?;
+        }
+    }
+    total += batch.read;
+    sink(batch)?;
+    Ok(total)
+}
+
+fn json_field(v: &serde_json::Value) -> Field<'_> {
+    match v {
+        serde_json::Value::Null => Field::Null,
+        serde_json::Value::String(s) => Field::Text(s),
+        serde_json::Value::Number(n) => n.as_f64().map_or(Field::Null, Field::Num),
+        serde_json::Value::Bool(b) => Field::Bool(*b),
+        _ => Field::Text("[object]"),
+    }
+}
+
+fn read_jsonl(
+    path: &Path,
+    encoding: Option<TextEncoding>,
+    v: &Validator<'_>,
+    sink: &mut dyn FnMut(Batch) -> Result<(), IngestError>,
+) -> Result<u64, IngestError> {
+    let text = BufReader::with_capacity(1 << 20, open_text(path, encoding)?);
+    let file = name(path);
+    let mut batch = Batch { file: file.clone(), ..Batch::default() };
+    let mut total = 0;
+    for (n, line) in text.lines().enumerate() {
+        let line = line.map_err(|source| IngestError::Io { path: path.to_owned(), source })?;
+        let row = n as u64 + 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&line) {
+            Ok(obj) => {
+                let mut map: [Option<&serde_json::Value>; 14] = [None; 14];
+                for (k, val) in &obj {
+                    if let Some(c) = column_of(k) {
+                        map[c].get_or_insert(val);
+                    }
+                }
+                push_row(&mut batch, &file, row, v.validate(|c| map[c as usize].map_or(Field::Null, json_field)));
+            }
+            Err(e) => {
+                batch.read += 1;
+                batch.rejects.push(Reject { file: file.clone(), row, column: String::new(), reason: format!("not a JSON object: {e}") });
+            }
+        }
+        if batch.read as usize >= BATCH_ROWS {
+            total += batch.read;
+            sink(std::mem::replace(&mut batch, Batch { file: file.clone(), ..Batch::default() }))?;
+        }
+    }
+    total += batch.read;
+    sink(batch)?;
+    Ok(total)
+}
+
+/// One Parquet column, typed as the file has it.
+enum ParquetCol {
+    Missing,
+    Text(StringChunked),
+    Num(Float64Chunked),
+    Bool(BooleanChunked),
+    Time(Int64Chunked, i64),
+}
+
+impl ParquetCol {
+    fn of(df: &DataFrame, name: Option<&str>) -> PolarsResult<ParquetCol> {
+        let Some(name) = name else { return Ok(ParquetCol::Missing) };
+        let s = df.column(name)?.as_materialized_series().rechunk();
+        Ok(match s.dtype() {
+            DataType::String => ParquetCol::Text(s.str()?.clone()),
+            DataType::Boolean => ParquetCol::Bool(s.bool()?.clone()),
+            DataType::Datetime(unit, _) => {
+                let per_us = match unit {
+                    TimeUnit::Nanoseconds => -1000,
+                    TimeUnit::Microseconds => 1,
+                    TimeUnit::Milliseconds => 1000,
+                };
+                ParquetCol::Time(s.cast(&DataType::Int64)?.i64()?.clone(), per_us)
+            }
+            d if d.is_primitive_numeric() => ParquetCol::Num(s.cast(&DataType::Float64)?.f64()?.clone()),
+            _ => ParquetCol::Text(s.cast(&DataType::String)?.str()?.clone()),
+        })
+    }
+
+    fn get(&self, i: usize) -> Field<'_> {
+        match self {
+            ParquetCol::Missing => Field::Null,
+            ParquetCol::Text(c) => c.get(i).map_or(Field::Null, Field::Text),
+            ParquetCol::Num(c) => c.get(i).map_or(Field::Null, Field::Num),
+            ParquetCol::Bool(c) => c.get(i).map_or(Field::Null, Field::Bool),
+            ParquetCol::Time(c, k) => c.get(i).map_or(Field::Null, |t| {
+                Field::Time(if *k < 0 { t.div_euclid(-k) } else { t * k })
+            }),
+        }
+    }
+}
+
+fn read_parquet(
+    path: &Path,
+    v: &Validator<'_>,
+    sink: &mut dyn FnMut(Batch) -> Result<(), IngestError>,
+) -> Result<u64, IngestError> {
+    let perr = |e: PolarsError| IngestError::Parse { path: path.to_owned(), reason: e.to_string() };
+    let meta = std::fs::metadata(path).map_err(|source| IngestError::Io { path: path.to_owned(), source })?;
+    if meta.len() == 0 {
+        return Err(IngestError::Empty { path: path.to_owned() });
+    }
+    let p = path.to_str().ok_or_else(|| IngestError::Parse { path: path.to_owned(), reason: "path is not UTF-8".into() })?;
+    let scan = LazyFrame::scan_parquet(PlRefPath::from(p), ScanArgsParquet::default()).map_err(perr)?;
+    let schema = scan.clone().collect_schema().map_err(perr)?;
+    let mut names: [Option<String>; 14] = Default::default();
+    for n in schema.iter_names() {
+        if let Some(c) = column_of(n) {
+            names[c].get_or_insert_with(|| n.to_string());
+        }
+    }
+    let map: [Option<usize>; 14] = std::array::from_fn(|i| names[i].as_ref().map(|_| i));
+    check_required(path, &map)?;
+    let file = name(path);
+    let mut offset = 0u64;
+    loop {
+        let df = scan.clone().slice(offset as i64, BATCH_ROWS as IdxSize).collect().map_err(perr)?;
+        let n = df.height();
+        if n == 0 {
+            break;
+        }
+        let cols: Vec<ParquetCol> =
+            names.iter().map(|nm| ParquetCol::of(&df, nm.as_deref())).collect::<PolarsResult<_>>().map_err(perr)?;
+        let mut batch = Batch { file: file.clone(), ..Batch::default() };
+        for i in 0..n {
+            let row = offset + i as u64 + 1;
+            push_row(&mut batch, &file, row, v.validate(|c| cols[c as usize].get(i)));
+        }
+        offset += n as u64;
+        sink(batch)?;
+    }
+    Ok(offset)
+}
+
+/// Paths as given on the command line, for messages.
+pub fn display_paths(paths: &[PathBuf]) -> String {
+    paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+}
+

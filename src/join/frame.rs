@@ -1,0 +1,91 @@
+//! Located events → the joined polars frame (`crate::columns`).
+
+use polars::prelude::*;
+
+use super::locate::{Outcome, NONE};
+use crate::columns as c;
+use crate::grid::GridModel;
+use crate::ingest::Event;
+
+/// Tier 1, 2 and 3 unit of every unit (itself or an ancestor), `NONE` where absent.
+pub fn tier_table(model: &GridModel) -> Vec<[u32; 3]> {
+    (0..model.units().len())
+        .map(|i| {
+            let at = |l| model.ancestor_at(i, l).map_or(NONE, |a| a as u32);
+            [at(1), at(2), at(3)]
+        })
+        .collect()
+}
+
+fn datetime(name: &str, v: impl Iterator<Item = Option<i64>>) -> PolarsResult<Column> {
+    Int64Chunked::from_iter_options(name.into(), v)
+        .into_series()
+        .cast(&DataType::Datetime(TimeUnit::Microseconds, None))
+        .map(Column::from)
+}
+
+/// Schema of the joined frame, for writers that need it before the first batch.
+pub fn joined_schema() -> Schema {
+    let dt = DataType::Datetime(TimeUnit::Microseconds, None);
+    let mut s = Schema::default();
+    for name in c::ALL {
+        let t = match name {
+            c::OCCURRED_AT | c::RESOLVED_AT | c::DEADLINE => dt.clone(),
+            c::LON | c::LAT => DataType::Float64,
+            c::CLEARED => DataType::Boolean,
+            _ => DataType::String,
+        };
+        s.with_column(name.into(), t);
+    }
+    s
+}
+
+/// Builds the frame for located events (`hits` parallel to `events`; rejected ones skipped).
+pub fn joined_frame(
+    model: &GridModel,
+    tiers: &[[u32; 3]],
+    events: &[Event],
+    hits: &[(Outcome, u32)],
+) -> PolarsResult<DataFrame> {
+    let keep: Vec<usize> = (0..events.len()).filter(|&i| hits[i].0 != Outcome::Rejected).collect();
+    let ev = |f: fn(&Event) -> Option<&str>| -> StringChunked {
+        keep.iter().map(|&i| f(&events[i])).collect()
+    };
+    let code = |t: usize| -> StringChunked {
+        keep.iter()
+            .map(|&i| {
+                let u = hits[i].1;
+                if u == NONE {
+                    return None;
+                }
+                let a = tiers[u as usize][t];
+                (a != NONE).then(|| model.unit(a as usize).code.as_str())
+            })
+            .collect()
+    };
+    let cols = vec![
+        Column::from(ev(|e| Some(&e.id)).with_name(c::ID.into()).into_series()),
+        Column::from(ev(|e| Some(e.kind.as_str())).with_name(c::KIND.into()).into_series()),
+        datetime(c::OCCURRED_AT, keep.iter().map(|&i| Some(events[i].occurred_at)))?,
+        Column::new(c::LON.into(), keep.iter().map(|&i| events[i].lon).collect::<Vec<f64>>()),
+        Column::new(c::LAT.into(), keep.iter().map(|&i| events[i].lat).collect::<Vec<f64>>()),
+        Column::from(ev(|e| Some(&e.category)).with_name(c::CATEGORY.into()).into_series()),
+        Column::from(ev(|e| e.status).with_name(c::STATUS.into()).into_series()),
+        datetime(c::RESOLVED_AT, keep.iter().map(|&i| events[i].resolved_at))?,
+        datetime(c::DEADLINE, keep.iter().map(|&i| events[i].deadline))?,
+        Column::from(ev(|e| e.satisfaction).with_name(c::SATISFACTION.into()).into_series()),
+        Column::from(ev(|e| e.source).with_name(c::SOURCE.into()).into_series()),
+        Column::from(
+            keep.iter().map(|&i| events[i].cleared).collect::<BooleanChunked>().with_name(c::CLEARED.into()).into_series(),
+        ),
+        Column::from(ev(|e| e.household_hash.as_deref()).with_name(c::HOUSEHOLD_HASH.into()).into_series()),
+        Column::from(ev(|e| e.visitor_hash.as_deref()).with_name(c::VISITOR_HASH.into()).into_series()),
+        Column::from(code(0).with_name(c::TIER1.into()).into_series()),
+        Column::from(code(1).with_name(c::TIER2.into()).into_series()),
+        Column::from(code(2).with_name(c::TIER3.into()).into_series()),
+        Column::from(
+            keep.iter().map(|&i| Some(hits[i].0.as_str())).collect::<StringChunked>().with_name(c::OUTCOME.into()).into_series(),
+        ),
+    ];
+    DataFrame::new(keep.len(), cols)
+}

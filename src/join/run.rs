@@ -1,0 +1,133 @@
+//! The `join` pipeline: event files → located, de-duplicated events written
+//! as Parquet, rejects written as CSV, and a summary whose outcome counts add
+//! up to the rows read.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+use serde::Serialize;
+
+use super::frame::{joined_frame, joined_schema, tier_table};
+use super::locate::{Locator, Outcome};
+use crate::grid::GridModel;
+use crate::ingest::encoding::TextEncoding;
+use crate::ingest::{read_file, Batch, Deduper, IngestError, Reject, Validator};
+
+/// Counts per outcome; `read` = matched + partial + outside + rejected.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct JoinSummary {
+    pub read: u64,
+    pub matched: u64,
+    pub partial: u64,
+    pub outside: u64,
+    pub rejected: u64,
+    /// Of `rejected`, how many were a (kind, id) already seen.
+    pub duplicates: u64,
+    /// Rows read per input file.
+    pub per_file: BTreeMap<String, u64>,
+}
+
+impl JoinSummary {
+    fn add(&mut self, o: Outcome) {
+        match o {
+            Outcome::Matched => self.matched += 1,
+            Outcome::Partial => self.partial += 1,
+            Outcome::Outside => self.outside += 1,
+            Outcome::Rejected => self.rejected += 1,
+        }
+    }
+
+    /// True when every row read has exactly one outcome.
+    pub fn balanced(&self) -> bool {
+        self.read == self.matched + self.partial + self.outside + self.rejected
+    }
+}
+
+/// Where `join` writes.
+pub struct JoinOutput<'a> {
+    pub parquet: &'a Path,
+    pub rejects: &'a Path,
+}
+
+/// Locates one batch: de-duplicates, joins, and returns the frame and the
+/// batch's rejects (its own plus duplicates).
+pub fn join_batch(
+    model: &GridModel,
+    locator: &Locator,
+    tiers: &[[u32; 3]],
+    dedup: &mut Deduper,
+    mut batch: Batch,
+    summary: &mut JoinSummary,
+) -> PolarsResult<(DataFrame, Vec<Reject>)> {
+    let mut keep = vec![true; batch.events.len()];
+    for (i, e) in batch.events.iter().enumerate() {
+        if !dedup.first(e.kind, &e.id) {
+            keep[i] = false;
+            summary.duplicates += 1;
+            batch.rejects.push(Reject {
+                file: batch.file.clone(),
+                row: batch.rows[i],
+                column: "id".into(),
+                reason: format!("duplicate: ({}, {}) was already read", e.kind.as_str(), e.id),
+            });
+        }
+    }
+    let xs: Vec<f64> = batch.events.iter().map(|e| e.lon).collect();
+    let ys: Vec<f64> = batch.events.iter().map(|e| e.lat).collect();
+    let mut hits = locator.locate_all(&xs, &ys);
+    for (h, k) in hits.iter_mut().zip(&keep) {
+        if !k {
+            h.0 = Outcome::Rejected;
+        }
+    }
+    summary.read += batch.read;
+    for h in &hits {
+        summary.add(h.0);
+    }
+    summary.rejected += batch.read - batch.events.len() as u64;
+    let df = joined_frame(model, tiers, &batch.events, &hits)?;
+    Ok((df, batch.rejects))
+}
+
+/// Runs the whole join over files, writing Parquet and the rejects CSV.
+pub fn join_files(
+    model: &GridModel,
+    locator: &Locator,
+    files: &[PathBuf],
+    encoding: Option<TextEncoding>,
+    validator: &Validator<'_>,
+    out: &JoinOutput<'_>,
+    progress: &mut dyn FnMut(u64),
+) -> Result<JoinSummary, IngestError> {
+    let oerr = |e: PolarsError| IngestError::Output(format!("{}: {e}", out.parquet.display()));
+    let file = File::create(out.parquet).map_err(|source| IngestError::Io { path: out.parquet.to_owned(), source })?;
+    let mut writer = ParquetWriter::new(file)
+        .with_compression(ParquetCompression::Zstd(None))
+        .batched(&joined_schema())
+        .map_err(oerr)?;
+    let mut rejects = csv::Writer::from_path(out.rejects)
+        .map_err(|e| IngestError::Output(format!("{}: {e}", out.rejects.display())))?;
+    let rerr = |e: csv::Error| IngestError::Output(format!("{}: {e}", out.rejects.display()));
+    rejects.write_record(["file", "row", "column", "reason"]).map_err(rerr)?;
+    let tiers = tier_table(model);
+    let mut dedup = Deduper::default();
+    let mut summary = JoinSummary::default();
+    for path in files {
+        let read = read_file(path, encoding, validator, &mut |batch: Batch| {
+            let n = batch.read;
+            let (df, rej) = join_batch(model, locator, &tiers, &mut dedup, batch, &mut summary).map_err(oerr)?;
+            for r in rej {
+                rejects.serialize((&r.file, r.row, &r.column, &r.reason)).map_err(rerr)?;
+            }
+            writer.write_batch(&df).map_err(oerr)?;
+            progress(n);
+            Ok(())
+        })?;
+        summary.per_file.insert(path.display().to_string(), read);
+    }
+    writer.finish().map_err(oerr)?;
+    rejects.flush().map_err(|e| IngestError::Output(format!("{}: {e}", out.rejects.display())))?;
+    Ok(summary)
+}

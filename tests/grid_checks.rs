@@ -1,0 +1,94 @@
+//! Validation of grid files: fatal problems and measured warnings.
+
+use wangge::grid::{load_geojson_with, parse_geojson, GridError, LoadOptions, Severity};
+
+use crate::util::{fixture, tiny_county};
+
+#[test]
+fn every_fatal_problem_is_named_with_its_feature_index_and_code() {
+    let err = load_geojson_with(&fixture("grids/fatal_problems.geojson"), LoadOptions::default()).unwrap_err();
+    let GridError::Rejected { report, .. } = err else { panic!("expected a rejected file, got {err}") };
+    let has = |check: &str, feature: usize, code: &str| {
+        report.findings.iter().any(|f| {
+            f.severity == Severity::Fatal && f.check == check && f.feature == Some(feature) && f.code.as_deref() == Some(code)
+        })
+    };
+    assert!(has("duplicate_code", 1, "T"), "{report}");
+    assert!(has("bad_parent", 2, "V1"), "unknown parent: {report}");
+    assert!(has("bad_parent", 3, "G1"), "parent not one level up: {report}");
+    assert!(has("bad_geometry", 4, "P"), "point geometry: {report}");
+    assert!(has("bad_ring", 5, "U"), "unclosed ring: {report}");
+    assert!(has("bad_coordinate", 6, "R"), "out of range: {report}");
+    assert!(has("bad_ring", 7, "S"), "short ring: {report}");
+}
+
+#[test]
+fn text_that_is_not_geojson_is_an_error_not_a_panic() {
+    assert!(parse_geojson("{\"type\": \"Feature\"", LoadOptions::default()).is_err());
+    assert!(parse_geojson("[1, 2]", LoadOptions::default()).is_err());
+}
+
+#[test]
+fn gaps_overlaps_and_overhanging_slivers_are_measured_in_square_metres() {
+    let (_, report) = tiny_county();
+    assert_eq!(report.fatal_count(), 0, "{report}");
+    let area = |check: &str, code: &str| -> f64 {
+        report.findings.iter().filter(|f| f.check == check && f.code.as_deref() == Some(code)).filter_map(|f| f.area_m2).sum()
+    };
+    // The hole of C01001001 (0.002° x 0.002°) and the empty north-east quarter (0.01° x 0.01°) are gaps of the village.
+    let gap = area("gap", "C01001");
+    let cell = |dx: f64, dy: f64| dx * 111_320.0 * 38.51_f64.to_radians().cos() * dy * 110_950.0;
+    let expected = cell(0.002, 0.002) + cell(0.01, 0.01);
+    assert!((gap - expected).abs() / expected < 0.01, "gap {gap} m², expected about {expected}");
+    // G5 reaches 0.0005° into G4.
+    let overlap = area("overlap", "C02001001");
+    let expected = cell(0.0005, 0.01);
+    assert!((overlap - expected).abs() / expected < 0.01, "overlap {overlap} m², expected about {expected}");
+    // G6 sticks out of its village by 0.00001° (about 1.1 m): a sliver.
+    let sliver = area("sliver", "C02001003");
+    assert!(sliver > 500.0 && sliver < 1500.0, "sliver {sliver} m²");
+}
+
+#[test]
+fn strict_mode_makes_warnings_fatal() {
+    let err = load_geojson_with(&fixture("grids/tiny_county.geojson"), LoadOptions { strict: true, topology: true, ..Default::default() });
+    assert!(matches!(err, Err(GridError::Rejected { .. })));
+}
+
+#[test]
+fn the_hierarchy_links_parents_children_and_ancestors() {
+    let (m, _) = tiny_county();
+    let g = m.index_of("C01001002").unwrap();
+    let codes: Vec<&str> = m.ancestors(g).map(|i| m.unit(i).code.as_str()).collect();
+    assert_eq!(codes, ["C01001", "C01", "C"]);
+    let v = m.index_of("C02001").unwrap();
+    let kids: Vec<&str> = m.unit(v).children.iter().map(|&i| m.unit(i).code.as_str()).collect();
+    assert_eq!(kids, ["C02001001", "C02001002", "C02001003"]);
+    assert_eq!(m.count(3), 5);
+    // Households: a village's own figure, or the sum of its grids, or no data.
+    assert_eq!(m.households(m.index_of("C01001").unwrap()), Some(600));
+    assert_eq!(m.households(m.index_of("C02001").unwrap()), None);
+}
+
+#[test]
+fn areas_are_geodesic_square_kilometres() {
+    let (m, _) = tiny_county();
+    let county = m.get("C").unwrap();
+    // 0.04° x 0.02° at 38.51°N: about 3.48 km x 2.22 km.
+    assert!((county.area_km2 - 7.72).abs() < 0.05, "{}", county.area_km2);
+}
+
+#[test]
+fn the_real_dingzhou_boundary_self_intersects_and_the_repair_keeps_its_area() {
+    let path = fixture("grids/dingzhou_county.geojson");
+    let (_, plain) = load_geojson_with(&path, LoadOptions::default()).expect("loads with warnings");
+    assert!(plain.of("self_intersection").any(|f| f.severity == Severity::Warning), "{plain}");
+    let (m, fixed) = load_geojson_with(&path, LoadOptions { repair: true, ..Default::default() }).unwrap();
+    let repair = fixed.of("self_intersection").next().expect("a repair finding");
+    assert_eq!(repair.severity, Severity::Repaired);
+    use geo::Validation;
+    assert!(m.units()[0].geometry.is_valid());
+    // 定州市 is about 1,278 km²; the repair must not lose or invent area.
+    let a = m.units()[0].area_km2;
+    assert!((1200.0..1350.0).contains(&a), "repaired area {a} km²");
+}

@@ -1,0 +1,150 @@
+//! Reading event files: encodings, bad rows, empty files, the whole pipeline.
+
+use polars::prelude::*;
+use wangge::columns as c;
+use wangge::ingest::crs::Crs;
+use wangge::ingest::{IngestError, Validator};
+use wangge::join::{join_files, JoinOutput, Locator, Strategy};
+
+use crate::util::{fixture, hasher, read_all, tiny_county};
+
+fn reason_of<'a>(rej: &'a [wangge::ingest::Reject], row: u64) -> (&'a str, &'a str) {
+    let r = rej.iter().find(|r| r.row == row).unwrap_or_else(|| panic!("row {row} not rejected: {rej:?}"));
+    (r.column.as_str(), r.reason.as_str())
+}
+
+#[test]
+fn each_bad_row_is_rejected_with_its_line_column_and_reason() {
+    let (events, _, rej, read) = read_all(&fixture("events/edge_cases.csv")).unwrap();
+    assert_eq!(read, 17);
+    assert_eq!(events.len() + rej.len(), 17);
+    // Line numbers count the header as line 1.
+    assert_eq!(reason_of(&rej, 7).0, "lon", "NaN lon");
+    assert_eq!(reason_of(&rej, 8).0, "lat", "lat 95");
+    let (col, why) = reason_of(&rej, 9);
+    assert_eq!(col, "lat");
+    assert!(why.contains("swapped"), "{why}");
+    assert!(reason_of(&rej, 10).1.contains("not a number"));
+    assert_eq!(reason_of(&rej, 12).0, "kind");
+    assert_eq!(reason_of(&rej, 13).0, "occurred_at");
+    assert_eq!(reason_of(&rej, 17).0, "category");
+    assert_eq!(reason_of(&rej, 18).0, "id");
+}
+
+#[test]
+fn personal_data_is_hashed_never_kept_in_clear() {
+    let (events, _, _, _) = read_all(&fixture("events/edge_cases.csv")).unwrap();
+    let visit = events.iter().find(|e| e.id == "e04").unwrap();
+    let h = visit.household_hash.as_deref().unwrap();
+    assert_ne!(h, "H-001");
+    assert_eq!(h, hasher().hash("H-001"));
+    assert!(!format!("{visit:?}").contains("张三"));
+}
+
+#[test]
+fn a_gbk_csv_is_detected_and_read() {
+    let (events, _, rej, read) = read_all(&fixture("events/gbk.csv")).unwrap();
+    assert_eq!((read, rej.len()), (2, 0), "{rej:?}");
+    assert_eq!(events[0].category, "环境卫生");
+    assert_eq!(events[1].category, "入户走访");
+}
+
+#[test]
+fn a_utf8_bom_does_not_hide_the_first_column() {
+    let (events, _, rej, _) = read_all(&fixture("events/utf8_bom.csv")).unwrap();
+    assert!(rej.is_empty(), "{rej:?}");
+    assert_eq!(events[0].id, "e01");
+}
+
+#[test]
+fn an_empty_file_is_a_clear_error_and_a_header_only_file_has_no_rows() {
+    let e = read_all(&fixture("events/empty.csv")).unwrap_err();
+    assert!(matches!(e, IngestError::Empty { .. }), "{e}");
+    assert!(e.to_string().contains("empty.csv"));
+    let (events, _, rej, read) = read_all(&fixture("events/header_only.csv")).unwrap();
+    assert_eq!((events.len(), rej.len(), read), (0, 0, 0));
+}
+
+#[test]
+fn a_missing_required_column_names_the_file_and_the_column() {
+    let e = read_all(&fixture("events/missing_lat_column.csv")).unwrap_err();
+    let msg = e.to_string();
+    assert!(msg.contains("missing_lat_column.csv") && msg.contains("`lat`"), "{msg}");
+}
+
+#[test]
+fn json_lines_take_typed_values_and_chinese_states() {
+    let (events, _, rej, read) = read_all(&fixture("events/edge_cases.jsonl")).unwrap();
+    assert_eq!(read, 4);
+    assert_eq!(reason_of(&rej, 3).0, "");
+    let j3 = events.iter().find(|e| e.id == "j3").unwrap();
+    assert_eq!((j3.status, j3.satisfaction), (Some("resolved"), Some("basic")));
+    let j2 = events.iter().find(|e| e.id == "j2").unwrap();
+    assert_eq!(j2.cleared, Some(true));
+    assert_eq!(j2.lon, 115.035);
+}
+
+#[test]
+fn naive_times_are_read_in_shanghai_and_rfc3339_keeps_its_offset() {
+    let (events, _, _, _) = read_all(&fixture("events/edge_cases.csv")).unwrap();
+    let e01 = events.iter().find(|e| e.id == "e01").unwrap();
+    let e02 = events.iter().find(|e| e.id == "e02").unwrap();
+    // 2026-03-01 08:30 in Shanghai is 00:30 UTC.
+    assert_eq!(e01.occurred_at, 1_772_325_000_000_000);
+    assert_eq!(e01.occurred_at, e02.occurred_at);
+}
+
+#[test]
+fn the_join_accounts_for_every_row_and_writes_parquet_and_rejects() {
+    let (model, _) = tiny_county();
+    let loc = Locator::new(&model, Strategy::Cells);
+    let dir = tempfile::tempdir().unwrap();
+    let (pq, rj) = (dir.path().join("joined.parquet"), dir.path().join("rejects.csv"));
+    let h = hasher();
+    let v = Validator { crs: Crs::Wgs84, tz: chrono_tz::Asia::Shanghai, hasher: &h };
+    let files = [fixture("events/edge_cases.csv"), fixture("events/edge_cases.jsonl")];
+    let out = JoinOutput { parquet: &pq, rejects: &rj };
+    let s = join_files(&model, &loc, &files, None, &v, &out, &mut |_| {}).unwrap();
+    assert_eq!(s.read, 21);
+    assert!(s.balanced(), "{s:?}");
+    assert_eq!(s.duplicates, 1);
+    // e01 e02 e13 e14 e15 j1 j2 j3 matched; e03 (hole) e04 (gap) partial; e05 outside.
+    assert_eq!((s.matched, s.partial, s.outside), (8, 2, 1), "{s:?}");
+    assert_eq!(s.rejected, 10);
+    let df = LazyFrame::scan_parquet(PlRefPath::from(pq.to_str().unwrap()), Default::default()).unwrap().collect().unwrap();
+    assert_eq!(df.height() as u64, s.matched + s.partial + s.outside);
+    let names: Vec<String> = df.get_column_names().iter().map(|n| n.to_string()).collect();
+    assert_eq!(names, c::ALL);
+    let rejects = std::fs::read_to_string(&rj).unwrap();
+    assert_eq!(rejects.lines().count() as u64, 1 + s.rejected);
+    assert!(rejects.contains("duplicate"), "{rejects}");
+    let all = format!("{df:?}");
+    assert!(!all.contains("H-001") && !all.contains("张三"));
+}
+
+#[test]
+fn a_parquet_file_with_typed_columns_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.parquet");
+    let ts = Int64Chunked::new("occurred_at".into(), &[1_772_325_000_000_000i64, 1_772_325_000_000_000])
+        .into_series()
+        .cast(&DataType::Datetime(TimeUnit::Microseconds, Some(TimeZone::UTC)))
+        .unwrap();
+    let mut df = DataFrame::new(2, vec![
+        Column::new("id".into(), &["p1", "p2"]),
+        Column::new("kind".into(), &["incident", "incident"]),
+        ts.into(),
+        Column::new("lon".into(), &[115.015f64, f64::NAN]),
+        Column::new("lat".into(), &[38.505f64, 38.5]),
+        Column::new("category".into(), &["盗窃", "盗窃"]),
+        Column::new("cleared".into(), &[true, false]),
+    ])
+    .unwrap();
+    ParquetWriter::new(std::fs::File::create(&path).unwrap()).finish(&mut df).unwrap();
+    let (events, rows, rej, read) = read_all(&path).unwrap();
+    assert_eq!(read, 2);
+    assert_eq!(events[0].occurred_at, 1_772_325_000_000_000);
+    assert_eq!(events[0].cleared, Some(true));
+    assert_eq!(rows, [1]);
+    assert_eq!((rej[0].row, rej[0].column.as_str()), (2, "lon"));
+}

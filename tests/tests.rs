@@ -1,0 +1,9 @@
+//! Integration tests: one binary, shared helpers in `util`.
+
+mod util;
+
+// mod brute_force;
+mod cli;
+mod grid_checks;
+mod ingest_files;
+mod join_fixtures;
