@@ -298,6 +298,9 @@ fn set_field(i: &mut Ingredients, name: &str, v: Option<f64>) {
 }
 
 /// Ingredients of every unit of a tier that has events under the query.
+///
+/// Local days were fixed when the pre-aggregate was built, so its zone
+/// replaces the query's.
 pub fn ingredients(pre: &PreAgg, gm: &GridModel, level: u8, q: &Query) -> Result<HashMap<String, Ingredients>, AnalyticsError> {
     q.validate()?;
     let key = unit_key(gm, level)?;

@@ -253,4 +253,33 @@ mod tests {
         assert_eq!(rows.iter().map(|r| r.rank).collect::<Vec<_>>(), vec![Some(1), Some(1), Some(3)]);
         assert_eq!(rows[2].code, "A");
     }
+
+    #[test]
+    fn the_children_of_a_village_are_ranked_with_their_previous_rank() {
+        use crate::analytics::filter::Zone;
+        use crate::analytics::testutil::{county, joined, Ev};
+        use chrono::NaiveDate;
+        use polars::prelude::IntoLazy;
+
+        let gm = county();
+        let events = vec![
+            Ev::issue("2026-02-10 09:00", "G1"),
+            Ev { status: Some("resolved"), ..Ev::issue("2026-03-02 09:00", "G1") },
+            Ev { status: Some("resolved"), ..Ev::issue("2026-03-03 09:00", "G1") },
+            Ev::issue("2026-03-04 09:00", "G1"),
+            Ev { status: Some("resolved"), ..Ev::issue("2026-03-05 09:00", "G2") },
+            Ev::issue("2026-03-06 09:00", "G2"),
+        ];
+        let pre = PreAgg::build(joined(&gm, &events).lazy(), Zone::default()).unwrap();
+        let d = |m, day| NaiveDate::from_ymd_opt(2026, m, day).unwrap();
+        let params = RankParams { min_volume: 0.0, ..Default::default() };
+        let r = rank_children(&pre, &gm, Some("V1"), "resolution_rate", &Query::window(d(3, 1), d(4, 1)), params).unwrap();
+        assert_eq!(r.rows.iter().map(|r| r.code.as_str()).collect::<Vec<_>>(), vec!["G1", "G2"]);
+        // Two units indistinguishable from the pooled 3/5: both smoothed to 0.6,
+        // the one with more evidence of a high rate first.
+        assert!(r.rows.iter().all(|row| (row.smoothed.unwrap() - 0.6).abs() < 1e-12));
+        assert_eq!((r.rows[0].rank, r.rows[0].previous_rank, r.rows[0].rank_change), (Some(1), Some(1), Some(0)));
+        assert_eq!(r.rows[1].previous_rank, None);
+        assert!(rank_children(&pre, &gm, Some("nope"), "resolution_rate", &Query::default(), params).is_err());
+    }
 }
