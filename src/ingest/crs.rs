@@ -390,7 +390,9 @@ mod tests {
     // centres in each system, published to 7 decimals. They come from map
     // services rather than the formula, and gcoord itself asserts them to 4
     // decimals (5e-5°, ~5 m); so do we.
-    const GCOORD_CITIES: [((f64, f64), (f64, f64), (f64, f64)); 5] = [
+    type LonLat = (f64, f64);
+
+    const GCOORD_CITIES: [(LonLat, LonLat, LonLat); 5] = [
         // WGS84, GCJ02, BD09
         (
             (114.0164322, 33.0133556),

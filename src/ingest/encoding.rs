@@ -283,6 +283,12 @@ mod tests {
     }
 
     #[test]
+    fn undeclared_bytes_valid_in_neither_encoding_name_the_utf8_position() {
+        let err = decode(b"id\nE-1,\xFF\n", None).unwrap_err();
+        assert_eq!(err, EncodingError::Undetected { offset: 7, line: 2 });
+    }
+
+    #[test]
     fn utf16_is_refused_with_advice() {
         for bom in [b"\xFF\xFE", b"\xFE\xFF"] {
             let bytes = [bom.as_slice(), b"i\0d\0"].concat();
