@@ -79,16 +79,40 @@ fn areas_are_geodesic_square_kilometres() {
 }
 
 #[test]
-fn the_real_dingzhou_boundary_self_intersects_and_the_repair_keeps_its_area() {
-    let path = fixture("grids/dingzhou_county.geojson");
+fn self_intersecting_rings_are_warned_and_the_repair_keeps_the_enclosed_area() {
+    let path = fixture("grids/self_intersecting.geojson");
     let (_, plain) = load_geojson_with(&path, LoadOptions::default()).expect("loads with warnings");
-    assert!(plain.of("self_intersection").any(|f| f.severity == Severity::Warning), "{plain}");
+    let warned: Vec<_> = plain.of("self_intersection").filter(|f| f.severity == Severity::Warning).collect();
+    assert_eq!(warned.len(), 2, "{plain}");
     let (m, fixed) = load_geojson_with(&path, LoadOptions { repair: true, ..Default::default() }).unwrap();
-    let repair = fixed.of("self_intersection").next().expect("a repair finding");
-    assert_eq!(repair.severity, Severity::Repaired);
     use geo::Validation;
-    assert!(m.units()[0].geometry.is_valid());
+    assert!(m.units().iter().all(|u| u.geometry.is_valid()));
+    assert_eq!(fixed.of("self_intersection").filter(|f| f.severity == Severity::Repaired).count(), 2, "{fixed}");
+    // The bowtie's two lobes are 0.005° x 0.01° / 2 each; both are kept.
+    let bow = m.get("BOW").unwrap();
+    let lobe = 0.005 * 111_320.0 * 38.505_f64.to_radians().cos() * 0.01 * 110_950.0 / 2.0 / 1e6;
+    assert!((bow.area_km2 - 2.0 * lobe).abs() / lobe < 0.01, "{} vs {}", bow.area_km2, 2.0 * lobe);
+    assert_eq!(bow.geometry.0.len(), 2);
+    // The spike encloses no area: the square is what remains.
+    let spike = m.get("SPIKE").unwrap();
+    assert_eq!(spike.geometry.0.len(), 1);
+}
+
+#[test]
+fn the_real_dingzhou_boundary_is_reported_and_repaired_without_losing_area() {
+    let path = fixture("grids/dingzhou_county.geojson");
+    let (raw, plain) = load_geojson_with(&path, LoadOptions::default()).expect("loads");
+    // As published: 103 consecutive repeated vertices and a clockwise exterior ring.
+    let notice = plain.findings.iter().find(|f| f.code.as_deref() == Some("130682")).expect("a finding");
+    assert!(notice.message.contains("103 consecutive repeated vertices"), "{plain}");
+    assert!(notice.message.contains("RFC 7946"), "{plain}");
+    let (m, fixed) = load_geojson_with(&path, LoadOptions { repair: true, ..Default::default() }).unwrap();
+    assert_eq!(fixed.findings[0].severity, Severity::Repaired);
+    use geo::{CoordsIter, Validation, Winding};
+    let county = &m.units()[0];
+    assert!(county.geometry.is_valid() && county.geometry.0[0].exterior().is_ccw());
+    assert_eq!(county.geometry.coords_count(), 877 - 103);
     // 定州市 is about 1,278 km²; the repair must not lose or invent area.
-    let a = m.units()[0].area_km2;
-    assert!((1200.0..1350.0).contains(&a), "repaired area {a} km²");
+    assert!((county.area_km2 - raw.units()[0].area_km2).abs() < 1e-6, "{} vs {}", county.area_km2, raw.units()[0].area_km2);
+    assert!((1200.0..1350.0).contains(&county.area_km2), "{} km²", county.area_km2);
 }

@@ -7,10 +7,11 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use geo::{GeodesicArea, LineString, MultiPolygon, Polygon, Validation};
+use geo::{LineString, MultiPolygon, Polygon, Validation, Winding};
 use geojson::{GeoJson, GeometryValue, Position};
 use serde_json::Value;
 
+use super::area::area_m2;
 use super::error::GridError;
 use super::model::{GridModel, Level, Unit};
 use super::repair::repair_unit;
@@ -185,7 +186,7 @@ fn read_feature(
             None
         }
     }?;
-    let area_km2 = geometry.geodesic_area_unsigned() / 1e6;
+    let area_km2 = area_m2(&geometry) / 1e6;
     let unit = Unit {
         code,
         name: name.unwrap_or_default(),
@@ -276,41 +277,68 @@ fn check_links(units: &[Unit], parents: &[Option<String>], report: &mut Report) 
     }
 }
 
+/// Ring-level quality: repeated vertices, RFC 7946 winding, self-intersections.
+/// Reported as warnings; with `repair`, fixed and reported with what changed.
 fn check_validity(unit: &mut Unit, repair: bool, report: &mut Report) {
-    if unit.geometry.is_valid() {
+    let repeated: usize = unit
+        .geometry
+        .iter()
+        .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
+        .map(|r| r.0.windows(2).filter(|w| w[0] == w[1]).count())
+        .sum();
+    let wrong_winding = unit.geometry.iter().any(|p| {
+        p.exterior().is_cw() || p.interiors().iter().any(|h| h.is_ccw())
+    });
+    let problems: Vec<String> = unit.geometry.validation_errors().iter().map(|e| e.to_string()).collect();
+    let mut notes = Vec::new();
+    if repeated > 0 {
+        notes.push(format!("{repeated} consecutive repeated vertices"));
+    }
+    if wrong_winding {
+        notes.push("rings wound against RFC 7946 (exterior must be counter-clockwise, holes clockwise)".to_owned());
+    }
+    if !problems.is_empty() {
+        notes.push(format!("invalid: {}", problems.join("; ")));
+    }
+    if notes.is_empty() {
         return;
     }
-    let problems: Vec<String> = unit.geometry.validation_errors().iter().map(|e| e.to_string()).collect();
+    let check = if !problems.is_empty() {
+        "self_intersection"
+    } else if repeated > 0 {
+        "repeated_vertices"
+    } else {
+        "winding"
+    };
     let before_m2 = unit.area_km2 * 1e6;
-    match repair_unit(&unit.geometry) {
-        Ok(fixed) => {
-            let after_m2 = fixed.geometry.geodesic_area_unsigned();
-            let msg = format!(
-                "invalid geometry ({}); repaired: area {:.0} → {:.0} m² (Δ {:+.1}), {} → {} part(s), {} → {} vertices",
-                problems.join("; "),
-                before_m2,
-                after_m2,
-                after_m2 - before_m2,
-                unit.geometry.0.len(),
-                fixed.geometry.0.len(),
-                fixed.vertices_before,
-                fixed.vertices_after,
-            );
-            let sev = if repair { Severity::Repaired } else { Severity::Warning };
-            let msg = if repair { msg } else { msg.replace("; repaired:", "; a repair (--repair) would change") };
-            report.push(sev, "self_intersection", Some(unit.feature_index), Some(&unit.code), msg, Some((after_m2 - before_m2).abs()));
-            if repair {
-                unit.geometry = fixed.geometry;
-                unit.area_km2 = after_m2 / 1e6;
-            }
+    let fixed = match repair_unit(&unit.geometry) {
+        Ok(f) => f,
+        Err(e) => {
+            let msg = format!("{}; repair failed: {e}", notes.join("; "));
+            report.push(Severity::Warning, check, Some(unit.feature_index), Some(&unit.code), msg, None);
+            return;
         }
-        Err(e) => report.push(
-            Severity::Warning,
-            "self_intersection",
-            Some(unit.feature_index),
-            Some(&unit.code),
-            format!("invalid geometry ({}); repair failed: {e}", problems.join("; ")),
-            None,
-        ),
+    };
+    let after_m2 = area_m2(&fixed.geometry);
+    let change = format!(
+        "area {before_m2:.0} → {after_m2:.0} m² (Δ {:+.1}), {} → {} part(s), {} → {} vertices",
+        after_m2 - before_m2,
+        unit.geometry.0.len(),
+        fixed.geometry.0.len(),
+        fixed.vertices_before,
+        fixed.vertices_after,
+    );
+    let delta = Some((after_m2 - before_m2).abs());
+    if repair {
+        let msg = format!("{}; repaired: {change}", notes.join("; "));
+        report.push(Severity::Repaired, check, Some(unit.feature_index), Some(&unit.code), msg, delta);
+        unit.geometry = fixed.geometry;
+        unit.area_km2 = after_m2 / 1e6;
+    } else {
+        // Winding and repeated vertices alone do not change any answer here:
+        // the point-in-polygon test ignores both. Only invalid rings are worth a warning.
+        let sev = if problems.is_empty() { Severity::Notice } else { Severity::Warning };
+        let msg = format!("{}; --repair would change: {change}", notes.join("; "));
+        report.push(sev, check, Some(unit.feature_index), Some(&unit.code), msg, delta);
     }
 }

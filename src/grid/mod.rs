@@ -7,6 +7,7 @@
 //! `geo::GeodesicArea`), in km² on units and m² in findings. Nothing here
 //! knows polars or HTTP.
 
+mod area;
 mod error;
 mod load;
 mod model;
@@ -15,6 +16,7 @@ mod report;
 mod write;
 pub mod topology;
 
+pub use area::{area_m2, polygon_area_m2};
 pub use error::GridError;
 pub use load::{load_geojson, load_geojson_with, parse_geojson, LoadOptions};
 pub use model::{GridModel, Level, Unit, GRID_LEVEL};

@@ -1,13 +1,15 @@
 //! Make-valid for dirty boundaries.
 //!
-//! Published boundaries often self-intersect (the real 定州市 ring does): spikes
+//! Published boundaries repeat vertices, wind their rings the wrong way (the
+//! real 定州市 ring does both) and often self-intersect: spikes
 //! that double back, rings that touch or cross themselves. The repair re-nodes
 //! the rings and keeps every region the ring winds around (non-zero fill
 //! rule), so a lobe wound the "wrong" way is kept rather than cut out as a
 //! hole: the repaired area is the area the boundary encloses.
 
 use geo::bool_ops::{BooleanOps, FillRule, OpType};
-use geo::{CoordsIter, MultiPolygon, Validation};
+use geo::orient::{Direction, Orient};
+use geo::{CoordsIter, MultiPolygon, RemoveRepeatedPoints, Validation};
 
 /// A repaired geometry and what the repair changed.
 #[derive(Debug, Clone)]
@@ -31,8 +33,13 @@ pub struct Repaired {
 /// assert!((fixed.geometry.unsigned_area() - 50.0).abs() < 1e-9);
 /// ```
 pub fn repair_unit(geometry: &MultiPolygon<f64>) -> Result<Repaired, String> {
-    let empty = MultiPolygon::<f64>(vec![]);
-    let fixed = geometry.boolean_op_with_fill_rule(&empty, OpType::Union, FillRule::NonZero);
+    let cleaned = geometry.remove_repeated_points();
+    let fixed = if cleaned.is_valid() {
+        cleaned.orient(Direction::Default)
+    } else {
+        let empty = MultiPolygon::<f64>(vec![]);
+        cleaned.boolean_op_with_fill_rule(&empty, OpType::Union, FillRule::NonZero).orient(Direction::Default)
+    };
     if fixed.0.is_empty() {
         return Err("the repaired geometry is empty".into());
     }

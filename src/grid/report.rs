@@ -14,6 +14,8 @@ pub enum Severity {
     Warning,
     /// Something the loader changed (a repair), with what it changed.
     Repaired,
+    /// Worth knowing, changes no answer (e.g. ring winding); never fatal.
+    Notice,
 }
 
 /// One problem found in a grid file.
@@ -38,6 +40,7 @@ impl fmt::Display for Finding {
             Severity::Fatal => "error",
             Severity::Warning => "warning",
             Severity::Repaired => "repaired",
+            Severity::Notice => "notice",
         };
         write!(f, "{sev}[{}]", self.check)?;
         if let Some(i) = self.feature {

@@ -8,9 +8,10 @@
 //! in m².
 
 use geo::bool_ops::{unary_union, BooleanOps};
-use geo::{BoundingRect, GeodesicArea, Intersects, MultiPolygon, Polygon};
+use geo::{BoundingRect, Intersects, MultiPolygon, Polygon};
 use rayon::prelude::*;
 
+use super::area::{area_m2, polygon_area_m2};
 use super::model::GridModel;
 use super::report::{Report, Severity};
 
@@ -64,12 +65,12 @@ fn mean_width_m(g: &MultiPolygon<f64>) -> f64 {
     if perimeter == 0.0 {
         return 0.0;
     }
-    2.0 * g.geodesic_area_unsigned() / perimeter
+    2.0 * area_m2(g) / perimeter
 }
 
 fn pieces(mp: &MultiPolygon<f64>) -> impl Iterator<Item = (f64, f64, &Polygon<f64>)> {
     mp.iter().filter_map(|p| {
-        let a = p.geodesic_area_unsigned();
+        let a = polygon_area_m2(p);
         (a > NOISE_M2).then(|| (a, mean_width_m(&MultiPolygon(vec![p.clone()])), p))
     })
 }
@@ -95,7 +96,7 @@ fn check_parent(model: &GridModel, p: usize) -> Vec<Finding> {
         out.push(Finding { check, feature: parent.feature_index, code: parent.code.clone(), message, area_m2: area });
     }
     let over = union.difference(&parent.geometry);
-    if over.geodesic_area_unsigned() > NOISE_M2 {
+    if area_m2(&over) > NOISE_M2 {
         for &c in &parent.children {
             let child = model.unit(c);
             if !child.geometry.intersects(&over) {
@@ -110,8 +111,8 @@ fn check_parent(model: &GridModel, p: usize) -> Vec<Finding> {
             }
         }
     }
-    let summed: f64 = kids.iter().map(|k| k.geodesic_area_unsigned()).sum();
-    if summed - union.geodesic_area_unsigned() > NOISE_M2 {
+    let summed: f64 = kids.iter().copied().map(area_m2).sum();
+    if summed - area_m2(&union) > NOISE_M2 {
         out.extend(sibling_overlaps(model, p));
     }
     out
@@ -129,7 +130,7 @@ fn sibling_overlaps(model: &GridModel, p: usize) -> Vec<Finding> {
             }
             let (ua, ub) = (model.unit(kids[a]), model.unit(kids[b]));
             let inter = ua.geometry.intersection(&ub.geometry);
-            let area = inter.geodesic_area_unsigned();
+            let area = area_m2(&inter);
             if area <= NOISE_M2 {
                 continue;
             }
