@@ -89,7 +89,8 @@ pub fn kernel_density(points: &[(f64, f64)], bbox: Option<[f64; 4]>, params: Den
     let (cell_lon, cell_lat) = (cell_m / kx, cell_m / M_PER_DEG);
     let cols = ((east - west) / cell_lon).ceil().max(1.0);
     let rows = ((north - south) / cell_lat).ceil().max(1.0);
-    if !(cols * rows <= max_cells as f64) {
+    let cells = cols * rows;
+    if cells.is_nan() || cells > max_cells as f64 {
         return Err(AnalyticsError::BadParameter { name: "density", reason: format!("{cols}×{rows} cells exceed the limit of {max_cells}") });
     }
     let (cols, rows) = (cols as usize, rows as usize);

@@ -123,13 +123,13 @@ impl Query {
             p = p.and(col(DAY).lt(lit(day_number(t))));
         }
         if !self.kinds.is_empty() {
-            p = p.and(col(c::KIND).is_in(lit(str_series(&self.kinds)), false));
+            p = p.and(col(c::KIND).is_in(str_list(&self.kinds), false));
         }
         if !self.categories.is_empty() {
-            p = p.and(col(c::CATEGORY).is_in(lit(str_series(&self.categories)), false));
+            p = p.and(col(c::CATEGORY).is_in(str_list(&self.categories), false));
         }
         if !self.sources.is_empty() {
-            let in_sources = col(c::SOURCE).is_in(lit(str_series(&self.sources)), false);
+            let in_sources = col(c::SOURCE).is_in(str_list(&self.sources), false);
             p = p.and(col(c::KIND).neq(lit(super::preagg::ISSUE)).or(in_sources.fill_null(false)));
         }
         p
@@ -176,8 +176,10 @@ fn whole_months(f: NaiveDate, t: NaiveDate) -> Option<u32> {
     u32::try_from(m).ok().filter(|&m| m > 0)
 }
 
-fn str_series(values: &[String]) -> Series {
-    Series::new("".into(), values)
+/// A list literal for `is_in` (a bare series is ambiguous in polars ≥ 0.49).
+pub(crate) fn str_list<S: AsRef<str>>(values: &[S]) -> Expr {
+    let v: Vec<&str> = values.iter().map(AsRef::as_ref).collect();
+    lit(Series::new("".into(), v)).implode(false)
 }
 
 #[cfg(test)]

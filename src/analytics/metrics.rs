@@ -12,7 +12,7 @@ use polars::prelude::*;
 use serde::Serialize;
 
 use super::catalogue::catalogue;
-use super::filter::Query;
+use super::filter::{str_list, Query};
 use super::preagg::{col_names as p, PreAgg, DISCOVERED_SOURCES, INCIDENT, ISSUE, VISIT};
 use super::AnalyticsError;
 use crate::columns as c;
@@ -181,7 +181,6 @@ fn count_if(pred: Expr, name: &str) -> Expr {
 /// Query: additive counts per unit from the event table.
 pub fn counts_lazy(events: LazyFrame, key: Expr, q: &Query) -> LazyFrame {
     let issue = col(c::KIND).eq(lit(ISSUE));
-    let discovered = Series::new("".into(), DISCOVERED_SOURCES);
     events
         .filter(q.predicate())
         .with_column(key.alias(UNIT))
@@ -196,7 +195,7 @@ pub fn counts_lazy(events: LazyFrame, key: Expr, q: &Query) -> LazyFrame {
             col(p::BASIC).sum().alias("basic"),
             col(p::UNSATISFIED).sum().alias("unsatisfied"),
             col(p::CLEARED).sum().alias("cleared"),
-            sum_when(issue.clone().and(col(c::SOURCE).is_in(lit(discovered), false)), col(p::N), "discovered"),
+            sum_when(issue.clone().and(col(c::SOURCE).is_in(str_list(&DISCOVERED_SOURCES), false)), col(p::N), "discovered"),
             sum_when(issue.and(col(c::SOURCE).is_not_null()), col(p::N), "sourced"),
         ])
 }

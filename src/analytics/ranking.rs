@@ -69,6 +69,10 @@ pub struct Ranking {
     pub parent: Option<String>,
     /// Beta prior (α, β) of the smoothing; None for non-rates or when no prior could be fitted.
     pub prior: Option<(f64, f64)>,
+    /// The units' rates are indistinguishable from one pooled rate (no
+    /// between-unit variance beyond chance): all smoothed rates are equal and
+    /// the order only reflects the strength of evidence (Wilson bound).
+    pub indistinguishable: bool,
     /// Options used.
     pub params: RankParams,
     /// Rows, ranked first (best first), then unranked.
@@ -108,9 +112,12 @@ pub fn smooth(x: f64, n: f64, prior: (f64, f64)) -> f64 {
     (x + prior.0) / (n + prior.0 + prior.1)
 }
 
+/// What [`rank_rows`] needs of a unit: code, name, metric value and, for rates, the ratio.
+pub type RankInput = (String, String, Option<f64>, Option<Ratio>);
+
 /// Ranks units given their values (and ratios for rates). Pure: used by
 /// [`rank_children`] and by tests.
-pub fn rank_rows(def: &MetricDef, units: Vec<(String, String, Option<f64>, Option<Ratio>)>, params: RankParams) -> (Vec<RankRow>, Option<(f64, f64)>) {
+pub fn rank_rows(def: &MetricDef, units: Vec<RankInput>, params: RankParams) -> (Vec<RankRow>, Option<(f64, f64)>) {
     let parts: Vec<(f64, f64)> = units.iter().filter_map(|u| u.3).map(|r| (r.num, r.den)).collect();
     let prior = if def.is_rate() { beta_prior(&parts) } else { None };
     let pooled = {
@@ -176,9 +183,9 @@ pub fn rank_children(pre: &PreAgg, gm: &GridModel, parent: Option<&str>, metric_
         None => gm.roots().flat_map(|r| if gm.unit(r).level == 0 { gm.unit(r).children.clone() } else { vec![r] }).collect(),
     };
     let Some(level) = children.first().map(|&i| gm.unit(i).level) else {
-        return Ok(Ranking { metric: def.name, parent: parent.map(String::from), prior: None, params, rows: Vec::new() });
+        return Ok(Ranking { metric: def.name, parent: parent.map(String::from), prior: None, indistinguishable: false, params, rows: Vec::new() });
     };
-    let table = |q: &Query| -> Result<Vec<(String, String, Option<f64>, Option<Ratio>)>, AnalyticsError> {
+    let table = |q: &Query| -> Result<Vec<RankInput>, AnalyticsError> {
         let t = compute_metrics(pre, gm, level, q)?;
         Ok(children
             .iter()
@@ -194,14 +201,17 @@ pub fn rank_children(pre: &PreAgg, gm: &GridModel, parent: Option<&str>, metric_
             row.rank_change = row.rank.zip(row.previous_rank).map(|(now, then)| then as i64 - now as i64);
         }
     }
-    Ok(Ranking { metric: def.name, parent: parent.map(String::from), prior, params, rows })
+    let indistinguishable = prior.is_some_and(|p| p.0.is_infinite());
+    // JSON has no infinity: an infinite prior is reported through the flag.
+    let prior = prior.filter(|p| p.0.is_finite());
+    Ok(Ranking { metric: def.name, parent: parent.map(String::from), prior, indistinguishable, params, rows })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn unit(code: &str, x: f64, n: f64) -> (String, String, Option<f64>, Option<Ratio>) {
+    fn unit(code: &str, x: f64, n: f64) -> RankInput {
         let r = Ratio { num: x, den: n };
         (code.into(), code.into(), (n > 0.0).then(|| x / n), (n > 0.0).then_some(r))
     }
@@ -278,6 +288,7 @@ mod tests {
         // Two units indistinguishable from the pooled 3/5: both smoothed to 0.6,
         // the one with more evidence of a high rate first.
         assert!(r.rows.iter().all(|row| (row.smoothed.unwrap() - 0.6).abs() < 1e-12));
+        assert!(r.indistinguishable && r.prior.is_none());
         assert_eq!((r.rows[0].rank, r.rows[0].previous_rank, r.rows[0].rank_change), (Some(1), Some(1), Some(0)));
         assert_eq!(r.rows[1].previous_rank, None);
         assert!(rank_children(&pre, &gm, Some("nope"), "resolution_rate", &Query::default(), params).is_err());

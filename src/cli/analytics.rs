@@ -8,6 +8,8 @@
 
 use std::path::{Path, PathBuf};
 
+use std::io::Write;
+
 use anyhow::Context;
 use chrono::NaiveDate;
 use polars::prelude::*;
@@ -184,18 +186,20 @@ fn fmt_value(unit: analytics::MetricUnit, v: Option<f64>) -> String {
     }
 }
 
-fn print_catalogue() {
-    println!("{:<30} {:<24} English", "name", "名称");
+fn print_catalogue() -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{:<30} {:<24} English", "name", "名称")?;
     for m in catalogue() {
-        println!("{:<30} {:<24} {}", m.name, m.zh, m.en);
+        writeln!(out, "{:<30} {:<24} {}", m.name, m.zh, m.en)?;
     }
+    Ok(())
 }
 
 /// Prints (and optionally writes) the metric table of a tier.
 pub fn stats(a: &StatsArgs) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
     if a.metric.iter().any(|m| m == "list") {
-        print_catalogue();
-        return Ok(());
+        return Ok(print_catalogue()?);
     }
     let names: Vec<&str> = if a.metric.is_empty() { SUMMARY.to_vec() } else { a.metric.iter().map(String::as_str).collect() };
     let defs = names.iter().map(|n| metric(n)).collect::<Result<Vec<_>, _>>()?;
@@ -208,30 +212,30 @@ pub fn stats(a: &StatsArgs) -> anyhow::Result<()> {
         eprintln!("wrote {} rows to {}", df.height(), out.display());
     }
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&table)?);
+        writeln!(out, "{}", serde_json::to_string_pretty(&table)?)?;
         return Ok(());
     }
     for d in &defs {
-        println!("{}  {}", d.label(), d.en);
+        writeln!(out, "{}  {}", d.label(), d.en)?;
     }
-    print!("{:<18} {:<16}", "code", "name");
+    write!(out, "{:<18} {:<16}", "code", "name")?;
     for d in &defs {
-        print!(" {:>14}", d.name.chars().take(14).collect::<String>());
+        write!(out, " {:>14}", d.name.chars().take(14).collect::<String>())?;
     }
-    println!();
+    writeln!(out)?;
     for row in &table.rows {
-        print!("{:<18} {:<16}", row.code, row.name);
+        write!(out, "{:<18} {:<16}", row.code, row.name)?;
         for d in &defs {
-            print!(" {:>14}", fmt_value(d.unit, row.value(d.name)));
+            write!(out, " {:>14}", fmt_value(d.unit, row.value(d.name)))?;
         }
-        println!();
+        writeln!(out)?;
     }
     if let Some(cfg) = &a.score {
         let cfg = if cfg == "default" { ScoreConfig::default() } else { ScoreConfig::load(Path::new(cfg))? };
-        println!("\n考核得分 (score, 0-100)");
+        writeln!(out, "\n考核得分 (score, 0-100)")?;
         for s in analytics::assess(&table, &cfg)? {
             let parts: Vec<String> = s.components.iter().map(|c| format!("{} {:.1}/{:.1}", c.zh, c.points, c.max_points)).collect();
-            println!("{:<18} {:<16} {:>6.1}  {}", s.code, s.name, s.total, parts.join("  "));
+            writeln!(out, "{:<18} {:<16} {:>6.1}  {}", s.code, s.name, s.total, parts.join("  "))?;
         }
     }
     Ok(())
@@ -239,6 +243,7 @@ pub fn stats(a: &StatsArgs) -> anyhow::Result<()> {
 
 /// Global and local spatial statistics of one metric over a tier.
 pub fn hotspots(a: &HotspotsArgs) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
     let def = metric(&a.metric)?;
     let (gm, pre, q) = a.common.load()?;
     let table = analytics::compute_metrics(&pre, &gm, a.common.level, &q)?;
@@ -253,7 +258,7 @@ pub fn hotspots(a: &HotspotsArgs) -> anyhow::Result<()> {
     };
     let report = analytics::hotspots::analyse(&codes, &y, &w, a.permutations, a.seed, a.fdr)?;
     if a.json {
-        let out = serde_json::json!({
+        let doc = serde_json::json!({
             "metric": def.name,
             "level": a.common.level,
             "codes": codes,
@@ -262,12 +267,12 @@ pub fn hotspots(a: &HotspotsArgs) -> anyhow::Result<()> {
             "no_data": without.iter().map(|r| r.code.clone()).collect::<Vec<_>>(),
             "report": report,
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
         return Ok(());
     }
     let m = &report.moran;
-    println!("{}  {}", def.label(), def.en);
-    println!(
+    writeln!(out, "{}  {}", def.label(), def.en)?;
+    writeln!(out, 
         "Moran's I = {:.4} (E = {:.4}), z_norm = {:.3}, p_norm = {:.4}, z_rand = {:.3}, p_rand = {:.4}, p_sim = {}",
         m.i,
         m.expected,
@@ -276,10 +281,10 @@ pub fn hotspots(a: &HotspotsArgs) -> anyhow::Result<()> {
         m.z_rand,
         m.p_rand,
         m.p_sim.map_or("—".into(), |p| format!("{p:.4}"))
-    );
-    println!("{:<18} {:>12} {:>8} {:>8} {:>8} {:>4} {:>8}", "code", "value", "Gi* z", "q (FDR)", "class", "LISA", "p_sim");
+    )?;
+    writeln!(out, "{:<18} {:>12} {:>8} {:>8} {:>8} {:>4} {:>8}", "code", "value", "Gi* z", "q (FDR)", "class", "LISA", "p_sim")?;
     for u in &report.units {
-        println!(
+        writeln!(out, 
             "{:<18} {:>12.3} {:>8.3} {:>8.4} {:>8} {:>4} {:>8}",
             u.code,
             u.value,
@@ -288,32 +293,36 @@ pub fn hotspots(a: &HotspotsArgs) -> anyhow::Result<()> {
             format!("{:?}", u.class),
             format!("{:?}", u.local.quadrant),
             u.local.p_sim.map_or("—".into(), |p| format!("{p:.3}"))
-        );
+        )?;
     }
     if !report.islands.is_empty() {
-        println!("islands (no neighbours): {}", report.islands.join(", "));
+        writeln!(out, "islands (no neighbours): {}", report.islands.join(", "))?;
     }
     if !without.is_empty() {
-        println!("no data: {}", without.iter().map(|r| r.code.as_str()).collect::<Vec<_>>().join(", "));
+        writeln!(out, "no data: {}", without.iter().map(|r| r.code.as_str()).collect::<Vec<_>>().join(", "))?;
     }
     Ok(())
 }
 
 /// League table of the children of a unit.
 pub fn rank(a: &RankArgs) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
     let def = metric(&a.metric)?;
     let (gm, pre, q) = a.common.load()?;
     let params = RankParams { min_volume: a.min_volume, ..Default::default() };
     let r = analytics::rank_children(&pre, &gm, a.parent.as_deref(), def.name, &q, params)?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&r)?);
+        writeln!(out, "{}", serde_json::to_string_pretty(&r)?)?;
         return Ok(());
     }
-    println!("{}  {}  (parent: {})", def.label(), def.en, a.parent.as_deref().unwrap_or("—"));
-    println!("{:>4} {:>5} {:<18} {:<16} {:>10} {:>10} {:>17} {:>10}", "rank", "Δ", "code", "name", "value", "n", "95% CI", "EB");
+    writeln!(out, "{}  {}  (parent: {})", def.label(), def.en, a.parent.as_deref().unwrap_or("—"))?;
+    if r.indistinguishable {
+        writeln!(out, "(rates indistinguishable from the pooled rate: order reflects strength of evidence only)")?;
+    }
+    writeln!(out, "{:>4} {:>5} {:<18} {:<16} {:>10} {:>10} {:>17} {:>10}", "rank", "Δ", "code", "name", "value", "n", "95% CI", "EB")?;
     for row in &r.rows {
         let ci = row.interval.map_or("—".into(), |(lo, hi)| format!("{:.1}%-{:.1}%", lo * 100.0, hi * 100.0));
-        println!(
+        writeln!(out, 
             "{:>4} {:>5} {:<18} {:<16} {:>10} {:>10} {:>17} {:>10}{}",
             row.rank.map_or("—".into(), |r| r.to_string()),
             row.rank_change.map_or("".into(), |c| format!("{c:+}")),
@@ -324,13 +333,14 @@ pub fn rank(a: &RankArgs) -> anyhow::Result<()> {
             ci,
             row.smoothed.map_or("".into(), |s| format!("{:.1}%", s * 100.0)),
             row.note.map_or(String::new(), |n| format!("  ({n})"))
-        );
+        )?;
     }
     Ok(())
 }
 
 /// Spike alerts (预警) for the units of a tier.
 pub fn alerts(a: &AlertsArgs) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
     let granularity = match a.granularity.as_str() {
         "day" => Granularity::Day,
         "week" => Granularity::IsoWeek,
@@ -341,16 +351,16 @@ pub fn alerts(a: &AlertsArgs) -> anyhow::Result<()> {
     let params = AlertParams { granularity, baseline_periods: a.baseline, threshold: a.threshold, min_count: a.min_count };
     let list = analytics::alerts(&pre, &gm, a.common.level, &q, params)?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&list)?);
+        writeln!(out, "{}", serde_json::to_string_pretty(&list)?)?;
         return Ok(());
     }
-    println!("预警 (alerts): P(X ≥ observed | Poisson(expected)) < {}", a.threshold);
-    println!("{:<18} {:<16} {:<10} {:>8} {:>9} {:>12}", "code", "name", "period", "observed", "expected", "probability");
+    writeln!(out, "预警 (alerts): P(X ≥ observed | Poisson(expected)) < {}", a.threshold)?;
+    writeln!(out, "{:<18} {:<16} {:<10} {:>8} {:>9} {:>12}", "code", "name", "period", "observed", "expected", "probability")?;
     for al in &list {
-        println!("{:<18} {:<16} {:<10} {:>8} {:>9.2} {:>12.3e}", al.code, al.name, al.period, al.observed, al.expected, al.probability);
+        writeln!(out, "{:<18} {:<16} {:<10} {:>8} {:>9.2} {:>12.3e}", al.code, al.name, al.period, al.observed, al.expected, al.probability)?;
     }
     if list.is_empty() {
-        println!("(none)");
+        writeln!(out, "(none)")?;
     }
     Ok(())
 }
