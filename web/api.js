@@ -1,0 +1,135 @@
+// The one place that knows the service's URLs and shapes (/api/v1, see
+// issue 5's contract). Views call these functions and get plain objects;
+// if the service differs, adapt here.
+
+const BASE = '/api/v1';
+let token = sessionStorage.getItem('wangge.token');
+
+export class ApiError extends Error {
+  constructor(status, code, message) {
+    super(message || code || `HTTP ${status}`);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+function qs(params) {
+  const p = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) {
+    if (v !== undefined && v !== null && v !== '') p.set(k, v);
+  }
+  const s = p.toString();
+  return s ? `?${s}` : '';
+}
+
+async function request(method, path, { params = {}, body } = {}) {
+  const headers = {};
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const res = await fetch(`${BASE}${path}${qs(params)}`, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (!res.ok) {
+    let code = '';
+    let message = '';
+    try {
+      const e = await res.json();
+      code = e.code;
+      message = e.message;
+    } catch { /* not JSON */ }
+    if (res.status === 401 && path !== '/login') onUnauthorized();
+    throw new ApiError(res.status, code, message);
+  }
+  if (res.status === 204) return null;
+  return res.json();
+}
+
+let onUnauthorized = () => {};
+export function setUnauthorizedHandler(f) {
+  onUnauthorized = f;
+}
+
+export function hasToken() {
+  return !!token;
+}
+
+export async function login(username, password) {
+  const r = await request('POST', '/login', { body: { username, password } });
+  token = r.token;
+  sessionStorage.setItem('wangge.token', token);
+  return r.user;
+}
+
+export async function logout() {
+  try {
+    await request('POST', '/logout');
+  } finally {
+    token = null;
+    sessionStorage.removeItem('wangge.token');
+  }
+}
+
+export const me = () => request('GET', '/me').then((r) => r.user || r);
+export const catalogue = () => request('GET', '/catalogue').then((r) => (Array.isArray(r) ? r : r.metrics));
+
+/** GeoJSON FeatureCollection of one tier, optionally under a parent. */
+export const units = (level, parent, zoom) => request('GET', '/units', { params: { level, parent, zoom } });
+export const unit = (code) => request('GET', `/units/${encodeURIComponent(code)}`);
+
+/** `w` is the window and filters: {from, to, kind, category}. */
+export const mapValues = (level, metric, w, parent) =>
+  request('GET', '/map', { params: { level, metric, parent, ...w } });
+export const kpis = (code, w) => request('GET', `/units/${encodeURIComponent(code)}/kpis`, { params: w });
+export const trend = (code, metric, grain, w) =>
+  request('GET', '/trend', { params: { unit: code, metric, grain, ...w } });
+export const compare = (code, metric, w) => request('GET', '/compare', { params: { unit: code, metric, ...w } });
+export const hotspots = (level, metric, w, parent) =>
+  request('GET', '/hotspots', { params: { level, metric, parent, ...w } });
+export const issues = (code, page = 1, perPage = 50) =>
+  request('GET', '/issues', { params: { unit: code, status: 'open', page, per_page: perPage } });
+
+/** Categories per kind, when the service lists them; [] otherwise. */
+export async function categories() {
+  try {
+    const r = await request('GET', '/categories');
+    return Array.isArray(r) ? r : r.categories || [];
+  } catch {
+    return [];
+  }
+}
+
+/** URL of an export of what is on screen; `format` is csv or geojson. */
+export function exportUrl(format, level, metric, w, parent) {
+  return `${BASE}/export/map${qs({ format, level, metric, parent, ...w })}`;
+}
+
+/** Whether the export endpoint exists (404 hides the button). */
+export async function exportAvailable(level, metric, w, parent) {
+  try {
+    const res = await fetch(exportUrl('csv', level, metric, w, parent), {
+      method: 'HEAD',
+      headers: token ? { Authorization: `Bearer ${token}` } : {},
+    });
+    return res.ok;
+  } catch {
+    return false;
+  }
+}
+
+/** Downloads an export with the bearer token (a plain link would not carry it). */
+export async function download(format, level, metric, w, parent, filename) {
+  const res = await fetch(exportUrl(format, level, metric, w, parent), {
+    headers: { Authorization: `Bearer ${token}` },
+  });
+  if (!res.ok) throw new ApiError(res.status, '', `HTTP ${res.status}`);
+  const blob = await res.blob();
+  const a = document.createElement('a');
+  a.href = URL.createObjectURL(blob);
+  a.download = filename;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+}

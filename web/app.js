@@ -1,0 +1,328 @@
+// Entry point: login, then the map view with its toolbar, breadcrumb,
+// legend, tooltip and side panel (overview or league table). Reacts to
+// state changes by fetching what changed and redrawing.
+
+import * as api from './api.js';
+import { t, setLang, getLang, applyI18n, metricLabel } from './i18n.js';
+import { state, set, on, readHash, windowParams, metricDef, isChief } from './state.js';
+import { showLogin } from './login.js';
+import { UnitMap, PALETTES, HOT_COLOURS, LISA_COLOURS } from './map.js';
+import { metricLegend, hotLegend, lisaLegend, classify, quantileUppers, esc } from './legend.js';
+import { mountWindow, presetWindow } from './timewin.js';
+import { renderPanel } from './panel.js';
+import { renderCompare } from './compare.js';
+import { mountExport } from './export.js';
+import { fmt } from './format.js';
+
+const $ = (s) => document.querySelector(s);
+let umap = null;
+let county = null; // level-0 unit, if the service has one
+let current = new Map(); // code → {value} or hotspot row, for tooltips
+let busy = 0;
+let tab = 'overview';
+let playing = null;
+
+setLang(getLang());
+applyI18n();
+api.setUnauthorizedHandler(() => {
+  sessionStorage.removeItem('wangge.token');
+  location.reload();
+});
+window.__wangge = { state, set, get map() { return umap; }, settled };
+
+main();
+
+async function main() {
+  $('#lang').addEventListener('click', () => {
+    setLang(getLang() === 'en' ? 'zh-CN' : 'en');
+    location.reload();
+  });
+  let user = null;
+  if (api.hasToken()) user = await api.me().catch(() => null);
+  if (!user) user = await showLogin($('#login'));
+  await start(user);
+}
+
+async function start(user) {
+  state.user = user;
+  $('#app').hidden = false;
+  $('#user').textContent = `${user.name} · ${t(`role_${user.role}`)}`;
+  $('#logout').addEventListener('click', async () => {
+    await api.logout().catch(() => {});
+    location.hash = '';
+    location.reload();
+  });
+  const [cat, cats, top] = await Promise.all([
+    api.catalogue(),
+    api.categories(),
+    isChief() ? Promise.resolve(null) : api.units(0).catch(() => null),
+  ]);
+  state.catalogue = cat;
+  county = top?.features?.[0]?.properties || null;
+  const [from, to] = presetWindow('year');
+  Object.assign(state, { from, to }, readHash());
+  if (isChief()) Object.assign(state, { level: 3, parent: null });
+  if (!metricDef()) state.metric = cat[0]?.name;
+  buildToolbar(cats);
+  umap = new UnitMap($('#map'), { onClick, onHover });
+  umap.map.once('idle', () => {
+    window.__firstIdleMs = performance.now();
+    window.__ready = true;
+  });
+  on(onChange);
+  window.addEventListener('resize', () => umap.resize());
+  await refresh(new Set(['level']));
+}
+
+function buildToolbar(cats) {
+  const tier = $('#tier');
+  tier.innerHTML = [1, 2, 3].map((l) => `<option value="${l}">${t(`tier_${l}`)}</option>`).join('');
+  tier.hidden = isChief();
+  tier.addEventListener('change', () => {
+    const level = Number(tier.value);
+    // The parent must sit above the tier drawn: go up as far as needed.
+    set({ level, parent: level === 1 ? null : state.parentLevel < level ? state.parent : null, selected: null });
+  });
+  const metric = $('#metric');
+  metric.innerHTML = state.catalogue.map((m) => `<option value="${esc(m.name)}">${esc(metricLabel(m))}</option>`).join('');
+  metric.addEventListener('change', () => set({ metric: metric.value }));
+  const kind = $('#kind');
+  kind.innerHTML = ['', 'issue', 'incident', 'visit'].map((k) => `<option value="${k}">${t(k ? `kind_${k}` : 'kind_all')}</option>`).join('');
+  kind.addEventListener('change', () => set({ kind: kind.value, category: '' }));
+  const category = $('#category');
+  const fillCategories = () => {
+    const list = cats.filter((c) => !state.kind || !c.kind || c.kind === state.kind).map((c) => (typeof c === 'string' ? c : c.name));
+    category.innerHTML = `<option value="">${t('category_all')}</option>${[...new Set(list)].map((c) => `<option>${esc(c)}</option>`).join('')}`;
+    category.value = state.category;
+    category.hidden = list.length === 0;
+  };
+  fillCategories();
+  category.addEventListener('change', () => set({ category: category.value }));
+  on((ch) => ch.has('kind') && fillCategories());
+  const mode = $('#mode');
+  mode.innerHTML = ['metric', 'hot', 'lisa'].map((m) => `<option value="${m}">${t(`mode_${m}`)}</option>`).join('');
+  mode.addEventListener('change', () => set({ mode: mode.value }));
+  for (const b of document.querySelectorAll('#tabs button')) {
+    b.addEventListener('click', () => {
+      tab = b.dataset.tab;
+      for (const x of document.querySelectorAll('#tabs button')) x.classList.toggle('active', x === b);
+      refreshSide();
+    });
+  }
+  $('#tabs').hidden = isChief();
+  mountWindow($('#window'), { onPlay });
+  syncToolbar();
+}
+
+function syncToolbar() {
+  $('#tier').value = String(state.level);
+  $('#metric').value = state.metric;
+  $('#kind').value = state.kind;
+  $('#mode').value = state.mode;
+}
+
+async function onChange(changed) {
+  syncToolbar();
+  await refresh(changed);
+}
+
+/** Fetches and redraws what `changed` affects. */
+async function refresh(changed) {
+  busy++;
+  try {
+    if (changed.has('level') || changed.has('parent')) {
+      await loadUnits();
+      await breadcrumb();
+    }
+    if (['level', 'parent', 'metric', 'from', 'to', 'kind', 'category', 'mode'].some((k) => changed.has(k))) {
+      if (!playing) await colour();
+      mountExport($('#export'));
+    }
+    if (changed.has('selected')) umap.select(state.selected);
+    if (['level', 'parent', 'selected', 'metric', 'from', 'to', 'kind', 'category'].some((k) => changed.has(k))) {
+      await refreshSide();
+    }
+  } catch (e) {
+    showError(e);
+  } finally {
+    busy--;
+  }
+}
+
+function showError(e) {
+  const el = $('#status');
+  el.textContent = e.status === 404 ? t('not_found') : t('error', { message: e.message });
+  el.hidden = false;
+  setTimeout(() => { el.hidden = true; }, 5000);
+}
+
+async function loadUnits() {
+  const zoom = state.level === 1 ? 9 : state.level === 2 ? 11 : state.parent ? 13 : 10;
+  const fc = await api.units(state.level, state.parent, zoom);
+  if (isChief()) {
+    const scope = new Set(state.user.scopes || []);
+    fc.features = fc.features.filter((f) => scope.has(f.properties.code) || scope.has(f.properties.parent));
+  }
+  await umap.setUnits(fc);
+  $('#count').textContent = t('unit_count', { n: fc.features.length });
+  state.parentLevel = state.parent ? state.level - 1 : 0;
+}
+
+async function breadcrumb() {
+  const el = $('#crumbs');
+  if (isChief()) {
+    el.innerHTML = `<span>${t('my_grids')}</span>`;
+    return;
+  }
+  const crumbs = [{ code: null, name: county?.name || t('county'), level: 0 }];
+  if (state.parent) {
+    const u = await api.unit(state.parent);
+    for (const a of u.ancestors || []) if (a.level > 0) crumbs.push(a);
+    const self = u.unit?.properties || u.unit;
+    crumbs.push({ code: state.parent, name: self?.name || state.parent, level: self?.level ?? state.level - 1 });
+  }
+  el.innerHTML = crumbs.map((c, i) => (i === crumbs.length - 1
+    ? `<span class="crumb current">${esc(c.name)}</span>`
+    : `<a href="#" class="crumb" data-code="${esc(c.code || '')}" data-level="${c.level}">${esc(c.name)}</a>`)).join('<span class="sep">›</span>');
+  for (const a of el.querySelectorAll('a.crumb')) {
+    a.addEventListener('click', (ev) => {
+      ev.preventDefault();
+      const level = Number(a.dataset.level) + 1;
+      set({ parent: a.dataset.code || null, level, selected: a.dataset.code || null });
+    });
+  }
+}
+
+async function colour() {
+  const w = windowParams();
+  const m = metricDef() || {};
+  const title = metricLabel(m);
+  if (state.mode === 'metric') {
+    const r = await api.mapValues(state.level, state.metric, w, state.parent);
+    current = new Map(r.values.map((v) => [v.code, v]));
+    const uppers = r.breaks?.[state.breaks] || r.breaks?.quantile || quantileUppers(r.values.map((v) => v.value));
+    paintValues(r.values, uppers, m, title, (r.no_data || []).length);
+  } else {
+    const r = await api.hotspots(state.level, state.metric, w, state.parent);
+    current = new Map(r.units.map((u) => [u.code, u]));
+    const key = state.mode === 'hot' ? 'gi_class' : 'lisa';
+    const classOf = new Map(r.units.map((u) => [u.code, u[key] ?? null]));
+    umap.paint(classOf, state.mode === 'hot' ? HOT_COLOURS : LISA_COLOURS);
+    const mo = r.moran || {};
+    const note = mo.i === undefined ? '' : t('moran', { i: Number(mo.i).toFixed(3), z: Number(mo.z).toFixed(2), p: Number(mo.p_sim ?? mo.p_norm).toPrecision(2) });
+    (state.mode === 'hot' ? hotLegend : lisaLegend)($('#legend'), `${t(`mode_${state.mode}`)} · ${title}`, note);
+  }
+  await umap.idle();
+}
+
+function palette(m) {
+  const d = String(m.direction || 'neutral');
+  return PALETTES[d] || PALETTES.neutral;
+}
+
+function paintValues(values, uppers, m, title, noDataCount) {
+  const colours = palette(m).slice(5 - Math.min(5, Math.max(1, uppers.length)));
+  const classOf = new Map(values.map((v) => [v.code, classify(v.value, uppers)]));
+  umap.paint(classOf, colours);
+  const finite = values.map((v) => v.value).filter((x) => x !== null && x !== undefined);
+  metricLegend($('#legend'), {
+    title, unit: m.unit, uppers, colours, min: finite.length ? Math.min(...finite) : 0, method: state.breaks, noDataCount,
+  });
+}
+
+/** Play: month by month over the window, on one colour scale fixed over all months. */
+async function onPlay(months, showMonth, done) {
+  if (state.mode !== 'metric') set({ mode: 'metric' });
+  const m = metricDef() || {};
+  const frames = [];
+  for (const [from, to] of months) {
+    const r = await api.mapValues(state.level, state.metric, { ...windowParams(), from, to }, state.parent);
+    frames.push({ month: from.slice(0, 7), values: r.values });
+  }
+  const uppers = quantileUppers(frames.flatMap((f) => f.values.map((v) => v.value)));
+  let i = 0;
+  const stop = () => {
+    clearInterval(playing);
+    playing = null;
+    done();
+    colour();
+  };
+  const step = () => {
+    if (i >= frames.length) {
+      stop();
+      return;
+    }
+    const f = frames[i++];
+    current = new Map(f.values.map((v) => [v.code, v]));
+    paintValues(f.values, uppers, m, metricLabel(m), f.values.filter((v) => v.value === null).length);
+    showMonth(f.month);
+  };
+  step();
+  playing = setInterval(step, 1200);
+  return stop;
+}
+
+function onClick(p) {
+  if (isChief()) {
+    set({ selected: p.code });
+  } else if (p.level < 3) {
+    set({ parent: p.code, level: p.level + 1, selected: p.code });
+  } else {
+    set({ selected: p.code });
+  }
+}
+
+function onHover(p, ev) {
+  const tip = $('#tooltip');
+  if (!p) {
+    tip.hidden = true;
+    return;
+  }
+  const m = metricDef() || {};
+  const c = current.get(p.code);
+  let line;
+  if (state.mode === 'metric') line = t('tooltip_value', { metric: metricLabel(m), value: fmt(c?.value, m.unit) });
+  else if (state.mode === 'hot') line = `${t(c?.gi_class || 'ns')}${c?.gi_z != null ? ` (z = ${Number(c.gi_z).toFixed(2)})` : ''}`;
+  else line = t(`lisa_${c?.lisa || 'ns'}`);
+  tip.innerHTML = `<b>${esc(p.name)}</b><br>${esc(line)}${p.households != null ? `<br>${t('households')} ${fmt(p.households, 'count')}` : ''}`;
+  tip.hidden = false;
+  const box = $('#map').getBoundingClientRect();
+  tip.style.left = `${Math.min(ev.clientX - box.left + 14, box.width - 200)}px`;
+  tip.style.top = `${ev.clientY - box.top + 14}px`;
+}
+
+/** The unit the side panel describes: the selection, else the parent, else the county. */
+async function sideUnit() {
+  const code = state.selected || state.parent || (isChief() ? null : county?.code);
+  if (!code) {
+    if (isChief() && umap.features.size === 1) return umap.features.values().next().value.properties;
+    return null;
+  }
+  const f = umap.features.get(code);
+  if (f) return f.properties;
+  if (code === county?.code) return county;
+  const u = await api.unit(code);
+  return u.unit?.properties || u.unit;
+}
+
+async function refreshSide() {
+  const unit = await sideUnit();
+  if (tab === 'compare') {
+    // The league table ranks the children of the unit whose children are drawn.
+    const code = state.parent || county?.code;
+    const parent = code ? (code === county?.code ? county : (await api.unit(code)).unit) : null;
+    const p = parent?.properties || parent;
+    await renderCompare($('#side'), p, (c) => {
+      umap.flyTo(c);
+      umap.select(c);
+    });
+  } else {
+    await renderPanel($('#side'), unit);
+  }
+}
+
+/** Resolves when no refresh is running and the map is idle (tests). */
+async function settled() {
+  for (let i = 0; i < 600 && busy > 0; i++) await new Promise((r) => setTimeout(r, 50));
+  await umap.idle();
+}

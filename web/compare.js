@@ -1,0 +1,110 @@
+// Compare view for leaders: the league table of a unit's children for the
+// chosen metric, with intervals, rank change, a sparkline per row and the
+// assessment-score breakdown. Sortable by every column; clicking a row
+// calls onPick(code) (the map flies there) and shows that row's score parts.
+
+import * as api from './api.js';
+import { t, metricLabel } from './i18n.js';
+import { state, windowParams, metricDef } from './state.js';
+import { fmt } from './format.js';
+import { esc } from './legend.js';
+
+let rows = [];
+let sortKey = 'rank';
+let sortAsc = true;
+let seq = 0;
+
+const COLUMNS = [
+  ['rank', 'rank'], ['name', 'name'], ['value', 'value'], ['interval', 'ci_low'], ['smoothed', 'smoothed'],
+  ['volume', 'volume'], ['rank_change', 'change'], ['score', 'score_total'], ['spark', null],
+];
+
+export async function renderCompare(el, unit, onPick) {
+  const my = ++seq;
+  if (!unit) {
+    el.innerHTML = `<p class="muted">${t('select_unit')}</p>`;
+    return;
+  }
+  el.innerHTML = `<h2>${esc(t('compare_of', { name: unit.name }))}</h2><p class="muted">${esc(metricLabel(metricDef()))}</p><div class="muted">${t('loading')}</div>`;
+  try {
+    const r = await api.compare(unit.code, state.metric, windowParams());
+    if (my !== seq) return;
+    rows = r.rows.map((x) => ({
+      ...x,
+      change: x.prev_rank === null || x.prev_rank === undefined ? null : x.prev_rank - x.rank,
+      score_total: x.score?.total ?? null,
+    }));
+  } catch (e) {
+    if (my !== seq) return;
+    el.innerHTML = `<p class="error">${esc(e.status === 404 ? t('not_found') : t('error', { message: e.message }))}</p>`;
+    return;
+  }
+  draw(el, unit, onPick);
+}
+
+function draw(el, unit, onPick) {
+  const m = metricDef() || {};
+  const sorted = [...rows].sort((a, b) => {
+    const x = a[sortKey];
+    const y = b[sortKey];
+    if (x === null || x === undefined) return 1;
+    if (y === null || y === undefined) return -1;
+    const c = typeof x === 'string' ? x.localeCompare(y, 'zh-CN') : x - y;
+    return sortAsc ? c : -c;
+  });
+  el.innerHTML = `<h2>${esc(t('compare_of', { name: unit.name }))}</h2><p class="muted">${esc(metricLabel(m))}</p>
+    <div class="table-wrap"><table id="league"><thead><tr>${COLUMNS.map(([label, key]) =>
+      `<th ${key ? `data-sort="${key}" class="sortable${key === sortKey ? (sortAsc ? ' asc' : ' desc') : ''}"` : ''}>${t(label)}</th>`).join('')}</tr></thead>
+    <tbody>${sorted.map((r) => `<tr data-code="${esc(r.code)}" class="${r.eligible === false ? 'ineligible' : ''}">
+      <td class="num">${r.rank ?? '—'}</td>
+      <td>${esc(r.name)}${r.eligible === false ? ` <span class="tag" title="${t('not_eligible')}">*</span>` : ''}</td>
+      <td class="num">${fmt(r.value, m.unit)}</td>
+      <td class="num muted">${r.ci_low == null ? '—' : `${fmt(r.ci_low, m.unit)} – ${fmt(r.ci_high, m.unit)}`}</td>
+      <td class="num">${fmt(r.smoothed, m.unit)}</td>
+      <td class="num">${fmt(r.volume, 'count')}</td>
+      <td class="num ${r.change > 0 ? 'good' : r.change < 0 ? 'bad' : ''}">${r.change === null ? '—' : r.change > 0 ? `↑${r.change}` : r.change < 0 ? `↓${-r.change}` : '→'}</td>
+      <td class="num">${r.score_total === null ? '—' : fmt(r.score_total)}</td>
+      <td>${spark(r.spark || [])}</td></tr>`).join('')}</tbody></table></div>
+    <div id="score-parts"></div>`;
+  for (const th of el.querySelectorAll('th[data-sort]')) {
+    th.addEventListener('click', () => {
+      const k = th.dataset.sort;
+      if (sortKey === k) sortAsc = !sortAsc;
+      else {
+        sortKey = k;
+        sortAsc = k === 'rank' || k === 'name';
+      }
+      draw(el, unit, onPick);
+    });
+  }
+  for (const tr of el.querySelectorAll('tbody tr')) {
+    tr.addEventListener('click', () => {
+      for (const x of el.querySelectorAll('tbody tr.active')) x.classList.remove('active');
+      tr.classList.add('active');
+      const r = rows.find((x) => x.code === tr.dataset.code);
+      showParts(el.querySelector('#score-parts'), r);
+      onPick(tr.dataset.code);
+    });
+  }
+}
+
+function showParts(el, r) {
+  const parts = r?.score?.parts || [];
+  el.innerHTML = parts.length
+    ? `<h3>${t('score_parts')} · ${esc(r.name)}</h3><ul class="parts">${parts.map((p) =>
+      `<li><span class="part-name">${esc(p.name)}</span><span class="bar"><span style="width:${p.max ? (100 * p.points) / p.max : 0}%"></span></span>
+       <span class="num">${fmt(p.points)} / ${fmt(p.max)}</span></li>`).join('')}</ul>`
+    : '';
+}
+
+function spark(values) {
+  const v = values.map((x) => (x === null ? NaN : Number(x)));
+  const finite = v.filter(Number.isFinite);
+  if (finite.length < 2) return '';
+  const lo = Math.min(...finite);
+  const hi = Math.max(...finite);
+  const w = 80;
+  const h = 20;
+  const pts = v.map((x, i) => (Number.isFinite(x) ? `${((i / (v.length - 1)) * w).toFixed(1)},${(h - 2 - ((x - lo) / (hi - lo || 1)) * (h - 4)).toFixed(1)}` : null)).filter(Boolean);
+  return `<svg class="spark" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}"><polyline fill="none" stroke="#3182bd" stroke-width="1.5" points="${pts.join(' ')}"/></svg>`;
+}

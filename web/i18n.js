@@ -1,0 +1,144 @@
+// Every user-visible string of the front end: zh-CN first, English second.
+// t(key, vars) fills {name} placeholders; missing keys show the key itself
+// so that a gap is visible rather than silent.
+
+export const STRINGS = {
+  app_title: ['网格化管理分析', 'Grid management analytics'],
+  login_title: ['登录', 'Sign in'],
+  username: ['用户名', 'User name'],
+  password: ['密码', 'Password'],
+  login: ['登录', 'Sign in'],
+  logout: ['退出', 'Sign out'],
+  login_failed: ['用户名或密码错误', 'Wrong user name or password'],
+  lang_switch: ['English', '中文'],
+  role_admin: ['管理员', 'Administrator'],
+  role_leader: ['领导', 'Leader'],
+  role_chief: ['网格长', 'Grid chief'],
+  role_analyst: ['分析员', 'Analyst'],
+  county: ['全县', 'County'],
+  tier: ['层级', 'Tier'],
+  tier_1: ['乡镇/街道', 'Townships'],
+  tier_2: ['村/社区', 'Villages'],
+  tier_3: ['网格', 'Grids'],
+  metric: ['指标', 'Metric'],
+  kind: ['类型', 'Kind'],
+  kind_all: ['全部类型', 'All kinds'],
+  kind_issue: ['群众诉求', 'Issues'],
+  kind_incident: ['治安案件', 'Incidents'],
+  kind_visit: ['走访', 'Visits'],
+  category: ['类别', 'Category'],
+  category_all: ['全部类别', 'All categories'],
+  window: ['时间', 'Window'],
+  win_month: ['本月', 'This month'],
+  win_3m: ['近3个月', 'Last 3 months'],
+  win_year: ['本年', 'This year'],
+  win_custom: ['自定义', 'Custom'],
+  date_from: ['起', 'From'],
+  date_to: ['止(不含)', 'To (excl.)'],
+  play: ['▶ 逐月播放', '▶ Play by month'],
+  stop: ['■ 停止', '■ Stop'],
+  playing_month: ['播放中：{month}（固定色阶）', 'Playing {month} (fixed scale)'],
+  mode: ['图层', 'Layer'],
+  mode_metric: ['指标', 'Metric'],
+  mode_hot: ['热点 Gi*', 'Hot spots Gi*'],
+  mode_lisa: ['LISA 聚类', 'LISA clusters'],
+  export: ['导出', 'Export'],
+  export_csv: ['导出 CSV', 'Export CSV'],
+  export_geojson: ['导出 GeoJSON', 'Export GeoJSON'],
+  legend_no_data: ['无数据', 'No data'],
+  legend_breaks: ['分级：{method}', 'Breaks: {method}'],
+  quantile: ['分位数', 'quantile'],
+  jenks: ['自然断点', 'natural breaks'],
+  hot99: ['热点 99%', 'Hot spot 99%'],
+  hot95: ['热点 95%', 'Hot spot 95%'],
+  hot90: ['热点 90%', 'Hot spot 90%'],
+  ns: ['不显著', 'Not significant'],
+  cold90: ['冷点 90%', 'Cold spot 90%'],
+  cold95: ['冷点 95%', 'Cold spot 95%'],
+  cold99: ['冷点 99%', 'Cold spot 99%'],
+  lisa_HH: ['高-高', 'High-High'],
+  lisa_LH: ['低-高', 'Low-High'],
+  lisa_LL: ['低-低', 'Low-Low'],
+  lisa_HL: ['高-低', 'High-Low'],
+  lisa_ns: ['不显著', 'Not significant'],
+  moran: ['全局 Moran I = {i}（z = {z}，p = {p}）', 'Global Moran I = {i} (z = {z}, p = {p})'],
+  tab_overview: ['概况', 'Overview'],
+  tab_compare: ['对比排名', 'League table'],
+  kpis: ['关键指标', 'Key figures'],
+  yoy: ['同比', 'YoY'],
+  mom: ['环比', 'MoM'],
+  trend: ['趋势', 'Trend'],
+  moving_avg: ['移动平均', 'Moving average'],
+  alerts: ['异常预警', 'Alerts'],
+  alert_row: ['{period}：实际 {observed}，预期 {expected}（p = {p}）', '{period}: observed {observed}, expected {expected} (p = {p})'],
+  no_alerts: ['无预警', 'No alerts'],
+  open_issues: ['未办结问题', 'Open issues'],
+  open_issues_total: ['共 {n} 件', '{n} in all'],
+  overdue: ['超期', 'Overdue'],
+  deadline: ['期限', 'Deadline'],
+  occurred: ['发生', 'Occurred'],
+  no_items: ['暂无', 'None'],
+  households: ['户数', 'Households'],
+  area_km2: ['面积(km²)', 'Area (km²)'],
+  value: ['数值', 'Value'],
+  rank: ['排名', 'Rank'],
+  rank_change: ['名次变化', 'Rank change'],
+  name: ['名称', 'Name'],
+  interval: ['区间', 'Interval'],
+  smoothed: ['平滑值', 'Smoothed'],
+  volume: ['件数', 'Volume'],
+  score: ['考核得分', 'Score'],
+  spark: ['走势', 'Trend'],
+  not_eligible: ['样本不足', 'Too few events'],
+  compare_of: ['{name} 下级单位排名', 'Units of {name}'],
+  compare_leaf: ['网格为最底层，无下级单位', 'A grid has no children to compare'],
+  score_parts: ['得分构成', 'Score breakdown'],
+  loading: ['加载中…', 'Loading…'],
+  error: ['出错：{message}', 'Error: {message}'],
+  not_found: ['无权访问或不存在', 'Not found or out of your scope'],
+  select_unit: ['点击地图选择单位', 'Click the map to pick a unit'],
+  my_grids: ['我的网格', 'My grids'],
+  unit_count: ['{n} 个单位', '{n} units'],
+  tooltip_value: ['{metric}：{value}', '{metric}: {value}'],
+  up: ['上升', 'up'],
+  down: ['下降', 'down'],
+  flat: ['持平', 'flat'],
+  back_up: ['返回上级', 'Up one level'],
+  u_per_km2: ['/km²', '/km²'],
+  u_per_1000_households: ['/千户', 'per 1,000 households'],
+  u_per_100_visits: ['/百次走访', 'per 100 visits'],
+  u_per_grid: ['/网格', 'per grid'],
+  u_hours: ['小时', 'h'],
+  u_score: ['分', 'pts'],
+};
+
+let lang = localStorage.getItem('wangge.lang') || 'zh-CN';
+
+export function getLang() {
+  return lang;
+}
+
+export function setLang(l) {
+  lang = l;
+  localStorage.setItem('wangge.lang', l);
+  document.documentElement.lang = l;
+}
+
+export function t(key, vars = {}) {
+  const row = STRINGS[key];
+  const s = row ? row[lang === 'en' ? 1 : 0] : key;
+  return s.replace(/\{(\w+)\}/g, (_, k) => (vars[k] ?? ''));
+}
+
+/** The catalogue's label for a metric in the current language. */
+export function metricLabel(m) {
+  if (!m) return '';
+  return lang === 'en' ? (m.label_en || m.name) : (m.label_zh || m.name);
+}
+
+/** Fills every element carrying data-i18n (text) or data-i18n-title. */
+export function applyI18n(root = document) {
+  for (const el of root.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
+  for (const el of root.querySelectorAll('[data-i18n-title]')) el.title = t(el.dataset.i18nTitle);
+  for (const el of root.querySelectorAll('[data-i18n-placeholder]')) el.placeholder = t(el.dataset.i18nPlaceholder);
+}

@@ -1,0 +1,61 @@
+// The map legend: classes with their bounds and the metric's unit, a
+// no-data class, or the Gi*/LISA classes of the hot-spot layers.
+
+import { t } from './i18n.js';
+import { fmtShort, unitLabel } from './format.js';
+import { NO_DATA, HOT_COLOURS, LISA_COLOURS } from './map.js';
+
+const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' }[c]));
+
+function render(el, title, items, note = '') {
+  el.innerHTML = `<div class="legend-title">${esc(title)}</div>
+    <ul>${items.map((i) => `<li><span class="swatch" style="background:${i.colour}"></span>${esc(i.label)}</li>`).join('')}</ul>
+    ${note ? `<div class="legend-note">${esc(note)}</div>` : ''}`;
+}
+
+/** Classes (lower, upper], the first closed below; `uppers` as the service returns them. */
+export function metricLegend(el, { title, unit, uppers, colours, min, method, noDataCount }) {
+  const u = unitLabel(unit);
+  const items = uppers.map((hi, i) => {
+    const lo = i === 0 ? min : uppers[i - 1];
+    return { colour: colours[i], label: i === 0 ? `${fmtShort(lo, unit)} – ${fmtShort(hi, unit)}` : `> ${fmtShort(lo, unit)} – ${fmtShort(hi, unit)}` };
+  });
+  items.push({ colour: NO_DATA, label: `${t('legend_no_data')}${noDataCount ? ` (${noDataCount})` : ''}` });
+  render(el, u ? `${title}（${u}）` : title, items, t('legend_breaks', { method: t(method) }));
+}
+
+export function hotLegend(el, title, moranText) {
+  const items = ['hot99', 'hot95', 'hot90', 'ns', 'cold90', 'cold95', 'cold99'].map((k) => ({ colour: HOT_COLOURS[k], label: t(k) }));
+  items.push({ colour: NO_DATA, label: t('legend_no_data') });
+  render(el, title, items, moranText);
+}
+
+export function lisaLegend(el, title, moranText) {
+  const items = ['HH', 'HL', 'LH', 'LL', 'ns'].map((k) => ({ colour: LISA_COLOURS[k], label: t(`lisa_${k}`) }));
+  items.push({ colour: NO_DATA, label: t('legend_no_data') });
+  render(el, title, items, moranText);
+}
+
+/** Index of the class holding `v`: classes are (lower, upper], the first closed below. */
+export function classify(v, uppers) {
+  if (v === null || v === undefined || Number.isNaN(v) || uppers.length === 0) return null;
+  for (let i = 0; i < uppers.length; i++) if (v <= uppers[i]) return i;
+  return uppers.length - 1;
+}
+
+/** Quantile upper bounds of k classes, as the service computes them (for the play scale). */
+export function quantileUppers(values, k = 5) {
+  const s = values.filter((v) => v !== null && v !== undefined && !Number.isNaN(v)).sort((a, b) => a - b);
+  if (!s.length) return [];
+  const out = [];
+  for (let i = 1; i <= k; i++) {
+    const pos = ((s.length - 1) * i) / k;
+    const lo = Math.floor(pos);
+    const hi = Math.min(lo + 1, s.length - 1);
+    const v = s[lo] + (s[hi] - s[lo]) * (pos - lo);
+    if (!out.length || out[out.length - 1] !== v) out.push(v);
+  }
+  return out;
+}
+
+export { esc };

@@ -1,0 +1,215 @@
+// The MapLibre map: units of one tier as polygons with borders and Chinese
+// labels, coloured through feature state (class index per unit), hover and
+// click, fly-to. Knows nothing of the API: app.js hands it GeoJSON and
+// classes. Fonts come from the service (font-faces), never the internet.
+
+import * as maplibregl from '/vendor/maplibre-gl/maplibre-gl.mjs';
+
+export const FONT = 'Noto Sans SC';
+export const NO_DATA = '#d9d9d9';
+const EMPTY = { type: 'FeatureCollection', features: [] };
+
+/** Sequential palettes (5 classes, light to dark) by metric direction. */
+export const PALETTES = {
+  higher_is_worse: ['#fee5d9', '#fcae91', '#fb6a4a', '#de2d26', '#a50f15'],
+  higher_is_better: ['#edf8e9', '#bae4b3', '#74c476', '#31a354', '#006d2c'],
+  neutral: ['#eff3ff', '#bdd7e7', '#6baed6', '#3182bd', '#08519c'],
+};
+export const HOT_COLOURS = {
+  hot99: '#b2182b', hot95: '#ef8a62', hot90: '#fddbc7', ns: '#f7f7f7',
+  cold90: '#d1e5f0', cold95: '#67a9cf', cold99: '#2166ac',
+};
+export const LISA_COLOURS = { HH: '#d7191c', HL: '#fdae61', LH: '#abd9e9', LL: '#2c7bb6', ns: '#eeeeee' };
+
+export class UnitMap {
+  constructor(container, { onClick, onHover }) {
+    this.features = new Map();
+    this.labelOverride = null;
+    this.map = new maplibregl.Map({
+      container,
+      style: style(),
+      center: [115.0, 38.5],
+      zoom: 8,
+      fadeDuration: 0,
+      attributionControl: false,
+      localIdeographFontFamily: false,
+      dragRotate: false,
+      pitchWithRotate: false,
+    });
+    this.map.touchZoomRotate.disableRotation();
+    this.map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-left');
+    this.loaded = new Promise((resolve) => this.map.on('load', resolve));
+    let hovered = null;
+    this.map.on('mousemove', 'fill', (e) => {
+      const f = e.features[0];
+      if (hovered !== f.id) {
+        if (hovered !== null) this.map.setFeatureState({ source: 'units', id: hovered }, { hover: false });
+        hovered = f.id;
+        this.map.setFeatureState({ source: 'units', id: hovered }, { hover: true });
+      }
+      this.map.getCanvas().style.cursor = 'pointer';
+      onHover(f.properties, e.originalEvent);
+    });
+    this.map.on('mouseleave', 'fill', () => {
+      if (hovered !== null) this.map.setFeatureState({ source: 'units', id: hovered }, { hover: false });
+      hovered = null;
+      this.map.getCanvas().style.cursor = '';
+      onHover(null);
+    });
+    this.map.on('click', 'fill', (e) => onClick(e.features[0].properties));
+  }
+
+  /** Draws a FeatureCollection of units (properties code, name, ...) and fits it. */
+  async setUnits(fc, { fit = true } = {}) {
+    await this.loaded;
+    this.features = new Map(fc.features.map((f) => [f.properties.code, f]));
+    this.map.getSource('units').setData(fc);
+    this.map.getSource('labels').setData(labelPoints(fc));
+    if (fit && fc.features.length) this.fit(fc.features);
+  }
+
+  fit(features, opts = {}) {
+    const b = bbox(features);
+    if (!b) return;
+    this.map.fitBounds(b, { padding: 30, duration: 0, maxZoom: 15, ...opts });
+  }
+
+  flyTo(code) {
+    const f = this.features.get(code);
+    if (f) this.fit([f], { duration: 800, padding: 80 });
+  }
+
+  /** Colours units: `classOf` maps code → class index (or a class name), null = no data. */
+  paint(classOf, colours, noData = NO_DATA) {
+    const map = this.map;
+    for (const code of this.features.keys()) {
+      const c = classOf.get(code);
+      map.setFeatureState({ source: 'units', id: code }, { cls: c === undefined ? null : c });
+    }
+    const entries = Array.isArray(colours) ? colours.map((c, i) => [i, c]) : Object.entries(colours);
+    const match = ['match', ['feature-state', 'cls']];
+    for (const [k, c] of entries) match.push(k, c);
+    match.push(noData);
+    const expr = ['case', ['==', ['typeof', ['feature-state', 'cls']], 'null'], noData, entries.length ? match : noData];
+    map.setPaintProperty('fill', 'fill-color', expr);
+  }
+
+  select(code) {
+    this.map.setFilter('selected', ['==', ['get', 'code'], code || '']);
+  }
+
+  /** Replaces every label's text by `text` (tests: glyph check); null restores names. */
+  setLabelText(text) {
+    this.labelOverride = text;
+    this.map.setLayoutProperty('labels', 'text-field', text === null ? ['get', 'name'] : text);
+  }
+
+  /** Resolves on the next `idle` (after pending renders). */
+  idle() {
+    return new Promise((resolve) => {
+      if (this.map.loaded() && !this.map.isMoving() && this.map.areTilesLoaded()) {
+        this.map.once('idle', resolve);
+        this.map.triggerRepaint();
+      } else {
+        this.map.once('idle', resolve);
+      }
+    });
+  }
+
+  resize() {
+    this.map.resize();
+  }
+}
+
+function style() {
+  return {
+    version: 8,
+    'font-faces': { [FONT]: [{ url: `${location.origin}/glyphs/NotoSansSC-Regular.woff2` }] },
+    sources: {
+      units: { type: 'geojson', data: EMPTY, promoteId: 'code', tolerance: 0.5 },
+      labels: { type: 'geojson', data: EMPTY },
+    },
+    layers: [
+      { id: 'background', type: 'background', paint: { 'background-color': '#f4f6f8' } },
+      { id: 'fill', type: 'fill', source: 'units', paint: { 'fill-color': NO_DATA, 'fill-opacity': 0.88 } },
+      {
+        id: 'border', type: 'line', source: 'units',
+        paint: {
+          'line-color': ['case', ['boolean', ['feature-state', 'hover'], false], '#222', '#ffffff'],
+          'line-width': ['case', ['boolean', ['feature-state', 'hover'], false], 2.5, 0.8],
+        },
+      },
+      {
+        id: 'selected', type: 'line', source: 'units', filter: ['==', ['get', 'code'], ''],
+        paint: { 'line-color': '#111', 'line-width': 3 },
+      },
+      {
+        id: 'labels', type: 'symbol', source: 'labels',
+        layout: {
+          'text-field': ['get', 'name'],
+          'text-font': [FONT],
+          'text-size': ['interpolate', ['linear'], ['zoom'], 8, 11, 13, 14],
+          'text-max-width': 6,
+          'text-padding': 2,
+        },
+        paint: { 'text-color': '#1f2933', 'text-halo-color': 'rgba(255,255,255,0.9)', 'text-halo-width': 1.4 },
+      },
+    ],
+  };
+}
+
+function bbox(features) {
+  let w = Infinity, s = Infinity, e = -Infinity, n = -Infinity;
+  for (const f of features) {
+    eachCoord(f.geometry, ([x, y]) => {
+      if (x < w) w = x;
+      if (x > e) e = x;
+      if (y < s) s = y;
+      if (y > n) n = y;
+    });
+  }
+  return w === Infinity ? null : [[w, s], [e, n]];
+}
+
+function eachCoord(g, f) {
+  if (!g) return;
+  const polys = g.type === 'Polygon' ? [g.coordinates] : g.type === 'MultiPolygon' ? g.coordinates : [];
+  for (const p of polys) for (const ring of p) for (const c of ring) f(c);
+}
+
+/** One label point per unit: the centroid of its largest outer ring. */
+export function labelPoints(fc) {
+  const features = [];
+  for (const f of fc.features) {
+    const g = f.geometry;
+    if (!g) continue;
+    const polys = g.type === 'Polygon' ? [g.coordinates] : g.coordinates;
+    let best = null;
+    for (const p of polys) {
+      const c = ringCentroid(p[0]);
+      if (c && (!best || Math.abs(c.area) > Math.abs(best.area))) best = c;
+    }
+    if (best) {
+      features.push({
+        type: 'Feature',
+        properties: { code: f.properties.code, name: f.properties.name },
+        geometry: { type: 'Point', coordinates: [best.x, best.y] },
+      });
+    }
+  }
+  return { type: 'FeatureCollection', features };
+}
+
+function ringCentroid(ring) {
+  let a = 0, cx = 0, cy = 0;
+  for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
+    const [x0, y0] = ring[j];
+    const [x1, y1] = ring[i];
+    const k = x0 * y1 - x1 * y0;
+    a += k;
+    cx += (x0 + x1) * k;
+    cy += (y0 + y1) * k;
+  }
+  if (a === 0) return ring.length ? { x: ring[0][0], y: ring[0][1], area: 0 } : null;
+  return { x: cx / (3 * a), y: cy / (3 * a), area: a / 2 };
+}

@@ -1,0 +1,132 @@
+// Side panel for the selected unit: KPIs with 同比/环比 arrows, the trend of
+// the current metric (uPlot) with its alerts, and the open issues list.
+
+import uPlot from '/vendor/uplot/uPlot.esm.js';
+import * as api from './api.js';
+import { t, metricLabel } from './i18n.js';
+import { state, windowParams, metricDef } from './state.js';
+import { fmt, changeArrow } from './format.js';
+import { esc } from './legend.js';
+
+const HEADLINE = ['event_count', 'issue_count', 'incident_count', 'visit_count', 'resolution_rate', 'on_time_rate', 'satisfaction_rate', 'backlog_open', 'overdue_open'];
+let plot = null;
+let seq = 0;
+
+/** Renders the panel for `unit` ({code, name, level, ...}); stale calls are dropped. */
+export async function renderPanel(el, unit) {
+  const my = ++seq;
+  if (!unit) {
+    el.innerHTML = `<p class="muted">${t('select_unit')}</p>`;
+    return;
+  }
+  el.innerHTML = `<h2 id="panel-title">${esc(unit.name)}</h2>
+    <div class="facts muted">${unit.households != null ? `${t('households')} ${fmt(unit.households, 'count')}` : ''}
+      ${unit.area_km2 != null ? ` · ${t('area_km2')} ${fmt(unit.area_km2)}` : ''}</div>
+    <h3>${t('kpis')}</h3><div id="kpis" class="kpis">${t('loading')}</div>
+    <h3>${t('trend')} · ${esc(metricLabel(metricDef()))}</h3><div id="trend" class="trend"></div>
+    <h3>${t('alerts')}</h3><ul id="alerts" class="alerts"></ul>
+    <h3>${t('open_issues')} <span id="issues-total" class="muted"></span></h3><ul id="issues" class="issues"></ul>`;
+  const w = windowParams();
+  const days = (Date.parse(state.to) - Date.parse(state.from)) / 86400000;
+  const grain = days <= 45 ? 'day' : days <= 120 ? 'week' : 'month';
+  const [k, tr, is] = await Promise.allSettled([
+    api.kpis(unit.code, w),
+    api.trend(unit.code, state.metric, grain, w),
+    api.issues(unit.code, 1, 50),
+  ]);
+  if (my !== seq) return;
+  renderKpis(el.querySelector('#kpis'), k);
+  renderTrend(el.querySelector('#trend'), el.querySelector('#alerts'), tr);
+  renderIssues(el.querySelector('#issues'), el.querySelector('#issues-total'), is);
+}
+
+function failure(r) {
+  return `<span class="error">${esc(r.reason?.status === 404 ? t('not_found') : t('error', { message: r.reason?.message }))}</span>`;
+}
+
+function renderKpis(el, r) {
+  if (r.status !== 'fulfilled') {
+    el.innerHTML = failure(r);
+    return;
+  }
+  const byName = new Map(r.value.kpis.map((k) => [k.metric, k]));
+  const names = HEADLINE.filter((n) => byName.has(n));
+  if (!names.includes(state.metric) && byName.has(state.metric)) names.unshift(state.metric);
+  el.innerHTML = names.map((n) => {
+    const k = byName.get(n);
+    const m = metricDef(n) || { name: n };
+    const change = (key, c) => {
+      if (!c || c.abs === null || c.abs === undefined) return `<span class="chg muted">${t(key)} —</span>`;
+      const a = changeArrow(c.abs, m.direction);
+      const pct = c.pct === null || c.pct === undefined ? '' : ` ${(c.pct * 100).toFixed(1)}%`;
+      return `<span class="chg ${a.cls}" title="${t(key)} ${a.word}">${t(key)} ${a.arrow}${pct}</span>`;
+    };
+    return `<div class="kpi" data-metric="${esc(n)}"><div class="kpi-label">${esc(metricLabel(m))}</div>
+      <div class="kpi-value">${fmt(k.value, m.unit)}</div>${change('yoy', k.yoy)}${change('mom', k.mom)}</div>`;
+  }).join('');
+}
+
+function toTime(period) {
+  const s = String(period);
+  const iso = /^\d{4}-\d{2}$/.test(s) ? `${s}-01` : /^\d{4}-W\d{2}$/.test(s) ? null : s.slice(0, 10);
+  if (!iso) {
+    const [y, wk] = s.split('-W').map(Number);
+    return Date.UTC(y, 0, 1 + (wk - 1) * 7) / 1000;
+  }
+  return Date.parse(`${iso}T00:00:00`) / 1000;
+}
+
+function renderTrend(el, alertsEl, r) {
+  if (plot) {
+    plot.destroy();
+    plot = null;
+  }
+  if (r.status !== 'fulfilled') {
+    el.innerHTML = failure(r);
+    alertsEl.innerHTML = '';
+    return;
+  }
+  const { series = [], alerts = [] } = r.value;
+  const m = metricDef() || {};
+  const alertAt = new Map(alerts.map((a) => [String(a.period), a]));
+  const xs = series.map((s) => toTime(s.period));
+  const data = [xs, series.map((s) => s.value), series.map((s) => s.ma ?? null), series.map((s) => (alertAt.has(String(s.period)) ? s.value : null))];
+  const width = Math.max(240, el.clientWidth || 300);
+  plot = new uPlot({
+    width,
+    height: 160,
+    legend: { show: false },
+    cursor: { drag: { x: false, y: false } },
+    scales: { x: { time: true } },
+    axes: [{ size: 30, font: '11px WanggeSans, sans-serif' }, { size: 44, font: '11px WanggeSans, sans-serif', values: (u, v) => v.map((x) => fmtAxis(x, m.unit)) }],
+    series: [
+      {},
+      { label: metricLabel(m), stroke: '#3182bd', width: 2, points: { show: series.length < 40 } },
+      { label: t('moving_avg'), stroke: '#999', width: 1, dash: [4, 3], points: { show: false } },
+      { label: t('alerts'), stroke: 'transparent', points: { show: true, size: 9, fill: '#d7191c', stroke: '#d7191c' } },
+    ],
+  }, data, el);
+  alertsEl.innerHTML = alerts.length
+    ? alerts.map((a) => `<li>${esc(t('alert_row', { period: a.period, observed: fmt(a.observed, m.unit), expected: fmt(a.expected, m.unit), p: Number(a.p).toPrecision(2) }))}</li>`).join('')
+    : `<li class="muted">${t('no_alerts')}</li>`;
+}
+
+function fmtAxis(x, unit) {
+  if (x === null) return '';
+  return unit === 'ratio' ? `${Math.round(x * 100)}%` : String(Math.round(x * 100) / 100);
+}
+
+function renderIssues(el, totalEl, r) {
+  if (r.status !== 'fulfilled') {
+    el.innerHTML = `<li>${failure(r)}</li>`;
+    return;
+  }
+  const { total, items } = r.value;
+  totalEl.textContent = t('open_issues_total', { n: total });
+  el.innerHTML = items.length
+    ? items.map((i) => `<li class="${i.overdue ? 'overdue' : ''}"><b>${esc(i.category)}</b>
+        <span class="muted">${t('occurred')} ${esc(String(i.occurred_at).slice(0, 16).replace('T', ' '))}</span>
+        ${i.deadline ? `<span class="muted">${t('deadline')} ${esc(String(i.deadline).slice(0, 10))}</span>` : ''}
+        ${i.overdue ? `<span class="tag bad">${t('overdue')}</span>` : ''}</li>`).join('')
+    : `<li class="muted">${t('no_items')}</li>`;
+}

@@ -1,0 +1,74 @@
+// The view state shared by every view (tier, parent, selection, metric,
+// window, filters, layer mode), mirrored in the URL hash so that a link or a
+// reload opens the same view. Views subscribe with on(); set() notifies.
+
+const listeners = new Set();
+
+export const state = {
+  user: null,
+  catalogue: [],
+  level: 1,
+  parent: null, // code of the unit whose children are drawn; null = county
+  selected: null, // code of the unit in the side panel
+  metric: 'event_count',
+  preset: 'year',
+  from: '',
+  to: '',
+  kind: '',
+  category: '',
+  mode: 'metric', // metric | hot | lisa
+  breaks: 'quantile',
+};
+
+const HASH_KEYS = ['level', 'parent', 'selected', 'metric', 'preset', 'from', 'to', 'kind', 'category', 'mode'];
+
+export function on(f) {
+  listeners.add(f);
+  return () => listeners.delete(f);
+}
+
+/** Applies a patch; listeners get the set of keys that changed. */
+export function set(patch) {
+  const changed = new Set();
+  for (const [k, v] of Object.entries(patch)) {
+    if (state[k] !== v) {
+      state[k] = v;
+      changed.add(k);
+    }
+  }
+  if (changed.size === 0) return;
+  writeHash();
+  for (const f of listeners) f(changed);
+}
+
+export function readHash() {
+  const p = new URLSearchParams(location.hash.slice(1));
+  const patch = {};
+  for (const k of HASH_KEYS) {
+    if (!p.has(k)) continue;
+    const v = p.get(k);
+    patch[k] = k === 'level' ? Number(v) : v || (k === 'parent' || k === 'selected' ? null : '');
+  }
+  return patch;
+}
+
+function writeHash() {
+  const p = new URLSearchParams();
+  for (const k of HASH_KEYS) {
+    if (state[k] !== null && state[k] !== '') p.set(k, state[k]);
+  }
+  history.replaceState(null, '', `#${p}`);
+}
+
+/** The window and filters as API query parameters. */
+export function windowParams() {
+  return { from: state.from, to: state.to, kind: state.kind, category: state.category };
+}
+
+export function metricDef(name = state.metric) {
+  return state.catalogue.find((m) => m.name === name);
+}
+
+export function isChief() {
+  return state.user?.role === 'chief';
+}
