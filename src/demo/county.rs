@@ -71,18 +71,30 @@ impl County {
 pub fn build(real: &RealCounty, grids: usize, seed: u64) -> Result<County, DemoError> {
     let nv = real.villages.len();
     if grids < nv {
-        return Err(DemoError::TooFewGrids { grids, villages: nv });
+        return Err(DemoError::TooFewGrids {
+            grids,
+            villages: nv,
+        });
     }
     if grids > nv * 999 {
         return Err(DemoError::TooManyGrids { grids });
     }
-    let mesh = Mesh::build(&real.rings, (grids * CELLS_PER_GRID).max(nv * MIN_CELLS_PER_VILLAGE), seed)?;
+    let mesh = Mesh::build(
+        &real.rings,
+        (grids * CELLS_PER_GRID).max(nv * MIN_CELLS_PER_VILLAGE),
+        seed,
+    )?;
     let mut rng = Rng::stream(seed, 0x71);
     let n1 = real.townships.len();
     let township_of: Vec<usize> = real
         .villages
         .iter()
-        .map(|v| real.townships.iter().position(|t| t.code == v.street_code).unwrap_or(0))
+        .map(|v| {
+            real.townships
+                .iter()
+                .position(|t| t.code == v.street_code)
+                .unwrap_or(0)
+        })
         .collect();
     let mut villages_in = vec![0usize; n1];
     for &t in &township_of {
@@ -91,20 +103,34 @@ pub fn build(real: &RealCounty, grids: usize, seed: u64) -> Result<County, DemoE
 
     let tier1 = townships(real, &mesh, &villages_in, &mut rng);
     let urban = urban_field(real, &mesh, &tier1);
-    let rho: Vec<f64> = urban.iter().map(|u| 1.0 + 3.0 * u).collect();
+    let rho: Vec<f64> = urban.iter().map(|u| 1.0 + 2.5 * u).collect();
 
     // Villages: the real list, seeded where households are.
     let cells1 = tier1.cells();
-    let mut picks: Vec<Vec<usize>> =
-        (0..n1).map(|t| pick_cells(&cells1[t], &rho, villages_in[t], &mut rng)).collect();
+    let mut picks: Vec<Vec<usize>> = (0..n1)
+        .map(|t| pick_cells(&cells1[t], &rho, villages_in[t], &mut rng))
+        .collect();
     let mut seeds2 = Vec::with_capacity(nv);
     for &t in &township_of {
         let cell = picks[t].pop().ok_or_else(|| {
-            DemoError::Geometry(format!("township {} has fewer cells than villages", real.townships[t].code))
+            DemoError::Geometry(format!(
+                "township {} has fewer cells than villages",
+                real.townships[t].code
+            ))
         })?;
-        seeds2.push(Seed { cell, parent: t, target: rng.lognormal(1.0, 0.3), fixed: false });
+        seeds2.push(Seed {
+            cell,
+            parent: t,
+            target: rng.lognormal(1.0, 0.3),
+            fixed: false,
+        });
     }
-    let tier2 = Problem { mesh: &mesh, parent_of_cell: &tier1.labels, weight: &rho }.relax(&seeds2, 10);
+    let tier2 = Problem {
+        mesh: &mesh,
+        parent_of_cell: &tier1.labels,
+        weight: &rho,
+    }
+    .relax(&seeds2, 10);
 
     // Rural households cluster in the village core around its seed.
     let area2 = tier2.mass(&vec![1.0; mesh.len()]);
@@ -117,7 +143,7 @@ pub fn build(real: &RealCounty, grids: usize, seed: u64) -> Result<County, DemoE
             }
             let sigma = 0.35 * (area2[v] * cell_area / std::f64::consts::PI).sqrt();
             let d2 = dist2(mesh.centres[c], mesh.centres[tier2.seeds[v]]);
-            rho[c] + 2.0 * (-d2 / (2.0 * sigma * sigma)).exp()
+            rho[c] + 1.2 * (-d2 / (2.0 * sigma * sigma)).exp()
         })
         .collect();
 
@@ -129,28 +155,58 @@ pub fn build(real: &RealCounty, grids: usize, seed: u64) -> Result<County, DemoE
         // Number grids north-west first, as a cadre would on a paper map.
         p.sort_by(|&a, &b| {
             let (pa, pb) = (mesh.centres[a], mesh.centres[b]);
-            (-pa[1] + pa[0]).total_cmp(&(-pb[1] + pb[0])).then(a.cmp(&b))
+            (-pa[1] + pa[0])
+                .total_cmp(&(-pb[1] + pb[0]))
+                .then(a.cmp(&b))
         });
-        seeds3.extend(p.into_iter().map(|cell| Seed { cell, parent: v, target: 1.0, fixed: false }));
+        seeds3.extend(p.into_iter().map(|cell| Seed {
+            cell,
+            parent: v,
+            target: 1.0,
+            fixed: false,
+        }));
     }
-    let tier3 = Problem { mesh: &mesh, parent_of_cell: &tier2.labels, weight: &rho3 }.relax(&seeds3, 8);
+    let tier3 = Problem {
+        mesh: &mesh,
+        parent_of_cell: &tier2.labels,
+        weight: &rho3,
+    }
+    .relax(&seeds3, 8);
 
-    assemble(real, mesh, [&tier1, &tier2, &tier3], &urban, &township_of, &mut rng)
+    assemble(
+        real,
+        mesh,
+        [&tier1, &tier2, &tier3],
+        &urban,
+        &township_of,
+        &mut rng,
+    )
 }
 
 /// Tier 1: streets on fixed seeds around the seat, towns Lloyd-relaxed.
 fn townships(real: &RealCounty, mesh: &Mesh, villages_in: &[usize], rng: &mut Rng) -> Tier {
     let n = mesh.len() as f64;
-    let mean = mesh.centres.iter().fold([0.0; 2], |a, p| [a[0] + p[0] / n, a[1] + p[1] / n]);
+    let mean = mesh
+        .centres
+        .iter()
+        .fold([0.0; 2], |a, p| [a[0] + p[0] / n, a[1] + p[1] / n]);
     let nearest = |p: [f64; 2]| {
-        (0..mesh.len()).min_by(|&a, &b| dist2(mesh.centres[a], p).total_cmp(&dist2(mesh.centres[b], p))).unwrap_or(0)
+        (0..mesh.len())
+            .min_by(|&a, &b| dist2(mesh.centres[a], p).total_cmp(&dist2(mesh.centres[b], p)))
+            .unwrap_or(0)
     };
     let seat = mesh.centres[nearest(mean)];
     let targets: Vec<f64> = real
         .townships
         .iter()
         .zip(villages_in)
-        .map(|(t, &k)| if t.is_street() { 0.15 * k as f64 } else { (k as f64).powf(0.9) * rng.lognormal(1.0, 0.15) })
+        .map(|(t, &k)| {
+            if t.is_street() {
+                0.15 * k as f64
+            } else {
+                (k as f64).powf(0.9) * rng.lognormal(1.0, 0.15)
+            }
+        })
         .collect();
     let total: f64 = targets.iter().sum();
     let county_area = n * mesh.spacing * mesh.spacing * 0.866;
@@ -173,43 +229,71 @@ fn townships(real: &RealCounty, mesh: &Mesh, villages_in: &[usize], rng: &mut Rn
                 continue;
             }
             let first = t.name.chars().next().unwrap_or(' ');
-            let Some(k) = dirs.iter().position(|d| if named { d.0 == first } else { true }) else { continue };
+            let Some(k) = dirs
+                .iter()
+                .position(|d| if named { d.0 == first } else { true })
+            else {
+                continue;
+            };
             let dir = dirs.remove(k).1;
             let r = (targets[i] / total * county_area / std::f64::consts::PI).sqrt();
             city_radius = city_radius.max(2.0 * r);
             street_cell[i] = Some(nearest([seat[0] + r * dir[0], seat[1] + r * dir[1]]));
         }
     }
-    let rural: Vec<usize> =
-        (0..mesh.len()).filter(|&c| dist2(mesh.centres[c], seat) > (1.5 * city_radius).powi(2)).collect();
+    let rural: Vec<usize> = (0..mesh.len())
+        .filter(|&c| dist2(mesh.centres[c], seat) > (1.5 * city_radius).powi(2))
+        .collect();
     let n_rural = street_cell.iter().filter(|s| s.is_none()).count();
     let mut picks = pick_cells(&rural, &vec![1.0; mesh.len()], n_rural, rng);
     let seeds: Vec<Seed> = (0..real.townships.len())
         .map(|i| match street_cell[i] {
-            Some(cell) => Seed { cell, parent: 0, target: targets[i], fixed: true },
-            None => Seed { cell: picks.pop().unwrap_or(0), parent: 0, target: targets[i], fixed: false },
+            Some(cell) => Seed {
+                cell,
+                parent: 0,
+                target: targets[i],
+                fixed: true,
+            },
+            None => Seed {
+                cell: picks.pop().unwrap_or(0),
+                parent: 0,
+                target: targets[i],
+                fixed: false,
+            },
         })
         .collect();
     let zero = vec![0u32; mesh.len()];
-    Problem { mesh, parent_of_cell: &zero, weight: &vec![1.0; mesh.len()] }.relax(&seeds, 25)
+    Problem {
+        mesh,
+        parent_of_cell: &zero,
+        weight: &vec![1.0; mesh.len()],
+    }
+    .relax(&seeds, 25)
 }
 
 /// 0..1 per cell: a wide peak on the county seat (the streets' centre) and
 /// smaller ones on each town's seed.
 fn urban_field(real: &RealCounty, mesh: &Mesh, tier1: &Tier) -> Vec<f64> {
-    let streets: Vec<usize> = (0..tier1.len()).filter(|&t| real.townships[t].is_street()).collect();
+    let streets: Vec<usize> = (0..tier1.len())
+        .filter(|&t| real.townships[t].is_street())
+        .collect();
     let ns = streets.len().max(1) as f64;
     let seat = streets.iter().fold([0.0; 2], |a, &t| {
         let p = mesh.centres[tier1.seeds[t]];
         [a[0] + p[0] / ns, a[1] + p[1] / ns]
     });
-    let towns: Vec<[f64; 2]> =
-        (0..tier1.len()).filter(|&t| !real.townships[t].is_street()).map(|t| mesh.centres[tier1.seeds[t]]).collect();
+    let towns: Vec<[f64; 2]> = (0..tier1.len())
+        .filter(|&t| !real.townships[t].is_street())
+        .map(|t| mesh.centres[tier1.seeds[t]])
+        .collect();
     mesh.centres
         .iter()
         .map(|&p| {
             let s = (-dist2(p, seat) / (2.0 * 3.0 * 3.0)).exp();
-            let t = towns.iter().map(|&q| (-dist2(p, q) / 2.0).exp()).fold(0.0, f64::max);
+            let t = towns
+                .iter()
+                .map(|&q| (-dist2(p, q) / 2.0).exp())
+                .fold(0.0, f64::max);
             s.max(0.5 * t)
         })
         .collect()
@@ -241,7 +325,9 @@ fn assemble(
         let u = cells.iter().map(|&c| urban[c]).sum::<f64>() / cells.len().max(1) as f64;
         let street = real.townships[township_of[v]].is_street();
         let mean = 120.0 + 200.0 * u + if street { 60.0 } else { 0.0 };
-        let households = (mean * rng.lognormal(1.0, 0.22)).round().clamp(100.0, 400.0) as u64;
+        let households = (mean * rng.lognormal(1.0, 0.22))
+            .round()
+            .clamp(100.0, 400.0) as u64;
         let population = (households as f64 * rng.uniform(2.6, 3.2)).round() as u64;
         hh_v[v] += households;
         pop_v[v] += population;
@@ -256,7 +342,12 @@ fn assemble(
             chief: Some(names::person(rng)),
             rings,
         });
-        grids.push(GridInfo { unit: base + nv + g, cells, urban: u, village: base + v });
+        grids.push(GridInfo {
+            unit: base + nv + g,
+            cells,
+            urban: u,
+            village: base + v,
+        });
     }
     let mut hh_t = vec![0u64; real.townships.len()];
     let mut pop_t = vec![0u64; real.townships.len()];
@@ -307,17 +398,21 @@ fn dist2(a: [f64; 2], b: [f64; 2]) -> f64 {
     (a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2)
 }
 
+/// A 600-grid county built once and shared by the tests, which only read it.
+#[cfg(test)]
+pub(crate) fn small_county() -> &'static County {
+    static C: std::sync::OnceLock<County> = std::sync::OnceLock::new();
+    C.get_or_init(|| build(&super::source::load().expect("data"), 600, 5).expect("county"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::demo::polygonize::{contains, signed_area};
-    use crate::demo::source;
     use std::collections::BTreeMap;
 
-    /// Built once and shared: the tests only read it.
     fn small() -> &'static County {
-        static C: std::sync::OnceLock<County> = std::sync::OnceLock::new();
-        C.get_or_init(|| build(&source::load().expect("data"), 600, 5).expect("county"))
+        small_county()
     }
 
     fn area(r: &Rings) -> f64 {
@@ -346,7 +441,9 @@ mod tests {
         let c = small();
         let mut sums: BTreeMap<&str, f64> = BTreeMap::new();
         for u in &c.units[1..] {
-            *sums.entry(u.parent.as_deref().expect("parent")).or_default() += area(&u.rings);
+            *sums
+                .entry(u.parent.as_deref().expect("parent"))
+                .or_default() += area(&u.rings);
         }
         for u in c.units.iter().filter(|u| u.level < 3) {
             let a = area(&u.rings);
@@ -361,9 +458,14 @@ mod tests {
         let grids: Vec<&Unit> = c.units.iter().filter(|u| u.level == 3).collect();
         let mut rng = Rng::stream(9, 9);
         let root = &c.units[0].rings;
-        let (lo, hi) = root[0].iter().fold(([f64::MAX; 2], [f64::MIN; 2]), |(lo, hi), p| {
-            ([lo[0].min(p[0]), lo[1].min(p[1])], [hi[0].max(p[0]), hi[1].max(p[1])])
-        });
+        let (lo, hi) = root[0]
+            .iter()
+            .fold(([f64::MAX; 2], [f64::MIN; 2]), |(lo, hi), p| {
+                (
+                    [lo[0].min(p[0]), lo[1].min(p[1])],
+                    [hi[0].max(p[0]), hi[1].max(p[1])],
+                )
+            });
         let mut tested = 0;
         for _ in 0..400 {
             let (x, y) = (rng.uniform(lo[0], hi[0]), rng.uniform(lo[1], hi[1]));
@@ -382,9 +484,17 @@ mod tests {
     fn streets_are_small_and_central() {
         let c = small();
         let t: Vec<&Unit> = c.units.iter().filter(|u| u.level == 1).collect();
-        let street_max = t.iter().filter(|u| u.name.ends_with("街道")).map(|u| area(&u.rings)).fold(0.0, f64::max);
+        let street_max = t
+            .iter()
+            .filter(|u| u.name.ends_with("街道"))
+            .map(|u| area(&u.rings))
+            .fold(0.0, f64::max);
         let town_median = {
-            let mut a: Vec<f64> = t.iter().filter(|u| !u.name.ends_with("街道")).map(|u| area(&u.rings)).collect();
+            let mut a: Vec<f64> = t
+                .iter()
+                .filter(|u| !u.name.ends_with("街道"))
+                .map(|u| area(&u.rings))
+                .collect();
             a.sort_by(f64::total_cmp);
             a[a.len() / 2]
         };

@@ -29,7 +29,10 @@ struct Properties<'a> {
 
 /// Writes every unit of `county` to `path`.
 pub fn write(county: &County, path: &Path) -> Result<(), DemoError> {
-    let io = |source| DemoError::Io { path: path.to_path_buf(), source };
+    let io = |source| DemoError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     let file = File::create(path).map_err(io)?;
     let mut w = BufWriter::with_capacity(1 << 20, file);
     write_all(&mut w, &county.units).map_err(io)?;

@@ -28,17 +28,27 @@ pub struct Plane {
 
 impl Plane {
     fn new(lon0: f64, lat0: f64) -> Self {
-        Plane { lon0, lat0, kx: 111.320 * lat0.to_radians().cos() }
+        Plane {
+            lon0,
+            lat0,
+            kx: 111.320 * lat0.to_radians().cos(),
+        }
     }
 
     /// km → lon/lat, rounded to 7 decimals (about 1 cm).
     pub fn to_lonlat(&self, x: f64, y: f64) -> [f64; 2] {
-        [round7(self.lon0 + x / self.kx), round7(self.lat0 + y / KM_PER_DEG_LAT)]
+        [
+            round7(self.lon0 + x / self.kx),
+            round7(self.lat0 + y / KM_PER_DEG_LAT),
+        ]
     }
 
     /// lon/lat → km.
     pub fn to_km(&self, lon: f64, lat: f64) -> [f64; 2] {
-        [(lon - self.lon0) * self.kx, (lat - self.lat0) * KM_PER_DEG_LAT]
+        [
+            (lon - self.lon0) * self.kx,
+            (lat - self.lat0) * KM_PER_DEG_LAT,
+        ]
     }
 }
 
@@ -67,7 +77,11 @@ pub struct Mesh {
 
 impl Mesh {
     /// Builds a mesh of about `target_cells` cells inside `rings`.
-    pub fn build(rings: &[Vec<[f64; 2]>], target_cells: usize, seed: u64) -> Result<Mesh, DemoError> {
+    pub fn build(
+        rings: &[Vec<[f64; 2]>],
+        target_cells: usize,
+        seed: u64,
+    ) -> Result<Mesh, DemoError> {
         let (mut lo, mut hi) = ([f64::MAX; 2], [f64::MIN; 2]);
         for p in rings.iter().flatten() {
             for k in 0..2 {
@@ -85,7 +99,12 @@ impl Mesh {
         let nb = ((y_max - y_min + 6.0 * s) / h).ceil() as usize + 1;
         let off = nb / 2 + 1;
         let na = off + ((x_max - x_min + 6.0 * s) / s).ceil() as usize + 2;
-        let centre = |a: usize, b: usize| [x0 + (a as f64 - off as f64 + b as f64 / 2.0) * s, y0 + b as f64 * h];
+        let centre = |a: usize, b: usize| {
+            [
+                x0 + (a as f64 - off as f64 + b as f64 / 2.0) * s,
+                y0 + b as f64 * h,
+            ]
+        };
 
         let mut inside = vec![false; na * nb];
         for b in 1..nb - 1 {
@@ -96,15 +115,23 @@ impl Mesh {
             }
         }
         keep_largest_component(&mut inside, na);
-        let full: Vec<u32> = (0..na * nb).filter(|&f| inside[f]).map(|f| f as u32).collect();
+        let full: Vec<u32> = (0..na * nb)
+            .filter(|&f| inside[f])
+            .map(|f| f as u32)
+            .collect();
         if full.is_empty() {
-            return Err(DemoError::Geometry("no mesh cell inside the county boundary".into()));
+            return Err(DemoError::Geometry(
+                "no mesh cell inside the county boundary".into(),
+            ));
         }
         let mut compact = vec![NONE; na * nb];
         for (c, &f) in full.iter().enumerate() {
             compact[f as usize] = c as u32;
         }
-        let centres = full.iter().map(|&f| centre(f as usize % na, f as usize / na)).collect();
+        let centres = full
+            .iter()
+            .map(|&f| centre(f as usize % na, f as usize / na))
+            .collect();
 
         let warp = Warp::new(&mut Rng::stream(seed, 0x3A2F));
         let mut vertices = vec![[0.0; 2]; 2 * na * nb];
@@ -112,7 +139,11 @@ impl Mesh {
             for v in hex_vertices(f as usize, na) {
                 let base = v / 2;
                 let [px, py] = centre(base % na, base / na);
-                let (dx, dy) = if v % 2 == 0 { (s / 2.0, h / 3.0) } else { (s, 2.0 * h / 3.0) };
+                let (dx, dy) = if v % 2 == 0 {
+                    (s / 2.0, h / 3.0)
+                } else {
+                    (s, 2.0 * h / 3.0)
+                };
                 let r = 0.17 * s * hash_unit(seed ^ 0x51, v as u64).sqrt();
                 let t = std::f64::consts::TAU * hash_unit(seed ^ 0x52, v as u64);
                 let (x, y) = (px + dx + r * t.cos(), py + dy + r * t.sin());
@@ -120,12 +151,25 @@ impl Mesh {
                 vertices[v] = plane.to_lonlat(x + wx, y + wy);
             }
         }
-        Ok(Mesh { plane, spacing: s, na, full, compact, centres, vertices })
+        Ok(Mesh {
+            plane,
+            spacing: s,
+            na,
+            full,
+            compact,
+            centres,
+            vertices,
+        })
     }
 
     /// Number of kept cells.
     pub fn len(&self) -> usize {
         self.full.len()
+    }
+
+    /// Never true for a built mesh; [`Mesh::build`] refuses an empty one.
+    pub fn is_empty(&self) -> bool {
+        self.full.is_empty()
     }
 
     /// Kept neighbours across each of the six edges (edge k joins vertex k
@@ -149,13 +193,23 @@ impl Mesh {
 /// U(a-1,b), D(a-1,b-1), U(a,b-1), D(a,b-1) where U/D are the up and down
 /// triangles anchored at a lattice point.
 fn hex_vertices(f: usize, na: usize) -> [usize; 6] {
-    [2 * f, 2 * (f - 1) + 1, 2 * (f - 1), 2 * (f - 1 - na) + 1, 2 * (f - na), 2 * (f - na) + 1]
+    [
+        2 * f,
+        2 * (f - 1) + 1,
+        2 * (f - 1),
+        2 * (f - 1 - na) + 1,
+        2 * (f - na),
+        2 * (f - na) + 1,
+    ]
 }
 
 fn shoelace_km(plane: &Plane, ring: &[[f64; 2]]) -> f64 {
     let pts: Vec<[f64; 2]> = ring.iter().map(|p| plane.to_km(p[0], p[1])).collect();
     let n = pts.len();
-    (0..n).map(|i| pts[i][0] * pts[(i + 1) % n][1] - pts[(i + 1) % n][0] * pts[i][1]).sum::<f64>() / 2.0
+    (0..n)
+        .map(|i| pts[i][0] * pts[(i + 1) % n][1] - pts[(i + 1) % n][0] * pts[i][1])
+        .sum::<f64>()
+        / 2.0
 }
 
 /// Drops every cell outside the largest edge-connected group, so the county
@@ -184,7 +238,11 @@ fn keep_largest_component(inside: &mut [bool], na: usize) {
         sizes.push(size);
     }
     // First largest wins ties, which keeps the choice deterministic.
-    let best = sizes.iter().enumerate().max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(&a.0))).map(|(i, _)| i as u32);
+    let best = sizes
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(&a.0)))
+        .map(|(i, _)| i as u32);
     for (f, v) in inside.iter_mut().enumerate() {
         *v = *v && Some(comp[f]) == best;
     }
@@ -205,17 +263,25 @@ impl Warp {
                 let dir = rng.uniform(0.0, std::f64::consts::TAU);
                 let udir = rng.uniform(0.0, std::f64::consts::TAU);
                 let amp = 0.1 / k;
-                [k * dir.cos(), k * dir.sin(), amp * udir.cos(), amp * udir.sin(), rng.uniform(0.0, std::f64::consts::TAU)]
+                [
+                    k * dir.cos(),
+                    k * dir.sin(),
+                    amp * udir.cos(),
+                    amp * udir.sin(),
+                    rng.uniform(0.0, std::f64::consts::TAU),
+                ]
             })
             .collect();
         Warp { terms }
     }
 
     fn at(&self, x: f64, y: f64) -> (f64, f64) {
-        self.terms.iter().fold((0.0, 0.0), |(dx, dy), [kx, ky, ux, uy, ph]| {
-            let s = (kx * x + ky * y + ph).sin();
-            (dx + ux * s, dy + uy * s)
-        })
+        self.terms
+            .iter()
+            .fold((0.0, 0.0), |(dx, dy), [kx, ky, ux, uy, ph]| {
+                let s = (kx * x + ky * y + ph).sin();
+                (dx + ux * s, dy + uy * s)
+            })
     }
 }
 
@@ -231,7 +297,9 @@ mod tests {
         assert!(mesh.len() > 2000 && mesh.len() < 4000, "{}", mesh.len());
         for c in 0..mesh.len() {
             let vs = mesh.cell_vertices(c).map(|v| mesh.vertices[v]);
-            let a: f64 = (0..6).map(|i| vs[i][0] * vs[(i + 1) % 6][1] - vs[(i + 1) % 6][0] * vs[i][1]).sum();
+            let a: f64 = (0..6)
+                .map(|i| vs[i][0] * vs[(i + 1) % 6][1] - vs[(i + 1) % 6][0] * vs[i][1])
+                .sum();
             assert!(a > 0.0);
             for (k, n) in mesh.neighbours(c).iter().enumerate() {
                 if let Some(n) = *n {

@@ -51,7 +51,12 @@ pub struct DemoOptions {
 
 impl Default for DemoOptions {
     fn default() -> Self {
-        DemoOptions { out: PathBuf::from("data/demo"), grids: DEFAULT_GRIDS, events: DEFAULT_EVENTS, seed: DEFAULT_SEED }
+        DemoOptions {
+            out: PathBuf::from("data/demo"),
+            grids: DEFAULT_GRIDS,
+            events: DEFAULT_EVENTS,
+            seed: DEFAULT_SEED,
+        }
     }
 }
 
@@ -73,7 +78,9 @@ pub enum DemoError {
     #[error("embedded file {file}: {reason}")]
     RealData { file: &'static str, reason: String },
     /// Fewer grids were asked for than there are villages.
-    #[error("--grids {grids} is too few: every one of the {villages} villages needs at least one grid")]
+    #[error(
+        "--grids {grids} is too few: every one of the {villages} villages needs at least one grid"
+    )]
     TooFewGrids { grids: usize, villages: usize },
     /// More grids than 3-digit grid sequence numbers allow.
     #[error("--grids {grids} is too many: a village would need more than 999 grids")]
@@ -83,7 +90,10 @@ pub enum DemoError {
     Geometry(String),
     /// Writing an output file failed.
     #[error("writing {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// Generates the demo county and its events into `opts.out`.
@@ -99,12 +109,20 @@ pub enum DemoError {
 pub fn generate(opts: &DemoOptions) -> Result<DemoSummary, DemoError> {
     let real = source::load()?;
     let county = county::build(&real, opts.grids, opts.seed)?;
-    std::fs::create_dir_all(&opts.out).map_err(|source| DemoError::Io { path: opts.out.clone(), source })?;
+    std::fs::create_dir_all(&opts.out).map_err(|source| DemoError::Io {
+        path: opts.out.clone(),
+        source,
+    })?;
     let grids_path = opts.out.join("grids.geojson");
     let events_path = opts.out.join("events.csv");
     geojson::write(&county, &grids_path)?;
     let counts = events::write(&county, opts.events, opts.seed, &events_path)?;
-    Ok(DemoSummary { units_by_level: county.units_by_level(), events_written: counts.rows, grids_path, events_path })
+    Ok(DemoSummary {
+        units_by_level: county.units_by_level(),
+        events_written: counts.rows,
+        grids_path,
+        events_path,
+    })
 }
 
 #[cfg(test)]
@@ -112,19 +130,62 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_same_options_give_the_same_bytes() {
+        let base = std::env::temp_dir().join(format!("wangge-demo-det-{}", std::process::id()));
+        let run = |sub: &str| {
+            let out = base.join(sub);
+            let s = generate(&DemoOptions {
+                out: out.clone(),
+                grids: 600,
+                events: 2000,
+                seed: 11,
+            })
+            .expect("generate");
+            assert_eq!(s.units_by_level, [1, 25, 542, 600]);
+            assert_eq!(s.events_written, 2000);
+            let read = |f: &str| std::fs::read(out.join(f)).expect("read back");
+            (read("grids.geojson"), read("events.csv"))
+        };
+        let (a, b) = (run("a"), run("b"));
+        let _ = std::fs::remove_dir_all(&base);
+        assert!(a.0 == b.0, "grids.geojson differs");
+        assert!(a.1 == b.1, "events.csv differs");
+    }
+
+    #[test]
     #[ignore = "timing run at default size; cargo test --lib demo::tests::defaults -- --ignored --nocapture"]
     fn defaults() {
         let t = std::time::Instant::now();
         let real = source::load().expect("data");
         let c = county::build(&real, DEFAULT_GRIDS, DEFAULT_SEED).expect("county");
-        eprintln!("geometry {:.2}s, {} cells", t.elapsed().as_secs_f64(), c.mesh.len());
-        let mut nv: Vec<usize> =
-            c.units.iter().filter(|u| u.level == 3).map(|u| u.rings.iter().map(|r| r.len() - 1).sum()).collect();
+        eprintln!(
+            "geometry {:.2}s, {} cells",
+            t.elapsed().as_secs_f64(),
+            c.mesh.len()
+        );
+        let mut nv: Vec<usize> = c
+            .units
+            .iter()
+            .filter(|u| u.level == 3)
+            .map(|u| u.rings.iter().map(|r| r.len() - 1).sum())
+            .collect();
         nv.sort_unstable();
-        eprintln!("grid vertices min {} median {} max {}", nv[0], nv[nv.len() / 2], nv[nv.len() - 1]);
+        let q = |f: f64| nv[((nv.len() - 1) as f64 * f) as usize];
+        eprintln!(
+            "grid vertices min {} p5 {} median {} p95 {} max {}",
+            q(0.0),
+            q(0.05),
+            q(0.5),
+            q(0.95),
+            q(1.0)
+        );
         let dir = std::env::temp_dir().join("wangge-demo-defaults");
         let t = std::time::Instant::now();
-        let s = generate(&DemoOptions { out: dir, ..DemoOptions::default() }).expect("generate");
+        let s = generate(&DemoOptions {
+            out: dir,
+            ..DemoOptions::default()
+        })
+        .expect("generate");
         eprintln!("generate {:.2}s {:?}", t.elapsed().as_secs_f64(), s);
     }
 }

@@ -32,6 +32,11 @@ impl Tier {
         self.parent.len()
     }
 
+    /// True when the tier has no units.
+    pub fn is_empty(&self) -> bool {
+        self.parent.is_empty()
+    }
+
     /// Sum of `weight` over each unit's cells.
     pub fn mass(&self, weight: &[f64]) -> Vec<f64> {
         let mut m = vec![0.0; self.len()];
@@ -115,7 +120,11 @@ impl Problem<'_> {
             }
             labels = self.grow(&cells, &offset);
         }
-        Tier { labels, parent, seeds: cells }
+        Tier {
+            labels,
+            parent,
+            seeds: cells,
+        }
     }
 
     /// Scales targets so that within each parent they sum to its mass.
@@ -131,7 +140,10 @@ impl Problem<'_> {
         for s in seeds {
             target_sum[s.parent] += s.target;
         }
-        seeds.iter().map(|s| (s.target / target_sum[s.parent] * parent_mass[s.parent]).max(1e-12)).collect()
+        seeds
+            .iter()
+            .map(|s| (s.target / target_sum[s.parent] * parent_mass[s.parent]).max(1e-12))
+            .collect()
     }
 
     /// Claims cells outward from the seeds; see the module docs.
@@ -146,7 +158,11 @@ impl Problem<'_> {
             for n in mesh.neighbours(c).into_iter().flatten() {
                 if labels[n] == UNSET && self.parent_of_cell[n] == self.parent_of_cell[c] {
                     let key = dist2(mesh.centres[n], mesh.centres[cells[l]]).sqrt() + offset[l];
-                    heap.push(Claim { key, cell: n as u32, label: l as u32 });
+                    heap.push(Claim {
+                        key,
+                        cell: n as u32,
+                        label: l as u32,
+                    });
                 }
             }
         };
@@ -191,7 +207,10 @@ impl PartialOrd for Claim {
 }
 impl Ord for Claim {
     fn cmp(&self, o: &Self) -> Ordering {
-        o.key.total_cmp(&self.key).then(o.cell.cmp(&self.cell)).then(o.label.cmp(&self.label))
+        o.key
+            .total_cmp(&self.key)
+            .then(o.cell.cmp(&self.cell))
+            .then(o.label.cmp(&self.label))
     }
 }
 
@@ -206,7 +225,11 @@ pub fn pick_cells(cells: &[usize], weight: &[f64], k: usize, rng: &mut Rng) -> V
     let mut tries = 0;
     while out.len() < k {
         // Heavy weights can make rejection slow; fall back to uniform.
-        let i = if tries < 50 * k { cdf.sample(rng) } else { rng.below(cells.len()) };
+        let i = if tries < 50 * k {
+            cdf.sample(rng)
+        } else {
+            rng.below(cells.len())
+        };
         tries += 1;
         if !taken[i] {
             taken[i] = true;
@@ -220,10 +243,20 @@ pub fn pick_cells(cells: &[usize], weight: &[f64], k: usize, rng: &mut Rng) -> V
 /// between `min` and `max`.
 pub fn allocate(weights: &[f64], total: usize, min: usize, max: usize) -> Vec<usize> {
     let sum: f64 = weights.iter().sum();
-    let quota: Vec<f64> = weights.iter().map(|w| w / sum.max(1e-300) * total as f64).collect();
-    let mut n: Vec<usize> = quota.iter().map(|q| (q.floor() as usize).clamp(min, max)).collect();
+    let quota: Vec<f64> = weights
+        .iter()
+        .map(|w| w / sum.max(1e-300) * total as f64)
+        .collect();
+    let mut n: Vec<usize> = quota
+        .iter()
+        .map(|q| (q.floor() as usize).clamp(min, max))
+        .collect();
     let mut order: Vec<usize> = (0..weights.len()).collect();
-    order.sort_by(|&a, &b| (quota[b] - quota[b].floor()).total_cmp(&(quota[a] - quota[a].floor())).then(a.cmp(&b)));
+    order.sort_by(|&a, &b| {
+        (quota[b] - quota[b].floor())
+            .total_cmp(&(quota[a] - quota[a].floor()))
+            .then(a.cmp(&b))
+    });
     let mut given: usize = n.iter().sum();
     let mut pass = 0;
     while given < total && pass < 1000 {
@@ -237,7 +270,12 @@ pub fn allocate(weights: &[f64], total: usize, min: usize, max: usize) -> Vec<us
     }
     // Floors raised to `min` may overshoot; take back from the largest.
     while given > total {
-        let Some(i) = (0..n.len()).filter(|&i| n[i] > min).max_by_key(|&i| (n[i], std::cmp::Reverse(i))) else { break };
+        let Some(i) = (0..n.len())
+            .filter(|&i| n[i] > min)
+            .max_by_key(|&i| (n[i], std::cmp::Reverse(i)))
+        else {
+            break;
+        };
         n[i] -= 1;
         given -= 1;
     }

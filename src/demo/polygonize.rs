@@ -55,11 +55,15 @@ fn trace(mesh: &Mesh, edges: &[(u32, u32, u32)], label: u32) -> Result<Rings, De
             let to = edges[i].2;
             i = edges.partition_point(|e| e.1 < to);
             if i >= edges.len() || edges[i].1 != to {
-                return Err(DemoError::Geometry(format!("open boundary in unit {label}")));
+                return Err(DemoError::Geometry(format!(
+                    "open boundary in unit {label}"
+                )));
             }
         }
         if i != first {
-            return Err(DemoError::Geometry(format!("boundary of unit {label} is not a simple ring")));
+            return Err(DemoError::Geometry(format!(
+                "boundary of unit {label} is not a simple ring"
+            )));
         }
         ring.push(ring[0]);
         if signed_area(&ring) > 0.0 {
@@ -69,7 +73,10 @@ fn trace(mesh: &Mesh, edges: &[(u32, u32, u32)], label: u32) -> Result<Rings, De
         }
     }
     if exterior.len() != 1 {
-        return Err(DemoError::Geometry(format!("unit {label} has {} exterior rings", exterior.len())));
+        return Err(DemoError::Geometry(format!(
+            "unit {label} has {} exterior rings",
+            exterior.len()
+        )));
     }
     exterior.append(&mut holes);
     Ok(exterior)
@@ -77,7 +84,10 @@ fn trace(mesh: &Mesh, edges: &[(u32, u32, u32)], label: u32) -> Result<Rings, De
 
 /// Planar shoelace area of a closed ring in its own units (positive = CCW).
 pub fn signed_area(ring: &[[f64; 2]]) -> f64 {
-    ring.windows(2).map(|w| w[0][0] * w[1][1] - w[1][0] * w[0][1]).sum::<f64>() / 2.0
+    ring.windows(2)
+        .map(|w| w[0][0] * w[1][1] - w[1][0] * w[0][1])
+        .sum::<f64>()
+        / 2.0
 }
 
 /// Even-odd point-in-polygon over all rings of a polygon.

@@ -175,7 +175,9 @@ impl Cdf {
     pub fn sample(&self, rng: &mut Rng) -> usize {
         let total = self.cum.last().copied().unwrap_or(0.0);
         let x = rng.unit() * total;
-        self.cum.partition_point(|c| *c <= x).min(self.cum.len().saturating_sub(1))
+        self.cum
+            .partition_point(|c| *c <= x)
+            .min(self.cum.len().saturating_sub(1))
     }
 }
 

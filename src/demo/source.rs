@@ -63,24 +63,41 @@ pub fn load() -> Result<RealCounty, DemoError> {
             });
         }
     }
-    Ok(RealCounty { rings, townships, villages })
+    Ok(RealCounty {
+        rings,
+        townships,
+        villages,
+    })
 }
 
-fn read_csv<T: for<'de> Deserialize<'de>>(text: &str, file: &'static str) -> Result<Vec<T>, DemoError> {
+fn read_csv<T: for<'de> Deserialize<'de>>(
+    text: &str,
+    file: &'static str,
+) -> Result<Vec<T>, DemoError> {
     csv::Reader::from_reader(text.as_bytes())
         .deserialize()
         .collect::<Result<Vec<T>, _>>()
-        .map_err(|e| DemoError::RealData { file, reason: e.to_string() })
+        .map_err(|e| DemoError::RealData {
+            file,
+            reason: e.to_string(),
+        })
 }
 
 fn county_rings() -> Result<Vec<Vec<[f64; 2]>>, DemoError> {
     let file = "county_130682.geojson";
-    let bad = |reason: &str| DemoError::RealData { file, reason: reason.to_string() };
-    let v: serde_json::Value = serde_json::from_str(COUNTY_GEOJSON).map_err(|e| bad(&e.to_string()))?;
+    let bad = |reason: &str| DemoError::RealData {
+        file,
+        reason: reason.to_string(),
+    };
+    let v: serde_json::Value =
+        serde_json::from_str(COUNTY_GEOJSON).map_err(|e| bad(&e.to_string()))?;
     let geom = &v["features"][0]["geometry"];
     let polygons: Vec<&serde_json::Value> = match geom["type"].as_str() {
         Some("Polygon") => vec![&geom["coordinates"]],
-        Some("MultiPolygon") => geom["coordinates"].as_array().map(|a| a.iter().collect()).unwrap_or_default(),
+        Some("MultiPolygon") => geom["coordinates"]
+            .as_array()
+            .map(|a| a.iter().collect())
+            .unwrap_or_default(),
         _ => return Err(bad("first feature is not a Polygon or MultiPolygon")),
     };
     let mut rings = Vec::new();
