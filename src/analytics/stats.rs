@@ -210,7 +210,7 @@ mod tests {
 
     #[test]
     fn poisson_tails_match_direct_sums() {
-        for &(k, lambda) in &[(1u64, 0.5), (3, 1.2), (10, 4.0), (25, 20.0), (40, 12.5)] {
+        for &(k, lambda) in &[(1u64, 0.5f64), (3, 1.2), (10, 4.0), (25, 20.0), (40, 12.5)] {
             let mut below = 0.0;
             let mut term = (-lambda).exp();
             for i in 0..k {
