@@ -177,7 +177,9 @@ async function breadcrumb() {
   const crumbs = [{ code: null, name: county?.name || t('county'), level: 0 }];
   if (state.parent) {
     const u = await api.unit(state.parent);
-    for (const a of u.ancestors || []) if (a.level > 0) crumbs.push(a);
+    // Ancestors come nearest first; the breadcrumb reads from the county down.
+    const ancestors = [...(u.ancestors || [])].sort((a, b) => a.level - b.level);
+    for (const a of ancestors) if (a.level > 0) crumbs.push(a);
     const self = u.unit?.properties || u.unit;
     crumbs.push({ code: state.parent, name: self?.name || state.parent, level: self?.level ?? state.level - 1 });
   }

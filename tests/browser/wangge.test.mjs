@@ -1,0 +1,225 @@
+// The front end in a real browser against the real service on loopback with
+// a small demo county. One service and a fresh browser per test; every
+// request must stay on 127.0.0.1; screenshots go to tests/artifacts/.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { launch, loginAs, shot, settled, renderedCodes } from './browser.mjs';
+import { startService, demo, demoUnits, apiAs } from './service.mjs';
+
+const MOCK = !!process.env.WANGGE_WEB_MOCK;
+let svc;
+let units = [];
+let township;
+let chiefGrid;
+let otherGrid;
+
+before(async () => {
+  if (!MOCK) {
+    units = demoUnits(demo(600, 30000));
+    township = units.find((u) => u.level === 1);
+    const grids = units.filter((u) => u.level === 3);
+    chiefGrid = grids[0];
+    otherGrid = grids.find((g) => g.parent !== chiefGrid.parent);
+  }
+  svc = await startService({ chiefGrid: chiefGrid?.code, leaderScope: units.find((u) => u.level === 0)?.code ?? township?.code });
+  if (MOCK) {
+    const fc = await apiAs(svc.base, svc.users.admin, '/units?level=3');
+    const all = await Promise.all([0, 1, 2, 3].map((l) => apiAs(svc.base, svc.users.admin, `/units?level=${l}`)));
+    units = all.flatMap((r) => r.body.features.map((f) => f.properties));
+    township = units.find((u) => u.level === 1);
+    chiefGrid = units.find((u) => u.code === svc.users.chief.scopes[0]);
+    otherGrid = fc.body.features.map((f) => f.properties).find((g) => g.parent !== chiefGrid.parent);
+  }
+});
+
+after(() => svc?.stop());
+
+/** Opens a browser, runs `f(b)`, checks that nothing left loopback, closes. */
+async function withBrowser(opts, f) {
+  const b = await launch(opts);
+  try {
+    await f(b);
+    assert.deepEqual(b.offsite, [], 'requests left 127.0.0.1');
+    assert.deepEqual(b.errors, [], 'page errors');
+  } finally {
+    await b.close();
+  }
+}
+
+const count = (level, parent) => units.filter((u) => u.level === level && (!parent || u.parent === parent)).length;
+
+/** Viewport pixel of a point inside the rendered unit `code` (scans the canvas). */
+async function pixelOf(page, code) {
+  const p = await page.evaluate((code) => {
+    const m = window.__wangge.map.map;
+    const c = m.getCanvas();
+    const r = c.getBoundingClientRect();
+    for (let step = 24; step >= 4; step /= 2) {
+      for (let y = step / 2; y < r.height; y += step) {
+        for (let x = step / 2; x < r.width; x += step) {
+          const f = m.queryRenderedFeatures([x, y], { layers: ['fill'] })[0];
+          if (f && f.properties.code === code) return { x: r.left + x, y: r.top + y };
+        }
+      }
+    }
+    return null;
+  }, code);
+  assert.ok(p, `unit ${code} is not drawn`);
+  return p;
+}
+
+const fillClasses = (page) => page.evaluate(() => {
+  const m = window.__wangge.map;
+  return [...m.features.keys()].map((c) => m.map.getFeatureState({ source: 'units', id: c }).cls ?? null);
+});
+
+test('the admin sees every township of the county, coloured, with a legend', async () => {
+  await withBrowser({}, async ({ page }) => {
+    await loginAs(page, svc.base, svc.users.admin.username, svc.users.admin.password);
+    const expected = count(1);
+    assert.ok(expected > 1);
+    assert.equal(await page.evaluate(() => window.__wangge.map.features.size), expected);
+    assert.equal((await renderedCodes(page)).length, expected);
+    const classes = await fillClasses(page);
+    assert.ok(new Set(classes.filter((c) => c !== null)).size > 1, 'units fall into several classes');
+    assert.ok((await page.locator('#legend li').count()) >= 3);
+    await page.waitForSelector('#kpis .kpi');
+    await shot(page, 'admin-county');
+  });
+});
+
+test('clicking a township drills down to its villages with a breadcrumb back up', async () => {
+  await withBrowser({}, async ({ page }) => {
+    await loginAs(page, svc.base, svc.users.admin.username, svc.users.admin.password);
+    const { x, y } = await pixelOf(page, township.code);
+    await page.mouse.click(x, y);
+    await page.waitForFunction((c) => window.__wangge.state.parent === c, township.code);
+    await settled(page);
+    assert.equal(await page.evaluate(() => window.__wangge.state.level), 2);
+    const villages = count(2, township.code);
+    assert.equal(await page.evaluate(() => window.__wangge.map.features.size), villages);
+    assert.equal((await renderedCodes(page)).length, villages);
+    assert.match(await page.textContent('#crumbs .current'), new RegExp(township.name));
+    await shot(page, 'admin-township');
+    // A village drills down to its grids.
+    const village = units.find((u) => u.level === 2 && u.parent === township.code);
+    const p = await pixelOf(page, village.code);
+    await page.mouse.click(p.x, p.y);
+    await page.waitForFunction((c) => window.__wangge.state.parent === c, village.code);
+    await settled(page);
+    assert.equal(await page.evaluate(() => window.__wangge.map.features.size), count(3, village.code));
+    await shot(page, 'admin-village');
+    // The breadcrumb goes back to the county.
+    await page.click('#crumbs a.crumb >> nth=0');
+    await page.waitForFunction(() => window.__wangge.state.parent === null);
+    await settled(page);
+    assert.equal(await page.evaluate(() => window.__wangge.map.features.size), count(1));
+  });
+});
+
+test('changing the window changes the colours and the panel numbers', async () => {
+  await withBrowser({}, async ({ page }) => {
+    await loginAs(page, svc.base, svc.users.admin.username, svc.users.admin.password);
+    await page.waitForSelector('#kpis .kpi');
+    const before = { classes: await fillClasses(page), kpis: await page.textContent('#kpis'), legend: await page.textContent('#legend') };
+    await shot(page, 'window-year');
+    await page.selectOption('#preset', '3m');
+    await page.waitForFunction(() => window.__wangge.state.preset === '3m');
+    await settled(page);
+    await page.waitForFunction((k) => document.querySelector('#kpis .kpi') && document.querySelector('#kpis').textContent !== k, before.kpis);
+    const after = { classes: await fillClasses(page), kpis: await page.textContent('#kpis'), legend: await page.textContent('#legend') };
+    assert.notEqual(after.kpis, before.kpis, 'panel numbers change');
+    assert.ok(after.legend !== before.legend || JSON.stringify(after.classes) !== JSON.stringify(before.classes), 'colours change');
+    await shot(page, 'window-3m');
+  });
+});
+
+test('labels are drawn with real Chinese glyphs served by the service', async () => {
+  await withBrowser({}, async ({ page }) => {
+    const fonts = [];
+    page.on('response', (r) => r.url().includes('/glyphs/') && fonts.push(r.status()));
+    await loginAs(page, svc.base, svc.users.admin.username, svc.users.admin.password);
+    const canvasShot = async (text) => {
+      await page.evaluate((s) => window.__wangge.map.setLabelText(s), text);
+      await settled(page);
+      return page.locator('#map canvas').screenshot();
+    };
+    const a = await canvasShot('网格测试');
+    const b = await canvasShot('社区街道');
+    const none = await canvasShot('');
+    assert.ok(fonts.length > 0 && fonts.every((s) => s === 200), `font served: ${fonts}`);
+    assert.ok(!a.equals(none), 'labels are drawn at all');
+    assert.ok(!a.equals(b), 'two different Chinese strings render differently (identical means boxes)');
+    await page.evaluate(() => window.__wangge.map.setLabelText(null));
+    await settled(page);
+    await shot(page, 'labels-names');
+  });
+});
+
+test('a leader sorts the league table and a row flies the map to its unit', async () => {
+  const leader = svc.users.leader || svc.users.admin;
+  await withBrowser({}, async ({ page }) => {
+    await loginAs(page, svc.base, leader.username, leader.password);
+    await page.click('#tabs button[data-tab=compare]');
+    await page.waitForSelector('#league tbody tr');
+    const rows = await page.locator('#league tbody tr').count();
+    assert.equal(rows, count(1));
+    const values = async () => page.$$eval('#league tbody tr', (trs) => trs.map((tr) => tr.dataset.code));
+    const byRank = await values();
+    await page.click('#league th[data-sort=name]');
+    const names = await page.$$eval('#league tbody tr td:nth-child(2)', (tds) => tds.map((td) => td.textContent.trim()));
+    assert.deepEqual(names, [...names].sort((x, y) => x.localeCompare(y, 'zh-CN')));
+    await page.click('#league th[data-sort=rank]');
+    await page.click('#league th[data-sort=rank]');
+    const desc = await values();
+    assert.deepEqual(desc, [...byRank].reverse(), 'clicking a header twice reverses the order');
+    const ranks = await page.$$eval('#league tbody tr td:first-child', (tds) => tds.map((td) => Number(td.textContent)));
+    assert.deepEqual(ranks, [...ranks].sort((x, y) => y - x));
+    const center0 = await page.evaluate(() => window.__wangge.map.map.getCenter().toArray());
+    await page.click('#league tbody tr >> nth=0');
+    await page.waitForFunction(() => !window.__wangge.map.map.isMoving());
+    await settled(page);
+    const center1 = await page.evaluate(() => window.__wangge.map.map.getCenter().toArray());
+    assert.notDeepEqual(center1, center0, 'the map flew to the row');
+    await shot(page, 'leader-compare');
+  });
+});
+
+test('a grid chief on a tablet sees only their grid, and the API refuses another', async () => {
+  const chief = svc.users.chief;
+  await withBrowser({ viewport: { width: 1024, height: 768 } }, async ({ page }) => {
+    await loginAs(page, svc.base, chief.username, chief.password);
+    assert.deepEqual(await page.evaluate(() => [...window.__wangge.map.features.keys()]), [chiefGrid.code]);
+    assert.deepEqual(await renderedCodes(page), [chiefGrid.code]);
+    await page.waitForSelector('#kpis .kpi');
+    assert.match(await page.textContent('#panel-title'), new RegExp(chiefGrid.name));
+    await shot(page, 'chief-tablet');
+  });
+  assert.equal((await apiAs(svc.base, chief, `/units/${otherGrid.code}`)).status, 404);
+  assert.equal((await apiAs(svc.base, chief, `/units/${otherGrid.code}/kpis`)).status, 404);
+  assert.equal((await apiAs(svc.base, chief, `/units/${chiefGrid.code}`)).status, 200);
+});
+
+test('an analyst sees the map; hot spots and English work; export shows only when the service has it', async () => {
+  const analyst = svc.users.analyst || svc.users.admin;
+  await withBrowser({}, async ({ page }) => {
+    await loginAs(page, svc.base, analyst.username, analyst.password);
+    assert.equal((await renderedCodes(page)).length, count(1));
+    const exportStatus = (await apiAs(svc.base, analyst, `/export/map?format=csv&level=1&metric=event_count`)).status;
+    assert.equal(await page.isVisible('#export'), exportStatus === 200);
+    await page.selectOption('#mode', 'hot');
+    await settled(page);
+    assert.match(await page.textContent('#legend'), /热点 99%/);
+    await shot(page, 'analyst-hotspots');
+    await page.selectOption('#mode', 'lisa');
+    await settled(page);
+    assert.match(await page.textContent('#legend'), /高-高/);
+    await page.click('#lang');
+    await page.waitForFunction(() => window.__ready === true);
+    await settled(page);
+    assert.equal((await page.textContent('#logout')).trim(), 'Sign out');
+    assert.match(await page.textContent('#legend'), /High-High/);
+    await shot(page, 'analyst-english');
+  });
+});
