@@ -22,11 +22,11 @@ function qs(params) {
   return s ? `?${s}` : '';
 }
 
-async function request(method, path, { params = {}, body } = {}) {
+async function request(method, path, { params = {}, body, base = BASE } = {}) {
   const headers = {};
   if (token) headers.Authorization = `Bearer ${token}`;
   if (body !== undefined) headers['Content-Type'] = 'application/json';
-  const res = await fetch(`${BASE}${path}${qs(params)}`, {
+  const res = await fetch(`${base}${path}${qs(params)}`, {
     method,
     headers,
     body: body === undefined ? undefined : JSON.stringify(body),
@@ -90,19 +90,25 @@ export const hotspots = (level, metric, w, parent) =>
 export const issues = (code, page = 1, perPage = 50) =>
   request('GET', '/issues', { params: { unit: code, status: 'open', page, per_page: perPage } });
 
-/** Categories per kind, when the service lists them; [] otherwise. */
+/**
+ * Event categories as [{name, kind}]. The service lists issue categories as
+ * Open311 services; [] when it lists none.
+ */
 export async function categories() {
   try {
-    const r = await request('GET', '/categories');
-    return Array.isArray(r) ? r : r.categories || [];
+    const r = await request('GET', '/services.json', { base: '/open311/v2' });
+    return r.map((s) => ({ name: s.service_name || s.service_code, kind: s.group || 'issue' }));
   } catch {
     return [];
   }
 }
 
-/** URL of an export of what is on screen; `format` is csv or geojson. */
+/**
+ * URL of an export of what is on screen: the service's `/export` gives every
+ * metric of every visible unit of the tier as CSV (admins and analysts).
+ */
 export function exportUrl(format, level, metric, w, parent) {
-  return `${BASE}/export/map${qs({ format, level, metric, parent, ...w })}`;
+  return `${BASE}/export${qs({ level, parent, ...w })}`;
 }
 
 /** Whether the export endpoint exists (404 hides the button). */

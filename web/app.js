@@ -106,6 +106,8 @@ function buildToolbar(cats) {
     b.addEventListener('click', () => {
       tab = b.dataset.tab;
       for (const x of document.querySelectorAll('#tabs button')) x.classList.toggle('active', x === b);
+      document.querySelector('aside').classList.toggle('wide', tab === 'compare');
+      setTimeout(() => umap.resize(), 0);
       refreshSide();
     });
   }
@@ -222,7 +224,8 @@ function palette(m) {
   return PALETTES[d] || PALETTES.neutral;
 }
 
-function paintValues(values, uppers, m, title, noDataCount) {
+function paintValues(values, allUppers, m, title, noDataCount) {
+  const uppers = [...new Set(allUppers.filter((x) => x !== null && x !== undefined))].sort((a, b) => a - b);
   const colours = palette(m).slice(5 - Math.min(5, Math.max(1, uppers.length)));
   const classOf = new Map(values.map((v) => [v.code, classify(v.value, uppers)]));
   umap.paint(classOf, colours);

@@ -1,5 +1,6 @@
 // Export for analysts: downloads what is on screen (tier, window, filters)
-// through /api/v1/export/...; the button hides when the endpoint is absent.
+// through /api/v1/export (CSV); the button hides when the endpoint is absent
+// or refuses the caller's role.
 
 import * as api from './api.js';
 import { t } from './i18n.js';
@@ -7,8 +8,7 @@ import { state, windowParams } from './state.js';
 
 export async function mountExport(el) {
   el.hidden = true;
-  el.innerHTML = `<button type="button" data-format="csv">${t('export_csv')}</button>
-    <button type="button" data-format="geojson">${t('export_geojson')}</button>`;
+  el.innerHTML = `<button type="button" data-format="csv">${t('export_csv')}</button>`;
   for (const b of el.querySelectorAll('button')) {
     b.addEventListener('click', async () => {
       const f = b.dataset.format;

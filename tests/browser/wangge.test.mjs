@@ -206,7 +206,7 @@ test('an analyst sees the map; hot spots and English work; export shows only whe
   await withBrowser({}, async ({ page }) => {
     await loginAs(page, svc.base, analyst.username, analyst.password);
     assert.equal((await renderedCodes(page)).length, count(1));
-    const exportStatus = (await apiAs(svc.base, analyst, `/export/map?format=csv&level=1&metric=event_count`)).status;
+    const exportStatus = (await apiAs(svc.base, analyst, `/export?level=1`)).status;
     assert.equal(await page.isVisible('#export'), exportStatus === 200);
     await page.selectOption('#mode', 'hot');
     await settled(page);
