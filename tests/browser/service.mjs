@@ -14,6 +14,9 @@ const BIN = process.env.WANGGE_BIN || path.join(process.env.CARGO_TARGET_DIR || 
 
 export const PASSWORD = 'Test-pass-123';
 
+/** The vendor mounts of web/VENDOR.md, as a `[server] vendor` TOML inline table. */
+export const VENDOR = '{ "/vendor/maplibre-gl" = "node_modules/maplibre-gl/dist", "/vendor/uplot" = "node_modules/uplot/dist" }';
+
 async function freePort() {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
@@ -91,7 +94,7 @@ export async function startService({ grids = 600, events = 30000, chiefGrid, lea
   const proc = spawn(BIN, ['serve', '--data', data, '--addr', `127.0.0.1:${port}`], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'warn' },
+    env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'warn', WANGGE_SERVER_VENDOR: VENDOR },
   });
   proc.stdout.on('data', (d) => { log += d; });
   proc.stderr.on('data', (d) => { log += d; });
