@@ -307,10 +307,10 @@ pub fn ingredients(pre: &PreAgg, gm: &GridModel, level: u8, q: &Query) -> Result
     let end_us = q.end_us().unwrap_or_else(|| chrono::Utc::now().timestamp_micros());
     let mut out = HashMap::new();
     let frames = [
-        counts_lazy(pre.events.clone().lazy(), key.clone(), &q).collect()?,
-        lifecycle_lazy(pre.issues.clone().lazy(), key.clone(), &q, end_us).collect()?,
-        backlog_lazy(pre.issues.clone().lazy(), key.clone(), &q, end_us).collect()?,
-        households_lazy(pre.households.clone().lazy(), key, &q).collect()?,
+        counts_lazy(pre.events_in(&q).lazy(), key.clone(), &q).collect()?,
+        lifecycle_lazy(pre.issues_in(&q).lazy(), key.clone(), &q, end_us).collect()?,
+        backlog_lazy(pre.issues_before_end(&q).lazy(), key.clone(), &q, end_us).collect()?,
+        households_lazy(pre.households_in(&q).lazy(), key, &q).collect()?,
     ];
     for df in &frames {
         read_rows(df, &mut out, set_field)?;
@@ -390,8 +390,7 @@ pub fn category_counts(pre: &PreAgg, gm: &GridModel, level: u8, q: &Query) -> Re
     let key = unit_key(gm, level)?;
     let q = Query { zone: pre.zone, ..q.clone() };
     Ok(pre
-        .events
-        .clone()
+        .events_in(&q)
         .lazy()
         .filter(q.predicate())
         .with_column(key.alias(UNIT))

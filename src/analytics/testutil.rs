@@ -127,3 +127,82 @@ pub fn joined(gm: &GridModel, events: &[Ev]) -> DataFrame {
     ];
     DataFrame::new_infer_height(cols).expect("fixture frame")
 }
+
+/// A generated county of `towns` × `villages` × `grids` units (squares) and
+/// `n` events spread deterministically over `days` local days from 2025-01-01.
+pub fn big(towns: usize, villages: usize, grids: usize, n: usize, days: i64) -> (GridModel, DataFrame) {
+    let mut units = Vec::new();
+    let mut codes = Vec::new();
+    for t in 0..towns {
+        let tc = format!("T{t:02}");
+        units.push((unit(&tc, 1, None, 10.0, square(t as f64, 0.0, 1.0)), None));
+        for v in 0..villages {
+            let vc = format!("{tc}V{v:02}");
+            units.push((unit(&vc, 2, None, 2.0, square(t as f64, v as f64 * 0.1, 0.1)), Some(tc.clone())));
+            for g in 0..grids {
+                let gc = format!("{vc}G{g:02}");
+                units.push((unit(&gc, 3, Some(200), 0.5, square(t as f64 + g as f64 * 0.01, v as f64 * 0.1, 0.01)), Some(vc.clone())));
+                codes.push((tc.clone(), vc.clone(), gc));
+            }
+        }
+    }
+    let (u, p): (Vec<Unit>, Vec<Option<String>>) = units.into_iter().unzip();
+    let gm = GridModel::from_units(u, p);
+    let kinds = ["issue", "incident", "visit"];
+    let cats = ["矛盾纠纷", "环境卫生", "盗窃", "入户走访", "诈骗", "噪音"];
+    let sources = ["patrol", "hotline", "walk_in", "online", "other"];
+    let base = utc_us("2025-01-01 00:00");
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let (mut kind, mut cat, mut src, mut at, mut res, mut due, mut status, mut sat, mut hh) = (vec![], vec![], vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+    let (mut t1, mut t2, mut t3) = (vec![], vec![], vec![]);
+    for _ in 0..n {
+        let r = next();
+        let k = kinds[(r % 3) as usize];
+        let (tc, vc, gc) = &codes[((r >> 8) % codes.len() as u64) as usize];
+        let occ = base + ((r >> 20) % (days as u64 * 86_400)) as i64 * 1_000_000;
+        kind.push(k);
+        cat.push(cats[((r >> 40) % 6) as usize]);
+        t1.push(tc.clone());
+        t2.push(vc.clone());
+        t3.push(gc.clone());
+        at.push(occ);
+        let issue = k == "issue";
+        src.push(issue.then(|| sources[((r >> 44) % 5) as usize]));
+        let resolved = issue && (r >> 50) % 4 != 0;
+        status.push(issue.then_some(if resolved { "resolved" } else { "open" }));
+        res.push(resolved.then_some(occ + ((r >> 52) % 200) as i64 * 3_600_000_000));
+        due.push(issue.then_some(occ + 72 * 3_600_000_000));
+        sat.push(resolved.then(|| ["satisfied", "basic", "unsatisfied"][((r >> 56) % 3) as usize]));
+        hh.push((k == "visit").then(|| format!("h{}", (r >> 30) % 5000)));
+    }
+    let dt = |v: Vec<Option<i64>>, name: &str| Column::new(name.into(), v).cast(&DataType::Datetime(TimeUnit::Microseconds, None)).expect("cast");
+    let len = n;
+    let df = DataFrame::new_infer_height(vec![
+        Column::new(c::ID.into(), (0..len).map(|i| format!("e{i}")).collect::<Vec<_>>()),
+        Column::new(c::KIND.into(), kind),
+        dt(at.into_iter().map(Some).collect(), c::OCCURRED_AT),
+        Column::new(c::LON.into(), vec![0.5f64; len]),
+        Column::new(c::LAT.into(), vec![0.5f64; len]),
+        Column::new(c::CATEGORY.into(), cat),
+        Column::new(c::STATUS.into(), status),
+        dt(res, c::RESOLVED_AT),
+        dt(due, c::DEADLINE),
+        Column::new(c::SATISFACTION.into(), sat),
+        Column::new(c::SOURCE.into(), src),
+        Column::new(c::CLEARED.into(), vec![Some(true); len]),
+        Column::new(c::HOUSEHOLD_HASH.into(), hh),
+        Column::new(c::VISITOR_HASH.into(), vec![None::<&str>; len]),
+        Column::new(c::TIER1.into(), t1),
+        Column::new(c::TIER2.into(), t2),
+        Column::new(c::TIER3.into(), t3),
+        Column::new(c::OUTCOME.into(), vec!["matched"; len]),
+    ])
+    .expect("generated frame");
+    (gm, df)
+}

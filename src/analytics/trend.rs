@@ -102,8 +102,7 @@ fn daily_counts(pre: &PreAgg, level: u8, q: &Query) -> Result<HashMap<String, BT
     let q = Query { zone: pre.zone, ..q.clone() };
     let key = c::tier(level);
     let df = pre
-        .events
-        .clone()
+        .events_in(&q)
         .lazy()
         .filter(q.predicate().and(col(key).is_not_null()))
         .group_by([col(key), col(DAY)])
