@@ -4,7 +4,7 @@
 //! The formulas follow PySAL `esda` 2.x exactly, so analysts can check any
 //! number against the reference implementation (a test does, to 1e-9):
 //! Moran's I uses the weights as given (esda row-standardises by default,
-//! so callers pass [`Transform::Row`](super::Transform::Row) weights to
+//! so callers pass [`Transform::Row`] weights to
 //! match), with the analytic variance under normality and randomisation and
 //! a two-sided p; Gi* is the textbook Getis-Ord (1995) z with binary weights
 //! and the unit itself included (esda `G_Local(y, w, transform='B',
@@ -24,17 +24,17 @@ pub struct MoranGlobal {
     pub n: usize,
     /// I = n / S0 · Σ_ij w_ij z_i z_j / Σ_i z_i².
     pub i: f64,
-    /// E[I] = −1 / (n − 1).
+    /// E(I) = −1 / (n − 1).
     pub expected: f64,
-    /// Var[I] under normality.
+    /// Var(I) under normality.
     pub variance_norm: f64,
-    /// (I − E[I]) / √Var_norm.
+    /// (I − E(I)) / √Var_norm.
     pub z_norm: f64,
     /// Two-sided p under normality.
     pub p_norm: f64,
-    /// Var[I] under randomisation.
+    /// Var(I) under randomisation.
     pub variance_rand: f64,
-    /// (I − E[I]) / √Var_rand.
+    /// (I − E(I)) / √Var_rand.
     pub z_rand: f64,
     /// Two-sided p under randomisation.
     pub p_rand: f64,

@@ -574,4 +574,25 @@ mod tests {
         let cats = category_counts(&pre, &gm, 3, &march()).unwrap();
         assert!(cats.height() >= 4);
     }
+
+    #[test]
+    fn the_county_root_sums_every_unit_but_not_the_outside() {
+        use crate::analytics::testutil::{model, square, unit};
+        let sq = square(0.0, 0.0, 0.01);
+        let gm = model(vec![
+            (unit("C", 0, None, 4.0, sq.clone()), None),
+            (unit("T1", 1, None, 2.0, sq.clone()), Some("C")),
+            (unit("T2", 1, None, 2.0, sq.clone()), Some("C")),
+            (unit("V1", 2, None, 2.0, sq.clone()), Some("T1")),
+            (unit("G1", 3, Some(10), 2.0, sq), Some("V1")),
+        ]);
+        let events = vec![Ev::incident("2026-03-02 10:00", "G1"), Ev::incident("2026-03-03 10:00", "G1"), Ev { grid: None, ..Ev::incident("2026-03-03 10:00", "G1") }];
+        let pre = PreAgg::build(joined(&gm, &events).lazy(), Zone::default()).unwrap();
+        let t = compute_metrics(&pre, &gm, 0, &march()).unwrap();
+        assert_eq!(t.rows.len(), 1);
+        let c = t.row("C").unwrap();
+        // T2 has no household figure, so neither has the county: no data, not 10.
+        assert_eq!((c.ingredients.incidents, c.context.households, c.context.grids), (2, None, 1));
+        assert!(close(c.value("incident_density"), 0.5));
+    }
 }

@@ -6,7 +6,7 @@
 //! households and the hierarchy, and a [`Query`] (local-date window, kinds,
 //! categories, sources). Out: typed, serialisable results — a
 //! [`MetricTable`] per tier whose metrics are all defined once in the
-//! [`catalogue`], trend series and spike [`Alert`]s, legend [`Legend`]s,
+//! [`catalogue()`], trend series and spike [`Alert`]s, legend [`Legend`]s,
 //! kernel [`DensityGrid`]s, spatial [`Weights`] and hot-spot statistics,
 //! league tables ([`Ranking`]) and assessment [`Score`]s.
 //!
