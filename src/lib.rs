@@ -7,9 +7,11 @@
 //! deterministic demo county on the real 定州市 boundary.
 
 pub mod analytics;
+pub mod api;
 pub mod cli;
 pub mod columns;
 pub mod demo;
 pub mod grid;
 pub mod ingest;
 pub mod join;
+pub mod store;

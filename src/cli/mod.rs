@@ -5,6 +5,8 @@ mod bench;
 mod check;
 // mod demo; (enabled when src/demo lands)
 mod join;
+mod serve;
+mod user;
 
 use std::path::PathBuf;
 
@@ -28,6 +30,11 @@ enum Command {
     /// Benchmarks: `bench join` times the spatial join on generated counties.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Serve the API and the web front end (demo data made if missing).
+    Serve(serve::ServeArgs),
+    /// Manage users: `user add --role chief --scope <grid code> <name>`.
+    #[command(subcommand)]
+    User(user::UserCommand),
 }
 
 /// Parses `std::env::args` and runs; `Ok(exit code)`.
@@ -37,6 +44,8 @@ pub fn run() -> anyhow::Result<i32> {
         Command::Check(a) => check::run(&a),
         Command::Join(a) => join::run(&a),
         Command::Bench(b) => bench::run(&b),
+        Command::Serve(a) => serve::run(&a),
+        Command::User(u) => user::run(&u),
     }
 }
 

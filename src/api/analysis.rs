@@ -1,0 +1,357 @@
+//! Trend with alerts, the league table of a unit's children, and hot spots.
+//!
+//! Adapters over [`crate::analytics`]: the catalogue's trend function counts
+//! events only, so the trend of any metric is computed here period by
+//! period from the analytics' per-unit ingredients, over pre-aggregates cut
+//! down to the one unit first (a year of days then costs milliseconds).
+
+use axum::extract::State;
+use axum::Json;
+use chrono::NaiveDate;
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::auth::Caller;
+use super::error::ApiError;
+use super::extract::Q;
+use super::map::Window;
+use super::scope::Scope;
+use super::state::AppState;
+use crate::analytics::filter::date_of;
+use crate::analytics::metrics::ingredients;
+use crate::analytics::{self, metric, AlertParams, Granularity, PreAgg, Query, RankParams, ScoreConfig, UnitContext};
+use crate::columns as c;
+
+/// Most periods one trend answers.
+const MAX_PERIODS: usize = 800;
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct TrendQuery {
+    pub unit: String,
+    pub metric: String,
+    /// day, week (ISO) or month (default).
+    pub grain: Option<String>,
+    #[serde(flatten)]
+    #[param(ignore)]
+    pub window: Window,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct TrendPoint {
+    pub period: String,
+    pub value: Option<f64>,
+    /// Trailing moving average (7 days, 4 weeks, 3 months).
+    pub ma: Option<f64>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AlertDto {
+    pub period: String,
+    pub observed: u64,
+    pub expected: f64,
+    /// P(X ≥ observed) under Poisson(expected).
+    pub p: f64,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Trend {
+    pub series: Vec<TrendPoint>,
+    pub alerts: Vec<AlertDto>,
+}
+
+/// The pre-aggregates restricted to the events of one unit.
+fn cut(pre: &PreAgg, level: u8, code: &str) -> Result<PreAgg, ApiError> {
+    if level == 0 {
+        return Ok(pre.clone());
+    }
+    let f = |df: &DataFrame| df.clone().lazy().filter(col(c::tier(level)).eq(lit(code))).collect();
+    Ok(PreAgg { events: f(&pre.events)?, issues: f(&pre.issues)?, households: f(&pre.households)?, zone: pre.zone })
+}
+
+fn grain(s: Option<&str>) -> Result<(Granularity, usize), ApiError> {
+    match s.unwrap_or("month") {
+        "day" => Ok((Granularity::Day, 7)),
+        "week" => Ok((Granularity::IsoWeek, 4)),
+        "month" => Ok((Granularity::Month, 3)),
+        other => Err(ApiError::BadRequest(format!("grain {other:?}: use day, week or month"))),
+    }
+}
+
+/// A metric of one unit per period, with spike alerts on its event counts.
+#[utoipa::path(get, path = "/api/v1/trend", params(TrendQuery, Window), responses((status = 200, body = Trend), (status = 404, body = super::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn trend(State(st): State<AppState>, c: Caller, Q(t): Q<TrendQuery>) -> Result<Json<Trend>, ApiError> {
+    let def = metric(&t.metric)?;
+    let (g, ma) = grain(t.grain.as_deref())?;
+    let q = t.window.query(&st)?;
+    let snap = st.snapshot()?;
+    st.blocking(move || {
+        let model = &snap.grids.model;
+        let i = Scope::of(c.user(), model).unit(model, &t.unit)?;
+        let u = model.unit(i);
+        let pre = cut(&snap.pre, u.level, &u.code)?;
+        let range = snap.pre.day_range()?;
+        let from = q.from.or(range.map(|r| date_of(r.0)));
+        let to = q.to.or(range.map(|r| date_of(r.1 + 1)));
+        let Some((from, to)) = from.zip(to) else { return Ok(Json(Trend { series: Vec::new(), alerts: Vec::new() })) };
+        let cx = UnitContext::of(model, i);
+        let mut starts: Vec<NaiveDate> = Vec::new();
+        let mut s = g.period(from).0;
+        while s < to {
+            starts.push(s);
+            if starts.len() > MAX_PERIODS {
+                return Err(ApiError::BadRequest(format!("more than {MAX_PERIODS} periods; use a coarser grain")));
+            }
+            s = g.next(s);
+        }
+        let mut values = Vec::with_capacity(starts.len());
+        for &s in &starts {
+            let pq = Query { from: Some(s.max(from)), to: Some(g.next(s).min(to)), ..q.clone() };
+            let ing = ingredients(&pre, model, u.level, &pq)?.remove(&u.code).unwrap_or_default();
+            values.push((def.value)(&ing, &cx));
+        }
+        let series = starts
+            .iter()
+            .enumerate()
+            .map(|(k, s)| {
+                let win = (k + 1 >= ma).then(|| &values[k + 1 - ma..=k]);
+                let ma = win.and_then(|w| w.iter().copied().sum::<Option<f64>>().map(|s| s / ma as f64));
+                TrendPoint { period: g.period(*s).1, value: values[k], ma }
+            })
+            .collect();
+        let kinds: Vec<String> = def.kinds.iter().map(|k| (*k).to_owned()).filter(|k| q.wants_kind(k)).collect();
+        let alerts = if def.is_count && u.level > 0 {
+            let aq = Query { kinds, ..q.clone() };
+            let params = AlertParams { granularity: g, ..AlertParams::default() };
+            analytics::alerts(&pre, model, u.level, &aq, params)?
+                .into_iter()
+                .filter(|a| a.code == u.code)
+                .map(|a| AlertDto { period: a.period, observed: a.observed, expected: a.expected, p: a.probability })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Ok(Json(Trend { series, alerts }))
+    })
+    .await
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct CompareQuery {
+    pub unit: String,
+    pub metric: String,
+    #[serde(flatten)]
+    #[param(ignore)]
+    pub window: Window,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ScorePart {
+    pub name: String,
+    pub points: f64,
+    pub max: f64,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ScoreDto {
+    pub total: f64,
+    pub parts: Vec<ScorePart>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CompareRow {
+    pub code: String,
+    pub name: String,
+    pub rank: Option<usize>,
+    pub prev_rank: Option<usize>,
+    pub value: Option<f64>,
+    /// Empirical-Bayes estimate (rates).
+    pub smoothed: Option<f64>,
+    pub ci_low: Option<f64>,
+    pub ci_high: Option<f64>,
+    /// The rate's denominator, or the value for counts.
+    pub volume: Option<f64>,
+    /// Ranked (enough volume, has data).
+    pub eligible: bool,
+    pub score: Option<ScoreDto>,
+    /// The metric over the six windows up to this one, oldest first.
+    pub spark: Vec<Option<f64>>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Compare {
+    pub rows: Vec<CompareRow>,
+}
+
+/// The league table of a unit's children (the caller must see the unit fully).
+#[utoipa::path(get, path = "/api/v1/compare", params(CompareQuery, Window), responses((status = 200, body = Compare), (status = 404, body = super::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn compare(State(st): State<AppState>, c: Caller, Q(cq): Q<CompareQuery>) -> Result<Json<Compare>, ApiError> {
+    let def = metric(&cq.metric)?;
+    let q = cq.window.query(&st)?;
+    let snap = st.snapshot()?;
+    st.blocking(move || {
+        let model = &snap.grids.model;
+        let scope = Scope::of(c.user(), model);
+        let i = scope.unit_full(model, &cq.unit)?;
+        let children = &model.unit(i).children;
+        let Some(level) = children.first().map(|&ch| model.unit(ch).level) else { return Ok(Json(Compare { rows: Vec::new() })) };
+        let ranking = analytics::rank_children(&snap.pre, model, Some(&cq.unit), def.name, &q, RankParams::default())?;
+        let table = analytics::compute_metrics(&snap.pre, model, level, &q)?;
+        let scores = analytics::assess(&table, &ScoreConfig::default())?;
+        let mut windows = vec![q.clone()];
+        while windows.len() < 6 {
+            match windows.last().and_then(Query::previous_period) {
+                Some(p) => windows.push(p),
+                None => break,
+            }
+        }
+        windows.reverse();
+        let spark_tables = windows.iter().map(|w| ingredients(&snap.pre, model, level, w)).collect::<Result<Vec<_>, _>>()?;
+        let rows = ranking
+            .rows
+            .into_iter()
+            .filter(|r| model.index_of(&r.code).is_some_and(|k| scope.full(k)))
+            .map(|r| {
+                let k = model.index_of(&r.code).unwrap_or(i);
+                let cx = UnitContext::of(model, k);
+                let spark = spark_tables.iter().map(|t| t.get(&r.code).and_then(|ing| (def.value)(ing, &cx)).or_else(|| (def.value)(&Default::default(), &cx))).collect();
+                let score = scores.iter().find(|s| s.code == r.code).map(|s| ScoreDto {
+                    total: s.total,
+                    parts: s.components.iter().map(|p| ScorePart { name: p.metric.to_owned(), points: p.points, max: p.max_points }).collect(),
+                });
+                CompareRow {
+                    eligible: r.rank.is_some(),
+                    volume: r.ratio.map(|x| x.den).or(r.value),
+                    code: r.code,
+                    name: r.name,
+                    rank: r.rank,
+                    prev_rank: r.previous_rank,
+                    value: r.value,
+                    smoothed: r.smoothed,
+                    ci_low: r.interval.map(|x| x.0),
+                    ci_high: r.interval.map(|x| x.1),
+                    score,
+                    spark,
+                }
+            })
+            .collect();
+        Ok(Json(Compare { rows }))
+    })
+    .await
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct HotspotQuery {
+    pub level: u8,
+    pub metric: String,
+    pub parent: Option<String>,
+    #[serde(flatten)]
+    #[param(ignore)]
+    pub window: Window,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct MoranDto {
+    pub i: f64,
+    pub z: f64,
+    pub p_norm: f64,
+    pub p_sim: Option<f64>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct HotUnit {
+    pub code: String,
+    pub gi_z: f64,
+    /// Two-sided p of Gi*.
+    pub gi_p: f64,
+    /// hot99, hot95, hot90, ns, cold90, cold95, cold99.
+    pub gi_class: &'static str,
+    /// HH, LH, LL, HL (pseudo p < 0.05) or ns.
+    pub lisa: &'static str,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Hotspots {
+    /// Null with fewer than three units with data, or constant values.
+    pub moran: Option<MoranDto>,
+    pub units: Vec<HotUnit>,
+}
+
+fn gi_class(z: f64, p2: f64) -> &'static str {
+    match (z > 0.0, p2) {
+        (true, p) if p < 0.01 => "hot99",
+        (true, p) if p < 0.05 => "hot95",
+        (true, p) if p < 0.10 => "hot90",
+        (false, p) if p < 0.01 => "cold99",
+        (false, p) if p < 0.05 => "cold95",
+        (false, p) if p < 0.10 => "cold90",
+        _ => "ns",
+    }
+}
+
+/// Gi* and Local Moran per unit, global Moran's I, over the visible units of a tier.
+#[utoipa::path(get, path = "/api/v1/hotspots", params(HotspotQuery, Window), responses((status = 200, body = Hotspots)), security(("bearer" = [])))]
+pub async fn hotspots(State(st): State<AppState>, c: Caller, Q(h): Q<HotspotQuery>) -> Result<Json<Hotspots>, ApiError> {
+    let def = metric(&h.metric)?;
+    let q = h.window.query(&st)?;
+    let snap = st.snapshot()?;
+    let st2 = st.clone();
+    st.blocking(move || {
+        let model = &snap.grids.model;
+        let scope = Scope::of(c.user(), model);
+        let parent = h.parent.as_deref().map(|p| scope.unit_full(model, p)).transpose()?;
+        let table = analytics::compute_metrics(&snap.pre, model, h.level, &q)?;
+        let rows: Vec<_> = table
+            .rows
+            .iter()
+            .filter(|r| scope.full(r.index) && parent.is_none_or(|p| model.ancestors(r.index).any(|a| a == p)))
+            .filter(|r| r.value(def.name).is_some())
+            .collect();
+        let codes: Vec<String> = rows.iter().map(|r| r.code.clone()).collect();
+        let y: Vec<f64> = rows.iter().filter_map(|r| r.value(def.name)).collect();
+        if codes.len() < 3 {
+            return Ok(Json(Hotspots { moran: None, units: Vec::new() }));
+        }
+        let key = {
+            use std::hash::{Hash, Hasher};
+            let mut hs = std::collections::hash_map::DefaultHasher::new();
+            codes.hash(&mut hs);
+            hs.finish()
+        };
+        let cached = st2.weights.lock().unwrap_or_else(|p| p.into_inner()).get(&key).cloned();
+        let w = match cached {
+            Some(w) => w,
+            None => {
+                let geoms: Vec<_> = rows.iter().map(|r| &model.unit(r.index).geometry).collect();
+                let w = std::sync::Arc::new(analytics::queen_contiguity(&geoms, 1.0)?);
+                st2.weights.lock().unwrap_or_else(|p| p.into_inner()).insert(key, w.clone());
+                w
+            }
+        };
+        let report = match analytics::hotspots::analyse(&codes, &y, &w, st2.config.analytics.permutations, 12345, 0.05) {
+            Ok(r) => r,
+            // Constant values or too few neighbours: no statistic, not an error.
+            Err(crate::analytics::AnalyticsError::Shape { .. }) => return Ok(Json(Hotspots { moran: None, units: Vec::new() })),
+            Err(e) => return Err(e.into()),
+        };
+        let units = report
+            .units
+            .iter()
+            .map(|u| {
+                let p2 = (2.0 * u.gi.p).min(1.0);
+                let lisa = match (u.local.p_sim, u.local.quadrant) {
+                    (Some(p), qd) if p < 0.05 => match qd {
+                        analytics::Quadrant::HH => "HH",
+                        analytics::Quadrant::LH => "LH",
+                        analytics::Quadrant::LL => "LL",
+                        analytics::Quadrant::HL => "HL",
+                    },
+                    _ => "ns",
+                };
+                HotUnit { code: u.code.clone(), gi_z: u.gi.z, gi_p: p2, gi_class: gi_class(u.gi.z, p2), lisa }
+            })
+            .collect();
+        let m = &report.moran;
+        Ok(Json(Hotspots { moran: Some(MoranDto { i: m.i, z: m.z_norm, p_norm: m.p_norm, p_sim: m.p_sim }), units }))
+    })
+    .await
+}

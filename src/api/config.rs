@@ -1,0 +1,266 @@
+//! `wangge.toml`: the service's settings, with documented defaults,
+//! environment overrides and unknown keys reported.
+//!
+//! Every key has a default (below, and in [`Config::default`]), so the file
+//! is optional. `WANGGE_<SECTION>_<KEY>` overrides a key, e.g.
+//! `WANGGE_SERVER_ADDR=0.0.0.0:8080`; the value is read as TOML when it parses
+//! (numbers, booleans) and as a string otherwise. A key the service does not
+//! know is not fatal (an older or newer file still starts the service) but is
+//! reported by name, so a typo does not silently fall back to a default.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Default listen address.
+pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
+/// Default data directory (demo data, database, hashing secret).
+pub const DEFAULT_DATA: &str = "data/demo";
+/// Default largest accepted request body: 64 MiB.
+pub const DEFAULT_BODY_LIMIT: usize = 64 << 20;
+/// Default query timeout.
+pub const DEFAULT_QUERY_TIMEOUT_SECS: u64 = 30;
+/// Default session lifetime.
+pub const DEFAULT_SESSION_HOURS: u64 = 12;
+
+/// `[server]`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Server {
+    /// Listen address (`127.0.0.1:8080`).
+    pub addr: String,
+    /// Static front end served at `/` (`web`).
+    pub web: PathBuf,
+    /// Largest request body in bytes (64 MiB); larger ones get 413.
+    pub body_limit_bytes: usize,
+    /// A query running longer gets 504 `timeout` (30 s).
+    pub query_timeout_secs: u64,
+    /// `text` or `json` request logs (`text`).
+    pub log_format: String,
+    /// Extra static paths: URL prefix → directory. Default:
+    /// `/vendor/maplibre-gl` → `node_modules/maplibre-gl/dist`.
+    pub vendor: BTreeMap<String, PathBuf>,
+}
+
+/// `[storage]`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Storage {
+    /// Data directory with `grids.geojson` and `events.csv` (`data/demo`).
+    pub data: PathBuf,
+    /// SQLite database; empty = `<data>/wangge.db`.
+    pub database: PathBuf,
+    /// Hashing secret for personal data; empty = `<data>/secret.key`
+    /// (`WANGGE_SECRET` wins over the file).
+    pub secret: PathBuf,
+}
+
+/// `[auth]`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Auth {
+    /// Session lifetime after login (12 h).
+    pub session_hours: u64,
+    /// API token lifetime (365 days).
+    pub token_days: u64,
+}
+
+/// `[ingest]`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Ingest {
+    /// Events per transaction when loading files (10,000).
+    pub batch_rows: usize,
+    /// Zone of timestamps without an offset (`Asia/Shanghai`).
+    pub tz: String,
+    /// Coordinates of ingested events: `wgs84`, `gcj02` or `bd09` (`wgs84`).
+    pub crs: String,
+}
+
+/// `[analytics]`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Analytics {
+    /// Seconds between folding ingested events into the in-memory frame (2).
+    pub refresh_secs: u64,
+    /// Cached map responses kept (512).
+    pub map_cache_entries: usize,
+    /// Permutations for hot-spot pseudo p-values (99).
+    pub permutations: usize,
+}
+
+/// `[demo]`: made when `<data>/grids.geojson` or `events.csv` is missing.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Demo {
+    /// Tier-3 grids (5000).
+    pub grids: usize,
+    /// Event rows (1,000,000).
+    pub events: usize,
+    /// Seed (42).
+    pub seed: u64,
+}
+
+/// The whole file.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(default)]
+pub struct Config {
+    pub server: Server,
+    pub storage: Storage,
+    pub auth: Auth,
+    pub ingest: Ingest,
+    pub analytics: Analytics,
+    pub demo: Demo,
+}
+
+impl Default for Server {
+    fn default() -> Self {
+        let vendor = [("/vendor/maplibre-gl".to_owned(), PathBuf::from("node_modules/maplibre-gl/dist"))].into();
+        Server {
+            addr: DEFAULT_ADDR.into(),
+            web: "web".into(),
+            body_limit_bytes: DEFAULT_BODY_LIMIT,
+            query_timeout_secs: DEFAULT_QUERY_TIMEOUT_SECS,
+            log_format: "text".into(),
+            vendor,
+        }
+    }
+}
+
+impl Default for Storage {
+    fn default() -> Self {
+        Storage { data: DEFAULT_DATA.into(), database: PathBuf::new(), secret: PathBuf::new() }
+    }
+}
+
+impl Default for Auth {
+    fn default() -> Self {
+        Auth { session_hours: DEFAULT_SESSION_HOURS, token_days: 365 }
+    }
+}
+
+impl Default for Ingest {
+    fn default() -> Self {
+        Ingest { batch_rows: 10_000, tz: "Asia/Shanghai".into(), crs: "wgs84".into() }
+    }
+}
+
+impl Default for Analytics {
+    fn default() -> Self {
+        Analytics { refresh_secs: 2, map_cache_entries: 512, permutations: 99 }
+    }
+}
+
+impl Default for Demo {
+    fn default() -> Self {
+        Demo { grids: crate::demo::DEFAULT_GRIDS, events: crate::demo::DEFAULT_EVENTS, seed: crate::demo::DEFAULT_SEED }
+    }
+}
+
+/// Why the configuration could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: {reason}")]
+    File { path: PathBuf, reason: String },
+    #[error("environment variable {var}: {reason}")]
+    Env { var: String, reason: String },
+}
+
+/// Keys present in `file` but not in `known`, as dotted paths.
+fn unknown_keys(known: &toml::Table, file: &toml::Table, prefix: &str, out: &mut Vec<String>) {
+    for (k, v) in file {
+        let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+        match (known.get(k), v) {
+            (None, _) if prefix == "server.vendor" => {}
+            (None, _) => out.push(path),
+            (Some(toml::Value::Table(kt)), toml::Value::Table(ft)) => unknown_keys(kt, ft, &path, out),
+            _ => {}
+        }
+    }
+}
+
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (k, v) in over {
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) if k != "vendor" => merge(b, o),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
+}
+
+impl Config {
+    /// Reads `path` (when given and present), applies `WANGGE_*` overrides
+    /// from `env`, and returns the config with the unknown keys found.
+    pub fn load(path: Option<&Path>, env: impl Iterator<Item = (String, String)>) -> Result<(Config, Vec<String>), ConfigError> {
+        let known = match toml::Value::try_from(Config::default()) {
+            Ok(toml::Value::Table(t)) => t,
+            _ => toml::Table::new(),
+        };
+        let mut merged = known.clone();
+        let mut unknown = Vec::new();
+        if let Some(p) = path.filter(|p| p.exists()) {
+            let err = |reason: String| ConfigError::File { path: p.to_owned(), reason };
+            let text = std::fs::read_to_string(p).map_err(|e| err(e.to_string()))?;
+            let file: toml::Table = toml::from_str(&text).map_err(|e| err(e.to_string()))?;
+            unknown_keys(&known, &file, "", &mut unknown);
+            merge(&mut merged, file);
+        }
+        for (var, value) in env {
+            let Some(rest) = var.strip_prefix("WANGGE_") else { continue };
+            let rest = rest.to_ascii_lowercase();
+            let Some((section, key)) = rest.split_once('_') else { continue };
+            let Some(toml::Value::Table(sec)) = merged.get_mut(section) else { continue };
+            if !sec.contains_key(key) {
+                continue;
+            }
+            let v = toml::from_str::<toml::Table>(&format!("v = {value}"))
+                .ok()
+                .and_then(|mut t| t.remove("v"))
+                .unwrap_or(toml::Value::String(value.clone()));
+            sec.insert(key.to_owned(), v);
+        }
+        let cfg: Config = toml::Value::Table(merged)
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Env { var: "WANGGE_*".into(), reason: e.to_string() })?;
+        Ok((cfg, unknown))
+    }
+
+    /// The database file.
+    pub fn database(&self) -> PathBuf {
+        if self.storage.database.as_os_str().is_empty() {
+            self.storage.data.join("wangge.db")
+        } else {
+            self.storage.database.clone()
+        }
+    }
+
+    /// The hashing-secret file.
+    pub fn secret(&self) -> PathBuf {
+        if self.storage.secret.as_os_str().is_empty() {
+            self.storage.data.join("secret.key")
+        } else {
+            self.storage.secret.clone()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_are_reported_and_env_overrides_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("w.toml");
+        std::fs::write(&p, "[server]\naddr = \"0.0.0.0:1\"\nadr = 1\n[nope]\nx = 1\n").unwrap();
+        let env = vec![("WANGGE_AUTH_SESSION_HOURS".to_owned(), "3".to_owned())];
+        let (c, unknown) = Config::load(Some(&p), env.into_iter()).unwrap();
+        assert_eq!(c.server.addr, "0.0.0.0:1");
+        assert_eq!(c.auth.session_hours, 3);
+        assert_eq!(unknown, vec!["nope".to_owned(), "server.adr".to_owned()]);
+        assert_eq!(c.database(), PathBuf::from("data/demo/wangge.db"));
+    }
+}

@@ -1,0 +1,61 @@
+//! Extractors whose rejections are [`ApiError`]s, so a malformed query,
+//! path or body gets the same `{code, message}` JSON as every other error
+//! instead of axum's plain-text rejection.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use super::error::ApiError;
+
+/// `Query<T>` answering 400 `bad_request` JSON.
+pub struct Q<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Q<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Query::<T>::from_request_parts(parts, state).await.map(|Query(v)| Q(v)).map_err(|e| ApiError::BadRequest(e.body_text()))
+    }
+}
+
+/// `Path<T>` answering 400 `bad_request` JSON.
+pub struct P<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for P<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Path::<T>::from_request_parts(parts, state).await.map(|Path(v)| P(v)).map_err(|e| ApiError::BadRequest(e.body_text()))
+    }
+}
+
+/// The raw body, answering 413 `payload_too_large` JSON over the limit.
+pub struct Body(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for Body {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        Bytes::from_request(req, state).await.map(Body).map_err(|e| match e {
+            BytesRejection::FailedToBufferBody(ref inner) if inner.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+                ApiError::PayloadTooLarge
+            }
+            other => ApiError::BadRequest(other.body_text()),
+        })
+    }
+}
+
+/// A JSON body, answering 400 `bad_request` JSON when it does not parse.
+pub struct J<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for J<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let Body(bytes) = Body::from_request(req, state).await?;
+        serde_json::from_slice(&bytes).map(J).map_err(|e| ApiError::BadRequest(format!("body is not the expected JSON: {e}")))
+    }
+}

@@ -1,0 +1,260 @@
+//! Issue lists: the unit's issues, open first, paged; and Open311 GeoReport
+//! v2 over the same rows (categories as services), for upstream systems
+//! that speak it. Both answer only issues in grids the caller sees fully.
+
+use axum::extract::{Form, FromRequest, Request, State};
+use axum::http::header;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+
+use super::auth::{rfc3339, Caller};
+use super::error::ApiError;
+use super::extract::{P, Q, J};
+use super::ingest::store_rows;
+use super::scope::Scope;
+use super::state::AppState;
+use crate::ingest::{Event, Kind};
+use crate::store::{new_token, now_us, IssueFilter, IssueRow};
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct IssuesQuery {
+    pub unit: String,
+    /// open or resolved.
+    pub status: Option<String>,
+    /// 1-based (default 1).
+    pub page: Option<u64>,
+    /// 1..=500 (default 50).
+    pub per_page: Option<u64>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct IssueItem {
+    pub id: String,
+    pub category: String,
+    /// RFC 3339.
+    pub occurred_at: String,
+    pub status: Option<String>,
+    pub deadline: Option<String>,
+    /// Open and past its deadline now.
+    pub overdue: bool,
+    pub tier3: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct IssuePage {
+    pub total: u64,
+    pub page: u64,
+    pub items: Vec<IssueItem>,
+}
+
+fn status(s: Option<String>) -> Result<Option<String>, ApiError> {
+    match s.as_deref() {
+        None | Some("") | Some("all") => Ok(None),
+        Some("open") | Some("resolved") => Ok(s),
+        Some(other) => Err(ApiError::BadRequest(format!("status {other:?}: use open or resolved"))),
+    }
+}
+
+/// Issues of a unit, open first, newest first.
+#[utoipa::path(get, path = "/api/v1/issues", params(IssuesQuery), responses((status = 200, body = IssuePage), (status = 404, body = super::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn list(State(st): State<AppState>, c: Caller, Q(q): Q<IssuesQuery>) -> Result<Json<IssuePage>, ApiError> {
+    let page = q.page.unwrap_or(1).max(1);
+    let per = q.per_page.unwrap_or(50);
+    if !(1..=500).contains(&per) {
+        return Err(ApiError::BadRequest("per_page must be 1..=500".into()));
+    }
+    let status = status(q.status)?;
+    let snap = st.snapshot()?;
+    let store = st.store.clone();
+    st.blocking(move || {
+        let model = &snap.grids.model;
+        let scope = Scope::of(c.user(), model);
+        let i = scope.unit(model, &q.unit)?;
+        let u = model.unit(i);
+        let grids = if scope.full(i) { None } else { scope.grids(model) };
+        let f = IssueFilter { level: u.level, code: u.code.clone(), status, grids, offset: (page - 1) * per, limit: per };
+        let (total, rows) = if u.level == 0 { store.issues(&IssueFilter { code: String::new(), ..f })? } else { store.issues(&f)? };
+        let now = now_us();
+        let items = rows
+            .into_iter()
+            .map(|r| IssueItem {
+                overdue: r.status.as_deref() == Some("open") && r.deadline.is_some_and(|d| d < now),
+                occurred_at: rfc3339(r.occurred_at),
+                deadline: r.deadline.map(rfc3339),
+                id: r.id,
+                category: r.category,
+                status: r.status,
+                tier3: r.tier3,
+            })
+            .collect();
+        Ok(Json(IssuePage { total, page, items }))
+    })
+    .await
+}
+
+/// An Open311 service: one issue category.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Service {
+    pub service_code: String,
+    pub service_name: String,
+    pub description: String,
+    pub metadata: bool,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub keywords: String,
+    pub group: &'static str,
+}
+
+/// Open311 `services.json`.
+#[utoipa::path(get, path = "/open311/v2/services.json", responses((status = 200, body = [Service])), security(("bearer" = [])))]
+pub async fn services(State(st): State<AppState>, _c: Caller) -> Result<Json<Vec<Service>>, ApiError> {
+    let store = st.store.clone();
+    let cats = st.blocking(move || Ok(store.issue_categories()?)).await?;
+    Ok(Json(
+        cats.into_iter()
+            .map(|c| Service {
+                service_code: c.clone(),
+                service_name: c,
+                description: String::new(),
+                metadata: false,
+                kind: "realtime",
+                keywords: String::new(),
+                group: "issue",
+            })
+            .collect(),
+    ))
+}
+
+/// An Open311 service request.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ServiceRequest {
+    pub service_request_id: String,
+    /// open or closed.
+    pub status: &'static str,
+    pub service_code: String,
+    pub service_name: String,
+    pub requested_datetime: String,
+    pub updated_datetime: Option<String>,
+    pub expected_datetime: Option<String>,
+    pub address: Option<String>,
+    pub lat: f64,
+    pub long: f64,
+}
+
+fn request(r: IssueRow) -> ServiceRequest {
+    ServiceRequest {
+        status: if r.status.as_deref() == Some("resolved") { "closed" } else { "open" },
+        service_code: r.category.clone(),
+        service_name: r.category,
+        requested_datetime: rfc3339(r.occurred_at),
+        updated_datetime: r.resolved_at.map(rfc3339),
+        expected_datetime: r.deadline.map(rfc3339),
+        address: None,
+        lat: r.lat,
+        long: r.lon,
+        service_request_id: r.id,
+    }
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct RequestsQuery {
+    pub service_code: Option<String>,
+    /// open or closed.
+    pub status: Option<String>,
+    /// At most 1000 (default 200).
+    pub limit: Option<u64>,
+}
+
+/// Open311 `requests.json` (GET): newest requests in the caller's scope, open first.
+#[utoipa::path(get, path = "/open311/v2/requests.json", params(RequestsQuery), responses((status = 200, body = [ServiceRequest])), security(("bearer" = [])))]
+pub async fn requests(State(st): State<AppState>, c: Caller, Q(q): Q<RequestsQuery>) -> Result<Json<Vec<ServiceRequest>>, ApiError> {
+    let status = match q.status.as_deref() {
+        None => None,
+        Some("open") => Some("open".to_owned()),
+        Some("closed") => Some("resolved".to_owned()),
+        Some(o) => return Err(ApiError::BadRequest(format!("status {o:?}: use open or closed"))),
+    };
+    let limit = q.limit.unwrap_or(200).clamp(1, 1000);
+    let snap = st.snapshot()?;
+    let store = st.store.clone();
+    st.blocking(move || {
+        let scope = Scope::of(c.user(), &snap.grids.model);
+        let f = IssueFilter { level: 3, code: String::new(), status, grids: scope.grids(&snap.grids.model), offset: 0, limit };
+        let (_, rows) = store.issues(&f)?;
+        Ok(Json(rows.into_iter().filter(|r| q.service_code.as_ref().is_none_or(|s| *s == r.category)).map(request).collect()))
+    })
+    .await
+}
+
+/// Open311 `requests/{id}.json`.
+#[utoipa::path(get, path = "/open311/v2/requests/{id}", params(("id" = String, Path, description = "request id, with .json")),
+    responses((status = 200, body = [ServiceRequest]), (status = 404, body = super::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn one(State(st): State<AppState>, c: Caller, P(id): P<String>) -> Result<Json<Vec<ServiceRequest>>, ApiError> {
+    let id = id.strip_suffix(".json").unwrap_or(&id).to_owned();
+    let snap = st.snapshot()?;
+    let store = st.store.clone();
+    st.blocking(move || {
+        let model = &snap.grids.model;
+        let scope = Scope::of(c.user(), model);
+        let r = store.issue(&id)?.filter(|r| scope.event(model, [r.tier1.as_deref(), r.tier2.as_deref(), r.tier3.as_deref()]));
+        let r = r.ok_or_else(|| ApiError::NotFound(format!("no service request {id:?}")))?;
+        Ok(Json(vec![request(r)]))
+    })
+    .await
+}
+
+/// Fields of an Open311 POST.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct NewRequest {
+    pub service_code: String,
+    pub lat: f64,
+    pub long: f64,
+    /// Accepted for Open311 clients but not stored: free text may name residents.
+    #[allow(dead_code)]
+    pub description: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Created {
+    pub service_request_id: String,
+    pub service_notice: String,
+}
+
+/// Open311 `requests.json` (POST): a new open issue, form-encoded or JSON.
+#[utoipa::path(post, path = "/open311/v2/requests.json", request_body = NewRequest,
+    responses((status = 200, body = [Created]), (status = 400, body = super::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn create(State(st): State<AppState>, c: Caller, req: Request) -> Result<Json<Vec<Created>>, ApiError> {
+    let json = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("application/json"));
+    let new: NewRequest = if json {
+        J::<NewRequest>::from_request(req, &()).await?.0
+    } else {
+        Form::<NewRequest>::from_request(req, &()).await.map_err(|e| ApiError::BadRequest(e.body_text()))?.0
+    };
+    let id = format!("o311-{}", &new_token()?[..20]);
+    let event = Event {
+        id: id.clone(),
+        kind: Kind::Issue,
+        occurred_at: now_us(),
+        lon: new.long,
+        lat: new.lat,
+        category: new.service_code,
+        status: Some("open"),
+        resolved_at: None,
+        deadline: None,
+        satisfaction: None,
+        source: Some("online"),
+        cleared: None,
+        household_hash: None,
+        visitor_hash: None,
+    };
+    if !(-90.0..=90.0).contains(&event.lat) || !(-180.0..=180.0).contains(&event.lon) {
+        return Err(ApiError::BadRequest("lat/long out of range".into()));
+    }
+    let st2 = st.clone();
+    let out = st.blocking(move || store_rows(&st2, c.user(), vec![(1, Some(id), Ok(event))])).await?;
+    let row = out.rows.into_iter().next().ok_or_else(|| ApiError::Internal("no row outcome".into()))?;
+    if row.outcome == "rejected" {
+        return Err(ApiError::BadRequest(row.reason.unwrap_or_default()));
+    }
+    Ok(Json(vec![Created { service_request_id: row.id.unwrap_or_default(), service_notice: row.outcome.into() }]))
+}

@@ -1,0 +1,83 @@
+//! The HTTP service: JSON under `/api/v1`, Open311 under `/open311/v2`,
+//! operations endpoints, and the static front end at `/`.
+//!
+//! In: an [`AppState`] (store, grid model, analytics snapshot). Out: one
+//! [`app`] router that `wangge serve` binds and the tests drive without a
+//! port. Handlers extract, check scope ([`scope::Scope`]), make one call
+//! into the analytics or the store on a blocking thread, and return a DTO;
+//! every error is an [`ApiError`] with a JSON `{code, message}` body.
+
+mod analysis;
+mod auth;
+pub mod config;
+mod error;
+mod extract;
+mod ingest;
+mod issues;
+mod map;
+mod openapi;
+mod ops;
+pub mod scope;
+mod state;
+mod units;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::{middleware, Router};
+use tower_http::services::{ServeDir, ServeFile};
+
+pub use config::Config;
+pub use error::ApiError;
+pub use openapi::ApiDoc;
+pub use state::{AppState, Grids};
+
+/// The ingest validator of a state (coordinate system, zone, hashing secret).
+pub fn validator_of(st: &AppState) -> crate::ingest::Validator<'_> {
+    ingest::validator(st)
+}
+
+async fn no_route() -> ApiError {
+    ApiError::NotFound("no such endpoint".into())
+}
+
+/// The whole service.
+pub fn app(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/login", post(auth::login))
+        .route("/logout", post(auth::logout))
+        .route("/me", get(auth::me))
+        .route("/catalogue", get(map::get_catalogue))
+        .route("/units", get(units::list))
+        .route("/units/{code}", get(units::one))
+        .route("/units/{code}/kpis", get(map::kpis))
+        .route("/map", get(map::map))
+        .route("/trend", get(analysis::trend))
+        .route("/compare", get(analysis::compare))
+        .route("/hotspots", get(analysis::hotspots))
+        .route("/issues", get(issues::list))
+        .route("/events", post(ingest::ingest))
+        .route("/export", get(map::export))
+        .route("/openapi.json", get(openapi::document))
+        .fallback(no_route);
+    let open311 = Router::new()
+        .route("/services.json", get(issues::services))
+        .route("/requests.json", get(issues::requests).post(issues::create))
+        .route("/requests/{id}", get(issues::one))
+        .fallback(no_route);
+    let web = &state.config.server.web;
+    let mut router = Router::new()
+        .nest("/api/v1", api)
+        .nest("/open311/v2", open311)
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics));
+    for (prefix, dir) in &state.config.server.vendor {
+        router = router.nest_service(prefix, ServeDir::new(dir));
+    }
+    router
+        .fallback_service(ServeDir::new(web).fallback(ServeFile::new(web.join("index.html"))))
+        .layer(middleware::from_fn_with_state(state.clone(), ops::observe))
+        .layer(middleware::from_fn_with_state(state.clone(), auth::authenticate))
+        .layer(DefaultBodyLimit::max(state.config.server.body_limit_bytes))
+        .with_state(state)
+}

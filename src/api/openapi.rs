@@ -1,0 +1,39 @@
+//! The OpenAPI 3.1 document, generated from the handlers' annotations, so
+//! it cannot drift from the routes the front end calls.
+
+use axum::Json;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::{analysis, auth, ingest, issues, map, ops, units};
+
+struct Bearer;
+
+impl Modify for Bearer {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let c = doc.components.get_or_insert_with(Default::default);
+        c.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "wangge 网格", description = "Grid-management analytics: units, map values, trends, league tables, hot spots, issues, ingest."),
+    paths(
+        auth::login, auth::me, auth::logout,
+        map::get_catalogue, map::map, map::kpis, map::export,
+        units::list, units::one,
+        analysis::trend, analysis::compare, analysis::hotspots,
+        issues::list, issues::services, issues::requests, issues::one, issues::create,
+        ingest::ingest,
+        ops::healthz, ops::readyz, ops::metrics,
+    ),
+    components(schemas(super::error::ErrorBody)),
+    modifiers(&Bearer)
+)]
+pub struct ApiDoc;
+
+/// `GET /api/v1/openapi.json`.
+pub async fn document() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}

@@ -1,0 +1,218 @@
+//! Shared state: the store, the grid model, the in-memory analytics frame
+//! and the caches, behind one `Clone` handle of `Arc`s.
+//!
+//! The frame is a [`Snapshot`] swapped whole: ingest appends the new rows to
+//! a pending list, and a background task folds them in and rebuilds the
+//! pre-aggregates every `refresh_secs`, so a burst of ingest batches costs
+//! one rebuild, and readers never wait for one. Cached responses are keyed
+//! by the snapshot generation, so a swap invalidates them without locking.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use polars::prelude::*;
+
+use super::config::Config;
+use super::error::ApiError;
+use super::ops::Metrics;
+use crate::analytics::{PreAgg, Weights, Zone};
+use crate::grid::GridModel;
+use crate::ingest::privacy::KeyedHasher;
+use crate::join::{tier_table, Locator, Strategy};
+use crate::store::{AuditEntry, GridVersion, Session, Store};
+
+/// The grid model of the active version and what locating needs.
+pub struct Grids {
+    pub model: GridModel,
+    pub version: GridVersion,
+    pub locator: Locator,
+    pub tiers: Vec<[u32; 3]>,
+}
+
+impl Grids {
+    pub fn new(model: GridModel, version: GridVersion) -> Grids {
+        let locator = Locator::new(&model, Strategy::Cells);
+        let tiers = tier_table(&model);
+        Grids { model, version, locator, tiers }
+    }
+}
+
+/// One consistent view of the events for the analytics.
+pub struct Snapshot {
+    pub grids: Arc<Grids>,
+    pub frame: DataFrame,
+    pub pre: PreAgg,
+    /// Increases at every rebuild; part of every cache key.
+    pub generation: u64,
+}
+
+/// A cached response body with its entity tag.
+pub struct Cached {
+    pub etag: String,
+    pub body: Bytes,
+}
+
+/// Everything the handlers share.
+pub struct Inner {
+    pub config: Config,
+    pub store: Arc<Store>,
+    pub hasher: KeyedHasher,
+    pub zone: Zone,
+    snapshot: RwLock<Option<Arc<Snapshot>>>,
+    pending: Mutex<Vec<DataFrame>>,
+    generation: AtomicU64,
+    pub sessions: RwLock<HashMap<String, Session>>,
+    pub cache: Mutex<HashMap<String, Arc<Cached>>>,
+    pub weights: Mutex<HashMap<u64, Arc<Weights>>>,
+    pub geometry: Mutex<HashMap<(u8, u8), Arc<Vec<String>>>>,
+    pub metrics: Metrics,
+    audit_tx: tokio::sync::mpsc::UnboundedSender<AuditEntry>,
+    audit_rx: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<AuditEntry>>>,
+}
+
+/// The handle given to every handler.
+#[derive(Clone)]
+pub struct AppState(pub Arc<Inner>);
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// State without data yet: `/healthz` and login work, the data endpoints
+    /// answer 503 `not_ready` until [`AppState::load`] or [`AppState::set_grids`].
+    pub fn new(config: Config, store: Arc<Store>, hasher: KeyedHasher) -> AppState {
+        let tz = config.ingest.tz.parse().unwrap_or(chrono_tz::Asia::Shanghai);
+        let (audit_tx, audit_rx) = tokio::sync::mpsc::unbounded_channel();
+        AppState(Arc::new(Inner {
+            config,
+            store,
+            hasher,
+            zone: Zone { tz },
+            snapshot: RwLock::new(None),
+            pending: Mutex::new(Vec::new()),
+            generation: AtomicU64::new(0),
+            sessions: RwLock::new(HashMap::new()),
+            cache: Mutex::new(HashMap::new()),
+            weights: Mutex::new(HashMap::new()),
+            geometry: Mutex::new(HashMap::new()),
+            metrics: Metrics::default(),
+            audit_tx,
+            audit_rx: Mutex::new(Some(audit_rx)),
+        }))
+    }
+
+    /// Builds the frame from the database and makes the state ready
+    /// (blocking: seconds for millions of events).
+    pub fn load(&self, grids: Grids) -> Result<(), ApiError> {
+        let t = std::time::Instant::now();
+        let (frame, _) = self.store.load_frame()?;
+        let pre = PreAgg::build(frame.clone().lazy(), self.zone)?;
+        let rows = frame.height();
+        let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        let snap = Snapshot { grids: Arc::new(grids), frame, pre, generation };
+        *self.snapshot.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(snap));
+        self.metrics.frame_rows.store(rows as u64, Ordering::Relaxed);
+        tracing::info!(rows, secs = t.elapsed().as_secs_f64(), "analytics frame built from the database");
+        Ok(())
+    }
+
+    /// The current snapshot, or 503 while loading.
+    pub fn snapshot(&self) -> Result<Arc<Snapshot>, ApiError> {
+        self.snapshot.read().unwrap_or_else(|p| p.into_inner()).clone().ok_or(ApiError::NotReady)
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.snapshot.read().map(|s| s.is_some()).unwrap_or(false)
+    }
+
+    /// Queues rows just stored for the next rebuild.
+    pub fn append(&self, rows: DataFrame) {
+        if rows.height() > 0 {
+            self.pending.lock().unwrap_or_else(|p| p.into_inner()).push(rows);
+        }
+    }
+
+    /// Folds pending rows into a new snapshot (blocking). `Ok(false)` when
+    /// there was nothing to fold.
+    pub fn refresh(&self) -> Result<bool, ApiError> {
+        let pending = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
+        if pending.is_empty() {
+            return Ok(false);
+        }
+        let old = self.snapshot()?;
+        let mut frame = old.frame.clone();
+        for p in &pending {
+            frame.vstack_mut(p)?;
+        }
+        frame.rechunk_mut();
+        let pre = PreAgg::build(frame.clone().lazy(), self.zone)?;
+        let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        let rows = frame.height();
+        let snap = Snapshot { grids: old.grids.clone(), frame, pre, generation };
+        *self.snapshot.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(snap));
+        self.cache.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        self.metrics.frame_rows.store(rows as u64, Ordering::Relaxed);
+        self.metrics.rebuilds.fetch_add(1, Ordering::Relaxed);
+        Ok(true)
+    }
+
+    /// Records a read, export or ingest; written in batches by [`AppState::spawn_background`].
+    pub fn audit(&self, entry: AuditEntry) {
+        let _ = self.audit_tx.send(entry);
+    }
+
+    /// Starts the refresh loop and the audit writer (call once, inside a runtime).
+    pub fn spawn_background(&self) {
+        let st = self.clone();
+        let every = Duration::from_secs(self.config.analytics.refresh_secs.max(1));
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let s = st.clone();
+                match tokio::task::spawn_blocking(move || s.refresh()).await {
+                    Ok(Ok(_)) | Ok(Err(ApiError::NotReady)) => {}
+                    Ok(Err(e)) => tracing::error!(error = %e, "refreshing the analytics frame failed"),
+                    Err(e) => tracing::error!(error = %e, "refresh task panicked"),
+                }
+            }
+        });
+        let Some(mut rx) = self.audit_rx.lock().unwrap_or_else(|p| p.into_inner()).take() else { return };
+        let store = self.store.clone();
+        tokio::spawn(async move {
+            while let Some(first) = rx.recv().await {
+                let mut batch = vec![first];
+                while let Ok(e) = rx.try_recv() {
+                    batch.push(e);
+                }
+                let s = store.clone();
+                let n = batch.len();
+                match tokio::task::spawn_blocking(move || s.audit(&batch)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => tracing::error!(error = %e, lost = n, "writing the audit log failed"),
+                    Err(e) => tracing::error!(error = %e, lost = n, "audit task panicked"),
+                }
+            }
+        });
+    }
+
+    /// Runs blocking work off the async threads, within the query timeout.
+    pub async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let secs = self.config.server.query_timeout_secs;
+        let task = tokio::task::spawn_blocking(f);
+        match tokio::time::timeout(Duration::from_secs(secs), task).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => Err(ApiError::Internal(format!("task failed: {e}"))),
+            Err(_) => Err(ApiError::Timeout(secs)),
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! Units: GeoJSON of a tier (geometry simplified for the map's zoom), and
+//! one unit with its ancestors and children. Only units in the caller's
+//! scope are listed; a chief gets only their grids at tier 3 and only the
+//! outlines of their grids' ancestors at tiers 1-2.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use geo::Simplify;
+use geojson::{Geometry, GeometryValue};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::auth::Caller;
+use super::error::ApiError;
+use super::extract::{P, Q};
+use super::scope::Scope;
+use super::state::{AppState, Snapshot};
+use crate::grid::{GridModel, Unit};
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct UnitsQuery {
+    /// Tier: 0 county, 1 township, 2 village, 3 grid.
+    pub level: u8,
+    /// Only the descendants of this unit at `level`.
+    pub parent: Option<String>,
+    /// Map zoom (0-22); geometry is simplified to half a pixel at it. Absent = full detail.
+    pub zoom: Option<u8>,
+}
+
+/// Properties of a unit as every endpoint shows them.
+pub fn props(model: &GridModel, u: &Unit, index: usize) -> serde_json::Value {
+    json!({
+        "code": u.code,
+        "name": u.name,
+        "level": u.level,
+        "parent": u.parent.map(|p| model.unit(p).code.clone()),
+        "households": model.households(index),
+        "area_km2": (u.area_km2 * 1e4).round() / 1e4,
+    })
+}
+
+/// Douglas-Peucker tolerance in degrees: half a 256-px tile pixel at `zoom`.
+fn tolerance(zoom: u8) -> f64 {
+    360.0 / (256.0 * 2f64.powi(i32::from(zoom.min(24)))) / 2.0
+}
+
+/// One serialised Feature per unit of a level at a zoom, built once.
+fn features(st: &AppState, snap: &Snapshot, level: u8, zoom: Option<u8>) -> Arc<Vec<String>> {
+    let z = zoom.unwrap_or(u8::MAX);
+    let key = (level, z);
+    if let Some(f) = st.geometry.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+        return f.clone();
+    }
+    let model = &snap.grids.model;
+    let built: Vec<String> = (0..model.units().len())
+        .map(|i| {
+            let u = model.unit(i);
+            if u.level != level {
+                return String::new();
+            }
+            let geom = match zoom {
+                Some(z) => u.geometry.simplify(tolerance(z)),
+                None => u.geometry.clone(),
+            };
+            let g = Geometry::new(GeometryValue::from(&geom));
+            json!({"type": "Feature", "properties": props(model, u, i), "geometry": g}).to_string()
+        })
+        .collect();
+    let built = Arc::new(built);
+    st.geometry.lock().unwrap_or_else(|p| p.into_inner()).insert(key, built.clone());
+    built
+}
+
+/// Units of a tier as a GeoJSON FeatureCollection.
+#[utoipa::path(get, path = "/api/v1/units", params(UnitsQuery),
+    responses((status = 200, content_type = "application/geo+json", description = "FeatureCollection")), security(("bearer" = [])))]
+pub async fn list(State(st): State<AppState>, c: Caller, Q(q): Q<UnitsQuery>) -> Result<Response, ApiError> {
+    if q.level > 3 {
+        return Err(ApiError::BadRequest(format!("level {} is not a tier 0..3", q.level)));
+    }
+    let snap = st.snapshot()?;
+    let st2 = st.clone();
+    let body = st
+        .blocking(move || {
+            let model = &snap.grids.model;
+            let scope = Scope::of(c.user(), model);
+            let parent = q.parent.as_deref().map(|p| scope.unit(model, p)).transpose()?;
+            let feats = features(&st2, &snap, q.level, q.zoom);
+            let mut out = String::with_capacity(1 << 16);
+            out.push_str(r#"{"type":"FeatureCollection","features":["#);
+            let mut first = true;
+            for i in model.level(q.level) {
+                if !scope.total(i) || parent.is_some_and(|p| !model.ancestors(i).any(|a| a == p)) {
+                    continue;
+                }
+                if !first {
+                    out.push(',');
+                }
+                first = false;
+                out.push_str(&feats[i]);
+            }
+            out.push_str("]}");
+            Ok(out)
+        })
+        .await?;
+    Ok(([(header::CONTENT_TYPE, "application/geo+json")], body).into_response())
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct UnitRef {
+    pub code: String,
+    pub name: String,
+    pub level: u8,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct UnitDetail {
+    /// code, name, level, parent, households, area_km2.
+    #[schema(value_type = Object)]
+    pub unit: serde_json::Value,
+    /// Nearest first.
+    pub ancestors: Vec<UnitRef>,
+    /// Only children in the caller's scope.
+    pub children: Vec<UnitRef>,
+}
+
+fn unit_ref(u: &Unit) -> UnitRef {
+    UnitRef { code: u.code.clone(), name: u.name.clone(), level: u.level }
+}
+
+/// One unit with its ancestors and (visible) children.
+#[utoipa::path(get, path = "/api/v1/units/{code}", params(("code" = String, Path, description = "unit code")),
+    responses((status = 200, body = UnitDetail), (status = 404, body = super::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn one(State(st): State<AppState>, c: Caller, P(code): P<String>) -> Result<Json<UnitDetail>, ApiError> {
+    let snap = st.snapshot()?;
+    let model = &snap.grids.model;
+    let scope = Scope::of(c.user(), model);
+    let i = scope.unit(model, &code)?;
+    let u = model.unit(i);
+    Ok(Json(UnitDetail {
+        unit: props(model, u, i),
+        ancestors: model.ancestors(i).map(|a| unit_ref(model.unit(a))).collect(),
+        children: u.children.iter().filter(|&&ch| scope.total(ch)).map(|&ch| unit_ref(model.unit(ch))).collect(),
+    }))
+}

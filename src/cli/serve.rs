@@ -1,0 +1,126 @@
+//! `wangge serve`: the service on the embedded database, demo data made
+//! when the data directory has none.
+//!
+//! The port is bound first and answers `/healthz` (and `/readyz` with 503)
+//! while the demo is generated, the grids loaded and the events ingested on
+//! a blocking thread, so a supervisor can tell "starting" from "dead".
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use crate::api::{app, AppState, Config, Grids};
+use crate::demo::{generate, DemoOptions};
+use crate::ingest::privacy::KeyedHasher;
+use crate::store::{ensure_grids, ingest_file, new_token, Role, Store};
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Data directory (grids.geojson, events.csv, wangge.db); default from the config, `data/demo`.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Listen address; default from the config, 127.0.0.1:8080.
+    #[arg(long)]
+    pub addr: Option<String>,
+    /// Config file (TOML); missing is fine, every key has a default.
+    #[arg(long, default_value = "wangge.toml")]
+    pub config: PathBuf,
+}
+
+/// Reads the config, applies environment and command-line overrides.
+pub fn config(path: &Path, data: Option<&PathBuf>, addr: Option<&String>) -> anyhow::Result<(Config, Vec<String>)> {
+    let (mut cfg, unknown) = Config::load(Some(path), std::env::vars())?;
+    if let Some(d) = data {
+        cfg.storage.data = d.clone();
+    }
+    if let Some(a) = addr {
+        cfg.server.addr = a.clone();
+    }
+    Ok((cfg, unknown))
+}
+
+fn init_logs(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if json { b.json().try_init() } else { b.try_init() };
+}
+
+/// Creates the first admin when there is no user; prints its password once.
+fn first_admin(store: &Store) -> anyhow::Result<()> {
+    if store.user_count()? > 0 {
+        return Ok(());
+    }
+    let password = new_token()?[..24].to_owned();
+    store.add_user("admin", Role::Admin, &[], &password)?;
+    println!("created user admin with one-time password: {password}");
+    println!("(shown once; store it now. Add users with `wangge user add`.)");
+    Ok(())
+}
+
+/// Demo data if missing, grids, events into the database, then the frame.
+fn prepare(st: &AppState) -> anyhow::Result<()> {
+    let cfg = &st.config;
+    let data = &cfg.storage.data;
+    let grids = data.join("grids.geojson");
+    let events = data.join("events.csv");
+    if !grids.exists() && st.store.active_grid()?.is_none() {
+        let d = &cfg.demo;
+        tracing::info!(grids = d.grids, events = d.events, dir = %data.display(), "no data: generating the demo county");
+        generate(&DemoOptions { out: data.clone(), grids: d.grids, events: d.events, seed: d.seed })?;
+    }
+    let (model, version) = ensure_grids(&st.store, &grids).with_context(|| format!("loading {}", grids.display()))?;
+    tracing::info!(version = version.id, units = version.units, "grid version active");
+    if let Ok(meta) = std::fs::metadata(&events) {
+        let mtime = meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_secs());
+        let key = format!("ingested:{}", std::fs::canonicalize(&events).unwrap_or(events.clone()).display());
+        let stamp = format!("{}:{mtime}", meta.len());
+        if st.store.meta(&key)?.as_deref() != Some(stamp.as_str()) {
+            let t = std::time::Instant::now();
+            let v = crate::api::validator_of(st);
+            let out = ingest_file(&st.store, &model, version.id, &events, &v, cfg.ingest.batch_rows, &mut |_| {})?;
+            st.store.set_meta(&key, &stamp)?;
+            let s = &out.summary;
+            tracing::info!(
+                file = %events.display(), read = s.read, matched = s.matched, partial = s.partial, outside = s.outside,
+                rejected = s.rejected, duplicates = s.duplicates, secs = t.elapsed().as_secs_f64(), "events ingested"
+            );
+        }
+    }
+    st.load(Grids::new(model, version))?;
+    Ok(())
+}
+
+pub fn run(a: &ServeArgs) -> anyhow::Result<i32> {
+    let (cfg, unknown) = config(&a.config, a.data.as_ref(), a.addr.as_ref())?;
+    init_logs(cfg.server.log_format == "json");
+    for k in &unknown {
+        tracing::warn!(key = %k, file = %a.config.display(), "unknown configuration key ignored");
+    }
+    let store = Arc::new(Store::open(&cfg.database())?);
+    let hasher = KeyedHasher::from_env_or_file(&cfg.secret())?;
+    first_admin(&store)?;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(async move {
+        let addr = cfg.server.addr.clone();
+        let state = AppState::new(cfg, store, hasher);
+        let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("binding {addr}"))?;
+        tracing::info!(%addr, "listening");
+        state.spawn_background();
+        let st = state.clone();
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = prepare(&st) {
+                tracing::error!(error = format!("{e:#}"), "start-up failed");
+                std::process::exit(1);
+            }
+            tracing::info!("ready");
+        });
+        axum::serve(listener, app(state))
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await?;
+        Ok::<_, anyhow::Error>(())
+    })?;
+    Ok(0)
+}

@@ -1,0 +1,202 @@
+//! Events with their join results: batched inserts, re-joins, issue pages.
+//!
+//! Idempotence lives in the schema: `UNIQUE (kind, id)` with `INSERT OR
+//! IGNORE`, so a batch re-sent after a lost acknowledgement (or after a
+//! crash) stores nothing twice, and the per-row "inserted or not" comes from
+//! `changes()`, inside the same transaction as the insert.
+
+use rusqlite::{params, Connection};
+use serde::Serialize;
+
+use super::{Result, Store};
+use crate::ingest::Event;
+use crate::join::Outcome;
+
+/// An event with the codes of the units it landed in.
+#[derive(Debug, Clone, Copy)]
+pub struct Located<'a> {
+    pub event: &'a Event,
+    pub outcome: Outcome,
+    /// Tier 1, 2 and 3 codes (None where the event is in no unit of that tier).
+    pub tiers: [Option<&'a str>; 3],
+}
+
+const INSERT: &str = "INSERT OR IGNORE INTO events(kind, id, occurred_at, lon, lat, category, status, resolved_at, \
+    deadline, satisfaction, source, cleared, household_hash, visitor_hash, tier1, tier2, tier3, outcome, grid_version) \
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)";
+
+/// Which issues to list.
+#[derive(Debug, Clone, Default)]
+pub struct IssueFilter {
+    /// Tier of `code` (1, 2 or 3).
+    pub level: u8,
+    /// Unit whose issues are listed; empty = every unit.
+    pub code: String,
+    /// `open` or `resolved`; None = both.
+    pub status: Option<String>,
+    /// When set, only issues in these grids (a chief looking at a parent).
+    pub grids: Option<Vec<String>>,
+    /// 0-based offset and page size.
+    pub offset: u64,
+    pub limit: u64,
+}
+
+/// One issue as the issue list shows it; no personal data is stored for issues.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct IssueRow {
+    pub id: String,
+    pub category: String,
+    /// µs UTC.
+    pub occurred_at: i64,
+    pub status: Option<String>,
+    pub deadline: Option<i64>,
+    pub resolved_at: Option<i64>,
+    pub lon: f64,
+    pub lat: f64,
+    pub source: Option<String>,
+    pub tier1: Option<String>,
+    pub tier2: Option<String>,
+    pub tier3: Option<String>,
+}
+
+const ISSUE_COLS: &str = "id, category, occurred_at, status, deadline, resolved_at, lon, lat, source, tier1, tier2, tier3";
+
+fn issue_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<IssueRow> {
+    Ok(IssueRow {
+        id: r.get(0)?,
+        category: r.get(1)?,
+        occurred_at: r.get(2)?,
+        status: r.get(3)?,
+        deadline: r.get(4)?,
+        resolved_at: r.get(5)?,
+        lon: r.get(6)?,
+        lat: r.get(7)?,
+        source: r.get(8)?,
+        tier1: r.get(9)?,
+        tier2: r.get(10)?,
+        tier3: r.get(11)?,
+    })
+}
+
+fn insert_all(c: &mut Connection, version: i64, rows: &[Located<'_>]) -> rusqlite::Result<Vec<bool>> {
+    let tx = c.transaction()?;
+    let mut inserted = Vec::with_capacity(rows.len());
+    {
+        let mut st = tx.prepare_cached(INSERT)?;
+        for r in rows {
+            let e = r.event;
+            let n = st.execute(params![
+                e.kind.as_str(),
+                e.id,
+                e.occurred_at,
+                e.lon,
+                e.lat,
+                e.category,
+                e.status,
+                e.resolved_at,
+                e.deadline,
+                e.satisfaction,
+                e.source,
+                e.cleared,
+                e.household_hash,
+                e.visitor_hash,
+                r.tiers[0],
+                r.tiers[1],
+                r.tiers[2],
+                r.outcome.as_str(),
+                version,
+            ])?;
+            inserted.push(n == 1);
+        }
+    }
+    tx.commit()?;
+    Ok(inserted)
+}
+
+impl Store {
+    /// Inserts located events in one transaction; `true` per row that was
+    /// new, `false` for a (kind, id) already stored. Durable on return.
+    pub fn insert_events(&self, grid_version: i64, rows: &[Located<'_>]) -> Result<Vec<bool>> {
+        self.write(|c| insert_all(c, grid_version, rows))
+    }
+
+    /// Number of stored events.
+    pub fn event_count(&self) -> Result<u64> {
+        self.read(|c| c.query_row("SELECT count(*) FROM events", [], |r| r.get::<_, i64>(0)))
+            .map(|n| u64::try_from(n).unwrap_or(0))
+    }
+
+    /// Every event's sequence number and position, for a re-join.
+    pub fn positions(&self) -> Result<Vec<(i64, f64, f64)>> {
+        self.read(|c| {
+            let mut st = c.prepare("SELECT seq, lon, lat FROM events ORDER BY seq")?;
+            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            rows.collect()
+        })
+    }
+
+    /// Rewrites the join results of events (after a new grid version), in
+    /// one transaction so readers see either the old or the new join.
+    pub fn rejoin(&self, grid_version: i64, rows: &[(i64, Outcome, [Option<&str>; 3])]) -> Result<()> {
+        self.write(|c| {
+            let tx = c.transaction()?;
+            {
+                let mut st = tx.prepare_cached(
+                    "UPDATE events SET tier1 = ?1, tier2 = ?2, tier3 = ?3, outcome = ?4, grid_version = ?5 WHERE seq = ?6",
+                )?;
+                for (seq, o, t) in rows {
+                    st.execute(params![t[0], t[1], t[2], o.as_str(), grid_version, seq])?;
+                }
+            }
+            tx.commit()
+        })
+    }
+
+    /// A page of a unit's issues, open ones first, newest first within a
+    /// status; and the total count under the filter.
+    pub fn issues(&self, f: &IssueFilter) -> Result<(u64, Vec<IssueRow>)> {
+        let tier = match f.level {
+            1 => "tier1",
+            2 => "tier2",
+            _ => "tier3",
+        };
+        let grids = f.grids.as_ref().map(|g| serde_json::Value::from(g.clone()).to_string());
+        // Without a unit (an admin's Open311 listing) the tier clause goes,
+        // rather than an `OR` that would keep SQLite off the index.
+        let unit = if f.code.is_empty() { "?1 = ''".to_owned() } else { format!("{tier} = ?1") };
+        let filter = format!(
+            "FROM events WHERE kind = 'issue' AND {unit} AND (?2 IS NULL OR status = ?2) \
+             AND (?3 IS NULL OR tier3 IN (SELECT value FROM json_each(?3)))"
+        );
+        let limit = i64::try_from(f.limit).unwrap_or(i64::MAX);
+        let offset = i64::try_from(f.offset).unwrap_or(i64::MAX);
+        self.read(|c| {
+            let total: i64 = c.query_row(&format!("SELECT count(*) {filter}"), params![f.code, f.status, grids], |r| r.get(0))?;
+            let mut st = c.prepare(&format!(
+                "SELECT {ISSUE_COLS} {filter} \
+                 ORDER BY (status = 'open') DESC, occurred_at DESC, id LIMIT ?4 OFFSET ?5"
+            ))?;
+            let rows = st.query_map(params![f.code, f.status, grids, limit, offset], issue_row)?;
+            Ok((u64::try_from(total).unwrap_or(0), rows.collect::<rusqlite::Result<Vec<_>>>()?))
+        })
+    }
+
+    /// One issue by id.
+    pub fn issue(&self, id: &str) -> Result<Option<IssueRow>> {
+        let f = self.read(|c| {
+            let mut st = c.prepare(&format!("SELECT {ISSUE_COLS} FROM events WHERE kind = 'issue' AND id = ?1"))?;
+            let mut rows = st.query_map([id], issue_row)?;
+            rows.next().transpose()
+        })?;
+        Ok(f)
+    }
+
+    /// Distinct issue categories (Open311 services).
+    pub fn issue_categories(&self) -> Result<Vec<String>> {
+        self.read(|c| {
+            let mut st = c.prepare("SELECT DISTINCT category FROM events WHERE kind = 'issue' ORDER BY category")?;
+            let rows = st.query_map([], |r| r.get(0))?;
+            rows.collect()
+        })
+    }
+}

@@ -1,0 +1,105 @@
+//! The stored events as the joined polars frame of [`crate::columns`].
+//!
+//! Read once at start-up, in `seq` order, straight into column builders: no
+//! per-row structs, so ten million rows cost their column bytes and nothing
+//! more. The result has the schema of [`crate::join::joined_schema`], so the
+//! analytics cannot tell it from a frame read from the join's Parquet.
+
+use polars::prelude::*;
+
+use super::{Result, Store};
+use crate::columns as c;
+
+#[derive(Default)]
+struct Builders {
+    id: Vec<String>,
+    kind: Vec<String>,
+    occurred_at: Vec<i64>,
+    lon: Vec<f64>,
+    lat: Vec<f64>,
+    category: Vec<String>,
+    status: Vec<Option<String>>,
+    resolved_at: Vec<Option<i64>>,
+    deadline: Vec<Option<i64>>,
+    satisfaction: Vec<Option<String>>,
+    source: Vec<Option<String>>,
+    cleared: Vec<Option<bool>>,
+    household: Vec<Option<String>>,
+    visitor: Vec<Option<String>>,
+    tiers: [Vec<Option<String>>; 3],
+    outcome: Vec<String>,
+}
+
+fn datetime(name: &str, v: Vec<Option<i64>>) -> PolarsResult<Column> {
+    Int64Chunked::from_iter_options(name.into(), v.into_iter())
+        .into_series()
+        .cast(&DataType::Datetime(TimeUnit::Microseconds, None))
+        .map(Column::from)
+}
+
+impl Builders {
+    fn finish(self) -> PolarsResult<DataFrame> {
+        let n = self.id.len();
+        let [t1, t2, t3] = self.tiers;
+        let cols = vec![
+            Column::new(c::ID.into(), self.id),
+            Column::new(c::KIND.into(), self.kind),
+            datetime(c::OCCURRED_AT, self.occurred_at.into_iter().map(Some).collect())?,
+            Column::new(c::LON.into(), self.lon),
+            Column::new(c::LAT.into(), self.lat),
+            Column::new(c::CATEGORY.into(), self.category),
+            Column::new(c::STATUS.into(), self.status),
+            datetime(c::RESOLVED_AT, self.resolved_at)?,
+            datetime(c::DEADLINE, self.deadline)?,
+            Column::new(c::SATISFACTION.into(), self.satisfaction),
+            Column::new(c::SOURCE.into(), self.source),
+            Column::new(c::CLEARED.into(), self.cleared),
+            Column::new(c::HOUSEHOLD_HASH.into(), self.household),
+            Column::new(c::VISITOR_HASH.into(), self.visitor),
+            Column::new(c::TIER1.into(), t1),
+            Column::new(c::TIER2.into(), t2),
+            Column::new(c::TIER3.into(), t3),
+            Column::new(c::OUTCOME.into(), self.outcome),
+        ];
+        DataFrame::new(n, cols)
+    }
+}
+
+impl Store {
+    /// Every stored event as the joined frame, and the highest `seq` read
+    /// (events after it are the ones the caller must still append).
+    pub fn load_frame(&self) -> Result<(DataFrame, i64)> {
+        let (b, last) = self.read(|conn| {
+            let mut b = Builders::default();
+            let mut last = 0i64;
+            let mut st = conn.prepare(
+                "SELECT seq, id, kind, occurred_at, lon, lat, category, status, resolved_at, deadline, satisfaction, \
+                 source, cleared, household_hash, visitor_hash, tier1, tier2, tier3, outcome FROM events ORDER BY seq",
+            )?;
+            let mut rows = st.query([])?;
+            while let Some(r) = rows.next()? {
+                last = r.get(0)?;
+                b.id.push(r.get(1)?);
+                b.kind.push(r.get(2)?);
+                b.occurred_at.push(r.get(3)?);
+                b.lon.push(r.get(4)?);
+                b.lat.push(r.get(5)?);
+                b.category.push(r.get(6)?);
+                b.status.push(r.get(7)?);
+                b.resolved_at.push(r.get(8)?);
+                b.deadline.push(r.get(9)?);
+                b.satisfaction.push(r.get(10)?);
+                b.source.push(r.get(11)?);
+                b.cleared.push(r.get(12)?);
+                b.household.push(r.get(13)?);
+                b.visitor.push(r.get(14)?);
+                b.tiers[0].push(r.get(15)?);
+                b.tiers[1].push(r.get(16)?);
+                b.tiers[2].push(r.get(17)?);
+                b.outcome.push(r.get(18)?);
+            }
+            Ok((b, last))
+        })?;
+        Ok((b.finish()?, last))
+    }
+}

@@ -1,0 +1,161 @@
+//! Files into the database: a grid file becomes a grid version (re-joining
+//! stored events when it changed), an events file is validated, joined and
+//! stored in batched transactions.
+
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+use super::{GridVersion, Located, Result, Store};
+use crate::grid::{parse_geojson, GridError, GridModel, LoadOptions};
+use crate::ingest::{read_file, Batch, Event, Validator};
+use crate::join::{tier_table, JoinSummary, Locator, Outcome, Strategy, NONE};
+
+/// What [`ingest_file`] did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct FileIngest {
+    /// Outcome counts; a (kind, id) already stored counts as a rejected duplicate.
+    pub summary: JoinSummary,
+    /// Events newly stored.
+    pub inserted: u64,
+}
+
+/// Outcome and tier codes of each event (`Rejected` for non-finite positions).
+pub fn locate_events<'m>(
+    model: &'m GridModel,
+    locator: &Locator,
+    tiers: &[[u32; 3]],
+    events: &[Event],
+) -> Vec<(Outcome, [Option<&'m str>; 3])> {
+    let xs: Vec<f64> = events.iter().map(|e| e.lon).collect();
+    let ys: Vec<f64> = events.iter().map(|e| e.lat).collect();
+    locator
+        .locate_all(&xs, &ys)
+        .into_iter()
+        .map(|(o, u)| {
+            let code = |t: usize| {
+                if u == NONE {
+                    return None;
+                }
+                let a = tiers[u as usize][t];
+                (a != NONE).then(|| model.unit(a as usize).code.as_str())
+            };
+            (o, [code(0), code(1), code(2)])
+        })
+        .collect()
+}
+
+fn parse_model(text: &str, path: &Path) -> Result<GridModel> {
+    let (model, report) =
+        parse_geojson(text, LoadOptions::default()).map_err(|reason| GridError::Parse { path: path.to_owned(), reason })?;
+    if report.fatal_count() > 0 {
+        return Err(GridError::Rejected { path: path.to_owned(), report: Box::new(report) }.into());
+    }
+    Ok(model)
+}
+
+/// The grid model to serve: the file's when it is new (stored as a new
+/// version, older versions kept, stored events re-joined), else the active
+/// stored version. Without a file, the stored version alone.
+pub fn ensure_grids(store: &Store, path: &Path) -> Result<(GridModel, GridVersion)> {
+    let active = store.active_grid()?;
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(source) => {
+            return match active {
+                Some((v, stored)) => Ok((parse_model(&stored, path)?, v)),
+                None => Err(GridError::Io { path: path.to_owned(), source }.into()),
+            }
+        }
+    };
+    let sha = hex::encode(Sha256::digest(text.as_bytes()));
+    if let Some((v, stored)) = active {
+        if v.sha256 == sha {
+            return Ok((parse_model(&stored, path)?, v));
+        }
+    }
+    let model = parse_model(&text, path)?;
+    let version = store.add_grid_version(&sha, &path.display().to_string(), model.units().len(), &text)?;
+    rejoin(store, &model, version.id)?;
+    Ok((model, version))
+}
+
+/// Re-locates every stored event against `model`.
+fn rejoin(store: &Store, model: &GridModel, version: i64) -> Result<()> {
+    let pos = store.positions()?;
+    if pos.is_empty() {
+        return Ok(());
+    }
+    let locator = Locator::new(model, Strategy::Cells);
+    let tiers = tier_table(model);
+    let xs: Vec<f64> = pos.iter().map(|p| p.1).collect();
+    let ys: Vec<f64> = pos.iter().map(|p| p.2).collect();
+    let hits = locator.locate_all(&xs, &ys);
+    let rows: Vec<(i64, Outcome, [Option<&str>; 3])> = pos
+        .iter()
+        .zip(&hits)
+        .map(|(p, &(o, u))| {
+            let code = |t: usize| {
+                let a = if u == NONE { NONE } else { tiers[u as usize][t] };
+                (a != NONE).then(|| model.unit(a as usize).code.as_str())
+            };
+            (p.0, o, [code(0), code(1), code(2)])
+        })
+        .collect();
+    tracing::info!(events = rows.len(), version, "re-joined stored events to the new grid version");
+    store.rejoin(version, &rows)
+}
+
+/// Reads an events file, joins it and stores it in transactions of
+/// `batch_rows` events; `progress` gets the rows read so far.
+pub fn ingest_file(
+    store: &Store,
+    model: &GridModel,
+    version: i64,
+    path: &Path,
+    validator: &Validator<'_>,
+    batch_rows: usize,
+    progress: &mut dyn FnMut(u64),
+) -> Result<FileIngest> {
+    let locator = Locator::new(model, Strategy::Cells);
+    let tiers = tier_table(model);
+    let mut out = FileIngest::default();
+    let mut failure = None;
+    let read = read_file(path, None, validator, &mut |batch: Batch| {
+        let s = &mut out.summary;
+        s.read += batch.read;
+        s.rejected += batch.rejects.len() as u64;
+        let located = locate_events(model, &locator, &tiers, &batch.events);
+        for (events, hits) in batch.events.chunks(batch_rows.max(1)).zip(located.chunks(batch_rows.max(1))) {
+            let rows: Vec<Located<'_>> =
+                events.iter().zip(hits).map(|(e, &(outcome, tiers))| Located { event: e, outcome, tiers }).collect();
+            let inserted = match store.insert_events(version, &rows) {
+                Ok(i) => i,
+                Err(e) => {
+                    failure = Some(e);
+                    return Err(crate::ingest::IngestError::Output("database write failed".into()));
+                }
+            };
+            for (r, new) in rows.iter().zip(inserted) {
+                if !new {
+                    s.rejected += 1;
+                    s.duplicates += 1;
+                    continue;
+                }
+                out.inserted += 1;
+                match r.outcome {
+                    Outcome::Matched => s.matched += 1,
+                    Outcome::Partial => s.partial += 1,
+                    Outcome::Outside => s.outside += 1,
+                    Outcome::Rejected => s.rejected += 1,
+                }
+            }
+        }
+        progress(s.read);
+        Ok(())
+    });
+    if let Err(e) = read {
+        return Err(failure.unwrap_or(e.into()));
+    }
+    Ok(out)
+}

@@ -1,0 +1,153 @@
+//! Storage: the one SQLite database that is the system of record.
+//!
+//! In: grid files, located events, users and what they read. Out: grid
+//! versions (an older version is kept when a new file arrives, and events
+//! are re-joined), events with their join results, users with argon2
+//! password hashes, sessions and API tokens stored as SHA-256 of the token,
+//! and the audit log. The analytics never read SQLite row by row: the API
+//! builds a polars frame from [`Store::load_frame`] at start-up and appends
+//! to it on ingest.
+//!
+//! WAL mode with `synchronous=FULL`: a transaction that returned from
+//! `commit` survives `kill -9` and power loss, which is what "an acknowledged
+//! ingest is durable" needs. One writer connection behind a mutex (SQLite
+//! allows one writer anyway); readers take pooled connections and never
+//! block the writer.
+
+mod events;
+mod frame;
+mod grids;
+mod load;
+mod schema;
+mod users;
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use rusqlite::Connection;
+
+pub use events::{IssueFilter, IssueRow, Located};
+pub use grids::GridVersion;
+pub use load::{ensure_grids, ingest_file, FileIngest};
+pub use users::{hash_token, new_token, AuditEntry, Role, Session, User};
+
+/// What can go wrong in the storage layer.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite refused an operation (disk full, locked past the busy timeout, corrupt file).
+    #[error("database {path}: {source}")]
+    Sql {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// A grid file could not be loaded.
+    #[error(transparent)]
+    Grid(#[from] crate::grid::GridError),
+    /// An events file could not be read.
+    #[error(transparent)]
+    Ingest(#[from] crate::ingest::IngestError),
+    /// A stored value does not parse back (a role name, a scope list).
+    #[error("stored {what} is malformed: {reason}")]
+    Corrupt { what: &'static str, reason: String },
+    /// Building the in-memory frame failed.
+    #[error("building the event frame: {0}")]
+    Frame(#[from] polars::prelude::PolarsError),
+    /// Password hashing failed (argon2 parameters, bad stored hash).
+    #[error("password hashing: {0}")]
+    Password(String),
+    /// A user name already taken, an unknown user, a bad role.
+    #[error("{0}")]
+    User(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// The database: a writer and a pool of readers on one file.
+pub struct Store {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+/// Readers kept open between calls; more may be opened under load.
+const POOL: usize = 8;
+
+impl Store {
+    /// Opens (creating if needed) the database at `path` and brings its
+    /// schema up to date.
+    pub fn open(path: &Path) -> Result<Store> {
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let store = Store { path: path.to_owned(), writer: Mutex::new(Self::connect(path)?), readers: Mutex::new(Vec::new()) };
+        store.write(|c| c.execute_batch(schema::SCHEMA))?;
+        Ok(store)
+    }
+
+    fn connect(path: &Path) -> Result<Connection> {
+        let sql = |source| StoreError::Sql { path: path.to_owned(), source };
+        let c = Connection::open(path).map_err(sql)?;
+        // FULL: a committed ingest must survive power loss, not only a crash.
+        c.execute_batch(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; \
+             PRAGMA busy_timeout=10000; PRAGMA cache_size=-65536;",
+        )
+        .map_err(sql)?;
+        Ok(c)
+    }
+
+    /// Path of the database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn sql(&self, source: rusqlite::Error) -> StoreError {
+        StoreError::Sql { path: self.path.clone(), source }
+    }
+
+    /// Runs `f` on the writer connection (blocking: call from a blocking thread).
+    pub(crate) fn write<T>(&self, f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> Result<T> {
+        // A panic while holding the lock leaves the connection usable: SQLite
+        // rolls back an open transaction when the Transaction is dropped.
+        let mut c = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut c).map_err(|e| self.sql(e))
+    }
+
+    /// Runs `f` on a pooled reader connection.
+    pub(crate) fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
+        let pooled = self.readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let c = match pooled {
+            Some(c) => c,
+            None => Self::connect(&self.path)?,
+        };
+        let out = f(&c).map_err(|e| self.sql(e));
+        let mut pool = self.readers.lock().unwrap_or_else(|p| p.into_inner());
+        if pool.len() < POOL {
+            pool.push(c);
+        }
+        out
+    }
+
+    /// A value of the small key/value table (markers such as files already ingested).
+    pub fn meta(&self, key: &str) -> Result<Option<String>> {
+        use rusqlite::OptionalExtension;
+        self.read(|c| c.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).optional())
+    }
+
+    /// Sets a value of the key/value table.
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<()> {
+        self.write(|c| c.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)", [key, value]).map(|_| ()))
+    }
+}
+
+/// Now as microseconds since the epoch, UTC (the unit of every stored time).
+pub fn now_us() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}

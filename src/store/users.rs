@@ -1,0 +1,221 @@
+//! Users, sessions, API tokens and the audit log.
+//!
+//! Passwords are stored as argon2id PHC strings; tokens are 256 random bits
+//! shown once and stored as their SHA-256, so a copy of the database lets
+//! nobody log in. Sessions (from a login) and API tokens (for machine
+//! ingest) share one table and differ only in kind and lifetime.
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use rusqlite::{params, OptionalExtension};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::{now_us, Result, Store, StoreError};
+
+/// What a user may see (CONTRACT of issue 4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Everything, and user management.
+    Admin,
+    /// One or more units and everything under them.
+    Leader,
+    /// One or more tier-3 grids; their ancestors only as totals.
+    Chief,
+    /// Like a leader, and may export.
+    Analyst,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Leader => "leader",
+            Role::Chief => "chief",
+            Role::Analyst => "analyst",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "admin" => Some(Role::Admin),
+            "leader" => Some(Role::Leader),
+            "chief" => Some(Role::Chief),
+            "analyst" => Some(Role::Analyst),
+            _ => None,
+        }
+    }
+}
+
+/// A user as the API sees it (never the password hash).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct User {
+    #[serde(skip)]
+    pub id: i64,
+    pub name: String,
+    pub role: Role,
+    /// Unit codes the role applies to (empty for admins).
+    pub scopes: Vec<String>,
+}
+
+/// A live session or API token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub user: User,
+    /// µs UTC.
+    pub expires_at: i64,
+    /// `session` or `api`.
+    pub kind: String,
+}
+
+/// One audit record: who did what to which resource, and the answer's status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditEntry {
+    /// µs UTC.
+    pub at: i64,
+    pub user: Option<String>,
+    /// `read`, `export`, `ingest`, `login`, `login_failed`, `logout`.
+    pub action: String,
+    /// Method and path with query, e.g. `GET /api/v1/map?level=1`.
+    pub target: String,
+    pub status: u16,
+}
+
+/// 256 random bits, hex.
+pub fn new_token() -> Result<String> {
+    let mut b = [0u8; 32];
+    getrandom::getrandom(&mut b).map_err(|e| StoreError::Password(format!("no randomness: {e}")))?;
+    Ok(hex::encode(b))
+}
+
+/// What is stored for a token.
+pub fn hash_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+fn hash_password(password: &str) -> Result<String> {
+    let mut salt = [0u8; 16];
+    getrandom::getrandom(&mut salt).map_err(|e| StoreError::Password(format!("no randomness: {e}")))?;
+    let salt = SaltString::encode_b64(&salt).map_err(|e| StoreError::Password(e.to_string()))?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| StoreError::Password(e.to_string()))
+}
+
+fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, String, String, String)> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+}
+
+fn to_user((id, name, role, scopes): (i64, String, String, String)) -> Result<User> {
+    let role = Role::parse(&role).ok_or_else(|| StoreError::Corrupt { what: "role", reason: role.clone() })?;
+    let scopes: Vec<String> =
+        serde_json::from_str(&scopes).map_err(|e| StoreError::Corrupt { what: "scopes", reason: e.to_string() })?;
+    Ok(User { id, name, role, scopes })
+}
+
+impl Store {
+    /// Adds a user; fails when the name is taken.
+    pub fn add_user(&self, name: &str, role: Role, scopes: &[String], password: &str) -> Result<User> {
+        let hash = hash_password(password)?;
+        let scopes_json = serde_json::Value::from(scopes.to_vec()).to_string();
+        let exists = self.read(|c| c.query_row("SELECT 1 FROM users WHERE name = ?1", [name], |_| Ok(())).optional())?;
+        if exists.is_some() {
+            return Err(StoreError::User(format!("user {name:?} already exists")));
+        }
+        let id = self.write(|c| {
+            c.execute(
+                "INSERT INTO users(name, role, scopes, password_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![name, role.as_str(), scopes_json, hash, now_us()],
+            )?;
+            Ok(c.last_insert_rowid())
+        })?;
+        Ok(User { id, name: name.to_owned(), role, scopes: scopes.to_vec() })
+    }
+
+    /// Number of users.
+    pub fn user_count(&self) -> Result<u64> {
+        self.read(|c| c.query_row("SELECT count(*) FROM users", [], |r| r.get::<_, i64>(0)))
+            .map(|n| u64::try_from(n).unwrap_or(0))
+    }
+
+    /// The user when the password matches; `None` for a wrong name or password.
+    pub fn verify_login(&self, name: &str, password: &str) -> Result<Option<User>> {
+        let row = self.read(|c| {
+            c.query_row("SELECT id, name, role, scopes, password_hash FROM users WHERE name = ?1", [name], |r| {
+                Ok((user_row(r)?, r.get::<_, String>(4)?))
+            })
+            .optional()
+        })?;
+        let Some((u, hash)) = row else { return Ok(None) };
+        let parsed = PasswordHash::new(&hash).map_err(|e| StoreError::Corrupt { what: "password hash", reason: e.to_string() })?;
+        if Argon2::default().verify_password(password.as_bytes(), &parsed).is_err() {
+            return Ok(None);
+        }
+        to_user(u).map(Some)
+    }
+
+    /// Starts a session (or issues an API token) for `ttl_us`; returns the
+    /// clear token (shown once) and its expiry.
+    pub fn create_session(&self, user: &User, kind: &str, ttl_us: i64) -> Result<(String, i64)> {
+        let token = new_token()?;
+        let now = now_us();
+        let expires = now.saturating_add(ttl_us);
+        self.write(|c| {
+            c.execute(
+                "INSERT INTO sessions(token_hash, user_id, kind, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![hash_token(&token), user.id, kind, now, expires],
+            )
+        })?;
+        Ok((token, expires))
+    }
+
+    /// The live session of a token hash (expired ones are `None`).
+    pub fn session(&self, token_hash: &str) -> Result<Option<Session>> {
+        let row = self.read(|c| {
+            c.query_row(
+                "SELECT u.id, u.name, u.role, u.scopes, s.expires_at, s.kind FROM sessions s JOIN users u ON u.id = s.user_id \
+                 WHERE s.token_hash = ?1 AND s.expires_at > ?2",
+                params![token_hash, now_us()],
+                |r| Ok((user_row(r)?, r.get::<_, i64>(4)?, r.get::<_, String>(5)?)),
+            )
+            .optional()
+        })?;
+        row.map(|(u, expires_at, kind)| Ok(Session { user: to_user(u)?, expires_at, kind })).transpose()
+    }
+
+    /// Ends a session; also drops expired ones.
+    pub fn delete_session(&self, token_hash: &str) -> Result<()> {
+        self.write(|c| {
+            c.execute("DELETE FROM sessions WHERE token_hash = ?1 OR expires_at <= ?2", params![token_hash, now_us()])
+                .map(|_| ())
+        })
+    }
+
+    /// Appends audit records in one transaction.
+    pub fn audit(&self, entries: &[AuditEntry]) -> Result<()> {
+        self.write(|c| {
+            let tx = c.transaction()?;
+            {
+                let mut st = tx.prepare_cached("INSERT INTO audit(at, user, action, target, status) VALUES (?1, ?2, ?3, ?4, ?5)")?;
+                for e in entries {
+                    st.execute(params![e.at, e.user, e.action, e.target, e.status])?;
+                }
+            }
+            tx.commit()
+        })
+    }
+
+    /// The newest audit records, newest first.
+    pub fn audit_log(&self, limit: u64) -> Result<Vec<AuditEntry>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read(|c| {
+            let mut st = c.prepare("SELECT at, user, action, target, status FROM audit ORDER BY id DESC LIMIT ?1")?;
+            let rows = st.query_map([limit], |r| {
+                Ok(AuditEntry { at: r.get(0)?, user: r.get(1)?, action: r.get(2)?, target: r.get(3)?, status: r.get(4)? })
+            })?;
+            rows.collect()
+        })
+    }
+}
