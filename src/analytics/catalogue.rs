@@ -80,12 +80,26 @@ pub struct MetricDef {
     /// Numerator and denominator, for proportion metrics.
     #[serde(skip)]
     pub ratio: Option<fn(&Ingredients, &UnitContext) -> Option<Ratio>>,
+    /// Event count and exposure (area, thousands of households, grids,
+    /// hundreds of visits), for Poisson-type rates: value = num / den.
+    #[serde(skip)]
+    pub exposure: Option<fn(&Ingredients, &UnitContext) -> Option<Ratio>>,
 }
 
 impl MetricDef {
     /// Whether the metric is a proportion with a binomial numerator/denominator.
     pub fn is_rate(&self) -> bool {
         self.ratio.is_some()
+    }
+
+    /// Whether the metric is a count per unit of exposure.
+    pub fn is_poisson_rate(&self) -> bool {
+        self.exposure.is_some()
+    }
+
+    /// Numerator and denominator of a proportion or of a Poisson-type rate.
+    pub fn parts(&self, i: &Ingredients, cx: &UnitContext) -> Option<Ratio> {
+        self.ratio.or(self.exposure).and_then(|f| f(i, cx))
     }
 
     /// "zh (name)" as tables print it.
@@ -108,8 +122,12 @@ fn ratio(num: u64, den: u64) -> Option<Ratio> {
     (den > 0).then_some(Ratio { num: num as f64, den: den as f64 })
 }
 
-fn per_1k(n: u64, cx: &UnitContext) -> Option<f64> {
-    cx.households.and_then(|h| div(n as f64 * 1000.0, h as f64))
+fn per(n: u64, exposure: f64) -> Option<Ratio> {
+    (exposure > 0.0).then_some(Ratio { num: n as f64, den: exposure })
+}
+
+fn per_1k(n: u64, cx: &UnitContext) -> Option<Ratio> {
+    cx.households.and_then(|h| per(n, h as f64 / 1000.0))
 }
 
 fn resolution(i: &Ingredients, _: &UnitContext) -> Option<Ratio> {
@@ -188,6 +206,27 @@ macro_rules! m {
             is_count: $count,
             value: $value,
             ratio: None,
+            exposure: None,
+        }
+    };
+    (poisson $name:literal, $zh:literal, $en:literal, $unit:ident, $dir:ident, $kinds:expr, $parts:expr) => {
+        MetricDef {
+            name: $name,
+            zh: $zh,
+            en: $en,
+            unit: MetricUnit::$unit,
+            direction: Direction::$dir,
+            kinds: $kinds,
+            is_count: false,
+            value: {
+                const PARTS: fn(&Ingredients, &UnitContext) -> Option<Ratio> = $parts;
+                |i, cx| PARTS(i, cx).and_then(|r| div(r.num, r.den))
+            },
+            ratio: None,
+            exposure: Some({
+                const PARTS: fn(&Ingredients, &UnitContext) -> Option<Ratio> = $parts;
+                PARTS
+            }),
         }
     };
     (rate $name:literal, $zh:literal, $en:literal, $dir:ident, $kinds:expr, $ratio:expr) => {
@@ -201,6 +240,7 @@ macro_rules! m {
             is_count: false,
             value: |i, cx| $ratio(i, cx).and_then(|r| div(r.num, r.den)),
             ratio: Some($ratio),
+            exposure: None,
         }
     };
 }
@@ -214,11 +254,11 @@ static CATALOGUE: &[MetricDef] = &[
     m!("backlog_open", "期末积压", "Open backlog at window end", Count, HigherIsWorse, ISSUE, true, |i, _| Some(i.backlog as f64)),
     m!("overdue_open", "超期未办结", "Overdue open issues", Count, HigherIsWorse, ISSUE, true, |i, _| Some(i.overdue as f64)),
     m!("households_visited", "走访户数", "Households visited", Count, HigherIsBetter, VISIT, true, |i, _| Some(i.households_visited as f64)),
-    m!("event_density", "事件密度", "Events per km²", PerKm2, Neutral, ALL, false, |i, cx| div((i.issues + i.incidents + i.visits) as f64, cx.area_km2)),
-    m!("issue_density", "问题密度", "Issues per km²", PerKm2, Neutral, ISSUE, false, |i, cx| div(i.issues as f64, cx.area_km2)),
-    m!("incident_density", "案件密度", "Incidents per km²", PerKm2, HigherIsWorse, INCIDENT, false, |i, cx| div(i.incidents as f64, cx.area_km2)),
-    m!("issues_per_1k_households", "每千户问题数", "Issues per 1,000 households", Per1000Households, Neutral, ISSUE, false, |i, cx| per_1k(i.issues, cx)),
-    m!("incidents_per_1k_households", "每千户案件数", "Incidents per 1,000 households", Per1000Households, HigherIsWorse, INCIDENT, false, |i, cx| per_1k(i.incidents, cx)),
+    m!(poisson "event_density", "事件密度", "Events per km²", PerKm2, Neutral, ALL, |i, cx| per(i.issues + i.incidents + i.visits, cx.area_km2)),
+    m!(poisson "issue_density", "问题密度", "Issues per km²", PerKm2, Neutral, ISSUE, |i, cx| per(i.issues, cx.area_km2)),
+    m!(poisson "incident_density", "案件密度", "Incidents per km²", PerKm2, HigherIsWorse, INCIDENT, |i, cx| per(i.incidents, cx.area_km2)),
+    m!(poisson "issues_per_1k_households", "每千户问题数", "Issues per 1,000 households", Per1000Households, Neutral, ISSUE, |i, cx| per_1k(i.issues, cx)),
+    m!(poisson "incidents_per_1k_households", "每千户案件数", "Incidents per 1,000 households", Per1000Households, HigherIsWorse, INCIDENT, |i, cx| per_1k(i.incidents, cx)),
     m!(rate "resolution_rate", "办结率", "Resolution rate", HigherIsBetter, ISSUE, resolution),
     m!(rate "on_time_rate", "按期办结率", "On-time resolution rate", HigherIsBetter, ISSUE, on_time),
     m!("median_hours_to_resolve", "办结时长中位数(小时)", "Median hours to resolve", Hours, HigherIsWorse, ISSUE, false, |i, _| i.median_hours),
@@ -229,11 +269,9 @@ static CATALOGUE: &[MetricDef] = &[
     }),
     m!(rate "clearance_rate", "破案率", "Incident clearance rate", HigherIsBetter, INCIDENT, clearance),
     m!(rate "visit_coverage", "走访覆盖率", "Visit coverage of households", HigherIsBetter, VISIT, coverage),
-    m!("visits_per_grid", "网格平均走访次数", "Visits per grid", PerGrid, HigherIsBetter, VISIT, false, |i, cx| div(i.visits as f64, cx.grids as f64)),
-    m!("issues_per_100_visits", "百次走访问题数", "Issues per 100 visits", Per100Visits, Neutral, ISSUE_VISIT, false, |i, _| div(i.issues as f64 * 100.0, i.visits as f64)),
-    m!("issues_found_per_100_visits", "百次走访发现问题数", "Issues found per 100 visits", Per100Visits, HigherIsBetter, ISSUE_VISIT, false, |i, _| {
-        div(i.discovered as f64 * 100.0, i.visits as f64)
-    }),
+    m!(poisson "visits_per_grid", "网格平均走访次数", "Visits per grid", PerGrid, HigherIsBetter, VISIT, |i, cx| per(i.visits, cx.grids as f64)),
+    m!(poisson "issues_per_100_visits", "百次走访问题数", "Issues per 100 visits", Per100Visits, Neutral, ISSUE_VISIT, |i, _| per(i.issues, i.visits as f64 / 100.0)),
+    m!(poisson "issues_found_per_100_visits", "百次走访发现问题数", "Issues found per 100 visits", Per100Visits, HigherIsBetter, ISSUE_VISIT, |i, _| per(i.discovered, i.visits as f64 / 100.0)),
     m!(rate "discovery_rate", "发现率", "Share of issues found by patrols and visits", HigherIsBetter, ISSUE, discovery),
 ];
 

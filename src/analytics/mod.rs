@@ -43,7 +43,7 @@ pub use metrics::{category_counts, change, compute_metrics, Change, Ingredients,
 pub use preagg::PreAgg;
 pub use score::{assess, Missing, Score, ScoreComponent, ScoreConfig};
 pub use trend::{alerts, series, Alert, AlertParams, Granularity, TrendPoint, UnitSeries};
-pub use ranking::{beta_prior, rank_children, rank_rows, RankParams, RankRow, Ranking};
+pub use ranking::{beta_prior, gamma_prior, poisson_interval, rank_children, rank_rows, RankParams, RankRow, Ranking, Smoothing};
 pub use weights::{distance_band, queen_contiguity, Transform, Weights};
 
 /// Everything that can go wrong in the analytics layer.

@@ -3,12 +3,16 @@
 //!
 //! A raw rate table rewards small numbers: a village with one issue, resolved,
 //! shows 100% and tops the county. So rates are ranked on Empirical-Bayes
-//! estimates: a beta prior fitted by the method of moments to the units being
-//! compared (beta-binomial, Marshall 1991), each unit's rate pulled towards
-//! the pooled rate in proportion to how little data it has. Each row also
-//! carries a Wilson 95% interval, and units below a minimum volume (the
-//! rate's denominator) are listed but not ranked. Rank change compares with
-//! the same table for the previous period (环比 window).
+//! estimates fitted by the method of moments to the units being compared
+//! (Marshall 1991), each unit's rate pulled towards the pooled rate in
+//! proportion to how little data it has: a beta prior for proportions
+//! (beta-binomial) and a gamma prior for counts per exposure such as incidents
+//! per 1,000 households (Poisson-gamma). Each row also carries a 95% interval
+//! (Wilson for proportions, Byar's approximation for Poisson rates), and units
+//! below a minimum volume are listed but not ranked: for proportions the
+//! volume is the denominator, for Poisson rates the events expected at the
+//! pooled rate. Rank change compares with the same table for the previous
+//! period (环比 window).
 
 use serde::Serialize;
 
@@ -60,6 +64,18 @@ pub struct RankRow {
     pub note: Option<&'static str>,
 }
 
+/// How a league table's values were smoothed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Smoothing {
+    /// Proportions: beta prior, posterior mean (x + α) / (n + α + β).
+    BetaBinomial,
+    /// Counts per exposure: gamma prior, posterior mean (x + α) / (e + β).
+    PoissonGamma,
+    /// Other metrics are ranked on their raw value.
+    None,
+}
+
 /// A league table.
 #[derive(Debug, Clone, Serialize)]
 pub struct Ranking {
@@ -67,7 +83,9 @@ pub struct Ranking {
     pub metric: &'static str,
     /// Parent unit code (None = top-level units).
     pub parent: Option<String>,
-    /// Beta prior (α, β) of the smoothing; None for non-rates or when no prior could be fitted.
+    /// Smoothing model.
+    pub smoothing: Smoothing,
+    /// Prior (α, β) of the smoothing; None for raw rankings or when no finite prior was fitted.
     pub prior: Option<(f64, f64)>,
     /// The units' rates are indistinguishable from one pooled rate (no
     /// between-unit variance beyond chance): all smoothed rates are equal and
@@ -112,39 +130,100 @@ pub fn smooth(x: f64, n: f64, prior: (f64, f64)) -> f64 {
     (x + prior.0) / (n + prior.0 + prior.1)
 }
 
+/// Method-of-moments gamma prior (shape α, rate β) from (events, exposure).
+///
+/// m = Σx/Σe; s² = Σ e_i (x_i/e_i − m)² / Σe; A = s² − m/ē with ē = Σe/k.
+/// Then α = m²/A, β = m/A, and the posterior mean is (x + α)/(e + β).
+/// `Some((∞, ∞))` when A ≤ 0 (smooth to m); None with fewer than two units
+/// with exposure or no events at all.
+pub fn gamma_prior(parts: &[(f64, f64)]) -> Option<(f64, f64)> {
+    let data: Vec<(f64, f64)> = parts.iter().copied().filter(|&(_, e)| e > 0.0).collect();
+    if data.len() < 2 {
+        return None;
+    }
+    let (sx, se): (f64, f64) = data.iter().fold((0.0, 0.0), |(a, b), &(x, e)| (a + x, b + e));
+    let m = sx / se;
+    if m <= 0.0 {
+        return None;
+    }
+    let s2 = data.iter().map(|&(x, e)| e * (x / e - m).powi(2)).sum::<f64>() / se;
+    let a = s2 - m / (se / data.len() as f64);
+    if a <= 0.0 {
+        return Some((f64::INFINITY, f64::INFINITY));
+    }
+    Some((m * m / a, m / a))
+}
+
+/// Byar's approximation to the exact Poisson interval of x events over exposure e.
+pub fn poisson_interval(x: f64, e: f64, z: f64) -> Option<(f64, f64)> {
+    if e <= 0.0 {
+        return None;
+    }
+    let lower = if x <= 0.0 { 0.0 } else { x * (1.0 - 1.0 / (9.0 * x) - z / (3.0 * x.sqrt())).powi(3) };
+    let x1 = x + 1.0;
+    let upper = x1 * (1.0 - 1.0 / (9.0 * x1) + z / (3.0 * x1.sqrt())).powi(3);
+    Some((lower.max(0.0) / e, upper / e))
+}
+
+/// The smoothing model a metric is ranked with.
+pub fn smoothing_of(def: &MetricDef) -> Smoothing {
+    if def.is_rate() {
+        Smoothing::BetaBinomial
+    } else if def.is_poisson_rate() {
+        Smoothing::PoissonGamma
+    } else {
+        Smoothing::None
+    }
+}
+
 /// What [`rank_rows`] needs of a unit: code, name, metric value and, for rates, the ratio.
 pub type RankInput = (String, String, Option<f64>, Option<Ratio>);
 
-/// Ranks units given their values (and ratios for rates). Pure: used by
+/// Ranks units given their values (and, for rates, numerator and denominator or exposure). Pure: used by
 /// [`rank_children`] and by tests.
 pub fn rank_rows(def: &MetricDef, units: Vec<RankInput>, params: RankParams) -> (Vec<RankRow>, Option<(f64, f64)>) {
     let parts: Vec<(f64, f64)> = units.iter().filter_map(|u| u.3).map(|r| (r.num, r.den)).collect();
-    let prior = if def.is_rate() { beta_prior(&parts) } else { None };
+    let smoothing = smoothing_of(def);
+    let prior = match smoothing {
+        Smoothing::BetaBinomial => beta_prior(&parts),
+        Smoothing::PoissonGamma => gamma_prior(&parts),
+        Smoothing::None => None,
+    };
     let pooled = {
         let (x, n) = parts.iter().fold((0.0, 0.0), |(a, b), &(x, n)| (a + x, b + n));
         (n > 0.0).then(|| x / n)
     };
+    let smoothed_rate = smoothing != Smoothing::None;
     let better_high = def.direction != Direction::HigherIsWorse;
     let mut rows: Vec<(RankRow, Option<(f64, f64)>)> = units
         .into_iter()
         .map(|(code, name, value, ratio)| {
-            let interval = ratio.and_then(|r| wilson(r.num, r.den, params.z));
-            let smoothed = match (def.is_rate(), ratio, prior) {
+            let interval = ratio.and_then(|r| match smoothing {
+                Smoothing::BetaBinomial => wilson(r.num, r.den, params.z),
+                Smoothing::PoissonGamma => poisson_interval(r.num, r.den, params.z),
+                Smoothing::None => None,
+            });
+            let smoothed = match (smoothed_rate, ratio, prior) {
                 (true, Some(r), Some(p)) if p.0.is_infinite() => pooled.or(Some(r.num / r.den)),
-                (true, Some(r), Some(p)) => Some(smooth(r.num, r.den, p)),
+                (true, Some(r), Some(p)) if smoothing == Smoothing::BetaBinomial => Some(smooth(r.num, r.den, p)),
+                (true, Some(r), Some(p)) => Some((r.num + p.0) / (r.den + p.1)),
                 (true, Some(r), None) => (r.den > 0.0).then(|| r.num / r.den),
                 _ => None,
             };
-            let note = match (def.is_rate(), ratio, value) {
+            let volume = |r: Ratio| match smoothing {
+                Smoothing::PoissonGamma => r.den * pooled.unwrap_or(0.0),
+                _ => r.den,
+            };
+            let note = match (smoothed_rate, ratio, value) {
                 (_, _, None) => Some("no_data"),
-                (true, Some(r), _) if r.den < params.min_volume => Some("below_min_volume"),
+                (true, Some(r), _) if volume(r) < params.min_volume => Some("below_min_volume"),
                 _ => None,
             };
             // Sort key: smoothed rate (or value), then the cautious end of the
             // interval so that equal smoothed rates favour more evidence.
             let key = if note.is_some() {
                 None
-            } else if def.is_rate() {
+            } else if smoothed_rate {
                 let tie = interval.map(|(lo, hi)| if better_high { lo } else { -hi }).unwrap_or(0.0);
                 smoothed.map(|s| (if better_high { s } else { -s }, tie))
             } else {
@@ -183,14 +262,14 @@ pub fn rank_children(pre: &PreAgg, gm: &GridModel, parent: Option<&str>, metric_
         None => gm.roots().flat_map(|r| if gm.unit(r).level == 0 { gm.unit(r).children.clone() } else { vec![r] }).collect(),
     };
     let Some(level) = children.first().map(|&i| gm.unit(i).level) else {
-        return Ok(Ranking { metric: def.name, parent: parent.map(String::from), prior: None, indistinguishable: false, params, rows: Vec::new() });
+        return Ok(Ranking { metric: def.name, parent: parent.map(String::from), smoothing: smoothing_of(def), prior: None, indistinguishable: false, params, rows: Vec::new() });
     };
     let table = |q: &Query| -> Result<Vec<RankInput>, AnalyticsError> {
         let t = compute_metrics(pre, gm, level, q)?;
         Ok(children
             .iter()
             .filter_map(|&i| t.rows.iter().find(|r| r.index == i))
-            .map(|r| (r.code.clone(), r.name.clone(), r.value(def.name), def.ratio.and_then(|f| f(&r.ingredients, &r.context))))
+            .map(|r| (r.code.clone(), r.name.clone(), r.value(def.name), def.parts(&r.ingredients, &r.context)))
             .collect())
     };
     let (mut rows, prior) = rank_rows(def, table(q)?, params);
@@ -204,7 +283,7 @@ pub fn rank_children(pre: &PreAgg, gm: &GridModel, parent: Option<&str>, metric_
     let indistinguishable = prior.is_some_and(|p| p.0.is_infinite());
     // JSON has no infinity: an infinite prior is reported through the flag.
     let prior = prior.filter(|p| p.0.is_finite());
-    Ok(Ranking { metric: def.name, parent: parent.map(String::from), prior, indistinguishable, params, rows })
+    Ok(Ranking { metric: def.name, parent: parent.map(String::from), smoothing: smoothing_of(def), prior, indistinguishable, params, rows })
 }
 
 #[cfg(test)]
@@ -292,5 +371,34 @@ mod tests {
         assert_eq!((r.rows[0].rank, r.rows[0].previous_rank, r.rows[0].rank_change), (Some(1), Some(1), Some(0)));
         assert_eq!(r.rows[1].previous_rank, None);
         assert!(rank_children(&pre, &gm, Some("nope"), "resolution_rate", &Query::default(), params).is_err());
+    }
+
+    #[test]
+    fn a_tiny_unit_without_incidents_does_not_top_a_per_household_table() {
+        let def = metric("incidents_per_1k_households").unwrap();
+        // (incidents, thousands of households): "tiny" has 10 households and no incident.
+        let units = vec![unit("tiny", 0.0, 0.01), unit("B", 30.0, 2.0), unit("C", 10.0, 2.0), unit("D", 4.0, 1.0), unit("E", 20.0, 1.5)];
+        let naive_best = units.iter().min_by(|a, b| a.2.partial_cmp(&b.2).unwrap()).unwrap();
+        assert_eq!(naive_best.0, "tiny");
+        let params = RankParams { min_volume: 0.0, ..Default::default() };
+        let (rows, prior) = rank_rows(def, units, params);
+        assert!(prior.is_some_and(|(a, b)| a.is_finite() && b > 0.0));
+        // Incidents are worse when higher: rank 1 is the lowest smoothed rate.
+        assert_eq!(rows[0].code, "C", "{rows:?}");
+        let tiny = rows.iter().find(|r| r.code == "tiny").unwrap();
+        assert!(tiny.rank > Some(1) && tiny.smoothed.unwrap() > 5.0, "{tiny:?}");
+        let (lo, hi) = tiny.interval.unwrap();
+        assert!(lo == 0.0 && hi > 300.0);
+        // Its expected count at the pooled rate is far below the default volume.
+        let (rows, _) = rank_rows(def, vec![unit("tiny", 0.0, 0.01), unit("B", 30.0, 2.0)], RankParams::default());
+        assert_eq!(rows.iter().find(|r| r.code == "tiny").unwrap().note, Some("below_min_volume"));
+    }
+
+    #[test]
+    fn byar_intervals_are_close_to_exact_ones() {
+        // Exact (Garwood) 95% for 10 events: 4.795-18.390.
+        let (lo, hi) = poisson_interval(10.0, 1.0, 1.959_963_984_540_054).unwrap();
+        assert!((lo - 4.795).abs() < 0.02 && (hi - 18.39).abs() < 0.02, "{lo} {hi}");
+        assert_eq!(poisson_interval(0.0, 1.0, 1.96).unwrap().0, 0.0);
     }
 }

@@ -15,7 +15,7 @@ use chrono::NaiveDate;
 use polars::prelude::*;
 
 use crate::analytics::{
-    self, catalogue, metric, AlertParams, Granularity, PreAgg, Query, RankParams, ScoreConfig, Zone,
+    self, catalogue, metric, AlertParams, Granularity, PreAgg, Query, RankParams, ScoreConfig, Smoothing, Zone,
 };
 use crate::grid::{load_geojson, GridModel};
 
@@ -319,19 +319,23 @@ pub fn rank(a: &RankArgs) -> anyhow::Result<()> {
     if r.indistinguishable {
         writeln!(out, "(rates indistinguishable from the pooled rate: order reflects strength of evidence only)")?;
     }
-    writeln!(out, "{:>4} {:>5} {:<18} {:<16} {:>10} {:>10} {:>17} {:>10}", "rank", "Δ", "code", "name", "value", "n", "95% CI", "EB")?;
+    let volume = if r.smoothing == Smoothing::PoissonGamma { "exposure" } else { "n" };
+    writeln!(out, "{:>4} {:>5} {:<18} {:<16} {:>10} {:>10} {:>17} {:>10}", "rank", "Δ", "code", "name", "value", volume, "95% CI", "EB")?;
+    let pct = r.smoothing == Smoothing::BetaBinomial;
+    let show = |v: f64| if pct { format!("{:.1}%", v * 100.0) } else { format!("{v:.2}") };
     for row in &r.rows {
-        let ci = row.interval.map_or("—".into(), |(lo, hi)| format!("{:.1}%-{:.1}%", lo * 100.0, hi * 100.0));
-        writeln!(out, 
+        let ci = row.interval.map_or("—".into(), |(lo, hi)| format!("{}-{}", show(lo), show(hi)));
+        writeln!(
+            out,
             "{:>4} {:>5} {:<18} {:<16} {:>10} {:>10} {:>17} {:>10}{}",
             row.rank.map_or("—".into(), |r| r.to_string()),
             row.rank_change.map_or("".into(), |c| format!("{c:+}")),
             row.code,
             row.name,
             fmt_value(def.unit, row.value),
-            row.ratio.map_or("".into(), |r| format!("{:.0}", r.den)),
+            row.ratio.map_or("".into(), |r| if pct { format!("{:.0}", r.den) } else { format!("{:.2}", r.den) }),
             ci,
-            row.smoothed.map_or("".into(), |s| format!("{:.1}%", s * 100.0)),
+            row.smoothed.map_or("".into(), show),
             row.note.map_or(String::new(), |n| format!("  ({n})"))
         )?;
     }
