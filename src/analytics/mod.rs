@@ -42,7 +42,7 @@ pub use hotspots::{
 pub use metrics::{category_counts, change, compute_metrics, Change, Ingredients, MetricTable, UnitContext, UnitMetrics};
 pub use preagg::PreAgg;
 pub use score::{assess, Missing, Score, ScoreComponent, ScoreConfig};
-pub use trend::{alerts, series, Alert, AlertParams, Granularity, TrendPoint, UnitSeries};
+pub use trend::{alerts, series, Alert, AlertParams, Granularity, TailModel, TrendPoint, UnitSeries};
 pub use ranking::{beta_prior, gamma_prior, poisson_interval, rank_children, rank_rows, RankParams, RankRow, Ranking, Smoothing};
 pub use weights::{distance_band, queen_contiguity, Transform, Weights};
 

@@ -148,6 +148,69 @@ pub fn poisson_upper_tail(k: u64, lambda: f64) -> f64 {
     gamma_p(k as f64, lambda).clamp(0.0, 1.0)
 }
 
+/// Regularised incomplete beta I_x(a, b), by Lentz's continued fraction.
+pub fn beta_inc(a: f64, b: f64, x: f64) -> f64 {
+    if x <= 0.0 {
+        return 0.0;
+    }
+    if x >= 1.0 {
+        return 1.0;
+    }
+    let ln_front = ln_gamma(a + b) - ln_gamma(a) - ln_gamma(b) + a * x.ln() + b * (1.0 - x).ln();
+    // The fraction converges fast for x < (a + 1) / (a + b + 2); use symmetry otherwise.
+    if x < (a + 1.0) / (a + b + 2.0) {
+        ln_front.exp() * beta_cf(a, b, x) / a
+    } else {
+        1.0 - ln_front.exp() * beta_cf(b, a, 1.0 - x) / b
+    }
+}
+
+fn beta_cf(a: f64, b: f64, x: f64) -> f64 {
+    let tiny = 1e-300;
+    let (qab, qap, qam) = (a + b, a + 1.0, a - 1.0);
+    let mut c = 1.0;
+    let mut d = 1.0 - qab * x / qap;
+    d = if d.abs() < tiny { tiny } else { d };
+    d = 1.0 / d;
+    let mut h = d;
+    for m in 1..10_000 {
+        let m = f64::from(m);
+        let m2 = 2.0 * m;
+        let aa = m * (b - m) * x / ((qam + m2) * (a + m2));
+        d = 1.0 + aa * d;
+        d = if d.abs() < tiny { tiny } else { d };
+        c = 1.0 + aa / c;
+        c = if c.abs() < tiny { tiny } else { c };
+        d = 1.0 / d;
+        h *= d * c;
+        let aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2));
+        d = 1.0 + aa * d;
+        d = if d.abs() < tiny { tiny } else { d };
+        c = 1.0 + aa / c;
+        c = if c.abs() < tiny { tiny } else { c };
+        d = 1.0 / d;
+        let delta = d * c;
+        h *= delta;
+        if (delta - 1.0).abs() < 1e-16 {
+            break;
+        }
+    }
+    h
+}
+
+/// P(X ≥ k) for a negative binomial with mean `mean` and size `size`
+/// (variance mean + mean²/size): I_{1−p}(k, size) with p = size / (size + mean).
+pub fn negbin_upper_tail(k: u64, mean: f64, size: f64) -> f64 {
+    if k == 0 {
+        return 1.0;
+    }
+    if mean <= 0.0 {
+        return 0.0;
+    }
+    let p = size / (size + mean);
+    beta_inc(k as f64, size, 1.0 - p).clamp(0.0, 1.0)
+}
+
 /// Wilson score interval for `num` successes of `den` trials at normal quantile `z`.
 pub fn wilson(num: f64, den: f64, z: f64) -> Option<(f64, f64)> {
     if den <= 0.0 {
@@ -221,6 +284,23 @@ mod tests {
             assert!((poisson_upper_tail(k, lambda) - want).abs() < 1e-12, "{k} {lambda}");
         }
         assert_eq!(poisson_upper_tail(0, 3.0), 1.0);
+    }
+
+    #[test]
+    fn negative_binomial_tails_match_direct_sums() {
+        for &(k, mean, size) in &[(1u64, 0.5f64, 2.0f64), (5, 2.0, 1.5), (12, 4.0, 3.0), (30, 10.0, 5.0)] {
+            let p = size / (size + mean);
+            // pmf(0) = p^r; pmf(i+1) = pmf(i) · (i + r) / (i + 1) · (1 − p)
+            let mut term = p.powf(size);
+            let mut below = 0.0;
+            for i in 0..k {
+                below += term;
+                term *= (i as f64 + size) / (i as f64 + 1.0) * (1.0 - p);
+            }
+            assert!((negbin_upper_tail(k, mean, size) - (1.0 - below)).abs() < 1e-12, "{k} {mean} {size}");
+        }
+        // A huge size is the Poisson limit.
+        assert!((negbin_upper_tail(6, 2.0, 1e9) - poisson_upper_tail(6, 2.0)).abs() < 1e-7);
     }
 
     #[test]

@@ -18,7 +18,7 @@ use serde::Serialize;
 
 use super::filter::{date_of, day_number, Query, DAY};
 use super::preagg::{col_names as p, PreAgg};
-use super::stats::poisson_upper_tail;
+use super::stats::{negbin_upper_tail, poisson_upper_tail};
 use super::AnalyticsError;
 use crate::columns as c;
 use crate::grid::GridModel;
@@ -169,6 +169,19 @@ pub fn series(pre: &PreAgg, gm: &GridModel, level: u8, q: &Query, g: Granularity
         .collect())
 }
 
+/// Tail model of the spike test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum TailModel {
+    /// Poisson(λ): right when events are independent.
+    #[default]
+    Poisson,
+    /// Negative binomial with the baseline's mean and, when the baseline
+    /// varies more than a Poisson would (variance s² > mean m), size
+    /// m² / (s² − m); Poisson otherwise. Fewer alerts for bursty units.
+    NegativeBinomial,
+}
+
 /// Alert options.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct AlertParams {
@@ -180,11 +193,13 @@ pub struct AlertParams {
     pub threshold: f64,
     /// Alert only from this many events (default 3).
     pub min_count: u64,
+    /// Tail model (default Poisson).
+    pub model: TailModel,
 }
 
 impl Default for AlertParams {
     fn default() -> Self {
-        AlertParams { granularity: Granularity::IsoWeek, baseline_periods: 8, threshold: 0.001, min_count: 3 }
+        AlertParams { granularity: Granularity::IsoWeek, baseline_periods: 8, threshold: 0.001, min_count: 3, model: TailModel::Poisson }
     }
 }
 
@@ -204,8 +219,19 @@ pub struct Alert {
     /// Baseline mean λ = (Σ baseline + 0.5) / periods; the 0.5 keeps a
     /// silent baseline from making any single event "impossible".
     pub expected: f64,
-    /// P(X ≥ observed) under Poisson(λ).
+    /// P(X ≥ observed) under the tail model.
     pub probability: f64,
+    /// Negative-binomial size used, when the model is negative binomial and the baseline overdispersed.
+    pub nb_size: Option<f64>,
+}
+
+/// Negative-binomial size m² / (s² − m) of a baseline, when its sample
+/// variance exceeds its mean.
+fn overdispersion(base: &[u64]) -> Option<f64> {
+    let n = base.len() as f64;
+    let m = base.iter().sum::<u64>() as f64 / n;
+    let s2 = base.iter().map(|&x| (x as f64 - m).powi(2)).sum::<f64>() / (n - 1.0);
+    (m > 0.0 && s2 > m).then(|| m * m / (s2 - m))
 }
 
 /// Spike alerts for the periods of the query window, most improbable first.
@@ -239,9 +265,16 @@ pub fn alerts(pre: &PreAgg, gm: &GridModel, level: u8, q: &Query, params: AlertP
                 continue;
             }
             let expected = (base.iter().sum::<u64>() as f64 + 0.5) / base.len() as f64;
-            let probability = poisson_upper_tail(*observed, expected);
+            let nb_size = match params.model {
+                TailModel::Poisson => None,
+                TailModel::NegativeBinomial => overdispersion(&base),
+            };
+            let probability = match nb_size {
+                Some(size) => negbin_upper_tail(*observed, expected, size),
+                None => poisson_upper_tail(*observed, expected),
+            };
             if probability < params.threshold {
-                out.push(Alert { code: u.code.clone(), name: u.name.clone(), period: label.clone(), start: *start, observed: *observed, expected, probability });
+                out.push(Alert { code: u.code.clone(), name: u.name.clone(), period: label.clone(), start: *start, observed: *observed, expected, probability, nb_size });
             }
         }
     }
@@ -309,6 +342,27 @@ mod tests {
         assert_eq!((a[0].code.as_str(), a[0].period.as_str(), a[0].observed), ("G1", "2026-W10", 41));
         assert!((a[0].expected - 8.5 / 8.0).abs() < 1e-12);
         assert!(a[0].probability < 1e-20);
+        assert_eq!(a[0].nb_size, None);
+    }
+
+    #[test]
+    fn a_bursty_baseline_alerts_less_under_the_negative_binomial() {
+        let gm = county();
+        // G1 alternates 0 and 6 issues a week, then has 9.
+        let mut events = Vec::new();
+        let weeks: Vec<&'static str> = (0..9).map(|w| &*Box::leak((d(2026, 1, 5) + Duration::days(7 * w)).format("%Y-%m-%d 10:00").to_string().into_boxed_str())).collect();
+        for (w, at) in weeks.iter().enumerate() {
+            let n = if w == 8 { 9 } else if w % 2 == 1 { 6 } else { 0 };
+            events.extend((0..n).map(|_| Ev::issue(at, "G1")));
+        }
+        events.push(Ev::issue(weeks[0], "G2"));
+        let pre = PreAgg::build(joined(&gm, &events).lazy(), Zone::default()).unwrap();
+        let q = Query::window(d(2026, 3, 2), d(2026, 3, 9));
+        let lenient = AlertParams { threshold: 0.02, ..Default::default() };
+        let poisson = alerts(&pre, &gm, 3, &q, lenient).unwrap();
+        let nb = alerts(&pre, &gm, 3, &q, AlertParams { model: TailModel::NegativeBinomial, ..lenient }).unwrap();
+        assert_eq!(poisson.len(), 1, "{poisson:?}");
+        assert!(nb.is_empty(), "{nb:?}");
     }
 
     #[test]

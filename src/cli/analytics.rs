@@ -15,7 +15,7 @@ use chrono::NaiveDate;
 use polars::prelude::*;
 
 use crate::analytics::{
-    self, catalogue, metric, AlertParams, Granularity, PreAgg, Query, RankParams, ScoreConfig, Smoothing, Zone,
+    self, catalogue, metric, AlertParams, Granularity, PreAgg, Query, RankParams, ScoreConfig, Smoothing, TailModel, Zone,
 };
 use crate::grid::{load_geojson, GridModel};
 
@@ -159,6 +159,9 @@ pub struct AlertsArgs {
     /// Alert only from this many events.
     #[arg(long, default_value_t = 3)]
     pub min_count: u64,
+    /// Tail model: poisson, or negbin (negative binomial for bursty baselines).
+    #[arg(long, default_value = "poisson")]
+    pub model: String,
     /// Print as JSON.
     #[arg(long)]
     pub json: bool,
@@ -352,13 +355,18 @@ pub fn alerts(a: &AlertsArgs) -> anyhow::Result<()> {
         other => anyhow::bail!("--granularity {other}: use day, week or month"),
     };
     let (gm, pre, q) = a.common.load()?;
-    let params = AlertParams { granularity, baseline_periods: a.baseline, threshold: a.threshold, min_count: a.min_count };
+    let model = match a.model.as_str() {
+        "poisson" => TailModel::Poisson,
+        "negbin" => TailModel::NegativeBinomial,
+        other => anyhow::bail!("--model {other}: use poisson or negbin"),
+    };
+    let params = AlertParams { granularity, baseline_periods: a.baseline, threshold: a.threshold, min_count: a.min_count, model };
     let list = analytics::alerts(&pre, &gm, a.common.level, &q, params)?;
     if a.json {
         writeln!(out, "{}", serde_json::to_string_pretty(&list)?)?;
         return Ok(());
     }
-    writeln!(out, "预警 (alerts): P(X ≥ observed | Poisson(expected)) < {}", a.threshold)?;
+    writeln!(out, "预警 (alerts): P(X ≥ observed | {}(expected)) < {}", a.model, a.threshold)?;
     writeln!(out, "{:<18} {:<16} {:<10} {:>8} {:>9} {:>12}", "code", "name", "period", "observed", "expected", "probability")?;
     for al in &list {
         writeln!(out, "{:<18} {:<16} {:<10} {:>8} {:>9.2} {:>12.3e}", al.code, al.name, al.period, al.observed, al.expected, al.probability)?;
