@@ -62,6 +62,7 @@ async function start(user) {
   const [from, to] = presetWindow('year');
   Object.assign(state, { from, to }, readHash());
   if (isChief()) Object.assign(state, { level: 3, parent: null });
+  await openOnScope(user);
   if (!metricDef()) state.metric = cat[0]?.name;
   buildToolbar(cats);
   umap = new UnitMap($('#map'), { onClick, onHover });
@@ -72,6 +73,14 @@ async function start(user) {
   on(onChange);
   window.addEventListener('resize', () => umap.resize());
   await refresh(new Set(['level']));
+}
+
+/** A leader of one township or village opens on it rather than on the county. */
+async function openOnScope(user) {
+  if (user.role !== 'leader' || (user.scopes || []).length !== 1 || state.parent || location.hash.includes('parent=')) return;
+  const u = await api.unit(user.scopes[0]).catch(() => null);
+  const p = u?.unit?.properties || u?.unit;
+  if (p && p.level >= 1 && p.level < 3) Object.assign(state, { parent: p.code, level: p.level + 1 });
 }
 
 function buildToolbar(cats) {

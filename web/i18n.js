@@ -66,6 +66,7 @@ export const STRINGS = {
   kpis: ['关键指标', 'Key figures'],
   yoy: ['同比', 'YoY'],
   mom: ['环比', 'MoM'],
+  pp: ['个百分点', ' pp'],
   trend: ['趋势', 'Trend'],
   moving_avg: ['移动平均', 'Moving average'],
   alerts: ['异常预警', 'Alerts'],

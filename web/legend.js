@@ -18,7 +18,8 @@ export function metricLegend(el, { title, unit, uppers, colours, min, method, no
   const u = unitLabel(unit);
   const items = uppers.map((hi, i) => {
     const lo = i === 0 ? min : uppers[i - 1];
-    return { colour: colours[i], label: i === 0 ? `${fmtShort(lo, unit)} – ${fmtShort(hi, unit)}` : `> ${fmtShort(lo, unit)} – ${fmtShort(hi, unit)}` };
+    const range = lo === hi ? fmtShort(hi, unit) : `${fmtShort(lo, unit)} – ${fmtShort(hi, unit)}`;
+    return { colour: colours[i], label: i === 0 ? range : `> ${range}` };
   });
   items.push({ colour: NO_DATA, label: `${t('legend_no_data')}${noDataCount ? ` (${noDataCount})` : ''}` });
   render(el, u ? `${title}（${u}）` : title, items, t('legend_breaks', { method: t(method) }));

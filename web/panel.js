@@ -7,6 +7,7 @@ import { t, metricLabel } from './i18n.js';
 import { state, windowParams, metricDef } from './state.js';
 import { fmt, changeArrow } from './format.js';
 import { esc } from './legend.js';
+import { ymd } from './timewin.js';
 
 const HEADLINE = ['event_count', 'issue_count', 'incident_count', 'visit_count', 'resolution_rate', 'on_time_rate', 'satisfaction_rate', 'backlog_open', 'overdue_open'];
 let plot = null;
@@ -27,11 +28,14 @@ export async function renderPanel(el, unit) {
     <h3>${t('alerts')}</h3><ul id="alerts" class="alerts"></ul>
     <h3>${t('open_issues')} <span id="issues-total" class="muted"></span></h3><ul id="issues" class="issues"></ul>`;
   const w = windowParams();
-  const days = (Date.parse(state.to) - Date.parse(state.from)) / 86400000;
+  // The trend stops at today: months still to come are not zeros.
+  const tomorrow = ymd(new Date(Date.now() + 86400000));
+  const tw = { ...w, to: w.to > tomorrow && w.from < tomorrow ? tomorrow : w.to };
+  const days = (Date.parse(tw.to) - Date.parse(tw.from)) / 86400000;
   const grain = days <= 45 ? 'day' : days <= 120 ? 'week' : 'month';
   const [k, tr, is] = await Promise.allSettled([
     api.kpis(unit.code, w),
-    api.trend(unit.code, state.metric, grain, w),
+    api.trend(unit.code, state.metric, grain, tw),
     api.issues(unit.code, 1, 50),
   ]);
   if (my !== seq) return;
@@ -58,7 +62,10 @@ function renderKpis(el, r) {
     const change = (key, c) => {
       if (!c || c.abs === null || c.abs === undefined) return `<span class="chg muted">${t(key)} —</span>`;
       const a = changeArrow(c.abs, m.direction);
-      const pct = c.pct === null || c.pct === undefined ? '' : ` ${(c.pct * 100).toFixed(1)}%`;
+      // The service gives pct in percent; a rate changes in percentage points.
+      const pct = m.unit === 'ratio'
+        ? ` ${(c.abs * 100).toFixed(1)}${t('pp')}`
+        : c.pct === null || c.pct === undefined ? '' : ` ${c.pct > 0 ? '+' : ''}${c.pct.toFixed(1)}%`;
       return `<span class="chg ${a.cls}" title="${t(key)} ${a.word}">${t(key)} ${a.arrow}${pct}</span>`;
     };
     return `<div class="kpi" data-metric="${esc(n)}"><div class="kpi-label">${esc(metricLabel(m))}</div>

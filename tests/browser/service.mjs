@@ -62,7 +62,7 @@ async function waitHttp(url, ms, proc) {
  * its database and secret there). Returns {base, users, stop, log}; `users`
  * maps role → {username, password, scopes}.
  */
-export async function startService({ grids = 600, events = 30000, chiefGrid, leaderScope } = {}) {
+export async function startService({ grids = 600, events = 30000, chiefGrid, leaderScope, analystScope } = {}) {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   if (process.env.WANGGE_WEB_MOCK) {
@@ -87,8 +87,10 @@ export async function startService({ grids = 600, events = 30000, chiefGrid, lea
     users[role] = { username: name, password: PASSWORD, scopes };
   };
   addUser('admin', 'test-admin');
-  addUser('analyst', 'test-analyst');
-  if (leaderScope) addUser('leader', 'test-leader', [leaderScope]);
+  const units = demoUnits(src);
+  const county = units.find((u) => u.level === 0) || units.find((u) => u.level === 1);
+  addUser('analyst', 'test-analyst', [analystScope || county.code]);
+  addUser('leader', 'test-leader', [leaderScope || county.code]);
   if (chiefGrid) addUser('chief', 'test-chief', [chiefGrid]);
   let log = '';
   const proc = spawn(BIN, ['serve', '--data', data, '--addr', `127.0.0.1:${port}`], {
@@ -99,7 +101,8 @@ export async function startService({ grids = 600, events = 30000, chiefGrid, lea
   proc.stdout.on('data', (d) => { log += d; });
   proc.stderr.on('data', (d) => { log += d; });
   try {
-    await waitHttp(`${base}/`, 180000, proc);
+    // The port answers at once; /readyz turns 200 once grids and events are loaded.
+    await waitHttp(`${base}/readyz`, 600000, proc);
   } catch (e) {
     proc.kill();
     throw new Error(`${e.message}\n${log}`);
