@@ -66,13 +66,10 @@ async function start(user) {
   if (!metricDef()) state.metric = cat[0]?.name;
   buildToolbar(cats);
   umap = new UnitMap($('#map'), { onClick, onHover });
-  umap.map.once('idle', () => {
-    window.__firstIdleMs = performance.now();
-    window.__ready = true;
-  });
   on(onChange);
   window.addEventListener('resize', () => umap.resize());
   await refresh(new Set(['level']));
+  window.__ready = true;
 }
 
 /** A leader of one township or village opens on it rather than on the county. */
@@ -141,14 +138,22 @@ async function onChange(changed) {
 async function refresh(changed) {
   busy++;
   try {
+    const recolour = ['level', 'parent', 'metric', 'from', 'to', 'kind', 'category', 'mode'].some((k) => changed.has(k));
+    // Values are fetched while the geometry loads, and painted once both are in.
+    const values = recolour && !playing ? fetchColours() : null;
     if (changed.has('level') || changed.has('parent')) {
-      await loadUnits();
-      await breadcrumb();
+      // Colours go in as feature state before the geometry: one layout, not two.
+      const [fc] = await Promise.all([fetchUnits(), breadcrumb()]);
+      const v = values ? await values : null;
+      if (v) paintColours(v, fc, false);
+      await umap.setUnits(fc);
+      performance.mark('units-set');
+      await umap.drawn;
+      window.__firstIdleMs ??= performance.now();
+    } else if (values) {
+      await paintColours(await values);
     }
-    if (['level', 'parent', 'metric', 'from', 'to', 'kind', 'category', 'mode'].some((k) => changed.has(k))) {
-      if (!playing) await colour();
-      mountExport($('#export'));
-    }
+    if (recolour) mountExport($('#export'));
     if (changed.has('selected')) umap.select(state.selected);
     if (['level', 'parent', 'selected', 'metric', 'from', 'to', 'kind', 'category'].some((k) => changed.has(k))) {
       await refreshSide();
@@ -167,16 +172,17 @@ function showError(e) {
   setTimeout(() => { el.hidden = true; }, 5000);
 }
 
-async function loadUnits() {
+async function fetchUnits() {
   const zoom = state.level === 1 ? 9 : state.level === 2 ? 11 : state.parent ? 13 : 10;
   const fc = await api.units(state.level, state.parent, zoom);
+  performance.mark('units-fetched');
   if (isChief()) {
     const scope = new Set(state.user.scopes || []);
     fc.features = fc.features.filter((f) => scope.has(f.properties.code) || scope.has(f.properties.parent));
   }
-  await umap.setUnits(fc);
   $('#count').textContent = t('unit_count', { n: fc.features.length });
   state.parentLevel = state.parent ? state.level - 1 : 0;
+  return fc;
 }
 
 async function breadcrumb() {
@@ -206,26 +212,44 @@ async function breadcrumb() {
   }
 }
 
-async function colour() {
+/** Fetches what the current layer mode paints: metric values or hot spots. */
+async function fetchColours() {
   const w = windowParams();
+  const mode = state.mode;
+  const r = mode === 'metric'
+    ? await api.mapValues(state.level, state.metric, w, state.parent)
+    : await api.hotspots(state.level, state.metric, w, state.parent);
+  performance.mark('values-fetched');
+  return { mode, r };
+}
+
+/** Paints fetched colours; `fc` names the units about to be drawn (else those drawn). */
+function paintColours({ mode, r }, fc, wait = true) {
   const m = metricDef() || {};
   const title = metricLabel(m);
-  if (state.mode === 'metric') {
-    const r = await api.mapValues(state.level, state.metric, w, state.parent);
+  if (mode === 'metric') {
     current = new Map(r.values.map((v) => [v.code, v]));
     const uppers = r.breaks?.[state.breaks] || r.breaks?.quantile || quantileUppers(r.values.map((v) => v.value));
-    paintValues(r.values, uppers, m, title, (r.no_data || []).length);
+    paintValues(r.values, uppers, m, title, (r.no_data || []).length, fc);
   } else {
-    const r = await api.hotspots(state.level, state.metric, w, state.parent);
     current = new Map(r.units.map((u) => [u.code, u]));
-    const key = state.mode === 'hot' ? 'gi_class' : 'lisa';
+    const key = mode === 'hot' ? 'gi_class' : 'lisa';
     const classOf = new Map(r.units.map((u) => [u.code, u[key] ?? null]));
-    umap.paint(classOf, state.mode === 'hot' ? HOT_COLOURS : LISA_COLOURS);
+    umap.paint(classOf, mode === 'hot' ? HOT_COLOURS : LISA_COLOURS, fc);
     const mo = r.moran || {};
     const note = mo.i === undefined ? '' : t('moran', { i: Number(mo.i).toFixed(3), z: Number(mo.z).toFixed(2), p: Number(mo.p_sim ?? mo.p_norm).toPrecision(2) });
-    (state.mode === 'hot' ? hotLegend : lisaLegend)($('#legend'), `${t(`mode_${state.mode}`)} · ${title}`, note);
+    (mode === 'hot' ? hotLegend : lisaLegend)($('#legend'), `${t(`mode_${mode}`)} · ${title}`, note);
   }
-  await umap.idle();
+  performance.mark('painted');
+  if (!wait) return null;
+  return umap.idle().then(() => {
+    // The benchmark's figure: the first idle with the units drawn and coloured.
+    window.__firstIdleMs ??= performance.now();
+  });
+}
+
+async function colour() {
+  await paintColours(await fetchColours());
 }
 
 function palette(m) {
@@ -233,11 +257,11 @@ function palette(m) {
   return PALETTES[d] || PALETTES.neutral;
 }
 
-function paintValues(values, allUppers, m, title, noDataCount) {
+function paintValues(values, allUppers, m, title, noDataCount, fc) {
   const uppers = [...new Set(allUppers.filter((x) => x !== null && x !== undefined))].sort((a, b) => a - b);
   const colours = palette(m).slice(5 - Math.min(5, Math.max(1, uppers.length)));
   const classOf = new Map(values.map((v) => [v.code, classify(v.value, uppers)]));
-  umap.paint(classOf, colours);
+  umap.paint(classOf, colours, fc);
   const finite = values.map((v) => v.value).filter((x) => x !== null && x !== undefined);
   metricLegend($('#legend'), {
     title, unit: m.unit, uppers, colours, min: finite.length ? Math.min(...finite) : 0, method: state.breaks, noDataCount,

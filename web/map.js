@@ -64,8 +64,14 @@ export class UnitMap {
     await this.loaded;
     this.features = new Map(fc.features.map((f) => [f.properties.code, f]));
     this.map.getSource('units').setData(fc);
+    this.drawn = this.sourceLoaded('units').then(() => this.idle());
     this.map.getSource('labels').setData(labelPoints(fc));
     if (fit && fc.features.length) this.fit(fc.features);
+    // Thousands of labels at county zoom are unreadable and cost seconds of
+    // glyph rasterising: show them once zoomed in far enough to read.
+    const n = fc.features.length;
+    const minzoom = n <= 300 ? 0 : this.map.getZoom() + Math.log2(Math.sqrt(n / 150));
+    this.map.setLayerZoomRange('labels', minzoom, 24);
   }
 
   fit(features, opts = {}) {
@@ -79,10 +85,16 @@ export class UnitMap {
     if (f) this.fit([f], { duration: 800, padding: 80 });
   }
 
-  /** Colours units: `classOf` maps code → class index (or a class name), null = no data. */
-  paint(classOf, colours, noData = NO_DATA) {
+  /**
+   * Colours units: `classOf` maps code → class index (or a class name), null =
+   * no data. `fc`, when given, is the collection about to be drawn: its state
+   * is set before its geometry goes in.
+   */
+  paint(classOf, colours, fc = null) {
+    const noData = NO_DATA;
     const map = this.map;
-    for (const code of this.features.keys()) {
+    const codes = fc ? fc.features.map((f) => f.properties.code) : this.features.keys();
+    for (const code of codes) {
       const c = classOf.get(code);
       map.setFeatureState({ source: 'units', id: code }, { cls: c === undefined ? null : c });
     }
@@ -102,6 +114,19 @@ export class UnitMap {
   setLabelText(text) {
     this.labelOverride = text;
     this.map.setLayoutProperty('labels', 'text-field', text === null ? ['get', 'name'] : text);
+  }
+
+  /** Resolves once the source has loaded the data last set. */
+  sourceLoaded(id) {
+    return new Promise((resolve) => {
+      const f = (e) => {
+        if (e.sourceId === id && e.isSourceLoaded) {
+          this.map.off('sourcedata', f);
+          resolve();
+        }
+      };
+      this.map.on('sourcedata', f);
+    });
   }
 
   /** Resolves on the next `idle` (after pending renders). */

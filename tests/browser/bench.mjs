@@ -28,6 +28,11 @@ try {
     const ms = await b.page.evaluate(() => window.__firstIdleMs);
     const drawn = await b.page.evaluate(() => window.__wangge.map.features.size);
     times.push(ms);
+    const marks = await b.page.evaluate(() => [
+      ...performance.getEntriesByType('mark').map((m) => `${m.name} ${m.startTime.toFixed(0)}`),
+      ...performance.getEntriesByType('resource').filter((r) => r.name.includes('/api/')).map((r) => `${r.name.replace(location.origin, '').slice(0, 60)} ${r.startTime.toFixed(0)}→${r.responseEnd.toFixed(0)}`),
+    ]);
+    if (process.env.WANGGE_BENCH_VERBOSE) console.log(marks.join('\n'));
     console.log(`run ${i + 1}: first idle ${ms.toFixed(0)} ms, ${drawn} grids`);
   }
   await b.page.evaluate(() => window.__wangge.settled());
