@@ -211,6 +211,18 @@ test('an analyst sees the map; hot spots and English work; export shows only whe
     await page.selectOption('#mode', 'hot');
     await settled(page);
     assert.match(await page.textContent('#legend'), /热点 99%/);
+    // Play steps month by month on one colour scale.
+    await page.selectOption('#mode', 'metric');
+    await settled(page);
+    await page.click('#play');
+    await page.waitForFunction(() => /\d{4}-\d{2}/.test(document.querySelector('#playing').textContent), null, { timeout: 60000 });
+    const legend1 = await page.textContent('#legend');
+    await page.waitForFunction((m) => !document.querySelector('#playing').textContent.includes(m), (await page.textContent('#playing')).match(/\d{4}-\d{2}/)[0]);
+    assert.equal(await page.textContent('#legend'), legend1, 'the scale stays fixed while playing');
+    await shot(page, 'analyst-play');
+    await page.click('#play');
+    await page.selectOption('#mode', 'hot');
+    await settled(page);
     await shot(page, 'analyst-hotspots');
     await page.selectOption('#mode', 'lisa');
     await settled(page);
