@@ -47,11 +47,23 @@ pub struct Legend {
 
 impl Legend {
     /// Builds a legend of at most `k` classes over the non-null values.
-    pub fn build(values: &[Option<f64>], method: BreakMethod, k: usize) -> Result<Legend, AnalyticsError> {
+    pub fn build(
+        values: &[Option<f64>],
+        method: BreakMethod,
+        k: usize,
+    ) -> Result<Legend, AnalyticsError> {
         if k == 0 {
-            return Err(AnalyticsError::BadParameter { name: "classes", reason: "at least one class".into() });
+            return Err(AnalyticsError::BadParameter {
+                name: "classes",
+                reason: "at least one class".into(),
+            });
         }
-        let mut v: Vec<f64> = values.iter().flatten().copied().filter(|x| x.is_finite()).collect();
+        let mut v: Vec<f64> = values
+            .iter()
+            .flatten()
+            .copied()
+            .filter(|x| x.is_finite())
+            .collect();
         let no_data = values.len() - v.len();
         v.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
         let uppers = match method {
@@ -61,10 +73,18 @@ impl Legend {
         let mut classes = Vec::with_capacity(uppers.len());
         let mut lower = v.first().copied().unwrap_or(0.0);
         for &upper in &uppers {
-            classes.push(LegendClass { lower, upper, count: 0 });
+            classes.push(LegendClass {
+                lower,
+                upper,
+                count: 0,
+            });
             lower = upper;
         }
-        let mut legend = Legend { method, classes, no_data };
+        let mut legend = Legend {
+            method,
+            classes,
+            no_data,
+        };
         for x in &v {
             if let Some(i) = legend.classify(Some(*x)) {
                 legend.classes[i].count += 1;
@@ -77,7 +97,12 @@ impl Legend {
     pub fn classify(&self, value: Option<f64>) -> Option<usize> {
         let x = value.filter(|x| x.is_finite())?;
         let last = self.classes.len().checked_sub(1)?;
-        Some(self.classes.iter().position(|c| x <= c.upper).unwrap_or(last))
+        Some(
+            self.classes
+                .iter()
+                .position(|c| x <= c.upper)
+                .unwrap_or(last),
+        )
     }
 }
 
@@ -177,7 +202,12 @@ pub struct Heatmap {
 }
 
 /// Heatmap values of `metric_name` from a metric table.
-pub fn heatmap(table: &MetricTable, metric_name: &str, method: BreakMethod, k: usize) -> Result<Heatmap, AnalyticsError> {
+pub fn heatmap(
+    table: &MetricTable,
+    metric_name: &str,
+    method: BreakMethod,
+    k: usize,
+) -> Result<Heatmap, AnalyticsError> {
     let def = metric(metric_name)?;
     let raw: Vec<Option<f64>> = table.rows.iter().map(|r| r.value(def.name)).collect();
     let legend = Legend::build(&raw, method, k)?;
@@ -185,9 +215,17 @@ pub fn heatmap(table: &MetricTable, metric_name: &str, method: BreakMethod, k: u
         .rows
         .iter()
         .zip(&raw)
-        .map(|(r, v)| HeatValue { code: r.code.clone(), value: *v, class: legend.classify(*v) })
+        .map(|(r, v)| HeatValue {
+            code: r.code.clone(),
+            value: *v,
+            class: legend.classify(*v),
+        })
         .collect();
-    Ok(Heatmap { metric: def.name, values, legend })
+    Ok(Heatmap {
+        metric: def.name,
+        values,
+        legend,
+    })
 }
 
 #[cfg(test)]
@@ -211,7 +249,12 @@ mod tests {
 
     #[test]
     fn no_data_is_its_own_class_not_the_lowest() {
-        let l = Legend::build(&[Some(1.0), None, Some(3.0), Some(2.0), None], BreakMethod::Quantile, 2).unwrap();
+        let l = Legend::build(
+            &[Some(1.0), None, Some(3.0), Some(2.0), None],
+            BreakMethod::Quantile,
+            2,
+        )
+        .unwrap();
         assert_eq!(l.no_data, 2);
         assert_eq!(l.classify(None), None);
         assert_eq!(l.classify(Some(1.0)), Some(0));
@@ -219,6 +262,13 @@ mod tests {
         assert_eq!(l.classes.iter().map(|c| c.count).sum::<usize>(), 3);
         assert!(Legend::build(&[], BreakMethod::Jenks, 0).is_err());
         let empty = Legend::build(&[None], BreakMethod::Jenks, 3).unwrap();
-        assert_eq!((empty.classes.len(), empty.no_data, empty.classify(Some(1.0))), (0, 1, None));
+        assert_eq!(
+            (
+                empty.classes.len(),
+                empty.no_data,
+                empty.classify(Some(1.0))
+            ),
+            (0, 1, None)
+        );
     }
 }

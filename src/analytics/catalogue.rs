@@ -119,11 +119,17 @@ fn div(num: f64, den: f64) -> Option<f64> {
 }
 
 fn ratio(num: u64, den: u64) -> Option<Ratio> {
-    (den > 0).then_some(Ratio { num: num as f64, den: den as f64 })
+    (den > 0).then_some(Ratio {
+        num: num as f64,
+        den: den as f64,
+    })
 }
 
 fn per(n: u64, exposure: f64) -> Option<Ratio> {
-    (exposure > 0.0).then_some(Ratio { num: n as f64, den: exposure })
+    (exposure > 0.0).then_some(Ratio {
+        num: n as f64,
+        den: exposure,
+    })
 }
 
 fn per_1k(n: u64, cx: &UnitContext) -> Option<Ratio> {
@@ -145,7 +151,8 @@ fn clearance(i: &Ingredients, _: &UnitContext) -> Option<Ratio> {
 fn coverage(i: &Ingredients, cx: &UnitContext) -> Option<Ratio> {
     // More distinct households than registered ones happens with stale
     // household figures; the numerator is capped so the rate stays a proportion.
-    cx.households.and_then(|h| ratio(i.households_visited.min(h), h))
+    cx.households
+        .and_then(|h| ratio(i.households_visited.min(h), h))
 }
 fn discovery(i: &Ingredients, _: &UnitContext) -> Option<Ratio> {
     ratio(i.discovered, i.sourced)
@@ -191,7 +198,9 @@ pub fn metric(name: &str) -> Result<&'static MetricDef, AnalyticsError> {
     CATALOGUE
         .iter()
         .find(|m| m.name == name)
-        .ok_or_else(|| AnalyticsError::UnknownMetric { name: name.to_owned() })
+        .ok_or_else(|| AnalyticsError::UnknownMetric {
+            name: name.to_owned(),
+        })
 }
 
 macro_rules! m {
@@ -246,14 +255,86 @@ macro_rules! m {
 }
 
 static CATALOGUE: &[MetricDef] = &[
-    m!("event_count", "事件总数", "Events", Count, Neutral, ALL, true, |i, _| Some((i.issues + i.incidents + i.visits) as f64)),
-    m!("issue_count", "问题数", "Issues reported", Count, Neutral, ISSUE, true, |i, _| Some(i.issues as f64)),
-    m!("incident_count", "案件数", "Incidents", Count, HigherIsWorse, INCIDENT, true, |i, _| Some(i.incidents as f64)),
-    m!("visit_count", "走访次数", "Visits", Count, HigherIsBetter, VISIT, true, |i, _| Some(i.visits as f64)),
-    m!("resolved_count", "办结数", "Issues resolved", Count, HigherIsBetter, ISSUE, true, |i, _| Some(i.resolved as f64)),
-    m!("backlog_open", "期末积压", "Open backlog at window end", Count, HigherIsWorse, ISSUE, true, |i, _| Some(i.backlog as f64)),
-    m!("overdue_open", "超期未办结", "Overdue open issues", Count, HigherIsWorse, ISSUE, true, |i, _| Some(i.overdue as f64)),
-    m!("households_visited", "走访户数", "Households visited", Count, HigherIsBetter, VISIT, true, |i, _| Some(i.households_visited as f64)),
+    m!(
+        "event_count",
+        "事件总数",
+        "Events",
+        Count,
+        Neutral,
+        ALL,
+        true,
+        |i, _| Some((i.issues + i.incidents + i.visits) as f64)
+    ),
+    m!(
+        "issue_count",
+        "问题数",
+        "Issues reported",
+        Count,
+        Neutral,
+        ISSUE,
+        true,
+        |i, _| Some(i.issues as f64)
+    ),
+    m!(
+        "incident_count",
+        "案件数",
+        "Incidents",
+        Count,
+        HigherIsWorse,
+        INCIDENT,
+        true,
+        |i, _| Some(i.incidents as f64)
+    ),
+    m!(
+        "visit_count",
+        "走访次数",
+        "Visits",
+        Count,
+        HigherIsBetter,
+        VISIT,
+        true,
+        |i, _| Some(i.visits as f64)
+    ),
+    m!(
+        "resolved_count",
+        "办结数",
+        "Issues resolved",
+        Count,
+        HigherIsBetter,
+        ISSUE,
+        true,
+        |i, _| Some(i.resolved as f64)
+    ),
+    m!(
+        "backlog_open",
+        "期末积压",
+        "Open backlog at window end",
+        Count,
+        HigherIsWorse,
+        ISSUE,
+        true,
+        |i, _| Some(i.backlog as f64)
+    ),
+    m!(
+        "overdue_open",
+        "超期未办结",
+        "Overdue open issues",
+        Count,
+        HigherIsWorse,
+        ISSUE,
+        true,
+        |i, _| Some(i.overdue as f64)
+    ),
+    m!(
+        "households_visited",
+        "走访户数",
+        "Households visited",
+        Count,
+        HigherIsBetter,
+        VISIT,
+        true,
+        |i, _| Some(i.households_visited as f64)
+    ),
     m!(poisson "event_density", "事件密度", "Events per km²", PerKm2, Neutral, ALL, |i, cx| per(i.issues + i.incidents + i.visits, cx.area_km2)),
     m!(poisson "issue_density", "问题密度", "Issues per km²", PerKm2, Neutral, ISSUE, |i, cx| per(i.issues, cx.area_km2)),
     m!(poisson "incident_density", "案件密度", "Incidents per km²", PerKm2, HigherIsWorse, INCIDENT, |i, cx| per(i.incidents, cx.area_km2)),
@@ -261,12 +342,42 @@ static CATALOGUE: &[MetricDef] = &[
     m!(poisson "incidents_per_1k_households", "每千户案件数", "Incidents per 1,000 households", Per1000Households, HigherIsWorse, INCIDENT, |i, cx| per_1k(i.incidents, cx)),
     m!(rate "resolution_rate", "办结率", "Resolution rate", HigherIsBetter, ISSUE, resolution),
     m!(rate "on_time_rate", "按期办结率", "On-time resolution rate", HigherIsBetter, ISSUE, on_time),
-    m!("median_hours_to_resolve", "办结时长中位数(小时)", "Median hours to resolve", Hours, HigherIsWorse, ISSUE, false, |i, _| i.median_hours),
-    m!("p90_hours_to_resolve", "办结时长90分位(小时)", "90th percentile hours to resolve", Hours, HigherIsWorse, ISSUE, false, |i, _| i.p90_hours),
+    m!(
+        "median_hours_to_resolve",
+        "办结时长中位数(小时)",
+        "Median hours to resolve",
+        Hours,
+        HigherIsWorse,
+        ISSUE,
+        false,
+        |i, _| i.median_hours
+    ),
+    m!(
+        "p90_hours_to_resolve",
+        "办结时长90分位(小时)",
+        "90th percentile hours to resolve",
+        Hours,
+        HigherIsWorse,
+        ISSUE,
+        false,
+        |i, _| i.p90_hours
+    ),
     m!(rate "satisfaction_rate", "满意率", "Satisfaction rate", HigherIsBetter, ISSUE, satisfaction),
-    m!("satisfaction_score", "满意度得分", "Satisfaction score (3-5)", Score, HigherIsBetter, ISSUE, false, |i, _| {
-        div((5 * i.satisfied + 4 * i.basic + 3 * i.unsatisfied) as f64, i.rated() as f64)
-    }),
+    m!(
+        "satisfaction_score",
+        "满意度得分",
+        "Satisfaction score (3-5)",
+        Score,
+        HigherIsBetter,
+        ISSUE,
+        false,
+        |i, _| {
+            div(
+                (5 * i.satisfied + 4 * i.basic + 3 * i.unsatisfied) as f64,
+                i.rated() as f64,
+            )
+        }
+    ),
     m!(rate "clearance_rate", "破案率", "Incident clearance rate", HigherIsBetter, INCIDENT, clearance),
     m!(rate "visit_coverage", "走访覆盖率", "Visit coverage of households", HigherIsBetter, VISIT, coverage),
     m!(poisson "visits_per_grid", "网格平均走访次数", "Visits per grid", PerGrid, HigherIsBetter, VISIT, |i, cx| per(i.visits, cx.grids as f64)),
@@ -283,7 +394,13 @@ mod tests {
     fn names_are_unique_snake_case_and_labelled() {
         let mut names: Vec<&str> = catalogue().iter().map(|m| m.name).collect();
         for m in catalogue() {
-            assert!(m.name.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_'), "{}", m.name);
+            assert!(
+                m.name
+                    .chars()
+                    .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_'),
+                "{}",
+                m.name
+            );
             assert!(!m.zh.is_empty() && !m.en.is_empty());
             assert!(!m.kinds.is_empty());
         }
@@ -303,8 +420,22 @@ mod tests {
     #[test]
     fn rates_are_null_on_a_zero_base_and_per_household_is_null_without_households() {
         let i = Ingredients::default();
-        let cx = UnitContext { area_km2: 2.0, households: None, grids: 1 };
-        for name in ["resolution_rate", "on_time_rate", "satisfaction_rate", "clearance_rate", "visit_coverage", "discovery_rate", "satisfaction_score", "issues_per_100_visits", "issues_per_1k_households"] {
+        let cx = UnitContext {
+            area_km2: 2.0,
+            households: None,
+            grids: 1,
+        };
+        for name in [
+            "resolution_rate",
+            "on_time_rate",
+            "satisfaction_rate",
+            "clearance_rate",
+            "visit_coverage",
+            "discovery_rate",
+            "satisfaction_score",
+            "issues_per_100_visits",
+            "issues_per_1k_households",
+        ] {
             let m = metric(name).unwrap();
             assert_eq!((m.value)(&i, &cx), None, "{name}");
         }

@@ -31,7 +31,11 @@ pub struct DensityParams {
 
 impl Default for DensityParams {
     fn default() -> Self {
-        DensityParams { cell_m: 50.0, bandwidth_m: 300.0, max_cells: 4_000_000 }
+        DensityParams {
+            cell_m: 50.0,
+            bandwidth_m: 300.0,
+            max_cells: 4_000_000,
+        }
     }
 }
 
@@ -62,25 +66,51 @@ impl DensityGrid {
         if cx < 0.0 || cy < 0.0 || cx >= self.cols as f64 || cy >= self.rows as f64 {
             return None;
         }
-        self.values.get(cy as usize * self.cols + cx as usize).copied()
+        self.values
+            .get(cy as usize * self.cols + cx as usize)
+            .copied()
     }
 }
 
 /// Kernel density of lon/lat points over `bbox` = [west, south, east, north]
 /// (default: the points' extent padded by the bandwidth).
-pub fn kernel_density(points: &[(f64, f64)], bbox: Option<[f64; 4]>, params: DensityParams) -> Result<DensityGrid, AnalyticsError> {
-    let DensityParams { cell_m, bandwidth_m: h, max_cells } = params;
+pub fn kernel_density(
+    points: &[(f64, f64)],
+    bbox: Option<[f64; 4]>,
+    params: DensityParams,
+) -> Result<DensityGrid, AnalyticsError> {
+    let DensityParams {
+        cell_m,
+        bandwidth_m: h,
+        max_cells,
+    } = params;
     if !(cell_m > 0.0 && h > 0.0 && cell_m.is_finite() && h.is_finite()) {
-        return Err(AnalyticsError::BadParameter { name: "density", reason: "cell size and bandwidth must be positive".into() });
+        return Err(AnalyticsError::BadParameter {
+            name: "density",
+            reason: "cell size and bandwidth must be positive".into(),
+        });
     }
-    let pts: Vec<(f64, f64)> = points.iter().copied().filter(|p| p.0.is_finite() && p.1.is_finite()).collect();
+    let pts: Vec<(f64, f64)> = points
+        .iter()
+        .copied()
+        .filter(|p| p.0.is_finite() && p.1.is_finite())
+        .collect();
     let bbox = match bbox {
         Some(b) => b,
-        None if pts.is_empty() => return Err(AnalyticsError::BadParameter { name: "bbox", reason: "no points and no bounding box".into() }),
+        None if pts.is_empty() => {
+            return Err(AnalyticsError::BadParameter {
+                name: "bbox",
+                reason: "no points and no bounding box".into(),
+            })
+        }
         None => {
             let lat0 = pts.iter().map(|p| p.1).sum::<f64>() / pts.len() as f64;
             let (pad_x, pad_y) = (h / (M_PER_DEG * lat0.to_radians().cos()), h / M_PER_DEG);
-            let b = pts.iter().fold([f64::MAX, f64::MAX, f64::MIN, f64::MIN], |b, p| [b[0].min(p.0), b[1].min(p.1), b[2].max(p.0), b[3].max(p.1)]);
+            let b = pts
+                .iter()
+                .fold([f64::MAX, f64::MAX, f64::MIN, f64::MIN], |b, p| {
+                    [b[0].min(p.0), b[1].min(p.1), b[2].max(p.0), b[3].max(p.1)]
+                });
             [b[0] - pad_x, b[1] - pad_y, b[2] + pad_x, b[3] + pad_y]
         }
     };
@@ -91,7 +121,10 @@ pub fn kernel_density(points: &[(f64, f64)], bbox: Option<[f64; 4]>, params: Den
     let rows = ((north - south) / cell_lat).ceil().max(1.0);
     let cells = cols * rows;
     if cells.is_nan() || cells > max_cells as f64 {
-        return Err(AnalyticsError::BadParameter { name: "density", reason: format!("{cols}×{rows} cells exceed the limit of {max_cells}") });
+        return Err(AnalyticsError::BadParameter {
+            name: "density",
+            reason: format!("{cols}×{rows} cells exceed the limit of {max_cells}"),
+        });
     }
     let (cols, rows) = (cols as usize, rows as usize);
     let mut values = vec![0.0; cols * rows];
@@ -110,7 +143,15 @@ pub fn kernel_density(points: &[(f64, f64)], bbox: Option<[f64; 4]>, params: Den
             }
         }
     }
-    Ok(DensityGrid { west, south, cell_lon, cell_lat, cols, rows, values })
+    Ok(DensityGrid {
+        west,
+        south,
+        cell_lon,
+        cell_lat,
+        cols,
+        rows,
+        values,
+    })
 }
 
 /// Query: lon/lat of the events passing a query (matched, partial and outside alike).
@@ -125,7 +166,11 @@ pub fn points_lazy(joined: LazyFrame, q: &Query) -> LazyFrame {
 pub fn points(joined: LazyFrame, q: &Query) -> Result<Vec<(f64, f64)>, AnalyticsError> {
     let df = points_lazy(joined, q).collect()?;
     let (lon, lat) = (df.column(c::LON)?.f64()?, df.column(c::LAT)?.f64()?);
-    Ok(lon.iter().zip(lat.iter()).filter_map(|(a, b)| a.zip(b)).collect())
+    Ok(lon
+        .iter()
+        .zip(lat.iter())
+        .filter_map(|(a, b)| a.zip(b))
+        .collect())
 }
 
 #[cfg(test)]
@@ -134,7 +179,16 @@ mod tests {
 
     #[test]
     fn one_point_integrates_to_one_event() {
-        let g = kernel_density(&[(116.0, 38.5)], None, DensityParams { cell_m: 10.0, bandwidth_m: 200.0, ..Default::default() }).unwrap();
+        let g = kernel_density(
+            &[(116.0, 38.5)],
+            None,
+            DensityParams {
+                cell_m: 10.0,
+                bandwidth_m: 200.0,
+                ..Default::default()
+            },
+        )
+        .unwrap();
         let cell_km2 = (10.0 / 1000.0f64).powi(2);
         let total: f64 = g.values.iter().sum::<f64>() * cell_km2;
         assert!((total - 1.0).abs() < 0.01, "{total}");
@@ -145,10 +199,19 @@ mod tests {
 
     #[test]
     fn oversized_rasters_and_bad_parameters_are_refused() {
-        let p = DensityParams { cell_m: 1.0, bandwidth_m: 100.0, max_cells: 1000 };
+        let p = DensityParams {
+            cell_m: 1.0,
+            bandwidth_m: 100.0,
+            max_cells: 1000,
+        };
         assert!(kernel_density(&[(116.0, 38.5)], None, p).is_err());
         assert!(kernel_density(&[], None, DensityParams::default()).is_err());
-        let empty = kernel_density(&[], Some([116.0, 38.5, 116.01, 38.51]), DensityParams::default()).unwrap();
+        let empty = kernel_density(
+            &[],
+            Some([116.0, 38.5, 116.01, 38.51]),
+            DensityParams::default(),
+        )
+        .unwrap();
         assert!(empty.values.iter().all(|v| *v == 0.0));
     }
 }

@@ -30,7 +30,9 @@ pub struct Zone {
 
 impl Default for Zone {
     fn default() -> Self {
-        Zone { tz: chrono_tz::Asia::Shanghai }
+        Zone {
+            tz: chrono_tz::Asia::Shanghai,
+        }
     }
 }
 
@@ -41,7 +43,10 @@ impl Zone {
         let probe = NaiveDate::from_ymd_opt(2020, 1, 15)
             .and_then(|d| d.and_hms_opt(0, 0, 0))
             .unwrap_or_default();
-        self.tz.offset_from_utc_datetime(&probe).fix().local_minus_utc()
+        self.tz
+            .offset_from_utc_datetime(&probe)
+            .fix()
+            .local_minus_utc()
     }
 
     /// Offset in microseconds.
@@ -98,7 +103,11 @@ pub struct Query {
 impl Query {
     /// A window `[from, to)` with no other filter.
     pub fn window(from: NaiveDate, to: NaiveDate) -> Self {
-        Query { from: Some(from), to: Some(to), ..Default::default() }
+        Query {
+            from: Some(from),
+            to: Some(to),
+            ..Default::default()
+        }
     }
 
     /// Refuses empty or reversed windows.
@@ -130,7 +139,11 @@ impl Query {
         }
         if !self.sources.is_empty() {
             let in_sources = col(c::SOURCE).is_in(str_list(&self.sources), false);
-            p = p.and(col(c::KIND).neq(lit(super::preagg::ISSUE)).or(in_sources.fill_null(false)));
+            p = p.and(
+                col(c::KIND)
+                    .neq(lit(super::preagg::ISSUE))
+                    .or(in_sources.fill_null(false)),
+            );
         }
         p
     }
@@ -150,7 +163,11 @@ impl Query {
             Some(m) => (f.checked_sub_months(Months::new(m))?, f),
             None => (f - (t - f), f),
         };
-        Some(Query { from: Some(pf), to: Some(pt), ..self.clone() })
+        Some(Query {
+            from: Some(pf),
+            to: Some(pt),
+            ..self.clone()
+        })
     }
 
     /// The same window one year earlier (同比 base). 29 February maps to
@@ -158,7 +175,11 @@ impl Query {
     pub fn same_period_last_year(&self) -> Option<Query> {
         let f = self.from?.checked_sub_months(Months::new(12))?;
         let t = self.to?.checked_sub_months(Months::new(12))?;
-        Some(Query { from: Some(f), to: Some(t), ..self.clone() })
+        Some(Query {
+            from: Some(f),
+            to: Some(t),
+            ..self.clone()
+        })
     }
 
     /// UTC microseconds of the end of the window (local midnight of `to`).
@@ -199,7 +220,9 @@ mod tests {
     fn local_midnight_in_shanghai_is_four_pm_utc_the_day_before() {
         let z = Zone::default();
         let us = z.midnight_us(d(2026, 3, 1));
-        let utc = chrono::DateTime::from_timestamp_micros(us).unwrap().naive_utc();
+        let utc = chrono::DateTime::from_timestamp_micros(us)
+            .unwrap()
+            .naive_utc();
         assert_eq!(utc, d(2026, 2, 28).and_hms_opt(16, 0, 0).unwrap());
     }
 
@@ -223,8 +246,12 @@ mod tests {
 
     #[test]
     fn a_reversed_window_is_refused() {
-        assert!(Query::window(d(2026, 3, 2), d(2026, 3, 1)).validate().is_err());
-        assert!(Query::window(d(2026, 3, 1), d(2026, 3, 1)).validate().is_err());
+        assert!(Query::window(d(2026, 3, 2), d(2026, 3, 1))
+            .validate()
+            .is_err());
+        assert!(Query::window(d(2026, 3, 1), d(2026, 3, 1))
+            .validate()
+            .is_err());
     }
 
     #[test]

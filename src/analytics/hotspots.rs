@@ -46,13 +46,19 @@ pub struct MoranGlobal {
 
 fn check(y: &[f64], w: &Weights, min: usize) -> Result<(), AnalyticsError> {
     if y.len() != w.n() {
-        return Err(AnalyticsError::Shape { reason: format!("{} values for {} units of weights", y.len(), w.n()) });
+        return Err(AnalyticsError::Shape {
+            reason: format!("{} values for {} units of weights", y.len(), w.n()),
+        });
     }
     if y.len() < min {
-        return Err(AnalyticsError::Shape { reason: format!("{} units; at least {min} are needed", y.len()) });
+        return Err(AnalyticsError::Shape {
+            reason: format!("{} units; at least {min} are needed", y.len()),
+        });
     }
     if y.iter().any(|v| !v.is_finite()) {
-        return Err(AnalyticsError::Shape { reason: "values must be finite (fill or drop no-data units first)".into() });
+        return Err(AnalyticsError::Shape {
+            reason: "values must be finite (fill or drop no-data units first)".into(),
+        });
     }
     Ok(())
 }
@@ -69,14 +75,21 @@ fn moran_i(z: &[f64], w: &Weights, s0: f64, z2: f64) -> f64 {
 }
 
 /// Global Moran's I of `y` with weights `w` as given.
-pub fn moran(y: &[f64], w: &Weights, permutations: usize, seed: u64) -> Result<MoranGlobal, AnalyticsError> {
+pub fn moran(
+    y: &[f64],
+    w: &Weights,
+    permutations: usize,
+    seed: u64,
+) -> Result<MoranGlobal, AnalyticsError> {
     check(y, w, 4)?;
     let n = y.len() as f64;
     let z = deviations(y);
     let z2: f64 = z.iter().map(|v| v * v).sum();
     let s0 = w.s0();
     if z2 == 0.0 || s0 == 0.0 {
-        return Err(AnalyticsError::Shape { reason: "constant values or no neighbours: Moran's I is undefined".into() });
+        return Err(AnalyticsError::Shape {
+            reason: "constant values or no neighbours: Moran's I is undefined".into(),
+        });
     }
     let (s1, s2) = w.s1_s2();
     let i = moran_i(&z, w, s0, z2);
@@ -137,9 +150,13 @@ pub fn getis_ord_gi_star(y: &[f64], w: &Weights) -> Result<Vec<GiStar>, Analytic
     check(y, w, 2)?;
     let n = y.len() as f64;
     let mean = y.iter().sum::<f64>() / n;
-    let s = (y.iter().map(|v| v * v).sum::<f64>() / n - mean * mean).max(0.0).sqrt();
+    let s = (y.iter().map(|v| v * v).sum::<f64>() / n - mean * mean)
+        .max(0.0)
+        .sqrt();
     if s == 0.0 {
-        return Err(AnalyticsError::Shape { reason: "constant values: Gi* is undefined".into() });
+        return Err(AnalyticsError::Shape {
+            reason: "constant values: Gi* is undefined".into(),
+        });
     }
     let binary = w.transformed(Transform::Binary);
     Ok((0..y.len())
@@ -148,8 +165,15 @@ pub fn getis_ord_gi_star(y: &[f64], w: &Weights) -> Result<Vec<GiStar>, Analytic
             let wi = ns.len() as f64 + 1.0;
             let lag = y[i] + ns.iter().map(|&j| y[j]).sum::<f64>();
             let den = s * ((n * wi - wi * wi) / (n - 1.0)).sqrt();
-            let z = if den > 0.0 { (lag - mean * wi) / den } else { 0.0 };
-            GiStar { z, p: normal_sf(z.abs()) }
+            let z = if den > 0.0 {
+                (lag - mean * wi) / den
+            } else {
+                0.0
+            };
+            GiStar {
+                z,
+                p: normal_sf(z.abs()),
+            }
         })
         .collect())
 }
@@ -179,13 +203,20 @@ pub struct LocalMoran {
 }
 
 /// Local Moran's I with row-standardised weights (esda `Moran_Local` default).
-pub fn local_moran(y: &[f64], w: &Weights, permutations: usize, seed: u64) -> Result<Vec<LocalMoran>, AnalyticsError> {
+pub fn local_moran(
+    y: &[f64],
+    w: &Weights,
+    permutations: usize,
+    seed: u64,
+) -> Result<Vec<LocalMoran>, AnalyticsError> {
     check(y, w, 3)?;
     let w = w.transformed(Transform::Row);
     let z = deviations(y);
     let den: f64 = z.iter().map(|v| v * v).sum();
     if den == 0.0 {
-        return Err(AnalyticsError::Shape { reason: "constant values: Local Moran is undefined".into() });
+        return Err(AnalyticsError::Shape {
+            reason: "constant values: Local Moran is undefined".into(),
+        });
     }
     let n1 = y.len() as f64 - 1.0;
     let lag = w.lag(&z);
@@ -203,7 +234,12 @@ pub fn local_moran(y: &[f64], w: &Weights, permutations: usize, seed: u64) -> Re
             let p_sim = (permutations > 0 && k > 0).then(|| {
                 // Conditional randomisation: z_i stays, its neighbours are
                 // drawn without replacement from the other units.
-                let mut others: Vec<f64> = z.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, v)| *v).collect();
+                let mut others: Vec<f64> = z
+                    .iter()
+                    .enumerate()
+                    .filter(|&(j, _)| j != i)
+                    .map(|(_, v)| *v)
+                    .collect();
                 let wk = 1.0 / k as f64;
                 let mut above = 0usize;
                 for _ in 0..permutations {
@@ -219,7 +255,11 @@ pub fn local_moran(y: &[f64], w: &Weights, permutations: usize, seed: u64) -> Re
                 let larger = above.min(permutations - above);
                 (larger as f64 + 1.0) / (permutations as f64 + 1.0)
             });
-            LocalMoran { i: li, quadrant, p_sim }
+            LocalMoran {
+                i: li,
+                quadrant,
+                p_sim,
+            }
         })
         .collect())
 }
@@ -286,15 +326,31 @@ pub struct HotspotReport {
 }
 
 /// Runs every hot-spot statistic on one vector of values.
-pub fn analyse(codes: &[String], y: &[f64], w: &Weights, permutations: usize, seed: u64, fdr: f64) -> Result<HotspotReport, AnalyticsError> {
+pub fn analyse(
+    codes: &[String],
+    y: &[f64],
+    w: &Weights,
+    permutations: usize,
+    seed: u64,
+    fdr: f64,
+) -> Result<HotspotReport, AnalyticsError> {
     if codes.len() != y.len() {
-        return Err(AnalyticsError::Shape { reason: format!("{} codes for {} values", codes.len(), y.len()) });
+        return Err(AnalyticsError::Shape {
+            reason: format!("{} codes for {} values", codes.len(), y.len()),
+        });
     }
     let moran = moran(y, &w.transformed(Transform::Row), permutations, seed)?;
     let gi = getis_ord_gi_star(y, w)?;
     let local = local_moran(y, w, permutations, seed.wrapping_add(1))?;
     let gi_q = benjamini_hochberg(&gi.iter().map(|g| (2.0 * g.p).min(1.0)).collect::<Vec<_>>());
-    let local_q = (permutations > 0).then(|| benjamini_hochberg(&local.iter().map(|l| l.p_sim.unwrap_or(1.0)).collect::<Vec<_>>()));
+    let local_q = (permutations > 0).then(|| {
+        benjamini_hochberg(
+            &local
+                .iter()
+                .map(|l| l.p_sim.unwrap_or(1.0))
+                .collect::<Vec<_>>(),
+        )
+    });
     let units = (0..y.len())
         .map(|i| UnitHotspot {
             code: codes[i].clone(),
@@ -311,7 +367,12 @@ pub fn analyse(codes: &[String], y: &[f64], w: &Weights, permutations: usize, se
         })
         .collect();
     let islands = w.islands().into_iter().map(|i| codes[i].clone()).collect();
-    Ok(HotspotReport { moran, units, fdr, islands })
+    Ok(HotspotReport {
+        moran,
+        units,
+        fdr,
+        islands,
+    })
 }
 
 #[cfg(test)]
@@ -338,7 +399,9 @@ mod tests {
     #[test]
     fn a_clustered_pattern_has_positive_moran_and_a_hot_corner() {
         let w = lattice(4, 4);
-        let y: Vec<f64> = (0..16).map(|i| if i % 4 < 2 && i / 4 < 2 { 10.0 } else { 1.0 }).collect();
+        let y: Vec<f64> = (0..16)
+            .map(|i| if i % 4 < 2 && i / 4 < 2 { 10.0 } else { 1.0 })
+            .collect();
         let m = moran(&y, &w.transformed(Transform::Row), 99, 1).unwrap();
         assert!(m.i > 0.0 && m.z_norm > 0.0 && m.p_norm < 0.05, "{m:?}");
         assert!((m.expected + 1.0 / 15.0).abs() < 1e-15);
@@ -384,6 +447,9 @@ mod tests {
         let y = [3.0, 1.0, 4.0, 1.0, 5.0, 9.0, 2.0, 6.0, 5.0];
         let a = local_moran(&y, &w, 199, 42).unwrap();
         let b = local_moran(&y, &w, 199, 42).unwrap();
-        assert_eq!(a.iter().map(|l| l.p_sim).collect::<Vec<_>>(), b.iter().map(|l| l.p_sim).collect::<Vec<_>>());
+        assert_eq!(
+            a.iter().map(|l| l.p_sim).collect::<Vec<_>>(),
+            b.iter().map(|l| l.p_sim).collect::<Vec<_>>()
+        );
     }
 }

@@ -82,9 +82,16 @@ impl UnitContext {
         let grids = if u.level == GRID_LEVEL {
             1
         } else {
-            gm.descendants(index).iter().filter(|&&d| gm.unit(d).level == GRID_LEVEL).count() as u64
+            gm.descendants(index)
+                .iter()
+                .filter(|&&d| gm.unit(d).level == GRID_LEVEL)
+                .count() as u64
         };
-        UnitContext { area_km2: u.area_km2, households: gm.households(index), grids }
+        UnitContext {
+            area_km2: u.area_km2,
+            households: gm.households(index),
+            grids,
+        }
     }
 }
 
@@ -112,7 +119,12 @@ pub fn change(current: f64, base: f64) -> Change {
     } else {
         None
     };
-    Change { current, base, abs: current - base, pct }
+    Change {
+        current,
+        base,
+        abs: current - base,
+        pct,
+    }
 }
 
 /// One unit's row of the metric table.
@@ -162,8 +174,14 @@ const UNIT: &str = "unit";
 fn unit_key(gm: &GridModel, level: u8) -> Result<Expr, AnalyticsError> {
     match level {
         0 => {
-            let root = gm.level(0).next().map(|i| gm.unit(i).code.clone()).unwrap_or_default();
-            Ok(when(col(c::TIER1).is_not_null()).then(lit(root)).otherwise(lit(NULL)))
+            let root = gm
+                .level(0)
+                .next()
+                .map(|i| gm.unit(i).code.clone())
+                .unwrap_or_default();
+            Ok(when(col(c::TIER1).is_not_null())
+                .then(lit(root))
+                .otherwise(lit(NULL)))
         }
         1..=3 => Ok(col(c::tier(level))),
         _ => Err(AnalyticsError::BadLevel { level }),
@@ -171,11 +189,19 @@ fn unit_key(gm: &GridModel, level: u8) -> Result<Expr, AnalyticsError> {
 }
 
 fn sum_when(pred: Expr, value: Expr, name: &str) -> Expr {
-    when(pred.fill_null(false)).then(value).otherwise(lit(0i64)).sum().cast(DataType::Int64).alias(name)
+    when(pred.fill_null(false))
+        .then(value)
+        .otherwise(lit(0i64))
+        .sum()
+        .cast(DataType::Int64)
+        .alias(name)
 }
 
 fn count_if(pred: Expr, name: &str) -> Expr {
-    pred.fill_null(false).cast(DataType::Int64).sum().alias(name)
+    pred.fill_null(false)
+        .cast(DataType::Int64)
+        .sum()
+        .alias(name)
 }
 
 /// Query: additive counts per unit from the event table.
@@ -195,8 +221,18 @@ pub fn counts_lazy(events: LazyFrame, key: Expr, q: &Query) -> LazyFrame {
             col(p::BASIC).sum().alias("basic"),
             col(p::UNSATISFIED).sum().alias("unsatisfied"),
             col(p::CLEARED).sum().alias("cleared"),
-            sum_when(issue.clone().and(col(c::SOURCE).is_in(str_list(&DISCOVERED_SOURCES), false)), col(p::N), "discovered"),
-            sum_when(issue.and(col(c::SOURCE).is_not_null()), col(p::N), "sourced"),
+            sum_when(
+                issue
+                    .clone()
+                    .and(col(c::SOURCE).is_in(str_list(&DISCOVERED_SOURCES), false)),
+                col(p::N),
+                "discovered",
+            ),
+            sum_when(
+                issue.and(col(c::SOURCE).is_not_null()),
+                col(p::N),
+                "sourced",
+            ),
         ])
 }
 
@@ -214,23 +250,41 @@ pub fn lifecycle_lazy(issues: LazyFrame, key: Expr, q: &Query, end_us: i64) -> L
         .filter(col(UNIT).is_not_null())
         .group_by([col(UNIT)])
         .agg([
-            count_if(timed.clone().and(due.clone().is_not_null()).and(res.lt_eq(due.clone())), "on_time"),
             count_if(
-                due.clone().is_not_null().and(timed.or(resolved.not().and(due.lt(lit(end_us))))),
+                timed
+                    .clone()
+                    .and(due.clone().is_not_null())
+                    .and(res.lt_eq(due.clone())),
+                "on_time",
+            ),
+            count_if(
+                due.clone()
+                    .is_not_null()
+                    .and(timed.or(resolved.not().and(due.lt(lit(end_us))))),
                 "due",
             ),
             col("hours").median().alias("median_hours"),
-            col("hours").quantile(lit(0.9), QuantileMethod::Linear).alias("p90_hours"),
+            col("hours")
+                .quantile(lit(0.9), QuantileMethod::Linear)
+                .alias("p90_hours"),
         ])
 }
 
 /// Query: backlog and overdue at the window end, over all issues before it.
 pub fn backlog_lazy(issues: LazyFrame, key: Expr, q: &Query, end_us: i64) -> LazyFrame {
-    let before_end = Query { from: None, to: None, ..q.clone() };
+    let before_end = Query {
+        from: None,
+        to: None,
+        ..q.clone()
+    };
     let res = col(p::RES_US);
     // A resolved issue without a time is taken as resolved before the end:
     // the alternative would keep it in the backlog forever.
-    let done = res.clone().is_not_null().and(res.clone().lt(lit(end_us))).or(col(p::IS_RESOLVED).and(res.is_null()));
+    let done = res
+        .clone()
+        .is_not_null()
+        .and(res.clone().lt(lit(end_us)))
+        .or(col(p::IS_RESOLVED).and(res.is_null()));
     let open = done.not();
     issues
         .filter(before_end.predicate().and(col(p::OCC_US).lt(lit(end_us))))
@@ -250,13 +304,25 @@ pub fn households_lazy(households: LazyFrame, key: Expr, q: &Query) -> LazyFrame
         .with_column(key.alias(UNIT))
         .filter(col(UNIT).is_not_null())
         .group_by([col(UNIT)])
-        .agg([col(c::HOUSEHOLD_HASH).n_unique().cast(DataType::Int64).alias("households_visited")])
+        .agg([col(c::HOUSEHOLD_HASH)
+            .n_unique()
+            .cast(DataType::Int64)
+            .alias("households_visited")])
 }
 
 /// Per-unit rows of a collected frame: unit code → (column → value).
-fn read_rows(df: &DataFrame, into: &mut HashMap<String, Ingredients>, set: impl Fn(&mut Ingredients, &str, Option<f64>)) -> Result<(), AnalyticsError> {
+fn read_rows(
+    df: &DataFrame,
+    into: &mut HashMap<String, Ingredients>,
+    set: impl Fn(&mut Ingredients, &str, Option<f64>),
+) -> Result<(), AnalyticsError> {
     let units = df.column(UNIT)?.str()?.clone();
-    let names: Vec<String> = df.get_column_names().iter().map(|n| n.to_string()).filter(|n| n != UNIT).collect();
+    let names: Vec<String> = df
+        .get_column_names()
+        .iter()
+        .map(|n| n.to_string())
+        .filter(|n| n != UNIT)
+        .collect();
     let cols: Vec<Float64Chunked> = names
         .iter()
         .map(|n| Ok(df.column(n)?.cast(&DataType::Float64)?.f64()?.clone()))
@@ -300,11 +366,21 @@ fn set_field(i: &mut Ingredients, name: &str, v: Option<f64>) {
 ///
 /// Local days were fixed when the pre-aggregate was built, so its zone
 /// replaces the query's.
-pub fn ingredients(pre: &PreAgg, gm: &GridModel, level: u8, q: &Query) -> Result<HashMap<String, Ingredients>, AnalyticsError> {
+pub fn ingredients(
+    pre: &PreAgg,
+    gm: &GridModel,
+    level: u8,
+    q: &Query,
+) -> Result<HashMap<String, Ingredients>, AnalyticsError> {
     q.validate()?;
     let key = unit_key(gm, level)?;
-    let q = Query { zone: pre.zone, ..q.clone() };
-    let end_us = q.end_us().unwrap_or_else(|| chrono::Utc::now().timestamp_micros());
+    let q = Query {
+        zone: pre.zone,
+        ..q.clone()
+    };
+    let end_us = q
+        .end_us()
+        .unwrap_or_else(|| chrono::Utc::now().timestamp_micros());
     let mut out = HashMap::new();
     let frames = [
         counts_lazy(pre.events_in(&q).lazy(), key.clone(), &q).collect()?,
@@ -320,7 +396,12 @@ pub fn ingredients(pre: &PreAgg, gm: &GridModel, level: u8, q: &Query) -> Result
 
 /// Every catalogue metric for every unit of `level`, with 同比 and 环比
 /// changes of the count metrics when the window is closed.
-pub fn compute_metrics(pre: &PreAgg, gm: &GridModel, level: u8, q: &Query) -> Result<MetricTable, AnalyticsError> {
+pub fn compute_metrics(
+    pre: &PreAgg,
+    gm: &GridModel,
+    level: u8,
+    q: &Query,
+) -> Result<MetricTable, AnalyticsError> {
     let current = ingredients(pre, gm, level, q)?;
     let base = |b: Option<Query>| b.map(|b| ingredients(pre, gm, level, &b)).transpose();
     let last_year = base(q.same_period_last_year())?;
@@ -337,7 +418,10 @@ pub fn compute_metrics(pre: &PreAgg, gm: &GridModel, level: u8, q: &Query) -> Re
                 name: u.name.clone(),
                 index,
                 context: cx,
-                values: catalogue().iter().map(|m| (m.name, (m.value)(&ing, &cx))).collect(),
+                values: catalogue()
+                    .iter()
+                    .map(|m| (m.name, (m.value)(&ing, &cx)))
+                    .collect(),
                 ingredients: ing,
                 yoy: BTreeMap::new(),
                 pop: BTreeMap::new(),
@@ -346,7 +430,9 @@ pub fn compute_metrics(pre: &PreAgg, gm: &GridModel, level: u8, q: &Query) -> Re
                 let Some(bases) = bases else { continue };
                 let b = bases.get(&u.code).unwrap_or(&empty);
                 for m in catalogue().iter().filter(|m| m.is_count) {
-                    if let (Some(now), Some(then)) = ((m.value)(&row.ingredients, &cx), (m.value)(b, &cx)) {
+                    if let (Some(now), Some(then)) =
+                        ((m.value)(&row.ingredients, &cx), (m.value)(b, &cx))
+                    {
                         target.insert(m.name, change(now, then));
                     }
                 }
@@ -354,7 +440,11 @@ pub fn compute_metrics(pre: &PreAgg, gm: &GridModel, level: u8, q: &Query) -> Re
             row
         })
         .collect();
-    Ok(MetricTable { level, query: q.clone(), rows })
+    Ok(MetricTable {
+        level,
+        query: q.clone(),
+        rows,
+    })
 }
 
 impl MetricTable {
@@ -367,18 +457,54 @@ impl MetricTable {
     /// `_yoy_pct`, `_pop_abs`, `_pop_pct` for the count metrics.
     pub fn to_dataframe(&self) -> Result<DataFrame, AnalyticsError> {
         let mut cols: Vec<Column> = vec![
-            Column::new("code".into(), self.rows.iter().map(|r| r.code.as_str()).collect::<Vec<_>>()),
-            Column::new("name".into(), self.rows.iter().map(|r| r.name.as_str()).collect::<Vec<_>>()),
+            Column::new(
+                "code".into(),
+                self.rows
+                    .iter()
+                    .map(|r| r.code.as_str())
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "name".into(),
+                self.rows
+                    .iter()
+                    .map(|r| r.name.as_str())
+                    .collect::<Vec<_>>(),
+            ),
             Column::new("level".into(), vec![u32::from(self.level); self.rows.len()]),
         ];
         for m in catalogue() {
-            cols.push(Column::new(m.name.into(), self.rows.iter().map(|r| r.value(m.name)).collect::<Vec<_>>()));
+            cols.push(Column::new(
+                m.name.into(),
+                self.rows
+                    .iter()
+                    .map(|r| r.value(m.name))
+                    .collect::<Vec<_>>(),
+            ));
         }
         for m in catalogue().iter().filter(|m| m.is_count) {
             for (tag, pick) in [("yoy", true), ("pop", false)] {
-                let get = |r: &UnitMetrics| if pick { r.yoy.get(m.name).copied() } else { r.pop.get(m.name).copied() };
-                cols.push(Column::new(format!("{}_{tag}_abs", m.name).into(), self.rows.iter().map(|r| get(r).map(|ch| ch.abs)).collect::<Vec<_>>()));
-                cols.push(Column::new(format!("{}_{tag}_pct", m.name).into(), self.rows.iter().map(|r| get(r).and_then(|ch| ch.pct)).collect::<Vec<_>>()));
+                let get = |r: &UnitMetrics| {
+                    if pick {
+                        r.yoy.get(m.name).copied()
+                    } else {
+                        r.pop.get(m.name).copied()
+                    }
+                };
+                cols.push(Column::new(
+                    format!("{}_{tag}_abs", m.name).into(),
+                    self.rows
+                        .iter()
+                        .map(|r| get(r).map(|ch| ch.abs))
+                        .collect::<Vec<_>>(),
+                ));
+                cols.push(Column::new(
+                    format!("{}_{tag}_pct", m.name).into(),
+                    self.rows
+                        .iter()
+                        .map(|r| get(r).and_then(|ch| ch.pct))
+                        .collect::<Vec<_>>(),
+                ));
             }
         }
         Ok(DataFrame::new_infer_height(cols)?)
@@ -386,9 +512,17 @@ impl MetricTable {
 }
 
 /// Counts per unit, kind and category (long format), for category breakdowns.
-pub fn category_counts(pre: &PreAgg, gm: &GridModel, level: u8, q: &Query) -> Result<DataFrame, AnalyticsError> {
+pub fn category_counts(
+    pre: &PreAgg,
+    gm: &GridModel,
+    level: u8,
+    q: &Query,
+) -> Result<DataFrame, AnalyticsError> {
     let key = unit_key(gm, level)?;
-    let q = Query { zone: pre.zone, ..q.clone() };
+    let q = Query {
+        zone: pre.zone,
+        ..q.clone()
+    };
     Ok(pre
         .events_in(&q)
         .lazy()
@@ -422,31 +556,66 @@ mod tests {
         let issue = |at, grid| Ev::issue(at, grid);
         vec![
             // G1: at local midnight (28 Feb in UTC), resolved in 10 h, on time.
-            Ev { status: Some("resolved"), resolved: Some("2026-03-01 10:30"), deadline: Some("2026-03-02 00:00"), satisfaction: Some("satisfied"), source: Some("patrol"), ..issue("2026-03-01 00:30", "G1") },
+            Ev {
+                status: Some("resolved"),
+                resolved: Some("2026-03-01 10:30"),
+                deadline: Some("2026-03-02 00:00"),
+                satisfaction: Some("satisfied"),
+                source: Some("patrol"),
+                ..issue("2026-03-01 00:30", "G1")
+            },
             // G1: resolved in 48 h, a day late.
-            Ev { status: Some("resolved"), resolved: Some("2026-03-12 09:00"), deadline: Some("2026-03-11 09:00"), satisfaction: Some("basic"), source: Some("hotline"), ..issue("2026-03-10 09:00", "G1") },
+            Ev {
+                status: Some("resolved"),
+                resolved: Some("2026-03-12 09:00"),
+                deadline: Some("2026-03-11 09:00"),
+                satisfaction: Some("basic"),
+                source: Some("hotline"),
+                ..issue("2026-03-10 09:00", "G1")
+            },
             // G1: open and overdue at the window end.
-            Ev { deadline: Some("2026-03-25 09:00"), source: Some("patrol"), ..issue("2026-03-20 09:00", "G1") },
+            Ev {
+                deadline: Some("2026-03-25 09:00"),
+                source: Some("patrol"),
+                ..issue("2026-03-20 09:00", "G1")
+            },
             // G1: February, open, no deadline: backlog only.
             issue("2026-02-28 23:59", "G1"),
-            Ev { cleared: Some(true), ..Ev::incident("2026-03-05 12:00", "G1") },
-            Ev { cleared: Some(false), ..Ev::incident("2026-03-06 12:00", "G1") },
+            Ev {
+                cleared: Some(true),
+                ..Ev::incident("2026-03-05 12:00", "G1")
+            },
+            Ev {
+                cleared: Some(false),
+                ..Ev::incident("2026-03-06 12:00", "G1")
+            },
             Ev::visit("2026-03-03 10:00", "G1", "h1"),
             Ev::visit("2026-03-04 10:00", "G1", "h1"),
             Ev::visit("2026-03-04 11:00", "G1", "h2"),
             // Local midnight of 1 April: 31 March in UTC, but April locally.
             Ev::visit("2026-04-01 00:00", "G1", "h3"),
             // G2: resolved in 10 h, no deadline, unsatisfied, unknown source.
-            Ev { status: Some("resolved"), resolved: Some("2026-03-15 20:00"), satisfaction: Some("unsatisfied"), ..issue("2026-03-15 10:00", "G2") },
+            Ev {
+                status: Some("resolved"),
+                resolved: Some("2026-03-15 20:00"),
+                satisfaction: Some("unsatisfied"),
+                ..issue("2026-03-15 10:00", "G2")
+            },
             // G2: open, not yet due at the window end.
-            Ev { deadline: Some("2026-04-05 00:00"), ..issue("2026-03-31 23:59", "G2") },
+            Ev {
+                deadline: Some("2026-04-05 00:00"),
+                ..issue("2026-03-31 23:59", "G2")
+            },
             // G3 (no household data): incidents last year, last month, this month.
             Ev::incident("2025-03-10 10:00", "G3"),
             Ev::incident("2026-03-10 10:00", "G3"),
             Ev::incident("2026-03-11 10:00", "G3"),
             Ev::incident("2026-02-10 10:00", "G3"),
             // Outside every unit.
-            Ev { grid: None, ..issue("2026-03-05 10:00", "G1") },
+            Ev {
+                grid: None,
+                ..issue("2026-03-05 10:00", "G1")
+            },
             // A leap day.
             Ev::incident("2028-02-29 12:00", "G1"),
         ]
@@ -470,7 +639,10 @@ mod tests {
         let i = &g1.ingredients;
         assert_eq!((i.issues, i.incidents, i.visits, i.resolved), (3, 2, 3, 2));
         assert_eq!((i.on_time, i.due, i.backlog, i.overdue), (1, 3, 2, 1));
-        assert_eq!((i.satisfied, i.basic, i.unsatisfied, i.cleared), (1, 1, 0, 1));
+        assert_eq!(
+            (i.satisfied, i.basic, i.unsatisfied, i.cleared),
+            (1, 1, 0, 1)
+        );
         assert_eq!((i.discovered, i.sourced, i.households_visited), (2, 3, 2));
         assert!(close(g1.value("resolution_rate"), 2.0 / 3.0));
         assert!(close(g1.value("on_time_rate"), 1.0 / 3.0));
@@ -491,7 +663,11 @@ mod tests {
 
         let g2 = t.row("G2").unwrap();
         assert!(close(g2.value("resolution_rate"), 0.5));
-        assert_eq!(g2.value("on_time_rate"), None, "nothing due: no data, not 0%");
+        assert_eq!(
+            g2.value("on_time_rate"),
+            None,
+            "nothing due: no data, not 0%"
+        );
         assert_eq!(g2.value("discovery_rate"), None);
         assert_eq!(g2.value("issues_per_100_visits"), None);
         assert!(close(g2.value("visit_coverage"), 0.0));
@@ -500,7 +676,11 @@ mod tests {
         assert_eq!((g2.ingredients.backlog, g2.ingredients.overdue), (1, 0));
 
         let g3 = t.row("G3").unwrap();
-        assert_eq!(g3.value("incidents_per_1k_households"), None, "no households is no data, never zero");
+        assert_eq!(
+            g3.value("incidents_per_1k_households"),
+            None,
+            "no households is no data, never zero"
+        );
         assert_eq!(g3.value("visit_coverage"), None);
         assert!(close(g3.value("incident_density"), 1.0));
     }
@@ -514,11 +694,18 @@ mod tests {
         assert_eq!(g3.yoy["incident_count"].pct, Some(100.0));
         assert_eq!(g3.pop["incident_count"].pct, Some(100.0));
         let g1 = t.row("G1").unwrap();
-        assert_eq!(g1.yoy["incident_count"].pct, None, "growth from nothing has no percentage");
+        assert_eq!(
+            g1.yoy["incident_count"].pct, None,
+            "growth from nothing has no percentage"
+        );
         assert_eq!(g1.yoy["incident_count"].abs, 2.0);
         assert_eq!(g1.pop["issue_count"].pct, Some(200.0));
         assert_eq!(g1.yoy["visit_count"].pct, None);
-        assert_eq!(t.row("G2").unwrap().yoy["incident_count"].pct, Some(0.0), "0 → 0 is no change");
+        assert_eq!(
+            t.row("G2").unwrap().yoy["incident_count"].pct,
+            Some(0.0),
+            "0 → 0 is no change"
+        );
     }
 
     #[test]
@@ -526,7 +713,15 @@ mod tests {
         let (gm, pre) = pre();
         let v = compute_metrics(&pre, &gm, 2, &march()).unwrap();
         let v1 = v.row("V1").unwrap();
-        assert_eq!((v1.ingredients.issues, v1.ingredients.resolved, v1.context.households, v1.context.grids), (5, 3, Some(100), 2));
+        assert_eq!(
+            (
+                v1.ingredients.issues,
+                v1.ingredients.resolved,
+                v1.context.households,
+                v1.context.grids
+            ),
+            (5, 3, Some(100), 2)
+        );
         assert!(close(v1.value("median_hours_to_resolve"), 10.0));
         assert!(close(v1.value("p90_hours_to_resolve"), 40.4));
         assert!(close(v1.value("issues_per_1k_households"), 50.0));
@@ -540,7 +735,8 @@ mod tests {
     #[test]
     fn an_empty_window_gives_zero_counts_null_rates_and_the_standing_backlog() {
         let (gm, pre) = pre();
-        let t = compute_metrics(&pre, &gm, 3, &Query::window(d(2030, 1, 1), d(2030, 2, 1))).unwrap();
+        let t =
+            compute_metrics(&pre, &gm, 3, &Query::window(d(2030, 1, 1), d(2030, 2, 1))).unwrap();
         let g1 = t.row("G1").unwrap();
         assert_eq!(g1.value("issue_count"), Some(0.0));
         assert_eq!(g1.value("resolution_rate"), None);
@@ -552,13 +748,30 @@ mod tests {
     #[test]
     fn filters_by_source_category_and_leap_day() {
         let (gm, pre) = pre();
-        let q = Query { sources: vec!["patrol".into()], ..march() };
-        let g1 = compute_metrics(&pre, &gm, 3, &q).unwrap().row("G1").unwrap().ingredients.clone();
+        let q = Query {
+            sources: vec!["patrol".into()],
+            ..march()
+        };
+        let g1 = compute_metrics(&pre, &gm, 3, &q)
+            .unwrap()
+            .row("G1")
+            .unwrap()
+            .ingredients
+            .clone();
         assert_eq!((g1.issues, g1.incidents, g1.visits), (2, 2, 3));
-        let q = Query { categories: vec!["盗窃".into()], ..march() };
-        let g1 = compute_metrics(&pre, &gm, 3, &q).unwrap().row("G1").unwrap().ingredients.clone();
+        let q = Query {
+            categories: vec!["盗窃".into()],
+            ..march()
+        };
+        let g1 = compute_metrics(&pre, &gm, 3, &q)
+            .unwrap()
+            .row("G1")
+            .unwrap()
+            .ingredients
+            .clone();
         assert_eq!((g1.issues, g1.incidents), (0, 2));
-        let leap = compute_metrics(&pre, &gm, 3, &Query::window(d(2028, 2, 29), d(2028, 3, 1))).unwrap();
+        let leap =
+            compute_metrics(&pre, &gm, 3, &Query::window(d(2028, 2, 29), d(2028, 3, 1))).unwrap();
         let g1 = leap.row("G1").unwrap();
         assert_eq!(g1.value("incident_count"), Some(1.0));
         assert_eq!(g1.yoy["incident_count"].base, 0.0);
@@ -567,7 +780,10 @@ mod tests {
     #[test]
     fn the_wide_frame_has_every_metric_and_change_column() {
         let (gm, pre) = pre();
-        let df = compute_metrics(&pre, &gm, 3, &march()).unwrap().to_dataframe().unwrap();
+        let df = compute_metrics(&pre, &gm, 3, &march())
+            .unwrap()
+            .to_dataframe()
+            .unwrap();
         assert_eq!(df.height(), 3);
         assert!(df.column("resolution_rate").is_ok());
         assert!(df.column("incident_count_yoy_pct").is_ok());
@@ -586,13 +802,27 @@ mod tests {
             (unit("V1", 2, None, 2.0, sq.clone()), Some("T1")),
             (unit("G1", 3, Some(10), 2.0, sq), Some("V1")),
         ]);
-        let events = vec![Ev::incident("2026-03-02 10:00", "G1"), Ev::incident("2026-03-03 10:00", "G1"), Ev { grid: None, ..Ev::incident("2026-03-03 10:00", "G1") }];
+        let events = vec![
+            Ev::incident("2026-03-02 10:00", "G1"),
+            Ev::incident("2026-03-03 10:00", "G1"),
+            Ev {
+                grid: None,
+                ..Ev::incident("2026-03-03 10:00", "G1")
+            },
+        ];
         let pre = PreAgg::build(joined(&gm, &events).lazy(), Zone::default()).unwrap();
         let t = compute_metrics(&pre, &gm, 0, &march()).unwrap();
         assert_eq!(t.rows.len(), 1);
         let c = t.row("C").unwrap();
         // T2 has no household figure, so neither has the county: no data, not 10.
-        assert_eq!((c.ingredients.incidents, c.context.households, c.context.grids), (2, None, 1));
+        assert_eq!(
+            (
+                c.ingredients.incidents,
+                c.context.households,
+                c.context.grids
+            ),
+            (2, None, 1)
+        );
         assert!(close(c.value("incident_density"), 0.5));
     }
 }

@@ -31,7 +31,9 @@ pub mod weights;
 #[cfg(test)]
 pub(crate) mod testutil;
 
-pub use breaks::{heatmap, jenks_breaks, quantile_breaks, BreakMethod, Heatmap, HeatValue, Legend, LegendClass};
+pub use breaks::{
+    heatmap, jenks_breaks, quantile_breaks, BreakMethod, HeatValue, Heatmap, Legend, LegendClass,
+};
 pub use catalogue::{catalogue, metric, Direction, MetricDef, MetricUnit, Ratio};
 pub use density::{kernel_density, points, DensityGrid, DensityParams};
 pub use filter::{Query, Zone};
@@ -39,11 +41,19 @@ pub use hotspots::{
     analyse, benjamini_hochberg, getis_ord_gi_star, local_moran, moran, GiStar, HotClass,
     HotspotReport, LocalMoran, MoranGlobal, Quadrant, UnitHotspot,
 };
-pub use metrics::{category_counts, change, compute_metrics, Change, Ingredients, MetricTable, UnitContext, UnitMetrics};
+pub use metrics::{
+    category_counts, change, compute_metrics, Change, Ingredients, MetricTable, UnitContext,
+    UnitMetrics,
+};
 pub use preagg::PreAgg;
+pub use ranking::{
+    beta_prior, gamma_prior, poisson_interval, rank_children, rank_rows, RankParams, RankRow,
+    Ranking, Smoothing,
+};
 pub use score::{assess, Missing, Score, ScoreComponent, ScoreConfig};
-pub use trend::{alerts, series, Alert, AlertParams, Granularity, TailModel, TrendPoint, UnitSeries};
-pub use ranking::{beta_prior, gamma_prior, poisson_interval, rank_children, rank_rows, RankParams, RankRow, Ranking, Smoothing};
+pub use trend::{
+    alerts, series, Alert, AlertParams, Granularity, TailModel, TrendPoint, UnitSeries,
+};
 pub use weights::{distance_band, queen_contiguity, Transform, Weights};
 
 /// Everything that can go wrong in the analytics layer.

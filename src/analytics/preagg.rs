@@ -66,12 +66,23 @@ pub struct PreAgg {
 }
 
 fn count_if(pred: Expr, name: &str) -> Expr {
-    pred.fill_null(false).cast(DataType::Int64).sum().alias(name)
+    pred.fill_null(false)
+        .cast(DataType::Int64)
+        .sum()
+        .alias(name)
 }
 
 /// Group keys shared by the tables.
 fn keys() -> [Expr; 7] {
-    [col(c::TIER1), col(c::TIER2), col(c::TIER3), col(DAY), col(c::KIND), col(c::CATEGORY), col(c::SOURCE)]
+    [
+        col(c::TIER1),
+        col(c::TIER2),
+        col(c::TIER3),
+        col(DAY),
+        col(c::KIND),
+        col(c::CATEGORY),
+        col(c::SOURCE),
+    ]
 }
 
 /// Query: the count table.
@@ -81,37 +92,54 @@ pub fn events_lazy(joined: LazyFrame, zone: Zone) -> LazyFrame {
         .group_by(keys())
         .agg([
             len().cast(DataType::Int64).alias(p::N),
-            count_if(col(c::KIND).eq(lit(ISSUE)).and(col(c::STATUS).eq(lit(RESOLVED))), p::RESOLVED),
+            count_if(
+                col(c::KIND)
+                    .eq(lit(ISSUE))
+                    .and(col(c::STATUS).eq(lit(RESOLVED))),
+                p::RESOLVED,
+            ),
             count_if(col(c::SATISFACTION).eq(lit("satisfied")), p::SATISFIED),
             count_if(col(c::SATISFACTION).eq(lit("basic")), p::BASIC),
             count_if(col(c::SATISFACTION).eq(lit("unsatisfied")), p::UNSATISFIED),
-            count_if(col(c::KIND).eq(lit(INCIDENT)).and(col(c::CLEARED)), p::CLEARED),
+            count_if(
+                col(c::KIND).eq(lit(INCIDENT)).and(col(c::CLEARED)),
+                p::CLEARED,
+            ),
         ])
         .sort([DAY], SortMultipleOptions::default())
 }
 
 /// Query: one row per issue with what lifecycles need.
 pub fn issues_lazy(joined: LazyFrame, zone: Zone) -> LazyFrame {
-    joined.filter(col(c::KIND).eq(lit(ISSUE))).select([
-        col(c::TIER1),
-        col(c::TIER2),
-        col(c::TIER3),
-        zone.local_day(c::OCCURRED_AT).alias(DAY),
-        col(c::KIND),
-        col(c::CATEGORY),
-        col(c::SOURCE),
-        col(c::OCCURRED_AT).cast(DataType::Int64).alias(p::OCC_US),
-        col(c::RESOLVED_AT).cast(DataType::Int64).alias(p::RES_US),
-        col(c::DEADLINE).cast(DataType::Int64).alias(p::DUE_US),
-        col(c::STATUS).eq(lit(RESOLVED)).fill_null(false).alias(p::IS_RESOLVED),
-    ])
-    .sort([DAY], SortMultipleOptions::default())
+    joined
+        .filter(col(c::KIND).eq(lit(ISSUE)))
+        .select([
+            col(c::TIER1),
+            col(c::TIER2),
+            col(c::TIER3),
+            zone.local_day(c::OCCURRED_AT).alias(DAY),
+            col(c::KIND),
+            col(c::CATEGORY),
+            col(c::SOURCE),
+            col(c::OCCURRED_AT).cast(DataType::Int64).alias(p::OCC_US),
+            col(c::RESOLVED_AT).cast(DataType::Int64).alias(p::RES_US),
+            col(c::DEADLINE).cast(DataType::Int64).alias(p::DUE_US),
+            col(c::STATUS)
+                .eq(lit(RESOLVED))
+                .fill_null(false)
+                .alias(p::IS_RESOLVED),
+        ])
+        .sort([DAY], SortMultipleOptions::default())
 }
 
 /// Query: distinct households visited per grid, day and category.
 pub fn households_lazy(joined: LazyFrame, zone: Zone) -> LazyFrame {
     joined
-        .filter(col(c::KIND).eq(lit(VISIT)).and(col(c::HOUSEHOLD_HASH).is_not_null()))
+        .filter(
+            col(c::KIND)
+                .eq(lit(VISIT))
+                .and(col(c::HOUSEHOLD_HASH).is_not_null()),
+        )
         .select([
             col(c::TIER1),
             col(c::TIER2),
@@ -131,11 +159,18 @@ pub fn households_lazy(joined: LazyFrame, zone: Zone) -> LazyFrame {
 /// table when the day column cannot be read as one slice; callers filter on
 /// the day anyway, so the fallback is only slower, never wrong.
 fn day_slice(df: &DataFrame, from: Option<i32>, to: Option<i32>) -> DataFrame {
-    let Some(days) = df.column(DAY).ok().and_then(|c| c.i32().ok()).and_then(|ca| ca.cont_slice().ok()) else {
+    let Some(days) = df
+        .column(DAY)
+        .ok()
+        .and_then(|c| c.i32().ok())
+        .and_then(|ca| ca.cont_slice().ok())
+    else {
         return df.clone();
     };
     let start = from.map_or(0, |f| days.partition_point(|&d| d < f));
-    let end = to.map_or(days.len(), |t| days.partition_point(|&d| d < t)).max(start);
+    let end = to
+        .map_or(days.len(), |t| days.partition_point(|&d| d < t))
+        .max(start);
     df.slice(start as i64, end - start)
 }
 
@@ -151,7 +186,12 @@ impl PreAgg {
         for df in [&mut events, &mut issues, &mut households] {
             df.rechunk_mut();
         }
-        Ok(PreAgg { events, issues, households, zone })
+        Ok(PreAgg {
+            events,
+            issues,
+            households,
+            zone,
+        })
     }
 
     /// Reads a joined Parquet file and pre-aggregates it.
@@ -177,7 +217,11 @@ impl PreAgg {
 
     /// Household rows of the query's window.
     pub fn households_in(&self, q: &Query) -> DataFrame {
-        day_slice(&self.households, q.from.map(day_number), q.to.map(day_number))
+        day_slice(
+            &self.households,
+            q.from.map(day_number),
+            q.to.map(day_number),
+        )
     }
 
     /// First and last local day with an event, if any.
@@ -201,10 +245,26 @@ mod tests {
     fn the_count_table_adds_up_to_the_events() {
         let (_, df) = big(2, 2, 3, 5_000, 60);
         let pre = PreAgg::build(df.lazy(), Zone::default()).unwrap();
-        let total: i64 = pre.events.column(p::N).unwrap().i64().unwrap().sum().unwrap();
+        let total: i64 = pre
+            .events
+            .column(p::N)
+            .unwrap()
+            .i64()
+            .unwrap()
+            .sum()
+            .unwrap();
         assert_eq!(total, 5_000);
-        let issues = pre.events.clone().lazy().filter(col(c::KIND).eq(lit(ISSUE))).collect().unwrap();
-        assert_eq!(issues.column(p::N).unwrap().i64().unwrap().sum().unwrap() as usize, pre.issues.height());
+        let issues = pre
+            .events
+            .clone()
+            .lazy()
+            .filter(col(c::KIND).eq(lit(ISSUE)))
+            .collect()
+            .unwrap();
+        assert_eq!(
+            issues.column(p::N).unwrap().i64().unwrap().sum().unwrap() as usize,
+            pre.issues.height()
+        );
     }
 
     #[test]
@@ -215,11 +275,23 @@ mod tests {
         let q = Query::window(d(1, 10), d(1, 20));
         let cut = pre.events_in(&q);
         let days = cut.column(DAY).unwrap().i32().unwrap();
-        assert!(days.min().unwrap() >= day_number(d(1, 10)) && days.max().unwrap() < day_number(d(1, 20)));
-        let all = pre.events.clone().lazy().filter(q.predicate()).collect().unwrap();
+        assert!(
+            days.min().unwrap() >= day_number(d(1, 10))
+                && days.max().unwrap() < day_number(d(1, 20))
+        );
+        let all = pre
+            .events
+            .clone()
+            .lazy()
+            .filter(q.predicate())
+            .collect()
+            .unwrap();
         assert_eq!(cut.height(), all.height());
         assert_eq!(pre.events_in(&Query::window(d(6, 1), d(6, 2))).height(), 0);
-        assert_eq!(pre.issues_before_end(&Query::default()).height(), pre.issues.height());
+        assert_eq!(
+            pre.issues_before_end(&Query::default()).height(),
+            pre.issues.height()
+        );
     }
 
     /// Timing, not a unit test: `cargo test --release --lib filtered_query -- --ignored --nocapture`.
@@ -235,12 +307,18 @@ mod tests {
         let full = t.elapsed();
         let q = Query {
             categories: vec!["环境卫生".into()],
-            ..Query::window(NaiveDate::from_ymd_opt(2026, 3, 1).unwrap(), NaiveDate::from_ymd_opt(2026, 4, 1).unwrap())
+            ..Query::window(
+                NaiveDate::from_ymd_opt(2026, 3, 1).unwrap(),
+                NaiveDate::from_ymd_opt(2026, 4, 1).unwrap(),
+            )
         };
         let t = Instant::now();
         compute_metrics(&pre, &gm, 2, &q).unwrap();
         let filtered = t.elapsed();
-        eprintln!("full {full:?}, filtered {filtered:?}, ratio {:.3}", filtered.as_secs_f64() / full.as_secs_f64());
+        eprintln!(
+            "full {full:?}, filtered {filtered:?}, ratio {:.3}",
+            filtered.as_secs_f64() / full.as_secs_f64()
+        );
         assert!(filtered.as_secs_f64() < full.as_secs_f64() / 10.0);
     }
 }

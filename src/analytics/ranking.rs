@@ -35,7 +35,10 @@ pub struct RankParams {
 
 impl Default for RankParams {
     fn default() -> Self {
-        RankParams { min_volume: 10.0, z: 1.959_963_984_540_054 }
+        RankParams {
+            min_volume: 10.0,
+            z: 1.959_963_984_540_054,
+        }
     }
 }
 
@@ -109,9 +112,15 @@ pub fn beta_prior(parts: &[(f64, f64)]) -> Option<(f64, f64)> {
     if data.len() < 2 {
         return None;
     }
-    let (sx, sn): (f64, f64) = data.iter().fold((0.0, 0.0), |(a, b), &(x, n)| (a + x, b + n));
+    let (sx, sn): (f64, f64) = data
+        .iter()
+        .fold((0.0, 0.0), |(a, b), &(x, n)| (a + x, b + n));
     let m = sx / sn;
-    let s2 = data.iter().map(|&(x, n)| n * (x / n - m).powi(2)).sum::<f64>() / sn;
+    let s2 = data
+        .iter()
+        .map(|&(x, n)| n * (x / n - m).powi(2))
+        .sum::<f64>()
+        / sn;
     let nbar = sn / data.len() as f64;
     let a = s2 - m * (1.0 - m) / nbar;
     if m <= 0.0 || m >= 1.0 {
@@ -141,12 +150,18 @@ pub fn gamma_prior(parts: &[(f64, f64)]) -> Option<(f64, f64)> {
     if data.len() < 2 {
         return None;
     }
-    let (sx, se): (f64, f64) = data.iter().fold((0.0, 0.0), |(a, b), &(x, e)| (a + x, b + e));
+    let (sx, se): (f64, f64) = data
+        .iter()
+        .fold((0.0, 0.0), |(a, b), &(x, e)| (a + x, b + e));
     let m = sx / se;
     if m <= 0.0 {
         return None;
     }
-    let s2 = data.iter().map(|&(x, e)| e * (x / e - m).powi(2)).sum::<f64>() / se;
+    let s2 = data
+        .iter()
+        .map(|&(x, e)| e * (x / e - m).powi(2))
+        .sum::<f64>()
+        / se;
     let a = s2 - m / (se / data.len() as f64);
     if a <= 0.0 {
         return Some((f64::INFINITY, f64::INFINITY));
@@ -159,7 +174,11 @@ pub fn poisson_interval(x: f64, e: f64, z: f64) -> Option<(f64, f64)> {
     if e <= 0.0 {
         return None;
     }
-    let lower = if x <= 0.0 { 0.0 } else { x * (1.0 - 1.0 / (9.0 * x) - z / (3.0 * x.sqrt())).powi(3) };
+    let lower = if x <= 0.0 {
+        0.0
+    } else {
+        x * (1.0 - 1.0 / (9.0 * x) - z / (3.0 * x.sqrt())).powi(3)
+    };
     let x1 = x + 1.0;
     let upper = x1 * (1.0 - 1.0 / (9.0 * x1) + z / (3.0 * x1.sqrt())).powi(3);
     Some((lower.max(0.0) / e, upper / e))
@@ -181,8 +200,16 @@ pub type RankInput = (String, String, Option<f64>, Option<Ratio>);
 
 /// Ranks units given their values (and, for rates, numerator and denominator or exposure). Pure: used by
 /// [`rank_children`] and by tests.
-pub fn rank_rows(def: &MetricDef, units: Vec<RankInput>, params: RankParams) -> (Vec<RankRow>, Option<(f64, f64)>) {
-    let parts: Vec<(f64, f64)> = units.iter().filter_map(|u| u.3).map(|r| (r.num, r.den)).collect();
+pub fn rank_rows(
+    def: &MetricDef,
+    units: Vec<RankInput>,
+    params: RankParams,
+) -> (Vec<RankRow>, Option<(f64, f64)>) {
+    let parts: Vec<(f64, f64)> = units
+        .iter()
+        .filter_map(|u| u.3)
+        .map(|r| (r.num, r.den))
+        .collect();
     let smoothing = smoothing_of(def);
     let prior = match smoothing {
         Smoothing::BetaBinomial => beta_prior(&parts),
@@ -190,7 +217,9 @@ pub fn rank_rows(def: &MetricDef, units: Vec<RankInput>, params: RankParams) -> 
         Smoothing::None => None,
     };
     let pooled = {
-        let (x, n) = parts.iter().fold((0.0, 0.0), |(a, b), &(x, n)| (a + x, b + n));
+        let (x, n) = parts
+            .iter()
+            .fold((0.0, 0.0), |(a, b), &(x, n)| (a + x, b + n));
         (n > 0.0).then(|| x / n)
     };
     let smoothed_rate = smoothing != Smoothing::None;
@@ -205,7 +234,9 @@ pub fn rank_rows(def: &MetricDef, units: Vec<RankInput>, params: RankParams) -> 
             });
             let smoothed = match (smoothed_rate, ratio, prior) {
                 (true, Some(r), Some(p)) if p.0.is_infinite() => pooled.or(Some(r.num / r.den)),
-                (true, Some(r), Some(p)) if smoothing == Smoothing::BetaBinomial => Some(smooth(r.num, r.den, p)),
+                (true, Some(r), Some(p)) if smoothing == Smoothing::BetaBinomial => {
+                    Some(smooth(r.num, r.den, p))
+                }
                 (true, Some(r), Some(p)) => Some((r.num + p.0) / (r.den + p.1)),
                 (true, Some(r), None) => (r.den > 0.0).then(|| r.num / r.den),
                 _ => None,
@@ -224,12 +255,28 @@ pub fn rank_rows(def: &MetricDef, units: Vec<RankInput>, params: RankParams) -> 
             let key = if note.is_some() {
                 None
             } else if smoothed_rate {
-                let tie = interval.map(|(lo, hi)| if better_high { lo } else { -hi }).unwrap_or(0.0);
+                let tie = interval
+                    .map(|(lo, hi)| if better_high { lo } else { -hi })
+                    .unwrap_or(0.0);
                 smoothed.map(|s| (if better_high { s } else { -s }, tie))
             } else {
                 value.map(|v| (if better_high { v } else { -v }, 0.0))
             };
-            (RankRow { rank: None, previous_rank: None, rank_change: None, code, name, value, ratio, interval, smoothed, note }, key)
+            (
+                RankRow {
+                    rank: None,
+                    previous_rank: None,
+                    rank_change: None,
+                    code,
+                    name,
+                    value,
+                    ratio,
+                    interval,
+                    smoothed,
+                    note,
+                },
+                key,
+            )
         })
         .collect();
     rows.sort_by(|a, b| match (a.1, b.1) {
@@ -252,38 +299,87 @@ pub fn rank_rows(def: &MetricDef, units: Vec<RankInput>, params: RankParams) -> 
 }
 
 /// League table of the children of `parent` (None = top-level units) on `metric_name`.
-pub fn rank_children(pre: &PreAgg, gm: &GridModel, parent: Option<&str>, metric_name: &str, q: &Query, params: RankParams) -> Result<Ranking, AnalyticsError> {
+pub fn rank_children(
+    pre: &PreAgg,
+    gm: &GridModel,
+    parent: Option<&str>,
+    metric_name: &str,
+    q: &Query,
+    params: RankParams,
+) -> Result<Ranking, AnalyticsError> {
     let def = metric(metric_name)?;
     let children: Vec<usize> = match parent {
         Some(code) => {
-            let i = gm.index_of(code).ok_or_else(|| AnalyticsError::UnknownUnit { code: code.to_owned() })?;
+            let i = gm
+                .index_of(code)
+                .ok_or_else(|| AnalyticsError::UnknownUnit {
+                    code: code.to_owned(),
+                })?;
             gm.unit(i).children.clone()
         }
-        None => gm.roots().flat_map(|r| if gm.unit(r).level == 0 { gm.unit(r).children.clone() } else { vec![r] }).collect(),
+        None => gm
+            .roots()
+            .flat_map(|r| {
+                if gm.unit(r).level == 0 {
+                    gm.unit(r).children.clone()
+                } else {
+                    vec![r]
+                }
+            })
+            .collect(),
     };
     let Some(level) = children.first().map(|&i| gm.unit(i).level) else {
-        return Ok(Ranking { metric: def.name, parent: parent.map(String::from), smoothing: smoothing_of(def), prior: None, indistinguishable: false, params, rows: Vec::new() });
+        return Ok(Ranking {
+            metric: def.name,
+            parent: parent.map(String::from),
+            smoothing: smoothing_of(def),
+            prior: None,
+            indistinguishable: false,
+            params,
+            rows: Vec::new(),
+        });
     };
     let table = |q: &Query| -> Result<Vec<RankInput>, AnalyticsError> {
         let t = compute_metrics(pre, gm, level, q)?;
         Ok(children
             .iter()
             .filter_map(|&i| t.rows.iter().find(|r| r.index == i))
-            .map(|r| (r.code.clone(), r.name.clone(), r.value(def.name), def.parts(&r.ingredients, &r.context)))
+            .map(|r| {
+                (
+                    r.code.clone(),
+                    r.name.clone(),
+                    r.value(def.name),
+                    def.parts(&r.ingredients, &r.context),
+                )
+            })
             .collect())
     };
     let (mut rows, prior) = rank_rows(def, table(q)?, params);
     if let Some(prev) = q.previous_period() {
         let (before, _) = rank_rows(def, table(&prev)?, params);
         for row in &mut rows {
-            row.previous_rank = before.iter().find(|b| b.code == row.code).and_then(|b| b.rank);
-            row.rank_change = row.rank.zip(row.previous_rank).map(|(now, then)| then as i64 - now as i64);
+            row.previous_rank = before
+                .iter()
+                .find(|b| b.code == row.code)
+                .and_then(|b| b.rank);
+            row.rank_change = row
+                .rank
+                .zip(row.previous_rank)
+                .map(|(now, then)| then as i64 - now as i64);
         }
     }
     let indistinguishable = prior.is_some_and(|p| p.0.is_infinite());
     // JSON has no infinity: an infinite prior is reported through the flag.
     let prior = prior.filter(|p| p.0.is_finite());
-    Ok(Ranking { metric: def.name, parent: parent.map(String::from), smoothing: smoothing_of(def), prior, indistinguishable, params, rows })
+    Ok(Ranking {
+        metric: def.name,
+        parent: parent.map(String::from),
+        smoothing: smoothing_of(def),
+        prior,
+        indistinguishable,
+        params,
+        rows,
+    })
 }
 
 #[cfg(test)]
@@ -292,16 +388,33 @@ mod tests {
 
     fn unit(code: &str, x: f64, n: f64) -> RankInput {
         let r = Ratio { num: x, den: n };
-        (code.into(), code.into(), (n > 0.0).then(|| x / n), (n > 0.0).then_some(r))
+        (
+            code.into(),
+            code.into(),
+            (n > 0.0).then(|| x / n),
+            (n > 0.0).then_some(r),
+        )
     }
 
     #[test]
     fn one_of_one_tops_a_naive_table_but_not_the_smoothed_one() {
         let def = metric("resolution_rate").unwrap();
-        let units = vec![unit("A", 1.0, 1.0), unit("B", 92.0, 100.0), unit("C", 70.0, 100.0), unit("D", 60.0, 100.0), unit("E", 40.0, 60.0)];
-        let naive_top = units.iter().max_by(|a, b| a.2.partial_cmp(&b.2).unwrap()).unwrap();
+        let units = vec![
+            unit("A", 1.0, 1.0),
+            unit("B", 92.0, 100.0),
+            unit("C", 70.0, 100.0),
+            unit("D", 60.0, 100.0),
+            unit("E", 40.0, 60.0),
+        ];
+        let naive_top = units
+            .iter()
+            .max_by(|a, b| a.2.partial_cmp(&b.2).unwrap())
+            .unwrap();
         assert_eq!(naive_top.0, "A");
-        let params = RankParams { min_volume: 0.0, ..Default::default() };
+        let params = RankParams {
+            min_volume: 0.0,
+            ..Default::default()
+        };
         let (rows, prior) = rank_rows(def, units, params);
         assert!(prior.is_some_and(|(a, b)| a.is_finite() && b.is_finite()));
         assert_eq!(rows[0].code, "B");
@@ -315,7 +428,15 @@ mod tests {
     #[test]
     fn the_minimum_volume_rule_leaves_small_units_unranked() {
         let def = metric("resolution_rate").unwrap();
-        let (rows, _) = rank_rows(def, vec![unit("A", 1.0, 1.0), unit("B", 5.0, 20.0), unit("C", 0.0, 0.0)], RankParams::default());
+        let (rows, _) = rank_rows(
+            def,
+            vec![
+                unit("A", 1.0, 1.0),
+                unit("B", 5.0, 20.0),
+                unit("C", 0.0, 0.0),
+            ],
+            RankParams::default(),
+        );
         assert_eq!(rows[0].code, "B");
         assert_eq!(rows[0].rank, Some(1));
         let a = rows.iter().find(|r| r.code == "A").unwrap();
@@ -327,8 +448,15 @@ mod tests {
     #[test]
     fn homogeneous_units_share_the_pooled_rate_and_more_evidence_breaks_ties() {
         let def = metric("resolution_rate").unwrap();
-        let params = RankParams { min_volume: 0.0, ..Default::default() };
-        let (rows, prior) = rank_rows(def, vec![unit("A", 5.0, 10.0), unit("B", 50.0, 100.0)], params);
+        let params = RankParams {
+            min_volume: 0.0,
+            ..Default::default()
+        };
+        let (rows, prior) = rank_rows(
+            def,
+            vec![unit("A", 5.0, 10.0), unit("B", 50.0, 100.0)],
+            params,
+        );
         assert!(prior.unwrap().0.is_infinite());
         assert_eq!(rows[0].smoothed, Some(0.5));
         assert_eq!(rows[0].code, "B");
@@ -337,9 +465,16 @@ mod tests {
     #[test]
     fn worse_when_higher_metrics_rank_ascending() {
         let def = metric("incident_count").unwrap();
-        let units = vec![("A".into(), "A".into(), Some(9.0), None), ("B".into(), "B".into(), Some(2.0), None), ("C".into(), "C".into(), Some(2.0), None)];
+        let units = vec![
+            ("A".into(), "A".into(), Some(9.0), None),
+            ("B".into(), "B".into(), Some(2.0), None),
+            ("C".into(), "C".into(), Some(2.0), None),
+        ];
         let (rows, _) = rank_rows(def, units, RankParams::default());
-        assert_eq!(rows.iter().map(|r| r.rank).collect::<Vec<_>>(), vec![Some(1), Some(1), Some(3)]);
+        assert_eq!(
+            rows.iter().map(|r| r.rank).collect::<Vec<_>>(),
+            vec![Some(1), Some(1), Some(3)]
+        );
         assert_eq!(rows[2].code, "A");
     }
 
@@ -353,52 +488,118 @@ mod tests {
         let gm = county();
         let events = vec![
             Ev::issue("2026-02-10 09:00", "G1"),
-            Ev { status: Some("resolved"), ..Ev::issue("2026-03-02 09:00", "G1") },
-            Ev { status: Some("resolved"), ..Ev::issue("2026-03-03 09:00", "G1") },
+            Ev {
+                status: Some("resolved"),
+                ..Ev::issue("2026-03-02 09:00", "G1")
+            },
+            Ev {
+                status: Some("resolved"),
+                ..Ev::issue("2026-03-03 09:00", "G1")
+            },
             Ev::issue("2026-03-04 09:00", "G1"),
-            Ev { status: Some("resolved"), ..Ev::issue("2026-03-05 09:00", "G2") },
+            Ev {
+                status: Some("resolved"),
+                ..Ev::issue("2026-03-05 09:00", "G2")
+            },
             Ev::issue("2026-03-06 09:00", "G2"),
         ];
         let pre = PreAgg::build(joined(&gm, &events).lazy(), Zone::default()).unwrap();
         let d = |m, day| NaiveDate::from_ymd_opt(2026, m, day).unwrap();
-        let params = RankParams { min_volume: 0.0, ..Default::default() };
-        let r = rank_children(&pre, &gm, Some("V1"), "resolution_rate", &Query::window(d(3, 1), d(4, 1)), params).unwrap();
-        assert_eq!(r.rows.iter().map(|r| r.code.as_str()).collect::<Vec<_>>(), vec!["G1", "G2"]);
+        let params = RankParams {
+            min_volume: 0.0,
+            ..Default::default()
+        };
+        let r = rank_children(
+            &pre,
+            &gm,
+            Some("V1"),
+            "resolution_rate",
+            &Query::window(d(3, 1), d(4, 1)),
+            params,
+        )
+        .unwrap();
+        assert_eq!(
+            r.rows.iter().map(|r| r.code.as_str()).collect::<Vec<_>>(),
+            vec!["G1", "G2"]
+        );
         // Two units indistinguishable from the pooled 3/5: both smoothed to 0.6,
         // the one with more evidence of a high rate first.
-        assert!(r.rows.iter().all(|row| (row.smoothed.unwrap() - 0.6).abs() < 1e-12));
+        assert!(r
+            .rows
+            .iter()
+            .all(|row| (row.smoothed.unwrap() - 0.6).abs() < 1e-12));
         assert!(r.indistinguishable && r.prior.is_none());
-        assert_eq!((r.rows[0].rank, r.rows[0].previous_rank, r.rows[0].rank_change), (Some(1), Some(1), Some(0)));
+        assert_eq!(
+            (
+                r.rows[0].rank,
+                r.rows[0].previous_rank,
+                r.rows[0].rank_change
+            ),
+            (Some(1), Some(1), Some(0))
+        );
         assert_eq!(r.rows[1].previous_rank, None);
-        assert!(rank_children(&pre, &gm, Some("nope"), "resolution_rate", &Query::default(), params).is_err());
+        assert!(rank_children(
+            &pre,
+            &gm,
+            Some("nope"),
+            "resolution_rate",
+            &Query::default(),
+            params
+        )
+        .is_err());
     }
 
     #[test]
     fn a_tiny_unit_without_incidents_does_not_top_a_per_household_table() {
         let def = metric("incidents_per_1k_households").unwrap();
         // (incidents, thousands of households): "tiny" has 10 households and no incident.
-        let units = vec![unit("tiny", 0.0, 0.01), unit("B", 30.0, 2.0), unit("C", 10.0, 2.0), unit("D", 4.0, 1.0), unit("E", 20.0, 1.5)];
-        let naive_best = units.iter().min_by(|a, b| a.2.partial_cmp(&b.2).unwrap()).unwrap();
+        let units = vec![
+            unit("tiny", 0.0, 0.01),
+            unit("B", 30.0, 2.0),
+            unit("C", 10.0, 2.0),
+            unit("D", 4.0, 1.0),
+            unit("E", 20.0, 1.5),
+        ];
+        let naive_best = units
+            .iter()
+            .min_by(|a, b| a.2.partial_cmp(&b.2).unwrap())
+            .unwrap();
         assert_eq!(naive_best.0, "tiny");
-        let params = RankParams { min_volume: 0.0, ..Default::default() };
+        let params = RankParams {
+            min_volume: 0.0,
+            ..Default::default()
+        };
         let (rows, prior) = rank_rows(def, units, params);
         assert!(prior.is_some_and(|(a, b)| a.is_finite() && b > 0.0));
         // Incidents are worse when higher: rank 1 is the lowest smoothed rate.
         assert_eq!(rows[0].code, "C", "{rows:?}");
         let tiny = rows.iter().find(|r| r.code == "tiny").unwrap();
-        assert!(tiny.rank > Some(1) && tiny.smoothed.unwrap() > 5.0, "{tiny:?}");
+        assert!(
+            tiny.rank > Some(1) && tiny.smoothed.unwrap() > 5.0,
+            "{tiny:?}"
+        );
         let (lo, hi) = tiny.interval.unwrap();
         assert!(lo == 0.0 && hi > 300.0);
         // Its expected count at the pooled rate is far below the default volume.
-        let (rows, _) = rank_rows(def, vec![unit("tiny", 0.0, 0.01), unit("B", 30.0, 2.0)], RankParams::default());
-        assert_eq!(rows.iter().find(|r| r.code == "tiny").unwrap().note, Some("below_min_volume"));
+        let (rows, _) = rank_rows(
+            def,
+            vec![unit("tiny", 0.0, 0.01), unit("B", 30.0, 2.0)],
+            RankParams::default(),
+        );
+        assert_eq!(
+            rows.iter().find(|r| r.code == "tiny").unwrap().note,
+            Some("below_min_volume")
+        );
     }
 
     #[test]
     fn byar_intervals_are_close_to_exact_ones() {
         // Exact (Garwood) 95% for 10 events: 4.795-18.390.
         let (lo, hi) = poisson_interval(10.0, 1.0, 1.959_963_984_540_054).unwrap();
-        assert!((lo - 4.795).abs() < 0.02 && (hi - 18.39).abs() < 0.02, "{lo} {hi}");
+        assert!(
+            (lo - 4.795).abs() < 0.02 && (hi - 18.39).abs() < 0.02,
+            "{lo} {hi}"
+        );
         assert_eq!(poisson_interval(0.0, 1.0, 1.96).unwrap().0, 0.0);
     }
 }

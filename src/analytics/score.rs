@@ -64,14 +64,23 @@ pub struct ScoreConfig {
 
 impl Default for ScoreConfig {
     fn default() -> Self {
-        ScoreConfig { missing: Missing::Rescale, weights: DEFAULT_WEIGHTS.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect() }
+        ScoreConfig {
+            missing: Missing::Rescale,
+            weights: DEFAULT_WEIGHTS
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), *v))
+                .collect(),
+        }
     }
 }
 
 impl ScoreConfig {
     /// Parses and validates TOML text; `path` is only used in messages.
     pub fn from_toml(text: &str, path: &str) -> Result<ScoreConfig, AnalyticsError> {
-        let err = |reason: String| AnalyticsError::ScoreConfig { path: path.to_owned(), reason };
+        let err = |reason: String| AnalyticsError::ScoreConfig {
+            path: path.to_owned(),
+            reason,
+        };
         let cfg: ScoreConfig = toml::from_str(text).map_err(|e| err(e.to_string()))?;
         cfg.validate().map_err(err)?;
         Ok(cfg)
@@ -80,7 +89,10 @@ impl ScoreConfig {
     /// Reads a TOML file.
     pub fn load(path: &std::path::Path) -> Result<ScoreConfig, AnalyticsError> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| AnalyticsError::ScoreConfig { path: shown.clone(), reason: e.to_string() })?;
+        let text = std::fs::read_to_string(path).map_err(|e| AnalyticsError::ScoreConfig {
+            path: shown.clone(),
+            reason: e.to_string(),
+        })?;
         ScoreConfig::from_toml(&text, &shown)
     }
 
@@ -136,13 +148,25 @@ pub struct Score {
 
 /// Scores every unit of a metric table.
 pub fn assess(table: &MetricTable, cfg: &ScoreConfig) -> Result<Vec<Score>, AnalyticsError> {
-    let defs = cfg.weights.iter().map(|(k, w)| metric(k).map(|d| (d, *w))).collect::<Result<Vec<_>, _>>()?;
+    let defs = cfg
+        .weights
+        .iter()
+        .map(|(k, w)| metric(k).map(|d| (d, *w)))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(table
         .rows
         .iter()
         .map(|row| {
-            let values: Vec<Option<f64>> = defs.iter().map(|(d, _)| row.value(d.name).map(|v| v.clamp(0.0, 1.0))).collect();
-            let present: f64 = defs.iter().zip(&values).filter(|(_, v)| v.is_some()).map(|((_, w), _)| *w).sum();
+            let values: Vec<Option<f64>> = defs
+                .iter()
+                .map(|(d, _)| row.value(d.name).map(|v| v.clamp(0.0, 1.0)))
+                .collect();
+            let present: f64 = defs
+                .iter()
+                .zip(&values)
+                .filter(|(_, v)| v.is_some())
+                .map(|((_, w), _)| *w)
+                .sum();
             let scale = match cfg.missing {
                 Missing::Zero => 1.0,
                 Missing::Rescale if present > 0.0 => 100.0 / present,
@@ -156,15 +180,32 @@ pub fn assess(table: &MetricTable, cfg: &ScoreConfig) -> Result<Vec<Score>, Anal
                         (Missing::Rescale, None) => 0.0,
                         _ => w * scale,
                     };
-                    let good = v.map(|v| if d.direction == Direction::HigherIsWorse { 1.0 - v } else { v });
-                    ScoreComponent { metric: d.name, zh: d.zh, weight: *w, max_points, value: *v, points: good.map_or(0.0, |g| g * max_points) }
+                    let good = v.map(|v| {
+                        if d.direction == Direction::HigherIsWorse {
+                            1.0 - v
+                        } else {
+                            v
+                        }
+                    });
+                    ScoreComponent {
+                        metric: d.name,
+                        zh: d.zh,
+                        weight: *w,
+                        max_points,
+                        value: *v,
+                        points: good.map_or(0.0, |g| g * max_points),
+                    }
                 })
                 .collect();
             Score {
                 code: row.code.clone(),
                 name: row.name.clone(),
                 total: components.iter().map(|c| c.points).sum(),
-                missing: components.iter().filter(|c| c.value.is_none()).map(|c| c.metric).collect(),
+                missing: components
+                    .iter()
+                    .filter(|c| c.value.is_none())
+                    .map(|c| c.metric)
+                    .collect(),
                 components,
             }
         })
@@ -188,12 +229,22 @@ mod tests {
             yoy: Default::default(),
             pop: Default::default(),
         };
-        MetricTable { level: 3, query: Query::default(), rows: vec![row] }
+        MetricTable {
+            level: 3,
+            query: Query::default(),
+            rows: vec![row],
+        }
     }
 
     #[test]
     fn the_default_weights_give_80_for_work_and_20_for_coverage() {
-        let t = table(&[("discovery_rate", Some(0.5)), ("on_time_rate", Some(1.0)), ("resolution_rate", Some(0.75)), ("satisfaction_rate", Some(0.9)), ("visit_coverage", Some(0.4))]);
+        let t = table(&[
+            ("discovery_rate", Some(0.5)),
+            ("on_time_rate", Some(1.0)),
+            ("resolution_rate", Some(0.75)),
+            ("satisfaction_rate", Some(0.9)),
+            ("visit_coverage", Some(0.4)),
+        ]);
         let s = &assess(&t, &ScoreConfig::default()).unwrap()[0];
         assert!((s.total - (10.0 + 20.0 + 15.0 + 18.0 + 8.0)).abs() < 1e-12);
         assert_eq!(s.components.len(), 5);
@@ -202,11 +253,20 @@ mod tests {
 
     #[test]
     fn a_missing_component_is_rescaled_or_zeroed_and_reported() {
-        let t = table(&[("discovery_rate", Some(1.0)), ("on_time_rate", Some(1.0)), ("resolution_rate", Some(1.0)), ("satisfaction_rate", Some(1.0)), ("visit_coverage", None)]);
+        let t = table(&[
+            ("discovery_rate", Some(1.0)),
+            ("on_time_rate", Some(1.0)),
+            ("resolution_rate", Some(1.0)),
+            ("satisfaction_rate", Some(1.0)),
+            ("visit_coverage", None),
+        ]);
         let s = &assess(&t, &ScoreConfig::default()).unwrap()[0];
         assert!((s.total - 100.0).abs() < 1e-12);
         assert_eq!(s.missing, vec!["visit_coverage"]);
-        let zero = ScoreConfig { missing: Missing::Zero, ..Default::default() };
+        let zero = ScoreConfig {
+            missing: Missing::Zero,
+            ..Default::default()
+        };
         assert!((assess(&t, &zero).unwrap()[0].total - 80.0).abs() < 1e-12);
     }
 

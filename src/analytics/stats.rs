@@ -281,14 +281,22 @@ mod tests {
                 term *= lambda / (i + 1) as f64;
             }
             let want = 1.0 - below;
-            assert!((poisson_upper_tail(k, lambda) - want).abs() < 1e-12, "{k} {lambda}");
+            assert!(
+                (poisson_upper_tail(k, lambda) - want).abs() < 1e-12,
+                "{k} {lambda}"
+            );
         }
         assert_eq!(poisson_upper_tail(0, 3.0), 1.0);
     }
 
     #[test]
     fn negative_binomial_tails_match_direct_sums() {
-        for &(k, mean, size) in &[(1u64, 0.5f64, 2.0f64), (5, 2.0, 1.5), (12, 4.0, 3.0), (30, 10.0, 5.0)] {
+        for &(k, mean, size) in &[
+            (1u64, 0.5f64, 2.0f64),
+            (5, 2.0, 1.5),
+            (12, 4.0, 3.0),
+            (30, 10.0, 5.0),
+        ] {
             let p = size / (size + mean);
             // pmf(0) = p^r; pmf(i+1) = pmf(i) · (i + r) / (i + 1) · (1 − p)
             let mut term = p.powf(size);
@@ -297,7 +305,10 @@ mod tests {
                 below += term;
                 term *= (i as f64 + size) / (i as f64 + 1.0) * (1.0 - p);
             }
-            assert!((negbin_upper_tail(k, mean, size) - (1.0 - below)).abs() < 1e-12, "{k} {mean} {size}");
+            assert!(
+                (negbin_upper_tail(k, mean, size) - (1.0 - below)).abs() < 1e-12,
+                "{k} {mean} {size}"
+            );
         }
         // A huge size is the Poisson limit.
         assert!((negbin_upper_tail(6, 2.0, 1e9) - poisson_upper_tail(6, 2.0)).abs() < 1e-7);

@@ -24,7 +24,13 @@ pub fn square(x: f64, y: f64, size: f64) -> MultiPolygon<f64> {
 }
 
 /// A unit for [`model`].
-pub fn unit(code: &str, level: u8, households: Option<u64>, area_km2: f64, geometry: MultiPolygon<f64>) -> Unit {
+pub fn unit(
+    code: &str,
+    level: u8,
+    households: Option<u64>,
+    area_km2: f64,
+    geometry: MultiPolygon<f64>,
+) -> Unit {
     Unit {
         code: code.into(),
         name: format!("name-{code}"),
@@ -42,7 +48,10 @@ pub fn unit(code: &str, level: u8, households: Option<u64>, area_km2: f64, geome
 
 /// A model from (unit, parent code) pairs.
 pub fn model(units: Vec<(Unit, Option<&str>)>) -> GridModel {
-    let (units, parents): (Vec<Unit>, Vec<Option<String>>) = units.into_iter().map(|(u, p)| (u, p.map(String::from))).unzip();
+    let (units, parents): (Vec<Unit>, Vec<Option<String>>) = units
+        .into_iter()
+        .map(|(u, p)| (u, p.map(String::from)))
+        .unzip();
     GridModel::from_units(units, parents)
 }
 
@@ -80,13 +89,33 @@ pub struct Ev {
 
 impl Ev {
     pub fn issue(at: &'static str, grid: &'static str) -> Ev {
-        Ev { kind: "issue", category: "矛盾纠纷", at, grid: Some(grid), status: Some("open"), ..Default::default() }
+        Ev {
+            kind: "issue",
+            category: "矛盾纠纷",
+            at,
+            grid: Some(grid),
+            status: Some("open"),
+            ..Default::default()
+        }
     }
     pub fn incident(at: &'static str, grid: &'static str) -> Ev {
-        Ev { kind: "incident", category: "盗窃", at, grid: Some(grid), ..Default::default() }
+        Ev {
+            kind: "incident",
+            category: "盗窃",
+            at,
+            grid: Some(grid),
+            ..Default::default()
+        }
     }
     pub fn visit(at: &'static str, grid: &'static str, household: &'static str) -> Ev {
-        Ev { kind: "visit", category: "入户走访", at, grid: Some(grid), household: Some(household), ..Default::default() }
+        Ev {
+            kind: "visit",
+            category: "入户走访",
+            at,
+            grid: Some(grid),
+            household: Some(household),
+            ..Default::default()
+        }
     }
 }
 
@@ -99,38 +128,101 @@ pub fn utc_us(local: &str) -> i64 {
 /// The joined frame of some events against a model (tier codes from the grid's ancestors).
 pub fn joined(gm: &GridModel, events: &[Ev]) -> DataFrame {
     let tiers = |e: &Ev, level: u8| {
-        e.grid.and_then(|g| gm.index_of(g)).and_then(|i| gm.ancestor_at(i, level)).map(|i| gm.unit(i).code.clone())
+        e.grid
+            .and_then(|g| gm.index_of(g))
+            .and_then(|i| gm.ancestor_at(i, level))
+            .map(|i| gm.unit(i).code.clone())
     };
     let dt = |v: Vec<Option<i64>>, name: &str| {
-        Column::new(name.into(), v).cast(&DataType::Datetime(TimeUnit::Microseconds, None)).expect("cast")
+        Column::new(name.into(), v)
+            .cast(&DataType::Datetime(TimeUnit::Microseconds, None))
+            .expect("cast")
     };
-    let s = |f: &dyn Fn(&Ev) -> Option<&'static str>, name: &str| Column::new(name.into(), events.iter().map(f).collect::<Vec<_>>());
+    let s = |f: &dyn Fn(&Ev) -> Option<&'static str>, name: &str| {
+        Column::new(name.into(), events.iter().map(f).collect::<Vec<_>>())
+    };
     let cols = vec![
-        Column::new(c::ID.into(), (0..events.len()).map(|i| format!("e{i}")).collect::<Vec<_>>()),
-        Column::new(c::KIND.into(), events.iter().map(|e| e.kind).collect::<Vec<_>>()),
-        dt(events.iter().map(|e| Some(utc_us(e.at))).collect(), c::OCCURRED_AT),
-        Column::new(c::LON.into(), events.iter().map(|_| 0.005).collect::<Vec<f64>>()),
-        Column::new(c::LAT.into(), events.iter().map(|_| 0.005).collect::<Vec<f64>>()),
-        Column::new(c::CATEGORY.into(), events.iter().map(|e| e.category).collect::<Vec<_>>()),
+        Column::new(
+            c::ID.into(),
+            (0..events.len())
+                .map(|i| format!("e{i}"))
+                .collect::<Vec<_>>(),
+        ),
+        Column::new(
+            c::KIND.into(),
+            events.iter().map(|e| e.kind).collect::<Vec<_>>(),
+        ),
+        dt(
+            events.iter().map(|e| Some(utc_us(e.at))).collect(),
+            c::OCCURRED_AT,
+        ),
+        Column::new(
+            c::LON.into(),
+            events.iter().map(|_| 0.005).collect::<Vec<f64>>(),
+        ),
+        Column::new(
+            c::LAT.into(),
+            events.iter().map(|_| 0.005).collect::<Vec<f64>>(),
+        ),
+        Column::new(
+            c::CATEGORY.into(),
+            events.iter().map(|e| e.category).collect::<Vec<_>>(),
+        ),
         s(&|e| e.status, c::STATUS),
-        dt(events.iter().map(|e| e.resolved.map(utc_us)).collect(), c::RESOLVED_AT),
-        dt(events.iter().map(|e| e.deadline.map(utc_us)).collect(), c::DEADLINE),
+        dt(
+            events.iter().map(|e| e.resolved.map(utc_us)).collect(),
+            c::RESOLVED_AT,
+        ),
+        dt(
+            events.iter().map(|e| e.deadline.map(utc_us)).collect(),
+            c::DEADLINE,
+        ),
         s(&|e| e.satisfaction, c::SATISFACTION),
         s(&|e| e.source, c::SOURCE),
-        Column::new(c::CLEARED.into(), events.iter().map(|e| e.cleared).collect::<Vec<_>>()),
+        Column::new(
+            c::CLEARED.into(),
+            events.iter().map(|e| e.cleared).collect::<Vec<_>>(),
+        ),
         s(&|e| e.household, c::HOUSEHOLD_HASH),
         s(&|_| None, c::VISITOR_HASH),
-        Column::new(c::TIER1.into(), events.iter().map(|e| tiers(e, 1)).collect::<Vec<_>>()),
-        Column::new(c::TIER2.into(), events.iter().map(|e| tiers(e, 2)).collect::<Vec<_>>()),
-        Column::new(c::TIER3.into(), events.iter().map(|e| tiers(e, 3)).collect::<Vec<_>>()),
-        Column::new(c::OUTCOME.into(), events.iter().map(|e| if e.grid.is_some() { "matched" } else { "outside" }).collect::<Vec<_>>()),
+        Column::new(
+            c::TIER1.into(),
+            events.iter().map(|e| tiers(e, 1)).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            c::TIER2.into(),
+            events.iter().map(|e| tiers(e, 2)).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            c::TIER3.into(),
+            events.iter().map(|e| tiers(e, 3)).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            c::OUTCOME.into(),
+            events
+                .iter()
+                .map(|e| {
+                    if e.grid.is_some() {
+                        "matched"
+                    } else {
+                        "outside"
+                    }
+                })
+                .collect::<Vec<_>>(),
+        ),
     ];
     DataFrame::new_infer_height(cols).expect("fixture frame")
 }
 
 /// A generated county of `towns` × `villages` × `grids` units (squares) and
 /// `n` events spread deterministically over `days` local days from 2025-01-01.
-pub fn big(towns: usize, villages: usize, grids: usize, n: usize, days: i64) -> (GridModel, DataFrame) {
+pub fn big(
+    towns: usize,
+    villages: usize,
+    grids: usize,
+    n: usize,
+    days: i64,
+) -> (GridModel, DataFrame) {
     let mut units = Vec::new();
     let mut codes = Vec::new();
     for t in 0..towns {
@@ -138,10 +230,22 @@ pub fn big(towns: usize, villages: usize, grids: usize, n: usize, days: i64) -> 
         units.push((unit(&tc, 1, None, 10.0, square(t as f64, 0.0, 1.0)), None));
         for v in 0..villages {
             let vc = format!("{tc}V{v:02}");
-            units.push((unit(&vc, 2, None, 2.0, square(t as f64, v as f64 * 0.1, 0.1)), Some(tc.clone())));
+            units.push((
+                unit(&vc, 2, None, 2.0, square(t as f64, v as f64 * 0.1, 0.1)),
+                Some(tc.clone()),
+            ));
             for g in 0..grids {
                 let gc = format!("{vc}G{g:02}");
-                units.push((unit(&gc, 3, Some(200), 0.5, square(t as f64 + g as f64 * 0.01, v as f64 * 0.1, 0.01)), Some(vc.clone())));
+                units.push((
+                    unit(
+                        &gc,
+                        3,
+                        Some(200),
+                        0.5,
+                        square(t as f64 + g as f64 * 0.01, v as f64 * 0.1, 0.01),
+                    ),
+                    Some(vc.clone()),
+                ));
                 codes.push((tc.clone(), vc.clone(), gc));
             }
         }
@@ -159,7 +263,17 @@ pub fn big(towns: usize, villages: usize, grids: usize, n: usize, days: i64) -> 
         x ^= x << 17;
         x
     };
-    let (mut kind, mut cat, mut src, mut at, mut res, mut due, mut status, mut sat, mut hh) = (vec![], vec![], vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+    let (mut kind, mut cat, mut src, mut at, mut res, mut due, mut status, mut sat, mut hh) = (
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+        vec![],
+    );
     let (mut t1, mut t2, mut t3) = (vec![], vec![], vec![]);
     for _ in 0..n {
         let r = next();
@@ -181,10 +295,17 @@ pub fn big(towns: usize, villages: usize, grids: usize, n: usize, days: i64) -> 
         sat.push(resolved.then(|| ["satisfied", "basic", "unsatisfied"][((r >> 56) % 3) as usize]));
         hh.push((k == "visit").then(|| format!("h{}", (r >> 30) % 5000)));
     }
-    let dt = |v: Vec<Option<i64>>, name: &str| Column::new(name.into(), v).cast(&DataType::Datetime(TimeUnit::Microseconds, None)).expect("cast");
+    let dt = |v: Vec<Option<i64>>, name: &str| {
+        Column::new(name.into(), v)
+            .cast(&DataType::Datetime(TimeUnit::Microseconds, None))
+            .expect("cast")
+    };
     let len = n;
     let df = DataFrame::new_infer_height(vec![
-        Column::new(c::ID.into(), (0..len).map(|i| format!("e{i}")).collect::<Vec<_>>()),
+        Column::new(
+            c::ID.into(),
+            (0..len).map(|i| format!("e{i}")).collect::<Vec<_>>(),
+        ),
         Column::new(c::KIND.into(), kind),
         dt(at.into_iter().map(Some).collect(), c::OCCURRED_AT),
         Column::new(c::LON.into(), vec![0.5f64; len]),

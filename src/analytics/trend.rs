@@ -58,7 +58,9 @@ impl Granularity {
         match self {
             Granularity::Day => start + Duration::days(1),
             Granularity::IsoWeek => start + Duration::days(7),
-            Granularity::Month => start.checked_add_months(Months::new(1)).unwrap_or(start + Duration::days(31)),
+            Granularity::Month => start
+                .checked_add_months(Months::new(1))
+                .unwrap_or(start + Duration::days(31)),
         }
     }
 
@@ -95,11 +97,18 @@ pub struct UnitSeries {
 }
 
 /// Counts per unit code and local day under a query.
-fn daily_counts(pre: &PreAgg, level: u8, q: &Query) -> Result<HashMap<String, BTreeMap<i32, u64>>, AnalyticsError> {
+fn daily_counts(
+    pre: &PreAgg,
+    level: u8,
+    q: &Query,
+) -> Result<HashMap<String, BTreeMap<i32, u64>>, AnalyticsError> {
     if !(1..=3).contains(&level) {
         return Err(AnalyticsError::BadLevel { level });
     }
-    let q = Query { zone: pre.zone, ..q.clone() };
+    let q = Query {
+        zone: pre.zone,
+        ..q.clone()
+    };
     let key = c::tier(level);
     let df = pre
         .events_in(&q)
@@ -108,23 +117,41 @@ fn daily_counts(pre: &PreAgg, level: u8, q: &Query) -> Result<HashMap<String, BT
         .group_by([col(key), col(DAY)])
         .agg([col(p::N).sum().cast(DataType::Int64).alias(p::N)])
         .collect()?;
-    let (codes, days, ns) = (df.column(key)?.str()?, df.column(DAY)?.i32()?, df.column(p::N)?.i64()?);
+    let (codes, days, ns) = (
+        df.column(key)?.str()?,
+        df.column(DAY)?.i32()?,
+        df.column(p::N)?.i64()?,
+    );
     let mut out: HashMap<String, BTreeMap<i32, u64>> = HashMap::new();
     for ((code, day), n) in codes.iter().zip(days.iter()).zip(ns.iter()) {
         if let (Some(code), Some(day), Some(n)) = (code, day, n) {
-            *out.entry(code.to_owned()).or_default().entry(day).or_default() += u64::try_from(n).unwrap_or(0);
+            *out.entry(code.to_owned())
+                .or_default()
+                .entry(day)
+                .or_default() += u64::try_from(n).unwrap_or(0);
         }
     }
     Ok(out)
 }
 
 /// Zero-filled period counts of one unit from `first` (a period start) to before `end`.
-fn bucket(days: Option<&BTreeMap<i32, u64>>, g: Granularity, first: NaiveDate, end: NaiveDate) -> Vec<(NaiveDate, String, u64)> {
+fn bucket(
+    days: Option<&BTreeMap<i32, u64>>,
+    g: Granularity,
+    first: NaiveDate,
+    end: NaiveDate,
+) -> Vec<(NaiveDate, String, u64)> {
     let mut out = Vec::new();
     let mut start = first;
     while start < end {
         let next = g.next(start);
-        let n = days.map(|d| d.range(day_number(start)..day_number(next)).map(|(_, n)| n).sum()).unwrap_or(0);
+        let n = days
+            .map(|d| {
+                d.range(day_number(start)..day_number(next))
+                    .map(|(_, n)| n)
+                    .sum()
+            })
+            .unwrap_or(0);
         out.push((start, g.period(start).1, n));
         start = next;
     }
@@ -141,11 +168,24 @@ fn window(pre: &PreAgg, q: &Query) -> Result<Option<(NaiveDate, NaiveDate)>, Ana
 
 /// Series of every unit of `level` by period, with a trailing moving average
 /// over `ma_window` periods (0 or 1 = none).
-pub fn series(pre: &PreAgg, gm: &GridModel, level: u8, q: &Query, g: Granularity, ma_window: usize) -> Result<Vec<UnitSeries>, AnalyticsError> {
+pub fn series(
+    pre: &PreAgg,
+    gm: &GridModel,
+    level: u8,
+    q: &Query,
+    g: Granularity,
+    ma_window: usize,
+) -> Result<Vec<UnitSeries>, AnalyticsError> {
     q.validate()?;
     let counts = daily_counts(pre, level, q)?;
     let Some((from, to)) = window(pre, q)? else {
-        return Ok(gm.level(level).map(|i| UnitSeries { code: gm.unit(i).code.clone(), points: Vec::new() }).collect());
+        return Ok(gm
+            .level(level)
+            .map(|i| UnitSeries {
+                code: gm.unit(i).code.clone(),
+                points: Vec::new(),
+            })
+            .collect());
     };
     let first = g.period(from).0;
     Ok(gm
@@ -160,8 +200,13 @@ pub fn series(pre: &PreAgg, gm: &GridModel, level: u8, q: &Query, g: Granularity
                     period: label.clone(),
                     start: *start,
                     count: *n,
-                    moving_avg: (ma_window > 1 && k + 1 >= ma_window)
-                        .then(|| periods[k + 1 - ma_window..=k].iter().map(|p| p.2 as f64).sum::<f64>() / ma_window as f64),
+                    moving_avg: (ma_window > 1 && k + 1 >= ma_window).then(|| {
+                        periods[k + 1 - ma_window..=k]
+                            .iter()
+                            .map(|p| p.2 as f64)
+                            .sum::<f64>()
+                            / ma_window as f64
+                    }),
                 })
                 .collect();
             UnitSeries { code, points }
@@ -199,7 +244,13 @@ pub struct AlertParams {
 
 impl Default for AlertParams {
     fn default() -> Self {
-        AlertParams { granularity: Granularity::IsoWeek, baseline_periods: 8, threshold: 0.001, min_count: 3, model: TailModel::Poisson }
+        AlertParams {
+            granularity: Granularity::IsoWeek,
+            baseline_periods: 8,
+            threshold: 0.001,
+            min_count: 3,
+            model: TailModel::Poisson,
+        }
     }
 }
 
@@ -239,14 +290,32 @@ fn overdispersion(base: &[u64]) -> Option<f64> {
 /// Baselines use the `baseline_periods` periods before each period (reaching
 /// before the window), but never periods before the first event in the data,
 /// and need at least two such periods.
-pub fn alerts(pre: &PreAgg, gm: &GridModel, level: u8, q: &Query, params: AlertParams) -> Result<Vec<Alert>, AnalyticsError> {
+pub fn alerts(
+    pre: &PreAgg,
+    gm: &GridModel,
+    level: u8,
+    q: &Query,
+    params: AlertParams,
+) -> Result<Vec<Alert>, AnalyticsError> {
     q.validate()?;
     let g = params.granularity;
-    let Some((from, to)) = window(pre, q)? else { return Ok(Vec::new()) };
-    let Some((data_first, _)) = pre.day_range()? else { return Ok(Vec::new()) };
+    let Some((from, to)) = window(pre, q)? else {
+        return Ok(Vec::new());
+    };
+    let Some((data_first, _)) = pre.day_range()? else {
+        return Ok(Vec::new());
+    };
     let first = g.period(from).0;
     let lead = g.back(first, params.baseline_periods);
-    let counts = daily_counts(pre, level, &Query { from: Some(lead), to: Some(to), ..q.clone() })?;
+    let counts = daily_counts(
+        pre,
+        level,
+        &Query {
+            from: Some(lead),
+            to: Some(to),
+            ..q.clone()
+        },
+    )?;
     let data_start = g.period(date_of(data_first)).0;
     let mut out = Vec::new();
     for i in gm.level(level) {
@@ -274,11 +343,25 @@ pub fn alerts(pre: &PreAgg, gm: &GridModel, level: u8, q: &Query, params: AlertP
                 None => poisson_upper_tail(*observed, expected),
             };
             if probability < params.threshold {
-                out.push(Alert { code: u.code.clone(), name: u.name.clone(), period: label.clone(), start: *start, observed: *observed, expected, probability, nb_size });
+                out.push(Alert {
+                    code: u.code.clone(),
+                    name: u.name.clone(),
+                    period: label.clone(),
+                    start: *start,
+                    observed: *observed,
+                    expected,
+                    probability,
+                    nb_size,
+                });
             }
         }
     }
-    out.sort_by(|a, b| a.probability.partial_cmp(&b.probability).unwrap_or(std::cmp::Ordering::Equal).then_with(|| a.code.cmp(&b.code)));
+    out.sort_by(|a, b| {
+        a.probability
+            .partial_cmp(&b.probability)
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then_with(|| a.code.cmp(&b.code))
+    });
     Ok(out)
 }
 
@@ -296,27 +379,57 @@ mod tests {
     fn iso_weeks_cross_the_year_boundary() {
         let g = Granularity::IsoWeek;
         // 2026-12-31 is a Thursday: week 53 of 2026; 2027-01-01 (Friday) too.
-        assert_eq!(g.period(d(2026, 12, 31)), (d(2026, 12, 28), "2026-W53".into()));
-        assert_eq!(g.period(d(2027, 1, 1)), (d(2026, 12, 28), "2026-W53".into()));
+        assert_eq!(
+            g.period(d(2026, 12, 31)),
+            (d(2026, 12, 28), "2026-W53".into())
+        );
+        assert_eq!(
+            g.period(d(2027, 1, 1)),
+            (d(2026, 12, 28), "2026-W53".into())
+        );
         assert_eq!(g.period(d(2027, 1, 4)), (d(2027, 1, 4), "2027-W01".into()));
-        assert_eq!(Granularity::Month.period(d(2028, 2, 29)), (d(2028, 2, 1), "2028-02".into()));
+        assert_eq!(
+            Granularity::Month.period(d(2028, 2, 29)),
+            (d(2028, 2, 1), "2028-02".into())
+        );
     }
 
     #[test]
     fn a_shanghai_midnight_event_counts_on_the_local_day_and_week() {
         let gm = county();
         // 2027-01-04 00:10 in Shanghai is 2027-01-03 16:10 UTC (a Sunday, week 53).
-        let events = vec![Ev::issue("2027-01-04 00:10", "G1"), Ev::issue("2026-12-31 23:50", "G1"), Ev::issue("2027-01-01 08:00", "G1")];
+        let events = vec![
+            Ev::issue("2027-01-04 00:10", "G1"),
+            Ev::issue("2026-12-31 23:50", "G1"),
+            Ev::issue("2027-01-01 08:00", "G1"),
+        ];
         let pre = PreAgg::build(joined(&gm, &events).lazy(), Zone::default()).unwrap();
         let q = Query::window(d(2026, 12, 28), d(2027, 1, 11));
         let s = series(&pre, &gm, 3, &q, Granularity::IsoWeek, 2).unwrap();
         let g1 = s.iter().find(|s| s.code == "G1").unwrap();
-        assert_eq!(g1.points.iter().map(|p| (p.period.as_str(), p.count)).collect::<Vec<_>>(), vec![("2026-W53", 2), ("2027-W01", 1)]);
+        assert_eq!(
+            g1.points
+                .iter()
+                .map(|p| (p.period.as_str(), p.count))
+                .collect::<Vec<_>>(),
+            vec![("2026-W53", 2), ("2027-W01", 1)]
+        );
         assert_eq!(g1.points[0].moving_avg, None);
         assert_eq!(g1.points[1].moving_avg, Some(1.5));
-        let days = series(&pre, &gm, 3, &Query::window(d(2027, 1, 3), d(2027, 1, 5)), Granularity::Day, 0).unwrap();
+        let days = series(
+            &pre,
+            &gm,
+            3,
+            &Query::window(d(2027, 1, 3), d(2027, 1, 5)),
+            Granularity::Day,
+            0,
+        )
+        .unwrap();
         let g1 = days.iter().find(|s| s.code == "G1").unwrap();
-        assert_eq!(g1.points.iter().map(|p| p.count).collect::<Vec<_>>(), vec![0, 1]);
+        assert_eq!(
+            g1.points.iter().map(|p| p.count).collect::<Vec<_>>(),
+            vec![0, 1]
+        );
     }
 
     #[test]
@@ -324,8 +437,17 @@ mod tests {
         let gm = county();
         let mut events = Vec::new();
         // G1: one issue a day for 8 weeks, then 40 in one day. G2: steady 1 a day throughout.
-        let days: Vec<String> = (0..63).map(|k| (d(2026, 1, 5) + Duration::days(k)).format("%Y-%m-%d 10:00").to_string()).collect();
-        let leaked: Vec<&'static str> = days.into_iter().map(|s| &*Box::leak(s.into_boxed_str())).collect();
+        let days: Vec<String> = (0..63)
+            .map(|k| {
+                (d(2026, 1, 5) + Duration::days(k))
+                    .format("%Y-%m-%d 10:00")
+                    .to_string()
+            })
+            .collect();
+        let leaked: Vec<&'static str> = days
+            .into_iter()
+            .map(|s| &*Box::leak(s.into_boxed_str()))
+            .collect();
         for (k, at) in leaked.iter().enumerate() {
             events.push(Ev::issue(at, "G2"));
             if k % 7 == 0 {
@@ -339,7 +461,10 @@ mod tests {
         let q = Query::window(d(2026, 3, 2), d(2026, 3, 9));
         let a = alerts(&pre, &gm, 3, &q, AlertParams::default()).unwrap();
         assert_eq!(a.len(), 1, "{a:?}");
-        assert_eq!((a[0].code.as_str(), a[0].period.as_str(), a[0].observed), ("G1", "2026-W10", 41));
+        assert_eq!(
+            (a[0].code.as_str(), a[0].period.as_str(), a[0].observed),
+            ("G1", "2026-W10", 41)
+        );
         assert!((a[0].expected - 8.5 / 8.0).abs() < 1e-12);
         assert!(a[0].probability < 1e-20);
         assert_eq!(a[0].nb_size, None);
@@ -350,17 +475,45 @@ mod tests {
         let gm = county();
         // G1 alternates 0 and 6 issues a week, then has 9.
         let mut events = Vec::new();
-        let weeks: Vec<&'static str> = (0..9).map(|w| &*Box::leak((d(2026, 1, 5) + Duration::days(7 * w)).format("%Y-%m-%d 10:00").to_string().into_boxed_str())).collect();
+        let weeks: Vec<&'static str> = (0..9)
+            .map(|w| {
+                &*Box::leak(
+                    (d(2026, 1, 5) + Duration::days(7 * w))
+                        .format("%Y-%m-%d 10:00")
+                        .to_string()
+                        .into_boxed_str(),
+                )
+            })
+            .collect();
         for (w, at) in weeks.iter().enumerate() {
-            let n = if w == 8 { 9 } else if w % 2 == 1 { 6 } else { 0 };
+            let n = if w == 8 {
+                9
+            } else if w % 2 == 1 {
+                6
+            } else {
+                0
+            };
             events.extend((0..n).map(|_| Ev::issue(at, "G1")));
         }
         events.push(Ev::issue(weeks[0], "G2"));
         let pre = PreAgg::build(joined(&gm, &events).lazy(), Zone::default()).unwrap();
         let q = Query::window(d(2026, 3, 2), d(2026, 3, 9));
-        let lenient = AlertParams { threshold: 0.02, ..Default::default() };
+        let lenient = AlertParams {
+            threshold: 0.02,
+            ..Default::default()
+        };
         let poisson = alerts(&pre, &gm, 3, &q, lenient).unwrap();
-        let nb = alerts(&pre, &gm, 3, &q, AlertParams { model: TailModel::NegativeBinomial, ..lenient }).unwrap();
+        let nb = alerts(
+            &pre,
+            &gm,
+            3,
+            &q,
+            AlertParams {
+                model: TailModel::NegativeBinomial,
+                ..lenient
+            },
+        )
+        .unwrap();
         assert_eq!(poisson.len(), 1, "{poisson:?}");
         assert!(nb.is_empty(), "{nb:?}");
     }
@@ -368,10 +521,18 @@ mod tests {
     #[test]
     fn an_empty_window_has_zero_filled_series_and_no_alerts() {
         let gm = county();
-        let pre = PreAgg::build(joined(&gm, &[Ev::issue("2026-01-05 10:00", "G1")]).lazy(), Zone::default()).unwrap();
+        let pre = PreAgg::build(
+            joined(&gm, &[Ev::issue("2026-01-05 10:00", "G1")]).lazy(),
+            Zone::default(),
+        )
+        .unwrap();
         let q = Query::window(d(2026, 6, 1), d(2026, 6, 3));
         let s = series(&pre, &gm, 2, &q, Granularity::Day, 0).unwrap();
-        assert!(s.iter().all(|s| s.points.len() == 2 && s.points.iter().all(|p| p.count == 0)));
-        assert!(alerts(&pre, &gm, 2, &q, AlertParams::default()).unwrap().is_empty());
+        assert!(s
+            .iter()
+            .all(|s| s.points.len() == 2 && s.points.iter().all(|p| p.count == 0)));
+        assert!(alerts(&pre, &gm, 2, &q, AlertParams::default())
+            .unwrap()
+            .is_empty());
     }
 }

@@ -56,7 +56,11 @@ impl Weights {
             ns.dedup();
         }
         let weights = sym.iter().map(|ns| vec![1.0; ns.len()]).collect();
-        Weights { neighbours: sym, weights, transform: Transform::Binary }
+        Weights {
+            neighbours: sym,
+            weights,
+            transform: Transform::Binary,
+        }
     }
 
     /// Number of units.
@@ -66,7 +70,9 @@ impl Weights {
 
     /// Units without neighbours.
     pub fn islands(&self) -> Vec<usize> {
-        (0..self.n()).filter(|&i| self.neighbours[i].is_empty()).collect()
+        (0..self.n())
+            .filter(|&i| self.neighbours[i].is_empty())
+            .collect()
     }
 
     /// The same neighbours with another scaling.
@@ -79,12 +85,20 @@ impl Weights {
                 Transform::Row => vec![1.0 / ns.len() as f64; ns.len()],
             })
             .collect();
-        Weights { neighbours: self.neighbours.clone(), weights, transform }
+        Weights {
+            neighbours: self.neighbours.clone(),
+            weights,
+            transform,
+        }
     }
 
     /// Spatial lag Σ_j w_ij y_j of every unit.
     pub fn lag(&self, y: &[f64]) -> Vec<f64> {
-        self.neighbours.iter().zip(&self.weights).map(|(ns, ws)| ns.iter().zip(ws).map(|(&j, w)| w * y[j]).sum()).collect()
+        self.neighbours
+            .iter()
+            .zip(&self.weights)
+            .map(|(ns, ws)| ns.iter().zip(ws).map(|(&j, w)| w * y[j]).sum())
+            .collect()
     }
 
     /// S0 = Σ_ij w_ij.
@@ -121,7 +135,10 @@ impl Weights {
 
     /// w_ij (0 when not neighbours).
     pub fn weight(&self, i: usize, j: usize) -> f64 {
-        self.neighbours[i].binary_search(&j).map(|k| self.weights[i][k]).unwrap_or(0.0)
+        self.neighbours[i]
+            .binary_search(&j)
+            .map(|k| self.weights[i][k])
+            .unwrap_or(0.0)
     }
 }
 
@@ -138,7 +155,9 @@ fn mean_lat(units: &[&MultiPolygon<f64>]) -> f64 {
     let (sum, n) = units
         .iter()
         .filter_map(|mp| mp.bounding_rect())
-        .fold((0.0, 0usize), |(s, n), r| (s + (r.min().y + r.max().y) / 2.0, n + 1));
+        .fold((0.0, 0usize), |(s, n), r| {
+            (s + (r.min().y + r.max().y) / 2.0, n + 1)
+        });
     if n == 0 {
         0.0
     } else {
@@ -149,14 +168,22 @@ fn mean_lat(units: &[&MultiPolygon<f64>]) -> f64 {
 fn seg_dist2(p: (f64, f64), a: (f64, f64), b: (f64, f64)) -> f64 {
     let (dx, dy) = (b.0 - a.0, b.1 - a.1);
     let len2 = dx * dx + dy * dy;
-    let t = if len2 > 0.0 { (((p.0 - a.0) * dx + (p.1 - a.1) * dy) / len2).clamp(0.0, 1.0) } else { 0.0 };
+    let t = if len2 > 0.0 {
+        (((p.0 - a.0) * dx + (p.1 - a.1) * dy) / len2).clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
     let (x, y) = (a.0 + t * dx, a.1 + t * dy);
     (p.0 - x).powi(2) + (p.1 - y).powi(2)
 }
 
 fn touches(a: &[Vec<(f64, f64)>], b: &[Vec<(f64, f64)>], tol2: f64) -> bool {
     let near = |pts: &[Vec<(f64, f64)>], rings: &[Vec<(f64, f64)>]| {
-        pts.iter().flatten().any(|&p| rings.iter().any(|r| r.windows(2).any(|s| seg_dist2(p, s[0], s[1]) <= tol2)))
+        pts.iter().flatten().any(|&p| {
+            rings
+                .iter()
+                .any(|r| r.windows(2).any(|s| seg_dist2(p, s[0], s[1]) <= tol2))
+        })
     };
     near(a, b) || near(b, a) || crosses(a, b)
 }
@@ -164,7 +191,9 @@ fn touches(a: &[Vec<(f64, f64)>], b: &[Vec<(f64, f64)>], tol2: f64) -> bool {
 /// Whether any edge of `a` crosses an edge of `b`: overlapping units touch
 /// even when no vertex lies near the other's boundary.
 fn crosses(a: &[Vec<(f64, f64)>], b: &[Vec<(f64, f64)>]) -> bool {
-    let orient = |p: (f64, f64), q: (f64, f64), r: (f64, f64)| (q.0 - p.0) * (r.1 - p.1) - (q.1 - p.1) * (r.0 - p.0);
+    let orient = |p: (f64, f64), q: (f64, f64), r: (f64, f64)| {
+        (q.0 - p.0) * (r.1 - p.1) - (q.1 - p.1) * (r.0 - p.0)
+    };
     a.iter().flat_map(|r| r.windows(2)).any(|s| {
         b.iter().flat_map(|r| r.windows(2)).any(|t| {
             let (d1, d2) = (orient(s[0], s[1], t[0]), orient(s[0], s[1], t[1]));
@@ -178,9 +207,15 @@ fn crosses(a: &[Vec<(f64, f64)>], b: &[Vec<(f64, f64)>]) -> bool {
 ///
 /// With a tolerance of 0 only exactly shared coordinates count, which is
 /// what PySAL's `Queen.from_dataframe` does for polygons that share vertices.
-pub fn queen_contiguity(units: &[&MultiPolygon<f64>], tolerance_m: f64) -> Result<Weights, AnalyticsError> {
+pub fn queen_contiguity(
+    units: &[&MultiPolygon<f64>],
+    tolerance_m: f64,
+) -> Result<Weights, AnalyticsError> {
     if !(tolerance_m >= 0.0 && tolerance_m.is_finite()) {
-        return Err(AnalyticsError::BadParameter { name: "tolerance_m", reason: format!("{tolerance_m} is not a finite distance >= 0") });
+        return Err(AnalyticsError::BadParameter {
+            name: "tolerance_m",
+            reason: format!("{tolerance_m} is not a finite distance >= 0"),
+        });
     }
     let lat0 = mean_lat(units);
     let rings: Vec<_> = units.iter().map(|mp| project(mp, lat0)).collect();
@@ -189,14 +224,21 @@ pub fn queen_contiguity(units: &[&MultiPolygon<f64>], tolerance_m: f64) -> Resul
         .map(|rs| {
             let mut it = rs.iter().flatten();
             let first = it.next()?;
-            Some(it.fold([first.0, first.1, first.0, first.1], |b, p| [b[0].min(p.0), b[1].min(p.1), b[2].max(p.0), b[3].max(p.1)]))
+            Some(it.fold([first.0, first.1, first.0, first.1], |b, p| {
+                [b[0].min(p.0), b[1].min(p.1), b[2].max(p.0), b[3].max(p.1)]
+            }))
         })
         .collect();
     let tol2 = tolerance_m * tolerance_m;
     let mut neighbours = vec![Vec::new(); units.len()];
     // Sweep on the west edge so only boxes overlapping in x are compared.
     let mut order: Vec<usize> = (0..units.len()).filter(|&i| boxes[i].is_some()).collect();
-    order.sort_by(|&a, &b| boxes[a].map(|x| x[0]).partial_cmp(&boxes[b].map(|x| x[0])).unwrap_or(std::cmp::Ordering::Equal));
+    order.sort_by(|&a, &b| {
+        boxes[a]
+            .map(|x| x[0])
+            .partial_cmp(&boxes[b].map(|x| x[0]))
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
     for (k, &i) in order.iter().enumerate() {
         let Some(bi) = boxes[i] else { continue };
         for &j in &order[k + 1..] {
@@ -216,11 +258,17 @@ pub fn queen_contiguity(units: &[&MultiPolygon<f64>], tolerance_m: f64) -> Resul
 /// Distance band: units whose centroids are within `band_m` metres, binary.
 pub fn distance_band(units: &[&MultiPolygon<f64>], band_m: f64) -> Result<Weights, AnalyticsError> {
     if !(band_m > 0.0 && band_m.is_finite()) {
-        return Err(AnalyticsError::BadParameter { name: "band_m", reason: format!("{band_m} is not a positive distance") });
+        return Err(AnalyticsError::BadParameter {
+            name: "band_m",
+            reason: format!("{band_m} is not a positive distance"),
+        });
     }
     let lat0 = mean_lat(units);
     let kx = M_PER_DEG * lat0.to_radians().cos();
-    let pts: Vec<Option<(f64, f64)>> = units.iter().map(|mp| mp.centroid().map(|c| (c.x() * kx, c.y() * M_PER_DEG))).collect();
+    let pts: Vec<Option<(f64, f64)>> = units
+        .iter()
+        .map(|mp| mp.centroid().map(|c| (c.x() * kx, c.y() * M_PER_DEG)))
+        .collect();
     let mut neighbours = vec![Vec::new(); units.len()];
     for i in 0..pts.len() {
         for j in i + 1..pts.len() {
@@ -241,7 +289,9 @@ mod tests {
 
     #[test]
     fn a_three_by_three_lattice_has_queen_neighbours() {
-        let cells: Vec<_> = (0..3).flat_map(|r| (0..3).map(move |c| square(c as f64 * 0.01, r as f64 * 0.01, 0.01))).collect();
+        let cells: Vec<_> = (0..3)
+            .flat_map(|r| (0..3).map(move |c| square(c as f64 * 0.01, r as f64 * 0.01, 0.01)))
+            .collect();
         let refs: Vec<_> = cells.iter().collect();
         let w = queen_contiguity(&refs, 0.0).unwrap();
         assert_eq!(w.neighbours[4].len(), 8);

@@ -15,7 +15,8 @@ use chrono::NaiveDate;
 use polars::prelude::*;
 
 use crate::analytics::{
-    self, catalogue, metric, AlertParams, Granularity, PreAgg, Query, RankParams, ScoreConfig, Smoothing, TailModel, Zone,
+    self, catalogue, metric, AlertParams, Granularity, PreAgg, Query, RankParams, ScoreConfig,
+    Smoothing, TailModel, Zone,
 };
 use crate::grid::{load_geojson, GridModel};
 
@@ -53,8 +54,14 @@ pub struct Common {
 
 impl Common {
     fn query(&self) -> anyhow::Result<Query> {
-        let tz: chrono_tz::Tz = self.tz.parse().map_err(|e| anyhow::anyhow!("--tz {}: {e}", self.tz))?;
-        let to = self.to.map(|t| t.succ_opt().context("--to is the last representable date")).transpose()?;
+        let tz: chrono_tz::Tz = self
+            .tz
+            .parse()
+            .map_err(|e| anyhow::anyhow!("--tz {}: {e}", self.tz))?;
+        let to = self
+            .to
+            .map(|t| t.succ_opt().context("--to is the last representable date"))
+            .transpose()?;
         let q = Query {
             from: self.from,
             to,
@@ -69,9 +76,11 @@ impl Common {
 
     fn load(&self) -> anyhow::Result<(GridModel, PreAgg, Query)> {
         let q = self.query()?;
-        let (gm, _report) = load_geojson(&self.grids).with_context(|| format!("loading grids {}", self.grids.display()))?;
+        let (gm, _report) = load_geojson(&self.grids)
+            .with_context(|| format!("loading grids {}", self.grids.display()))?;
         let path = self.joined.to_str().context("--joined path is not UTF-8")?;
-        let pre = PreAgg::from_parquet(path, q.zone).with_context(|| format!("reading {}", self.joined.display()))?;
+        let pre = PreAgg::from_parquet(path, q.zone)
+            .with_context(|| format!("reading {}", self.joined.display()))?;
         Ok((gm, pre, q))
     }
 }
@@ -204,13 +213,21 @@ pub fn stats(a: &StatsArgs) -> anyhow::Result<()> {
     if a.metric.iter().any(|m| m == "list") {
         return Ok(print_catalogue()?);
     }
-    let names: Vec<&str> = if a.metric.is_empty() { SUMMARY.to_vec() } else { a.metric.iter().map(String::as_str).collect() };
-    let defs = names.iter().map(|n| metric(n)).collect::<Result<Vec<_>, _>>()?;
+    let names: Vec<&str> = if a.metric.is_empty() {
+        SUMMARY.to_vec()
+    } else {
+        a.metric.iter().map(String::as_str).collect()
+    };
+    let defs = names
+        .iter()
+        .map(|n| metric(n))
+        .collect::<Result<Vec<_>, _>>()?;
     let (gm, pre, q) = a.common.load()?;
     let table = analytics::compute_metrics(&pre, &gm, a.common.level, &q)?;
     if let Some(out) = &a.out {
         let mut df = table.to_dataframe()?;
-        let file = std::fs::File::create(out).with_context(|| format!("creating {}", out.display()))?;
+        let file =
+            std::fs::File::create(out).with_context(|| format!("creating {}", out.display()))?;
         ParquetWriter::new(file).finish(&mut df)?;
         eprintln!("wrote {} rows to {}", df.height(), out.display());
     }
@@ -234,11 +251,26 @@ pub fn stats(a: &StatsArgs) -> anyhow::Result<()> {
         writeln!(out)?;
     }
     if let Some(cfg) = &a.score {
-        let cfg = if cfg == "default" { ScoreConfig::default() } else { ScoreConfig::load(Path::new(cfg))? };
+        let cfg = if cfg == "default" {
+            ScoreConfig::default()
+        } else {
+            ScoreConfig::load(Path::new(cfg))?
+        };
         writeln!(out, "\n考核得分 (score, 0-100)")?;
         for s in analytics::assess(&table, &cfg)? {
-            let parts: Vec<String> = s.components.iter().map(|c| format!("{} {:.1}/{:.1}", c.zh, c.points, c.max_points)).collect();
-            writeln!(out, "{:<18} {:<16} {:>6.1}  {}", s.code, s.name, s.total, parts.join("  "))?;
+            let parts: Vec<String> = s
+                .components
+                .iter()
+                .map(|c| format!("{} {:.1}/{:.1}", c.zh, c.points, c.max_points))
+                .collect();
+            writeln!(
+                out,
+                "{:<18} {:<16} {:>6.1}  {}",
+                s.code,
+                s.name,
+                s.total,
+                parts.join("  ")
+            )?;
         }
     }
     Ok(())
@@ -251,7 +283,8 @@ pub fn hotspots(a: &HotspotsArgs) -> anyhow::Result<()> {
     let (gm, pre, q) = a.common.load()?;
     let table = analytics::compute_metrics(&pre, &gm, a.common.level, &q)?;
     // Units without a value cannot take part; they are listed, not imputed.
-    let (with, without): (Vec<_>, Vec<_>) = table.rows.iter().partition(|r| r.value(def.name).is_some());
+    let (with, without): (Vec<_>, Vec<_>) =
+        table.rows.iter().partition(|r| r.value(def.name).is_some());
     let codes: Vec<String> = with.iter().map(|r| r.code.clone()).collect();
     let y: Vec<f64> = with.iter().filter_map(|r| r.value(def.name)).collect();
     let geoms: Vec<_> = with.iter().map(|r| &gm.unit(r.index).geometry).collect();
@@ -285,9 +318,14 @@ pub fn hotspots(a: &HotspotsArgs) -> anyhow::Result<()> {
         m.p_rand,
         m.p_sim.map_or("—".into(), |p| format!("{p:.4}"))
     )?;
-    writeln!(out, "{:<18} {:>12} {:>8} {:>8} {:>8} {:>4} {:>8}", "code", "value", "Gi* z", "q (FDR)", "class", "LISA", "p_sim")?;
+    writeln!(
+        out,
+        "{:<18} {:>12} {:>8} {:>8} {:>8} {:>4} {:>8}",
+        "code", "value", "Gi* z", "q (FDR)", "class", "LISA", "p_sim"
+    )?;
     for u in &report.units {
-        writeln!(out, 
+        writeln!(
+            out,
             "{:<18} {:>12.3} {:>8.3} {:>8.4} {:>8} {:>4} {:>8}",
             u.code,
             u.value,
@@ -299,10 +337,22 @@ pub fn hotspots(a: &HotspotsArgs) -> anyhow::Result<()> {
         )?;
     }
     if !report.islands.is_empty() {
-        writeln!(out, "islands (no neighbours): {}", report.islands.join(", "))?;
+        writeln!(
+            out,
+            "islands (no neighbours): {}",
+            report.islands.join(", ")
+        )?;
     }
     if !without.is_empty() {
-        writeln!(out, "no data: {}", without.iter().map(|r| r.code.as_str()).collect::<Vec<_>>().join(", "))?;
+        writeln!(
+            out,
+            "no data: {}",
+            without
+                .iter()
+                .map(|r| r.code.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )?;
     }
     Ok(())
 }
@@ -312,22 +362,47 @@ pub fn rank(a: &RankArgs) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     let def = metric(&a.metric)?;
     let (gm, pre, q) = a.common.load()?;
-    let params = RankParams { min_volume: a.min_volume, ..Default::default() };
+    let params = RankParams {
+        min_volume: a.min_volume,
+        ..Default::default()
+    };
     let r = analytics::rank_children(&pre, &gm, a.parent.as_deref(), def.name, &q, params)?;
     if a.json {
         writeln!(out, "{}", serde_json::to_string_pretty(&r)?)?;
         return Ok(());
     }
-    writeln!(out, "{}  {}  (parent: {})", def.label(), def.en, a.parent.as_deref().unwrap_or("—"))?;
+    writeln!(
+        out,
+        "{}  {}  (parent: {})",
+        def.label(),
+        def.en,
+        a.parent.as_deref().unwrap_or("—")
+    )?;
     if r.indistinguishable {
         writeln!(out, "(rates indistinguishable from the pooled rate: order reflects strength of evidence only)")?;
     }
-    let volume = if r.smoothing == Smoothing::PoissonGamma { "exposure" } else { "n" };
-    writeln!(out, "{:>4} {:>5} {:<18} {:<16} {:>10} {:>10} {:>17} {:>10}", "rank", "Δ", "code", "name", "value", volume, "95% CI", "EB")?;
+    let volume = if r.smoothing == Smoothing::PoissonGamma {
+        "exposure"
+    } else {
+        "n"
+    };
+    writeln!(
+        out,
+        "{:>4} {:>5} {:<18} {:<16} {:>10} {:>10} {:>17} {:>10}",
+        "rank", "Δ", "code", "name", "value", volume, "95% CI", "EB"
+    )?;
     let pct = r.smoothing == Smoothing::BetaBinomial;
-    let show = |v: f64| if pct { format!("{:.1}%", v * 100.0) } else { format!("{v:.2}") };
+    let show = |v: f64| {
+        if pct {
+            format!("{:.1}%", v * 100.0)
+        } else {
+            format!("{v:.2}")
+        }
+    };
     for row in &r.rows {
-        let ci = row.interval.map_or("—".into(), |(lo, hi)| format!("{}-{}", show(lo), show(hi)));
+        let ci = row.interval.map_or("—".into(), |(lo, hi)| {
+            format!("{}-{}", show(lo), show(hi))
+        });
         writeln!(
             out,
             "{:>4} {:>5} {:<18} {:<16} {:>10} {:>10} {:>17} {:>10}{}",
@@ -336,7 +411,11 @@ pub fn rank(a: &RankArgs) -> anyhow::Result<()> {
             row.code,
             row.name,
             fmt_value(def.unit, row.value),
-            row.ratio.map_or("".into(), |r| if pct { format!("{:.0}", r.den) } else { format!("{:.2}", r.den) }),
+            row.ratio.map_or("".into(), |r| if pct {
+                format!("{:.0}", r.den)
+            } else {
+                format!("{:.2}", r.den)
+            }),
             ci,
             row.smoothed.map_or("".into(), show),
             row.note.map_or(String::new(), |n| format!("  ({n})"))
@@ -360,16 +439,34 @@ pub fn alerts(a: &AlertsArgs) -> anyhow::Result<()> {
         "negbin" => TailModel::NegativeBinomial,
         other => anyhow::bail!("--model {other}: use poisson or negbin"),
     };
-    let params = AlertParams { granularity, baseline_periods: a.baseline, threshold: a.threshold, min_count: a.min_count, model };
+    let params = AlertParams {
+        granularity,
+        baseline_periods: a.baseline,
+        threshold: a.threshold,
+        min_count: a.min_count,
+        model,
+    };
     let list = analytics::alerts(&pre, &gm, a.common.level, &q, params)?;
     if a.json {
         writeln!(out, "{}", serde_json::to_string_pretty(&list)?)?;
         return Ok(());
     }
-    writeln!(out, "预警 (alerts): P(X ≥ observed | {}(expected)) < {}", a.model, a.threshold)?;
-    writeln!(out, "{:<18} {:<16} {:<10} {:>8} {:>9} {:>12}", "code", "name", "period", "observed", "expected", "probability")?;
+    writeln!(
+        out,
+        "预警 (alerts): P(X ≥ observed | {}(expected)) < {}",
+        a.model, a.threshold
+    )?;
+    writeln!(
+        out,
+        "{:<18} {:<16} {:<10} {:>8} {:>9} {:>12}",
+        "code", "name", "period", "observed", "expected", "probability"
+    )?;
     for al in &list {
-        writeln!(out, "{:<18} {:<16} {:<10} {:>8} {:>9.2} {:>12.3e}", al.code, al.name, al.period, al.observed, al.expected, al.probability)?;
+        writeln!(
+            out,
+            "{:<18} {:<16} {:<10} {:>8} {:>9.2} {:>12.3e}",
+            al.code, al.name, al.period, al.observed, al.expected, al.probability
+        )?;
     }
     if list.is_empty() {
         writeln!(out, "(none)")?;
