@@ -7,3 +7,7 @@ mod cli;
 mod grid_checks;
 mod ingest_files;
 mod join_fixtures;
+mod api;
+mod api_scope;
+mod api_support;
+mod durability;

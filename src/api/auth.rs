@@ -108,8 +108,9 @@ pub struct LoginResponse {
     pub user: UserDto,
 }
 
+/// RFC 3339 in China Standard Time, the zone people read the dates in.
 pub fn rfc3339(us: i64) -> String {
-    chrono::DateTime::from_timestamp_micros(us).map(|t| t.to_rfc3339()).unwrap_or_default()
+    chrono::DateTime::from_timestamp_micros(us).map(|t| t.with_timezone(&chrono_tz::Asia::Shanghai).to_rfc3339()).unwrap_or_default()
 }
 
 /// Exchanges a name and password for a session token.

@@ -36,8 +36,12 @@ impl Scope {
             for d in model.descendants(i) {
                 full[d] = true;
             }
-            for a in model.ancestors(i) {
-                total[a] = true;
+            // Only chiefs get their ancestors' totals: a grid alone has no
+            // context, while a leader's subtree is its own context.
+            if user.role == Role::Chief {
+                for a in model.ancestors(i) {
+                    total[a] = true;
+                }
             }
         }
         for i in 0..n {
