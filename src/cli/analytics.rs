@@ -308,7 +308,7 @@ pub fn hotspots(a: &HotspotsArgs) -> anyhow::Result<()> {
     }
     let m = &report.moran;
     writeln!(out, "{}  {}", def.label(), def.en)?;
-    writeln!(out, 
+    writeln!(out,
         "Moran's I = {:.4} (E = {:.4}), z_norm = {:.3}, p_norm = {:.4}, z_rand = {:.3}, p_rand = {:.4}, p_sim = {}",
         m.i,
         m.expected,
