@@ -257,14 +257,15 @@ function palette(m) {
   return PALETTES[d] || PALETTES.neutral;
 }
 
-function paintValues(values, allUppers, m, title, noDataCount, fc) {
+/** `min`: the legend's lower bound (the play control's fixed scale passes its own). */
+function paintValues(values, allUppers, m, title, noDataCount, fc, min = null) {
   const uppers = [...new Set(allUppers.filter((x) => x !== null && x !== undefined))].sort((a, b) => a - b);
   const colours = palette(m).slice(5 - Math.min(5, Math.max(1, uppers.length)));
   const classOf = new Map(values.map((v) => [v.code, classify(v.value, uppers)]));
   umap.paint(classOf, colours, fc);
   const finite = values.map((v) => v.value).filter((x) => x !== null && x !== undefined);
   metricLegend($('#legend'), {
-    title, unit: m.unit, uppers, colours, min: finite.length ? Math.min(...finite) : 0, method: state.breaks, noDataCount,
+    title, unit: m.unit, uppers, colours, min: min ?? (finite.length ? Math.min(...finite) : 0), method: state.breaks, noDataCount,
   });
 }
 
@@ -277,7 +278,9 @@ async function onPlay(months, showMonth, done) {
     const r = await api.mapValues(state.level, state.metric, { ...windowParams(), from, to }, state.parent);
     frames.push({ month: from.slice(0, 7), values: r.values });
   }
-  const uppers = quantileUppers(frames.flatMap((f) => f.values.map((v) => v.value)));
+  const pooled = frames.flatMap((f) => f.values.map((v) => v.value)).filter((v) => v !== null && v !== undefined);
+  const uppers = quantileUppers(pooled);
+  const min = pooled.reduce((a, b) => Math.min(a, b), pooled.length ? Infinity : 0);
   let i = 0;
   const stop = () => {
     clearInterval(playing);
@@ -292,7 +295,7 @@ async function onPlay(months, showMonth, done) {
     }
     const f = frames[i++];
     current = new Map(f.values.map((v) => [v.code, v]));
-    paintValues(f.values, uppers, m, metricLabel(m), f.values.filter((v) => v.value === null).length);
+    paintValues(f.values, uppers, m, metricLabel(m), null, null, min);
     showMonth(f.month);
   };
   step();
