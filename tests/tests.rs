@@ -2,7 +2,7 @@
 
 mod util;
 
-// mod brute_force;
+mod brute_force;
 mod cli;
 mod grid_checks;
 mod ingest_files;

@@ -1,9 +1,10 @@
 //! The `wangge` command line: raw arguments (clap) become built options in a
 //! second step, then one call into the library per command.
 
+pub mod analytics;
 mod bench;
 mod check;
-// mod demo; (enabled when src/demo lands)
+mod demo;
 mod join;
 mod serve;
 mod user;
@@ -22,11 +23,20 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    // Demo(demo::DemoArgs),
+    /// Build the deterministic demo county on the real 定州市 boundary.
+    Demo(demo::DemoArgs),
     /// Validate a grid file and print the report.
     Check(check::CheckArgs),
     /// Join event files to the grids; write Parquet, rejects and a summary.
     Join(join::JoinArgs),
+    /// Per-unit metrics for a tier, window and filters.
+    Stats(analytics::StatsArgs),
+    /// Hot spots: Moran's I, Getis-Ord Gi*, Local Moran quadrants.
+    Hotspots(analytics::HotspotsArgs),
+    /// League table of a unit's children with smoothed rates and scores.
+    Rank(analytics::RankArgs),
+    /// Spike alerts (预警) against each unit's own baseline.
+    Alerts(analytics::AlertsArgs),
     /// Benchmarks: `bench join` times the spatial join on generated counties.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -41,7 +51,12 @@ enum Command {
 pub fn run() -> anyhow::Result<i32> {
     let cli = Cli::parse();
     match cli.command {
+        Command::Demo(a) => demo::run(&a),
         Command::Check(a) => check::run(&a),
+        Command::Stats(a) => analytics::stats(&a).map(|()| 0),
+        Command::Hotspots(a) => analytics::hotspots(&a).map(|()| 0),
+        Command::Rank(a) => analytics::rank(&a).map(|()| 0),
+        Command::Alerts(a) => analytics::alerts(&a).map(|()| 0),
         Command::Join(a) => join::run(&a),
         Command::Bench(b) => bench::run(&b),
         Command::Serve(a) => serve::run(&a),

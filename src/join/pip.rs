@@ -28,6 +28,7 @@ pub struct BandedPolygon {
     band_start: Vec<u32>,
     band_edges: Vec<u32>,
     inv_band_h: f64,
+    n_bands: usize,
 }
 
 impl BandedPolygon {
@@ -48,7 +49,7 @@ impl BandedPolygon {
         let n_bands = (edges.len() / 8).clamp(1, 64);
         let height = bbox[3] - bbox[1];
         let inv_band_h = if height > 0.0 { n_bands as f64 / height } else { 0.0 };
-        let mut p = BandedPolygon { bbox, edges, band_start: Vec::new(), band_edges: Vec::new(), inv_band_h };
+        let mut p = BandedPolygon { bbox, edges, band_start: Vec::new(), band_edges: Vec::new(), inv_band_h, n_bands };
         let mut counts = vec![0u32; n_bands + 1];
         // Horizontal edges never straddle a ray: kept in `edges`, left out of the bands.
         for e in p.edges.iter().filter(|e| e[1] != e[3]) {
@@ -73,10 +74,9 @@ impl BandedPolygon {
 
     #[inline]
     fn band(&self, y: f64) -> usize {
-        let n = self.band_start.len().max(2) - 1;
         let b = ((y - self.bbox[1]) * self.inv_band_h) as isize;
         // `as` saturates; clamping keeps points on the top edge in the last band.
-        b.clamp(0, n as isize - 1) as usize
+        b.clamp(0, self.n_bands as isize - 1) as usize
     }
 
     /// Whether the bounding box holds the point (closed box).
@@ -165,6 +165,28 @@ mod tests {
         for k in 0..200 {
             let (x, y) = ((k % 20) as f64 * 0.17, (k / 20) as f64 * 0.31);
             assert_eq!(ccw.contains(x, y), cw.contains(x, y));
+        }
+    }
+
+    #[test]
+    fn many_bands_give_the_same_answer_as_one() {
+        // A 64-gon: enough edges for several bands.
+        let ring: Vec<(f64, f64)> = (0..=64)
+            .map(|k| {
+                let t = k as f64 / 64.0 * std::f64::consts::TAU;
+                let r = 1.0 + 0.3 * (5.0 * t).sin();
+                (r * t.cos(), r * t.sin())
+            })
+            .collect();
+        let poly = geo::Polygon::new(geo::LineString::from(ring), vec![]);
+        let banded = BandedPolygon::new(&MultiPolygon(vec![poly.clone()]));
+        assert!(banded.n_bands > 1);
+        use geo::Contains;
+        for i in 0..60 {
+            for j in 0..60 {
+                let (x, y) = (-1.5 + i as f64 * 0.0503, -1.5 + j as f64 * 0.0497);
+                assert_eq!(banded.contains(x, y), poly.contains(&geo::Point::new(x, y)), "({x}, {y})");
+            }
         }
     }
 }
