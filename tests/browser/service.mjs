@@ -31,7 +31,9 @@ async function freePort() {
 /** The demo county's data dir with `grids` tier-3 grids, made once and cached. */
 export function demo(grids, events) {
   const dir = path.join(ROOT, 'target', 'browser-demo', `g${grids}-e${events}`);
-  if (!fs.existsSync(path.join(dir, 'grids.geojson'))) {
+  const grids_ = path.join(dir, 'grids.geojson');
+  // Made again when the binary is newer than the cached county.
+  if (!fs.existsSync(grids_) || fs.statSync(BIN).mtimeMs > fs.statSync(grids_).mtimeMs) {
     fs.mkdirSync(dir, { recursive: true });
     execFileSync(BIN, ['demo', '--out', dir, '--grids', String(grids), '--events', String(events)], { stdio: 'inherit' });
   }
