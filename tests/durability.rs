@@ -62,7 +62,9 @@ fn every_acknowledged_event_survives_kill_9_exactly_once() {
     let addr = free_addr();
     let mut child = start(&data, &addr);
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    out.read_line(&mut line).unwrap();
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
     let password = line.trim().rsplit(' ').next().unwrap().to_owned();
     wait_ready(&addr);
     let (s, body) = http(&addr, "POST", "/api/v1/login", None, &format!(r#"{{"username":"admin","password":"{password}"}}"#)).unwrap();

@@ -53,8 +53,12 @@ fn first_admin(store: &Store) -> anyhow::Result<()> {
     }
     let password = new_token()?[..24].to_owned();
     store.add_user("admin", Role::Admin, &[], &password)?;
-    println!("created user admin with one-time password: {password}");
-    println!("(shown once; store it now. Add users with `wangge user add`.)");
+    // A closed stdout must not stop the server (println! would panic).
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "created user admin with one-time password: {password}");
+    let _ = writeln!(out, "(shown once; store it now. Add users with `wangge user add`.)");
+    let _ = out.flush();
     Ok(())
 }
 
