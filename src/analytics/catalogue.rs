@@ -72,6 +72,8 @@ pub struct MetricDef {
     pub direction: Direction,
     /// Event kinds the metric reads.
     pub kinds: &'static [&'static str],
+    /// The formula in words (English), for legends and exports; see [`catalogue()`].
+    pub formula: &'static str,
     /// Additive count: gets 同比/环比 changes.
     pub is_count: bool,
     /// The value for a unit; `None` = no data (never silently zero).
@@ -204,7 +206,7 @@ pub fn metric(name: &str) -> Result<&'static MetricDef, AnalyticsError> {
 }
 
 macro_rules! m {
-    ($name:literal, $zh:literal, $en:literal, $unit:ident, $dir:ident, $kinds:expr, $count:literal, $value:expr) => {
+    ($name:literal, $zh:literal, $en:literal, $unit:ident, $dir:ident, $kinds:expr, $count:literal, $value:expr, $formula:literal) => {
         MetricDef {
             name: $name,
             zh: $zh,
@@ -212,13 +214,14 @@ macro_rules! m {
             unit: MetricUnit::$unit,
             direction: Direction::$dir,
             kinds: $kinds,
+            formula: $formula,
             is_count: $count,
             value: $value,
             ratio: None,
             exposure: None,
         }
     };
-    (poisson $name:literal, $zh:literal, $en:literal, $unit:ident, $dir:ident, $kinds:expr, $parts:expr) => {
+    (poisson $name:literal, $zh:literal, $en:literal, $unit:ident, $dir:ident, $kinds:expr, $parts:expr, $formula:literal) => {
         MetricDef {
             name: $name,
             zh: $zh,
@@ -226,6 +229,7 @@ macro_rules! m {
             unit: MetricUnit::$unit,
             direction: Direction::$dir,
             kinds: $kinds,
+            formula: $formula,
             is_count: false,
             value: {
                 const PARTS: fn(&Ingredients, &UnitContext) -> Option<Ratio> = $parts;
@@ -238,7 +242,7 @@ macro_rules! m {
             }),
         }
     };
-    (rate $name:literal, $zh:literal, $en:literal, $dir:ident, $kinds:expr, $ratio:expr) => {
+    (rate $name:literal, $zh:literal, $en:literal, $dir:ident, $kinds:expr, $ratio:expr, $formula:literal) => {
         MetricDef {
             name: $name,
             zh: $zh,
@@ -246,6 +250,7 @@ macro_rules! m {
             unit: MetricUnit::Ratio,
             direction: Direction::$dir,
             kinds: $kinds,
+            formula: $formula,
             is_count: false,
             value: |i, cx| $ratio(i, cx).and_then(|r| div(r.num, r.den)),
             ratio: Some($ratio),
@@ -263,8 +268,7 @@ static CATALOGUE: &[MetricDef] = &[
         Neutral,
         ALL,
         true,
-        |i, _| Some((i.issues + i.incidents + i.visits) as f64)
-    ),
+        |i, _| Some((i.issues + i.incidents + i.visits) as f64), "events of any kind"),
     m!(
         "issue_count",
         "问题数",
@@ -273,8 +277,7 @@ static CATALOGUE: &[MetricDef] = &[
         Neutral,
         ISSUE,
         true,
-        |i, _| Some(i.issues as f64)
-    ),
+        |i, _| Some(i.issues as f64), "issues reported (kind issue)"),
     m!(
         "incident_count",
         "案件数",
@@ -283,8 +286,7 @@ static CATALOGUE: &[MetricDef] = &[
         HigherIsWorse,
         INCIDENT,
         true,
-        |i, _| Some(i.incidents as f64)
-    ),
+        |i, _| Some(i.incidents as f64), "incidents (kind incident)"),
     m!(
         "visit_count",
         "走访次数",
@@ -293,8 +295,7 @@ static CATALOGUE: &[MetricDef] = &[
         HigherIsBetter,
         VISIT,
         true,
-        |i, _| Some(i.visits as f64)
-    ),
+        |i, _| Some(i.visits as f64), "visits (kind visit)"),
     m!(
         "resolved_count",
         "办结数",
@@ -303,8 +304,7 @@ static CATALOGUE: &[MetricDef] = &[
         HigherIsBetter,
         ISSUE,
         true,
-        |i, _| Some(i.resolved as f64)
-    ),
+        |i, _| Some(i.resolved as f64), "issues with status resolved"),
     m!(
         "backlog_open",
         "期末积压",
@@ -313,8 +313,7 @@ static CATALOGUE: &[MetricDef] = &[
         HigherIsWorse,
         ISSUE,
         true,
-        |i, _| Some(i.backlog as f64)
-    ),
+        |i, _| Some(i.backlog as f64), "issues that occurred before the window end and were not resolved before it (all history)"),
     m!(
         "overdue_open",
         "超期未办结",
@@ -323,8 +322,7 @@ static CATALOGUE: &[MetricDef] = &[
         HigherIsWorse,
         ISSUE,
         true,
-        |i, _| Some(i.overdue as f64)
-    ),
+        |i, _| Some(i.overdue as f64), "backlog issues whose deadline is before the window end"),
     m!(
         "households_visited",
         "走访户数",
@@ -333,15 +331,14 @@ static CATALOGUE: &[MetricDef] = &[
         HigherIsBetter,
         VISIT,
         true,
-        |i, _| Some(i.households_visited as f64)
-    ),
-    m!(poisson "event_density", "事件密度", "Events per km²", PerKm2, Neutral, ALL, |i, cx| per(i.issues + i.incidents + i.visits, cx.area_km2)),
-    m!(poisson "issue_density", "问题密度", "Issues per km²", PerKm2, Neutral, ISSUE, |i, cx| per(i.issues, cx.area_km2)),
-    m!(poisson "incident_density", "案件密度", "Incidents per km²", PerKm2, HigherIsWorse, INCIDENT, |i, cx| per(i.incidents, cx.area_km2)),
-    m!(poisson "issues_per_1k_households", "每千户问题数", "Issues per 1,000 households", Per1000Households, Neutral, ISSUE, |i, cx| per_1k(i.issues, cx)),
-    m!(poisson "incidents_per_1k_households", "每千户案件数", "Incidents per 1,000 households", Per1000Households, HigherIsWorse, INCIDENT, |i, cx| per_1k(i.incidents, cx)),
-    m!(rate "resolution_rate", "办结率", "Resolution rate", HigherIsBetter, ISSUE, resolution),
-    m!(rate "on_time_rate", "按期办结率", "On-time resolution rate", HigherIsBetter, ISSUE, on_time),
+        |i, _| Some(i.households_visited as f64), "distinct household hashes among visits"),
+    m!(poisson "event_density", "事件密度", "Events per km²", PerKm2, Neutral, ALL, |i, cx| per(i.issues + i.incidents + i.visits, cx.area_km2), "events / area km²"),
+    m!(poisson "issue_density", "问题密度", "Issues per km²", PerKm2, Neutral, ISSUE, |i, cx| per(i.issues, cx.area_km2), "issues / area km²"),
+    m!(poisson "incident_density", "案件密度", "Incidents per km²", PerKm2, HigherIsWorse, INCIDENT, |i, cx| per(i.incidents, cx.area_km2), "incidents / area km²"),
+    m!(poisson "issues_per_1k_households", "每千户问题数", "Issues per 1,000 households", Per1000Households, Neutral, ISSUE, |i, cx| per_1k(i.issues, cx), "issues × 1000 / households (null without household data)"),
+    m!(poisson "incidents_per_1k_households", "每千户案件数", "Incidents per 1,000 households", Per1000Households, HigherIsWorse, INCIDENT, |i, cx| per_1k(i.incidents, cx), "incidents × 1000 / households (null without household data)"),
+    m!(rate "resolution_rate", "办结率", "Resolution rate", HigherIsBetter, ISSUE, resolution, "resolved issues / issues reported in the window"),
+    m!(rate "on_time_rate", "按期办结率", "On-time resolution rate", HigherIsBetter, ISSUE, on_time, "issues resolved by their deadline / issues with a deadline that are due (resolved, or open past the deadline at the window end)"),
     m!(
         "median_hours_to_resolve",
         "办结时长中位数(小时)",
@@ -350,8 +347,7 @@ static CATALOGUE: &[MetricDef] = &[
         HigherIsWorse,
         ISSUE,
         false,
-        |i, _| i.median_hours
-    ),
+        |i, _| i.median_hours, "median of resolved_at − occurred_at in hours over resolved issues of the window"),
     m!(
         "p90_hours_to_resolve",
         "办结时长90分位(小时)",
@@ -360,9 +356,8 @@ static CATALOGUE: &[MetricDef] = &[
         HigherIsWorse,
         ISSUE,
         false,
-        |i, _| i.p90_hours
-    ),
-    m!(rate "satisfaction_rate", "满意率", "Satisfaction rate", HigherIsBetter, ISSUE, satisfaction),
+        |i, _| i.p90_hours, "90th percentile (linear) of resolved_at − occurred_at in hours over resolved issues of the window"),
+    m!(rate "satisfaction_rate", "满意率", "Satisfaction rate", HigherIsBetter, ISSUE, satisfaction, "satisfied / rated (satisfied + basic + unsatisfied)"),
     m!(
         "satisfaction_score",
         "满意度得分",
@@ -376,14 +371,13 @@ static CATALOGUE: &[MetricDef] = &[
                 (5 * i.satisfied + 4 * i.basic + 3 * i.unsatisfied) as f64,
                 i.rated() as f64,
             )
-        }
-    ),
-    m!(rate "clearance_rate", "破案率", "Incident clearance rate", HigherIsBetter, INCIDENT, clearance),
-    m!(rate "visit_coverage", "走访覆盖率", "Visit coverage of households", HigherIsBetter, VISIT, coverage),
-    m!(poisson "visits_per_grid", "网格平均走访次数", "Visits per grid", PerGrid, HigherIsBetter, VISIT, |i, cx| per(i.visits, cx.grids as f64)),
-    m!(poisson "issues_per_100_visits", "百次走访问题数", "Issues per 100 visits", Per100Visits, Neutral, ISSUE_VISIT, |i, _| per(i.issues, i.visits as f64 / 100.0)),
-    m!(poisson "issues_found_per_100_visits", "百次走访发现问题数", "Issues found per 100 visits", Per100Visits, HigherIsBetter, ISSUE_VISIT, |i, _| per(i.discovered, i.visits as f64 / 100.0)),
-    m!(rate "discovery_rate", "发现率", "Share of issues found by patrols and visits", HigherIsBetter, ISSUE, discovery),
+        }, "(5·satisfied + 4·basic + 3·unsatisfied) / rated"),
+    m!(rate "clearance_rate", "破案率", "Incident clearance rate", HigherIsBetter, INCIDENT, clearance, "incidents cleared / incidents"),
+    m!(rate "visit_coverage", "走访覆盖率", "Visit coverage of households", HigherIsBetter, VISIT, coverage, "min(distinct households visited, households) / households"),
+    m!(poisson "visits_per_grid", "网格平均走访次数", "Visits per grid", PerGrid, HigherIsBetter, VISIT, |i, cx| per(i.visits, cx.grids as f64), "visits / tier-3 grids in the unit"),
+    m!(poisson "issues_per_100_visits", "百次走访问题数", "Issues per 100 visits", Per100Visits, Neutral, ISSUE_VISIT, |i, _| per(i.issues, i.visits as f64 / 100.0), "issues × 100 / visits"),
+    m!(poisson "issues_found_per_100_visits", "百次走访发现问题数", "Issues found per 100 visits", Per100Visits, HigherIsBetter, ISSUE_VISIT, |i, _| per(i.discovered, i.visits as f64 / 100.0), "issues from patrols or visits × 100 / visits"),
+    m!(rate "discovery_rate", "发现率", "Share of issues found by patrols and visits", HigherIsBetter, ISSUE, discovery, "issues from patrols or visits / issues with a known source"),
 ];
 
 #[cfg(test)]
@@ -401,7 +395,7 @@ mod tests {
                 "{}",
                 m.name
             );
-            assert!(!m.zh.is_empty() && !m.en.is_empty());
+            assert!(!m.zh.is_empty() && !m.en.is_empty() && !m.formula.is_empty());
             assert!(!m.kinds.is_empty());
         }
         names.sort_unstable();
