@@ -24,6 +24,7 @@ let playing = null;
 
 setLang(getLang());
 applyI18n();
+document.title = t('app_title');
 api.setUnauthorizedHandler(() => {
   sessionStorage.removeItem('wangge.token');
   location.reload();
