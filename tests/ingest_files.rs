@@ -8,7 +8,7 @@ use wangge::join::{join_files, JoinOutput, Locator, Strategy};
 
 use crate::util::{fixture, hasher, read_all, tiny_county};
 
-fn reason_of<'a>(rej: &'a [wangge::ingest::Reject], row: u64) -> (&'a str, &'a str) {
+fn reason_of(rej: &[wangge::ingest::Reject], row: u64) -> (&str, &str) {
     let r = rej.iter().find(|r| r.row == row).unwrap_or_else(|| panic!("row {row} not rejected: {rej:?}"));
     (r.column.as_str(), r.reason.as_str())
 }

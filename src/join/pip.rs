@@ -63,9 +63,10 @@ impl BandedPolygon {
         let mut fill = counts.clone();
         p.band_edges = vec![0; counts[n_bands] as usize];
         for (i, e) in p.edges.iter().enumerate().filter(|(_, e)| e[1] != e[3]) {
-            for b in p.band(e[1])..=p.band(e[3]) {
-                p.band_edges[fill[b] as usize] = i as u32;
-                fill[b] += 1;
+            let (b0, b1) = (p.band(e[1]), p.band(e[3]));
+            for slot in &mut fill[b0..=b1] {
+                p.band_edges[*slot as usize] = i as u32;
+                *slot += 1;
             }
         }
         p.band_start = counts;
