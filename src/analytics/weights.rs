@@ -177,27 +177,46 @@ fn seg_dist2(p: (f64, f64), a: (f64, f64), b: (f64, f64)) -> f64 {
     (p.0 - x).powi(2) + (p.1 - y).powi(2)
 }
 
-fn touches(a: &[Vec<(f64, f64)>], b: &[Vec<(f64, f64)>], tol2: f64) -> bool {
-    let near = |pts: &[Vec<(f64, f64)>], rings: &[Vec<(f64, f64)>]| {
-        pts.iter().flatten().any(|&p| {
-            rings
-                .iter()
-                .any(|r| r.windows(2).any(|s| seg_dist2(p, s[0], s[1]) <= tol2))
+type Seg = ((f64, f64), (f64, f64));
+
+/// Segments of a unit's rings that come within `window` (a box already
+/// grown by the tolerance): only the part of two boundaries near the overlap
+/// of their boxes can touch, and village outlines run to thousands of vertices.
+fn segments_in(rings: &[Vec<(f64, f64)>], window: [f64; 4]) -> Vec<Seg> {
+    rings
+        .iter()
+        .flat_map(|r| r.windows(2))
+        .filter(|s| {
+            let (a, b) = (s[0], s[1]);
+            a.0.max(b.0) >= window[0]
+                && a.0.min(b.0) <= window[2]
+                && a.1.max(b.1) >= window[1]
+                && a.1.min(b.1) <= window[3]
         })
+        .map(|s| (s[0], s[1]))
+        .collect()
+}
+
+fn touches(a: &[Vec<(f64, f64)>], b: &[Vec<(f64, f64)>], window: [f64; 4], tol2: f64) -> bool {
+    let (sa, sb) = (segments_in(a, window), segments_in(b, window));
+    // Every vertex starts a segment of its closed ring, so segment starts cover all vertices.
+    let near = |from: &[Seg], to: &[Seg]| {
+        from.iter()
+            .any(|&(p, _)| to.iter().any(|&(u, v)| seg_dist2(p, u, v) <= tol2))
     };
-    near(a, b) || near(b, a) || crosses(a, b)
+    near(&sa, &sb) || near(&sb, &sa) || crosses(&sa, &sb)
 }
 
 /// Whether any edge of `a` crosses an edge of `b`: overlapping units touch
 /// even when no vertex lies near the other's boundary.
-fn crosses(a: &[Vec<(f64, f64)>], b: &[Vec<(f64, f64)>]) -> bool {
+fn crosses(a: &[Seg], b: &[Seg]) -> bool {
     let orient = |p: (f64, f64), q: (f64, f64), r: (f64, f64)| {
         (q.0 - p.0) * (r.1 - p.1) - (q.1 - p.1) * (r.0 - p.0)
     };
-    a.iter().flat_map(|r| r.windows(2)).any(|s| {
-        b.iter().flat_map(|r| r.windows(2)).any(|t| {
-            let (d1, d2) = (orient(s[0], s[1], t[0]), orient(s[0], s[1], t[1]));
-            let (d3, d4) = (orient(t[0], t[1], s[0]), orient(t[0], t[1], s[1]));
+    a.iter().any(|&(s0, s1)| {
+        b.iter().any(|&(t0, t1)| {
+            let (d1, d2) = (orient(s0, s1, t0), orient(s0, s1, t1));
+            let (d3, d4) = (orient(t0, t1, s0), orient(t0, t1, s1));
             d1 * d2 < 0.0 && d3 * d4 < 0.0
         })
     })
@@ -247,8 +266,16 @@ pub fn queen_contiguity(
                 break;
             }
             let overlap = bj[1] <= bi[3] + tolerance_m && bi[1] <= bj[3] + tolerance_m;
-            if overlap && touches(&rings[i], &rings[j], tol2) {
-                neighbours[i].push(j);
+            if overlap {
+                let window = [
+                    bi[0].max(bj[0]) - tolerance_m,
+                    bi[1].max(bj[1]) - tolerance_m,
+                    bi[2].min(bj[2]) + tolerance_m,
+                    bi[3].min(bj[3]) + tolerance_m,
+                ];
+                if touches(&rings[i], &rings[j], window, tol2) {
+                    neighbours[i].push(j);
+                }
             }
         }
     }
