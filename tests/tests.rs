@@ -8,6 +8,3 @@ mod grid_checks;
 mod ingest_files;
 mod join_fixtures;
 mod api;
-mod api_scope;
-mod api_support;
-mod durability;

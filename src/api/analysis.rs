@@ -19,7 +19,9 @@ use super::scope::Scope;
 use super::state::AppState;
 use crate::analytics::filter::date_of;
 use crate::analytics::metrics::ingredients;
-use crate::analytics::{self, metric, AlertParams, Granularity, PreAgg, Query, RankParams, ScoreConfig, UnitContext};
+use crate::analytics::{
+    self, metric, AlertParams, Granularity, PreAgg, Query, RankParams, ScoreConfig, UnitContext,
+};
 use crate::columns as c;
 
 /// Most periods one trend answers.
@@ -64,8 +66,18 @@ fn cut(pre: &PreAgg, level: u8, code: &str) -> Result<PreAgg, ApiError> {
     if level == 0 {
         return Ok(pre.clone());
     }
-    let f = |df: &DataFrame| df.clone().lazy().filter(col(c::tier(level)).eq(lit(code))).collect();
-    Ok(PreAgg { events: f(&pre.events)?, issues: f(&pre.issues)?, households: f(&pre.households)?, zone: pre.zone })
+    let f = |df: &DataFrame| {
+        df.clone()
+            .lazy()
+            .filter(col(c::tier(level)).eq(lit(code)))
+            .collect()
+    };
+    Ok(PreAgg {
+        events: f(&pre.events)?,
+        issues: f(&pre.issues)?,
+        households: f(&pre.households)?,
+        zone: pre.zone,
+    })
 }
 
 fn grain(s: Option<&str>) -> Result<(Granularity, usize), ApiError> {
@@ -73,13 +85,19 @@ fn grain(s: Option<&str>) -> Result<(Granularity, usize), ApiError> {
         "day" => Ok((Granularity::Day, 7)),
         "week" => Ok((Granularity::IsoWeek, 4)),
         "month" => Ok((Granularity::Month, 3)),
-        other => Err(ApiError::BadRequest(format!("grain {other:?}: use day, week or month"))),
+        other => Err(ApiError::BadRequest(format!(
+            "grain {other:?}: use day, week or month"
+        ))),
     }
 }
 
 /// A metric of one unit per period, with spike alerts on its event counts.
 #[utoipa::path(get, path = "/api/v1/trend", params(TrendQuery, Window), responses((status = 200, body = Trend), (status = 404, body = super::error::ErrorBody)), security(("bearer" = [])))]
-pub async fn trend(State(st): State<AppState>, c: Caller, Q(t): Q<TrendQuery>) -> Result<Json<Trend>, ApiError> {
+pub async fn trend(
+    State(st): State<AppState>,
+    c: Caller,
+    Q(t): Q<TrendQuery>,
+) -> Result<Json<Trend>, ApiError> {
     let def = metric(&t.metric)?;
     let (g, ma) = grain(t.grain.as_deref())?;
     let q = t.window.query(&st)?;
@@ -92,21 +110,34 @@ pub async fn trend(State(st): State<AppState>, c: Caller, Q(t): Q<TrendQuery>) -
         let range = snap.pre.day_range()?;
         let from = q.from.or(range.map(|r| date_of(r.0)));
         let to = q.to.or(range.map(|r| date_of(r.1 + 1)));
-        let Some((from, to)) = from.zip(to) else { return Ok(Json(Trend { series: Vec::new(), alerts: Vec::new() })) };
+        let Some((from, to)) = from.zip(to) else {
+            return Ok(Json(Trend {
+                series: Vec::new(),
+                alerts: Vec::new(),
+            }));
+        };
         let cx = UnitContext::of(model, i);
         let mut starts: Vec<NaiveDate> = Vec::new();
         let mut s = g.period(from).0;
         while s < to {
             starts.push(s);
             if starts.len() > MAX_PERIODS {
-                return Err(ApiError::BadRequest(format!("more than {MAX_PERIODS} periods; use a coarser grain")));
+                return Err(ApiError::BadRequest(format!(
+                    "more than {MAX_PERIODS} periods; use a coarser grain"
+                )));
             }
             s = g.next(s);
         }
         let mut values = Vec::with_capacity(starts.len());
         for &s in &starts {
-            let pq = Query { from: Some(s.max(from)), to: Some(g.next(s).min(to)), ..q.clone() };
-            let ing = ingredients(&pre, model, u.level, &pq)?.remove(&u.code).unwrap_or_default();
+            let pq = Query {
+                from: Some(s.max(from)),
+                to: Some(g.next(s).min(to)),
+                ..q.clone()
+            };
+            let ing = ingredients(&pre, model, u.level, &pq)?
+                .remove(&u.code)
+                .unwrap_or_default();
             values.push((def.value)(&ing, &cx));
         }
         let series = starts
@@ -114,18 +145,40 @@ pub async fn trend(State(st): State<AppState>, c: Caller, Q(t): Q<TrendQuery>) -
             .enumerate()
             .map(|(k, s)| {
                 let win = (k + 1 >= ma).then(|| &values[k + 1 - ma..=k]);
-                let ma = win.and_then(|w| w.iter().copied().sum::<Option<f64>>().map(|s| s / ma as f64));
-                TrendPoint { period: g.period(*s).1, value: values[k], ma }
+                let ma = win.and_then(|w| {
+                    w.iter()
+                        .copied()
+                        .sum::<Option<f64>>()
+                        .map(|s| s / ma as f64)
+                });
+                TrendPoint {
+                    period: g.period(*s).1,
+                    value: values[k],
+                    ma,
+                }
             })
             .collect();
-        let kinds: Vec<String> = def.kinds.iter().map(|k| (*k).to_owned()).filter(|k| q.wants_kind(k)).collect();
+        let kinds: Vec<String> = def
+            .kinds
+            .iter()
+            .map(|k| (*k).to_owned())
+            .filter(|k| q.wants_kind(k))
+            .collect();
         let alerts = if def.is_count && u.level > 0 {
             let aq = Query { kinds, ..q.clone() };
-            let params = AlertParams { granularity: g, ..AlertParams::default() };
+            let params = AlertParams {
+                granularity: g,
+                ..AlertParams::default()
+            };
             analytics::alerts(&pre, model, u.level, &aq, params)?
                 .into_iter()
                 .filter(|a| a.code == u.code)
-                .map(|a| AlertDto { period: a.period, observed: a.observed, expected: a.expected, p: a.probability })
+                .map(|a| AlertDto {
+                    period: a.period,
+                    observed: a.observed,
+                    expected: a.expected,
+                    p: a.probability,
+                })
                 .collect()
         } else {
             Vec::new()
@@ -184,7 +237,11 @@ pub struct Compare {
 
 /// The league table of a unit's children (the caller must see the unit fully).
 #[utoipa::path(get, path = "/api/v1/compare", params(CompareQuery, Window), responses((status = 200, body = Compare), (status = 404, body = super::error::ErrorBody)), security(("bearer" = [])))]
-pub async fn compare(State(st): State<AppState>, c: Caller, Q(cq): Q<CompareQuery>) -> Result<Json<Compare>, ApiError> {
+pub async fn compare(
+    State(st): State<AppState>,
+    c: Caller,
+    Q(cq): Q<CompareQuery>,
+) -> Result<Json<Compare>, ApiError> {
     let def = metric(&cq.metric)?;
     let q = cq.window.query(&st)?;
     let snap = st.snapshot()?;
@@ -193,8 +250,17 @@ pub async fn compare(State(st): State<AppState>, c: Caller, Q(cq): Q<CompareQuer
         let scope = Scope::of(c.user(), model);
         let i = scope.unit_full(model, &cq.unit)?;
         let children = &model.unit(i).children;
-        let Some(level) = children.first().map(|&ch| model.unit(ch).level) else { return Ok(Json(Compare { rows: Vec::new() })) };
-        let ranking = analytics::rank_children(&snap.pre, model, Some(&cq.unit), def.name, &q, RankParams::default())?;
+        let Some(level) = children.first().map(|&ch| model.unit(ch).level) else {
+            return Ok(Json(Compare { rows: Vec::new() }));
+        };
+        let ranking = analytics::rank_children(
+            &snap.pre,
+            model,
+            Some(&cq.unit),
+            def.name,
+            &q,
+            RankParams::default(),
+        )?;
         let table = analytics::compute_metrics(&snap.pre, model, level, &q)?;
         let scores = analytics::assess(&table, &ScoreConfig::default())?;
         let mut windows = vec![q.clone()];
@@ -205,7 +271,10 @@ pub async fn compare(State(st): State<AppState>, c: Caller, Q(cq): Q<CompareQuer
             }
         }
         windows.reverse();
-        let spark_tables = windows.iter().map(|w| ingredients(&snap.pre, model, level, w)).collect::<Result<Vec<_>, _>>()?;
+        let spark_tables = windows
+            .iter()
+            .map(|w| ingredients(&snap.pre, model, level, w))
+            .collect::<Result<Vec<_>, _>>()?;
         let rows = ranking
             .rows
             .into_iter()
@@ -213,10 +282,25 @@ pub async fn compare(State(st): State<AppState>, c: Caller, Q(cq): Q<CompareQuer
             .map(|r| {
                 let k = model.index_of(&r.code).unwrap_or(i);
                 let cx = UnitContext::of(model, k);
-                let spark = spark_tables.iter().map(|t| t.get(&r.code).and_then(|ing| (def.value)(ing, &cx)).or_else(|| (def.value)(&Default::default(), &cx))).collect();
+                let spark = spark_tables
+                    .iter()
+                    .map(|t| {
+                        t.get(&r.code)
+                            .and_then(|ing| (def.value)(ing, &cx))
+                            .or_else(|| (def.value)(&Default::default(), &cx))
+                    })
+                    .collect();
                 let score = scores.iter().find(|s| s.code == r.code).map(|s| ScoreDto {
                     total: s.total,
-                    parts: s.components.iter().map(|p| ScorePart { name: p.metric.to_owned(), points: p.points, max: p.max_points }).collect(),
+                    parts: s
+                        .components
+                        .iter()
+                        .map(|p| ScorePart {
+                            name: p.metric.to_owned(),
+                            points: p.points,
+                            max: p.max_points,
+                        })
+                        .collect(),
                 });
                 CompareRow {
                     eligible: r.rank.is_some(),
@@ -290,7 +374,11 @@ fn gi_class(z: f64, p2: f64) -> &'static str {
 
 /// Gi* and Local Moran per unit, global Moran's I, over the visible units of a tier.
 #[utoipa::path(get, path = "/api/v1/hotspots", params(HotspotQuery, Window), responses((status = 200, body = Hotspots)), security(("bearer" = [])))]
-pub async fn hotspots(State(st): State<AppState>, c: Caller, Q(h): Q<HotspotQuery>) -> Result<Json<Hotspots>, ApiError> {
+pub async fn hotspots(
+    State(st): State<AppState>,
+    c: Caller,
+    Q(h): Q<HotspotQuery>,
+) -> Result<Json<Hotspots>, ApiError> {
     let def = metric(&h.metric)?;
     let q = h.window.query(&st)?;
     let snap = st.snapshot()?;
@@ -298,18 +386,28 @@ pub async fn hotspots(State(st): State<AppState>, c: Caller, Q(h): Q<HotspotQuer
     st.blocking(move || {
         let model = &snap.grids.model;
         let scope = Scope::of(c.user(), model);
-        let parent = h.parent.as_deref().map(|p| scope.unit_full(model, p)).transpose()?;
+        let parent = h
+            .parent
+            .as_deref()
+            .map(|p| scope.unit_full(model, p))
+            .transpose()?;
         let table = analytics::compute_metrics(&snap.pre, model, h.level, &q)?;
         let rows: Vec<_> = table
             .rows
             .iter()
-            .filter(|r| scope.full(r.index) && parent.is_none_or(|p| model.ancestors(r.index).any(|a| a == p)))
+            .filter(|r| {
+                scope.full(r.index)
+                    && parent.is_none_or(|p| model.ancestors(r.index).any(|a| a == p))
+            })
             .filter(|r| r.value(def.name).is_some())
             .collect();
         let codes: Vec<String> = rows.iter().map(|r| r.code.clone()).collect();
         let y: Vec<f64> = rows.iter().filter_map(|r| r.value(def.name)).collect();
         if codes.len() < 3 {
-            return Ok(Json(Hotspots { moran: None, units: Vec::new() }));
+            return Ok(Json(Hotspots {
+                moran: None,
+                units: Vec::new(),
+            }));
         }
         let key = {
             use std::hash::{Hash, Hasher};
@@ -317,20 +415,40 @@ pub async fn hotspots(State(st): State<AppState>, c: Caller, Q(h): Q<HotspotQuer
             codes.hash(&mut hs);
             hs.finish()
         };
-        let cached = st2.weights.lock().unwrap_or_else(|p| p.into_inner()).get(&key).cloned();
+        let cached = st2
+            .weights
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+            .cloned();
         let w = match cached {
             Some(w) => w,
             None => {
                 let geoms: Vec<_> = rows.iter().map(|r| &model.unit(r.index).geometry).collect();
                 let w = std::sync::Arc::new(analytics::queen_contiguity(&geoms, 1.0)?);
-                st2.weights.lock().unwrap_or_else(|p| p.into_inner()).insert(key, w.clone());
+                st2.weights
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(key, w.clone());
                 w
             }
         };
-        let report = match analytics::hotspots::analyse(&codes, &y, &w, st2.config.analytics.permutations, 12345, 0.05) {
+        let report = match analytics::hotspots::analyse(
+            &codes,
+            &y,
+            &w,
+            st2.config.analytics.permutations,
+            12345,
+            0.05,
+        ) {
             Ok(r) => r,
             // Constant values or too few neighbours: no statistic, not an error.
-            Err(crate::analytics::AnalyticsError::Shape { .. }) => return Ok(Json(Hotspots { moran: None, units: Vec::new() })),
+            Err(crate::analytics::AnalyticsError::Shape { .. }) => {
+                return Ok(Json(Hotspots {
+                    moran: None,
+                    units: Vec::new(),
+                }))
+            }
             Err(e) => return Err(e.into()),
         };
         let units = report
@@ -347,11 +465,25 @@ pub async fn hotspots(State(st): State<AppState>, c: Caller, Q(h): Q<HotspotQuer
                     },
                     _ => "ns",
                 };
-                HotUnit { code: u.code.clone(), gi_z: u.gi.z, gi_p: p2, gi_class: gi_class(u.gi.z, p2), lisa }
+                HotUnit {
+                    code: u.code.clone(),
+                    gi_z: u.gi.z,
+                    gi_p: p2,
+                    gi_class: gi_class(u.gi.z, p2),
+                    lisa,
+                }
             })
             .collect();
         let m = &report.moran;
-        Ok(Json(Hotspots { moran: Some(MoranDto { i: m.i, z: m.z_norm, p_norm: m.p_norm, p_sim: m.p_sim }), units }))
+        Ok(Json(Hotspots {
+            moran: Some(MoranDto {
+                i: m.i,
+                z: m.z_norm,
+                p_norm: m.p_norm,
+                p_sim: m.p_sim,
+            }),
+            units,
+        }))
     })
     .await
 }

@@ -33,42 +33,62 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        parts
-            .extensions
-            .get::<Caller>()
-            .cloned()
-            .ok_or_else(|| ApiError::Unauthorized("log in first: Authorization: Bearer <token>".into()))
+        parts.extensions.get::<Caller>().cloned().ok_or_else(|| {
+            ApiError::Unauthorized("log in first: Authorization: Bearer <token>".into())
+        })
     }
 }
 
 fn bearer(req: &Request) -> Option<String> {
-    let h = req.headers().get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
-    let t = h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer "))?.trim();
+    let h = req
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let t = h
+        .strip_prefix("Bearer ")
+        .or_else(|| h.strip_prefix("bearer "))?
+        .trim();
     (!t.is_empty()).then(|| t.to_owned())
 }
 
 /// The session of a token: from the cache, else from the database.
 async fn resolve(st: &AppState, token: &str) -> Result<Option<Arc<Session>>, ApiError> {
     let h = hash_token(token);
-    let cached = st.sessions.read().unwrap_or_else(|p| p.into_inner()).get(&h).cloned();
+    let cached = st
+        .sessions
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&h)
+        .cloned();
     if let Some(s) = cached {
         if s.expires_at > now_us() {
             return Ok(Some(Arc::new(s)));
         }
-        st.sessions.write().unwrap_or_else(|p| p.into_inner()).remove(&h);
+        st.sessions
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&h);
         return Ok(None);
     }
     let store = st.store.clone();
     let key = h.clone();
     let found = st.blocking(move || Ok(store.session(&key)?)).await?;
     if let Some(s) = &found {
-        st.sessions.write().unwrap_or_else(|p| p.into_inner()).insert(h, s.clone());
+        st.sessions
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(h, s.clone());
     }
     Ok(found.map(Arc::new))
 }
 
 /// Puts the [`Caller`] into the request when the token is live.
-pub async fn authenticate(State(st): State<AppState>, mut req: Request, next: Next) -> Result<Response, ApiError> {
+pub async fn authenticate(
+    State(st): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
     if let Some(token) = bearer(&req) {
         if let Some(s) = resolve(&st, &token).await? {
             req.extensions_mut().insert(Caller(s, hash_token(&token)));
@@ -95,7 +115,11 @@ pub struct UserDto {
 
 impl From<&User> for UserDto {
     fn from(u: &User) -> Self {
-        UserDto { name: u.name.clone(), role: u.role.as_str().into(), scopes: u.scopes.clone() }
+        UserDto {
+            name: u.name.clone(),
+            role: u.role.as_str().into(),
+            scopes: u.scopes.clone(),
+        }
     }
 }
 
@@ -110,19 +134,27 @@ pub struct LoginResponse {
 
 /// RFC 3339 in China Standard Time, the zone people read the dates in.
 pub fn rfc3339(us: i64) -> String {
-    chrono::DateTime::from_timestamp_micros(us).map(|t| t.with_timezone(&chrono_tz::Asia::Shanghai).to_rfc3339()).unwrap_or_default()
+    chrono::DateTime::from_timestamp_micros(us)
+        .map(|t| t.with_timezone(&chrono_tz::Asia::Shanghai).to_rfc3339())
+        .unwrap_or_default()
 }
 
 /// Exchanges a name and password for a session token.
 #[utoipa::path(post, path = "/api/v1/login", request_body = LoginRequest,
     responses((status = 200, body = LoginResponse), (status = 401, body = super::error::ErrorBody)))]
-pub async fn login(State(st): State<AppState>, J(req): J<LoginRequest>) -> Result<Json<LoginResponse>, ApiError> {
+pub async fn login(
+    State(st): State<AppState>,
+    J(req): J<LoginRequest>,
+) -> Result<Json<LoginResponse>, ApiError> {
     let store = st.store.clone();
-    let ttl = i64::try_from(st.config.auth.session_hours.saturating_mul(3_600_000_000)).unwrap_or(i64::MAX);
+    let ttl = i64::try_from(st.config.auth.session_hours.saturating_mul(3_600_000_000))
+        .unwrap_or(i64::MAX);
     let name = req.username.clone();
     let found = st
         .blocking(move || {
-            let Some(user) = store.verify_login(&req.username, &req.password)? else { return Ok(None) };
+            let Some(user) = store.verify_login(&req.username, &req.password)? else {
+                return Ok(None);
+            };
             let (token, expires) = store.create_session(&user, "session", ttl)?;
             Ok(Some((user, token, expires)))
         })
@@ -135,8 +167,13 @@ pub async fn login(State(st): State<AppState>, J(req): J<LoginRequest>) -> Resul
         target: "POST /api/v1/login".into(),
         status: if ok { 200 } else { 401 },
     });
-    let (user, token, expires_at) = found.ok_or_else(|| ApiError::Unauthorized("wrong user name or password".into()))?;
-    Ok(Json(LoginResponse { token, expires_at: rfc3339(expires_at), user: UserDto::from(&user) }))
+    let (user, token, expires_at) =
+        found.ok_or_else(|| ApiError::Unauthorized("wrong user name or password".into()))?;
+    Ok(Json(LoginResponse {
+        token,
+        expires_at: rfc3339(expires_at),
+        user: UserDto::from(&user),
+    }))
 }
 
 /// The caller.
@@ -147,8 +184,14 @@ pub async fn me(c: Caller) -> Json<UserDto> {
 
 /// Ends the caller's session.
 #[utoipa::path(post, path = "/api/v1/logout", responses((status = 204)), security(("bearer" = [])))]
-pub async fn logout(State(st): State<AppState>, c: Caller) -> Result<axum::http::StatusCode, ApiError> {
-    st.sessions.write().unwrap_or_else(|p| p.into_inner()).remove(&c.1);
+pub async fn logout(
+    State(st): State<AppState>,
+    c: Caller,
+) -> Result<axum::http::StatusCode, ApiError> {
+    st.sessions
+        .write()
+        .unwrap_or_else(|p| p.into_inner())
+        .remove(&c.1);
     let store = st.store.clone();
     st.blocking(move || Ok(store.delete_session(&c.1)?)).await?;
     Ok(axum::http::StatusCode::NO_CONTENT)

@@ -116,7 +116,11 @@ pub struct Config {
 
 impl Default for Server {
     fn default() -> Self {
-        let vendor = [("/vendor/maplibre-gl".to_owned(), PathBuf::from("node_modules/maplibre-gl/dist"))].into();
+        let vendor = [(
+            "/vendor/maplibre-gl".to_owned(),
+            PathBuf::from("node_modules/maplibre-gl/dist"),
+        )]
+        .into();
         Server {
             addr: DEFAULT_ADDR.into(),
             web: "web".into(),
@@ -130,31 +134,50 @@ impl Default for Server {
 
 impl Default for Storage {
     fn default() -> Self {
-        Storage { data: DEFAULT_DATA.into(), database: PathBuf::new(), secret: PathBuf::new() }
+        Storage {
+            data: DEFAULT_DATA.into(),
+            database: PathBuf::new(),
+            secret: PathBuf::new(),
+        }
     }
 }
 
 impl Default for Auth {
     fn default() -> Self {
-        Auth { session_hours: DEFAULT_SESSION_HOURS, token_days: 365 }
+        Auth {
+            session_hours: DEFAULT_SESSION_HOURS,
+            token_days: 365,
+        }
     }
 }
 
 impl Default for Ingest {
     fn default() -> Self {
-        Ingest { batch_rows: 10_000, tz: "Asia/Shanghai".into(), crs: "wgs84".into() }
+        Ingest {
+            batch_rows: 10_000,
+            tz: "Asia/Shanghai".into(),
+            crs: "wgs84".into(),
+        }
     }
 }
 
 impl Default for Analytics {
     fn default() -> Self {
-        Analytics { refresh_secs: 2, map_cache_entries: 512, permutations: 99 }
+        Analytics {
+            refresh_secs: 2,
+            map_cache_entries: 512,
+            permutations: 99,
+        }
     }
 }
 
 impl Default for Demo {
     fn default() -> Self {
-        Demo { grids: crate::demo::DEFAULT_GRIDS, events: crate::demo::DEFAULT_EVENTS, seed: crate::demo::DEFAULT_SEED }
+        Demo {
+            grids: crate::demo::DEFAULT_GRIDS,
+            events: crate::demo::DEFAULT_EVENTS,
+            seed: crate::demo::DEFAULT_SEED,
+        }
     }
 }
 
@@ -170,11 +193,17 @@ pub enum ConfigError {
 /// Keys present in `file` but not in `known`, as dotted paths.
 fn unknown_keys(known: &toml::Table, file: &toml::Table, prefix: &str, out: &mut Vec<String>) {
     for (k, v) in file {
-        let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+        let path = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
         match (known.get(k), v) {
             (None, _) if prefix == "server.vendor" => {}
             (None, _) => out.push(path),
-            (Some(toml::Value::Table(kt)), toml::Value::Table(ft)) => unknown_keys(kt, ft, &path, out),
+            (Some(toml::Value::Table(kt)), toml::Value::Table(ft)) => {
+                unknown_keys(kt, ft, &path, out)
+            }
             _ => {}
         }
     }
@@ -194,7 +223,10 @@ fn merge(base: &mut toml::Table, over: toml::Table) {
 impl Config {
     /// Reads `path` (when given and present), applies `WANGGE_*` overrides
     /// from `env`, and returns the config with the unknown keys found.
-    pub fn load(path: Option<&Path>, env: impl Iterator<Item = (String, String)>) -> Result<(Config, Vec<String>), ConfigError> {
+    pub fn load(
+        path: Option<&Path>,
+        env: impl Iterator<Item = (String, String)>,
+    ) -> Result<(Config, Vec<String>), ConfigError> {
         let known = match toml::Value::try_from(Config::default()) {
             Ok(toml::Value::Table(t)) => t,
             _ => toml::Table::new(),
@@ -202,17 +234,26 @@ impl Config {
         let mut merged = known.clone();
         let mut unknown = Vec::new();
         if let Some(p) = path.filter(|p| p.exists()) {
-            let err = |reason: String| ConfigError::File { path: p.to_owned(), reason };
+            let err = |reason: String| ConfigError::File {
+                path: p.to_owned(),
+                reason,
+            };
             let text = std::fs::read_to_string(p).map_err(|e| err(e.to_string()))?;
             let file: toml::Table = toml::from_str(&text).map_err(|e| err(e.to_string()))?;
             unknown_keys(&known, &file, "", &mut unknown);
             merge(&mut merged, file);
         }
         for (var, value) in env {
-            let Some(rest) = var.strip_prefix("WANGGE_") else { continue };
+            let Some(rest) = var.strip_prefix("WANGGE_") else {
+                continue;
+            };
             let rest = rest.to_ascii_lowercase();
-            let Some((section, key)) = rest.split_once('_') else { continue };
-            let Some(toml::Value::Table(sec)) = merged.get_mut(section) else { continue };
+            let Some((section, key)) = rest.split_once('_') else {
+                continue;
+            };
+            let Some(toml::Value::Table(sec)) = merged.get_mut(section) else {
+                continue;
+            };
             if !sec.contains_key(key) {
                 continue;
             }
@@ -224,7 +265,10 @@ impl Config {
         }
         let cfg: Config = toml::Value::Table(merged)
             .try_into()
-            .map_err(|e: toml::de::Error| ConfigError::Env { var: "WANGGE_*".into(), reason: e.to_string() })?;
+            .map_err(|e: toml::de::Error| ConfigError::Env {
+                var: "WANGGE_*".into(),
+                reason: e.to_string(),
+            })?;
         Ok((cfg, unknown))
     }
 
@@ -255,7 +299,11 @@ mod tests {
     fn unknown_keys_are_reported_and_env_overrides_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("w.toml");
-        std::fs::write(&p, "[server]\naddr = \"0.0.0.0:1\"\nadr = 1\n[nope]\nx = 1\n").unwrap();
+        std::fs::write(
+            &p,
+            "[server]\naddr = \"0.0.0.0:1\"\nadr = 1\n[nope]\nx = 1\n",
+        )
+        .unwrap();
         let env = vec![("WANGGE_AUTH_SESSION_HOURS".to_owned(), "3".to_owned())];
         let (c, unknown) = Config::load(Some(&p), env.into_iter()).unwrap();
         assert_eq!(c.server.addr, "0.0.0.0:1");

@@ -66,7 +66,9 @@ impl ApiError {
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
-            ApiError::UnsupportedMediaType(_) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+            ApiError::UnsupportedMediaType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
             ApiError::NotReady => (StatusCode::SERVICE_UNAVAILABLE, "not_ready"),
             ApiError::Timeout(_) => (StatusCode::GATEWAY_TIMEOUT, "timeout"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
@@ -98,9 +100,9 @@ impl From<AnalyticsError> for ApiError {
         match e {
             AnalyticsError::UnknownMetric { .. } => ApiError::UnknownMetric(e.to_string()),
             AnalyticsError::UnknownUnit { code } => ApiError::no_unit(&code),
-            AnalyticsError::BadLevel { .. } | AnalyticsError::BadWindow { .. } | AnalyticsError::BadParameter { .. } => {
-                ApiError::BadRequest(e.to_string())
-            }
+            AnalyticsError::BadLevel { .. }
+            | AnalyticsError::BadWindow { .. }
+            | AnalyticsError::BadParameter { .. } => ApiError::BadRequest(e.to_string()),
             other => ApiError::Internal(other.to_string()),
         }
     }

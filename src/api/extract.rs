@@ -17,7 +17,10 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Q<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        Query::<T>::from_request_parts(parts, state).await.map(|Query(v)| Q(v)).map_err(|e| ApiError::BadRequest(e.body_text()))
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(v)| Q(v))
+            .map_err(|e| ApiError::BadRequest(e.body_text()))
     }
 }
 
@@ -28,7 +31,10 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for P<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        Path::<T>::from_request_parts(parts, state).await.map(|Path(v)| P(v)).map_err(|e| ApiError::BadRequest(e.body_text()))
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(v)| P(v))
+            .map_err(|e| ApiError::BadRequest(e.body_text()))
     }
 }
 
@@ -39,12 +45,17 @@ impl<S: Send + Sync> FromRequest<S> for Body {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        Bytes::from_request(req, state).await.map(Body).map_err(|e| match e {
-            BytesRejection::FailedToBufferBody(ref inner) if inner.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
-                ApiError::PayloadTooLarge
-            }
-            other => ApiError::BadRequest(other.body_text()),
-        })
+        Bytes::from_request(req, state)
+            .await
+            .map(Body)
+            .map_err(|e| match e {
+                BytesRejection::FailedToBufferBody(ref inner)
+                    if inner.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE =>
+                {
+                    ApiError::PayloadTooLarge
+                }
+                other => ApiError::BadRequest(other.body_text()),
+            })
     }
 }
 
@@ -56,6 +67,8 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for J<T> {
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         let Body(bytes) = Body::from_request(req, state).await?;
-        serde_json::from_slice(&bytes).map(J).map_err(|e| ApiError::BadRequest(format!("body is not the expected JSON: {e}")))
+        serde_json::from_slice(&bytes)
+            .map(J)
+            .map_err(|e| ApiError::BadRequest(format!("body is not the expected JSON: {e}")))
     }
 }

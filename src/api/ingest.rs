@@ -67,7 +67,10 @@ fn bad_row(column: &'static str, reason: String) -> RowError {
     RowError { column, reason }
 }
 
-fn from_objects<'a>(v: &Validator<'_>, rows: impl Iterator<Item = (u64, Result<serde_json::Value, String>)> + 'a) -> Parsed {
+fn from_objects<'a>(
+    v: &Validator<'_>,
+    rows: impl Iterator<Item = (u64, Result<serde_json::Value, String>)> + 'a,
+) -> Parsed {
     rows.map(|(n, r)| match r {
         Ok(serde_json::Value::Object(o)) => {
             let id = o.get("id").and_then(|x| match x {
@@ -75,7 +78,11 @@ fn from_objects<'a>(v: &Validator<'_>, rows: impl Iterator<Item = (u64, Result<s
                 serde_json::Value::Number(n) => Some(n.to_string()),
                 _ => None,
             });
-            (n, id, v.validate(|c: Col| o.get(FIELDS[c as usize]).map_or(Field::Null, json_field)))
+            (
+                n,
+                id,
+                v.validate(|c: Col| o.get(FIELDS[c as usize]).map_or(Field::Null, json_field)),
+            )
         }
         Ok(_) => (n, None, Err(bad_row("row", "not a JSON object".into()))),
         Err(e) => (n, None, Err(bad_row("row", e))),
@@ -86,10 +93,31 @@ fn from_objects<'a>(v: &Validator<'_>, rows: impl Iterator<Item = (u64, Result<s
 fn from_csv(v: &Validator<'_>, body: &[u8]) -> Result<Parsed, ApiError> {
     let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
     let mut r = csv::ReaderBuilder::new().flexible(true).from_reader(body);
-    let headers = r.headers().map_err(|e| ApiError::BadRequest(format!("CSV header: {e}")))?.clone();
-    let map: Vec<Option<usize>> = FIELDS.iter().map(|f| headers.iter().position(|h| h.trim().eq_ignore_ascii_case(f))).collect();
-    if let Some(missing) = ["id", "kind", "occurred_at", "lon", "lat", "category"].iter().find(|f| FIELDS.iter().position(|x| x == *f).and_then(|i| map[i]).is_none()) {
-        return Err(ApiError::BadRequest(format!("CSV header lacks the required column {missing:?}")));
+    let headers = r
+        .headers()
+        .map_err(|e| ApiError::BadRequest(format!("CSV header: {e}")))?
+        .clone();
+    let map: Vec<Option<usize>> = FIELDS
+        .iter()
+        .map(|f| {
+            headers
+                .iter()
+                .position(|h| h.trim().eq_ignore_ascii_case(f))
+        })
+        .collect();
+    if let Some(missing) = ["id", "kind", "occurred_at", "lon", "lat", "category"]
+        .iter()
+        .find(|f| {
+            FIELDS
+                .iter()
+                .position(|x| x == *f)
+                .and_then(|i| map[i])
+                .is_none()
+        })
+    {
+        return Err(ApiError::BadRequest(format!(
+            "CSV header lacks the required column {missing:?}"
+        )));
     }
     let mut out = Vec::new();
     for (k, rec) in r.records().enumerate() {
@@ -97,7 +125,11 @@ fn from_csv(v: &Validator<'_>, body: &[u8]) -> Result<Parsed, ApiError> {
         match rec {
             Ok(rec) => {
                 let id = map[0].and_then(|i| rec.get(i)).map(str::to_owned);
-                let ev = v.validate(|c: Col| map[c as usize].and_then(|i| rec.get(i)).map_or(Field::Null, Field::Text));
+                let ev = v.validate(|c: Col| {
+                    map[c as usize]
+                        .and_then(|i| rec.get(i))
+                        .map_or(Field::Null, Field::Text)
+                });
                 out.push((n, id, ev));
             }
             Err(e) => out.push((n, None, Err(bad_row("row", e.to_string())))),
@@ -108,22 +140,52 @@ fn from_csv(v: &Validator<'_>, body: &[u8]) -> Result<Parsed, ApiError> {
 
 /// Parses a body by its content type.
 pub fn parse(v: &Validator<'_>, content_type: &str, body: &[u8]) -> Result<Parsed, ApiError> {
-    let ct = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let ct = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     match ct.as_str() {
         "application/json" | "" => {
-            let value: serde_json::Value =
-                serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("body is not JSON: {e}")))?;
+            let value: serde_json::Value = serde_json::from_slice(body)
+                .map_err(|e| ApiError::BadRequest(format!("body is not JSON: {e}")))?;
             let items = match value {
                 serde_json::Value::Array(a) => a,
                 o @ serde_json::Value::Object(_) => vec![o],
-                _ => return Err(ApiError::BadRequest("expected a JSON array of event objects".into())),
+                _ => {
+                    return Err(ApiError::BadRequest(
+                        "expected a JSON array of event objects".into(),
+                    ))
+                }
             };
-            Ok(from_objects(v, items.into_iter().enumerate().map(|(i, x)| (i as u64 + 1, Ok(x)))))
+            Ok(from_objects(
+                v,
+                items
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, x)| (i as u64 + 1, Ok(x))),
+            ))
         }
-        "application/x-ndjson" | "application/jsonl" | "application/json-lines" | "application/x-jsonlines" => {
-            let text = std::str::from_utf8(body).map_err(|e| ApiError::BadRequest(format!("JSON Lines must be UTF-8: {e}")))?;
-            let lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
-            Ok(from_objects(v, lines.map(|(i, l)| (i as u64 + 1, serde_json::from_str(l).map_err(|e| format!("not JSON: {e}"))))))
+        "application/x-ndjson"
+        | "application/jsonl"
+        | "application/json-lines"
+        | "application/x-jsonlines" => {
+            let text = std::str::from_utf8(body)
+                .map_err(|e| ApiError::BadRequest(format!("JSON Lines must be UTF-8: {e}")))?;
+            let lines = text
+                .lines()
+                .enumerate()
+                .filter(|(_, l)| !l.trim().is_empty());
+            Ok(from_objects(
+                v,
+                lines.map(|(i, l)| {
+                    (
+                        i as u64 + 1,
+                        serde_json::from_str(l).map_err(|e| format!("not JSON: {e}")),
+                    )
+                }),
+            ))
         }
         "text/csv" => from_csv(v, body),
         other => Err(ApiError::UnsupportedMediaType(format!(
@@ -139,7 +201,10 @@ pub fn store_rows(st: &AppState, user: &User, parsed: Parsed) -> Result<IngestRe
     let scope = Scope::of(user, &g.model);
     let mut events = Vec::new();
     let mut index = Vec::with_capacity(parsed.len());
-    let mut out = IngestResponse { read: parsed.len() as u64, ..Default::default() };
+    let mut out = IngestResponse {
+        read: parsed.len() as u64,
+        ..Default::default()
+    };
     for (n, id, r) in parsed {
         match r {
             Ok(e) => {
@@ -159,10 +224,17 @@ pub fn store_rows(st: &AppState, user: &User, parsed: Parsed) -> Result<IngestRe
     let located: Vec<Located<'_>> = events
         .iter()
         .zip(&hits)
-        .map(|(e, &(o, u))| Located { event: e, outcome: o, tiers: [code(u, 0), code(u, 1), code(u, 2)] })
+        .map(|(e, &(o, u))| Located {
+            event: e,
+            outcome: o,
+            tiers: [code(u, 0), code(u, 1), code(u, 2)],
+        })
         .collect();
     let inserted = st.store.insert_events(g.version.id, &located)?;
-    let tiers: Vec<[Option<String>; 3]> = located.iter().map(|l| l.tiers.map(|t| t.map(String::from))).collect();
+    let tiers: Vec<[Option<String>; 3]> = located
+        .iter()
+        .map(|l| l.tiers.map(|t| t.map(String::from)))
+        .collect();
     for (h, new) in hits.iter_mut().zip(&inserted) {
         if !new {
             h.0 = Outcome::Rejected;
@@ -173,14 +245,30 @@ pub fn store_rows(st: &AppState, user: &User, parsed: Parsed) -> Result<IngestRe
         let row = match r {
             Err(reason) => {
                 out.rejected += 1;
-                RowOutcome { row: n, id, outcome: "rejected", unit: None, reason: Some(reason) }
+                RowOutcome {
+                    row: n,
+                    id,
+                    outcome: "rejected",
+                    unit: None,
+                    reason: Some(reason),
+                }
             }
             Ok(k) if !inserted[k] => {
                 out.rejected += 1;
                 out.duplicates += 1;
                 let e = &events[k];
-                let reason = format!("duplicate: ({}, {}) is already stored", e.kind.as_str(), e.id);
-                RowOutcome { row: n, id, outcome: "rejected", unit: None, reason: Some(reason) }
+                let reason = format!(
+                    "duplicate: ({}, {}) is already stored",
+                    e.kind.as_str(),
+                    e.id
+                );
+                RowOutcome {
+                    row: n,
+                    id,
+                    outcome: "rejected",
+                    unit: None,
+                    reason: Some(reason),
+                }
             }
             Ok(k) => {
                 let o = located[k].outcome;
@@ -190,18 +278,33 @@ pub fn store_rows(st: &AppState, user: &User, parsed: Parsed) -> Result<IngestRe
                     Outcome::Outside => out.outside += 1,
                     Outcome::Rejected => out.rejected += 1,
                 }
-                let t = [tiers[k][0].as_deref(), tiers[k][1].as_deref(), tiers[k][2].as_deref()];
-                let unit = scope.event(&g.model, t).then(|| t.iter().rev().flatten().next().map(|s| (*s).to_owned())).flatten();
-                RowOutcome { row: n, id, outcome: o.as_str(), unit, reason: None }
+                let t = [
+                    tiers[k][0].as_deref(),
+                    tiers[k][1].as_deref(),
+                    tiers[k][2].as_deref(),
+                ];
+                let unit = scope
+                    .event(&g.model, t)
+                    .then(|| t.iter().rev().flatten().next().map(|s| (*s).to_owned()))
+                    .flatten();
+                RowOutcome {
+                    row: n,
+                    id,
+                    outcome: o.as_str(),
+                    unit,
+                    reason: None,
+                }
             }
         };
         out.rows.push(row);
     }
     let m = &st.metrics;
     m.ingest_read.fetch_add(out.read, Ordering::Relaxed);
-    m.ingest_stored.fetch_add(out.matched + out.partial + out.outside, Ordering::Relaxed);
+    m.ingest_stored
+        .fetch_add(out.matched + out.partial + out.outside, Ordering::Relaxed);
     m.ingest_rejected.fetch_add(out.rejected, Ordering::Relaxed);
-    m.ingest_duplicates.fetch_add(out.duplicates, Ordering::Relaxed);
+    m.ingest_duplicates
+        .fetch_add(out.duplicates, Ordering::Relaxed);
     Ok(out)
 }
 
@@ -212,7 +315,11 @@ pub fn validator(st: &AppState) -> Validator<'_> {
         "bd09" => Crs::Bd09,
         _ => Crs::Wgs84,
     };
-    Validator { crs, tz: st.zone.tz, hasher: &st.hasher }
+    Validator {
+        crs,
+        tz: st.zone.tz,
+        hasher: &st.hasher,
+    }
 }
 
 /// Ingests events; the answer lists every row's outcome.
@@ -220,8 +327,17 @@ pub fn validator(st: &AppState) -> Validator<'_> {
     request_body(content = String, description = "JSON array, JSON Lines (application/x-ndjson) or CSV (text/csv) in the CONTRACT.md columns"),
     responses((status = 200, body = IngestResponse), (status = 413, body = super::error::ErrorBody), (status = 415, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
-pub async fn ingest(State(st): State<AppState>, c: Caller, headers: HeaderMap, Body(body): Body) -> Result<Json<IngestResponse>, ApiError> {
-    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+pub async fn ingest(
+    State(st): State<AppState>,
+    c: Caller,
+    headers: HeaderMap,
+    Body(body): Body,
+) -> Result<Json<IngestResponse>, ApiError> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
     st.snapshot()?;
     let st2 = st.clone();
     let out = st

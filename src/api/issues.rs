@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::{rfc3339, Caller};
 use super::error::ApiError;
-use super::extract::{P, Q, J};
+use super::extract::{J, P, Q};
 use super::ingest::store_rows;
 use super::scope::Scope;
 use super::state::AppState;
@@ -51,13 +51,19 @@ fn status(s: Option<String>) -> Result<Option<String>, ApiError> {
     match s.as_deref() {
         None | Some("") | Some("all") => Ok(None),
         Some("open") | Some("resolved") => Ok(s),
-        Some(other) => Err(ApiError::BadRequest(format!("status {other:?}: use open or resolved"))),
+        Some(other) => Err(ApiError::BadRequest(format!(
+            "status {other:?}: use open or resolved"
+        ))),
     }
 }
 
 /// Issues of a unit, open first, newest first.
 #[utoipa::path(get, path = "/api/v1/issues", params(IssuesQuery), responses((status = 200, body = IssuePage), (status = 404, body = super::error::ErrorBody)), security(("bearer" = [])))]
-pub async fn list(State(st): State<AppState>, c: Caller, Q(q): Q<IssuesQuery>) -> Result<Json<IssuePage>, ApiError> {
+pub async fn list(
+    State(st): State<AppState>,
+    c: Caller,
+    Q(q): Q<IssuesQuery>,
+) -> Result<Json<IssuePage>, ApiError> {
     let page = q.page.unwrap_or(1).max(1);
     let per = q.per_page.unwrap_or(50);
     if !(1..=500).contains(&per) {
@@ -71,9 +77,27 @@ pub async fn list(State(st): State<AppState>, c: Caller, Q(q): Q<IssuesQuery>) -
         let scope = Scope::of(c.user(), model);
         let i = scope.unit(model, &q.unit)?;
         let u = model.unit(i);
-        let grids = if scope.full(i) { None } else { scope.grids(model) };
-        let f = IssueFilter { level: u.level, code: u.code.clone(), status, grids, offset: (page - 1) * per, limit: per };
-        let (total, rows) = if u.level == 0 { store.issues(&IssueFilter { code: String::new(), ..f })? } else { store.issues(&f)? };
+        let grids = if scope.full(i) {
+            None
+        } else {
+            scope.grids(model)
+        };
+        let f = IssueFilter {
+            level: u.level,
+            code: u.code.clone(),
+            status,
+            grids,
+            offset: (page - 1) * per,
+            limit: per,
+        };
+        let (total, rows) = if u.level == 0 {
+            store.issues(&IssueFilter {
+                code: String::new(),
+                ..f
+            })?
+        } else {
+            store.issues(&f)?
+        };
         let now = now_us();
         let items = rows
             .into_iter()
@@ -107,7 +131,10 @@ pub struct Service {
 
 /// Open311 `services.json`.
 #[utoipa::path(get, path = "/open311/v2/services.json", responses((status = 200, body = [Service])), security(("bearer" = [])))]
-pub async fn services(State(st): State<AppState>, _c: Caller) -> Result<Json<Vec<Service>>, ApiError> {
+pub async fn services(
+    State(st): State<AppState>,
+    _c: Caller,
+) -> Result<Json<Vec<Service>>, ApiError> {
     let store = st.store.clone();
     let cats = st.blocking(move || Ok(store.issue_categories()?)).await?;
     Ok(Json(
@@ -143,7 +170,11 @@ pub struct ServiceRequest {
 
 fn request(r: IssueRow) -> ServiceRequest {
     ServiceRequest {
-        status: if r.status.as_deref() == Some("resolved") { "closed" } else { "open" },
+        status: if r.status.as_deref() == Some("resolved") {
+            "closed"
+        } else {
+            "open"
+        },
         service_code: r.category.clone(),
         service_name: r.category,
         requested_datetime: rfc3339(r.occurred_at),
@@ -167,21 +198,41 @@ pub struct RequestsQuery {
 
 /// Open311 `requests.json` (GET): newest requests in the caller's scope, open first.
 #[utoipa::path(get, path = "/open311/v2/requests.json", params(RequestsQuery), responses((status = 200, body = [ServiceRequest])), security(("bearer" = [])))]
-pub async fn requests(State(st): State<AppState>, c: Caller, Q(q): Q<RequestsQuery>) -> Result<Json<Vec<ServiceRequest>>, ApiError> {
+pub async fn requests(
+    State(st): State<AppState>,
+    c: Caller,
+    Q(q): Q<RequestsQuery>,
+) -> Result<Json<Vec<ServiceRequest>>, ApiError> {
     let status = match q.status.as_deref() {
         None => None,
         Some("open") => Some("open".to_owned()),
         Some("closed") => Some("resolved".to_owned()),
-        Some(o) => return Err(ApiError::BadRequest(format!("status {o:?}: use open or closed"))),
+        Some(o) => {
+            return Err(ApiError::BadRequest(format!(
+                "status {o:?}: use open or closed"
+            )))
+        }
     };
     let limit = q.limit.unwrap_or(200).clamp(1, 1000);
     let snap = st.snapshot()?;
     let store = st.store.clone();
     st.blocking(move || {
         let scope = Scope::of(c.user(), &snap.grids.model);
-        let f = IssueFilter { level: 3, code: String::new(), status, grids: scope.grids(&snap.grids.model), offset: 0, limit };
+        let f = IssueFilter {
+            level: 3,
+            code: String::new(),
+            status,
+            grids: scope.grids(&snap.grids.model),
+            offset: 0,
+            limit,
+        };
         let (_, rows) = store.issues(&f)?;
-        Ok(Json(rows.into_iter().filter(|r| q.service_code.as_ref().is_none_or(|s| *s == r.category)).map(request).collect()))
+        Ok(Json(
+            rows.into_iter()
+                .filter(|r| q.service_code.as_ref().is_none_or(|s| *s == r.category))
+                .map(request)
+                .collect(),
+        ))
     })
     .await
 }
@@ -189,14 +240,23 @@ pub async fn requests(State(st): State<AppState>, c: Caller, Q(q): Q<RequestsQue
 /// Open311 `requests/{id}.json`.
 #[utoipa::path(get, path = "/open311/v2/requests/{id}", params(("id" = String, Path, description = "request id, with .json")),
     responses((status = 200, body = [ServiceRequest]), (status = 404, body = super::error::ErrorBody)), security(("bearer" = [])))]
-pub async fn one(State(st): State<AppState>, c: Caller, P(id): P<String>) -> Result<Json<Vec<ServiceRequest>>, ApiError> {
+pub async fn one(
+    State(st): State<AppState>,
+    c: Caller,
+    P(id): P<String>,
+) -> Result<Json<Vec<ServiceRequest>>, ApiError> {
     let id = id.strip_suffix(".json").unwrap_or(&id).to_owned();
     let snap = st.snapshot()?;
     let store = st.store.clone();
     st.blocking(move || {
         let model = &snap.grids.model;
         let scope = Scope::of(c.user(), model);
-        let r = store.issue(&id)?.filter(|r| scope.event(model, [r.tier1.as_deref(), r.tier2.as_deref(), r.tier3.as_deref()]));
+        let r = store.issue(&id)?.filter(|r| {
+            scope.event(
+                model,
+                [r.tier1.as_deref(), r.tier2.as_deref(), r.tier3.as_deref()],
+            )
+        });
         let r = r.ok_or_else(|| ApiError::NotFound(format!("no service request {id:?}")))?;
         Ok(Json(vec![request(r)]))
     })
@@ -223,12 +283,23 @@ pub struct Created {
 /// Open311 `requests.json` (POST): a new open issue, form-encoded or JSON.
 #[utoipa::path(post, path = "/open311/v2/requests.json", request_body = NewRequest,
     responses((status = 200, body = [Created]), (status = 400, body = super::error::ErrorBody)), security(("bearer" = [])))]
-pub async fn create(State(st): State<AppState>, c: Caller, req: Request) -> Result<Json<Vec<Created>>, ApiError> {
-    let json = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("application/json"));
+pub async fn create(
+    State(st): State<AppState>,
+    c: Caller,
+    req: Request,
+) -> Result<Json<Vec<Created>>, ApiError> {
+    let json = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
     let new: NewRequest = if json {
         J::<NewRequest>::from_request(req, &()).await?.0
     } else {
-        Form::<NewRequest>::from_request(req, &()).await.map_err(|e| ApiError::BadRequest(e.body_text()))?.0
+        Form::<NewRequest>::from_request(req, &())
+            .await
+            .map_err(|e| ApiError::BadRequest(e.body_text()))?
+            .0
     };
     let id = format!("o311-{}", &new_token()?[..20]);
     let event = Event {
@@ -251,10 +322,19 @@ pub async fn create(State(st): State<AppState>, c: Caller, req: Request) -> Resu
         return Err(ApiError::BadRequest("lat/long out of range".into()));
     }
     let st2 = st.clone();
-    let out = st.blocking(move || store_rows(&st2, c.user(), vec![(1, Some(id), Ok(event))])).await?;
-    let row = out.rows.into_iter().next().ok_or_else(|| ApiError::Internal("no row outcome".into()))?;
+    let out = st
+        .blocking(move || store_rows(&st2, c.user(), vec![(1, Some(id), Ok(event))]))
+        .await?;
+    let row = out
+        .rows
+        .into_iter()
+        .next()
+        .ok_or_else(|| ApiError::Internal("no row outcome".into()))?;
     if row.outcome == "rejected" {
         return Err(ApiError::BadRequest(row.reason.unwrap_or_default()));
     }
-    Ok(Json(vec![Created { service_request_id: row.id.unwrap_or_default(), service_notice: row.outcome.into() }]))
+    Ok(Json(vec![Created {
+        service_request_id: row.id.unwrap_or_default(),
+        service_notice: row.outcome.into(),
+    }]))
 }

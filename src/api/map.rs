@@ -23,7 +23,10 @@ use super::extract::{P, Q};
 use super::scope::Scope;
 use super::state::{AppState, Cached};
 use crate::analytics::metrics::ingredients;
-use crate::analytics::{catalogue, change, compute_metrics, jenks_breaks, metric, quantile_breaks, MetricDef, Query, UnitContext};
+use crate::analytics::{
+    catalogue, change, compute_metrics, jenks_breaks, metric, quantile_breaks, MetricDef, Query,
+    UnitContext,
+};
 use crate::store::Role;
 
 /// Window and filters shared by the analytics endpoints.
@@ -40,16 +43,36 @@ pub struct Window {
 }
 
 fn list(s: &Option<String>) -> Vec<String> {
-    s.as_deref().map(|s| s.split(',').map(str::trim).filter(|x| !x.is_empty()).map(String::from).collect()).unwrap_or_default()
+    s.as_deref()
+        .map(|s| {
+            s.split(',')
+                .map(str::trim)
+                .filter(|x| !x.is_empty())
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 impl Window {
     pub fn query(&self, st: &AppState) -> Result<Query, ApiError> {
         let kinds = list(&self.kind);
-        if let Some(k) = kinds.iter().find(|k| !["issue", "incident", "visit"].contains(&k.as_str())) {
-            return Err(ApiError::BadRequest(format!("unknown kind {k:?}; use issue, incident or visit")));
+        if let Some(k) = kinds
+            .iter()
+            .find(|k| !["issue", "incident", "visit"].contains(&k.as_str()))
+        {
+            return Err(ApiError::BadRequest(format!(
+                "unknown kind {k:?}; use issue, incident or visit"
+            )));
         }
-        let q = Query { from: self.from, to: self.to, kinds, categories: list(&self.category), sources: Vec::new(), zone: st.zone };
+        let q = Query {
+            from: self.from,
+            to: self.to,
+            kinds,
+            categories: list(&self.category),
+            sources: Vec::new(),
+            zone: st.zone,
+        };
         q.validate()?;
         Ok(q)
     }
@@ -71,7 +94,14 @@ pub struct MetricDto {
 }
 
 pub fn dto(m: &'static MetricDef) -> MetricDto {
-    MetricDto { name: m.name, label_zh: m.zh, label_en: m.en, unit: m.unit, direction: m.direction, kinds: m.kinds }
+    MetricDto {
+        name: m.name,
+        label_zh: m.zh,
+        label_en: m.en,
+        unit: m.unit,
+        direction: m.direction,
+        kinds: m.kinds,
+    }
 }
 
 /// Every metric the service computes.
@@ -104,12 +134,31 @@ fn map_body(st: &AppState, c: &Caller, q: &MapQuery) -> Result<Vec<u8>, ApiError
     let snap = st.snapshot()?;
     let model = &snap.grids.model;
     let scope = Scope::of(c.user(), model);
-    let parent = q.parent.as_deref().map(|p| scope.unit(model, p)).transpose()?;
+    let parent = q
+        .parent
+        .as_deref()
+        .map(|p| scope.unit(model, p))
+        .transpose()?;
     let table = compute_metrics(&snap.pre, model, q.level, &query)?;
-    let rows: Vec<_> = table.rows.iter().filter(|r| scope.total(r.index) && under(model, r.index, parent)).collect();
-    let values: Vec<_> = rows.iter().map(|r| json!({"code": r.code, "name": r.name, "value": r.value(def.name)})).collect();
-    let no_data: Vec<&str> = rows.iter().filter(|r| r.value(def.name).is_none()).map(|r| r.code.as_str()).collect();
-    let mut sorted: Vec<f64> = rows.iter().filter_map(|r| r.value(def.name)).filter(|v| v.is_finite()).collect();
+    let rows: Vec<_> = table
+        .rows
+        .iter()
+        .filter(|r| scope.total(r.index) && under(model, r.index, parent))
+        .collect();
+    let values: Vec<_> = rows
+        .iter()
+        .map(|r| json!({"code": r.code, "name": r.name, "value": r.value(def.name)}))
+        .collect();
+    let no_data: Vec<&str> = rows
+        .iter()
+        .filter(|r| r.value(def.name).is_none())
+        .map(|r| r.code.as_str())
+        .collect();
+    let mut sorted: Vec<f64> = rows
+        .iter()
+        .filter_map(|r| r.value(def.name))
+        .filter(|v| v.is_finite())
+        .collect();
     sorted.sort_by(f64::total_cmp);
     let body = json!({
         "metric": dto(def),
@@ -124,14 +173,37 @@ fn map_body(st: &AppState, c: &Caller, q: &MapQuery) -> Result<Vec<u8>, ApiError
 #[utoipa::path(get, path = "/api/v1/map", params(MapQuery, Window),
     responses((status = 200, description = "{metric, values, breaks, no_data}"), (status = 304), (status = 400, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
-pub async fn map(State(st): State<AppState>, c: Caller, uri: Uri, headers: HeaderMap, Q(q): Q<MapQuery>) -> Result<Response, ApiError> {
+pub async fn map(
+    State(st): State<AppState>,
+    c: Caller,
+    uri: Uri,
+    headers: HeaderMap,
+    Q(q): Q<MapQuery>,
+) -> Result<Response, ApiError> {
     if q.level > 3 {
-        return Err(ApiError::BadRequest(format!("level {} is not a tier 0..3", q.level)));
+        return Err(ApiError::BadRequest(format!(
+            "level {} is not a tier 0..3",
+            q.level
+        )));
     }
     let snap = st.snapshot()?;
-    let scope_key = if c.user().role == Role::Admin { "*".to_owned() } else { format!("{}:{}", c.user().role.as_str(), c.user().scopes.join(",")) };
-    let key = format!("{}|{}|{}", snap.generation, scope_key, uri.query().unwrap_or(""));
-    let hit = st.cache.lock().unwrap_or_else(|p| p.into_inner()).get(&key).cloned();
+    let scope_key = if c.user().role == Role::Admin {
+        "*".to_owned()
+    } else {
+        format!("{}:{}", c.user().role.as_str(), c.user().scopes.join(","))
+    };
+    let key = format!(
+        "{}|{}|{}",
+        snap.generation,
+        scope_key,
+        uri.query().unwrap_or("")
+    );
+    let hit = st
+        .cache
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&key)
+        .cloned();
     let cached = match hit {
         Some(c) => {
             st.metrics.cache_hits.fetch_add(1, Ordering::Relaxed);
@@ -142,7 +214,10 @@ pub async fn map(State(st): State<AppState>, c: Caller, uri: Uri, headers: Heade
             let st2 = st.clone();
             let body = st.blocking(move || map_body(&st2, &c, &q)).await?;
             let etag = format!("\"{}\"", &hex::encode(Sha256::digest(&body))[..32]);
-            let entry = Arc::new(Cached { etag, body: body.into() });
+            let entry = Arc::new(Cached {
+                etag,
+                body: body.into(),
+            });
             let mut cache = st.cache.lock().unwrap_or_else(|p| p.into_inner());
             if cache.len() >= st.config.analytics.map_cache_entries {
                 cache.clear();
@@ -151,11 +226,22 @@ pub async fn map(State(st): State<AppState>, c: Caller, uri: Uri, headers: Heade
             entry
         }
     };
-    if headers.get(header::IF_NONE_MATCH).is_some_and(|v| v.as_bytes() == cached.etag.as_bytes()) {
-        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, cached.etag.clone())]).into_response());
+    if headers
+        .get(header::IF_NONE_MATCH)
+        .is_some_and(|v| v.as_bytes() == cached.etag.as_bytes())
+    {
+        return Ok((
+            StatusCode::NOT_MODIFIED,
+            [(header::ETAG, cached.etag.clone())],
+        )
+            .into_response());
     }
     Ok((
-        [(header::CONTENT_TYPE, "application/json".to_owned()), (header::ETAG, cached.etag.clone()), (header::CACHE_CONTROL, "private, no-cache".to_owned())],
+        [
+            (header::CONTENT_TYPE, "application/json".to_owned()),
+            (header::ETAG, cached.etag.clone()),
+            (header::CACHE_CONTROL, "private, no-cache".to_owned()),
+        ],
         cached.body.clone(),
     )
         .into_response())
@@ -187,7 +273,12 @@ pub struct Kpis {
 /// Every catalogue metric of one unit with 同比/环比.
 #[utoipa::path(get, path = "/api/v1/units/{code}/kpis", params(("code" = String, Path, description = "unit code"), Window),
     responses((status = 200, body = Kpis), (status = 404, body = super::error::ErrorBody)), security(("bearer" = [])))]
-pub async fn kpis(State(st): State<AppState>, c: Caller, P(code): P<String>, Q(w): Q<Window>) -> Result<Json<Kpis>, ApiError> {
+pub async fn kpis(
+    State(st): State<AppState>,
+    c: Caller,
+    P(code): P<String>,
+    Q(w): Q<Window>,
+) -> Result<Json<Kpis>, ApiError> {
     let q = w.query(&st)?;
     let snap = st.snapshot()?;
     st.blocking(move || {
@@ -197,28 +288,48 @@ pub async fn kpis(State(st): State<AppState>, c: Caller, P(code): P<String>, Q(w
         let cx = UnitContext::of(model, i);
         let at = |q: Option<Query>| -> Result<Option<crate::analytics::Ingredients>, ApiError> {
             let Some(q) = q else { return Ok(None) };
-            Ok(Some(ingredients(&snap.pre, model, u.level, &q)?.remove(&u.code).unwrap_or_default()))
+            Ok(Some(
+                ingredients(&snap.pre, model, u.level, &q)?
+                    .remove(&u.code)
+                    .unwrap_or_default(),
+            ))
         };
         let now = at(Some(q.clone()))?.unwrap_or_default();
         let (yoy, mom) = (at(q.same_period_last_year())?, at(q.previous_period())?);
-        let delta = |base: &Option<crate::analytics::Ingredients>, m: &MetricDef, v: Option<f64>| {
-            let b = base.as_ref().and_then(|b| (m.value)(b, &cx));
-            match (v, b) {
-                (Some(v), Some(b)) => {
-                    let ch = change(v, b);
-                    ChangeDto { abs: Some(ch.abs), pct: ch.pct }
+        let delta =
+            |base: &Option<crate::analytics::Ingredients>, m: &MetricDef, v: Option<f64>| {
+                let b = base.as_ref().and_then(|b| (m.value)(b, &cx));
+                match (v, b) {
+                    (Some(v), Some(b)) => {
+                        let ch = change(v, b);
+                        ChangeDto {
+                            abs: Some(ch.abs),
+                            pct: ch.pct,
+                        }
+                    }
+                    _ => ChangeDto {
+                        abs: None,
+                        pct: None,
+                    },
                 }
-                _ => ChangeDto { abs: None, pct: None },
-            }
-        };
+            };
         let kpis = catalogue()
             .iter()
             .map(|m| {
                 let value = (m.value)(&now, &cx);
-                Kpi { metric: m.name, value, yoy: delta(&yoy, m, value), mom: delta(&mom, m, value) }
+                Kpi {
+                    metric: m.name,
+                    value,
+                    yoy: delta(&yoy, m, value),
+                    mom: delta(&mom, m, value),
+                }
             })
             .collect();
-        Ok(Json(Kpis { code: u.code.clone(), name: u.name.clone(), kpis }))
+        Ok(Json(Kpis {
+            code: u.code.clone(),
+            name: u.name.clone(),
+            kpis,
+        }))
     })
     .await
 }
@@ -237,9 +348,15 @@ pub struct ExportQuery {
 /// Every metric of every visible unit of a tier as CSV (admins and analysts).
 #[utoipa::path(get, path = "/api/v1/export", params(ExportQuery, Window),
     responses((status = 200, content_type = "text/csv"), (status = 403, body = super::error::ErrorBody)), security(("bearer" = [])))]
-pub async fn export(State(st): State<AppState>, c: Caller, Q(q): Q<ExportQuery>) -> Result<Response, ApiError> {
+pub async fn export(
+    State(st): State<AppState>,
+    c: Caller,
+    Q(q): Q<ExportQuery>,
+) -> Result<Response, ApiError> {
     if !matches!(c.user().role, Role::Admin | Role::Analyst) {
-        return Err(ApiError::Forbidden("only admins and analysts may export".into()));
+        return Err(ApiError::Forbidden(
+            "only admins and analysts may export".into(),
+        ));
     }
     let query = q.window.query(&st)?;
     let snap = st.snapshot()?;
@@ -247,20 +364,43 @@ pub async fn export(State(st): State<AppState>, c: Caller, Q(q): Q<ExportQuery>)
         .blocking(move || {
             let model = &snap.grids.model;
             let scope = Scope::of(c.user(), model);
-            let parent = q.parent.as_deref().map(|p| scope.unit(model, p)).transpose()?;
+            let parent = q
+                .parent
+                .as_deref()
+                .map(|p| scope.unit(model, p))
+                .transpose()?;
             let table = compute_metrics(&snap.pre, model, q.level, &query)?;
             let mut w = csv::Writer::from_writer(Vec::new());
             let err = |e: csv::Error| ApiError::Internal(e.to_string());
             let mut head = vec!["code", "name"];
             head.extend(catalogue().iter().map(|m| m.name));
             w.write_record(&head).map_err(err)?;
-            for r in table.rows.iter().filter(|r| scope.total(r.index) && under(model, r.index, parent)) {
+            for r in table
+                .rows
+                .iter()
+                .filter(|r| scope.total(r.index) && under(model, r.index, parent))
+            {
                 let mut rec = vec![r.code.clone(), r.name.clone()];
-                rec.extend(catalogue().iter().map(|m| r.value(m.name).map_or(String::new(), |v| v.to_string())));
+                rec.extend(
+                    catalogue()
+                        .iter()
+                        .map(|m| r.value(m.name).map_or(String::new(), |v| v.to_string())),
+                );
                 w.write_record(&rec).map_err(err)?;
             }
-            w.into_inner().map_err(|e| ApiError::Internal(e.to_string()))
+            w.into_inner()
+                .map_err(|e| ApiError::Internal(e.to_string()))
         })
         .await?;
-    Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8"), (header::CONTENT_DISPOSITION, "attachment; filename=\"wangge-export.csv\"")], body).into_response())
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"wangge-export.csv\"",
+            ),
+        ],
+        body,
+    )
+        .into_response())
 }

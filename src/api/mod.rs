@@ -77,7 +77,10 @@ pub fn app(state: AppState) -> Router {
     router
         .fallback_service(ServeDir::new(web).fallback(ServeFile::new(web.join("index.html"))))
         .layer(middleware::from_fn_with_state(state.clone(), ops::observe))
-        .layer(middleware::from_fn_with_state(state.clone(), auth::authenticate))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::authenticate,
+        ))
         .layer(DefaultBodyLimit::max(state.config.server.body_limit_bytes))
         .with_state(state)
 }

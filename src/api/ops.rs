@@ -43,11 +43,21 @@ pub async fn healthz() -> &'static str {
 #[utoipa::path(get, path = "/readyz", responses((status = 200), (status = 503)))]
 pub async fn readyz(State(st): State<AppState>) -> Response {
     let store = st.store.clone();
-    let db = tokio::task::spawn_blocking(move || store.meta("schema").is_ok()).await.unwrap_or(false);
+    let db = tokio::task::spawn_blocking(move || store.meta("schema").is_ok())
+        .await
+        .unwrap_or(false);
     if st.is_ready() && db {
         (StatusCode::OK, "ready").into_response()
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, if db { "loading" } else { "database unavailable" }).into_response()
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            if db {
+                "loading"
+            } else {
+                "database unavailable"
+            },
+        )
+            .into_response()
     }
 }
 
@@ -58,31 +68,71 @@ pub async fn metrics(State(st): State<AppState>) -> Response {
     let mut out = String::new();
     out.push_str("# HELP wangge_http_requests_total HTTP requests by route, method and status.\n# TYPE wangge_http_requests_total counter\n");
     let mut total = 0;
-    for ((route, method, status), n) in m.requests.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+    for ((route, method, status), n) in m.requests.lock().unwrap_or_else(|p| p.into_inner()).iter()
+    {
         total += n;
         let _ = writeln!(out, "wangge_http_requests_total{{route=\"{route}\",method=\"{method}\",status=\"{status}\"}} {n}");
     }
     let secs = m.latency_us.load(Ordering::Relaxed) as f64 / 1e6;
     let _ = writeln!(out, "# HELP wangge_http_request_seconds Time spent answering.\n# TYPE wangge_http_request_seconds summary");
-    let _ = writeln!(out, "wangge_http_request_seconds_sum {secs}\nwangge_http_request_seconds_count {total}");
+    let _ = writeln!(
+        out,
+        "wangge_http_request_seconds_sum {secs}\nwangge_http_request_seconds_count {total}"
+    );
     let counters = [
-        ("wangge_ingest_rows_total", "Rows received by the ingest endpoint.", &m.ingest_read),
-        ("wangge_ingest_stored_total", "Events newly stored by the ingest endpoint.", &m.ingest_stored),
-        ("wangge_ingest_rejected_total", "Rows rejected by the ingest endpoint (duplicates included).", &m.ingest_rejected),
-        ("wangge_ingest_duplicates_total", "Rows whose (kind, id) was already stored.", &m.ingest_duplicates),
-        ("wangge_frame_rebuilds_total", "Rebuilds of the analytics frame after ingest.", &m.rebuilds),
-        ("wangge_map_cache_hits_total", "Map responses served from the cache.", &m.cache_hits),
-        ("wangge_map_cache_misses_total", "Map responses computed.", &m.cache_misses),
+        (
+            "wangge_ingest_rows_total",
+            "Rows received by the ingest endpoint.",
+            &m.ingest_read,
+        ),
+        (
+            "wangge_ingest_stored_total",
+            "Events newly stored by the ingest endpoint.",
+            &m.ingest_stored,
+        ),
+        (
+            "wangge_ingest_rejected_total",
+            "Rows rejected by the ingest endpoint (duplicates included).",
+            &m.ingest_rejected,
+        ),
+        (
+            "wangge_ingest_duplicates_total",
+            "Rows whose (kind, id) was already stored.",
+            &m.ingest_duplicates,
+        ),
+        (
+            "wangge_frame_rebuilds_total",
+            "Rebuilds of the analytics frame after ingest.",
+            &m.rebuilds,
+        ),
+        (
+            "wangge_map_cache_hits_total",
+            "Map responses served from the cache.",
+            &m.cache_hits,
+        ),
+        (
+            "wangge_map_cache_misses_total",
+            "Map responses computed.",
+            &m.cache_misses,
+        ),
     ];
     for (name, help, v) in counters {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", v.load(Ordering::Relaxed));
+        let _ = writeln!(
+            out,
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
+            v.load(Ordering::Relaxed)
+        );
     }
     let _ = writeln!(
         out,
         "# HELP wangge_frame_rows Events in the analytics frame.\n# TYPE wangge_frame_rows gauge\nwangge_frame_rows {}",
         m.frame_rows.load(Ordering::Relaxed)
     );
-    let _ = writeln!(out, "# HELP wangge_ready 1 when data are loaded.\n# TYPE wangge_ready gauge\nwangge_ready {}", u8::from(st.is_ready()));
+    let _ = writeln!(
+        out,
+        "# HELP wangge_ready 1 when data are loaded.\n# TYPE wangge_ready gauge\nwangge_ready {}",
+        u8::from(st.is_ready())
+    );
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }
 
@@ -105,17 +155,37 @@ pub async fn observe(State(st): State<AppState>, req: Request, next: Next) -> Re
     let t = Instant::now();
     let method = req.method().as_str().to_owned();
     let path = req.uri().path().to_owned();
-    let target = req.uri().path_and_query().map_or(path.clone(), |p| p.as_str().to_owned());
-    let route = req.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
-    let user = req.extensions().get::<Caller>().map(|c| c.user().name.clone());
+    let target = req
+        .uri()
+        .path_and_query()
+        .map_or(path.clone(), |p| p.as_str().to_owned());
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
+    let user = req
+        .extensions()
+        .get::<Caller>()
+        .map(|c| c.user().name.clone());
     let res = next.run(req).await;
     let status = res.status().as_u16();
     let us = u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX);
     st.metrics.latency_us.fetch_add(us, Ordering::Relaxed);
-    *st.metrics.requests.lock().unwrap_or_else(|p| p.into_inner()).entry((route, method.clone(), status)).or_default() += 1;
+    *st.metrics
+        .requests
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .entry((route, method.clone(), status))
+        .or_default() += 1;
     tracing::info!(target: "wangge::request", %method, %path, status, ms = us as f64 / 1000.0, user = user.as_deref().unwrap_or("-"));
     if let (Some(action), Some(_)) = (action(&method, &path), &user) {
-        st.audit(AuditEntry { at: now_us(), user, action: action.into(), target: format!("{method} {target}"), status });
+        st.audit(AuditEntry {
+            at: now_us(),
+            user,
+            action: action.into(),
+            target: format!("{method} {target}"),
+            status,
+        });
     }
     res
 }

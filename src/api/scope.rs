@@ -26,12 +26,19 @@ impl Scope {
     pub fn of(user: &User, model: &GridModel) -> Scope {
         let n = model.units().len();
         if user.role == Role::Admin {
-            return Scope { all: true, full: Vec::new(), total: Vec::new(), key: "*".into() };
+            return Scope {
+                all: true,
+                full: Vec::new(),
+                total: Vec::new(),
+                key: "*".into(),
+            };
         }
         let mut full = vec![false; n];
         let mut total = vec![false; n];
         for code in &user.scopes {
-            let Some(i) = model.index_of(code) else { continue };
+            let Some(i) = model.index_of(code) else {
+                continue;
+            };
             full[i] = true;
             for d in model.descendants(i) {
                 full[d] = true;
@@ -50,7 +57,12 @@ impl Scope {
         let mut codes = user.scopes.clone();
         codes.sort();
         let key = format!("{}:{}", user.role.as_str(), codes.join(","));
-        Scope { all: false, full, total, key }
+        Scope {
+            all: false,
+            full,
+            total,
+            key,
+        }
     }
 
     /// Everything visible (an admin).
@@ -70,12 +82,18 @@ impl Scope {
 
     /// Index of a unit the caller may see at least as a total; else 404.
     pub fn unit(&self, model: &GridModel, code: &str) -> Result<usize, ApiError> {
-        model.index_of(code).filter(|&i| self.total(i)).ok_or_else(|| ApiError::no_unit(code))
+        model
+            .index_of(code)
+            .filter(|&i| self.total(i))
+            .ok_or_else(|| ApiError::no_unit(code))
     }
 
     /// Index of a unit the caller may see fully (breakdowns); else 404.
     pub fn unit_full(&self, model: &GridModel, code: &str) -> Result<usize, ApiError> {
-        model.index_of(code).filter(|&i| self.full(i)).ok_or_else(|| ApiError::no_unit(code))
+        model
+            .index_of(code)
+            .filter(|&i| self.full(i))
+            .ok_or_else(|| ApiError::no_unit(code))
     }
 
     /// Codes of the tier-3 grids visible fully, when not everything is:
@@ -84,7 +102,13 @@ impl Scope {
         if self.all {
             return None;
         }
-        Some(model.level(3).filter(|&i| self.full(i)).map(|i| model.unit(i).code.clone()).collect())
+        Some(
+            model
+                .level(3)
+                .filter(|&i| self.full(i))
+                .map(|i| model.unit(i).code.clone())
+                .collect(),
+        )
     }
 
     /// Whether an event in these tier codes is visible row by row.
@@ -92,7 +116,13 @@ impl Scope {
         if self.all {
             return true;
         }
-        tiers.iter().rev().flatten().next().and_then(|c| model.index_of(c)).is_some_and(|i| self.full(i))
+        tiers
+            .iter()
+            .rev()
+            .flatten()
+            .next()
+            .and_then(|c| model.index_of(c))
+            .is_some_and(|i| self.full(i))
     }
 }
 
@@ -110,15 +140,28 @@ mod tests {
                 x1 = x + 1.0
             )
         };
-        let feats = [f("T", 1, None, 0.0), f("V", 2, Some("T"), 0.0), f("G1", 3, Some("V"), 0.0), f("G2", 3, Some("V"), 0.0)];
-        let text = format!(r#"{{"type":"FeatureCollection","features":[{}]}}"#, feats.join(","));
+        let feats = [
+            f("T", 1, None, 0.0),
+            f("V", 2, Some("T"), 0.0),
+            f("G1", 3, Some("V"), 0.0),
+            f("G2", 3, Some("V"), 0.0),
+        ];
+        let text = format!(
+            r#"{{"type":"FeatureCollection","features":[{}]}}"#,
+            feats.join(",")
+        );
         parse_geojson(&text, Default::default()).unwrap().0
     }
 
     #[test]
     fn a_chief_sees_the_parents_of_a_grid_as_totals_and_never_its_sibling() {
         let m = model();
-        let chief = User { id: 1, name: "c".into(), role: Role::Chief, scopes: vec!["G1".into()] };
+        let chief = User {
+            id: 1,
+            name: "c".into(),
+            role: Role::Chief,
+            scopes: vec!["G1".into()],
+        };
         let s = Scope::of(&chief, &m);
         let i = |c| m.index_of(c).unwrap();
         assert!(s.full(i("G1")) && !s.total(i("G2")));

@@ -36,7 +36,12 @@ impl Grids {
     pub fn new(model: GridModel, version: GridVersion) -> Grids {
         let locator = Locator::new(&model, Strategy::Cells);
         let tiers = tier_table(&model);
-        Grids { model, version, locator, tiers }
+        Grids {
+            model,
+            version,
+            locator,
+            tiers,
+        }
     }
 }
 
@@ -48,6 +53,9 @@ pub struct Snapshot {
     /// Increases at every rebuild; part of every cache key.
     pub generation: u64,
 }
+
+/// Serialised GeoJSON Features of every unit (empty for other levels), by index.
+pub type Features = Arc<Vec<String>>;
 
 /// A cached response body with its entity tag.
 pub struct Cached {
@@ -67,7 +75,7 @@ pub struct Inner {
     pub sessions: RwLock<HashMap<String, Session>>,
     pub cache: Mutex<HashMap<String, Arc<Cached>>>,
     pub weights: Mutex<HashMap<u64, Arc<Weights>>>,
-    pub geometry: Mutex<HashMap<(u8, u8), Arc<Vec<String>>>>,
+    pub geometry: Mutex<HashMap<(u8, u8), Features>>,
     pub metrics: Metrics,
     audit_tx: tokio::sync::mpsc::UnboundedSender<AuditEntry>,
     audit_rx: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<AuditEntry>>>,
@@ -88,7 +96,11 @@ impl AppState {
     /// State without data yet: `/healthz` and login work, the data endpoints
     /// answer 503 `not_ready` until [`AppState::load`] or [`AppState::set_grids`].
     pub fn new(config: Config, store: Arc<Store>, hasher: KeyedHasher) -> AppState {
-        let tz = config.ingest.tz.parse().unwrap_or(chrono_tz::Asia::Shanghai);
+        let tz = config
+            .ingest
+            .tz
+            .parse()
+            .unwrap_or(chrono_tz::Asia::Shanghai);
         let (audit_tx, audit_rx) = tokio::sync::mpsc::unbounded_channel();
         AppState(Arc::new(Inner {
             config,
@@ -116,16 +128,31 @@ impl AppState {
         let pre = PreAgg::build(frame.clone().lazy(), self.zone)?;
         let rows = frame.height();
         let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
-        let snap = Snapshot { grids: Arc::new(grids), frame, pre, generation };
+        let snap = Snapshot {
+            grids: Arc::new(grids),
+            frame,
+            pre,
+            generation,
+        };
         *self.snapshot.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(snap));
-        self.metrics.frame_rows.store(rows as u64, Ordering::Relaxed);
-        tracing::info!(rows, secs = t.elapsed().as_secs_f64(), "analytics frame built from the database");
+        self.metrics
+            .frame_rows
+            .store(rows as u64, Ordering::Relaxed);
+        tracing::info!(
+            rows,
+            secs = t.elapsed().as_secs_f64(),
+            "analytics frame built from the database"
+        );
         Ok(())
     }
 
     /// The current snapshot, or 503 while loading.
     pub fn snapshot(&self) -> Result<Arc<Snapshot>, ApiError> {
-        self.snapshot.read().unwrap_or_else(|p| p.into_inner()).clone().ok_or(ApiError::NotReady)
+        self.snapshot
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .ok_or(ApiError::NotReady)
     }
 
     pub fn is_ready(&self) -> bool {
@@ -135,7 +162,10 @@ impl AppState {
     /// Queues rows just stored for the next rebuild.
     pub fn append(&self, rows: DataFrame) {
         if rows.height() > 0 {
-            self.pending.lock().unwrap_or_else(|p| p.into_inner()).push(rows);
+            self.pending
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(rows);
         }
     }
 
@@ -155,10 +185,17 @@ impl AppState {
         let pre = PreAgg::build(frame.clone().lazy(), self.zone)?;
         let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
         let rows = frame.height();
-        let snap = Snapshot { grids: old.grids.clone(), frame, pre, generation };
+        let snap = Snapshot {
+            grids: old.grids.clone(),
+            frame,
+            pre,
+            generation,
+        };
         *self.snapshot.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(snap));
         self.cache.lock().unwrap_or_else(|p| p.into_inner()).clear();
-        self.metrics.frame_rows.store(rows as u64, Ordering::Relaxed);
+        self.metrics
+            .frame_rows
+            .store(rows as u64, Ordering::Relaxed);
         self.metrics.rebuilds.fetch_add(1, Ordering::Relaxed);
         Ok(true)
     }
@@ -178,12 +215,21 @@ impl AppState {
                 let s = st.clone();
                 match tokio::task::spawn_blocking(move || s.refresh()).await {
                     Ok(Ok(_)) | Ok(Err(ApiError::NotReady)) => {}
-                    Ok(Err(e)) => tracing::error!(error = %e, "refreshing the analytics frame failed"),
+                    Ok(Err(e)) => {
+                        tracing::error!(error = %e, "refreshing the analytics frame failed")
+                    }
                     Err(e) => tracing::error!(error = %e, "refresh task panicked"),
                 }
             }
         });
-        let Some(mut rx) = self.audit_rx.lock().unwrap_or_else(|p| p.into_inner()).take() else { return };
+        let Some(mut rx) = self
+            .audit_rx
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        else {
+            return;
+        };
         let store = self.store.clone();
         tokio::spawn(async move {
             while let Some(first) = rx.recv().await {
@@ -195,7 +241,9 @@ impl AppState {
                 let n = batch.len();
                 match tokio::task::spawn_blocking(move || s.audit(&batch)).await {
                     Ok(Ok(())) => {}
-                    Ok(Err(e)) => tracing::error!(error = %e, lost = n, "writing the audit log failed"),
+                    Ok(Err(e)) => {
+                        tracing::error!(error = %e, lost = n, "writing the audit log failed")
+                    }
                     Err(e) => tracing::error!(error = %e, lost = n, "audit task panicked"),
                 }
             }

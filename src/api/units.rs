@@ -52,7 +52,12 @@ fn tolerance(zoom: u8) -> f64 {
 fn features(st: &AppState, snap: &Snapshot, level: u8, zoom: Option<u8>) -> Arc<Vec<String>> {
     let z = zoom.unwrap_or(u8::MAX);
     let key = (level, z);
-    if let Some(f) = st.geometry.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+    if let Some(f) = st
+        .geometry
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&key)
+    {
         return f.clone();
     }
     let model = &snap.grids.model;
@@ -71,16 +76,26 @@ fn features(st: &AppState, snap: &Snapshot, level: u8, zoom: Option<u8>) -> Arc<
         })
         .collect();
     let built = Arc::new(built);
-    st.geometry.lock().unwrap_or_else(|p| p.into_inner()).insert(key, built.clone());
+    st.geometry
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(key, built.clone());
     built
 }
 
 /// Units of a tier as a GeoJSON FeatureCollection.
 #[utoipa::path(get, path = "/api/v1/units", params(UnitsQuery),
     responses((status = 200, content_type = "application/geo+json", description = "FeatureCollection")), security(("bearer" = [])))]
-pub async fn list(State(st): State<AppState>, c: Caller, Q(q): Q<UnitsQuery>) -> Result<Response, ApiError> {
+pub async fn list(
+    State(st): State<AppState>,
+    c: Caller,
+    Q(q): Q<UnitsQuery>,
+) -> Result<Response, ApiError> {
     if q.level > 3 {
-        return Err(ApiError::BadRequest(format!("level {} is not a tier 0..3", q.level)));
+        return Err(ApiError::BadRequest(format!(
+            "level {} is not a tier 0..3",
+            q.level
+        )));
     }
     let snap = st.snapshot()?;
     let st2 = st.clone();
@@ -88,7 +103,11 @@ pub async fn list(State(st): State<AppState>, c: Caller, Q(q): Q<UnitsQuery>) ->
         .blocking(move || {
             let model = &snap.grids.model;
             let scope = Scope::of(c.user(), model);
-            let parent = q.parent.as_deref().map(|p| scope.unit(model, p)).transpose()?;
+            let parent = q
+                .parent
+                .as_deref()
+                .map(|p| scope.unit(model, p))
+                .transpose()?;
             let feats = features(&st2, &snap, q.level, q.zoom);
             let mut out = String::with_capacity(1 << 16);
             out.push_str(r#"{"type":"FeatureCollection","features":["#);
@@ -129,13 +148,21 @@ pub struct UnitDetail {
 }
 
 fn unit_ref(u: &Unit) -> UnitRef {
-    UnitRef { code: u.code.clone(), name: u.name.clone(), level: u.level }
+    UnitRef {
+        code: u.code.clone(),
+        name: u.name.clone(),
+        level: u.level,
+    }
 }
 
 /// One unit with its ancestors and (visible) children.
 #[utoipa::path(get, path = "/api/v1/units/{code}", params(("code" = String, Path, description = "unit code")),
     responses((status = 200, body = UnitDetail), (status = 404, body = super::error::ErrorBody)), security(("bearer" = [])))]
-pub async fn one(State(st): State<AppState>, c: Caller, P(code): P<String>) -> Result<Json<UnitDetail>, ApiError> {
+pub async fn one(
+    State(st): State<AppState>,
+    c: Caller,
+    P(code): P<String>,
+) -> Result<Json<UnitDetail>, ApiError> {
     let snap = st.snapshot()?;
     let model = &snap.grids.model;
     let scope = Scope::of(c.user(), model);
@@ -143,7 +170,15 @@ pub async fn one(State(st): State<AppState>, c: Caller, P(code): P<String>) -> R
     let u = model.unit(i);
     Ok(Json(UnitDetail {
         unit: props(model, u, i),
-        ancestors: model.ancestors(i).map(|a| unit_ref(model.unit(a))).collect(),
-        children: u.children.iter().filter(|&&ch| scope.total(ch)).map(|&ch| unit_ref(model.unit(ch))).collect(),
+        ancestors: model
+            .ancestors(i)
+            .map(|a| unit_ref(model.unit(a)))
+            .collect(),
+        children: u
+            .children
+            .iter()
+            .filter(|&&ch| scope.total(ch))
+            .map(|&ch| unit_ref(model.unit(ch)))
+            .collect(),
     }))
 }

@@ -29,7 +29,11 @@ pub struct ServeArgs {
 }
 
 /// Reads the config, applies environment and command-line overrides.
-pub fn config(path: &Path, data: Option<&PathBuf>, addr: Option<&String>) -> anyhow::Result<(Config, Vec<String>)> {
+pub fn config(
+    path: &Path,
+    data: Option<&PathBuf>,
+    addr: Option<&String>,
+) -> anyhow::Result<(Config, Vec<String>)> {
     let (mut cfg, unknown) = Config::load(Some(path), std::env::vars())?;
     if let Some(d) = data {
         cfg.storage.data = d.clone();
@@ -41,9 +45,16 @@ pub fn config(path: &Path, data: Option<&PathBuf>, addr: Option<&String>) -> any
 }
 
 fn init_logs(json: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let _ = if json { b.json().try_init() } else { b.try_init() };
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        b.json().try_init()
+    } else {
+        b.try_init()
+    };
 }
 
 /// Creates the first admin when there is no user; prints its password once.
@@ -57,7 +68,10 @@ fn first_admin(store: &Store) -> anyhow::Result<()> {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "created user admin with one-time password: {password}");
-    let _ = writeln!(out, "(shown once; store it now. Add users with `wangge user add`.)");
+    let _ = writeln!(
+        out,
+        "(shown once; store it now. Add users with `wangge user add`.)"
+    );
     let _ = out.flush();
     Ok(())
 }
@@ -71,18 +85,45 @@ fn prepare(st: &AppState) -> anyhow::Result<()> {
     if !grids.exists() && st.store.active_grid()?.is_none() {
         let d = &cfg.demo;
         tracing::info!(grids = d.grids, events = d.events, dir = %data.display(), "no data: generating the demo county");
-        generate(&DemoOptions { out: data.clone(), grids: d.grids, events: d.events, seed: d.seed })?;
+        generate(&DemoOptions {
+            out: data.clone(),
+            grids: d.grids,
+            events: d.events,
+            seed: d.seed,
+        })?;
     }
-    let (model, version) = ensure_grids(&st.store, &grids).with_context(|| format!("loading {}", grids.display()))?;
-    tracing::info!(version = version.id, units = version.units, "grid version active");
+    let (model, version) =
+        ensure_grids(&st.store, &grids).with_context(|| format!("loading {}", grids.display()))?;
+    tracing::info!(
+        version = version.id,
+        units = version.units,
+        "grid version active"
+    );
     if let Ok(meta) = std::fs::metadata(&events) {
-        let mtime = meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_secs());
-        let key = format!("ingested:{}", std::fs::canonicalize(&events).unwrap_or(events.clone()).display());
+        let mtime = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_secs());
+        let key = format!(
+            "ingested:{}",
+            std::fs::canonicalize(&events)
+                .unwrap_or(events.clone())
+                .display()
+        );
         let stamp = format!("{}:{mtime}", meta.len());
         if st.store.meta(&key)?.as_deref() != Some(stamp.as_str()) {
             let t = std::time::Instant::now();
             let v = crate::api::validator_of(st);
-            let out = ingest_file(&st.store, &model, version.id, &events, &v, cfg.ingest.batch_rows, &mut |_| {})?;
+            let out = ingest_file(
+                &st.store,
+                &model,
+                version.id,
+                &events,
+                &v,
+                cfg.ingest.batch_rows,
+                &mut |_| {},
+            )?;
             st.store.set_meta(&key, &stamp)?;
             let s = &out.summary;
             tracing::info!(
@@ -104,11 +145,15 @@ pub fn run(a: &ServeArgs) -> anyhow::Result<i32> {
     let store = Arc::new(Store::open(&cfg.database())?);
     let hasher = KeyedHasher::from_env_or_file(&cfg.secret())?;
     first_admin(&store)?;
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async move {
         let addr = cfg.server.addr.clone();
         let state = AppState::new(cfg, store, hasher);
-        let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("binding {addr}"))?;
+        let listener = tokio::net::TcpListener::bind(&addr)
+            .await
+            .with_context(|| format!("binding {addr}"))?;
         tracing::info!(%addr, "listening");
         state.spawn_background();
         let st = state.clone();

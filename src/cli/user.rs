@@ -36,7 +36,8 @@ pub struct AddArgs {
 
 pub fn run(c: &UserCommand) -> anyhow::Result<i32> {
     let UserCommand::Add(a) = c;
-    let role = Role::parse(&a.role).ok_or_else(|| anyhow::anyhow!("--role {}: use admin, leader, chief or analyst", a.role))?;
+    let role = Role::parse(&a.role)
+        .ok_or_else(|| anyhow::anyhow!("--role {}: use admin, leader, chief or analyst", a.role))?;
     if role != Role::Admin && a.scope.is_empty() {
         anyhow::bail!("a {} needs at least one --scope unit code", a.role);
     }
@@ -48,7 +49,12 @@ pub fn run(c: &UserCommand) -> anyhow::Result<i32> {
         None => new_token()?[..24].to_owned(),
     };
     let user = store.add_user(&a.name, role, &a.scope, &password)?;
-    println!("added {} ({}) scopes [{}]", user.name, role.as_str(), user.scopes.join(", "));
+    println!(
+        "added {} ({}) scopes [{}]",
+        user.name,
+        role.as_str(),
+        user.scopes.join(", ")
+    );
     if generated {
         println!("password (shown once): {password}");
     }

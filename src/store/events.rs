@@ -78,7 +78,11 @@ fn issue_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<IssueRow> {
     })
 }
 
-fn insert_all(c: &mut Connection, version: i64, rows: &[Located<'_>]) -> rusqlite::Result<Vec<bool>> {
+fn insert_all(
+    c: &mut Connection,
+    version: i64,
+    rows: &[Located<'_>],
+) -> rusqlite::Result<Vec<bool>> {
     let tx = c.transaction()?;
     let mut inserted = Vec::with_capacity(rows.len());
     {
@@ -137,7 +141,11 @@ impl Store {
 
     /// Rewrites the join results of events (after a new grid version), in
     /// one transaction so readers see either the old or the new join.
-    pub fn rejoin(&self, grid_version: i64, rows: &[(i64, Outcome, [Option<&str>; 3])]) -> Result<()> {
+    pub fn rejoin(
+        &self,
+        grid_version: i64,
+        rows: &[(i64, Outcome, [Option<&str>; 3])],
+    ) -> Result<()> {
         self.write(|c| {
             let tx = c.transaction()?;
             {
@@ -160,10 +168,17 @@ impl Store {
             2 => "tier2",
             _ => "tier3",
         };
-        let grids = f.grids.as_ref().map(|g| serde_json::Value::from(g.clone()).to_string());
+        let grids = f
+            .grids
+            .as_ref()
+            .map(|g| serde_json::Value::from(g.clone()).to_string());
         // Without a unit (an admin's Open311 listing) the tier clause goes,
         // rather than an `OR` that would keep SQLite off the index.
-        let unit = if f.code.is_empty() { "?1 = ''".to_owned() } else { format!("{tier} = ?1") };
+        let unit = if f.code.is_empty() {
+            "?1 = ''".to_owned()
+        } else {
+            format!("{tier} = ?1")
+        };
         let filter = format!(
             "FROM events WHERE kind = 'issue' AND {unit} AND (?2 IS NULL OR status = ?2) \
              AND (?3 IS NULL OR tier3 IN (SELECT value FROM json_each(?3)))"
@@ -171,20 +186,29 @@ impl Store {
         let limit = i64::try_from(f.limit).unwrap_or(i64::MAX);
         let offset = i64::try_from(f.offset).unwrap_or(i64::MAX);
         self.read(|c| {
-            let total: i64 = c.query_row(&format!("SELECT count(*) {filter}"), params![f.code, f.status, grids], |r| r.get(0))?;
+            let total: i64 = c.query_row(
+                &format!("SELECT count(*) {filter}"),
+                params![f.code, f.status, grids],
+                |r| r.get(0),
+            )?;
             let mut st = c.prepare(&format!(
                 "SELECT {ISSUE_COLS} {filter} \
                  ORDER BY (status = 'open') DESC, occurred_at DESC, id LIMIT ?4 OFFSET ?5"
             ))?;
             let rows = st.query_map(params![f.code, f.status, grids, limit, offset], issue_row)?;
-            Ok((u64::try_from(total).unwrap_or(0), rows.collect::<rusqlite::Result<Vec<_>>>()?))
+            Ok((
+                u64::try_from(total).unwrap_or(0),
+                rows.collect::<rusqlite::Result<Vec<_>>>()?,
+            ))
         })
     }
 
     /// One issue by id.
     pub fn issue(&self, id: &str) -> Result<Option<IssueRow>> {
         let f = self.read(|c| {
-            let mut st = c.prepare(&format!("SELECT {ISSUE_COLS} FROM events WHERE kind = 'issue' AND id = ?1"))?;
+            let mut st = c.prepare(&format!(
+                "SELECT {ISSUE_COLS} FROM events WHERE kind = 'issue' AND id = ?1"
+            ))?;
             let mut rows = st.query_map([id], issue_row)?;
             rows.next().transpose()
         })?;
@@ -194,7 +218,9 @@ impl Store {
     /// Distinct issue categories (Open311 services).
     pub fn issue_categories(&self) -> Result<Vec<String>> {
         self.read(|c| {
-            let mut st = c.prepare("SELECT DISTINCT category FROM events WHERE kind = 'issue' ORDER BY category")?;
+            let mut st = c.prepare(
+                "SELECT DISTINCT category FROM events WHERE kind = 'issue' ORDER BY category",
+            )?;
             let rows = st.query_map([], |r| r.get(0))?;
             rows.collect()
         })

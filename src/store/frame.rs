@@ -44,7 +44,10 @@ impl Builders {
         let cols = vec![
             Column::new(c::ID.into(), self.id),
             Column::new(c::KIND.into(), self.kind),
-            datetime(c::OCCURRED_AT, self.occurred_at.into_iter().map(Some).collect())?,
+            datetime(
+                c::OCCURRED_AT,
+                self.occurred_at.into_iter().map(Some).collect(),
+            )?,
             Column::new(c::LON.into(), self.lon),
             Column::new(c::LAT.into(), self.lat),
             Column::new(c::CATEGORY.into(), self.category),

@@ -25,7 +25,13 @@ pub struct GridVersion {
 }
 
 fn version(r: &rusqlite::Row<'_>) -> rusqlite::Result<GridVersion> {
-    Ok(GridVersion { id: r.get(0)?, sha256: r.get(1)?, source: r.get(2)?, loaded_at: r.get(3)?, units: r.get(4)? })
+    Ok(GridVersion {
+        id: r.get(0)?,
+        sha256: r.get(1)?,
+        source: r.get(2)?,
+        loaded_at: r.get(3)?,
+        units: r.get(4)?,
+    })
 }
 
 impl Store {
@@ -44,14 +50,22 @@ impl Store {
     /// Every version, oldest first.
     pub fn grid_versions(&self) -> Result<Vec<GridVersion>> {
         self.read(|c| {
-            let mut st = c.prepare("SELECT id, sha256, source, loaded_at, units FROM grid_versions ORDER BY id")?;
+            let mut st = c.prepare(
+                "SELECT id, sha256, source, loaded_at, units FROM grid_versions ORDER BY id",
+            )?;
             let rows = st.query_map([], version)?;
             rows.collect()
         })
     }
 
     /// Stores a new version and makes it the active one; older ones stay.
-    pub fn add_grid_version(&self, sha256: &str, source: &str, units: usize, geojson: &str) -> Result<GridVersion> {
+    pub fn add_grid_version(
+        &self,
+        sha256: &str,
+        source: &str,
+        units: usize,
+        geojson: &str,
+    ) -> Result<GridVersion> {
         let loaded_at = now_us();
         let units = i64::try_from(units).unwrap_or(i64::MAX);
         let id = self.write(|c| {
@@ -65,6 +79,12 @@ impl Store {
             tx.commit()?;
             Ok(id)
         })?;
-        Ok(GridVersion { id, sha256: sha256.to_owned(), source: source.to_owned(), loaded_at, units })
+        Ok(GridVersion {
+            id,
+            sha256: sha256.to_owned(),
+            source: source.to_owned(),
+            loaded_at,
+            units,
+        })
     }
 }

@@ -47,9 +47,16 @@ pub fn locate_events<'m>(
 
 fn parse_model(text: &str, path: &Path) -> Result<GridModel> {
     let (model, report) =
-        parse_geojson(text, LoadOptions::default()).map_err(|reason| GridError::Parse { path: path.to_owned(), reason })?;
+        parse_geojson(text, LoadOptions::default()).map_err(|reason| GridError::Parse {
+            path: path.to_owned(),
+            reason,
+        })?;
     if report.fatal_count() > 0 {
-        return Err(GridError::Rejected { path: path.to_owned(), report: Box::new(report) }.into());
+        return Err(GridError::Rejected {
+            path: path.to_owned(),
+            report: Box::new(report),
+        }
+        .into());
     }
     Ok(model)
 }
@@ -64,7 +71,11 @@ pub fn ensure_grids(store: &Store, path: &Path) -> Result<(GridModel, GridVersio
         Err(source) => {
             return match active {
                 Some((v, stored)) => Ok((parse_model(&stored, path)?, v)),
-                None => Err(GridError::Io { path: path.to_owned(), source }.into()),
+                None => Err(GridError::Io {
+                    path: path.to_owned(),
+                    source,
+                }
+                .into()),
             }
         }
     };
@@ -75,7 +86,12 @@ pub fn ensure_grids(store: &Store, path: &Path) -> Result<(GridModel, GridVersio
         }
     }
     let model = parse_model(&text, path)?;
-    let version = store.add_grid_version(&sha, &path.display().to_string(), model.units().len(), &text)?;
+    let version = store.add_grid_version(
+        &sha,
+        &path.display().to_string(),
+        model.units().len(),
+        &text,
+    )?;
     rejoin(store, &model, version.id)?;
     Ok((model, version))
 }
@@ -96,13 +112,21 @@ fn rejoin(store: &Store, model: &GridModel, version: i64) -> Result<()> {
         .zip(&hits)
         .map(|(p, &(o, u))| {
             let code = |t: usize| {
-                let a = if u == NONE { NONE } else { tiers[u as usize][t] };
+                let a = if u == NONE {
+                    NONE
+                } else {
+                    tiers[u as usize][t]
+                };
                 (a != NONE).then(|| model.unit(a as usize).code.as_str())
             };
             (p.0, o, [code(0), code(1), code(2)])
         })
         .collect();
-    tracing::info!(events = rows.len(), version, "re-joined stored events to the new grid version");
+    tracing::info!(
+        events = rows.len(),
+        version,
+        "re-joined stored events to the new grid version"
+    );
     store.rejoin(version, &rows)
 }
 
@@ -126,14 +150,27 @@ pub fn ingest_file(
         s.read += batch.read;
         s.rejected += batch.rejects.len() as u64;
         let located = locate_events(model, &locator, &tiers, &batch.events);
-        for (events, hits) in batch.events.chunks(batch_rows.max(1)).zip(located.chunks(batch_rows.max(1))) {
-            let rows: Vec<Located<'_>> =
-                events.iter().zip(hits).map(|(e, &(outcome, tiers))| Located { event: e, outcome, tiers }).collect();
+        for (events, hits) in batch
+            .events
+            .chunks(batch_rows.max(1))
+            .zip(located.chunks(batch_rows.max(1)))
+        {
+            let rows: Vec<Located<'_>> = events
+                .iter()
+                .zip(hits)
+                .map(|(e, &(outcome, tiers))| Located {
+                    event: e,
+                    outcome,
+                    tiers,
+                })
+                .collect();
             let inserted = match store.insert_events(version, &rows) {
                 Ok(i) => i,
                 Err(e) => {
                     failure = Some(e);
-                    return Err(crate::ingest::IngestError::Output("database write failed".into()));
+                    return Err(crate::ingest::IngestError::Output(
+                        "database write failed".into(),
+                    ));
                 }
             };
             for (r, new) in rows.iter().zip(inserted) {

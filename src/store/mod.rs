@@ -86,13 +86,20 @@ impl Store {
         if let Some(dir) = path.parent() {
             let _ = std::fs::create_dir_all(dir);
         }
-        let store = Store { path: path.to_owned(), writer: Mutex::new(Self::connect(path)?), readers: Mutex::new(Vec::new()) };
+        let store = Store {
+            path: path.to_owned(),
+            writer: Mutex::new(Self::connect(path)?),
+            readers: Mutex::new(Vec::new()),
+        };
         store.write(|c| c.execute_batch(schema::SCHEMA))?;
         Ok(store)
     }
 
     fn connect(path: &Path) -> Result<Connection> {
-        let sql = |source| StoreError::Sql { path: path.to_owned(), source };
+        let sql = |source| StoreError::Sql {
+            path: path.to_owned(),
+            source,
+        };
         let c = Connection::open(path).map_err(sql)?;
         // FULL: a committed ingest must survive power loss, not only a crash.
         c.execute_batch(
@@ -109,11 +116,17 @@ impl Store {
     }
 
     fn sql(&self, source: rusqlite::Error) -> StoreError {
-        StoreError::Sql { path: self.path.clone(), source }
+        StoreError::Sql {
+            path: self.path.clone(),
+            source,
+        }
     }
 
     /// Runs `f` on the writer connection (blocking: call from a blocking thread).
-    pub(crate) fn write<T>(&self, f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> Result<T> {
+    pub(crate) fn write<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+    ) -> Result<T> {
         // A panic while holding the lock leaves the connection usable: SQLite
         // rolls back an open transaction when the Transaction is dropped.
         let mut c = self.writer.lock().unwrap_or_else(|p| p.into_inner());
@@ -138,12 +151,21 @@ impl Store {
     /// A value of the small key/value table (markers such as files already ingested).
     pub fn meta(&self, key: &str) -> Result<Option<String>> {
         use rusqlite::OptionalExtension;
-        self.read(|c| c.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).optional())
+        self.read(|c| {
+            c.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+                .optional()
+        })
     }
 
     /// Sets a value of the key/value table.
     pub fn set_meta(&self, key: &str, value: &str) -> Result<()> {
-        self.write(|c| c.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)", [key, value]).map(|_| ()))
+        self.write(|c| {
+            c.execute(
+                "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)",
+                [key, value],
+            )
+            .map(|_| ())
+        })
     }
 }
 

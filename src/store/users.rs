@@ -85,7 +85,8 @@ pub struct AuditEntry {
 /// 256 random bits, hex.
 pub fn new_token() -> Result<String> {
     let mut b = [0u8; 32];
-    getrandom::getrandom(&mut b).map_err(|e| StoreError::Password(format!("no randomness: {e}")))?;
+    getrandom::getrandom(&mut b)
+        .map_err(|e| StoreError::Password(format!("no randomness: {e}")))?;
     Ok(hex::encode(b))
 }
 
@@ -96,7 +97,8 @@ pub fn hash_token(token: &str) -> String {
 
 fn hash_password(password: &str) -> Result<String> {
     let mut salt = [0u8; 16];
-    getrandom::getrandom(&mut salt).map_err(|e| StoreError::Password(format!("no randomness: {e}")))?;
+    getrandom::getrandom(&mut salt)
+        .map_err(|e| StoreError::Password(format!("no randomness: {e}")))?;
     let salt = SaltString::encode_b64(&salt).map_err(|e| StoreError::Password(e.to_string()))?;
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
@@ -109,18 +111,37 @@ fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, String, String, Str
 }
 
 fn to_user((id, name, role, scopes): (i64, String, String, String)) -> Result<User> {
-    let role = Role::parse(&role).ok_or_else(|| StoreError::Corrupt { what: "role", reason: role.clone() })?;
-    let scopes: Vec<String> =
-        serde_json::from_str(&scopes).map_err(|e| StoreError::Corrupt { what: "scopes", reason: e.to_string() })?;
-    Ok(User { id, name, role, scopes })
+    let role = Role::parse(&role).ok_or_else(|| StoreError::Corrupt {
+        what: "role",
+        reason: role.clone(),
+    })?;
+    let scopes: Vec<String> = serde_json::from_str(&scopes).map_err(|e| StoreError::Corrupt {
+        what: "scopes",
+        reason: e.to_string(),
+    })?;
+    Ok(User {
+        id,
+        name,
+        role,
+        scopes,
+    })
 }
 
 impl Store {
     /// Adds a user; fails when the name is taken.
-    pub fn add_user(&self, name: &str, role: Role, scopes: &[String], password: &str) -> Result<User> {
+    pub fn add_user(
+        &self,
+        name: &str,
+        role: Role,
+        scopes: &[String],
+        password: &str,
+    ) -> Result<User> {
         let hash = hash_password(password)?;
         let scopes_json = serde_json::Value::from(scopes.to_vec()).to_string();
-        let exists = self.read(|c| c.query_row("SELECT 1 FROM users WHERE name = ?1", [name], |_| Ok(())).optional())?;
+        let exists = self.read(|c| {
+            c.query_row("SELECT 1 FROM users WHERE name = ?1", [name], |_| Ok(()))
+                .optional()
+        })?;
         if exists.is_some() {
             return Err(StoreError::User(format!("user {name:?} already exists")));
         }
@@ -131,7 +152,12 @@ impl Store {
             )?;
             Ok(c.last_insert_rowid())
         })?;
-        Ok(User { id, name: name.to_owned(), role, scopes: scopes.to_vec() })
+        Ok(User {
+            id,
+            name: name.to_owned(),
+            role,
+            scopes: scopes.to_vec(),
+        })
     }
 
     /// Number of users.
@@ -143,14 +169,24 @@ impl Store {
     /// The user when the password matches; `None` for a wrong name or password.
     pub fn verify_login(&self, name: &str, password: &str) -> Result<Option<User>> {
         let row = self.read(|c| {
-            c.query_row("SELECT id, name, role, scopes, password_hash FROM users WHERE name = ?1", [name], |r| {
-                Ok((user_row(r)?, r.get::<_, String>(4)?))
-            })
+            c.query_row(
+                "SELECT id, name, role, scopes, password_hash FROM users WHERE name = ?1",
+                [name],
+                |r| Ok((user_row(r)?, r.get::<_, String>(4)?)),
+            )
             .optional()
         })?;
-        let Some((u, hash)) = row else { return Ok(None) };
-        let parsed = PasswordHash::new(&hash).map_err(|e| StoreError::Corrupt { what: "password hash", reason: e.to_string() })?;
-        if Argon2::default().verify_password(password.as_bytes(), &parsed).is_err() {
+        let Some((u, hash)) = row else {
+            return Ok(None);
+        };
+        let parsed = PasswordHash::new(&hash).map_err(|e| StoreError::Corrupt {
+            what: "password hash",
+            reason: e.to_string(),
+        })?;
+        if Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_err()
+        {
             return Ok(None);
         }
         to_user(u).map(Some)
@@ -182,14 +218,24 @@ impl Store {
             )
             .optional()
         })?;
-        row.map(|(u, expires_at, kind)| Ok(Session { user: to_user(u)?, expires_at, kind })).transpose()
+        row.map(|(u, expires_at, kind)| {
+            Ok(Session {
+                user: to_user(u)?,
+                expires_at,
+                kind,
+            })
+        })
+        .transpose()
     }
 
     /// Ends a session; also drops expired ones.
     pub fn delete_session(&self, token_hash: &str) -> Result<()> {
         self.write(|c| {
-            c.execute("DELETE FROM sessions WHERE token_hash = ?1 OR expires_at <= ?2", params![token_hash, now_us()])
-                .map(|_| ())
+            c.execute(
+                "DELETE FROM sessions WHERE token_hash = ?1 OR expires_at <= ?2",
+                params![token_hash, now_us()],
+            )
+            .map(|_| ())
         })
     }
 
@@ -211,9 +257,17 @@ impl Store {
     pub fn audit_log(&self, limit: u64) -> Result<Vec<AuditEntry>> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.read(|c| {
-            let mut st = c.prepare("SELECT at, user, action, target, status FROM audit ORDER BY id DESC LIMIT ?1")?;
+            let mut st = c.prepare(
+                "SELECT at, user, action, target, status FROM audit ORDER BY id DESC LIMIT ?1",
+            )?;
             let rows = st.query_map([limit], |r| {
-                Ok(AuditEntry { at: r.get(0)?, user: r.get(1)?, action: r.get(2)?, target: r.get(3)?, status: r.get(4)? })
+                Ok(AuditEntry {
+                    at: r.get(0)?,
+                    user: r.get(1)?,
+                    action: r.get(2)?,
+                    target: r.get(3)?,
+                    status: r.get(4)?,
+                })
             })?;
             rows.collect()
         })

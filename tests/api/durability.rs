@@ -6,12 +6,20 @@ use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::api_support::demo_dir;
+use super::support::demo_dir;
 
-fn http(addr: &str, method: &str, path: &str, token: Option<&str>, body: &str) -> Option<(u16, String)> {
+fn http(
+    addr: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &str,
+) -> Option<(u16, String)> {
     let mut s = TcpStream::connect(addr).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
-    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
     let req = format!(
         "{method} {path} HTTP/1.1\r\nHost: x\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
@@ -67,9 +75,19 @@ fn every_acknowledged_event_survives_kill_9_exactly_once() {
     std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
     let password = line.trim().rsplit(' ').next().unwrap().to_owned();
     wait_ready(&addr);
-    let (s, body) = http(&addr, "POST", "/api/v1/login", None, &format!(r#"{{"username":"admin","password":"{password}"}}"#)).unwrap();
+    let (s, body) = http(
+        &addr,
+        "POST",
+        "/api/v1/login",
+        None,
+        &format!(r#"{{"username":"admin","password":"{password}"}}"#),
+    )
+    .unwrap();
     assert_eq!(s, 200, "{body}");
-    let token = serde_json::from_str::<serde_json::Value>(&body).unwrap()["token"].as_str().unwrap().to_owned();
+    let token = serde_json::from_str::<serde_json::Value>(&body).unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
 
     // A writer thread sends batches of 500 until the server dies; acknowledged ids are kept.
     let (a2, t2) = (addr.clone(), token.clone());
@@ -81,7 +99,13 @@ fn every_acknowledged_event_survives_kill_9_exactly_once() {
                 .iter()
                 .map(|id| format!(r#"{{"id":"{id}","kind":"incident","occurred_at":"2026-03-01 08:00","lon":115.0,"lat":38.5,"category":"盗窃"}}"#))
                 .collect();
-            match http(&a2, "POST", "/api/v1/events", Some(&t2), &format!("[{}]", evs.join(","))) {
+            match http(
+                &a2,
+                "POST",
+                "/api/v1/events",
+                Some(&t2),
+                &format!("[{}]", evs.join(",")),
+            ) {
                 Some((200, _)) => acked.extend(ids),
                 _ => return acked,
             }
@@ -93,12 +117,17 @@ fn every_acknowledged_event_survives_kill_9_exactly_once() {
     child.kill().unwrap();
     child.wait().unwrap();
     let acked = writer.join().unwrap();
-    assert!(acked.len() >= 500, "no batch was acknowledged before the kill");
+    assert!(
+        acked.len() >= 500,
+        "no batch was acknowledged before the kill"
+    );
 
     let mut again = start(&data, &addr);
     wait_ready(&addr);
     let conn = rusqlite::Connection::open(data.join("wangge.db")).unwrap();
-    let mut st = conn.prepare("SELECT count(*) FROM events WHERE kind = 'incident' AND id = ?1").unwrap();
+    let mut st = conn
+        .prepare("SELECT count(*) FROM events WHERE kind = 'incident' AND id = ?1")
+        .unwrap();
     for id in &acked {
         let n: i64 = st.query_row([id], |r| r.get(0)).unwrap();
         assert_eq!(n, 1, "acknowledged event {id} stored {n} times");

@@ -1,9 +1,14 @@
-//! The HTTP API through the router (no port), and once over real TCP.
+//! The HTTP API through the router (no port), and once over real TCP;
+//! the scope matrix and the kill -9 test in their own files.
+
+mod durability;
+mod scope;
+mod support;
 
 use axum::http::StatusCode;
 use serde_json::json;
 
-use crate::api_support::{env, env_with, get, login, post_json, send};
+use self::support::{env, env_with, get, login, post_json, send};
 
 const MONTH: &str = "from=2025-06-01&to=2025-07-01";
 
@@ -13,7 +18,10 @@ async fn a_login_gives_a_token_that_logout_revokes() {
     let t = login(&e.app, "leader").await;
     let me = get(&e.app, "/api/v1/me", &t).await;
     assert_eq!(me.status, StatusCode::OK);
-    assert_eq!(me.json(), json!({"name": "leader", "role": "leader", "scopes": [e.codes.township]}));
+    assert_eq!(
+        me.json(),
+        json!({"name": "leader", "role": "leader", "scopes": [e.codes.township]})
+    );
     let out = send(&e.app, "POST", "/api/v1/logout", Some(&t), None, Vec::new()).await;
     assert_eq!(out.status, StatusCode::NO_CONTENT);
     let again = get(&e.app, "/api/v1/me", &t).await;
@@ -24,8 +32,17 @@ async fn a_login_gives_a_token_that_logout_revokes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_password_or_no_token_is_401_json() {
     let e = env();
-    let r = post_json(&e.app, "/api/v1/login", None, json!({"username": "admin", "password": "nope"})).await;
-    assert_eq!((r.status, r.json()["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("unauthorized")));
+    let r = post_json(
+        &e.app,
+        "/api/v1/login",
+        None,
+        json!({"username": "admin", "password": "nope"}),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.json()["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("unauthorized"))
+    );
     let r = send(&e.app, "GET", "/api/v1/catalogue", None, None, Vec::new()).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     let r = get(&e.app, "/api/v1/catalogue", "not-a-token").await;
@@ -40,10 +57,22 @@ async fn malformed_queries_and_bodies_get_4xx_json() {
         ("/api/v1/map?level=9&metric=issue_count", "bad_request"),
         ("/api/v1/map?level=1&metric=nope", "unknown_metric"),
         ("/api/v1/map?level=x&metric=issue_count", "bad_request"),
-        ("/api/v1/map?level=1&metric=issue_count&from=2025-13-01", "bad_request"),
-        ("/api/v1/map?level=1&metric=issue_count&from=2025-07-01&to=2025-06-01", "bad_request"),
-        ("/api/v1/map?level=1&metric=issue_count&kind=spam", "bad_request"),
-        ("/api/v1/trend?unit=130682&metric=issue_count&grain=hour", "bad_request"),
+        (
+            "/api/v1/map?level=1&metric=issue_count&from=2025-13-01",
+            "bad_request",
+        ),
+        (
+            "/api/v1/map?level=1&metric=issue_count&from=2025-07-01&to=2025-06-01",
+            "bad_request",
+        ),
+        (
+            "/api/v1/map?level=1&metric=issue_count&kind=spam",
+            "bad_request",
+        ),
+        (
+            "/api/v1/trend?unit=130682&metric=issue_count&grain=hour",
+            "bad_request",
+        ),
         ("/api/v1/issues?unit=130682&per_page=0", "bad_request"),
         ("/api/v1/units/nope", "not_found"),
         ("/api/v1/nothing-here", "not_found"),
@@ -53,11 +82,38 @@ async fn malformed_queries_and_bodies_get_4xx_json() {
         assert_eq!(r.json()["code"], code, "{uri}: {}", r.text());
         assert!(r.json()["message"].is_string());
     }
-    let r = send(&e.app, "POST", "/api/v1/login", None, Some("application/json"), b"{".to_vec()).await;
-    assert_eq!((r.status, r.json()["code"].as_str()), (StatusCode::BAD_REQUEST, Some("bad_request")));
-    let r = send(&e.app, "POST", "/api/v1/events", Some(&t), Some("application/xml"), b"<a/>".to_vec()).await;
+    let r = send(
+        &e.app,
+        "POST",
+        "/api/v1/login",
+        None,
+        Some("application/json"),
+        b"{".to_vec(),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.json()["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("bad_request"))
+    );
+    let r = send(
+        &e.app,
+        "POST",
+        "/api/v1/events",
+        Some(&t),
+        Some("application/xml"),
+        b"<a/>".to_vec(),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    let r = send(&e.app, "POST", "/api/v1/events", Some(&t), Some("application/json"), b"[1,".to_vec()).await;
+    let r = send(
+        &e.app,
+        "POST",
+        "/api/v1/events",
+        Some(&t),
+        Some("application/json"),
+        b"[1,".to_vec(),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
 }
 
@@ -65,7 +121,15 @@ async fn malformed_queries_and_bodies_get_4xx_json() {
 async fn a_body_over_the_limit_is_413_json() {
     let e = env_with(|c| c.server.body_limit_bytes = 1024);
     let t = login(&e.app, "admin").await;
-    let r = send(&e.app, "POST", "/api/v1/events", Some(&t), Some("application/json"), vec![b' '; 4096]).await;
+    let r = send(
+        &e.app,
+        "POST",
+        "/api/v1/events",
+        Some(&t),
+        Some("application/json"),
+        vec![b' '; 4096],
+    )
+    .await;
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(r.json()["code"], "payload_too_large");
 }
@@ -81,11 +145,23 @@ async fn map_values_are_cached_with_an_etag_and_carry_breaks() {
     assert_eq!(v["metric"]["name"], "issue_count");
     assert!(v["values"].as_array().is_some_and(|a| !a.is_empty()));
     assert!(v["breaks"]["quantile"].is_array() && v["breaks"]["jenks"].is_array());
-    let etag = r.headers.get("etag").expect("etag").to_str().unwrap().to_owned();
+    let etag = r
+        .headers
+        .get("etag")
+        .expect("etag")
+        .to_str()
+        .unwrap()
+        .to_owned();
     let again = get(&e.app, &uri, &t).await;
     assert_eq!(again.body, r.body);
-    let req = axum::http::Request::builder().uri(&uri).header("authorization", format!("Bearer {t}")).header("if-none-match", &etag);
-    let res = tower::ServiceExt::oneshot(e.app.clone(), req.body(axum::body::Body::empty()).unwrap()).await.unwrap();
+    let req = axum::http::Request::builder()
+        .uri(&uri)
+        .header("authorization", format!("Bearer {t}"))
+        .header("if-none-match", &etag);
+    let res =
+        tower::ServiceExt::oneshot(e.app.clone(), req.body(axum::body::Body::empty()).unwrap())
+            .await
+            .unwrap();
     assert_eq!(res.status(), StatusCode::NOT_MODIFIED);
 }
 
@@ -95,36 +171,106 @@ async fn every_read_endpoint_answers_the_contract_shapes() {
     let t = login(&e.app, "admin").await;
     let c = &e.codes;
     let cat = get(&e.app, "/api/v1/catalogue", &t).await.json();
-    assert!(cat.as_array().unwrap().iter().any(|m| m["name"] == "resolution_rate" && m["label_zh"].is_string()));
-    let units = get(&e.app, &format!("/api/v1/units?level=3&parent={}&zoom=12", c.village), &t).await.json();
+    assert!(cat
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["name"] == "resolution_rate" && m["label_zh"].is_string()));
+    let units = get(
+        &e.app,
+        &format!("/api/v1/units?level=3&parent={}&zoom=12", c.village),
+        &t,
+    )
+    .await
+    .json();
     assert_eq!(units["type"], "FeatureCollection");
     let props = &units["features"][0]["properties"];
     for k in ["code", "name", "level", "parent", "households", "area_km2"] {
         assert!(props.get(k).is_some(), "{k} missing");
     }
-    let one = get(&e.app, &format!("/api/v1/units/{}", c.village), &t).await.json();
+    let one = get(&e.app, &format!("/api/v1/units/{}", c.village), &t)
+        .await
+        .json();
     assert_eq!(one["unit"]["code"], c.village.as_str());
     assert_eq!(one["ancestors"][0]["code"], c.township.as_str());
-    assert!(one["children"].as_array().unwrap().iter().any(|ch| ch["code"] == c.grid.as_str()));
-    let k = get(&e.app, &format!("/api/v1/units/{}/kpis?{MONTH}", c.township), &t).await.json();
-    assert!(k["kpis"].as_array().unwrap().iter().any(|x| x["metric"] == "issue_count" && x["yoy"].is_object() && x["mom"].is_object()));
-    let tr = get(&e.app, &format!("/api/v1/trend?unit={}&metric=issue_count&grain=week&from=2025-01-06&to=2025-07-07", c.township), &t).await.json();
+    assert!(one["children"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|ch| ch["code"] == c.grid.as_str()));
+    let k = get(
+        &e.app,
+        &format!("/api/v1/units/{}/kpis?{MONTH}", c.township),
+        &t,
+    )
+    .await
+    .json();
+    assert!(k["kpis"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|x| x["metric"] == "issue_count" && x["yoy"].is_object() && x["mom"].is_object()));
+    let tr = get(
+        &e.app,
+        &format!(
+            "/api/v1/trend?unit={}&metric=issue_count&grain=week&from=2025-01-06&to=2025-07-07",
+            c.township
+        ),
+        &t,
+    )
+    .await
+    .json();
     assert_eq!(tr["series"].as_array().unwrap().len(), 26, "{tr}");
     assert!(tr["alerts"].is_array());
-    let cmp = get(&e.app, &format!("/api/v1/compare?unit={}&metric=resolution_rate&{MONTH}", c.township), &t).await.json();
+    let cmp = get(
+        &e.app,
+        &format!(
+            "/api/v1/compare?unit={}&metric=resolution_rate&{MONTH}",
+            c.township
+        ),
+        &t,
+    )
+    .await
+    .json();
     let row = &cmp["rows"][0];
-    for k in ["code", "name", "rank", "prev_rank", "value", "smoothed", "ci_low", "ci_high", "volume", "eligible", "score", "spark"] {
+    for k in [
+        "code",
+        "name",
+        "rank",
+        "prev_rank",
+        "value",
+        "smoothed",
+        "ci_low",
+        "ci_high",
+        "volume",
+        "eligible",
+        "score",
+        "spark",
+    ] {
         assert!(row.get(k).is_some(), "compare row lacks {k}: {row}");
     }
-    let hs = get(&e.app, "/api/v1/hotspots?level=2&metric=event_count", &t).await.json();
+    let hs = get(&e.app, "/api/v1/hotspots?level=2&metric=event_count", &t)
+        .await
+        .json();
     assert!(hs["moran"]["i"].is_number(), "{hs}");
     assert!(hs["units"][0]["gi_class"].is_string() && hs["units"][0]["lisa"].is_string());
-    let is = get(&e.app, &format!("/api/v1/issues?unit={}&per_page=5", c.township), &t).await.json();
+    let is = get(
+        &e.app,
+        &format!("/api/v1/issues?unit={}&per_page=5", c.township),
+        &t,
+    )
+    .await
+    .json();
     let items = is["items"].as_array().unwrap();
     assert!(is["total"].as_u64().unwrap() >= items.len() as u64);
     // Open first.
-    let first_resolved = items.iter().position(|i| i["status"] != "open").unwrap_or(items.len());
-    assert!(items[first_resolved..].iter().all(|i| i["status"] != "open"));
+    let first_resolved = items
+        .iter()
+        .position(|i| i["status"] != "open")
+        .unwrap_or(items.len());
+    assert!(items[first_resolved..]
+        .iter()
+        .all(|i| i["status"] != "open"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -140,19 +286,55 @@ async fn ingest_is_idempotent_and_reports_every_row() {
     assert_eq!(v["read"], 4);
     assert_eq!(v["rejected"], 2);
     assert_eq!(v["duplicates"], 1);
-    let sum: u64 = ["matched", "partial", "outside", "rejected"].iter().map(|k| v[*k].as_u64().unwrap()).sum();
+    let sum: u64 = ["matched", "partial", "outside", "rejected"]
+        .iter()
+        .map(|k| v[*k].as_u64().unwrap())
+        .sum();
     assert_eq!(sum, 4);
     assert_eq!(v["rows"].as_array().unwrap().len(), 4);
     assert_eq!(v["rows"][3]["outcome"], "rejected");
-    assert!(v["rows"][3]["reason"].as_str().unwrap().contains("occurred_at"));
-    let again = post_json(&e.app, "/api/v1/events", Some(&t), body).await.json();
-    assert_eq!((again["rejected"].as_u64(), again["duplicates"].as_u64()), (Some(4), Some(3)));
-    let csv = "id,kind,occurred_at,lon,lat,category\nC-1,incident,2026-03-01 08:00,115.0,38.5,盗窃\n";
-    let r = send(&e.app, "POST", "/api/v1/events", Some(&t), Some("text/csv"), csv.as_bytes().to_vec()).await.json();
-    assert_eq!((r["read"].as_u64(), r["rejected"].as_u64()), (Some(1), Some(0)));
+    assert!(v["rows"][3]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("occurred_at"));
+    let again = post_json(&e.app, "/api/v1/events", Some(&t), body)
+        .await
+        .json();
+    assert_eq!(
+        (again["rejected"].as_u64(), again["duplicates"].as_u64()),
+        (Some(4), Some(3))
+    );
+    let csv =
+        "id,kind,occurred_at,lon,lat,category\nC-1,incident,2026-03-01 08:00,115.0,38.5,盗窃\n";
+    let r = send(
+        &e.app,
+        "POST",
+        "/api/v1/events",
+        Some(&t),
+        Some("text/csv"),
+        csv.as_bytes().to_vec(),
+    )
+    .await
+    .json();
+    assert_eq!(
+        (r["read"].as_u64(), r["rejected"].as_u64()),
+        (Some(1), Some(0))
+    );
     let jl = format!("{}\n{}\n", ev("J-1"), ev("J-2"));
-    let r = send(&e.app, "POST", "/api/v1/events", Some(&t), Some("application/x-ndjson"), jl.into_bytes()).await.json();
-    assert_eq!((r["read"].as_u64(), r["rejected"].as_u64()), (Some(2), Some(0)));
+    let r = send(
+        &e.app,
+        "POST",
+        "/api/v1/events",
+        Some(&t),
+        Some("application/x-ndjson"),
+        jl.into_bytes(),
+    )
+    .await
+    .json();
+    assert_eq!(
+        (r["read"].as_u64(), r["rejected"].as_u64()),
+        (Some(2), Some(0))
+    );
     let before = e.state.snapshot().unwrap().frame.height();
     assert!(e.state.refresh().unwrap());
     assert_eq!(e.state.snapshot().unwrap().frame.height(), before + 5);
@@ -161,23 +343,52 @@ async fn ingest_is_idempotent_and_reports_every_row() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openapi_is_3_1_and_lists_every_route() {
     let e = env();
-    let r = send(&e.app, "GET", "/api/v1/openapi.json", None, None, Vec::new()).await;
+    let r = send(
+        &e.app,
+        "GET",
+        "/api/v1/openapi.json",
+        None,
+        None,
+        Vec::new(),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK);
     let v = r.json();
     assert!(v["openapi"].as_str().unwrap().starts_with("3.1"));
-    for p in ["/api/v1/login", "/api/v1/map", "/api/v1/units/{code}/kpis", "/api/v1/events", "/open311/v2/services.json"] {
-        assert!(v["paths"].get(p).is_some(), "{p} missing from the OpenAPI document");
+    for p in [
+        "/api/v1/login",
+        "/api/v1/map",
+        "/api/v1/units/{code}/kpis",
+        "/api/v1/events",
+        "/open311/v2/services.json",
+    ] {
+        assert!(
+            v["paths"].get(p).is_some(),
+            "{p} missing from the OpenAPI document"
+        );
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_readiness_and_metrics_answer() {
     let e = env();
-    assert_eq!(send(&e.app, "GET", "/healthz", None, None, Vec::new()).await.status, StatusCode::OK);
-    assert_eq!(send(&e.app, "GET", "/readyz", None, None, Vec::new()).await.status, StatusCode::OK);
+    assert_eq!(
+        send(&e.app, "GET", "/healthz", None, None, Vec::new())
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        send(&e.app, "GET", "/readyz", None, None, Vec::new())
+            .await
+            .status,
+        StatusCode::OK
+    );
     let t = login(&e.app, "admin").await;
     get(&e.app, "/api/v1/catalogue", &t).await;
-    let m = send(&e.app, "GET", "/metrics", None, None, Vec::new()).await.text();
+    let m = send(&e.app, "GET", "/metrics", None, None, Vec::new())
+        .await
+        .text();
     assert!(m.contains("wangge_http_requests_total{route=\"/api/v1/catalogue\",method=\"GET\",status=\"200\"} 1"), "{m}");
     assert!(m.contains("wangge_ready 1"));
 }
@@ -188,19 +399,50 @@ async fn open311_lists_shows_and_creates_requests() {
     let t = login(&e.app, "admin").await;
     let s = get(&e.app, "/open311/v2/services.json", &t).await.json();
     let code = s[0]["service_code"].as_str().expect("a service").to_owned();
-    let list = get(&e.app, "/open311/v2/requests.json?limit=3", &t).await.json();
-    let id = list[0]["service_request_id"].as_str().expect("a request").to_owned();
-    let one = get(&e.app, &format!("/open311/v2/requests/{id}.json"), &t).await.json();
+    let list = get(&e.app, "/open311/v2/requests.json?limit=3", &t)
+        .await
+        .json();
+    let id = list[0]["service_request_id"]
+        .as_str()
+        .expect("a request")
+        .to_owned();
+    let one = get(&e.app, &format!("/open311/v2/requests/{id}.json"), &t)
+        .await
+        .json();
     assert_eq!(one[0]["service_request_id"], id.as_str());
     let form = format!("service_code={}&lat=38.5&long=115.0", urlencode(&code));
-    let r = send(&e.app, "POST", "/open311/v2/requests.json", Some(&t), Some("application/x-www-form-urlencoded"), form.into_bytes()).await;
+    let r = send(
+        &e.app,
+        "POST",
+        "/open311/v2/requests.json",
+        Some(&t),
+        Some("application/x-www-form-urlencoded"),
+        form.into_bytes(),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
-    let new_id = r.json()[0]["service_request_id"].as_str().unwrap().to_owned();
-    assert_eq!(get(&e.app, &format!("/open311/v2/requests/{new_id}.json"), &t).await.status, StatusCode::OK);
+    let new_id = r.json()[0]["service_request_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        get(&e.app, &format!("/open311/v2/requests/{new_id}.json"), &t)
+            .await
+            .status,
+        StatusCode::OK
+    );
 }
 
 fn urlencode(s: &str) -> String {
-    s.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -219,8 +461,12 @@ async fn reads_and_exports_are_audited() {
             break;
         }
     }
-    assert!(log.iter().any(|a| a.action == "export" && a.user.as_deref() == Some("analyst") && a.target.contains("/api/v1/export")));
-    assert!(log.iter().any(|a| a.action == "read" && a.target.contains("/api/v1/catalogue")));
+    assert!(log.iter().any(|a| a.action == "export"
+        && a.user.as_deref() == Some("analyst")
+        && a.target.contains("/api/v1/export")));
+    assert!(log
+        .iter()
+        .any(|a| a.action == "read" && a.target.contains("/api/v1/catalogue")));
     assert!(log.iter().any(|a| a.action == "login"));
 }
 
@@ -232,7 +478,7 @@ async fn the_service_answers_over_real_tcp() {
     let addr = listener.local_addr().unwrap();
     let app = e.app.clone();
     tokio::spawn(async move { axum::serve(listener, app).await });
-    let body = json!({"username": "admin", "password": crate::api_support::PASSWORD}).to_string();
+    let body = json!({"username": "admin", "password": self::support::PASSWORD}).to_string();
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
     let req = format!(
         "POST /api/v1/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",

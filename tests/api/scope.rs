@@ -5,7 +5,7 @@
 use axum::http::StatusCode;
 use serde_json::{json, Value};
 
-use crate::api_support::{env, get, login, post_json, Env};
+use super::support::{env, get, login, post_json, Env};
 
 const W: &str = "from=2025-01-01&to=2025-07-01";
 
@@ -15,12 +15,27 @@ fn endpoints(code: &str) -> Vec<(String, bool)> {
     vec![
         (format!("/api/v1/units/{code}"), false),
         (format!("/api/v1/units/{code}/kpis?{W}"), false),
-        (format!("/api/v1/trend?unit={code}&metric=issue_count&grain=month&{W}"), false),
+        (
+            format!("/api/v1/trend?unit={code}&metric=issue_count&grain=month&{W}"),
+            false,
+        ),
         (format!("/api/v1/issues?unit={code}"), false),
-        (format!("/api/v1/map?level=3&metric=event_count&parent={code}&{W}"), false),
-        (format!("/api/v1/units?level=3&parent={code}&zoom=10"), false),
-        (format!("/api/v1/compare?unit={code}&metric=resolution_rate&{W}"), true),
-        (format!("/api/v1/hotspots?level=3&metric=event_count&parent={code}&{W}"), true),
+        (
+            format!("/api/v1/map?level=3&metric=event_count&parent={code}&{W}"),
+            false,
+        ),
+        (
+            format!("/api/v1/units?level=3&parent={code}&zoom=10"),
+            false,
+        ),
+        (
+            format!("/api/v1/compare?unit={code}&metric=resolution_rate&{W}"),
+            true,
+        ),
+        (
+            format!("/api/v1/hotspots?level=3&metric=event_count&parent={code}&{W}"),
+            true,
+        ),
     ]
 }
 
@@ -31,29 +46,52 @@ async fn status(e: &Env, t: &str, uri: &str) -> (StatusCode, String) {
 
 /// Out of scope answers exactly what an unknown code answers.
 async fn looks_absent(e: &Env, t: &str, code: &str) {
-    for ((uri, _), (ghost, _)) in endpoints(code).into_iter().zip(endpoints("999999999999999")) {
+    for ((uri, _), (ghost, _)) in endpoints(code)
+        .into_iter()
+        .zip(endpoints("999999999999999"))
+    {
         let (s, body) = status(e, t, &uri).await;
         let (gs, gbody) = status(e, t, &ghost).await;
         assert_eq!(s, StatusCode::NOT_FOUND, "{uri}: {body}");
         assert_eq!(gs, StatusCode::NOT_FOUND, "{ghost}: {gbody}");
-        assert_eq!(body.replace(code, "X"), gbody.replace("999999999999999", "X"), "{uri}");
+        assert_eq!(
+            body.replace(code, "X"),
+            gbody.replace("999999999999999", "X"),
+            "{uri}"
+        );
     }
 }
 
 async fn visible(e: &Env, t: &str, code: &str, full: bool) {
     for (uri, needs_full) in endpoints(code) {
         let (s, body) = status(e, t, &uri).await;
-        let expect = if needs_full && !full { StatusCode::NOT_FOUND } else { StatusCode::OK };
+        let expect = if needs_full && !full {
+            StatusCode::NOT_FOUND
+        } else {
+            StatusCode::OK
+        };
         assert_eq!(s, expect, "{uri}: {body}");
     }
 }
 
 fn codes_of(v: &Value, list: &str, key: &str) -> Vec<String> {
-    v[list].as_array().map(|a| a.iter().filter_map(|x| x[key].as_str().map(String::from)).collect()).unwrap_or_default()
+    v[list]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x[key].as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn feature_codes(v: &Value) -> Vec<String> {
-    v["features"].as_array().unwrap().iter().map(|f| f["properties"]["code"].as_str().unwrap().to_owned()).collect()
+    v["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["properties"]["code"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -61,10 +99,19 @@ async fn an_admin_sees_every_unit() {
     let e = env();
     let t = login(&e.app, "admin").await;
     let c = e.codes.clone();
-    for code in [&c.township, &c.village, &c.grid, &c.sibling, &c.other_township, &c.other_grid] {
+    for code in [
+        &c.township,
+        &c.village,
+        &c.grid,
+        &c.sibling,
+        &c.other_township,
+        &c.other_grid,
+    ] {
         visible(&e, &t, code, true).await;
     }
-    let all = get(&e.app, "/api/v1/map?level=1&metric=event_count", &t).await.json();
+    let all = get(&e.app, "/api/v1/map?level=1&metric=event_count", &t)
+        .await
+        .json();
     assert!(codes_of(&all, "values", "code").contains(&c.other_township));
 }
 
@@ -80,14 +127,33 @@ async fn leaders_and_analysts_see_their_subtree_only() {
         looks_absent(&e, &t, &c.other_township).await;
         looks_absent(&e, &t, &c.other_grid).await;
         for level in 1..=3 {
-            let m = get(&e.app, &format!("/api/v1/map?level={level}&metric=event_count"), &t).await.json();
+            let m = get(
+                &e.app,
+                &format!("/api/v1/map?level={level}&metric=event_count"),
+                &t,
+            )
+            .await
+            .json();
             let codes = codes_of(&m, "values", "code");
-            assert!(!codes.is_empty() && codes.iter().all(|x| x.starts_with(&c.township)), "{role} L{level}: {codes:?}");
-            let u = get(&e.app, &format!("/api/v1/units?level={level}"), &t).await.json();
-            assert!(feature_codes(&u).iter().all(|x| x.starts_with(&c.township)), "{role} units L{level}");
+            assert!(
+                !codes.is_empty() && codes.iter().all(|x| x.starts_with(&c.township)),
+                "{role} L{level}: {codes:?}"
+            );
+            let u = get(&e.app, &format!("/api/v1/units?level={level}"), &t)
+                .await
+                .json();
+            assert!(
+                feature_codes(&u).iter().all(|x| x.starts_with(&c.township)),
+                "{role} units L{level}"
+            );
         }
-        let county = get(&e.app, "/api/v1/map?level=0&metric=event_count", &t).await.json();
-        assert!(codes_of(&county, "values", "code").is_empty(), "the county total is outside a township's subtree");
+        let county = get(&e.app, "/api/v1/map?level=0&metric=event_count", &t)
+            .await
+            .json();
+        assert!(
+            codes_of(&county, "values", "code").is_empty(),
+            "the county total is outside a township's subtree"
+        );
     }
 }
 
@@ -102,21 +168,51 @@ async fn a_chief_sees_their_grid_and_its_parents_only_as_totals() {
     for code in [&c.sibling, &c.other_township, &c.other_grid] {
         looks_absent(&e, &t, code).await;
     }
-    let m3 = get(&e.app, "/api/v1/map?level=3&metric=event_count", &t).await.json();
+    let m3 = get(&e.app, "/api/v1/map?level=3&metric=event_count", &t)
+        .await
+        .json();
     assert_eq!(codes_of(&m3, "values", "code"), vec![c.grid.clone()]);
-    let m2 = get(&e.app, "/api/v1/map?level=2&metric=event_count", &t).await.json();
+    let m2 = get(&e.app, "/api/v1/map?level=2&metric=event_count", &t)
+        .await
+        .json();
     assert_eq!(codes_of(&m2, "values", "code"), vec![c.village.clone()]);
     let u3 = get(&e.app, "/api/v1/units?level=3", &t).await.json();
     assert_eq!(feature_codes(&u3), vec![c.grid.clone()]);
     let u1 = get(&e.app, "/api/v1/units?level=1", &t).await.json();
     assert_eq!(feature_codes(&u1), vec![c.township.clone()]);
-    let v = get(&e.app, &format!("/api/v1/units/{}", c.village), &t).await.json();
+    let v = get(&e.app, &format!("/api/v1/units/{}", c.village), &t)
+        .await
+        .json();
     assert_eq!(codes_of(&v, "children", "code"), vec![c.grid.clone()]);
-    let issues = get(&e.app, &format!("/api/v1/issues?unit={}&per_page=500", c.village), &t).await.json();
-    assert!(issues["items"].as_array().unwrap().iter().all(|i| i["tier3"] == c.grid.as_str()), "{issues}");
-    let hs = get(&e.app, "/api/v1/hotspots?level=3&metric=event_count", &t).await.json();
+    let issues = get(
+        &e.app,
+        &format!("/api/v1/issues?unit={}&per_page=500", c.village),
+        &t,
+    )
+    .await
+    .json();
+    assert!(
+        issues["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["tier3"] == c.grid.as_str()),
+        "{issues}"
+    );
+    let hs = get(&e.app, "/api/v1/hotspots?level=3&metric=event_count", &t)
+        .await
+        .json();
     assert!(codes_of(&hs, "units", "code").iter().all(|x| *x == c.grid));
-    let body = get(&e.app, &format!("/api/v1/map?level=2&metric=event_count&parent={}", c.township), &t).await.text();
+    let body = get(
+        &e.app,
+        &format!(
+            "/api/v1/map?level=2&metric=event_count&parent={}",
+            c.township
+        ),
+        &t,
+    )
+    .await
+    .text();
     assert!(!body.contains(&c.sibling) && !body.contains(&c.other_grid));
 }
 
@@ -124,7 +220,12 @@ async fn a_chief_sees_their_grid_and_its_parents_only_as_totals() {
 async fn only_admins_and_analysts_export_and_only_their_scope() {
     let e = env();
     let c = e.codes.clone();
-    for (role, ok) in [("admin", true), ("analyst", true), ("leader", false), ("chief", false)] {
+    for (role, ok) in [
+        ("admin", true),
+        ("analyst", true),
+        ("leader", false),
+        ("chief", false),
+    ] {
         let t = login(&e.app, role).await;
         let r = get(&e.app, "/api/v1/export?level=3", &t).await;
         if !ok {
@@ -135,8 +236,20 @@ async fn only_admins_and_analysts_export_and_only_their_scope() {
         assert_eq!(r.status, StatusCode::OK, "{role}");
         let text = r.text();
         assert_eq!(text.contains(&c.other_grid), role == "admin", "{role}");
-        let out = get(&e.app, &format!("/api/v1/export?level=3&parent={}", c.other_township), &t).await;
-        assert_eq!(out.status, if role == "admin" { StatusCode::OK } else { StatusCode::NOT_FOUND });
+        let out = get(
+            &e.app,
+            &format!("/api/v1/export?level=3&parent={}", c.other_township),
+            &t,
+        )
+        .await;
+        assert_eq!(
+            out.status,
+            if role == "admin" {
+                StatusCode::OK
+            } else {
+                StatusCode::NOT_FOUND
+            }
+        );
     }
 }
 
@@ -147,19 +260,48 @@ async fn ingest_and_open311_answers_hide_units_out_of_scope() {
     // Positions of events the join already put in each grid.
     let conn = rusqlite::Connection::open(e.state.store.path()).unwrap();
     let at = |code: &str| -> (f64, f64) {
-        conn.query_row("SELECT lon, lat FROM events WHERE tier3 = ?1 LIMIT 1", [code], |r| Ok((r.get(0)?, r.get(1)?))).unwrap()
+        conn.query_row(
+            "SELECT lon, lat FROM events WHERE tier3 = ?1 LIMIT 1",
+            [code],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap()
     };
     let (mine, theirs) = (at(&c.grid), at(&c.other_grid));
     let ev = |id: &str, p: (f64, f64)| json!({"id": id, "kind": "issue", "occurred_at": "2026-03-01 08:00", "lon": p.0, "lat": p.1, "category": "环境卫生", "status": "open"});
     let t = login(&e.app, "chief").await;
-    let r = post_json(&e.app, "/api/v1/events", Some(&t), json!([ev("S-1", mine), ev("S-2", theirs)])).await.json();
+    let r = post_json(
+        &e.app,
+        "/api/v1/events",
+        Some(&t),
+        json!([ev("S-1", mine), ev("S-2", theirs)]),
+    )
+    .await
+    .json();
     assert_eq!(r["matched"], 2, "{r}");
     assert_eq!(r["rows"][0]["unit"], c.grid.as_str());
     assert_eq!(r["rows"][1]["unit"], Value::Null);
     assert!(!r.to_string().contains(&c.other_grid));
-    let list = get(&e.app, "/open311/v2/requests.json?limit=1000", &t).await.json();
-    let ids: Vec<&str> = list.as_array().unwrap().iter().filter_map(|x| x["service_request_id"].as_str()).collect();
+    let list = get(&e.app, "/open311/v2/requests.json?limit=1000", &t)
+        .await
+        .json();
+    let ids: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|x| x["service_request_id"].as_str())
+        .collect();
     assert!(ids.contains(&"S-1") && !ids.contains(&"S-2"));
-    assert_eq!(get(&e.app, "/open311/v2/requests/S-2.json", &t).await.status, StatusCode::NOT_FOUND);
-    assert_eq!(get(&e.app, "/open311/v2/requests/S-1.json", &t).await.status, StatusCode::OK);
+    assert_eq!(
+        get(&e.app, "/open311/v2/requests/S-2.json", &t)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        get(&e.app, "/open311/v2/requests/S-1.json", &t)
+            .await
+            .status,
+        StatusCode::OK
+    );
 }

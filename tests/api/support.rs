@@ -21,7 +21,13 @@ pub fn demo_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let dir = tempfile::tempdir().expect("tempdir").keep();
-        generate(&DemoOptions { out: dir.clone(), grids: 600, events: 20_000, seed: 7 }).expect("demo");
+        generate(&DemoOptions {
+            out: dir.clone(),
+            grids: 600,
+            events: 20_000,
+            seed: 7,
+        })
+        .expect("demo");
         dir
     })
 }
@@ -62,19 +68,43 @@ pub fn env_with(f: impl FnOnce(&mut Config)) -> Env {
     let store = Arc::new(Store::open(&cfg.database()).expect("store"));
     let hasher = KeyedHasher::new([7; 32]);
     let (model, version) = ensure_grids(&store, &demo.join("grids.geojson")).expect("grids");
-    let v = Validator { crs: Crs::Wgs84, tz: chrono_tz::Asia::Shanghai, hasher: &hasher };
-    ingest_file(&store, &model, version.id, &demo.join("events.csv"), &v, 5000, &mut |_| {}).expect("ingest");
+    let v = Validator {
+        crs: Crs::Wgs84,
+        tz: chrono_tz::Asia::Shanghai,
+        hasher: &hasher,
+    };
+    ingest_file(
+        &store,
+        &model,
+        version.id,
+        &demo.join("events.csv"),
+        &v,
+        5000,
+        &mut |_| {},
+    )
+    .expect("ingest");
     // Grids that hold events, so every endpoint has something to leak.
     let conn = rusqlite::Connection::open(store.path()).expect("db");
-    let mut st = conn.prepare("SELECT DISTINCT tier3 FROM events WHERE tier3 IS NOT NULL").expect("sql");
-    let busy: std::collections::HashSet<String> =
-        st.query_map([], |r| r.get(0)).expect("query").collect::<Result<_, _>>().expect("rows");
+    let mut st = conn
+        .prepare("SELECT DISTINCT tier3 FROM events WHERE tier3 IS NOT NULL")
+        .expect("sql");
+    let busy: std::collections::HashSet<String> = st
+        .query_map([], |r| r.get(0))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
     let has = |i: usize| busy.contains(&model.unit(i).code);
     // A village with at least two grids, in a township; another township.
-    let village = model.level(2).find(|&v| model.unit(v).children.len() >= 2 && has(model.unit(v).children[0])).expect("a village with two grids");
+    let village = model
+        .level(2)
+        .find(|&v| model.unit(v).children.len() >= 2 && has(model.unit(v).children[0]))
+        .expect("a village with two grids");
     let vu = model.unit(village);
     let township = vu.parent.expect("village parent");
-    let other_grid = model.level(3).find(|&g| has(g) && model.ancestor_at(g, 1) != Some(township)).expect("grid elsewhere");
+    let other_grid = model
+        .level(3)
+        .find(|&g| has(g) && model.ancestor_at(g, 1) != Some(township))
+        .expect("grid elsewhere");
     let other = model.ancestor_at(other_grid, 1).expect("township");
     let code = |i: usize| model.unit(i).code.clone();
     let codes = Codes {
@@ -85,13 +115,41 @@ pub fn env_with(f: impl FnOnce(&mut Config)) -> Env {
         other_township: code(other),
         other_grid: code(other_grid),
     };
-    store.add_user("admin", Role::Admin, &[], PASSWORD).expect("admin");
-    store.add_user("leader", Role::Leader, std::slice::from_ref(&codes.township), PASSWORD).expect("leader");
-    store.add_user("chief", Role::Chief, std::slice::from_ref(&codes.grid), PASSWORD).expect("chief");
-    store.add_user("analyst", Role::Analyst, std::slice::from_ref(&codes.township), PASSWORD).expect("analyst");
+    store
+        .add_user("admin", Role::Admin, &[], PASSWORD)
+        .expect("admin");
+    store
+        .add_user(
+            "leader",
+            Role::Leader,
+            std::slice::from_ref(&codes.township),
+            PASSWORD,
+        )
+        .expect("leader");
+    store
+        .add_user(
+            "chief",
+            Role::Chief,
+            std::slice::from_ref(&codes.grid),
+            PASSWORD,
+        )
+        .expect("chief");
+    store
+        .add_user(
+            "analyst",
+            Role::Analyst,
+            std::slice::from_ref(&codes.township),
+            PASSWORD,
+        )
+        .expect("analyst");
     let state = AppState::new(cfg, store, hasher);
     state.load(Grids::new(model, version)).expect("frame");
-    Env { _dir: dir, app: app(state.clone()), state, codes }
+    Env {
+        _dir: dir,
+        app: app(state.clone()),
+        state,
+        codes,
+    }
 }
 
 /// A response: status, headers, body.
@@ -103,14 +161,22 @@ pub struct Res {
 
 impl Res {
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
     }
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
 }
 
-pub async fn send(app: &Router, method: &str, uri: &str, token: Option<&str>, ct: Option<&str>, body: Vec<u8>) -> Res {
+pub async fn send(
+    app: &Router,
+    method: &str,
+    uri: &str,
+    token: Option<&str>,
+    ct: Option<&str>,
+    body: Vec<u8>,
+) -> Res {
     let mut b = Request::builder().method(method).uri(uri);
     if let Some(t) = token {
         b = b.header("authorization", format!("Bearer {t}"));
@@ -118,23 +184,53 @@ pub async fn send(app: &Router, method: &str, uri: &str, token: Option<&str>, ct
     if let Some(ct) = ct {
         b = b.header("content-type", ct);
     }
-    let res = app.clone().oneshot(b.body(Body::from(body)).expect("request")).await.expect("infallible");
+    let res = app
+        .clone()
+        .oneshot(b.body(Body::from(body)).expect("request"))
+        .await
+        .expect("infallible");
     let status = res.status();
     let headers = res.headers().clone();
-    let body = axum::body::to_bytes(res.into_body(), usize::MAX).await.expect("body").to_vec();
-    Res { status, headers, body }
+    let body = axum::body::to_bytes(res.into_body(), usize::MAX)
+        .await
+        .expect("body")
+        .to_vec();
+    Res {
+        status,
+        headers,
+        body,
+    }
 }
 
 pub async fn get(app: &Router, uri: &str, token: &str) -> Res {
     send(app, "GET", uri, Some(token), None, Vec::new()).await
 }
 
-pub async fn post_json(app: &Router, uri: &str, token: Option<&str>, body: serde_json::Value) -> Res {
-    send(app, "POST", uri, token, Some("application/json"), body.to_string().into_bytes()).await
+pub async fn post_json(
+    app: &Router,
+    uri: &str,
+    token: Option<&str>,
+    body: serde_json::Value,
+) -> Res {
+    send(
+        app,
+        "POST",
+        uri,
+        token,
+        Some("application/json"),
+        body.to_string().into_bytes(),
+    )
+    .await
 }
 
 pub async fn login(app: &Router, user: &str) -> String {
-    let r = post_json(app, "/api/v1/login", None, serde_json::json!({"username": user, "password": PASSWORD})).await;
+    let r = post_json(
+        app,
+        "/api/v1/login",
+        None,
+        serde_json::json!({"username": user, "password": PASSWORD}),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     r.json()["token"].as_str().expect("token").to_owned()
 }
