@@ -203,6 +203,7 @@ fn print_catalogue() -> std::io::Result<()> {
     writeln!(out, "{:<30} {:<24} English", "name", "名称")?;
     for m in catalogue() {
         writeln!(out, "{:<30} {:<24} {}", m.name, m.zh, m.en)?;
+        writeln!(out, "{:<30} = {}", "", m.formula)?;
     }
     Ok(())
 }
