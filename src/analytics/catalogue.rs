@@ -178,7 +178,8 @@ fn discovery(i: &Ingredients, _: &UnitContext) -> Option<Ratio> {
 /// - `median_hours_to_resolve`, `p90_hours_to_resolve` = median and 90th
 ///   percentile (linear interpolation) of resolved_at − occurred_at in hours,
 ///   over resolved issues of the window with both times and a non-negative duration.
-/// - `backlog_open` (期末积压) = issues that occurred before the window end and
+/// - `backlog_open` (期末积压) = issues that occurred before the window end (now,
+///   for a window without an end) and
 ///   were not resolved before it (all history, not only the window).
 /// - `overdue_open` (超期未办结) = backlog issues whose deadline is before the window end.
 /// - `satisfaction_rate` (满意率) = `satisfied` / rated (satisfied + basic + unsatisfied).
