@@ -39,7 +39,8 @@ pub struct Server {
     /// `text` or `json` request logs (`text`).
     pub log_format: String,
     /// Extra static paths: URL prefix → directory. Default:
-    /// `/vendor/maplibre-gl` → `node_modules/maplibre-gl/dist`.
+    /// `/vendor/maplibre-gl` → `node_modules/maplibre-gl/dist`,
+    /// `/vendor/uplot` → `node_modules/uplot/dist` (web/VENDOR.md).
     pub vendor: BTreeMap<String, PathBuf>,
 }
 
@@ -116,10 +117,16 @@ pub struct Config {
 
 impl Default for Server {
     fn default() -> Self {
-        let vendor = [(
-            "/vendor/maplibre-gl".to_owned(),
-            PathBuf::from("node_modules/maplibre-gl/dist"),
-        )]
+        let vendor = [
+            (
+                "/vendor/maplibre-gl".to_owned(),
+                PathBuf::from("node_modules/maplibre-gl/dist"),
+            ),
+            (
+                "/vendor/uplot".to_owned(),
+                PathBuf::from("node_modules/uplot/dist"),
+            ),
+        ]
         .into();
         Server {
             addr: DEFAULT_ADDR.into(),

@@ -11,6 +11,7 @@ mod analysis;
 mod auth;
 pub mod config;
 mod error;
+mod export;
 mod extract;
 mod ingest;
 mod issues;
@@ -57,6 +58,9 @@ pub fn app(state: AppState) -> Router {
         .route("/issues", get(issues::list))
         .route("/events", post(ingest::ingest))
         .route("/export", get(map::export))
+        .route("/export/events", get(export::events))
+        .route("/export/units", get(export::units))
+        .route("/export/metrics", get(export::metrics))
         .route("/openapi.json", get(openapi::document))
         .fallback(no_route);
     let open311 = Router::new()
@@ -71,9 +75,11 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics));
+    // Assets answer 404 when missing; only page paths fall back to index.html.
     for (prefix, dir) in &state.config.server.vendor {
         router = router.nest_service(prefix, ServeDir::new(dir));
     }
+    router = router.nest_service("/glyphs", ServeDir::new(web.join("glyphs")));
     router
         .fallback_service(ServeDir::new(web).fallback(ServeFile::new(web.join("index.html"))))
         .layer(middleware::from_fn_with_state(state.clone(), ops::observe))

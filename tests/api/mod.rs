@@ -490,3 +490,38 @@ async fn the_service_answers_over_real_tcp() {
     assert!(out.starts_with("HTTP/1.1 200"), "{out}");
     assert!(out.contains("\"token\""));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn static_files_are_served_and_missing_assets_are_404() {
+    let e = env_with(|c| {
+        c.server.vendor.insert(
+            "/vendor/test".into(),
+            std::env::temp_dir().join("wangge-no-such-vendor"),
+        );
+    });
+    let web = e.state.config.server.web.clone();
+    std::fs::create_dir_all(&web).unwrap();
+    std::fs::write(web.join("index.html"), "<!doctype html><title>网格</title>").unwrap();
+    std::fs::write(web.join("app.js"), "export {};").unwrap();
+    let r = send(&e.app, "GET", "/", None, None, Vec::new()).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.text().contains("网格"));
+    assert_eq!(
+        send(&e.app, "GET", "/app.js", None, None, Vec::new())
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        send(&e.app, "GET", "/vendor/test/x.js", None, None, Vec::new())
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        send(&e.app, "GET", "/glyphs/none.woff2", None, None, Vec::new())
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+}

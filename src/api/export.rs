@@ -1,0 +1,304 @@
+//! `/api/v1/export/{events,units,metrics}`: the analyst exports of
+//! [`crate::export`] over HTTP, within the caller's scope, streamed.
+//!
+//! Parameters are checked before the response starts, so a bad format,
+//! window or parent answers the usual JSON error. The export then runs on a
+//! blocking thread writing into a bounded channel that the response body
+//! drains, so memory holds a few chunks, not the file; a failure after the
+//! first byte aborts the body (a truncated download, never a file that
+//! looks complete). The audit middleware records every call to these paths
+//! as `export`. Row-level events are for admins and analysts; units and
+//! metric tables for every role, with cells from fewer than
+//! [`MIN_CELL`](crate::export::MIN_CELL) events blanked for every role but
+//! analyst.
+
+use std::collections::HashSet;
+use std::io::{self, Write};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use chrono::NaiveDate;
+use serde::Deserialize;
+use tokio::io::{AsyncRead, ReadBuf};
+use tokio::sync::mpsc;
+use tower_http::services::fs::AsyncReadBody;
+
+use super::auth::Caller;
+use super::error::ApiError;
+use super::extract::Q;
+use super::map::Window;
+use super::scope::Scope;
+use super::state::AppState;
+use crate::analytics::compute_metrics;
+use crate::export::{self, ExportError, Format, NoProgress, Selection, Target, MIN_CELL};
+use crate::grid::GridModel;
+use crate::store::Role;
+
+/// Bytes per chunk sent to the response body.
+const CHUNK: usize = 256 * 1024;
+/// Chunks buffered between the export thread and the body.
+const DEPTH: usize = 8;
+
+/// Query of the export endpoints.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ExportParams {
+    /// Tier 0-3 (units: all tiers when absent; metrics: default 1; events: unused).
+    pub level: Option<u8>,
+    /// Only under this unit.
+    pub parent: Option<String>,
+    /// First local date included (YYYY-MM-DD, Asia/Shanghai).
+    pub from: Option<NaiveDate>,
+    /// First local date excluded.
+    pub to: Option<NaiveDate>,
+    /// Kinds kept, comma-separated: issue, incident, visit.
+    pub kind: Option<String>,
+    /// Categories kept, comma-separated.
+    pub category: Option<String>,
+    /// geoparquet (default), csv or geojson.
+    pub format: Option<String>,
+    /// CSV: start with a UTF-8 byte-order mark (Excel).
+    pub bom: Option<bool>,
+}
+
+impl ExportParams {
+    fn format(&self) -> Result<Format, ApiError> {
+        self.format
+            .as_deref()
+            .map_or(Ok(Format::Geoparquet), str::parse)
+            .map_err(|e: ExportError| ApiError::BadRequest(e.to_string()))
+    }
+
+    fn window(&self) -> Window {
+        Window {
+            from: self.from,
+            to: self.to,
+            kind: self.kind.clone(),
+            category: self.category.clone(),
+        }
+    }
+}
+
+impl From<ExportError> for ApiError {
+    fn from(e: ExportError) -> Self {
+        match e {
+            ExportError::UnknownUnit { code } => ApiError::no_unit(&code),
+            ExportError::UnknownFormat { .. } => ApiError::BadRequest(e.to_string()),
+            ExportError::Analytics(a) => a.into(),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+/// Codes of the units a scope shows (`full`) or totals (`!full`); `None` for everything.
+fn visible(scope: &Scope, model: &GridModel, full: bool) -> Option<HashSet<String>> {
+    if scope.is_all() {
+        return None;
+    }
+    Some(
+        (0..model.units().len())
+            .filter(|&i| if full { scope.full(i) } else { scope.total(i) })
+            .map(|i| model.unit(i).code.clone())
+            .collect(),
+    )
+}
+
+/// Events (row level) as points: admins and analysts only.
+#[utoipa::path(get, path = "/api/v1/export/events", params(ExportParams),
+    responses((status = 200, description = "GeoParquet, CSV or GeoJSON"), (status = 403, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn events(
+    State(st): State<AppState>,
+    c: Caller,
+    Q(p): Q<ExportParams>,
+) -> Result<Response, ApiError> {
+    if !matches!(c.user().role, Role::Admin | Role::Analyst) {
+        return Err(ApiError::Forbidden(
+            "only admins and analysts may export events".into(),
+        ));
+    }
+    let (format, query) = (p.format()?, p.window().query(&st)?);
+    let snap = st.snapshot()?;
+    let model = &snap.grids.model;
+    let scope = Scope::of(c.user(), model);
+    if let Some(code) = &p.parent {
+        scope.unit_full(model, code)?;
+    }
+    let sel = Selection {
+        parent: p.parent.clone(),
+        visible: visible(&scope, model, true),
+        suppress_below: None,
+    };
+    let bom = p.bom.unwrap_or(false);
+    Ok(stream("events", format, move |w| {
+        let lf = polars::prelude::IntoLazy::lazy(snap.frame.clone());
+        let model = &snap.grids.model;
+        export::events::export(lf, model, &query, &sel, format, bom, Target::Stream(w), &NoProgress)
+    }))
+}
+
+/// Units as polygons with attributes, those the caller sees.
+#[utoipa::path(get, path = "/api/v1/export/units", params(ExportParams),
+    responses((status = 200, description = "GeoParquet, CSV or GeoJSON")), security(("bearer" = [])))]
+pub async fn units(
+    State(st): State<AppState>,
+    c: Caller,
+    Q(p): Q<ExportParams>,
+) -> Result<Response, ApiError> {
+    let format = p.format()?;
+    let snap = st.snapshot()?;
+    let model = &snap.grids.model;
+    let scope = Scope::of(c.user(), model);
+    if let Some(code) = &p.parent {
+        scope.unit(model, code)?;
+    }
+    let sel = Selection {
+        parent: p.parent.clone(),
+        visible: visible(&scope, model, false),
+        suppress_below: None,
+    };
+    let (level, bom) = (p.level, p.bom.unwrap_or(false));
+    Ok(stream("units", format, move |w| {
+        let model = &snap.grids.model;
+        export::units::export(model, level, &sel, format, bom, Target::Stream(w), &NoProgress)
+    }))
+}
+
+/// Every metric of the visible units of a tier, with polygons; small cells
+/// blanked for every role but analyst.
+#[utoipa::path(get, path = "/api/v1/export/metrics", params(ExportParams),
+    responses((status = 200, description = "GeoParquet, CSV or GeoJSON")), security(("bearer" = [])))]
+pub async fn metrics(
+    State(st): State<AppState>,
+    c: Caller,
+    Q(p): Q<ExportParams>,
+) -> Result<Response, ApiError> {
+    let (format, query) = (p.format()?, p.window().query(&st)?);
+    let snap = st.snapshot()?;
+    let model = &snap.grids.model;
+    let scope = Scope::of(c.user(), model);
+    if let Some(code) = &p.parent {
+        scope.unit(model, code)?;
+    }
+    let sel = Selection {
+        parent: p.parent.clone(),
+        visible: visible(&scope, model, false),
+        suppress_below: (c.user().role != Role::Analyst).then_some(MIN_CELL),
+    };
+    let (level, bom) = (p.level.unwrap_or(1), p.bom.unwrap_or(false));
+    let table = {
+        let snap = snap.clone();
+        st.blocking(move || Ok(compute_metrics(&snap.pre, &snap.grids.model, level, &query)?))
+            .await?
+    };
+    Ok(stream("metrics", format, move |w| {
+        let model = &snap.grids.model;
+        export::metrics::export(&table, model, &sel, format, bom, Target::Stream(w), &NoProgress)
+    }))
+}
+
+/// A response whose body `run` writes on a blocking thread.
+fn stream<F>(name: &str, format: Format, run: F) -> Response
+where
+    F: FnOnce(Box<dyn Write + Send>) -> Result<export::Summary, ExportError> + Send + 'static,
+{
+    let (tx, rx) = mpsc::channel(DEPTH);
+    let writer = ChannelWriter {
+        tx: tx.clone(),
+        buf: Vec::with_capacity(CHUNK),
+    };
+    tokio::task::spawn_blocking(move || {
+        if let Err(e) = run(Box::new(writer)) {
+            tracing::error!(error = %e, "export failed while streaming");
+            let _ = tx.blocking_send(Err(io::Error::other(e.to_string())));
+        }
+    });
+    let body = Body::new(AsyncReadBody::with_capacity(
+        ChannelReader {
+            rx,
+            cur: Bytes::new(),
+        },
+        CHUNK,
+    ));
+    let disposition = format!(
+        "attachment; filename=\"wangge-{name}.{}\"",
+        format.extension()
+    );
+    (
+        [
+            (header::CONTENT_TYPE, format.content_type().to_owned()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// The export thread's end of the channel: buffers, sends full chunks.
+struct ChannelWriter {
+    tx: mpsc::Sender<io::Result<Bytes>>,
+    buf: Vec<u8>,
+}
+
+impl ChannelWriter {
+    fn send(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK)));
+        self.tx
+            .blocking_send(Ok(chunk))
+            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the client went away"))
+    }
+}
+
+impl Write for ChannelWriter {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= CHUNK {
+            self.send()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.send()
+    }
+}
+
+impl Drop for ChannelWriter {
+    fn drop(&mut self) {
+        let _ = self.send();
+    }
+}
+
+/// The body's end of the channel, read as bytes.
+struct ChannelReader {
+    rx: mpsc::Receiver<io::Result<Bytes>>,
+    cur: Bytes,
+}
+
+impl AsyncRead for ChannelReader {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        loop {
+            if !self.cur.is_empty() {
+                let n = self.cur.len().min(buf.remaining());
+                let head = self.cur.split_to(n);
+                buf.put_slice(&head);
+                return Poll::Ready(Ok(()));
+            }
+            match std::task::ready!(self.rx.poll_recv(cx)) {
+                Some(Ok(chunk)) => self.cur = chunk,
+                Some(Err(e)) => return Poll::Ready(Err(e)),
+                None => return Poll::Ready(Ok(())),
+            }
+        }
+    }
+}
