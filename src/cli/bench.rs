@@ -4,6 +4,10 @@
 //! writes, times index build + assignment exactly as the peer scripts do
 //! (their `join_s`), and, given the peers script, runs them in the same
 //! session and prints the ratio to the fastest.
+//!
+//! `bench stats` times the analytics (pre-aggregation and every metric of the
+//! three tiers, then a filtered query) and, with `--duckdb`, DuckDB on the
+//! same joined Parquet; see [`stats`].
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -15,10 +19,14 @@ use polars::prelude::*;
 use crate::grid::load_geojson;
 use crate::join::{Locator, Outcome, Strategy};
 
+mod stats;
+
 #[derive(Debug, clap::Subcommand)]
 pub enum BenchCommand {
     /// Time the spatial join (index build + assignment) on a generated county.
     Join(JoinBench),
+    /// Time every metric of the three tiers and a filtered query, optionally against DuckDB.
+    Stats(stats::StatsBench),
 }
 
 #[derive(Debug, clap::Args)]
@@ -40,6 +48,7 @@ pub struct JoinBench {
 pub fn run(b: &BenchCommand) -> anyhow::Result<i32> {
     match b {
         BenchCommand::Join(j) => join(j),
+        BenchCommand::Stats(s) => stats::run(s),
     }
 }
 

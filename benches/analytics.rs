@@ -1,0 +1,100 @@
+//! Criterion bench of the analytics hot paths over the deterministic demo
+//! county (5,000 grids; 1,000,000 events, with `WANGGE_BENCH_FULL=1` also
+//! 10,000,000), generated and joined once per size:
+//!
+//! - `full`: pre-aggregation of the joined Parquet and every catalogue metric
+//!   for tiers 1, 2 and 3 over the whole two years (what a fresh service or
+//!   `wangge stats` pays);
+//! - `filtered`: one month, one category, one tier (villages) from the
+//!   pre-aggregates, with its 同比/环比 bases;
+//! - `preagg`: the pre-aggregation alone, the scan that dominates `full`.
+//!
+//! The comparison with DuckDB lives in `wangge bench stats --duckdb`.
+
+use std::path::Path;
+
+use chrono::NaiveDate;
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use wangge::analytics::{compute_metrics, PreAgg, Query, Zone};
+use wangge::demo::{generate, DemoOptions};
+use wangge::grid::{load_geojson, GridModel};
+use wangge::ingest::crs::Crs;
+use wangge::ingest::privacy::KeyedHasher;
+use wangge::ingest::Validator;
+use wangge::join::{join_files, JoinOutput, Locator, Strategy};
+
+/// Demo county and its joined events in `dir`.
+fn joined(dir: &Path, grids: usize, events: usize) -> GridModel {
+    let s = generate(&DemoOptions {
+        out: dir.to_owned(),
+        grids,
+        events,
+        seed: 42,
+    })
+    .expect("demo county");
+    let (model, _) = load_geojson(&s.grids_path).expect("grids load");
+    let locator = Locator::new(&model, Strategy::Cells);
+    let hasher = KeyedHasher::new([7; 32]);
+    let validator = Validator {
+        crs: Crs::Wgs84,
+        tz: chrono_tz::Asia::Shanghai,
+        hasher: &hasher,
+    };
+    let out = JoinOutput {
+        parquet: &dir.join("joined.parquet"),
+        rejects: &dir.join("rejects.csv"),
+    };
+    join_files(
+        &model,
+        &locator,
+        &[s.events_path],
+        None,
+        &validator,
+        &out,
+        &mut |_| {},
+    )
+    .expect("join");
+    model
+}
+
+fn full(path: &str, gm: &GridModel) -> PreAgg {
+    let pre = PreAgg::from_parquet(path, Zone::default()).expect("pre-aggregation");
+    for level in 1..=3 {
+        compute_metrics(&pre, gm, level, &Query::default()).expect("metrics");
+    }
+    pre
+}
+
+fn bench(c: &mut Criterion) {
+    let big = std::env::var("WANGGE_BENCH_FULL").is_ok_and(|v| v == "1");
+    let sizes: &[usize] = if big {
+        &[1_000_000, 10_000_000]
+    } else {
+        &[1_000_000]
+    };
+    let d = |m, day| NaiveDate::from_ymd_opt(2026, m, day).expect("date");
+    let month = Query {
+        categories: vec!["环境卫生".into()],
+        ..Query::window(d(3, 1), d(4, 1))
+    };
+    let mut g = c.benchmark_group("analytics");
+    g.sample_size(10);
+    for &n in sizes {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let gm = joined(dir.path(), 5_000, n);
+        let parquet = dir.path().join("joined.parquet");
+        let path = parquet.to_str().expect("UTF-8 temp path");
+        g.bench_function(BenchmarkId::new("full", n), |b| b.iter(|| full(path, &gm)));
+        g.bench_function(BenchmarkId::new("preagg", n), |b| {
+            b.iter(|| PreAgg::from_parquet(path, Zone::default()).expect("pre-aggregation"))
+        });
+        let pre = full(path, &gm);
+        g.bench_function(BenchmarkId::new("filtered", n), |b| {
+            b.iter(|| compute_metrics(&pre, &gm, 2, &month).expect("metrics"))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,155 @@
+-- DuckDB side of `wangge bench stats`: the same per-unit aggregates as
+-- `PreAgg::from_parquet` + `compute_metrics`, straight from the joined Parquet.
+--
+-- Install:  python3 -m venv .venv && .venv/bin/pip install duckdb==1.4.4
+-- Run:      .venv/bin/python benches/duckdb/run.py --joined joined.parquet
+--           (or the DuckDB CLI: `duckdb < benches/duckdb/stats.sql` with the
+--           defaults below; `run.py` overrides the variables and times each query)
+--
+-- Written as a DuckDB user would: one scan per query, FILTER clauses for the
+-- flags, GROUPING SETS for the three tiers, no pre-aggregation, every core.
+-- Semantics follow src/analytics (metrics.rs, preagg.rs):
+--   * a unit's events are those whose tierN code is not null;
+--   * local days are Asia/Shanghai calendar days (session time zone);
+--   * "resolved" is status = 'resolved' (null status = not resolved);
+--   * hours to resolve count resolved issues with resolved_at >= occurred_at;
+--     median and p90 are linear quantiles (quantile_cont);
+--   * backlog/overdue/due are taken at `end_ts` (the window end; for the open
+--     full window the bench passes the same "now" our side uses).
+-- Left out on purpose: ratios that divide by area, households or grid counts
+-- (a join of a few thousand rows with the GeoJSON, not a Parquet aggregate).
+
+-- name: params
+SET TimeZone = 'Asia/Shanghai';
+-- polars writes the UTC instants as naive TIMESTAMP columns; read them as UTC
+-- (epoch_us is UTC-based for both TIMESTAMP and TIMESTAMPTZ).
+CREATE OR REPLACE MACRO utc(t) AS make_timestamptz(epoch_us(t));
+SET VARIABLE joined = 'joined.parquet';
+SET VARIABLE end_ts = now();
+SET VARIABLE d0 = DATE '2026-03-01';
+SET VARIABLE d1 = DATE '2026-04-01';
+SET VARIABLE category = '环境卫生';
+SET VARIABLE level = 2;
+
+-- name: full
+-- Every metric for all three tiers over the whole file.
+WITH ev AS (
+    SELECT
+        tier1, tier2, tier3, kind, satisfaction, cleared, household_hash,
+        utc(occurred_at) AS occurred_at, utc(resolved_at) AS resolved_at, utc(deadline) AS deadline,
+        kind = 'issue' AS is_issue,
+        coalesce(status = 'resolved', false) AS is_resolved,
+        source IN ('patrol', 'visit') AS is_discovered,
+        source IS NOT NULL AS has_source,
+        CASE WHEN status = 'resolved' AND resolved_at >= occurred_at
+             THEN (epoch_us(resolved_at) - epoch_us(occurred_at)) / 3600e6 END AS hours
+    FROM read_parquet(getvariable('joined'))
+),
+agg AS (
+    SELECT
+        CASE WHEN grouping(tier1) = 0 THEN 1 WHEN grouping(tier2) = 0 THEN 2 ELSE 3 END AS level,
+        coalesce(tier1, tier2, tier3) AS unit,
+        count(*) FILTER (is_issue) AS issues,
+        count(*) FILTER (kind = 'incident') AS incidents,
+        count(*) FILTER (kind = 'visit') AS visits,
+        count(*) FILTER (is_issue AND is_resolved) AS resolved,
+        count(*) FILTER (satisfaction = 'satisfied') AS satisfied,
+        count(*) FILTER (satisfaction = 'basic') AS basic,
+        count(*) FILTER (satisfaction = 'unsatisfied') AS unsatisfied,
+        count(*) FILTER (kind = 'incident' AND cleared) AS cleared,
+        count(*) FILTER (is_issue AND is_discovered) AS discovered,
+        count(*) FILTER (is_issue AND has_source) AS sourced,
+        count(*) FILTER (is_issue AND is_resolved AND resolved_at <= deadline) AS on_time,
+        count(*) FILTER (is_issue AND deadline IS NOT NULL AND (
+            (is_resolved AND resolved_at IS NOT NULL)
+            OR (NOT is_resolved AND deadline < getvariable('end_ts')))) AS due,
+        count(*) FILTER (is_issue AND occurred_at < getvariable('end_ts')
+            AND NOT coalesce(resolved_at < getvariable('end_ts'), is_resolved)) AS backlog,
+        count(*) FILTER (is_issue AND occurred_at < getvariable('end_ts')
+            AND NOT coalesce(resolved_at < getvariable('end_ts'), is_resolved)
+            AND deadline < getvariable('end_ts')) AS overdue,
+        quantile_cont(hours, 0.5) FILTER (is_issue) AS median_hours,
+        quantile_cont(hours, 0.9) FILTER (is_issue) AS p90_hours,
+        count(DISTINCT household_hash) FILTER (kind = 'visit') AS households_visited
+    FROM ev
+    GROUP BY GROUPING SETS ((tier1), (tier2), (tier3))
+)
+SELECT
+    level, unit, issues, incidents, visits, resolved, satisfied, basic, unsatisfied,
+    cleared, discovered, sourced, on_time, due, backlog, overdue, median_hours, p90_hours,
+    households_visited,
+    resolved / nullif(issues, 0) AS resolution_rate,
+    on_time / nullif(due, 0) AS on_time_rate,
+    satisfied / nullif(satisfied + basic + unsatisfied, 0) AS satisfaction_rate,
+    (5 * satisfied + 4 * basic + 3 * unsatisfied) / nullif(satisfied + basic + unsatisfied, 0) AS satisfaction_score,
+    cleared / nullif(incidents, 0) AS clearance_rate,
+    discovered / nullif(sourced, 0) AS discovery_rate,
+    issues * 100 / nullif(visits, 0) AS issues_per_100_visits,
+    discovered * 100 / nullif(visits, 0) AS issues_found_per_100_visits
+FROM agg
+WHERE unit IS NOT NULL
+ORDER BY level, unit;
+
+-- name: filtered
+-- One month, one category, one tier, with the previous month (环比) and the
+-- same month a year earlier (同比), as `compute_metrics` answers a closed
+-- one-month window. Backlog counts all history before each period's end.
+WITH periods AS (
+    SELECT period, t0::TIMESTAMPTZ AS t0, t1::TIMESTAMPTZ AS t1 FROM (VALUES
+        ('current', getvariable('d0'), getvariable('d1')),
+        ('previous', (getvariable('d0') - INTERVAL 1 MONTH)::DATE, getvariable('d0')),
+        ('last_year', (getvariable('d0') - INTERVAL 1 YEAR)::DATE, (getvariable('d1') - INTERVAL 1 YEAR)::DATE)
+    ) p(period, t0, t1)
+),
+ev AS (
+    SELECT
+        CASE getvariable('level') WHEN 1 THEN tier1 WHEN 2 THEN tier2 ELSE tier3 END AS unit,
+        kind, satisfaction, cleared, household_hash,
+        utc(occurred_at) AS occurred_at, utc(resolved_at) AS resolved_at, utc(deadline) AS deadline,
+        kind = 'issue' AS is_issue,
+        coalesce(status = 'resolved', false) AS is_resolved,
+        source IN ('patrol', 'visit') AS is_discovered,
+        source IS NOT NULL AS has_source,
+        CASE WHEN status = 'resolved' AND resolved_at >= occurred_at
+             THEN (epoch_us(resolved_at) - epoch_us(occurred_at)) / 3600e6 END AS hours
+    FROM read_parquet(getvariable('joined'))
+    WHERE category = getvariable('category')
+      AND utc(occurred_at) < getvariable('d1')::TIMESTAMPTZ
+),
+agg AS (
+    SELECT
+        period, unit,
+        count(*) FILTER (w AND is_issue) AS issues,
+        count(*) FILTER (w AND kind = 'incident') AS incidents,
+        count(*) FILTER (w AND kind = 'visit') AS visits,
+        count(*) FILTER (w AND is_issue AND is_resolved) AS resolved,
+        count(*) FILTER (w AND satisfaction = 'satisfied') AS satisfied,
+        count(*) FILTER (w AND satisfaction = 'basic') AS basic,
+        count(*) FILTER (w AND satisfaction = 'unsatisfied') AS unsatisfied,
+        count(*) FILTER (w AND kind = 'incident' AND cleared) AS cleared,
+        count(*) FILTER (w AND is_issue AND is_discovered) AS discovered,
+        count(*) FILTER (w AND is_issue AND has_source) AS sourced,
+        count(*) FILTER (w AND is_issue AND is_resolved AND resolved_at <= deadline) AS on_time,
+        count(*) FILTER (w AND is_issue AND deadline IS NOT NULL AND (
+            (is_resolved AND resolved_at IS NOT NULL) OR (NOT is_resolved AND deadline < t1))) AS due,
+        count(*) FILTER (is_issue AND NOT coalesce(resolved_at < t1, is_resolved)) AS backlog,
+        count(*) FILTER (is_issue AND NOT coalesce(resolved_at < t1, is_resolved)
+            AND deadline < t1) AS overdue,
+        quantile_cont(hours, 0.5) FILTER (w AND is_issue) AS median_hours,
+        quantile_cont(hours, 0.9) FILTER (w AND is_issue) AS p90_hours,
+        count(DISTINCT household_hash) FILTER (w AND kind = 'visit') AS households_visited
+    FROM (
+        SELECT e.*, p.period, p.t1, e.occurred_at >= p.t0 AS w
+        FROM ev e JOIN periods p ON e.occurred_at < p.t1
+        WHERE e.unit IS NOT NULL
+    )
+    GROUP BY period, unit
+)
+SELECT
+    *,
+    resolved / nullif(issues, 0) AS resolution_rate,
+    on_time / nullif(due, 0) AS on_time_rate,
+    satisfied / nullif(satisfied + basic + unsatisfied, 0) AS satisfaction_rate,
+    discovered / nullif(sourced, 0) AS discovery_rate
+FROM agg
+ORDER BY period, unit;
