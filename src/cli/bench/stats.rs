@@ -139,12 +139,13 @@ pub fn run(b: &StatsBench) -> anyhow::Result<i32> {
     let reps = b.reps.max(1);
     let zone = Zone::default();
 
-    let (mut full, mut end_us) = (Vec::new(), 0);
+    let (mut full, mut scans, mut end_us) = (Vec::new(), Vec::new(), 0);
     let mut last = None;
     for _ in 0..reps {
         let t = Instant::now();
         let pre = PreAgg::from_parquet(path, zone)
             .with_context(|| format!("reading {}", b.joined.display()))?;
+        scans.push(t.elapsed().as_secs_f64());
         end_us = chrono::Utc::now().timestamp_micros();
         let tables = (1..=3)
             .map(|level| compute_metrics(&pre, &gm, level, &Query::default()))
@@ -179,7 +180,7 @@ pub fn run(b: &StatsBench) -> anyhow::Result<i32> {
         "{}",
         serde_json::json!({
             "tool": "wangge", "events": events, "units": [gm.count(1), gm.count(2), gm.count(3)],
-            "full_s": full_s, "filtered_s": filtered_s, "filtered_share": filtered_s / full_s,
+            "full_s": full_s, "preagg_s": median(scans), "filtered_s": filtered_s, "filtered_share": filtered_s / full_s,
             "preagg_rows": [pre.events.height(), pre.issues.height(), pre.households.height()],
             "threads": rayon::current_num_threads(),
         })
