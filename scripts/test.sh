@@ -1,20 +1,25 @@
 #!/usr/bin/env bash
-# Runs every test of wangge: Rust (unit, integration, doc), then the Python
-# checks against PySAL, installing what they need (a venv under .venv).
+# Runs every test of wangge: Rust (unit, integration, doc), the Python checks
+# against PySAL, and the browser tests in Debian Chromium. Installs what they
+# need by itself (a venv under .venv, npm packages, Debian's chromium).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target}
 
 echo "== Rust tests"
 cargo test --no-fail-fast
 
-if [ -d tests/python ] && ls tests/python/test_*.py >/dev/null 2>&1; then
-  echo "== Python tests (PySAL esda and friends)"
-  venv=${WANGGE_VENV:-$root/.venv}
-  if [ ! -x "$venv/bin/python" ]; then
-    python3 -m venv "$venv"
-  fi
-  "$venv/bin/pip" install -q -r tests/python/requirements.txt
-  cargo build --quiet --bin wangge
-  WANGGE_BIN="${CARGO_TARGET_DIR:-$root/target}/debug/wangge" "$venv/bin/python" -m pytest -q tests/python
+echo "== Python tests (PySAL esda, GeoPandas, DuckDB, notebooks)"
+venv=${WANGGE_VENV:-$root/.venv}
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
+fi
+"$venv/bin/pip" install -q -r tests/python/requirements.txt
+cargo build --quiet --bin wangge
+WANGGE_BIN="$CARGO_TARGET_DIR/debug/wangge" "$venv/bin/python" -m pytest -q tests/python
+
+if [ -f scripts/browser-test.sh ]; then
+  echo "== Browser tests (Debian Chromium, offline)"
+  WANGGE_BIN="$CARGO_TARGET_DIR/debug/wangge" bash scripts/browser-test.sh
 fi
