@@ -5,6 +5,7 @@ pub mod analytics;
 mod bench;
 mod check;
 mod demo;
+mod export;
 mod join;
 mod serve;
 mod user;
@@ -37,6 +38,8 @@ enum Command {
     Rank(analytics::RankArgs),
     /// Spike alerts (预警) against each unit's own baseline.
     Alerts(analytics::AlertsArgs),
+    /// Export events, units or a metric table as GeoParquet, CSV or GeoJSON.
+    Export(export::ExportArgs),
     /// Benchmarks: `bench join` times the spatial join on generated counties.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -50,6 +53,9 @@ enum Command {
 /// Parses `std::env::args` and runs; `Ok(exit code)`.
 pub fn run() -> anyhow::Result<i32> {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve(_)) {
+        restore_sigpipe();
+    }
     match cli.command {
         Command::Demo(a) => demo::run(&a),
         Command::Check(a) => check::run(&a),
@@ -58,6 +64,7 @@ pub fn run() -> anyhow::Result<i32> {
         Command::Rank(a) => analytics::rank(&a).map(|()| 0),
         Command::Alerts(a) => analytics::alerts(&a).map(|()| 0),
         Command::Join(a) => join::run(&a),
+        Command::Export(a) => export::run(&a),
         Command::Bench(b) => bench::run(&b),
         Command::Serve(a) => serve::run(&a),
         Command::User(u) => user::run(&u),
@@ -67,4 +74,13 @@ pub fn run() -> anyhow::Result<i32> {
 /// Default data directory.
 pub fn default_data_dir() -> PathBuf {
     PathBuf::from("data/demo")
+}
+
+/// Lets `wangge stats ... | head` end quietly, as other command-line tools do,
+/// instead of panicking on a closed pipe. The server keeps ignoring SIGPIPE.
+fn restore_sigpipe() {
+    // SAFETY: called once at start-up, before any thread is spawned.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
 }
