@@ -4,13 +4,15 @@
 //! them, [`ingest`] reads and validates the three event streams, [`join`]
 //! puts every event into its grid and the grid's ancestors, [`analytics`]
 //! turns the joined frame into per-unit metrics. [`demo`] builds a
-//! deterministic demo county on the real 定州市 boundary.
+//! deterministic demo county on the real 定州市 boundary. [`export`] writes
+//! what an analyst filtered as GeoParquet, CSV or GeoJSON.
 
 pub mod analytics;
 pub mod api;
 pub mod cli;
 pub mod columns;
 pub mod demo;
+pub mod export;
 pub mod grid;
 pub mod ingest;
 pub mod join;

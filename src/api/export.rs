@@ -34,7 +34,7 @@ use super::map::Window;
 use super::scope::Scope;
 use super::state::AppState;
 use crate::analytics::compute_metrics;
-use crate::export::{self, ExportError, Format, NoProgress, Selection, Target, MIN_CELL};
+use crate::export::{self, ExportError, Format, NoProgress, Output, Selection, Target, MIN_CELL};
 use crate::grid::GridModel;
 use crate::store::Role;
 
@@ -136,7 +136,7 @@ pub async fn events(
     Ok(stream("events", format, move |w| {
         let lf = polars::prelude::IntoLazy::lazy(snap.frame.clone());
         let model = &snap.grids.model;
-        export::events::export(lf, model, &query, &sel, format, bom, Target::Stream(w), &NoProgress)
+        export::events::export(lf, model, &query, &sel, output(format, bom, w), &NoProgress)
     }))
 }
 
@@ -163,7 +163,7 @@ pub async fn units(
     let (level, bom) = (p.level, p.bom.unwrap_or(false));
     Ok(stream("units", format, move |w| {
         let model = &snap.grids.model;
-        export::units::export(model, level, &sel, format, bom, Target::Stream(w), &NoProgress)
+        export::units::export(model, level, &sel, output(format, bom, w), &NoProgress)
     }))
 }
 
@@ -191,13 +191,28 @@ pub async fn metrics(
     let (level, bom) = (p.level.unwrap_or(1), p.bom.unwrap_or(false));
     let table = {
         let snap = snap.clone();
-        st.blocking(move || Ok(compute_metrics(&snap.pre, &snap.grids.model, level, &query)?))
-            .await?
+        st.blocking(move || {
+            Ok(compute_metrics(
+                &snap.pre,
+                &snap.grids.model,
+                level,
+                &query,
+            )?)
+        })
+        .await?
     };
     Ok(stream("metrics", format, move |w| {
         let model = &snap.grids.model;
-        export::metrics::export(&table, model, &sel, format, bom, Target::Stream(w), &NoProgress)
+        export::metrics::export(&table, model, &sel, output(format, bom, w), &NoProgress)
     }))
+}
+
+fn output(format: Format, bom: bool, w: Box<dyn Write + Send>) -> Output<'static> {
+    Output {
+        format,
+        bom,
+        target: Target::Stream(w),
+    }
 }
 
 /// A response whose body `run` writes on a blocking thread.

@@ -1,0 +1,60 @@
+//! The one error type of the export layer.
+
+use std::path::PathBuf;
+
+use crate::analytics::AnalyticsError;
+
+/// Everything that can go wrong while exporting.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// A polars query or the Parquet writer failed.
+    #[error("polars: {0}")]
+    Polars(#[from] polars::prelude::PolarsError),
+    /// Computing the metric table failed (or a bad level, window or metric).
+    #[error(transparent)]
+    Analytics(#[from] AnalyticsError),
+    /// Writing to the output failed.
+    #[error("writing {path}: {source}")]
+    Io {
+        /// File or folder written ("<stream>" for a response body).
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The CSV writer failed.
+    #[error("csv: {0}")]
+    Csv(#[from] csv::Error),
+    /// Serialising GeoJSON or the `geo` metadata failed.
+    #[error("json: {0}")]
+    Json(#[from] serde_json::Error),
+    /// A unit code that the grid model does not hold (or the caller may not see).
+    #[error("unknown unit code {code:?}")]
+    UnknownUnit {
+        /// The code asked for.
+        code: String,
+    },
+    /// A format name other than geoparquet, csv or geojson.
+    #[error("unknown format {name:?}; use geoparquet, csv or geojson")]
+    UnknownFormat {
+        /// The name given.
+        name: String,
+    },
+    /// A column the joined frame should have, of the wrong type or missing.
+    #[error("column {column}: {reason}")]
+    Column {
+        /// Column name.
+        column: &'static str,
+        /// What was wrong.
+        reason: String,
+    },
+}
+
+impl ExportError {
+    /// An I/O error on a path.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> ExportError {
+        ExportError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,117 @@
+//! Metric-table exports: every catalogue metric (with 同比/环比 changes) of
+//! the units of one tier, with the units' polygons, and small cells
+//! suppressed for callers who are not analysts.
+//!
+//! Suppression ([`suppress`]) nulls, for a threshold k (5 by default,
+//! [`super::MIN_CELL`]): every value of a unit with fewer than k events in
+//! the window; a count below k; a proportion whose denominator is below k;
+//! a rate whose event count is below k; and a change whose current or base
+//! count is below k (the base could be recovered from the change). The
+//! `suppressed` column says which rows were blanked whole.
+
+use polars::prelude::*;
+
+use super::units::{bounds, spatial_order};
+use super::{Batch, ExportError, Geom, Output, Progress, Selection, SinkOptions, Summary};
+use crate::analytics::{catalogue, MetricTable, UnitMetrics};
+use crate::grid::GridModel;
+
+/// Whether a row was blanked whole (Boolean).
+pub const SUPPRESSED: &str = "suppressed";
+
+/// Events of a unit in the window.
+fn events(r: &UnitMetrics) -> u64 {
+    let i = &r.ingredients;
+    i.issues + i.incidents + i.visits
+}
+
+/// Blanks the small cells of `r` (see the module doc); whether the whole row was blanked.
+pub fn suppress(r: &mut UnitMetrics, k: u64) -> bool {
+    let k = k as f64;
+    if (events(r) as f64) < k {
+        for v in r.values.values_mut() {
+            *v = None;
+        }
+        r.yoy.clear();
+        r.pop.clear();
+        return true;
+    }
+    for m in catalogue() {
+        let small = if m.is_count {
+            r.value(m.name).is_some_and(|v| v < k)
+        } else if let Some(ratio) = m.ratio {
+            ratio(&r.ingredients, &r.context).is_some_and(|q| q.den < k)
+        } else if let Some(exposure) = m.exposure {
+            exposure(&r.ingredients, &r.context).is_some_and(|q| q.num < k)
+        } else {
+            false
+        };
+        if small {
+            r.values.insert(m.name, None);
+            r.yoy.remove(m.name);
+            r.pop.remove(m.name);
+        }
+        for changes in [&mut r.yoy, &mut r.pop] {
+            if changes
+                .get(m.name)
+                .is_some_and(|ch| ch.base < k || ch.current < k)
+            {
+                changes.remove(m.name);
+            }
+        }
+    }
+    false
+}
+
+/// The rows of `table` that `sel` keeps, in spatial order, suppressed as
+/// `sel` asks, with their polygons.
+pub fn batch(
+    table: &MetricTable,
+    model: &GridModel,
+    sel: &Selection,
+) -> Result<(Batch, Vec<usize>), ExportError> {
+    let keep = super::units::select(model, Some(table.level), sel)?;
+    let order = spatial_order(model, &keep);
+    let by_index: std::collections::HashMap<usize, &UnitMetrics> =
+        table.rows.iter().map(|r| (r.index, r)).collect();
+    let mut rows = Vec::with_capacity(order.len());
+    let mut blanked = Vec::with_capacity(order.len());
+    let mut idx = Vec::with_capacity(order.len());
+    for i in order {
+        let Some(r) = by_index.get(&i) else { continue };
+        let mut r = (*r).clone();
+        blanked.push(sel.suppress_below.is_some_and(|k| suppress(&mut r, k)));
+        rows.push(r);
+        idx.push(i);
+    }
+    let t = MetricTable {
+        level: table.level,
+        query: table.query.clone(),
+        rows,
+    };
+    let mut frame = t.to_dataframe()?;
+    frame.with_column(Column::new(SUPPRESSED.into(), blanked))?;
+    let geometry = idx
+        .iter()
+        .map(|&i| Geom::Polygons(model.unit(i).geometry.clone()))
+        .collect();
+    Ok((Batch { frame, geometry }, idx))
+}
+
+/// Writes a metric table to `target`.
+pub fn export(
+    table: &MetricTable,
+    model: &GridModel,
+    sel: &Selection,
+    out: Output<'_>,
+    progress: &dyn Progress,
+) -> Result<Summary, ExportError> {
+    let (b, idx) = batch(table, model, sel)?;
+    progress.total(idx.len() as u64);
+    let opts = SinkOptions {
+        bom: out.bom,
+        types: &["MultiPolygon"],
+        bbox: bounds(model, &idx),
+    };
+    super::units::write_one(b, opts, out, progress)
+}

@@ -1,0 +1,240 @@
+"""`wangge export` files open in the analysts' tools with the service's numbers.
+
+Builds a small demo county with the real binary (`wangge demo`, `wangge
+join`), exports events, units and metric tables as GeoParquet, CSV and
+GeoJSON, and reads them back with GeoPandas, DuckDB (spatial extension,
+offline) and polars; row counts and values are checked against
+`wangge stats --json`.
+
+Run after `cargo build`:  python -m pytest tests/python
+(`WANGGE_BIN` overrides the binary, default target/debug/wangge).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import duckdb
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import polars as pl
+import pyarrow.parquet as pq
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(os.environ.get("WANGGE_BIN", ROOT / "target" / "debug" / "wangge"))
+
+
+def run(*args: str | Path) -> str:
+    out = subprocess.run([str(BIN), *map(str, args)], capture_output=True, text=True)
+    assert out.returncode == 0, f"wangge {' '.join(map(str, args))}\n{out.stdout}\n{out.stderr}"
+    return out.stdout
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("demo")
+    run("demo", "--out", d, "--grids", 600, "--events", 20000)
+    joined = d / "joined.parquet"
+    run("join", "--grids", d / "grids.geojson", "--events", d / "events.csv",
+        "--out", joined, "--secret", d / "secret.key")
+    return {"dir": d, "grids": d / "grids.geojson", "joined": joined}
+
+
+def export(demo, what: str, out: Path, *extra: str | Path) -> Path:
+    run("export", what, "--joined", demo["joined"], "--grids", demo["grids"], "--out", out, *extra)
+    return out
+
+
+def stats(demo, level: int, *extra: str) -> dict[str, dict]:
+    text = run("stats", "--joined", demo["joined"], "--grids", demo["grids"],
+               "--level", str(level), "--json", *extra)
+    return {r["code"]: r for r in json.loads(text)["rows"]}
+
+
+def spatial() -> duckdb.DuckDBPyConnection:
+    import duckdb_ext
+
+    con = duckdb.connect()
+    con.execute("SET extension_directory = ?", [os.path.join(list(duckdb_ext.__path__)[0], "extensions")])
+    con.execute("SET autoinstall_known_extensions = false")
+    con.execute("SET autoload_known_extensions = false")
+    con.execute("LOAD spatial")
+    return con
+
+
+@pytest.fixture(scope="module")
+def events(demo) -> Path:
+    return export(demo, "events", demo["dir"] / "events.parquet")
+
+
+@pytest.fixture(scope="module")
+def township_stats(demo) -> dict[str, dict]:
+    return stats(demo, 1)
+
+
+def test_the_geo_metadata_is_geoparquet_1_1_with_a_bbox_covering(events):
+    meta = json.loads(pq.ParquetFile(events).metadata.metadata[b"geo"])
+    assert meta["version"] == "1.1.0"
+    assert meta["primary_column"] == "geometry"
+    col = meta["columns"]["geometry"]
+    assert col["encoding"] == "WKB"
+    assert col["geometry_types"] == ["Point"]
+    assert col["covering"]["bbox"] == {k: ["bbox", k] for k in ("xmin", "ymin", "xmax", "ymax")}
+    assert col["crs"]["id"] == {"authority": "OGC", "code": "CRS84"}
+    t = pq.read_table(events, columns=["lon", "lat", "bbox"])
+    lon, lat = t["lon"].to_numpy(), t["lat"].to_numpy()
+    assert col["bbox"] == [lon.min(), lat.min(), lon.max(), lat.max()]
+    bbox = t["bbox"].combine_chunks()
+    np.testing.assert_array_equal(bbox.field("xmin").to_numpy(), lon)
+    np.testing.assert_array_equal(bbox.field("ymax").to_numpy(), lat)
+    f = pq.ParquetFile(events)
+    assert f.metadata.row_group(0).column(0).compression == "ZSTD"
+
+
+def test_geopandas_reads_points_in_crs84_at_the_event_coordinates(events, township_stats):
+    gdf = gpd.read_parquet(events)
+    assert gdf.crs is not None and gdf.crs.equals("OGC:CRS84")
+    assert gdf.crs.to_epsg() in (4326, None)  # CRS84 is EPSG:4326 with lon/lat axes
+    assert set(gdf.geom_type) == {"Point"}
+    np.testing.assert_array_equal(gdf.geometry.x.to_numpy(), gdf["lon"].to_numpy())
+    np.testing.assert_array_equal(gdf.geometry.y.to_numpy(), gdf["lat"].to_numpy())
+    per_town = gdf.dropna(subset=["tier1"]).groupby("tier1").size()
+    assert per_town.to_dict() == {c: int(r["values"]["event_count"]) for c, r in township_stats.items()
+                                  if r["values"]["event_count"]}
+    assert (gdf["tier1"].isna() == (gdf["outcome"] == "outside")).all()
+    # no clear household identifier, only hex keyed hashes
+    h = gdf["household_hash"].dropna()
+    assert len(h) > 0 and h.str.fullmatch(r"[0-9a-f]{32,64}").all()
+
+
+def test_rows_are_in_spatial_order_so_row_groups_are_compact(events):
+    gdf = gpd.read_parquet(events)
+    # Within a month, consecutive points are much closer than random pairs.
+    m = gdf[gdf["month"] == gdf["month"].mode()[0]]
+    xy = np.c_[m["lon"], m["lat"]]
+    step = np.hypot(*np.diff(xy, axis=0).T).mean()
+    rng = np.random.default_rng(1)
+    shuffled = xy[rng.permutation(len(xy))]
+    random_step = np.hypot(*np.diff(shuffled, axis=0).T).mean()
+    assert step < random_step / 5
+
+
+def test_local_date_parts_are_in_shanghai_time(events):
+    df = pl.read_parquet(events)
+    local = df["occurred_at"].dt.convert_time_zone("Asia/Shanghai").dt.date()
+    assert (local == df["local_date"]).all()
+    assert (df["local_date"].dt.year() == df["year"]).all()
+    assert (df["local_date"].dt.strftime("%Y-%m") == df["month"]).all()
+    assert (df["local_date"].dt.strftime("%G-W%V") == df["iso_week"]).all()
+
+
+def test_duckdb_spatial_reads_the_geometry_and_counts_issues_per_township(events, township_stats):
+    con = spatial()
+    rows = con.execute(
+        "SELECT tier1, count(*) FROM read_parquet(?) WHERE kind = 'issue' AND tier1 IS NOT NULL GROUP BY 1",
+        [str(events)]).fetchall()
+    assert dict(rows) == {c: int(r["values"]["issue_count"]) for c, r in township_stats.items()
+                          if r["values"]["issue_count"]}
+    typ, bad = con.execute(
+        "SELECT any_value(ST_GeometryType(geometry)), "
+        "count(*) FILTER (WHERE abs(ST_X(geometry) - lon) > 0 OR abs(ST_Y(geometry) - lat) > 0) "
+        "FROM read_parquet(?)", [str(events)]).fetchone()
+    assert str(typ) == "POINT" and bad == 0
+
+
+def test_a_filtered_export_holds_exactly_the_filtered_events(demo):
+    frm, to = "2026-03-01", "2026-03-31"
+    out = export(demo, "events", demo["dir"] / "march_issues.parquet",
+                 "--from", frm, "--to", to, "--kind", "issue")
+    df = pl.read_parquet(out)
+    assert df["kind"].unique().to_list() == ["issue"]
+    assert df["month"].unique().to_list() == ["2026-03"]
+    s = stats(demo, 1, "--from", frm, "--to", to, "--kind", "issue")
+    total = sum(int(r["values"]["issue_count"] or 0) for r in s.values())
+    assert total > 0 and df.filter(pl.col("tier1").is_not_null()).height == total
+
+
+def test_a_partitioned_export_has_hive_folders_by_month_and_township(demo, events, township_stats):
+    root = export(demo, "events", demo["dir"] / "parts", "--partition")
+    files = sorted(root.glob("month=*/tier1=*/part-0.parquet"))
+    assert files and all(len(p.relative_to(root).parts) == 3 for p in files)
+    con = spatial()
+    rows = con.execute(
+        "SELECT tier1, count(*) FROM read_parquet(?, hive_partitioning = true, "
+        "hive_types = {'month': VARCHAR, 'tier1': VARCHAR}) WHERE tier1 <> '__HIVE_DEFAULT_PARTITION__' "
+        "AND tier1 IS NOT NULL GROUP BY 1", [str(root / "**" / "*.parquet")]).fetchall()
+    assert dict(rows) == {c: int(r["values"]["event_count"]) for c, r in township_stats.items()
+                          if r["values"]["event_count"]}
+    whole = pl.scan_parquet(events).select(pl.len()).collect().item()
+    parts = pl.scan_parquet(str(root / "**" / "*.parquet"), hive_partitioning=True).select(pl.len()).collect().item()
+    assert parts == whole
+    one = gpd.read_parquet(files[0])
+    assert one.crs.equals("OGC:CRS84") and "tier1" not in one.columns
+
+
+def test_units_are_multipolygons_with_their_attributes(demo):
+    out = export(demo, "units", demo["dir"] / "units.parquet")
+    gdf = gpd.read_parquet(out)
+    assert gdf.crs.equals("OGC:CRS84")
+    assert set(gdf.geom_type) == {"MultiPolygon"}
+    assert gdf["level"].value_counts().to_dict() == {3: 600, 2: 542, 1: 25, 0: 1}
+    src = gpd.read_file(demo["grids"]).set_index("code")
+    g = gdf.set_index("code")
+    common = src.index.intersection(g.index)
+    assert len(common) == len(src)
+    np.testing.assert_allclose(g.loc[common].to_crs(6933).area, src.loc[common].to_crs(6933).area, rtol=1e-9)
+    eq = g.loc[common].to_crs(6933).area / 1e6  # equal-area
+    np.testing.assert_allclose(g.loc[common, "area_km2"], eq, rtol=0.01)
+
+
+def test_units_as_geojson_open_in_geopandas(demo):
+    out = export(demo, "units", demo["dir"] / "towns.geojson", "--level", "1", "--format", "geojson")
+    gdf = gpd.read_file(out)
+    assert len(gdf) == 25 and gdf.crs.to_epsg() == 4326
+    assert set(gdf.geom_type) == {"MultiPolygon"}
+
+
+def test_a_metric_table_carries_the_service_values(demo, township_stats):
+    out = export(demo, "metrics", demo["dir"] / "metrics.parquet", "--level", "1")
+    gdf = gpd.read_parquet(out).set_index("code")
+    assert len(gdf) == len(township_stats) and set(gdf.geom_type) == {"MultiPolygon"}
+    for code, r in township_stats.items():
+        for m in ("issue_count", "resolution_rate", "event_density", "visit_coverage"):
+            want = r["values"][m]
+            got = gdf.loc[code, m]
+            if want is None:
+                assert pd.isna(got)
+            else:
+                assert got == pytest.approx(want, rel=1e-12)
+    assert not gdf["suppressed"].any()
+
+
+def test_small_cells_are_suppressed_when_asked(demo):
+    grid_stats = stats(demo, 3)
+    out = export(demo, "metrics", demo["dir"] / "grids_public.parquet", "--level", "3",
+                 "--suppress-below", "5")
+    df = pl.read_parquet(out)
+    small = {c for c, r in grid_stats.items() if (r["values"]["event_count"] or 0) < 5}
+    assert small, "the demo should have grids with few events"
+    sup = df.filter(pl.col("suppressed"))
+    assert set(sup["code"].to_list()) == small
+    assert sup["event_count"].null_count() == sup.height
+    counts = df.filter(~pl.col("suppressed"))["incident_count"].drop_nulls()
+    assert (counts >= 5).all()
+
+
+def test_csv_with_a_bom_opens_in_excel_and_pandas(demo, township_stats):
+    out = export(demo, "metrics", demo["dir"] / "towns.csv", "--format", "csv", "--bom")
+    raw = out.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    df = pd.read_csv(out, encoding="utf-8-sig", dtype={"code": str})
+    assert len(df) == len(township_stats)
+    assert df.set_index("code")["issue_count"].to_dict() == {
+        c: r["values"]["issue_count"] for c, r in township_stats.items()}
+    names = {c: r["name"] for c, r in township_stats.items()}
+    assert df.set_index("code")["name"].to_dict() == names  # Chinese names survive
