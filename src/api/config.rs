@@ -55,6 +55,10 @@ pub struct Storage {
     /// Hashing secret for personal data; empty = `<data>/secret.key`
     /// (`WANGGE_SECRET` wins over the file).
     pub secret: PathBuf,
+    /// Keep a Parquet copy of the event frame next to the database
+    /// (`<database>.frame.parquet`) for fast restarts (true). It is checked
+    /// against the database before use; the database stays the truth.
+    pub frame_snapshot: bool,
 }
 
 /// `[auth]`.
@@ -145,6 +149,7 @@ impl Default for Storage {
             data: DEFAULT_DATA.into(),
             database: PathBuf::new(),
             secret: PathBuf::new(),
+            frame_snapshot: true,
         }
     }
 }

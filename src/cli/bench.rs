@@ -27,6 +27,8 @@ pub enum BenchCommand {
     Join(JoinBench),
     /// Time every metric of the three tiers and a filtered query, optionally against DuckDB.
     Stats(stats::StatsBench),
+    /// Time the service (restart, cached and uncached map values, ingest) against polars, nginx and DuckDB.
+    Serve(super::bench_serve::ServeBench),
 }
 
 #[derive(Debug, clap::Args)]
@@ -49,6 +51,7 @@ pub fn run(b: &BenchCommand) -> anyhow::Result<i32> {
     match b {
         BenchCommand::Join(j) => join(j),
         BenchCommand::Stats(s) => stats::run(s),
+        BenchCommand::Serve(s) => super::bench_serve::run(s),
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub mod analytics;
 mod bench;
+mod bench_serve;
 mod check;
 mod demo;
 mod export;

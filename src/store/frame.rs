@@ -72,14 +72,21 @@ impl Store {
     /// Every stored event as the joined frame, and the highest `seq` read
     /// (events after it are the ones the caller must still append).
     pub fn load_frame(&self) -> Result<(DataFrame, i64)> {
+        self.load_frame_after(0)
+    }
+
+    /// The stored events with `seq > after`, in `seq` order, and the
+    /// highest `seq` read (`after` when there is none).
+    pub fn load_frame_after(&self, after: i64) -> Result<(DataFrame, i64)> {
         let (b, last) = self.read(|conn| {
             let mut b = Builders::default();
-            let mut last = 0i64;
+            let mut last = after;
             let mut st = conn.prepare(
                 "SELECT seq, id, kind, occurred_at, lon, lat, category, status, resolved_at, deadline, satisfaction, \
-                 source, cleared, household_hash, visitor_hash, tier1, tier2, tier3, outcome FROM events ORDER BY seq",
+                 source, cleared, household_hash, visitor_hash, tier1, tier2, tier3, outcome FROM events \
+                 WHERE seq > ?1 ORDER BY seq",
             )?;
-            let mut rows = st.query([])?;
+            let mut rows = st.query([after])?;
             while let Some(r) = rows.next()? {
                 last = r.get(0)?;
                 b.id.push(r.get(1)?);

@@ -5,8 +5,9 @@
 //! are re-joined), events with their join results, users with argon2
 //! password hashes, sessions and API tokens stored as SHA-256 of the token,
 //! and the audit log. The analytics never read SQLite row by row: the API
-//! builds a polars frame from [`Store::load_frame`] at start-up and appends
-//! to it on ingest.
+//! builds a polars frame from [`Store::load_frame_fast`] at start-up and
+//! appends to it on ingest; a Parquet snapshot of that frame, checked
+//! against the database before use, spares a restart the row-by-row read.
 //!
 //! WAL mode with `synchronous=FULL`: a transaction that returned from
 //! `commit` survives `kill -9` and power loss, which is what "an acknowledged
@@ -19,6 +20,7 @@ mod frame;
 mod grids;
 mod load;
 mod schema;
+mod snapshot;
 mod users;
 
 use std::path::{Path, PathBuf};
@@ -28,6 +30,7 @@ use rusqlite::Connection;
 
 pub use events::{IssueFilter, IssueRow, Located};
 pub use grids::GridVersion;
+pub use snapshot::FrameLoad;
 pub use load::{ensure_grids, ingest_file, FileIngest};
 pub use users::{hash_token, new_token, AuditEntry, Role, Session, User};
 

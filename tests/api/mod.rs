@@ -2,6 +2,7 @@
 //! the scope matrix and the kill -9 test in their own files.
 
 mod durability;
+mod grid_versions;
 mod scope;
 mod support;
 

@@ -1,0 +1,641 @@
+//! `wangge bench serve`: the running service measured against its peers on
+//! the same data, in one run, with the ratios the service issue asks for.
+//!
+//! * `startup`: restart `wangge serve` on a database that already holds the
+//!   events, until `/readyz` answers 200, against polars reading the same
+//!   events from the joined Parquet file. Peak RSS is the server's `VmHWM`
+//!   at readiness.
+//! * `cached`: wrk on loopback against the cached map-values response, then
+//!   against nginx serving the very same bytes as a static file.
+//! * `uncached`: map values for distinct random (month, category) pairs, each
+//!   a cache miss, against DuckDB's time for the same one-month, one-category,
+//!   one-tier query (`benches/duckdb/stats.sql`, section `filtered`, through
+//!   `benches/serve/duckdb_map.py`) on the joined Parquet.
+//! * `ingest`: batches of 1,000 events POSTed by a few keep-alive clients;
+//!   every batch is acknowledged only after its commit (`synchronous=FULL`).
+//!
+//! The server is started by the bench (the same binary, `RUST_LOG=warn`)
+//! and stopped at the end; the bench adds an admin with an API token to the
+//! database it measures.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use polars::prelude::*;
+use serde_json::{json, Value};
+
+use crate::columns as c;
+use crate::store::{Role, Store};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Part {
+    Startup,
+    Cached,
+    Uncached,
+    Ingest,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServeBench {
+    /// Data directory (`wangge demo --out`); its events are ingested into
+    /// `<data>/wangge.db` on the first start.
+    #[arg(long)]
+    data: PathBuf,
+    /// The same events joined (`wangge join ... --out joined.parquet`).
+    #[arg(long)]
+    joined: PathBuf,
+    /// Parts to run, comma-separated.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "startup,cached,uncached,ingest"
+    )]
+    only: Vec<Part>,
+    /// Address the measured server listens on.
+    #[arg(long, default_value = "127.0.0.1:18080")]
+    addr: String,
+    /// Restarts (and polars reads) timed; medians are reported.
+    #[arg(long, default_value_t = 3)]
+    reps: usize,
+    /// Cached part: the map-values query (the front end's opening view).
+    #[arg(
+        long,
+        default_value = "level=1&metric=event_count&from=2026-03-01&to=2026-04-01"
+    )]
+    cached_query: String,
+    /// Cached part: seconds per wrk run.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Cached part: wrk connections (2 threads).
+    #[arg(long, default_value_t = 32)]
+    connections: usize,
+    /// Uncached part: tier of the map.
+    #[arg(long, default_value_t = 3)]
+    level: u8,
+    /// Uncached part: distinct (month, category) pairs timed on each side.
+    #[arg(long, default_value_t = 25)]
+    samples: usize,
+    /// Uncached part: seed of the pair shuffle.
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+    /// Ingest part: events sent (in batches of `--batch`).
+    #[arg(long, default_value_t = 200_000)]
+    events: usize,
+    /// Ingest part: events per request.
+    #[arg(long, default_value_t = 1000)]
+    batch: usize,
+    /// Ingest part: concurrent keep-alive clients.
+    #[arg(long, default_value_t = 4)]
+    clients: usize,
+    /// Python with the `duckdb` package.
+    #[arg(long, env = "WANGGE_BENCH_PYTHON", default_value = "python3")]
+    python: PathBuf,
+    /// The DuckDB side of the uncached part.
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/serve/duckdb_map.py"))]
+    script: PathBuf,
+    #[arg(long, default_value = "wrk")]
+    wrk: PathBuf,
+    #[arg(long, default_value = "nginx")]
+    nginx: PathBuf,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+/// A `wangge serve` child, stopped on drop.
+struct Server {
+    child: Child,
+}
+
+impl Server {
+    fn start(b: &ServeBench) -> anyhow::Result<Server> {
+        let exe = std::env::current_exe()?;
+        let child = Command::new(exe)
+            .arg("serve")
+            .arg("--data")
+            .arg(&b.data)
+            .arg("--addr")
+            .arg(&b.addr)
+            .arg("--config")
+            .arg(b.data.join("bench-none.toml"))
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("starting wangge serve")?;
+        Ok(Server { child })
+    }
+
+    /// Polls `/readyz` until 200; the time since `t0`.
+    fn wait_ready(&mut self, addr: &str, t0: Instant, limit: Duration) -> anyhow::Result<f64> {
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                bail!("wangge serve exited with {status} before it was ready");
+            }
+            if let Ok(r) = request(addr, "GET", "/readyz", None, None, &[]) {
+                if r.0 == 200 {
+                    return Ok(t0.elapsed().as_secs_f64());
+                }
+            }
+            if t0.elapsed() > limit {
+                bail!("wangge serve not ready after {limit:?}");
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Peak resident set so far, in MiB (`VmHWM`).
+    fn peak_rss_mib(&self) -> Option<f64> {
+        let s = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+        let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kb / 1024.0)
+    }
+
+    fn stop(&mut self) {
+        // SIGINT: the graceful shutdown path; SIGKILL if it lingers.
+        let _ = Command::new("kill")
+            .arg("-INT")
+            .arg(self.child.id().to_string())
+            .status();
+        for _ in 0..200 {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// One HTTP/1.1 request on a fresh connection: (status, body).
+fn request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    ct: Option<&str>,
+    body: &[u8],
+) -> anyhow::Result<(u16, Vec<u8>)> {
+    let mut s = TcpStream::connect(addr)?;
+    s.set_nodelay(true)?;
+    send(&mut s, addr, method, path, token, ct, body)
+}
+
+/// One request on a keep-alive connection.
+fn send(
+    s: &mut TcpStream,
+    addr: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    ct: Option<&str>,
+    body: &[u8],
+) -> anyhow::Result<(u16, Vec<u8>)> {
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if let Some(t) = token {
+        head.push_str(&format!("Authorization: Bearer {t}\r\n"));
+    }
+    if let Some(ct) = ct {
+        head.push_str(&format!("Content-Type: {ct}\r\n"));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes())?;
+    s.write_all(body)?;
+    let mut buf = Vec::with_capacity(8192);
+    let mut chunk = [0u8; 65536];
+    let end = loop {
+        let n = s.read(&mut chunk)?;
+        if n == 0 {
+            bail!("connection closed before the response head");
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break p + 4;
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+    let status: u16 = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|x| x.parse().ok())
+        .context("no status in the response")?;
+    let len: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse().ok())
+        .context("response without content-length")?;
+    let mut out = buf[end..].to_vec();
+    while out.len() < len {
+        let n = s.read(&mut chunk)?;
+        if n == 0 {
+            bail!("connection closed mid-body");
+        }
+        out.extend_from_slice(&chunk[..n]);
+    }
+    out.truncate(len);
+    Ok((status, out))
+}
+
+/// An admin and an API token for the bench, straight into the database.
+fn token(data: &Path) -> anyhow::Result<String> {
+    let store = Store::open(&data.join("wangge.db"))?;
+    let name = format!("bench-{}-{}", std::process::id(), crate::store::now_us());
+    let user = store.add_user(&name, Role::Admin, &[], &crate::store::new_token()?)?;
+    Ok(store.create_session(&user, "api", 86_400_000_000)?.0)
+}
+
+fn polars_read(path: &Path) -> anyhow::Result<(f64, usize)> {
+    let t = Instant::now();
+    let f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let df = ParquetReader::new(f).finish()?;
+    Ok((t.elapsed().as_secs_f64(), df.height()))
+}
+
+fn startup(b: &ServeBench) -> anyhow::Result<Server> {
+    let store = Store::open(&b.data.join("wangge.db"))?;
+    let stored = store.event_count()?;
+    // First start: ingest when the database is new, then wait for the
+    // snapshot a fresh frame leaves behind, so the timed restarts are restarts.
+    let t0 = Instant::now();
+    let mut s = Server::start(b)?;
+    let first = s.wait_ready(&b.addr, t0, Duration::from_secs(7200))?;
+    println!(
+        "{}",
+        json!({"part": "startup", "first_start_s": first, "events_before": stored,
+        "events_after": store.event_count()?})
+    );
+    let limit = Instant::now();
+    while !store.snapshot_matches()? && limit.elapsed() < Duration::from_secs(600) {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    s.stop();
+    let mut times = Vec::new();
+    let mut rss = Vec::new();
+    for _ in 0..b.reps.max(1) {
+        let t0 = Instant::now();
+        let mut s = Server::start(b)?;
+        times.push(s.wait_ready(&b.addr, t0, Duration::from_secs(3600))?);
+        rss.push(s.peak_rss_mib().unwrap_or(f64::NAN));
+        s.stop();
+    }
+    let mut reads = Vec::new();
+    let mut rows = 0;
+    for _ in 0..b.reps.max(1) {
+        let (t, n) = polars_read(&b.joined)?;
+        reads.push(t);
+        rows = n;
+    }
+    let (ours, theirs) = (median(times.clone()), median(reads.clone()));
+    println!(
+        "{}",
+        json!({"part": "startup", "events": store.event_count()?, "restart_s": times,
+        "peak_rss_mib": rss, "polars_rows": rows, "polars_read_s": reads})
+    );
+    println!("startup: restart to /readyz 200 {ours:.2} s (median of {}), polars read {theirs:.2} s: {:.2}x (target <= 2x); peak RSS {:.0} MiB",
+        times.len(), ours / theirs, median(rss));
+    let t0 = Instant::now();
+    let mut s = Server::start(b)?;
+    s.wait_ready(&b.addr, t0, Duration::from_secs(3600))?;
+    Ok(s)
+}
+
+/// wrk's requests/s line.
+fn wrk(b: &ServeBench, url: &str, token: Option<&str>) -> anyhow::Result<f64> {
+    let mut cmd = Command::new(&b.wrk);
+    cmd.args([
+        "-t2",
+        &format!("-c{}", b.connections),
+        &format!("-d{}s", b.seconds),
+        "--latency",
+    ]);
+    if let Some(t) = token {
+        cmd.args(["-H", &format!("Authorization: Bearer {t}")]);
+    }
+    let out = cmd
+        .arg(url)
+        .output()
+        .context("running wrk (apt-get install -y wrk)")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let rps = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Requests/sec:"))
+        .and_then(|v| v.trim().parse().ok())
+        .with_context(|| format!("no Requests/sec in wrk output:\n{text}"))?;
+    let non2xx = text.lines().find(|l| l.contains("Non-2xx"));
+    if let Some(l) = non2xx {
+        bail!("wrk saw errors against {url}: {l}");
+    }
+    Ok(rps)
+}
+
+fn cached(b: &ServeBench, token: &str) -> anyhow::Result<()> {
+    let path = format!("/api/v1/map?{}", b.cached_query);
+    let (status, body) = request(&b.addr, "GET", &path, Some(token), None, &[])?;
+    if status != 200 {
+        bail!("{path}: {status} {}", String::from_utf8_lossy(&body));
+    }
+    let dir = std::env::temp_dir().join(format!("wangge-bench-nginx-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(dir.join("map.json"), &body)?;
+    let port = 18090;
+    let conf = dir.join("nginx.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "worker_processes auto; pid {0}/nginx.pid; error_log {0}/error.log; daemon off;\n\
+             events {{ worker_connections 1024; }}\n\
+             http {{ access_log off; sendfile on; tcp_nopush on; keepalive_requests 100000;\n\
+             client_body_temp_path {0}; proxy_temp_path {0}; fastcgi_temp_path {0}; uwsgi_temp_path {0}; scgi_temp_path {0};\n\
+             server {{ listen 127.0.0.1:{port}; root {0}; default_type application/json; }} }}\n",
+            dir.display()
+        ),
+    )?;
+    let mut nginx = Command::new(&b.nginx)
+        .arg("-c")
+        .arg(&conf)
+        .arg("-p")
+        .arg(&dir)
+        .stderr(Stdio::inherit())
+        .spawn()
+        .context("starting nginx (apt-get install -y nginx)")?;
+    std::thread::sleep(Duration::from_millis(300));
+    let ours = wrk(b, &format!("http://{}{path}", b.addr), Some(token));
+    let theirs = wrk(b, &format!("http://127.0.0.1:{port}/map.json"), None);
+    let _ = Command::new("kill")
+        .arg("-QUIT")
+        .arg(nginx.id().to_string())
+        .status();
+    let _ = nginx.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    let (ours, theirs) = (ours?, theirs?);
+    println!(
+        "{}",
+        json!({"part": "cached", "query": b.cached_query, "bytes": body.len(),
+        "wangge_rps": ours, "nginx_rps": theirs, "connections": b.connections, "seconds": b.seconds})
+    );
+    println!("cached map values ({} bytes): wangge {ours:.0} req/s, nginx {theirs:.0} req/s: {:.2} of nginx (target >= 0.5)",
+        body.len(), ours / theirs);
+    Ok(())
+}
+
+/// Months present in the file and its categories.
+fn months_and_categories(joined: &Path) -> anyhow::Result<(Vec<chrono::NaiveDate>, Vec<String>)> {
+    let p = joined.to_str().context("path is not UTF-8")?;
+    let lf = LazyFrame::scan_parquet(PlRefPath::from(p), ScanArgsParquet::default())?;
+    let range = lf
+        .clone()
+        .select([
+            col(c::OCCURRED_AT).min().cast(DataType::Int64).alias("lo"),
+            col(c::OCCURRED_AT).max().cast(DataType::Int64).alias("hi"),
+        ])
+        .collect()?;
+    let get = |n: &str| -> anyhow::Result<i64> {
+        range.column(n)?.i64()?.get(0).context("an empty file")
+    };
+    let day = |us: i64| chrono::DateTime::from_timestamp_micros(us).map(|d| d.date_naive());
+    let (lo, hi) = (
+        day(get("lo")?).context("time")?,
+        day(get("hi")?).context("time")?,
+    );
+    use chrono::Datelike;
+    let mut months = Vec::new();
+    let mut m = chrono::NaiveDate::from_ymd_opt(lo.year(), lo.month(), 1).context("date")?;
+    // Whole months only: the last one is left out when it is cut short.
+    while let Some(next) = m.checked_add_months(chrono::Months::new(1)) {
+        if next > hi {
+            break;
+        }
+        if m >= lo || m.month() == lo.month() {
+            months.push(m);
+        }
+        m = next;
+    }
+    let cats = lf
+        .select([col(c::CATEGORY).unique().sort(SortOptions::default())])
+        .collect()?;
+    let cats = cats
+        .column(c::CATEGORY)?
+        .str()?
+        .iter()
+        .flatten()
+        .map(String::from)
+        .collect();
+    Ok((months, cats))
+}
+
+fn uncached(b: &ServeBench, token: &str) -> anyhow::Result<()> {
+    let (months, cats) = months_and_categories(&b.joined)?;
+    let mut pairs: Vec<(chrono::NaiveDate, String)> = months
+        .iter()
+        .flat_map(|m| cats.iter().map(move |c| (*m, c.clone())))
+        .collect();
+    // A seeded Fisher-Yates: distinct pairs, so every request is a cache miss.
+    let mut rng = crate::demo::rng::Rng::stream(b.seed, 0);
+    for i in (1..pairs.len()).rev() {
+        pairs.swap(i, rng.below(i + 1));
+    }
+    pairs.truncate(b.samples.max(1));
+    let to = |m: chrono::NaiveDate| m.checked_add_months(chrono::Months::new(1)).unwrap_or(m);
+    let mut s = TcpStream::connect(&b.addr)?;
+    s.set_nodelay(true)?;
+    let mut ours = Vec::new();
+    for (m, cat) in &pairs {
+        let path = format!(
+            "/api/v1/map?level={}&metric=event_count&from={m}&to={}&category={}",
+            b.level,
+            to(*m),
+            urlencode(cat)
+        );
+        let t = Instant::now();
+        let (status, body) = send(&mut s, &b.addr, "GET", &path, Some(token), None, &[])?;
+        ours.push(t.elapsed().as_secs_f64());
+        if status != 200 {
+            bail!("{path}: {status} {}", String::from_utf8_lossy(&body));
+        }
+    }
+    let spec: Vec<Value> = pairs
+        .iter()
+        .map(|(m, cat)| json!([m.to_string(), to(*m).to_string(), cat]))
+        .collect();
+    let out = Command::new(&b.python)
+        .arg(&b.script)
+        .arg("--joined")
+        .arg(&b.joined)
+        .arg("--level")
+        .arg(b.level.to_string())
+        .arg("--pairs")
+        .arg(serde_json::to_string(&spec)?)
+        .stderr(Stdio::inherit())
+        .output()
+        .with_context(|| format!("running {}", b.script.display()))?;
+    let line = String::from_utf8_lossy(&out.stdout);
+    let duck: Value = serde_json::from_str(line.lines().last().unwrap_or(""))
+        .with_context(|| format!("DuckDB runner output: {line}"))?;
+    let theirs: Vec<f64> = duck["times"]
+        .as_array()
+        .context("no times from the DuckDB runner")?
+        .iter()
+        .filter_map(Value::as_f64)
+        .collect();
+    let (p50, d50) = (median(ours.clone()), median(theirs.clone()));
+    println!(
+        "{}",
+        json!({"part": "uncached", "level": b.level, "pairs": spec, "wangge_s": ours,
+        "duckdb_s": theirs, "duckdb": duck["tool"], "threads": duck["threads"]})
+    );
+    println!("uncached map values (tier {}, {} distinct month x category): wangge p50 {:.1} ms, DuckDB p50 {:.1} ms: {:.2}x (target < 0.5)",
+        b.level, pairs.len(), p50 * 1e3, d50 * 1e3, p50 / d50);
+    Ok(())
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Batches of JSON events built from rows of the joined file (positions,
+/// times and categories of real demo events) under fresh ids.
+fn ingest_bodies(b: &ServeBench) -> anyhow::Result<Vec<Vec<u8>>> {
+    let p = b.joined.to_str().context("path is not UTF-8")?;
+    let df = LazyFrame::scan_parquet(PlRefPath::from(p), ScanArgsParquet::default())?
+        .filter(col(c::OUTCOME).eq(lit("matched")))
+        .select([
+            col(c::OCCURRED_AT).cast(DataType::Int64),
+            col(c::LON),
+            col(c::LAT),
+            col(c::CATEGORY),
+        ])
+        .limit(b.events as IdxSize)
+        .collect()?;
+    let t = df.column(c::OCCURRED_AT)?.i64()?;
+    let (lon, lat) = (df.column(c::LON)?.f64()?, df.column(c::LAT)?.f64()?);
+    let cat = df.column(c::CATEGORY)?.str()?;
+    let run = crate::store::now_us();
+    let n = df.height();
+    let mut bodies = Vec::new();
+    for start in (0..n).step_by(b.batch.max(1)) {
+        let rows: Vec<Value> = (start..(start + b.batch).min(n))
+            .map(|i| {
+                let at = t.get(i).and_then(chrono::DateTime::from_timestamp_micros).map(|d| d.to_rfc3339());
+                json!({"id": format!("bench-{run}-{i}"), "kind": "issue", "occurred_at": at,
+                    "lon": lon.get(i), "lat": lat.get(i), "category": cat.get(i), "status": "open", "source": "patrol"})
+            })
+            .collect();
+        bodies.push(serde_json::to_vec(&rows)?);
+    }
+    Ok(bodies)
+}
+
+fn ingest(b: &ServeBench, token: &str) -> anyhow::Result<()> {
+    let bodies = ingest_bodies(b)?;
+    let sent: usize = bodies.len();
+    let t0 = Instant::now();
+    let clients = b.clients.max(1);
+    let results: Vec<anyhow::Result<(u64, Vec<f64>)>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..clients)
+            .map(|k| {
+                let bodies = &bodies;
+                s.spawn(move || -> anyhow::Result<(u64, Vec<f64>)> {
+                    let mut conn = TcpStream::connect(&b.addr)?;
+                    conn.set_nodelay(true)?;
+                    let mut stored = 0;
+                    let mut lat = Vec::new();
+                    for body in bodies.iter().skip(k).step_by(clients) {
+                        let t = Instant::now();
+                        let (status, res) = send(
+                            &mut conn,
+                            &b.addr,
+                            "POST",
+                            "/api/v1/events",
+                            Some(token),
+                            Some("application/json"),
+                            body,
+                        )?;
+                        lat.push(t.elapsed().as_secs_f64());
+                        if status != 200 {
+                            bail!("ingest: {status} {}", String::from_utf8_lossy(&res));
+                        }
+                        let v: Value = serde_json::from_slice(&res)?;
+                        stored += ["matched", "partial", "outside"]
+                            .iter()
+                            .map(|k| v[k].as_u64().unwrap_or(0))
+                            .sum::<u64>();
+                    }
+                    Ok((stored, lat))
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| bail!("client panicked")))
+            .collect()
+    });
+    let secs = t0.elapsed().as_secs_f64();
+    let mut stored = 0;
+    let mut lat = Vec::new();
+    for r in results {
+        let (n, l) = r?;
+        stored += n;
+        lat.extend(l);
+    }
+    let eps = stored as f64 / secs;
+    println!(
+        "{}",
+        json!({"part": "ingest", "batches": sent, "batch": b.batch, "clients": clients,
+        "stored": stored, "secs": secs, "events_per_s": eps, "batch_p50_s": median(lat.clone())})
+    );
+    println!("ingest: {stored} events acknowledged in {secs:.2} s by {clients} clients, batches of {}: {eps:.0} events/s (target >= 100000); batch p50 {:.1} ms",
+        b.batch, median(lat) * 1e3);
+    Ok(())
+}
+
+pub fn run(b: &ServeBench) -> anyhow::Result<i32> {
+    let mut server = None;
+    if b.only.contains(&Part::Startup) {
+        server = Some(startup(b)?);
+    }
+    let _server = match server {
+        Some(s) => s,
+        None => {
+            let t0 = Instant::now();
+            let mut s = Server::start(b)?;
+            s.wait_ready(&b.addr, t0, Duration::from_secs(7200))?;
+            s
+        }
+    };
+    let token = token(&b.data)?;
+    if b.only.contains(&Part::Cached) {
+        cached(b, &token)?;
+    }
+    if b.only.contains(&Part::Uncached) {
+        uncached(b, &token)?;
+    }
+    if b.only.contains(&Part::Ingest) {
+        ingest(b, &token)?;
+    }
+    Ok(0)
+}
