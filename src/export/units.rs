@@ -7,7 +7,7 @@ use polars::prelude::*;
 
 use super::order::{hilbert, sort_order, BBox};
 use super::{Batch, ExportError, Geom, Output, Progress, Selection, SinkOptions, Summary};
-use crate::grid::{area_m2, GridModel};
+use crate::grid::GridModel;
 
 /// Unit code column.
 pub const CODE: &str = "code";
@@ -21,7 +21,7 @@ pub const PARENT: &str = "parent";
 pub const HOUSEHOLDS: &str = "households";
 /// Population column.
 pub const POPULATION: &str = "population";
-/// Area in km² (geodesic) column.
+/// Area in km² (geodesic, as the service uses for densities) column.
 pub const AREA_KM2: &str = "area_km2";
 /// Centroid longitude column (for CSV readers without geometry).
 pub const CENTROID_LON: &str = "centroid_lon";
@@ -123,7 +123,7 @@ pub fn batch(model: &GridModel, idx: &[usize]) -> Result<Batch, ExportError> {
             AREA_KM2.into(),
             units
                 .iter()
-                .map(|u| area_m2(&u.geometry) / 1e6)
+                .map(|u| u.area_km2)
                 .collect::<Vec<_>>(),
         ),
         Column::new(
