@@ -136,6 +136,9 @@ fn text(v: &AnyValue) -> String {
         AnyValue::Null => String::new(),
         AnyValue::String(s) => (*s).to_owned(),
         AnyValue::StringOwned(s) => s.to_string(),
+        // Shortest text that reads back to the same number (polars' Display rounds).
+        AnyValue::Float64(x) => x.to_string(),
+        AnyValue::Float32(x) => x.to_string(),
         AnyValue::Date(d) => date(*d).to_string(),
         AnyValue::Datetime(us, unit, _) => instant(*us, *unit),
         AnyValue::DatetimeOwned(us, unit, _) => instant(*us, *unit),

@@ -238,3 +238,78 @@ def test_csv_with_a_bom_opens_in_excel_and_pandas(demo, township_stats):
         c: r["values"]["issue_count"] for c, r in township_stats.items()}
     names = {c: r["name"] for c, r in township_stats.items()}
     assert df.set_index("code")["name"].to_dict() == names  # Chinese names survive
+
+
+@pytest.fixture(scope="module")
+def service(demo, tmp_path_factory):
+    """`wangge serve` on the demo with an analyst and a leader of one township."""
+    import shutil
+    import socket
+    import time
+    import urllib.request
+
+    d = tmp_path_factory.mktemp("serve")
+    for f in ("grids.geojson", "events.csv"):
+        shutil.copy(demo["dir"] / f, d / f)
+    town = next(iter(stats(demo, 1)))
+    tokens = {}
+    for role in ("analyst", "leader"):
+        out = run("user", "add", "--role", role, "--scope", town, "--token", "--data", d, role)
+        tokens[role] = out.strip().splitlines()[-1].split()[-1]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([str(BIN), "serve", "--data", str(d), "--addr", f"127.0.0.1:{port}"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                if urllib.request.urlopen(base + "/readyz", timeout=2).status == 200:
+                    break
+            except OSError:
+                time.sleep(0.5)
+        yield {"base": base, "tokens": tokens, "town": town, "dir": d}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def get(service, role: str, path: str) -> tuple[int, bytes]:
+    import urllib.error
+    import urllib.request
+
+    req = urllib.request.Request(service["base"] + path,
+                                 headers={"Authorization": f"Bearer {service['tokens'][role]}"})
+    try:
+        with urllib.request.urlopen(req, timeout=120) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def test_the_api_streams_an_analysts_events_within_scope(service, township_stats):
+    status, body = get(service, "analyst", "/api/v1/export/events?format=geoparquet")
+    assert status == 200
+    path = service["dir"] / "api_events.parquet"
+    path.write_bytes(body)
+    gdf = gpd.read_parquet(path)
+    town = service["town"]
+    assert gdf.crs.equals("OGC:CRS84") and set(gdf["tier1"]) == {town}
+    assert len(gdf) == township_stats[town]["values"]["event_count"]
+
+
+def test_the_api_refuses_row_level_events_to_a_leader_and_suppresses_small_cells(service):
+    status, body = get(service, "leader", "/api/v1/export/events")
+    assert status == 403 and json.loads(body)["code"] == "forbidden"
+    status, body = get(service, "leader", "/api/v1/export/metrics?level=3&format=geojson")
+    assert status == 200
+    path = service["dir"] / "leader_grids.geojson"
+    path.write_bytes(body)
+    gdf = gpd.read_file(path)
+    assert gdf["code"].str.startswith(service["town"]).all()
+    small = gdf["suppressed"]
+    assert gdf.loc[small, "event_count"].isna().all()
+    assert (gdf.loc[~small, "event_count"] >= 5).all()
+    status, body = get(service, "leader", "/api/v1/export/units?format=xml")
+    assert status == 400 and json.loads(body)["code"] == "bad_request"
