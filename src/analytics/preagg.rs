@@ -15,6 +15,8 @@ use super::filter::{day_number, Query, Zone, DAY};
 use super::AnalyticsError;
 use crate::columns as c;
 
+mod pack;
+
 /// Kind value of residents' issue reports.
 pub const ISSUE: &str = "issue";
 /// Kind value of security incidents.
@@ -87,8 +89,12 @@ fn keys() -> [Expr; 7] {
 
 /// Query: the count table.
 pub fn events_lazy(joined: LazyFrame, zone: Zone) -> LazyFrame {
-    joined
-        .with_column(zone.local_day(c::OCCURRED_AT).alias(DAY))
+    count_by_keys(joined.with_column(zone.local_day(c::OCCURRED_AT).alias(DAY)))
+}
+
+/// The count table of a frame that already has [`DAY`].
+fn count_by_keys(with_day: LazyFrame) -> LazyFrame {
+    with_day
         .group_by(keys())
         .agg([
             len().cast(DataType::Int64).alias(p::N),
@@ -111,13 +117,17 @@ pub fn events_lazy(joined: LazyFrame, zone: Zone) -> LazyFrame {
 
 /// Query: one row per issue with what lifecycles need.
 pub fn issues_lazy(joined: LazyFrame, zone: Zone) -> LazyFrame {
-    joined
+    issues_of(joined.with_column(zone.local_day(c::OCCURRED_AT).alias(DAY)))
+}
+
+fn issues_of(with_day: LazyFrame) -> LazyFrame {
+    with_day
         .filter(col(c::KIND).eq(lit(ISSUE)))
         .select([
             col(c::TIER1),
             col(c::TIER2),
             col(c::TIER3),
-            zone.local_day(c::OCCURRED_AT).alias(DAY),
+            col(DAY),
             col(c::KIND),
             col(c::CATEGORY),
             col(c::SOURCE),
@@ -134,7 +144,11 @@ pub fn issues_lazy(joined: LazyFrame, zone: Zone) -> LazyFrame {
 
 /// Query: distinct households visited per grid, day and category.
 pub fn households_lazy(joined: LazyFrame, zone: Zone) -> LazyFrame {
-    joined
+    households_of(joined.with_column(zone.local_day(c::OCCURRED_AT).alias(DAY)))
+}
+
+fn households_of(with_day: LazyFrame) -> LazyFrame {
+    with_day
         .filter(
             col(c::KIND)
                 .eq(lit(VISIT))
@@ -144,7 +158,7 @@ pub fn households_lazy(joined: LazyFrame, zone: Zone) -> LazyFrame {
             col(c::TIER1),
             col(c::TIER2),
             col(c::TIER3),
-            zone.local_day(c::OCCURRED_AT).alias(DAY),
+            col(DAY),
             col(c::KIND),
             col(c::CATEGORY),
             col(c::SOURCE),
@@ -152,6 +166,28 @@ pub fn households_lazy(joined: LazyFrame, zone: Zone) -> LazyFrame {
         ])
         .unique(None, UniqueKeepStrategy::Any)
         .sort([DAY], SortMultipleOptions::default())
+}
+
+/// Every column of the joined frame that some table reads, plus [`DAY`].
+fn base_columns(zone: Zone) -> Vec<Expr> {
+    let names = [
+        c::TIER1,
+        c::TIER2,
+        c::TIER3,
+        c::KIND,
+        c::CATEGORY,
+        c::SOURCE,
+        c::STATUS,
+        c::SATISFACTION,
+        c::CLEARED,
+        c::OCCURRED_AT,
+        c::RESOLVED_AT,
+        c::DEADLINE,
+        c::HOUSEHOLD_HASH,
+    ];
+    let mut e: Vec<Expr> = names.iter().map(|n| col(*n)).collect();
+    e.push(zone.local_day(c::OCCURRED_AT).alias(DAY));
+    e
 }
 
 /// Rows with a day in `[from, to)` of a table sorted by day: a filtered
@@ -175,13 +211,20 @@ fn day_slice(df: &DataFrame, from: Option<i32>, to: Option<i32>) -> DataFrame {
 }
 
 impl PreAgg {
-    /// Scans the joined frame once per table and keeps the results in memory.
+    /// Scans the joined frame once and keeps the three tables in memory.
     pub fn build(joined: LazyFrame, zone: Zone) -> Result<PreAgg, AnalyticsError> {
-        // Three scans rather than one materialised frame: each reads only the
-        // columns it needs, and ten million full rows would not fit comfortably.
-        let mut events = events_lazy(joined.clone(), zone).collect()?;
-        let mut issues = issues_lazy(joined.clone(), zone).collect()?;
-        let mut households = households_lazy(joined, zone).collect()?;
+        // One scan of only the columns the tables read (no ids, coordinates
+        // or visitor hashes); the base frame is dropped once they are built.
+        let base = joined.select(base_columns(zone)).collect()?;
+        let mut events = match pack::count_table(&base)? {
+            Some(df) => df,
+            None => count_by_keys(base.clone().lazy()).collect()?,
+        };
+        let mut households = match pack::household_table(&base)? {
+            Some(df) => df,
+            None => households_of(base.clone().lazy()).collect()?,
+        };
+        let mut issues = issues_of(base.lazy()).collect()?;
         // One chunk per column, so day windows can be cut by binary search.
         for df in [&mut events, &mut issues, &mut households] {
             df.rechunk_mut();
@@ -265,6 +308,52 @@ mod tests {
             issues.column(p::N).unwrap().i64().unwrap().sum().unwrap() as usize,
             pre.issues.height()
         );
+    }
+
+    /// Rows of a frame in a canonical order, to compare tables built two ways.
+    fn canonical(df: &DataFrame) -> DataFrame {
+        let by: Vec<PlSmallStr> = df.get_column_names().into_iter().cloned().collect();
+        df.sort(by, SortMultipleOptions::default()).unwrap()
+    }
+
+    #[test]
+    fn the_packed_tables_hold_the_rows_of_the_polars_queries() {
+        use crate::analytics::testutil::{county, joined, Ev};
+        let (_, big_df) = big(2, 2, 3, 5_000, 60);
+        let gm = county();
+        let small = joined(
+            &gm,
+            &[
+                Ev::issue("2026-03-01 00:30", "G1"),
+                Ev {
+                    grid: None,
+                    ..Ev::issue("2026-03-01 00:30", "G1")
+                },
+                Ev {
+                    grid: None,
+                    ..Ev::visit("2026-03-02 10:00", "G2", "h1")
+                },
+                Ev::visit("2026-03-02 10:00", "G2", "h1"),
+                Ev::visit("2026-03-02 11:00", "G2", "h1"),
+                Ev::incident("2026-02-28 23:59", "G3"),
+            ],
+        );
+        for df in [big_df, small] {
+            the_same_rows(df);
+        }
+    }
+
+    fn the_same_rows(df: DataFrame) {
+        let zone = Zone::default();
+        let pre = PreAgg::build(df.clone().lazy(), zone).unwrap();
+        let events = events_lazy(df.clone().lazy(), zone).collect().unwrap();
+        let households = households_lazy(df.clone().lazy(), zone).collect().unwrap();
+        let issues = issues_lazy(df.lazy(), zone).collect().unwrap();
+        assert!(canonical(&pre.events).equals_missing(&canonical(&events)));
+        assert!(canonical(&pre.households).equals_missing(&canonical(&households)));
+        assert!(canonical(&pre.issues).equals_missing(&canonical(&issues)));
+        let days = pre.events.column(DAY).unwrap().i32().unwrap();
+        assert!(days.iter().zip(days.iter().skip(1)).all(|(a, b)| a <= b));
     }
 
     #[test]

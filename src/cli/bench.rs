@@ -58,10 +58,18 @@ pub fn run(b: &BenchCommand) -> anyhow::Result<i32> {
 fn read_points(path: &std::path::Path) -> anyhow::Result<(Vec<f64>, Vec<f64>)> {
     let p = path.to_str().context("path is not UTF-8")?;
     let df = LazyFrame::scan_parquet(PlRefPath::from(p), ScanArgsParquet::default())?
-        .select([col("lon").cast(DataType::Float64), col("lat").cast(DataType::Float64)])
+        .select([
+            col("lon").cast(DataType::Float64),
+            col("lat").cast(DataType::Float64),
+        ])
         .collect()?;
     let get = |name: &str| -> anyhow::Result<Vec<f64>> {
-        Ok(df.column(name)?.f64()?.iter().map(|v| v.unwrap_or(f64::NAN)).collect())
+        Ok(df
+            .column(name)?
+            .f64()?
+            .iter()
+            .map(|v| v.unwrap_or(f64::NAN))
+            .collect())
     };
     Ok((get("lon")?, get("lat")?))
 }
@@ -101,10 +109,17 @@ fn join(j: &JoinBench) -> anyhow::Result<i32> {
     });
     println!("{ours}");
     let Some(script) = &j.peers else { return Ok(0) };
-    let out = Command::new("bash").arg(script).arg(&j.data).arg(j.reps.to_string()).output()
+    let out = Command::new("bash")
+        .arg(script)
+        .arg(&j.data)
+        .arg(j.reps.to_string())
+        .output()
         .with_context(|| format!("running {}", script.display()))?;
     let mut fastest: Option<(String, f64)> = None;
-    for line in String::from_utf8_lossy(&out.stdout).lines().filter(|l| l.starts_with('{')) {
+    for line in String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.starts_with('{'))
+    {
         println!("{line}");
         let v: serde_json::Value = serde_json::from_str(line)?;
         if let (Some(tool), Some(p)) = (v["tool"].as_str(), v["points_per_s"].as_f64()) {
@@ -114,7 +129,12 @@ fn join(j: &JoinBench) -> anyhow::Result<i32> {
         }
     }
     if let Some((tool, p)) = fastest {
-        println!("ratio: wangge {:.2} M points/s vs fastest peer {tool} {:.2} M points/s = {:.1}x", pps / 1e6, p / 1e6, pps / p);
+        println!(
+            "ratio: wangge {:.2} M points/s vs fastest peer {tool} {:.2} M points/s = {:.1}x",
+            pps / 1e6,
+            p / 1e6,
+            pps / p
+        );
     }
     Ok(0)
 }

@@ -125,7 +125,8 @@ fn compare(what: &str, ours: &MetricTable, theirs: &[Value]) -> Vec<String> {
             }
         }
     }
-    let known: std::collections::HashSet<&str> = ours.rows.iter().map(|r| r.code.as_str()).collect();
+    let known: std::collections::HashSet<&str> =
+        ours.rows.iter().map(|r| r.code.as_str()).collect();
     for unit in by_unit.keys().filter(|u| !known.contains(*u)) {
         bad.push(format!("{what} {unit}: only in duckdb"));
     }
@@ -134,8 +135,8 @@ fn compare(what: &str, ours: &MetricTable, theirs: &[Value]) -> Vec<String> {
 
 pub fn run(b: &StatsBench) -> anyhow::Result<i32> {
     let path = b.joined.to_str().context("--joined path is not UTF-8")?;
-    let (gm, _) = load_geojson(&b.grids)
-        .with_context(|| format!("loading grids {}", b.grids.display()))?;
+    let (gm, _) =
+        load_geojson(&b.grids).with_context(|| format!("loading grids {}", b.grids.display()))?;
     let reps = b.reps.max(1);
     let zone = Zone::default();
 
@@ -155,7 +156,9 @@ pub fn run(b: &StatsBench) -> anyhow::Result<i32> {
     }
     let (pre, tables) = last.context("no repetition ran")?;
 
-    let to = b.to.succ_opt().context("--to is the last representable date")?;
+    let to =
+        b.to.succ_opt()
+            .context("--to is the last representable date")?;
     let q = Query {
         categories: vec![b.category.clone()],
         ..Query::window(b.from, to)
@@ -219,7 +222,10 @@ pub fn run(b: &StatsBench) -> anyhow::Result<i32> {
     ));
     let compared = (tables[0].rows.len() + small.rows.len()) * checked(&tables[0].rows[0]).len();
     if bad.is_empty() {
-        println!("check: {compared} numbers agree (townships, full window; level {} filtered)", b.level);
+        println!(
+            "check: {compared} numbers agree (townships, full window; level {} filtered)",
+            b.level
+        );
         Ok(0)
     } else {
         for line in &bad {
