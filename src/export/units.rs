@@ -121,10 +121,7 @@ pub fn batch(model: &GridModel, idx: &[usize]) -> Result<Batch, ExportError> {
         ),
         Column::new(
             AREA_KM2.into(),
-            units
-                .iter()
-                .map(|u| u.area_km2)
-                .collect::<Vec<_>>(),
+            units.iter().map(|u| u.area_km2).collect::<Vec<_>>(),
         ),
         Column::new(
             CENTROID_LON.into(),
