@@ -4,6 +4,7 @@
 mod durability;
 mod grid_versions;
 mod scope;
+mod snapshot;
 mod support;
 
 use axum::http::StatusCode;

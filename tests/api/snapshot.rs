@@ -1,0 +1,52 @@
+//! The Parquet snapshot of the event frame: used only while it matches the
+//! database, extended by the events stored after it, never trusted blindly.
+
+use std::time::{Duration, Instant};
+
+use axum::http::StatusCode;
+use serde_json::json;
+
+use super::support::{env, login, post_json};
+
+fn wait_for_snapshot(store: &wangge::store::Store) {
+    let t = Instant::now();
+    while !store.snapshot_matches().expect("meta") {
+        assert!(t.elapsed() < Duration::from_secs(60), "no snapshot written");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_reads_the_snapshot_plus_newer_events_and_ignores_a_bad_one() {
+    let e = env();
+    let store = e.state.store.clone();
+    wait_for_snapshot(&store);
+    let (truth, _) = store.load_frame().expect("frame from the database");
+    let fast = store.load_frame_fast().expect("fast");
+    assert_eq!(fast.from_database, 0);
+    assert_eq!(fast.from_snapshot, truth.height() as u64);
+    assert!(fast.frame.equals_missing(&truth), "snapshot = database");
+
+    // Events stored after the snapshot come from the database.
+    let t = login(&e.app, "admin").await;
+    let rows: Vec<_> = (0..3)
+        .map(|i| json!({"id": format!("snap-{i}"), "kind": "issue", "occurred_at": "2025-06-03T09:00:00+08:00",
+            "lon": 115.0, "lat": 38.5, "category": "环境卫生", "status": "open"}))
+        .collect();
+    let r = post_json(&e.app, "/api/v1/events", Some(&t), json!(rows)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let (truth, high) = store.load_frame().expect("frame from the database");
+    let fast = store.load_frame_fast().expect("fast");
+    assert_eq!(fast.from_database, 3);
+    assert_eq!(fast.high_water, high);
+    assert!(
+        fast.frame.equals_missing(&truth),
+        "snapshot + tail = database"
+    );
+
+    // A damaged file is not used.
+    std::fs::write(store.snapshot_path(), b"not parquet").expect("overwrite");
+    let fast = store.load_frame_fast().expect("fast");
+    assert_eq!(fast.from_snapshot, 0);
+    assert!(fast.frame.equals_missing(&truth));
+}
