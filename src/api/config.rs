@@ -323,4 +323,38 @@ mod tests {
         assert_eq!(unknown, vec!["nope".to_owned(), "server.adr".to_owned()]);
         assert_eq!(c.database(), PathBuf::from("data/demo/wangge.db"));
     }
+
+    /// Every key of [`Config::default`], as dotted paths.
+    fn keys(t: &toml::Table, prefix: &str, out: &mut Vec<String>) {
+        for (k, v) in t {
+            let path = format!("{prefix}{k}");
+            match v {
+                toml::Value::Table(sub) if k != "vendor" => keys(sub, &format!("{path}."), out),
+                _ => out.push(path),
+            }
+        }
+    }
+
+    #[test]
+    fn the_example_file_lists_every_key_with_its_default() {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("wangge.example.toml");
+        let (c, unknown) = Config::load(Some(&p), std::iter::empty()).unwrap();
+        assert!(
+            unknown.is_empty(),
+            "unknown keys in the example: {unknown:?}"
+        );
+        assert_eq!(
+            c,
+            Config::default(),
+            "the example's values are the defaults"
+        );
+        let file: toml::Table = toml::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+        let toml::Value::Table(defaults) = toml::Value::try_from(Config::default()).unwrap() else {
+            panic!("config is not a table");
+        };
+        let (mut want, mut have) = (Vec::new(), Vec::new());
+        keys(&defaults, "", &mut want);
+        keys(&file, "", &mut have);
+        assert_eq!(have, want, "the example lists every key");
+    }
 }
