@@ -7,7 +7,7 @@
 pub const ID: &str = "id";
 /// `issue`, `incident` or `visit` (String).
 pub const KIND: &str = "kind";
-/// When it happened, UTC, microseconds (Datetime µs, time zone UTC).
+/// When it happened: a UTC instant in microseconds, stored as a zone-less Datetime (µs); local calendars add the zone.
 pub const OCCURRED_AT: &str = "occurred_at";
 /// WGS84 longitude after any CRS conversion (Float64).
 pub const LON: &str = "lon";
@@ -17,9 +17,9 @@ pub const LAT: &str = "lat";
 pub const CATEGORY: &str = "category";
 /// Issue status: `open` or `resolved` (String, null for other kinds).
 pub const STATUS: &str = "status";
-/// Issue: when it was resolved (Datetime µs UTC, nullable).
+/// Issue: when it was resolved (Datetime µs holding UTC, nullable).
 pub const RESOLVED_AT: &str = "resolved_at";
-/// Issue: due time (Datetime µs UTC, nullable).
+/// Issue: due time (Datetime µs holding UTC, nullable).
 pub const DEADLINE: &str = "deadline";
 /// Issue: `satisfied`, `basic`, `unsatisfied` (String, nullable).
 pub const SATISFACTION: &str = "satisfaction";
@@ -51,8 +51,24 @@ pub fn tier(level: u8) -> &'static str {
 
 /// Every column of the joined frame, in order.
 pub const ALL: [&str; 18] = [
-    ID, KIND, OCCURRED_AT, LON, LAT, CATEGORY, STATUS, RESOLVED_AT, DEADLINE, SATISFACTION,
-    SOURCE, CLEARED, HOUSEHOLD_HASH, VISITOR_HASH, TIER1, TIER2, TIER3, OUTCOME,
+    ID,
+    KIND,
+    OCCURRED_AT,
+    LON,
+    LAT,
+    CATEGORY,
+    STATUS,
+    RESOLVED_AT,
+    DEADLINE,
+    SATISFACTION,
+    SOURCE,
+    CLEARED,
+    HOUSEHOLD_HASH,
+    VISITOR_HASH,
+    TIER1,
+    TIER2,
+    TIER3,
+    OUTCOME,
 ];
 
 /// Rejects file: input file name.
