@@ -188,52 +188,59 @@ fn unit_key(gm: &GridModel, level: u8) -> Result<Expr, AnalyticsError> {
     }
 }
 
-fn sum_when(pred: Expr, value: Expr, name: &str) -> Expr {
-    when(pred.fill_null(false))
-        .then(value)
-        .otherwise(lit(0i64))
-        .sum()
-        .cast(DataType::Int64)
-        .alias(name)
-}
-
-fn count_if(pred: Expr, name: &str) -> Expr {
-    pred.fill_null(false)
-        .cast(DataType::Int64)
-        .sum()
-        .alias(name)
-}
-
 /// Query: additive counts per unit from the event table.
+///
+/// Each count is first a plain column (the row's `n` where the condition
+/// holds), then summed per unit: sums of plain columns take polars' fast
+/// grouped path, conditional expressions inside `agg` do not.
 pub fn counts_lazy(events: LazyFrame, key: Expr, q: &Query) -> LazyFrame {
     let issue = col(c::KIND).eq(lit(ISSUE));
+    let n_if = |pred: Expr, name: &str| {
+        when(pred.fill_null(false))
+            .then(col(p::N))
+            .otherwise(lit(0i64))
+            .alias(name)
+    };
+    let names = [
+        "issues",
+        "incidents",
+        "visits",
+        "resolved",
+        "satisfied",
+        "basic",
+        "unsatisfied",
+        "cleared",
+        "discovered",
+        "sourced",
+    ];
     events
         .filter(q.predicate())
-        .with_column(key.alias(UNIT))
-        .filter(col(UNIT).is_not_null())
-        .group_by([col(UNIT)])
-        .agg([
-            sum_when(issue.clone(), col(p::N), "issues"),
-            sum_when(col(c::KIND).eq(lit(INCIDENT)), col(p::N), "incidents"),
-            sum_when(col(c::KIND).eq(lit(VISIT)), col(p::N), "visits"),
-            col(p::RESOLVED).sum().alias("resolved"),
-            col(p::SATISFIED).sum().alias("satisfied"),
-            col(p::BASIC).sum().alias("basic"),
-            col(p::UNSATISFIED).sum().alias("unsatisfied"),
-            col(p::CLEARED).sum().alias("cleared"),
-            sum_when(
+        .select([
+            key.alias(UNIT),
+            n_if(issue.clone(), "issues"),
+            n_if(col(c::KIND).eq(lit(INCIDENT)), "incidents"),
+            n_if(col(c::KIND).eq(lit(VISIT)), "visits"),
+            col(p::RESOLVED).alias("resolved"),
+            col(p::SATISFIED).alias("satisfied"),
+            col(p::BASIC).alias("basic"),
+            col(p::UNSATISFIED).alias("unsatisfied"),
+            col(p::CLEARED).alias("cleared"),
+            n_if(
                 issue
                     .clone()
                     .and(col(c::SOURCE).is_in(str_list(&DISCOVERED_SOURCES), false)),
-                col(p::N),
                 "discovered",
             ),
-            sum_when(
-                issue.and(col(c::SOURCE).is_not_null()),
-                col(p::N),
-                "sourced",
-            ),
+            n_if(issue.and(col(c::SOURCE).is_not_null()), "sourced"),
         ])
+        .filter(col(UNIT).is_not_null())
+        .group_by([col(UNIT)])
+        .agg(
+            names
+                .iter()
+                .map(|n| col(*n).sum().cast(DataType::Int64))
+                .collect::<Vec<_>>(),
+        )
 }
 
 /// Query: on-time counts and resolution-time quantiles per unit.
@@ -244,25 +251,31 @@ pub fn lifecycle_lazy(issues: LazyFrame, key: Expr, q: &Query, end_us: i64) -> L
     let hours = when(timed.clone().and(res.clone().gt_eq(occ.clone())))
         .then((res.clone() - occ).cast(DataType::Float64) / lit(3_600_000_000.0))
         .otherwise(lit(NULL).cast(DataType::Float64));
+    let flag = |pred: Expr, name: &str| pred.fill_null(false).cast(DataType::Int64).alias(name);
     issues
         .filter(q.predicate())
-        .with_columns([key.alias(UNIT), hours.alias("hours")])
-        .filter(col(UNIT).is_not_null())
-        .group_by([col(UNIT)])
-        .agg([
-            count_if(
+        .select([
+            key.alias(UNIT),
+            hours.alias("hours"),
+            flag(
                 timed
                     .clone()
                     .and(due.clone().is_not_null())
                     .and(res.lt_eq(due.clone())),
                 "on_time",
             ),
-            count_if(
+            flag(
                 due.clone()
                     .is_not_null()
                     .and(timed.or(resolved.not().and(due.lt(lit(end_us))))),
                 "due",
             ),
+        ])
+        .filter(col(UNIT).is_not_null())
+        .group_by([col(UNIT)])
+        .agg([
+            col("on_time").sum(),
+            col("due").sum(),
             col("hours").median().alias("median_hours"),
             col("hours")
                 .quantile(lit(0.9), QuantileMethod::Linear)
@@ -285,16 +298,21 @@ pub fn backlog_lazy(issues: LazyFrame, key: Expr, q: &Query, end_us: i64) -> Laz
         .is_not_null()
         .and(res.clone().lt(lit(end_us)))
         .or(col(p::IS_RESOLVED).and(res.is_null()));
-    let open = done.not();
+    let open = done.not().fill_null(false);
+    let overdue = open
+        .clone()
+        .and(col(p::DUE_US).lt(lit(end_us)))
+        .fill_null(false);
     issues
         .filter(before_end.predicate().and(col(p::OCC_US).lt(lit(end_us))))
-        .with_column(key.alias(UNIT))
+        .select([
+            key.alias(UNIT),
+            open.cast(DataType::Int64).alias("backlog"),
+            overdue.cast(DataType::Int64).alias("overdue"),
+        ])
         .filter(col(UNIT).is_not_null())
         .group_by([col(UNIT)])
-        .agg([
-            count_if(open.clone(), "backlog"),
-            count_if(open.and(col(p::DUE_US).lt(lit(end_us))), "overdue"),
-        ])
+        .agg([col("backlog").sum(), col("overdue").sum()])
 }
 
 /// Query: distinct households visited per unit.
