@@ -233,7 +233,6 @@ pub fn counts_lazy(events: LazyFrame, key: Expr, q: &Query) -> LazyFrame {
             ),
             n_if(issue.and(col(c::SOURCE).is_not_null()), "sourced"),
         ])
-        .filter(col(UNIT).is_not_null())
         .group_by([col(UNIT)])
         .agg(
             names
@@ -241,6 +240,7 @@ pub fn counts_lazy(events: LazyFrame, key: Expr, q: &Query) -> LazyFrame {
                 .map(|n| col(*n).sum().cast(DataType::Int64))
                 .collect::<Vec<_>>(),
         )
+        .filter(col(UNIT).is_not_null())
 }
 
 /// Query: on-time counts and resolution-time quantiles per unit.
@@ -271,7 +271,6 @@ pub fn lifecycle_lazy(issues: LazyFrame, key: Expr, q: &Query, end_us: i64) -> L
                 "due",
             ),
         ])
-        .filter(col(UNIT).is_not_null())
         .group_by([col(UNIT)])
         .agg([
             col("on_time").sum(),
@@ -281,6 +280,7 @@ pub fn lifecycle_lazy(issues: LazyFrame, key: Expr, q: &Query, end_us: i64) -> L
                 .quantile(lit(0.9), QuantileMethod::Linear)
                 .alias("p90_hours"),
         ])
+        .filter(col(UNIT).is_not_null())
 }
 
 /// Query: backlog and overdue at the window end, over all issues before it.
@@ -310,9 +310,9 @@ pub fn backlog_lazy(issues: LazyFrame, key: Expr, q: &Query, end_us: i64) -> Laz
             open.cast(DataType::Int64).alias("backlog"),
             overdue.cast(DataType::Int64).alias("overdue"),
         ])
-        .filter(col(UNIT).is_not_null())
         .group_by([col(UNIT)])
         .agg([col("backlog").sum(), col("overdue").sum()])
+        .filter(col(UNIT).is_not_null())
 }
 
 /// Query: distinct households visited per unit.
@@ -320,12 +320,12 @@ pub fn households_lazy(households: LazyFrame, key: Expr, q: &Query) -> LazyFrame
     households
         .filter(q.predicate())
         .with_column(key.alias(UNIT))
-        .filter(col(UNIT).is_not_null())
         .group_by([col(UNIT)])
         .agg([col(c::HOUSEHOLD_HASH)
             .n_unique()
             .cast(DataType::Int64)
             .alias("households_visited")])
+        .filter(col(UNIT).is_not_null())
 }
 
 /// Per-unit rows of a collected frame: unit code → (column → value).

@@ -213,34 +213,43 @@ impl<'a> Keys<'a> {
         ]
     }
 
-    /// The seven key columns of the unpacked rows.
-    fn columns(&self, layout: &Layout, keys: &[u64]) -> Vec<Column> {
-        let tier = |i: usize| -> Vec<Option<&str>> {
-            keys.iter()
-                .map(|&k| self.tier_dict.values[layout.field(k, 1) as usize][i])
-                .collect()
+    /// The seven key columns of the unpacked rows. Strings are gathered
+    /// from the small dictionaries (views into their buffers, no copies).
+    fn columns(&self, layout: &Layout, keys: &[u64]) -> PolarsResult<Vec<Column>> {
+        let codes = |f: usize| -> IdxCa {
+            IdxCa::from_vec(
+                "".into(),
+                keys.iter()
+                    .map(|&k| layout.field(k, f) as IdxSize)
+                    .collect(),
+            )
         };
-        let dict = |d: &Dict<'a>, f: usize| -> Vec<Option<&str>> {
-            keys.iter()
-                .map(|&k| d.values[layout.field(k, f) as usize])
-                .collect()
+        let tiers = codes(1);
+        let tier = |i: usize, name: &str| -> PolarsResult<Column> {
+            let values: Vec<Option<&str>> = self.tier_dict.values.iter().map(|t| t[i]).collect();
+            let dict = StringChunked::from_slice_options(name.into(), &values);
+            Ok(dict.take(&tiers)?.into_column())
         };
-        let days: Vec<Option<i32>> = keys
+        let dict = |d: &Dict<'a>, f: usize, name: &str| -> PolarsResult<Column> {
+            let dict = StringChunked::from_slice_options(name.into(), &d.values);
+            Ok(dict.take(&codes(f))?.into_column())
+        };
+        let days: Int32Chunked = keys
             .iter()
             .map(|&k| match layout.field(k, 0) {
                 0 => None,
                 d => Some((i64::from(self.day0) + d as i64 - 1) as i32),
             })
             .collect();
-        vec![
-            Column::new(c::TIER1.into(), tier(0)),
-            Column::new(c::TIER2.into(), tier(1)),
-            Column::new(c::TIER3.into(), tier(2)),
-            Column::new(DAY.into(), days),
-            Column::new(c::KIND.into(), dict(&self.kind_dict, 2)),
-            Column::new(c::CATEGORY.into(), dict(&self.cat_dict, 3)),
-            Column::new(c::SOURCE.into(), dict(&self.src_dict, 4)),
-        ]
+        Ok(vec![
+            tier(0, c::TIER1)?,
+            tier(1, c::TIER2)?,
+            tier(2, c::TIER3)?,
+            days.with_name(DAY.into()).into_column(),
+            dict(&self.kind_dict, 2, c::KIND)?,
+            dict(&self.cat_dict, 3, c::CATEGORY)?,
+            dict(&self.src_dict, 4, c::SOURCE)?,
+        ])
     }
 }
 
@@ -306,7 +315,7 @@ pub fn count_table(df: &DataFrame) -> PolarsResult<Option<DataFrame>> {
     }
     // Unpack with the flag field cleared.
     let shifted: Vec<u64> = groups.iter().map(|g| g << FLAG_BITS).collect();
-    let mut cols = k.columns(&layout, &shifted);
+    let mut cols = k.columns(&layout, &shifted)?;
     let names = [
         p::N,
         p::RESOLVED,
@@ -352,11 +361,14 @@ pub fn household_table(df: &DataFrame) -> PolarsResult<Option<DataFrame>> {
         .collect();
     keys.par_sort_unstable();
     keys.dedup();
-    let mut cols = k.columns(&layout, &keys);
-    let hh: Vec<Option<&str>> = keys
-        .iter()
-        .map(|&key| hashes.values[layout.field(key, 5) as usize])
-        .collect();
-    cols.push(Column::new(c::HOUSEHOLD_HASH.into(), hh));
+    let mut cols = k.columns(&layout, &keys)?;
+    let codes = IdxCa::from_vec(
+        "".into(),
+        keys.iter()
+            .map(|&key| layout.field(key, 5) as IdxSize)
+            .collect(),
+    );
+    let dict = StringChunked::from_slice_options(c::HOUSEHOLD_HASH.into(), &hashes.values);
+    cols.push(dict.take(&codes)?.into_column());
     Ok(Some(DataFrame::new_infer_height(cols)?))
 }
