@@ -45,6 +45,31 @@ impl Grids {
     }
 }
 
+/// Names of the pre-aggregate tables kept with the frame snapshot.
+const PRE_TABLES: [&str; 3] = ["pre-events", "pre-issues", "pre-households"];
+
+/// What the stored pre-aggregates depend on besides the events: the zone of
+/// their day column and the code that built them (this executable, by size
+/// and modification time), so a new build or zone rebuilds them once.
+fn snapshot_key(zone: Zone) -> String {
+    let exe = std::env::current_exe()
+        .and_then(std::fs::metadata)
+        .map(|m| {
+            let mtime = m
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_nanos());
+            format!("{}:{mtime}", m.len())
+        })
+        .unwrap_or_default();
+    format!(
+        "preagg v1; zone {}; wangge {} {exe}",
+        zone.tz,
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
 /// One consistent view of the events for the analytics.
 pub struct Snapshot {
     pub grids: Arc<Grids>,
@@ -124,10 +149,28 @@ impl AppState {
     /// (blocking: seconds for millions of events).
     pub fn load(&self, grids: Grids) -> Result<(), ApiError> {
         let t = std::time::Instant::now();
-        let loaded = self.store.load_frame_fast()?;
+        let key = snapshot_key(self.zone);
+        let mut loaded = self.store.load_frame_fast(&key, &PRE_TABLES)?;
         let read_secs = t.elapsed().as_secs_f64();
         let frame = loaded.frame.clone();
-        let pre = PreAgg::build(frame.clone().lazy(), self.zone)?;
+        let mut rebuilt = false;
+        let pre = match loaded.extras.take() {
+            Some(mut t) if t.len() == 3 => {
+                let households = t.pop().unwrap_or_default();
+                let issues = t.pop().unwrap_or_default();
+                let events = t.pop().unwrap_or_default();
+                PreAgg {
+                    events,
+                    issues,
+                    households,
+                    zone: self.zone,
+                }
+            }
+            _ => {
+                rebuilt = true;
+                PreAgg::build(frame.clone().lazy(), self.zone)?
+            }
+        };
         let rows = frame.height();
         let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
         let version = grids.version.id;
@@ -146,16 +189,25 @@ impl AppState {
             from_snapshot = loaded.from_snapshot,
             from_database = loaded.from_database,
             read_secs,
+            pre_aggregated = rebuilt,
             secs = t.elapsed().as_secs_f64(),
             "analytics frame built"
         );
-        if self.config.storage.frame_snapshot && loaded.snapshot_is_stale() {
+        if self.config.storage.frame_snapshot && (rebuilt || loaded.snapshot_is_stale()) {
             // After readiness, off the request threads: the next start-up
-            // reads this file instead of the rows.
+            // reads these files instead of the rows and the pre-aggregation.
             let store = self.store.clone();
+            let pre = self.snapshot()?;
             std::thread::spawn(move || {
                 let t = std::time::Instant::now();
-                match store.write_snapshot(&loaded.frame, loaded.high_water, version) {
+                let p = &pre.pre;
+                let extras = [
+                    (PRE_TABLES[0], &p.events),
+                    (PRE_TABLES[1], &p.issues),
+                    (PRE_TABLES[2], &p.households),
+                ];
+                match store.write_snapshot(&loaded.frame, loaded.high_water, version, &key, &extras)
+                {
                     Ok(()) => tracing::info!(
                         rows = loaded.frame.height(),
                         secs = t.elapsed().as_secs_f64(),

@@ -31,6 +31,13 @@ struct SnapshotMeta {
     grid_version: i64,
     /// File length in bytes.
     bytes: u64,
+    /// The writer's description of the derived tables (their layout and
+    /// parameters); they are only used by a reader passing the same key.
+    #[serde(default)]
+    key: String,
+    /// Derived tables written with the frame: name and file length.
+    #[serde(default)]
+    extras: Vec<(String, u64)>,
 }
 
 /// The event frame and where its rows came from.
@@ -42,6 +49,9 @@ pub struct FrameLoad {
     pub from_snapshot: u64,
     /// Rows read from SQLite.
     pub from_database: u64,
+    /// The derived tables asked for, in order, when the snapshot was current
+    /// (no newer events), written under the same key and all readable.
+    pub extras: Option<Vec<DataFrame>>,
 }
 
 impl FrameLoad {
@@ -57,6 +67,35 @@ impl Store {
         let mut name = self.path.file_name().unwrap_or_default().to_owned();
         name.push(".frame.parquet");
         self.path.with_file_name(name)
+    }
+
+    /// The file of a derived table: `<db>.<name>.parquet`.
+    fn extra_path(&self, name: &str) -> PathBuf {
+        let mut file = self.path.file_name().unwrap_or_default().to_owned();
+        file.push(format!(".{name}.parquet"));
+        self.path.with_file_name(file)
+    }
+
+    /// The derived tables `names` when `m` holds them under `key`.
+    fn read_extras(&self, m: &SnapshotMeta, key: &str, names: &[&str]) -> Option<Vec<DataFrame>> {
+        if m.key != key || names.is_empty() {
+            return None;
+        }
+        names
+            .iter()
+            .map(|n| {
+                let (_, bytes) = m.extras.iter().find(|(x, _)| x == n)?;
+                let path = self.extra_path(n);
+                let len = std::fs::metadata(&path).ok()?.len();
+                if len != *bytes {
+                    return None;
+                }
+                let mut df = ParquetReader::new(File::open(path).ok()?).finish().ok()?;
+                // Readers may cut day ranges by binary search on one chunk.
+                df.rechunk_mut();
+                Some(df)
+            })
+            .collect()
     }
 
     /// The meta row when it still describes the database and the file.
@@ -112,7 +151,10 @@ impl Store {
 
     /// The event frame: the snapshot when valid plus the events stored after
     /// it, else every event from the database.
-    pub fn load_frame_fast(&self) -> Result<FrameLoad> {
+    /// `extras` names derived tables written with the snapshot under `key`
+    /// (see [`Store::write_snapshot`]); they come back only when nothing was
+    /// stored after the snapshot.
+    pub fn load_frame_fast(&self, key: &str, extras: &[&str]) -> Result<FrameLoad> {
         if let Some(m) = self.valid_snapshot()? {
             // The count runs beside the Parquet read: SQLite on this thread's
             // neighbour, polars on its own pool.
@@ -136,18 +178,26 @@ impl Store {
                 }
             };
             match read {
-                Ok(mut frame) if frame.height() as u64 == m.rows && count == m.rows => {
+                Ok(mut frame)
+                    if frame.height() as u64 == m.rows
+                        && count == m.rows
+                        && frame.schema().as_ref() == &crate::join::joined_schema() =>
+                {
                     let (tail, high_water) = self.load_frame_after(m.high_water)?;
                     let from_database = tail.height() as u64;
-                    if from_database > 0 {
+                    let extras = if from_database > 0 {
                         frame.vstack_mut(&tail)?;
                         frame.rechunk_mut();
-                    }
+                        None
+                    } else {
+                        self.read_extras(&m, key, extras)
+                    };
                     return Ok(FrameLoad {
                         frame,
                         high_water,
                         from_snapshot: m.rows,
                         from_database,
+                        extras,
                     });
                 }
                 Ok(frame) => tracing::warn!(
@@ -168,45 +218,36 @@ impl Store {
             high_water,
             from_snapshot: 0,
             from_database,
+            extras: None,
         })
     }
 
     /// Writes `frame` (every event up to `high_water`, joined against
-    /// `grid_version`) as the snapshot: a temporary file renamed into
-    /// place, then the meta row. A crash in between leaves a meta row that
-    /// no longer matches the file, which is read as "no snapshot".
+    /// `grid_version`) as the snapshot, with derived tables computed from
+    /// it (`extras`, described by `key`): temporary files renamed into
+    /// place, then the meta row. The meta row is cleared first, so a crash
+    /// in between leaves "no snapshot", never a half-replaced one.
     pub fn write_snapshot(
         &self,
         frame: &DataFrame,
         high_water: i64,
         grid_version: i64,
+        key: &str,
+        extras: &[(&str, &DataFrame)],
     ) -> Result<()> {
-        let path = self.snapshot_path();
-        let tmp = path.with_extension("parquet.tmp");
-        let io = |e: std::io::Error| {
-            StoreError::Frame(PolarsError::IO {
-                error: e.into(),
-                msg: None,
-            })
-        };
-        // Forget the old snapshot first: a crash below leaves none rather than
-        // a meta row that might describe a half-replaced file.
         self.set_meta(META_KEY, "")?;
-        let mut df = frame.clone();
-        let file = File::create(&tmp).map_err(io)?;
-        // LZ4: a quarter of the raw size here, and it decodes at memory speed.
-        let bytes = ParquetWriter::new(&file)
-            .with_compression(ParquetCompression::Lz4Raw)
-            .finish(&mut df)?;
-        file.sync_all().map_err(io)?;
-        drop(file);
-        std::fs::rename(&tmp, &path).map_err(io)?;
-        let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(bytes);
+        let bytes = write_parquet(frame, &self.snapshot_path())?;
+        let extras = extras
+            .iter()
+            .map(|(name, df)| Ok((name.to_string(), write_parquet(df, &self.extra_path(name))?)))
+            .collect::<Result<Vec<_>>>()?;
         let meta = SnapshotMeta {
-            rows: df.height() as u64,
+            rows: frame.height() as u64,
             high_water,
             grid_version,
             bytes,
+            key: key.to_owned(),
+            extras,
         };
         let text = serde_json::to_string(&meta).map_err(|e| StoreError::Corrupt {
             what: "frame snapshot meta",
@@ -214,4 +255,25 @@ impl Store {
         })?;
         self.set_meta(META_KEY, &text)
     }
+}
+
+/// Writes `df` to `path` through a synced temporary file; its length.
+fn write_parquet(df: &DataFrame, path: &std::path::Path) -> Result<u64> {
+    let io = |e: std::io::Error| {
+        StoreError::Frame(PolarsError::IO {
+            error: e.into(),
+            msg: None,
+        })
+    };
+    let tmp = path.with_extension("parquet.tmp");
+    let mut df = df.clone();
+    let file = File::create(&tmp).map_err(io)?;
+    // LZ4: a quarter of the raw size here, and it decodes at memory speed.
+    ParquetWriter::new(&file)
+        .with_compression(ParquetCompression::Lz4Raw)
+        .finish(&mut df)?;
+    file.sync_all().map_err(io)?;
+    drop(file);
+    std::fs::rename(&tmp, path).map_err(io)?;
+    Ok(std::fs::metadata(path).map_err(io)?.len())
 }

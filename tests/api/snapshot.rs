@@ -22,7 +22,7 @@ async fn a_restart_reads_the_snapshot_plus_newer_events_and_ignores_a_bad_one() 
     let store = e.state.store.clone();
     wait_for_snapshot(&store);
     let (truth, _) = store.load_frame().expect("frame from the database");
-    let fast = store.load_frame_fast().expect("fast");
+    let fast = store.load_frame_fast("", &[]).expect("fast");
     assert_eq!(fast.from_database, 0);
     assert_eq!(fast.from_snapshot, truth.height() as u64);
     assert!(fast.frame.equals_missing(&truth), "snapshot = database");
@@ -36,7 +36,7 @@ async fn a_restart_reads_the_snapshot_plus_newer_events_and_ignores_a_bad_one() 
     let r = post_json(&e.app, "/api/v1/events", Some(&t), json!(rows)).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     let (truth, high) = store.load_frame().expect("frame from the database");
-    let fast = store.load_frame_fast().expect("fast");
+    let fast = store.load_frame_fast("", &[]).expect("fast");
     assert_eq!(fast.from_database, 3);
     assert_eq!(fast.high_water, high);
     assert!(
@@ -46,7 +46,26 @@ async fn a_restart_reads_the_snapshot_plus_newer_events_and_ignores_a_bad_one() 
 
     // A damaged file is not used.
     std::fs::write(store.snapshot_path(), b"not parquet").expect("overwrite");
-    let fast = store.load_frame_fast().expect("fast");
+    let fast = store.load_frame_fast("", &[]).expect("fast");
     assert_eq!(fast.from_snapshot, 0);
     assert!(fast.frame.equals_missing(&truth));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_on_stored_pre_aggregates_answers_like_a_fresh_build() {
+    let e = env();
+    let store = e.state.store.clone();
+    wait_for_snapshot(&store);
+    let t = login(&e.app, "admin").await;
+    let uri = "/api/v1/map?level=3&metric=event_count&from=2025-06-01&to=2025-07-01";
+    let fresh = super::support::get(&e.app, uri, &t).await;
+    assert_eq!(fresh.status, StatusCode::OK, "{}", fresh.text());
+    let grids = super::support::demo_dir().join("grids.geojson");
+    let (model, version) = wangge::store::ensure_grids(&store, &grids).expect("grids");
+    e.state
+        .load(wangge::api::Grids::new(model, version))
+        .expect("restart");
+    let again = super::support::get(&e.app, uri, &t).await;
+    assert_eq!(again.status, StatusCode::OK);
+    assert_eq!(again.json(), fresh.json());
 }
