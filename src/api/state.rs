@@ -22,7 +22,7 @@ use crate::analytics::{PreAgg, Weights, Zone};
 use crate::grid::GridModel;
 use crate::ingest::privacy::KeyedHasher;
 use crate::join::{tier_table, Locator, Strategy};
-use crate::store::{AuditEntry, GridVersion, Session, Store};
+use crate::store::{AuditEntry, FrameLoad, GridVersion, Session, Store};
 
 /// The grid model of the active version and what locating needs.
 pub struct Grids {
@@ -149,9 +149,28 @@ impl AppState {
     /// (blocking: seconds for millions of events).
     pub fn load(&self, grids: Grids) -> Result<(), ApiError> {
         let t = std::time::Instant::now();
+        let loaded = self.read_frame()?;
+        self.load_with(grids, loaded, t.elapsed().as_secs_f64())
+    }
+
+    /// The stored events (and pre-aggregates when stored and current), from
+    /// the snapshot where it can (blocking).
+    pub fn read_frame(&self) -> Result<FrameLoad, ApiError> {
+        Ok(self
+            .store
+            .load_frame_fast(&snapshot_key(self.zone), &PRE_TABLES)?)
+    }
+
+    /// [`AppState::load`] from events already read (`read_secs` is logged);
+    /// `loaded` must be the stored events joined against `grids`.
+    pub fn load_with(
+        &self,
+        grids: Grids,
+        mut loaded: FrameLoad,
+        read_secs: f64,
+    ) -> Result<(), ApiError> {
+        let t = std::time::Instant::now();
         let key = snapshot_key(self.zone);
-        let mut loaded = self.store.load_frame_fast(&key, &PRE_TABLES)?;
-        let read_secs = t.elapsed().as_secs_f64();
         let frame = loaded.frame.clone();
         let mut rebuilt = false;
         let pre = match loaded.extras.take() {

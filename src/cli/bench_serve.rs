@@ -160,6 +160,9 @@ impl Server {
     }
 
     fn stop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(Some(_))) {
+            return;
+        }
         // SIGINT: the graceful shutdown path; SIGKILL if it lingers.
         let _ = Command::new("kill")
             .arg("-INT")
@@ -282,6 +285,8 @@ fn startup(b: &ServeBench) -> anyhow::Result<Server> {
         json!({"part": "startup", "first_start_s": first, "events_before": stored,
         "events_after": store.event_count()?})
     );
+    // The writer starts right after readiness and first clears the old meta row.
+    std::thread::sleep(Duration::from_secs(2));
     let limit = Instant::now();
     while !store.snapshot_matches()? && limit.elapsed() < Duration::from_secs(600) {
         std::thread::sleep(Duration::from_millis(200));

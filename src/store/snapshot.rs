@@ -4,8 +4,7 @@
 //! The database stays the truth: the snapshot is only used when the `meta`
 //! row written with it (inside the same database) still matches, i.e. the
 //! same active grid version, the same file length and row count, and the
-//! high-water `seq` it covers still stored with exactly that many events at
-//! or below it. Events stored after it are read from SQLite and appended,
+//! high-water `seq` it covers still stored (events are append-only). Events stored after it are read from SQLite and appended,
 //! so a stale snapshot costs only its tail; a mismatch of any kind costs a
 //! full read from the database, never a wrong frame.
 
@@ -127,17 +126,29 @@ impl Store {
         Ok(top.unwrap_or(0) == m.high_water)
     }
 
-    /// Events stored at or below `seq` (a range scan of the rowid).
-    fn count_through(&self, seq: i64) -> Result<u64> {
-        self.read(|c| {
-            c.query_row("SELECT count(*) FROM events WHERE seq <= ?1", [seq], |r| {
-                r.get::<_, i64>(0)
-            })
-        })
-        .map(|n| u64::try_from(n).unwrap_or(0))
+    /// Whether a snapshot that matches the database exists (it may still
+    /// miss the newest events).
+    pub fn has_snapshot(&self) -> Result<bool> {
+        Ok(self.valid_snapshot()?.is_some())
     }
 
-    fn active_grid_id(&self) -> Result<Option<i64>> {
+    /// Whether the event `seq` is stored. Events are append-only (no code
+    /// path deletes one, and a re-join makes a new grid version), so with the
+    /// meta row living in the same database, the high-water event still
+    /// being there means every event the snapshot holds still is; an exact
+    /// `count(*)` would cost a second of start-up on ten million rows.
+    fn stored(&self, seq: i64) -> Result<bool> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT EXISTS(SELECT 1 FROM events WHERE seq = ?1)",
+                [seq],
+                |r| r.get(0),
+            )
+        })
+    }
+
+    /// The active grid version's id.
+    pub fn active_grid_id(&self) -> Result<Option<i64>> {
         use rusqlite::OptionalExtension;
         self.read(|c| {
             c.query_row(
@@ -156,31 +167,17 @@ impl Store {
     /// stored after the snapshot.
     pub fn load_frame_fast(&self, key: &str, extras: &[&str]) -> Result<FrameLoad> {
         if let Some(m) = self.valid_snapshot()? {
-            // The count runs beside the Parquet read: SQLite on this thread's
-            // neighbour, polars on its own pool.
-            let (count, read) = std::thread::scope(|s| {
-                let count = s.spawn(|| self.count_through(m.high_water));
-                let read = File::open(self.snapshot_path())
-                    .map_err(|e| PolarsError::IO {
-                        error: e.into(),
-                        msg: None,
-                    })
-                    .and_then(|f| ParquetReader::new(f).finish());
-                (count.join(), read)
-            });
-            let count = match count {
-                Ok(c) => c?,
-                Err(_) => {
-                    return Err(StoreError::Corrupt {
-                        what: "frame snapshot",
-                        reason: "the row count thread panicked".into(),
-                    })
-                }
-            };
+            let read = File::open(self.snapshot_path())
+                .map_err(|e| PolarsError::IO {
+                    error: e.into(),
+                    msg: None,
+                })
+                .and_then(|f| ParquetReader::new(f).finish());
+            let stored = self.stored(m.high_water)?;
             match read {
                 Ok(mut frame)
                     if frame.height() as u64 == m.rows
-                        && count == m.rows
+                        && stored
                         && frame.schema().as_ref() == &crate::join::joined_schema() =>
                 {
                     let (tail, high_water) = self.load_frame_after(m.high_water)?;
@@ -202,7 +199,7 @@ impl Store {
                 }
                 Ok(frame) => tracing::warn!(
                     file_rows = frame.height(),
-                    stored = count,
+                    high_water_stored = stored,
                     expected = m.rows,
                     "frame snapshot does not match the database; reading the database"
                 ),
