@@ -292,18 +292,17 @@ fn startup(b: &ServeBench) -> anyhow::Result<Server> {
         std::thread::sleep(Duration::from_millis(200));
     }
     s.stop();
+    // Restarts and polars reads alternate, so both sides see the same load.
     let mut times = Vec::new();
     let mut rss = Vec::new();
+    let mut reads = Vec::new();
+    let mut rows = 0;
     for _ in 0..b.reps.max(1) {
         let t0 = Instant::now();
         let mut s = Server::start(b)?;
         times.push(s.wait_ready(&b.addr, t0, Duration::from_secs(3600))?);
         rss.push(s.peak_rss_mib().unwrap_or(f64::NAN));
         s.stop();
-    }
-    let mut reads = Vec::new();
-    let mut rows = 0;
-    for _ in 0..b.reps.max(1) {
         let (t, n) = polars_read(&b.joined)?;
         reads.push(t);
         rows = n;
