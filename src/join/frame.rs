@@ -47,7 +47,9 @@ pub fn joined_frame(
     events: &[Event],
     hits: &[(Outcome, u32)],
 ) -> PolarsResult<DataFrame> {
-    let keep: Vec<usize> = (0..events.len()).filter(|&i| hits[i].0 != Outcome::Rejected).collect();
+    let keep: Vec<usize> = (0..events.len())
+        .filter(|&i| hits[i].0 != Outcome::Rejected)
+        .collect();
     let ev = |f: fn(&Event) -> Option<&str>| -> StringChunked {
         keep.iter().map(|&i| f(&events[i])).collect()
     };
@@ -65,26 +67,63 @@ pub fn joined_frame(
     };
     let cols = vec![
         Column::from(ev(|e| Some(&e.id)).with_name(c::ID.into()).into_series()),
-        Column::from(ev(|e| Some(e.kind.as_str())).with_name(c::KIND.into()).into_series()),
-        datetime(c::OCCURRED_AT, keep.iter().map(|&i| Some(events[i].occurred_at)))?,
-        Column::new(c::LON.into(), keep.iter().map(|&i| events[i].lon).collect::<Vec<f64>>()),
-        Column::new(c::LAT.into(), keep.iter().map(|&i| events[i].lat).collect::<Vec<f64>>()),
-        Column::from(ev(|e| Some(&e.category)).with_name(c::CATEGORY.into()).into_series()),
+        Column::from(
+            ev(|e| Some(e.kind.as_str()))
+                .with_name(c::KIND.into())
+                .into_series(),
+        ),
+        datetime(
+            c::OCCURRED_AT,
+            keep.iter().map(|&i| Some(events[i].occurred_at)),
+        )?,
+        Column::new(
+            c::LON.into(),
+            keep.iter().map(|&i| events[i].lon).collect::<Vec<f64>>(),
+        ),
+        Column::new(
+            c::LAT.into(),
+            keep.iter().map(|&i| events[i].lat).collect::<Vec<f64>>(),
+        ),
+        Column::from(
+            ev(|e| Some(&e.category))
+                .with_name(c::CATEGORY.into())
+                .into_series(),
+        ),
         Column::from(ev(|e| e.status).with_name(c::STATUS.into()).into_series()),
         datetime(c::RESOLVED_AT, keep.iter().map(|&i| events[i].resolved_at))?,
         datetime(c::DEADLINE, keep.iter().map(|&i| events[i].deadline))?,
-        Column::from(ev(|e| e.satisfaction).with_name(c::SATISFACTION.into()).into_series()),
+        Column::from(
+            ev(|e| e.satisfaction)
+                .with_name(c::SATISFACTION.into())
+                .into_series(),
+        ),
         Column::from(ev(|e| e.source).with_name(c::SOURCE.into()).into_series()),
         Column::from(
-            keep.iter().map(|&i| events[i].cleared).collect::<BooleanChunked>().with_name(c::CLEARED.into()).into_series(),
+            keep.iter()
+                .map(|&i| events[i].cleared)
+                .collect::<BooleanChunked>()
+                .with_name(c::CLEARED.into())
+                .into_series(),
         ),
-        Column::from(ev(|e| e.household_hash.as_deref()).with_name(c::HOUSEHOLD_HASH.into()).into_series()),
-        Column::from(ev(|e| e.visitor_hash.as_deref()).with_name(c::VISITOR_HASH.into()).into_series()),
+        Column::from(
+            ev(|e| e.household_hash.as_deref())
+                .with_name(c::HOUSEHOLD_HASH.into())
+                .into_series(),
+        ),
+        Column::from(
+            ev(|e| e.visitor_hash.as_deref())
+                .with_name(c::VISITOR_HASH.into())
+                .into_series(),
+        ),
         Column::from(code(0).with_name(c::TIER1.into()).into_series()),
         Column::from(code(1).with_name(c::TIER2.into()).into_series()),
         Column::from(code(2).with_name(c::TIER3.into()).into_series()),
         Column::from(
-            keep.iter().map(|&i| Some(hits[i].0.as_str())).collect::<StringChunked>().with_name(c::OUTCOME.into()).into_series(),
+            keep.iter()
+                .map(|&i| Some(hits[i].0.as_str()))
+                .collect::<StringChunked>()
+                .with_name(c::OUTCOME.into())
+                .into_series(),
         ),
     ];
     DataFrame::new(keep.len(), cols)

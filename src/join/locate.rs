@@ -60,8 +60,10 @@ struct Tier {
 impl Tier {
     fn new(model: &GridModel, level: Level) -> Self {
         let units: Vec<u32> = model.level(level).map(|i| i as u32).collect();
-        let polys: Vec<BandedPolygon> =
-            units.par_iter().map(|&u| BandedPolygon::new(&model.unit(u as usize).geometry)).collect();
+        let polys: Vec<BandedPolygon> = units
+            .par_iter()
+            .map(|&u| BandedPolygon::new(&model.unit(u as usize).geometry))
+            .collect();
         let entries = polys
             .iter()
             .enumerate()
@@ -70,22 +72,31 @@ impl Tier {
                 GeomWithData::new(r, k as u32)
             })
             .collect();
-        Tier { polys, units, tree: RTree::bulk_load(entries) }
+        Tier {
+            polys,
+            units,
+            tree: RTree::bulk_load(entries),
+        }
     }
 
-    /// The first polygon in code order that holds the point, as a unit index.
+    /// The first polygon in code order that holds the point, as a position in `polys`.
     #[inline]
-    fn find(&self, x: f64, y: f64) -> u32 {
+    fn find_index(&self, x: f64, y: f64) -> u32 {
         let mut best = NONE;
         for e in self.tree.locate_all_at_point(&[x, y]) {
             if e.data < best && self.polys[e.data as usize].contains(x, y) {
                 best = e.data;
             }
         }
-        if best == NONE {
-            NONE
-        } else {
-            self.units[best as usize]
+        best
+    }
+
+    /// The first polygon in code order that holds the point, as a unit index.
+    #[inline]
+    fn find(&self, x: f64, y: f64) -> u32 {
+        match self.find_index(x, y) {
+            NONE => NONE,
+            k => self.units[k as usize],
         }
     }
 }
@@ -101,18 +112,27 @@ pub struct Locator {
 
 /// Default cells per grid: about 1/16 of a grid's width per cell side.
 pub const CELLS_PER_GRID: usize = 256;
-/// Cap on the cell table (4 bytes a cell).
-pub const MAX_CELLS: usize = 1 << 24;
+/// Cap on the cell table (4 bytes a cell): past it, building the table costs
+/// more than the exact tests it saves, unless points outnumber cells by far.
+pub const MAX_CELLS: usize = 1 << 22;
 
 impl Locator {
     /// Indexes every tier of the model.
     pub fn new(model: &GridModel, strategy: Strategy) -> Self {
+        let t0 = std::time::Instant::now();
         let grids = Tier::new(model, 3);
+        let t1 = t0.elapsed();
         let cells = match strategy {
             Strategy::Cells => CellIndex::build(&grids.polys, CELLS_PER_GRID, MAX_CELLS),
             Strategy::Rtree => CellIndex::build(&[], 1, 1),
         };
-        Locator { villages: Tier::new(model, 2), townships: Tier::new(model, 1), grids, cells, strategy }
+        Locator {
+            villages: Tier::new(model, 2),
+            townships: Tier::new(model, 1),
+            grids,
+            cells,
+            strategy,
+        }
     }
 
     /// Cell table size and boundary cells, for reports.
@@ -153,15 +173,17 @@ impl Locator {
     /// Locates many points in parallel; NaN coordinates come out `Rejected`.
     pub fn locate_all(&self, xs: &[f64], ys: &[f64]) -> Vec<(Outcome, u32)> {
         let mut out = vec![(Outcome::Rejected, NONE); xs.len()];
-        out.par_chunks_mut(16 * 1024).enumerate().for_each(|(c, chunk)| {
-            let base = c * 16 * 1024;
-            for (k, slot) in chunk.iter_mut().enumerate() {
-                let (x, y) = (xs[base + k], ys[base + k]);
-                if x.is_finite() && y.is_finite() {
-                    *slot = self.locate(x, y);
+        out.par_chunks_mut(16 * 1024)
+            .enumerate()
+            .for_each(|(c, chunk)| {
+                let base = c * 16 * 1024;
+                for (k, slot) in chunk.iter_mut().enumerate() {
+                    let (x, y) = (xs[base + k], ys[base + k]);
+                    if x.is_finite() && y.is_finite() {
+                        *slot = self.locate(x, y);
+                    }
                 }
-            }
-        });
+            });
         out
     }
 }

@@ -35,21 +35,46 @@ impl BandedPolygon {
     /// Builds the banded edge lists of a (multi)polygon.
     pub fn new(geometry: &MultiPolygon<f64>) -> Self {
         let mut edges = Vec::new();
-        let mut bbox = [f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY];
+        let mut bbox = [
+            f64::INFINITY,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NEG_INFINITY,
+        ];
         for poly in geometry {
             for ring in std::iter::once(poly.exterior()).chain(poly.interiors()) {
                 for w in ring.0.windows(2) {
                     let (a, b) = (w[0], w[1]);
-                    bbox = [bbox[0].min(a.x), bbox[1].min(a.y), bbox[2].max(a.x), bbox[3].max(a.y)];
-                    let (lo, hi) = if (a.y, a.x) < (b.y, b.x) { (a, b) } else { (b, a) };
+                    bbox = [
+                        bbox[0].min(a.x),
+                        bbox[1].min(a.y),
+                        bbox[2].max(a.x),
+                        bbox[3].max(a.y),
+                    ];
+                    let (lo, hi) = if (a.y, a.x) < (b.y, b.x) {
+                        (a, b)
+                    } else {
+                        (b, a)
+                    };
                     edges.push([lo.x, lo.y, hi.x, hi.y]);
                 }
             }
         }
         let n_bands = (edges.len() / 8).clamp(1, 64);
         let height = bbox[3] - bbox[1];
-        let inv_band_h = if height > 0.0 { n_bands as f64 / height } else { 0.0 };
-        let mut p = BandedPolygon { bbox, edges, band_start: Vec::new(), band_edges: Vec::new(), inv_band_h, n_bands };
+        let inv_band_h = if height > 0.0 {
+            n_bands as f64 / height
+        } else {
+            0.0
+        };
+        let mut p = BandedPolygon {
+            bbox,
+            edges,
+            band_start: Vec::new(),
+            band_edges: Vec::new(),
+            inv_band_h,
+            n_bands,
+        };
         let mut counts = vec![0u32; n_bands + 1];
         // Horizontal edges never straddle a ray: kept in `edges`, left out of the bands.
         for e in p.edges.iter().filter(|e| e[1] != e[3]) {
@@ -131,7 +156,9 @@ mod tests {
     use geo::wkt;
 
     fn square(x0: f64, y0: f64, x1: f64, y1: f64) -> BandedPolygon {
-        BandedPolygon::new(&MultiPolygon(vec![geo::Rect::new((x0, y0), (x1, y1)).to_polygon()]))
+        BandedPolygon::new(&MultiPolygon(vec![
+            geo::Rect::new((x0, y0), (x1, y1)).to_polygon()
+        ]))
     }
 
     #[test]
@@ -143,9 +170,17 @@ mod tests {
             square(1., 1., 2., 2.),
         ];
         let hits: Vec<usize> = (0..4).filter(|&i| sq[i].contains(1.0, 1.0)).collect();
-        assert_eq!(hits, vec![3], "the north-east square owns the shared vertex");
+        assert_eq!(
+            hits,
+            vec![3],
+            "the north-east square owns the shared vertex"
+        );
         for (x, y) in [(1.0, 0.5), (0.5, 1.0), (1.0, 1.5), (1.5, 1.0)] {
-            assert_eq!((0..4).filter(|&i| sq[i].contains(x, y)).count(), 1, "({x}, {y})");
+            assert_eq!(
+                (0..4).filter(|&i| sq[i].contains(x, y)).count(),
+                1,
+                "({x}, {y})"
+            );
         }
     }
 
@@ -161,8 +196,12 @@ mod tests {
 
     #[test]
     fn ring_direction_does_not_change_the_answer() {
-        let ccw = BandedPolygon::new(&MultiPolygon(vec![wkt!(POLYGON((0. 0., 3. 1., 1. 3., 0. 0.)))]));
-        let cw = BandedPolygon::new(&MultiPolygon(vec![wkt!(POLYGON((0. 0., 1. 3., 3. 1., 0. 0.)))]));
+        let ccw = BandedPolygon::new(&MultiPolygon(vec![
+            wkt!(POLYGON((0. 0., 3. 1., 1. 3., 0. 0.))),
+        ]));
+        let cw = BandedPolygon::new(&MultiPolygon(vec![
+            wkt!(POLYGON((0. 0., 1. 3., 3. 1., 0. 0.))),
+        ]));
         for k in 0..200 {
             let (x, y) = ((k % 20) as f64 * 0.17, (k / 20) as f64 * 0.31);
             assert_eq!(ccw.contains(x, y), cw.contains(x, y));
@@ -186,7 +225,11 @@ mod tests {
         for i in 0..60 {
             for j in 0..60 {
                 let (x, y) = (-1.5 + i as f64 * 0.0503, -1.5 + j as f64 * 0.0497);
-                assert_eq!(banded.contains(x, y), poly.contains(&geo::Point::new(x, y)), "({x}, {y})");
+                assert_eq!(
+                    banded.contains(x, y),
+                    poly.contains(&geo::Point::new(x, y)),
+                    "({x}, {y})"
+                );
             }
         }
     }

@@ -70,7 +70,11 @@ pub fn join_batch(
                 file: batch.file.clone(),
                 row: batch.rows[i],
                 column: "id".into(),
-                reason: format!("duplicate: ({}, {}) was already read", e.kind.as_str(), e.id),
+                reason: format!(
+                    "duplicate: ({}, {}) was already read",
+                    e.kind.as_str(),
+                    e.id
+                ),
             });
         }
     }
@@ -102,7 +106,10 @@ pub fn join_files(
     progress: &mut dyn FnMut(u64),
 ) -> Result<JoinSummary, IngestError> {
     let oerr = |e: PolarsError| IngestError::Output(format!("{}: {e}", out.parquet.display()));
-    let file = File::create(out.parquet).map_err(|source| IngestError::Io { path: out.parquet.to_owned(), source })?;
+    let file = File::create(out.parquet).map_err(|source| IngestError::Io {
+        path: out.parquet.to_owned(),
+        source,
+    })?;
     let mut writer = ParquetWriter::new(file)
         .with_compression(ParquetCompression::Zstd(None))
         .batched(&joined_schema())
@@ -110,16 +117,21 @@ pub fn join_files(
     let mut rejects = csv::Writer::from_path(out.rejects)
         .map_err(|e| IngestError::Output(format!("{}: {e}", out.rejects.display())))?;
     let rerr = |e: csv::Error| IngestError::Output(format!("{}: {e}", out.rejects.display()));
-    rejects.write_record(["file", "row", "column", "reason"]).map_err(rerr)?;
+    rejects
+        .write_record(["file", "row", "column", "reason"])
+        .map_err(rerr)?;
     let tiers = tier_table(model);
     let mut dedup = Deduper::default();
     let mut summary = JoinSummary::default();
     for path in files {
         let read = read_file(path, encoding, validator, &mut |batch: Batch| {
             let n = batch.read;
-            let (df, rej) = join_batch(model, locator, &tiers, &mut dedup, batch, &mut summary).map_err(oerr)?;
+            let (df, rej) = join_batch(model, locator, &tiers, &mut dedup, batch, &mut summary)
+                .map_err(oerr)?;
             for r in rej {
-                rejects.serialize((&r.file, r.row, &r.column, &r.reason)).map_err(rerr)?;
+                rejects
+                    .serialize((&r.file, r.row, &r.column, &r.reason))
+                    .map_err(rerr)?;
             }
             writer.write_batch(&df).map_err(oerr)?;
             progress(n);
@@ -128,6 +140,8 @@ pub fn join_files(
         summary.per_file.insert(path.display().to_string(), read);
     }
     writer.finish().map_err(oerr)?;
-    rejects.flush().map_err(|e| IngestError::Output(format!("{}: {e}", out.rejects.display())))?;
+    rejects
+        .flush()
+        .map_err(|e| IngestError::Output(format!("{}: {e}", out.rejects.display())))?;
     Ok(summary)
 }
