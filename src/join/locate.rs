@@ -119,9 +119,7 @@ pub const MAX_CELLS: usize = 1 << 22;
 impl Locator {
     /// Indexes every tier of the model.
     pub fn new(model: &GridModel, strategy: Strategy) -> Self {
-        let t0 = std::time::Instant::now();
         let grids = Tier::new(model, 3);
-        let t1 = t0.elapsed();
         let cells = match strategy {
             Strategy::Cells => CellIndex::build(&grids.polys, CELLS_PER_GRID, MAX_CELLS),
             Strategy::Rtree => CellIndex::build(&[], 1, 1),
