@@ -12,14 +12,21 @@ use wangge::grid::load_geojson;
 use wangge::join::{Locator, Outcome, Strategy, NONE};
 
 fn lcg(state: &mut u64) -> f64 {
-    *state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+    *state = state
+        .wrapping_mul(6_364_136_223_846_793_005)
+        .wrapping_add(1_442_695_040_888_963_407);
     (*state >> 11) as f64 / (1u64 << 53) as f64
 }
 
 #[test]
 fn the_join_agrees_with_brute_force_on_every_point_not_on_a_boundary() {
     let dir = tempfile::tempdir().unwrap();
-    let opts = DemoOptions { out: dir.path().to_owned(), grids: 600, events: 10, seed: 7 };
+    let opts = DemoOptions {
+        out: dir.path().to_owned(),
+        grids: 600,
+        events: 10,
+        seed: 7,
+    };
     let s = generate(&opts).unwrap();
     let (model, _) = load_geojson(&s.grids_path).unwrap();
     let grids: Vec<usize> = model.level(3).collect();
@@ -29,7 +36,12 @@ fn the_join_agrees_with_brute_force_on_every_point_not_on_a_boundary() {
     let bb = geo::BoundingRect::bounding_rect(&county.geometry).unwrap();
     let mut seed = 42u64;
     let mut points: Vec<(f64, f64)> = (0..20_000)
-        .map(|_| (bb.min().x + lcg(&mut seed) * bb.width(), bb.min().y + lcg(&mut seed) * bb.height()))
+        .map(|_| {
+            (
+                bb.min().x + lcg(&mut seed) * bb.width(),
+                bb.min().y + lcg(&mut seed) * bb.height(),
+            )
+        })
         .collect();
     // Vertices of grids: the hardest points, shared by two to four grids.
     for &g in grids.iter().step_by(7) {
@@ -40,22 +52,45 @@ fn the_join_agrees_with_brute_force_on_every_point_not_on_a_boundary() {
     let (mut inside, mut boundary) = (0, 0);
     for &(x, y) in &points {
         let p = Point::new(x, y);
-        let contains: Vec<usize> = grids.iter().copied().filter(|&g| model.unit(g).geometry.contains(&p)).collect();
-        let touches: Vec<usize> = grids.iter().copied().filter(|&g| model.unit(g).geometry.intersects(&p)).collect();
+        let contains: Vec<usize> = grids
+            .iter()
+            .copied()
+            .filter(|&g| model.unit(g).geometry.contains(&p))
+            .collect();
+        let touches: Vec<usize> = grids
+            .iter()
+            .copied()
+            .filter(|&g| model.unit(g).geometry.intersects(&p))
+            .collect();
         let (o, u) = cells.locate(x, y);
-        assert_eq!((o, u), rtree.locate(x, y), "strategies disagree at ({x}, {y})");
+        assert_eq!(
+            (o, u),
+            rtree.locate(x, y),
+            "strategies disagree at ({x}, {y})"
+        );
         let ours = (o == Outcome::Matched).then_some(u as usize);
         if contains.len() == touches.len() {
-            assert_eq!(ours, contains.first().copied(), "({x}, {y}): brute force {contains:?}");
+            assert_eq!(
+                ours,
+                contains.first().copied(),
+                "({x}, {y}): brute force {contains:?}"
+            );
             inside += usize::from(ours.is_some());
         } else {
             boundary += 1;
             match ours {
-                Some(u) => assert!(touches.contains(&u), "({x}, {y}) went to {u}, not one of {touches:?}"),
+                Some(u) => assert!(
+                    touches.contains(&u),
+                    "({x}, {y}) went to {u}, not one of {touches:?}"
+                ),
                 None => {
                     // Only on the county's own east or north edge: nothing just north-east of it.
                     let ne = Point::new(x + 1e-7, y + 1e-9);
-                    let owner: Vec<usize> = touches.iter().copied().filter(|&g| model.unit(g).geometry.contains(&ne)).collect();
+                    let owner: Vec<usize> = touches
+                        .iter()
+                        .copied()
+                        .filter(|&g| model.unit(g).geometry.contains(&ne))
+                        .collect();
                     assert!(owner.is_empty(), "boundary point ({x}, {y}) got no grid, but {owner:?} lies north-east of it");
                 }
             }

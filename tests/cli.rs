@@ -10,11 +10,22 @@ fn wangge() -> Command {
 
 #[test]
 fn check_prints_the_report_and_fails_on_fatal_problems() {
-    let out = wangge().arg("check").arg(fixture("grids/fatal_problems.geojson")).output().unwrap();
+    let out = wangge()
+        .arg("check")
+        .arg(fixture("grids/fatal_problems.geojson"))
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("error[duplicate_code] feature 1 (T)"), "{text}");
-    let ok = wangge().arg("check").arg(fixture("grids/tiny_county.geojson")).output().unwrap();
+    assert!(
+        text.contains("error[duplicate_code] feature 1 (T)"),
+        "{text}"
+    );
+    let ok = wangge()
+        .arg("check")
+        .arg(fixture("grids/tiny_county.geojson"))
+        .output()
+        .unwrap();
     assert_eq!(ok.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&ok.stdout).contains("warning[gap]"));
 }
@@ -34,14 +45,24 @@ fn join_writes_a_summary_whose_counts_add_up() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text} {}", String::from_utf8_lossy(&out.stderr));
-    assert!(text.contains("17 rows read: 5 matched, 2 partial, 1 outside, 9 rejected (1 duplicates)"), "{text}");
+    assert!(
+        out.status.success(),
+        "{text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("17 rows read: 5 matched, 2 partial, 1 outside, 9 rejected (1 duplicates)"),
+        "{text}"
+    );
     assert!(dir.path().join("j.rejects.csv").exists());
 }
 
 #[test]
 fn a_missing_file_is_one_clear_line_and_a_nonzero_exit() {
-    let out = wangge().args(["check", "/nonexistent/grids.geojson"]).output().unwrap();
+    let out = wangge()
+        .args(["check", "/nonexistent/grids.geojson"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.lines().count(), 1, "{err}");

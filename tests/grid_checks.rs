@@ -6,16 +6,28 @@ use crate::util::{fixture, tiny_county};
 
 #[test]
 fn every_fatal_problem_is_named_with_its_feature_index_and_code() {
-    let err = load_geojson_with(&fixture("grids/fatal_problems.geojson"), LoadOptions::default()).unwrap_err();
-    let GridError::Rejected { report, .. } = err else { panic!("expected a rejected file, got {err}") };
+    let err = load_geojson_with(
+        &fixture("grids/fatal_problems.geojson"),
+        LoadOptions::default(),
+    )
+    .unwrap_err();
+    let GridError::Rejected { report, .. } = err else {
+        panic!("expected a rejected file, got {err}")
+    };
     let has = |check: &str, feature: usize, code: &str| {
         report.findings.iter().any(|f| {
-            f.severity == Severity::Fatal && f.check == check && f.feature == Some(feature) && f.code.as_deref() == Some(code)
+            f.severity == Severity::Fatal
+                && f.check == check
+                && f.feature == Some(feature)
+                && f.code.as_deref() == Some(code)
         })
     };
     assert!(has("duplicate_code", 1, "T"), "{report}");
     assert!(has("bad_parent", 2, "V1"), "unknown parent: {report}");
-    assert!(has("bad_parent", 3, "G1"), "parent not one level up: {report}");
+    assert!(
+        has("bad_parent", 3, "G1"),
+        "parent not one level up: {report}"
+    );
     assert!(has("bad_geometry", 4, "P"), "point geometry: {report}");
     assert!(has("bad_ring", 5, "U"), "unclosed ring: {report}");
     assert!(has("bad_coordinate", 6, "R"), "out of range: {report}");
@@ -33,17 +45,28 @@ fn gaps_overlaps_and_overhanging_slivers_are_measured_in_square_metres() {
     let (_, report) = tiny_county();
     assert_eq!(report.fatal_count(), 0, "{report}");
     let area = |check: &str, code: &str| -> f64 {
-        report.findings.iter().filter(|f| f.check == check && f.code.as_deref() == Some(code)).filter_map(|f| f.area_m2).sum()
+        report
+            .findings
+            .iter()
+            .filter(|f| f.check == check && f.code.as_deref() == Some(code))
+            .filter_map(|f| f.area_m2)
+            .sum()
     };
     // The hole of C01001001 (0.002° x 0.002°) and the empty north-east quarter (0.01° x 0.01°) are gaps of the village.
     let gap = area("gap", "C01001");
     let cell = |dx: f64, dy: f64| dx * 111_320.0 * 38.51_f64.to_radians().cos() * dy * 110_950.0;
     let expected = cell(0.002, 0.002) + cell(0.01, 0.01);
-    assert!((gap - expected).abs() / expected < 0.01, "gap {gap} m², expected about {expected}");
+    assert!(
+        (gap - expected).abs() / expected < 0.01,
+        "gap {gap} m², expected about {expected}"
+    );
     // G5 reaches 0.0005° into G4.
     let overlap = area("overlap", "C02001001");
     let expected = cell(0.0005, 0.01);
-    assert!((overlap - expected).abs() / expected < 0.01, "overlap {overlap} m², expected about {expected}");
+    assert!(
+        (overlap - expected).abs() / expected < 0.01,
+        "overlap {overlap} m², expected about {expected}"
+    );
     // G6 sticks out of its village by 0.00001° (about 1.1 m): a sliver.
     let sliver = area("sliver", "C02001003");
     assert!(sliver > 500.0 && sliver < 1500.0, "sliver {sliver} m²");
@@ -51,7 +74,14 @@ fn gaps_overlaps_and_overhanging_slivers_are_measured_in_square_metres() {
 
 #[test]
 fn strict_mode_makes_warnings_fatal() {
-    let err = load_geojson_with(&fixture("grids/tiny_county.geojson"), LoadOptions { strict: true, topology: true, ..Default::default() });
+    let err = load_geojson_with(
+        &fixture("grids/tiny_county.geojson"),
+        LoadOptions {
+            strict: true,
+            topology: true,
+            ..Default::default()
+        },
+    );
     assert!(matches!(err, Err(GridError::Rejected { .. })));
 }
 
@@ -62,7 +92,12 @@ fn the_hierarchy_links_parents_children_and_ancestors() {
     let codes: Vec<&str> = m.ancestors(g).map(|i| m.unit(i).code.as_str()).collect();
     assert_eq!(codes, ["C01001", "C01", "C"]);
     let v = m.index_of("C02001").unwrap();
-    let kids: Vec<&str> = m.unit(v).children.iter().map(|&i| m.unit(i).code.as_str()).collect();
+    let kids: Vec<&str> = m
+        .unit(v)
+        .children
+        .iter()
+        .map(|&i| m.unit(i).code.as_str())
+        .collect();
     assert_eq!(kids, ["C02001001", "C02001002", "C02001003"]);
     assert_eq!(m.count(3), 5);
     // Households: a village's own figure, or the sum of its grids, or no data.
@@ -82,16 +117,38 @@ fn areas_are_geodesic_square_kilometres() {
 fn self_intersecting_rings_are_warned_and_the_repair_keeps_the_enclosed_area() {
     let path = fixture("grids/self_intersecting.geojson");
     let (_, plain) = load_geojson_with(&path, LoadOptions::default()).expect("loads with warnings");
-    let warned: Vec<_> = plain.of("self_intersection").filter(|f| f.severity == Severity::Warning).collect();
+    let warned: Vec<_> = plain
+        .of("self_intersection")
+        .filter(|f| f.severity == Severity::Warning)
+        .collect();
     assert_eq!(warned.len(), 2, "{plain}");
-    let (m, fixed) = load_geojson_with(&path, LoadOptions { repair: true, ..Default::default() }).unwrap();
+    let (m, fixed) = load_geojson_with(
+        &path,
+        LoadOptions {
+            repair: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     use geo::Validation;
     assert!(m.units().iter().all(|u| u.geometry.is_valid()));
-    assert_eq!(fixed.of("self_intersection").filter(|f| f.severity == Severity::Repaired).count(), 2, "{fixed}");
+    assert_eq!(
+        fixed
+            .of("self_intersection")
+            .filter(|f| f.severity == Severity::Repaired)
+            .count(),
+        2,
+        "{fixed}"
+    );
     // The bowtie's two lobes are 0.005° x 0.01° / 2 each; both are kept.
     let bow = m.get("BOW").unwrap();
     let lobe = 0.005 * 111_320.0 * 38.505_f64.to_radians().cos() * 0.01 * 110_950.0 / 2.0 / 1e6;
-    assert!((bow.area_km2 - 2.0 * lobe).abs() / lobe < 0.01, "{} vs {}", bow.area_km2, 2.0 * lobe);
+    assert!(
+        (bow.area_km2 - 2.0 * lobe).abs() / lobe < 0.01,
+        "{} vs {}",
+        bow.area_km2,
+        2.0 * lobe
+    );
     assert_eq!(bow.geometry.0.len(), 2);
     // The spike encloses no area: the square is what remains.
     let spike = m.get("SPIKE").unwrap();
@@ -103,16 +160,39 @@ fn the_real_dingzhou_boundary_is_reported_and_repaired_without_losing_area() {
     let path = fixture("grids/dingzhou_county.geojson");
     let (raw, plain) = load_geojson_with(&path, LoadOptions::default()).expect("loads");
     // As published: 103 consecutive repeated vertices and a clockwise exterior ring.
-    let notice = plain.findings.iter().find(|f| f.code.as_deref() == Some("130682")).expect("a finding");
-    assert!(notice.message.contains("103 consecutive repeated vertices"), "{plain}");
+    let notice = plain
+        .findings
+        .iter()
+        .find(|f| f.code.as_deref() == Some("130682"))
+        .expect("a finding");
+    assert!(
+        notice.message.contains("103 consecutive repeated vertices"),
+        "{plain}"
+    );
     assert!(notice.message.contains("RFC 7946"), "{plain}");
-    let (m, fixed) = load_geojson_with(&path, LoadOptions { repair: true, ..Default::default() }).unwrap();
+    let (m, fixed) = load_geojson_with(
+        &path,
+        LoadOptions {
+            repair: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     assert_eq!(fixed.findings[0].severity, Severity::Repaired);
     use geo::{CoordsIter, Validation, Winding};
     let county = &m.units()[0];
     assert!(county.geometry.is_valid() && county.geometry.0[0].exterior().is_ccw());
     assert_eq!(county.geometry.coords_count(), 877 - 103);
     // 定州市 is about 1,278 km²; the repair must not lose or invent area.
-    assert!((county.area_km2 - raw.units()[0].area_km2).abs() < 1e-6, "{} vs {}", county.area_km2, raw.units()[0].area_km2);
-    assert!((1200.0..1350.0).contains(&county.area_km2), "{} km²", county.area_km2);
+    assert!(
+        (county.area_km2 - raw.units()[0].area_km2).abs() < 1e-6,
+        "{} vs {}",
+        county.area_km2,
+        raw.units()[0].area_km2
+    );
+    assert!(
+        (1200.0..1350.0).contains(&county.area_km2),
+        "{} km²",
+        county.area_km2
+    );
 }

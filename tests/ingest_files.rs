@@ -9,7 +9,10 @@ use wangge::join::{join_files, JoinOutput, Locator, Strategy};
 use crate::util::{fixture, hasher, read_all, tiny_county};
 
 fn reason_of(rej: &[wangge::ingest::Reject], row: u64) -> (&str, &str) {
-    let r = rej.iter().find(|r| r.row == row).unwrap_or_else(|| panic!("row {row} not rejected: {rej:?}"));
+    let r = rej
+        .iter()
+        .find(|r| r.row == row)
+        .unwrap_or_else(|| panic!("row {row} not rejected: {rej:?}"));
     (r.column.as_str(), r.reason.as_str())
 }
 
@@ -69,7 +72,10 @@ fn an_empty_file_is_a_clear_error_and_a_header_only_file_has_no_rows() {
 fn a_missing_required_column_names_the_file_and_the_column() {
     let e = read_all(&fixture("events/missing_lat_column.csv")).unwrap_err();
     let msg = e.to_string();
-    assert!(msg.contains("missing_lat_column.csv") && msg.contains("`lat`"), "{msg}");
+    assert!(
+        msg.contains("missing_lat_column.csv") && msg.contains("`lat`"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -78,7 +84,10 @@ fn json_lines_take_typed_values_and_chinese_states() {
     assert_eq!(read, 4);
     assert_eq!(reason_of(&rej, 3).0, "");
     let j3 = events.iter().find(|e| e.id == "j3").unwrap();
-    assert_eq!((j3.status, j3.satisfaction), (Some("resolved"), Some("basic")));
+    assert_eq!(
+        (j3.status, j3.satisfaction),
+        (Some("resolved"), Some("basic"))
+    );
     let j2 = events.iter().find(|e| e.id == "j2").unwrap();
     assert_eq!(j2.cleared, Some(true));
     assert_eq!(j2.lon, 115.035);
@@ -99,11 +108,24 @@ fn the_join_accounts_for_every_row_and_writes_parquet_and_rejects() {
     let (model, _) = tiny_county();
     let loc = Locator::new(&model, Strategy::Cells);
     let dir = tempfile::tempdir().unwrap();
-    let (pq, rj) = (dir.path().join("joined.parquet"), dir.path().join("rejects.csv"));
+    let (pq, rj) = (
+        dir.path().join("joined.parquet"),
+        dir.path().join("rejects.csv"),
+    );
     let h = hasher();
-    let v = Validator { crs: Crs::Wgs84, tz: chrono_tz::Asia::Shanghai, hasher: &h };
-    let files = [fixture("events/edge_cases.csv"), fixture("events/edge_cases.jsonl")];
-    let out = JoinOutput { parquet: &pq, rejects: &rj };
+    let v = Validator {
+        crs: Crs::Wgs84,
+        tz: chrono_tz::Asia::Shanghai,
+        hasher: &h,
+    };
+    let files = [
+        fixture("events/edge_cases.csv"),
+        fixture("events/edge_cases.jsonl"),
+    ];
+    let out = JoinOutput {
+        parquet: &pq,
+        rejects: &rj,
+    };
     let s = join_files(&model, &loc, &files, None, &v, &out, &mut |_| {}).unwrap();
     assert_eq!(s.read, 21);
     assert!(s.balanced(), "{s:?}");
@@ -111,9 +133,16 @@ fn the_join_accounts_for_every_row_and_writes_parquet_and_rejects() {
     // e01 e02 e13 e14 e15 j1 j2 j3 matched; e03 (hole) e04 (gap) partial; e05 outside.
     assert_eq!((s.matched, s.partial, s.outside), (8, 2, 1), "{s:?}");
     assert_eq!(s.rejected, 10);
-    let df = LazyFrame::scan_parquet(PlRefPath::from(pq.to_str().unwrap()), Default::default()).unwrap().collect().unwrap();
+    let df = LazyFrame::scan_parquet(PlRefPath::from(pq.to_str().unwrap()), Default::default())
+        .unwrap()
+        .collect()
+        .unwrap();
     assert_eq!(df.height() as u64, s.matched + s.partial + s.outside);
-    let names: Vec<String> = df.get_column_names().iter().map(|n| n.to_string()).collect();
+    let names: Vec<String> = df
+        .get_column_names()
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
     assert_eq!(names, c::ALL);
     let rejects = std::fs::read_to_string(&rj).unwrap();
     assert_eq!(rejects.lines().count() as u64, 1 + s.rejected);
@@ -126,21 +155,32 @@ fn the_join_accounts_for_every_row_and_writes_parquet_and_rejects() {
 fn a_parquet_file_with_typed_columns_is_read() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("events.parquet");
-    let ts = Int64Chunked::new("occurred_at".into(), &[1_772_325_000_000_000i64, 1_772_325_000_000_000])
-        .into_series()
-        .cast(&DataType::Datetime(TimeUnit::Microseconds, Some(TimeZone::UTC)))
-        .unwrap();
-    let mut df = DataFrame::new(2, vec![
-        Column::new("id".into(), &["p1", "p2"]),
-        Column::new("kind".into(), &["incident", "incident"]),
-        ts.into(),
-        Column::new("lon".into(), &[115.015f64, f64::NAN]),
-        Column::new("lat".into(), &[38.505f64, 38.5]),
-        Column::new("category".into(), &["盗窃", "盗窃"]),
-        Column::new("cleared".into(), &[true, false]),
-    ])
+    let ts = Int64Chunked::new(
+        "occurred_at".into(),
+        &[1_772_325_000_000_000i64, 1_772_325_000_000_000],
+    )
+    .into_series()
+    .cast(&DataType::Datetime(
+        TimeUnit::Microseconds,
+        Some(TimeZone::UTC),
+    ))
     .unwrap();
-    ParquetWriter::new(std::fs::File::create(&path).unwrap()).finish(&mut df).unwrap();
+    let mut df = DataFrame::new(
+        2,
+        vec![
+            Column::new("id".into(), &["p1", "p2"]),
+            Column::new("kind".into(), &["incident", "incident"]),
+            ts.into(),
+            Column::new("lon".into(), &[115.015f64, f64::NAN]),
+            Column::new("lat".into(), &[38.505f64, 38.5]),
+            Column::new("category".into(), &["盗窃", "盗窃"]),
+            Column::new("cleared".into(), &[true, false]),
+        ],
+    )
+    .unwrap();
+    ParquetWriter::new(std::fs::File::create(&path).unwrap())
+        .finish(&mut df)
+        .unwrap();
     let (events, rows, rej, read) = read_all(&path).unwrap();
     assert_eq!(read, 2);
     assert_eq!(events[0].occurred_at, 1_772_325_000_000_000);

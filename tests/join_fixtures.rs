@@ -40,12 +40,18 @@ fn a_point_on_a_vertex_shared_by_four_grids_lands_in_the_north_east_one() {
 
 #[test]
 fn a_point_in_a_hole_is_partial_in_the_village() {
-    assert_eq!(both(115.005, 38.506), (Outcome::Partial, Some("C01001".into())));
+    assert_eq!(
+        both(115.005, 38.506),
+        (Outcome::Partial, Some("C01001".into()))
+    );
 }
 
 #[test]
 fn a_point_in_a_gap_between_grids_is_partial() {
-    assert_eq!(both(115.015, 38.515), (Outcome::Partial, Some("C01001".into())));
+    assert_eq!(
+        both(115.015, 38.515),
+        (Outcome::Partial, Some("C01001".into()))
+    );
 }
 
 #[test]
@@ -71,10 +77,22 @@ fn the_answer_does_not_depend_on_feature_order() {
     fc["features"].as_array_mut().unwrap().reverse();
     let (rev, _) = wangge::grid::parse_geojson(&fc.to_string(), Default::default()).unwrap();
     let (fwd, _) = tiny_county();
-    let (a, b) = (Locator::new(&fwd, Strategy::Cells), Locator::new(&rev, Strategy::Cells));
+    let (a, b) = (
+        Locator::new(&fwd, Strategy::Cells),
+        Locator::new(&rev, Strategy::Cells),
+    );
     for k in 0..4000 {
-        let (x, y) = (115.0 + (k % 80) as f64 * 0.0005, 38.5 + (k / 80) as f64 * 0.0004);
-        let code = |m: &wangge::grid::GridModel, (o, u): (Outcome, u32)| (o, (u != NONE).then(|| m.unit(u as usize).code.clone()));
-        assert_eq!(code(&fwd, a.locate(x, y)), code(&rev, b.locate(x, y)), "({x}, {y})");
+        let (x, y) = (
+            115.0 + (k % 80) as f64 * 0.0005,
+            38.5 + (k / 80) as f64 * 0.0004,
+        );
+        let code = |m: &wangge::grid::GridModel, (o, u): (Outcome, u32)| {
+            (o, (u != NONE).then(|| m.unit(u as usize).code.clone()))
+        };
+        assert_eq!(
+            code(&fwd, a.locate(x, y)),
+            code(&rev, b.locate(x, y)),
+            "({x}, {y})"
+        );
     }
 }

@@ -2,9 +2,9 @@
 
 mod util;
 
+mod api;
 mod brute_force;
 mod cli;
 mod grid_checks;
 mod ingest_files;
 mod join_fixtures;
-mod api;

@@ -8,12 +8,20 @@ use wangge::ingest::privacy::KeyedHasher;
 use wangge::ingest::{read_file, Batch, Event, Reject, Validator};
 
 pub fn fixture(rel: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(rel)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(rel)
 }
 
 pub fn tiny_county() -> (GridModel, Report) {
-    load_geojson_with(&fixture("grids/tiny_county.geojson"), LoadOptions { topology: true, ..Default::default() })
-        .expect("tiny county loads")
+    load_geojson_with(
+        &fixture("grids/tiny_county.geojson"),
+        LoadOptions {
+            topology: true,
+            ..Default::default()
+        },
+    )
+    .expect("tiny county loads")
 }
 
 pub fn hasher() -> KeyedHasher {
@@ -21,9 +29,15 @@ pub fn hasher() -> KeyedHasher {
 }
 
 /// Every event and reject of a file, in file order.
-pub fn read_all(path: &std::path::Path) -> Result<(Vec<Event>, Vec<u64>, Vec<Reject>, u64), wangge::ingest::IngestError> {
+pub fn read_all(
+    path: &std::path::Path,
+) -> Result<(Vec<Event>, Vec<u64>, Vec<Reject>, u64), wangge::ingest::IngestError> {
     let h = hasher();
-    let v = Validator { crs: Crs::Wgs84, tz: chrono_tz::Asia::Shanghai, hasher: &h };
+    let v = Validator {
+        crs: Crs::Wgs84,
+        tz: chrono_tz::Asia::Shanghai,
+        hasher: &h,
+    };
     let (mut ev, mut rows, mut rej) = (Vec::new(), Vec::new(), Vec::new());
     let n = read_file(path, None, &v, &mut |b: Batch| {
         ev.extend(b.events);

@@ -23,7 +23,11 @@ pub struct CheckArgs {
 }
 
 pub fn run(a: &CheckArgs) -> anyhow::Result<i32> {
-    let opts = LoadOptions { strict: a.strict, repair: a.repair, topology: true };
+    let opts = LoadOptions {
+        strict: a.strict,
+        repair: a.repair,
+        topology: true,
+    };
     let (model, report) = match load_geojson_with(&a.grids, opts) {
         Ok(r) => r,
         Err(GridError::Rejected { path, report }) => {

@@ -23,13 +23,23 @@ pub struct DemoArgs {
 
 pub fn run(a: &DemoArgs) -> anyhow::Result<i32> {
     let t = Instant::now();
-    let opts = DemoOptions { out: a.out.clone(), grids: a.grids, events: a.events, seed: a.seed };
+    let opts = DemoOptions {
+        out: a.out.clone(),
+        grids: a.grids,
+        events: a.events,
+        seed: a.seed,
+    };
     let s = generate(&opts)?;
     let [l0, l1, l2, l3] = s.units_by_level;
     println!(
         "demo county: {l0} county, {l1} townships, {l2} villages, {l3} grids → {}",
         s.grids_path.display()
     );
-    println!("{} event rows → {} ({:.1} s)", s.events_written, s.events_path.display(), t.elapsed().as_secs_f64());
+    println!(
+        "{} event rows → {} ({:.1} s)",
+        s.events_written,
+        s.events_path.display(),
+        t.elapsed().as_secs_f64()
+    );
     Ok(0)
 }

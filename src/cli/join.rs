@@ -50,27 +50,68 @@ pub struct JoinArgs {
 
 pub fn run(a: &JoinArgs) -> anyhow::Result<i32> {
     let t0 = Instant::now();
-    let (model, report) = load_geojson_with(&a.grids, LoadOptions { repair: a.repair, ..LoadOptions::default() })?;
+    let (model, report) = load_geojson_with(
+        &a.grids,
+        LoadOptions {
+            repair: a.repair,
+            ..LoadOptions::default()
+        },
+    )?;
     for f in &report.findings {
         eprintln!("{}: {f}", a.grids.display());
     }
     let locator = Locator::new(&model, a.strategy);
     let hasher = KeyedHasher::from_env_or_file(&a.secret).context("loading the hashing secret")?;
-    let validator = Validator { crs: a.crs, tz: a.tz, hasher: &hasher };
-    let rejects = a.rejects.clone().unwrap_or_else(|| a.out.with_extension("rejects.csv"));
-    let total_bytes: u64 = a.events.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
+    let validator = Validator {
+        crs: a.crs,
+        tz: a.tz,
+        hasher: &hasher,
+    };
+    let rejects = a
+        .rejects
+        .clone()
+        .unwrap_or_else(|| a.out.with_extension("rejects.csv"));
+    let total_bytes: u64 = a
+        .events
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum();
     let bar = ProgressBar::new(0);
-    bar.set_style(ProgressStyle::with_template("{spinner} {human_pos} rows {per_sec} [{elapsed_precise}] {msg}")?);
+    bar.set_style(ProgressStyle::with_template(
+        "{spinner} {human_pos} rows {per_sec} [{elapsed_precise}] {msg}",
+    )?);
     bar.set_message(format!("{} MB of events", total_bytes / 1_000_000));
-    let out = JoinOutput { parquet: &a.out, rejects: &rejects };
-    let summary = join_files(&model, &locator, &a.events, a.encoding, &validator, &out, &mut |n| bar.inc(n))?;
+    let out = JoinOutput {
+        parquet: &a.out,
+        rejects: &rejects,
+    };
+    let summary = join_files(
+        &model,
+        &locator,
+        &a.events,
+        a.encoding,
+        &validator,
+        &out,
+        &mut |n| bar.inc(n),
+    )?;
     bar.finish_and_clear();
     let s = &summary;
     println!(
         "{} rows read: {} matched, {} partial, {} outside, {} rejected ({} duplicates) in {:.1} s",
-        s.read, s.matched, s.partial, s.outside, s.rejected, s.duplicates, t0.elapsed().as_secs_f64()
+        s.read,
+        s.matched,
+        s.partial,
+        s.outside,
+        s.rejected,
+        s.duplicates,
+        t0.elapsed().as_secs_f64()
     );
-    println!("joined → {}; rejects → {}", a.out.display(), rejects.display());
+    println!(
+        "joined → {}; rejects → {}",
+        a.out.display(),
+        rejects.display()
+    );
     if !s.balanced() {
         anyhow::bail!("outcome counts do not add up to rows read: {s:?}");
     }

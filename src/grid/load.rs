@@ -36,12 +36,19 @@ pub fn load_geojson(path: &Path) -> Result<(GridModel, Report), GridError> {
 
 /// Loads a grid file; `Err(GridError::Rejected)` carries the report when anything is fatal.
 pub fn load_geojson_with(path: &Path, opts: LoadOptions) -> Result<(GridModel, Report), GridError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| GridError::Io { path: path.to_owned(), source })?;
-    let (model, report) = parse_geojson(&text, opts)
-        .map_err(|reason| GridError::Parse { path: path.to_owned(), reason })?;
+    let text = std::fs::read_to_string(path).map_err(|source| GridError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let (model, report) = parse_geojson(&text, opts).map_err(|reason| GridError::Parse {
+        path: path.to_owned(),
+        reason,
+    })?;
     if report.fatal_count() > 0 {
-        return Err(GridError::Rejected { path: path.to_owned(), report: Box::new(report) });
+        return Err(GridError::Rejected {
+            path: path.to_owned(),
+            report: Box::new(report),
+        });
     }
     Ok((model, report))
 }
@@ -51,7 +58,12 @@ pub fn load_geojson_with(path: &Path, opts: LoadOptions) -> Result<(GridModel, R
 pub fn parse_geojson(text: &str, opts: LoadOptions) -> Result<(GridModel, Report), String> {
     let fc = match text.parse::<GeoJson>().map_err(|e| e.to_string())? {
         GeoJson::FeatureCollection(fc) => fc,
-        other => return Err(format!("top-level object is a {}, not a FeatureCollection", kind_of(&other))),
+        other => {
+            return Err(format!(
+                "top-level object is a {}, not a FeatureCollection",
+                kind_of(&other)
+            ))
+        }
     };
     let mut report = Report::default();
     let mut units = Vec::with_capacity(fc.features.len());
@@ -136,22 +148,44 @@ fn read_feature(
         report.push(Severity::Fatal, check, Some(index), code, msg, None);
     };
     let Some(props) = feature.properties.as_ref() else {
-        fatal(report, "missing_property", None, "feature has no properties".into());
+        fatal(
+            report,
+            "missing_property",
+            None,
+            "feature has no properties".into(),
+        );
         return None;
     };
     let Some(code) = text_prop(props, "code") else {
-        fatal(report, "missing_property", None, "missing or empty `code`".into());
+        fatal(
+            report,
+            "missing_property",
+            None,
+            "missing or empty `code`".into(),
+        );
         return None;
     };
     let name = text_prop(props, "name");
     if name.is_none() {
-        fatal(report, "missing_property", Some(&code), "missing or empty `name`".into());
+        fatal(
+            report,
+            "missing_property",
+            Some(&code),
+            "missing or empty `name`".into(),
+        );
     }
     let level = match props.get("level").and_then(Value::as_u64) {
         Some(l @ 0..=3) => l as Level,
         _ => {
-            let got = props.get("level").map_or("nothing".to_owned(), Value::to_string);
-            fatal(report, "bad_level", Some(&code), format!("`level` must be an integer 0..3, got {got}"));
+            let got = props
+                .get("level")
+                .map_or("nothing".to_owned(), Value::to_string);
+            fatal(
+                report,
+                "bad_level",
+                Some(&code),
+                format!("`level` must be an integer 0..3, got {got}"),
+            );
             return None;
         }
     };
@@ -161,7 +195,12 @@ fn read_feature(
         Some(Value::String(s)) => Some(s.trim().to_owned()),
         Some(Value::Number(n)) => Some(n.to_string()),
         Some(other) => {
-            fatal(report, "bad_parent", Some(&code), format!("`parent` must be a string or null, got {other}"));
+            fatal(
+                report,
+                "bad_parent",
+                Some(&code),
+                format!("`parent` must be a string or null, got {other}"),
+            );
             return None;
         }
     };
@@ -173,16 +212,31 @@ fn read_feature(
             read_polygon(coordinates, index, &code, report).map(|p| MultiPolygon(vec![p]))
         }
         Some(GeometryValue::MultiPolygon { coordinates }) => {
-            let polys: Option<Vec<Polygon>> =
-                coordinates.iter().map(|p| read_polygon(p, index, &code, report)).collect();
+            let polys: Option<Vec<Polygon>> = coordinates
+                .iter()
+                .map(|p| read_polygon(p, index, &code, report))
+                .collect();
             polys.filter(|p| !p.is_empty()).map(MultiPolygon)
         }
         Some(other) => {
-            fatal(report, "bad_geometry", Some(&code), format!("geometry is a {}, not Polygon or MultiPolygon", other.type_name()));
+            fatal(
+                report,
+                "bad_geometry",
+                Some(&code),
+                format!(
+                    "geometry is a {}, not Polygon or MultiPolygon",
+                    other.type_name()
+                ),
+            );
             None
         }
         None => {
-            fatal(report, "bad_geometry", Some(&code), "feature has no geometry".into());
+            fatal(
+                report,
+                "bad_geometry",
+                Some(&code),
+                "feature has no geometry".into(),
+            );
             None
         }
     }?;
@@ -203,40 +257,94 @@ fn read_feature(
     Some((unit, parent))
 }
 
-fn read_polygon(rings: &[Vec<Position>], index: usize, code: &str, report: &mut Report) -> Option<Polygon> {
+fn read_polygon(
+    rings: &[Vec<Position>],
+    index: usize,
+    code: &str,
+    report: &mut Report,
+) -> Option<Polygon> {
     let mut out = Vec::with_capacity(rings.len());
     if rings.is_empty() {
-        report.push(Severity::Fatal, "bad_ring", Some(index), Some(code), "polygon has no rings", None);
+        report.push(
+            Severity::Fatal,
+            "bad_ring",
+            Some(index),
+            Some(code),
+            "polygon has no rings",
+            None,
+        );
         return None;
     }
     for (r, ring) in rings.iter().enumerate() {
-        let which = if r == 0 { "exterior ring".to_owned() } else { format!("hole {r}") };
+        let which = if r == 0 {
+            "exterior ring".to_owned()
+        } else {
+            format!("hole {r}")
+        };
         let mut coords = Vec::with_capacity(ring.len());
         for (k, p) in ring.iter().enumerate() {
             let s = p.as_slice();
             let (x, y) = match s {
                 [x, y, ..] => (*x, *y),
                 _ => {
-                    report.push(Severity::Fatal, "bad_coordinate", Some(index), Some(code), format!("{which} position {k} has fewer than 2 numbers"), None);
+                    report.push(
+                        Severity::Fatal,
+                        "bad_coordinate",
+                        Some(index),
+                        Some(code),
+                        format!("{which} position {k} has fewer than 2 numbers"),
+                        None,
+                    );
                     return None;
                 }
             };
             if !x.is_finite() || !y.is_finite() {
-                report.push(Severity::Fatal, "bad_coordinate", Some(index), Some(code), format!("{which} position {k} is not finite"), None);
+                report.push(
+                    Severity::Fatal,
+                    "bad_coordinate",
+                    Some(index),
+                    Some(code),
+                    format!("{which} position {k} is not finite"),
+                    None,
+                );
                 return None;
             }
             if !(-180.0..=180.0).contains(&x) || !(-90.0..=90.0).contains(&y) {
-                report.push(Severity::Fatal, "bad_coordinate", Some(index), Some(code), format!("{which} position {k} ({x}, {y}) is out of lon/lat range"), None);
+                report.push(
+                    Severity::Fatal,
+                    "bad_coordinate",
+                    Some(index),
+                    Some(code),
+                    format!("{which} position {k} ({x}, {y}) is out of lon/lat range"),
+                    None,
+                );
                 return None;
             }
             coords.push(geo::Coord { x, y });
         }
         if coords.len() < 4 {
-            report.push(Severity::Fatal, "bad_ring", Some(index), Some(code), format!("{which} has {} positions; a ring needs at least 4", coords.len()), None);
+            report.push(
+                Severity::Fatal,
+                "bad_ring",
+                Some(index),
+                Some(code),
+                format!(
+                    "{which} has {} positions; a ring needs at least 4",
+                    coords.len()
+                ),
+                None,
+            );
             return None;
         }
         if coords.first() != coords.last() {
-            report.push(Severity::Fatal, "bad_ring", Some(index), Some(code), format!("{which} is not closed (first and last positions differ)"), None);
+            report.push(
+                Severity::Fatal,
+                "bad_ring",
+                Some(index),
+                Some(code),
+                format!("{which} is not closed (first and last positions differ)"),
+                None,
+            );
             return None;
         }
         out.push(LineString(coords));
@@ -250,7 +358,14 @@ fn check_links(units: &[Unit], parents: &[Option<String>], report: &mut Report) 
     let mut level_of: HashMap<&str, Level> = HashMap::with_capacity(units.len());
     for u in units {
         if let Some(&prev) = first.get(u.code.as_str()) {
-            report.push(Severity::Fatal, "duplicate_code", Some(u.feature_index), Some(&u.code), format!("code also used by feature {prev}"), None);
+            report.push(
+                Severity::Fatal,
+                "duplicate_code",
+                Some(u.feature_index),
+                Some(&u.code),
+                format!("code also used by feature {prev}"),
+                None,
+            );
         } else {
             first.insert(&u.code, u.feature_index);
             level_of.insert(&u.code, u.level);
@@ -259,17 +374,31 @@ fn check_links(units: &[Unit], parents: &[Option<String>], report: &mut Report) 
     let has_root = units.iter().any(|u| u.level == 0);
     for (u, p) in units.iter().zip(parents) {
         let push = |report: &mut Report, msg: String| {
-            report.push(Severity::Fatal, "bad_parent", Some(u.feature_index), Some(&u.code), msg, None);
+            report.push(
+                Severity::Fatal,
+                "bad_parent",
+                Some(u.feature_index),
+                Some(&u.code),
+                msg,
+                None,
+            );
         };
         match (u.level, p) {
             (0, Some(p)) => push(report, format!("a level-0 county has no parent, got `{p}`")),
-            (1, None) if has_root => push(report, "level-1 unit needs a `parent` when the file has a level-0 root".into()),
+            (1, None) if has_root => push(
+                report,
+                "level-1 unit needs a `parent` when the file has a level-0 root".into(),
+            ),
             (2 | 3, None) => push(report, format!("level-{} unit needs a `parent`", u.level)),
             (_, Some(p)) => match level_of.get(p.as_str()) {
                 None => push(report, format!("unknown parent `{p}`")),
-                Some(&pl) if pl + 1 != u.level => {
-                    push(report, format!("parent `{p}` is level {pl}, not one level up from {}", u.level))
-                }
+                Some(&pl) if pl + 1 != u.level => push(
+                    report,
+                    format!(
+                        "parent `{p}` is level {pl}, not one level up from {}",
+                        u.level
+                    ),
+                ),
                 _ => {}
             },
             _ => {}
@@ -286,16 +415,25 @@ fn check_validity(unit: &mut Unit, repair: bool, report: &mut Report) {
         .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
         .map(|r| r.0.windows(2).filter(|w| w[0] == w[1]).count())
         .sum();
-    let wrong_winding = unit.geometry.iter().any(|p| {
-        p.exterior().is_cw() || p.interiors().iter().any(|h| h.is_ccw())
-    });
-    let problems: Vec<String> = unit.geometry.validation_errors().iter().map(|e| e.to_string()).collect();
+    let wrong_winding = unit
+        .geometry
+        .iter()
+        .any(|p| p.exterior().is_cw() || p.interiors().iter().any(|h| h.is_ccw()));
+    let problems: Vec<String> = unit
+        .geometry
+        .validation_errors()
+        .iter()
+        .map(|e| e.to_string())
+        .collect();
     let mut notes = Vec::new();
     if repeated > 0 {
         notes.push(format!("{repeated} consecutive repeated vertices"));
     }
     if wrong_winding {
-        notes.push("rings wound against RFC 7946 (exterior must be counter-clockwise, holes clockwise)".to_owned());
+        notes.push(
+            "rings wound against RFC 7946 (exterior must be counter-clockwise, holes clockwise)"
+                .to_owned(),
+        );
     }
     if !problems.is_empty() {
         notes.push(format!("invalid: {}", problems.join("; ")));
@@ -315,7 +453,14 @@ fn check_validity(unit: &mut Unit, repair: bool, report: &mut Report) {
         Ok(f) => f,
         Err(e) => {
             let msg = format!("{}; repair failed: {e}", notes.join("; "));
-            report.push(Severity::Warning, check, Some(unit.feature_index), Some(&unit.code), msg, None);
+            report.push(
+                Severity::Warning,
+                check,
+                Some(unit.feature_index),
+                Some(&unit.code),
+                msg,
+                None,
+            );
             return;
         }
     };
@@ -331,14 +476,32 @@ fn check_validity(unit: &mut Unit, repair: bool, report: &mut Report) {
     let delta = Some((after_m2 - before_m2).abs());
     if repair {
         let msg = format!("{}; repaired: {change}", notes.join("; "));
-        report.push(Severity::Repaired, check, Some(unit.feature_index), Some(&unit.code), msg, delta);
+        report.push(
+            Severity::Repaired,
+            check,
+            Some(unit.feature_index),
+            Some(&unit.code),
+            msg,
+            delta,
+        );
         unit.geometry = fixed.geometry;
         unit.area_km2 = after_m2 / 1e6;
     } else {
         // Winding and repeated vertices alone do not change any answer here:
         // the point-in-polygon test ignores both. Only invalid rings are worth a warning.
-        let sev = if problems.is_empty() { Severity::Notice } else { Severity::Warning };
+        let sev = if problems.is_empty() {
+            Severity::Notice
+        } else {
+            Severity::Warning
+        };
         let msg = format!("{}; --repair would change: {change}", notes.join("; "));
-        report.push(sev, check, Some(unit.feature_index), Some(&unit.code), msg, delta);
+        report.push(
+            sev,
+            check,
+            Some(unit.feature_index),
+            Some(&unit.code),
+            msg,
+            delta,
+        );
     }
 }

@@ -13,8 +13,8 @@ mod load;
 mod model;
 mod repair;
 mod report;
-mod write;
 pub mod topology;
+mod write;
 
 pub use area::{area_m2, polygon_area_m2};
 pub use error::GridError;

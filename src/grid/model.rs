@@ -52,7 +52,9 @@ impl GridModel {
     /// parent links; sorts them and wires parents and children.
     pub(crate) fn from_units(mut units: Vec<Unit>, parents: Vec<Option<String>>) -> Self {
         let mut order: Vec<usize> = (0..units.len()).collect();
-        order.sort_by(|&a, &b| (units[a].level, &units[a].code).cmp(&(units[b].level, &units[b].code)));
+        order.sort_by(|&a, &b| {
+            (units[a].level, &units[a].code).cmp(&(units[b].level, &units[b].code))
+        });
         let mut sorted_parents = Vec::with_capacity(units.len());
         let mut taken: Vec<Option<Unit>> = units.drain(..).map(Some).collect();
         let mut sorted = Vec::with_capacity(taken.len());
@@ -62,8 +64,11 @@ impl GridModel {
                 sorted_parents.push(parents[i].clone());
             }
         }
-        let by_code: HashMap<String, usize> =
-            sorted.iter().enumerate().map(|(i, u)| (u.code.clone(), i)).collect();
+        let by_code: HashMap<String, usize> = sorted
+            .iter()
+            .enumerate()
+            .map(|(i, u)| (u.code.clone(), i))
+            .collect();
         for (i, p) in sorted_parents.iter().enumerate() {
             if let Some(p) = p.as_ref().and_then(|p| by_code.get(p)) {
                 sorted[i].parent = Some(*p);
@@ -74,7 +79,10 @@ impl GridModel {
                 sorted[p].children.push(i);
             }
         }
-        GridModel { units: sorted, by_code }
+        GridModel {
+            units: sorted,
+            by_code,
+        }
     }
 
     /// All units, sorted by (level, code).
@@ -99,7 +107,11 @@ impl GridModel {
 
     /// Indices of the units of one level, in code order.
     pub fn level(&self, level: Level) -> impl Iterator<Item = usize> + '_ {
-        self.units.iter().enumerate().filter(move |(_, u)| u.level == level).map(|(i, _)| i)
+        self.units
+            .iter()
+            .enumerate()
+            .filter(move |(_, u)| u.level == level)
+            .map(|(i, _)| i)
     }
 
     /// Number of units of one level.
@@ -114,7 +126,9 @@ impl GridModel {
 
     /// The ancestor (or the unit itself) at a given level.
     pub fn ancestor_at(&self, index: usize, level: Level) -> Option<usize> {
-        std::iter::once(index).chain(self.ancestors(index)).find(|&i| self.units[i].level == level)
+        std::iter::once(index)
+            .chain(self.ancestors(index))
+            .find(|&i| self.units[i].level == level)
     }
 
     /// All descendants of a unit (not the unit itself), depth first.
@@ -130,7 +144,11 @@ impl GridModel {
 
     /// Top-level units: those without a parent (the county root, or the townships).
     pub fn roots(&self) -> impl Iterator<Item = usize> + '_ {
-        self.units.iter().enumerate().filter(|(_, u)| u.parent.is_none()).map(|(i, _)| i)
+        self.units
+            .iter()
+            .enumerate()
+            .filter(|(_, u)| u.parent.is_none())
+            .map(|(i, _)| i)
     }
 
     /// Households of a unit: its own figure, else the sum over its children

@@ -38,7 +38,9 @@ pub fn repair_unit(geometry: &MultiPolygon<f64>) -> Result<Repaired, String> {
         cleaned.orient(Direction::Default)
     } else {
         let empty = MultiPolygon::<f64>(vec![]);
-        cleaned.boolean_op_with_fill_rule(&empty, OpType::Union, FillRule::NonZero).orient(Direction::Default)
+        cleaned
+            .boolean_op_with_fill_rule(&empty, OpType::Union, FillRule::NonZero)
+            .orient(Direction::Default)
     };
     if fixed.0.is_empty() {
         return Err("the repaired geometry is empty".into());

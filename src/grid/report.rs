@@ -87,17 +87,26 @@ impl Report {
 
     /// Number of fatal findings.
     pub fn fatal_count(&self) -> usize {
-        self.findings.iter().filter(|f| f.severity == Severity::Fatal).count()
+        self.findings
+            .iter()
+            .filter(|f| f.severity == Severity::Fatal)
+            .count()
     }
 
     /// Number of warnings.
     pub fn warning_count(&self) -> usize {
-        self.findings.iter().filter(|f| f.severity == Severity::Warning).count()
+        self.findings
+            .iter()
+            .filter(|f| f.severity == Severity::Warning)
+            .count()
     }
 
     /// The first fatal message, for one-line errors.
     pub fn first_fatal(&self) -> Option<&str> {
-        self.findings.iter().find(|f| f.severity == Severity::Fatal).map(|f| f.message.as_str())
+        self.findings
+            .iter()
+            .find(|f| f.severity == Severity::Fatal)
+            .map(|f| f.message.as_str())
     }
 
     /// Findings of one check.

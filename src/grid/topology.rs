@@ -24,11 +24,22 @@ const M_PER_DEG: f64 = 111_320.0;
 
 /// Measures every parent's partition and adds the findings to the report.
 pub fn check(model: &GridModel, report: &mut Report) {
-    let parents: Vec<usize> =
-        (0..model.units().len()).filter(|&i| !model.unit(i).children.is_empty()).collect();
-    let found: Vec<Vec<Finding>> = parents.par_iter().map(|&p| check_parent(model, p)).collect();
+    let parents: Vec<usize> = (0..model.units().len())
+        .filter(|&i| !model.unit(i).children.is_empty())
+        .collect();
+    let found: Vec<Vec<Finding>> = parents
+        .par_iter()
+        .map(|&p| check_parent(model, p))
+        .collect();
     for f in found.into_iter().flatten() {
-        report.push(Severity::Warning, f.check, Some(f.feature), Some(&f.code), f.message, Some(f.area_m2));
+        report.push(
+            Severity::Warning,
+            f.check,
+            Some(f.feature),
+            Some(&f.code),
+            f.message,
+            Some(f.area_m2),
+        );
     }
     for u in model.units() {
         let width = mean_width_m(&u.geometry);
@@ -76,24 +87,45 @@ fn pieces(mp: &MultiPolygon<f64>) -> impl Iterator<Item = (f64, f64, &Polygon<f6
 }
 
 fn describe(kind: &str, area: f64, width: f64, p: &Polygon<f64>) -> (&'static str, String) {
-    let at = p.exterior().0.first().map(|c| format!(" near ({:.5}, {:.5})", c.x, c.y)).unwrap_or_default();
+    let at = p
+        .exterior()
+        .0
+        .first()
+        .map(|c| format!(" near ({:.5}, {:.5})", c.x, c.y))
+        .unwrap_or_default();
     if width < SLIVER_WIDTH_M {
-        ("sliver", format!("{kind} sliver of {area:.1} m², mean width {width:.2} m{at}"))
+        (
+            "sliver",
+            format!("{kind} sliver of {area:.1} m², mean width {width:.2} m{at}"),
+        )
     } else {
-        (if kind == "gap" { "gap" } else { "overhang" }, format!("{kind} of {area:.1} m²{at}"))
+        (
+            if kind == "gap" { "gap" } else { "overhang" },
+            format!("{kind} of {area:.1} m²{at}"),
+        )
     }
 }
 
 fn check_parent(model: &GridModel, p: usize) -> Vec<Finding> {
     let parent = model.unit(p);
-    let kids: Vec<&MultiPolygon<f64>> = parent.children.iter().map(|&c| &model.unit(c).geometry).collect();
+    let kids: Vec<&MultiPolygon<f64>> = parent
+        .children
+        .iter()
+        .map(|&c| &model.unit(c).geometry)
+        .collect();
     let union = unary_union(kids.iter().copied());
     let mut out = Vec::new();
     let gap = parent.geometry.difference(&union);
     for (area, width, piece) in pieces(&gap) {
         let (check, msg) = describe("gap", area, width, piece);
         let message = format!("{msg} not covered by any child");
-        out.push(Finding { check, feature: parent.feature_index, code: parent.code.clone(), message, area_m2: area });
+        out.push(Finding {
+            check,
+            feature: parent.feature_index,
+            code: parent.code.clone(),
+            message,
+            area_m2: area,
+        });
     }
     let over = union.difference(&parent.geometry);
     if area_m2(&over) > NOISE_M2 {
@@ -105,9 +137,19 @@ fn check_parent(model: &GridModel, p: usize) -> Vec<Finding> {
             let out_part = child.geometry.difference(&parent.geometry);
             for (area, width, piece) in pieces(&out_part) {
                 let (check, msg) = describe("outside its parent", area, width, piece);
-                let check = if check == "sliver" { "sliver" } else { "outside_parent" };
+                let check = if check == "sliver" {
+                    "sliver"
+                } else {
+                    "outside_parent"
+                };
                 let message = format!("{msg} (parent {})", parent.code);
-                out.push(Finding { check, feature: child.feature_index, code: child.code.clone(), message, area_m2: area });
+                out.push(Finding {
+                    check,
+                    feature: child.feature_index,
+                    code: child.code.clone(),
+                    message,
+                    area_m2: area,
+                });
             }
         }
     }
@@ -120,11 +162,16 @@ fn check_parent(model: &GridModel, p: usize) -> Vec<Finding> {
 
 fn sibling_overlaps(model: &GridModel, p: usize) -> Vec<Finding> {
     let kids = &model.unit(p).children;
-    let boxes: Vec<_> = kids.iter().map(|&c| model.unit(c).geometry.bounding_rect()).collect();
+    let boxes: Vec<_> = kids
+        .iter()
+        .map(|&c| model.unit(c).geometry.bounding_rect())
+        .collect();
     let mut out = Vec::new();
     for a in 0..kids.len() {
         for b in a + 1..kids.len() {
-            let (Some(ba), Some(bb)) = (boxes[a], boxes[b]) else { continue };
+            let (Some(ba), Some(bb)) = (boxes[a], boxes[b]) else {
+                continue;
+            };
             if !ba.intersects(&bb) {
                 continue;
             }
@@ -135,14 +182,23 @@ fn sibling_overlaps(model: &GridModel, p: usize) -> Vec<Finding> {
                 continue;
             }
             let width = mean_width_m(&inter);
-            let check = if width < SLIVER_WIDTH_M { "sliver" } else { "overlap" };
+            let check = if width < SLIVER_WIDTH_M {
+                "sliver"
+            } else {
+                "overlap"
+            };
             let message = format!(
                 "overlaps {} (feature {}) by {area:.1} m², mean width {width:.2} m",
                 ub.code, ub.feature_index
             );
-            out.push(Finding { check, feature: ua.feature_index, code: ua.code.clone(), message, area_m2: area });
+            out.push(Finding {
+                check,
+                feature: ua.feature_index,
+                code: ua.code.clone(),
+                message,
+                area_m2: area,
+            });
         }
     }
     out
 }
-

@@ -14,7 +14,10 @@ pub fn properties(model: &GridModel, u: &Unit) -> Map<String, Value> {
     p.insert("code".into(), json!(u.code));
     p.insert("name".into(), json!(u.name));
     p.insert("level".into(), json!(u.level));
-    p.insert("parent".into(), json!(u.parent.map(|i| model.unit(i).code.clone())));
+    p.insert(
+        "parent".into(),
+        json!(u.parent.map(|i| model.unit(i).code.clone())),
+    );
     if let Some(h) = u.households {
         p.insert("households".into(), json!(h));
     }
@@ -40,6 +43,13 @@ pub fn write_geojson(model: &GridModel, path: &Path) -> Result<(), GridError> {
             foreign_members: None,
         })
         .collect();
-    let fc = FeatureCollection { bbox: None, features, foreign_members: None };
-    std::fs::write(path, fc.to_string()).map_err(|source| GridError::Io { path: path.to_owned(), source })
+    let fc = FeatureCollection {
+        bbox: None,
+        features,
+        foreign_members: None,
+    };
+    std::fs::write(path, fc.to_string()).map_err(|source| GridError::Io {
+        path: path.to_owned(),
+        source,
+    })
 }

@@ -86,8 +86,11 @@ impl<R: BufRead> Read for DecodingReader<R> {
                 self.out_end = written;
                 break;
             }
-            let (_, read, written, _) =
-                self.decoder.decode_to_utf8(&self.inbuf[self.in_start..self.in_end], &mut self.out, false);
+            let (_, read, written, _) = self.decoder.decode_to_utf8(
+                &self.inbuf[self.in_start..self.in_end],
+                &mut self.out,
+                false,
+            );
             self.in_start += read;
             self.out_start = 0;
             self.out_end = written;
@@ -105,7 +108,9 @@ mod tests {
 
     fn decode_all(bytes: &[u8], enc: TextEncoding) -> String {
         let mut s = String::new();
-        DecodingReader::new(bytes, enc).read_to_string(&mut s).unwrap();
+        DecodingReader::new(bytes, enc)
+            .read_to_string(&mut s)
+            .unwrap();
         s
     }
 
@@ -113,7 +118,10 @@ mod tests {
     fn a_gbk_file_is_detected_and_decoded() {
         let (bytes, _, _) = GB18030.encode("id,category\n1,矛盾纠纷\n");
         assert_eq!(detect(&bytes, None).unwrap(), TextEncoding::Gb18030);
-        assert_eq!(decode_all(&bytes, TextEncoding::Gb18030), "id,category\n1,矛盾纠纷\n");
+        assert_eq!(
+            decode_all(&bytes, TextEncoding::Gb18030),
+            "id,category\n1,矛盾纠纷\n"
+        );
     }
 
     #[test]
@@ -125,6 +133,8 @@ mod tests {
 
     #[test]
     fn utf16_is_refused_with_a_reason() {
-        assert!(detect(&[0xFF, 0xFE, b'i', 0], None).unwrap_err().contains("UTF-16"));
+        assert!(detect(&[0xFF, 0xFE, b'i', 0], None)
+            .unwrap_err()
+            .contains("UTF-16"));
     }
 }

@@ -51,8 +51,20 @@ pub enum Field<'a> {
 
 /// The contract's columns, in order; readers map their headers onto these.
 pub const FIELDS: [&str; 14] = [
-    "id", "kind", "occurred_at", "lon", "lat", "category", "status", "resolved_at", "deadline",
-    "satisfaction", "source", "cleared", "household", "visitor",
+    "id",
+    "kind",
+    "occurred_at",
+    "lon",
+    "lat",
+    "category",
+    "status",
+    "resolved_at",
+    "deadline",
+    "satisfaction",
+    "source",
+    "cleared",
+    "household",
+    "visitor",
 ];
 
 /// Position of a contract column in [`FIELDS`].
@@ -102,7 +114,10 @@ pub struct RowError {
 }
 
 fn err(col: Col, reason: impl Into<String>) -> RowError {
-    RowError { column: FIELDS[col as usize], reason: reason.into() }
+    RowError {
+        column: FIELDS[col as usize],
+        reason: reason.into(),
+    }
 }
 
 /// What validation needs besides the row.
@@ -115,7 +130,11 @@ pub struct Validator<'a> {
 fn text(f: Field<'_>) -> Option<String> {
     match f {
         Field::Text(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
-        Field::Num(n) => Some(if n.fract() == 0.0 && n.abs() < 1e15 { format!("{}", n as i64) } else { n.to_string() }),
+        Field::Num(n) => Some(if n.fract() == 0.0 && n.abs() < 1e15 {
+            format!("{}", n as i64)
+        } else {
+            n.to_string()
+        }),
         Field::Bool(b) => Some(b.to_string()),
         _ => None,
     }
@@ -132,9 +151,10 @@ fn is_null(f: Field<'_>) -> bool {
 fn number(f: Field<'_>, col: Col) -> Result<f64, RowError> {
     let v = match f {
         Field::Num(n) => n,
-        Field::Text(s) if !s.trim().is_empty() => {
-            s.trim().parse::<f64>().map_err(|_| err(col, format!("not a number: {:?}", s.trim())))?
-        }
+        Field::Text(s) if !s.trim().is_empty() => s
+            .trim()
+            .parse::<f64>()
+            .map_err(|_| err(col, format!("not a number: {:?}", s.trim())))?,
         _ => return Err(err(col, "missing")),
     };
     if !v.is_finite() {
@@ -146,13 +166,19 @@ fn number(f: Field<'_>, col: Col) -> Result<f64, RowError> {
 fn time(f: Field<'_>, col: Col, tz: chrono_tz::Tz) -> Result<Option<i64>, RowError> {
     match f {
         Field::Time(t) => Ok(Some(t)),
-        Field::Text(s) if !s.trim().is_empty() => parse_timestamp(s, tz).map(Some).map_err(|r| err(col, r)),
+        Field::Text(s) if !s.trim().is_empty() => {
+            parse_timestamp(s, tz).map(Some).map_err(|r| err(col, r))
+        }
         Field::Null | Field::Text(_) => Ok(None),
         other => Err(err(col, format!("not a timestamp: {other:?}"))),
     }
 }
 
-fn one_of(f: Field<'_>, col: Col, map: &[(&[&str], &'static str)]) -> Result<Option<&'static str>, RowError> {
+fn one_of(
+    f: Field<'_>,
+    col: Col,
+    map: &[(&[&str], &'static str)],
+) -> Result<Option<&'static str>, RowError> {
     let Some(s) = text(f) else { return Ok(None) };
     let low = s.to_ascii_lowercase();
     for (names, value) in map {
@@ -161,12 +187,42 @@ fn one_of(f: Field<'_>, col: Col, map: &[(&[&str], &'static str)]) -> Result<Opt
         }
     }
     let accepted: Vec<&str> = map.iter().map(|(_, v)| *v).collect();
-    Err(err(col, format!("unknown value {s:?}; expected one of {}", accepted.join(", "))))
+    Err(err(
+        col,
+        format!(
+            "unknown value {s:?}; expected one of {}",
+            accepted.join(", ")
+        ),
+    ))
 }
 
 const STATUS: &[(&[&str], &str)] = &[
-    (&["open", "pending", "in_progress", "processing", "待处理", "处理中", "已受理", "受理", "未办结"], "open"),
-    (&["resolved", "closed", "done", "已办结", "办结", "已解决", "已完成"], "resolved"),
+    (
+        &[
+            "open",
+            "pending",
+            "in_progress",
+            "processing",
+            "待处理",
+            "处理中",
+            "已受理",
+            "受理",
+            "未办结",
+        ],
+        "open",
+    ),
+    (
+        &[
+            "resolved",
+            "closed",
+            "done",
+            "已办结",
+            "办结",
+            "已解决",
+            "已完成",
+        ],
+        "resolved",
+    ),
 ];
 const SATISFACTION: &[(&[&str], &str)] = &[
     (&["satisfied", "满意", "非常满意"], "satisfied"),
@@ -186,15 +242,26 @@ impl Validator<'_> {
     pub fn validate<'r>(&self, get: impl Fn(Col) -> Field<'r>) -> Result<Event, RowError> {
         let id = text(get(Col::Id)).ok_or_else(|| err(Col::Id, "missing"))?;
         let kind_raw = text(get(Col::Kind)).ok_or_else(|| err(Col::Kind, "missing"))?;
-        let kind = Kind::parse(&kind_raw)
-            .ok_or_else(|| err(Col::Kind, format!("unknown kind {kind_raw:?}; expected issue, incident or visit")))?;
-        let occurred_at =
-            time(get(Col::OccurredAt), Col::OccurredAt, self.tz)?.ok_or_else(|| err(Col::OccurredAt, "missing"))?;
+        let kind = Kind::parse(&kind_raw).ok_or_else(|| {
+            err(
+                Col::Kind,
+                format!("unknown kind {kind_raw:?}; expected issue, incident or visit"),
+            )
+        })?;
+        let occurred_at = time(get(Col::OccurredAt), Col::OccurredAt, self.tz)?
+            .ok_or_else(|| err(Col::OccurredAt, "missing"))?;
         let lon = number(get(Col::Lon), Col::Lon)?;
         let lat = number(get(Col::Lat), Col::Lat)?;
         if !(-90.0..=90.0).contains(&lat) {
-            let hint = if (-90.0..=90.0).contains(&lon) && (-180.0..=180.0).contains(&lat) { " (lon and lat swapped?)" } else { "" };
-            return Err(err(Col::Lat, format!("{lat} is out of range -90..90{hint}")));
+            let hint = if (-90.0..=90.0).contains(&lon) && (-180.0..=180.0).contains(&lat) {
+                " (lon and lat swapped?)"
+            } else {
+                ""
+            };
+            return Err(err(
+                Col::Lat,
+                format!("{lat} is out of range -90..90{hint}"),
+            ));
         }
         if !(-180.0..=180.0).contains(&lon) {
             return Err(err(Col::Lon, format!("{lon} is out of range -180..180")));
@@ -219,7 +286,10 @@ impl Validator<'_> {
         };
         match kind {
             Kind::Issue => {
-                ev.status = Some(one_of(get(Col::Status), Col::Status, STATUS)?.ok_or_else(|| err(Col::Status, "missing (required for issues)"))?);
+                ev.status = Some(
+                    one_of(get(Col::Status), Col::Status, STATUS)?
+                        .ok_or_else(|| err(Col::Status, "missing (required for issues)"))?,
+                );
                 ev.resolved_at = time(get(Col::ResolvedAt), Col::ResolvedAt, self.tz)?;
                 ev.deadline = time(get(Col::Deadline), Col::Deadline, self.tz)?;
                 if let Some(r) = ev.resolved_at.filter(|&r| r < occurred_at) {
@@ -237,8 +307,12 @@ impl Validator<'_> {
                     f => {
                         let s = text(f).unwrap_or_default();
                         match s.to_ascii_lowercase().as_str() {
-                            "true" | "1" | "yes" | "y" | "是" | "已破" | "已破案" => Some(true),
-                            "false" | "0" | "no" | "n" | "否" | "未破" | "未破案" => Some(false),
+                            "true" | "1" | "yes" | "y" | "是" | "已破" | "已破案" => {
+                                Some(true)
+                            }
+                            "false" | "0" | "no" | "n" | "否" | "未破" | "未破案" => {
+                                Some(false)
+                            }
                             _ => return Err(err(Col::Cleared, format!("not a boolean: {s:?}"))),
                         }
                     }

@@ -61,7 +61,9 @@ pub struct Deduper {
 
 impl Deduper {
     pub fn with_capacity(n: usize) -> Self {
-        Deduper { seen: HashSet::with_capacity(n) }
+        Deduper {
+            seen: HashSet::with_capacity(n),
+        }
     }
 
     fn key(kind: Kind, id: &str) -> u128 {

@@ -52,19 +52,28 @@ pub enum Format {
 
 impl Format {
     pub fn of(path: &Path) -> Result<Format, IngestError> {
-        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("")
+            .to_ascii_lowercase();
         match ext.as_str() {
             "csv" | "txt" | "tsv" => Ok(Format::Csv),
             "jsonl" | "ndjson" | "json" => Ok(Format::JsonLines),
             "parquet" | "pq" => Ok(Format::Parquet),
-            _ => Err(IngestError::UnknownFormat { path: path.to_owned() }),
+            _ => Err(IngestError::UnknownFormat {
+                path: path.to_owned(),
+            }),
         }
     }
 }
 
 /// Header aliases seen in Chinese exports, mapped onto contract columns.
 fn column_of(header: &str) -> Option<usize> {
-    let h = header.trim().trim_start_matches('\u{feff}').to_ascii_lowercase();
+    let h = header
+        .trim()
+        .trim_start_matches('\u{feff}')
+        .to_ascii_lowercase();
     if let Some(i) = FIELDS.iter().position(|f| *f == h) {
         return Some(i);
     }
@@ -88,12 +97,22 @@ fn column_of(header: &str) -> Option<usize> {
     Some(alias as usize)
 }
 
-const REQUIRED: [Col; 6] = [Col::Id, Col::Kind, Col::OccurredAt, Col::Lon, Col::Lat, Col::Category];
+const REQUIRED: [Col; 6] = [
+    Col::Id,
+    Col::Kind,
+    Col::OccurredAt,
+    Col::Lon,
+    Col::Lat,
+    Col::Category,
+];
 
 fn check_required(path: &Path, map: &[Option<usize>; 14]) -> Result<(), IngestError> {
     for c in REQUIRED {
         if map[c as usize].is_none() {
-            return Err(IngestError::MissingColumn { path: path.to_owned(), column: FIELDS[c as usize] });
+            return Err(IngestError::MissingColumn {
+                path: path.to_owned(),
+                column: FIELDS[c as usize],
+            });
         }
     }
     Ok(())
@@ -110,7 +129,12 @@ fn push_row(batch: &mut Batch, file: &str, row: u64, r: Result<Event, super::eve
             batch.events.push(e);
             batch.rows.push(row);
         }
-        Err(e) => batch.rejects.push(Reject { file: file.to_owned(), row, column: e.column.into(), reason: e.reason }),
+        Err(e) => batch.rejects.push(Reject {
+            file: file.to_owned(),
+            row,
+            column: e.column.into(),
+            reason: e.reason,
+        }),
     }
 }
 
@@ -128,14 +152,25 @@ pub fn read_file(
     }
 }
 
-fn open_text(path: &Path, encoding: Option<TextEncoding>) -> Result<DecodingReader<BufReader<File>>, IngestError> {
-    let io = |source| IngestError::Io { path: path.to_owned(), source };
+fn open_text(
+    path: &Path,
+    encoding: Option<TextEncoding>,
+) -> Result<DecodingReader<BufReader<File>>, IngestError> {
+    let io = |source| IngestError::Io {
+        path: path.to_owned(),
+        source,
+    };
     let mut f = BufReader::with_capacity(1 << 20, File::open(path).map_err(io)?);
     let prefix = f.fill_buf().map_err(io)?.to_vec();
     if prefix.is_empty() {
-        return Err(IngestError::Empty { path: path.to_owned() });
+        return Err(IngestError::Empty {
+            path: path.to_owned(),
+        });
     }
-    let enc = detect(&prefix, encoding).map_err(|reason| IngestError::Encoding { path: path.to_owned(), reason })?;
+    let enc = detect(&prefix, encoding).map_err(|reason| IngestError::Encoding {
+        path: path.to_owned(),
+        reason,
+    })?;
     Ok(DecodingReader::new(f, enc))
 }
 
@@ -146,11 +181,25 @@ fn read_csv(
     sink: &mut dyn FnMut(Batch) -> Result<(), IngestError>,
 ) -> Result<u64, IngestError> {
     let text = open_text(path, encoding)?;
-    let delim = if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("tsv")) { b'\t' } else { b',' };
-    let mut rdr = csv::ReaderBuilder::new().delimiter(delim).flexible(true).has_headers(true).from_reader(text);
+    let delim = if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("tsv"))
+    {
+        b'\t'
+    } else {
+        b','
+    };
+    let mut rdr = csv::ReaderBuilder::new()
+        .delimiter(delim)
+        .flexible(true)
+        .has_headers(true)
+        .from_reader(text);
     let headers = rdr
         .byte_headers()
-        .map_err(|e| IngestError::Parse { path: path.to_owned(), reason: e.to_string() })?
+        .map_err(|e| IngestError::Parse {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?
         .clone();
     let mut map = [None; 14];
     for (i, h) in headers.iter().enumerate() {
@@ -160,7 +209,10 @@ fn read_csv(
     }
     check_required(path, &map)?;
     let file = name(path);
-    let mut batch = Batch { file: file.clone(), ..Batch::default() };
+    let mut batch = Batch {
+        file: file.clone(),
+        ..Batch::default()
+    };
     let mut total = 0;
     let mut rec = csv::ByteRecord::new();
     loop {
@@ -169,18 +221,34 @@ fn read_csv(
             Ok(false) => break,
             Ok(true) => {
                 let line = rec.position().map_or(line, |p| p.line());
-                let fields: Vec<&str> = rec.iter().map(|b| std::str::from_utf8(b).unwrap_or("\u{fffd}")).collect();
+                let fields: Vec<&str> = rec
+                    .iter()
+                    .map(|b| std::str::from_utf8(b).unwrap_or("\u{fffd}"))
+                    .collect();
                 let r = if fields.iter().any(|f| f.contains('\u{fffd}')) {
-                    let col = fields.iter().position(|f| f.contains('\u{fffd}')).unwrap_or(0);
-                    let column = headers.get(col).map(|h| String::from_utf8_lossy(h).into_owned()).unwrap_or_default();
+                    let col = fields
+                        .iter()
+                        .position(|f| f.contains('\u{fffd}'))
+                        .unwrap_or(0);
+                    let column = headers
+                        .get(col)
+                        .map(|h| String::from_utf8_lossy(h).into_owned())
+                        .unwrap_or_default();
                     batch.read += 1;
-                    batch.rejects.push(Reject { file: file.clone(), row: line, column, reason: "malformed byte sequence for the file's encoding".into() });
+                    batch.rejects.push(Reject {
+                        file: file.clone(),
+                        row: line,
+                        column,
+                        reason: "malformed byte sequence for the file's encoding".into(),
+                    });
                     None
                 } else {
-                    Some(v.validate(|c| match map[c as usize].and_then(|i| fields.get(i)) {
-                        Some(s) => Field::Text(s),
-                        None => Field::Null,
-                    }))
+                    Some(
+                        v.validate(|c| match map[c as usize].and_then(|i| fields.get(i)) {
+                            Some(s) => Field::Text(s),
+                            None => Field::Null,
+                        }),
+                    )
                 };
                 if let Some(r) = r {
                     push_row(&mut batch, &file, line, r);
@@ -189,15 +257,29 @@ fn read_csv(
             Err(e) => {
                 let row = e.position().map_or(line + 1, |p| p.line());
                 batch.read += 1;
-                batch.rejects.push(Reject { file: file.clone(), row, column: String::new(), reason: format!("unreadable CSV row: {e}") });
+                batch.rejects.push(Reject {
+                    file: file.clone(),
+                    row,
+                    column: String::new(),
+                    reason: format!("unreadable CSV row: {e}"),
+                });
                 if matches!(e.kind(), csv::ErrorKind::Io(_)) {
-                    return Err(IngestError::Parse { path: path.to_owned(), reason: e.to_string() });
+                    return Err(IngestError::Parse {
+                        path: path.to_owned(),
+                        reason: e.to_string(),
+                    });
                 }
             }
         }
         if batch.read as usize >= BATCH_ROWS {
             total += batch.read;
-            sink(std::mem::replace(&mut batch, Batch { file: file.clone(), ..Batch::default() }))?;
+            sink(std::mem::replace(
+                &mut batch,
+                Batch {
+                    file: file.clone(),
+                    ..Batch::default()
+                },
+            ))?;
         }
     }
     total += batch.read;
@@ -223,10 +305,16 @@ fn read_jsonl(
 ) -> Result<u64, IngestError> {
     let text = BufReader::with_capacity(1 << 20, open_text(path, encoding)?);
     let file = name(path);
-    let mut batch = Batch { file: file.clone(), ..Batch::default() };
+    let mut batch = Batch {
+        file: file.clone(),
+        ..Batch::default()
+    };
     let mut total = 0;
     for (n, line) in text.lines().enumerate() {
-        let line = line.map_err(|source| IngestError::Io { path: path.to_owned(), source })?;
+        let line = line.map_err(|source| IngestError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
         let row = n as u64 + 1;
         if line.trim().is_empty() {
             continue;
@@ -239,16 +327,32 @@ fn read_jsonl(
                         map[c].get_or_insert(val);
                     }
                 }
-                push_row(&mut batch, &file, row, v.validate(|c| map[c as usize].map_or(Field::Null, json_field)));
+                push_row(
+                    &mut batch,
+                    &file,
+                    row,
+                    v.validate(|c| map[c as usize].map_or(Field::Null, json_field)),
+                );
             }
             Err(e) => {
                 batch.read += 1;
-                batch.rejects.push(Reject { file: file.clone(), row, column: String::new(), reason: format!("not a JSON object: {e}") });
+                batch.rejects.push(Reject {
+                    file: file.clone(),
+                    row,
+                    column: String::new(),
+                    reason: format!("not a JSON object: {e}"),
+                });
             }
         }
         if batch.read as usize >= BATCH_ROWS {
             total += batch.read;
-            sink(std::mem::replace(&mut batch, Batch { file: file.clone(), ..Batch::default() }))?;
+            sink(std::mem::replace(
+                &mut batch,
+                Batch {
+                    file: file.clone(),
+                    ..Batch::default()
+                },
+            ))?;
         }
     }
     total += batch.read;
@@ -267,7 +371,9 @@ enum ParquetCol {
 
 impl ParquetCol {
     fn of(df: &DataFrame, name: Option<&str>) -> PolarsResult<ParquetCol> {
-        let Some(name) = name else { return Ok(ParquetCol::Missing) };
+        let Some(name) = name else {
+            return Ok(ParquetCol::Missing);
+        };
         let s = df.column(name)?.as_materialized_series().rechunk();
         Ok(match s.dtype() {
             DataType::String => ParquetCol::Text(s.str()?.clone()),
@@ -280,7 +386,9 @@ impl ParquetCol {
                 };
                 ParquetCol::Time(s.cast(&DataType::Int64)?.i64()?.clone(), per_us)
             }
-            d if d.is_primitive_numeric() => ParquetCol::Num(s.cast(&DataType::Float64)?.f64()?.clone()),
+            d if d.is_primitive_numeric() => {
+                ParquetCol::Num(s.cast(&DataType::Float64)?.f64()?.clone())
+            }
             _ => ParquetCol::Text(s.cast(&DataType::String)?.str()?.clone()),
         })
     }
@@ -303,13 +411,25 @@ fn read_parquet(
     v: &Validator<'_>,
     sink: &mut dyn FnMut(Batch) -> Result<(), IngestError>,
 ) -> Result<u64, IngestError> {
-    let perr = |e: PolarsError| IngestError::Parse { path: path.to_owned(), reason: e.to_string() };
-    let meta = std::fs::metadata(path).map_err(|source| IngestError::Io { path: path.to_owned(), source })?;
+    let perr = |e: PolarsError| IngestError::Parse {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    };
+    let meta = std::fs::metadata(path).map_err(|source| IngestError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
     if meta.len() == 0 {
-        return Err(IngestError::Empty { path: path.to_owned() });
+        return Err(IngestError::Empty {
+            path: path.to_owned(),
+        });
     }
-    let p = path.to_str().ok_or_else(|| IngestError::Parse { path: path.to_owned(), reason: "path is not UTF-8".into() })?;
-    let scan = LazyFrame::scan_parquet(PlRefPath::from(p), ScanArgsParquet::default()).map_err(perr)?;
+    let p = path.to_str().ok_or_else(|| IngestError::Parse {
+        path: path.to_owned(),
+        reason: "path is not UTF-8".into(),
+    })?;
+    let scan =
+        LazyFrame::scan_parquet(PlRefPath::from(p), ScanArgsParquet::default()).map_err(perr)?;
     let schema = scan.clone().collect_schema().map_err(perr)?;
     let mut names: [Option<String>; 14] = Default::default();
     for n in schema.iter_names() {
@@ -322,17 +442,32 @@ fn read_parquet(
     let file = name(path);
     let mut offset = 0u64;
     loop {
-        let df = scan.clone().slice(offset as i64, BATCH_ROWS as IdxSize).collect().map_err(perr)?;
+        let df = scan
+            .clone()
+            .slice(offset as i64, BATCH_ROWS as IdxSize)
+            .collect()
+            .map_err(perr)?;
         let n = df.height();
         if n == 0 {
             break;
         }
-        let cols: Vec<ParquetCol> =
-            names.iter().map(|nm| ParquetCol::of(&df, nm.as_deref())).collect::<PolarsResult<_>>().map_err(perr)?;
-        let mut batch = Batch { file: file.clone(), ..Batch::default() };
+        let cols: Vec<ParquetCol> = names
+            .iter()
+            .map(|nm| ParquetCol::of(&df, nm.as_deref()))
+            .collect::<PolarsResult<_>>()
+            .map_err(perr)?;
+        let mut batch = Batch {
+            file: file.clone(),
+            ..Batch::default()
+        };
         for i in 0..n {
             let row = offset + i as u64 + 1;
-            push_row(&mut batch, &file, row, v.validate(|c| cols[c as usize].get(i)));
+            push_row(
+                &mut batch,
+                &file,
+                row,
+                v.validate(|c| cols[c as usize].get(i)),
+            );
         }
         offset += n as u64;
         sink(batch)?;
@@ -342,6 +477,9 @@ fn read_parquet(
 
 /// Paths as given on the command line, for messages.
 pub fn display_paths(paths: &[PathBuf]) -> String {
-    paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
-

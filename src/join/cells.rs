@@ -56,7 +56,12 @@ impl CellIndex {
     /// Builds the index with about `cells_per_polygon` cells per polygon,
     /// capped at `max_cells`.
     pub fn build(polys: &[BandedPolygon], cells_per_polygon: usize, max_cells: usize) -> Self {
-        let mut bb = [f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY];
+        let mut bb = [
+            f64::INFINITY,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NEG_INFINITY,
+        ];
         for p in polys {
             bb = [
                 bb[0].min(p.bbox[0]),
@@ -109,10 +114,15 @@ impl CellIndex {
         for (row, out) in rows.iter().zip(cells.chunks_mut(nx)) {
             let base = idx.list_start.len() as u32 - 1;
             for (slot, &v) in out.iter_mut().zip(&row.cells) {
-                *slot = if v != EMPTY && v & LIST != 0 { LIST | (base + (v & !LIST)) } else { v };
+                *slot = if v != EMPTY && v & LIST != 0 {
+                    LIST | (base + (v & !LIST))
+                } else {
+                    v
+                };
             }
             let offset = idx.list_items.len() as u32;
-            idx.list_start.extend(row.list_end.iter().map(|e| offset + e));
+            idx.list_start
+                .extend(row.list_end.iter().map(|e| offset + e));
             idx.list_items.extend_from_slice(&row.items);
         }
         idx.cells = cells;
@@ -122,7 +132,11 @@ impl CellIndex {
     /// One row of the scanline (see the module docs).
     fn scan_row(&self, cy: usize, touched: &[u64], polys: &[BandedPolygon]) -> Row {
         let nx = self.nx;
-        let mut row = Row { cells: vec![EMPTY; nx], list_end: Vec::new(), items: Vec::new() };
+        let mut row = Row {
+            cells: vec![EMPTY; nx],
+            list_end: Vec::new(),
+            items: Vec::new(),
+        };
         let mut holding: Vec<u32> = Vec::new(); // grids holding the last boundary-free cell
         let mut crossed: Vec<u32> = Vec::new(); // grids with an edge in the current run of boundary cells
         let mut t = 0;
@@ -156,7 +170,12 @@ impl CellIndex {
                 if !crossed.is_empty() {
                     let (x, y) = self.centre(cx, cy);
                     holding.retain(|g| crossed.binary_search(g).is_err());
-                    holding.extend(crossed.iter().copied().filter(|&g| polys[g as usize].contains(x, y)));
+                    holding.extend(
+                        crossed
+                            .iter()
+                            .copied()
+                            .filter(|&g| polys[g as usize].contains(x, y)),
+                    );
                     holding.sort_unstable();
                     crossed.clear();
                 }
@@ -262,21 +281,30 @@ mod tests {
     use geo::{MultiPolygon, Rect};
 
     fn square(x0: f64, y0: f64, x1: f64, y1: f64) -> BandedPolygon {
-        BandedPolygon::new(&MultiPolygon(vec![Rect::new((x0, y0), (x1, y1)).to_polygon()]))
+        BandedPolygon::new(&MultiPolygon(vec![
+            Rect::new((x0, y0), (x1, y1)).to_polygon()
+        ]))
     }
 
     fn first_holder(idx: &CellIndex, polys: &[BandedPolygon], x: f64, y: f64) -> Option<u32> {
         match idx.lookup(x, y) {
             Cell::Empty => None,
             Cell::One(k) => Some(k),
-            Cell::Some(list) => list.iter().copied().find(|&k| polys[k as usize].contains(x, y)),
+            Cell::Some(list) => list
+                .iter()
+                .copied()
+                .find(|&k| polys[k as usize].contains(x, y)),
         }
     }
 
     #[test]
     fn overlapping_polygons_resolve_to_the_first_even_far_from_its_edges() {
         // 0 is large and holds 1 entirely; 2 is small and lies inside 0 too.
-        let polys = [square(0., 0., 10., 10.), square(4., 4., 6., 6.), square(7., 7., 9.5, 9.5)];
+        let polys = [
+            square(0., 0., 10., 10.),
+            square(4., 4., 6., 6.),
+            square(7., 7., 9.5, 9.5),
+        ];
         let idx = CellIndex::build(&polys, 400, 1 << 20);
         for i in 0..100 {
             for j in 0..100 {

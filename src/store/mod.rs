@@ -30,8 +30,8 @@ use rusqlite::Connection;
 
 pub use events::{IssueFilter, IssueRow, Located};
 pub use grids::GridVersion;
-pub use snapshot::FrameLoad;
 pub use load::{ensure_grids, ingest_file, FileIngest};
+pub use snapshot::FrameLoad;
 pub use users::{hash_token, new_token, AuditEntry, Role, Session, User};
 
 /// What can go wrong in the storage layer.
