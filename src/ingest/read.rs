@@ -42,6 +42,30 @@ pub struct Batch {
     pub read: u64,
 }
 
+impl Batch {
+    /// An empty batch of rows from `file`.
+    pub fn new(file: &str) -> Self {
+        Batch {
+            file: file.to_owned(),
+            ..Batch::default()
+        }
+    }
+}
+
+/// Hands a full batch to the sink and starts the next one.
+fn flush_if_full(
+    batch: &mut Batch,
+    total: &mut u64,
+    sink: &mut dyn FnMut(Batch) -> Result<(), IngestError>,
+) -> Result<(), IngestError> {
+    if (batch.read as usize) < BATCH_ROWS {
+        return Ok(());
+    }
+    *total += batch.read;
+    let next = Batch::new(&batch.file);
+    sink(std::mem::replace(batch, next))
+}
+
 /// Input formats, chosen by file extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -209,10 +233,7 @@ fn read_csv(
     }
     check_required(path, &map)?;
     let file = name(path);
-    let mut batch = Batch {
-        file: file.clone(),
-        ..Batch::default()
-    };
+    let mut batch = Batch::new(&file);
     let mut total = 0;
     let mut rec = csv::ByteRecord::new();
     loop {
@@ -271,16 +292,7 @@ fn read_csv(
                 }
             }
         }
-        if batch.read as usize >= BATCH_ROWS {
-            total += batch.read;
-            sink(std::mem::replace(
-                &mut batch,
-                Batch {
-                    file: file.clone(),
-                    ..Batch::default()
-                },
-            ))?;
-        }
+        flush_if_full(&mut batch, &mut total, sink)?;
     }
     total += batch.read;
     sink(batch)?;
@@ -305,10 +317,7 @@ fn read_jsonl(
 ) -> Result<u64, IngestError> {
     let text = BufReader::with_capacity(1 << 20, open_text(path, encoding)?);
     let file = name(path);
-    let mut batch = Batch {
-        file: file.clone(),
-        ..Batch::default()
-    };
+    let mut batch = Batch::new(&file);
     let mut total = 0;
     for (n, line) in text.lines().enumerate() {
         let line = line.map_err(|source| IngestError::Io {
@@ -344,16 +353,7 @@ fn read_jsonl(
                 });
             }
         }
-        if batch.read as usize >= BATCH_ROWS {
-            total += batch.read;
-            sink(std::mem::replace(
-                &mut batch,
-                Batch {
-                    file: file.clone(),
-                    ..Batch::default()
-                },
-            ))?;
-        }
+        flush_if_full(&mut batch, &mut total, sink)?;
     }
     total += batch.read;
     sink(batch)?;
@@ -456,10 +456,7 @@ fn read_parquet(
             .map(|nm| ParquetCol::of(&df, nm.as_deref()))
             .collect::<PolarsResult<_>>()
             .map_err(perr)?;
-        let mut batch = Batch {
-            file: file.clone(),
-            ..Batch::default()
-        };
+        let mut batch = Batch::new(&file);
         for i in 0..n {
             let row = offset + i as u64 + 1;
             push_row(
