@@ -72,3 +72,13 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for J<T> {
             .map_err(|e| ApiError::BadRequest(format!("body is not the expected JSON: {e}")))
     }
 }
+
+/// A tier from a query: 0 (county) to 3 (grid), else 400.
+pub fn check_level(level: u8) -> Result<u8, ApiError> {
+    if level > 3 {
+        return Err(ApiError::BadRequest(format!(
+            "level {level} is not a tier 0..3"
+        )));
+    }
+    Ok(level)
+}

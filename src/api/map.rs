@@ -180,12 +180,7 @@ pub async fn map(
     headers: HeaderMap,
     Q(q): Q<MapQuery>,
 ) -> Result<Response, ApiError> {
-    if q.level > 3 {
-        return Err(ApiError::BadRequest(format!(
-            "level {} is not a tier 0..3",
-            q.level
-        )));
-    }
+    super::extract::check_level(q.level)?;
     let snap = st.snapshot()?;
     let scope_key = if c.user().role == Role::Admin {
         "*".to_owned()

@@ -91,12 +91,7 @@ pub async fn list(
     c: Caller,
     Q(q): Q<UnitsQuery>,
 ) -> Result<Response, ApiError> {
-    if q.level > 3 {
-        return Err(ApiError::BadRequest(format!(
-            "level {} is not a tier 0..3",
-            q.level
-        )));
-    }
+    super::extract::check_level(q.level)?;
     let snap = st.snapshot()?;
     let st2 = st.clone();
     let body = st
