@@ -17,6 +17,9 @@ Local run (tests): python scaleout/tier_metrics.py ... --master local[2]
 from __future__ import annotations
 
 import argparse
+import time
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -24,15 +27,21 @@ from pyspark.sql import functions as F
 #: Issue sources that count as found by the grid's own work (service: DISCOVERED_SOURCES).
 DISCOVERED_SOURCES = ["patrol", "visit"]
 
-#: Metrics computed here, in the service's names.
+#: Every metric of the service's catalogue (`wangge stats --metric list`), in its order.
 METRICS = [
     "event_count", "issue_count", "incident_count", "visit_count", "resolved_count",
-    "households_visited", "event_density", "issue_density", "incident_density",
-    "issues_per_1k_households", "incidents_per_1k_households", "resolution_rate",
-    "satisfaction_rate", "satisfaction_score", "clearance_rate", "discovery_rate",
-    "visit_coverage", "issues_per_100_visits", "issues_found_per_100_visits",
-    "median_hours_to_resolve", "p90_hours_to_resolve",
+    "backlog_open", "overdue_open", "households_visited", "event_density", "issue_density",
+    "incident_density", "issues_per_1k_households", "incidents_per_1k_households",
+    "resolution_rate", "on_time_rate", "median_hours_to_resolve", "p90_hours_to_resolve",
+    "satisfaction_rate", "satisfaction_score", "clearance_rate", "visit_coverage",
+    "visits_per_grid", "issues_per_100_visits", "issues_found_per_100_visits", "discovery_rate",
 ]
+
+#: Tier of the grids (网格).
+GRID_LEVEL = 3
+
+#: Calendar zone of the service (and default of `wangge export --tz`).
+DEFAULT_TZ = "Asia/Shanghai"
 
 
 def session(master: str | None = None) -> SparkSession:
@@ -56,22 +65,78 @@ def _ratio(num, den):
     return F.when(den > 0, num / den)
 
 
+def standard_offset_us(tz: str) -> int:
+    """UTC offset of `tz` in µs, taken in mid-January as the service does
+    (Asia/Shanghai: +08:00, fixed since 1991)."""
+    probe = datetime(2020, 1, 15, tzinfo=timezone.utc).astimezone(ZoneInfo(tz))
+    return int(probe.utcoffset() // timedelta(microseconds=1))
+
+
+def window_end_us(date_to: str | None, tz: str = DEFAULT_TZ, now_us: int | None = None) -> int:
+    """The window end as UTC µs since the epoch: local midnight after the last
+    date `date_to` (inclusive), or now for a window without an end."""
+    if date_to is None:
+        return now_us if now_us is not None else time.time_ns() // 1000
+    day = (date.fromisoformat(date_to) + timedelta(days=1) - date(1970, 1, 1)).days
+    return day * 86_400_000_000 - standard_offset_us(tz)
+
+
+def grid_counts(units: DataFrame, level: int) -> DataFrame:
+    """Tier-3 grids in each unit of `level` (code, grids); a grid counts 1 for itself."""
+    u = units.select("code", "parent", "level")
+    if level == GRID_LEVEL:
+        return u.where(F.col("level") == level).select("code", F.lit(1).alias("grids"))
+    parent = u.select(F.col("code").alias("_c"), F.col("parent").alias("_p"))
+    grids = u.where(F.col("level") == GRID_LEVEL).select(
+        F.col("code").alias("grid"), F.col("parent").alias("a1"))
+    # Ancestors up to three tiers up (township ← village ← grid, with room for a county root).
+    for i in (2, 3):
+        up = parent.withColumnRenamed("_c", f"a{i - 1}").withColumnRenamed("_p", f"a{i}")
+        grids = grids.join(up, f"a{i - 1}", "left")
+    anc = grids.select("grid", F.explode(F.array("a1", "a2", "a3")).alias("code"))
+    return anc.where(F.col("code").isNotNull()).groupBy("code").agg(
+        F.countDistinct("grid").alias("grids"))
+
+
 def tier_metrics(events: DataFrame, units: DataFrame, level: int,
-                 date_from: str | None = None, date_to: str | None = None) -> DataFrame:
-    """Metrics of the units of `level` (1-3) over local dates [date_from, date_to] (inclusive)."""
+                 date_from: str | None = None, date_to: str | None = None,
+                 tz: str = DEFAULT_TZ, now_us: int | None = None) -> DataFrame:
+    """Metrics of the units of `level` (1-3) over local dates [date_from, date_to] (inclusive).
+
+    `tz` is the calendar zone the export's `local_date` was computed in
+    (`wangge export --tz`, default Asia/Shanghai). The window ends at local
+    midnight after `date_to`, or at `now_us` (default: now) without one: the
+    backlog, overdue and on-time metrics look at issues as they stood then.
+    """
     unit = f"tier{level}"
-    ev = events
+    end_us = window_end_us(date_to, tz, now_us)
+    ev = events.where(F.col(unit).isNotNull())
+    # Month partitions after the window are never read (hive folder pruning);
+    # months before it still are: the backlog counts every open issue in history.
+    if date_to and "month" in events.columns:
+        ev = ev.where(F.col("month") <= date_to[:7])
+    in_window = F.lit(True)
     if date_from:
-        ev = ev.where(F.col("local_date") >= F.to_date(F.lit(date_from)))
+        in_window = in_window & (F.col("local_date") >= F.to_date(F.lit(date_from)))
     if date_to:
-        ev = ev.where(F.col("local_date") <= F.to_date(F.lit(date_to)))
-    ev = ev.where(F.col(unit).isNotNull())
-    issue, incident, visit = (F.col("kind") == k for k in ("issue", "incident", "visit"))
-    resolved = issue & (F.col("status") == "resolved")
-    hours = F.when(
-        resolved & F.col("resolved_at").isNotNull() & (F.col("resolved_at") >= F.col("occurred_at")),
-        (F.unix_micros("resolved_at") - F.unix_micros("occurred_at")) / 3.6e9,
-    )
+        in_window = in_window & (F.col("local_date") <= F.to_date(F.lit(date_to)))
+    kind = F.col("kind")
+    issue, incident, visit = (in_window & (kind == k) for k in ("issue", "incident", "visit"))
+    occ, res, due = (F.unix_micros(F.col(c)) for c in ("occurred_at", "resolved_at", "deadline"))
+    is_resolved = F.coalesce(F.col("status") == "resolved", F.lit(False))
+    resolved = issue & is_resolved
+    timed = resolved & res.isNotNull()
+    hours = F.when(timed & (res >= occ), (res - occ) / 3.6e9)
+    # 按期办结: resolved by the deadline, out of issues with a deadline that
+    # are due (resolved with a time, or open with the deadline before the end).
+    on_time = timed & due.isNotNull() & (res <= due)
+    is_due = issue & due.isNotNull() & (timed | (~is_resolved & (due < end_us)))
+    # 期末积压: any issue of the unit (all history, not only the window) that
+    # occurred before the end and was not resolved before it. A resolved issue
+    # without a time counts as resolved before the end.
+    done = (res.isNotNull() & (res < end_us)) | (is_resolved & res.isNull())
+    backlog = (kind == "issue") & (occ < end_us) & ~F.coalesce(done, F.lit(False))
+    overdue = backlog & due.isNotNull() & (due < end_us)
 
     def n(cond):
         return F.sum(F.when(cond, 1).otherwise(0))
@@ -81,19 +146,25 @@ def tier_metrics(events: DataFrame, units: DataFrame, level: int,
         n(incident).alias("incidents"),
         n(visit).alias("visits"),
         n(resolved).alias("resolved"),
+        n(on_time).alias("on_time"),
+        n(is_due).alias("due"),
         n(issue & (F.col("satisfaction") == "satisfied")).alias("satisfied"),
         n(issue & (F.col("satisfaction") == "basic")).alias("basic"),
         n(issue & (F.col("satisfaction") == "unsatisfied")).alias("unsatisfied"),
         n(incident & F.col("cleared")).alias("cleared"),
         n(issue & F.col("source").isin(DISCOVERED_SOURCES)).alias("discovered"),
         n(issue & F.col("source").isNotNull()).alias("sourced"),
+        n(backlog).alias("backlog"),
+        n(overdue).alias("overdue"),
         F.countDistinct(F.when(visit, F.col("household_hash"))).alias("households_visited"),
         F.percentile(hours, 0.5).alias("median_hours_to_resolve"),
         F.percentile(hours, 0.9).alias("p90_hours_to_resolve"),
     )
-    u = units.where(F.col("level") == level).select("code", "name", "households", "area_km2")
-    zero = ["issues", "incidents", "visits", "resolved", "satisfied", "basic", "unsatisfied",
-            "cleared", "discovered", "sourced", "households_visited"]
+    u = (units.where(F.col("level") == level).select("code", "name", "households", "area_km2")
+         .join(grid_counts(units, level), "code", "left"))
+    zero = ["issues", "incidents", "visits", "resolved", "on_time", "due", "satisfied", "basic",
+            "unsatisfied", "cleared", "discovered", "sourced", "backlog", "overdue",
+            "households_visited", "grids"]
     t = u.join(counts, "code", "left").fillna(0, subset=zero)
     events_n = F.col("issues") + F.col("incidents") + F.col("visits")
     rated = F.col("satisfied") + F.col("basic") + F.col("unsatisfied")
@@ -105,6 +176,8 @@ def tier_metrics(events: DataFrame, units: DataFrame, level: int,
         F.col("incidents").cast("double").alias("incident_count"),
         F.col("visits").cast("double").alias("visit_count"),
         F.col("resolved").cast("double").alias("resolved_count"),
+        F.col("backlog").cast("double").alias("backlog_open"),
+        F.col("overdue").cast("double").alias("overdue_open"),
         F.col("households_visited").cast("double").alias("households_visited"),
         _ratio(events_n, F.col("area_km2")).alias("event_density"),
         _ratio(F.col("issues"), F.col("area_km2")).alias("issue_density"),
@@ -112,15 +185,17 @@ def tier_metrics(events: DataFrame, units: DataFrame, level: int,
         _ratio(F.col("issues"), hh / 1000).alias("issues_per_1k_households"),
         _ratio(F.col("incidents"), hh / 1000).alias("incidents_per_1k_households"),
         _ratio(F.col("resolved"), F.col("issues")).alias("resolution_rate"),
+        _ratio(F.col("on_time"), F.col("due")).alias("on_time_rate"),
+        "median_hours_to_resolve", "p90_hours_to_resolve",
         _ratio(F.col("satisfied"), rated).alias("satisfaction_rate"),
         _ratio(5 * F.col("satisfied") + 4 * F.col("basic") + 3 * F.col("unsatisfied"), rated)
         .alias("satisfaction_score"),
         _ratio(F.col("cleared"), F.col("incidents")).alias("clearance_rate"),
-        _ratio(F.col("discovered"), F.col("sourced")).alias("discovery_rate"),
         _ratio(F.least(F.col("households_visited").cast("double"), hh), hh).alias("visit_coverage"),
+        _ratio(F.col("visits"), F.col("grids").cast("double")).alias("visits_per_grid"),
         _ratio(F.col("issues"), F.col("visits") / 100).alias("issues_per_100_visits"),
         _ratio(F.col("discovered"), F.col("visits") / 100).alias("issues_found_per_100_visits"),
-        "median_hours_to_resolve", "p90_hours_to_resolve",
+        _ratio(F.col("discovered"), F.col("sourced")).alias("discovery_rate"),
     ).orderBy("code")
 
 
@@ -130,14 +205,18 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--units", required=True, help="file of `wangge export units`")
     ap.add_argument("--level", type=int, default=1, choices=[1, 2, 3])
     ap.add_argument("--from", dest="date_from", help="first local date (YYYY-MM-DD)")
-    ap.add_argument("--to", dest="date_to", help="last local date, inclusive")
+    ap.add_argument("--to", dest="date_to",
+                    help="last local date, inclusive; the backlog is counted at local midnight "
+                         "after it (default: now)")
+    ap.add_argument("--tz", default=DEFAULT_TZ,
+                    help="calendar zone of the export (`wangge export --tz`), default Asia/Shanghai")
     ap.add_argument("--out", required=True, help="output folder (Parquet)")
     ap.add_argument("--master", help="Spark master, e.g. local[2]; default: from spark-submit")
     a = ap.parse_args(argv)
     spark = session(a.master)
     events = read_events(spark, a.events)
     units = spark.read.parquet(a.units)
-    tier_metrics(events, units, a.level, a.date_from, a.date_to).write.mode("overwrite").parquet(a.out)
+    tier_metrics(events, units, a.level, a.date_from, a.date_to, a.tz).write.mode("overwrite").parquet(a.out)
     spark.stop()
 
 

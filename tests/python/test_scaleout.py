@@ -1,8 +1,8 @@
 """The PySpark job (scaleout/tier_metrics.py) gives the service's numbers.
 
 Runs Spark in local mode (needs Java 17+) on the partitioned Parquet export
-of a small demo and compares every metric it computes, for each tier and for
-a filtered window, with `wangge stats --json`.
+of a small demo and compares every catalogue metric, for each tier and for
+windows with and without an end, with `wangge stats --json`.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,15 +67,143 @@ def same(a, b) -> bool:
     return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
 
 
-@pytest.mark.parametrize("level,window", [(1, None), (2, None), (3, None), (1, ("2026-03-01", "2026-03-31"))])
-def test_spark_tier_metrics_equal_the_service(demo, spark, level, window):
-    events = tm.read_events(spark, str(demo / "events"))
-    units = spark.read.parquet(str(demo / "units.parquet"))
-    frm, to = window or (None, None)
+def test_the_job_computes_the_whole_catalogue(demo):
+    """METRICS is the service's catalogue: a metric added there fails here until the job has it."""
+    listed = run("stats", "--metric", "list", "--joined", demo / "joined.parquet",
+                 "--grids", demo / "grids.geojson")
+    names = [line.split()[0] for line in listed.splitlines()[1:] if not line.startswith(" ")]
+    assert names == tm.METRICS
+    assert set(next(iter(service(demo, 1).values()))) == set(tm.METRICS)
+
+
+# Windows are local dates, both ends inclusive, as `wangge stats --from/--to`.
+# The demo runs from 2024-11-01 to 2026-10-31 (deadlines up to mid-November):
+# a window without an end counts the backlog now, after every demo instant.
+WINDOWS = [
+    (1, None, None),
+    (2, None, None),
+    (3, None, None),
+    (1, "2026-03-01", "2026-03-31"),
+    # The end falls mid-month, with issues still open and some overdue at it;
+    # the backlog reaches back before the start.
+    (3, "2026-06-10", "2026-08-20"),
+    (2, None, "2025-12-31"),
+    (1, "2026-10-01", None),
+]
+
+
+def compare(d: Path, spark, level: int, frm: str | None, to: str | None) -> None:
+    """Every catalogue metric of every unit of the tier equal to the service to 1e-9."""
+    events = tm.read_events(spark, str(d / "events"))
+    units = spark.read.parquet(str(d / "units.parquet"))
     got = {r["code"]: r.asDict() for r in tm.tier_metrics(events, units, level, frm, to).collect()}
-    extra = ["--from", frm, "--to", to] if window else []
-    want = service(demo, level, *extra)
-    assert set(got) == set(want)
+    extra = (["--from", frm] if frm else []) + (["--to", to] if to else [])
+    want = service(d, level, *extra)
+    assert got and set(got) == set(want)
+    for code in want:
+        assert set(want[code]) == set(tm.METRICS), code
+        assert set(tm.METRICS) <= set(got[code]), sorted(set(tm.METRICS) - set(got[code]))
+    # Every metric has data somewhere, so null == null cannot pass for a whole column.
+    empty = [m for m in tm.METRICS if all(want[c][m] is None for c in want)]
+    assert not empty, empty
     bad = [(code, m, got[code][m], want[code][m]) for code in want for m in tm.METRICS
            if not same(got[code][m], want[code][m])]
     assert not bad, bad[:10]
+
+
+@pytest.mark.parametrize("level,frm,to", WINDOWS)
+def test_spark_tier_metrics_equal_the_service(demo, spark, level, frm, to):
+    compare(demo, spark, level, frm, to)
+
+
+# Issues on the edges of the window 2026-03-01 ..= 2026-03-31, whose end is
+# 2026-04-01 00:00 in Shanghai (2026-03-31 16:00 UTC). Times are local.
+# (id, occurred, status, resolved, deadline): what each one tests.
+EDGE_ISSUES = [
+    # Last second of the window, due at the end: in the backlog, not overdue, not yet due.
+    ("E01", "2026-03-31 23:59:59", "open", "", "2026-04-01 00:00:00"),
+    # Resolved exactly at the end: still open at the end; resolved on its deadline: on time.
+    ("E02", "2026-03-10 09:00:00", "resolved", "2026-04-01 00:00:00", "2026-04-01 00:00:00"),
+    # Resolved without a time: not in the backlog, not due, no duration.
+    ("E03", "2026-03-10 09:00:00", "resolved", "", "2026-03-12 09:00:00"),
+    # Occurred at the end: after the window, not in its backlog.
+    ("E04", "2026-04-01 00:00:00", "open", "", "2026-04-02 00:00:00"),
+    # Open status but a resolution time before the end: not in the backlog.
+    ("E05", "2026-02-01 10:00:00", "open", "2026-03-15 10:00:00", "2026-02-05 10:00:00"),
+    # Late in the evening (still 31 March in UTC), past its deadline at the end: overdue and due.
+    ("E06", "2026-03-31 23:00:00", "open", "", "2026-03-31 23:59:59"),
+    # Before the window (28 February in UTC too), open, no deadline: backlog only.
+    ("E07", "2026-02-28 23:30:00", "open", "", ""),
+    # Local 1 March is 28 February in UTC: in the window; resolved on its deadline.
+    ("E08", "2026-03-01 00:30:00", "resolved", "2026-03-01 10:30:00", "2026-03-01 10:30:00"),
+    # Open, due after the end: backlog, neither overdue nor due.
+    ("E09", "2026-03-05 08:00:00", "open", "", "2026-04-05 08:00:00"),
+    # Resolved after the end, past its deadline: open and overdue at the end, due, late.
+    ("E10", "2026-03-20 08:00:00", "resolved", "2026-04-03 08:00:00", "2026-03-25 08:00:00"),
+    # Resolved a second after its deadline: late.
+    ("E11", "2026-03-02 08:00:00", "resolved", "2026-03-09 08:00:01", "2026-03-09 08:00:00"),
+]
+
+
+@pytest.fixture(scope="module")
+def edges(demo, tmp_path_factory):
+    """The demo's grids with hand-made events on the window's edges in two of its grids."""
+    d = tmp_path_factory.mktemp("edges")
+    joined = pq.read_table(demo / "joined.parquet", columns=["tier1", "tier3", "lon", "lat"]).to_pylist()
+    spots: dict[str, tuple[float, float]] = {}
+    for r in joined:
+        if r["tier3"] and r["tier1"] not in {spots[g][2] for g in spots}:
+            spots[r["tier3"]] = (r["lon"], r["lat"], r["tier1"])
+        if len(spots) == 2:
+            break
+    (a, b) = [(x, y) for x, y, _ in spots.values()]
+    rows = ["id,kind,occurred_at,lon,lat,category,status,resolved_at,deadline,satisfaction,source,cleared,household,visitor"]
+    for i, (id_, occ, status, res, due) in enumerate(EDGE_ISSUES):
+        x, y = a if i % 3 else b
+        sat = ["satisfied", "basic", "unsatisfied", ""][i % 4]
+        src = ["patrol", "hotline", "online", ""][i % 4]
+        rows.append(f"{id_},issue,{occ},{x},{y},其他,{status},{res},{due},{sat},{src},,,")
+    for i, (occ, cleared) in enumerate([("2026-03-31 23:30:00", "true"), ("2026-03-15 12:00:00", "false"),
+                                        ("2026-04-01 00:00:00", "true")]):
+        x, y = (a, b)[i % 2]
+        rows.append(f"C{i:02},incident,{occ},{x},{y},盗窃,,,,,,{cleared},,")
+    for i, (occ, house) in enumerate([("2026-03-01 00:00:00", "h1"), ("2026-03-31 23:59:59", "h2"),
+                                      ("2026-03-20 10:00:00", "h1"), ("2026-04-01 00:00:00", "h3")]):
+        x, y = (a, b)[i % 2]
+        rows.append(f"V{i:02},visit,{occ},{x},{y},走访,,,,,,,{house},v1")
+    (d / "events.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    run("join", "--grids", demo / "grids.geojson", "--events", d / "events.csv",
+        "--out", d / "joined.parquet", "--secret", d / "secret.key")
+    placed = pq.read_table(d / "joined.parquet", columns=["id", "tier3"]).to_pylist()
+    assert len(placed) == len(rows) - 1 and all(r["tier3"] for r in placed), "every edge event joined"
+    run("export", "events", "--joined", d / "joined.parquet", "--grids", demo / "grids.geojson",
+        "--partition", "--out", d / "events")
+    shutil.copy(demo / "units.parquet", d / "units.parquet")
+    shutil.copy(demo / "grids.geojson", d / "grids.geojson")
+    return d
+
+
+@pytest.mark.parametrize("level,frm,to", [
+    (3, "2026-03-01", "2026-03-31"), (1, "2026-03-01", "2026-03-31"), (3, None, "2026-03-30"),
+    (3, "2026-03-01", None),
+])
+def test_window_edges_equal_the_service(edges, spark, level, frm, to):
+    compare(edges, spark, level, frm, to)
+
+
+def test_the_edge_cases_are_counted_as_designed(edges):
+    """The service's own counts of the hand-made issues, so the comparisons above are not vacuous."""
+    rows = json.loads(run("stats", "--joined", edges / "joined.parquet", "--grids",
+                          edges / "grids.geojson", "--level", "0", "--json",
+                          "--from", "2026-03-01", "--to", "2026-03-31"))["rows"]
+    (county,) = rows
+    i = county["ingredients"]
+    # In the window: E01 E02 E03 E06 E08 E09 E10 E11. Backlog: E01 E02 E06 E07 E09 E10.
+    assert i["issues"] == 8
+    assert (i["backlog"], i["overdue"]) == (6, 2)  # overdue: E06 E10
+    assert (i["on_time"], i["due"]) == (2, 5)  # on time: E02 E08; due: E02 E06 E08 E10 E11
+def test_the_window_ends_at_local_midnight():
+    # 2026-03-31 inclusive ends at 2026-04-01 00:00 in Shanghai = 2026-03-31 16:00 UTC.
+    assert tm.window_end_us("2026-03-31") == 1_774_972_800_000_000
+    assert tm.window_end_us("2026-03-31", "UTC") == 1_775_001_600_000_000
+    assert tm.window_end_us(None, now_us=42) == 42
