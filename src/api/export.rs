@@ -1,5 +1,8 @@
 //! `/api/v1/export/{events,units,metrics}`: the analyst exports of
 //! [`crate::export`] over HTTP, within the caller's scope, streamed.
+//! `partition=month,township` on events answers a tar archive
+//! (`application/x-tar`) of the hive files `wangge export --partition`
+//! writes, produced by the same code one partition at a time.
 //!
 //! Parameters are checked before the response starts, so a bad format,
 //! window or parent answers the usual JSON error. The export then runs on a
@@ -62,6 +65,10 @@ pub struct ExportParams {
     pub format: Option<String>,
     /// CSV: start with a UTF-8 byte-order mark (Excel).
     pub bom: Option<bool>,
+    /// Events: `month,township` answers a tar archive of hive folders
+    /// (`month=2026-03/tier1=130682001/part-0.parquet`), one file per local
+    /// month and township, each in `format`.
+    pub partition: Option<String>,
 }
 
 impl ExportParams {
@@ -70,6 +77,37 @@ impl ExportParams {
             .as_deref()
             .map_or(Ok(Format::Geoparquet), str::parse)
             .map_err(|e: ExportError| ApiError::BadRequest(e.to_string()))
+    }
+
+    /// Whether `partition` asks for the hive archive (month and township,
+    /// in any order; `tier1` is the township's folder key).
+    fn partitioned(&self) -> Result<bool, ApiError> {
+        let Some(p) = self.partition.as_deref() else {
+            return Ok(false);
+        };
+        let mut keys: Vec<&str> = p
+            .split(',')
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .map(|k| if k == "tier1" { "township" } else { k })
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        match keys.as_slice() {
+            [] => Ok(false),
+            ["month", "township"] => Ok(true),
+            _ => Err(ApiError::BadRequest(format!(
+                "partition {p:?}: events are partitioned by month,township"
+            ))),
+        }
+    }
+
+    /// Units and metric tables are one file: `partition` is refused.
+    fn whole(&self) -> Result<(), ApiError> {
+        if self.partitioned()? {
+            return Err(ExportError::NotPartitioned.into());
+        }
+        Ok(())
     }
 
     fn window(&self) -> Window {
@@ -86,7 +124,9 @@ impl From<ExportError> for ApiError {
     fn from(e: ExportError) -> Self {
         match e {
             ExportError::UnknownUnit { code } => ApiError::no_unit(&code),
-            ExportError::UnknownFormat { .. } => ApiError::BadRequest(e.to_string()),
+            ExportError::UnknownFormat { .. } | ExportError::NotPartitioned => {
+                ApiError::BadRequest(e.to_string())
+            }
             ExportError::Analytics(a) => a.into(),
             other => ApiError::Internal(other.to_string()),
         }
@@ -106,9 +146,16 @@ fn visible(scope: &Scope, model: &GridModel, full: bool) -> Option<HashSet<Strin
     )
 }
 
-/// Events (row level) as points: admins and analysts only.
+/// Events (row level) as points: admins and analysts only. With
+/// `partition=month,township`, a tar archive of one file per local month
+/// and township in hive folders.
 #[utoipa::path(get, path = "/api/v1/export/events", params(ExportParams),
-    responses((status = 200, description = "GeoParquet, CSV or GeoJSON"), (status = 403, body = super::error::ErrorBody)),
+    responses(
+        (status = 200, description = "The events in `format`, or with `partition` a tar archive of hive-partitioned files in `format`", content(
+            ("application/vnd.apache.parquet"), ("text/csv"), ("application/geo+json"), ("application/x-tar"))),
+        (status = 400, description = "Bad format, window or partition", body = super::error::ErrorBody),
+        (status = 403, description = "Not an admin or analyst", body = super::error::ErrorBody),
+        (status = 404, description = "Parent unknown or out of scope", body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn events(
     State(st): State<AppState>,
@@ -120,7 +167,7 @@ pub async fn events(
             "only admins and analysts may export events".into(),
         ));
     }
-    let (format, query) = (p.format()?, p.window().query(&st)?);
+    let (format, query, partitioned) = (p.format()?, p.window().query(&st)?, p.partitioned()?);
     let snap = st.snapshot()?;
     let model = &snap.grids.model;
     let scope = Scope::of(c.user(), model);
@@ -133,21 +180,38 @@ pub async fn events(
         suppress_below: None,
     };
     let bom = p.bom.unwrap_or(false);
-    Ok(stream("events", format, move |w| {
+    let download = if partitioned {
+        Download::archive("events")
+    } else {
+        Download::file("events", format)
+    };
+    Ok(stream(download, move |w| {
         let lf = polars::prelude::IntoLazy::lazy(snap.frame.clone());
         let model = &snap.grids.model;
-        export::events::export(lf, model, &query, &sel, output(format, bom, w), &NoProgress)
+        let target = if partitioned {
+            Target::Archive(w)
+        } else {
+            Target::Stream(w)
+        };
+        let out = output(format, bom, target);
+        export::events::export(lf, model, &query, &sel, out, &NoProgress)
     }))
 }
 
 /// Units as polygons with attributes, those the caller sees.
 #[utoipa::path(get, path = "/api/v1/export/units", params(ExportParams),
-    responses((status = 200, description = "GeoParquet, CSV or GeoJSON")), security(("bearer" = [])))]
+    responses(
+        (status = 200, description = "The units in `format`", content(
+            ("application/vnd.apache.parquet"), ("text/csv"), ("application/geo+json"))),
+        (status = 400, description = "Bad format, or `partition` (units are one file)", body = super::error::ErrorBody),
+        (status = 404, description = "Parent unknown or out of scope", body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
 pub async fn units(
     State(st): State<AppState>,
     c: Caller,
     Q(p): Q<ExportParams>,
 ) -> Result<Response, ApiError> {
+    p.whole()?;
     let format = p.format()?;
     let snap = st.snapshot()?;
     let model = &snap.grids.model;
@@ -161,21 +225,28 @@ pub async fn units(
         suppress_below: None,
     };
     let (level, bom) = (p.level, p.bom.unwrap_or(false));
-    Ok(stream("units", format, move |w| {
+    Ok(stream(Download::file("units", format), move |w| {
         let model = &snap.grids.model;
-        export::units::export(model, level, &sel, output(format, bom, w), &NoProgress)
+        let out = output(format, bom, Target::Stream(w));
+        export::units::export(model, level, &sel, out, &NoProgress)
     }))
 }
 
 /// Every metric of the visible units of a tier, with polygons; small cells
 /// blanked for every role but analyst.
 #[utoipa::path(get, path = "/api/v1/export/metrics", params(ExportParams),
-    responses((status = 200, description = "GeoParquet, CSV or GeoJSON")), security(("bearer" = [])))]
+    responses(
+        (status = 200, description = "The metric table in `format`", content(
+            ("application/vnd.apache.parquet"), ("text/csv"), ("application/geo+json"))),
+        (status = 400, description = "Bad format, level, window, or `partition` (metric tables are one file)", body = super::error::ErrorBody),
+        (status = 404, description = "Parent unknown or out of scope", body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
 pub async fn metrics(
     State(st): State<AppState>,
     c: Caller,
     Q(p): Q<ExportParams>,
 ) -> Result<Response, ApiError> {
+    p.whole()?;
     let (format, query) = (p.format()?, p.window().query(&st)?);
     let snap = st.snapshot()?;
     let model = &snap.grids.model;
@@ -201,22 +272,47 @@ pub async fn metrics(
         })
         .await?
     };
-    Ok(stream("metrics", format, move |w| {
+    Ok(stream(Download::file("metrics", format), move |w| {
         let model = &snap.grids.model;
-        export::metrics::export(&table, model, &sel, output(format, bom, w), &NoProgress)
+        let out = output(format, bom, Target::Stream(w));
+        export::metrics::export(&table, model, &sel, out, &NoProgress)
     }))
 }
 
-fn output(format: Format, bom: bool, w: Box<dyn Write + Send>) -> Output<'static> {
+fn output(format: Format, bom: bool, target: Target<'static>) -> Output<'static> {
     Output {
         format,
         bom,
-        target: Target::Stream(w),
+        target,
+    }
+}
+
+/// Content type and file name of a download.
+struct Download {
+    content_type: &'static str,
+    filename: String,
+}
+
+impl Download {
+    /// One file of `format`.
+    fn file(name: &str, format: Format) -> Self {
+        Download {
+            content_type: format.content_type(),
+            filename: format!("wangge-{name}.{}", format.extension()),
+        }
+    }
+
+    /// A tar archive of partition files.
+    fn archive(name: &str) -> Self {
+        Download {
+            content_type: "application/x-tar",
+            filename: format!("wangge-{name}.tar"),
+        }
     }
 }
 
 /// A response whose body `run` writes on a blocking thread.
-fn stream<F>(name: &str, format: Format, run: F) -> Response
+fn stream<F>(download: Download, run: F) -> Response
 where
     F: FnOnce(Box<dyn Write + Send>) -> Result<export::Summary, ExportError> + Send + 'static,
 {
@@ -238,13 +334,10 @@ where
         },
         CHUNK,
     ));
-    let disposition = format!(
-        "attachment; filename=\"wangge-{name}.{}\"",
-        format.extension()
-    );
+    let disposition = format!("attachment; filename=\"{}\"", download.filename);
     (
         [
-            (header::CONTENT_TYPE, format.content_type().to_owned()),
+            (header::CONTENT_TYPE, download.content_type.to_owned()),
             (header::CONTENT_DISPOSITION, disposition),
         ],
         body,
@@ -271,12 +364,15 @@ impl ChannelWriter {
 }
 
 impl Write for ChannelWriter {
+    /// Takes at most what fills the current chunk, so no chunk outgrows
+    /// [`CHUNK`] however large the slice (an archive entry is one slice).
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        self.buf.extend_from_slice(data);
+        let n = data.len().min(CHUNK - self.buf.len());
+        self.buf.extend_from_slice(&data[..n]);
         if self.buf.len() >= CHUNK {
             self.send()?;
         }
-        Ok(data.len())
+        Ok(n)
     }
 
     fn flush(&mut self) -> io::Result<()> {

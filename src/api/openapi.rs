@@ -5,7 +5,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{analysis, auth, ingest, issues, map, ops, units};
+use super::{analysis, auth, export, ingest, issues, map, ops, units};
 
 struct Bearer;
 
@@ -21,22 +21,26 @@ impl Modify for Bearer {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "wangge 网格", description = "Grid-management analytics: units, map values, trends, league tables, hot spots, issues, ingest."),
+    info(title = "wangge 网格", description = "Grid-management analytics: units, map values, trends, league tables, hot spots, issues, ingest, analyst exports."),
     paths(
         auth::login, auth::me, auth::logout,
         map::get_catalogue, map::map, map::kpis, map::export,
+        export::events, export::units, export::metrics,
         units::list, units::one,
         analysis::trend, analysis::compare, analysis::hotspots,
         issues::list, issues::services, issues::requests, issues::one, issues::create,
         ingest::ingest,
         ops::healthz, ops::readyz, ops::metrics,
+        document,
     ),
     components(schemas(super::error::ErrorBody)),
     modifiers(&Bearer)
 )]
 pub struct ApiDoc;
 
-/// `GET /api/v1/openapi.json`.
+/// This document.
+#[utoipa::path(get, path = "/api/v1/openapi.json",
+    responses((status = 200, description = "The OpenAPI 3.1 document of the service", content_type = "application/json")))]
 pub async fn document() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
 }

@@ -39,6 +39,9 @@ pub enum ExportError {
         /// The name given.
         name: String,
     },
+    /// A tar archive asked of an export that is not partitioned (units, metric tables).
+    #[error("only event exports are partitioned")]
+    NotPartitioned,
     /// A column the joined frame should have, of the wrong type or missing.
     #[error("column {column}: {reason}")]
     Column {

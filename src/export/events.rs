@@ -8,15 +8,16 @@
 //! collected alone, put in Hilbert order and written. Memory holds one month.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use chrono::Datelike;
 use geo::Point;
 use polars::prelude::*;
 
 use super::order::{hilbert, sort_order, BBox};
-use super::target::{create, partition_path};
+use super::target::partition_path;
 use super::{
-    open_sink, Batch, ExportError, Geom, Output, Progress, Selection, SinkOptions, Summary, Target,
+    open_sink, Batch, ExportError, Geom, Output, Progress, Selection, SinkOptions, Summary,
 };
 use crate::analytics::filter::{date_of, DAY};
 use crate::analytics::Query;
@@ -233,8 +234,9 @@ fn source_columns() -> Vec<Expr> {
 }
 
 /// Writes the events that `q` and `sel` keep from `source` (the joined
-/// frame) to `target`; partitioned targets get one file per local month
-/// and township, without those two columns (they are in the folder names).
+/// frame) to `target`; partitioned targets (a folder, or a tar archive of
+/// the same files) get one file per local month and township, without those
+/// two columns (they are in the folder names), written month by month.
 pub fn export(
     source: LazyFrame,
     model: &GridModel,
@@ -267,48 +269,55 @@ pub fn export(
         Ok(lf.clone().filter(month_key().eq(lit(m))).collect()?)
     };
     let mut summary = Summary::default();
-    if let Target::Partitioned(root) = target {
-        let schema = empty
-            .frame
-            .drop_many([MONTH, c::TIER1])
-            .schema()
-            .as_ref()
-            .clone();
-        for &m in months.keys() {
-            let batch = decorate(month_rows(m)?, &bounds)?;
-            let tier1 = batch.frame.column(c::TIER1)?.str()?.clone();
-            let mut groups: BTreeMap<Option<String>, Vec<u32>> = BTreeMap::new();
-            for (i, t) in tier1.iter().enumerate() {
-                groups
-                    .entry(t.map(String::from))
-                    .or_default()
-                    .push(i as u32);
+    let target = match target.parts() {
+        Ok(mut parts) => {
+            let schema = empty
+                .frame
+                .drop_many([MONTH, c::TIER1])
+                .schema()
+                .as_ref()
+                .clone();
+            for &m in months.keys() {
+                let batch = decorate(month_rows(m)?, &bounds)?;
+                let tier1 = batch.frame.column(c::TIER1)?.str()?.clone();
+                let mut groups: BTreeMap<Option<String>, Vec<u32>> = BTreeMap::new();
+                for (i, t) in tier1.iter().enumerate() {
+                    groups
+                        .entry(t.map(String::from))
+                        .or_default()
+                        .push(i as u32);
+                }
+                let name = month_name(m);
+                for (t, rows) in groups {
+                    let idx = IdxCa::from_vec("".into(), rows);
+                    let part = Batch {
+                        frame: batch.frame.take(&idx)?.drop_many([MONTH, c::TIER1]),
+                        geometry: idx
+                            .into_no_null_iter()
+                            .map(|i| batch.geometry[i as usize].clone())
+                            .collect(),
+                    };
+                    let bbox = cells.get(&(m, t.clone())).map_or(bounds, |c| c.bbox);
+                    let rel = partition_path(
+                        Path::new(""),
+                        &[(MONTH, Some(name.as_str())), (c::TIER1, t.as_deref())],
+                        format,
+                    );
+                    let (rows, path) = parts.file(&rel, |w| {
+                        let mut sink = open_sink(format, w, &schema, opts(bbox))?;
+                        sink.write(&part)?;
+                        sink.finish()
+                    })?;
+                    summary.rows += rows;
+                    progress.inc(part.frame.height() as u64);
+                    summary.files.push(path);
+                }
             }
-            let name = month_name(m);
-            for (t, rows) in groups {
-                let idx = IdxCa::from_vec("".into(), rows);
-                let part = Batch {
-                    frame: batch.frame.take(&idx)?.drop_many([MONTH, c::TIER1]),
-                    geometry: idx
-                        .into_no_null_iter()
-                        .map(|i| batch.geometry[i as usize].clone())
-                        .collect(),
-                };
-                let bbox = cells.get(&(m, t.clone())).map_or(bounds, |c| c.bbox);
-                let path = partition_path(
-                    &root,
-                    &[(MONTH, Some(name.as_str())), (c::TIER1, t.as_deref())],
-                    format,
-                );
-                let mut sink = open_sink(format, create(&path)?, &schema, opts(bbox))?;
-                sink.write(&part)?;
-                summary.rows += sink.finish()?;
-                progress.inc(part.frame.height() as u64);
-                summary.files.push(path);
-            }
+            parts.finish()?;
+            return Ok(summary);
         }
-        return Ok(summary);
-    }
+        Err(whole) => whole,
+    };
     let (mut sink, file) = target.open(format, empty.frame.schema(), opts(bounds))?;
     for &m in months.keys() {
         let batch = decorate(month_rows(m)?, &bounds)?;

@@ -9,7 +9,8 @@
 //! parts), [`units`] (polygons with attributes) and [`metrics`] (any metric
 //! table with its units' polygons), written to any `Write` through a
 //! [`Sink`] of the chosen [`Format`], or to a hive-partitioned folder
-//! (`month=2026-03/tier1=130682001/part-0.parquet`).
+//! (`month=2026-03/tier1=130682001/part-0.parquet`) or a tar stream of the
+//! same files ([`Target::Archive`], the service's partitioned download).
 //!
 //! Events are read one local month at a time and written in row groups, so
 //! memory holds one month of one export, never the whole file; rows are in
@@ -24,6 +25,7 @@ mod format;
 pub mod geoparquet;
 pub mod metrics;
 pub mod order;
+pub mod tar;
 pub mod target;
 pub mod units;
 pub mod wkb;
@@ -68,7 +70,7 @@ pub struct Output<'w> {
     pub format: Format,
     /// CSV: start with a UTF-8 byte-order mark (Excel).
     pub bom: bool,
-    /// Stream, file or partitioned folder.
+    /// Stream, file, partitioned folder or archive.
     pub target: Target<'w>,
 }
 
@@ -77,6 +79,7 @@ pub struct Output<'w> {
 pub struct Summary {
     /// Rows written across all files.
     pub rows: u64,
-    /// Files written (one for an unpartitioned export to a path).
+    /// Files written (one for an unpartitioned export to a path; the entry
+    /// names of an archive).
     pub files: Vec<std::path::PathBuf>,
 }

@@ -1,7 +1,8 @@
 //! The HTTP API through the router (no port), and once over real TCP;
-//! the scope matrix and the kill -9 test in their own files.
+//! the scope matrix, the exports and the kill -9 test in their own files.
 
 mod durability;
+mod export;
 mod grid_versions;
 mod scope;
 mod snapshot;
@@ -10,7 +11,7 @@ mod support;
 use axum::http::StatusCode;
 use serde_json::json;
 
-use self::support::{env, env_with, get, login, post_json, send};
+use self::support::{audit_until, env, env_with, get, login, openapi_document, post_json, send};
 
 const MONTH: &str = "from=2025-06-01&to=2025-07-01";
 
@@ -342,32 +343,105 @@ async fn ingest_is_idempotent_and_reports_every_row() {
     assert_eq!(e.state.snapshot().unwrap().frame.height(), before + 5);
 }
 
+/// HTTP methods as the OpenAPI document and axum's routing functions name them.
+const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
+
+/// (method, path) of every route `wangge::api::app` registers, read from
+/// its source (`src/api/mod.rs`), so that a route added there is checked
+/// against the document without a list kept here.
+fn registered_routes() -> Vec<(String, String)> {
+    let src = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/api/mod.rs"))
+        .expect("src/api/mod.rs");
+    let app = &src[src.find("pub fn app(").expect("fn app")..];
+    let code: String = app.chars().filter(|c| !c.is_whitespace()).collect();
+    let quoted = |at: usize| code[at..].split('"').next().unwrap_or_default();
+    // Where each router variable is made: `let [mut] NAME = Router::new()`.
+    let routers: Vec<(usize, &str)> = code
+        .match_indices("=Router::new()")
+        .map(|(j, _)| {
+            let k = code[..j].rfind("let").expect("let") + 3;
+            (j, code[k..j].trim_start_matches("mut"))
+        })
+        .collect();
+    // The prefix a router is nested under: `.nest("PREFIX", NAME)`.
+    let prefix = |var: &str| -> String {
+        code.match_indices(".nest(\"")
+            .map(|(j, m)| j + m.len())
+            .find(|&at| code[at..].starts_with(&format!("{}\",{var})", quoted(at))))
+            .map_or(String::new(), |at| quoted(at).to_owned())
+    };
+    let mut out = Vec::new();
+    for (j, m) in code.match_indices(".route(\"") {
+        let at = j + m.len();
+        let path = quoted(at);
+        let var = routers
+            .iter()
+            .rev()
+            .find(|(r, _)| *r < j)
+            .expect("a router")
+            .1;
+        // The arguments, up to the parenthesis that closes `.route(`.
+        let mut depth = 1;
+        let end = code[at..]
+            .char_indices()
+            .find(|&(_, ch)| {
+                match ch {
+                    '(' => depth += 1,
+                    ')' => depth -= 1,
+                    _ => {}
+                }
+                depth == 0
+            })
+            .expect("closing parenthesis")
+            .0;
+        let args = &code[at..at + end];
+        for method in METHODS {
+            for (k, _) in args.match_indices(&format!("{method}(")) {
+                if k > 0 && matches!(args.as_bytes()[k - 1], b',' | b'.') {
+                    out.push((method.to_owned(), format!("{}{path}", prefix(var))));
+                }
+            }
+        }
+    }
+    out
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openapi_is_3_1_and_lists_every_route() {
     let e = env();
-    let r = send(
-        &e.app,
-        "GET",
-        "/api/v1/openapi.json",
-        None,
-        None,
-        Vec::new(),
-    )
-    .await;
-    assert_eq!(r.status, StatusCode::OK);
-    let v = r.json();
+    let v = openapi_document(&e.app).await;
     assert!(v["openapi"].as_str().unwrap().starts_with("3.1"));
-    for p in [
-        "/api/v1/login",
-        "/api/v1/map",
-        "/api/v1/units/{code}/kpis",
-        "/api/v1/events",
-        "/open311/v2/services.json",
+    let routes = registered_routes();
+    for known in [
+        ("post", "/api/v1/login"),
+        ("get", "/api/v1/units/{code}/kpis"),
+        ("get", "/api/v1/export/events"),
+        ("post", "/open311/v2/requests.json"),
+        ("get", "/healthz"),
     ] {
         assert!(
-            v["paths"].get(p).is_some(),
-            "{p} missing from the OpenAPI document"
+            routes.contains(&(known.0.into(), known.1.into())),
+            "the router's source was not read as expected: {routes:?}"
         );
+    }
+    for (method, path) in &routes {
+        assert!(
+            v["paths"][path.as_str()][method.as_str()].is_object(),
+            "{} {path} is routed but missing from the OpenAPI document",
+            method.to_uppercase()
+        );
+    }
+    let paths = v["paths"].as_object().expect("paths");
+    for (path, item) in paths {
+        for method in item.as_object().unwrap().keys() {
+            if METHODS.contains(&method.as_str()) {
+                assert!(
+                    routes.contains(&(method.clone(), path.clone())),
+                    "{} {path} is documented but not routed",
+                    method.to_uppercase()
+                );
+            }
+        }
     }
 }
 
@@ -454,15 +528,7 @@ async fn reads_and_exports_are_audited() {
     let r = get(&e.app, "/api/v1/export?level=2", &t).await;
     assert_eq!(r.status, StatusCode::OK);
     get(&e.app, "/api/v1/catalogue", &t).await;
-    e.state.spawn_background();
-    let mut log = Vec::new();
-    for _ in 0..50 {
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        log = e.state.store.audit_log(100).unwrap();
-        if log.iter().any(|a| a.action == "read") {
-            break;
-        }
-    }
+    let log = audit_until(&e, |log| log.iter().any(|a| a.action == "read")).await;
     assert!(log.iter().any(|a| a.action == "export"
         && a.user.as_deref() == Some("analyst")
         && a.target.contains("/api/v1/export")));

@@ -14,7 +14,7 @@ use wangge::demo::{generate, DemoOptions};
 use wangge::ingest::crs::Crs;
 use wangge::ingest::privacy::KeyedHasher;
 use wangge::ingest::Validator;
-use wangge::store::{ensure_grids, ingest_file, Role, Store};
+use wangge::store::{ensure_grids, ingest_file, AuditEntry, Role, Store};
 
 /// Demo county with 600 grids (the fewest the real villages allow) and 20,000 events.
 pub fn demo_dir() -> &'static Path {
@@ -233,4 +233,26 @@ pub async fn login(app: &Router, user: &str) -> String {
     .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     r.json()["token"].as_str().expect("token").to_owned()
+}
+
+/// The audit log once `done` holds of it (the writer runs in the
+/// background), or after 2.5 s.
+pub async fn audit_until(e: &Env, done: impl Fn(&[AuditEntry]) -> bool) -> Vec<AuditEntry> {
+    e.state.spawn_background();
+    let mut log = Vec::new();
+    for _ in 0..50 {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        log = e.state.store.audit_log(100).unwrap();
+        if done(&log) {
+            break;
+        }
+    }
+    log
+}
+
+/// The OpenAPI document the service serves (no token needed).
+pub async fn openapi_document(app: &Router) -> serde_json::Value {
+    let r = send(app, "GET", "/api/v1/openapi.json", None, None, Vec::new()).await;
+    assert_eq!(r.status, StatusCode::OK);
+    r.json()
 }

@@ -299,6 +299,36 @@ def test_the_api_streams_an_analysts_events_within_scope(service, township_stats
     assert len(gdf) == township_stats[town]["values"]["event_count"]
 
 
+def test_the_api_streams_a_tar_of_hive_folders_that_duckdb_and_geopandas_read(service, township_stats):
+    import io
+    import re
+    import tarfile
+
+    status, body = get(service, "analyst", "/api/v1/export/events?partition=month,township")
+    assert status == 200
+    root = service["dir"] / "api_parts"
+    with tarfile.open(fileobj=io.BytesIO(body), mode="r:") as tar:
+        names = tar.getnames()
+        assert all(m.isfile() for m in tar.getmembers())
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(root, filter="data")
+        else:
+            tar.extractall(root)
+    town = service["town"]
+    assert names and all(re.fullmatch(rf"month=\d{{4}}-\d{{2}}/tier1={town}/part-0\.parquet", n) for n in names)
+    rows = spatial().execute(
+        "SELECT tier1, count(*), count(DISTINCT month) FROM read_parquet(?, hive_partitioning = true, "
+        "hive_types = {'month': VARCHAR, 'tier1': VARCHAR}) GROUP BY 1", [str(root / "**" / "*.parquet")]).fetchall()
+    assert rows == [(town, int(township_stats[town]["values"]["event_count"]), len(names))]
+    status, whole = get(service, "analyst", "/api/v1/export/events")
+    path = service["dir"] / "api_whole.parquet"
+    path.write_bytes(whole)
+    assert rows[0][1] == pq.ParquetFile(path).metadata.num_rows
+    one = gpd.read_parquet(root / names[0])
+    assert one.crs.equals("OGC:CRS84") and set(one.geom_type) == {"Point"}
+    assert "tier1" not in one.columns and "month" not in one.columns
+
+
 def test_the_api_refuses_row_level_events_to_a_leader_and_suppresses_small_cells(service):
     status, body = get(service, "leader", "/api/v1/export/events")
     assert status == 403 and json.loads(body)["code"] == "forbidden"
