@@ -8,7 +8,8 @@
 //! [`MetricTable`] per tier whose metrics are all defined once in the
 //! [`catalogue()`], trend series and spike [`Alert`]s, legend [`Legend`]s,
 //! kernel [`DensityGrid`]s, spatial [`Weights`] and hot-spot statistics,
-//! league tables ([`Ranking`]) and assessment [`Score`]s.
+//! league tables ([`Ranking`]) with the intervals of [`metric_interval`] and
+//! the window's [`Sparks`], and assessment [`Score`]s.
 //!
 //! Queries are written lazily and collected once, at the edge; the heavy
 //! scan happens once in [`PreAgg::build`], so repeated filtered queries only
@@ -20,10 +21,12 @@ pub mod catalogue;
 pub mod density;
 pub mod filter;
 pub mod hotspots;
+pub mod interval;
 pub mod metrics;
 pub mod preagg;
 pub mod ranking;
 pub mod score;
+pub mod spark;
 mod stats;
 pub mod trend;
 pub mod weights;
@@ -41,16 +44,17 @@ pub use hotspots::{
     analyse, benjamini_hochberg, getis_ord_gi_star, local_moran, moran, GiStar, HotClass,
     HotspotReport, LocalMoran, MoranGlobal, Quadrant, UnitHotspot,
 };
+pub use interval::{metric_interval, poisson_interval, Z95};
 pub use metrics::{
     category_counts, change, compute_metrics, Change, Ingredients, MetricTable, UnitContext,
     UnitMetrics,
 };
 pub use preagg::PreAgg;
 pub use ranking::{
-    beta_prior, gamma_prior, poisson_interval, rank_children, rank_rows, RankParams, RankRow,
-    Ranking, Smoothing,
+    beta_prior, gamma_prior, rank_children, rank_rows, RankParams, RankRow, Ranking, Smoothing,
 };
 pub use score::{assess, Missing, Score, ScoreComponent, ScoreConfig};
+pub use spark::{sparks, SparkPeriod, Sparks};
 pub use trend::{
     alerts, series, Alert, AlertParams, Granularity, TailModel, TrendPoint, UnitSeries,
 };

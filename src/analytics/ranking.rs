@@ -8,19 +8,21 @@
 //! proportion to how little data it has: a beta prior for proportions
 //! (beta-binomial) and a gamma prior for counts per exposure such as incidents
 //! per 1,000 households (Poisson-gamma). Each row also carries a 95% interval
-//! (Wilson for proportions, Byar's approximation for Poisson rates), and units
+//! where the metric has one ([`metric_interval`]: Wilson for proportions,
+//! exact Poisson for counts and counts per exposure), and units
 //! below a minimum volume are listed but not ranked: for proportions the
 //! volume is the denominator, for Poisson rates the events expected at the
 //! pooled rate. Rank change compares with the same table for the previous
-//! period (环比 window).
+//! period (环比 window), when anything was recorded in it: before the data's
+//! first event every count is zero and every unit would tie for first.
 
 use serde::Serialize;
 
 use super::catalogue::{metric, Direction, MetricDef, Ratio};
-use super::filter::Query;
+use super::filter::{day_number, Query};
+use super::interval::{metric_interval, Z95};
 use super::metrics::compute_metrics;
 use super::preagg::PreAgg;
-use super::stats::wilson;
 use super::AnalyticsError;
 use crate::grid::GridModel;
 
@@ -37,7 +39,7 @@ impl Default for RankParams {
     fn default() -> Self {
         RankParams {
             min_volume: 10.0,
-            z: 1.959_963_984_540_054,
+            z: Z95,
         }
     }
 }
@@ -59,7 +61,8 @@ pub struct RankRow {
     pub value: Option<f64>,
     /// Numerator and denominator, for rates.
     pub ratio: Option<Ratio>,
-    /// Wilson interval of the raw rate.
+    /// Interval of the raw value ([`metric_interval`]); None where the
+    /// metric has none (durations, scores) or no data.
     pub interval: Option<(f64, f64)>,
     /// Empirical-Bayes smoothed rate used for ranking (rates only).
     pub smoothed: Option<f64>,
@@ -169,21 +172,6 @@ pub fn gamma_prior(parts: &[(f64, f64)]) -> Option<(f64, f64)> {
     Some((m * m / a, m / a))
 }
 
-/// Byar's approximation to the exact Poisson interval of x events over exposure e.
-pub fn poisson_interval(x: f64, e: f64, z: f64) -> Option<(f64, f64)> {
-    if e <= 0.0 {
-        return None;
-    }
-    let lower = if x <= 0.0 {
-        0.0
-    } else {
-        x * (1.0 - 1.0 / (9.0 * x) - z / (3.0 * x.sqrt())).powi(3)
-    };
-    let x1 = x + 1.0;
-    let upper = x1 * (1.0 - 1.0 / (9.0 * x1) + z / (3.0 * x1.sqrt())).powi(3);
-    Some((lower.max(0.0) / e, upper / e))
-}
-
 /// The smoothing model a metric is ranked with.
 pub fn smoothing_of(def: &MetricDef) -> Smoothing {
     if def.is_rate() {
@@ -227,11 +215,7 @@ pub fn rank_rows(
     let mut rows: Vec<(RankRow, Option<(f64, f64)>)> = units
         .into_iter()
         .map(|(code, name, value, ratio)| {
-            let interval = ratio.and_then(|r| match smoothing {
-                Smoothing::BetaBinomial => wilson(r.num, r.den, params.z),
-                Smoothing::PoissonGamma => poisson_interval(r.num, r.den, params.z),
-                Smoothing::None => None,
-            });
+            let interval = metric_interval(def, value, ratio, params.z);
             let smoothed = match (smoothed_rate, ratio, prior) {
                 (true, Some(r), Some(p)) if p.0.is_infinite() => pooled.or(Some(r.num / r.den)),
                 (true, Some(r), Some(p)) if smoothing == Smoothing::BetaBinomial => {
@@ -355,7 +339,14 @@ pub fn rank_children(
             .collect())
     };
     let (mut rows, prior) = rank_rows(def, table(q)?, params);
-    if let Some(prev) = q.previous_period() {
+    let days = pre.day_range()?;
+    let recorded = |p: &Query| {
+        days.is_some_and(|(first, last)| {
+            p.from.is_none_or(|f| day_number(f) <= last)
+                && p.to.is_none_or(|t| day_number(t) > first)
+        })
+    };
+    if let Some(prev) = q.previous_period().filter(recorded) {
         let (before, _) = rank_rows(def, table(&prev)?, params);
         for row in &mut rows {
             row.previous_rank = before
@@ -476,6 +467,12 @@ mod tests {
             vec![Some(1), Some(1), Some(3)]
         );
         assert_eq!(rows[2].code, "A");
+        // Counts carry their exact Poisson interval; ties are not broken by it.
+        let a = &rows[2];
+        let (lo, hi) = a.interval.unwrap();
+        assert!(
+            (lo - 4.115_373_097_378_334).abs() < 1e-9 && (hi - 17.084_803_451_419_166).abs() < 1e-9
+        );
     }
 
     #[test]
@@ -547,6 +544,21 @@ mod tests {
             params
         )
         .is_err());
+        // February's previous month is before the first event: no rank to
+        // compare with, rather than every unit tied first on zero issues.
+        let r = rank_children(
+            &pre,
+            &gm,
+            Some("V1"),
+            "issue_count",
+            &Query::window(d(2, 1), d(3, 1)),
+            params,
+        )
+        .unwrap();
+        assert!(r
+            .rows
+            .iter()
+            .all(|row| row.previous_rank.is_none() && row.rank_change.is_none()));
     }
 
     #[test]
@@ -590,16 +602,5 @@ mod tests {
             rows.iter().find(|r| r.code == "tiny").unwrap().note,
             Some("below_min_volume")
         );
-    }
-
-    #[test]
-    fn byar_intervals_are_close_to_exact_ones() {
-        // Exact (Garwood) 95% for 10 events: 4.795-18.390.
-        let (lo, hi) = poisson_interval(10.0, 1.0, 1.959_963_984_540_054).unwrap();
-        assert!(
-            (lo - 4.795).abs() < 0.02 && (hi - 18.39).abs() < 0.02,
-            "{lo} {hi}"
-        );
-        assert_eq!(poisson_interval(0.0, 1.0, 1.96).unwrap().0, 0.0);
     }
 }

@@ -1,5 +1,5 @@
-//! Small numerical building blocks: normal and Poisson tails, Wilson
-//! intervals and a seeded random generator.
+//! Small numerical building blocks: normal and Poisson tails, gamma
+//! quantiles, Wilson and exact Poisson intervals and a seeded random generator.
 //!
 //! They live here rather than in a statistics crate because the project
 //! needs a handful of functions at double precision (p-values are compared
@@ -135,6 +135,91 @@ fn gamma_q_cf(a: f64, x: f64) -> f64 {
         }
     }
     (-x + a * x.ln() - ln_gamma(a)).exp() * h
+}
+
+/// The `p`-quantile of a Gamma(a, 1): the x with P(a, x) = p (a > 0).
+///
+/// Safeguarded Newton (the derivative of P(a, ·) is the gamma density)
+/// inside a bracket that every step shrinks; a step that would leave the
+/// bracket is replaced by bisection, so it converges from any start.
+pub fn gamma_p_inv(a: f64, p: f64) -> f64 {
+    if p <= 0.0 {
+        return 0.0;
+    }
+    if p >= 1.0 {
+        return f64::INFINITY;
+    }
+    let (mut lo, mut hi) = (0.0, a.max(1.0));
+    while gamma_p(a, hi) < p {
+        lo = hi;
+        hi *= 2.0;
+    }
+    let ln_gamma_a = ln_gamma(a);
+    let mut x = if a > lo && a < hi { a } else { 0.5 * (lo + hi) };
+    for _ in 0..200 {
+        let f = gamma_p(a, x) - p;
+        if f == 0.0 {
+            return x;
+        }
+        if f < 0.0 {
+            lo = x;
+        } else {
+            hi = x;
+        }
+        let density = ((a - 1.0) * x.ln() - x - ln_gamma_a).exp();
+        let newton = x - f / density;
+        let next = if newton > lo && newton < hi {
+            newton
+        } else {
+            0.5 * (lo + hi)
+        };
+        if (next - x).abs() <= 1e-14 * x || hi - lo <= 1e-14 * hi {
+            return next;
+        }
+        x = next;
+    }
+    x
+}
+
+/// Counts above this get Byar's approximation instead of the exact interval:
+/// the series behind [`gamma_p`] stops converging within its iteration limit
+/// a little beyond, and Byar's error is far below a count there anyway.
+const EXACT_POISSON_MAX: f64 = 1e6;
+
+/// Exact (Garwood 1936) two-sided interval of the mean of a Poisson count
+/// `x` at normal quantile `z` (1.96 for 95%): the means under which `x` or
+/// more, and `x` or fewer, events have probability α/2 each, α = 2·P(Z > z).
+///
+/// Lower = Gamma(x, 1) quantile α/2 (0 for x = 0); upper = Gamma(x + 1, 1)
+/// quantile 1 − α/2, i.e. χ²(2x)/2 and χ²(2x + 2)/2. For 95%: 0 → 0–3.689,
+/// 1 → 0.0253–5.572, 10 → 4.795–18.390. None for a negative or non-finite count.
+pub fn poisson_exact(x: f64, z: f64) -> Option<(f64, f64)> {
+    if !(x >= 0.0 && x.is_finite()) {
+        return None;
+    }
+    if x > EXACT_POISSON_MAX {
+        return Some(poisson_byar(x, z));
+    }
+    let alpha = 2.0 * normal_sf(z);
+    let lower = if x == 0.0 {
+        0.0
+    } else {
+        gamma_p_inv(x, alpha / 2.0)
+    };
+    Some((lower, gamma_p_inv(x + 1.0, 1.0 - alpha / 2.0)))
+}
+
+/// Byar's approximation to [`poisson_exact`] (Wilson–Hilferty cube roots):
+/// within 0.5% at x = 10, and closer as x grows.
+pub fn poisson_byar(x: f64, z: f64) -> (f64, f64) {
+    let lower = if x <= 0.0 {
+        0.0
+    } else {
+        x * (1.0 - 1.0 / (9.0 * x) - z / (3.0 * x.sqrt())).powi(3)
+    };
+    let x1 = x + 1.0;
+    let upper = x1 * (1.0 - 1.0 / (9.0 * x1) + z / (3.0 * x1.sqrt())).powi(3);
+    (lower.max(0.0), upper)
 }
 
 /// P(X ≥ k) for X ~ Poisson(λ): equals P(k, λ), the regularised lower gamma.
@@ -320,6 +405,64 @@ mod tests {
         assert!((lo - 0.206_549_314_536_459_7).abs() < 1e-9, "{lo}");
         assert!((hi - 1.0).abs() < 1e-12);
         assert_eq!(wilson(0.0, 0.0, 1.96), None);
+    }
+
+    const Z95: f64 = 1.959_963_984_540_054;
+
+    #[test]
+    fn exact_poisson_intervals_match_published_garwood_values() {
+        // x = 0: P(X = 0 | μ) = e^(−μ) = 0.025 at the upper end, so μ = −ln 0.025.
+        let (lo, hi) = poisson_exact(0.0, Z95).unwrap();
+        assert_eq!(lo, 0.0);
+        assert!((hi - 0.025_f64.ln().abs()).abs() < 1e-12, "{hi}");
+        assert!((hi - 3.689).abs() < 5e-4);
+        // x = 1: P(X ≥ 1 | μ) = 1 − e^(−μ) = 0.025 at the lower end, so μ = −ln 0.975;
+        // the upper end solves e^(−μ)(1 + μ) = 0.025.
+        let (lo, hi) = poisson_exact(1.0, Z95).unwrap();
+        assert!((lo + 0.975_f64.ln()).abs() < 1e-12, "{lo}");
+        assert!(((-hi).exp() * (1.0 + hi) - 0.025).abs() < 1e-13, "{hi}");
+        assert!((lo - 0.0253).abs() < 5e-5 && (hi - 5.572).abs() < 5e-4);
+        // x = 10: 4.795–18.390 in the published tables (χ² quantiles / 2).
+        let (lo, hi) = poisson_exact(10.0, Z95).unwrap();
+        assert!((lo - 4.795_388_696_132_434).abs() < 1e-9, "{lo}");
+        assert!((hi - 18.390_356_042_017_78).abs() < 1e-9, "{hi}");
+        assert_eq!(poisson_exact(-1.0, Z95), None);
+    }
+
+    #[test]
+    fn exact_poisson_intervals_hold_for_large_counts() {
+        // χ² quantiles / 2 from scipy.stats.chi2.ppf.
+        for &(x, lo_want, hi_want) in &[
+            (100.0, 81.363_991_250_923_14, 121.626_793_792_426_38),
+            (1000.0, 938.973_018_407_695_2, 1_063.952_136_016_302),
+            (1e6, 998_040.983_340_293_9, 1_001_961.911_945_432_2),
+        ] {
+            let (lo, hi) = poisson_exact(x, Z95).unwrap();
+            assert!((lo / lo_want - 1.0).abs() < 1e-9, "{x}: {lo}");
+            assert!((hi / hi_want - 1.0).abs() < 1e-9, "{x}: {hi}");
+        }
+        // Beyond the exact range Byar's approximation takes over, continuously.
+        let (lo, hi) = poisson_exact(1e6 + 1.0, Z95).unwrap();
+        assert!((lo / 998_041.982_360_312 - 1.0).abs() < 1e-9, "{lo}");
+        assert!((hi / 1_001_962.912_925_413_6 - 1.0).abs() < 1e-9, "{hi}");
+    }
+
+    #[test]
+    fn the_gamma_quantile_inverts_the_lower_gamma() {
+        for &(a, p) in &[
+            (0.5, 0.3),
+            (1.0, 0.025),
+            (3.0, 0.975),
+            (40.0, 0.5),
+            (2500.0, 1e-6),
+        ] {
+            let x = gamma_p_inv(a, p);
+            assert!(
+                (gamma_p(a, x) - p).abs() < 1e-12 * p.max(1e-3),
+                "{a} {p}: {x}"
+            );
+        }
+        assert_eq!(gamma_p_inv(2.0, 0.0), 0.0);
     }
 
     #[test]

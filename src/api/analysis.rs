@@ -72,12 +72,12 @@ fn cut(pre: &PreAgg, level: u8, code: &str) -> Result<PreAgg, ApiError> {
             .filter(col(c::tier(level)).eq(lit(code)))
             .collect()
     };
-    Ok(PreAgg {
-        events: f(&pre.events)?,
-        issues: f(&pre.issues)?,
-        households: f(&pre.households)?,
-        zone: pre.zone,
-    })
+    Ok(PreAgg::from_tables(
+        f(&pre.events)?,
+        f(&pre.issues)?,
+        f(&pre.households)?,
+        pre.zone,
+    )?)
 }
 
 fn grain(s: Option<&str>) -> Result<(Granularity, usize), ApiError> {
@@ -210,6 +210,15 @@ pub struct ScoreDto {
     pub parts: Vec<ScorePart>,
 }
 
+/// One period of the sparklines' shared axis, `[from, to)`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SparkPeriodDto {
+    /// `2026-03-01`, `2026-W09` or `2026-03`.
+    pub label: String,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+}
+
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct CompareRow {
     pub code: String,
@@ -219,6 +228,9 @@ pub struct CompareRow {
     pub value: Option<f64>,
     /// Empirical-Bayes estimate (rates).
     pub smoothed: Option<f64>,
+    /// 95% interval of `value`: Wilson for proportions, exact Poisson for
+    /// counts, and the count's exact interval over the exposure for densities
+    /// and per-household or per-visit rates; null for durations and scores.
     pub ci_low: Option<f64>,
     pub ci_high: Option<f64>,
     /// The rate's denominator, or the value for counts.
@@ -226,12 +238,18 @@ pub struct CompareRow {
     /// Ranked (enough volume, has data).
     pub eligible: bool,
     pub score: Option<ScoreDto>,
-    /// The metric over the six windows up to this one, oldest first.
+    /// The metric in each period of `spark_periods`; null where nothing was
+    /// recorded (before the data's first event or after its last).
     pub spark: Vec<Option<f64>>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Compare {
+    /// day, iso_week or month: the grain of `spark_periods`.
+    #[schema(value_type = String)]
+    pub spark_grain: Granularity,
+    /// The periods every row's sparkline is drawn over: exactly the window.
+    pub spark_periods: Vec<SparkPeriodDto>,
     pub rows: Vec<CompareRow>,
 }
 
@@ -251,7 +269,11 @@ pub async fn compare(
         let i = scope.unit_full(model, &cq.unit)?;
         let children = &model.unit(i).children;
         let Some(level) = children.first().map(|&ch| model.unit(ch).level) else {
-            return Ok(Json(Compare { rows: Vec::new() }));
+            return Ok(Json(Compare {
+                spark_grain: Granularity::Month,
+                spark_periods: Vec::new(),
+                rows: Vec::new(),
+            }));
         };
         let ranking = analytics::rank_children(
             &snap.pre,
@@ -263,33 +285,26 @@ pub async fn compare(
         )?;
         let table = analytics::compute_metrics(&snap.pre, model, level, &q)?;
         let scores = analytics::assess(&table, &ScoreConfig::default())?;
-        let mut windows = vec![q.clone()];
-        while windows.len() < 6 {
-            match windows.last().and_then(Query::previous_period) {
-                Some(p) => windows.push(p),
-                None => break,
-            }
-        }
-        windows.reverse();
-        let spark_tables = windows
-            .iter()
-            .map(|w| ingredients(&snap.pre, model, level, w))
-            .collect::<Result<Vec<_>, _>>()?;
+        let parent = model.unit(i);
+        let sparks = analytics::sparks(
+            &cut(&snap.pre, parent.level, &parent.code)?,
+            snap.pre.day_range()?,
+            model,
+            level,
+            children,
+            def,
+            &q,
+        )?;
         let rows = ranking
             .rows
             .into_iter()
             .filter(|r| model.index_of(&r.code).is_some_and(|k| scope.full(k)))
             .map(|r| {
-                let k = model.index_of(&r.code).unwrap_or(i);
-                let cx = UnitContext::of(model, k);
-                let spark = spark_tables
-                    .iter()
-                    .map(|t| {
-                        t.get(&r.code)
-                            .and_then(|ing| (def.value)(ing, &cx))
-                            .or_else(|| (def.value)(&Default::default(), &cx))
-                    })
-                    .collect();
+                let spark = model
+                    .index_of(&r.code)
+                    .and_then(|k| children.iter().position(|&ch| ch == k))
+                    .map(|pos| sparks.values[pos].clone())
+                    .unwrap_or_default();
                 let score = scores.iter().find(|s| s.code == r.code).map(|s| ScoreDto {
                     total: s.total,
                     parts: s
@@ -318,7 +333,19 @@ pub async fn compare(
                 }
             })
             .collect();
-        Ok(Json(Compare { rows }))
+        Ok(Json(Compare {
+            spark_grain: sparks.grain,
+            spark_periods: sparks
+                .periods
+                .into_iter()
+                .map(|p| SparkPeriodDto {
+                    label: p.label,
+                    from: p.from,
+                    to: p.to,
+                })
+                .collect(),
+            rows,
+        }))
     })
     .await
 }

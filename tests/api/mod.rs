@@ -1,6 +1,8 @@
 //! The HTTP API through the router (no port), and once over real TCP;
-//! the scope matrix, the exports and the kill -9 test in their own files.
+//! the scope matrix, the exports, the league table and the kill -9 test in
+//! their own files.
 
+mod compare;
 mod durability;
 mod export;
 mod grid_versions;
