@@ -21,6 +21,7 @@ let current = new Map(); // code → {value} or hotspot row, for tooltips
 let busy = 0;
 let tab = 'overview';
 let playing = null;
+let colourSeq = 0; // the latest colour fetch: an older answer arriving later is dropped
 
 setLang(getLang());
 applyI18n();
@@ -142,17 +143,19 @@ async function refresh(changed) {
     const recolour = ['level', 'parent', 'metric', 'from', 'to', 'kind', 'category', 'mode'].some((k) => changed.has(k));
     // Values are fetched while the geometry loads, and painted once both are in.
     const values = recolour && !playing ? fetchColours() : null;
+    const mine = values ? ++colourSeq : null;
     if (changed.has('level') || changed.has('parent')) {
       // Colours go in as feature state before the geometry: one layout, not two.
       const [fc] = await Promise.all([fetchUnits(), breadcrumb()]);
       const v = values ? await values : null;
-      if (v) paintColours(v, fc, false);
+      if (v && mine === colourSeq) paintColours(v, fc, false);
       await umap.setUnits(fc);
       performance.mark('units-set');
       await umap.drawn;
       window.__firstIdleMs ??= performance.now();
     } else if (values) {
-      await paintColours(await values);
+      const v = await values;
+      if (mine === colourSeq) await paintColours(v);
     }
     if (recolour) mountExport($('#export'));
     if (changed.has('selected')) umap.select(state.selected);
@@ -250,7 +253,9 @@ function paintColours({ mode, r }, fc, wait = true) {
 }
 
 async function colour() {
-  await paintColours(await fetchColours());
+  const mine = ++colourSeq;
+  const v = await fetchColours();
+  if (mine === colourSeq) await paintColours(v);
 }
 
 function palette(m) {
