@@ -1,15 +1,20 @@
 // Compare view for leaders: the league table of a unit's children for the
-// chosen metric, with intervals, rank change, a sparkline per row and the
-// assessment-score breakdown. Sortable by every column; clicking a row
-// calls onPick(code) (the map flies there) and shows that row's score parts.
+// chosen metric, with 95% intervals (every metric that has one, counts
+// included), rank change, a sparkline per row and the assessment-score
+// breakdown. Sortable by every column; clicking a row calls onPick(code)
+// (the map flies there) and shows that row's score parts. Every sparkline
+// is drawn over the same periods, which tile exactly the selected window,
+// so a point at the same x is the same period in every row.
 
 import * as api from './api.js';
 import { t, metricLabel } from './i18n.js';
 import { state, windowParams, metricDef } from './state.js';
-import { fmt } from './format.js';
+import { fmt, fmtShort } from './format.js';
 import { esc } from './legend.js';
 
 let rows = [];
+let periods = [];
+let grain = 'month';
 let sortKey = 'rank';
 let sortAsc = true;
 let seq = 0;
@@ -29,6 +34,8 @@ export async function renderCompare(el, unit, onPick) {
   try {
     const r = await api.compare(unit.code, state.metric, windowParams());
     if (my !== seq) return;
+    periods = r.spark_periods || [];
+    grain = r.spark_grain || 'month';
     rows = r.rows.map((x) => ({
       ...x,
       change: x.prev_rank === null || x.prev_rank === undefined ? null : x.prev_rank - x.rank,
@@ -52,14 +59,19 @@ function draw(el, unit, onPick) {
     const c = typeof x === 'string' ? x.localeCompare(y, 'zh-CN') : x - y;
     return sortAsc ? c : -c;
   });
+  const axis = periods.length
+    ? t('spark_axis', { from: periods[0].label, to: periods[periods.length - 1].label, grain: t(`grain_${grain}`) })
+    : '';
+  const titles = { interval: t('interval_title'), spark: axis };
   el.innerHTML = `<h2>${esc(t('compare_of', { name: unit.name }))}</h2><p class="muted">${esc(metricLabel(m))}</p>
+    <p class="muted" id="spark-axis">${esc(axis)}</p>
     <div class="table-wrap"><table id="league"><thead><tr>${COLUMNS.map(([label, key]) =>
-      `<th ${key ? `data-sort="${key}" class="sortable${key === sortKey ? (sortAsc ? ' asc' : ' desc') : ''}"` : ''}>${t(label)}</th>`).join('')}</tr></thead>
+      `<th data-col="${label}"${titles[label] ? ` title="${esc(titles[label])}"` : ''} ${key ? `data-sort="${key}" class="sortable${key === sortKey ? (sortAsc ? ' asc' : ' desc') : ''}"` : ''}>${t(label)}</th>`).join('')}</tr></thead>
     <tbody>${sorted.map((r) => `<tr data-code="${esc(r.code)}" class="${r.eligible === false ? 'ineligible' : ''}">
       <td class="num">${r.rank ?? '—'}</td>
       <td>${esc(r.name)}${r.eligible === false ? ` <span class="tag" title="${t('not_eligible')}">*</span>` : ''}</td>
       <td class="num">${fmt(r.value, m.unit)}</td>
-      <td class="num muted">${r.ci_low == null ? '—' : `${fmt(r.ci_low, m.unit)} – ${fmt(r.ci_high, m.unit)}`}</td>
+      <td class="num muted ci">${r.ci_low == null || r.ci_high == null ? '—' : `${fmtShort(r.ci_low, m.unit)} – ${fmtShort(r.ci_high, m.unit)}`}</td>
       <td class="num">${fmt(r.smoothed, m.unit)}</td>
       <td class="num">${fmt(r.volume, 'count')}</td>
       <td class="num ${r.change > 0 ? 'good' : r.change < 0 ? 'bad' : ''}">${r.change === null ? '—' : r.change > 0 ? `↑${r.change}` : r.change < 0 ? `↓${-r.change}` : '→'}</td>
@@ -92,19 +104,38 @@ function showParts(el, r) {
   const parts = r?.score?.parts || [];
   el.innerHTML = parts.length
     ? `<h3>${t('score_parts')} · ${esc(r.name)}</h3><ul class="parts">${parts.map((p) =>
-      `<li><span class="part-name">${esc(p.name)}</span><span class="bar"><span style="width:${p.max ? (100 * p.points) / p.max : 0}%"></span></span>
+      `<li><span class="part-name">${esc(metricLabel(metricDef(p.name)) || p.name)}</span><span class="bar"><span style="width:${p.max ? (100 * p.points) / p.max : 0}%"></span></span>
        <span class="num">${fmt(p.points)} / ${fmt(p.max)}</span></li>`).join('')}</ul>`
     : '';
 }
 
+/**
+ * One row's sparkline over the shared periods: slot i sits at the same x in
+ * every row; a period with no value (nothing recorded) leaves a gap, and the
+ * line is scaled to the row's own range.
+ */
 function spark(values) {
-  const v = values.map((x) => (x === null ? NaN : Number(x)));
-  const finite = v.filter(Number.isFinite);
-  if (finite.length < 2) return '';
-  const lo = Math.min(...finite);
-  const hi = Math.max(...finite);
+  const n = periods.length;
   const w = 80;
   const h = 20;
-  const pts = v.map((x, i) => (Number.isFinite(x) ? `${((i / (v.length - 1)) * w).toFixed(1)},${(h - 2 - ((x - lo) / (hi - lo || 1)) * (h - 4)).toFixed(1)}` : null)).filter(Boolean);
-  return `<svg class="spark" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}"><polyline fill="none" stroke="#3182bd" stroke-width="1.5" points="${pts.join(' ')}"/></svg>`;
+  const pad = 2;
+  const v = periods.map((_, i) => (values[i] === null || values[i] === undefined ? NaN : Number(values[i])));
+  const finite = v.filter(Number.isFinite);
+  const lo = Math.min(...finite);
+  const hi = Math.max(...finite);
+  const x = (i) => (n === 1 ? w / 2 : pad + (i / (n - 1)) * (w - 2 * pad));
+  const y = (val) => h - pad - ((val - lo) / (hi - lo || 1)) * (h - 2 * pad);
+  const runs = [];
+  let run = [];
+  v.forEach((val, i) => {
+    if (Number.isFinite(val)) run.push([x(i), y(val)]);
+    else if (run.length) { runs.push(run); run = []; }
+  });
+  if (run.length) runs.push(run);
+  const marks = runs.map((r) => (r.length === 1
+    ? `<circle cx="${r[0][0].toFixed(1)}" cy="${r[0][1].toFixed(1)}" r="1.5" fill="#3182bd"/>`
+    : `<polyline fill="none" stroke="#3182bd" stroke-width="1.5" points="${r.map((p) => `${p[0].toFixed(1)},${p[1].toFixed(1)}`).join(' ')}"/>`)).join('');
+  const first = periods[0];
+  const last = periods[n - 1];
+  return `<svg class="spark" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" data-slots="${n}" data-points="${finite.length}"${n ? ` data-from="${esc(first.from)}" data-to="${esc(last.to)}"` : ''}>${n ? `<title>${esc(`${first.label} – ${last.label}`)}</title>` : ''}${marks}</svg>`;
 }

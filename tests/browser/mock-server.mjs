@@ -84,9 +84,16 @@ function api(req, url, user, body) {
   if (p === '/trend') return { series: Array.from({ length: 12 }, (_, i) => ({ period: `2026-${String(i + 1).padStart(2, '0')}`, value: 10 + 5 * hash(q.unit + i), ma: 12 })), alerts: [{ period: '2026-07', observed: 14.9, expected: 12, p: 0.004 }] };
   if (p === '/compare') {
     const kids = units.filter((c) => c.parent === q.unit);
+    // The months of the window, as the service cuts a window of whole months.
+    const spark_periods = [];
+    for (let d = new Date(`${q.from.slice(0, 7)}-01T00:00:00Z`); d.toISOString().slice(0, 10) < q.to;) {
+      const from = d.toISOString().slice(0, 10);
+      d = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1));
+      spark_periods.push({ label: from.slice(0, 7), from, to: d.toISOString().slice(0, 10) });
+    }
     const rows = kids.map((c) => ({ code: c.code, name: c.name, value: value(c.code, q.metric, q.from, q.to) })).sort((a, b) => b.value - a.value)
-      .map((r, i) => ({ ...r, rank: i + 1, prev_rank: 1 + Math.floor(hash(r.code) * kids.length), smoothed: r.value * 0.95, ci_low: r.value * 0.8, ci_high: r.value * 1.2, volume: Math.round(r.value), eligible: true, score: { total: 60 + 40 * hash(r.code), parts: [{ name: '办结', points: 30, max: 40 }, { name: '满意', points: 20, max: 30 }] }, spark: Array.from({ length: 12 }, (_, i) => hash(r.code + i)) }));
-    return { rows };
+      .map((r, i) => ({ ...r, rank: i + 1, prev_rank: 1 + Math.floor(hash(r.code) * kids.length), smoothed: r.value * 0.95, ci_low: r.value * 0.8, ci_high: r.value * 1.2, volume: Math.round(r.value), eligible: true, score: { total: 60 + 40 * hash(r.code), parts: [{ name: 'resolution_rate', points: 30, max: 40 }, { name: 'satisfaction_rate', points: 20, max: 30 }] }, spark: spark_periods.map((_, k) => hash(r.code + k)) }));
+    return { spark_grain: 'month', spark_periods, rows };
   }
   if (p === '/hotspots') {
     const cls = ['hot99', 'hot95', 'hot90', 'ns', 'ns', 'ns', 'cold90', 'cold95', 'cold99'];

@@ -186,6 +186,84 @@ test('a leader sorts the league table and a row flies the map to its unit', asyn
   });
 });
 
+test('the league table shows intervals for a count metric and every sparkline spans the window', async () => {
+  const leader = svc.users.leader || svc.users.admin;
+  await withBrowser({}, async ({ page }) => {
+    await loginAs(page, svc.base, leader.username, leader.password);
+    await page.click('#tabs button[data-tab=compare]');
+    await page.waitForSelector('#league tbody tr');
+    await page.selectOption('#metric', 'incident_count');
+    await page.waitForFunction(() => document.querySelector('#league') && /案件数/.test(document.querySelector('#side').textContent));
+    await settled(page);
+    const rows = await page.locator('#league tbody tr').count();
+    assert.equal(rows, count(1));
+    // A count has an exact Poisson interval on every row: "lo – hi", lo ≤ value ≤ hi.
+    const cells = await page.$$eval('#league tbody tr', (trs) => trs.map((tr) => ({
+      value: tr.children[2].textContent.trim(),
+      ci: tr.querySelector('td.ci').textContent.trim(),
+    })));
+    const num = (s) => Number(s.replace(/[^\d.]/g, ''));
+    for (const c of cells) {
+      const m = c.ci.match(/^([\d.,]+) – ([\d.,]+)$/);
+      assert.ok(m, `interval shown for a count: ${JSON.stringify(c)}`);
+      assert.ok(num(m[1]) <= num(c.value) && num(c.value) <= num(m[2]), JSON.stringify(c));
+    }
+    assert.ok((await page.getAttribute('#league th[data-col=interval]', 'title')).length > 0);
+    // Every sparkline is drawn over the same periods, which are the window.
+    const win = await page.evaluate(() => ({ from: window.__wangge.state.from, to: window.__wangge.state.to }));
+    const sparks = await page.$$eval('#league svg.spark', (svgs) => svgs.map((s) => ({
+      from: s.dataset.from,
+      to: s.dataset.to,
+      slots: Number(s.dataset.slots),
+      xs: [...s.querySelectorAll('polyline')].flatMap((l) => l.getAttribute('points').split(' ').map((p) => Number(p.split(',')[0])))
+        .concat([...s.querySelectorAll('circle')].map((c) => Number(c.getAttribute('cx')))),
+    })));
+    assert.equal(sparks.length, rows, 'one sparkline per row');
+    const months = (Number(win.to.slice(0, 4)) - Number(win.from.slice(0, 4))) * 12 + Number(win.to.slice(5, 7)) - Number(win.from.slice(5, 7));
+    for (const sp of sparks) {
+      assert.deepEqual([sp.from, sp.to], [win.from, win.to], 'the sparkline spans the window');
+      assert.equal(sp.slots, months, 'one slot per month of the window');
+    }
+    // Aligned: a count is known (zero or more) in the same periods for every
+    // unit, so every row has its points at the same x positions.
+    const withData = sparks.filter((sp) => sp.xs.length > 0);
+    assert.ok(withData.length > 0);
+    for (const sp of withData) assert.deepEqual(sp.xs, withData[0].xs);
+    const lastMonth = new Date(Date.UTC(Number(win.to.slice(0, 4)), Number(win.to.slice(5, 7)) - 2, 1)).toISOString().slice(0, 7);
+    assert.match(await page.textContent('#spark-axis'), new RegExp(`${win.from.slice(0, 7)} 至 ${lastMonth}`));
+    await shot(page, 'leader-compare-count');
+    // A window reaching back before the first event: the months before it
+    // keep their slots but carry no points (unknown, not zero). The mock
+    // service has no first event.
+    if (MOCK) return;
+    await page.selectOption('#preset', 'custom');
+    await page.fill('#from', '2024-01-01');
+    await page.fill('#to', '2025-01-01');
+    await page.waitForSelector('#league svg.spark[data-from="2024-01-01"][data-to="2025-01-01"]');
+    await settled(page);
+    const early = await page.$$eval('#league svg.spark', (svgs) => svgs.map((s) => ({
+      slots: Number(s.dataset.slots),
+      points: Number(s.dataset.points),
+      xs: [...s.querySelectorAll('polyline')].flatMap((l) => l.getAttribute('points').split(' ').map((p) => Number(p.split(',')[0]))),
+    })));
+    assert.equal(early.length, rows);
+    for (const sp of early) {
+      assert.equal(sp.slots, 12);
+      assert.equal(sp.points, 2, 'November and December 2024 only');
+      // Slots 10 and 11 of 0..11 on an 80-pixel line with 2 pixels each side.
+      assert.deepEqual(sp.xs, [2 + (10 / 11) * 76, 78].map((x) => Number(x.toFixed(1))));
+    }
+    // No rank change against the year before the data: nothing to compare with.
+    const changes = await page.$$eval('#league tbody tr td:nth-child(7)', (tds) => tds.map((td) => td.textContent.trim()));
+    assert.ok(changes.every((c) => c === '—'), changes.join(' '));
+    // The map shows the same window as the table (the last of the two date
+    // changes wins): the top of its legend is the table's largest value.
+    const top = Math.max(...(await page.$$eval('#league tbody tr td:nth-child(3)', (tds) => tds.map((td) => Number(td.textContent.replace(/[^\d.]/g, ''))))));
+    assert.match(await page.textContent('#legend'), new RegExp(`(^|[^\\d.,])${top.toLocaleString('zh-CN')}(?![\\d.,])`));
+    await shot(page, 'leader-compare-before-data');
+  });
+});
+
 test('a grid chief on a tablet sees only their grid, and the API refuses another', async () => {
   const chief = svc.users.chief;
   await withBrowser({ viewport: { width: 1024, height: 768 } }, async ({ page }) => {
