@@ -65,7 +65,14 @@ pub struct PreAgg {
     pub households: DataFrame,
     /// Zone of the `day` column.
     pub zone: Zone,
+    /// For each table (events, issues, households), the row offsets where
+    /// its day-sorted runs start: one run after a build, one more per
+    /// [`PreAgg::append`] until runs of similar length are merged.
+    runs: [Vec<usize>; 3],
 }
+
+/// Runs a table may hold before the newest ones are merged regardless of length.
+const MAX_RUNS: usize = 8;
 
 fn count_if(pred: Expr, name: &str) -> Expr {
     pred.fill_null(false)
@@ -190,24 +197,99 @@ fn base_columns(zone: Zone) -> Vec<Expr> {
     e
 }
 
-/// Rows with a day in `[from, to)` of a table sorted by day: a filtered
-/// query then reads its month instead of two years. Falls back to the whole
-/// table when the day column cannot be read as one slice; callers filter on
-/// the day anyway, so the fallback is only slower, never wrong.
-fn day_slice(df: &DataFrame, from: Option<i32>, to: Option<i32>) -> DataFrame {
-    let Some(days) = df
-        .column(DAY)
-        .ok()
-        .and_then(|c| c.i32().ok())
-        .and_then(|ca| ca.cont_slice().ok())
-    else {
+/// The days of `df`, read by position (any chunking).
+fn days_of(df: &DataFrame) -> Option<&Int32Chunked> {
+    df.column(DAY).ok()?.i32().ok()
+}
+
+/// First row at or after `start` in `[start, end)` whose day is not below
+/// `day` (the rows of a run are in day order).
+fn first_not_below(days: &Int32Chunked, start: usize, end: usize, day: i32) -> usize {
+    let (mut lo, mut hi) = (start, end);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if days.get(mid).is_some_and(|d| d < day) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
+}
+
+/// Rows with a day in `[from, to)` of a table made of day-sorted runs
+/// starting at `runs`: a filtered query then reads its month of each run
+/// instead of two years. Falls back to the whole table when the day column
+/// cannot be read; callers filter on the day anyway, so the fallback is only
+/// slower, never wrong.
+fn day_slice(df: &DataFrame, runs: &[usize], from: Option<i32>, to: Option<i32>) -> DataFrame {
+    let Some(days) = days_of(df) else {
         return df.clone();
     };
-    let start = from.map_or(0, |f| days.partition_point(|&d| d < f));
-    let end = to
-        .map_or(days.len(), |t| days.partition_point(|&d| d < t))
-        .max(start);
-    df.slice(start as i64, end - start)
+    let n = df.height();
+    let mut pieces: Vec<DataFrame> = Vec::with_capacity(runs.len());
+    for (k, &s) in runs.iter().enumerate() {
+        let e = runs.get(k + 1).copied().unwrap_or(n);
+        let start = from.map_or(s, |f| first_not_below(days, s, e, f));
+        let end = to.map_or(e, |t| first_not_below(days, start, e, t));
+        if end > start || pieces.is_empty() {
+            pieces.push(df.slice(start as i64, end - start));
+        }
+    }
+    let mut out = pieces.swap_remove(0);
+    for p in &pieces {
+        // Same schema by construction; a failure would only lose speed.
+        if out.vstack_mut(p).is_err() {
+            return df.clone();
+        }
+    }
+    out
+}
+
+/// Sorts `df` by day in one chunk.
+fn sorted_by_day(df: DataFrame) -> PolarsResult<DataFrame> {
+    let mut df = df.sort([DAY], SortMultipleOptions::default().with_multithreaded(true))?;
+    df.rechunk_mut();
+    Ok(df)
+}
+
+/// Appends a day-sorted `tail` to the table `df` of runs `runs`, merging
+/// runs so that there are few of them and each is at least twice the next
+/// (the total sorting work stays that of a log-structured merge).
+fn append_run(df: &mut DataFrame, runs: &mut Vec<usize>, tail: &DataFrame) -> PolarsResult<()> {
+    if tail.height() == 0 {
+        return Ok(());
+    }
+    let start = df.height();
+    // New rows on or after the last day so far extend the last run.
+    let extends = match (days_of(df).and_then(|d| d.max()), days_of(tail).and_then(|d| d.min())) {
+        (Some(last), Some(first)) => first >= last,
+        _ => df.height() == 0,
+    };
+    df.vstack_mut(tail)?;
+    if runs.is_empty() {
+        runs.push(0);
+    } else if !extends {
+        runs.push(start);
+    }
+    while runs.len() >= 2 {
+        let k = runs.len() - 1;
+        let last = df.height() - runs[k];
+        let prev = runs[k] - runs[k - 1];
+        if last * 2 < prev && runs.len() <= MAX_RUNS {
+            break;
+        }
+        let s = runs[k - 1];
+        let merged = sorted_by_day(df.slice(s as i64, df.height() - s))?;
+        let mut head = df.slice(0, s);
+        head.vstack_mut(&merged)?;
+        *df = head;
+        runs.pop();
+    }
+    if df.first_col_n_chunks() > 32 {
+        df.rechunk_mut();
+    }
+    Ok(())
 }
 
 impl PreAgg {
@@ -225,7 +307,6 @@ impl PreAgg {
             None => households_of(base.clone().lazy()).collect()?,
         };
         let mut issues = issues_of(base.lazy()).collect()?;
-        // One chunk per column, so day windows can be cut by binary search.
         for df in [&mut events, &mut issues, &mut households] {
             df.rechunk_mut();
         }
@@ -234,7 +315,61 @@ impl PreAgg {
             issues,
             households,
             zone,
+            runs: [vec![0], vec![0], vec![0]],
         })
+    }
+
+    /// Pre-aggregates from tables built elsewhere (read back from a
+    /// snapshot, or cut from another pre-aggregate): each is sorted by day
+    /// unless it already is, so it holds one run.
+    pub fn from_tables(
+        events: DataFrame,
+        issues: DataFrame,
+        households: DataFrame,
+        zone: Zone,
+    ) -> Result<PreAgg, AnalyticsError> {
+        let one_run = |df: DataFrame| -> PolarsResult<DataFrame> {
+            let sorted = days_of(&df).is_some_and(|d| {
+                let mut it = d.iter();
+                let mut prev = it.next().flatten();
+                it.all(|x| {
+                    let ok = prev <= x;
+                    prev = x;
+                    ok
+                })
+            });
+            if sorted {
+                let mut df = df;
+                df.rechunk_mut();
+                Ok(df)
+            } else {
+                sorted_by_day(df)
+            }
+        };
+        Ok(PreAgg {
+            events: one_run(events)?,
+            issues: one_run(issues)?,
+            households: one_run(households)?,
+            zone,
+            runs: [vec![0], vec![0], vec![0]],
+        })
+    }
+
+    /// Folds the pre-aggregates of newly stored events into these, at a
+    /// cost that follows the new rows (plus an occasional merge of runs),
+    /// not the ten million old ones. Every reader sums counts and counts
+    /// distinct households, so a key present in both needs no merging.
+    pub fn append(&mut self, new: &PreAgg) -> Result<(), AnalyticsError> {
+        let [re, ri, rh] = &mut self.runs;
+        append_run(&mut self.events, re, &new.events)?;
+        append_run(&mut self.issues, ri, &new.issues)?;
+        append_run(&mut self.households, rh, &new.households)?;
+        Ok(())
+    }
+
+    /// Day-sorted runs per table (events, issues, households).
+    pub fn run_counts(&self) -> [usize; 3] {
+        [self.runs[0].len(), self.runs[1].len(), self.runs[2].len()]
     }
 
     /// Reads a joined Parquet file and pre-aggregates it.
@@ -245,23 +380,34 @@ impl PreAgg {
 
     /// Count-table rows of the query's window (the predicate still applies on top).
     pub fn events_in(&self, q: &Query) -> DataFrame {
-        day_slice(&self.events, q.from.map(day_number), q.to.map(day_number))
+        day_slice(
+            &self.events,
+            &self.runs[0],
+            q.from.map(day_number),
+            q.to.map(day_number),
+        )
     }
 
     /// Issue rows of the query's window.
     pub fn issues_in(&self, q: &Query) -> DataFrame {
-        day_slice(&self.issues, q.from.map(day_number), q.to.map(day_number))
+        day_slice(
+            &self.issues,
+            &self.runs[1],
+            q.from.map(day_number),
+            q.to.map(day_number),
+        )
     }
 
     /// Issue rows from the beginning up to the query's window end.
     pub fn issues_before_end(&self, q: &Query) -> DataFrame {
-        day_slice(&self.issues, None, q.to.map(day_number))
+        day_slice(&self.issues, &self.runs[1], None, q.to.map(day_number))
     }
 
     /// Household rows of the query's window.
     pub fn households_in(&self, q: &Query) -> DataFrame {
         day_slice(
             &self.households,
+            &self.runs[2],
             q.from.map(day_number),
             q.to.map(day_number),
         )
@@ -381,6 +527,47 @@ mod tests {
             pre.issues_before_end(&Query::default()).height(),
             pre.issues.height()
         );
+    }
+
+    /// Events folded in by [`PreAgg::append`], in batches whose days go
+    /// back and forth, answer every window like one build over them all.
+    #[test]
+    fn appended_batches_answer_like_one_build() {
+        let (gm, df) = big(2, 2, 3, 6_000, 90);
+        let zone = Zone::default();
+        let whole = PreAgg::build(df.clone().lazy(), zone).unwrap();
+        // Batches cut from a shuffled order: each spans the whole period.
+        let n = df.height() as i64;
+        let order: Vec<IdxSize> = (0..n as IdxSize).map(|i| (i * 7_919) % n as IdxSize).collect();
+        let shuffled = df.take(&IdxCa::from_vec("i".into(), order)).unwrap();
+        let mut pre = PreAgg::build(shuffled.slice(0, 500).lazy(), zone).unwrap();
+        let mut start = 500;
+        for len in [50, 1_000, 7, 300, 2_000, 1, 900, 600, 642] {
+            let part = PreAgg::build(shuffled.slice(start, len).lazy(), zone).unwrap();
+            pre.append(&part).unwrap();
+            start += len as i64;
+        }
+        assert_eq!(start, n);
+        // Recent rows after everything extend the last run instead.
+        assert!(pre.run_counts().iter().all(|&r| (1..=MAX_RUNS).contains(&r)));
+        let d = |m, day| NaiveDate::from_ymd_opt(2025, m, day).unwrap();
+        for q in [
+            Query::default(),
+            Query::window(d(1, 10), d(1, 20)),
+            Query::window(d(2, 1), d(3, 1)),
+        ] {
+            for level in 1..=3 {
+                let a = compute_metrics(&whole, &gm, level, &q).unwrap();
+                let b = compute_metrics(&pre, &gm, level, &q).unwrap();
+                assert_eq!(
+                    serde_json::to_value(&a.rows).unwrap(),
+                    serde_json::to_value(&b.rows).unwrap(),
+                    "level {level}, {q:?}"
+                );
+            }
+            assert_eq!(pre.events_in(&q).column(p::N).unwrap().i64().unwrap().sum(),
+                whole.events_in(&q).column(p::N).unwrap().i64().unwrap().sum());
+        }
     }
 
     /// Timing, not a unit test: `cargo test --release --lib filtered_query -- --ignored --nocapture`.

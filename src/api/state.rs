@@ -178,12 +178,16 @@ impl AppState {
                 let households = t.pop().unwrap_or_default();
                 let issues = t.pop().unwrap_or_default();
                 let events = t.pop().unwrap_or_default();
-                PreAgg {
-                    events,
-                    issues,
-                    households,
-                    zone: self.zone,
+                let mut pre = PreAgg::from_tables(events, issues, households, self.zone)?;
+                if loaded.from_database > 0 {
+                    // Events stored after the snapshot: only they are aggregated.
+                    let tail = frame.slice(
+                        loaded.from_snapshot as i64,
+                        loaded.from_database as usize,
+                    );
+                    pre.append(&PreAgg::build(tail.lazy(), self.zone)?)?;
                 }
+                pre
             }
             _ => {
                 rebuilt = true;
@@ -219,7 +223,21 @@ impl AppState {
             let pre = self.snapshot()?;
             std::thread::spawn(move || {
                 let t = std::time::Instant::now();
+                // One day-sorted run per table, so the next start-up can
+                // use them as they are.
                 let p = &pre.pre;
+                let p = match PreAgg::from_tables(
+                    p.events.clone(),
+                    p.issues.clone(),
+                    p.households.clone(),
+                    p.zone,
+                ) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "sorting the pre-aggregates failed");
+                        return;
+                    }
+                };
                 let extras = [
                     (PRE_TABLES[0], &p.events),
                     (PRE_TABLES[1], &p.issues),
@@ -271,12 +289,20 @@ impl AppState {
             return Ok(false);
         }
         let old = self.snapshot()?;
-        let mut frame = old.frame.clone();
-        for p in &pending {
-            frame.vstack_mut(p)?;
+        // The new rows alone are pre-aggregated and folded in: a refresh
+        // costs what was ingested since the last one, not the whole frame.
+        let mut new = pending[0].clone();
+        for p in &pending[1..] {
+            new.vstack_mut(p)?;
         }
-        frame.rechunk_mut();
-        let pre = PreAgg::build(frame.clone().lazy(), self.zone)?;
+        new.rechunk_mut();
+        let mut pre = old.pre.clone();
+        pre.append(&PreAgg::build(new.clone().lazy(), self.zone)?)?;
+        let mut frame = old.frame.clone();
+        frame.vstack_mut(&new)?;
+        if frame.first_col_n_chunks() > 64 {
+            frame.rechunk_mut();
+        }
         let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
         let rows = frame.height();
         let snap = Snapshot {

@@ -48,8 +48,9 @@ pub struct FrameLoad {
     pub from_snapshot: u64,
     /// Rows read from SQLite.
     pub from_database: u64,
-    /// The derived tables asked for, in order, when the snapshot was current
-    /// (no newer events), written under the same key and all readable.
+    /// The derived tables asked for, in order, when written under the same
+    /// key and all readable. They cover the first `from_snapshot` rows of
+    /// `frame`; the `from_database` rows after those are the caller's to add.
     pub extras: Option<Vec<DataFrame>>,
 }
 
@@ -163,8 +164,7 @@ impl Store {
     /// The event frame: the snapshot when valid plus the events stored after
     /// it, else every event from the database.
     /// `extras` names derived tables written with the snapshot under `key`
-    /// (see [`Store::write_snapshot`]); they come back only when nothing was
-    /// stored after the snapshot.
+    /// (see [`Store::write_snapshot`]); they describe the snapshot's rows only.
     pub fn load_frame_fast(&self, key: &str, extras: &[&str]) -> Result<FrameLoad> {
         if let Some(m) = self.valid_snapshot()? {
             let read = File::open(self.snapshot_path())
@@ -182,13 +182,11 @@ impl Store {
                 {
                     let (tail, high_water) = self.load_frame_after(m.high_water)?;
                     let from_database = tail.height() as u64;
-                    let extras = if from_database > 0 {
+                    if from_database > 0 {
                         frame.vstack_mut(&tail)?;
                         frame.rechunk_mut();
-                        None
-                    } else {
-                        self.read_extras(&m, key, extras)
-                    };
+                    }
+                    let extras = self.read_extras(&m, key, extras);
                     return Ok(FrameLoad {
                         frame,
                         high_water,
