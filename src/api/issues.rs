@@ -14,7 +14,9 @@ use super::ingest::store_rows;
 use super::scope::Scope;
 use super::state::AppState;
 use crate::ingest::{Event, Kind};
-use crate::store::{new_token, now_us, IssueFilter, IssueRow};
+use crate::columns as c;
+use crate::store::{new_token, now_us, IssueRow};
+use polars::prelude::*;
 
 #[derive(Deserialize, utoipa::IntoParams)]
 pub struct IssuesQuery {
@@ -47,6 +49,104 @@ pub struct IssuePage {
     pub items: Vec<IssueItem>,
 }
 
+/// Which issues to list.
+#[derive(Debug, Clone, Default)]
+struct IssueFilter {
+    /// Tier of `code` (1, 2 or 3).
+    level: u8,
+    /// Unit whose issues are listed; empty = every unit.
+    code: String,
+    /// `open` or `resolved`; None = both.
+    status: Option<String>,
+    /// One category (an Open311 service); None = all.
+    category: Option<String>,
+    /// When set, only issues in these grids (a chief looking at a parent).
+    grids: Option<Vec<String>>,
+    /// 0-based offset and page size.
+    offset: u64,
+    limit: u64,
+}
+
+/// A page of issues from the in-memory frame, open ones first, newest first
+/// within a status (ties by id); and how many match the filter.
+fn issue_page(frame: &DataFrame, f: &IssueFilter) -> Result<(u64, Vec<IssueRow>), ApiError> {
+    let mut keep = col(c::KIND).eq(lit(crate::analytics::preagg::ISSUE));
+    if !f.code.is_empty() {
+        keep = keep.and(col(c::tier(f.level)).eq(lit(f.code.clone())));
+    }
+    if let Some(s) = &f.status {
+        keep = keep.and(col(c::STATUS).eq(lit(s.clone())));
+    }
+    if let Some(k) = &f.category {
+        keep = keep.and(col(c::CATEGORY).eq(lit(k.clone())));
+    }
+    if let Some(g) = &f.grids {
+        let grids = Series::new("grids".into(), g.clone());
+        keep = keep.and(col(c::TIER3).is_in(lit(grids).implode(false), false));
+    }
+    let us = |name: &str| col(name).cast(DataType::Int64);
+    let matching = frame
+        .clone()
+        .lazy()
+        .filter(keep)
+        .select([
+            col(c::ID),
+            col(c::CATEGORY),
+            us(c::OCCURRED_AT),
+            col(c::STATUS),
+            us(c::DEADLINE),
+            us(c::RESOLVED_AT),
+            col(c::LON),
+            col(c::LAT),
+            col(c::SOURCE),
+            col(c::TIER1),
+            col(c::TIER2),
+            col(c::TIER3),
+        ])
+        .collect()?;
+    let total = matching.height() as u64;
+    let df = matching
+        .lazy()
+        .sort_by_exprs(
+            [
+                col(c::STATUS).eq(lit("open")).fill_null(false),
+                col(c::OCCURRED_AT),
+                col(c::ID),
+            ],
+            SortMultipleOptions::default().with_order_descending_multi([true, true, false]),
+        )
+        .slice(
+            i64::try_from(f.offset).unwrap_or(i64::MAX),
+            IdxSize::try_from(f.limit).unwrap_or(IdxSize::MAX),
+        )
+        .collect()?;
+    let s = |name: &str| -> PolarsResult<StringChunked> { Ok(df.column(name)?.str()?.clone()) };
+    let i = |name: &str| -> PolarsResult<Int64Chunked> { Ok(df.column(name)?.i64()?.clone()) };
+    let f64s = |name: &str| -> PolarsResult<Float64Chunked> { Ok(df.column(name)?.f64()?.clone()) };
+    let (id, cat, status, source) = (s(c::ID)?, s(c::CATEGORY)?, s(c::STATUS)?, s(c::SOURCE)?);
+    let (t1, t2, t3) = (s(c::TIER1)?, s(c::TIER2)?, s(c::TIER3)?);
+    let (at, due, done) = (i(c::OCCURRED_AT)?, i(c::DEADLINE)?, i(c::RESOLVED_AT)?);
+    let (lon, lat) = (f64s(c::LON)?, f64s(c::LAT)?);
+    let owned = |v: Option<&str>| v.map(str::to_owned);
+    let rows = (0..df.height())
+        .map(|k| IssueRow {
+            id: id.get(k).unwrap_or_default().to_owned(),
+            category: cat.get(k).unwrap_or_default().to_owned(),
+            occurred_at: at.get(k).unwrap_or_default(),
+            status: owned(status.get(k)),
+            deadline: due.get(k),
+            resolved_at: done.get(k),
+            lon: lon.get(k).unwrap_or(f64::NAN),
+            lat: lat.get(k).unwrap_or(f64::NAN),
+            source: owned(source.get(k)),
+            tier1: owned(t1.get(k)),
+            tier2: owned(t2.get(k)),
+            tier3: owned(t3.get(k)),
+        })
+        .collect();
+    Ok((total, rows))
+}
+
 fn status(s: Option<String>) -> Result<Option<String>, ApiError> {
     match s.as_deref() {
         None | Some("") | Some("all") => Ok(None),
@@ -70,9 +170,11 @@ pub async fn list(
         return Err(ApiError::BadRequest("per_page must be 1..=500".into()));
     }
     let status = status(q.status)?;
-    let snap = st.snapshot()?;
-    let store = st.store.clone();
+    st.snapshot()?;
+    let st2 = st.clone();
     st.blocking(move || {
+        // Acknowledged ingest shows in the list at once.
+        let snap = st2.current()?;
         let model = &snap.grids.model;
         let scope = Scope::of(c.user(), model);
         let i = scope.unit(model, &q.unit)?;
@@ -84,20 +186,15 @@ pub async fn list(
         };
         let f = IssueFilter {
             level: u.level,
-            code: u.code.clone(),
+            // The county root holds every issue.
+            code: if u.level == 0 { String::new() } else { u.code.clone() },
             status,
+            category: None,
             grids,
             offset: (page - 1) * per,
             limit: per,
         };
-        let (total, rows) = if u.level == 0 {
-            store.issues(&IssueFilter {
-                code: String::new(),
-                ..f
-            })?
-        } else {
-            store.issues(&f)?
-        };
+        let (total, rows) = issue_page(&snap.frame, &f)?;
         let now = now_us();
         let items = rows
             .into_iter()
@@ -135,8 +232,21 @@ pub async fn services(
     State(st): State<AppState>,
     _c: Caller,
 ) -> Result<Json<Vec<Service>>, ApiError> {
-    let store = st.store.clone();
-    let cats = st.blocking(move || Ok(store.issue_categories()?)).await?;
+    let snap = st.snapshot()?;
+    let cats = st
+        .blocking(move || {
+            let df = snap
+                .pre
+                .events
+                .clone()
+                .lazy()
+                .filter(col(c::KIND).eq(lit(crate::analytics::preagg::ISSUE)))
+                .select([col(c::CATEGORY).unique().sort(SortOptions::default())])
+                .collect()?;
+            let cats = df.column(c::CATEGORY)?.str()?;
+            Ok(cats.iter().flatten().map(str::to_owned).collect::<Vec<_>>())
+        })
+        .await?;
     Ok(Json(
         cats.into_iter()
             .map(|c| Service {
@@ -214,25 +324,22 @@ pub async fn requests(
         }
     };
     let limit = q.limit.unwrap_or(200).clamp(1, 1000);
-    let snap = st.snapshot()?;
-    let store = st.store.clone();
+    st.snapshot()?;
+    let st2 = st.clone();
     st.blocking(move || {
+        let snap = st2.current()?;
         let scope = Scope::of(c.user(), &snap.grids.model);
         let f = IssueFilter {
             level: 3,
             code: String::new(),
             status,
+            category: q.service_code,
             grids: scope.grids(&snap.grids.model),
             offset: 0,
             limit,
         };
-        let (_, rows) = store.issues(&f)?;
-        Ok(Json(
-            rows.into_iter()
-                .filter(|r| q.service_code.as_ref().is_none_or(|s| *s == r.category))
-                .map(request)
-                .collect(),
-        ))
+        let (_, rows) = issue_page(&snap.frame, &f)?;
+        Ok(Json(rows.into_iter().map(request).collect()))
     })
     .await
 }

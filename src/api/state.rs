@@ -96,6 +96,9 @@ pub struct Inner {
     pub zone: Zone,
     snapshot: RwLock<Option<Arc<Snapshot>>>,
     pending: Mutex<Vec<DataFrame>>,
+    /// Held while pending rows are folded in: two folds at once would each
+    /// build on the same old snapshot and one would lose the other's rows.
+    folding: Mutex<()>,
     generation: AtomicU64,
     pub sessions: RwLock<HashMap<String, Session>>,
     pub cache: Mutex<HashMap<String, Arc<Cached>>>,
@@ -134,6 +137,7 @@ impl AppState {
             zone: Zone { tz },
             snapshot: RwLock::new(None),
             pending: Mutex::new(Vec::new()),
+            folding: Mutex::new(()),
             generation: AtomicU64::new(0),
             sessions: RwLock::new(HashMap::new()),
             cache: Mutex::new(HashMap::new()),
@@ -258,6 +262,13 @@ impl AppState {
         Ok(())
     }
 
+    /// The snapshot with every acknowledged event folded in (blocking):
+    /// for reads that list rows, where the refresh period would show.
+    pub fn current(&self) -> Result<Arc<Snapshot>, ApiError> {
+        self.refresh()?;
+        self.snapshot()
+    }
+
     /// The current snapshot, or 503 while loading.
     pub fn snapshot(&self) -> Result<Arc<Snapshot>, ApiError> {
         self.snapshot
@@ -284,6 +295,7 @@ impl AppState {
     /// Folds pending rows into a new snapshot (blocking). `Ok(false)` when
     /// there was nothing to fold.
     pub fn refresh(&self) -> Result<bool, ApiError> {
+        let _one_at_a_time = self.folding.lock().unwrap_or_else(|p| p.into_inner());
         let pending = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
         if pending.is_empty() {
             return Ok(false);

@@ -1,4 +1,8 @@
-//! Events with their join results: batched inserts, re-joins, issue pages.
+//! Events with their join results: batched inserts, re-joins, one issue by id.
+//!
+//! Lists of issues are cut from the in-memory frame (`api::issues`), not
+//! from here: indexes by unit on a ten-million-row table would cost every
+//! ingest batch thousands of scattered page writes.
 //!
 //! Idempotence lives in the schema: `UNIQUE (kind, id)` with `INSERT OR
 //! IGNORE`, so a batch re-sent after a lost acknowledgement (or after a
@@ -24,22 +28,6 @@ pub struct Located<'a> {
 const INSERT: &str = "INSERT OR IGNORE INTO events(kind, id, occurred_at, lon, lat, category, status, resolved_at, \
     deadline, satisfaction, source, cleared, household_hash, visitor_hash, tier1, tier2, tier3, outcome, grid_version) \
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)";
-
-/// Which issues to list.
-#[derive(Debug, Clone, Default)]
-pub struct IssueFilter {
-    /// Tier of `code` (1, 2 or 3).
-    pub level: u8,
-    /// Unit whose issues are listed; empty = every unit.
-    pub code: String,
-    /// `open` or `resolved`; None = both.
-    pub status: Option<String>,
-    /// When set, only issues in these grids (a chief looking at a parent).
-    pub grids: Option<Vec<String>>,
-    /// 0-based offset and page size.
-    pub offset: u64,
-    pub limit: u64,
-}
 
 /// One issue as the issue list shows it; no personal data is stored for issues.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -160,49 +148,6 @@ impl Store {
         })
     }
 
-    /// A page of a unit's issues, open ones first, newest first within a
-    /// status; and the total count under the filter.
-    pub fn issues(&self, f: &IssueFilter) -> Result<(u64, Vec<IssueRow>)> {
-        let tier = match f.level {
-            1 => "tier1",
-            2 => "tier2",
-            _ => "tier3",
-        };
-        let grids = f
-            .grids
-            .as_ref()
-            .map(|g| serde_json::Value::from(g.clone()).to_string());
-        // Without a unit (an admin's Open311 listing) the tier clause goes,
-        // rather than an `OR` that would keep SQLite off the index.
-        let unit = if f.code.is_empty() {
-            "?1 = ''".to_owned()
-        } else {
-            format!("{tier} = ?1")
-        };
-        let filter = format!(
-            "FROM events WHERE kind = 'issue' AND {unit} AND (?2 IS NULL OR status = ?2) \
-             AND (?3 IS NULL OR tier3 IN (SELECT value FROM json_each(?3)))"
-        );
-        let limit = i64::try_from(f.limit).unwrap_or(i64::MAX);
-        let offset = i64::try_from(f.offset).unwrap_or(i64::MAX);
-        self.read(|c| {
-            let total: i64 = c.query_row(
-                &format!("SELECT count(*) {filter}"),
-                params![f.code, f.status, grids],
-                |r| r.get(0),
-            )?;
-            let mut st = c.prepare(&format!(
-                "SELECT {ISSUE_COLS} {filter} \
-                 ORDER BY (status = 'open') DESC, occurred_at DESC, id LIMIT ?4 OFFSET ?5"
-            ))?;
-            let rows = st.query_map(params![f.code, f.status, grids, limit, offset], issue_row)?;
-            Ok((
-                u64::try_from(total).unwrap_or(0),
-                rows.collect::<rusqlite::Result<Vec<_>>>()?,
-            ))
-        })
-    }
-
     /// One issue by id.
     pub fn issue(&self, id: &str) -> Result<Option<IssueRow>> {
         let f = self.read(|c| {
@@ -213,16 +158,5 @@ impl Store {
             rows.next().transpose()
         })?;
         Ok(f)
-    }
-
-    /// Distinct issue categories (Open311 services).
-    pub fn issue_categories(&self) -> Result<Vec<String>> {
-        self.read(|c| {
-            let mut st = c.prepare(
-                "SELECT DISTINCT category FROM events WHERE kind = 'issue' ORDER BY category",
-            )?;
-            let rows = st.query_map([], |r| r.get(0))?;
-            rows.collect()
-        })
     }
 }

@@ -28,7 +28,7 @@ use std::sync::Mutex;
 
 use rusqlite::Connection;
 
-pub use events::{IssueFilter, IssueRow, Located};
+pub use events::{IssueRow, Located};
 pub use grids::GridVersion;
 pub use load::{ensure_grids, ingest_file, FileIngest};
 pub use snapshot::FrameLoad;

@@ -2,9 +2,11 @@
 //!
 //! Times are INTEGER microseconds since the epoch, UTC, like the polars frame.
 //! Events carry the grid version they were joined against, so a re-join after
-//! a new grid file can be checked. Issue indexes are partial (`kind = 'issue'`)
-//! because only issues are listed row by row; every other read goes through
-//! the in-memory frame, and fewer indexes keep ingest fast.
+//! a new grid file can be checked. The only index on events is the
+//! `UNIQUE (kind, id)` that makes ingest idempotent and finds one issue by
+//! id: every other read goes through the in-memory frame, and an index by
+//! unit would cost each ingest batch a scattered page write per row (earlier
+//! databases had three; they are dropped here).
 
 pub const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS meta (
@@ -43,9 +45,9 @@ CREATE TABLE IF NOT EXISTS events (
     grid_version   INTEGER NOT NULL,
     UNIQUE (kind, id)
 );
-CREATE INDEX IF NOT EXISTS issues_tier1 ON events(tier1) WHERE kind = 'issue';
-CREATE INDEX IF NOT EXISTS issues_tier2 ON events(tier2) WHERE kind = 'issue';
-CREATE INDEX IF NOT EXISTS issues_tier3 ON events(tier3) WHERE kind = 'issue';
+DROP INDEX IF EXISTS issues_tier1;
+DROP INDEX IF EXISTS issues_tier2;
+DROP INDEX IF EXISTS issues_tier3;
 CREATE TABLE IF NOT EXISTS users (
     id            INTEGER PRIMARY KEY,
     name          TEXT NOT NULL UNIQUE,
