@@ -339,8 +339,6 @@ impl PreAgg {
                 })
             });
             if sorted {
-                let mut df = df;
-                df.rechunk_mut();
                 Ok(df)
             } else {
                 sorted_by_day(df)
