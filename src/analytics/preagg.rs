@@ -248,7 +248,10 @@ fn day_slice(df: &DataFrame, runs: &[usize], from: Option<i32>, to: Option<i32>)
 
 /// Sorts `df` by day in one chunk.
 fn sorted_by_day(df: DataFrame) -> PolarsResult<DataFrame> {
-    let mut df = df.sort([DAY], SortMultipleOptions::default().with_multithreaded(true))?;
+    let mut df = df.sort(
+        [DAY],
+        SortMultipleOptions::default().with_multithreaded(true),
+    )?;
     df.rechunk_mut();
     Ok(df)
 }
@@ -262,7 +265,10 @@ fn append_run(df: &mut DataFrame, runs: &mut Vec<usize>, tail: &DataFrame) -> Po
     }
     let start = df.height();
     // New rows on or after the last day so far extend the last run.
-    let extends = match (days_of(df).and_then(|d| d.max()), days_of(tail).and_then(|d| d.min())) {
+    let extends = match (
+        days_of(df).and_then(|d| d.max()),
+        days_of(tail).and_then(|d| d.min()),
+    ) {
         (Some(last), Some(first)) => first >= last,
         _ => df.height() == 0,
     };
@@ -536,7 +542,9 @@ mod tests {
         let whole = PreAgg::build(df.clone().lazy(), zone).unwrap();
         // Batches cut from a shuffled order: each spans the whole period.
         let n = df.height() as i64;
-        let order: Vec<IdxSize> = (0..n as IdxSize).map(|i| (i * 7_919) % n as IdxSize).collect();
+        let order: Vec<IdxSize> = (0..n as IdxSize)
+            .map(|i| (i * 7_919) % n as IdxSize)
+            .collect();
         let shuffled = df.take(&IdxCa::from_vec("i".into(), order)).unwrap();
         let mut pre = PreAgg::build(shuffled.slice(0, 500).lazy(), zone).unwrap();
         let mut start = 500;
@@ -547,7 +555,10 @@ mod tests {
         }
         assert_eq!(start, n);
         // Recent rows after everything extend the last run instead.
-        assert!(pre.run_counts().iter().all(|&r| (1..=MAX_RUNS).contains(&r)));
+        assert!(pre
+            .run_counts()
+            .iter()
+            .all(|&r| (1..=MAX_RUNS).contains(&r)));
         let d = |m, day| NaiveDate::from_ymd_opt(2025, m, day).unwrap();
         for q in [
             Query::default(),
@@ -563,8 +574,16 @@ mod tests {
                     "level {level}, {q:?}"
                 );
             }
-            assert_eq!(pre.events_in(&q).column(p::N).unwrap().i64().unwrap().sum(),
-                whole.events_in(&q).column(p::N).unwrap().i64().unwrap().sum());
+            assert_eq!(
+                pre.events_in(&q).column(p::N).unwrap().i64().unwrap().sum(),
+                whole
+                    .events_in(&q)
+                    .column(p::N)
+                    .unwrap()
+                    .i64()
+                    .unwrap()
+                    .sum()
+            );
         }
     }
 

@@ -53,34 +53,36 @@ fn bearer(req: &Request) -> Option<String> {
 }
 
 /// The session of a token: from the cache, else from the database.
-async fn resolve(st: &AppState, token: &str) -> Result<Option<Arc<Session>>, ApiError> {
-    let h = hash_token(token);
+async fn resolve(st: &AppState, h: &str) -> Result<Option<Arc<Session>>, ApiError> {
     let cached = st
         .sessions
         .read()
         .unwrap_or_else(|p| p.into_inner())
-        .get(&h)
+        .get(h)
         .cloned();
     if let Some(s) = cached {
         if s.expires_at > now_us() {
-            return Ok(Some(Arc::new(s)));
+            return Ok(Some(s));
         }
         st.sessions
             .write()
             .unwrap_or_else(|p| p.into_inner())
-            .remove(&h);
+            .remove(h);
         return Ok(None);
     }
     let store = st.store.clone();
-    let key = h.clone();
-    let found = st.blocking(move || Ok(store.session(&key)?)).await?;
+    let key = h.to_owned();
+    let found = st
+        .blocking(move || Ok(store.session(&key)?))
+        .await?
+        .map(Arc::new);
     if let Some(s) = &found {
         st.sessions
             .write()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(h, s.clone());
+            .insert(h.to_owned(), s.clone());
     }
-    Ok(found.map(Arc::new))
+    Ok(found)
 }
 
 /// Puts the [`Caller`] into the request when the token is live.
@@ -90,8 +92,9 @@ pub async fn authenticate(
     next: Next,
 ) -> Result<Response, ApiError> {
     if let Some(token) = bearer(&req) {
-        if let Some(s) = resolve(&st, &token).await? {
-            req.extensions_mut().insert(Caller(s, hash_token(&token)));
+        let h = hash_token(&token);
+        if let Some(s) = resolve(&st, &h).await? {
+            req.extensions_mut().insert(Caller(s, h));
         }
     }
     Ok(next.run(req).await)
@@ -166,6 +169,7 @@ pub async fn login(
         action: if ok { "login" } else { "login_failed" }.into(),
         target: "POST /api/v1/login".into(),
         status: if ok { 200 } else { 401 },
+        n: 1,
     });
     let (user, token, expires_at) =
         found.ok_or_else(|| ApiError::Unauthorized("wrong user name or password".into()))?;

@@ -13,8 +13,8 @@ use super::extract::{J, P, Q};
 use super::ingest::store_rows;
 use super::scope::Scope;
 use super::state::AppState;
-use crate::ingest::{Event, Kind};
 use crate::columns as c;
+use crate::ingest::{Event, Kind};
 use crate::store::{new_token, now_us, IssueRow};
 use polars::prelude::*;
 
@@ -187,7 +187,11 @@ pub async fn list(
         let f = IssueFilter {
             level: u.level,
             // The county root holds every issue.
-            code: if u.level == 0 { String::new() } else { u.code.clone() },
+            code: if u.level == 0 {
+                String::new()
+            } else {
+                u.code.clone()
+            },
             status,
             category: None,
             grids,

@@ -178,9 +178,7 @@ pub async fn map(
     c: Caller,
     uri: Uri,
     headers: HeaderMap,
-    Q(q): Q<MapQuery>,
 ) -> Result<Response, ApiError> {
-    super::extract::check_level(q.level)?;
     let snap = st.snapshot()?;
     let scope_key = if c.user().role == Role::Admin {
         "*".to_owned()
@@ -206,6 +204,10 @@ pub async fn map(
         }
         None => {
             st.metrics.cache_misses.fetch_add(1, Ordering::Relaxed);
+            // Parsed only on a miss: a hit is keyed by the query's text.
+            let axum::extract::Query(q) = axum::extract::Query::<MapQuery>::try_from_uri(&uri)
+                .map_err(|e| ApiError::BadRequest(e.body_text()))?;
+            super::extract::check_level(q.level)?;
             let st2 = st.clone();
             let body = st.blocking(move || map_body(&st2, &c, &q)).await?;
             let etag = format!("\"{}\"", &hex::encode(Sha256::digest(&body))[..32]);

@@ -185,6 +185,7 @@ pub async fn observe(State(st): State<AppState>, req: Request, next: Next) -> Re
             action: action.into(),
             target: format!("{method} {target}"),
             status,
+            n: 1,
         });
     }
     res

@@ -100,7 +100,7 @@ pub struct Inner {
     /// build on the same old snapshot and one would lose the other's rows.
     folding: Mutex<()>,
     generation: AtomicU64,
-    pub sessions: RwLock<HashMap<String, Session>>,
+    pub sessions: RwLock<HashMap<String, Arc<Session>>>,
     pub cache: Mutex<HashMap<String, Arc<Cached>>>,
     pub weights: Mutex<HashMap<u64, Arc<Weights>>>,
     pub geometry: Mutex<HashMap<(u8, u8), Features>>,
@@ -119,6 +119,9 @@ impl std::ops::Deref for AppState {
         &self.0
     }
 }
+
+/// How long the audit writer gathers records before one transaction.
+const AUDIT_BATCH: Duration = Duration::from_millis(250);
 
 impl AppState {
     /// State without data yet: `/healthz` and login work, the data endpoints
@@ -185,10 +188,8 @@ impl AppState {
                 let mut pre = PreAgg::from_tables(events, issues, households, self.zone)?;
                 if loaded.from_database > 0 {
                     // Events stored after the snapshot: only they are aggregated.
-                    let tail = frame.slice(
-                        loaded.from_snapshot as i64,
-                        loaded.from_database as usize,
-                    );
+                    let tail =
+                        frame.slice(loaded.from_snapshot as i64, loaded.from_database as usize);
                     pre.append(&PreAgg::build(tail.lazy(), self.zone)?)?;
                 }
                 pre
@@ -365,6 +366,9 @@ impl AppState {
         let store = self.store.clone();
         tokio::spawn(async move {
             while let Some(first) = rx.recv().await {
+                // A quarter second of records per transaction: a busy map
+                // would otherwise keep the disk syncing audit rows.
+                tokio::time::sleep(AUDIT_BATCH).await;
                 let mut batch = vec![first];
                 while let Ok(e) = rx.try_recv() {
                     batch.push(e);

@@ -94,7 +94,10 @@ impl Store {
             writer: Mutex::new(Self::connect(path)?),
             readers: Mutex::new(Vec::new()),
         };
-        store.write(|c| c.execute_batch(schema::SCHEMA))?;
+        store.write(|c| {
+            c.execute_batch(schema::SCHEMA)?;
+            schema::upgrade(c)
+        })?;
         Ok(store)
     }
 

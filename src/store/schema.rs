@@ -69,6 +69,21 @@ CREATE TABLE IF NOT EXISTS audit (
     user   TEXT,
     action TEXT NOT NULL,
     target TEXT NOT NULL,
-    status INTEGER NOT NULL
+    status INTEGER NOT NULL,
+    n      INTEGER NOT NULL DEFAULT 1
 );
 "#;
+
+/// Brings a database made by an earlier release up to [`SCHEMA`]: columns
+/// added since are added with their defaults.
+pub fn upgrade(c: &rusqlite::Connection) -> rusqlite::Result<()> {
+    let has_n: bool = c.query_row(
+        "SELECT count(*) > 0 FROM pragma_table_info('audit') WHERE name = 'n'",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_n {
+        c.execute_batch("ALTER TABLE audit ADD COLUMN n INTEGER NOT NULL DEFAULT 1")?;
+    }
+    Ok(())
+}

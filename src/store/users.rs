@@ -80,6 +80,9 @@ pub struct AuditEntry {
     /// Method and path with query, e.g. `GET /api/v1/map?level=1`.
     pub target: String,
     pub status: u16,
+    /// Identical requests this record stands for: the same user, action,
+    /// target and status within one second are written once, counted.
+    pub n: u32,
 }
 
 /// 256 random bits, hex.
@@ -241,12 +244,33 @@ impl Store {
 
     /// Appends audit records in one transaction.
     pub fn audit(&self, entries: &[AuditEntry]) -> Result<()> {
+        // A map polled many times a second would otherwise write a row per
+        // poll; who read what, and when to the second, is all kept.
+        let mut rows: Vec<AuditEntry> = Vec::new();
+        let mut seen: std::collections::HashMap<(Option<&str>, &str, &str, u16, i64), usize> =
+            std::collections::HashMap::new();
+        for e in entries {
+            let key = (
+                e.user.as_deref(),
+                e.action.as_str(),
+                e.target.as_str(),
+                e.status,
+                e.at.div_euclid(1_000_000),
+            );
+            match seen.get(&key) {
+                Some(&k) => rows[k].n += e.n,
+                None => {
+                    seen.insert(key, rows.len());
+                    rows.push(e.clone());
+                }
+            }
+        }
         self.write(|c| {
             let tx = c.transaction()?;
             {
-                let mut st = tx.prepare_cached("INSERT INTO audit(at, user, action, target, status) VALUES (?1, ?2, ?3, ?4, ?5)")?;
-                for e in entries {
-                    st.execute(params![e.at, e.user, e.action, e.target, e.status])?;
+                let mut st = tx.prepare_cached("INSERT INTO audit(at, user, action, target, status, n) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?;
+                for e in &rows {
+                    st.execute(params![e.at, e.user, e.action, e.target, e.status, e.n])?;
                 }
             }
             tx.commit()
@@ -258,7 +282,7 @@ impl Store {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.read(|c| {
             let mut st = c.prepare(
-                "SELECT at, user, action, target, status FROM audit ORDER BY id DESC LIMIT ?1",
+                "SELECT at, user, action, target, status, n FROM audit ORDER BY id DESC LIMIT ?1",
             )?;
             let rows = st.query_map([limit], |r| {
                 Ok(AuditEntry {
@@ -267,6 +291,7 @@ impl Store {
                     action: r.get(2)?,
                     target: r.get(3)?,
                     status: r.get(4)?,
+                    n: r.get(5)?,
                 })
             })?;
             rows.collect()
