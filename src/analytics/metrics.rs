@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 use polars::prelude::*;
 use serde::Serialize;
 
-use super::catalogue::catalogue;
+use super::catalogue::{catalogue, MetricDef};
 use super::filter::{str_list, Query};
 use super::preagg::{col_names as p, PreAgg, DISCOVERED_SOURCES, INCIDENT, ISSUE, VISIT};
 use super::AnalyticsError;
@@ -475,6 +475,76 @@ fn set_field(i: &mut Ingredients, name: &str, v: Option<f64>) {
     }
 }
 
+/// Which of the tables beyond the count table a metric reads. The backlog
+/// scans every issue before the window's end, so a series of one metric
+/// over thirty short periods should not pay it thirty times for nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Parts {
+    /// On-time and due counts, duration quantiles (issues of the window).
+    pub lifecycle: bool,
+    /// Backlog and overdue at the window end (issues of all history).
+    pub backlog: bool,
+    /// Distinct households visited.
+    pub households: bool,
+}
+
+impl Parts {
+    /// Everything (a full metric table).
+    pub const ALL: Parts = Parts {
+        lifecycle: true,
+        backlog: true,
+        households: true,
+    };
+
+    /// What `def` reads, found by changing those ingredients alone and
+    /// watching its value: it stays right as formulas are added.
+    pub fn of(def: &MetricDef) -> Parts {
+        let cx = UnitContext {
+            area_km2: 2.0,
+            households: Some(1_000),
+            grids: 3,
+        };
+        let base = Ingredients {
+            issues: 40,
+            incidents: 30,
+            visits: 50,
+            resolved: 20,
+            on_time: 8,
+            due: 16,
+            satisfied: 6,
+            basic: 4,
+            unsatisfied: 2,
+            cleared: 9,
+            discovered: 11,
+            sourced: 33,
+            households_visited: 25,
+            backlog: 14,
+            overdue: 5,
+            median_hours: Some(30.0),
+            p90_hours: Some(90.0),
+        };
+        let reads = |changed: Ingredients| (def.value)(&changed, &cx) != (def.value)(&base, &cx);
+        Parts {
+            lifecycle: reads(Ingredients {
+                on_time: 12,
+                due: 18,
+                median_hours: Some(31.0),
+                p90_hours: Some(95.0),
+                ..base.clone()
+            }),
+            backlog: reads(Ingredients {
+                backlog: 17,
+                overdue: 7,
+                ..base.clone()
+            }),
+            households: reads(Ingredients {
+                households_visited: 35,
+                ..base.clone()
+            }),
+        }
+    }
+}
+
 /// Ingredients of every unit of a tier that has events under the query.
 ///
 /// Local days were fixed when the pre-aggregate was built, so its zone
@@ -484,6 +554,18 @@ pub fn ingredients(
     gm: &GridModel,
     level: u8,
     q: &Query,
+) -> Result<HashMap<String, Ingredients>, AnalyticsError> {
+    ingredients_of(pre, gm, level, q, Parts::ALL)
+}
+
+/// [`ingredients`] with only the tables of `parts` read besides the counts;
+/// the fields of the others stay zero or unknown.
+pub fn ingredients_of(
+    pre: &PreAgg,
+    gm: &GridModel,
+    level: u8,
+    q: &Query,
+    parts: Parts,
 ) -> Result<HashMap<String, Ingredients>, AnalyticsError> {
     q.validate()?;
     let key = unit_key(gm, level)?;
@@ -496,13 +578,18 @@ pub fn ingredients(
         .unwrap_or_else(|| chrono::Utc::now().timestamp_micros());
     let mut out = HashMap::new();
     add_counts(&pre.events_in(&q), key.clone(), &q, &mut out)?;
-    let frames = [
-        lifecycle_lazy(pre.issues_in(&q).lazy(), key.clone(), &q, end_us).collect()?,
-        backlog_lazy(pre.issues_before_end(&q).lazy(), key.clone(), &q, end_us).collect()?,
-        households_lazy(pre.households_in(&q).lazy(), key, &q).collect()?,
-    ];
-    for df in &frames {
-        read_rows(df, &mut out, set_field)?;
+    if parts.lifecycle {
+        let df = lifecycle_lazy(pre.issues_in(&q).lazy(), key.clone(), &q, end_us).collect()?;
+        read_rows(&df, &mut out, set_field)?;
+    }
+    if parts.backlog {
+        let df =
+            backlog_lazy(pre.issues_before_end(&q).lazy(), key.clone(), &q, end_us).collect()?;
+        read_rows(&df, &mut out, set_field)?;
+    }
+    if parts.households {
+        let df = households_lazy(pre.households_in(&q).lazy(), key, &q).collect()?;
+        read_rows(&df, &mut out, set_field)?;
     }
     Ok(out)
 }
@@ -651,6 +738,79 @@ pub fn category_counts(
 #[cfg(test)]
 mod tests {
     use chrono::NaiveDate;
+
+    #[test]
+    fn a_metric_reads_only_the_tables_its_formula_uses() {
+        use crate::analytics::catalogue::metric;
+        let parts = |name: &str| Parts::of(metric(name).unwrap());
+        let none = Parts {
+            lifecycle: false,
+            backlog: false,
+            households: false,
+        };
+        assert_eq!(parts("issue_count"), none);
+        assert_eq!(
+            parts("backlog_open"),
+            Parts {
+                backlog: true,
+                ..none
+            }
+        );
+        assert_eq!(
+            parts("on_time_rate"),
+            Parts {
+                lifecycle: true,
+                ..none
+            }
+        );
+        assert_eq!(
+            parts("median_hours_to_resolve"),
+            Parts {
+                lifecycle: true,
+                ..none
+            }
+        );
+        assert_eq!(
+            parts("visit_coverage"),
+            Parts {
+                households: true,
+                ..none
+            }
+        );
+        // Every metric of the catalogue still reads what it did: a full
+        // table computed with only its parts gives the same value.
+        let gm = county();
+        let df = joined(
+            &gm,
+            &[
+                Ev::issue("2026-03-01 09:00", "G1"),
+                Ev::visit("2026-03-02 10:00", "G2", "h1"),
+                Ev::incident("2026-03-03 11:00", "G3"),
+            ],
+        );
+        let pre = PreAgg::build(df.lazy(), Zone::default()).unwrap();
+        let q = Query::window(
+            NaiveDate::from_ymd_opt(2026, 3, 1).unwrap(),
+            NaiveDate::from_ymd_opt(2026, 4, 1).unwrap(),
+        );
+        let all = ingredients(&pre, &gm, 3, &q).unwrap();
+        for def in catalogue() {
+            let some = ingredients_of(&pre, &gm, 3, &q, Parts::of(def)).unwrap();
+            for (code, ing) in &all {
+                let cx = UnitContext {
+                    area_km2: 1.0,
+                    households: Some(100),
+                    grids: 1,
+                };
+                assert_eq!(
+                    (def.value)(ing, &cx),
+                    (def.value)(&some[code], &cx),
+                    "{} of {code}",
+                    def.name
+                );
+            }
+        }
+    }
 
     use super::*;
     use crate::analytics::filter::Zone;

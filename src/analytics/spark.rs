@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use super::catalogue::MetricDef;
 use super::filter::{date_of, Query};
-use super::metrics::{ingredients, UnitContext};
+use super::metrics::{ingredients_of, Parts, UnitContext};
 use super::preagg::PreAgg;
 use super::trend::Granularity;
 use super::AnalyticsError;
@@ -113,6 +113,7 @@ pub fn sparks(
     };
     let contexts: Vec<UnitContext> = units.iter().map(|&i| UnitContext::of(gm, i)).collect();
     let mut values = vec![Vec::with_capacity(periods.len()); units.len()];
+    let parts = Parts::of(def);
     for p in &periods {
         let recorded = data.is_some_and(|(first, end)| p.from < end && p.to > first);
         let table = if recorded {
@@ -121,7 +122,7 @@ pub fn sparks(
                 to: Some(p.to),
                 ..q.clone()
             };
-            Some(ingredients(pre, gm, level, &pq)?)
+            Some(ingredients_of(pre, gm, level, &pq, parts)?)
         } else {
             None
         };
