@@ -130,22 +130,20 @@ pub fn issues_lazy(joined: LazyFrame, zone: Zone) -> LazyFrame {
 fn issues_of(with_day: LazyFrame) -> LazyFrame {
     with_day
         .filter(col(c::KIND).eq(lit(ISSUE)))
-        .select([
-            col(c::TIER1),
-            col(c::TIER2),
-            col(c::TIER3),
-            col(DAY),
-            col(c::KIND),
-            col(c::CATEGORY),
-            col(c::SOURCE),
-            col(c::OCCURRED_AT).cast(DataType::Int64).alias(p::OCC_US),
-            col(c::RESOLVED_AT).cast(DataType::Int64).alias(p::RES_US),
-            col(c::DEADLINE).cast(DataType::Int64).alias(p::DUE_US),
-            col(c::STATUS)
-                .eq(lit(RESOLVED))
-                .fill_null(false)
-                .alias(p::IS_RESOLVED),
-        ])
+        .select(
+            keys()
+                .into_iter()
+                .chain([
+                    col(c::OCCURRED_AT).cast(DataType::Int64).alias(p::OCC_US),
+                    col(c::RESOLVED_AT).cast(DataType::Int64).alias(p::RES_US),
+                    col(c::DEADLINE).cast(DataType::Int64).alias(p::DUE_US),
+                    col(c::STATUS)
+                        .eq(lit(RESOLVED))
+                        .fill_null(false)
+                        .alias(p::IS_RESOLVED),
+                ])
+                .collect::<Vec<_>>(),
+        )
         .sort([DAY], SortMultipleOptions::default())
 }
 
@@ -161,16 +159,12 @@ fn households_of(with_day: LazyFrame) -> LazyFrame {
                 .eq(lit(VISIT))
                 .and(col(c::HOUSEHOLD_HASH).is_not_null()),
         )
-        .select([
-            col(c::TIER1),
-            col(c::TIER2),
-            col(c::TIER3),
-            col(DAY),
-            col(c::KIND),
-            col(c::CATEGORY),
-            col(c::SOURCE),
-            col(c::HOUSEHOLD_HASH),
-        ])
+        .select(
+            keys()
+                .into_iter()
+                .chain([col(c::HOUSEHOLD_HASH)])
+                .collect::<Vec<_>>(),
+        )
         .unique(None, UniqueKeepStrategy::Any)
         .sort([DAY], SortMultipleOptions::default())
 }
@@ -264,13 +258,16 @@ fn append_run(df: &mut DataFrame, runs: &mut Vec<usize>, tail: &DataFrame) -> Po
         return Ok(());
     }
     let start = df.height();
-    // New rows on or after the last day so far extend the last run.
-    let extends = match (
-        days_of(df).and_then(|d| d.max()),
-        days_of(tail).and_then(|d| d.min()),
-    ) {
+    // New rows on or after the last day so far extend the last run. Runs
+    // are sorted, so the latest day is among their last rows, and the
+    // tail's earliest is its first.
+    let latest = days_of(df).and_then(|d| {
+        let ends = runs.iter().skip(1).copied().chain([start]);
+        ends.filter(|&e| e > 0).filter_map(|e| d.get(e - 1)).max()
+    });
+    let extends = match (latest, days_of(tail).and_then(|d| d.get(0))) {
         (Some(last), Some(first)) => first >= last,
-        _ => df.height() == 0,
+        _ => start == 0,
     };
     df.vstack_mut(tail)?;
     if runs.is_empty() {
@@ -363,7 +360,9 @@ impl PreAgg {
     /// cost that follows the new rows (plus an occasional merge of runs),
     /// not the ten million old ones. Every reader sums counts and counts
     /// distinct households, so a key present in both needs no merging.
+    /// `new` is one build ([`PreAgg::build`]): one sorted run per table.
     pub fn append(&mut self, new: &PreAgg) -> Result<(), AnalyticsError> {
+        debug_assert!(new.runs.iter().all(|r| r.len() == 1));
         let [re, ri, rh] = &mut self.runs;
         append_run(&mut self.events, re, &new.events)?;
         append_run(&mut self.issues, ri, &new.issues)?;

@@ -18,6 +18,7 @@
 use std::collections::HashSet;
 use std::io::{self, Write};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::body::{Body, Bytes};
@@ -35,7 +36,7 @@ use super::error::ApiError;
 use super::extract::Q;
 use super::map::Window;
 use super::scope::Scope;
-use super::state::AppState;
+use super::state::{AppState, Snapshot};
 use crate::analytics::compute_metrics;
 use crate::export::{self, ExportError, Format, NoProgress, Output, Selection, Target, MIN_CELL};
 use crate::grid::GridModel;
@@ -146,6 +147,35 @@ fn visible(scope: &Scope, model: &GridModel, full: bool) -> Option<HashSet<Strin
     )
 }
 
+/// The current snapshot and what of it the caller may export under
+/// `p.parent`: units they see in `full` (row-level events) or at least as
+/// totals (units, metric tables), with cells under `suppress_below` events
+/// blanked. A parent out of scope is 404.
+fn selection(
+    st: &AppState,
+    c: &Caller,
+    p: &ExportParams,
+    full: bool,
+    suppress_below: Option<u64>,
+) -> Result<(Arc<Snapshot>, Selection), ApiError> {
+    let snap = st.snapshot()?;
+    let model = &snap.grids.model;
+    let scope = Scope::of(c.user(), model);
+    if let Some(code) = &p.parent {
+        if full {
+            scope.unit_full(model, code)?;
+        } else {
+            scope.unit(model, code)?;
+        }
+    }
+    let sel = Selection {
+        parent: p.parent.clone(),
+        visible: visible(&scope, model, full),
+        suppress_below,
+    };
+    Ok((snap, sel))
+}
+
 /// Events (row level) as points: admins and analysts only. With
 /// `partition=month,township`, a tar archive of one file per local month
 /// and township in hive folders.
@@ -168,17 +198,7 @@ pub async fn events(
         ));
     }
     let (format, query, partitioned) = (p.format()?, p.window().query(&st)?, p.partitioned()?);
-    let snap = st.snapshot()?;
-    let model = &snap.grids.model;
-    let scope = Scope::of(c.user(), model);
-    if let Some(code) = &p.parent {
-        scope.unit_full(model, code)?;
-    }
-    let sel = Selection {
-        parent: p.parent.clone(),
-        visible: visible(&scope, model, true),
-        suppress_below: None,
-    };
+    let (snap, sel) = selection(&st, &c, &p, true, None)?;
     let bom = p.bom.unwrap_or(false);
     let download = if partitioned {
         Download::archive("events")
@@ -213,17 +233,7 @@ pub async fn units(
 ) -> Result<Response, ApiError> {
     p.whole()?;
     let format = p.format()?;
-    let snap = st.snapshot()?;
-    let model = &snap.grids.model;
-    let scope = Scope::of(c.user(), model);
-    if let Some(code) = &p.parent {
-        scope.unit(model, code)?;
-    }
-    let sel = Selection {
-        parent: p.parent.clone(),
-        visible: visible(&scope, model, false),
-        suppress_below: None,
-    };
+    let (snap, sel) = selection(&st, &c, &p, false, None)?;
     let (level, bom) = (p.level, p.bom.unwrap_or(false));
     Ok(stream(Download::file("units", format), move |w| {
         let model = &snap.grids.model;
@@ -248,17 +258,8 @@ pub async fn metrics(
 ) -> Result<Response, ApiError> {
     p.whole()?;
     let (format, query) = (p.format()?, p.window().query(&st)?);
-    let snap = st.snapshot()?;
-    let model = &snap.grids.model;
-    let scope = Scope::of(c.user(), model);
-    if let Some(code) = &p.parent {
-        scope.unit(model, code)?;
-    }
-    let sel = Selection {
-        parent: p.parent.clone(),
-        visible: visible(&scope, model, false),
-        suppress_below: (c.user().role != Role::Analyst).then_some(MIN_CELL),
-    };
+    let small = (c.user().role != Role::Analyst).then_some(MIN_CELL);
+    let (snap, sel) = selection(&st, &c, &p, false, small)?;
     let (level, bom) = (p.level.unwrap_or(1), p.bom.unwrap_or(false));
     let table = {
         let snap = snap.clone();

@@ -51,16 +51,6 @@ pub struct IngestResponse {
     pub rows: Vec<RowOutcome>,
 }
 
-fn json_field(v: &serde_json::Value) -> Field<'_> {
-    match v {
-        serde_json::Value::Null => Field::Null,
-        serde_json::Value::String(s) => Field::Text(s),
-        serde_json::Value::Number(n) => n.as_f64().map_or(Field::Null, Field::Num),
-        serde_json::Value::Bool(b) => Field::Bool(*b),
-        _ => Field::Text("[object]"),
-    }
-}
-
 type Parsed = Vec<(u64, Option<String>, Result<Event, RowError>)>;
 
 fn bad_row(column: &'static str, reason: String) -> RowError {
@@ -81,7 +71,7 @@ fn from_objects<'a>(
             (
                 n,
                 id,
-                v.validate(|c: Col| o.get(FIELDS[c as usize]).map_or(Field::Null, json_field)),
+                v.validate(|c: Col| o.get(FIELDS[c as usize]).map_or(Field::Null, Field::json)),
             )
         }
         Ok(_) => (n, None, Err(bad_row("row", "not a JSON object".into()))),
@@ -231,27 +221,24 @@ pub fn store_rows(st: &AppState, user: &User, parsed: Parsed) -> Result<IngestRe
         })
         .collect();
     let inserted = st.store.insert_events(g.version.id, &located)?;
-    let tiers: Vec<[Option<String>; 3]> = located
-        .iter()
-        .map(|l| l.tiers.map(|t| t.map(String::from)))
-        .collect();
     for (h, new) in hits.iter_mut().zip(&inserted) {
         if !new {
             h.0 = Outcome::Rejected;
         }
     }
     st.append(joined_frame(&g.model, &g.tiers, &events, &hits)?);
+    let rejected = |row, id, reason| RowOutcome {
+        row,
+        id,
+        outcome: "rejected",
+        unit: None,
+        reason: Some(reason),
+    };
     for (n, id, r) in index {
         let row = match r {
             Err(reason) => {
                 out.rejected += 1;
-                RowOutcome {
-                    row: n,
-                    id,
-                    outcome: "rejected",
-                    unit: None,
-                    reason: Some(reason),
-                }
+                rejected(n, id, reason)
             }
             Ok(k) if !inserted[k] => {
                 out.rejected += 1;
@@ -262,13 +249,7 @@ pub fn store_rows(st: &AppState, user: &User, parsed: Parsed) -> Result<IngestRe
                     e.kind.as_str(),
                     e.id
                 );
-                RowOutcome {
-                    row: n,
-                    id,
-                    outcome: "rejected",
-                    unit: None,
-                    reason: Some(reason),
-                }
+                rejected(n, id, reason)
             }
             Ok(k) => {
                 let o = located[k].outcome;
@@ -278,11 +259,7 @@ pub fn store_rows(st: &AppState, user: &User, parsed: Parsed) -> Result<IngestRe
                     Outcome::Outside => out.outside += 1,
                     Outcome::Rejected => out.rejected += 1,
                 }
-                let t = [
-                    tiers[k][0].as_deref(),
-                    tiers[k][1].as_deref(),
-                    tiers[k][2].as_deref(),
-                ];
+                let t = located[k].tiers;
                 let unit = scope
                     .event(&g.model, t)
                     .then(|| t.iter().rev().flatten().next().map(|s| (*s).to_owned()))

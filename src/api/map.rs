@@ -134,11 +134,7 @@ fn map_body(st: &AppState, c: &Caller, q: &MapQuery) -> Result<Vec<u8>, ApiError
     let snap = st.snapshot()?;
     let model = &snap.grids.model;
     let scope = Scope::of(c.user(), model);
-    let parent = q
-        .parent
-        .as_deref()
-        .map(|p| scope.unit(model, p))
-        .transpose()?;
+    let parent = scope.parent(model, q.parent.as_deref())?;
     let table = compute_metrics(&snap.pre, model, q.level, &query)?;
     let rows: Vec<_> = table
         .rows
@@ -361,11 +357,7 @@ pub async fn export(
         .blocking(move || {
             let model = &snap.grids.model;
             let scope = Scope::of(c.user(), model);
-            let parent = q
-                .parent
-                .as_deref()
-                .map(|p| scope.unit(model, p))
-                .transpose()?;
+            let parent = scope.parent(model, q.parent.as_deref())?;
             let table = compute_metrics(&snap.pre, model, q.level, &query)?;
             let mut w = csv::Writer::from_writer(Vec::new());
             let err = |e: csv::Error| ApiError::Internal(e.to_string());

@@ -88,6 +88,12 @@ impl Scope {
             .ok_or_else(|| ApiError::no_unit(code))
     }
 
+    /// The unit a query narrows to (`parent=`), when one is given; a
+    /// unit out of scope is 404 as in [`Scope::unit`].
+    pub fn parent(&self, model: &GridModel, code: Option<&str>) -> Result<Option<usize>, ApiError> {
+        code.map(|c| self.unit(model, c)).transpose()
+    }
+
     /// Index of a unit the caller may see fully (breakdowns); else 404.
     pub fn unit_full(&self, model: &GridModel, code: &str) -> Result<usize, ApiError> {
         model

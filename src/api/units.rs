@@ -98,11 +98,7 @@ pub async fn list(
         .blocking(move || {
             let model = &snap.grids.model;
             let scope = Scope::of(c.user(), model);
-            let parent = q
-                .parent
-                .as_deref()
-                .map(|p| scope.unit(model, p))
-                .transpose()?;
+            let parent = scope.parent(model, q.parent.as_deref())?;
             let feats = features(&st2, &snap, q.level, q.zoom);
             let mut out = String::with_capacity(1 << 16);
             out.push_str(r#"{"type":"FeatureCollection","features":["#);

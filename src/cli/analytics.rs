@@ -52,26 +52,45 @@ pub struct Common {
     pub tz: String,
 }
 
+/// The query of the command-line filters: `--to` names the last day
+/// included, the query's `to` the first day excluded.
+pub(super) fn cli_query(
+    from: Option<NaiveDate>,
+    last: Option<NaiveDate>,
+    kinds: &[String],
+    categories: &[String],
+    sources: &[String],
+    tz: chrono_tz::Tz,
+) -> anyhow::Result<Query> {
+    let to = last
+        .map(|t| t.succ_opt().context("--to is the last representable date"))
+        .transpose()?;
+    let q = Query {
+        from,
+        to,
+        kinds: kinds.to_vec(),
+        categories: categories.to_vec(),
+        sources: sources.to_vec(),
+        zone: Zone { tz },
+    };
+    q.validate()?;
+    Ok(q)
+}
+
 impl Common {
     fn query(&self) -> anyhow::Result<Query> {
         let tz: chrono_tz::Tz = self
             .tz
             .parse()
             .map_err(|e| anyhow::anyhow!("--tz {}: {e}", self.tz))?;
-        let to = self
-            .to
-            .map(|t| t.succ_opt().context("--to is the last representable date"))
-            .transpose()?;
-        let q = Query {
-            from: self.from,
-            to,
-            kinds: self.kind.clone(),
-            categories: self.category.clone(),
-            sources: self.source.clone(),
-            zone: Zone { tz },
-        };
-        q.validate()?;
-        Ok(q)
+        cli_query(
+            self.from,
+            self.to,
+            &self.kind,
+            &self.category,
+            &self.source,
+            tz,
+        )
     }
 
     fn load(&self) -> anyhow::Result<(GridModel, PreAgg, Query)> {

@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 use indicatif::{ProgressBar, ProgressStyle};
 use polars::prelude::*;
 
-use crate::analytics::{compute_metrics, PreAgg, Query, Zone};
+use crate::analytics::{compute_metrics, PreAgg, Query};
 use crate::export::{self, Format, Output, Progress, Selection, Target};
 use crate::grid::load_geojson;
 
@@ -91,20 +91,14 @@ impl Progress for Bar {
 
 impl ExportArgs {
     fn query(&self) -> anyhow::Result<Query> {
-        let to = self
-            .to
-            .map(|t| t.succ_opt().context("--to is the last representable date"))
-            .transpose()?;
-        let q = Query {
-            from: self.from,
-            to,
-            kinds: self.kind.clone(),
-            categories: self.category.clone(),
-            sources: self.source.clone(),
-            zone: Zone { tz: self.tz },
-        };
-        q.validate()?;
-        Ok(q)
+        super::analytics::cli_query(
+            self.from,
+            self.to,
+            &self.kind,
+            &self.category,
+            &self.source,
+            self.tz,
+        )
     }
 
     fn joined(&self) -> anyhow::Result<&str> {

@@ -299,16 +299,6 @@ fn read_csv(
     Ok(total)
 }
 
-fn json_field(v: &serde_json::Value) -> Field<'_> {
-    match v {
-        serde_json::Value::Null => Field::Null,
-        serde_json::Value::String(s) => Field::Text(s),
-        serde_json::Value::Number(n) => n.as_f64().map_or(Field::Null, Field::Num),
-        serde_json::Value::Bool(b) => Field::Bool(*b),
-        _ => Field::Text("[object]"),
-    }
-}
-
 fn read_jsonl(
     path: &Path,
     encoding: Option<TextEncoding>,
@@ -340,7 +330,7 @@ fn read_jsonl(
                     &mut batch,
                     &file,
                     row,
-                    v.validate(|c| map[c as usize].map_or(Field::Null, json_field)),
+                    v.validate(|c| map[c as usize].map_or(Field::Null, Field::json)),
                 );
             }
             Err(e) => {
