@@ -104,11 +104,12 @@ export async function categories() {
 }
 
 /**
- * URL of an export of what is on screen: the service's `/export` gives every
- * metric of every visible unit of the tier as CSV (admins and analysts).
+ * URL of an export of what is on screen: `/export/metrics` gives every
+ * metric of every visible unit of the tier with its polygon, as GeoParquet,
+ * CSV or GeoJSON (cells under 5 events blanked for roles but analyst).
  */
 export function exportUrl(format, level, metric, w, parent) {
-  return `${BASE}/export${qs({ level, parent, ...w })}`;
+  return `${BASE}/export/metrics${qs({ level, parent, ...w, format })}`;
 }
 
 /** Whether the export endpoint exists (404 hides the button). */

@@ -1,6 +1,6 @@
-// Export for analysts: downloads what is on screen (tier, window, filters)
-// through /api/v1/export (CSV); the button hides when the endpoint is absent
-// or refuses the caller's role.
+// Export: downloads what is on screen (tier, window, filters) through
+// /api/v1/export/metrics as GeoParquet, CSV or GeoJSON; the buttons hide
+// when the endpoint is absent or refuses the caller's role.
 
 import * as api from './api.js';
 import { t } from './i18n.js';
@@ -8,11 +8,18 @@ import { state, windowParams } from './state.js';
 
 export async function mountExport(el) {
   el.hidden = true;
-  el.innerHTML = `<button type="button" data-format="csv">${t('export_csv')}</button>`;
+  const formats = [
+    ['geoparquet', 'parquet', 'export_parquet'],
+    ['csv', 'csv', 'export_csv'],
+    ['geojson', 'geojson', 'export_geojson'],
+  ];
+  el.innerHTML = formats
+    .map(([f, ext, label]) => `<button type="button" data-format="${f}" data-ext="${ext}">${t(label)}</button>`)
+    .join('');
   for (const b of el.querySelectorAll('button')) {
     b.addEventListener('click', async () => {
       const f = b.dataset.format;
-      const name = `wangge_${state.parent || 'county'}_L${state.level}_${state.metric}_${state.from}_${state.to}.${f}`;
+      const name = `wangge_${state.parent || 'county'}_L${state.level}_${state.from}_${state.to}.${b.dataset.ext}`;
       try {
         await api.download(f, state.level, state.metric, windowParams(), state.parent, name);
       } catch (e) {

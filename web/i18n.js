@@ -44,6 +44,8 @@ export const STRINGS = {
   mode_lisa: ['LISA 聚类', 'LISA clusters'],
   export: ['导出', 'Export'],
   export_csv: ['导出 CSV', 'Export CSV'],
+  export_parquet: ['导出 GeoParquet', 'Export GeoParquet'],
+  export_geojson: ['导出 GeoJSON', 'Export GeoJSON'],
   legend_no_data: ['无数据', 'No data'],
   legend_breaks: ['分级：{method}', 'Breaks: {method}'],
   quantile: ['分位数', 'quantile'],

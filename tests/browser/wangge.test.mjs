@@ -4,6 +4,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { launch, loginAs, shot, settled, renderedCodes } from './browser.mjs';
 import { startService, demo, demoUnits, apiAs } from './service.mjs';
 
@@ -284,8 +285,19 @@ test('an analyst sees the map; hot spots and English work; export shows only whe
   await withBrowser({}, async ({ page }) => {
     await loginAs(page, svc.base, analyst.username, analyst.password);
     assert.equal((await renderedCodes(page)).length, count(1));
-    const exportStatus = (await apiAs(svc.base, analyst, `/export?level=1`)).status;
+    const exportStatus = (await apiAs(svc.base, analyst, `/export/metrics?level=1&format=csv`)).status;
     assert.equal(await page.isVisible('#export'), exportStatus === 200);
+    if (exportStatus === 200) {
+      // One button a format; GeoParquet arrives as a Parquet file.
+      assert.equal(await page.locator('#export button').count(), 3);
+      const [download] = await Promise.all([
+        page.waitForEvent('download'),
+        page.click('#export button[data-format="geoparquet"]'),
+      ]);
+      const bytes = fs.readFileSync(await download.path());
+      assert.equal(bytes.subarray(0, 4).toString(), 'PAR1');
+      assert.match(download.suggestedFilename(), /\.parquet$/);
+    }
     await page.selectOption('#mode', 'hot');
     await settled(page);
     assert.match(await page.textContent('#legend'), /热点 99%/);
