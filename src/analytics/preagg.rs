@@ -2,12 +2,19 @@
 //!
 //! Ten million events make a full scan the expensive part of every query.
 //! Almost every metric is a sum of per-event flags, so one table of counts by
-//! (tier codes, local day, kind, category, source) answers any window, tier
-//! and filter; a filtered query (one month, one category, one tier) then reads
+//! (tiers, local day, kind, category, source) answers any window, tier and
+//! filter; a filtered query (one month, one category, one tier) then reads
 //! a few thousand rows instead of millions. What does not add up across days
 //! gets its own, still much smaller, table: issue lifecycles (durations,
 //! deadlines, backlog) keep one row per issue with only the columns they need,
 //! and visit coverage keeps the distinct households visited per grid and day.
+//!
+//! The tables hold dictionary codes, not strings ([`Codes`]): the (tier1,
+//! tier2, tier3) triple of a row is one `u32` in column [`T`], and kind,
+//! category and source are `u32` codes under their own names. Filters
+//! ([`PreAgg::predicate`]) and unit keys ([`PreAgg::unit_key`]) are
+//! translated to codes, so every reader compares and groups integers, and
+//! ten million rows take a fraction of the memory strings would.
 
 use polars::prelude::*;
 
@@ -16,6 +23,8 @@ use super::AnalyticsError;
 use crate::columns as c;
 
 mod pack;
+
+pub use pack::household_key;
 
 /// Kind value of residents' issue reports.
 pub const ISSUE: &str = "issue";
@@ -28,10 +37,12 @@ pub const VISIT: &str = "visit";
 pub const DISCOVERED_SOURCES: [&str; 2] = ["patrol", "visit"];
 /// Issue status meaning handled (办结).
 pub const RESOLVED: &str = "resolved";
+/// Column of the tier-triple code ([`Codes::tiers`]) in every table.
+pub const T: &str = "t";
 
 /// Pre-aggregate columns (derived, not part of the joined frame).
 pub mod col_names {
-    /// Events in the group (UInt32 → Int64).
+    /// Events in the group (Int64).
     pub const N: &str = "n";
     /// Issues with status `resolved`.
     pub const RESOLVED: &str = "n_resolved";
@@ -51,18 +62,221 @@ pub mod col_names {
     pub const DUE_US: &str = "deadline_us";
     /// Whether the issue is resolved (issue table).
     pub const IS_RESOLVED: &str = "is_resolved";
+    /// A visited household's 64-bit key ([`super::household_key`]).
+    pub const HOUSEHOLD: &str = "household";
 }
-use col_names as p;
 
-/// The three pre-aggregates and the zone their local days were computed in.
+/// The dictionaries of the coded columns: a code is an index into its list.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Codes {
+    /// (tier1, tier2, tier3) codes of the rows' units; [`T`] indexes this.
+    pub tiers: Vec<[Option<String>; 3]>,
+    /// Kinds (`issue`, `incident`, `visit`).
+    pub kinds: Vec<String>,
+    /// Categories.
+    pub categories: Vec<String>,
+    /// Issue sources.
+    pub sources: Vec<String>,
+}
+
+/// Dictionary names in the snapshot table of [`Codes`].
+const DICTS: [&str; 4] = ["tier", "kind", "category", "source"];
+
+impl Codes {
+    fn dict(&self, i: usize) -> &[String] {
+        match i {
+            1 => &self.kinds,
+            2 => &self.categories,
+            _ => &self.sources,
+        }
+    }
+
+    fn dict_mut(&mut self, i: usize) -> &mut Vec<String> {
+        match i {
+            1 => &mut self.kinds,
+            2 => &mut self.categories,
+            _ => &mut self.sources,
+        }
+    }
+
+    /// Codes of `values` found in `dict` (values never seen have none).
+    fn find<S: AsRef<str>>(dict: &[String], values: &[S]) -> Vec<u32> {
+        dict.iter()
+            .enumerate()
+            .filter(|(_, d)| values.iter().any(|v| v.as_ref() == d.as_str()))
+            .map(|(i, _)| i as u32)
+            .collect()
+    }
+
+    /// Extends these dictionaries with the values of `other` and returns,
+    /// for each of its four dictionaries, the new code of each old code.
+    fn absorb(&mut self, other: &Codes) -> [Vec<u32>; 4] {
+        let tier_map = {
+            let mut tiers: PlHashMap<&[Option<String>; 3], u32> = PlHashMap::default();
+            for (i, t) in self.tiers.iter().enumerate() {
+                tiers.insert(t, i as u32);
+            }
+            let mut added: Vec<[Option<String>; 3]> = Vec::new();
+            let base = self.tiers.len();
+            let map: Vec<u32> = other
+                .tiers
+                .iter()
+                .map(|t| match tiers.get(t) {
+                    Some(&i) => i,
+                    None => {
+                        let i = (base + added.len()) as u32;
+                        tiers.insert(t, i);
+                        added.push(t.clone());
+                        i
+                    }
+                })
+                .collect();
+            drop(tiers);
+            self.tiers.extend(added);
+            map
+        };
+        let mut maps = [tier_map, Vec::new(), Vec::new(), Vec::new()];
+        for (d, map) in maps.iter_mut().enumerate().skip(1) {
+            let mine = self.dict_mut(d);
+            *map = other
+                .dict(d)
+                .iter()
+                .map(|v| match mine.iter().position(|m| m == v) {
+                    Some(i) => i as u32,
+                    None => {
+                        mine.push(v.clone());
+                        mine.len() as u32 - 1
+                    }
+                })
+                .collect();
+        }
+        maps
+    }
+
+    /// The dictionaries as one table (snapshot files hold tables).
+    pub fn to_frame(&self) -> PolarsResult<DataFrame> {
+        let mut dict = Vec::new();
+        let mut code = Vec::new();
+        let mut vals: [Vec<Option<&str>>; 3] = Default::default();
+        for (i, t) in self.tiers.iter().enumerate() {
+            dict.push(DICTS[0]);
+            code.push(i as u32);
+            for (v, x) in vals.iter_mut().zip(t) {
+                v.push(x.as_deref());
+            }
+        }
+        for d in 1..4 {
+            for (i, x) in self.dict(d).iter().enumerate() {
+                dict.push(DICTS[d]);
+                code.push(i as u32);
+                vals[0].push(Some(x));
+                vals[1].push(None);
+                vals[2].push(None);
+            }
+        }
+        let [a, b, cc] = vals;
+        DataFrame::new_infer_height(vec![
+            Column::new("dict".into(), dict),
+            Column::new("code".into(), code),
+            Column::new("a".into(), a),
+            Column::new("b".into(), b),
+            Column::new("c".into(), cc),
+        ])
+    }
+
+    /// The inverse of [`Codes::to_frame`].
+    pub fn from_frame(df: &DataFrame) -> PolarsResult<Codes> {
+        let dict = df.column("dict")?.str()?;
+        let code = df.column("code")?.u32()?;
+        let (a, b, cc) = (df.column("a")?.str()?, df.column("b")?.str()?, df.column("c")?.str()?);
+        let mut out = Codes::default();
+        let bad = || PolarsError::ComputeError("malformed pre-aggregate dictionary".into());
+        for i in 0..df.height() {
+            let at = code.get(i).ok_or_else(bad)? as usize;
+            let d = DICTS
+                .iter()
+                .position(|n| Some(*n) == dict.get(i))
+                .ok_or_else(bad)?;
+            let owned = |s: Option<&str>| s.map(str::to_owned);
+            if d == 0 {
+                if at != out.tiers.len() {
+                    return Err(bad());
+                }
+                out.tiers.push([owned(a.get(i)), owned(b.get(i)), owned(cc.get(i))]);
+            } else {
+                let list = out.dict_mut(d);
+                if at != list.len() {
+                    return Err(bad());
+                }
+                list.push(a.get(i).ok_or_else(bad)?.to_owned());
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A unit key for one tier: an expression giving each table row the
+/// position of its unit in `names` (null when the row has none there).
+#[derive(Debug, Clone)]
+pub struct UnitKey {
+    /// UInt32 position into `names`.
+    pub expr: Expr,
+    /// The same, per tier code (for loops).
+    pub map: Vec<Option<u32>>,
+    /// Unit codes.
+    pub names: Vec<String>,
+}
+
+/// [`PreAgg::predicate`] for plain loops over the coded columns: the same
+/// rows pass, without building an expression or a filtered copy.
+#[derive(Debug, Clone)]
+pub struct CodeFilter {
+    from: Option<i32>,
+    to: Option<i32>,
+    kinds: Option<Vec<bool>>,
+    categories: Option<Vec<bool>>,
+    sources: Option<Vec<bool>>,
+    issue: Option<u32>,
+}
+
+impl CodeFilter {
+    /// Whether a row with these day and codes passes.
+    #[inline]
+    pub fn keeps(&self, day: Option<i32>, kind: Option<u32>, cat: Option<u32>, src: Option<u32>) -> bool {
+        let member = |set: &Option<Vec<bool>>, v: Option<u32>| match set {
+            None => true,
+            Some(set) => v.is_some_and(|v| set.get(v as usize).copied().unwrap_or(false)),
+        };
+        if self.from.is_some() || self.to.is_some() {
+            let Some(d) = day else { return false };
+            if self.from.is_some_and(|f| d < f) || self.to.is_some_and(|t| d >= t) {
+                return false;
+            }
+        }
+        if !member(&self.kinds, kind) || !member(&self.categories, cat) {
+            return false;
+        }
+        if self.sources.is_some() {
+            // Sources restrict issues only (null kinds as polars' logic has them).
+            let not_issue = kind.is_some() && self.issue.is_none_or(|i| Some(i) != kind);
+            return not_issue || member(&self.sources, src);
+        }
+        true
+    }
+}
+
+/// The three pre-aggregates, their dictionaries and the zone their local
+/// days were computed in.
 #[derive(Debug, Clone)]
 pub struct PreAgg {
-    /// Counts by tier1, tier2, tier3, day, kind, category, source.
+    /// Counts by tiers, day, kind, category, source.
     pub events: DataFrame,
     /// One row per issue: tiers, day, kind, category, source, times in µs, resolved flag.
     pub issues: DataFrame,
-    /// Distinct (tier1, tier2, tier3, day, kind, category, household_hash) of visits.
+    /// Distinct (tiers, day, kind, category, source, household) of visits.
     pub households: DataFrame,
+    /// Dictionaries of the coded columns.
+    pub codes: Codes,
     /// Zone of the `day` column.
     pub zone: Zone,
     /// For each table (events, issues, households), the row offsets where
@@ -73,101 +287,6 @@ pub struct PreAgg {
 
 /// Runs a table may hold before the newest ones are merged regardless of length.
 const MAX_RUNS: usize = 8;
-
-fn count_if(pred: Expr, name: &str) -> Expr {
-    pred.fill_null(false)
-        .cast(DataType::Int64)
-        .sum()
-        .alias(name)
-}
-
-/// Group keys shared by the tables.
-fn keys() -> [Expr; 7] {
-    [
-        col(c::TIER1),
-        col(c::TIER2),
-        col(c::TIER3),
-        col(DAY),
-        col(c::KIND),
-        col(c::CATEGORY),
-        col(c::SOURCE),
-    ]
-}
-
-/// Query: the count table.
-pub fn events_lazy(joined: LazyFrame, zone: Zone) -> LazyFrame {
-    count_by_keys(joined.with_column(zone.local_day(c::OCCURRED_AT).alias(DAY)))
-}
-
-/// The count table of a frame that already has [`DAY`].
-fn count_by_keys(with_day: LazyFrame) -> LazyFrame {
-    with_day
-        .group_by(keys())
-        .agg([
-            len().cast(DataType::Int64).alias(p::N),
-            count_if(
-                col(c::KIND)
-                    .eq(lit(ISSUE))
-                    .and(col(c::STATUS).eq(lit(RESOLVED))),
-                p::RESOLVED,
-            ),
-            count_if(col(c::SATISFACTION).eq(lit("satisfied")), p::SATISFIED),
-            count_if(col(c::SATISFACTION).eq(lit("basic")), p::BASIC),
-            count_if(col(c::SATISFACTION).eq(lit("unsatisfied")), p::UNSATISFIED),
-            count_if(
-                col(c::KIND).eq(lit(INCIDENT)).and(col(c::CLEARED)),
-                p::CLEARED,
-            ),
-        ])
-        .sort([DAY], SortMultipleOptions::default())
-}
-
-/// Query: one row per issue with what lifecycles need.
-pub fn issues_lazy(joined: LazyFrame, zone: Zone) -> LazyFrame {
-    issues_of(joined.with_column(zone.local_day(c::OCCURRED_AT).alias(DAY)))
-}
-
-fn issues_of(with_day: LazyFrame) -> LazyFrame {
-    with_day
-        .filter(col(c::KIND).eq(lit(ISSUE)))
-        .select(
-            keys()
-                .into_iter()
-                .chain([
-                    col(c::OCCURRED_AT).cast(DataType::Int64).alias(p::OCC_US),
-                    col(c::RESOLVED_AT).cast(DataType::Int64).alias(p::RES_US),
-                    col(c::DEADLINE).cast(DataType::Int64).alias(p::DUE_US),
-                    col(c::STATUS)
-                        .eq(lit(RESOLVED))
-                        .fill_null(false)
-                        .alias(p::IS_RESOLVED),
-                ])
-                .collect::<Vec<_>>(),
-        )
-        .sort([DAY], SortMultipleOptions::default())
-}
-
-/// Query: distinct households visited per grid, day and category.
-pub fn households_lazy(joined: LazyFrame, zone: Zone) -> LazyFrame {
-    households_of(joined.with_column(zone.local_day(c::OCCURRED_AT).alias(DAY)))
-}
-
-fn households_of(with_day: LazyFrame) -> LazyFrame {
-    with_day
-        .filter(
-            col(c::KIND)
-                .eq(lit(VISIT))
-                .and(col(c::HOUSEHOLD_HASH).is_not_null()),
-        )
-        .select(
-            keys()
-                .into_iter()
-                .chain([col(c::HOUSEHOLD_HASH)])
-                .collect::<Vec<_>>(),
-        )
-        .unique(None, UniqueKeepStrategy::Any)
-        .sort([DAY], SortMultipleOptions::default())
-}
 
 /// Every column of the joined frame that some table reads, plus [`DAY`].
 fn base_columns(zone: Zone) -> Vec<Expr> {
@@ -295,28 +414,46 @@ fn append_run(df: &mut DataFrame, runs: &mut Vec<usize>, tail: &DataFrame) -> Po
     Ok(())
 }
 
+/// `df` with the codes of column `name` replaced through `map`.
+fn recode(df: &DataFrame, name: &str, map: &[u32]) -> PolarsResult<DataFrame> {
+    let codes = df.column(name)?.u32()?;
+    let new: UInt32Chunked = codes
+        .iter()
+        .map(|v| v.and_then(|v| map.get(v as usize).copied()))
+        .collect();
+    let mut out = df.clone();
+    out.with_column(new.with_name(name.into()).into_column())?;
+    Ok(out)
+}
+
+/// A UInt32 list literal for `is_in`.
+fn code_list(codes: Vec<u32>) -> Expr {
+    lit(Series::new("".into(), codes)).implode(false)
+}
+
+/// Replaces the codes of column `name` by their strings.
+fn decode_column(df: &mut DataFrame, name: &str, dict: &[String]) -> PolarsResult<()> {
+    let codes = df.column(name)?.u32()?;
+    let strings: StringChunked = codes
+        .iter()
+        .map(|v| v.and_then(|v| dict.get(v as usize).map(String::as_str)))
+        .collect();
+    df.with_column(strings.with_name(name.into()).into_column())?;
+    Ok(())
+}
+
 impl PreAgg {
     /// Scans the joined frame once and keeps the three tables in memory.
     pub fn build(joined: LazyFrame, zone: Zone) -> Result<PreAgg, AnalyticsError> {
         // One scan of only the columns the tables read (no ids, coordinates
         // or visitor hashes); the base frame is dropped once they are built.
         let base = joined.select(base_columns(zone)).collect()?;
-        let mut events = match pack::count_table(&base)? {
-            Some(df) => df,
-            None => count_by_keys(base.clone().lazy()).collect()?,
-        };
-        let mut households = match pack::household_table(&base)? {
-            Some(df) => df,
-            None => households_of(base.clone().lazy()).collect()?,
-        };
-        let mut issues = issues_of(base.lazy()).collect()?;
-        for df in [&mut events, &mut issues, &mut households] {
-            df.rechunk_mut();
-        }
+        let (codes, [events, issues, households]) = pack::tables(&base)?;
         Ok(PreAgg {
             events,
             issues,
             households,
+            codes,
             zone,
             runs: [vec![0], vec![0], vec![0]],
         })
@@ -326,9 +463,8 @@ impl PreAgg {
     /// snapshot, or cut from another pre-aggregate): each is sorted by day
     /// unless it already is, so it holds one run.
     pub fn from_tables(
-        events: DataFrame,
-        issues: DataFrame,
-        households: DataFrame,
+        codes: Codes,
+        [events, issues, households]: [DataFrame; 3],
         zone: Zone,
     ) -> Result<PreAgg, AnalyticsError> {
         let one_run = |df: DataFrame| -> PolarsResult<DataFrame> {
@@ -351,9 +487,27 @@ impl PreAgg {
             events: one_run(events)?,
             issues: one_run(issues)?,
             households: one_run(households)?,
+            codes,
             zone,
             runs: [vec![0], vec![0], vec![0]],
         })
+    }
+
+    /// The tables as written to a snapshot: the three tables, then the
+    /// dictionaries ([`PreAgg::from_snapshot`] reads them back).
+    pub fn snapshot_tables(&self) -> Result<[DataFrame; 4], AnalyticsError> {
+        Ok([
+            self.events.clone(),
+            self.issues.clone(),
+            self.households.clone(),
+            self.codes.to_frame()?,
+        ])
+    }
+
+    /// The inverse of [`PreAgg::snapshot_tables`].
+    pub fn from_snapshot(tables: [DataFrame; 4], zone: Zone) -> Result<PreAgg, AnalyticsError> {
+        let [events, issues, households, codes] = tables;
+        PreAgg::from_tables(Codes::from_frame(&codes)?, [events, issues, households], zone)
     }
 
     /// Folds the pre-aggregates of newly stored events into these, at a
@@ -363,10 +517,18 @@ impl PreAgg {
     /// `new` is one build ([`PreAgg::build`]): one sorted run per table.
     pub fn append(&mut self, new: &PreAgg) -> Result<(), AnalyticsError> {
         debug_assert!(new.runs.iter().all(|r| r.len() == 1));
+        let maps = self.codes.absorb(&new.codes);
+        let recoded = |df: &DataFrame| -> PolarsResult<DataFrame> {
+            let mut df = recode(df, T, &maps[0])?;
+            for (name, map) in [c::KIND, c::CATEGORY, c::SOURCE].iter().zip(&maps[1..]) {
+                df = recode(&df, name, map)?;
+            }
+            Ok(df)
+        };
         let [re, ri, rh] = &mut self.runs;
-        append_run(&mut self.events, re, &new.events)?;
-        append_run(&mut self.issues, ri, &new.issues)?;
-        append_run(&mut self.households, rh, &new.households)?;
+        append_run(&mut self.events, re, &recoded(&new.events)?)?;
+        append_run(&mut self.issues, ri, &recoded(&new.issues)?)?;
+        append_run(&mut self.households, rh, &recoded(&new.households)?)?;
         Ok(())
     }
 
@@ -379,6 +541,158 @@ impl PreAgg {
     pub fn from_parquet(path: &str, zone: Zone) -> Result<PreAgg, AnalyticsError> {
         let lf = LazyFrame::scan_parquet(path.into(), ScanArgsParquet::default())?;
         PreAgg::build(lf, zone)
+    }
+
+    /// The query's filters on the coded tables: its window on [`DAY`], and
+    /// its kinds, categories and sources as codes (a value never seen
+    /// matches nothing). Sources restrict issues only, as in
+    /// [`Query::predicate`].
+    pub fn predicate(&self, q: &Query) -> Expr {
+        let window = Query {
+            kinds: Vec::new(),
+            categories: Vec::new(),
+            sources: Vec::new(),
+            ..q.clone()
+        };
+        let mut p = window.predicate();
+        if !q.kinds.is_empty() {
+            let codes = Codes::find(&self.codes.kinds, &q.kinds);
+            p = p.and(col(c::KIND).is_in(code_list(codes), false));
+        }
+        if !q.categories.is_empty() {
+            let codes = Codes::find(&self.codes.categories, &q.categories);
+            p = p.and(col(c::CATEGORY).is_in(code_list(codes), false));
+        }
+        if !q.sources.is_empty() {
+            let codes = Codes::find(&self.codes.sources, &q.sources);
+            let in_sources = col(c::SOURCE).is_in(code_list(codes), false);
+            let not_issue = match self.kind_code(ISSUE) {
+                Some(issue) => col(c::KIND).neq(lit(issue)),
+                None => col(c::KIND).is_not_null(),
+            };
+            p = p.and(not_issue.or(in_sources.fill_null(false)));
+        }
+        p
+    }
+
+    /// The query's filter for loops (see [`CodeFilter`]).
+    pub fn code_filter(&self, q: &Query) -> CodeFilter {
+        let set = |dict: &[String], values: &[String]| {
+            (!values.is_empty()).then(|| {
+                let mut v = vec![false; dict.len()];
+                for i in Codes::find(dict, values) {
+                    v[i as usize] = true;
+                }
+                v
+            })
+        };
+        CodeFilter {
+            from: q.from.map(day_number),
+            to: q.to.map(day_number),
+            kinds: set(&self.codes.kinds, &q.kinds),
+            categories: set(&self.codes.categories, &q.categories),
+            sources: set(&self.codes.sources, &q.sources),
+            issue: self.kind_code(ISSUE),
+        }
+    }
+
+    /// The code of a kind, if any event has it.
+    pub fn kind_code(&self, kind: &str) -> Option<u32> {
+        self.codes.kinds.iter().position(|k| k == kind).map(|i| i as u32)
+    }
+
+    /// Codes of the given sources.
+    pub fn source_codes<S: AsRef<str>>(&self, sources: &[S]) -> Vec<u32> {
+        Codes::find(&self.codes.sources, sources)
+    }
+
+    /// The key of tier `level` (1-3); level 0 gives every located row the
+    /// county `root`.
+    pub fn unit_key(&self, level: u8, root: &str) -> Result<UnitKey, AnalyticsError> {
+        let mut names: Vec<String> = Vec::new();
+        let map: Vec<Option<u32>> = match level {
+            0 => {
+                names.push(root.to_owned());
+                self.codes
+                    .tiers
+                    .iter()
+                    .map(|t| t[0].as_ref().map(|_| 0))
+                    .collect()
+            }
+            1..=3 => {
+                let mut at: PlHashMap<&str, u32> = PlHashMap::default();
+                self.codes
+                    .tiers
+                    .iter()
+                    .map(|t| {
+                        t[usize::from(level) - 1].as_deref().map(|code| {
+                            *at.entry(code).or_insert_with(|| {
+                                names.push(code.to_owned());
+                                names.len() as u32 - 1
+                            })
+                        })
+                    })
+                    .collect()
+            }
+            _ => return Err(AnalyticsError::BadLevel { level }),
+        };
+        let expr = lit(Series::new("".into(), map.clone())).gather(col(T), false);
+        Ok(UnitKey { expr, map, names })
+    }
+
+    /// The pre-aggregates restricted to the events of one unit of `level`.
+    pub fn cut(&self, level: u8, code: &str) -> Result<PreAgg, AnalyticsError> {
+        if level == 0 {
+            return Ok(self.clone());
+        }
+        let i = usize::from(level.min(3)) - 1;
+        let keep: Vec<u32> = (0..self.codes.tiers.len() as u32)
+            .filter(|&t| self.codes.tiers[t as usize][i].as_deref() == Some(code))
+            .collect();
+        let list = code_list(keep);
+        let f = |df: &DataFrame| df.clone().lazy().filter(col(T).is_in(list.clone(), false)).collect();
+        PreAgg::from_tables(
+            self.codes.clone(),
+            [f(&self.events)?, f(&self.issues)?, f(&self.households)?],
+            self.zone,
+        )
+    }
+
+    /// Categories of issues, sorted.
+    pub fn issue_categories(&self) -> Result<Vec<String>, AnalyticsError> {
+        let Some(issue) = self.kind_code(ISSUE) else {
+            return Ok(Vec::new());
+        };
+        let (kinds, cats) = (self.events.column(c::KIND)?.u32()?, self.events.column(c::CATEGORY)?.u32()?);
+        let mut seen = vec![false; self.codes.categories.len()];
+        for (k, ct) in kinds.iter().zip(cats.iter()) {
+            if let (Some(k), Some(ct)) = (k, ct) {
+                if k == issue {
+                    seen[ct as usize] = true;
+                }
+            }
+        }
+        let mut out: Vec<String> = self
+            .codes
+            .categories
+            .iter()
+            .zip(seen)
+            .filter(|(_, s)| *s)
+            .map(|(v, _)| v.clone())
+            .collect();
+        out.sort();
+        Ok(out)
+    }
+
+    /// `df` (rows of these tables, or derived from them) with its kind,
+    /// category and source codes as strings, where it has those columns.
+    pub fn decode(&self, mut df: DataFrame) -> Result<DataFrame, AnalyticsError> {
+        for (name, d) in [(c::KIND, 1), (c::CATEGORY, 2), (c::SOURCE, 3)] {
+            if df.column(name).is_ok() {
+                decode_column(&mut df, name, self.codes.dict(d))?;
+            }
+        }
+        Ok(df)
     }
 
     /// Count-table rows of the query's window (the predicate still applies on top).
@@ -427,6 +741,8 @@ impl PreAgg {
 mod tests {
     use std::time::Instant;
 
+    use super::col_names as p;
+
     use chrono::NaiveDate;
 
     use super::*;
@@ -450,7 +766,7 @@ mod tests {
             .events
             .clone()
             .lazy()
-            .filter(col(c::KIND).eq(lit(ISSUE)))
+            .filter(col(c::KIND).eq(lit(pre.kind_code(ISSUE).unwrap())))
             .collect()
             .unwrap();
         assert_eq!(
@@ -463,6 +779,94 @@ mod tests {
     fn canonical(df: &DataFrame) -> DataFrame {
         let by: Vec<PlSmallStr> = df.get_column_names().into_iter().cloned().collect();
         df.sort(by, SortMultipleOptions::default()).unwrap()
+    }
+
+    fn count_if(pred: Expr, name: &str) -> Expr {
+        pred.fill_null(false).cast(DataType::Int64).sum().alias(name)
+    }
+
+    fn keys() -> Vec<Expr> {
+        [c::TIER1, c::TIER2, c::TIER3, DAY, c::KIND, c::CATEGORY, c::SOURCE]
+            .into_iter()
+            .map(col)
+            .collect()
+    }
+
+    /// The reference: the count table as a polars group-by over strings.
+    fn events_reference(with_day: LazyFrame) -> DataFrame {
+        with_day
+            .group_by(keys())
+            .agg([
+                len().cast(DataType::Int64).alias(p::N),
+                count_if(
+                    col(c::KIND).eq(lit(ISSUE)).and(col(c::STATUS).eq(lit(RESOLVED))),
+                    p::RESOLVED,
+                ),
+                count_if(col(c::SATISFACTION).eq(lit("satisfied")), p::SATISFIED),
+                count_if(col(c::SATISFACTION).eq(lit("basic")), p::BASIC),
+                count_if(col(c::SATISFACTION).eq(lit("unsatisfied")), p::UNSATISFIED),
+                count_if(col(c::KIND).eq(lit(INCIDENT)).and(col(c::CLEARED)), p::CLEARED),
+            ])
+            .collect()
+            .unwrap()
+    }
+
+    fn issues_reference(with_day: LazyFrame) -> DataFrame {
+        let mut cols = keys();
+        cols.extend([
+            col(c::OCCURRED_AT).cast(DataType::Int64).alias(p::OCC_US),
+            col(c::RESOLVED_AT).cast(DataType::Int64).alias(p::RES_US),
+            col(c::DEADLINE).cast(DataType::Int64).alias(p::DUE_US),
+            col(c::STATUS).eq(lit(RESOLVED)).fill_null(false).alias(p::IS_RESOLVED),
+        ]);
+        with_day
+            .filter(col(c::KIND).eq(lit(ISSUE)))
+            .select(cols)
+            .collect()
+            .unwrap()
+    }
+
+    fn households_reference(with_day: LazyFrame) -> DataFrame {
+        let mut cols = keys();
+        cols.push(col(c::HOUSEHOLD_HASH));
+        let df = with_day
+            .filter(col(c::KIND).eq(lit(VISIT)).and(col(c::HOUSEHOLD_HASH).is_not_null()))
+            .select(cols)
+            .unique(None, UniqueKeepStrategy::Any)
+            .collect()
+            .unwrap();
+        let keys: Vec<Option<u64>> = df
+            .column(c::HOUSEHOLD_HASH)
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .map(|h| h.map(household_key))
+            .collect();
+        let mut df = df.drop(c::HOUSEHOLD_HASH).unwrap();
+        df.with_column(Column::new(p::HOUSEHOLD.into(), keys)).unwrap();
+        df
+    }
+
+    /// A table of `pre` with strings for codes, columns in reference order.
+    fn decoded(pre: &PreAgg, df: &DataFrame) -> DataFrame {
+        let t = df.column(T).unwrap().u32().unwrap();
+        let mut out = pre.decode(df.clone()).unwrap();
+        for (i, name) in [c::TIER1, c::TIER2, c::TIER3].into_iter().enumerate() {
+            let v: StringChunked = t
+                .iter()
+                .map(|x| x.and_then(|x| pre.codes.tiers[x as usize][i].as_deref()))
+                .collect();
+            out.with_column(v.with_name(name.into()).into_column()).unwrap();
+        }
+        let mut names = vec![c::TIER1, c::TIER2, c::TIER3];
+        names.extend(
+            df.get_column_names()
+                .into_iter()
+                .map(|n| n.as_str())
+                .filter(|n| *n != T),
+        );
+        out.select(names).unwrap()
     }
 
     #[test]
@@ -495,14 +899,39 @@ mod tests {
     fn the_same_rows(df: DataFrame) {
         let zone = Zone::default();
         let pre = PreAgg::build(df.clone().lazy(), zone).unwrap();
-        let events = events_lazy(df.clone().lazy(), zone).collect().unwrap();
-        let households = households_lazy(df.clone().lazy(), zone).collect().unwrap();
-        let issues = issues_lazy(df.lazy(), zone).collect().unwrap();
-        assert!(canonical(&pre.events).equals_missing(&canonical(&events)));
-        assert!(canonical(&pre.households).equals_missing(&canonical(&households)));
-        assert!(canonical(&pre.issues).equals_missing(&canonical(&issues)));
-        let days = pre.events.column(DAY).unwrap().i32().unwrap();
-        assert!(days.iter().zip(days.iter().skip(1)).all(|(a, b)| a <= b));
+        let with_day = df.lazy().with_column(zone.local_day(c::OCCURRED_AT).alias(DAY));
+        for (table, reference) in [
+            (&pre.events, events_reference(with_day.clone())),
+            (&pre.issues, issues_reference(with_day.clone())),
+            (&pre.households, households_reference(with_day)),
+        ] {
+            let ours = canonical(&decoded(&pre, table));
+            let reference = canonical(&reference.select(ours.get_column_names()).unwrap());
+            assert!(ours.equals_missing(&reference), "{ours}\n{reference}");
+            let days = table.column(DAY).unwrap().i32().unwrap();
+            assert!(days.iter().zip(days.iter().skip(1)).all(|(a, b)| a <= b));
+        }
+    }
+
+    /// The dictionaries survive a snapshot, and appending a build with
+    /// other dictionaries recodes its rows into ours.
+    #[test]
+    fn codes_survive_snapshots_and_appends() {
+        let (_, df) = big(2, 2, 3, 3_000, 60);
+        let zone = Zone::default();
+        let pre = PreAgg::build(df.clone().lazy(), zone).unwrap();
+        let back = PreAgg::from_snapshot(pre.snapshot_tables().unwrap(), zone).unwrap();
+        assert_eq!(back.codes, pre.codes);
+        // The second half first: its dictionaries number values differently.
+        let (a, b) = (df.slice(0, 1_500), df.slice(1_500, 1_500));
+        let mut parts = PreAgg::build(b.lazy(), zone).unwrap();
+        parts.append(&PreAgg::build(a.lazy(), zone).unwrap()).unwrap();
+        let n = |p: &PreAgg| p.events.column(p::N).unwrap().i64().unwrap().sum();
+        assert_eq!(n(&pre), n(&parts));
+        assert_eq!(
+            canonical(&decoded(&pre, &pre.issues)),
+            canonical(&decoded(&parts, &parts.issues))
+        );
     }
 
     #[test]

@@ -20,7 +20,6 @@ use super::filter::{date_of, day_number, Query, DAY};
 use super::preagg::{col_names as p, PreAgg};
 use super::stats::{negbin_upper_tail, poisson_upper_tail};
 use super::AnalyticsError;
-use crate::columns as c;
 use crate::grid::GridModel;
 
 /// Period length of a series.
@@ -109,21 +108,26 @@ fn daily_counts(
         zone: pre.zone,
         ..q.clone()
     };
-    let key = c::tier(level);
+    let key = pre.unit_key(level, "")?;
     let df = pre
         .events_in(&q)
         .lazy()
-        .filter(q.predicate().and(col(key).is_not_null()))
-        .group_by([col(key), col(DAY)])
+        .filter(pre.predicate(&q))
+        .with_column(key.expr.clone().alias("unit"))
+        .filter(col("unit").is_not_null())
+        .group_by([col("unit"), col(DAY)])
         .agg([col(p::N).sum().cast(DataType::Int64).alias(p::N)])
         .collect()?;
-    let (codes, days, ns) = (
-        df.column(key)?.str()?,
+    let (units, days, ns) = (
+        df.column("unit")?.u32()?,
         df.column(DAY)?.i32()?,
         df.column(p::N)?.i64()?,
     );
+    let codes = units
+        .iter()
+        .map(|u| u.and_then(|u| key.names.get(u as usize).map(String::as_str)));
     let mut out: HashMap<String, BTreeMap<i32, u64>> = HashMap::new();
-    for ((code, day), n) in codes.iter().zip(days.iter()).zip(ns.iter()) {
+    for ((code, day), n) in codes.zip(days.iter()).zip(ns.iter()) {
         if let (Some(code), Some(day), Some(n)) = (code, day, n) {
             *out.entry(code.to_owned())
                 .or_default()

@@ -8,7 +8,6 @@
 use axum::extract::State;
 use axum::Json;
 use chrono::NaiveDate;
-use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::auth::Caller;
@@ -22,7 +21,6 @@ use crate::analytics::metrics::ingredients;
 use crate::analytics::{
     self, metric, AlertParams, Granularity, PreAgg, Query, RankParams, ScoreConfig, UnitContext,
 };
-use crate::columns as c;
 
 /// Most periods one trend answers.
 const MAX_PERIODS: usize = 800;
@@ -63,21 +61,7 @@ pub struct Trend {
 
 /// The pre-aggregates restricted to the events of one unit.
 fn cut(pre: &PreAgg, level: u8, code: &str) -> Result<PreAgg, ApiError> {
-    if level == 0 {
-        return Ok(pre.clone());
-    }
-    let f = |df: &DataFrame| {
-        df.clone()
-            .lazy()
-            .filter(col(c::tier(level)).eq(lit(code)))
-            .collect()
-    };
-    Ok(PreAgg::from_tables(
-        f(&pre.events)?,
-        f(&pre.issues)?,
-        f(&pre.households)?,
-        pre.zone,
-    )?)
+    Ok(pre.cut(level, code)?)
 }
 
 fn grain(s: Option<&str>) -> Result<(Granularity, usize), ApiError> {

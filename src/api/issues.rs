@@ -239,16 +239,7 @@ pub async fn services(
     let snap = st.snapshot()?;
     let cats = st
         .blocking(move || {
-            let df = snap
-                .pre
-                .events
-                .clone()
-                .lazy()
-                .filter(col(c::KIND).eq(lit(crate::analytics::preagg::ISSUE)))
-                .select([col(c::CATEGORY).unique().sort(SortOptions::default())])
-                .collect()?;
-            let cats = df.column(c::CATEGORY)?.str()?;
-            Ok(cats.iter().flatten().map(str::to_owned).collect::<Vec<_>>())
+            Ok(snap.pre.issue_categories()?)
         })
         .await?;
     Ok(Json(

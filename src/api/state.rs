@@ -46,7 +46,7 @@ impl Grids {
 }
 
 /// Names of the pre-aggregate tables kept with the frame snapshot.
-const PRE_TABLES: [&str; 3] = ["pre-events", "pre-issues", "pre-households"];
+const PRE_TABLES: [&str; 4] = ["pre-events", "pre-issues", "pre-households", "pre-codes"];
 
 /// What the stored pre-aggregates depend on besides the events: the zone of
 /// their day column and the code that built them (this executable, by size
@@ -181,11 +181,11 @@ impl AppState {
         let frame = loaded.frame.clone();
         let mut rebuilt = false;
         let pre = match loaded.extras.take() {
-            Some(mut t) if t.len() == 3 => {
-                let households = t.pop().unwrap_or_default();
-                let issues = t.pop().unwrap_or_default();
-                let events = t.pop().unwrap_or_default();
-                let mut pre = PreAgg::from_tables(events, issues, households, self.zone)?;
+            Some(t) if t.len() == 4 => {
+                let tables: [DataFrame; 4] = t.try_into().map_err(|_| {
+                    ApiError::Internal("pre-aggregate snapshot: wrong table count".into())
+                })?;
+                let mut pre = PreAgg::from_snapshot(tables, self.zone)?;
                 if loaded.from_database > 0 {
                     // Events stored after the snapshot: only they are aggregated.
                     let tail =
@@ -231,23 +231,21 @@ impl AppState {
                 // One day-sorted run per table, so the next start-up can
                 // use them as they are.
                 let p = &pre.pre;
-                let p = match PreAgg::from_tables(
-                    p.events.clone(),
-                    p.issues.clone(),
-                    p.households.clone(),
+                let tables = PreAgg::from_tables(
+                    p.codes.clone(),
+                    [p.events.clone(), p.issues.clone(), p.households.clone()],
                     p.zone,
-                ) {
-                    Ok(p) => p,
+                )
+                .and_then(|p| p.snapshot_tables());
+                let tables = match tables {
+                    Ok(t) => t,
                     Err(e) => {
                         tracing::warn!(error = %e, "sorting the pre-aggregates failed");
                         return;
                     }
                 };
-                let extras = [
-                    (PRE_TABLES[0], &p.events),
-                    (PRE_TABLES[1], &p.issues),
-                    (PRE_TABLES[2], &p.households),
-                ];
+                let extras: Vec<(&str, &DataFrame)> =
+                    PRE_TABLES.iter().copied().zip(tables.iter()).collect();
                 match store.write_snapshot(&loaded.frame, loaded.high_water, version, &key, &extras)
                 {
                     Ok(()) => tracing::info!(

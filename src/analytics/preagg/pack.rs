@@ -1,44 +1,47 @@
-//! The count and household tables by sorting packed integer keys.
+//! The three tables by sorting packed integer keys.
 //!
 //! A polars group-by over seven string keys hashes every key of every row,
 //! and at county density (5,000 grids, two years, ten million events) almost
-//! every group holds one event, so that work buys nothing. Here each string
-//! column is replaced by a small dictionary code, the codes of a row are
-//! packed into one `u64` with the local day in the high bits, and a parallel
-//! unstable sort brings equal keys together already in day order. The result
-//! holds the same rows as the group-by of [`super::events_lazy`] and the
-//! `unique` of [`super::households_lazy`] (in day order; rows of one day in
-//! no particular order, as there). When the codes need more than 64 bits,
-//! the callers fall back to polars.
+//! every group holds one event, so that work buys nothing; string columns in
+//! the output then cost more than the grouping. Here each string column is
+//! replaced once by a small dictionary code ([`Codes`]), the codes of a row
+//! are packed into one integer with the local day in the high bits, and a
+//! parallel unstable sort brings equal keys together already in day order.
+//! The tables keep the codes: every reader filters and groups integers.
 
 use polars::prelude::*;
 use rayon::slice::ParallelSliceMut;
+use sha2::{Digest, Sha256};
 
-use super::{col_names as p, INCIDENT, ISSUE, RESOLVED, VISIT};
+use super::{col_names as p, Codes, INCIDENT, ISSUE, RESOLVED, T, VISIT};
 use crate::analytics::filter::DAY;
 use crate::columns as c;
 
 /// Codes of optional strings, 0 for null, in first-seen order.
 struct Dict<'a> {
     codes: PlHashMap<&'a str, u32>,
-    values: Vec<Option<&'a str>>,
+    values: Vec<&'a str>,
 }
 
 impl<'a> Dict<'a> {
     fn new() -> Self {
         Dict {
             codes: PlHashMap::default(),
-            values: vec![None],
+            values: Vec::new(),
         }
     }
 
     fn code(&mut self, v: Option<&'a str>) -> u32 {
         let Some(s) = v else { return 0 };
-        let next = self.values.len() as u32;
+        let next = self.values.len() as u32 + 1;
         *self.codes.entry(s).or_insert_with(|| {
-            self.values.push(Some(s));
+            self.values.push(s);
             next
         })
+    }
+
+    fn owned(&self) -> Vec<String> {
+        self.values.iter().map(|s| (*s).to_owned()).collect()
     }
 }
 
@@ -85,17 +88,42 @@ fn bits(n: usize) -> u32 {
     usize::BITS - n.saturating_sub(1).leading_zeros()
 }
 
+/// A sortable packed key: `u64` when the fields fit, else `u128`.
+trait Key: Copy + Ord + Send + Sync {
+    fn from_wide(k: u128) -> Self;
+    fn wide(self) -> u128;
+}
+
+impl Key for u64 {
+    fn from_wide(k: u128) -> Self {
+        k as u64
+    }
+    fn wide(self) -> u128 {
+        u128::from(self)
+    }
+}
+
+impl Key for u128 {
+    fn from_wide(k: u128) -> Self {
+        k
+    }
+    fn wide(self) -> u128 {
+        self
+    }
+}
+
 /// Field widths and shifts of a packed key, most significant first.
 struct Layout {
     shifts: Vec<u32>,
     widths: Vec<u32>,
+    total: u32,
 }
 
 impl Layout {
-    /// `None` when the fields need more than 64 bits.
+    /// `None` when the fields need more than 128 bits.
     fn new(widths: &[u32]) -> Option<Layout> {
         let total: u32 = widths.iter().sum();
-        if total > 64 {
+        if total > 128 {
             return None;
         }
         let mut shifts = Vec::with_capacity(widths.len());
@@ -107,27 +135,33 @@ impl Layout {
         Some(Layout {
             shifts,
             widths: widths.to_vec(),
+            total,
         })
     }
 
-    fn pack(&self, fields: &[u64]) -> u64 {
+    fn pack(&self, fields: &[u64]) -> u128 {
         fields
             .iter()
             .zip(&self.shifts)
-            .fold(0, |k, (f, s)| k | f.checked_shl(*s).unwrap_or(0))
+            .fold(0, |k, (f, s)| k | u128::from(*f) << s)
     }
 
-    fn field(&self, key: u64, i: usize) -> u64 {
+    fn field(&self, key: u128, i: usize) -> u64 {
         let w = self.widths[i];
         if w == 0 {
             return 0;
         }
-        (key >> self.shifts[i]) & (u64::MAX >> (64 - w))
+        ((key >> self.shifts[i]) & (u128::MAX >> (128 - w))) as u64
     }
 }
 
-/// The coded key columns shared by both tables.
+fn too_wide() -> PolarsError {
+    PolarsError::ComputeError("pre-aggregate keys need more than 128 bits".into())
+}
+
+/// Per-row codes of the key columns, and their dictionaries.
 struct Keys<'a> {
+    /// 0 for a null day, else day - day0 + 1 (nulls sort first).
     days: Vec<u64>,
     day0: i32,
     tiers: Vec<u32>,
@@ -145,8 +179,7 @@ fn strs<'a>(df: &'a DataFrame, name: &str) -> PolarsResult<&'a StringChunked> {
 }
 
 impl<'a> Keys<'a> {
-    /// Codes of the rows of `df` where `keep` holds.
-    fn new(df: &'a DataFrame, keep: &[bool]) -> PolarsResult<Keys<'a>> {
+    fn new(df: &'a DataFrame) -> PolarsResult<Keys<'a>> {
         let day = df.column(DAY)?.i32()?;
         let day0 = day.min().unwrap_or(0);
         let (t1, t2, t3) = (
@@ -159,29 +192,22 @@ impl<'a> Keys<'a> {
             strs(df, c::CATEGORY)?,
             strs(df, c::SOURCE)?,
         );
+        let n = df.height();
         let mut k = Keys {
-            days: Vec::new(),
+            days: Vec::with_capacity(n),
             day0,
-            tiers: Vec::new(),
-            kinds: Vec::new(),
-            cats: Vec::new(),
-            srcs: Vec::new(),
+            tiers: Vec::with_capacity(n),
+            kinds: Vec::with_capacity(n),
+            cats: Vec::with_capacity(n),
+            srcs: Vec::with_capacity(n),
             tier_dict: Tiers::new(),
             kind_dict: Dict::new(),
             cat_dict: Dict::new(),
             src_dict: Dict::new(),
         };
         let rows = t1.iter().zip(t2.iter()).zip(t3.iter()).zip(day.iter());
-        let rows = rows
-            .zip(kind.iter())
-            .zip(cat.iter())
-            .zip(src.iter())
-            .zip(keep);
-        for (((((((a, b), g), d), kd), ct), sr), &keep) in rows {
-            if !keep {
-                continue;
-            }
-            // Null day = 0, so nulls sort first as in polars' default sort.
+        let rows = rows.zip(kind.iter()).zip(cat.iter()).zip(src.iter());
+        for ((((((a, b), g), d), kd), ct), sr) in rows {
             k.days
                 .push(d.map_or(0, |d| (i64::from(d) - i64::from(day0) + 1) as u64));
             k.tiers.push(k.tier_dict.code([a, b, g]));
@@ -197,9 +223,9 @@ impl<'a> Keys<'a> {
         [
             bits(max_day + 1),
             bits(self.tier_dict.values.len()),
-            bits(self.kind_dict.values.len()),
-            bits(self.cat_dict.values.len()),
-            bits(self.src_dict.values.len()),
+            bits(self.kind_dict.values.len() + 1),
+            bits(self.cat_dict.values.len() + 1),
+            bits(self.src_dict.values.len() + 1),
         ]
     }
 
@@ -213,109 +239,153 @@ impl<'a> Keys<'a> {
         ]
     }
 
-    /// The seven key columns of the unpacked rows. Strings are gathered
-    /// from the small dictionaries (views into their buffers, no copies).
-    fn columns(&self, layout: &Layout, keys: &[u64]) -> PolarsResult<Vec<Column>> {
-        let codes = |f: usize| -> IdxCa {
-            IdxCa::from_vec(
-                "".into(),
-                keys.iter()
-                    .map(|&k| layout.field(k, f) as IdxSize)
-                    .collect(),
-            )
-        };
-        let tiers = codes(1);
-        let tier = |i: usize, name: &str| -> PolarsResult<Column> {
-            let values: Vec<Option<&str>> = self.tier_dict.values.iter().map(|t| t[i]).collect();
-            let dict = StringChunked::from_slice_options(name.into(), &values);
-            Ok(dict.take(&tiers)?.into_column())
-        };
-        let dict = |d: &Dict<'a>, f: usize, name: &str| -> PolarsResult<Column> {
-            let dict = StringChunked::from_slice_options(name.into(), &d.values);
-            Ok(dict.take(&codes(f))?.into_column())
-        };
-        let days: Int32Chunked = keys
-            .iter()
-            .map(|&k| match layout.field(k, 0) {
-                0 => None,
-                d => Some((i64::from(self.day0) + d as i64 - 1) as i32),
-            })
-            .collect();
-        Ok(vec![
-            tier(0, c::TIER1)?,
-            tier(1, c::TIER2)?,
-            tier(2, c::TIER3)?,
-            days.with_name(DAY.into()).into_column(),
-            dict(&self.kind_dict, 2, c::KIND)?,
-            dict(&self.cat_dict, 3, c::CATEGORY)?,
-            dict(&self.src_dict, 4, c::SOURCE)?,
-        ])
+    fn codes(&self) -> Codes {
+        let own = |o: &Option<&str>| o.map(str::to_owned);
+        Codes {
+            tiers: self
+                .tier_dict
+                .values
+                .iter()
+                .map(|t| [own(&t[0]), own(&t[1]), own(&t[2])])
+                .collect(),
+            kinds: self.kind_dict.owned(),
+            categories: self.cat_dict.owned(),
+            sources: self.src_dict.owned(),
+        }
+    }
+
+    /// The code of a kind, if any row has it.
+    fn kind(&self, kind: &str) -> Option<u32> {
+        self.kind_dict.codes.get(kind).copied()
+    }
+
+    fn day(&self, field: u64) -> Option<i32> {
+        match field {
+            0 => None,
+            d => Some((i64::from(self.day0) + d as i64 - 1) as i32),
+        }
+    }
+}
+
+/// The five key columns being built for one table: tier, day, kind,
+/// category, source (dictionary codes 0 = null become nulls).
+struct KeyColumns {
+    tiers: Vec<u32>,
+    days: Vec<Option<i32>>,
+    kinds: Vec<Option<u32>>,
+    cats: Vec<Option<u32>>,
+    srcs: Vec<Option<u32>>,
+}
+
+impl KeyColumns {
+    fn with_capacity(n: usize) -> Self {
+        KeyColumns {
+            tiers: Vec::with_capacity(n),
+            days: Vec::with_capacity(n),
+            kinds: Vec::with_capacity(n),
+            cats: Vec::with_capacity(n),
+            srcs: Vec::with_capacity(n),
+        }
+    }
+
+    fn push(&mut self, k: &Keys, f: [u64; 5]) {
+        let code = |x: u64| x.checked_sub(1).map(|v| v as u32);
+        self.days.push(k.day(f[0]));
+        self.tiers.push(f[1] as u32);
+        self.kinds.push(code(f[2]));
+        self.cats.push(code(f[3]));
+        self.srcs.push(code(f[4]));
+    }
+
+    fn into_columns(self) -> Vec<Column> {
+        vec![
+            Column::new(T.into(), self.tiers),
+            Column::new(DAY.into(), self.days),
+            Column::new(c::KIND.into(), self.kinds),
+            Column::new(c::CATEGORY.into(), self.cats),
+            Column::new(c::SOURCE.into(), self.srcs),
+        ]
     }
 }
 
 /// Low bits of a count-table key: resolved (1), satisfaction (2), cleared (1).
 const FLAG_BITS: u32 = 4;
 
-/// The count table of [`super::events_lazy`] from a frame with the key
-/// columns, [`DAY`], status, satisfaction and cleared; `None` when the keys
-/// do not fit 64 bits.
-pub fn count_table(df: &DataFrame) -> PolarsResult<Option<DataFrame>> {
-    let keep = vec![true; df.height()];
-    let k = Keys::new(df, &keep)?;
+/// The three tables and their dictionaries, from a frame with the key
+/// columns, [`DAY`], status, satisfaction, cleared, the three times and the
+/// household hash.
+pub fn tables(df: &DataFrame) -> PolarsResult<(Codes, [DataFrame; 3])> {
+    let k = Keys::new(df)?;
+    // The count table on one core, the other two on the other.
+    let (events, rest) = rayon::join(
+        || count_table(df, &k),
+        || Ok::<_, PolarsError>((issue_table(df, &k)?, household_table(df, &k)?)),
+    );
+    let (events, (issues, households)) = (events?, rest?);
+    Ok((k.codes(), [events, issues, households]))
+}
+
+fn count_table(df: &DataFrame, k: &Keys) -> PolarsResult<DataFrame> {
     let w = k.widths();
-    let Some(layout) = Layout::new(&[w[0], w[1], w[2], w[3], w[4], FLAG_BITS]) else {
-        return Ok(None);
-    };
-    let (kind, status) = (strs(df, c::KIND)?, strs(df, c::STATUS)?);
-    let (sat, cleared) = (strs(df, c::SATISFACTION)?, df.column(c::CLEARED)?.bool()?);
-    let mut keys: Vec<u64> = Vec::with_capacity(df.height());
-    let rows = kind
-        .iter()
-        .zip(status.iter())
-        .zip(sat.iter())
-        .zip(cleared.iter());
-    for (i, (((kd, st), sa), cl)) in rows.enumerate() {
-        let resolved = u64::from(kd == Some(ISSUE) && st == Some(RESOLVED));
+    let layout = Layout::new(&[w[0], w[1], w[2], w[3], w[4], FLAG_BITS]).ok_or_else(too_wide)?;
+    if layout.total <= 64 {
+        count_rows::<u64>(df, k, &layout)
+    } else {
+        count_rows::<u128>(df, k, &layout)
+    }
+}
+
+fn count_rows<K: Key>(df: &DataFrame, k: &Keys, layout: &Layout) -> PolarsResult<DataFrame> {
+    let (issue, incident) = (k.kind(ISSUE), k.kind(INCIDENT));
+    let (status, sat) = (strs(df, c::STATUS)?, strs(df, c::SATISFACTION)?);
+    let cleared = df.column(c::CLEARED)?.bool()?;
+    let mut keys: Vec<K> = Vec::with_capacity(df.height());
+    let rows = status.iter().zip(sat.iter()).zip(cleared.iter());
+    for (i, ((st, sa), cl)) in rows.enumerate() {
+        let kind = Some(k.kinds[i]);
+        let resolved = u64::from(kind == issue && st == Some(RESOLVED));
         let rating = match sa {
             Some("satisfied") => 1,
             Some("basic") => 2,
             Some("unsatisfied") => 3,
             _ => 0,
         };
-        let clear = u64::from(kd == Some(INCIDENT) && cl == Some(true));
+        let clear = u64::from(kind == incident && cl == Some(true));
         let [d, t, kk, ct, sr] = k.fields(i);
-        keys.push(layout.pack(&[d, t, kk, ct, sr, resolved | rating << 1 | clear << 3]));
+        let flags = resolved | rating << 1 | clear << 3;
+        keys.push(K::from_wide(layout.pack(&[d, t, kk, ct, sr, flags])));
     }
     keys.par_sort_unstable();
-    let mut groups: Vec<u64> = Vec::new();
+    let mut cols = KeyColumns::with_capacity(keys.len());
     let mut counts: [Vec<i64>; 6] = Default::default();
-    for &key in &keys {
+    let mut last: Option<u128> = None;
+    for key in keys {
+        let key = key.wide();
         let g = key >> FLAG_BITS;
-        if groups.last() != Some(&g) {
-            groups.push(g);
+        if last != Some(g) {
+            last = Some(g);
+            cols.push(k, std::array::from_fn(|f| layout.field(key, f)));
             for c in counts.iter_mut() {
                 c.push(0);
             }
         }
-        let f = key & 0b1111;
+        let f = (key & 0b1111) as i64;
         let rating = (f >> 1) & 0b11;
         let add = [
             1,
             f & 1,
-            u64::from(rating == 1),
-            u64::from(rating == 2),
-            u64::from(rating == 3),
+            i64::from(rating == 1),
+            i64::from(rating == 2),
+            i64::from(rating == 3),
             f >> 3,
         ];
         for (c, a) in counts.iter_mut().zip(add) {
             if let Some(last) = c.last_mut() {
-                *last += a as i64;
+                *last += a;
             }
         }
     }
-    // Unpack with the flag field cleared.
-    let shifted: Vec<u64> = groups.iter().map(|g| g << FLAG_BITS).collect();
-    let mut cols = k.columns(&layout, &shifted)?;
+    let mut out = cols.into_columns();
     let names = [
         p::N,
         p::RESOLVED,
@@ -325,50 +395,111 @@ pub fn count_table(df: &DataFrame) -> PolarsResult<Option<DataFrame>> {
         p::CLEARED,
     ];
     for (name, v) in names.into_iter().zip(counts) {
-        cols.push(Column::new(name.into(), v));
+        out.push(Column::new(name.into(), v));
     }
-    Ok(Some(DataFrame::new_infer_height(cols)?))
+    DataFrame::new_infer_height(out)
 }
 
-/// The household table of [`super::households_lazy`] from a frame with the
-/// key columns, [`DAY`] and the household hash; `None` when the keys do not
-/// fit 64 bits.
-pub fn household_table(df: &DataFrame) -> PolarsResult<Option<DataFrame>> {
-    let (kind, hash) = (strs(df, c::KIND)?, strs(df, c::HOUSEHOLD_HASH)?);
-    let keep: Vec<bool> = kind
+/// One row per issue, in day order.
+fn issue_table(df: &DataFrame, k: &Keys) -> PolarsResult<DataFrame> {
+    let issue = k.kind(ISSUE);
+    // A counting sort by day keeps the rows of a day in input order.
+    let is_issue = |i: &usize| Some(k.kinds[*i]) == issue;
+    let days = k.days.iter().copied().max().unwrap_or(0) as usize + 1;
+    let mut start = vec![0usize; days + 1];
+    for i in (0..df.height()).filter(is_issue) {
+        start[k.days[i] as usize + 1] += 1;
+    }
+    for d in 0..days {
+        start[d + 1] += start[d];
+    }
+    let mut rows: Vec<IdxSize> = vec![0; start[days]];
+    for i in (0..df.height()).filter(is_issue) {
+        let at = &mut start[k.days[i] as usize];
+        rows[*at] = i as IdxSize;
+        *at += 1;
+    }
+    let mut cols = KeyColumns::with_capacity(rows.len());
+    for &i in &rows {
+        cols.push(k, k.fields(i as usize));
+    }
+    let idx = IdxCa::from_vec("".into(), rows);
+    let mut out = cols.into_columns();
+    for (from, to) in [
+        (c::OCCURRED_AT, p::OCC_US),
+        (c::RESOLVED_AT, p::RES_US),
+        (c::DEADLINE, p::DUE_US),
+    ] {
+        let us = df.column(from)?.cast(&DataType::Int64)?;
+        out.push(us.take(&idx)?.with_name(to.into()));
+    }
+    let resolved: BooleanChunked = strs(df, c::STATUS)?
+        .take(&idx)?
         .iter()
-        .zip(hash.iter())
-        .map(|(k, h)| k == Some(VISIT) && h.is_some())
+        .map(|s| Some(s == Some(RESOLVED)))
         .collect();
-    let k = Keys::new(df, &keep)?;
+    out.push(resolved.with_name(p::IS_RESOLVED.into()).into_column());
+    DataFrame::new_infer_height(out)
+}
+
+/// A household's 64-bit key: the first 16 hex digits of its keyed hash (a
+/// uniformly random value), or the leading bytes of a SHA-256 of the value
+/// when it is not hex.
+pub fn household_key(hash: &str) -> u64 {
+    hash.get(..16)
+        .and_then(|h| u64::from_str_radix(h, 16).ok())
+        .unwrap_or_else(|| {
+            let d = Sha256::digest(hash.as_bytes());
+            u64::from_be_bytes(d[..8].try_into().unwrap_or_default())
+        })
+}
+
+/// Distinct (keys, household) of visits.
+fn household_table(df: &DataFrame, k: &Keys) -> PolarsResult<DataFrame> {
+    let hash = strs(df, c::HOUSEHOLD_HASH)?;
+    let visit = k.kind(VISIT);
     let mut hashes = Dict::new();
-    let codes: Vec<u32> = hash
+    let rows: Vec<(usize, u32)> = hash
         .iter()
-        .zip(&keep)
-        .filter(|(_, &keep)| keep)
-        .map(|(h, _)| hashes.code(h))
+        .enumerate()
+        .filter(|&(i, h)| h.is_some() && Some(k.kinds[i]) == visit)
+        .map(|(i, h)| (i, hashes.code(h)))
         .collect();
     let w = k.widths();
-    let Some(layout) = Layout::new(&[w[0], w[1], w[2], w[3], w[4], bits(hashes.values.len())])
-    else {
-        return Ok(None);
-    };
-    let mut keys: Vec<u64> = (0..codes.len())
-        .map(|i| {
+    let layout = Layout::new(&[w[0], w[1], w[2], w[3], w[4], bits(hashes.values.len() + 1)])
+        .ok_or_else(too_wide)?;
+    let households: Vec<u64> = hashes.values.iter().map(|h| household_key(h)).collect();
+    if layout.total <= 64 {
+        household_rows::<u64>(k, &layout, &rows, &households)
+    } else {
+        household_rows::<u128>(k, &layout, &rows, &households)
+    }
+}
+
+fn household_rows<K: Key>(
+    k: &Keys,
+    layout: &Layout,
+    rows: &[(usize, u32)],
+    households: &[u64],
+) -> PolarsResult<DataFrame> {
+    let mut keys: Vec<K> = rows
+        .iter()
+        .map(|&(i, h)| {
             let [d, t, kk, ct, sr] = k.fields(i);
-            layout.pack(&[d, t, kk, ct, sr, u64::from(codes[i])])
+            K::from_wide(layout.pack(&[d, t, kk, ct, sr, u64::from(h)]))
         })
         .collect();
     keys.par_sort_unstable();
     keys.dedup();
-    let mut cols = k.columns(&layout, &keys)?;
-    let codes = IdxCa::from_vec(
-        "".into(),
-        keys.iter()
-            .map(|&key| layout.field(key, 5) as IdxSize)
-            .collect(),
-    );
-    let dict = StringChunked::from_slice_options(c::HOUSEHOLD_HASH.into(), &hashes.values);
-    cols.push(dict.take(&codes)?.into_column());
-    Ok(Some(DataFrame::new_infer_height(cols)?))
+    let mut cols = KeyColumns::with_capacity(keys.len());
+    let mut hh = Vec::with_capacity(keys.len());
+    for key in keys {
+        let key = key.wide();
+        cols.push(k, std::array::from_fn(|f| layout.field(key, f)));
+        // Hash codes start at 1 (0 is null, never kept here).
+        hh.push(households[layout.field(key, 5) as usize - 1]);
+    }
+    let mut out = cols.into_columns();
+    out.push(Column::new(p::HOUSEHOLD.into(), hh));
+    DataFrame::new_infer_height(out)
 }
