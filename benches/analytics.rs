@@ -15,7 +15,7 @@ use std::path::Path;
 
 use chrono::NaiveDate;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use wangge::analytics::{compute_metrics, PreAgg, Query, Zone};
+use wangge::analytics::{compute_metrics, compute_tiers, PreAgg, Query, Zone};
 use wangge::demo::{generate, DemoOptions};
 use wangge::grid::{load_geojson, GridModel};
 use wangge::ingest::crs::Crs;
@@ -59,9 +59,7 @@ fn joined(dir: &Path, grids: usize, events: usize) -> GridModel {
 
 fn full(path: &str, gm: &GridModel) -> PreAgg {
     let pre = PreAgg::from_parquet(path, Zone::default()).expect("pre-aggregation");
-    for level in 1..=3 {
-        compute_metrics(&pre, gm, level, &Query::default()).expect("metrics");
-    }
+    compute_tiers(&pre, gm, &[1, 2, 3], &Query::default()).expect("metrics");
     pre
 }
 

@@ -326,7 +326,12 @@ impl Rows<'_> {
     #[inline]
     fn unit(&self, i: usize) -> Option<u32> {
         let u = self.map.get(self.t.get(i)? as usize).copied().flatten()?;
-        let (d, k, c, s) = (self.day.get(i), self.kind.get(i), self.cat.get(i), self.src.get(i));
+        let (d, k, c, s) = (
+            self.day.get(i),
+            self.kind.get(i),
+            self.cat.get(i),
+            self.src.get(i),
+        );
         self.filter.keeps(d, k, c, s).then_some(u)
     }
 }
@@ -455,7 +460,14 @@ impl Times {
     }
 
     /// Occurred, resolved, deadline (µs) and the resolved flag, by row.
-    fn views(&self) -> (View<'_, i64>, View<'_, i64>, View<'_, i64>, impl Fn(usize) -> bool + '_) {
+    fn views(
+        &self,
+    ) -> (
+        View<'_, i64>,
+        View<'_, i64>,
+        View<'_, i64>,
+        impl Fn(usize) -> bool + '_,
+    ) {
         let flags: Vec<bool> = self.resolved.iter().map(|v| v == Some(true)).collect();
         let resolved = move |i: usize| flags.get(i).copied().unwrap_or(false);
         (view(&self.occ), view(&self.res), view(&self.due), resolved)
@@ -604,7 +616,9 @@ fn add_households(
         visited[u as usize] += 1;
     }
     for (i, &v) in visited.iter().enumerate().filter(|(_, &v)| v > 0) {
-        into.entry(key.names[i].clone()).or_default().households_visited = v;
+        into.entry(key.names[i].clone())
+            .or_default()
+            .households_visited = v;
     }
     Ok(())
 }
@@ -682,7 +696,10 @@ pub fn backlog_lazy(
         .and(col(p::DUE_US).lt(lit(end_us)))
         .fill_null(false);
     issues
-        .filter(pre.predicate(&before_end).and(col(p::OCC_US).lt(lit(end_us))))
+        .filter(
+            pre.predicate(&before_end)
+                .and(col(p::OCC_US).lt(lit(end_us))),
+        )
         .select([
             key.expr.clone().alias(UNIT),
             open.cast(DataType::Int64).alias("backlog"),
@@ -864,16 +881,57 @@ pub fn ingredients_of(
     let end_us = q
         .end_us()
         .unwrap_or_else(|| chrono::Utc::now().timestamp_micros());
-    let mut out = HashMap::new();
-    add_counts(pre, &pre.events_in(&q), &key, &q, &mut out)?;
-    if parts.lifecycle {
-        add_lifecycle(pre, &pre.issues_in(&q), &key, &q, end_us, &mut out)?;
+    // Each part fills its own fields: the four loops run side by side and
+    // their maps are merged field by field.
+    type Part = Result<HashMap<String, Ingredients>, AnalyticsError>;
+    let run = |on: bool,
+               f: &(dyn Fn(&mut HashMap<String, Ingredients>) -> Result<(), AnalyticsError>
+                     + Sync)|
+     -> Part {
+        let mut m = HashMap::new();
+        if on {
+            f(&mut m)?;
+        }
+        Ok(m)
+    };
+    let ((counts, life), (backlog, households)) = rayon::join(
+        || {
+            rayon::join(
+                || run(true, &|m| add_counts(pre, &pre.events_in(&q), &key, &q, m)),
+                || {
+                    run(parts.lifecycle, &|m| {
+                        add_lifecycle(pre, &pre.issues_in(&q), &key, &q, end_us, m)
+                    })
+                },
+            )
+        },
+        || {
+            rayon::join(
+                || {
+                    run(parts.backlog, &|m| {
+                        add_backlog(pre, &pre.issues_before_end(&q), &key, &q, end_us, m)
+                    })
+                },
+                || {
+                    run(parts.households, &|m| {
+                        add_households(pre, &pre.households_in(&q), &key, &q, m)
+                    })
+                },
+            )
+        },
+    );
+    let mut out = counts?;
+    for (unit, l) in life? {
+        let i = out.entry(unit).or_default();
+        (i.on_time, i.due, i.median_hours, i.p90_hours) =
+            (l.on_time, l.due, l.median_hours, l.p90_hours);
     }
-    if parts.backlog {
-        add_backlog(pre, &pre.issues_before_end(&q), &key, &q, end_us, &mut out)?;
+    for (unit, b) in backlog? {
+        let i = out.entry(unit).or_default();
+        (i.backlog, i.overdue) = (b.backlog, b.overdue);
     }
-    if parts.households {
-        add_households(pre, &pre.households_in(&q), &key, &q, &mut out)?;
+    for (unit, h) in households? {
+        out.entry(unit).or_default().households_visited = h.households_visited;
     }
     Ok(out)
 }
@@ -929,6 +987,21 @@ pub fn compute_metrics(
         query: q.clone(),
         rows,
     })
+}
+
+/// [`compute_metrics`] for several tiers at once, side by side (each
+/// tier's loops leave a core idle while its longest part finishes).
+pub fn compute_tiers(
+    pre: &PreAgg,
+    gm: &GridModel,
+    levels: &[u8],
+    q: &Query,
+) -> Result<Vec<MetricTable>, AnalyticsError> {
+    use rayon::prelude::*;
+    levels
+        .par_iter()
+        .map(|&level| compute_metrics(pre, gm, level, q))
+        .collect()
 }
 
 impl MetricTable {
@@ -1138,7 +1211,15 @@ mod tests {
                 let mut fast = HashMap::new();
                 add_counts(&pre, &pre.events_in(&q), &key, &q, &mut fast).unwrap();
                 add_lifecycle(&pre, &pre.issues_in(&q), &key, &q, end_us, &mut fast).unwrap();
-                add_backlog(&pre, &pre.issues_before_end(&q), &key, &q, end_us, &mut fast).unwrap();
+                add_backlog(
+                    &pre,
+                    &pre.issues_before_end(&q),
+                    &key,
+                    &q,
+                    end_us,
+                    &mut fast,
+                )
+                .unwrap();
                 add_households(&pre, &pre.households_in(&q), &key, &q, &mut fast).unwrap();
                 let mut slow = HashMap::new();
                 for df in [

@@ -188,7 +188,11 @@ impl Codes {
     pub fn from_frame(df: &DataFrame) -> PolarsResult<Codes> {
         let dict = df.column("dict")?.str()?;
         let code = df.column("code")?.u32()?;
-        let (a, b, cc) = (df.column("a")?.str()?, df.column("b")?.str()?, df.column("c")?.str()?);
+        let (a, b, cc) = (
+            df.column("a")?.str()?,
+            df.column("b")?.str()?,
+            df.column("c")?.str()?,
+        );
         let mut out = Codes::default();
         let bad = || PolarsError::ComputeError("malformed pre-aggregate dictionary".into());
         for i in 0..df.height() {
@@ -202,7 +206,8 @@ impl Codes {
                 if at != out.tiers.len() {
                     return Err(bad());
                 }
-                out.tiers.push([owned(a.get(i)), owned(b.get(i)), owned(cc.get(i))]);
+                out.tiers
+                    .push([owned(a.get(i)), owned(b.get(i)), owned(cc.get(i))]);
             } else {
                 let list = out.dict_mut(d);
                 if at != list.len() {
@@ -242,7 +247,13 @@ pub struct CodeFilter {
 impl CodeFilter {
     /// Whether a row with these day and codes passes.
     #[inline]
-    pub fn keeps(&self, day: Option<i32>, kind: Option<u32>, cat: Option<u32>, src: Option<u32>) -> bool {
+    pub fn keeps(
+        &self,
+        day: Option<i32>,
+        kind: Option<u32>,
+        cat: Option<u32>,
+        src: Option<u32>,
+    ) -> bool {
         let member = |set: &Option<Vec<bool>>, v: Option<u32>| match set {
             None => true,
             Some(set) => v.is_some_and(|v| set.get(v as usize).copied().unwrap_or(false)),
@@ -507,7 +518,11 @@ impl PreAgg {
     /// The inverse of [`PreAgg::snapshot_tables`].
     pub fn from_snapshot(tables: [DataFrame; 4], zone: Zone) -> Result<PreAgg, AnalyticsError> {
         let [events, issues, households, codes] = tables;
-        PreAgg::from_tables(Codes::from_frame(&codes)?, [events, issues, households], zone)
+        PreAgg::from_tables(
+            Codes::from_frame(&codes)?,
+            [events, issues, households],
+            zone,
+        )
     }
 
     /// Folds the pre-aggregates of newly stored events into these, at a
@@ -598,7 +613,11 @@ impl PreAgg {
 
     /// The code of a kind, if any event has it.
     pub fn kind_code(&self, kind: &str) -> Option<u32> {
-        self.codes.kinds.iter().position(|k| k == kind).map(|i| i as u32)
+        self.codes
+            .kinds
+            .iter()
+            .position(|k| k == kind)
+            .map(|i| i as u32)
     }
 
     /// Codes of the given sources.
@@ -650,7 +669,12 @@ impl PreAgg {
             .filter(|&t| self.codes.tiers[t as usize][i].as_deref() == Some(code))
             .collect();
         let list = code_list(keep);
-        let f = |df: &DataFrame| df.clone().lazy().filter(col(T).is_in(list.clone(), false)).collect();
+        let f = |df: &DataFrame| {
+            df.clone()
+                .lazy()
+                .filter(col(T).is_in(list.clone(), false))
+                .collect()
+        };
         PreAgg::from_tables(
             self.codes.clone(),
             [f(&self.events)?, f(&self.issues)?, f(&self.households)?],
@@ -663,7 +687,10 @@ impl PreAgg {
         let Some(issue) = self.kind_code(ISSUE) else {
             return Ok(Vec::new());
         };
-        let (kinds, cats) = (self.events.column(c::KIND)?.u32()?, self.events.column(c::CATEGORY)?.u32()?);
+        let (kinds, cats) = (
+            self.events.column(c::KIND)?.u32()?,
+            self.events.column(c::CATEGORY)?.u32()?,
+        );
         let mut seen = vec![false; self.codes.categories.len()];
         for (k, ct) in kinds.iter().zip(cats.iter()) {
             if let (Some(k), Some(ct)) = (k, ct) {
@@ -782,14 +809,25 @@ mod tests {
     }
 
     fn count_if(pred: Expr, name: &str) -> Expr {
-        pred.fill_null(false).cast(DataType::Int64).sum().alias(name)
+        pred.fill_null(false)
+            .cast(DataType::Int64)
+            .sum()
+            .alias(name)
     }
 
     fn keys() -> Vec<Expr> {
-        [c::TIER1, c::TIER2, c::TIER3, DAY, c::KIND, c::CATEGORY, c::SOURCE]
-            .into_iter()
-            .map(col)
-            .collect()
+        [
+            c::TIER1,
+            c::TIER2,
+            c::TIER3,
+            DAY,
+            c::KIND,
+            c::CATEGORY,
+            c::SOURCE,
+        ]
+        .into_iter()
+        .map(col)
+        .collect()
     }
 
     /// The reference: the count table as a polars group-by over strings.
@@ -799,13 +837,18 @@ mod tests {
             .agg([
                 len().cast(DataType::Int64).alias(p::N),
                 count_if(
-                    col(c::KIND).eq(lit(ISSUE)).and(col(c::STATUS).eq(lit(RESOLVED))),
+                    col(c::KIND)
+                        .eq(lit(ISSUE))
+                        .and(col(c::STATUS).eq(lit(RESOLVED))),
                     p::RESOLVED,
                 ),
                 count_if(col(c::SATISFACTION).eq(lit("satisfied")), p::SATISFIED),
                 count_if(col(c::SATISFACTION).eq(lit("basic")), p::BASIC),
                 count_if(col(c::SATISFACTION).eq(lit("unsatisfied")), p::UNSATISFIED),
-                count_if(col(c::KIND).eq(lit(INCIDENT)).and(col(c::CLEARED)), p::CLEARED),
+                count_if(
+                    col(c::KIND).eq(lit(INCIDENT)).and(col(c::CLEARED)),
+                    p::CLEARED,
+                ),
             ])
             .collect()
             .unwrap()
@@ -817,7 +860,10 @@ mod tests {
             col(c::OCCURRED_AT).cast(DataType::Int64).alias(p::OCC_US),
             col(c::RESOLVED_AT).cast(DataType::Int64).alias(p::RES_US),
             col(c::DEADLINE).cast(DataType::Int64).alias(p::DUE_US),
-            col(c::STATUS).eq(lit(RESOLVED)).fill_null(false).alias(p::IS_RESOLVED),
+            col(c::STATUS)
+                .eq(lit(RESOLVED))
+                .fill_null(false)
+                .alias(p::IS_RESOLVED),
         ]);
         with_day
             .filter(col(c::KIND).eq(lit(ISSUE)))
@@ -830,7 +876,11 @@ mod tests {
         let mut cols = keys();
         cols.push(col(c::HOUSEHOLD_HASH));
         let df = with_day
-            .filter(col(c::KIND).eq(lit(VISIT)).and(col(c::HOUSEHOLD_HASH).is_not_null()))
+            .filter(
+                col(c::KIND)
+                    .eq(lit(VISIT))
+                    .and(col(c::HOUSEHOLD_HASH).is_not_null()),
+            )
             .select(cols)
             .unique(None, UniqueKeepStrategy::Any)
             .collect()
@@ -844,7 +894,8 @@ mod tests {
             .map(|h| h.map(household_key))
             .collect();
         let mut df = df.drop(c::HOUSEHOLD_HASH).unwrap();
-        df.with_column(Column::new(p::HOUSEHOLD.into(), keys)).unwrap();
+        df.with_column(Column::new(p::HOUSEHOLD.into(), keys))
+            .unwrap();
         df
     }
 
@@ -857,7 +908,8 @@ mod tests {
                 .iter()
                 .map(|x| x.and_then(|x| pre.codes.tiers[x as usize][i].as_deref()))
                 .collect();
-            out.with_column(v.with_name(name.into()).into_column()).unwrap();
+            out.with_column(v.with_name(name.into()).into_column())
+                .unwrap();
         }
         let mut names = vec![c::TIER1, c::TIER2, c::TIER3];
         names.extend(
@@ -899,7 +951,9 @@ mod tests {
     fn the_same_rows(df: DataFrame) {
         let zone = Zone::default();
         let pre = PreAgg::build(df.clone().lazy(), zone).unwrap();
-        let with_day = df.lazy().with_column(zone.local_day(c::OCCURRED_AT).alias(DAY));
+        let with_day = df
+            .lazy()
+            .with_column(zone.local_day(c::OCCURRED_AT).alias(DAY));
         for (table, reference) in [
             (&pre.events, events_reference(with_day.clone())),
             (&pre.issues, issues_reference(with_day.clone())),
@@ -925,7 +979,9 @@ mod tests {
         // The second half first: its dictionaries number values differently.
         let (a, b) = (df.slice(0, 1_500), df.slice(1_500, 1_500));
         let mut parts = PreAgg::build(b.lazy(), zone).unwrap();
-        parts.append(&PreAgg::build(a.lazy(), zone).unwrap()).unwrap();
+        parts
+            .append(&PreAgg::build(a.lazy(), zone).unwrap())
+            .unwrap();
         let n = |p: &PreAgg| p.events.column(p::N).unwrap().i64().unwrap().sum();
         assert_eq!(n(&pre), n(&parts));
         assert_eq!(

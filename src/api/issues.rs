@@ -238,9 +238,7 @@ pub async fn services(
 ) -> Result<Json<Vec<Service>>, ApiError> {
     let snap = st.snapshot()?;
     let cats = st
-        .blocking(move || {
-            Ok(snap.pre.issue_categories()?)
-        })
+        .blocking(move || Ok(snap.pre.issue_categories()?))
         .await?;
     Ok(Json(
         cats.into_iter()

@@ -179,7 +179,38 @@ fn strs<'a>(df: &'a DataFrame, name: &str) -> PolarsResult<&'a StringChunked> {
 }
 
 impl<'a> Keys<'a> {
+    /// Codes of every row of `df`: two halves side by side, the second's
+    /// dictionaries then folded into the first's.
     fn new(df: &'a DataFrame) -> PolarsResult<Keys<'a>> {
+        let n = df.height();
+        let mid = n / 2;
+        let (a, b) = rayon::join(|| Keys::rows(df, 0, mid), || Keys::rows(df, mid, n));
+        let (mut a, b) = (a?, b?);
+        let tiers: Vec<u32> = b
+            .tier_dict
+            .values
+            .iter()
+            .map(|t| a.tier_dict.code(*t))
+            .collect();
+        let remap = |into: &mut Dict<'a>, from: &Dict<'a>| -> Vec<u32> {
+            // Code 0 (null) stays 0.
+            std::iter::once(0)
+                .chain(from.values.iter().map(|v| into.code(Some(v))))
+                .collect()
+        };
+        let kinds = remap(&mut a.kind_dict, &b.kind_dict);
+        let cats = remap(&mut a.cat_dict, &b.cat_dict);
+        let srcs = remap(&mut a.src_dict, &b.src_dict);
+        a.days.extend_from_slice(&b.days);
+        a.tiers.extend(b.tiers.iter().map(|&t| tiers[t as usize]));
+        a.kinds.extend(b.kinds.iter().map(|&x| kinds[x as usize]));
+        a.cats.extend(b.cats.iter().map(|&x| cats[x as usize]));
+        a.srcs.extend(b.srcs.iter().map(|&x| srcs[x as usize]));
+        Ok(a)
+    }
+
+    /// Codes of rows `lo..hi`, with dictionaries of their own.
+    fn rows(df: &'a DataFrame, lo: usize, hi: usize) -> PolarsResult<Keys<'a>> {
         let day = df.column(DAY)?.i32()?;
         let day0 = day.min().unwrap_or(0);
         let (t1, t2, t3) = (
@@ -192,7 +223,7 @@ impl<'a> Keys<'a> {
             strs(df, c::CATEGORY)?,
             strs(df, c::SOURCE)?,
         );
-        let n = df.height();
+        let n = if lo == 0 { df.height() } else { hi - lo };
         let mut k = Keys {
             days: Vec::with_capacity(n),
             day0,
@@ -207,7 +238,7 @@ impl<'a> Keys<'a> {
         };
         let rows = t1.iter().zip(t2.iter()).zip(t3.iter()).zip(day.iter());
         let rows = rows.zip(kind.iter()).zip(cat.iter()).zip(src.iter());
-        for ((((((a, b), g), d), kd), ct), sr) in rows {
+        for ((((((a, b), g), d), kd), ct), sr) in rows.skip(lo).take(hi - lo) {
             k.days
                 .push(d.map_or(0, |d| (i64::from(d) - i64::from(day0) + 1) as u64));
             k.tiers.push(k.tier_dict.code([a, b, g]));
@@ -268,13 +299,24 @@ impl<'a> Keys<'a> {
 }
 
 /// The five key columns being built for one table: tier, day, kind,
-/// category, source (dictionary codes 0 = null become nulls).
+/// category, source (day field and dictionary code 0 = null).
 struct KeyColumns {
     tiers: Vec<u32>,
-    days: Vec<Option<i32>>,
-    kinds: Vec<Option<u32>>,
-    cats: Vec<Option<u32>>,
-    srcs: Vec<Option<u32>>,
+    days: Vec<u64>,
+    kinds: Vec<u32>,
+    cats: Vec<u32>,
+    srcs: Vec<u32>,
+}
+
+/// A coded column from codes where 0 is null.
+fn coded(name: &str, codes: Vec<u32>) -> Column {
+    if codes.contains(&0) {
+        let v: UInt32Chunked = codes.into_iter().map(|x| x.checked_sub(1)).collect();
+        v.with_name(name.into()).into_column()
+    } else {
+        let v: Vec<u32> = codes.into_iter().map(|x| x - 1).collect();
+        Column::new(name.into(), v)
+    }
 }
 
 impl KeyColumns {
@@ -288,22 +330,32 @@ impl KeyColumns {
         }
     }
 
-    fn push(&mut self, k: &Keys, f: [u64; 5]) {
-        let code = |x: u64| x.checked_sub(1).map(|v| v as u32);
-        self.days.push(k.day(f[0]));
+    fn push(&mut self, f: [u64; 5]) {
+        self.days.push(f[0]);
         self.tiers.push(f[1] as u32);
-        self.kinds.push(code(f[2]));
-        self.cats.push(code(f[3]));
-        self.srcs.push(code(f[4]));
+        self.kinds.push(f[2] as u32);
+        self.cats.push(f[3] as u32);
+        self.srcs.push(f[4] as u32);
     }
 
-    fn into_columns(self) -> Vec<Column> {
+    fn into_columns(self, k: &Keys) -> Vec<Column> {
+        let days = if self.days.contains(&0) {
+            let v: Int32Chunked = self.days.into_iter().map(|d| k.day(d)).collect();
+            v.with_name(DAY.into()).into_column()
+        } else {
+            let v: Vec<i32> = self
+                .days
+                .into_iter()
+                .map(|d| k.day(d).unwrap_or(0))
+                .collect();
+            Column::new(DAY.into(), v)
+        };
         vec![
             Column::new(T.into(), self.tiers),
-            Column::new(DAY.into(), self.days),
-            Column::new(c::KIND.into(), self.kinds),
-            Column::new(c::CATEGORY.into(), self.cats),
-            Column::new(c::SOURCE.into(), self.srcs),
+            days,
+            coded(c::KIND, self.kinds),
+            coded(c::CATEGORY, self.cats),
+            coded(c::SOURCE, self.srcs),
         ]
     }
 }
@@ -316,12 +368,12 @@ const FLAG_BITS: u32 = 4;
 /// household hash.
 pub fn tables(df: &DataFrame) -> PolarsResult<(Codes, [DataFrame; 3])> {
     let k = Keys::new(df)?;
-    // The count table on one core, the other two on the other.
-    let (events, rest) = rayon::join(
+    // Three independent tables: whichever core is free takes the next.
+    let (events, (issues, households)) = rayon::join(
         || count_table(df, &k),
-        || Ok::<_, PolarsError>((issue_table(df, &k)?, household_table(df, &k)?)),
+        || rayon::join(|| issue_table(df, &k), || household_table(df, &k)),
     );
-    let (events, (issues, households)) = (events?, rest?);
+    let (events, issues, households) = (events?, issues?, households?);
     Ok((k.codes(), [events, issues, households]))
 }
 
@@ -364,7 +416,7 @@ fn count_rows<K: Key>(df: &DataFrame, k: &Keys, layout: &Layout) -> PolarsResult
         let g = key >> FLAG_BITS;
         if last != Some(g) {
             last = Some(g);
-            cols.push(k, std::array::from_fn(|f| layout.field(key, f)));
+            cols.push(std::array::from_fn(|f| layout.field(key, f)));
             for c in counts.iter_mut() {
                 c.push(0);
             }
@@ -385,7 +437,7 @@ fn count_rows<K: Key>(df: &DataFrame, k: &Keys, layout: &Layout) -> PolarsResult
             }
         }
     }
-    let mut out = cols.into_columns();
+    let mut out = cols.into_columns(k);
     let names = [
         p::N,
         p::RESOLVED,
@@ -421,10 +473,10 @@ fn issue_table(df: &DataFrame, k: &Keys) -> PolarsResult<DataFrame> {
     }
     let mut cols = KeyColumns::with_capacity(rows.len());
     for &i in &rows {
-        cols.push(k, k.fields(i as usize));
+        cols.push(k.fields(i as usize));
     }
     let idx = IdxCa::from_vec("".into(), rows);
-    let mut out = cols.into_columns();
+    let mut out = cols.into_columns(k);
     for (from, to) in [
         (c::OCCURRED_AT, p::OCC_US),
         (c::RESOLVED_AT, p::RES_US),
@@ -433,12 +485,15 @@ fn issue_table(df: &DataFrame, k: &Keys) -> PolarsResult<DataFrame> {
         let us = df.column(from)?.cast(&DataType::Int64)?;
         out.push(us.take(&idx)?.with_name(to.into()));
     }
-    let resolved: BooleanChunked = strs(df, c::STATUS)?
-        .take(&idx)?
+    let status: Vec<bool> = strs(df, c::STATUS)?
         .iter()
-        .map(|s| Some(s == Some(RESOLVED)))
+        .map(|s| s == Some(RESOLVED))
         .collect();
-    out.push(resolved.with_name(p::IS_RESOLVED.into()).into_column());
+    let resolved: Vec<bool> = idx
+        .into_no_null_iter()
+        .map(|i| status[i as usize])
+        .collect();
+    out.push(Column::new(p::IS_RESOLVED.into(), resolved));
     DataFrame::new_infer_height(out)
 }
 
@@ -495,11 +550,11 @@ fn household_rows<K: Key>(
     let mut hh = Vec::with_capacity(keys.len());
     for key in keys {
         let key = key.wide();
-        cols.push(k, std::array::from_fn(|f| layout.field(key, f)));
+        cols.push(std::array::from_fn(|f| layout.field(key, f)));
         // Hash codes start at 1 (0 is null, never kept here).
         hh.push(households[layout.field(key, 5) as usize - 1]);
     }
-    let mut out = cols.into_columns();
+    let mut out = cols.into_columns(k);
     out.push(Column::new(p::HOUSEHOLD.into(), hh));
     DataFrame::new_infer_height(out)
 }

@@ -21,7 +21,9 @@ use chrono::NaiveDate;
 use polars::prelude::ChunkAgg;
 use serde_json::Value;
 
-use crate::analytics::{compute_metrics, MetricTable, PreAgg, Query, UnitMetrics, Zone};
+use crate::analytics::{
+    compute_metrics, compute_tiers, MetricTable, PreAgg, Query, UnitMetrics, Zone,
+};
 use crate::grid::load_geojson;
 
 #[derive(Debug, clap::Args)]
@@ -148,9 +150,7 @@ pub fn run(b: &StatsBench) -> anyhow::Result<i32> {
             .with_context(|| format!("reading {}", b.joined.display()))?;
         scans.push(t.elapsed().as_secs_f64());
         end_us = chrono::Utc::now().timestamp_micros();
-        let tables = (1..=3)
-            .map(|level| compute_metrics(&pre, &gm, level, &Query::default()))
-            .collect::<Result<Vec<_>, _>>()?;
+        let tables = compute_tiers(&pre, &gm, &[1, 2, 3], &Query::default())?;
         full.push(t.elapsed().as_secs_f64());
         last = Some((pre, tables));
     }
