@@ -13,7 +13,6 @@ use serde::Serialize;
 
 use super::catalogue::{catalogue, MetricDef};
 use super::filter::Query;
-use rayon::slice::ParallelSliceMut;
 
 use super::filter::DAY;
 use super::preagg::{
@@ -319,6 +318,7 @@ struct Rows<'a> {
     src: View<'a, u32>,
     map: &'a [Option<u32>],
     filter: &'a CodeFilter,
+    all: bool,
 }
 
 impl Rows<'_> {
@@ -326,6 +326,9 @@ impl Rows<'_> {
     #[inline]
     fn unit(&self, i: usize) -> Option<u32> {
         let u = self.map.get(self.t.get(i)? as usize).copied().flatten()?;
+        if self.all {
+            return Some(u);
+        }
         let (d, k, c, s) = (
             self.day.get(i),
             self.kind.get(i),
@@ -363,6 +366,7 @@ impl KeyCols {
             src: view(&self.src),
             map: &key.map,
             filter,
+            all: filter.keeps_all(),
         }
     }
 }
@@ -606,15 +610,39 @@ fn add_households(
     let rows = keys.rows(key, &f);
     let hh = one_chunk(households.column(p::HOUSEHOLD)?.u64()?);
     let hh = view(&hh);
-    let mut pairs: Vec<(u32, u64)> = (0..keys.len())
-        .filter_map(|i| Some((rows.unit(i)?, hh.get(i)?)))
+    // Households grouped by unit (a counting sort), then counted distinct
+    // within each unit's slice.
+    let n = key.names.len();
+    let units: Vec<Option<u32>> = (0..keys.len())
+        .map(|i| rows.unit(i).filter(|_| hh.get(i).is_some()))
         .collect();
-    pairs.par_sort_unstable();
-    pairs.dedup();
-    let mut visited = vec![0u64; key.names.len()];
-    for &(u, _) in &pairs {
-        visited[u as usize] += 1;
+    let mut start = vec![0usize; n + 1];
+    for u in units.iter().flatten() {
+        start[*u as usize + 1] += 1;
     }
+    for i in 0..n {
+        start[i + 1] += start[i];
+    }
+    let mut fill = start.clone();
+    let mut grouped = vec![0u64; start[n]];
+    for (i, u) in units.iter().enumerate() {
+        if let (Some(u), Some(h)) = (u, hh.get(i)) {
+            grouped[fill[*u as usize]] = h;
+            fill[*u as usize] += 1;
+        }
+    }
+    let visited: Vec<u64> = start
+        .windows(2)
+        .map(|w| {
+            let slice = &mut grouped[w[0]..w[1]];
+            slice.sort_unstable();
+            let mut distinct = 0u64;
+            for (j, h) in slice.iter().enumerate() {
+                distinct += u64::from(j == 0 || slice[j - 1] != *h);
+            }
+            distinct
+        })
+        .collect();
     for (i, &v) in visited.iter().enumerate().filter(|(_, &v)| v > 0) {
         into.entry(key.names[i].clone())
             .or_default()

@@ -245,6 +245,15 @@ pub struct CodeFilter {
 }
 
 impl CodeFilter {
+    /// Whether every row passes.
+    pub fn keeps_all(&self) -> bool {
+        self.from.is_none()
+            && self.to.is_none()
+            && self.kinds.is_none()
+            && self.categories.is_none()
+            && self.sources.is_none()
+    }
+
     /// Whether a row with these day and codes passes.
     #[inline]
     pub fn keeps(

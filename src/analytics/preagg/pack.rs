@@ -509,50 +509,42 @@ pub fn household_key(hash: &str) -> u64 {
         })
 }
 
-/// Distinct (keys, household) of visits.
+/// Distinct (keys, household) of visits: (packed keys, household key)
+/// pairs sorted and deduplicated.
 fn household_table(df: &DataFrame, k: &Keys) -> PolarsResult<DataFrame> {
     let hash = strs(df, c::HOUSEHOLD_HASH)?;
     let visit = k.kind(VISIT);
-    let mut hashes = Dict::new();
-    let rows: Vec<(usize, u32)> = hash
+    let rows: Vec<(usize, u64)> = hash
         .iter()
         .enumerate()
-        .filter(|&(i, h)| h.is_some() && Some(k.kinds[i]) == visit)
-        .map(|(i, h)| (i, hashes.code(h)))
+        .filter(|&(i, _)| Some(k.kinds[i]) == visit)
+        .filter_map(|(i, h)| Some((i, household_key(h?))))
         .collect();
-    let w = k.widths();
-    let layout = Layout::new(&[w[0], w[1], w[2], w[3], w[4], bits(hashes.values.len() + 1)])
-        .ok_or_else(too_wide)?;
-    let households: Vec<u64> = hashes.values.iter().map(|h| household_key(h)).collect();
+    let layout = Layout::new(&k.widths()).ok_or_else(too_wide)?;
     if layout.total <= 64 {
-        household_rows::<u64>(k, &layout, &rows, &households)
+        household_rows::<u64>(k, &layout, &rows)
     } else {
-        household_rows::<u128>(k, &layout, &rows, &households)
+        household_rows::<u128>(k, &layout, &rows)
     }
 }
 
 fn household_rows<K: Key>(
     k: &Keys,
     layout: &Layout,
-    rows: &[(usize, u32)],
-    households: &[u64],
+    rows: &[(usize, u64)],
 ) -> PolarsResult<DataFrame> {
-    let mut keys: Vec<K> = rows
+    let mut keys: Vec<(K, u64)> = rows
         .iter()
-        .map(|&(i, h)| {
-            let [d, t, kk, ct, sr] = k.fields(i);
-            K::from_wide(layout.pack(&[d, t, kk, ct, sr, u64::from(h)]))
-        })
+        .map(|&(i, h)| (K::from_wide(layout.pack(&k.fields(i))), h))
         .collect();
     keys.par_sort_unstable();
     keys.dedup();
     let mut cols = KeyColumns::with_capacity(keys.len());
     let mut hh = Vec::with_capacity(keys.len());
-    for key in keys {
+    for (key, h) in keys {
         let key = key.wide();
         cols.push(std::array::from_fn(|f| layout.field(key, f)));
-        // Hash codes start at 1 (0 is null, never kept here).
-        hh.push(households[layout.field(key, 5) as usize - 1]);
+        hh.push(h);
     }
     let mut out = cols.into_columns(k);
     out.push(Column::new(p::HOUSEHOLD.into(), hh));
