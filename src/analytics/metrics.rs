@@ -1017,6 +1017,30 @@ pub fn compute_metrics(
     })
 }
 
+/// The value of one metric for every unit of `level` over `q` (no 同比 or
+/// 环比), reading only the tables its formula uses: what a map colours.
+pub fn metric_values(
+    pre: &PreAgg,
+    gm: &GridModel,
+    level: u8,
+    q: &Query,
+    def: &MetricDef,
+) -> Result<Vec<(usize, Option<f64>)>, AnalyticsError> {
+    let ing = ingredients_of(pre, gm, level, q, Parts::of(def))?;
+    let empty = Ingredients::default();
+    Ok(gm
+        .level(level)
+        .map(|index| {
+            let u = gm.unit(index);
+            let v = (def.value)(
+                ing.get(&u.code).unwrap_or(&empty),
+                &UnitContext::of(gm, index),
+            );
+            (index, v)
+        })
+        .collect())
+}
+
 /// [`compute_metrics`] for several tiers at once, side by side (each
 /// tier's loops leave a core idle while its longest part finishes).
 pub fn compute_tiers(

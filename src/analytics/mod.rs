@@ -46,8 +46,8 @@ pub use hotspots::{
 };
 pub use interval::{metric_interval, poisson_interval, Z95};
 pub use metrics::{
-    category_counts, change, compute_metrics, compute_tiers, Change, Ingredients, MetricTable,
-    UnitContext, UnitMetrics,
+    category_counts, change, compute_metrics, compute_tiers, metric_values, Change, Ingredients,
+    MetricTable, UnitContext, UnitMetrics,
 };
 pub use preagg::PreAgg;
 pub use ranking::{

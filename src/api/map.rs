@@ -24,8 +24,8 @@ use super::scope::Scope;
 use super::state::{AppState, Cached};
 use crate::analytics::metrics::ingredients;
 use crate::analytics::{
-    catalogue, change, compute_metrics, jenks_breaks, metric, quantile_breaks, MetricDef, Query,
-    UnitContext,
+    catalogue, change, compute_metrics, jenks_breaks, metric, metric_values, quantile_breaks,
+    MetricDef, Query, UnitContext,
 };
 use crate::store::Role;
 
@@ -135,24 +135,26 @@ fn map_body(st: &AppState, c: &Caller, q: &MapQuery) -> Result<Vec<u8>, ApiError
     let model = &snap.grids.model;
     let scope = Scope::of(c.user(), model);
     let parent = scope.parent(model, q.parent.as_deref())?;
-    let table = compute_metrics(&snap.pre, model, q.level, &query)?;
-    let rows: Vec<_> = table
-        .rows
+    let values = metric_values(&snap.pre, model, q.level, &query, def)?;
+    let rows: Vec<_> = values
         .iter()
-        .filter(|r| scope.total(r.index) && under(model, r.index, parent))
+        .filter(|(i, _)| scope.total(*i) && under(model, *i, parent))
         .collect();
     let values: Vec<_> = rows
         .iter()
-        .map(|r| json!({"code": r.code, "name": r.name, "value": r.value(def.name)}))
+        .map(|(i, v)| {
+            let u = model.unit(*i);
+            json!({"code": u.code, "name": u.name, "value": v})
+        })
         .collect();
     let no_data: Vec<&str> = rows
         .iter()
-        .filter(|r| r.value(def.name).is_none())
-        .map(|r| r.code.as_str())
+        .filter(|(_, v)| v.is_none())
+        .map(|(i, _)| model.unit(*i).code.as_str())
         .collect();
     let mut sorted: Vec<f64> = rows
         .iter()
-        .filter_map(|r| r.value(def.name))
+        .filter_map(|(_, v)| *v)
         .filter(|v| v.is_finite())
         .collect();
     sorted.sort_by(f64::total_cmp);
