@@ -27,6 +27,7 @@ pub fn run(a: &CheckArgs) -> anyhow::Result<i32> {
         strict: a.strict,
         repair: a.repair,
         topology: true,
+        checked_before: false,
     };
     let (model, report) = match load_geojson_with(&a.grids, opts) {
         Ok(r) => r,

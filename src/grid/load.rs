@@ -27,6 +27,9 @@ pub struct LoadOptions {
     pub repair: bool,
     /// Measure gaps, overlaps and overhangs between tiers (costs a few seconds on a large county).
     pub topology: bool,
+    /// Skip the ring checks (self-intersections, repeated vertices, winding),
+    /// which only warn: for a version already checked when it was stored.
+    pub checked_before: bool,
 }
 
 /// Loads a grid file with the default options: not strict, no repair, no topology measures.
@@ -75,8 +78,10 @@ pub fn parse_geojson(text: &str, opts: LoadOptions) -> Result<(GridModel, Report
         }
     }
     check_links(&units, &parents, &mut report);
-    for unit in &mut units {
-        check_validity(unit, opts.repair, &mut report);
+    if !opts.checked_before {
+        for unit in &mut units {
+            check_validity(unit, opts.repair, &mut report);
+        }
     }
     for unit in &units {
         report.units_by_level[usize::from(unit.level)] += 1;

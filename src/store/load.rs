@@ -45,9 +45,12 @@ pub fn locate_events<'m>(
         .collect()
 }
 
-fn parse_model(text: &str, path: &Path) -> Result<GridModel> {
-    let (model, report) =
-        parse_geojson(text, LoadOptions::default()).map_err(|reason| GridError::Parse {
+fn parse_model(text: &str, path: &Path, checked_before: bool) -> Result<GridModel> {
+    let opts = LoadOptions {
+        checked_before,
+        ..LoadOptions::default()
+    };
+    let (model, report) = parse_geojson(text, opts).map_err(|reason| GridError::Parse {
             path: path.to_owned(),
             reason,
         })?;
@@ -70,7 +73,7 @@ pub fn ensure_grids(store: &Store, path: &Path) -> Result<(GridModel, GridVersio
         Ok(t) => t,
         Err(source) => {
             return match active {
-                Some((v, stored)) => Ok((parse_model(&stored, path)?, v)),
+                Some((v, stored)) => Ok((parse_model(&stored, path, true)?, v)),
                 None => Err(GridError::Io {
                     path: path.to_owned(),
                     source,
@@ -82,10 +85,11 @@ pub fn ensure_grids(store: &Store, path: &Path) -> Result<(GridModel, GridVersio
     let sha = hex::encode(Sha256::digest(text.as_bytes()));
     if let Some((v, stored)) = active {
         if v.sha256 == sha {
-            return Ok((parse_model(&stored, path)?, v));
+            // Stored after its checks: the warnings they give were logged then.
+            return Ok((parse_model(&stored, path, true)?, v));
         }
     }
-    let model = parse_model(&text, path)?;
+    let model = parse_model(&text, path, false)?;
     let version = store.add_grid_version(
         &sha,
         &path.display().to_string(),
