@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use super::catalogue::MetricDef;
 use super::filter::{date_of, Query};
-use super::metrics::{ingredients_of, Parts, UnitContext};
+use super::metrics::{backlog_series, ingredients_of, Parts, UnitContext};
 use super::preagg::PreAgg;
 use super::trend::Granularity;
 use super::AnalyticsError;
@@ -114,7 +114,19 @@ pub fn sparks(
     let contexts: Vec<UnitContext> = units.iter().map(|&i| UnitContext::of(gm, i)).collect();
     let mut values = vec![Vec::with_capacity(periods.len()); units.len()];
     let parts = Parts::of(def);
-    for p in &periods {
+    // The backlog at every period end in one pass, not one scan of all
+    // history per period.
+    let backlogs = if parts.backlog && !periods.is_empty() {
+        let tos: Vec<_> = periods.iter().map(|p| p.to).collect();
+        Some(backlog_series(pre, gm, level, q, &tos)?)
+    } else {
+        None
+    };
+    let per_period = Parts {
+        backlog: false,
+        ..parts
+    };
+    for (k, p) in periods.iter().enumerate() {
         let recorded = data.is_some_and(|(first, end)| p.from < end && p.to > first);
         let table = if recorded {
             let pq = Query {
@@ -122,7 +134,12 @@ pub fn sparks(
                 to: Some(p.to),
                 ..q.clone()
             };
-            Some(ingredients_of(pre, gm, level, &pq, parts)?)
+            let mut t = ingredients_of(pre, gm, level, &pq, per_period)?;
+            for (code, &(b, o)) in backlogs.iter().flat_map(|s| &s[k]) {
+                let i = t.entry(code.clone()).or_default();
+                (i.backlog, i.overdue) = (b, o);
+            }
+            Some(t)
         } else {
             None
         };

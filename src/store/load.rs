@@ -51,9 +51,9 @@ fn parse_model(text: &str, path: &Path, checked_before: bool) -> Result<GridMode
         ..LoadOptions::default()
     };
     let (model, report) = parse_geojson(text, opts).map_err(|reason| GridError::Parse {
-            path: path.to_owned(),
-            reason,
-        })?;
+        path: path.to_owned(),
+        reason,
+    })?;
     if report.fatal_count() > 0 {
         return Err(GridError::Rejected {
             path: path.to_owned(),
