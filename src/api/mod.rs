@@ -25,6 +25,7 @@ mod units;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::{middleware, Router};
+use tower_http::compression::CompressionLayer;
 use tower_http::services::{ServeDir, ServeFile};
 
 pub use config::Config;
@@ -88,5 +89,31 @@ pub fn app(state: AppState) -> Router {
             auth::authenticate,
         ))
         .layer(DefaultBodyLimit::max(state.config.server.body_limit_bytes))
+        .layer(compression())
         .with_state(state)
+}
+
+/// gzip for text a client accepts it for: the tier-3 geometry of a county
+/// is about 2 MB of GeoJSON, a long wait on a tablet at the end of a
+/// township's network. Parquet and tar downloads are left as they are
+/// (already compressed, and streamed).
+fn compression() -> CompressionLayer<impl tower_http::compression::Predicate + Clone> {
+    use tower_http::compression::predicate::{Predicate, SizeAbove};
+    let textual = |_: axum::http::StatusCode,
+                   _: axum::http::Version,
+                   headers: &axum::http::HeaderMap,
+                   _: &axum::http::Extensions| {
+        headers
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| {
+                ct.starts_with("application/json")
+                    || ct.starts_with("application/geo+json")
+                    || ct.starts_with("application/javascript")
+                    || ct.starts_with("text/")
+            })
+    };
+    CompressionLayer::new()
+        .quality(tower_http::CompressionLevel::Fastest)
+        .compress_when(SizeAbove::new(1024).and(textual))
 }

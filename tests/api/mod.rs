@@ -595,3 +595,57 @@ async fn static_files_are_served_and_missing_assets_are_404() {
         StatusCode::NOT_FOUND
     );
 }
+
+/// Text goes out gzip-compressed to clients that accept it, and reads back
+/// the same; Parquet downloads are left alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_is_gzipped_for_clients_that_accept_it_and_parquet_is_not() {
+    use std::io::Read;
+    use tower::ServiceExt;
+    let e = env();
+    let t = login(&e.app, "admin").await;
+    let fetch = |uri: String, gzip: bool| {
+        let app = e.app.clone();
+        let t = t.clone();
+        async move {
+            let mut b = axum::http::Request::builder()
+                .uri(uri)
+                .header("authorization", format!("Bearer {t}"));
+            if gzip {
+                b = b.header("accept-encoding", "gzip");
+            }
+            let res = app
+                .oneshot(b.body(axum::body::Body::empty()).unwrap())
+                .await
+                .unwrap();
+            let enc = res
+                .headers()
+                .get("content-encoding")
+                .map(|v| v.to_str().unwrap().to_owned());
+            let body = axum::body::to_bytes(res.into_body(), usize::MAX)
+                .await
+                .unwrap()
+                .to_vec();
+            (enc, body)
+        }
+    };
+    let units = format!("/api/v1/units?level=3&parent={}&zoom=12", e.codes.township);
+    let (plain_enc, plain) = fetch(units.clone(), false).await;
+    let (enc, zipped) = fetch(units, true).await;
+    assert_eq!(plain_enc, None);
+    assert_eq!(enc.as_deref(), Some("gzip"));
+    assert!(
+        zipped.len() * 2 < plain.len(),
+        "{} of {}",
+        zipped.len(),
+        plain.len()
+    );
+    let mut back = Vec::new();
+    flate2::read::GzDecoder::new(&zipped[..])
+        .read_to_end(&mut back)
+        .unwrap();
+    assert_eq!(back, plain);
+    let (enc, body) = fetch("/api/v1/export/units?level=1".into(), true).await;
+    assert_eq!(enc, None);
+    assert_eq!(&body[..4], b"PAR1");
+}
