@@ -495,6 +495,25 @@ fn quantile(values: &mut [f64], q: f64) -> Option<f64> {
     Some((at - lo as f64) * (upper - lower) + lower)
 }
 
+/// Values grouped by unit position (`0..n`) with a counting sort: unit
+/// `u`'s values are `grouped[start[u]..start[u + 1]]`.
+fn by_unit<T: Copy + Default>(n: usize, items: Vec<(u32, T)>) -> (Vec<usize>, Vec<T>) {
+    let mut start = vec![0usize; n + 1];
+    for &(u, _) in &items {
+        start[u as usize + 1] += 1;
+    }
+    for i in 0..n {
+        start[i + 1] += start[i];
+    }
+    let mut fill = start.clone();
+    let mut grouped = vec![T::default(); items.len()];
+    for (u, v) in items {
+        grouped[fill[u as usize]] = v;
+        fill[u as usize] += 1;
+    }
+    (start, grouped)
+}
+
 /// [`lifecycle_lazy`] by a loop: on-time and due counts, then each unit's
 /// median and 90th percentile hours by selection.
 fn add_lifecycle(
@@ -530,20 +549,8 @@ fn add_lifecycle(
             due_n[i] += u64::from(timed || (!resolved && d < end_us));
         }
     }
-    // Hours grouped by unit (a counting sort), then two selections each.
-    let mut start = vec![0usize; n + 1];
-    for &(u, _) in &hours {
-        start[u as usize + 1] += 1;
-    }
-    for i in 0..n {
-        start[i + 1] += start[i];
-    }
-    let mut fill = start.clone();
-    let mut grouped = vec![0f64; hours.len()];
-    for &(u, h) in &hours {
-        grouped[fill[u as usize]] = h;
-        fill[u as usize] += 1;
-    }
+    // Hours grouped by unit, then two selections each.
+    let (start, mut grouped) = by_unit(n, hours);
     for i in (0..n).filter(|&i| seen[i]) {
         let values = &mut grouped[start[i]..start[i + 1]];
         let ing = into.entry(key.names[i].clone()).or_default();
@@ -686,27 +693,9 @@ fn add_households(
     let rows = keys.rows(key, &f);
     let hh = one_chunk(households.column(p::HOUSEHOLD)?.u64()?);
     let hh = view(&hh);
-    // Households grouped by unit (a counting sort), then counted distinct
-    // within each unit's slice.
-    let n = key.names.len();
-    let units: Vec<Option<u32>> = (0..keys.len())
-        .map(|i| rows.unit(i).filter(|_| hh.get(i).is_some()))
-        .collect();
-    let mut start = vec![0usize; n + 1];
-    for u in units.iter().flatten() {
-        start[*u as usize + 1] += 1;
-    }
-    for i in 0..n {
-        start[i + 1] += start[i];
-    }
-    let mut fill = start.clone();
-    let mut grouped = vec![0u64; start[n]];
-    for (i, u) in units.iter().enumerate() {
-        if let (Some(u), Some(h)) = (u, hh.get(i)) {
-            grouped[fill[*u as usize]] = h;
-            fill[*u as usize] += 1;
-        }
-    }
+    // Households grouped by unit, then counted distinct within each slice.
+    let pairs = (0..keys.len()).filter_map(|i| Some((rows.unit(i)?, hh.get(i)?)));
+    let (start, mut grouped) = by_unit(key.names.len(), pairs.collect());
     let visited: Vec<u64> = start
         .windows(2)
         .map(|w| {

@@ -19,7 +19,7 @@ use super::state::AppState;
 use crate::analytics::filter::date_of;
 use crate::analytics::metrics::ingredients;
 use crate::analytics::{
-    self, metric, AlertParams, Granularity, PreAgg, Query, RankParams, ScoreConfig, UnitContext,
+    self, metric, AlertParams, Granularity, Query, RankParams, ScoreConfig, UnitContext,
 };
 
 /// Most periods one trend answers.
@@ -59,11 +59,6 @@ pub struct Trend {
     pub alerts: Vec<AlertDto>,
 }
 
-/// The pre-aggregates restricted to the events of one unit.
-fn cut(pre: &PreAgg, level: u8, code: &str) -> Result<PreAgg, ApiError> {
-    Ok(pre.cut(level, code)?)
-}
-
 fn grain(s: Option<&str>) -> Result<(Granularity, usize), ApiError> {
     match s.unwrap_or("month") {
         "day" => Ok((Granularity::Day, 7)),
@@ -90,7 +85,7 @@ pub async fn trend(
         let model = &snap.grids.model;
         let i = Scope::of(c.user(), model).unit(model, &t.unit)?;
         let u = model.unit(i);
-        let pre = cut(&snap.pre, u.level, &u.code)?;
+        let pre = snap.pre.cut(u.level, &u.code)?;
         let range = snap.pre.day_range()?;
         let from = q.from.or(range.map(|r| date_of(r.0)));
         let to = q.to.or(range.map(|r| date_of(r.1 + 1)));
@@ -271,7 +266,7 @@ pub async fn compare(
         let scores = analytics::assess(&table, &ScoreConfig::default())?;
         let parent = model.unit(i);
         let sparks = analytics::sparks(
-            &cut(&snap.pre, parent.level, &parent.code)?,
+            &snap.pre.cut(parent.level, &parent.code)?,
             snap.pre.day_range()?,
             model,
             level,

@@ -223,6 +223,7 @@ impl<'a> Keys<'a> {
             strs(df, c::CATEGORY)?,
             strs(df, c::SOURCE)?,
         );
+        // The first half's vectors receive the second's rows afterwards.
         let n = if lo == 0 { df.height() } else { hi - lo };
         let mut k = Keys {
             days: Vec::with_capacity(n),
