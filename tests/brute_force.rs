@@ -49,8 +49,14 @@ fn the_join_agrees_with_brute_force_on_every_point_not_on_a_boundary() {
             points.push((c.x, c.y));
         }
     }
+    // Many points at once go through the spatial sort; a coarse table sends
+    // more of them to the exact test. Both must give the same answers.
+    let coarse = Locator::for_points(&model, Strategy::Cells, 1);
+    let xs: Vec<f64> = points.iter().map(|p| p.0).collect();
+    let ys: Vec<f64> = points.iter().map(|p| p.1).collect();
+    let (sorted, coarse_sorted) = (cells.locate_all(&xs, &ys), coarse.locate_all(&xs, &ys));
     let (mut inside, mut boundary) = (0, 0);
-    for &(x, y) in &points {
+    for (i, &(x, y)) in points.iter().enumerate() {
         let p = Point::new(x, y);
         let contains: Vec<usize> = grids
             .iter()
@@ -67,6 +73,12 @@ fn the_join_agrees_with_brute_force_on_every_point_not_on_a_boundary() {
             (o, u),
             rtree.locate(x, y),
             "strategies disagree at ({x}, {y})"
+        );
+        assert_eq!((o, u), sorted[i], "locate_all differs at ({x}, {y})");
+        assert_eq!(
+            (o, u),
+            coarse_sorted[i],
+            "the coarse table differs at ({x}, {y})"
         );
         let ours = (o == Outcome::Matched).then_some(u as usize);
         if contains.len() == touches.len() {

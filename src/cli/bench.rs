@@ -85,7 +85,7 @@ fn join(j: &JoinBench) -> anyhow::Result<i32> {
     let mut cells = (0, 0);
     for _ in 0..j.reps.max(1) {
         let t = Instant::now();
-        let loc = Locator::new(&model, j.strategy);
+        let loc = Locator::for_points(&model, j.strategy, xs.len());
         let build = t.elapsed().as_secs_f64();
         let hits = loc.locate_all(&xs, &ys);
         let total = t.elapsed().as_secs_f64();

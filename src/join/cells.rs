@@ -6,13 +6,16 @@
 //! list of grids that can hold their points, which the exact test then tries
 //! in code order.
 //!
-//! The table is built row by row in parallel, with a scanline: left of the
-//! county every point is outside every grid; walking east, a grid can only
-//! start or stop holding points inside a cell that one of its edges crosses.
-//! So the set of grids holding a boundary-free cell is carried along the
-//! row, and only the grids whose edges were crossed are tested again, once,
-//! at the next boundary-free cell. No per-cell search is needed, and the
-//! result is exact even where grids overlap.
+//! The table is built without a single point-in-polygon test. Each grid's
+//! rings are walked once: every cell an edge touches is marked, and every
+//! row's centre line an edge crosses gets a toggle, placed in the first cell
+//! of the row whose centre lies east of the crossing. The crossings are
+//! counted with the exact test's half-open rule, so walking a row from the
+//! west, the grids with an odd number of toggles so far are exactly those
+//! holding the current cell's centre. A cell no edge touches lies wholly in
+//! those grids; a touched cell lists them together with the grids touching
+//! it. Rows are scanned in parallel, and the result is exact even where
+//! grids overlap.
 
 use rayon::prelude::*;
 
@@ -20,6 +23,8 @@ use super::pip::BandedPolygon;
 
 const EMPTY: u32 = u32::MAX;
 const LIST: u32 = 1 << 31;
+/// Marks a toggle (as opposed to a touched cell) in the build.
+const TOGGLE: u32 = 1 << 31;
 
 /// Cell lookup table for a set of polygons indexed 0..n in code order.
 #[derive(Debug, Clone)]
@@ -35,11 +40,75 @@ pub struct CellIndex {
     list_items: Vec<u32>,
 }
 
-/// One row's cells, with its candidate lists numbered from 0.
+/// One row's candidate lists, numbered from 0.
 struct Row {
-    cells: Vec<u32>,
     list_end: Vec<u32>,
     items: Vec<u32>,
+}
+
+/// Puts one row's marks in cell order (a counting sort on the column).
+fn sort_by_cell(row: &mut [u64], nx: usize, scratch: &mut Vec<u64>) {
+    let mut start = vec![0u32; nx + 1];
+    let col = |v: u64| (v >> 32) as usize % nx;
+    for &v in row.iter() {
+        start[col(v) + 1] += 1;
+    }
+    for c in 0..nx {
+        start[c + 1] += start[c];
+    }
+    scratch.clear();
+    scratch.extend_from_slice(row);
+    for &v in scratch.iter() {
+        let c = col(v);
+        row[start[c] as usize] = v;
+        start[c] += 1;
+    }
+}
+
+/// One row of the scanline (see the module docs): `marks` are the row's
+/// (cell, toggle flag, polygon) in cell order, `out` its cells.
+fn scan_row(marks: &[u64], out: &mut [u32]) -> Row {
+    let mut row = Row {
+        list_end: Vec::new(),
+        items: Vec::new(),
+    };
+    let mut holding: Vec<u32> = Vec::new(); // polygons holding the centre of the current cell
+    let (mut t, nx) = (0, out.len());
+    for (cx, slot) in out.iter_mut().enumerate() {
+        let from = row.items.len();
+        while t < marks.len() && (marks[t] >> 32) as usize % nx == cx {
+            let pi = (marks[t] & 0x7fff_ffff) as u32;
+            if marks[t] & TOGGLE as u64 != 0 {
+                match holding.binary_search(&pi) {
+                    Ok(k) => {
+                        holding.remove(k);
+                    }
+                    Err(k) => holding.insert(k, pi),
+                }
+            } else {
+                row.items.push(pi);
+            }
+            t += 1;
+        }
+        if row.items.len() == from {
+            *slot = holding.first().copied().unwrap_or(EMPTY);
+            continue;
+        }
+        // A boundary cell: whoever touches it, and whoever holds it whole.
+        row.items.extend_from_slice(&holding);
+        row.items[from..].sort_unstable();
+        let mut end = from;
+        for i in from..row.items.len() {
+            if i == from || row.items[i] != row.items[end - 1] {
+                row.items[end] = row.items[i];
+                end += 1;
+            }
+        }
+        row.items.truncate(end);
+        *slot = LIST | row.list_end.len() as u32;
+        row.list_end.push(row.items.len() as u32);
+    }
+    row
 }
 
 /// What a cell says about a point.
@@ -88,101 +157,137 @@ impl CellIndex {
         if polys.is_empty() {
             return idx;
         }
-        // (cell, polygon) pairs for every boundary crossing a cell, sorted by cell.
-        let mut touched: Vec<u64> = polys
+        // Per polygon: the cells its boundary touches, once each, and its
+        // toggles (see `row_crossings`), with pairs in one cell cancelled.
+        let centres: Vec<f64> = (0..ny).map(|r| idx.centre_y(r)).collect();
+        let marks: Vec<Vec<u32>> = polys
             .par_iter()
-            .enumerate()
-            .flat_map_iter(|(pi, p)| {
-                let mut pairs = Vec::new();
-                for e in p.edges() {
-                    idx.for_cells_on_segment(e, |c| pairs.push(((c as u64) << 32) | pi as u64));
+            .map(|p| {
+                let mut marks = Vec::with_capacity(p.rings().map(|r| r.len() * 3 / 2).sum());
+                for ring in p.rings() {
+                    idx.mark_ring(ring, &centres, &mut marks);
                 }
-                pairs
+                marks
             })
             .collect();
-        touched.par_sort_unstable();
-        touched.dedup();
-        let rows: Vec<Row> = (0..ny)
-            .into_par_iter()
-            .map(|cy| {
-                let lo = touched.partition_point(|v| (v >> 32) < (cy * nx) as u64);
-                let hi = touched.partition_point(|v| (v >> 32) < ((cy + 1) * nx) as u64);
-                idx.scan_row(cy, &touched[lo..hi], polys)
-            })
-            .collect();
-        let mut cells = std::mem::take(&mut idx.cells);
-        for (row, out) in rows.iter().zip(cells.chunks_mut(nx)) {
-            let base = idx.list_start.len() as u32 - 1;
-            for (slot, &v) in out.iter_mut().zip(&row.cells) {
-                *slot = if v != EMPTY && v & LIST != 0 {
-                    LIST | (base + (v & !LIST))
-                } else {
-                    v
-                };
+        // (cell, kind, polygon) bucketed by row, in polygon order within a row.
+        let row_of = |m: u32| (m & !TOGGLE) as usize / nx;
+        let mut row_start = vec![0usize; ny + 1];
+        for &m in marks.iter().flatten() {
+            row_start[row_of(m) + 1] += 1;
+        }
+        for r in 0..ny {
+            row_start[r + 1] += row_start[r];
+        }
+        let mut items = vec![0u64; row_start[ny]];
+        let mut fill = row_start.clone();
+        for (pi, ms) in marks.iter().enumerate() {
+            for &m in ms {
+                let r = row_of(m);
+                items[fill[r]] = (((m & !TOGGLE) as u64) << 32) | ((m & TOGGLE) as u64) | pi as u64;
+                fill[r] += 1;
             }
+        }
+        drop(marks);
+        let mut slices = Vec::with_capacity(ny);
+        let mut rest = items.as_mut_slice();
+        for r in 0..ny {
+            let (head, tail) = rest.split_at_mut(row_start[r + 1] - row_start[r]);
+            slices.push(head);
+            rest = tail;
+        }
+        let mut cells = std::mem::take(&mut idx.cells);
+        let rows: Vec<Row> = cells
+            .par_chunks_mut(nx)
+            .zip(slices)
+            .map_init(Vec::new, |scratch, (out, row)| {
+                sort_by_cell(row, nx, scratch);
+                scan_row(row, out)
+            })
+            .collect();
+        // Number the candidate lists county-wide.
+        let mut bases = Vec::with_capacity(ny);
+        for row in &rows {
+            bases.push(idx.list_start.len() as u32 - 1);
             let offset = idx.list_items.len() as u32;
             idx.list_start
                 .extend(row.list_end.iter().map(|e| offset + e));
             idx.list_items.extend_from_slice(&row.items);
         }
+        cells.par_chunks_mut(nx).zip(bases).for_each(|(out, base)| {
+            for v in out.iter_mut().filter(|v| **v != EMPTY && **v & LIST != 0) {
+                *v += base;
+            }
+        });
         idx.cells = cells;
         idx
     }
 
-    /// One row of the scanline (see the module docs).
-    fn scan_row(&self, cy: usize, touched: &[u64], polys: &[BandedPolygon]) -> Row {
-        let nx = self.nx;
-        let mut row = Row {
-            cells: vec![EMPTY; nx],
-            list_end: Vec::new(),
-            items: Vec::new(),
-        };
-        let mut holding: Vec<u32> = Vec::new(); // grids holding the last boundary-free cell
-        let mut crossed: Vec<u32> = Vec::new(); // grids with an edge in the current run of boundary cells
-        let mut t = 0;
-        for cx in 0..nx {
-            let c = (cy * nx + cx) as u64;
-            let start = t;
-            while t < touched.len() && touched[t] >> 32 == c {
-                t += 1;
+    /// The y of row `r`'s centre line.
+    fn centre_y(&self, r: usize) -> f64 {
+        self.y0 + (r as f64 + 0.5) / self.inv
+    }
+
+    /// Marks one closed ring: the cells its edges touch (each run of
+    /// repeats once), and a toggle for every row centre line an edge crosses
+    /// (half-open in y, as the exact test counts crossings), in the first
+    /// cell of the row whose centre lies east of the crossing (none when no
+    /// centre does).
+    fn mark_ring(&self, ring: &[[f64; 2]], centres: &[f64], marks: &mut Vec<u32>) {
+        // The first row whose centre line is at or above y: exact against
+        // `centres`, so an edge ending on a centre line and the next edge
+        // starting there decide it the same way.
+        let first_row_at_or_above = |y: f64| {
+            // An estimate (`as` truncates and saturates), made exact below.
+            let mut r = (((y - self.y0) * self.inv + 0.5) as usize).min(self.ny);
+            while r > 0 && centres[r - 1] >= y {
+                r -= 1;
             }
-            if t > start {
-                crossed.extend(touched[start..t].iter().map(|v| (v & 0xffff_ffff) as u32));
-                crossed.sort_unstable();
-                crossed.dedup();
-                // Candidates: who held the cell before the run, and whoever crossed since.
-                let k = row.list_end.len() as u32;
-                let from = row.items.len();
-                row.items.extend_from_slice(&holding);
-                row.items.extend_from_slice(&crossed);
-                row.items[from..].sort_unstable();
-                let mut end = from;
-                for i in from..row.items.len() {
-                    if i == from || row.items[i] != row.items[end - 1] {
-                        row.items[end] = row.items[i];
-                        end += 1;
+            while r < self.ny && centres[r] < y {
+                r += 1;
+            }
+            r
+        };
+        // A boundary zigzagging along a cell side returns to the cells it
+        // just left: the last few marks catch most repeats.
+        let mut push = |c: usize| {
+            if !marks[marks.len().saturating_sub(4)..].contains(&(c as u32)) {
+                marks.push(c as u32)
+            }
+        };
+        let mut toggles = Vec::new();
+        let Some(&[x, y]) = ring.first() else { return };
+        let mut prev = (x, y, self.cell_xy(x, y), first_row_at_or_above(y));
+        for &[x, y] in &ring[1..] {
+            let (cell, row) = (self.cell_xy(x, y), first_row_at_or_above(y));
+            let (ax, ay, acell, arow) = prev;
+            if cell == acell {
+                // Both ends in one cell, and a cell is convex.
+                push(cell.1 * self.nx + cell.0);
+            } else {
+                self.for_cells_on_segment(&[ax, ay, x, y], &mut push);
+            }
+            if row != arow {
+                // The rows from the lower end's to the upper end's have
+                // lower end <= centre < upper end.
+                let ((xl, yl), (xh, yh)) = if (ay, ax) < (y, x) {
+                    ((ax, ay), (x, y))
+                } else {
+                    ((x, y), (ax, ay))
+                };
+                for r in arow.min(row)..arow.max(row) {
+                    let yc = centres[r];
+                    let xc = xl + (xh - xl) * (yc - yl) / (yh - yl);
+                    let f = (xc - self.x0) * self.inv - 0.5;
+                    let col = if f < 0.0 { 0 } else { f as usize + 1 };
+                    if col < self.nx {
+                        toggles.push((r * self.nx + col) as u32 | TOGGLE);
                     }
                 }
-                row.items.truncate(end);
-                row.list_end.push(row.items.len() as u32);
-                row.cells[cx] = LIST | k;
-            } else {
-                if !crossed.is_empty() {
-                    let (x, y) = self.centre(cx, cy);
-                    holding.retain(|g| crossed.binary_search(g).is_err());
-                    holding.extend(
-                        crossed
-                            .iter()
-                            .copied()
-                            .filter(|&g| polys[g as usize].contains(x, y)),
-                    );
-                    holding.sort_unstable();
-                    crossed.clear();
-                }
-                row.cells[cx] = holding.first().copied().unwrap_or(EMPTY);
             }
+            prev = (x, y, cell, row);
         }
-        row
+        marks.extend(toggles);
     }
 
     #[inline]
@@ -196,14 +301,6 @@ impl CellIndex {
         )
     }
 
-    fn centre(&self, cx: usize, cy: usize) -> (f64, f64) {
-        let size = 1.0 / self.inv;
-        (
-            self.x0 + (cx as f64 + 0.5) * size,
-            self.y0 + (cy as f64 + 0.5) * size,
-        )
-    }
-
     /// Calls `f` for every cell the segment may touch (conservative: a small
     /// margin covers rounding in the column-by-column walk).
     fn for_cells_on_segment(&self, e: &[f64; 4], mut f: impl FnMut(usize)) {
@@ -213,8 +310,13 @@ impl CellIndex {
         } else {
             ((x2, y2), (x1, y1))
         };
-        let (c0, _) = self.cell_xy(ax.0, ax.1);
-        let (c1, _) = self.cell_xy(bx.0, bx.1);
+        let (c0, r0) = self.cell_xy(ax.0, ax.1);
+        let (c1, r1) = self.cell_xy(bx.0, bx.1);
+        if (c0, r0) == (c1, r1) {
+            // Most edges are short: both ends in one cell, and a cell is convex.
+            f(r0 * self.nx + c0);
+            return;
+        }
         let size = 1.0 / self.inv;
         let slope = if bx.0 > ax.0 {
             (bx.1 - ax.1) / (bx.0 - ax.0)
@@ -319,5 +421,45 @@ mod tests {
         assert_eq!(first_holder(&idx, &polys, 5.0, 5.0), Some(0));
         assert_eq!(first_holder(&idx, &polys, 2.0, 5.0), Some(1));
         assert_eq!(first_holder(&idx, &polys, 11.0, 5.0), None);
+    }
+
+    fn polygon(ring: &[(f64, f64)]) -> BandedPolygon {
+        BandedPolygon::new(&MultiPolygon(vec![geo::Polygon::new(
+            geo::LineString::from(ring.to_vec()),
+            vec![],
+        )]))
+    }
+
+    #[test]
+    fn vertices_on_row_centre_lines_and_cell_sides_change_nothing() {
+        // The frame, last in code order, fixes the box at 8 × 8; with 4
+        // polygons at 64 cells each, cells are 0.5 wide, so row centre lines
+        // are at 0.25, 0.75, ... and cell sides at multiples of 0.5.
+        let polys = [
+            // A diamond with every vertex on a centre line and a cell side.
+            polygon(&[(2., 0.75), (3., 1.75), (2., 2.75), (1., 1.75), (2., 0.75)]),
+            // A horizontal edge along a centre line, an apex on a cell centre.
+            polygon(&[(4., 0.75), (6., 0.75), (5.25, 3.25), (4., 0.75)]),
+            // Spikes: two edges meet on a centre line and turn back.
+            polygon(&[
+                (1., 4.),
+                (3.5, 4.25),
+                (1.5, 4.75),
+                (3.5, 5.25),
+                (1., 6.),
+                (1., 4.),
+            ]),
+            square(0., 0., 8., 8.),
+        ];
+        let idx = CellIndex::build(&polys, 64, 1 << 20);
+        assert_eq!((idx.nx, idx.ny), (16, 16));
+        assert_eq!(idx.centre_y(0), 0.25);
+        for i in 0..=160 {
+            for j in 0..=160 {
+                let (x, y) = (i as f64 / 20.0, j as f64 / 20.0);
+                let brute = (0..4u32).find(|&k| polys[k as usize].contains(x, y));
+                assert_eq!(first_holder(&idx, &polys, x, y), brute, "({x}, {y})");
+            }
+        }
     }
 }

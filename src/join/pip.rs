@@ -18,83 +18,110 @@
 use geo::MultiPolygon;
 
 /// Edges of one polygon set, bucketed by band. Built once, queried without allocation.
+///
+/// Two allocations a polygon: the ring vertices, and one index array that
+/// holds where each ring ends, the band offsets, then the banded edge
+/// numbers. Edge `i` runs from `pts[i]` to `pts[i + 1]`; the last vertex of a
+/// ring starts no edge.
 #[derive(Debug, Clone)]
 pub struct BandedPolygon {
     /// Bounding box: min x, min y, max x, max y.
     pub bbox: [f64; 4],
-    /// Edges as (x_lo, y_lo, x_hi, y_hi), lower end first.
-    edges: Vec<[f64; 4]>,
-    /// For band b, `band_edges[band_start[b]..band_start[b + 1]]` are indices into `edges`.
-    band_start: Vec<u32>,
-    band_edges: Vec<u32>,
+    /// Every ring's vertices, rings one after the other (each closed).
+    pts: Vec<[f64; 2]>,
+    /// `index[..n_rings]`: where each ring ends in `pts`;
+    /// `index[n_rings..=n_rings + n_bands]`: where each band's edge numbers
+    /// start in `index`; then the edge numbers of every band.
+    index: Vec<u32>,
     inv_band_h: f64,
+    n_rings: usize,
     n_bands: usize,
 }
 
 impl BandedPolygon {
     /// Builds the banded edge lists of a (multi)polygon.
     pub fn new(geometry: &MultiPolygon<f64>) -> Self {
-        let mut edges = Vec::new();
+        let rings = || {
+            geometry
+                .iter()
+                .flat_map(|poly| std::iter::once(poly.exterior()).chain(poly.interiors()))
+        };
+        let mut pts = Vec::with_capacity(rings().map(|r| r.0.len()).sum());
         let mut bbox = [
             f64::INFINITY,
             f64::INFINITY,
             f64::NEG_INFINITY,
             f64::NEG_INFINITY,
         ];
-        for poly in geometry {
-            for ring in std::iter::once(poly.exterior()).chain(poly.interiors()) {
-                for w in ring.0.windows(2) {
-                    let (a, b) = (w[0], w[1]);
-                    bbox = [
-                        bbox[0].min(a.x),
-                        bbox[1].min(a.y),
-                        bbox[2].max(a.x),
-                        bbox[3].max(a.y),
-                    ];
-                    let (lo, hi) = if (a.y, a.x) < (b.y, b.x) {
-                        (a, b)
-                    } else {
-                        (b, a)
-                    };
-                    edges.push([lo.x, lo.y, hi.x, hi.y]);
-                }
+        // Edge starts: every vertex but the last of each ring.
+        let mut n_edges = 0;
+        for ring in rings() {
+            for c in &ring.0 {
+                bbox = [
+                    bbox[0].min(c.x),
+                    bbox[1].min(c.y),
+                    bbox[2].max(c.x),
+                    bbox[3].max(c.y),
+                ];
+                pts.push([c.x, c.y]);
             }
+            n_edges += ring.0.len().saturating_sub(1);
         }
-        let n_bands = (edges.len() / 8).clamp(1, 64);
+        let n_bands = (n_edges / 8).clamp(1, 64);
         let height = bbox[3] - bbox[1];
         let inv_band_h = if height > 0.0 {
             n_bands as f64 / height
         } else {
             0.0
         };
+        let n_rings = rings().count();
         let mut p = BandedPolygon {
             bbox,
-            edges,
-            band_start: Vec::new(),
-            band_edges: Vec::new(),
+            pts,
+            index: Vec::new(),
             inv_band_h,
+            n_rings,
             n_bands,
         };
-        let mut counts = vec![0u32; n_bands + 1];
-        // Horizontal edges never straddle a ray: kept in `edges`, left out of the bands.
-        for e in p.edges.iter().filter(|e| e[1] != e[3]) {
-            for b in p.band(e[1])..=p.band(e[3]) {
-                counts[b + 1] += 1;
+        // Horizontal edges never straddle a ray: left out of the bands.
+        let mut starts = Vec::with_capacity(n_edges);
+        let mut at = 0;
+        for ring in rings() {
+            let n = ring.0.len();
+            starts
+                .extend((at..at + n.saturating_sub(1)).filter(|&i| p.pts[i][1] != p.pts[i + 1][1]));
+            at += n;
+        }
+        let bands = |i: usize| {
+            let (y1, y2) = (p.pts[i][1], p.pts[i + 1][1]);
+            p.band(y1.min(y2))..=p.band(y1.max(y2))
+        };
+        let mut index = Vec::with_capacity(n_rings + n_bands + 1 + starts.len() * 5 / 4);
+        let mut end = 0;
+        for ring in rings() {
+            end += ring.0.len() as u32;
+            index.push(end);
+        }
+        let o = n_rings;
+        index.resize(o + n_bands + 1, 0);
+        for &i in &starts {
+            for b in bands(i) {
+                index[o + b + 1] += 1;
             }
         }
+        index[o] = (o + n_bands + 1) as u32;
         for b in 0..n_bands {
-            counts[b + 1] += counts[b];
+            index[o + b + 1] += index[o + b];
         }
-        let mut fill = counts.clone();
-        p.band_edges = vec![0; counts[n_bands] as usize];
-        for (i, e) in p.edges.iter().enumerate().filter(|(_, e)| e[1] != e[3]) {
-            let (b0, b1) = (p.band(e[1]), p.band(e[3]));
-            for slot in &mut fill[b0..=b1] {
-                p.band_edges[*slot as usize] = i as u32;
-                *slot += 1;
+        let mut fill: Vec<u32> = index[o..o + n_bands].to_vec();
+        index.resize(index[o + n_bands] as usize, 0);
+        for &i in &starts {
+            for b in bands(i) {
+                index[fill[b] as usize] = i as u32;
+                fill[b] += 1;
             }
         }
-        p.band_start = counts;
+        p.index = index;
         p
     }
 
@@ -109,6 +136,17 @@ impl BandedPolygon {
     #[inline]
     pub fn bbox_contains(&self, x: f64, y: f64) -> bool {
         x >= self.bbox[0] && x <= self.bbox[2] && y >= self.bbox[1] && y <= self.bbox[3]
+    }
+
+    /// Edge `i`, lower end first (by y, then x).
+    #[inline]
+    fn edge(&self, i: usize) -> [f64; 4] {
+        let ([ax, ay], [bx, by]) = (self.pts[i], self.pts[i + 1]);
+        if (ay, ax) < (by, bx) {
+            [ax, ay, bx, by]
+        } else {
+            [bx, by, ax, ay]
+        }
     }
 
     /// Half-open point-in-polygon (see the module docs for the boundary rule).
@@ -129,11 +167,11 @@ impl BandedPolygon {
         if !self.bbox_contains(px, py) {
             return false;
         }
-        let b = self.band(py);
-        let (s, e) = (self.band_start[b] as usize, self.band_start[b + 1] as usize);
+        let b = self.n_rings + self.band(py);
+        let (s, e) = (self.index[b] as usize, self.index[b + 1] as usize);
         let mut inside = false;
-        for &i in &self.band_edges[s..e] {
-            let [xl, yl, xh, yh] = self.edges[i as usize];
+        for &i in &self.index[s..e] {
+            let [xl, yl, xh, yh] = self.edge(i as usize);
             if yl <= py && py < yh {
                 let cross = (xh - xl) * (py - yl) - (px - xl) * (yh - yl);
                 if cross > 0.0 {
@@ -144,9 +182,13 @@ impl BandedPolygon {
         inside
     }
 
-    /// All edges (horizontal ones too), lower end first, for callers that rasterise the boundary.
-    pub fn edges(&self) -> &[[f64; 4]] {
-        &self.edges
+    /// Every ring's vertices (each ring closed), for callers that rasterise the boundary.
+    pub fn rings(&self) -> impl Iterator<Item = &[[f64; 2]]> + '_ {
+        let ends = &self.index[..self.n_rings];
+        ends.iter().enumerate().map(move |(r, &end)| {
+            let start = if r == 0 { 0 } else { ends[r - 1] as usize };
+            &self.pts[start..end as usize]
+        })
     }
 }
 

@@ -106,7 +106,7 @@ fn rejoin(store: &Store, model: &GridModel, version: i64) -> Result<()> {
     if pos.is_empty() {
         return Ok(());
     }
-    let locator = Locator::new(model, Strategy::Cells);
+    let locator = Locator::for_points(model, Strategy::Cells, pos.len());
     let tiers = tier_table(model);
     let xs: Vec<f64> = pos.iter().map(|p| p.1).collect();
     let ys: Vec<f64> = pos.iter().map(|p| p.2).collect();
