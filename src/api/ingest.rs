@@ -19,7 +19,9 @@ use super::error::ApiError;
 use super::extract::Body;
 use super::scope::Scope;
 use super::state::AppState;
+use crate::ingest::column_of;
 use crate::ingest::crs::Crs;
+use crate::ingest::encoding::{decode, TextEncoding};
 use crate::ingest::{Col, Event, Field, RowError, Validator, FIELDS};
 use crate::join::{joined_frame, Outcome};
 use crate::store::{Located, User};
@@ -63,7 +65,14 @@ fn from_objects<'a>(
 ) -> Parsed {
     rows.map(|(n, r)| match r {
         Ok(serde_json::Value::Object(o)) => {
-            let id = o.get("id").and_then(|x| match x {
+            // Keys as the file readers take them: contract names or Chinese aliases.
+            let mut map: [Option<&serde_json::Value>; 14] = [None; 14];
+            for (k, val) in &o {
+                if let Some(c) = column_of(k) {
+                    map[c].get_or_insert(val);
+                }
+            }
+            let id = map[Col::Id as usize].and_then(|x| match x {
                 serde_json::Value::String(s) => Some(s.clone()),
                 serde_json::Value::Number(n) => Some(n.to_string()),
                 _ => None,
@@ -71,7 +80,7 @@ fn from_objects<'a>(
             (
                 n,
                 id,
-                v.validate(|c: Col| o.get(FIELDS[c as usize]).map_or(Field::Null, Field::json)),
+                v.validate(|c: Col| map[c as usize].map_or(Field::Null, Field::json)),
             )
         }
         Ok(_) => (n, None, Err(bad_row("row", "not a JSON object".into()))),
@@ -80,33 +89,43 @@ fn from_objects<'a>(
     .collect()
 }
 
-fn from_csv(v: &Validator<'_>, body: &[u8]) -> Result<Parsed, ApiError> {
-    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
-    let mut r = csv::ReaderBuilder::new().flexible(true).from_reader(body);
+/// A CSV body: UTF-8 (with or without BOM) or GB18030/GBK, as declared by
+/// the `charset` parameter or detected like the file readers do; headers by
+/// contract name or Chinese alias.
+fn from_csv(v: &Validator<'_>, charset: Option<&str>, body: &[u8]) -> Result<Parsed, ApiError> {
+    let declared = charset
+        .map(|c| c.parse::<TextEncoding>())
+        .transpose()
+        .map_err(|e| ApiError::UnsupportedMediaType(e.to_string()))?;
+    let (text, _) =
+        decode(body, declared).map_err(|e| ApiError::BadRequest(format!("CSV body: {e}")))?;
+    let mut r = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(text.as_bytes());
     let headers = r
         .headers()
         .map_err(|e| ApiError::BadRequest(format!("CSV header: {e}")))?
         .clone();
-    let map: Vec<Option<usize>> = FIELDS
-        .iter()
-        .map(|f| {
-            headers
-                .iter()
-                .position(|h| h.trim().eq_ignore_ascii_case(f))
-        })
-        .collect();
-    if let Some(missing) = ["id", "kind", "occurred_at", "lon", "lat", "category"]
-        .iter()
-        .find(|f| {
-            FIELDS
-                .iter()
-                .position(|x| x == *f)
-                .and_then(|i| map[i])
-                .is_none()
-        })
+    let mut map: [Option<usize>; 14] = [None; 14];
+    for (i, h) in headers.iter().enumerate() {
+        if let Some(c) = column_of(h) {
+            map[c].get_or_insert(i);
+        }
+    }
+    if let Some(missing) = [
+        Col::Id,
+        Col::Kind,
+        Col::OccurredAt,
+        Col::Lon,
+        Col::Lat,
+        Col::Category,
+    ]
+    .iter()
+    .find(|&&c| map[c as usize].is_none())
     {
         return Err(ApiError::BadRequest(format!(
-            "CSV header lacks the required column {missing:?}"
+            "CSV header lacks the required column {:?}",
+            FIELDS[*missing as usize]
         )));
     }
     let mut out = Vec::new();
@@ -114,7 +133,9 @@ fn from_csv(v: &Validator<'_>, body: &[u8]) -> Result<Parsed, ApiError> {
         let n = k as u64 + 1;
         match rec {
             Ok(rec) => {
-                let id = map[0].and_then(|i| rec.get(i)).map(str::to_owned);
+                let id = map[Col::Id as usize]
+                    .and_then(|i| rec.get(i))
+                    .map(str::to_owned);
                 let ev = v.validate(|c: Col| {
                     map[c as usize]
                         .and_then(|i| rec.get(i))
@@ -130,12 +151,14 @@ fn from_csv(v: &Validator<'_>, body: &[u8]) -> Result<Parsed, ApiError> {
 
 /// Parses a body by its content type.
 pub fn parse(v: &Validator<'_>, content_type: &str, body: &[u8]) -> Result<Parsed, ApiError> {
-    let ct = content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
+    let mut parts = content_type.split(';');
+    let ct = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+    let charset = parts.find_map(|p| {
+        let (k, v) = p.split_once('=')?;
+        k.trim()
+            .eq_ignore_ascii_case("charset")
+            .then(|| v.trim().trim_matches('"'))
+    });
     match ct.as_str() {
         "application/json" | "" => {
             let value: serde_json::Value = serde_json::from_slice(body)
@@ -177,7 +200,7 @@ pub fn parse(v: &Validator<'_>, content_type: &str, body: &[u8]) -> Result<Parse
                 }),
             ))
         }
-        "text/csv" => from_csv(v, body),
+        "text/csv" => from_csv(v, charset, body),
         other => Err(ApiError::UnsupportedMediaType(format!(
             "content type {other:?}: send application/json, application/x-ndjson or text/csv"
         ))),
@@ -301,7 +324,7 @@ pub fn validator(st: &AppState) -> Validator<'_> {
 
 /// Ingests events; the answer lists every row's outcome.
 #[utoipa::path(post, path = "/api/v1/events",
-    request_body(content = String, description = "JSON array, JSON Lines (application/x-ndjson) or CSV (text/csv) in the CONTRACT.md columns"),
+    request_body(content = String, description = "JSON array, JSON Lines (application/x-ndjson) or CSV (text/csv; UTF-8 or GBK/GB18030, detected or from the charset parameter) in the CONTRACT.md columns; CSV headers and JSON keys may also be the Chinese names the file readers accept (编号, 类型, 发生时间, 经度, 纬度, 类别, ...)"),
     responses((status = 200, body = IngestResponse), (status = 413, body = super::error::ErrorBody), (status = 415, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn ingest(

@@ -92,8 +92,9 @@ impl Format {
     }
 }
 
-/// Header aliases seen in Chinese exports, mapped onto contract columns.
-fn column_of(header: &str) -> Option<usize> {
+/// A contract column by its name or a header alias seen in Chinese exports
+/// (the API maps CSV headers and JSON keys with it too).
+pub(crate) fn column_of(header: &str) -> Option<usize> {
     let h = header
         .trim()
         .trim_start_matches('\u{feff}')

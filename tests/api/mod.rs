@@ -340,9 +340,64 @@ async fn ingest_is_idempotent_and_reports_every_row() {
         (r["read"].as_u64(), r["rejected"].as_u64()),
         (Some(2), Some(0))
     );
+    // What the file readers take, the API takes too: a GBK CSV with the
+    // Chinese headers of county exports, and JSON with Chinese keys.
+    let gbk_csv = format!(
+        "编号,类型,发生时间,经度,纬度,类别\nG-1,incident,2026-03-01 08:00,{},{},诈骗\n",
+        lonlat.0, lonlat.1
+    );
+    let (gbk, _, lossy) = encoding_rs::GBK.encode(&gbk_csv);
+    assert!(!lossy && std::str::from_utf8(&gbk).is_err());
+    for charset in ["text/csv", "text/csv; charset=GBK"] {
+        let r = send(
+            &e.app,
+            "POST",
+            "/api/v1/events",
+            Some(&t),
+            Some(charset),
+            gbk.to_vec(),
+        )
+        .await
+        .json();
+        assert_eq!(r["read"].as_u64(), Some(1), "{charset}: {r}");
+        let want = if charset == "text/csv" {
+            (0, 0)
+        } else {
+            (1, 1)
+        };
+        assert_eq!(
+            (r["rejected"].as_u64(), r["duplicates"].as_u64()),
+            (Some(want.0), Some(want.1)),
+            "{charset}: the second post is a duplicate: {r}"
+        );
+        assert_eq!(r["rows"][0]["id"], "G-1");
+    }
+    let r = send(
+        &e.app,
+        "POST",
+        "/api/v1/events",
+        Some(&t),
+        Some("text/csv; charset=latin1"),
+        gbk.to_vec(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{}", r.text());
+    let zh = json!([{"编号": "Z-1", "类型": "incident", "发生时间": "2026-03-01 08:30", "经度": lonlat.0, "纬度": lonlat.1, "类别": "盗窃"}]);
+    let r = post_json(&e.app, "/api/v1/events", Some(&t), zh)
+        .await
+        .json();
+    assert_eq!(
+        (
+            r["read"].as_u64(),
+            r["rejected"].as_u64(),
+            r["rows"][0]["id"].as_str()
+        ),
+        (Some(1), Some(0), Some("Z-1")),
+        "{r}"
+    );
     let before = e.state.snapshot().unwrap().frame.height();
     assert!(e.state.refresh().unwrap());
-    assert_eq!(e.state.snapshot().unwrap().frame.height(), before + 5);
+    assert_eq!(e.state.snapshot().unwrap().frame.height(), before + 7);
 }
 
 /// HTTP methods as the OpenAPI document and axum's routing functions name them.
