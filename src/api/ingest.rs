@@ -19,9 +19,9 @@ use super::error::ApiError;
 use super::extract::Body;
 use super::scope::Scope;
 use super::state::AppState;
-use crate::ingest::column_of;
 use crate::ingest::crs::Crs;
 use crate::ingest::encoding::{decode, TextEncoding};
+use crate::ingest::{column_of, REQUIRED};
 use crate::ingest::{Col, Event, Field, RowError, Validator, FIELDS};
 use crate::join::{joined_frame, Outcome};
 use crate::store::{Located, User};
@@ -112,17 +112,7 @@ fn from_csv(v: &Validator<'_>, charset: Option<&str>, body: &[u8]) -> Result<Par
             map[c].get_or_insert(i);
         }
     }
-    if let Some(missing) = [
-        Col::Id,
-        Col::Kind,
-        Col::OccurredAt,
-        Col::Lon,
-        Col::Lat,
-        Col::Category,
-    ]
-    .iter()
-    .find(|&&c| map[c as usize].is_none())
-    {
+    if let Some(missing) = REQUIRED.iter().find(|&&c| map[c as usize].is_none()) {
         return Err(ApiError::BadRequest(format!(
             "CSV header lacks the required column {:?}",
             FIELDS[*missing as usize]

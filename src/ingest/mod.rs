@@ -20,7 +20,7 @@ use std::path::PathBuf;
 
 pub use decode::{detect, DecodingReader};
 pub use event::{Col, Event, Field, Kind, RowError, Validator, FIELDS};
-pub(crate) use read::column_of;
+pub(crate) use read::{column_of, REQUIRED};
 pub use read::{display_paths, read_file, Batch, Format, Reject, BATCH_ROWS};
 
 /// Why an events file could not be read at all (row problems are [`Reject`]s).

@@ -122,7 +122,8 @@ pub(crate) fn column_of(header: &str) -> Option<usize> {
     Some(alias as usize)
 }
 
-const REQUIRED: [Col; 6] = [
+/// The columns a file or an API upload must name.
+pub(crate) const REQUIRED: [Col; 6] = [
     Col::Id,
     Col::Kind,
     Col::OccurredAt,

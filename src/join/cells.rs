@@ -144,6 +144,11 @@ impl CellIndex {
         let size = (w * h / target).sqrt();
         let nx = ((w / size).ceil() as usize).max(1);
         let ny = ((h / size).ceil() as usize).max(1);
+        // Cell numbers share a u32 with the toggle flag while building.
+        assert!(
+            nx * ny < TOGGLE as usize,
+            "a cell table of {nx} × {ny} cells is too large"
+        );
         let mut idx = CellIndex {
             x0: bb[0],
             y0: bb[1],
@@ -157,8 +162,9 @@ impl CellIndex {
         if polys.is_empty() {
             return idx;
         }
-        // Per polygon: the cells its boundary touches, once each, and its
-        // toggles (see `row_crossings`), with pairs in one cell cancelled.
+        // Per polygon: the cells its boundary touches (a cell may repeat;
+        // the scan lists each grid once) and its toggles (see `mark_ring`;
+        // two toggles of one grid in one cell undo each other in the scan).
         let centres: Vec<f64> = (0..ny).map(|r| idx.centre_y(r)).collect();
         let marks: Vec<Vec<u32>> = polys
             .par_iter()
@@ -275,8 +281,8 @@ impl CellIndex {
                 } else {
                     ((x, y), (ax, ay))
                 };
-                for r in arow.min(row)..arow.max(row) {
-                    let yc = centres[r];
+                let lo = arow.min(row);
+                for (r, &yc) in (lo..).zip(&centres[lo..arow.max(row)]) {
                     let xc = xl + (xh - xl) * (yc - yl) / (yh - yl);
                     let f = (xc - self.x0) * self.inv - 0.5;
                     let col = if f < 0.0 { 0 } else { f as usize + 1 };
