@@ -31,7 +31,7 @@ use rusqlite::Connection;
 pub use events::{IssueRow, Located};
 pub use grids::GridVersion;
 pub use load::{ensure_grids, ingest_file, FileIngest};
-pub use snapshot::FrameLoad;
+pub use snapshot::{FrameLoad, PendingSnapshot};
 pub use users::{hash_token, new_token, AuditEntry, Role, Session, User};
 
 /// What can go wrong in the storage layer.

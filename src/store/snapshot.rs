@@ -232,9 +232,8 @@ impl Store {
 
     /// Writes `frame` (every event up to `high_water`, joined against
     /// `grid_version`) as the snapshot, with derived tables computed from
-    /// it (`extras`, described by `key`): temporary files renamed into
-    /// place, then the meta row. The meta row is cleared first, so a crash
-    /// in between leaves "no snapshot", never a half-replaced one.
+    /// it (`extras`, described by `key`): see [`Store::prepare_snapshot`]
+    /// and [`PendingSnapshot::commit`].
     pub fn write_snapshot(
         &self,
         frame: &DataFrame,
@@ -243,39 +242,86 @@ impl Store {
         key: &str,
         extras: &[(&str, &DataFrame)],
     ) -> Result<()> {
-        self.set_meta(META_KEY, "")?;
-        let bytes = write_parquet(frame, &self.snapshot_path())?;
-        let extras = extras
-            .iter()
-            .map(|(name, df)| Ok((name.to_string(), write_parquet(df, &self.extra_path(name))?)))
-            .collect::<Result<Vec<_>>>()?;
+        self.prepare_snapshot(frame, high_water, grid_version, key, extras)?
+            .commit(self)
+    }
+
+    /// Writes the snapshot's files next to their final names (seconds for
+    /// millions of rows). The snapshot in place stays valid meanwhile, so a
+    /// server stopped now restarts from it.
+    pub fn prepare_snapshot(
+        &self,
+        frame: &DataFrame,
+        high_water: i64,
+        grid_version: i64,
+        key: &str,
+        extras: &[(&str, &DataFrame)],
+    ) -> Result<PendingSnapshot> {
+        let mut files = vec![(
+            self.snapshot_path(),
+            write_parquet_tmp(frame, &self.snapshot_path())?,
+        )];
+        let mut sizes = Vec::new();
+        for (name, df) in extras {
+            let path = self.extra_path(name);
+            let bytes = write_parquet_tmp(df, &path)?;
+            sizes.push((name.to_string(), bytes));
+            files.push((path, bytes));
+        }
         let meta = SnapshotMeta {
             rows: frame.height() as u64,
             high_water,
             grid_version,
-            bytes,
+            bytes: files[0].1,
             key: key.to_owned(),
-            extras,
+            extras: sizes,
         };
-        let text = serde_json::to_string(&meta).map_err(|e| StoreError::Corrupt {
-            what: "frame snapshot meta",
-            reason: e.to_string(),
-        })?;
-        self.set_meta(META_KEY, &text)
+        Ok(PendingSnapshot {
+            files: files.into_iter().map(|(p, _)| p).collect(),
+            meta,
+        })
     }
 }
 
-/// Writes `df` to `path` through a synced temporary file; its length.
-fn write_parquet(df: &DataFrame, path: &std::path::Path) -> Result<u64> {
-    let io = |e: std::io::Error| {
-        StoreError::Frame(PolarsError::IO {
-            error: e.into(),
-            msg: None,
-        })
-    };
-    let tmp = path.with_extension("parquet.tmp");
+/// Snapshot files written under temporary names, not yet in use.
+pub struct PendingSnapshot {
+    files: Vec<PathBuf>,
+    meta: SnapshotMeta,
+}
+
+impl PendingSnapshot {
+    /// Puts the files in place and describes them in the meta row. The meta
+    /// row is cleared first, so a crash in the milliseconds of renaming leaves
+    /// "no snapshot" (the database is read), never a half-replaced one.
+    pub fn commit(self, store: &Store) -> Result<()> {
+        store.set_meta(META_KEY, "")?;
+        for path in &self.files {
+            std::fs::rename(tmp_path(path), path).map_err(io_error)?;
+        }
+        let text = serde_json::to_string(&self.meta).map_err(|e| StoreError::Corrupt {
+            what: "frame snapshot meta",
+            reason: e.to_string(),
+        })?;
+        store.set_meta(META_KEY, &text)
+    }
+}
+
+fn io_error(e: std::io::Error) -> StoreError {
+    StoreError::Frame(PolarsError::IO {
+        error: e.into(),
+        msg: None,
+    })
+}
+
+fn tmp_path(path: &std::path::Path) -> PathBuf {
+    path.with_extension("parquet.tmp")
+}
+
+/// Writes `df` to the temporary file of `path`, synced; its length.
+fn write_parquet_tmp(df: &DataFrame, path: &std::path::Path) -> Result<u64> {
+    let tmp = tmp_path(path);
     let mut df = df.clone();
-    let file = File::create(&tmp).map_err(io)?;
+    let file = File::create(&tmp).map_err(io_error)?;
     // LZ4: a quarter of the raw size here, and it decodes at memory speed.
     ParquetWriter::new(&file)
         .with_compression(ParquetCompression::Lz4Raw)
@@ -283,8 +329,6 @@ fn write_parquet(df: &DataFrame, path: &std::path::Path) -> Result<u64> {
         // decoded by one thread (twice the read time on two cores).
         .with_row_group_size(Some(1 << 18))
         .finish(&mut df)?;
-    file.sync_all().map_err(io)?;
-    drop(file);
-    std::fs::rename(&tmp, path).map_err(io)?;
-    Ok(std::fs::metadata(path).map_err(io)?.len())
+    file.sync_all().map_err(io_error)?;
+    Ok(file.metadata().map_err(io_error)?.len())
 }

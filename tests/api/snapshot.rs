@@ -44,6 +44,30 @@ async fn a_restart_reads_the_snapshot_plus_newer_events_and_ignores_a_bad_one() 
         "snapshot + tail = database"
     );
 
+    // A new snapshot being written leaves the one in place usable until it
+    // is committed: a server stopped meanwhile restarts from the old one.
+    let version = store
+        .active_grid_id()
+        .expect("meta")
+        .expect("a grid version");
+    let pending = store
+        .prepare_snapshot(&truth, high, version, "", &[])
+        .expect("prepare");
+    let during = store.load_frame_fast("", &[]).expect("fast");
+    assert_eq!(
+        (during.from_snapshot, during.from_database),
+        (fast.from_snapshot, 3)
+    );
+    assert!(during.frame.equals_missing(&truth));
+    pending.commit(&store).expect("commit");
+    assert!(store.snapshot_matches().expect("meta"));
+    let after = store.load_frame_fast("", &[]).expect("fast");
+    assert_eq!(
+        (after.from_snapshot, after.from_database),
+        (truth.height() as u64, 0)
+    );
+    assert!(after.frame.equals_missing(&truth));
+
     // A damaged file is not used.
     std::fs::write(store.snapshot_path(), b"not parquet").expect("overwrite");
     let fast = store.load_frame_fast("", &[]).expect("fast");
