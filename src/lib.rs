@@ -16,4 +16,5 @@ pub mod export;
 pub mod grid;
 pub mod ingest;
 pub mod join;
+pub mod sort;
 pub mod store;

@@ -12,6 +12,8 @@ use chrono::NaiveDate;
 use polars::prelude::*;
 use serde::Serialize;
 
+use crate::sort::counting_sort;
+
 use super::catalogue::{catalogue, MetricDef};
 use super::filter::Query;
 
@@ -498,20 +500,9 @@ fn quantile(values: &mut [f64], q: f64) -> Option<f64> {
 /// Values grouped by unit position (`0..n`) with a counting sort: unit
 /// `u`'s values are `grouped[start[u]..start[u + 1]]`.
 fn by_unit<T: Copy + Default>(n: usize, items: Vec<(u32, T)>) -> (Vec<usize>, Vec<T>) {
-    let mut start = vec![0usize; n + 1];
-    for &(u, _) in &items {
-        start[u as usize + 1] += 1;
-    }
-    for i in 0..n {
-        start[i + 1] += start[i];
-    }
-    let mut fill = start.clone();
-    let mut grouped = vec![T::default(); items.len()];
-    for (u, v) in items {
-        grouped[fill[u as usize]] = v;
-        fill[u as usize] += 1;
-    }
-    (start, grouped)
+    let mut sorted = vec![(0, T::default()); items.len()];
+    let start = counting_sort(&items, &mut sorted, n, |p| p.0 as usize);
+    (start, sorted.into_iter().map(|p| p.1).collect())
 }
 
 /// [`lifecycle_lazy`] by a loop: on-time and due counts, then each unit's

@@ -246,8 +246,10 @@ impl AppState {
                 };
                 let extras: Vec<(&str, &DataFrame)> =
                     PRE_TABLES.iter().copied().zip(tables.iter()).collect();
-                match store.write_snapshot(&loaded.frame, loaded.high_water, version, &key, &extras)
-                {
+                let written = store
+                    .prepare_snapshot(&loaded.frame, loaded.high_water, version, &key, &extras)
+                    .and_then(|pending| pending.commit(&store));
+                match written {
                     Ok(()) => tracing::info!(
                         rows = loaded.frame.height(),
                         secs = t.elapsed().as_secs_f64(),

@@ -19,7 +19,8 @@
 
 use rayon::prelude::*;
 
-use super::pip::BandedPolygon;
+use super::pip::{bbox_of, BandedPolygon};
+use crate::sort::counting_sort;
 
 const EMPTY: u32 = u32::MAX;
 const LIST: u32 = 1 << 31;
@@ -48,21 +49,9 @@ struct Row {
 
 /// Puts one row's marks in cell order (a counting sort on the column).
 fn sort_by_cell(row: &mut [u64], nx: usize, scratch: &mut Vec<u64>) {
-    let mut start = vec![0u32; nx + 1];
-    let col = |v: u64| (v >> 32) as usize % nx;
-    for &v in row.iter() {
-        start[col(v) + 1] += 1;
-    }
-    for c in 0..nx {
-        start[c + 1] += start[c];
-    }
     scratch.clear();
     scratch.extend_from_slice(row);
-    for &v in scratch.iter() {
-        let c = col(v);
-        row[start[c] as usize] = v;
-        start[c] += 1;
-    }
+    counting_sort(scratch, row, nx, |&v| (v >> 32) as usize % nx);
 }
 
 /// One row of the scanline (see the module docs): `marks` are the row's
@@ -125,20 +114,7 @@ impl CellIndex {
     /// Builds the index with about `cells_per_polygon` cells per polygon,
     /// capped at `max_cells`.
     pub fn build(polys: &[BandedPolygon], cells_per_polygon: usize, max_cells: usize) -> Self {
-        let mut bb = [
-            f64::INFINITY,
-            f64::INFINITY,
-            f64::NEG_INFINITY,
-            f64::NEG_INFINITY,
-        ];
-        for p in polys {
-            bb = [
-                bb[0].min(p.bbox[0]),
-                bb[1].min(p.bbox[1]),
-                bb[2].max(p.bbox[2]),
-                bb[3].max(p.bbox[3]),
-            ];
-        }
+        let bb = bbox_of(polys);
         let (w, h) = ((bb[2] - bb[0]).max(1e-9), (bb[3] - bb[1]).max(1e-9));
         let target = (polys.len() * cells_per_polygon).clamp(1, max_cells) as f64;
         let size = (w * h / target).sqrt();
@@ -256,12 +232,11 @@ impl CellIndex {
         };
         // A boundary zigzagging along a cell side returns to the cells it
         // just left: the last few marks catch most repeats.
-        let mut push = |c: usize| {
+        fn push(marks: &mut Vec<u32>, c: usize) {
             if !marks[marks.len().saturating_sub(4)..].contains(&(c as u32)) {
                 marks.push(c as u32)
             }
-        };
-        let mut toggles = Vec::new();
+        }
         let Some(&[x, y]) = ring.first() else { return };
         let mut prev = (x, y, self.cell_xy(x, y), first_row_at_or_above(y));
         for &[x, y] in &ring[1..] {
@@ -269,9 +244,9 @@ impl CellIndex {
             let (ax, ay, acell, arow) = prev;
             if cell == acell {
                 // Both ends in one cell, and a cell is convex.
-                push(cell.1 * self.nx + cell.0);
+                push(marks, cell.1 * self.nx + cell.0);
             } else {
-                self.for_cells_on_segment(&[ax, ay, x, y], &mut push);
+                self.for_cells_on_segment(&[ax, ay, x, y], |c| push(marks, c));
             }
             if row != arow {
                 // The rows from the lower end's to the upper end's have
@@ -287,13 +262,12 @@ impl CellIndex {
                     let f = (xc - self.x0) * self.inv - 0.5;
                     let col = if f < 0.0 { 0 } else { f as usize + 1 };
                     if col < self.nx {
-                        toggles.push((r * self.nx + col) as u32 | TOGGLE);
+                        marks.push((r * self.nx + col) as u32 | TOGGLE);
                     }
                 }
             }
             prev = (x, y, cell, row);
         }
-        marks.extend(toggles);
     }
 
     #[inline]

@@ -7,8 +7,9 @@ use rstar::RTree;
 use serde::Serialize;
 
 use super::cells::{Cell, CellIndex};
-use super::pip::BandedPolygon;
+use super::pip::{bbox_of, BandedPolygon};
 use crate::grid::{GridModel, Level};
+use crate::sort::counting_sort;
 
 /// "No unit".
 pub const NONE: u32 = u32::MAX;
@@ -140,20 +141,7 @@ impl Locator {
             Strategy::Rtree => CellIndex::build(&[], 1, 1),
         };
         let townships = Tier::new(model, 1);
-        let mut bbox = [
-            f64::INFINITY,
-            f64::INFINITY,
-            f64::NEG_INFINITY,
-            f64::NEG_INFINITY,
-        ];
-        for p in grids.polys.iter().chain(&townships.polys) {
-            bbox = [
-                bbox[0].min(p.bbox[0]),
-                bbox[1].min(p.bbox[1]),
-                bbox[2].max(p.bbox[2]),
-                bbox[3].max(p.bbox[3]),
-            ];
-        }
+        let bbox = bbox_of(grids.polys.iter().chain(&townships.polys));
         Locator {
             villages: Tier::new(model, 2),
             townships,
@@ -208,17 +196,6 @@ impl Locator {
     /// number), located in that order, and the answers written back in place.
     pub fn locate_all(&self, xs: &[f64], ys: &[f64]) -> Vec<(Outcome, u32)> {
         let mut out = vec![(Outcome::Rejected, NONE); xs.len()];
-        if xs.len() < SORT_FROM {
-            out.par_chunks_mut(4096).enumerate().for_each(|(c, chunk)| {
-                for (k, slot) in chunk.iter_mut().enumerate() {
-                    let (x, y) = (xs[c * 4096 + k], ys[c * 4096 + k]);
-                    if x.is_finite() && y.is_finite() {
-                        *slot = self.locate(x, y);
-                    }
-                }
-            });
-            return out;
-        }
         let mut keys: Vec<u64> = Vec::with_capacity(BLOCK.min(xs.len()));
         let mut spare: Vec<u64> = Vec::new();
         let mut pts: Vec<(f64, f64)> = Vec::new();
@@ -230,7 +207,9 @@ impl Locator {
                 let (x, y) = (xs[base + k], ys[base + k]);
                 (x.is_finite() && y.is_finite()).then(|| (self.order.key(x, y) << 32) | k as u64)
             }));
-            radix_sort_high(&mut keys, &mut spare, ORDER_BITS);
+            if block.len() >= SORT_FROM {
+                radix_sort_high(&mut keys, &mut spare, ORDER_BITS);
+            }
             // Gathered once, so that locating reads the points in sequence.
             keys.par_iter()
                 .map(|&v| {
@@ -294,21 +273,10 @@ fn radix_sort_high(v: &mut Vec<u64>, spare: &mut Vec<u64>, bits: u32) {
     const DIGIT: u32 = 10;
     let mut shift = 32;
     while shift < 32 + bits {
-        let mut start = [0usize; 1 << DIGIT];
-        for &x in v.iter() {
-            start[((x >> shift) & ((1 << DIGIT) - 1)) as usize] += 1;
-        }
-        let mut sum = 0;
-        for s in start.iter_mut() {
-            (*s, sum) = (sum, sum + *s);
-        }
-        spare.clear();
         spare.resize(v.len(), 0);
-        for &x in v.iter() {
-            let d = ((x >> shift) & ((1 << DIGIT) - 1)) as usize;
-            spare[start[d]] = x;
-            start[d] += 1;
-        }
+        counting_sort(v, spare, 1 << DIGIT, |&x| {
+            ((x >> shift) & ((1 << DIGIT) - 1)) as usize
+        });
         std::mem::swap(v, spare);
         shift += DIGIT;
     }

@@ -38,6 +38,26 @@ pub struct BandedPolygon {
     n_bands: usize,
 }
 
+/// The box holding every polygon of `polys` (inverted when there are none).
+pub fn bbox_of<'a>(polys: impl IntoIterator<Item = &'a BandedPolygon>) -> [f64; 4] {
+    polys.into_iter().fold(
+        [
+            f64::INFINITY,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NEG_INFINITY,
+        ],
+        |b, p| {
+            [
+                b[0].min(p.bbox[0]),
+                b[1].min(p.bbox[1]),
+                b[2].max(p.bbox[2]),
+                b[3].max(p.bbox[3]),
+            ]
+        },
+    )
+}
+
 impl BandedPolygon {
     /// Builds the banded edge lists of a (multi)polygon.
     pub fn new(geometry: &MultiPolygon<f64>) -> Self {

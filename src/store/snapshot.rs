@@ -167,7 +167,7 @@ impl Store {
     /// The event frame: the snapshot when valid plus the events stored after
     /// it, else every event from the database.
     /// `extras` names derived tables written with the snapshot under `key`
-    /// (see [`Store::write_snapshot`]); they describe the snapshot's rows only.
+    /// (see [`Store::prepare_snapshot`]); they describe the snapshot's rows only.
     pub fn load_frame_fast(&self, key: &str, extras: &[&str]) -> Result<FrameLoad> {
         if let Some(m) = self.valid_snapshot()? {
             let t = std::time::Instant::now();
@@ -231,24 +231,11 @@ impl Store {
     }
 
     /// Writes `frame` (every event up to `high_water`, joined against
-    /// `grid_version`) as the snapshot, with derived tables computed from
-    /// it (`extras`, described by `key`): see [`Store::prepare_snapshot`]
-    /// and [`PendingSnapshot::commit`].
-    pub fn write_snapshot(
-        &self,
-        frame: &DataFrame,
-        high_water: i64,
-        grid_version: i64,
-        key: &str,
-        extras: &[(&str, &DataFrame)],
-    ) -> Result<()> {
-        self.prepare_snapshot(frame, high_water, grid_version, key, extras)?
-            .commit(self)
-    }
-
-    /// Writes the snapshot's files next to their final names (seconds for
-    /// millions of rows). The snapshot in place stays valid meanwhile, so a
-    /// server stopped now restarts from it.
+    /// `grid_version`) and the derived tables computed from it (`extras`,
+    /// described by `key`) next to the snapshot's files (seconds for
+    /// millions of rows); [`PendingSnapshot::commit`] puts them in use. The
+    /// snapshot in place stays valid meanwhile, so a server stopped now
+    /// restarts from it.
     pub fn prepare_snapshot(
         &self,
         frame: &DataFrame,
@@ -257,29 +244,25 @@ impl Store {
         key: &str,
         extras: &[(&str, &DataFrame)],
     ) -> Result<PendingSnapshot> {
-        let mut files = vec![(
-            self.snapshot_path(),
-            write_parquet_tmp(frame, &self.snapshot_path())?,
-        )];
+        let mut files = vec![self.snapshot_path()];
+        let bytes = write_parquet_tmp(frame, &files[0])?;
         let mut sizes = Vec::new();
         for (name, df) in extras {
-            let path = self.extra_path(name);
-            let bytes = write_parquet_tmp(df, &path)?;
-            sizes.push((name.to_string(), bytes));
-            files.push((path, bytes));
+            files.push(self.extra_path(name));
+            sizes.push((
+                name.to_string(),
+                write_parquet_tmp(df, &files[files.len() - 1])?,
+            ));
         }
         let meta = SnapshotMeta {
             rows: frame.height() as u64,
             high_water,
             grid_version,
-            bytes: files[0].1,
+            bytes,
             key: key.to_owned(),
             extras: sizes,
         };
-        Ok(PendingSnapshot {
-            files: files.into_iter().map(|(p, _)| p).collect(),
-            meta,
-        })
+        Ok(PendingSnapshot { files, meta })
     }
 }
 
