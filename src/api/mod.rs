@@ -31,7 +31,7 @@ use tower_http::services::{ServeDir, ServeFile};
 pub use config::Config;
 pub use error::ApiError;
 pub use openapi::ApiDoc;
-pub use state::{AppState, Grids};
+pub use state::{snapshot_key, zone_of, AppState, Grids};
 
 /// The ingest validator of a state (coordinate system, zone, hashing secret).
 pub fn validator_of(st: &AppState) -> crate::ingest::Validator<'_> {

@@ -48,10 +48,20 @@ impl Grids {
 /// Names of the pre-aggregate tables kept with the frame snapshot.
 const PRE_TABLES: [&str; 4] = ["pre-events", "pre-issues", "pre-households", "pre-codes"];
 
+/// The zone of the local calendar (days, months) of `config`.
+pub fn zone_of(config: &Config) -> Zone {
+    let tz = config
+        .ingest
+        .tz
+        .parse()
+        .unwrap_or(chrono_tz::Asia::Shanghai);
+    Zone { tz }
+}
+
 /// What the stored pre-aggregates depend on besides the events: the zone of
 /// their day column and the code that built them (this executable, by size
 /// and modification time), so a new build or zone rebuilds them once.
-fn snapshot_key(zone: Zone) -> String {
+pub fn snapshot_key(zone: Zone) -> String {
     let exe = std::env::current_exe()
         .and_then(std::fs::metadata)
         .map(|m| {
@@ -127,17 +137,13 @@ impl AppState {
     /// State without data yet: `/healthz` and login work, the data endpoints
     /// answer 503 `not_ready` until [`AppState::load`] or [`AppState::set_grids`].
     pub fn new(config: Config, store: Arc<Store>, hasher: KeyedHasher) -> AppState {
-        let tz = config
-            .ingest
-            .tz
-            .parse()
-            .unwrap_or(chrono_tz::Asia::Shanghai);
+        let zone = zone_of(&config);
         let (audit_tx, audit_rx) = tokio::sync::mpsc::unbounded_channel();
         AppState(Arc::new(Inner {
             config,
             store,
             hasher,
-            zone: Zone { tz },
+            zone,
             snapshot: RwLock::new(None),
             pending: Mutex::new(Vec::new()),
             folding: Mutex::new(()),

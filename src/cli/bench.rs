@@ -29,6 +29,14 @@ pub enum BenchCommand {
     Stats(stats::StatsBench),
     /// Time the service (restart, cached and uncached map values, ingest) against polars, nginx and DuckDB.
     Serve(super::bench_serve::ServeBench),
+    /// Time polars reading a whole Parquet file, `--reps` times in this
+    /// fresh process (the other side of the service's start-up comparison:
+    /// the first read is a fresh process's); prints JSON.
+    Read {
+        file: PathBuf,
+        #[arg(long, default_value_t = 1)]
+        reps: usize,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -52,6 +60,7 @@ pub fn run(b: &BenchCommand) -> anyhow::Result<i32> {
         BenchCommand::Join(j) => join(j),
         BenchCommand::Stats(s) => stats::run(s),
         BenchCommand::Serve(s) => super::bench_serve::run(s),
+        BenchCommand::Read { file, reps } => super::bench_serve::read_file(file, *reps),
     }
 }
 

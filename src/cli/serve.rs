@@ -107,6 +107,7 @@ fn prepare(st: &AppState) -> anyhow::Result<()> {
     tracing::info!(
         version = version.id,
         units = version.units,
+        secs = t.elapsed().as_secs_f64(),
         "grid version active"
     );
     let mut ingested = false;
@@ -144,7 +145,9 @@ fn prepare(st: &AppState) -> anyhow::Result<()> {
             );
         }
     }
+    let tg = std::time::Instant::now();
     let grids = Grids::new(model, version);
+    tracing::info!(secs = tg.elapsed().as_secs_f64(), "grid index built");
     match early {
         Some((active, read)) if active == grids.version.id && !ingested => {
             let loaded = read

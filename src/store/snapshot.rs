@@ -119,12 +119,17 @@ impl Store {
         Ok(Some(m))
     }
 
-    /// Whether a snapshot exists that covers every stored event (the bench
-    /// waits for it before timing restarts).
-    pub fn snapshot_matches(&self) -> Result<bool> {
+    /// Whether a snapshot exists that covers every stored event and, when
+    /// `key` is given, holds the derived tables written under it (the bench
+    /// waits for both before timing restarts: a restart that finds a frame
+    /// but no usable pre-aggregates rebuilds them).
+    pub fn snapshot_matches(&self, key: Option<&str>) -> Result<bool> {
         let Some(m) = self.valid_snapshot()? else {
             return Ok(false);
         };
+        if key.is_some_and(|k| k != m.key || m.extras.is_empty()) {
+            return Ok(false);
+        }
         let top: Option<i64> =
             self.read(|c| c.query_row("SELECT max(seq) FROM events", [], |r| r.get(0)))?;
         Ok(top.unwrap_or(0) == m.high_water)

@@ -8,9 +8,9 @@ use serde_json::json;
 
 use super::support::{env, login, post_json};
 
-fn wait_for_snapshot(store: &wangge::store::Store) {
+fn wait_for_snapshot(store: &wangge::store::Store, key: Option<&str>) {
     let t = Instant::now();
-    while !store.snapshot_matches().expect("meta") {
+    while !store.snapshot_matches(key).expect("meta") {
         assert!(t.elapsed() < Duration::from_secs(60), "no snapshot written");
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -20,7 +20,7 @@ fn wait_for_snapshot(store: &wangge::store::Store) {
 async fn a_restart_reads_the_snapshot_plus_newer_events_and_ignores_a_bad_one() {
     let e = env();
     let store = e.state.store.clone();
-    wait_for_snapshot(&store);
+    wait_for_snapshot(&store, None);
     let (truth, _) = store.load_frame().expect("frame from the database");
     let fast = store.load_frame_fast("", &[]).expect("fast");
     assert_eq!(fast.from_database, 0);
@@ -60,7 +60,7 @@ async fn a_restart_reads_the_snapshot_plus_newer_events_and_ignores_a_bad_one() 
     );
     assert!(during.frame.equals_missing(&truth));
     pending.commit(&store).expect("commit");
-    assert!(store.snapshot_matches().expect("meta"));
+    assert!(store.snapshot_matches(None).expect("meta"));
     let after = store.load_frame_fast("", &[]).expect("fast");
     assert_eq!(
         (after.from_snapshot, after.from_database),
@@ -79,7 +79,13 @@ async fn a_restart_reads_the_snapshot_plus_newer_events_and_ignores_a_bad_one() 
 async fn a_restart_on_stored_pre_aggregates_answers_like_a_fresh_build() {
     let e = env();
     let store = e.state.store.clone();
-    wait_for_snapshot(&store);
+    // The pre-aggregates are stored under the key of this build and zone,
+    // and only a reader passing that key is told they are there.
+    let key = wangge::api::snapshot_key(e.state.zone);
+    wait_for_snapshot(&store, Some(&key));
+    assert!(!store
+        .snapshot_matches(Some("preagg v1; another build"))
+        .expect("meta"));
     let t = login(&e.app, "admin").await;
     let uri = "/api/v1/map?level=3&metric=event_count&from=2025-06-01&to=2025-07-01";
     let fresh = super::support::get(&e.app, uri, &t).await;
