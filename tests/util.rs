@@ -28,10 +28,11 @@ pub fn hasher() -> KeyedHasher {
     KeyedHasher::new([7u8; 32])
 }
 
+/// A file's events, their row numbers, its rejects and its row count.
+pub type FileRead = (Vec<Event>, Vec<u64>, Vec<Reject>, u64);
+
 /// Every event and reject of a file, in file order.
-pub fn read_all(
-    path: &std::path::Path,
-) -> Result<(Vec<Event>, Vec<u64>, Vec<Reject>, u64), wangge::ingest::IngestError> {
+pub fn read_all(path: &std::path::Path) -> Result<FileRead, wangge::ingest::IngestError> {
     let h = hasher();
     let v = Validator {
         crs: Crs::Wgs84,

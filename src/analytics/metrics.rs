@@ -574,7 +574,7 @@ fn add_backlog(
     let n = key.names.len();
     let (mut backlog, mut overdue, mut seen) = (vec![0u64; n], vec![0u64; n], vec![false; n]);
     for row in 0..keys.len() {
-        if !occ.get(row).is_some_and(|o| o < end_us) {
+        if occ.get(row).is_none_or(|o| o >= end_us) {
             continue;
         }
         let Some(u) = rows.unit(row) else { continue };
@@ -596,6 +596,9 @@ fn add_backlog(
     Ok(())
 }
 
+/// Open and overdue issues by unit code, at one period end.
+pub type BacklogByUnit = HashMap<String, (u64, u64)>;
+
 /// Backlog and overdue of every unit of `level` at the end of each of the
 /// periods ending on `tos` (ascending, exclusive local dates), in one pass
 /// over the issues: an issue is open from its report to its resolution,
@@ -608,7 +611,7 @@ pub fn backlog_series(
     level: u8,
     q: &Query,
     tos: &[NaiveDate],
-) -> Result<Vec<HashMap<String, (u64, u64)>>, AnalyticsError> {
+) -> Result<Vec<BacklogByUnit>, AnalyticsError> {
     let key = unit_key(pre, gm, level)?;
     let all_history = Query {
         from: None,
@@ -967,11 +970,10 @@ pub fn ingredients_of(
         .unwrap_or_else(|| chrono::Utc::now().timestamp_micros());
     // Each part fills its own fields: the four loops run side by side and
     // their maps are merged field by field.
+    type Fill<'a> =
+        dyn Fn(&mut HashMap<String, Ingredients>) -> Result<(), AnalyticsError> + Sync + 'a;
     type Part = Result<HashMap<String, Ingredients>, AnalyticsError>;
-    let run = |on: bool,
-               f: &(dyn Fn(&mut HashMap<String, Ingredients>) -> Result<(), AnalyticsError>
-                     + Sync)|
-     -> Part {
+    let run = |on: bool, f: &Fill| -> Part {
         let mut m = HashMap::new();
         if on {
             f(&mut m)?;

@@ -165,9 +165,9 @@ impl Codes {
                 v.push(x.as_deref());
             }
         }
-        for d in 1..4 {
+        for (d, name) in DICTS.iter().enumerate().skip(1) {
             for (i, x) in self.dict(d).iter().enumerate() {
-                dict.push(DICTS[d]);
+                dict.push(*name);
                 code.push(i as u32);
                 vals[0].push(Some(x));
                 vals[1].push(None);

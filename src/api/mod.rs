@@ -97,7 +97,7 @@ pub fn app(state: AppState) -> Router {
 /// is about 2 MB of GeoJSON, a long wait on a tablet at the end of a
 /// township's network. Parquet and tar downloads are left as they are
 /// (already compressed, and streamed).
-fn compression() -> CompressionLayer<impl tower_http::compression::Predicate + Clone> {
+fn compression() -> CompressionLayer<impl tower_http::compression::Predicate> {
     use tower_http::compression::predicate::{Predicate, SizeAbove};
     let textual = |_: axum::http::StatusCode,
                    _: axum::http::Version,
