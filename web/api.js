@@ -91,13 +91,14 @@ export const issues = (code, page = 1, perPage = 50) =>
   request('GET', '/issues', { params: { unit: code, status: 'open', page, per_page: perPage } });
 
 /**
- * Event categories as [{name, kind}]. The service lists issue categories as
- * Open311 services; [] when it lists none.
+ * Event categories of every kind among the events the user may see, as
+ * [{name, kind, events}], most frequent first within a kind; [] on failure
+ * (the filter then hides itself).
  */
 export async function categories() {
   try {
-    const r = await request('GET', '/services.json', { base: '/open311/v2' });
-    return r.map((s) => ({ name: s.service_name || s.service_code, kind: s.group || 'issue' }));
+    const r = await request('GET', '/categories');
+    return r.map((c) => ({ name: c.category, kind: c.kind, events: c.events }));
   } catch {
     return [];
   }

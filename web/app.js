@@ -99,8 +99,14 @@ function buildToolbar(cats) {
   kind.addEventListener('change', () => set({ kind: kind.value, category: '' }));
   const category = $('#category');
   const fillCategories = () => {
-    const list = cats.filter((c) => !state.kind || !c.kind || c.kind === state.kind).map((c) => (typeof c === 'string' ? c : c.name));
-    category.innerHTML = `<option value="">${t('category_all')}</option>${[...new Set(list)].map((c) => `<option>${esc(c)}</option>`).join('')}`;
+    // One entry per name (a name may be used by two kinds), the most
+    // frequent first.
+    const counts = new Map();
+    for (const c of cats) {
+      if (!state.kind || c.kind === state.kind) counts.set(c.name, (counts.get(c.name) || 0) + (c.events || 0));
+    }
+    const list = [...counts].sort((a, b) => b[1] - a[1]).map(([name]) => name);
+    category.innerHTML = `<option value="">${t('category_all')}</option>${list.map((c) => `<option>${esc(c)}</option>`).join('')}`;
     category.value = state.category;
     category.hidden = list.length === 0;
   };

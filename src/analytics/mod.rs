@@ -49,7 +49,7 @@ pub use metrics::{
     category_counts, change, compute_metrics, compute_tiers, metric_values, Change, Ingredients,
     MetricTable, UnitContext, UnitMetrics,
 };
-pub use preagg::PreAgg;
+pub use preagg::{CategoryCount, PreAgg};
 pub use ranking::{
     beta_prior, gamma_prior, rank_children, rank_rows, RankParams, RankRow, Ranking, Smoothing,
 };

@@ -66,6 +66,14 @@ pub mod col_names {
     pub const HOUSEHOLD: &str = "household";
 }
 
+/// A category of one kind and how many events it holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CategoryCount {
+    pub kind: String,
+    pub category: String,
+    pub events: u64,
+}
+
 /// The dictionaries of the coded columns: a code is an index into its list.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Codes {
@@ -691,32 +699,46 @@ impl PreAgg {
         )
     }
 
-    /// Categories of issues, sorted.
-    pub fn issue_categories(&self) -> Result<Vec<String>, AnalyticsError> {
-        let Some(issue) = self.kind_code(ISSUE) else {
-            return Ok(Vec::new());
-        };
-        let (kinds, cats) = (
+    /// Every (kind, category) among the events whose units `visible`
+    /// accepts (by their [`Codes::tiers`] entry), with its event count: kinds
+    /// in name order, each kind's categories most frequent first.
+    pub fn categories(
+        &self,
+        visible: &dyn Fn(&[Option<String>; 3]) -> bool,
+    ) -> Result<Vec<CategoryCount>, AnalyticsError> {
+        let shown: Vec<bool> = self.codes.tiers.iter().map(visible).collect();
+        let (t, kinds, cats, n) = (
+            self.events.column(T)?.u32()?,
             self.events.column(c::KIND)?.u32()?,
             self.events.column(c::CATEGORY)?.u32()?,
+            self.events.column(col_names::N)?.i64()?,
         );
-        let mut seen = vec![false; self.codes.categories.len()];
-        for (k, ct) in kinds.iter().zip(cats.iter()) {
-            if let (Some(k), Some(ct)) = (k, ct) {
-                if k == issue {
-                    seen[ct as usize] = true;
+        let width = self.codes.categories.len();
+        let mut counts = vec![0u64; self.codes.kinds.len() * width];
+        for (((t, k), ct), n) in t.iter().zip(kinds.iter()).zip(cats.iter()).zip(n.iter()) {
+            if let (Some(t), Some(k), Some(ct), Some(n)) = (t, k, ct, n) {
+                if shown[t as usize] {
+                    counts[k as usize * width + ct as usize] += n as u64;
                 }
             }
         }
-        let mut out: Vec<String> = self
-            .codes
-            .categories
+        let mut out: Vec<CategoryCount> = counts
             .iter()
-            .zip(seen)
-            .filter(|(_, s)| *s)
-            .map(|(v, _)| v.clone())
+            .enumerate()
+            .filter(|(_, &n)| n > 0)
+            .map(|(i, &events)| CategoryCount {
+                kind: self.codes.kinds[i / width].clone(),
+                category: self.codes.categories[i % width].clone(),
+                events,
+            })
             .collect();
-        out.sort();
+        out.sort_by(|a, b| {
+            (&a.kind, std::cmp::Reverse(a.events), &a.category).cmp(&(
+                &b.kind,
+                std::cmp::Reverse(b.events),
+                &b.category,
+            ))
+        });
         Ok(out)
     }
 
@@ -978,6 +1000,57 @@ mod tests {
 
     /// The dictionaries survive a snapshot, and appending a build with
     /// other dictionaries recodes its rows into ours.
+    #[test]
+    fn categories_count_the_visible_units_events_by_kind_most_frequent_first() {
+        use crate::analytics::testutil::{county, joined, Ev};
+        let gm = county();
+        let fraud = Ev {
+            category: "诈骗",
+            ..Ev::incident("2026-03-02 10:00", "G3")
+        };
+        let events = [
+            Ev::issue("2026-03-01 09:00", "G1"),
+            Ev {
+                category: "环境卫生",
+                ..Ev::issue("2026-03-01 09:00", "G1")
+            },
+            Ev {
+                category: "环境卫生",
+                ..Ev::issue("2026-03-05 09:00", "G2")
+            },
+            Ev::incident("2026-03-02 10:00", "G1"),
+            fraud.clone(),
+            fraud,
+            Ev::visit("2026-03-03 15:00", "G2", "h1"),
+        ];
+        let pre = PreAgg::build(joined(&gm, &events).lazy(), Zone::default()).unwrap();
+        let row = |k: &str, c: &str, n: u64| CategoryCount {
+            kind: k.into(),
+            category: c.into(),
+            events: n,
+        };
+        assert_eq!(
+            pre.categories(&|_| true).unwrap(),
+            vec![
+                row("incident", "诈骗", 2),
+                row("incident", "盗窃", 1),
+                row("issue", "环境卫生", 2),
+                row("issue", "矛盾纠纷", 1),
+                row("visit", "入户走访", 1),
+            ]
+        );
+        // Only grid G1's events: G3's fraud and G2's visit are not listed.
+        let g1 = |t: &[Option<String>; 3]| t[2].as_deref() == Some("G1");
+        assert_eq!(
+            pre.categories(&g1).unwrap(),
+            vec![
+                row("incident", "盗窃", 1),
+                row("issue", "环境卫生", 1),
+                row("issue", "矛盾纠纷", 1),
+            ]
+        );
+    }
+
     #[test]
     fn codes_survive_snapshots_and_appends() {
         let (_, df) = big(2, 2, 3, 3_000, 60);

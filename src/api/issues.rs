@@ -230,21 +230,23 @@ pub struct Service {
     pub group: &'static str,
 }
 
-/// Open311 `services.json`.
+/// Open311 `services.json`: the issue categories found in the caller's units, most frequent first.
 #[utoipa::path(get, path = "/open311/v2/services.json", responses((status = 200, body = [Service])), security(("bearer" = [])))]
 pub async fn services(
     State(st): State<AppState>,
-    _c: Caller,
+    c: Caller,
 ) -> Result<Json<Vec<Service>>, ApiError> {
-    let snap = st.snapshot()?;
+    st.snapshot()?;
+    let st2 = st.clone();
     let cats = st
-        .blocking(move || Ok(snap.pre.issue_categories()?))
+        .blocking(move || super::map::visible_categories(&*st2.current()?, &c))
         .await?;
     Ok(Json(
         cats.into_iter()
-            .map(|c| Service {
-                service_code: c.clone(),
-                service_name: c,
+            .filter(|x| x.kind == crate::analytics::preagg::ISSUE)
+            .map(|x| Service {
+                service_code: x.category.clone(),
+                service_name: x.category,
                 description: String::new(),
                 metadata: false,
                 kind: "realtime",

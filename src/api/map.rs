@@ -110,6 +110,54 @@ pub async fn get_catalogue(_c: Caller) -> Json<Vec<MetricDto>> {
     Json(catalogue().iter().map(dto).collect())
 }
 
+/// A category of one kind, with its events the caller may see row by row.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CategoryDto {
+    /// issue, incident or visit.
+    pub kind: String,
+    pub category: String,
+    /// Events of all time in the caller's units.
+    pub events: u64,
+}
+
+/// The categories of every kind found among the events in the caller's
+/// units (the category filter's choices): kinds in name order, categories
+/// most frequent first. A category seen only in other units is not listed.
+#[utoipa::path(get, path = "/api/v1/categories", responses((status = 200, body = [CategoryDto])), security(("bearer" = [])))]
+pub async fn categories(
+    State(st): State<AppState>,
+    c: Caller,
+) -> Result<Json<Vec<CategoryDto>>, ApiError> {
+    st.snapshot()?;
+    let st2 = st.clone();
+    st.blocking(move || {
+        // A category just ingested is offered at once.
+        let list = visible_categories(&*st2.current()?, &c)?;
+        Ok(Json(
+            list.into_iter()
+                .map(|x| CategoryDto {
+                    kind: x.kind,
+                    category: x.category,
+                    events: x.events,
+                })
+                .collect(),
+        ))
+    })
+    .await
+}
+
+/// [`crate::analytics::PreAgg::categories`] of the events `c` may see.
+pub fn visible_categories(
+    snap: &super::state::Snapshot,
+    c: &Caller,
+) -> Result<Vec<crate::analytics::CategoryCount>, ApiError> {
+    let model = &snap.grids.model;
+    let scope = Scope::of(c.user(), model);
+    Ok(snap
+        .pre
+        .categories(&|t| scope.event(model, [t[0].as_deref(), t[1].as_deref(), t[2].as_deref()]))?)
+}
+
 #[derive(Deserialize, utoipa::IntoParams)]
 pub struct MapQuery {
     /// Tier 0-3.

@@ -49,6 +49,7 @@ pub fn app(state: AppState) -> Router {
         .route("/logout", post(auth::logout))
         .route("/me", get(auth::me))
         .route("/catalogue", get(map::get_catalogue))
+        .route("/categories", get(map::categories))
         .route("/units", get(units::list))
         .route("/units/{code}", get(units::one))
         .route("/units/{code}/kpis", get(map::kpis))

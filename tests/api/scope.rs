@@ -305,3 +305,62 @@ async fn ingest_and_open311_answers_hide_units_out_of_scope() {
         StatusCode::OK
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_category_choices_come_from_the_callers_units_only() {
+    let e = env();
+    let c = e.codes.clone();
+    let conn = rusqlite::Connection::open(e.state.store.path()).unwrap();
+    let (lon, lat): (f64, f64) = conn
+        .query_row(
+            "SELECT lon, lat FROM events WHERE tier3 = ?1 LIMIT 1",
+            [&c.other_grid],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    // A category that exists only in a grid the chief does not hold.
+    let admin = login(&e.app, "admin").await;
+    let ev = json!([{"id": "CAT-1", "kind": "issue", "occurred_at": "2026-03-01 08:00",
+        "lon": lon, "lat": lat, "category": "占道经营", "status": "open"}]);
+    let r = post_json(&e.app, "/api/v1/events", Some(&admin), ev).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let names = |v: Value, key: &str| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x[key].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let all = get(&e.app, "/api/v1/categories", &admin).await;
+    assert_eq!(all.status, StatusCode::OK, "{}", all.text());
+    let all = all.json();
+    assert!(names(all.clone(), "category").contains(&"占道经营".to_owned()));
+    // Every kind is offered, not only issues.
+    let kinds = names(all, "kind");
+    for k in ["issue", "incident", "visit"] {
+        assert!(kinds.iter().any(|x| x == k), "{k}: {kinds:?}");
+    }
+    let services = get(&e.app, "/open311/v2/services.json", &admin)
+        .await
+        .json();
+    assert!(names(services, "service_code").contains(&"占道经营".to_owned()));
+
+    let chief = login(&e.app, "chief").await;
+    let mine = get(&e.app, "/api/v1/categories", &chief).await.json();
+    assert!(!mine.as_array().unwrap().is_empty());
+    assert!(!mine.to_string().contains("占道经营"), "{mine}");
+    let services = get(&e.app, "/open311/v2/services.json", &chief)
+        .await
+        .json();
+    assert!(!services.to_string().contains("占道经营"), "{services}");
+    // A chief's counts are of their own grid: never more than the county's.
+    let total = |v: &Value| -> u64 {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["events"].as_u64().unwrap())
+            .sum()
+    };
+    let county = get(&e.app, "/api/v1/categories", &admin).await.json();
+    assert!(total(&mine) < total(&county));
+}

@@ -67,6 +67,7 @@ function api(req, url, user, body) {
   if (p === '/me') return { user };
   if (p === '/logout') return {};
   if (p === '/catalogue') return CATALOGUE;
+  if (p === '/categories') return [['incident', '盗窃', 40], ['issue', '矛盾纠纷', 120], ['issue', '环境卫生', 90], ['visit', '入户走访', 60]].map(([kind, category, events]) => ({ kind, category, events }));
   if (p === '/units') return { type: 'FeatureCollection', features: children(Number(q.level), q.parent, user).map((u) => ({ type: 'Feature', properties: props(u), geometry: u.geometry })) };
   const m = p.match(/^\/units\/([^/]+)(\/kpis)?$/);
   if (m) {

@@ -133,6 +133,19 @@ test('changing the window changes the colours and the panel numbers', async () =
     assert.notEqual(after.kpis, before.kpis, 'panel numbers change');
     assert.ok(after.legend !== before.legend || JSON.stringify(after.classes) !== JSON.stringify(before.classes), 'colours change');
     await shot(page, 'window-3m');
+    // The category filter offers every kind's categories, not only issues':
+    // incidents list theirs, most frequent first, and choosing one filters.
+    const cats = (await apiAs(svc.base, svc.users.admin, '/categories')).body.filter((c) => c.kind === 'incident');
+    assert.ok(cats.length > 0, 'the demo has incident categories');
+    await page.selectOption('#kind', 'incident');
+    await page.waitForFunction(() => window.__wangge.state.kind === 'incident');
+    const offered = await page.$$eval('#category option', (o) => o.map((x) => x.value).filter(Boolean));
+    assert.deepEqual(offered, cats.map((c) => c.category));
+    assert.equal(await page.isHidden('#category'), false);
+    await page.selectOption('#category', cats[0].category);
+    await page.waitForFunction((c) => window.__wangge.state.category === c, cats[0].category);
+    await settled(page);
+    await shot(page, 'filter-incident-category');
   });
 });
 
