@@ -160,6 +160,25 @@ fn prepare(st: &AppState) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Resolves on Ctrl-C or SIGTERM (what systemd and container runtimes
+/// send to stop a service): requests in flight are answered, new
+/// connections are refused, and the process exits 0.
+async fn shutdown() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
+    tracing::info!("stopping: finishing the requests in flight");
+}
+
 pub fn run(a: &ServeArgs) -> anyhow::Result<i32> {
     let (cfg, unknown) = config(&a.config, a.data.as_ref(), a.addr.as_ref())?;
     init_logs(cfg.server.log_format == "json");
@@ -189,9 +208,7 @@ pub fn run(a: &ServeArgs) -> anyhow::Result<i32> {
             tracing::info!("ready");
         });
         axum::serve(listener, app(state))
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
+            .with_graceful_shutdown(shutdown())
             .await?;
         Ok::<_, anyhow::Error>(())
     })?;

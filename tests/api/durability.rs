@@ -135,6 +135,22 @@ fn every_acknowledged_event_survives_kill_9_exactly_once() {
     // The session survived too (stored hashed in the database), and the frame holds the events.
     let (s, _) = http(&addr, "GET", "/api/v1/me", Some(&token), "").unwrap();
     assert_eq!(s, 200);
-    again.kill().unwrap();
-    again.wait().unwrap();
+    // SIGTERM (systemd's and container runtimes' stop) is a clean exit.
+    // SAFETY: kill(2) on the pid of a child this test owns and has not reaped.
+    assert_eq!(
+        unsafe { libc::kill(again.id() as libc::pid_t, libc::SIGTERM) },
+        0
+    );
+    let t = Instant::now();
+    let status = loop {
+        if let Some(status) = again.try_wait().unwrap() {
+            break status;
+        }
+        if t.elapsed() > Duration::from_secs(60) {
+            again.kill().unwrap();
+            panic!("wangge serve did not stop on SIGTERM in 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "SIGTERM: {status}");
 }
