@@ -199,6 +199,10 @@ pub async fn events(
     }
     let (format, query, partitioned) = (p.format()?, p.window().query(&st)?, p.partitioned()?);
     let (snap, sel) = selection(&st, &c, &p, true, None)?;
+    // The pseudonyms are read before the download starts, so a failure is
+    // an error response rather than a cut-off file.
+    let (s2, store) = (snap.clone(), st.store.clone());
+    let frame = st.blocking(move || s2.full_frame(&store)).await?;
     let bom = p.bom.unwrap_or(false);
     let download = if partitioned {
         Download::archive("events")
@@ -206,7 +210,7 @@ pub async fn events(
         Download::file("events", format)
     };
     Ok(stream(download, move |w| {
-        let lf = polars::prelude::IntoLazy::lazy(snap.frame.clone());
+        let lf = polars::prelude::IntoLazy::lazy(frame);
         let model = &snap.grids.model;
         let target = if partitioned {
             Target::Archive(w)

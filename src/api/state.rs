@@ -19,10 +19,14 @@ use super::config::Config;
 use super::error::ApiError;
 use super::ops::Metrics;
 use crate::analytics::{PreAgg, Weights, Zone};
+use crate::columns as c;
 use crate::grid::GridModel;
 use crate::ingest::privacy::KeyedHasher;
 use crate::join::{tier_table, Locator, Strategy};
-use crate::store::{AuditEntry, FrameLoad, GridVersion, Session, Store};
+use crate::store::{
+    split_pseudonyms, with_pseudonyms, AuditEntry, FrameLoad, GridVersion, Pseudonyms, Session,
+    Store,
+};
 
 /// The grid model of the active version and what locating needs.
 pub struct Grids {
@@ -83,10 +87,23 @@ pub fn snapshot_key(zone: Zone) -> String {
 /// One consistent view of the events for the analytics.
 pub struct Snapshot {
     pub grids: Arc<Grids>,
+    /// The joined events without the pseudonym columns
+    /// ([`crate::store::PSEUDONYMS`]).
     pub frame: DataFrame,
+    /// Those columns, read from the snapshot file when asked for.
+    pub pseudonyms: Pseudonyms,
     pub pre: PreAgg,
     /// Increases at every rebuild; part of every cache key.
     pub generation: u64,
+}
+
+impl Snapshot {
+    /// The whole joined frame, pseudonyms included: for event exports only
+    /// (blocking; reads the pseudonyms from the snapshot file).
+    pub fn full_frame(&self, store: &Store) -> Result<DataFrame, ApiError> {
+        let p = self.pseudonyms.columns(store, self.frame.column(c::ID)?)?;
+        Ok(with_pseudonyms(&self.frame, &p)?)
+    }
 }
 
 /// Serialised GeoJSON Features of every unit (empty for other levels), by index.
@@ -193,16 +210,19 @@ impl AppState {
                 })?;
                 let mut pre = PreAgg::from_snapshot(tables, self.zone)?;
                 if loaded.from_database > 0 {
-                    // Events stored after the snapshot: only they are aggregated.
+                    // Events stored after the snapshot: only they are
+                    // aggregated (their pseudonyms are the ones in memory).
                     let tail =
                         frame.slice(loaded.from_snapshot as i64, loaded.from_database as usize);
+                    let tail = with_pseudonyms(&tail, loaded.pseudonyms.tail())?;
                     pre.append(&PreAgg::build(tail.lazy(), self.zone)?)?;
                 }
                 pre
             }
             _ => {
                 rebuilt = true;
-                PreAgg::build(frame.clone().lazy(), self.zone)?
+                let full = loaded.full_frame(&self.store)?;
+                PreAgg::build(full.lazy(), self.zone)?
             }
         };
         let rows = frame.height();
@@ -211,6 +231,7 @@ impl AppState {
         let snap = Snapshot {
             grids: Arc::new(grids),
             frame,
+            pseudonyms: loaded.pseudonyms.clone(),
             pre,
             generation,
         };
@@ -252,9 +273,11 @@ impl AppState {
                 };
                 let extras: Vec<(&str, &DataFrame)> =
                     PRE_TABLES.iter().copied().zip(tables.iter()).collect();
-                let written = store
-                    .prepare_snapshot(&loaded.frame, loaded.high_water, version, &key, &extras)
-                    .and_then(|pending| pending.commit(&store));
+                let written = loaded.full_frame(&store).and_then(|full| {
+                    store
+                        .prepare_snapshot(&full, loaded.high_water, version, &key, &extras)
+                        .and_then(|pending| pending.commit(&store))
+                });
                 match written {
                     Ok(()) => tracing::info!(
                         rows = loaded.frame.height(),
@@ -317,6 +340,9 @@ impl AppState {
         new.rechunk_mut();
         let mut pre = old.pre.clone();
         pre.append(&PreAgg::build(new.clone().lazy(), self.zone)?)?;
+        let (new, new_pseudonyms) = split_pseudonyms(new)?;
+        let mut pseudonyms = old.pseudonyms.clone();
+        pseudonyms.append(&new_pseudonyms)?;
         let mut frame = old.frame.clone();
         frame.vstack_mut(&new)?;
         if frame.first_col_n_chunks() > 64 {
@@ -327,6 +353,7 @@ impl AppState {
         let snap = Snapshot {
             grids: old.grids.clone(),
             frame,
+            pseudonyms,
             pre,
             generation,
         };

@@ -19,6 +19,7 @@ mod events;
 mod frame;
 mod grids;
 mod load;
+mod pseudonyms;
 mod schema;
 mod snapshot;
 mod users;
@@ -31,7 +32,8 @@ use rusqlite::Connection;
 pub use events::{IssueRow, Located};
 pub use grids::GridVersion;
 pub use load::{ensure_grids, ingest_file, FileIngest};
-pub use snapshot::{FrameLoad, PendingSnapshot};
+pub use pseudonyms::{split_pseudonyms, with_pseudonyms, Pseudonyms, PSEUDONYMS};
+pub use snapshot::{frame_schema, FrameLoad, PendingSnapshot};
 pub use users::{hash_token, new_token, AuditEntry, Role, Session, User};
 
 /// What can go wrong in the storage layer.

@@ -14,6 +14,7 @@ use std::path::PathBuf;
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::pseudonyms::{split_pseudonyms, with_pseudonyms, Pseudonyms, PSEUDONYMS};
 use super::{Result, Store, StoreError};
 
 /// The `meta` key of the snapshot's description.
@@ -41,7 +42,10 @@ struct SnapshotMeta {
 
 /// The event frame and where its rows came from.
 pub struct FrameLoad {
+    /// The joined frame without the [`PSEUDONYMS`] columns.
     pub frame: DataFrame,
+    /// Those columns, row for row.
+    pub pseudonyms: Pseudonyms,
     /// Highest `seq` in the frame.
     pub high_water: i64,
     /// Rows read from the Parquet snapshot (0 when it was missing or stale).
@@ -55,6 +59,14 @@ pub struct FrameLoad {
 }
 
 impl FrameLoad {
+    /// The whole joined frame, pseudonyms included (reads them).
+    pub fn full_frame(&self, store: &Store) -> Result<DataFrame> {
+        let p = self
+            .pseudonyms
+            .columns(store, self.frame.column(crate::columns::ID)?)?;
+        with_pseudonyms(&self.frame, &p)
+    }
+
     /// Whether writing a fresh snapshot would save the next start-up work.
     pub fn snapshot_is_stale(&self) -> bool {
         self.from_database > 0
@@ -184,7 +196,16 @@ impl Store {
                         error: e.into(),
                         msg: None,
                     })
-                    .and_then(|f| ParquetReader::new(f).finish());
+                    .and_then(|f| {
+                        // The pseudonyms stay in the file until an export asks.
+                        let cols = crate::columns::ALL
+                            .iter()
+                            .filter(|c| !PSEUDONYMS.contains(c))
+                            .map(|c| c.to_string());
+                        ParquetReader::new(f)
+                            .with_columns(Some(cols.collect()))
+                            .finish()
+                    });
                 (read, derived.join().ok().flatten())
             });
             let read_secs = t.elapsed().as_secs_f64();
@@ -193,10 +214,11 @@ impl Store {
                 Ok(mut frame)
                     if frame.height() as u64 == m.rows
                         && stored
-                        && frame.schema().as_ref() == &crate::join::joined_schema() =>
+                        && frame.schema().as_ref() == &frame_schema() =>
                 {
                     let (tail, high_water) = self.load_frame_after(m.high_water)?;
                     let from_database = tail.height() as u64;
+                    let (tail, tail_pseudonyms) = split_pseudonyms(tail)?;
                     if from_database > 0 {
                         frame.vstack_mut(&tail)?;
                     }
@@ -207,6 +229,7 @@ impl Store {
                     );
                     return Ok(FrameLoad {
                         frame,
+                        pseudonyms: Pseudonyms::new(m.rows as usize, tail_pseudonyms),
                         high_water,
                         from_snapshot: m.rows,
                         from_database,
@@ -226,8 +249,10 @@ impl Store {
         }
         let (frame, high_water) = self.load_frame()?;
         let from_database = frame.height() as u64;
+        let (frame, pseudonyms) = split_pseudonyms(frame)?;
         Ok(FrameLoad {
             frame,
+            pseudonyms: Pseudonyms::new(0, pseudonyms),
             high_water,
             from_snapshot: 0,
             from_database,
@@ -269,6 +294,16 @@ impl Store {
         };
         Ok(PendingSnapshot { files, meta })
     }
+}
+
+/// The schema of the in-memory frame: the joined frame's without the
+/// pseudonyms.
+pub fn frame_schema() -> Schema {
+    let mut s = crate::join::joined_schema();
+    for p in PSEUDONYMS {
+        s.shift_remove(p);
+    }
+    s
 }
 
 /// Snapshot files written under temporary names, not yet in use.

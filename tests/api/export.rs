@@ -121,7 +121,7 @@ async fn a_partitioned_export_is_a_tar_of_the_files_the_cli_writes() {
         bom: false,
         target: Target::Partitioned(dir.path().to_owned()),
     };
-    let lf = snap.frame.clone().lazy();
+    let lf = snap.full_frame(&e.state.store).unwrap().lazy();
     let summary = export::events::export(
         lf,
         &snap.grids.model,

@@ -25,7 +25,12 @@ async fn a_restart_reads_the_snapshot_plus_newer_events_and_ignores_a_bad_one() 
     let fast = store.load_frame_fast("", &[]).expect("fast");
     assert_eq!(fast.from_database, 0);
     assert_eq!(fast.from_snapshot, truth.height() as u64);
-    assert!(fast.frame.equals_missing(&truth), "snapshot = database");
+    assert!(
+        fast.full_frame(&store)
+            .expect("full")
+            .equals_missing(&truth),
+        "snapshot = database"
+    );
 
     // Events stored after the snapshot come from the database.
     let t = login(&e.app, "admin").await;
@@ -39,8 +44,17 @@ async fn a_restart_reads_the_snapshot_plus_newer_events_and_ignores_a_bad_one() 
     let fast = store.load_frame_fast("", &[]).expect("fast");
     assert_eq!(fast.from_database, 3);
     assert_eq!(fast.high_water, high);
+    // The frame in memory has no pseudonym column; only the rows newer than
+    // the snapshot keep theirs in memory, the rest stay in the file.
+    assert_eq!(fast.frame.schema().as_ref(), &wangge::store::frame_schema());
+    for p in wangge::store::PSEUDONYMS {
+        assert!(fast.frame.column(p).is_err(), "{p} in memory");
+    }
+    assert_eq!(fast.pseudonyms.in_memory(), 3);
     assert!(
-        fast.frame.equals_missing(&truth),
+        fast.full_frame(&store)
+            .expect("full")
+            .equals_missing(&truth),
         "snapshot + tail = database"
     );
 
@@ -58,7 +72,10 @@ async fn a_restart_reads_the_snapshot_plus_newer_events_and_ignores_a_bad_one() 
         (during.from_snapshot, during.from_database),
         (fast.from_snapshot, 3)
     );
-    assert!(during.frame.equals_missing(&truth));
+    assert!(during
+        .full_frame(&store)
+        .expect("full")
+        .equals_missing(&truth));
     pending.commit(&store).expect("commit");
     assert!(store.snapshot_matches(None).expect("meta"));
     let after = store.load_frame_fast("", &[]).expect("fast");
@@ -66,13 +83,25 @@ async fn a_restart_reads_the_snapshot_plus_newer_events_and_ignores_a_bad_one() 
         (after.from_snapshot, after.from_database),
         (truth.height() as u64, 0)
     );
-    assert!(after.frame.equals_missing(&truth));
+    assert!(after
+        .full_frame(&store)
+        .expect("full")
+        .equals_missing(&truth));
 
-    // A damaged file is not used.
+    // A damaged file is not used: the pseudonyms of a frame read from it
+    // come from the database, and a restart reads the database.
+    assert_eq!(after.pseudonyms.in_memory(), 0);
     std::fs::write(store.snapshot_path(), b"not parquet").expect("overwrite");
+    assert!(after
+        .full_frame(&store)
+        .expect("from the database")
+        .equals_missing(&truth));
     let fast = store.load_frame_fast("", &[]).expect("fast");
     assert_eq!(fast.from_snapshot, 0);
-    assert!(fast.frame.equals_missing(&truth));
+    assert!(fast
+        .full_frame(&store)
+        .expect("full")
+        .equals_missing(&truth));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
