@@ -24,6 +24,23 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Q<T> {
     }
 }
 
+/// The `If-None-Match` header alone (extracting the whole `HeaderMap`
+/// would copy every header of every request).
+pub struct IfNoneMatch(pub Option<axum::http::HeaderValue>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IfNoneMatch {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(IfNoneMatch(
+            parts
+                .headers
+                .get(axum::http::header::IF_NONE_MATCH)
+                .cloned(),
+        ))
+    }
+}
+
 /// `Path<T>` answering 400 `bad_request` JSON.
 pub struct P<T>(pub T);
 

@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode, Uri};
+use axum::http::{header, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::NaiveDate;
@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 
 use super::auth::Caller;
 use super::error::ApiError;
-use super::extract::{P, Q};
+use super::extract::{IfNoneMatch, P, Q};
 use super::scope::Scope;
 use super::state::{AppState, Cached};
 use crate::analytics::metrics::ingredients;
@@ -223,7 +223,7 @@ pub async fn map(
     State(st): State<AppState>,
     c: Caller,
     uri: Uri,
-    headers: HeaderMap,
+    IfNoneMatch(if_none_match): IfNoneMatch,
 ) -> Result<Response, ApiError> {
     let snap = st.snapshot()?;
     let scope_key = if c.user().role == Role::Admin {
@@ -257,6 +257,8 @@ pub async fn map(
             let st2 = st.clone();
             let body = st.blocking(move || map_body(&st2, &c, &q)).await?;
             let etag = format!("\"{}\"", &hex::encode(Sha256::digest(&body))[..32]);
+            let etag = HeaderValue::try_from(etag)
+                .map_err(|e| ApiError::Internal(format!("entity tag: {e}")))?;
             let entry = Arc::new(Cached {
                 etag,
                 body: body.into(),
@@ -269,10 +271,7 @@ pub async fn map(
             entry
         }
     };
-    if headers
-        .get(header::IF_NONE_MATCH)
-        .is_some_and(|v| v.as_bytes() == cached.etag.as_bytes())
-    {
+    if if_none_match.is_some_and(|v| v.as_bytes() == cached.etag.as_bytes()) {
         return Ok((
             StatusCode::NOT_MODIFIED,
             [(header::ETAG, cached.etag.clone())],
@@ -281,9 +280,15 @@ pub async fn map(
     }
     Ok((
         [
-            (header::CONTENT_TYPE, "application/json".to_owned()),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
             (header::ETAG, cached.etag.clone()),
-            (header::CACHE_CONTROL, "private, no-cache".to_owned()),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("private, no-cache"),
+            ),
         ],
         cached.body.clone(),
     )

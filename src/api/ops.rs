@@ -1,26 +1,29 @@
 //! Operations: `/healthz`, `/readyz`, `/metrics` (Prometheus text) and the
 //! middleware that logs every request, counts it, and writes the audit log.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::auth::Caller;
 use super::state::AppState;
-use crate::store::{now_us, AuditEntry};
+
+/// Requests of one route by method and status.
+type ByStatus = HashMap<(Method, u16), u64>;
 
 /// Counters exported at `/metrics`.
 #[derive(Default)]
 pub struct Metrics {
-    /// (route, method, status) → requests.
-    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
+    /// route → (method, status) → requests. Keyed by route first so that
+    /// counting a request looks up a `&str`: no allocation per request.
+    requests: Mutex<HashMap<String, ByStatus>>,
     /// Sum of request seconds, in µs.
     latency_us: AtomicU64,
     pub ingest_read: AtomicU64,
@@ -31,6 +34,18 @@ pub struct Metrics {
     pub rebuilds: AtomicU64,
     pub cache_hits: AtomicU64,
     pub cache_misses: AtomicU64,
+}
+
+impl Metrics {
+    /// Counts one answered request.
+    fn count(&self, route: &str, method: &Method, status: u16) {
+        let mut m = self.requests.lock().unwrap_or_else(|p| p.into_inner());
+        let by = match m.get_mut(route) {
+            Some(by) => by,
+            None => m.entry(route.to_owned()).or_default(),
+        };
+        *by.entry((method.clone(), status)).or_default() += 1;
+    }
 }
 
 /// Liveness: the process answers.
@@ -68,8 +83,14 @@ pub async fn metrics(State(st): State<AppState>) -> Response {
     let mut out = String::new();
     out.push_str("# HELP wangge_http_requests_total HTTP requests by route, method and status.\n# TYPE wangge_http_requests_total counter\n");
     let mut total = 0;
-    for ((route, method, status), n) in m.requests.lock().unwrap_or_else(|p| p.into_inner()).iter()
-    {
+    let mut rows: Vec<(String, String, u16, u64)> = Vec::new();
+    for (route, by) in m.requests.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+        for ((method, status), n) in by {
+            rows.push((route.clone(), method.to_string(), *status, *n));
+        }
+    }
+    rows.sort();
+    for (route, method, status, n) in rows {
         total += n;
         let _ = writeln!(out, "wangge_http_requests_total{{route=\"{route}\",method=\"{method}\",status=\"{status}\"}} {n}");
     }
@@ -150,43 +171,30 @@ fn action(method: &str, path: &str) -> Option<&'static str> {
     (path.starts_with("/api/v1/") || path.starts_with("/open311/")).then_some("read")
 }
 
-/// Logs, counts and audits each request.
+/// Logs, counts and audits each request. Nothing here allocates for a
+/// request the audit has already seen this second (a map polled by many
+/// clients is the busiest path the service has).
 pub async fn observe(State(st): State<AppState>, req: Request, next: Next) -> Response {
     let t = Instant::now();
-    let method = req.method().as_str().to_owned();
-    let path = req.uri().path().to_owned();
-    let target = req
-        .uri()
-        .path_and_query()
-        .map_or(path.clone(), |p| p.as_str().to_owned());
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
-    let user = req
-        .extensions()
-        .get::<Caller>()
-        .map(|c| c.user().name.clone());
+    let method = req.method().clone();
+    let uri = req.uri().clone();
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    let session = req.extensions().get::<Caller>().map(|c| c.0.clone());
     let res = next.run(req).await;
     let status = res.status().as_u16();
     let us = u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX);
     st.metrics.latency_us.fetch_add(us, Ordering::Relaxed);
-    *st.metrics
-        .requests
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .entry((route, method.clone(), status))
-        .or_default() += 1;
-    tracing::info!(target: "wangge::request", %method, %path, status, ms = us as f64 / 1000.0, user = user.as_deref().unwrap_or("-"));
-    if let (Some(action), Some(_)) = (action(&method, &path), &user) {
-        st.audit(AuditEntry {
-            at: now_us(),
-            user,
-            action: action.into(),
-            target: format!("{method} {target}"),
-            status,
-            n: 1,
-        });
+    st.metrics.count(
+        route.as_ref().map_or("unmatched", |m| m.as_str()),
+        &method,
+        status,
+    );
+    let user = session.as_ref().map(|s| s.user.name.as_str());
+    let path = uri.path();
+    tracing::info!(target: "wangge::request", %method, path, status, ms = us as f64 / 1000.0, user = user.unwrap_or("-"));
+    if let (Some(action), Some(user)) = (action(method.as_str(), path), user) {
+        let target = uri.path_and_query().map_or(path, |p| p.as_str());
+        st.audit_request(user, action, method.as_str(), target, status);
     }
     res
 }

@@ -111,7 +111,7 @@ pub type Features = Arc<Vec<String>>;
 
 /// A cached response body with its entity tag.
 pub struct Cached {
-    pub etag: String,
+    pub etag: axum::http::HeaderValue,
     pub body: Bytes,
 }
 
@@ -134,6 +134,9 @@ pub struct Inner {
     pub metrics: Metrics,
     audit_tx: tokio::sync::mpsc::UnboundedSender<AuditEntry>,
     audit_rx: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<AuditEntry>>>,
+    /// Requests audited since the writer last ran, one entry per user,
+    /// action, target, status and second, counted (see [`AppState::audit_request`]).
+    recent: Mutex<HashMap<u64, AuditEntry>>,
 }
 
 /// The handle given to every handler.
@@ -172,6 +175,7 @@ impl AppState {
             metrics: Metrics::default(),
             audit_tx,
             audit_rx: Mutex::new(Some(audit_rx)),
+            recent: Mutex::new(HashMap::new()),
         }))
     }
 
@@ -366,9 +370,55 @@ impl AppState {
         Ok(true)
     }
 
-    /// Records a read, export or ingest; written in batches by [`AppState::spawn_background`].
+    /// Records a login, logout or other event; written in batches by [`AppState::spawn_background`].
     pub fn audit(&self, entry: AuditEntry) {
         let _ = self.audit_tx.send(entry);
+    }
+
+    /// Records an answered request (`target`: path and query). The same
+    /// user, action, target and status within one second are one record
+    /// with a count, as the audit table keeps them; counting a repeat costs
+    /// a hash and a lookup, no allocation.
+    pub fn audit_request(&self, user: &str, action: &str, method: &str, target: &str, status: u16) {
+        use std::hash::{Hash, Hasher};
+        let at = crate::store::now_us();
+        let second = at.div_euclid(1_000_000);
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (user, action, method, target, status, second).hash(&mut h);
+        let key = h.finish();
+        let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(e) = recent.get_mut(&key) {
+            let same = e.at.div_euclid(1_000_000) == second
+                && e.status == status
+                && e.user.as_deref() == Some(user)
+                && e.action == action
+                && e.target
+                    .strip_prefix(method)
+                    .and_then(|t| t.strip_prefix(' '))
+                    == Some(target);
+            if same {
+                e.n += 1;
+                return;
+            }
+        }
+        let entry = AuditEntry {
+            at,
+            user: Some(user.to_owned()),
+            action: action.to_owned(),
+            target: format!("{method} {target}"),
+            status,
+            n: 1,
+        };
+        // A hash collision hands the older record to the writer as it is.
+        if let Some(old) = recent.insert(key, entry) {
+            let _ = self.audit_tx.send(old);
+        }
+    }
+
+    /// The coalesced request records, taken for writing.
+    fn take_recent(&self) -> Vec<AuditEntry> {
+        let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        std::mem::take(&mut *recent).into_values().collect()
     }
 
     /// Starts the refresh loop and the audit writer (call once, inside a runtime).
@@ -397,15 +447,25 @@ impl AppState {
             return;
         };
         let store = self.store.clone();
+        let st = self.clone();
         tokio::spawn(async move {
-            while let Some(first) = rx.recv().await {
+            loop {
                 // A quarter second of records per transaction: a busy map
                 // would otherwise keep the disk syncing audit rows.
                 tokio::time::sleep(AUDIT_BATCH).await;
-                let mut batch = vec![first];
-                while let Ok(e) = rx.try_recv() {
-                    batch.push(e);
+                let mut batch = Vec::new();
+                loop {
+                    match rx.try_recv() {
+                        Ok(e) => batch.push(e),
+                        Err(tokio::sync::mpsc::error::TryRecvError::Empty) => break,
+                        Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => return,
+                    }
                 }
+                batch.extend(st.take_recent());
+                if batch.is_empty() {
+                    continue;
+                }
+                batch.sort_by_key(|e| e.at);
                 let s = store.clone();
                 let n = batch.len();
                 match tokio::task::spawn_blocking(move || s.audit(&batch)).await {

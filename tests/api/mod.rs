@@ -593,6 +593,24 @@ async fn reads_and_exports_are_audited() {
         .iter()
         .any(|a| a.action == "read" && a.target.contains("/api/v1/catalogue")));
     assert!(log.iter().any(|a| a.action == "login"));
+    // Repeated reads are counted, not lost, and coalesced: the same user,
+    // target and status within a second are one record with a count.
+    for _ in 0..5 {
+        get(&e.app, "/api/v1/units?level=1", &t).await;
+    }
+    let ours = |log: &[wangge::store::AuditEntry]| -> Vec<(u32, i64)> {
+        log.iter()
+            .filter(|a| {
+                a.target == "GET /api/v1/units?level=1" && a.user.as_deref() == Some("analyst")
+            })
+            .map(|a| (a.n, a.at))
+            .collect()
+    };
+    let log = audit_until(&e, |log| ours(log).iter().map(|x| x.0).sum::<u32>() >= 5).await;
+    let records = ours(&log);
+    assert_eq!(records.iter().map(|x| x.0).sum::<u32>(), 5, "{records:?}");
+    // At most one writer pass and one second boundary fall inside five reads.
+    assert!(records.len() <= 3, "not coalesced: {records:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
