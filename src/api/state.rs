@@ -257,6 +257,7 @@ impl AppState {
             // reads these files instead of the rows and the pre-aggregation.
             let store = self.store.clone();
             let pre = self.snapshot()?;
+            let st = self.clone();
             std::thread::spawn(move || {
                 let t = std::time::Instant::now();
                 // One day-sorted run per table, so the next start-up can
@@ -283,17 +284,47 @@ impl AppState {
                         .and_then(|pending| pending.commit(&store))
                 });
                 match written {
-                    Ok(()) => tracing::info!(
-                        rows = loaded.frame.height(),
-                        secs = t.elapsed().as_secs_f64(),
-                        file = %store.snapshot_path().display(),
-                        "frame snapshot written"
-                    ),
+                    Ok(()) => {
+                        tracing::info!(
+                            rows = loaded.frame.height(),
+                            secs = t.elapsed().as_secs_f64(),
+                            file = %store.snapshot_path().display(),
+                            "frame snapshot written"
+                        );
+                        st.pseudonyms_stored(&pre.grids, loaded.frame.height());
+                    }
                     Err(e) => tracing::warn!(error = %e, "writing the frame snapshot failed"),
                 }
             });
         }
         Ok(())
+    }
+
+    /// The snapshot file now holds the first `rows` rows of the frame built
+    /// on `grids`: their pseudonyms leave memory (a frame read from the
+    /// database held all of them). A frame built since on other grids is
+    /// left alone.
+    fn pseudonyms_stored(&self, grids: &Arc<Grids>, rows: usize) {
+        let _one_at_a_time = self.folding.lock().unwrap_or_else(|p| p.into_inner());
+        let Ok(old) = self.snapshot() else { return };
+        if !Arc::ptr_eq(&old.grids, grids) {
+            return;
+        }
+        match old.pseudonyms.stored(rows) {
+            Ok(Some(pseudonyms)) => {
+                let snap = Snapshot {
+                    grids: old.grids.clone(),
+                    frame: old.frame.clone(),
+                    pseudonyms,
+                    pre: old.pre.clone(),
+                    // The same data: cached answers stay valid.
+                    generation: old.generation,
+                };
+                *self.snapshot.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(snap));
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "keeping the pseudonyms in memory"),
+        }
     }
 
     /// The snapshot with every acknowledged event folded in (blocking):

@@ -46,6 +46,32 @@ impl Pseudonyms {
         &self.tail
     }
 
+    /// These pseudonyms once the snapshot file holds the frame's first
+    /// `rows` rows: the rows after those, copied so that the memory of the
+    /// others is freed. `None` when the file adds nothing.
+    pub fn stored(&self, rows: usize) -> Result<Option<Pseudonyms>> {
+        let Some(skip) = rows.checked_sub(self.from_file).filter(|&s| s > 0) else {
+            return Ok(None);
+        };
+        if skip > self.tail.height() {
+            return Ok(None);
+        }
+        let rest = self.tail.slice(skip as i64, self.tail.height() - skip);
+        // A slice shares its buffers with the whole; new columns do not.
+        let cols = rest
+            .columns()
+            .iter()
+            .map(|col| {
+                let s = col.str()?;
+                Ok(StringChunked::from_iter_options(s.name().clone(), s.iter()).into_column())
+            })
+            .collect::<PolarsResult<Vec<Column>>>()?;
+        Ok(Some(Pseudonyms {
+            from_file: rows,
+            tail: DataFrame::new(rest.height(), cols)?,
+        }))
+    }
+
     /// Appends the pseudonyms of rows appended to the frame.
     pub fn append(&mut self, rows: &DataFrame) -> Result<()> {
         self.tail.vstack_mut(rows)?;

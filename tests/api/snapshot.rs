@@ -21,7 +21,25 @@ async fn a_restart_reads_the_snapshot_plus_newer_events_and_ignores_a_bad_one() 
     let e = env();
     let store = e.state.store.clone();
     wait_for_snapshot(&store, None);
+    // The service read its frame from the database, pseudonyms and all;
+    // once the snapshot file holds them they leave memory.
+    let t = Instant::now();
+    while e.state.snapshot().expect("ready").pseudonyms.in_memory() > 0 {
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "pseudonyms kept in memory"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let (truth, _) = store.load_frame().expect("frame from the database");
+    let served = e.state.snapshot().expect("ready");
+    assert!(
+        served
+            .full_frame(&store)
+            .expect("full")
+            .equals_missing(&truth),
+        "the served frame with its pseudonyms from the file = database"
+    );
     let fast = store.load_frame_fast("", &[]).expect("fast");
     assert_eq!(fast.from_database, 0);
     assert_eq!(fast.from_snapshot, truth.height() as u64);
