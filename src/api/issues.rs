@@ -236,11 +236,7 @@ pub async fn services(
     State(st): State<AppState>,
     c: Caller,
 ) -> Result<Json<Vec<Service>>, ApiError> {
-    st.snapshot()?;
-    let st2 = st.clone();
-    let cats = st
-        .blocking(move || super::map::visible_categories(&*st2.current()?, &c))
-        .await?;
+    let cats = super::map::visible_categories(&st, c).await?;
     Ok(Json(
         cats.into_iter()
             .filter(|x| x.kind == crate::analytics::preagg::ISSUE)

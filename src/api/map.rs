@@ -128,34 +128,36 @@ pub async fn categories(
     State(st): State<AppState>,
     c: Caller,
 ) -> Result<Json<Vec<CategoryDto>>, ApiError> {
+    let list = visible_categories(&st, c).await?;
+    Ok(Json(
+        list.into_iter()
+            .map(|x| CategoryDto {
+                kind: x.kind,
+                category: x.category,
+                events: x.events,
+            })
+            .collect(),
+    ))
+}
+
+/// [`crate::analytics::PreAgg::categories`] of the events `c` may see,
+/// every acknowledged event included (a category just ingested is offered
+/// at once).
+pub async fn visible_categories(
+    st: &AppState,
+    c: Caller,
+) -> Result<Vec<crate::analytics::CategoryCount>, ApiError> {
     st.snapshot()?;
     let st2 = st.clone();
     st.blocking(move || {
-        // A category just ingested is offered at once.
-        let list = visible_categories(&*st2.current()?, &c)?;
-        Ok(Json(
-            list.into_iter()
-                .map(|x| CategoryDto {
-                    kind: x.kind,
-                    category: x.category,
-                    events: x.events,
-                })
-                .collect(),
-        ))
+        let snap = st2.current()?;
+        let model = &snap.grids.model;
+        let scope = Scope::of(c.user(), model);
+        Ok(snap.pre.categories(&|t| {
+            scope.event(model, [t[0].as_deref(), t[1].as_deref(), t[2].as_deref()])
+        })?)
     })
     .await
-}
-
-/// [`crate::analytics::PreAgg::categories`] of the events `c` may see.
-pub fn visible_categories(
-    snap: &super::state::Snapshot,
-    c: &Caller,
-) -> Result<Vec<crate::analytics::CategoryCount>, ApiError> {
-    let model = &snap.grids.model;
-    let scope = Scope::of(c.user(), model);
-    Ok(snap
-        .pre
-        .categories(&|t| scope.event(model, [t[0].as_deref(), t[1].as_deref(), t[2].as_deref()]))?)
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

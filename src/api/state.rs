@@ -19,7 +19,6 @@ use super::config::Config;
 use super::error::ApiError;
 use super::ops::Metrics;
 use crate::analytics::{PreAgg, Weights, Zone};
-use crate::columns as c;
 use crate::grid::GridModel;
 use crate::ingest::privacy::KeyedHasher;
 use crate::join::{tier_table, Locator, Strategy};
@@ -114,8 +113,7 @@ impl Snapshot {
     /// The whole joined frame, pseudonyms included: for event exports only
     /// (blocking; reads the pseudonyms from the snapshot file).
     pub fn full_frame(&self, store: &Store) -> Result<DataFrame, ApiError> {
-        let p = self.pseudonyms.columns(store, self.frame.column(c::ID)?)?;
-        Ok(with_pseudonyms(&self.frame, &p)?)
+        Ok(self.pseudonyms.attach(store, &self.frame)?)
     }
 }
 
@@ -220,6 +218,9 @@ impl AppState {
         let key = snapshot_key(self.zone);
         let frame = loaded.frame.clone();
         let mut rebuilt = false;
+        // Built here when the pre-aggregates are rebuilt, and then handed to
+        // the snapshot writer: the pseudonyms are read from the file once.
+        let mut full = None;
         let pre = match loaded.extras.take() {
             Some(t) if t.len() == 4 => {
                 let tables: [DataFrame; 4] = t.try_into().map_err(|_| {
@@ -238,8 +239,10 @@ impl AppState {
             }
             _ => {
                 rebuilt = true;
-                let full = loaded.full_frame(&self.store)?;
-                PreAgg::build(full.lazy(), self.zone)?
+                let whole = loaded.full_frame(&self.store)?;
+                let pre = PreAgg::build(whole.clone().lazy(), self.zone)?;
+                full = Some(whole);
+                pre
             }
         };
         let rows = frame.height();
@@ -269,10 +272,10 @@ impl AppState {
         if self.config.storage.frame_snapshot && (rebuilt || loaded.snapshot_is_stale()) {
             // After readiness, off the request threads: the next start-up
             // reads these files instead of the rows and the pre-aggregation.
-            let store = self.store.clone();
             let pre = self.snapshot()?;
             let st = self.clone();
             std::thread::spawn(move || {
+                let store = &st.store;
                 let t = std::time::Instant::now();
                 // One day-sorted run per table, so the next start-up can
                 // use them as they are.
@@ -292,11 +295,13 @@ impl AppState {
                 };
                 let extras: Vec<(&str, &DataFrame)> =
                     PRE_TABLES.iter().copied().zip(tables.iter()).collect();
-                let written = loaded.full_frame(&store).and_then(|full| {
-                    store
-                        .prepare_snapshot(&full, loaded.high_water, version, &key, &extras)
-                        .and_then(|pending| pending.commit(&store))
-                });
+                let written = full
+                    .map_or_else(|| loaded.full_frame(store), Ok)
+                    .and_then(|full| {
+                        store
+                            .prepare_snapshot(&full, loaded.high_water, version, &key, &extras)
+                            .and_then(|pending| pending.commit(store))
+                    });
                 match written {
                     Ok(()) => {
                         tracing::info!(
@@ -494,7 +499,6 @@ impl AppState {
         else {
             return;
         };
-        let store = self.store.clone();
         let st = self.clone();
         tokio::spawn(async move {
             loop {
@@ -514,7 +518,7 @@ impl AppState {
                     continue;
                 }
                 batch.sort_by_key(|e| e.at);
-                let s = store.clone();
+                let s = st.store.clone();
                 let n = batch.len();
                 match tokio::task::spawn_blocking(move || s.audit(&batch)).await {
                     Ok(Ok(())) => {}

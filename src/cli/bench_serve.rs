@@ -314,7 +314,7 @@ struct Reads {
 
 const PY_READ: &str = "import sys, time, json\nimport polars as pl\n\
 t = time.perf_counter()\ndf = pl.read_parquet(sys.argv[1])\n\
-print(json.dumps({'secs': time.perf_counter() - t, 'rows': df.height, 'version': pl.__version__}))\n";
+print(json.dumps({'secs': time.perf_counter() - t, 'rows': df.height}))\n";
 
 impl Reads {
     fn measure(&mut self, b: &ServeBench) -> anyhow::Result<()> {
@@ -425,6 +425,7 @@ fn startup(b: &ServeBench) -> anyhow::Result<Server> {
     Ok(s)
 }
 
+/// wrk's requests/s line.
 fn wrk(b: &ServeBench, url: &str, token: Option<&str>) -> anyhow::Result<f64> {
     let mut cmd = Command::new(&b.wrk);
     cmd.args([

@@ -81,6 +81,13 @@ impl Pseudonyms {
         Ok(())
     }
 
+    /// `frame` (the rows these pseudonyms belong to) with them put back:
+    /// the whole joined frame, in its column order (reads the file).
+    pub fn attach(&self, store: &Store, frame: &DataFrame) -> Result<DataFrame> {
+        let p = self.columns(store, frame.column(c::ID)?)?;
+        with_pseudonyms(frame, &p)
+    }
+
     /// The two columns for every row of the frame whose `id` column is
     /// `ids`: the file's rows are checked against it id by id, and read from
     /// the database (in `seq` order) when the file is gone or differs.

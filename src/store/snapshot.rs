@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::pseudonyms::{split_pseudonyms, with_pseudonyms, Pseudonyms, PSEUDONYMS};
+use super::pseudonyms::{split_pseudonyms, Pseudonyms, PSEUDONYMS};
 use super::{Result, Store, StoreError};
 
 /// The `meta` key of the snapshot's description.
@@ -61,10 +61,7 @@ pub struct FrameLoad {
 impl FrameLoad {
     /// The whole joined frame, pseudonyms included (reads them).
     pub fn full_frame(&self, store: &Store) -> Result<DataFrame> {
-        let p = self
-            .pseudonyms
-            .columns(store, self.frame.column(crate::columns::ID)?)?;
-        with_pseudonyms(&self.frame, &p)
+        self.pseudonyms.attach(store, &self.frame)
     }
 
     /// Whether writing a fresh snapshot would save the next start-up work.
@@ -198,13 +195,8 @@ impl Store {
                     })
                     .and_then(|f| {
                         // The pseudonyms stay in the file until an export asks.
-                        let cols = crate::columns::ALL
-                            .iter()
-                            .filter(|c| !PSEUDONYMS.contains(c))
-                            .map(|c| c.to_string());
-                        ParquetReader::new(f)
-                            .with_columns(Some(cols.collect()))
-                            .finish()
+                        let cols = frame_schema().iter_names().map(|n| n.to_string()).collect();
+                        ParquetReader::new(f).with_columns(Some(cols)).finish()
                     });
                 (read, derived.join().ok().flatten())
             });
