@@ -170,11 +170,8 @@ pub async fn list(
         return Err(ApiError::BadRequest("per_page must be 1..=500".into()));
     }
     let status = status(q.status)?;
-    st.snapshot()?;
-    let st2 = st.clone();
-    st.blocking(move || {
-        // Acknowledged ingest shows in the list at once.
-        let snap = st2.current()?;
+    // Acknowledged ingest shows in the list at once.
+    st.on_current(move |snap| {
         let model = &snap.grids.model;
         let scope = Scope::of(c.user(), model);
         let i = scope.unit(model, &q.unit)?;
@@ -315,10 +312,7 @@ pub async fn requests(
         }
     };
     let limit = q.limit.unwrap_or(200).clamp(1, 1000);
-    st.snapshot()?;
-    let st2 = st.clone();
-    st.blocking(move || {
-        let snap = st2.current()?;
+    st.on_current(move |snap| {
         let scope = Scope::of(c.user(), &snap.grids.model);
         let f = IssueFilter {
             level: 3,

@@ -147,10 +147,7 @@ pub async fn visible_categories(
     st: &AppState,
     c: Caller,
 ) -> Result<Vec<crate::analytics::CategoryCount>, ApiError> {
-    st.snapshot()?;
-    let st2 = st.clone();
-    st.blocking(move || {
-        let snap = st2.current()?;
+    st.on_current(move |snap| {
         let model = &snap.grids.model;
         let scope = Scope::of(c.user(), model);
         Ok(snap.pre.categories(&|t| {

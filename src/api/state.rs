@@ -531,6 +531,18 @@ impl AppState {
         });
     }
 
+    /// Runs `f` off the async threads on the snapshot with every
+    /// acknowledged event folded in: for reads that list rows or what the
+    /// rows hold, where the refresh period would show. 503 while loading.
+    pub async fn on_current<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Snapshot) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        self.snapshot()?;
+        let st = self.clone();
+        self.blocking(move || f(&*st.current()?)).await
+    }
+
     /// Runs blocking work off the async threads, within the query timeout.
     pub async fn blocking<T: Send + 'static>(
         &self,
