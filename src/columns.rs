@@ -15,7 +15,7 @@ pub const LON: &str = "lon";
 pub const LAT: &str = "lat";
 /// Kind-specific category, free text (String).
 pub const CATEGORY: &str = "category";
-/// Issue status: `open` or `resolved` (String, null for other kinds).
+/// Issue status: `open` or `resolved`, the summary of [`STATE`] (String, null for other kinds).
 pub const STATUS: &str = "status";
 /// Issue: when it was resolved (Datetime µs holding UTC, nullable).
 pub const RESOLVED_AT: &str = "resolved_at";
@@ -31,6 +31,10 @@ pub const CLEARED: &str = "cleared";
 pub const HOUSEHOLD_HASH: &str = "household_hash";
 /// Visit: keyed hash of the visiting cadre, hex (String, nullable). Never the clear value.
 pub const VISITOR_HASH: &str = "visitor_hash";
+/// Issue: canonical lifecycle state (`reported` ... `closed`, see `ingest::state`) (String, nullable).
+pub const STATE: &str = "state";
+/// Time of the case's last change at the source (Datetime µs holding UTC, nullable).
+pub const UPDATED_AT: &str = "updated_at";
 /// Code of the tier-1 unit (township/street) holding the event (String, nullable).
 pub const TIER1: &str = "tier1";
 /// Code of the tier-2 unit (village/community) holding the event (String, nullable).
@@ -50,7 +54,7 @@ pub fn tier(level: u8) -> &'static str {
 }
 
 /// Every column of the joined frame, in order.
-pub const ALL: [&str; 18] = [
+pub const ALL: [&str; 20] = [
     ID,
     KIND,
     OCCURRED_AT,
@@ -69,6 +73,8 @@ pub const ALL: [&str; 18] = [
     TIER2,
     TIER3,
     OUTCOME,
+    STATE,
+    UPDATED_AT,
 ];
 
 /// Rejects file: input file name.

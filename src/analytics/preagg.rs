@@ -37,6 +37,8 @@ pub const VISIT: &str = "visit";
 pub const DISCOVERED_SOURCES: [&str; 2] = ["patrol", "visit"];
 /// Issue status meaning handled (办结).
 pub const RESOLVED: &str = "resolved";
+/// Lifecycle state of cases left out of every count.
+pub const INVALID_STATE: &str = "invalid";
 /// Column of the tier-triple code ([`Codes::tiers`]) in every table.
 pub const T: &str = "t";
 
@@ -472,7 +474,15 @@ fn decode_column(df: &mut DataFrame, name: &str, dict: &[String]) -> PolarsResul
 
 impl PreAgg {
     /// Scans the joined frame once and keeps the three tables in memory.
-    pub fn build(joined: LazyFrame, zone: Zone) -> Result<PreAgg, AnalyticsError> {
+    pub fn build(mut joined: LazyFrame, zone: Zone) -> Result<PreAgg, AnalyticsError> {
+        // Invalid cases (作废, 不予受理) are left out of every count.
+        if joined.collect_schema()?.contains(c::STATE) {
+            joined = joined.filter(
+                col(c::STATE)
+                    .neq(lit(INVALID_STATE))
+                    .or(col(c::STATE).is_null()),
+            );
+        }
         // One scan of only the columns the tables read (no ids, coordinates
         // or visitor hashes); the base frame is dropped once they are built.
         let base = joined.select(base_columns(zone)).collect()?;
@@ -562,6 +572,33 @@ impl PreAgg {
         append_run(&mut self.issues, ri, &recoded(&new.issues)?)?;
         append_run(&mut self.households, rh, &recoded(&new.households)?)?;
         Ok(())
+    }
+
+    /// These pre-aggregates with every kind but visits rebuilt from
+    /// `cases`, the frame's issue and incident rows as they now are (after
+    /// cases changed in place). Visits never change once stored, and their
+    /// household table needs the pseudonyms the frame does not hold.
+    pub fn replace_cases(&self, cases: LazyFrame) -> Result<PreAgg, AnalyticsError> {
+        let visits = match self.kind_code(VISIT) {
+            Some(v) => self
+                .events
+                .clone()
+                .lazy()
+                .filter(col(c::KIND).eq(lit(v)))
+                .collect()?,
+            None => self.events.head(Some(0)),
+        };
+        let mut out = PreAgg::from_tables(
+            self.codes.clone(),
+            [visits, self.issues.head(Some(0)), self.households.clone()],
+            self.zone,
+        )?;
+        let cases = cases.with_columns([
+            lit(NULL).cast(DataType::String).alias(c::HOUSEHOLD_HASH),
+            lit(NULL).cast(DataType::String).alias(c::VISITOR_HASH),
+        ]);
+        out.append(&PreAgg::build(cases, self.zone)?)?;
+        Ok(out)
     }
 
     /// Day-sorted runs per table (events, issues, households).

@@ -1,9 +1,11 @@
 //! `POST /api/v1/events`: a JSON array, JSON Lines or CSV body of events in
 //! the CONTRACT.md columns, validated, joined and stored in one transaction.
 //!
-//! Idempotent on (kind, id): a row already stored is reported as a rejected
-//! duplicate and changes nothing, so a client may re-send a batch whose
-//! acknowledgement it lost. The response is sent after the commit, so an
+//! A (kind, id) already stored is a re-sent version of the case: `updated`
+//! when newer (by `updated_at`, or a forward move in the lifecycle without
+//! it), `unchanged` when identical (a client may re-send a batch whose
+//! acknowledgement it lost), `stale` when older, `rejected` on a conflict.
+//! `POST /api/v1/updates` takes transition rows the same way. The response is sent after the commit, so an
 //! acknowledged batch is durable. Per-row unit codes outside the caller's
 //! scope are left out of the response.
 
@@ -22,9 +24,10 @@ use super::state::AppState;
 use crate::ingest::crs::Crs;
 use crate::ingest::encoding::{decode, TextEncoding};
 use crate::ingest::{column_of, REQUIRED};
-use crate::ingest::{Col, Event, Field, RowError, Validator, FIELDS};
+use crate::ingest::{update_column_of, Col, Event, Field, RowError, UCol, Validator, FIELDS, UPDATE_FIELDS};
 use crate::join::{joined_frame, Outcome};
-use crate::store::{Located, User};
+use super::state::Grids;
+use crate::store::{Applied, Located, Step, Stored, User};
 
 /// One row's fate.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -32,7 +35,7 @@ pub struct RowOutcome {
     /// 1-based row (data line for CSV and JSON Lines, element for arrays).
     pub row: u64,
     pub id: Option<String>,
-    /// matched, partial, outside or rejected.
+    /// matched, partial, outside (new rows), updated, unchanged, stale, pending or rejected.
     pub outcome: &'static str,
     /// Deepest unit holding the event, when in the caller's scope.
     pub unit: Option<String>,
@@ -40,15 +43,25 @@ pub struct RowOutcome {
     pub reason: Option<String>,
 }
 
-/// Counts add up: read = matched + partial + outside + rejected.
+/// Counts add up: read = matched + partial + outside + updated + unchanged
+/// + stale + pending + rejected.
 #[derive(Debug, Default, Serialize, utoipa::ToSchema)]
 pub struct IngestResponse {
     pub read: u64,
+    /// New events inside a grid.
     pub matched: u64,
     pub partial: u64,
     pub outside: u64,
+    /// Rows that changed a stored case.
+    pub updated: u64,
+    /// The same version again: nothing counted twice.
+    pub unchanged: u64,
+    /// Older than the stored case: kept in its history, the case unchanged.
+    pub stale: u64,
+    /// Updates for cases not received yet, applied when they arrive.
+    pub pending: u64,
     pub rejected: u64,
-    /// Of `rejected`, rows whose (kind, id) was already stored.
+    /// Of `rejected`, conflicts with a stored version.
     pub duplicates: u64,
     pub rows: Vec<RowOutcome>,
 }
@@ -66,7 +79,7 @@ fn from_objects<'a>(
     rows.map(|(n, r)| match r {
         Ok(serde_json::Value::Object(o)) => {
             // Keys as the file readers take them: contract names or Chinese aliases.
-            let mut map: [Option<&serde_json::Value>; 14] = [None; 14];
+            let mut map: [Option<&serde_json::Value>; FIELDS.len()] = [None; FIELDS.len()];
             for (k, val) in &o {
                 if let Some(c) = column_of(k) {
                     map[c].get_or_insert(val);
@@ -106,7 +119,7 @@ fn from_csv(v: &Validator<'_>, charset: Option<&str>, body: &[u8]) -> Result<Par
         .headers()
         .map_err(|e| ApiError::BadRequest(format!("CSV header: {e}")))?
         .clone();
-    let mut map: [Option<usize>; 14] = [None; 14];
+    let mut map: [Option<usize>; FIELDS.len()] = [None; FIELDS.len()];
     for (i, h) in headers.iter().enumerate() {
         if let Some(c) = column_of(h) {
             map[c].get_or_insert(i);
@@ -197,7 +210,67 @@ pub fn parse(v: &Validator<'_>, content_type: &str, body: &[u8]) -> Result<Parse
     }
 }
 
-/// Validates, joins, stores and appends parsed rows (blocking).
+/// Outcome and tier codes of every position (the one place the API
+/// locates events).
+fn locate_all(g: &Grids, xs: &[f64], ys: &[f64]) -> Vec<(Outcome, u32)> {
+    g.locator.locate_all(xs, ys)
+}
+
+/// The tier codes of a located unit.
+fn codes(g: &Grids, u: u32) -> [Option<&str>; 3] {
+    let code = |t: usize| -> Option<&str> {
+        let a = *g.tiers.get(u as usize)?.get(t)?;
+        (a != crate::join::NONE).then(|| g.model.unit(a as usize).code.as_str())
+    };
+    [code(0), code(1), code(2)]
+}
+
+/// Locates one position, for a case whose position an update moved.
+fn locate_one(g: &Grids, x: f64, y: f64) -> (Outcome, [Option<String>; 3]) {
+    let (o, u) = locate_all(g, &[x], &[y])[0];
+    (o, codes(g, u).map(|c| c.map(str::to_owned)))
+}
+
+/// Queues the current rows of new and changed cases for the frame.
+fn to_frame(st: &AppState, g: &Grids, applied: &[Applied]) -> Result<(), ApiError> {
+    let (mut new, mut changed) = (Vec::new(), Vec::new());
+    for a in applied {
+        match (&a.stored, &a.current) {
+            (Stored::New, Some(e)) => new.push(e.clone()),
+            (Stored::Updated, Some(e)) => changed.push(e.clone()),
+            _ => {}
+        }
+    }
+    for (events, is_new) in [(new, true), (changed, false)] {
+        if events.is_empty() {
+            continue;
+        }
+        let xs: Vec<f64> = events.iter().map(|e| e.lon).collect();
+        let ys: Vec<f64> = events.iter().map(|e| e.lat).collect();
+        let hits = locate_all(g, &xs, &ys);
+        let df = joined_frame(&g.model, &g.tiers, &events, &hits)?;
+        if is_new {
+            st.append(df);
+        } else {
+            st.replace(df);
+        }
+    }
+    Ok(())
+}
+
+fn count(out: &mut IngestResponse, stored: &Stored) {
+    match stored {
+        Stored::Updated => out.updated += 1,
+        Stored::Unchanged => out.unchanged += 1,
+        Stored::Stale => out.stale += 1,
+        Stored::Pending => out.pending += 1,
+        Stored::Conflict(_) => out.rejected += 1,
+        Stored::New => {}
+    }
+}
+
+/// Validates, joins, stores and appends parsed rows (blocking): the one
+/// pipeline of `POST /api/v1/events` and Open311 `POST requests`.
 pub fn store_rows(st: &AppState, user: &User, parsed: Parsed) -> Result<IngestResponse, ApiError> {
     let snap = st.snapshot()?;
     let g = &snap.grids;
@@ -219,27 +292,20 @@ pub fn store_rows(st: &AppState, user: &User, parsed: Parsed) -> Result<IngestRe
     }
     let xs: Vec<f64> = events.iter().map(|e| e.lon).collect();
     let ys: Vec<f64> = events.iter().map(|e| e.lat).collect();
-    let mut hits = g.locator.locate_all(&xs, &ys);
-    let code = |u: u32, t: usize| -> Option<&str> {
-        let a = *g.tiers.get(u as usize)?.get(t)?;
-        (a != crate::join::NONE).then(|| g.model.unit(a as usize).code.as_str())
-    };
+    let hits = locate_all(g, &xs, &ys);
     let located: Vec<Located<'_>> = events
         .iter()
         .zip(&hits)
         .map(|(e, &(o, u))| Located {
             event: e,
             outcome: o,
-            tiers: [code(u, 0), code(u, 1), code(u, 2)],
+            tiers: codes(g, u),
         })
         .collect();
-    let inserted = st.store.insert_events(g.version.id, &located)?;
-    for (h, new) in hits.iter_mut().zip(&inserted) {
-        if !new {
-            h.0 = Outcome::Rejected;
-        }
-    }
-    st.append(joined_frame(&g.model, &g.tiers, &events, &hits)?);
+    let applied = st
+        .store
+        .apply_events(g.version.id, &located, &|x, y| locate_one(g, x, y))?;
+    to_frame(st, g, &applied)?;
     let rejected = |row, id, reason| RowOutcome {
         row,
         id,
@@ -253,19 +319,27 @@ pub fn store_rows(st: &AppState, user: &User, parsed: Parsed) -> Result<IngestRe
                 out.rejected += 1;
                 rejected(n, id, reason)
             }
-            Ok(k) if !inserted[k] => {
-                out.rejected += 1;
-                out.duplicates += 1;
-                let e = &events[k];
-                let reason = format!(
-                    "duplicate: ({}, {}) is already stored",
-                    e.kind.as_str(),
-                    e.id
-                );
-                rejected(n, id, reason)
-            }
             Ok(k) => {
-                let o = located[k].outcome;
+                let a = &applied[k];
+                let o = match a.stored {
+                    Stored::New => located[k].outcome,
+                    _ => {
+                        count(&mut out, &a.stored);
+                        if let Stored::Conflict(reason) = &a.stored {
+                            out.duplicates += 1;
+                            out.rows.push(rejected(n, id, reason.clone()));
+                            continue;
+                        }
+                        out.rows.push(RowOutcome {
+                            row: n,
+                            id,
+                            outcome: a.stored.as_str(),
+                            unit: None,
+                            reason: None,
+                        });
+                        continue;
+                    }
+                };
                 match o {
                     Outcome::Matched => out.matched += 1,
                     Outcome::Partial => out.partial += 1,
@@ -295,6 +369,64 @@ pub fn store_rows(st: &AppState, user: &User, parsed: Parsed) -> Result<IngestRe
     m.ingest_rejected.fetch_add(out.rejected, Ordering::Relaxed);
     m.ingest_duplicates
         .fetch_add(out.duplicates, Ordering::Relaxed);
+    Ok(out)
+}
+
+/// Stores parsed transition rows (blocking): the pipeline of
+/// `POST /api/v1/updates` and Open311 `POST servicerequestupdates`.
+pub fn store_updates(
+    st: &AppState,
+    parsed: Vec<(u64, Option<String>, Result<Step, RowError>)>,
+) -> Result<IngestResponse, ApiError> {
+    let snap = st.snapshot()?;
+    let g = &snap.grids;
+    let mut out = IngestResponse {
+        read: parsed.len() as u64,
+        ..Default::default()
+    };
+    let mut steps = Vec::new();
+    let mut index = Vec::with_capacity(parsed.len());
+    for (n, id, r) in parsed {
+        match r {
+            Ok(s) => {
+                index.push((n, id, Ok(steps.len())));
+                steps.push(s);
+            }
+            Err(e) => index.push((n, id, Err(format!("{}: {}", e.column, e.reason)))),
+        }
+    }
+    let applied = st
+        .store
+        .apply_updates(g.version.id, &steps, &|x, y| locate_one(g, x, y))?;
+    to_frame(st, g, &applied)?;
+    for (n, id, r) in index {
+        let (outcome, reason) = match r {
+            Err(reason) => {
+                out.rejected += 1;
+                ("rejected", Some(reason))
+            }
+            Ok(k) => {
+                let a = &applied[k].stored;
+                count(&mut out, a);
+                let reason = match a {
+                    Stored::Conflict(r) => Some(r.clone()),
+                    Stored::Pending => Some("the case is not stored yet; applied when it arrives".into()),
+                    _ => None,
+                };
+                (a.as_str(), reason)
+            }
+        };
+        out.rows.push(RowOutcome {
+            row: n,
+            id,
+            outcome,
+            unit: None,
+            reason,
+        });
+    }
+    st.metrics
+        .updates_read
+        .fetch_add(out.read, Ordering::Relaxed);
     Ok(out)
 }
 
@@ -334,6 +466,161 @@ pub async fn ingest(
         .blocking(move || {
             let parsed = parse(&validator(&st2), &ct, &body)?;
             store_rows(&st2, c.user(), parsed)
+        })
+        .await?;
+    Ok(Json(out))
+}
+
+/// Parsed transition rows: row number, issue id when readable, the step or why not.
+pub type ParsedUpdates = Vec<(u64, Option<String>, Result<Step, RowError>)>;
+
+/// Parses a body of transition rows (JSON array or object, JSON Lines or
+/// CSV in UTF-8/GBK), keys and headers by contract name or Chinese alias.
+pub fn parse_updates(
+    v: &Validator<'_>,
+    content_type: &str,
+    body: &[u8],
+) -> Result<ParsedUpdates, ApiError> {
+    const N: usize = UPDATE_FIELDS.len();
+    let ct = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let object = |n: u64, o: serde_json::Value| {
+        let serde_json::Value::Object(o) = o else {
+            return (n, None, Err(bad_row("row", "not a JSON object".into())));
+        };
+        let mut map: [Option<&serde_json::Value>; N] = [None; N];
+        for (k, val) in &o {
+            if let Some(c) = update_column_of(k) {
+                map[c].get_or_insert(val);
+            }
+        }
+        let id = map[UCol::IssueId as usize].and_then(|x| match x {
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        });
+        let step = v.validate_update(|c: UCol| map[c as usize].map_or(Field::Null, Field::json));
+        (n, id, step)
+    };
+    match ct.as_str() {
+        "application/json" | "" => {
+            let value: serde_json::Value = serde_json::from_slice(body)
+                .map_err(|e| ApiError::BadRequest(format!("body is not JSON: {e}")))?;
+            let items = match value {
+                serde_json::Value::Array(a) => a,
+                o @ serde_json::Value::Object(_) => vec![o],
+                _ => {
+                    return Err(ApiError::BadRequest(
+                        "expected a JSON array of update objects".into(),
+                    ))
+                }
+            };
+            Ok(items
+                .into_iter()
+                .enumerate()
+                .map(|(i, x)| object(i as u64 + 1, x))
+                .collect())
+        }
+        "application/x-ndjson" | "application/jsonl" | "application/json-lines"
+        | "application/x-jsonlines" => {
+            let text = std::str::from_utf8(body)
+                .map_err(|e| ApiError::BadRequest(format!("JSON Lines must be UTF-8: {e}")))?;
+            Ok(text
+                .lines()
+                .enumerate()
+                .filter(|(_, l)| !l.trim().is_empty())
+                .map(|(i, l)| match serde_json::from_str(l) {
+                    Ok(x) => object(i as u64 + 1, x),
+                    Err(e) => (i as u64 + 1, None, Err(bad_row("row", format!("not JSON: {e}")))),
+                })
+                .collect())
+        }
+        "text/csv" => {
+            let charset = content_type.split(';').skip(1).find_map(|p| {
+                let (k, v) = p.split_once('=')?;
+                k.trim()
+                    .eq_ignore_ascii_case("charset")
+                    .then(|| v.trim().trim_matches('"'))
+            });
+            let declared = charset
+                .map(|c| c.parse::<TextEncoding>())
+                .transpose()
+                .map_err(|e| ApiError::UnsupportedMediaType(e.to_string()))?;
+            let (text, _) = decode(body, declared)
+                .map_err(|e| ApiError::BadRequest(format!("CSV body: {e}")))?;
+            let mut r = csv::ReaderBuilder::new()
+                .flexible(true)
+                .from_reader(text.as_bytes());
+            let headers = r
+                .headers()
+                .map_err(|e| ApiError::BadRequest(format!("CSV header: {e}")))?
+                .clone();
+            let mut map: [Option<usize>; N] = [None; N];
+            for (i, h) in headers.iter().enumerate() {
+                if let Some(c) = update_column_of(h) {
+                    map[c].get_or_insert(i);
+                }
+            }
+            for c in [UCol::IssueId, UCol::UpdateId, UCol::At, UCol::Status] {
+                if map[c as usize].is_none() {
+                    return Err(ApiError::BadRequest(format!(
+                        "CSV header lacks the required column {:?}",
+                        UPDATE_FIELDS[c as usize]
+                    )));
+                }
+            }
+            let mut out = Vec::new();
+            for (k, rec) in r.records().enumerate() {
+                let n = k as u64 + 1;
+                match rec {
+                    Ok(rec) => {
+                        let id = map[UCol::IssueId as usize]
+                            .and_then(|i| rec.get(i))
+                            .map(str::to_owned);
+                        let step = v.validate_update(|c: UCol| {
+                            map[c as usize]
+                                .and_then(|i| rec.get(i))
+                                .map_or(Field::Null, Field::Text)
+                        });
+                        out.push((n, id, step));
+                    }
+                    Err(e) => out.push((n, None, Err(bad_row("row", e.to_string())))),
+                }
+            }
+            Ok(out)
+        }
+        other => Err(ApiError::UnsupportedMediaType(format!(
+            "content type {other:?}: send application/json, application/x-ndjson or text/csv"
+        ))),
+    }
+}
+
+/// Ingests transition rows (case updates); the answer lists every row's outcome.
+#[utoipa::path(post, path = "/api/v1/updates",
+    request_body(content = String, description = "JSON array, JSON Lines or CSV of transition rows: issue_id, update_id, at, status (any lifecycle word, English or Chinese), optional deadline, satisfaction, solved, category, lon, lat, to_unit, note (hashed, never stored in clear)"),
+    responses((status = 200, body = IngestResponse), (status = 413, body = super::error::ErrorBody), (status = 415, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn updates(
+    State(st): State<AppState>,
+    _c: Caller,
+    headers: HeaderMap,
+    Body(body): Body,
+) -> Result<Json<IngestResponse>, ApiError> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    st.snapshot()?;
+    let st2 = st.clone();
+    let out = st
+        .blocking(move || {
+            let parsed = parse_updates(&validator(&st2), &ct, &body)?;
+            store_updates(&st2, parsed)
         })
         .await?;
     Ok(Json(out))

@@ -10,11 +10,11 @@ use serde::{Deserialize, Serialize};
 use super::auth::{rfc3339, Caller};
 use super::error::ApiError;
 use super::extract::{J, P, Q};
-use super::ingest::store_rows;
+use super::ingest::{parse_updates, store_rows, store_updates, validator};
 use super::scope::Scope;
 use super::state::AppState;
 use crate::columns as c;
-use crate::ingest::{Event, Kind};
+use crate::ingest::{state, Event, Kind};
 use crate::store::{new_token, now_us, IssueRow};
 use polars::prelude::*;
 
@@ -96,6 +96,8 @@ fn issue_page(frame: &DataFrame, f: &IssueFilter) -> Result<(u64, Vec<IssueRow>)
             col(c::STATUS),
             us(c::DEADLINE),
             us(c::RESOLVED_AT),
+            col(c::STATE),
+            us(c::UPDATED_AT),
             col(c::LON),
             col(c::LAT),
             col(c::SOURCE),
@@ -127,6 +129,7 @@ fn issue_page(frame: &DataFrame, f: &IssueFilter) -> Result<(u64, Vec<IssueRow>)
     let (t1, t2, t3) = (s(c::TIER1)?, s(c::TIER2)?, s(c::TIER3)?);
     let (at, due, done) = (i(c::OCCURRED_AT)?, i(c::DEADLINE)?, i(c::RESOLVED_AT)?);
     let (lon, lat) = (f64s(c::LON)?, f64s(c::LAT)?);
+    let (state, changed) = (s(c::STATE)?, i(c::UPDATED_AT)?);
     let owned = |v: Option<&str>| v.map(str::to_owned);
     let rows = (0..df.height())
         .map(|k| IssueRow {
@@ -142,6 +145,8 @@ fn issue_page(frame: &DataFrame, f: &IssueFilter) -> Result<(u64, Vec<IssueRow>)
             tier1: owned(t1.get(k)),
             tier2: owned(t2.get(k)),
             tier3: owned(t3.get(k)),
+            state: owned(state.get(k)),
+            updated_at: changed.get(k),
         })
         .collect();
     Ok((total, rows))
@@ -259,15 +264,24 @@ pub struct ServiceRequest {
     pub service_code: String,
     pub service_name: String,
     pub requested_datetime: String,
+    /// Time of the case's last change (for a closed case, its closing time).
     pub updated_datetime: Option<String>,
+    /// The deadline.
     pub expected_datetime: Option<String>,
+    /// The Chinese name of the canonical lifecycle state (e.g. 派遣, 结案).
+    pub status_notes: Option<String>,
     pub address: Option<String>,
     pub lat: f64,
     pub long: f64,
 }
 
 fn request(r: IssueRow) -> ServiceRequest {
+    let closed = r.status.as_deref() == Some("resolved");
+    let updated = if closed { r.resolved_at } else { None }
+        .or(r.updated_at)
+        .or(r.resolved_at);
     ServiceRequest {
+        status_notes: r.state.as_deref().map(|s| state::zh(s).to_owned()),
         status: if r.status.as_deref() == Some("resolved") {
             "closed"
         } else {
@@ -276,7 +290,7 @@ fn request(r: IssueRow) -> ServiceRequest {
         service_code: r.category.clone(),
         service_name: r.category,
         requested_datetime: rfc3339(r.occurred_at),
-        updated_datetime: r.resolved_at.map(rfc3339),
+        updated_datetime: updated.map(rfc3339),
         expected_datetime: r.deadline.map(rfc3339),
         address: None,
         lat: r.lat,
@@ -402,6 +416,7 @@ pub async fn create(
         lat: new.lat,
         category: new.service_code,
         status: Some("open"),
+        state: Some("reported"),
         resolved_at: None,
         deadline: None,
         satisfaction: None,
@@ -409,6 +424,7 @@ pub async fn create(
         cleared: None,
         household_hash: None,
         visitor_hash: None,
+        updated_at: None,
     };
     if !(-90.0..=90.0).contains(&event.lat) || !(-180.0..=180.0).contains(&event.lon) {
         return Err(ApiError::BadRequest("lat/long out of range".into()));
@@ -429,4 +445,135 @@ pub async fn create(
         service_request_id: row.id.unwrap_or_default(),
         service_notice: row.outcome.into(),
     }]))
+}
+
+/// An update of a service request (the FixMyStreet extension of GeoReport v2).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct RequestUpdate {
+    pub update_id: String,
+    pub service_request_id: String,
+    /// open or closed.
+    pub status: &'static str,
+    pub updated_datetime: String,
+    /// The Chinese state name: the free-text note may name residents and is never shown.
+    pub description: String,
+    /// The canonical lifecycle state's Chinese name (派遣, 结案, ...).
+    pub external_status_code: String,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct UpdatesQuery {
+    /// RFC 3339; default: 24 hours before `end_date`.
+    pub start_date: Option<String>,
+    /// RFC 3339; default: now.
+    pub end_date: Option<String>,
+}
+
+fn instant(s: &str, what: &str) -> Result<i64, ApiError> {
+    chrono::DateTime::parse_from_rfc3339(s.trim())
+        .map(|t| t.timestamp_micros())
+        .map_err(|e| ApiError::BadRequest(format!("{what} {s:?} is not RFC 3339: {e}")))
+}
+
+/// Open311 `servicerequestupdates.json` (GET): updates of requests in the
+/// caller's scope between `start_date` and `end_date`, oldest first.
+#[utoipa::path(get, path = "/open311/v2/servicerequestupdates.json", params(UpdatesQuery), responses((status = 200, body = [RequestUpdate])), security(("bearer" = [])))]
+pub async fn request_updates(
+    State(st): State<AppState>,
+    c: Caller,
+    Q(q): Q<UpdatesQuery>,
+) -> Result<Json<Vec<RequestUpdate>>, ApiError> {
+    let end = q
+        .end_date
+        .as_deref()
+        .map(|s| instant(s, "end_date"))
+        .transpose()?
+        .unwrap_or_else(now_us);
+    let start = q
+        .start_date
+        .as_deref()
+        .map(|s| instant(s, "start_date"))
+        .transpose()?
+        .unwrap_or(end - 86_400_000_000);
+    let snap = st.snapshot()?;
+    let store = st.store.clone();
+    st.blocking(move || {
+        let model = &snap.grids.model;
+        let scope = Scope::of(c.user(), model);
+        let mut out = Vec::new();
+        let mut seen: std::collections::HashMap<String, bool> = Default::default();
+        for s in store.updates_between(start, end.saturating_add(1), 10_000)? {
+            let visible = match seen.get(&s.issue_id) {
+                Some(v) => *v,
+                None => {
+                    let v = store.issue(&s.issue_id)?.is_some_and(|r| {
+                        scope.event(
+                            model,
+                            [r.tier1.as_deref(), r.tier2.as_deref(), r.tier3.as_deref()],
+                        )
+                    });
+                    seen.insert(s.issue_id.clone(), v);
+                    v
+                }
+            };
+            if !visible {
+                continue;
+            }
+            let zh = state::zh(&s.state).to_owned();
+            out.push(RequestUpdate {
+                status: if state::is_closed(&s.state) { "closed" } else { "open" },
+                update_id: s.update_id,
+                service_request_id: s.issue_id,
+                updated_datetime: rfc3339(s.at),
+                description: zh.clone(),
+                external_status_code: zh,
+            });
+        }
+        Ok(Json(out))
+    })
+    .await
+}
+
+/// Open311 `servicerequestupdates.json` (POST), form-encoded or JSON:
+/// `update_id`, `service_request_id`, `status`, `updated_datetime`,
+/// `description` (hashed, never stored in clear) and optionally
+/// `external_status_code` with the lifecycle state (English or Chinese),
+/// which wins over the two-valued `status`.
+#[utoipa::path(post, path = "/open311/v2/servicerequestupdates.json", responses((status = 200, body = super::ingest::IngestResponse)), security(("bearer" = [])))]
+pub async fn post_request_update(
+    State(st): State<AppState>,
+    _c: Caller,
+    req: Request,
+) -> Result<Json<super::ingest::IngestResponse>, ApiError> {
+    let json = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    let mut fields: serde_json::Map<String, serde_json::Value> = if json {
+        J::<serde_json::Map<String, serde_json::Value>>::from_request(req, &())
+            .await?
+            .0
+    } else {
+        Form::<std::collections::BTreeMap<String, String>>::from_request(req, &())
+            .await
+            .map_err(|e| ApiError::BadRequest(e.body_text()))?
+            .0
+            .into_iter()
+            .map(|(k, v)| (k, serde_json::Value::String(v)))
+            .collect()
+    };
+    if let Some(code) = fields.remove("external_status_code") {
+        fields.insert("status".into(), code);
+    }
+    let body = serde_json::to_vec(&serde_json::Value::Object(fields))
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let st2 = st.clone();
+    let out = st
+        .blocking(move || {
+            let parsed = parse_updates(&validator(&st2), "application/json", &body)?;
+            store_updates(&st2, parsed)
+        })
+        .await?;
+    Ok(Json(out))
 }

@@ -59,6 +59,7 @@ pub fn app(state: AppState) -> Router {
         .route("/hotspots", get(analysis::hotspots))
         .route("/issues", get(issues::list))
         .route("/events", post(ingest::ingest))
+        .route("/updates", post(ingest::updates))
         .route("/export", get(map::export))
         .route("/export/events", get(export::events))
         .route("/export/units", get(export::units))
@@ -69,6 +70,10 @@ pub fn app(state: AppState) -> Router {
         .route("/services.json", get(issues::services))
         .route("/requests.json", get(issues::requests).post(issues::create))
         .route("/requests/{id}", get(issues::one))
+        .route(
+            "/servicerequestupdates.json",
+            get(issues::request_updates).post(issues::post_request_update),
+        )
         .fallback(no_route);
     let web = &state.config.server.web;
     let mut router = Router::new()

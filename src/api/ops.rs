@@ -30,6 +30,7 @@ pub struct Metrics {
     pub ingest_stored: AtomicU64,
     pub ingest_rejected: AtomicU64,
     pub ingest_duplicates: AtomicU64,
+    pub updates_read: AtomicU64,
     pub frame_rows: AtomicU64,
     pub rebuilds: AtomicU64,
     pub cache_hits: AtomicU64,
@@ -122,6 +123,11 @@ pub async fn metrics(State(st): State<AppState>) -> Response {
             &m.ingest_duplicates,
         ),
         (
+            "wangge_updates_rows_total",
+            "Transition rows received by the updates endpoints.",
+            &m.updates_read,
+        ),
+        (
             "wangge_frame_rebuilds_total",
             "Rebuilds of the analytics frame after ingest.",
             &m.rebuilds,
@@ -149,6 +155,11 @@ pub async fn metrics(State(st): State<AppState>) -> Response {
         "# HELP wangge_frame_rows Events in the analytics frame.\n# TYPE wangge_frame_rows gauge\nwangge_frame_rows {}",
         m.frame_rows.load(Ordering::Relaxed)
     );
+    let pending = st.store.pending_updates().unwrap_or(-1);
+    let _ = writeln!(
+        out,
+        "# HELP wangge_updates_pending Updates waiting for their case.\n# TYPE wangge_updates_pending gauge\nwangge_updates_pending {pending}"
+    );
     let _ = writeln!(
         out,
         "# HELP wangge_ready 1 when data are loaded.\n# TYPE wangge_ready gauge\nwangge_ready {}",
@@ -162,7 +173,9 @@ fn action(method: &str, path: &str) -> Option<&'static str> {
     if path.starts_with("/api/v1/export") {
         return Some("export");
     }
-    if method == "POST" && (path == "/api/v1/events" || path.starts_with("/open311/")) {
+    if method == "POST"
+        && (path == "/api/v1/events" || path == "/api/v1/updates" || path.starts_with("/open311/"))
+    {
         return Some("ingest");
     }
     if path == "/api/v1/login" || path == "/api/v1/openapi.json" {

@@ -48,6 +48,42 @@ impl Grids {
     }
 }
 
+/// `frame` with the rows of the cases in `changed` (same columns, the
+/// last row of a case winning) put in place of their stored versions. The
+/// frame keeps its length and order, so the pseudonyms stay aligned.
+fn replace_rows(frame: DataFrame, changed: &[DataFrame]) -> PolarsResult<DataFrame> {
+    use crate::columns as c;
+    let mut rep = changed[0].clone();
+    for d in &changed[1..] {
+        rep.vstack_mut(d)?;
+    }
+    let (rk, ri) = (rep.column(c::KIND)?.str()?, rep.column(c::ID)?.str()?);
+    let mut last: HashMap<(&str, &str), IdxSize> = HashMap::with_capacity(rep.height());
+    for (i, (k, id)) in rk.iter().zip(ri.iter()).enumerate() {
+        if let (Some(k), Some(id)) = (k, id) {
+            last.insert((k, id), i as IdxSize);
+        }
+    }
+    let (fk, fi) = (frame.column(c::KIND)?.str()?, frame.column(c::ID)?.str()?);
+    let take: IdxCa = fk
+        .iter()
+        .zip(fi.iter())
+        .map(|(k, id)| last.get(&(k?, id?)).copied())
+        .collect();
+    let mask = take.is_not_null();
+    let mut cols = Vec::with_capacity(frame.width());
+    for old in frame.columns() {
+        let name = old.name().as_str();
+        if name == c::ID || name == c::KIND {
+            cols.push(old.clone());
+            continue;
+        }
+        let new = rep.column(name)?.take(&take)?;
+        cols.push(new.zip_with(&mask, old)?);
+    }
+    DataFrame::new(frame.height(), cols)
+}
+
 /// Names of the pre-aggregate tables kept with the frame snapshot.
 const PRE_TABLES: [&str; 4] = ["pre-events", "pre-issues", "pre-households", "pre-codes"];
 
@@ -134,6 +170,8 @@ pub struct Inner {
     pub zone: Zone,
     snapshot: RwLock<Option<Arc<Snapshot>>>,
     pending: Mutex<Vec<DataFrame>>,
+    /// Rows of stored cases that changed, in the order they changed.
+    changed: Mutex<Vec<DataFrame>>,
     /// Held while pending rows are folded in: two folds at once would each
     /// build on the same old snapshot and one would lose the other's rows.
     folding: Mutex<()>,
@@ -177,6 +215,7 @@ impl AppState {
             zone,
             snapshot: RwLock::new(None),
             pending: Mutex::new(Vec::new()),
+            changed: Mutex::new(Vec::new()),
             folding: Mutex::new(()),
             generation: AtomicU64::new(0),
             sessions: RwLock::new(HashMap::new()),
@@ -299,7 +338,14 @@ impl AppState {
                     .map_or_else(|| loaded.full_frame(store), Ok)
                     .and_then(|full| {
                         store
-                            .prepare_snapshot(&full, loaded.high_water, version, &key, &extras)
+                            .prepare_snapshot(
+                                &full,
+                                loaded.high_water,
+                                version,
+                                &key,
+                                &extras,
+                                loaded.changes,
+                            )
                             .and_then(|pending| pending.commit(store))
                     });
                 match written {
@@ -379,15 +425,67 @@ impl AppState {
         }
     }
 
+    /// Queues the new current rows of stored cases that changed.
+    pub fn replace(&self, rows: DataFrame) {
+        if rows.height() > 0 {
+            self.changed
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(rows);
+        }
+    }
+
     /// Folds pending rows into a new snapshot (blocking). `Ok(false)` when
     /// there was nothing to fold.
     pub fn refresh(&self) -> Result<bool, ApiError> {
         let _one_at_a_time = self.folding.lock().unwrap_or_else(|p| p.into_inner());
         let pending = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
-        if pending.is_empty() {
+        let changed = std::mem::take(&mut *self.changed.lock().unwrap_or_else(|p| p.into_inner()));
+        if pending.is_empty() && changed.is_empty() {
             return Ok(false);
         }
         let old = self.snapshot()?;
+        let (frame, pseudonyms, pre) = if pending.is_empty() {
+            (old.frame.clone(), old.pseudonyms.clone(), old.pre.clone())
+        } else {
+            self.fold_new(&old, &pending)?
+        };
+        let (frame, pre) = if changed.is_empty() {
+            (frame, pre)
+        } else {
+            let frame = replace_rows(frame, &changed)?;
+            let cases = frame
+                .clone()
+                .lazy()
+                .filter(col(crate::columns::KIND).neq(lit("visit")));
+            let pre = pre.replace_cases(cases)?;
+            (frame, pre)
+        };
+        let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        let rows = frame.height();
+        let snap = Snapshot {
+            grids: old.grids.clone(),
+            frame,
+            pseudonyms,
+            pre,
+            generation,
+        };
+        *self.snapshot.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(snap));
+        self.cache.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        self.metrics
+            .frame_rows
+            .store(rows as u64, Ordering::Relaxed);
+        self.metrics.rebuilds.fetch_add(1, Ordering::Relaxed);
+        Ok(true)
+    }
+
+    /// The frame, pseudonyms and pre-aggregates of `old` with `pending`
+    /// new rows appended.
+    fn fold_new(
+        &self,
+        old: &Snapshot,
+        pending: &[DataFrame],
+    ) -> Result<(DataFrame, Pseudonyms, PreAgg), ApiError> {
         // The new rows alone are pre-aggregated and folded in: a refresh
         // costs what was ingested since the last one, not the whole frame.
         let mut new = pending[0].clone();
@@ -405,22 +503,7 @@ impl AppState {
         if frame.first_col_n_chunks() > 64 {
             frame.rechunk_mut();
         }
-        let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
-        let rows = frame.height();
-        let snap = Snapshot {
-            grids: old.grids.clone(),
-            frame,
-            pseudonyms,
-            pre,
-            generation,
-        };
-        *self.snapshot.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(snap));
-        self.cache.lock().unwrap_or_else(|p| p.into_inner()).clear();
-        self.metrics
-            .frame_rows
-            .store(rows as u64, Ordering::Relaxed);
-        self.metrics.rebuilds.fetch_add(1, Ordering::Relaxed);
-        Ok(true)
+        Ok((frame, pseudonyms, pre))
     }
 
     /// Records a login, logout or other event; written in batches by [`AppState::spawn_background`].

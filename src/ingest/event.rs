@@ -64,7 +64,7 @@ impl<'a> Field<'a> {
 }
 
 /// The contract's columns, in order; readers map their headers onto these.
-pub const FIELDS: [&str; 14] = [
+pub const FIELDS: [&str; 15] = [
     "id",
     "kind",
     "occurred_at",
@@ -79,6 +79,7 @@ pub const FIELDS: [&str; 14] = [
     "cleared",
     "household",
     "visitor",
+    "updated_at",
 ];
 
 /// Position of a contract column in [`FIELDS`].
@@ -99,6 +100,7 @@ pub enum Col {
     Cleared,
     Household,
     Visitor,
+    UpdatedAt,
 }
 
 /// A validated event (coordinates in WGS84, times in µs UTC, personal data hashed).
@@ -110,7 +112,10 @@ pub struct Event {
     pub lon: f64,
     pub lat: f64,
     pub category: String,
+    /// Issue: `open` or `resolved`, the summary of [`Event::state`] the metrics read.
     pub status: Option<&'static str>,
+    /// Issue: the canonical lifecycle state ([`super::state`]).
+    pub state: Option<&'static str>,
     pub resolved_at: Option<i64>,
     pub deadline: Option<i64>,
     pub satisfaction: Option<&'static str>,
@@ -118,6 +123,8 @@ pub struct Event {
     pub cleared: Option<bool>,
     pub household_hash: Option<String>,
     pub visitor_hash: Option<String>,
+    /// When the source last changed this row (µs UTC): orders re-sent versions.
+    pub updated_at: Option<i64>,
 }
 
 /// Why a row was rejected: the column at fault and a reason.
@@ -127,9 +134,20 @@ pub struct RowError {
     pub reason: String,
 }
 
-fn err(col: Col, reason: impl Into<String>) -> RowError {
+/// A column of an input table, by its contract name.
+pub(super) trait Named: Copy {
+    fn name(self) -> &'static str;
+}
+
+impl Named for Col {
+    fn name(self) -> &'static str {
+        FIELDS[self as usize]
+    }
+}
+
+pub(super) fn err(col: impl Named, reason: impl Into<String>) -> RowError {
     RowError {
-        column: FIELDS[col as usize],
+        column: col.name(),
         reason: reason.into(),
     }
 }
@@ -141,7 +159,7 @@ pub struct Validator<'a> {
     pub hasher: &'a KeyedHasher,
 }
 
-fn text(f: Field<'_>) -> Option<String> {
+pub(super) fn text(f: Field<'_>) -> Option<String> {
     match f {
         Field::Text(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
         Field::Num(n) => Some(if n.fract() == 0.0 && n.abs() < 1e15 {
@@ -162,7 +180,7 @@ fn is_null(f: Field<'_>) -> bool {
     }
 }
 
-fn number(f: Field<'_>, col: Col) -> Result<f64, RowError> {
+pub(super) fn number(f: Field<'_>, col: impl Named) -> Result<f64, RowError> {
     let v = match f {
         Field::Num(n) => n,
         Field::Text(s) if !s.trim().is_empty() => s
@@ -177,7 +195,11 @@ fn number(f: Field<'_>, col: Col) -> Result<f64, RowError> {
     Ok(v)
 }
 
-fn time(f: Field<'_>, col: Col, tz: chrono_tz::Tz) -> Result<Option<i64>, RowError> {
+pub(super) fn time(
+    f: Field<'_>,
+    col: impl Named,
+    tz: chrono_tz::Tz,
+) -> Result<Option<i64>, RowError> {
     match f {
         Field::Time(t) => Ok(Some(t)),
         Field::Text(s) if !s.trim().is_empty() => {
@@ -188,9 +210,9 @@ fn time(f: Field<'_>, col: Col, tz: chrono_tz::Tz) -> Result<Option<i64>, RowErr
     }
 }
 
-fn one_of(
+pub(super) fn one_of(
     f: Field<'_>,
-    col: Col,
+    col: impl Named,
     map: &[(&[&str], &'static str)],
 ) -> Result<Option<&'static str>, RowError> {
     let Some(s) = text(f) else { return Ok(None) };
@@ -210,35 +232,7 @@ fn one_of(
     ))
 }
 
-const STATUS: &[(&[&str], &str)] = &[
-    (
-        &[
-            "open",
-            "pending",
-            "in_progress",
-            "processing",
-            "待处理",
-            "处理中",
-            "已受理",
-            "受理",
-            "未办结",
-        ],
-        "open",
-    ),
-    (
-        &[
-            "resolved",
-            "closed",
-            "done",
-            "已办结",
-            "办结",
-            "已解决",
-            "已完成",
-        ],
-        "resolved",
-    ),
-];
-const SATISFACTION: &[(&[&str], &str)] = &[
+pub(super) const SATISFACTION: &[(&[&str], &str)] = &[
     (&["satisfied", "满意", "非常满意"], "satisfied"),
     (&["basic", "basically_satisfied", "基本满意"], "basic"),
     (&["unsatisfied", "dissatisfied", "不满意"], "unsatisfied"),
@@ -290,6 +284,7 @@ impl Validator<'_> {
             lat,
             category,
             status: None,
+            state: None,
             resolved_at: None,
             deadline: None,
             satisfaction: None,
@@ -297,13 +292,15 @@ impl Validator<'_> {
             cleared: None,
             household_hash: None,
             visitor_hash: None,
+            updated_at: time(get(Col::UpdatedAt), Col::UpdatedAt, self.tz)?,
         };
         match kind {
             Kind::Issue => {
-                ev.status = Some(
-                    one_of(get(Col::Status), Col::Status, STATUS)?
-                        .ok_or_else(|| err(Col::Status, "missing (required for issues)"))?,
-                );
+                let word = text(get(Col::Status))
+                    .ok_or_else(|| err(Col::Status, "missing (required for issues)"))?;
+                let state = super::state::canonical(&word).map_err(|r| err(Col::Status, r))?;
+                ev.state = Some(state);
+                ev.status = Some(super::state::status_of(state));
                 ev.resolved_at = time(get(Col::ResolvedAt), Col::ResolvedAt, self.tz)?;
                 ev.deadline = time(get(Col::Deadline), Col::Deadline, self.tz)?;
                 if let Some(r) = ev.resolved_at.filter(|&r| r < occurred_at) {

@@ -117,6 +117,7 @@ pub(crate) fn column_of(header: &str) -> Option<usize> {
         "是否破案" => Col::Cleared,
         "户" | "户号" => Col::Household,
         "走访人" => Col::Visitor,
+        "更新时间" | "最后更新时间" => Col::UpdatedAt,
         _ => return None,
     };
     Some(alias as usize)
@@ -132,7 +133,7 @@ pub(crate) const REQUIRED: [Col; 6] = [
     Col::Category,
 ];
 
-fn check_required(path: &Path, map: &[Option<usize>; 14]) -> Result<(), IngestError> {
+fn check_required(path: &Path, map: &[Option<usize>; FIELDS.len()]) -> Result<(), IngestError> {
     for c in REQUIRED {
         if map[c as usize].is_none() {
             return Err(IngestError::MissingColumn {
@@ -227,7 +228,7 @@ fn read_csv(
             reason: e.to_string(),
         })?
         .clone();
-    let mut map = [None; 14];
+    let mut map = [None; FIELDS.len()];
     for (i, h) in headers.iter().enumerate() {
         if let Some(c) = column_of(&String::from_utf8_lossy(h)) {
             map[c].get_or_insert(i);
@@ -322,7 +323,7 @@ fn read_jsonl(
         }
         match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&line) {
             Ok(obj) => {
-                let mut map: [Option<&serde_json::Value>; 14] = [None; 14];
+                let mut map: [Option<&serde_json::Value>; FIELDS.len()] = [None; FIELDS.len()];
                 for (k, val) in &obj {
                     if let Some(c) = column_of(k) {
                         map[c].get_or_insert(val);
@@ -423,13 +424,13 @@ fn read_parquet(
     let scan =
         LazyFrame::scan_parquet(PlRefPath::from(p), ScanArgsParquet::default()).map_err(perr)?;
     let schema = scan.clone().collect_schema().map_err(perr)?;
-    let mut names: [Option<String>; 14] = Default::default();
+    let mut names: [Option<String>; FIELDS.len()] = Default::default();
     for n in schema.iter_names() {
         if let Some(c) = column_of(n) {
             names[c].get_or_insert_with(|| n.to_string());
         }
     }
-    let map: [Option<usize>; 14] = std::array::from_fn(|i| names[i].as_ref().map(|_| i));
+    let map: [Option<usize>; FIELDS.len()] = std::array::from_fn(|i| names[i].as_ref().map(|_| i));
     check_required(path, &map)?;
     let file = name(path);
     let mut offset = 0u64;

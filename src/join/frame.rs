@@ -30,7 +30,7 @@ pub fn joined_schema() -> Schema {
     let mut s = Schema::default();
     for name in c::ALL {
         let t = match name {
-            c::OCCURRED_AT | c::RESOLVED_AT | c::DEADLINE => dt.clone(),
+            c::OCCURRED_AT | c::RESOLVED_AT | c::DEADLINE | c::UPDATED_AT => dt.clone(),
             c::LON | c::LAT => DataType::Float64,
             c::CLEARED => DataType::Boolean,
             _ => DataType::String,
@@ -125,6 +125,8 @@ pub fn joined_frame(
                 .with_name(c::OUTCOME.into())
                 .into_series(),
         ),
+        Column::from(ev(|e| e.state).with_name(c::STATE.into()).into_series()),
+        datetime(c::UPDATED_AT, keep.iter().map(|&i| events[i].updated_at))?,
     ];
     DataFrame::new(keep.len(), cols)
 }

@@ -9,7 +9,7 @@
 //! crash) stores nothing twice, and the per-row "inserted or not" comes from
 //! `changes()`, inside the same transaction as the insert.
 
-use rusqlite::{params, Connection};
+use rusqlite::params;
 use serde::Serialize;
 
 use super::{Result, Store};
@@ -25,10 +25,6 @@ pub struct Located<'a> {
     pub tiers: [Option<&'a str>; 3],
 }
 
-const INSERT: &str = "INSERT OR IGNORE INTO events(kind, id, occurred_at, lon, lat, category, status, resolved_at, \
-    deadline, satisfaction, source, cleared, household_hash, visitor_hash, tier1, tier2, tier3, outcome, grid_version) \
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)";
-
 /// One issue as the issue list shows it; no personal data is stored for issues.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct IssueRow {
@@ -37,6 +33,10 @@ pub struct IssueRow {
     /// µs UTC.
     pub occurred_at: i64,
     pub status: Option<String>,
+    /// Canonical lifecycle state.
+    pub state: Option<String>,
+    /// Time of the last change (µs UTC).
+    pub updated_at: Option<i64>,
     pub deadline: Option<i64>,
     pub resolved_at: Option<i64>,
     pub lon: f64,
@@ -47,7 +47,7 @@ pub struct IssueRow {
     pub tier3: Option<String>,
 }
 
-const ISSUE_COLS: &str = "id, category, occurred_at, status, deadline, resolved_at, lon, lat, source, tier1, tier2, tier3";
+const ISSUE_COLS: &str = "id, category, occurred_at, status, deadline, resolved_at, lon, lat, source, tier1, tier2, tier3, state, updated_at";
 
 fn issue_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<IssueRow> {
     Ok(IssueRow {
@@ -63,55 +63,12 @@ fn issue_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<IssueRow> {
         tier1: r.get(9)?,
         tier2: r.get(10)?,
         tier3: r.get(11)?,
+        state: r.get(12)?,
+        updated_at: r.get(13)?,
     })
 }
 
-fn insert_all(
-    c: &mut Connection,
-    version: i64,
-    rows: &[Located<'_>],
-) -> rusqlite::Result<Vec<bool>> {
-    let tx = c.transaction()?;
-    let mut inserted = Vec::with_capacity(rows.len());
-    {
-        let mut st = tx.prepare_cached(INSERT)?;
-        for r in rows {
-            let e = r.event;
-            let n = st.execute(params![
-                e.kind.as_str(),
-                e.id,
-                e.occurred_at,
-                e.lon,
-                e.lat,
-                e.category,
-                e.status,
-                e.resolved_at,
-                e.deadline,
-                e.satisfaction,
-                e.source,
-                e.cleared,
-                e.household_hash,
-                e.visitor_hash,
-                r.tiers[0],
-                r.tiers[1],
-                r.tiers[2],
-                r.outcome.as_str(),
-                version,
-            ])?;
-            inserted.push(n == 1);
-        }
-    }
-    tx.commit()?;
-    Ok(inserted)
-}
-
 impl Store {
-    /// Inserts located events in one transaction; `true` per row that was
-    /// new, `false` for a (kind, id) already stored. Durable on return.
-    pub fn insert_events(&self, grid_version: i64, rows: &[Located<'_>]) -> Result<Vec<bool>> {
-        self.write(|c| insert_all(c, grid_version, rows))
-    }
-
     /// Number of stored events.
     pub fn event_count(&self) -> Result<u64> {
         self.read(|c| c.query_row("SELECT count(*) FROM events", [], |r| r.get::<_, i64>(0)))

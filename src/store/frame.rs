@@ -28,6 +28,8 @@ struct Builders {
     visitor: Vec<Option<String>>,
     tiers: [Vec<Option<String>>; 3],
     outcome: Vec<String>,
+    state: Vec<Option<String>>,
+    updated_at: Vec<Option<i64>>,
 }
 
 fn datetime(name: &str, v: Vec<Option<i64>>) -> PolarsResult<Column> {
@@ -63,6 +65,8 @@ impl Builders {
             Column::new(c::TIER2.into(), t2),
             Column::new(c::TIER3.into(), t3),
             Column::new(c::OUTCOME.into(), self.outcome),
+            Column::new(c::STATE.into(), self.state),
+            datetime(c::UPDATED_AT, self.updated_at)?,
         ];
         DataFrame::new(n, cols)
     }
@@ -83,7 +87,7 @@ impl Store {
             let mut last = after;
             let mut st = conn.prepare(
                 "SELECT seq, id, kind, occurred_at, lon, lat, category, status, resolved_at, deadline, satisfaction, \
-                 source, cleared, household_hash, visitor_hash, tier1, tier2, tier3, outcome FROM events \
+                 source, cleared, household_hash, visitor_hash, tier1, tier2, tier3, outcome, state, updated_at FROM events \
                  WHERE seq > ?1 ORDER BY seq",
             )?;
             let mut rows = st.query([after])?;
@@ -107,6 +111,8 @@ impl Store {
                 b.tiers[1].push(r.get(16)?);
                 b.tiers[2].push(r.get(17)?);
                 b.outcome.push(r.get(18)?);
+                b.state.push(r.get(19)?);
+                b.updated_at.push(r.get(20)?);
             }
             Ok((b, last))
         })?;

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
-use super::{GridVersion, Located, Result, Store};
+use super::{GridVersion, Located, Result, Store, Stored};
 use crate::grid::{parse_geojson, GridError, GridModel, LoadOptions};
 use crate::ingest::{read_file, Batch, Event, Validator};
 use crate::join::{tier_table, JoinSummary, Locator, Outcome, Strategy, NONE};
@@ -18,6 +18,12 @@ pub struct FileIngest {
     pub summary: JoinSummary,
     /// Events newly stored.
     pub inserted: u64,
+    /// Rows that changed a stored case (`updated`), repeated it
+    /// (`unchanged`) or were older than it (`stale`); each counts once,
+    /// outside the join's matched/partial/outside.
+    pub updated: u64,
+    pub unchanged: u64,
+    pub stale: u64,
 }
 
 /// Outcome and tier codes of each event (`Rejected` for non-finite positions).
@@ -168,7 +174,13 @@ pub fn ingest_file(
                     tiers,
                 })
                 .collect();
-            let inserted = match store.insert_events(version, &rows) {
+            let locate = |x: f64, y: f64| {
+                let (o, t) = locate_events(model, &locator, &tiers, &[Event { lon: x, lat: y, ..events[0].clone() }])
+                    .pop()
+                    .unwrap_or((Outcome::Outside, [None; 3]));
+                (o, t.map(|c| c.map(str::to_owned)))
+            };
+            let applied = match store.apply_events(version, &rows, &locate) {
                 Ok(i) => i,
                 Err(e) => {
                     failure = Some(e);
@@ -177,11 +189,26 @@ pub fn ingest_file(
                     ));
                 }
             };
-            for (r, new) in rows.iter().zip(inserted) {
-                if !new {
-                    s.rejected += 1;
-                    s.duplicates += 1;
-                    continue;
+            for (r, a) in rows.iter().zip(applied) {
+                match a.stored {
+                    Stored::New => {}
+                    Stored::Updated => {
+                        out.updated += 1;
+                        continue;
+                    }
+                    Stored::Unchanged => {
+                        out.unchanged += 1;
+                        continue;
+                    }
+                    Stored::Stale | Stored::Pending => {
+                        out.stale += 1;
+                        continue;
+                    }
+                    Stored::Conflict(_) => {
+                        s.rejected += 1;
+                        s.duplicates += 1;
+                        continue;
+                    }
                 }
                 out.inserted += 1;
                 match r.outcome {

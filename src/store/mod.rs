@@ -15,6 +15,7 @@
 //! allows one writer anyway); readers take pooled connections and never
 //! block the writer.
 
+mod cases;
 mod events;
 mod frame;
 mod grids;
@@ -29,6 +30,8 @@ use std::sync::Mutex;
 
 use rusqlite::Connection;
 
+pub use cases::{fold, Applied, Locate, Stored};
+pub use crate::ingest::Step;
 pub use events::{IssueRow, Located};
 pub use grids::GridVersion;
 pub use load::{ensure_grids, ingest_file, FileIngest};

@@ -1,5 +1,9 @@
 //! The database schema, applied idempotently at every open.
 //!
+//! `transitions` keeps every step of every case (the system of record of
+//! its history); `events` holds each case's current state, see
+//! `store::cases`.
+//!
 //! Times are INTEGER microseconds since the epoch, UTC, like the polars frame.
 //! Events carry the grid version they were joined against, so a re-join after
 //! a new grid file can be checked. The only index on events is the
@@ -38,6 +42,9 @@ CREATE TABLE IF NOT EXISTS events (
     cleared        INTEGER,
     household_hash TEXT,
     visitor_hash   TEXT,
+    state          TEXT,
+    updated_at     INTEGER,
+    base           TEXT,
     tier1          TEXT,
     tier2          TEXT,
     tier3          TEXT,
@@ -48,6 +55,25 @@ CREATE TABLE IF NOT EXISTS events (
 DROP INDEX IF EXISTS issues_tier1;
 DROP INDEX IF EXISTS issues_tier2;
 DROP INDEX IF EXISTS issues_tier3;
+CREATE TABLE IF NOT EXISTS transitions (
+    seq          INTEGER PRIMARY KEY,
+    issue_id     TEXT NOT NULL,
+    update_id    TEXT NOT NULL,
+    at           INTEGER NOT NULL,
+    state        TEXT NOT NULL,
+    deadline     INTEGER,
+    satisfaction TEXT,
+    solved       TEXT,
+    category     TEXT,
+    lon          REAL,
+    lat          REAL,
+    to_unit      TEXT,
+    note_hash    TEXT,
+    received_at  INTEGER NOT NULL,
+    applied      INTEGER NOT NULL,
+    UNIQUE (issue_id, update_id)
+);
+CREATE INDEX IF NOT EXISTS transitions_at ON transitions(at);
 CREATE TABLE IF NOT EXISTS users (
     id            INTEGER PRIMARY KEY,
     name          TEXT NOT NULL UNIQUE,
@@ -84,6 +110,22 @@ pub fn upgrade(c: &rusqlite::Connection) -> rusqlite::Result<()> {
     )?;
     if !has_n {
         c.execute_batch("ALTER TABLE audit ADD COLUMN n INTEGER NOT NULL DEFAULT 1")?;
+    }
+    // The lifecycle columns: an older database's issues get their state
+    // from the two-valued status.
+    let has_state: bool = c.query_row(
+        "SELECT count(*) > 0 FROM pragma_table_info('events') WHERE name = 'state'",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_state {
+        c.execute_batch(
+            "ALTER TABLE events ADD COLUMN state TEXT; \
+             ALTER TABLE events ADD COLUMN updated_at INTEGER; \
+             ALTER TABLE events ADD COLUMN base TEXT; \
+             UPDATE events SET state = CASE status WHEN 'resolved' THEN 'closed' ELSE 'reported' END \
+             WHERE kind = 'issue';",
+        )?;
     }
     Ok(())
 }

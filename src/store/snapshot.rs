@@ -38,6 +38,10 @@ struct SnapshotMeta {
     /// Derived tables written with the frame: name and file length.
     #[serde(default)]
     extras: Vec<(String, u64)>,
+    /// Changes of stored cases when the frame was read
+    /// ([`Store::case_changes`]): a case changed since makes the file stale.
+    #[serde(default)]
+    changes: i64,
 }
 
 /// The event frame and where its rows came from.
@@ -56,6 +60,8 @@ pub struct FrameLoad {
     /// key and all readable. They cover the first `from_snapshot` rows of
     /// `frame`; the `from_database` rows after those are the caller's to add.
     pub extras: Option<Vec<DataFrame>>,
+    /// [`Store::case_changes`] before the rows were read.
+    pub changes: i64,
 }
 
 impl FrameLoad {
@@ -125,6 +131,11 @@ impl Store {
         if self.active_grid_id()? != Some(m.grid_version) {
             return Ok(None);
         }
+        // Cases change in place: a change since the file was written means
+        // some of its rows are old versions.
+        if self.case_changes()? != m.changes {
+            return Ok(None);
+        }
         Ok(Some(m))
     }
 
@@ -183,6 +194,7 @@ impl Store {
     /// `extras` names derived tables written with the snapshot under `key`
     /// (see [`Store::prepare_snapshot`]); they describe the snapshot's rows only.
     pub fn load_frame_fast(&self, key: &str, extras: &[&str]) -> Result<FrameLoad> {
+        let changes = self.case_changes()?;
         if let Some(m) = self.valid_snapshot()? {
             let t = std::time::Instant::now();
             // The derived tables are read while the frame is.
@@ -226,6 +238,7 @@ impl Store {
                         from_snapshot: m.rows,
                         from_database,
                         extras,
+                        changes,
                     });
                 }
                 Ok(frame) => tracing::warn!(
@@ -249,6 +262,7 @@ impl Store {
             from_snapshot: 0,
             from_database,
             extras: None,
+            changes,
         })
     }
 
@@ -265,6 +279,7 @@ impl Store {
         grid_version: i64,
         key: &str,
         extras: &[(&str, &DataFrame)],
+        changes: i64,
     ) -> Result<PendingSnapshot> {
         let mut files = vec![self.snapshot_path()];
         let bytes = write_parquet_tmp(frame, &files[0])?;
@@ -283,6 +298,7 @@ impl Store {
             bytes,
             key: key.to_owned(),
             extras: sizes,
+            changes,
         };
         Ok(PendingSnapshot { files, meta })
     }

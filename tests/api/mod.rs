@@ -6,6 +6,7 @@ mod compare;
 mod durability;
 mod export;
 mod grid_versions;
+mod lifecycle;
 mod scope;
 mod snapshot;
 mod support;
@@ -289,9 +290,11 @@ async fn ingest_is_idempotent_and_reports_every_row() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     let v = r.json();
     assert_eq!(v["read"], 4);
-    assert_eq!(v["rejected"], 2);
-    assert_eq!(v["duplicates"], 1);
-    let sum: u64 = ["matched", "partial", "outside", "rejected"]
+    assert_eq!(v["rejected"], 1);
+    // The same row twice in one batch: stored once, then `unchanged`.
+    assert_eq!(v["unchanged"], 1);
+    assert_eq!(v["rows"][2]["outcome"], "unchanged");
+    let sum: u64 = ["matched", "partial", "outside", "updated", "unchanged", "stale", "pending", "rejected"]
         .iter()
         .map(|k| v[*k].as_u64().unwrap())
         .sum();
@@ -306,8 +309,8 @@ async fn ingest_is_idempotent_and_reports_every_row() {
         .await
         .json();
     assert_eq!(
-        (again["rejected"].as_u64(), again["duplicates"].as_u64()),
-        (Some(4), Some(3))
+        (again["rejected"].as_u64(), again["unchanged"].as_u64()),
+        (Some(1), Some(3))
     );
     let csv =
         "id,kind,occurred_at,lon,lat,category\nC-1,incident,2026-03-01 08:00,115.0,38.5,盗窃\n";
@@ -360,15 +363,11 @@ async fn ingest_is_idempotent_and_reports_every_row() {
         .await
         .json();
         assert_eq!(r["read"].as_u64(), Some(1), "{charset}: {r}");
-        let want = if charset == "text/csv" {
-            (0, 0)
-        } else {
-            (1, 1)
-        };
+        let want = if charset == "text/csv" { 0 } else { 1 };
         assert_eq!(
-            (r["rejected"].as_u64(), r["duplicates"].as_u64()),
-            (Some(want.0), Some(want.1)),
-            "{charset}: the second post is a duplicate: {r}"
+            (r["rejected"].as_u64(), r["unchanged"].as_u64()),
+            (Some(0), Some(want)),
+            "{charset}: the second post is the same version again: {r}"
         );
         assert_eq!(r["rows"][0]["id"], "G-1");
     }

@@ -83,7 +83,7 @@ async fn a_restart_reads_the_snapshot_plus_newer_events_and_ignores_a_bad_one() 
         .expect("meta")
         .expect("a grid version");
     let pending = store
-        .prepare_snapshot(&truth, high, version, "", &[])
+        .prepare_snapshot(&truth, high, version, "", &[], 0)
         .expect("prepare");
     let during = store.load_frame_fast("", &[]).expect("fast");
     assert_eq!(

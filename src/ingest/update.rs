@@ -1,0 +1,158 @@
+//! One transition row, validated: a step of a case (CONTRACT.md, "Updates
+//! to cases").
+
+use serde::{Deserialize, Serialize};
+
+use super::event::{err, number, one_of, text, time, Named, Validator, SATISFACTION};
+use super::{Field, RowError};
+
+/// The contract's transition columns, in order.
+pub const UPDATE_FIELDS: [&str; 12] = [
+    "issue_id",
+    "update_id",
+    "at",
+    "status",
+    "deadline",
+    "satisfaction",
+    "solved",
+    "category",
+    "lon",
+    "lat",
+    "to_unit",
+    "note",
+];
+
+/// Position of a transition column in [`UPDATE_FIELDS`].
+#[derive(Debug, Clone, Copy)]
+#[repr(usize)]
+pub enum UCol {
+    IssueId,
+    UpdateId,
+    At,
+    Status,
+    Deadline,
+    Satisfaction,
+    Solved,
+    Category,
+    Lon,
+    Lat,
+    ToUnit,
+    Note,
+}
+
+impl Named for UCol {
+    fn name(self) -> &'static str {
+        UPDATE_FIELDS[self as usize]
+    }
+}
+
+/// A transition column by its contract name or a header alias of Chinese
+/// work-order systems.
+pub fn update_column_of(header: &str) -> Option<usize> {
+    let h = header
+        .trim()
+        .trim_start_matches('\u{feff}')
+        .to_ascii_lowercase();
+    if let Some(i) = UPDATE_FIELDS.iter().position(|f| *f == h) {
+        return Some(i);
+    }
+    let c = match h.as_str() {
+        "service_request_id" | "案件编号" | "工单编号" | "诉求编号" => UCol::IssueId,
+        "环节编号" | "流水号" | "记录编号" => UCol::UpdateId,
+        "updated_datetime" | "时间" | "操作时间" | "处理时间" => UCol::At,
+        "状态" | "环节" | "办理状态" => UCol::Status,
+        "办理期限" | "截止时间" => UCol::Deadline,
+        "满意度" => UCol::Satisfaction,
+        "解决情况" | "是否解决" => UCol::Solved,
+        "类别" => UCol::Category,
+        "long" | "经度" => UCol::Lon,
+        "纬度" => UCol::Lat,
+        "承办单位" | "派往" => UCol::ToUnit,
+        "description" | "备注" | "意见" | "处理意见" => UCol::Note,
+        _ => return None,
+    };
+    Some(c as usize)
+}
+
+/// A validated transition (positions in WGS84, times in µs UTC, the note hashed).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Step {
+    pub issue_id: String,
+    pub update_id: String,
+    /// When the step happened at the source (µs UTC).
+    pub at: i64,
+    /// Canonical state after the step ([`super::state`]).
+    pub state: String,
+    /// A new deadline (an extension).
+    pub deadline: Option<i64>,
+    pub satisfaction: Option<String>,
+    /// `solved`, `partly` or `unsolved`.
+    pub solved: Option<String>,
+    /// A corrected category.
+    pub category: Option<String>,
+    /// A corrected position, WGS84.
+    pub lon: Option<f64>,
+    pub lat: Option<f64>,
+    /// Department or unit dispatched or escalated to.
+    pub to_unit: Option<String>,
+    /// Keyed hash of the free-text note: it may hold personal data, so the
+    /// clear text is never stored.
+    pub note_hash: Option<String>,
+}
+
+const SOLVED: &[(&[&str], &str)] = &[
+    (&["solved", "解决", "已解决"], "solved"),
+    (&["partly", "部分解决"], "partly"),
+    (&["unsolved", "未解决"], "unsolved"),
+];
+
+impl Validator<'_> {
+    /// Validates one transition row given as a field accessor over [`UPDATE_FIELDS`].
+    pub fn validate_update<'r>(&self, get: impl Fn(UCol) -> Field<'r>) -> Result<Step, RowError> {
+        let issue_id = text(get(UCol::IssueId)).ok_or_else(|| err(UCol::IssueId, "missing"))?;
+        let update_id =
+            text(get(UCol::UpdateId)).ok_or_else(|| err(UCol::UpdateId, "missing"))?;
+        let at = time(get(UCol::At), UCol::At, self.tz)?.ok_or_else(|| err(UCol::At, "missing"))?;
+        let word = text(get(UCol::Status)).ok_or_else(|| err(UCol::Status, "missing"))?;
+        let state = super::state::canonical(&word).map_err(|r| err(UCol::Status, r))?;
+        let lon = match get(UCol::Lon) {
+            Field::Null => None,
+            Field::Text(t) if t.trim().is_empty() => None,
+            f => Some(number(f, UCol::Lon)?),
+        };
+        let lat = match get(UCol::Lat) {
+            Field::Null => None,
+            Field::Text(t) if t.trim().is_empty() => None,
+            f => Some(number(f, UCol::Lat)?),
+        };
+        let position = match (lon, lat) {
+            (None, None) => None,
+            (Some(x), Some(y)) => {
+                if !(-90.0..=90.0).contains(&y) {
+                    return Err(err(UCol::Lat, format!("{y} is out of range -90..90")));
+                }
+                if !(-180.0..=180.0).contains(&x) {
+                    return Err(err(UCol::Lon, format!("{x} is out of range -180..180")));
+                }
+                Some(super::crs::to_wgs84(self.crs, x, y))
+            }
+            (None, Some(_)) => return Err(err(UCol::Lon, "missing (lat is given)")),
+            (Some(_), None) => return Err(err(UCol::Lat, "missing (lon is given)")),
+        };
+        Ok(Step {
+            issue_id,
+            update_id,
+            at,
+            state: state.to_owned(),
+            deadline: time(get(UCol::Deadline), UCol::Deadline, self.tz)?,
+            satisfaction: one_of(get(UCol::Satisfaction), UCol::Satisfaction, SATISFACTION)?
+                .map(str::to_owned),
+            solved: one_of(get(UCol::Solved), UCol::Solved, SOLVED)?.map(str::to_owned),
+            category: text(get(UCol::Category)),
+            lon: position.map(|p| p.0),
+            lat: position.map(|p| p.1),
+            to_unit: text(get(UCol::ToUnit)),
+            note_hash: text(get(UCol::Note)).map(|n| self.hasher.hash(&n)),
+        })
+    }
+}

@@ -1,0 +1,706 @@
+//! Cases that move: whole rows sent again and transition rows, applied to
+//! the stored case in one transaction with the batch.
+//!
+//! A stored event row holds the case's *current* state (what the frame
+//! reads) and, once it has moved, its *base*: the latest whole-row version
+//! received, as JSON. Transition rows live in `transitions`, one per
+//! (issue_id, update_id). The current state is always the fold
+//! ([`fold`]) of the base with the transitions at or after the base's
+//! version time, in (`at`, `update_id`) order, so the arrival order never
+//! matters: a late transition re-folds the case. Transitions for a case not
+//! yet stored wait (`applied = 0`) and are folded in when it arrives.
+
+use std::cmp::Ordering;
+
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use serde::{Deserialize, Serialize};
+
+use super::{Located, Result, Store};
+use crate::ingest::state::{canonical, is_closed, rank, status_of};
+use crate::ingest::{Event, Kind, Step};
+use crate::join::Outcome;
+
+/// What became of one row offered to the store.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Stored {
+    /// A case not seen before (its waiting transitions folded in).
+    New,
+    /// The case changed.
+    Updated,
+    /// The same version again (or a step that changes nothing current).
+    Unchanged,
+    /// Older than what is stored: kept (transitions) or ignored (whole rows), the case unchanged.
+    Stale,
+    /// A transition for a case not yet stored: kept, applied when it arrives.
+    Pending,
+    /// Refused, with the reason.
+    Conflict(String),
+}
+
+impl Stored {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Stored::New => "new",
+            Stored::Updated => "updated",
+            Stored::Unchanged => "unchanged",
+            Stored::Stale => "stale",
+            Stored::Pending => "pending",
+            Stored::Conflict(_) => "rejected",
+        }
+    }
+}
+
+/// One row's fate and, for new and updated cases, the case as it now is
+/// (its position may have moved: the caller locates it again for the frame).
+#[derive(Debug, Clone)]
+pub struct Applied {
+    pub stored: Stored,
+    pub current: Option<Event>,
+}
+
+const SATISFACTION: [&str; 3] = ["satisfied", "basic", "unsatisfied"];
+const SOURCES: [&str; 5] = ["patrol", "hotline", "walk_in", "online", "other"];
+
+fn intern(v: Option<String>, known: &[&'static str]) -> Option<&'static str> {
+    let v = v?;
+    known.iter().copied().find(|k| *k == v)
+}
+
+/// The time of the base version: its `updated_at`, else its closing time
+/// when closed, else when it occurred. Transitions from this time on apply.
+fn version_time(e: &Event) -> i64 {
+    e.updated_at
+        .or(e.resolved_at.filter(|_| e.state.is_some_and(is_closed)))
+        .unwrap_or(e.occurred_at)
+}
+
+/// The current state of a case: `base` with `steps` applied in (`at`,
+/// `update_id`) order. Steps before the base's version time are history the
+/// base already reflects. `updated_at` of the result is the time of its
+/// last change.
+pub fn fold(base: &Event, steps: &[Step]) -> Event {
+    let mut steps: Vec<&Step> = steps.iter().collect();
+    steps.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.update_id.cmp(&b.update_id)));
+    let from = version_time(base);
+    let mut e = base.clone();
+    for s in steps.into_iter().filter(|s| s.at >= from) {
+        let Ok(state) = canonical(&s.state) else {
+            continue;
+        };
+        let was_closed = e.state.is_some_and(is_closed);
+        e.state = Some(state);
+        e.status = Some(status_of(state));
+        if is_closed(state) {
+            if !was_closed || e.resolved_at.is_none() {
+                e.resolved_at = Some(s.at);
+            }
+        } else {
+            e.resolved_at = None;
+        }
+        if s.deadline.is_some() {
+            e.deadline = s.deadline;
+        }
+        if let Some(v) = intern(s.satisfaction.clone(), &SATISFACTION) {
+            e.satisfaction = Some(v);
+        }
+        if let Some(c) = &s.category {
+            e.category = c.clone();
+        }
+        if let (Some(lon), Some(lat)) = (s.lon, s.lat) {
+            e.lon = lon;
+            e.lat = lat;
+        }
+        e.updated_at = Some(e.updated_at.map_or(s.at, |u| u.max(s.at)));
+    }
+    e
+}
+
+/// Whether `new`, a whole row sent again without version times on both
+/// sides, moves the case forward from `old`.
+fn forward(old: &Event, new: &Event) -> bool {
+    let (o, n) = (old.state.unwrap_or("reported"), new.state.unwrap_or("reported"));
+    (n == "reopened" && is_closed(o))
+        || rank(n) > rank(o)
+        || (old.resolved_at.is_none() && new.resolved_at.is_some())
+        || (old.satisfaction.is_none() && new.satisfaction.is_some())
+        || (old.cleared != Some(true) && new.cleared == Some(true))
+        || (old.deadline.is_none() && new.deadline.is_some())
+}
+
+/// The rule for a whole row of a stored (kind, id): see CONTRACT.md.
+fn decide(base: &Event, new: &Event) -> Stored {
+    if base == new {
+        return Stored::Unchanged;
+    }
+    if new.kind == Kind::Visit {
+        return Stored::Conflict(
+            "conflict: a visit record cannot change once stored; send a correction under a new id"
+                .into(),
+        );
+    }
+    match (base.updated_at, new.updated_at) {
+        (Some(a), Some(b)) => match b.cmp(&a) {
+            Ordering::Greater => Stored::Updated,
+            Ordering::Less => Stored::Stale,
+            Ordering::Equal => Stored::Conflict(format!(
+                "conflict: ({}, {}) is stored with the same updated_at and other content",
+                new.kind.as_str(),
+                new.id
+            )),
+        },
+        _ if forward(base, new) => Stored::Updated,
+        _ => Stored::Stale,
+    }
+}
+
+/// The mutable part of a whole-row version, as kept in `events.base`.
+#[derive(Serialize, Deserialize)]
+struct BaseRow {
+    occurred_at: i64,
+    lon: f64,
+    lat: f64,
+    category: String,
+    state: Option<String>,
+    resolved_at: Option<i64>,
+    deadline: Option<i64>,
+    satisfaction: Option<String>,
+    source: Option<String>,
+    cleared: Option<bool>,
+    updated_at: Option<i64>,
+}
+
+impl BaseRow {
+    fn of(e: &Event) -> BaseRow {
+        BaseRow {
+            occurred_at: e.occurred_at,
+            lon: e.lon,
+            lat: e.lat,
+            category: e.category.clone(),
+            state: e.state.map(str::to_owned),
+            resolved_at: e.resolved_at,
+            deadline: e.deadline,
+            satisfaction: e.satisfaction.map(str::to_owned),
+            source: e.source.map(str::to_owned),
+            cleared: e.cleared,
+            updated_at: e.updated_at,
+        }
+    }
+
+    fn onto(self, e: &Event) -> Event {
+        let state = self.state.and_then(|s| canonical(&s).ok());
+        Event {
+            occurred_at: self.occurred_at,
+            lon: self.lon,
+            lat: self.lat,
+            category: self.category,
+            state,
+            status: state.map(status_of),
+            resolved_at: self.resolved_at,
+            deadline: self.deadline,
+            satisfaction: intern(self.satisfaction, &SATISFACTION),
+            source: intern(self.source, &SOURCES),
+            cleared: self.cleared,
+            updated_at: self.updated_at,
+            ..e.clone()
+        }
+    }
+}
+
+/// A stored case: its row number, current state and base version.
+struct Case {
+    seq: i64,
+    current: Event,
+    base: Event,
+}
+
+const CASE_COLS: &str = "seq, occurred_at, lon, lat, category, state, resolved_at, deadline, \
+    satisfaction, source, cleared, household_hash, visitor_hash, updated_at, base";
+
+fn read_case(c: &Connection, kind: Kind, id: &str) -> rusqlite::Result<Option<Case>> {
+    let mut st = c.prepare_cached(&format!(
+        "SELECT {CASE_COLS} FROM events WHERE kind = ?1 AND id = ?2"
+    ))?;
+    st.query_row(params![kind.as_str(), id], |r| {
+        let state: Option<String> = r.get(5)?;
+        let state = state.and_then(|s| canonical(&s).ok());
+        let current = Event {
+            id: id.to_owned(),
+            kind,
+            occurred_at: r.get(1)?,
+            lon: r.get(2)?,
+            lat: r.get(3)?,
+            category: r.get(4)?,
+            state,
+            status: state.map(status_of),
+            resolved_at: r.get(6)?,
+            deadline: r.get(7)?,
+            satisfaction: intern(r.get(8)?, &SATISFACTION),
+            source: intern(r.get(9)?, &SOURCES),
+            cleared: r.get(10)?,
+            household_hash: r.get(11)?,
+            visitor_hash: r.get(12)?,
+            updated_at: r.get(13)?,
+        };
+        let base: Option<String> = r.get(14)?;
+        let base = base
+            .and_then(|b| serde_json::from_str::<BaseRow>(&b).ok())
+            .map_or_else(|| current.clone(), |b| b.onto(&current));
+        Ok(Case {
+            seq: r.get(0)?,
+            current,
+            base,
+        })
+    })
+    .optional()
+}
+
+const STEP_COLS: &str =
+    "issue_id, update_id, at, state, deadline, satisfaction, solved, category, lon, lat, to_unit, note_hash";
+
+fn step_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Step> {
+    Ok(Step {
+        issue_id: r.get(0)?,
+        update_id: r.get(1)?,
+        at: r.get(2)?,
+        state: r.get(3)?,
+        deadline: r.get(4)?,
+        satisfaction: r.get(5)?,
+        solved: r.get(6)?,
+        category: r.get(7)?,
+        lon: r.get(8)?,
+        lat: r.get(9)?,
+        to_unit: r.get(10)?,
+        note_hash: r.get(11)?,
+    })
+}
+
+fn steps_of(c: &Connection, issue_id: &str) -> rusqlite::Result<Vec<Step>> {
+    let mut st = c.prepare_cached(&format!(
+        "SELECT {STEP_COLS} FROM transitions WHERE issue_id = ?1 ORDER BY at, update_id"
+    ))?;
+    let rows = st.query_map([issue_id], step_row)?;
+    rows.collect()
+}
+
+fn bump(tx: &Transaction<'_>, key: &str, by: i64) -> rusqlite::Result<()> {
+    if by != 0 {
+        tx.execute(
+            "INSERT INTO meta(key, value) VALUES (?1, ?2) \
+             ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + ?2",
+            params![key, by],
+        )?;
+    }
+    Ok(())
+}
+
+fn counter(c: &Connection, key: &str) -> rusqlite::Result<i64> {
+    Ok(c.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| {
+        r.get::<_, String>(0)
+    })
+    .optional()?
+    .and_then(|v| v.parse().ok())
+    .unwrap_or(0))
+}
+
+/// `meta` key: transitions waiting for their case.
+const PENDING: &str = "pending_updates";
+/// `meta` key: how many times a stored case changed (the frame snapshot
+/// records it; a different count means rows changed under it).
+pub(crate) const CHANGES: &str = "case_changes";
+
+/// Writes the current state of a case over its row; the base is kept
+/// when it differs from the current state.
+fn write_case(
+    tx: &Transaction<'_>,
+    seq: i64,
+    current: &Event,
+    base: &Event,
+    located: &Located<'_>,
+    grid_version: i64,
+) -> rusqlite::Result<()> {
+    let base_json = (base != current)
+        .then(|| serde_json::to_string(&BaseRow::of(base)).unwrap_or_default());
+    tx.prepare_cached(
+        "UPDATE events SET occurred_at = ?1, lon = ?2, lat = ?3, category = ?4, status = ?5, state = ?6, \
+         resolved_at = ?7, deadline = ?8, satisfaction = ?9, source = ?10, cleared = ?11, updated_at = ?12, \
+         base = ?13, tier1 = ?14, tier2 = ?15, tier3 = ?16, outcome = ?17, grid_version = ?18 WHERE seq = ?19",
+    )?
+    .execute(params![
+        current.occurred_at,
+        current.lon,
+        current.lat,
+        current.category,
+        current.status,
+        current.state,
+        current.resolved_at,
+        current.deadline,
+        current.satisfaction,
+        current.source,
+        current.cleared,
+        current.updated_at,
+        base_json,
+        located.tiers[0],
+        located.tiers[1],
+        located.tiers[2],
+        located.outcome.as_str(),
+        grid_version,
+        seq
+    ])?;
+    bump(tx, CHANGES, 1)
+}
+
+/// Locates a position: outcome and tier codes.
+pub type Locate<'a> = dyn Fn(f64, f64) -> (Outcome, [Option<String>; 3]) + 'a;
+
+fn located_at<'a>(
+    e: &'a Event,
+    hit: &'a (Outcome, [Option<String>; 3]),
+) -> Located<'a> {
+    Located {
+        event: e,
+        outcome: hit.0,
+        tiers: [
+            hit.1[0].as_deref(),
+            hit.1[1].as_deref(),
+            hit.1[2].as_deref(),
+        ],
+    }
+}
+
+const INSERT: &str = "INSERT OR IGNORE INTO events(kind, id, occurred_at, lon, lat, category, status, state, resolved_at, \
+    deadline, satisfaction, source, cleared, household_hash, visitor_hash, updated_at, tier1, tier2, tier3, outcome, grid_version) \
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)";
+
+fn apply_rows(
+    c: &mut Connection,
+    version: i64,
+    rows: &[Located<'_>],
+    locate: &Locate<'_>,
+) -> rusqlite::Result<Vec<Applied>> {
+    let tx = c.transaction()?;
+    let mut pending = counter(&tx, PENDING)?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let e = r.event;
+        let n = tx.prepare_cached(INSERT)?.execute(params![
+            e.kind.as_str(),
+            e.id,
+            e.occurred_at,
+            e.lon,
+            e.lat,
+            e.category,
+            e.status,
+            e.state,
+            e.resolved_at,
+            e.deadline,
+            e.satisfaction,
+            e.source,
+            e.cleared,
+            e.household_hash,
+            e.visitor_hash,
+            e.updated_at,
+            r.tiers[0],
+            r.tiers[1],
+            r.tiers[2],
+            r.outcome.as_str(),
+            version,
+        ])?;
+        if n == 1 {
+            if pending > 0 && e.kind == Kind::Issue {
+                let waiting = steps_of(&tx, &e.id)?;
+                if !waiting.is_empty() {
+                    let current = fold(e, &waiting);
+                    let hit = locate(current.lon, current.lat);
+                    let seq = tx.last_insert_rowid();
+                    write_case(&tx, seq, &current, e, &located_at(&current, &hit), version)?;
+                    let done = tx.execute(
+                        "UPDATE transitions SET applied = 1 WHERE issue_id = ?1 AND applied = 0",
+                        [&e.id],
+                    )?;
+                    pending -= done as i64;
+                    bump(&tx, PENDING, -(done as i64))?;
+                    out.push(Applied {
+                        stored: Stored::New,
+                        current: Some(current),
+                    });
+                    continue;
+                }
+            }
+            out.push(Applied {
+                stored: Stored::New,
+                current: Some(e.clone()),
+            });
+            continue;
+        }
+        let Some(case) = read_case(&tx, e.kind, &e.id)? else {
+            out.push(Applied {
+                stored: Stored::Conflict("stored case could not be read back".into()),
+                current: None,
+            });
+            continue;
+        };
+        // The incoming row against the latest whole row received.
+        let stored = decide(&case.base, e);
+        let base = e.clone();
+        if stored != Stored::Updated {
+            out.push(Applied {
+                stored,
+                current: None,
+            });
+            continue;
+        }
+        let steps = if e.kind == Kind::Issue {
+            steps_of(&tx, &e.id)?
+        } else {
+            Vec::new()
+        };
+        let current = fold(&base, &steps);
+        if current == case.current {
+            out.push(Applied {
+                stored: Stored::Unchanged,
+                current: None,
+            });
+            continue;
+        }
+        let hit = locate(current.lon, current.lat);
+        write_case(&tx, case.seq, &current, &base, &located_at(&current, &hit), version)?;
+        out.push(Applied {
+            stored: Stored::Updated,
+            current: Some(current),
+        });
+    }
+    tx.commit()?;
+    Ok(out)
+}
+
+fn apply_steps(
+    c: &mut Connection,
+    version: i64,
+    steps: &[Step],
+    locate: &Locate<'_>,
+) -> rusqlite::Result<Vec<Applied>> {
+    let tx = c.transaction()?;
+    let now = super::now_us();
+    let mut out = Vec::with_capacity(steps.len());
+    for s in steps {
+        let case = read_case(&tx, Kind::Issue, &s.issue_id)?;
+        let n = tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO transitions(issue_id, update_id, at, state, deadline, satisfaction, solved, \
+                 category, lon, lat, to_unit, note_hash, received_at, applied) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+            )?
+            .execute(params![
+                s.issue_id,
+                s.update_id,
+                s.at,
+                s.state,
+                s.deadline,
+                s.satisfaction,
+                s.solved,
+                s.category,
+                s.lon,
+                s.lat,
+                s.to_unit,
+                s.note_hash,
+                now,
+                case.is_some()
+            ])?;
+        if n == 0 {
+            let stored: Option<Step> = tx
+                .prepare_cached(&format!(
+                    "SELECT {STEP_COLS} FROM transitions WHERE issue_id = ?1 AND update_id = ?2"
+                ))?
+                .query_row(params![s.issue_id, s.update_id], step_row)
+                .optional()?;
+            let stored = match stored {
+                Some(old) if old == *s => Stored::Unchanged,
+                _ => Stored::Conflict(format!(
+                    "conflict: update {:?} of issue {:?} is stored with other content",
+                    s.update_id, s.issue_id
+                )),
+            };
+            out.push(Applied {
+                stored,
+                current: None,
+            });
+            continue;
+        }
+        let Some(case) = case else {
+            bump(&tx, PENDING, 1)?;
+            out.push(Applied {
+                stored: Stored::Pending,
+                current: None,
+            });
+            continue;
+        };
+        let current = fold(&case.base, &steps_of(&tx, &s.issue_id)?);
+        if current == case.current {
+            let older = case.current.updated_at.is_some_and(|u| s.at < u);
+            out.push(Applied {
+                stored: if older {
+                    Stored::Stale
+                } else {
+                    Stored::Unchanged
+                },
+                current: None,
+            });
+            continue;
+        }
+        let hit = locate(current.lon, current.lat);
+        write_case(&tx, case.seq, &current, &case.base, &located_at(&current, &hit), version)?;
+        out.push(Applied {
+            stored: Stored::Updated,
+            current: Some(current),
+        });
+    }
+    tx.commit()?;
+    Ok(out)
+}
+
+impl Store {
+    /// Stores located events in one transaction: a (kind, id) not seen
+    /// before is inserted (with any transitions waiting for it folded in),
+    /// one already stored is judged as a re-sent version. Durable on return.
+    pub fn apply_events(
+        &self,
+        grid_version: i64,
+        rows: &[Located<'_>],
+        locate: &Locate<'_>,
+    ) -> Result<Vec<Applied>> {
+        self.write(|c| apply_rows(c, grid_version, rows, locate))
+    }
+
+    /// Stores transition rows in one transaction and folds each into its
+    /// case (or keeps it waiting). Durable on return.
+    pub fn apply_updates(
+        &self,
+        grid_version: i64,
+        steps: &[Step],
+        locate: &Locate<'_>,
+    ) -> Result<Vec<Applied>> {
+        self.write(|c| apply_steps(c, grid_version, steps, locate))
+    }
+
+    /// The transitions of one issue, in (`at`, `update_id`) order.
+    pub fn history(&self, issue_id: &str) -> Result<Vec<Step>> {
+        self.read(|c| steps_of(c, issue_id))
+    }
+
+    /// Transitions whose `at` lies in `[from, to)` (µs), oldest first, at most `limit`.
+    pub fn updates_between(&self, from: i64, to: i64, limit: usize) -> Result<Vec<Step>> {
+        self.read(|c| {
+            let mut st = c.prepare(&format!(
+                "SELECT {STEP_COLS} FROM transitions WHERE at >= ?1 AND at < ?2 ORDER BY at, issue_id, update_id LIMIT ?3"
+            ))?;
+            let rows = st.query_map(params![from, to, limit as i64], step_row)?;
+            rows.collect()
+        })
+    }
+
+    /// Transitions waiting for their case.
+    pub fn pending_updates(&self) -> Result<i64> {
+        self.read(|c| counter(c, PENDING))
+    }
+
+    /// How many times stored cases have changed.
+    pub fn case_changes(&self) -> Result<i64> {
+        self.read(|c| counter(c, CHANGES))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn issue(state: &'static str) -> Event {
+        Event {
+            id: "A".into(),
+            kind: Kind::Issue,
+            occurred_at: 1_000,
+            lon: 115.0,
+            lat: 38.5,
+            category: "环境卫生".into(),
+            status: Some(status_of(state)),
+            state: Some(state),
+            resolved_at: None,
+            deadline: None,
+            satisfaction: None,
+            source: None,
+            cleared: None,
+            household_hash: None,
+            visitor_hash: None,
+            updated_at: None,
+        }
+    }
+
+    fn step(id: &str, at: i64, state: &str) -> Step {
+        Step {
+            issue_id: "A".into(),
+            update_id: id.into(),
+            at,
+            state: state.into(),
+            deadline: None,
+            satisfaction: None,
+            solved: None,
+            category: None,
+            lon: None,
+            lat: None,
+            to_unit: None,
+            note_hash: None,
+        }
+    }
+
+    #[test]
+    fn the_fold_does_not_depend_on_arrival_order() {
+        let mut steps = vec![
+            step("u1", 2_000, "dispatched"),
+            step("u2", 3_000, "handled"),
+            step("u3", 4_000, "closed"),
+            step("u4", 5_000, "reopened"),
+            step("u5", 6_000, "closed"),
+        ];
+        steps[4].satisfaction = Some("basic".into());
+        let a = fold(&issue("reported"), &steps);
+        steps.reverse();
+        let b = fold(&issue("reported"), &steps);
+        assert_eq!(a, b);
+        assert_eq!(a.state, Some("closed"));
+        assert_eq!(a.status, Some("resolved"));
+        assert_eq!(a.resolved_at, Some(6_000));
+        assert_eq!(a.satisfaction, Some("basic"));
+        assert_eq!(a.updated_at, Some(6_000));
+    }
+
+    #[test]
+    fn a_reopened_case_is_open_and_a_base_hides_older_steps() {
+        let a = fold(
+            &issue("reported"),
+            &[step("u1", 2_000, "closed"), step("u2", 3_000, "核查不通过")],
+        );
+        assert_eq!((a.status, a.resolved_at), (Some("open"), None));
+        // A whole row closed at 5_000 already reflects a dispatch at 2_000.
+        let mut base = issue("closed");
+        base.resolved_at = Some(5_000);
+        let b = fold(&base, &[step("u1", 2_000, "dispatched")]);
+        assert_eq!(b.state, Some("closed"));
+    }
+
+    #[test]
+    fn whole_rows_follow_their_version_times() {
+        let mut old = issue("reported");
+        old.updated_at = Some(10);
+        let mut new = issue("closed");
+        new.updated_at = Some(20);
+        assert_eq!(decide(&old, &new), Stored::Updated);
+        assert_eq!(decide(&new, &old), Stored::Stale);
+        assert_eq!(decide(&new, &new.clone()), Stored::Unchanged);
+        let mut same_time = issue("handled");
+        same_time.updated_at = Some(20);
+        assert!(matches!(decide(&new, &same_time), Stored::Conflict(r) if r.contains("same updated_at")));
+        // Without version times only forward moves apply.
+        assert_eq!(decide(&issue("reported"), &issue("closed")), Stored::Updated);
+        assert_eq!(decide(&issue("closed"), &issue("dispatched")), Stored::Stale);
+        assert_eq!(decide(&issue("closed"), &issue("reopened")), Stored::Updated);
+    }
+}

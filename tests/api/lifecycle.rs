@@ -1,0 +1,259 @@
+//! Cases that move: re-sent rows, transition rows in any order, as-of
+//! backlogs, the Open311 view of a case and its updates.
+
+use axum::http::StatusCode;
+use serde_json::{json, Value};
+
+use super::support::{get, login, post_json, send, Env};
+
+/// A position inside the demo county.
+const AT: (f64, f64) = (115.0, 38.5);
+
+fn issue(id: &str, status: &str, occurred: &str) -> Value {
+    json!({"id": id, "kind": "issue", "occurred_at": occurred, "lon": AT.0, "lat": AT.1,
+           "category": "环境卫生", "status": status})
+}
+
+fn step(issue: &str, update: &str, at: &str, status: &str) -> Value {
+    json!({"issue_id": issue, "update_id": update, "at": at, "status": status})
+}
+
+async fn updates(e: &Env, t: &str, body: Value) -> Value {
+    let r = post_json(&e.app, "/api/v1/updates", Some(t), body).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    r.json()
+}
+
+/// Outcome counts add up to the rows read.
+fn balanced(v: &Value) {
+    let sum: u64 = [
+        "matched", "partial", "outside", "updated", "unchanged", "stale", "pending", "rejected",
+    ]
+    .iter()
+    .map(|k| v[*k].as_u64().unwrap())
+    .sum();
+    assert_eq!(Some(sum), v["read"].as_u64(), "{v}");
+    assert_eq!(v["rows"].as_array().unwrap().len() as u64, sum);
+}
+
+/// The grid holding [`AT`].
+async fn grid_of(e: &Env, t: &str, id: &str) -> String {
+    e.state.refresh().unwrap();
+    let snap = e.state.snapshot().unwrap();
+    let f = &snap.frame;
+    let ids = f.column("id").unwrap().str().unwrap();
+    let k = ids.iter().position(|x| x == Some(id)).expect("case in the frame");
+    let _ = t;
+    f.column("tier3").unwrap().str().unwrap().get(k).unwrap().to_owned()
+}
+
+async fn kpi(e: &Env, t: &str, unit: &str, window: &str, metric: &str) -> Option<f64> {
+    let r = get(&e.app, &format!("/api/v1/units/{unit}/kpis?{window}&kind=issue"), t).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let v = r.json();
+    let k = v["kpis"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["metric"] == metric)
+        .unwrap_or_else(|| panic!("{metric} in {v}"))
+        .clone();
+    k["value"].as_f64()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fixmystreet_scenario_closes_a_case_once() {
+    let e = super::support::env();
+    let t = login(&e.app, "admin").await;
+    // A case sent open.
+    let r = post_json(
+        &e.app,
+        "/api/v1/events",
+        Some(&t),
+        json!([issue("FMS-1", "open", "2020-03-02T09:00:00+08:00")]),
+    )
+    .await
+    .json();
+    balanced(&r);
+    let grid = grid_of(&e, &t, "FMS-1").await;
+    let march = "from=2020-03-01&to=2020-04-01";
+    let before = kpi(&e, &t, &grid, march, "resolved_count").await;
+    // An update closing it a week later; the same update again; an older update last.
+    let close = step("FMS-1", "u-2", "2020-03-09T10:00:00+08:00", "已办结");
+    let r = updates(&e, &t, json!([close.clone()])).await;
+    assert_eq!(r["updated"], 1, "{r}");
+    let r = updates(&e, &t, json!([close])).await;
+    assert_eq!(r["unchanged"], 1, "{r}");
+    let r = updates(&e, &t, json!([step("FMS-1", "u-1", "2020-03-03T09:00:00+08:00", "派遣")])).await;
+    assert_eq!(r["stale"], 1, "the older update changes nothing: {r}");
+    balanced(&r);
+    // Closed, counted once.
+    let one = get(&e.app, "/open311/v2/requests/FMS-1.json", &t).await.json();
+    assert_eq!(one[0]["status"], "closed", "{one}");
+    assert_eq!(one[0]["status_notes"], "结案");
+    assert!(one[0]["updated_datetime"].as_str().unwrap().starts_with("2020-03-09T10:00:00"), "{one}");
+    e.state.refresh().unwrap();
+    let after = kpi(&e, &t, &grid, march, "resolved_count").await;
+    assert_eq!(after, Some(before.unwrap_or(0.0) + 1.0));
+    assert_eq!(kpi(&e, &t, &grid, march, "issue_count").await, Some(1.0));
+    // Two distinct updates listed.
+    let u = get(
+        &e.app,
+        "/open311/v2/servicerequestupdates.json?start_date=2020-03-01T00:00:00%2B08:00&end_date=2020-04-01T00:00:00%2B08:00",
+        &t,
+    )
+    .await;
+    assert_eq!(u.status, StatusCode::OK, "{}", u.text());
+    let u = u.json();
+    let ids: Vec<&str> = u.as_array().unwrap().iter().map(|x| x["update_id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["u-1", "u-2"], "{u}");
+    assert_eq!(u[1]["status"], "closed");
+    assert_eq!(u[1]["external_status_code"], "结案");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn arrival_order_does_not_matter() {
+    let steps = [
+        step("ORD-1", "a", "2020-05-02T09:00:00+08:00", "受理"),
+        step("ORD-1", "b", "2020-05-03T09:00:00+08:00", "派遣"),
+        step("ORD-1", "c", "2020-05-05T09:00:00+08:00", "已处置"),
+        step("ORD-1", "d", "2020-05-06T09:00:00+08:00", "结案"),
+        step("ORD-1", "e", "2020-05-08T09:00:00+08:00", "核查不通过"),
+        json!({"issue_id": "ORD-1", "update_id": "f", "at": "2020-05-20T09:00:00+08:00",
+               "status": "closed", "satisfaction": "基本满意", "deadline": "2020-05-30 18:00"}),
+    ];
+    let orders: [&[usize]; 3] = [&[0, 1, 2, 3, 4, 5], &[5, 3, 1, 0, 4, 2], &[2, 5, 4, 0, 3, 1]];
+    let mut seen = Vec::new();
+    for (k, order) in orders.iter().enumerate() {
+        let e = super::support::env();
+        let t = login(&e.app, "admin").await;
+        // The first order sends the case first; the others send some
+        // updates before the case exists (pending) and the rest after.
+        let split = if k == 0 { 0 } else { 3 };
+        let body = |ix: &[usize]| Value::Array(ix.iter().map(|&i| steps[i].clone()).collect());
+        if split > 0 {
+            let r = updates(&e, &t, body(&order[..split])).await;
+            assert_eq!(r["pending"], 3, "{r}");
+        }
+        let r = post_json(
+            &e.app,
+            "/api/v1/events",
+            Some(&t),
+            json!([issue("ORD-1", "上报", "2020-05-01T09:00:00+08:00")]),
+        )
+        .await
+        .json();
+        balanced(&r);
+        let r = updates(&e, &t, body(&order[split..])).await;
+        balanced(&r);
+        let one = get(&e.app, "/open311/v2/requests/ORD-1.json", &t).await.json();
+        let grid = grid_of(&e, &t, "ORD-1").await;
+        let may = "from=2020-05-01&to=2020-06-01";
+        let metrics = (
+            kpi(&e, &t, &grid, may, "resolved_count").await,
+            kpi(&e, &t, &grid, may, "satisfaction_rate").await.is_some(),
+            kpi(&e, &t, &grid, may, "backlog_open").await,
+        );
+        seen.push((one[0].clone(), metrics));
+    }
+    assert_eq!(seen[0].0["status"], "closed", "{:?}", seen[0]);
+    assert_eq!(seen[0].0["expected_datetime"].as_str().map(|s| &s[..10]), Some("2020-05-30"));
+    assert_eq!(seen[0].1, (Some(1.0), true, Some(0.0)));
+    assert!(seen.windows(2).all(|w| w[0] == w[1]), "{seen:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_case_closed_in_april_is_in_marchs_backlog_and_not_aprils() {
+    let e = super::support::env();
+    let t = login(&e.app, "admin").await;
+    post_json(
+        &e.app,
+        "/api/v1/events",
+        Some(&t),
+        json!([issue("ASOF-1", "reported", "2020-03-10T09:00:00+08:00")]),
+    )
+    .await;
+    let r = updates(&e, &t, json!([step("ASOF-1", "close", "2020-04-15T09:00:00+08:00", "closed")])).await;
+    assert_eq!(r["updated"], 1, "{r}");
+    let grid = grid_of(&e, &t, "ASOF-1").await;
+    let march = kpi(&e, &t, &grid, "from=2020-03-01&to=2020-04-01", "backlog_open").await;
+    let april = kpi(&e, &t, &grid, "from=2020-04-01&to=2020-05-01", "backlog_open").await;
+    assert_eq!((march, april), (Some(1.0), Some(0.0)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whole_rows_sent_again_follow_updated_at() {
+    let e = super::support::env();
+    let t = login(&e.app, "admin").await;
+    let mut v1 = issue("ROW-1", "受理", "2020-06-01T09:00:00+08:00");
+    v1["updated_at"] = json!("2020-06-01T10:00:00+08:00");
+    let mut v2 = issue("ROW-1", "结案", "2020-06-01T09:00:00+08:00");
+    v2["updated_at"] = json!("2020-06-03T10:00:00+08:00");
+    v2["resolved_at"] = json!("2020-06-03T10:00:00+08:00");
+    let mut conflict = issue("ROW-1", "派遣", "2020-06-01T09:00:00+08:00");
+    conflict["updated_at"] = json!("2020-06-03T10:00:00+08:00");
+    let r = post_json(&e.app, "/api/v1/events", Some(&t), json!([v1.clone()])).await.json();
+    balanced(&r);
+    let r = post_json(&e.app, "/api/v1/events", Some(&t), json!([v2.clone(), v2, v1, conflict]))
+        .await
+        .json();
+    balanced(&r);
+    let outcomes: Vec<&str> = r["rows"].as_array().unwrap().iter().map(|x| x["outcome"].as_str().unwrap()).collect();
+    assert_eq!(outcomes, ["updated", "unchanged", "stale", "rejected"], "{r}");
+    assert!(r["rows"][3]["reason"].as_str().unwrap().contains("conflict"), "{r}");
+    let one = get(&e.app, "/open311/v2/requests/ROW-1.json", &t).await.json();
+    assert_eq!(one[0]["status"], "closed", "a late delivery must not re-open: {one}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_update_rows_get_a_reason_and_the_good_ones_land() {
+    let e = super::support::env();
+    let t = login(&e.app, "admin").await;
+    post_json(
+        &e.app,
+        "/api/v1/events",
+        Some(&t),
+        json!([issue("BAD-1", "open", "2020-07-01T09:00:00+08:00")]),
+    )
+    .await;
+    let good = step("BAD-1", "ok", "2020-07-02T09:00:00+08:00", "派单");
+    let r = updates(
+        &e,
+        &t,
+        json!([
+            step("BAD-1", "x1", "2020-07-02T09:00:00+08:00", "丢失"),
+            {"update_id": "x2", "at": "2020-07-02T09:00:00+08:00", "status": "closed"},
+            step("BAD-1", "x3", "yesterday", "closed"),
+            good,
+            {"issue_id": "BAD-1", "update_id": "ok", "at": "2020-07-02T09:00:00+08:00", "status": "结案"},
+        ]),
+    )
+    .await;
+    balanced(&r);
+    let reasons: Vec<String> = r["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| format!("{} {}", x["outcome"].as_str().unwrap(), x["reason"].as_str().unwrap_or("")))
+        .collect();
+    assert!(reasons[0].starts_with("rejected status: unknown state \"丢失\""), "{reasons:?}");
+    assert!(reasons[1].starts_with("rejected issue_id: missing"), "{reasons:?}");
+    assert!(reasons[2].starts_with("rejected at:"), "{reasons:?}");
+    assert_eq!(reasons[3].trim(), "updated");
+    assert!(reasons[4].starts_with("rejected conflict"), "{reasons:?}");
+    let one = get(&e.app, "/open311/v2/requests/BAD-1.json", &t).await.json();
+    assert_eq!(one[0]["status_notes"], "派遣");
+    // A CSV of updates with the headers of a Chinese work-order export.
+    let csv = "工单编号,环节编号,操作时间,状态,备注\nBAD-1,c1,2020-07-03 09:00,已处置,居民张三反映已处理\n";
+    let r = send(&e.app, "POST", "/api/v1/updates", Some(&t), Some("text/csv"), csv.as_bytes().to_vec())
+        .await
+        .json();
+    assert_eq!(r["updated"], 1, "{r}");
+    // The note is stored as a keyed hash only.
+    let db = std::fs::read(e.state.store.path()).unwrap();
+    let wal = std::fs::read(e.state.store.path().with_extension("db-wal")).unwrap_or_default();
+    let needle = "张三".as_bytes();
+    for bytes in [&db, &wal] {
+        assert!(!bytes.windows(needle.len()).any(|w| w == needle), "a note is stored in clear");
+    }
+}
