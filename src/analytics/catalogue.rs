@@ -144,6 +144,12 @@ fn resolution(i: &Ingredients, _: &UnitContext) -> Option<Ratio> {
 fn on_time(i: &Ingredients, _: &UnitContext) -> Option<Ratio> {
     ratio(i.on_time, i.due)
 }
+fn closure(i: &Ingredients, _: &UnitContext) -> Option<Ratio> {
+    ratio(i.closed_due, i.due_closure)
+}
+fn on_time_closure(i: &Ingredients, _: &UnitContext) -> Option<Ratio> {
+    ratio(i.closed_on_time, i.due_closure)
+}
 fn satisfaction(i: &Ingredients, _: &UnitContext) -> Option<Ratio> {
     ratio(i.satisfied, i.rated())
 }
@@ -340,6 +346,8 @@ static CATALOGUE: &[MetricDef] = &[
     m!(poisson "incidents_per_1k_households", "每千户案件数", "Incidents per 1,000 households", Per1000Households, HigherIsWorse, INCIDENT, |i, cx| per_1k(i.incidents, cx), "incidents × 1000 / households (null without household data)"),
     m!(rate "resolution_rate", "办结率", "Resolution rate", HigherIsBetter, ISSUE, resolution, "resolved issues / issues reported in the window"),
     m!(rate "on_time_rate", "按期办结率", "On-time resolution rate", HigherIsBetter, ISSUE, on_time, "issues resolved by their deadline / issues with a deadline that are due (resolved, or open past the deadline at the window end)"),
+    m!(rate "closure_rate", "结案率", "Closure rate", HigherIsBetter, ISSUE, closure, "closed / 应结案 (cases due for closure), as of the window end: 应结案 = issues reported in the window, not invalid, not suspended (挂账) at the window end, that were closed by the window end or whose deadline is at or before it (cases not yet due are left out, as published monthly reports do); a case closed after the window end counts as open"),
+    m!(rate "on_time_closure_rate", "按期结案率", "On-time closure rate", HigherIsBetter, ISSUE, on_time_closure, "cases of 应结案 closed by the window end at or before their deadline (a case without a deadline is on time) / 应结案"),
     m!(
         "median_hours_to_resolve",
         "办结时长中位数(小时)",

@@ -40,6 +40,13 @@ pub struct Ingredients {
     pub on_time: u64,
     /// Issues with a deadline that are due (resolved, or open past the deadline at window end).
     pub due: u64,
+    /// 应结案: issues of the window, not suspended at the window end, closed
+    /// by it or with a deadline at or before it (as of the window end).
+    pub due_closure: u64,
+    /// 结案: of `due_closure`, closed by the window end.
+    pub closed_due: u64,
+    /// 按期结案: of `closed_due`, closed at or before the deadline (or without one).
+    pub closed_on_time: u64,
     /// Issues rated satisfied.
     pub satisfied: u64,
     /// Issues rated basically satisfied.
@@ -453,6 +460,7 @@ struct Times {
     occ: Int64Chunked,
     res: Int64Chunked,
     due: Int64Chunked,
+    susp: Int64Chunked,
     resolved: BooleanChunked,
 }
 
@@ -462,6 +470,7 @@ impl Times {
             occ: i64s(df, p::OCC_US)?,
             res: i64s(df, p::RES_US)?,
             due: i64s(df, p::DUE_US)?,
+            susp: i64s(df, p::SUSP_US)?,
             resolved: df.column(p::IS_RESOLVED)?.bool()?.rechunk().into_owned(),
         })
     }
@@ -519,14 +528,34 @@ fn add_lifecycle(
     let (keys, times) = (KeyCols::of(issues)?, Times::of(issues)?);
     let rows = keys.rows(key, &f);
     let (occ, res, due, resolved) = times.views();
+    let susp = view(&times.susp);
     let n = key.names.len();
     let (mut on_time, mut due_n, mut seen) = (vec![0u64; n], vec![0u64; n], vec![false; n]);
+    let mut closure = vec![[0u64; 3]; n];
     let mut hours: Vec<(u32, f64)> = Vec::new();
     for row in 0..keys.len() {
         let Some(u) = rows.unit(row) else { continue };
         let i = u as usize;
         seen[i] = true;
         let (res, resolved) = (res.get(row), resolved(row));
+        // 应结案 as of the window end: closed by it (a closing time after
+        // it is still open then), or due by it, and not suspended then.
+        let closed = resolved && res.is_none_or(|r| r <= end_us);
+        let suspended = susp.get(row).is_some_and(|s| s <= end_us);
+        let deadline = due.get(row);
+        if !suspended && (closed || deadline.is_some_and(|d| d <= end_us)) {
+            let c = &mut closure[i];
+            c[0] += 1;
+            if closed {
+                c[1] += 1;
+                let in_time = match (deadline, res) {
+                    (None, _) => true,
+                    (Some(d), Some(r)) => r <= d,
+                    (Some(_), None) => false,
+                };
+                c[2] += u64::from(in_time);
+            }
+        }
         let timed = resolved && res.is_some();
         if let (true, Some(r), Some(o)) = (timed, res, occ.get(row)) {
             if r >= o {
@@ -547,6 +576,7 @@ fn add_lifecycle(
         let ing = into.entry(key.names[i].clone()).or_default();
         ing.on_time = on_time[i];
         ing.due = due_n[i];
+        [ing.due_closure, ing.closed_due, ing.closed_on_time] = closure[i];
         ing.median_hours = quantile(values, 0.5);
         ing.p90_hours = quantile(values, 0.9);
     }
@@ -725,11 +755,27 @@ pub fn lifecycle_lazy(
         .then((res.clone() - occ).cast(DataType::Float64) / lit(3_600_000_000.0))
         .otherwise(lit(NULL).cast(DataType::Float64));
     let flag = |pred: Expr, name: &str| pred.fill_null(false).cast(DataType::Int64).alias(name);
+    let closed = resolved
+        .clone()
+        .and(res.clone().is_null().or(res.clone().lt_eq(lit(end_us))));
+    let suspended = col(p::SUSP_US)
+        .is_not_null()
+        .and(col(p::SUSP_US).lt_eq(lit(end_us)));
+    let due_closure = suspended
+        .not()
+        .and(closed.clone().or(due.clone().lt_eq(lit(end_us))));
+    let closed_due = due_closure.clone().and(closed);
+    let closed_on_time = closed_due
+        .clone()
+        .and(due.clone().is_null().or(res.clone().lt_eq(due.clone())));
     issues
         .filter(pre.predicate(q))
         .select([
             key.expr.clone().alias(UNIT),
             hours.alias("hours"),
+            flag(due_closure, "due_closure"),
+            flag(closed_due, "closed_due"),
+            flag(closed_on_time, "closed_on_time"),
             flag(
                 timed
                     .clone()
@@ -748,6 +794,9 @@ pub fn lifecycle_lazy(
         .agg([
             col("on_time").sum(),
             col("due").sum(),
+            col("due_closure").sum(),
+            col("closed_due").sum(),
+            col("closed_on_time").sum(),
             col("hours").median().alias("median_hours"),
             col("hours")
                 .quantile(lit(0.9), QuantileMethod::Linear)
@@ -858,6 +907,9 @@ fn set_field(i: &mut Ingredients, name: &str, v: Option<f64>) {
         "sourced" => i.sourced = n,
         "on_time" => i.on_time = n,
         "due" => i.due = n,
+        "due_closure" => i.due_closure = n,
+        "closed_due" => i.closed_due = n,
+        "closed_on_time" => i.closed_on_time = n,
         "backlog" => i.backlog = n,
         "overdue" => i.overdue = n,
         "households_visited" => i.households_visited = n,
@@ -903,6 +955,9 @@ impl Parts {
             resolved: 20,
             on_time: 8,
             due: 16,
+            due_closure: 15,
+            closed_due: 12,
+            closed_on_time: 9,
             satisfied: 6,
             basic: 4,
             unsatisfied: 2,
@@ -920,6 +975,9 @@ impl Parts {
             lifecycle: reads(Ingredients {
                 on_time: 12,
                 due: 18,
+                due_closure: 19,
+                closed_due: 13,
+                closed_on_time: 10,
                 median_hours: Some(31.0),
                 p90_hours: Some(95.0),
                 ..base.clone()
@@ -1011,6 +1069,8 @@ pub fn ingredients_of(
         let i = out.entry(unit).or_default();
         (i.on_time, i.due, i.median_hours, i.p90_hours) =
             (l.on_time, l.due, l.median_hours, l.p90_hours);
+        (i.due_closure, i.closed_due, i.closed_on_time) =
+            (l.due_closure, l.closed_due, l.closed_on_time);
     }
     for (unit, b) in backlog? {
         let i = out.entry(unit).or_default();

@@ -62,6 +62,8 @@ pub mod col_names {
     pub const RES_US: &str = "resolved_us";
     /// Deadline in µs (issue table).
     pub const DUE_US: &str = "deadline_us";
+    /// When the issue entered suspension (挂账), µs, if it is suspended now (issue table).
+    pub const SUSP_US: &str = "suspended_us";
     /// Whether the issue is resolved (issue table).
     pub const IS_RESOLVED: &str = "is_resolved";
     /// A visited household's 64-bit key ([`super::household_key`]).
@@ -334,6 +336,8 @@ fn base_columns(zone: Zone) -> Vec<Expr> {
         c::RESOLVED_AT,
         c::DEADLINE,
         c::HOUSEHOLD_HASH,
+        c::STATE,
+        c::UPDATED_AT,
     ];
     let mut e: Vec<Expr> = names.iter().map(|n| col(*n)).collect();
     e.push(zone.local_day(c::OCCURRED_AT).alias(DAY));
@@ -475,12 +479,23 @@ fn decode_column(df: &mut DataFrame, name: &str, dict: &[String]) -> PolarsResul
 impl PreAgg {
     /// Scans the joined frame once and keeps the three tables in memory.
     pub fn build(mut joined: LazyFrame, zone: Zone) -> Result<PreAgg, AnalyticsError> {
-        // Invalid cases (作废, 不予受理) are left out of every count.
-        if joined.collect_schema()?.contains(c::STATE) {
+        // Invalid cases (作废, 不予受理) are left out of every count. A
+        // joined file written before the lifecycle columns has none.
+        let schema = joined.collect_schema()?;
+        if schema.contains(c::STATE) {
             joined = joined.filter(
                 col(c::STATE)
                     .neq(lit(INVALID_STATE))
                     .or(col(c::STATE).is_null()),
+            );
+        } else {
+            joined = joined.with_column(lit(NULL).cast(DataType::String).alias(c::STATE));
+        }
+        if !schema.contains(c::UPDATED_AT) {
+            joined = joined.with_column(
+                lit(NULL)
+                    .cast(DataType::Datetime(TimeUnit::Microseconds, None))
+                    .alias(c::UPDATED_AT),
             );
         }
         // One scan of only the columns the tables read (no ids, coordinates
@@ -928,6 +943,14 @@ mod tests {
             col(c::OCCURRED_AT).cast(DataType::Int64).alias(p::OCC_US),
             col(c::RESOLVED_AT).cast(DataType::Int64).alias(p::RES_US),
             col(c::DEADLINE).cast(DataType::Int64).alias(p::DUE_US),
+            when(col(c::STATE).eq(lit("suspended")).fill_null(false))
+                .then(
+                    col(c::UPDATED_AT)
+                        .cast(DataType::Int64)
+                        .fill_null(col(c::OCCURRED_AT).cast(DataType::Int64)),
+                )
+                .otherwise(lit(NULL).cast(DataType::Int64))
+                .alias(p::SUSP_US),
             col(c::STATUS)
                 .eq(lit(RESOLVED))
                 .fill_null(false)
@@ -1016,9 +1039,20 @@ mod tests {
         }
     }
 
-    fn the_same_rows(df: DataFrame) {
+    fn the_same_rows(mut df: DataFrame) {
         let zone = Zone::default();
         let pre = PreAgg::build(df.clone().lazy(), zone).unwrap();
+        if df.column(c::STATE).is_err() {
+            let n = df.height();
+            df.with_column(Column::new(c::STATE.into(), vec![None::<&str>; n]))
+                .unwrap();
+            df.with_column(
+                Column::new(c::UPDATED_AT.into(), vec![None::<i64>; n])
+                    .cast(&DataType::Datetime(TimeUnit::Microseconds, None))
+                    .unwrap(),
+            )
+            .unwrap();
+        }
         let with_day = df
             .lazy()
             .with_column(zone.local_day(c::OCCURRED_AT).alias(DAY));

@@ -263,6 +263,7 @@ pub fn big(
         x ^= x << 17;
         x
     };
+    let (mut state, mut changed): (Vec<Option<&str>>, Vec<Option<i64>>) = (vec![], vec![]);
     let (mut kind, mut cat, mut src, mut at, mut res, mut due, mut status, mut sat, mut hh) = (
         vec![],
         vec![],
@@ -290,6 +291,15 @@ pub fn big(
         src.push(issue.then(|| sources[((r >> 44) % 5) as usize]));
         let resolved = issue && (r >> 50) % 4 != 0;
         status.push(issue.then_some(if resolved { "resolved" } else { "open" }));
+        let suspended = issue && !resolved && (r >> 40) % 5 == 0;
+        state.push(issue.then_some(if resolved {
+            "closed"
+        } else if suspended {
+            "suspended"
+        } else {
+            "reported"
+        }));
+        changed.push(suspended.then_some(occ + 24 * 3_600_000_000));
         res.push(resolved.then_some(occ + ((r >> 52) % 200) as i64 * 3_600_000_000));
         due.push(issue.then_some(occ + 72 * 3_600_000_000));
         sat.push(resolved.then(|| ["satisfied", "basic", "unsatisfied"][((r >> 56) % 3) as usize]));
@@ -323,6 +333,8 @@ pub fn big(
         Column::new(c::TIER2.into(), t2),
         Column::new(c::TIER3.into(), t3),
         Column::new(c::OUTCOME.into(), vec!["matched"; len]),
+        Column::new(c::STATE.into(), state),
+        dt(changed, c::UPDATED_AT),
     ])
     .expect("generated frame");
     (gm, df)

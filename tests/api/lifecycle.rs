@@ -257,3 +257,57 @@ async fn bad_update_rows_get_a_reason_and_the_good_ones_land() {
         assert!(!bytes.windows(needle.len()).any(|w| w == needle), "a note is stored in clear");
     }
 }
+
+/// 天门市's published monthly report: 立案 996, 应结案 972, 结案 911
+/// (结案率 93.72%), 按期结案 737 (按期结案率 75.82%). A synthetic month
+/// of cases with those counts, reported open and moved by transition rows,
+/// plus cases the rates must leave out (invalid, suspended).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_published_monthly_report_is_reproduced() {
+    let e = super::support::env();
+    let t = login(&e.app, "admin").await;
+    let day = |d: u32, h: u32| format!("2020-08-{d:02}T{h:02}:00:00+08:00");
+    let (mut cases, mut steps) = (Vec::new(), Vec::new());
+    for k in 0..1001u32 {
+        let id = format!("TM-{k}");
+        let d = 1 + k % 20;
+        let mut c = issue(&id, "立案", &day(d, 9));
+        // Deadlines: five days on; the 24 not yet due end in September.
+        let due = if (972..996).contains(&k) {
+            "2020-09-10T18:00:00+08:00".to_owned()
+        } else {
+            day(d + 5, 18)
+        };
+        c["deadline"] = json!(due);
+        cases.push(c);
+        if k < 911 {
+            // 737 closed in time, 174 late (still within August).
+            let at = if k < 737 { day(d + 3, 12) } else { day(d + 8, 12) };
+            steps.push(step(&id, "dispatch", &day(d, 15), "派遣"));
+            steps.push(step(&id, "close", &at, "结案"));
+        } else if k >= 996 && k < 999 {
+            steps.push(step(&id, "void", &day(d, 10), "作废"));
+        } else if k >= 999 {
+            steps.push(step(&id, "hold", &day(d, 10), "挂账"));
+        }
+    }
+    let r = post_json(&e.app, "/api/v1/events", Some(&t), Value::Array(cases)).await.json();
+    balanced(&r);
+    assert_eq!(r["rejected"], 0, "{r}");
+    // Shuffled by a fixed permutation: arrival order must not matter.
+    let n = steps.len();
+    let shuffled: Vec<Value> = (0..n).map(|i| steps[(i * 7919) % n].clone()).collect();
+    let r = updates(&e, &t, Value::Array(shuffled)).await;
+    balanced(&r);
+    assert_eq!(r["rejected"], 0, "{r}");
+    let grid = grid_of(&e, &t, "TM-0").await;
+    let aug = "from=2020-08-01&to=2020-09-01";
+    let pct = |v: Option<f64>| format!("{:.2}", v.expect("a rate") * 100.0);
+    assert_eq!(pct(kpi(&e, &t, &grid, aug, "closure_rate").await), "93.72");
+    assert_eq!(pct(kpi(&e, &t, &grid, aug, "on_time_closure_rate").await), "75.82");
+    // Invalid cases are in no count; suspended ones are registered.
+    assert_eq!(kpi(&e, &t, &grid, aug, "issue_count").await, Some(998.0));
+    // As of the end of August 10th, fewer cases were closed.
+    let early = kpi(&e, &t, &grid, "from=2020-08-01&to=2020-08-11", "closure_rate").await;
+    assert!(early.is_some_and(|v| v < 0.9372), "{early:?}");
+}

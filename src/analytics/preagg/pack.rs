@@ -486,6 +486,20 @@ fn issue_table(df: &DataFrame, k: &Keys) -> PolarsResult<DataFrame> {
         let us = df.column(from)?.cast(&DataType::Int64)?;
         out.push(us.take(&idx)?.with_name(to.into()));
     }
+    // Suspended now: since the last change (or the report without one).
+    let (state, changed) = (strs(df, c::STATE)?, df.column(c::UPDATED_AT)?.cast(&DataType::Int64)?);
+    let (changed, occurred) = (changed.i64()?, df.column(c::OCCURRED_AT)?.cast(&DataType::Int64)?);
+    let occurred = occurred.i64()?;
+    let suspended: Int64Chunked = idx
+        .into_no_null_iter()
+        .map(|i| {
+            let i = i as usize;
+            (state.get(i) == Some("suspended"))
+                .then(|| changed.get(i).or(occurred.get(i)))
+                .flatten()
+        })
+        .collect();
+    out.push(suspended.with_name(p::SUSP_US.into()).into_column());
     let status: Vec<bool> = strs(df, c::STATUS)?
         .iter()
         .map(|s| s == Some(RESOLVED))
