@@ -32,7 +32,8 @@ METRICS = [
     "event_count", "issue_count", "incident_count", "visit_count", "resolved_count",
     "backlog_open", "overdue_open", "households_visited", "event_density", "issue_density",
     "incident_density", "issues_per_1k_households", "incidents_per_1k_households",
-    "resolution_rate", "on_time_rate", "median_hours_to_resolve", "p90_hours_to_resolve",
+    "resolution_rate", "on_time_rate", "closure_rate", "on_time_closure_rate",
+    "median_hours_to_resolve", "p90_hours_to_resolve",
     "satisfaction_rate", "satisfaction_score", "clearance_rate", "visit_coverage",
     "visits_per_grid", "issues_per_100_visits", "issues_found_per_100_visits", "discovery_rate",
 ]
@@ -111,6 +112,9 @@ def tier_metrics(events: DataFrame, units: DataFrame, level: int,
     unit = f"tier{level}"
     end_us = window_end_us(date_to, tz, now_us)
     ev = events.where(F.col(unit).isNotNull())
+    # Invalid cases (作废, 不予受理) are in no count.
+    if "state" in events.columns:
+        ev = ev.where(F.col("state").isNull() | (F.col("state") != "invalid"))
     # Month partitions after the window are never read (hive folder pruning);
     # months before it still are: the backlog counts every open issue in history.
     if date_to and "month" in events.columns:
@@ -131,6 +135,17 @@ def tier_metrics(events: DataFrame, units: DataFrame, level: int,
     # are due (resolved with a time, or open with the deadline before the end).
     on_time = timed & due.isNotNull() & (res <= due)
     is_due = issue & due.isNotNull() & (timed | (~is_resolved & (due < end_us)))
+    # 应结案 as of the window end: issues of the window not suspended then,
+    # closed by the end (a later closing time is still open then) or due by it.
+    closed = is_resolved & (res.isNull() | (res <= end_us))
+    if "state" in events.columns:
+        changed = F.coalesce(F.unix_micros(F.col("updated_at")), occ)
+        suspended = F.coalesce(F.col("state") == "suspended", F.lit(False)) & (changed <= end_us)
+    else:
+        suspended = F.lit(False)
+    due_closure = issue & ~suspended & (closed | (due.isNotNull() & (due <= end_us)))
+    closed_due = due_closure & closed
+    closed_on_time = closed_due & (due.isNull() | (res.isNotNull() & (res <= due)))
     # 期末积压: any issue of the unit (all history, not only the window) that
     # occurred before the end and was not resolved before it. A resolved issue
     # without a time counts as resolved before the end.
@@ -148,6 +163,9 @@ def tier_metrics(events: DataFrame, units: DataFrame, level: int,
         n(resolved).alias("resolved"),
         n(on_time).alias("on_time"),
         n(is_due).alias("due"),
+        n(due_closure).alias("due_closure"),
+        n(closed_due).alias("closed_due"),
+        n(closed_on_time).alias("closed_on_time"),
         n(issue & (F.col("satisfaction") == "satisfied")).alias("satisfied"),
         n(issue & (F.col("satisfaction") == "basic")).alias("basic"),
         n(issue & (F.col("satisfaction") == "unsatisfied")).alias("unsatisfied"),
@@ -162,7 +180,8 @@ def tier_metrics(events: DataFrame, units: DataFrame, level: int,
     )
     u = (units.where(F.col("level") == level).select("code", "name", "households", "area_km2")
          .join(grid_counts(units, level), "code", "left"))
-    zero = ["issues", "incidents", "visits", "resolved", "on_time", "due", "satisfied", "basic",
+    zero = ["issues", "incidents", "visits", "resolved", "on_time", "due", "due_closure",
+            "closed_due", "closed_on_time", "satisfied", "basic",
             "unsatisfied", "cleared", "discovered", "sourced", "backlog", "overdue",
             "households_visited", "grids"]
     t = u.join(counts, "code", "left").fillna(0, subset=zero)
@@ -186,6 +205,8 @@ def tier_metrics(events: DataFrame, units: DataFrame, level: int,
         _ratio(F.col("incidents"), hh / 1000).alias("incidents_per_1k_households"),
         _ratio(F.col("resolved"), F.col("issues")).alias("resolution_rate"),
         _ratio(F.col("on_time"), F.col("due")).alias("on_time_rate"),
+        _ratio(F.col("closed_due"), F.col("due_closure")).alias("closure_rate"),
+        _ratio(F.col("closed_on_time"), F.col("due_closure")).alias("on_time_closure_rate"),
         "median_hours_to_resolve", "p90_hours_to_resolve",
         _ratio(F.col("satisfied"), rated).alias("satisfaction_rate"),
         _ratio(5 * F.col("satisfied") + 4 * F.col("basic") + 3 * F.col("unsatisfied"), rated)

@@ -41,5 +41,10 @@ pub fn run(a: &DemoArgs) -> anyhow::Result<i32> {
         s.events_path.display(),
         t.elapsed().as_secs_f64()
     );
+    println!(
+        "{} case update rows → {}",
+        s.updates_written,
+        s.events_path.with_file_name("updates.csv").display()
+    );
     Ok(0)
 }

@@ -7,6 +7,7 @@ mod bench_serve;
 mod check;
 mod demo;
 mod export;
+mod ingest;
 mod join;
 mod serve;
 mod user;
@@ -44,6 +45,8 @@ enum Command {
     /// Benchmarks: `bench join` times the spatial join on generated counties.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Add event or case-update files to a deployment's store.
+    Ingest(ingest::IngestArgs),
     /// Serve the API and the web front end (demo data made if missing).
     Serve(serve::ServeArgs),
     /// Manage users: `user add --role chief --scope <grid code> <name>`.
@@ -67,6 +70,7 @@ pub fn run() -> anyhow::Result<i32> {
         Command::Join(a) => join::run(&a),
         Command::Export(a) => export::run(&a),
         Command::Bench(b) => bench::run(&b),
+        Command::Ingest(a) => ingest::run(&a),
         Command::Serve(a) => serve::run(&a),
         Command::User(u) => user::run(&u),
     }

@@ -13,7 +13,7 @@ use anyhow::Context;
 use crate::api::{app, AppState, Config, Grids};
 use crate::demo::{generate, DemoOptions};
 use crate::ingest::privacy::KeyedHasher;
-use crate::store::{ensure_grids, ingest_file, new_token, Role, Store};
+use crate::store::{ensure_grids, ingest_file, ingest_updates_file, new_token, Role, Store};
 
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
@@ -110,8 +110,12 @@ fn prepare(st: &AppState) -> anyhow::Result<()> {
         secs = t.elapsed().as_secs_f64(),
         "grid version active"
     );
-    let mut ingested = false;
-    if let Ok(meta) = std::fs::metadata(&events) {
+    // A file of the data directory is read again only when its size or
+    // modification time changed since it was ingested.
+    let changed = |path: &std::path::Path| -> anyhow::Result<Option<(String, String)>> {
+        let Ok(meta) = std::fs::metadata(path) else {
+            return Ok(None);
+        };
         let mtime = meta
             .modified()
             .ok()
@@ -119,31 +123,58 @@ fn prepare(st: &AppState) -> anyhow::Result<()> {
             .map_or(0, |d| d.as_secs());
         let key = format!(
             "ingested:{}",
-            std::fs::canonicalize(&events)
-                .unwrap_or(events.clone())
+            std::fs::canonicalize(path)
+                .unwrap_or(path.to_owned())
                 .display()
         );
         let stamp = format!("{}:{mtime}", meta.len());
-        if st.store.meta(&key)?.as_deref() != Some(stamp.as_str()) {
-            let t = std::time::Instant::now();
-            let v = crate::api::validator_of(st);
-            let out = ingest_file(
-                &st.store,
-                &model,
-                version.id,
-                &events,
-                &v,
-                cfg.ingest.batch_rows,
-                &mut |_| {},
-            )?;
-            st.store.set_meta(&key, &stamp)?;
-            ingested = true;
-            let s = &out.summary;
-            tracing::info!(
-                file = %events.display(), read = s.read, matched = s.matched, partial = s.partial, outside = s.outside,
-                rejected = s.rejected, duplicates = s.duplicates, secs = t.elapsed().as_secs_f64(), "events ingested"
-            );
-        }
+        Ok((st.store.meta(&key)?.as_deref() != Some(stamp.as_str())).then_some((key, stamp)))
+    };
+    let mut ingested = false;
+    if let Some((key, stamp)) = changed(&events)? {
+        let t = std::time::Instant::now();
+        let v = crate::api::validator_of(st);
+        let out = ingest_file(
+            &st.store,
+            &model,
+            version.id,
+            &events,
+            &v,
+            cfg.ingest.batch_rows,
+            &mut |_| {},
+        )?;
+        st.store.set_meta(&key, &stamp)?;
+        ingested = true;
+        let s = &out.summary;
+        tracing::info!(
+            file = %events.display(), read = s.read, matched = s.matched, partial = s.partial, outside = s.outside,
+            updated = out.updated, unchanged = out.unchanged, stale = out.stale,
+            rejected = s.rejected, secs = t.elapsed().as_secs_f64(), "events ingested"
+        );
+    }
+    // Transition rows (case updates) after the cases they move.
+    for name in ["updates.csv", "updates.jsonl"] {
+        let path = data.join(name);
+        let Some((key, stamp)) = changed(&path)? else {
+            continue;
+        };
+        let t = std::time::Instant::now();
+        let v = crate::api::validator_of(st);
+        let out = ingest_updates_file(
+            &st.store,
+            &model,
+            version.id,
+            &path,
+            &v,
+            cfg.ingest.batch_rows,
+        )?;
+        st.store.set_meta(&key, &stamp)?;
+        ingested = true;
+        tracing::info!(
+            file = %path.display(), read = out.read, updated = out.updated, unchanged = out.unchanged,
+            stale = out.stale, pending = out.pending, rejected = out.rejected,
+            secs = t.elapsed().as_secs_f64(), "case updates ingested"
+        );
     }
     let tg = std::time::Instant::now();
     let grids = Grids::new(model, version);

@@ -18,6 +18,7 @@ use std::path::PathBuf;
 
 pub mod county;
 pub mod events;
+pub mod updates;
 pub mod geojson;
 pub mod mesh;
 pub mod names;
@@ -67,6 +68,8 @@ pub struct DemoSummary {
     pub units_by_level: [usize; 4],
     /// Rows in `events.csv` (without the header).
     pub events_written: usize,
+    /// Rows in `updates.csv` (case transitions).
+    pub updates_written: usize,
     pub grids_path: PathBuf,
     pub events_path: PathBuf,
 }
@@ -117,9 +120,11 @@ pub fn generate(opts: &DemoOptions) -> Result<DemoSummary, DemoError> {
     let events_path = opts.out.join("events.csv");
     geojson::write(&county, &grids_path)?;
     let counts = events::write(&county, opts.events, opts.seed, &events_path)?;
+    let updates = updates::write(&events_path, opts.seed, &opts.out.join("updates.csv"))?;
     Ok(DemoSummary {
         units_by_level: county.units_by_level(),
         events_written: counts.rows,
+        updates_written: updates.rows,
         grids_path,
         events_path,
     })

@@ -156,3 +156,119 @@ impl Validator<'_> {
         })
     }
 }
+
+/// A whole file of transition rows: CSV (UTF-8 with or without BOM, or
+/// GB18030/GBK) or JSON Lines, headers and keys by contract name or Chinese
+/// alias. Returns each valid step with its row number, and a
+/// [`super::Reject`] for every other row.
+pub fn read_updates(
+    path: &std::path::Path,
+    v: &Validator<'_>,
+) -> Result<(Vec<(u64, Step)>, Vec<super::Reject>), super::IngestError> {
+    use super::IngestError;
+    const N: usize = UPDATE_FIELDS.len();
+    let file = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|source| IngestError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let (mut steps, mut rejects) = (Vec::new(), Vec::new());
+    let mut take = |row: u64, r: Result<Step, RowError>| match r {
+        Ok(s) => steps.push((row, s)),
+        Err(e) => rejects.push(super::Reject {
+            file: file.clone(),
+            row,
+            column: e.column.to_owned(),
+            reason: e.reason,
+        }),
+    };
+    match super::Format::of(path)? {
+        super::Format::Csv => {
+            let (text, _) = super::encoding::decode(&bytes, None).map_err(|e| {
+                IngestError::Encoding {
+                    path: path.to_owned(),
+                    reason: e.to_string(),
+                }
+            })?;
+            let mut r = csv::ReaderBuilder::new()
+                .flexible(true)
+                .from_reader(text.as_bytes());
+            let headers = r
+                .headers()
+                .map_err(|e| IngestError::Parse {
+                    path: path.to_owned(),
+                    reason: e.to_string(),
+                })?
+                .clone();
+            let mut map: [Option<usize>; N] = [None; N];
+            for (i, h) in headers.iter().enumerate() {
+                if let Some(c) = update_column_of(h) {
+                    map[c].get_or_insert(i);
+                }
+            }
+            for c in [UCol::IssueId, UCol::UpdateId, UCol::At, UCol::Status] {
+                if map[c as usize].is_none() {
+                    return Err(IngestError::MissingColumn {
+                        path: path.to_owned(),
+                        column: UPDATE_FIELDS[c as usize],
+                    });
+                }
+            }
+            for (k, rec) in r.records().enumerate() {
+                // Line numbers as the events reader gives them (header = 1).
+                let row = k as u64 + 2;
+                match rec {
+                    Ok(rec) => take(
+                        row,
+                        v.validate_update(|c: UCol| {
+                            map[c as usize]
+                                .and_then(|i| rec.get(i))
+                                .map_or(Field::Null, Field::Text)
+                        }),
+                    ),
+                    Err(e) => take(row, Err(err(UCol::IssueId, format!("unreadable row: {e}")))),
+                }
+            }
+        }
+        super::Format::JsonLines => {
+            let text = std::str::from_utf8(&bytes).map_err(|e| IngestError::Encoding {
+                path: path.to_owned(),
+                reason: format!("JSON Lines must be UTF-8: {e}"),
+            })?;
+            for (k, line) in text.lines().enumerate() {
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let row = k as u64 + 1;
+                let o = match serde_json::from_str::<serde_json::Value>(line) {
+                    Ok(serde_json::Value::Object(o)) => o,
+                    Ok(_) => {
+                        take(row, Err(err(UCol::IssueId, "not a JSON object")));
+                        continue;
+                    }
+                    Err(e) => {
+                        take(row, Err(err(UCol::IssueId, format!("not JSON: {e}"))));
+                        continue;
+                    }
+                };
+                let mut map: [Option<&serde_json::Value>; N] = [None; N];
+                for (key, val) in &o {
+                    if let Some(c) = update_column_of(key) {
+                        map[c].get_or_insert(val);
+                    }
+                }
+                take(
+                    row,
+                    v.validate_update(|c: UCol| map[c as usize].map_or(Field::Null, Field::json)),
+                );
+            }
+        }
+        super::Format::Parquet => {
+            return Err(IngestError::Parse {
+                path: path.to_owned(),
+                reason: "update files are read as CSV or JSON Lines; export the Parquet to one of them".into(),
+            })
+        }
+    }
+    Ok((steps, rejects))
+}

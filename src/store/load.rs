@@ -227,3 +227,70 @@ pub fn ingest_file(
     }
     Ok(out)
 }
+
+/// What [`ingest_updates_file`] did: every row read ends in one count.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct UpdatesIngest {
+    pub read: u64,
+    pub updated: u64,
+    pub unchanged: u64,
+    pub stale: u64,
+    pub pending: u64,
+    pub rejected: u64,
+}
+
+impl UpdatesIngest {
+    /// True when every row read has exactly one outcome.
+    pub fn balanced(&self) -> bool {
+        self.read == self.updated + self.unchanged + self.stale + self.pending + self.rejected
+    }
+}
+
+/// Reads a file of transition rows and applies it in transactions of
+/// `batch_rows` rows (rejected rows are logged with file, row and reason).
+pub fn ingest_updates_file(
+    store: &Store,
+    model: &GridModel,
+    version: i64,
+    path: &Path,
+    validator: &Validator<'_>,
+    batch_rows: usize,
+) -> Result<UpdatesIngest> {
+    let locator = Locator::new(model, Strategy::Cells);
+    let tiers = tier_table(model);
+    let (steps, rejects) = crate::ingest::read_updates(path, validator)?;
+    let mut out = UpdatesIngest {
+        read: (steps.len() + rejects.len()) as u64,
+        rejected: rejects.len() as u64,
+        ..UpdatesIngest::default()
+    };
+    for r in rejects.iter().take(20) {
+        tracing::warn!(file = %r.file, row = r.row, column = %r.column, reason = %r.reason, "update row rejected");
+    }
+    let locate = |x: f64, y: f64| {
+        let (o, u) = locator.locate_all(&[x], &[y])[0];
+        let code = |t: usize| {
+            (u != NONE)
+                .then(|| tiers[u as usize][t])
+                .filter(|&a| a != NONE)
+                .map(|a| model.unit(a as usize).code.clone())
+        };
+        (o, [code(0), code(1), code(2)])
+    };
+    let steps: Vec<crate::ingest::Step> = steps.into_iter().map(|(_, s)| s).collect();
+    for chunk in steps.chunks(batch_rows.max(1)) {
+        for (a, s) in store.apply_updates(version, chunk, &locate)?.into_iter().zip(chunk) {
+            match a.stored {
+                Stored::Updated | Stored::New => out.updated += 1,
+                Stored::Unchanged => out.unchanged += 1,
+                Stored::Stale => out.stale += 1,
+                Stored::Pending => out.pending += 1,
+                Stored::Conflict(reason) => {
+                    out.rejected += 1;
+                    tracing::warn!(file = %path.display(), issue = %s.issue_id, update = %s.update_id, %reason, "update rejected");
+                }
+            }
+        }
+    }
+    Ok(out)
+}

@@ -34,7 +34,7 @@ pub use cases::{fold, Applied, Locate, Stored};
 pub use crate::ingest::Step;
 pub use events::{IssueRow, Located};
 pub use grids::GridVersion;
-pub use load::{ensure_grids, ingest_file, FileIngest};
+pub use load::{ensure_grids, ingest_file, ingest_updates_file, FileIngest, UpdatesIngest};
 pub use pseudonyms::{split_pseudonyms, with_pseudonyms, Pseudonyms, PSEUDONYMS};
 pub use snapshot::{frame_schema, FrameLoad, PendingSnapshot};
 pub use users::{hash_token, new_token, AuditEntry, Role, Session, User};
