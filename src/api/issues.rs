@@ -60,6 +60,13 @@ struct IssueFilter {
     status: Option<String>,
     /// One category (an Open311 service); None = all.
     category: Option<String>,
+    /// Open311 lists: any of these categories, ids and statuses.
+    categories: Vec<String>,
+    ids: Vec<String>,
+    statuses: Vec<String>,
+    /// Reported in `[from, to]` (µs).
+    from: Option<i64>,
+    to: Option<i64>,
     /// When set, only issues in these grids (a chief looking at a parent).
     grids: Option<Vec<String>>,
     /// 0-based offset and page size.
@@ -79,6 +86,22 @@ fn issue_page(frame: &DataFrame, f: &IssueFilter) -> Result<(u64, Vec<IssueRow>)
     }
     if let Some(k) = &f.category {
         keep = keep.and(col(c::CATEGORY).eq(lit(k.clone())));
+    }
+    let any_of = |name: &str, values: &[String]| {
+        let v = Series::new("values".into(), values.to_vec());
+        col(name).is_in(lit(v).implode(false), false)
+    };
+    for (name, values) in [(c::CATEGORY, &f.categories), (c::ID, &f.ids), (c::STATUS, &f.statuses)] {
+        if !values.is_empty() {
+            keep = keep.and(any_of(name, values));
+        }
+    }
+    let occurred = col(c::OCCURRED_AT).cast(DataType::Int64);
+    if let Some(t) = f.from {
+        keep = keep.and(occurred.clone().gt_eq(lit(t)));
+    }
+    if let Some(t) = f.to {
+        keep = keep.and(occurred.lt_eq(lit(t)));
     }
     if let Some(g) = &f.grids {
         let grids = Series::new("grids".into(), g.clone());
@@ -195,10 +218,10 @@ pub async fn list(
                 u.code.clone()
             },
             status,
-            category: None,
             grids,
             offset: (page - 1) * per,
             limit: per,
+            ..IssueFilter::default()
         };
         let (total, rows) = issue_page(&snap.frame, &f)?;
         let now = now_us();
@@ -301,9 +324,16 @@ fn request(r: IssueRow) -> ServiceRequest {
 
 #[derive(Deserialize, utoipa::IntoParams)]
 pub struct RequestsQuery {
+    /// Comma-separated service codes.
     pub service_code: Option<String>,
-    /// open or closed.
+    /// Comma-separated request ids (the other filters are then ignored, as GeoReport v2 says).
+    pub service_request_id: Option<String>,
+    /// Comma-separated: open, closed.
     pub status: Option<String>,
+    /// RFC 3339: requested at or after.
+    pub start_date: Option<String>,
+    /// RFC 3339: requested at or before.
+    pub end_date: Option<String>,
     /// At most 1000 (default 200).
     pub limit: Option<u64>,
 }
@@ -315,27 +345,55 @@ pub async fn requests(
     c: Caller,
     Q(q): Q<RequestsQuery>,
 ) -> Result<Json<Vec<ServiceRequest>>, ApiError> {
-    let status = match q.status.as_deref() {
-        None => None,
-        Some("open") => Some("open".to_owned()),
-        Some("closed") => Some("resolved".to_owned()),
-        Some(o) => {
-            return Err(ApiError::BadRequest(format!(
-                "status {o:?}: use open or closed"
-            )))
-        }
+    let list = |v: &Option<String>| -> Vec<String> {
+        v.as_deref()
+            .map(|s| {
+                s.split(',')
+                    .map(str::trim)
+                    .filter(|x| !x.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
     };
+    let ids = list(&q.service_request_id);
+    let mut statuses = Vec::new();
+    for s in list(&q.status) {
+        statuses.push(match s.as_str() {
+            "open" => "open".to_owned(),
+            "closed" => "resolved".to_owned(),
+            o => {
+                return Err(ApiError::BadRequest(format!(
+                    "status {o:?}: use open or closed"
+                )))
+            }
+        });
+    }
+    let from = q.start_date.as_deref().map(|s| instant(s, "start_date")).transpose()?;
+    let to = q.end_date.as_deref().map(|s| instant(s, "end_date")).transpose()?;
+    let by_id = !ids.is_empty();
     let limit = q.limit.unwrap_or(200).clamp(1, 1000);
     st.on_current(move |snap| {
         let scope = Scope::of(c.user(), &snap.grids.model);
-        let f = IssueFilter {
-            level: 3,
-            code: String::new(),
-            status,
-            category: q.service_code,
-            grids: scope.grids(&snap.grids.model),
-            offset: 0,
-            limit,
+        let f = if by_id {
+            IssueFilter {
+                level: 3,
+                ids,
+                grids: scope.grids(&snap.grids.model),
+                limit,
+                ..IssueFilter::default()
+            }
+        } else {
+            IssueFilter {
+                level: 3,
+                categories: list(&q.service_code),
+                statuses,
+                from,
+                to,
+                grids: scope.grids(&snap.grids.model),
+                limit,
+                ..IssueFilter::default()
+            }
         };
         let (_, rows) = issue_page(&snap.frame, &f)?;
         Ok(Json(rows.into_iter().map(request).collect()))

@@ -154,3 +154,103 @@ fn every_acknowledged_event_survives_kill_9_exactly_once() {
     };
     assert!(status.success(), "SIGTERM: {status}");
 }
+
+#[test]
+fn every_acknowledged_update_survives_kill_9_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::copy(demo_dir().join("grids.geojson"), data.join("grids.geojson")).unwrap();
+    let addr = free_addr();
+    let mut child = start(&data, &addr);
+    let mut line = String::new();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    out.read_line(&mut line).unwrap();
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    let password = line.trim().rsplit(' ').next().unwrap().to_owned();
+    wait_ready(&addr);
+    let (_, body) = http(
+        &addr,
+        "POST",
+        "/api/v1/login",
+        None,
+        &format!(r#"{{"username":"admin","password":"{password}"}}"#),
+    )
+    .unwrap();
+    let token = serde_json::from_str::<serde_json::Value>(&body).unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let cases: Vec<String> = (0..200)
+        .map(|i| format!(r#"{{"id":"W{i}","kind":"issue","occurred_at":"2026-03-01 08:00","lon":115.0,"lat":38.5,"category":"环境卫生","status":"上报"}}"#))
+        .collect();
+    let (s, body) = http(&addr, "POST", "/api/v1/events", Some(&token), &format!("[{}]", cases.join(","))).unwrap();
+    assert_eq!(s, 200, "{body}");
+
+    // Batch b moves every case one step on, one minute later than batch b - 1.
+    let states = ["受理", "派遣", "处置中", "已处置", "结案", "核查不通过"];
+    let (a2, t2) = (addr.clone(), token.clone());
+    let writer = std::thread::spawn(move || {
+        let mut acked = 0usize;
+        for b in 0..100_000usize {
+            let steps: Vec<String> = (0..200)
+                .map(|i| {
+                    format!(
+                        r#"{{"issue_id":"W{i}","update_id":"s{b}","at":"{}","status":"{}"}}"#,
+                        (chrono::DateTime::from_timestamp(1_772_330_400 + 60 * b as i64, 0).unwrap()).to_rfc3339(),
+                        states[b % states.len()]
+                    )
+                })
+                .collect();
+            match http(&a2, "POST", "/api/v1/updates", Some(&t2), &format!("[{}]", steps.join(","))) {
+                Some((200, _)) => acked = b + 1,
+                _ => return acked,
+            }
+        }
+        acked
+    });
+    std::thread::sleep(Duration::from_millis(2000));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let acked = writer.join().unwrap();
+    assert!(acked >= 1, "no batch was acknowledged before the kill");
+
+    let mut again = start(&data, &addr);
+    wait_ready(&addr);
+    let conn = rusqlite::Connection::open(data.join("wangge.db")).unwrap();
+    for b in 0..acked {
+        let n: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM transitions WHERE update_id = ?1",
+                [format!("s{b}")],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(n, 200, "acknowledged batch s{b} stored {n} of 200 times");
+    }
+    // Each case is the fold of what was stored: the last acknowledged batch
+    // or the one after it, committed just before the kill.
+    let last_acked = 1_772_330_400_000_000i64 + 60_000_000 * (acked as i64 - 1);
+    let mut st = conn
+        .prepare("SELECT updated_at FROM events WHERE kind = 'issue' AND id = ?1")
+        .unwrap();
+    for i in 0..200 {
+        let at: i64 = st.query_row([format!("W{i}")], |r| r.get(0)).unwrap();
+        assert!(
+            at == last_acked || at == last_acked + 60_000_000,
+            "case W{i} last changed at {at}, acknowledged up to {last_acked}"
+        );
+    }
+    // The service serves the same state.
+    let (s, body) = http(&addr, "GET", "/open311/v2/requests/W7.json", Some(&token), "").unwrap();
+    assert_eq!(s, 200, "{body}");
+    let want: i64 = st.query_row(["W7"], |r| r.get(0)).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let shown = chrono::DateTime::parse_from_rfc3339(v[0]["updated_datetime"].as_str().unwrap()).unwrap();
+    let closed = v[0]["status"] == "closed";
+    if !closed {
+        assert_eq!(shown.timestamp_micros(), want, "{body}");
+    }
+    let _ = again.kill();
+    let _ = again.wait();
+}

@@ -311,3 +311,30 @@ async fn a_published_monthly_report_is_reproduced() {
     let early = kpi(&e, &t, &grid, "from=2020-08-01&to=2020-08-11", "closure_rate").await;
     assert!(early.is_some_and(|v| v < 0.9372), "{early:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open311_requests_take_dates_and_lists() {
+    let e = super::support::env();
+    let t = login(&e.app, "admin").await;
+    let mut a = issue("L-1", "open", "2020-09-02T09:00:00+08:00");
+    a["category"] = json!("噪音扰民");
+    let b = issue("L-2", "结案", "2020-09-05T09:00:00+08:00");
+    let c = issue("L-3", "open", "2020-10-05T09:00:00+08:00");
+    post_json(&e.app, "/api/v1/events", Some(&t), json!([a, b, c])).await;
+    let ids = |v: Value| -> Vec<String> {
+        let mut x: Vec<String> = v.as_array().unwrap().iter().map(|r| r["service_request_id"].as_str().unwrap().to_owned()).collect();
+        x.sort();
+        x
+    };
+    let sept = "start_date=2020-09-01T00:00:00%2B08:00&end_date=2020-09-30T23:59:59%2B08:00";
+    let r = get(&e.app, &format!("/open311/v2/requests.json?{sept}"), &t).await.json();
+    assert_eq!(ids(r), ["L-1", "L-2"]);
+    let r = get(&e.app, &format!("/open311/v2/requests.json?{sept}&status=closed"), &t).await.json();
+    assert_eq!(ids(r), ["L-2"]);
+    let r = get(&e.app, &format!("/open311/v2/requests.json?{sept}&service_code=%E5%99%AA%E9%9F%B3%E6%89%B0%E6%B0%91,%E7%8E%AF%E5%A2%83%E5%8D%AB%E7%94%9F"), &t).await.json();
+    assert_eq!(ids(r), ["L-1", "L-2"]);
+    let r = get(&e.app, "/open311/v2/requests.json?service_request_id=L-3,L-1", &t).await.json();
+    assert_eq!(ids(r), ["L-1", "L-3"]);
+    let r = get(&e.app, "/open311/v2/requests.json?status=open,closed&start_date=nope", &t).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+}
