@@ -635,3 +635,103 @@ pub async fn post_request_update(
         .await?;
     Ok(Json(out))
 }
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct UpdatesExport {
+    /// First local date included (YYYY-MM-DD).
+    pub from: Option<chrono::NaiveDate>,
+    /// First local date excluded.
+    pub to: Option<chrono::NaiveDate>,
+    /// Start the CSV with a UTF-8 byte-order mark (for Excel/WPS).
+    pub bom: Option<bool>,
+}
+
+/// The transitions of the cases in the caller's scope whose step lies in
+/// the window, as CSV (one row per step, in (`at`, `update_id`) order), so
+/// an analyst can fold any as-of state: `issue_id, update_id, at, state,
+/// state_zh, deadline, satisfaction, solved, category, lon, lat, to_unit`.
+/// The note's hash is not exported.
+#[utoipa::path(get, path = "/api/v1/export/updates", params(UpdatesExport),
+    responses((status = 200, content_type = "text/csv"), (status = 403, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn export_updates(
+    State(st): State<AppState>,
+    c: Caller,
+    Q(q): Q<UpdatesExport>,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    if !matches!(c.user().role, crate::store::Role::Admin | crate::store::Role::Analyst) {
+        return Err(ApiError::Forbidden(
+            "only admins and analysts may export case updates".into(),
+        ));
+    }
+    let tz = st.zone.tz;
+    let at = |d: Option<chrono::NaiveDate>, default: i64| -> i64 {
+        d.and_then(|d| d.and_hms_opt(0, 0, 0))
+            .and_then(|t| t.and_local_timezone(tz).earliest())
+            .map_or(default, |t| t.timestamp_micros())
+    };
+    let (from, to) = (at(q.from, i64::MIN), at(q.to, i64::MAX));
+    let bom = q.bom.unwrap_or(false);
+    let store = st.store.clone();
+    let body = st
+        .on_current(move |snap| {
+            let model = &snap.grids.model;
+            let scope = Scope::of(c.user(), model);
+            // The tiers of every issue, to keep the caller's cases only.
+            let f = &snap.frame;
+            let kind = f.column(c::KIND)?.str()?;
+            let id = f.column(c::ID)?.str()?;
+            let t = [c::TIER1, c::TIER2, c::TIER3].map(|n| f.column(n).and_then(|x| x.str().cloned()));
+            let [t1, t2, t3] = t;
+            let (t1, t2, t3) = (t1?, t2?, t3?);
+            let mut visible = std::collections::HashSet::new();
+            for k in 0..f.height() {
+                if kind.get(k) == Some("issue")
+                    && scope.event(model, [t1.get(k), t2.get(k), t3.get(k)])
+                {
+                    if let Some(i) = id.get(k) {
+                        visible.insert(i.to_owned());
+                    }
+                }
+            }
+            let mut w = csv::Writer::from_writer(Vec::new());
+            let err = |e: csv::Error| ApiError::Internal(e.to_string());
+            w.write_record([
+                "issue_id", "update_id", "at", "state", "state_zh", "deadline", "satisfaction",
+                "solved", "category", "lon", "lat", "to_unit",
+            ])
+            .map_err(err)?;
+            let opt = |v: Option<String>| v.unwrap_or_default();
+            let steps = store.updates_between(from, to, usize::MAX)?;
+            for s in steps.into_iter().filter(|s| visible.contains(&s.issue_id)) {
+                w.write_record([
+                    s.issue_id.clone(),
+                    s.update_id.clone(),
+                    rfc3339(s.at),
+                    s.state.clone(),
+                    state::zh(&s.state).to_owned(),
+                    opt(s.deadline.map(rfc3339)),
+                    opt(s.satisfaction.clone()),
+                    opt(s.solved.clone()),
+                    opt(s.category.clone()),
+                    opt(s.lon.map(|x| x.to_string())),
+                    opt(s.lat.map(|x| x.to_string())),
+                    opt(s.to_unit.clone()),
+                ])
+                .map_err(err)?;
+            }
+            let mut out = if bom { b"\xEF\xBB\xBF".to_vec() } else { Vec::new() };
+            out.extend(w.into_inner().map_err(|e| ApiError::Internal(e.to_string()))?);
+            Ok(out)
+        })
+        .await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (header::CONTENT_DISPOSITION, "attachment; filename=\"updates.csv\""),
+        ],
+        body,
+    )
+        .into_response())
+}

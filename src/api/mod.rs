@@ -64,6 +64,7 @@ pub fn app(state: AppState) -> Router {
         .route("/export/events", get(export::events))
         .route("/export/units", get(export::units))
         .route("/export/metrics", get(export::metrics))
+        .route("/export/updates", get(issues::export_updates))
         .route("/openapi.json", get(openapi::document))
         .fallback(no_route);
     let open311 = Router::new()

@@ -29,7 +29,7 @@ impl Modify for Bearer {
         units::list, units::one,
         analysis::trend, analysis::compare, analysis::hotspots,
         issues::list, issues::services, issues::requests, issues::one, issues::create,
-        issues::request_updates, issues::post_request_update,
+        issues::request_updates, issues::post_request_update, issues::export_updates,
         ingest::ingest,
         ingest::updates,
         ops::healthz, ops::readyz, ops::metrics,

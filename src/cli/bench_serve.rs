@@ -37,6 +37,8 @@ pub enum Part {
     Cached,
     Uncached,
     Ingest,
+    /// Half new issues, half transition rows moving them (`/api/v1/updates`).
+    Lifecycle,
 }
 
 #[derive(Debug, clap::Args)]
@@ -627,7 +629,7 @@ fn urlencode(s: &str) -> String {
 
 /// Batches of JSON events built from rows of the joined file (positions,
 /// times and categories of real demo events) under fresh ids.
-fn ingest_bodies(b: &ServeBench) -> anyhow::Result<Vec<Vec<u8>>> {
+fn ingest_bodies(b: &ServeBench, updates: bool) -> anyhow::Result<Vec<Vec<(&'static str, Vec<u8>)>>> {
     let p = b.joined.to_str().context("path is not UTF-8")?;
     let df = LazyFrame::scan_parquet(PlRefPath::from(p), ScanArgsParquet::default())?
         .filter(col(c::OUTCOME).eq(lit("matched")))
@@ -645,22 +647,40 @@ fn ingest_bodies(b: &ServeBench) -> anyhow::Result<Vec<Vec<u8>>> {
     let run = crate::store::now_us();
     let n = df.height();
     let mut bodies = Vec::new();
-    for start in (0..n).step_by(b.batch.max(1)) {
-        let rows: Vec<Value> = (start..(start + b.batch).min(n))
+    // With updates: batches of `batch` rows, every other one moving the
+    // issues of the batch before it (dispatched an hour after the report).
+    let step = b.batch.max(1);
+    for start in (0..n).step_by(step) {
+        let end = (start + step).min(n);
+        let rows: Vec<Value> = (start..end)
             .map(|i| {
                 let at = t.get(i).and_then(chrono::DateTime::from_timestamp_micros).map(|d| d.to_rfc3339());
                 json!({"id": format!("bench-{run}-{i}"), "kind": "issue", "occurred_at": at,
                     "lon": lon.get(i), "lat": lat.get(i), "category": cat.get(i), "status": "open", "source": "patrol"})
             })
             .collect();
-        bodies.push(serde_json::to_vec(&rows)?);
+        let mut unit = vec![("/api/v1/events", serde_json::to_vec(&rows)?)];
+        if updates {
+            let steps: Vec<Value> = (start..end)
+                .map(|i| {
+                    let at = t
+                        .get(i)
+                        .and_then(|t| chrono::DateTime::from_timestamp_micros(t + 3_600_000_000))
+                        .map(|d| d.to_rfc3339());
+                    json!({"issue_id": format!("bench-{run}-{i}"), "update_id": "dispatch",
+                        "at": at, "status": "派遣", "to_unit": "街道城管办"})
+                })
+                .collect();
+            unit.push(("/api/v1/updates", serde_json::to_vec(&steps)?));
+        }
+        bodies.push(unit);
     }
     Ok(bodies)
 }
 
-fn ingest(b: &ServeBench, token: &str) -> anyhow::Result<()> {
-    let bodies = ingest_bodies(b)?;
-    let sent: usize = bodies.len();
+fn ingest(b: &ServeBench, token: &str, updates: bool) -> anyhow::Result<()> {
+    let bodies = ingest_bodies(b, updates)?;
+    let sent: usize = bodies.iter().map(Vec::len).sum();
     let t0 = Instant::now();
     let clients = b.clients.max(1);
     let results: Vec<anyhow::Result<(u64, Vec<f64>)>> = std::thread::scope(|s| {
@@ -672,26 +692,28 @@ fn ingest(b: &ServeBench, token: &str) -> anyhow::Result<()> {
                     conn.set_nodelay(true)?;
                     let mut stored = 0;
                     let mut lat = Vec::new();
-                    for body in bodies.iter().skip(k).step_by(clients) {
-                        let t = Instant::now();
-                        let (status, res) = send(
-                            &mut conn,
-                            &b.addr,
-                            "POST",
-                            "/api/v1/events",
-                            Some(token),
-                            Some("application/json"),
-                            body,
-                        )?;
-                        lat.push(t.elapsed().as_secs_f64());
-                        if status != 200 {
-                            bail!("ingest: {status} {}", String::from_utf8_lossy(&res));
+                    for unit in bodies.iter().skip(k).step_by(clients) {
+                        for (path, body) in unit {
+                            let t = Instant::now();
+                            let (status, res) = send(
+                                &mut conn,
+                                &b.addr,
+                                "POST",
+                                path,
+                                Some(token),
+                                Some("application/json"),
+                                body,
+                            )?;
+                            lat.push(t.elapsed().as_secs_f64());
+                            if status != 200 {
+                                bail!("ingest: {status} {}", String::from_utf8_lossy(&res));
+                            }
+                            let v: Value = serde_json::from_slice(&res)?;
+                            stored += ["matched", "partial", "outside", "updated"]
+                                .iter()
+                                .map(|k| v[k].as_u64().unwrap_or(0))
+                                .sum::<u64>();
                         }
-                        let v: Value = serde_json::from_slice(&res)?;
-                        stored += ["matched", "partial", "outside"]
-                            .iter()
-                            .map(|k| v[k].as_u64().unwrap_or(0))
-                            .sum::<u64>();
                     }
                     Ok((stored, lat))
                 })
@@ -713,11 +735,12 @@ fn ingest(b: &ServeBench, token: &str) -> anyhow::Result<()> {
     let eps = stored as f64 / secs;
     println!(
         "{}",
-        json!({"part": "ingest", "batches": sent, "batch": b.batch, "clients": clients,
+        json!({"part": if updates { "lifecycle" } else { "ingest" }, "batches": sent, "batch": b.batch, "clients": clients,
         "stored": stored, "secs": secs, "events_per_s": eps, "batch_p50_s": median(lat.clone())})
     );
-    println!("ingest: {stored} events acknowledged in {secs:.2} s by {clients} clients, batches of {}: {eps:.0} events/s (target >= 100000); batch p50 {:.1} ms",
-        b.batch, median(lat) * 1e3);
+    let what = if updates { "rows (half new issues, half updates moving them)" } else { "events" };
+    println!("{}: {stored} {what} acknowledged in {secs:.2} s by {clients} clients, batches of {}: {eps:.0} rows/s (target >= 100000); batch p50 {:.1} ms",
+        if updates { "lifecycle" } else { "ingest" }, b.batch, median(lat) * 1e3);
     Ok(())
 }
 
@@ -744,7 +767,10 @@ pub fn run(b: &ServeBench) -> anyhow::Result<i32> {
         uncached(b, &token)?;
     }
     if b.only.contains(&Part::Ingest) {
-        ingest(b, &token)?;
+        ingest(b, &token, false)?;
+    }
+    if b.only.contains(&Part::Lifecycle) {
+        ingest(b, &token, true)?;
     }
     Ok(0)
 }

@@ -346,7 +346,15 @@ fn write_case(
         grid_version,
         seq
     ])?;
-    bump(tx, CHANGES, 1)
+    Ok(())
+}
+
+/// Counts the stored cases a transaction changed, in one write. A new row
+/// with waiting transitions folded in needs no count: it lies after any
+/// snapshot's high-water mark.
+fn count_changes(tx: &Transaction<'_>, out: &[Applied]) -> rusqlite::Result<()> {
+    let n = out.iter().filter(|a| a.stored == Stored::Updated).count();
+    bump(tx, CHANGES, n as i64)
 }
 
 /// Locates a position: outcome and tier codes.
@@ -469,6 +477,7 @@ fn apply_rows(
             current: Some(current),
         });
     }
+    count_changes(&tx, &out)?;
     tx.commit()?;
     Ok(out)
 }
@@ -554,6 +563,7 @@ fn apply_steps(
             current: Some(current),
         });
     }
+    count_changes(&tx, &out)?;
     tx.commit()?;
     Ok(out)
 }
@@ -593,7 +603,8 @@ impl Store {
             let mut st = c.prepare(&format!(
                 "SELECT {STEP_COLS} FROM transitions WHERE at >= ?1 AND at < ?2 ORDER BY at, issue_id, update_id LIMIT ?3"
             ))?;
-            let rows = st.query_map(params![from, to, limit as i64], step_row)?;
+            let limit = i64::try_from(limit).unwrap_or(-1);
+            let rows = st.query_map(params![from, to, limit], step_row)?;
             rows.collect()
         })
     }

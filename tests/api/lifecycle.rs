@@ -109,6 +109,23 @@ async fn the_fixmystreet_scenario_closes_a_case_once() {
     assert_eq!(ids, ["u-1", "u-2"], "{u}");
     assert_eq!(u[1]["status"], "closed");
     assert_eq!(u[1]["external_status_code"], "结案");
+    // The transitions export, to fold any as-of state.
+    let csv = get(&e.app, "/api/v1/export/updates?from=2020-03-01&to=2020-04-01&bom=true", &t).await;
+    assert_eq!(csv.status, StatusCode::OK, "{}", csv.text());
+    let text = csv.text();
+    let lines: Vec<&str> = text.trim_start_matches('\u{feff}').lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(lines[0].starts_with("issue_id,update_id,at,state,state_zh"));
+    assert!(lines[1].starts_with("FMS-1,u-1,") && lines[1].contains(",dispatched,派遣,"), "{text}");
+    assert!(lines[2].starts_with("FMS-1,u-2,") && lines[2].contains(",closed,结案,"), "{text}");
+    // An analyst of one township gets its cases only.
+    let a = login(&e.app, "analyst").await;
+    let own = get(&e.app, "/api/v1/export/updates?from=2020-03-01&to=2020-04-01", &a).await.text();
+    let want = if grid.starts_with(&e.codes.township) { 3 } else { 1 };
+    assert_eq!(own.lines().count(), want, "{own}");
+    let chief = login(&e.app, "chief").await;
+    let r = get(&e.app, "/api/v1/export/updates", &chief).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
