@@ -48,42 +48,6 @@ impl Grids {
     }
 }
 
-/// `frame` with the rows of the cases in `changed` (same columns, the
-/// last row of a case winning) put in place of their stored versions. The
-/// frame keeps its length and order, so the pseudonyms stay aligned.
-fn replace_rows(frame: DataFrame, changed: &[DataFrame]) -> PolarsResult<DataFrame> {
-    use crate::columns as c;
-    let mut rep = changed[0].clone();
-    for d in &changed[1..] {
-        rep.vstack_mut(d)?;
-    }
-    let (rk, ri) = (rep.column(c::KIND)?.str()?, rep.column(c::ID)?.str()?);
-    let mut last: HashMap<(&str, &str), IdxSize> = HashMap::with_capacity(rep.height());
-    for (i, (k, id)) in rk.iter().zip(ri.iter()).enumerate() {
-        if let (Some(k), Some(id)) = (k, id) {
-            last.insert((k, id), i as IdxSize);
-        }
-    }
-    let (fk, fi) = (frame.column(c::KIND)?.str()?, frame.column(c::ID)?.str()?);
-    let take: IdxCa = fk
-        .iter()
-        .zip(fi.iter())
-        .map(|(k, id)| last.get(&(k?, id?)).copied())
-        .collect();
-    let mask = take.is_not_null();
-    let mut cols = Vec::with_capacity(frame.width());
-    for old in frame.columns() {
-        let name = old.name().as_str();
-        if name == c::ID || name == c::KIND {
-            cols.push(old.clone());
-            continue;
-        }
-        let new = rep.column(name)?.take(&take)?;
-        cols.push(new.zip_with(&mask, old)?);
-    }
-    DataFrame::new(frame.height(), cols)
-}
-
 /// Names of the pre-aggregate tables kept with the frame snapshot.
 const PRE_TABLES: [&str; 4] = ["pre-events", "pre-issues", "pre-households", "pre-codes"];
 
@@ -274,6 +238,15 @@ impl AppState {
                     let tail = with_pseudonyms(&tail, loaded.pseudonyms.tail())?;
                     pre.append(&PreAgg::build(tail.lazy(), self.zone)?)?;
                 }
+                if loaded.changed_rows > 0 {
+                    // Cases changed under the snapshot: their kinds are
+                    // aggregated again from the patched frame.
+                    let cases = frame
+                        .clone()
+                        .lazy()
+                        .filter(col(crate::columns::KIND).neq(lit("visit")));
+                    pre = pre.replace_cases(cases)?;
+                }
                 pre
             }
             _ => {
@@ -303,6 +276,7 @@ impl AppState {
             rows,
             from_snapshot = loaded.from_snapshot,
             from_database = loaded.from_database,
+            changed = loaded.changed_rows,
             read_secs,
             pre_aggregated = rebuilt,
             secs = t.elapsed().as_secs_f64(),
@@ -453,7 +427,7 @@ impl AppState {
         let (frame, pre) = if changed.is_empty() {
             (frame, pre)
         } else {
-            let frame = replace_rows(frame, &changed)?;
+            let frame = crate::store::replace_rows(frame, &changed)?;
             let cases = frame
                 .clone()
                 .lazy()

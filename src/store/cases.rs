@@ -312,6 +312,7 @@ pub(crate) const CHANGES: &str = "case_changes";
 /// when it differs from the current state.
 fn write_case(
     tx: &Transaction<'_>,
+    rev: i64,
     seq: i64,
     current: &Event,
     base: &Event,
@@ -346,6 +347,12 @@ fn write_case(
         grid_version,
         seq
     ])?;
+    // Which rows changed after a given count: a restart patches its frame
+    // snapshot with them instead of reading every row.
+    tx.prepare_cached(
+        "INSERT INTO changed(seq, rev) VALUES (?1, ?2) ON CONFLICT(seq) DO UPDATE SET rev = ?2",
+    )?
+    .execute(params![seq, rev])?;
     Ok(())
 }
 
@@ -387,6 +394,7 @@ fn apply_rows(
 ) -> rusqlite::Result<Vec<Applied>> {
     let tx = c.transaction()?;
     let mut pending = counter(&tx, PENDING)?;
+    let rev = counter(&tx, CHANGES)? + 1;
     let mut out = Vec::with_capacity(rows.len());
     for r in rows {
         let e = r.event;
@@ -420,7 +428,7 @@ fn apply_rows(
                     let current = fold(e, &waiting);
                     let hit = locate(current.lon, current.lat);
                     let seq = tx.last_insert_rowid();
-                    write_case(&tx, seq, &current, e, &located_at(&current, &hit), version)?;
+                    write_case(&tx, rev, seq, &current, e, &located_at(&current, &hit), version)?;
                     let done = tx.execute(
                         "UPDATE transitions SET applied = 1 WHERE issue_id = ?1 AND applied = 0",
                         [&e.id],
@@ -471,7 +479,7 @@ fn apply_rows(
             continue;
         }
         let hit = locate(current.lon, current.lat);
-        write_case(&tx, case.seq, &current, &base, &located_at(&current, &hit), version)?;
+        write_case(&tx, rev, case.seq, &current, &base, &located_at(&current, &hit), version)?;
         out.push(Applied {
             stored: Stored::Updated,
             current: Some(current),
@@ -490,6 +498,7 @@ fn apply_steps(
 ) -> rusqlite::Result<Vec<Applied>> {
     let tx = c.transaction()?;
     let now = super::now_us();
+    let rev = counter(&tx, CHANGES)? + 1;
     let mut out = Vec::with_capacity(steps.len());
     for s in steps {
         let case = read_case(&tx, Kind::Issue, &s.issue_id)?;
@@ -557,7 +566,7 @@ fn apply_steps(
             continue;
         }
         let hit = locate(current.lon, current.lat);
-        write_case(&tx, case.seq, &current, &case.base, &located_at(&current, &hit), version)?;
+        write_case(&tx, rev, case.seq, &current, &case.base, &located_at(&current, &hit), version)?;
         out.push(Applied {
             stored: Stored::Updated,
             current: Some(current),

@@ -82,15 +82,32 @@ impl Store {
     /// The stored events with `seq > after`, in `seq` order, and the
     /// highest `seq` read (`after` when there is none).
     pub fn load_frame_after(&self, after: i64) -> Result<(DataFrame, i64)> {
+        self.load_rows("seq > ?1", [after, 0], after)
+    }
+
+    /// The rows at or below `high_water` whose case changed after the
+    /// change count `after` (see `store::cases`), in `seq` order.
+    pub fn load_changed(&self, after: i64, high_water: i64) -> Result<DataFrame> {
+        Ok(self
+            .load_rows(
+                "seq IN (SELECT seq FROM changed WHERE rev > ?1) AND seq <= ?2",
+                [after, high_water],
+                0,
+            )?
+            .0)
+    }
+
+    fn load_rows(&self, filter: &str, p: [i64; 2], after: i64) -> Result<(DataFrame, i64)> {
         let (b, last) = self.read(|conn| {
             let mut b = Builders::default();
             let mut last = after;
-            let mut st = conn.prepare(
+            let mut st = conn.prepare(&format!(
                 "SELECT seq, id, kind, occurred_at, lon, lat, category, status, resolved_at, deadline, satisfaction, \
                  source, cleared, household_hash, visitor_hash, tier1, tier2, tier3, outcome, state, updated_at FROM events \
-                 WHERE seq > ?1 ORDER BY seq",
-            )?;
-            let mut rows = st.query([after])?;
+                 WHERE {filter} ORDER BY seq"
+            ))?;
+            let n = st.parameter_count();
+            let mut rows = st.query(rusqlite::params_from_iter(p.iter().take(n)))?;
             while let Some(r) = rows.next()? {
                 last = r.get(0)?;
                 b.id.push(r.get(1)?);
@@ -118,4 +135,40 @@ impl Store {
         })?;
         Ok((b.finish()?, last))
     }
+}
+
+/// `frame` with the rows of the cases in `changed` (same columns, the last
+/// row of a case winning) put in place of their stored versions. The frame
+/// keeps its length and order, so the pseudonyms stay aligned.
+pub fn replace_rows(frame: DataFrame, changed: &[DataFrame]) -> PolarsResult<DataFrame> {
+    use std::collections::HashMap;
+    let mut rep = changed[0].clone();
+    for d in &changed[1..] {
+        rep.vstack_mut(d)?;
+    }
+    let (rk, ri) = (rep.column(c::KIND)?.str()?, rep.column(c::ID)?.str()?);
+    let mut last: HashMap<(&str, &str), IdxSize> = HashMap::with_capacity(rep.height());
+    for (i, (k, id)) in rk.iter().zip(ri.iter()).enumerate() {
+        if let (Some(k), Some(id)) = (k, id) {
+            last.insert((k, id), i as IdxSize);
+        }
+    }
+    let (fk, fi) = (frame.column(c::KIND)?.str()?, frame.column(c::ID)?.str()?);
+    let take: IdxCa = fk
+        .iter()
+        .zip(fi.iter())
+        .map(|(k, id)| last.get(&(k?, id?)).copied())
+        .collect();
+    let mask = take.is_not_null();
+    let mut cols = Vec::with_capacity(frame.width());
+    for old in frame.columns() {
+        let name = old.name().as_str();
+        if name == c::ID || name == c::KIND {
+            cols.push(old.clone());
+            continue;
+        }
+        let new = rep.column(name)?.take(&take)?;
+        cols.push(new.zip_with(&mask, old)?);
+    }
+    DataFrame::new(frame.height(), cols)
 }

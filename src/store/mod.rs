@@ -33,6 +33,7 @@ use rusqlite::Connection;
 pub use cases::{fold, Applied, Locate, Stored};
 pub use crate::ingest::Step;
 pub use events::{IssueRow, Located};
+pub use frame::replace_rows;
 pub use grids::GridVersion;
 pub use load::{ensure_grids, ingest_file, ingest_updates_file, FileIngest, UpdatesIngest};
 pub use pseudonyms::{split_pseudonyms, with_pseudonyms, Pseudonyms, PSEUDONYMS};

@@ -74,6 +74,11 @@ CREATE TABLE IF NOT EXISTS transitions (
     UNIQUE (issue_id, update_id)
 );
 CREATE INDEX IF NOT EXISTS transitions_at ON transitions(at);
+CREATE TABLE IF NOT EXISTS changed (
+    seq INTEGER PRIMARY KEY,
+    rev INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS changed_rev ON changed(rev);
 CREATE TABLE IF NOT EXISTS users (
     id            INTEGER PRIMARY KEY,
     name          TEXT NOT NULL UNIQUE,

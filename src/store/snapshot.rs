@@ -62,6 +62,9 @@ pub struct FrameLoad {
     pub extras: Option<Vec<DataFrame>>,
     /// [`Store::case_changes`] before the rows were read.
     pub changes: i64,
+    /// Rows of the snapshot replaced by their cases' newer versions: the
+    /// snapshot's pre-aggregates are then stale for issues and incidents.
+    pub changed_rows: u64,
 }
 
 impl FrameLoad {
@@ -72,7 +75,7 @@ impl FrameLoad {
 
     /// Whether writing a fresh snapshot would save the next start-up work.
     pub fn snapshot_is_stale(&self) -> bool {
-        self.from_database > 0
+        self.from_database > 0 || self.changed_rows > 0
     }
 }
 
@@ -131,9 +134,10 @@ impl Store {
         if self.active_grid_id()? != Some(m.grid_version) {
             return Ok(None);
         }
-        // Cases change in place: a change since the file was written means
-        // some of its rows are old versions.
-        if self.case_changes()? != m.changes {
+        // Cases change in place: rows changed since the file was written
+        // are read again ([`Store::load_changed`]). A count below the
+        // file's is another database.
+        if self.case_changes()? < m.changes {
             return Ok(None);
         }
         Ok(Some(m))
@@ -226,6 +230,17 @@ impl Store {
                     if from_database > 0 {
                         frame.vstack_mut(&tail)?;
                     }
+                    // Cases that moved since the file was written (visits
+                    // never change, so no pseudonym does).
+                    let mut changed_rows = 0;
+                    if changes > m.changes {
+                        let (changed, _) =
+                            split_pseudonyms(self.load_changed(m.changes, m.high_water)?)?;
+                        changed_rows = changed.height() as u64;
+                        if changed_rows > 0 {
+                            frame = super::frame::replace_rows(frame, &[changed])?;
+                        }
+                    }
                     tracing::info!(
                         files_secs = read_secs,
                         tail_secs = t.elapsed().as_secs_f64() - read_secs,
@@ -239,6 +254,7 @@ impl Store {
                         from_database,
                         extras,
                         changes,
+                        changed_rows,
                     });
                 }
                 Ok(frame) => tracing::warn!(
@@ -263,6 +279,7 @@ impl Store {
             from_database,
             extras: None,
             changes,
+            changed_rows: 0,
         })
     }
 

@@ -146,3 +146,47 @@ async fn a_restart_on_stored_pre_aggregates_answers_like_a_fresh_build() {
     assert_eq!(again.status, StatusCode::OK);
     assert_eq!(again.json(), fresh.json());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_after_cases_moved_patches_the_snapshot_with_their_rows() {
+    let e = env();
+    let store = e.state.store.clone();
+    let key = wangge::api::snapshot_key(e.state.zone);
+    wait_for_snapshot(&store, Some(&key));
+    // Close fifty open issues of the demo.
+    let served = e.state.snapshot().expect("ready");
+    let f = &served.frame;
+    let (id, kind, status) = (
+        f.column("id").unwrap().str().unwrap(),
+        f.column("kind").unwrap().str().unwrap(),
+        f.column("status").unwrap().str().unwrap(),
+    );
+    let occurred = f.column("occurred_at").unwrap().cast(&polars::prelude::DataType::Int64).unwrap();
+    let occurred = occurred.i64().unwrap();
+    let steps: Vec<_> = (0..f.height())
+        .filter(|&k| kind.get(k) == Some("issue") && status.get(k) == Some("open"))
+        .take(50)
+        .map(|k| {
+            let at = chrono::DateTime::from_timestamp_micros(occurred.get(k).unwrap() + 3_600_000_000).unwrap();
+            json!({"issue_id": id.get(k).unwrap(), "update_id": "close", "at": at.to_rfc3339(), "status": "结案"})
+        })
+        .collect();
+    assert_eq!(steps.len(), 50);
+    let t = login(&e.app, "admin").await;
+    let r = post_json(&e.app, "/api/v1/updates", Some(&t), json!(steps)).await;
+    assert_eq!(r.json()["updated"], 50, "{}", r.text());
+    e.state.refresh().expect("refresh");
+    let uri = "/api/v1/map?level=1&metric=resolved_count";
+    let live = super::support::get(&e.app, uri, &t).await;
+    assert_eq!(live.status, StatusCode::OK, "{}", live.text());
+    // The snapshot's rows of those cases are old: a restart reads them again, not every row.
+    let (truth, _) = store.load_frame().expect("frame from the database");
+    let fast = store.load_frame_fast(&key, &[]).expect("fast");
+    assert_eq!((fast.from_database, fast.changed_rows), (0, 50));
+    assert!(fast.full_frame(&store).expect("full").equals_missing(&truth), "patched snapshot = database");
+    let grids = super::support::demo_dir().join("grids.geojson");
+    let (model, version) = wangge::store::ensure_grids(&store, &grids).expect("grids");
+    e.state.load(wangge::api::Grids::new(model, version)).expect("restart");
+    let again = super::support::get(&e.app, uri, &t).await;
+    assert_eq!(again.json(), live.json(), "the restart answers as the live service did");
+}
