@@ -552,7 +552,17 @@ fn apply_steps(
             });
             continue;
         };
-        let current = fold(&case.base, &steps_of(&tx, &s.issue_id)?);
+        // A step after every step applied so far moves the current state
+        // on by itself; only an earlier one needs the case's whole history.
+        let newest = match case.current.updated_at {
+            Some(u) => s.at > u,
+            None => s.at >= version_time(&case.base),
+        };
+        let current = if newest {
+            fold(&case.current, std::slice::from_ref(s))
+        } else {
+            fold(&case.base, &steps_of(&tx, &s.issue_id)?)
+        };
         if current == case.current {
             let older = case.current.updated_at.is_some_and(|u| s.at < u);
             out.push(Applied {
