@@ -590,10 +590,11 @@ impl PreAgg {
     }
 
     /// These pre-aggregates with every kind but visits rebuilt from
-    /// `cases`, the frame's issue and incident rows as they now are (after
-    /// cases changed in place). Visits never change once stored, and their
-    /// household table needs the pseudonyms the frame does not hold.
-    pub fn replace_cases(&self, cases: LazyFrame) -> Result<PreAgg, AnalyticsError> {
+    /// `frame` (without pseudonyms) as it now is, after cases changed in
+    /// place. Visits never change once stored, and their household table
+    /// needs the pseudonyms the frame does not hold.
+    pub fn replace_cases(&self, frame: &DataFrame) -> Result<PreAgg, AnalyticsError> {
+        let cases = frame.clone().lazy().filter(col(c::KIND).neq(lit(VISIT)));
         let visits = match self.kind_code(VISIT) {
             Some(v) => self
                 .events

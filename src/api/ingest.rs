@@ -24,10 +24,10 @@ use super::state::AppState;
 use crate::ingest::crs::Crs;
 use crate::ingest::encoding::{decode, TextEncoding};
 use crate::ingest::{column_of, REQUIRED};
-use crate::ingest::{update_column_of, Col, Event, Field, RowError, UCol, Validator, FIELDS, UPDATE_FIELDS};
-use crate::join::{joined_frame, Outcome};
+use crate::ingest::{Col, Event, Field, ParsedSteps, RowError, Validator, FIELDS};
+use crate::join::{joined_frame, unit_codes, Outcome};
 use super::state::Grids;
-use crate::store::{Applied, Located, Step, Stored, User};
+use crate::store::{Applied, Located, Stored, User};
 
 /// One row's fate.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -152,8 +152,8 @@ fn from_csv(v: &Validator<'_>, charset: Option<&str>, body: &[u8]) -> Result<Par
     Ok(out)
 }
 
-/// Parses a body by its content type.
-pub fn parse(v: &Validator<'_>, content_type: &str, body: &[u8]) -> Result<Parsed, ApiError> {
+/// The media type of a Content-Type header, lower-cased, and its charset.
+fn media_type(content_type: &str) -> (String, Option<&str>) {
     let mut parts = content_type.split(';');
     let ct = parts.next().unwrap_or("").trim().to_ascii_lowercase();
     let charset = parts.find_map(|p| {
@@ -162,6 +162,12 @@ pub fn parse(v: &Validator<'_>, content_type: &str, body: &[u8]) -> Result<Parse
             .eq_ignore_ascii_case("charset")
             .then(|| v.trim().trim_matches('"'))
     });
+    (ct, charset)
+}
+
+/// Parses a body by its content type.
+pub fn parse(v: &Validator<'_>, content_type: &str, body: &[u8]) -> Result<Parsed, ApiError> {
+    let (ct, charset) = media_type(content_type);
     match ct.as_str() {
         "application/json" | "" => {
             let value: serde_json::Value = serde_json::from_slice(body)
@@ -218,17 +224,12 @@ fn locate_all(g: &Grids, xs: &[f64], ys: &[f64]) -> Vec<(Outcome, u32)> {
 
 /// The tier codes of a located unit.
 fn codes(g: &Grids, u: u32) -> [Option<&str>; 3] {
-    let code = |t: usize| -> Option<&str> {
-        let a = *g.tiers.get(u as usize)?.get(t)?;
-        (a != crate::join::NONE).then(|| g.model.unit(a as usize).code.as_str())
-    };
-    [code(0), code(1), code(2)]
+    unit_codes(&g.model, &g.tiers, u)
 }
 
 /// Locates one position, for a case whose position an update moved.
 fn locate_one(g: &Grids, x: f64, y: f64) -> (Outcome, [Option<String>; 3]) {
-    let (o, u) = locate_all(g, &[x], &[y])[0];
-    (o, codes(g, u).map(|c| c.map(str::to_owned)))
+    crate::store::locate_one(&g.model, &g.locator, &g.tiers, x, y)
 }
 
 /// Queues the current rows of new and changed cases for the frame.
@@ -374,10 +375,7 @@ pub fn store_rows(st: &AppState, user: &User, parsed: Parsed) -> Result<IngestRe
 
 /// Stores parsed transition rows (blocking): the pipeline of
 /// `POST /api/v1/updates` and Open311 `POST servicerequestupdates`.
-pub fn store_updates(
-    st: &AppState,
-    parsed: Vec<(u64, Option<String>, Result<Step, RowError>)>,
-) -> Result<IngestResponse, ApiError> {
+pub fn store_updates(st: &AppState, parsed: ParsedSteps) -> Result<IngestResponse, ApiError> {
     let snap = st.snapshot()?;
     let g = &snap.grids;
     let mut out = IngestResponse {
@@ -471,127 +469,39 @@ pub async fn ingest(
     Ok(Json(out))
 }
 
-/// Parsed transition rows: row number, issue id when readable, the step or why not.
-pub type ParsedUpdates = Vec<(u64, Option<String>, Result<Step, RowError>)>;
-
 /// Parses a body of transition rows (JSON array or object, JSON Lines or
 /// CSV in UTF-8/GBK), keys and headers by contract name or Chinese alias.
 pub fn parse_updates(
     v: &Validator<'_>,
     content_type: &str,
     body: &[u8],
-) -> Result<ParsedUpdates, ApiError> {
-    const N: usize = UPDATE_FIELDS.len();
-    let ct = content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    let object = |n: u64, o: serde_json::Value| {
-        let serde_json::Value::Object(o) = o else {
-            return (n, None, Err(bad_row("row", "not a JSON object".into())));
-        };
-        let mut map: [Option<&serde_json::Value>; N] = [None; N];
-        for (k, val) in &o {
-            if let Some(c) = update_column_of(k) {
-                map[c].get_or_insert(val);
-            }
-        }
-        let id = map[UCol::IssueId as usize].and_then(|x| match x {
-            serde_json::Value::String(s) => Some(s.clone()),
-            serde_json::Value::Number(n) => Some(n.to_string()),
-            _ => None,
-        });
-        let step = v.validate_update(|c: UCol| map[c as usize].map_or(Field::Null, Field::json));
-        (n, id, step)
-    };
+) -> Result<ParsedSteps, ApiError> {
+    let (ct, charset) = media_type(content_type);
     match ct.as_str() {
         "application/json" | "" => {
             let value: serde_json::Value = serde_json::from_slice(body)
                 .map_err(|e| ApiError::BadRequest(format!("body is not JSON: {e}")))?;
-            let items = match value {
-                serde_json::Value::Array(a) => a,
-                o @ serde_json::Value::Object(_) => vec![o],
-                _ => {
-                    return Err(ApiError::BadRequest(
-                        "expected a JSON array of update objects".into(),
-                    ))
-                }
-            };
-            Ok(items
-                .into_iter()
-                .enumerate()
-                .map(|(i, x)| object(i as u64 + 1, x))
-                .collect())
+            if !(value.is_array() || value.is_object()) {
+                return Err(ApiError::BadRequest(
+                    "expected a JSON array of update objects".into(),
+                ));
+            }
+            Ok(v.updates_from_json(value))
         }
         "application/x-ndjson" | "application/jsonl" | "application/json-lines"
         | "application/x-jsonlines" => {
             let text = std::str::from_utf8(body)
                 .map_err(|e| ApiError::BadRequest(format!("JSON Lines must be UTF-8: {e}")))?;
-            Ok(text
-                .lines()
-                .enumerate()
-                .filter(|(_, l)| !l.trim().is_empty())
-                .map(|(i, l)| match serde_json::from_str(l) {
-                    Ok(x) => object(i as u64 + 1, x),
-                    Err(e) => (i as u64 + 1, None, Err(bad_row("row", format!("not JSON: {e}")))),
-                })
-                .collect())
+            Ok(v.updates_from_json_lines(text))
         }
         "text/csv" => {
-            let charset = content_type.split(';').skip(1).find_map(|p| {
-                let (k, v) = p.split_once('=')?;
-                k.trim()
-                    .eq_ignore_ascii_case("charset")
-                    .then(|| v.trim().trim_matches('"'))
-            });
             let declared = charset
                 .map(|c| c.parse::<TextEncoding>())
                 .transpose()
                 .map_err(|e| ApiError::UnsupportedMediaType(e.to_string()))?;
             let (text, _) = decode(body, declared)
                 .map_err(|e| ApiError::BadRequest(format!("CSV body: {e}")))?;
-            let mut r = csv::ReaderBuilder::new()
-                .flexible(true)
-                .from_reader(text.as_bytes());
-            let headers = r
-                .headers()
-                .map_err(|e| ApiError::BadRequest(format!("CSV header: {e}")))?
-                .clone();
-            let mut map: [Option<usize>; N] = [None; N];
-            for (i, h) in headers.iter().enumerate() {
-                if let Some(c) = update_column_of(h) {
-                    map[c].get_or_insert(i);
-                }
-            }
-            for c in [UCol::IssueId, UCol::UpdateId, UCol::At, UCol::Status] {
-                if map[c as usize].is_none() {
-                    return Err(ApiError::BadRequest(format!(
-                        "CSV header lacks the required column {:?}",
-                        UPDATE_FIELDS[c as usize]
-                    )));
-                }
-            }
-            let mut out = Vec::new();
-            for (k, rec) in r.records().enumerate() {
-                let n = k as u64 + 1;
-                match rec {
-                    Ok(rec) => {
-                        let id = map[UCol::IssueId as usize]
-                            .and_then(|i| rec.get(i))
-                            .map(str::to_owned);
-                        let step = v.validate_update(|c: UCol| {
-                            map[c as usize]
-                                .and_then(|i| rec.get(i))
-                                .map_or(Field::Null, Field::Text)
-                        });
-                        out.push((n, id, step));
-                    }
-                    Err(e) => out.push((n, None, Err(bad_row("row", e.to_string())))),
-                }
-            }
-            Ok(out)
+            v.updates_from_csv(&text).map_err(ApiError::BadRequest)
         }
         other => Err(ApiError::UnsupportedMediaType(format!(
             "content type {other:?}: send application/json, application/x-ndjson or text/csv"

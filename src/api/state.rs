@@ -241,11 +241,7 @@ impl AppState {
                 if loaded.changed_rows > 0 {
                     // Cases changed under the snapshot: their kinds are
                     // aggregated again from the patched frame.
-                    let cases = frame
-                        .clone()
-                        .lazy()
-                        .filter(col(crate::columns::KIND).neq(lit("visit")));
-                    pre = pre.replace_cases(cases)?;
+                    pre = pre.replace_cases(&frame)?;
                 }
                 pre
             }
@@ -428,11 +424,7 @@ impl AppState {
             (frame, pre)
         } else {
             let frame = crate::store::replace_rows(frame, &changed)?;
-            let cases = frame
-                .clone()
-                .lazy()
-                .filter(col(crate::columns::KIND).neq(lit("visit")));
-            let pre = pre.replace_cases(cases)?;
+            let pre = pre.replace_cases(&frame)?;
             (frame, pre)
         };
         let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;

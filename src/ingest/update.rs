@@ -157,32 +157,122 @@ impl Validator<'_> {
     }
 }
 
+/// Parsed transition rows: the 1-based row, the issue id when readable,
+/// the step or why not.
+pub type ParsedSteps = Vec<(u64, Option<String>, Result<Step, RowError>)>;
+
+impl Validator<'_> {
+    /// One JSON object of transition fields (contract names or aliases).
+    fn update_from_json(&self, value: serde_json::Value) -> (Option<String>, Result<Step, RowError>) {
+        const N: usize = UPDATE_FIELDS.len();
+        let serde_json::Value::Object(o) = value else {
+            return (None, Err(err(UCol::IssueId, "not a JSON object")));
+        };
+        let mut map: [Option<&serde_json::Value>; N] = [None; N];
+        for (k, val) in &o {
+            if let Some(c) = update_column_of(k) {
+                map[c].get_or_insert(val);
+            }
+        }
+        let id = map[UCol::IssueId as usize].and_then(|x| match x {
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        });
+        let step = self.validate_update(|c: UCol| map[c as usize].map_or(Field::Null, Field::json));
+        (id, step)
+    }
+
+    /// A JSON array (or one object) of transition rows.
+    pub fn updates_from_json(&self, value: serde_json::Value) -> ParsedSteps {
+        let items = match value {
+            serde_json::Value::Array(a) => a,
+            other => vec![other],
+        };
+        items
+            .into_iter()
+            .enumerate()
+            .map(|(i, x)| {
+                let (id, step) = self.update_from_json(x);
+                (i as u64 + 1, id, step)
+            })
+            .collect()
+    }
+
+    /// JSON Lines of transition rows (blank lines skipped; rows numbered by line).
+    pub fn updates_from_json_lines(&self, text: &str) -> ParsedSteps {
+        text.lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+            .map(|(i, l)| match serde_json::from_str(l) {
+                Ok(x) => {
+                    let (id, step) = self.update_from_json(x);
+                    (i as u64 + 1, id, step)
+                }
+                Err(e) => (i as u64 + 1, None, Err(err(UCol::IssueId, format!("not JSON: {e}")))),
+            })
+            .collect()
+    }
+
+    /// CSV text of transition rows (rows numbered from 1 after the header);
+    /// `Err` names a required column the header lacks, or an unreadable header.
+    pub fn updates_from_csv(&self, text: &str) -> Result<ParsedSteps, String> {
+        const N: usize = UPDATE_FIELDS.len();
+        let mut r = csv::ReaderBuilder::new()
+            .flexible(true)
+            .from_reader(text.as_bytes());
+        let headers = r.headers().map_err(|e| format!("CSV header: {e}"))?.clone();
+        let mut map: [Option<usize>; N] = [None; N];
+        for (i, h) in headers.iter().enumerate() {
+            if let Some(c) = update_column_of(h) {
+                map[c].get_or_insert(i);
+            }
+        }
+        for c in [UCol::IssueId, UCol::UpdateId, UCol::At, UCol::Status] {
+            if map[c as usize].is_none() {
+                return Err(format!(
+                    "CSV header lacks the required column {:?}",
+                    UPDATE_FIELDS[c as usize]
+                ));
+            }
+        }
+        let mut out = Vec::new();
+        for (k, rec) in r.records().enumerate() {
+            let n = k as u64 + 1;
+            match rec {
+                Ok(rec) => {
+                    let id = map[UCol::IssueId as usize]
+                        .and_then(|i| rec.get(i))
+                        .map(str::to_owned);
+                    let step = self.validate_update(|c: UCol| {
+                        map[c as usize]
+                            .and_then(|i| rec.get(i))
+                            .map_or(Field::Null, Field::Text)
+                    });
+                    out.push((n, id, step));
+                }
+                Err(e) => out.push((n, None, Err(err(UCol::IssueId, format!("unreadable row: {e}"))))),
+            }
+        }
+        Ok(out)
+    }
+}
+
 /// A whole file of transition rows: CSV (UTF-8 with or without BOM, or
 /// GB18030/GBK) or JSON Lines, headers and keys by contract name or Chinese
-/// alias. Returns each valid step with its row number, and a
-/// [`super::Reject`] for every other row.
+/// alias. Returns each valid step with its row number (CSV: the line, the
+/// header being line 1; JSON Lines: the line), and a [`super::Reject`] for
+/// every other row.
 pub fn read_updates(
     path: &std::path::Path,
     v: &Validator<'_>,
 ) -> Result<(Vec<(u64, Step)>, Vec<super::Reject>), super::IngestError> {
     use super::IngestError;
-    const N: usize = UPDATE_FIELDS.len();
-    let file = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|source| IngestError::Io {
         path: path.to_owned(),
         source,
     })?;
-    let (mut steps, mut rejects) = (Vec::new(), Vec::new());
-    let mut take = |row: u64, r: Result<Step, RowError>| match r {
-        Ok(s) => steps.push((row, s)),
-        Err(e) => rejects.push(super::Reject {
-            file: file.clone(),
-            row,
-            column: e.column.to_owned(),
-            reason: e.reason,
-        }),
-    };
-    match super::Format::of(path)? {
+    let parsed = match super::Format::of(path)? {
         super::Format::Csv => {
             let (text, _) = super::encoding::decode(&bytes, None).map_err(|e| {
                 IngestError::Encoding {
@@ -190,84 +280,40 @@ pub fn read_updates(
                     reason: e.to_string(),
                 }
             })?;
-            let mut r = csv::ReaderBuilder::new()
-                .flexible(true)
-                .from_reader(text.as_bytes());
-            let headers = r
-                .headers()
-                .map_err(|e| IngestError::Parse {
-                    path: path.to_owned(),
-                    reason: e.to_string(),
-                })?
-                .clone();
-            let mut map: [Option<usize>; N] = [None; N];
-            for (i, h) in headers.iter().enumerate() {
-                if let Some(c) = update_column_of(h) {
-                    map[c].get_or_insert(i);
-                }
+            let mut rows = v.updates_from_csv(&text).map_err(|reason| IngestError::Parse {
+                path: path.to_owned(),
+                reason,
+            })?;
+            for r in &mut rows {
+                r.0 += 1;
             }
-            for c in [UCol::IssueId, UCol::UpdateId, UCol::At, UCol::Status] {
-                if map[c as usize].is_none() {
-                    return Err(IngestError::MissingColumn {
-                        path: path.to_owned(),
-                        column: UPDATE_FIELDS[c as usize],
-                    });
-                }
-            }
-            for (k, rec) in r.records().enumerate() {
-                // Line numbers as the events reader gives them (header = 1).
-                let row = k as u64 + 2;
-                match rec {
-                    Ok(rec) => take(
-                        row,
-                        v.validate_update(|c: UCol| {
-                            map[c as usize]
-                                .and_then(|i| rec.get(i))
-                                .map_or(Field::Null, Field::Text)
-                        }),
-                    ),
-                    Err(e) => take(row, Err(err(UCol::IssueId, format!("unreadable row: {e}")))),
-                }
-            }
+            rows
         }
         super::Format::JsonLines => {
             let text = std::str::from_utf8(&bytes).map_err(|e| IngestError::Encoding {
                 path: path.to_owned(),
                 reason: format!("JSON Lines must be UTF-8: {e}"),
             })?;
-            for (k, line) in text.lines().enumerate() {
-                if line.trim().is_empty() {
-                    continue;
-                }
-                let row = k as u64 + 1;
-                let o = match serde_json::from_str::<serde_json::Value>(line) {
-                    Ok(serde_json::Value::Object(o)) => o,
-                    Ok(_) => {
-                        take(row, Err(err(UCol::IssueId, "not a JSON object")));
-                        continue;
-                    }
-                    Err(e) => {
-                        take(row, Err(err(UCol::IssueId, format!("not JSON: {e}"))));
-                        continue;
-                    }
-                };
-                let mut map: [Option<&serde_json::Value>; N] = [None; N];
-                for (key, val) in &o {
-                    if let Some(c) = update_column_of(key) {
-                        map[c].get_or_insert(val);
-                    }
-                }
-                take(
-                    row,
-                    v.validate_update(|c: UCol| map[c as usize].map_or(Field::Null, Field::json)),
-                );
-            }
+            v.updates_from_json_lines(text)
         }
         super::Format::Parquet => {
             return Err(IngestError::Parse {
                 path: path.to_owned(),
                 reason: "update files are read as CSV or JSON Lines; export the Parquet to one of them".into(),
             })
+        }
+    };
+    let file = path.display().to_string();
+    let (mut steps, mut rejects) = (Vec::new(), Vec::new());
+    for (row, _, r) in parsed {
+        match r {
+            Ok(s) => steps.push((row, s)),
+            Err(e) => rejects.push(super::Reject {
+                file: file.clone(),
+                row,
+                column: e.column.to_owned(),
+                reason: e.reason,
+            }),
         }
     }
     Ok((steps, rejects))

@@ -17,6 +17,16 @@ pub fn tier_table(model: &GridModel) -> Vec<[u32; 3]> {
         .collect()
 }
 
+/// Tier 1, 2 and 3 codes of the unit `u` a point was located in (`NONE`:
+/// in no unit), from [`tier_table`]: the one place a hit becomes codes.
+pub fn unit_codes<'m>(model: &'m GridModel, tiers: &[[u32; 3]], u: u32) -> [Option<&'m str>; 3] {
+    let row = (u != NONE).then(|| tiers.get(u as usize)).flatten();
+    std::array::from_fn(|t| {
+        let a = row?[t];
+        (a != NONE).then(|| model.unit(a as usize).code.as_str())
+    })
+}
+
 fn datetime(name: &str, v: impl Iterator<Item = Option<i64>>) -> PolarsResult<Column> {
     Int64Chunked::from_iter_options(name.into(), v)
         .into_series()
@@ -55,14 +65,7 @@ pub fn joined_frame(
     };
     let code = |t: usize| -> StringChunked {
         keep.iter()
-            .map(|&i| {
-                let u = hits[i].1;
-                if u == NONE {
-                    return None;
-                }
-                let a = tiers[u as usize][t];
-                (a != NONE).then(|| model.unit(a as usize).code.as_str())
-            })
+            .map(|&i| unit_codes(model, tiers, hits[i].1)[t])
             .collect()
     };
     let cols = vec![

@@ -58,6 +58,24 @@ pub struct Applied {
     pub current: Option<Event>,
 }
 
+impl Applied {
+    /// A row that left the case as it was.
+    fn only(stored: Stored) -> Applied {
+        Applied {
+            stored,
+            current: None,
+        }
+    }
+
+    /// A row that made the case `current`.
+    fn moved(stored: Stored, current: Event) -> Applied {
+        Applied {
+            stored,
+            current: Some(current),
+        }
+    }
+}
+
 const SATISFACTION: [&str; 3] = ["satisfied", "basic", "unsatisfied"];
 const SOURCES: [&str; 5] = ["patrol", "hotline", "walk_in", "online", "other"];
 
@@ -316,9 +334,11 @@ fn write_case(
     seq: i64,
     current: &Event,
     base: &Event,
-    located: &Located<'_>,
+    locate: &Locate<'_>,
     grid_version: i64,
 ) -> rusqlite::Result<()> {
+    let hit = locate(current.lon, current.lat);
+    let located = located_at(current, &hit);
     let base_json = (base != current)
         .then(|| serde_json::to_string(&BaseRow::of(base)).unwrap_or_default());
     tx.prepare_cached(
@@ -426,43 +446,30 @@ fn apply_rows(
                 let waiting = steps_of(&tx, &e.id)?;
                 if !waiting.is_empty() {
                     let current = fold(e, &waiting);
-                    let hit = locate(current.lon, current.lat);
                     let seq = tx.last_insert_rowid();
-                    write_case(&tx, rev, seq, &current, e, &located_at(&current, &hit), version)?;
+                    write_case(&tx, rev, seq, &current, e, locate, version)?;
                     let done = tx.execute(
                         "UPDATE transitions SET applied = 1 WHERE issue_id = ?1 AND applied = 0",
                         [&e.id],
                     )?;
                     pending -= done as i64;
                     bump(&tx, PENDING, -(done as i64))?;
-                    out.push(Applied {
-                        stored: Stored::New,
-                        current: Some(current),
-                    });
+                    out.push(Applied::moved(Stored::New, current));
                     continue;
                 }
             }
-            out.push(Applied {
-                stored: Stored::New,
-                current: Some(e.clone()),
-            });
+            out.push(Applied::moved(Stored::New, e.clone()));
             continue;
         }
         let Some(case) = read_case(&tx, e.kind, &e.id)? else {
-            out.push(Applied {
-                stored: Stored::Conflict("stored case could not be read back".into()),
-                current: None,
-            });
+            out.push(Applied::only(Stored::Conflict("stored case could not be read back".into())));
             continue;
         };
         // The incoming row against the latest whole row received.
         let stored = decide(&case.base, e);
         let base = e.clone();
         if stored != Stored::Updated {
-            out.push(Applied {
-                stored,
-                current: None,
-            });
+            out.push(Applied::only(stored));
             continue;
         }
         let steps = if e.kind == Kind::Issue {
@@ -472,18 +479,11 @@ fn apply_rows(
         };
         let current = fold(&base, &steps);
         if current == case.current {
-            out.push(Applied {
-                stored: Stored::Unchanged,
-                current: None,
-            });
+            out.push(Applied::only(Stored::Unchanged));
             continue;
         }
-        let hit = locate(current.lon, current.lat);
-        write_case(&tx, rev, case.seq, &current, &base, &located_at(&current, &hit), version)?;
-        out.push(Applied {
-            stored: Stored::Updated,
-            current: Some(current),
-        });
+        write_case(&tx, rev, case.seq, &current, &base, locate, version)?;
+        out.push(Applied::moved(Stored::Updated, current));
     }
     count_changes(&tx, &out)?;
     tx.commit()?;
@@ -538,18 +538,12 @@ fn apply_steps(
                     s.update_id, s.issue_id
                 )),
             };
-            out.push(Applied {
-                stored,
-                current: None,
-            });
+            out.push(Applied::only(stored));
             continue;
         }
         let Some(case) = case else {
             bump(&tx, PENDING, 1)?;
-            out.push(Applied {
-                stored: Stored::Pending,
-                current: None,
-            });
+            out.push(Applied::only(Stored::Pending));
             continue;
         };
         // A step after every step applied so far moves the current state
@@ -565,22 +559,15 @@ fn apply_steps(
         };
         if current == case.current {
             let older = case.current.updated_at.is_some_and(|u| s.at < u);
-            out.push(Applied {
-                stored: if older {
-                    Stored::Stale
-                } else {
-                    Stored::Unchanged
-                },
-                current: None,
-            });
+            out.push(Applied::only(if older {
+                Stored::Stale
+            } else {
+                Stored::Unchanged
+            }));
             continue;
         }
-        let hit = locate(current.lon, current.lat);
-        write_case(&tx, rev, case.seq, &current, &case.base, &located_at(&current, &hit), version)?;
-        out.push(Applied {
-            stored: Stored::Updated,
-            current: Some(current),
-        });
+        write_case(&tx, rev, case.seq, &current, &case.base, locate, version)?;
+        out.push(Applied::moved(Stored::Updated, current));
     }
     count_changes(&tx, &out)?;
     tx.commit()?;

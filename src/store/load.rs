@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 use super::{GridVersion, Located, Result, Store, Stored};
 use crate::grid::{parse_geojson, GridError, GridModel, LoadOptions};
 use crate::ingest::{read_file, Batch, Event, Validator};
-use crate::join::{tier_table, JoinSummary, Locator, Outcome, Strategy, NONE};
+use crate::join::{tier_table, unit_codes, JoinSummary, Locator, Outcome, Strategy};
 
 /// What [`ingest_file`] did.
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -26,6 +26,19 @@ pub struct FileIngest {
     pub stale: u64,
 }
 
+/// Outcome and owned tier codes of one position: for a case whose
+/// position an update moved.
+pub fn locate_one(
+    model: &GridModel,
+    locator: &Locator,
+    tiers: &[[u32; 3]],
+    x: f64,
+    y: f64,
+) -> (Outcome, [Option<String>; 3]) {
+    let (o, u) = locator.locate_all(&[x], &[y])[0];
+    (o, unit_codes(model, tiers, u).map(|c| c.map(str::to_owned)))
+}
+
 /// Outcome and tier codes of each event (`Rejected` for non-finite positions).
 pub fn locate_events<'m>(
     model: &'m GridModel,
@@ -38,16 +51,7 @@ pub fn locate_events<'m>(
     locator
         .locate_all(&xs, &ys)
         .into_iter()
-        .map(|(o, u)| {
-            let code = |t: usize| {
-                if u == NONE {
-                    return None;
-                }
-                let a = tiers[u as usize][t];
-                (a != NONE).then(|| model.unit(a as usize).code.as_str())
-            };
-            (o, [code(0), code(1), code(2)])
-        })
+        .map(|(o, u)| (o, unit_codes(model, tiers, u)))
         .collect()
 }
 
@@ -120,17 +124,7 @@ fn rejoin(store: &Store, model: &GridModel, version: i64) -> Result<()> {
     let rows: Vec<(i64, Outcome, [Option<&str>; 3])> = pos
         .iter()
         .zip(&hits)
-        .map(|(p, &(o, u))| {
-            let code = |t: usize| {
-                let a = if u == NONE {
-                    NONE
-                } else {
-                    tiers[u as usize][t]
-                };
-                (a != NONE).then(|| model.unit(a as usize).code.as_str())
-            };
-            (p.0, o, [code(0), code(1), code(2)])
-        })
+        .map(|(p, &(o, u))| (p.0, o, unit_codes(model, &tiers, u)))
         .collect();
     tracing::info!(
         events = rows.len(),
@@ -174,12 +168,7 @@ pub fn ingest_file(
                     tiers,
                 })
                 .collect();
-            let locate = |x: f64, y: f64| {
-                let (o, t) = locate_events(model, &locator, &tiers, &[Event { lon: x, lat: y, ..events[0].clone() }])
-                    .pop()
-                    .unwrap_or((Outcome::Outside, [None; 3]));
-                (o, t.map(|c| c.map(str::to_owned)))
-            };
+            let locate = |x: f64, y: f64| locate_one(model, &locator, &tiers, x, y);
             let applied = match store.apply_events(version, &rows, &locate) {
                 Ok(i) => i,
                 Err(e) => {
@@ -267,16 +256,7 @@ pub fn ingest_updates_file(
     for r in rejects.iter().take(20) {
         tracing::warn!(file = %r.file, row = r.row, column = %r.column, reason = %r.reason, "update row rejected");
     }
-    let locate = |x: f64, y: f64| {
-        let (o, u) = locator.locate_all(&[x], &[y])[0];
-        let code = |t: usize| {
-            (u != NONE)
-                .then(|| tiers[u as usize][t])
-                .filter(|&a| a != NONE)
-                .map(|a| model.unit(a as usize).code.clone())
-        };
-        (o, [code(0), code(1), code(2)])
-    };
+    let locate = |x: f64, y: f64| locate_one(model, &locator, &tiers, x, y);
     let steps: Vec<crate::ingest::Step> = steps.into_iter().map(|(_, s)| s).collect();
     for chunk in steps.chunks(batch_rows.max(1)) {
         for (a, s) in store.apply_updates(version, chunk, &locate)?.into_iter().zip(chunk) {

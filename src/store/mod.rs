@@ -35,7 +35,9 @@ pub use crate::ingest::Step;
 pub use events::{IssueRow, Located};
 pub use frame::replace_rows;
 pub use grids::GridVersion;
-pub use load::{ensure_grids, ingest_file, ingest_updates_file, FileIngest, UpdatesIngest};
+pub use load::{
+    ensure_grids, ingest_file, ingest_updates_file, locate_one, FileIngest, UpdatesIngest,
+};
 pub use pseudonyms::{split_pseudonyms, with_pseudonyms, Pseudonyms, PSEUDONYMS};
 pub use snapshot::{frame_schema, FrameLoad, PendingSnapshot};
 pub use users::{hash_token, new_token, AuditEntry, Role, Session, User};

@@ -61,8 +61,9 @@ fn free_addr() -> String {
     l.local_addr().unwrap().to_string()
 }
 
-#[test]
-fn every_acknowledged_event_survives_kill_9_exactly_once() {
+/// A server on a fresh data directory holding the demo's grids only, its
+/// address and an admin token (the one-time password read from stdout).
+fn fresh_server() -> (tempfile::TempDir, std::path::PathBuf, String, Child, String) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     std::fs::create_dir_all(&data).unwrap();
@@ -88,6 +89,12 @@ fn every_acknowledged_event_survives_kill_9_exactly_once() {
         .as_str()
         .unwrap()
         .to_owned();
+    (dir, data, addr, child, token)
+}
+
+#[test]
+fn every_acknowledged_event_survives_kill_9_exactly_once() {
+    let (_dir, data, addr, mut child, token) = fresh_server();
 
     // A writer thread sends batches of 500 until the server dies; acknowledged ids are kept.
     let (a2, t2) = (addr.clone(), token.clone());
@@ -157,30 +164,7 @@ fn every_acknowledged_event_survives_kill_9_exactly_once() {
 
 #[test]
 fn every_acknowledged_update_survives_kill_9_exactly_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    std::fs::copy(demo_dir().join("grids.geojson"), data.join("grids.geojson")).unwrap();
-    let addr = free_addr();
-    let mut child = start(&data, &addr);
-    let mut line = String::new();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    out.read_line(&mut line).unwrap();
-    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
-    let password = line.trim().rsplit(' ').next().unwrap().to_owned();
-    wait_ready(&addr);
-    let (_, body) = http(
-        &addr,
-        "POST",
-        "/api/v1/login",
-        None,
-        &format!(r#"{{"username":"admin","password":"{password}"}}"#),
-    )
-    .unwrap();
-    let token = serde_json::from_str::<serde_json::Value>(&body).unwrap()["token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (_dir, data, addr, mut child, token) = fresh_server();
     let cases: Vec<String> = (0..200)
         .map(|i| format!(r#"{{"id":"W{i}","kind":"issue","occurred_at":"2026-03-01 08:00","lon":115.0,"lat":38.5,"category":"环境卫生","status":"上报"}}"#))
         .collect();
