@@ -50,6 +50,7 @@ fn joined(dir: &Path, grids: usize, events: usize) -> GridModel {
         &[s.events_path],
         None,
         &validator,
+        &Default::default(),
         &out,
         &mut |_| {},
     )

@@ -33,10 +33,17 @@ METRICS = [
     "backlog_open", "overdue_open", "households_visited", "event_density", "issue_density",
     "incident_density", "issues_per_1k_households", "incidents_per_1k_households",
     "resolution_rate", "on_time_rate", "closure_rate", "on_time_closure_rate",
+    "handling_rate", "on_time_handling_rate", "overdue_pending", "overdue_pending_rate",
+    "rework_rate", "extension_rate", "return_rate", "callback_rate", "solved_rate",
+    "local_resolution_rate", "response_hours", "cycle_hours",
     "median_hours_to_resolve", "p90_hours_to_resolve",
     "satisfaction_rate", "satisfaction_score", "clearance_rate", "visit_coverage",
     "visits_per_grid", "issues_per_100_visits", "issues_found_per_100_visits", "discovery_rate",
 ]
+
+#: Milestone columns of a case (service: columns::FLOW): when it first reached each step.
+FLOW = ["accepted_at", "dispatched_at", "handled_at", "returned_at", "reworked_at",
+        "extended_at", "escalated_at"]
 
 #: Tier of the grids (网格).
 GRID_LEVEL = 3
@@ -128,16 +135,17 @@ def tier_metrics(events: DataFrame, units: DataFrame, level: int,
     issue, incident, visit = (in_window & (kind == k) for k in ("issue", "incident", "visit"))
     occ, res, due = (F.unix_micros(F.col(c)) for c in ("occurred_at", "resolved_at", "deadline"))
     is_resolved = F.coalesce(F.col("status") == "resolved", F.lit(False))
-    resolved = issue & is_resolved
+    # Every count as of the window end: a case closed after it was open then.
+    closed = is_resolved & (res.isNull() | (res <= end_us))
+    resolved = issue & closed
     timed = resolved & res.isNotNull()
     hours = F.when(timed & (res >= occ), (res - occ) / 3.6e9)
-    # 按期办结: resolved by the deadline, out of issues with a deadline that
-    # are due (resolved with a time, or open with the deadline before the end).
+    # 按期办结: closed by the deadline, out of issues with a deadline that
+    # are due (closed with a time, or open with the deadline before the end).
     on_time = timed & due.isNotNull() & (res <= due)
-    is_due = issue & due.isNotNull() & (timed | (~is_resolved & (due < end_us)))
+    is_due = issue & due.isNotNull() & (timed | (~closed & (due < end_us)))
     # 应结案 as of the window end: issues of the window not suspended then,
-    # closed by the end (a later closing time is still open then) or due by it.
-    closed = is_resolved & (res.isNull() | (res <= end_us))
+    # closed by the end or due by it.
     if "state" in events.columns:
         changed = F.coalesce(F.unix_micros(F.col("updated_at")), occ)
         suspended = F.coalesce(F.col("state") == "suspended", F.lit(False)) & (changed <= end_us)
@@ -152,6 +160,27 @@ def tier_metrics(events: DataFrame, units: DataFrame, level: int,
     done = (res.isNotNull() & (res < end_us)) | (is_resolved & res.isNull())
     backlog = (kind == "issue") & (occ < end_us) & ~F.coalesce(done, F.lit(False))
     overdue = backlog & due.isNotNull() & (due < end_us)
+    # The workflow: milestones count when reached by the window end.
+    flow = {c: (F.unix_micros(F.col(c)) if c in events.columns else F.lit(None).cast("long"))
+            for c in FLOW}
+
+    def by_end(c):
+        return flow[c].isNotNull() & (flow[c] <= end_us)
+
+    def before_end(c):
+        return flow[c].isNotNull() & (flow[c] < end_us)
+
+    solved_col = F.col("solved") if "solved" in events.columns else F.lit(None).cast("boolean")
+    dispatched = issue & by_end("dispatched_at")
+    handled = dispatched & by_end("handled_at")
+    handled_on_time = handled & (due.isNull() | (flow["handled_at"] <= due))
+    closed_w = issue & closed
+    acc = flow["accepted_at"]
+    response = F.when(issue & by_end("accepted_at") & (acc >= occ), (acc - occ) / 3.6e9)
+    cycle = F.when(closed_w & by_end("accepted_at") & res.isNotNull() & (res >= acc),
+                   (res - acc) / 3.6e9)
+    # 待处置: dispatched before the end, neither handled nor closed before it.
+    pending = backlog & before_end("dispatched_at") & ~before_end("handled_at")
 
     def n(cond):
         return F.sum(F.when(cond, 1).otherwise(0))
@@ -174,6 +203,21 @@ def tier_metrics(events: DataFrame, units: DataFrame, level: int,
         n(issue & F.col("source").isNotNull()).alias("sourced"),
         n(backlog).alias("backlog"),
         n(overdue).alias("overdue"),
+        n(dispatched).alias("dispatched"),
+        n(handled).alias("handled"),
+        n(handled_on_time).alias("handled_on_time"),
+        n(dispatched & by_end("extended_at")).alias("extended"),
+        n(dispatched & by_end("returned_at")).alias("returned"),
+        n(closed_due & by_end("reworked_at")).alias("reworked"),
+        n(closed_w).alias("closed"),
+        n(closed_w & F.col("satisfaction").isNotNull()).alias("closed_rated"),
+        n(closed_w & solved_col.isNotNull()).alias("solved_reported"),
+        n(closed_w & F.coalesce(solved_col, F.lit(False))).alias("solved"),
+        n(closed_w & ~by_end("escalated_at")).alias("closed_local"),
+        n(pending).alias("pending_handling"),
+        n(pending & due.isNotNull() & (due < end_us)).alias("overdue_pending"),
+        F.percentile(response, 0.5).alias("response_hours"),
+        F.avg(cycle).alias("cycle_hours"),
         F.countDistinct(F.when(visit, F.col("household_hash"))).alias("households_visited"),
         F.percentile(hours, 0.5).alias("median_hours_to_resolve"),
         F.percentile(hours, 0.9).alias("p90_hours_to_resolve"),
@@ -183,7 +227,9 @@ def tier_metrics(events: DataFrame, units: DataFrame, level: int,
     zero = ["issues", "incidents", "visits", "resolved", "on_time", "due", "due_closure",
             "closed_due", "closed_on_time", "satisfied", "basic",
             "unsatisfied", "cleared", "discovered", "sourced", "backlog", "overdue",
-            "households_visited", "grids"]
+            "households_visited", "grids", "dispatched", "handled", "handled_on_time",
+            "extended", "returned", "reworked", "closed", "closed_rated", "solved_reported",
+            "solved", "closed_local", "pending_handling", "overdue_pending"]
     t = u.join(counts, "code", "left").fillna(0, subset=zero)
     events_n = F.col("issues") + F.col("incidents") + F.col("visits")
     rated = F.col("satisfied") + F.col("basic") + F.col("unsatisfied")
@@ -207,6 +253,17 @@ def tier_metrics(events: DataFrame, units: DataFrame, level: int,
         _ratio(F.col("on_time"), F.col("due")).alias("on_time_rate"),
         _ratio(F.col("closed_due"), F.col("due_closure")).alias("closure_rate"),
         _ratio(F.col("closed_on_time"), F.col("due_closure")).alias("on_time_closure_rate"),
+        _ratio(F.col("handled"), F.col("dispatched")).alias("handling_rate"),
+        _ratio(F.col("handled_on_time"), F.col("dispatched")).alias("on_time_handling_rate"),
+        F.col("overdue_pending").cast("double").alias("overdue_pending"),
+        _ratio(F.col("overdue_pending"), F.col("pending_handling")).alias("overdue_pending_rate"),
+        _ratio(F.col("reworked"), F.col("due_closure")).alias("rework_rate"),
+        _ratio(F.col("extended"), F.col("dispatched")).alias("extension_rate"),
+        _ratio(F.col("returned"), F.col("dispatched")).alias("return_rate"),
+        _ratio(F.col("closed_rated"), F.col("closed")).alias("callback_rate"),
+        _ratio(F.col("solved"), F.col("solved_reported")).alias("solved_rate"),
+        _ratio(F.col("closed_local"), F.col("closed")).alias("local_resolution_rate"),
+        "response_hours", "cycle_hours",
         "median_hours_to_resolve", "p90_hours_to_resolve",
         _ratio(F.col("satisfied"), rated).alias("satisfaction_rate"),
         _ratio(5 * F.col("satisfied") + 4 * F.col("basic") + 3 * F.col("unsatisfied"), rated)

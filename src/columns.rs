@@ -35,6 +35,32 @@ pub const VISITOR_HASH: &str = "visitor_hash";
 pub const STATE: &str = "state";
 /// Time of the case's last change at the source (Datetime µs holding UTC, nullable).
 pub const UPDATED_AT: &str = "updated_at";
+/// Issue: the first action after the report, 受理 (Datetime µs holding UTC, nullable). See `ingest::state::Flow`.
+pub const ACCEPTED_AT: &str = "accepted_at";
+/// Issue: first dispatched, 派遣 (Datetime µs holding UTC, nullable).
+pub const DISPATCHED_AT: &str = "dispatched_at";
+/// Issue: first handled or closed, 处置 (Datetime µs holding UTC, nullable).
+pub const HANDLED_AT: &str = "handled_at";
+/// Issue: first returned, 退单 (Datetime µs holding UTC, nullable).
+pub const RETURNED_AT: &str = "returned_at";
+/// Issue: first re-opened or failed a check, 返工 (Datetime µs holding UTC, nullable).
+pub const REWORKED_AT: &str = "reworked_at";
+/// Issue: first deadline extension, 延期 (Datetime µs holding UTC, nullable).
+pub const EXTENDED_AT: &str = "extended_at";
+/// Issue: first escalated above the village, 上报上级 (Datetime µs holding UTC, nullable).
+pub const ESCALATED_AT: &str = "escalated_at";
+/// Issue: actually solved, as last reported, 实际解决 (Boolean, nullable).
+pub const SOLVED: &str = "solved";
+/// The milestone time columns, in the order of `ingest::state::Flow::times`.
+pub const FLOW: [&str; 7] = [
+    ACCEPTED_AT,
+    DISPATCHED_AT,
+    HANDLED_AT,
+    RETURNED_AT,
+    REWORKED_AT,
+    EXTENDED_AT,
+    ESCALATED_AT,
+];
 /// Code of the tier-1 unit (township/street) holding the event (String, nullable).
 pub const TIER1: &str = "tier1";
 /// Code of the tier-2 unit (village/community) holding the event (String, nullable).
@@ -54,7 +80,7 @@ pub fn tier(level: u8) -> &'static str {
 }
 
 /// Every column of the joined frame, in order.
-pub const ALL: [&str; 20] = [
+pub const ALL: [&str; 28] = [
     ID,
     KIND,
     OCCURRED_AT,
@@ -75,6 +101,14 @@ pub const ALL: [&str; 20] = [
     OUTCOME,
     STATE,
     UPDATED_AT,
+    ACCEPTED_AT,
+    DISPATCHED_AT,
+    HANDLED_AT,
+    RETURNED_AT,
+    REWORKED_AT,
+    EXTENDED_AT,
+    ESCALATED_AT,
+    SOLVED,
 ];
 
 /// Rejects file: input file name.

@@ -126,7 +126,17 @@ fn the_join_accounts_for_every_row_and_writes_parquet_and_rejects() {
         parquet: &pq,
         rejects: &rj,
     };
-    let s = join_files(&model, &loc, &files, None, &v, &out, &mut |_| {}).unwrap();
+    let s = join_files(
+        &model,
+        &loc,
+        &files,
+        None,
+        &v,
+        &Default::default(),
+        &out,
+        &mut |_| {},
+    )
+    .unwrap();
     assert_eq!(s.read, 21);
     assert!(s.balanced(), "{s:?}");
     assert_eq!(s.duplicates, 1);

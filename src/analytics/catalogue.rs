@@ -139,7 +139,7 @@ fn per_1k(n: u64, cx: &UnitContext) -> Option<Ratio> {
 }
 
 fn resolution(i: &Ingredients, _: &UnitContext) -> Option<Ratio> {
-    ratio(i.resolved, i.issues)
+    ratio(i.closed, i.issues)
 }
 fn on_time(i: &Ingredients, _: &UnitContext) -> Option<Ratio> {
     ratio(i.on_time, i.due)
@@ -149,6 +149,33 @@ fn closure(i: &Ingredients, _: &UnitContext) -> Option<Ratio> {
 }
 fn on_time_closure(i: &Ingredients, _: &UnitContext) -> Option<Ratio> {
     ratio(i.closed_on_time, i.due_closure)
+}
+fn handling(i: &Ingredients, _: &UnitContext) -> Option<Ratio> {
+    ratio(i.handled, i.dispatched)
+}
+fn on_time_handling(i: &Ingredients, _: &UnitContext) -> Option<Ratio> {
+    ratio(i.handled_on_time, i.dispatched)
+}
+fn overdue_pending(i: &Ingredients, _: &UnitContext) -> Option<Ratio> {
+    ratio(i.overdue_pending, i.pending_handling)
+}
+fn rework(i: &Ingredients, _: &UnitContext) -> Option<Ratio> {
+    ratio(i.reworked, i.due_closure)
+}
+fn extension(i: &Ingredients, _: &UnitContext) -> Option<Ratio> {
+    ratio(i.extended, i.dispatched)
+}
+fn return_(i: &Ingredients, _: &UnitContext) -> Option<Ratio> {
+    ratio(i.returned, i.dispatched)
+}
+fn callback(i: &Ingredients, _: &UnitContext) -> Option<Ratio> {
+    ratio(i.closed_rated, i.closed)
+}
+fn solved(i: &Ingredients, _: &UnitContext) -> Option<Ratio> {
+    ratio(i.solved, i.solved_reported)
+}
+fn local_resolution(i: &Ingredients, _: &UnitContext) -> Option<Ratio> {
+    ratio(i.closed_local, i.closed)
 }
 fn satisfaction(i: &Ingredients, _: &UnitContext) -> Option<Ratio> {
     ratio(i.satisfied, i.rated())
@@ -311,7 +338,7 @@ static CATALOGUE: &[MetricDef] = &[
         HigherIsBetter,
         ISSUE,
         true,
-        |i, _| Some(i.resolved as f64), "issues with status resolved"),
+        |i, _| Some(i.closed as f64), "issues of the window closed by its end (as of the window end: a case closed later was open then)"),
     m!(
         "backlog_open",
         "期末积压",
@@ -344,10 +371,46 @@ static CATALOGUE: &[MetricDef] = &[
     m!(poisson "incident_density", "案件密度", "Incidents per km²", PerKm2, HigherIsWorse, INCIDENT, |i, cx| per(i.incidents, cx.area_km2), "incidents / area km²"),
     m!(poisson "issues_per_1k_households", "每千户问题数", "Issues per 1,000 households", Per1000Households, Neutral, ISSUE, |i, cx| per_1k(i.issues, cx), "issues × 1000 / households (null without household data)"),
     m!(poisson "incidents_per_1k_households", "每千户案件数", "Incidents per 1,000 households", Per1000Households, HigherIsWorse, INCIDENT, |i, cx| per_1k(i.incidents, cx), "incidents × 1000 / households (null without household data)"),
-    m!(rate "resolution_rate", "办结率", "Resolution rate", HigherIsBetter, ISSUE, resolution, "resolved issues / issues reported in the window"),
-    m!(rate "on_time_rate", "按期办结率", "On-time resolution rate", HigherIsBetter, ISSUE, on_time, "issues resolved by their deadline / issues with a deadline that are due (resolved, or open past the deadline at the window end)"),
+    m!(rate "resolution_rate", "办结率", "Resolution rate", HigherIsBetter, ISSUE, resolution, "issues of the window closed by the window end / issues reported in the window (as of the window end)"),
+    m!(rate "on_time_rate", "按期办结率", "On-time resolution rate", HigherIsBetter, ISSUE, on_time, "issues closed by the window end at or before their deadline / issues with a deadline that are due (closed by the window end, or open past the deadline at it)"),
     m!(rate "closure_rate", "结案率", "Closure rate", HigherIsBetter, ISSUE, closure, "closed / 应结案 (cases due for closure), as of the window end: 应结案 = issues reported in the window, not invalid, not suspended (挂账) at the window end, that were closed by the window end or whose deadline is at or before it (cases not yet due are left out, as published monthly reports do); a case closed after the window end counts as open"),
     m!(rate "on_time_closure_rate", "按期结案率", "On-time closure rate", HigherIsBetter, ISSUE, on_time_closure, "cases of 应结案 closed by the window end at or before their deadline (a case without a deadline is on time) / 应结案"),
+    m!(rate "handling_rate", "处置率", "Handling rate", HigherIsBetter, ISSUE, handling, "cases of the window dispatched by its end that were handled (处置完成 or closed) by it / cases of the window dispatched by its end (as of the window end)"),
+    m!(rate "on_time_handling_rate", "按期处置率", "On-time handling rate", HigherIsBetter, ISSUE, on_time_handling, "cases of the window dispatched by its end and handled by it at or before the deadline in force (a case without a deadline is on time) / cases of the window dispatched by its end"),
+    m!(
+        "overdue_pending",
+        "超期待处置",
+        "Overdue cases awaiting handling",
+        Count,
+        HigherIsWorse,
+        ISSUE,
+        true,
+        |i, _| Some(i.overdue_pending as f64), "cases of any time dispatched before the window end, neither handled nor closed before it, whose deadline is before it"),
+    m!(rate "overdue_pending_rate", "超期待处置率", "Share of cases awaiting handling that are overdue", HigherIsWorse, ISSUE, overdue_pending, "超期待处置 / cases of any time dispatched before the window end and neither handled nor closed before it (待处置)"),
+    m!(rate "rework_rate", "返工率", "Rework rate", HigherIsWorse, ISSUE, rework, "cases of 应结案 closed by the window end that were re-opened or failed a check (重办, 返工, 核查不通过) at least once by it / 应结案"),
+    m!(rate "extension_rate", "延期率", "Extension rate", HigherIsWorse, ISSUE, extension, "cases of the window dispatched by its end whose deadline was extended (a later deadline than the one in force) by it / cases of the window dispatched by its end"),
+    m!(rate "return_rate", "退单率", "Return rate", HigherIsWorse, ISSUE, return_, "cases of the window dispatched by its end that were returned (退回, 退单) at least once by it / cases of the window dispatched by its end"),
+    m!(rate "callback_rate", "回访率", "Callback rate", HigherIsBetter, ISSUE, callback, "cases of the window closed by its end with a satisfaction rating / cases of the window closed by its end"),
+    m!(rate "solved_rate", "实际解决率", "Actually solved rate", HigherIsBetter, ISSUE, solved, "closed cases of the window whose latest `solved` report says solved / closed cases of the window with a `solved` report (partly solved is not solved)"),
+    m!(rate "local_resolution_rate", "就地化解率", "Local resolution rate", HigherIsBetter, ISSUE, local_resolution, "cases of the window closed by its end never escalated above their village (上报上级) by it / cases of the window closed by its end"),
+    m!(
+        "response_hours",
+        "响应时长(小时)",
+        "Response time (hours)",
+        Hours,
+        HigherIsWorse,
+        ISSUE,
+        false,
+        |i, _| i.response_hours, "median hours from the report to the first action after it (any state but reported or invalid, from a transition or an open whole row), over cases of the window acted on by its end"),
+    m!(
+        "cycle_hours",
+        "办理周期(小时)",
+        "Handling cycle (hours)",
+        Hours,
+        HigherIsWorse,
+        ISSUE,
+        false,
+        |i, _| i.cycle_hours, "mean hours from the first action (acceptance) to closure, over cases of the window closed by its end with a known first action"),
     m!(
         "median_hours_to_resolve",
         "办结时长中位数(小时)",
@@ -356,7 +419,7 @@ static CATALOGUE: &[MetricDef] = &[
         HigherIsWorse,
         ISSUE,
         false,
-        |i, _| i.median_hours, "median of resolved_at − occurred_at in hours over resolved issues of the window"),
+        |i, _| i.median_hours, "median of resolved_at − occurred_at in hours over issues of the window closed by its end"),
     m!(
         "p90_hours_to_resolve",
         "办结时长90分位(小时)",
@@ -365,7 +428,7 @@ static CATALOGUE: &[MetricDef] = &[
         HigherIsWorse,
         ISSUE,
         false,
-        |i, _| i.p90_hours, "90th percentile (linear) of resolved_at − occurred_at in hours over resolved issues of the window"),
+        |i, _| i.p90_hours, "90th percentile (linear) of resolved_at − occurred_at in hours over issues of the window closed by its end"),
     m!(rate "satisfaction_rate", "满意率", "Satisfaction rate", HigherIsBetter, ISSUE, satisfaction, "satisfied / rated (satisfied + basic + unsatisfied)"),
     m!(
         "satisfaction_score",

@@ -65,6 +65,37 @@ pub struct Ingredients {
     pub backlog: u64,
     /// Of the backlog, past their deadline at the window end.
     pub overdue: u64,
+    /// Of the window's issues, dispatched by its end (派遣).
+    pub dispatched: u64,
+    /// Of `dispatched`, handled (or closed) by the window end (处置).
+    pub handled: u64,
+    /// Of `handled`, handled at or before the deadline in force (or without one).
+    pub handled_on_time: u64,
+    /// Of `dispatched`, with the deadline extended by the window end (延期).
+    pub extended: u64,
+    /// Of `dispatched`, returned at least once by the window end (退单).
+    pub returned: u64,
+    /// Of `closed_due`, re-opened or failed a check by the window end (返工).
+    pub reworked: u64,
+    /// Of the window's issues, closed by its end.
+    pub closed: u64,
+    /// Of `closed`, with a satisfaction rating (回访).
+    pub closed_rated: u64,
+    /// Of `closed`, with a `solved` report.
+    pub solved_reported: u64,
+    /// Of `solved_reported`, actually solved (实际解决).
+    pub solved: u64,
+    /// Of `closed`, never escalated above the village by the window end (就地化解).
+    pub closed_local: u64,
+    /// Issues of all history dispatched by the window end and neither
+    /// handled nor closed by it (待处置).
+    pub pending_handling: u64,
+    /// Of `pending_handling`, past the deadline at the window end (超期待处置).
+    pub overdue_pending: u64,
+    /// Median hours from the report to the first action after it (响应时长).
+    pub response_hours: Option<f64>,
+    /// Mean hours from the first action (acceptance) to closure (办理周期).
+    pub cycle_hours: Option<f64>,
     /// Median hours to resolve.
     pub median_hours: Option<f64>,
     /// 90th percentile hours to resolve.
@@ -75,6 +106,27 @@ impl Ingredients {
     /// Issues with a satisfaction rating.
     pub fn rated(&self) -> u64 {
         self.satisfied + self.basic + self.unsatisfied
+    }
+
+    /// Takes the fields the window's issue table gives ([`add_lifecycle`]).
+    fn take_lifecycle(&mut self, l: &Ingredients) {
+        (self.on_time, self.due, self.median_hours, self.p90_hours) =
+            (l.on_time, l.due, l.median_hours, l.p90_hours);
+        (self.due_closure, self.closed_due, self.closed_on_time) =
+            (l.due_closure, l.closed_due, l.closed_on_time);
+        (self.dispatched, self.handled, self.handled_on_time) =
+            (l.dispatched, l.handled, l.handled_on_time);
+        (self.extended, self.returned, self.reworked) = (l.extended, l.returned, l.reworked);
+        (self.closed, self.closed_rated, self.closed_local) =
+            (l.closed, l.closed_rated, l.closed_local);
+        (self.solved_reported, self.solved) = (l.solved_reported, l.solved);
+        (self.response_hours, self.cycle_hours) = (l.response_hours, l.cycle_hours);
+    }
+
+    /// Takes the fields the issues of all history give ([`add_backlog`]).
+    fn take_backlog(&mut self, b: &Ingredients) {
+        (self.backlog, self.overdue) = (b.backlog, b.overdue);
+        (self.pending_handling, self.overdue_pending) = (b.pending_handling, b.overdue_pending);
     }
 }
 
@@ -462,17 +514,40 @@ struct Times {
     due: Int64Chunked,
     susp: Int64Chunked,
     resolved: BooleanChunked,
+    /// Milestones, in the order of [`p::FLOW_US`].
+    flow: [Int64Chunked; 7],
+    solved: BooleanChunked,
+    rated: BooleanChunked,
 }
+
+/// Positions in [`p::FLOW_US`].
+const ACC: usize = 0;
+const DISP: usize = 1;
+const HAND: usize = 2;
+const RET: usize = 3;
+const REW: usize = 4;
+const EXT: usize = 5;
+const ESC: usize = 6;
 
 impl Times {
     fn of(df: &DataFrame) -> Result<Times, AnalyticsError> {
+        let flow = p::FLOW_US.map(|n| i64s(df, n));
+        let [a, b, cc, d, e, f, g] = flow;
         Ok(Times {
             occ: i64s(df, p::OCC_US)?,
             res: i64s(df, p::RES_US)?,
             due: i64s(df, p::DUE_US)?,
             susp: i64s(df, p::SUSP_US)?,
             resolved: df.column(p::IS_RESOLVED)?.bool()?.rechunk().into_owned(),
+            flow: [a?, b?, cc?, d?, e?, f?, g?],
+            solved: df.column(p::SOLVED)?.bool()?.rechunk().into_owned(),
+            rated: df.column(p::RATED)?.bool()?.rechunk().into_owned(),
         })
+    }
+
+    /// The milestone views, by position in [`p::FLOW_US`].
+    fn flow_views(&self) -> [View<'_, i64>; 7] {
+        std::array::from_fn(|t| view(&self.flow[t]))
     }
 
     /// Occurred, resolved, deadline (µs) and the resolved flag, by row.
@@ -529,10 +604,13 @@ fn add_lifecycle(
     let rows = keys.rows(key, &f);
     let (occ, res, due, resolved) = times.views();
     let susp = view(&times.susp);
+    let flow = times.flow_views();
     let n = key.names.len();
     let (mut on_time, mut due_n, mut seen) = (vec![0u64; n], vec![0u64; n], vec![false; n]);
     let mut closure = vec![[0u64; 3]; n];
+    let mut work = vec![Work::default(); n];
     let mut hours: Vec<(u32, f64)> = Vec::new();
+    let mut response: Vec<(u32, f64)> = Vec::new();
     for row in 0..keys.len() {
         let Some(u) = rows.unit(row) else { continue };
         let i = u as usize;
@@ -543,6 +621,8 @@ fn add_lifecycle(
         let closed = resolved && res.is_none_or(|r| r <= end_us);
         let suspended = susp.get(row).is_some_and(|s| s <= end_us);
         let deadline = due.get(row);
+        // A milestone counts when it was reached by the window end.
+        let by_end = |t: usize| flow[t].get(row).filter(|&x| x <= end_us);
         if !suspended && (closed || deadline.is_some_and(|d| d <= end_us)) {
             let c = &mut closure[i];
             c[0] += 1;
@@ -554,9 +634,42 @@ fn add_lifecycle(
                     (Some(_), None) => false,
                 };
                 c[2] += u64::from(in_time);
+                work[i].reworked += u64::from(by_end(REW).is_some());
             }
         }
-        let timed = resolved && res.is_some();
+        let w = &mut work[i];
+        if by_end(DISP).is_some() {
+            w.dispatched += 1;
+            w.extended += u64::from(by_end(EXT).is_some());
+            w.returned += u64::from(by_end(RET).is_some());
+            if let Some(h) = by_end(HAND) {
+                w.handled += 1;
+                w.handled_on_time += u64::from(deadline.is_none_or(|d| h <= d));
+            }
+        }
+        let accepted = by_end(ACC);
+        if let (Some(a), Some(o)) = (accepted, occ.get(row)) {
+            if a >= o {
+                response.push((u, (a - o) as f64 / 3_600_000_000.0));
+            }
+        }
+        if closed {
+            w.closed += 1;
+            w.closed_rated += u64::from(times.rated.get(row) == Some(true));
+            if let Some(v) = times.solved.get(row) {
+                w.solved_reported += 1;
+                w.solved += u64::from(v);
+            }
+            w.closed_local += u64::from(by_end(ESC).is_none());
+            if let (Some(a), Some(r)) = (accepted, res) {
+                if r >= a {
+                    w.cycle_sum += (r - a) as f64 / 3_600_000_000.0;
+                    w.cycle_n += 1;
+                }
+            }
+        }
+        // As of the window end: a case closed after it was open then.
+        let timed = closed && res.is_some();
         if let (true, Some(r), Some(o)) = (timed, res, occ.get(row)) {
             if r >= o {
                 hours.push((u, (r - o) as f64 / 3_600_000_000.0));
@@ -566,11 +679,12 @@ fn add_lifecycle(
             if let (true, Some(r)) = (timed, res) {
                 on_time[i] += u64::from(r <= d);
             }
-            due_n[i] += u64::from(timed || (!resolved && d < end_us));
+            due_n[i] += u64::from(timed || (!closed && d < end_us));
         }
     }
     // Hours grouped by unit, then two selections each.
     let (start, mut grouped) = by_unit(n, hours);
+    let (rstart, mut rgrouped) = by_unit(n, response);
     for i in (0..n).filter(|&i| seen[i]) {
         let values = &mut grouped[start[i]..start[i + 1]];
         let ing = into.entry(key.names[i].clone()).or_default();
@@ -579,8 +693,35 @@ fn add_lifecycle(
         [ing.due_closure, ing.closed_due, ing.closed_on_time] = closure[i];
         ing.median_hours = quantile(values, 0.5);
         ing.p90_hours = quantile(values, 0.9);
+        let w = &work[i];
+        (ing.dispatched, ing.handled, ing.handled_on_time) =
+            (w.dispatched, w.handled, w.handled_on_time);
+        (ing.extended, ing.returned, ing.reworked) = (w.extended, w.returned, w.reworked);
+        (ing.closed, ing.closed_rated, ing.closed_local) =
+            (w.closed, w.closed_rated, w.closed_local);
+        (ing.solved_reported, ing.solved) = (w.solved_reported, w.solved);
+        ing.response_hours = quantile(&mut rgrouped[rstart[i]..rstart[i + 1]], 0.5);
+        ing.cycle_hours = (w.cycle_n > 0).then(|| w.cycle_sum / w.cycle_n as f64);
     }
     Ok(())
+}
+
+/// The workflow counts of one unit's issues in [`add_lifecycle`].
+#[derive(Debug, Clone, Default)]
+struct Work {
+    dispatched: u64,
+    handled: u64,
+    handled_on_time: u64,
+    extended: u64,
+    returned: u64,
+    reworked: u64,
+    closed: u64,
+    closed_rated: u64,
+    solved_reported: u64,
+    solved: u64,
+    closed_local: u64,
+    cycle_sum: f64,
+    cycle_n: u64,
 }
 
 /// [`backlog_lazy`] by a loop.
@@ -601,8 +742,10 @@ fn add_backlog(
     let (keys, times) = (KeyCols::of(issues)?, Times::of(issues)?);
     let rows = keys.rows(key, &f);
     let (occ, res, due, resolved) = times.views();
+    let flow = times.flow_views();
     let n = key.names.len();
     let (mut backlog, mut overdue, mut seen) = (vec![0u64; n], vec![0u64; n], vec![false; n]);
+    let (mut pending, mut overdue_pending) = (vec![0u64; n], vec![0u64; n]);
     for row in 0..keys.len() {
         if occ.get(row).is_none_or(|o| o >= end_us) {
             continue;
@@ -614,14 +757,23 @@ fn add_backlog(
         let res = res.get(row);
         let done = res.is_some_and(|r| r < end_us) || (res.is_none() && resolved(row));
         if !done {
+            let late = due.get(row).is_some_and(|d| d < end_us);
             backlog[i] += 1;
-            overdue[i] += u64::from(due.get(row).is_some_and(|d| d < end_us));
+            overdue[i] += u64::from(late);
+            // 待处置: dispatched by the end, not handled by it.
+            let at = |t: usize| flow[t].get(row).is_some_and(|x| x < end_us);
+            if at(DISP) && !at(HAND) {
+                pending[i] += 1;
+                overdue_pending[i] += u64::from(late);
+            }
         }
     }
     for i in (0..n).filter(|&i| seen[i]) {
         let ing = into.entry(key.names[i].clone()).or_default();
         ing.backlog = backlog[i];
         ing.overdue = overdue[i];
+        ing.pending_handling = pending[i];
+        ing.overdue_pending = overdue_pending[i];
     }
     Ok(())
 }
@@ -750,21 +902,21 @@ pub fn lifecycle_lazy(
 ) -> LazyFrame {
     let (res, due, occ) = (col(p::RES_US), col(p::DUE_US), col(p::OCC_US));
     let resolved = col(p::IS_RESOLVED);
-    let timed = resolved.clone().and(res.clone().is_not_null());
-    let hours = when(timed.clone().and(res.clone().gt_eq(occ.clone())))
-        .then((res.clone() - occ).cast(DataType::Float64) / lit(3_600_000_000.0))
-        .otherwise(lit(NULL).cast(DataType::Float64));
     let flag = |pred: Expr, name: &str| pred.fill_null(false).cast(DataType::Int64).alias(name);
     let closed = resolved
         .clone()
         .and(res.clone().is_null().or(res.clone().lt_eq(lit(end_us))));
+    let timed = closed.clone().and(res.clone().is_not_null());
+    let hours = when(timed.clone().and(res.clone().gt_eq(occ.clone())))
+        .then((res.clone() - occ).cast(DataType::Float64) / lit(3_600_000_000.0))
+        .otherwise(lit(NULL).cast(DataType::Float64));
     let suspended = col(p::SUSP_US)
         .is_not_null()
         .and(col(p::SUSP_US).lt_eq(lit(end_us)));
     let due_closure = suspended
         .not()
         .and(closed.clone().or(due.clone().lt_eq(lit(end_us))));
-    let closed_due = due_closure.clone().and(closed);
+    let closed_due = due_closure.clone().and(closed.clone());
     let closed_on_time = closed_due
         .clone()
         .and(due.clone().is_null().or(res.clone().lt_eq(due.clone())));
@@ -786,7 +938,7 @@ pub fn lifecycle_lazy(
             flag(
                 due.clone()
                     .is_not_null()
-                    .and(timed.or(resolved.not().and(due.lt(lit(end_us))))),
+                    .and(timed.or(closed.clone().not().and(due.lt(lit(end_us))))),
                 "due",
             ),
         ])
@@ -967,6 +1119,21 @@ impl Parts {
             households_visited: 25,
             backlog: 14,
             overdue: 5,
+            dispatched: 30,
+            handled: 24,
+            handled_on_time: 20,
+            extended: 3,
+            returned: 4,
+            reworked: 2,
+            closed: 18,
+            closed_rated: 10,
+            solved_reported: 9,
+            solved: 7,
+            closed_local: 16,
+            pending_handling: 6,
+            overdue_pending: 2,
+            response_hours: Some(5.0),
+            cycle_hours: Some(40.0),
             median_hours: Some(30.0),
             p90_hours: Some(90.0),
         };
@@ -980,11 +1147,26 @@ impl Parts {
                 closed_on_time: 10,
                 median_hours: Some(31.0),
                 p90_hours: Some(95.0),
+                dispatched: 33,
+                handled: 25,
+                handled_on_time: 22,
+                extended: 5,
+                returned: 6,
+                reworked: 3,
+                closed: 19,
+                closed_rated: 12,
+                solved_reported: 11,
+                solved: 8,
+                closed_local: 15,
+                response_hours: Some(6.0),
+                cycle_hours: Some(44.0),
                 ..base.clone()
             }),
             backlog: reads(Ingredients {
                 backlog: 17,
                 overdue: 7,
+                pending_handling: 9,
+                overdue_pending: 4,
                 ..base.clone()
             }),
             households: reads(Ingredients {
@@ -1066,15 +1248,10 @@ pub fn ingredients_of(
     );
     let mut out = counts?;
     for (unit, l) in life? {
-        let i = out.entry(unit).or_default();
-        (i.on_time, i.due, i.median_hours, i.p90_hours) =
-            (l.on_time, l.due, l.median_hours, l.p90_hours);
-        (i.due_closure, i.closed_due, i.closed_on_time) =
-            (l.due_closure, l.closed_due, l.closed_on_time);
+        out.entry(unit).or_default().take_lifecycle(&l);
     }
     for (unit, b) in backlog? {
-        let i = out.entry(unit).or_default();
-        (i.backlog, i.overdue) = (b.backlog, b.overdue);
+        out.entry(unit).or_default().take_backlog(&b);
     }
     for (unit, h) in households? {
         out.entry(unit).or_default().households_visited = h.households_visited;
@@ -1411,10 +1588,28 @@ mod tests {
                     let b = &slow[unit];
                     assert!(close(a.median_hours, b.median_hours), "{unit}");
                     assert!(close(a.p90_hours, b.p90_hours), "{unit}");
-                    let strip = |i: &Ingredients| Ingredients {
-                        median_hours: None,
-                        p90_hours: None,
-                        ..i.clone()
+                    // The workflow counts have no lazy twin: the
+                    // scale-out job and the fixtures check them.
+                    let strip = |i: &Ingredients| {
+                        let mut i = Ingredients {
+                            median_hours: None,
+                            p90_hours: None,
+                            ..i.clone()
+                        };
+                        i.take_lifecycle(&Ingredients {
+                            on_time: i.on_time,
+                            due: i.due,
+                            due_closure: i.due_closure,
+                            closed_due: i.closed_due,
+                            closed_on_time: i.closed_on_time,
+                            ..Ingredients::default()
+                        });
+                        i.take_backlog(&Ingredients {
+                            backlog: i.backlog,
+                            overdue: i.overdue,
+                            ..Ingredients::default()
+                        });
+                        i
                     };
                     assert_eq!(strip(a), strip(b), "{unit} level {level}, {q:?}");
                 }

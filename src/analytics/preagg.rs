@@ -66,6 +66,20 @@ pub mod col_names {
     pub const SUSP_US: &str = "suspended_us";
     /// Whether the issue is resolved (issue table).
     pub const IS_RESOLVED: &str = "is_resolved";
+    /// Milestone times in µs, in the order of `columns::FLOW` (issue table).
+    pub const FLOW_US: [&str; 7] = [
+        "accepted_us",
+        "dispatched_us",
+        "handled_us",
+        "returned_us",
+        "reworked_us",
+        "extended_us",
+        "escalated_us",
+    ];
+    /// Whether the issue was actually solved, as last reported (issue table, nullable).
+    pub const SOLVED: &str = "solved";
+    /// Whether the issue has a satisfaction rating (issue table).
+    pub const RATED: &str = "rated";
     /// A visited household's 64-bit key ([`super::household_key`]).
     pub const HOUSEHOLD: &str = "household";
 }
@@ -338,8 +352,9 @@ fn base_columns(zone: Zone) -> Vec<Expr> {
         c::HOUSEHOLD_HASH,
         c::STATE,
         c::UPDATED_AT,
+        c::SOLVED,
     ];
-    let mut e: Vec<Expr> = names.iter().map(|n| col(*n)).collect();
+    let mut e: Vec<Expr> = names.iter().chain(&c::FLOW).map(|n| col(*n)).collect();
     e.push(zone.local_day(c::OCCURRED_AT).alias(DAY));
     e
 }
@@ -491,12 +506,17 @@ impl PreAgg {
         } else {
             joined = joined.with_column(lit(NULL).cast(DataType::String).alias(c::STATE));
         }
-        if !schema.contains(c::UPDATED_AT) {
-            joined = joined.with_column(
-                lit(NULL)
-                    .cast(DataType::Datetime(TimeUnit::Microseconds, None))
-                    .alias(c::UPDATED_AT),
-            );
+        for name in std::iter::once(c::UPDATED_AT).chain(c::FLOW) {
+            if !schema.contains(name) {
+                joined = joined.with_column(
+                    lit(NULL)
+                        .cast(DataType::Datetime(TimeUnit::Microseconds, None))
+                        .alias(name),
+                );
+            }
+        }
+        if !schema.contains(c::SOLVED) {
+            joined = joined.with_column(lit(NULL).cast(DataType::Boolean).alias(c::SOLVED));
         }
         // One scan of only the columns the tables read (no ids, coordinates
         // or visitor hashes); the base frame is dropped once they are built.
@@ -957,6 +977,11 @@ mod tests {
                 .fill_null(false)
                 .alias(p::IS_RESOLVED),
         ]);
+        for (from, to) in c::FLOW.iter().zip(p::FLOW_US) {
+            cols.push(col(*from).cast(DataType::Int64).alias(to));
+        }
+        cols.push(col(c::SOLVED).alias(p::SOLVED));
+        cols.push(col(c::SATISFACTION).is_not_null().alias(p::RATED));
         with_day
             .filter(col(c::KIND).eq(lit(ISSUE)))
             .select(cols)
@@ -1043,16 +1068,24 @@ mod tests {
     fn the_same_rows(mut df: DataFrame) {
         let zone = Zone::default();
         let pre = PreAgg::build(df.clone().lazy(), zone).unwrap();
+        let n = df.height();
         if df.column(c::STATE).is_err() {
-            let n = df.height();
             df.with_column(Column::new(c::STATE.into(), vec![None::<&str>; n]))
                 .unwrap();
-            df.with_column(
-                Column::new(c::UPDATED_AT.into(), vec![None::<i64>; n])
-                    .cast(&DataType::Datetime(TimeUnit::Microseconds, None))
-                    .unwrap(),
-            )
-            .unwrap();
+        }
+        for name in std::iter::once(c::UPDATED_AT).chain(c::FLOW) {
+            if df.column(name).is_err() {
+                df.with_column(
+                    Column::new(name.into(), vec![None::<i64>; n])
+                        .cast(&DataType::Datetime(TimeUnit::Microseconds, None))
+                        .unwrap(),
+                )
+                .unwrap();
+            }
+        }
+        if df.column(c::SOLVED).is_err() {
+            df.with_column(Column::new(c::SOLVED.into(), vec![None::<bool>; n]))
+                .unwrap();
         }
         let with_day = df
             .lazy()

@@ -276,6 +276,8 @@ pub fn big(
         vec![],
     );
     let (mut t1, mut t2, mut t3) = (vec![], vec![], vec![]);
+    let mut flow: [Vec<Option<i64>>; 7] = Default::default();
+    let mut solved: Vec<Option<bool>> = vec![];
     for _ in 0..n {
         let r = next();
         let k = kinds[(r % 3) as usize];
@@ -304,6 +306,28 @@ pub fn big(
         due.push(issue.then_some(occ + 72 * 3_600_000_000));
         sat.push(resolved.then(|| ["satisfied", "basic", "unsatisfied"][((r >> 56) % 3) as usize]));
         hh.push((k == "visit").then(|| format!("h{}", (r >> 30) % 5000)));
+        // Milestones: most issues acted on within hours and dispatched,
+        // handled when closed (some only after the deadline or never), a
+        // few returned, re-opened, extended or escalated.
+        let q = r.rotate_left(23);
+        let hour = 3_600_000_000i64;
+        let dispatched = issue && q % 10 != 0;
+        let acted = (issue && q % 13 != 0).then_some(occ + ((q >> 8) % 5) as i64 * hour);
+        let disp = dispatched.then_some(occ + (2 + (q >> 12) % 30) as i64 * hour);
+        let handled = disp.and_then(|d| {
+            let end = res.last().copied().flatten();
+            end.or(((q >> 16) % 3 == 0).then_some(d + (q >> 20) as i64 % 100 * hour))
+        });
+        let flag =
+            |bit: u32, every: u64| disp.filter(|_| (q >> bit) % every == 0).map(|d| d + hour);
+        flow[0].push(acted);
+        flow[1].push(disp);
+        flow[2].push(handled);
+        flow[3].push(flag(28, 9));
+        flow[4].push(flag(32, 11).filter(|_| resolved));
+        flow[5].push(flag(36, 7));
+        flow[6].push(flag(40, 17));
+        solved.push((resolved && (q >> 44) % 3 != 0).then_some((q >> 46) % 5 != 0));
     }
     let dt = |v: Vec<Option<i64>>, name: &str| {
         Column::new(name.into(), v)
@@ -337,5 +361,11 @@ pub fn big(
         dt(changed, c::UPDATED_AT),
     ])
     .expect("generated frame");
+    let mut df = df;
+    for (name, v) in c::FLOW.into_iter().zip(flow) {
+        df.with_column(dt(v, name)).expect("flow column");
+    }
+    df.with_column(Column::new(c::SOLVED.into(), solved))
+        .expect("solved column");
     (gm, df)
 }

@@ -21,12 +21,12 @@ use super::error::ApiError;
 use super::extract::Body;
 use super::scope::Scope;
 use super::state::AppState;
+use super::state::Grids;
 use crate::ingest::crs::Crs;
 use crate::ingest::encoding::{decode, TextEncoding};
 use crate::ingest::{column_of, REQUIRED};
 use crate::ingest::{Col, Event, Field, ParsedSteps, RowError, Validator, FIELDS};
 use crate::join::{joined_frame, unit_codes, Outcome};
-use super::state::Grids;
 use crate::store::{Applied, Located, Stored, User};
 
 /// One row's fate.
@@ -238,7 +238,7 @@ fn to_frame(st: &AppState, g: &Grids, applied: &[Applied]) -> Result<(), ApiErro
     for a in applied {
         match (&a.stored, &a.current) {
             (Stored::New, Some(e)) => new.push(e.clone()),
-            (Stored::Updated, Some(e)) => changed.push(e.clone()),
+            (_, Some(e)) => changed.push(e.clone()),
             _ => {}
         }
     }
@@ -408,7 +408,9 @@ pub fn store_updates(st: &AppState, parsed: ParsedSteps) -> Result<IngestRespons
                 count(&mut out, a);
                 let reason = match a {
                     Stored::Conflict(r) => Some(r.clone()),
-                    Stored::Pending => Some("the case is not stored yet; applied when it arrives".into()),
+                    Stored::Pending => {
+                        Some("the case is not stored yet; applied when it arrives".into())
+                    }
                     _ => None,
                 };
                 (a.as_str(), reason)
@@ -488,7 +490,9 @@ pub fn parse_updates(
             }
             Ok(v.updates_from_json(value))
         }
-        "application/x-ndjson" | "application/jsonl" | "application/json-lines"
+        "application/x-ndjson"
+        | "application/jsonl"
+        | "application/json-lines"
         | "application/x-jsonlines" => {
             let text = std::str::from_utf8(body)
                 .map_err(|e| ApiError::BadRequest(format!("JSON Lines must be UTF-8: {e}")))?;

@@ -91,7 +91,11 @@ fn issue_page(frame: &DataFrame, f: &IssueFilter) -> Result<(u64, Vec<IssueRow>)
         let v = Series::new("values".into(), values.to_vec());
         col(name).is_in(lit(v).implode(false), false)
     };
-    for (name, values) in [(c::CATEGORY, &f.categories), (c::ID, &f.ids), (c::STATUS, &f.statuses)] {
+    for (name, values) in [
+        (c::CATEGORY, &f.categories),
+        (c::ID, &f.ids),
+        (c::STATUS, &f.statuses),
+    ] {
         if !values.is_empty() {
             keep = keep.and(any_of(name, values));
         }
@@ -369,8 +373,16 @@ pub async fn requests(
             }
         });
     }
-    let from = q.start_date.as_deref().map(|s| instant(s, "start_date")).transpose()?;
-    let to = q.end_date.as_deref().map(|s| instant(s, "end_date")).transpose()?;
+    let from = q
+        .start_date
+        .as_deref()
+        .map(|s| instant(s, "start_date"))
+        .transpose()?;
+    let to = q
+        .end_date
+        .as_deref()
+        .map(|s| instant(s, "end_date"))
+        .transpose()?;
     let by_id = !ids.is_empty();
     let limit = q.limit.unwrap_or(200).clamp(1, 1000);
     st.on_current(move |snap| {
@@ -483,6 +495,11 @@ pub async fn create(
         household_hash: None,
         visitor_hash: None,
         updated_at: None,
+        flow: Default::default(),
+    };
+    let event = Event {
+        flow: event.version_flow(),
+        ..event
     };
     if !(-90.0..=90.0).contains(&event.lat) || !(-180.0..=180.0).contains(&event.lon) {
         return Err(ApiError::BadRequest("lat/long out of range".into()));
@@ -579,7 +596,11 @@ pub async fn request_updates(
             }
             let zh = state::zh(&s.state).to_owned();
             out.push(RequestUpdate {
-                status: if state::is_closed(&s.state) { "closed" } else { "open" },
+                status: if state::is_closed(&s.state) {
+                    "closed"
+                } else {
+                    "open"
+                },
                 update_id: s.update_id,
                 service_request_id: s.issue_id,
                 updated_datetime: rfc3339(s.at),
@@ -660,7 +681,10 @@ pub async fn export_updates(
     Q(q): Q<UpdatesExport>,
 ) -> Result<axum::response::Response, ApiError> {
     use axum::response::IntoResponse;
-    if !matches!(c.user().role, crate::store::Role::Admin | crate::store::Role::Analyst) {
+    if !matches!(
+        c.user().role,
+        crate::store::Role::Admin | crate::store::Role::Analyst
+    ) {
         return Err(ApiError::Forbidden(
             "only admins and analysts may export case updates".into(),
         ));
@@ -682,7 +706,8 @@ pub async fn export_updates(
             let f = &snap.frame;
             let kind = f.column(c::KIND)?.str()?;
             let id = f.column(c::ID)?.str()?;
-            let t = [c::TIER1, c::TIER2, c::TIER3].map(|n| f.column(n).and_then(|x| x.str().cloned()));
+            let t =
+                [c::TIER1, c::TIER2, c::TIER3].map(|n| f.column(n).and_then(|x| x.str().cloned()));
             let [t1, t2, t3] = t;
             let (t1, t2, t3) = (t1?, t2?, t3?);
             let mut visible = std::collections::HashSet::new();
@@ -698,8 +723,18 @@ pub async fn export_updates(
             let mut w = csv::Writer::from_writer(Vec::new());
             let err = |e: csv::Error| ApiError::Internal(e.to_string());
             w.write_record([
-                "issue_id", "update_id", "at", "state", "state_zh", "deadline", "satisfaction",
-                "solved", "category", "lon", "lat", "to_unit",
+                "issue_id",
+                "update_id",
+                "at",
+                "state",
+                "state_zh",
+                "deadline",
+                "satisfaction",
+                "solved",
+                "category",
+                "lon",
+                "lat",
+                "to_unit",
             ])
             .map_err(err)?;
             let opt = |v: Option<String>| v.unwrap_or_default();
@@ -721,15 +756,25 @@ pub async fn export_updates(
                 ])
                 .map_err(err)?;
             }
-            let mut out = if bom { b"\xEF\xBB\xBF".to_vec() } else { Vec::new() };
-            out.extend(w.into_inner().map_err(|e| ApiError::Internal(e.to_string()))?);
+            let mut out = if bom {
+                b"\xEF\xBB\xBF".to_vec()
+            } else {
+                Vec::new()
+            };
+            out.extend(
+                w.into_inner()
+                    .map_err(|e| ApiError::Internal(e.to_string()))?,
+            );
             Ok(out)
         })
         .await?;
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-            (header::CONTENT_DISPOSITION, "attachment; filename=\"updates.csv\""),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"updates.csv\"",
+            ),
         ],
         body,
     )

@@ -629,7 +629,10 @@ fn urlencode(s: &str) -> String {
 
 /// Batches of JSON events built from rows of the joined file (positions,
 /// times and categories of real demo events) under fresh ids.
-fn ingest_bodies(b: &ServeBench, updates: bool) -> anyhow::Result<Vec<Vec<(&'static str, Vec<u8>)>>> {
+fn ingest_bodies(
+    b: &ServeBench,
+    updates: bool,
+) -> anyhow::Result<Vec<Vec<(&'static str, Vec<u8>)>>> {
     let p = b.joined.to_str().context("path is not UTF-8")?;
     let df = LazyFrame::scan_parquet(PlRefPath::from(p), ScanArgsParquet::default())?
         .filter(col(c::OUTCOME).eq(lit("matched")))
@@ -738,7 +741,11 @@ fn ingest(b: &ServeBench, token: &str, updates: bool) -> anyhow::Result<()> {
         json!({"part": if updates { "lifecycle" } else { "ingest" }, "batches": sent, "batch": b.batch, "clients": clients,
         "stored": stored, "secs": secs, "events_per_s": eps, "batch_p50_s": median(lat.clone())})
     );
-    let what = if updates { "rows (half new issues, half updates moving them)" } else { "events" };
+    let what = if updates {
+        "rows (half new issues, half updates moving them)"
+    } else {
+        "events"
+    };
     println!("{}: {stored} {what} acknowledged in {secs:.2} s by {clients} clients, batches of {}: {eps:.0} rows/s (target >= 100000); batch p50 {:.1} ms",
         if updates { "lifecycle" } else { "ingest" }, b.batch, median(lat) * 1e3);
     Ok(())

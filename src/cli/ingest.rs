@@ -43,7 +43,11 @@ fn is_updates(path: &std::path::Path) -> anyhow::Result<bool> {
 pub fn run(a: &IngestArgs) -> anyhow::Result<i32> {
     let (cfg, unknown): (Config, _) = super::serve::config(&a.config, a.data.as_ref(), None)?;
     if !unknown.is_empty() {
-        anyhow::bail!("{}: unknown settings: {}", a.config.display(), unknown.join(", "));
+        anyhow::bail!(
+            "{}: unknown settings: {}",
+            a.config.display(),
+            unknown.join(", ")
+        );
     }
     let store = std::sync::Arc::new(Store::open(&cfg.database())?);
     let (model, version) = ensure_grids(&store, &cfg.storage.data.join("grids.geojson"))?;

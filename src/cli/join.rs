@@ -22,6 +22,10 @@ pub struct JoinArgs {
     /// Event files: .csv, .jsonl or .parquet.
     #[arg(long, num_args = 1.., required = true)]
     events: Vec<PathBuf>,
+    /// Transition rows of the issues (CSV or JSON Lines, see CONTRACT.md):
+    /// each issue is joined as it stands after them, with its milestones.
+    #[arg(long, num_args = 1..)]
+    updates: Vec<PathBuf>,
     /// Coordinate system of the events: wgs84, gcj02 or bd09.
     #[arg(long, default_value = "wgs84")]
     crs: Crs,
@@ -67,6 +71,24 @@ pub fn run(a: &JoinArgs) -> anyhow::Result<i32> {
         tz: a.tz,
         hasher: &hasher,
     };
+    let mut steps = crate::join::CaseSteps::new();
+    let mut update_rows = 0u64;
+    for path in &a.updates {
+        let (ok, bad) = crate::ingest::read_updates(path, &validator)?;
+        for r in &bad {
+            eprintln!("{}: row {}: {}: {}", r.file, r.row, r.column, r.reason);
+        }
+        update_rows += ok.len() as u64;
+        for (_, s) in ok {
+            steps.entry(s.issue_id.clone()).or_default().push(s);
+        }
+    }
+    // A transition sent twice is one step.
+    for v in steps.values_mut() {
+        v.sort_by(|x, y| x.update_id.cmp(&y.update_id));
+        v.dedup_by(|x, y| x.update_id == y.update_id);
+    }
+    let distinct: u64 = steps.values().map(|v| v.len() as u64).sum();
     let rejects = a
         .rejects
         .clone()
@@ -92,6 +114,7 @@ pub fn run(a: &JoinArgs) -> anyhow::Result<i32> {
         &a.events,
         a.encoding,
         &validator,
+        &steps,
         &out,
         &mut |n| bar.inc(n),
     )?;
@@ -112,6 +135,13 @@ pub fn run(a: &JoinArgs) -> anyhow::Result<i32> {
         a.out.display(),
         rejects.display()
     );
+    if !a.updates.is_empty() {
+        println!(
+            "{update_rows} update rows read ({distinct} distinct): {} folded into their issues, {} for issues not in the events",
+            s.updates_applied,
+            distinct.saturating_sub(s.updates_applied)
+        );
+    }
     if !s.balanced() {
         anyhow::bail!("outcome counts do not add up to rows read: {s:?}");
     }

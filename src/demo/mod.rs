@@ -18,7 +18,6 @@ use std::path::PathBuf;
 
 pub mod county;
 pub mod events;
-pub mod updates;
 pub mod geojson;
 pub mod mesh;
 pub mod names;
@@ -27,6 +26,7 @@ pub mod polygonize;
 pub mod rng;
 pub mod source;
 mod timeline;
+pub mod updates;
 
 pub use events::EventCounts;
 

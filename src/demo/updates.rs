@@ -5,8 +5,9 @@
 //! row it was reported with: acceptance and dispatch; for issues still open
 //! at the report, handling and closing for most, suspension (挂账) or
 //! invalidation (作废) for a few, returns (退单) and deadline extensions
-//! for some; for closed issues, a callback with the resident's rating, and
-//! for some a failed check (核查不通过) and a second closing. Like real
+//! for some; for closed issues, an escalation (上报上级) for a few, a
+//! callback with the resident's rating and whether it was solved, and for
+//! some a failed check (核查不通过) and a second closing. Like real
 //! feeds, 1% of the rows are sent twice, the rows of 5% of the issues
 //! arrive newest first (so older steps come late and are stale), and a few
 //! updates name cases that never arrive (they stay pending).
@@ -121,6 +122,14 @@ pub fn write(events: &Path, seed: u64, path: &Path) -> Result<UpdateCounts, Demo
         row(dispatched, "派遣", ["", "", "", "街道城管办", ""]);
         match is.resolved {
             Some(done) => {
+                if r.chance(0.03) && done - dispatched > 3 * h {
+                    // Beyond the village: escalated to the county bureau.
+                    row(
+                        dispatched + h,
+                        "上报上级",
+                        ["", "", "", "市城管局", "超出村级处置能力"],
+                    );
+                }
                 if r.chance(0.04) && done - dispatched > 6 * h {
                     row(dispatched + 3 * h, "退单", ["", "", "", "", "非本单位职责"]);
                 }
@@ -147,7 +156,11 @@ pub fn write(events: &Path, seed: u64, path: &Path) -> Result<UpdateCounts, Demo
                     } else {
                         String::new()
                     };
-                    row(dispatched + 6 * h, "处置中", [extended.as_str(), "", "", "", ""]);
+                    row(
+                        dispatched + 6 * h,
+                        "处置中",
+                        [extended.as_str(), "", "", "", ""],
+                    );
                     let done = dispatched + (12 + r.below(200)) as i64 * h;
                     row(done - h, "已处置", [""; 5]);
                     row(done, "结案", [""; 5]);
@@ -177,9 +190,10 @@ pub fn write(events: &Path, seed: u64, path: &Path) -> Result<UpdateCounts, Demo
         path: path.to_owned(),
         source,
     })?;
-    f.write_all(out.as_bytes()).map_err(|source| DemoError::Io {
-        path: path.to_owned(),
-        source,
-    })?;
+    f.write_all(out.as_bytes())
+        .map_err(|source| DemoError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
     Ok(counts)
 }

@@ -125,6 +125,25 @@ pub struct Event {
     pub visitor_hash: Option<String>,
     /// When the source last changed this row (µs UTC): orders re-sent versions.
     pub updated_at: Option<i64>,
+    /// Issue: when the case first reached each step of the work.
+    pub flow: super::state::Flow,
+}
+
+impl Event {
+    /// The time of this version: its `updated_at`, else its closing time
+    /// when closed, else when it occurred.
+    pub fn version_time(&self) -> i64 {
+        self.updated_at
+            .or(self
+                .resolved_at
+                .filter(|_| self.state.is_some_and(super::state::is_closed)))
+            .unwrap_or(self.occurred_at)
+    }
+
+    /// The milestones this version shows by itself.
+    pub fn version_flow(&self) -> super::state::Flow {
+        super::state::Flow::of_version(self.state, self.version_time())
+    }
 }
 
 /// Why a row was rejected: the column at fault and a reason.
@@ -293,6 +312,7 @@ impl Validator<'_> {
             household_hash: None,
             visitor_hash: None,
             updated_at: time(get(Col::UpdatedAt), Col::UpdatedAt, self.tz)?,
+            flow: Default::default(),
         };
         match kind {
             Kind::Issue => {
@@ -309,6 +329,7 @@ impl Validator<'_> {
                 }
                 ev.satisfaction = one_of(get(Col::Satisfaction), Col::Satisfaction, SATISFACTION)?;
                 ev.source = one_of(get(Col::Source), Col::Source, SOURCE)?;
+                ev.flow = ev.version_flow();
             }
             Kind::Incident => {
                 ev.cleared = match get(Col::Cleared) {

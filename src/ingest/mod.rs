@@ -10,9 +10,10 @@ pub mod crs;
 mod decode;
 pub mod encoding;
 mod event;
+pub mod fold;
 pub mod privacy;
-pub mod state;
 mod read;
+pub mod state;
 pub mod time;
 mod update;
 
@@ -22,9 +23,9 @@ use std::path::PathBuf;
 
 pub use decode::{detect, DecodingReader};
 pub use event::{Col, Event, Field, Kind, RowError, Validator, FIELDS};
-pub use update::{read_updates, update_column_of, ParsedSteps, Step, UCol, UPDATE_FIELDS};
 pub(crate) use read::{column_of, REQUIRED};
 pub use read::{display_paths, read_file, Batch, Format, Reject, BATCH_ROWS};
+pub use update::{read_updates, update_column_of, ParsedSteps, Step, UCol, UPDATE_FIELDS};
 
 /// Why an events file could not be read at all (row problems are [`Reject`]s).
 #[derive(Debug, thiserror::Error)]

@@ -29,7 +29,17 @@ pub const STATES: &[(&str, &str, &[&str])] = &[
     (
         "reported",
         "上报",
-        &["reported", "open", "new", "pending", "上报", "待受理", "待处理", "未办结", "新建"],
+        &[
+            "reported",
+            "open",
+            "new",
+            "pending",
+            "上报",
+            "待受理",
+            "待处理",
+            "未办结",
+            "新建",
+        ],
     ),
     (
         "accepted",
@@ -39,28 +49,60 @@ pub const STATES: &[(&str, &str, &[&str])] = &[
     (
         "dispatched",
         "派遣",
-        &["dispatched", "assigned", "派遣", "已派遣", "派单", "交办", "转办"],
+        &[
+            "dispatched",
+            "assigned",
+            "派遣",
+            "已派遣",
+            "派单",
+            "交办",
+            "转办",
+        ],
     ),
     (
         "in_progress",
         "处置中",
         &["in_progress", "processing", "处置中", "办理中", "处理中"],
     ),
-    ("handled", "已处置", &["handled", "已处置", "待核查", "处置完成"]),
+    (
+        "handled",
+        "已处置",
+        &["handled", "已处置", "待核查", "处置完成"],
+    ),
     ("returned", "退回", &["returned", "退回", "退单"]),
-    ("escalated", "上报上级", &["escalated", "上报上级", "提级", "升级"]),
+    (
+        "escalated",
+        "上报上级",
+        &["escalated", "上报上级", "提级", "升级"],
+    ),
     ("suspended", "挂账", &["suspended", "挂账", "缓办", "挂起"]),
     (
         "closed",
         "结案",
         &[
-            "closed", "resolved", "done", "结案", "办结", "已办结", "已解决", "已完成", "回访",
+            "closed",
+            "resolved",
+            "done",
+            "结案",
+            "办结",
+            "已办结",
+            "已解决",
+            "已完成",
+            "回访",
             "已回访",
         ],
     ),
-    ("reopened", "重办", &["reopened", "rework", "重办", "返工", "核查不通过"]),
+    (
+        "reopened",
+        "重办",
+        &["reopened", "rework", "重办", "返工", "核查不通过"],
+    ),
     ("invalid", "作废", &["invalid", "作废", "不予受理"]),
-    ("self_handled", "自行处置", &["self_handled", "自行处置", "自处置"]),
+    (
+        "self_handled",
+        "自行处置",
+        &["self_handled", "自行处置", "自处置"],
+    ),
 ];
 
 /// The canonical state of an upstream word, or the reason it is not one.
@@ -119,6 +161,124 @@ pub fn rank(state: &str) -> u8 {
     }
 }
 
+/// When a case first reached each step of the work, from its transitions
+/// and the whole-row versions received: what the workflow KPIs read (as of
+/// a window end, a milestone counts when it lies at or before the end).
+/// Milestones only accumulate: a late delivery can move one earlier, never
+/// erase it, so the merge of two partial views is their earliest times.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Flow {
+    /// The first action after the report (受理/响应): any state but
+    /// `reported` or `invalid`, reached by a transition or an open whole row.
+    pub accepted_at: Option<i64>,
+    /// Dispatched (派遣), or first seen in a state that follows a dispatch.
+    pub dispatched_at: Option<i64>,
+    /// Handled (处置完成): `handled`, or closed.
+    pub handled_at: Option<i64>,
+    /// First returned (退单).
+    pub returned_at: Option<i64>,
+    /// First re-opened or failed a check (返工).
+    pub reworked_at: Option<i64>,
+    /// First extension of the deadline (延期).
+    pub extended_at: Option<i64>,
+    /// First escalated above the village (上报上级).
+    pub escalated_at: Option<i64>,
+    /// Whether the problem was actually solved, as the latest report says (实际解决).
+    pub solved: Option<bool>,
+}
+
+fn earliest(slot: &mut Option<i64>, at: i64) {
+    *slot = Some(slot.map_or(at, |s| s.min(at)));
+}
+
+impl Flow {
+    /// The milestones one whole-row version shows: its state at its version
+    /// time. A row that arrives closed shows when it was handled but not
+    /// when it was first acted on.
+    pub fn of_version(state: Option<&str>, at: i64) -> Flow {
+        let mut f = Flow::default();
+        if let Some(s) = state {
+            f.reach(s, at, true);
+        }
+        f
+    }
+
+    /// The case reached `state` at `at` (`whole_row`: seen in a whole-row version).
+    pub fn reach(&mut self, state: &str, at: i64, whole_row: bool) {
+        let acted = !matches!(state, "reported" | "invalid");
+        if acted && !(whole_row && is_closed(state)) {
+            earliest(&mut self.accepted_at, at);
+        }
+        match state {
+            "dispatched" | "in_progress" | "returned" => earliest(&mut self.dispatched_at, at),
+            "handled" => {
+                earliest(&mut self.dispatched_at, at);
+                earliest(&mut self.handled_at, at);
+            }
+            "closed" | "self_handled" => earliest(&mut self.handled_at, at),
+            "reopened" => earliest(&mut self.reworked_at, at),
+            "escalated" => earliest(&mut self.escalated_at, at),
+            _ => {}
+        }
+        if state == "returned" {
+            earliest(&mut self.returned_at, at);
+        }
+    }
+
+    /// The deadline moved from `before` to `after` at `at`: a later one is an extension.
+    pub fn deadline(&mut self, before: Option<i64>, after: i64, at: i64) {
+        if before.is_some_and(|b| after > b) {
+            earliest(&mut self.extended_at, at);
+        }
+    }
+
+    /// Both views together: the earliest time of each milestone; `solved`
+    /// from `self` when it says.
+    pub fn merge(self, other: Flow) -> Flow {
+        let min = |a: Option<i64>, b: Option<i64>| match (a, b) {
+            (Some(x), Some(y)) => Some(x.min(y)),
+            (x, y) => x.or(y),
+        };
+        Flow {
+            accepted_at: min(self.accepted_at, other.accepted_at),
+            dispatched_at: min(self.dispatched_at, other.dispatched_at),
+            handled_at: min(self.handled_at, other.handled_at),
+            returned_at: min(self.returned_at, other.returned_at),
+            reworked_at: min(self.reworked_at, other.reworked_at),
+            extended_at: min(self.extended_at, other.extended_at),
+            escalated_at: min(self.escalated_at, other.escalated_at),
+            solved: self.solved.or(other.solved),
+        }
+    }
+
+    /// The milestone times in the order of [`crate::columns::FLOW`].
+    pub fn times(&self) -> [Option<i64>; 7] {
+        [
+            self.accepted_at,
+            self.dispatched_at,
+            self.handled_at,
+            self.returned_at,
+            self.reworked_at,
+            self.extended_at,
+            self.escalated_at,
+        ]
+    }
+
+    /// The inverse of [`Flow::times`].
+    pub fn from_times(t: [Option<i64>; 7], solved: Option<bool>) -> Flow {
+        Flow {
+            accepted_at: t[0],
+            dispatched_at: t[1],
+            handled_at: t[2],
+            returned_at: t[3],
+            reworked_at: t[4],
+            extended_at: t[5],
+            escalated_at: t[6],
+            solved,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,11 +294,41 @@ mod tests {
         let e = canonical("lost").unwrap_err();
         assert!(e.contains("reported") && e.contains("self_handled"), "{e}");
         // No word maps to two states.
-        let mut all: Vec<&str> = STATES.iter().flat_map(|(_, _, w)| w.iter().copied()).collect();
+        let mut all: Vec<&str> = STATES
+            .iter()
+            .flat_map(|(_, _, w)| w.iter().copied())
+            .collect();
         let n = all.len();
         all.sort_unstable();
         all.dedup();
         assert_eq!(all.len(), n);
+    }
+
+    #[test]
+    fn milestones_keep_the_earliest_time() {
+        let mut f = Flow::of_version(Some("reported"), 0);
+        f.reach("dispatched", 10, false);
+        f.reach("returned", 20, false);
+        f.reach("dispatched", 30, false);
+        f.deadline(Some(100), 200, 30);
+        f.deadline(Some(200), 150, 40);
+        f.reach("handled", 50, false);
+        f.reach("reopened", 60, false);
+        f.reach("closed", 70, false);
+        assert_eq!(f.accepted_at, Some(10));
+        assert_eq!(f.dispatched_at, Some(10));
+        assert_eq!(
+            (f.returned_at, f.reworked_at, f.handled_at),
+            (Some(20), Some(60), Some(50))
+        );
+        assert_eq!(f.extended_at, Some(30));
+        let late = Flow::of_version(Some("accepted"), 5);
+        assert_eq!(f.merge(late).accepted_at, Some(5));
+        assert_eq!(late.merge(f).handled_at, Some(50));
+        // A row that arrives closed was handled then, its first action unknown.
+        let closed = Flow::of_version(Some("closed"), 9);
+        assert_eq!((closed.accepted_at, closed.handled_at), (None, Some(9)));
+        assert_eq!(Flow::from_times(f.times(), f.solved), f);
     }
 
     #[test]

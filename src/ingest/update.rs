@@ -110,8 +110,7 @@ impl Validator<'_> {
     /// Validates one transition row given as a field accessor over [`UPDATE_FIELDS`].
     pub fn validate_update<'r>(&self, get: impl Fn(UCol) -> Field<'r>) -> Result<Step, RowError> {
         let issue_id = text(get(UCol::IssueId)).ok_or_else(|| err(UCol::IssueId, "missing"))?;
-        let update_id =
-            text(get(UCol::UpdateId)).ok_or_else(|| err(UCol::UpdateId, "missing"))?;
+        let update_id = text(get(UCol::UpdateId)).ok_or_else(|| err(UCol::UpdateId, "missing"))?;
         let at = time(get(UCol::At), UCol::At, self.tz)?.ok_or_else(|| err(UCol::At, "missing"))?;
         let word = text(get(UCol::Status)).ok_or_else(|| err(UCol::Status, "missing"))?;
         let state = super::state::canonical(&word).map_err(|r| err(UCol::Status, r))?;
@@ -163,7 +162,10 @@ pub type ParsedSteps = Vec<(u64, Option<String>, Result<Step, RowError>)>;
 
 impl Validator<'_> {
     /// One JSON object of transition fields (contract names or aliases).
-    fn update_from_json(&self, value: serde_json::Value) -> (Option<String>, Result<Step, RowError>) {
+    fn update_from_json(
+        &self,
+        value: serde_json::Value,
+    ) -> (Option<String>, Result<Step, RowError>) {
         const N: usize = UPDATE_FIELDS.len();
         let serde_json::Value::Object(o) = value else {
             return (None, Err(err(UCol::IssueId, "not a JSON object")));
@@ -209,7 +211,11 @@ impl Validator<'_> {
                     let (id, step) = self.update_from_json(x);
                     (i as u64 + 1, id, step)
                 }
-                Err(e) => (i as u64 + 1, None, Err(err(UCol::IssueId, format!("not JSON: {e}")))),
+                Err(e) => (
+                    i as u64 + 1,
+                    None,
+                    Err(err(UCol::IssueId, format!("not JSON: {e}"))),
+                ),
             })
             .collect()
     }
@@ -251,7 +257,11 @@ impl Validator<'_> {
                     });
                     out.push((n, id, step));
                 }
-                Err(e) => out.push((n, None, Err(err(UCol::IssueId, format!("unreadable row: {e}"))))),
+                Err(e) => out.push((
+                    n,
+                    None,
+                    Err(err(UCol::IssueId, format!("unreadable row: {e}"))),
+                )),
             }
         }
         Ok(out)
@@ -272,37 +282,39 @@ pub fn read_updates(
         path: path.to_owned(),
         source,
     })?;
-    let parsed = match super::Format::of(path)? {
-        super::Format::Csv => {
-            let (text, _) = super::encoding::decode(&bytes, None).map_err(|e| {
-                IngestError::Encoding {
-                    path: path.to_owned(),
-                    reason: e.to_string(),
+    let parsed =
+        match super::Format::of(path)? {
+            super::Format::Csv => {
+                let (text, _) =
+                    super::encoding::decode(&bytes, None).map_err(|e| IngestError::Encoding {
+                        path: path.to_owned(),
+                        reason: e.to_string(),
+                    })?;
+                let mut rows = v
+                    .updates_from_csv(&text)
+                    .map_err(|reason| IngestError::Parse {
+                        path: path.to_owned(),
+                        reason,
+                    })?;
+                for r in &mut rows {
+                    r.0 += 1;
                 }
-            })?;
-            let mut rows = v.updates_from_csv(&text).map_err(|reason| IngestError::Parse {
-                path: path.to_owned(),
-                reason,
-            })?;
-            for r in &mut rows {
-                r.0 += 1;
+                rows
             }
-            rows
-        }
-        super::Format::JsonLines => {
-            let text = std::str::from_utf8(&bytes).map_err(|e| IngestError::Encoding {
+            super::Format::JsonLines => {
+                let text = std::str::from_utf8(&bytes).map_err(|e| IngestError::Encoding {
+                    path: path.to_owned(),
+                    reason: format!("JSON Lines must be UTF-8: {e}"),
+                })?;
+                v.updates_from_json_lines(text)
+            }
+            super::Format::Parquet => return Err(IngestError::Parse {
                 path: path.to_owned(),
-                reason: format!("JSON Lines must be UTF-8: {e}"),
-            })?;
-            v.updates_from_json_lines(text)
-        }
-        super::Format::Parquet => {
-            return Err(IngestError::Parse {
-                path: path.to_owned(),
-                reason: "update files are read as CSV or JSON Lines; export the Parquet to one of them".into(),
-            })
-        }
-    };
+                reason:
+                    "update files are read as CSV or JSON Lines; export the Parquet to one of them"
+                        .into(),
+            }),
+        };
     let file = path.display().to_string();
     let (mut steps, mut rejects) = (Vec::new(), Vec::new());
     for (row, _, r) in parsed {

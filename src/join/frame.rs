@@ -41,8 +41,9 @@ pub fn joined_schema() -> Schema {
     for name in c::ALL {
         let t = match name {
             c::OCCURRED_AT | c::RESOLVED_AT | c::DEADLINE | c::UPDATED_AT => dt.clone(),
+            n if c::FLOW.contains(&n) => dt.clone(),
             c::LON | c::LAT => DataType::Float64,
-            c::CLEARED => DataType::Boolean,
+            c::CLEARED | c::SOLVED => DataType::Boolean,
             _ => DataType::String,
         };
         s.with_column(name.into(), t);
@@ -131,5 +132,19 @@ pub fn joined_frame(
         Column::from(ev(|e| e.state).with_name(c::STATE.into()).into_series()),
         datetime(c::UPDATED_AT, keep.iter().map(|&i| events[i].updated_at))?,
     ];
+    let mut cols = cols;
+    for (t, name) in c::FLOW.into_iter().enumerate() {
+        cols.push(datetime(
+            name,
+            keep.iter().map(|&i| events[i].flow.times()[t]),
+        )?);
+    }
+    cols.push(Column::from(
+        keep.iter()
+            .map(|&i| events[i].flow.solved)
+            .collect::<BooleanChunked>()
+            .with_name(c::SOLVED.into())
+            .into_series(),
+    ));
     DataFrame::new(keep.len(), cols)
 }

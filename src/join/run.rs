@@ -13,7 +13,11 @@ use super::frame::{joined_frame, joined_schema, tier_table};
 use super::locate::{Locator, Outcome};
 use crate::grid::GridModel;
 use crate::ingest::encoding::TextEncoding;
-use crate::ingest::{read_file, Batch, Deduper, IngestError, Reject, Validator};
+use crate::ingest::fold::fold;
+use crate::ingest::{read_file, Batch, Deduper, IngestError, Kind, Reject, Step, Validator};
+
+/// Transition rows by issue id, folded into their issues as they are joined.
+pub type CaseSteps = std::collections::HashMap<String, Vec<Step>>;
 
 /// Counts per outcome; `read` = matched + partial + outside + rejected.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
@@ -27,6 +31,8 @@ pub struct JoinSummary {
     pub duplicates: u64,
     /// Rows read per input file.
     pub per_file: BTreeMap<String, u64>,
+    /// Transition rows folded into a joined issue (`--updates`).
+    pub updates_applied: u64,
 }
 
 impl JoinSummary {
@@ -59,8 +65,17 @@ pub fn join_batch(
     tiers: &[[u32; 3]],
     dedup: &mut Deduper,
     mut batch: Batch,
+    steps: &CaseSteps,
     summary: &mut JoinSummary,
 ) -> PolarsResult<(DataFrame, Vec<Reject>)> {
+    if !steps.is_empty() {
+        for e in batch.events.iter_mut().filter(|e| e.kind == Kind::Issue) {
+            if let Some(s) = steps.get(&e.id) {
+                *e = fold(e, s);
+                summary.updates_applied += s.len() as u64;
+            }
+        }
+    }
     let mut keep = vec![true; batch.events.len()];
     for (i, e) in batch.events.iter().enumerate() {
         if !dedup.first(e.kind, &e.id) {
@@ -96,12 +111,14 @@ pub fn join_batch(
 }
 
 /// Runs the whole join over files, writing Parquet and the rejects CSV.
+#[allow(clippy::too_many_arguments)]
 pub fn join_files(
     model: &GridModel,
     locator: &Locator,
     files: &[PathBuf],
     encoding: Option<TextEncoding>,
     validator: &Validator<'_>,
+    steps: &CaseSteps,
     out: &JoinOutput<'_>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<JoinSummary, IngestError> {
@@ -126,8 +143,16 @@ pub fn join_files(
     for path in files {
         let read = read_file(path, encoding, validator, &mut |batch: Batch| {
             let n = batch.read;
-            let (df, rej) = join_batch(model, locator, &tiers, &mut dedup, batch, &mut summary)
-                .map_err(oerr)?;
+            let (df, rej) = join_batch(
+                model,
+                locator,
+                &tiers,
+                &mut dedup,
+                batch,
+                steps,
+                &mut summary,
+            )
+            .map_err(oerr)?;
             for r in rej {
                 rejects
                     .serialize((&r.file, r.row, &r.column, &r.reason))

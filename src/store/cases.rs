@@ -16,7 +16,7 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::{Deserialize, Serialize};
 
 use super::{Located, Result, Store};
-use crate::ingest::state::{canonical, is_closed, rank, status_of};
+use crate::ingest::state::{canonical, is_closed, rank, status_of, Flow};
 use crate::ingest::{Event, Kind, Step};
 use crate::join::Outcome;
 
@@ -76,67 +76,32 @@ impl Applied {
     }
 }
 
-const SATISFACTION: [&str; 3] = ["satisfied", "basic", "unsatisfied"];
-const SOURCES: [&str; 5] = ["patrol", "hotline", "walk_in", "online", "other"];
+use crate::ingest::fold::{fold, intern, SATISFACTION, SOURCES};
 
-fn intern(v: Option<String>, known: &[&'static str]) -> Option<&'static str> {
-    let v = v?;
-    known.iter().copied().find(|k| *k == v)
-}
-
-/// The time of the base version: its `updated_at`, else its closing time
-/// when closed, else when it occurred. Transitions from this time on apply.
+/// The time of the base version: see [`Event::version_time`].
 fn version_time(e: &Event) -> i64 {
-    e.updated_at
-        .or(e.resolved_at.filter(|_| e.state.is_some_and(is_closed)))
-        .unwrap_or(e.occurred_at)
+    e.version_time()
 }
 
-/// The current state of a case: `base` with `steps` applied in (`at`,
-/// `update_id`) order. Steps before the base's version time are history the
-/// base already reflects. `updated_at` of the result is the time of its
-/// last change.
-pub fn fold(base: &Event, steps: &[Step]) -> Event {
-    let mut steps: Vec<&Step> = steps.iter().collect();
-    steps.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.update_id.cmp(&b.update_id)));
-    let from = version_time(base);
-    let mut e = base.clone();
-    for s in steps.into_iter().filter(|s| s.at >= from) {
-        let Ok(state) = canonical(&s.state) else {
-            continue;
-        };
-        let was_closed = e.state.is_some_and(is_closed);
-        e.state = Some(state);
-        e.status = Some(status_of(state));
-        if is_closed(state) {
-            if !was_closed || e.resolved_at.is_none() {
-                e.resolved_at = Some(s.at);
-            }
-        } else {
-            e.resolved_at = None;
-        }
-        if s.deadline.is_some() {
-            e.deadline = s.deadline;
-        }
-        if let Some(v) = intern(s.satisfaction.clone(), &SATISFACTION) {
-            e.satisfaction = Some(v);
-        }
-        if let Some(c) = &s.category {
-            e.category = c.clone();
-        }
-        if let (Some(lon), Some(lat)) = (s.lon, s.lat) {
-            e.lon = lon;
-            e.lat = lat;
-        }
-        e.updated_at = Some(e.updated_at.map_or(s.at, |u| u.max(s.at)));
+/// `e` with the milestones already known of the stored case kept: a
+/// re-fold from the latest whole row does not see older whole rows, and a
+/// whole row with a later deadline than the stored one extends it.
+fn keep_milestones(mut e: Event, stored: &Event) -> Event {
+    if let (Some(new), Some(_)) = (e.deadline, stored.deadline) {
+        let at = e.version_time();
+        e.flow.deadline(stored.deadline, new, at);
     }
+    e.flow = e.flow.merge(stored.flow);
     e
 }
 
 /// Whether `new`, a whole row sent again without version times on both
 /// sides, moves the case forward from `old`.
 fn forward(old: &Event, new: &Event) -> bool {
-    let (o, n) = (old.state.unwrap_or("reported"), new.state.unwrap_or("reported"));
+    let (o, n) = (
+        old.state.unwrap_or("reported"),
+        new.state.unwrap_or("reported"),
+    );
     (n == "reopened" && is_closed(o))
         || rank(n) > rank(o)
         || (old.resolved_at.is_none() && new.resolved_at.is_some())
@@ -221,6 +186,21 @@ impl BaseRow {
             updated_at: self.updated_at,
             ..e.clone()
         }
+        .with_version_flow()
+    }
+}
+
+trait VersionFlow {
+    fn with_version_flow(self) -> Self;
+}
+
+impl VersionFlow for Event {
+    /// The event as a whole-row version: its milestones only its own.
+    fn with_version_flow(self) -> Event {
+        Event {
+            flow: self.version_flow(),
+            ..self
+        }
     }
 }
 
@@ -232,7 +212,8 @@ struct Case {
 }
 
 const CASE_COLS: &str = "seq, occurred_at, lon, lat, category, state, resolved_at, deadline, \
-    satisfaction, source, cleared, household_hash, visitor_hash, updated_at, base";
+    satisfaction, source, cleared, household_hash, visitor_hash, updated_at, base, \
+    accepted_at, dispatched_at, handled_at, returned_at, reworked_at, extended_at, escalated_at, solved";
 
 fn read_case(c: &Connection, kind: Kind, id: &str) -> rusqlite::Result<Option<Case>> {
     let mut st = c.prepare_cached(&format!(
@@ -258,11 +239,15 @@ fn read_case(c: &Connection, kind: Kind, id: &str) -> rusqlite::Result<Option<Ca
             household_hash: r.get(11)?,
             visitor_hash: r.get(12)?,
             updated_at: r.get(13)?,
+            flow: Flow::from_times(
+                std::array::from_fn(|i| r.get(15 + i).ok().flatten()),
+                r.get(22)?,
+            ),
         };
         let base: Option<String> = r.get(14)?;
         let base = base
             .and_then(|b| serde_json::from_str::<BaseRow>(&b).ok())
-            .map_or_else(|| current.clone(), |b| b.onto(&current));
+            .map_or_else(|| current.clone().with_version_flow(), |b| b.onto(&current));
         Ok(Case {
             seq: r.get(0)?,
             current,
@@ -312,12 +297,14 @@ fn bump(tx: &Transaction<'_>, key: &str, by: i64) -> rusqlite::Result<()> {
 }
 
 fn counter(c: &Connection, key: &str) -> rusqlite::Result<i64> {
-    Ok(c.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| {
-        r.get::<_, String>(0)
-    })
-    .optional()?
-    .and_then(|v| v.parse().ok())
-    .unwrap_or(0))
+    Ok(
+        c.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| {
+            r.get::<_, String>(0)
+        })
+        .optional()?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0),
+    )
 }
 
 /// `meta` key: transitions waiting for their case.
@@ -339,12 +326,14 @@ fn write_case(
 ) -> rusqlite::Result<()> {
     let hit = locate(current.lon, current.lat);
     let located = located_at(current, &hit);
-    let base_json = (base != current)
-        .then(|| serde_json::to_string(&BaseRow::of(base)).unwrap_or_default());
+    let base_json =
+        (base != current).then(|| serde_json::to_string(&BaseRow::of(base)).unwrap_or_default());
     tx.prepare_cached(
         "UPDATE events SET occurred_at = ?1, lon = ?2, lat = ?3, category = ?4, status = ?5, state = ?6, \
          resolved_at = ?7, deadline = ?8, satisfaction = ?9, source = ?10, cleared = ?11, updated_at = ?12, \
-         base = ?13, tier1 = ?14, tier2 = ?15, tier3 = ?16, outcome = ?17, grid_version = ?18 WHERE seq = ?19",
+         base = ?13, tier1 = ?14, tier2 = ?15, tier3 = ?16, outcome = ?17, grid_version = ?18, \
+         accepted_at = ?20, dispatched_at = ?21, handled_at = ?22, returned_at = ?23, reworked_at = ?24, \
+         extended_at = ?25, escalated_at = ?26, solved = ?27 WHERE seq = ?19",
     )?
     .execute(params![
         current.occurred_at,
@@ -365,7 +354,15 @@ fn write_case(
         located.tiers[2],
         located.outcome.as_str(),
         grid_version,
-        seq
+        seq,
+        current.flow.accepted_at,
+        current.flow.dispatched_at,
+        current.flow.handled_at,
+        current.flow.returned_at,
+        current.flow.reworked_at,
+        current.flow.extended_at,
+        current.flow.escalated_at,
+        current.flow.solved,
     ])?;
     // Which rows changed after a given count: a restart patches its frame
     // snapshot with them instead of reading every row.
@@ -380,17 +377,17 @@ fn write_case(
 /// with waiting transitions folded in needs no count: it lies after any
 /// snapshot's high-water mark.
 fn count_changes(tx: &Transaction<'_>, out: &[Applied]) -> rusqlite::Result<()> {
-    let n = out.iter().filter(|a| a.stored == Stored::Updated).count();
+    let n = out
+        .iter()
+        .filter(|a| a.current.is_some() && a.stored != Stored::New)
+        .count();
     bump(tx, CHANGES, n as i64)
 }
 
 /// Locates a position: outcome and tier codes.
 pub type Locate<'a> = dyn Fn(f64, f64) -> (Outcome, [Option<String>; 3]) + 'a;
 
-fn located_at<'a>(
-    e: &'a Event,
-    hit: &'a (Outcome, [Option<String>; 3]),
-) -> Located<'a> {
+fn located_at<'a>(e: &'a Event, hit: &'a (Outcome, [Option<String>; 3])) -> Located<'a> {
     Located {
         event: e,
         outcome: hit.0,
@@ -403,8 +400,9 @@ fn located_at<'a>(
 }
 
 const INSERT: &str = "INSERT OR IGNORE INTO events(kind, id, occurred_at, lon, lat, category, status, state, resolved_at, \
-    deadline, satisfaction, source, cleared, household_hash, visitor_hash, updated_at, tier1, tier2, tier3, outcome, grid_version) \
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)";
+    deadline, satisfaction, source, cleared, household_hash, visitor_hash, updated_at, tier1, tier2, tier3, outcome, grid_version, \
+    accepted_at, dispatched_at, handled_at) \
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)";
 
 fn apply_rows(
     c: &mut Connection,
@@ -440,6 +438,9 @@ fn apply_rows(
             r.tiers[2],
             r.outcome.as_str(),
             version,
+            e.flow.accepted_at,
+            e.flow.dispatched_at,
+            e.flow.handled_at,
         ])?;
         if n == 1 {
             if pending > 0 && e.kind == Kind::Issue {
@@ -462,12 +463,28 @@ fn apply_rows(
             continue;
         }
         let Some(case) = read_case(&tx, e.kind, &e.id)? else {
-            out.push(Applied::only(Stored::Conflict("stored case could not be read back".into())));
+            out.push(Applied::only(Stored::Conflict(
+                "stored case could not be read back".into(),
+            )));
             continue;
         };
         // The incoming row against the latest whole row received.
         let stored = decide(&case.base, e);
         let base = e.clone();
+        if stored == Stored::Stale && e.kind == Kind::Issue {
+            // A late version leaves the state as it is but may show an
+            // earlier milestone.
+            let flow = case.current.flow.merge(e.flow);
+            if flow != case.current.flow {
+                let current = Event {
+                    flow,
+                    ..case.current.clone()
+                };
+                write_case(&tx, rev, case.seq, &current, &case.base, locate, version)?;
+                out.push(Applied::moved(Stored::Stale, current));
+                continue;
+            }
+        }
         if stored != Stored::Updated {
             out.push(Applied::only(stored));
             continue;
@@ -477,7 +494,7 @@ fn apply_rows(
         } else {
             Vec::new()
         };
-        let current = fold(&base, &steps);
+        let current = keep_milestones(fold(&base, &steps), &case.current);
         if current == case.current {
             out.push(Applied::only(Stored::Unchanged));
             continue;
@@ -555,10 +572,13 @@ fn apply_steps(
         let current = if newest {
             fold(&case.current, std::slice::from_ref(s))
         } else {
-            fold(&case.base, &steps_of(&tx, &s.issue_id)?)
+            keep_milestones(
+                fold(&case.base, &steps_of(&tx, &s.issue_id)?),
+                &case.current,
+            )
         };
+        let older = case.current.updated_at.is_some_and(|u| s.at < u);
         if current == case.current {
-            let older = case.current.updated_at.is_some_and(|u| s.at < u);
             out.push(Applied::only(if older {
                 Stored::Stale
             } else {
@@ -566,8 +586,18 @@ fn apply_steps(
             }));
             continue;
         }
+        // A late step that only shows an earlier milestone stays stale.
+        let same_state = Event {
+            flow: case.current.flow,
+            ..current.clone()
+        } == case.current;
         write_case(&tx, rev, case.seq, &current, &case.base, locate, version)?;
-        out.push(Applied::moved(Stored::Updated, current));
+        let stored = if older && same_state {
+            Stored::Stale
+        } else {
+            Stored::Updated
+        };
+        out.push(Applied::moved(stored, current));
     }
     count_changes(&tx, &out)?;
     tx.commit()?;
@@ -648,6 +678,7 @@ mod tests {
             household_hash: None,
             visitor_hash: None,
             updated_at: None,
+            flow: Default::default(),
         }
     }
 
@@ -714,10 +745,21 @@ mod tests {
         assert_eq!(decide(&new, &new.clone()), Stored::Unchanged);
         let mut same_time = issue("handled");
         same_time.updated_at = Some(20);
-        assert!(matches!(decide(&new, &same_time), Stored::Conflict(r) if r.contains("same updated_at")));
+        assert!(
+            matches!(decide(&new, &same_time), Stored::Conflict(r) if r.contains("same updated_at"))
+        );
         // Without version times only forward moves apply.
-        assert_eq!(decide(&issue("reported"), &issue("closed")), Stored::Updated);
-        assert_eq!(decide(&issue("closed"), &issue("dispatched")), Stored::Stale);
-        assert_eq!(decide(&issue("closed"), &issue("reopened")), Stored::Updated);
+        assert_eq!(
+            decide(&issue("reported"), &issue("closed")),
+            Stored::Updated
+        );
+        assert_eq!(
+            decide(&issue("closed"), &issue("dispatched")),
+            Stored::Stale
+        );
+        assert_eq!(
+            decide(&issue("closed"), &issue("reopened")),
+            Stored::Updated
+        );
     }
 }

@@ -30,6 +30,8 @@ struct Builders {
     outcome: Vec<String>,
     state: Vec<Option<String>>,
     updated_at: Vec<Option<i64>>,
+    flow: [Vec<Option<i64>>; 7],
+    solved: Vec<Option<bool>>,
 }
 
 fn datetime(name: &str, v: Vec<Option<i64>>) -> PolarsResult<Column> {
@@ -68,6 +70,11 @@ impl Builders {
             Column::new(c::STATE.into(), self.state),
             datetime(c::UPDATED_AT, self.updated_at)?,
         ];
+        let mut cols = cols;
+        for (name, v) in c::FLOW.into_iter().zip(self.flow) {
+            cols.push(datetime(name, v)?);
+        }
+        cols.push(Column::new(c::SOLVED.into(), self.solved));
         DataFrame::new(n, cols)
     }
 }
@@ -103,7 +110,8 @@ impl Store {
             let mut last = after;
             let mut st = conn.prepare(&format!(
                 "SELECT seq, id, kind, occurred_at, lon, lat, category, status, resolved_at, deadline, satisfaction, \
-                 source, cleared, household_hash, visitor_hash, tier1, tier2, tier3, outcome, state, updated_at FROM events \
+                 source, cleared, household_hash, visitor_hash, tier1, tier2, tier3, outcome, state, updated_at, \
+                 accepted_at, dispatched_at, handled_at, returned_at, reworked_at, extended_at, escalated_at, solved FROM events \
                  WHERE {filter} ORDER BY seq"
             ))?;
             let n = st.parameter_count();
@@ -130,6 +138,10 @@ impl Store {
                 b.outcome.push(r.get(18)?);
                 b.state.push(r.get(19)?);
                 b.updated_at.push(r.get(20)?);
+                for (i, f) in b.flow.iter_mut().enumerate() {
+                    f.push(r.get(21 + i)?);
+                }
+                b.solved.push(r.get(28)?);
             }
             Ok((b, last))
         })?;

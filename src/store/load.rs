@@ -259,7 +259,11 @@ pub fn ingest_updates_file(
     let locate = |x: f64, y: f64| locate_one(model, &locator, &tiers, x, y);
     let steps: Vec<crate::ingest::Step> = steps.into_iter().map(|(_, s)| s).collect();
     for chunk in steps.chunks(batch_rows.max(1)) {
-        for (a, s) in store.apply_updates(version, chunk, &locate)?.into_iter().zip(chunk) {
+        for (a, s) in store
+            .apply_updates(version, chunk, &locate)?
+            .into_iter()
+            .zip(chunk)
+        {
             match a.stored {
                 Stored::Updated | Stored::New => out.updated += 1,
                 Stored::Unchanged => out.unchanged += 1,

@@ -30,8 +30,8 @@ use std::sync::Mutex;
 
 use rusqlite::Connection;
 
-pub use cases::{fold, Applied, Locate, Stored};
 pub use crate::ingest::Step;
+pub use cases::{Applied, Locate, Stored};
 pub use events::{IssueRow, Located};
 pub use frame::replace_rows;
 pub use grids::GridVersion;

@@ -45,6 +45,14 @@ CREATE TABLE IF NOT EXISTS events (
     state          TEXT,
     updated_at     INTEGER,
     base           TEXT,
+    accepted_at    INTEGER,
+    dispatched_at  INTEGER,
+    handled_at     INTEGER,
+    returned_at    INTEGER,
+    reworked_at    INTEGER,
+    extended_at    INTEGER,
+    escalated_at   INTEGER,
+    solved         INTEGER,
     tier1          TEXT,
     tier2          TEXT,
     tier3          TEXT,
@@ -131,6 +139,24 @@ pub fn upgrade(c: &rusqlite::Connection) -> rusqlite::Result<()> {
              UPDATE events SET state = CASE status WHEN 'resolved' THEN 'closed' ELSE 'reported' END \
              WHERE kind = 'issue';",
         )?;
+    }
+    // The milestone columns (`ingest::state::Flow`): an older database's
+    // closed issues were handled when they were resolved.
+    let has_flow: bool = c.query_row(
+        "SELECT count(*) > 0 FROM pragma_table_info('events') WHERE name = 'handled_at'",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_flow {
+        let mut sql = String::new();
+        for col in crate::columns::FLOW {
+            sql.push_str(&format!("ALTER TABLE events ADD COLUMN {col} INTEGER; "));
+        }
+        sql.push_str(
+            "ALTER TABLE events ADD COLUMN solved INTEGER; \
+             UPDATE events SET handled_at = resolved_at WHERE kind = 'issue' AND status = 'resolved';",
+        );
+        c.execute_batch(&sql)?;
     }
     Ok(())
 }

@@ -168,7 +168,14 @@ fn every_acknowledged_update_survives_kill_9_exactly_once() {
     let cases: Vec<String> = (0..200)
         .map(|i| format!(r#"{{"id":"W{i}","kind":"issue","occurred_at":"2026-03-01 08:00","lon":115.0,"lat":38.5,"category":"环境卫生","status":"上报"}}"#))
         .collect();
-    let (s, body) = http(&addr, "POST", "/api/v1/events", Some(&token), &format!("[{}]", cases.join(","))).unwrap();
+    let (s, body) = http(
+        &addr,
+        "POST",
+        "/api/v1/events",
+        Some(&token),
+        &format!("[{}]", cases.join(",")),
+    )
+    .unwrap();
     assert_eq!(s, 200, "{body}");
 
     // Batch b moves every case one step on, one minute later than batch b - 1.
@@ -181,12 +188,20 @@ fn every_acknowledged_update_survives_kill_9_exactly_once() {
                 .map(|i| {
                     format!(
                         r#"{{"issue_id":"W{i}","update_id":"s{b}","at":"{}","status":"{}"}}"#,
-                        (chrono::DateTime::from_timestamp(1_772_330_400 + 60 * b as i64, 0).unwrap()).to_rfc3339(),
+                        (chrono::DateTime::from_timestamp(1_772_330_400 + 60 * b as i64, 0)
+                            .unwrap())
+                        .to_rfc3339(),
                         states[b % states.len()]
                     )
                 })
                 .collect();
-            match http(&a2, "POST", "/api/v1/updates", Some(&t2), &format!("[{}]", steps.join(","))) {
+            match http(
+                &a2,
+                "POST",
+                "/api/v1/updates",
+                Some(&t2),
+                &format!("[{}]", steps.join(",")),
+            ) {
                 Some((200, _)) => acked = b + 1,
                 _ => return acked,
             }
@@ -226,11 +241,19 @@ fn every_acknowledged_update_survives_kill_9_exactly_once() {
         );
     }
     // The service serves the same state.
-    let (s, body) = http(&addr, "GET", "/open311/v2/requests/W7.json", Some(&token), "").unwrap();
+    let (s, body) = http(
+        &addr,
+        "GET",
+        "/open311/v2/requests/W7.json",
+        Some(&token),
+        "",
+    )
+    .unwrap();
     assert_eq!(s, 200, "{body}");
     let want: i64 = st.query_row(["W7"], |r| r.get(0)).unwrap();
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-    let shown = chrono::DateTime::parse_from_rfc3339(v[0]["updated_datetime"].as_str().unwrap()).unwrap();
+    let shown =
+        chrono::DateTime::parse_from_rfc3339(v[0]["updated_datetime"].as_str().unwrap()).unwrap();
     let closed = v[0]["status"] == "closed";
     if !closed {
         assert_eq!(shown.timestamp_micros(), want, "{body}");

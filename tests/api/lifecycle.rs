@@ -27,7 +27,14 @@ async fn updates(e: &Env, t: &str, body: Value) -> Value {
 /// Outcome counts add up to the rows read.
 fn balanced(v: &Value) {
     let sum: u64 = [
-        "matched", "partial", "outside", "updated", "unchanged", "stale", "pending", "rejected",
+        "matched",
+        "partial",
+        "outside",
+        "updated",
+        "unchanged",
+        "stale",
+        "pending",
+        "rejected",
     ]
     .iter()
     .map(|k| v[*k].as_u64().unwrap())
@@ -42,13 +49,27 @@ async fn grid_of(e: &Env, t: &str, id: &str) -> String {
     let snap = e.state.snapshot().unwrap();
     let f = &snap.frame;
     let ids = f.column("id").unwrap().str().unwrap();
-    let k = ids.iter().position(|x| x == Some(id)).expect("case in the frame");
+    let k = ids
+        .iter()
+        .position(|x| x == Some(id))
+        .expect("case in the frame");
     let _ = t;
-    f.column("tier3").unwrap().str().unwrap().get(k).unwrap().to_owned()
+    f.column("tier3")
+        .unwrap()
+        .str()
+        .unwrap()
+        .get(k)
+        .unwrap()
+        .to_owned()
 }
 
 async fn kpi(e: &Env, t: &str, unit: &str, window: &str, metric: &str) -> Option<f64> {
-    let r = get(&e.app, &format!("/api/v1/units/{unit}/kpis?{window}&kind=issue"), t).await;
+    let r = get(
+        &e.app,
+        &format!("/api/v1/units/{unit}/kpis?{window}&kind=issue"),
+        t,
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     let v = r.json();
     let k = v["kpis"]
@@ -84,14 +105,27 @@ async fn the_fixmystreet_scenario_closes_a_case_once() {
     assert_eq!(r["updated"], 1, "{r}");
     let r = updates(&e, &t, json!([close])).await;
     assert_eq!(r["unchanged"], 1, "{r}");
-    let r = updates(&e, &t, json!([step("FMS-1", "u-1", "2020-03-03T09:00:00+08:00", "派遣")])).await;
+    let r = updates(
+        &e,
+        &t,
+        json!([step("FMS-1", "u-1", "2020-03-03T09:00:00+08:00", "派遣")]),
+    )
+    .await;
     assert_eq!(r["stale"], 1, "the older update changes nothing: {r}");
     balanced(&r);
     // Closed, counted once.
-    let one = get(&e.app, "/open311/v2/requests/FMS-1.json", &t).await.json();
+    let one = get(&e.app, "/open311/v2/requests/FMS-1.json", &t)
+        .await
+        .json();
     assert_eq!(one[0]["status"], "closed", "{one}");
     assert_eq!(one[0]["status_notes"], "结案");
-    assert!(one[0]["updated_datetime"].as_str().unwrap().starts_with("2020-03-09T10:00:00"), "{one}");
+    assert!(
+        one[0]["updated_datetime"]
+            .as_str()
+            .unwrap()
+            .starts_with("2020-03-09T10:00:00"),
+        "{one}"
+    );
     e.state.refresh().unwrap();
     let after = kpi(&e, &t, &grid, march, "resolved_count").await;
     assert_eq!(after, Some(before.unwrap_or(0.0) + 1.0));
@@ -105,23 +139,49 @@ async fn the_fixmystreet_scenario_closes_a_case_once() {
     .await;
     assert_eq!(u.status, StatusCode::OK, "{}", u.text());
     let u = u.json();
-    let ids: Vec<&str> = u.as_array().unwrap().iter().map(|x| x["update_id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = u
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["update_id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids, ["u-1", "u-2"], "{u}");
     assert_eq!(u[1]["status"], "closed");
     assert_eq!(u[1]["external_status_code"], "结案");
     // The transitions export, to fold any as-of state.
-    let csv = get(&e.app, "/api/v1/export/updates?from=2020-03-01&to=2020-04-01&bom=true", &t).await;
+    let csv = get(
+        &e.app,
+        "/api/v1/export/updates?from=2020-03-01&to=2020-04-01&bom=true",
+        &t,
+    )
+    .await;
     assert_eq!(csv.status, StatusCode::OK, "{}", csv.text());
     let text = csv.text();
     let lines: Vec<&str> = text.trim_start_matches('\u{feff}').lines().collect();
     assert_eq!(lines.len(), 3, "{text}");
     assert!(lines[0].starts_with("issue_id,update_id,at,state,state_zh"));
-    assert!(lines[1].starts_with("FMS-1,u-1,") && lines[1].contains(",dispatched,派遣,"), "{text}");
-    assert!(lines[2].starts_with("FMS-1,u-2,") && lines[2].contains(",closed,结案,"), "{text}");
+    assert!(
+        lines[1].starts_with("FMS-1,u-1,") && lines[1].contains(",dispatched,派遣,"),
+        "{text}"
+    );
+    assert!(
+        lines[2].starts_with("FMS-1,u-2,") && lines[2].contains(",closed,结案,"),
+        "{text}"
+    );
     // An analyst of one township gets its cases only.
     let a = login(&e.app, "analyst").await;
-    let own = get(&e.app, "/api/v1/export/updates?from=2020-03-01&to=2020-04-01", &a).await.text();
-    let want = if grid.starts_with(&e.codes.township) { 3 } else { 1 };
+    let own = get(
+        &e.app,
+        "/api/v1/export/updates?from=2020-03-01&to=2020-04-01",
+        &a,
+    )
+    .await
+    .text();
+    let want = if grid.starts_with(&e.codes.township) {
+        3
+    } else {
+        1
+    };
     assert_eq!(own.lines().count(), want, "{own}");
     let chief = login(&e.app, "chief").await;
     let r = get(&e.app, "/api/v1/export/updates", &chief).await;
@@ -139,7 +199,11 @@ async fn arrival_order_does_not_matter() {
         json!({"issue_id": "ORD-1", "update_id": "f", "at": "2020-05-20T09:00:00+08:00",
                "status": "closed", "satisfaction": "基本满意", "deadline": "2020-05-30 18:00"}),
     ];
-    let orders: [&[usize]; 3] = [&[0, 1, 2, 3, 4, 5], &[5, 3, 1, 0, 4, 2], &[2, 5, 4, 0, 3, 1]];
+    let orders: [&[usize]; 3] = [
+        &[0, 1, 2, 3, 4, 5],
+        &[5, 3, 1, 0, 4, 2],
+        &[2, 5, 4, 0, 3, 1],
+    ];
     let mut seen = Vec::new();
     for (k, order) in orders.iter().enumerate() {
         let e = super::support::env();
@@ -163,7 +227,9 @@ async fn arrival_order_does_not_matter() {
         balanced(&r);
         let r = updates(&e, &t, body(&order[split..])).await;
         balanced(&r);
-        let one = get(&e.app, "/open311/v2/requests/ORD-1.json", &t).await.json();
+        let one = get(&e.app, "/open311/v2/requests/ORD-1.json", &t)
+            .await
+            .json();
         let grid = grid_of(&e, &t, "ORD-1").await;
         let may = "from=2020-05-01&to=2020-06-01";
         let metrics = (
@@ -174,7 +240,10 @@ async fn arrival_order_does_not_matter() {
         seen.push((one[0].clone(), metrics));
     }
     assert_eq!(seen[0].0["status"], "closed", "{:?}", seen[0]);
-    assert_eq!(seen[0].0["expected_datetime"].as_str().map(|s| &s[..10]), Some("2020-05-30"));
+    assert_eq!(
+        seen[0].0["expected_datetime"].as_str().map(|s| &s[..10]),
+        Some("2020-05-30")
+    );
     assert_eq!(seen[0].1, (Some(1.0), true, Some(0.0)));
     assert!(seen.windows(2).all(|w| w[0] == w[1]), "{seen:#?}");
 }
@@ -190,11 +259,35 @@ async fn a_case_closed_in_april_is_in_marchs_backlog_and_not_aprils() {
         json!([issue("ASOF-1", "reported", "2020-03-10T09:00:00+08:00")]),
     )
     .await;
-    let r = updates(&e, &t, json!([step("ASOF-1", "close", "2020-04-15T09:00:00+08:00", "closed")])).await;
+    let r = updates(
+        &e,
+        &t,
+        json!([step(
+            "ASOF-1",
+            "close",
+            "2020-04-15T09:00:00+08:00",
+            "closed"
+        )]),
+    )
+    .await;
     assert_eq!(r["updated"], 1, "{r}");
     let grid = grid_of(&e, &t, "ASOF-1").await;
-    let march = kpi(&e, &t, &grid, "from=2020-03-01&to=2020-04-01", "backlog_open").await;
-    let april = kpi(&e, &t, &grid, "from=2020-04-01&to=2020-05-01", "backlog_open").await;
+    let march = kpi(
+        &e,
+        &t,
+        &grid,
+        "from=2020-03-01&to=2020-04-01",
+        "backlog_open",
+    )
+    .await;
+    let april = kpi(
+        &e,
+        &t,
+        &grid,
+        "from=2020-04-01&to=2020-05-01",
+        "backlog_open",
+    )
+    .await;
     assert_eq!((march, april), (Some(1.0), Some(0.0)));
 }
 
@@ -209,17 +302,44 @@ async fn whole_rows_sent_again_follow_updated_at() {
     v2["resolved_at"] = json!("2020-06-03T10:00:00+08:00");
     let mut conflict = issue("ROW-1", "派遣", "2020-06-01T09:00:00+08:00");
     conflict["updated_at"] = json!("2020-06-03T10:00:00+08:00");
-    let r = post_json(&e.app, "/api/v1/events", Some(&t), json!([v1.clone()])).await.json();
-    balanced(&r);
-    let r = post_json(&e.app, "/api/v1/events", Some(&t), json!([v2.clone(), v2, v1, conflict]))
+    let r = post_json(&e.app, "/api/v1/events", Some(&t), json!([v1.clone()]))
         .await
         .json();
     balanced(&r);
-    let outcomes: Vec<&str> = r["rows"].as_array().unwrap().iter().map(|x| x["outcome"].as_str().unwrap()).collect();
-    assert_eq!(outcomes, ["updated", "unchanged", "stale", "rejected"], "{r}");
-    assert!(r["rows"][3]["reason"].as_str().unwrap().contains("conflict"), "{r}");
-    let one = get(&e.app, "/open311/v2/requests/ROW-1.json", &t).await.json();
-    assert_eq!(one[0]["status"], "closed", "a late delivery must not re-open: {one}");
+    let r = post_json(
+        &e.app,
+        "/api/v1/events",
+        Some(&t),
+        json!([v2.clone(), v2, v1, conflict]),
+    )
+    .await
+    .json();
+    balanced(&r);
+    let outcomes: Vec<&str> = r["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        outcomes,
+        ["updated", "unchanged", "stale", "rejected"],
+        "{r}"
+    );
+    assert!(
+        r["rows"][3]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("conflict"),
+        "{r}"
+    );
+    let one = get(&e.app, "/open311/v2/requests/ROW-1.json", &t)
+        .await
+        .json();
+    assert_eq!(
+        one[0]["status"], "closed",
+        "a late delivery must not re-open: {one}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -251,27 +371,51 @@ async fn bad_update_rows_get_a_reason_and_the_good_ones_land() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|x| format!("{} {}", x["outcome"].as_str().unwrap(), x["reason"].as_str().unwrap_or("")))
+        .map(|x| {
+            format!(
+                "{} {}",
+                x["outcome"].as_str().unwrap(),
+                x["reason"].as_str().unwrap_or("")
+            )
+        })
         .collect();
-    assert!(reasons[0].starts_with("rejected status: unknown state \"丢失\""), "{reasons:?}");
-    assert!(reasons[1].starts_with("rejected issue_id: missing"), "{reasons:?}");
+    assert!(
+        reasons[0].starts_with("rejected status: unknown state \"丢失\""),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons[1].starts_with("rejected issue_id: missing"),
+        "{reasons:?}"
+    );
     assert!(reasons[2].starts_with("rejected at:"), "{reasons:?}");
     assert_eq!(reasons[3].trim(), "updated");
     assert!(reasons[4].starts_with("rejected conflict"), "{reasons:?}");
-    let one = get(&e.app, "/open311/v2/requests/BAD-1.json", &t).await.json();
+    let one = get(&e.app, "/open311/v2/requests/BAD-1.json", &t)
+        .await
+        .json();
     assert_eq!(one[0]["status_notes"], "派遣");
     // A CSV of updates with the headers of a Chinese work-order export.
     let csv = "工单编号,环节编号,操作时间,状态,备注\nBAD-1,c1,2020-07-03 09:00,已处置,居民张三反映已处理\n";
-    let r = send(&e.app, "POST", "/api/v1/updates", Some(&t), Some("text/csv"), csv.as_bytes().to_vec())
-        .await
-        .json();
+    let r = send(
+        &e.app,
+        "POST",
+        "/api/v1/updates",
+        Some(&t),
+        Some("text/csv"),
+        csv.as_bytes().to_vec(),
+    )
+    .await
+    .json();
     assert_eq!(r["updated"], 1, "{r}");
     // The note is stored as a keyed hash only.
     let db = std::fs::read(e.state.store.path()).unwrap();
     let wal = std::fs::read(e.state.store.path().with_extension("db-wal")).unwrap_or_default();
     let needle = "张三".as_bytes();
     for bytes in [&db, &wal] {
-        assert!(!bytes.windows(needle.len()).any(|w| w == needle), "a note is stored in clear");
+        assert!(
+            !bytes.windows(needle.len()).any(|w| w == needle),
+            "a note is stored in clear"
+        );
     }
 }
 
@@ -299,7 +443,11 @@ async fn a_published_monthly_report_is_reproduced() {
         cases.push(c);
         if k < 911 {
             // 737 closed in time, 174 late (still within August).
-            let at = if k < 737 { day(d + 3, 12) } else { day(d + 8, 12) };
+            let at = if k < 737 {
+                day(d + 3, 12)
+            } else {
+                day(d + 8, 12)
+            };
             steps.push(step(&id, "dispatch", &day(d, 15), "派遣"));
             steps.push(step(&id, "close", &at, "结案"));
         } else if k >= 996 && k < 999 {
@@ -308,7 +456,9 @@ async fn a_published_monthly_report_is_reproduced() {
             steps.push(step(&id, "hold", &day(d, 10), "挂账"));
         }
     }
-    let r = post_json(&e.app, "/api/v1/events", Some(&t), Value::Array(cases)).await.json();
+    let r = post_json(&e.app, "/api/v1/events", Some(&t), Value::Array(cases))
+        .await
+        .json();
     balanced(&r);
     assert_eq!(r["rejected"], 0, "{r}");
     // Shuffled by a fixed permutation: arrival order must not matter.
@@ -321,11 +471,21 @@ async fn a_published_monthly_report_is_reproduced() {
     let aug = "from=2020-08-01&to=2020-09-01";
     let pct = |v: Option<f64>| format!("{:.2}", v.expect("a rate") * 100.0);
     assert_eq!(pct(kpi(&e, &t, &grid, aug, "closure_rate").await), "93.72");
-    assert_eq!(pct(kpi(&e, &t, &grid, aug, "on_time_closure_rate").await), "75.82");
+    assert_eq!(
+        pct(kpi(&e, &t, &grid, aug, "on_time_closure_rate").await),
+        "75.82"
+    );
     // Invalid cases are in no count; suspended ones are registered.
     assert_eq!(kpi(&e, &t, &grid, aug, "issue_count").await, Some(998.0));
     // As of the end of August 10th, fewer cases were closed.
-    let early = kpi(&e, &t, &grid, "from=2020-08-01&to=2020-08-11", "closure_rate").await;
+    let early = kpi(
+        &e,
+        &t,
+        &grid,
+        "from=2020-08-01&to=2020-08-11",
+        "closure_rate",
+    )
+    .await;
     assert!(early.is_some_and(|v| v < 0.9372), "{early:?}");
 }
 
@@ -339,19 +499,181 @@ async fn open311_requests_take_dates_and_lists() {
     let c = issue("L-3", "open", "2020-10-05T09:00:00+08:00");
     post_json(&e.app, "/api/v1/events", Some(&t), json!([a, b, c])).await;
     let ids = |v: Value| -> Vec<String> {
-        let mut x: Vec<String> = v.as_array().unwrap().iter().map(|r| r["service_request_id"].as_str().unwrap().to_owned()).collect();
+        let mut x: Vec<String> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["service_request_id"].as_str().unwrap().to_owned())
+            .collect();
         x.sort();
         x
     };
     let sept = "start_date=2020-09-01T00:00:00%2B08:00&end_date=2020-09-30T23:59:59%2B08:00";
-    let r = get(&e.app, &format!("/open311/v2/requests.json?{sept}"), &t).await.json();
+    let r = get(&e.app, &format!("/open311/v2/requests.json?{sept}"), &t)
+        .await
+        .json();
     assert_eq!(ids(r), ["L-1", "L-2"]);
-    let r = get(&e.app, &format!("/open311/v2/requests.json?{sept}&status=closed"), &t).await.json();
+    let r = get(
+        &e.app,
+        &format!("/open311/v2/requests.json?{sept}&status=closed"),
+        &t,
+    )
+    .await
+    .json();
     assert_eq!(ids(r), ["L-2"]);
     let r = get(&e.app, &format!("/open311/v2/requests.json?{sept}&service_code=%E5%99%AA%E9%9F%B3%E6%89%B0%E6%B0%91,%E7%8E%AF%E5%A2%83%E5%8D%AB%E7%94%9F"), &t).await.json();
     assert_eq!(ids(r), ["L-1", "L-2"]);
-    let r = get(&e.app, "/open311/v2/requests.json?service_request_id=L-3,L-1", &t).await.json();
+    let r = get(
+        &e.app,
+        "/open311/v2/requests.json?service_request_id=L-3,L-1",
+        &t,
+    )
+    .await
+    .json();
     assert_eq!(ids(r), ["L-1", "L-3"]);
-    let r = get(&e.app, "/open311/v2/requests.json?status=open,closed&start_date=nope", &t).await;
+    let r = get(
+        &e.app,
+        "/open311/v2/requests.json?status=open,closed&start_date=nope",
+        &t,
+    )
+    .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
+}
+
+/// The workflow KPIs on a month of ten cases whose every figure is known
+/// (worked out in the comments), from transitions sent newest first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_workflow_kpis_follow_the_steps_of_each_case() {
+    let e = super::support::env();
+    let t = login(&e.app, "admin").await;
+    let at = |d: u32, h: u32| format!("2020-06-{d:02}T{h:02}:00:00+08:00");
+    let (mut cases, mut steps) = (Vec::new(), Vec::new());
+    for k in 0..10u32 {
+        let (id, d) = (format!("WF-{k}"), 1 + k);
+        let mut c = issue(&id, "上报", &at(d, 9));
+        c["deadline"] = json!(at(d + 5, 18));
+        cases.push(c);
+        let mut s = |u: &str, when: String, status: &str, extra: Value| {
+            let mut v = step(&id, u, &when, status);
+            for (key, val) in extra.as_object().unwrap() {
+                v[key] = val.clone();
+            }
+            steps.push(v);
+        };
+        match k {
+            // Reported only: never acted on.
+            9 => {}
+            // Accepted three hours after the report, handled on the spot.
+            8 => {
+                s("a", at(d, 12), "受理", json!({}));
+                s("b", at(d, 13), "自行处置", json!({}));
+            }
+            _ => {
+                s("a", at(d, 10), "受理", json!({}));
+                s("b", at(d, 11), "派遣", json!({}));
+            }
+        }
+        match k {
+            0..=5 => {
+                s("c", at(d + 2, 12), "已处置", json!({}));
+                s("d", at(d + 3, 9), "结案", json!({}));
+            }
+            6 => {
+                s("c", at(d + 7, 12), "已处置", json!({}));
+                s("d", at(d + 8, 9), "结案", json!({}));
+            }
+            _ => {}
+        }
+        match k {
+            0 => s(
+                "e",
+                at(d + 5, 9),
+                "回访",
+                json!({"satisfaction": "满意", "solved": "解决"}),
+            ),
+            5 => s(
+                "e",
+                at(d + 5, 9),
+                "回访",
+                json!({"satisfaction": "不满意", "solved": "未解决"}),
+            ),
+            1 => {
+                s("r1", at(d, 12), "退单", json!({}));
+                s("r2", at(d, 13), "派遣", json!({}));
+            }
+            2 => s(
+                "x",
+                at(d, 14),
+                "处置中",
+                json!({"deadline": at(d + 10, 18)}),
+            ),
+            3 => {
+                s("f", at(d + 3, 10), "核查不通过", json!({}));
+                s("g", at(d + 4, 9), "结案", json!({}));
+            }
+            4 => s("h", at(d, 15), "上报上级", json!({"to_unit": "市城管局"})),
+            _ => {}
+        }
+    }
+    let r = post_json(&e.app, "/api/v1/events", Some(&t), Value::Array(cases))
+        .await
+        .json();
+    assert_eq!(r["rejected"], 0, "{r}");
+    steps.reverse();
+    let r = updates(&e, &t, Value::Array(steps)).await;
+    balanced(&r);
+    assert_eq!(r["rejected"], 0, "{r}");
+    let grid = grid_of(&e, &t, "WF-0").await;
+    let june = "from=2020-06-01&to=2020-07-01";
+    let want = [
+        // Dispatched: WF-0..7 (8); handled by the end: WF-0..6 (7).
+        ("handling_rate", 7.0 / 8.0),
+        // Handled by the deadline: WF-0..5 (WF-2's was extended); WF-6 late.
+        ("on_time_handling_rate", 6.0 / 8.0),
+        // WF-7: dispatched, never handled, deadline passed: 1 of 1 pending.
+        ("overdue_pending", 1.0),
+        ("overdue_pending_rate", 1.0),
+        // 应结案: 8 closed + WF-7 and WF-9 due; WF-3 failed its check.
+        ("rework_rate", 1.0 / 10.0),
+        ("extension_rate", 1.0 / 8.0),
+        ("return_rate", 1.0 / 8.0),
+        // Closed: WF-0..6 and WF-8; rated: WF-0 and WF-5.
+        ("callback_rate", 2.0 / 8.0),
+        // Solved reported for WF-0 (solved) and WF-5 (unsolved).
+        ("solved_rate", 0.5),
+        // WF-4 was escalated.
+        ("local_resolution_rate", 7.0 / 8.0),
+        // Eight cases acted on after one hour, WF-8 after three.
+        ("response_hours", 1.0),
+        // From acceptance to closing: 71 h × 5, WF-3 95 h, WF-6 191 h, WF-8 1 h.
+        ("cycle_hours", (71.0 * 5.0 + 95.0 + 191.0 + 1.0) / 8.0),
+        ("closure_rate", 8.0 / 10.0),
+    ];
+    for (metric, v) in want {
+        let got = kpi(&e, &t, &grid, june, metric).await;
+        assert!(
+            got.is_some_and(|g| (g - v).abs() < 1e-9),
+            "{metric}: {got:?}, want {v}"
+        );
+    }
+    // As of June 5th: of WF-0..3 (all dispatched), WF-0 and WF-1 were handled.
+    let early = kpi(
+        &e,
+        &t,
+        &grid,
+        "from=2020-06-01&to=2020-06-05",
+        "handling_rate",
+    )
+    .await;
+    assert_eq!(early, Some(0.5));
+    // Nothing was closed by June 3rd: no callback rate, not a zero.
+    let none = kpi(
+        &e,
+        &t,
+        &grid,
+        "from=2020-06-01&to=2020-06-03",
+        "callback_rate",
+    )
+    .await;
+    assert_eq!(none, None);
 }

@@ -294,10 +294,19 @@ async fn ingest_is_idempotent_and_reports_every_row() {
     // The same row twice in one batch: stored once, then `unchanged`.
     assert_eq!(v["unchanged"], 1);
     assert_eq!(v["rows"][2]["outcome"], "unchanged");
-    let sum: u64 = ["matched", "partial", "outside", "updated", "unchanged", "stale", "pending", "rejected"]
-        .iter()
-        .map(|k| v[*k].as_u64().unwrap())
-        .sum();
+    let sum: u64 = [
+        "matched",
+        "partial",
+        "outside",
+        "updated",
+        "unchanged",
+        "stale",
+        "pending",
+        "rejected",
+    ]
+    .iter()
+    .map(|k| v[*k].as_u64().unwrap())
+    .sum();
     assert_eq!(sum, 4);
     assert_eq!(v["rows"].as_array().unwrap().len(), 4);
     assert_eq!(v["rows"][3]["outcome"], "rejected");

@@ -161,7 +161,11 @@ async fn a_restart_after_cases_moved_patches_the_snapshot_with_their_rows() {
         f.column("kind").unwrap().str().unwrap(),
         f.column("status").unwrap().str().unwrap(),
     );
-    let occurred = f.column("occurred_at").unwrap().cast(&polars::prelude::DataType::Int64).unwrap();
+    let occurred = f
+        .column("occurred_at")
+        .unwrap()
+        .cast(&polars::prelude::DataType::Int64)
+        .unwrap();
     let occurred = occurred.i64().unwrap();
     let steps: Vec<_> = (0..f.height())
         .filter(|&k| kind.get(k) == Some("issue") && status.get(k) == Some("open"))
@@ -183,10 +187,21 @@ async fn a_restart_after_cases_moved_patches_the_snapshot_with_their_rows() {
     let (truth, _) = store.load_frame().expect("frame from the database");
     let fast = store.load_frame_fast(&key, &[]).expect("fast");
     assert_eq!((fast.from_database, fast.changed_rows), (0, 50));
-    assert!(fast.full_frame(&store).expect("full").equals_missing(&truth), "patched snapshot = database");
+    assert!(
+        fast.full_frame(&store)
+            .expect("full")
+            .equals_missing(&truth),
+        "patched snapshot = database"
+    );
     let grids = super::support::demo_dir().join("grids.geojson");
     let (model, version) = wangge::store::ensure_grids(&store, &grids).expect("grids");
-    e.state.load(wangge::api::Grids::new(model, version)).expect("restart");
+    e.state
+        .load(wangge::api::Grids::new(model, version))
+        .expect("restart");
     let again = super::support::get(&e.app, uri, &t).await;
-    assert_eq!(again.json(), live.json(), "the restart answers as the live service did");
+    assert_eq!(
+        again.json(),
+        live.json(),
+        "the restart answers as the live service did"
+    );
 }

@@ -487,8 +487,14 @@ fn issue_table(df: &DataFrame, k: &Keys) -> PolarsResult<DataFrame> {
         out.push(us.take(&idx)?.with_name(to.into()));
     }
     // Suspended now: since the last change (or the report without one).
-    let (state, changed) = (strs(df, c::STATE)?, df.column(c::UPDATED_AT)?.cast(&DataType::Int64)?);
-    let (changed, occurred) = (changed.i64()?, df.column(c::OCCURRED_AT)?.cast(&DataType::Int64)?);
+    let (state, changed) = (
+        strs(df, c::STATE)?,
+        df.column(c::UPDATED_AT)?.cast(&DataType::Int64)?,
+    );
+    let (changed, occurred) = (
+        changed.i64()?,
+        df.column(c::OCCURRED_AT)?.cast(&DataType::Int64)?,
+    );
     let occurred = occurred.i64()?;
     let suspended: Int64Chunked = idx
         .into_no_null_iter()
@@ -509,6 +515,17 @@ fn issue_table(df: &DataFrame, k: &Keys) -> PolarsResult<DataFrame> {
         .map(|i| status[i as usize])
         .collect();
     out.push(Column::new(p::IS_RESOLVED.into(), resolved));
+    for (from, to) in c::FLOW.iter().zip(p::FLOW_US) {
+        let us = df.column(from)?.cast(&DataType::Int64)?;
+        out.push(us.take(&idx)?.with_name(to.into()));
+    }
+    out.push(
+        df.column(c::SOLVED)?
+            .take(&idx)?
+            .with_name(p::SOLVED.into()),
+    );
+    let rated: BooleanChunked = df.column(c::SATISFACTION)?.is_not_null();
+    out.push(rated.take(&idx)?.with_name(p::RATED.into()).into_column());
     DataFrame::new_infer_height(out)
 }
 

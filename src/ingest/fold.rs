@@ -1,0 +1,74 @@
+//! The current state of a case: its latest whole row with the transitions
+//! received for it applied in (`at`, `update_id`) order, whatever order they
+//! arrived in. The store keeps cases this way; `wangge join --updates`
+//! folds a file of transitions into the events it joins the same way.
+
+use super::state::{canonical, is_closed, status_of};
+use super::{Event, Step};
+
+/// Satisfaction ratings, as interned strings.
+pub const SATISFACTION: [&str; 3] = ["satisfied", "basic", "unsatisfied"];
+/// Issue sources, as interned strings.
+pub const SOURCES: [&str; 5] = ["patrol", "hotline", "walk_in", "online", "other"];
+
+/// The interned copy of `v` when it is one of `known`.
+pub fn intern(v: Option<String>, known: &[&'static str]) -> Option<&'static str> {
+    let v = v?;
+    known.iter().copied().find(|k| *k == v)
+}
+
+/// The current state of a case: `base` with `steps` applied in (`at`,
+/// `update_id`) order. Steps before the base's version time are history the
+/// base already reflects. `updated_at` of the result is the time of its
+/// last change.
+pub fn fold(base: &Event, steps: &[Step]) -> Event {
+    let mut steps: Vec<&Step> = steps.iter().collect();
+    steps.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.update_id.cmp(&b.update_id)));
+    let from = base.version_time();
+    let mut e = base.clone();
+    // Milestones read every step, also those the base already reflects.
+    let mut deadline = base.deadline;
+    for s in &steps {
+        let Ok(state) = canonical(&s.state) else {
+            continue;
+        };
+        e.flow.reach(state, s.at, false);
+        if let Some(d) = s.deadline {
+            e.flow.deadline(deadline, d, s.at);
+            deadline = Some(d);
+        }
+        if let Some(v) = &s.solved {
+            e.flow.solved = Some(v == "solved");
+        }
+    }
+    for s in steps.into_iter().filter(|s| s.at >= from) {
+        let Ok(state) = canonical(&s.state) else {
+            continue;
+        };
+        let was_closed = e.state.is_some_and(is_closed);
+        e.state = Some(state);
+        e.status = Some(status_of(state));
+        if is_closed(state) {
+            if !was_closed || e.resolved_at.is_none() {
+                e.resolved_at = Some(s.at);
+            }
+        } else {
+            e.resolved_at = None;
+        }
+        if s.deadline.is_some() {
+            e.deadline = s.deadline;
+        }
+        if let Some(v) = intern(s.satisfaction.clone(), &SATISFACTION) {
+            e.satisfaction = Some(v);
+        }
+        if let Some(c) = &s.category {
+            e.category = c.clone();
+        }
+        if let (Some(lon), Some(lat)) = (s.lon, s.lat) {
+            e.lon = lon;
+            e.lat = lat;
+        }
+        e.updated_at = Some(e.updated_at.map_or(s.at, |u| u.max(s.at)));
+    }
+    e
+}
