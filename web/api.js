@@ -89,6 +89,8 @@ export const hotspots = (level, metric, w, parent) =>
   request('GET', '/hotspots', { params: { level, metric, parent, ...w } });
 export const issues = (code, page = 1, perPage = 50) =>
   request('GET', '/issues', { params: { unit: code, status: 'open', page, per_page: perPage } });
+/** One issue and its history (state, time, unit dispatched to). */
+export const caseOf = (id) => request('GET', `/issues/${encodeURIComponent(id)}`);
 
 /**
  * Event categories of every kind among the events the user may see, as

@@ -9,7 +9,7 @@ import { fmt, changeArrow } from './format.js';
 import { esc } from './legend.js';
 import { ymd } from './timewin.js';
 
-const HEADLINE = ['event_count', 'issue_count', 'incident_count', 'visit_count', 'resolution_rate', 'on_time_rate', 'satisfaction_rate', 'backlog_open', 'overdue_open'];
+const HEADLINE = ['event_count', 'issue_count', 'incident_count', 'visit_count', 'closure_rate', 'on_time_closure_rate', 'handling_rate', 'satisfaction_rate', 'backlog_open', 'overdue_open', 'overdue_pending'];
 let plot = null;
 let seq = 0;
 
@@ -131,9 +131,44 @@ function renderIssues(el, totalEl, r) {
   const { total, items } = r.value;
   totalEl.textContent = t('open_issues_total', { n: total });
   el.innerHTML = items.length
-    ? items.map((i) => `<li class="${i.overdue ? 'overdue' : ''}"><b>${esc(i.category)}</b>
-        <span class="muted">${t('occurred')} ${esc(String(i.occurred_at).slice(0, 16).replace('T', ' '))}</span>
+    ? items.map((i) => `<li class="${i.overdue ? 'overdue' : ''}" data-id="${esc(i.id)}">
+        <button type="button" class="case-open" aria-expanded="false" title="${esc(t('case_show'))}"><b>${esc(i.category)}</b></button>
+        ${i.state_zh ? `<span class="tag">${esc(stateName(i))}</span>` : ''}
+        <span class="muted">${t('occurred')} ${esc(stamp(i.occurred_at))}</span>
         ${i.deadline ? `<span class="muted">${t('deadline')} ${esc(String(i.deadline).slice(0, 10))}</span>` : ''}
         ${i.overdue ? `<span class="tag bad">${t('overdue')}</span>` : ''}</li>`).join('')
     : `<li class="muted">${t('no_items')}</li>`;
+  for (const b of el.querySelectorAll('.case-open')) {
+    b.addEventListener('click', () => toggleCase(b.closest('li'), b));
+  }
+}
+
+const stamp = (s) => String(s ?? '').slice(0, 16).replace('T', ' ');
+const stateName = (x) => (document.documentElement.lang.startsWith('zh') ? x.state_zh : x.state.replace('_', ' '));
+
+/** Opens or closes the history of the case of list item `li`. */
+async function toggleCase(li, button) {
+  const open = li.querySelector('.case');
+  if (open) {
+    open.remove();
+    button.setAttribute('aria-expanded', 'false');
+    return;
+  }
+  button.setAttribute('aria-expanded', 'true');
+  const box = document.createElement('ol');
+  box.className = 'case';
+  box.setAttribute('aria-label', t('case_history'));
+  box.innerHTML = `<li class="muted">${t('loading')}</li>`;
+  li.append(box);
+  try {
+    const c = await api.caseOf(li.dataset.id);
+    const steps = [`<li><span class="when">${esc(stamp(c.occurred_at))}</span> ${t('case_reported')}</li>`]
+      .concat(c.history.map((s) => `<li><span class="when">${esc(stamp(s.at))}</span> <b>${esc(stateName(s))}</b>
+        ${s.to_unit ? `<span class="muted">${esc(t('case_to', { unit: s.to_unit }))}</span>` : ''}
+        ${s.deadline ? `<span class="muted">${esc(t('case_new_deadline', { d: String(s.deadline).slice(0, 10) }))}</span>` : ''}</li>`));
+    if (!c.history.length) steps.push(`<li class="muted">${t('case_no_steps')}</li>`);
+    box.innerHTML = steps.join('');
+  } catch (e) {
+    box.innerHTML = `<li class="error">${esc(e.status === 404 ? t('not_found') : t('error', { message: e.message }))}</li>`;
+  }
 }

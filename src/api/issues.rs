@@ -36,10 +36,39 @@ pub struct IssueItem {
     /// RFC 3339.
     pub occurred_at: String,
     pub status: Option<String>,
+    /// Canonical lifecycle state (`dispatched`, `closed`, ...).
+    pub state: Option<String>,
+    /// Its Chinese name (派遣, 结案, ...).
+    pub state_zh: Option<String>,
     pub deadline: Option<String>,
     /// Open and past its deadline now.
     pub overdue: bool,
     pub tier3: Option<String>,
+}
+
+/// One step of a case as the map shows it (the free-text note never leaves the store).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CaseStep {
+    pub update_id: String,
+    /// RFC 3339.
+    pub at: String,
+    pub state: String,
+    pub state_zh: String,
+    /// Unit or department dispatched or escalated to.
+    pub to_unit: Option<String>,
+    /// A new deadline set by this step (RFC 3339).
+    pub deadline: Option<String>,
+}
+
+/// A case and its history.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CaseView {
+    #[serde(flatten)]
+    pub item: IssueItem,
+    pub resolved_at: Option<String>,
+    /// Time of the last change (RFC 3339).
+    pub updated_at: Option<String>,
+    pub history: Vec<CaseStep>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -134,15 +163,17 @@ fn issue_page(frame: &DataFrame, f: &IssueFilter) -> Result<(u64, Vec<IssueRow>)
         ])
         .collect()?;
     let total = matching.height() as u64;
+    let open = col(c::STATUS).eq(lit("open")).fill_null(false);
+    let overdue = open
+        .clone()
+        .and(col(c::DEADLINE).lt(lit(now_us())))
+        .fill_null(false);
     let df = matching
         .lazy()
         .sort_by_exprs(
-            [
-                col(c::STATUS).eq(lit("open")).fill_null(false),
-                col(c::OCCURRED_AT),
-                col(c::ID),
-            ],
-            SortMultipleOptions::default().with_order_descending_multi([true, true, false]),
+            [overdue, open, col(c::OCCURRED_AT), col(c::ID)],
+            SortMultipleOptions::default()
+                .with_order_descending_multi([true, true, true, false]),
         )
         .slice(
             i64::try_from(f.offset).unwrap_or(i64::MAX),
@@ -229,19 +260,67 @@ pub async fn list(
         };
         let (total, rows) = issue_page(&snap.frame, &f)?;
         let now = now_us();
-        let items = rows
+        let items = rows.into_iter().map(|r| item(r, now)).collect();
+        Ok(Json(IssuePage { total, page, items }))
+    })
+    .await
+}
+
+/// The list entry of an issue row, overdue as of `now`.
+fn item(r: IssueRow, now: i64) -> IssueItem {
+    IssueItem {
+        overdue: r.status.as_deref() == Some("open") && r.deadline.is_some_and(|d| d < now),
+        occurred_at: rfc3339(r.occurred_at),
+        deadline: r.deadline.map(rfc3339),
+        state_zh: r.state.as_deref().map(|s| state::zh(s).to_owned()),
+        state: r.state,
+        id: r.id,
+        category: r.category,
+        status: r.status,
+        tier3: r.tier3,
+    }
+}
+
+/// One issue with its history (state, time, unit dispatched to), for the
+/// map's case view; answered only when the issue lies in the caller's scope.
+#[utoipa::path(get, path = "/api/v1/issues/{id}", params(("id" = String, Path, description = "issue id")),
+    responses((status = 200, body = CaseView), (status = 404, body = super::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn case(
+    State(st): State<AppState>,
+    c: Caller,
+    P(id): P<String>,
+) -> Result<Json<CaseView>, ApiError> {
+    let snap = st.snapshot()?;
+    let store = st.store.clone();
+    st.blocking(move || {
+        let model = &snap.grids.model;
+        let scope = Scope::of(c.user(), model);
+        let found = store.case(&id)?.filter(|(r, _)| {
+            scope.event(
+                model,
+                [r.tier1.as_deref(), r.tier2.as_deref(), r.tier3.as_deref()],
+            )
+        });
+        // Out of scope and unknown answer alike.
+        let (r, steps) = found.ok_or_else(|| ApiError::NotFound(format!("no issue {id:?}")))?;
+        let (resolved_at, updated_at) = (r.resolved_at.map(rfc3339), r.updated_at.map(rfc3339));
+        let history = steps
             .into_iter()
-            .map(|r| IssueItem {
-                overdue: r.status.as_deref() == Some("open") && r.deadline.is_some_and(|d| d < now),
-                occurred_at: rfc3339(r.occurred_at),
-                deadline: r.deadline.map(rfc3339),
-                id: r.id,
-                category: r.category,
-                status: r.status,
-                tier3: r.tier3,
+            .map(|s| CaseStep {
+                at: rfc3339(s.at),
+                state_zh: state::zh(&s.state).to_owned(),
+                update_id: s.update_id,
+                state: s.state,
+                to_unit: s.to_unit,
+                deadline: s.deadline.map(rfc3339),
             })
             .collect();
-        Ok(Json(IssuePage { total, page, items }))
+        Ok(Json(CaseView {
+            item: item(r, now_us()),
+            resolved_at,
+            updated_at,
+            history,
+        }))
     })
     .await
 }

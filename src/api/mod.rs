@@ -58,6 +58,7 @@ pub fn app(state: AppState) -> Router {
         .route("/compare", get(analysis::compare))
         .route("/hotspots", get(analysis::hotspots))
         .route("/issues", get(issues::list))
+        .route("/issues/{id}", get(issues::case))
         .route("/events", post(ingest::ingest))
         .route("/updates", post(ingest::updates))
         .route("/export", get(map::export))

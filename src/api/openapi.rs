@@ -28,7 +28,7 @@ impl Modify for Bearer {
         export::events, export::units, export::metrics,
         units::list, units::one,
         analysis::trend, analysis::compare, analysis::hotspots,
-        issues::list, issues::services, issues::requests, issues::one, issues::create,
+        issues::list, issues::case, issues::services, issues::requests, issues::one, issues::create,
         issues::request_updates, issues::post_request_update, issues::export_updates,
         ingest::ingest,
         ingest::updates,

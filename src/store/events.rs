@@ -116,4 +116,13 @@ impl Store {
         })?;
         Ok(f)
     }
+
+    /// One issue and its transitions in (`at`, `update_id`) order, read in
+    /// one transaction (the map's case view).
+    pub fn case(&self, id: &str) -> Result<Option<(IssueRow, Vec<crate::ingest::Step>)>> {
+        let Some(row) = self.issue(id)? else {
+            return Ok(None);
+        };
+        Ok(Some((row, self.history(id)?)))
+    }
 }

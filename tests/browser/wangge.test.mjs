@@ -287,7 +287,26 @@ test('a grid chief on a tablet sees only their grid, and the API refuses another
     await page.waitForSelector('#kpis .kpi');
     assert.match(await page.textContent('#panel-title'), new RegExp(chiefGrid.name));
     await shot(page, 'chief-tablet');
+    // The open cases, overdue first; a tap opens a case's history.
+    await page.waitForSelector('#issues li[data-id]');
+    const overdue = await page.$$eval('#issues li[data-id]', (ls) => ls.map((l) => l.classList.contains('overdue')));
+    assert.deepEqual(overdue, [...overdue].sort((a, b) => b - a), 'overdue cases come first');
+    const id = await page.getAttribute('#issues li[data-id] >> nth=0', 'data-id');
+    await page.click('#issues li[data-id] >> nth=0 >> .case-open');
+    await page.waitForSelector('#issues .case li:not(.muted)');
+    const history = await apiAs(svc.base, chief, `/issues/${encodeURIComponent(id)}`);
+    assert.equal(history.status, 200);
+    const shown = await page.$$eval('#issues .case li', (ls) => ls.map((l) => l.textContent));
+    assert.match(shown[0], /上报/);
+    assert.equal(shown.length, 1 + Math.max(history.body.history.length, 1));
+    for (const [k, s] of history.body.history.entries()) assert.ok(shown[k + 1].includes(s.state_zh), `${shown[k + 1]} shows ${s.state_zh}`);
+    await shot(page, 'chief-case');
   });
+  // Another grid's case is as unknown to the chief as a case that does not exist.
+  const theirs = await apiAs(svc.base, svc.users.admin, `/issues?unit=${otherGrid.code}`);
+  assert.ok(theirs.body.items.length > 0);
+  assert.equal((await apiAs(svc.base, chief, `/issues/${encodeURIComponent(theirs.body.items[0].id)}`)).status, 404);
+  assert.equal((await apiAs(svc.base, svc.users.admin, `/issues/${encodeURIComponent(theirs.body.items[0].id)}`)).status, 200);
   assert.equal((await apiAs(svc.base, chief, `/units/${otherGrid.code}`)).status, 404);
   assert.equal((await apiAs(svc.base, chief, `/units/${otherGrid.code}/kpis`)).status, 404);
   assert.equal((await apiAs(svc.base, chief, `/units/${chiefGrid.code}`)).status, 200);
