@@ -645,7 +645,7 @@ impl PreAgg {
     /// Reads a joined Parquet file and pre-aggregates it.
     pub fn from_parquet(path: &str, zone: Zone) -> Result<PreAgg, AnalyticsError> {
         let lf = LazyFrame::scan_parquet(path.into(), ScanArgsParquet::default())?;
-        PreAgg::build(lf, zone)
+        PreAgg::build(crate::join::with_missing_columns(lf)?, zone)
     }
 
     /// The query's filters on the coded tables: its window on [`DAY`], and

@@ -172,8 +172,7 @@ fn issue_page(frame: &DataFrame, f: &IssueFilter) -> Result<(u64, Vec<IssueRow>)
         .lazy()
         .sort_by_exprs(
             [overdue, open, col(c::OCCURRED_AT), col(c::ID)],
-            SortMultipleOptions::default()
-                .with_order_descending_multi([true, true, true, false]),
+            SortMultipleOptions::default().with_order_descending_multi([true, true, true, false]),
         )
         .slice(
             i64::try_from(f.offset).unwrap_or(i64::MAX),

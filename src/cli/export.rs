@@ -142,6 +142,7 @@ pub fn run(a: &ExportArgs) -> anyhow::Result<i32> {
     let summary = match a.what {
         What::Events => {
             let lf = LazyFrame::scan_parquet(a.joined()?.into(), ScanArgsParquet::default())?;
+            let lf = crate::join::with_missing_columns(lf)?;
             export::events::export(lf, &model, &q, &sel, out, &progress)?
         }
         What::Units => export::units::export(&model, a.level, &sel, out, &progress)?,

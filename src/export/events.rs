@@ -36,7 +36,7 @@ pub const ISO_WEEK: &str = "iso_week";
 const MONTH_KEY: &str = "month_key";
 
 /// Columns of an event export, in order (geometry and bbox follow in GeoParquet).
-pub const COLUMNS: [&str; 22] = [
+pub const COLUMNS: [&str; 32] = [
     c::ID,
     c::KIND,
     c::OCCURRED_AT,
@@ -59,6 +59,16 @@ pub const COLUMNS: [&str; 22] = [
     c::OUTCOME,
     c::LON,
     c::LAT,
+    c::STATE,
+    c::UPDATED_AT,
+    c::ACCEPTED_AT,
+    c::DISPATCHED_AT,
+    c::HANDLED_AT,
+    c::RETURNED_AT,
+    c::REWORKED_AT,
+    c::EXTENDED_AT,
+    c::ESCALATED_AT,
+    c::SOLVED,
 ];
 
 /// The joined events that `q` and `sel` keep, with the local day column.
@@ -192,7 +202,8 @@ fn decorate(df: DataFrame, bounds: &BBox) -> Result<Batch, ExportError> {
             .cast(&DataType::Date)?
             .with_name(LOCAL_DATE.into()),
     )?;
-    for name in [c::OCCURRED_AT, c::RESOLVED_AT, c::DEADLINE] {
+    let instants = [c::OCCURRED_AT, c::RESOLVED_AT, c::DEADLINE, c::UPDATED_AT];
+    for name in instants.into_iter().chain(c::FLOW) {
         let utc = utc(frame.column(name)?)?;
         frame.with_column(utc)?;
     }

@@ -51,6 +51,23 @@ pub fn joined_schema() -> Schema {
     s
 }
 
+/// A joined file written before some columns of [`c::ALL`] existed, read
+/// with those columns null (a file from before the lifecycle has no
+/// states or milestones).
+pub fn with_missing_columns(mut lf: LazyFrame) -> PolarsResult<LazyFrame> {
+    let have = lf.collect_schema()?;
+    let missing: Vec<Expr> = joined_schema()
+        .iter()
+        .filter(|(name, _)| !have.contains(name.as_str()))
+        .map(|(name, t)| lit(NULL).cast(t.clone()).alias(name.clone()))
+        .collect();
+    Ok(if missing.is_empty() {
+        lf
+    } else {
+        lf.with_columns(missing)
+    })
+}
+
 /// Builds the frame for located events (`hits` parallel to `events`; rejected ones skipped).
 pub fn joined_frame(
     model: &GridModel,

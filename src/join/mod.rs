@@ -18,5 +18,5 @@ pub use pip::BandedPolygon;
 mod frame;
 mod run;
 
-pub use frame::{joined_frame, joined_schema, tier_table, unit_codes};
+pub use frame::{joined_frame, joined_schema, tier_table, unit_codes, with_missing_columns};
 pub use run::{join_batch, join_files, CaseSteps, JoinOutput, JoinSummary};

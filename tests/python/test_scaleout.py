@@ -148,6 +148,37 @@ EDGE_ISSUES = [
 ]
 
 
+# Transition rows of the edge issues (issue, update, at local, status, deadline, satisfaction, solved).
+EDGE_STEPS = [
+    # Dispatched in the last second of the window: dispatched and awaiting handling at the end.
+    ("E01", "a", "2026-03-31 23:59:59", "派遣", "", "", ""),
+    # Dispatched, then past its deadline at the end: overdue awaiting handling.
+    ("E06", "a", "2026-03-31 23:10:00", "派遣", "", "", ""),
+    # Returned once, deadline extended, handled exactly at the end.
+    ("E09", "a", "2026-03-05 09:00:00", "受理", "", "", ""),
+    ("E09", "b", "2026-03-05 10:00:00", "派遣", "", "", ""),
+    ("E09", "c", "2026-03-06 09:00:00", "退单", "", "", ""),
+    ("E09", "d", "2026-03-06 10:00:00", "派遣", "", "", ""),
+    ("E09", "e", "2026-03-07 10:00:00", "处置中", "2026-04-10 08:00:00", "", ""),
+    ("E09", "f", "2026-04-01 00:00:00", "已处置", "", "", ""),
+    # Escalated only after the end: local as of the end.
+    ("E10", "a", "2026-03-20 09:00:00", "受理", "", "", ""),
+    ("E10", "b", "2026-03-20 10:00:00", "派遣", "", "", ""),
+    ("E10", "c", "2026-04-02 09:00:00", "上报上级", "", "", ""),
+    # Handled before its deadline, failed the check, closed by the whole row; solved.
+    ("E11", "a", "2026-03-02 09:00:00", "受理", "", "", ""),
+    ("E11", "b", "2026-03-02 10:00:00", "派遣", "", "", ""),
+    ("E11", "c", "2026-03-05 08:00:00", "已处置", "", "", ""),
+    ("E11", "d", "2026-03-06 08:00:00", "核查不通过", "", "", ""),
+    ("E11", "e", "2026-03-10 09:00:00", "回访", "", "satisfied", "解决"),
+    # Acted on ten minutes after the report; escalated before its closing: not local.
+    ("E08", "a", "2026-03-01 00:40:00", "受理", "", "", ""),
+    ("E08", "b", "2026-03-01 05:00:00", "上报上级", "", "", ""),
+    # Called back after the end: not solved.
+    ("E02", "a", "2026-04-02 09:00:00", "回访", "", "", "未解决"),
+]
+
+
 @pytest.fixture(scope="module")
 def edges(demo, tmp_path_factory):
     """The demo's grids with hand-made events on the window's edges in two of its grids."""
@@ -175,7 +206,11 @@ def edges(demo, tmp_path_factory):
         x, y = (a, b)[i % 2]
         rows.append(f"V{i:02},visit,{occ},{x},{y},走访,,,,,,,{house},v1")
     (d / "events.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    steps = ["issue_id,update_id,at,status,deadline,satisfaction,solved"]
+    steps += [",".join(s) for s in EDGE_STEPS]
+    (d / "updates.csv").write_text("\n".join(steps) + "\n", encoding="utf-8")
     run("join", "--grids", demo / "grids.geojson", "--events", d / "events.csv",
+        "--updates", d / "updates.csv",
         "--out", d / "joined.parquet", "--secret", d / "secret.key")
     placed = pq.read_table(d / "joined.parquet", columns=["id", "tier3"]).to_pylist()
     assert len(placed) == len(rows) - 1 and all(r["tier3"] for r in placed), "every edge event joined"
@@ -205,6 +240,14 @@ def test_the_edge_cases_are_counted_as_designed(edges):
     assert i["issues"] == 8
     assert (i["backlog"], i["overdue"]) == (6, 2)  # overdue: E06 E10
     assert (i["on_time"], i["due"]) == (2, 5)  # on time: E02 E08; due: E02 E06 E08 E10 E11
+    # Dispatched by the end: E01 E06 E09 E10 E11; handled by it: E09 (at the end) E11.
+    assert (i["dispatched"], i["handled"], i["handled_on_time"]) == (5, 2, 2)
+    assert (i["returned"], i["extended"]) == (1, 1)  # E09
+    # Awaiting handling before the end: E01 E06 E09 E10; overdue: E06 E10.
+    assert (i["pending_handling"], i["overdue_pending"]) == (4, 2)
+    # Closed by the end: E02 E03 E08 E11; E08 escalated; E11 reworked; solved known for E11, E02.
+    assert (i["closed"], i["closed_local"], i["reworked"]) == (4, 3, 1)
+    assert (i["solved_reported"], i["solved"]) == (2, 1)
 def test_the_window_ends_at_local_midnight():
     # 2026-03-31 inclusive ends at 2026-04-01 00:00 in Shanghai = 2026-03-31 16:00 UTC.
     assert tm.window_end_us("2026-03-31") == 1_774_972_800_000_000
