@@ -31,6 +31,7 @@ def export_dir(tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("nbdemo")
     run("demo", "--out", d, "--grids", 600, "--events", 20000)
     run("join", "--grids", d / "grids.geojson", "--events", d / "events.csv",
+        "--updates", d / "updates.csv",
         "--out", d / "joined.parquet", "--secret", d / "secret.key")
     out = d / "export"
     run("export", "events", "--joined", d / "joined.parquet", "--grids", d / "grids.geojson",
