@@ -68,3 +68,80 @@ fn a_missing_file_is_one_clear_line_and_a_nonzero_exit() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("/nonexistent/grids.geojson"), "{err}");
 }
+
+/// `wangge ingest` adds the demo's events and then its transition rows as
+/// Parquet; the same rows as CSV afterwards change nothing, so both formats
+/// read the same steps.
+#[test]
+fn ingest_reads_updates_as_parquet_as_it_reads_csv() {
+    use polars::prelude::*;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let run = |args: &[&std::ffi::OsStr]| {
+        let out = wangge().args(args).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{text} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        text
+    };
+    let os = |s: &str| std::ffi::OsString::from(s);
+    run(&[
+        &os("demo"),
+        &os("--out"),
+        d.as_os_str(),
+        &os("--grids"),
+        &os("600"),
+        &os("--events"),
+        &os("3000"),
+    ]);
+    let data = d.join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::copy(d.join("grids.geojson"), data.join("grids.geojson")).unwrap();
+    run(&[
+        &os("ingest"),
+        &os("--data"),
+        data.as_os_str(),
+        d.join("events.csv").as_os_str(),
+    ]);
+    // The CSV as a Parquet file of strings, as an upstream export would write it.
+    let mut df = CsvReadOptions::default()
+        .with_infer_schema_length(Some(0))
+        .try_into_reader_with_file_path(Some(d.join("updates.csv")))
+        .unwrap()
+        .finish()
+        .unwrap();
+    let parquet = d.join("updates.parquet");
+    ParquetWriter::new(std::fs::File::create(&parquet).unwrap())
+        .finish(&mut df)
+        .unwrap();
+    let first = run(&[
+        &os("ingest"),
+        &os("--data"),
+        data.as_os_str(),
+        parquet.as_os_str(),
+    ]);
+    let rows = df.height();
+    assert!(first.contains(&format!("{rows} rows read: ")), "{first}");
+    let updated: u64 = first
+        .split(" updated")
+        .next()
+        .and_then(|s| s.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(updated > rows as u64 / 2, "{first}");
+    let again = run(&[
+        &os("ingest"),
+        &os("--data"),
+        data.as_os_str(),
+        d.join("updates.csv").as_os_str(),
+    ]);
+    assert!(
+        again.contains(&format!(
+            "{rows} rows read: 0 updated, {rows} unchanged, 0 stale, 0 pending, 0 rejected"
+        )),
+        "{again}"
+    );
+}

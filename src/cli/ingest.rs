@@ -29,6 +29,19 @@ pub struct IngestArgs {
 /// Whether `path` holds transition rows rather than events.
 fn is_updates(path: &std::path::Path) -> anyhow::Result<bool> {
     use std::io::Read;
+    if matches!(
+        crate::ingest::Format::of(path)?,
+        crate::ingest::Format::Parquet
+    ) {
+        use polars::prelude::*;
+        let p = path.to_str().unwrap_or_default();
+        let schema = LazyFrame::scan_parquet(PlRefPath::from(p), ScanArgsParquet::default())
+            .and_then(|mut l| l.collect_schema())
+            .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", path.display()))?;
+        return Ok(schema.iter_names().any(|n| {
+            crate::ingest::update_column_of(n) == Some(crate::ingest::UCol::IssueId as usize)
+        }));
+    }
     let mut head = vec![0u8; 4096];
     let n = std::fs::File::open(path)
         .and_then(|mut f| f.read(&mut head))

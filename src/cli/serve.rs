@@ -153,7 +153,7 @@ fn prepare(st: &AppState) -> anyhow::Result<()> {
         );
     }
     // Transition rows (case updates) after the cases they move.
-    for name in ["updates.csv", "updates.jsonl"] {
+    for name in ["updates.csv", "updates.jsonl", "updates.parquet"] {
         let path = data.join(name);
         let Some((key, stamp)) = changed(&path)? else {
             continue;

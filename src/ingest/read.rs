@@ -465,6 +465,55 @@ fn read_parquet(
     Ok(offset)
 }
 
+/// A Parquet file of transition rows, columns by contract name or Chinese
+/// alias (rows numbered from 1).
+pub(super) fn updates_from_parquet(
+    path: &Path,
+    v: &Validator<'_>,
+) -> Result<super::ParsedSteps, IngestError> {
+    use super::{update_column_of, UCol, UPDATE_FIELDS};
+    let perr = |e: PolarsError| IngestError::Parse {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    };
+    let p = path.to_str().ok_or_else(|| IngestError::Parse {
+        path: path.to_owned(),
+        reason: "path is not UTF-8".into(),
+    })?;
+    let df = LazyFrame::scan_parquet(PlRefPath::from(p), ScanArgsParquet::default())
+        .and_then(|l| l.collect())
+        .map_err(perr)?;
+    let mut names: [Option<String>; UPDATE_FIELDS.len()] = Default::default();
+    for n in df.get_column_names() {
+        if let Some(c) = update_column_of(n) {
+            names[c].get_or_insert_with(|| n.to_string());
+        }
+    }
+    for c in [UCol::IssueId, UCol::UpdateId, UCol::At, UCol::Status] {
+        if names[c as usize].is_none() {
+            return Err(IngestError::Parse {
+                path: path.to_owned(),
+                reason: format!("lacks the required column {:?}", UPDATE_FIELDS[c as usize]),
+            });
+        }
+    }
+    let cols: Vec<ParquetCol> = names
+        .iter()
+        .map(|nm| ParquetCol::of(&df, nm.as_deref()))
+        .collect::<PolarsResult<_>>()
+        .map_err(perr)?;
+    Ok((0..df.height())
+        .map(|i| {
+            let get = |c: UCol| cols[c as usize].get(i);
+            let id = match get(UCol::IssueId) {
+                Field::Text(t) => Some(t.to_owned()),
+                _ => None,
+            };
+            (i as u64 + 1, id, v.validate_update(get))
+        })
+        .collect())
+}
+
 /// Paths as given on the command line, for messages.
 pub fn display_paths(paths: &[PathBuf]) -> String {
     paths

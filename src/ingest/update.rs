@@ -269,8 +269,8 @@ impl Validator<'_> {
 }
 
 /// A whole file of transition rows: CSV (UTF-8 with or without BOM, or
-/// GB18030/GBK) or JSON Lines, headers and keys by contract name or Chinese
-/// alias. Returns each valid step with its row number (CSV: the line, the
+/// GB18030/GBK), JSON Lines or Parquet, headers, keys and columns by
+/// contract name or Chinese alias. Returns each valid step with its row number (CSV: the line, the
 /// header being line 1; JSON Lines: the line), and a [`super::Reject`] for
 /// every other row.
 pub fn read_updates(
@@ -282,39 +282,33 @@ pub fn read_updates(
         path: path.to_owned(),
         source,
     })?;
-    let parsed =
-        match super::Format::of(path)? {
-            super::Format::Csv => {
-                let (text, _) =
-                    super::encoding::decode(&bytes, None).map_err(|e| IngestError::Encoding {
-                        path: path.to_owned(),
-                        reason: e.to_string(),
-                    })?;
-                let mut rows = v
-                    .updates_from_csv(&text)
-                    .map_err(|reason| IngestError::Parse {
-                        path: path.to_owned(),
-                        reason,
-                    })?;
-                for r in &mut rows {
-                    r.0 += 1;
-                }
-                rows
-            }
-            super::Format::JsonLines => {
-                let text = std::str::from_utf8(&bytes).map_err(|e| IngestError::Encoding {
+    let parsed = match super::Format::of(path)? {
+        super::Format::Csv => {
+            let (text, _) =
+                super::encoding::decode(&bytes, None).map_err(|e| IngestError::Encoding {
                     path: path.to_owned(),
-                    reason: format!("JSON Lines must be UTF-8: {e}"),
+                    reason: e.to_string(),
                 })?;
-                v.updates_from_json_lines(text)
+            let mut rows = v
+                .updates_from_csv(&text)
+                .map_err(|reason| IngestError::Parse {
+                    path: path.to_owned(),
+                    reason,
+                })?;
+            for r in &mut rows {
+                r.0 += 1;
             }
-            super::Format::Parquet => return Err(IngestError::Parse {
+            rows
+        }
+        super::Format::JsonLines => {
+            let text = std::str::from_utf8(&bytes).map_err(|e| IngestError::Encoding {
                 path: path.to_owned(),
-                reason:
-                    "update files are read as CSV or JSON Lines; export the Parquet to one of them"
-                        .into(),
-            }),
-        };
+                reason: format!("JSON Lines must be UTF-8: {e}"),
+            })?;
+            v.updates_from_json_lines(text)
+        }
+        super::Format::Parquet => super::read::updates_from_parquet(path, v)?,
+    };
     let file = path.display().to_string();
     let (mut steps, mut rejects) = (Vec::new(), Vec::new());
     for (row, _, r) in parsed {
