@@ -22,7 +22,7 @@ pub struct JoinArgs {
     /// Event files: .csv, .jsonl or .parquet.
     #[arg(long, num_args = 1.., required = true)]
     events: Vec<PathBuf>,
-    /// Transition rows of the issues (CSV or JSON Lines, see CONTRACT.md):
+    /// Transition rows of the issues (CSV, JSON Lines or Parquet, see CONTRACT.md):
     /// each issue is joined as it stands after them, with its milestones.
     #[arg(long, num_args = 1..)]
     updates: Vec<PathBuf>,
