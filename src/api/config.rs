@@ -69,6 +69,10 @@ pub struct Auth {
     pub session_hours: u64,
     /// API token lifetime (365 days).
     pub token_days: u64,
+    /// Whether grid chiefs may send events and case updates, inside their
+    /// own grids only (true). Leaders and admins always may, inside their
+    /// units; analysts never do.
+    pub chief_writes: bool,
 }
 
 /// `[ingest]`.
@@ -159,6 +163,7 @@ impl Default for Auth {
         Auth {
             session_hours: DEFAULT_SESSION_HOURS,
             token_days: 365,
+            chief_writes: true,
         }
     }
 }

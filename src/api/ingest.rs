@@ -25,7 +25,7 @@ use super::state::Grids;
 use crate::ingest::crs::Crs;
 use crate::ingest::encoding::{decode, TextEncoding};
 use crate::ingest::{column_of, REQUIRED};
-use crate::ingest::{Col, Event, Field, ParsedSteps, RowError, Validator, FIELDS};
+use crate::ingest::{Col, Event, Field, Kind, ParsedSteps, RowError, Validator, FIELDS};
 use crate::join::{joined_frame, unit_codes, Outcome};
 use crate::store::{Applied, Located, Stored, User};
 
@@ -275,25 +275,54 @@ fn count(out: &mut IngestResponse, stored: &Stored) {
 pub fn store_rows(st: &AppState, user: &User, parsed: Parsed) -> Result<IngestResponse, ApiError> {
     let snap = st.snapshot()?;
     let g = &snap.grids;
-    let scope = Scope::of(user, &g.model);
-    let mut events = Vec::new();
-    let mut index = Vec::with_capacity(parsed.len());
+    let scope = Scope::writer(user, &g.model, st.config.auth.chief_writes)?;
     let mut out = IngestResponse {
         read: parsed.len() as u64,
         ..Default::default()
     };
+    let (mut valid, mut rows) = (Vec::new(), Vec::with_capacity(parsed.len()));
     for (n, id, r) in parsed {
         match r {
             Ok(e) => {
-                index.push((n, id, Ok(events.len())));
-                events.push(e);
+                rows.push((n, id, Ok(valid.len())));
+                valid.push(e);
             }
-            Err(e) => index.push((n, id, Err(format!("{}: {}", e.column, e.reason)))),
+            Err(e) => rows.push((n, id, Err(format!("{}: {}", e.column, e.reason)))),
         }
     }
-    let xs: Vec<f64> = events.iter().map(|e| e.lon).collect();
-    let ys: Vec<f64> = events.iter().map(|e| e.lat).collect();
-    let hits = locate_all(g, &xs, &ys);
+    let xs: Vec<f64> = valid.iter().map(|e| e.lon).collect();
+    let ys: Vec<f64> = valid.iter().map(|e| e.lat).collect();
+    let all_hits = locate_all(g, &xs, &ys);
+    // A row lands only inside the writer's units, and changes a stored case
+    // only when that case lies inside them too.
+    let allowed: Vec<bool> = if scope.is_all() {
+        vec![true; valid.len()]
+    } else {
+        let keys: Vec<(Kind, &str)> = valid.iter().map(|e| (e.kind, e.id.as_str())).collect();
+        let stored = st.store.stored_tiers(&keys)?;
+        (0..valid.len())
+            .map(|k| {
+                let there = stored[k]
+                    .as_ref()
+                    .map(|t| t.each_ref().map(|c| c.as_deref()));
+                scope.writes(&g.model, codes(g, all_hits[k].1))
+                    && there.is_none_or(|t| scope.writes(&g.model, t))
+            })
+            .collect()
+    };
+    let (mut events, mut hits, mut index) = (Vec::new(), Vec::new(), Vec::new());
+    let mut valid: Vec<Option<Event>> = valid.into_iter().map(Some).collect();
+    for (n, id, r) in rows {
+        index.push(match r {
+            Ok(k) if allowed[k] => {
+                events.push(valid[k].take().unwrap_or_else(|| unreachable!()));
+                hits.push(all_hits[k]);
+                (n, id, Ok(events.len() - 1))
+            }
+            Ok(_) => (n, id, Err(super::scope::NOT_YOURS.to_owned())),
+            Err(e) => (n, id, Err(e)),
+        });
+    }
     let located: Vec<Located<'_>> = events
         .iter()
         .zip(&hits)
@@ -303,9 +332,12 @@ pub fn store_rows(st: &AppState, user: &User, parsed: Parsed) -> Result<IngestRe
             tiers: codes(g, u),
         })
         .collect();
-    let applied = st
-        .store
-        .apply_events(g.version.id, &located, &|x, y| locate_one(g, x, y))?;
+    let applied = st.store.apply_events(
+        g.version.id,
+        &located,
+        &|x, y| locate_one(g, x, y),
+        &format!("user:{}", user.name),
+    )?;
     to_frame(st, g, &applied)?;
     let rejected = |row, id, reason| RowOutcome {
         row,
@@ -375,20 +407,61 @@ pub fn store_rows(st: &AppState, user: &User, parsed: Parsed) -> Result<IngestRe
 
 /// Stores parsed transition rows (blocking): the pipeline of
 /// `POST /api/v1/updates` and Open311 `POST servicerequestupdates`.
-pub fn store_updates(st: &AppState, parsed: ParsedSteps) -> Result<IngestResponse, ApiError> {
+pub fn store_updates(
+    st: &AppState,
+    user: &User,
+    parsed: ParsedSteps,
+) -> Result<IngestResponse, ApiError> {
     let snap = st.snapshot()?;
     let g = &snap.grids;
+    let scope = Scope::writer(user, &g.model, st.config.auth.chief_writes)?;
     let mut out = IngestResponse {
         read: parsed.len() as u64,
         ..Default::default()
     };
+    let valid: Vec<&crate::ingest::Step> = parsed
+        .iter()
+        .filter_map(|(_, _, r)| r.as_ref().ok())
+        .collect();
+    // A step moves a case only inside the writer's units (also where it
+    // moves it to); a step for a case not stored yet waits only when the
+    // writer writes everywhere, so nobody can prepare a case they do not own.
+    let allowed: Vec<bool> = if scope.is_all() {
+        vec![true; valid.len()]
+    } else {
+        let keys: Vec<(Kind, &str)> = valid
+            .iter()
+            .map(|s| (Kind::Issue, s.issue_id.as_str()))
+            .collect();
+        let stored = st.store.stored_tiers(&keys)?;
+        valid
+            .iter()
+            .zip(&stored)
+            .map(|(s, t)| {
+                let Some(t) = t else { return false };
+                let moved_to = match (s.lon, s.lat) {
+                    (Some(x), Some(y)) => Some(locate_one(g, x, y).1),
+                    _ => None,
+                };
+                scope.writes(&g.model, t.each_ref().map(|c| c.as_deref()))
+                    && moved_to
+                        .is_none_or(|m| scope.writes(&g.model, m.each_ref().map(|c| c.as_deref())))
+            })
+            .collect()
+    };
     let mut steps = Vec::new();
     let mut index = Vec::with_capacity(parsed.len());
+    let mut k = 0;
     for (n, id, r) in parsed {
         match r {
             Ok(s) => {
-                index.push((n, id, Ok(steps.len())));
-                steps.push(s);
+                k += 1;
+                if allowed[k - 1] {
+                    index.push((n, id, Ok(steps.len())));
+                    steps.push(s);
+                } else {
+                    index.push((n, id, Err(super::scope::NOT_YOURS.to_owned())));
+                }
             }
             Err(e) => index.push((n, id, Err(format!("{}: {}", e.column, e.reason)))),
         }
@@ -520,7 +593,7 @@ pub fn parse_updates(
     security(("bearer" = [])))]
 pub async fn updates(
     State(st): State<AppState>,
-    _c: Caller,
+    c: Caller,
     headers: HeaderMap,
     Body(body): Body,
 ) -> Result<Json<IngestResponse>, ApiError> {
@@ -534,7 +607,7 @@ pub async fn updates(
     let out = st
         .blocking(move || {
             let parsed = parse_updates(&validator(&st2), &ct, &body)?;
-            store_updates(&st2, parsed)
+            store_updates(&st2, c.user(), parsed)
         })
         .await?;
     Ok(Json(out))

@@ -699,7 +699,7 @@ pub async fn request_updates(
 #[utoipa::path(post, path = "/open311/v2/servicerequestupdates.json", responses((status = 200, body = super::ingest::IngestResponse)), security(("bearer" = [])))]
 pub async fn post_request_update(
     State(st): State<AppState>,
-    _c: Caller,
+    c: Caller,
     req: Request,
 ) -> Result<Json<super::ingest::IngestResponse>, ApiError> {
     let json = req
@@ -729,7 +729,7 @@ pub async fn post_request_update(
     let out = st
         .blocking(move || {
             let parsed = parse_updates(&validator(&st2), "application/json", &body)?;
-            store_updates(&st2, parsed)
+            store_updates(&st2, c.user(), parsed)
         })
         .await?;
     Ok(Json(out))

@@ -117,6 +117,29 @@ impl Scope {
         )
     }
 
+    /// The scope `user` may write in, or 403 for a role that does not
+    /// write: admins write anywhere (also outside every unit), leaders in
+    /// their units, chiefs in their own grids when the deployment lets
+    /// them (`[auth] chief_writes`), analysts nowhere.
+    pub fn writer(user: &User, model: &GridModel, chief_writes: bool) -> Result<Scope, ApiError> {
+        match user.role {
+            Role::Analyst => Err(ApiError::Forbidden(
+                "analysts read and export; they do not send events or updates".into(),
+            )),
+            Role::Chief if !chief_writes => Err(ApiError::Forbidden(
+                "this deployment does not take events or updates from grid chiefs".into(),
+            )),
+            _ => Ok(Scope::of(user, model)),
+        }
+    }
+
+    /// Whether a writer with this scope may store a case located in these
+    /// tier codes (or change one stored there): the deepest unit must be
+    /// seen fully, so a position outside every unit is for admins only.
+    pub fn writes(&self, model: &GridModel, tiers: [Option<&str>; 3]) -> bool {
+        self.event(model, tiers)
+    }
+
     /// Whether an event in these tier codes is visible row by row.
     pub fn event(&self, model: &GridModel, tiers: [Option<&str>; 3]) -> bool {
         if self.all {
@@ -131,6 +154,12 @@ impl Scope {
             .is_some_and(|i| self.full(i))
     }
 }
+
+/// The one answer to a row a writer may not write: the same whether the
+/// place is another unit's, the id is another unit's case, or the case is
+/// not known, so a reply tells nothing about what is stored elsewhere.
+pub const NOT_YOURS: &str =
+    "scope: outside the units you may write to (or not a case you may change)";
 
 #[cfg(test)]
 mod tests {

@@ -401,14 +401,15 @@ fn located_at<'a>(e: &'a Event, hit: &'a (Outcome, [Option<String>; 3])) -> Loca
 
 const INSERT: &str = "INSERT OR IGNORE INTO events(kind, id, occurred_at, lon, lat, category, status, state, resolved_at, \
     deadline, satisfaction, source, cleared, household_hash, visitor_hash, updated_at, tier1, tier2, tier3, outcome, grid_version, \
-    accepted_at, dispatched_at, handled_at) \
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)";
+    accepted_at, dispatched_at, handled_at, writer) \
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)";
 
 fn apply_rows(
     c: &mut Connection,
     version: i64,
     rows: &[Located<'_>],
     locate: &Locate<'_>,
+    writer: &str,
 ) -> rusqlite::Result<Vec<Applied>> {
     let tx = c.transaction()?;
     let mut pending = counter(&tx, PENDING)?;
@@ -441,6 +442,7 @@ fn apply_rows(
             e.flow.accepted_at,
             e.flow.dispatched_at,
             e.flow.handled_at,
+            writer,
         ])?;
         if n == 1 {
             if pending > 0 && e.kind == Kind::Issue {
@@ -606,15 +608,18 @@ fn apply_steps(
 
 impl Store {
     /// Stores located events in one transaction: a (kind, id) not seen
-    /// before is inserted (with any transitions waiting for it folded in),
-    /// one already stored is judged as a re-sent version. Durable on return.
+    /// before is inserted (with any transitions waiting for it folded in)
+    /// and records `writer` (the user, token or file that first delivered
+    /// it), one already stored is judged as a re-sent version. Durable on
+    /// return.
     pub fn apply_events(
         &self,
         grid_version: i64,
         rows: &[Located<'_>],
         locate: &Locate<'_>,
+        writer: &str,
     ) -> Result<Vec<Applied>> {
-        self.write(|c| apply_rows(c, grid_version, rows, locate))
+        self.write(|c| apply_rows(c, grid_version, rows, locate, writer))
     }
 
     /// Stores transition rows in one transaction and folds each into its

@@ -117,6 +117,27 @@ impl Store {
         Ok(f)
     }
 
+    /// The tier codes of each stored (kind, id) in `keys` (None: not
+    /// stored), in order; one read transaction.
+    pub fn stored_tiers(
+        &self,
+        keys: &[(crate::ingest::Kind, &str)],
+    ) -> Result<Vec<Option<[Option<String>; 3]>>> {
+        self.read(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT tier1, tier2, tier3 FROM events WHERE kind = ?1 AND id = ?2",
+            )?;
+            keys.iter()
+                .map(|(kind, id)| {
+                    let mut rows = st.query(rusqlite::params![kind.as_str(), id])?;
+                    rows.next()?
+                        .map(|r| Ok([r.get(0)?, r.get(1)?, r.get(2)?]))
+                        .transpose()
+                })
+                .collect()
+        })
+    }
+
     /// One issue and its transitions in (`at`, `update_id`) order, read in
     /// one transaction (the map's case view).
     pub fn case(&self, id: &str) -> Result<Option<(IssueRow, Vec<crate::ingest::Step>)>> {

@@ -149,6 +149,12 @@ pub fn ingest_file(
     let tiers = tier_table(model);
     let mut out = FileIngest::default();
     let mut failure = None;
+    let writer = format!(
+        "file:{}",
+        path.file_name().map_or(path.display().to_string(), |n| n
+            .to_string_lossy()
+            .into_owned())
+    );
     let read = read_file(path, None, validator, &mut |batch: Batch| {
         let s = &mut out.summary;
         s.read += batch.read;
@@ -169,7 +175,7 @@ pub fn ingest_file(
                 })
                 .collect();
             let locate = |x: f64, y: f64| locate_one(model, &locator, &tiers, x, y);
-            let applied = match store.apply_events(version, &rows, &locate) {
+            let applied = match store.apply_events(version, &rows, &locate, &writer) {
                 Ok(i) => i,
                 Err(e) => {
                     failure = Some(e);

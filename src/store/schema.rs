@@ -53,6 +53,7 @@ CREATE TABLE IF NOT EXISTS events (
     extended_at    INTEGER,
     escalated_at   INTEGER,
     solved         INTEGER,
+    writer         TEXT,
     tier1          TEXT,
     tier2          TEXT,
     tier3          TEXT,
@@ -157,6 +158,14 @@ pub fn upgrade(c: &rusqlite::Connection) -> rusqlite::Result<()> {
              UPDATE events SET handled_at = resolved_at WHERE kind = 'issue' AND status = 'resolved';",
         );
         c.execute_batch(&sql)?;
+    }
+    let has_writer: bool = c.query_row(
+        "SELECT count(*) > 0 FROM pragma_table_info('events') WHERE name = 'writer'",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_writer {
+        c.execute_batch("ALTER TABLE events ADD COLUMN writer TEXT")?;
     }
     Ok(())
 }

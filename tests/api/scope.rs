@@ -254,7 +254,7 @@ async fn only_admins_and_analysts_export_and_only_their_scope() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ingest_and_open311_answers_hide_units_out_of_scope() {
+async fn writes_are_scoped_like_reads() {
     let e = env();
     let c = e.codes.clone();
     // Positions of events the join already put in each grid.
@@ -268,20 +268,146 @@ async fn ingest_and_open311_answers_hide_units_out_of_scope() {
         .unwrap()
     };
     let (mine, theirs) = (at(&c.grid), at(&c.other_grid));
-    let ev = |id: &str, p: (f64, f64)| json!({"id": id, "kind": "issue", "occurred_at": "2026-03-01 08:00", "lon": p.0, "lat": p.1, "category": "环境卫生", "status": "open"});
+    let ev = |id: &str, p: (f64, f64), status: &str| json!({"id": id, "kind": "issue", "occurred_at": "2026-03-01 08:00", "lon": p.0, "lat": p.1, "category": "环境卫生", "status": status});
+    let not_yours = wangge::api::scope::NOT_YOURS;
+    let admin = login(&e.app, "admin").await;
+    // A case of another township, sent by its own system.
+    let r = post_json(
+        &e.app,
+        "/api/v1/events",
+        Some(&admin),
+        json!([ev("X-9", theirs, "open")]),
+    )
+    .await
+    .json();
+    assert_eq!(r["matched"], 1, "{r}");
     let t = login(&e.app, "chief").await;
     let r = post_json(
         &e.app,
         "/api/v1/events",
         Some(&t),
-        json!([ev("S-1", mine), ev("S-2", theirs)]),
+        json!([
+            ev("S-1", mine, "open"),
+            // Elsewhere: refused, and the reply names no unit.
+            ev("S-2", theirs, "resolved"),
+            // Another township's id, sent again from the chief's own grid:
+            // the same answer, and the case stays where it is.
+            ev("X-9", mine, "closed"),
+            // An id nobody has, outside the county: refused alike.
+            ev("S-3", (0.0, 0.0), "open"),
+        ]),
     )
     .await
     .json();
-    assert_eq!(r["matched"], 2, "{r}");
+    assert_eq!(
+        (r["matched"].as_u64(), r["rejected"].as_u64()),
+        (Some(1), Some(3)),
+        "{r}"
+    );
     assert_eq!(r["rows"][0]["unit"], c.grid.as_str());
-    assert_eq!(r["rows"][1]["unit"], Value::Null);
-    assert!(!r.to_string().contains(&c.other_grid));
+    for k in 1..4 {
+        assert_eq!(r["rows"][k]["reason"], not_yours, "{r}");
+    }
+    assert!(!r.to_string().contains(&c.other_grid) && !r.to_string().contains(&c.other_township));
+    let stored = |id: &str| -> Option<(String, String)> {
+        conn.query_row("SELECT tier3, state FROM events WHERE id = ?1", [id], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .ok()
+    };
+    assert_eq!(stored("S-2"), None);
+    assert_eq!(
+        stored("X-9"),
+        Some((c.other_grid.clone(), "reported".into()))
+    );
+    // Who first delivered a case is kept.
+    let writer: String = conn
+        .query_row("SELECT writer FROM events WHERE id = 'S-1'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(writer, "user:chief");
+    // Updates: the chief's own case moves; another's, an unknown one (no
+    // waiting step can be planted for a case to come) and a move out of the
+    // grid are refused with the same words.
+    let step = |id: &str, u: &str, extra: Value| {
+        let mut v =
+            json!({"issue_id": id, "update_id": u, "at": "2026-03-02 08:00", "status": "结案"});
+        if let Some(o) = extra.as_object() {
+            for (k, x) in o {
+                v[k] = x.clone();
+            }
+        }
+        v
+    };
+    let r = post_json(
+        &e.app,
+        "/api/v1/updates",
+        Some(&t),
+        json!([
+            step("S-1", "a", json!({})),
+            step("X-9", "a", json!({})),
+            step("NOT-YET", "a", json!({})),
+            step("S-1", "b", json!({"lon": theirs.0, "lat": theirs.1})),
+        ]),
+    )
+    .await
+    .json();
+    assert_eq!(
+        (
+            r["updated"].as_u64(),
+            r["rejected"].as_u64(),
+            r["pending"].as_u64()
+        ),
+        (Some(1), Some(3), Some(0)),
+        "{r}"
+    );
+    for k in 1..4 {
+        assert_eq!(r["rows"][k]["reason"], not_yours, "{r}");
+    }
+    assert_eq!(
+        stored("X-9"),
+        Some((c.other_grid.clone(), "reported".into()))
+    );
+    // Open311 writes follow the same rule.
+    let form = format!("service_code=噪音&lat={}&long={}", theirs.1, theirs.0);
+    let r = super::support::send(
+        &e.app,
+        "POST",
+        "/open311/v2/requests.json",
+        Some(&t),
+        Some("application/x-www-form-urlencoded"),
+        form.into_bytes(),
+    )
+    .await;
+    assert_ne!(r.status, StatusCode::OK, "{}", r.text());
+    // A leader writes in their township only; an analyst does not write.
+    let leader = login(&e.app, "leader").await;
+    let r = post_json(
+        &e.app,
+        "/api/v1/events",
+        Some(&leader),
+        json!([ev("L-1", mine, "open"), ev("L-2", theirs, "open")]),
+    )
+    .await
+    .json();
+    assert_eq!(
+        (r["matched"].as_u64(), r["rejected"].as_u64()),
+        (Some(1), Some(1)),
+        "{r}"
+    );
+    let analyst = login(&e.app, "analyst").await;
+    for path in ["/api/v1/events", "/api/v1/updates"] {
+        let r = post_json(
+            &e.app,
+            path,
+            Some(&analyst),
+            json!([ev("A-1", mine, "open")]),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{path}: {}", r.text());
+    }
+    // What the chief may read is unchanged.
     let list = get(&e.app, "/open311/v2/requests.json?limit=1000", &t)
         .await
         .json();
@@ -291,9 +417,9 @@ async fn ingest_and_open311_answers_hide_units_out_of_scope() {
         .iter()
         .filter_map(|x| x["service_request_id"].as_str())
         .collect();
-    assert!(ids.contains(&"S-1") && !ids.contains(&"S-2"));
+    assert!(ids.contains(&"S-1") && !ids.contains(&"X-9"));
     assert_eq!(
-        get(&e.app, "/open311/v2/requests/S-2.json", &t)
+        get(&e.app, "/open311/v2/requests/X-9.json", &t)
             .await
             .status,
         StatusCode::NOT_FOUND
@@ -304,6 +430,14 @@ async fn ingest_and_open311_answers_hide_units_out_of_scope() {
             .status,
         StatusCode::OK
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deployment_can_keep_chiefs_from_writing() {
+    let e = super::support::env_with(|cfg| cfg.auth.chief_writes = false);
+    let t = login(&e.app, "chief").await;
+    let r = post_json(&e.app, "/api/v1/events", Some(&t), json!([])).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
