@@ -23,7 +23,7 @@ use std::task::{Context, Poll};
 
 use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::header;
+use axum::http::{header, Method};
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
 use serde::Deserialize;
@@ -189,6 +189,7 @@ fn selection(
     security(("bearer" = [])))]
 pub async fn events(
     State(st): State<AppState>,
+    method: Method,
     c: Caller,
     Q(p): Q<ExportParams>,
 ) -> Result<Response, ApiError> {
@@ -199,16 +200,19 @@ pub async fn events(
     }
     let (format, query, partitioned) = (p.format()?, p.window().query(&st)?, p.partitioned()?);
     let (snap, sel) = selection(&st, &c, &p, true, None)?;
-    // The pseudonyms are read before the download starts, so a failure is
-    // an error response rather than a cut-off file.
-    let (s2, store) = (snap.clone(), st.store.clone());
-    let frame = st.blocking(move || s2.full_frame(&store)).await?;
-    let bom = p.bom.unwrap_or(false);
     let download = if partitioned {
         Download::archive("events")
     } else {
         Download::file("events", format)
     };
+    if method == Method::HEAD {
+        return Ok(download.head());
+    }
+    // The pseudonyms are read before the download starts, so a failure is
+    // an error response rather than a cut-off file.
+    let (s2, store) = (snap.clone(), st.store.clone());
+    let frame = st.blocking(move || s2.full_frame(&store)).await?;
+    let bom = p.bom.unwrap_or(false);
     Ok(stream(download, move |w| {
         let lf = polars::prelude::IntoLazy::lazy(frame);
         let model = &snap.grids.model;
@@ -232,12 +236,16 @@ pub async fn events(
     security(("bearer" = [])))]
 pub async fn units(
     State(st): State<AppState>,
+    method: Method,
     c: Caller,
     Q(p): Q<ExportParams>,
 ) -> Result<Response, ApiError> {
     p.whole()?;
     let format = p.format()?;
     let (snap, sel) = selection(&st, &c, &p, false, None)?;
+    if method == Method::HEAD {
+        return Ok(Download::file("units", format).head());
+    }
     let (level, bom) = (p.level, p.bom.unwrap_or(false));
     Ok(stream(Download::file("units", format), move |w| {
         let model = &snap.grids.model;
@@ -257,6 +265,7 @@ pub async fn units(
     security(("bearer" = [])))]
 pub async fn metrics(
     State(st): State<AppState>,
+    method: Method,
     c: Caller,
     Q(p): Q<ExportParams>,
 ) -> Result<Response, ApiError> {
@@ -264,6 +273,9 @@ pub async fn metrics(
     let (format, query) = (p.format()?, p.window().query(&st)?);
     let small = (c.user().role != Role::Analyst).then_some(MIN_CELL);
     let (snap, sel) = selection(&st, &c, &p, false, small)?;
+    if method == Method::HEAD {
+        return Ok(Download::file("metrics", format).head());
+    }
     let (level, bom) = (p.level.unwrap_or(1), p.bom.unwrap_or(false));
     let table = {
         let snap = snap.clone();
@@ -307,6 +319,23 @@ impl Download {
         }
     }
 
+    /// The headers a GET would send, for a HEAD: checked like the GET
+    /// (role, parameters, scope), but nothing is computed or written.
+    fn head(&self) -> Response {
+        (
+            [
+                (header::CONTENT_TYPE, self.content_type.to_owned()),
+                (header::CONTENT_DISPOSITION, self.disposition()),
+            ],
+            Body::empty(),
+        )
+            .into_response()
+    }
+
+    fn disposition(&self) -> String {
+        format!("attachment; filename=\"{}\"", self.filename)
+    }
+
     /// A tar archive of partition files.
     fn archive(name: &str) -> Self {
         Download {
@@ -339,7 +368,7 @@ where
         },
         CHUNK,
     ));
-    let disposition = format!("attachment; filename=\"{}\"", download.filename);
+    let disposition = download.disposition();
     (
         [
             (header::CONTENT_TYPE, download.content_type.to_owned()),

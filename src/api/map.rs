@@ -397,6 +397,7 @@ pub struct ExportQuery {
     responses((status = 200, content_type = "text/csv"), (status = 403, body = super::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn export(
     State(st): State<AppState>,
+    method: axum::http::Method,
     c: Caller,
     Q(q): Q<ExportQuery>,
 ) -> Result<Response, ApiError> {
@@ -407,6 +408,12 @@ pub async fn export(
     }
     let query = q.window.query(&st)?;
     let snap = st.snapshot()?;
+    if method == axum::http::Method::HEAD {
+        // Checked like the GET, computed not at all.
+        let scope = Scope::of(c.user(), &snap.grids.model);
+        scope.parent(&snap.grids.model, q.parent.as_deref())?;
+        return Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], "").into_response());
+    }
     let body = st
         .blocking(move || {
             let model = &snap.grids.model;

@@ -170,6 +170,10 @@ pub async fn metrics(State(st): State<AppState>) -> Response {
 
 /// What the audit log calls a request, by path.
 fn action(method: &str, path: &str) -> Option<&'static str> {
+    // A HEAD delivers nothing (the exports answer it from their headers).
+    if method == "HEAD" {
+        return None;
+    }
     if path.starts_with("/api/v1/export") {
         return Some("export");
     }

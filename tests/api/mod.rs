@@ -622,6 +622,52 @@ async fn reads_and_exports_are_audited() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn head_on_an_export_runs_nothing_and_is_not_an_export_record() {
+    let e = env();
+    let t = login(&e.app, "analyst").await;
+    for uri in [
+        "/api/v1/export?level=2",
+        "/api/v1/export/events?format=csv",
+        "/api/v1/export/metrics?format=parquet&level=1",
+        "/api/v1/export/units?format=geojson",
+    ] {
+        let r = send(&e.app, "HEAD", uri, Some(&t), None, Vec::new()).await;
+        assert_eq!(r.status, StatusCode::OK, "{uri}");
+        assert!(r.body.is_empty(), "{uri}");
+        assert!(r.headers.contains_key("content-type"), "{uri}");
+    }
+    // Checked like the GET: a chief may not, a unit out of scope is 404.
+    let chief = login(&e.app, "chief").await;
+    let r = send(
+        &e.app,
+        "HEAD",
+        "/api/v1/export/events",
+        Some(&chief),
+        None,
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let out = format!("/api/v1/export/events?parent={}", e.codes.other_township);
+    let r = send(&e.app, "HEAD", &out, Some(&t), None, Vec::new()).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    // One real export, so the audit writer has run past the HEADs.
+    let r = get(&e.app, "/api/v1/export/units?format=csv", &t).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let log = audit_until(&e, |log| log.iter().any(|a| a.action == "export")).await;
+    let exports: Vec<&str> = log
+        .iter()
+        .filter(|a| a.action == "export")
+        .map(|a| a.target.as_str())
+        .collect();
+    assert_eq!(
+        exports,
+        ["GET /api/v1/export/units?format=csv"],
+        "{exports:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_service_answers_over_real_tcp() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let e = env();
