@@ -145,3 +145,28 @@ fn ingest_reads_updates_as_parquet_as_it_reads_csv() {
         "{again}"
     );
 }
+
+/// A setting the service does not understand stops `serve` before it
+/// binds, naming the setting: a typo never falls back to a default.
+#[test]
+fn serve_stops_on_a_setting_it_does_not_understand() {
+    let dir = tempfile::tempdir().unwrap();
+    for (var, value, named) in [
+        ("WANGGE_INGEST_CRS", "wgs48", "ingest.crs"),
+        ("WANGGE_INGEST_TZ", "Asia/Shangai", "ingest.tz"),
+        ("WANGGE_SERVR_ADDR", "127.0.0.1:1", "not a setting"),
+    ] {
+        let out = wangge()
+            .args(["serve", "--addr", "127.0.0.1:0", "--data"])
+            .arg(dir.path())
+            .env(var, value)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{var}={value} started the service");
+        assert!(
+            err.contains(named) && (err.contains(value) || err.contains(var)),
+            "{err}"
+        );
+    }
+}

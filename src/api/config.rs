@@ -4,9 +4,11 @@
 //! Every key has a default (below, and in [`Config::default`]), so the file
 //! is optional. `WANGGE_<SECTION>_<KEY>` overrides a key, e.g.
 //! `WANGGE_SERVER_ADDR=0.0.0.0:8080`; the value is read as TOML when it parses
-//! (numbers, booleans) and as a string otherwise. A key the service does not
-//! know is not fatal (an older or newer file still starts the service) but is
-//! reported by name, so a typo does not silently fall back to a default.
+//! (numbers, booleans) and as a string otherwise. Nothing falls back
+//! silently: [`Config::load`] refuses a `WANGGE_*` variable that is neither
+//! a setting nor one of [`OTHER_VARS`], and a value an enumerated setting
+//! does not take (`ingest.crs`, `ingest.tz`, `server.log_format`); keys of
+//! the file it does not know are returned, and `serve` stops on them.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -205,7 +207,27 @@ pub enum ConfigError {
     File { path: PathBuf, reason: String },
     #[error("environment variable {var}: {reason}")]
     Env { var: String, reason: String },
+    #[error("setting {key}: {reason}")]
+    Value { key: String, reason: String },
 }
+
+/// `WANGGE_*` variables that are not settings: the hashing secret, the
+/// first admin's password, and the variables of the project's own test and
+/// benchmark scripts (which start the service with them set).
+pub const OTHER_VARS: &[&str] = &[
+    "WANGGE_SECRET",
+    "WANGGE_NEW_PASSWORD",
+    "WANGGE_BIN",
+    "WANGGE_VENV",
+    "WANGGE_EXPORT",
+    "WANGGE_WEB_MOCK",
+    "WANGGE_SKIP_BENCH",
+    "WANGGE_BENCH_PYTHON",
+    "WANGGE_BENCH_FULL",
+    "WANGGE_BENCH_VERBOSE",
+    "WANGGE_GLYPHS_TEXT",
+    "WANGGE_GLYPHS_FORCE",
+];
 
 /// Keys present in `file` but not in `known`, as dotted paths.
 fn unknown_keys(known: &toml::Table, file: &toml::Table, prefix: &str, out: &mut Vec<String>) {
@@ -264,15 +286,22 @@ impl Config {
             let Some(rest) = var.strip_prefix("WANGGE_") else {
                 continue;
             };
-            let rest = rest.to_ascii_lowercase();
-            let Some((section, key)) = rest.split_once('_') else {
+            if OTHER_VARS.contains(&var.as_str()) {
                 continue;
+            }
+            let unknown = || ConfigError::Env {
+                var: var.clone(),
+                reason: "not a setting of wangge (settings are WANGGE_<SECTION>_<KEY>, e.g. \
+                         WANGGE_SERVER_ADDR; see wangge.example.toml)"
+                    .into(),
             };
+            let rest = rest.to_ascii_lowercase();
+            let (section, key) = rest.split_once('_').ok_or_else(unknown)?;
             let Some(toml::Value::Table(sec)) = merged.get_mut(section) else {
-                continue;
+                return Err(unknown());
             };
             if !sec.contains_key(key) {
-                continue;
+                return Err(unknown());
             }
             let v = toml::from_str::<toml::Table>(&format!("v = {value}"))
                 .ok()
@@ -286,7 +315,36 @@ impl Config {
                 var: "WANGGE_*".into(),
                 reason: e.to_string(),
             })?;
+        cfg.check().map_err(|(key, reason)| ConfigError::Value {
+            key: key.into(),
+            reason,
+        })?;
         Ok((cfg, unknown))
+    }
+
+    /// Every enumerated setting parsed into its type: the key and the reason
+    /// for the first that is not one of its values.
+    fn check(&self) -> Result<(), (&'static str, String)> {
+        self.ingest
+            .crs
+            .parse::<crate::ingest::crs::Crs>()
+            .map_err(|e| ("ingest.crs", e.to_string()))?;
+        self.ingest.tz.parse::<chrono_tz::Tz>().map_err(|_| {
+            (
+                "ingest.tz",
+                format!(
+                    "unknown time zone {:?}; use an IANA name such as Asia/Shanghai",
+                    self.ingest.tz
+                ),
+            )
+        })?;
+        if !matches!(self.server.log_format.as_str(), "text" | "json") {
+            return Err((
+                "server.log_format",
+                format!("{:?}: use text or json", self.server.log_format),
+            ));
+        }
+        Ok(())
     }
 
     /// The database file.
@@ -327,6 +385,28 @@ mod tests {
         assert_eq!(c.auth.session_hours, 3);
         assert_eq!(unknown, vec!["nope".to_owned(), "server.adr".to_owned()]);
         assert_eq!(c.database(), PathBuf::from("data/demo/wangge.db"));
+    }
+
+    #[test]
+    fn a_value_or_variable_the_service_does_not_understand_stops_it() {
+        let load = |var: &str, value: &str| {
+            Config::load(None, std::iter::once((var.to_owned(), value.to_owned())))
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        };
+        let e = load("WANGGE_INGEST_CRS", "wgs48").unwrap_err();
+        assert!(e.contains("ingest.crs") && e.contains("wgs48"), "{e}");
+        let e = load("WANGGE_INGEST_TZ", "Asia/Shangai").unwrap_err();
+        assert!(e.contains("ingest.tz") && e.contains("Asia/Shangai"), "{e}");
+        let e = load("WANGGE_SERVER_LOG_FORMAT", "yaml").unwrap_err();
+        assert!(e.contains("server.log_format"), "{e}");
+        let e = load("WANGGE_SERVER_ADRR", "0.0.0.0:1").unwrap_err();
+        assert!(e.contains("WANGGE_SERVER_ADRR"), "{e}");
+        let e = load("WANGGE_DEBUG", "1").unwrap_err();
+        assert!(e.contains("WANGGE_DEBUG"), "{e}");
+        assert_eq!(load("WANGGE_INGEST_CRS", "GCJ02"), Ok(()));
+        assert_eq!(load("WANGGE_SECRET", "00"), Ok(()));
+        assert_eq!(load("PATH", "/bin"), Ok(()));
     }
 
     /// Every key of [`Config::default`], as dotted paths.

@@ -505,11 +505,8 @@ pub fn store_updates(
 
 /// The validator of the deployment's coordinate system and zone.
 pub fn validator(st: &AppState) -> Validator<'_> {
-    let crs = match st.config.ingest.crs.as_str() {
-        "gcj02" => Crs::Gcj02,
-        "bd09" => Crs::Bd09,
-        _ => Crs::Wgs84,
-    };
+    // Checked when the configuration was loaded (`Config::load`).
+    let crs = st.config.ingest.crs.parse().unwrap_or(Crs::Wgs84);
     Validator {
         crs,
         tz: st.zone.tz,

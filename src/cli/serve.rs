@@ -212,10 +212,14 @@ async fn shutdown() {
 
 pub fn run(a: &ServeArgs) -> anyhow::Result<i32> {
     let (cfg, unknown) = config(&a.config, a.data.as_ref(), a.addr.as_ref())?;
-    init_logs(cfg.server.log_format == "json");
-    for k in &unknown {
-        tracing::warn!(key = %k, file = %a.config.display(), "unknown configuration key ignored");
+    if !unknown.is_empty() {
+        anyhow::bail!(
+            "{}: unknown settings: {} (see wangge.example.toml for every key)",
+            a.config.display(),
+            unknown.join(", ")
+        );
     }
+    init_logs(cfg.server.log_format == "json");
     let store = Arc::new(Store::open(&cfg.database())?);
     let hasher = KeyedHasher::from_env_or_file(&cfg.secret())?;
     first_admin(&store)?;
