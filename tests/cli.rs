@@ -170,3 +170,138 @@ fn serve_stops_on_a_setting_it_does_not_understand() {
         );
     }
 }
+
+/// `wangge user` refuses what would weaken a deployment and manages accounts.
+#[test]
+fn user_accounts_are_checked_and_managed() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let ok = wangge()
+        .args(["demo", "--grids", "600", "--events", "1000", "--out"])
+        .arg(d)
+        .output()
+        .unwrap();
+    assert!(ok.status.success());
+    let grids = std::fs::read_to_string(d.join("grids.geojson")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&grids).unwrap();
+    let code_at = |level: u64| -> String {
+        v["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["properties"]["level"] == level)
+            .map(|f| f["properties"]["code"].as_str().unwrap().to_owned())
+            .unwrap()
+    };
+    let (town, grid) = (code_at(1), code_at(3));
+    let user = |args: &[&str]| {
+        let out = wangge()
+            .arg("user")
+            .args(args)
+            .arg("--data")
+            .arg(d)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+    for (args, why) in [
+        (
+            vec!["add", "--role", "admin", "--password", "", "root"],
+            "characters",
+        ),
+        (
+            vec!["add", "--role", "admin", "--password", "short", "root"],
+            "at least 10",
+        ),
+        (
+            vec![
+                "add",
+                "--role",
+                "admin",
+                "--password",
+                "root-root-root",
+                "root",
+            ],
+            "user name",
+        ),
+        (
+            vec![
+                "add",
+                "--role",
+                "admin",
+                "--password",
+                "good horse 1",
+                "two\nlines",
+            ],
+            "control",
+        ),
+        (
+            vec!["add", "--role", "admin", "--password", "good horse 1", ""],
+            "1-64",
+        ),
+        (
+            vec![
+                "add",
+                "--role",
+                "leader",
+                "--scope",
+                "999",
+                "--password",
+                "good horse 1",
+                "l",
+            ],
+            "no unit",
+        ),
+        (
+            vec![
+                "add",
+                "--role",
+                "chief",
+                "--scope",
+                &town,
+                "--password",
+                "good horse 1",
+                "c",
+            ],
+            "grids",
+        ),
+        (
+            vec!["add", "--role", "leader", "--password", "good horse 1", "l"],
+            "at least one --scope",
+        ),
+    ] {
+        let (ok, text) = user(&args);
+        assert!(!ok && text.contains(why), "{args:?}: {text}");
+    }
+    let (ok, text) = user(&[
+        "add",
+        "--role",
+        "chief",
+        "--scope",
+        &grid,
+        "--password",
+        "good horse 1",
+        "chief1",
+    ]);
+    assert!(ok, "{text}");
+    let (_, text) = user(&["list"]);
+    assert!(
+        text.contains("chief1\tchief") && text.contains("enabled"),
+        "{text}"
+    );
+    assert!(user(&["disable", "chief1"]).0);
+    assert!(user(&["list"]).1.contains("disabled"));
+    assert!(user(&["enable", "chief1"]).0);
+    let (ok, text) = user(&["passwd", "chief1"]);
+    assert!(ok && text.contains("password (shown once)"), "{text}");
+    assert!(user(&["revoke", "chief1"]).0);
+    let (ok, text) = user(&["disable", "nobody"]);
+    assert!(!ok && text.contains("no user"), "{text}");
+}

@@ -52,7 +52,9 @@ fn bearer(req: &Request) -> Option<String> {
     (!t.is_empty()).then(|| t.to_owned())
 }
 
-/// The session of a token: from the cache, else from the database.
+/// The session of a token: from the cache when read within the last
+/// [`SESSION_RECHECK`](super::state::SESSION_RECHECK), else from the
+/// database (a revoked, expired or disabled one is then gone).
 async fn resolve(st: &AppState, h: &str) -> Result<Option<Arc<Session>>, ApiError> {
     let cached = st
         .sessions
@@ -60,15 +62,10 @@ async fn resolve(st: &AppState, h: &str) -> Result<Option<Arc<Session>>, ApiErro
         .unwrap_or_else(|p| p.into_inner())
         .get(h)
         .cloned();
-    if let Some(s) = cached {
-        if s.expires_at > now_us() {
+    if let Some((s, read_at)) = cached {
+        if s.expires_at > now_us() && read_at.elapsed() < super::state::SESSION_RECHECK {
             return Ok(Some(s));
         }
-        st.sessions
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(h);
-        return Ok(None);
     }
     let store = st.store.clone();
     let key = h.to_owned();
@@ -76,11 +73,14 @@ async fn resolve(st: &AppState, h: &str) -> Result<Option<Arc<Session>>, ApiErro
         .blocking(move || Ok(store.session(&key)?))
         .await?
         .map(Arc::new);
-    if let Some(s) = &found {
-        st.sessions
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(h.to_owned(), s.clone());
+    let mut cache = st.sessions.write().unwrap_or_else(|p| p.into_inner());
+    match &found {
+        Some(s) => {
+            cache.insert(h.to_owned(), (s.clone(), std::time::Instant::now()));
+        }
+        None => {
+            cache.remove(h);
+        }
     }
     Ok(found)
 }
@@ -147,8 +147,23 @@ pub fn rfc3339(us: i64) -> String {
     responses((status = 200, body = LoginResponse), (status = 401, body = super::error::ErrorBody)))]
 pub async fn login(
     State(st): State<AppState>,
+    ext: axum::http::Extensions,
     J(req): J<LoginRequest>,
 ) -> Result<Json<LoginResponse>, ApiError> {
+    let addr = ext
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    if let Some(secs) = st.logins.wait(&req.username, addr) {
+        st.audit(AuditEntry {
+            at: now_us(),
+            user: Some(req.username.clone()),
+            action: "login_throttled".into(),
+            target: "POST /api/v1/login".into(),
+            status: 429,
+            n: 1,
+        });
+        return Err(ApiError::TooManyRequests(secs));
+    }
     let store = st.store.clone();
     let ttl = i64::try_from(st.config.auth.session_hours.saturating_mul(3_600_000_000))
         .unwrap_or(i64::MAX);
@@ -163,6 +178,11 @@ pub async fn login(
         })
         .await?;
     let ok = found.is_some();
+    if ok {
+        st.logins.succeeded(&name);
+    } else {
+        st.logins.failed(&name, addr);
+    }
     st.audit(AuditEntry {
         at: now_us(),
         user: Some(name),

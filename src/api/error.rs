@@ -40,6 +40,9 @@ pub enum ApiError {
     /// Start-up (demo data, ingest, frame) is not finished.
     #[error("the service is starting: data are still loading")]
     NotReady,
+    /// Too many failed logins for this name or address: wait this many seconds.
+    #[error("too many failed logins; try again in {0} s")]
+    TooManyRequests(u64),
     /// A query ran past the configured timeout.
     #[error("the query took longer than {0} s")]
     Timeout(u64),
@@ -70,6 +73,7 @@ impl ApiError {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
             ApiError::NotReady => (StatusCode::SERVICE_UNAVAILABLE, "not_ready"),
+            ApiError::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
             ApiError::Timeout(_) => (StatusCode::GATEWAY_TIMEOUT, "timeout"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
@@ -91,7 +95,12 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        (status, Json(ErrorBody { code, message })).into_response()
+        let mut res = (status, Json(ErrorBody { code, message })).into_response();
+        if let ApiError::TooManyRequests(secs) = self {
+            res.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.max(1).into());
+        }
+        res
     }
 }
 

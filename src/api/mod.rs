@@ -20,6 +20,7 @@ mod openapi;
 mod ops;
 pub mod scope;
 mod state;
+pub mod throttle;
 mod units;
 
 use axum::extract::DefaultBodyLimit;

@@ -140,7 +140,12 @@ pub struct Inner {
     /// build on the same old snapshot and one would lose the other's rows.
     folding: Mutex<()>,
     generation: AtomicU64,
-    pub sessions: RwLock<HashMap<String, Arc<Session>>>,
+    /// Sessions by token hash, with when each was read from the database:
+    /// an entry older than [`SESSION_RECHECK`] is read again, so a disabled
+    /// user or a revoked token stops working within that time.
+    pub sessions: RwLock<HashMap<String, (Arc<Session>, std::time::Instant)>>,
+    /// Failed logins by name and address.
+    pub logins: super::throttle::Throttle,
     pub cache: Mutex<HashMap<String, Arc<Cached>>>,
     pub weights: Mutex<HashMap<u64, Arc<Weights>>>,
     pub geometry: Mutex<HashMap<(u8, u8), Features>>,
@@ -163,6 +168,9 @@ impl std::ops::Deref for AppState {
     }
 }
 
+/// How long a cached session is trusted before the database is asked again.
+pub const SESSION_RECHECK: Duration = Duration::from_secs(1);
+
 /// How long the audit writer gathers records before one transaction.
 const AUDIT_BATCH: Duration = Duration::from_millis(250);
 
@@ -183,6 +191,7 @@ impl AppState {
             folding: Mutex::new(()),
             generation: AtomicU64::new(0),
             sessions: RwLock::new(HashMap::new()),
+            logins: Default::default(),
             cache: Mutex::new(HashMap::new()),
             weights: Mutex::new(HashMap::new()),
             geometry: Mutex::new(HashMap::new()),

@@ -242,7 +242,9 @@ pub fn run(a: &ServeArgs) -> anyhow::Result<i32> {
             }
             tracing::info!("ready");
         });
-        axum::serve(listener, app(state))
+        // The client address reaches the handlers (login back-off per address).
+        let service = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+        axum::serve(listener, service)
             .with_graceful_shutdown(shutdown())
             .await?;
         Ok::<_, anyhow::Error>(())

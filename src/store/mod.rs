@@ -40,7 +40,9 @@ pub use load::{
 };
 pub use pseudonyms::{split_pseudonyms, with_pseudonyms, Pseudonyms, PSEUDONYMS};
 pub use snapshot::{frame_schema, FrameLoad, PendingSnapshot};
-pub use users::{hash_token, new_token, AuditEntry, Role, Session, User};
+pub use users::{
+    hash_token, name_problem, new_token, password_problem, AuditEntry, Role, Session, User,
+};
 
 /// What can go wrong in the storage layer.
 #[derive(Debug, thiserror::Error)]

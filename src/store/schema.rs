@@ -94,7 +94,8 @@ CREATE TABLE IF NOT EXISTS users (
     role          TEXT NOT NULL,
     scopes        TEXT NOT NULL,
     password_hash TEXT NOT NULL,
-    created_at    INTEGER NOT NULL
+    created_at    INTEGER NOT NULL,
+    disabled      INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS sessions (
     token_hash TEXT PRIMARY KEY,
@@ -158,6 +159,14 @@ pub fn upgrade(c: &rusqlite::Connection) -> rusqlite::Result<()> {
              UPDATE events SET handled_at = resolved_at WHERE kind = 'issue' AND status = 'resolved';",
         );
         c.execute_batch(&sql)?;
+    }
+    let has_disabled: bool = c.query_row(
+        "SELECT count(*) > 0 FROM pragma_table_info('users') WHERE name = 'disabled'",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has_disabled {
+        c.execute_batch("ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0")?;
     }
     let has_writer: bool = c.query_row(
         "SELECT count(*) > 0 FROM pragma_table_info('events') WHERE name = 'writer'",

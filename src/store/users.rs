@@ -109,6 +109,49 @@ fn hash_password(password: &str) -> Result<String> {
         .map_err(|e| StoreError::Password(e.to_string()))
 }
 
+/// A valid Argon2 hash of a random password, verified against when a name
+/// is unknown (made once per process).
+fn dummy_hash() -> &'static str {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| {
+        let pw = new_token().unwrap_or_else(|_| "x".repeat(64));
+        hash_password(&pw).unwrap_or_default()
+    })
+}
+
+/// Why a password may not be used: at least 10 characters, not containing
+/// the user name, not one character repeated.
+pub fn password_problem(name: &str, password: &str) -> Option<String> {
+    let n = password.chars().count();
+    if n < 10 {
+        return Some(format!("the password has {n} characters; use at least 10"));
+    }
+    if !name.is_empty() && password.to_lowercase().contains(&name.to_lowercase()) {
+        return Some("the password contains the user name".into());
+    }
+    let mut chars = password.chars();
+    let first = chars.next();
+    if chars.all(|c| Some(c) == first) {
+        return Some("the password is one character repeated".into());
+    }
+    None
+}
+
+/// Why a user name may not be used: 1-64 characters, no blanks at either
+/// end, no control characters (new lines would forge log and audit lines).
+pub fn name_problem(name: &str) -> Option<String> {
+    if name.is_empty() || name.chars().count() > 64 {
+        return Some("a user name has 1-64 characters".into());
+    }
+    if name.trim() != name {
+        return Some("a user name does not begin or end with a blank".into());
+    }
+    if name.chars().any(char::is_control) {
+        return Some("a user name has no control characters (new lines, tabs)".into());
+    }
+    None
+}
+
 fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, String, String, String)> {
     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
 }
@@ -139,6 +182,9 @@ impl Store {
         scopes: &[String],
         password: &str,
     ) -> Result<User> {
+        if let Some(p) = name_problem(name).or_else(|| password_problem(name, password)) {
+            return Err(StoreError::User(p));
+        }
         let hash = hash_password(password)?;
         let scopes_json = serde_json::Value::from(scopes.to_vec()).to_string();
         let exists = self.read(|c| {
@@ -169,30 +215,105 @@ impl Store {
             .map(|n| u64::try_from(n).unwrap_or(0))
     }
 
-    /// The user when the password matches; `None` for a wrong name or password.
+    /// The user when the password matches and the account is enabled;
+    /// `None` otherwise. An unknown name costs the same password check as a
+    /// known one, so the time of the answer does not tell names apart.
     pub fn verify_login(&self, name: &str, password: &str) -> Result<Option<User>> {
         let row = self.read(|c| {
             c.query_row(
-                "SELECT id, name, role, scopes, password_hash FROM users WHERE name = ?1",
+                "SELECT id, name, role, scopes, password_hash, disabled FROM users WHERE name = ?1",
                 [name],
-                |r| Ok((user_row(r)?, r.get::<_, String>(4)?)),
+                |r| Ok((user_row(r)?, r.get::<_, String>(4)?, r.get::<_, bool>(5)?)),
             )
             .optional()
         })?;
-        let Some((u, hash)) = row else {
-            return Ok(None);
-        };
-        let parsed = PasswordHash::new(&hash).map_err(|e| StoreError::Corrupt {
+        let hash = row.as_ref().map_or(dummy_hash(), |(_, h, _)| h.as_str());
+        let parsed = PasswordHash::new(hash).map_err(|e| StoreError::Corrupt {
             what: "password hash",
             reason: e.to_string(),
         })?;
-        if Argon2::default()
+        let matches = Argon2::default()
             .verify_password(password.as_bytes(), &parsed)
-            .is_err()
-        {
-            return Ok(None);
+            .is_ok();
+        match row {
+            Some((u, _, false)) if matches => to_user(u).map(Some),
+            _ => Ok(None),
         }
-        to_user(u).map(Some)
+    }
+
+    /// Every user with whether it is disabled and its live sessions and tokens.
+    pub fn users(&self) -> Result<Vec<(User, bool, u64)>> {
+        let rows = self.read(|c| {
+            let mut st = c.prepare(
+                "SELECT u.id, u.name, u.role, u.scopes, u.disabled, \
+                 (SELECT count(*) FROM sessions s WHERE s.user_id = u.id AND s.expires_at > ?1) \
+                 FROM users u ORDER BY u.name",
+            )?;
+            let rows = st.query_map([now_us()], |r| {
+                Ok((user_row(r)?, r.get::<_, bool>(4)?, r.get::<_, i64>(5)?))
+            })?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+        })?;
+        rows.into_iter()
+            .map(|(u, d, n)| Ok((to_user(u)?, d, u64::try_from(n).unwrap_or(0))))
+            .collect()
+    }
+
+    fn user_id(&self, name: &str) -> Result<i64> {
+        self.read(|c| {
+            c.query_row("SELECT id FROM users WHERE name = ?1", [name], |r| r.get(0))
+                .optional()
+        })?
+        .ok_or_else(|| StoreError::User(format!("no user {name:?}")))
+    }
+
+    /// Disables (or enables) a user; disabling ends their sessions and
+    /// tokens. Returns how many ended.
+    pub fn set_disabled(&self, name: &str, disabled: bool) -> Result<u64> {
+        let id = self.user_id(name)?;
+        self.write(|c| {
+            let tx = c.transaction()?;
+            tx.execute(
+                "UPDATE users SET disabled = ?1 WHERE id = ?2",
+                params![disabled, id],
+            )?;
+            let n = if disabled {
+                tx.execute("DELETE FROM sessions WHERE user_id = ?1", [id])?
+            } else {
+                0
+            };
+            tx.commit()?;
+            Ok(n as u64)
+        })
+    }
+
+    /// Sets a new password ([`password_problem`] says which are refused) and ends every
+    /// session and token of the user. Returns how many ended.
+    pub fn set_password(&self, name: &str, password: &str) -> Result<u64> {
+        if let Some(p) = password_problem(name, password) {
+            return Err(StoreError::User(p));
+        }
+        let id = self.user_id(name)?;
+        let hash = hash_password(password)?;
+        self.write(|c| {
+            let tx = c.transaction()?;
+            tx.execute(
+                "UPDATE users SET password_hash = ?1 WHERE id = ?2",
+                params![hash, id],
+            )?;
+            let n = tx.execute("DELETE FROM sessions WHERE user_id = ?1", [id])?;
+            tx.commit()?;
+            Ok(n as u64)
+        })
+    }
+
+    /// Ends every session and API token of a user. Returns how many ended.
+    pub fn revoke(&self, name: &str) -> Result<u64> {
+        let id = self.user_id(name)?;
+        self.write(|c| {
+            c.execute("DELETE FROM sessions WHERE user_id = ?1", [id])
+                .map(|n| n as u64)
+        })
     }
 
     /// Starts a session (or issues an API token) for `ttl_us`; returns the
@@ -215,7 +336,7 @@ impl Store {
         let row = self.read(|c| {
             c.query_row(
                 "SELECT u.id, u.name, u.role, u.scopes, s.expires_at, s.kind FROM sessions s JOIN users u ON u.id = s.user_id \
-                 WHERE s.token_hash = ?1 AND s.expires_at > ?2",
+                 WHERE s.token_hash = ?1 AND s.expires_at > ?2 AND u.disabled = 0",
                 params![token_hash, now_us()],
                 |r| Ok((user_row(r)?, r.get::<_, i64>(4)?, r.get::<_, String>(5)?)),
             )

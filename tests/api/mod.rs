@@ -2,6 +2,7 @@
 //! the scope matrix, the exports, the league table and the kill -9 test in
 //! their own files.
 
+mod accounts;
 mod compare;
 mod durability;
 mod export;
