@@ -149,7 +149,13 @@ pub async fn login(
     State(st): State<AppState>,
     ext: axum::http::Extensions,
     J(req): J<LoginRequest>,
-) -> Result<Json<LoginResponse>, ApiError> {
+) -> Result<
+    (
+        [(axum::http::HeaderName, &'static str); 1],
+        Json<LoginResponse>,
+    ),
+    ApiError,
+> {
     let addr = ext
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|c| c.0.ip());
@@ -193,11 +199,14 @@ pub async fn login(
     });
     let (user, token, expires_at) =
         found.ok_or_else(|| ApiError::Unauthorized("wrong user name or password".into()))?;
-    Ok(Json(LoginResponse {
-        token,
-        expires_at: rfc3339(expires_at),
-        user: UserDto::from(&user),
-    }))
+    Ok((
+        [(axum::http::header::CACHE_CONTROL, "no-store")],
+        Json(LoginResponse {
+            token,
+            expires_at: rfc3339(expires_at),
+            user: UserDto::from(&user),
+        }),
+    ))
 }
 
 /// The caller.

@@ -31,6 +31,9 @@ pub enum ApiError {
     /// No such resource, or one outside the caller's scope (deliberately the same).
     #[error("{0}")]
     NotFound(String),
+    /// The path exists, the method does not.
+    #[error("this endpoint does not take this method")]
+    MethodNotAllowed,
     /// The body is over the configured limit.
     #[error("request body over the configured limit (server.body_limit_bytes)")]
     PayloadTooLarge,
@@ -68,6 +71,7 @@ impl ApiError {
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             ApiError::UnsupportedMediaType(_) => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")

@@ -818,19 +818,20 @@ pub async fn export_updates(
             let opt = |v: Option<String>| v.unwrap_or_default();
             let steps = store.updates_between(from, to, usize::MAX)?;
             for s in steps.into_iter().filter(|s| visible.contains(&s.issue_id)) {
+                let safe = |v: String| crate::export::safe_cell(&v).into_owned();
                 w.write_record([
-                    s.issue_id.clone(),
-                    s.update_id.clone(),
+                    safe(s.issue_id.clone()),
+                    safe(s.update_id.clone()),
                     rfc3339(s.at),
                     s.state.clone(),
                     state::zh(&s.state).to_owned(),
                     opt(s.deadline.map(rfc3339)),
                     opt(s.satisfaction.clone()),
                     opt(s.solved.clone()),
-                    opt(s.category.clone()),
+                    safe(opt(s.category.clone())),
                     opt(s.lon.map(|x| x.to_string())),
                     opt(s.lat.map(|x| x.to_string())),
-                    opt(s.to_unit.clone()),
+                    safe(opt(s.to_unit.clone())),
                 ])
                 .map_err(err)?;
             }

@@ -430,7 +430,8 @@ pub async fn export(
                 .iter()
                 .filter(|r| scope.total(r.index) && under(model, r.index, parent))
             {
-                let mut rec = vec![r.code.clone(), r.name.clone()];
+                let safe = |v: &str| crate::export::safe_cell(v).into_owned();
+                let mut rec = vec![safe(&r.code), safe(&r.name)];
                 rec.extend(
                     catalogue()
                         .iter()

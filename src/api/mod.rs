@@ -43,6 +43,36 @@ async fn no_route() -> ApiError {
     ApiError::NotFound("no such endpoint".into())
 }
 
+async fn no_method() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
+/// What the browser may load and do: only this service's own scripts,
+/// styles, tiles, fonts and workers (MapLibre runs its worker from a blob
+/// and draws images from data URLs); no framing, no sniffing, no referrer.
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+    img-src 'self' data: blob:; worker-src 'self' blob:; child-src 'self' blob:; connect-src 'self'; \
+    font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// The security headers of every response (kept when a handler set its own).
+async fn security_headers(
+    req: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    use axum::http::{header, HeaderValue};
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    for (name, value) in [
+        (header::CONTENT_SECURITY_POLICY, CSP),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "no-referrer"),
+    ] {
+        h.entry(name).or_insert(HeaderValue::from_static(value));
+    }
+    res
+}
+
 /// The whole service.
 pub fn app(state: AppState) -> Router {
     let api = Router::new()
@@ -68,7 +98,8 @@ pub fn app(state: AppState) -> Router {
         .route("/export/metrics", get(export::metrics))
         .route("/export/updates", get(issues::export_updates))
         .route("/openapi.json", get(openapi::document))
-        .fallback(no_route);
+        .fallback(no_route)
+        .method_not_allowed_fallback(no_method);
     let open311 = Router::new()
         .route("/services.json", get(issues::services))
         .route("/requests.json", get(issues::requests).post(issues::create))
@@ -77,7 +108,8 @@ pub fn app(state: AppState) -> Router {
             "/servicerequestupdates.json",
             get(issues::request_updates).post(issues::post_request_update),
         )
-        .fallback(no_route);
+        .fallback(no_route)
+        .method_not_allowed_fallback(no_method);
     let web = &state.config.server.web;
     let mut router = Router::new()
         .nest("/api/v1", api)
@@ -99,6 +131,7 @@ pub fn app(state: AppState) -> Router {
         ))
         .layer(DefaultBodyLimit::max(state.config.server.body_limit_bytes))
         .layer(compression())
+        .layer(middleware::from_fn(security_headers))
         .with_state(state)
 }
 

@@ -131,6 +131,27 @@ impl<W: Write> Sink for GeoParquetSink<W> {
 }
 
 /// Text of a cell: empty for null, ISO 8601 for dates and instants.
+/// A text cell as a spreadsheet may open it: one that begins like a
+/// formula (`=`, `+`, `-`, `@`, a tab or a carriage return) and is not a
+/// number gets a leading `'`, so Excel and WPS show it instead of running it.
+pub fn safe_cell(s: &str) -> std::borrow::Cow<'_, str> {
+    match s.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') if s.trim().parse::<f64>().is_err() => {
+            std::borrow::Cow::Owned(format!("'{s}"))
+        }
+        _ => std::borrow::Cow::Borrowed(s),
+    }
+}
+
+/// A CSV cell: text made safe ([`safe_cell`]), anything else as [`text`].
+fn csv_cell(v: &AnyValue) -> String {
+    match v {
+        AnyValue::String(s) => safe_cell(s).into_owned(),
+        AnyValue::StringOwned(s) => safe_cell(s).into_owned(),
+        other => text(other),
+    }
+}
+
 fn text(v: &AnyValue) -> String {
     match v {
         AnyValue::Null => String::new(),
@@ -196,7 +217,7 @@ impl<W: Write> Sink for CsvSink<W> {
         for i in 0..batch.frame.height() {
             rec.clear();
             for c in cols {
-                rec.push(text(&c.get(i)?));
+                rec.push(csv_cell(&c.get(i)?));
             }
             self.w.write_record(&rec)?;
         }
@@ -245,5 +266,22 @@ impl<W: Write> Sink for GeoJsonSink<W> {
         self.out.write_all(b"]}\n").map_err(io)?;
         self.out.flush().map_err(io)?;
         Ok(self.rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_cell;
+
+    #[test]
+    fn formulas_are_neutralised_and_numbers_kept() {
+        assert_eq!(
+            safe_cell("=HYPERLINK(\"http://x\")"),
+            "'=HYPERLINK(\"http://x\")"
+        );
+        assert_eq!(safe_cell("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(safe_cell("+86 311"), "'+86 311");
+        assert_eq!(safe_cell("-3.5"), "-3.5");
+        assert_eq!(safe_cell("环境卫生"), "环境卫生");
     }
 }

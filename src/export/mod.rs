@@ -22,6 +22,7 @@
 mod error;
 pub mod events;
 mod format;
+pub use format::safe_cell;
 pub mod geoparquet;
 pub mod metrics;
 pub mod order;

@@ -264,10 +264,42 @@ const SOURCE: &[(&[&str], &str)] = &[
     (&["other", "其他"], "other"),
 ];
 
+/// Longest id (events, cases, updates), in characters.
+pub const MAX_ID_CHARS: usize = 128;
+/// Longest category, unit name or other short text, in characters.
+pub const MAX_TEXT_CHARS: usize = 128;
+/// Earliest instant accepted for an event or a step: 1990-01-01 00:00 UTC.
+pub const EARLIEST_US: i64 = 631_152_000_000_000;
+/// How far ahead of now an event or a step may lie: one year (a clock
+/// off by a century, or a date typed with the wrong year, is refused).
+pub const AHEAD_US: i64 = 366 * 86_400_000_000;
+
+/// `s` when it is at most `max` characters long.
+pub(super) fn bounded(s: String, max: usize, col: impl Named) -> Result<String, RowError> {
+    let n = s.chars().count();
+    if n > max {
+        return Err(err(col, format!("{n} characters; at most {max}")));
+    }
+    Ok(s)
+}
+
+/// `us` when it lies between [`EARLIEST_US`] and a year from now.
+pub(super) fn plausible(us: i64, col: impl Named) -> Result<i64, RowError> {
+    let latest = crate::store::now_us() + AHEAD_US;
+    if us < EARLIEST_US {
+        return Err(err(col, "before 1990-01-01"));
+    }
+    if us > latest {
+        return Err(err(col, "more than a year in the future"));
+    }
+    Ok(us)
+}
+
 impl Validator<'_> {
     /// Validates one row given as a field accessor over [`FIELDS`].
     pub fn validate<'r>(&self, get: impl Fn(Col) -> Field<'r>) -> Result<Event, RowError> {
         let id = text(get(Col::Id)).ok_or_else(|| err(Col::Id, "missing"))?;
+        let id = bounded(id, MAX_ID_CHARS, Col::Id)?;
         let kind_raw = text(get(Col::Kind)).ok_or_else(|| err(Col::Kind, "missing"))?;
         let kind = Kind::parse(&kind_raw).ok_or_else(|| {
             err(
@@ -277,6 +309,7 @@ impl Validator<'_> {
         })?;
         let occurred_at = time(get(Col::OccurredAt), Col::OccurredAt, self.tz)?
             .ok_or_else(|| err(Col::OccurredAt, "missing"))?;
+        let occurred_at = plausible(occurred_at, Col::OccurredAt)?;
         let lon = number(get(Col::Lon), Col::Lon)?;
         let lat = number(get(Col::Lat), Col::Lat)?;
         if !(-90.0..=90.0).contains(&lat) {
@@ -295,6 +328,7 @@ impl Validator<'_> {
         }
         let (lon, lat) = super::crs::to_wgs84(self.crs, lon, lat);
         let category = text(get(Col::Category)).ok_or_else(|| err(Col::Category, "missing"))?;
+        let category = bounded(category, MAX_TEXT_CHARS, Col::Category)?;
         let mut ev = Event {
             id,
             kind,

@@ -109,9 +109,19 @@ const SOLVED: &[(&[&str], &str)] = &[
 impl Validator<'_> {
     /// Validates one transition row given as a field accessor over [`UPDATE_FIELDS`].
     pub fn validate_update<'r>(&self, get: impl Fn(UCol) -> Field<'r>) -> Result<Step, RowError> {
+        use super::event::{bounded, plausible, MAX_ID_CHARS, MAX_TEXT_CHARS};
         let issue_id = text(get(UCol::IssueId)).ok_or_else(|| err(UCol::IssueId, "missing"))?;
+        let issue_id = bounded(issue_id, MAX_ID_CHARS, UCol::IssueId)?;
         let update_id = text(get(UCol::UpdateId)).ok_or_else(|| err(UCol::UpdateId, "missing"))?;
+        let update_id = bounded(update_id, MAX_ID_CHARS, UCol::UpdateId)?;
         let at = time(get(UCol::At), UCol::At, self.tz)?.ok_or_else(|| err(UCol::At, "missing"))?;
+        let at = plausible(at, UCol::At)?;
+        let short = |c: UCol| {
+            text(get(c))
+                .map(|v| bounded(v, MAX_TEXT_CHARS, c))
+                .transpose()
+        };
+        let (category, to_unit) = (short(UCol::Category)?, short(UCol::ToUnit)?);
         let word = text(get(UCol::Status)).ok_or_else(|| err(UCol::Status, "missing"))?;
         let state = super::state::canonical(&word).map_err(|r| err(UCol::Status, r))?;
         let lon = match get(UCol::Lon) {
@@ -147,10 +157,10 @@ impl Validator<'_> {
             satisfaction: one_of(get(UCol::Satisfaction), UCol::Satisfaction, SATISFACTION)?
                 .map(str::to_owned),
             solved: one_of(get(UCol::Solved), UCol::Solved, SOLVED)?.map(str::to_owned),
-            category: text(get(UCol::Category)),
+            category,
             lon: position.map(|p| p.0),
             lat: position.map(|p| p.1),
-            to_unit: text(get(UCol::ToUnit)),
+            to_unit,
             note_hash: text(get(UCol::Note)).map(|n| self.hasher.hash(&n)),
         })
     }

@@ -777,3 +777,108 @@ async fn text_is_gzipped_for_clients_that_accept_it_and_parquet_is_not() {
     assert_eq!(enc, None);
     assert_eq!(&body[..4], b"PAR1");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn responses_carry_security_headers_and_errors_are_json() {
+    let e = env();
+    let t = login(&e.app, "admin").await;
+    for r in [
+        send(&e.app, "GET", "/", None, None, Vec::new()).await,
+        get(&e.app, "/api/v1/catalogue", &t).await,
+    ] {
+        let h = |n: &str| {
+            r.headers
+                .get(n)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned()
+        };
+        assert!(h("content-security-policy").contains("default-src 'self'"));
+        assert!(h("content-security-policy").contains("frame-ancestors 'none'"));
+        assert_eq!(h("x-content-type-options"), "nosniff");
+        assert_eq!(h("x-frame-options"), "DENY");
+        assert_eq!(h("referrer-policy"), "no-referrer");
+    }
+    let r = post_json(
+        &e.app,
+        "/api/v1/login",
+        None,
+        json!({"username": "admin", "password": self::support::PASSWORD}),
+    )
+    .await;
+    assert_eq!(r.headers.get("cache-control").unwrap(), "no-store");
+    for (method, uri) in [
+        ("POST", "/api/v1/map"),
+        ("DELETE", "/open311/v2/requests.json"),
+    ] {
+        let r = send(&e.app, method, uri, Some(&t), None, Vec::new()).await;
+        assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED, "{method} {uri}");
+        assert_eq!(r.json()["code"], "method_not_allowed");
+    }
+    let r = get(&e.app, "/api/v1/no-such-thing", &t).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert_eq!(r.json()["code"], "not_found");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stored_text_is_bounded_dates_are_plausible_and_csv_cells_cannot_be_formulas() {
+    let e = env();
+    let t = login(&e.app, "admin").await;
+    let conn = rusqlite::Connection::open(e.state.store.path()).unwrap();
+    let (lon, lat): (f64, f64) = conn
+        .query_row(
+            "SELECT lon, lat FROM events WHERE tier3 IS NOT NULL LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    let ev = |id: String, at: &str, cat: &str| json!({"id": id, "kind": "issue", "occurred_at": at, "lon": lon, "lat": lat, "category": cat, "status": "open"});
+    let r = post_json(
+        &e.app,
+        "/api/v1/events",
+        Some(&t),
+        json!([
+            ev(
+                "F-1".into(),
+                "2025-03-01 08:00",
+                "=HYPERLINK(\"http://evil\",\"点我\")"
+            ),
+            ev("x".repeat(129), "2025-03-01 08:00", "环境卫生"),
+            ev("F-2".into(), "1970-01-02 08:00", "环境卫生"),
+            ev("F-3".into(), "2099-01-01 08:00", "环境卫生"),
+            ev("F-4".into(), "2025-03-01 08:00", &"长".repeat(129)),
+        ]),
+    )
+    .await
+    .json();
+    assert_eq!(
+        (r["matched"].as_u64(), r["rejected"].as_u64()),
+        (Some(1), Some(4)),
+        "{r}"
+    );
+    let reasons: Vec<&str> = r["rows"].as_array().unwrap()[1..]
+        .iter()
+        .map(|x| x["reason"].as_str().unwrap())
+        .collect();
+    assert!(reasons[0].starts_with("id: 129 characters"), "{reasons:?}");
+    assert!(reasons[1].contains("before 1990"), "{reasons:?}");
+    assert!(reasons[2].contains("future"), "{reasons:?}");
+    assert!(
+        reasons[3].starts_with("category: 129 characters"),
+        "{reasons:?}"
+    );
+    e.state.refresh().unwrap();
+    let csv = get(
+        &e.app,
+        "/api/v1/export/events?format=csv&from=2025-03-01&to=2025-03-02&kind=issue",
+        &t,
+    )
+    .await;
+    assert_eq!(csv.status, StatusCode::OK);
+    let text = csv.text();
+    let row = text
+        .lines()
+        .find(|l| l.starts_with("F-1,"))
+        .expect("the row");
+    assert!(row.contains("'=HYPERLINK("), "{row}");
+}
