@@ -40,6 +40,11 @@ pub struct Server {
     pub query_timeout_secs: u64,
     /// `text` or `json` request logs (`text`).
     pub log_format: String,
+    /// Open connections served at once (512); more wait to be accepted.
+    pub max_connections: usize,
+    /// A client must send a request's headers within this many seconds,
+    /// and an idle kept-alive connection is closed after it (10).
+    pub header_timeout_secs: u64,
     /// Extra static paths: URL prefix → directory. Default:
     /// `/vendor/maplibre-gl` → `node_modules/maplibre-gl/dist`,
     /// `/vendor/uplot` → `node_modules/uplot/dist` (web/VENDOR.md).
@@ -144,6 +149,8 @@ impl Default for Server {
             body_limit_bytes: DEFAULT_BODY_LIMIT,
             query_timeout_secs: DEFAULT_QUERY_TIMEOUT_SECS,
             log_format: "text".into(),
+            max_connections: 512,
+            header_timeout_secs: 10,
             vendor,
         }
     }

@@ -19,6 +19,7 @@ mod map;
 mod openapi;
 mod ops;
 pub mod scope;
+pub mod server;
 mod state;
 pub mod throttle;
 mod units;

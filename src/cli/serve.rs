@@ -242,11 +242,13 @@ pub fn run(a: &ServeArgs) -> anyhow::Result<i32> {
             }
             tracing::info!("ready");
         });
-        // The client address reaches the handlers (login back-off per address).
-        let service = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-        axum::serve(listener, service)
-            .with_graceful_shutdown(shutdown())
-            .await?;
+        // With the client address for the handlers (login back-off per
+        // address), a header-read timeout and a connection limit.
+        let (max, timeout) = (
+            state.config.server.max_connections,
+            std::time::Duration::from_secs(state.config.server.header_timeout_secs),
+        );
+        crate::api::server::serve(listener, app(state), max, timeout, shutdown()).await?;
         Ok::<_, anyhow::Error>(())
     })?;
     Ok(0)

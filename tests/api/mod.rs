@@ -882,3 +882,46 @@ async fn stored_text_is_bounded_dates_are_plausible_and_csv_cells_cannot_be_form
         .expect("the row");
     assert!(row.contains("'=HYPERLINK("), "{row}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn half_open_connections_are_closed_and_the_service_keeps_answering() {
+    use std::time::Duration;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let e = env();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(wangge::api::server::serve(
+        listener,
+        e.app.clone(),
+        4,
+        Duration::from_secs(1),
+        std::future::pending(),
+    ));
+    // Twice as many clients as the limit start a request and never finish
+    // its headers: the server closes each when its header time is up (the
+    // bound below only keeps a broken server from hanging the test).
+    let mut slow = Vec::new();
+    for _ in 0..8 {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .unwrap();
+        slow.push(s);
+    }
+    for s in &mut slow {
+        let mut rest = Vec::new();
+        let closed = tokio::time::timeout(Duration::from_secs(20), s.read_to_end(&mut rest)).await;
+        assert!(closed.is_ok(), "a half-open connection stayed open");
+    }
+    // A client that sends a whole request is served.
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut out = String::new();
+    tokio::time::timeout(Duration::from_secs(20), s.read_to_string(&mut out))
+        .await
+        .expect("answered")
+        .unwrap();
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+}
