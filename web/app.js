@@ -278,7 +278,19 @@ function paintValues(values, allUppers, m, title, noDataCount, fc, min = null) {
   const finite = values.map((v) => v.value).filter((x) => x !== null && x !== undefined);
   metricLegend($('#legend'), {
     title, unit: m.unit, uppers, colours, min: min ?? (finite.length ? Math.min(...finite) : 0), method: state.breaks, noDataCount,
+    ...legendContext(m),
   });
+}
+
+/** What the colours are of (the window, kind and category filters), and why a metric shows nothing. */
+function legendContext(m) {
+  const last = state.to ? new Date(Date.parse(state.to) - 86400000).toISOString().slice(0, 10) : '';
+  const context = [t('legend_window', { from: state.from || '…', to: last || '…' })];
+  if (state.kind) context.push(t('legend_kind', { kind: t(`kind_${state.kind}`) }));
+  if (state.category) context.push(t('legend_category', { category: state.category }));
+  const applies = !state.kind || !Array.isArray(m.kinds) || m.kinds.includes(state.kind);
+  const warning = applies ? '' : t('legend_not_applicable', { metric: metricLabel(m), kind: t(`kind_${state.kind}`) });
+  return { context, warning };
 }
 
 /** Play: month by month over the window, on one colour scale fixed over all months. */

@@ -7,14 +7,20 @@ import { NO_DATA, HOT_COLOURS, LISA_COLOURS } from './map.js';
 
 const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' }[c]));
 
-function render(el, title, items, note = '') {
+function render(el, title, items, note = '', context = [], warning = '') {
   el.innerHTML = `<div class="legend-title">${esc(title)}</div>
+    ${warning ? `<div class="legend-warn" role="alert">${esc(warning)}</div>` : ''}
     <ul>${items.map((i) => `<li><span class="swatch" style="background:${i.colour}"></span>${esc(i.label)}</li>`).join('')}</ul>
-    ${note ? `<div class="legend-note">${esc(note)}</div>` : ''}`;
+    ${note ? `<div class="legend-note">${esc(note)}</div>` : ''}
+    ${context.map((c) => `<div class="legend-note legend-filter">${esc(c)}</div>`).join('')}`;
 }
 
 /** Classes (lower, upper], the first closed below; `uppers` as the service returns them. */
-export function metricLegend(el, { title, unit, uppers, colours, min, method, noDataCount }) {
+/**
+ * `context`: lines saying what the colours are of (window, kind, category);
+ * `warning`: why the map shows no data (a metric that does not apply).
+ */
+export function metricLegend(el, { title, unit, uppers, colours, min, method, noDataCount, context = [], warning = '' }) {
   const u = unitLabel(unit);
   const items = uppers.map((hi, i) => {
     const lo = i === 0 ? min : uppers[i - 1];
@@ -22,7 +28,7 @@ export function metricLegend(el, { title, unit, uppers, colours, min, method, no
     return { colour: colours[i], label: i === 0 ? range : `> ${range}` };
   });
   items.push({ colour: NO_DATA, label: `${t('legend_no_data')}${noDataCount ? ` (${noDataCount})` : ''}` });
-  render(el, u ? `${title}（${u}）` : title, items, t('legend_breaks', { method: t(method) }));
+  render(el, u ? `${title}（${u}）` : title, items, t('legend_breaks', { method: t(method) }), context, warning);
 }
 
 export function hotLegend(el, title, moranText) {

@@ -37,9 +37,24 @@ export function set(patch) {
     }
   }
   if (changed.size === 0) return;
-  writeHash();
+  writeHash(changed);
   for (const f of listeners) f(changed);
 }
+
+// Moving to another unit or tier is a step of the browser's history, so
+// Back returns to the view before it; other changes (metric, window,
+// filters) replace the current entry.
+const NAV_KEYS = ['level', 'parent', 'selected'];
+let restoring = false;
+
+window.addEventListener('popstate', () => {
+  restoring = true;
+  try {
+    set({ parent: null, selected: null, ...readHash() });
+  } finally {
+    restoring = false;
+  }
+});
 
 export function readHash() {
   const p = new URLSearchParams(location.hash.slice(1));
@@ -52,12 +67,15 @@ export function readHash() {
   return patch;
 }
 
-function writeHash() {
+function writeHash(changed) {
   const p = new URLSearchParams();
   for (const k of HASH_KEYS) {
     if (state[k] !== null && state[k] !== '') p.set(k, state[k]);
   }
-  history.replaceState(null, '', `#${p}`);
+  const url = `#${p}`;
+  if (url === location.hash) return;
+  if (!restoring && location.hash && NAV_KEYS.some((k) => changed.has(k))) history.pushState(null, '', url);
+  else history.replaceState(null, '', url);
 }
 
 /** The window and filters as API query parameters. */

@@ -65,6 +65,11 @@ impl Zone {
     pub fn midnight_us(&self, date: NaiveDate) -> i64 {
         i64::from(day_number(date)) * DAY_US - self.offset_us()
     }
+
+    /// Today's date in this zone.
+    pub fn today(&self) -> NaiveDate {
+        chrono::Utc::now().with_timezone(&self.tz).date_naive()
+    }
 }
 
 /// Days since 1970-01-01 of a date.
@@ -170,6 +175,24 @@ impl Query {
         })
     }
 
+    /// The part of the window that has happened by the end of `today`: a
+    /// window reaching past it ends at the next local midnight. "This year"
+    /// in October is then January-October, its 同比 base January-October of
+    /// last year and its 环比 base the as long span before it, never ten
+    /// months against twelve; and "as of the window end" means as of now,
+    /// not a date whose deadlines have not come. A window wholly in the
+    /// future is left as it is.
+    pub fn elapsed(self, today: NaiveDate) -> Query {
+        let end = today.succ_opt().unwrap_or(today);
+        match (self.from, self.to) {
+            (Some(f), Some(t)) if t > end && f < end => Query {
+                to: Some(end),
+                ..self
+            },
+            _ => self,
+        }
+    }
+
     /// The same window one year earlier (同比 base). 29 February maps to
     /// 28 February, as chrono's month arithmetic clamps to the month's end.
     pub fn same_period_last_year(&self) -> Option<Query> {
@@ -209,6 +232,38 @@ mod tests {
 
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    }
+
+    #[test]
+    fn a_window_past_today_ends_tomorrow_and_its_bases_are_as_long() {
+        let q = Query::window(d(2026, 1, 1), d(2027, 1, 1)).elapsed(d(2026, 10, 31));
+        assert_eq!(q.to, Some(d(2026, 11, 1)));
+        let yoy = q.same_period_last_year().unwrap();
+        assert_eq!(
+            (yoy.from, yoy.to),
+            (Some(d(2025, 1, 1)), Some(d(2025, 11, 1)))
+        );
+        // Ten whole months: the ten before, not the same months as 同比.
+        let prev = q.previous_period().unwrap();
+        assert_eq!(
+            (prev.from, prev.to),
+            (Some(d(2025, 3, 1)), Some(d(2026, 1, 1)))
+        );
+        // Early in a month: the days so far against as many days before.
+        let m = Query::window(d(2026, 12, 1), d(2027, 1, 1)).elapsed(d(2026, 12, 4));
+        let prev = m.previous_period().unwrap();
+        assert_eq!(
+            (prev.from, prev.to),
+            (Some(d(2026, 11, 27)), Some(d(2026, 12, 1)))
+        );
+        // Past and wholly future windows stay as they are.
+        for (f, t) in [
+            (d(2025, 1, 1), d(2025, 2, 1)),
+            (d(2027, 1, 1), d(2027, 2, 1)),
+        ] {
+            let w = Query::window(f, t).elapsed(d(2026, 10, 31));
+            assert_eq!((w.from, w.to), (Some(f), Some(t)));
+        }
     }
 
     #[test]

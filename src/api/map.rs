@@ -74,7 +74,7 @@ impl Window {
             zone: st.zone,
         };
         q.validate()?;
-        Ok(q)
+        Ok(q.elapsed(st.zone.today()))
     }
 }
 

@@ -111,6 +111,14 @@ test('clicking a township drills down to its villages with a breadcrumb back up'
     await settled(page);
     assert.equal(await page.evaluate(() => window.__wangge.map.features.size), count(3, village.code));
     await shot(page, 'admin-village');
+    // The browser's Back returns to the township, Forward to the village.
+    await page.goBack();
+    await page.waitForFunction((c) => window.__wangge.state.parent === c, township.code);
+    await settled(page);
+    assert.equal(await page.evaluate(() => window.__wangge.map.features.size), villages);
+    await page.goForward();
+    await page.waitForFunction((c) => window.__wangge.state.parent === c, village.code);
+    await settled(page);
     // The breadcrumb goes back to the county.
     await page.click('#crumbs a.crumb >> nth=0');
     await page.waitForFunction(() => window.__wangge.state.parent === null);
@@ -145,7 +153,17 @@ test('changing the window changes the colours and the panel numbers', async () =
     await page.selectOption('#category', cats[0].category);
     await page.waitForFunction((c) => window.__wangge.state.category === c, cats[0].category);
     await settled(page);
+    // The legend says what the colours are of.
+    await page.waitForFunction((c) => document.querySelector('#legend').textContent.includes(c), cats[0].category);
+    assert.match(await page.textContent('#legend'), /类型：治安案件/);
     await shot(page, 'filter-incident-category');
+    // A metric that does not apply to the kind says so instead of a silent grey map.
+    await page.selectOption('#kind', 'visit');
+    await page.selectOption('#metric', 'closure_rate');
+    await page.waitForFunction(() => window.__wangge.state.metric === 'closure_rate' && window.__wangge.state.kind === 'visit');
+    await settled(page);
+    await page.waitForSelector('#legend .legend-warn');
+    assert.match(await page.textContent('#legend .legend-warn'), /结案率.*不适用/);
   });
 });
 
@@ -234,8 +252,11 @@ test('the league table shows intervals for a count metric and every sparkline sp
     })));
     assert.equal(sparks.length, rows, 'one sparkline per row');
     const months = (Number(win.to.slice(0, 4)) - Number(win.from.slice(0, 4))) * 12 + Number(win.to.slice(5, 7)) - Number(win.from.slice(5, 7));
+    // A window reaching past today is counted up to the end of today (Shanghai).
+    const tomorrow = new Date(Date.now() + 8 * 3600e3 + 86400e3).toISOString().slice(0, 10);
+    const end = win.to > tomorrow && win.from < tomorrow ? tomorrow : win.to;
     for (const sp of sparks) {
-      assert.deepEqual([sp.from, sp.to], [win.from, win.to], 'the sparkline spans the window');
+      assert.deepEqual([sp.from, sp.to], [win.from, end], 'the sparkline spans the window up to today');
       assert.equal(sp.slots, months, 'one slot per month of the window');
     }
     // Aligned: a count is known (zero or more) in the same periods for every
