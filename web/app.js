@@ -8,7 +8,7 @@ import { state, set, on, readHash, windowParams, metricDef, isChief } from './st
 import { showLogin } from './login.js';
 import { UnitMap, PALETTES, HOT_COLOURS, LISA_COLOURS } from './map.js';
 import { metricLegend, hotLegend, lisaLegend, classify, quantileUppers, esc } from './legend.js';
-import { mountWindow, presetWindow } from './timewin.js';
+import { mountWindow, presetWindow, ymd } from './timewin.js';
 import { renderPanel } from './panel.js';
 import { renderCompare } from './compare.js';
 import { mountExport } from './export.js';
@@ -284,7 +284,10 @@ function paintValues(values, allUppers, m, title, noDataCount, fc, min = null) {
 
 /** What the colours are of (the window, kind and category filters), and why a metric shows nothing. */
 function legendContext(m) {
-  const last = state.to ? new Date(Date.parse(state.to) - 86400000).toISOString().slice(0, 10) : '';
+  // The service counts a window reaching past today up to today.
+  const today = ymd(new Date());
+  let last = state.to ? new Date(Date.parse(state.to) - 86400000).toISOString().slice(0, 10) : '';
+  if (last > today && (state.from || '') <= today) last = today;
   const context = [t('legend_window', { from: state.from || '…', to: last || '…' })];
   if (state.kind) context.push(t('legend_kind', { kind: t(`kind_${state.kind}`) }));
   if (state.category) context.push(t('legend_category', { category: state.category }));
