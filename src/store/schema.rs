@@ -115,66 +115,106 @@ CREATE TABLE IF NOT EXISTS audit (
 );
 "#;
 
+/// Whether `table` has `column`.
+fn has_column(c: &rusqlite::Connection, table: &str, column: &str) -> rusqlite::Result<bool> {
+    c.query_row(
+        "SELECT count(*) > 0 FROM pragma_table_info(?1) WHERE name = ?2",
+        [table, column],
+        |r| r.get(0),
+    )
+}
+
 /// Brings a database made by an earlier release up to [`SCHEMA`]: columns
-/// added since are added with their defaults.
+/// added since are added with their defaults, each step once (the column
+/// named first tells whether it ran).
 pub fn upgrade(c: &rusqlite::Connection) -> rusqlite::Result<()> {
-    let has_n: bool = c.query_row(
-        "SELECT count(*) > 0 FROM pragma_table_info('audit') WHERE name = 'n'",
-        [],
-        |r| r.get(0),
-    )?;
-    if !has_n {
-        c.execute_batch("ALTER TABLE audit ADD COLUMN n INTEGER NOT NULL DEFAULT 1")?;
-    }
-    // The lifecycle columns: an older database's issues get their state
-    // from the two-valued status.
-    let has_state: bool = c.query_row(
-        "SELECT count(*) > 0 FROM pragma_table_info('events') WHERE name = 'state'",
-        [],
-        |r| r.get(0),
-    )?;
-    if !has_state {
-        c.execute_batch(
+    let flow: String = crate::columns::FLOW
+        .iter()
+        .map(|col| format!("ALTER TABLE events ADD COLUMN {col} INTEGER; "))
+        .collect();
+    let steps: [(&str, &str, String); 5] = [
+        (
+            "audit",
+            "n",
+            "ALTER TABLE audit ADD COLUMN n INTEGER NOT NULL DEFAULT 1".into(),
+        ),
+        // The lifecycle columns: an older database's issues get their
+        // state from the two-valued status.
+        (
+            "events",
+            "state",
             "ALTER TABLE events ADD COLUMN state TEXT; \
              ALTER TABLE events ADD COLUMN updated_at INTEGER; \
              ALTER TABLE events ADD COLUMN base TEXT; \
              UPDATE events SET state = CASE status WHEN 'resolved' THEN 'closed' ELSE 'reported' END \
-             WHERE kind = 'issue';",
-        )?;
-    }
-    // The milestone columns (`ingest::state::Flow`): an older database's
-    // closed issues were handled when they were resolved.
-    let has_flow: bool = c.query_row(
-        "SELECT count(*) > 0 FROM pragma_table_info('events') WHERE name = 'handled_at'",
-        [],
-        |r| r.get(0),
-    )?;
-    if !has_flow {
-        let mut sql = String::new();
-        for col in crate::columns::FLOW {
-            sql.push_str(&format!("ALTER TABLE events ADD COLUMN {col} INTEGER; "));
+             WHERE kind = 'issue';"
+                .into(),
+        ),
+        // The milestone columns (`ingest::state::Flow`): an older
+        // database's closed issues were handled when they were resolved.
+        (
+            "events",
+            "handled_at",
+            format!(
+                "{flow}ALTER TABLE events ADD COLUMN solved INTEGER; \
+                 UPDATE events SET handled_at = resolved_at WHERE kind = 'issue' AND status = 'resolved';"
+            ),
+        ),
+        (
+            "users",
+            "disabled",
+            "ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0".into(),
+        ),
+        ("events", "writer", "ALTER TABLE events ADD COLUMN writer TEXT".into()),
+    ];
+    for (table, column, sql) in steps {
+        if !has_column(c, table, column)? {
+            c.execute_batch(&sql)?;
         }
-        sql.push_str(
-            "ALTER TABLE events ADD COLUMN solved INTEGER; \
-             UPDATE events SET handled_at = resolved_at WHERE kind = 'issue' AND status = 'resolved';",
-        );
-        c.execute_batch(&sql)?;
-    }
-    let has_disabled: bool = c.query_row(
-        "SELECT count(*) > 0 FROM pragma_table_info('users') WHERE name = 'disabled'",
-        [],
-        |r| r.get(0),
-    )?;
-    if !has_disabled {
-        c.execute_batch("ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0")?;
-    }
-    let has_writer: bool = c.query_row(
-        "SELECT count(*) > 0 FROM pragma_table_info('events') WHERE name = 'writer'",
-        [],
-        |r| r.get(0),
-    )?;
-    if !has_writer {
-        c.execute_batch("ALTER TABLE events ADD COLUMN writer TEXT")?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_older_database_gets_the_new_columns_and_its_cases_their_states() {
+        let c = rusqlite::Connection::open_in_memory().unwrap();
+        // The tables as an early release made them.
+        c.execute_batch(
+            "CREATE TABLE audit (at INTEGER, user TEXT, action TEXT, target TEXT, status INTEGER);
+             CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT, role TEXT, scopes TEXT, password_hash TEXT, created_at INTEGER);
+             CREATE TABLE events (seq INTEGER PRIMARY KEY, kind TEXT, id TEXT, status TEXT, resolved_at INTEGER);
+             INSERT INTO events(kind, id, status, resolved_at) VALUES ('issue', 'A', 'resolved', 42), ('issue', 'B', 'open', NULL);",
+        )
+        .unwrap();
+        upgrade(&c).unwrap();
+        // Twice is the same as once.
+        upgrade(&c).unwrap();
+        for (table, column) in [
+            ("audit", "n"),
+            ("users", "disabled"),
+            ("events", "writer"),
+            ("events", "escalated_at"),
+            ("events", "solved"),
+        ] {
+            assert!(has_column(&c, table, column).unwrap(), "{table}.{column}");
+        }
+        let rows: Vec<(String, Option<i64>)> = c
+            .prepare("SELECT state, handled_at FROM events ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(
+            rows,
+            [
+                ("closed".to_owned(), Some(42)),
+                ("reported".to_owned(), None)
+            ]
+        );
+    }
 }
