@@ -42,6 +42,9 @@ pub struct Server {
     pub log_format: String,
     /// Open connections served at once (512); more wait to be accepted.
     pub max_connections: usize,
+    /// Bearer token a Prometheus scraper sends for `/metrics` (empty: only
+    /// admins' sessions and tokens may read it).
+    pub metrics_token: String,
     /// A client must send a request's headers within this many seconds,
     /// and an idle kept-alive connection is closed after it (10).
     pub header_timeout_secs: u64,
@@ -150,6 +153,7 @@ impl Default for Server {
             query_timeout_secs: DEFAULT_QUERY_TIMEOUT_SECS,
             log_format: "text".into(),
             max_connections: 512,
+            metrics_token: String::new(),
             header_timeout_secs: 10,
             vendor,
         }

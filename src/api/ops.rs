@@ -40,6 +40,23 @@ pub struct Metrics {
 impl Metrics {
     /// Counts one answered request.
     fn count(&self, route: &str, method: &Method, status: u16) {
+        // Label values stay bounded: routes are the router's (or
+        // `unmatched`), methods the standard ones (or `OTHER`).
+        let standard = [
+            Method::GET,
+            Method::HEAD,
+            Method::POST,
+            Method::PUT,
+            Method::DELETE,
+            Method::PATCH,
+            Method::OPTIONS,
+        ];
+        let method = if standard.contains(method) {
+            method.clone()
+        } else {
+            Method::from_bytes(b"OTHER").unwrap_or(Method::GET)
+        };
+        let method = &method;
         let mut m = self.requests.lock().unwrap_or_else(|p| p.into_inner());
         let by = match m.get_mut(route) {
             Some(by) => by,
@@ -77,9 +94,35 @@ pub async fn readyz(State(st): State<AppState>) -> Response {
     }
 }
 
-/// Prometheus text exposition.
-#[utoipa::path(get, path = "/metrics", responses((status = 200, content_type = "text/plain")))]
-pub async fn metrics(State(st): State<AppState>) -> Response {
+/// Prometheus text exposition, for an admin's session or token, or for the
+/// scraper's bearer token `[server] metrics_token` when one is set.
+#[utoipa::path(get, path = "/metrics", responses((status = 200, content_type = "text/plain"),
+    (status = 401, body = super::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn metrics(
+    State(st): State<AppState>,
+    ext: axum::http::Extensions,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    let admin = ext
+        .get::<super::auth::Caller>()
+        .is_some_and(|c| c.user().role == crate::store::Role::Admin);
+    let token = &st.config.server.metrics_token;
+    let scraper = !token.is_empty()
+        && headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .is_some_and(|t| {
+                use sha2::Digest;
+                // Compared as digests: the time does not depend on where they differ.
+                sha2::Sha256::digest(t.trim()) == sha2::Sha256::digest(token)
+            });
+    if !admin && !scraper {
+        return super::error::ApiError::Unauthorized(
+            "metrics are for admins, or for the scraper's [server] metrics_token".into(),
+        )
+        .into_response();
+    }
     let m = &st.metrics;
     let mut out = String::new();
     out.push_str("# HELP wangge_http_requests_total HTTP requests by route, method and status.\n# TYPE wangge_http_requests_total counter\n");

@@ -528,11 +528,49 @@ async fn health_readiness_and_metrics_answer() {
     );
     let t = login(&e.app, "admin").await;
     get(&e.app, "/api/v1/catalogue", &t).await;
-    let m = send(&e.app, "GET", "/metrics", None, None, Vec::new())
-        .await
-        .text();
+    // Not for anyone: an admin (or the configured scraper token) only.
+    let anon = send(&e.app, "GET", "/metrics", None, None, Vec::new()).await;
+    assert_eq!(anon.status, StatusCode::UNAUTHORIZED);
+    let chief = login(&e.app, "chief").await;
+    assert_eq!(
+        get(&e.app, "/metrics", &chief).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    // A method no one uses is one bounded label, not a new series per name.
+    send(
+        &e.app,
+        "FROB",
+        "/api/v1/catalogue",
+        Some(&t),
+        None,
+        Vec::new(),
+    )
+    .await;
+    let m = get(&e.app, "/metrics", &t).await.text();
     assert!(m.contains("wangge_http_requests_total{route=\"/api/v1/catalogue\",method=\"GET\",status=\"200\"} 1"), "{m}");
     assert!(m.contains("wangge_ready 1"));
+    assert!(!m.contains("FROB") && m.contains("method=\"OTHER\""), "{m}");
+    let scraped = env_with(|cfg| cfg.server.metrics_token = "scrape-me".into());
+    let r = send(
+        &scraped.app,
+        "GET",
+        "/metrics",
+        Some("scrape-me"),
+        None,
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let r = send(
+        &scraped.app,
+        "GET",
+        "/metrics",
+        Some("scrape-you"),
+        None,
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
