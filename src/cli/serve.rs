@@ -58,20 +58,36 @@ fn init_logs(json: bool) {
 }
 
 /// Creates the first admin when there is no user; prints its password once.
-fn first_admin(store: &Store) -> anyhow::Result<()> {
+fn first_admin(store: &Store, data: &std::path::Path) -> anyhow::Result<()> {
     if store.user_count()? > 0 {
         return Ok(());
     }
     let password = new_token()?[..24].to_owned();
+    // The password goes to a file only its owner may read, never to a log.
+    let path = data.join("admin-password.txt");
+    std::fs::create_dir_all(data)?;
+    {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&path)
+            .with_context(|| format!("writing {}", path.display()))?;
+        writeln!(f, "{password}")?;
+    }
     store.add_user("admin", Role::Admin, &[], &password)?;
     // A closed stdout must not stop the server (println! would panic).
     use std::io::Write;
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "created user admin with one-time password: {password}");
     let _ = writeln!(
         out,
-        "(shown once; store it now. Add users with `wangge user add`.)"
+        "created user admin; its one-time password is in {} (readable by you only; delete it once you have logged in)",
+        path.display()
     );
+    let _ = writeln!(out, "(add users with `wangge user add`)");
     let _ = out.flush();
     Ok(())
 }
@@ -222,7 +238,7 @@ pub fn run(a: &ServeArgs) -> anyhow::Result<i32> {
     init_logs(cfg.server.log_format == "json");
     let store = Arc::new(Store::open(&cfg.database())?);
     let hasher = KeyedHasher::from_env_or_file(&cfg.secret())?;
-    first_admin(&store)?;
+    first_admin(&store, &cfg.storage.data)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -62,7 +62,7 @@ fn free_addr() -> String {
 }
 
 /// A server on a fresh data directory holding the demo's grids only, its
-/// address and an admin token (the one-time password read from stdout).
+/// address and an admin token (the one-time password read from its file).
 fn fresh_server() -> (tempfile::TempDir, std::path::PathBuf, String, Child, String) {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
@@ -74,7 +74,14 @@ fn fresh_server() -> (tempfile::TempDir, std::path::PathBuf, String, Child, Stri
     let mut out = BufReader::new(child.stdout.take().unwrap());
     out.read_line(&mut line).unwrap();
     std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
-    let password = line.trim().rsplit(' ').next().unwrap().to_owned();
+    // The one-time password is in a file only its owner may read.
+    assert!(line.contains("admin-password.txt"), "{line}");
+    let file = data.join("admin-password.txt");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    let password = std::fs::read_to_string(&file).unwrap().trim().to_owned();
+    assert!(!line.contains(&password));
     wait_ready(&addr);
     let (s, body) = http(
         &addr,
