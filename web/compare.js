@@ -63,6 +63,9 @@ function draw(el, unit, onPick) {
     ? t('spark_axis', { from: periods[0].label, to: periods[periods.length - 1].label, grain: t(`grain_${grain}`) })
     : '';
   const titles = { interval: t('interval_title'), spark: axis };
+  // A rank is better or worse only for a metric with a direction (a
+  // neutral count's arrow shows movement, not merit).
+  const judged = String(m.direction || 'neutral') !== 'neutral';
   el.innerHTML = `<h2>${esc(t('compare_of', { name: unit.name }))}</h2><p class="muted">${esc(metricLabel(m))}</p>
     <p class="muted" id="spark-axis">${esc(axis)}</p>
     <div class="table-wrap"><table id="league"><thead><tr>${COLUMNS.map(([label, key]) =>
@@ -74,7 +77,7 @@ function draw(el, unit, onPick) {
       <td class="num muted ci">${r.ci_low == null || r.ci_high == null ? '—' : `${fmtShort(r.ci_low, m.unit)} – ${fmtShort(r.ci_high, m.unit)}`}</td>
       <td class="num">${fmt(r.smoothed, m.unit)}</td>
       <td class="num">${fmt(r.volume, 'count')}</td>
-      <td class="num ${r.change > 0 ? 'good' : r.change < 0 ? 'bad' : ''}">${r.change === null ? '—' : r.change > 0 ? `↑${r.change}` : r.change < 0 ? `↓${-r.change}` : '→'}</td>
+      <td class="num ${judged && r.change > 0 ? 'good' : judged && r.change < 0 ? 'bad' : ''}">${r.change === null ? '—' : r.change > 0 ? `↑${r.change}` : r.change < 0 ? `↓${-r.change}` : '→'}</td>
       <td class="num">${r.score_total === null ? '—' : fmt(r.score_total)}</td>
       <td>${spark(r.spark || [])}</td></tr>`).join('')}</tbody></table></div>
     <div id="score-parts"></div>`;

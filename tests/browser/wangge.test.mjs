@@ -267,6 +267,18 @@ test('the league table shows intervals for a count metric and every sparkline sp
     const lastMonth = new Date(Date.UTC(Number(win.to.slice(0, 4)), Number(win.to.slice(5, 7)) - 2, 1)).toISOString().slice(0, 7);
     assert.match(await page.textContent('#spark-axis'), new RegExp(`${win.from.slice(0, 7)} 至 ${lastMonth}`));
     await shot(page, 'leader-compare-count');
+    // 案件数 has a direction: a rank change is good or bad. 事件总数 is
+    // neutral: its arrows show movement, never a colour of merit.
+    const judged = () => page.$$eval('#league tbody tr', (trs) => trs.map((tr) => tr.children[6].className));
+    assert.ok((await judged()).some((c) => /good|bad/.test(c)), 'a directed metric colours rank changes');
+    await page.selectOption('#metric', 'event_count');
+    await page.waitForFunction(() => /事件总数/.test(document.querySelector('#side').textContent));
+    await settled(page);
+    await page.waitForSelector('#league tbody tr');
+    assert.ok((await judged()).every((c) => !/good|bad/.test(c)), 'a neutral metric does not');
+    await page.selectOption('#metric', 'incident_count');
+    await page.waitForFunction(() => /案件数/.test(document.querySelector('#side').textContent));
+    await settled(page);
     // A window reaching back before the first event: the months before it
     // keep their slots but carry no points (unknown, not zero). The mock
     // service has no first event.
