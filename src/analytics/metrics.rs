@@ -608,7 +608,9 @@ fn add_lifecycle(
     let n = key.names.len();
     let (mut on_time, mut due_n, mut seen) = (vec![0u64; n], vec![0u64; n], vec![false; n]);
     let mut closure = vec![[0u64; 3]; n];
-    let mut work = vec![Work::default(); n];
+    // The workflow counts, in the fields they end up in; cycle hours as (sum, n).
+    let mut work = vec![Ingredients::default(); n];
+    let mut cycle = vec![(0.0f64, 0u64); n];
     let mut hours: Vec<(u32, f64)> = Vec::new();
     let mut response: Vec<(u32, f64)> = Vec::new();
     for row in 0..keys.len() {
@@ -663,8 +665,8 @@ fn add_lifecycle(
             w.closed_local += u64::from(by_end(ESC).is_none());
             if let (Some(a), Some(r)) = (accepted, res) {
                 if r >= a {
-                    w.cycle_sum += (r - a) as f64 / 3_600_000_000.0;
-                    w.cycle_n += 1;
+                    cycle[i].0 += (r - a) as f64 / 3_600_000_000.0;
+                    cycle[i].1 += 1;
                 }
             }
         }
@@ -687,41 +689,19 @@ fn add_lifecycle(
     let (rstart, mut rgrouped) = by_unit(n, response);
     for i in (0..n).filter(|&i| seen[i]) {
         let values = &mut grouped[start[i]..start[i + 1]];
-        let ing = into.entry(key.names[i].clone()).or_default();
-        ing.on_time = on_time[i];
-        ing.due = due_n[i];
-        [ing.due_closure, ing.closed_due, ing.closed_on_time] = closure[i];
-        ing.median_hours = quantile(values, 0.5);
-        ing.p90_hours = quantile(values, 0.9);
-        let w = &work[i];
-        (ing.dispatched, ing.handled, ing.handled_on_time) =
-            (w.dispatched, w.handled, w.handled_on_time);
-        (ing.extended, ing.returned, ing.reworked) = (w.extended, w.returned, w.reworked);
-        (ing.closed, ing.closed_rated, ing.closed_local) =
-            (w.closed, w.closed_rated, w.closed_local);
-        (ing.solved_reported, ing.solved) = (w.solved_reported, w.solved);
-        ing.response_hours = quantile(&mut rgrouped[rstart[i]..rstart[i + 1]], 0.5);
-        ing.cycle_hours = (w.cycle_n > 0).then(|| w.cycle_sum / w.cycle_n as f64);
+        let w = &mut work[i];
+        (w.on_time, w.due) = (on_time[i], due_n[i]);
+        [w.due_closure, w.closed_due, w.closed_on_time] = closure[i];
+        w.median_hours = quantile(values, 0.5);
+        w.p90_hours = quantile(values, 0.9);
+        w.response_hours = quantile(&mut rgrouped[rstart[i]..rstart[i + 1]], 0.5);
+        let (sum, k) = cycle[i];
+        w.cycle_hours = (k > 0).then(|| sum / k as f64);
+        into.entry(key.names[i].clone())
+            .or_default()
+            .take_lifecycle(w);
     }
     Ok(())
-}
-
-/// The workflow counts of one unit's issues in [`add_lifecycle`].
-#[derive(Debug, Clone, Default)]
-struct Work {
-    dispatched: u64,
-    handled: u64,
-    handled_on_time: u64,
-    extended: u64,
-    returned: u64,
-    reworked: u64,
-    closed: u64,
-    closed_rated: u64,
-    solved_reported: u64,
-    solved: u64,
-    closed_local: u64,
-    cycle_sum: f64,
-    cycle_n: u64,
 }
 
 /// [`backlog_lazy`] by a loop.

@@ -26,12 +26,12 @@ pub fn fold(base: &Event, steps: &[Step]) -> Event {
     steps.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.update_id.cmp(&b.update_id)));
     let from = base.version_time();
     let mut e = base.clone();
-    // Milestones read every step, also those the base already reflects.
     let mut deadline = base.deadline;
-    for s in &steps {
+    for s in steps {
         let Ok(state) = canonical(&s.state) else {
             continue;
         };
+        // Milestones read every step, also those the base already reflects.
         e.flow.reach(state, s.at, false);
         if let Some(d) = s.deadline {
             e.flow.deadline(deadline, d, s.at);
@@ -40,11 +40,9 @@ pub fn fold(base: &Event, steps: &[Step]) -> Event {
         if let Some(v) = &s.solved {
             e.flow.solved = Some(v == "solved");
         }
-    }
-    for s in steps.into_iter().filter(|s| s.at >= from) {
-        let Ok(state) = canonical(&s.state) else {
+        if s.at < from {
             continue;
-        };
+        }
         let was_closed = e.state.is_some_and(is_closed);
         e.state = Some(state);
         e.status = Some(status_of(state));
