@@ -171,6 +171,9 @@ impl std::ops::Deref for AppState {
 /// How long a cached session is trusted before the database is asked again.
 pub const SESSION_RECHECK: Duration = Duration::from_secs(1);
 
+/// How often the database log is copied into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+
 /// How long the audit writer gathers records before one transaction.
 const AUDIT_BATCH: Duration = Duration::from_millis(250);
 
@@ -228,7 +231,7 @@ impl AppState {
     ) -> Result<(), ApiError> {
         let t = std::time::Instant::now();
         let key = snapshot_key(self.zone);
-        let frame = loaded.frame.clone();
+        let frame = crate::store::bounded_chunks(loaded.frame.clone())?;
         let mut rebuilt = false;
         // Built here when the pre-aggregates are rebuilt, and then handed to
         // the snapshot writer: the pseudonyms are read from the file once.
@@ -475,9 +478,7 @@ impl AppState {
         pseudonyms.append(&new_pseudonyms)?;
         let mut frame = old.frame.clone();
         frame.vstack_mut(&new)?;
-        if frame.first_col_n_chunks() > 64 {
-            frame.rechunk_mut();
-        }
+        let frame = crate::store::compact_chunks(frame)?;
         Ok((frame, pseudonyms, pre))
     }
 
@@ -534,13 +535,37 @@ impl AppState {
 
     /// Starts the refresh loop and the audit writer (call once, inside a runtime).
     pub fn spawn_background(&self) {
+        match self.store.checkpoint_in_background() {
+            Ok(()) => {
+                let st = self.clone();
+                tokio::spawn(async move {
+                    loop {
+                        tokio::time::sleep(CHECKPOINT_EVERY).await;
+                        let s = st.store.clone();
+                        match tokio::task::spawn_blocking(move || s.checkpoint()).await {
+                            Ok(Ok(_)) => {}
+                            Ok(Err(e)) => tracing::warn!(error = %e, "checkpointing the database log failed"),
+                            Err(e) => tracing::error!(error = %e, "checkpoint task panicked"),
+                        }
+                    }
+                });
+            }
+            Err(e) => tracing::warn!(error = %e, "checkpoints stay on the commit path"),
+        }
         let st = self.clone();
         let every = Duration::from_secs(self.config.analytics.refresh_secs.max(1));
         tokio::spawn(async move {
+            let mut took = Duration::ZERO;
             loop {
-                tokio::time::sleep(every).await;
+                // A refresh costs what the frame holds when cases changed
+                // in place: waiting four times its length keeps it under a
+                // fifth of a core however large the frame grows.
+                tokio::time::sleep(every.max(took * 4)).await;
                 let s = st.clone();
-                match tokio::task::spawn_blocking(move || s.refresh()).await {
+                let t = std::time::Instant::now();
+                let done = tokio::task::spawn_blocking(move || s.refresh()).await;
+                took = t.elapsed();
+                match done {
                     Ok(Ok(_)) | Ok(Err(ApiError::NotReady)) => {}
                     Ok(Err(e)) => {
                         tracing::error!(error = %e, "refreshing the analytics frame failed")

@@ -13,6 +13,11 @@
 //!   `benches/serve/duckdb_map.py`) on the joined Parquet.
 //! * `ingest`: batches of 1,000 events POSTed by a few keep-alive clients;
 //!   every batch is acknowledged only after its commit (`synchronous=FULL`).
+//! * `lifecycle`: the same with every batch of new issues followed by a
+//!   batch of steps moving them. `--step-times live` (the default) times
+//!   each step now, as a live feed sends them; `historical` an hour after
+//!   its report, a back-fill in no particular order, which costs the
+//!   store's time index a page per step.
 //!
 //! The server is started by the bench (the same binary, `RUST_LOG=warn`)
 //! and stopped at the end; the bench adds an admin with an API token to the
@@ -39,6 +44,15 @@ pub enum Part {
     Ingest,
     /// Half new issues, half transition rows moving them (`/api/v1/updates`).
     Lifecycle,
+}
+
+/// When the lifecycle part's steps happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StepTimes {
+    /// Now, as a live feed sends them.
+    Live,
+    /// An hour after each report: a back-fill.
+    Historical,
 }
 
 #[derive(Debug, clap::Args)]
@@ -91,6 +105,9 @@ pub struct ServeBench {
     /// Ingest part: events per request.
     #[arg(long, default_value_t = 1000)]
     batch: usize,
+    /// Lifecycle part: when the steps happened.
+    #[arg(long, value_enum, default_value = "live")]
+    step_times: StepTimes,
     /// Ingest part: concurrent keep-alive clients.
     #[arg(long, default_value_t = 4)]
     clients: usize,
@@ -666,9 +683,12 @@ fn ingest_bodies(
         if updates {
             let steps: Vec<Value> = (start..end)
                 .map(|i| {
-                    let at = t
-                        .get(i)
-                        .and_then(|t| chrono::DateTime::from_timestamp_micros(t + 3_600_000_000))
+                    let at = match b.step_times {
+                        StepTimes::Live => Some(crate::store::now_us() + i as i64),
+                        StepTimes::Historical => t.get(i).map(|t| t + 3_600_000_000),
+                    };
+                    let at = at
+                        .and_then(chrono::DateTime::from_timestamp_micros)
                         .map(|d| d.to_rfc3339());
                     json!({"issue_id": format!("bench-{run}-{i}"), "update_id": "dispatch",
                         "at": at, "status": "派遣", "to_unit": "街道城管办"})
@@ -738,7 +758,7 @@ fn ingest(b: &ServeBench, token: &str, updates: bool) -> anyhow::Result<()> {
     let eps = stored as f64 / secs;
     println!(
         "{}",
-        json!({"part": if updates { "lifecycle" } else { "ingest" }, "batches": sent, "batch": b.batch, "clients": clients,
+        json!({"part": if updates { "lifecycle" } else { "ingest" }, "step_times": format!("{:?}", b.step_times).to_lowercase(), "batches": sent, "batch": b.batch, "clients": clients,
         "stored": stored, "secs": secs, "events_per_s": eps, "batch_p50_s": median(lat.clone())})
     );
     let what = if updates {

@@ -29,6 +29,18 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// The outcome named by [`Outcome::as_str`].
+    pub fn parse(s: &str) -> Option<Outcome> {
+        [
+            Outcome::Matched,
+            Outcome::Partial,
+            Outcome::Outside,
+            Outcome::Rejected,
+        ]
+        .into_iter()
+        .find(|o| o.as_str() == s)
+    }
+
     /// Stable lower-case name, as written in the `outcome` column.
     pub fn as_str(self) -> &'static str {
         match self {

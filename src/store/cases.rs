@@ -209,11 +209,24 @@ struct Case {
     seq: i64,
     current: Event,
     base: Event,
+    /// Where the current position was located: outcome and tier codes.
+    located: (Outcome, [Option<String>; 3]),
+    /// Whether the base is stored apart from the current state (else the
+    /// current row is the base, and must be stored before it changes).
+    base_stored: bool,
+}
+
+impl Case {
+    /// The base to write with a new current state: none when stored already.
+    fn base_to_write(&self) -> Option<&Event> {
+        (!self.base_stored).then_some(&self.base)
+    }
 }
 
 const CASE_COLS: &str = "seq, occurred_at, lon, lat, category, state, resolved_at, deadline, \
     satisfaction, source, cleared, household_hash, visitor_hash, updated_at, base, \
-    accepted_at, dispatched_at, handled_at, returned_at, reworked_at, extended_at, escalated_at, solved";
+    accepted_at, dispatched_at, handled_at, returned_at, reworked_at, extended_at, escalated_at, solved, \
+    outcome, tier1, tier2, tier3";
 
 fn read_case(c: &Connection, kind: Kind, id: &str) -> rusqlite::Result<Option<Case>> {
     let mut st = c.prepare_cached(&format!(
@@ -245,13 +258,20 @@ fn read_case(c: &Connection, kind: Kind, id: &str) -> rusqlite::Result<Option<Ca
             ),
         };
         let base: Option<String> = r.get(14)?;
+        let base_stored = base.is_some();
         let base = base
             .and_then(|b| serde_json::from_str::<BaseRow>(&b).ok())
             .map_or_else(|| current.clone().with_version_flow(), |b| b.onto(&current));
+        let outcome: String = r.get(23)?;
         Ok(Case {
             seq: r.get(0)?,
             current,
             base,
+            base_stored,
+            located: (
+                Outcome::parse(&outcome).unwrap_or(Outcome::Rejected),
+                [r.get(24)?, r.get(25)?, r.get(26)?],
+            ),
         })
     })
     .optional()
@@ -313,25 +333,40 @@ const PENDING: &str = "pending_updates";
 /// records it; a different count means rows changed under it).
 pub(crate) const CHANGES: &str = "case_changes";
 
-/// Writes the current state of a case over its row; the base is kept
-/// when it differs from the current state.
+/// Where a case now lies: where it was stored when its position did not
+/// move (no locating inside the write lock), else located again.
+fn position(
+    current: &Event,
+    was: Option<&Case>,
+    locate: &Locate<'_>,
+) -> (Outcome, [Option<String>; 3]) {
+    match was {
+        Some(c) if c.current.lon == current.lon && c.current.lat == current.lat => c.located.clone(),
+        _ => locate(current.lon, current.lat),
+    }
+}
+
+/// Writes the current state of a case over its row. `base`: the base
+/// version received with this row (stored when it differs from the
+/// current state), or `None` to keep the stored one.
+#[allow(clippy::too_many_arguments)]
 fn write_case(
     tx: &Transaction<'_>,
     rev: i64,
     seq: i64,
     current: &Event,
-    base: &Event,
-    locate: &Locate<'_>,
+    base: Option<&Event>,
+    hit: (Outcome, [Option<String>; 3]),
     grid_version: i64,
 ) -> rusqlite::Result<()> {
-    let hit = locate(current.lon, current.lat);
     let located = located_at(current, &hit);
-    let base_json =
-        (base != current).then(|| serde_json::to_string(&BaseRow::of(base)).unwrap_or_default());
+    let base_json = base.map(|base| {
+        (base != current).then(|| serde_json::to_string(&BaseRow::of(base)).unwrap_or_default())
+    });
     tx.prepare_cached(
         "UPDATE events SET occurred_at = ?1, lon = ?2, lat = ?3, category = ?4, status = ?5, state = ?6, \
          resolved_at = ?7, deadline = ?8, satisfaction = ?9, source = ?10, cleared = ?11, updated_at = ?12, \
-         base = ?13, tier1 = ?14, tier2 = ?15, tier3 = ?16, outcome = ?17, grid_version = ?18, \
+         base = CASE WHEN ?28 THEN ?13 ELSE base END, tier1 = ?14, tier2 = ?15, tier3 = ?16, outcome = ?17, grid_version = ?18, \
          accepted_at = ?20, dispatched_at = ?21, handled_at = ?22, returned_at = ?23, reworked_at = ?24, \
          extended_at = ?25, escalated_at = ?26, solved = ?27 WHERE seq = ?19",
     )?
@@ -348,7 +383,7 @@ fn write_case(
         current.source,
         current.cleared,
         current.updated_at,
-        base_json,
+        base_json.clone().flatten(),
         located.tiers[0],
         located.tiers[1],
         located.tiers[2],
@@ -363,6 +398,7 @@ fn write_case(
         current.flow.extended_at,
         current.flow.escalated_at,
         current.flow.solved,
+        base_json.is_some(),
     ])?;
     // Which rows changed after a given count: a restart patches its frame
     // snapshot with them instead of reading every row.
@@ -450,7 +486,8 @@ fn apply_rows(
                 if !waiting.is_empty() {
                     let current = fold(e, &waiting);
                     let seq = tx.last_insert_rowid();
-                    write_case(&tx, rev, seq, &current, e, locate, version)?;
+                    let hit = locate(current.lon, current.lat);
+                    write_case(&tx, rev, seq, &current, Some(e), hit, version)?;
                     let done = tx.execute(
                         "UPDATE transitions SET applied = 1 WHERE issue_id = ?1 AND applied = 0",
                         [&e.id],
@@ -482,7 +519,8 @@ fn apply_rows(
                     flow,
                     ..case.current.clone()
                 };
-                write_case(&tx, rev, case.seq, &current, &case.base, locate, version)?;
+                let hit = position(&current, Some(&case), locate);
+                write_case(&tx, rev, case.seq, &current, case.base_to_write(), hit, version)?;
                 out.push(Applied::moved(Stored::Stale, current));
                 continue;
             }
@@ -501,7 +539,8 @@ fn apply_rows(
             out.push(Applied::only(Stored::Unchanged));
             continue;
         }
-        write_case(&tx, rev, case.seq, &current, &base, locate, version)?;
+        let hit = position(&current, Some(&case), locate);
+        write_case(&tx, rev, case.seq, &current, Some(&base), hit, version)?;
         out.push(Applied::moved(Stored::Updated, current));
     }
     count_changes(&tx, &out)?;
@@ -593,7 +632,8 @@ fn apply_steps(
             flow: case.current.flow,
             ..current.clone()
         } == case.current;
-        write_case(&tx, rev, case.seq, &current, &case.base, locate, version)?;
+        let hit = position(&current, Some(&case), locate);
+        write_case(&tx, rev, case.seq, &current, case.base_to_write(), hit, version)?;
         let stored = if older && same_state {
             Stored::Stale
         } else {

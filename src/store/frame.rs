@@ -149,9 +149,84 @@ impl Store {
     }
 }
 
+/// Rows per chunk of the in-memory frame: replacing the rows of changed
+/// cases copies the chunks that hold them, not the whole frame.
+pub const CHUNK_ROWS: usize = 1 << 16;
+
+/// `frame` cut into chunks of [`CHUNK_ROWS`] rows (zero-copy: the chunks
+/// share the buffers they were cut from).
+pub fn bounded_chunks(frame: DataFrame) -> PolarsResult<DataFrame> {
+    let n = frame.height();
+    if n <= CHUNK_ROWS {
+        return Ok(frame);
+    }
+    let cols = frame
+        .columns()
+        .iter()
+        .map(|c| {
+            let s = c.as_materialized_series().rechunk();
+            let mut out = s.slice(0, CHUNK_ROWS);
+            for start in (CHUNK_ROWS..n).step_by(CHUNK_ROWS) {
+                out.append(&s.slice(start as i64, CHUNK_ROWS.min(n - start)))?;
+            }
+            Ok(Column::from(out))
+        })
+        .collect::<PolarsResult<Vec<_>>>()?;
+    DataFrame::new(n, cols)
+}
+
+/// `frame` with runs of small chunks (rows appended by ingest) merged into
+/// chunks of about [`CHUNK_ROWS`]; full chunks are left as they are.
+pub fn compact_chunks(frame: DataFrame) -> PolarsResult<DataFrame> {
+    let n = frame.height();
+    let Some(first) = frame.columns().first() else {
+        return Ok(frame);
+    };
+    let lengths: Vec<usize> = first.as_materialized_series().chunk_lengths().collect();
+    // Groups of consecutive chunks, each closed once it reaches CHUNK_ROWS.
+    let mut groups: Vec<(usize, usize, usize)> = Vec::new(); // (offset, len, chunks)
+    let mut offset = 0;
+    for len in lengths {
+        match groups.last_mut() {
+            Some(g) if g.1 < CHUNK_ROWS && g.1 + len <= 2 * CHUNK_ROWS => {
+                g.1 += len;
+                g.2 += 1;
+            }
+            _ => groups.push((offset, len, 1)),
+        }
+        offset += len;
+    }
+    if groups.iter().all(|g| g.2 == 1) {
+        return Ok(frame);
+    }
+    let cols = frame
+        .columns()
+        .iter()
+        .map(|c| {
+            let s = c.as_materialized_series();
+            let mut out: Option<Series> = None;
+            for &(offset, len, chunks) in &groups {
+                let mut piece = s.slice(offset as i64, len);
+                if chunks > 1 {
+                    piece = piece.rechunk();
+                }
+                match &mut out {
+                    Some(o) => {
+                        o.append(&piece)?;
+                    }
+                    None => out = Some(piece),
+                }
+            }
+            Ok(Column::from(out.unwrap_or_else(|| s.clone())))
+        })
+        .collect::<PolarsResult<Vec<_>>>()?;
+    DataFrame::new(n, cols)
+}
+
 /// `frame` with the rows of the cases in `changed` (same columns, the last
 /// row of a case winning) put in place of their stored versions. The frame
-/// keeps its length and order, so the pseudonyms stay aligned.
+/// keeps its length, order and chunks, so the pseudonyms stay aligned; only
+/// the chunks holding a changed row are copied.
 pub fn replace_rows(frame: DataFrame, changed: &[DataFrame]) -> PolarsResult<DataFrame> {
     use std::collections::HashMap;
     let mut rep = changed[0].clone();
@@ -165,13 +240,38 @@ pub fn replace_rows(frame: DataFrame, changed: &[DataFrame]) -> PolarsResult<Dat
             last.insert((k, id), i as IdxSize);
         }
     }
+    // Positions in the frame and the replacing row of each, in frame order.
     let (fk, fi) = (frame.column(c::KIND)?.str()?, frame.column(c::ID)?.str()?);
-    let take: IdxCa = fk
+    let hits: Vec<(usize, IdxSize)> = fk
         .iter()
         .zip(fi.iter())
-        .map(|(k, id)| last.get(&(k?, id?)).copied())
+        .enumerate()
+        .filter_map(|(pos, (k, id))| last.get(&(k?, id?)).map(|&r| (pos, r)))
         .collect();
-    let mask = take.is_not_null();
+    if hits.is_empty() {
+        return Ok(frame);
+    }
+    let first = frame.columns()[0].as_materialized_series();
+    let lengths: Vec<usize> = first.chunk_lengths().collect();
+    // Per chunk: its offset, length and the take indices (None: unchanged row).
+    let mut plan: Vec<(usize, usize, Option<IdxCa>)> = Vec::with_capacity(lengths.len());
+    let (mut offset, mut h) = (0, 0);
+    for len in lengths {
+        let end = offset + len;
+        let start_h = h;
+        while h < hits.len() && hits[h].0 < end {
+            h += 1;
+        }
+        let take = (h > start_h).then(|| {
+            let mut idx: Vec<Option<IdxSize>> = vec![None; len];
+            for &(pos, r) in &hits[start_h..h] {
+                idx[pos - offset] = Some(r);
+            }
+            IdxCa::from_iter_options("take".into(), idx.into_iter())
+        });
+        plan.push((offset, len, take));
+        offset = end;
+    }
     let mut cols = Vec::with_capacity(frame.width());
     for old in frame.columns() {
         let name = old.name().as_str();
@@ -179,8 +279,85 @@ pub fn replace_rows(frame: DataFrame, changed: &[DataFrame]) -> PolarsResult<Dat
             cols.push(old.clone());
             continue;
         }
-        let new = rep.column(name)?.take(&take)?;
-        cols.push(new.zip_with(&mask, old)?);
+        let old = old.as_materialized_series();
+        let new = rep.column(name)?.as_materialized_series();
+        let mut out: Option<Series> = None;
+        for (offset, len, take) in &plan {
+            let piece = old.slice(*offset as i64, *len);
+            let piece = match take {
+                None => piece,
+                Some(take) => new
+                    .take(take)?
+                    .zip_with(&take.is_not_null(), &piece)?
+                    .rechunk(),
+            };
+            match &mut out {
+                Some(o) => {
+                    o.append(&piece)?;
+                }
+                None => out = Some(piece),
+            }
+        }
+        cols.push(Column::from(out.unwrap_or_else(|| old.clone())));
     }
     DataFrame::new(frame.height(), cols)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(ids: &[String], kind: &str, v: impl Fn(usize) -> i64) -> DataFrame {
+        let n = ids.len();
+        df!(
+            c::KIND => vec![kind; n],
+            c::ID => ids,
+            "v" => (0..n).map(v).collect::<Vec<_>>(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn changed_rows_replace_theirs_and_only_their_chunks_are_copied() -> PolarsResult<()> {
+        let n = CHUNK_ROWS * 2 + 100;
+        let ids: Vec<String> = (0..n).map(|i| format!("e{i}")).collect();
+        let f = bounded_chunks(frame(&ids, "issue", |i| i as i64))?;
+        assert_eq!(f.first_col_n_chunks(), 3);
+        // Two versions of one case (the later wins), one case per other chunk.
+        let changed = [
+            frame(&["e5".into(), "e70000".into()], "issue", |i| -(i as i64) - 1),
+            frame(&["e5".into(), "x".into()], "issue", |_| -100),
+        ];
+        let before = f.column("v")?.as_materialized_series().chunks()[1].clone();
+        let g = replace_rows(f, &changed)?;
+        assert_eq!(g.height(), n);
+        assert_eq!(g.first_col_n_chunks(), 3);
+        let v = g.column("v")?.i64()?;
+        assert_eq!(v.get(5), Some(-100));
+        assert_eq!(v.get(70000), Some(-2));
+        assert_eq!(v.get(6), Some(6));
+        assert_eq!(v.get(n - 1), Some(n as i64 - 1));
+        let changed_rows = (0..n).filter(|&i| v.get(i) != Some(i as i64)).count();
+        assert_eq!(changed_rows, 2);
+        // The middle chunk held e70000 and was rebuilt; the last one is shared.
+        let after = g.column("v")?.as_materialized_series().chunks().clone();
+        assert!(!std::ptr::eq(before.as_ref(), after[1].as_ref()));
+        Ok(())
+    }
+
+    #[test]
+    fn small_appended_chunks_are_merged_and_full_ones_kept() -> PolarsResult<()> {
+        let ids: Vec<String> = (0..CHUNK_ROWS + 10).map(|i| format!("e{i}")).collect();
+        let mut f = bounded_chunks(frame(&ids, "issue", |i| i as i64))?;
+        for k in 0..5 {
+            let more: Vec<String> = (0..1000).map(|i| format!("n{k}-{i}")).collect();
+            f.vstack_mut(&frame(&more, "issue", |_| -1))?;
+        }
+        assert_eq!(f.first_col_n_chunks(), 7);
+        let g = compact_chunks(f.clone())?;
+        assert_eq!(g.first_col_n_chunks(), 2);
+        assert_eq!(g.height(), f.height());
+        assert!(g.equals(&f));
+        Ok(())
+    }
 }

@@ -33,7 +33,7 @@ use rusqlite::Connection;
 pub use crate::ingest::Step;
 pub use cases::{Applied, Locate, Stored};
 pub use events::{IssueRow, Located};
-pub use frame::replace_rows;
+pub use frame::{bounded_chunks, compact_chunks, replace_rows, CHUNK_ROWS};
 pub use grids::GridVersion;
 pub use load::{
     ensure_grids, ingest_file, ingest_updates_file, locate_one, FileIngest, UpdatesIngest,
@@ -92,6 +92,10 @@ impl std::fmt::Debug for Store {
 /// Readers kept open between calls; more may be opened under load.
 const POOL: usize = 8;
 
+/// Log pages (4 KiB each) past which [`Store::checkpoint`] also truncates
+/// the log file.
+const WAL_TRUNCATE_PAGES: i64 = 16_384;
+
 impl Store {
     /// Opens (creating if needed) the database at `path` and brings its
     /// schema up to date.
@@ -101,7 +105,15 @@ impl Store {
         }
         let store = Store {
             path: path.to_owned(),
-            writer: Mutex::new(Self::connect(path)?),
+            writer: Mutex::new({
+                let mut c = Self::connect(path)?;
+                // The write lock from the first statement: a transaction
+                // that read first could otherwise find the log restarted by
+                // a checkpoint when it comes to write, and fail at once
+                // instead of waiting.
+                c.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
+                c
+            }),
             readers: Mutex::new(Vec::new()),
         };
         store.write(|c| {
@@ -162,6 +174,35 @@ impl Store {
             pool.push(c);
         }
         out
+    }
+
+    /// Moves checkpoints of the write-ahead log off the commit path: the
+    /// writer stops checkpointing on commit, and [`Store::checkpoint`]
+    /// (called every second by the server's background loop) copies the
+    /// log into the database from a reader connection. A commit then costs
+    /// its own log write and sync, not a sync of the database file. Call
+    /// only where something calls `checkpoint`: without it the log grows.
+    pub fn checkpoint_in_background(&self) -> Result<()> {
+        self.write(|c| c.execute_batch("PRAGMA wal_autocheckpoint=0"))
+    }
+
+    /// Copies the write-ahead log into the database without waiting for
+    /// the writer or readers (a passive checkpoint); once the log passes
+    /// [`WAL_TRUNCATE_PAGES`] a truncating one is tried, which waits for
+    /// readers up to the busy timeout. Returns the log's pages and those
+    /// checkpointed.
+    pub fn checkpoint(&self) -> Result<(i64, i64)> {
+        let (log, done) = self.read(|c| {
+            c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+            })
+        })?;
+        if log > WAL_TRUNCATE_PAGES && done == log {
+            self.read(|c| {
+                c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get::<_, i64>(0))
+            })?;
+        }
+        Ok((log, done))
     }
 
     /// A value of the small key/value table (markers such as files already ingested).
