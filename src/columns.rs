@@ -1,7 +1,11 @@
-//! Column names of the joined event frame, defined once.
+//! Column names of the joined event frame, defined once, with their types
+//! ([`joined_schema`]) and the values of the `outcome` column ([`Outcome`]).
 //!
-//! The join writes these columns, the analytics read them, the exports and the
-//! API name them: nothing else spells a column name as a string literal.
+//! The join writes these columns, the store keeps them, the analytics read
+//! them, the exports and the API name them: nothing else spells a column
+//! name as a string literal.
+
+use polars::prelude::{DataType, Schema, TimeUnit};
 
 /// Event id, unique within its kind (String).
 pub const ID: &str = "id";
@@ -119,3 +123,58 @@ pub const REJ_ROW: &str = "row";
 pub const REJ_COLUMN: &str = "column";
 /// Rejects file: human-readable reason.
 pub const REJ_REASON: &str = "reason";
+
+/// Where one event ended up (CONTRACT.md "What every row becomes").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Inside a tier-3 grid.
+    Matched,
+    /// Inside a tier-1 or tier-2 unit but in no grid.
+    Partial,
+    /// Valid, in no unit at all.
+    Outside,
+    /// Invalid row; never located.
+    Rejected,
+}
+
+impl Outcome {
+    /// The outcome named by [`Outcome::as_str`].
+    pub fn parse(s: &str) -> Option<Outcome> {
+        [
+            Outcome::Matched,
+            Outcome::Partial,
+            Outcome::Outside,
+            Outcome::Rejected,
+        ]
+        .into_iter()
+        .find(|o| o.as_str() == s)
+    }
+
+    /// Stable lower-case name, as written in the `outcome` column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Matched => "matched",
+            Outcome::Partial => "partial",
+            Outcome::Outside => "outside",
+            Outcome::Rejected => "rejected",
+        }
+    }
+}
+
+/// Schema of the joined frame, for writers that need it before the first batch.
+pub fn joined_schema() -> Schema {
+    let dt = DataType::Datetime(TimeUnit::Microseconds, None);
+    let mut s = Schema::default();
+    for name in ALL {
+        let t = match name {
+            OCCURRED_AT | RESOLVED_AT | DEADLINE | UPDATED_AT => dt.clone(),
+            n if FLOW.contains(&n) => dt.clone(),
+            LON | LAT => DataType::Float64,
+            CLEARED | SOLVED => DataType::Boolean,
+            _ => DataType::String,
+        };
+        s.with_column(name.into(), t);
+    }
+    s
+}

@@ -132,3 +132,16 @@ impl From<polars::prelude::PolarsError> for ApiError {
         ApiError::Internal(e.to_string())
     }
 }
+
+impl From<crate::live::LiveError> for ApiError {
+    fn from(e: crate::live::LiveError) -> Self {
+        use crate::live::LiveError as L;
+        match e {
+            L::NotReady => ApiError::NotReady,
+            L::BadInput(m) => ApiError::BadRequest(m),
+            L::UnsupportedMediaType(m) => ApiError::UnsupportedMediaType(m),
+            L::Analytics(a) => a.into(),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}

@@ -211,7 +211,7 @@ pub async fn events(
     // The pseudonyms are read before the download starts, so a failure is
     // an error response rather than a cut-off file.
     let (s2, store) = (snap.clone(), st.store.clone());
-    let frame = st.blocking(move || s2.full_frame(&store)).await?;
+    let frame = st.blocking(move || Ok(s2.full_frame(&store)?)).await?;
     let bom = p.bom.unwrap_or(false);
     Ok(stream(download, move |w| {
         let lf = polars::prelude::IntoLazy::lazy(frame);

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::auth::{rfc3339, Caller};
 use super::error::ApiError;
 use super::extract::{J, P, Q};
-use super::ingest::{parse_updates, store_rows, store_updates, validator};
+use super::ingest::{parse_updates, store_rows, store_updates};
 use super::scope::Scope;
 use super::state::AppState;
 use crate::columns as c;
@@ -728,7 +728,7 @@ pub async fn post_request_update(
     let st2 = st.clone();
     let out = st
         .blocking(move || {
-            let parsed = parse_updates(&validator(&st2), "application/json", &body)?;
+            let parsed = parse_updates(&st2.live.validator(), "application/json", &body)?;
             store_updates(&st2, c.user(), parsed)
         })
         .await?;

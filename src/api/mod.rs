@@ -33,12 +33,8 @@ use tower_http::services::{ServeDir, ServeFile};
 pub use config::Config;
 pub use error::ApiError;
 pub use openapi::ApiDoc;
-pub use state::{snapshot_key, zone_of, AppState, Grids};
-
-/// The ingest validator of a state (coordinate system, zone, hashing secret).
-pub fn validator_of(st: &AppState) -> crate::ingest::Validator<'_> {
-    ingest::validator(st)
-}
+pub use crate::live::snapshot_key;
+pub use state::{zone_of, AppState, Grids};
 
 async fn no_route() -> ApiError {
     ApiError::NotFound("no such endpoint".into())

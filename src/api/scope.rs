@@ -155,11 +155,16 @@ impl Scope {
     }
 }
 
-/// The one answer to a row a writer may not write: the same whether the
-/// place is another unit's, the id is another unit's case, or the case is
-/// not known, so a reply tells nothing about what is stored elsewhere.
-pub const NOT_YOURS: &str =
-    "scope: outside the units you may write to (or not a case you may change)";
+pub use crate::live::NOT_YOURS;
+
+impl crate::live::WriteScope for Scope {
+    fn is_all(&self) -> bool {
+        self.all
+    }
+    fn covers(&self, model: &GridModel, tiers: [Option<&str>; 3]) -> bool {
+        self.writes(model, tiers)
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -1,68 +1,22 @@
-//! Shared state: the store, the grid model, the in-memory analytics frame
-//! and the caches, behind one `Clone` handle of `Arc`s.
-//!
-//! The frame is a [`Snapshot`] swapped whole: ingest appends the new rows to
-//! a pending list, and a background task folds them in and rebuilds the
-//! pre-aggregates every `refresh_secs`, so a burst of ingest batches costs
-//! one rebuild, and readers never wait for one. Cached responses are keyed
-//! by the snapshot generation, so a swap invalidates them without locking.
+//! Shared state of the handlers: the live engine (store, frame, ingest
+//! pipeline), sessions, caches and the audit writer, behind one `Clone`
+//! handle of `Arc`s.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use axum::body::Bytes;
-use polars::prelude::*;
 
 use super::config::Config;
 use super::error::ApiError;
 use super::ops::Metrics;
-use crate::analytics::{PreAgg, Weights, Zone};
-use crate::grid::GridModel;
+use crate::analytics::{Weights, Zone};
+use crate::ingest::crs::Crs;
 use crate::ingest::privacy::KeyedHasher;
-use crate::join::{tier_table, Locator, Strategy};
-use crate::store::{
-    split_pseudonyms, with_pseudonyms, AuditEntry, FrameLoad, GridVersion, Pseudonyms, Session,
-    Store,
-};
-
-/// The grid model of the active version and what locating needs.
-pub struct Grids {
-    pub model: GridModel,
-    pub version: GridVersion,
-    pub locator: Locator,
-    pub tiers: Vec<[u32; 3]>,
-}
-
-impl Grids {
-    pub fn new(model: GridModel, version: GridVersion) -> Grids {
-        let locator = Locator::new(&model, Strategy::Cells);
-        let tiers = tier_table(&model);
-        Grids {
-            model,
-            version,
-            locator,
-            tiers,
-        }
-    }
-}
-
-/// Names of the pre-aggregate tables kept with the frame snapshot.
-const PRE_TABLES: [&str; 4] = ["pre-events", "pre-issues", "pre-households", "pre-codes"];
-
-/// Hands the allocator's free pages back to the system. Building a frame
-/// from the database, or writing its snapshot, leaves gigabytes of freed
-/// buffers that glibc would otherwise keep mapped for the life of the
-/// process.
-fn release_free_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only returns unused heap pages; no pointer is
-    // invalidated.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
+pub use crate::live::{Grids, Snapshot};
+use crate::live::{Live, Settings};
+use crate::store::{AuditEntry, Session, Store};
 
 /// The zone of the local calendar (days, months) of `config`.
 pub fn zone_of(config: &Config) -> Zone {
@@ -72,49 +26,6 @@ pub fn zone_of(config: &Config) -> Zone {
         .parse()
         .unwrap_or(chrono_tz::Asia::Shanghai);
     Zone { tz }
-}
-
-/// What the stored pre-aggregates depend on besides the events: the zone of
-/// their day column and the code that built them (this executable, by size
-/// and modification time), so a new build or zone rebuilds them once.
-pub fn snapshot_key(zone: Zone) -> String {
-    let exe = std::env::current_exe()
-        .and_then(std::fs::metadata)
-        .map(|m| {
-            let mtime = m
-                .modified()
-                .ok()
-                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                .map_or(0, |d| d.as_nanos());
-            format!("{}:{mtime}", m.len())
-        })
-        .unwrap_or_default();
-    format!(
-        "preagg v1; zone {}; wangge {} {exe}",
-        zone.tz,
-        env!("CARGO_PKG_VERSION")
-    )
-}
-
-/// One consistent view of the events for the analytics.
-pub struct Snapshot {
-    pub grids: Arc<Grids>,
-    /// The joined events without the pseudonym columns
-    /// ([`crate::store::PSEUDONYMS`]).
-    pub frame: DataFrame,
-    /// Those columns, read from the snapshot file when asked for.
-    pub pseudonyms: Pseudonyms,
-    pub pre: PreAgg,
-    /// Increases at every rebuild; part of every cache key.
-    pub generation: u64,
-}
-
-impl Snapshot {
-    /// The whole joined frame, pseudonyms included: for event exports only
-    /// (blocking; reads the pseudonyms from the snapshot file).
-    pub fn full_frame(&self, store: &Store) -> Result<DataFrame, ApiError> {
-        Ok(self.pseudonyms.attach(store, &self.frame)?)
-    }
 }
 
 /// Serialised GeoJSON Features of every unit (empty for other levels), by index.
@@ -129,17 +40,12 @@ pub struct Cached {
 /// Everything the handlers share.
 pub struct Inner {
     pub config: Config,
+    /// The frame, its refresh and the ingest pipeline.
+    pub live: Arc<Live>,
+    /// The live engine's store.
     pub store: Arc<Store>,
-    pub hasher: KeyedHasher,
+    /// The live engine's calendar zone.
     pub zone: Zone,
-    snapshot: RwLock<Option<Arc<Snapshot>>>,
-    pending: Mutex<Vec<DataFrame>>,
-    /// Rows of stored cases that changed, in the order they changed.
-    changed: Mutex<Vec<DataFrame>>,
-    /// Held while pending rows are folded in: two folds at once would each
-    /// build on the same old snapshot and one would lose the other's rows.
-    folding: Mutex<()>,
-    generation: AtomicU64,
     /// Sessions by token hash, with when each was read from the database:
     /// an entry older than [`SESSION_RECHECK`] is read again, so a disabled
     /// user or a revoked token stops working within that time.
@@ -182,17 +88,19 @@ impl AppState {
     /// answer 503 `not_ready` until [`AppState::load`] or [`AppState::set_grids`].
     pub fn new(config: Config, store: Arc<Store>, hasher: KeyedHasher) -> AppState {
         let zone = zone_of(&config);
+        let settings = Settings {
+            zone,
+            // Checked when the configuration was loaded (`Config::check`).
+            crs: config.ingest.crs.parse().unwrap_or(Crs::Wgs84),
+            frame_snapshot: config.storage.frame_snapshot,
+        };
+        let live = Arc::new(Live::new(store.clone(), hasher, settings));
         let (audit_tx, audit_rx) = tokio::sync::mpsc::unbounded_channel();
         AppState(Arc::new(Inner {
             config,
+            live,
             store,
-            hasher,
             zone,
-            snapshot: RwLock::new(None),
-            pending: Mutex::new(Vec::new()),
-            changed: Mutex::new(Vec::new()),
-            folding: Mutex::new(()),
-            generation: AtomicU64::new(0),
             sessions: RwLock::new(HashMap::new()),
             logins: Default::default(),
             cache: Mutex::new(HashMap::new()),
@@ -208,173 +116,7 @@ impl AppState {
     /// Builds the frame from the database and makes the state ready
     /// (blocking: seconds for millions of events).
     pub fn load(&self, grids: Grids) -> Result<(), ApiError> {
-        let t = std::time::Instant::now();
-        let loaded = self.read_frame()?;
-        self.load_with(grids, loaded, t.elapsed().as_secs_f64())
-    }
-
-    /// The stored events (and pre-aggregates when stored and current), from
-    /// the snapshot where it can (blocking).
-    pub fn read_frame(&self) -> Result<FrameLoad, ApiError> {
-        Ok(self
-            .store
-            .load_frame_fast(&snapshot_key(self.zone), &PRE_TABLES)?)
-    }
-
-    /// [`AppState::load`] from events already read (`read_secs` is logged);
-    /// `loaded` must be the stored events joined against `grids`.
-    pub fn load_with(
-        &self,
-        grids: Grids,
-        mut loaded: FrameLoad,
-        read_secs: f64,
-    ) -> Result<(), ApiError> {
-        let t = std::time::Instant::now();
-        let key = snapshot_key(self.zone);
-        let frame = crate::store::bounded_chunks(loaded.frame.clone())?;
-        let mut rebuilt = false;
-        // Built here when the pre-aggregates are rebuilt, and then handed to
-        // the snapshot writer: the pseudonyms are read from the file once.
-        let mut full = None;
-        let pre = match loaded.extras.take() {
-            Some(t) if t.len() == 4 => {
-                let tables: [DataFrame; 4] = t.try_into().map_err(|_| {
-                    ApiError::Internal("pre-aggregate snapshot: wrong table count".into())
-                })?;
-                let mut pre = PreAgg::from_snapshot(tables, self.zone)?;
-                if loaded.from_database > 0 {
-                    // Events stored after the snapshot: only they are
-                    // aggregated (their pseudonyms are the ones in memory).
-                    let tail =
-                        frame.slice(loaded.from_snapshot as i64, loaded.from_database as usize);
-                    let tail = with_pseudonyms(&tail, loaded.pseudonyms.tail())?;
-                    pre.append(&PreAgg::build(tail.lazy(), self.zone)?)?;
-                }
-                if loaded.changed_rows > 0 {
-                    // Cases changed under the snapshot: their kinds are
-                    // aggregated again from the patched frame.
-                    pre = pre.replace_cases(&frame)?;
-                }
-                pre
-            }
-            _ => {
-                rebuilt = true;
-                let whole = loaded.full_frame(&self.store)?;
-                let pre = PreAgg::build(whole.clone().lazy(), self.zone)?;
-                full = Some(whole);
-                pre
-            }
-        };
-        let rows = frame.height();
-        let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
-        let version = grids.version.id;
-        let snap = Snapshot {
-            grids: Arc::new(grids),
-            frame,
-            pseudonyms: loaded.pseudonyms.clone(),
-            pre,
-            generation,
-        };
-        *self.snapshot.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(snap));
-        self.metrics
-            .frame_rows
-            .store(rows as u64, Ordering::Relaxed);
-        release_free_memory();
-        tracing::info!(
-            rows,
-            from_snapshot = loaded.from_snapshot,
-            from_database = loaded.from_database,
-            changed = loaded.changed_rows,
-            read_secs,
-            pre_aggregated = rebuilt,
-            secs = t.elapsed().as_secs_f64(),
-            "analytics frame built"
-        );
-        if self.config.storage.frame_snapshot && (rebuilt || loaded.snapshot_is_stale()) {
-            // After readiness, off the request threads: the next start-up
-            // reads these files instead of the rows and the pre-aggregation.
-            let pre = self.snapshot()?;
-            let st = self.clone();
-            std::thread::spawn(move || {
-                let store = &st.store;
-                let t = std::time::Instant::now();
-                // One day-sorted run per table, so the next start-up can
-                // use them as they are.
-                let p = &pre.pre;
-                let tables = PreAgg::from_tables(
-                    p.codes.clone(),
-                    [p.events.clone(), p.issues.clone(), p.households.clone()],
-                    p.zone,
-                )
-                .and_then(|p| p.snapshot_tables());
-                let tables = match tables {
-                    Ok(t) => t,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "sorting the pre-aggregates failed");
-                        return;
-                    }
-                };
-                let extras: Vec<(&str, &DataFrame)> =
-                    PRE_TABLES.iter().copied().zip(tables.iter()).collect();
-                let written = full
-                    .map_or_else(|| loaded.full_frame(store), Ok)
-                    .and_then(|full| {
-                        store
-                            .prepare_snapshot(
-                                &full,
-                                loaded.high_water,
-                                version,
-                                &key,
-                                &extras,
-                                loaded.changes,
-                            )
-                            .and_then(|pending| pending.commit(store))
-                    });
-                match written {
-                    Ok(()) => {
-                        tracing::info!(
-                            rows = loaded.frame.height(),
-                            secs = t.elapsed().as_secs_f64(),
-                            file = %store.snapshot_path().display(),
-                            "frame snapshot written"
-                        );
-                        st.pseudonyms_stored(&pre.grids, loaded.frame.height());
-                        drop(loaded);
-                        drop(pre);
-                        release_free_memory();
-                    }
-                    Err(e) => tracing::warn!(error = %e, "writing the frame snapshot failed"),
-                }
-            });
-        }
-        Ok(())
-    }
-
-    /// The snapshot file now holds the first `rows` rows of the frame built
-    /// on `grids`: their pseudonyms leave memory (a frame read from the
-    /// database held all of them). A frame built since on other grids is
-    /// left alone.
-    fn pseudonyms_stored(&self, grids: &Arc<Grids>, rows: usize) {
-        let _one_at_a_time = self.folding.lock().unwrap_or_else(|p| p.into_inner());
-        let Ok(old) = self.snapshot() else { return };
-        if !Arc::ptr_eq(&old.grids, grids) {
-            return;
-        }
-        match old.pseudonyms.stored(rows) {
-            Ok(Some(pseudonyms)) => {
-                let snap = Snapshot {
-                    grids: old.grids.clone(),
-                    frame: old.frame.clone(),
-                    pseudonyms,
-                    pre: old.pre.clone(),
-                    // The same data: cached answers stay valid.
-                    generation: old.generation,
-                };
-                *self.snapshot.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(snap));
-            }
-            Ok(None) => {}
-            Err(e) => tracing::warn!(error = %e, "keeping the pseudonyms in memory"),
-        }
+        Ok(self.live.load(grids)?)
     }
 
     /// The snapshot with every acknowledged event folded in (blocking):
@@ -386,100 +128,22 @@ impl AppState {
 
     /// The current snapshot, or 503 while loading.
     pub fn snapshot(&self) -> Result<Arc<Snapshot>, ApiError> {
-        self.snapshot
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-            .ok_or(ApiError::NotReady)
+        Ok(self.live.snapshot()?)
     }
 
     pub fn is_ready(&self) -> bool {
-        self.snapshot.read().map(|s| s.is_some()).unwrap_or(false)
+        self.live.is_ready()
     }
 
-    /// Queues rows just stored for the next rebuild.
-    pub fn append(&self, rows: DataFrame) {
-        if rows.height() > 0 {
-            self.pending
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(rows);
-        }
-    }
-
-    /// Queues the new current rows of stored cases that changed.
-    pub fn replace(&self, rows: DataFrame) {
-        if rows.height() > 0 {
-            self.changed
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push(rows);
-        }
-    }
-
-    /// Folds pending rows into a new snapshot (blocking). `Ok(false)` when
-    /// there was nothing to fold.
+    /// Folds what was ingested into a new snapshot (blocking) and drops
+    /// the cached answers of the old one. `Ok(false)` when there was
+    /// nothing to fold.
     pub fn refresh(&self) -> Result<bool, ApiError> {
-        let _one_at_a_time = self.folding.lock().unwrap_or_else(|p| p.into_inner());
-        let pending = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
-        let changed = std::mem::take(&mut *self.changed.lock().unwrap_or_else(|p| p.into_inner()));
-        if pending.is_empty() && changed.is_empty() {
-            return Ok(false);
+        let rebuilt = self.live.refresh()?;
+        if rebuilt {
+            self.cache.lock().unwrap_or_else(|p| p.into_inner()).clear();
         }
-        let old = self.snapshot()?;
-        let (frame, pseudonyms, pre) = if pending.is_empty() {
-            (old.frame.clone(), old.pseudonyms.clone(), old.pre.clone())
-        } else {
-            self.fold_new(&old, &pending)?
-        };
-        let (frame, pre) = if changed.is_empty() {
-            (frame, pre)
-        } else {
-            let frame = crate::store::replace_rows(frame, &changed)?;
-            let pre = pre.replace_cases(&frame)?;
-            (frame, pre)
-        };
-        let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
-        let rows = frame.height();
-        let snap = Snapshot {
-            grids: old.grids.clone(),
-            frame,
-            pseudonyms,
-            pre,
-            generation,
-        };
-        *self.snapshot.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(snap));
-        self.cache.lock().unwrap_or_else(|p| p.into_inner()).clear();
-        self.metrics
-            .frame_rows
-            .store(rows as u64, Ordering::Relaxed);
-        self.metrics.rebuilds.fetch_add(1, Ordering::Relaxed);
-        Ok(true)
-    }
-
-    /// The frame, pseudonyms and pre-aggregates of `old` with `pending`
-    /// new rows appended.
-    fn fold_new(
-        &self,
-        old: &Snapshot,
-        pending: &[DataFrame],
-    ) -> Result<(DataFrame, Pseudonyms, PreAgg), ApiError> {
-        // The new rows alone are pre-aggregated and folded in: a refresh
-        // costs what was ingested since the last one, not the whole frame.
-        let mut new = pending[0].clone();
-        for p in &pending[1..] {
-            new.vstack_mut(p)?;
-        }
-        new.rechunk_mut();
-        let mut pre = old.pre.clone();
-        pre.append(&PreAgg::build(new.clone().lazy(), self.zone)?)?;
-        let (new, new_pseudonyms) = split_pseudonyms(new)?;
-        let mut pseudonyms = old.pseudonyms.clone();
-        pseudonyms.append(&new_pseudonyms)?;
-        let mut frame = old.frame.clone();
-        frame.vstack_mut(&new)?;
-        let frame = crate::store::compact_chunks(frame)?;
-        Ok((frame, pseudonyms, pre))
+        Ok(rebuilt)
     }
 
     /// Records a login, logout or other event; written in batches by [`AppState::spawn_background`].

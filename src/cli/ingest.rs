@@ -9,9 +9,10 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::api::{AppState, Config};
+use crate::api::{AppState, Config, Grids};
 use crate::ingest::privacy::KeyedHasher;
-use crate::store::{ensure_grids, ingest_file, ingest_updates_file, Store};
+use crate::live::ensure_grids;
+use crate::store::Store;
 
 #[derive(Debug, Args)]
 pub struct IngestArgs {
@@ -67,10 +68,10 @@ pub fn run(a: &IngestArgs) -> anyhow::Result<i32> {
     let hasher = KeyedHasher::from_env_or_file(&cfg.secret())?;
     let batch = cfg.ingest.batch_rows;
     let st = AppState::new(cfg, store.clone(), hasher);
-    let v = crate::api::validator_of(&st);
+    let grids = Grids::new(model, version);
     for f in &a.files {
         if is_updates(f)? {
-            let o = ingest_updates_file(&store, &model, version.id, f, &v, batch)?;
+            let o = st.live.load_steps_file(&grids, f, batch)?;
             println!(
                 "{}: {} rows read: {} updated, {} unchanged, {} stale, {} pending, {} rejected",
                 f.display(),
@@ -82,20 +83,19 @@ pub fn run(a: &IngestArgs) -> anyhow::Result<i32> {
                 o.rejected
             );
         } else {
-            let o = ingest_file(&store, &model, version.id, f, &v, batch, &mut |_| {})?;
-            let s = &o.summary;
+            let o = st.live.load_events_file(&grids, f, batch)?;
             println!(
                 "{}: {} rows read: {} new ({} matched, {} partial, {} outside), {} updated, {} unchanged, {} stale, {} rejected",
                 f.display(),
-                s.read,
-                o.inserted,
-                s.matched,
-                s.partial,
-                s.outside,
+                o.read,
+                o.inserted(),
+                o.matched,
+                o.partial,
+                o.outside,
                 o.updated,
                 o.unchanged,
                 o.stale,
-                s.rejected
+                o.rejected
             );
         }
     }

@@ -13,7 +13,8 @@ use anyhow::Context;
 use crate::api::{app, AppState, Config, Grids};
 use crate::demo::{generate, DemoOptions};
 use crate::ingest::privacy::KeyedHasher;
-use crate::store::{ensure_grids, ingest_file, ingest_updates_file, new_token, Role, Store};
+use crate::live::ensure_grids;
+use crate::store::{new_token, Role, Store};
 
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
@@ -114,7 +115,7 @@ fn prepare(st: &AppState) -> anyhow::Result<()> {
     let early = match (st.store.has_snapshot()?, st.store.active_grid_id()?) {
         (true, Some(active)) => {
             let s = st.clone();
-            Some((active, std::thread::spawn(move || s.read_frame())))
+            Some((active, std::thread::spawn(move || s.live.read_frame())))
         }
         _ => None,
     };
@@ -126,6 +127,9 @@ fn prepare(st: &AppState) -> anyhow::Result<()> {
         secs = t.elapsed().as_secs_f64(),
         "grid version active"
     );
+    let tg = std::time::Instant::now();
+    let grids = Grids::new(model, version);
+    tracing::info!(secs = tg.elapsed().as_secs_f64(), "grid index built");
     // A file of the data directory is read again only when its size or
     // modification time changed since it was ingested.
     let changed = |path: &std::path::Path| -> anyhow::Result<Option<(String, String)>> {
@@ -147,60 +151,37 @@ fn prepare(st: &AppState) -> anyhow::Result<()> {
         Ok((st.store.meta(&key)?.as_deref() != Some(stamp.as_str())).then_some((key, stamp)))
     };
     let mut ingested = false;
-    if let Some((key, stamp)) = changed(&events)? {
-        let t = std::time::Instant::now();
-        let v = crate::api::validator_of(st);
-        let out = ingest_file(
-            &st.store,
-            &model,
-            version.id,
-            &events,
-            &v,
-            cfg.ingest.batch_rows,
-            &mut |_| {},
-        )?;
-        st.store.set_meta(&key, &stamp)?;
-        ingested = true;
-        let s = &out.summary;
-        tracing::info!(
-            file = %events.display(), read = s.read, matched = s.matched, partial = s.partial, outside = s.outside,
-            updated = out.updated, unchanged = out.unchanged, stale = out.stale,
-            rejected = s.rejected, secs = t.elapsed().as_secs_f64(), "events ingested"
-        );
-    }
-    // Transition rows (case updates) after the cases they move.
-    for name in ["updates.csv", "updates.jsonl", "updates.parquet"] {
-        let path = data.join(name);
+    // Events first, then the transition rows (case updates) that move them.
+    let files = [(events, false)].into_iter().chain(
+        ["updates.csv", "updates.jsonl", "updates.parquet"]
+            .map(|name| (data.join(name), true)),
+    );
+    for (path, steps) in files {
         let Some((key, stamp)) = changed(&path)? else {
             continue;
         };
         let t = std::time::Instant::now();
-        let v = crate::api::validator_of(st);
-        let out = ingest_updates_file(
-            &st.store,
-            &model,
-            version.id,
-            &path,
-            &v,
-            cfg.ingest.batch_rows,
-        )?;
+        let batch = cfg.ingest.batch_rows;
+        let o = if steps {
+            st.live.load_steps_file(&grids, &path, batch)?
+        } else {
+            st.live.load_events_file(&grids, &path, batch)?
+        };
         st.store.set_meta(&key, &stamp)?;
         ingested = true;
         tracing::info!(
-            file = %path.display(), read = out.read, updated = out.updated, unchanged = out.unchanged,
-            stale = out.stale, pending = out.pending, rejected = out.rejected,
-            secs = t.elapsed().as_secs_f64(), "case updates ingested"
+            file = %path.display(), read = o.read, matched = o.matched, partial = o.partial, outside = o.outside,
+            updated = o.updated, unchanged = o.unchanged, stale = o.stale, pending = o.pending,
+            rejected = o.rejected, secs = t.elapsed().as_secs_f64(),
+            "{}", if steps { "case updates ingested" } else { "events ingested" }
         );
     }
-    let tg = std::time::Instant::now();
-    let grids = Grids::new(model, version);
-    tracing::info!(secs = tg.elapsed().as_secs_f64(), "grid index built");
     match early {
         Some((active, read)) if active == grids.version.id && !ingested => {
             let loaded = read
                 .join()
                 .map_err(|_| anyhow::anyhow!("reading the frame snapshot panicked"))??;
-            st.load_with(grids, loaded, t.elapsed().as_secs_f64())?;
+            st.live.load_with(grids, loaded, t.elapsed().as_secs_f64())?;
         }
         _ => st.load(grids)?,
     }

@@ -34,22 +34,8 @@ fn datetime(name: &str, v: impl Iterator<Item = Option<i64>>) -> PolarsResult<Co
         .map(Column::from)
 }
 
-/// Schema of the joined frame, for writers that need it before the first batch.
-pub fn joined_schema() -> Schema {
-    let dt = DataType::Datetime(TimeUnit::Microseconds, None);
-    let mut s = Schema::default();
-    for name in c::ALL {
-        let t = match name {
-            c::OCCURRED_AT | c::RESOLVED_AT | c::DEADLINE | c::UPDATED_AT => dt.clone(),
-            n if c::FLOW.contains(&n) => dt.clone(),
-            c::LON | c::LAT => DataType::Float64,
-            c::CLEARED | c::SOLVED => DataType::Boolean,
-            _ => DataType::String,
-        };
-        s.with_column(name.into(), t);
-    }
-    s
-}
+pub use crate::columns::joined_schema;
+
 
 /// A joined file written before some columns of [`c::ALL`] existed, read
 /// with those columns null (a file from before the lifecycle has no

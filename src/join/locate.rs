@@ -4,7 +4,6 @@
 use rayon::prelude::*;
 use rstar::primitives::{GeomWithData, Rectangle};
 use rstar::RTree;
-use serde::Serialize;
 
 use super::cells::{Cell, CellIndex};
 use super::pip::{bbox_of, BandedPolygon};
@@ -14,43 +13,8 @@ use crate::sort::counting_sort;
 /// "No unit".
 pub const NONE: u32 = u32::MAX;
 
-/// Where one event ended up (CONTRACT.md "What every row becomes").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    /// Inside a tier-3 grid.
-    Matched,
-    /// Inside a tier-1 or tier-2 unit but in no grid.
-    Partial,
-    /// Valid, in no unit at all.
-    Outside,
-    /// Invalid row; never located.
-    Rejected,
-}
+pub use crate::columns::Outcome;
 
-impl Outcome {
-    /// The outcome named by [`Outcome::as_str`].
-    pub fn parse(s: &str) -> Option<Outcome> {
-        [
-            Outcome::Matched,
-            Outcome::Partial,
-            Outcome::Outside,
-            Outcome::Rejected,
-        ]
-        .into_iter()
-        .find(|o| o.as_str() == s)
-    }
-
-    /// Stable lower-case name, as written in the `outcome` column.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Matched => "matched",
-            Outcome::Partial => "partial",
-            Outcome::Outside => "outside",
-            Outcome::Rejected => "rejected",
-        }
-    }
-}
 
 /// How tier-3 candidates are found before the exact test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::{Located, Result, Store};
 use crate::ingest::state::{canonical, is_closed, rank, status_of, Flow};
 use crate::ingest::{Event, Kind, Step};
-use crate::join::Outcome;
+use crate::columns::Outcome;
 
 /// What became of one row offered to the store.
 #[derive(Debug, Clone, PartialEq)]

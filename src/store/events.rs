@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use super::{Result, Store};
 use crate::ingest::Event;
-use crate::join::Outcome;
+use crate::columns::Outcome;
 
 /// An event with the codes of the units it landed in.
 #[derive(Debug, Clone, Copy)]

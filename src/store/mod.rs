@@ -19,7 +19,6 @@ mod cases;
 mod events;
 mod frame;
 mod grids;
-mod load;
 mod pseudonyms;
 mod schema;
 mod snapshot;
@@ -35,9 +34,6 @@ pub use cases::{Applied, Locate, Stored};
 pub use events::{IssueRow, Located};
 pub use frame::{bounded_chunks, compact_chunks, replace_rows, CHUNK_ROWS};
 pub use grids::GridVersion;
-pub use load::{
-    ensure_grids, ingest_file, ingest_updates_file, locate_one, FileIngest, UpdatesIngest,
-};
 pub use pseudonyms::{split_pseudonyms, with_pseudonyms, Pseudonyms, PSEUDONYMS};
 pub use snapshot::{frame_schema, FrameLoad, PendingSnapshot};
 pub use users::{
@@ -54,12 +50,6 @@ pub enum StoreError {
         #[source]
         source: rusqlite::Error,
     },
-    /// A grid file could not be loaded.
-    #[error(transparent)]
-    Grid(#[from] crate::grid::GridError),
-    /// An events file could not be read.
-    #[error(transparent)]
-    Ingest(#[from] crate::ingest::IngestError),
     /// A stored value does not parse back (a role name, a scope list).
     #[error("stored {what} is malformed: {reason}")]
     Corrupt { what: &'static str, reason: String },

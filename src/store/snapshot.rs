@@ -324,7 +324,7 @@ impl Store {
 /// The schema of the in-memory frame: the joined frame's without the
 /// pseudonyms.
 pub fn frame_schema() -> Schema {
-    let mut s = crate::join::joined_schema();
+    let mut s = crate::columns::joined_schema();
     for p in PSEUDONYMS {
         s.shift_remove(p);
     }

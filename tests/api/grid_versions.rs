@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 
 use super::support::{demo_dir, env, get, login};
 use wangge::api::Grids;
-use wangge::store::ensure_grids;
+use wangge::live::ensure_grids;
 
 /// Tier-3 code → number of stored events in it, and the grid version of every event.
 fn tier3_counts(db: &std::path::Path) -> (Vec<(String, i64)>, Vec<i64>) {

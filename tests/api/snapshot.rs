@@ -138,7 +138,7 @@ async fn a_restart_on_stored_pre_aggregates_answers_like_a_fresh_build() {
     let fresh = super::support::get(&e.app, uri, &t).await;
     assert_eq!(fresh.status, StatusCode::OK, "{}", fresh.text());
     let grids = super::support::demo_dir().join("grids.geojson");
-    let (model, version) = wangge::store::ensure_grids(&store, &grids).expect("grids");
+    let (model, version) = wangge::live::ensure_grids(&store, &grids).expect("grids");
     e.state
         .load(wangge::api::Grids::new(model, version))
         .expect("restart");
@@ -194,7 +194,7 @@ async fn a_restart_after_cases_moved_patches_the_snapshot_with_their_rows() {
         "patched snapshot = database"
     );
     let grids = super::support::demo_dir().join("grids.geojson");
-    let (model, version) = wangge::store::ensure_grids(&store, &grids).expect("grids");
+    let (model, version) = wangge::live::ensure_grids(&store, &grids).expect("grids");
     e.state
         .load(wangge::api::Grids::new(model, version))
         .expect("restart");

@@ -11,10 +11,9 @@ use axum::Router;
 use tower::ServiceExt;
 use wangge::api::{app, AppState, Config, Grids};
 use wangge::demo::{generate, DemoOptions};
-use wangge::ingest::crs::Crs;
 use wangge::ingest::privacy::KeyedHasher;
-use wangge::ingest::Validator;
-use wangge::store::{ensure_grids, ingest_file, AuditEntry, Role, Store};
+use wangge::live::ensure_grids;
+use wangge::store::{AuditEntry, Role, Store};
 
 /// Demo county with 600 grids (the fewest the real villages allow) and 20,000 events.
 pub fn demo_dir() -> &'static Path {
@@ -68,21 +67,15 @@ pub fn env_with(f: impl FnOnce(&mut Config)) -> Env {
     let store = Arc::new(Store::open(&cfg.database()).expect("store"));
     let hasher = KeyedHasher::new([7; 32]);
     let (model, version) = ensure_grids(&store, &demo.join("grids.geojson")).expect("grids");
-    let v = Validator {
-        crs: Crs::Wgs84,
-        tz: chrono_tz::Asia::Shanghai,
-        hasher: &hasher,
-    };
-    ingest_file(
-        &store,
-        &model,
-        version.id,
-        &demo.join("events.csv"),
-        &v,
-        5000,
-        &mut |_| {},
-    )
-    .expect("ingest");
+    // The start-up path: the demo's events through the live pipeline.
+    let state = AppState::new(cfg, store.clone(), hasher);
+    let grids = Grids::new(model, version);
+    let loaded = state
+        .live
+        .load_events_file(&grids, &demo.join("events.csv"), 5000)
+        .expect("ingest");
+    assert!(loaded.balanced(), "{loaded:?}");
+    let model = &grids.model;
     // Grids that hold events, so every endpoint has something to leak.
     let conn = rusqlite::Connection::open(store.path()).expect("db");
     let mut st = conn
@@ -142,8 +135,7 @@ pub fn env_with(f: impl FnOnce(&mut Config)) -> Env {
             PASSWORD,
         )
         .expect("analyst");
-    let state = AppState::new(cfg, store, hasher);
-    state.load(Grids::new(model, version)).expect("frame");
+    state.load(grids).expect("frame");
     Env {
         _dir: dir,
         app: app(state.clone()),

@@ -1,0 +1,463 @@
+//! The one ingest pipeline: validated rows → the writer's scope → located
+//! → stored (new cases inserted, stored ones moved, steps folded in) →
+//! the frame rows of what changed, with every row's outcome counted.
+//!
+//! `POST /api/v1/events`, `POST /api/v1/updates`, Open311, the data
+//! directory's files at start-up, `wangge ingest` and the tests all come
+//! through [`Pipeline`]; the store is called once per batch, in one
+//! transaction, and answers before anything is acknowledged.
+
+use std::path::Path;
+
+use polars::prelude::DataFrame;
+use serde::Serialize;
+
+use super::error::{LiveError, Result};
+use super::grids::Grids;
+use super::parse::Parsed;
+use crate::columns::Outcome;
+use crate::grid::GridModel;
+use crate::ingest::{read_file, read_updates, Batch, Event, Kind, ParsedSteps, Step, Validator};
+use crate::join::joined_frame;
+use crate::store::{Applied, Located, Store, Stored};
+
+/// Where a writer may write: the units its rows may land in, and the
+/// stored cases it may change.
+pub trait WriteScope: Sync {
+    /// Writes everywhere (no per-row check needed).
+    fn is_all(&self) -> bool;
+    /// Whether the unit with these tier codes is the writer's.
+    fn covers(&self, model: &GridModel, tiers: [Option<&str>; 3]) -> bool;
+}
+
+/// A writer of the whole county: files of the data directory, `wangge ingest`.
+pub struct Everywhere;
+
+impl WriteScope for Everywhere {
+    fn is_all(&self) -> bool {
+        true
+    }
+    fn covers(&self, _: &GridModel, _: [Option<&str>; 3]) -> bool {
+        true
+    }
+}
+
+/// The one answer to a row a writer may not write: the same whether the
+/// place is another unit's, the id is another unit's case, or the case is
+/// not known, so a reply tells nothing about what is stored elsewhere.
+pub const NOT_YOURS: &str =
+    "scope: outside the units you may write to (or not a case you may change)";
+
+/// Why a step for a case not stored yet is kept.
+const WAITING: &str = "the case is not stored yet; applied when it arrives";
+
+/// One row's fate.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RowOutcome {
+    /// 1-based row (data line for CSV and JSON Lines, element for arrays).
+    pub row: u64,
+    pub id: Option<String>,
+    /// matched, partial, outside (new rows), updated, unchanged, stale, pending or rejected.
+    pub outcome: &'static str,
+    /// Deepest unit holding the event, when in the caller's scope.
+    pub unit: Option<String>,
+    /// Why a row was rejected.
+    pub reason: Option<String>,
+}
+
+/// Counts add up: read = matched + partial + outside + updated + unchanged
+/// + stale + pending + rejected.
+#[derive(Debug, Default, Clone, Serialize, utoipa::ToSchema)]
+pub struct Tally {
+    pub read: u64,
+    /// New events inside a grid.
+    pub matched: u64,
+    pub partial: u64,
+    pub outside: u64,
+    /// Rows that changed a stored case.
+    pub updated: u64,
+    /// The same version again: nothing counted twice.
+    pub unchanged: u64,
+    /// Older than the stored case: kept in its history, the case unchanged.
+    pub stale: u64,
+    /// Updates for cases not received yet, applied when they arrive.
+    pub pending: u64,
+    pub rejected: u64,
+    /// Of `rejected`, conflicts with a stored version.
+    pub duplicates: u64,
+}
+
+impl Tally {
+    /// True when every row read has exactly one outcome.
+    pub fn balanced(&self) -> bool {
+        self.read
+            == self.matched
+                + self.partial
+                + self.outside
+                + self.updated
+                + self.unchanged
+                + self.stale
+                + self.pending
+                + self.rejected
+    }
+
+    /// New events stored.
+    pub fn inserted(&self) -> u64 {
+        self.matched + self.partial + self.outside
+    }
+
+    fn add(&mut self, o: &Tally) {
+        self.read += o.read;
+        self.matched += o.matched;
+        self.partial += o.partial;
+        self.outside += o.outside;
+        self.updated += o.updated;
+        self.unchanged += o.unchanged;
+        self.stale += o.stale;
+        self.pending += o.pending;
+        self.rejected += o.rejected;
+        self.duplicates += o.duplicates;
+    }
+
+    /// Counts one row's fate; its outcome and reason.
+    fn count(&mut self, fate: &Fate) -> (&'static str, Option<String>) {
+        match fate {
+            Fate::New(o) => {
+                match o {
+                    Outcome::Matched => self.matched += 1,
+                    Outcome::Partial => self.partial += 1,
+                    Outcome::Outside => self.outside += 1,
+                    Outcome::Rejected => self.rejected += 1,
+                }
+                (o.as_str(), None)
+            }
+            Fate::NotYours => {
+                self.rejected += 1;
+                ("rejected", Some(NOT_YOURS.to_owned()))
+            }
+            Fate::Stored(s) => {
+                let reason = match s {
+                    Stored::Updated => {
+                        self.updated += 1;
+                        None
+                    }
+                    Stored::Unchanged => {
+                        self.unchanged += 1;
+                        None
+                    }
+                    Stored::Stale => {
+                        self.stale += 1;
+                        None
+                    }
+                    Stored::Pending => {
+                        self.pending += 1;
+                        Some(WAITING.to_owned())
+                    }
+                    Stored::Conflict(reason) => {
+                        self.rejected += 1;
+                        Some(reason.clone())
+                    }
+                    // Not a fate of a row already stored.
+                    Stored::New => None,
+                };
+                (s.as_str(), reason)
+            }
+        }
+    }
+}
+
+/// The answer to a batch: the counts and every row's outcome.
+#[derive(Debug, Default, Serialize, utoipa::ToSchema)]
+pub struct IngestResponse {
+    #[serde(flatten)]
+    pub tally: Tally,
+    pub rows: Vec<RowOutcome>,
+}
+
+/// What became of one valid row.
+#[derive(Debug)]
+enum Fate {
+    /// A case not seen before, located (outcome and unit).
+    New(Outcome),
+    /// A row about a stored case (or a step waiting for one).
+    Stored(Stored),
+    /// Outside the writer's scope.
+    NotYours,
+}
+
+/// Frame rows of what a batch changed: new cases, and the new current
+/// rows of stored ones.
+#[derive(Default)]
+pub struct FrameRows {
+    pub new: Option<DataFrame>,
+    pub changed: Option<DataFrame>,
+}
+
+/// One writer's batch into the store.
+pub struct Pipeline<'a> {
+    pub store: &'a Store,
+    pub grids: &'a Grids,
+    pub scope: &'a dyn WriteScope,
+    /// Recorded with each new case: `user:NAME`, `token:NAME`, `file:NAME`.
+    pub writer: &'a str,
+    /// Build the frame rows of the batch (a running service), or not (a
+    /// load before the frame is built from the database).
+    pub frame: bool,
+}
+
+/// Valid rows and, per row read, its number, id and index among them (or why not).
+type Index = Vec<(u64, Option<String>, std::result::Result<usize, String>)>;
+
+fn split<T>(parsed: Vec<(u64, Option<String>, std::result::Result<T, crate::ingest::RowError>)>) -> (Vec<T>, Index) {
+    let mut valid = Vec::new();
+    let index = parsed
+        .into_iter()
+        .map(|(n, id, r)| match r {
+            Ok(x) => {
+                valid.push(x);
+                (n, id, Ok(valid.len() - 1))
+            }
+            Err(e) => (n, id, Err(format!("{}: {}", e.column, e.reason))),
+        })
+        .collect();
+    (valid, index)
+}
+
+impl Pipeline<'_> {
+    /// Parsed events (with the rows that did not parse) into the store.
+    pub fn events(&self, parsed: Parsed) -> Result<(IngestResponse, FrameRows)> {
+        let (valid, index) = split(parsed);
+        let (fates, units, frame) = self.apply_events(valid)?;
+        let mut out = IngestResponse::default();
+        for (n, id, r) in index {
+            out.tally.read += 1;
+            let row = match r {
+                Err(reason) => {
+                    out.tally.rejected += 1;
+                    RowOutcome { row: n, id, outcome: "rejected", unit: None, reason: Some(reason) }
+                }
+                Ok(k) => {
+                    if matches!(fates[k], Fate::Stored(Stored::Conflict(_))) {
+                        out.tally.duplicates += 1;
+                    }
+                    let (outcome, reason) = out.tally.count(&fates[k]);
+                    RowOutcome { row: n, id, outcome, unit: units[k].clone(), reason }
+                }
+            };
+            out.rows.push(row);
+        }
+        Ok((out, frame))
+    }
+
+    /// Parsed transition rows into the store.
+    pub fn steps(&self, parsed: ParsedSteps) -> Result<(IngestResponse, FrameRows)> {
+        let (valid, index) = split(parsed);
+        let (fates, frame) = self.apply_steps(valid)?;
+        let mut out = IngestResponse::default();
+        for (n, id, r) in index {
+            out.tally.read += 1;
+            let (outcome, reason) = match r {
+                Err(reason) => {
+                    out.tally.rejected += 1;
+                    ("rejected", Some(reason))
+                }
+                Ok(k) => out.tally.count(&fates[k]),
+            };
+            out.rows.push(RowOutcome { row: n, id, outcome, unit: None, reason });
+        }
+        Ok((out, frame))
+    }
+
+    /// An events file, in transactions of `batch_rows` events; rejected
+    /// rows are logged with file, row and reason (the first 20).
+    pub fn events_file(&self, path: &Path, v: &Validator<'_>, batch_rows: usize) -> Result<Tally> {
+        let mut out = Tally::default();
+        let mut failure = None;
+        let mut logged = 0;
+        let read = read_file(path, None, v, &mut |batch: Batch| {
+            out.read += batch.read;
+            out.rejected += batch.rejects.len() as u64;
+            for r in &batch.rejects {
+                if logged < 20 {
+                    logged += 1;
+                    tracing::warn!(file = %r.file, row = r.row, column = %r.column, reason = %r.reason, "row rejected");
+                }
+            }
+            let Batch { events, rows, file, .. } = batch;
+            let mut events = events.into_iter();
+            for chunk_rows in rows.chunks(batch_rows.max(1)) {
+                let chunk: Vec<Event> = events.by_ref().take(chunk_rows.len()).collect();
+                let (fates, _, _) = match self.apply_events(chunk) {
+                    Ok(f) => f,
+                    Err(e) => {
+                        failure = Some(e);
+                        return Err(crate::ingest::IngestError::Output("database write failed".into()));
+                    }
+                };
+                for (row, fate) in chunk_rows.iter().zip(&fates) {
+                    let mut one = Tally { read: 0, ..Tally::default() };
+                    if matches!(fate, Fate::Stored(Stored::Conflict(_))) {
+                        one.duplicates += 1;
+                    }
+                    let (_, reason) = one.count(fate);
+                    if one.rejected > 0 && logged < 20 {
+                        logged += 1;
+                        tracing::warn!(%file, row, reason = reason.unwrap_or_default(), "row rejected");
+                    }
+                    out.add(&one);
+                }
+            }
+            Ok(())
+        });
+        match read {
+            Ok(_) => Ok(out),
+            Err(e) => Err(failure.unwrap_or_else(|| e.into())),
+        }
+    }
+
+    /// A file of transition rows, in transactions of `batch_rows` rows.
+    pub fn steps_file(&self, path: &Path, v: &Validator<'_>, batch_rows: usize) -> Result<Tally> {
+        let (steps, rejects) = read_updates(path, v)?;
+        let mut out = Tally {
+            read: (steps.len() + rejects.len()) as u64,
+            rejected: rejects.len() as u64,
+            ..Tally::default()
+        };
+        for r in rejects.iter().take(20) {
+            tracing::warn!(file = %r.file, row = r.row, column = %r.column, reason = %r.reason, "update row rejected");
+        }
+        let mut logged = 0;
+        let mut steps = steps.into_iter();
+        loop {
+            let chunk: Vec<(u64, Step)> = steps.by_ref().take(batch_rows.max(1)).collect();
+            if chunk.is_empty() {
+                break;
+            }
+            let rows: Vec<u64> = chunk.iter().map(|c| c.0).collect();
+            let (fates, _) = self.apply_steps(chunk.into_iter().map(|c| c.1).collect())?;
+            for (row, fate) in rows.iter().zip(&fates) {
+                let mut one = Tally::default();
+                let (_, reason) = one.count(fate);
+                if one.rejected > 0 && logged < 20 {
+                    logged += 1;
+                    tracing::warn!(file = %path.display(), row, reason = reason.unwrap_or_default(), "update rejected");
+                }
+                out.add(&one);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Valid events into the store: their fates, the unit each new one
+    /// landed in (when the writer may see it) and the frame rows.
+    fn apply_events(&self, events: Vec<Event>) -> Result<(Vec<Fate>, Vec<Option<String>>, FrameRows)> {
+        let g = self.grids;
+        let hits = g.locate_events(&events);
+        // A row lands only inside the writer's units, and changes a stored
+        // case only when that case lies inside them too.
+        let allowed: Vec<bool> = if self.scope.is_all() {
+            vec![true; events.len()]
+        } else {
+            let keys: Vec<(Kind, &str)> = events.iter().map(|e| (e.kind, e.id.as_str())).collect();
+            let stored = self.store.stored_tiers(&keys)?;
+            (0..events.len())
+                .map(|k| {
+                    let there = stored[k].as_ref().map(|t| t.each_ref().map(|c| c.as_deref()));
+                    self.scope.covers(&g.model, g.codes(hits[k].1))
+                        && there.is_none_or(|t| self.scope.covers(&g.model, t))
+                })
+                .collect()
+        };
+        let mine: Vec<usize> = (0..events.len()).filter(|&k| allowed[k]).collect();
+        let located: Vec<Located<'_>> = mine
+            .iter()
+            .map(|&k| Located { event: &events[k], outcome: hits[k].0, tiers: g.codes(hits[k].1) })
+            .collect();
+        let applied = self.store.apply_events(
+            g.version.id,
+            &located,
+            &|x, y| g.locate_one(x, y),
+            self.writer,
+        )?;
+        let frame = self.frame_rows(&applied)?;
+        let mut fates: Vec<Fate> = (0..events.len()).map(|_| Fate::NotYours).collect();
+        let mut units = vec![None; events.len()];
+        for (&k, a) in mine.iter().zip(applied) {
+            fates[k] = match a.stored {
+                Stored::New => {
+                    units[k] = g.codes(hits[k].1).iter().rev().flatten().next().map(|s| (*s).to_owned());
+                    Fate::New(hits[k].0)
+                }
+                s => Fate::Stored(s),
+            };
+        }
+        Ok((fates, units, frame))
+    }
+
+    /// Valid steps into the store (or waiting for their case).
+    fn apply_steps(&self, steps: Vec<Step>) -> Result<(Vec<Fate>, FrameRows)> {
+        let g = self.grids;
+        // A step moves a case only inside the writer's units (also where it
+        // moves it to); a step for a case not stored yet waits only when the
+        // writer writes everywhere, so nobody can prepare a case they do not own.
+        let allowed: Vec<bool> = if self.scope.is_all() {
+            vec![true; steps.len()]
+        } else {
+            let keys: Vec<(Kind, &str)> = steps.iter().map(|s| (Kind::Issue, s.issue_id.as_str())).collect();
+            let stored = self.store.stored_tiers(&keys)?;
+            steps
+                .iter()
+                .zip(&stored)
+                .map(|(s, t)| {
+                    let Some(t) = t else { return false };
+                    let moved_to = match (s.lon, s.lat) {
+                        (Some(x), Some(y)) => Some(g.locate_one(x, y).1),
+                        _ => None,
+                    };
+                    self.scope.covers(&g.model, t.each_ref().map(|c| c.as_deref()))
+                        && moved_to.is_none_or(|m| self.scope.covers(&g.model, m.each_ref().map(|c| c.as_deref())))
+                })
+                .collect()
+        };
+        let mine: Vec<Step> = steps.iter().zip(&allowed).filter(|(_, &a)| a).map(|(s, _)| s.clone()).collect();
+        let applied = self.store.apply_updates(g.version.id, &mine, &|x, y| g.locate_one(x, y))?;
+        let frame = self.frame_rows(&applied)?;
+        let mut applied = applied.into_iter();
+        let fates = allowed
+            .iter()
+            .map(|&a| match a {
+                true => applied
+                    .next()
+                    .map(|a| Fate::Stored(a.stored))
+                    .ok_or_else(|| LiveError::Internal("the store answered fewer steps than it was given".into())),
+                false => Ok(Fate::NotYours),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok((fates, frame))
+    }
+
+    /// The joined frame rows of new and changed cases.
+    fn frame_rows(&self, applied: &[Applied]) -> Result<FrameRows> {
+        let mut out = FrameRows::default();
+        if !self.frame {
+            return Ok(out);
+        }
+        let (mut new, mut changed) = (Vec::new(), Vec::new());
+        for a in applied {
+            match (&a.stored, &a.current) {
+                (Stored::New, Some(e)) => new.push(e.clone()),
+                (_, Some(e)) => changed.push(e.clone()),
+                _ => {}
+            }
+        }
+        let g = self.grids;
+        for (events, slot) in [(new, &mut out.new), (changed, &mut out.changed)] {
+            if events.is_empty() {
+                continue;
+            }
+            let hits = g.locate_events(&events);
+            *slot = Some(joined_frame(&g.model, &g.tiers, &events, &hits)?);
+        }
+        Ok(out)
+    }
+}
