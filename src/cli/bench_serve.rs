@@ -644,12 +644,12 @@ fn urlencode(s: &str) -> String {
         .collect()
 }
 
+/// Requests sent in order by one client: (path, JSON body).
+type Unit = Vec<(&'static str, Vec<u8>)>;
+
 /// Batches of JSON events built from rows of the joined file (positions,
 /// times and categories of real demo events) under fresh ids.
-fn ingest_bodies(
-    b: &ServeBench,
-    updates: bool,
-) -> anyhow::Result<Vec<Vec<(&'static str, Vec<u8>)>>> {
+fn ingest_bodies(b: &ServeBench, updates: bool) -> anyhow::Result<Vec<Unit>> {
     let p = b.joined.to_str().context("path is not UTF-8")?;
     let df = LazyFrame::scan_parquet(PlRefPath::from(p), ScanArgsParquet::default())?
         .filter(col(c::OUTCOME).eq(lit("matched")))

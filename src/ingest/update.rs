@@ -278,6 +278,9 @@ impl Validator<'_> {
     }
 }
 
+/// Valid steps with their row numbers, and the rejected rows.
+pub type StepsRead = (Vec<(u64, Step)>, Vec<super::Reject>);
+
 /// A whole file of transition rows: CSV (UTF-8 with or without BOM, or
 /// GB18030/GBK), JSON Lines or Parquet, headers, keys and columns by
 /// contract name or Chinese alias. Returns each valid step with its row number (CSV: the line, the
@@ -286,7 +289,7 @@ impl Validator<'_> {
 pub fn read_updates(
     path: &std::path::Path,
     v: &Validator<'_>,
-) -> Result<(Vec<(u64, Step)>, Vec<super::Reject>), super::IngestError> {
+) -> Result<StepsRead, super::IngestError> {
     use super::IngestError;
     let bytes = std::fs::read(path).map_err(|source| IngestError::Io {
         path: path.to_owned(),

@@ -450,7 +450,7 @@ async fn a_published_monthly_report_is_reproduced() {
             };
             steps.push(step(&id, "dispatch", &day(d, 15), "派遣"));
             steps.push(step(&id, "close", &at, "结案"));
-        } else if k >= 996 && k < 999 {
+        } else if (996..999).contains(&k) {
             steps.push(step(&id, "void", &day(d, 10), "作废"));
         } else if k >= 999 {
             steps.push(step(&id, "hold", &day(d, 10), "挂账"));
