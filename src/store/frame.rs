@@ -153,21 +153,34 @@ impl Store {
 /// cases copies the chunks that hold them, not the whole frame.
 pub const CHUNK_ROWS: usize = 1 << 16;
 
-/// `frame` cut into chunks of [`CHUNK_ROWS`] rows (zero-copy: the chunks
-/// share the buffers they were cut from).
+/// `frame` with every chunk longer than [`CHUNK_ROWS`] cut into chunks of
+/// that many rows (zero-copy: the pieces share the buffers they were cut
+/// from; nothing is copied).
 pub fn bounded_chunks(frame: DataFrame) -> PolarsResult<DataFrame> {
     let n = frame.height();
-    if n <= CHUNK_ROWS {
+    let Some(first) = frame.columns().first() else {
         return Ok(frame);
+    };
+    let lengths: Vec<usize> = first.as_materialized_series().chunk_lengths().collect();
+    if lengths.iter().all(|&l| l <= CHUNK_ROWS) {
+        return Ok(frame);
+    }
+    let mut pieces: Vec<(usize, usize)> = Vec::new();
+    let mut offset = 0;
+    for len in lengths {
+        for start in (0..len).step_by(CHUNK_ROWS) {
+            pieces.push((offset + start, CHUNK_ROWS.min(len - start)));
+        }
+        offset += len;
     }
     let cols = frame
         .columns()
         .iter()
         .map(|c| {
-            let s = c.as_materialized_series().rechunk();
-            let mut out = s.slice(0, CHUNK_ROWS);
-            for start in (CHUNK_ROWS..n).step_by(CHUNK_ROWS) {
-                out.append(&s.slice(start as i64, CHUNK_ROWS.min(n - start)))?;
+            let s = c.as_materialized_series();
+            let mut out = s.slice(0, 0);
+            for &(start, len) in &pieces {
+                out.append(&s.slice(start as i64, len))?;
             }
             Ok(Column::from(out))
         })
