@@ -26,13 +26,6 @@ pub struct Metrics {
     requests: Mutex<HashMap<String, ByStatus>>,
     /// Sum of request seconds, in µs.
     latency_us: AtomicU64,
-    pub ingest_read: AtomicU64,
-    pub ingest_stored: AtomicU64,
-    pub ingest_rejected: AtomicU64,
-    pub ingest_duplicates: AtomicU64,
-    pub updates_read: AtomicU64,
-    pub frame_rows: AtomicU64,
-    pub rebuilds: AtomicU64,
     pub cache_hits: AtomicU64,
     pub cache_misses: AtomicU64,
 }
@@ -124,6 +117,7 @@ pub async fn metrics(
         .into_response();
     }
     let m = &st.metrics;
+    let live = &st.live.counters;
     let mut out = String::new();
     out.push_str("# HELP wangge_http_requests_total HTTP requests by route, method and status.\n# TYPE wangge_http_requests_total counter\n");
     let mut total = 0;
@@ -148,32 +142,32 @@ pub async fn metrics(
         (
             "wangge_ingest_rows_total",
             "Rows received by the ingest endpoint.",
-            &m.ingest_read,
+            &live.ingest_read,
         ),
         (
             "wangge_ingest_stored_total",
             "Events newly stored by the ingest endpoint.",
-            &m.ingest_stored,
+            &live.ingest_stored,
         ),
         (
             "wangge_ingest_rejected_total",
             "Rows rejected by the ingest endpoint (duplicates included).",
-            &m.ingest_rejected,
+            &live.ingest_rejected,
         ),
         (
             "wangge_ingest_duplicates_total",
             "Rows whose (kind, id) was already stored.",
-            &m.ingest_duplicates,
+            &live.ingest_duplicates,
         ),
         (
             "wangge_updates_rows_total",
             "Transition rows received by the updates endpoints.",
-            &m.updates_read,
+            &live.updates_read,
         ),
         (
             "wangge_frame_rebuilds_total",
             "Rebuilds of the analytics frame after ingest.",
-            &m.rebuilds,
+            &live.rebuilds,
         ),
         (
             "wangge_map_cache_hits_total",
@@ -196,7 +190,7 @@ pub async fn metrics(
     let _ = writeln!(
         out,
         "# HELP wangge_frame_rows Events in the analytics frame.\n# TYPE wangge_frame_rows gauge\nwangge_frame_rows {}",
-        m.frame_rows.load(Ordering::Relaxed)
+        live.frame_rows.load(Ordering::Relaxed)
     );
     let pending = st.store.pending_updates().unwrap_or(-1);
     let _ = writeln!(
