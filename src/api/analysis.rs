@@ -83,7 +83,8 @@ pub async fn trend(
     let snap = st.snapshot()?;
     st.blocking(move || {
         let model = &snap.grids.model;
-        let i = Scope::of(c.user(), model).unit(model, &t.unit)?;
+        let scope = Scope::of(c.user(), model);
+        let i = scope.unit(model, &t.unit)?;
         let u = model.unit(i);
         let pre = snap.pre.cut(u.level, &u.code)?;
         let range = snap.pre.day_range()?;
@@ -117,7 +118,9 @@ pub async fn trend(
             let ing = ingredients(&pre, model, u.level, &pq)?
                 .remove(&u.code)
                 .unwrap_or_default();
-            values.push((def.value)(&ing, &cx));
+            // Period by period: a small remainder in one month is withheld there.
+            let shown = super::disclosure::shown(&scope, model, &pre, &pq, i)?.metric(def.name);
+            values.push((def.value)(&ing, &cx).filter(|_| shown));
         }
         let series = starts
             .iter()
@@ -143,7 +146,8 @@ pub async fn trend(
             .map(|k| (*k).to_owned())
             .filter(|k| q.wants_kind(k))
             .collect();
-        let alerts = if def.is_count && u.level > 0 {
+        // Spike alerts give observed counts: only for units seen fully.
+        let alerts = if def.is_count && u.level > 0 && scope.full(i) {
             let aq = Query { kinds, ..q.clone() };
             let params = AlertParams {
                 granularity: g,

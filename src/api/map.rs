@@ -20,6 +20,7 @@ use sha2::{Digest, Sha256};
 use super::auth::Caller;
 use super::error::ApiError;
 use super::extract::{IfNoneMatch, P, Q};
+use super::disclosure::shown;
 use super::scope::Scope;
 use super::state::{AppState, Cached};
 use crate::analytics::metrics::ingredients;
@@ -183,10 +184,16 @@ fn map_body(st: &AppState, c: &Caller, q: &MapQuery) -> Result<Vec<u8>, ApiError
     let scope = Scope::of(c.user(), model);
     let parent = scope.parent(model, q.parent.as_deref())?;
     let values = metric_values(&snap.pre, model, q.level, &query, def)?;
-    let rows: Vec<_> = values
-        .iter()
+    let mut rows: Vec<(usize, Option<f64>)> = values
+        .into_iter()
         .filter(|(i, _)| scope.total(*i) && under(model, *i, parent))
         .collect();
+    // Units seen only as totals: what subtraction would reveal is withheld.
+    for (i, v) in rows.iter_mut().filter(|(i, _)| !scope.full(*i)) {
+        if !shown(&scope, model, &snap.pre, &query, *i)?.metric(def.name) {
+            *v = None;
+        }
+    }
     let values: Vec<_> = rows
         .iter()
         .map(|(i, v)| {
@@ -330,9 +337,15 @@ pub async fn kpis(
     let snap = st.snapshot()?;
     st.blocking(move || {
         let model = &snap.grids.model;
-        let i = Scope::of(c.user(), model).unit(model, &code)?;
+        let scope = Scope::of(c.user(), model);
+        let i = scope.unit(model, &code)?;
         let u = model.unit(i);
         let cx = UnitContext::of(model, i);
+        // A figure withheld now or in a base window is withheld with its change.
+        let mut guards = vec![shown(&scope, model, &snap.pre, &q, i)?];
+        for b in [q.same_period_last_year(), q.previous_period()].into_iter().flatten() {
+            guards.push(shown(&scope, model, &snap.pre, &b, i)?);
+        }
         let at = |q: Option<Query>| -> Result<Option<crate::analytics::Ingredients>, ApiError> {
             let Some(q) = q else { return Ok(None) };
             Ok(Some(
@@ -363,6 +376,18 @@ pub async fn kpis(
         let kpis = catalogue()
             .iter()
             .map(|m| {
+                if !guards.iter().all(|g| g.metric(m.name)) {
+                    let none = || ChangeDto {
+                        abs: None,
+                        pct: None,
+                    };
+                    return Kpi {
+                        metric: m.name,
+                        value: None,
+                        yoy: none(),
+                        mom: none(),
+                    };
+                }
                 let value = (m.value)(&now, &cx);
                 Kpi {
                     metric: m.name,

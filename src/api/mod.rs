@@ -9,6 +9,7 @@
 
 mod analysis;
 mod auth;
+pub mod disclosure;
 pub mod config;
 mod error;
 mod export;

@@ -498,3 +498,76 @@ async fn the_category_choices_come_from_the_callers_units_only() {
     let county = get(&e.app, "/api/v1/categories", &admin).await.json();
     assert!(total(&mine) < total(&county));
 }
+
+/// The map value of `code` in a `/api/v1/map` answer.
+fn value_of(map: &Value, code: &str) -> Option<f64> {
+    map["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["code"] == code)
+        .unwrap_or_else(|| panic!("{code} not in {map}"))["value"]
+        .as_f64()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subtracting_what_a_chief_sees_never_isolates_a_hidden_grid() {
+    let e = env();
+    let snap = e.state.snapshot().unwrap();
+    let model = &snap.grids.model;
+    // A village of at least three grids, and two chiefs: one on every grid
+    // of it but one (the village minus their grids would be that grid), one
+    // on every grid but two.
+    let v = model
+        .level(2)
+        .find(|&v| model.unit(v).children.len() >= 3)
+        .expect("a village with three grids");
+    let village = model.unit(v).code.clone();
+    let grids: Vec<String> = model.unit(v).children.iter().map(|&g| model.unit(g).code.clone()).collect();
+    let n = grids.len();
+    for (name, mine) in [("chief_but_one", &grids[..n - 1]), ("chief_but_two", &grids[..n - 2])] {
+        e.state
+            .store
+            .add_user(name, wangge::store::Role::Chief, mine, super::support::PASSWORD)
+            .unwrap();
+    }
+    let admin = login(&e.app, "admin").await;
+    let (one, two) = (login(&e.app, "chief_but_one").await, login(&e.app, "chief_but_two").await);
+    let map = |t: String| {
+        let app = e.app.clone();
+        async move { get(&app, "/api/v1/map?level=2&metric=event_count", &t).await.json() }
+    };
+    let total = value_of(&map(admin.clone()).await, &village).expect("the village has events");
+    assert!(total > 0.0);
+
+    // One grid hidden: no figure of the village, in the map, the KPIs or the trend.
+    assert_eq!(value_of(&map(one.clone()).await, &village), None);
+    let kpis = get(&e.app, &format!("/api/v1/units/{village}/kpis"), &one).await.json();
+    assert!(
+        kpis["kpis"].as_array().unwrap().iter().all(|k| k["value"].is_null()
+            && k["yoy"]["abs"].is_null()
+            && k["mom"]["abs"].is_null()),
+        "{kpis}"
+    );
+    let trend = get(&e.app, &format!("/api/v1/trend?unit={village}&metric=event_count"), &one).await.json();
+    let series = trend["series"].as_array().unwrap();
+    assert!(!series.is_empty() && series.iter().all(|p| p["value"].is_null()), "{trend}");
+    assert!(trend["alerts"].as_array().unwrap().is_empty());
+    // Their own grids stay as they are.
+    let m3 = get(&e.app, "/api/v1/map?level=3&metric=event_count", &one).await.json();
+    let a3 = get(&e.app, "/api/v1/map?level=3&metric=event_count", &admin).await.json();
+    for g in &grids[..n - 1] {
+        assert_eq!(value_of(&m3, g), value_of(&a3, g));
+    }
+
+    // Two grids hidden: the village is shown unless the two together hold
+    // fewer than five events (then the subtraction would be a small cell).
+    let seen: f64 = grids[..n - 2].iter().filter_map(|g| value_of(&a3, g)).sum();
+    let rest = total - seen;
+    let shown = value_of(&map(two).await, &village);
+    if rest > 0.0 && rest < 5.0 {
+        assert_eq!(shown, None, "remainder {rest}");
+    } else {
+        assert_eq!(shown, Some(total), "remainder {rest}");
+    }
+}
