@@ -1,7 +1,10 @@
 // Compare view for leaders: the league table of a unit's children for the
 // chosen metric, with 95% intervals (every metric that has one, counts
 // included), rank change, a sparkline per row and the assessment-score
-// breakdown. Sortable by every column; clicking a row calls onPick(code)
+// breakdown. Rates carry the funnel plot's standing (显著优于 / 无显著差异
+// / 显著差于 against the pooled level); units of one standing share a rank
+// range, and a rank change is shown only when the standing changed.
+// Sortable by every column; clicking a row calls onPick(code)
 // (the map flies there) and shows that row's score parts. Every sparkline
 // is drawn over the same periods, which tile exactly the selected window,
 // so a point at the same x is the same period in every row.
@@ -20,7 +23,7 @@ let sortAsc = true;
 let seq = 0;
 
 const COLUMNS = [
-  ['rank', 'rank'], ['name', 'name'], ['value', 'value'], ['interval', 'ci_low'], ['smoothed', 'smoothed'],
+  ['rank', 'rank'], ['name', 'name'], ['standing', 'standing_order'], ['value', 'value'], ['interval', 'ci_low'], ['smoothed', 'smoothed'],
   ['volume', 'volume'], ['rank_change', 'change'], ['score', 'score_total'], ['spark', null],
 ];
 
@@ -38,7 +41,8 @@ export async function renderCompare(el, unit, onPick) {
     grain = r.spark_grain || 'month';
     rows = r.rows.map((x) => ({
       ...x,
-      change: x.prev_rank === null || x.prev_rank === undefined ? null : x.prev_rank - x.rank,
+      change: x.rank_change ?? null,
+      standing_order: x.standing ? { better: 0, as_expected: 1, worse: 2 }[x.standing] : null,
       score_total: x.score?.total ?? null,
     }));
   } catch (e) {
@@ -62,7 +66,7 @@ function draw(el, unit, onPick) {
   const axis = periods.length
     ? t('spark_axis', { from: periods[0].label, to: periods[periods.length - 1].label, grain: t(`grain_${grain}`) })
     : '';
-  const titles = { interval: t('interval_title'), spark: axis };
+  const titles = { interval: t('interval_title'), spark: axis, standing: t('standing_title') };
   // A rank is better or worse only for a metric with a direction (a
   // neutral count's arrow shows movement, not merit).
   const judged = String(m.direction || 'neutral') !== 'neutral';
@@ -71,8 +75,9 @@ function draw(el, unit, onPick) {
     <div class="table-wrap"><table id="league"><thead><tr>${COLUMNS.map(([label, key]) =>
       `<th data-col="${label}"${titles[label] ? ` title="${esc(titles[label])}"` : ''} ${key ? `data-sort="${key}" class="sortable${key === sortKey ? (sortAsc ? ' asc' : ' desc') : ''}"` : ''}>${t(label)}</th>`).join('')}</tr></thead>
     <tbody>${sorted.map((r) => `<tr data-code="${esc(r.code)}" class="${r.eligible === false ? 'ineligible' : ''}">
-      <td class="num">${r.rank ?? '—'}</td>
+      <td class="num">${rankText(r)}</td>
       <td>${esc(r.name)}${r.eligible === false ? ` <span class="tag" title="${t('not_eligible')}">*</span>` : ''}</td>
+      <td class="standing ${r.standing === 'better' ? 'good' : r.standing === 'worse' ? 'bad' : 'muted'}">${r.standing ? `${t(`standing_${r.standing}`)}${r.alarm ? ` <span class="tag" title="${esc(t('alarm_title'))}">!</span>` : ''}` : '—'}</td>
       <td class="num">${fmt(r.value, m.unit)}</td>
       <td class="num muted ci">${r.ci_low == null || r.ci_high == null ? '—' : `${fmtShort(r.ci_low, m.unit)} – ${fmtShort(r.ci_high, m.unit)}`}</td>
       <td class="num">${fmt(r.smoothed, m.unit)}</td>
@@ -101,6 +106,13 @@ function draw(el, unit, onPick) {
       onPick(tr.dataset.code);
     });
   }
+}
+
+// A rank shared by a standing's units reads as its range: 3–18.
+function rankText(r) {
+  if (r.rank === null || r.rank === undefined) return '—';
+  if (r.rank_low && r.rank_high && r.rank_low !== r.rank_high) return `${r.rank_low}–${r.rank_high}`;
+  return String(r.rank);
 }
 
 function showParts(el, r) {

@@ -44,6 +44,22 @@ impl Default for RankParams {
     }
 }
 
+/// Where a unit stands against the pooled rate of the units compared: the
+/// reading of a funnel plot (Spiegelhalter 2005), at the 95% limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Standing {
+    /// 显著优于: beyond the limits on the good side.
+    Better,
+    /// 无显著差异: within the limits; its rank among these is noise.
+    AsExpected,
+    /// 显著差于: beyond the limits on the bad side.
+    Worse,
+}
+
+/// Normal quantile of the 99.8% funnel limits.
+pub const Z998: f64 = 3.090_232_306_167_813_5;
+
 /// One row of a league table.
 #[derive(Debug, Clone, Serialize)]
 pub struct RankRow {
@@ -68,6 +84,17 @@ pub struct RankRow {
     pub smoothed: Option<f64>,
     /// Why the unit is not ranked, if it is not.
     pub note: Option<&'static str>,
+    /// Rates: the raw rate's distance from the pooled rate in standard
+    /// errors at the unit's volume, divided by the overdispersion's square
+    /// root when there is any (what a funnel plot draws).
+    pub z: Option<f64>,
+    /// Rates: [`Standing`] by the 95% limits.
+    pub standing: Option<Standing>,
+    /// Rates: beyond the 99.8% limits as well.
+    pub alarm: bool,
+    /// Ranks the unit may hold: every unit of its standing shares one range
+    /// (rates); the rank itself for other metrics.
+    pub rank_range: Option<(usize, usize)>,
 }
 
 /// How a league table's values were smoothed.
@@ -258,13 +285,30 @@ pub fn rank_rows(
                     interval,
                     smoothed,
                     note,
+                    z: None,
+                    standing: None,
+                    alarm: false,
+                    rank_range: None,
                 },
                 key,
             )
         })
         .collect();
+    if smoothed_rate {
+        if let Some(theta) = pooled {
+            funnel(&mut rows, theta, smoothing, better_high);
+        }
+    }
+    // Standing first (better, as expected, worse), then the key.
+    let order = |s: Option<Standing>| match s {
+        Some(Standing::Better) => 0,
+        Some(Standing::AsExpected) | None => 1,
+        Some(Standing::Worse) => 2,
+    };
     rows.sort_by(|a, b| match (a.1, b.1) {
-        (Some(x), Some(y)) => y.partial_cmp(&x).unwrap_or(std::cmp::Ordering::Equal),
+        (Some(x), Some(y)) => order(a.0.standing)
+            .cmp(&order(b.0.standing))
+            .then(y.partial_cmp(&x).unwrap_or(std::cmp::Ordering::Equal)),
         (Some(_), None) => std::cmp::Ordering::Less,
         (None, Some(_)) => std::cmp::Ordering::Greater,
         (None, None) => a.0.code.cmp(&b.0.code),
@@ -279,7 +323,74 @@ pub fn rank_rows(
         row.rank = Some(rank);
         last = Some((k, rank));
     }
+    // Ranges: a standing's units share the ranks they occupy together.
+    let ranked: Vec<usize> = (0..rows.len()).filter(|&i| rows[i].0.rank.is_some()).collect();
+    let mut start = 0;
+    while start < ranked.len() {
+        let s = rows[ranked[start]].0.standing;
+        let mut end = start;
+        while end + 1 < ranked.len() && s.is_some() && rows[ranked[end + 1]].0.standing == s {
+            end += 1;
+        }
+        for &i in &ranked[start..=end] {
+            let r = &mut rows[i].0;
+            r.rank_range = match s {
+                Some(_) => Some((start + 1, end + 1)),
+                None => r.rank.map(|k| (k, k)),
+            };
+        }
+        start = end + 1;
+    }
     (rows.into_iter().map(|(r, _)| r).collect(), prior)
+}
+
+/// Funnel-plot standings of the ranked rows against the pooled rate θ:
+/// z = (r − θ) / √(θ(1−θ)/n) for proportions, (r − θ) / √(θ/e) for counts
+/// per exposure. When the units vary more than chance allows (φ, the mean
+/// of the squared z-scores winsorised at 10% each side, above 1), every z
+/// is divided by √φ: the multiplicative overdispersion correction of
+/// Spiegelhalter (2005), so that a large county does not call every unit
+/// significantly different.
+fn funnel(
+    rows: &mut [(RankRow, Option<(f64, f64)>)],
+    theta: f64,
+    smoothing: Smoothing,
+    better_high: bool,
+) {
+    let var = |n: f64| match smoothing {
+        Smoothing::BetaBinomial if theta > 0.0 && theta < 1.0 => Some(theta * (1.0 - theta) / n),
+        Smoothing::PoissonGamma if theta > 0.0 => Some(theta / n),
+        _ => None,
+    };
+    let raw: Vec<Option<f64>> = rows
+        .iter()
+        .map(|(r, key)| {
+            let ratio = r.ratio.filter(|x| x.den > 0.0 && key.is_some())?;
+            Some((ratio.num / ratio.den - theta) / var(ratio.den)?.sqrt())
+        })
+        .collect();
+    let mut zs: Vec<f64> = raw.iter().flatten().copied().collect();
+    if zs.is_empty() {
+        return;
+    }
+    zs.sort_by(f64::total_cmp);
+    let k = zs.len();
+    let cut = k / 10;
+    let (lo, hi) = (zs[cut], zs[k - 1 - cut]);
+    let phi = zs.iter().map(|z| z.clamp(lo, hi).powi(2)).sum::<f64>() / k as f64;
+    let scale = if k >= 3 && phi > 1.0 { phi.sqrt() } else { 1.0 };
+    for ((row, _), z) in rows.iter_mut().zip(raw) {
+        let Some(z) = z.map(|z| z / scale) else { continue };
+        row.z = Some(z);
+        row.alarm = z.abs() > Z998;
+        row.standing = Some(if z.abs() <= Z95 {
+            Standing::AsExpected
+        } else if (z > 0.0) == better_high {
+            Standing::Better
+        } else {
+            Standing::Worse
+        });
+    }
 }
 
 /// League table of the children of `parent` (None = top-level units) on `metric_name`.
@@ -353,10 +464,19 @@ pub fn rank_children(
                 .iter()
                 .find(|b| b.code == row.code)
                 .and_then(|b| b.rank);
-            row.rank_change = row
-                .rank
-                .zip(row.previous_rank)
-                .map(|(now, then)| then as i64 - now as i64);
+            let was = before.iter().find(|b| b.code == row.code);
+            row.rank_change = match (row.standing, was.and_then(|b| b.standing)) {
+                // Within one standing, a move is noise: no change. Across
+                // standings, the move of the shared ranges' middles.
+                (Some(now), Some(then)) if now == then => Some(0),
+                (Some(_), Some(_)) => row.rank_range.zip(was.and_then(|b| b.rank_range)).map(
+                    |(n, t)| ((t.0 + t.1) as i64 - (n.0 + n.1) as i64) / 2,
+                ),
+                _ => row
+                    .rank
+                    .zip(row.previous_rank)
+                    .map(|(now, then)| then as i64 - now as i64),
+            };
         }
     }
     let indistinguishable = prior.is_some_and(|p| p.0.is_infinite());
@@ -375,6 +495,7 @@ pub fn rank_children(
 
 #[cfg(test)]
 mod tests {
+    use super::super::catalogue::catalogue;
     use super::*;
 
     fn unit(code: &str, x: f64, n: f64) -> RankInput {
@@ -414,6 +535,57 @@ mod tests {
         assert!(a.smoothed.unwrap() < 0.92 && a.rank > Some(1));
         let (lo, hi) = a.interval.unwrap();
         assert!(lo < 0.25 && hi == 1.0);
+    }
+
+    #[test]
+    fn overlapping_units_share_one_standing_and_one_rank_range() {
+        // 办结率 of five townships between 89.4% and 90.7% over ~1,000
+        // cases each: chance alone spreads them that far.
+        let def = metric("resolution_rate").unwrap();
+        let units = vec![
+            unit("A", 907.0, 1000.0),
+            unit("B", 901.0, 1000.0),
+            unit("C", 899.0, 1000.0),
+            unit("D", 896.0, 1000.0),
+            unit("E", 894.0, 1000.0),
+        ];
+        let (rows, _) = rank_rows(def, units, RankParams::default());
+        assert!(rows.iter().all(|r| r.standing == Some(Standing::AsExpected)), "{rows:?}");
+        assert!(rows.iter().all(|r| r.rank_range == Some((1, 5))), "{rows:?}");
+        assert!(rows.iter().all(|r| r.z.is_some_and(|z| z.abs() < Z95)));
+    }
+
+    #[test]
+    fn a_unit_clearly_apart_stands_apart_on_its_side() {
+        // 结案率 (higher is better) and 超期率-like direction checked
+        // through the same table: one township at 60% among ones near 90%.
+        let def = metric("resolution_rate").unwrap();
+        let mut units: Vec<RankInput> = (0..8)
+            .map(|k| unit(&format!("T{k}"), 900.0 + k as f64, 1000.0))
+            .collect();
+        units.push(unit("LOW", 600.0, 1000.0));
+        let (rows, _) = rank_rows(def, units, RankParams::default());
+        let low = rows.iter().find(|r| r.code == "LOW").unwrap();
+        assert_eq!(low.standing, Some(Standing::Worse), "{rows:?}");
+        assert_eq!(low.rank_range, Some((9, 9)));
+        assert_eq!(rows.last().unwrap().code, "LOW");
+        let rest: Vec<_> = rows.iter().filter(|r| r.code != "LOW").collect();
+        assert!(rest.iter().all(|r| r.standing == Some(Standing::AsExpected)), "{rows:?}");
+        assert!(rest.iter().all(|r| r.rank_range == Some((1, 8))));
+        // The same numbers under a metric where lower is better: the outlier
+        // is now the best.
+        let worse_is_high = catalogue()
+            .iter()
+            .find(|m| m.direction == Direction::HigherIsWorse && m.ratio.is_some() && smoothing_of(m) == Smoothing::BetaBinomial)
+            .expect("a proportion where higher is worse");
+        let mut units: Vec<RankInput> = (0..8)
+            .map(|k| unit(&format!("T{k}"), 900.0 + k as f64, 1000.0))
+            .collect();
+        units.push(unit("LOW", 600.0, 1000.0));
+        let (rows, _) = rank_rows(worse_is_high, units, RankParams::default());
+        assert_eq!(rows[0].code, "LOW");
+        assert_eq!(rows[0].standing, Some(Standing::Better));
+        assert_eq!(rows[0].rank_range, Some((1, 1)));
     }
 
     #[test]

@@ -208,6 +208,19 @@ pub struct CompareRow {
     pub name: String,
     pub rank: Option<usize>,
     pub prev_rank: Option<usize>,
+    /// Rates: the ranks every unit of the same standing shares (first, last).
+    pub rank_low: Option<usize>,
+    pub rank_high: Option<usize>,
+    /// Rates: better, as_expected or worse than the pooled rate of the
+    /// units compared, by the funnel plot's 95% limits.
+    #[schema(value_type = Option<String>)]
+    pub standing: Option<analytics::Standing>,
+    /// Rates: the funnel plot's z-score (overdispersion-adjusted).
+    pub z: Option<f64>,
+    /// Rates: beyond the 99.8% limits.
+    pub alarm: bool,
+    /// Previous rank − rank; 0 while the unit keeps its standing.
+    pub rank_change: Option<i64>,
     pub value: Option<f64>,
     /// Empirical-Bayes estimate (rates).
     pub smoothed: Option<f64>,
@@ -307,6 +320,12 @@ pub async fn compare(
                     name: r.name,
                     rank: r.rank,
                     prev_rank: r.previous_rank,
+                    rank_low: r.rank_range.map(|x| x.0),
+                    rank_high: r.rank_range.map(|x| x.1),
+                    standing: r.standing,
+                    z: r.z,
+                    alarm: r.alarm,
+                    rank_change: r.rank_change,
                     value: r.value,
                     smoothed: r.smoothed,
                     ci_low: r.interval.map(|x| x.0),
