@@ -112,7 +112,24 @@ export async function categories() {
  * CSV or GeoJSON (cells under 5 events blanked for roles but analyst).
  */
 export function exportUrl(format, level, metric, w, parent) {
-  return `${BASE}/export/metrics${qs({ level, parent, ...w, format })}`;
+  // CSV with a byte-order mark: Excel then reads the Chinese names as UTF-8.
+  const bom = format === 'csv' ? true : undefined;
+  return `${BASE}/export/metrics${qs({ level, parent, ...w, format, bom })}`;
+}
+
+/** The file name a response names (RFC 6266 `filename*` first), else `fallback`. */
+function filenameOf(res, fallback) {
+  const d = res.headers.get('Content-Disposition') || '';
+  const star = /filename\*=UTF-8''([^;]+)/i.exec(d);
+  if (star) {
+    try {
+      return decodeURIComponent(star[1]);
+    } catch {
+      // A malformed name: the plain one below.
+    }
+  }
+  const plain = /filename="([^"]+)"/i.exec(d);
+  return plain ? plain[1] : fallback;
 }
 
 /** Whether the export endpoint exists (404 hides the button). */
@@ -137,7 +154,8 @@ export async function download(format, level, metric, w, parent, filename) {
   const blob = await res.blob();
   const a = document.createElement('a');
   a.href = URL.createObjectURL(blob);
-  a.download = filename;
+  // The service names the file after the tier, unit, window and filters.
+  a.download = filenameOf(res, filename);
   document.body.append(a);
   a.click();
   a.remove();

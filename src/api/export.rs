@@ -111,6 +111,37 @@ impl ExportParams {
         Ok(())
     }
 
+    /// The file name's stem: what was exported and the query's filters
+    /// (tier, unit, window, kinds, categories), so that differently
+    /// filtered exports never share a name.
+    fn stem(&self, name: &str) -> String {
+        let clean = |s: &str| -> String {
+            s.chars()
+                .map(|c| if c.is_alphanumeric() || c == '-' { c } else { '_' })
+                .take(40)
+                .collect()
+        };
+        let mut parts = vec![format!("wangge-{name}")];
+        if let Some(l) = self.level {
+            parts.push(format!("tier{l}"));
+        }
+        if let Some(p) = &self.parent {
+            parts.push(clean(p));
+        }
+        match (self.from, self.to) {
+            (None, None) => {}
+            (f, t) => parts.push(format!(
+                "{}_{}",
+                f.map_or("start".into(), |d| d.to_string()),
+                t.map_or("end".into(), |d| d.to_string())
+            )),
+        }
+        for v in [&self.kind, &self.category].into_iter().flatten() {
+            parts.push(clean(v));
+        }
+        parts.join("-")
+    }
+
     fn window(&self) -> Window {
         Window {
             from: self.from,
@@ -201,9 +232,9 @@ pub async fn events(
     let (format, query, partitioned) = (p.format()?, p.window().query(&st)?, p.partitioned()?);
     let (snap, sel) = selection(&st, &c, &p, true, None)?;
     let download = if partitioned {
-        Download::archive("events")
+        Download::archive(&p.stem("events"))
     } else {
-        Download::file("events", format)
+        Download::file(&p.stem("events"), format)
     };
     if method == Method::HEAD {
         return Ok(download.head());
@@ -244,10 +275,10 @@ pub async fn units(
     let format = p.format()?;
     let (snap, sel) = selection(&st, &c, &p, false, None)?;
     if method == Method::HEAD {
-        return Ok(Download::file("units", format).head());
+        return Ok(Download::file(&p.stem("units"), format).head());
     }
     let (level, bom) = (p.level, p.bom.unwrap_or(false));
-    Ok(stream(Download::file("units", format), move |w| {
+    Ok(stream(Download::file(&p.stem("units"), format), move |w| {
         let model = &snap.grids.model;
         let out = output(format, bom, Target::Stream(w));
         export::units::export(model, level, &sel, out, &NoProgress)
@@ -274,7 +305,7 @@ pub async fn metrics(
     let small = (c.user().role != Role::Analyst).then_some(MIN_CELL);
     let (snap, sel) = selection(&st, &c, &p, false, small)?;
     if method == Method::HEAD {
-        return Ok(Download::file("metrics", format).head());
+        return Ok(Download::file(&p.stem("metrics"), format).head());
     }
     let (level, bom) = (p.level.unwrap_or(1), p.bom.unwrap_or(false));
     let table = {
@@ -289,7 +320,7 @@ pub async fn metrics(
         })
         .await?
     };
-    Ok(stream(Download::file("metrics", format), move |w| {
+    Ok(stream(Download::file(&p.stem("metrics"), format), move |w| {
         let model = &snap.grids.model;
         let out = output(format, bom, Target::Stream(w));
         export::metrics::export(&table, model, &sel, out, &NoProgress)
@@ -311,11 +342,11 @@ struct Download {
 }
 
 impl Download {
-    /// One file of `format`.
-    fn file(name: &str, format: Format) -> Self {
+    /// One file of `format`, named `stem`.
+    fn file(stem: &str, format: Format) -> Self {
         Download {
             content_type: format.content_type(),
-            filename: format!("wangge-{name}.{}", format.extension()),
+            filename: format!("{stem}.{}", format.extension()),
         }
     }
 
@@ -332,15 +363,33 @@ impl Download {
             .into_response()
     }
 
+    /// `filename` in ASCII (other characters as `_`) for old clients and
+    /// `filename*` in UTF-8 (RFC 6266) with the Chinese names kept.
     fn disposition(&self) -> String {
-        format!("attachment; filename=\"{}\"", self.filename)
+        let ascii: String = self
+            .filename
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' })
+            .collect();
+        let utf8: String = self
+            .filename
+            .bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b"-_.".contains(&b) {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect();
+        format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{utf8}")
     }
 
-    /// A tar archive of partition files.
-    fn archive(name: &str) -> Self {
+    /// A tar archive of partition files, named `stem`.
+    fn archive(stem: &str) -> Self {
         Download {
             content_type: "application/x-tar",
-            filename: format!("wangge-{name}.tar"),
+            filename: format!("{stem}.tar"),
         }
     }
 }

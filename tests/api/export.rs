@@ -68,7 +68,7 @@ fn is_archive(r: &Res) -> bool {
         && r.headers["content-type"] == "application/x-tar"
         && r.headers["content-disposition"]
             .to_str()
-            .is_ok_and(|d| d.contains("wangge-events.tar"))
+            .is_ok_and(|d| d.contains("filename=\"wangge-events") && d.contains(".tar\""))
 }
 
 fn day(s: &str) -> NaiveDate {
@@ -283,4 +283,34 @@ async fn openapi_documents_the_exports_with_their_parameters_and_content_types()
             assert!(op["responses"][status].is_object(), "{what}: no {status}");
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_is_named_after_what_was_asked() {
+    let e = env();
+    let t = super::support::login(&e.app, "admin").await;
+    let uri = format!(
+        "/api/v1/export/metrics?level=2&parent={}&from=2026-01-01&to=2026-04-01&kind=issue&category=%E7%8E%AF%E5%A2%83%E5%8D%AB%E7%94%9F&format=csv&bom=true",
+        e.codes.township
+    );
+    let r = super::support::get(&e.app, &uri, &t).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let d = r.headers["content-disposition"].to_str().unwrap().to_owned();
+    let stem = format!(
+        "wangge-metrics-tier2-{}-2026-01-01_2026-04-01-issue-",
+        e.codes.township
+    );
+    assert!(d.contains(&format!("filename=\"{stem}____.csv\"")), "{d}");
+    // The UTF-8 name keeps the category: 环境卫生, percent-encoded.
+    assert!(
+        d.contains(&format!("filename*=UTF-8''{stem}%E7%8E%AF%E5%A2%83%E5%8D%AB%E7%94%9F.csv")),
+        "{d}"
+    );
+    // A BOM first, for Excel in Chinese.
+    assert!(r.body.starts_with(&[0xEF, 0xBB, 0xBF]));
+    // A differently filtered export has another name; HEAD says the same as GET.
+    let other = super::support::send(&e.app, "HEAD", &uri.replace("kind=issue", "kind=incident"), Some(&t), None, Vec::new()).await;
+    let d2 = other.headers["content-disposition"].to_str().unwrap();
+    assert_ne!(d2, d);
+    assert!(d2.contains("-incident-"), "{d2}");
 }
