@@ -307,9 +307,20 @@ fn frame_rows(addr: &str, token: &str) -> i64 {
         .unwrap_or_else(|| panic!("no wangge_frame_rows in {body}"))
 }
 
+/// The server of a test, killed when the test ends, failed or not.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 #[test]
 fn twenty_kill_9_cycles_mid_stream_and_mid_snapshot_lose_nothing_acknowledged() {
-    let (_dir, data, addr, mut child, token) = fresh_server();
+    let (_dir, data, addr, child, token) = fresh_server();
+    let mut child = Running(child);
     let (mut events, mut steps) = (Vec::new(), Vec::new());
     for cycle in 0..20u64 {
         let (a2, t2) = (addr.clone(), token.clone());
@@ -319,14 +330,14 @@ fn twenty_kill_9_cycles_mid_stream_and_mid_snapshot_lose_nothing_acknowledged() 
         // so far is being written.
         let wait = if cycle % 2 == 0 { 300 + 60 * cycle } else { (cycle * 7) % 50 };
         std::thread::sleep(Duration::from_millis(wait));
-        child.kill().unwrap();
-        child.wait().unwrap();
+        child.0.kill().unwrap();
+        child.0.wait().unwrap();
         let (e, s) = writer.join().unwrap();
         events.extend(e);
         steps.extend(s);
 
-        child = start(&data, &addr);
-        let mut out = child.stdout.take().unwrap();
+        child = Running(start(&data, &addr));
+        let mut out = child.0.stdout.take().unwrap();
         std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
         wait_ready(&addr);
         let conn = rusqlite::Connection::open(data.join("wangge.db")).unwrap();
@@ -353,6 +364,4 @@ fn twenty_kill_9_cycles_mid_stream_and_mid_snapshot_lose_nothing_acknowledged() 
         assert_eq!(frame_rows(&addr, &token), stored, "cycle {cycle}");
     }
     assert!(events.len() >= 2000, "too few batches acknowledged: {}", events.len());
-    let _ = child.kill();
-    let _ = child.wait();
 }
