@@ -233,7 +233,7 @@ test('the league table shows intervals for a count metric and every sparkline sp
     assert.equal(rows, count(1));
     // A count has an exact Poisson interval on every row: "lo – hi", lo ≤ value ≤ hi.
     const cells = await page.$$eval('#league tbody tr', (trs) => trs.map((tr) => ({
-      value: tr.children[2].textContent.trim(),
+      value: tr.children[3].textContent.trim(),
       ci: tr.querySelector('td.ci').textContent.trim(),
     })));
     const num = (s) => Number(s.replace(/[^\d.]/g, ''));
@@ -271,7 +271,7 @@ test('the league table shows intervals for a count metric and every sparkline sp
     await shot(page, 'leader-compare-count');
     // 案件数 has a direction: a rank change is good or bad. 事件总数 is
     // neutral: its arrows show movement, never a colour of merit.
-    const judged = () => page.$$eval('#league tbody tr', (trs) => trs.map((tr) => tr.children[6].className));
+    const judged = () => page.$$eval('#league tbody tr', (trs) => trs.map((tr) => tr.children[7].className));
     assert.ok((await judged()).some((c) => /good|bad/.test(c)), 'a directed metric colours rank changes');
     await page.selectOption('#metric', 'event_count');
     await page.waitForFunction(() => /事件总数/.test(document.querySelector('#side').textContent));
