@@ -45,6 +45,8 @@ pub struct DecodingReader<R> {
     out_start: usize,
     out_end: usize,
     eof: bool,
+    /// The decoder was told the input ended: it may not be called again.
+    finished: bool,
 }
 
 impl<R: BufRead> DecodingReader<R> {
@@ -64,6 +66,7 @@ impl<R: BufRead> DecodingReader<R> {
             out_start: 0,
             out_end: 0,
             eof: false,
+            finished: false,
         }
     }
 }
@@ -78,6 +81,11 @@ impl<R: BufRead> Read for DecodingReader<R> {
                 self.eof = n == 0;
             }
             if self.eof && self.in_start == self.in_end && self.out_start == self.out_end {
+                if self.finished {
+                    return Ok(0);
+                }
+                // The end: a sequence cut short becomes U+FFFD, once.
+                self.finished = true;
                 let (_, _, written, _) = self.decoder.decode_to_utf8(&[], &mut self.out, true);
                 if written == 0 {
                     return Ok(0);
@@ -129,6 +137,18 @@ mod tests {
         let bytes = b"\xEF\xBB\xBFid\n1\n";
         assert_eq!(detect(bytes, None).unwrap(), TextEncoding::Utf8);
         assert_eq!(decode_all(bytes, TextEncoding::Utf8), "id\n1\n");
+    }
+
+    #[test]
+    fn a_file_ending_inside_a_character_ends_with_one_replacement() {
+        // A three-byte character cut after its first byte: read to the end
+        // (and past it) without touching the finished decoder again.
+        let mut r = DecodingReader::new(&b"id\n1\xE7"[..], TextEncoding::Utf8);
+        let mut s = String::new();
+        r.read_to_string(&mut s).unwrap();
+        assert_eq!(s, "id\n1\u{FFFD}");
+        let mut more = [0u8; 8];
+        assert_eq!(r.read(&mut more).unwrap(), 0);
     }
 
     #[test]

@@ -10,7 +10,7 @@ mod grid_versions;
 mod lifecycle;
 mod scope;
 mod snapshot;
-mod support;
+pub(crate) mod support;
 
 use axum::http::StatusCode;
 use serde_json::json;

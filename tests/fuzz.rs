@@ -1,0 +1,203 @@
+//! Property tests of the parsers: arbitrary bytes and mutations of valid
+//! inputs (bytes inserted, removed, replaced) never panic, and every row a
+//! body yields is numbered and either valid or rejected with a reason.
+//! Query strings sent to the API never get a server error.
+//!
+//! `WANGGE_FUZZ_CASES` sets the cases per parser (200 in the test command);
+//! run longer by hand with, for example,
+//! `WANGGE_FUZZ_CASES=100000 cargo test --release --test tests fuzz`.
+
+use std::sync::OnceLock;
+
+use proptest::prelude::*;
+use proptest::strategy::ValueTree;
+use proptest::test_runner::{Config, TestRunner};
+use wangge::ingest::crs::Crs;
+use wangge::ingest::privacy::KeyedHasher;
+use wangge::ingest::Validator;
+use wangge::live::{parse_events, parse_updates};
+
+fn cases() -> u32 {
+    std::env::var("WANGGE_FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200)
+}
+
+fn runner() -> TestRunner {
+    TestRunner::new(Config {
+        cases: cases(),
+        failure_persistence: None,
+        ..Config::default()
+    })
+}
+
+fn hasher() -> &'static KeyedHasher {
+    static H: OnceLock<KeyedHasher> = OnceLock::new();
+    H.get_or_init(|| KeyedHasher::new([7; 32]))
+}
+
+fn validator() -> Validator<'static> {
+    Validator {
+        crs: Crs::Wgs84,
+        tz: chrono_tz::Asia::Shanghai,
+        hasher: hasher(),
+    }
+}
+
+/// `seed` with up to 16 bytes inserted, removed or replaced, or arbitrary bytes.
+fn inputs(seed: &'static [u8]) -> impl Strategy<Value = Vec<u8>> {
+    let mutated = prop::collection::vec((any::<prop::sample::Index>(), 0u8..3, any::<u8>()), 0..16)
+        .prop_map(move |edits| {
+            let mut b = seed.to_vec();
+            for (at, kind, byte) in edits {
+                let i = at.index(b.len() + 1);
+                match kind {
+                    0 => b.insert(i, byte),
+                    1 if i < b.len() => {
+                        b.remove(i);
+                    }
+                    _ if i < b.len() => b[i] = byte,
+                    _ => b.push(byte),
+                }
+            }
+            b
+        });
+    prop_oneof![
+        3 => mutated,
+        1 => prop::collection::vec(any::<u8>(), 0..512),
+    ]
+}
+
+const EVENTS_JSON: &str = r#"[{"id":"a1","kind":"issue","occurred_at":"2026-03-01 08:00","lon":115.0,"lat":38.5,"category":"环境卫生","status":"上报","deadline":"2026-03-05"},{"编号":"a2","类型":"incident","发生时间":"2026-03-02T08:00:00+08:00","经度":"115.01","纬度":38.51,"类别":"盗窃","cleared":true}]"#;
+const STEPS_CSV: &[u8] = "issue_id,update_id,at,status,deadline,satisfaction,solved,to_unit,note\nA1,u1,2026-03-01 09:00,派遣,2026-03-05,,,街道城管办,\nA1,u2,2026-03-02 10:00,结案,,满意,是,,已清理\n".as_bytes();
+const STEPS_JSON: &str = r#"[{"issue_id":"A1","update_id":"u1","at":"2026-03-01T09:00:00+08:00","status":"dispatched","lon":115.0,"lat":38.5},{"issue_id":"A1","update_id":"u2","at":"2026-03-02 10:00","status":"closed","satisfaction":"satisfied"}]"#;
+
+#[test]
+fn event_bodies_never_panic_and_every_row_has_an_outcome() {
+    let v = validator();
+    let csv: &'static [u8] = include_bytes!("fixtures/events/edge_cases.csv");
+    let jsonl: &'static [u8] = include_bytes!("fixtures/events/edge_cases.jsonl");
+    let gbk: &'static [u8] = include_bytes!("fixtures/events/gbk.csv");
+    for (ct, seed) in [
+        ("text/csv", csv),
+        ("text/csv; charset=gbk", gbk),
+        ("application/x-ndjson", jsonl),
+        ("application/json", EVENTS_JSON.as_bytes()),
+    ] {
+        runner()
+            .run(&inputs(seed), |body| {
+                if let Ok(rows) = parse_events(&v, ct, &body) {
+                    for (n, _, r) in &rows {
+                        prop_assert!(*n >= 1);
+                        if let Err(e) = r {
+                            prop_assert!(!e.reason.is_empty());
+                        }
+                    }
+                }
+                Ok(())
+            })
+            .unwrap_or_else(|e| panic!("{ct}: {e}"));
+    }
+}
+
+#[test]
+fn step_bodies_never_panic_and_every_row_has_an_outcome() {
+    let v = validator();
+    for (ct, seed) in [
+        ("text/csv", STEPS_CSV),
+        ("application/json", STEPS_JSON.as_bytes()),
+        ("application/x-ndjson", STEPS_JSON.as_bytes()),
+    ] {
+        runner()
+            .run(&inputs(seed), |body| {
+                if let Ok(rows) = parse_updates(&v, ct, &body) {
+                    for (n, _, r) in &rows {
+                        prop_assert!(*n >= 1);
+                        if let Err(e) = r {
+                            prop_assert!(!e.reason.is_empty());
+                        }
+                    }
+                }
+                Ok(())
+            })
+            .unwrap_or_else(|e| panic!("{ct}: {e}"));
+    }
+}
+
+#[test]
+fn grid_files_never_panic() {
+    let seed: &'static [u8] = include_bytes!("fixtures/grids/tiny_county.geojson");
+    runner()
+        .run(&inputs(seed), |body| {
+            let text = String::from_utf8_lossy(&body);
+            let _ = wangge::grid::parse_geojson(&text, wangge::grid::LoadOptions::default());
+            Ok(())
+        })
+        .unwrap();
+}
+
+#[test]
+fn event_files_in_every_format_never_panic_and_account_for_every_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = validator();
+    let csv: &'static [u8] = include_bytes!("fixtures/events/edge_cases.csv");
+    let jsonl: &'static [u8] = include_bytes!("fixtures/events/edge_cases.jsonl");
+    for (name, seed) in [("e.csv", csv), ("e.jsonl", jsonl)] {
+        let path = dir.path().join(name);
+        runner()
+            .run(&inputs(seed), |body| {
+                std::fs::write(&path, &body).unwrap();
+                let (mut valid, mut rejected, mut balanced) = (0u64, 0u64, true);
+                let read = wangge::ingest::read_file(&path, None, &v, &mut |b| {
+                    valid += b.events.len() as u64;
+                    rejected += b.rejects.len() as u64;
+                    balanced &= b.read == (b.events.len() + b.rejects.len()) as u64;
+                    Ok(())
+                });
+                prop_assert!(balanced, "a batch whose rows do not add up");
+                if let Ok(n) = read {
+                    prop_assert_eq!(n, valid + rejected);
+                }
+                Ok(())
+            })
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn query_strings_never_get_a_server_error() {
+    let e = super::api::support::env();
+    let t = super::api::support::login(&e.app, "admin").await;
+    let paths = [
+        "/api/v1/map?",
+        "/api/v1/trend?",
+        "/api/v1/compare?",
+        "/api/v1/issues?",
+        "/api/v1/hotspots?",
+        "/api/v1/export/metrics?",
+        "/open311/v2/requests.json?",
+    ];
+    let seed = "level=2&metric=closure_rate&from=2026-01-01&to=2026-04-01&kind=issue&category=%E7%8E%AF%E5%A2%83%E5%8D%AB%E7%94%9F&unit=130682&grain=week&page=2&per_page=10&format=csv&start_date=2026-01-01T00:00:00Z&status=open,closed";
+    let seed: &'static [u8] = seed.as_bytes();
+    let (mut r, strategy) = (runner(), inputs(seed));
+    let queries: Vec<Vec<u8>> = (0..cases())
+        .map(|_| strategy.new_tree(&mut r).unwrap().current())
+        .collect();
+    for (k, q) in queries.iter().enumerate() {
+        // Bytes a URI cannot carry are sent percent-encoded.
+        let q: String = q
+            .iter()
+            .map(|&b| {
+                if b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?%".contains(&b) {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect();
+        let path = paths[k % paths.len()];
+        let r = super::api::support::get(&e.app, &format!("{path}{q}"), &t).await;
+        assert!(r.status.as_u16() < 500, "{path}{q}: {} {}", r.status, r.text());
+    }
+}
