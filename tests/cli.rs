@@ -305,3 +305,58 @@ fn user_accounts_are_checked_and_managed() {
     let (ok, text) = user(&["disable", "nobody"]);
     assert!(!ok && text.contains("no user"), "{text}");
 }
+
+/// The soak of `wangge bench serve`, bounded: readers, writers and refused
+/// logins at once on a small demo county, without a single 5xx or broken
+/// connection (the ten-minute run is reported in the README).
+#[test]
+fn a_short_soak_of_mixed_traffic_has_no_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let joined = dir.path().join("joined.parquet");
+    let run = |args: Vec<std::ffi::OsString>| {
+        let out = wangge().args(&args).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{args:?}: {text} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        text
+    };
+    let os = |s: &str| std::ffi::OsString::from(s);
+    run(vec![os("demo"), os("--out"), data.clone().into(), os("--grids"), os("600"), os("--events"), os("20000")]);
+    run(vec![
+        os("join"),
+        os("--grids"),
+        data.join("grids.geojson").into(),
+        os("--events"),
+        data.join("events.csv").into(),
+        os("--out"),
+        joined.clone().into(),
+        os("--secret"),
+        data.join("secret.key").into(),
+    ]);
+    let addr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let out = run(vec![
+        os("bench"),
+        os("serve"),
+        os("--data"),
+        data.into(),
+        os("--joined"),
+        joined.into(),
+        os("--only"),
+        os("soak"),
+        os("--soak-secs"),
+        os("20"),
+        os("--events"),
+        os("4000"),
+        os("--addr"),
+        os(&addr.to_string()),
+    ]);
+    let line = out.lines().find(|l| l.contains("\"part\":\"soak\"")).unwrap_or_else(|| panic!("{out}"));
+    let v: serde_json::Value = serde_json::from_str(line).unwrap();
+    assert_eq!(v["errors"], 0, "{out}");
+    assert!(v["reads"].as_u64().unwrap() > 10 && v["writes"].as_u64().unwrap() > 2, "{out}");
+    assert!(v["logins"].as_u64().unwrap() > 10, "{out}");
+}

@@ -19,6 +19,14 @@
 //!   its report, a back-fill in no particular order, which costs the
 //!   store's time index a page per step.
 //!
+//! * `soak`: `--soak-secs` (ten minutes by default) of a reader (map values
+//!   of every tier on windows that miss the cache, KPIs, trends, the league
+//!   table, case lists), a writer (batches of new issues and of steps moving
+//!   them) and a stream of failed logins, at once. Every 5xx or broken
+//!   connection is an error; refused logins (401, 429) are not. Resident
+//!   memory is read when the first tenth of the time has passed and at the
+//!   end. Exit status 1 when there was an error.
+//!
 //! The server is started by the bench (the same binary, `RUST_LOG=warn`)
 //! and stopped at the end; the bench adds an admin with an API token to the
 //! database it measures.
@@ -44,6 +52,8 @@ pub enum Part {
     Ingest,
     /// Half new issues, half transition rows moving them (`/api/v1/updates`).
     Lifecycle,
+    /// `--soak-secs` of mixed reads, ingest, updates and logins: errors and memory.
+    Soak,
 }
 
 /// When the lifecycle part's steps happened.
@@ -105,6 +115,9 @@ pub struct ServeBench {
     /// Ingest part: events per request.
     #[arg(long, default_value_t = 1000)]
     batch: usize,
+    /// Soak part: how long it runs.
+    #[arg(long, default_value_t = 600)]
+    soak_secs: u64,
     /// Lifecycle part: when the steps happened.
     #[arg(long, value_enum, default_value = "live")]
     step_times: StepTimes,
@@ -776,7 +789,7 @@ pub fn run(b: &ServeBench) -> anyhow::Result<i32> {
     if b.only.contains(&Part::Startup) {
         server = Some(startup(b)?);
     }
-    let _server = match server {
+    let server = match server {
         Some(s) => s,
         None => {
             let t0 = Instant::now();
@@ -799,5 +812,134 @@ pub fn run(b: &ServeBench) -> anyhow::Result<i32> {
     if b.only.contains(&Part::Lifecycle) {
         ingest(b, &token, true)?;
     }
+    if b.only.contains(&Part::Soak) {
+        return soak(b, &token, &server);
+    }
     Ok(0)
+}
+
+/// Resident memory of the server now, in MiB (`VmRSS`).
+fn rss_mib(server: &Server) -> Option<f64> {
+    let s = std::fs::read_to_string(format!("/proc/{}/status", server.child.id())).ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+/// Counts of one soak client: requests answered, errors, and the first few errors.
+#[derive(Default)]
+struct Tally {
+    requests: u64,
+    errors: u64,
+    examples: Vec<String>,
+}
+
+impl Tally {
+    fn count(&mut self, what: &str, r: anyhow::Result<(u16, Vec<u8>)>, fine: &[u16]) {
+        self.requests += 1;
+        let bad = match &r {
+            Ok((s, _)) if *s < 500 && (fine.is_empty() || fine.contains(s)) => None,
+            Ok((s, body)) => Some(format!("{what}: {s} {}", String::from_utf8_lossy(body))),
+            Err(e) => Some(format!("{what}: {e}")),
+        };
+        if let Some(b) = bad {
+            self.errors += 1;
+            if self.examples.len() < 5 {
+                self.examples.push(b);
+            }
+        }
+    }
+}
+
+fn soak(b: &ServeBench, token: &str, server: &Server) -> anyhow::Result<i32> {
+    let until = Instant::now() + Duration::from_secs(b.soak_secs);
+    let warm = Instant::now() + Duration::from_secs(b.soak_secs.div_ceil(10));
+    let bodies = ingest_bodies(b, true)?;
+    let (s, body) = request(&b.addr, "GET", "/api/v1/map?level=1&metric=event_count", Some(token), None, &[])?;
+    if s != 200 {
+        bail!("soak: the map answered {s}");
+    }
+    let v: Value = serde_json::from_slice(&body)?;
+    let units: Vec<String> = v["values"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|x| x["code"].as_str().map(str::to_owned)).collect())
+        .unwrap_or_default();
+    let parent = units.first().cloned().unwrap_or_default();
+    let rss_start = std::sync::Mutex::new(None);
+    let (reads, writes, logins) = std::thread::scope(|sc| {
+        let reader = sc.spawn(|| {
+            let mut t = Tally::default();
+            let metrics = ["event_count", "closure_rate", "resolution_rate", "overdue_open", "response_hours"];
+            let mut k = 0usize;
+            while Instant::now() < until {
+                if Instant::now() >= warm && rss_start.lock().is_ok_and(|r| r.is_none()) {
+                    if let Ok(mut r) = rss_start.lock() {
+                        *r = rss_mib(server);
+                    }
+                }
+                // A month that moves at every request: the map misses its cache.
+                let month = format!("2025-{:02}-01", 1 + k % 11);
+                let next = format!("2025-{:02}-01", 2 + k % 11);
+                let m = metrics[k % metrics.len()];
+                let u = &units[k % units.len().max(1)];
+                let paths = [
+                    format!("/api/v1/map?level={}&metric={m}&from={month}&to={next}", 1 + k % 3),
+                    format!("/api/v1/units/{u}/kpis?from={month}&to={next}"),
+                    format!("/api/v1/trend?unit={u}&metric={m}"),
+                    format!("/api/v1/compare?unit={parent}&metric={m}&from=2025-01-01&to=2026-01-01"),
+                    format!("/api/v1/issues?unit={u}&page={}&per_page=50", 1 + k % 5),
+                ];
+                let p = &paths[k % paths.len()];
+                t.count(p, request(&b.addr, "GET", p, Some(token), None, &[]), &[200]);
+                k += 1;
+            }
+            t
+        });
+        let writer = sc.spawn(|| {
+            let mut t = Tally::default();
+            let mut k = 0usize;
+            while Instant::now() < until && !bodies.is_empty() {
+                for (path, body) in &bodies[k % bodies.len()] {
+                    let r = request(&b.addr, "POST", path, Some(token), Some("application/json"), body);
+                    t.count(path, r, &[200]);
+                }
+                k += 1;
+            }
+            t
+        });
+        let login = sc.spawn(|| {
+            let mut t = Tally::default();
+            let body = br#"{"username":"soak-nobody","password":"not the password"}"#;
+            while Instant::now() < until {
+                let r = request(&b.addr, "POST", "/api/v1/login", None, Some("application/json"), body);
+                t.count("/api/v1/login", r, &[401, 429]);
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            t
+        });
+        (reader.join(), writer.join(), login.join())
+    });
+    let (reads, writes, logins) = match (reads, writes, logins) {
+        (Ok(r), Ok(w), Ok(l)) => (r, w, l),
+        _ => bail!("a soak client panicked"),
+    };
+    let start = rss_start.into_inner().ok().flatten();
+    let end = rss_mib(server);
+    let errors = reads.errors + writes.errors + logins.errors;
+    let growth = start.zip(end).map(|(s, e)| 100.0 * (e - s) / s);
+    println!(
+        "{}",
+        json!({"part": "soak", "secs": b.soak_secs, "reads": reads.requests, "writes": writes.requests,
+        "logins": logins.requests, "errors": errors, "rss_start_mib": start, "rss_end_mib": end,
+        "rss_growth_pct": growth})
+    );
+    for e in reads.examples.iter().chain(&writes.examples).chain(&logins.examples) {
+        println!("soak: error: {e}");
+    }
+    println!(
+        "soak: {} s, {} reads, {} write batches, {} refused logins: {errors} errors; resident memory {:.0} MiB after the first tenth, {:.0} MiB at the end ({:+.1}%)",
+        b.soak_secs, reads.requests, writes.requests, logins.requests,
+        start.unwrap_or(f64::NAN), end.unwrap_or(f64::NAN), growth.unwrap_or(f64::NAN)
+    );
+    Ok(i32::from(errors > 0))
 }
