@@ -28,7 +28,9 @@ export function metricLegend(el, { title, unit, uppers, colours, min, method, no
     return { colour: colours[i], label: i === 0 ? range : `> ${range}` };
   });
   items.push({ colour: NO_DATA, label: `${t('legend_no_data')}${noDataCount ? ` (${noDataCount})` : ''}` });
-  render(el, u ? `${title}（${u}）` : title, items, t('legend_breaks', { method: t(method) }), context, warning);
+  // Labels such as 响应时长(小时) carry their unit already.
+  const named = u && (title.includes(`(${u})`) || title.includes(`（${u}）`));
+  render(el, u && !named ? `${title}（${u}）` : title, items, t('legend_breaks', { method: t(method) }), context, warning);
 }
 
 export function hotLegend(el, title, moranText) {

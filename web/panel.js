@@ -113,8 +113,10 @@ function renderTrend(el, alertsEl, r) {
       { label: t('alerts'), stroke: 'transparent', points: { show: true, size: 9, fill: '#d7191c', stroke: '#d7191c' } },
     ],
   }, data, el);
+  // By date, and p in words a reader can weigh: below 0.001 it is 极显著.
+  const pText = (p) => (Number(p) < 0.001 ? t('p_tiny') : Number(p).toFixed(3));
   alertsEl.innerHTML = alerts.length
-    ? alerts.map((a) => `<li>${esc(t('alert_row', { period: a.period, observed: fmt(a.observed, m.unit), expected: fmt(a.expected, m.unit), p: Number(a.p).toPrecision(2) }))}</li>`).join('')
+    ? [...alerts].sort((a, b) => String(a.period).localeCompare(String(b.period))).map((a) => `<li>${esc(t('alert_row', { period: a.period, observed: fmt(a.observed, m.unit), expected: fmt(a.expected, m.unit), p: pText(a.p) }))}</li>`).join('')
     : `<li class="muted">${t('no_alerts')}</li>`;
 }
 

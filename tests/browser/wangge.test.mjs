@@ -217,6 +217,13 @@ test('a leader sorts the league table and a row flies the map to its unit', asyn
     const center1 = await page.evaluate(() => window.__wangge.map.map.getCenter().toArray());
     assert.notDeepEqual(center1, center0, 'the map flew to the row');
     await shot(page, 'leader-compare');
+    // A label that carries its unit is not given it twice in the legend.
+    if (!MOCK) {
+      await page.selectOption('#metric', 'response_hours');
+      await page.waitForFunction(() => /响应时长/.test(document.querySelector('#legend').textContent));
+      const legend = await page.textContent('#legend');
+      assert.ok(!/\(小时\)（小时）/.test(legend), legend);
+    }
   });
 });
 
