@@ -442,20 +442,24 @@ impl Pipeline<'_> {
         if !self.frame {
             return Ok(out);
         }
-        let (mut new, mut changed) = (Vec::new(), Vec::new());
-        for a in applied {
-            match (&a.stored, &a.current) {
-                (Stored::New, Some(e)) => new.push(e.clone()),
-                (_, Some(e)) => changed.push(e.clone()),
-                _ => {}
-            }
-        }
         let g = self.grids;
-        for (events, slot) in [(new, &mut out.new), (changed, &mut out.changed)] {
+        // Where the store put each case: its deepest unit, no locating again.
+        let unit = |p: &crate::store::Place| {
+            let code = p.1.iter().rev().flatten().next();
+            code.and_then(|c| g.model.index_of(c))
+                .map_or(crate::join::NONE, |i| i as u32)
+        };
+        let (mut new, mut changed) = ((Vec::new(), Vec::new()), (Vec::new(), Vec::new()));
+        for a in applied {
+            let (Some(e), Some(p)) = (&a.current, &a.place) else { continue };
+            let side = if a.stored == Stored::New { &mut new } else { &mut changed };
+            side.0.push(e.clone());
+            side.1.push((p.0, unit(p)));
+        }
+        for ((events, hits), slot) in [(new, &mut out.new), (changed, &mut out.changed)] {
             if events.is_empty() {
                 continue;
             }
-            let hits = g.locate_events(&events);
             *slot = Some(joined_frame(&g.model, &g.tiers, &events, &hits)?);
         }
         Ok(out)

@@ -50,12 +50,16 @@ impl Stored {
     }
 }
 
+/// Where a case lies: the join outcome and its tier codes.
+pub type Place = (Outcome, [Option<String>; 3]);
+
 /// One row's fate and, for new and updated cases, the case as it now is
-/// (its position may have moved: the caller locates it again for the frame).
+/// and where it lies (as stored: the frame needs no locating again).
 #[derive(Debug, Clone)]
 pub struct Applied {
     pub stored: Stored,
     pub current: Option<Event>,
+    pub place: Option<Place>,
 }
 
 impl Applied {
@@ -64,14 +68,16 @@ impl Applied {
         Applied {
             stored,
             current: None,
+            place: None,
         }
     }
 
-    /// A row that made the case `current`.
-    fn moved(stored: Stored, current: Event) -> Applied {
+    /// A row that made the case `current`, lying at `place`.
+    fn moved(stored: Stored, current: Event, place: Place) -> Applied {
         Applied {
             stored,
             current: Some(current),
+            place: Some(place),
         }
     }
 }
@@ -356,10 +362,10 @@ fn write_case(
     seq: i64,
     current: &Event,
     base: Option<&Event>,
-    hit: (Outcome, [Option<String>; 3]),
+    hit: &Place,
     grid_version: i64,
 ) -> rusqlite::Result<()> {
-    let located = located_at(current, &hit);
+    let located = located_at(current, hit);
     let base_json = base.map(|base| {
         (base != current).then(|| serde_json::to_string(&BaseRow::of(base)).unwrap_or_default())
     });
@@ -487,18 +493,19 @@ fn apply_rows(
                     let current = fold(e, &waiting);
                     let seq = tx.last_insert_rowid();
                     let hit = locate(current.lon, current.lat);
-                    write_case(&tx, rev, seq, &current, Some(e), hit, version)?;
+                    write_case(&tx, rev, seq, &current, Some(e), &hit, version)?;
                     let done = tx.execute(
                         "UPDATE transitions SET applied = 1 WHERE issue_id = ?1 AND applied = 0",
                         [&e.id],
                     )?;
                     pending -= done as i64;
                     bump(&tx, PENDING, -(done as i64))?;
-                    out.push(Applied::moved(Stored::New, current));
+                    out.push(Applied::moved(Stored::New, current, hit));
                     continue;
                 }
             }
-            out.push(Applied::moved(Stored::New, e.clone()));
+            let place = (r.outcome, r.tiers.map(|t| t.map(str::to_owned)));
+            out.push(Applied::moved(Stored::New, e.clone(), place));
             continue;
         }
         let Some(case) = read_case(&tx, e.kind, &e.id)? else {
@@ -520,8 +527,8 @@ fn apply_rows(
                     ..case.current.clone()
                 };
                 let hit = position(&current, Some(&case), locate);
-                write_case(&tx, rev, case.seq, &current, case.base_to_write(), hit, version)?;
-                out.push(Applied::moved(Stored::Stale, current));
+                write_case(&tx, rev, case.seq, &current, case.base_to_write(), &hit, version)?;
+                out.push(Applied::moved(Stored::Stale, current, hit));
                 continue;
             }
         }
@@ -540,8 +547,8 @@ fn apply_rows(
             continue;
         }
         let hit = position(&current, Some(&case), locate);
-        write_case(&tx, rev, case.seq, &current, Some(&base), hit, version)?;
-        out.push(Applied::moved(Stored::Updated, current));
+        write_case(&tx, rev, case.seq, &current, Some(&base), &hit, version)?;
+        out.push(Applied::moved(Stored::Updated, current, hit));
     }
     count_changes(&tx, &out)?;
     tx.commit()?;
@@ -633,13 +640,13 @@ fn apply_steps(
             ..current.clone()
         } == case.current;
         let hit = position(&current, Some(&case), locate);
-        write_case(&tx, rev, case.seq, &current, case.base_to_write(), hit, version)?;
+        write_case(&tx, rev, case.seq, &current, case.base_to_write(), &hit, version)?;
         let stored = if older && same_state {
             Stored::Stale
         } else {
             Stored::Updated
         };
-        out.push(Applied::moved(stored, current));
+        out.push(Applied::moved(stored, current, hit));
     }
     count_changes(&tx, &out)?;
     tx.commit()?;

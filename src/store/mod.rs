@@ -30,7 +30,7 @@ use std::sync::Mutex;
 use rusqlite::Connection;
 
 pub use crate::ingest::Step;
-pub use cases::{Applied, Locate, Stored};
+pub use cases::{Applied, Locate, Place, Stored};
 pub use events::{IssueRow, Located};
 pub use frame::{bounded_chunks, compact_chunks, replace_rows, CHUNK_ROWS};
 pub use grids::GridVersion;
