@@ -325,7 +325,15 @@ fn a_short_soak_of_mixed_traffic_has_no_error() {
         text
     };
     let os = |s: &str| std::ffi::OsString::from(s);
-    run(vec![os("demo"), os("--out"), data.clone().into(), os("--grids"), os("600"), os("--events"), os("20000")]);
+    run(vec![
+        os("demo"),
+        os("--out"),
+        data.clone().into(),
+        os("--grids"),
+        os("600"),
+        os("--events"),
+        os("20000"),
+    ]);
     run(vec![
         os("join"),
         os("--grids"),
@@ -337,7 +345,10 @@ fn a_short_soak_of_mixed_traffic_has_no_error() {
         os("--secret"),
         data.join("secret.key").into(),
     ]);
-    let addr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
     let out = run(vec![
         os("bench"),
         os("serve"),
@@ -354,9 +365,15 @@ fn a_short_soak_of_mixed_traffic_has_no_error() {
         os("--addr"),
         os(&addr.to_string()),
     ]);
-    let line = out.lines().find(|l| l.contains("\"part\":\"soak\"")).unwrap_or_else(|| panic!("{out}"));
+    let line = out
+        .lines()
+        .find(|l| l.contains("\"part\":\"soak\""))
+        .unwrap_or_else(|| panic!("{out}"));
     let v: serde_json::Value = serde_json::from_str(line).unwrap();
     assert_eq!(v["errors"], 0, "{out}");
-    assert!(v["reads"].as_u64().unwrap() > 10 && v["writes"].as_u64().unwrap() > 2, "{out}");
+    assert!(
+        v["reads"].as_u64().unwrap() > 10 && v["writes"].as_u64().unwrap() > 2,
+        "{out}"
+    );
     assert!(v["logins"].as_u64().unwrap() > 10, "{out}");
 }

@@ -198,6 +198,11 @@ async fn query_strings_never_get_a_server_error() {
             .collect();
         let path = paths[k % paths.len()];
         let r = super::api::support::get(&e.app, &format!("{path}{q}"), &t).await;
-        assert!(r.status.as_u16() < 500, "{path}{q}: {} {}", r.status, r.text());
+        assert!(
+            r.status.as_u16() < 500,
+            "{path}{q}: {} {}",
+            r.status,
+            r.text()
+        );
     }
 }

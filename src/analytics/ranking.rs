@@ -324,7 +324,9 @@ pub fn rank_rows(
         last = Some((k, rank));
     }
     // Ranges: a standing's units share the ranks they occupy together.
-    let ranked: Vec<usize> = (0..rows.len()).filter(|&i| rows[i].0.rank.is_some()).collect();
+    let ranked: Vec<usize> = (0..rows.len())
+        .filter(|&i| rows[i].0.rank.is_some())
+        .collect();
     let mut start = 0;
     while start < ranked.len() {
         let s = rows[ranked[start]].0.standing;
@@ -380,7 +382,9 @@ fn funnel(
     let phi = zs.iter().map(|z| z.clamp(lo, hi).powi(2)).sum::<f64>() / k as f64;
     let scale = if k >= 3 && phi > 1.0 { phi.sqrt() } else { 1.0 };
     for ((row, _), z) in rows.iter_mut().zip(raw) {
-        let Some(z) = z.map(|z| z / scale) else { continue };
+        let Some(z) = z.map(|z| z / scale) else {
+            continue;
+        };
         row.z = Some(z);
         row.alarm = z.abs() > Z998;
         row.standing = Some(if z.abs() <= Z95 {
@@ -469,9 +473,10 @@ pub fn rank_children(
                 // Within one standing, a move is noise: no change. Across
                 // standings, the move of the shared ranges' middles.
                 (Some(now), Some(then)) if now == then => Some(0),
-                (Some(_), Some(_)) => row.rank_range.zip(was.and_then(|b| b.rank_range)).map(
-                    |(n, t)| ((t.0 + t.1) as i64 - (n.0 + n.1) as i64) / 2,
-                ),
+                (Some(_), Some(_)) => row
+                    .rank_range
+                    .zip(was.and_then(|b| b.rank_range))
+                    .map(|(n, t)| ((t.0 + t.1) as i64 - (n.0 + n.1) as i64) / 2),
                 _ => row
                     .rank
                     .zip(row.previous_rank)
@@ -550,8 +555,15 @@ mod tests {
             unit("E", 894.0, 1000.0),
         ];
         let (rows, _) = rank_rows(def, units, RankParams::default());
-        assert!(rows.iter().all(|r| r.standing == Some(Standing::AsExpected)), "{rows:?}");
-        assert!(rows.iter().all(|r| r.rank_range == Some((1, 5))), "{rows:?}");
+        assert!(
+            rows.iter()
+                .all(|r| r.standing == Some(Standing::AsExpected)),
+            "{rows:?}"
+        );
+        assert!(
+            rows.iter().all(|r| r.rank_range == Some((1, 5))),
+            "{rows:?}"
+        );
         assert!(rows.iter().all(|r| r.z.is_some_and(|z| z.abs() < Z95)));
     }
 
@@ -570,13 +582,21 @@ mod tests {
         assert_eq!(low.rank_range, Some((9, 9)));
         assert_eq!(rows.last().unwrap().code, "LOW");
         let rest: Vec<_> = rows.iter().filter(|r| r.code != "LOW").collect();
-        assert!(rest.iter().all(|r| r.standing == Some(Standing::AsExpected)), "{rows:?}");
+        assert!(
+            rest.iter()
+                .all(|r| r.standing == Some(Standing::AsExpected)),
+            "{rows:?}"
+        );
         assert!(rest.iter().all(|r| r.rank_range == Some((1, 8))));
         // The same numbers under a metric where lower is better: the outlier
         // is now the best.
         let worse_is_high = catalogue()
             .iter()
-            .find(|m| m.direction == Direction::HigherIsWorse && m.ratio.is_some() && smoothing_of(m) == Smoothing::BetaBinomial)
+            .find(|m| {
+                m.direction == Direction::HigherIsWorse
+                    && m.ratio.is_some()
+                    && smoothing_of(m) == Smoothing::BetaBinomial
+            })
             .expect("a proportion where higher is worse");
         let mut units: Vec<RankInput> = (0..8)
             .map(|k| unit(&format!("T{k}"), 900.0 + k as f64, 1000.0))

@@ -117,7 +117,13 @@ impl ExportParams {
     fn stem(&self, name: &str) -> String {
         let clean = |s: &str| -> String {
             s.chars()
-                .map(|c| if c.is_alphanumeric() || c == '-' { c } else { '_' })
+                .map(|c| {
+                    if c.is_alphanumeric() || c == '-' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
                 .take(40)
                 .collect()
         };
@@ -320,11 +326,14 @@ pub async fn metrics(
         })
         .await?
     };
-    Ok(stream(Download::file(&p.stem("metrics"), format), move |w| {
-        let model = &snap.grids.model;
-        let out = output(format, bom, Target::Stream(w));
-        export::metrics::export(&table, model, &sel, out, &NoProgress)
-    }))
+    Ok(stream(
+        Download::file(&p.stem("metrics"), format),
+        move |w| {
+            let model = &snap.grids.model;
+            let out = output(format, bom, Target::Stream(w));
+            export::metrics::export(&table, model, &sel, out, &NoProgress)
+        },
+    ))
 }
 
 fn output(format: Format, bom: bool, target: Target<'static>) -> Output<'static> {
@@ -369,7 +378,13 @@ impl Download {
         let ascii: String = self
             .filename
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect();
         let utf8: String = self
             .filename

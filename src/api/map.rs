@@ -18,9 +18,9 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::auth::Caller;
+use super::disclosure::shown;
 use super::error::ApiError;
 use super::extract::{IfNoneMatch, P, Q};
-use super::disclosure::shown;
 use super::scope::Scope;
 use super::state::{AppState, Cached};
 use crate::analytics::metrics::ingredients;
@@ -343,7 +343,10 @@ pub async fn kpis(
         let cx = UnitContext::of(model, i);
         // A figure withheld now or in a base window is withheld with its change.
         let mut guards = vec![shown(&scope, model, &snap.pre, &q, i)?];
-        for b in [q.same_period_last_year(), q.previous_period()].into_iter().flatten() {
+        for b in [q.same_period_last_year(), q.previous_period()]
+            .into_iter()
+            .flatten()
+        {
             guards.push(shown(&scope, model, &snap.pre, &b, i)?);
         }
         let at = |q: Option<Query>| -> Result<Option<crate::analytics::Ingredients>, ApiError> {

@@ -9,8 +9,8 @@
 
 mod analysis;
 mod auth;
-pub mod disclosure;
 pub mod config;
+pub mod disclosure;
 mod error;
 mod export;
 mod extract;
@@ -31,10 +31,10 @@ use axum::{middleware, Router};
 use tower_http::compression::CompressionLayer;
 use tower_http::services::{ServeDir, ServeFile};
 
+pub use crate::live::snapshot_key;
 pub use config::Config;
 pub use error::ApiError;
 pub use openapi::ApiDoc;
-pub use crate::live::snapshot_key;
 pub use state::{zone_of, AppState, Grids};
 
 async fn no_route() -> ApiError {

@@ -208,7 +208,9 @@ impl AppState {
                         let s = st.store.clone();
                         match tokio::task::spawn_blocking(move || s.checkpoint()).await {
                             Ok(Ok(_)) => {}
-                            Ok(Err(e)) => tracing::warn!(error = %e, "checkpointing the database log failed"),
+                            Ok(Err(e)) => {
+                                tracing::warn!(error = %e, "checkpointing the database log failed")
+                            }
                             Err(e) => tracing::error!(error = %e, "checkpoint task panicked"),
                         }
                     }

@@ -855,21 +855,38 @@ fn soak(b: &ServeBench, token: &str, server: &Server) -> anyhow::Result<i32> {
     let until = Instant::now() + Duration::from_secs(b.soak_secs);
     let warm = Instant::now() + Duration::from_secs(b.soak_secs.div_ceil(10));
     let bodies = ingest_bodies(b, true)?;
-    let (s, body) = request(&b.addr, "GET", "/api/v1/map?level=1&metric=event_count", Some(token), None, &[])?;
+    let (s, body) = request(
+        &b.addr,
+        "GET",
+        "/api/v1/map?level=1&metric=event_count",
+        Some(token),
+        None,
+        &[],
+    )?;
     if s != 200 {
         bail!("soak: the map answered {s}");
     }
     let v: Value = serde_json::from_slice(&body)?;
     let units: Vec<String> = v["values"]
         .as_array()
-        .map(|a| a.iter().filter_map(|x| x["code"].as_str().map(str::to_owned)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x["code"].as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default();
     let parent = units.first().cloned().unwrap_or_default();
     let rss_start = std::sync::Mutex::new(None);
     let (reads, writes, logins) = std::thread::scope(|sc| {
         let reader = sc.spawn(|| {
             let mut t = Tally::default();
-            let metrics = ["event_count", "closure_rate", "resolution_rate", "overdue_open", "response_hours"];
+            let metrics = [
+                "event_count",
+                "closure_rate",
+                "resolution_rate",
+                "overdue_open",
+                "response_hours",
+            ];
             let mut k = 0usize;
             while Instant::now() < until {
                 if Instant::now() >= warm && rss_start.lock().is_ok_and(|r| r.is_none()) {
@@ -883,14 +900,23 @@ fn soak(b: &ServeBench, token: &str, server: &Server) -> anyhow::Result<i32> {
                 let m = metrics[k % metrics.len()];
                 let u = &units[k % units.len().max(1)];
                 let paths = [
-                    format!("/api/v1/map?level={}&metric={m}&from={month}&to={next}", 1 + k % 3),
+                    format!(
+                        "/api/v1/map?level={}&metric={m}&from={month}&to={next}",
+                        1 + k % 3
+                    ),
                     format!("/api/v1/units/{u}/kpis?from={month}&to={next}"),
                     format!("/api/v1/trend?unit={u}&metric={m}"),
-                    format!("/api/v1/compare?unit={parent}&metric={m}&from=2025-01-01&to=2026-01-01"),
+                    format!(
+                        "/api/v1/compare?unit={parent}&metric={m}&from=2025-01-01&to=2026-01-01"
+                    ),
                     format!("/api/v1/issues?unit={u}&page={}&per_page=50", 1 + k % 5),
                 ];
                 let p = &paths[k % paths.len()];
-                t.count(p, request(&b.addr, "GET", p, Some(token), None, &[]), &[200]);
+                t.count(
+                    p,
+                    request(&b.addr, "GET", p, Some(token), None, &[]),
+                    &[200],
+                );
                 k += 1;
             }
             t
@@ -900,7 +926,14 @@ fn soak(b: &ServeBench, token: &str, server: &Server) -> anyhow::Result<i32> {
             let mut k = 0usize;
             while Instant::now() < until && !bodies.is_empty() {
                 for (path, body) in &bodies[k % bodies.len()] {
-                    let r = request(&b.addr, "POST", path, Some(token), Some("application/json"), body);
+                    let r = request(
+                        &b.addr,
+                        "POST",
+                        path,
+                        Some(token),
+                        Some("application/json"),
+                        body,
+                    );
                     t.count(path, r, &[200]);
                 }
                 k += 1;
@@ -911,7 +944,14 @@ fn soak(b: &ServeBench, token: &str, server: &Server) -> anyhow::Result<i32> {
             let mut t = Tally::default();
             let body = br#"{"username":"soak-nobody","password":"not the password"}"#;
             while Instant::now() < until {
-                let r = request(&b.addr, "POST", "/api/v1/login", None, Some("application/json"), body);
+                let r = request(
+                    &b.addr,
+                    "POST",
+                    "/api/v1/login",
+                    None,
+                    Some("application/json"),
+                    body,
+                );
                 t.count("/api/v1/login", r, &[401, 429]);
                 std::thread::sleep(Duration::from_millis(100));
             }
@@ -933,7 +973,12 @@ fn soak(b: &ServeBench, token: &str, server: &Server) -> anyhow::Result<i32> {
         "logins": logins.requests, "errors": errors, "rss_start_mib": start, "rss_end_mib": end,
         "rss_growth_pct": growth})
     );
-    for e in reads.examples.iter().chain(&writes.examples).chain(&logins.examples) {
+    for e in reads
+        .examples
+        .iter()
+        .chain(&writes.examples)
+        .chain(&logins.examples)
+    {
         println!("soak: error: {e}");
     }
     println!(

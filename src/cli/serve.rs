@@ -153,8 +153,7 @@ fn prepare(st: &AppState) -> anyhow::Result<()> {
     let mut ingested = false;
     // Events first, then the transition rows (case updates) that move them.
     let files = [(events, false)].into_iter().chain(
-        ["updates.csv", "updates.jsonl", "updates.parquet"]
-            .map(|name| (data.join(name), true)),
+        ["updates.csv", "updates.jsonl", "updates.parquet"].map(|name| (data.join(name), true)),
     );
     for (path, steps) in files {
         let Some((key, stamp)) = changed(&path)? else {
@@ -181,7 +180,8 @@ fn prepare(st: &AppState) -> anyhow::Result<()> {
             let loaded = read
                 .join()
                 .map_err(|_| anyhow::anyhow!("reading the frame snapshot panicked"))??;
-            st.live.load_with(grids, loaded, t.elapsed().as_secs_f64())?;
+            st.live
+                .load_with(grids, loaded, t.elapsed().as_secs_f64())?;
         }
         _ => st.load(grids)?,
     }

@@ -43,7 +43,17 @@ pub fn load_geojson_with(path: &Path, opts: LoadOptions) -> Result<(GridModel, R
         path: path.to_owned(),
         source,
     })?;
-    let (model, report) = parse_geojson(&text, opts).map_err(|reason| GridError::Parse {
+    parse_checked(&text, path, opts)
+}
+
+/// Parses the text of the grid file `path`; `Err(GridError::Rejected)`
+/// carries the report when anything is fatal.
+pub fn parse_checked(
+    text: &str,
+    path: &Path,
+    opts: LoadOptions,
+) -> Result<(GridModel, Report), GridError> {
+    let (model, report) = parse_geojson(text, opts).map_err(|reason| GridError::Parse {
         path: path.to_owned(),
         reason,
     })?;

@@ -36,7 +36,6 @@ fn datetime(name: &str, v: impl Iterator<Item = Option<i64>>) -> PolarsResult<Co
 
 pub use crate::columns::joined_schema;
 
-
 /// A joined file written before some columns of [`c::ALL`] existed, read
 /// with those columns null (a file from before the lifecycle has no
 /// states or milestones).

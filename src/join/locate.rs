@@ -15,7 +15,6 @@ pub const NONE: u32 = u32::MAX;
 
 pub use crate::columns::Outcome;
 
-
 /// How tier-3 candidates are found before the exact test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Strategy {

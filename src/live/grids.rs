@@ -10,7 +10,7 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 use crate::columns::Outcome;
-use crate::grid::{parse_geojson, GridError, GridModel, LoadOptions};
+use crate::grid::{parse_checked, GridError, GridModel, LoadOptions};
 use crate::ingest::Event;
 use crate::join::{tier_table, unit_codes, Locator, Strategy};
 use crate::store::{GridVersion, Store};
@@ -65,18 +65,7 @@ fn parse_model(text: &str, path: &Path, checked_before: bool) -> super::Result<G
         checked_before,
         ..LoadOptions::default()
     };
-    let (model, report) = parse_geojson(text, opts).map_err(|reason| GridError::Parse {
-        path: path.to_owned(),
-        reason,
-    })?;
-    if report.fatal_count() > 0 {
-        return Err(GridError::Rejected {
-            path: path.to_owned(),
-            report: Box::new(report),
-        }
-        .into());
-    }
-    Ok(model)
+    Ok(parse_checked(text, path, opts)?.0)
 }
 
 /// The grid model to serve: the file's when it is new (stored as a new

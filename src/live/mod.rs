@@ -24,9 +24,7 @@ use crate::analytics::{PreAgg, Zone};
 use crate::ingest::crs::Crs;
 use crate::ingest::privacy::KeyedHasher;
 use crate::ingest::{ParsedSteps, Validator};
-use crate::store::{
-    split_pseudonyms, with_pseudonyms, FrameLoad, Pseudonyms, Store,
-};
+use crate::store::{split_pseudonyms, with_pseudonyms, FrameLoad, Pseudonyms, Store};
 
 pub use error::{LiveError, Result};
 pub use grids::{ensure_grids, Grids};
@@ -53,9 +51,9 @@ fn release_free_memory() {
 
 /// The writer recorded with the cases a file brings: `file:NAME`.
 fn file_writer(path: &Path) -> String {
-    let name = path
-        .file_name()
-        .map_or(path.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let name = path.file_name().map_or(path.display().to_string(), |n| {
+        n.to_string_lossy().into_owned()
+    });
     format!("file:{name}")
 }
 
@@ -136,7 +134,6 @@ pub struct Counters {
 pub struct Live {
     pub store: Arc<Store>,
     pub hasher: KeyedHasher,
-    pub zone: Zone,
     pub settings: Settings,
     pub counters: Counters,
     snapshot: RwLock<Option<Arc<Snapshot>>>,
@@ -156,7 +153,6 @@ impl Live {
         Live {
             store,
             hasher,
-            zone: settings.zone,
             settings,
             counters: Counters::default(),
             snapshot: RwLock::new(None),
@@ -171,7 +167,7 @@ impl Live {
     pub fn validator(&self) -> Validator<'_> {
         Validator {
             crs: self.settings.crs,
-            tz: self.zone.tz,
+            tz: self.settings.zone.tz,
             hasher: &self.hasher,
         }
     }
@@ -191,7 +187,8 @@ impl Live {
         c.ingest_read.fetch_add(t.read, Ordering::Relaxed);
         c.ingest_stored.fetch_add(t.inserted(), Ordering::Relaxed);
         c.ingest_rejected.fetch_add(t.rejected, Ordering::Relaxed);
-        c.ingest_duplicates.fetch_add(t.duplicates, Ordering::Relaxed);
+        c.ingest_duplicates
+            .fetch_add(t.duplicates, Ordering::Relaxed);
         Ok(out)
     }
 
@@ -282,7 +279,7 @@ impl Live {
     pub fn read_frame(&self) -> Result<FrameLoad> {
         Ok(self
             .store
-            .load_frame_fast(&snapshot_key(self.zone), &PRE_TABLES)?)
+            .load_frame_fast(&snapshot_key(self.settings.zone), &PRE_TABLES)?)
     }
 
     /// [`Live::load`] from events already read (`read_secs` is logged);
@@ -294,7 +291,7 @@ impl Live {
         read_secs: f64,
     ) -> Result<()> {
         let t = std::time::Instant::now();
-        let key = snapshot_key(self.zone);
+        let key = snapshot_key(self.settings.zone);
         let frame = crate::store::bounded_chunks(loaded.frame.clone())?;
         let mut rebuilt = false;
         // Built here when the pre-aggregates are rebuilt, and then handed to
@@ -305,14 +302,14 @@ impl Live {
                 let tables: [DataFrame; 4] = t.try_into().map_err(|_| {
                     LiveError::Internal("pre-aggregate snapshot: wrong table count".into())
                 })?;
-                let mut pre = PreAgg::from_snapshot(tables, self.zone)?;
+                let mut pre = PreAgg::from_snapshot(tables, self.settings.zone)?;
                 if loaded.from_database > 0 {
                     // Events stored after the snapshot: only they are
                     // aggregated (their pseudonyms are the ones in memory).
                     let tail =
                         frame.slice(loaded.from_snapshot as i64, loaded.from_database as usize);
                     let tail = with_pseudonyms(&tail, loaded.pseudonyms.tail())?;
-                    pre.append(&PreAgg::build(tail.lazy(), self.zone)?)?;
+                    pre.append(&PreAgg::build(tail.lazy(), self.settings.zone)?)?;
                 }
                 if loaded.changed_rows > 0 {
                     // Cases changed under the snapshot: their kinds are
@@ -324,7 +321,7 @@ impl Live {
             _ => {
                 rebuilt = true;
                 let whole = loaded.full_frame(&self.store)?;
-                let pre = PreAgg::build(whole.clone().lazy(), self.zone)?;
+                let pre = PreAgg::build(whole.clone().lazy(), self.settings.zone)?;
                 full = Some(whole);
                 pre
             }
@@ -515,7 +512,7 @@ impl Live {
         }
         new.rechunk_mut();
         let mut pre = old.pre.clone();
-        pre.append(&PreAgg::build(new.clone().lazy(), self.zone)?)?;
+        pre.append(&PreAgg::build(new.clone().lazy(), self.settings.zone)?)?;
         let (new, new_pseudonyms) = split_pseudonyms(new)?;
         let mut pseudonyms = old.pseudonyms.clone();
         pseudonyms.append(&new_pseudonyms)?;

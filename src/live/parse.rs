@@ -49,13 +49,7 @@ fn from_objects<'a>(
 /// A CSV body: UTF-8 (with or without BOM) or GB18030/GBK, as declared by
 /// the `charset` parameter or detected like the file readers do; headers by
 /// contract name or Chinese alias.
-fn from_csv(v: &Validator<'_>, charset: Option<&str>, body: &[u8]) -> Result<Parsed> {
-    let declared = charset
-        .map(|c| c.parse::<TextEncoding>())
-        .transpose()
-        .map_err(|e| LiveError::UnsupportedMediaType(e.to_string()))?;
-    let (text, _) =
-        decode(body, declared).map_err(|e| LiveError::BadInput(format!("CSV body: {e}")))?;
+fn from_csv(v: &Validator<'_>, text: &str) -> Result<Parsed> {
     let mut r = csv::ReaderBuilder::new()
         .flexible(true)
         .from_reader(text.as_bytes());
@@ -96,6 +90,39 @@ fn from_csv(v: &Validator<'_>, charset: Option<&str>, body: &[u8]) -> Result<Par
     Ok(out)
 }
 
+/// What a body is, by its Content-Type: JSON, JSON Lines (as UTF-8 text)
+/// or CSV (decoded from UTF-8 or GBK/GB18030 to text).
+enum Body<'a> {
+    Json,
+    Lines(&'a str),
+    Csv(std::borrow::Cow<'a, str>),
+}
+
+fn body_of<'a>(content_type: &str, body: &'a [u8]) -> Result<Body<'a>> {
+    let (ct, charset) = media_type(content_type);
+    match ct.as_str() {
+        "application/json" | "" => Ok(Body::Json),
+        "application/x-ndjson"
+        | "application/jsonl"
+        | "application/json-lines"
+        | "application/x-jsonlines" => std::str::from_utf8(body)
+            .map(Body::Lines)
+            .map_err(|e| LiveError::BadInput(format!("JSON Lines must be UTF-8: {e}"))),
+        "text/csv" => {
+            let declared = charset
+                .map(|c| c.parse::<TextEncoding>())
+                .transpose()
+                .map_err(|e| LiveError::UnsupportedMediaType(e.to_string()))?;
+            let (text, _) = decode(body, declared)
+                .map_err(|e| LiveError::BadInput(format!("CSV body: {e}")))?;
+            Ok(Body::Csv(text))
+        }
+        other => Err(LiveError::UnsupportedMediaType(format!(
+            "content type {other:?}: send application/json, application/x-ndjson or text/csv"
+        ))),
+    }
+}
+
 /// The media type of a Content-Type header, lower-cased, and its charset.
 fn media_type(content_type: &str) -> (String, Option<&str>) {
     let mut parts = content_type.split(';');
@@ -111,9 +138,8 @@ fn media_type(content_type: &str) -> (String, Option<&str>) {
 
 /// Parses a body of events by its content type.
 pub fn parse_events(v: &Validator<'_>, content_type: &str, body: &[u8]) -> Result<Parsed> {
-    let (ct, charset) = media_type(content_type);
-    match ct.as_str() {
-        "application/json" | "" => {
+    match body_of(content_type, body)? {
+        Body::Json => {
             let value: serde_json::Value = serde_json::from_slice(body)
                 .map_err(|e| LiveError::BadInput(format!("body is not JSON: {e}")))?;
             let items = match value {
@@ -133,12 +159,7 @@ pub fn parse_events(v: &Validator<'_>, content_type: &str, body: &[u8]) -> Resul
                     .map(|(i, x)| (i as u64 + 1, Ok(x))),
             ))
         }
-        "application/x-ndjson"
-        | "application/jsonl"
-        | "application/json-lines"
-        | "application/x-jsonlines" => {
-            let text = std::str::from_utf8(body)
-                .map_err(|e| LiveError::BadInput(format!("JSON Lines must be UTF-8: {e}")))?;
+        Body::Lines(text) => {
             let lines = text
                 .lines()
                 .enumerate()
@@ -153,23 +174,15 @@ pub fn parse_events(v: &Validator<'_>, content_type: &str, body: &[u8]) -> Resul
                 }),
             ))
         }
-        "text/csv" => from_csv(v, charset, body),
-        other => Err(LiveError::UnsupportedMediaType(format!(
-            "content type {other:?}: send application/json, application/x-ndjson or text/csv"
-        ))),
+        Body::Csv(text) => from_csv(v, &text),
     }
 }
 
 /// Parses a body of transition rows (JSON array or object, JSON Lines or
 /// CSV in UTF-8/GBK), keys and headers by contract name or Chinese alias.
-pub fn parse_updates(
-    v: &Validator<'_>,
-    content_type: &str,
-    body: &[u8],
-) -> Result<ParsedSteps> {
-    let (ct, charset) = media_type(content_type);
-    match ct.as_str() {
-        "application/json" | "" => {
+pub fn parse_updates(v: &Validator<'_>, content_type: &str, body: &[u8]) -> Result<ParsedSteps> {
+    match body_of(content_type, body)? {
+        Body::Json => {
             let value: serde_json::Value = serde_json::from_slice(body)
                 .map_err(|e| LiveError::BadInput(format!("body is not JSON: {e}")))?;
             if !(value.is_array() || value.is_object()) {
@@ -179,26 +192,7 @@ pub fn parse_updates(
             }
             Ok(v.updates_from_json(value))
         }
-        "application/x-ndjson"
-        | "application/jsonl"
-        | "application/json-lines"
-        | "application/x-jsonlines" => {
-            let text = std::str::from_utf8(body)
-                .map_err(|e| LiveError::BadInput(format!("JSON Lines must be UTF-8: {e}")))?;
-            Ok(v.updates_from_json_lines(text))
-        }
-        "text/csv" => {
-            let declared = charset
-                .map(|c| c.parse::<TextEncoding>())
-                .transpose()
-                .map_err(|e| LiveError::UnsupportedMediaType(e.to_string()))?;
-            let (text, _) = decode(body, declared)
-                .map_err(|e| LiveError::BadInput(format!("CSV body: {e}")))?;
-            v.updates_from_csv(&text).map_err(LiveError::BadInput)
-        }
-        other => Err(LiveError::UnsupportedMediaType(format!(
-            "content type {other:?}: send application/json, application/x-ndjson or text/csv"
-        ))),
+        Body::Lines(text) => Ok(v.updates_from_json_lines(text)),
+        Body::Csv(text) => v.updates_from_csv(&text).map_err(LiveError::BadInput),
     }
 }
-

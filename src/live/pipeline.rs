@@ -208,7 +208,13 @@ pub struct Pipeline<'a> {
 /// Valid rows and, per row read, its number, id and index among them (or why not).
 type Index = Vec<(u64, Option<String>, std::result::Result<usize, String>)>;
 
-fn split<T>(parsed: Vec<(u64, Option<String>, std::result::Result<T, crate::ingest::RowError>)>) -> (Vec<T>, Index) {
+fn split<T>(
+    parsed: Vec<(
+        u64,
+        Option<String>,
+        std::result::Result<T, crate::ingest::RowError>,
+    )>,
+) -> (Vec<T>, Index) {
     let mut valid = Vec::new();
     let index = parsed
         .into_iter()
@@ -234,14 +240,26 @@ impl Pipeline<'_> {
             let row = match r {
                 Err(reason) => {
                     out.tally.rejected += 1;
-                    RowOutcome { row: n, id, outcome: "rejected", unit: None, reason: Some(reason) }
+                    RowOutcome {
+                        row: n,
+                        id,
+                        outcome: "rejected",
+                        unit: None,
+                        reason: Some(reason),
+                    }
                 }
                 Ok(k) => {
                     if matches!(fates[k], Fate::Stored(Stored::Conflict(_))) {
                         out.tally.duplicates += 1;
                     }
                     let (outcome, reason) = out.tally.count(&fates[k]);
-                    RowOutcome { row: n, id, outcome, unit: units[k].clone(), reason }
+                    RowOutcome {
+                        row: n,
+                        id,
+                        outcome,
+                        unit: units[k].clone(),
+                        reason,
+                    }
                 }
             };
             out.rows.push(row);
@@ -263,7 +281,13 @@ impl Pipeline<'_> {
                 }
                 Ok(k) => out.tally.count(&fates[k]),
             };
-            out.rows.push(RowOutcome { row: n, id, outcome, unit: None, reason });
+            out.rows.push(RowOutcome {
+                row: n,
+                id,
+                outcome,
+                unit: None,
+                reason,
+            });
         }
         Ok((out, frame))
     }
@@ -283,7 +307,9 @@ impl Pipeline<'_> {
                     tracing::warn!(file = %r.file, row = r.row, column = %r.column, reason = %r.reason, "row rejected");
                 }
             }
-            let Batch { events, rows, file, .. } = batch;
+            let Batch {
+                events, rows, file, ..
+            } = batch;
             let mut events = events.into_iter();
             for chunk_rows in rows.chunks(batch_rows.max(1)) {
                 let chunk: Vec<Event> = events.by_ref().take(chunk_rows.len()).collect();
@@ -291,11 +317,13 @@ impl Pipeline<'_> {
                     Ok(f) => f,
                     Err(e) => {
                         failure = Some(e);
-                        return Err(crate::ingest::IngestError::Output("database write failed".into()));
+                        return Err(crate::ingest::IngestError::Output(
+                            "database write failed".into(),
+                        ));
                     }
                 };
                 for (row, fate) in chunk_rows.iter().zip(&fates) {
-                    let mut one = Tally { read: 0, ..Tally::default() };
+                    let mut one = Tally::default();
                     if matches!(fate, Fate::Stored(Stored::Conflict(_))) {
                         one.duplicates += 1;
                     }
@@ -350,7 +378,10 @@ impl Pipeline<'_> {
 
     /// Valid events into the store: their fates, the unit each new one
     /// landed in (when the writer may see it) and the frame rows.
-    fn apply_events(&self, events: Vec<Event>) -> Result<(Vec<Fate>, Vec<Option<String>>, FrameRows)> {
+    fn apply_events(
+        &self,
+        events: Vec<Event>,
+    ) -> Result<(Vec<Fate>, Vec<Option<String>>, FrameRows)> {
         let g = self.grids;
         let hits = g.locate_events(&events);
         // A row lands only inside the writer's units, and changes a stored
@@ -362,7 +393,9 @@ impl Pipeline<'_> {
             let stored = self.store.stored_tiers(&keys)?;
             (0..events.len())
                 .map(|k| {
-                    let there = stored[k].as_ref().map(|t| t.each_ref().map(|c| c.as_deref()));
+                    let there = stored[k]
+                        .as_ref()
+                        .map(|t| t.each_ref().map(|c| c.as_deref()));
                     self.scope.covers(&g.model, g.codes(hits[k].1))
                         && there.is_none_or(|t| self.scope.covers(&g.model, t))
                 })
@@ -371,7 +404,11 @@ impl Pipeline<'_> {
         let mine: Vec<usize> = (0..events.len()).filter(|&k| allowed[k]).collect();
         let located: Vec<Located<'_>> = mine
             .iter()
-            .map(|&k| Located { event: &events[k], outcome: hits[k].0, tiers: g.codes(hits[k].1) })
+            .map(|&k| Located {
+                event: &events[k],
+                outcome: hits[k].0,
+                tiers: g.codes(hits[k].1),
+            })
             .collect();
         let applied = self.store.apply_events(
             g.version.id,
@@ -385,7 +422,13 @@ impl Pipeline<'_> {
         for (&k, a) in mine.iter().zip(applied) {
             fates[k] = match a.stored {
                 Stored::New => {
-                    units[k] = g.codes(hits[k].1).iter().rev().flatten().next().map(|s| (*s).to_owned());
+                    units[k] = g
+                        .codes(hits[k].1)
+                        .iter()
+                        .rev()
+                        .flatten()
+                        .next()
+                        .map(|s| (*s).to_owned());
                     Fate::New(hits[k].0)
                 }
                 s => Fate::Stored(s),
@@ -403,7 +446,10 @@ impl Pipeline<'_> {
         let allowed: Vec<bool> = if self.scope.is_all() {
             vec![true; steps.len()]
         } else {
-            let keys: Vec<(Kind, &str)> = steps.iter().map(|s| (Kind::Issue, s.issue_id.as_str())).collect();
+            let keys: Vec<(Kind, &str)> = steps
+                .iter()
+                .map(|s| (Kind::Issue, s.issue_id.as_str()))
+                .collect();
             let stored = self.store.stored_tiers(&keys)?;
             steps
                 .iter()
@@ -414,13 +460,24 @@ impl Pipeline<'_> {
                         (Some(x), Some(y)) => Some(g.locate_one(x, y).1),
                         _ => None,
                     };
-                    self.scope.covers(&g.model, t.each_ref().map(|c| c.as_deref()))
-                        && moved_to.is_none_or(|m| self.scope.covers(&g.model, m.each_ref().map(|c| c.as_deref())))
+                    self.scope
+                        .covers(&g.model, t.each_ref().map(|c| c.as_deref()))
+                        && moved_to.is_none_or(|m| {
+                            self.scope
+                                .covers(&g.model, m.each_ref().map(|c| c.as_deref()))
+                        })
                 })
                 .collect()
         };
-        let mine: Vec<Step> = steps.iter().zip(&allowed).filter(|(_, &a)| a).map(|(s, _)| s.clone()).collect();
-        let applied = self.store.apply_updates(g.version.id, &mine, &|x, y| g.locate_one(x, y))?;
+        let mine: Vec<Step> = steps
+            .iter()
+            .zip(&allowed)
+            .filter(|(_, &a)| a)
+            .map(|(s, _)| s.clone())
+            .collect();
+        let applied = self
+            .store
+            .apply_updates(g.version.id, &mine, &|x, y| g.locate_one(x, y))?;
         let frame = self.frame_rows(&applied)?;
         let mut applied = applied.into_iter();
         let fates = allowed
@@ -429,7 +486,11 @@ impl Pipeline<'_> {
                 true => applied
                     .next()
                     .map(|a| Fate::Stored(a.stored))
-                    .ok_or_else(|| LiveError::Internal("the store answered fewer steps than it was given".into())),
+                    .ok_or_else(|| {
+                        LiveError::Internal(
+                            "the store answered fewer steps than it was given".into(),
+                        )
+                    }),
                 false => Ok(Fate::NotYours),
             })
             .collect::<Result<Vec<_>>>()?;
@@ -451,8 +512,14 @@ impl Pipeline<'_> {
         };
         let (mut new, mut changed) = ((Vec::new(), Vec::new()), (Vec::new(), Vec::new()));
         for a in applied {
-            let (Some(e), Some(p)) = (&a.current, &a.place) else { continue };
-            let side = if a.stored == Stored::New { &mut new } else { &mut changed };
+            let (Some(e), Some(p)) = (&a.current, &a.place) else {
+                continue;
+            };
+            let side = if a.stored == Stored::New {
+                &mut new
+            } else {
+                &mut changed
+            };
             side.0.push(e.clone());
             side.1.push((p.0, unit(p)));
         }

@@ -16,9 +16,9 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use serde::{Deserialize, Serialize};
 
 use super::{Located, Result, Store};
+use crate::columns::Outcome;
 use crate::ingest::state::{canonical, is_closed, rank, status_of, Flow};
 use crate::ingest::{Event, Kind, Step};
-use crate::columns::Outcome;
 
 /// What became of one row offered to the store.
 #[derive(Debug, Clone, PartialEq)]
@@ -347,7 +347,9 @@ fn position(
     locate: &Locate<'_>,
 ) -> (Outcome, [Option<String>; 3]) {
     match was {
-        Some(c) if c.current.lon == current.lon && c.current.lat == current.lat => c.located.clone(),
+        Some(c) if c.current.lon == current.lon && c.current.lat == current.lat => {
+            c.located.clone()
+        }
         _ => locate(current.lon, current.lat),
     }
 }
@@ -527,7 +529,15 @@ fn apply_rows(
                     ..case.current.clone()
                 };
                 let hit = position(&current, Some(&case), locate);
-                write_case(&tx, rev, case.seq, &current, case.base_to_write(), &hit, version)?;
+                write_case(
+                    &tx,
+                    rev,
+                    case.seq,
+                    &current,
+                    case.base_to_write(),
+                    &hit,
+                    version,
+                )?;
                 out.push(Applied::moved(Stored::Stale, current, hit));
                 continue;
             }
@@ -640,7 +650,15 @@ fn apply_steps(
             ..current.clone()
         } == case.current;
         let hit = position(&current, Some(&case), locate);
-        write_case(&tx, rev, case.seq, &current, case.base_to_write(), &hit, version)?;
+        write_case(
+            &tx,
+            rev,
+            case.seq,
+            &current,
+            case.base_to_write(),
+            &hit,
+            version,
+        )?;
         let stored = if older && same_state {
             Stored::Stale
         } else {

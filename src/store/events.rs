@@ -13,8 +13,8 @@ use rusqlite::params;
 use serde::Serialize;
 
 use super::{Result, Store};
-use crate::ingest::Event;
 use crate::columns::Outcome;
+use crate::ingest::Event;
 
 /// An event with the codes of the units it landed in.
 #[derive(Debug, Clone, Copy)]

@@ -338,7 +338,9 @@ mod tests {
         assert_eq!(f.first_col_n_chunks(), 3);
         // Two versions of one case (the later wins), one case per other chunk.
         let changed = [
-            frame(&["e5".into(), "e70000".into()], "issue", |i| -(i as i64) - 1),
+            frame(&["e5".into(), "e70000".into()], "issue", |i| {
+                -(i as i64) - 1
+            }),
             frame(&["e5".into(), "x".into()], "issue", |_| -100),
         ];
         let before = f.column("v")?.as_materialized_series().chunks()[1].clone();

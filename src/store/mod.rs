@@ -189,7 +189,9 @@ impl Store {
         })?;
         if log > WAL_TRUNCATE_PAGES && done == log {
             self.read(|c| {
-                c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get::<_, i64>(0))
+                c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                    r.get::<_, i64>(0)
+                })
             })?;
         }
         Ok((log, done))

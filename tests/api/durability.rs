@@ -281,7 +281,13 @@ fn stream(addr: &str, token: &str, prefix: &str) -> (Vec<String>, Vec<(String, S
             .iter()
             .map(|id| format!(r#"{{"id":"{id}","kind":"issue","occurred_at":"2026-03-01 08:00","lon":115.0,"lat":38.5,"category":"环境卫生","status":"上报"}}"#))
             .collect();
-        match http(addr, "POST", "/api/v1/events", Some(token), &format!("[{}]", rows.join(","))) {
+        match http(
+            addr,
+            "POST",
+            "/api/v1/events",
+            Some(token),
+            &format!("[{}]", rows.join(",")),
+        ) {
             Some((200, _)) => events.extend(ids.iter().cloned()),
             _ => break,
         }
@@ -289,7 +295,13 @@ fn stream(addr: &str, token: &str, prefix: &str) -> (Vec<String>, Vec<(String, S
             .iter()
             .map(|id| format!(r#"{{"issue_id":"{id}","update_id":"d","at":"2026-03-01T09:00:00+08:00","status":"派遣"}}"#))
             .collect();
-        match http(addr, "POST", "/api/v1/updates", Some(token), &format!("[{}]", rows.join(","))) {
+        match http(
+            addr,
+            "POST",
+            "/api/v1/updates",
+            Some(token),
+            &format!("[{}]", rows.join(",")),
+        ) {
             Some((200, _)) => steps.extend(ids.into_iter().map(|id| (id, "d".to_owned()))),
             _ => break,
         }
@@ -328,7 +340,11 @@ fn twenty_kill_9_cycles_mid_stream_and_mid_snapshot_lose_nothing_acknowledged() 
         // Even cycles die in the middle of the stream; odd ones within
         // 50 ms of readiness, while the frame snapshot of the rows stored
         // so far is being written.
-        let wait = if cycle % 2 == 0 { 300 + 60 * cycle } else { (cycle * 7) % 50 };
+        let wait = if cycle % 2 == 0 {
+            300 + 60 * cycle
+        } else {
+            (cycle * 7) % 50
+        };
         std::thread::sleep(Duration::from_millis(wait));
         child.0.kill().unwrap();
         child.0.wait().unwrap();
@@ -341,21 +357,29 @@ fn twenty_kill_9_cycles_mid_stream_and_mid_snapshot_lose_nothing_acknowledged() 
         std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
         wait_ready(&addr);
         let conn = rusqlite::Connection::open(data.join("wangge.db")).unwrap();
-        let stored: i64 = conn.query_row("SELECT count(*) FROM events", [], |r| r.get(0)).unwrap();
+        let stored: i64 = conn
+            .query_row("SELECT count(*) FROM events", [], |r| r.get(0))
+            .unwrap();
         let mut one = conn
             .prepare("SELECT count(*), max(state) FROM events WHERE kind = 'issue' AND id = ?1")
             .unwrap();
         for id in &events {
             let (n, _): (i64, Option<String>) =
                 one.query_row([id], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
-            assert_eq!(n, 1, "cycle {cycle}: acknowledged case {id} stored {n} times");
+            assert_eq!(
+                n, 1,
+                "cycle {cycle}: acknowledged case {id} stored {n} times"
+            );
         }
         let mut step = conn
             .prepare("SELECT count(*) FROM transitions WHERE issue_id = ?1 AND update_id = ?2")
             .unwrap();
         for (id, u) in &steps {
             let n: i64 = step.query_row([id, u], |r| r.get(0)).unwrap();
-            assert_eq!(n, 1, "cycle {cycle}: acknowledged step {u} of {id} stored {n} times");
+            assert_eq!(
+                n, 1,
+                "cycle {cycle}: acknowledged step {u} of {id} stored {n} times"
+            );
             let (_, state): (i64, Option<String>) =
                 one.query_row([id], |r| Ok((r.get(0)?, r.get(1)?))).unwrap();
             assert_eq!(state.as_deref(), Some("dispatched"), "cycle {cycle}: {id}");
@@ -363,5 +387,9 @@ fn twenty_kill_9_cycles_mid_stream_and_mid_snapshot_lose_nothing_acknowledged() 
         // The frame the service answers from holds every stored row once.
         assert_eq!(frame_rows(&addr, &token), stored, "cycle {cycle}");
     }
-    assert!(events.len() >= 2000, "too few batches acknowledged: {}", events.len());
+    assert!(
+        events.len() >= 2000,
+        "too few batches acknowledged: {}",
+        events.len()
+    );
 }

@@ -295,7 +295,10 @@ async fn an_export_is_named_after_what_was_asked() {
     );
     let r = super::support::get(&e.app, &uri, &t).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
-    let d = r.headers["content-disposition"].to_str().unwrap().to_owned();
+    let d = r.headers["content-disposition"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     let stem = format!(
         "wangge-metrics-tier2-{}-2026-01-01_2026-04-01-issue-",
         e.codes.township
@@ -303,13 +306,23 @@ async fn an_export_is_named_after_what_was_asked() {
     assert!(d.contains(&format!("filename=\"{stem}____.csv\"")), "{d}");
     // The UTF-8 name keeps the category: 环境卫生, percent-encoded.
     assert!(
-        d.contains(&format!("filename*=UTF-8''{stem}%E7%8E%AF%E5%A2%83%E5%8D%AB%E7%94%9F.csv")),
+        d.contains(&format!(
+            "filename*=UTF-8''{stem}%E7%8E%AF%E5%A2%83%E5%8D%AB%E7%94%9F.csv"
+        )),
         "{d}"
     );
     // A BOM first, for Excel in Chinese.
     assert!(r.body.starts_with(&[0xEF, 0xBB, 0xBF]));
     // A differently filtered export has another name; HEAD says the same as GET.
-    let other = super::support::send(&e.app, "HEAD", &uri.replace("kind=issue", "kind=incident"), Some(&t), None, Vec::new()).await;
+    let other = super::support::send(
+        &e.app,
+        "HEAD",
+        &uri.replace("kind=issue", "kind=incident"),
+        Some(&t),
+        None,
+        Vec::new(),
+    )
+    .await;
     let d2 = other.headers["content-disposition"].to_str().unwrap();
     assert_ne!(d2, d);
     assert!(d2.contains("-incident-"), "{d2}");

@@ -523,39 +523,78 @@ async fn subtracting_what_a_chief_sees_never_isolates_a_hidden_grid() {
         .find(|&v| model.unit(v).children.len() >= 3)
         .expect("a village with three grids");
     let village = model.unit(v).code.clone();
-    let grids: Vec<String> = model.unit(v).children.iter().map(|&g| model.unit(g).code.clone()).collect();
+    let grids: Vec<String> = model
+        .unit(v)
+        .children
+        .iter()
+        .map(|&g| model.unit(g).code.clone())
+        .collect();
     let n = grids.len();
-    for (name, mine) in [("chief_but_one", &grids[..n - 1]), ("chief_but_two", &grids[..n - 2])] {
+    for (name, mine) in [
+        ("chief_but_one", &grids[..n - 1]),
+        ("chief_but_two", &grids[..n - 2]),
+    ] {
         e.state
             .store
-            .add_user(name, wangge::store::Role::Chief, mine, super::support::PASSWORD)
+            .add_user(
+                name,
+                wangge::store::Role::Chief,
+                mine,
+                super::support::PASSWORD,
+            )
             .unwrap();
     }
     let admin = login(&e.app, "admin").await;
-    let (one, two) = (login(&e.app, "chief_but_one").await, login(&e.app, "chief_but_two").await);
+    let (one, two) = (
+        login(&e.app, "chief_but_one").await,
+        login(&e.app, "chief_but_two").await,
+    );
     let map = |t: String| {
         let app = e.app.clone();
-        async move { get(&app, "/api/v1/map?level=2&metric=event_count", &t).await.json() }
+        async move {
+            get(&app, "/api/v1/map?level=2&metric=event_count", &t)
+                .await
+                .json()
+        }
     };
     let total = value_of(&map(admin.clone()).await, &village).expect("the village has events");
     assert!(total > 0.0);
 
     // One grid hidden: no figure of the village, in the map, the KPIs or the trend.
     assert_eq!(value_of(&map(one.clone()).await, &village), None);
-    let kpis = get(&e.app, &format!("/api/v1/units/{village}/kpis"), &one).await.json();
+    let kpis = get(&e.app, &format!("/api/v1/units/{village}/kpis"), &one)
+        .await
+        .json();
     assert!(
-        kpis["kpis"].as_array().unwrap().iter().all(|k| k["value"].is_null()
-            && k["yoy"]["abs"].is_null()
-            && k["mom"]["abs"].is_null()),
+        kpis["kpis"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|k| k["value"].is_null()
+                && k["yoy"]["abs"].is_null()
+                && k["mom"]["abs"].is_null()),
         "{kpis}"
     );
-    let trend = get(&e.app, &format!("/api/v1/trend?unit={village}&metric=event_count"), &one).await.json();
+    let trend = get(
+        &e.app,
+        &format!("/api/v1/trend?unit={village}&metric=event_count"),
+        &one,
+    )
+    .await
+    .json();
     let series = trend["series"].as_array().unwrap();
-    assert!(!series.is_empty() && series.iter().all(|p| p["value"].is_null()), "{trend}");
+    assert!(
+        !series.is_empty() && series.iter().all(|p| p["value"].is_null()),
+        "{trend}"
+    );
     assert!(trend["alerts"].as_array().unwrap().is_empty());
     // Their own grids stay as they are.
-    let m3 = get(&e.app, "/api/v1/map?level=3&metric=event_count", &one).await.json();
-    let a3 = get(&e.app, "/api/v1/map?level=3&metric=event_count", &admin).await.json();
+    let m3 = get(&e.app, "/api/v1/map?level=3&metric=event_count", &one)
+        .await
+        .json();
+    let a3 = get(&e.app, "/api/v1/map?level=3&metric=event_count", &admin)
+        .await
+        .json();
     for g in &grids[..n - 1] {
         assert_eq!(value_of(&m3, g), value_of(&a3, g));
     }
