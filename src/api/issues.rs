@@ -27,6 +27,12 @@ pub struct IssuesQuery {
     pub page: Option<u64>,
     /// 1..=500 (default 50).
     pub per_page: Option<u64>,
+    /// Reported on or after this local date (YYYY-MM-DD, the configured zone).
+    pub from: Option<chrono::NaiveDate>,
+    /// Reported before this local date (excluded), like the map's window.
+    pub to: Option<chrono::NaiveDate>,
+    /// Categories kept, comma-separated (the map's category filter).
+    pub category: Option<String>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -68,6 +74,9 @@ pub struct CaseView {
     pub resolved_at: Option<String>,
     /// Time of the last change (RFC 3339).
     pub updated_at: Option<String>,
+    /// Where the case was reported (WGS84), for locating it on the map.
+    pub lon: Option<f64>,
+    pub lat: Option<f64>,
     pub history: Vec<CaseStep>,
 }
 
@@ -232,6 +241,24 @@ pub async fn list(
         return Err(ApiError::BadRequest("per_page must be 1..=500".into()));
     }
     let status = status(q.status)?;
+    if let (Some(a), Some(b)) = (q.from, q.to) {
+        if a >= b {
+            return Err(ApiError::BadRequest(format!(
+                "from {a} is not before to {b}"
+            )));
+        }
+    }
+    let from = q.from.map(|d| st.zone.midnight_us(d));
+    let to = q.to.map(|d| st.zone.midnight_us(d) - 1);
+    let categories: Vec<String> = q
+        .category
+        .as_deref()
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
+        .map(String::from)
+        .collect();
     // Acknowledged ingest shows in the list at once.
     st.on_current(move |snap| {
         let model = &snap.grids.model;
@@ -253,6 +280,9 @@ pub async fn list(
             },
             status,
             grids,
+            categories,
+            from,
+            to,
             offset: (page - 1) * per,
             limit: per,
             ..IssueFilter::default()
@@ -303,6 +333,8 @@ pub async fn case(
         // Out of scope and unknown answer alike.
         let (r, steps) = found.ok_or_else(|| ApiError::NotFound(format!("no issue {id:?}")))?;
         let (resolved_at, updated_at) = (r.resolved_at.map(rfc3339), r.updated_at.map(rfc3339));
+        let finite = |v: f64| v.is_finite().then_some(v);
+        let (lon, lat) = (finite(r.lon), finite(r.lat));
         let history = steps
             .into_iter()
             .map(|s| CaseStep {
@@ -318,6 +350,8 @@ pub async fn case(
             item: item(r, now_us()),
             resolved_at,
             updated_at,
+            lon,
+            lat,
             history,
         }))
     })
