@@ -39,6 +39,7 @@ fn joined(dir: &Path, grids: usize, events: usize) -> GridModel {
         crs: Crs::Wgs84,
         tz: chrono_tz::Asia::Shanghai,
         hasher: &hasher,
+        dates: wangge::ingest::Dates::default(),
     };
     let out = JoinOutput {
         parquet: &dir.join("joined.parquet"),

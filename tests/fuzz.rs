@@ -42,6 +42,7 @@ fn validator() -> Validator<'static> {
         crs: Crs::Wgs84,
         tz: chrono_tz::Asia::Shanghai,
         hasher: hasher(),
+        dates: wangge::ingest::Dates::default(),
     }
 }
 

@@ -117,6 +117,7 @@ fn the_join_accounts_for_every_row_and_writes_parquet_and_rejects() {
         crs: Crs::Wgs84,
         tz: chrono_tz::Asia::Shanghai,
         hasher: &h,
+        dates: wangge::ingest::Dates::default(),
     };
     let files = [
         fixture("events/edge_cases.csv"),

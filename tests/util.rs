@@ -38,6 +38,7 @@ pub fn read_all(path: &std::path::Path) -> Result<FileRead, wangge::ingest::Inge
         crs: Crs::Wgs84,
         tz: chrono_tz::Asia::Shanghai,
         hasher: &h,
+        dates: wangge::ingest::Dates::default(),
     };
     let (mut ev, mut rows, mut rej) = (Vec::new(), Vec::new(), Vec::new());
     let n = read_file(path, None, &v, &mut |b: Batch| {

@@ -48,6 +48,11 @@ pub struct Server {
     /// A client must send a request's headers within this many seconds,
     /// and an idle kept-alive connection is closed after it (10).
     pub header_timeout_secs: u64,
+    /// Costly requests (map values, trends, compare, hot spots, exports)
+    /// each user may start a minute (240); 0: no limit. Past it: 429.
+    pub costly_per_minute: u32,
+    /// Costly requests a user may send at once before the rate applies (60).
+    pub costly_burst: u32,
     /// Extra static paths: URL prefix → directory. Default:
     /// `/vendor/maplibre-gl` → `node_modules/maplibre-gl/dist`,
     /// `/vendor/uplot` → `node_modules/uplot/dist` (web/VENDOR.md).
@@ -95,6 +100,11 @@ pub struct Ingest {
     pub tz: String,
     /// Coordinates of ingested events: `wgs84`, `gcj02` or `bd09` (`wgs84`).
     pub crs: String,
+    /// Earliest date (UTC midnight) an event or a step may carry
+    /// (`1990-01-01`); earlier ones are rejected.
+    pub earliest: String,
+    /// How many days past now an event or a step may lie (366).
+    pub ahead_days: u32,
 }
 
 /// `[analytics]`.
@@ -155,6 +165,8 @@ impl Default for Server {
             max_connections: 512,
             metrics_token: String::new(),
             header_timeout_secs: 10,
+            costly_per_minute: 240,
+            costly_burst: 60,
             vendor,
         }
     }
@@ -187,6 +199,8 @@ impl Default for Ingest {
             batch_rows: 10_000,
             tz: "Asia/Shanghai".into(),
             crs: "wgs84".into(),
+            earliest: "1990-01-01".into(),
+            ahead_days: 366,
         }
     }
 }
@@ -349,6 +363,7 @@ impl Config {
                 ),
             )
         })?;
+        self.dates().map_err(|reason| ("ingest.earliest", reason))?;
         if !matches!(self.server.log_format.as_str(), "text" | "json") {
             return Err((
                 "server.log_format",
@@ -356,6 +371,20 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    /// The instants events and steps may carry (`[ingest] earliest`, `ahead_days`).
+    pub fn dates(&self) -> Result<crate::ingest::Dates, String> {
+        let day = chrono::NaiveDate::parse_from_str(&self.ingest.earliest, "%Y-%m-%d")
+            .map_err(|_| format!("{:?}: use a date YYYY-MM-DD", self.ingest.earliest))?;
+        let earliest_us = day
+            .and_hms_opt(0, 0, 0)
+            .map(|t| t.and_utc().timestamp_micros())
+            .ok_or_else(|| format!("{:?}: not a date", self.ingest.earliest))?;
+        Ok(crate::ingest::Dates {
+            earliest_us,
+            ahead_us: i64::from(self.ingest.ahead_days) * 86_400_000_000,
+        })
     }
 
     /// The database file.
@@ -409,6 +438,11 @@ mod tests {
         assert!(e.contains("ingest.crs") && e.contains("wgs48"), "{e}");
         let e = load("WANGGE_INGEST_TZ", "Asia/Shangai").unwrap_err();
         assert!(e.contains("ingest.tz") && e.contains("Asia/Shangai"), "{e}");
+        let e = load("WANGGE_INGEST_EARLIEST", "1990-13-01").unwrap_err();
+        assert!(
+            e.contains("ingest.earliest") && e.contains("1990-13-01"),
+            "{e}"
+        );
         let e = load("WANGGE_SERVER_LOG_FORMAT", "yaml").unwrap_err();
         assert!(e.contains("server.log_format"), "{e}");
         let e = load("WANGGE_SERVER_ADRR", "0.0.0.0:1").unwrap_err();

@@ -16,6 +16,7 @@ mod export;
 mod extract;
 mod ingest;
 mod issues;
+pub mod limit;
 mod map;
 mod openapi;
 mod ops;
@@ -73,6 +74,18 @@ async fn security_headers(
 
 /// The whole service.
 pub fn app(state: AppState) -> Router {
+    // Endpoints that compute over many rows: limited per user.
+    let costly = Router::new()
+        .route("/map", get(map::map))
+        .route("/trend", get(analysis::trend))
+        .route("/compare", get(analysis::compare))
+        .route("/hotspots", get(analysis::hotspots))
+        .route("/export", get(map::export))
+        .route("/export/events", get(export::events))
+        .route("/export/units", get(export::units))
+        .route("/export/metrics", get(export::metrics))
+        .route("/export/updates", get(issues::export_updates))
+        .route_layer(middleware::from_fn_with_state(state.clone(), limit::costly));
     let api = Router::new()
         .route("/login", post(auth::login))
         .route("/logout", post(auth::logout))
@@ -82,20 +95,12 @@ pub fn app(state: AppState) -> Router {
         .route("/units", get(units::list))
         .route("/units/{code}", get(units::one))
         .route("/units/{code}/kpis", get(map::kpis))
-        .route("/map", get(map::map))
-        .route("/trend", get(analysis::trend))
-        .route("/compare", get(analysis::compare))
-        .route("/hotspots", get(analysis::hotspots))
         .route("/issues", get(issues::list))
         .route("/issues/{id}", get(issues::case))
         .route("/events", post(ingest::ingest))
         .route("/updates", post(ingest::updates))
-        .route("/export", get(map::export))
-        .route("/export/events", get(export::events))
-        .route("/export/units", get(export::units))
-        .route("/export/metrics", get(export::metrics))
-        .route("/export/updates", get(issues::export_updates))
         .route("/openapi.json", get(openapi::document))
+        .merge(costly)
         .fallback(no_route)
         .method_not_allowed_fallback(no_method);
     let open311 = Router::new()

@@ -52,6 +52,8 @@ pub struct Inner {
     pub sessions: RwLock<HashMap<String, (Arc<Session>, std::time::Instant)>>,
     /// Failed logins by name and address.
     pub logins: super::throttle::Throttle,
+    /// Costly requests by user.
+    pub costly: super::limit::Costly,
     pub cache: Mutex<HashMap<String, Arc<Cached>>>,
     pub weights: Mutex<HashMap<u64, Arc<Weights>>>,
     pub geometry: Mutex<HashMap<(u8, u8), Features>>,
@@ -93,8 +95,11 @@ impl AppState {
             // Checked when the configuration was loaded (`Config::check`).
             crs: config.ingest.crs.parse().unwrap_or(Crs::Wgs84),
             frame_snapshot: config.storage.frame_snapshot,
+            dates: config.dates().unwrap_or_default(),
         };
         let live = Arc::new(Live::new(store.clone(), hasher, settings));
+        let costly =
+            super::limit::Costly::new(config.server.costly_per_minute, config.server.costly_burst);
         let (audit_tx, audit_rx) = tokio::sync::mpsc::unbounded_channel();
         AppState(Arc::new(Inner {
             config,
@@ -103,6 +108,7 @@ impl AppState {
             zone,
             sessions: RwLock::new(HashMap::new()),
             logins: Default::default(),
+            costly,
             cache: Mutex::new(HashMap::new()),
             weights: Mutex::new(HashMap::new()),
             geometry: Mutex::new(HashMap::new()),

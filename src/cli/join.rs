@@ -70,6 +70,7 @@ pub fn run(a: &JoinArgs) -> anyhow::Result<i32> {
         crs: a.crs,
         tz: a.tz,
         hasher: &hasher,
+        dates: crate::ingest::Dates::default(),
     };
     let mut steps = crate::join::CaseSteps::new();
     let mut update_rows = 0u64;

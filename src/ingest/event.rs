@@ -176,6 +176,8 @@ pub struct Validator<'a> {
     pub crs: Crs,
     pub tz: chrono_tz::Tz,
     pub hasher: &'a KeyedHasher,
+    /// The instants accepted.
+    pub dates: Dates,
 }
 
 pub(super) fn text(f: Field<'_>) -> Option<String> {
@@ -268,11 +270,51 @@ const SOURCE: &[(&[&str], &str)] = &[
 pub const MAX_ID_CHARS: usize = 128;
 /// Longest category, unit name or other short text, in characters.
 pub const MAX_TEXT_CHARS: usize = 128;
-/// Earliest instant accepted for an event or a step: 1990-01-01 00:00 UTC.
+/// Earliest instant accepted for an event or a step by default: 1990-01-01 00:00 UTC.
 pub const EARLIEST_US: i64 = 631_152_000_000_000;
-/// How far ahead of now an event or a step may lie: one year (a clock
-/// off by a century, or a date typed with the wrong year, is refused).
+/// How far ahead of now an event or a step may lie by default: one year (a
+/// clock off by a century, or a date typed with the wrong year, is refused).
 pub const AHEAD_US: i64 = 366 * 86_400_000_000;
+
+/// The instants an event or a step may carry (`[ingest] earliest` and
+/// `ahead_days`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dates {
+    /// Earliest instant accepted (µs since the epoch, UTC).
+    pub earliest_us: i64,
+    /// How far past now an instant may lie (µs).
+    pub ahead_us: i64,
+}
+
+impl Default for Dates {
+    fn default() -> Self {
+        Dates {
+            earliest_us: EARLIEST_US,
+            ahead_us: AHEAD_US,
+        }
+    }
+}
+
+impl Dates {
+    /// `us` when it lies between the earliest instant and `ahead_us` from now.
+    pub(super) fn check(&self, us: i64, col: impl Named) -> Result<i64, RowError> {
+        let latest = chrono::Utc::now().timestamp_micros() + self.ahead_us;
+        if us < self.earliest_us {
+            let day = chrono::DateTime::from_timestamp_micros(self.earliest_us)
+                .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+                .unwrap_or_default();
+            return Err(err(col, format!("before {day} ([ingest] earliest)")));
+        }
+        if us > latest {
+            let days = self.ahead_us / 86_400_000_000;
+            return Err(err(
+                col,
+                format!("more than {days} days in the future ([ingest] ahead_days)"),
+            ));
+        }
+        Ok(us)
+    }
+}
 
 /// `s` when it is at most `max` characters long.
 pub(super) fn bounded(s: String, max: usize, col: impl Named) -> Result<String, RowError> {
@@ -281,18 +323,6 @@ pub(super) fn bounded(s: String, max: usize, col: impl Named) -> Result<String, 
         return Err(err(col, format!("{n} characters; at most {max}")));
     }
     Ok(s)
-}
-
-/// `us` when it lies between [`EARLIEST_US`] and a year from now.
-pub(super) fn plausible(us: i64, col: impl Named) -> Result<i64, RowError> {
-    let latest = chrono::Utc::now().timestamp_micros() + AHEAD_US;
-    if us < EARLIEST_US {
-        return Err(err(col, "before 1990-01-01"));
-    }
-    if us > latest {
-        return Err(err(col, "more than a year in the future"));
-    }
-    Ok(us)
 }
 
 impl Validator<'_> {
@@ -309,7 +339,7 @@ impl Validator<'_> {
         })?;
         let occurred_at = time(get(Col::OccurredAt), Col::OccurredAt, self.tz)?
             .ok_or_else(|| err(Col::OccurredAt, "missing"))?;
-        let occurred_at = plausible(occurred_at, Col::OccurredAt)?;
+        let occurred_at = self.dates.check(occurred_at, Col::OccurredAt)?;
         let lon = number(get(Col::Lon), Col::Lon)?;
         let lat = number(get(Col::Lat), Col::Lat)?;
         if !(-90.0..=90.0).contains(&lat) {

@@ -22,7 +22,7 @@ use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
 
 pub use decode::{detect, DecodingReader};
-pub use event::{Col, Event, Field, Kind, RowError, Validator, FIELDS};
+pub use event::{Col, Dates, Event, Field, Kind, RowError, Validator, FIELDS};
 pub(crate) use read::{column_of, REQUIRED};
 pub use read::{display_paths, read_file, Batch, Format, Reject, BATCH_ROWS};
 pub use update::{read_updates, update_column_of, ParsedSteps, Step, UCol, UPDATE_FIELDS};

@@ -109,13 +109,13 @@ const SOLVED: &[(&[&str], &str)] = &[
 impl Validator<'_> {
     /// Validates one transition row given as a field accessor over [`UPDATE_FIELDS`].
     pub fn validate_update<'r>(&self, get: impl Fn(UCol) -> Field<'r>) -> Result<Step, RowError> {
-        use super::event::{bounded, plausible, MAX_ID_CHARS, MAX_TEXT_CHARS};
+        use super::event::{bounded, MAX_ID_CHARS, MAX_TEXT_CHARS};
         let issue_id = text(get(UCol::IssueId)).ok_or_else(|| err(UCol::IssueId, "missing"))?;
         let issue_id = bounded(issue_id, MAX_ID_CHARS, UCol::IssueId)?;
         let update_id = text(get(UCol::UpdateId)).ok_or_else(|| err(UCol::UpdateId, "missing"))?;
         let update_id = bounded(update_id, MAX_ID_CHARS, UCol::UpdateId)?;
         let at = time(get(UCol::At), UCol::At, self.tz)?.ok_or_else(|| err(UCol::At, "missing"))?;
-        let at = plausible(at, UCol::At)?;
+        let at = self.dates.check(at, UCol::At)?;
         let short = |c: UCol| {
             text(get(c))
                 .map(|v| bounded(v, MAX_TEXT_CHARS, c))

@@ -109,6 +109,8 @@ pub struct Settings {
     pub crs: Crs,
     /// Write a snapshot of the frame after building it, for the next start.
     pub frame_snapshot: bool,
+    /// The instants events and steps may carry.
+    pub dates: crate::ingest::Dates,
 }
 
 /// Counters of the engine, read by `/metrics`.
@@ -169,6 +171,7 @@ impl Live {
             crs: self.settings.crs,
             tz: self.settings.zone.tz,
             hasher: &self.hasher,
+            dates: self.settings.dates,
         }
     }
 

@@ -461,13 +461,29 @@ fn registered_routes() -> Vec<(String, String)> {
             (j, code[k..j].trim_start_matches("mut"))
         })
         .collect();
-    // The prefix a router is nested under: `.nest("PREFIX", NAME)`.
-    let prefix = |var: &str| -> String {
-        code.match_indices(".nest(\"")
+    // The prefix a router is nested under: `.nest("PREFIX", NAME)`, or that
+    // of the router it is merged into (`.merge(NAME)`).
+    fn prefix(code: &str, routers: &[(usize, &str)], var: &str) -> String {
+        let quoted = |at: usize| code[at..].split('"').next().unwrap_or_default();
+        if let Some(at) = code
+            .match_indices(".nest(\"")
             .map(|(j, m)| j + m.len())
             .find(|&at| code[at..].starts_with(&format!("{}\",{var})", quoted(at))))
-            .map_or(String::new(), |at| quoted(at).to_owned())
-    };
+        {
+            return quoted(at).to_owned();
+        }
+        let Some(j) = code.find(&format!(".merge({var})")) else {
+            return String::new();
+        };
+        let into = routers
+            .iter()
+            .rev()
+            .find(|(r, _)| *r < j)
+            .expect("a router")
+            .1;
+        prefix(code, routers, into)
+    }
+    let prefix = |var: &str| prefix(&code, &routers, var);
     let mut out = Vec::new();
     for (j, m) in code.match_indices(".route(\"") {
         let at = j + m.len();
@@ -954,6 +970,36 @@ async fn stored_text_is_bounded_dates_are_plausible_and_csv_cells_cannot_be_form
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_accepted_date_range_is_configurable() {
+    let e = env_with(|c| {
+        c.ingest.earliest = "2024-01-01".into();
+        c.ingest.ahead_days = 0;
+    });
+    let t = login(&e.app, "admin").await;
+    let ev = |id: &str, at: &str| json!({"id": id, "kind": "incident", "occurred_at": at, "lon": 115.0, "lat": 38.5, "category": "盗窃"});
+    let tomorrow = (chrono::Utc::now() + chrono::Duration::days(2))
+        .format("%Y-%m-%d 08:00")
+        .to_string();
+    let r = post_json(
+        &e.app,
+        "/api/v1/events",
+        Some(&t),
+        json!([
+            ev("D-1", "2023-12-31 08:00"),
+            ev("D-2", "2024-01-02 08:00"),
+            ev("D-3", &tomorrow)
+        ]),
+    )
+    .await
+    .json();
+    let rows = r["rows"].as_array().unwrap();
+    let reason = |k: usize| rows[k]["reason"].as_str().unwrap_or("").to_owned();
+    assert!(reason(0).contains("before 2024-01-01"), "{r}");
+    assert_ne!(rows[1]["outcome"], "rejected", "{r}");
+    assert!(reason(2).contains("0 days in the future"), "{r}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn half_open_connections_are_closed_and_the_service_keeps_answering() {
     use std::time::Duration;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -994,4 +1040,41 @@ async fn half_open_connections_are_closed_and_the_service_keeps_answering() {
         .expect("answered")
         .unwrap();
     assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn costly_requests_are_limited_per_user() {
+    let e = env_with(|c| {
+        c.server.costly_per_minute = 1;
+        c.server.costly_burst = 2;
+    });
+    let a = login(&e.app, "analyst").await;
+    let l = login(&e.app, "leader").await;
+    let url = &format!(
+        "/api/v1/compare?unit={}&metric=event_count",
+        e.codes.township
+    );
+    for _ in 0..2 {
+        let r = get(&e.app, url, &a).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    }
+    // HEAD on an export computes nothing and is not counted.
+    let h = send(
+        &e.app,
+        "HEAD",
+        "/api/v1/export/metrics?level=1",
+        Some(&a),
+        None,
+        Vec::new(),
+    )
+    .await;
+    assert_ne!(h.status, StatusCode::TOO_MANY_REQUESTS);
+    let r = get(&e.app, "/api/v1/export/metrics?level=1", &a).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.text());
+    assert_eq!(r.json()["code"], "too_many_requests");
+    let wait: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
+    // Another user, and the cheap endpoints of the same user, are not held up.
+    assert_eq!(get(&e.app, url, &l).await.status, StatusCode::OK);
+    assert_eq!(get(&e.app, "/api/v1/me", &a).await.status, StatusCode::OK);
 }
