@@ -87,9 +87,16 @@ export const trend = (code, metric, grain, w) =>
 export const compare = (code, metric, w) => request('GET', '/compare', { params: { unit: code, metric, ...w } });
 export const hotspots = (level, metric, w, parent) =>
   request('GET', '/hotspots', { params: { level, metric, parent, ...w } });
-export const issues = (code, page = 1, perPage = 50) =>
-  request('GET', '/issues', { params: { unit: code, status: 'open', page, per_page: perPage } });
-/** One issue and its history (state, time, unit dispatched to). */
+/**
+ * Open issues of a unit, overdue first, as {total, page, items}; `w` is the
+ * map's window and category filter ({from, to, category}): the list shows
+ * the cases behind the colours. Issues only, so the kind filter is not sent.
+ */
+export const issues = (code, page = 1, perPage = 20, w = {}) =>
+  request('GET', '/issues', {
+    params: { unit: code, status: 'open', page, per_page: perPage, from: w.from, to: w.to, category: w.category },
+  });
+/** One issue, its position (lon, lat, tier3) and its history (state, time, unit dispatched to). */
 export const caseOf = (id) => request('GET', `/issues/${encodeURIComponent(id)}`);
 
 /**

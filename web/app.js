@@ -22,6 +22,9 @@ let busy = 0;
 let tab = 'overview';
 let playing = null;
 let colourSeq = 0; // the latest colour fetch: an older answer arriving later is dropped
+// Unit records (self, ancestors) by code, asked once: the breadcrumb, the
+// neighbours and case locating all need them.
+const unitCache = new Map();
 
 setLang(getLang());
 applyI18n();
@@ -151,6 +154,7 @@ async function refresh(changed) {
     const values = recolour && !playing ? fetchColours() : null;
     const mine = values ? ++colourSeq : null;
     if (changed.has('level') || changed.has('parent')) {
+      umap.clearCase();
       // Colours go in as feature state before the geometry: one layout, not two.
       const [fc] = await Promise.all([fetchUnits(), breadcrumb()]);
       const v = values ? await values : null;
@@ -203,7 +207,7 @@ async function breadcrumb() {
   }
   const crumbs = [{ code: null, name: county?.name || t('county'), level: 0 }];
   if (state.parent) {
-    const u = await api.unit(state.parent);
+    const u = await unitInfo(state.parent);
     // Ancestors come nearest first; the breadcrumb reads from the county down.
     const ancestors = [...(u.ancestors || [])].sort((a, b) => a.level - b.level);
     for (const a of ancestors) if (a.level > 0) crumbs.push(a);
@@ -385,8 +389,33 @@ async function refreshSide() {
       umap.select(c);
     });
   } else {
-    await renderPanel($('#side'), unit);
+    await renderPanel($('#side'), unit, { onLocate: locateCase });
   }
+}
+
+/** A case picked in the side panel: on the map with a marker, its grid outlined. */
+async function locateCase(c) {
+  let grid = c.tier3 ? umap.features.get(c.tier3) || null : null;
+  if (!grid && c.tier3) grid = await gridFeature(c.tier3).catch(() => null);
+  await umap.locate(c.lon ?? NaN, c.lat ?? NaN, grid);
+}
+
+/** The polygon of grid `code` when another tier is drawn: from its village's grids. */
+async function gridFeature(code) {
+  const u = await unitInfo(code);
+  const p = u.unit?.properties || u.unit;
+  const fc = await api.units(3, p.parent, 13);
+  return fc.features.find((f) => f.properties.code === code) || null;
+}
+
+/** A unit's record (self, ancestors), asked once per code. */
+function unitInfo(code) {
+  if (!unitCache.has(code)) {
+    const p = api.unit(code);
+    p.catch(() => unitCache.delete(code));
+    unitCache.set(code, p);
+  }
+  return unitCache.get(code);
 }
 
 /** Resolves when no refresh is running and the map is idle (tests). */

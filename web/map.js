@@ -106,6 +106,32 @@ export class UnitMap {
     map.setPaintProperty('fill', 'fill-color', expr);
   }
 
+  /**
+   * Shows a case: flies to (lon, lat), puts a marker there and outlines
+   * `grid` (the case's grid as a GeoJSON feature, or null). Replaces the
+   * case shown before.
+   */
+  async locate(lon, lat, grid = null) {
+    await this.loaded;
+    this.clearCase();
+    this.map.getSource('case-grid').setData(grid ? { type: 'FeatureCollection', features: [grid] } : EMPTY);
+    if (!Number.isFinite(lon) || !Number.isFinite(lat)) {
+      if (grid) this.fit([grid], { duration: 800, padding: 80 });
+      return;
+    }
+    const el = document.createElement('div');
+    el.className = 'case-marker';
+    el.setAttribute('role', 'img');
+    this.marker = new maplibregl.Marker({ element: el, anchor: 'bottom' }).setLngLat([lon, lat]).addTo(this.map);
+    this.map.flyTo({ center: [lon, lat], zoom: Math.max(this.map.getZoom(), 14), duration: 800 });
+  }
+
+  clearCase() {
+    this.marker?.remove();
+    this.marker = null;
+    this.map.getSource('case-grid')?.setData(EMPTY);
+  }
+
   select(code) {
     this.map.setFilter('selected', ['==', ['get', 'code'], code || '']);
   }
@@ -153,6 +179,8 @@ function style() {
     sources: {
       units: { type: 'geojson', data: EMPTY, promoteId: 'code', tolerance: 0.5 },
       labels: { type: 'geojson', data: EMPTY },
+      // The grid of the case located from the side panel (any tier drawn).
+      'case-grid': { type: 'geojson', data: EMPTY },
     },
     layers: [
       { id: 'background', type: 'background', paint: { 'background-color': '#f4f6f8' } },
@@ -167,6 +195,10 @@ function style() {
       {
         id: 'selected', type: 'line', source: 'units', filter: ['==', ['get', 'code'], ''],
         paint: { 'line-color': '#111', 'line-width': 3 },
+      },
+      {
+        id: 'case-grid', type: 'line', source: 'case-grid',
+        paint: { 'line-color': '#ff7f00', 'line-width': 4, 'line-dasharray': [2, 1] },
       },
       {
         id: 'labels', type: 'symbol', source: 'labels',

@@ -1,20 +1,29 @@
 // Side panel for the selected unit: KPIs with 同比/环比 arrows, the trend of
-// the current metric (uPlot) with its alerts, and the open issues list.
+// the current metric (uPlot) with its alerts, and the open issues behind the
+// colours: the same window and category as the map, a page at a time; a
+// case opens its history and is located on the map.
 
 import uPlot from '/vendor/uplot/uPlot.esm.js';
 import * as api from './api.js';
-import { t, metricLabel } from './i18n.js';
+import { t, metricLabel, getLang } from './i18n.js';
 import { state, windowParams, metricDef } from './state.js';
 import { fmt, changeArrow } from './format.js';
 import { esc } from './legend.js';
 import { ymd } from './timewin.js';
 
 const HEADLINE = ['event_count', 'issue_count', 'incident_count', 'visit_count', 'closure_rate', 'on_time_closure_rate', 'handling_rate', 'satisfaction_rate', 'backlog_open', 'overdue_open', 'overdue_pending'];
+// A page a tablet can scroll through; the service allows up to 500.
+export const ISSUES_PER_PAGE = 20;
 let plot = null;
 let seq = 0;
+let issueSeq = 0;
 
-/** Renders the panel for `unit` ({code, name, level, ...}); stale calls are dropped. */
-export async function renderPanel(el, unit) {
+/**
+ * Renders the panel for `unit` ({code, name, level, ...}); stale calls are
+ * dropped. `onLocate(case)` shows a case on the map (case: the service's
+ * case view with lon, lat and tier3).
+ */
+export async function renderPanel(el, unit, { onLocate = () => {} } = {}) {
   const my = ++seq;
   if (!unit) {
     el.innerHTML = `<p class="muted">${t('select_unit')}</p>`;
@@ -26,22 +35,22 @@ export async function renderPanel(el, unit) {
     <h3>${t('kpis')}</h3><div id="kpis" class="kpis">${t('loading')}</div>
     <h3>${t('trend')} · ${esc(metricLabel(metricDef()))}</h3><div id="trend" class="trend"></div>
     <h3>${t('alerts')}</h3><ul id="alerts" class="alerts"></ul>
-    <h3>${t('open_issues')} <span id="issues-total" class="muted"></span></h3><ul id="issues" class="issues"></ul>`;
+    <h3>${t('open_issues')} <span id="issues-total" class="muted"></span></h3><div id="issues-box"></div>`;
   const w = windowParams();
   // The trend stops at today: months still to come are not zeros.
   const tomorrow = ymd(new Date(Date.now() + 86400000));
   const tw = { ...w, to: w.to > tomorrow && w.from < tomorrow ? tomorrow : w.to };
   const days = (Date.parse(tw.to) - Date.parse(tw.from)) / 86400000;
   const grain = days <= 45 ? 'day' : days <= 120 ? 'week' : 'month';
-  const [k, tr, is] = await Promise.allSettled([
+  const cases = showIssues(el.querySelector('#issues-box'), el.querySelector('#issues-total'), unit, 1, onLocate);
+  const [k, tr] = await Promise.allSettled([
     api.kpis(unit.code, w),
     api.trend(unit.code, state.metric, grain, tw),
-    api.issues(unit.code, 1, 50),
   ]);
   if (my !== seq) return;
   renderKpis(el.querySelector('#kpis'), k);
-  renderTrend(el.querySelector('#trend'), el.querySelector('#alerts'), tr);
-  renderIssues(el.querySelector('#issues'), el.querySelector('#issues-total'), is);
+  renderTrend(el.querySelector('#trend'), el.querySelector('#alerts'), tr, grain);
+  await cases;
 }
 
 function failure(r) {
@@ -125,31 +134,59 @@ function fmtAxis(x, unit) {
   return unit === 'ratio' ? `${Math.round(x * 100)}%` : String(Math.round(x * 100) / 100);
 }
 
-function renderIssues(el, totalEl, r) {
+/**
+ * One page of the unit's open issues in `box`, with previous/next; the list
+ * follows the map's window and category. A kind filter other than 群众诉求
+ * has no issues to list: a note says so rather than an unrelated list.
+ */
+async function showIssues(box, totalEl, unit, page, onLocate) {
+  const my = ++issueSeq;
+  if (state.kind && state.kind !== 'issue') {
+    totalEl.textContent = '';
+    box.innerHTML = `<p class="muted" id="issues-note">${esc(t('issues_kind_note', { kind: t(`kind_${state.kind}`) }))}</p>`;
+    return;
+  }
+  box.setAttribute('aria-busy', 'true');
+  let r;
+  try {
+    r = { status: 'fulfilled', value: await api.issues(unit.code, page, ISSUES_PER_PAGE, windowParams()) };
+  } catch (e) {
+    r = { status: 'rejected', reason: e };
+  }
+  if (my !== issueSeq || !box.isConnected) return;
+  box.removeAttribute('aria-busy');
   if (r.status !== 'fulfilled') {
-    el.innerHTML = `<li>${failure(r)}</li>`;
+    box.innerHTML = `<ul id="issues" class="issues"><li>${failure(r)}</li></ul>`;
     return;
   }
   const { total, items } = r.value;
-  totalEl.textContent = t('open_issues_total', { n: total });
-  el.innerHTML = items.length
-    ? items.map((i) => `<li class="${i.overdue ? 'overdue' : ''}" data-id="${esc(i.id)}">
+  const pages = Math.max(1, Math.ceil(total / ISSUES_PER_PAGE));
+  totalEl.textContent = t('open_issues_total', { n: fmt(total, 'count') });
+  box.innerHTML = `<ul id="issues" class="issues">${items.length
+    ? items.map((i) => `<li class="${i.overdue ? 'overdue' : ''}" data-id="${esc(i.id)}" data-grid="${esc(i.tier3 || '')}">
         <button type="button" class="case-open" aria-expanded="false" title="${esc(t('case_show'))}"><b>${esc(i.category)}</b></button>
         ${i.state_zh ? `<span class="tag">${esc(stateName(i))}</span>` : ''}
         <span class="muted">${t('occurred')} ${esc(stamp(i.occurred_at))}</span>
         ${i.deadline ? `<span class="muted">${t('deadline')} ${esc(String(i.deadline).slice(0, 10))}</span>` : ''}
         ${i.overdue ? `<span class="tag bad">${t('overdue')}</span>` : ''}</li>`).join('')
-    : `<li class="muted">${t('no_items')}</li>`;
-  for (const b of el.querySelectorAll('.case-open')) {
-    b.addEventListener('click', () => toggleCase(b.closest('li'), b));
+    : `<li class="muted">${t('no_items')}</li>`}</ul>
+    ${total > ISSUES_PER_PAGE ? `<nav class="pager" aria-label="${esc(t('pages'))}">
+      <button type="button" id="issues-prev" ${page <= 1 ? 'disabled' : ''}>‹ ${t('page_prev')}</button>
+      <span id="issues-page">${esc(t('page_of', { n: fmt(page, 'count'), m: fmt(pages, 'count') }))}</span>
+      <button type="button" id="issues-next" ${page >= pages ? 'disabled' : ''}>${t('page_next')} ›</button></nav>` : ''}`;
+  for (const b of box.querySelectorAll('.case-open')) {
+    b.addEventListener('click', () => toggleCase(b.closest('li'), b, onLocate));
   }
+  const go = (p) => showIssues(box, totalEl, unit, p, onLocate);
+  box.querySelector('#issues-prev')?.addEventListener('click', () => go(page - 1));
+  box.querySelector('#issues-next')?.addEventListener('click', () => go(page + 1));
 }
 
 const stamp = (s) => String(s ?? '').slice(0, 16).replace('T', ' ');
 const stateName = (x) => (document.documentElement.lang.startsWith('zh') ? x.state_zh : x.state.replace('_', ' '));
 
-/** Opens or closes the history of the case of list item `li`. */
-async function toggleCase(li, button) {
+/** Opens or closes the history of the case of list item `li`; opening also locates it on the map. */
+async function toggleCase(li, button, onLocate) {
   const open = li.querySelector('.case');
   if (open) {
     open.remove();
@@ -164,6 +201,9 @@ async function toggleCase(li, button) {
   li.append(box);
   try {
     const c = await api.caseOf(li.dataset.id);
+    for (const x of li.parentElement?.querySelectorAll('li.located') || []) x.classList.remove('located');
+    li.classList.add('located');
+    onLocate(c);
     const steps = [`<li><span class="when">${esc(stamp(c.occurred_at))}</span> ${t('case_reported')}</li>`]
       .concat(c.history.map((s) => `<li><span class="when">${esc(stamp(s.at))}</span> <b>${esc(stateName(s))}</b>
         ${s.to_unit ? `<span class="muted">${esc(t('case_to', { unit: s.to_unit }))}</span>` : ''}

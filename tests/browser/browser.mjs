@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import assert from 'node:assert/strict';
 import { chromium } from 'playwright-core';
 
 export const ARTIFACTS = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../artifacts');
@@ -89,4 +90,36 @@ export async function renderedCodes(page) {
     const m = window.__wangge.map.map;
     return [...new Set(m.queryRenderedFeatures({ layers: ['fill'] }).map((f) => f.properties.code))];
   });
+}
+
+/** Opens a browser, runs `f(b)`, checks that nothing left loopback, closes. */
+export async function withBrowser(opts, f) {
+  const b = await launch(opts);
+  try {
+    await f(b);
+    assert.deepEqual(b.offsite, [], 'requests left 127.0.0.1');
+    assert.deepEqual(b.errors, [], 'page errors');
+  } finally {
+    await b.close();
+  }
+}
+
+/** Viewport pixel of a point inside the rendered unit `code` (scans the canvas). */
+export async function pixelOf(page, code) {
+  const p = await page.evaluate((code) => {
+    const m = window.__wangge.map.map;
+    const c = m.getCanvas();
+    const r = c.getBoundingClientRect();
+    for (let step = 24; step >= 4; step /= 2) {
+      for (let y = step / 2; y < r.height; y += step) {
+        for (let x = step / 2; x < r.width; x += step) {
+          const f = m.queryRenderedFeatures([x, y], { layers: ['fill'] })[0];
+          if (f && f.properties.code === code) return { x: r.left + x, y: r.top + y };
+        }
+      }
+    }
+    return null;
+  }, code);
+  assert.ok(p, `unit ${code} is not drawn`);
+  return p;
 }

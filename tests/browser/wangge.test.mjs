@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { launch, loginAs, shot, settled, renderedCodes } from './browser.mjs';
+import { loginAs, shot, settled, renderedCodes, withBrowser, pixelOf } from './browser.mjs';
 import { startService, demo, demoUnits, apiAs } from './service.mjs';
 
 const MOCK = !!process.env.WANGGE_WEB_MOCK;
@@ -36,39 +36,7 @@ before(async () => {
 
 after(() => svc?.stop());
 
-/** Opens a browser, runs `f(b)`, checks that nothing left loopback, closes. */
-async function withBrowser(opts, f) {
-  const b = await launch(opts);
-  try {
-    await f(b);
-    assert.deepEqual(b.offsite, [], 'requests left 127.0.0.1');
-    assert.deepEqual(b.errors, [], 'page errors');
-  } finally {
-    await b.close();
-  }
-}
-
 const count = (level, parent) => units.filter((u) => u.level === level && (!parent || u.parent === parent)).length;
-
-/** Viewport pixel of a point inside the rendered unit `code` (scans the canvas). */
-async function pixelOf(page, code) {
-  const p = await page.evaluate((code) => {
-    const m = window.__wangge.map.map;
-    const c = m.getCanvas();
-    const r = c.getBoundingClientRect();
-    for (let step = 24; step >= 4; step /= 2) {
-      for (let y = step / 2; y < r.height; y += step) {
-        for (let x = step / 2; x < r.width; x += step) {
-          const f = m.queryRenderedFeatures([x, y], { layers: ['fill'] })[0];
-          if (f && f.properties.code === code) return { x: r.left + x, y: r.top + y };
-        }
-      }
-    }
-    return null;
-  }, code);
-  assert.ok(p, `unit ${code} is not drawn`);
-  return p;
-}
 
 const fillClasses = (page) => page.evaluate(() => {
   const m = window.__wangge.map;
