@@ -8,7 +8,8 @@ import { state, set, on, readHash, windowParams, metricDef, isChief } from './st
 import { showLogin } from './login.js';
 import { UnitMap, PALETTES, HOT_COLOURS, LISA_COLOURS } from './map.js';
 import { metricLegend, hotLegend, lisaLegend, classify, quantileUppers, esc } from './legend.js';
-import { mountWindow, presetWindow, ymd } from './timewin.js';
+import { mountWindow, presetWindow, monthsOf, ymd } from './timewin.js';
+import { Player } from './play.js';
 import { renderPanel } from './panel.js';
 import { renderCompare } from './compare.js';
 import { mountExport } from './export.js';
@@ -20,7 +21,13 @@ let county = null; // level-0 unit, if the service has one
 let current = new Map(); // code → {value} or hotspot row, for tooltips
 let busy = 0;
 let tab = 'overview';
-let playing = null;
+let windowUi = null;
+const player = new Player({
+  load: loadMonths,
+  show: showMonth,
+  end: () => colour(),
+  onChange: (s) => windowUi?.showPlay(s),
+});
 let colourSeq = 0; // the latest colour fetch: an older answer arriving later is dropped
 // Unit records (self, ancestors) by code, asked once: the breadcrumb, the
 // neighbours and case locating all need them.
@@ -33,7 +40,7 @@ api.setUnauthorizedHandler(() => {
   sessionStorage.removeItem('wangge.token');
   location.reload();
 });
-window.__wangge = { state, set, get map() { return umap; }, settled };
+window.__wangge = { state, set, get map() { return umap; }, get current() { return current; }, settled };
 
 main();
 
@@ -129,7 +136,7 @@ function buildToolbar(cats) {
     });
   }
   $('#tabs').hidden = isChief();
-  mountWindow($('#window'), { onPlay });
+  windowUi = mountWindow($('#window'), { player });
   syncToolbar();
 }
 
@@ -151,14 +158,23 @@ async function refresh(changed) {
   try {
     const recolour = ['level', 'parent', 'metric', 'from', 'to', 'kind', 'category', 'mode'].some((k) => changed.has(k));
     // Values are fetched while the geometry loads, and painted once both are in.
-    const values = recolour && !playing ? fetchColours() : null;
+    // While playing, the player paints: a change of metric, filter, tier or
+    // window loads its months again (same month, same pause); leaving the
+    // metric layer leaves playback.
+    if (player.active && changed.has('mode') && state.mode !== 'metric') player.stop({ restore: false });
+    const replay = player.active && ['level', 'parent', 'metric', 'from', 'to', 'kind', 'category'].some((k) => changed.has(k));
+    const values = recolour && !player.active ? fetchColours() : null;
     const mine = values ? ++colourSeq : null;
     if (changed.has('level') || changed.has('parent')) {
       umap.clearCase();
+      // What described the units left behind goes with them.
+      umap.closePreview();
+      $('#tooltip').hidden = true;
       // Colours go in as feature state before the geometry: one layout, not two.
-      const [fc] = await Promise.all([fetchUnits(), breadcrumb()]);
+      const [fc, around] = await Promise.all([fetchUnits(), neighbours(), breadcrumb()]);
       const v = values ? await values : null;
       if (v && mine === colourSeq) paintColours(v, fc, false);
+      await umap.setContext(around);
       await umap.setUnits(fc);
       performance.mark('units-set');
       await umap.drawn;
@@ -167,6 +183,7 @@ async function refresh(changed) {
       const v = await values;
       if (mine === colourSeq) await paintColours(v);
     }
+    if (replay) player.reload(monthsOf(state.from, state.to)).catch(showError);
     if (recolour) mountExport($('#export'));
     if (changed.has('selected')) umap.select(state.selected);
     if (['level', 'parent', 'selected', 'metric', 'from', 'to', 'kind', 'category'].some((k) => changed.has(k))) {
@@ -197,6 +214,24 @@ async function fetchUnits() {
   $('#count').textContent = t('unit_count', { n: fc.features.length });
   state.parentLevel = state.parent ? state.level - 1 : 0;
   return fc;
+}
+
+/**
+ * The units beside the one drilled into (its siblings), drawn greyed so that
+ * a leader keeps their bearings; none at the top or for a grid chief.
+ */
+async function neighbours() {
+  if (!state.parent || isChief()) return null;
+  try {
+    const u = await unitInfo(state.parent);
+    const p = u.unit?.properties || u.unit;
+    if (!p || !(p.level >= 1)) return null;
+    const fc = await api.units(p.level, p.level === 1 ? null : p.parent, p.level === 1 ? 9 : 11);
+    fc.features = fc.features.filter((f) => f.properties.code !== state.parent);
+    return fc;
+  } catch {
+    return null; // orientation only: the map works without it
+  }
 }
 
 async function breadcrumb() {
@@ -300,63 +335,71 @@ function legendContext(m) {
   return { context, warning };
 }
 
-/** Play: month by month over the window, on one colour scale fixed over all months. */
-async function onPlay(months, showMonth, done) {
+/**
+ * Playback's months with the current metric, filters and tier, one request a
+ * month (progress reported as they come in), on one colour scale pooled
+ * over all months.
+ */
+async function loadMonths(months, progress) {
   if (state.mode !== 'metric') set({ mode: 'metric' });
-  const m = metricDef() || {};
+  const ask = { level: state.level, metric: state.metric, w: windowParams(), parent: state.parent };
   const frames = [];
   for (const [from, to] of months) {
-    const r = await api.mapValues(state.level, state.metric, { ...windowParams(), from, to }, state.parent);
+    const r = await api.mapValues(ask.level, ask.metric, { ...ask.w, from, to }, ask.parent);
     frames.push({ month: from.slice(0, 7), values: r.values });
+    progress(frames.length, months.length);
   }
   const pooled = frames.flatMap((f) => f.values.map((v) => v.value)).filter((v) => v !== null && v !== undefined);
-  const uppers = quantileUppers(pooled);
   const min = pooled.reduce((a, b) => Math.min(a, b), pooled.length ? Infinity : 0);
-  let i = 0;
-  const stop = () => {
-    clearInterval(playing);
-    playing = null;
-    done();
-    colour();
-  };
-  const step = () => {
-    if (i >= frames.length) {
-      stop();
-      return;
-    }
-    const f = frames[i++];
-    current = new Map(f.values.map((v) => [v.code, v]));
-    paintValues(f.values, uppers, m, metricLabel(m), null, null, min);
-    showMonth(f.month);
-  };
-  step();
-  playing = setInterval(step, 1200);
-  return stop;
+  return { frames, uppers: quantileUppers(pooled), min, metric: ask.metric };
 }
 
-function onClick(p) {
-  if (isChief()) {
-    set({ selected: p.code });
-  } else if (p.level < 3) {
+/** Paints month `i` of playback on its fixed scale. */
+function showMonth({ frames, uppers, min, metric }, i) {
+  colourSeq++; // a window colour fetch still running must not paint over the month
+  const m = metricDef(metric) || {};
+  const f = frames[i];
+  current = new Map(f.values.map((v) => [v.code, v]));
+  paintValues(f.values, uppers, m, metricLabel(m), null, null, min);
+}
+
+/**
+ * A click or tap previews a unit (name, value, a button to drill in) and
+ * selects it for the side panel; it does not drill at once, so a value can
+ * be read first. A greyed neighbour previews with a button to go there.
+ */
+function onClick(p, lngLat, neighbour = false) {
+  $('#tooltip').hidden = true;
+  const drill = !isChief() && p.level < 3;
+  const line = neighbour ? '' : valueLine(p);
+  const el = umap.preview(lngLat, `<div class="preview-body" data-code="${esc(p.code)}"><b class="preview-name">${esc(p.name)}</b>
+    ${line ? `<div class="preview-value">${esc(line)}</div>` : ''}
+    ${!neighbour && p.households != null ? `<div class="muted">${t('households')} ${fmt(p.households, 'count')}</div>` : ''}
+    ${neighbour || drill ? `<button type="button" id="preview-drill" class="primary">${t(neighbour ? 'preview_go' : 'preview_drill')} ›</button>` : ''}</div>`);
+  el.querySelector('#preview-drill')?.addEventListener('click', () => {
+    umap.closePreview();
     set({ parent: p.code, level: p.level + 1, selected: p.code });
-  } else {
-    set({ selected: p.code });
-  }
+  });
+  if (!neighbour) set({ selected: p.code });
+}
+
+/** The unit's value as the current layer shows it, in words. */
+function valueLine(p) {
+  const m = metricDef() || {};
+  const c = current.get(p.code);
+  if (state.mode === 'metric') return t('tooltip_value', { metric: metricLabel(m), value: fmt(c?.value, m.unit) });
+  if (state.mode === 'hot') return `${t(c?.gi_class || 'ns')}${c?.gi_z != null ? ` (z = ${Number(c.gi_z).toFixed(2)})` : ''}`;
+  return t(`lisa_${c?.lisa || 'ns'}`);
 }
 
 function onHover(p, ev) {
   const tip = $('#tooltip');
-  if (!p) {
+  // Touch has no hover: a tap's emulated mouse move must not leave a tooltip.
+  if (!p || ev?.sourceCapabilities?.firesTouchEvents) {
     tip.hidden = true;
     return;
   }
-  const m = metricDef() || {};
-  const c = current.get(p.code);
-  let line;
-  if (state.mode === 'metric') line = t('tooltip_value', { metric: metricLabel(m), value: fmt(c?.value, m.unit) });
-  else if (state.mode === 'hot') line = `${t(c?.gi_class || 'ns')}${c?.gi_z != null ? ` (z = ${Number(c.gi_z).toFixed(2)})` : ''}`;
-  else line = t(`lisa_${c?.lisa || 'ns'}`);
-  tip.innerHTML = `<b>${esc(p.name)}</b><br>${esc(line)}${p.households != null ? `<br>${t('households')} ${fmt(p.households, 'count')}` : ''}`;
+  tip.innerHTML = `<b>${esc(p.name)}</b><br>${esc(valueLine(p))}${p.households != null ? `<br>${t('households')} ${fmt(p.households, 'count')}` : ''}`;
   tip.hidden = false;
   const box = $('#map').getBoundingClientRect();
   tip.style.left = `${Math.min(ev.clientX - box.left + 14, box.width - 200)}px`;

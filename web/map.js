@@ -7,6 +7,8 @@ import * as maplibregl from '/vendor/maplibre-gl/maplibre-gl.mjs';
 
 export const FONT = 'Noto Sans SC';
 export const NO_DATA = '#d9d9d9';
+// Neighbours drawn for orientation: lighter than no data, never a class colour.
+export const CONTEXT = '#e3e6e9';
 const EMPTY = { type: 'FeatureCollection', features: [] };
 
 /** Sequential palettes (5 classes, light to dark) by metric direction. */
@@ -56,7 +58,11 @@ export class UnitMap {
       this.map.getCanvas().style.cursor = '';
       onHover(null);
     });
-    this.map.on('click', 'fill', (e) => onClick(e.features[0].properties));
+    // A click (a tap) previews; drilling is a button of the preview.
+    this.map.on('click', (e) => {
+      const hit = this.map.queryRenderedFeatures(e.point, { layers: ['fill', 'context-fill'] })[0];
+      if (hit) onClick(hit.properties, e.lngLat, hit.layer.id === 'context-fill');
+    });
   }
 
   /** Draws a FeatureCollection of units (properties code, name, ...) and fits it. */
@@ -72,6 +78,27 @@ export class UnitMap {
     const n = fc.features.length;
     const minzoom = n <= 300 ? 0 : this.map.getZoom() + Math.log2(Math.sqrt(n / 150));
     this.map.setLayerZoomRange('labels', minzoom, 24);
+  }
+
+  /** Shows `html` in a popup at `lngLat` (the one preview; replaces the last); returns its element. */
+  preview(lngLat, html) {
+    this.closePreview();
+    this.popup = new maplibregl.Popup({ className: 'preview', maxWidth: '280px', focusAfterOpen: false })
+      .setLngLat(lngLat).setHTML(html).addTo(this.map);
+    return this.popup.getElement();
+  }
+
+  closePreview() {
+    this.popup?.remove();
+    this.popup = null;
+  }
+
+  /** Draws `fc` greyed under the units (the neighbours of the unit drilled into); null clears. */
+  async setContext(fc) {
+    await this.loaded;
+    this.context = fc || EMPTY;
+    this.map.getSource('context').setData(this.context);
+    this.map.getSource('context-labels').setData(labelPoints(this.context));
   }
 
   fit(features, opts = {}) {
@@ -179,11 +206,21 @@ function style() {
     sources: {
       units: { type: 'geojson', data: EMPTY, promoteId: 'code', tolerance: 0.5 },
       labels: { type: 'geojson', data: EMPTY },
+      // Neighbours of the unit drilled into, greyed, for orientation.
+      context: { type: 'geojson', data: EMPTY, promoteId: 'code', tolerance: 0.5 },
+      'context-labels': { type: 'geojson', data: EMPTY },
       // The grid of the case located from the side panel (any tier drawn).
       'case-grid': { type: 'geojson', data: EMPTY },
     },
     layers: [
       { id: 'background', type: 'background', paint: { 'background-color': '#f4f6f8' } },
+      { id: 'context-fill', type: 'fill', source: 'context', paint: { 'fill-color': CONTEXT, 'fill-opacity': 0.9 } },
+      { id: 'context-border', type: 'line', source: 'context', paint: { 'line-color': '#c5cbd1', 'line-width': 1 } },
+      {
+        id: 'context-labels', type: 'symbol', source: 'context-labels',
+        layout: { 'text-field': ['get', 'name'], 'text-font': [FONT], 'text-size': 12, 'text-max-width': 6 },
+        paint: { 'text-color': '#8a939c', 'text-halo-color': 'rgba(255,255,255,0.8)', 'text-halo-width': 1 },
+      },
       { id: 'fill', type: 'fill', source: 'units', paint: { 'fill-color': NO_DATA, 'fill-opacity': 0.88 } },
       {
         id: 'border', type: 'line', source: 'units',

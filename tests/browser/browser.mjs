@@ -104,22 +104,22 @@ export async function withBrowser(opts, f) {
   }
 }
 
-/** Viewport pixel of a point inside the rendered unit `code` (scans the canvas). */
-export async function pixelOf(page, code) {
-  const p = await page.evaluate((code) => {
+/** Viewport pixel of a point inside the rendered unit `code` of `layer` (scans the canvas). */
+export async function pixelOf(page, code, layer = 'fill') {
+  const p = await page.evaluate(([code, layer]) => {
     const m = window.__wangge.map.map;
     const c = m.getCanvas();
     const r = c.getBoundingClientRect();
     for (let step = 24; step >= 4; step /= 2) {
       for (let y = step / 2; y < r.height; y += step) {
         for (let x = step / 2; x < r.width; x += step) {
-          const f = m.queryRenderedFeatures([x, y], { layers: ['fill'] })[0];
+          const f = m.queryRenderedFeatures([x, y], { layers: [layer] })[0];
           if (f && f.properties.code === code) return { x: r.left + x, y: r.top + y };
         }
       }
     }
     return null;
-  }, code);
+  }, [code, layer]);
   assert.ok(p, `unit ${code} is not drawn`);
   return p;
 }

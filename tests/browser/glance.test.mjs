@@ -109,3 +109,122 @@ test('the open cases follow the window, kind and category, page, and a case is l
     await shot(page, 'case-located');
   });
 });
+
+test('playback pauses, steps, scrubs, shows its month and loading, and follows a metric change', { skip: SKIP }, async () => {
+  await withBrowser({}, async ({ page }) => {
+    // Each month's request a little slow, as on a busy intranet: the
+    // progress of loading is then there to be seen.
+    await page.route(/\/api\/v1\/map\?/, async (route) => {
+      await new Promise((r) => setTimeout(r, 120));
+      await route.continue();
+    });
+    await loginAs(page, svc.base, admin().username, admin().password);
+    const w = await win(page);
+    const months = [];
+    for (let d = new Date(`${w.from}T00:00:00Z`); d.toISOString().slice(0, 10) < w.to; d.setUTCMonth(d.getUTCMonth() + 1)) months.push(d.toISOString().slice(0, 7));
+    const month = () => page.getAttribute('#playing', 'data-month');
+    await page.click('#play');
+    await page.waitForSelector('#play-progress:not([hidden])');
+    assert.match(await page.textContent('#play-progress'), new RegExp(`加载各月数据 \\d+/${months.length}`));
+    await page.waitForFunction(() => document.querySelector('#playing').dataset.month, null, { timeout: 60000 });
+    assert.ok(await page.isHidden('#play-progress'), 'the progress goes once the months are in');
+    assert.equal((await page.textContent('#play')).trim(), '‖ 暂停');
+    // The month shown, in words.
+    const shown = await month();
+    assert.ok(months.includes(shown));
+    assert.match(await page.textContent('#playing'), new RegExp(`${Number(shown.slice(0, 4))}年${Number(shown.slice(5))}月`));
+    // Pause: the month stays.
+    await page.click('#play');
+    assert.equal((await page.textContent('#play')).trim(), '▶ 继续');
+    const paused = await month();
+    await page.waitForTimeout(1600);
+    assert.equal(await month(), paused, 'paused stays on its month');
+    // Scrub to the sixth month, then a month forward and back.
+    await page.$eval('#play-slider', (s) => {
+      s.value = '5';
+      s.dispatchEvent(new Event('input', { bubbles: true }));
+    });
+    assert.equal(await month(), months[5]);
+    await page.click('#play-next');
+    assert.equal(await month(), months[6]);
+    assert.equal(await page.inputValue('#play-slider'), '6');
+    await page.click('#play-prev');
+    await page.click('#play-prev');
+    assert.equal(await month(), months[4]);
+    // The map shows that month's values on the fixed scale.
+    const expect = await api(`/map?level=1&metric=event_count&from=${months[4]}-01&to=${months[5]}-01`);
+    const painted = await page.evaluate(() => [...window.__wangge.current].map(([code, v]) => [code, v.value]));
+    assert.deepEqual(new Map(painted), new Map(expect.values.map((v) => [v.code, v.value])));
+    await shot(page, 'play-paused');
+    // A metric chosen while playing takes effect on the same month.
+    await page.selectOption('#metric', 'incident_count');
+    await page.waitForSelector('#play-progress:not([hidden])');
+    await page.waitForSelector('#play-progress', { state: 'hidden' });
+    await page.waitForFunction(() => /案件数/.test(document.querySelector('#legend .legend-title').textContent));
+    assert.equal(await month(), months[4]);
+    assert.equal((await page.textContent('#play')).trim(), '▶ 继续', 'still paused');
+    const incidents = await api(`/map?level=1&metric=incident_count&from=${months[4]}-01&to=${months[5]}-01`);
+    const painted2 = await page.evaluate(() => [...window.__wangge.current].map(([code, v]) => [code, v.value]));
+    assert.deepEqual(new Map(painted2), new Map(incidents.values.map((v) => [v.code, v.value])));
+    // Resume plays on from there; stop leaves playback for the window's colours.
+    await page.click('#play');
+    await page.waitForFunction((m) => document.querySelector('#playing').dataset.month > m, months[4]);
+    await page.click('#play-stop');
+    assert.ok(await page.isHidden('#play-controls'));
+    assert.equal((await page.textContent('#playing')).trim(), '');
+    assert.equal((await page.textContent('#play')).trim(), '▶ 逐月播放');
+    await settled(page);
+    const year = await api(`/map?level=1&metric=incident_count&from=${w.from}&to=${w.to}`);
+    await page.waitForFunction((n) => [...window.__wangge.current.values()].reduce((a, v) => a + (v.value || 0), 0) === n, year.values.reduce((a, v) => a + (v.value || 0), 0));
+  });
+});
+
+test('a tap previews before drilling; neighbours stay drawn greyed and lead there', { skip: SKIP }, async () => {
+  await withBrowser({}, async ({ page }) => {
+    await loginAs(page, svc.base, admin().username, admin().password);
+    const { x, y } = await pixelOf(page, township.code);
+    await page.mouse.move(x, y);
+    await page.waitForSelector('#tooltip:not([hidden])');
+    await page.mouse.click(x, y);
+    await page.waitForSelector('.preview #preview-drill');
+    assert.ok(await page.isHidden('#tooltip'), 'the preview replaces the hover tooltip');
+    const value = await api(`/map?level=1&metric=event_count&from=${(await win(page)).from}&to=${(await win(page)).to}`);
+    const v = value.values.find((r) => r.code === township.code).value;
+    assert.equal((await page.textContent('.preview .preview-value')).trim(), `事件总数：${v.toLocaleString('zh-CN')}`);
+    assert.equal((await page.textContent('#preview-drill')).trim(), '进入 ›');
+    await settled(page);
+    assert.equal(await page.evaluate(() => window.__wangge.state.parent), null, 'not drilled yet');
+    assert.equal((await page.textContent('#panel-title')).trim(), township.name, 'the panel shows the unit previewed');
+    await page.click('#preview-drill');
+    await page.waitForFunction((c) => window.__wangge.state.parent === c, township.code);
+    await settled(page);
+    // Nothing of the county view sticks: no preview, no tooltip.
+    assert.equal(await page.locator('.preview').count(), 0);
+    assert.ok(await page.isHidden('#tooltip'), 'no stale tooltip after drilling');
+    // The other townships stay drawn, greyed, around the one drilled into.
+    const others = units.filter((u) => u.level === 1 && u.code !== township.code).map((u) => u.code).sort();
+    const around = await page.evaluate(() => {
+      const m = window.__wangge.map;
+      return {
+        codes: m.context.features.map((f) => f.properties.code).sort(),
+        drawn: [...new Set(m.map.queryRenderedFeatures({ layers: ['context-fill'] }).map((f) => f.properties.code))],
+        colour: m.map.getPaintProperty('context-fill', 'fill-color'),
+        classColours: JSON.stringify(m.map.getPaintProperty('fill', 'fill-color')),
+      };
+    });
+    assert.deepEqual(around.codes, others);
+    assert.ok(around.drawn.length > 0, 'some neighbours are on screen');
+    assert.ok(!around.classColours.includes(around.colour), 'greyed: not a class colour');
+    await shot(page, 'drill-neighbours');
+    // A neighbour previews with a button to go there.
+    const next = around.drawn[0];
+    const p = await pixelOf(page, next, 'context-fill');
+    await page.mouse.click(p.x, p.y);
+    await page.waitForSelector('.preview #preview-drill');
+    assert.equal((await page.textContent('.preview .preview-name')).trim(), units.find((u) => u.code === next).name);
+    await page.click('#preview-drill');
+    await page.waitForFunction((c) => window.__wangge.state.parent === c, next);
+    await settled(page);
+    assert.ok((await page.evaluate(() => window.__wangge.map.context.features.map((f) => f.properties.code))).includes(township.code));
+  });
+});

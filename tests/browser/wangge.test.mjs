@@ -62,7 +62,14 @@ test('clicking a township drills down to its villages with a breadcrumb back up'
   await withBrowser({}, async ({ page }) => {
     await loginAs(page, svc.base, svc.users.admin.username, svc.users.admin.password);
     const { x, y } = await pixelOf(page, township.code);
+    // A click previews (name, value, 进入) and selects; it does not drill yet.
     await page.mouse.click(x, y);
+    await page.waitForSelector('.preview #preview-drill');
+    await page.waitForFunction((c) => window.__wangge.state.selected === c, township.code);
+    assert.equal(await page.evaluate(() => window.__wangge.state.parent), null);
+    assert.equal((await page.textContent('.preview .preview-name')).trim(), township.name);
+    assert.match(await page.textContent('.preview .preview-value'), /事件总数：[\d,]+/);
+    await page.click('#preview-drill');
     await page.waitForFunction((c) => window.__wangge.state.parent === c, township.code);
     await settled(page);
     assert.equal(await page.evaluate(() => window.__wangge.state.level), 2);
@@ -75,6 +82,7 @@ test('clicking a township drills down to its villages with a breadcrumb back up'
     const village = units.find((u) => u.level === 2 && u.parent === township.code);
     const p = await pixelOf(page, village.code);
     await page.mouse.click(p.x, p.y);
+    await page.click('.preview #preview-drill');
     await page.waitForFunction((c) => window.__wangge.state.parent === c, village.code);
     await settled(page);
     assert.equal(await page.evaluate(() => window.__wangge.map.features.size), count(3, village.code));
@@ -347,12 +355,12 @@ test('an analyst sees the map; hot spots and English work; export shows only whe
     await page.selectOption('#mode', 'metric');
     await settled(page);
     await page.click('#play');
-    await page.waitForFunction(() => /\d{4}-\d{2}/.test(document.querySelector('#playing').textContent), null, { timeout: 60000 });
+    await page.waitForFunction(() => /^\d{4}-\d{2}$/.test(document.querySelector('#playing').dataset.month), null, { timeout: 60000 });
     const legend1 = await page.textContent('#legend');
-    await page.waitForFunction((m) => !document.querySelector('#playing').textContent.includes(m), (await page.textContent('#playing')).match(/\d{4}-\d{2}/)[0]);
+    await page.waitForFunction((m) => document.querySelector('#playing').dataset.month !== m, await page.getAttribute('#playing', 'data-month'));
     assert.equal(await page.textContent('#legend'), legend1, 'the scale stays fixed while playing');
     await shot(page, 'analyst-play');
-    await page.click('#play');
+    await page.click('#play-stop');
     await page.selectOption('#mode', 'hot');
     await settled(page);
     await shot(page, 'analyst-hotspots');
