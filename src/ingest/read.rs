@@ -175,8 +175,69 @@ pub fn read_file(
     match Format::of(path)? {
         Format::Csv => read_csv(path, encoding, v, sink),
         Format::JsonLines => read_jsonl(path, encoding, v, sink),
-        Format::Parquet => read_parquet(path, v, sink),
+        Format::Parquet => guarded(path, || read_parquet(path, v, sink)),
     }
+}
+
+/// `read` over a Parquet file, a panic of the Parquet decoder turned into
+/// the file's error. The decoder trusts the lengths and offsets a file
+/// declares; a damaged file makes it panic (found by `tests/fuzz.rs`), and
+/// one bad file must not take the service down. Batches already handed to
+/// the sink stay delivered, as with a CSV file that breaks off midway.
+/// The file's column chunks are also checked to lie inside it before the
+/// decoder maps them: the decoder slices the mapping by the declared ranges
+/// without a bounds check, which no panic handler can catch.
+pub(super) fn guarded<T>(
+    path: &Path,
+    read: impl FnOnce() -> Result<T, IngestError>,
+) -> Result<T, IngestError> {
+    let read = || {
+        chunks_inside(path)?;
+        read()
+    };
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)).unwrap_or_else(|panic| {
+        let why = panic
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| panic.downcast_ref::<&str>().copied())
+            .unwrap_or("unknown");
+        Err(IngestError::Parse {
+            path: path.to_owned(),
+            reason: format!("not a readable Parquet file: the decoder failed ({why})"),
+        })
+    })
+}
+
+/// Every column chunk the Parquet footer of `path` declares lies inside the file.
+fn chunks_inside(path: &Path) -> Result<(), IngestError> {
+    let file = File::open(path).map_err(|source| IngestError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let len = file
+        .metadata()
+        .map_err(|source| IngestError::Io {
+            path: path.to_owned(),
+            source,
+        })?
+        .len();
+    let bad = |reason: String| IngestError::Parse {
+        path: path.to_owned(),
+        reason: format!("not a readable Parquet file: {reason}"),
+    };
+    let mut reader = ParquetReader::new(file);
+    let meta = reader.get_metadata().map_err(|e| bad(e.to_string()))?;
+    for (g, rg) in meta.row_groups.iter().enumerate() {
+        for r in rg.byte_ranges_iter() {
+            if r.start > r.end || r.end > len {
+                return Err(bad(format!(
+                    "row group {g} declares bytes {}..{} of a {len}-byte file",
+                    r.start, r.end
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn open_text(

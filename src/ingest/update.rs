@@ -320,7 +320,9 @@ pub fn read_updates(
             })?;
             v.updates_from_json_lines(text)
         }
-        super::Format::Parquet => super::read::updates_from_parquet(path, v)?,
+        super::Format::Parquet => {
+            super::read::guarded(path, || super::read::updates_from_parquet(path, v))?
+        }
     };
     let file = path.display().to_string();
     let (mut steps, mut rejects) = (Vec::new(), Vec::new());
