@@ -51,8 +51,8 @@ pub use metrics::{
 };
 pub use preagg::{CategoryCount, PreAgg};
 pub use ranking::{
-    beta_prior, gamma_prior, rank_children, rank_rows, RankParams, RankRow, Ranking, Smoothing,
-    Standing,
+    beta_prior, gamma_prior, rank_children, rank_rows, Basis, RankParams, RankRow, Ranking,
+    Smoothing, Standing,
 };
 pub use score::{assess, Missing, Score, ScoreComponent, ScoreConfig};
 pub use spark::{sparks, SparkPeriod, Sparks};

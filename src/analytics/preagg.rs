@@ -870,7 +870,6 @@ impl PreAgg {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Instant;
 
     use super::col_names as p;
 
@@ -1256,33 +1255,5 @@ mod tests {
                     .sum()
             );
         }
-    }
-
-    /// Timing, not a unit test: `cargo test --release --lib filtered_query -- --ignored --nocapture`.
-    #[test]
-    #[ignore]
-    fn a_filtered_query_costs_under_a_tenth_of_the_full_computation() {
-        let (gm, df) = big(10, 10, 10, 2_000_000, 730);
-        let t = Instant::now();
-        let pre = PreAgg::build(df.lazy(), Zone::default()).unwrap();
-        for level in 1..=3 {
-            compute_metrics(&pre, &gm, level, &Query::default()).unwrap();
-        }
-        let full = t.elapsed();
-        let q = Query {
-            categories: vec!["环境卫生".into()],
-            ..Query::window(
-                NaiveDate::from_ymd_opt(2026, 3, 1).unwrap(),
-                NaiveDate::from_ymd_opt(2026, 4, 1).unwrap(),
-            )
-        };
-        let t = Instant::now();
-        compute_metrics(&pre, &gm, 2, &q).unwrap();
-        let filtered = t.elapsed();
-        eprintln!(
-            "full {full:?}, filtered {filtered:?}, ratio {:.3}",
-            filtered.as_secs_f64() / full.as_secs_f64()
-        );
-        assert!(filtered.as_secs_f64() < full.as_secs_f64() / 10.0);
     }
 }

@@ -18,10 +18,10 @@
 
 use serde::Serialize;
 
-use super::catalogue::{metric, Direction, MetricDef, Ratio};
+use super::catalogue::{metric, Direction, MetricDef, MetricUnit, Ratio};
 use super::filter::{day_number, Query};
 use super::interval::{metric_interval, Z95};
-use super::metrics::compute_metrics;
+use super::metrics::{compute_metrics, Ingredients, UnitContext};
 use super::preagg::PreAgg;
 use super::AnalyticsError;
 use crate::grid::GridModel;
@@ -33,6 +33,22 @@ pub struct RankParams {
     pub min_volume: f64,
     /// Normal quantile of the intervals (default 1.96, 95%).
     pub z: f64,
+    /// Rank count metrics per 1,000 households where the units have
+    /// household data (default true): a raw count ranks the smallest units
+    /// first whatever their work.
+    pub per_households: bool,
+}
+
+/// What a league table ranks a count metric on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Basis {
+    /// The metric as it is (every metric that is not a count, and counts
+    /// when no unit compared has household data or it was asked for).
+    AsIs,
+    /// A count per 1,000 households, with the Poisson-gamma smoothing and
+    /// funnel limits of a rate; units without household data are not ranked.
+    Per1000Households,
 }
 
 impl Default for RankParams {
@@ -40,6 +56,7 @@ impl Default for RankParams {
         RankParams {
             min_volume: 10.0,
             z: Z95,
+            per_households: true,
         }
     }
 }
@@ -126,6 +143,8 @@ pub struct Ranking {
     pub indistinguishable: bool,
     /// Options used.
     pub params: RankParams,
+    /// What the rows' values are: the metric, or a count per 1,000 households.
+    pub basis: Basis,
     /// Rows, ranked first (best first), then unranked.
     pub rows: Vec<RankRow>,
 }
@@ -435,8 +454,26 @@ pub fn rank_children(
             prior: None,
             indistinguishable: false,
             params,
+            basis: Basis::AsIs,
             rows: Vec::new(),
         });
+    };
+    // A count is ranked per 1,000 households when any unit compared has them.
+    let basis = if params.per_households
+        && def.is_count
+        && def.unit == MetricUnit::Count
+        && children
+            .iter()
+            .any(|&i| gm.households(i).is_some_and(|h| h > 0))
+    {
+        Basis::Per1000Households
+    } else {
+        Basis::AsIs
+    };
+    let per_households = per_households(def);
+    let def = match basis {
+        Basis::AsIs => def,
+        Basis::Per1000Households => &per_households,
     };
     let table = |q: &Query| -> Result<Vec<RankInput>, AnalyticsError> {
         let t = compute_metrics(pre, gm, level, q)?;
@@ -444,12 +481,22 @@ pub fn rank_children(
             .iter()
             .filter_map(|&i| t.rows.iter().find(|r| r.index == i))
             .map(|r| {
-                (
-                    r.code.clone(),
-                    r.name.clone(),
-                    r.value(def.name),
-                    def.parts(&r.ingredients, &r.context),
-                )
+                let (value, parts) = match basis {
+                    Basis::AsIs => (r.value(def.name), def.parts(&r.ingredients, &r.context)),
+                    Basis::Per1000Households => {
+                        let parts =
+                            r.value(def.name)
+                                .zip(r.context.households)
+                                .and_then(|(n, h)| {
+                                    (h > 0).then(|| Ratio {
+                                        num: n,
+                                        den: h as f64 / 1000.0,
+                                    })
+                                });
+                        (parts.map(|p| p.num / p.den), parts)
+                    }
+                };
+                (r.code.clone(), r.name.clone(), value, parts)
             })
             .collect())
     };
@@ -494,8 +541,25 @@ pub fn rank_children(
         prior,
         indistinguishable,
         params,
+        basis,
         rows,
     })
+}
+
+/// A count metric read as events per 1,000 households: ranked like the
+/// catalogue's per-household rates (exposure = thousands of households).
+fn per_households(def: &MetricDef) -> MetricDef {
+    // The parts are computed by the caller from the count and the households.
+    fn parts_by_caller(_: &Ingredients, _: &UnitContext) -> Option<Ratio> {
+        None
+    }
+    MetricDef {
+        unit: MetricUnit::Per1000Households,
+        is_count: false,
+        ratio: None,
+        exposure: Some(parts_by_caller),
+        ..*def
+    }
 }
 
 #[cfg(test)]

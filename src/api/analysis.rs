@@ -175,6 +175,9 @@ pub async fn trend(
 pub struct CompareQuery {
     pub unit: String,
     pub metric: String,
+    /// A count metric is ranked `per_1000_households` (the default, where
+    /// the units have household data) or `as_is`.
+    pub basis: Option<String>,
     #[serde(flatten)]
     #[param(ignore)]
     pub window: Window,
@@ -221,7 +224,11 @@ pub struct CompareRow {
     pub alarm: bool,
     /// Previous rank − rank; 0 while the unit keeps its standing.
     pub rank_change: Option<i64>,
+    /// The metric, or with `basis` per_1000_households the count per 1,000
+    /// households.
     pub value: Option<f64>,
+    /// The count itself when `basis` is per_1000_households.
+    pub count: Option<f64>,
     /// Empirical-Bayes estimate (rates).
     pub smoothed: Option<f64>,
     /// 95% interval of `value`: Wilson for proportions, exact Poisson for
@@ -241,6 +248,10 @@ pub struct CompareRow {
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Compare {
+    /// `as_is` or `per_1000_households`: what the rows' `value` is (a count
+    /// metric is ranked per 1,000 households by default where the units
+    /// have household data; the sparklines stay counts).
+    pub basis: &'static str,
     /// day, iso_week or month: the grain of `spark_periods`.
     #[schema(value_type = String)]
     pub spark_grain: Granularity,
@@ -258,6 +269,18 @@ pub async fn compare(
 ) -> Result<Json<Compare>, ApiError> {
     let def = metric(&cq.metric)?;
     let q = cq.window.query(&st)?;
+    let params = RankParams {
+        per_households: match cq.basis.as_deref() {
+            None | Some("per_1000_households") => true,
+            Some("as_is") => false,
+            Some(other) => {
+                return Err(ApiError::BadRequest(format!(
+                    "basis {other:?}: use per_1000_households or as_is"
+                )))
+            }
+        },
+        ..RankParams::default()
+    };
     let snap = st.snapshot()?;
     st.blocking(move || {
         let model = &snap.grids.model;
@@ -266,19 +289,15 @@ pub async fn compare(
         let children = &model.unit(i).children;
         let Some(level) = children.first().map(|&ch| model.unit(ch).level) else {
             return Ok(Json(Compare {
+                basis: "as_is",
                 spark_grain: Granularity::Month,
                 spark_periods: Vec::new(),
                 rows: Vec::new(),
             }));
         };
-        let ranking = analytics::rank_children(
-            &snap.pre,
-            model,
-            Some(&cq.unit),
-            def.name,
-            &q,
-            RankParams::default(),
-        )?;
+        let ranking =
+            analytics::rank_children(&snap.pre, model, Some(&cq.unit), def.name, &q, params)?;
+        let per_1k = ranking.basis == analytics::Basis::Per1000Households;
         let table = analytics::compute_metrics(&snap.pre, model, level, &q)?;
         let scores = analytics::assess(&table, &ScoreConfig::default())?;
         let parent = model.unit(i);
@@ -327,6 +346,7 @@ pub async fn compare(
                     alarm: r.alarm,
                     rank_change: r.rank_change,
                     value: r.value,
+                    count: r.ratio.filter(|_| per_1k).map(|x| x.num),
                     smoothed: r.smoothed,
                     ci_low: r.interval.map(|x| x.0),
                     ci_high: r.interval.map(|x| x.1),
@@ -336,6 +356,11 @@ pub async fn compare(
             })
             .collect();
         Ok(Json(Compare {
+            basis: if per_1k {
+                "per_1000_households"
+            } else {
+                "as_is"
+            },
             spark_grain: sparks.grain,
             spark_periods: sparks
                 .periods

@@ -14,6 +14,7 @@ use anyhow::Context;
 use chrono::NaiveDate;
 use polars::prelude::*;
 
+use crate::analytics::catalogue::MetricUnit;
 use crate::analytics::{
     self, catalogue, metric, AlertParams, Granularity, PreAgg, Query, RankParams, ScoreConfig,
     Smoothing, TailModel, Zone,
@@ -165,6 +166,9 @@ pub struct RankArgs {
     /// Smallest rate denominator to be ranked.
     #[arg(long, default_value_t = 10.0)]
     pub min_volume: f64,
+    /// Rank a count metric as it is, not per 1,000 households.
+    #[arg(long)]
+    pub as_is: bool,
     /// Print as JSON.
     #[arg(long)]
     pub json: bool,
@@ -384,6 +388,7 @@ pub fn rank(a: &RankArgs) -> anyhow::Result<()> {
     let (gm, pre, q) = a.common.load()?;
     let params = RankParams {
         min_volume: a.min_volume,
+        per_households: !a.as_is,
         ..Default::default()
     };
     let r = analytics::rank_children(&pre, &gm, a.parent.as_deref(), def.name, &q, params)?;
@@ -398,6 +403,12 @@ pub fn rank(a: &RankArgs) -> anyhow::Result<()> {
         def.en,
         a.parent.as_deref().unwrap_or("—")
     )?;
+    if r.basis == analytics::Basis::Per1000Households {
+        writeln!(
+            out,
+            "(ranked per 1,000 households: 每千户; --as-is ranks the count itself)"
+        )?;
+    }
     if r.indistinguishable {
         writeln!(out, "(rates indistinguishable from the pooled rate: order reflects strength of evidence only)")?;
     }
@@ -430,7 +441,14 @@ pub fn rank(a: &RankArgs) -> anyhow::Result<()> {
             row.rank_change.map_or("".into(), |c| format!("{c:+}")),
             row.code,
             row.name,
-            fmt_value(def.unit, row.value),
+            fmt_value(
+                if r.basis == analytics::Basis::Per1000Households {
+                    MetricUnit::Per1000Households
+                } else {
+                    def.unit
+                },
+                row.value
+            ),
             row.ratio.map_or("".into(), |r| if pct {
                 format!("{:.0}", r.den)
             } else {

@@ -156,41 +156,4 @@ mod tests {
         assert!(a.0 == b.0, "grids.geojson differs");
         assert!(a.1 == b.1, "events.csv differs");
     }
-
-    #[test]
-    #[ignore = "timing run at default size; cargo test --lib demo::tests::defaults -- --ignored --nocapture"]
-    fn defaults() {
-        let t = std::time::Instant::now();
-        let real = source::load().expect("data");
-        let c = county::build(&real, DEFAULT_GRIDS, DEFAULT_SEED).expect("county");
-        eprintln!(
-            "geometry {:.2}s, {} cells",
-            t.elapsed().as_secs_f64(),
-            c.mesh.len()
-        );
-        let mut nv: Vec<usize> = c
-            .units
-            .iter()
-            .filter(|u| u.level == 3)
-            .map(|u| u.rings.iter().map(|r| r.len() - 1).sum())
-            .collect();
-        nv.sort_unstable();
-        let q = |f: f64| nv[((nv.len() - 1) as f64 * f) as usize];
-        eprintln!(
-            "grid vertices min {} p5 {} median {} p95 {} max {}",
-            q(0.0),
-            q(0.05),
-            q(0.5),
-            q(0.95),
-            q(1.0)
-        );
-        let dir = std::env::temp_dir().join("wangge-demo-defaults");
-        let t = std::time::Instant::now();
-        let s = generate(&DemoOptions {
-            out: dir,
-            ..DemoOptions::default()
-        })
-        .expect("generate");
-        eprintln!("generate {:.2}s {:?}", t.elapsed().as_secs_f64(), s);
-    }
 }

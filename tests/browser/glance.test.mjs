@@ -228,3 +228,107 @@ test('a tap previews before drilling; neighbours stay drawn greyed and lead ther
     assert.ok((await page.evaluate(() => window.__wangge.map.context.features.map((f) => f.properties.code))).includes(township.code));
   });
 });
+
+test('language on the login page, Chinese months and grouped numbers on the trend, plain hot-spot classes, a refused range', { skip: SKIP }, async () => {
+  await withBrowser({}, async ({ page }) => {
+    // The language can be switched before signing in.
+    await page.goto(`${svc.base}/`);
+    await page.waitForSelector('#login-form');
+    assert.match(await page.textContent('#login-form'), /用户名/);
+    await page.click('#login-lang');
+    await page.waitForFunction(() => /User name/.test(document.querySelector('#login-form')?.textContent));
+    assert.equal((await page.textContent('#login-form button[type=submit]')).trim(), 'Sign in');
+    await page.click('#login-lang');
+    await page.waitForFunction(() => /用户名/.test(document.querySelector('#login-form')?.textContent));
+    await loginAs(page, svc.base, admin().username, admin().password);
+    // The trend's time axis names months in Chinese; its values are grouped.
+    await page.waitForSelector('#trend[data-xticks]');
+    const ticks = async () => page.$eval('#trend', (el) => ({
+      x: JSON.parse(el.dataset.xticks).flatMap((v) => String(v ?? '').split('\n')),
+      y: JSON.parse(el.dataset.yticks).map(String),
+    }));
+    const zh = await ticks();
+    assert.ok(zh.x.some((v) => /^\d{1,2}月$/.test(v)), zh.x.join(' '));
+    assert.ok(!zh.x.some((v) => /Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec/.test(v)), zh.x.join(' '));
+    assert.ok(zh.y.some((v) => /^\d{1,3}(,\d{3})+$/.test(v)), `a grouped value: ${zh.y.join(' ')}`);
+    // Each hot-spot layer says what its classes mean, in one sentence.
+    await page.selectOption('#mode', 'hot');
+    await settled(page);
+    assert.match(await page.textContent('#legend .legend-explain'), /^红色热点：.*蓝色冷点.*灰色为没有明显聚集。$/);
+    assert.match(await page.textContent('#legend'), /时段：/);
+    await page.selectOption('#mode', 'lisa');
+    await settled(page);
+    assert.match(await page.textContent('#legend .legend-explain'), /^高-高、低-低：.*灰色为不显著。$/);
+    await shot(page, 'lisa-explained');
+    // A custom range that ends before it starts is refused aloud.
+    await page.selectOption('#preset', 'custom');
+    await page.fill('#from', '2026-05-01');
+    await page.waitForFunction(() => window.__wangge.state.from === '2026-05-01');
+    await settled(page);
+    const before = await win(page);
+    await page.fill('#to', '2026-04-01');
+    await page.waitForSelector('#range-error:not([hidden])');
+    assert.equal((await page.textContent('#range-error')).trim(), '起始日期须早于截止日期');
+    assert.equal(await page.getAttribute('#to', 'aria-invalid'), 'true');
+    assert.deepEqual(await win(page), before, 'the window is unchanged');
+    await page.fill('#to', '2026-06-01');
+    await page.waitForFunction(() => window.__wangge.state.to === '2026-06-01');
+    assert.ok(await page.isHidden('#range-error'));
+    assert.equal((await win(page)).from, '2026-05-01');
+    await settled(page);
+    // In English: the sentence and the month names follow.
+    await page.selectOption('#preset', 'year');
+    await page.click('#lang');
+    await page.waitForFunction(() => window.__ready === true);
+    await settled(page);
+    assert.match(await page.textContent('#legend .legend-explain'), /^High-High and Low-Low: /);
+    await page.selectOption('#mode', 'hot');
+    await settled(page);
+    assert.match(await page.textContent('#legend .legend-explain'), /^Red hot spots: /);
+    await page.waitForSelector('#trend[data-xticks]');
+    const en = await ticks();
+    assert.ok(en.x.some((v) => /^(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)$/.test(v)), en.x.join(' '));
+  });
+});
+
+for (const [width, height, name] of [[768, 1024, 'tablet-portrait'], [1024, 768, 'tablet-landscape']]) {
+  test(`a ${width}×${height} tablet: the map keeps 60% of the screen, controls are labelled and 44 px, the legend folds`, { skip: SKIP }, async () => {
+    await withBrowser({ viewport: { width, height } }, async ({ page }) => {
+      await loginAs(page, svc.base, admin().username, admin().password);
+      await page.waitForSelector('#issues li[data-id]');
+      const share = await page.evaluate(() => {
+        const r = document.querySelector('#map').getBoundingClientRect();
+        const w = Math.min(r.right, innerWidth) - Math.max(r.left, 0);
+        const h = Math.min(r.bottom, innerHeight) - Math.max(r.top, 0);
+        return (w * h) / (innerWidth * innerHeight);
+      });
+      assert.ok(share >= 0.6, `the map takes ${(share * 100).toFixed(1)}% of the screen`);
+      // Every control a finger may need is at least 44 × 44 px.
+      const small = await page.$$eval('button, select, input', (els) => els
+        .filter((e) => e.getClientRects().length && getComputedStyle(e).visibility !== 'hidden')
+        .map((e) => ({ id: e.id || e.className || e.textContent.trim().slice(0, 12), w: e.getBoundingClientRect().width, h: e.getBoundingClientRect().height }))
+        .filter((b) => b.w < 44 || b.h < 44));
+      assert.deepEqual(small, [], 'touch targets under 44 px');
+      // Every drop-down carries a visible name (no hover titles on touch).
+      const unlabelled = await page.$$eval('select', (els) => els
+        .filter((e) => e.getClientRects().length)
+        .filter((e) => !e.labels.length || ![...e.labels].some((l) => l.textContent.replace(e.textContent, '').trim() && l.getClientRects().length))
+        .map((e) => e.id));
+      assert.deepEqual(unlabelled, []);
+      await shot(page, name);
+      // The legend folds away and stays folded through a recolour.
+      const tall = (await page.locator('#legend').boundingBox()).height;
+      await page.click('#legend-toggle');
+      assert.ok(await page.isHidden('#legend-body'));
+      assert.ok((await page.locator('#legend').boundingBox()).height < tall / 2);
+      await page.selectOption('#metric', 'incident_count');
+      await page.waitForFunction(() => /案件数/.test(document.querySelector('#legend .legend-title').textContent));
+      await settled(page);
+      assert.ok(await page.isHidden('#legend-body'), 'still folded after a recolour');
+      assert.equal((await page.textContent('#legend-toggle')).trim(), '展开图例');
+      await shot(page, `${name}-legend-folded`);
+      await page.click('#legend-toggle');
+      assert.ok(await page.isVisible('#legend-body'));
+    });
+  });
+}

@@ -134,12 +134,24 @@ test('changing the window changes the colours and the panel numbers', async () =
     assert.match(await page.textContent('#legend'), /类型：治安案件/);
     await shot(page, 'filter-incident-category');
     // A metric that does not apply to the kind says so instead of a silent grey map.
-    await page.selectOption('#kind', 'visit');
+    // (The metric first, under all kinds: once 走访 is chosen, 结案率 is
+    // offered disabled.)
+    await page.selectOption('#kind', '');
     await page.selectOption('#metric', 'closure_rate');
+    await page.selectOption('#kind', 'visit');
     await page.waitForFunction(() => window.__wangge.state.metric === 'closure_rate' && window.__wangge.state.kind === 'visit');
     await settled(page);
     await page.waitForSelector('#legend .legend-warn');
     assert.match(await page.textContent('#legend .legend-warn'), /结案率.*不适用/);
+    // Metrics visits cannot have are disabled, with the reason in their name;
+    // those they can have are not.
+    const metrics = await page.$$eval('#metric option', (os) => os.map((o) => ({ v: o.value, off: o.disabled, text: o.textContent })));
+    const byName = new Map(metrics.map((o) => [o.v, o]));
+    assert.deepEqual(byName.get('closure_rate'), { v: 'closure_rate', off: true, text: '结案率（不适用于走访）' });
+    assert.equal(byName.get('visit_count').off, false);
+    assert.equal(byName.get('event_count').off, false);
+    await page.selectOption('#kind', '');
+    await page.waitForFunction(() => !document.querySelector('#metric option[value=closure_rate]').disabled);
   });
 });
 
