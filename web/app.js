@@ -96,13 +96,26 @@ function buildToolbar(cats) {
   const tier = $('#tier');
   tier.innerHTML = [1, 2, 3].map((l) => `<option value="${l}">${t(`tier_${l}`)}</option>`).join('');
   tier.hidden = isChief();
+  $('#tier-field').hidden = isChief();
   tier.addEventListener('change', () => {
     const level = Number(tier.value);
     // The parent must sit above the tier drawn: go up as far as needed.
     set({ level, parent: level === 1 ? null : state.parentLevel < level ? state.parent : null, selected: null });
   });
   const metric = $('#metric');
-  metric.innerHTML = state.catalogue.map((m) => `<option value="${esc(m.name)}">${esc(metricLabel(m))}</option>`).join('');
+  // A metric the chosen kind cannot have (visits have no 办结率) is offered
+  // disabled, with the reason in its name, rather than as a grey map.
+  const fillMetrics = () => {
+    const kindName = state.kind ? t(`kind_${state.kind}`) : '';
+    metric.innerHTML = state.catalogue.map((m) => {
+      const off = !!state.kind && Array.isArray(m.kinds) && !m.kinds.includes(state.kind);
+      const label = off ? t('metric_not_for', { metric: metricLabel(m), kind: kindName }) : metricLabel(m);
+      return `<option value="${esc(m.name)}"${off ? ' disabled' : ''}>${esc(label)}</option>`;
+    }).join('');
+    metric.value = state.metric;
+  };
+  fillMetrics();
+  on((ch) => ch.has('kind') && fillMetrics());
   metric.addEventListener('change', () => set({ metric: metric.value }));
   const kind = $('#kind');
   kind.innerHTML = ['', 'issue', 'incident', 'visit'].map((k) => `<option value="${k}">${t(k ? `kind_${k}` : 'kind_all')}</option>`).join('');
@@ -119,6 +132,7 @@ function buildToolbar(cats) {
     category.innerHTML = `<option value="">${t('category_all')}</option>${list.map((c) => `<option>${esc(c)}</option>`).join('')}`;
     category.value = state.category;
     category.hidden = list.length === 0;
+    $('#category-field').hidden = category.hidden;
   };
   fillCategories();
   category.addEventListener('change', () => set({ category: category.value }));
@@ -211,7 +225,7 @@ async function fetchUnits() {
     const scope = new Set(state.user.scopes || []);
     fc.features = fc.features.filter((f) => scope.has(f.properties.code) || scope.has(f.properties.parent));
   }
-  $('#count').textContent = t('unit_count', { n: fc.features.length });
+  $('#count').textContent = t('unit_count', { n: fmt(fc.features.length, 'count') });
   state.parentLevel = state.parent ? state.level - 1 : 0;
   return fc;
 }
@@ -287,7 +301,7 @@ function paintColours({ mode, r }, fc, wait = true) {
     umap.paint(classOf, mode === 'hot' ? HOT_COLOURS : LISA_COLOURS, fc);
     const mo = r.moran || {};
     const note = mo.i === undefined ? '' : t('moran', { i: Number(mo.i).toFixed(3), z: Number(mo.z).toFixed(2), p: Number(mo.p_sim ?? mo.p_norm).toPrecision(2) });
-    (mode === 'hot' ? hotLegend : lisaLegend)($('#legend'), `${t(`mode_${mode}`)} · ${title}`, note);
+    (mode === 'hot' ? hotLegend : lisaLegend)($('#legend'), `${t(`mode_${mode}`)} · ${title}`, note, legendContext(m).context);
   }
   performance.mark('painted');
   if (!wait) return null;

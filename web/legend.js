@@ -7,12 +7,27 @@ import { NO_DATA, HOT_COLOURS, LISA_COLOURS } from './map.js';
 
 const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' }[c]));
 
-function render(el, title, items, note = '', context = [], warning = '') {
-  el.innerHTML = `<div class="legend-title">${esc(title)}</div>
+// Folded or not, across redraws (it is redrawn on every recolour): on a
+// tablet the legend may be folded away to read the map under it.
+let folded = false;
+
+function render(el, title, items, note = '', context = [], warning = '', explain = '') {
+  el.classList.toggle('folded', folded);
+  el.innerHTML = `<div class="legend-head"><div class="legend-title">${esc(title)}</div>
+    <button type="button" id="legend-toggle" aria-expanded="${!folded}" aria-controls="legend-body">${t(folded ? 'legend_show' : 'legend_hide')}</button></div>
+    <div id="legend-body" class="legend-body">
     ${warning ? `<div class="legend-warn" role="alert">${esc(warning)}</div>` : ''}
+    ${explain ? `<div class="legend-explain">${esc(explain)}</div>` : ''}
     <ul>${items.map((i) => `<li><span class="swatch" style="background:${i.colour}"></span>${esc(i.label)}</li>`).join('')}</ul>
     ${note ? `<div class="legend-note">${esc(note)}</div>` : ''}
-    ${context.map((c) => `<div class="legend-note legend-filter">${esc(c)}</div>`).join('')}`;
+    ${context.map((c) => `<div class="legend-note legend-filter">${esc(c)}</div>`).join('')}</div>`;
+  el.querySelector('#legend-toggle').addEventListener('click', () => {
+    folded = !folded;
+    el.classList.toggle('folded', folded);
+    const b = el.querySelector('#legend-toggle');
+    b.textContent = t(folded ? 'legend_show' : 'legend_hide');
+    b.setAttribute('aria-expanded', String(!folded));
+  });
 }
 
 /** Classes (lower, upper], the first closed below; `uppers` as the service returns them. */
@@ -33,16 +48,17 @@ export function metricLegend(el, { title, unit, uppers, colours, min, method, no
   render(el, u && !named ? `${title}（${u}）` : title, items, t('legend_breaks', { method: t(method) }), context, warning);
 }
 
-export function hotLegend(el, title, moranText) {
+/** `context`: the window and filter lines, as for the metric legend. */
+export function hotLegend(el, title, moranText, context = []) {
   const items = ['hot99', 'hot95', 'hot90', 'ns', 'cold90', 'cold95', 'cold99'].map((k) => ({ colour: HOT_COLOURS[k], label: t(k) }));
   items.push({ colour: NO_DATA, label: t('legend_no_data') });
-  render(el, title, items, moranText);
+  render(el, title, items, moranText, context, '', t('explain_hot'));
 }
 
-export function lisaLegend(el, title, moranText) {
+export function lisaLegend(el, title, moranText, context = []) {
   const items = ['HH', 'HL', 'LH', 'LL', 'ns'].map((k) => ({ colour: LISA_COLOURS[k], label: t(`lisa_${k}`) }));
   items.push({ colour: NO_DATA, label: t('legend_no_data') });
-  render(el, title, items, moranText);
+  render(el, title, items, moranText, context, '', t('explain_lisa'));
 }
 
 /** Index of the class holding `v`: classes are (lower, upper], the first closed below. */

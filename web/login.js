@@ -1,7 +1,7 @@
 // Login view: user name and password; resolves with the signed-in user.
 
 import * as api from './api.js';
-import { t } from './i18n.js';
+import { t, getLang, setLang } from './i18n.js';
 
 export function showLogin(el) {
   el.hidden = false;
@@ -11,7 +11,13 @@ export function showLogin(el) {
       <label>${t('password')}<input name="password" type="password" autocomplete="current-password" required></label>
       <button type="submit">${t('login')}</button>
       <p class="error" id="login-error" hidden></p>
+      <button type="button" id="login-lang" class="link" lang="${getLang() === 'en' ? 'zh-CN' : 'en'}">${t('login_lang')}</button>
     </form>`;
+  // The language can be chosen before signing in (it is kept for the map).
+  el.querySelector('#login-lang').addEventListener('click', () => {
+    setLang(getLang() === 'en' ? 'zh-CN' : 'en');
+    location.reload();
+  });
   return new Promise((resolve) => {
     const form = el.querySelector('form');
     form.addEventListener('submit', async (ev) => {

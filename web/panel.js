@@ -92,6 +92,14 @@ function toTime(period) {
   return Date.parse(`${iso}T00:00:00`) / 1000;
 }
 
+// Month and weekday names for the trend's time axis in the reader's language.
+const ZH_NAMES = {
+  MMMM: ['一月', '二月', '三月', '四月', '五月', '六月', '七月', '八月', '九月', '十月', '十一月', '十二月'],
+  MMM: ['1月', '2月', '3月', '4月', '5月', '6月', '7月', '8月', '9月', '10月', '11月', '12月'],
+  WWWW: ['星期日', '星期一', '星期二', '星期三', '星期四', '星期五', '星期六'],
+  WWW: ['日', '一', '二', '三', '四', '五', '六'],
+};
+
 function renderTrend(el, alertsEl, r) {
   if (plot) {
     plot.destroy();
@@ -114,7 +122,13 @@ function renderTrend(el, alertsEl, r) {
     legend: { show: false },
     cursor: { drag: { x: false, y: false } },
     scales: { x: { time: true } },
-    axes: [{ size: 30, font: '11px WanggeSans, sans-serif' }, { size: 44, font: '11px WanggeSans, sans-serif', values: (u, v) => v.map((x) => fmtAxis(x, m.unit)) }],
+    ...(getLang() === 'en' ? {} : { fmtDate: (tpl) => uPlot.fmtDate(tpl, ZH_NAMES) }),
+    axes: [{ size: 30, font: '11px WanggeSans, sans-serif' }, { size: 50, font: '11px WanggeSans, sans-serif', values: (u, v) => v.map((x) => fmtAxis(x, m.unit)) }],
+    // The tick labels drawn, for reading back (they are pixels on a canvas).
+    hooks: { draw: [(u) => {
+      el.dataset.xticks = JSON.stringify(u.axes[0]._values || []);
+      el.dataset.yticks = JSON.stringify(u.axes[1]._values || []);
+    }] },
     series: [
       {},
       { label: metricLabel(m), stroke: '#3182bd', width: 2, points: { show: series.length < 40 } },
@@ -131,7 +145,8 @@ function renderTrend(el, alertsEl, r) {
 
 function fmtAxis(x, unit) {
   if (x === null) return '';
-  return unit === 'ratio' ? `${Math.round(x * 100)}%` : String(Math.round(x * 100) / 100);
+  const locale = getLang() === 'en' ? 'en-US' : 'zh-CN';
+  return unit === 'ratio' ? `${Math.round(x * 100)}%` : (Math.round(x * 100) / 100).toLocaleString(locale);
 }
 
 /**

@@ -113,8 +113,12 @@ export async function pixelOf(page, code, layer = 'fill') {
     for (let step = 24; step >= 4; step /= 2) {
       for (let y = step / 2; y < r.height; y += step) {
         for (let x = step / 2; x < r.width; x += step) {
-          const f = m.queryRenderedFeatures([x, y], { layers: [layer] })[0];
-          if (f && f.properties.code === code) return { x: r.left + x, y: r.top + y };
+          // Inside, not on a border: the points around are the unit too
+          // (a border pixel may fall either side once tiles redraw).
+          const at = (dx, dy) => m.queryRenderedFeatures([x + dx, y + dy], { layers: [layer] })[0]?.properties.code;
+          if (at(0, 0) === code && [[-5, 0], [5, 0], [0, -5], [0, 5]].every(([dx, dy]) => at(dx, dy) === code)) {
+            return { x: r.left + x, y: r.top + y };
+          }
         }
       }
     }
