@@ -33,15 +33,17 @@ function latinOnlyFontconfig(dir) {
 
 /**
  * Launches a browser; `offsite` collects every URL that was not on loopback.
- * viewport defaults to a laptop; pass {width: 1024, height: 768} for a tablet.
+ * viewport defaults to a laptop; pass {width: 1024, height: 768} for a tablet
+ * (and hasTouch: true for taps).
  */
-export async function launch({ viewport = { width: 1400, height: 900 } } = {}) {
+export async function launch({ viewport = { width: 1400, height: 900 }, hasTouch = false } = {}) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wangge-chromium-'));
   const context = await chromium.launchPersistentContext(path.join(dir, 'profile'), {
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
     headless: true,
     args: ARGS,
     viewport,
+    hasTouch,
     env: { ...process.env, FONTCONFIG_FILE: latinOnlyFontconfig(dir) },
   });
   const offsite = [];

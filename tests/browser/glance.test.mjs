@@ -192,6 +192,8 @@ test('a tap previews before drilling; neighbours stay drawn greyed and lead ther
     const v = value.values.find((r) => r.code === township.code).value;
     assert.equal((await page.textContent('.preview .preview-value')).trim(), `事件总数：${v.toLocaleString('zh-CN')}`);
     assert.equal((await page.textContent('#preview-drill')).trim(), '进入 ›');
+    // In the served Chinese face (the map's own font has no Chinese: boxes).
+    assert.match(await page.$eval('.preview .preview-name', (e) => getComputedStyle(e).fontFamily), /^WanggeSans/);
     await settled(page);
     assert.equal(await page.evaluate(() => window.__wangge.state.parent), null, 'not drilled yet');
     assert.equal((await page.textContent('#panel-title')).trim(), township.name, 'the panel shows the unit previewed');
@@ -293,7 +295,7 @@ test('language on the login page, Chinese months and grouped numbers on the tren
 
 for (const [width, height, name] of [[768, 1024, 'tablet-portrait'], [1024, 768, 'tablet-landscape']]) {
   test(`a ${width}×${height} tablet: the map keeps 60% of the screen, controls are labelled and 44 px, the legend folds`, { skip: SKIP }, async () => {
-    await withBrowser({ viewport: { width, height } }, async ({ page }) => {
+    await withBrowser({ viewport: { width, height }, hasTouch: true }, async ({ page }) => {
       await loginAs(page, svc.base, admin().username, admin().password);
       await page.waitForSelector('#issues li[data-id]');
       const share = await page.evaluate(() => {
@@ -329,6 +331,21 @@ for (const [width, height, name] of [[768, 1024, 'tablet-portrait'], [1024, 768,
       await shot(page, `${name}-legend-folded`);
       await page.click('#legend-toggle');
       assert.ok(await page.isVisible('#legend-body'));
+      // A tap previews (no hover tooltip on touch) and 进入 drills.
+      const { x, y } = await pixelOf(page, township.code);
+      await page.touchscreen.tap(x, y);
+      await page.waitForSelector('.preview #preview-drill');
+      assert.equal((await page.textContent('.preview .preview-name')).trim(), township.name);
+      assert.ok(await page.isHidden('#tooltip'), 'no tooltip from a tap');
+      assert.equal(await page.evaluate(() => window.__wangge.state.parent), null);
+      const close = await page.locator('.preview .maplibregl-popup-close-button').boundingBox();
+      assert.ok(close.width >= 44 && close.height >= 44, `the preview closes with a 44 px target: ${JSON.stringify(close)}`);
+      await shot(page, `${name}-preview`);
+      await page.tap('#preview-drill');
+      await page.waitForFunction((c) => window.__wangge.state.parent === c, township.code);
+      await settled(page);
+      assert.ok(await page.isHidden('#tooltip'));
+      assert.equal(await page.locator('.preview').count(), 0);
     });
   });
 }
