@@ -408,8 +408,7 @@ function valueLine(p) {
 
 function onHover(p, ev) {
   const tip = $('#tooltip');
-  // Touch has no hover: a tap's emulated mouse move must not leave a tooltip.
-  if (!p || ev?.sourceCapabilities?.firesTouchEvents) {
+  if (!p) {
     tip.hidden = true;
     return;
   }

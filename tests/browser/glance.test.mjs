@@ -228,6 +228,16 @@ test('a tap previews before drilling; neighbours stay drawn greyed and lead ther
     await page.waitForFunction((c) => window.__wangge.state.parent === c, next);
     await settled(page);
     assert.ok((await page.evaluate(() => window.__wangge.map.context.features.map((f) => f.properties.code))).includes(township.code));
+    // Back while a tooltip shows: the tooltip of a unit no longer drawn goes.
+    const village = units.find((u) => u.level === 2 && u.parent === next);
+    const vp = await pixelOf(page, village.code);
+    await page.mouse.move(vp.x, vp.y);
+    await page.waitForSelector('#tooltip:not([hidden])');
+    assert.match(await page.textContent('#tooltip'), new RegExp(village.name));
+    await page.goBack();
+    await page.waitForFunction((c) => window.__wangge.state.parent === c, township.code);
+    await settled(page);
+    assert.ok(await page.isHidden('#tooltip'), 'no stale tooltip after Back');
   });
 });
 
