@@ -322,8 +322,11 @@ function palette(m) {
   return PALETTES[d] || PALETTES.neutral;
 }
 
-/** `min`: the legend's lower bound (the play control's fixed scale passes its own). */
-function paintValues(values, allUppers, m, title, noDataCount, fc, min = null) {
+/**
+ * `min`: the legend's lower bound and `span` the dates it names (playback
+ * passes its fixed scale's bound and the month shown).
+ */
+function paintValues(values, allUppers, m, title, noDataCount, fc, min = null, span = null) {
   const uppers = [...new Set(allUppers.filter((x) => x !== null && x !== undefined))].sort((a, b) => a - b);
   const colours = palette(m).slice(5 - Math.min(5, Math.max(1, uppers.length)));
   const classOf = new Map(values.map((v) => [v.code, classify(v.value, uppers)]));
@@ -331,17 +334,18 @@ function paintValues(values, allUppers, m, title, noDataCount, fc, min = null) {
   const finite = values.map((v) => v.value).filter((x) => x !== null && x !== undefined);
   metricLegend($('#legend'), {
     title, unit: m.unit, uppers, colours, min: min ?? (finite.length ? Math.min(...finite) : 0), method: state.breaks, noDataCount,
-    ...legendContext(m),
+    ...legendContext(m, span),
   });
 }
 
 /** What the colours are of (the window, kind and category filters), and why a metric shows nothing. */
-function legendContext(m) {
+function legendContext(m, span = null) {
+  const { from, to } = span || state;
   // The service counts a window reaching past today up to today.
   const today = ymd(new Date());
-  let last = state.to ? new Date(Date.parse(state.to) - 86400000).toISOString().slice(0, 10) : '';
-  if (last > today && (state.from || '') <= today) last = today;
-  const context = [t('legend_window', { from: state.from || '…', to: last || '…' })];
+  let last = to ? new Date(Date.parse(to) - 86400000).toISOString().slice(0, 10) : '';
+  if (last > today && (from || '') <= today) last = today;
+  const context = [t('legend_window', { from: from || '…', to: last || '…' })];
   if (state.kind) context.push(t('legend_kind', { kind: t(`kind_${state.kind}`) }));
   if (state.category) context.push(t('legend_category', { category: state.category }));
   const applies = !state.kind || !Array.isArray(m.kinds) || m.kinds.includes(state.kind);
@@ -360,7 +364,7 @@ async function loadMonths(months, progress) {
   const frames = [];
   for (const [from, to] of months) {
     const r = await api.mapValues(ask.level, ask.metric, { ...ask.w, from, to }, ask.parent);
-    frames.push({ month: from.slice(0, 7), values: r.values });
+    frames.push({ month: from.slice(0, 7), from, to, values: r.values });
     progress(frames.length, months.length);
   }
   const pooled = frames.flatMap((f) => f.values.map((v) => v.value)).filter((v) => v !== null && v !== undefined);
@@ -374,7 +378,8 @@ function showMonth({ frames, uppers, min, metric }, i) {
   const m = metricDef(metric) || {};
   const f = frames[i];
   current = new Map(f.values.map((v) => [v.code, v]));
-  paintValues(f.values, uppers, m, metricLabel(m), null, null, min);
+  // The legend names the month on screen, not the whole window.
+  paintValues(f.values, uppers, m, metricLabel(m), null, null, min, { from: f.from, to: f.to });
 }
 
 /**

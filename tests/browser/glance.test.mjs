@@ -155,6 +155,9 @@ test('playback pauses, steps, scrubs, shows its month and loading, and follows a
     const expect = await api(`/map?level=1&metric=event_count&from=${months[4]}-01&to=${months[5]}-01`);
     const painted = await page.evaluate(() => [...window.__wangge.current].map(([code, v]) => [code, v.value]));
     assert.deepEqual(new Map(painted), new Map(expect.values.map((v) => [v.code, v.value])));
+    // The legend names that month, not the whole window.
+    const lastDay = new Date(Date.UTC(Number(months[5].slice(0, 4)), Number(months[5].slice(5)) - 1, 0)).toISOString().slice(0, 10);
+    assert.match(await page.textContent('#legend'), new RegExp(`时段：${months[4]}-01 至 ${lastDay}`));
     await shot(page, 'play-paused');
     // A metric chosen while playing takes effect on the same month.
     await page.selectOption('#metric', 'incident_count');
