@@ -365,7 +365,7 @@ async function loadMonths(months, progress) {
   for (const [from, to] of months) {
     const r = await api.mapValues(ask.level, ask.metric, { ...ask.w, from, to }, ask.parent);
     frames.push({ month: from.slice(0, 7), from, to, values: r.values });
-    progress(frames.length, months.length);
+    if (!progress(frames.length, months.length)) return null; // superseded: ask no more
   }
   const pooled = frames.flatMap((f) => f.values.map((v) => v.value)).filter((v) => v !== null && v !== undefined);
   const min = pooled.reduce((a, b) => Math.min(a, b), pooled.length ? Infinity : 0);

@@ -11,7 +11,8 @@ const STEP_MS = 1200;
 export class Player {
   /**
    * load(months, onProgress(done, total)) → {frames: [{month, ...}], ...scale}
-   * (resolves once every month is in); show(data, i) paints month i;
+   * (resolves once every month is in; onProgress returns false once the
+   * load is no longer wanted, and the loader may then stop and resolve null); show(data, i) paints month i;
    * end() restores the map's window colours; onChange(status) redraws the
    * controls with {active, loading: {done, total} | null, paused, index, months}.
    */
@@ -63,10 +64,13 @@ export class Player {
     this.changed();
     let data;
     try {
+      // The progress callback answers whether the load is still wanted:
+      // a superseded one stops asking for months.
       data = await this.load(months, (done, total) => {
-        if (gen !== this.gen) return;
+        if (gen !== this.gen) return false;
         this.loading = { done, total };
         this.changed();
+        return true;
       });
     } catch (e) {
       if (gen === this.gen) this.stop();

@@ -114,7 +114,9 @@ test('playback pauses, steps, scrubs, shows its month and loading, and follows a
   await withBrowser({}, async ({ page }) => {
     // Each month's request a little slow, as on a busy intranet: the
     // progress of loading is then there to be seen.
+    let asked = 0;
     await page.route(/\/api\/v1\/map\?/, async (route) => {
+      asked++;
       await new Promise((r) => setTimeout(r, 120));
       await route.continue();
     });
@@ -179,6 +181,14 @@ test('playback pauses, steps, scrubs, shows its month and loading, and follows a
     await settled(page);
     const year = await api(`/map?level=1&metric=incident_count&from=${w.from}&to=${w.to}`);
     await page.waitForFunction((n) => [...window.__wangge.current.values()].reduce((a, v) => a + (v.value || 0), 0) === n, year.values.reduce((a, v) => a + (v.value || 0), 0));
+    // Stopped while loading, playback asks for no more months.
+    await page.click('#play');
+    await page.waitForSelector('#play-progress:not([hidden])');
+    await page.click('#play-stop');
+    const atStop = asked;
+    await page.waitForTimeout(1500);
+    assert.ok(asked <= atStop + 1, `${asked - atStop} months asked after stop`);
+    assert.ok(await page.isHidden('#play-progress'));
   });
 });
 
