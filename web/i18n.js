@@ -109,7 +109,6 @@ export const STRINGS = {
   page_prev: ['上一页', 'Previous'],
   page_next: ['下一页', 'Next'],
   page_of: ['第 {n}/{m} 页', 'Page {n} of {m}'],
-  case_no_place: ['该问题无坐标，无法在地图上定位', 'This case has no position to show on the map'],
   overdue: ['超期', 'Overdue'],
   deadline: ['期限', 'Deadline'],
   occurred: ['发生', 'Occurred'],
