@@ -18,6 +18,9 @@ import { esc } from './legend.js';
 let rows = [];
 let periods = [];
 let grain = 'month';
+// per_1000_households: a count ranked per 1,000 households (the server's
+// default where units have household data); as_is: the metric itself.
+let basis = 'as_is';
 let sortKey = 'rank';
 let sortAsc = true;
 let seq = 0;
@@ -39,6 +42,7 @@ export async function renderCompare(el, unit, onPick) {
     if (my !== seq) return;
     periods = r.spark_periods || [];
     grain = r.spark_grain || 'month';
+    basis = r.basis || 'as_is';
     rows = r.rows.map((x) => ({
       ...x,
       change: x.rank_change ?? null,
@@ -55,6 +59,10 @@ export async function renderCompare(el, unit, onPick) {
 
 function draw(el, unit, onPick) {
   const m = metricDef() || {};
+  const perHh = basis === 'per_1000_households';
+  // The values, intervals and smoothed rates are per 1,000 households; the
+  // volume column shows the count itself.
+  const unitOf = perHh ? 'per_1000_households' : m.unit;
   const sorted = [...rows].sort((a, b) => {
     const x = a[sortKey];
     const y = b[sortKey];
@@ -71,6 +79,7 @@ function draw(el, unit, onPick) {
   // neutral count's arrow shows movement, not merit).
   const judged = String(m.direction || 'neutral') !== 'neutral';
   el.innerHTML = `<h2>${esc(t('compare_of', { name: unit.name }))}</h2><p class="muted">${esc(metricLabel(m))}</p>
+    ${perHh ? `<p class="muted" id="basis">${esc(t('basis_per_1k'))}</p>` : ''}
     <p class="muted" id="spark-axis">${esc(axis)}</p>
     <div class="table-wrap"><table id="league"><thead><tr>${COLUMNS.map(([label, key]) =>
       `<th data-col="${label}"${titles[label] ? ` title="${esc(titles[label])}"` : ''} ${key ? `data-sort="${key}" class="sortable${key === sortKey ? (sortAsc ? ' asc' : ' desc') : ''}"` : ''}>${t(label)}</th>`).join('')}</tr></thead>
@@ -78,10 +87,10 @@ function draw(el, unit, onPick) {
       <td class="num">${rankText(r)}</td>
       <td>${esc(r.name)}${r.eligible === false ? ` <span class="tag" title="${t('not_eligible')}">*</span>` : ''}</td>
       <td class="standing ${r.standing === 'better' ? 'good' : r.standing === 'worse' ? 'bad' : 'muted'}">${r.standing ? `${t(`standing_${r.standing}`)}${r.alarm ? ` <span class="tag" title="${esc(t('alarm_title'))}">!</span>` : ''}` : '—'}</td>
-      <td class="num">${fmt(r.value, m.unit)}</td>
-      <td class="num muted ci">${r.ci_low == null || r.ci_high == null ? '—' : `${fmtShort(r.ci_low, m.unit)} – ${fmtShort(r.ci_high, m.unit)}`}</td>
-      <td class="num">${fmt(r.smoothed, m.unit)}</td>
-      <td class="num">${fmt(r.volume, 'count')}</td>
+      <td class="num">${fmt(r.value, unitOf)}</td>
+      <td class="num muted ci">${r.ci_low == null || r.ci_high == null ? '—' : `${fmtShort(r.ci_low, unitOf)} – ${fmtShort(r.ci_high, unitOf)}`}</td>
+      <td class="num">${fmt(r.smoothed, unitOf)}</td>
+      <td class="num">${fmt(perHh ? r.count : r.volume, 'count')}</td>
       <td class="num ${judged && r.change > 0 ? 'good' : judged && r.change < 0 ? 'bad' : ''}">${r.change === null ? '—' : r.change > 0 ? `↑${r.change}` : r.change < 0 ? `↓${-r.change}` : '→'}</td>
       <td class="num">${r.score_total === null ? '—' : fmt(r.score_total)}</td>
       <td>${spark(r.spark || [])}</td></tr>`).join('')}</tbody></table></div>

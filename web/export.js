@@ -1,5 +1,5 @@
 // Export: downloads what is on screen (tier, window, filters) through
-// /api/v1/export/metrics as GeoParquet, CSV or GeoJSON; the buttons hide
+// /api/v1/export/metrics as GeoParquet, CSV, GeoJSON or Excel; the buttons hide
 // when the endpoint is absent or refuses the caller's role.
 
 import * as api from './api.js';
@@ -12,6 +12,7 @@ export async function mountExport(el) {
     ['geoparquet', 'parquet', 'export_parquet'],
     ['csv', 'csv', 'export_csv'],
     ['geojson', 'geojson', 'export_geojson'],
+    ['xlsx', 'xlsx', 'export_xlsx'],
   ];
   el.innerHTML = formats
     .map(([f, ext, label]) => `<button type="button" data-format="${f}" data-ext="${ext}">${t(label)}</button>`)

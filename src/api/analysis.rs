@@ -26,6 +26,7 @@ use crate::analytics::{
 const MAX_PERIODS: usize = 800;
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TrendQuery {
     pub unit: String,
     pub metric: String,
@@ -172,6 +173,7 @@ pub async fn trend(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CompareQuery {
     pub unit: String,
     pub metric: String,
@@ -378,6 +380,7 @@ pub async fn compare(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct HotspotQuery {
     pub level: u8,
     pub metric: String,

@@ -49,6 +49,7 @@ const DEPTH: usize = 8;
 
 /// Query of the export endpoints.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ExportParams {
     /// Tier 0-3 (units: all tiers when absent; metrics: default 1; events: unused).
     pub level: Option<u8>,
@@ -62,7 +63,9 @@ pub struct ExportParams {
     pub kind: Option<String>,
     /// Categories kept, comma-separated.
     pub category: Option<String>,
-    /// geoparquet (default), csv or geojson.
+    /// geoparquet (default), csv, geojson or xlsx (Excel: Chinese headers,
+    /// local times, a second sheet describing the columns and the query;
+    /// at most 1,048,575 rows).
     pub format: Option<String>,
     /// CSV: start with a UTF-8 byte-order mark (Excel).
     pub bom: Option<bool>,
@@ -148,6 +151,32 @@ impl ExportParams {
         parts.join("-")
     }
 
+    /// What was asked, as (name, value) pairs recorded in the file (xlsx).
+    fn record(&self, what: &str, tz: chrono_tz::Tz) -> Vec<(String, String)> {
+        let mut r = vec![("导出 (export)".to_owned(), what.to_owned())];
+        let mut add = |k: &str, v: Option<String>| {
+            if let Some(v) = v {
+                r.push((k.to_owned(), v));
+            }
+        };
+        add("层级 (level)", self.level.map(|l| l.to_string()));
+        add("上级单元 (parent)", self.parent.clone());
+        add("起始日期 (from)", self.from.map(|d| d.to_string()));
+        add("截止日期，不含 (to)", self.to.map(|d| d.to_string()));
+        add("类型 (kind)", self.kind.clone());
+        add("类别 (category)", self.category.clone());
+        add(
+            "导出时间 (exported at)",
+            Some(
+                chrono::Utc::now()
+                    .with_timezone(&tz)
+                    .format("%Y-%m-%d %H:%M:%S")
+                    .to_string(),
+            ),
+        );
+        r
+    }
+
     fn window(&self) -> Window {
         Window {
             from: self.from,
@@ -219,7 +248,7 @@ fn selection(
 #[utoipa::path(get, path = "/api/v1/export/events", params(ExportParams),
     responses(
         (status = 200, description = "The events in `format`, or with `partition` a tar archive of hive-partitioned files in `format`", content(
-            ("application/vnd.apache.parquet"), ("text/csv"), ("application/geo+json"), ("application/x-tar"))),
+            ("application/vnd.apache.parquet"), ("text/csv"), ("application/geo+json"), ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"), ("application/x-tar"))),
         (status = 400, description = "Bad format, window or partition", body = super::error::ErrorBody),
         (status = 403, description = "Not an admin or analyst", body = super::error::ErrorBody),
         (status = 404, description = "Parent unknown or out of scope", body = super::error::ErrorBody)),
@@ -249,7 +278,26 @@ pub async fn events(
     // an error response rather than a cut-off file.
     let (s2, store) = (snap.clone(), st.store.clone());
     let frame = st.blocking(move || Ok(s2.full_frame(&store)?)).await?;
+    if format == Format::Xlsx {
+        // A sheet's limit is known before the download starts: an error
+        // response rather than a cut-off workbook.
+        let (f2, s3, q2, sel2) = (frame.clone(), snap.clone(), query.clone(), sel.clone());
+        let rows = st
+            .blocking(move || {
+                let lf = polars::prelude::IntoLazy::lazy(f2);
+                Ok(export::events::count(lf, &s3.grids.model, &q2, &sel2)?)
+            })
+            .await?;
+        if rows > export::xlsx::MAX_ROWS {
+            return Err(ExportError::TooManyRows {
+                rows,
+                max: export::xlsx::MAX_ROWS,
+            }
+            .into());
+        }
+    }
     let bom = p.bom.unwrap_or(false);
+    let record = p.record("events", st.zone.tz);
     Ok(stream(download, move |w| {
         let lf = polars::prelude::IntoLazy::lazy(frame);
         let model = &snap.grids.model;
@@ -258,7 +306,7 @@ pub async fn events(
         } else {
             Target::Stream(w)
         };
-        let out = output(format, bom, target);
+        let out = output(format, bom, target, st.zone.tz, record);
         export::events::export(lf, model, &query, &sel, out, &NoProgress)
     }))
 }
@@ -267,7 +315,7 @@ pub async fn events(
 #[utoipa::path(get, path = "/api/v1/export/units", params(ExportParams),
     responses(
         (status = 200, description = "The units in `format`", content(
-            ("application/vnd.apache.parquet"), ("text/csv"), ("application/geo+json"))),
+            ("application/vnd.apache.parquet"), ("text/csv"), ("application/geo+json"), ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
         (status = 400, description = "Bad format, or `partition` (units are one file)", body = super::error::ErrorBody),
         (status = 404, description = "Parent unknown or out of scope", body = super::error::ErrorBody)),
     security(("bearer" = [])))]
@@ -284,19 +332,20 @@ pub async fn units(
         return Ok(Download::file(&p.stem("units"), format).head());
     }
     let (level, bom) = (p.level, p.bom.unwrap_or(false));
+    let (tz, record) = (st.zone.tz, p.record("units", st.zone.tz));
     Ok(stream(Download::file(&p.stem("units"), format), move |w| {
         let model = &snap.grids.model;
-        let out = output(format, bom, Target::Stream(w));
+        let out = output(format, bom, Target::Stream(w), tz, record);
         export::units::export(model, level, &sel, out, &NoProgress)
     }))
 }
 
 /// Every metric of the visible units of a tier, with polygons; small cells
 /// blanked for every role but analyst.
-#[utoipa::path(get, path = "/api/v1/export/metrics", params(ExportParams),
+#[utoipa::path(get, path = "/api/v1/export/metrics", operation_id = "export_metrics", params(ExportParams),
     responses(
         (status = 200, description = "The metric table in `format`", content(
-            ("application/vnd.apache.parquet"), ("text/csv"), ("application/geo+json"))),
+            ("application/vnd.apache.parquet"), ("text/csv"), ("application/geo+json"), ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
         (status = 400, description = "Bad format, level, window, or `partition` (metric tables are one file)", body = super::error::ErrorBody),
         (status = 404, description = "Parent unknown or out of scope", body = super::error::ErrorBody)),
     security(("bearer" = [])))]
@@ -314,6 +363,7 @@ pub async fn metrics(
         return Ok(Download::file(&p.stem("metrics"), format).head());
     }
     let (level, bom) = (p.level.unwrap_or(1), p.bom.unwrap_or(false));
+    let (tz, record) = (st.zone.tz, p.record("metrics", st.zone.tz));
     let table = {
         let snap = snap.clone();
         st.blocking(move || {
@@ -330,17 +380,25 @@ pub async fn metrics(
         Download::file(&p.stem("metrics"), format),
         move |w| {
             let model = &snap.grids.model;
-            let out = output(format, bom, Target::Stream(w));
+            let out = output(format, bom, Target::Stream(w), tz, record);
             export::metrics::export(&table, model, &sel, out, &NoProgress)
         },
     ))
 }
 
-fn output(format: Format, bom: bool, target: Target<'static>) -> Output<'static> {
+fn output(
+    format: Format,
+    bom: bool,
+    target: Target<'static>,
+    tz: chrono_tz::Tz,
+    query: Vec<(String, String)>,
+) -> Output<'static> {
     Output {
         format,
         bom,
         target,
+        tz,
+        query,
     }
 }
 

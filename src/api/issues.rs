@@ -19,6 +19,7 @@ use crate::store::{new_token, now_us, IssueRow};
 use polars::prelude::*;
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct IssuesQuery {
     pub unit: String,
     /// open or resolved.
@@ -229,7 +230,7 @@ fn status(s: Option<String>) -> Result<Option<String>, ApiError> {
 }
 
 /// Issues of a unit, open first, newest first.
-#[utoipa::path(get, path = "/api/v1/issues", params(IssuesQuery), responses((status = 200, body = IssuePage), (status = 404, body = super::error::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/api/v1/issues", operation_id = "list_issues", params(IssuesQuery), responses((status = 200, body = IssuePage), (status = 404, body = super::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn list(
     State(st): State<AppState>,
     c: Caller,
@@ -439,6 +440,7 @@ fn request(r: IssueRow) -> ServiceRequest {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RequestsQuery {
     /// Comma-separated service codes.
     pub service_code: Option<String>,
@@ -526,7 +528,7 @@ pub async fn requests(
 }
 
 /// Open311 `requests/{id}.json`.
-#[utoipa::path(get, path = "/open311/v2/requests/{id}", params(("id" = String, Path, description = "request id, with .json")),
+#[utoipa::path(get, path = "/open311/v2/requests/{id}", operation_id = "get_request", params(("id" = String, Path, description = "request id, with .json")),
     responses((status = 200, body = [ServiceRequest]), (status = 404, body = super::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn one(
     State(st): State<AppState>,
@@ -649,6 +651,7 @@ pub struct RequestUpdate {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UpdatesQuery {
     /// RFC 3339; default: 24 hours before `end_date`.
     pub start_date: Option<String>,
@@ -770,6 +773,7 @@ pub async fn post_request_update(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UpdatesExport {
     /// First local date included (YYYY-MM-DD).
     pub from: Option<chrono::NaiveDate>,

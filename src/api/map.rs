@@ -32,6 +32,7 @@ use crate::store::Role;
 
 /// Window and filters shared by the analytics endpoints.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Window {
     /// First local date included (YYYY-MM-DD, Asia/Shanghai).
     pub from: Option<NaiveDate>,
@@ -159,6 +160,7 @@ pub async fn visible_categories(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct MapQuery {
     /// Tier 0-3.
     pub level: u8,
@@ -410,6 +412,7 @@ pub async fn kpis(
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ExportQuery {
     /// Tier 0-3.
     pub level: u8,

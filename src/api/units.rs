@@ -22,6 +22,7 @@ use super::state::{AppState, Snapshot};
 use crate::grid::{GridModel, Unit};
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UnitsQuery {
     /// Tier: 0 county, 1 township, 2 village, 3 grid.
     pub level: u8,
@@ -84,7 +85,7 @@ fn features(st: &AppState, snap: &Snapshot, level: u8, zoom: Option<u8>) -> Arc<
 }
 
 /// Units of a tier as a GeoJSON FeatureCollection.
-#[utoipa::path(get, path = "/api/v1/units", params(UnitsQuery),
+#[utoipa::path(get, path = "/api/v1/units", operation_id = "list_units", params(UnitsQuery),
     responses((status = 200, content_type = "application/geo+json", description = "FeatureCollection")), security(("bearer" = [])))]
 pub async fn list(
     State(st): State<AppState>,
@@ -147,7 +148,7 @@ fn unit_ref(u: &Unit) -> UnitRef {
 }
 
 /// One unit with its ancestors and (visible) children.
-#[utoipa::path(get, path = "/api/v1/units/{code}", params(("code" = String, Path, description = "unit code")),
+#[utoipa::path(get, path = "/api/v1/units/{code}", operation_id = "get_unit", params(("code" = String, Path, description = "unit code")),
     responses((status = 200, body = UnitDetail), (status = 404, body = super::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn one(
     State(st): State<AppState>,

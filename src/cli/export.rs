@@ -127,10 +127,25 @@ pub fn run(a: &ExportArgs) -> anyhow::Result<i32> {
     } else {
         Target::File(a.out.clone())
     };
+    let mut query = vec![(
+        "导出 (export)".to_owned(),
+        format!("{:?}", a.what).to_lowercase(),
+    )];
+    for (k, v) in [
+        ("上级单元 (parent)", a.parent.clone()),
+        ("起始日期 (from)", a.from.map(|d| d.to_string())),
+        ("截止日期，不含 (to)", a.to.map(|d| d.to_string())),
+    ] {
+        if let Some(v) = v {
+            query.push((k.to_owned(), v));
+        }
+    }
     let out = Output {
         format: a.format,
         bom: a.bom,
         target,
+        tz: a.tz,
+        query,
     };
     let bar = ProgressBar::new(0);
     bar.set_style(ProgressStyle::with_template(

@@ -33,8 +33,19 @@ pub enum ExportError {
         /// The code asked for.
         code: String,
     },
-    /// A format name other than geoparquet, csv or geojson.
-    #[error("unknown format {name:?}; use geoparquet, csv or geojson")]
+    /// The spreadsheet writer failed.
+    #[error("xlsx: {0}")]
+    Xlsx(#[from] rust_xlsxwriter::XlsxError),
+    /// More rows than one Excel sheet holds.
+    #[error("{rows} rows: an Excel sheet holds at most {max} (narrow the window or filters, or use csv or geoparquet)")]
+    TooManyRows {
+        /// Rows asked for (at least).
+        rows: u64,
+        /// Rows a sheet holds below its header.
+        max: u64,
+    },
+    /// A format name other than geoparquet, csv, geojson or xlsx.
+    #[error("unknown format {name:?}; use geoparquet, csv, geojson or xlsx")]
     UnknownFormat {
         /// The name given.
         name: String,

@@ -239,6 +239,19 @@ fn utc(column: &Column) -> Result<Column, ExportError> {
     Ok(dt.into_series().with_name(column.name().clone()).into())
 }
 
+/// How many events `q` and `sel` keep from `source`.
+pub fn count(
+    source: LazyFrame,
+    model: &GridModel,
+    q: &Query,
+    sel: &Selection,
+) -> Result<u64, ExportError> {
+    let n = filtered(source, model, q, sel)?
+        .select([len().alias("n")])
+        .collect()?;
+    Ok(n.column("n")?.u32()?.get(0).map_or(0, u64::from))
+}
+
 /// The columns read from the source.
 fn source_columns() -> Vec<Expr> {
     c::ALL.iter().map(|&n| col(n)).chain([col(DAY)]).collect()
@@ -260,6 +273,8 @@ pub fn export(
         format,
         bom,
         target,
+        tz,
+        query,
     } = out;
     let lf = filtered(source, model, q, sel)?.select(source_columns());
     let cells = plan(&lf)?;
@@ -269,12 +284,21 @@ pub fn export(
         bounds.add(&cell.bbox);
         *months.entry(*m).or_default() += cell.rows;
     }
-    progress.total(months.values().sum());
+    let total: u64 = months.values().sum();
+    if format == super::Format::Xlsx && total > super::xlsx::MAX_ROWS {
+        return Err(ExportError::TooManyRows {
+            rows: total,
+            max: super::xlsx::MAX_ROWS,
+        });
+    }
+    progress.total(total);
     let empty = decorate(lf.clone().limit(0).collect()?, &bounds)?;
     let opts = |bbox: BBox| SinkOptions {
         bom,
         types: &["Point"],
         bbox,
+        tz,
+        query: &query,
     };
     let month_rows = |m: i32| -> Result<DataFrame, ExportError> {
         Ok(lf.clone().filter(month_key().eq(lit(m))).collect()?)

@@ -23,6 +23,9 @@ pub enum Format {
     Csv,
     /// GeoJSON FeatureCollection (RFC 7946, WGS84).
     Geojson,
+    /// Excel workbook: one sheet of rows with Chinese headers and local
+    /// times as Excel dates, and a sheet describing the columns and the query.
+    Xlsx,
 }
 
 impl Format {
@@ -32,6 +35,7 @@ impl Format {
             Format::Geoparquet => "parquet",
             Format::Csv => "csv",
             Format::Geojson => "geojson",
+            Format::Xlsx => "xlsx",
         }
     }
 
@@ -41,6 +45,7 @@ impl Format {
             Format::Geoparquet => "application/vnd.apache.parquet",
             Format::Csv => "text/csv; charset=utf-8",
             Format::Geojson => "application/geo+json",
+            Format::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         }
     }
 }
@@ -52,6 +57,7 @@ impl FromStr for Format {
             "geoparquet" | "parquet" => Ok(Format::Geoparquet),
             "csv" => Ok(Format::Csv),
             "geojson" | "json" => Ok(Format::Geojson),
+            "xlsx" => Ok(Format::Xlsx),
             other => Err(ExportError::UnknownFormat { name: other.into() }),
         }
     }
@@ -83,6 +89,10 @@ pub struct SinkOptions<'a> {
     pub types: &'a [&'a str],
     /// GeoParquet: bounding box of every geometry in the file.
     pub bbox: BBox,
+    /// xlsx: the zone times are shown in.
+    pub tz: chrono_tz::Tz,
+    /// xlsx: what was asked (name, value), listed on the second sheet.
+    pub query: &'a [(String, String)],
 }
 
 /// Receives batches and writes them in one format.
@@ -118,6 +128,7 @@ pub fn open_sink<'w, W: Write + Send + 'w>(
                 .map_err(|e| ExportError::io("<geojson>", e))?;
             Box::new(GeoJsonSink { out, rows: 0 })
         }
+        Format::Xlsx => Box::new(super::xlsx::XlsxSink::new(out, schema, opts)?),
     })
 }
 

@@ -108,10 +108,13 @@ pub fn export(
 ) -> Result<Summary, ExportError> {
     let (b, idx) = batch(table, model, sel)?;
     progress.total(idx.len() as u64);
+    let query = out.query.clone();
     let opts = SinkOptions {
         bom: out.bom,
         types: &["MultiPolygon"],
         bbox: bounds(model, &idx),
+        tz: out.tz,
+        query: &query,
     };
     super::units::write_one(b, opts, out, progress)
 }

@@ -22,6 +22,7 @@
 mod error;
 pub mod events;
 mod format;
+pub mod xlsx;
 pub use format::safe_cell;
 pub mod geoparquet;
 pub mod metrics;
@@ -73,6 +74,10 @@ pub struct Output<'w> {
     pub bom: bool,
     /// Stream, file, partitioned folder or archive.
     pub target: Target<'w>,
+    /// xlsx: the zone times are shown in.
+    pub tz: chrono_tz::Tz,
+    /// xlsx: what was asked (name, value), recorded in the file.
+    pub query: Vec<(String, String)>,
 }
 
 /// What an export wrote: rows, and the files when partitioned.

@@ -156,10 +156,13 @@ pub fn export(
     let idx = spatial_order(model, &select(model, level, sel)?);
     progress.total(idx.len() as u64);
     let b = batch(model, &idx)?;
+    let query = out.query.clone();
     let opts = SinkOptions {
         bom: out.bom,
         types: &["MultiPolygon"],
         bbox: bounds(model, &idx),
+        tz: out.tz,
+        query: &query,
     };
     write_one(b, opts, out, progress)
 }

@@ -120,6 +120,8 @@ async fn a_partitioned_export_is_a_tar_of_the_files_the_cli_writes() {
         format: Format::Csv,
         bom: false,
         target: Target::Partitioned(dir.path().to_owned()),
+        tz: chrono_tz::Asia::Shanghai,
+        query: Vec::new(),
     };
     let lf = snap.full_frame(&e.state.store).unwrap().lazy();
     let summary = export::events::export(

@@ -226,6 +226,8 @@ test('the league table shows intervals for a count metric and every sparkline sp
     await settled(page);
     const rows = await page.locator('#league tbody tr').count();
     assert.equal(rows, count(1));
+    // A count is ranked per 1,000 households, and says so.
+    assert.match(await page.textContent('#basis'), /每千户/);
     // A count has an exact Poisson interval on every row: "lo – hi", lo ≤ value ≤ hi.
     const cells = await page.$$eval('#league tbody tr', (trs) => trs.map((tr) => ({
       value: tr.children[3].textContent.trim(),
@@ -301,8 +303,9 @@ test('the league table shows intervals for a count metric and every sparkline sp
     const changes = await page.$$eval('#league tbody tr td:nth-child(8)', (tds) => tds.map((td) => td.textContent.trim()));
     assert.ok(changes.every((c) => c === '—'), changes.join(' '));
     // The map shows the same window as the table (the last of the two date
-    // changes wins): the top of its legend is the table's largest value.
-    const top = Math.max(...(await page.$$eval('#league tbody tr td:nth-child(4)', (tds) => tds.map((td) => Number(td.textContent.replace(/[^\d.]/g, ''))))));
+    // changes wins): the top of its legend is the table's largest count (the
+    // volume column; the value column is per 1,000 households).
+    const top = Math.max(...(await page.$$eval('#league tbody tr td:nth-child(7)', (tds) => tds.map((td) => Number(td.textContent.replace(/[^\d.]/g, ''))))));
     assert.match(await page.textContent('#legend'), new RegExp(`(^|[^\\d.,])${top.toLocaleString('zh-CN')}(?![\\d.,])`));
     await shot(page, 'leader-compare-before-data');
   });
@@ -351,7 +354,8 @@ test('an analyst sees the map; hot spots and English work; export shows only whe
     assert.equal(await page.isVisible('#export'), exportStatus === 200);
     if (exportStatus === 200) {
       // One button a format; GeoParquet arrives as a Parquet file.
-      assert.equal(await page.locator('#export button').count(), 3);
+      assert.equal(await page.locator('#export button').count(), 4);
+      assert.equal(await page.locator('#export button[data-format="xlsx"]').count(), 1);
       const [download] = await Promise.all([
         page.waitForEvent('download'),
         page.click('#export button[data-format="geoparquet"]'),
