@@ -18,6 +18,9 @@ import { fmt } from './format.js';
 const $ = (s) => document.querySelector(s);
 let umap = null;
 let county = null; // level-0 unit, if the service has one
+// The one township or village a leader or analyst is scoped to: the root of
+// their breadcrumb and the top of their tier choices (null: the county).
+let scopeRoot = null;
 let current = new Map(); // code → {value} or hotspot row, for tooltips
 let busy = 0;
 let tab = 'overview';
@@ -84,23 +87,35 @@ async function start(user) {
   window.__ready = true;
 }
 
-/** A leader of one township or village opens on it rather than on the county. */
+/**
+ * A leader or analyst of one township or village opens on it rather than
+ * on the county, and it is the root of their breadcrumb and tier choices.
+ */
 async function openOnScope(user) {
-  if (user.role !== 'leader' || (user.scopes || []).length !== 1 || state.parent || location.hash.includes('parent=')) return;
+  if (!['leader', 'analyst'].includes(user.role) || (user.scopes || []).length !== 1) return;
   const u = await api.unit(user.scopes[0]).catch(() => null);
   const p = u?.unit?.properties || u?.unit;
-  if (p && p.level >= 1 && p.level < 3) Object.assign(state, { parent: p.code, level: p.level + 1 });
+  if (!p || !(p.level >= 1 && p.level < 3)) return;
+  scopeRoot = { code: p.code, name: p.name, level: p.level };
+  // A link into the scope keeps its place; anything above it starts at the root.
+  if (!state.parent || state.level <= p.level) Object.assign(state, { parent: p.code, level: p.level + 1 });
 }
 
 function buildToolbar(cats) {
   const tier = $('#tier');
-  tier.innerHTML = [1, 2, 3].map((l) => `<option value="${l}">${t(`tier_${l}`)}</option>`).join('');
+  // Only the tiers below the caller's root: a township leader has no
+  // township tier to compare (it would be theirs alone).
+  const top = scopeRoot ? scopeRoot.level + 1 : 1;
+  tier.innerHTML = [1, 2, 3].filter((l) => l >= top)
+    .map((l) => `<option value="${l}">${t(`tier_${l}`)}</option>`).join('');
   tier.hidden = isChief();
   $('#tier-field').hidden = isChief();
   tier.addEventListener('change', () => {
     const level = Number(tier.value);
     // The parent must sit above the tier drawn: go up as far as needed.
-    set({ level, parent: level === 1 ? null : state.parentLevel < level ? state.parent : null, selected: null });
+    const root = scopeRoot?.code ?? null;
+    const parent = level === top ? root : state.parentLevel < level ? state.parent : root;
+    set({ level, parent, selected: null });
   });
   const metric = $('#metric');
   // A metric the chosen kind cannot have (visits have no 办结率) is offered
@@ -254,12 +269,13 @@ async function breadcrumb() {
     el.innerHTML = `<span>${t('my_grids')}</span>`;
     return;
   }
-  const crumbs = [{ code: null, name: county?.name || t('county'), level: 0 }];
-  if (state.parent) {
+  const crumbs = [scopeRoot || { code: null, name: county?.name || t('county'), level: 0 }];
+  if (state.parent && state.parent !== scopeRoot?.code) {
     const u = await unitInfo(state.parent);
     // Ancestors come nearest first; the breadcrumb reads from the county down.
     const ancestors = [...(u.ancestors || [])].sort((a, b) => a.level - b.level);
-    for (const a of ancestors) if (a.level > 0) crumbs.push(a);
+    // Above a scoped caller's root there is nothing of theirs to go to.
+    for (const a of ancestors) if (a.level > (scopeRoot?.level ?? 0)) crumbs.push(a);
     const self = u.unit?.properties || u.unit;
     crumbs.push({ code: state.parent, name: self?.name || state.parent, level: self?.level ?? state.level - 1 });
   }
@@ -271,6 +287,7 @@ async function breadcrumb() {
       ev.preventDefault();
       const level = Number(a.dataset.level) + 1;
       set({ parent: a.dataset.code || null, level, selected: a.dataset.code || null });
+      $('#tier').value = String(level);
     });
   }
 }

@@ -372,3 +372,29 @@ for (const [width, height, name] of [[768, 1024, 'tablet-portrait'], [1024, 768,
     });
   });
 }
+
+test('a township leader\'s map starts at their township: its name at the root, only the tiers below it', { skip: SKIP }, async () => {
+  const { execFileSync } = await import('node:child_process');
+  const { BIN, PASSWORD } = await import('./service.mjs');
+  execFileSync(BIN, ['user', 'add', '--data', svc.dataDir, '--role', 'leader', '--password', PASSWORD, '--scope', township.code, 'town-leader'],
+    { stdio: ['ignore', 'pipe', 'inherit'] });
+  await withBrowser({}, async ({ page }) => {
+    await loginAs(page, svc.base, 'town-leader', PASSWORD);
+    await page.waitForSelector('#crumbs .crumb');
+    const crumbs = await page.$$eval('#crumbs .crumb', (els) => els.map((e) => e.textContent.trim()));
+    assert.equal(crumbs[0], township.name, `the root is the township: ${crumbs}`);
+    assert.ok(!crumbs.includes(county.name) && !crumbs.includes('全县'), `nothing above it: ${crumbs}`);
+    const tiers = await page.$$eval('#tier option', (os) => os.map((o) => o.value));
+    assert.deepEqual(tiers, ['2', '3'], 'no township tier of one township');
+    // Its villages side by side in the compare tab.
+    await page.click('#tabs button[data-tab=compare]');
+    await page.waitForSelector('#league tbody tr');
+    const villages = units.filter((u) => u.level === 2 && u.parent === township.code).length;
+    assert.equal(await page.locator('#league tbody tr').count(), villages);
+    // Grids of the township, then back to the root by its crumb.
+    await page.selectOption('#tier', '3');
+    await page.waitForFunction(() => window.__wangge.state.level === 3);
+    assert.equal(await page.evaluate(() => window.__wangge.state.parent), township.code);
+    await shot(page, 'township-leader-root');
+  });
+});

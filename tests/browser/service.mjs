@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 export const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
-const BIN = process.env.WANGGE_BIN || path.join(process.env.CARGO_TARGET_DIR || path.join(ROOT, 'target'), 'debug/wangge');
+export const BIN = process.env.WANGGE_BIN || path.join(process.env.CARGO_TARGET_DIR || path.join(ROOT, 'target'), 'debug/wangge');
 
 export const PASSWORD = 'Test-pass-123';
 
