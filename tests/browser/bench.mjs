@@ -1,6 +1,9 @@
 // Benchmark (not a timed test): navigation → the map's first `idle` with
-// the 5,000-grid demo county drawn at tier 3, in the test browser. Prints
-// the median of a few runs and the geometry payload. Usage:
+// the 5,000-grid demo county drawn at tier 3, in the test browser; then a
+// recolour at tier 3 (another metric: values only, no geometry) and a
+// drill (the county's townships → one township's villages), each until the
+// map has settled. Prints the medians of a few runs and the geometry
+// payload. Usage:
 //   node tests/browser/bench.mjs [--grids 5000] [--events 100000] [--runs 3]
 
 import { parseArgs } from 'node:util';
@@ -37,6 +40,28 @@ try {
   }
   await b.page.evaluate(() => window.__wangge.settled());
   await shot(b.page, `bench-tier3-${grids}`);
+  // Recolour and drill, timed from the change to the settled map.
+  const timed = async (change) => {
+    const t0 = Date.now();
+    await b.page.evaluate(change);
+    await b.page.evaluate(() => window.__wangge.settled());
+    return Date.now() - t0;
+  };
+  const metrics = ['incident_count', 'issue_count', 'visit_count', 'event_count'];
+  const recolour = [];
+  for (let i = 0; i < Number(o.runs); i++) {
+    // Each metric once: a value request that misses the cache every time.
+    recolour.push(await timed(`window.__wangge.set({ metric: '${metrics[i % metrics.length]}', from: '2025-0${1 + i}-01' })`));
+  }
+  const towns = (await apiAs(svc.base, svc.users.admin, '/units?level=1')).body.features.map((f) => f.properties.code);
+  const drill = [];
+  for (let i = 0; i < Number(o.runs); i++) {
+    await timed('window.__wangge.set({ level: 1, parent: null })');
+    drill.push(await timed(`window.__wangge.set({ level: 2, parent: '${towns[i % towns.length]}' })`));
+  }
+  const med = (xs) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
+  console.log(`bench: recolour at tier 3 (${grids} grids, another metric and window): median ${med(recolour)} ms (runs: ${recolour.join(', ')})`);
+  console.log(`bench: drill county → one township's villages: median ${med(drill)} ms (runs: ${drill.join(', ')})`);
   times.sort((x, y) => x - y);
   const kb = (body.byteLength / 1024).toFixed(0);
   console.log(`bench: navigation → first map idle, ${grids} grids at tier 3: median ${times[Math.floor(times.length / 2)].toFixed(0)} ms (runs: ${times.map((t) => t.toFixed(0)).join(', ')}); /units?level=3&zoom=${zoom} ${kb} KiB (${fc.headers.get('content-encoding') || 'identity'})`);
