@@ -69,6 +69,9 @@ pub struct ExportParams {
     pub format: Option<String>,
     /// CSV: start with a UTF-8 byte-order mark (Excel).
     pub bom: Option<bool>,
+    /// CSV: `zh` for the catalogue's Chinese labels as headers (问题数,
+    /// 结案率, 发生时间, ...), `names` (default) for the column names.
+    pub headers: Option<String>,
     /// Events: `month,township` answers a tar archive of hive folders
     /// (`month=2026-03/tier1=130682001/part-0.parquet`), one file per local
     /// month and township, each in `format`.
@@ -151,7 +154,19 @@ impl ExportParams {
         parts.join("-")
     }
 
-    /// What was asked, as (name, value) pairs recorded in the file (xlsx).
+    /// Whether `headers` asks for Chinese CSV headers.
+    fn zh_headers(&self) -> Result<bool, ApiError> {
+        match self.headers.as_deref() {
+            None | Some("names") => Ok(false),
+            Some("zh") => Ok(true),
+            Some(other) => Err(ApiError::BadRequest(format!(
+                "headers {other:?}: use names or zh"
+            ))),
+        }
+    }
+
+    /// What was asked, as (name, value) pairs recorded in the file (xlsx
+    /// sheet, GeoParquet metadata).
     fn record(&self, what: &str, tz: chrono_tz::Tz) -> Vec<(String, String)> {
         let mut r = vec![("导出 (export)".to_owned(), what.to_owned())];
         let mut add = |k: &str, v: Option<String>| {
@@ -297,6 +312,7 @@ pub async fn events(
         }
     }
     let bom = p.bom.unwrap_or(false);
+    let zh = p.zh_headers()?;
     let record = p.record("events", st.zone.tz);
     Ok(stream(download, move |w| {
         let lf = polars::prelude::IntoLazy::lazy(frame);
@@ -306,7 +322,7 @@ pub async fn events(
         } else {
             Target::Stream(w)
         };
-        let out = output(format, bom, target, st.zone.tz, record);
+        let out = output(format, bom, target, st.zone.tz, record, zh);
         export::events::export(lf, model, &query, &sel, out, &NoProgress)
     }))
 }
@@ -332,10 +348,10 @@ pub async fn units(
         return Ok(Download::file(&p.stem("units"), format).head());
     }
     let (level, bom) = (p.level, p.bom.unwrap_or(false));
-    let (tz, record) = (st.zone.tz, p.record("units", st.zone.tz));
+    let (tz, record, zh) = (st.zone.tz, p.record("units", st.zone.tz), p.zh_headers()?);
     Ok(stream(Download::file(&p.stem("units"), format), move |w| {
         let model = &snap.grids.model;
-        let out = output(format, bom, Target::Stream(w), tz, record);
+        let out = output(format, bom, Target::Stream(w), tz, record, zh);
         export::units::export(model, level, &sel, out, &NoProgress)
     }))
 }
@@ -363,7 +379,7 @@ pub async fn metrics(
         return Ok(Download::file(&p.stem("metrics"), format).head());
     }
     let (level, bom) = (p.level.unwrap_or(1), p.bom.unwrap_or(false));
-    let (tz, record) = (st.zone.tz, p.record("metrics", st.zone.tz));
+    let (tz, record, zh) = (st.zone.tz, p.record("metrics", st.zone.tz), p.zh_headers()?);
     let table = {
         let snap = snap.clone();
         st.blocking(move || {
@@ -380,7 +396,7 @@ pub async fn metrics(
         Download::file(&p.stem("metrics"), format),
         move |w| {
             let model = &snap.grids.model;
-            let out = output(format, bom, Target::Stream(w), tz, record);
+            let out = output(format, bom, Target::Stream(w), tz, record, zh);
             export::metrics::export(&table, model, &sel, out, &NoProgress)
         },
     ))
@@ -392,6 +408,7 @@ fn output(
     target: Target<'static>,
     tz: chrono_tz::Tz,
     query: Vec<(String, String)>,
+    zh_headers: bool,
 ) -> Output<'static> {
     Output {
         format,
@@ -399,6 +416,7 @@ fn output(
         target,
         tz,
         query,
+        zh_headers,
     }
 }
 

@@ -70,6 +70,9 @@ pub struct ExportArgs {
     /// CSV: start with a UTF-8 byte-order mark, for Excel.
     #[arg(long)]
     bom: bool,
+    /// CSV: the catalogue's Chinese labels as headers (问题数, 结案率, ...).
+    #[arg(long)]
+    zh_headers: bool,
     /// Metrics: blank cells from fewer events than this (5 for sharing outside the analysts).
     #[arg(long)]
     suppress_below: Option<u64>,
@@ -146,6 +149,7 @@ pub fn run(a: &ExportArgs) -> anyhow::Result<i32> {
         target,
         tz: a.tz,
         query,
+        zh_headers: a.zh_headers,
     };
     let bar = ProgressBar::new(0);
     bar.set_style(ProgressStyle::with_template(

@@ -275,6 +275,7 @@ pub fn export(
         target,
         tz,
         query,
+        zh_headers,
     } = out;
     let lf = filtered(source, model, q, sel)?.select(source_columns());
     let cells = plan(&lf)?;
@@ -299,6 +300,7 @@ pub fn export(
         bbox,
         tz,
         query: &query,
+        zh_headers,
     };
     let month_rows = |m: i32| -> Result<DataFrame, ExportError> {
         Ok(lf.clone().filter(month_key().eq(lit(m))).collect()?)

@@ -91,8 +91,11 @@ pub struct SinkOptions<'a> {
     pub bbox: BBox,
     /// xlsx: the zone times are shown in.
     pub tz: chrono_tz::Tz,
-    /// xlsx: what was asked (name, value), listed on the second sheet.
+    /// xlsx and GeoParquet: what was asked (name, value), on the second
+    /// sheet or under the `wangge:query` key of the file's metadata.
     pub query: &'a [(String, String)],
+    /// CSV: the catalogue's Chinese labels as headers instead of the names.
+    pub zh_headers: bool,
 }
 
 /// Receives batches and writes them in one format.
@@ -111,7 +114,9 @@ pub fn open_sink<'w, W: Write + Send + 'w>(
     opts: SinkOptions<'_>,
 ) -> Result<Box<dyn Sink + 'w>, ExportError> {
     Ok(match format {
-        Format::Geoparquet => Box::new(GeoParquetSink::new(out, schema, opts.types, &opts.bbox)?),
+        Format::Geoparquet => Box::new(GeoParquetSink::new(
+            out, schema, opts.types, &opts.bbox, opts.query,
+        )?),
         Format::Csv => {
             let mut out = out;
             if opts.bom {
@@ -119,7 +124,11 @@ pub fn open_sink<'w, W: Write + Send + 'w>(
                     .map_err(|e| ExportError::io("<csv>", e))?;
             }
             let mut w = csv::Writer::from_writer(out);
-            w.write_record(schema.iter_names().map(|n| n.as_str()))?;
+            if opts.zh_headers {
+                w.write_record(schema.iter_names().map(|n| super::xlsx::describe(n).0))?;
+            } else {
+                w.write_record(schema.iter_names().map(|n| n.as_str()))?;
+            }
             Box::new(CsvSink { w, rows: 0 })
         }
         Format::Geojson => {

@@ -145,14 +145,31 @@ pub struct GeoParquetSink<W: Write> {
 
 impl<W: Write> GeoParquetSink<W> {
     /// A file with attribute columns `schema` plus geometry and bbox, and
-    /// the `geo` metadata of `types` and `bbox`.
-    pub fn new(out: W, schema: &Schema, types: &[&str], bbox: &BBox) -> Result<Self, ExportError> {
+    /// the `geo` metadata of `types` and `bbox`, and the query that made the
+    /// file as a JSON object under `wangge:query`.
+    pub fn new(
+        out: W,
+        schema: &Schema,
+        types: &[&str],
+        bbox: &BBox,
+        query: &[(String, String)],
+    ) -> Result<Self, ExportError> {
         let mut full = schema.clone();
         let empty = geometry_columns(&[])?;
         for c in &empty {
             full.insert(c.name().clone(), c.dtype().clone());
         }
-        let meta = KeyValueMetadata::from_static(vec![("geo".into(), geo_metadata(types, bbox))]);
+        let record: serde_json::Map<String, serde_json::Value> = query
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+            .collect();
+        let meta = KeyValueMetadata::from_static(vec![
+            ("geo".into(), geo_metadata(types, bbox)),
+            (
+                "wangge:query".into(),
+                serde_json::Value::Object(record).to_string(),
+            ),
+        ]);
         let writer = ParquetWriter::new(out)
             .with_compression(ParquetCompression::Zstd(None))
             .with_statistics(StatisticsOptions::full())

@@ -115,6 +115,7 @@ pub fn export(
         bbox: bounds(model, &idx),
         tz: out.tz,
         query: &query,
+        zh_headers: out.zh_headers,
     };
     super::units::write_one(b, opts, out, progress)
 }

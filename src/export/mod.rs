@@ -76,8 +76,10 @@ pub struct Output<'w> {
     pub target: Target<'w>,
     /// xlsx: the zone times are shown in.
     pub tz: chrono_tz::Tz,
-    /// xlsx: what was asked (name, value), recorded in the file.
+    /// xlsx and GeoParquet: what was asked (name, value), recorded in the file.
     pub query: Vec<(String, String)>,
+    /// CSV: Chinese headers (the catalogue's labels).
+    pub zh_headers: bool,
 }
 
 /// What an export wrote: rows, and the files when partitioned.

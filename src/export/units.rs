@@ -163,6 +163,7 @@ pub fn export(
         bbox: bounds(model, &idx),
         tz: out.tz,
         query: &query,
+        zh_headers: out.zh_headers,
     };
     write_one(b, opts, out, progress)
 }

@@ -66,7 +66,7 @@ const COLUMNS_ZH: &[(&str, &str)] = &[
 ];
 
 /// The Chinese header of a column and what it is.
-fn describe(name: &str) -> (String, String) {
+pub(super) fn describe(name: &str) -> (String, String) {
     if let Ok(def) = catalogue::metric(name) {
         return (def.zh.to_owned(), format!("{}: {}", def.en, def.formula));
     }

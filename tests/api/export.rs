@@ -122,6 +122,7 @@ async fn a_partitioned_export_is_a_tar_of_the_files_the_cli_writes() {
         target: Target::Partitioned(dir.path().to_owned()),
         tz: chrono_tz::Asia::Shanghai,
         query: Vec::new(),
+        zh_headers: false,
     };
     let lf = snap.full_frame(&e.state.store).unwrap().lazy();
     let summary = export::events::export(

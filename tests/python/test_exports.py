@@ -414,3 +414,24 @@ def test_the_openapi_document_passes_the_validator(service):
     where = {p["name"]: (p["in"], p.get("required", False)) for p in compare}
     assert where["unit"] == ("query", True) and where["from"] == ("query", False)
     assert where["basis"] == ("query", False)
+
+
+def test_csv_with_chinese_headers_and_geoparquet_with_the_query_record(service, township_stats):
+    import io
+
+    status, body = get(service, "analyst", "/api/v1/export/metrics?level=1&format=csv&headers=zh&bom=true")
+    assert status == 200
+    df = pd.read_csv(io.BytesIO(body), encoding="utf-8-sig", dtype={"编码": str})
+    assert {"编码", "名称", "问题数", "结案率"} <= set(df.columns), list(df.columns)
+    town = service["town"]
+    assert df.set_index("编码").loc[town, "问题数"] == township_stats[town]["values"]["issue_count"]
+    status, body = get(service, "analyst", "/api/v1/export/metrics?level=1&format=csv&headers=pinyin")
+    assert status == 400 and json.loads(body)["code"] == "bad_request"
+    status, body = get(service, "analyst", "/api/v1/export/metrics?level=1&from=2025-01-01&to=2025-07-01&kind=issue")
+    assert status == 200
+    meta = pq.ParquetFile(io.BytesIO(body)).metadata.metadata
+    record = json.loads(meta[b"wangge:query"])
+    assert record["导出 (export)"] == "metrics"
+    assert record["起始日期 (from)"] == "2025-01-01" and record["截止日期，不含 (to)"] == "2025-07-01"
+    assert record["类型 (kind)"] == "issue"
+    assert b"geo" in meta  # GeoParquet's own key is kept
