@@ -21,6 +21,8 @@ let grain = 'month';
 // per_1000_households: a count ranked per 1,000 households (the server's
 // default where units have household data); as_is: the metric itself.
 let basis = 'as_is';
+// The funnel plot of a rate: {pooled, scale, model} (null for other metrics).
+let funnel = null;
 let sortKey = 'rank';
 let sortAsc = true;
 let seq = 0;
@@ -43,6 +45,7 @@ export async function renderCompare(el, unit, onPick) {
     periods = r.spark_periods || [];
     grain = r.spark_grain || 'month';
     basis = r.basis || 'as_is';
+    funnel = r.funnel || null;
     rows = r.rows.map((x) => ({
       ...x,
       change: x.rank_change ?? null,
@@ -80,6 +83,7 @@ function draw(el, unit, onPick) {
   const judged = String(m.direction || 'neutral') !== 'neutral';
   el.innerHTML = `<h2>${esc(t('compare_of', { name: unit.name }))}</h2><p class="muted">${esc(metricLabel(m))}</p>
     ${perHh ? `<p class="muted" id="basis">${esc(t('basis_per_1k'))}</p>` : ''}
+    ${funnel ? funnelPlot(sorted, unitOf) : ''}
     <p class="muted" id="spark-axis">${esc(axis)}</p>
     <div class="table-wrap"><table id="league"><thead><tr>${COLUMNS.map(([label, key]) =>
       `<th data-col="${label}"${titles[label] ? ` title="${esc(titles[label])}"` : ''} ${key ? `data-sort="${key}" class="sortable${key === sortKey ? (sortAsc ? ' asc' : ' desc') : ''}"` : ''}>${t(label)}</th>`).join('')}</tr></thead>
@@ -118,6 +122,47 @@ function draw(el, unit, onPick) {
 }
 
 // A rank shared by a standing's units reads as its range: 3–18.
+/**
+ * The funnel plot (Spiegelhalter 2005) of the rows: each unit's raw rate
+ * against its volume (trials, or exposure), the pooled rate, and the 95%
+ * and 99.8% control limits θ ± z·scale·√(θ(1−θ)/n) (proportions) or
+ * θ ± z·scale·√(θ/e) (counts per exposure), as the service judged them.
+ */
+function funnelPlot(list, unitOf) {
+  const pts = list.filter((r) => r.value != null && r.volume > 0);
+  if (pts.length < 2) return '';
+  const { pooled: theta, scale, model } = funnel;
+  const sd = (n) => Math.sqrt(model === 'beta_binomial' ? (theta * (1 - theta)) / n : theta / n);
+  const w = 320;
+  const h = 190;
+  const pad = { l: 46, r: 8, t: 8, b: 26 };
+  const xs = pts.map((r) => r.volume);
+  const x0 = Math.min(...xs) * 0.9;
+  const x1 = Math.max(...xs) * 1.05;
+  const grid = Array.from({ length: 41 }, (_, i) => x0 + ((x1 - x0) * i) / 40);
+  const limit = (z, sign) => grid.map((n) => {
+    const y = theta + sign * z * scale * sd(n);
+    return model === 'beta_binomial' ? Math.min(1, Math.max(0, y)) : Math.max(0, y);
+  });
+  const inner = [limit(1.96, 1), limit(1.96, -1)];
+  const outer = [limit(3.09, 1), limit(3.09, -1)];
+  const ys = pts.map((r) => r.value).concat(inner.flat(), [theta]);
+  const y0 = Math.min(...ys);
+  const y1 = Math.max(...ys) === y0 ? y0 + 1 : Math.max(...ys);
+  const X = (n) => pad.l + ((n - x0) / (x1 - x0)) * (w - pad.l - pad.r);
+  const Y = (v) => pad.t + (1 - (Math.min(y1, Math.max(y0, v)) - y0) / (y1 - y0)) * (h - pad.t - pad.b);
+  const line = (vals, cls) => `<polyline class="${cls}" fill="none" points="${grid.map((n, i) => `${X(n).toFixed(1)},${Y(vals[i]).toFixed(1)}`).join(' ')}"/>`;
+  const dot = (r) => `<circle class="fp-dot ${r.standing || 'none'}" data-code="${esc(r.code)}" cx="${X(r.volume).toFixed(1)}" cy="${Y(r.value).toFixed(1)}" r="4"><title>${esc(`${r.name}: ${fmtShort(r.value, unitOf)}`)}</title></circle>`;
+  return `<figure class="funnel"><svg id="funnel" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" data-pooled="${theta}" data-points="${pts.length}">
+    ${outer.map((v) => line(v, 'fp-998')).join('')}${inner.map((v) => line(v, 'fp-95')).join('')}
+    <line class="fp-mean" x1="${pad.l}" x2="${w - pad.r}" y1="${Y(theta).toFixed(1)}" y2="${Y(theta).toFixed(1)}"/>
+    ${pts.map(dot).join('')}
+    <text x="${pad.l - 4}" y="${pad.t + 8}" text-anchor="end">${esc(fmtShort(y1, unitOf))}</text>
+    <text x="${pad.l - 4}" y="${h - pad.b}" text-anchor="end">${esc(fmtShort(y0, unitOf))}</text>
+    <text x="${w - pad.r}" y="${h - 6}" text-anchor="end">${esc(t(model === 'beta_binomial' ? 'funnel_x' : 'funnel_x_exposure'))}</text>
+  </svg><figcaption class="muted">${esc(t('funnel_caption'))}</figcaption></figure>`;
+}
+
 function rankText(r) {
   if (r.rank === null || r.rank === undefined) return '—';
   if (r.rank_low && r.rank_high && r.rank_low !== r.rank_high) return `${r.rank_low}–${r.rank_high}`;

@@ -51,7 +51,7 @@ pub use metrics::{
 };
 pub use preagg::{CategoryCount, PreAgg};
 pub use ranking::{
-    beta_prior, gamma_prior, rank_children, rank_rows, Basis, RankParams, RankRow, Ranking,
+    beta_prior, gamma_prior, rank_children, rank_rows, Basis, Funnel, RankParams, RankRow, Ranking,
     Smoothing, Standing,
 };
 pub use score::{assess, Missing, Score, ScoreComponent, ScoreConfig};

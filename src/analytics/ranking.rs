@@ -145,6 +145,8 @@ pub struct Ranking {
     pub params: RankParams,
     /// What the rows' values are: the metric, or a count per 1,000 households.
     pub basis: Basis,
+    /// The funnel plot's centre line and limits (rates with a pooled rate).
+    pub funnel: Option<Funnel>,
     /// Rows, ranked first (best first), then unranked.
     pub rows: Vec<RankRow>,
 }
@@ -238,7 +240,7 @@ pub fn rank_rows(
     def: &MetricDef,
     units: Vec<RankInput>,
     params: RankParams,
-) -> (Vec<RankRow>, Option<(f64, f64)>) {
+) -> (Vec<RankRow>, Option<(f64, f64)>, Option<Funnel>) {
     let parts: Vec<(f64, f64)> = units
         .iter()
         .filter_map(|u| u.3)
@@ -313,11 +315,10 @@ pub fn rank_rows(
             )
         })
         .collect();
-    if smoothed_rate {
-        if let Some(theta) = pooled {
-            funnel(&mut rows, theta, smoothing, better_high);
-        }
-    }
+    let limits = match (smoothed_rate, pooled) {
+        (true, Some(theta)) => funnel(&mut rows, theta, smoothing, better_high),
+        _ => None,
+    };
     // Standing first (better, as expected, worse), then the key.
     let order = |s: Option<Standing>| match s {
         Some(Standing::Better) => 0,
@@ -362,7 +363,7 @@ pub fn rank_rows(
         }
         start = end + 1;
     }
-    (rows.into_iter().map(|(r, _)| r).collect(), prior)
+    (rows.into_iter().map(|(r, _)| r).collect(), prior, limits)
 }
 
 /// Funnel-plot standings of the ranked rows against the pooled rate θ:
@@ -377,7 +378,7 @@ fn funnel(
     theta: f64,
     smoothing: Smoothing,
     better_high: bool,
-) {
+) -> Option<Funnel> {
     let var = |n: f64| match smoothing {
         Smoothing::BetaBinomial if theta > 0.0 && theta < 1.0 => Some(theta * (1.0 - theta) / n),
         Smoothing::PoissonGamma if theta > 0.0 => Some(theta / n),
@@ -392,7 +393,7 @@ fn funnel(
         .collect();
     let mut zs: Vec<f64> = raw.iter().flatten().copied().collect();
     if zs.is_empty() {
-        return;
+        return None;
     }
     zs.sort_by(f64::total_cmp);
     let k = zs.len();
@@ -414,6 +415,25 @@ fn funnel(
             Standing::Worse
         });
     }
+    Some(Funnel {
+        pooled: theta,
+        scale,
+        model: smoothing,
+    })
+}
+
+/// What a funnel plot of a league table draws: the pooled rate θ and the
+/// limits θ ± z·scale·√(θ(1−θ)/n) for proportions (`BetaBinomial`) or
+/// θ ± z·scale·√(θ/e) for counts per exposure (`PoissonGamma`), at z = 1.96
+/// (95%) and 3.09 (99.8%), over each unit's volume n or exposure e.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Funnel {
+    /// The pooled rate of the units compared.
+    pub pooled: f64,
+    /// √φ when the units vary more than chance allows, else 1.
+    pub scale: f64,
+    /// The variance model of the limits.
+    pub model: Smoothing,
 }
 
 /// League table of the children of `parent` (None = top-level units) on `metric_name`.
@@ -455,6 +475,7 @@ pub fn rank_children(
             indistinguishable: false,
             params,
             basis: Basis::AsIs,
+            funnel: None,
             rows: Vec::new(),
         });
     };
@@ -500,7 +521,7 @@ pub fn rank_children(
             })
             .collect())
     };
-    let (mut rows, prior) = rank_rows(def, table(q)?, params);
+    let (mut rows, prior, limits) = rank_rows(def, table(q)?, params);
     let days = pre.day_range()?;
     let recorded = |p: &Query| {
         days.is_some_and(|(first, last)| {
@@ -509,7 +530,7 @@ pub fn rank_children(
         })
     };
     if let Some(prev) = q.previous_period().filter(recorded) {
-        let (before, _) = rank_rows(def, table(&prev)?, params);
+        let (before, _, _) = rank_rows(def, table(&prev)?, params);
         for row in &mut rows {
             row.previous_rank = before
                 .iter()
@@ -542,6 +563,7 @@ pub fn rank_children(
         indistinguishable,
         params,
         basis,
+        funnel: limits,
         rows,
     })
 }
@@ -578,6 +600,36 @@ mod tests {
     }
 
     #[test]
+    fn a_rate_table_carries_its_funnel_and_a_duration_table_none() {
+        let def = metric("resolution_rate").unwrap();
+        let units = vec![
+            unit("A", 50.0, 100.0),
+            unit("B", 92.0, 100.0),
+            unit("C", 70.0, 100.0),
+            unit("D", 30.0, 60.0),
+        ];
+        let (rows, _, f) = rank_rows(def, units, RankParams::default());
+        let f = f.expect("a funnel for a rate");
+        assert!((f.pooled - 242.0 / 360.0).abs() < 1e-12, "{f:?}");
+        assert_eq!(f.model, Smoothing::BetaBinomial);
+        assert!(f.scale >= 1.0);
+        // Each unit's z is its distance from the pooled rate over the limits' scale.
+        for r in &rows {
+            let x = r.ratio.unwrap();
+            let z =
+                (x.num / x.den - f.pooled) / (f.pooled * (1.0 - f.pooled) / x.den).sqrt() / f.scale;
+            assert!((r.z.unwrap() - z).abs() < 1e-9, "{r:?}");
+        }
+        let hours = metric("median_hours_to_resolve").unwrap();
+        let (_, _, none) = rank_rows(
+            hours,
+            vec![("A".into(), "A".into(), Some(3.0), None)],
+            RankParams::default(),
+        );
+        assert!(none.is_none());
+    }
+
+    #[test]
     fn one_of_one_tops_a_naive_table_but_not_the_smoothed_one() {
         let def = metric("resolution_rate").unwrap();
         let units = vec![
@@ -596,7 +648,7 @@ mod tests {
             min_volume: 0.0,
             ..Default::default()
         };
-        let (rows, prior) = rank_rows(def, units, params);
+        let (rows, prior, _) = rank_rows(def, units, params);
         assert!(prior.is_some_and(|(a, b)| a.is_finite() && b.is_finite()));
         assert_eq!(rows[0].code, "B");
         assert_eq!(rows[0].rank, Some(1));
@@ -618,7 +670,7 @@ mod tests {
             unit("D", 896.0, 1000.0),
             unit("E", 894.0, 1000.0),
         ];
-        let (rows, _) = rank_rows(def, units, RankParams::default());
+        let (rows, _, _) = rank_rows(def, units, RankParams::default());
         assert!(
             rows.iter()
                 .all(|r| r.standing == Some(Standing::AsExpected)),
@@ -640,7 +692,7 @@ mod tests {
             .map(|k| unit(&format!("T{k}"), 900.0 + k as f64, 1000.0))
             .collect();
         units.push(unit("LOW", 600.0, 1000.0));
-        let (rows, _) = rank_rows(def, units, RankParams::default());
+        let (rows, _, _) = rank_rows(def, units, RankParams::default());
         let low = rows.iter().find(|r| r.code == "LOW").unwrap();
         assert_eq!(low.standing, Some(Standing::Worse), "{rows:?}");
         assert_eq!(low.rank_range, Some((9, 9)));
@@ -666,7 +718,7 @@ mod tests {
             .map(|k| unit(&format!("T{k}"), 900.0 + k as f64, 1000.0))
             .collect();
         units.push(unit("LOW", 600.0, 1000.0));
-        let (rows, _) = rank_rows(worse_is_high, units, RankParams::default());
+        let (rows, _, _) = rank_rows(worse_is_high, units, RankParams::default());
         assert_eq!(rows[0].code, "LOW");
         assert_eq!(rows[0].standing, Some(Standing::Better));
         assert_eq!(rows[0].rank_range, Some((1, 1)));
@@ -675,7 +727,7 @@ mod tests {
     #[test]
     fn the_minimum_volume_rule_leaves_small_units_unranked() {
         let def = metric("resolution_rate").unwrap();
-        let (rows, _) = rank_rows(
+        let (rows, _, _) = rank_rows(
             def,
             vec![
                 unit("A", 1.0, 1.0),
@@ -699,7 +751,7 @@ mod tests {
             min_volume: 0.0,
             ..Default::default()
         };
-        let (rows, prior) = rank_rows(
+        let (rows, prior, _) = rank_rows(
             def,
             vec![unit("A", 5.0, 10.0), unit("B", 50.0, 100.0)],
             params,
@@ -717,7 +769,7 @@ mod tests {
             ("B".into(), "B".into(), Some(2.0), None),
             ("C".into(), "C".into(), Some(2.0), None),
         ];
-        let (rows, _) = rank_rows(def, units, RankParams::default());
+        let (rows, _, _) = rank_rows(def, units, RankParams::default());
         assert_eq!(
             rows.iter().map(|r| r.rank).collect::<Vec<_>>(),
             vec![Some(1), Some(1), Some(3)]
@@ -837,7 +889,7 @@ mod tests {
             min_volume: 0.0,
             ..Default::default()
         };
-        let (rows, prior) = rank_rows(def, units, params);
+        let (rows, prior, _) = rank_rows(def, units, params);
         assert!(prior.is_some_and(|(a, b)| a.is_finite() && b > 0.0));
         // Incidents are worse when higher: rank 1 is the lowest smoothed rate.
         assert_eq!(rows[0].code, "C", "{rows:?}");
@@ -849,7 +901,7 @@ mod tests {
         let (lo, hi) = tiny.interval.unwrap();
         assert!(lo == 0.0 && hi > 300.0);
         // Its expected count at the pooled rate is far below the default volume.
-        let (rows, _) = rank_rows(
+        let (rows, _, _) = rank_rows(
             def,
             vec![unit("tiny", 0.0, 0.01), unit("B", 30.0, 2.0)],
             RankParams::default(),

@@ -254,6 +254,12 @@ pub struct Compare {
     /// metric is ranked per 1,000 households by default where the units
     /// have household data; the sparklines stay counts).
     pub basis: &'static str,
+    /// Rates: the funnel plot of the rows (value against volume): the
+    /// pooled rate, the overdispersion scale and the variance model
+    /// (`beta_binomial`: θ(1−θ)/n; `poisson_gamma`: θ/e); limits at
+    /// θ ± z·scale·√variance for z = 1.96 and 3.09.
+    #[schema(value_type = Option<Object>)]
+    pub funnel: Option<analytics::Funnel>,
     /// day, iso_week or month: the grain of `spark_periods`.
     #[schema(value_type = String)]
     pub spark_grain: Granularity,
@@ -292,6 +298,7 @@ pub async fn compare(
         let Some(level) = children.first().map(|&ch| model.unit(ch).level) else {
             return Ok(Json(Compare {
                 basis: "as_is",
+                funnel: None,
                 spark_grain: Granularity::Month,
                 spark_periods: Vec::new(),
                 rows: Vec::new(),
@@ -312,6 +319,7 @@ pub async fn compare(
             def,
             &q,
         )?;
+        let ranking_funnel = ranking.funnel;
         let rows = ranking
             .rows
             .into_iter()
@@ -363,6 +371,7 @@ pub async fn compare(
             } else {
                 "as_is"
             },
+            funnel: ranking_funnel,
             spark_grain: sparks.grain,
             spark_periods: sparks
                 .periods

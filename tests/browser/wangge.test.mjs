@@ -228,6 +228,14 @@ test('the league table shows intervals for a count metric and every sparkline sp
     assert.equal(rows, count(1));
     // A count is ranked per 1,000 households, and says so.
     assert.match(await page.textContent('#basis'), /每千户/);
+    // Ranked as a rate, it has a funnel plot: one dot a unit, coloured as the
+    // table judges it, around the pooled level.
+    await page.waitForSelector('#funnel');
+    const dots = await page.$$eval('#funnel circle.fp-dot', (cs) => cs.map((c) => [c.dataset.code, c.classList.contains('better') ? 'good' : c.classList.contains('worse') ? 'bad' : '']));
+    const standings = await page.$$eval('#league tbody tr', (trs) => trs.map((tr) => [tr.dataset.code, /good|bad/.exec(tr.children[2].className)?.[0] || '']));
+    assert.ok(dots.length >= 2, 'dots drawn');
+    for (const [code, cls] of dots) assert.equal(cls, new Map(standings).get(code), `dot ${code} as in the table`);
+    assert.ok(await page.locator('#funnel polyline.fp-95').count() === 2 && await page.locator('#funnel line.fp-mean').count() === 1);
     // A count has an exact Poisson interval on every row: "lo – hi", lo ≤ value ≤ hi.
     const cells = await page.$$eval('#league tbody tr', (trs) => trs.map((tr) => ({
       value: tr.children[3].textContent.trim(),
