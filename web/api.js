@@ -118,10 +118,12 @@ export async function categories() {
  * metric of every visible unit of the tier with its polygon, as GeoParquet,
  * CSV or GeoJSON (cells under 5 events blanked for roles but analyst).
  */
-export function exportUrl(format, level, metric, w, parent) {
+export function exportUrl(format, level, metric, w, parent, what = 'metrics') {
   // CSV with a byte-order mark: Excel then reads the Chinese names as UTF-8.
   const bom = format === 'csv' ? true : undefined;
-  return `${BASE}/export/metrics${qs({ level, parent, ...w, format, bom })}`;
+  // Events: the rows under the unit on screen, in the window and filters.
+  const q = what === 'events' ? { parent, ...w, format, bom } : { level, parent, ...w, format, bom };
+  return `${BASE}/export/${what}${qs(q)}`;
 }
 
 /** The file name a response names (RFC 6266 `filename*` first), else `fallback`. */
@@ -140,9 +142,9 @@ function filenameOf(res, fallback) {
 }
 
 /** Whether the export endpoint exists (404 hides the button). */
-export async function exportAvailable(level, metric, w, parent) {
+export async function exportAvailable(level, metric, w, parent, what = 'metrics') {
   try {
-    const res = await fetch(exportUrl('csv', level, metric, w, parent), {
+    const res = await fetch(exportUrl('csv', level, metric, w, parent, what), {
       method: 'HEAD',
       headers: token ? { Authorization: `Bearer ${token}` } : {},
     });
@@ -153,8 +155,8 @@ export async function exportAvailable(level, metric, w, parent) {
 }
 
 /** Downloads an export with the bearer token (a plain link would not carry it). */
-export async function download(format, level, metric, w, parent, filename) {
-  const res = await fetch(exportUrl(format, level, metric, w, parent), {
+export async function download(format, level, metric, w, parent, filename, what = 'metrics') {
+  const res = await fetch(exportUrl(format, level, metric, w, parent, what), {
     headers: { Authorization: `Bearer ${token}` },
   });
   if (!res.ok) throw new ApiError(res.status, '', `HTTP ${res.status}`);

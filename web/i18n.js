@@ -58,6 +58,7 @@ export const STRINGS = {
   export_parquet: ['导出 GeoParquet', 'Export GeoParquet'],
   export_geojson: ['导出 GeoJSON', 'Export GeoJSON'],
   export_xlsx: ['导出 Excel', 'Export Excel'],
+  export_events: ['导出事件明细（Excel）', 'Export the events (Excel)'],
   legend_no_data: ['无数据', 'No data'],
   legend_breaks: ['分级：{method}', 'Breaks: {method}'],
   legend_window: ['时段：{from} 至 {to}', 'Window: {from} to {to}'],

@@ -362,8 +362,18 @@ test('an analyst sees the map; hot spots and English work; export shows only whe
     assert.equal(await page.isVisible('#export'), exportStatus === 200);
     if (exportStatus === 200) {
       // One button a format; GeoParquet arrives as a Parquet file.
-      assert.equal(await page.locator('#export button').count(), 4);
-      assert.equal(await page.locator('#export button[data-format="xlsx"]').count(), 1);
+      // Four formats of the metric table, and the event rows behind it.
+      assert.equal(await page.locator('#export button[data-what=metrics]').count(), 4);
+      assert.equal(await page.locator('#export button[data-what=metrics][data-format="xlsx"]').count(), 1);
+      assert.ok(await page.isVisible('#export button[data-what=events]'), 'an analyst may export the events');
+      const [events] = await Promise.all([
+        page.waitForEvent('download'),
+        page.click('#export button[data-what=events]'),
+      ]);
+      // An xlsx workbook (a zip), named after the events and the window on screen.
+      assert.equal(fs.readFileSync(await events.path()).subarray(0, 2).toString(), 'PK');
+      const from = await page.evaluate(() => window.__wangge.state.from);
+      assert.match(events.suggestedFilename(), new RegExp(`^wangge-events-.*${from}.*\\.xlsx$`));
       const [download] = await Promise.all([
         page.waitForEvent('download'),
         page.click('#export button[data-format="geoparquet"]'),
