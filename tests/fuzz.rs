@@ -74,6 +74,19 @@ const EVENTS_JSON: &str = r#"[{"id":"a1","kind":"issue","occurred_at":"2026-03-0
 const STEPS_CSV: &[u8] = "issue_id,update_id,at,status,deadline,satisfaction,solved,to_unit,note\nA1,u1,2026-03-01 09:00,派遣,2026-03-05,,,街道城管办,\nA1,u2,2026-03-02 10:00,结案,,满意,是,,已清理\n".as_bytes();
 const STEPS_JSON: &str = r#"[{"issue_id":"A1","update_id":"u1","at":"2026-03-01T09:00:00+08:00","status":"dispatched","lon":115.0,"lat":38.5},{"issue_id":"A1","update_id":"u2","at":"2026-03-02 10:00","status":"closed","satisfaction":"satisfied"}]"#;
 
+/// Every row a body yields is numbered from 1, and a rejected one has a reason.
+fn numbered_with_reasons<T>(
+    rows: Option<Vec<(u64, Option<String>, Result<T, wangge::ingest::RowError>)>>,
+) -> Result<(), proptest::test_runner::TestCaseError> {
+    for (n, _, r) in rows.iter().flatten() {
+        prop_assert!(*n >= 1);
+        if let Err(e) = r {
+            prop_assert!(!e.reason.is_empty());
+        }
+    }
+    Ok(())
+}
+
 #[test]
 fn event_bodies_never_panic_and_every_row_has_an_outcome() {
     let v = validator();
@@ -88,15 +101,7 @@ fn event_bodies_never_panic_and_every_row_has_an_outcome() {
     ] {
         runner()
             .run(&inputs(seed), |body| {
-                if let Ok(rows) = parse_events(&v, ct, &body) {
-                    for (n, _, r) in &rows {
-                        prop_assert!(*n >= 1);
-                        if let Err(e) = r {
-                            prop_assert!(!e.reason.is_empty());
-                        }
-                    }
-                }
-                Ok(())
+                numbered_with_reasons(parse_events(&v, ct, &body).ok())
             })
             .unwrap_or_else(|e| panic!("{ct}: {e}"));
     }
@@ -112,15 +117,7 @@ fn step_bodies_never_panic_and_every_row_has_an_outcome() {
     ] {
         runner()
             .run(&inputs(seed), |body| {
-                if let Ok(rows) = parse_updates(&v, ct, &body) {
-                    for (n, _, r) in &rows {
-                        prop_assert!(*n >= 1);
-                        if let Err(e) = r {
-                            prop_assert!(!e.reason.is_empty());
-                        }
-                    }
-                }
-                Ok(())
+                numbered_with_reasons(parse_updates(&v, ct, &body).ok())
             })
             .unwrap_or_else(|e| panic!("{ct}: {e}"));
     }

@@ -251,15 +251,7 @@ pub async fn list(
     }
     let from = q.from.map(|d| st.zone.midnight_us(d));
     let to = q.to.map(|d| st.zone.midnight_us(d) - 1);
-    let categories: Vec<String> = q
-        .category
-        .as_deref()
-        .unwrap_or("")
-        .split(',')
-        .map(str::trim)
-        .filter(|x| !x.is_empty())
-        .map(String::from)
-        .collect();
+    let categories = super::map::list(&q.category);
     // Acknowledged ingest shows in the list at once.
     st.on_current(move |snap| {
         let model = &snap.grids.model;
@@ -463,17 +455,7 @@ pub async fn requests(
     c: Caller,
     Q(q): Q<RequestsQuery>,
 ) -> Result<Json<Vec<ServiceRequest>>, ApiError> {
-    let list = |v: &Option<String>| -> Vec<String> {
-        v.as_deref()
-            .map(|s| {
-                s.split(',')
-                    .map(str::trim)
-                    .filter(|x| !x.is_empty())
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
+    let list = super::map::list;
     let ids = list(&q.service_request_id);
     let mut statuses = Vec::new();
     for s in list(&q.status) {

@@ -44,7 +44,8 @@ pub struct Window {
     pub category: Option<String>,
 }
 
-fn list(s: &Option<String>) -> Vec<String> {
+/// The values of a comma-separated query parameter, trimmed, empty ones dropped.
+pub(super) fn list(s: &Option<String>) -> Vec<String> {
     s.as_deref()
         .map(|s| {
             s.split(',')

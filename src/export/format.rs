@@ -191,13 +191,17 @@ fn date(day: i32) -> NaiveDate {
     crate::analytics::filter::date_of(day)
 }
 
-fn instant(v: i64, unit: TimeUnit) -> String {
-    let us = match unit {
+/// A datetime cell of `unit` in microseconds.
+pub(super) fn micros(v: i64, unit: TimeUnit) -> i64 {
+    match unit {
         TimeUnit::Nanoseconds => v / 1_000,
         TimeUnit::Microseconds => v,
         TimeUnit::Milliseconds => v.saturating_mul(1_000),
-    };
-    DateTime::from_timestamp_micros(us)
+    }
+}
+
+fn instant(v: i64, unit: TimeUnit) -> String {
+    DateTime::from_timestamp_micros(micros(v, unit))
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
         .unwrap_or_default()
 }

@@ -208,10 +208,6 @@ impl<W: Write + Send> Sink for XlsxSink<W> {
 
 /// An instant as a local date-time of `tz`.
 fn local(v: i64, unit: TimeUnit, tz: chrono_tz::Tz) -> Option<chrono::NaiveDateTime> {
-    let us = match unit {
-        TimeUnit::Nanoseconds => v / 1_000,
-        TimeUnit::Microseconds => v,
-        TimeUnit::Milliseconds => v.saturating_mul(1_000),
-    };
-    DateTime::from_timestamp_micros(us).map(|t| t.with_timezone(&tz).naive_local())
+    DateTime::from_timestamp_micros(super::format::micros(v, unit))
+        .map(|t| t.with_timezone(&tz).naive_local())
 }

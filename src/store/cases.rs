@@ -339,19 +339,25 @@ const PENDING: &str = "pending_updates";
 /// records it; a different count means rows changed under it).
 pub(crate) const CHANGES: &str = "case_changes";
 
-/// Where a case now lies: where it was stored when its position did not
+/// Writes `current`, the new state of the stored `case`, over its row and
+/// returns where it lies: where it was stored when its position did not
 /// move (no locating inside the write lock), else located again.
-fn position(
+fn rewrite(
+    tx: &Transaction<'_>,
+    rev: i64,
+    version: i64,
+    case: &Case,
     current: &Event,
-    was: Option<&Case>,
+    base: Option<&Event>,
     locate: &Locate<'_>,
-) -> (Outcome, [Option<String>; 3]) {
-    match was {
-        Some(c) if c.current.lon == current.lon && c.current.lat == current.lat => {
-            c.located.clone()
-        }
-        _ => locate(current.lon, current.lat),
-    }
+) -> rusqlite::Result<Place> {
+    let hit = if case.current.lon == current.lon && case.current.lat == current.lat {
+        case.located.clone()
+    } else {
+        locate(current.lon, current.lat)
+    };
+    write_case(tx, rev, case.seq, current, base, &hit, version)?;
+    Ok(hit)
 }
 
 /// Writes the current state of a case over its row. `base`: the base
@@ -528,15 +534,14 @@ fn apply_rows(
                     flow,
                     ..case.current.clone()
                 };
-                let hit = position(&current, Some(&case), locate);
-                write_case(
+                let hit = rewrite(
                     &tx,
                     rev,
-                    case.seq,
+                    version,
+                    &case,
                     &current,
                     case.base_to_write(),
-                    &hit,
-                    version,
+                    locate,
                 )?;
                 out.push(Applied::moved(Stored::Stale, current, hit));
                 continue;
@@ -556,8 +561,7 @@ fn apply_rows(
             out.push(Applied::only(Stored::Unchanged));
             continue;
         }
-        let hit = position(&current, Some(&case), locate);
-        write_case(&tx, rev, case.seq, &current, Some(&base), &hit, version)?;
+        let hit = rewrite(&tx, rev, version, &case, &current, Some(&base), locate)?;
         out.push(Applied::moved(Stored::Updated, current, hit));
     }
     count_changes(&tx, &out)?;
@@ -649,15 +653,14 @@ fn apply_steps(
             flow: case.current.flow,
             ..current.clone()
         } == case.current;
-        let hit = position(&current, Some(&case), locate);
-        write_case(
+        let hit = rewrite(
             &tx,
             rev,
-            case.seq,
+            version,
+            &case,
             &current,
             case.base_to_write(),
-            &hit,
-            version,
+            locate,
         )?;
         let stored = if older && same_state {
             Stored::Stale
