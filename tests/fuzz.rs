@@ -74,9 +74,12 @@ const EVENTS_JSON: &str = r#"[{"id":"a1","kind":"issue","occurred_at":"2026-03-0
 const STEPS_CSV: &[u8] = "issue_id,update_id,at,status,deadline,satisfaction,solved,to_unit,note\nA1,u1,2026-03-01 09:00,派遣,2026-03-05,,,街道城管办,\nA1,u2,2026-03-02 10:00,结案,,满意,是,,已清理\n".as_bytes();
 const STEPS_JSON: &str = r#"[{"issue_id":"A1","update_id":"u1","at":"2026-03-01T09:00:00+08:00","status":"dispatched","lon":115.0,"lat":38.5},{"issue_id":"A1","update_id":"u2","at":"2026-03-02 10:00","status":"closed","satisfaction":"satisfied"}]"#;
 
+/// A parsed body's rows: number, id, the row or why it was rejected.
+type Rows<T> = Vec<(u64, Option<String>, Result<T, wangge::ingest::RowError>)>;
+
 /// Every row a body yields is numbered from 1, and a rejected one has a reason.
 fn numbered_with_reasons<T>(
-    rows: Option<Vec<(u64, Option<String>, Result<T, wangge::ingest::RowError>)>>,
+    rows: Option<Rows<T>>,
 ) -> Result<(), proptest::test_runner::TestCaseError> {
     for (n, _, r) in rows.iter().flatten() {
         prop_assert!(*n >= 1);
