@@ -39,7 +39,7 @@ impl Kind {
 }
 
 /// A value as a source gives it: text from CSV/JSON, typed from Parquet/JSON.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Field<'a> {
     Null,
     Text(&'a str),

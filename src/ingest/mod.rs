@@ -11,6 +11,7 @@ mod decode;
 pub mod encoding;
 mod event;
 pub mod fold;
+pub mod json_row;
 pub mod privacy;
 mod read;
 pub mod state;

@@ -382,20 +382,25 @@ fn read_jsonl(
         if line.trim().is_empty() {
             continue;
         }
-        match serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&line) {
-            Ok(obj) => {
-                let mut map: [Option<&serde_json::Value>; FIELDS.len()] = [None; FIELDS.len()];
-                for (k, val) in &obj {
-                    if let Some(c) = column_of(k) {
-                        map[c].get_or_insert(val);
-                    }
-                }
-                push_row(
-                    &mut batch,
-                    &file,
+        let parsed = super::json_row::row(&line);
+        match parsed
+            .as_ref()
+            .map(|r| r.columns::<{ FIELDS.len() }>(column_of))
+        {
+            Ok(Some(map)) => push_row(
+                &mut batch,
+                &file,
+                row,
+                v.validate(|c| map[c as usize].map_or(Field::Null, super::json_row::Scalar::field)),
+            ),
+            Ok(None) => {
+                batch.read += 1;
+                batch.rejects.push(Reject {
+                    file: file.clone(),
                     row,
-                    v.validate(|c| map[c as usize].map_or(Field::Null, Field::json)),
-                );
+                    column: String::new(),
+                    reason: "not a JSON object".into(),
+                });
             }
             Err(e) => {
                 batch.read += 1;

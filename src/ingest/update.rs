@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::event::{err, number, one_of, text, time, Named, Validator, SATISFACTION};
+use super::json_row::{self, JsonRow, Scalar};
 use super::{Field, RowError};
 
 /// The contract's transition columns, in order.
@@ -172,37 +173,21 @@ pub type ParsedSteps = Vec<(u64, Option<String>, Result<Step, RowError>)>;
 
 impl Validator<'_> {
     /// One JSON object of transition fields (contract names or aliases).
-    fn update_from_json(
-        &self,
-        value: serde_json::Value,
-    ) -> (Option<String>, Result<Step, RowError>) {
+    fn update_from_json(&self, row: &JsonRow<'_>) -> (Option<String>, Result<Step, RowError>) {
         const N: usize = UPDATE_FIELDS.len();
-        let serde_json::Value::Object(o) = value else {
+        let Some(map) = row.columns::<N>(update_column_of) else {
             return (None, Err(err(UCol::IssueId, "not a JSON object")));
         };
-        let mut map: [Option<&serde_json::Value>; N] = [None; N];
-        for (k, val) in &o {
-            if let Some(c) = update_column_of(k) {
-                map[c].get_or_insert(val);
-            }
-        }
-        let id = map[UCol::IssueId as usize].and_then(|x| match x {
-            serde_json::Value::String(s) => Some(s.clone()),
-            serde_json::Value::Number(n) => Some(n.to_string()),
-            _ => None,
-        });
-        let step = self.validate_update(|c: UCol| map[c as usize].map_or(Field::Null, Field::json));
+        let id = map[UCol::IssueId as usize].and_then(Scalar::id);
+        let step =
+            self.validate_update(|c: UCol| map[c as usize].map_or(Field::Null, Scalar::field));
         (id, step)
     }
 
-    /// A JSON array (or one object) of transition rows.
-    pub fn updates_from_json(&self, value: serde_json::Value) -> ParsedSteps {
-        let items = match value {
-            serde_json::Value::Array(a) => a,
-            other => vec![other],
-        };
+    /// The rows of a JSON array (or one object) of transition rows.
+    pub fn updates_from_json(&self, items: Vec<JsonRow<'_>>) -> ParsedSteps {
         items
-            .into_iter()
+            .iter()
             .enumerate()
             .map(|(i, x)| {
                 let (id, step) = self.update_from_json(x);
@@ -216,9 +201,9 @@ impl Validator<'_> {
         text.lines()
             .enumerate()
             .filter(|(_, l)| !l.trim().is_empty())
-            .map(|(i, l)| match serde_json::from_str(l) {
+            .map(|(i, l)| match json_row::row(l) {
                 Ok(x) => {
-                    let (id, step) = self.update_from_json(x);
+                    let (id, step) = self.update_from_json(&x);
                     (i as u64 + 1, id, step)
                 }
                 Err(e) => (

@@ -4,6 +4,7 @@
 //! Every row comes out numbered, valid or with the reason it is not.
 
 use crate::ingest::encoding::{decode, TextEncoding};
+use crate::ingest::json_row::{self, JsonRow, Scalar};
 use crate::ingest::{column_of, REQUIRED};
 use crate::ingest::{Col, Event, Field, ParsedSteps, RowError, Validator, FIELDS};
 
@@ -18,29 +19,18 @@ fn bad_row(column: &'static str, reason: String) -> RowError {
 
 fn from_objects<'a>(
     v: &Validator<'_>,
-    rows: impl Iterator<Item = (u64, Result<serde_json::Value, String>)> + 'a,
+    rows: impl Iterator<Item = (u64, Result<JsonRow<'a>, String>)>,
 ) -> Parsed {
     rows.map(|(n, r)| match r {
-        Ok(serde_json::Value::Object(o)) => {
+        Ok(row) => match row.columns::<{ FIELDS.len() }>(column_of) {
             // Keys as the file readers take them: contract names or Chinese aliases.
-            let mut map: [Option<&serde_json::Value>; FIELDS.len()] = [None; FIELDS.len()];
-            for (k, val) in &o {
-                if let Some(c) = column_of(k) {
-                    map[c].get_or_insert(val);
-                }
-            }
-            let id = map[Col::Id as usize].and_then(|x| match x {
-                serde_json::Value::String(s) => Some(s.clone()),
-                serde_json::Value::Number(n) => Some(n.to_string()),
-                _ => None,
-            });
-            (
+            Some(map) => (
                 n,
-                id,
-                v.validate(|c: Col| map[c as usize].map_or(Field::Null, Field::json)),
-            )
-        }
-        Ok(_) => (n, None, Err(bad_row("row", "not a JSON object".into()))),
+                map[Col::Id as usize].and_then(Scalar::id),
+                v.validate(|c: Col| map[c as usize].map_or(Field::Null, Scalar::field)),
+            ),
+            None => (n, None, Err(bad_row("row", "not a JSON object".into()))),
+        },
         Err(e) => (n, None, Err(bad_row("row", e))),
     })
     .collect()
@@ -140,17 +130,11 @@ fn media_type(content_type: &str) -> (String, Option<&str>) {
 pub fn parse_events(v: &Validator<'_>, content_type: &str, body: &[u8]) -> Result<Parsed> {
     match body_of(content_type, body)? {
         Body::Json => {
-            let value: serde_json::Value = serde_json::from_slice(body)
-                .map_err(|e| LiveError::BadInput(format!("body is not JSON: {e}")))?;
-            let items = match value {
-                serde_json::Value::Array(a) => a,
-                o @ serde_json::Value::Object(_) => vec![o],
-                _ => {
-                    return Err(LiveError::BadInput(
-                        "expected a JSON array of event objects".into(),
-                    ))
-                }
-            };
+            let items = json_row::rows(body).map_err(|e| {
+                LiveError::BadInput(format!(
+                    "body is not a JSON array of event objects (or one object): {e}"
+                ))
+            })?;
             Ok(from_objects(
                 v,
                 items
@@ -169,7 +153,7 @@ pub fn parse_events(v: &Validator<'_>, content_type: &str, body: &[u8]) -> Resul
                 lines.map(|(i, l)| {
                     (
                         i as u64 + 1,
-                        serde_json::from_str(l).map_err(|e| format!("not JSON: {e}")),
+                        json_row::row(l).map_err(|e| format!("not JSON: {e}")),
                     )
                 }),
             ))
@@ -183,14 +167,12 @@ pub fn parse_events(v: &Validator<'_>, content_type: &str, body: &[u8]) -> Resul
 pub fn parse_updates(v: &Validator<'_>, content_type: &str, body: &[u8]) -> Result<ParsedSteps> {
     match body_of(content_type, body)? {
         Body::Json => {
-            let value: serde_json::Value = serde_json::from_slice(body)
-                .map_err(|e| LiveError::BadInput(format!("body is not JSON: {e}")))?;
-            if !(value.is_array() || value.is_object()) {
-                return Err(LiveError::BadInput(
-                    "expected a JSON array of update objects".into(),
-                ));
-            }
-            Ok(v.updates_from_json(value))
+            let items = json_row::rows(body).map_err(|e| {
+                LiveError::BadInput(format!(
+                    "body is not a JSON array of update objects (or one object): {e}"
+                ))
+            })?;
+            Ok(v.updates_from_json(items))
         }
         Body::Lines(text) => Ok(v.updates_from_json_lines(text)),
         Body::Csv(text) => v.updates_from_csv(&text).map_err(LiveError::BadInput),

@@ -11,8 +11,9 @@
 //! yet stored wait (`applied = 0`) and are folded in when it arrives.
 
 use std::cmp::Ordering;
+use std::sync::LazyLock;
 
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
 use super::{Located, Result, Store};
@@ -234,10 +235,18 @@ const CASE_COLS: &str = "seq, occurred_at, lon, lat, category, state, resolved_a
     accepted_at, dispatched_at, handled_at, returned_at, reworked_at, extended_at, escalated_at, solved, \
     outcome, tier1, tier2, tier3";
 
+/// Statements built once from the column lists (a `format!` per row showed in profiles).
+static READ_CASE: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {CASE_COLS} FROM events WHERE kind = ?1 AND id = ?2"));
+static STEPS_OF: LazyLock<String> = LazyLock::new(|| {
+    format!("SELECT {STEP_COLS} FROM transitions WHERE issue_id = ?1 ORDER BY at, update_id")
+});
+static ONE_STEP: LazyLock<String> = LazyLock::new(|| {
+    format!("SELECT {STEP_COLS} FROM transitions WHERE issue_id = ?1 AND update_id = ?2")
+});
+
 fn read_case(c: &Connection, kind: Kind, id: &str) -> rusqlite::Result<Option<Case>> {
-    let mut st = c.prepare_cached(&format!(
-        "SELECT {CASE_COLS} FROM events WHERE kind = ?1 AND id = ?2"
-    ))?;
+    let mut st = c.prepare_cached(&READ_CASE)?;
     st.query_row(params![kind.as_str(), id], |r| {
         let state: Option<String> = r.get(5)?;
         let state = state.and_then(|s| canonical(&s).ok());
@@ -304,14 +313,18 @@ fn step_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Step> {
 }
 
 fn steps_of(c: &Connection, issue_id: &str) -> rusqlite::Result<Vec<Step>> {
-    let mut st = c.prepare_cached(&format!(
-        "SELECT {STEP_COLS} FROM transitions WHERE issue_id = ?1 ORDER BY at, update_id"
-    ))?;
+    let mut st = c.prepare_cached(&STEPS_OF)?;
     let rows = st.query_map([issue_id], step_row)?;
     rows.collect()
 }
 
-fn bump(tx: &Transaction<'_>, key: &str, by: i64) -> rusqlite::Result<()> {
+/// Whether transitions of `issue_id` wait for their case.
+fn waits(c: &Connection, issue_id: &str) -> rusqlite::Result<bool> {
+    c.prepare_cached("SELECT 1 FROM transitions INDEXED BY transitions_waiting WHERE issue_id = ?1 AND applied = 0")?
+        .exists([issue_id])
+}
+
+fn bump(tx: &Connection, key: &str, by: i64) -> rusqlite::Result<()> {
     if by != 0 {
         tx.execute(
             "INSERT INTO meta(key, value) VALUES (?1, ?2) \
@@ -343,7 +356,7 @@ pub(crate) const CHANGES: &str = "case_changes";
 /// returns where it lies: where it was stored when its position did not
 /// move (no locating inside the write lock), else located again.
 fn rewrite(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     rev: i64,
     version: i64,
     case: &Case,
@@ -365,7 +378,7 @@ fn rewrite(
 /// current state), or `None` to keep the stored one.
 #[allow(clippy::too_many_arguments)]
 fn write_case(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     rev: i64,
     seq: i64,
     current: &Event,
@@ -426,7 +439,7 @@ fn write_case(
 /// Counts the stored cases a transaction changed, in one write. A new row
 /// with waiting transitions folded in needs no count: it lies after any
 /// snapshot's high-water mark.
-fn count_changes(tx: &Transaction<'_>, out: &[Applied]) -> rusqlite::Result<()> {
+fn count_changes(tx: &Connection, out: &[Applied]) -> rusqlite::Result<()> {
     let n = out
         .iter()
         .filter(|a| a.current.is_some() && a.stored != Stored::New)
@@ -461,7 +474,7 @@ fn apply_rows(
     locate: &Locate<'_>,
     writer: &str,
 ) -> rusqlite::Result<Vec<Applied>> {
-    let tx = c.transaction()?;
+    let tx = c.savepoint()?;
     let mut pending = counter(&tx, PENDING)?;
     let rev = counter(&tx, CHANGES)? + 1;
     let mut out = Vec::with_capacity(rows.len());
@@ -495,22 +508,20 @@ fn apply_rows(
             writer,
         ])?;
         if n == 1 {
-            if pending > 0 && e.kind == Kind::Issue {
+            if pending > 0 && e.kind == Kind::Issue && waits(&tx, &e.id)? {
                 let waiting = steps_of(&tx, &e.id)?;
-                if !waiting.is_empty() {
-                    let current = fold(e, &waiting);
-                    let seq = tx.last_insert_rowid();
-                    let hit = locate(current.lon, current.lat);
-                    write_case(&tx, rev, seq, &current, Some(e), &hit, version)?;
-                    let done = tx.execute(
-                        "UPDATE transitions SET applied = 1 WHERE issue_id = ?1 AND applied = 0",
-                        [&e.id],
-                    )?;
-                    pending -= done as i64;
-                    bump(&tx, PENDING, -(done as i64))?;
-                    out.push(Applied::moved(Stored::New, current, hit));
-                    continue;
-                }
+                let current = fold(e, &waiting);
+                let seq = tx.last_insert_rowid();
+                let hit = locate(current.lon, current.lat);
+                write_case(&tx, rev, seq, &current, Some(e), &hit, version)?;
+                let done = tx.execute(
+                    "UPDATE transitions SET applied = 1 WHERE issue_id = ?1 AND applied = 0",
+                    [&e.id],
+                )?;
+                pending -= done as i64;
+                bump(&tx, PENDING, -(done as i64))?;
+                out.push(Applied::moved(Stored::New, current, hit));
+                continue;
             }
             let place = (r.outcome, r.tiers.map(|t| t.map(str::to_owned)));
             out.push(Applied::moved(Stored::New, e.clone(), place));
@@ -575,7 +586,7 @@ fn apply_steps(
     steps: &[Step],
     locate: &Locate<'_>,
 ) -> rusqlite::Result<Vec<Applied>> {
-    let tx = c.transaction()?;
+    let tx = c.savepoint()?;
     let now = super::now_us();
     let rev = counter(&tx, CHANGES)? + 1;
     let mut out = Vec::with_capacity(steps.len());
@@ -605,9 +616,7 @@ fn apply_steps(
             ])?;
         if n == 0 {
             let stored: Option<Step> = tx
-                .prepare_cached(&format!(
-                    "SELECT {STEP_COLS} FROM transitions WHERE issue_id = ?1 AND update_id = ?2"
-                ))?
+                .prepare_cached(&ONE_STEP)?
                 .query_row(params![s.issue_id, s.update_id], step_row)
                 .optional()?;
             let stored = match stored {

@@ -92,7 +92,7 @@ impl Store {
         rows: &[(i64, Outcome, [Option<&str>; 3])],
     ) -> Result<()> {
         self.write(|c| {
-            let tx = c.transaction()?;
+            let tx = c.savepoint()?;
             {
                 let mut st = tx.prepare_cached(
                     "UPDATE events SET tier1 = ?1, tier2 = ?2, tier3 = ?3, outcome = ?4, grid_version = ?5 WHERE seq = ?6",

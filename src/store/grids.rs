@@ -69,7 +69,7 @@ impl Store {
         let loaded_at = now_us();
         let units = i64::try_from(units).unwrap_or(i64::MAX);
         let id = self.write(|c| {
-            let tx = c.transaction()?;
+            let tx = c.savepoint()?;
             tx.execute("UPDATE grid_versions SET active = 0 WHERE active = 1", [])?;
             tx.execute(
                 "INSERT INTO grid_versions(sha256, source, loaded_at, units, geojson, active) VALUES (?1, ?2, ?3, ?4, ?5, 1)",

@@ -14,6 +14,13 @@
 //! ingest is durable" needs. One writer connection behind a mutex (SQLite
 //! allows one writer anyway); readers take pooled connections and never
 //! block the writer.
+//!
+//! Writes are committed in groups ([`Store::write`]): each caller's work runs
+//! in its own savepoint of a shared transaction, and the transaction is
+//! committed (one log write, one sync) when no other writer is waiting, with
+//! every caller answered only after that commit. Concurrent ingest batches
+//! then share the sync and the pages they both touch, and a failed batch
+//! rolls back alone.
 
 mod cases;
 mod events;
@@ -24,8 +31,11 @@ mod schema;
 mod snapshot;
 mod users;
 
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
@@ -62,16 +72,41 @@ pub enum StoreError {
     /// A user name already taken, an unknown user, a bad role.
     #[error("{0}")]
     User(String),
+    /// The commit of a group of writes failed: none of them is stored.
+    #[error("database {path}: commit failed, nothing of this write is stored: {reason}")]
+    Commit { path: PathBuf, reason: String },
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+/// The writer connection and the group transaction open on it.
+struct Writer {
+    conn: Connection,
+    /// Writes done in the open transaction (0: none open).
+    members: usize,
+    /// When the open transaction began.
+    began: Instant,
+    /// Number of the group being built; bumped at each commit.
+    group: u64,
+    /// The last group whose commit failed, and why.
+    failed: Option<(u64, String)>,
+}
+
 /// The database: a writer and a pool of readers on one file.
 pub struct Store {
     path: PathBuf,
-    writer: Mutex<Connection>,
+    writer: Mutex<Writer>,
+    /// Signalled when a group is committed (or its commit failed).
+    committed: Condvar,
+    /// Callers waiting for the writer.
+    waiting: AtomicUsize,
     readers: Mutex<Vec<Connection>>,
 }
+
+/// Writes a group may hold before it is committed even with writers waiting.
+const GROUP_MAX: usize = 16;
+/// Age past which a group is committed even with writers waiting.
+const GROUP_AGE: Duration = Duration::from_millis(100);
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -95,15 +130,15 @@ impl Store {
         }
         let store = Store {
             path: path.to_owned(),
-            writer: Mutex::new({
-                let mut c = Self::connect(path)?;
-                // The write lock from the first statement: a transaction
-                // that read first could otherwise find the log restarted by
-                // a checkpoint when it comes to write, and fail at once
-                // instead of waiting.
-                c.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
-                c
+            writer: Mutex::new(Writer {
+                conn: Self::connect(path)?,
+                members: 0,
+                began: Instant::now(),
+                group: 0,
+                failed: None,
             }),
+            committed: Condvar::new(),
+            waiting: AtomicUsize::new(0),
             readers: Mutex::new(Vec::new()),
         };
         store.write(|c| {
@@ -140,15 +175,83 @@ impl Store {
         }
     }
 
-    /// Runs `f` on the writer connection (blocking: call from a blocking thread).
+    /// Runs `f` on the writer connection, durably (blocking: call from a
+    /// blocking thread). `f` runs in a savepoint of the group transaction:
+    /// its changes are rolled back alone when it fails or panics, and kept
+    /// only if the group's commit succeeds, which happens before this
+    /// returns. Transactions inside `f` are savepoints (`savepoint()`).
     pub(crate) fn write<T>(
         &self,
         f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
     ) -> Result<T> {
-        // A panic while holding the lock leaves the connection usable: SQLite
-        // rolls back an open transaction when the Transaction is dropped.
-        let mut c = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        f(&mut c).map_err(|e| self.sql(e))
+        self.waiting.fetch_add(1, Ordering::SeqCst);
+        // A panic while holding the lock is caught below, so a poisoned
+        // lock still guards a consistent connection.
+        let mut w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        if w.members == 0 {
+            // The write lock from the first statement: a transaction that
+            // read first could otherwise find the log restarted by a
+            // checkpoint when it comes to write, and fail at once.
+            w.conn
+                .execute_batch("BEGIN IMMEDIATE")
+                .map_err(|e| self.sql(e))?;
+            w.began = Instant::now();
+        }
+        w.members += 1;
+        let out = catch_unwind(AssertUnwindSafe(|| {
+            w.conn.execute_batch("SAVEPOINT write")?;
+            let r = f(&mut w.conn);
+            let end = if r.is_ok() {
+                "RELEASE write"
+            } else {
+                "ROLLBACK TO write; RELEASE write"
+            };
+            w.conn.execute_batch(end)?;
+            r
+        }));
+        if out.is_err() {
+            // A panic inside `f`: its savepoint is undone, the group goes on.
+            let _ = w.conn.execute_batch("ROLLBACK TO write; RELEASE write");
+        }
+        let group = w.group;
+        let alone = self.waiting.load(Ordering::SeqCst) == 0;
+        if !alone && w.members < GROUP_MAX && w.began.elapsed() < GROUP_AGE {
+            // Another writer will add its work and commit the group.
+            let w = self
+                .committed
+                .wait_while(w, |w| w.group == group)
+                .unwrap_or_else(|p| p.into_inner());
+            let failed = w
+                .failed
+                .as_ref()
+                .filter(|(g, _)| *g == group)
+                .map(|f| f.1.clone());
+            drop(w);
+            if let Some(reason) = failed {
+                return Err(StoreError::Commit {
+                    path: self.path.clone(),
+                    reason,
+                });
+            }
+        } else {
+            let commit = w.conn.execute_batch("COMMIT");
+            if let Err(e) = &commit {
+                let _ = w.conn.execute_batch("ROLLBACK");
+                w.failed = Some((group, e.to_string()));
+            }
+            w.members = 0;
+            w.group += 1;
+            drop(w);
+            self.committed.notify_all();
+            if let Err(e) = commit {
+                return Err(self.sql(e));
+            }
+        }
+        match out {
+            Ok(r) => r.map_err(|e| self.sql(e)),
+            Err(panic) => resume_unwind(panic),
+        }
     }
 
     /// Runs `f` on a pooled reader connection.
@@ -221,4 +324,66 @@ impl Store {
 /// Now as microseconds since the epoch, UTC (the unit of every stored time).
 pub fn now_us() -> i64 {
     chrono::Utc::now().timestamp_micros()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Many writers at once: each one's work is stored or, when it fails
+    /// or panics, rolled back alone; nobody returns before it is durable.
+    #[test]
+    fn grouped_writes_fail_alone_and_are_durable_on_return() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.sqlite");
+        let store = Store::open(&path).unwrap();
+        let outcomes: Vec<(usize, bool)> = std::thread::scope(|s| {
+            let hs: Vec<_> = (0..24)
+                .map(|k| {
+                    let (store, path) = (&store, &path);
+                    s.spawn(move || {
+                        let r = catch_unwind(AssertUnwindSafe(|| {
+                            store.write(|c| {
+                                c.execute(
+                                    "INSERT INTO meta(key, value) VALUES (?1, 'x')",
+                                    [format!("k{k}")],
+                                )?;
+                                match k % 6 {
+                                    // A failing statement after a good one.
+                                    1 => c
+                                        .execute("INSERT INTO no_such_table VALUES (1)", [])
+                                        .map(|_| ()),
+                                    4 => panic!("writer {k} panics"),
+                                    _ => Ok(()),
+                                }
+                            })
+                        }));
+                        let ok = matches!(r, Ok(Ok(())));
+                        if ok {
+                            // Durable on return: a new connection sees it.
+                            let c = Connection::open(path).unwrap();
+                            let n: i64 = c
+                                .query_row(
+                                    "SELECT count(*) FROM meta WHERE key = ?1",
+                                    [format!("k{k}")],
+                                    |r| r.get(0),
+                                )
+                                .unwrap();
+                            assert_eq!(n, 1, "writer {k} returned before its commit");
+                        }
+                        (k, ok)
+                    })
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        for (k, ok) in outcomes {
+            assert_eq!(ok, k % 6 != 1 && k % 6 != 4, "writer {k}");
+            let stored = store.meta(&format!("k{k}")).unwrap().is_some();
+            assert_eq!(stored, ok, "writer {k}: stored {stored}");
+        }
+        // The writer is usable after all that.
+        store.set_meta("after", "1").unwrap();
+        assert_eq!(store.meta("after").unwrap().as_deref(), Some("1"));
+    }
 }

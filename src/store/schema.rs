@@ -83,6 +83,9 @@ CREATE TABLE IF NOT EXISTS transitions (
     UNIQUE (issue_id, update_id)
 );
 CREATE INDEX IF NOT EXISTS transitions_at ON transitions(at);
+-- Transitions waiting for their case: a new case looks here (a small
+-- index) rather than in the unique index of every transition.
+CREATE INDEX IF NOT EXISTS transitions_waiting ON transitions(issue_id) WHERE applied = 0;
 CREATE TABLE IF NOT EXISTS changed (
     seq INTEGER PRIMARY KEY,
     rev INTEGER NOT NULL

@@ -272,7 +272,7 @@ impl Store {
     pub fn set_disabled(&self, name: &str, disabled: bool) -> Result<u64> {
         let id = self.user_id(name)?;
         self.write(|c| {
-            let tx = c.transaction()?;
+            let tx = c.savepoint()?;
             tx.execute(
                 "UPDATE users SET disabled = ?1 WHERE id = ?2",
                 params![disabled, id],
@@ -296,7 +296,7 @@ impl Store {
         let id = self.user_id(name)?;
         let hash = hash_password(password)?;
         self.write(|c| {
-            let tx = c.transaction()?;
+            let tx = c.savepoint()?;
             tx.execute(
                 "UPDATE users SET password_hash = ?1 WHERE id = ?2",
                 params![hash, id],
@@ -387,7 +387,7 @@ impl Store {
             }
         }
         self.write(|c| {
-            let tx = c.transaction()?;
+            let tx = c.savepoint()?;
             {
                 let mut st = tx.prepare_cached("INSERT INTO audit(at, user, action, target, status, n) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?;
                 for e in &rows {
