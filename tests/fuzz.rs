@@ -169,6 +169,9 @@ fn events_parquet() -> &'static [u8] {
 
 #[test]
 fn event_files_in_every_format_never_panic_and_account_for_every_row() {
+    // As the binary does: Parquet decoded first in a child process, whose
+    // crash is the file's error.
+    wangge::ingest::probe::set_program(env!("CARGO_BIN_EXE_wangge").into());
     let dir = tempfile::tempdir().unwrap();
     let v = validator();
     let csv: &'static [u8] = include_bytes!("fixtures/events/edge_cases.csv");

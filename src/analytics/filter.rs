@@ -299,6 +299,60 @@ mod tests {
         assert_eq!((p.from, p.to), (Some(d(2028, 2, 28)), Some(d(2028, 2, 29))));
     }
 
+    /// Hand-computed: ISO week 53 of 2026 (Monday 28 December 2026 to
+    /// Sunday 3 January 2027, since 1 January 2026 is a Thursday), its 环比
+    /// base the seven days before, its 同比 base the same seven days of 2025.
+    #[test]
+    fn an_iso_week_across_new_year_steps_back_seven_days_and_a_year() {
+        let q = Query::window(d(2026, 12, 28), d(2027, 1, 4));
+        let w = d(2026, 12, 28).iso_week();
+        assert_eq!((w.year(), w.week()), (2026, 53));
+        assert_eq!(d(2027, 1, 3).iso_week().week(), 53);
+        assert_eq!(d(2027, 1, 4).iso_week().week(), 1);
+        let p = q.previous_period().unwrap();
+        assert_eq!(
+            (p.from, p.to),
+            (Some(d(2026, 12, 21)), Some(d(2026, 12, 28)))
+        );
+        let y = q.same_period_last_year().unwrap();
+        assert_eq!((y.from, y.to), (Some(d(2025, 12, 28)), Some(d(2026, 1, 4))));
+        // Seen on Wednesday 30 December: Monday to Wednesday so far, against
+        // the three days before and the same three days of 2025.
+        let part = q.elapsed(d(2026, 12, 30));
+        assert_eq!(part.to, Some(d(2026, 12, 31)));
+        let p = part.previous_period().unwrap();
+        assert_eq!(
+            (p.from, p.to),
+            (Some(d(2026, 12, 25)), Some(d(2026, 12, 28)))
+        );
+        let y = part.same_period_last_year().unwrap();
+        assert_eq!(
+            (y.from, y.to),
+            (Some(d(2025, 12, 28)), Some(d(2025, 12, 31)))
+        );
+    }
+
+    /// Hand-computed: "this year" of 2028 seen on the leap day is 1 January
+    /// to 29 February (60 days), its 同比 base 1 January to 28 February 2027
+    /// (59 days: the same calendar span), its 环比 base the two whole months
+    /// before; "this month" seen on the 15th is 15 days against the 15
+    /// days before (17 to 31 January) and 1-15 February 2027.
+    #[test]
+    fn a_partial_leap_year_and_month_compare_the_same_calendar_span() {
+        let y = Query::window(d(2028, 1, 1), d(2029, 1, 1)).elapsed(d(2028, 2, 29));
+        assert_eq!(y.to, Some(d(2028, 3, 1)));
+        let b = y.same_period_last_year().unwrap();
+        assert_eq!((b.from, b.to), (Some(d(2027, 1, 1)), Some(d(2027, 3, 1))));
+        let p = y.previous_period().unwrap();
+        assert_eq!((p.from, p.to), (Some(d(2027, 11, 1)), Some(d(2028, 1, 1))));
+        let m = Query::window(d(2028, 2, 1), d(2028, 3, 1)).elapsed(d(2028, 2, 15));
+        assert_eq!(m.to, Some(d(2028, 2, 16)));
+        let p = m.previous_period().unwrap();
+        assert_eq!((p.from, p.to), (Some(d(2028, 1, 17)), Some(d(2028, 2, 1))));
+        let b = m.same_period_last_year().unwrap();
+        assert_eq!((b.from, b.to), (Some(d(2027, 2, 1)), Some(d(2027, 2, 16))));
+    }
+
     #[test]
     fn a_reversed_window_is_refused() {
         assert!(Query::window(d(2026, 3, 2), d(2026, 3, 1))

@@ -379,6 +379,39 @@ mod tests {
         NaiveDate::from_ymd_opt(y, m, day).unwrap()
     }
 
+    /// Hand-computed ISO weeks at year ends and a leap February.
+    #[test]
+    fn periods_follow_iso_weeks_across_years_and_leap_days() {
+        let w = Granularity::IsoWeek;
+        // Friday 1 January 2027 lies in week 53 of 2026, begun Monday 28 December.
+        assert_eq!(
+            w.period(d(2027, 1, 1)),
+            (d(2026, 12, 28), "2026-W53".to_owned())
+        );
+        // Monday 30 December 2024 begins week 1 of 2025.
+        assert_eq!(
+            w.period(d(2024, 12, 30)),
+            (d(2024, 12, 30), "2025-W01".to_owned())
+        );
+        assert_eq!(
+            w.period(d(2024, 12, 29)),
+            (d(2024, 12, 23), "2024-W52".to_owned())
+        );
+        // The leap day is in week 9 of 2028 (Monday 28 February to Sunday 5 March).
+        assert_eq!(
+            w.period(d(2028, 2, 29)),
+            (d(2028, 2, 28), "2028-W09".to_owned())
+        );
+        assert_eq!(w.next(d(2028, 2, 28)), d(2028, 3, 6));
+        let m = Granularity::Month;
+        assert_eq!(
+            m.period(d(2028, 2, 29)),
+            (d(2028, 2, 1), "2028-02".to_owned())
+        );
+        assert_eq!(m.next(d(2028, 2, 1)), d(2028, 3, 1));
+        assert_eq!(m.back(d(2028, 3, 1), 12), d(2027, 3, 1));
+    }
+
     #[test]
     fn iso_weeks_cross_the_year_boundary() {
         let g = Granularity::IsoWeek;

@@ -52,11 +52,18 @@ enum Command {
     /// Manage users: `user add --role chief --scope <grid code> <name>`.
     #[command(subcommand)]
     User(user::UserCommand),
+    /// Decode every column of a Parquet file and exit 0 (the check run in
+    /// a child process before a data file is read; see `ingest::probe`).
+    #[command(hide = true)]
+    ProbeParquet { file: PathBuf },
 }
 
 /// Parses `std::env::args` and runs; `Ok(exit code)`.
 pub fn run() -> anyhow::Result<i32> {
     let cli = Cli::parse();
+    if let Ok(me) = std::env::current_exe() {
+        crate::ingest::probe::set_program(me);
+    }
     if !matches!(cli.command, Command::Serve(_)) {
         restore_sigpipe();
     }
@@ -73,6 +80,12 @@ pub fn run() -> anyhow::Result<i32> {
         Command::Ingest(a) => ingest::run(&a),
         Command::Serve(a) => serve::run(&a),
         Command::User(u) => user::run(&u),
+        Command::ProbeParquet { file } => {
+            let rows =
+                crate::ingest::probe::decode_all(&file).map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("{rows}");
+            Ok(0)
+        }
     }
 }
 

@@ -13,6 +13,7 @@ mod event;
 pub mod fold;
 pub mod json_row;
 pub mod privacy;
+pub mod probe;
 mod read;
 pub mod state;
 pub mod time;

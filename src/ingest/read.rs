@@ -193,6 +193,7 @@ pub(super) fn guarded<T>(
 ) -> Result<T, IngestError> {
     let read = || {
         chunks_inside(path)?;
+        super::probe::check(path)?;
         read()
     };
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(read)).unwrap_or_else(|panic| {

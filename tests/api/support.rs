@@ -57,6 +57,8 @@ pub fn env() -> Env {
 }
 
 pub fn env_with(f: impl FnOnce(&mut Config)) -> Env {
+    // As the binary does: data-directory Parquet decoded first in a child process.
+    wangge::ingest::probe::set_program(env!("CARGO_BIN_EXE_wangge").into());
     let dir = tempfile::tempdir().expect("tempdir");
     let demo = demo_dir();
     let mut cfg = Config::default();
