@@ -10,7 +10,12 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target}
 echo "== Rust tests"
 cargo test --no-fail-fast
 
-echo "== Python tests (PySAL esda, GeoPandas, DuckDB, notebooks)"
+echo "== Python tests (PySAL esda, GeoPandas, DuckDB, GDAL's ogrinfo, notebooks)"
+# GDAL's command-line tools read the OGC API - Features endpoint as QGIS does.
+if ! command -v ogrinfo > /dev/null; then
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends gdal-bin
+fi
 venv=${WANGGE_VENV:-$root/.venv}
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"

@@ -18,6 +18,7 @@ mod ingest;
 mod issues;
 pub mod limit;
 mod map;
+mod ogc;
 mod openapi;
 mod ops;
 pub mod scope;
@@ -113,10 +114,20 @@ pub fn app(state: AppState) -> Router {
         )
         .fallback(no_route)
         .method_not_allowed_fallback(no_method);
+    let ogc = Router::new()
+        .route("/conformance", get(ogc::conformance))
+        .route("/collections", get(ogc::collections))
+        .route("/collections/{id}", get(ogc::one_collection))
+        .route("/collections/{id}/items", get(ogc::items))
+        .route("/collections/{id}/items/{fid}", get(ogc::item))
+        .fallback(no_route)
+        .method_not_allowed_fallback(no_method);
     let web = &state.config.server.web;
     let mut router = Router::new()
         .nest("/api/v1", api)
         .nest("/open311/v2", open311)
+        .route("/ogc", get(ogc::landing))
+        .nest("/ogc", ogc)
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics));

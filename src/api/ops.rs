@@ -222,7 +222,8 @@ fn action(method: &str, path: &str) -> Option<&'static str> {
     if path == "/api/v1/login" || path == "/api/v1/openapi.json" {
         return None;
     }
-    (path.starts_with("/api/v1/") || path.starts_with("/open311/")).then_some("read")
+    (path.starts_with("/api/v1/") || path.starts_with("/open311/") || path.starts_with("/ogc"))
+        .then_some("read")
 }
 
 /// Logs, counts and audits each request. Nothing here allocates for a

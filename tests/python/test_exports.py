@@ -435,3 +435,42 @@ def test_csv_with_chinese_headers_and_geoparquet_with_the_query_record(service, 
     assert record["起始日期 (from)"] == "2025-01-01" and record["截止日期，不含 (to)"] == "2025-07-01"
     assert record["类型 (kind)"] == "issue"
     assert b"geo" in meta  # GeoParquet's own key is kept
+
+
+def ogrinfo(service, role: str, *args: str) -> str:
+    """GDAL's `ogrinfo` on the service's OGC API - Features, as QGIS reads it."""
+    out = subprocess.run(
+        ["ogrinfo", "--config", "GDAL_HTTP_HEADERS",
+         f"Authorization: Bearer {service['tokens'][role]}", *args],
+        capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, f"ogrinfo {args}\n{out.stdout}\n{out.stderr}"
+    return out.stdout
+
+
+def test_gdal_lists_the_tiers_and_reads_a_scoped_tier_through_ogc_api_features(service):
+    import re
+
+    status, body = get(service, "leader", "/ogc/conformance")
+    assert status == 200
+    assert "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core" in json.loads(body)["conformsTo"]
+    listing = ogrinfo(service, "leader", "-ro", "-q", f"OAPIF:{service['base']}/ogc")
+    for tier in ("tier1", "tier2", "tier3"):
+        assert tier in listing
+    # The grids of the leader's township: as many as the map's own unit list,
+    # read through GDAL's paging (pages of 5, so the next links are followed).
+    status, body = get(service, "leader", "/api/v1/units?level=3")
+    codes = {f["properties"]["code"] for f in json.loads(body)["features"]}
+    assert len(codes) > 5
+    text = ogrinfo(service, "leader", "-ro", "-al", "-oo", "PAGE_SIZE=5",
+                   f"OAPIF:{service['base']}/ogc", "tier3")
+    assert int(re.search(r"Feature Count: (\d+)", text).group(1)) == len(codes)
+    read = set(re.findall(r"^  code \(String\) = (\S+)$", text, re.M))
+    assert read == codes
+    assert "MULTIPOLYGON" in text
+    # A unit outside the scope is not found, and a bbox narrows the page.
+    status, _ = get(service, "leader", "/ogc/collections/tier1/items?limit=1000")
+    page = json.loads(_)
+    assert page["numberMatched"] == 1 == page["numberReturned"]
+    assert page["features"][0]["id"] == service["town"]
+    status, body = get(service, "analyst", "/ogc/collections/tier1/items?bbox=0,0,1,1")
+    assert status == 200 and json.loads(body)["numberMatched"] == 0

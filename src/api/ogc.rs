@@ -1,0 +1,337 @@
+//! OGC API – Features, Part 1 Core, GeoJSON encoding, rooted at `/ogc`:
+//! what QGIS, ArcGIS Pro and GDAL (`OAPIF:`) read, so an analyst adds a
+//! tier of units as a layer without an export. One collection per tier
+//! (`tier1` townships, `tier2` villages, `tier3` grids), features with the
+//! unit code as `id`, their properties as the rest of the API shows them,
+//! full-detail geometry in WGS84 (CRS84). Scoped like everything else: a
+//! caller sees only the units the map shows them, an item outside their
+//! scope is 404; the request middleware audits each read.
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
+use geo::BoundingRect;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::auth::Caller;
+use super::error::ApiError;
+use super::extract::{P, Q};
+use super::scope::Scope;
+use super::state::AppState;
+use super::units::props;
+use crate::grid::GridModel;
+
+const CRS84: &str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
+const CONFORMS: [&str; 2] = [
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+];
+/// Items per page unless `limit` says; the most a page holds.
+const LIMIT: usize = 10;
+const LIMIT_MAX: usize = 10_000;
+
+/// Tier names of the collections.
+const TITLES: [(&str, &str); 3] = [
+    ("乡镇/街道", "Townships and streets"),
+    ("村/社区", "Villages and communities"),
+    ("网格", "Grids"),
+];
+
+fn tier_of(id: &str) -> Result<u8, ApiError> {
+    match id {
+        "tier1" => Ok(1),
+        "tier2" => Ok(2),
+        "tier3" => Ok(3),
+        _ => Err(ApiError::NotFound(format!(
+            "no collection {id:?}; collections are tier1, tier2 and tier3"
+        ))),
+    }
+}
+
+/// The service's base URL as the client reached it (links are absolute,
+/// as GDAL follows them).
+fn base(headers: &HeaderMap) -> String {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1");
+    let scheme = headers
+        .get("x-forwarded-proto")
+        .and_then(|h| h.to_str().ok())
+        .filter(|s| *s == "https")
+        .unwrap_or("http");
+    format!("{scheme}://{host}/ogc")
+}
+
+fn link(href: String, rel: &str, kind: &str, title: &str) -> Value {
+    json!({"href": href, "rel": rel, "type": kind, "title": title})
+}
+
+fn geojson(body: String) -> Response {
+    ([(header::CONTENT_TYPE, "application/geo+json")], body).into_response()
+}
+
+fn json_body(v: Value) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], v.to_string()).into_response()
+}
+
+/// Landing page: the links to the API's parts.
+pub async fn landing(headers: HeaderMap, _c: Caller) -> Response {
+    let b = base(&headers);
+    json_body(json!({
+        "title": "wangge 网格化管理",
+        "description": "Units of the county's three tiers (乡镇/街道, 村/社区, 网格) as OGC API - Features collections.",
+        "links": [
+            link(b.clone(), "self", "application/json", "this document"),
+            link(format!("{b}/conformance"), "conformance", "application/json", "conformance classes"),
+            link(format!("{b}/collections"), "data", "application/json", "collections"),
+            link(b.replace("/ogc", "/api/v1/openapi.json"), "service-desc", "application/vnd.oai.openapi+json;version=3.0", "the API definition"),
+        ],
+    }))
+}
+
+/// The conformance classes implemented.
+pub async fn conformance(_c: Caller) -> Response {
+    json_body(json!({ "conformsTo": CONFORMS }))
+}
+
+/// One collection's description: extent of the units the caller sees.
+fn collection(b: &str, model: &GridModel, scope: &Scope, level: u8) -> Value {
+    let id = format!("tier{level}");
+    let (zh, en) = TITLES[usize::from(level) - 1];
+    let bbox = model
+        .level(level)
+        .filter(|&i| scope.total(i))
+        .filter_map(|i| model.unit(i).geometry.bounding_rect())
+        .reduce(|a, r| {
+            geo::Rect::new(
+                (a.min().x.min(r.min().x), a.min().y.min(r.min().y)),
+                (a.max().x.max(r.max().x), a.max().y.max(r.max().y)),
+            )
+        });
+    let spatial =
+        bbox.map(|r| json!({"bbox": [[r.min().x, r.min().y, r.max().x, r.max().y]], "crs": CRS84}));
+    json!({
+        "id": id,
+        "title": format!("{zh} {en}"),
+        "description": format!("Tier {level} units: code, name, parent, households, area."),
+        "itemType": "feature",
+        "crs": [CRS84],
+        "extent": {"spatial": spatial},
+        "links": [
+            link(format!("{b}/collections/{id}"), "self", "application/json", "this collection"),
+            link(format!("{b}/collections/{id}/items"), "items", "application/geo+json", "its units"),
+        ],
+    })
+}
+
+/// The collections: one per tier.
+pub async fn collections(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    c: Caller,
+) -> Result<Response, ApiError> {
+    let snap = st.snapshot()?;
+    let model = &snap.grids.model;
+    let scope = Scope::of(c.user(), model);
+    let b = base(&headers);
+    let all: Vec<Value> = (1..=3).map(|l| collection(&b, model, &scope, l)).collect();
+    Ok(json_body(json!({
+        "links": [link(format!("{b}/collections"), "self", "application/json", "this document")],
+        "collections": all,
+    })))
+}
+
+/// One collection.
+pub async fn one_collection(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    c: Caller,
+    P(id): P<String>,
+) -> Result<Response, ApiError> {
+    let level = tier_of(&id)?;
+    let snap = st.snapshot()?;
+    let model = &snap.grids.model;
+    let scope = Scope::of(c.user(), model);
+    Ok(json_body(collection(&base(&headers), model, &scope, level)))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ItemsQuery {
+    /// minLon,minLat,maxLon,maxLat (CRS84): units whose bounding box meets it.
+    pub bbox: Option<String>,
+    /// Items per page, 1-10000 (default 10).
+    pub limit: Option<usize>,
+    /// Items skipped (paging; the `next` link carries it).
+    pub offset: Option<usize>,
+    /// Output format: only `json` (GeoJSON) is served.
+    pub f: Option<String>,
+}
+
+fn parse_bbox(s: &str) -> Result<[f64; 4], ApiError> {
+    let v: Vec<f64> = s
+        .split(',')
+        .map(|x| x.trim().parse::<f64>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| ApiError::BadRequest(format!("bbox {s:?}: four numbers expected")))?;
+    match v.as_slice() {
+        [a, b, c, d] if a <= c && b <= d => Ok([*a, *b, *c, *d]),
+        [_, _, _, _] => Err(ApiError::BadRequest(format!(
+            "bbox {s:?}: the minimum corner must come first"
+        ))),
+        _ => Err(ApiError::BadRequest(format!(
+            "bbox {s:?}: four numbers expected (minLon,minLat,maxLon,maxLat)"
+        ))),
+    }
+}
+
+/// One unit as a Feature with its code as id.
+fn feature(model: &GridModel, i: usize) -> Value {
+    let u = model.unit(i);
+    json!({
+        "type": "Feature",
+        "id": u.code,
+        "geometry": geojson::Geometry::new(geojson::GeometryValue::from(&u.geometry)),
+        "properties": props(model, u, i),
+    })
+}
+
+/// A page of a collection's items.
+pub async fn items(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    c: Caller,
+    P(id): P<String>,
+    Q(q): Q<ItemsQuery>,
+) -> Result<Response, ApiError> {
+    let level = tier_of(&id)?;
+    if q.f
+        .as_deref()
+        .is_some_and(|f| f != "json" && f != "geojson")
+    {
+        return Err(ApiError::BadRequest(format!(
+            "f={:?}: only json (GeoJSON) is served",
+            q.f.unwrap_or_default()
+        )));
+    }
+    let limit = q.limit.unwrap_or(LIMIT);
+    if !(1..=LIMIT_MAX).contains(&limit) {
+        return Err(ApiError::BadRequest(format!(
+            "limit {limit}: 1 to {LIMIT_MAX}"
+        )));
+    }
+    let bbox = q.bbox.as_deref().map(parse_bbox).transpose()?;
+    let offset = q.offset.unwrap_or(0);
+    let b = base(&headers);
+    let snap = st.snapshot()?;
+    let body = st
+        .blocking(move || {
+            let model = &snap.grids.model;
+            let scope = Scope::of(c.user(), model);
+            let matched: Vec<usize> = model
+                .level(level)
+                .filter(|&i| scope.total(i))
+                .filter(|&i| {
+                    bbox.is_none_or(|[x0, y0, x1, y1]| {
+                        model.unit(i).geometry.bounding_rect().is_some_and(|r| {
+                            r.min().x <= x1 && r.max().x >= x0 && r.min().y <= y1 && r.max().y >= y0
+                        })
+                    })
+                })
+                .collect();
+            let page: Vec<Value> = matched
+                .iter()
+                .skip(offset)
+                .take(limit)
+                .map(|&i| feature(model, i))
+                .collect();
+            let keep = |o: usize| {
+                let mut s = format!("{b}/collections/{id}/items?limit={limit}&offset={o}");
+                if let Some(bb) = &q.bbox {
+                    s.push_str("&bbox=");
+                    s.push_str(&urlencoding(bb));
+                }
+                s
+            };
+            let mut links = vec![link(
+                keep(offset),
+                "self",
+                "application/geo+json",
+                "this page",
+            )];
+            if offset + page.len() < matched.len() {
+                links.push(link(
+                    keep(offset + limit),
+                    "next",
+                    "application/geo+json",
+                    "next page",
+                ));
+            }
+            if offset > 0 {
+                links.push(link(
+                    keep(offset.saturating_sub(limit)),
+                    "prev",
+                    "application/geo+json",
+                    "previous page",
+                ));
+            }
+            Ok(json!({
+                "type": "FeatureCollection",
+                "numberMatched": matched.len(),
+                "numberReturned": page.len(),
+                "timeStamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                "links": links,
+                "features": page,
+            })
+            .to_string())
+        })
+        .await?;
+    Ok(geojson(body))
+}
+
+/// Commas and other reserved characters of a repeated query value.
+fn urlencoding(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z' | b'-' | b'.' | b'_' | b'~' | b',' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// One item by its unit code.
+pub async fn item(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    c: Caller,
+    P((id, code)): P<(String, String)>,
+) -> Result<Response, ApiError> {
+    let level = tier_of(&id)?;
+    let snap = st.snapshot()?;
+    let model = &snap.grids.model;
+    let i = Scope::of(c.user(), model).unit(model, &code)?;
+    if model.unit(i).level != level {
+        return Err(ApiError::no_unit(&code));
+    }
+    let mut f = feature(model, i);
+    let b = base(&headers);
+    f["links"] = json!([
+        link(
+            format!("{b}/collections/{id}/items/{code}"),
+            "self",
+            "application/geo+json",
+            "this unit"
+        ),
+        link(
+            format!("{b}/collections/{id}"),
+            "collection",
+            "application/json",
+            "its collection"
+        ),
+    ]);
+    Ok(geojson(f.to_string()))
+}
