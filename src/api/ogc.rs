@@ -19,7 +19,7 @@ use super::error::ApiError;
 use super::extract::{P, Q};
 use super::scope::Scope;
 use super::state::AppState;
-use super::units::props;
+use super::units::{props, rounded};
 use crate::grid::GridModel;
 
 const CRS84: &str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
@@ -193,7 +193,7 @@ fn feature(model: &GridModel, i: usize) -> Value {
     json!({
         "type": "Feature",
         "id": u.code,
-        "geometry": geojson::Geometry::new(geojson::GeometryValue::from(&u.geometry)),
+        "geometry": geojson::Geometry::new(geojson::GeometryValue::from(&rounded(&u.geometry))),
         "properties": props(model, u, i),
     })
 }

@@ -44,6 +44,13 @@ pub fn props(model: &GridModel, u: &Unit, index: usize) -> serde_json::Value {
     })
 }
 
+/// `g` with coordinates rounded to 7 decimals (about 1 cm), as RFC 7946
+/// §11.2 advises: more digits only make the document longer.
+pub fn rounded(g: &geo::MultiPolygon<f64>) -> geo::MultiPolygon<f64> {
+    use geo::MapCoords;
+    g.map_coords(|c| geo::coord! { x: (c.x * 1e7).round() / 1e7, y: (c.y * 1e7).round() / 1e7 })
+}
+
 /// Douglas-Peucker tolerance in degrees: half a 256-px tile pixel at `zoom`.
 fn tolerance(zoom: u8) -> f64 {
     360.0 / (256.0 * 2f64.powi(i32::from(zoom.min(24)))) / 2.0
@@ -72,8 +79,9 @@ fn features(st: &AppState, snap: &Snapshot, level: u8, zoom: Option<u8>) -> Arc<
                 Some(z) => u.geometry.simplify(tolerance(z)),
                 None => u.geometry.clone(),
             };
-            let g = Geometry::new(GeometryValue::from(&geom));
-            json!({"type": "Feature", "properties": props(model, u, i), "geometry": g}).to_string()
+            let g = Geometry::new(GeometryValue::from(&rounded(&geom)));
+            json!({"type": "Feature", "id": u.code, "properties": props(model, u, i), "geometry": g})
+                .to_string()
         })
         .collect();
     let built = Arc::new(built);

@@ -195,6 +195,17 @@ async fn every_read_endpoint_answers_the_contract_shapes() {
     for k in ["code", "name", "level", "parent", "households", "area_km2"] {
         assert!(props.get(k).is_some(), "{k} missing");
     }
+    // RFC 7946 §11.2: the unit code is the feature id, and no coordinate
+    // carries more than 7 decimals.
+    assert_eq!(units["features"][0]["id"], props["code"]);
+    let ring = &units["features"][0]["geometry"]["coordinates"][0][0];
+    for xy in ring.as_array().unwrap() {
+        for v in xy.as_array().unwrap() {
+            let text = v.to_string();
+            let decimals = text.split_once('.').map_or(0, |(_, d)| d.len());
+            assert!(decimals <= 7, "{text} has {decimals} decimals");
+        }
+    }
     let one = get(&e.app, &format!("/api/v1/units/{}", c.village), &t)
         .await
         .json();
