@@ -43,7 +43,7 @@ METRICS = [
 
 #: Milestone columns of a case (service: columns::FLOW): when it first reached each step.
 FLOW = ["accepted_at", "dispatched_at", "handled_at", "returned_at", "reworked_at",
-        "extended_at", "escalated_at"]
+        "extended_at", "escalated_at", "suspended_at", "resumed_at"]
 
 #: Tier of the grids (网格).
 GRID_LEVEL = 3
@@ -149,6 +149,11 @@ def tier_metrics(events: DataFrame, units: DataFrame, level: int,
     if "state" in events.columns:
         changed = F.coalesce(F.unix_micros(F.col("updated_at")), occ)
         suspended = F.coalesce(F.col("state") == "suspended", F.lit(False)) & (changed <= end_us)
+        if "suspended_at" in events.columns:
+            # Or in its first suspension then: entered by the end, left after it.
+            first, resumed = (F.unix_micros(F.col(c)) for c in ("suspended_at", "resumed_at"))
+            suspended = suspended | F.coalesce(
+                (first <= end_us) & resumed.isNotNull() & (resumed > end_us), F.lit(False))
     else:
         suspended = F.lit(False)
     due_closure = issue & ~suspended & (closed | (due.isNotNull() & (due <= end_us)))

@@ -53,10 +53,14 @@ pub const REWORKED_AT: &str = "reworked_at";
 pub const EXTENDED_AT: &str = "extended_at";
 /// Issue: first escalated above the village, 上报上级 (Datetime µs holding UTC, nullable).
 pub const ESCALATED_AT: &str = "escalated_at";
+/// Issue: first entered suspension, 挂账/缓办 (Datetime µs holding UTC, nullable).
+pub const SUSPENDED_AT: &str = "suspended_at";
+/// Issue: first left that suspension, 恢复办理 (Datetime µs holding UTC, nullable).
+pub const RESUMED_AT: &str = "resumed_at";
 /// Issue: actually solved, as last reported, 实际解决 (Boolean, nullable).
 pub const SOLVED: &str = "solved";
 /// The milestone time columns, in the order of `ingest::state::Flow::times`.
-pub const FLOW: [&str; 7] = [
+pub const FLOW: [&str; 9] = [
     ACCEPTED_AT,
     DISPATCHED_AT,
     HANDLED_AT,
@@ -64,6 +68,8 @@ pub const FLOW: [&str; 7] = [
     REWORKED_AT,
     EXTENDED_AT,
     ESCALATED_AT,
+    SUSPENDED_AT,
+    RESUMED_AT,
 ];
 /// Code of the tier-1 unit (township/street) holding the event (String, nullable).
 pub const TIER1: &str = "tier1";
@@ -84,7 +90,7 @@ pub fn tier(level: u8) -> &'static str {
 }
 
 /// Every column of the joined frame, in order.
-pub const ALL: [&str; 28] = [
+pub const ALL: [&str; 30] = [
     ID,
     KIND,
     OCCURRED_AT,
@@ -112,6 +118,8 @@ pub const ALL: [&str; 28] = [
     REWORKED_AT,
     EXTENDED_AT,
     ESCALATED_AT,
+    SUSPENDED_AT,
+    RESUMED_AT,
     SOLVED,
 ];
 

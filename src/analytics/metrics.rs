@@ -515,7 +515,7 @@ struct Times {
     susp: Int64Chunked,
     resolved: BooleanChunked,
     /// Milestones, in the order of [`p::FLOW_US`].
-    flow: [Int64Chunked; 7],
+    flow: [Int64Chunked; 9],
     solved: BooleanChunked,
     rated: BooleanChunked,
 }
@@ -528,25 +528,27 @@ const RET: usize = 3;
 const REW: usize = 4;
 const EXT: usize = 5;
 const ESC: usize = 6;
+const SUS: usize = 7;
+const RSM: usize = 8;
 
 impl Times {
     fn of(df: &DataFrame) -> Result<Times, AnalyticsError> {
         let flow = p::FLOW_US.map(|n| i64s(df, n));
-        let [a, b, cc, d, e, f, g] = flow;
+        let [a, b, cc, d, e, f, g, h, k] = flow;
         Ok(Times {
             occ: i64s(df, p::OCC_US)?,
             res: i64s(df, p::RES_US)?,
             due: i64s(df, p::DUE_US)?,
             susp: i64s(df, p::SUSP_US)?,
             resolved: df.column(p::IS_RESOLVED)?.bool()?.rechunk().into_owned(),
-            flow: [a?, b?, cc?, d?, e?, f?, g?],
+            flow: [a?, b?, cc?, d?, e?, f?, g?, h?, k?],
             solved: df.column(p::SOLVED)?.bool()?.rechunk().into_owned(),
             rated: df.column(p::RATED)?.bool()?.rechunk().into_owned(),
         })
     }
 
     /// The milestone views, by position in [`p::FLOW_US`].
-    fn flow_views(&self) -> [View<'_, i64>; 7] {
+    fn flow_views(&self) -> [View<'_, i64>; 9] {
         std::array::from_fn(|t| view(&self.flow[t]))
     }
 
@@ -621,7 +623,11 @@ fn add_lifecycle(
         // 应结案 as of the window end: closed by it (a closing time after
         // it is still open then), or due by it, and not suspended then.
         let closed = resolved && res.is_none_or(|r| r <= end_us);
-        let suspended = susp.get(row).is_some_and(|s| s <= end_us);
+        // Suspended then: in its current suspension, or in its first one
+        // (entered by the end, left after it).
+        let suspended = susp.get(row).is_some_and(|s| s <= end_us)
+            || (flow[SUS].get(row).is_some_and(|s| s <= end_us)
+                && flow[RSM].get(row).is_some_and(|r| r > end_us));
         let deadline = due.get(row);
         // A milestone counts when it was reached by the window end.
         let by_end = |t: usize| flow[t].get(row).filter(|&x| x <= end_us);
@@ -890,9 +896,17 @@ pub fn lifecycle_lazy(
     let hours = when(timed.clone().and(res.clone().gt_eq(occ.clone())))
         .then((res.clone() - occ).cast(DataType::Float64) / lit(3_600_000_000.0))
         .otherwise(lit(NULL).cast(DataType::Float64));
+    let (first, resumed) = (col(p::FLOW_US[SUS]), col(p::FLOW_US[RSM]));
     let suspended = col(p::SUSP_US)
         .is_not_null()
-        .and(col(p::SUSP_US).lt_eq(lit(end_us)));
+        .and(col(p::SUSP_US).lt_eq(lit(end_us)))
+        .or(first
+            .clone()
+            .is_not_null()
+            .and(first.lt_eq(lit(end_us)))
+            .and(resumed.clone().is_not_null())
+            .and(resumed.gt(lit(end_us))))
+        .fill_null(false);
     let due_closure = suspended
         .not()
         .and(closed.clone().or(due.clone().lt_eq(lit(end_us))));

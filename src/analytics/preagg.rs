@@ -67,7 +67,7 @@ pub mod col_names {
     /// Whether the issue is resolved (issue table).
     pub const IS_RESOLVED: &str = "is_resolved";
     /// Milestone times in µs, in the order of `columns::FLOW` (issue table).
-    pub const FLOW_US: [&str; 7] = [
+    pub const FLOW_US: [&str; 9] = [
         "accepted_us",
         "dispatched_us",
         "handled_us",
@@ -75,6 +75,8 @@ pub mod col_names {
         "reworked_us",
         "extended_us",
         "escalated_us",
+        "suspended_first_us",
+        "resumed_us",
     ];
     /// Whether the issue was actually solved, as last reported (issue table, nullable).
     pub const SOLVED: &str = "solved";

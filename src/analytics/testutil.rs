@@ -276,7 +276,7 @@ pub fn big(
         vec![],
     );
     let (mut t1, mut t2, mut t3) = (vec![], vec![], vec![]);
-    let mut flow: [Vec<Option<i64>>; 7] = Default::default();
+    let mut flow: [Vec<Option<i64>>; c::FLOW.len()] = Default::default();
     let mut solved: Vec<Option<bool>> = vec![];
     for _ in 0..n {
         let r = next();
@@ -327,6 +327,15 @@ pub fn big(
         flow[4].push(flag(32, 11).filter(|_| resolved));
         flow[5].push(flag(36, 7));
         flow[6].push(flag(40, 17));
+        // Suspended now since the day after the report, or (some closed
+        // ones) suspended a while and resumed before closing.
+        let was = flag(48, 6).filter(|_| resolved);
+        flow[7].push(if suspended {
+            changed.last().copied().flatten()
+        } else {
+            was
+        });
+        flow[8].push(was.map(|s| s + ((q >> 50) % 20 + 1) as i64 * 24 * hour));
         solved.push((resolved && (q >> 44) % 3 != 0).then_some((q >> 46) % 5 != 0));
     }
     let dt = |v: Vec<Option<i64>>, name: &str| {

@@ -76,7 +76,9 @@ fn json_body(v: Value) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], v.to_string()).into_response()
 }
 
-/// Landing page: the links to the API's parts.
+/// OGC API - Features landing page: the links to its parts.
+#[utoipa::path(get, path = "/ogc", operation_id = "ogc_landing",
+    responses((status = 200, content_type = "application/json", description = "landing page")), security(("bearer" = [])))]
 pub async fn landing(headers: HeaderMap, _c: Caller) -> Response {
     let b = base(&headers);
     json_body(json!({
@@ -92,6 +94,8 @@ pub async fn landing(headers: HeaderMap, _c: Caller) -> Response {
 }
 
 /// The conformance classes implemented.
+#[utoipa::path(get, path = "/ogc/conformance", operation_id = "ogc_conformance",
+    responses((status = 200, content_type = "application/json", description = "conformsTo")), security(("bearer" = [])))]
 pub async fn conformance(_c: Caller) -> Response {
     json_body(json!({ "conformsTo": CONFORMS }))
 }
@@ -127,6 +131,8 @@ fn collection(b: &str, model: &GridModel, scope: &Scope, level: u8) -> Value {
 }
 
 /// The collections: one per tier.
+#[utoipa::path(get, path = "/ogc/collections", operation_id = "ogc_collections",
+    responses((status = 200, content_type = "application/json", description = "collections")), security(("bearer" = [])))]
 pub async fn collections(
     State(st): State<AppState>,
     headers: HeaderMap,
@@ -144,6 +150,10 @@ pub async fn collections(
 }
 
 /// One collection.
+#[utoipa::path(get, path = "/ogc/collections/{id}", operation_id = "ogc_collection",
+    params(("id" = String, Path, description = "tier1, tier2 or tier3")),
+    responses((status = 200, content_type = "application/json", description = "collection"), (status = 404, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
 pub async fn one_collection(
     State(st): State<AppState>,
     headers: HeaderMap,
@@ -199,6 +209,10 @@ fn feature(model: &GridModel, i: usize) -> Value {
 }
 
 /// A page of a collection's items.
+#[utoipa::path(get, path = "/ogc/collections/{id}/items", operation_id = "ogc_items",
+    params(("id" = String, Path, description = "tier1, tier2 or tier3"), ItemsQuery),
+    responses((status = 200, content_type = "application/geo+json", description = "FeatureCollection"), (status = 400, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
 pub async fn items(
     State(st): State<AppState>,
     headers: HeaderMap,
@@ -304,6 +318,10 @@ fn urlencoding(s: &str) -> String {
 }
 
 /// One item by its unit code.
+#[utoipa::path(get, path = "/ogc/collections/{id}/items/{fid}", operation_id = "ogc_item",
+    params(("id" = String, Path, description = "tier1, tier2 or tier3"), ("fid" = String, Path, description = "unit code")),
+    responses((status = 200, content_type = "application/geo+json", description = "Feature"), (status = 404, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
 pub async fn item(
     State(st): State<AppState>,
     headers: HeaderMap,

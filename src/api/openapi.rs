@@ -5,7 +5,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{analysis, auth, export, ingest, issues, map, ops, units};
+use super::{analysis, auth, export, ingest, issues, map, ogc, ops, units};
 
 struct Bearer;
 
@@ -33,6 +33,7 @@ impl Modify for Bearer {
         ingest::ingest,
         ingest::updates,
         ops::healthz, ops::readyz, ops::metrics,
+        ogc::landing, ogc::conformance, ogc::collections, ogc::one_collection, ogc::items, ogc::item,
         document,
     ),
     components(schemas(super::error::ErrorBody)),

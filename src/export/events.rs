@@ -36,7 +36,7 @@ pub const ISO_WEEK: &str = "iso_week";
 const MONTH_KEY: &str = "month_key";
 
 /// Columns of an event export, in order (geometry and bbox follow in GeoParquet).
-pub const COLUMNS: [&str; 32] = [
+pub const COLUMNS: [&str; 34] = [
     c::ID,
     c::KIND,
     c::OCCURRED_AT,
@@ -68,6 +68,8 @@ pub const COLUMNS: [&str; 32] = [
     c::REWORKED_AT,
     c::EXTENDED_AT,
     c::ESCALATED_AT,
+    c::SUSPENDED_AT,
+    c::RESUMED_AT,
     c::SOLVED,
 ];
 

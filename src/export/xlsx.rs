@@ -54,6 +54,8 @@ const COLUMNS_ZH: &[(&str, &str)] = &[
     ("reworked_at", "返工时间"),
     ("extended_at", "延期时间"),
     ("escalated_at", "上报上级时间"),
+    ("suspended_at", "挂账时间"),
+    ("resumed_at", "恢复办理时间"),
     ("solved", "实际解决"),
     ("tier1", "乡镇/街道"),
     ("tier2", "村/社区"),

@@ -183,6 +183,12 @@ pub struct Flow {
     pub extended_at: Option<i64>,
     /// First escalated above the village (上报上级).
     pub escalated_at: Option<i64>,
+    /// First entered suspension (挂账, 缓办).
+    pub suspended_at: Option<i64>,
+    /// First left that suspension for another state: with `suspended_at`
+    /// the case's first suspension, so "suspended at T" is known for a
+    /// case suspended then and resumed since.
+    pub resumed_at: Option<i64>,
     /// Whether the problem was actually solved, as the latest report says (实际解决).
     pub solved: Option<bool>,
 }
@@ -223,6 +229,11 @@ impl Flow {
         if state == "returned" {
             earliest(&mut self.returned_at, at);
         }
+        if state == "suspended" {
+            earliest(&mut self.suspended_at, at);
+        } else if self.suspended_at.is_some_and(|s| s < at) {
+            earliest(&mut self.resumed_at, at);
+        }
     }
 
     /// The deadline moved from `before` to `after` at `at`: a later one is an extension.
@@ -247,12 +258,14 @@ impl Flow {
             reworked_at: min(self.reworked_at, other.reworked_at),
             extended_at: min(self.extended_at, other.extended_at),
             escalated_at: min(self.escalated_at, other.escalated_at),
+            suspended_at: min(self.suspended_at, other.suspended_at),
+            resumed_at: min(self.resumed_at, other.resumed_at),
             solved: self.solved.or(other.solved),
         }
     }
 
     /// The milestone times in the order of [`crate::columns::FLOW`].
-    pub fn times(&self) -> [Option<i64>; 7] {
+    pub fn times(&self) -> [Option<i64>; 9] {
         [
             self.accepted_at,
             self.dispatched_at,
@@ -261,11 +274,13 @@ impl Flow {
             self.reworked_at,
             self.extended_at,
             self.escalated_at,
+            self.suspended_at,
+            self.resumed_at,
         ]
     }
 
     /// The inverse of [`Flow::times`].
-    pub fn from_times(t: [Option<i64>; 7], solved: Option<bool>) -> Flow {
+    pub fn from_times(t: [Option<i64>; 9], solved: Option<bool>) -> Flow {
         Flow {
             accepted_at: t[0],
             dispatched_at: t[1],
@@ -274,6 +289,8 @@ impl Flow {
             reworked_at: t[4],
             extended_at: t[5],
             escalated_at: t[6],
+            suspended_at: t[7],
+            resumed_at: t[8],
             solved,
         }
     }

@@ -232,8 +232,8 @@ impl Case {
 
 const CASE_COLS: &str = "seq, occurred_at, lon, lat, category, state, resolved_at, deadline, \
     satisfaction, source, cleared, household_hash, visitor_hash, updated_at, base, \
-    accepted_at, dispatched_at, handled_at, returned_at, reworked_at, extended_at, escalated_at, solved, \
-    outcome, tier1, tier2, tier3";
+    accepted_at, dispatched_at, handled_at, returned_at, reworked_at, extended_at, escalated_at, \
+    suspended_at, resumed_at, solved, outcome, tier1, tier2, tier3";
 
 /// Statements built once from the column lists (a `format!` per row showed in profiles).
 static READ_CASE: LazyLock<String> =
@@ -269,7 +269,7 @@ fn read_case(c: &Connection, kind: Kind, id: &str) -> rusqlite::Result<Option<Ca
             updated_at: r.get(13)?,
             flow: Flow::from_times(
                 std::array::from_fn(|i| r.get(15 + i).ok().flatten()),
-                r.get(22)?,
+                r.get(24)?,
             ),
         };
         let base: Option<String> = r.get(14)?;
@@ -277,7 +277,7 @@ fn read_case(c: &Connection, kind: Kind, id: &str) -> rusqlite::Result<Option<Ca
         let base = base
             .and_then(|b| serde_json::from_str::<BaseRow>(&b).ok())
             .map_or_else(|| current.clone().with_version_flow(), |b| b.onto(&current));
-        let outcome: String = r.get(23)?;
+        let outcome: String = r.get(25)?;
         Ok(Case {
             seq: r.get(0)?,
             current,
@@ -285,7 +285,7 @@ fn read_case(c: &Connection, kind: Kind, id: &str) -> rusqlite::Result<Option<Ca
             base_stored,
             located: (
                 Outcome::parse(&outcome).unwrap_or(Outcome::Rejected),
-                [r.get(24)?, r.get(25)?, r.get(26)?],
+                [r.get(26)?, r.get(27)?, r.get(28)?],
             ),
         })
     })
@@ -395,7 +395,7 @@ fn write_case(
          resolved_at = ?7, deadline = ?8, satisfaction = ?9, source = ?10, cleared = ?11, updated_at = ?12, \
          base = CASE WHEN ?28 THEN ?13 ELSE base END, tier1 = ?14, tier2 = ?15, tier3 = ?16, outcome = ?17, grid_version = ?18, \
          accepted_at = ?20, dispatched_at = ?21, handled_at = ?22, returned_at = ?23, reworked_at = ?24, \
-         extended_at = ?25, escalated_at = ?26, solved = ?27 WHERE seq = ?19",
+         extended_at = ?25, escalated_at = ?26, solved = ?27, suspended_at = ?29, resumed_at = ?30 WHERE seq = ?19",
     )?
     .execute(params![
         current.occurred_at,
@@ -426,6 +426,8 @@ fn write_case(
         current.flow.escalated_at,
         current.flow.solved,
         base_json.is_some(),
+        current.flow.suspended_at,
+        current.flow.resumed_at,
     ])?;
     // Which rows changed after a given count: a restart patches its frame
     // snapshot with them instead of reading every row.
@@ -464,8 +466,9 @@ fn located_at<'a>(e: &'a Event, hit: &'a (Outcome, [Option<String>; 3])) -> Loca
 
 const INSERT: &str = "INSERT OR IGNORE INTO events(kind, id, occurred_at, lon, lat, category, status, state, resolved_at, \
     deadline, satisfaction, source, cleared, household_hash, visitor_hash, updated_at, tier1, tier2, tier3, outcome, grid_version, \
-    accepted_at, dispatched_at, handled_at, writer) \
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)";
+    accepted_at, dispatched_at, handled_at, writer, returned_at, reworked_at, escalated_at, suspended_at) \
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, \
+    ?26, ?27, ?28, ?29)";
 
 fn apply_rows(
     c: &mut Connection,
@@ -506,6 +509,10 @@ fn apply_rows(
             e.flow.dispatched_at,
             e.flow.handled_at,
             writer,
+            e.flow.returned_at,
+            e.flow.reworked_at,
+            e.flow.escalated_at,
+            e.flow.suspended_at,
         ])?;
         if n == 1 {
             if pending > 0 && e.kind == Kind::Issue && waits(&tx, &e.id)? {

@@ -30,7 +30,7 @@ struct Builders {
     outcome: Vec<String>,
     state: Vec<Option<String>>,
     updated_at: Vec<Option<i64>>,
-    flow: [Vec<Option<i64>>; 7],
+    flow: [Vec<Option<i64>>; c::FLOW.len()],
     solved: Vec<Option<bool>>,
 }
 
@@ -111,7 +111,8 @@ impl Store {
             let mut st = conn.prepare(&format!(
                 "SELECT seq, id, kind, occurred_at, lon, lat, category, status, resolved_at, deadline, satisfaction, \
                  source, cleared, household_hash, visitor_hash, tier1, tier2, tier3, outcome, state, updated_at, \
-                 accepted_at, dispatched_at, handled_at, returned_at, reworked_at, extended_at, escalated_at, solved FROM events \
+                 accepted_at, dispatched_at, handled_at, returned_at, reworked_at, extended_at, escalated_at, \
+                 suspended_at, resumed_at, solved FROM events \
                  WHERE {filter} ORDER BY seq"
             ))?;
             let n = st.parameter_count();
@@ -141,7 +142,7 @@ impl Store {
                 for (i, f) in b.flow.iter_mut().enumerate() {
                     f.push(r.get(21 + i)?);
                 }
-                b.solved.push(r.get(28)?);
+                b.solved.push(r.get(21 + c::FLOW.len())?);
             }
             Ok((b, last))
         })?;

@@ -52,6 +52,8 @@ CREATE TABLE IF NOT EXISTS events (
     reworked_at    INTEGER,
     extended_at    INTEGER,
     escalated_at   INTEGER,
+    suspended_at   INTEGER,
+    resumed_at     INTEGER,
     solved         INTEGER,
     writer         TEXT,
     tier1          TEXT,
@@ -135,7 +137,7 @@ pub fn upgrade(c: &rusqlite::Connection) -> rusqlite::Result<()> {
         .iter()
         .map(|col| format!("ALTER TABLE events ADD COLUMN {col} INTEGER; "))
         .collect();
-    let steps: [(&str, &str, String); 5] = [
+    let steps: [(&str, &str, String); 6] = [
         (
             "audit",
             "n",
@@ -169,6 +171,15 @@ pub fn upgrade(c: &rusqlite::Connection) -> rusqlite::Result<()> {
             "ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0".into(),
         ),
         ("events", "writer", "ALTER TABLE events ADD COLUMN writer TEXT".into()),
+        // The first suspension of a case (`Flow::suspended_at`): cases
+        // stored before get theirs when they next move.
+        (
+            "events",
+            "resumed_at",
+            "ALTER TABLE events ADD COLUMN suspended_at INTEGER; \
+             ALTER TABLE events ADD COLUMN resumed_at INTEGER;"
+                .into(),
+        ),
     ];
     for (table, column, sql) in steps {
         if !has_column(c, table, column)? {

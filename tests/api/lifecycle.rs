@@ -291,6 +291,59 @@ async fn a_case_closed_in_april_is_in_marchs_backlog_and_not_aprils() {
     assert_eq!((march, april), (Some(1.0), Some(0.0)));
 }
 
+/// A case suspended (挂账) in March and resumed in April was suspended at
+/// the end of March: it is not in March's 应结案, though it is closed now.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_case_suspended_at_the_window_end_is_not_due_though_resumed_since() {
+    let e = super::support::env();
+    let t = login(&e.app, "admin").await;
+    let due = |id: &str, occurred: &str| {
+        let mut i = issue(id, "reported", occurred);
+        i["deadline"] = json!("2020-03-20T18:00:00+08:00");
+        i
+    };
+    let r = post_json(
+        &e.app,
+        "/api/v1/events",
+        Some(&t),
+        json!([
+            due("SUSP-1", "2020-03-02T09:00:00+08:00"),
+            due("SUSP-2", "2020-03-03T09:00:00+08:00")
+        ]),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let r = updates(
+        &e,
+        &t,
+        json!([
+            step("SUSP-1", "s", "2020-03-10T09:00:00+08:00", "挂账"),
+            step("SUSP-1", "r", "2020-04-05T09:00:00+08:00", "处置中"),
+            step("SUSP-1", "c", "2020-04-10T09:00:00+08:00", "结案"),
+            step("SUSP-2", "c", "2020-03-25T09:00:00+08:00", "结案"),
+        ]),
+    )
+    .await;
+    assert_eq!(r["updated"], 4, "{r}");
+    let grid = grid_of(&e, &t, "SUSP-1").await;
+    assert_eq!(grid, grid_of(&e, &t, "SUSP-2").await);
+    // March: only SUSP-2 is due, and it is closed.
+    let march = "from=2020-03-01&to=2020-04-01";
+    assert_eq!(kpi(&e, &t, &grid, march, "closure_rate").await, Some(1.0));
+    // As of 15 April (resumed on the 5th, closed on the 10th) both count.
+    let to_april = "from=2020-03-01&to=2020-04-16";
+    assert_eq!(
+        kpi(&e, &t, &grid, to_april, "closure_rate").await,
+        Some(1.0)
+    );
+    // As of 6 April SUSP-1 is resumed but open: due, and not closed.
+    let to_april_7 = "from=2020-03-01&to=2020-04-07";
+    assert_eq!(
+        kpi(&e, &t, &grid, to_april_7, "closure_rate").await,
+        Some(0.5)
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn whole_rows_sent_again_follow_updated_at() {
     let e = super::support::env();
