@@ -19,7 +19,7 @@ use super::error::ApiError;
 use super::extract::{P, Q};
 use super::scope::Scope;
 use super::state::AppState;
-use super::units::{props, rounded};
+use super::units::features;
 use crate::grid::GridModel;
 
 const CRS84: &str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
@@ -197,17 +197,6 @@ fn parse_bbox(s: &str) -> Result<[f64; 4], ApiError> {
     }
 }
 
-/// One unit as a Feature with its code as id.
-fn feature(model: &GridModel, i: usize) -> Value {
-    let u = model.unit(i);
-    json!({
-        "type": "Feature",
-        "id": u.code,
-        "geometry": geojson::Geometry::new(geojson::GeometryValue::from(&rounded(&u.geometry))),
-        "properties": props(model, u, i),
-    })
-}
-
 /// A page of a collection's items.
 #[utoipa::path(get, path = "/ogc/collections/{id}/items", operation_id = "ogc_items",
     params(("id" = String, Path, description = "tier1, tier2 or tier3"), ItemsQuery),
@@ -240,9 +229,12 @@ pub async fn items(
     let offset = q.offset.unwrap_or(0);
     let b = base(&headers);
     let snap = st.snapshot()?;
+    let st2 = st.clone();
     let body = st
         .blocking(move || {
             let model = &snap.grids.model;
+            // The units' Features as the map's tiers serve them, full detail.
+            let feats = features(&st2, &snap, level, None);
             let scope = Scope::of(c.user(), model);
             let matched: Vec<usize> = model
                 .level(level)
@@ -255,17 +247,20 @@ pub async fn items(
                     })
                 })
                 .collect();
-            let page: Vec<Value> = matched
+            let page: Vec<&str> = matched
                 .iter()
                 .skip(offset)
                 .take(limit)
-                .map(|&i| feature(model, i))
+                .map(|&i| feats[i].as_str())
                 .collect();
             let keep = |o: usize| {
                 let mut s = format!("{b}/collections/{id}/items?limit={limit}&offset={o}");
                 if let Some(bb) = &q.bbox {
                     s.push_str("&bbox=");
-                    s.push_str(&urlencoding(bb));
+                    s.extend(percent_encoding::utf8_percent_encode(
+                        bb,
+                        percent_encoding::NON_ALPHANUMERIC,
+                    ));
                 }
                 s
             };
@@ -291,30 +286,26 @@ pub async fn items(
                     "previous page",
                 ));
             }
-            Ok(json!({
+            let head = json!({
                 "type": "FeatureCollection",
                 "numberMatched": matched.len(),
                 "numberReturned": page.len(),
                 "timeStamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                 "links": links,
-                "features": page,
             })
-            .to_string())
+            .to_string();
+            // The cached Feature strings go in as they are.
+            let mut out = String::with_capacity(
+                head.len() + page.iter().map(|f| f.len() + 1).sum::<usize>() + 16,
+            );
+            out.push_str(&head[..head.len() - 1]);
+            out.push_str(r#","features":["#);
+            out.push_str(&page.join(","));
+            out.push_str("]}");
+            Ok(out)
         })
         .await?;
     Ok(geojson(body))
-}
-
-/// Commas and other reserved characters of a repeated query value.
-fn urlencoding(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z' | b'-' | b'.' | b'_' | b'~' | b',' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// One item by its unit code.
@@ -335,7 +326,8 @@ pub async fn item(
     if model.unit(i).level != level {
         return Err(ApiError::no_unit(&code));
     }
-    let mut f = feature(model, i);
+    let mut f: Value = serde_json::from_str(&features(&st, &snap, level, None)[i])
+        .map_err(|e| ApiError::Internal(format!("unit feature: {e}")))?;
     let b = base(&headers);
     f["links"] = json!([
         link(

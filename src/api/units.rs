@@ -46,7 +46,7 @@ pub fn props(model: &GridModel, u: &Unit, index: usize) -> serde_json::Value {
 
 /// `g` with coordinates rounded to 7 decimals (about 1 cm), as RFC 7946
 /// §11.2 advises: more digits only make the document longer.
-pub fn rounded(g: &geo::MultiPolygon<f64>) -> geo::MultiPolygon<f64> {
+fn rounded(g: &geo::MultiPolygon<f64>) -> geo::MultiPolygon<f64> {
     use geo::MapCoords;
     g.map_coords(|c| geo::coord! { x: (c.x * 1e7).round() / 1e7, y: (c.y * 1e7).round() / 1e7 })
 }
@@ -56,8 +56,14 @@ fn tolerance(zoom: u8) -> f64 {
     360.0 / (256.0 * 2f64.powi(i32::from(zoom.min(24)))) / 2.0
 }
 
-/// One serialised Feature per unit of a level at a zoom, built once.
-fn features(st: &AppState, snap: &Snapshot, level: u8, zoom: Option<u8>) -> Arc<Vec<String>> {
+/// One serialised Feature per unit of a level at a zoom (`None`: full
+/// detail), built once: the map's tiers and the OGC API's items.
+pub(super) fn features(
+    st: &AppState,
+    snap: &Snapshot,
+    level: u8,
+    zoom: Option<u8>,
+) -> Arc<Vec<String>> {
     let z = zoom.unwrap_or(u8::MAX);
     let key = (level, z);
     if let Some(f) = st

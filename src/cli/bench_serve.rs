@@ -605,7 +605,7 @@ fn uncached(b: &ServeBench, token: &str) -> anyhow::Result<()> {
             "/api/v1/map?level={}&metric=event_count&from={m}&to={}&category={}",
             b.level,
             to(*m),
-            urlencode(cat)
+            percent_encoding::utf8_percent_encode(cat, percent_encoding::NON_ALPHANUMERIC)
         );
         let t = Instant::now();
         let (status, body) = send(&mut s, &b.addr, "GET", &path, Some(token), None, &[])?;
@@ -647,17 +647,6 @@ fn uncached(b: &ServeBench, token: &str) -> anyhow::Result<()> {
     println!("uncached map values (tier {}, {} distinct month x category): wangge p50 {:.1} ms, DuckDB p50 {:.1} ms: {:.2}x (target < 0.5)",
         b.level, pairs.len(), p50 * 1e3, d50 * 1e3, p50 / d50);
     Ok(())
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// Requests sent in order by one client: (path, JSON body).
