@@ -25,6 +25,7 @@ pub mod scope;
 pub mod server;
 mod state;
 pub mod throttle;
+mod tiles;
 mod units;
 
 use axum::extract::DefaultBodyLimit;
@@ -122,6 +123,10 @@ pub fn app(state: AppState) -> Router {
         .route("/collections/{id}/items/{fid}", get(ogc::item))
         .fallback(no_route)
         .method_not_allowed_fallback(no_method);
+    let tiles = Router::new()
+        .route("/{tier}/{z}/{x}/{y}", get(tiles::tile))
+        .fallback(no_route)
+        .method_not_allowed_fallback(no_method);
     let web = &state.config.server.web;
     let mut router = Router::new()
         .nest("/api/v1", api)
@@ -130,7 +135,8 @@ pub fn app(state: AppState) -> Router {
         .nest("/ogc", ogc)
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics));
+        .route("/metrics", get(ops::metrics))
+        .nest("/tiles", tiles);
     // Assets answer 404 when missing; only page paths fall back to index.html.
     for (prefix, dir) in &state.config.server.vendor {
         router = router.nest_service(prefix, ServeDir::new(dir));
@@ -167,6 +173,7 @@ fn compression() -> CompressionLayer<impl tower_http::compression::Predicate> {
                     || ct.starts_with("application/geo+json")
                     || ct.starts_with("application/javascript")
                     || ct.starts_with("text/")
+                    || ct.starts_with(tiles::MVT)
             })
     };
     CompressionLayer::new()

@@ -5,7 +5,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{analysis, auth, export, ingest, issues, map, ogc, ops, units};
+use super::{analysis, auth, export, ingest, issues, map, ogc, ops, tiles, units};
 
 struct Bearer;
 
@@ -26,7 +26,7 @@ impl Modify for Bearer {
         auth::login, auth::me, auth::logout,
         map::get_catalogue, map::categories, map::map, map::kpis, map::export,
         export::events, export::units, export::metrics,
-        units::list, units::one,
+        units::list, units::one, tiles::tile,
         analysis::trend, analysis::compare, analysis::hotspots,
         issues::list, issues::case, issues::services, issues::requests, issues::one, issues::create,
         issues::request_updates, issues::post_request_update, issues::export_updates,

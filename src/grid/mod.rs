@@ -7,12 +7,14 @@
 //! `geo::GeodesicArea`), in km² on units and m² in findings. Nothing here
 //! knows polars or HTTP.
 
+pub mod arcs;
 mod area;
 mod error;
 mod load;
 mod model;
 mod repair;
 mod report;
+pub mod tiles;
 pub mod topology;
 mod write;
 

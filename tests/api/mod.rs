@@ -11,6 +11,7 @@ mod lifecycle;
 mod scope;
 mod snapshot;
 pub(crate) mod support;
+mod tiles;
 
 use axum::http::StatusCode;
 use serde_json::json;
