@@ -76,6 +76,16 @@ export const catalogue = () => request('GET', '/catalogue').then((r) => (Array.i
 
 /** GeoJSON FeatureCollection of one tier, optionally under a parent. */
 export const units = (level, parent, zoom) => request('GET', '/units', { params: { level, parent, zoom } });
+/** Units of a tier without geometry (bbox, t1/t2 codes): the map draws them from /tiles. */
+export const unitBoxes = (level, parent) => request('GET', '/units', { params: { level, parent, geometry: 'bbox' } });
+
+/** Vector-tile URL template of a tier (the served grid version's tiles). */
+export const tileUrl = (level) => `${location.origin}/tiles/${level}/{z}/{x}/{y}.mvt`;
+
+/** The headers a request to the service needs (MapLibre's tile requests). */
+export function authHeaders() {
+  return token ? { Authorization: `Bearer ${token}` } : {};
+}
 export const unit = (code) => request('GET', `/units/${encodeURIComponent(code)}`);
 
 /** `w` is the window and filters: {from, to, kind, category}. */

@@ -70,7 +70,7 @@ async function start(user) {
   const [cat, cats, top] = await Promise.all([
     api.catalogue(),
     api.categories(),
-    isChief() ? Promise.resolve(null) : api.units(0).catch(() => null),
+    isChief() ? Promise.resolve(null) : api.unitBoxes(0).catch(() => null),
   ]);
   state.catalogue = cat;
   county = top?.features?.[0]?.properties || null;
@@ -80,7 +80,7 @@ async function start(user) {
   await openOnScope(user);
   if (!metricDef()) state.metric = cat[0]?.name;
   buildToolbar(cats);
-  umap = new UnitMap($('#map'), { onClick, onHover });
+  umap = new UnitMap($('#map'), { onClick, onHover, tileUrl: api.tileUrl, headers: api.authHeaders });
   on(onChange);
   window.addEventListener('resize', () => umap.resize());
   await refresh(new Set(['level']));
@@ -203,8 +203,8 @@ async function refresh(changed) {
       const [fc, around] = await Promise.all([fetchUnits(), neighbours(), breadcrumb()]);
       const v = values ? await values : null;
       if (v && mine === colourSeq) paintColours(v, fc, false);
-      await umap.setContext(around);
-      await umap.setUnits(fc);
+      await umap.setContext(around?.fc || null, around || {});
+      await umap.setUnits(fc, { level: state.level, filter: unitFilter(fc) });
       performance.mark('units-set');
       await umap.drawn;
       window.__firstIdleMs ??= performance.now();
@@ -233,8 +233,7 @@ function showError(e) {
 }
 
 async function fetchUnits() {
-  const zoom = state.level === 1 ? 9 : state.level === 2 ? 11 : state.parent ? 13 : 10;
-  const fc = await api.units(state.level, state.parent, zoom);
+  const fc = await api.unitBoxes(state.level, state.parent);
   performance.mark('units-fetched');
   if (isChief()) {
     const scope = new Set(state.user.scopes || []);
@@ -246,8 +245,21 @@ async function fetchUnits() {
 }
 
 /**
+ * Which units of the tier's tiles are drawn: those of `fc` (the tiles hold
+ * every unit the caller may see; the filter keeps the parent's).
+ */
+function unitFilter(fc) {
+  if (isChief()) return ['in', ['get', 'code'], ['literal', fc.features.map((f) => f.properties.code)]];
+  if (!state.parent) return null;
+  const p = fc.features[0]?.properties;
+  const tier = p ? [1, 2].find((l) => p[`t${l}`] === state.parent) : null;
+  return tier ? ['==', ['get', `t${tier}`], state.parent] : ['==', ['get', 'code'], ''];
+}
+
+/**
  * The units beside the one drilled into (its siblings), drawn greyed so that
  * a leader keeps their bearings; none at the top or for a grid chief.
+ * Returns { fc, level, filter } for the map.
  */
 async function neighbours() {
   if (!state.parent || isChief()) return null;
@@ -255,9 +267,11 @@ async function neighbours() {
     const u = await unitInfo(state.parent);
     const p = u.unit?.properties || u.unit;
     if (!p || !(p.level >= 1)) return null;
-    const fc = await api.units(p.level, p.level === 1 ? null : p.parent, p.level === 1 ? 9 : 11);
+    const fc = await api.unitBoxes(p.level, p.level === 1 ? null : p.parent);
     fc.features = fc.features.filter((f) => f.properties.code !== state.parent);
-    return fc;
+    const others = ['!=', ['get', 'code'], state.parent];
+    const filter = p.level === 1 ? others : ['all', ['==', ['get', 't1'], p.parent], others];
+    return { fc, level: p.level, filter };
   } catch {
     return null; // orientation only: the map works without it
   }
@@ -473,8 +487,9 @@ async function refreshSide() {
 
 /** A case picked in the side panel: on the map with a marker, its grid outlined. */
 async function locateCase(c) {
-  let grid = c.tier3 ? umap.features.get(c.tier3) || null : null;
-  if (!grid && c.tier3) grid = await gridFeature(c.tier3).catch(() => null);
+  // The drawn units carry no geometry (the tiles do): the grid's outline
+  // comes from its village's grids.
+  const grid = c.tier3 ? await gridFeature(c.tier3).catch(() => null) : null;
   await umap.locate(c.lon ?? NaN, c.lat ?? NaN, grid);
 }
 

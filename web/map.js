@@ -1,7 +1,10 @@
 // The MapLibre map: units of one tier as polygons with borders and Chinese
-// labels, coloured through feature state (class index per unit), hover and
-// click, fly-to. Knows nothing of the API: app.js hands it GeoJSON and
-// classes. Fonts come from the service (font-faces), never the internet.
+// labels, drawn from the service's vector tiles (layers `units` and
+// `labels`, feature ids promoted from the unit code), coloured through
+// feature state (class index per unit), hover and click, fly-to. Knows
+// nothing of the API: app.js hands it the tile URL of a tier, a filter, the
+// units (properties and bbox) and classes. Fonts come from the service
+// (font-faces), never the internet.
 
 import * as maplibregl from '/vendor/maplibre-gl/maplibre-gl.mjs';
 
@@ -23,13 +26,23 @@ export const HOT_COLOURS = {
 };
 export const LISA_COLOURS = { HH: '#d7191c', HL: '#fdae61', LH: '#abd9e9', LL: '#2c7bb6', ns: '#eeeeee' };
 
+/** Feature state of a unit in the drawn tier. */
+const unitState = (id) => ({ source: 'units', sourceLayer: 'units', id });
+
 export class UnitMap {
-  constructor(container, { onClick, onHover }) {
+  /**
+   * `tileUrl(level)`: the tile URL template of a tier; `headers()`: what a
+   * tile request must carry (the caller's token).
+   */
+  constructor(container, { onClick, onHover, tileUrl, headers }) {
     this.features = new Map();
     this.labelOverride = null;
+    this.tileUrl = tileUrl;
+    this.tiles = { units: null, context: null };
     this.map = new maplibregl.Map({
       container,
-      style: style(),
+      style: style(tileUrl(1)),
+      transformRequest: (url) => (url.startsWith(`${location.origin}/tiles/`) ? { url, headers: headers() } : { url }),
       center: [115.0, 38.5],
       zoom: 8,
       fadeDuration: 0,
@@ -45,15 +58,15 @@ export class UnitMap {
     this.map.on('mousemove', 'fill', (e) => {
       const f = e.features[0];
       if (hovered !== f.id) {
-        if (hovered !== null) this.map.setFeatureState({ source: 'units', id: hovered }, { hover: false });
+        if (hovered !== null) this.map.setFeatureState(unitState(hovered), { hover: false });
         hovered = f.id;
-        this.map.setFeatureState({ source: 'units', id: hovered }, { hover: true });
+        this.map.setFeatureState(unitState(hovered), { hover: true });
       }
       this.map.getCanvas().style.cursor = 'pointer';
       onHover(f.properties, e.originalEvent);
     });
     this.map.on('mouseleave', 'fill', () => {
-      if (hovered !== null) this.map.setFeatureState({ source: 'units', id: hovered }, { hover: false });
+      if (hovered !== null) this.map.setFeatureState(unitState(hovered), { hover: false });
       hovered = null;
       this.map.getCanvas().style.cursor = '';
       onHover(null);
@@ -65,13 +78,17 @@ export class UnitMap {
     });
   }
 
-  /** Draws a FeatureCollection of units (properties code, name, ...) and fits it. */
-  async setUnits(fc, { fit = true } = {}) {
+  /**
+   * Draws the units of tier `level` that `filter` (a MapLibre filter on
+   * the tile properties, null for all) lets through; `fc` lists them
+   * (properties code, name, ...; bbox) and is fitted.
+   */
+  async setUnits(fc, { level, filter = null, fit = true }) {
     await this.loaded;
     this.features = new Map(fc.features.map((f) => [f.properties.code, f]));
-    this.map.getSource('units').setData(fc);
-    this.drawn = this.sourceLoaded('units').then(() => this.idle());
-    this.map.getSource('labels').setData(labelPoints(fc));
+    this.setTier('units', level);
+    for (const id of ['fill', 'border', 'labels']) this.map.setFilter(id, filter);
+    this.drawn = this.idle();
     if (fit && fc.features.length) this.fit(fc.features);
     // Thousands of labels at county zoom are unreadable and cost seconds of
     // glyph rasterising: show them once zoomed in far enough to read.
@@ -93,12 +110,30 @@ export class UnitMap {
     this.popup = null;
   }
 
-  /** Draws `fc` greyed under the units (the neighbours of the unit drilled into); null clears. */
-  async setContext(fc) {
+  /** Points source `id` at the tiles of tier `level`. */
+  setTier(id, level) {
+    const url = this.tileUrl(level);
+    if (this.tiles[id] !== url) {
+      this.map.getSource(id).setTiles([url]);
+      this.tiles[id] = url;
+    }
+  }
+
+  /**
+   * Draws greyed under the units the neighbours of the unit drilled into:
+   * tier `level` through `filter`; `fc` lists them. null clears.
+   */
+  async setContext(fc, { level, filter = null } = {}) {
     await this.loaded;
     this.context = fc || EMPTY;
-    this.map.getSource('context').setData(this.context);
-    this.map.getSource('context-labels').setData(labelPoints(this.context));
+    const shown = !!fc && fc.features.length > 0;
+    if (shown) {
+      this.setTier('context', level);
+      for (const id of ['context-fill', 'context-border', 'context-labels']) this.map.setFilter(id, filter);
+    }
+    for (const id of ['context-fill', 'context-border', 'context-labels']) {
+      this.map.setLayoutProperty(id, 'visibility', shown ? 'visible' : 'none');
+    }
   }
 
   fit(features, opts = {}) {
@@ -123,7 +158,7 @@ export class UnitMap {
     const codes = fc ? fc.features.map((f) => f.properties.code) : this.features.keys();
     for (const code of codes) {
       const c = classOf.get(code);
-      map.setFeatureState({ source: 'units', id: code }, { cls: c === undefined ? null : c });
+      map.setFeatureState(unitState(code), { cls: c === undefined ? null : c });
     }
     const entries = Array.isArray(colours) ? colours.map((c, i) => [i, c]) : Object.entries(colours);
     const match = ['match', ['feature-state', 'cls']];
@@ -199,38 +234,41 @@ export class UnitMap {
   }
 }
 
-function style() {
+// Tiles are made up to z16 (boundaries to about half a metre) and drawn
+// over-zoomed beyond.
+const TILE_MAXZOOM = 16;
+
+function style(tiles) {
+  const vector = { type: 'vector', tiles: [tiles], maxzoom: TILE_MAXZOOM, promoteId: { units: 'code', labels: 'code' } };
   return {
     version: 8,
     'font-faces': { [FONT]: [{ url: `${location.origin}/glyphs/NotoSansSC-Regular.woff2` }] },
     sources: {
-      units: { type: 'geojson', data: EMPTY, promoteId: 'code', tolerance: 0.5 },
-      labels: { type: 'geojson', data: EMPTY },
+      units: { ...vector },
       // Neighbours of the unit drilled into, greyed, for orientation.
-      context: { type: 'geojson', data: EMPTY, promoteId: 'code', tolerance: 0.5 },
-      'context-labels': { type: 'geojson', data: EMPTY },
+      context: { ...vector },
       // The grid of the case located from the side panel (any tier drawn).
       'case-grid': { type: 'geojson', data: EMPTY },
     },
     layers: [
       { id: 'background', type: 'background', paint: { 'background-color': '#f4f6f8' } },
-      { id: 'context-fill', type: 'fill', source: 'context', paint: { 'fill-color': CONTEXT, 'fill-opacity': 0.9 } },
-      { id: 'context-border', type: 'line', source: 'context', paint: { 'line-color': '#c5cbd1', 'line-width': 1 } },
+      { id: 'context-fill', type: 'fill', source: 'context', 'source-layer': 'units', layout: { visibility: 'none' }, paint: { 'fill-color': CONTEXT, 'fill-opacity': 0.9 } },
+      { id: 'context-border', type: 'line', source: 'context', 'source-layer': 'units', layout: { visibility: 'none' }, paint: { 'line-color': '#c5cbd1', 'line-width': 1 } },
       {
-        id: 'context-labels', type: 'symbol', source: 'context-labels',
-        layout: { 'text-field': ['get', 'name'], 'text-font': [FONT], 'text-size': 12, 'text-max-width': 6 },
+        id: 'context-labels', type: 'symbol', source: 'context', 'source-layer': 'labels',
+        layout: { visibility: 'none', 'text-field': ['get', 'name'], 'text-font': [FONT], 'text-size': 12, 'text-max-width': 6 },
         paint: { 'text-color': '#8a939c', 'text-halo-color': 'rgba(255,255,255,0.8)', 'text-halo-width': 1 },
       },
-      { id: 'fill', type: 'fill', source: 'units', paint: { 'fill-color': NO_DATA, 'fill-opacity': 0.88 } },
+      { id: 'fill', type: 'fill', source: 'units', 'source-layer': 'units', paint: { 'fill-color': NO_DATA, 'fill-opacity': 0.88 } },
       {
-        id: 'border', type: 'line', source: 'units',
+        id: 'border', type: 'line', source: 'units', 'source-layer': 'units',
         paint: {
           'line-color': ['case', ['boolean', ['feature-state', 'hover'], false], '#222', '#ffffff'],
           'line-width': ['case', ['boolean', ['feature-state', 'hover'], false], 2.5, 0.8],
         },
       },
       {
-        id: 'selected', type: 'line', source: 'units', filter: ['==', ['get', 'code'], ''],
+        id: 'selected', type: 'line', source: 'units', 'source-layer': 'units', filter: ['==', ['get', 'code'], ''],
         paint: { 'line-color': '#111', 'line-width': 3 },
       },
       {
@@ -238,7 +276,7 @@ function style() {
         paint: { 'line-color': '#ff7f00', 'line-width': 4, 'line-dasharray': [2, 1] },
       },
       {
-        id: 'labels', type: 'symbol', source: 'labels',
+        id: 'labels', type: 'symbol', source: 'units', 'source-layer': 'labels',
         layout: {
           'text-field': ['get', 'name'],
           'text-font': [FONT],
@@ -255,6 +293,10 @@ function style() {
 function bbox(features) {
   let w = Infinity, s = Infinity, e = -Infinity, n = -Infinity;
   for (const f of features) {
+    if (f.bbox) {
+      [w, s, e, n] = [Math.min(w, f.bbox[0]), Math.min(s, f.bbox[1]), Math.max(e, f.bbox[2]), Math.max(n, f.bbox[3])];
+      continue;
+    }
     eachCoord(f.geometry, ([x, y]) => {
       if (x < w) w = x;
       if (x > e) e = x;
@@ -269,41 +311,4 @@ function eachCoord(g, f) {
   if (!g) return;
   const polys = g.type === 'Polygon' ? [g.coordinates] : g.type === 'MultiPolygon' ? g.coordinates : [];
   for (const p of polys) for (const ring of p) for (const c of ring) f(c);
-}
-
-/** One label point per unit: the centroid of its largest outer ring. */
-export function labelPoints(fc) {
-  const features = [];
-  for (const f of fc.features) {
-    const g = f.geometry;
-    if (!g) continue;
-    const polys = g.type === 'Polygon' ? [g.coordinates] : g.coordinates;
-    let best = null;
-    for (const p of polys) {
-      const c = ringCentroid(p[0]);
-      if (c && (!best || Math.abs(c.area) > Math.abs(best.area))) best = c;
-    }
-    if (best) {
-      features.push({
-        type: 'Feature',
-        properties: { code: f.properties.code, name: f.properties.name },
-        geometry: { type: 'Point', coordinates: [best.x, best.y] },
-      });
-    }
-  }
-  return { type: 'FeatureCollection', features };
-}
-
-function ringCentroid(ring) {
-  let a = 0, cx = 0, cy = 0;
-  for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
-    const [x0, y0] = ring[j];
-    const [x1, y1] = ring[i];
-    const k = x0 * y1 - x1 * y0;
-    a += k;
-    cx += (x0 + x1) * k;
-    cy += (y0 + y1) * k;
-  }
-  if (a === 0) return ring.length ? { x: ring[0][0], y: ring[0][1], area: 0 } : null;
-  return { x: cx / (3 * a), y: cy / (3 * a), area: a / 2 };
 }

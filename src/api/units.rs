@@ -30,7 +30,14 @@ pub struct UnitsQuery {
     pub parent: Option<String>,
     /// Map zoom (0-22); geometry is simplified to half a pixel at it. Absent = full detail.
     pub zoom: Option<u8>,
+    /// `bbox`: each feature without its geometry, with its `bbox` and its
+    /// township and village codes (`t1`, `t2`): what the map needs beside
+    /// the vector tiles it draws. Absent or `full`: the geometry.
+    pub geometry: Option<String>,
 }
+
+/// The geometry cache's zoom slot for the bounding-box-only features.
+const BBOX_ONLY: u8 = u8::MAX - 1;
 
 /// Properties of a unit as every endpoint shows them.
 pub fn props(model: &GridModel, u: &Unit, index: usize) -> serde_json::Value {
@@ -81,6 +88,9 @@ pub(super) fn features(
             if u.level != level {
                 return String::new();
             }
+            if z == BBOX_ONLY {
+                return bbox_feature(model, u, i);
+            }
             let geom = match zoom {
                 Some(z) => u.geometry.simplify(tolerance(z)),
                 None => u.geometry.clone(),
@@ -96,6 +106,27 @@ pub(super) fn features(
         .unwrap_or_else(|p| p.into_inner())
         .insert(key, built.clone());
     built
+}
+
+/// A unit as a Feature with its bbox (RFC 7946 §5) and no geometry.
+fn bbox_feature(model: &GridModel, u: &Unit, i: usize) -> String {
+    use geo::BoundingRect;
+    let r7 = |v: f64| (v * 1e7).round() / 1e7;
+    let bbox = u
+        .geometry
+        .bounding_rect()
+        .map(|b| json!([r7(b.min().x), r7(b.min().y), r7(b.max().x), r7(b.max().y)]));
+    let mut props = props(model, u, i);
+    for l in [1u8, 2] {
+        let code = if u.level == l {
+            Some(u.code.clone())
+        } else {
+            model.ancestor_at(i, l).map(|a| model.unit(a).code.clone())
+        };
+        props[format!("t{l}")] = json!(code);
+    }
+    json!({"type": "Feature", "id": u.code, "bbox": bbox, "properties": props, "geometry": null})
+        .to_string()
 }
 
 /// Units of a tier as a GeoJSON FeatureCollection.
@@ -114,7 +145,16 @@ pub async fn list(
             let model = &snap.grids.model;
             let scope = Scope::of(c.user(), model);
             let parent = scope.parent(model, q.parent.as_deref())?;
-            let feats = features(&st2, &snap, q.level, q.zoom);
+            let zoom = match q.geometry.as_deref() {
+                None | Some("full") => q.zoom.map(|z| z.min(24)),
+                Some("bbox") => Some(BBOX_ONLY),
+                Some(other) => {
+                    return Err(ApiError::BadRequest(format!(
+                        "geometry={other:?}: use full or bbox"
+                    )))
+                }
+            };
+            let feats = features(&st2, &snap, q.level, zoom);
             let mut out = String::with_capacity(1 << 16);
             out.push_str(r#"{"type":"FeatureCollection","features":["#);
             let mut first = true;

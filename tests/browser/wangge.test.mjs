@@ -40,7 +40,7 @@ const count = (level, parent) => units.filter((u) => u.level === level && (!pare
 
 const fillClasses = (page) => page.evaluate(() => {
   const m = window.__wangge.map;
-  return [...m.features.keys()].map((c) => m.map.getFeatureState({ source: 'units', id: c }).cls ?? null);
+  return [...m.features.keys()].map((c) => m.map.getFeatureState({ source: 'units', sourceLayer: 'units', id: c }).cls ?? null);
 });
 
 test('the admin sees every township of the county, coloured, with a legend', async () => {
