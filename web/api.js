@@ -79,6 +79,9 @@ export const units = (level, parent, zoom) => request('GET', '/units', { params:
 /** Units of a tier without geometry (bbox, t1/t2 codes): the map draws them from /tiles. */
 export const unitBoxes = (level, parent) => request('GET', '/units', { params: { level, parent, geometry: 'bbox' } });
 
+/** The intranet basemap configured for the map ({tiles, attribution}), or null. */
+export const basemap = () => request('GET', '/basemap');
+
 /** Vector-tile URL template of a tier (the served grid version's tiles). */
 export const tileUrl = (level) => `${location.origin}/tiles/${level}/{z}/{x}/{y}.mvt`;
 

@@ -67,10 +67,11 @@ async function start(user) {
     location.hash = '';
     location.reload();
   });
-  const [cat, cats, top] = await Promise.all([
+  const [cat, cats, top, basemap] = await Promise.all([
     api.catalogue(),
     api.categories(),
     isChief() ? Promise.resolve(null) : api.unitBoxes(0).catch(() => null),
+    api.basemap().catch(() => null),
   ]);
   state.catalogue = cat;
   county = top?.features?.[0]?.properties || null;
@@ -80,7 +81,7 @@ async function start(user) {
   await openOnScope(user);
   if (!metricDef()) state.metric = cat[0]?.name;
   buildToolbar(cats);
-  umap = new UnitMap($('#map'), { onClick, onHover, tileUrl: api.tileUrl, headers: api.authHeaders });
+  umap = new UnitMap($('#map'), { onClick, onHover, tileUrl: api.tileUrl, headers: api.authHeaders, basemap });
   on(onChange);
   window.addEventListener('resize', () => umap.resize());
   await refresh(new Set(['level']));

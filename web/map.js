@@ -32,16 +32,18 @@ const unitState = (id) => ({ source: 'units', sourceLayer: 'units', id });
 export class UnitMap {
   /**
    * `tileUrl(level)`: the tile URL template of a tier; `headers()`: what a
-   * tile request must carry (the caller's token).
+   * tile request must carry (the caller's token); `basemap`: {tiles,
+   * attribution} of an intranet raster server drawn under the units, or
+   * null (then no request leaves the service).
    */
-  constructor(container, { onClick, onHover, tileUrl, headers }) {
+  constructor(container, { onClick, onHover, tileUrl, headers, basemap = null }) {
     this.features = new Map();
     this.labelOverride = null;
     this.tileUrl = tileUrl;
     this.tiles = { units: null, context: null };
     this.map = new maplibregl.Map({
       container,
-      style: style(tileUrl(1)),
+      style: style(tileUrl(1), basemap),
       transformRequest: (url) => (url.startsWith(`${location.origin}/tiles/`) ? { url, headers: headers() } : { url }),
       center: [115.0, 38.5],
       zoom: 8,
@@ -53,6 +55,7 @@ export class UnitMap {
     });
     this.map.touchZoomRotate.disableRotation();
     this.map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-left');
+    if (basemap) this.map.addControl(new maplibregl.AttributionControl({ compact: true }), 'bottom-right');
     this.loaded = new Promise((resolve) => this.map.on('load', resolve));
     let hovered = null;
     this.map.on('mousemove', 'fill', (e) => {
@@ -238,8 +241,16 @@ export class UnitMap {
 // over-zoomed beyond.
 const TILE_MAXZOOM = 16;
 
-function style(tiles) {
+function style(tiles, basemap) {
   const vector = { type: 'vector', tiles: [tiles], maxzoom: TILE_MAXZOOM, promoteId: { units: 'code', labels: 'code' } };
+  const base = basemap
+    ? {
+      sources: { basemap: { type: 'raster', tiles: basemap.tiles, tileSize: 256, attribution: basemap.attribution || '' } },
+      layers: [{ id: 'basemap', type: 'raster', source: 'basemap' }],
+    }
+    : { sources: {}, layers: [] };
+  // Over a basemap the units are lighter, so that roads and places show.
+  const opacity = basemap ? 0.62 : 0.88;
   return {
     version: 8,
     'font-faces': { [FONT]: [{ url: `${location.origin}/glyphs/NotoSansSC-Regular.woff2` }] },
@@ -249,17 +260,19 @@ function style(tiles) {
       context: { ...vector },
       // The grid of the case located from the side panel (any tier drawn).
       'case-grid': { type: 'geojson', data: EMPTY },
+      ...base.sources,
     },
     layers: [
       { id: 'background', type: 'background', paint: { 'background-color': '#f4f6f8' } },
-      { id: 'context-fill', type: 'fill', source: 'context', 'source-layer': 'units', layout: { visibility: 'none' }, paint: { 'fill-color': CONTEXT, 'fill-opacity': 0.9 } },
+      ...base.layers,
+      { id: 'context-fill', type: 'fill', source: 'context', 'source-layer': 'units', layout: { visibility: 'none' }, paint: { 'fill-color': CONTEXT, 'fill-opacity': basemap ? 0.5 : 0.9 } },
       { id: 'context-border', type: 'line', source: 'context', 'source-layer': 'units', layout: { visibility: 'none' }, paint: { 'line-color': '#c5cbd1', 'line-width': 1 } },
       {
         id: 'context-labels', type: 'symbol', source: 'context', 'source-layer': 'labels',
         layout: { visibility: 'none', 'text-field': ['get', 'name'], 'text-font': [FONT], 'text-size': 12, 'text-max-width': 6 },
         paint: { 'text-color': '#8a939c', 'text-halo-color': 'rgba(255,255,255,0.8)', 'text-halo-width': 1 },
       },
-      { id: 'fill', type: 'fill', source: 'units', 'source-layer': 'units', paint: { 'fill-color': NO_DATA, 'fill-opacity': 0.88 } },
+      { id: 'fill', type: 'fill', source: 'units', 'source-layer': 'units', paint: { 'fill-color': NO_DATA, 'fill-opacity': opacity } },
       {
         id: 'border', type: 'line', source: 'units', 'source-layer': 'units',
         paint: {

@@ -131,6 +131,47 @@ pub struct Demo {
     pub seed: u64,
 }
 
+/// `[map]`: what the map draws besides the units.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(default)]
+pub struct MapSettings {
+    /// URL template (`{z}`, `{x}`, `{y}`) of a raster tile server inside
+    /// the network (a 天地图 or GeoServer mirror), drawn under the units.
+    /// Empty (the default): no basemap, and the map asks nothing of any
+    /// server but this one.
+    pub basemap: String,
+    /// The basemap's attribution, shown under the map.
+    pub basemap_attribution: String,
+}
+
+impl MapSettings {
+    /// The basemap server's origin (`scheme://host[:port]`), for the
+    /// Content-Security-Policy; `Err` names what is wrong with the URL.
+    pub fn basemap_origin(&self) -> Result<Option<String>, String> {
+        let url = self.basemap.trim();
+        if url.is_empty() {
+            return Ok(None);
+        }
+        let rest = url
+            .strip_prefix("http://")
+            .map(|r| ("http", r))
+            .or_else(|| url.strip_prefix("https://").map(|r| ("https", r)));
+        let Some((scheme, rest)) = rest else {
+            return Err(format!("{url:?}: use an http:// or https:// URL template"));
+        };
+        for k in ["{z}", "{x}", "{y}"] {
+            if !url.contains(k) {
+                return Err(format!("{url:?}: the template lacks {k}"));
+            }
+        }
+        let host = rest.split('/').next().unwrap_or("");
+        if host.is_empty() || !host.bytes().all(|b| b.is_ascii_graphic()) || host.contains(['{', '}', '\'', '"', ';', ',']) {
+            return Err(format!("{url:?}: no server name before the path"));
+        }
+        Ok(Some(format!("{scheme}://{host}")))
+    }
+}
+
 /// The whole file.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 #[serde(default)]
@@ -141,6 +182,7 @@ pub struct Config {
     pub ingest: Ingest,
     pub analytics: Analytics,
     pub demo: Demo,
+    pub map: MapSettings,
 }
 
 impl Default for Server {
@@ -364,6 +406,7 @@ impl Config {
             )
         })?;
         self.dates().map_err(|reason| ("ingest.earliest", reason))?;
+        self.map.basemap_origin().map_err(|e| ("map.basemap", e))?;
         if !matches!(self.server.log_format.as_str(), "text" | "json") {
             return Err((
                 "server.log_format",
@@ -449,6 +492,14 @@ mod tests {
         assert!(e.contains("WANGGE_SERVER_ADRR"), "{e}");
         let e = load("WANGGE_DEBUG", "1").unwrap_err();
         assert!(e.contains("WANGGE_DEBUG"), "{e}");
+        for bad in ["ftp://tiles/{z}/{x}/{y}.png", "http://tiles/{z}/{x}.png", "http:///{z}/{x}/{y}"] {
+            let e = load("WANGGE_MAP_BASEMAP", bad).unwrap_err();
+            assert!(e.contains("map.basemap") && e.contains(bad), "{e}");
+        }
+        assert_eq!(
+            load("WANGGE_MAP_BASEMAP", "http://10.1.2.3:8080/t/{z}/{x}/{y}.png"),
+            Ok(())
+        );
         assert_eq!(load("WANGGE_INGEST_CRS", "GCJ02"), Ok(()));
         assert_eq!(load("WANGGE_SECRET", "00"), Ok(()));
         assert_eq!(load("PATH", "/bin"), Ok(()));

@@ -123,6 +123,24 @@ pub struct CategoryDto {
     pub events: u64,
 }
 
+/// The basemap drawn under the units (`[map] basemap`), when one is set.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct BasemapDto {
+    /// Raster tile URL templates ({z}/{x}/{y}, 256 px).
+    pub tiles: Vec<String>,
+    pub attribution: String,
+}
+
+/// The configured basemap, or null: the map then asks no other server.
+#[utoipa::path(get, path = "/api/v1/basemap", responses((status = 200, body = Option<BasemapDto>)), security(("bearer" = [])))]
+pub async fn basemap(State(st): State<AppState>, _c: Caller) -> Json<Option<BasemapDto>> {
+    let m = &st.config.map;
+    Json((!m.basemap.trim().is_empty()).then(|| BasemapDto {
+        tiles: vec![m.basemap.trim().to_owned()],
+        attribution: m.basemap_attribution.clone(),
+    }))
+}
+
 /// The categories of every kind found among the events in the caller's
 /// units (the category filter's choices): kinds in name order, categories
 /// most frequent first. A category seen only in other units is not listed.

@@ -50,21 +50,33 @@ async fn no_method() -> ApiError {
 
 /// What the browser may load and do: only this service's own scripts,
 /// styles, tiles, fonts and workers (MapLibre runs its worker from a blob
-/// and draws images from data URLs); no framing, no sniffing, no referrer.
-const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
-    img-src 'self' data: blob:; worker-src 'self' blob:; child-src 'self' blob:; connect-src 'self'; \
-    font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+/// and draws images from data URLs), and the configured basemap server's
+/// tiles; no framing, no sniffing, no referrer.
+fn csp(config: &Config) -> axum::http::HeaderValue {
+    let basemap = config.map.basemap_origin().ok().flatten();
+    let extra = basemap.map(|o| format!(" {o}")).unwrap_or_default();
+    let policy = format!(
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+         img-src 'self' data: blob:{extra}; worker-src 'self' blob:; child-src 'self' blob:; \
+         connect-src 'self'{extra}; font-src 'self'; object-src 'none'; base-uri 'none'; \
+         form-action 'self'; frame-ancestors 'none'"
+    );
+    // The origin was checked with the configuration (no quotes, spaces or
+    // semicolons); a value a header cannot carry falls back to no basemap.
+    axum::http::HeaderValue::try_from(policy).unwrap_or_else(|_| csp(&Config::default()))
+}
 
 /// The security headers of every response (kept when a handler set its own).
 async fn security_headers(
+    axum::extract::State(policy): axum::extract::State<axum::http::HeaderValue>,
     req: axum::extract::Request,
     next: middleware::Next,
 ) -> axum::response::Response {
     use axum::http::{header, HeaderValue};
     let mut res = next.run(req).await;
     let h = res.headers_mut();
+    h.entry(header::CONTENT_SECURITY_POLICY).or_insert(policy);
     for (name, value) in [
-        (header::CONTENT_SECURITY_POLICY, CSP),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::X_FRAME_OPTIONS, "DENY"),
         (header::REFERRER_POLICY, "no-referrer"),
@@ -94,6 +106,7 @@ pub fn app(state: AppState) -> Router {
         .route("/me", get(auth::me))
         .route("/catalogue", get(map::get_catalogue))
         .route("/categories", get(map::categories))
+        .route("/basemap", get(map::basemap))
         .route("/units", get(units::list))
         .route("/units/{code}", get(units::one))
         .route("/units/{code}/kpis", get(map::kpis))
@@ -151,7 +164,7 @@ pub fn app(state: AppState) -> Router {
         ))
         .layer(DefaultBodyLimit::max(state.config.server.body_limit_bytes))
         .layer(compression())
-        .layer(middleware::from_fn(security_headers))
+        .layer(middleware::from_fn_with_state(csp(&state.config), security_headers))
         .with_state(state)
 }
 

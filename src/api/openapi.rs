@@ -24,7 +24,7 @@ impl Modify for Bearer {
     info(title = "wangge 网格", description = "Grid-management analytics: units, map values, trends, league tables, hot spots, issues, ingest, analyst exports."),
     paths(
         auth::login, auth::me, auth::logout,
-        map::get_catalogue, map::categories, map::map, map::kpis, map::export,
+        map::get_catalogue, map::basemap, map::categories, map::map, map::kpis, map::export,
         export::events, export::units, export::metrics,
         units::list, units::one, tiles::tile,
         analysis::trend, analysis::compare, analysis::hotspots,

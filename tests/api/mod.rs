@@ -1093,3 +1093,30 @@ async fn costly_requests_are_limited_per_user() {
     assert_eq!(get(&e.app, url, &l).await.status, StatusCode::OK);
     assert_eq!(get(&e.app, "/api/v1/me", &a).await.status, StatusCode::OK);
 }
+
+/// No basemap by default (the map then asks no other server, and the
+/// security policy allows none); a configured one is listed and its server
+/// alone is let into the policy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_basemap_is_off_by_default_and_its_server_alone_is_allowed() {
+    let e = env();
+    let t = login(&e.app, "chief").await;
+    let r = get(&e.app, "/api/v1/basemap", &t).await;
+    assert_eq!(r.json(), serde_json::Value::Null);
+    let policy = r.headers["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(policy.contains("connect-src 'self';"), "{policy}");
+    assert!(!policy.contains("http"), "{policy}");
+    let e = env_with(|c| {
+        c.map.basemap = "http://10.1.2.3:8080/gwc/{z}/{x}/{y}.png".into();
+        c.map.basemap_attribution = "天地图".into();
+    });
+    let t = login(&e.app, "chief").await;
+    let r = get(&e.app, "/api/v1/basemap", &t).await;
+    assert_eq!(
+        r.json(),
+        json!({"tiles": ["http://10.1.2.3:8080/gwc/{z}/{x}/{y}.png"], "attribution": "天地图"})
+    );
+    let policy = r.headers["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(policy.contains("img-src 'self' data: blob: http://10.1.2.3:8080;"), "{policy}");
+    assert!(policy.contains("connect-src 'self' http://10.1.2.3:8080;"), "{policy}");
+}

@@ -2,8 +2,8 @@
 // the 5,000-grid demo county drawn at tier 3, in the test browser; then a
 // recolour at tier 3 (another metric: values only, no geometry) and a
 // drill (the county's townships → one township's villages), each until the
-// map has settled. Prints the medians of a few runs and the geometry
-// payload. Usage:
+// map has settled. Prints the medians of a few runs and what the first
+// paint downloaded (vector tiles and the unit list). Usage:
 //   node tests/browser/bench.mjs [--grids 5000] [--events 100000] [--runs 3]
 
 import { parseArgs } from 'node:util';
@@ -16,13 +16,8 @@ const svc = await startService({ grids, events: Number(o.events) });
 const b = await launch();
 try {
   await loginAs(b.page, svc.base, svc.users.admin.username, svc.users.admin.password);
-  const zoom = 10;
-  const fc = await fetch(`${svc.base}/api/v1/login`, {
-    method: 'POST', headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify({ username: svc.users.admin.username, password: svc.users.admin.password }),
-  }).then((r) => r.json()).then(({ token }) => fetch(`${svc.base}/api/v1/units?level=3&zoom=${zoom}`, { headers: { Authorization: `Bearer ${token}`, 'Accept-Encoding': 'gzip' } }));
-  const body = await fc.arrayBuffer();
   const times = [];
+  let payload = null;
   for (let i = 0; i < Number(o.runs); i++) {
     // A fresh navigation each run; the session token stays in sessionStorage.
     await b.page.goto('about:blank');
@@ -37,6 +32,12 @@ try {
     ]);
     if (process.env.WANGGE_BENCH_VERBOSE) console.log(marks.join('\n'));
     console.log(`run ${i + 1}: first idle ${ms.toFixed(0)} ms, ${drawn} grids`);
+    // What the first paint downloaded of the units: the list and the tiles.
+    payload = await b.page.evaluate(() => {
+      const rs = performance.getEntriesByType('resource');
+      const sum = (f) => rs.filter((r) => f(r.name)).reduce((a, r) => [a[0] + 1, a[1] + r.transferSize], [0, 0]);
+      return { tiles: sum((n) => n.includes('/tiles/')), list: sum((n) => n.includes('/api/v1/units?')) };
+    });
   }
   await b.page.evaluate(() => window.__wangge.settled());
   await shot(b.page, `bench-tier3-${grids}`);
@@ -63,8 +64,8 @@ try {
   console.log(`bench: recolour at tier 3 (${grids} grids, another metric and window): median ${med(recolour)} ms (runs: ${recolour.join(', ')})`);
   console.log(`bench: drill county → one township's villages: median ${med(drill)} ms (runs: ${drill.join(', ')})`);
   times.sort((x, y) => x - y);
-  const kb = (body.byteLength / 1024).toFixed(0);
-  console.log(`bench: navigation → first map idle, ${grids} grids at tier 3: median ${times[Math.floor(times.length / 2)].toFixed(0)} ms (runs: ${times.map((t) => t.toFixed(0)).join(', ')}); /units?level=3&zoom=${zoom} ${kb} KiB (${fc.headers.get('content-encoding') || 'identity'})`);
+  const kb = (x) => (x / 1024).toFixed(0);
+  console.log(`bench: navigation → first map idle, ${grids} grids at tier 3: median ${times[Math.floor(times.length / 2)].toFixed(0)} ms (runs: ${times.map((t) => t.toFixed(0)).join(', ')}); units drawn from ${payload.tiles[0]} tiles (${kb(payload.tiles[1])} KiB) and the unit list (${kb(payload.list[1])} KiB), as transferred`);
 } finally {
   await b.close();
   svc.stop();

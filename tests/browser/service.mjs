@@ -62,9 +62,10 @@ async function waitHttp(url, ms, proc) {
 /**
  * Starts the service over a copy of the demo data dir (the service writes
  * its database and secret there). Returns {base, users, stop, log}; `users`
- * maps role → {username, password, scopes}.
+ * maps role → {username, password, scopes}. `env`: settings for the service
+ * (WANGGE_* variables).
  */
-export async function startService({ grids = 600, events = 30000, chiefGrid, leaderScope, analystScope } = {}) {
+export async function startService({ grids = 600, events = 30000, chiefGrid, leaderScope, analystScope, env = {} } = {}) {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   if (process.env.WANGGE_WEB_MOCK) {
@@ -98,7 +99,7 @@ export async function startService({ grids = 600, events = 30000, chiefGrid, lea
   const proc = spawn(BIN, ['serve', '--data', data, '--addr', `127.0.0.1:${port}`], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'warn', WANGGE_SERVER_VENDOR: VENDOR },
+    env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'warn', WANGGE_SERVER_VENDOR: VENDOR, ...env },
   });
   proc.stdout.on('data', (d) => { log += d; });
   proc.stderr.on('data', (d) => { log += d; });
