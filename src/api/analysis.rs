@@ -413,7 +413,9 @@ pub struct HotUnit {
     pub gi_z: f64,
     /// Two-sided p of Gi*.
     pub gi_p: f64,
-    /// hot99, hot95, hot90, ns, cold90, cold95, cold99.
+    /// Benjamini-Hochberg q-value of `gi_p` over the units analysed.
+    pub gi_q: f64,
+    /// hot99, hot95, hot90, ns, cold90, cold95, cold99: q < 0.01, 0.05, 0.10.
     pub gi_class: &'static str,
     /// HH, LH, LL, HL (pseudo p < 0.05) or ns.
     pub lisa: &'static str,
@@ -426,8 +428,12 @@ pub struct Hotspots {
     pub units: Vec<HotUnit>,
 }
 
-fn gi_class(z: f64, p2: f64) -> &'static str {
-    match (z > 0.0, p2) {
+/// The map's class of a unit: hot or cold by the sign of Gi*, graded by the
+/// Benjamini-Hochberg q-value of its two-sided p, the false-discovery
+/// control `wangge hotspots` classes with (hot or cold there: q ≤ 0.05, the
+/// `hot95`/`hot99` and `cold95`/`cold99` classes here).
+fn gi_class(z: f64, q: f64) -> &'static str {
+    match (z > 0.0, q) {
         (true, p) if p < 0.01 => "hot99",
         (true, p) if p < 0.05 => "hot95",
         (true, p) if p < 0.10 => "hot90",
@@ -522,6 +528,7 @@ pub async fn hotspots(
             .iter()
             .map(|u| {
                 let p2 = (2.0 * u.gi.p).min(1.0);
+                let q = u.gi_q;
                 let lisa = match (u.local.p_sim, u.local.quadrant) {
                     (Some(p), qd) if p < 0.05 => match qd {
                         analytics::Quadrant::HH => "HH",
@@ -535,7 +542,8 @@ pub async fn hotspots(
                     code: u.code.clone(),
                     gi_z: u.gi.z,
                     gi_p: p2,
-                    gi_class: gi_class(u.gi.z, p2),
+                    gi_q: q,
+                    gi_class: gi_class(u.gi.z, q),
                     lisa,
                 }
             })

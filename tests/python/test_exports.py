@@ -474,3 +474,65 @@ def test_gdal_lists_the_tiers_and_reads_a_scoped_tier_through_ogc_api_features(s
     assert page["features"][0]["id"] == service["town"]
     status, body = get(service, "analyst", "/ogc/collections/tier1/items?bbox=0,0,1,1")
     assert status == 200 and json.loads(body)["numberMatched"] == 0
+
+
+def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
+    """The web-mercator tile z/x/y holding a point (the slippy-map formula)."""
+    import math
+
+    n = 2 ** z
+    lat_r = math.radians(lat)
+    x = int((lon + 180.0) / 360.0 * n)
+    y = int((1.0 - math.asinh(math.tan(lat_r)) / math.pi) / 2.0 * n)
+    return x, y
+
+
+def test_gdal_reads_a_leaders_vector_tile_with_only_their_grids(service):
+    import re
+
+    status, body = get(service, "leader", "/api/v1/units?level=3&geometry=bbox")
+    assert status == 200
+    grids = json.loads(body)["features"]
+    codes = {f["properties"]["code"] for f in grids}
+    b = grids[0]["bbox"]
+    x, y = tile_of((b[0] + b[2]) / 2, (b[1] + b[3]) / 2, 12)
+    path = service["dir"] / f"tile-{x}-{y}.mvt"
+    status, body = get(service, "leader", f"/tiles/3/12/{x}/{y}.mvt")
+    assert status == 200 and body
+    path.write_bytes(body)
+    # GDAL's MVT driver decodes it as QGIS would: georeferenced from z/x/y.
+    text = ogrinfo(service, "leader", "-ro", "-al", "-oo", f"Z={12}", "-oo", f"X={x}", "-oo", f"Y={y}",
+                   f"MVT:{path}")
+    read = set(re.findall(r"^  code \(String\) = (\S+)$", text, re.M))
+    assert grids[0]["properties"]["code"] in read
+    assert read <= codes, read - codes
+    assert "units" in text and "labels" in text
+    # Coordinates come back in the grid's neighbourhood (EPSG:3857 metres).
+    assert "POLYGON" in text
+
+
+def test_the_maps_jenks_classes_are_mapclassifys_fisher_jenks(service):
+    import mapclassify
+
+    status, body = get(service, "analyst",
+                       "/api/v1/map?level=3&metric=event_count&from=2025-01-01&to=2026-01-01")
+    assert status == 200
+    r = json.loads(body)
+    values = np.array([v["value"] for v in r["values"] if v["value"] is not None], dtype=float)
+    assert len(np.unique(values)) > 5
+    ours = np.array(r["breaks"]["jenks"], dtype=float)
+    theirs = mapclassify.FisherJenks(values, k=5).bins
+
+    def within(uppers):
+        lo, total = -np.inf, 0.0
+        for u in uppers:
+            cls = values[(values > lo) & (values <= u)]
+            total += ((cls - cls.mean()) ** 2).sum() if len(cls) else 0.0
+            lo = u
+        return total
+
+    assert len(ours) == len(theirs) == 5
+    # The optimum: the same within-class sum of squares (the bounds
+    # themselves agree unless two classings tie).
+    assert within(ours) == pytest.approx(within(theirs), rel=1e-9)
+    assert ours[-1] == values.max()
