@@ -54,6 +54,9 @@ pub enum Part {
     Lifecycle,
     /// `--soak-secs` of mixed reads, ingest, updates and logins: errors and memory.
     Soak,
+    /// Vector tiles of tier `--level` over the county at z10, z12 and z14:
+    /// the first request (the tier's arcs built), uncached and cached p50.
+    Tiles,
 }
 
 /// When the lifecycle part's steps happened.
@@ -804,10 +807,116 @@ pub fn run(b: &ServeBench) -> anyhow::Result<i32> {
     if b.only.contains(&Part::Lifecycle) {
         ingest(b, &token, true)?;
     }
+    if b.only.contains(&Part::Tiles) {
+        tiles(b, &token)?;
+    }
     if b.only.contains(&Part::Soak) {
         return soak(b, &token, &server);
     }
     Ok(0)
+}
+
+/// Every tile of tier `--level` over the county's extent at z10, z12 and
+/// z14 (at most `--samples` × 16 per zoom, seeded), each asked twice on one
+/// keep-alive connection: the first time it is made, the second it comes
+/// from the cache.
+fn tiles(b: &ServeBench, token: &str) -> anyhow::Result<()> {
+    use crate::grid::tiles::tile_of;
+    let (status, body) = request(
+        &b.addr,
+        "GET",
+        "/api/v1/units?level=1&geometry=bbox",
+        Some(token),
+        None,
+        &[],
+    )?;
+    if status != 200 {
+        bail!("units: {status}");
+    }
+    let fc: Value = serde_json::from_slice(&body)?;
+    let mut ext = [
+        f64::INFINITY,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NEG_INFINITY,
+    ];
+    for f in fc["features"].as_array().context("no units")? {
+        let bb: Vec<f64> = f["bbox"]
+            .as_array()
+            .context("no bbox")?
+            .iter()
+            .filter_map(Value::as_f64)
+            .collect();
+        ext = [
+            ext[0].min(bb[0]),
+            ext[1].min(bb[1]),
+            ext[2].max(bb[2]),
+            ext[3].max(bb[3]),
+        ];
+    }
+    let mut s = TcpStream::connect(&b.addr)?;
+    s.set_nodelay(true)?;
+    let mut first = None;
+    for z in [10u8, 12, 14] {
+        let (x0, y0) = tile_of(ext[0], ext[3], z);
+        let (x1, y1) = tile_of(ext[2], ext[1], z);
+        let mut all: Vec<(u32, u32)> = (x0..=x1)
+            .flat_map(|x| (y0..=y1).map(move |y| (x, y)))
+            .collect();
+        let mut rng = crate::demo::rng::Rng::stream(b.seed, u64::from(z));
+        for i in (1..all.len()).rev() {
+            all.swap(i, rng.below(i + 1));
+        }
+        all.truncate(b.samples.max(1) * 16);
+        let (mut cold, mut warm, mut bytes) = (Vec::new(), Vec::new(), 0usize);
+        for pass in 0..2 {
+            for &(x, y) in &all {
+                let path = format!("/tiles/{}/{z}/{x}/{y}.mvt", b.level);
+                let t = Instant::now();
+                let (status, body) = send(&mut s, &b.addr, "GET", &path, Some(token), None, &[])?;
+                let dt = t.elapsed().as_secs_f64();
+                if status != 200 {
+                    bail!("{path}: {status}");
+                }
+                if first.is_none() {
+                    first = Some(dt);
+                    continue;
+                }
+                if pass == 0 {
+                    cold.push(dt);
+                    bytes += body.len();
+                } else {
+                    warm.push(dt);
+                }
+            }
+        }
+        let n = cold.len().max(1);
+        println!(
+            "{}",
+            json!({"part": "tiles", "level": b.level, "z": z, "tiles": all.len(), "uncached_s": cold, "cached_s": warm, "bytes": bytes})
+        );
+        println!(
+            "tiles (tier {}, z{z}, {} tiles over the county): uncached p50 {:.1} ms, p90 {:.1} ms; cached p50 {:.2} ms; {:.1} KiB a tile",
+            b.level,
+            all.len(),
+            median(cold.clone()) * 1e3,
+            {
+                let mut c = cold.clone();
+                c.sort_by(f64::total_cmp);
+                c.get(c.len() * 9 / 10).copied().unwrap_or(0.0) * 1e3
+            },
+            median(warm) * 1e3,
+            bytes as f64 / n as f64 / 1024.0
+        );
+    }
+    if let Some(f) = first {
+        println!(
+            "tiles: the first tile of tier {} (its shared arcs built) took {:.0} ms",
+            b.level,
+            f * 1e3
+        );
+    }
+    Ok(())
 }
 
 /// Resident memory of the server now, in MiB (`VmRSS`).
