@@ -165,7 +165,10 @@ impl MapSettings {
             }
         }
         let host = rest.split('/').next().unwrap_or("");
-        if host.is_empty() || !host.bytes().all(|b| b.is_ascii_graphic()) || host.contains(['{', '}', '\'', '"', ';', ',']) {
+        if host.is_empty()
+            || !host.bytes().all(|b| b.is_ascii_graphic())
+            || host.contains(['{', '}', '\'', '"', ';', ','])
+        {
             return Err(format!("{url:?}: no server name before the path"));
         }
         Ok(Some(format!("{scheme}://{host}")))
@@ -492,12 +495,19 @@ mod tests {
         assert!(e.contains("WANGGE_SERVER_ADRR"), "{e}");
         let e = load("WANGGE_DEBUG", "1").unwrap_err();
         assert!(e.contains("WANGGE_DEBUG"), "{e}");
-        for bad in ["ftp://tiles/{z}/{x}/{y}.png", "http://tiles/{z}/{x}.png", "http:///{z}/{x}/{y}"] {
+        for bad in [
+            "ftp://tiles/{z}/{x}/{y}.png",
+            "http://tiles/{z}/{x}.png",
+            "http:///{z}/{x}/{y}",
+        ] {
             let e = load("WANGGE_MAP_BASEMAP", bad).unwrap_err();
             assert!(e.contains("map.basemap") && e.contains(bad), "{e}");
         }
         assert_eq!(
-            load("WANGGE_MAP_BASEMAP", "http://10.1.2.3:8080/t/{z}/{x}/{y}.png"),
+            load(
+                "WANGGE_MAP_BASEMAP",
+                "http://10.1.2.3:8080/t/{z}/{x}/{y}.png"
+            ),
             Ok(())
         );
         assert_eq!(load("WANGGE_INGEST_CRS", "GCJ02"), Ok(()));

@@ -164,7 +164,10 @@ pub fn app(state: AppState) -> Router {
         ))
         .layer(DefaultBodyLimit::max(state.config.server.body_limit_bytes))
         .layer(compression())
-        .layer(middleware::from_fn_with_state(csp(&state.config), security_headers))
+        .layer(middleware::from_fn_with_state(
+            csp(&state.config),
+            security_headers,
+        ))
         .with_state(state)
 }
 

@@ -1103,7 +1103,10 @@ async fn the_basemap_is_off_by_default_and_its_server_alone_is_allowed() {
     let t = login(&e.app, "chief").await;
     let r = get(&e.app, "/api/v1/basemap", &t).await;
     assert_eq!(r.json(), serde_json::Value::Null);
-    let policy = r.headers["content-security-policy"].to_str().unwrap().to_owned();
+    let policy = r.headers["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(policy.contains("connect-src 'self';"), "{policy}");
     assert!(!policy.contains("http"), "{policy}");
     let e = env_with(|c| {
@@ -1116,7 +1119,16 @@ async fn the_basemap_is_off_by_default_and_its_server_alone_is_allowed() {
         r.json(),
         json!({"tiles": ["http://10.1.2.3:8080/gwc/{z}/{x}/{y}.png"], "attribution": "天地图"})
     );
-    let policy = r.headers["content-security-policy"].to_str().unwrap().to_owned();
-    assert!(policy.contains("img-src 'self' data: blob: http://10.1.2.3:8080;"), "{policy}");
-    assert!(policy.contains("connect-src 'self' http://10.1.2.3:8080;"), "{policy}");
+    let policy = r.headers["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        policy.contains("img-src 'self' data: blob: http://10.1.2.3:8080;"),
+        "{policy}"
+    );
+    assert!(
+        policy.contains("connect-src 'self' http://10.1.2.3:8080;"),
+        "{policy}"
+    );
 }
