@@ -74,7 +74,15 @@ pub fn mann_kendall(x: &[f64]) -> Trend {
     let p = if n <= 3 || var_s <= 0.0 {
         1.0
     } else {
-        let corrected = s - s.signum();
+        // R's continuity correction moves S one step towards 0, and leaves
+        // S = 0 at 0 (f64::signum would give 1 there).
+        let corrected = if s > 0.0 {
+            s - 1.0
+        } else if s < 0.0 {
+            s + 1.0
+        } else {
+            0.0
+        };
         (2.0 * normal_sf((corrected / var_s.sqrt()).abs())).min(1.0)
     };
     Trend {
@@ -118,6 +126,9 @@ mod tests {
         assert!(t.p < 0.05);
         assert_eq!(mann_kendall(&[1.0, 2.0, 3.0]).p, 1.0);
         assert!((mann_kendall(&[1.0, 2.0, 3.0]).tau - 1.0).abs() < 1e-12);
+        // S = 0: no correction, z = 0, p = 1.
+        let none = mann_kendall(&[1.0, 4.0, 3.0, 2.0]);
+        assert_eq!((none.s, none.tau, none.p), (0.0, 0.0, 1.0));
         let flat = mann_kendall(&[2.0; 6]);
         assert_eq!((flat.tau, flat.p), (0.0, 1.0));
     }
