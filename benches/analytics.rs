@@ -7,7 +7,13 @@
 //!   `wangge stats` pays);
 //! - `filtered`: one month, one category, one tier (villages) from the
 //!   pre-aggregates, with its 同比/环比 bases;
-//! - `preagg`: the pre-aggregation alone, the scan that dominates `full`.
+//! - `preagg`: the pre-aggregation alone, the scan that dominates `full`;
+//! - `emerging_tier3`, `emerging_tier1`: emerging hot spots of
+//!   `event_count` by month over the whole data (24 months), 199
+//!   permutations, for the 5,000 grids and the 25 townships: the cube and
+//!   the analysis, contiguity built once beforehand as the service caches it
+//!   (goals: under 5 s and under 200 ms in release). Run alone with
+//!   `cargo bench --bench analytics -- emerging`.
 //!
 //! The comparison with DuckDB lives in `wangge bench stats --duckdb`.
 
@@ -15,7 +21,10 @@ use std::path::Path;
 
 use chrono::NaiveDate;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use wangge::analytics::{compute_metrics, compute_tiers, PreAgg, Query, Zone};
+use wangge::analytics::emerging::{self, Params};
+use wangge::analytics::{
+    compute_metrics, compute_tiers, metric, queen_contiguity, Granularity, PreAgg, Query, Zone,
+};
 use wangge::demo::{generate, DemoOptions};
 use wangge::grid::{load_geojson, GridModel};
 use wangge::ingest::crs::Crs;
@@ -92,6 +101,28 @@ fn bench(c: &mut Criterion) {
         g.bench_function(BenchmarkId::new("filtered", n), |b| {
             b.iter(|| compute_metrics(&pre, &gm, 2, &month).expect("metrics"))
         });
+        let def = metric("event_count").expect("metric");
+        for (level, name) in [(3u8, "emerging_tier3"), (1, "emerging_tier1")] {
+            let units: Vec<usize> = gm.level(level).collect();
+            let geoms: Vec<_> = units.iter().map(|&i| &gm.unit(i).geometry).collect();
+            let w = queen_contiguity(&geoms, 1.0).expect("contiguity");
+            let run = || {
+                let q = Query::default();
+                emerging::run(
+                    &pre,
+                    &gm,
+                    level,
+                    &units,
+                    def,
+                    &q,
+                    Granularity::Month,
+                    &w,
+                    Params::default(),
+                )
+                .expect("emerging")
+            };
+            g.bench_function(BenchmarkId::new(name, n), |b| b.iter(run));
+        }
     }
     g.finish();
 }

@@ -377,3 +377,149 @@ fn a_short_soak_of_mixed_traffic_has_no_error() {
     );
     assert!(v["logins"].as_u64().unwrap() > 10, "{out}");
 }
+
+/// The demo's events joined by the binary, once per test run.
+fn demo_joined() -> &'static std::path::Path {
+    static J: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    J.get_or_init(|| {
+        let demo = crate::api::support::demo_dir();
+        let out = demo.join("cli-joined.parquet");
+        let done = wangge()
+            .args(["join", "--grids"])
+            .arg(demo.join("grids.geojson"))
+            .arg("--events")
+            .arg(demo.join("events.csv"))
+            .arg("--out")
+            .arg(&out)
+            .arg("--secret")
+            .arg(demo.join("cli-secret.key"))
+            .output()
+            .unwrap();
+        assert!(
+            done.status.success(),
+            "{}",
+            String::from_utf8_lossy(&done.stderr)
+        );
+        out
+    })
+}
+
+fn emerging(extra: &[&str]) -> std::process::Output {
+    let demo = crate::api::support::demo_dir();
+    wangge()
+        .args(["emerging", "--joined"])
+        .arg(demo_joined())
+        .arg("--grids")
+        .arg(demo.join("grids.geojson"))
+        .args(["--level", "1", "--from", "2025-01-01", "--to", "2025-06-30"])
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn emerging_reports_one_category_per_township_over_the_windowed_counts() {
+    let out = emerging(&[
+        "--metric",
+        "issue_count",
+        "--granularity",
+        "month",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let units: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let units = units.as_array().unwrap();
+    let demo = crate::api::support::demo_dir();
+    let stats = wangge()
+        .args(["stats", "--joined"])
+        .arg(demo_joined())
+        .arg("--grids")
+        .arg(demo.join("grids.geojson"))
+        .args(["--level", "1", "--from", "2025-01-01", "--to", "2025-06-30"])
+        .args(["--metric", "issue_count", "--json"])
+        .output()
+        .unwrap();
+    let table: serde_json::Value = serde_json::from_slice(&stats.stdout).unwrap();
+    let rows = table["rows"].as_array().unwrap();
+    assert_eq!(units.len(), rows.len());
+    let names = [
+        "new",
+        "consecutive",
+        "intensifying",
+        "persistent",
+        "diminishing",
+        "sporadic",
+        "oscillating",
+        "historical",
+    ];
+    for (u, row) in units.iter().zip(rows) {
+        assert_eq!(u["code"], row["code"]);
+        // The cube's six months add up to the window's count.
+        let values = u["values"].as_array().unwrap();
+        assert_eq!(values.len(), 6);
+        let sum: f64 = values.iter().map(|v| v.as_f64().unwrap()).sum();
+        assert_eq!(sum, row["values"]["issue_count"].as_f64().unwrap(), "{u}");
+        let c = u["category"].as_str().unwrap();
+        assert!(
+            c == "no_pattern"
+                || names
+                    .iter()
+                    .any(|n| c == format!("{n}_hot_spot") || c == format!("{n}_cold_spot")),
+            "{c}"
+        );
+        let (tau, p) = (u["tau"].as_f64().unwrap(), u["p"].as_f64().unwrap());
+        assert!(
+            (-1.0..=1.0).contains(&tau) && (0.0..=1.0).contains(&p),
+            "{u}"
+        );
+    }
+    // Seeded permutations: the same answer twice.
+    let again = emerging(&[
+        "--metric",
+        "issue_count",
+        "--granularity",
+        "month",
+        "--json",
+    ]);
+    assert_eq!(out.stdout, again.stdout);
+}
+
+#[test]
+fn emerging_prints_categories_in_both_languages_and_refuses_a_rate() {
+    let out = emerging(&[
+        "--metric",
+        "event_count",
+        "--granularity",
+        "week",
+        "--rules",
+        "arcgis",
+        "--fdr",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("arcgis rules") && text.contains("类别"),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.contains("无模式") && l.contains("No pattern detected"))
+            || text.contains("热点")
+            || text.contains("冷点"),
+        "{text}"
+    );
+    let rate = emerging(&["--metric", "resolution_rate"]);
+    assert_eq!(rate.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&rate.stderr);
+    assert!(err.contains("resolution_rate is not a count"), "{err}");
+    let bad = emerging(&["--metric", "issue_count", "--rules", "esri"]);
+    assert!(!bad.status.success());
+}

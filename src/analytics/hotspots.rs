@@ -164,18 +164,30 @@ pub fn getis_ord_gi_star(y: &[f64], w: &Weights) -> Result<Vec<GiStar>, Analytic
             let ns = &binary.neighbours[i];
             let wi = ns.len() as f64 + 1.0;
             let lag = y[i] + ns.iter().map(|&j| y[j]).sum::<f64>();
-            let den = s * ((n * wi - wi * wi) / (n - 1.0)).sqrt();
-            let z = if den > 0.0 {
-                (lag - mean * wi) / den
-            } else {
-                0.0
-            };
+            // Binary weights: S1_i = W_i.
+            let z = gi_z(lag, wi, wi, mean, s, n);
             GiStar {
                 z,
                 p: normal_sf(z.abs()),
             }
         })
         .collect())
+}
+
+/// The Getis-Ord z of one unit from its weighted sum `lag` = Σ_j w_ij x_j,
+/// W_i = Σ_j w_ij and S1_i = Σ_j w_ij², given the mean and (population)
+/// standard deviation `s` of the `n` values the neighbours are drawn from:
+/// (lag − x̄ W_i) / (s √((n S1_i − W_i²) / (n − 1))), and 0 when the
+/// denominator vanishes (constant values, or a unit whose neighbourhood is
+/// everything). Shared by the one-window [`getis_ord_gi_star`] and the
+/// space-time bins of [`crate::analytics::emerging`].
+pub(crate) fn gi_z(lag: f64, wi: f64, s1i: f64, mean: f64, s: f64, n: f64) -> f64 {
+    let den = s * ((n * s1i - wi * wi) / (n - 1.0)).max(0.0).sqrt();
+    if den > 0.0 {
+        (lag - mean * wi) / den
+    } else {
+        0.0
+    }
 }
 
 /// Local Moran scatter-plot quadrant: value high/low, neighbours high/low.

@@ -111,6 +111,31 @@ pub fn sparks(
         Some((from, to)) => periods(from, to),
         None => (Granularity::Month, Vec::new()),
     };
+    let values = values_by_period(pre, data_days, gm, level, units, def, q, &periods)?;
+    Ok(Sparks {
+        grain,
+        periods,
+        values,
+    })
+}
+
+/// The metric `def` of each unit of `units` (model indices, all of tier
+/// `level`) in each of `periods`: one row per unit, one value per period,
+/// `None` for a period wholly outside `data_days` (nothing was recorded
+/// then). What [`sparks`] draws and what the space-time cube of
+/// [`crate::analytics::emerging`] is made of.
+#[allow(clippy::too_many_arguments)]
+pub fn values_by_period(
+    pre: &PreAgg,
+    data_days: Option<(i32, i32)>,
+    gm: &GridModel,
+    level: u8,
+    units: &[usize],
+    def: &MetricDef,
+    q: &Query,
+    periods: &[SparkPeriod],
+) -> Result<Vec<Vec<Option<f64>>>, AnalyticsError> {
+    let data = data_days.map(|(a, b)| (date_of(a), date_of(b + 1)));
     let contexts: Vec<UnitContext> = units.iter().map(|&i| UnitContext::of(gm, i)).collect();
     let mut values = vec![Vec::with_capacity(periods.len()); units.len()];
     let parts = Parts::of(def);
@@ -151,11 +176,25 @@ pub fn sparks(
             row.push(v);
         }
     }
-    Ok(Sparks {
-        grain,
-        periods,
-        values,
-    })
+    Ok(values)
+}
+
+/// The calendar periods of grain `g` that meet `[from, to)`, clipped to it
+/// (the first and last may be shorter than a whole period).
+pub fn calendar_periods(g: Granularity, from: NaiveDate, to: NaiveDate) -> Vec<SparkPeriod> {
+    let mut out = Vec::new();
+    let mut start = g.period(from).0;
+    while start < to {
+        let end = g.next(start);
+        let p_from = start.max(from);
+        out.push(SparkPeriod {
+            label: g.period(p_from).1,
+            from: p_from,
+            to: end.min(to),
+        });
+        start = end;
+    }
+    out
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ mod analysis;
 mod auth;
 pub mod config;
 pub mod disclosure;
+mod emerging;
 mod error;
 mod export;
 mod extract;
@@ -94,6 +95,7 @@ pub fn app(state: AppState) -> Router {
         .route("/trend", get(analysis::trend))
         .route("/compare", get(analysis::compare))
         .route("/hotspots", get(analysis::hotspots))
+        .route("/hotspots/emerging", get(emerging::emerging))
         .route("/export", get(map::export))
         .route("/export/events", get(export::events))
         .route("/export/units", get(export::units))

@@ -94,7 +94,7 @@ impl Common {
         )
     }
 
-    fn load(&self) -> anyhow::Result<(GridModel, PreAgg, Query)> {
+    pub(super) fn load(&self) -> anyhow::Result<(GridModel, PreAgg, Query)> {
         let q = self.query()?;
         let (gm, _report) = load_geojson(&self.grids)
             .with_context(|| format!("loading grids {}", self.grids.display()))?;

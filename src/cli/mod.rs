@@ -6,6 +6,7 @@ mod bench;
 mod bench_serve;
 mod check;
 mod demo;
+mod emerging;
 mod export;
 mod ingest;
 mod join;
@@ -36,6 +37,8 @@ enum Command {
     Stats(analytics::StatsArgs),
     /// Hot spots: Moran's I, Getis-Ord Gi*, Local Moran quadrants.
     Hotspots(analytics::HotspotsArgs),
+    /// Emerging hot spots: a space-time cube, Gi* per bin, trend and category per unit.
+    Emerging(emerging::EmergingArgs),
     /// League table of a unit's children with smoothed rates and scores.
     Rank(analytics::RankArgs),
     /// Spike alerts (预警) against each unit's own baseline.
@@ -72,6 +75,7 @@ pub fn run() -> anyhow::Result<i32> {
         Command::Check(a) => check::run(&a),
         Command::Stats(a) => analytics::stats(&a).map(|()| 0),
         Command::Hotspots(a) => analytics::hotspots(&a).map(|()| 0),
+        Command::Emerging(a) => emerging::run(&a).map(|()| 0),
         Command::Rank(a) => analytics::rank(&a).map(|()| 0),
         Command::Alerts(a) => analytics::alerts(&a).map(|()| 0),
         Command::Join(a) => join::run(&a),

@@ -5,6 +5,7 @@
 mod accounts;
 mod compare;
 mod durability;
+mod emerging;
 mod export;
 mod grid_versions;
 mod lifecycle;

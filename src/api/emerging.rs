@@ -1,0 +1,208 @@
+//! `GET /api/v1/hotspots/emerging`: emerging hot spots of a count metric
+//! over the units of a tier the caller sees in full, scoped as
+//! `/api/v1/hotspots` is; see [`crate::analytics::emerging`].
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+
+use super::auth::Caller;
+use super::error::ApiError;
+use super::extract::Q;
+use super::map::Window;
+use super::scope::Scope;
+use super::state::AppState;
+use crate::analytics::emerging::{self, Category, Params, Rules};
+use crate::analytics::{metric, queen_contiguity, AnalyticsError, Granularity, Weights};
+
+/// Most permutations one request may ask for.
+const MAX_PERMUTATIONS: usize = 999;
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EmergingQuery {
+    pub level: u8,
+    /// A count metric of the catalogue.
+    pub metric: String,
+    pub parent: Option<String>,
+    /// day, week (ISO) or month (default).
+    pub grain: Option<String>,
+    /// Previous periods in each bin's neighbourhood (default 1).
+    pub lag: Option<usize>,
+    /// sfdep (default) or arcgis.
+    pub rules: Option<String>,
+    /// Permutations for pseudo p-values (default 199, at most 999; 0 = analytic p).
+    pub permutations: Option<usize>,
+    /// Judge bins by their Benjamini-Hochberg q.
+    pub fdr: Option<bool>,
+    #[serde(flatten)]
+    #[param(ignore)]
+    pub window: Window,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct EmergingUnit {
+    pub code: String,
+    pub category: Category,
+    /// Mann-Kendall τ of the unit's Gi* z series.
+    pub tau: f64,
+    /// Two-sided p of that trend.
+    pub p: f64,
+    /// Gi* z per period.
+    pub z: Vec<f64>,
+    /// Whether each period's bin was significant.
+    pub significant: Vec<bool>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct LegendEntry {
+    pub category: Category,
+    pub zh: &'static str,
+    pub en: &'static str,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Emerging {
+    /// Period labels, oldest first.
+    pub periods: Vec<String>,
+    /// Empty with fewer than three units (a window of fewer than two periods is a 400).
+    pub units: Vec<EmergingUnit>,
+    /// Every category with its zh-CN and English names, in display order.
+    pub legend: Vec<LegendEntry>,
+}
+
+fn grain(s: Option<&str>) -> Result<Granularity, ApiError> {
+    match s.unwrap_or("month") {
+        "day" => Ok(Granularity::Day),
+        "week" => Ok(Granularity::IsoWeek),
+        "month" => Ok(Granularity::Month),
+        other => Err(ApiError::BadRequest(format!(
+            "grain {other:?}: use day, week or month"
+        ))),
+    }
+}
+
+impl EmergingQuery {
+    fn params(&self) -> Result<Params, ApiError> {
+        let rules: Rules = self
+            .rules
+            .as_deref()
+            .unwrap_or("sfdep")
+            .parse()
+            .map_err(ApiError::BadRequest)?;
+        let permutations = self.permutations.unwrap_or(emerging::DEFAULT_PERMUTATIONS);
+        if permutations > MAX_PERMUTATIONS {
+            return Err(ApiError::BadRequest(format!(
+                "permutations {permutations}: at most {MAX_PERMUTATIONS}"
+            )));
+        }
+        Ok(Params {
+            lag: self.lag.unwrap_or(emerging::DEFAULT_LAG).min(12),
+            permutations,
+            fdr: self.fdr.unwrap_or(false),
+            rules,
+            ..Params::default()
+        })
+    }
+}
+
+/// Contiguity of `units`, shared with `/hotspots` through the state's cache
+/// (same key: the hash of the codes; same tolerance).
+fn weights(
+    st: &AppState,
+    model: &crate::grid::GridModel,
+    units: &[usize],
+) -> Result<Arc<Weights>, ApiError> {
+    use std::hash::{Hash, Hasher};
+    let codes: Vec<String> = units.iter().map(|&i| model.unit(i).code.clone()).collect();
+    let mut hs = std::collections::hash_map::DefaultHasher::new();
+    codes.hash(&mut hs);
+    let key = hs.finish();
+    let cached = st
+        .weights
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&key)
+        .cloned();
+    if let Some(w) = cached {
+        return Ok(w);
+    }
+    let geoms: Vec<_> = units.iter().map(|&i| &model.unit(i).geometry).collect();
+    let w = Arc::new(queen_contiguity(&geoms, 1.0)?);
+    st.weights
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(key, w.clone());
+    Ok(w)
+}
+
+/// Emerging hot-spot category, trend and Gi* series of the visible units of a tier.
+#[utoipa::path(get, path = "/api/v1/hotspots/emerging", params(EmergingQuery, Window), responses((status = 200, body = Emerging), (status = 400, body = super::error::ErrorBody)), security(("bearer" = [])))]
+pub async fn emerging(
+    State(st): State<AppState>,
+    c: Caller,
+    Q(h): Q<EmergingQuery>,
+) -> Result<Json<Emerging>, ApiError> {
+    let def = metric(&h.metric)?;
+    let g = grain(h.grain.as_deref())?;
+    let params = h.params()?;
+    let q = h.window.query(&st)?;
+    let snap = st.snapshot()?;
+    let st2 = st.clone();
+    st.blocking(move || {
+        let model = &snap.grids.model;
+        let scope = Scope::of(c.user(), model);
+        let parent = h
+            .parent
+            .as_deref()
+            .map(|p| scope.unit_full(model, p))
+            .transpose()?;
+        let units: Vec<usize> = model
+            .level(h.level)
+            .filter(|&i| scope.full(i) && parent.is_none_or(|p| model.ancestors(i).any(|a| a == p)))
+            .collect();
+        let legend = Category::ALL
+            .iter()
+            .map(|&c| LegendEntry {
+                category: c,
+                zh: c.zh(),
+                en: c.en(),
+            })
+            .collect();
+        let empty = |legend| Emerging {
+            periods: Vec::new(),
+            units: Vec::new(),
+            legend,
+        };
+        if units.len() < 3 {
+            return Ok(Json(empty(legend)));
+        }
+        let w = weights(&st2, model, &units)?;
+        let report = match emerging::run(&snap.pre, model, h.level, &units, def, &q, g, &w, params)
+        {
+            Ok(r) => r,
+            // Too few periods or units: no statistic, not an error.
+            Err(AnalyticsError::Shape { .. }) => return Ok(Json(empty(legend))),
+            Err(e) => return Err(e.into()),
+        };
+        Ok(Json(Emerging {
+            periods: report.periods.into_iter().map(|p| p.label).collect(),
+            units: report
+                .units
+                .into_iter()
+                .map(|u| EmergingUnit {
+                    code: u.code,
+                    category: u.category,
+                    tau: u.tau,
+                    p: u.p,
+                    z: u.z,
+                    significant: u.significant,
+                })
+                .collect(),
+            legend,
+        }))
+    })
+    .await
+}
