@@ -57,6 +57,8 @@ pub struct Inner {
     pub cache: Mutex<HashMap<String, Arc<Cached>>>,
     pub weights: Mutex<HashMap<u64, Arc<Weights>>>,
     pub geometry: Mutex<HashMap<(u8, u8), Features>>,
+    /// The Chinese font cut for a grid version (its id), see [`super::web::glyphs_for`].
+    pub glyphs: Mutex<Option<(i64, Arc<crate::assets::glyphs::Glyphs>)>>,
     pub metrics: Metrics,
     audit_tx: tokio::sync::mpsc::UnboundedSender<AuditEntry>,
     audit_rx: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<AuditEntry>>>,
@@ -112,6 +114,7 @@ impl AppState {
             cache: Mutex::new(HashMap::new()),
             weights: Mutex::new(HashMap::new()),
             geometry: Mutex::new(HashMap::new()),
+            glyphs: Mutex::new(None),
             metrics: Metrics::default(),
             audit_tx,
             audit_rx: Mutex::new(Some(audit_rx)),
