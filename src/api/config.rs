@@ -229,8 +229,8 @@ pub enum ConfigError {
 }
 
 /// `WANGGE_*` variables that are not settings: the hashing secret, the
-/// first admin's password, and the variables of the project's own test and
-/// benchmark scripts (which start the service with them set).
+/// first admin's password, and the variables of the project's own build,
+/// test and benchmark scripts (which start the service with them set).
 pub const OTHER_VARS: &[&str] = &[
     "WANGGE_SECRET",
     "WANGGE_NEW_PASSWORD",
@@ -244,6 +244,7 @@ pub const OTHER_VARS: &[&str] = &[
     "WANGGE_BENCH_VERBOSE",
     "WANGGE_GLYPHS_TEXT",
     "WANGGE_GLYPHS_FORCE",
+    "WANGGE_CJK_FONT",
 ];
 
 /// Keys present in `file` but not in `known`, as dotted paths.
