@@ -38,7 +38,9 @@ fn main() {
     let font = std::env::var("WANGGE_CJK_FONT").unwrap_or_else(|_| DEBIAN_CJK.into());
     println!("cargo:rerun-if-changed={font}");
     if Path::new(&font).is_file() {
-        println!("cargo:rustc-env=WANGGE_CJK_FONT_FILE={font}");
+        // Not WANGGE_*: cargo also sets it for test runs, and the service
+        // refuses WANGGE_* variables that are not settings.
+        println!("cargo:rustc-env=EMBEDDED_CJK_FONT={font}");
     } else {
         missing.push(format!(
             "{font} (run `apt-get install fonts-noto-cjk`, or set WANGGE_CJK_FONT to a \
@@ -48,7 +50,8 @@ fn main() {
     if !missing.is_empty() {
         panic!(
             "\n\nwangge embeds its web front end, and these files are missing:\n  - {}\n\n\
-             `bash scripts/serve.sh` does all of this, then builds.\n",
+             `bash scripts/prepare.sh` provides them (`bash scripts/serve.sh` runs it, then \
+             builds and serves).\n",
             missing.join("\n  - ")
         );
     }

@@ -24,7 +24,7 @@ use allsorts::tag;
 use sha2::{Digest, Sha256};
 
 /// The Noto Sans CJK collection (or a single SC face), read at compile time.
-static FACE: &[u8] = include_bytes!(env!("WANGGE_CJK_FONT_FILE"));
+static FACE: &[u8] = include_bytes!(env!("EMBEDDED_CJK_FONT"));
 
 /// The font's URL path under `/glyphs/` (web/map.js, web/style.css).
 pub const FILE_NAME: &str = "NotoSansSC-Regular.woff2";
