@@ -4,7 +4,7 @@
 # loopback with a small demo county; then the first-idle benchmark with the
 # 5,000-grid county (skip it with WANGGE_SKIP_BENCH=1).
 # Installs what it needs: chromium and fonts-noto-cjk (apt, only if
-# missing), npm ci, the glyph subset (scripts/glyphs.sh), the debug binary.
+# missing), npm ci, the debug binary (which embeds the front end and font).
 # Screenshots: tests/artifacts/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,7 +20,6 @@ fi
 if [ ! -d node_modules/playwright-core ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi
-bash scripts/glyphs.sh
 cargo build --quiet --bin wangge
 export WANGGE_BIN="${CARGO_TARGET_DIR:-$root/target}/debug/wangge"
 

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# Builds the Chinese font the web front end draws labels and text with, so
-# that a client with no CJK font (and no internet) still shows 汉字, not boxes.
+# A Chinese font for the mock server (tests/browser/mock-server.mjs), for
+# front-end work without the Rust build. `wangge serve` does not use it: the
+# binary embeds Noto Sans CJK and cuts its own font at start-up from the
+# loaded county's names (src/assets/glyphs.rs).
 #
 # Output (git-ignored): web/glyphs/NotoSansSC-Regular.woff2, a fontTools
 # subset of Debian's Noto Sans CJK SC face: ASCII, CJK punctuation, the 6,763
 # hanzi of GB 2312, plus every character found in web/*.js and in the names
-# of data/**/*.csv|geojson (so rarer characters of local place names are
-# kept). About 2.5 MB; MapLibre loads it through the style's `font-faces`,
-# the page's CSS through @font-face. Skipped when already built; set
+# of data/**/*.csv|geojson. About 2.5 MB. Skipped when already built; set
 # WANGGE_GLYPHS_FORCE=1 to rebuild. Extra text: WANGGE_GLYPHS_TEXT=file.
 #
 # Installs what it needs: fonts-noto-cjk (apt, only if missing) and fontTools

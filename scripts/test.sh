@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target}
 
+# The binary embeds the front end: npm packages and the CJK font first.
+bash scripts/prepare.sh
+
 echo "== Rust tests"
 cargo test --no-fail-fast
 

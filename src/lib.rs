@@ -7,10 +7,12 @@
 //! and the one ingest pipeline into it, [`analytics`] turns the frame into
 //! per-unit metrics and [`api`] serves them. [`demo`] builds a
 //! deterministic demo county on the real 定州市 boundary. [`export`] writes
-//! what an analyst filtered as GeoParquet, CSV or GeoJSON.
+//! what an analyst filtered as GeoParquet, CSV or GeoJSON. [`assets`] holds
+//! the web front end compiled into the binary.
 
 pub mod analytics;
 pub mod api;
+pub mod assets;
 pub mod cli;
 pub mod columns;
 pub mod demo;

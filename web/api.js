@@ -154,19 +154,6 @@ function filenameOf(res, fallback) {
   return plain ? plain[1] : fallback;
 }
 
-/** Whether the export endpoint exists (404 hides the button). */
-export async function exportAvailable(level, metric, w, parent, what = 'metrics') {
-  try {
-    const res = await fetch(exportUrl('csv', level, metric, w, parent, what), {
-      method: 'HEAD',
-      headers: token ? { Authorization: `Bearer ${token}` } : {},
-    });
-    return res.ok;
-  } catch {
-    return false;
-  }
-}
-
 /** Downloads an export with the bearer token (a plain link would not carry it). */
 export async function download(format, level, metric, w, parent, filename, what = 'metrics') {
   const res = await fetch(exportUrl(format, level, metric, w, parent, what), {

@@ -81,6 +81,7 @@ async function start(user) {
   await openOnScope(user);
   if (!metricDef()) state.metric = cat[0]?.name;
   buildToolbar(cats);
+  mountExport($('#export'), user.role);
   umap = new UnitMap($('#map'), { onClick, onHover, tileUrl: api.tileUrl, headers: api.authHeaders, basemap });
   on(onChange);
   window.addEventListener('resize', () => umap.resize());
@@ -214,7 +215,6 @@ async function refresh(changed) {
       if (mine === colourSeq) await paintColours(v);
     }
     if (replay) player.reload(monthsOf(state.from, state.to)).catch(showError);
-    if (recolour) mountExport($('#export'));
     if (changed.has('selected')) umap.select(state.selected);
     if (['level', 'parent', 'selected', 'metric', 'from', 'to', 'kind', 'category'].some((k) => changed.has(k))) {
       await refreshSide();

@@ -1,14 +1,14 @@
 // Export: downloads what is on screen (tier, window, filters): the metric
 // table through /api/v1/export/metrics as GeoParquet, CSV, GeoJSON or
-// Excel, and for admins and analysts the event rows behind it as Excel;
-// the buttons hide when the endpoint refuses the caller's role.
+// Excel, and for admins and analysts the event rows behind it as Excel.
+// The buttons are set once from the caller's role (the service checks it
+// again on download); nothing is asked of the service until a click.
 
 import * as api from './api.js';
 import { t } from './i18n.js';
 import { state, windowParams } from './state.js';
 
-export async function mountExport(el) {
-  el.hidden = true;
+export function mountExport(el, role) {
   // [format, extension, label, what]: the metric table on screen, and for
   // the roles that may have them the event rows behind it.
   const formats = [
@@ -32,7 +32,7 @@ export async function mountExport(el) {
       }
     });
   }
-  const [metrics, events] = await Promise.all(['metrics', 'events'].map((what) => api.exportAvailable(state.level, state.metric, windowParams(), state.parent, what)));
-  for (const b of el.querySelectorAll('button[data-what=events]')) b.hidden = !events;
-  el.hidden = !metrics;
+  // Every role may export the metric table; the event rows, admins and analysts.
+  for (const b of el.querySelectorAll('button[data-what=events]')) b.hidden = !['admin', 'analyst'].includes(role);
+  el.hidden = false;
 }

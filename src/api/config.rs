@@ -32,7 +32,9 @@ pub const DEFAULT_SESSION_HOURS: u64 = 12;
 pub struct Server {
     /// Listen address (`127.0.0.1:8080`).
     pub addr: String,
-    /// Static front end served at `/` (`web`).
+    /// A directory to serve the front end at `/` from instead of the copy
+    /// embedded in the binary (empty: the embedded one). For front-end
+    /// work: `web` from the repository root.
     pub web: PathBuf,
     /// Largest request body in bytes (64 MiB); larger ones get 413.
     pub body_limit_bytes: usize,
@@ -53,9 +55,10 @@ pub struct Server {
     pub costly_per_minute: u32,
     /// Costly requests a user may send at once before the rate applies (60).
     pub costly_burst: u32,
-    /// Extra static paths: URL prefix → directory. Default:
-    /// `/vendor/maplibre-gl` → `node_modules/maplibre-gl/dist`,
-    /// `/vendor/uplot` → `node_modules/uplot/dist` (web/VENDOR.md).
+    /// Static paths served from disk: URL prefix → directory, e.g.
+    /// `/vendor/maplibre-gl` → `node_modules/maplibre-gl/dist` to try
+    /// another MapLibre (web/VENDOR.md). Default: none, the embedded
+    /// MapLibre and uPlot.
     pub vendor: BTreeMap<String, PathBuf>,
 }
 
@@ -190,20 +193,9 @@ pub struct Config {
 
 impl Default for Server {
     fn default() -> Self {
-        let vendor = [
-            (
-                "/vendor/maplibre-gl".to_owned(),
-                PathBuf::from("node_modules/maplibre-gl/dist"),
-            ),
-            (
-                "/vendor/uplot".to_owned(),
-                PathBuf::from("node_modules/uplot/dist"),
-            ),
-        ]
-        .into();
         Server {
             addr: DEFAULT_ADDR.into(),
-            web: "web".into(),
+            web: PathBuf::new(),
             body_limit_bytes: DEFAULT_BODY_LIMIT,
             query_timeout_secs: DEFAULT_QUERY_TIMEOUT_SECS,
             log_format: "text".into(),
@@ -212,7 +204,7 @@ impl Default for Server {
             header_timeout_secs: 10,
             costly_per_minute: 240,
             costly_burst: 60,
-            vendor,
+            vendor: BTreeMap::new(),
         }
     }
 }
@@ -282,8 +274,8 @@ pub enum ConfigError {
 }
 
 /// `WANGGE_*` variables that are not settings: the hashing secret, the
-/// first admin's password, and the variables of the project's own test and
-/// benchmark scripts (which start the service with them set).
+/// first admin's password, and the variables of the project's own build,
+/// test and benchmark scripts (which start the service with them set).
 pub const OTHER_VARS: &[&str] = &[
     "WANGGE_SECRET",
     "WANGGE_NEW_PASSWORD",
@@ -297,6 +289,7 @@ pub const OTHER_VARS: &[&str] = &[
     "WANGGE_BENCH_VERBOSE",
     "WANGGE_GLYPHS_TEXT",
     "WANGGE_GLYPHS_FORCE",
+    "WANGGE_CJK_FONT",
 ];
 
 /// Keys present in `file` but not in `known`, as dotted paths.

@@ -28,12 +28,12 @@ mod state;
 pub mod throttle;
 mod tiles;
 mod units;
+pub mod web;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::{middleware, Router};
 use tower_http::compression::CompressionLayer;
-use tower_http::services::{ServeDir, ServeFile};
 
 pub use crate::live::snapshot_key;
 pub use config::Config;
@@ -142,8 +142,7 @@ pub fn app(state: AppState) -> Router {
         .route("/{tier}/{z}/{x}/{y}", get(tiles::tile))
         .fallback(no_route)
         .method_not_allowed_fallback(no_method);
-    let web = &state.config.server.web;
-    let mut router = Router::new()
+    let router = Router::new()
         .nest("/api/v1", api)
         .nest("/open311/v2", open311)
         .route("/ogc", get(ogc::landing))
@@ -152,13 +151,8 @@ pub fn app(state: AppState) -> Router {
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .nest("/tiles", tiles);
-    // Assets answer 404 when missing; only page paths fall back to index.html.
-    for (prefix, dir) in &state.config.server.vendor {
-        router = router.nest_service(prefix, ServeDir::new(dir));
-    }
-    router = router.nest_service("/glyphs", ServeDir::new(web.join("glyphs")));
-    router
-        .fallback_service(ServeDir::new(web).fallback(ServeFile::new(web.join("index.html"))))
+    // The front end: embedded, or from disk where the config says so.
+    web::mount(router, &state.config.server)
         .layer(middleware::from_fn_with_state(state.clone(), ops::observe))
         .layer(middleware::from_fn_with_state(
             state.clone(),

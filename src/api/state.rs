@@ -59,6 +59,8 @@ pub struct Inner {
     pub geometry: Mutex<HashMap<(u8, u8), Features>>,
     /// Vector tiles of the served grid version.
     pub tiles: super::tiles::TileCache,
+    /// The Chinese font cut for a grid version (its id), see [`super::web::glyphs_for`].
+    pub glyphs: Mutex<Option<(i64, Arc<crate::assets::glyphs::Glyphs>)>>,
     pub metrics: Metrics,
     audit_tx: tokio::sync::mpsc::UnboundedSender<AuditEntry>,
     audit_rx: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<AuditEntry>>>,
@@ -115,6 +117,7 @@ impl AppState {
             weights: Mutex::new(HashMap::new()),
             geometry: Mutex::new(HashMap::new()),
             tiles: Default::default(),
+            glyphs: Mutex::new(None),
             metrics: Metrics::default(),
             audit_tx,
             audit_rx: Mutex::new(Some(audit_rx)),

@@ -238,6 +238,11 @@ pub fn run(a: &ServeArgs) -> anyhow::Result<i32> {
                 std::process::exit(1);
             }
             tracing::info!("ready");
+            // The map's Chinese font for this county, cut before a browser asks.
+            if let Err(e) = crate::api::web::glyphs_for(&st) {
+                tracing::error!(error = %e, "start-up failed: no Chinese font for the map");
+                std::process::exit(1);
+            }
         });
         // With the client address for the handlers (login back-off per
         // address), a header-read timeout and a connection limit.

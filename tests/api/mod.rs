@@ -826,6 +826,76 @@ async fn static_files_are_served_and_missing_assets_are_404() {
     );
 }
 
+/// With no `[server] web` or `[server.vendor]`, the binary serves the front
+/// end it embeds: the page, MapLibre with its worker, uPlot, and the
+/// Chinese font cut for the loaded county, each with its content type and
+/// an entity tag that answers 304; missing assets are 404, not the page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_embedded_front_end_is_served_with_types_tags_and_404s() {
+    use axum::http::header;
+    use tower::ServiceExt;
+    let e = env_with(|c| {
+        c.server.web = Default::default();
+        c.server.vendor.clear();
+    });
+    let get = |uri: &'static str| send(&e.app, "GET", uri, None, None, Vec::new());
+    let page = get("/").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.text().contains("网格化管理"));
+    for (uri, ct) in [
+        ("/app.js", "text/javascript; charset=utf-8"),
+        ("/style.css", "text/css; charset=utf-8"),
+        (
+            "/vendor/maplibre-gl/maplibre-gl.mjs",
+            "text/javascript; charset=utf-8",
+        ),
+        (
+            "/vendor/maplibre-gl/maplibre-gl-worker.mjs",
+            "text/javascript; charset=utf-8",
+        ),
+        (
+            "/vendor/maplibre-gl/maplibre-gl.css",
+            "text/css; charset=utf-8",
+        ),
+        (
+            "/vendor/uplot/uPlot.esm.js",
+            "text/javascript; charset=utf-8",
+        ),
+        ("/glyphs/NotoSansSC-Regular.woff2", "font/woff2"),
+    ] {
+        let r = get(uri).await;
+        assert_eq!(r.status, StatusCode::OK, "{uri}");
+        assert_eq!(r.headers[header::CONTENT_TYPE], ct, "{uri}");
+        assert_eq!(r.headers[header::CACHE_CONTROL], "no-cache", "{uri}");
+        let etag = r.headers[header::ETAG].to_str().unwrap().to_owned();
+        let again = e
+            .app
+            .clone()
+            .oneshot(
+                axum::http::Request::get(uri)
+                    .header(header::IF_NONE_MATCH, &etag)
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(again.status(), StatusCode::NOT_MODIFIED, "{uri}");
+    }
+    let font = get("/glyphs/NotoSansSC-Regular.woff2").await;
+    assert_eq!(&font.body[..4], b"wOF2");
+    for uri in [
+        "/vendor/maplibre-gl/maplibre-gl.mjs.map",
+        "/vendor/uplot/uPlot.cjs.js",
+        "/vendor/other/x.js",
+        "/glyphs/other.woff2",
+        "/no-such-module.js",
+    ] {
+        assert_eq!(get(uri).await.status, StatusCode::NOT_FOUND, "{uri}");
+    }
+    // A page path (a link into the app) is the page.
+    assert!(get("/some/page").await.text().contains("网格化管理"));
+}
+
 /// Text goes out gzip-compressed to clients that accept it, and reads back
 /// the same; Parquet downloads are left alone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -14,10 +14,7 @@ export const BIN = process.env.WANGGE_BIN || path.join(process.env.CARGO_TARGET_
 
 export const PASSWORD = 'Test-pass-123';
 
-/** The vendor mounts of web/VENDOR.md, as a `[server] vendor` TOML inline table. */
-export const VENDOR = '{ "/vendor/maplibre-gl" = "node_modules/maplibre-gl/dist", "/vendor/uplot" = "node_modules/uplot/dist" }';
-
-async function freePort() {
+export async function freePort() {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
     s.on('error', reject);
@@ -46,7 +43,7 @@ export function demoUnits(dir) {
   return fc.features.map((f) => f.properties);
 }
 
-async function waitHttp(url, ms, proc) {
+export async function waitHttp(url, ms, proc) {
   const end = Date.now() + ms;
   while (Date.now() < end) {
     if (proc && proc.exitCode !== null) throw new Error(`service exited with ${proc.exitCode}`);
@@ -99,7 +96,8 @@ export async function startService({ grids = 600, events = 30000, chiefGrid, lea
   const proc = spawn(BIN, ['serve', '--data', data, '--addr', `127.0.0.1:${port}`], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'warn', WANGGE_SERVER_VENDOR: VENDOR, ...env },
+    // The front end the binary embeds, as shipped (no `[server] web` or vendor mounts).
+    env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'warn', ...env },
   });
   proc.stdout.on('data', (d) => { log += d; });
   proc.stderr.on('data', (d) => { log += d; });

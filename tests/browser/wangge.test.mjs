@@ -353,14 +353,14 @@ test('a grid chief on a tablet sees only their grid, and the API refuses another
   assert.equal((await apiAs(svc.base, chief, `/units/${chiefGrid.code}`)).status, 200);
 });
 
-test('an analyst sees the map; hot spots and English work; export shows only when the service has it', async () => {
+test('an analyst sees the map; hot spots and English work; the export buttons show from the role', async () => {
   const analyst = svc.users.analyst || svc.users.admin;
   await withBrowser({}, async ({ page }) => {
     await loginAs(page, svc.base, analyst.username, analyst.password);
     assert.equal((await renderedCodes(page)).length, count(1));
-    const exportStatus = (await apiAs(svc.base, analyst, `/export/metrics?level=1&format=csv`)).status;
-    assert.equal(await page.isVisible('#export'), exportStatus === 200);
-    if (exportStatus === 200) {
+    assert.ok(await page.isVisible('#export'), 'every role may export the metric table');
+    // The mock service has no export endpoint.
+    if (!MOCK) {
       // One button a format; GeoParquet arrives as a Parquet file.
       // Four formats of the metric table, and the event rows behind it.
       assert.equal(await page.locator('#export button[data-what=metrics]').count(), 4);
