@@ -40,6 +40,7 @@ pub use config::Config;
 pub use error::ApiError;
 pub use openapi::ApiDoc;
 pub use state::{zone_of, AppState, Grids};
+pub use tiles::warm as warm_tiles;
 
 async fn no_route() -> ApiError {
     ApiError::NotFound("no such endpoint".into())

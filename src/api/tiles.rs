@@ -59,12 +59,14 @@ fn tier(s: &str) -> Result<u8, ApiError> {
 }
 
 /// One vector tile of a tier.
-#[utoipa::path(get, path = "/tiles/{tier}/{z}/{x}/{y}.mvt", operation_id = "get_tile",
+/// (The row segment carries the `.mvt` extension: `{y}` is `393.mvt`, so a
+/// client's URL template reads `/tiles/3/{z}/{x}/{y}.mvt`.)
+#[utoipa::path(get, path = "/tiles/{tier}/{z}/{x}/{y}", operation_id = "get_tile",
     params(
         ("tier" = String, Path, description = "1 townships, 2 villages, 3 grids (or tier1..tier3)"),
         ("z" = u8, Path, description = "zoom, 0-22"),
         ("x" = u32, Path, description = "column, 0 to 2^z - 1, from the west"),
-        ("y" = u32, Path, description = "row, 0 to 2^z - 1, from the north"),
+        ("y" = String, Path, description = "row, 0 to 2^z - 1, from the north, with the extension: `393.mvt`", pattern = r"^\d+\.mvt$"),
     ),
     responses(
         (status = 200, content_type = "application/vnd.mapbox-vector-tile",
@@ -127,6 +129,25 @@ pub async fn tile(
         body,
     )
         .into_response())
+}
+
+/// Builds the tile sets of the three tiers of the served grid version
+/// (blocking: seconds for 50,000 grids), logging how long they took.
+pub fn warm(st: &AppState) {
+    let Ok(snap) = st.snapshot() else {
+        return;
+    };
+    let t = std::time::Instant::now();
+    let version = snap.grids.version.id;
+    let model = &snap.grids.model;
+    for level in 1..=3 {
+        st.tiles.set(version, level, || TileSet::new(model, level));
+    }
+    tracing::info!(
+        ms = t.elapsed().as_millis() as u64,
+        version,
+        "vector tiles of the three tiers prepared"
+    );
 }
 
 impl TileCache {

@@ -243,6 +243,8 @@ pub fn run(a: &ServeArgs) -> anyhow::Result<i32> {
                 tracing::error!(error = %e, "start-up failed: no Chinese font for the map");
                 std::process::exit(1);
             }
+            // The tiers' shared arcs, so that no first map waits for them.
+            crate::api::warm_tiles(&st);
         });
         // With the client address for the handlers (login back-off per
         // address), a header-read timeout and a connection limit.
