@@ -79,6 +79,9 @@ export const units = (level, parent, zoom) => request('GET', '/units', { params:
 /** Units of a tier without geometry (bbox, t1/t2 codes): the map draws them from /tiles. */
 export const unitBoxes = (level, parent) => request('GET', '/units', { params: { level, parent, geometry: 'bbox' } });
 
+/** Kernel density of the event points (admins and analysts): a raster, north row first. */
+export const density = (w, parent) => request('GET', '/density', { params: { ...w, parent } });
+
 /** The intranet basemap configured for the map ({tiles, attribution}), or null. */
 export const basemap = () => request('GET', '/basemap');
 
@@ -100,6 +103,9 @@ export const trend = (code, metric, grain, w) =>
 export const compare = (code, metric, w) => request('GET', '/compare', { params: { unit: code, metric, ...w } });
 export const hotspots = (level, metric, w, parent) =>
   request('GET', '/hotspots', { params: { level, metric, parent, ...w } });
+/** Emerging hot spots: each unit's space-time category over the window's months. */
+export const emerging = (level, metric, w, parent) =>
+  request('GET', '/hotspots/emerging', { params: { level, metric, parent, grain: 'month', ...w } });
 /**
  * Open issues of a unit, overdue first, as {total, page, items}; `w` is the
  * map's window and category filter ({from, to, category}): the list shows

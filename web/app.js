@@ -6,8 +6,8 @@ import * as api from './api.js';
 import { t, setLang, getLang, applyI18n, metricLabel } from './i18n.js';
 import { state, set, on, readHash, windowParams, metricDef, isChief } from './state.js';
 import { showLogin } from './login.js';
-import { UnitMap, PALETTES, HOT_COLOURS, LISA_COLOURS } from './map.js';
-import { metricLegend, hotLegend, lisaLegend, classify, quantileUppers, esc } from './legend.js';
+import { UnitMap, PALETTES, HOT_COLOURS, LISA_COLOURS, EMERGING_COLOURS } from './map.js';
+import { metricLegend, hotLegend, lisaLegend, emergingLegend, classify, quantileUppers, esc } from './legend.js';
 import { mountWindow, presetWindow, monthsOf, ymd } from './timewin.js';
 import { Player } from './play.js';
 import { renderPanel } from './panel.js';
@@ -18,6 +18,8 @@ import { fmt } from './format.js';
 const $ = (s) => document.querySelector(s);
 let umap = null;
 let county = null; // level-0 unit, if the service has one
+let densityOn = false; // the event-density overlay
+let emergingNames = new Map(); // emerging hot-spot category → its name in the UI language
 // The one township or village a leader or analyst is scoped to: the root of
 // their breadcrumb and the top of their tier choices (null: the county).
 let scopeRoot = null;
@@ -155,8 +157,18 @@ function buildToolbar(cats) {
   category.addEventListener('change', () => set({ category: category.value }));
   on((ch) => ch.has('kind') && fillCategories());
   const mode = $('#mode');
-  mode.innerHTML = ['metric', 'hot', 'lisa'].map((m) => `<option value="${m}">${t(`mode_${m}`)}</option>`).join('');
+  mode.innerHTML = ['metric', 'hot', 'lisa', 'emerging'].map((m) => `<option value="${m}">${t(`mode_${m}`)}</option>`).join('');
   mode.addEventListener('change', () => set({ mode: mode.value }));
+  // Where events cluster inside the units: only for the roles that may see
+  // event points (the service refuses the others).
+  const density = $('#density');
+  $('#density-field').hidden = !['admin', 'analyst'].includes(state.user.role);
+  density.innerHTML = ['off', 'on'].map((v) => `<option value="${v}">${t(`density_${v}`)}</option>`).join('');
+  density.addEventListener('change', () => {
+    densityOn = density.value === 'on';
+    refreshDensity().catch(showError);
+  });
+  on((ch) => ['parent', 'from', 'to', 'kind', 'category'].some((k) => ch.has(k)) && refreshDensity().catch(showError));
   for (const b of document.querySelectorAll('#tabs button')) {
     b.addEventListener('click', () => {
       tab = b.dataset.tab;
@@ -307,13 +319,29 @@ async function breadcrumb() {
   }
 }
 
+/** Draws (or clears) the event-density raster of the window, filters and unit drilled into. */
+async function refreshDensity() {
+  if (!densityOn) {
+    await umap.setDensity(null);
+    return;
+  }
+  const d = await api.density(windowParams(), state.parent);
+  if (densityOn) await umap.setDensity(d);
+}
+
 /** Fetches what the current layer mode paints: metric values or hot spots. */
 async function fetchColours() {
   const w = windowParams();
   const mode = state.mode;
-  const r = mode === 'metric'
-    ? await api.mapValues(state.level, state.metric, w, state.parent)
-    : await api.hotspots(state.level, state.metric, w, state.parent);
+  let r;
+  if (mode === 'metric') r = await api.mapValues(state.level, state.metric, w, state.parent);
+  else if (mode === 'emerging') {
+    // A rate has no space-time cube: the legend says so instead of an error.
+    r = await api.emerging(state.level, state.metric, w, state.parent).catch((e) => {
+      if (e.status === 400) return { units: [], legend: [], refused: true };
+      throw e;
+    });
+  } else r = await api.hotspots(state.level, state.metric, w, state.parent);
   performance.mark('values-fetched');
   return { mode, r };
 }
@@ -326,6 +354,13 @@ function paintColours({ mode, r }, fc, wait = true) {
     current = new Map(r.values.map((v) => [v.code, v]));
     const uppers = r.breaks?.[state.breaks] || r.breaks?.quantile || quantileUppers(r.values.map((v) => v.value));
     paintValues(r.values, uppers, m, title, (r.no_data || []).length, fc);
+  } else if (mode === 'emerging') {
+    current = new Map(r.units.map((u) => [u.code, u]));
+    const classOf = new Map(r.units.map((u) => [u.code, u.category]));
+    emergingNames = new Map(r.legend.map((e) => [e.category, getLang() === 'en' ? e.en : e.zh]));
+    umap.paint(classOf, EMERGING_COLOURS, fc);
+    emergingLegend($('#legend'), `${t('mode_emerging')} · ${title}`, r.legend, new Set(classOf.values()),
+      legendContext(m).context, r.refused ? t('emerging_count_only') : '');
   } else {
     current = new Map(r.units.map((u) => [u.code, u]));
     const key = mode === 'hot' ? 'gi_class' : 'lisa';
@@ -439,6 +474,9 @@ function valueLine(p) {
   const m = metricDef() || {};
   const c = current.get(p.code);
   if (state.mode === 'metric') return t('tooltip_value', { metric: metricLabel(m), value: fmt(c?.value, m.unit) });
+  if (state.mode === 'emerging') {
+    return c ? `${emergingNames.get(c.category) || c.category}${Number.isFinite(c.tau) ? ` (τ = ${Number(c.tau).toFixed(2)})` : ''}` : t('legend_no_data');
+  }
   if (state.mode === 'hot') return `${t(c?.gi_class || 'ns')}${c?.gi_z != null ? ` (z = ${Number(c.gi_z).toFixed(2)})` : ''}`;
   return t(`lisa_${c?.lisa || 'ns'}`);
 }

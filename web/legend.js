@@ -1,9 +1,9 @@
 // The map legend: classes with their bounds and the metric's unit, a
 // no-data class, or the Gi*/LISA classes of the hot-spot layers.
 
-import { t } from './i18n.js';
+import { t, getLang } from './i18n.js';
 import { fmtShort, unitLabel } from './format.js';
-import { NO_DATA, HOT_COLOURS, LISA_COLOURS } from './map.js';
+import { NO_DATA, HOT_COLOURS, LISA_COLOURS, EMERGING_COLOURS } from './map.js';
 
 const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' }[c]));
 
@@ -59,6 +59,18 @@ export function lisaLegend(el, title, moranText, context = []) {
   const items = ['HH', 'HL', 'LH', 'LL', 'ns'].map((k) => ({ colour: LISA_COLOURS[k], label: t(`lisa_${k}`) }));
   items.push({ colour: NO_DATA, label: t('legend_no_data') });
   render(el, title, items, moranText, context, '', t('explain_lisa'));
+}
+
+/**
+ * The emerging hot-spot categories found among the units (`legend`: the
+ * service's {category, zh, en} list), in the service's order.
+ */
+export function emergingLegend(el, title, legend, present, context = [], warning = '') {
+  const zh = getLang() !== 'en';
+  const items = legend.filter((e) => present.has(e.category))
+    .map((e) => ({ colour: EMERGING_COLOURS[e.category] || NO_DATA, label: zh ? e.zh : e.en }));
+  items.push({ colour: NO_DATA, label: t('legend_no_data') });
+  render(el, title, items, '', context, warning, t('explain_emerging'));
 }
 
 /** Index of the class holding `v`: classes are (lower, upper], the first closed below. */

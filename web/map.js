@@ -24,6 +24,16 @@ export const HOT_COLOURS = {
   hot99: '#b2182b', hot95: '#ef8a62', hot90: '#fddbc7', ns: '#f7f7f7',
   cold90: '#d1e5f0', cold95: '#67a9cf', cold99: '#2166ac',
 };
+/** Emerging hot-spot categories: reds for hot, blues for cold, darker where stronger. */
+export const EMERGING_COLOURS = {
+  new_hot_spot: '#fdd0a2', consecutive_hot_spot: '#fdae6b', intensifying_hot_spot: '#e6550d',
+  persistent_hot_spot: '#a63603', diminishing_hot_spot: '#fc9272', sporadic_hot_spot: '#fbb4b9',
+  oscillating_hot_spot: '#c51b8a', historical_hot_spot: '#d6b4a6',
+  new_cold_spot: '#c6dbef', consecutive_cold_spot: '#9ecae1', intensifying_cold_spot: '#3182bd',
+  persistent_cold_spot: '#08519c', diminishing_cold_spot: '#6baed6', sporadic_cold_spot: '#b3cde3',
+  oscillating_cold_spot: '#8c96c6', historical_cold_spot: '#bfc7d5',
+  no_pattern: '#f7f7f7',
+};
 export const LISA_COLOURS = { HH: '#d7191c', HL: '#fdae61', LH: '#abd9e9', LL: '#2c7bb6', ns: '#eeeeee' };
 
 /** Feature state of a unit in the drawn tier. */
@@ -111,6 +121,43 @@ export class UnitMap {
   closePreview() {
     this.popup?.remove();
     this.popup = null;
+  }
+
+  /**
+   * Draws a density raster ({west, south, east, north, cols, rows, max,
+   * values} with the north row first) over the units, transparent where
+   * no event is near; null removes it.
+   */
+  async setDensity(d) {
+    await this.loaded;
+    const m = this.map;
+    if (m.getLayer('density')) m.removeLayer('density');
+    if (m.getSource('density')) m.removeSource('density');
+    this.density = d;
+    if (!d || !d.cols || !d.rows) return;
+    const canvas = document.createElement('canvas');
+    canvas.width = d.cols;
+    canvas.height = d.rows;
+    const ctx = canvas.getContext('2d');
+    const img = ctx.createImageData(d.cols, d.rows);
+    const max = d.max || 1;
+    for (let i = 0; i < d.values.length; i++) {
+      const v = d.values[i] / max;
+      if (v <= 0.002) continue;
+      // Yellow to deep red as the density rises; more opaque where higher.
+      img.data[4 * i] = 230;
+      img.data[4 * i + 1] = Math.round(200 * (1 - v));
+      img.data[4 * i + 2] = 20;
+      img.data[4 * i + 3] = Math.round(60 + 170 * Math.sqrt(v));
+    }
+    ctx.putImageData(img, 0, 0);
+    m.addSource('density', {
+      type: 'image',
+      url: canvas.toDataURL('image/png'),
+      coordinates: [[d.west, d.north], [d.east, d.north], [d.east, d.south], [d.west, d.south]],
+    });
+    m.addLayer({ id: 'density', type: 'raster', source: 'density', paint: { 'raster-opacity': 0.85, 'raster-fade-duration': 0 } }, 'border');
+    await this.idle();
   }
 
   /** Points source `id` at the tiles of tier `level`. */

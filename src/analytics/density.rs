@@ -173,6 +173,43 @@ pub fn points(joined: LazyFrame, q: &Query) -> Result<Vec<(f64, f64)>, Analytics
         .collect())
 }
 
+/// The density of the events of query `q` located in `grids` (tier-3
+/// codes; `None`: every located event), over `bbox` widened by the kernel
+/// radius, with cells of at least `params.cell_m` metres, larger when the
+/// raster would otherwise pass `max_cells`. Returns the raster and the
+/// number of events in it.
+pub fn density_in(
+    frame: &DataFrame,
+    q: &Query,
+    grids: Option<Vec<String>>,
+    bbox: [f64; 4],
+    params: DensityParams,
+) -> Result<(DensityGrid, usize), AnalyticsError> {
+    let keep = match grids {
+        Some(codes) => {
+            col(c::TIER3).is_in(lit(Series::new("".into(), codes)).implode(false), false)
+        }
+        None => col(c::TIER3).is_not_null(),
+    };
+    let pts = points(frame.clone().lazy().filter(keep), q)?;
+    let pad_lat = params.bandwidth_m / M_PER_DEG;
+    let mid = ((bbox[1] + bbox[3]) / 2.0).to_radians().cos().max(0.01);
+    let pad_lon = pad_lat / mid;
+    let b = [
+        bbox[0] - pad_lon,
+        bbox[1] - pad_lat,
+        bbox[2] + pad_lon,
+        bbox[3] + pad_lat,
+    ];
+    let (w_m, h_m) = ((b[2] - b[0]) * M_PER_DEG * mid, (b[3] - b[1]) * M_PER_DEG);
+    let fit = (w_m * h_m / params.max_cells as f64).sqrt() * 1.01;
+    let params = DensityParams {
+        cell_m: params.cell_m.max(fit),
+        ..params
+    };
+    Ok((kernel_density(&pts, Some(b), params)?, pts.len()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

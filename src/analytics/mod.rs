@@ -39,7 +39,7 @@ pub use breaks::{
     heatmap, jenks_breaks, quantile_breaks, BreakMethod, HeatValue, Heatmap, Legend, LegendClass,
 };
 pub use catalogue::{catalogue, metric, Direction, MetricDef, MetricUnit, Ratio};
-pub use density::{kernel_density, points, DensityGrid, DensityParams};
+pub use density::{density_in, kernel_density, points, DensityGrid, DensityParams};
 pub use filter::{Query, Zone};
 pub use hotspots::{
     analyse, benjamini_hochberg, getis_ord_gi_star, local_moran, moran, GiStar, HotClass,

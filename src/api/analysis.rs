@@ -561,3 +561,125 @@ pub async fn hotspots(
     })
     .await
 }
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DensityQuery {
+    /// Only the events in this unit (a township, village or grid).
+    pub parent: Option<String>,
+    /// Cell side in metres (50 by default; larger where the raster would
+    /// pass 250,000 cells).
+    pub cell_m: Option<f64>,
+    #[serde(flatten)]
+    #[param(ignore)]
+    pub window: Window,
+}
+
+/// Estimated events per km² on a raster (quartic kernel, 300 m radius).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct DensityDto {
+    pub west: f64,
+    pub south: f64,
+    pub east: f64,
+    pub north: f64,
+    pub cols: usize,
+    pub rows: usize,
+    pub cell_m: f64,
+    pub bandwidth_m: f64,
+    /// Events the raster is made of.
+    pub events: usize,
+    /// The largest value.
+    pub max: f32,
+    /// Events per km², row by row from the north-west cell.
+    pub values: Vec<f32>,
+}
+
+/// Where events cluster inside units: a kernel-density raster of the event
+/// points in the caller's units, for the roles that may see event rows
+/// (admins and analysts); every other role is refused.
+#[utoipa::path(get, path = "/api/v1/density", params(DensityQuery, Window),
+    responses((status = 200, body = DensityDto), (status = 403, body = super::error::ErrorBody), (status = 404, body = super::error::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn density(
+    State(st): State<AppState>,
+    c: Caller,
+    Q(d): Q<DensityQuery>,
+) -> Result<Json<DensityDto>, ApiError> {
+    use crate::store::Role;
+    if !matches!(c.user().role, Role::Admin | Role::Analyst) {
+        return Err(ApiError::Forbidden(
+            "event points (and their density) are for admins and analysts".into(),
+        ));
+    }
+    let q = d.window.query(&st)?;
+    let snap = st.snapshot()?;
+    st.blocking(move || {
+        let model = &snap.grids.model;
+        let scope = Scope::of(c.user(), model);
+        let parent = d
+            .parent
+            .as_deref()
+            .map(|p| scope.unit_full(model, p))
+            .transpose()?;
+        let grids: Vec<usize> = model
+            .level(crate::grid::GRID_LEVEL)
+            .filter(|&g| {
+                scope.full(g) && parent.is_none_or(|p| g == p || model.ancestors(g).any(|a| a == p))
+            })
+            .collect();
+        let mut bbox = [
+            f64::INFINITY,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NEG_INFINITY,
+        ];
+        for &g in &grids {
+            if let Some(r) = geo::BoundingRect::bounding_rect(&model.unit(g).geometry) {
+                bbox = [
+                    bbox[0].min(r.min().x),
+                    bbox[1].min(r.min().y),
+                    bbox[2].max(r.max().x),
+                    bbox[3].max(r.max().y),
+                ];
+            }
+        }
+        if grids.is_empty() || !bbox[0].is_finite() {
+            return Err(ApiError::NotFound(
+                "no grid to estimate a density over".into(),
+            ));
+        }
+        let codes = (!scope.is_all() || parent.is_some())
+            .then(|| grids.iter().map(|&g| model.unit(g).code.clone()).collect());
+        let params = analytics::DensityParams {
+            cell_m: d.cell_m.unwrap_or(50.0).max(10.0),
+            max_cells: 250_000,
+            ..Default::default()
+        };
+        let (g, events) = analytics::density_in(&snap.frame, &q, codes, bbox, params)?;
+        // North row first, as an image is drawn.
+        let mut values = Vec::with_capacity(g.values.len());
+        for r in (0..g.rows).rev() {
+            values.extend(
+                g.values[r * g.cols..(r + 1) * g.cols]
+                    .iter()
+                    .map(|&v| v as f32),
+            );
+        }
+        let max = values.iter().copied().fold(0.0f32, f32::max);
+        let cell_m = g.cell_lat * 111_320.0;
+        Ok(Json(DensityDto {
+            west: g.west,
+            south: g.south,
+            east: g.west + g.cell_lon * g.cols as f64,
+            north: g.south + g.cell_lat * g.rows as f64,
+            cols: g.cols,
+            rows: g.rows,
+            cell_m,
+            bandwidth_m: params.bandwidth_m,
+            events,
+            max,
+            values,
+        }))
+    })
+    .await
+}

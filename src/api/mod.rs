@@ -96,6 +96,7 @@ pub fn app(state: AppState) -> Router {
         .route("/trend", get(analysis::trend))
         .route("/compare", get(analysis::compare))
         .route("/hotspots", get(analysis::hotspots))
+        .route("/density", get(analysis::density))
         .route("/hotspots/emerging", get(emerging::emerging))
         .route("/export", get(map::export))
         .route("/export/events", get(export::events))

@@ -27,7 +27,7 @@ impl Modify for Bearer {
         map::get_catalogue, map::basemap, map::categories, map::map, map::kpis, map::export,
         export::events, export::units, export::metrics,
         units::list, units::one, tiles::tile,
-        analysis::trend, analysis::compare, analysis::hotspots,
+        analysis::trend, analysis::compare, analysis::hotspots, analysis::density,
         emerging::emerging,
         issues::list, issues::case, issues::services, issues::requests, issues::one, issues::create,
         issues::request_updates, issues::post_request_update, issues::export_updates,

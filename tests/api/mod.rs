@@ -1203,3 +1203,67 @@ async fn the_basemap_is_off_by_default_and_its_server_alone_is_allowed() {
         "{policy}"
     );
 }
+
+/// The density raster is for the roles that may see event rows, over their
+/// own units only; it integrates to the events it is made of.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_density_raster_reaches_only_admins_and_analysts_within_their_units() {
+    let e = env();
+    for role in ["chief", "leader"] {
+        let t = login(&e.app, role).await;
+        let r = get(&e.app, "/api/v1/density", &t).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{role}: {}", r.text());
+    }
+    let analyst = login(&e.app, "analyst").await;
+    let admin = login(&e.app, "admin").await;
+    let mine = get(&e.app, "/api/v1/density?kind=issue", &analyst).await;
+    assert_eq!(mine.status, StatusCode::OK, "{}", mine.text());
+    let mine = mine.json();
+    let all = get(&e.app, "/api/v1/density?kind=issue", &admin)
+        .await
+        .json();
+    let (n_mine, n_all) = (
+        mine["events"].as_u64().unwrap(),
+        all["events"].as_u64().unwrap(),
+    );
+    assert!(n_mine > 0 && n_mine < n_all, "{n_mine} of {n_all}");
+    // The analyst's raster covers their township (and the kernel's reach), not the county.
+    let snap = e.state.snapshot().unwrap();
+    let town = snap.grids.model.get(&e.codes.township).unwrap();
+    let b = geo::BoundingRect::bounding_rect(&town.geometry).unwrap();
+    let pad = 0.01; // over the 300 m radius, in degrees
+    assert!(mine["west"].as_f64().unwrap() >= b.min().x - pad);
+    assert!(mine["east"].as_f64().unwrap() <= b.max().x + pad);
+    assert!(mine["south"].as_f64().unwrap() >= b.min().y - pad);
+    assert!(mine["north"].as_f64().unwrap() <= b.max().y + pad);
+    // Events per km² times the cell area, summed: the events (all inside
+    // the raster, which reaches a radius past every grid).
+    let cell_km2 = {
+        let rows = mine["rows"].as_f64().unwrap();
+        let cols = mine["cols"].as_f64().unwrap();
+        let lat = (mine["north"].as_f64().unwrap() - mine["south"].as_f64().unwrap()) / rows;
+        let lon = (mine["east"].as_f64().unwrap() - mine["west"].as_f64().unwrap()) / cols;
+        let mid = ((mine["north"].as_f64().unwrap() + mine["south"].as_f64().unwrap()) / 2.0)
+            .to_radians()
+            .cos();
+        lat * 111.32 * lon * 111.32 * mid
+    };
+    let values = mine["values"].as_array().unwrap();
+    assert_eq!(
+        values.len() as u64,
+        mine["rows"].as_u64().unwrap() * mine["cols"].as_u64().unwrap()
+    );
+    let total: f64 = values.iter().map(|v| v.as_f64().unwrap()).sum::<f64>() * cell_km2;
+    assert!(
+        (total - n_mine as f64).abs() / (n_mine as f64) < 0.05,
+        "{total} for {n_mine} events"
+    );
+    // Another township is not theirs: 404, as an unknown unit.
+    let other = get(
+        &e.app,
+        &format!("/api/v1/density?parent={}", e.codes.other_township),
+        &analyst,
+    )
+    .await;
+    assert_eq!(other.status, StatusCode::NOT_FOUND);
+}

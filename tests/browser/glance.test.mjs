@@ -398,3 +398,60 @@ test('a township leader\'s map starts at their township: its name at the root, o
     await shot(page, 'township-leader-root');
   });
 });
+
+test('an admin overlays the event density; a grid chief is not offered it and the service refuses it', { skip: SKIP }, async () => {
+  await withBrowser({}, async ({ page }) => {
+    await loginAs(page, svc.base, admin().username, admin().password);
+    assert.equal(await page.isVisible('#density'), true);
+    const asked = page.waitForResponse((r) => r.url().includes('/api/v1/density'));
+    await page.selectOption('#density', 'on');
+    const res = await asked;
+    assert.equal(res.status(), 200);
+    const d = await res.json();
+    assert.ok(d.events > 0 && d.max > 0, JSON.stringify({ events: d.events, max: d.max }));
+    await page.waitForFunction(() => !!window.__wangge.map.map.getLayer('density'));
+    await settled(page);
+    const drawn = await page.evaluate(() => {
+      const m = window.__wangge.map.map;
+      const layers = m.getStyle().layers.map((l) => l.id);
+      return { above: layers.indexOf('density') > layers.indexOf('fill'), loaded: m.isSourceLoaded('density') };
+    });
+    assert.deepEqual(drawn, { above: true, loaded: true });
+    await shot(page, 'density-admin');
+    await page.selectOption('#density', 'off');
+    await page.waitForFunction(() => !window.__wangge.map.map.getLayer('density'));
+  });
+  const chief = svc.users.chief;
+  await withBrowser({}, async ({ page }) => {
+    await loginAs(page, svc.base, chief.username, chief.password);
+    assert.equal(await page.isVisible('#density'), false);
+  });
+  const r = await apiAs(svc.base, chief, '/density');
+  assert.equal(r.status, 403);
+});
+
+test('the emerging hot-spot layer colours each township by its category, with a bilingual legend', { skip: SKIP }, async () => {
+  await withBrowser({}, async ({ page }) => {
+    await loginAs(page, svc.base, admin().username, admin().password, '#level=1&metric=event_count');
+    const asked = page.waitForResponse((r) => r.url().includes('/api/v1/hotspots/emerging'));
+    await page.selectOption('#mode', 'emerging');
+    const res = await asked;
+    assert.equal(res.status(), 200);
+    const body = await res.json();
+    await settled(page);
+    const painted = await page.evaluate(() => {
+      const m = window.__wangge.map;
+      return [...m.features.keys()].map((c) => m.map.getFeatureState({ source: 'units', sourceLayer: 'units', id: c }).cls ?? null);
+    });
+    const want = body.units.map((u) => u.category).sort();
+    assert.deepEqual(painted.filter((x) => x !== null).sort(), want);
+    const legend = await page.textContent('#legend');
+    const present = new Set(want);
+    for (const e of body.legend.filter((x) => present.has(x.category))) assert.ok(legend.includes(e.zh), `${e.zh} missing from ${legend}`);
+    await shot(page, 'emerging-townships');
+    // A rate has no space-time cube: the legend says so.
+    await page.selectOption('#metric', 'resolution_rate');
+    await settled(page);
+    assert.ok((await page.textContent('#legend')).includes('只适用于计数指标'));
+  });
+});
