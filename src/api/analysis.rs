@@ -481,30 +481,8 @@ pub async fn hotspots(
                 units: Vec::new(),
             }));
         }
-        let key = {
-            use std::hash::{Hash, Hasher};
-            let mut hs = std::collections::hash_map::DefaultHasher::new();
-            codes.hash(&mut hs);
-            hs.finish()
-        };
-        let cached = st2
-            .weights
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&key)
-            .cloned();
-        let w = match cached {
-            Some(w) => w,
-            None => {
-                let geoms: Vec<_> = rows.iter().map(|r| &model.unit(r.index).geometry).collect();
-                let w = std::sync::Arc::new(analytics::queen_contiguity(&geoms, 1.0)?);
-                st2.weights
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .insert(key, w.clone());
-                w
-            }
-        };
+        let units: Vec<usize> = rows.iter().map(|r| r.index).collect();
+        let w = st2.contiguity(model, &units)?;
         let report = match analytics::hotspots::analyse(
             &codes,
             &y,

@@ -2,8 +2,6 @@
 //! over the units of a tier the caller sees in full, scoped as
 //! `/api/v1/hotspots` is; see [`crate::analytics::emerging`].
 
-use std::sync::Arc;
-
 use axum::extract::State;
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -15,7 +13,7 @@ use super::map::Window;
 use super::scope::Scope;
 use super::state::AppState;
 use crate::analytics::emerging::{self, Category, Params, Rules};
-use crate::analytics::{metric, queen_contiguity, AnalyticsError, Granularity, Weights};
+use crate::analytics::{metric, AnalyticsError, Granularity};
 
 /// Most permutations one request may ask for.
 const MAX_PERMUTATIONS: usize = 999;
@@ -108,36 +106,6 @@ impl EmergingQuery {
     }
 }
 
-/// Contiguity of `units`, shared with `/hotspots` through the state's cache
-/// (same key: the hash of the codes; same tolerance).
-fn weights(
-    st: &AppState,
-    model: &crate::grid::GridModel,
-    units: &[usize],
-) -> Result<Arc<Weights>, ApiError> {
-    use std::hash::{Hash, Hasher};
-    let codes: Vec<String> = units.iter().map(|&i| model.unit(i).code.clone()).collect();
-    let mut hs = std::collections::hash_map::DefaultHasher::new();
-    codes.hash(&mut hs);
-    let key = hs.finish();
-    let cached = st
-        .weights
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .get(&key)
-        .cloned();
-    if let Some(w) = cached {
-        return Ok(w);
-    }
-    let geoms: Vec<_> = units.iter().map(|&i| &model.unit(i).geometry).collect();
-    let w = Arc::new(queen_contiguity(&geoms, 1.0)?);
-    st.weights
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .insert(key, w.clone());
-    Ok(w)
-}
-
 /// Emerging hot-spot category, trend and Gi* series of the visible units of a tier.
 #[utoipa::path(get, path = "/api/v1/hotspots/emerging", params(EmergingQuery, Window), responses((status = 200, body = Emerging), (status = 400, body = super::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn emerging(
@@ -179,7 +147,7 @@ pub async fn emerging(
         if units.len() < 3 {
             return Ok(Json(empty(legend)));
         }
-        let w = weights(&st2, model, &units)?;
+        let w = st2.contiguity(model, &units)?;
         let report = match emerging::run(&snap.pre, model, h.level, &units, def, &q, g, &w, params)
         {
             Ok(r) => r,

@@ -158,6 +158,36 @@ impl AppState {
         Ok(rebuilt)
     }
 
+    /// Queen contiguity of `units` (indices into `model`), cached by their
+    /// codes: `/hotspots` and `/hotspots/emerging` over the same units share it.
+    pub fn contiguity(
+        &self,
+        model: &crate::grid::GridModel,
+        units: &[usize],
+    ) -> Result<Arc<Weights>, ApiError> {
+        use std::hash::{Hash, Hasher};
+        let codes: Vec<&str> = units.iter().map(|&i| model.unit(i).code.as_str()).collect();
+        let mut hs = std::collections::hash_map::DefaultHasher::new();
+        codes.hash(&mut hs);
+        let key = hs.finish();
+        let cached = self
+            .weights
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+            .cloned();
+        if let Some(w) = cached {
+            return Ok(w);
+        }
+        let geoms: Vec<_> = units.iter().map(|&i| &model.unit(i).geometry).collect();
+        let w = Arc::new(crate::analytics::queen_contiguity(&geoms, 1.0)?);
+        self.weights
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key, w.clone());
+        Ok(w)
+    }
+
     /// Records a login, logout or other event; written in batches by [`AppState::spawn_background`].
     pub fn audit(&self, entry: AuditEntry) {
         let _ = self.audit_tx.send(entry);
