@@ -14,6 +14,7 @@ use serde::Serialize;
 use super::filter::{Query, DAY};
 use super::AnalyticsError;
 use crate::columns as c;
+use crate::grid::GridModel;
 
 /// Metres per degree of latitude.
 const M_PER_DEG: f64 = 111_320.0;
@@ -174,22 +175,33 @@ pub fn points(joined: LazyFrame, q: &Query) -> Result<Vec<(f64, f64)>, Analytics
 }
 
 /// The density of the events of query `q` located in `grids` (tier-3
-/// codes; `None`: every located event), over `bbox` widened by the kernel
-/// radius, with cells of at least `params.cell_m` metres, larger when the
-/// raster would otherwise pass `max_cells`. Returns the raster and the
-/// number of events in it.
+/// units of `gm`; `all`: they are every grid, so every located event
+/// counts), over their extent widened by the kernel radius, with cells of
+/// at least `params.cell_m` metres, larger when the raster would otherwise
+/// pass `max_cells`. Returns the raster and the number of events in it;
+/// none without a grid.
 pub fn density_in(
     frame: &DataFrame,
+    gm: &GridModel,
     q: &Query,
-    grids: Option<Vec<String>>,
-    bbox: [f64; 4],
+    grids: &[usize],
+    all: bool,
     params: DensityParams,
-) -> Result<(DensityGrid, usize), AnalyticsError> {
-    let keep = match grids {
-        Some(codes) => {
-            col(c::TIER3).is_in(lit(Series::new("".into(), codes)).implode(false), false)
-        }
-        None => col(c::TIER3).is_not_null(),
+) -> Result<Option<(DensityGrid, usize)>, AnalyticsError> {
+    let Some(extent) = gm.extent(grids.iter().copied()) else {
+        return Ok(None);
+    };
+    let bbox = [
+        extent.min().x,
+        extent.min().y,
+        extent.max().x,
+        extent.max().y,
+    ];
+    let keep = if all {
+        col(c::TIER3).is_not_null()
+    } else {
+        let codes: Vec<&str> = grids.iter().map(|&g| gm.unit(g).code.as_str()).collect();
+        col(c::TIER3).is_in(lit(Series::new("".into(), codes)).implode(false), false)
     };
     let pts = points(frame.clone().lazy().filter(keep), q)?;
     let pad_lat = params.bandwidth_m / M_PER_DEG;
@@ -207,7 +219,7 @@ pub fn density_in(
         cell_m: params.cell_m.max(fit),
         ..params
     };
-    Ok((kernel_density(&pts, Some(b), params)?, pts.len()))
+    Ok(Some((kernel_density(&pts, Some(b), params)?, pts.len())))
 }
 
 #[cfg(test)]

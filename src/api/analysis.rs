@@ -467,10 +467,7 @@ pub async fn hotspots(
         let rows: Vec<_> = table
             .rows
             .iter()
-            .filter(|r| {
-                scope.full(r.index)
-                    && parent.is_none_or(|p| model.ancestors(r.index).any(|a| a == p))
-            })
+            .filter(|r| scope.full(r.index) && model.is_under(r.index, parent))
             .filter(|r| r.value(def.name).is_some())
             .collect();
         let codes: Vec<String> = rows.iter().map(|r| r.code.clone()).collect();
@@ -601,39 +598,18 @@ pub async fn density(
             .transpose()?;
         let grids: Vec<usize> = model
             .level(crate::grid::GRID_LEVEL)
-            .filter(|&g| {
-                scope.full(g) && parent.is_none_or(|p| g == p || model.ancestors(g).any(|a| a == p))
-            })
+            .filter(|&g| scope.full(g) && model.is_under(g, parent))
             .collect();
-        let mut bbox = [
-            f64::INFINITY,
-            f64::INFINITY,
-            f64::NEG_INFINITY,
-            f64::NEG_INFINITY,
-        ];
-        for &g in &grids {
-            if let Some(r) = geo::BoundingRect::bounding_rect(&model.unit(g).geometry) {
-                bbox = [
-                    bbox[0].min(r.min().x),
-                    bbox[1].min(r.min().y),
-                    bbox[2].max(r.max().x),
-                    bbox[3].max(r.max().y),
-                ];
-            }
-        }
-        if grids.is_empty() || !bbox[0].is_finite() {
-            return Err(ApiError::NotFound(
-                "no grid to estimate a density over".into(),
-            ));
-        }
-        let codes = (!scope.is_all() || parent.is_some())
-            .then(|| grids.iter().map(|&g| model.unit(g).code.clone()).collect());
+        // Every located event is in some grid: no filter needed for a caller
+        // who sees the whole county.
+        let all = scope.is_all() && parent.is_none();
         let params = analytics::DensityParams {
             cell_m: d.cell_m.unwrap_or(50.0).max(10.0),
             max_cells: 250_000,
             ..Default::default()
         };
-        let (g, events) = analytics::density_in(&snap.frame, &q, codes, bbox, params)?;
+        let (g, events) = analytics::density_in(&snap.frame, model, &q, &grids, all, params)?
+            .ok_or_else(|| ApiError::NotFound("no grid to estimate a density over".into()))?;
         // North row first, as an image is drawn.
         let mut values = Vec::with_capacity(g.values.len());
         for r in (0..g.rows).rev() {

@@ -129,7 +129,7 @@ pub async fn emerging(
             .transpose()?;
         let units: Vec<usize> = model
             .level(h.level)
-            .filter(|&i| scope.full(i) && parent.is_none_or(|p| model.ancestors(i).any(|a| a == p)))
+            .filter(|&i| scope.full(i) && model.is_under(i, parent))
             .collect();
         let legend = Category::ALL
             .iter()

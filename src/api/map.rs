@@ -192,11 +192,6 @@ pub struct MapQuery {
     pub window: Window,
 }
 
-/// Is `i` under `parent` (or is there no parent filter)?
-fn under(model: &crate::grid::GridModel, i: usize, parent: Option<usize>) -> bool {
-    parent.is_none_or(|p| i == p || model.ancestors(i).any(|a| a == p))
-}
-
 fn map_body(st: &AppState, c: &Caller, q: &MapQuery) -> Result<Vec<u8>, ApiError> {
     let def = metric(&q.metric)?;
     let query = q.window.query(st)?;
@@ -207,7 +202,7 @@ fn map_body(st: &AppState, c: &Caller, q: &MapQuery) -> Result<Vec<u8>, ApiError
     let values = metric_values(&snap.pre, model, q.level, &query, def)?;
     let mut rows: Vec<(usize, Option<f64>)> = values
         .into_iter()
-        .filter(|(i, _)| scope.total(*i) && under(model, *i, parent))
+        .filter(|(i, _)| scope.total(*i) && model.is_under(*i, parent))
         .collect();
     // Units seen only as totals: what subtraction would reveal is withheld.
     for (i, v) in rows.iter_mut().filter(|(i, _)| !scope.full(*i)) {
@@ -478,7 +473,7 @@ pub async fn export(
             for r in table
                 .rows
                 .iter()
-                .filter(|r| scope.total(r.index) && under(model, r.index, parent))
+                .filter(|r| scope.total(r.index) && model.is_under(r.index, parent))
             {
                 let safe = |v: &str| crate::export::safe_cell(v).into_owned();
                 let mut rec = vec![safe(&r.code), safe(&r.name)];

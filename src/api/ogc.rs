@@ -104,16 +104,7 @@ pub async fn conformance(_c: Caller) -> Response {
 fn collection(b: &str, model: &GridModel, scope: &Scope, level: u8) -> Value {
     let id = format!("tier{level}");
     let (zh, en) = TITLES[usize::from(level) - 1];
-    let bbox = model
-        .level(level)
-        .filter(|&i| scope.total(i))
-        .filter_map(|i| model.unit(i).geometry.bounding_rect())
-        .reduce(|a, r| {
-            geo::Rect::new(
-                (a.min().x.min(r.min().x), a.min().y.min(r.min().y)),
-                (a.max().x.max(r.max().x), a.max().y.max(r.max().y)),
-            )
-        });
+    let bbox = model.extent(model.level(level).filter(|&i| scope.total(i)));
     let spatial =
         bbox.map(|r| json!({"bbox": [[r.min().x, r.min().y, r.max().x, r.max().y]], "crs": CRS84}));
     json!({

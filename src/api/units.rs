@@ -118,12 +118,7 @@ fn bbox_feature(model: &GridModel, u: &Unit, i: usize) -> String {
         .map(|b| json!([r7(b.min().x), r7(b.min().y), r7(b.max().x), r7(b.max().y)]));
     let mut props = props(model, u, i);
     for l in [1u8, 2] {
-        let code = if u.level == l {
-            Some(u.code.clone())
-        } else {
-            model.ancestor_at(i, l).map(|a| model.unit(a).code.clone())
-        };
-        props[format!("t{l}")] = json!(code);
+        props[format!("t{l}")] = json!(model.ancestor_at(i, l).map(|a| &model.unit(a).code));
     }
     json!({"type": "Feature", "id": u.code, "bbox": bbox, "properties": props, "geometry": null})
         .to_string()
@@ -159,7 +154,7 @@ pub async fn list(
             out.push_str(r#"{"type":"FeatureCollection","features":["#);
             let mut first = true;
             for i in model.level(q.level) {
-                if !scope.total(i) || parent.is_some_and(|p| !model.ancestors(i).any(|a| a == p)) {
+                if !scope.total(i) || !model.is_under(i, parent) || parent == Some(i) {
                     continue;
                 }
                 if !first {

@@ -131,6 +131,26 @@ impl GridModel {
             .find(|&i| self.units[i].level == level)
     }
 
+    /// Is `index` the unit `parent` or one of its descendants (or is there
+    /// no parent to be under)?
+    pub fn is_under(&self, index: usize, parent: Option<usize>) -> bool {
+        parent.is_none_or(|p| index == p || self.ancestors(index).any(|a| a == p))
+    }
+
+    /// The bounding box of the units `indices`, none for none.
+    pub fn extent(&self, indices: impl IntoIterator<Item = usize>) -> Option<geo::Rect<f64>> {
+        use geo::BoundingRect;
+        indices
+            .into_iter()
+            .filter_map(|i| self.units[i].geometry.bounding_rect())
+            .reduce(|a, r| {
+                geo::Rect::new(
+                    (a.min().x.min(r.min().x), a.min().y.min(r.min().y)),
+                    (a.max().x.max(r.max().x), a.max().y.max(r.max().y)),
+                )
+            })
+    }
+
     /// All descendants of a unit (not the unit itself), depth first.
     pub fn descendants(&self, index: usize) -> Vec<usize> {
         let mut out = Vec::new();

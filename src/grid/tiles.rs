@@ -79,12 +79,8 @@ impl TileSet {
         let shapes: Vec<&geo::MultiPolygon<f64>> =
             members.iter().map(|&i| &model.unit(i).geometry).collect();
         let arcs = Arcs::build(&shapes, mercator);
-        let code_at = |i: usize, l: Level| -> Option<String> {
-            if model.unit(i).level == l {
-                return Some(model.unit(i).code.clone());
-            }
-            model.ancestor_at(i, l).map(|a| model.unit(a).code.clone())
-        };
+        let code_at =
+            |i: usize, l: Level| model.ancestor_at(i, l).map(|a| model.unit(a).code.clone());
         let props: Vec<Props> = members
             .iter()
             .map(|&i| {
