@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target}
+# A full run gains nothing from incremental state, which takes gigabytes.
+export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
 
 # The binary embeds the front end: npm packages and the CJK font first.
 bash scripts/prepare.sh
