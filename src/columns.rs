@@ -7,7 +7,7 @@
 
 use polars::prelude::{DataType, Schema, TimeUnit};
 
-/// Event id, unique within its kind (String).
+/// Event id, unique within its kind and source system ([`SYSTEM`]) (String).
 pub const ID: &str = "id";
 /// `issue`, `incident` or `visit` (String).
 pub const KIND: &str = "kind";
@@ -59,6 +59,9 @@ pub const SUSPENDED_AT: &str = "suspended_at";
 pub const RESUMED_AT: &str = "resumed_at";
 /// Issue: actually solved, as last reported, 实际解决 (Boolean, nullable).
 pub const SOLVED: &str = "solved";
+/// The source system whose id space `id` belongs to (String, null: the
+/// county's own). Ids are unique per (system, kind).
+pub const SYSTEM: &str = "system";
 /// The milestone time columns, in the order of `ingest::state::Flow::times`.
 pub const FLOW: [&str; 9] = [
     ACCEPTED_AT,
@@ -90,7 +93,7 @@ pub fn tier(level: u8) -> &'static str {
 }
 
 /// Every column of the joined frame, in order.
-pub const ALL: [&str; 30] = [
+pub const ALL: [&str; 31] = [
     ID,
     KIND,
     OCCURRED_AT,
@@ -121,6 +124,7 @@ pub const ALL: [&str; 30] = [
     SUSPENDED_AT,
     RESUMED_AT,
     SOLVED,
+    SYSTEM,
 ];
 
 /// Rejects file: input file name.

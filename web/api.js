@@ -116,7 +116,8 @@ export const issues = (code, page = 1, perPage = 20, w = {}) =>
     params: { unit: code, status: 'open', page, per_page: perPage, from: w.from, to: w.to, category: w.category },
   });
 /** One issue, its position (lon, lat, tier3) and its history (state, time, unit dispatched to). */
-export const caseOf = (id) => request('GET', `/issues/${encodeURIComponent(id)}`);
+export const caseOf = (id, system = '') =>
+  request('GET', `/issues/${encodeURIComponent(id)}?system=${encodeURIComponent(system)}`);
 
 /**
  * Event categories of every kind among the events the user may see, as

@@ -178,7 +178,7 @@ async function showIssues(box, totalEl, unit, page, onLocate) {
   const pages = Math.max(1, Math.ceil(total / ISSUES_PER_PAGE));
   totalEl.textContent = t('open_issues_total', { n: fmt(total, 'count') });
   box.innerHTML = `<ul id="issues" class="issues">${items.length
-    ? items.map((i) => `<li class="${i.overdue ? 'overdue' : ''}" data-id="${esc(i.id)}" data-grid="${esc(i.tier3 || '')}">
+    ? items.map((i) => `<li class="${i.overdue ? 'overdue' : ''}" data-id="${esc(i.id)}" data-system="${esc(i.system || '')}" data-grid="${esc(i.tier3 || '')}">
         <button type="button" class="case-open" aria-expanded="false" title="${esc(t('case_show'))}"><b>${esc(i.category)}</b></button>
         ${i.state_zh ? `<span class="tag">${esc(stateName(i))}</span>` : ''}
         <span class="muted">${t('occurred')} ${esc(stamp(i.occurred_at))}</span>
@@ -215,7 +215,7 @@ async function toggleCase(li, button, onLocate) {
   box.innerHTML = `<li class="muted">${t('loading')}</li>`;
   li.append(box);
   try {
-    const c = await api.caseOf(li.dataset.id);
+    const c = await api.caseOf(li.dataset.id, li.dataset.system);
     for (const x of li.parentElement?.querySelectorAll('li.located') || []) x.classList.remove('located');
     li.classList.add('located');
     onLocate(c);

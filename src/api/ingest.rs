@@ -21,6 +21,7 @@ use super::scope::Scope;
 use super::state::AppState;
 use crate::ingest::ParsedSteps;
 pub use crate::live::{parse_events, parse_updates, IngestResponse, Parsed};
+use crate::live::Writer;
 use crate::store::User;
 
 /// The writer's scope over the served grids (403 for roles that do not
@@ -31,11 +32,21 @@ fn writer(st: &AppState, user: &User) -> Result<(Scope, String), ApiError> {
     Ok((scope, format!("user:{}", user.name)))
 }
 
+/// The user as a writer: its name and source system.
+fn as_writer<'a>(user: &'a User, name: &'a str) -> Writer<'a> {
+    Writer {
+        name,
+        system: &user.system,
+    }
+}
+
 /// Stores parsed events of `user` (blocking): `POST /api/v1/events` and
 /// Open311 `POST requests`.
 pub fn store_rows(st: &AppState, user: &User, parsed: Parsed) -> Result<IngestResponse, ApiError> {
     let (scope, who) = writer(st, user)?;
-    Ok(st.live.ingest_events(&scope, &who, parsed)?)
+    Ok(st
+        .live
+        .ingest_events(&scope, as_writer(user, &who), parsed)?)
 }
 
 /// Stores parsed transition rows of `user` (blocking): `POST
@@ -46,7 +57,9 @@ pub fn store_updates(
     parsed: ParsedSteps,
 ) -> Result<IngestResponse, ApiError> {
     let (scope, who) = writer(st, user)?;
-    Ok(st.live.ingest_steps(&scope, &who, parsed)?)
+    Ok(st
+        .live
+        .ingest_steps(&scope, as_writer(user, &who), parsed)?)
 }
 
 /// Ingests events; the answer lists every row's outcome.

@@ -51,6 +51,10 @@ pub struct IssueItem {
     /// Open and past its deadline now.
     pub overdue: bool,
     pub tier3: Option<String>,
+    /// The source system whose id space `id` belongs to; absent for the
+    /// county's own (ask for the case with `?system=`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub system: Option<String>,
 }
 
 /// One step of a case as the map shows it (the free-text note never leaves the store).
@@ -170,6 +174,7 @@ fn issue_page(frame: &DataFrame, f: &IssueFilter) -> Result<(u64, Vec<IssueRow>)
             col(c::TIER1),
             col(c::TIER2),
             col(c::TIER3),
+            col(c::SYSTEM),
         ])
         .collect()?;
     let total = matching.height() as u64;
@@ -196,7 +201,7 @@ fn issue_page(frame: &DataFrame, f: &IssueFilter) -> Result<(u64, Vec<IssueRow>)
     let (t1, t2, t3) = (s(c::TIER1)?, s(c::TIER2)?, s(c::TIER3)?);
     let (at, due, done) = (i(c::OCCURRED_AT)?, i(c::DEADLINE)?, i(c::RESOLVED_AT)?);
     let (lon, lat) = (f64s(c::LON)?, f64s(c::LAT)?);
-    let (state, changed) = (s(c::STATE)?, i(c::UPDATED_AT)?);
+    let (state, changed, system) = (s(c::STATE)?, i(c::UPDATED_AT)?, s(c::SYSTEM)?);
     let owned = |v: Option<&str>| v.map(str::to_owned);
     let rows = (0..df.height())
         .map(|k| IssueRow {
@@ -214,6 +219,7 @@ fn issue_page(frame: &DataFrame, f: &IssueFilter) -> Result<(u64, Vec<IssueRow>)
             tier3: owned(t3.get(k)),
             state: owned(state.get(k)),
             updated_at: changed.get(k),
+            system: system.get(k).unwrap_or_default().to_owned(),
         })
         .collect();
     Ok((total, rows))
@@ -300,24 +306,51 @@ fn item(r: IssueRow, now: i64) -> IssueItem {
         category: r.category,
         status: r.status,
         tier3: r.tier3,
+        system: (!r.system.is_empty()).then_some(r.system),
+    }
+}
+
+/// Which source system's id space a case id is read in.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SystemQuery {
+    /// The case's source system (as listed with it; empty: the county's
+    /// own id space); default: the caller's own (an account added with
+    /// `--system`), else the county's own.
+    pub system: Option<String>,
+}
+
+impl SystemQuery {
+    /// The id space to read in: the one asked for, else the caller's.
+    fn of(self, c: &Caller) -> Result<String, ApiError> {
+        match self.system {
+            Some(s) if s.is_empty() => Ok(s),
+            Some(s) => match crate::store::system_problem(&s) {
+                Some(p) => Err(ApiError::BadRequest(format!("system: {p}"))),
+                None => Ok(s),
+            },
+            None => Ok(c.user().system.clone()),
+        }
     }
 }
 
 /// One issue with its history (state, time, unit dispatched to), for the
 /// map's case view; answered only when the issue lies in the caller's scope.
-#[utoipa::path(get, path = "/api/v1/issues/{id}", params(("id" = String, Path, description = "issue id")),
+#[utoipa::path(get, path = "/api/v1/issues/{id}", params(("id" = String, Path, description = "issue id"), SystemQuery),
     responses((status = 200, body = CaseView), (status = 404, body = super::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn case(
     State(st): State<AppState>,
     c: Caller,
     P(id): P<String>,
+    Q(q): Q<SystemQuery>,
 ) -> Result<Json<CaseView>, ApiError> {
+    let system = q.of(&c)?;
     let snap = st.snapshot()?;
     let store = st.store.clone();
     st.blocking(move || {
         let model = &snap.grids.model;
         let scope = Scope::of(c.user(), model);
-        let found = store.case(&id)?.filter(|(r, _)| {
+        let found = store.case(&system, &id)?.filter(|(r, _)| {
             scope.event(
                 model,
                 [r.tier1.as_deref(), r.tier2.as_deref(), r.tier3.as_deref()],
@@ -405,6 +438,10 @@ pub struct ServiceRequest {
     pub address: Option<String>,
     pub lat: f64,
     pub long: f64,
+    /// Extension: the source system whose id space `service_request_id`
+    /// belongs to; absent for the county's own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub system: Option<String>,
 }
 
 fn request(r: IssueRow) -> ServiceRequest {
@@ -428,6 +465,7 @@ fn request(r: IssueRow) -> ServiceRequest {
         lat: r.lat,
         long: r.lon,
         service_request_id: r.id,
+        system: (!r.system.is_empty()).then_some(r.system),
     }
 }
 
@@ -510,20 +548,22 @@ pub async fn requests(
 }
 
 /// Open311 `requests/{id}.json`.
-#[utoipa::path(get, path = "/open311/v2/requests/{id}", operation_id = "get_request", params(("id" = String, Path, description = "request id, with .json")),
+#[utoipa::path(get, path = "/open311/v2/requests/{id}", operation_id = "get_request", params(("id" = String, Path, description = "request id, with .json"), SystemQuery),
     responses((status = 200, body = [ServiceRequest]), (status = 404, body = super::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn one(
     State(st): State<AppState>,
     c: Caller,
     P(id): P<String>,
+    Q(q): Q<SystemQuery>,
 ) -> Result<Json<Vec<ServiceRequest>>, ApiError> {
+    let system = q.of(&c)?;
     let id = id.strip_suffix(".json").unwrap_or(&id).to_owned();
     let snap = st.snapshot()?;
     let store = st.store.clone();
     st.blocking(move || {
         let model = &snap.grids.model;
         let scope = Scope::of(c.user(), model);
-        let r = store.issue(&id)?.filter(|r| {
+        let r = store.issue(&system, &id)?.filter(|r| {
             scope.event(
                 model,
                 [r.tier1.as_deref(), r.tier2.as_deref(), r.tier3.as_deref()],
@@ -592,6 +632,7 @@ pub async fn create(
         visitor_hash: None,
         updated_at: None,
         flow: Default::default(),
+        system: String::new(),
     };
     let event = Event {
         flow: event.version_flow(),
@@ -630,6 +671,9 @@ pub struct RequestUpdate {
     pub description: String,
     /// The canonical lifecycle state's Chinese name (派遣, 结案, ...).
     pub external_status_code: String,
+    /// Extension: the request's source system; absent for the county's own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub system: Option<String>,
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -673,18 +717,19 @@ pub async fn request_updates(
         let model = &snap.grids.model;
         let scope = Scope::of(c.user(), model);
         let mut out = Vec::new();
-        let mut seen: std::collections::HashMap<String, bool> = Default::default();
+        let mut seen: std::collections::HashMap<(String, String), bool> = Default::default();
         for s in store.updates_between(start, end.saturating_add(1), 10_000)? {
-            let visible = match seen.get(&s.issue_id) {
+            let key = (s.system.clone(), s.issue_id.clone());
+            let visible = match seen.get(&key) {
                 Some(v) => *v,
                 None => {
-                    let v = store.issue(&s.issue_id)?.is_some_and(|r| {
+                    let v = store.issue(&s.system, &s.issue_id)?.is_some_and(|r| {
                         scope.event(
                             model,
                             [r.tier1.as_deref(), r.tier2.as_deref(), r.tier3.as_deref()],
                         )
                     });
-                    seen.insert(s.issue_id.clone(), v);
+                    seen.insert(key, v);
                     v
                 }
             };
@@ -703,6 +748,7 @@ pub async fn request_updates(
                 updated_datetime: rfc3339(s.at),
                 description: zh.clone(),
                 external_status_code: zh,
+                system: (!s.system.is_empty()).then_some(s.system),
             });
         }
         Ok(Json(out))
@@ -768,7 +814,8 @@ pub struct UpdatesExport {
 /// The transitions of the cases in the caller's scope whose step lies in
 /// the window, as CSV (one row per step, in (`at`, `update_id`) order), so
 /// an analyst can fold any as-of state: `issue_id, update_id, at, state,
-/// state_zh, deadline, satisfaction, solved, category, lon, lat, to_unit`.
+/// state_zh, deadline, satisfaction, solved, category, lon, lat, to_unit,
+/// system` (the case's source system; empty for the county's own id space).
 /// The note's hash is not exported.
 #[utoipa::path(get, path = "/api/v1/export/updates", params(UpdatesExport),
     responses((status = 200, content_type = "text/csv"), (status = 403, body = super::error::ErrorBody)),
@@ -804,6 +851,7 @@ pub async fn export_updates(
             let f = &snap.frame;
             let kind = f.column(c::KIND)?.str()?;
             let id = f.column(c::ID)?.str()?;
+            let system = f.column(c::SYSTEM)?.str()?;
             let t =
                 [c::TIER1, c::TIER2, c::TIER3].map(|n| f.column(n).and_then(|x| x.str().cloned()));
             let [t1, t2, t3] = t;
@@ -814,7 +862,7 @@ pub async fn export_updates(
                     && scope.event(model, [t1.get(k), t2.get(k), t3.get(k)])
                 {
                     if let Some(i) = id.get(k) {
-                        visible.insert(i.to_owned());
+                        visible.insert((system.get(k).unwrap_or_default().to_owned(), i.to_owned()));
                     }
                 }
             }
@@ -833,11 +881,15 @@ pub async fn export_updates(
                 "lon",
                 "lat",
                 "to_unit",
+                "system",
             ])
             .map_err(err)?;
             let opt = |v: Option<String>| v.unwrap_or_default();
             let steps = store.updates_between(from, to, usize::MAX)?;
-            for s in steps.into_iter().filter(|s| visible.contains(&s.issue_id)) {
+            for s in steps {
+                if !visible.contains(&(s.system.clone(), s.issue_id.clone())) {
+                    continue;
+                }
                 let safe = |v: String| crate::export::safe_cell(&v).into_owned();
                 w.write_record([
                     safe(s.issue_id.clone()),
@@ -852,6 +904,7 @@ pub async fn export_updates(
                     opt(s.lon.map(|x| x.to_string())),
                     opt(s.lat.map(|x| x.to_string())),
                     safe(opt(s.to_unit.clone())),
+                    s.system.clone(),
                 ])
                 .map_err(err)?;
             }

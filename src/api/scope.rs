@@ -201,6 +201,7 @@ mod tests {
             name: "c".into(),
             role: Role::Chief,
             scopes: vec!["G1".into()],
+            system: String::new(),
         };
         let s = Scope::of(&chief, &m);
         let i = |c| m.index_of(c).unwrap();

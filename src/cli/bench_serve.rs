@@ -307,7 +307,7 @@ fn send(
 fn token(data: &Path) -> anyhow::Result<String> {
     let store = Store::open(&data.join("wangge.db"))?;
     let name = format!("bench-{}-{}", std::process::id(), crate::store::now_us());
-    let user = store.add_user(&name, Role::Admin, &[], &crate::store::new_token()?)?;
+    let user = store.add_user(&name, Role::Admin, &[], &crate::store::new_token()?, "")?;
     Ok(store.create_session(&user, "api", 86_400_000_000)?.0)
 }
 

@@ -22,6 +22,12 @@ pub struct IngestArgs {
     /// Config file (TOML); missing is fine, every key has a default.
     #[arg(long, default_value = "wangge.toml")]
     pub config: PathBuf,
+    /// The upstream system the files come from (`12345`, `szcg`): their
+    /// ids live in that system's id space, as for an account added with
+    /// `wangge user add --system`. Default: the county's own id space,
+    /// that of the data directory's files.
+    #[arg(long, default_value = "")]
+    pub system: String,
     /// Event or update files (CSV, JSON Lines; events also Parquet).
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
@@ -63,6 +69,12 @@ pub fn run(a: &IngestArgs) -> anyhow::Result<i32> {
             unknown.join(", ")
         );
     }
+    if let Some(p) = (!a.system.is_empty())
+        .then(|| crate::store::system_problem(&a.system))
+        .flatten()
+    {
+        anyhow::bail!("--system: {p}");
+    }
     let store = std::sync::Arc::new(Store::open(&cfg.database())?);
     let (model, version) = ensure_grids(&store, &cfg.storage.data.join("grids.geojson"))?;
     let hasher = KeyedHasher::from_env_or_file(&cfg.secret())?;
@@ -71,7 +83,7 @@ pub fn run(a: &IngestArgs) -> anyhow::Result<i32> {
     let grids = Grids::new(model, version);
     for f in &a.files {
         if is_updates(f)? {
-            let o = st.live.load_steps_file(&grids, f, batch)?;
+            let o = st.live.load_steps_file(&grids, f, &a.system, batch)?;
             println!(
                 "{}: {} rows read: {} updated, {} unchanged, {} stale, {} pending, {} rejected",
                 f.display(),
@@ -83,7 +95,7 @@ pub fn run(a: &IngestArgs) -> anyhow::Result<i32> {
                 o.rejected
             );
         } else {
-            let o = st.live.load_events_file(&grids, f, batch)?;
+            let o = st.live.load_events_file(&grids, f, &a.system, batch)?;
             println!(
                 "{}: {} rows read: {} new ({} matched, {} partial, {} outside), {} updated, {} unchanged, {} stale, {} rejected",
                 f.display(),

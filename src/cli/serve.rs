@@ -79,7 +79,7 @@ fn first_admin(store: &Store, data: &std::path::Path) -> anyhow::Result<()> {
             .with_context(|| format!("writing {}", path.display()))?;
         writeln!(f, "{password}")?;
     }
-    store.add_user("admin", Role::Admin, &[], &password)?;
+    store.add_user("admin", Role::Admin, &[], &password, "")?;
     // A closed stdout must not stop the server (println! would panic).
     use std::io::Write;
     let mut out = std::io::stdout().lock();
@@ -162,9 +162,9 @@ fn prepare(st: &AppState) -> anyhow::Result<()> {
         let t = std::time::Instant::now();
         let batch = cfg.ingest.batch_rows;
         let o = if steps {
-            st.live.load_steps_file(&grids, &path, batch)?
+            st.live.load_steps_file(&grids, &path, "", batch)?
         } else {
-            st.live.load_events_file(&grids, &path, batch)?
+            st.live.load_events_file(&grids, &path, "", batch)?
         };
         st.store.set_meta(&key, &stamp)?;
         ingested = true;

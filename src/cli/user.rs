@@ -69,6 +69,12 @@ pub struct AddArgs {
     /// Also issue a long-lived API token (machine ingest) and print it once.
     #[arg(long)]
     pub token: bool,
+    /// The upstream system this account writes for (`12345`, `szcg`,
+    /// `grid-app`): the cases it sends live in that system's id space, so
+    /// its ids never collide with another system's. Default: the county's
+    /// own id space, shared with the data directory's files.
+    #[arg(long, default_value = "")]
+    pub system: String,
     #[command(flatten)]
     pub target: Target,
     /// User name.
@@ -134,6 +140,15 @@ fn scope_problem(role: Role, scopes: &[String], model: &GridModel) -> Option<Str
     None
 }
 
+/// `, system NAME` for an account writing for a source system.
+fn system_note(system: &str) -> String {
+    if system.is_empty() {
+        String::new()
+    } else {
+        format!(", system {system}")
+    }
+}
+
 fn password(given: &Option<String>) -> anyhow::Result<(String, bool)> {
     Ok(match given {
         Some(p) => (p.clone(), false),
@@ -148,11 +163,12 @@ pub fn run(c: &UserCommand) -> anyhow::Result<i32> {
             let (_, store) = open(t)?;
             for (u, disabled, live) in store.users()? {
                 println!(
-                    "{}\t{}\t[{}]\t{}\t{live} live sessions/tokens",
+                    "{}\t{}\t[{}]\t{}\t{live} live sessions/tokens{}",
                     u.name,
                     u.role.as_str(),
                     u.scopes.join(", "),
-                    if disabled { "disabled" } else { "enabled" }
+                    if disabled { "disabled" } else { "enabled" },
+                    system_note(&u.system).replace(", ", "\t")
                 );
             }
             Ok(0)
@@ -197,12 +213,13 @@ fn add(a: &AddArgs) -> anyhow::Result<i32> {
         anyhow::bail!("{p}");
     }
     let (password, generated) = password(&a.password)?;
-    let user = store.add_user(&a.name, role, &a.scope, &password)?;
+    let user = store.add_user(&a.name, role, &a.scope, &password, &a.system)?;
     println!(
-        "added {} ({}) scopes [{}]",
+        "added {} ({}) scopes [{}]{}",
         user.name,
         role.as_str(),
-        user.scopes.join(", ")
+        user.scopes.join(", "),
+        system_note(&user.system)
     );
     if generated {
         println!("password (shown once): {password}");

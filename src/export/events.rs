@@ -36,8 +36,9 @@ pub const ISO_WEEK: &str = "iso_week";
 const MONTH_KEY: &str = "month_key";
 
 /// Columns of an event export, in order (geometry and bbox follow in GeoParquet).
-pub const COLUMNS: [&str; 34] = [
+pub const COLUMNS: [&str; 35] = [
     c::ID,
+    c::SYSTEM,
     c::KIND,
     c::OCCURRED_AT,
     LOCAL_DATE,

@@ -32,6 +32,7 @@ const COLUMNS_ZH: &[(&str, &str)] = &[
     ("centroid_lat", "中心纬度"),
     ("suppressed", "小数值已隐去"),
     ("id", "编号"),
+    ("system", "来源系统"),
     ("kind", "类型"),
     ("occurred_at", "发生时间"),
     ("lon", "经度"),

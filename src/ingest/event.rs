@@ -127,6 +127,10 @@ pub struct Event {
     pub updated_at: Option<i64>,
     /// Issue: when the case first reached each step of the work.
     pub flow: super::state::Flow,
+    /// The source system whose id space `id` belongs to (empty: the
+    /// county's own); set from the writer, never read from the row.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub system: String,
 }
 
 impl Event {
@@ -377,6 +381,7 @@ impl Validator<'_> {
             visitor_hash: None,
             updated_at: time(get(Col::UpdatedAt), Col::UpdatedAt, self.tz)?,
             flow: Default::default(),
+            system: String::new(),
         };
         match kind {
             Kind::Issue => {

@@ -99,6 +99,10 @@ pub struct Step {
     /// Keyed hash of the free-text note: it may hold personal data, so the
     /// clear text is never stored.
     pub note_hash: Option<String>,
+    /// The source system of the case (empty: the county's own); set from
+    /// the writer, never read from the row.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub system: String,
 }
 
 const SOLVED: &[(&[&str], &str)] = &[
@@ -163,6 +167,7 @@ impl Validator<'_> {
             lat: position.map(|p| p.1),
             to_unit,
             note_hash: text(get(UCol::Note)).map(|n| self.hasher.hash(&n)),
+            system: String::new(),
         })
     }
 }

@@ -148,5 +148,10 @@ pub fn joined_frame(
             .with_name(c::SOLVED.into())
             .into_series(),
     ));
+    cols.push(Column::from(
+        ev(|e| Some(e.system.as_str()).filter(|s| !s.is_empty()))
+            .with_name(c::SYSTEM.into())
+            .into_series(),
+    ));
     DataFrame::new(keep.len(), cols)
 }

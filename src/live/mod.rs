@@ -30,7 +30,8 @@ pub use error::{LiveError, Result};
 pub use grids::{ensure_grids, Grids};
 pub use parse::{parse_events, parse_updates, Parsed};
 pub use pipeline::{
-    Everywhere, FrameRows, IngestResponse, Pipeline, RowOutcome, Tally, WriteScope, NOT_YOURS,
+    Everywhere, FrameRows, IngestResponse, Pipeline, RowOutcome, Tally, WriteScope, Writer,
+    NOT_YOURS,
 };
 
 /// Names of the pre-aggregate tables kept with the frame snapshot.
@@ -180,7 +181,7 @@ impl Live {
     pub fn ingest_events(
         &self,
         scope: &dyn WriteScope,
-        writer: &str,
+        writer: Writer<'_>,
         parsed: Parsed,
     ) -> Result<IngestResponse> {
         let snap = self.snapshot()?;
@@ -200,7 +201,7 @@ impl Live {
     pub fn ingest_steps(
         &self,
         scope: &dyn WriteScope,
-        writer: &str,
+        writer: Writer<'_>,
         parsed: ParsedSteps,
     ) -> Result<IngestResponse> {
         let snap = self.snapshot()?;
@@ -213,22 +214,35 @@ impl Live {
     }
 
     /// An events file (CSV, JSON Lines, Parquet) into the store, in
-    /// transactions of `batch_rows` rows (blocking). For loads before the
-    /// frame is built from the database: start-up, `wangge ingest`.
-    pub fn load_events_file(&self, grids: &Grids, path: &Path, batch_rows: usize) -> Result<Tally> {
-        let writer = file_writer(path);
-        self.file_pipeline(grids, &writer)
+    /// transactions of `batch_rows` rows (blocking), its ids in `system`'s
+    /// id space (empty: the county's own). For loads before the frame is
+    /// built from the database: start-up, `wangge ingest`.
+    pub fn load_events_file(
+        &self,
+        grids: &Grids,
+        path: &Path,
+        system: &str,
+        batch_rows: usize,
+    ) -> Result<Tally> {
+        let name = file_writer(path);
+        self.file_pipeline(grids, Writer { name: &name, system })
             .events_file(path, &self.validator(), batch_rows)
     }
 
     /// A file of transition rows into the store, like [`Live::load_events_file`].
-    pub fn load_steps_file(&self, grids: &Grids, path: &Path, batch_rows: usize) -> Result<Tally> {
-        let writer = file_writer(path);
-        self.file_pipeline(grids, &writer)
+    pub fn load_steps_file(
+        &self,
+        grids: &Grids,
+        path: &Path,
+        system: &str,
+        batch_rows: usize,
+    ) -> Result<Tally> {
+        let name = file_writer(path);
+        self.file_pipeline(grids, Writer { name: &name, system })
             .steps_file(path, &self.validator(), batch_rows)
     }
 
-    fn file_pipeline<'a>(&'a self, grids: &'a Grids, writer: &'a str) -> Pipeline<'a> {
+    fn file_pipeline<'a>(&'a self, grids: &'a Grids, writer: Writer<'a>) -> Pipeline<'a> {
         Pipeline {
             store: &self.store,
             grids,
@@ -243,7 +257,7 @@ impl Live {
         &'a self,
         grids: &'a Grids,
         scope: &'a dyn WriteScope,
-        writer: &'a str,
+        writer: Writer<'a>,
     ) -> Pipeline<'a> {
         Pipeline {
             store: &self.store,

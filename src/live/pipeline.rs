@@ -42,6 +42,18 @@ impl WriteScope for Everywhere {
     }
 }
 
+/// Who writes a batch: the name recorded with each new case and the
+/// source system whose id space its ids belong to.
+#[derive(Debug, Clone, Copy)]
+pub struct Writer<'a> {
+    /// `user:NAME`, `file:NAME`.
+    pub name: &'a str,
+    /// The source system (empty: the county's own id space). A case is
+    /// (system, kind, id): the same id from two systems is two cases, and
+    /// a writer reaches only its own system's cases.
+    pub system: &'a str,
+}
+
 /// The one answer to a row a writer may not write: the same whether the
 /// place is another unit's, the id is another unit's case, or the case is
 /// not known, so a reply tells nothing about what is stored elsewhere.
@@ -198,8 +210,7 @@ pub struct Pipeline<'a> {
     pub store: &'a Store,
     pub grids: &'a Grids,
     pub scope: &'a dyn WriteScope,
-    /// Recorded with each new case: `user:NAME`, `token:NAME`, `file:NAME`.
-    pub writer: &'a str,
+    pub writer: Writer<'a>,
     /// Build the frame rows of the batch (a running service), or not (a
     /// load before the frame is built from the database).
     pub frame: bool,
@@ -380,9 +391,15 @@ impl Pipeline<'_> {
     /// landed in (when the writer may see it) and the frame rows.
     fn apply_events(
         &self,
-        events: Vec<Event>,
+        mut events: Vec<Event>,
     ) -> Result<(Vec<Fate>, Vec<Option<String>>, FrameRows)> {
         let g = self.grids;
+        let system = self.writer.system;
+        if !system.is_empty() {
+            for e in &mut events {
+                system.clone_into(&mut e.system);
+            }
+        }
         let hits = g.locate_events(&events);
         // A row lands only inside the writer's units, and changes a stored
         // case only when that case lies inside them too.
@@ -390,7 +407,7 @@ impl Pipeline<'_> {
             vec![true; events.len()]
         } else {
             let keys: Vec<(Kind, &str)> = events.iter().map(|e| (e.kind, e.id.as_str())).collect();
-            let stored = self.store.stored_tiers(&keys)?;
+            let stored = self.store.stored_tiers(system, &keys)?;
             (0..events.len())
                 .map(|k| {
                     let there = stored[k]
@@ -414,7 +431,7 @@ impl Pipeline<'_> {
             g.version.id,
             &located,
             &|x, y| g.locate_one(x, y),
-            self.writer,
+            self.writer.name,
         )?;
         let frame = self.frame_rows(&applied)?;
         let mut fates: Vec<Fate> = (0..events.len()).map(|_| Fate::NotYours).collect();
@@ -438,8 +455,14 @@ impl Pipeline<'_> {
     }
 
     /// Valid steps into the store (or waiting for their case).
-    fn apply_steps(&self, steps: Vec<Step>) -> Result<(Vec<Fate>, FrameRows)> {
+    fn apply_steps(&self, mut steps: Vec<Step>) -> Result<(Vec<Fate>, FrameRows)> {
         let g = self.grids;
+        let system = self.writer.system;
+        if !system.is_empty() {
+            for s in &mut steps {
+                system.clone_into(&mut s.system);
+            }
+        }
         // A step moves a case only inside the writer's units (also where it
         // moves it to); a step for a case not stored yet waits only when the
         // writer writes everywhere, so nobody can prepare a case they do not own.
@@ -450,7 +473,7 @@ impl Pipeline<'_> {
                 .iter()
                 .map(|s| (Kind::Issue, s.issue_id.as_str()))
                 .collect();
-            let stored = self.store.stored_tiers(&keys)?;
+            let stored = self.store.stored_tiers(system, &keys)?;
             steps
                 .iter()
                 .zip(&stored)

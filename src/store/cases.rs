@@ -237,17 +237,21 @@ const CASE_COLS: &str = "seq, occurred_at, lon, lat, category, state, resolved_a
 
 /// Statements built once from the column lists (a `format!` per row showed in profiles).
 static READ_CASE: LazyLock<String> =
-    LazyLock::new(|| format!("SELECT {CASE_COLS} FROM events WHERE kind = ?1 AND id = ?2"));
+    LazyLock::new(|| {
+    format!("SELECT {CASE_COLS} FROM events WHERE system = ?1 AND kind = ?2 AND id = ?3")
+});
 static STEPS_OF: LazyLock<String> = LazyLock::new(|| {
-    format!("SELECT {STEP_COLS} FROM transitions WHERE issue_id = ?1 ORDER BY at, update_id")
+    format!(
+        "SELECT {STEP_COLS} FROM transitions WHERE system = ?1 AND issue_id = ?2 ORDER BY at, update_id"
+    )
 });
 static ONE_STEP: LazyLock<String> = LazyLock::new(|| {
-    format!("SELECT {STEP_COLS} FROM transitions WHERE issue_id = ?1 AND update_id = ?2")
+    format!("SELECT {STEP_COLS} FROM transitions WHERE system = ?1 AND issue_id = ?2 AND update_id = ?3")
 });
 
-fn read_case(c: &Connection, kind: Kind, id: &str) -> rusqlite::Result<Option<Case>> {
+fn read_case(c: &Connection, system: &str, kind: Kind, id: &str) -> rusqlite::Result<Option<Case>> {
     let mut st = c.prepare_cached(&READ_CASE)?;
-    st.query_row(params![kind.as_str(), id], |r| {
+    st.query_row(params![system, kind.as_str(), id], |r| {
         let state: Option<String> = r.get(5)?;
         let state = state.and_then(|s| canonical(&s).ok());
         let current = Event {
@@ -271,6 +275,7 @@ fn read_case(c: &Connection, kind: Kind, id: &str) -> rusqlite::Result<Option<Ca
                 std::array::from_fn(|i| r.get(15 + i).ok().flatten()),
                 r.get(24)?,
             ),
+            system: system.to_owned(),
         };
         let base: Option<String> = r.get(14)?;
         let base_stored = base.is_some();
@@ -293,7 +298,7 @@ fn read_case(c: &Connection, kind: Kind, id: &str) -> rusqlite::Result<Option<Ca
 }
 
 const STEP_COLS: &str =
-    "issue_id, update_id, at, state, deadline, satisfaction, solved, category, lon, lat, to_unit, note_hash";
+    "issue_id, update_id, at, state, deadline, satisfaction, solved, category, lon, lat, to_unit, note_hash, system";
 
 fn step_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Step> {
     Ok(Step {
@@ -309,19 +314,23 @@ fn step_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Step> {
         lat: r.get(9)?,
         to_unit: r.get(10)?,
         note_hash: r.get(11)?,
+        system: r.get(12)?,
     })
 }
 
-fn steps_of(c: &Connection, issue_id: &str) -> rusqlite::Result<Vec<Step>> {
+fn steps_of(c: &Connection, system: &str, issue_id: &str) -> rusqlite::Result<Vec<Step>> {
     let mut st = c.prepare_cached(&STEPS_OF)?;
-    let rows = st.query_map([issue_id], step_row)?;
+    let rows = st.query_map([system, issue_id], step_row)?;
     rows.collect()
 }
 
 /// Whether transitions of `issue_id` wait for their case.
-fn waits(c: &Connection, issue_id: &str) -> rusqlite::Result<bool> {
-    c.prepare_cached("SELECT 1 FROM transitions INDEXED BY transitions_waiting WHERE issue_id = ?1 AND applied = 0")?
-        .exists([issue_id])
+fn waits(c: &Connection, system: &str, issue_id: &str) -> rusqlite::Result<bool> {
+    c.prepare_cached(
+        "SELECT 1 FROM transitions INDEXED BY transitions_pending \
+         WHERE system = ?1 AND issue_id = ?2 AND applied = 0",
+    )?
+    .exists([system, issue_id])
 }
 
 fn bump(tx: &Connection, key: &str, by: i64) -> rusqlite::Result<()> {
@@ -466,9 +475,9 @@ fn located_at<'a>(e: &'a Event, hit: &'a (Outcome, [Option<String>; 3])) -> Loca
 
 const INSERT: &str = "INSERT OR IGNORE INTO events(kind, id, occurred_at, lon, lat, category, status, state, resolved_at, \
     deadline, satisfaction, source, cleared, household_hash, visitor_hash, updated_at, tier1, tier2, tier3, outcome, grid_version, \
-    accepted_at, dispatched_at, handled_at, writer, returned_at, reworked_at, escalated_at, suspended_at) \
+    accepted_at, dispatched_at, handled_at, writer, returned_at, reworked_at, escalated_at, suspended_at, system) \
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, \
-    ?26, ?27, ?28, ?29)";
+    ?26, ?27, ?28, ?29, ?30)";
 
 fn apply_rows(
     c: &mut Connection,
@@ -513,17 +522,18 @@ fn apply_rows(
             e.flow.reworked_at,
             e.flow.escalated_at,
             e.flow.suspended_at,
+            e.system,
         ])?;
         if n == 1 {
-            if pending > 0 && e.kind == Kind::Issue && waits(&tx, &e.id)? {
-                let waiting = steps_of(&tx, &e.id)?;
+            if pending > 0 && e.kind == Kind::Issue && waits(&tx, &e.system, &e.id)? {
+                let waiting = steps_of(&tx, &e.system, &e.id)?;
                 let current = fold(e, &waiting);
                 let seq = tx.last_insert_rowid();
                 let hit = locate(current.lon, current.lat);
                 write_case(&tx, rev, seq, &current, Some(e), &hit, version)?;
                 let done = tx.execute(
-                    "UPDATE transitions SET applied = 1 WHERE issue_id = ?1 AND applied = 0",
-                    [&e.id],
+                    "UPDATE transitions SET applied = 1 WHERE system = ?1 AND issue_id = ?2 AND applied = 0",
+                    [&e.system, &e.id],
                 )?;
                 pending -= done as i64;
                 bump(&tx, PENDING, -(done as i64))?;
@@ -534,7 +544,7 @@ fn apply_rows(
             out.push(Applied::moved(Stored::New, e.clone(), place));
             continue;
         }
-        let Some(case) = read_case(&tx, e.kind, &e.id)? else {
+        let Some(case) = read_case(&tx, &e.system, e.kind, &e.id)? else {
             out.push(Applied::only(Stored::Conflict(
                 "stored case could not be read back".into(),
             )));
@@ -570,7 +580,7 @@ fn apply_rows(
             continue;
         }
         let steps = if e.kind == Kind::Issue {
-            steps_of(&tx, &e.id)?
+            steps_of(&tx, &e.system, &e.id)?
         } else {
             Vec::new()
         };
@@ -598,12 +608,12 @@ fn apply_steps(
     let rev = counter(&tx, CHANGES)? + 1;
     let mut out = Vec::with_capacity(steps.len());
     for s in steps {
-        let case = read_case(&tx, Kind::Issue, &s.issue_id)?;
+        let case = read_case(&tx, &s.system, Kind::Issue, &s.issue_id)?;
         let n = tx
             .prepare_cached(
                 "INSERT OR IGNORE INTO transitions(issue_id, update_id, at, state, deadline, satisfaction, solved, \
-                 category, lon, lat, to_unit, note_hash, received_at, applied) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                 category, lon, lat, to_unit, note_hash, received_at, applied, system) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
             )?
             .execute(params![
                 s.issue_id,
@@ -619,12 +629,13 @@ fn apply_steps(
                 s.to_unit,
                 s.note_hash,
                 now,
-                case.is_some()
+                case.is_some(),
+                s.system,
             ])?;
         if n == 0 {
             let stored: Option<Step> = tx
                 .prepare_cached(&ONE_STEP)?
-                .query_row(params![s.issue_id, s.update_id], step_row)
+                .query_row(params![s.system, s.issue_id, s.update_id], step_row)
                 .optional()?;
             let stored = match stored {
                 Some(old) if old == *s => Stored::Unchanged,
@@ -651,7 +662,7 @@ fn apply_steps(
             fold(&case.current, std::slice::from_ref(s))
         } else {
             keep_milestones(
-                fold(&case.base, &steps_of(&tx, &s.issue_id)?),
+                fold(&case.base, &steps_of(&tx, &s.system, &s.issue_id)?),
                 &case.current,
             )
         };
@@ -691,8 +702,8 @@ fn apply_steps(
 }
 
 impl Store {
-    /// Stores located events in one transaction: a (kind, id) not seen
-    /// before is inserted (with any transitions waiting for it folded in)
+    /// Stores located events in one transaction: a (system, kind, id) not
+    /// seen before is inserted (with any transitions waiting for it folded in)
     /// and records `writer` (the user, token or file that first delivered
     /// it), one already stored is judged as a re-sent version. Durable on
     /// return.
@@ -717,16 +728,16 @@ impl Store {
         self.write(|c| apply_steps(c, grid_version, steps, locate))
     }
 
-    /// The transitions of one issue, in (`at`, `update_id`) order.
-    pub fn history(&self, issue_id: &str) -> Result<Vec<Step>> {
-        self.read(|c| steps_of(c, issue_id))
+    /// The transitions of one issue of `system`, in (`at`, `update_id`) order.
+    pub fn history(&self, system: &str, issue_id: &str) -> Result<Vec<Step>> {
+        self.read(|c| steps_of(c, system, issue_id))
     }
 
     /// Transitions whose `at` lies in `[from, to)` (µs), oldest first, at most `limit`.
     pub fn updates_between(&self, from: i64, to: i64, limit: usize) -> Result<Vec<Step>> {
         self.read(|c| {
             let mut st = c.prepare(&format!(
-                "SELECT {STEP_COLS} FROM transitions WHERE at >= ?1 AND at < ?2 ORDER BY at, issue_id, update_id LIMIT ?3"
+                "SELECT {STEP_COLS} FROM transitions WHERE at >= ?1 AND at < ?2 ORDER BY at, system, issue_id, update_id LIMIT ?3"
             ))?;
             let limit = i64::try_from(limit).unwrap_or(-1);
             let rows = st.query_map(params![from, to, limit], step_row)?;
@@ -768,6 +779,7 @@ mod tests {
             visitor_hash: None,
             updated_at: None,
             flow: Default::default(),
+            system: String::new(),
         }
     }
 
@@ -785,6 +797,7 @@ mod tests {
             lat: None,
             to_unit: None,
             note_hash: None,
+            system: String::new(),
         }
     }
 

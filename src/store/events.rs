@@ -4,7 +4,7 @@
 //! from here: indexes by unit on a ten-million-row table would cost every
 //! ingest batch thousands of scattered page writes.
 //!
-//! Idempotence lives in the schema: `UNIQUE (kind, id)` with `INSERT OR
+//! Idempotence lives in the schema: `UNIQUE (system, kind, id)` with `INSERT OR
 //! IGNORE`, so a batch re-sent after a lost acknowledgement (or after a
 //! crash) stores nothing twice, and the per-row "inserted or not" comes from
 //! `changes()`, inside the same transaction as the insert.
@@ -45,9 +45,11 @@ pub struct IssueRow {
     pub tier1: Option<String>,
     pub tier2: Option<String>,
     pub tier3: Option<String>,
+    /// The source system whose id space `id` belongs to (empty: the county's own).
+    pub system: String,
 }
 
-const ISSUE_COLS: &str = "id, category, occurred_at, status, deadline, resolved_at, lon, lat, source, tier1, tier2, tier3, state, updated_at";
+const ISSUE_COLS: &str = "id, category, occurred_at, status, deadline, resolved_at, lon, lat, source, tier1, tier2, tier3, state, updated_at, system";
 
 fn issue_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<IssueRow> {
     Ok(IssueRow {
@@ -65,6 +67,7 @@ fn issue_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<IssueRow> {
         tier3: r.get(11)?,
         state: r.get(12)?,
         updated_at: r.get(13)?,
+        system: r.get(14)?,
     })
 }
 
@@ -105,31 +108,32 @@ impl Store {
         })
     }
 
-    /// One issue by id.
-    pub fn issue(&self, id: &str) -> Result<Option<IssueRow>> {
+    /// One issue of `system` by id.
+    pub fn issue(&self, system: &str, id: &str) -> Result<Option<IssueRow>> {
         let f = self.read(|c| {
             let mut st = c.prepare(&format!(
-                "SELECT {ISSUE_COLS} FROM events WHERE kind = 'issue' AND id = ?1"
+                "SELECT {ISSUE_COLS} FROM events WHERE system = ?1 AND kind = 'issue' AND id = ?2"
             ))?;
-            let mut rows = st.query_map([id], issue_row)?;
+            let mut rows = st.query_map([system, id], issue_row)?;
             rows.next().transpose()
         })?;
         Ok(f)
     }
 
-    /// The tier codes of each stored (kind, id) in `keys` (None: not
-    /// stored), in order; one read transaction.
+    /// The tier codes of each stored (kind, id) of `system` in `keys`
+    /// (None: not stored), in order; one read transaction.
     pub fn stored_tiers(
         &self,
+        system: &str,
         keys: &[(crate::ingest::Kind, &str)],
     ) -> Result<Vec<Option<[Option<String>; 3]>>> {
         self.read(|c| {
             let mut st = c.prepare_cached(
-                "SELECT tier1, tier2, tier3 FROM events WHERE kind = ?1 AND id = ?2",
+                "SELECT tier1, tier2, tier3 FROM events WHERE system = ?1 AND kind = ?2 AND id = ?3",
             )?;
             keys.iter()
                 .map(|(kind, id)| {
-                    let mut rows = st.query(rusqlite::params![kind.as_str(), id])?;
+                    let mut rows = st.query(rusqlite::params![system, kind.as_str(), id])?;
                     rows.next()?
                         .map(|r| Ok([r.get(0)?, r.get(1)?, r.get(2)?]))
                         .transpose()
@@ -138,12 +142,16 @@ impl Store {
         })
     }
 
-    /// One issue and its transitions in (`at`, `update_id`) order, read in
-    /// one transaction (the map's case view).
-    pub fn case(&self, id: &str) -> Result<Option<(IssueRow, Vec<crate::ingest::Step>)>> {
-        let Some(row) = self.issue(id)? else {
+    /// One issue of `system` and its transitions in (`at`, `update_id`)
+    /// order (the map's case view).
+    pub fn case(
+        &self,
+        system: &str,
+        id: &str,
+    ) -> Result<Option<(IssueRow, Vec<crate::ingest::Step>)>> {
+        let Some(row) = self.issue(system, id)? else {
             return Ok(None);
         };
-        Ok(Some((row, self.history(id)?)))
+        Ok(Some((row, self.history(system, id)?)))
     }
 }

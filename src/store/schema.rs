@@ -7,8 +7,8 @@
 //! Times are INTEGER microseconds since the epoch, UTC, like the polars frame.
 //! Events carry the grid version they were joined against, so a re-join after
 //! a new grid file can be checked. The only index on events is the
-//! `UNIQUE (kind, id)` that makes ingest idempotent and finds one issue by
-//! id: every other read goes through the in-memory frame, and an index by
+//! `UNIQUE (system, kind, id)` that makes ingest idempotent and finds one
+//! case by id within its source system's id space: every other read goes through the in-memory frame, and an index by
 //! unit would cost each ingest batch a scattered page write per row (earlier
 //! databases had three; they are dropped here).
 
@@ -61,7 +61,8 @@ CREATE TABLE IF NOT EXISTS events (
     tier3          TEXT,
     outcome        TEXT NOT NULL,
     grid_version   INTEGER NOT NULL,
-    UNIQUE (kind, id)
+    system         TEXT NOT NULL DEFAULT '',
+    UNIQUE (system, kind, id)
 );
 DROP INDEX IF EXISTS issues_tier1;
 DROP INDEX IF EXISTS issues_tier2;
@@ -82,12 +83,10 @@ CREATE TABLE IF NOT EXISTS transitions (
     note_hash    TEXT,
     received_at  INTEGER NOT NULL,
     applied      INTEGER NOT NULL,
-    UNIQUE (issue_id, update_id)
+    system       TEXT NOT NULL DEFAULT '',
+    UNIQUE (system, issue_id, update_id)
 );
 CREATE INDEX IF NOT EXISTS transitions_at ON transitions(at);
--- Transitions waiting for their case: a new case looks here (a small
--- index) rather than in the unique index of every transition.
-CREATE INDEX IF NOT EXISTS transitions_waiting ON transitions(issue_id) WHERE applied = 0;
 CREATE TABLE IF NOT EXISTS changed (
     seq INTEGER PRIMARY KEY,
     rev INTEGER NOT NULL
@@ -100,7 +99,8 @@ CREATE TABLE IF NOT EXISTS users (
     scopes        TEXT NOT NULL,
     password_hash TEXT NOT NULL,
     created_at    INTEGER NOT NULL,
-    disabled      INTEGER NOT NULL DEFAULT 0
+    disabled      INTEGER NOT NULL DEFAULT 0,
+    system        TEXT
 );
 CREATE TABLE IF NOT EXISTS sessions (
     token_hash TEXT PRIMARY KEY,
@@ -186,7 +186,42 @@ pub fn upgrade(c: &rusqlite::Connection) -> rusqlite::Result<()> {
             c.execute_batch(&sql)?;
         }
     }
-    Ok(())
+    // Ids namespaced by source system: the unique keys change, which
+    // SQLite does only by copying the table (rows keep their `seq`).
+    for table in ["events", "transitions"] {
+        if !has_column(c, table, "system")? {
+            rebuild_with_system(c, table)?;
+        }
+    }
+    if !has_column(c, "users", "system")? {
+        c.execute_batch("ALTER TABLE users ADD COLUMN system TEXT")?;
+    }
+    // Transitions waiting for their case: a new case looks here (a small
+    // index) rather than in the unique index of every transition.
+    c.execute_batch(
+        "DROP INDEX IF EXISTS transitions_waiting; \
+         CREATE INDEX IF NOT EXISTS transitions_pending ON transitions(system, issue_id) WHERE applied = 0;",
+    )
+}
+
+/// Copies `table` (made before source systems) into its [`SCHEMA`] form,
+/// every row in the county's own id space, in one transaction. The schema
+/// runs again after the copy: the old table's indexes went with it.
+fn rebuild_with_system(c: &rusqlite::Connection, table: &str) -> rusqlite::Result<()> {
+    let cols: Vec<String> = c
+        .prepare("SELECT name FROM pragma_table_info(?1) ORDER BY cid")?
+        .query_map([table], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let cols = cols.join(", ");
+    c.execute_batch(&format!(
+        "SAVEPOINT rebuild; \
+         ALTER TABLE {table} RENAME TO {table}_before_systems; \
+         {SCHEMA} \
+         INSERT INTO {table} ({cols}) SELECT {cols} FROM {table}_before_systems; \
+         DROP TABLE {table}_before_systems; \
+         {SCHEMA} \
+         RELEASE rebuild;"
+    ))
 }
 
 #[cfg(test)]
@@ -200,24 +235,60 @@ mod tests {
         c.execute_batch(
             "CREATE TABLE audit (at INTEGER, user TEXT, action TEXT, target TEXT, status INTEGER);
              CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT, role TEXT, scopes TEXT, password_hash TEXT, created_at INTEGER);
-             CREATE TABLE events (seq INTEGER PRIMARY KEY, kind TEXT, id TEXT, status TEXT, resolved_at INTEGER);
-             INSERT INTO events(kind, id, status, resolved_at) VALUES ('issue', 'A', 'resolved', 42), ('issue', 'B', 'open', NULL);",
+             CREATE TABLE events (seq INTEGER PRIMARY KEY, kind TEXT NOT NULL, id TEXT NOT NULL,
+                 occurred_at INTEGER NOT NULL, lon REAL NOT NULL, lat REAL NOT NULL, category TEXT NOT NULL,
+                 status TEXT, resolved_at INTEGER, tier1 TEXT, tier2 TEXT, tier3 TEXT,
+                 outcome TEXT NOT NULL, grid_version INTEGER NOT NULL, UNIQUE (kind, id));
+             INSERT INTO events(seq, kind, id, occurred_at, lon, lat, category, status, resolved_at, outcome, grid_version)
+                 VALUES (7, 'issue', 'A', 1, 115.0, 38.5, 'x', 'resolved', 42, 'matched', 1),
+                        (9, 'issue', 'B', 1, 115.0, 38.5, 'x', 'open', NULL, 'matched', 1);",
         )
         .unwrap();
-        upgrade(&c).unwrap();
-        // Twice is the same as once.
-        upgrade(&c).unwrap();
+        // As every open does: the schema, then the upgrade; twice is the
+        // same as once.
+        for _ in 0..2 {
+            c.execute_batch(SCHEMA).unwrap();
+            upgrade(&c).unwrap();
+        }
+        // The stored cases are the county's own, under their old numbers;
+        // another system's case may take the same id, the county's may not.
+        let seqs: Vec<(i64, String)> = c
+            .prepare("SELECT seq, system FROM events ORDER BY seq")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(seqs, [(7, String::new()), (9, String::new())]);
+        let add = |system: &str| {
+            c.execute(
+                "INSERT INTO events(system, kind, id, occurred_at, lon, lat, category, outcome, grid_version) \
+                 VALUES (?1, 'issue', 'A', 1, 115.0, 38.5, 'x', 'matched', 1)",
+                [system],
+            )
+        };
+        assert!(add("").is_err());
+        assert_eq!(add("12345").unwrap(), 1);
+        for index in ["transitions_at", "transitions_pending"] {
+            let n: i64 = c
+                .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = ?1", [index], |r| r.get(0))
+                .unwrap();
+            assert_eq!(n, 1, "{index}");
+        }
         for (table, column) in [
             ("audit", "n"),
             ("users", "disabled"),
             ("events", "writer"),
             ("events", "escalated_at"),
             ("events", "solved"),
+            ("events", "system"),
+            ("transitions", "system"),
+            ("users", "system"),
         ] {
             assert!(has_column(&c, table, column).unwrap(), "{table}.{column}");
         }
         let rows: Vec<(String, Option<i64>)> = c
-            .prepare("SELECT state, handled_at FROM events ORDER BY id")
+            .prepare("SELECT state, handled_at FROM events WHERE system = '' ORDER BY id")
             .unwrap()
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
             .unwrap()

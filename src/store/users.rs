@@ -57,6 +57,10 @@ pub struct User {
     pub role: Role,
     /// Unit codes the role applies to (empty for admins).
     pub scopes: Vec<String>,
+    /// The source system this account writes for (see [`system_problem`]):
+    /// the id space of the cases it sends. Empty: the county's own.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub system: String,
 }
 
 /// A live session or API token.
@@ -152,11 +156,31 @@ pub fn name_problem(name: &str) -> Option<String> {
     None
 }
 
-fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, String, String, String)> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+/// Why a source system name may not be used: 1-32 ASCII letters, digits,
+/// `-`, `_` or `.` (it names an id space in URLs and exports: `12345`,
+/// `szcg`, `grid-app`).
+pub fn system_problem(system: &str) -> Option<String> {
+    let ok = (1..=32).contains(&system.len())
+        && system
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    (!ok).then(|| {
+        format!("a source system is 1-32 ASCII letters, digits, '-', '_' or '.', not {system:?}")
+    })
 }
 
-fn to_user((id, name, role, scopes): (i64, String, String, String)) -> Result<User> {
+/// The user columns every user query reads first, in [`user_row`]'s order.
+const USER_COLS: &str = "u.id, u.name, u.role, u.scopes, COALESCE(u.system, '')";
+/// Index of the first column after [`USER_COLS`].
+const AFTER_USER: usize = 5;
+
+type UserRow = (i64, String, String, String, String);
+
+fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRow> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+}
+
+fn to_user((id, name, role, scopes, system): UserRow) -> Result<User> {
     let role = Role::parse(&role).ok_or_else(|| StoreError::Corrupt {
         what: "role",
         reason: role.clone(),
@@ -170,19 +194,25 @@ fn to_user((id, name, role, scopes): (i64, String, String, String)) -> Result<Us
         name,
         role,
         scopes,
+        system,
     })
 }
 
 impl Store {
-    /// Adds a user; fails when the name is taken.
+    /// Adds a user writing for `system` (empty: the county's own id
+    /// space); fails when the name is taken.
     pub fn add_user(
         &self,
         name: &str,
         role: Role,
         scopes: &[String],
         password: &str,
+        system: &str,
     ) -> Result<User> {
-        if let Some(p) = name_problem(name).or_else(|| password_problem(name, password)) {
+        if let Some(p) = name_problem(name)
+            .or_else(|| password_problem(name, password))
+            .or_else(|| (!system.is_empty()).then(|| system_problem(system)).flatten())
+        {
             return Err(StoreError::User(p));
         }
         let hash = hash_password(password)?;
@@ -196,8 +226,8 @@ impl Store {
         }
         let id = self.write(|c| {
             c.execute(
-                "INSERT INTO users(name, role, scopes, password_hash, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![name, role.as_str(), scopes_json, hash, now_us()],
+                "INSERT INTO users(name, role, scopes, password_hash, created_at, system) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![name, role.as_str(), scopes_json, hash, now_us(), (!system.is_empty()).then_some(system)],
             )?;
             Ok(c.last_insert_rowid())
         })?;
@@ -206,6 +236,7 @@ impl Store {
             name: name.to_owned(),
             role,
             scopes: scopes.to_vec(),
+            system: system.to_owned(),
         })
     }
 
@@ -221,9 +252,15 @@ impl Store {
     pub fn verify_login(&self, name: &str, password: &str) -> Result<Option<User>> {
         let row = self.read(|c| {
             c.query_row(
-                "SELECT id, name, role, scopes, password_hash, disabled FROM users WHERE name = ?1",
+                &format!("SELECT {USER_COLS}, u.password_hash, u.disabled FROM users u WHERE u.name = ?1"),
                 [name],
-                |r| Ok((user_row(r)?, r.get::<_, String>(4)?, r.get::<_, bool>(5)?)),
+                |r| {
+                    Ok((
+                        user_row(r)?,
+                        r.get::<_, String>(AFTER_USER)?,
+                        r.get::<_, bool>(AFTER_USER + 1)?,
+                    ))
+                },
             )
             .optional()
         })?;
@@ -244,13 +281,17 @@ impl Store {
     /// Every user with whether it is disabled and its live sessions and tokens.
     pub fn users(&self) -> Result<Vec<(User, bool, u64)>> {
         let rows = self.read(|c| {
-            let mut st = c.prepare(
-                "SELECT u.id, u.name, u.role, u.scopes, u.disabled, \
+            let mut st = c.prepare(&format!(
+                "SELECT {USER_COLS}, u.disabled, \
                  (SELECT count(*) FROM sessions s WHERE s.user_id = u.id AND s.expires_at > ?1) \
-                 FROM users u ORDER BY u.name",
-            )?;
+                 FROM users u ORDER BY u.name"
+            ))?;
             let rows = st.query_map([now_us()], |r| {
-                Ok((user_row(r)?, r.get::<_, bool>(4)?, r.get::<_, i64>(5)?))
+                Ok((
+                    user_row(r)?,
+                    r.get::<_, bool>(AFTER_USER)?,
+                    r.get::<_, i64>(AFTER_USER + 1)?,
+                ))
             })?;
             rows.collect::<rusqlite::Result<Vec<_>>>()
         })?;
@@ -335,10 +376,18 @@ impl Store {
     pub fn session(&self, token_hash: &str) -> Result<Option<Session>> {
         let row = self.read(|c| {
             c.query_row(
-                "SELECT u.id, u.name, u.role, u.scopes, s.expires_at, s.kind FROM sessions s JOIN users u ON u.id = s.user_id \
-                 WHERE s.token_hash = ?1 AND s.expires_at > ?2 AND u.disabled = 0",
+                &format!(
+                    "SELECT {USER_COLS}, s.expires_at, s.kind FROM sessions s JOIN users u ON u.id = s.user_id \
+                     WHERE s.token_hash = ?1 AND s.expires_at > ?2 AND u.disabled = 0"
+                ),
                 params![token_hash, now_us()],
-                |r| Ok((user_row(r)?, r.get::<_, i64>(4)?, r.get::<_, String>(5)?)),
+                |r| {
+                    Ok((
+                        user_row(r)?,
+                        r.get::<_, i64>(AFTER_USER)?,
+                        r.get::<_, String>(AFTER_USER + 1)?,
+                    ))
+                },
             )
             .optional()
         })?;

@@ -141,7 +141,7 @@ fn every_acknowledged_event_survives_kill_9_exactly_once() {
     wait_ready(&addr);
     let conn = rusqlite::Connection::open(data.join("wangge.db")).unwrap();
     let mut st = conn
-        .prepare("SELECT count(*) FROM events WHERE kind = 'incident' AND id = ?1")
+        .prepare("SELECT count(*) FROM events WHERE system = '' AND kind = 'incident' AND id = ?1")
         .unwrap();
     for id in &acked {
         let n: i64 = st.query_row([id], |r| r.get(0)).unwrap();
@@ -239,7 +239,7 @@ fn every_acknowledged_update_survives_kill_9_exactly_once() {
     // or the one after it, committed just before the kill.
     let last_acked = 1_772_330_400_000_000i64 + 60_000_000 * (acked as i64 - 1);
     let mut st = conn
-        .prepare("SELECT updated_at FROM events WHERE kind = 'issue' AND id = ?1")
+        .prepare("SELECT updated_at FROM events WHERE system = '' AND kind = 'issue' AND id = ?1")
         .unwrap();
     for i in 0..200 {
         let at: i64 = st.query_row([format!("W{i}")], |r| r.get(0)).unwrap();
@@ -361,7 +361,7 @@ fn twenty_kill_9_cycles_mid_stream_and_mid_snapshot_lose_nothing_acknowledged() 
             .query_row("SELECT count(*) FROM events", [], |r| r.get(0))
             .unwrap();
         let mut one = conn
-            .prepare("SELECT count(*), max(state) FROM events WHERE kind = 'issue' AND id = ?1")
+            .prepare("SELECT count(*), max(state) FROM events WHERE system = '' AND kind = 'issue' AND id = ?1")
             .unwrap();
         for id in &events {
             let (n, _): (i64, Option<String>) =
@@ -372,7 +372,7 @@ fn twenty_kill_9_cycles_mid_stream_and_mid_snapshot_lose_nothing_acknowledged() 
             );
         }
         let mut step = conn
-            .prepare("SELECT count(*) FROM transitions WHERE issue_id = ?1 AND update_id = ?2")
+            .prepare("SELECT count(*) FROM transitions WHERE system = '' AND issue_id = ?1 AND update_id = ?2")
             .unwrap();
         for (id, u) in &steps {
             let n: i64 = step.query_row([id, u], |r| r.get(0)).unwrap();

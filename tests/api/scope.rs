@@ -433,6 +433,178 @@ async fn writes_are_scoped_like_reads() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_source_system_has_its_own_id_space() {
+    let e = env();
+    let c = e.codes.clone();
+    let conn = rusqlite::Connection::open(e.state.store.path()).unwrap();
+    let at = |code: &str| -> (f64, f64) {
+        conn.query_row(
+            "SELECT lon, lat FROM events WHERE tier3 = ?1 LIMIT 1",
+            [code],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap()
+    };
+    let (mine, theirs) = (at(&c.grid), at(&c.other_grid));
+    let ev = |p: (f64, f64)| json!({"id": "K-1", "kind": "issue", "occurred_at": "2026-03-01 08:00", "lon": p.0, "lat": p.1, "category": "环境卫生", "status": "open"});
+    // Two county-wide upstream systems, each numbering its own cases.
+    for (name, system) in [("hotline", "12345"), ("cityops", "szcg")] {
+        e.state
+            .store
+            .add_user(
+                name,
+                wangge::store::Role::Admin,
+                &[],
+                super::support::PASSWORD,
+                system,
+            )
+            .unwrap();
+    }
+    let (admin, chief) = (login(&e.app, "admin").await, login(&e.app, "chief").await);
+    let (hotline, cityops) = (
+        login(&e.app, "hotline").await,
+        login(&e.app, "cityops").await,
+    );
+    let post = |token: &str, path: &'static str, body: Value| {
+        let (app, token) = (e.app.clone(), token.to_owned());
+        async move { post_json(&app, path, Some(&token), body).await.json() }
+    };
+    // A grid chief takes the id first: the systems' own cases under that
+    // id are still stored, each in its system's id space.
+    let r = post(&chief, "/api/v1/events", json!([ev(mine)])).await;
+    assert_eq!(r["matched"], 1, "{r}");
+    let r = post(&hotline, "/api/v1/events", json!([ev(theirs)])).await;
+    assert_eq!(
+        (r["matched"].as_u64(), r["rows"][0]["unit"].as_str()),
+        (Some(1), Some(c.other_grid.as_str())),
+        "{r}"
+    );
+    let r = post(&cityops, "/api/v1/events", json!([ev(mine)])).await;
+    assert_eq!(r["matched"], 1, "{r}");
+    // Sent again, a case is the same case.
+    let r = post(&hotline, "/api/v1/events", json!([ev(theirs)])).await;
+    assert_eq!(r["unchanged"], 1, "{r}");
+    let stored: Vec<(String, String, String)> = conn
+        .prepare("SELECT system, tier3, writer FROM events WHERE id = 'K-1' ORDER BY system")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    assert_eq!(
+        stored,
+        [
+            ("".into(), c.grid.clone(), "user:chief".into()),
+            ("12345".into(), c.other_grid.clone(), "user:hotline".into()),
+            ("szcg".into(), c.grid.clone(), "user:cityops".into()),
+        ]
+    );
+    // A step reaches the case of its writer's system only.
+    let step = json!([{"issue_id": "K-1", "update_id": "u1", "at": "2026-03-02 08:00", "status": "结案"}]);
+    let r = post(&hotline, "/api/v1/updates", step.clone()).await;
+    assert_eq!(r["updated"], 1, "{r}");
+    let r = post(&cityops, "/api/v1/updates", step).await;
+    assert_eq!(r["updated"], 1, "{r}");
+    let case = |who: &str, path: &'static str| {
+        let (app, who) = (e.app.clone(), who.to_owned());
+        async move {
+            let r = get(&app, path, &who).await;
+            assert_eq!(r.status, StatusCode::OK, "{path}: {}", r.text());
+            let v = r.json();
+            let s = |k: &str| v[k].as_str().unwrap_or_default().to_owned();
+            (s("state"), s("tier3"), v["system"].clone())
+        }
+    };
+    // Read by id: in the caller's own system, or the one named.
+    assert_eq!(
+        case(&hotline, "/api/v1/issues/K-1").await,
+        ("closed".into(), c.other_grid.clone(), json!("12345"))
+    );
+    assert_eq!(
+        case(&admin, "/api/v1/issues/K-1").await,
+        ("reported".into(), c.grid.clone(), Value::Null)
+    );
+    assert_eq!(
+        case(&admin, "/api/v1/issues/K-1?system=szcg").await,
+        ("closed".into(), c.grid.clone(), json!("szcg"))
+    );
+    assert_eq!(
+        case(&hotline, "/api/v1/issues/K-1?system=").await,
+        ("reported".into(), c.grid.clone(), Value::Null)
+    );
+    let r = get(&e.app, "/api/v1/issues/K-1?system=no%20such", &admin).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
+    // Lists show each case with its system: the chief sees the two in
+    // their grid, not the hotline's elsewhere, and cannot read it by id.
+    let list = get(
+        &e.app,
+        &format!("/api/v1/issues?unit={}&per_page=500", c.grid),
+        &chief,
+    )
+    .await
+    .json();
+    let mut k1: Vec<(String, String)> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["id"] == "K-1")
+        .map(|i| (i["system"].to_string(), i["state"].to_string()))
+        .collect();
+    k1.sort();
+    assert_eq!(
+        k1,
+        [
+            ("\"szcg\"".into(), "\"closed\"".into()),
+            ("null".into(), "\"reported\"".into())
+        ]
+    );
+    let r = get(&e.app, "/api/v1/issues/K-1?system=12345", &chief).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    let all = get(
+        &e.app,
+        "/open311/v2/requests.json?service_request_id=K-1",
+        &admin,
+    )
+    .await
+    .json();
+    let mut seen: Vec<(String, String)> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| (x["system"].to_string(), x["status"].to_string()))
+        .collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            ("\"12345\"".into(), "\"closed\"".into()),
+            ("\"szcg\"".into(), "\"closed\"".into()),
+            ("null".into(), "\"open\"".into())
+        ]
+    );
+    let one = get(
+        &e.app,
+        "/open311/v2/requests/K-1.json?system=12345",
+        &admin,
+    )
+    .await
+    .json();
+    assert_eq!(
+        (one[0]["status"].as_str(), one[0]["system"].as_str()),
+        (Some("closed"), Some("12345"))
+    );
+    // A system's name is checked like any other input.
+    let bad = e.state.store.add_user(
+        "bad",
+        wangge::store::Role::Admin,
+        &[],
+        super::support::PASSWORD,
+        "no such",
+    );
+    assert!(bad.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deployment_can_keep_chiefs_from_writing() {
     let e = super::support::env_with(|cfg| cfg.auth.chief_writes = false);
     let t = login(&e.app, "chief").await;
@@ -541,6 +713,7 @@ async fn subtracting_what_a_chief_sees_never_isolates_a_hidden_grid() {
                 wangge::store::Role::Chief,
                 mine,
                 super::support::PASSWORD,
+                "",
             )
             .unwrap();
     }

@@ -74,7 +74,7 @@ pub fn env_with(f: impl FnOnce(&mut Config)) -> Env {
     let grids = Grids::new(model, version);
     let loaded = state
         .live
-        .load_events_file(&grids, &demo.join("events.csv"), 5000)
+        .load_events_file(&grids, &demo.join("events.csv"), "", 5000)
         .expect("ingest");
     assert!(loaded.balanced(), "{loaded:?}");
     let model = &grids.model;
@@ -111,7 +111,7 @@ pub fn env_with(f: impl FnOnce(&mut Config)) -> Env {
         other_grid: code(other_grid),
     };
     store
-        .add_user("admin", Role::Admin, &[], PASSWORD)
+        .add_user("admin", Role::Admin, &[], PASSWORD, "")
         .expect("admin");
     store
         .add_user(
@@ -119,6 +119,7 @@ pub fn env_with(f: impl FnOnce(&mut Config)) -> Env {
             Role::Leader,
             std::slice::from_ref(&codes.township),
             PASSWORD,
+            "",
         )
         .expect("leader");
     store
@@ -127,6 +128,7 @@ pub fn env_with(f: impl FnOnce(&mut Config)) -> Env {
             Role::Chief,
             std::slice::from_ref(&codes.grid),
             PASSWORD,
+            "",
         )
         .expect("chief");
     store
@@ -135,6 +137,7 @@ pub fn env_with(f: impl FnOnce(&mut Config)) -> Env {
             Role::Analyst,
             std::slice::from_ref(&codes.township),
             PASSWORD,
+            "",
         )
         .expect("analyst");
     state.load(grids).expect("frame");
