@@ -523,3 +523,66 @@ fn emerging_prints_categories_in_both_languages_and_refuses_a_rate() {
     let bad = emerging(&["--metric", "issue_count", "--rules", "esri"]);
     assert!(!bad.status.success());
 }
+
+#[test]
+fn a_metrics_export_asked_for_emerging_carries_the_categories_of_wangge_emerging() {
+    let out = emerging(&["--metric", "issue_count", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let units: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let want: std::collections::HashMap<String, String> = units
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            (
+                u["code"].as_str().unwrap().to_owned(),
+                u["category"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let demo = crate::api::support::demo_dir();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("metrics.csv");
+    let export = wangge()
+        .args(["export", "metrics", "--joined"])
+        .arg(demo_joined())
+        .arg("--grids")
+        .arg(demo.join("grids.geojson"))
+        .args(["--level", "1", "--from", "2025-01-01", "--to", "2025-06-30"])
+        .args(["--emerging", "issue_count", "--format", "csv", "--out"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        export.status.success(),
+        "{}",
+        String::from_utf8_lossy(&export.stderr)
+    );
+    let mut csv = csv::Reader::from_path(&file).unwrap();
+    let headers = csv.headers().unwrap().clone();
+    let at = |n: &str| headers.iter().position(|h| h == n).unwrap();
+    let (code, cat) = (at("code"), at("emerging"));
+    let got: std::collections::HashMap<String, String> = csv
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (r[code].to_owned(), r[cat].to_owned())
+        })
+        .collect();
+    assert_eq!(got, want);
+    let rate = wangge()
+        .args(["export", "metrics", "--joined"])
+        .arg(demo_joined())
+        .arg("--grids")
+        .arg(demo.join("grids.geojson"))
+        .args(["--emerging", "closure_rate", "--format", "csv", "--out"])
+        .arg(dir.path().join("x.csv"))
+        .output()
+        .unwrap();
+    assert!(!rate.status.success());
+    assert!(String::from_utf8_lossy(&rate.stderr).contains("count metric"));
+}

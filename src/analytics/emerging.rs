@@ -375,6 +375,40 @@ pub fn analyse(cube: &Cube, w: &Weights, params: Params) -> Result<EmergingRepor
     })
 }
 
+/// Each unit's category, trend τ and p by unit index, by month over the
+/// window `q` with the default [`Params`]: the categories column of a
+/// metric table. Too few units or periods for a statistic give none.
+#[allow(clippy::too_many_arguments)]
+pub fn categories(
+    pre: &PreAgg,
+    gm: &GridModel,
+    level: u8,
+    units: &[usize],
+    def: &MetricDef,
+    q: &Query,
+    w: &Weights,
+) -> Result<std::collections::HashMap<usize, (Category, f64, f64)>, AnalyticsError> {
+    match run(
+        pre,
+        gm,
+        level,
+        units,
+        def,
+        q,
+        Granularity::Month,
+        w,
+        Params::default(),
+    ) {
+        Ok(r) => Ok(r
+            .units
+            .into_iter()
+            .filter_map(|u| Some((gm.index_of(&u.code)?, (u.category, u.tau, u.p))))
+            .collect()),
+        Err(AnalyticsError::Shape { .. }) => Ok(Default::default()),
+        Err(e) => Err(e),
+    }
+}
+
 /// The analysis of count metric `def` over `units` of tier `level`, the
 /// query's window cut into periods of `g`, with contiguity `w` among the
 /// units (in the same order): what the CLI and the API call.

@@ -19,6 +19,7 @@
 pub mod breaks;
 pub mod catalogue;
 pub mod density;
+pub mod duplicates;
 pub mod emerging;
 pub mod filter;
 pub mod hotspots;

@@ -14,6 +14,8 @@ use super::scope::Scope;
 use super::state::AppState;
 use crate::analytics::emerging::{self, Category, Params, Rules};
 use crate::analytics::{metric, AnalyticsError, Granularity};
+use crate::export::metrics::EmergingColumns;
+use crate::grid::GridModel;
 
 /// Most permutations one request may ask for.
 const MAX_PERMUTATIONS: usize = 999;
@@ -106,6 +108,41 @@ impl EmergingQuery {
     }
 }
 
+/// The units of tier `level` under `parent` that `scope` sees in full:
+/// the units an emerging analysis covers for a caller.
+fn visible_units(model: &GridModel, scope: &Scope, level: u8, parent: Option<usize>) -> Vec<usize> {
+    model
+        .level(level)
+        .filter(|&i| scope.full(i) && model.is_under(i, parent))
+        .collect()
+}
+
+/// The categories column of a metrics export (blocking): emerging hot
+/// spots of the count metric `def` by month over the window `q`, default
+/// parameters, over the units of `level` under `parent` that `user` sees
+/// in full; empty when there are too few units or periods for a statistic.
+pub fn export_columns(
+    st: &AppState,
+    snap: &crate::live::Snapshot,
+    user: &crate::store::User,
+    level: u8,
+    parent: Option<&str>,
+    def: &'static crate::analytics::MetricDef,
+    q: &crate::analytics::Query,
+) -> Result<EmergingColumns, ApiError> {
+    let model = &snap.grids.model;
+    let scope = Scope::of(user, model);
+    let parent = parent.map(|p| scope.unit_full(model, p)).transpose()?;
+    let units = visible_units(model, &scope, level, parent);
+    if units.len() < 3 {
+        return Ok(EmergingColumns::new());
+    }
+    let w = st.contiguity(model, &units)?;
+    Ok(emerging::categories(
+        &snap.pre, model, level, &units, def, q, &w,
+    )?)
+}
+
 /// Emerging hot-spot category, trend and Gi* series of the visible units of a tier.
 #[utoipa::path(get, path = "/api/v1/hotspots/emerging", params(EmergingQuery, Window), responses((status = 200, body = Emerging), (status = 400, body = super::error::ErrorBody)), security(("bearer" = [])))]
 pub async fn emerging(
@@ -127,10 +164,7 @@ pub async fn emerging(
             .as_deref()
             .map(|p| scope.unit_full(model, p))
             .transpose()?;
-        let units: Vec<usize> = model
-            .level(h.level)
-            .filter(|&i| scope.full(i) && model.is_under(i, parent))
-            .collect();
+        let units = visible_units(model, &scope, h.level, parent);
         let legend = Category::ALL
             .iter()
             .map(|&c| LegendEntry {

@@ -76,6 +76,13 @@ pub struct ExportParams {
     /// (`month=2026-03/tier1=130682001/part-0.parquet`), one file per local
     /// month and township, each in `format`.
     pub partition: Option<String>,
+    /// Metrics only: a count metric (e.g. `issue_count`) whose emerging
+    /// hot-spot category over the window, by month (Gi* with space-time
+    /// neighbours, 199 permutations, sfdep's rules, as
+    /// `/api/v1/hotspots/emerging`), is added to each unit as the columns
+    /// `emerging` (`new_hot_spot`, ..., `no_pattern`), `emerging_zh`,
+    /// `emerging_tau` and `emerging_p`.
+    pub emerging: Option<String>,
 }
 
 impl ExportParams {
@@ -115,6 +122,30 @@ impl ExportParams {
             return Err(ExportError::NotPartitioned.into());
         }
         Ok(())
+    }
+
+    /// `emerging` belongs to metric tables: refused elsewhere.
+    fn no_emerging(&self) -> Result<(), ApiError> {
+        match self.emerging {
+            Some(_) => Err(ApiError::BadRequest(
+                "emerging: only the metrics export takes it".into(),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// The count metric `emerging` names, checked.
+    fn emerging_metric(&self) -> Result<Option<&'static crate::analytics::MetricDef>, ApiError> {
+        let Some(name) = self.emerging.as_deref() else {
+            return Ok(None);
+        };
+        let def = crate::analytics::metric(name)?;
+        if !def.is_count {
+            return Err(ApiError::BadRequest(format!(
+                "emerging {name:?}: emerging hot spots are of a count metric (issue_count, event_count, ...)"
+            )));
+        }
+        Ok(Some(def))
     }
 
     /// The file name's stem: what was exported and the query's filters
@@ -279,6 +310,7 @@ pub async fn events(
             "only admins and analysts may export events".into(),
         ));
     }
+    p.no_emerging()?;
     let (format, query, partitioned) = (p.format()?, p.window().query(&st)?, p.partitioned()?);
     let (snap, sel) = selection(&st, &c, &p, true, None)?;
     let download = if partitioned {
@@ -342,6 +374,7 @@ pub async fn units(
     Q(p): Q<ExportParams>,
 ) -> Result<Response, ApiError> {
     p.whole()?;
+    p.no_emerging()?;
     let format = p.format()?;
     let (snap, sel) = selection(&st, &c, &p, false, None)?;
     if method == Method::HEAD {
@@ -373,6 +406,7 @@ pub async fn metrics(
 ) -> Result<Response, ApiError> {
     p.whole()?;
     let (format, query) = (p.format()?, p.window().query(&st)?);
+    let emerging = p.emerging_metric()?;
     let small = (c.user().role != Role::Analyst).then_some(MIN_CELL);
     let (snap, sel) = selection(&st, &c, &p, false, small)?;
     if method == Method::HEAD {
@@ -380,15 +414,24 @@ pub async fn metrics(
     }
     let (level, bom) = (p.level.unwrap_or(1), p.bom.unwrap_or(false));
     let (tz, record, zh) = (st.zone.tz, p.record("metrics", st.zone.tz), p.zh_headers()?);
-    let table = {
-        let snap = snap.clone();
+    let (table, categories) = {
+        let (snap, st2, parent) = (snap.clone(), st.clone(), p.parent.clone());
         st.blocking(move || {
-            Ok(compute_metrics(
-                &snap.pre,
-                &snap.grids.model,
-                level,
-                &query,
-            )?)
+            let table = compute_metrics(&snap.pre, &snap.grids.model, level, &query)?;
+            let categories = emerging
+                .map(|def| {
+                    super::emerging::export_columns(
+                        &st2,
+                        &snap,
+                        c.user(),
+                        level,
+                        parent.as_deref(),
+                        def,
+                        &query,
+                    )
+                })
+                .transpose()?;
+            Ok((table, categories))
         })
         .await?
     };
@@ -397,7 +440,7 @@ pub async fn metrics(
         move |w| {
             let model = &snap.grids.model;
             let out = output(format, bom, Target::Stream(w), tz, record, zh);
-            export::metrics::export(&table, model, &sel, out, &NoProgress)
+            export::metrics::export(&table, model, &sel, categories.as_ref(), out, &NoProgress)
         },
     ))
 }

@@ -16,12 +16,12 @@ use axum::Json;
 
 use super::auth::Caller;
 use super::error::ApiError;
-use super::extract::Body;
+use super::extract::{Body, Q};
 use super::scope::Scope;
 use super::state::AppState;
 use crate::ingest::ParsedSteps;
-pub use crate::live::{parse_events, parse_updates, IngestResponse, Parsed};
 use crate::live::Writer;
+pub use crate::live::{parse_events, parse_updates, IngestResponse, Parsed};
 use crate::store::User;
 
 /// The writer's scope over the served grids (403 for roles that do not
@@ -41,12 +41,18 @@ fn as_writer<'a>(user: &'a User, name: &'a str) -> Writer<'a> {
 }
 
 /// Stores parsed events of `user` (blocking): `POST /api/v1/events` and
-/// Open311 `POST requests`.
-pub fn store_rows(st: &AppState, user: &User, parsed: Parsed) -> Result<IngestResponse, ApiError> {
+/// Open311 `POST requests`; with `suggest`, new issues get their possible
+/// duplicates.
+pub fn store_rows(
+    st: &AppState,
+    user: &User,
+    parsed: Parsed,
+    suggest: bool,
+) -> Result<IngestResponse, ApiError> {
     let (scope, who) = writer(st, user)?;
     Ok(st
         .live
-        .ingest_events(&scope, as_writer(user, &who), parsed)?)
+        .ingest_events(&scope, as_writer(user, &who), parsed, suggest)?)
 }
 
 /// Stores parsed transition rows of `user` (blocking): `POST
@@ -62,17 +68,29 @@ pub fn store_updates(
         .ingest_steps(&scope, as_writer(user, &who), parsed)?)
 }
 
+/// Options of an event upload.
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct IngestQuery {
+    /// `true`: each new issue's row lists the open issues of the same
+    /// category within 250 m in the writer's units (`duplicates`, nearest
+    /// first, at most five): possible duplicates of the report.
+    pub duplicates: Option<bool>,
+}
+
 /// Ingests events; the answer lists every row's outcome.
-#[utoipa::path(post, path = "/api/v1/events",
+#[utoipa::path(post, path = "/api/v1/events", params(IngestQuery),
     request_body(content = String, description = "JSON array, JSON Lines (application/x-ndjson) or CSV (text/csv; UTF-8 or GBK/GB18030, detected or from the charset parameter) in the CONTRACT.md columns; CSV headers and JSON keys may also be the Chinese names the file readers accept (编号, 类型, 发生时间, 经度, 纬度, 类别, ...)"),
     responses((status = 200, body = IngestResponse), (status = 413, body = super::error::ErrorBody), (status = 415, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn ingest(
     State(st): State<AppState>,
     c: Caller,
+    Q(q): Q<IngestQuery>,
     headers: HeaderMap,
     Body(body): Body,
 ) -> Result<Json<IngestResponse>, ApiError> {
+    let suggest = q.duplicates.unwrap_or(false);
     let ct = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -83,7 +101,7 @@ pub async fn ingest(
     let out = st
         .blocking(move || {
             let parsed = parse_events(&st2.live.validator(), &ct, &body)?;
-            store_rows(&st2, c.user(), parsed)
+            store_rows(&st2, c.user(), parsed, suggest)
         })
         .await?;
     Ok(Json(out))

@@ -590,6 +590,10 @@ pub struct NewRequest {
 pub struct Created {
     pub service_request_id: String,
     pub service_notice: String,
+    /// Extension: open requests of the same service within 250 m that may
+    /// be the same problem, nearest first, at most five (those in the
+    /// caller's units only).
+    pub duplicates: Vec<crate::analytics::duplicates::Nearby>,
 }
 
 /// Open311 `requests.json` (POST): a new open issue, form-encoded or JSON.
@@ -643,7 +647,7 @@ pub async fn create(
     }
     let st2 = st.clone();
     let out = st
-        .blocking(move || store_rows(&st2, c.user(), vec![(1, Some(id), Ok(event))]))
+        .blocking(move || store_rows(&st2, c.user(), vec![(1, Some(id), Ok(event))], true))
         .await?;
     let row = out
         .rows
@@ -656,6 +660,7 @@ pub async fn create(
     Ok(Json(vec![Created {
         service_request_id: row.id.unwrap_or_default(),
         service_notice: row.outcome.into(),
+        duplicates: row.duplicates.unwrap_or_default(),
     }]))
 }
 
@@ -862,7 +867,8 @@ pub async fn export_updates(
                     && scope.event(model, [t1.get(k), t2.get(k), t3.get(k)])
                 {
                     if let Some(i) = id.get(k) {
-                        visible.insert((system.get(k).unwrap_or_default().to_owned(), i.to_owned()));
+                        visible
+                            .insert((system.get(k).unwrap_or_default().to_owned(), i.to_owned()));
                     }
                 }
             }

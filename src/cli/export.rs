@@ -76,9 +76,51 @@ pub struct ExportArgs {
     /// Metrics: blank cells from fewer events than this (5 for sharing outside the analysts).
     #[arg(long)]
     suppress_below: Option<u64>,
+    /// Metrics: add each unit's emerging hot-spot category of this count
+    /// metric over the window, by month (columns `emerging`,
+    /// `emerging_zh`, `emerging_tau`, `emerging_p`; queen contiguity,
+    /// the defaults of `wangge emerging`).
+    #[arg(long)]
+    emerging: Option<String>,
     /// Output file, or folder with --partition.
     #[arg(long)]
     out: PathBuf,
+}
+
+/// The emerging hot-spot categories of the count metric `name` over the
+/// units of `level` under `parent`.
+fn emerging_columns(
+    pre: &PreAgg,
+    model: &crate::grid::GridModel,
+    level: u8,
+    parent: Option<&str>,
+    name: &str,
+    q: &Query,
+) -> anyhow::Result<export::metrics::EmergingColumns> {
+    let def = crate::analytics::metric(name)?;
+    anyhow::ensure!(
+        def.is_count,
+        "--emerging {name}: emerging hot spots are of a count metric"
+    );
+    let parent = parent
+        .map(|p| {
+            model
+                .index_of(p)
+                .with_context(|| format!("--parent {p}: no such unit"))
+        })
+        .transpose()?;
+    let units: Vec<usize> = model
+        .level(level)
+        .filter(|&i| model.is_under(i, parent))
+        .collect();
+    if units.len() < 3 {
+        return Ok(Default::default());
+    }
+    let geoms: Vec<_> = units.iter().map(|&i| &model.unit(i).geometry).collect();
+    let w = crate::analytics::queen_contiguity(&geoms, 1.0)?;
+    Ok(crate::analytics::emerging::categories(
+        pre, model, level, &units, def, q, &w,
+    )?)
 }
 
 struct Bar(ProgressBar);
@@ -167,8 +209,14 @@ pub fn run(a: &ExportArgs) -> anyhow::Result<i32> {
         What::Units => export::units::export(&model, a.level, &sel, out, &progress)?,
         What::Metrics => {
             let pre = PreAgg::from_parquet(a.joined()?, q.zone)?;
-            let table = compute_metrics(&pre, &model, a.level.unwrap_or(1), &q)?;
-            export::metrics::export(&table, &model, &sel, out, &progress)?
+            let level = a.level.unwrap_or(1);
+            let table = compute_metrics(&pre, &model, level, &q)?;
+            let categories = a
+                .emerging
+                .as_deref()
+                .map(|name| emerging_columns(&pre, &model, level, a.parent.as_deref(), name, &q))
+                .transpose()?;
+            export::metrics::export(&table, &model, &sel, categories.as_ref(), out, &progress)?
         }
     };
     bar.finish_and_clear();

@@ -13,11 +13,25 @@ use polars::prelude::*;
 
 use super::units::{bounds, spatial_order};
 use super::{Batch, ExportError, Geom, Output, Progress, Selection, SinkOptions, Summary};
+use crate::analytics::emerging::Category;
 use crate::analytics::{catalogue, MetricTable, UnitMetrics};
 use crate::grid::GridModel;
 
 /// Whether a row was blanked whole (Boolean).
 pub const SUPPRESSED: &str = "suppressed";
+/// Emerging hot-spot category of the unit (String: `new_hot_spot`, ...,
+/// `no_pattern`), when the export asks for one.
+pub const EMERGING: &str = "emerging";
+/// Its Chinese name (新热点, ...).
+pub const EMERGING_ZH: &str = "emerging_zh";
+/// Mann-Kendall τ of the unit's Gi* z series (Float64).
+pub const EMERGING_TAU: &str = "emerging_tau";
+/// Two-sided p of that trend (Float64).
+pub const EMERGING_P: &str = "emerging_p";
+
+/// The emerging hot-spot result of the exported units, by unit index: the
+/// categories column of a metric table.
+pub type EmergingColumns = std::collections::HashMap<usize, (Category, f64, f64)>;
 
 /// Events of a unit in the window.
 fn events(r: &UnitMetrics) -> u64 {
@@ -64,11 +78,14 @@ pub fn suppress(r: &mut UnitMetrics, k: u64) -> bool {
 }
 
 /// The rows of `table` that `sel` keeps, in spatial order, suppressed as
-/// `sel` asks, with their polygons.
+/// `sel` asks, with their polygons, and the emerging hot-spot columns when
+/// `emerging` is given (null for a unit it does not cover or a row blanked
+/// whole).
 pub fn batch(
     table: &MetricTable,
     model: &GridModel,
     sel: &Selection,
+    emerging: Option<&EmergingColumns>,
 ) -> Result<(Batch, Vec<usize>), ExportError> {
     let keep = super::units::select(model, Some(table.level), sel)?;
     let order = spatial_order(model, &keep);
@@ -90,6 +107,18 @@ pub fn batch(
         rows,
     };
     let mut frame = t.to_dataframe()?;
+    if let Some(e) = emerging {
+        let of = |k: usize| (!blanked[k]).then(|| e.get(&idx[k])).flatten();
+        let n = idx.len();
+        let cat: Vec<Option<&str>> = (0..n).map(|k| of(k).map(|x| x.0.name())).collect();
+        let zh: Vec<Option<&str>> = (0..n).map(|k| of(k).map(|x| x.0.zh())).collect();
+        let tau: Vec<Option<f64>> = (0..n).map(|k| of(k).map(|x| x.1)).collect();
+        let p: Vec<Option<f64>> = (0..n).map(|k| of(k).map(|x| x.2)).collect();
+        frame.with_column(Column::new(EMERGING.into(), cat))?;
+        frame.with_column(Column::new(EMERGING_ZH.into(), zh))?;
+        frame.with_column(Column::new(EMERGING_TAU.into(), tau))?;
+        frame.with_column(Column::new(EMERGING_P.into(), p))?;
+    }
     frame.with_column(Column::new(SUPPRESSED.into(), blanked))?;
     let geometry = idx
         .iter()
@@ -103,10 +132,11 @@ pub fn export(
     table: &MetricTable,
     model: &GridModel,
     sel: &Selection,
+    emerging: Option<&EmergingColumns>,
     out: Output<'_>,
     progress: &dyn Progress,
 ) -> Result<Summary, ExportError> {
-    let (b, idx) = batch(table, model, sel)?;
+    let (b, idx) = batch(table, model, sel, emerging)?;
     progress.total(idx.len() as u64);
     let query = out.query.clone();
     let opts = SinkOptions {

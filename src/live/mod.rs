@@ -50,6 +50,42 @@ fn release_free_memory() {
     }
 }
 
+/// Per parsed row, for a valid issue, the open issues nearby in `scope`
+/// that may be the same case (from the frame before the batch).
+fn duplicates_of(
+    snap: &Snapshot,
+    scope: &dyn WriteScope,
+    parsed: &Parsed,
+) -> Result<Vec<Option<Vec<crate::analytics::duplicates::Nearby>>>> {
+    use crate::analytics::duplicates::{open_nearby, Probe, MAX_SUGGESTIONS, RADIUS_M};
+    fn issue<T>(
+        r: &(
+            u64,
+            Option<String>,
+            std::result::Result<crate::ingest::Event, T>,
+        ),
+    ) -> Option<Probe<'_>> {
+        match &r.2 {
+            Ok(e) if e.kind == crate::ingest::Kind::Issue => Some(Probe {
+                lon: e.lon,
+                lat: e.lat,
+                category: e.category.as_str(),
+            }),
+            _ => None,
+        }
+    }
+    let probes: Vec<Probe<'_>> = parsed.iter().filter_map(issue).collect();
+    let model = &snap.grids.model;
+    let mut found = open_nearby(&snap.frame, &probes, RADIUS_M, MAX_SUGGESTIONS, &|t| {
+        scope.covers(model, t)
+    })?
+    .into_iter();
+    Ok(parsed
+        .iter()
+        .map(|r| issue(r).and_then(|_| found.next()))
+        .collect())
+}
+
 /// The writer recorded with the cases a file brings: `file:NAME`.
 fn file_writer(path: &Path) -> String {
     let name = path.file_name().map_or(path.display().to_string(), |n| {
@@ -177,15 +213,34 @@ impl Live {
     }
 
     /// Parsed events from `writer` (within `scope`) into the store and the
-    /// frame (blocking). Durable on return.
+    /// frame (blocking). Durable on return. With `suggest`, each new issue's
+    /// row lists the open issues nearby that may be the same case.
     pub fn ingest_events(
         &self,
         scope: &dyn WriteScope,
         writer: Writer<'_>,
         parsed: Parsed,
+        suggest: bool,
     ) -> Result<IngestResponse> {
-        let snap = self.snapshot()?;
-        let (out, rows) = self.pipeline(&snap.grids, scope, writer).events(parsed)?;
+        // Suggestions look at every case acknowledged so far.
+        let snap = if suggest {
+            self.current()?
+        } else {
+            self.snapshot()?
+        };
+        let suggestions = if suggest {
+            Some(duplicates_of(&snap, scope, &parsed)?)
+        } else {
+            None
+        };
+        let (mut out, rows) = self.pipeline(&snap.grids, scope, writer).events(parsed)?;
+        if let Some(s) = suggestions {
+            for (row, nearby) in out.rows.iter_mut().zip(s) {
+                if matches!(row.outcome, "matched" | "partial" | "outside") {
+                    row.duplicates = nearby;
+                }
+            }
+        }
         self.queue(rows);
         let (c, t) = (&self.counters, &out.tally);
         c.ingest_read.fetch_add(t.read, Ordering::Relaxed);
@@ -225,8 +280,14 @@ impl Live {
         batch_rows: usize,
     ) -> Result<Tally> {
         let name = file_writer(path);
-        self.file_pipeline(grids, Writer { name: &name, system })
-            .events_file(path, &self.validator(), batch_rows)
+        self.file_pipeline(
+            grids,
+            Writer {
+                name: &name,
+                system,
+            },
+        )
+        .events_file(path, &self.validator(), batch_rows)
     }
 
     /// A file of transition rows into the store, like [`Live::load_events_file`].
@@ -238,8 +299,14 @@ impl Live {
         batch_rows: usize,
     ) -> Result<Tally> {
         let name = file_writer(path);
-        self.file_pipeline(grids, Writer { name: &name, system })
-            .steps_file(path, &self.validator(), batch_rows)
+        self.file_pipeline(
+            grids,
+            Writer {
+                name: &name,
+                system,
+            },
+        )
+        .steps_file(path, &self.validator(), batch_rows)
     }
 
     fn file_pipeline<'a>(&'a self, grids: &'a Grids, writer: Writer<'a>) -> Pipeline<'a> {

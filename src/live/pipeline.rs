@@ -75,6 +75,11 @@ pub struct RowOutcome {
     pub unit: Option<String>,
     /// Why a row was rejected.
     pub reason: Option<String>,
+    /// New issues, when suggestions were asked for: the open issues of the
+    /// same category within 250 m in the writer's units, nearest first,
+    /// at most five (see [`crate::analytics::duplicates`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duplicates: Option<Vec<crate::analytics::duplicates::Nearby>>,
 }
 
 /// Counts add up: read = matched + partial + outside + updated + unchanged
@@ -257,6 +262,7 @@ impl Pipeline<'_> {
                         outcome: "rejected",
                         unit: None,
                         reason: Some(reason),
+                        duplicates: None,
                     }
                 }
                 Ok(k) => {
@@ -270,6 +276,7 @@ impl Pipeline<'_> {
                         outcome,
                         unit: units[k].clone(),
                         reason,
+                        duplicates: None,
                     }
                 }
             };
@@ -298,6 +305,7 @@ impl Pipeline<'_> {
                 outcome,
                 unit: None,
                 reason,
+                duplicates: None,
             });
         }
         Ok((out, frame))

@@ -236,8 +236,7 @@ const CASE_COLS: &str = "seq, occurred_at, lon, lat, category, state, resolved_a
     suspended_at, resumed_at, solved, outcome, tier1, tier2, tier3";
 
 /// Statements built once from the column lists (a `format!` per row showed in profiles).
-static READ_CASE: LazyLock<String> =
-    LazyLock::new(|| {
+static READ_CASE: LazyLock<String> = LazyLock::new(|| {
     format!("SELECT {CASE_COLS} FROM events WHERE system = ?1 AND kind = ?2 AND id = ?3")
 });
 static STEPS_OF: LazyLock<String> = LazyLock::new(|| {

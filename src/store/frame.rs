@@ -256,7 +256,8 @@ pub fn replace_rows(frame: DataFrame, changed: &[DataFrame]) -> PolarsResult<Dat
         rep.column(c::SYSTEM)?.str()?,
         rep.column(c::ID)?.str()?,
     );
-    let mut last: HashMap<(&str, Option<&str>, &str), IdxSize> = HashMap::with_capacity(rep.height());
+    let mut last: HashMap<(&str, Option<&str>, &str), IdxSize> =
+        HashMap::with_capacity(rep.height());
     for (i, ((k, sys), id)) in rk.iter().zip(rs.iter()).zip(ri.iter()).enumerate() {
         if let (Some(k), Some(id)) = (k, id) {
             last.insert((k, sys, id), i as IdxSize);
@@ -338,7 +339,12 @@ mod tests {
         in_system(ids, kind, None, v)
     }
 
-    fn in_system(ids: &[String], kind: &str, system: Option<&str>, v: impl Fn(usize) -> i64) -> DataFrame {
+    fn in_system(
+        ids: &[String],
+        kind: &str,
+        system: Option<&str>,
+        v: impl Fn(usize) -> i64,
+    ) -> DataFrame {
         let n = ids.len();
         df!(
             c::KIND => vec![kind; n],

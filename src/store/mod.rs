@@ -47,7 +47,8 @@ pub use grids::GridVersion;
 pub use pseudonyms::{split_pseudonyms, with_pseudonyms, Pseudonyms, PSEUDONYMS};
 pub use snapshot::{frame_schema, FrameLoad, PendingSnapshot};
 pub use users::{
-    hash_token, name_problem, new_token, password_problem, system_problem, AuditEntry, Role, Session, User,
+    hash_token, name_problem, new_token, password_problem, system_problem, AuditEntry, Role,
+    Session, User,
 };
 
 /// What can go wrong in the storage layer.

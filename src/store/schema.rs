@@ -271,7 +271,11 @@ mod tests {
         assert_eq!(add("12345").unwrap(), 1);
         for index in ["transitions_at", "transitions_pending"] {
             let n: i64 = c
-                .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = ?1", [index], |r| r.get(0))
+                .query_row(
+                    "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = ?1",
+                    [index],
+                    |r| r.get(0),
+                )
                 .unwrap();
             assert_eq!(n, 1, "{index}");
         }

@@ -211,7 +211,11 @@ impl Store {
     ) -> Result<User> {
         if let Some(p) = name_problem(name)
             .or_else(|| password_problem(name, password))
-            .or_else(|| (!system.is_empty()).then(|| system_problem(system)).flatten())
+            .or_else(|| {
+                (!system.is_empty())
+                    .then(|| system_problem(system))
+                    .flatten()
+            })
         {
             return Err(StoreError::User(p));
         }

@@ -81,3 +81,67 @@ async fn a_rate_or_unknown_rules_are_bad_requests_and_the_route_is_documented() 
     let doc = openapi_document(&e.app).await;
     assert!(doc["paths"]["/api/v1/hotspots/emerging"]["get"].is_object());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_metrics_export_carries_each_units_category() {
+    let e = env();
+    let t = login(&e.app, "analyst").await;
+    let want = get(&e.app, Q, &t).await.json();
+    let want: std::collections::HashMap<String, (String, f64)> = want["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            let code = u["code"].as_str().unwrap().to_owned();
+            (
+                code,
+                (
+                    u["category"].as_str().unwrap().to_owned(),
+                    u["tau"].as_f64().unwrap(),
+                ),
+            )
+        })
+        .collect();
+    assert!(!want.is_empty());
+    let r = get(
+        &e.app,
+        "/api/v1/export/metrics?level=3&format=csv&from=2025-01-01&to=2025-07-01&emerging=issue_count",
+        &t,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let mut csv = csv::Reader::from_reader(r.body.as_slice());
+    let headers = csv.headers().unwrap().clone();
+    let at = |name: &str| {
+        headers
+            .iter()
+            .position(|h| h == name)
+            .unwrap_or_else(|| panic!("no {name} in {headers:?}"))
+    };
+    let (code, cat, zh, tau) = (
+        at("code"),
+        at("emerging"),
+        at("emerging_zh"),
+        at("emerging_tau"),
+    );
+    let mut seen = 0;
+    for row in csv.records() {
+        let row = row.unwrap();
+        let (c, t) = &want[&row[code]];
+        assert_eq!(&row[cat], c, "{}", &row[code]);
+        assert!(!row[zh].is_empty());
+        let got: f64 = row[tau].parse().unwrap();
+        assert!((got - t).abs() < 1e-9, "{} τ {got} against {t}", &row[code]);
+        seen += 1;
+    }
+    assert_eq!(seen, want.len());
+    // A rate, or another export, is refused with a reason.
+    for uri in [
+        "/api/v1/export/metrics?level=3&format=csv&emerging=closure_rate",
+        "/api/v1/export/units?level=3&format=csv&emerging=issue_count",
+        "/api/v1/export/events?format=csv&emerging=issue_count",
+    ] {
+        let r = get(&e.app, uri, &t).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{uri}: {}", r.text());
+    }
+}

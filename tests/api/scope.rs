@@ -500,7 +500,8 @@ async fn each_source_system_has_its_own_id_space() {
         ]
     );
     // A step reaches the case of its writer's system only.
-    let step = json!([{"issue_id": "K-1", "update_id": "u1", "at": "2026-03-02 08:00", "status": "结案"}]);
+    let step =
+        json!([{"issue_id": "K-1", "update_id": "u1", "at": "2026-03-02 08:00", "status": "结案"}]);
     let r = post(&hotline, "/api/v1/updates", step.clone()).await;
     assert_eq!(r["updated"], 1, "{r}");
     let r = post(&cityops, "/api/v1/updates", step).await;
@@ -582,13 +583,9 @@ async fn each_source_system_has_its_own_id_space() {
             ("null".into(), "\"open\"".into())
         ]
     );
-    let one = get(
-        &e.app,
-        "/open311/v2/requests/K-1.json?system=12345",
-        &admin,
-    )
-    .await
-    .json();
+    let one = get(&e.app, "/open311/v2/requests/K-1.json?system=12345", &admin)
+        .await
+        .json();
     assert_eq!(
         (one[0]["status"].as_str(), one[0]["system"].as_str()),
         (Some("closed"), Some("12345"))
@@ -602,6 +599,204 @@ async fn each_source_system_has_its_own_id_space() {
         "no such",
     );
     assert!(bad.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_report_lists_the_open_cases_nearby_that_may_be_the_same() {
+    let e = env();
+    let c = e.codes.clone();
+    let conn = rusqlite::Connection::open(e.state.store.path()).unwrap();
+    let at = |code: &str| -> (f64, f64) {
+        conn.query_row(
+            "SELECT lon, lat FROM events WHERE tier3 = ?1 LIMIT 1",
+            [code],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap()
+    };
+    let (mine, theirs) = (at(&c.grid), at(&c.other_grid));
+    // `m` metres north of a position.
+    let north = |p: (f64, f64), m: f64| (p.0, p.1 + m / 111_195.0);
+    // A category no demo issue has, so only these cases are candidates.
+    let ev = |id: &str, kind: &str, p: (f64, f64), status: &str| json!({"id": id, "kind": kind, "occurred_at": "2026-03-01 08:00", "lon": p.0, "lat": p.1, "category": "井盖缺失", "status": status});
+    let admin = login(&e.app, "admin").await;
+    let r = post_json(
+        &e.app,
+        "/api/v1/events",
+        Some(&admin),
+        json!([
+            ev("D-1", "issue", mine, "open"),
+            ev("D-2", "issue", north(mine, 60.0), "dispatched"),
+            ev("D-3", "issue", north(mine, 20.0), "closed"),
+            ev("D-4", "issue", north(mine, 400.0), "open"),
+            ev("D-5", "issue", theirs, "open"),
+        ]),
+    )
+    .await
+    .json();
+    assert_eq!(r["rejected"], 0, "{r}");
+    // Without the option, no suggestions.
+    assert!(r["rows"][0].get("duplicates").is_none(), "{r}");
+    let r = post_json(
+        &e.app,
+        "/api/v1/events?duplicates=true",
+        Some(&admin),
+        json!([
+            ev("D-10", "issue", north(mine, 10.0), "open"),
+            ev("D-11", "incident", north(mine, 10.0), "open"),
+            ev("D-12", "issue", north(theirs, 30.0), "open"),
+            // Sent again: not new, nothing suggested.
+            ev("D-1", "issue", mine, "open"),
+        ]),
+    )
+    .await
+    .json();
+    let near = |k: usize| -> Vec<(String, f64)> {
+        r["rows"][k]["duplicates"]
+            .as_array()
+            .unwrap_or_else(|| panic!("row {k}: {r}"))
+            .iter()
+            .map(|d| {
+                (
+                    d["id"].as_str().unwrap().to_owned(),
+                    d["distance_m"].as_f64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    // Open cases of the category within 250 m, nearest first: the closed
+    // one and the one 400 m away are not suggested.
+    let got = near(0);
+    assert_eq!(
+        got.iter().map(|x| x.0.as_str()).collect::<Vec<_>>(),
+        ["D-1", "D-2"],
+        "{r}"
+    );
+    assert!(
+        (got[0].1 - 10.0).abs() <= 1.0 && (got[1].1 - 50.0).abs() <= 1.0,
+        "{got:?}"
+    );
+    assert_eq!(r["rows"][0]["duplicates"][1]["state"], "dispatched");
+    assert!(r["rows"][1].get("duplicates").is_none(), "an incident: {r}");
+    assert_eq!(
+        near(2).iter().map(|x| x.0.as_str()).collect::<Vec<_>>(),
+        ["D-5"]
+    );
+    assert!(r["rows"][3].get("duplicates").is_none(), "{r}");
+    // A grid chief is told only of cases in their own grids.
+    let chief = login(&e.app, "chief").await;
+    let r = post_json(
+        &e.app,
+        "/api/v1/events?duplicates=true",
+        Some(&chief),
+        json!([ev("D-20", "issue", north(mine, 5.0), "open")]),
+    )
+    .await
+    .json();
+    let ids: Vec<&str> = r["rows"][0]["duplicates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap())
+        .collect();
+    assert!(ids.contains(&"D-1") && ids.contains(&"D-10"), "{r}");
+    // A case in the sibling grid, close to the chief's grid: suggested to
+    // the admin, never to the chief.
+    let points = |code: &str| -> Vec<(f64, f64)> {
+        conn.prepare("SELECT lon, lat FROM events WHERE tier3 = ?1")
+            .unwrap()
+            .query_map([code], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
+    };
+    let metres = |a: (f64, f64), b: (f64, f64)| {
+        let k = (a.1.to_radians()).cos() * 111_320.0;
+        (((a.0 - b.0) * k).powi(2) + ((a.1 - b.1) * 110_574.0).powi(2)).sqrt()
+    };
+    let (a, b) = points(&c.grid)
+        .into_iter()
+        .flat_map(|a| points(&c.sibling).into_iter().map(move |b| (a, b)))
+        .min_by(|x, y| metres(x.0, x.1).total_cmp(&metres(y.0, y.1)))
+        .unwrap();
+    // Walk from the sibling's event to the grid's: the last point in the
+    // sibling and the first in the grid lie on either side of their border.
+    let snap = e.state.snapshot().unwrap();
+    let grid_of = |p: (f64, f64)| snap.grids.locate_one(p.0, p.1).1[2].clone();
+    let along = |t: f64| (b.0 + (a.0 - b.0) * t, b.1 + (a.1 - b.1) * t);
+    let steps = 1000;
+    let k = (0..=steps)
+        .find(|&k| grid_of(along(k as f64 / steps as f64)).as_deref() == Some(c.grid.as_str()))
+        .unwrap();
+    let (near_mine, sib) = (
+        along(k as f64 / steps as f64),
+        along((k - 1) as f64 / steps as f64),
+    );
+    assert_eq!(
+        grid_of(sib).as_deref(),
+        Some(c.sibling.as_str()),
+        "the grids are neighbours"
+    );
+    assert!(metres(near_mine, sib) < 50.0);
+    let r = post_json(
+        &e.app,
+        "/api/v1/events",
+        Some(&admin),
+        json!([ev("D-30", "issue", sib, "open")]),
+    )
+    .await
+    .json();
+    assert_eq!(r["matched"], 1, "{r}");
+    let suggested = |token: String, id: &'static str| {
+        let app = e.app.clone();
+        async move {
+            let r = post_json(
+                &app,
+                "/api/v1/events?duplicates=true",
+                Some(&token),
+                json!([ev(id, "issue", near_mine, "open")]),
+            )
+            .await
+            .json();
+            r["rows"][0]["duplicates"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{r}"))
+                .iter()
+                .map(|d| d["id"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert!(suggested(admin.clone(), "D-31")
+        .await
+        .contains(&"D-30".to_owned()));
+    assert!(!suggested(chief.clone(), "D-32")
+        .await
+        .contains(&"D-30".to_owned()));
+    // Open311: a new request always comes with its possible duplicates.
+    let form = format!(
+        "service_code=井盖缺失&lat={}&long={}",
+        north(mine, 30.0).1,
+        mine.0
+    );
+    let r = super::support::send(
+        &e.app,
+        "POST",
+        "/open311/v2/requests.json",
+        Some(&admin),
+        Some("application/x-www-form-urlencoded"),
+        form.into_bytes(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let v = r.json();
+    let ids: Vec<&str> = v[0]["duplicates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.first(), Some(&"D-10"), "{v}");
+    assert!(ids.contains(&"D-1") && ids.len() <= 5, "{v}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
