@@ -196,3 +196,27 @@ fn the_real_dingzhou_boundary_is_reported_and_repaired_without_losing_area() {
         county.area_km2
     );
 }
+
+#[test]
+fn a_declared_crs_must_be_longitude_and_latitude() {
+    let text = std::fs::read_to_string(fixture("grids/tiny_county.geojson")).unwrap();
+    let mut fc: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let with = |fc: &mut serde_json::Value, name: &str| {
+        fc["crs"] = serde_json::json!({"type": "name", "properties": {"name": name}});
+        parse_geojson(&fc.to_string(), LoadOptions::default())
+    };
+    for name in [
+        "urn:ogc:def:crs:OGC:1.3:CRS84",
+        "EPSG:4326",
+        "urn:ogc:def:crs:EPSG::4490",
+    ] {
+        let (model, _) = with(&mut fc, name).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(!model.units().is_empty());
+    }
+    // CGCS2000 / 3-degree Gauss-Krüger CM 117E: refused, with the reason.
+    let err = with(&mut fc, "urn:ogc:def:crs:EPSG::4548").unwrap_err();
+    assert!(
+        err.contains("EPSG::4548") && err.contains("longitude/latitude"),
+        "{err}"
+    );
+}

@@ -66,7 +66,37 @@ pub fn parse_checked(
     Ok((model, report))
 }
 
-/// Parses GeoJSON text; `Err` only when the text is not a FeatureCollection at all.
+/// A legacy `crs` member (GeoJSON 2008, still written by many GIS
+/// exports) must name longitude/latitude: CRS84, EPSG:4326, or geographic
+/// CGCS2000 (EPSG:4490, WGS84 to within centimetres). A projected file
+/// would put every grid thousands of kilometres away, so it is refused
+/// with the reason rather than loaded.
+fn declared_crs_is_geographic(fc: &geojson::FeatureCollection) -> Result<(), String> {
+    let Some(crs) = fc.foreign_members.as_ref().and_then(|m| m.get("crs")) else {
+        return Ok(());
+    };
+    let name = crs
+        .pointer("/properties/name")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default();
+    let upper = name.to_ascii_uppercase();
+    let geographic = upper.ends_with("CRS84")
+        || ["4326", "4490"]
+            .iter()
+            .any(|code| upper.ends_with(&format!(":{code}")));
+    if geographic {
+        Ok(())
+    } else {
+        Err(format!(
+            "crs {name:?}: grid coordinates must be longitude/latitude (CRS84, EPSG:4326, or geographic \
+             CGCS2000 EPSG:4490); convert a projected file (for example CGCS2000 Gauss-Krüger, \
+             EPSG:4513-4554) first"
+        ))
+    }
+}
+
+/// Parses GeoJSON text; `Err` only when the text is not a FeatureCollection at all,
+/// or declares a projected `crs`.
 /// Fatal findings are in the report (the model then holds what could be read).
 pub fn parse_geojson(text: &str, opts: LoadOptions) -> Result<(GridModel, Report), String> {
     let fc = match text.parse::<GeoJson>().map_err(|e| e.to_string())? {
@@ -78,6 +108,7 @@ pub fn parse_geojson(text: &str, opts: LoadOptions) -> Result<(GridModel, Report
             ))
         }
     };
+    declared_crs_is_geographic(&fc)?;
     let mut report = Report::default();
     let mut units = Vec::with_capacity(fc.features.len());
     let mut parents = Vec::with_capacity(fc.features.len());

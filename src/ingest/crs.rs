@@ -52,7 +52,9 @@ const INVERSE_MAX_ITERATIONS: usize = 30;
 ///
 /// assert_eq!("bd09".parse::<Crs>().unwrap(), Crs::Bd09);
 /// assert_eq!(Crs::Gcj02.to_string(), "gcj02");
-/// assert!("epsg:4326".parse::<Crs>().is_err());
+/// // Geographic CGCS2000 is WGS84 to within centimetres.
+/// assert_eq!("EPSG:4490".parse::<Crs>().unwrap(), Crs::Wgs84);
+/// assert!("epsg:4547".parse::<Crs>().is_err());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Crs {
@@ -69,7 +71,7 @@ pub enum Crs {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CrsError {
     /// The name is none of the accepted ones.
-    #[error("unknown coordinate system {value:?}; accepted: wgs84, gcj02, bd09")]
+    #[error("unknown coordinate system {value:?}; accepted: wgs84 (also epsg:4326), cgcs2000 (also epsg:4490; geographic CGCS2000, taken as WGS84: they differ by centimetres), gcj02, bd09")]
     Unknown { value: String },
 }
 
@@ -78,7 +80,10 @@ impl FromStr for Crs {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.trim().to_ascii_lowercase().as_str() {
-            "wgs84" => Ok(Crs::Wgs84),
+            // Geographic CGCS2000 (EPSG:4490), the national datum of
+            // government data, differs from WGS84 by centimetres: far
+            // below the accuracy of any reported position.
+            "wgs84" | "epsg:4326" | "cgcs2000" | "epsg:4490" => Ok(Crs::Wgs84),
             "gcj02" => Ok(Crs::Gcj02),
             "bd09" => Ok(Crs::Bd09),
             _ => Err(CrsError::Unknown {
@@ -481,9 +486,12 @@ mod tests {
             assert_eq!(crs.to_string().parse::<Crs>(), Ok(crs));
             assert_eq!(crs.to_string().to_uppercase().parse::<Crs>(), Ok(crs));
         }
+        for name in ["EPSG:4326", "cgcs2000", "epsg:4490", " CGCS2000 "] {
+            assert_eq!(name.parse::<Crs>(), Ok(Crs::Wgs84), "{name}");
+        }
         let err = "mars".parse::<Crs>().unwrap_err().to_string();
         assert!(
-            err.contains("\"mars\"") && err.contains("wgs84, gcj02, bd09"),
+            err.contains("\"mars\"") && err.contains("gcj02, bd09") && err.contains("epsg:4490"),
             "{err}"
         );
     }
