@@ -76,7 +76,10 @@ impl RepeatParams {
         if !(self.meters.is_finite() && self.meters > 0.0 && self.meters <= 10_000.0) {
             return Err(AnalyticsError::BadParameter {
                 name: "meters",
-                reason: format!("{} m: use a distance above 0 and at most 10,000 m", self.meters),
+                reason: format!(
+                    "{} m: use a distance above 0 and at most 10,000 m",
+                    self.meters
+                ),
             });
         }
         if !(1..=3660).contains(&self.days) {
@@ -518,7 +521,9 @@ mod tests {
     #[test]
     fn a_chain_is_one_cluster_but_its_peak_counts_one_span() {
         // One complaint every 20 days, 80 m apart, for a year: one cluster.
-        let chain: Vec<IssuePoint> = (0..19).map(|i| pt(80.0 * i as f64, 20.0 * i as f64, 0)).collect();
+        let chain: Vec<IssuePoint> = (0..19)
+            .map(|i| pt(80.0 * i as f64, 20.0 * i as f64, 0))
+            .collect();
         assert_eq!(sizes(&chain), vec![19]);
         let issues = Issues {
             points: chain.clone(),
@@ -562,9 +567,18 @@ mod tests {
     #[test]
     fn bad_parameters_are_refused() {
         for p in [
-            RepeatParams { meters: 0.0, days: 30 },
-            RepeatParams { meters: f64::NAN, days: 30 },
-            RepeatParams { meters: 100.0, days: 0 },
+            RepeatParams {
+                meters: 0.0,
+                days: 30,
+            },
+            RepeatParams {
+                meters: f64::NAN,
+                days: 30,
+            },
+            RepeatParams {
+                meters: 100.0,
+                days: 0,
+            },
         ] {
             assert!(clusters(&[], &p).is_err(), "{p:?}");
         }
@@ -620,8 +634,24 @@ mod tests {
     fn the_r_tree_finds_the_same_clusters_as_every_pair() {
         for (seed, n, km, p) in [
             (1, 2000, 2.0, RepeatParams::default()),
-            (2, 3000, 1.0, RepeatParams { meters: 50.0, days: 7 }),
-            (3, 1500, 5.0, RepeatParams { meters: 300.0, days: 90 }),
+            (
+                2,
+                3000,
+                1.0,
+                RepeatParams {
+                    meters: 50.0,
+                    days: 7,
+                },
+            ),
+            (
+                3,
+                1500,
+                5.0,
+                RepeatParams {
+                    meters: 300.0,
+                    days: 90,
+                },
+            ),
         ] {
             let mut r = Rng(seed);
             let k = EARTH_R * std::f64::consts::PI / 180.0;
@@ -645,7 +675,10 @@ mod tests {
                 .collect();
             let fast = clusters(&pts, &p).unwrap();
             let slow = brute(&pts, &p);
-            assert!(fast.iter().any(|g| g.len() >= 3), "seed {seed}: no cluster to compare");
+            assert!(
+                fast.iter().any(|g| g.len() >= 3),
+                "seed {seed}: no cluster to compare"
+            );
             assert_eq!(fast, slow, "seed {seed}");
         }
     }
