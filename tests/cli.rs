@@ -568,7 +568,15 @@ fn repeats_lists_points_by_level_and_refuses_bad_parameters() {
     }
     // A window keeps only its issues.
     let spring = points(&[
-        "--days", "90", "--min", "2", "--from", "2025-03-01", "--to", "2025-05-31", "--json",
+        "--days",
+        "90",
+        "--min",
+        "2",
+        "--from",
+        "2025-03-01",
+        "--to",
+        "2025-05-31",
+        "--json",
     ]);
     let (lo, hi) = (1_740_758_400_000_000i64, 1_748_707_200_000_000i64);
     assert!(spring.len() < two.len());
@@ -577,7 +585,10 @@ fn repeats_lists_points_by_level_and_refuses_bad_parameters() {
         .all(|p| p["first_us"].as_i64().unwrap() >= lo && p["last_us"].as_i64().unwrap() < hi));
     let table = repeats(&["--days", "90"]);
     let text = String::from_utf8_lossy(&table.stdout);
-    assert!(text.contains("3次以上") && text.contains("5次以上"), "{text}");
+    assert!(
+        text.contains("3次以上") && text.contains("5次以上"),
+        "{text}"
+    );
     for bad in [&["--meters", "0"][..], &["--days", "0"], &["--min", "1"]] {
         let out = repeats(bad);
         assert!(!out.status.success(), "{bad:?}");

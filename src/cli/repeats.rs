@@ -89,8 +89,8 @@ pub fn run(a: &RepeatsArgs) -> anyhow::Result<()> {
     }
     writeln!(
         out,
-        "{:<12} {:<20} {:>6} {:>5} {:<10} {:<10} {:>11} {:>10}  {}",
-        "category", "grid", "count", "peak", "first", "last", "lon", "lat", "name"
+        "{:<12} {:<20} {:>6} {:>5} {:<10} {:<10} {:>11} {:>10}  name",
+        "category", "grid", "count", "peak", "first", "last", "lon", "lat"
     )?;
     for c in &found {
         let code = c
