@@ -14,6 +14,12 @@
 //!   the analysis, contiguity built once beforehand as the service caches it
 //!   (goals: under 5 s and under 200 ms in release). Run alone with
 //!   `cargo bench --bench analytics -- emerging`.
+//! - `repeats`: repeat-complaint points of 600,000 issues (the first of a
+//!   demo county of 1,100,000 events, two years over the county's
+//!   1,300 km²): reading the issues from the in-memory joined frame, the
+//!   clustering (100 m, 30 days) and the points at level 3 (goal under
+//!   2 s in release). Run alone with `cargo bench --bench analytics --
+//!   repeats`.
 //!
 //! The comparison with DuckDB lives in `wangge bench stats --duckdb`.
 
@@ -21,7 +27,9 @@ use std::path::Path;
 
 use chrono::NaiveDate;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use polars::prelude::{col, lit, IntoLazy, LazyFrame, PlRefPath, ScanArgsParquet};
 use wangge::analytics::emerging::{self, Params};
+use wangge::analytics::repeats::{self as repeat, RepeatParams};
 use wangge::analytics::{
     compute_metrics, compute_tiers, metric, queen_contiguity, Granularity, PreAgg, Query, Zone,
 };
@@ -124,6 +132,36 @@ fn bench(c: &mut Criterion) {
             g.bench_function(BenchmarkId::new(name, n), |b| b.iter(run));
         }
     }
+    // Repeat points: a county with enough events for 600,000 issues.
+    let dir = tempfile::tempdir().expect("temp dir");
+    joined(dir.path(), 5_000, 1_100_000);
+    let parquet = dir.path().join("joined.parquet");
+    let path = parquet.to_str().expect("UTF-8 temp path");
+    let issues = LazyFrame::scan_parquet(PlRefPath::from(path), ScanArgsParquet::default())
+        .expect("scan")
+        .filter(col(wangge::columns::KIND).eq(lit("issue")))
+        .limit(600_000)
+        .collect()
+        .expect("issues");
+    assert_eq!(
+        issues.height(),
+        600_000,
+        "the demo county has too few issues"
+    );
+    let run = || {
+        repeat::repeats(
+            issues.clone().lazy(),
+            &Query::default(),
+            &RepeatParams::default(),
+            3,
+        )
+        .expect("repeat points")
+    };
+    eprintln!(
+        "repeats: {} points at level 3 among 600,000 issues",
+        run().len()
+    );
+    g.bench_function(BenchmarkId::new("repeats", 600_000), |b| b.iter(run));
     g.finish();
 }
 

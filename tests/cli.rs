@@ -586,3 +586,74 @@ fn a_metrics_export_asked_for_emerging_carries_the_categories_of_wangge_emerging
     assert!(!rate.status.success());
     assert!(String::from_utf8_lossy(&rate.stderr).contains("count metric"));
 }
+
+fn repeats(extra: &[&str]) -> std::process::Output {
+    let demo = crate::api::support::demo_dir();
+    wangge()
+        .args(["repeats", "--joined"])
+        .arg(demo_joined())
+        .arg("--grids")
+        .arg(demo.join("grids.geojson"))
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn repeats_lists_points_by_level_and_refuses_bad_parameters() {
+    let points = |extra: &[&str]| -> Vec<serde_json::Value> {
+        let out = repeats(extra);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    let two = points(&["--days", "90", "--min", "2", "--json"]);
+    let five = points(&["--days", "90", "--min", "5", "--json"]);
+    assert!(!two.is_empty(), "the demo county has no repeat point");
+    assert!(two.iter().all(|p| p["peak"].as_u64().unwrap() >= 2));
+    // The points at level 5 are those at level 2 that peak at 5 or more.
+    let at5: Vec<&serde_json::Value> = two
+        .iter()
+        .filter(|p| p["peak"].as_u64().unwrap() >= 5)
+        .collect();
+    assert_eq!(five.iter().collect::<Vec<_>>(), at5);
+    for p in &two {
+        assert!(p["count"].as_u64() >= p["peak"].as_u64());
+        assert!(p["first_us"].as_i64() <= p["last_us"].as_i64());
+        assert!(p["category"].is_string() && p["lon"].is_f64() && p["lat"].is_f64());
+    }
+    // A window keeps only its issues.
+    let spring = points(&[
+        "--days",
+        "90",
+        "--min",
+        "2",
+        "--from",
+        "2025-03-01",
+        "--to",
+        "2025-05-31",
+        "--json",
+    ]);
+    let (lo, hi) = (1_740_758_400_000_000i64, 1_748_707_200_000_000i64);
+    assert!(spring.len() < two.len());
+    assert!(spring
+        .iter()
+        .all(|p| p["first_us"].as_i64().unwrap() >= lo && p["last_us"].as_i64().unwrap() < hi));
+    let table = repeats(&["--days", "90"]);
+    let text = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        text.contains("3次以上") && text.contains("5次以上"),
+        "{text}"
+    );
+    for bad in [&["--meters", "0"][..], &["--days", "0"], &["--min", "1"]] {
+        let out = repeats(bad);
+        assert!(!out.status.success(), "{bad:?}");
+    }
+}

@@ -82,6 +82,9 @@ export const unitBoxes = (level, parent) => request('GET', '/units', { params: {
 /** Kernel density of the event points (admins and analysts): a raster, north row first. */
 export const density = (w, parent) => request('GET', '/density', { params: { ...w, parent } });
 
+/** Repeat-complaint points (admins and analysts): same-category issues within 100 m and 30 days. */
+export const repeats = (w, parent, min = 3) => request('GET', '/repeats', { params: { ...w, parent, min } });
+
 /** The intranet basemap configured for the map ({tiles, attribution}), or null. */
 export const basemap = () => request('GET', '/basemap');
 

@@ -19,6 +19,8 @@ const $ = (s) => document.querySelector(s);
 let umap = null;
 let county = null; // level-0 unit, if the service has one
 let densityOn = false; // the event-density overlay
+let repeatsOn = false; // the repeat-complaint points layer and list
+let repeatSeq = 0; // the latest repeat-points fetch
 let emergingNames = new Map(); // emerging hot-spot category → its name in the UI language
 // The one township or village a leader or analyst is scoped to: the root of
 // their breadcrumb and the top of their tier choices (null: the county).
@@ -169,6 +171,15 @@ function buildToolbar(cats) {
     refreshDensity().catch(showError);
   });
   on((ch) => ['parent', 'from', 'to', 'kind', 'category'].some((k) => ch.has(k)) && refreshDensity().catch(showError));
+  // Repeat-complaint points are event points too: the same roles.
+  const repeats = $('#repeats');
+  $('#repeats-field').hidden = !['admin', 'analyst'].includes(state.user.role);
+  repeats.innerHTML = ['off', 'on'].map((v) => `<option value="${v}">${t(`repeats_${v}`)}</option>`).join('');
+  repeats.addEventListener('change', () => {
+    repeatsOn = repeats.value === 'on';
+    refreshRepeats().catch(showError);
+  });
+  on((ch) => ['parent', 'from', 'to', 'category'].some((k) => ch.has(k)) && refreshRepeats().catch(showError));
   for (const b of document.querySelectorAll('#tabs button')) {
     b.addEventListener('click', () => {
       tab = b.dataset.tab;
@@ -327,6 +338,57 @@ async function refreshDensity() {
   }
   const d = await api.density(windowParams(), state.parent);
   if (densityOn) await umap.setDensity(d);
+}
+
+/** The popup of a repeat-complaint point: category, counts and dates, no case text. */
+function repeatPopup(p) {
+  return `<div class="preview-body repeat-popup"><b class="preview-name">${esc(p.category)}</b>
+    <div class="preview-value">${esc(t('repeats_count', { count: p.count, peak: p.peak }))}</div>
+    <div class="muted">${esc(t('repeats_dates', { first: p.first, last: p.last }))}</div></div>`;
+}
+
+/** Most repeat points the side panel lists (the map draws them all). */
+const REPEATS_LISTED = 100;
+
+/** Draws (or clears) the repeat-complaint points of the window, category and unit drilled into, and their list. */
+async function refreshRepeats() {
+  const box = $('#repeats-list');
+  const my = ++repeatSeq;
+  if (!repeatsOn) {
+    box.hidden = true;
+    box.innerHTML = '';
+    await umap.setRepeats(null);
+    return;
+  }
+  const r = await api.repeats(windowParams(), state.parent);
+  if (my !== repeatSeq || !repeatsOn) return;
+  const points = r.clusters;
+  const fc = {
+    type: 'FeatureCollection',
+    features: points.map((c, i) => ({
+      type: 'Feature',
+      id: i,
+      geometry: { type: 'Point', coordinates: [c.lon, c.lat] },
+      properties: { category: c.category, count: c.count, peak: c.peak, first: c.first, last: c.last },
+    })),
+  };
+  await umap.setRepeats(fc, repeatPopup);
+  const shown = points.slice(0, REPEATS_LISTED);
+  box.innerHTML = `<h3>${t('repeats')} <span id="repeats-total" class="muted">${points.length}</span></h3>
+    <div class="muted">${esc(t('repeats_explain'))}</div>
+    ${points.length ? `<ol id="repeats-items">${shown.map((c, i) => `<li><a href="#" data-i="${i}">${esc(c.category)}</a>
+      · ${esc(t('repeats_count', { count: c.count, peak: c.peak }))}
+      <span class="muted">${esc(t('repeats_dates', { first: c.first, last: c.last }))}</span></li>`).join('')}</ol>` : `<p class="muted">${t('repeats_none')}</p>`}
+    ${points.length > REPEATS_LISTED ? `<p class="muted">${t('repeats_more', { n: REPEATS_LISTED })}</p>` : ''}`;
+  box.hidden = false;
+  for (const a of box.querySelectorAll('a[data-i]')) {
+    a.addEventListener('click', (ev) => {
+      ev.preventDefault();
+      const f = fc.features[Number(a.dataset.i)];
+      umap.map.flyTo({ center: f.geometry.coordinates, zoom: Math.max(umap.map.getZoom(), 15), duration: 600 });
+      umap.preview(f.geometry.coordinates, repeatPopup(f.properties));
+    });
+  }
 }
 
 /** Fetches what the current layer mode paints: metric values or hot spots. */

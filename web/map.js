@@ -86,6 +86,13 @@ export class UnitMap {
     });
     // A click (a tap) previews; drilling is a button of the preview.
     this.map.on('click', (e) => {
+      // A repeat-complaint point over the units: its popup, not the unit's.
+      const point = this.map.getLayer('repeats') && this.repeatPopup
+        ? this.map.queryRenderedFeatures(e.point, { layers: ['repeats'] })[0] : null;
+      if (point) {
+        this.preview(point.geometry.coordinates, this.repeatPopup(point.properties));
+        return;
+      }
       const hit = this.map.queryRenderedFeatures(e.point, { layers: ['fill', 'context-fill'] })[0];
       if (hit) onClick(hit.properties, e.lngLat, hit.layer.id === 'context-fill');
     });
@@ -157,6 +164,40 @@ export class UnitMap {
       coordinates: [[d.west, d.north], [d.east, d.north], [d.east, d.south], [d.west, d.south]],
     });
     m.addLayer({ id: 'density', type: 'raster', source: 'density', paint: { 'raster-opacity': 0.85, 'raster-fade-duration': 0 } }, 'border');
+    await this.idle();
+  }
+
+  /**
+   * Draws repeat-complaint points (a FeatureCollection of points with
+   * count, peak, category, first and last) as circles sized by count,
+   * darker from five in one span; `popup(properties)` gives a point's
+   * popup HTML. null hides them.
+   */
+  async setRepeats(fc, popup = null) {
+    await this.loaded;
+    const m = this.map;
+    this.repeatPopup = fc ? popup : null;
+    if (!fc) {
+      if (m.getLayer('repeats')) m.setLayoutProperty('repeats', 'visibility', 'none');
+      return;
+    }
+    if (m.getSource('repeats')) m.getSource('repeats').setData(fc);
+    else {
+      m.addSource('repeats', { type: 'geojson', data: fc });
+      m.addLayer({
+        id: 'repeats',
+        type: 'circle',
+        source: 'repeats',
+        paint: {
+          'circle-radius': ['interpolate', ['linear'], ['sqrt', ['get', 'count']], 1, 4, 10, 24],
+          'circle-color': ['case', ['>=', ['get', 'peak'], 5], '#7a0177', '#dd3497'],
+          'circle-opacity': 0.75,
+          'circle-stroke-color': '#ffffff',
+          'circle-stroke-width': 1,
+        },
+      });
+    }
+    m.setLayoutProperty('repeats', 'visibility', 'visible');
     await this.idle();
   }
 

@@ -27,6 +27,7 @@ pub mod interval;
 pub mod metrics;
 pub mod preagg;
 pub mod ranking;
+pub mod repeats;
 pub mod score;
 pub mod spark;
 mod stats;
@@ -56,6 +57,7 @@ pub use ranking::{
     beta_prior, gamma_prior, rank_children, rank_rows, Basis, Funnel, RankParams, RankRow, Ranking,
     Smoothing, Standing,
 };
+pub use repeats::{repeats, RepeatCluster, RepeatParams};
 pub use score::{assess, Missing, Score, ScoreComponent, ScoreConfig};
 pub use spark::{sparks, SparkPeriod, Sparks};
 pub use trend::{

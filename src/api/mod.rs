@@ -22,6 +22,7 @@ mod map;
 mod ogc;
 mod openapi;
 mod ops;
+mod repeats;
 pub mod scope;
 pub mod server;
 mod state;
@@ -98,6 +99,7 @@ pub fn app(state: AppState) -> Router {
         .route("/hotspots", get(analysis::hotspots))
         .route("/density", get(analysis::density))
         .route("/hotspots/emerging", get(emerging::emerging))
+        .route("/repeats", get(repeats::repeats))
         .route("/export", get(map::export))
         .route("/export/events", get(export::events))
         .route("/export/units", get(export::units))

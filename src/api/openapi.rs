@@ -5,7 +5,9 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{analysis, auth, emerging, export, ingest, issues, map, ogc, ops, tiles, units};
+use super::{
+    analysis, auth, emerging, export, ingest, issues, map, ogc, ops, repeats, tiles, units,
+};
 
 struct Bearer;
 
@@ -28,7 +30,7 @@ impl Modify for Bearer {
         export::events, export::units, export::metrics,
         units::list, units::one, tiles::tile,
         analysis::trend, analysis::compare, analysis::hotspots, analysis::density,
-        emerging::emerging,
+        emerging::emerging, repeats::repeats,
         issues::list, issues::case, issues::services, issues::requests, issues::one, issues::create,
         issues::request_updates, issues::post_request_update, issues::export_updates,
         ingest::ingest,

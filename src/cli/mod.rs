@@ -10,6 +10,7 @@ mod emerging;
 mod export;
 mod ingest;
 mod join;
+mod repeats;
 mod serve;
 mod user;
 
@@ -39,6 +40,8 @@ enum Command {
     Hotspots(analytics::HotspotsArgs),
     /// Emerging hot spots: a space-time cube, Gi* per bin, trend and category per unit.
     Emerging(emerging::EmergingArgs),
+    /// Repeat-complaint points (重复投诉点位): same-category issues close in place and time.
+    Repeats(repeats::RepeatsArgs),
     /// League table of a unit's children with smoothed rates and scores.
     Rank(analytics::RankArgs),
     /// Spike alerts (预警) against each unit's own baseline.
@@ -76,6 +79,7 @@ pub fn run() -> anyhow::Result<i32> {
         Command::Stats(a) => analytics::stats(&a).map(|()| 0),
         Command::Hotspots(a) => analytics::hotspots(&a).map(|()| 0),
         Command::Emerging(a) => emerging::run(&a).map(|()| 0),
+        Command::Repeats(a) => repeats::run(&a).map(|()| 0),
         Command::Rank(a) => analytics::rank(&a).map(|()| 0),
         Command::Alerts(a) => analytics::alerts(&a).map(|()| 0),
         Command::Join(a) => join::run(&a),

@@ -9,6 +9,7 @@ mod emerging;
 mod export;
 mod grid_versions;
 mod lifecycle;
+mod repeats;
 mod scope;
 mod snapshot;
 pub(crate) mod support;

@@ -1,0 +1,685 @@
+//! Repeat-complaint points (重复投诉点位): places where residents complain
+//! about the same thing again and again.
+//!
+//! Definition. Two issues are *linked* when they have the same category,
+//! lie at most `meters` apart (haversine distance on a sphere of radius
+//! 6,371,008.8 m, "at most": exactly 100 m links) and happened at most
+//! `days` days apart (exactly 30 days links, 30 days and one microsecond
+//! does not). A *cluster* is a connected component of that relation (so a
+//! chain of issues each 80 m from the next is one cluster even where its
+//! ends are farther apart). A cluster's *peak* is the largest number of its
+//! issues inside any closed `days`-long span of time; a cluster is a
+//! *repeat point at level K* ("3次以上", "5次以上") when its peak is at
+//! least K. The peak, not the count, decides: a chain of one complaint a
+//! month for a year is one cluster of twelve, but with a 30-day span it
+//! peaks at two and is no repeat point at level 3.
+//!
+//! Search. Per category, the issues go into an `rstar` R-tree of
+//! (x, y, day) points, x and y in metres on a local equirectangular
+//! projection whose scale is taken at the latitude farthest from the
+//! equator (so projected distances never exceed true ones and a box query
+//! misses no neighbour); each issue asks for the box `meters` × `meters` ×
+//! `days` around it, and each candidate is confirmed with the exact time
+//! and haversine tests before a union-find merges the two. Never pairwise:
+//! the cost is one box query per issue. Categories run in parallel.
+//!
+//! Per cluster the result carries no free text and no id: the centre (mean
+//! lon/lat of the members), the category, the count, the peak, the first
+//! and last `occurred_at`, and the tier codes of the unit most members fall
+//! in (the most frequent (tier1, tier2, tier3) triple, ties to the smallest
+//! codes).
+
+use std::collections::HashMap;
+
+use polars::prelude::*;
+use rayon::prelude::*;
+use rstar::{RTree, AABB};
+use serde::Serialize;
+
+use super::filter::{Query, DAY, DAY_US};
+use super::AnalyticsError;
+use crate::columns as c;
+
+/// Mean Earth radius in metres (IUGG).
+const EARTH_R: f64 = 6_371_008.8;
+/// Default distance, metres.
+pub const DEFAULT_METERS: f64 = 100.0;
+/// Default time span, days.
+pub const DEFAULT_DAYS: u32 = 30;
+/// Default repeat level (issues within one span).
+pub const DEFAULT_MIN: usize = 3;
+/// The levels the assessment rules count: 3次以上 and 5次以上.
+pub const LEVELS: [usize; 2] = [3, 5];
+
+/// Clustering parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct RepeatParams {
+    /// Largest distance between two linked issues, metres (default 100).
+    pub meters: f64,
+    /// Largest time between two linked issues, days (default 30); also the
+    /// length of the span a repeat point's peak is counted in.
+    pub days: u32,
+}
+
+impl Default for RepeatParams {
+    fn default() -> Self {
+        RepeatParams {
+            meters: DEFAULT_METERS,
+            days: DEFAULT_DAYS,
+        }
+    }
+}
+
+impl RepeatParams {
+    /// Refuses distances outside (0, 10 km] and spans outside 1..=3660 days.
+    pub fn validate(&self) -> Result<(), AnalyticsError> {
+        if !(self.meters.is_finite() && self.meters > 0.0 && self.meters <= 10_000.0) {
+            return Err(AnalyticsError::BadParameter {
+                name: "meters",
+                reason: format!(
+                    "{} m: use a distance above 0 and at most 10,000 m",
+                    self.meters
+                ),
+            });
+        }
+        if !(1..=3660).contains(&self.days) {
+            return Err(AnalyticsError::BadParameter {
+                name: "days",
+                reason: format!("{} days: use 1 to 3660 days", self.days),
+            });
+        }
+        Ok(())
+    }
+
+    fn span_us(&self) -> i64 {
+        i64::from(self.days) * DAY_US
+    }
+}
+
+/// Refuses a repeat level below 2 (one complaint repeats nothing).
+pub fn validate_min(min: usize) -> Result<(), AnalyticsError> {
+    if min < 2 {
+        return Err(AnalyticsError::BadParameter {
+            name: "min",
+            reason: format!("{min}: a repeat point needs at least 2 issues"),
+        });
+    }
+    Ok(())
+}
+
+/// One issue as the clustering sees it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct IssuePoint {
+    /// WGS84 longitude.
+    pub lon: f64,
+    /// WGS84 latitude.
+    pub lat: f64,
+    /// `occurred_at`, µs since the epoch (UTC).
+    pub at_us: i64,
+    /// Index of the category (any label; only equality matters).
+    pub category: u32,
+}
+
+/// Haversine distance in metres.
+pub fn haversine_m(lon1: f64, lat1: f64, lon2: f64, lat2: f64) -> f64 {
+    let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
+    let dp = p2 - p1;
+    let dl = (lon2 - lon1).to_radians();
+    let a = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
+    2.0 * EARTH_R * a.sqrt().min(1.0).asin()
+}
+
+/// Whether two issues are linked under `p` (see the module doc).
+pub fn linked(a: &IssuePoint, b: &IssuePoint, p: &RepeatParams) -> bool {
+    a.category == b.category
+        && (a.at_us - b.at_us).abs() <= p.span_us()
+        && haversine_m(a.lon, a.lat, b.lon, b.lat) <= p.meters
+}
+
+/// Union-find with path halving and union by size.
+struct Dsu {
+    parent: Vec<u32>,
+    size: Vec<u32>,
+}
+
+impl Dsu {
+    fn new(n: usize) -> Self {
+        Dsu {
+            parent: (0..n as u32).collect(),
+            size: vec![1; n],
+        }
+    }
+
+    fn find(&mut self, mut x: u32) -> u32 {
+        while self.parent[x as usize] != x {
+            let p = self.parent[self.parent[x as usize] as usize];
+            self.parent[x as usize] = p;
+            x = p;
+        }
+        x
+    }
+
+    fn union(&mut self, a: u32, b: u32) {
+        let (a, b) = (self.find(a), self.find(b));
+        if a == b {
+            return;
+        }
+        let (big, small) = if self.size[a as usize] >= self.size[b as usize] {
+            (a, b)
+        } else {
+            (b, a)
+        };
+        self.parent[small as usize] = big;
+        self.size[big as usize] += self.size[small as usize];
+    }
+}
+
+/// Clusters of one category's issues (indices into `pts`), found with a
+/// 3-D R-tree; singletons included.
+fn components_of(pts: &[IssuePoint], idx: &[u32], p: &RepeatParams) -> Vec<Vec<u32>> {
+    let n = idx.len();
+    if n == 0 {
+        return Vec::new();
+    }
+    // Scale at the latitude farthest from the equator: projected east-west
+    // distances are then never longer than true ones.
+    let max_abs_lat = idx
+        .iter()
+        .map(|&i| pts[i as usize].lat.abs())
+        .fold(0.0f64, f64::max)
+        .min(89.0);
+    let m_per_deg = EARTH_R * std::f64::consts::PI / 180.0;
+    let kx = m_per_deg * max_abs_lat.to_radians().cos();
+    let day = DAY_US as f64;
+    let items: Vec<rstar::primitives::GeomWithData<[f64; 3], u32>> = idx
+        .iter()
+        .enumerate()
+        .map(|(k, &i)| {
+            let q = &pts[i as usize];
+            rstar::primitives::GeomWithData::new(
+                [q.lon * kx, q.lat * m_per_deg, q.at_us as f64 / day],
+                k as u32,
+            )
+        })
+        .collect();
+    let tree = RTree::bulk_load(items);
+    // A little slack on the box; the exact tests decide.
+    let r = p.meters * (1.0 + 1e-6) + 1e-3;
+    let dt = f64::from(p.days) + 1e-6;
+    let mut dsu = Dsu::new(n);
+    for it in tree.iter() {
+        let [x, y, t] = *it.geom();
+        let k = it.data;
+        let a = &pts[idx[k as usize] as usize];
+        let env = AABB::from_corners([x - r, y - r, t - dt], [x + r, y + r, t + dt]);
+        for other in tree.locate_in_envelope(&env) {
+            let j = other.data;
+            if j <= k || dsu.find(j) == dsu.find(k) {
+                continue;
+            }
+            if linked(a, &pts[idx[j as usize] as usize], p) {
+                dsu.union(k, j);
+            }
+        }
+    }
+    let mut groups: HashMap<u32, Vec<u32>> = HashMap::new();
+    for k in 0..n as u32 {
+        let root = dsu.find(k);
+        groups.entry(root).or_default().push(idx[k as usize]);
+    }
+    groups.into_values().collect()
+}
+
+/// The clusters of `pts` (every issue in exactly one, singletons included),
+/// each sorted by index, the list sorted by first index: a canonical form
+/// two implementations can be compared on.
+pub fn clusters(pts: &[IssuePoint], p: &RepeatParams) -> Result<Vec<Vec<u32>>, AnalyticsError> {
+    p.validate()?;
+    if pts.len() >= u32::MAX as usize {
+        return Err(AnalyticsError::Shape {
+            reason: format!("{} issues: too many to cluster at once", pts.len()),
+        });
+    }
+    let mut by_cat: HashMap<u32, Vec<u32>> = HashMap::new();
+    for (i, q) in pts.iter().enumerate() {
+        if q.lon.is_finite() && q.lat.is_finite() {
+            by_cat.entry(q.category).or_default().push(i as u32);
+        }
+    }
+    let cats: Vec<Vec<u32>> = by_cat.into_values().collect();
+    let mut out: Vec<Vec<u32>> = cats
+        .par_iter()
+        .flat_map_iter(|idx| components_of(pts, idx, p))
+        .map(|mut g| {
+            g.sort_unstable();
+            g
+        })
+        .collect();
+    out.sort_unstable_by_key(|g| g[0]);
+    Ok(out)
+}
+
+/// The largest number of the given instants inside any closed span of
+/// `span_us` (sorts `times`).
+pub fn peak(times: &mut [i64], span_us: i64) -> usize {
+    times.sort_unstable();
+    let (mut best, mut lo) = (0, 0);
+    for hi in 0..times.len() {
+        while times[hi] - times[lo] > span_us {
+            lo += 1;
+        }
+        best = best.max(hi - lo + 1);
+    }
+    best
+}
+
+/// A cluster of repeated complaints.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct RepeatCluster {
+    /// Mean longitude of the members, WGS84.
+    pub lon: f64,
+    /// Mean latitude of the members, WGS84.
+    pub lat: f64,
+    /// The issues' category.
+    pub category: String,
+    /// Issues in the cluster.
+    pub count: usize,
+    /// Most issues inside one `days`-long span.
+    pub peak: usize,
+    /// First `occurred_at`, µs since the epoch (UTC).
+    pub first_us: i64,
+    /// Last `occurred_at`, µs since the epoch (UTC).
+    pub last_us: i64,
+    /// Township code of the unit most members fall in.
+    pub tier1: Option<String>,
+    /// Village code of that unit.
+    pub tier2: Option<String>,
+    /// Grid code of that unit.
+    pub tier3: Option<String>,
+}
+
+/// Issues of a joined frame ready to cluster: points plus what the
+/// clusters report (category labels, tier codes).
+#[derive(Debug, Clone, Default)]
+pub struct Issues {
+    /// The points, `category` indexing [`Issues::categories`].
+    pub points: Vec<IssuePoint>,
+    /// Category labels.
+    pub categories: Vec<String>,
+    /// (tier1, tier2, tier3) per point.
+    pub tiers: Vec<[Option<String>; 3]>,
+}
+
+/// Query: the issues passing `q` (kind forced to `issue`) with a category,
+/// a time and a position.
+pub fn issues_lazy(joined: LazyFrame, q: &Query) -> LazyFrame {
+    let q = Query {
+        kinds: vec![super::preagg::ISSUE.into()],
+        ..q.clone()
+    };
+    joined
+        .with_column(q.zone.local_day(c::OCCURRED_AT).alias(DAY))
+        .filter(q.predicate())
+        .filter(
+            col(c::CATEGORY)
+                .is_not_null()
+                .and(col(c::OCCURRED_AT).is_not_null())
+                .and(col(c::LON).is_not_null())
+                .and(col(c::LAT).is_not_null()),
+        )
+        .select([
+            col(c::CATEGORY),
+            col(c::OCCURRED_AT).cast(DataType::Int64),
+            col(c::LON),
+            col(c::LAT),
+            col(c::TIER1),
+            col(c::TIER2),
+            col(c::TIER3),
+        ])
+}
+
+/// Collects the issues of a query.
+pub fn issues(joined: LazyFrame, q: &Query) -> Result<Issues, AnalyticsError> {
+    let df = issues_lazy(joined, q).collect()?;
+    let cat = df.column(c::CATEGORY)?.str()?;
+    let at = df.column(c::OCCURRED_AT)?.i64()?;
+    let (lon, lat) = (df.column(c::LON)?.f64()?, df.column(c::LAT)?.f64()?);
+    let t: Vec<&StringChunked> = [c::TIER1, c::TIER2, c::TIER3]
+        .iter()
+        .map(|n| df.column(n).and_then(|s| s.str()))
+        .collect::<PolarsResult<_>>()?;
+    let mut out = Issues::default();
+    let mut ids: HashMap<String, u32> = HashMap::new();
+    for i in 0..df.height() {
+        let (Some(cv), Some(a), Some(x), Some(y)) = (cat.get(i), at.get(i), lon.get(i), lat.get(i))
+        else {
+            continue;
+        };
+        let next = ids.len() as u32;
+        let id = *ids.entry(cv.to_owned()).or_insert_with(|| {
+            out.categories.push(cv.to_owned());
+            next
+        });
+        out.points.push(IssuePoint {
+            lon: x,
+            lat: y,
+            at_us: a,
+            category: id,
+        });
+        out.tiers
+            .push([0, 1, 2].map(|k| t[k].get(i).map(str::to_owned)));
+    }
+    Ok(out)
+}
+
+/// The clusters of `issues` whose peak is at least `min` (2 or more), the
+/// largest peak first, then the largest count, then by category and place.
+pub fn repeat_clusters(
+    issues: &Issues,
+    p: &RepeatParams,
+    min: usize,
+) -> Result<Vec<RepeatCluster>, AnalyticsError> {
+    validate_min(min)?;
+    let groups = clusters(&issues.points, p)?;
+    let mut out: Vec<RepeatCluster> = groups
+        .into_par_iter()
+        .filter(|g| g.len() >= min)
+        .filter_map(|g| {
+            let mut times: Vec<i64> = g.iter().map(|&i| issues.points[i as usize].at_us).collect();
+            let pk = peak(&mut times, p.span_us());
+            if pk < min {
+                return None;
+            }
+            let n = g.len() as f64;
+            let (sx, sy) = g.iter().fold((0.0, 0.0), |(sx, sy), &i| {
+                let q = &issues.points[i as usize];
+                (sx + q.lon, sy + q.lat)
+            });
+            let mut units: HashMap<&[Option<String>; 3], usize> = HashMap::new();
+            for &i in &g {
+                *units.entry(&issues.tiers[i as usize]).or_default() += 1;
+            }
+            let tiers = units
+                .into_iter()
+                .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(a.0)))
+                .map(|(t, _)| t.clone())
+                .unwrap_or_default();
+            let [tier1, tier2, tier3] = tiers;
+            let cat = issues.points[g[0] as usize].category as usize;
+            Some(RepeatCluster {
+                lon: sx / n,
+                lat: sy / n,
+                category: issues.categories.get(cat).cloned().unwrap_or_default(),
+                count: g.len(),
+                peak: pk,
+                first_us: times[0],
+                last_us: times[times.len() - 1],
+                tier1,
+                tier2,
+                tier3,
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        b.peak
+            .cmp(&a.peak)
+            .then(b.count.cmp(&a.count))
+            .then_with(|| a.category.cmp(&b.category))
+            .then(a.first_us.cmp(&b.first_us))
+            .then(a.lon.total_cmp(&b.lon))
+            .then(a.lat.total_cmp(&b.lat))
+    });
+    Ok(out)
+}
+
+/// The repeat points of the issues of a joined frame passing `q`.
+pub fn repeats(
+    joined: LazyFrame,
+    q: &Query,
+    p: &RepeatParams,
+    min: usize,
+) -> Result<Vec<RepeatCluster>, AnalyticsError> {
+    q.validate()?;
+    p.validate()?;
+    validate_min(min)?;
+    repeat_clusters(&issues(joined, q)?, p, min)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Degrees of latitude for `m` metres on the haversine sphere.
+    fn dlat(m: f64) -> f64 {
+        m / (EARTH_R * std::f64::consts::PI / 180.0)
+    }
+
+    const LAT0: f64 = 38.5;
+    const LON0: f64 = 115.0;
+    const T0: i64 = 1_767_225_600_000_000; // 2026-01-01T00:00Z
+
+    fn pt(north_m: f64, day: f64, category: u32) -> IssuePoint {
+        IssuePoint {
+            lon: LON0,
+            lat: LAT0 + dlat(north_m),
+            at_us: T0 + (day * DAY_US as f64) as i64,
+            category,
+        }
+    }
+
+    fn sizes(pts: &[IssuePoint]) -> Vec<usize> {
+        let mut s: Vec<usize> = clusters(pts, &RepeatParams::default())
+            .unwrap()
+            .iter()
+            .map(Vec::len)
+            .collect();
+        s.sort_unstable();
+        s
+    }
+
+    #[test]
+    fn distance_is_at_most_the_radius() {
+        let d = haversine_m(LON0, LAT0, LON0, LAT0 + dlat(100.0));
+        assert!((d - 100.0).abs() < 1e-6, "{d}");
+        assert_eq!(sizes(&[pt(0.0, 0.0, 0), pt(99.999, 0.0, 0)]), vec![2]);
+        assert_eq!(sizes(&[pt(0.0, 0.0, 0), pt(100.01, 0.0, 0)]), vec![1, 1]);
+        // East-west as well: 100 m along the parallel, then a little more.
+        let east = |m: f64| IssuePoint {
+            lon: LON0 + m / (EARTH_R * LAT0.to_radians().cos() * std::f64::consts::PI / 180.0),
+            ..pt(0.0, 0.0, 0)
+        };
+        assert_eq!(sizes(&[pt(0.0, 0.0, 0), east(99.99)]), vec![2]);
+        assert_eq!(sizes(&[pt(0.0, 0.0, 0), east(100.01)]), vec![1, 1]);
+    }
+
+    #[test]
+    fn time_is_at_most_the_span() {
+        let p = RepeatParams::default();
+        let a = pt(0.0, 0.0, 0);
+        let exactly = IssuePoint {
+            at_us: T0 + 30 * DAY_US,
+            ..a
+        };
+        let over = IssuePoint {
+            at_us: T0 + 30 * DAY_US + 1,
+            ..a
+        };
+        assert!(linked(&a, &exactly, &p));
+        assert!(!linked(&a, &over, &p));
+        assert_eq!(sizes(&[a, exactly]), vec![2]);
+        assert_eq!(sizes(&[a, over]), vec![1, 1]);
+    }
+
+    #[test]
+    fn categories_never_mix() {
+        assert_eq!(
+            sizes(&[pt(0.0, 0.0, 0), pt(10.0, 1.0, 1), pt(20.0, 2.0, 0)]),
+            vec![1, 2]
+        );
+    }
+
+    #[test]
+    fn a_chain_is_one_cluster_but_its_peak_counts_one_span() {
+        // One complaint every 20 days, 80 m apart, for a year: one cluster.
+        let chain: Vec<IssuePoint> = (0..19)
+            .map(|i| pt(80.0 * i as f64, 20.0 * i as f64, 0))
+            .collect();
+        assert_eq!(sizes(&chain), vec![19]);
+        let issues = Issues {
+            points: chain.clone(),
+            categories: vec!["环境卫生".into()],
+            tiers: vec![[None, None, Some("G1".into())]; chain.len()],
+        };
+        let p = RepeatParams::default();
+        // Any 30-day span holds two of them: a cluster, no repeat point at 3.
+        assert!(repeat_clusters(&issues, &p, 3).unwrap().is_empty());
+        let two = repeat_clusters(&issues, &p, 2).unwrap();
+        assert_eq!(two.len(), 1);
+        assert_eq!((two[0].count, two[0].peak), (19, 2));
+        assert_eq!(two[0].first_us, T0);
+        assert_eq!(two[0].last_us, T0 + 360 * DAY_US);
+        assert_eq!(two[0].tier3.as_deref(), Some("G1"));
+    }
+
+    #[test]
+    fn a_repeat_point_reports_centre_counts_dates_and_its_main_unit() {
+        let mut pts: Vec<IssuePoint> = (0..5).map(|i| pt(10.0 * i as f64, i as f64, 0)).collect();
+        pts.push(pt(5000.0, 0.0, 0)); // far away
+        let mut tiers = vec![[Some("T1".into()), Some("V1".into()), Some("G1".into())]; 6];
+        tiers[0] = [Some("T1".into()), Some("V1".into()), Some("G2".into())];
+        let issues = Issues {
+            points: pts,
+            categories: vec!["噪音扰民".into()],
+            tiers,
+        };
+        let p = RepeatParams::default();
+        let r3 = repeat_clusters(&issues, &p, 3).unwrap();
+        assert_eq!(r3.len(), 1);
+        let c = &r3[0];
+        assert_eq!((c.count, c.peak, c.category.as_str()), (5, 5, "噪音扰民"));
+        assert!((c.lat - (LAT0 + dlat(20.0))).abs() < 1e-9);
+        assert_eq!((c.first_us, c.last_us), (T0, T0 + 4 * DAY_US));
+        assert_eq!(c.tier3.as_deref(), Some("G1"));
+        assert_eq!(repeat_clusters(&issues, &p, 5).unwrap().len(), 1);
+        assert!(repeat_clusters(&issues, &p, 6).unwrap().is_empty());
+    }
+
+    #[test]
+    fn bad_parameters_are_refused() {
+        for p in [
+            RepeatParams {
+                meters: 0.0,
+                days: 30,
+            },
+            RepeatParams {
+                meters: f64::NAN,
+                days: 30,
+            },
+            RepeatParams {
+                meters: 100.0,
+                days: 0,
+            },
+        ] {
+            assert!(clusters(&[], &p).is_err(), "{p:?}");
+        }
+        assert!(validate_min(1).is_err());
+        assert!(validate_min(2).is_ok());
+    }
+
+    #[test]
+    fn peak_counts_a_closed_span() {
+        let d = DAY_US;
+        assert_eq!(peak(&mut [0, 30 * d, 60 * d], 30 * d), 2);
+        assert_eq!(peak(&mut [60 * d, 0, 10 * d, 20 * d], 30 * d), 3);
+        assert_eq!(peak(&mut [], 30 * d), 0);
+    }
+
+    /// Deterministic pseudo-random numbers (splitmix64).
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        }
+        fn unit(&mut self) -> f64 {
+            (self.next() >> 11) as f64 / (1u64 << 53) as f64
+        }
+    }
+
+    /// O(n²) reference: components of the pairwise relation.
+    fn brute(pts: &[IssuePoint], p: &RepeatParams) -> Vec<Vec<u32>> {
+        let n = pts.len();
+        let mut dsu = Dsu::new(n);
+        for i in 0..n {
+            for j in i + 1..n {
+                if linked(&pts[i], &pts[j], p) {
+                    dsu.union(i as u32, j as u32);
+                }
+            }
+        }
+        let mut g: HashMap<u32, Vec<u32>> = HashMap::new();
+        for i in 0..n as u32 {
+            let r = dsu.find(i);
+            g.entry(r).or_default().push(i);
+        }
+        let mut out: Vec<Vec<u32>> = g.into_values().collect();
+        out.sort_unstable_by_key(|g| g[0]);
+        out
+    }
+
+    #[test]
+    fn the_r_tree_finds_the_same_clusters_as_every_pair() {
+        for (seed, n, km, p) in [
+            (1, 2000, 2.0, RepeatParams::default()),
+            (
+                2,
+                3000,
+                1.0,
+                RepeatParams {
+                    meters: 50.0,
+                    days: 7,
+                },
+            ),
+            (
+                3,
+                1500,
+                5.0,
+                RepeatParams {
+                    meters: 300.0,
+                    days: 90,
+                },
+            ),
+        ] {
+            let mut r = Rng(seed);
+            let k = EARTH_R * std::f64::consts::PI / 180.0;
+            let pts: Vec<IssuePoint> = (0..n)
+                .map(|_| {
+                    // Half of the issues around a few hot corners.
+                    let (cx, cy) = if r.unit() < 0.5 {
+                        let h = (r.next() % 5) as f64;
+                        (h * 0.2 * km, h * 0.1 * km)
+                    } else {
+                        (r.unit() * km, r.unit() * km)
+                    };
+                    let jitter = 150.0 * r.unit();
+                    IssuePoint {
+                        lon: LON0 + (cx * 1000.0 + jitter) / (k * LAT0.to_radians().cos()),
+                        lat: LAT0 + (cy * 1000.0 + 150.0 * r.unit()) / k,
+                        at_us: T0 + (r.unit() * 365.0 * DAY_US as f64) as i64,
+                        category: (r.next() % 4) as u32,
+                    }
+                })
+                .collect();
+            let fast = clusters(&pts, &p).unwrap();
+            let slow = brute(&pts, &p);
+            assert!(
+                fast.iter().any(|g| g.len() >= 3),
+                "seed {seed}: no cluster to compare"
+            );
+            assert_eq!(fast, slow, "seed {seed}");
+        }
+    }
+}
