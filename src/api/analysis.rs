@@ -596,10 +596,7 @@ pub async fn density(
             .as_deref()
             .map(|p| scope.unit_full(model, p))
             .transpose()?;
-        let grids: Vec<usize> = model
-            .level(crate::grid::GRID_LEVEL)
-            .filter(|&g| scope.full(g) && model.is_under(g, parent))
-            .collect();
+        let grids = scope.full_units(model, crate::grid::GRID_LEVEL, parent);
         // Every located event is in some grid: no filter needed for a caller
         // who sees the whole county.
         let all = scope.is_all() && parent.is_none();

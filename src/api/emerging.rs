@@ -15,7 +15,6 @@ use super::state::AppState;
 use crate::analytics::emerging::{self, Category, Params, Rules};
 use crate::analytics::{metric, AnalyticsError, Granularity};
 use crate::export::metrics::EmergingColumns;
-use crate::grid::GridModel;
 
 /// Most permutations one request may ask for.
 const MAX_PERMUTATIONS: usize = 999;
@@ -108,15 +107,6 @@ impl EmergingQuery {
     }
 }
 
-/// The units of tier `level` under `parent` that `scope` sees in full:
-/// the units an emerging analysis covers for a caller.
-fn visible_units(model: &GridModel, scope: &Scope, level: u8, parent: Option<usize>) -> Vec<usize> {
-    model
-        .level(level)
-        .filter(|&i| scope.full(i) && model.is_under(i, parent))
-        .collect()
-}
-
 /// The categories column of a metrics export (blocking): emerging hot
 /// spots of the count metric `def` by month over the window `q`, default
 /// parameters, over the units of `level` under `parent` that `user` sees
@@ -133,7 +123,7 @@ pub fn export_columns(
     let model = &snap.grids.model;
     let scope = Scope::of(user, model);
     let parent = parent.map(|p| scope.unit_full(model, p)).transpose()?;
-    let units = visible_units(model, &scope, level, parent);
+    let units = scope.full_units(model, level, parent);
     if units.len() < 3 {
         return Ok(EmergingColumns::new());
     }
@@ -164,7 +154,7 @@ pub async fn emerging(
             .as_deref()
             .map(|p| scope.unit_full(model, p))
             .transpose()?;
-        let units = visible_units(model, &scope, h.level, parent);
+        let units = scope.full_units(model, h.level, parent);
         let legend = Category::ALL
             .iter()
             .map(|&c| LegendEntry {

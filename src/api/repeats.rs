@@ -133,10 +133,7 @@ pub async fn repeats(
             .as_deref()
             .map(|p| scope.unit_full(model, p))
             .transpose()?;
-        let grids: Vec<usize> = model
-            .level(crate::grid::GRID_LEVEL)
-            .filter(|&g| scope.full(g) && model.is_under(g, parent))
-            .collect();
+        let grids = scope.full_units(model, crate::grid::GRID_LEVEL, parent);
         let keep = if scope.is_all() && parent.is_none() {
             col(c::TIER3).is_not_null()
         } else {
@@ -145,10 +142,7 @@ pub async fn repeats(
         };
         let issues = repeats::issues(snap.frame.clone().lazy().filter(keep), &q)?;
         let found = repeats::repeat_clusters(&issues, &params, min.min(repeats::LEVELS[0]))?;
-        let units: Vec<usize> = model
-            .level(level)
-            .filter(|&i| scope.full(i) && model.is_under(i, parent))
-            .collect();
+        let units = scope.full_units(model, level, parent);
         let mut counts = vec![[0usize; 2]; model.units().len()];
         let day =
             |us: i64| date_of((us + q.zone.offset_us()).div_euclid(DAY_US) as i32).to_string();

@@ -75,6 +75,16 @@ impl Scope {
         self.all || self.full.get(i).copied().unwrap_or(false)
     }
 
+    /// The units of tier `level` under `parent` (anywhere when `None`)
+    /// that this scope sees in full: what an analysis over points or a
+    /// tier covers for the caller.
+    pub fn full_units(&self, model: &GridModel, level: u8, parent: Option<usize>) -> Vec<usize> {
+        model
+            .level(level)
+            .filter(|&i| self.full(i) && model.is_under(i, parent))
+            .collect()
+    }
+
     /// May see the unit's own totals.
     pub fn total(&self, i: usize) -> bool {
         self.all || self.total.get(i).copied().unwrap_or(false)
