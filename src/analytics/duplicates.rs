@@ -104,7 +104,7 @@ pub fn open_nearby(
         let (Some(cat), Some(x), Some(y)) = (category.get(k), lon.get(k), lat.get(k)) else {
             continue;
         };
-        if !(x.is_finite() && y.is_finite()) || !keep([t1.get(k), t2.get(k), t3.get(k)]) {
+        if !(x.is_finite() && y.is_finite() && keep([t1.get(k), t2.get(k), t3.get(k)])) {
             continue;
         }
         by_category
@@ -156,11 +156,13 @@ pub fn open_nearby(
 mod tests {
     use super::*;
 
-    /// A frame of issues: (id, category, status, lon, lat, tier3).
-    fn frame(rows: &[(&str, &str, &str, f64, f64, &str)]) -> DataFrame {
-        let col_of = |f: &dyn Fn(&(&str, &str, &str, f64, f64, &str)) -> Option<String>| {
-            rows.iter().map(f).collect::<Vec<_>>()
-        };
+    /// An issue of a test frame: (id, category, status, lon, lat, tier3).
+    type Row<'a> = (&'a str, &'a str, &'a str, f64, f64, &'a str);
+
+    /// A frame of issues.
+    fn frame(rows: &[Row<'_>]) -> DataFrame {
+        let col_of =
+            |f: &dyn Fn(&Row<'_>) -> Option<String>| rows.iter().map(f).collect::<Vec<_>>();
         df!(
             c::ID => col_of(&|r| Some(r.0.to_owned())),
             c::KIND => col_of(&|_| Some("issue".to_owned())),
