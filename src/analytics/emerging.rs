@@ -375,6 +375,9 @@ pub fn analyse(cube: &Cube, w: &Weights, params: Params) -> Result<EmergingRepor
     })
 }
 
+/// Each unit's category, trend τ and Mann-Kendall p, by unit index.
+pub type Categories = std::collections::HashMap<usize, (Category, f64, f64)>;
+
 /// Each unit's category, trend τ and p by unit index, by month over the
 /// window `q` with the default [`Params`]: the categories column of a
 /// metric table. Too few units or periods for a statistic give none.
@@ -387,7 +390,7 @@ pub fn categories(
     def: &MetricDef,
     q: &Query,
     w: &Weights,
-) -> Result<std::collections::HashMap<usize, (Category, f64, f64)>, AnalyticsError> {
+) -> Result<Categories, AnalyticsError> {
     match run(
         pre,
         gm,

@@ -13,7 +13,6 @@ use polars::prelude::*;
 
 use super::units::{bounds, spatial_order};
 use super::{Batch, ExportError, Geom, Output, Progress, Selection, SinkOptions, Summary};
-use crate::analytics::emerging::Category;
 use crate::analytics::{catalogue, MetricTable, UnitMetrics};
 use crate::grid::GridModel;
 
@@ -31,7 +30,7 @@ pub const EMERGING_P: &str = "emerging_p";
 
 /// The emerging hot-spot result of the exported units, by unit index: the
 /// categories column of a metric table.
-pub type EmergingColumns = std::collections::HashMap<usize, (Category, f64, f64)>;
+pub use crate::analytics::emerging::Categories as EmergingColumns;
 
 /// Events of a unit in the window.
 fn events(r: &UnitMetrics) -> u64 {

@@ -85,6 +85,16 @@ fn codes_of(v: &Value, list: &str, key: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The position of an event the join put in grid `code`.
+fn event_in(conn: &rusqlite::Connection, code: &str) -> (f64, f64) {
+    conn.query_row(
+        "SELECT lon, lat FROM events WHERE tier3 = ?1 LIMIT 1",
+        [code],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .unwrap()
+}
+
 fn feature_codes(v: &Value) -> Vec<String> {
     v["features"]
         .as_array()
@@ -259,14 +269,7 @@ async fn writes_are_scoped_like_reads() {
     let c = e.codes.clone();
     // Positions of events the join already put in each grid.
     let conn = rusqlite::Connection::open(e.state.store.path()).unwrap();
-    let at = |code: &str| -> (f64, f64) {
-        conn.query_row(
-            "SELECT lon, lat FROM events WHERE tier3 = ?1 LIMIT 1",
-            [code],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap()
-    };
+    let at = |code: &str| event_in(&conn, code);
     let (mine, theirs) = (at(&c.grid), at(&c.other_grid));
     let ev = |id: &str, p: (f64, f64), status: &str| json!({"id": id, "kind": "issue", "occurred_at": "2026-03-01 08:00", "lon": p.0, "lat": p.1, "category": "环境卫生", "status": status});
     let not_yours = wangge::api::scope::NOT_YOURS;
@@ -437,14 +440,7 @@ async fn each_source_system_has_its_own_id_space() {
     let e = env();
     let c = e.codes.clone();
     let conn = rusqlite::Connection::open(e.state.store.path()).unwrap();
-    let at = |code: &str| -> (f64, f64) {
-        conn.query_row(
-            "SELECT lon, lat FROM events WHERE tier3 = ?1 LIMIT 1",
-            [code],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap()
-    };
+    let at = |code: &str| event_in(&conn, code);
     let (mine, theirs) = (at(&c.grid), at(&c.other_grid));
     let ev = |p: (f64, f64)| json!({"id": "K-1", "kind": "issue", "occurred_at": "2026-03-01 08:00", "lon": p.0, "lat": p.1, "category": "环境卫生", "status": "open"});
     // Two county-wide upstream systems, each numbering its own cases.
@@ -606,14 +602,7 @@ async fn a_new_report_lists_the_open_cases_nearby_that_may_be_the_same() {
     let e = env();
     let c = e.codes.clone();
     let conn = rusqlite::Connection::open(e.state.store.path()).unwrap();
-    let at = |code: &str| -> (f64, f64) {
-        conn.query_row(
-            "SELECT lon, lat FROM events WHERE tier3 = ?1 LIMIT 1",
-            [code],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .unwrap()
-    };
+    let at = |code: &str| event_in(&conn, code);
     let (mine, theirs) = (at(&c.grid), at(&c.other_grid));
     // `m` metres north of a position.
     let north = |p: (f64, f64), m: f64| (p.0, p.1 + m / 111_195.0);
