@@ -43,7 +43,7 @@ print("rss before MiB", rss_mib(), "healthz s", healthz_secs())
 socks, failed = [], 0
 for _ in range(n):
     try:
-        s = socket.create_connection(("127.0.0.1", port), timeout=5)
+        s = socket.create_connection(("127.0.0.1", port), timeout=1)
         s.setblocking(False)
         try:
             s.send(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")

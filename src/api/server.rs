@@ -4,10 +4,14 @@
 //! connection is kept), so half-open connections do not pile up; at most
 //! `[server] max_connections` connections are served at once, the next ones
 //! wait in the kernel's backlog, so file descriptors never run out and
-//! `/healthz` keeps answering.
+//! `/healthz` keeps answering. Once a crowd that filled every slot has
+//! gone (an eighth of the slots or fewer in use), the allocator's free
+//! pages are handed back to the system, so a connection flood leaves the
+//! resident memory where it was.
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,6 +26,15 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower::Service;
 
+/// Times the free memory was handed back after a crowd, since start.
+static RELEASES: AtomicU64 = AtomicU64::new(0);
+
+/// Times a crowd that filled every connection slot went and the free memory
+/// was handed back to the system, since the process started.
+pub fn memory_releases() -> u64 {
+    RELEASES.load(Ordering::Relaxed)
+}
+
 /// How long a shutdown waits for the requests in flight.
 const DRAIN: Duration = Duration::from_secs(30);
 
@@ -34,7 +47,9 @@ pub async fn serve(
     header_timeout: Duration,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let slots = Arc::new(Semaphore::new(max_connections.max(1)));
+    let max = max_connections.max(1);
+    let slots = Arc::new(Semaphore::new(max));
+    let crowded = Arc::new(AtomicBool::new(false));
     let mut make = app.into_make_service_with_connect_info::<SocketAddr>();
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
@@ -43,6 +58,9 @@ pub async fn serve(
             p = slots.clone().acquire_owned() => p.map_err(std::io::Error::other)?,
             _ = &mut shutdown => break,
         };
+        if slots.available_permits() == 0 {
+            crowded.store(true, Ordering::Relaxed);
+        }
         let (stream, addr) = tokio::select! {
             r = listener.accept() => match r {
                 Ok(x) => x,
@@ -72,10 +90,20 @@ pub async fn serve(
             .serve_connection_with_upgrades(TokioIo::new(stream), svc)
             .into_owned();
         let conn = graceful.watch(conn);
+        let (slots, crowded) = (slots.clone(), crowded.clone());
         tokio::spawn(async move {
-            let _slot = permit;
             if let Err(e) = conn.await {
                 tracing::debug!(error = %e, "connection ended");
+            }
+            drop(permit);
+            // In use: the slots held, less the one the accept loop waits with.
+            let in_use = (max - slots.available_permits()).saturating_sub(1);
+            if in_use <= max / 8 && crowded.swap(false, Ordering::Relaxed) {
+                tracing::info!("the connection crowd has gone: free memory handed back");
+                tokio::task::spawn_blocking(|| {
+                    crate::live::release_free_memory();
+                    RELEASES.fetch_add(1, Ordering::Relaxed);
+                });
             }
         });
     }

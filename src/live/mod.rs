@@ -41,7 +41,7 @@ const PRE_TABLES: [&str; 4] = ["pre-events", "pre-issues", "pre-households", "pr
 /// from the database, or writing its snapshot, leaves gigabytes of freed
 /// buffers that glibc would otherwise keep mapped for the life of the
 /// process.
-fn release_free_memory() {
+pub fn release_free_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only returns unused heap pages; no pointer is
     // invalidated.

@@ -1116,6 +1116,18 @@ async fn half_open_connections_are_closed_and_the_service_keeps_answering() {
         let closed = tokio::time::timeout(Duration::from_secs(20), s.read_to_end(&mut rest)).await;
         assert!(closed.is_ok(), "a half-open connection stayed open");
     }
+    // The crowd filled every slot and has gone: its memory is handed back.
+    let released = async {
+        while wangge::api::server::memory_releases() == 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    assert!(
+        tokio::time::timeout(Duration::from_secs(20), released)
+            .await
+            .is_ok(),
+        "no memory handed back after the crowd"
+    );
     // A client that sends a whole request is served.
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
     s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
