@@ -25,6 +25,14 @@ use rstar::{RTree, AABB};
 use super::arcs::Arcs;
 use super::{GridModel, Level};
 
+/// A tile's width on screen, in CSS pixels (MapLibre's vector tiles).
+const TILE_PX: f64 = 512.0;
+/// The smallest width or height on screen, in CSS pixels, of a unit whose
+/// name goes into a tile (its label point, its `name` property): below it a
+/// name cannot be read, and at county zoom tens of thousands of names would
+/// be most of a tile's bytes. Clients name a unit from its code.
+pub const LABEL_MIN_PX: f64 = 32.0;
+
 /// Tile extent in tile units (the MVT default).
 pub const EXTENT: u32 = 4096;
 /// Buffer around a tile, in tile units: strokes at the edge are drawn whole.
@@ -68,6 +76,8 @@ pub struct TileSet {
     arcs: Arcs,
     index: RTree<Entry>,
     labels: Vec<Option<[f64; 2]>>,
+    /// Each unit's width or height, whichever is larger, in normalised units.
+    spans: Vec<f64>,
     /// Simplified arcs by zoom, made on first use.
     simplified: Mutex<HashMap<u8, Drawn>>,
 }
@@ -98,6 +108,7 @@ impl TileSet {
                 }
             })
             .collect();
+        let mut spans = vec![0.0; props.len()];
         let entries: Vec<Entry> = arcs
             .shapes
             .iter()
@@ -120,6 +131,7 @@ impl TileSet {
                     }
                 }
                 (b[0] <= b[2]).then(|| {
+                    spans[k] = (b[2] - b[0]).max(b[3] - b[1]);
                     GeomWithData::new(
                         Rectangle::from_corners([b[0], b[1]], [b[2], b[3]]),
                         k as u32,
@@ -137,6 +149,7 @@ impl TileSet {
             arcs,
             index: RTree::bulk_load(entries),
             labels,
+            spans,
             simplified: Mutex::new(HashMap::new()),
         }
     }
@@ -191,6 +204,8 @@ impl TileSet {
         hits.sort_unstable();
         let arcs = self.arcs_at(z);
         let to_tile = |p: &[f64; 2]| [(p[0] - x0) * scale, (p[1] - y0) * scale];
+        // Names go only with units large enough on screen to be labelled.
+        let legible = |k: u32| self.spans[k as usize] * n * TILE_PX >= LABEL_MIN_PX;
         let mut tile = Tile::new(EXTENT);
         let mut units = tile.create_layer("units");
         let mut ring = Vec::new();
@@ -232,14 +247,14 @@ impl TileSet {
             if let Some(id) = p.id {
                 f.set_id(id);
             }
-            tag_props(&mut f, p, self.level);
+            tag_props(&mut f, p, self.level, legible(k));
             units = f.into_layer();
         }
         if units.num_features() > 0 {
             tile.add_layer(units)?;
         }
         let mut labels = tile.create_layer("labels");
-        for &k in &hits {
+        for &k in hits.iter().filter(|&&k| legible(k)) {
             let Some(lp) = self.labels[k as usize] else {
                 continue;
             };
@@ -267,9 +282,11 @@ impl TileSet {
     }
 }
 
-fn tag_props(f: &mut mvt::Feature, p: &Props, level: Level) {
+fn tag_props(f: &mut mvt::Feature, p: &Props, level: Level, named: bool) {
     f.add_tag_string("code", &p.code);
-    f.add_tag_string("name", &p.name);
+    if named {
+        f.add_tag_string("name", &p.name);
+    }
     f.add_tag_uint("level", u64::from(level));
     if let Some(v) = &p.parent {
         f.add_tag_string("parent", v);
