@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::grid::{load_geojson_with, GridError, LoadOptions};
+use crate::grid::{load_geojson_with, GaussKruger, GridError, LoadOptions};
 
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
@@ -20,6 +20,10 @@ pub struct CheckArgs {
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
+    /// The file's positions are CGCS2000 Gauss-Krüger easting/northing
+    /// (EPSG:4491-4554, e.g. EPSG:4527), projected back to longitude/latitude.
+    #[arg(long)]
+    crs: Option<GaussKruger>,
 }
 
 pub fn run(a: &CheckArgs) -> anyhow::Result<i32> {
@@ -28,6 +32,7 @@ pub fn run(a: &CheckArgs) -> anyhow::Result<i32> {
         repair: a.repair,
         topology: true,
         checked_before: false,
+        crs: a.crs,
     };
     let (model, report) = match load_geojson_with(&a.grids, opts) {
         Ok(r) => r,

@@ -26,7 +26,8 @@ pub struct JoinArgs {
     /// each issue is joined as it stands after them, with its milestones.
     #[arg(long, num_args = 1..)]
     updates: Vec<PathBuf>,
-    /// Coordinate system of the events: wgs84, gcj02 or bd09.
+    /// Coordinate system of the events: wgs84 (also cgcs2000, epsg:4490), gcj02, bd09, or a
+    /// CGCS2000 Gauss-Krüger projection epsg:4491-4554 (easting in lon, northing in lat).
     #[arg(long, default_value = "wgs84")]
     crs: Crs,
     /// Text encoding of CSV/JSON Lines files (utf-8, gbk, gb18030); detected when absent.
@@ -47,6 +48,10 @@ pub struct JoinArgs {
     /// Repair invalid grid polygons before joining.
     #[arg(long)]
     repair: bool,
+    /// The grid file's positions are CGCS2000 Gauss-Krüger easting/northing
+    /// (EPSG:4491-4554), projected back to longitude/latitude.
+    #[arg(long)]
+    grid_crs: Option<crate::grid::GaussKruger>,
     /// Candidate search for tier 3.
     #[arg(long, value_enum, default_value_t = Strategy::Cells)]
     strategy: Strategy,
@@ -58,6 +63,7 @@ pub fn run(a: &JoinArgs) -> anyhow::Result<i32> {
         &a.grids,
         LoadOptions {
             repair: a.repair,
+            crs: a.grid_crs,
             ..LoadOptions::default()
         },
     )?;

@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use super::area::area_m2;
 use super::error::GridError;
+use super::gauss_kruger::GaussKruger;
 use super::model::{GridModel, Level, Unit};
 use super::repair::repair_unit;
 use super::report::{Report, Severity};
@@ -30,6 +31,10 @@ pub struct LoadOptions {
     /// Skip the ring checks (self-intersections, repeated vertices, winding),
     /// which only warn: for a version already checked when it was stored.
     pub checked_before: bool,
+    /// The file's positions are CGCS2000 Gauss-Krüger easting/northing in
+    /// this projection (`--crs EPSG:45xx`), taken to longitude/latitude on
+    /// reading. A file may also say so itself in a legacy `crs` member.
+    pub crs: Option<GaussKruger>,
 }
 
 /// Loads a grid file with the default options: not strict, no repair, no topology measures.
@@ -67,13 +72,18 @@ pub fn parse_checked(
 }
 
 /// A legacy `crs` member (GeoJSON 2008, still written by many GIS
-/// exports) must name longitude/latitude: CRS84, EPSG:4326, or geographic
-/// CGCS2000 (EPSG:4490, WGS84 to within centimetres). A projected file
-/// would put every grid thousands of kilometres away, so it is refused
-/// with the reason rather than loaded.
-fn declared_crs_is_geographic(fc: &geojson::FeatureCollection) -> Result<(), String> {
+/// exports) must name longitude/latitude (CRS84, EPSG:4326, or geographic
+/// CGCS2000, EPSG:4490, WGS84 to within centimetres) or one of CGCS2000's
+/// Gauss-Krüger projections (EPSG:4491-4554), whose positions are then
+/// projected back. Any other projected file would put every grid thousands
+/// of kilometres away, so it is refused with the reason. `given`: the
+/// projection named on the command line, which a declared one must match.
+fn declared_crs(
+    fc: &geojson::FeatureCollection,
+    given: Option<GaussKruger>,
+) -> Result<Option<GaussKruger>, String> {
     let Some(crs) = fc.foreign_members.as_ref().and_then(|m| m.get("crs")) else {
-        return Ok(());
+        return Ok(given);
     };
     let name = crs
         .pointer("/properties/name")
@@ -84,14 +94,19 @@ fn declared_crs_is_geographic(fc: &geojson::FeatureCollection) -> Result<(), Str
         || ["4326", "4490"]
             .iter()
             .any(|code| upper.ends_with(&format!(":{code}")));
-    if geographic {
-        Ok(())
-    } else {
-        Err(format!(
+    let projected = GaussKruger::from_name(name);
+    match (geographic, projected, given) {
+        (true, _, None) => Ok(None),
+        (_, Some(p), None) => Ok(Some(p)),
+        (_, Some(p), Some(g)) if p == g => Ok(Some(g)),
+        (true, _, Some(g)) | (_, Some(_), Some(g)) => Err(format!(
+            "crs {name:?} declared by the file, but the positions were said to be {g} (--crs)"
+        )),
+        _ => Err(format!(
             "crs {name:?}: grid coordinates must be longitude/latitude (CRS84, EPSG:4326, or geographic \
-             CGCS2000 EPSG:4490); convert a projected file (for example CGCS2000 Gauss-Krüger, \
-             EPSG:4513-4554) first"
-        ))
+             CGCS2000 EPSG:4490) or CGCS2000 Gauss-Krüger (EPSG:4491-4554); convert other \
+             projections first"
+        )),
     }
 }
 
@@ -108,12 +123,12 @@ pub fn parse_geojson(text: &str, opts: LoadOptions) -> Result<(GridModel, Report
             ))
         }
     };
-    declared_crs_is_geographic(&fc)?;
+    let crs = declared_crs(&fc, opts.crs)?;
     let mut report = Report::default();
     let mut units = Vec::with_capacity(fc.features.len());
     let mut parents = Vec::with_capacity(fc.features.len());
     for (index, feature) in fc.features.iter().enumerate() {
-        if let Some((unit, parent)) = read_feature(index, feature, &mut report) {
+        if let Some((unit, parent)) = read_feature(index, feature, crs.as_ref(), &mut report) {
             units.push(unit);
             parents.push(parent);
         }
@@ -188,6 +203,7 @@ fn count_prop(
 fn read_feature(
     index: usize,
     feature: &geojson::Feature,
+    crs: Option<&GaussKruger>,
     report: &mut Report,
 ) -> Option<(Unit, Option<String>)> {
     let fatal = |report: &mut Report, check, code: Option<&str>, msg: String| {
@@ -255,12 +271,12 @@ fn read_feature(
     let chief = text_prop(props, "chief");
     let geometry = match feature.geometry.as_ref().map(|g| &g.value) {
         Some(GeometryValue::Polygon { coordinates }) => {
-            read_polygon(coordinates, index, &code, report).map(|p| MultiPolygon(vec![p]))
+            read_polygon(coordinates, index, &code, crs, report).map(|p| MultiPolygon(vec![p]))
         }
         Some(GeometryValue::MultiPolygon { coordinates }) => {
             let polys: Option<Vec<Polygon>> = coordinates
                 .iter()
-                .map(|p| read_polygon(p, index, &code, report))
+                .map(|p| read_polygon(p, index, &code, crs, report))
                 .collect();
             polys.filter(|p| !p.is_empty()).map(MultiPolygon)
         }
@@ -307,6 +323,7 @@ fn read_polygon(
     rings: &[Vec<Position>],
     index: usize,
     code: &str,
+    crs: Option<&GaussKruger>,
     report: &mut Report,
 ) -> Option<Polygon> {
     let mut out = Vec::with_capacity(rings.len());
@@ -355,6 +372,21 @@ fn read_polygon(
                 );
                 return None;
             }
+            let (x, y) = match crs.map(|c| c.to_lonlat(x, y)) {
+                None => (x, y),
+                Some(Ok(p)) => p,
+                Some(Err(reason)) => {
+                    report.push(
+                        Severity::Fatal,
+                        "bad_coordinate",
+                        Some(index),
+                        Some(code),
+                        format!("{which} position {k}: {reason}"),
+                        None,
+                    );
+                    return None;
+                }
+            };
             if !(-180.0..=180.0).contains(&x) || !(-90.0..=90.0).contains(&y) {
                 report.push(
                     Severity::Fatal,

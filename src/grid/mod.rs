@@ -10,6 +10,7 @@
 pub mod arcs;
 mod area;
 mod error;
+mod gauss_kruger;
 mod load;
 mod model;
 mod repair;
@@ -20,6 +21,7 @@ mod write;
 
 pub use area::{area_m2, polygon_area_m2};
 pub use error::GridError;
+pub use gauss_kruger::GaussKruger;
 pub use load::{load_geojson, load_geojson_with, parse_checked, parse_geojson, LoadOptions};
 pub use model::{GridModel, Level, Unit, GRID_LEVEL};
 pub use repair::{repair_unit, Repaired};

@@ -27,6 +27,8 @@ use std::f64::consts::PI;
 use std::fmt;
 use std::str::FromStr;
 
+pub use crate::grid::GaussKruger;
+
 /// Semi-major axis of the Krasovsky 1940 ellipsoid, the constant of the
 /// leaked GCJ-02 code and of `coordtransform`; some ports (`eviltransform`)
 /// use the WGS84 value 6378137 m instead, which moves results by < 1 cm.
@@ -54,7 +56,9 @@ const INVERSE_MAX_ITERATIONS: usize = 30;
 /// assert_eq!(Crs::Gcj02.to_string(), "gcj02");
 /// // Geographic CGCS2000 is WGS84 to within centimetres.
 /// assert_eq!("EPSG:4490".parse::<Crs>().unwrap(), Crs::Wgs84);
-/// assert!("epsg:4547".parse::<Crs>().is_err());
+/// // Projected CGCS2000 Gauss-Krüger: easting and northing in metres.
+/// assert!("epsg:4547".parse::<Crs>().unwrap().is_projected());
+/// assert!("epsg:3857".parse::<Crs>().is_err());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum Crs {
@@ -65,13 +69,23 @@ pub enum Crs {
     Gcj02,
     /// BD-09: Baidu maps.
     Bd09,
+    /// CGCS2000 Gauss-Krüger (EPSG:4491-4554): easting in the `lon`
+    /// column, northing in `lat`, in metres.
+    GaussKruger(GaussKruger),
+}
+
+impl Crs {
+    /// Whether positions are metres on a projection rather than degrees.
+    pub fn is_projected(&self) -> bool {
+        matches!(self, Crs::GaussKruger(_))
+    }
 }
 
 /// Why a coordinate system name was not understood.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CrsError {
     /// The name is none of the accepted ones.
-    #[error("unknown coordinate system {value:?}; accepted: wgs84 (also epsg:4326), cgcs2000 (also epsg:4490; geographic CGCS2000, taken as WGS84: they differ by centimetres), gcj02, bd09")]
+    #[error("unknown coordinate system {value:?}; accepted: wgs84 (also epsg:4326), cgcs2000 (also epsg:4490; geographic CGCS2000, taken as WGS84: they differ by centimetres), gcj02, bd09, or a CGCS2000 Gauss-Krüger projection epsg:4491 to epsg:4554 (easting in lon, northing in lat)")]
     Unknown { value: String },
 }
 
@@ -86,20 +100,23 @@ impl FromStr for Crs {
             "wgs84" | "epsg:4326" | "cgcs2000" | "epsg:4490" => Ok(Crs::Wgs84),
             "gcj02" => Ok(Crs::Gcj02),
             "bd09" => Ok(Crs::Bd09),
-            _ => Err(CrsError::Unknown {
-                value: s.to_owned(),
-            }),
+            _ => GaussKruger::from_name(s)
+                .map(Crs::GaussKruger)
+                .ok_or_else(|| CrsError::Unknown {
+                    value: s.to_owned(),
+                }),
         }
     }
 }
 
 impl fmt::Display for Crs {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Crs::Wgs84 => "wgs84",
-            Crs::Gcj02 => "gcj02",
-            Crs::Bd09 => "bd09",
-        })
+        match self {
+            Crs::Wgs84 => f.write_str("wgs84"),
+            Crs::Gcj02 => f.write_str("gcj02"),
+            Crs::Bd09 => f.write_str("bd09"),
+            Crs::GaussKruger(g) => g.fmt(f),
+        }
     }
 }
 
@@ -119,6 +136,10 @@ pub fn to_wgs84(crs: Crs, lon: f64, lat: f64) -> (f64, f64) {
         Crs::Wgs84 => (lon, lat),
         Crs::Gcj02 => gcj02_to_wgs84(lon, lat),
         Crs::Bd09 => bd09_to_wgs84(lon, lat),
+        // A position the projection cannot take back is NaN, which the
+        // validator rejects (it checks projected positions with
+        // `GaussKruger::to_lonlat` itself, for the reason).
+        Crs::GaussKruger(g) => g.to_lonlat(lon, lat).unwrap_or((f64::NAN, f64::NAN)),
     }
 }
 
