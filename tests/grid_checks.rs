@@ -213,10 +213,22 @@ fn a_declared_crs_must_be_longitude_and_latitude() {
         let (model, _) = with(&mut fc, name).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert!(!model.units().is_empty());
     }
-    // CGCS2000 / 3-degree Gauss-Krüger CM 117E: refused, with the reason.
-    let err = with(&mut fc, "urn:ogc:def:crs:EPSG::4548").unwrap_err();
+    // Web Mercator: refused, with the reason.
+    let err = with(&mut fc, "urn:ogc:def:crs:EPSG::3857").unwrap_err();
     assert!(
-        err.contains("EPSG::4548") && err.contains("longitude/latitude"),
+        err.contains("EPSG::3857") && err.contains("longitude/latitude"),
         "{err}"
+    );
+    // CGCS2000 / 3-degree Gauss-Krüger CM 117E is read as metres: this
+    // file's degrees are no positions of it, each refused with the system.
+    let (_, report) = with(&mut fc, "urn:ogc:def:crs:EPSG::4548").unwrap();
+    assert!(report.fatal_count() > 0);
+    assert!(
+        report
+            .findings
+            .iter()
+            .all(|f| f.check == "bad_coordinate" && f.message.contains("EPSG:4548")),
+        "{:?}",
+        report.findings
     );
 }
