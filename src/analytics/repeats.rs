@@ -120,13 +120,10 @@ pub struct IssuePoint {
     pub category: u32,
 }
 
-/// Haversine distance in metres.
+/// Great-circle distance in metres (geo's haversine, mean Earth radius).
 pub fn haversine_m(lon1: f64, lat1: f64, lon2: f64, lat2: f64) -> f64 {
-    let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
-    let dp = p2 - p1;
-    let dl = (lon2 - lon1).to_radians();
-    let a = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
-    2.0 * EARTH_R * a.sqrt().min(1.0).asin()
+    use geo::{Distance, Haversine, Point};
+    Haversine.distance(Point::new(lon1, lat1), Point::new(lon2, lat2))
 }
 
 /// Whether two issues are linked under `p` (see the module doc).
@@ -296,6 +293,41 @@ pub struct RepeatCluster {
     pub tier2: Option<String>,
     /// Grid code of that unit.
     pub tier3: Option<String>,
+}
+
+impl RepeatCluster {
+    /// The code of the unit most of its issues fall in (the deepest known).
+    pub fn home(&self) -> Option<&str> {
+        [&self.tier3, &self.tier2, &self.tier1]
+            .into_iter()
+            .flatten()
+            .next()
+            .map(String::as_str)
+    }
+}
+
+/// Per unit of `model` (by index), how many of the clusters `found` have
+/// their home under it at tier `level`, counted at each of [`LEVELS`].
+pub fn counts_at(
+    model: &crate::grid::GridModel,
+    level: u8,
+    found: &[RepeatCluster],
+) -> Vec<[usize; LEVELS.len()]> {
+    let mut counts = vec![[0; LEVELS.len()]; model.units().len()];
+    for cl in found {
+        let unit = cl
+            .home()
+            .and_then(|code| model.index_of(code))
+            .and_then(|i| model.ancestor_at(i, level));
+        if let Some(u) = unit {
+            for (k, &lv) in LEVELS.iter().enumerate() {
+                if cl.peak >= lv {
+                    counts[u][k] += 1;
+                }
+            }
+        }
+    }
+    counts
 }
 
 /// Issues of a joined frame ready to cluster: points plus what the

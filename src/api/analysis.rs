@@ -580,12 +580,10 @@ pub async fn density(
     c: Caller,
     Q(d): Q<DensityQuery>,
 ) -> Result<Json<DensityDto>, ApiError> {
-    use crate::store::Role;
-    if !matches!(c.user().role, Role::Admin | Role::Analyst) {
-        return Err(ApiError::Forbidden(
-            "event points (and their density) are for admins and analysts".into(),
-        ));
-    }
+    super::scope::sees_points(
+        c.user(),
+        "event points (and their density) are for admins and analysts",
+    )?;
     let q = d.window.query(&st)?;
     let snap = st.snapshot()?;
     st.blocking(move || {

@@ -305,11 +305,7 @@ pub async fn events(
     c: Caller,
     Q(p): Q<ExportParams>,
 ) -> Result<Response, ApiError> {
-    if !matches!(c.user().role, Role::Admin | Role::Analyst) {
-        return Err(ApiError::Forbidden(
-            "only admins and analysts may export events".into(),
-        ));
-    }
+    super::scope::sees_points(c.user(), "only admins and analysts may export events")?;
     p.no_emerging()?;
     let (format, query, partitioned) = (p.format()?, p.window().query(&st)?, p.partitioned()?);
     let (snap, sel) = selection(&st, &c, &p, true, None)?;

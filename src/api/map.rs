@@ -446,11 +446,7 @@ pub async fn export(
     c: Caller,
     Q(q): Q<ExportQuery>,
 ) -> Result<Response, ApiError> {
-    if !matches!(c.user().role, Role::Admin | Role::Analyst) {
-        return Err(ApiError::Forbidden(
-            "only admins and analysts may export".into(),
-        ));
-    }
+    super::scope::sees_points(c.user(), "only admins and analysts may export")?;
     let query = q.window.query(&st)?;
     let snap = st.snapshot()?;
     if method == axum::http::Method::HEAD {

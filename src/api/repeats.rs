@@ -99,12 +99,10 @@ pub async fn repeats(
     c: Caller,
     Q(r): Q<RepeatsQuery>,
 ) -> Result<Json<Repeats>, ApiError> {
-    use crate::store::Role;
-    if !matches!(c.user().role, Role::Admin | Role::Analyst) {
-        return Err(ApiError::Forbidden(
-            "repeat-complaint points are event points: for admins and analysts".into(),
-        ));
-    }
+    super::scope::sees_points(
+        c.user(),
+        "repeat-complaint points are event points: for admins and analysts",
+    )?;
     let level = r.level.unwrap_or(1);
     if !(1..=3).contains(&level) {
         return Err(ApiError::BadRequest(format!(
@@ -143,24 +141,13 @@ pub async fn repeats(
         let issues = repeats::issues(snap.frame.clone().lazy().filter(keep), &q)?;
         let found = repeats::repeat_clusters(&issues, &params, min.min(repeats::LEVELS[0]))?;
         let units = scope.full_units(model, level, parent);
-        let mut counts = vec![[0usize; 2]; model.units().len()];
+        let counts = repeats::counts_at(model, level, &found);
         let day =
             |us: i64| date_of((us + q.zone.offset_us()).div_euclid(DAY_US) as i32).to_string();
         let mut clusters = Vec::new();
         for cl in &found {
-            let home = [&cl.tier3, &cl.tier2, &cl.tier1]
-                .into_iter()
-                .flatten()
-                .next()
-                .and_then(|code| model.index_of(code));
+            let home = cl.home().and_then(|code| model.index_of(code));
             let at_level = home.and_then(|i| model.ancestor_at(i, level));
-            if let Some(u) = at_level {
-                for (k, &lv) in repeats::LEVELS.iter().enumerate() {
-                    if cl.peak >= lv {
-                        counts[u][k] += 1;
-                    }
-                }
-            }
             if cl.peak >= min {
                 clusters.push(RepeatDto {
                     lon: cl.lon,

@@ -12,6 +12,17 @@ use super::error::ApiError;
 use crate::grid::GridModel;
 use crate::store::{Role, User};
 
+/// Event points (rows, positions, their density and clusters) are for
+/// admins and analysts; every other role sees counts per unit only.
+/// `Err(Forbidden(refusal))` for the others.
+pub fn sees_points(user: &User, refusal: &str) -> Result<(), ApiError> {
+    if matches!(user.role, Role::Admin | Role::Analyst) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(refusal.into()))
+    }
+}
+
 /// Per-unit visibility for one caller.
 pub struct Scope {
     all: bool,

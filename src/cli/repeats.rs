@@ -93,12 +93,7 @@ pub fn run(a: &RepeatsArgs) -> anyhow::Result<()> {
         "category", "grid", "count", "peak", "first", "last", "lon", "lat"
     )?;
     for c in &found {
-        let code = c
-            .tier3
-            .as_deref()
-            .or(c.tier2.as_deref())
-            .or(c.tier1.as_deref())
-            .unwrap_or("-");
+        let code = c.home().unwrap_or("-");
         let name = gm.index_of(code).map_or("", |i| gm.unit(i).name.as_str());
         writeln!(
             out,

@@ -79,6 +79,16 @@ impl Crs {
     pub fn is_projected(&self) -> bool {
         matches!(self, Crs::GaussKruger(_))
     }
+
+    /// A position as given, in degrees of this system's datum: a projected
+    /// one taken back (`Err` with the reason when it cannot lie in it),
+    /// others unchanged. [`to_wgs84`] then moves the degrees to WGS84.
+    pub fn unproject(&self, x: f64, y: f64) -> Result<(f64, f64), String> {
+        match self {
+            Crs::GaussKruger(g) => g.to_lonlat(x, y),
+            _ => Ok((x, y)),
+        }
+    }
 }
 
 /// Why a coordinate system name was not understood.
@@ -136,10 +146,8 @@ pub fn to_wgs84(crs: Crs, lon: f64, lat: f64) -> (f64, f64) {
         Crs::Wgs84 => (lon, lat),
         Crs::Gcj02 => gcj02_to_wgs84(lon, lat),
         Crs::Bd09 => bd09_to_wgs84(lon, lat),
-        // A position the projection cannot take back is NaN, which the
-        // validator rejects (it checks projected positions with
-        // `GaussKruger::to_lonlat` itself, for the reason).
-        Crs::GaussKruger(g) => g.to_lonlat(lon, lat).unwrap_or((f64::NAN, f64::NAN)),
+        // Degrees of CGCS2000 after `Crs::unproject`: WGS84 to centimetres.
+        Crs::GaussKruger(_) => (lon, lat),
     }
 }
 

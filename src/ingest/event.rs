@@ -346,12 +346,7 @@ impl Validator<'_> {
         let occurred_at = self.dates.check(occurred_at, Col::OccurredAt)?;
         let lon = number(get(Col::Lon), Col::Lon)?;
         let lat = number(get(Col::Lat), Col::Lat)?;
-        let (lon, lat) = match self.crs {
-            super::crs::Crs::GaussKruger(g) => {
-                g.to_lonlat(lon, lat).map_err(|r| err(Col::Lon, r))?
-            }
-            _ => (lon, lat),
-        };
+        let (lon, lat) = self.crs.unproject(lon, lat).map_err(|r| err(Col::Lon, r))?;
         if !(-90.0..=90.0).contains(&lat) {
             let hint = if (-90.0..=90.0).contains(&lon) && (-180.0..=180.0).contains(&lat) {
                 " (lon and lat swapped?)"
@@ -366,11 +361,7 @@ impl Validator<'_> {
         if !(-180.0..=180.0).contains(&lon) {
             return Err(err(Col::Lon, format!("{lon} is out of range -180..180")));
         }
-        let (lon, lat) = if self.crs.is_projected() {
-            (lon, lat)
-        } else {
-            super::crs::to_wgs84(self.crs, lon, lat)
-        };
+        let (lon, lat) = super::crs::to_wgs84(self.crs, lon, lat);
         let category = text(get(Col::Category)).ok_or_else(|| err(Col::Category, "missing"))?;
         let category = bounded(category, MAX_TEXT_CHARS, Col::Category)?;
         let mut ev = Event {

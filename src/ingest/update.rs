@@ -142,23 +142,14 @@ impl Validator<'_> {
         let position = match (lon, lat) {
             (None, None) => None,
             (Some(x), Some(y)) => {
-                let (x, y) = match self.crs {
-                    super::crs::Crs::GaussKruger(g) => {
-                        g.to_lonlat(x, y).map_err(|r| err(UCol::Lon, r))?
-                    }
-                    _ => (x, y),
-                };
+                let (x, y) = self.crs.unproject(x, y).map_err(|r| err(UCol::Lon, r))?;
                 if !(-90.0..=90.0).contains(&y) {
                     return Err(err(UCol::Lat, format!("{y} is out of range -90..90")));
                 }
                 if !(-180.0..=180.0).contains(&x) {
                     return Err(err(UCol::Lon, format!("{x} is out of range -180..180")));
                 }
-                Some(if self.crs.is_projected() {
-                    (x, y)
-                } else {
-                    super::crs::to_wgs84(self.crs, x, y)
-                })
+                Some(super::crs::to_wgs84(self.crs, x, y))
             }
             (None, Some(_)) => return Err(err(UCol::Lon, "missing (lat is given)")),
             (Some(_), None) => return Err(err(UCol::Lat, "missing (lon is given)")),
