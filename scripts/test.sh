@@ -16,10 +16,15 @@ echo "== Rust tests"
 cargo test --no-fail-fast
 
 echo "== Python tests (PySAL esda, GeoPandas, DuckDB, GDAL's ogrinfo, notebooks)"
-# GDAL's command-line tools read the OGC API - Features endpoint as QGIS does.
-if ! command -v ogrinfo > /dev/null; then
+# GDAL's command-line tools read the OGC API - Features endpoint as QGIS does;
+# the notebooks' plots draw 汉字 with Noto Sans CJK (prepare.sh skips the font
+# when WANGGE_CJK_FONT names another file).
+missing=()
+command -v ogrinfo > /dev/null || missing+=(gdal-bin)
+[ -f /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc ] || missing+=(fonts-noto-cjk)
+if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -q
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends gdal-bin
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 venv=${WANGGE_VENV:-$root/.venv}
 if [ ! -x "$venv/bin/python" ]; then
