@@ -10,7 +10,7 @@ use std::sync::Arc;
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
@@ -29,13 +29,26 @@ impl Caller {
     }
 }
 
+/// An Open311 `api_key` that is no live API token (a session token from a
+/// login is refused there too: it would end up in URLs and logs).
+#[derive(Clone, Copy)]
+struct KeyRefused;
+
 impl<S: Send + Sync> FromRequestParts<S> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        parts.extensions.get::<Caller>().cloned().ok_or_else(|| {
-            ApiError::Unauthorized("log in first: Authorization: Bearer <token>".into())
-        })
+        if let Some(c) = parts.extensions.get::<Caller>() {
+            return Ok(c.clone());
+        }
+        if parts.extensions.get::<KeyRefused>().is_some() {
+            return Err(ApiError::Forbidden(
+                "invalid api_key: it is not a live API token".into(),
+            ));
+        }
+        Err(ApiError::Unauthorized(
+            "log in first: Authorization: Bearer <token> (Open311: or api_key=<API token>)".into(),
+        ))
     }
 }
 
@@ -85,17 +98,43 @@ async fn resolve(st: &AppState, h: &str) -> Result<Option<Arc<Session>>, ApiErro
     Ok(found)
 }
 
-/// Puts the [`Caller`] into the request when the token is live.
+/// Puts the [`Caller`] into the request when the token is live. Under
+/// `/open311/` a machine client may send its API token as `api_key`
+/// instead (the bearer header wins when both come); the Open311 envelope
+/// is left in the request for the jurisdiction check.
 pub async fn authenticate(
     State(st): State<AppState>,
-    mut req: Request,
+    req: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
+    use super::open311::{envelope, format::Format, spec_error};
+    let path = req.uri().path().to_owned();
+    let (mut req, mut env) = if path.starts_with("/open311/") {
+        match envelope::read(req, st.config.server.body_limit_bytes).await {
+            Ok(read) => read,
+            Err(e) => return Ok(spec_error(Format::of_path(&path), e.into_response())),
+        }
+    } else {
+        (req, envelope::Envelope::default())
+    };
     if let Some(token) = bearer(&req) {
         let h = hash_token(&token);
         if let Some(s) = resolve(&st, &h).await? {
             req.extensions_mut().insert(Caller(s, h));
         }
+    } else if let Some(key) = env.api_key.take() {
+        let h = hash_token(&key);
+        match resolve(&st, &h).await? {
+            Some(s) if s.kind == "api" => {
+                req.extensions_mut().insert(Caller(s, h));
+            }
+            _ => {
+                req.extensions_mut().insert(KeyRefused);
+            }
+        }
+    }
+    if path.starts_with("/open311/") {
+        req.extensions_mut().insert(env);
     }
     Ok(next.run(req).await)
 }

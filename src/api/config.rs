@@ -178,6 +178,36 @@ impl MapSettings {
     }
 }
 
+/// `[open311]`: what the GeoReport v2 interface tells its clients.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Open311 {
+    /// The jurisdiction this deployment answers for (e.g. `xian.gov.cn`).
+    /// Set: a request naming another `jurisdiction_id` gets 404, as the
+    /// spec says of an unknown one. Empty (the default): one jurisdiction,
+    /// so `jurisdiction_id` is accepted and ignored, as the spec allows.
+    pub jurisdiction_id: String,
+    /// The endpoint's public URL in the discovery document, e.g.
+    /// `https://wangge.xian.gov.cn/open311/v2`. Empty: `http://` + the
+    /// request's Host + `/open311/v2`.
+    pub url: String,
+    /// Discovery `contact`: how to reach the people who run the service.
+    pub contact: String,
+    /// Discovery `key_service`: how a client gets an API key.
+    pub key_service: String,
+}
+
+impl Default for Open311 {
+    fn default() -> Self {
+        Open311 {
+            jurisdiction_id: String::new(),
+            url: String::new(),
+            contact: "请联系县网格化服务管理中心。Contact the county grid management centre.".into(),
+            key_service: "API 令牌由管理员签发（wangge user add --token）。An administrator issues API tokens (wangge user add --token).".into(),
+        }
+    }
+}
+
 /// The whole file.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 #[serde(default)]
@@ -189,6 +219,7 @@ pub struct Config {
     pub analytics: Analytics,
     pub demo: Demo,
     pub map: MapSettings,
+    pub open311: Open311,
 }
 
 impl Default for Server {

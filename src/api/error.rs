@@ -62,6 +62,12 @@ pub struct ErrorBody {
     pub message: String,
 }
 
+/// The message of an error response, kept in its extensions for the
+/// Open311 layer, which answers the same error in the spec's shape
+/// (`[{code, description}]`, XML or JSON).
+#[derive(Clone, Debug)]
+pub struct ErrorText(pub String);
+
 impl ApiError {
     /// The table: variant → (status, code).
     pub fn status_code(&self) -> (StatusCode, &'static str) {
@@ -99,7 +105,9 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
+        let text = ErrorText(message.clone());
         let mut res = (status, Json(ErrorBody { code, message })).into_response();
+        res.extensions_mut().insert(text);
         if let ApiError::TooManyRequests(secs) = self {
             res.headers_mut()
                 .insert(axum::http::header::RETRY_AFTER, secs.max(1).into());

@@ -1,21 +1,20 @@
-//! Issue lists: the unit's issues, open first, paged; and Open311 GeoReport
-//! v2 over the same rows (categories as services), for upstream systems
-//! that speak it. Both answer only issues in grids the caller sees fully.
+//! Issue lists: the unit's issues, open first, paged, and one case with its
+//! history; the issue pages Open311 reads too ([`issue_page`]). They
+//! answer only issues in grids the caller sees fully.
 
-use axum::extract::{Form, FromRequest, Request, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
 use super::auth::{rfc3339, Caller};
 use super::error::ApiError;
-use super::extract::{J, P, Q};
-use super::ingest::{parse_updates, store_rows, store_updates};
+use super::extract::{P, Q};
 use super::scope::Scope;
 use super::state::AppState;
 use crate::columns as c;
-use crate::ingest::{state, Event, Kind};
-use crate::store::{new_token, now_us, IssueRow};
+use crate::ingest::state;
+use crate::store::{now_us, IssueRow};
 use polars::prelude::*;
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -94,32 +93,35 @@ pub struct IssuePage {
 
 /// Which issues to list.
 #[derive(Debug, Clone, Default)]
-struct IssueFilter {
+pub(in crate::api) struct IssueFilter {
     /// Tier of `code` (1, 2 or 3).
-    level: u8,
+    pub level: u8,
     /// Unit whose issues are listed; empty = every unit.
-    code: String,
+    pub code: String,
     /// `open` or `resolved`; None = both.
-    status: Option<String>,
+    pub status: Option<String>,
     /// One category (an Open311 service); None = all.
-    category: Option<String>,
+    pub category: Option<String>,
     /// Open311 lists: any of these categories, ids and statuses.
-    categories: Vec<String>,
-    ids: Vec<String>,
-    statuses: Vec<String>,
+    pub categories: Vec<String>,
+    pub ids: Vec<String>,
+    pub statuses: Vec<String>,
     /// Reported in `[from, to]` (µs).
-    from: Option<i64>,
-    to: Option<i64>,
+    pub from: Option<i64>,
+    pub to: Option<i64>,
     /// When set, only issues in these grids (a chief looking at a parent).
-    grids: Option<Vec<String>>,
+    pub grids: Option<Vec<String>>,
     /// 0-based offset and page size.
-    offset: u64,
-    limit: u64,
+    pub offset: u64,
+    pub limit: u64,
 }
 
 /// A page of issues from the in-memory frame, open ones first, newest first
 /// within a status (ties by id); and how many match the filter.
-fn issue_page(frame: &DataFrame, f: &IssueFilter) -> Result<(u64, Vec<IssueRow>), ApiError> {
+pub(in crate::api) fn issue_page(
+    frame: &DataFrame,
+    f: &IssueFilter,
+) -> Result<(u64, Vec<IssueRow>), ApiError> {
     let mut keep = col(c::KIND).eq(lit(crate::analytics::preagg::ISSUE));
     if !f.code.is_empty() {
         keep = keep.and(col(c::tier(f.level)).eq(lit(f.code.clone())));
@@ -322,7 +324,7 @@ pub struct SystemQuery {
 
 impl SystemQuery {
     /// The id space to read in: the one asked for, else the caller's.
-    fn of(self, c: &Caller) -> Result<String, ApiError> {
+    pub(in crate::api) fn of(self, c: &Caller) -> Result<String, ApiError> {
         match self.system {
             Some(s) if s.is_empty() => Ok(s),
             Some(s) => match crate::store::system_problem(&s) {
@@ -382,427 +384,6 @@ pub async fn case(
         }))
     })
     .await
-}
-
-/// An Open311 service: one issue category.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct Service {
-    pub service_code: String,
-    pub service_name: String,
-    pub description: String,
-    pub metadata: bool,
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    pub keywords: String,
-    pub group: &'static str,
-}
-
-/// Open311 `services.json`: the issue categories found in the caller's units, most frequent first.
-#[utoipa::path(get, path = "/open311/v2/services.json", responses((status = 200, body = [Service])), security(("bearer" = [])))]
-pub async fn services(
-    State(st): State<AppState>,
-    c: Caller,
-) -> Result<Json<Vec<Service>>, ApiError> {
-    let cats = super::map::visible_categories(&st, c).await?;
-    Ok(Json(
-        cats.into_iter()
-            .filter(|x| x.kind == crate::analytics::preagg::ISSUE)
-            .map(|x| Service {
-                service_code: x.category.clone(),
-                service_name: x.category,
-                description: String::new(),
-                metadata: false,
-                kind: "realtime",
-                keywords: String::new(),
-                group: "issue",
-            })
-            .collect(),
-    ))
-}
-
-/// An Open311 service request.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct ServiceRequest {
-    pub service_request_id: String,
-    /// open or closed.
-    pub status: &'static str,
-    pub service_code: String,
-    pub service_name: String,
-    pub requested_datetime: String,
-    /// Time of the case's last change (for a closed case, its closing time).
-    pub updated_datetime: Option<String>,
-    /// The deadline.
-    pub expected_datetime: Option<String>,
-    /// The Chinese name of the canonical lifecycle state (e.g. 派遣, 结案).
-    pub status_notes: Option<String>,
-    pub address: Option<String>,
-    pub lat: f64,
-    pub long: f64,
-    /// Extension: the source system whose id space `service_request_id`
-    /// belongs to; absent for the county's own.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub system: Option<String>,
-}
-
-fn request(r: IssueRow) -> ServiceRequest {
-    let closed = r.status.as_deref() == Some("resolved");
-    let updated = if closed { r.resolved_at } else { None }
-        .or(r.updated_at)
-        .or(r.resolved_at);
-    ServiceRequest {
-        status_notes: r.state.as_deref().map(|s| state::zh(s).to_owned()),
-        status: if r.status.as_deref() == Some("resolved") {
-            "closed"
-        } else {
-            "open"
-        },
-        service_code: r.category.clone(),
-        service_name: r.category,
-        requested_datetime: rfc3339(r.occurred_at),
-        updated_datetime: updated.map(rfc3339),
-        expected_datetime: r.deadline.map(rfc3339),
-        address: None,
-        lat: r.lat,
-        long: r.lon,
-        service_request_id: r.id,
-        system: (!r.system.is_empty()).then_some(r.system),
-    }
-}
-
-#[derive(Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct RequestsQuery {
-    /// Comma-separated service codes.
-    pub service_code: Option<String>,
-    /// Comma-separated request ids (the other filters are then ignored, as GeoReport v2 says).
-    pub service_request_id: Option<String>,
-    /// Comma-separated: open, closed.
-    pub status: Option<String>,
-    /// RFC 3339: requested at or after.
-    pub start_date: Option<String>,
-    /// RFC 3339: requested at or before.
-    pub end_date: Option<String>,
-    /// At most 1000 (default 200).
-    pub limit: Option<u64>,
-}
-
-/// Open311 `requests.json` (GET): newest requests in the caller's scope, open first.
-#[utoipa::path(get, path = "/open311/v2/requests.json", params(RequestsQuery), responses((status = 200, body = [ServiceRequest])), security(("bearer" = [])))]
-pub async fn requests(
-    State(st): State<AppState>,
-    c: Caller,
-    Q(q): Q<RequestsQuery>,
-) -> Result<Json<Vec<ServiceRequest>>, ApiError> {
-    let list = super::map::list;
-    let ids = list(&q.service_request_id);
-    let mut statuses = Vec::new();
-    for s in list(&q.status) {
-        statuses.push(match s.as_str() {
-            "open" => "open".to_owned(),
-            "closed" => "resolved".to_owned(),
-            o => {
-                return Err(ApiError::BadRequest(format!(
-                    "status {o:?}: use open or closed"
-                )))
-            }
-        });
-    }
-    let from = q
-        .start_date
-        .as_deref()
-        .map(|s| instant(s, "start_date"))
-        .transpose()?;
-    let to = q
-        .end_date
-        .as_deref()
-        .map(|s| instant(s, "end_date"))
-        .transpose()?;
-    let by_id = !ids.is_empty();
-    let limit = q.limit.unwrap_or(200).clamp(1, 1000);
-    st.on_current(move |snap| {
-        let scope = Scope::of(c.user(), &snap.grids.model);
-        let f = if by_id {
-            IssueFilter {
-                level: 3,
-                ids,
-                grids: scope.grids(&snap.grids.model),
-                limit,
-                ..IssueFilter::default()
-            }
-        } else {
-            IssueFilter {
-                level: 3,
-                categories: list(&q.service_code),
-                statuses,
-                from,
-                to,
-                grids: scope.grids(&snap.grids.model),
-                limit,
-                ..IssueFilter::default()
-            }
-        };
-        let (_, rows) = issue_page(&snap.frame, &f)?;
-        Ok(Json(rows.into_iter().map(request).collect()))
-    })
-    .await
-}
-
-/// Open311 `requests/{id}.json`.
-#[utoipa::path(get, path = "/open311/v2/requests/{id}", operation_id = "get_request", params(("id" = String, Path, description = "request id, with .json"), SystemQuery),
-    responses((status = 200, body = [ServiceRequest]), (status = 404, body = super::error::ErrorBody)), security(("bearer" = [])))]
-pub async fn one(
-    State(st): State<AppState>,
-    c: Caller,
-    P(id): P<String>,
-    Q(q): Q<SystemQuery>,
-) -> Result<Json<Vec<ServiceRequest>>, ApiError> {
-    let system = q.of(&c)?;
-    let id = id.strip_suffix(".json").unwrap_or(&id).to_owned();
-    let snap = st.snapshot()?;
-    let store = st.store.clone();
-    st.blocking(move || {
-        let model = &snap.grids.model;
-        let scope = Scope::of(c.user(), model);
-        let r = store.issue(&system, &id)?.filter(|r| {
-            scope.event(
-                model,
-                [r.tier1.as_deref(), r.tier2.as_deref(), r.tier3.as_deref()],
-            )
-        });
-        let r = r.ok_or_else(|| ApiError::NotFound(format!("no service request {id:?}")))?;
-        Ok(Json(vec![request(r)]))
-    })
-    .await
-}
-
-/// Fields of an Open311 POST.
-#[derive(Deserialize, utoipa::ToSchema)]
-pub struct NewRequest {
-    pub service_code: String,
-    pub lat: f64,
-    pub long: f64,
-    /// Accepted for Open311 clients but not stored: free text may name residents.
-    #[allow(dead_code)]
-    pub description: Option<String>,
-}
-
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct Created {
-    pub service_request_id: String,
-    pub service_notice: String,
-    /// Extension: open requests of the same service within 250 m that may
-    /// be the same problem, nearest first, at most five (those in the
-    /// caller's units only).
-    pub duplicates: Vec<crate::analytics::duplicates::Nearby>,
-}
-
-/// Open311 `requests.json` (POST): a new open issue, form-encoded or JSON.
-#[utoipa::path(post, path = "/open311/v2/requests.json", request_body = NewRequest,
-    responses((status = 200, body = [Created]), (status = 400, body = super::error::ErrorBody)), security(("bearer" = [])))]
-pub async fn create(
-    State(st): State<AppState>,
-    c: Caller,
-    req: Request,
-) -> Result<Json<Vec<Created>>, ApiError> {
-    let json = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    let new: NewRequest = if json {
-        J::<NewRequest>::from_request(req, &()).await?.0
-    } else {
-        Form::<NewRequest>::from_request(req, &())
-            .await
-            .map_err(|e| ApiError::BadRequest(e.body_text()))?
-            .0
-    };
-    let id = format!("o311-{}", &new_token()?[..20]);
-    let event = Event {
-        id: id.clone(),
-        kind: Kind::Issue,
-        occurred_at: now_us(),
-        lon: new.long,
-        lat: new.lat,
-        category: new.service_code,
-        status: Some("open"),
-        state: Some("reported"),
-        resolved_at: None,
-        deadline: None,
-        satisfaction: None,
-        source: Some("online"),
-        cleared: None,
-        household_hash: None,
-        visitor_hash: None,
-        updated_at: None,
-        flow: Default::default(),
-        system: String::new(),
-    };
-    let event = Event {
-        flow: event.version_flow(),
-        ..event
-    };
-    if !(-90.0..=90.0).contains(&event.lat) || !(-180.0..=180.0).contains(&event.lon) {
-        return Err(ApiError::BadRequest("lat/long out of range".into()));
-    }
-    let st2 = st.clone();
-    let out = st
-        .blocking(move || store_rows(&st2, c.user(), vec![(1, Some(id), Ok(event))], true))
-        .await?;
-    let row = out
-        .rows
-        .into_iter()
-        .next()
-        .ok_or_else(|| ApiError::Internal("no row outcome".into()))?;
-    if row.outcome == "rejected" {
-        return Err(ApiError::BadRequest(row.reason.unwrap_or_default()));
-    }
-    Ok(Json(vec![Created {
-        service_request_id: row.id.unwrap_or_default(),
-        service_notice: row.outcome.into(),
-        duplicates: row.duplicates.unwrap_or_default(),
-    }]))
-}
-
-/// An update of a service request (the FixMyStreet extension of GeoReport v2).
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct RequestUpdate {
-    pub update_id: String,
-    pub service_request_id: String,
-    /// open or closed.
-    pub status: &'static str,
-    pub updated_datetime: String,
-    /// The Chinese state name: the free-text note may name residents and is never shown.
-    pub description: String,
-    /// The canonical lifecycle state's Chinese name (派遣, 结案, ...).
-    pub external_status_code: String,
-    /// Extension: the request's source system; absent for the county's own.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub system: Option<String>,
-}
-
-#[derive(Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct UpdatesQuery {
-    /// RFC 3339; default: 24 hours before `end_date`.
-    pub start_date: Option<String>,
-    /// RFC 3339; default: now.
-    pub end_date: Option<String>,
-}
-
-fn instant(s: &str, what: &str) -> Result<i64, ApiError> {
-    chrono::DateTime::parse_from_rfc3339(s.trim())
-        .map(|t| t.timestamp_micros())
-        .map_err(|e| ApiError::BadRequest(format!("{what} {s:?} is not RFC 3339: {e}")))
-}
-
-/// Open311 `servicerequestupdates.json` (GET): updates of requests in the
-/// caller's scope between `start_date` and `end_date`, oldest first.
-#[utoipa::path(get, path = "/open311/v2/servicerequestupdates.json", params(UpdatesQuery), responses((status = 200, body = [RequestUpdate])), security(("bearer" = [])))]
-pub async fn request_updates(
-    State(st): State<AppState>,
-    c: Caller,
-    Q(q): Q<UpdatesQuery>,
-) -> Result<Json<Vec<RequestUpdate>>, ApiError> {
-    let end = q
-        .end_date
-        .as_deref()
-        .map(|s| instant(s, "end_date"))
-        .transpose()?
-        .unwrap_or_else(now_us);
-    let start = q
-        .start_date
-        .as_deref()
-        .map(|s| instant(s, "start_date"))
-        .transpose()?
-        .unwrap_or(end - 86_400_000_000);
-    let snap = st.snapshot()?;
-    let store = st.store.clone();
-    st.blocking(move || {
-        let model = &snap.grids.model;
-        let scope = Scope::of(c.user(), model);
-        let mut out = Vec::new();
-        let mut seen: std::collections::HashMap<(String, String), bool> = Default::default();
-        for s in store.updates_between(start, end.saturating_add(1), 10_000)? {
-            let key = (s.system.clone(), s.issue_id.clone());
-            let visible = match seen.get(&key) {
-                Some(v) => *v,
-                None => {
-                    let v = store.issue(&s.system, &s.issue_id)?.is_some_and(|r| {
-                        scope.event(
-                            model,
-                            [r.tier1.as_deref(), r.tier2.as_deref(), r.tier3.as_deref()],
-                        )
-                    });
-                    seen.insert(key, v);
-                    v
-                }
-            };
-            if !visible {
-                continue;
-            }
-            let zh = state::zh(&s.state).to_owned();
-            out.push(RequestUpdate {
-                status: if state::is_closed(&s.state) {
-                    "closed"
-                } else {
-                    "open"
-                },
-                update_id: s.update_id,
-                service_request_id: s.issue_id,
-                updated_datetime: rfc3339(s.at),
-                description: zh.clone(),
-                external_status_code: zh,
-                system: (!s.system.is_empty()).then_some(s.system),
-            });
-        }
-        Ok(Json(out))
-    })
-    .await
-}
-
-/// Open311 `servicerequestupdates.json` (POST), form-encoded or JSON:
-/// `update_id`, `service_request_id`, `status`, `updated_datetime`,
-/// `description` (hashed, never stored in clear) and optionally
-/// `external_status_code` with the lifecycle state (English or Chinese),
-/// which wins over the two-valued `status`.
-#[utoipa::path(post, path = "/open311/v2/servicerequestupdates.json", responses((status = 200, body = super::ingest::IngestResponse)), security(("bearer" = [])))]
-pub async fn post_request_update(
-    State(st): State<AppState>,
-    c: Caller,
-    req: Request,
-) -> Result<Json<super::ingest::IngestResponse>, ApiError> {
-    let json = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    let mut fields: serde_json::Map<String, serde_json::Value> = if json {
-        J::<serde_json::Map<String, serde_json::Value>>::from_request(req, &())
-            .await?
-            .0
-    } else {
-        Form::<std::collections::BTreeMap<String, String>>::from_request(req, &())
-            .await
-            .map_err(|e| ApiError::BadRequest(e.body_text()))?
-            .0
-            .into_iter()
-            .map(|(k, v)| (k, serde_json::Value::String(v)))
-            .collect()
-    };
-    if let Some(code) = fields.remove("external_status_code") {
-        fields.insert("status".into(), code);
-    }
-    let body = serde_json::to_vec(&serde_json::Value::Object(fields))
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let st2 = st.clone();
-    let out = st
-        .blocking(move || {
-            let parsed = parse_updates(&st2.live.validator(), "application/json", &body)?;
-            store_updates(&st2, c.user(), parsed)
-        })
-        .await?;
-    Ok(Json(out))
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

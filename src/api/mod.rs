@@ -5,7 +5,8 @@
 //! [`app`] router that `wangge serve` binds and the tests drive without a
 //! port. Handlers extract, check scope ([`scope::Scope`]), make one call
 //! into the analytics or the store on a blocking thread, and return a DTO;
-//! every error is an [`ApiError`] with a JSON `{code, message}` body.
+//! every error is an [`ApiError`] with a JSON `{code, message}` body
+//! (under `/open311/v2` in GeoReport v2's own shape, JSON or XML).
 
 mod analysis;
 mod auth;
@@ -20,6 +21,7 @@ mod issues;
 pub mod limit;
 mod map;
 mod ogc;
+mod open311;
 mod openapi;
 mod ops;
 mod repeats;
@@ -124,16 +126,37 @@ pub fn app(state: AppState) -> Router {
         .merge(costly)
         .fallback(no_route)
         .method_not_allowed_fallback(no_method);
+    // Each resource in both formats (the extension chooses); errors in
+    // the spec's shape, whatever answered them.
     let open311 = Router::new()
-        .route("/services.json", get(issues::services))
-        .route("/requests.json", get(issues::requests).post(issues::create))
-        .route("/requests/{id}", get(issues::one))
+        .route("/discovery.json", get(open311::discovery))
+        .route("/discovery.xml", get(open311::discovery))
+        .route("/services.json", get(open311::services))
+        .route("/services.xml", get(open311::services))
+        .route("/services/{code}", get(open311::definition))
+        .route(
+            "/requests.json",
+            get(open311::requests::list).post(open311::requests::create),
+        )
+        .route(
+            "/requests.xml",
+            get(open311::requests::list).post(open311::requests::create),
+        )
+        .route("/requests/{id}", get(open311::requests::one))
         .route(
             "/servicerequestupdates.json",
-            get(issues::request_updates).post(issues::post_request_update),
+            get(open311::updates::list).post(open311::updates::post),
+        )
+        .route(
+            "/servicerequestupdates.xml",
+            get(open311::updates::list).post(open311::updates::post),
         )
         .fallback(no_route)
-        .method_not_allowed_fallback(no_method);
+        .method_not_allowed_fallback(no_method)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            open311::answer,
+        ));
     let ogc = Router::new()
         .route("/conformance", get(ogc::conformance))
         .route("/collections", get(ogc::collections))

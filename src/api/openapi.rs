@@ -6,7 +6,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    analysis, auth, emerging, export, ingest, issues, map, ogc, ops, repeats, tiles, units,
+    analysis, auth, emerging, export, ingest, issues, map, ogc, open311, ops, repeats, tiles, units,
 };
 
 struct Bearer;
@@ -21,6 +21,38 @@ impl Modify for Bearer {
     }
 }
 
+/// Each Open311 resource documented at its `.json` path is also served at
+/// the `.xml` one: the same operation, answered as `text/xml`.
+struct XmlTwins;
+
+impl Modify for XmlTwins {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let twins: Vec<(String, utoipa::openapi::PathItem)> = doc
+            .paths
+            .paths
+            .iter()
+            .filter(|(p, _)| p.starts_with("/open311/") && p.ends_with(".json"))
+            .map(|(p, item)| {
+                let mut item = item.clone();
+                for op in [&mut item.get, &mut item.post].into_iter().flatten() {
+                    if let Some(id) = &mut op.operation_id {
+                        id.push_str("_xml");
+                    }
+                    for r in op.responses.responses.values_mut() {
+                        if let utoipa::openapi::RefOr::T(r) = r {
+                            if let Some(c) = r.content.shift_remove("application/json") {
+                                r.content.insert("text/xml".into(), c);
+                            }
+                        }
+                    }
+                }
+                (format!("{}.xml", p.trim_end_matches(".json")), item)
+            })
+            .collect();
+        doc.paths.paths.extend(twins);
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "wangge 网格", description = "Grid-management analytics: units, map values, trends, league tables, hot spots, issues, ingest, analyst exports."),
@@ -31,8 +63,10 @@ impl Modify for Bearer {
         units::list, units::one, tiles::tile,
         analysis::trend, analysis::compare, analysis::hotspots, analysis::density,
         emerging::emerging, repeats::repeats,
-        issues::list, issues::case, issues::services, issues::requests, issues::one, issues::create,
-        issues::request_updates, issues::post_request_update, issues::export_updates,
+        issues::list, issues::case, issues::export_updates,
+        open311::discovery, open311::services, open311::definition,
+        open311::requests::list, open311::requests::one, open311::requests::create,
+        open311::updates::list, open311::updates::post,
         ingest::ingest,
         ingest::updates,
         ops::healthz, ops::readyz, ops::metrics,
@@ -40,7 +74,7 @@ impl Modify for Bearer {
         document,
     ),
     components(schemas(super::error::ErrorBody)),
-    modifiers(&Bearer)
+    modifiers(&Bearer, &XmlTwins)
 )]
 pub struct ApiDoc;
 

@@ -249,7 +249,8 @@ pub async fn observe(State(st): State<AppState>, req: Request, next: Next) -> Re
     tracing::info!(target: "wangge::request", %method, path, status, ms = us as f64 / 1000.0, user = user.unwrap_or("-"));
     if let (Some(action), Some(user)) = (action(method.as_str(), path), user) {
         let target = uri.path_and_query().map_or(path, |p| p.as_str());
-        st.audit_request(user, action, method.as_str(), target, status);
+        let target = super::open311::envelope::redacted(target);
+        st.audit_request(user, action, method.as_str(), &target, status);
     }
     res
 }

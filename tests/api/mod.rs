@@ -9,6 +9,7 @@ mod emerging;
 mod export;
 mod grid_versions;
 mod lifecycle;
+mod open311;
 mod repeats;
 mod scope;
 mod snapshot;
@@ -644,9 +645,14 @@ async fn open311_lists_shows_and_creates_requests() {
     let t = login(&e.app, "admin").await;
     let s = get(&e.app, "/open311/v2/services.json", &t).await.json();
     let code = s[0]["service_code"].as_str().expect("a service").to_owned();
-    let list = get(&e.app, "/open311/v2/requests.json?limit=3", &t)
-        .await
-        .json();
+    // The demo's last months (without dates: the last 90 days before now).
+    let list = get(
+        &e.app,
+        "/open311/v2/requests.json?limit=3&start_date=2026-08-01T00:00:00%2B08:00&end_date=2026-10-29T00:00:00%2B08:00",
+        &t,
+    )
+    .await
+    .json();
     let id = list[0]["service_request_id"]
         .as_str()
         .expect("a request")
@@ -980,14 +986,21 @@ async fn responses_carry_security_headers_and_errors_are_json() {
     )
     .await;
     assert_eq!(r.headers.get("cache-control").unwrap(), "no-store");
-    for (method, uri) in [
-        ("POST", "/api/v1/map"),
-        ("DELETE", "/open311/v2/requests.json"),
-    ] {
-        let r = send(&e.app, method, uri, Some(&t), None, Vec::new()).await;
-        assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED, "{method} {uri}");
-        assert_eq!(r.json()["code"], "method_not_allowed");
-    }
+    let r = send(&e.app, "POST", "/api/v1/map", Some(&t), None, Vec::new()).await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(r.json()["code"], "method_not_allowed");
+    // Open311 answers in GeoReport v2's error shape.
+    let r = send(
+        &e.app,
+        "DELETE",
+        "/open311/v2/requests.json",
+        Some(&t),
+        None,
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(r.json()[0]["code"], 405);
     let r = get(&e.app, "/api/v1/no-such-thing", &t).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert_eq!(r.json()["code"], "not_found");
