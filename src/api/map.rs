@@ -22,7 +22,7 @@ use super::disclosure::shown;
 use super::error::ApiError;
 use super::extract::{IfNoneMatch, P, Q};
 use super::scope::Scope;
-use super::state::{AppState, Cached};
+use super::state::{AppState, Cached, Snapshot};
 use crate::analytics::metrics::ingredients;
 use crate::analytics::{
     catalogue, change, compute_metrics, jenks_breaks, metric, metric_values, quantile_breaks,
@@ -192,24 +192,42 @@ pub struct MapQuery {
     pub window: Window,
 }
 
-fn map_body(st: &AppState, c: &Caller, q: &MapQuery) -> Result<Vec<u8>, ApiError> {
-    let def = metric(&q.metric)?;
-    let query = q.window.query(st)?;
-    let snap = st.snapshot()?;
+/// The values of `def` on tier `level` over `window`, for the units under
+/// `parent` the caller sees: a unit seen only as a total shows no value
+/// that subtraction from its parts would reveal. The map and the OGC API's
+/// items both serve these.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn scoped_values(
+    st: &AppState,
+    snap: &Snapshot,
+    c: &Caller,
+    level: u8,
+    parent: Option<&str>,
+    def: &MetricDef,
+    window: &Window,
+) -> Result<Vec<(usize, Option<f64>)>, ApiError> {
+    let query = window.query(st)?;
     let model = &snap.grids.model;
     let scope = Scope::of(c.user(), model);
-    let parent = scope.parent(model, q.parent.as_deref())?;
-    let values = metric_values(&snap.pre, model, q.level, &query, def)?;
+    let parent = scope.parent(model, parent)?;
+    let values = metric_values(&snap.pre, model, level, &query, def)?;
     let mut rows: Vec<(usize, Option<f64>)> = values
         .into_iter()
         .filter(|(i, _)| scope.total(*i) && model.is_under(*i, parent))
         .collect();
-    // Units seen only as totals: what subtraction would reveal is withheld.
     for (i, v) in rows.iter_mut().filter(|(i, _)| !scope.full(*i)) {
         if !shown(&scope, model, &snap.pre, &query, *i)?.metric(def.name) {
             *v = None;
         }
     }
+    Ok(rows)
+}
+
+fn map_body(st: &AppState, c: &Caller, q: &MapQuery) -> Result<Vec<u8>, ApiError> {
+    let def = metric(&q.metric)?;
+    let snap = st.snapshot()?;
+    let rows = scoped_values(st, &snap, c, q.level, q.parent.as_deref(), def, &q.window)?;
+    let model = &snap.grids.model;
     let values: Vec<_> = rows
         .iter()
         .map(|(i, v)| {

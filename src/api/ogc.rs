@@ -17,9 +17,12 @@ use serde_json::{json, Value};
 use super::auth::Caller;
 use super::error::ApiError;
 use super::extract::{P, Q};
+use super::map::{list, scoped_values, Window};
 use super::scope::Scope;
 use super::state::AppState;
+use super::state::Snapshot;
 use super::units::features;
+use crate::analytics::{metric, MetricDef};
 use crate::grid::GridModel;
 
 const CRS84: &str = "http://www.opengis.net/def/crs/OGC/1.3/CRS84";
@@ -169,6 +172,79 @@ pub struct ItemsQuery {
     pub offset: Option<usize>,
     /// Output format: only `json` (GeoJSON) is served.
     pub f: Option<String>,
+    /// Catalogue metrics added to each unit's properties, comma-separated
+    /// (for example `issue_count,closure_rate`), over the window given by
+    /// `from`, `to`, `kind` and `category` as on the map. A value the caller
+    /// may not see is null.
+    pub metric: Option<String>,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ItemQuery {
+    /// Catalogue metrics added to the unit's properties, comma-separated, over the window.
+    pub metric: Option<String>,
+}
+
+/// The metric attributes asked for: each metric with its value per unit.
+type Attributes = Vec<(
+    &'static MetricDef,
+    std::collections::HashMap<usize, Option<f64>>,
+)>;
+
+/// Values of the `metric` list over `window` on tier `level`, as the caller sees them.
+fn attributes(
+    st: &AppState,
+    snap: &Snapshot,
+    c: &Caller,
+    level: u8,
+    metrics: &Option<String>,
+    window: &Window,
+) -> Result<Attributes, ApiError> {
+    list(metrics)
+        .iter()
+        .map(|name| {
+            let def = metric(name)?;
+            let values = scoped_values(st, snap, c, level, None, def, window)?;
+            Ok((def, values.into_iter().collect()))
+        })
+        .collect()
+}
+
+/// `feature` (GeoJSON text) with the metric attributes of unit `i` in its properties.
+fn with_attributes(feature: &str, i: usize, attrs: &Attributes) -> Result<String, ApiError> {
+    if attrs.is_empty() {
+        return Ok(feature.to_owned());
+    }
+    let mut f: Value = serde_json::from_str(feature)
+        .map_err(|e| ApiError::Internal(format!("unit feature: {e}")))?;
+    for (def, values) in attrs {
+        f["properties"][def.name] = json!(values.get(&i).copied().flatten());
+    }
+    Ok(f.to_string())
+}
+
+/// The query parameters of the metric attributes, to carry into links.
+fn attribute_params(metrics: &Option<String>, w: &Window) -> String {
+    let mut s = String::new();
+    let dates = [("from", w.from), ("to", w.to)].map(|(k, d)| (k, d.map(|d| d.to_string())));
+    let rest = [
+        ("metric", metrics.clone()),
+        ("kind", w.kind.clone()),
+        ("category", w.category.clone()),
+    ];
+    for (k, v) in dates.into_iter().chain(rest) {
+        if let Some(v) = v {
+            s.push('&');
+            s.push_str(k);
+            s.push('=');
+            s.extend(percent_encoding::utf8_percent_encode(
+                &v,
+                percent_encoding::NON_ALPHANUMERIC,
+            ));
+        }
+    }
+    s
 }
 
 fn parse_bbox(s: &str) -> Result<[f64; 4], ApiError> {
@@ -190,7 +266,7 @@ fn parse_bbox(s: &str) -> Result<[f64; 4], ApiError> {
 
 /// A page of a collection's items.
 #[utoipa::path(get, path = "/ogc/collections/{id}/items", operation_id = "ogc_items",
-    params(("id" = String, Path, description = "tier1, tier2 or tier3"), ItemsQuery),
+    params(("id" = String, Path, description = "tier1, tier2 or tier3"), ItemsQuery, Window),
     responses((status = 200, content_type = "application/geo+json", description = "FeatureCollection"), (status = 400, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn items(
@@ -199,6 +275,7 @@ pub async fn items(
     c: Caller,
     P(id): P<String>,
     Q(q): Q<ItemsQuery>,
+    Q(window): Q<Window>,
 ) -> Result<Response, ApiError> {
     let level = tier_of(&id)?;
     if q.f
@@ -224,6 +301,7 @@ pub async fn items(
     let body = st
         .blocking(move || {
             let model = &snap.grids.model;
+            let attrs = attributes(&st2, &snap, &c, level, &q.metric, &window)?;
             // The units' Features as the map's tiers serve them, full detail.
             let feats = features(&st2, &snap, level, None);
             let scope = Scope::of(c.user(), model);
@@ -238,12 +316,13 @@ pub async fn items(
                     })
                 })
                 .collect();
-            let page: Vec<&str> = matched
+            let page: Vec<String> = matched
                 .iter()
                 .skip(offset)
                 .take(limit)
-                .map(|&i| feats[i].as_str())
-                .collect();
+                .map(|&i| with_attributes(&feats[i], i, &attrs))
+                .collect::<Result<_, _>>()?;
+            let carried = attribute_params(&q.metric, &window);
             let keep = |o: usize| {
                 let mut s = format!("{b}/collections/{id}/items?limit={limit}&offset={o}");
                 if let Some(bb) = &q.bbox {
@@ -253,6 +332,7 @@ pub async fn items(
                         percent_encoding::NON_ALPHANUMERIC,
                     ));
                 }
+                s.push_str(&carried);
                 s
             };
             let mut links = vec![link(
@@ -301,7 +381,7 @@ pub async fn items(
 
 /// One item by its unit code.
 #[utoipa::path(get, path = "/ogc/collections/{id}/items/{fid}", operation_id = "ogc_item",
-    params(("id" = String, Path, description = "tier1, tier2 or tier3"), ("fid" = String, Path, description = "unit code")),
+    params(("id" = String, Path, description = "tier1, tier2 or tier3"), ("fid" = String, Path, description = "unit code"), ItemQuery, Window),
     responses((status = 200, content_type = "application/geo+json", description = "Feature"), (status = 404, body = super::error::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn item(
@@ -309,6 +389,8 @@ pub async fn item(
     headers: HeaderMap,
     c: Caller,
     P((id, code)): P<(String, String)>,
+    Q(q): Q<ItemQuery>,
+    Q(window): Q<Window>,
 ) -> Result<Response, ApiError> {
     let level = tier_of(&id)?;
     let snap = st.snapshot()?;
@@ -317,7 +399,9 @@ pub async fn item(
     if model.unit(i).level != level {
         return Err(ApiError::no_unit(&code));
     }
-    let mut f: Value = serde_json::from_str(&features(&st, &snap, level, None)[i])
+    let attrs = attributes(&st, &snap, &c, level, &q.metric, &window)?;
+    let feature = with_attributes(&features(&st, &snap, level, None)[i], i, &attrs)?;
+    let mut f: Value = serde_json::from_str(&feature)
         .map_err(|e| ApiError::Internal(format!("unit feature: {e}")))?;
     let b = base(&headers);
     f["links"] = json!([

@@ -476,6 +476,50 @@ def test_gdal_lists_the_tiers_and_reads_a_scoped_tier_through_ogc_api_features(s
     assert status == 200 and json.loads(body)["numberMatched"] == 0
 
 
+def test_ogc_items_carry_the_maps_metric_for_a_window_and_gdal_reads_it(service):
+    """A tier as a QGIS layer with its numbers: `metric` adds catalogue
+    values to each unit's properties over the map's window, equal to what
+    the map shows the same caller, and the paging links keep them."""
+    import re
+
+    window = "from=2025-01-01&to=2025-07-01&kind=issue"
+    for role in ("analyst", "leader"):
+        status, body = get(service, role, f"/api/v1/map?level=2&metric=issue_count&{window}")
+        assert status == 200
+        expected = {v["code"]: v["value"] for v in json.loads(body)["values"]}
+        status, body = get(service, role, "/ogc/collections/tier2/items?limit=10000"
+                           f"&metric=issue_count,closure_rate&{window}")
+        assert status == 200, body
+        feats = json.loads(body)["features"]
+        got = {f["id"]: f["properties"]["issue_count"] for f in feats}
+        assert got == expected and any(got.values()), role
+        assert all("closure_rate" in f["properties"] for f in feats)
+    # The next page keeps the metric and the window.
+    status, body = get(service, "analyst", f"/ogc/collections/tier2/items?limit=3&metric=issue_count&{window}")
+    links = {link["rel"]: link["href"] for link in json.loads(body)["links"]}
+    status, body = get(service, "analyst", links["next"].removeprefix(service["base"]))
+    assert status == 200
+    nxt = json.loads(body)["features"]
+    assert len(nxt) == 3 and all(f["properties"]["issue_count"] == expected.get(f["id"], f["properties"]["issue_count"])
+                                 for f in nxt)
+    status, body = get(service, "analyst", f"/api/v1/map?level=2&metric=issue_count&{window}")
+    expected = {v["code"]: v["value"] for v in json.loads(body)["values"]}
+    assert [f["properties"]["issue_count"] for f in nxt] == [expected[f["id"]] for f in nxt]
+    # One unit by id, with the attribute; an unknown metric is a 400 that names it.
+    code = nxt[0]["id"]
+    status, body = get(service, "analyst", f"/ogc/collections/tier2/items/{code}?metric=issue_count&{window}")
+    assert status == 200 and json.loads(body)["properties"]["issue_count"] == expected[code]
+    status, body = get(service, "analyst", "/ogc/collections/tier2/items?metric=no_such_metric")
+    assert status == 400 and b"no_such_metric" in body
+    # GDAL reads the attribute as a field of the layer.
+    url = f"{service['base']}/ogc/collections/tier2/items?limit=10000&metric=issue_count&{window}"
+    text = ogrinfo(service, "analyst", "-ro", "-al", url)
+    read = dict(re.findall(r"^  code \(String\) = (\S+)$\n(?:^  .*$\n)*?^  issue_count \(\w+\) = (\S+)$",
+                           text, re.M))
+    assert len(read) == len(expected)
+    assert all(float(read[c]) == expected[c] for c in read if expected[c] is not None)
+
+
 def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
     """The web-mercator tile z/x/y holding a point (the slippy-map formula)."""
     import math
