@@ -97,9 +97,18 @@ export function authHeaders() {
 }
 export const unit = (code) => request('GET', `/units/${encodeURIComponent(code)}`);
 
-/** `w` is the window and filters: {from, to, kind, category}. */
-export const mapValues = (level, metric, w, parent) =>
-  request('GET', '/map', { params: { level, metric, parent, ...w } });
+/**
+ * `w` is the window and filters: {from, to, kind, category}. Fetched as
+ * parallel code and value arrays (no names: a third of the bytes at 50,000
+ * grids), given back as `values: [{code, value}]`.
+ */
+export const mapValues = async (level, metric, w, parent) => {
+  const r = await request('GET', '/map', { params: { level, metric, parent, shape: 'columns', ...w } });
+  const values = r.values;
+  r.values = r.codes.map((code, i) => ({ code, value: values[i] }));
+  delete r.codes;
+  return r;
+};
 export const kpis = (code, w) => request('GET', `/units/${encodeURIComponent(code)}/kpis`, { params: w });
 export const trend = (code, metric, grain, w) =>
   request('GET', '/trend', { params: { unit: code, metric, grain, ...w } });

@@ -48,6 +48,8 @@ export class UnitMap {
    */
   constructor(container, { onClick, onHover, tileUrl, headers, basemap = null }) {
     this.features = new Map();
+    // code → {cls, colour} as last put into the feature state.
+    this.painted = new Map();
     this.labelOverride = null;
     this.tileUrl = tileUrl;
     this.tiles = { units: null, context: null };
@@ -207,6 +209,8 @@ export class UnitMap {
     if (this.tiles[id] !== url) {
       this.map.getSource(id).setTiles([url]);
       this.tiles[id] = url;
+      // Another tier's units: every state is set again.
+      if (id === 'units') this.painted.clear();
     }
   }
 
@@ -258,11 +262,17 @@ export class UnitMap {
     const codes = fc ? fc.features.map((f) => f.properties.code) : this.features.keys();
     // Each unit's class and colour go into its feature state; the layer's
     // colour expression never changes, as changing it makes MapLibre lay
-    // out every tile again (1.5 s at 50,000 grids).
+    // out every tile again (1.5 s at 50,000 grids). A unit whose colour
+    // stays is left alone: MapLibre rewrites the paint arrays of the
+    // features whose state changed, so a recolour costs what it changes.
     for (const code of codes) {
       const c = classOf.get(code);
       const cls = c === undefined ? null : c;
-      map.setFeatureState(unitState(code), { cls, colour: cls === null ? null : colours[cls] ?? null });
+      const colour = cls === null ? null : colours[cls] ?? null;
+      const was = this.painted.get(code);
+      if (was && was.cls === cls && was.colour === colour) continue;
+      this.painted.set(code, { cls, colour });
+      map.setFeatureState(unitState(code), { cls, colour });
     }
   }
 

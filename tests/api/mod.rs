@@ -174,6 +174,16 @@ async fn map_values_are_cached_with_an_etag_and_carry_breaks() {
             .await
             .unwrap();
     assert_eq!(res.status(), StatusCode::NOT_MODIFIED);
+    // The map's own shape: the same values as parallel arrays, no names.
+    let cols = get(&e.app, &format!("{uri}&shape=columns"), &t).await.json();
+    let rows = v["values"].as_array().unwrap();
+    let codes: Vec<_> = rows.iter().map(|r| r["code"].clone()).collect();
+    let values: Vec<_> = rows.iter().map(|r| r["value"].clone()).collect();
+    assert_eq!(cols["codes"], json!(codes));
+    assert_eq!(cols["values"], json!(values));
+    assert_eq!(cols["breaks"], v["breaks"]);
+    let bad = get(&e.app, &format!("{uri}&shape=table"), &t).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.text());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -56,11 +56,13 @@ try {
   const metrics = ['incident_count', 'issue_count', 'visit_count', 'event_count'];
   const recolour = [];
   const recolourMap = [];
+  // Per run: values fetched / feature states set / map idle, ms after the change.
+  const parts = [];
   for (let i = 0; i < Number(o.runs); i++) {
     // Each metric once: a value request that misses the cache every time.
     // Timed twice: to the map idle with the new colours, and to the whole
     // page settled (the side panel's figures for the new window too).
-    const [map, all] = await b.page.evaluate(async ([metric, from]) => {
+    const [map, all, fetched, painted] = await b.page.evaluate(async ([metric, from]) => {
       const t0 = performance.now();
       const painted = () => performance.getEntriesByName('painted').some((e) => e.startTime > t0);
       const done = window.__wangge.set({ metric, from });
@@ -69,10 +71,12 @@ try {
       const map = performance.now() - t0;
       await done;
       await window.__wangge.settled();
-      return [map, performance.now() - t0];
+      const after = (name) => (performance.getEntriesByName(name).find((e) => e.startTime > t0)?.startTime ?? NaN) - t0;
+      return [map, performance.now() - t0, after('values-fetched'), after('painted')];
     }, [metrics[i % metrics.length], `2025-0${1 + i}-01`]);
     recolourMap.push(Math.round(map));
     recolour.push(Math.round(all));
+    parts.push(`${Math.round(fetched)}/${Math.round(painted)}/${Math.round(map)}`);
   }
   const towns = (await apiAs(svc.base, svc.users.admin, '/units?level=1')).body.features.map((f) => f.properties.code);
   const drill = [];
@@ -81,7 +85,7 @@ try {
     drill.push(await timed(`window.__wangge.set({ level: 2, parent: '${towns[i % towns.length]}' })`));
   }
   const med = (xs) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
-  console.log(`bench: recolour at tier 3 (${grids} grids, another metric and window) → map idle: median ${med(recolourMap)} ms (runs: ${recolourMap.join(', ')}); → page settled (side panel too): median ${med(recolour)} ms (runs: ${recolour.join(', ')})`);
+  console.log(`bench: recolour at tier 3 (${grids} grids, another metric and window) → map idle: median ${med(recolourMap)} ms (runs: ${recolourMap.join(', ')}); → page settled (side panel too): median ${med(recolour)} ms (runs: ${recolour.join(', ')}); values fetched / states set / idle: ${parts.join(', ')} ms`);
   console.log(`bench: drill county → one township's villages: median ${med(drill)} ms (runs: ${drill.join(', ')})`);
   times.sort((x, y) => x - y);
   const kb = (x) => (x / 1024).toFixed(0);
