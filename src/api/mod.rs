@@ -3,7 +3,9 @@
 //!
 //! In: an [`AppState`] (store, grid model, analytics snapshot). Out: one
 //! [`app`] router that `wangge serve` binds and the tests drive without a
-//! port. Handlers extract, check scope ([`scope::Scope`]), make one call
+//! port. One route table (`routes`) registers each endpoint from its
+//! handler's annotation and gives the OpenAPI document with the router.
+//! Handlers extract, check scope ([`scope::Scope`]), make one call
 //! into the analytics or the store on a blocking thread, and return a DTO;
 //! every error is an [`ApiError`] with a JSON `{code, message}` body
 //! (under `/open311/v2` in GeoReport v2's own shape, JSON or XML).
@@ -33,15 +35,18 @@ mod tiles;
 mod units;
 pub mod web;
 
+use std::sync::Arc;
+
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
-use axum::{middleware, Router};
+use axum::{middleware, Extension, Router};
 use tower_http::compression::CompressionLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
+use utoipa_axum::routes;
 
 pub use crate::live::snapshot_key;
 pub use config::Config;
 pub use error::ApiError;
-pub use openapi::ApiDoc;
 pub use state::{zone_of, AppState, Grids};
 pub use tiles::warm as warm_tiles;
 
@@ -91,95 +96,110 @@ async fn security_headers(
     res
 }
 
-/// The whole service.
-pub fn app(state: AppState) -> Router {
-    // Endpoints that compute over many rows: limited per user.
-    let costly = Router::new()
-        .route("/map", get(map::map))
-        .route("/trend", get(analysis::trend))
-        .route("/compare", get(analysis::compare))
-        .route("/hotspots", get(analysis::hotspots))
-        .route("/density", get(analysis::density))
-        .route("/hotspots/emerging", get(emerging::emerging))
-        .route("/repeats", get(repeats::repeats))
-        .route("/export", get(map::export))
-        .route("/export/events", get(export::events))
-        .route("/export/units", get(export::units))
-        .route("/export/metrics", get(export::metrics))
-        .route("/export/updates", get(issues::export_updates))
-        .route_layer(middleware::from_fn_with_state(state.clone(), limit::costly));
-    let api = Router::new()
-        .route("/login", post(auth::login))
-        .route("/logout", post(auth::logout))
-        .route("/me", get(auth::me))
-        .route("/catalogue", get(map::get_catalogue))
-        .route("/categories", get(map::categories))
-        .route("/basemap", get(map::basemap))
-        .route("/units", get(units::list))
-        .route("/units/{code}", get(units::one))
-        .route("/units/{code}/kpis", get(map::kpis))
-        .route("/issues", get(issues::list))
-        .route("/issues/{id}", get(issues::case))
-        .route("/events", post(ingest::ingest))
-        .route("/updates", post(ingest::updates))
-        .route("/openapi.json", get(openapi::document))
-        .merge(costly)
+/// Where the parts of the service are nested.
+const API: &str = "/api/v1";
+const OPEN311: &str = "/open311/v2";
+const OGC: &str = "/ogc";
+const TILES: &str = "/tiles";
+
+/// One handler's routes, as `routes!` makes them from its annotation.
+type Routes = UtoipaMethodRouter<AppState>;
+
+/// The router's own answers to a path it does not serve and to a method a
+/// path does not take. `OpenApiRouter` has no `method_not_allowed_fallback`,
+/// so both are set on its axum router and the document is taken along.
+fn fallbacks(routes: OpenApiRouter<AppState>) -> OpenApiRouter<AppState> {
+    let (router, doc) = routes.split_for_parts();
+    let router = router
         .fallback(no_route)
         .method_not_allowed_fallback(no_method);
+    OpenApiRouter::with_openapi(doc).merge(router.into())
+}
+
+/// The route table: every endpoint of the service, each registered once
+/// from its handler's `#[utoipa::path]` (method and path), which gives the
+/// router and the OpenAPI document at the same time.
+fn routes(state: &AppState) -> OpenApiRouter<AppState> {
+    let in_api = |r: Routes| openapi::under(API, r);
+    let in_open311 = |r: Routes| openapi::with_xml_twins(openapi::under(OPEN311, r));
+    let in_ogc = |r: Routes| openapi::under(OGC, r);
+    let in_tiles = |r: Routes| openapi::under(TILES, r);
+    // Endpoints that compute over many rows: limited per user.
+    let costly = OpenApiRouter::new()
+        .routes(in_api(routes!(map::map)))
+        .routes(in_api(routes!(analysis::trend)))
+        .routes(in_api(routes!(analysis::compare)))
+        .routes(in_api(routes!(analysis::hotspots)))
+        .routes(in_api(routes!(analysis::density)))
+        .routes(in_api(routes!(emerging::emerging)))
+        .routes(in_api(routes!(repeats::repeats)))
+        .routes(in_api(routes!(map::export)))
+        .routes(in_api(routes!(export::events)))
+        .routes(in_api(routes!(export::units)))
+        .routes(in_api(routes!(export::metrics)))
+        .routes(in_api(routes!(issues::export_updates)))
+        .route_layer(middleware::from_fn_with_state(state.clone(), limit::costly));
+    let v1 = OpenApiRouter::new()
+        .routes(in_api(routes!(auth::login)))
+        .routes(in_api(routes!(auth::logout)))
+        .routes(in_api(routes!(auth::me)))
+        .routes(in_api(routes!(map::get_catalogue)))
+        .routes(in_api(routes!(map::categories)))
+        .routes(in_api(routes!(map::basemap)))
+        .routes(in_api(routes!(units::list)))
+        .routes(in_api(routes!(units::one)))
+        .routes(in_api(routes!(map::kpis)))
+        .routes(in_api(routes!(issues::list)))
+        .routes(in_api(routes!(issues::case)))
+        .routes(in_api(routes!(ingest::ingest)))
+        .routes(in_api(routes!(ingest::updates)))
+        .routes(in_api(routes!(openapi::document)))
+        .merge(costly);
     // Each resource in both formats (the extension chooses); errors in
     // the spec's shape, whatever answered them.
-    let open311 = Router::new()
-        .route("/discovery.json", get(open311::discovery))
-        .route("/discovery.xml", get(open311::discovery))
-        .route("/services.json", get(open311::services))
-        .route("/services.xml", get(open311::services))
-        .route("/services/{code}", get(open311::definition))
-        .route(
-            "/requests.json",
-            get(open311::requests::list).post(open311::requests::create),
-        )
-        .route(
-            "/requests.xml",
-            get(open311::requests::list).post(open311::requests::create),
-        )
-        .route("/requests/{id}", get(open311::requests::one))
-        .route(
-            "/servicerequestupdates.json",
-            get(open311::updates::list).post(open311::updates::post),
-        )
-        .route(
-            "/servicerequestupdates.xml",
-            get(open311::updates::list).post(open311::updates::post),
-        )
-        .fallback(no_route)
-        .method_not_allowed_fallback(no_method)
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            open311::answer,
-        ));
-    let ogc = Router::new()
-        .route("/conformance", get(ogc::conformance))
-        .route("/collections", get(ogc::collections))
-        .route("/collections/{id}", get(ogc::one_collection))
-        .route("/collections/{id}/items", get(ogc::items))
-        .route("/collections/{id}/items/{fid}", get(ogc::item))
-        .fallback(no_route)
-        .method_not_allowed_fallback(no_method);
-    let tiles = Router::new()
-        .route("/{tier}/{z}/{x}/{y}", get(tiles::tile))
-        .fallback(no_route)
-        .method_not_allowed_fallback(no_method);
-    let router = Router::new()
-        .nest("/api/v1", api)
-        .nest("/open311/v2", open311)
-        .route("/ogc", get(ogc::landing))
-        .nest("/ogc", ogc)
-        .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz))
-        .route("/metrics", get(ops::metrics))
-        .nest("/tiles", tiles);
-    // The front end: embedded, or from disk where the config says so.
+    let georeport = OpenApiRouter::new()
+        .routes(in_open311(routes!(open311::discovery)))
+        .routes(in_open311(routes!(open311::services)))
+        .routes(in_open311(routes!(open311::definition)))
+        .routes(in_open311(routes!(
+            open311::requests::list,
+            open311::requests::create
+        )))
+        .routes(in_open311(routes!(open311::requests::one)))
+        .routes(in_open311(routes!(
+            open311::updates::list,
+            open311::updates::post
+        )));
+    let georeport = fallbacks(georeport).layer(middleware::from_fn_with_state(
+        state.clone(),
+        open311::answer,
+    ));
+    let features = OpenApiRouter::new()
+        .routes(in_ogc(routes!(ogc::conformance)))
+        .routes(in_ogc(routes!(ogc::collections)))
+        .routes(in_ogc(routes!(ogc::one_collection)))
+        .routes(in_ogc(routes!(ogc::items)))
+        .routes(in_ogc(routes!(ogc::item)));
+    let vector_tiles = OpenApiRouter::new().routes(in_tiles(routes!(tiles::tile)));
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .nest(API, fallbacks(v1))
+        .nest(OPEN311, georeport)
+        .routes(routes!(ogc::landing))
+        .nest(OGC, fallbacks(features))
+        .routes(routes!(ops::healthz))
+        .routes(routes!(ops::readyz))
+        .routes(routes!(ops::metrics))
+        .nest(TILES, fallbacks(vector_tiles))
+}
+
+/// The whole service.
+pub fn app(state: AppState) -> Router {
+    let (router, doc) = routes(&state).split_for_parts();
+    // The front end: embedded, or from disk where the config says so. Its
+    // files are not part of the API, so they stay out of the route table
+    // and the document.
     web::mount(router, &state.config.server)
+        .layer(Extension(Arc::new(doc)))
         .layer(middleware::from_fn_with_state(state.clone(), ops::observe))
         .layer(middleware::from_fn_with_state(
             state.clone(),

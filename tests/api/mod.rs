@@ -19,7 +19,9 @@ mod tiles;
 use axum::http::StatusCode;
 use serde_json::json;
 
-use self::support::{audit_until, env, env_with, get, login, openapi_document, post_json, send};
+use self::support::{
+    audit_until, env, env_with, get, login, openapi_document, post_json, send, Res,
+};
 
 const MONTH: &str = "from=2025-06-01&to=2025-07-01";
 
@@ -469,121 +471,114 @@ async fn ingest_is_idempotent_and_reports_every_row() {
     assert_eq!(e.state.snapshot().unwrap().frame.height(), before + 7);
 }
 
-/// HTTP methods as the OpenAPI document and axum's routing functions name them.
+/// HTTP methods as the OpenAPI document names them.
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
 
-/// (method, path) of every route `wangge::api::app` registers, read from
-/// its source (`src/api/mod.rs`), so that a route added there is checked
-/// against the document without a list kept here.
-fn registered_routes() -> Vec<(String, String)> {
-    let src = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/api/mod.rs"))
-        .expect("src/api/mod.rs");
-    let app = &src[src.find("pub fn app(").expect("fn app")..];
-    let code: String = app.chars().filter(|c| !c.is_whitespace()).collect();
-    let quoted = |at: usize| code[at..].split('"').next().unwrap_or_default();
-    // Where each router variable is made: `let [mut] NAME = Router::new()`.
-    let routers: Vec<(usize, &str)> = code
-        .match_indices("=Router::new()")
-        .map(|(j, _)| {
-            let k = code[..j].rfind("let").expect("let") + 3;
-            (j, code[k..j].trim_start_matches("mut"))
-        })
-        .collect();
-    // The prefix a router is nested under: `.nest("PREFIX", NAME)`, or that
-    // of the router it is merged into (`.merge(NAME)`).
-    fn prefix(code: &str, routers: &[(usize, &str)], var: &str) -> String {
-        let quoted = |at: usize| code[at..].split('"').next().unwrap_or_default();
-        if let Some(at) = code
-            .match_indices(".nest(\"")
-            .map(|(j, m)| j + m.len())
-            .find(|&at| code[at..].starts_with(&format!("{}\",{var})", quoted(at))))
-        {
-            return quoted(at).to_owned();
-        }
-        let Some(j) = code.find(&format!(".merge({var})")) else {
-            return String::new();
-        };
-        let into = routers
-            .iter()
-            .rev()
-            .find(|(r, _)| *r < j)
-            .expect("a router")
-            .1;
-        prefix(code, routers, into)
-    }
-    let prefix = |var: &str| prefix(&code, &routers, var);
-    let mut out = Vec::new();
-    for (j, m) in code.match_indices(".route(\"") {
-        let at = j + m.len();
-        let path = quoted(at);
-        let var = routers
-            .iter()
-            .rev()
-            .find(|(r, _)| *r < j)
-            .expect("a router")
-            .1;
-        // The arguments, up to the parenthesis that closes `.route(`.
-        let mut depth = 1;
-        let end = code[at..]
-            .char_indices()
-            .find(|&(_, ch)| {
-                match ch {
-                    '(' => depth += 1,
-                    ')' => depth -= 1,
-                    _ => {}
-                }
-                depth == 0
-            })
-            .expect("closing parenthesis")
-            .0;
-        let args = &code[at..at + end];
-        for method in METHODS {
-            for (k, _) in args.match_indices(&format!("{method}(")) {
-                if k > 0 && matches!(args.as_bytes()[k - 1], b',' | b'.') {
-                    out.push((method.to_owned(), format!("{}{path}", prefix(var))));
-                }
-            }
-        }
-    }
-    out
+/// Whether the router answered `r` for want of a route: its fallbacks
+/// (`no_route`'s 404 "no such endpoint", in JSON or in GeoReport v2's
+/// shape; `no_method`'s 405), or the front end, which answers what no API
+/// route takes with its page, a 405, or a 404 that names no resource (its
+/// "no such file", or an empty one from a directory on disk).
+fn unrouted(r: &Res) -> bool {
+    let text = r.text();
+    let html = r
+        .headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+    (r.status == StatusCode::NOT_FOUND
+        && (text.is_empty() || text.contains("no such endpoint") || text.contains("no such file")))
+        || r.status == StatusCode::METHOD_NOT_ALLOWED
+        || html
 }
 
+/// A documented path with each `{parameter}` given a plausible value.
+fn filled(path: &str) -> String {
+    path.split('/')
+        .map(|seg| match seg {
+            "{tier}" => "3",
+            "{z}" | "{x}" => "0",
+            "{y}" => "0.mvt",
+            s if s.starts_with('{') => "1",
+            s => s,
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// The document and the router come from one route table; this checks
+/// the result as a client meets it: every operation the served document
+/// lists is answered by a handler, not by the router's fallbacks. Asked
+/// without a token and without a body, each handler answers (401, 400,
+/// 403, or its data) before doing any work on the store. The front end
+/// (`/`, `/glyphs/`, the vendor files) is outside the table and the
+/// document: its files are not API.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn openapi_is_3_1_and_lists_every_route() {
+async fn openapi_is_3_1_and_every_documented_operation_is_routed() {
     let e = env();
     let v = openapi_document(&e.app).await;
     assert!(v["openapi"].as_str().unwrap().starts_with("3.1"));
-    let routes = registered_routes();
+    let paths = v["paths"].as_object().expect("paths");
+    let documented: Vec<(String, String)> = paths
+        .iter()
+        .flat_map(|(path, item)| {
+            item.as_object()
+                .unwrap()
+                .keys()
+                .filter(|m| METHODS.contains(&m.as_str()))
+                .map(move |m| (m.clone(), path.clone()))
+        })
+        .collect();
     for known in [
         ("post", "/api/v1/login"),
         ("get", "/api/v1/units/{code}/kpis"),
         ("get", "/api/v1/export/events"),
+        ("get", "/api/v1/openapi.json"),
         ("post", "/open311/v2/requests.json"),
+        ("post", "/open311/v2/requests.xml"),
+        ("get", "/ogc"),
+        ("get", "/ogc/collections/{id}/items/{fid}"),
+        ("get", "/tiles/{tier}/{z}/{x}/{y}"),
         ("get", "/healthz"),
     ] {
         assert!(
-            routes.contains(&(known.0.into(), known.1.into())),
-            "the router's source was not read as expected: {routes:?}"
+            documented.contains(&(known.0.into(), known.1.into())),
+            "{} {} is missing from the document: {documented:?}",
+            known.0.to_uppercase(),
+            known.1
         );
     }
-    for (method, path) in &routes {
+    for front_end in ["/", "/glyphs/{file}"] {
+        assert!(!paths.contains_key(front_end), "{front_end} is documented");
+    }
+    // What `unrouted` tells apart: the fallbacks of each part of the
+    // service and the front end's page, from a handler's own 404.
+    let t = login(&e.app, "admin").await;
+    for (method, uri, token) in [
+        ("GET", "/api/v1/no-such-thing", None),
+        ("DELETE", "/api/v1/login", None),
+        ("GET", "/open311/v2/no-such-thing.json", None),
+        ("PUT", "/open311/v2/requests.xml", None),
+        ("GET", "/ogc/no-such-thing", None),
+        ("GET", "/tiles/3/0/0", None),
+        ("POST", "/healthz", None),
+        ("GET", "/no-such-page", Some(t.as_str())),
+    ] {
+        let r = send(&e.app, method, uri, token, None, Vec::new()).await;
+        assert!(unrouted(&r), "{method} {uri}: {} {}", r.status, r.text());
+    }
+    let own = get(&e.app, "/api/v1/units/NO-SUCH-UNIT", &t).await;
+    assert_eq!(own.status, StatusCode::NOT_FOUND, "{}", own.text());
+    assert!(!unrouted(&own), "a handler's 404 taken for the router's");
+    for (method, path) in &documented {
+        let method = method.to_uppercase();
+        let uri = filled(path);
+        let r = send(&e.app, &method, &uri, None, None, Vec::new()).await;
         assert!(
-            v["paths"][path.as_str()][method.as_str()].is_object(),
-            "{} {path} is routed but missing from the OpenAPI document",
-            method.to_uppercase()
+            !unrouted(&r),
+            "{method} {path} is documented but not routed ({uri}: {} {})",
+            r.status,
+            r.text()
         );
-    }
-    let paths = v["paths"].as_object().expect("paths");
-    for (path, item) in paths {
-        for method in item.as_object().unwrap().keys() {
-            if METHODS.contains(&method.as_str()) {
-                assert!(
-                    routes.contains(&(method.clone(), path.clone())),
-                    "{} {path} is documented but not routed",
-                    method.to_uppercase()
-                );
-            }
-        }
     }
 }
 
