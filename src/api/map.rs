@@ -258,7 +258,10 @@ fn map_body(st: &AppState, c: &Caller, q: &MapQuery) -> Result<Vec<u8>, ApiError
         "no_data": no_data,
     });
     if columns {
-        let codes: Vec<&str> = rows.iter().map(|(i, _)| model.unit(*i).code.as_str()).collect();
+        let codes: Vec<&str> = rows
+            .iter()
+            .map(|(i, _)| model.unit(*i).code.as_str())
+            .collect();
         let values: Vec<Option<f64>> = rows.iter().map(|(_, v)| *v).collect();
         body["codes"] = json!(codes);
         body["values"] = json!(values);
@@ -470,10 +473,6 @@ pub struct ExportQuery {
     pub level: u8,
     /// Only units under this one.
     pub parent: Option<String>,
-    /// `columns`: `codes` and `values` as two parallel arrays, without
-    /// names (a third of the bytes at 50,000 grids; the map takes names
-    /// from the unit list). Default: `values` as `{code, name, value}`.
-    pub shape: Option<String>,
     #[serde(flatten)]
     #[param(ignore)]
     pub window: Window,

@@ -177,7 +177,9 @@ async fn map_values_are_cached_with_an_etag_and_carry_breaks() {
             .unwrap();
     assert_eq!(res.status(), StatusCode::NOT_MODIFIED);
     // The map's own shape: the same values as parallel arrays, no names.
-    let cols = get(&e.app, &format!("{uri}&shape=columns"), &t).await.json();
+    let cols = get(&e.app, &format!("{uri}&shape=columns"), &t)
+        .await
+        .json();
     let rows = v["values"].as_array().unwrap();
     let codes: Vec<_> = rows.iter().map(|r| r["code"].clone()).collect();
     let values: Vec<_> = rows.iter().map(|r| r["value"].clone()).collect();
