@@ -42,7 +42,7 @@ pub fn check(model: &GridModel, report: &mut Report) {
         );
     }
     for u in model.units() {
-        let width = mean_width_m(&u.geometry);
+        let width = mean_width_m(&u.geometry, u.area_km2 * 1e6);
         if width < SLIVER_WIDTH_M {
             report.push(
                 Severity::Warning,
@@ -64,7 +64,9 @@ struct Finding {
     area_m2: f64,
 }
 
-fn mean_width_m(g: &MultiPolygon<f64>) -> f64 {
+/// 2 · area / perimeter, with the area already known (a geodesic area
+/// costs as much as the rest of the check together).
+fn mean_width_m(g: &MultiPolygon<f64>, area_m2: f64) -> f64 {
     let lat = g.bounding_rect().map_or(0.0, |r| r.center().y);
     let kx = M_PER_DEG * lat.to_radians().cos();
     let perimeter: f64 = g
@@ -76,13 +78,13 @@ fn mean_width_m(g: &MultiPolygon<f64>) -> f64 {
     if perimeter == 0.0 {
         return 0.0;
     }
-    2.0 * area_m2(g) / perimeter
+    2.0 * area_m2 / perimeter
 }
 
 fn pieces(mp: &MultiPolygon<f64>) -> impl Iterator<Item = (f64, f64, &Polygon<f64>)> {
     mp.iter().filter_map(|p| {
         let a = polygon_area_m2(p);
-        (a > NOISE_M2).then(|| (a, mean_width_m(&MultiPolygon(vec![p.clone()])), p))
+        (a > NOISE_M2).then(|| (a, mean_width_m(&MultiPolygon(vec![p.clone()]), a), p))
     })
 }
 
@@ -153,7 +155,12 @@ fn check_parent(model: &GridModel, p: usize) -> Vec<Finding> {
             }
         }
     }
-    let summed: f64 = kids.iter().copied().map(area_m2).sum();
+    // The children's areas as loaded (each geodesic area is taken once).
+    let summed: f64 = parent
+        .children
+        .iter()
+        .map(|&c| model.unit(c).area_km2 * 1e6)
+        .sum();
     if summed - area_m2(&union) > NOISE_M2 {
         out.extend(sibling_overlaps(model, p));
     }
@@ -181,7 +188,7 @@ fn sibling_overlaps(model: &GridModel, p: usize) -> Vec<Finding> {
             if area <= NOISE_M2 {
                 continue;
             }
-            let width = mean_width_m(&inter);
+            let width = mean_width_m(&inter, area);
             let check = if width < SLIVER_WIDTH_M {
                 "sliver"
             } else {
