@@ -520,6 +520,29 @@ def test_ogc_items_carry_the_maps_metric_for_a_window_and_gdal_reads_it(service)
     assert all(float(read[c]) == expected[c] for c in read if expected[c] is not None)
 
 
+def test_geopandas_reads_a_leaders_tier_through_gdals_oapif_driver(service):
+    """What an analyst types in a notebook: `geopandas.read_file("OAPIF:...")`
+    (pyogrio's own GDAL, not Debian's), with the token as GDAL's bearer auth."""
+    import os
+
+    import geopandas as gpd
+
+    # GDAL's bearer authentication (GDAL >= 3.9), from the environment.
+    auth = {"GDAL_HTTP_AUTH": "BEARER", "GDAL_HTTP_BEARER": service["tokens"]["leader"]}
+    os.environ.update(auth)
+    try:
+        gdf = gpd.read_file(f"OAPIF:{service['base']}/ogc", layer="tier2")
+    finally:
+        for k in auth:
+            del os.environ[k]
+    status, body = get(service, "leader", "/api/v1/units?level=2")
+    codes = {f["properties"]["code"] for f in json.loads(body)["features"]}
+    assert len(gdf) == len(codes) > 1
+    assert set(gdf["code"]) == codes
+    assert gdf.crs is not None and gdf.crs.to_epsg() in (4326, None)
+    assert gdf.geometry.notna().all() and (gdf.geometry.area > 0).all()
+
+
 def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
     """The web-mercator tile z/x/y holding a point (the slippy-map formula)."""
     import math
