@@ -164,6 +164,27 @@ pub fn content_type(format: Format) -> HeaderValue {
     })
 }
 
+/// The fields of a POST: form-encoded, as the spec sends them, or a JSON
+/// object.
+pub async fn post_body<T: serde::de::DeserializeOwned>(
+    req: axum::extract::Request,
+) -> Result<T, ApiError> {
+    use axum::extract::{Form, FromRequest};
+    let json = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if json {
+        Ok(crate::api::extract::J::<T>::from_request(req, &()).await?.0)
+    } else {
+        Form::<T>::from_request(req, &())
+            .await
+            .map(|f| f.0)
+            .map_err(|e| ApiError::BadRequest(e.body_text()))
+    }
+}
+
 /// A handler's answer: a document in the format the path asked for.
 pub struct Reply<D>(pub Format, pub D);
 

@@ -15,14 +15,13 @@
 //! - `address`, `address_id`, `zipcode` and `media_url` are empty: no
 //!   addresses or media are kept; `lat`/`long` give the place.
 
-use axum::extract::{Form, FromRequest, Request, State};
-use axum::http::header;
+use axum::extract::{Request, State};
 use serde::{Deserialize, Serialize};
 
-use super::format::{Format, List, Listed, Plural, Reply};
+use super::format::{post_body, Format, List, Listed, Plural, Reply};
 use crate::api::auth::{rfc3339, Caller};
 use crate::api::error::ApiError;
-use crate::api::extract::{J, P, Q};
+use crate::api::extract::{P, Q};
 use crate::api::ingest::store_rows;
 use crate::api::issues::{issue_page, IssueFilter, SystemQuery};
 use crate::api::scope::Scope;
@@ -332,19 +331,7 @@ pub async fn create(
     format: Format,
     req: Request,
 ) -> Result<Reply<List<Created>>, ApiError> {
-    let json = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    let new: NewRequest = if json {
-        J::<NewRequest>::from_request(req, &()).await?.0
-    } else {
-        Form::<NewRequest>::from_request(req, &())
-            .await
-            .map_err(|e| ApiError::BadRequest(e.body_text()))?
-            .0
-    };
+    let new: NewRequest = post_body(req).await?;
     let (Some(lat), Some(lon)) = (new.lat, new.long) else {
         return Err(ApiError::BadRequest(
             "lat and long are required (address_string and address_id are not geocoded here)"

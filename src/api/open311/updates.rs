@@ -3,15 +3,14 @@
 //! system (POST). The free-text note of a step is never shown: an
 //! update's `description` is the state's Chinese name.
 
-use axum::extract::{Form, FromRequest, Request, State};
-use axum::http::header;
+use axum::extract::{Request, State};
 use serde::{Deserialize, Serialize};
 
-use super::format::{Format, List, Listed, Reply};
+use super::format::{post_body, Format, List, Listed, Reply};
 use super::requests::instant;
 use crate::api::auth::{rfc3339, Caller};
 use crate::api::error::ApiError;
-use crate::api::extract::{J, Q};
+use crate::api::extract::Q;
 use crate::api::ingest::{parse_updates, store_updates};
 use crate::api::scope::Scope;
 use crate::api::state::AppState;
@@ -140,24 +139,8 @@ pub async fn post(
     format: Format,
     req: Request,
 ) -> Result<Reply<List<UpdateAccepted>>, ApiError> {
-    let json = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    let mut fields: serde_json::Map<String, serde_json::Value> = if json {
-        J::<serde_json::Map<String, serde_json::Value>>::from_request(req, &())
-            .await?
-            .0
-    } else {
-        Form::<std::collections::BTreeMap<String, String>>::from_request(req, &())
-            .await
-            .map_err(|e| ApiError::BadRequest(e.body_text()))?
-            .0
-            .into_iter()
-            .map(|(k, v)| (k, serde_json::Value::String(v)))
-            .collect()
-    };
+    // Form fields are all strings; a JSON body may carry numbers.
+    let mut fields: serde_json::Map<String, serde_json::Value> = post_body(req).await?;
     for envelope in ["api_key", "jurisdiction_id"] {
         fields.remove(envelope);
     }
