@@ -216,12 +216,17 @@ fn with_attributes(feature: &str, i: usize, attrs: &Attributes) -> Result<String
     if attrs.is_empty() {
         return Ok(feature.to_owned());
     }
+    Ok(attributed(feature, i, attrs)?.to_string())
+}
+
+/// `feature` (GeoJSON text) as a value, with the metric attributes of unit `i`.
+fn attributed(feature: &str, i: usize, attrs: &Attributes) -> Result<Value, ApiError> {
     let mut f: Value = serde_json::from_str(feature)
         .map_err(|e| ApiError::Internal(format!("unit feature: {e}")))?;
     for (def, values) in attrs {
         f["properties"][def.name] = json!(values.get(&i).copied().flatten());
     }
-    Ok(f.to_string())
+    Ok(f)
 }
 
 /// The query parameters of the metric attributes, to carry into links.
@@ -399,10 +404,14 @@ pub async fn item(
     if model.unit(i).level != level {
         return Err(ApiError::no_unit(&code));
     }
-    let attrs = attributes(&st, &snap, &c, level, &q.metric, &window)?;
-    let feature = with_attributes(&features(&st, &snap, level, None)[i], i, &attrs)?;
-    let mut f: Value = serde_json::from_str(&feature)
-        .map_err(|e| ApiError::Internal(format!("unit feature: {e}")))?;
+    // The metric values are computed over the whole tier: off the async threads.
+    let st2 = st.clone();
+    let mut f = st
+        .blocking(move || {
+            let attrs = attributes(&st2, &snap, &c, level, &q.metric, &window)?;
+            attributed(&features(&st2, &snap, level, None)[i], i, &attrs)
+        })
+        .await?;
     let b = base(&headers);
     f["links"] = json!([
         link(
