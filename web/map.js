@@ -117,6 +117,7 @@ export class UnitMap {
     const n = fc.features.length;
     const minzoom = n <= 300 ? 0 : this.map.getZoom() + Math.log2(Math.sqrt(n / 150));
     this.map.setLayerZoomRange('labels', minzoom, 24);
+    this.map.setLayerZoomRange('border', outlineZoom(fc.features), 24);
   }
 
   /** Shows `html` in a popup at `lngLat` (the one preview; replaces the last); returns its element. */
@@ -410,6 +411,27 @@ function style(tiles, basemap) {
       },
     ],
   };
+}
+
+/** Screen width, in pixels, from which a unit's outline is drawn. */
+const OUTLINE_MIN_PX = 6;
+
+/**
+ * The zoom from which the median unit of `features` (with bboxes) is
+ * OUTLINE_MIN_PX wide: below it the outlines of thousands of units a pixel
+ * or two across would cover their colours with white, and drawing them is
+ * most of a frame's cost (at 50,000 grids over a county, each is about a
+ * pixel at the county's zoom). A whole number, so that tiles of lower zooms
+ * hold no outlines at all; 0 when the units carry no bbox.
+ */
+export function outlineZoom(features) {
+  const widths = features.filter((f) => f.bbox).map((f) => f.bbox[2] - f.bbox[0]).sort((a, b) => a - b);
+  if (!widths.length) return 0;
+  const median = widths[Math.floor(widths.length / 2)];
+  if (!(median > 0)) return 0;
+  // A 512-px world at zoom 0: a width of w degrees is w / 360 · 512 · 2^z px.
+  const z = Math.log2((OUTLINE_MIN_PX * 360) / (512 * median));
+  return Math.max(0, Math.min(22, Math.floor(z)));
 }
 
 function bbox(features) {

@@ -155,6 +155,34 @@ test('changing the window changes the colours and the panel numbers', async () =
   });
 });
 
+test('unit outlines are drawn only from the zoom where a unit is a few pixels wide', async () => {
+  await withBrowser({}, async ({ page }) => {
+    await loginAs(page, svc.base, svc.users.admin.username, svc.users.admin.password);
+    await page.selectOption('#tier', '3');
+    await page.waitForFunction(() => window.__wangge.state.level === 3);
+    await settled(page);
+    // The rule itself: the whole zoom at which the median unit is 6 px wide.
+    const zooms = await page.evaluate(async () => {
+      const { outlineZoom } = await import('/map.js');
+      const units = (w, n) => Array.from({ length: n }, (_, i) => ({ bbox: [115 + i * w, 38, 115 + (i + 1) * w, 38 + w] }));
+      return [outlineZoom(units(0.002, 50)), outlineZoom(units(0.02, 50)), outlineZoom([...units(0.002, 3), ...units(0.5, 2)]), outlineZoom([{}])];
+    });
+    assert.deepEqual(zooms, [11, 7, 11, 0]);
+    // The demo's grids are wide enough at the county's zoom: outlined.
+    const at = () => page.evaluate(() => {
+      const m = window.__wangge.map.map;
+      return { zoom: m.getZoom(), min: m.getLayer('border').minzoom, fill: m.queryRenderedFeatures({ layers: ['fill'] }).length, border: m.queryRenderedFeatures({ layers: ['border'] }).length };
+    });
+    const county = await at();
+    assert.ok(county.min <= county.zoom && county.border > 0 && county.fill > 0, JSON.stringify(county));
+    // Zoomed out below that zoom, the grids stay coloured but unoutlined.
+    await page.evaluate((z) => window.__wangge.map.map.jumpTo({ zoom: z }), county.min - 1.5);
+    await settled(page);
+    const out = await at();
+    assert.ok(out.fill > 0 && out.border === 0, JSON.stringify(out));
+  });
+});
+
 test('labels are drawn with real Chinese glyphs served by the service', async () => {
   await withBrowser({}, async ({ page }) => {
     const fonts = [];
