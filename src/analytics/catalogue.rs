@@ -223,6 +223,10 @@ fn discovery(i: &Ingredients, _: &UnitContext) -> Option<Ratio> {
 /// - `visits_per_grid` = visits / number of tier-3 grids in the unit.
 /// - `issues_per_100_visits` = issues × 100 / visits.
 /// - `issues_found_per_100_visits` = issues found by patrols or visits × 100 / visits.
+/// - `repeat_points_3`, `repeat_points_5` (重复投诉点位) = clusters of the
+///   window's issues (same category, linked within 100 m and 30 days) whose
+///   peak (most issues inside one 30-day span) is at least 3 or 5, each
+///   counted in the unit most of its issues are in. Not additive over days.
 /// - `discovery_rate` (发现率) = issues with source `patrol` or `visit` / issues
 ///   with a known source.
 pub fn catalogue() -> &'static [MetricDef] {
@@ -366,6 +370,24 @@ static CATALOGUE: &[MetricDef] = &[
         VISIT,
         true,
         |i, _| Some(i.households_visited as f64), "distinct household hashes among visits"),
+    m!(
+        "repeat_points_3",
+        "重复投诉点位(3次以上)",
+        "Repeat complaint points (3 or more)",
+        Count,
+        HigherIsWorse,
+        ISSUE,
+        true,
+        |i, _| Some(i.repeat_points[0] as f64), "places where issues of one category came back: clusters of the window's issues (same category, each within 100 m and 30 days of another) with 3 or more inside one 30-day span, counted in the unit most of their issues are in"),
+    m!(
+        "repeat_points_5",
+        "重复投诉点位(5次以上)",
+        "Repeat complaint points (5 or more)",
+        Count,
+        HigherIsWorse,
+        ISSUE,
+        true,
+        |i, _| Some(i.repeat_points[1] as f64), "as repeat_points_3, with 5 or more inside one 30-day span"),
     m!(poisson "event_density", "事件密度", "Events per km²", PerKm2, Neutral, ALL, |i, cx| per(i.issues + i.incidents + i.visits, cx.area_km2), "events / area km²"),
     m!(poisson "issue_density", "问题密度", "Issues per km²", PerKm2, Neutral, ISSUE, |i, cx| per(i.issues, cx.area_km2), "issues / area km²"),
     m!(poisson "incident_density", "案件密度", "Incidents per km²", PerKm2, HigherIsWorse, INCIDENT, |i, cx| per(i.incidents, cx.area_km2), "incidents / area km²"),

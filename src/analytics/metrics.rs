@@ -18,6 +18,7 @@ use super::catalogue::{catalogue, MetricDef};
 use super::filter::Query;
 
 use super::filter::DAY;
+use super::repeats;
 use super::preagg::{
     col_names as p, CodeFilter, PreAgg, UnitKey, DISCOVERED_SOURCES, INCIDENT, ISSUE, T, VISIT,
 };
@@ -92,6 +93,10 @@ pub struct Ingredients {
     pub pending_handling: u64,
     /// Of `pending_handling`, past the deadline at the window end (超期待处置).
     pub overdue_pending: u64,
+    /// Repeat-complaint points (重复投诉点位) of the window's issues whose
+    /// home is in the unit, at level 3 and level 5 ("3次以上", "5次以上";
+    /// [`super::repeats`], default distance and span).
+    pub repeat_points: [u64; 2],
     /// Median hours from the report to the first action after it (响应时长).
     pub response_hours: Option<f64>,
     /// Mean hours from the first action (acceptance) to closure (办理周期).
@@ -878,6 +883,67 @@ fn add_households(
     Ok(())
 }
 
+/// Repeat-complaint points per unit: the window's issues that pass the
+/// filter are clustered (same category, 100 m, 30 days: [`repeats`]), and
+/// each point counts in the unit its home grid is under, at level 3 and 5.
+/// Clustering is across units: a point on a boundary counts once, where
+/// most of its issues are.
+fn add_repeats(
+    pre: &PreAgg,
+    issues: &DataFrame,
+    key: &UnitKey,
+    q: &Query,
+    into: &mut HashMap<String, Ingredients>,
+) -> Result<(), AnalyticsError> {
+    let f = pre.code_filter(q);
+    let keys = KeyCols::of(issues)?;
+    let rows = keys.rows(key, &f);
+    let (occ, lon, lat) = (
+        i64s(issues, p::OCC_US)?,
+        one_chunk(issues.column(c::LON)?.f64()?),
+        one_chunk(issues.column(c::LAT)?.f64()?),
+    );
+    let (occ, lon, lat, t) = (view(&occ), view(&lon), view(&lat), view(&keys.t));
+    let cat = view(&keys.cat);
+    // Located issues with a category and a time, and their place codes.
+    let mut points = Vec::new();
+    let mut places = Vec::new();
+    for row in 0..keys.len() {
+        if rows.unit(row).is_none() {
+            continue;
+        }
+        let (Some(at_us), Some(x), Some(y), Some(category), Some(place)) =
+            (occ.get(row), lon.get(row), lat.get(row), cat.get(row), t.get(row))
+        else {
+            continue;
+        };
+        points.push(repeats::IssuePoint {
+            lon: x,
+            lat: y,
+            at_us,
+            category,
+        });
+        places.push(place);
+    }
+    let params = repeats::RepeatParams::default();
+    let mut counts = vec![[0u64; 2]; key.names.len()];
+    for found in repeats::found(&points, &params, repeats::LEVELS[0])? {
+        let home = repeats::most_frequent(found.members.iter().map(|&i| places[i as usize]), |a, b| {
+            pre.codes.tiers[*a as usize].cmp(&pre.codes.tiers[*b as usize])
+        });
+        let Some(u) = home.and_then(|h| key.map.get(h as usize).copied().flatten()) else {
+            continue;
+        };
+        for (k, &level) in repeats::LEVELS.iter().enumerate() {
+            counts[u as usize][k] += u64::from(found.peak >= level);
+        }
+    }
+    for (i, c) in counts.into_iter().enumerate().filter(|(_, c)| c[0] > 0) {
+        into.entry(key.names[i].clone()).or_default().repeat_points = c;
+    }
+    Ok(())
+}
+
 /// Query: on-time counts and resolution-time quantiles per unit.
 pub fn lifecycle_lazy(
     pre: &PreAgg,
@@ -1076,6 +1142,8 @@ pub struct Parts {
     pub backlog: bool,
     /// Distinct households visited.
     pub households: bool,
+    /// Repeat-complaint points (a clustering of the window's issues).
+    pub repeats: bool,
 }
 
 impl Parts {
@@ -1084,6 +1152,7 @@ impl Parts {
         lifecycle: true,
         backlog: true,
         households: true,
+        repeats: true,
     };
 
     /// What `def` reads, found by changing those ingredients alone and
@@ -1130,6 +1199,7 @@ impl Parts {
             cycle_hours: Some(40.0),
             median_hours: Some(30.0),
             p90_hours: Some(90.0),
+            repeat_points: [4, 1],
         };
         let reads = |changed: Ingredients| (def.value)(&changed, &cx) != (def.value)(&base, &cx);
         Parts {
@@ -1165,6 +1235,10 @@ impl Parts {
             }),
             households: reads(Ingredients {
                 households_visited: 35,
+                ..base.clone()
+            }),
+            repeats: reads(Ingredients {
+                repeat_points: [6, 2],
                 ..base.clone()
             }),
         }
@@ -1214,31 +1288,36 @@ pub fn ingredients_of(
         }
         Ok(m)
     };
-    let ((counts, life), (backlog, households)) = rayon::join(
-        || {
-            rayon::join(
-                || run(true, &|m| add_counts(pre, &pre.events_in(&q), &key, &q, m)),
-                || {
-                    run(parts.lifecycle, &|m| {
-                        add_lifecycle(pre, &pre.issues_in(&q), &key, &q, end_us, m)
-                    })
-                },
-            )
-        },
+    let (((counts, life), (backlog, households)), repeats) = rayon::join(
         || {
             rayon::join(
                 || {
-                    run(parts.backlog, &|m| {
-                        add_backlog(pre, &pre.issues_before_end(&q), &key, &q, end_us, m)
-                    })
+                    rayon::join(
+                        || run(true, &|m| add_counts(pre, &pre.events_in(&q), &key, &q, m)),
+                        || {
+                            run(parts.lifecycle, &|m| {
+                                add_lifecycle(pre, &pre.issues_in(&q), &key, &q, end_us, m)
+                            })
+                        },
+                    )
                 },
                 || {
-                    run(parts.households, &|m| {
-                        add_households(pre, &pre.households_in(&q), &key, &q, m)
-                    })
+                    rayon::join(
+                        || {
+                            run(parts.backlog, &|m| {
+                                add_backlog(pre, &pre.issues_before_end(&q), &key, &q, end_us, m)
+                            })
+                        },
+                        || {
+                            run(parts.households, &|m| {
+                                add_households(pre, &pre.households_in(&q), &key, &q, m)
+                            })
+                        },
+                    )
                 },
             )
         },
+        || run(parts.repeats, &|m| add_repeats(pre, &pre.issues_in(&q), &key, &q, m)),
     );
     let mut out = counts?;
     for (unit, l) in life? {
@@ -1249,6 +1328,9 @@ pub fn ingredients_of(
     }
     for (unit, h) in households? {
         out.entry(unit).or_default().households_visited = h.households_visited;
+    }
+    for (unit, r) in repeats? {
+        out.entry(unit).or_default().repeat_points = r.repeat_points;
     }
     Ok(out)
 }
@@ -1453,6 +1535,7 @@ mod tests {
             lifecycle: false,
             backlog: false,
             households: false,
+            repeats: false,
         };
         assert_eq!(parts("issue_count"), none);
         assert_eq!(
@@ -1483,6 +1566,15 @@ mod tests {
                 ..none
             }
         );
+        for name in ["repeat_points_3", "repeat_points_5"] {
+            assert_eq!(
+                parts(name),
+                Parts {
+                    repeats: true,
+                    ..none
+                }
+            );
+        }
         // Every metric of the catalogue still reads what it did: a full
         // table computed with only its parts gives the same value.
         let gm = county();
@@ -1611,6 +1703,64 @@ mod tests {
         }
     }
 
+    /// The repeat points per unit from the pre-aggregates' issue table are
+    /// the clusters the joined frame gives (`repeats`, what `/repeats` and
+    /// `wangge repeats` answer), counted where their home is, on every
+    /// tier, with and without filters.
+    #[test]
+    fn repeat_points_per_unit_are_the_frame_clusters_counted_at_home() {
+        let (gm, mut df) = crate::analytics::testutil::big(2, 2, 3, 6_000, 90);
+        // 100 places 220 m apart (never linked across), so each place
+        // gathers issues of several categories over the 90 days.
+        let place = |i: usize| ((i * 7_919) % 100) as f64;
+        let n = df.height();
+        let lon: Vec<f64> = (0..n).map(|i| 0.5 + (place(i) % 10.0) * 0.0025).collect();
+        let lat: Vec<f64> = (0..n)
+            .map(|i| 0.5 + (place(i) / 10.0).floor() * 0.002)
+            .collect();
+        df.with_column(Column::new(c::LON.into(), lon)).unwrap();
+        df.with_column(Column::new(c::LAT.into(), lat)).unwrap();
+        let pre = PreAgg::build(df.clone().lazy(), Zone::default()).unwrap();
+        let queries = [
+            Query::default(),
+            Query {
+                categories: vec!["环境卫生".into()],
+                ..Query::window(d(2025, 1, 10), d(2025, 3, 1))
+            },
+            Query::window(d(2025, 2, 1), d(2025, 3, 1)),
+        ];
+        let (mut seen3, mut seen5) = (0, 0);
+        for q in queries {
+            let q = Query {
+                zone: pre.zone,
+                ..q
+            };
+            let found = repeats::repeats(
+                df.clone().lazy(),
+                &q,
+                &repeats::RepeatParams::default(),
+                repeats::LEVELS[0],
+            )
+            .unwrap();
+            for level in 1..=3 {
+                let key = unit_key(&pre, &gm, level).unwrap();
+                let mut fast = HashMap::new();
+                add_repeats(&pre, &pre.issues_in(&q), &key, &q, &mut fast).unwrap();
+                let counts = repeats::counts_at(&gm, level, &found);
+                for i in gm.level(level) {
+                    let code = &gm.unit(i).code;
+                    let ours = fast.get(code).map_or([0, 0], |x| x.repeat_points);
+                    let theirs = counts[i].map(|c| c as u64);
+                    assert_eq!(ours, theirs, "{code} level {level}, {q:?}");
+                    seen3 += ours[0];
+                    seen5 += ours[1];
+                }
+            }
+        }
+        // The fixture has points at both levels, and fewer at 5 than at 3.
+        assert!(seen5 > 0 && seen3 > seen5, "{seen3} {seen5}");
+    }
+
     /// One pass over the issues gives each period's backlog as a scan of
     /// all history per period does.
     #[test]
@@ -1624,6 +1774,7 @@ mod tests {
             lifecycle: false,
             backlog: true,
             households: false,
+            repeats: false,
         };
         for q in [
             Query::default(),

@@ -319,7 +319,8 @@ impl CodeFilter {
 pub struct PreAgg {
     /// Counts by tiers, day, kind, category, source.
     pub events: DataFrame,
-    /// One row per issue: tiers, day, kind, category, source, times in µs, resolved flag.
+    /// One row per issue: tiers, day, kind, category, source, times in µs,
+    /// resolved flag, position (`lon`, `lat`).
     pub issues: DataFrame,
     /// Distinct (tiers, day, kind, category, source, household) of visits.
     pub households: DataFrame,
@@ -355,6 +356,8 @@ fn base_columns(zone: Zone) -> Vec<Expr> {
         c::STATE,
         c::UPDATED_AT,
         c::SOLVED,
+        c::LON,
+        c::LAT,
     ];
     let mut e: Vec<Expr> = names.iter().chain(&c::FLOW).map(|n| col(*n)).collect();
     e.push(zone.local_day(c::OCCURRED_AT).alias(DAY));
@@ -520,8 +523,9 @@ impl PreAgg {
         if !schema.contains(c::SOLVED) {
             joined = joined.with_column(lit(NULL).cast(DataType::Boolean).alias(c::SOLVED));
         }
-        // One scan of only the columns the tables read (no ids, coordinates
-        // or visitor hashes); the base frame is dropped once they are built.
+        // One scan of only the columns the tables read (no ids or visitor
+        // hashes; coordinates for the issue table only); the base frame is
+        // dropped once they are built.
         let base = joined.select(base_columns(zone)).collect()?;
         let (codes, [events, issues, households]) = pack::tables(&base)?;
         Ok(PreAgg {
@@ -983,6 +987,8 @@ mod tests {
         }
         cols.push(col(c::SOLVED).alias(p::SOLVED));
         cols.push(col(c::SATISFACTION).is_not_null().alias(p::RATED));
+        cols.push(col(c::LON).cast(DataType::Float64));
+        cols.push(col(c::LAT).cast(DataType::Float64));
         with_day
             .filter(col(c::KIND).eq(lit(ISSUE)))
             .select(cols)

@@ -27,7 +27,12 @@
 //! lon/lat of the members), the category, the count, the peak, the first
 //! and last `occurred_at`, and the tier codes of the unit most members fall
 //! in (the most frequent (tier1, tier2, tier3) triple, ties to the smallest
-//! codes).
+//! codes). Invalid cases (作废, 不予受理) are no complaints and are left
+//! out, as they are of every count.
+//!
+//! The same clusters, counted per unit, are the catalogue's
+//! `repeat_points_3` and `repeat_points_5` (`metrics`, from the issue
+//! table of the pre-aggregates, which keeps each issue's position).
 
 use std::collections::HashMap;
 
@@ -349,9 +354,22 @@ pub fn issues_lazy(joined: LazyFrame, q: &Query) -> LazyFrame {
         kinds: vec![super::preagg::ISSUE.into()],
         ..q.clone()
     };
+    // Invalid cases (作废, 不予受理) are no complaint, as in every count.
+    let valid = if joined
+        .clone()
+        .collect_schema()
+        .is_ok_and(|s| s.contains(c::STATE))
+    {
+        col(c::STATE)
+            .neq(lit(super::preagg::INVALID_STATE))
+            .or(col(c::STATE).is_null())
+    } else {
+        lit(true)
+    };
     joined
         .with_column(q.zone.local_day(c::OCCURRED_AT).alias(DAY))
         .filter(q.predicate())
+        .filter(valid)
         .filter(
             col(c::CATEGORY)
                 .is_not_null()
@@ -404,6 +422,49 @@ pub fn issues(joined: LazyFrame, q: &Query) -> Result<Issues, AnalyticsError> {
     Ok(out)
 }
 
+/// A cluster whose peak reached the level asked for, before it is
+/// described: its members (indices into the points) and their instants,
+/// sorted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Found {
+    pub members: Vec<u32>,
+    pub peak: usize,
+    pub times: Vec<i64>,
+}
+
+/// The clusters of `pts` whose peak is at least `min` (2 or more), in no
+/// particular order.
+pub fn found(pts: &[IssuePoint], p: &RepeatParams, min: usize) -> Result<Vec<Found>, AnalyticsError> {
+    validate_min(min)?;
+    Ok(clusters(pts, p)?
+        .into_par_iter()
+        .filter(|g| g.len() >= min)
+        .filter_map(|members| {
+            let mut times: Vec<i64> = members.iter().map(|&i| pts[i as usize].at_us).collect();
+            let peak = peak(&mut times, p.span_us());
+            (peak >= min).then_some(Found {
+                members,
+                peak,
+                times,
+            })
+        })
+        .collect())
+}
+
+/// The most frequent of `keys`, ties to the smallest by `order`.
+pub fn most_frequent<K: Copy + Eq + std::hash::Hash>(
+    keys: impl Iterator<Item = K>,
+    order: impl Fn(&K, &K) -> std::cmp::Ordering,
+) -> Option<K> {
+    let mut n: HashMap<K, usize> = HashMap::new();
+    for k in keys {
+        *n.entry(k).or_default() += 1;
+    }
+    n.into_iter()
+        .max_by(|a, b| a.1.cmp(&b.1).then_with(|| order(&b.0, &a.0)))
+        .map(|(k, _)| k)
+}
+
 /// The clusters of `issues` whose peak is at least `min` (2 or more), the
 /// largest peak first, then the largest count, then by category and place.
 pub fn repeat_clusters(
@@ -411,45 +472,32 @@ pub fn repeat_clusters(
     p: &RepeatParams,
     min: usize,
 ) -> Result<Vec<RepeatCluster>, AnalyticsError> {
-    validate_min(min)?;
-    let groups = clusters(&issues.points, p)?;
-    let mut out: Vec<RepeatCluster> = groups
+    let mut out: Vec<RepeatCluster> = found(&issues.points, p, min)?
         .into_par_iter()
-        .filter(|g| g.len() >= min)
-        .filter_map(|g| {
-            let mut times: Vec<i64> = g.iter().map(|&i| issues.points[i as usize].at_us).collect();
-            let pk = peak(&mut times, p.span_us());
-            if pk < min {
-                return None;
-            }
+        .map(|f| {
+            let g = &f.members;
             let n = g.len() as f64;
             let (sx, sy) = g.iter().fold((0.0, 0.0), |(sx, sy), &i| {
                 let q = &issues.points[i as usize];
                 (sx + q.lon, sy + q.lat)
             });
-            let mut units: HashMap<&[Option<String>; 3], usize> = HashMap::new();
-            for &i in &g {
-                *units.entry(&issues.tiers[i as usize]).or_default() += 1;
-            }
-            let tiers = units
-                .into_iter()
-                .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(a.0)))
-                .map(|(t, _)| t.clone())
+            let tiers = most_frequent(g.iter().map(|&i| &issues.tiers[i as usize]), |a, b| a.cmp(b))
+                .cloned()
                 .unwrap_or_default();
             let [tier1, tier2, tier3] = tiers;
             let cat = issues.points[g[0] as usize].category as usize;
-            Some(RepeatCluster {
+            RepeatCluster {
                 lon: sx / n,
                 lat: sy / n,
                 category: issues.categories.get(cat).cloned().unwrap_or_default(),
                 count: g.len(),
-                peak: pk,
-                first_us: times[0],
-                last_us: times[times.len() - 1],
+                peak: f.peak,
+                first_us: f.times[0],
+                last_us: f.times[f.times.len() - 1],
                 tier1,
                 tier2,
                 tier3,
-            })
+            }
         })
         .collect();
     out.sort_by(|a, b| {

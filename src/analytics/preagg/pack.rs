@@ -526,6 +526,11 @@ fn issue_table(df: &DataFrame, k: &Keys) -> PolarsResult<DataFrame> {
     );
     let rated: BooleanChunked = df.column(c::SATISFACTION)?.is_not_null();
     out.push(rated.take(&idx)?.with_name(p::RATED.into()).into_column());
+    // The position, for the repeat-complaint points.
+    for name in [c::LON, c::LAT] {
+        let v = df.column(name)?.cast(&DataType::Float64)?;
+        out.push(v.take(&idx)?);
+    }
     DataFrame::new_infer_height(out)
 }
 
