@@ -18,10 +18,10 @@ use super::catalogue::{catalogue, MetricDef};
 use super::filter::Query;
 
 use super::filter::DAY;
-use super::repeats;
 use super::preagg::{
     col_names as p, CodeFilter, PreAgg, UnitKey, DISCOVERED_SOURCES, INCIDENT, ISSUE, T, VISIT,
 };
+use super::repeats;
 use super::AnalyticsError;
 use crate::columns as c;
 use crate::grid::{GridModel, GRID_LEVEL};
@@ -912,9 +912,13 @@ fn add_repeats(
         if rows.unit(row).is_none() {
             continue;
         }
-        let (Some(at_us), Some(x), Some(y), Some(category), Some(place)) =
-            (occ.get(row), lon.get(row), lat.get(row), cat.get(row), t.get(row))
-        else {
+        let (Some(at_us), Some(x), Some(y), Some(category), Some(place)) = (
+            occ.get(row),
+            lon.get(row),
+            lat.get(row),
+            cat.get(row),
+            t.get(row),
+        ) else {
             continue;
         };
         points.push(repeats::IssuePoint {
@@ -928,9 +932,10 @@ fn add_repeats(
     let params = repeats::RepeatParams::default();
     let mut counts = vec![[0u64; 2]; key.names.len()];
     for found in repeats::found(&points, &params, repeats::LEVELS[0])? {
-        let home = repeats::most_frequent(found.members.iter().map(|&i| places[i as usize]), |a, b| {
-            pre.codes.tiers[*a as usize].cmp(&pre.codes.tiers[*b as usize])
-        });
+        let home =
+            repeats::most_frequent(found.members.iter().map(|&i| places[i as usize]), |a, b| {
+                pre.codes.tiers[*a as usize].cmp(&pre.codes.tiers[*b as usize])
+            });
         let Some(u) = home.and_then(|h| key.map.get(h as usize).copied().flatten()) else {
             continue;
         };
@@ -1317,7 +1322,11 @@ pub fn ingredients_of(
                 },
             )
         },
-        || run(parts.repeats, &|m| add_repeats(pre, &pre.issues_in(&q), &key, &q, m)),
+        || {
+            run(parts.repeats, &|m| {
+                add_repeats(pre, &pre.issues_in(&q), &key, &q, m)
+            })
+        },
     );
     let mut out = counts?;
     for (unit, l) in life? {

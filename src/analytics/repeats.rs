@@ -434,7 +434,11 @@ pub struct Found {
 
 /// The clusters of `pts` whose peak is at least `min` (2 or more), in no
 /// particular order.
-pub fn found(pts: &[IssuePoint], p: &RepeatParams, min: usize) -> Result<Vec<Found>, AnalyticsError> {
+pub fn found(
+    pts: &[IssuePoint],
+    p: &RepeatParams,
+    min: usize,
+) -> Result<Vec<Found>, AnalyticsError> {
     validate_min(min)?;
     Ok(clusters(pts, p)?
         .into_par_iter()
@@ -481,9 +485,11 @@ pub fn repeat_clusters(
                 let q = &issues.points[i as usize];
                 (sx + q.lon, sy + q.lat)
             });
-            let tiers = most_frequent(g.iter().map(|&i| &issues.tiers[i as usize]), |a, b| a.cmp(b))
-                .cloned()
-                .unwrap_or_default();
+            let tiers = most_frequent(g.iter().map(|&i| &issues.tiers[i as usize]), |a, b| {
+                a.cmp(b)
+            })
+            .cloned()
+            .unwrap_or_default();
             let [tier1, tier2, tier3] = tiers;
             let cat = issues.points[g[0] as usize].category as usize;
             RepeatCluster {
