@@ -17,11 +17,14 @@ Local run (tests): python scaleout/tier_metrics.py ... --master local[2]
 from __future__ import annotations
 
 import argparse
+import math
 import time
+from collections import Counter
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Window
 from pyspark.sql import functions as F
 
 #: Issue sources that count as found by the grid's own work (service: DISCOVERED_SOURCES).
@@ -30,7 +33,8 @@ DISCOVERED_SOURCES = ["patrol", "visit"]
 #: Every metric of the service's catalogue (`wangge stats --metric list`), in its order.
 METRICS = [
     "event_count", "issue_count", "incident_count", "visit_count", "resolved_count",
-    "backlog_open", "overdue_open", "households_visited", "event_density", "issue_density",
+    "backlog_open", "overdue_open", "households_visited", "repeat_points_3", "repeat_points_5",
+    "event_density", "issue_density",
     "incident_density", "issues_per_1k_households", "incidents_per_1k_households",
     "resolution_rate", "on_time_rate", "closure_rate", "on_time_closure_rate",
     "handling_rate", "on_time_handling_rate", "overdue_pending", "overdue_pending_rate",
@@ -106,6 +110,110 @@ def grid_counts(units: DataFrame, level: int) -> DataFrame:
         F.countDistinct("grid").alias("grids"))
 
 
+#: Repeat-complaint points (service: analytics::repeats): issues of one category
+#: within this distance (haversine, mean Earth radius) and time link.
+REPEAT_METERS = 100.0
+REPEAT_DAYS = 30
+REPEAT_LEVELS = (3, 5)
+EARTH_R = 6_371_008.8
+
+
+def _haversine_m(lon1, lat1, lon2, lat2):
+    rad = math.pi / 180
+    dlat, dlon = (lat2 - lat1) * rad, (lon2 - lon1) * rad
+    a = F.sin(dlat / 2) ** 2 + F.cos(lat1 * rad) * F.cos(lat2 * rad) * F.sin(dlon / 2) ** 2
+    return 2 * EARTH_R * F.asin(F.sqrt(a))
+
+
+def _components(pairs: list[tuple[int, int]]) -> dict[int, int]:
+    """Each node of the linked pairs and the smallest node of its component (union-find)."""
+    parent: dict[int, int] = {}
+
+    def find(x: int) -> int:
+        root = x
+        while parent.get(root, root) != root:
+            root = parent[root]
+        while x != root:
+            up = parent[x]
+            parent[x] = root
+            x = up
+        return root
+
+    for a, b in pairs:
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    return {p: find(p) for pair in pairs for p in pair}
+
+
+def repeat_points(issues: DataFrame, level: int) -> DataFrame:
+    """(code, repeat_points_3, repeat_points_5) of the units of `level` that have any.
+
+    `issues`: the window's issues. As the service: only issues located in a
+    grid; two are linked when they share the category and lie at most 100 m
+    and 30 days apart; a cluster is a connected component; its peak is the
+    most issues inside one closed 30-day span; it is a repeat point at K
+    when the peak is at least K, and counts in the unit of the (tier1,
+    tier2, tier3) most of its issues are in (ties to the smallest). Linked
+    pairs come from a join of neighbouring 100 m x 100 m x 30-day buckets,
+    confirmed by the exact tests; the components of the (sparse) pairs are
+    found on the driver.
+    """
+    spark = issues.sparkSession
+    empty = spark.createDataFrame([], "code string, repeat_points_3 long, repeat_points_5 long")
+    span = REPEAT_DAYS * 86_400_000_000
+    pts = (issues.where(F.col("category").isNotNull() & F.col("occurred_at").isNotNull()
+                        & F.col("lon").isNotNull() & F.col("lat").isNotNull()
+                        & F.col("tier3").isNotNull())
+           .select(F.monotonically_increasing_id().alias("pid"), "category", "lon", "lat",
+                   F.unix_micros(F.col("occurred_at")).alias("t"), "tier1", "tier2", "tier3")
+           .cache())
+    max_lat = pts.agg(F.max(F.abs(F.col("lat")))).first()[0]
+    if max_lat is None:
+        return empty
+    # Metres on a local projection scaled at the latitude farthest from the
+    # equator: projected distances never exceed true ones, so linked issues
+    # lie in neighbouring buckets.
+    m_per_deg = EARTH_R * math.pi / 180
+    kx = m_per_deg * math.cos(math.radians(min(max_lat, 89.0)))
+    b = pts.select("pid", "category", "lon", "lat", "t",
+                   F.floor(F.col("lon") * kx / REPEAT_METERS).alias("bx"),
+                   F.floor(F.col("lat") * m_per_deg / REPEAT_METERS).alias("by"),
+                   F.floor(F.col("t") / span).alias("bt"))
+    offsets = spark.createDataFrame(
+        [(x, y, z) for x in (-1, 0, 1) for y in (-1, 0, 1) for z in (-1, 0, 1)],
+        "dx long, dy long, dz long")
+    near = b.crossJoin(offsets).select(
+        "pid", "category", "lon", "lat", "t", (F.col("bx") + F.col("dx")).alias("bx"),
+        (F.col("by") + F.col("dy")).alias("by"), (F.col("bt") + F.col("dz")).alias("bt"))
+    o = b.select(*[F.col(c).alias(f"o_{c}") for c in b.columns])
+    pairs = (near.join(o, (near.category == o.o_category) & (near.bx == o.o_bx)
+                       & (near.by == o.o_by) & (near.bt == o.o_bt) & (near.pid < o.o_pid))
+             .where((F.abs(F.col("t") - F.col("o_t")) <= span)
+                    & (_haversine_m(F.col("lon"), F.col("lat"), F.col("o_lon"), F.col("o_lat"))
+                       <= REPEAT_METERS))
+             .select("pid", "o_pid").collect())
+    comp = _components([(r[0], r[1]) for r in pairs])
+    size = Counter(comp.values())
+    big = [(p, c) for p, c in comp.items() if size[c] >= REPEAT_LEVELS[0]]
+    if not big:
+        return empty
+    m = spark.createDataFrame(big, "pid long, comp long").join(pts, "pid")
+    # The peak: the most members inside one closed span from a member's time on.
+    inside = F.count(F.lit(1)).over(Window.partitionBy("comp").orderBy("t").rangeBetween(0, span))
+    peaks = m.select("comp", inside.alias("n")).groupBy("comp").agg(F.max("n").alias("peak"))
+    first = Window.partitionBy("comp").orderBy(
+        F.col("count").desc(), F.col("tier1").asc_nulls_first(),
+        F.col("tier2").asc_nulls_first(), F.col("tier3").asc_nulls_first())
+    homes = (m.groupBy("comp", "tier1", "tier2", "tier3").count()
+             .withColumn("rank", F.row_number().over(first)).where(F.col("rank") == 1)
+             .select("comp", F.col(f"tier{level}").alias("code")))
+    k3, k5 = REPEAT_LEVELS
+    return (peaks.join(homes, "comp").where(F.col("code").isNotNull()).groupBy("code")
+            .agg(F.sum(F.when(F.col("peak") >= k3, 1).otherwise(0)).alias("repeat_points_3"),
+                 F.sum(F.when(F.col("peak") >= k5, 1).otherwise(0)).alias("repeat_points_5")))
+
+
 def tier_metrics(events: DataFrame, units: DataFrame, level: int,
                  date_from: str | None = None, date_to: str | None = None,
                  tz: str = DEFAULT_TZ, now_us: int | None = None) -> DataFrame:
@@ -133,17 +241,22 @@ def tier_metrics(events: DataFrame, units: DataFrame, level: int,
         in_window = in_window & (F.col("local_date") <= F.to_date(F.lit(date_to)))
     kind = F.col("kind")
     issue, incident, visit = (in_window & (kind == k) for k in ("issue", "incident", "visit"))
+    # A report that repeats another case (重复件) is in the call volume but
+    # in no case figure: 立案 counts the merged case once.
+    dup = (F.coalesce(F.col("duplicate"), F.lit(False)) if "duplicate" in events.columns
+           else F.lit(False))
+    case = issue & ~dup
     occ, res, due = (F.unix_micros(F.col(c)) for c in ("occurred_at", "resolved_at", "deadline"))
     is_resolved = F.coalesce(F.col("status") == "resolved", F.lit(False))
     # Every count as of the window end: a case closed after it was open then.
     closed = is_resolved & (res.isNull() | (res <= end_us))
-    resolved = issue & closed
+    resolved = case & closed
     timed = resolved & res.isNotNull()
     hours = F.when(timed & (res >= occ), (res - occ) / 3.6e9)
     # 按期办结: closed by the deadline, out of issues with a deadline that
     # are due (closed with a time, or open with the deadline before the end).
     on_time = timed & due.isNotNull() & (res <= due)
-    is_due = issue & due.isNotNull() & (timed | (~closed & (due < end_us)))
+    is_due = case & due.isNotNull() & (timed | (~closed & (due < end_us)))
     # 应结案 as of the window end: issues of the window not suspended then,
     # closed by the end or due by it.
     if "state" in events.columns:
@@ -156,14 +269,14 @@ def tier_metrics(events: DataFrame, units: DataFrame, level: int,
                 (first <= end_us) & resumed.isNotNull() & (resumed > end_us), F.lit(False))
     else:
         suspended = F.lit(False)
-    due_closure = issue & ~suspended & (closed | (due.isNotNull() & (due <= end_us)))
+    due_closure = case & ~suspended & (closed | (due.isNotNull() & (due <= end_us)))
     closed_due = due_closure & closed
     closed_on_time = closed_due & (due.isNull() | (res.isNotNull() & (res <= due)))
     # 期末积压: any issue of the unit (all history, not only the window) that
     # occurred before the end and was not resolved before it. A resolved issue
     # without a time counts as resolved before the end.
     done = (res.isNotNull() & (res < end_us)) | (is_resolved & res.isNull())
-    backlog = (kind == "issue") & (occ < end_us) & ~F.coalesce(done, F.lit(False))
+    backlog = (kind == "issue") & ~dup & (occ < end_us) & ~F.coalesce(done, F.lit(False))
     overdue = backlog & due.isNotNull() & (due < end_us)
     # The workflow: milestones count when reached by the window end.
     flow = {c: (F.unix_micros(F.col(c)) if c in events.columns else F.lit(None).cast("long"))
@@ -176,12 +289,12 @@ def tier_metrics(events: DataFrame, units: DataFrame, level: int,
         return flow[c].isNotNull() & (flow[c] < end_us)
 
     solved_col = F.col("solved") if "solved" in events.columns else F.lit(None).cast("boolean")
-    dispatched = issue & by_end("dispatched_at")
+    dispatched = case & by_end("dispatched_at")
     handled = dispatched & by_end("handled_at")
     handled_on_time = handled & (due.isNull() | (flow["handled_at"] <= due))
-    closed_w = issue & closed
+    closed_w = case & closed
     acc = flow["accepted_at"]
-    response = F.when(issue & by_end("accepted_at") & (acc >= occ), (acc - occ) / 3.6e9)
+    response = F.when(case & by_end("accepted_at") & (acc >= occ), (acc - occ) / 3.6e9)
     cycle = F.when(closed_w & by_end("accepted_at") & res.isNotNull() & (res >= acc),
                    (res - acc) / 3.6e9)
     # 待处置: dispatched before the end, neither handled nor closed before it.
@@ -192,6 +305,7 @@ def tier_metrics(events: DataFrame, units: DataFrame, level: int,
 
     counts = ev.groupBy(F.col(unit).alias("code")).agg(
         n(issue).alias("issues"),
+        n(case).alias("cases"),
         n(incident).alias("incidents"),
         n(visit).alias("visits"),
         n(resolved).alias("resolved"),
@@ -229,13 +343,15 @@ def tier_metrics(events: DataFrame, units: DataFrame, level: int,
     )
     u = (units.where(F.col("level") == level).select("code", "name", "households", "area_km2")
          .join(grid_counts(units, level), "code", "left"))
-    zero = ["issues", "incidents", "visits", "resolved", "on_time", "due", "due_closure",
+    zero = ["issues", "cases", "incidents", "visits", "resolved", "on_time", "due", "due_closure",
             "closed_due", "closed_on_time", "satisfied", "basic",
             "unsatisfied", "cleared", "discovered", "sourced", "backlog", "overdue",
             "households_visited", "grids", "dispatched", "handled", "handled_on_time",
             "extended", "returned", "reworked", "closed", "closed_rated", "solved_reported",
             "solved", "closed_local", "pending_handling", "overdue_pending"]
-    t = u.join(counts, "code", "left").fillna(0, subset=zero)
+    t = (u.join(counts, "code", "left")
+         .join(repeat_points(ev.where(issue), level), "code", "left")
+         .fillna(0, subset=zero + ["repeat_points_3", "repeat_points_5"]))
     events_n = F.col("issues") + F.col("incidents") + F.col("visits")
     rated = F.col("satisfied") + F.col("basic") + F.col("unsatisfied")
     hh = F.col("households").cast("double")
@@ -249,12 +365,14 @@ def tier_metrics(events: DataFrame, units: DataFrame, level: int,
         F.col("backlog").cast("double").alias("backlog_open"),
         F.col("overdue").cast("double").alias("overdue_open"),
         F.col("households_visited").cast("double").alias("households_visited"),
+        F.col("repeat_points_3").cast("double").alias("repeat_points_3"),
+        F.col("repeat_points_5").cast("double").alias("repeat_points_5"),
         _ratio(events_n, F.col("area_km2")).alias("event_density"),
         _ratio(F.col("issues"), F.col("area_km2")).alias("issue_density"),
         _ratio(F.col("incidents"), F.col("area_km2")).alias("incident_density"),
         _ratio(F.col("issues"), hh / 1000).alias("issues_per_1k_households"),
         _ratio(F.col("incidents"), hh / 1000).alias("incidents_per_1k_households"),
-        _ratio(F.col("resolved"), F.col("issues")).alias("resolution_rate"),
+        _ratio(F.col("resolved"), F.col("cases")).alias("resolution_rate"),
         _ratio(F.col("on_time"), F.col("due")).alias("on_time_rate"),
         _ratio(F.col("closed_due"), F.col("due_closure")).alias("closure_rate"),
         _ratio(F.col("closed_on_time"), F.col("due_closure")).alias("on_time_closure_rate"),

@@ -62,6 +62,11 @@ pub const SOLVED: &str = "solved";
 /// The source system whose id space `id` belongs to (String, null: the
 /// county's own). Ids are unique per (system, kind).
 pub const SYSTEM: &str = "system";
+/// Issue: the case repeats another one (重复件, linked upstream by
+/// `duplicate_of`): the report counts in the call volume, not as a case
+/// of its own (Boolean, null for other kinds). The id it repeats is kept
+/// in the database and shown with the case.
+pub const DUPLICATE: &str = "duplicate";
 /// The milestone time columns, in the order of `ingest::state::Flow::times`.
 pub const FLOW: [&str; 9] = [
     ACCEPTED_AT,
@@ -93,7 +98,7 @@ pub fn tier(level: u8) -> &'static str {
 }
 
 /// Every column of the joined frame, in order.
-pub const ALL: [&str; 31] = [
+pub const ALL: [&str; 32] = [
     ID,
     KIND,
     OCCURRED_AT,
@@ -125,6 +130,7 @@ pub const ALL: [&str; 31] = [
     RESUMED_AT,
     SOLVED,
     SYSTEM,
+    DUPLICATE,
 ];
 
 /// Rejects file: input file name.
@@ -183,7 +189,7 @@ pub fn joined_schema() -> Schema {
             OCCURRED_AT | RESOLVED_AT | DEADLINE | UPDATED_AT => dt.clone(),
             n if FLOW.contains(&n) => dt.clone(),
             LON | LAT => DataType::Float64,
-            CLEARED | SOLVED => DataType::Boolean,
+            CLEARED | SOLVED | DUPLICATE => DataType::Boolean,
             _ => DataType::String,
         };
         s.with_column(name.into(), t);

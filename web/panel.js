@@ -183,7 +183,8 @@ async function showIssues(box, totalEl, unit, page, onLocate) {
         ${i.state_zh ? `<span class="tag">${esc(stateName(i))}</span>` : ''}
         <span class="muted">${t('occurred')} ${esc(stamp(i.occurred_at))}</span>
         ${i.deadline ? `<span class="muted">${t('deadline')} ${esc(String(i.deadline).slice(0, 10))}</span>` : ''}
-        ${i.overdue ? `<span class="tag bad">${t('overdue')}</span>` : ''}</li>`).join('')
+        ${i.overdue ? `<span class="tag bad">${t('overdue')}</span>` : ''}
+        ${i.duplicate ? `<span class="tag" title="${esc(t('duplicate_note'))}">${t('duplicate')}</span>` : ''}</li>`).join('')
     : `<li class="muted">${t('no_items')}</li>`}</ul>
     ${total > ISSUES_PER_PAGE ? `<nav class="pager" aria-label="${esc(t('pages'))}">
       <button type="button" id="issues-prev" ${page <= 1 ? 'disabled' : ''}>‹ ${t('page_prev')}</button>
@@ -224,6 +225,7 @@ async function toggleCase(li, button, onLocate) {
         ${s.to_unit ? `<span class="muted">${esc(t('case_to', { unit: s.to_unit }))}</span>` : ''}
         ${s.deadline ? `<span class="muted">${esc(t('case_new_deadline', { d: String(s.deadline).slice(0, 10) }))}</span>` : ''}</li>`));
     if (!c.history.length) steps.push(`<li class="muted">${t('case_no_steps')}</li>`);
+    if (c.duplicate_of) steps.push(`<li class="muted">${esc(t('case_duplicate_of', { id: c.duplicate_of }))}</li>`);
     box.innerHTML = steps.join('');
   } catch (e) {
     box.innerHTML = `<li class="error">${esc(e.status === 404 ? t('not_found') : t('error', { message: e.message }))}</li>`;

@@ -139,7 +139,7 @@ fn per_1k(n: u64, cx: &UnitContext) -> Option<Ratio> {
 }
 
 fn resolution(i: &Ingredients, _: &UnitContext) -> Option<Ratio> {
-    ratio(i.closed, i.issues)
+    ratio(i.closed, i.cases)
 }
 fn on_time(i: &Ingredients, _: &UnitContext) -> Option<Ratio> {
     ratio(i.on_time, i.due)
@@ -203,8 +203,11 @@ fn discovery(i: &Ingredients, _: &UnitContext) -> Option<Ratio> {
 /// - `*_density` = count / unit area (km²).
 /// - `*_per_1k_households` = count × 1000 / households; null without household data.
 /// - `resolved_count` = issues with status `resolved`.
-/// - `resolution_rate` (办结率) = resolved issues / issues reported in the window
-///   (status as of the data snapshot).
+/// - `resolution_rate` (办结率) = cases closed by the window end / cases
+///   reported in the window. A *case* is an issue that repeats no other:
+///   a report upstream linked to the case it repeats (`duplicate_of`, 重复件)
+///   counts in `issue_count` and the other volumes, but in no case figure
+///   (应结案, 结案率, backlog, handling, rework ...), so a merged case counts once.
 /// - `on_time_rate` (按期办结率) = issues resolved at or before their deadline /
 ///   issues with a deadline that are due: resolved, or still open with the
 ///   deadline before the window end (open issues not yet due are left out).
@@ -393,7 +396,7 @@ static CATALOGUE: &[MetricDef] = &[
     m!(poisson "incident_density", "案件密度", "Incidents per km²", PerKm2, HigherIsWorse, INCIDENT, |i, cx| per(i.incidents, cx.area_km2), "incidents / area km²"),
     m!(poisson "issues_per_1k_households", "每千户问题数", "Issues per 1,000 households", Per1000Households, Neutral, ISSUE, |i, cx| per_1k(i.issues, cx), "issues × 1000 / households (null without household data)"),
     m!(poisson "incidents_per_1k_households", "每千户案件数", "Incidents per 1,000 households", Per1000Households, HigherIsWorse, INCIDENT, |i, cx| per_1k(i.incidents, cx), "incidents × 1000 / households (null without household data)"),
-    m!(rate "resolution_rate", "办结率", "Resolution rate", HigherIsBetter, ISSUE, resolution, "issues of the window closed by the window end / issues reported in the window (as of the window end)"),
+    m!(rate "resolution_rate", "办结率", "Resolution rate", HigherIsBetter, ISSUE, resolution, "cases of the window closed by the window end / cases reported in the window (as of the window end; a report linked upstream to the case it repeats, 重复件, is in the call volume but no case of its own)"),
     m!(rate "on_time_rate", "按期办结率", "On-time resolution rate", HigherIsBetter, ISSUE, on_time, "issues closed by the window end at or before their deadline / issues with a deadline that are due (closed by the window end, or open past the deadline at it)"),
     m!(rate "closure_rate", "结案率", "Closure rate", HigherIsBetter, ISSUE, closure, "closed / 应结案 (cases due for closure), as of the window end: 应结案 = issues reported in the window, not invalid, not suspended (挂账) at the window end (in their first suspension then, or in their current one), that were closed by the window end or whose deadline is at or before it (cases not yet due are left out, as published monthly reports do); a case closed after the window end counts as open"),
     m!(rate "on_time_closure_rate", "按期结案率", "On-time closure rate", HigherIsBetter, ISSUE, on_time_closure, "cases of 应结案 closed by the window end at or before their deadline (a case without a deadline is on time) / 应结案"),

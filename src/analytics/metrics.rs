@@ -29,8 +29,11 @@ use crate::grid::{GridModel, GRID_LEVEL};
 /// Additive counts (and duration quantiles) of one unit over one query.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Ingredients {
-    /// Issues reported.
+    /// Issues reported (every report: the call volume).
     pub issues: u64,
+    /// Of `issues`, the cases: reports that repeat no other case (重复件
+    /// are counted under the case they repeat).
+    pub cases: u64,
     /// Incidents.
     pub incidents: u64,
     /// Visits.
@@ -124,6 +127,7 @@ impl Ingredients {
         (self.extended, self.returned, self.reworked) = (l.extended, l.returned, l.reworked);
         (self.closed, self.closed_rated, self.closed_local) =
             (l.closed, l.closed_rated, l.closed_local);
+        self.cases = l.cases;
         (self.solved_reported, self.solved) = (l.solved_reported, l.solved);
         (self.response_hours, self.cycle_hours) = (l.response_hours, l.cycle_hours);
     }
@@ -523,6 +527,8 @@ struct Times {
     flow: [Int64Chunked; 9],
     solved: BooleanChunked,
     rated: BooleanChunked,
+    /// Rows of cases that repeat another (重复件): in no case count.
+    dup: Vec<bool>,
 }
 
 /// Positions in [`p::FLOW_US`].
@@ -549,7 +555,19 @@ impl Times {
             flow: [a?, b?, cc?, d?, e?, f?, g?, h?, k?],
             solved: df.column(p::SOLVED)?.bool()?.rechunk().into_owned(),
             rated: df.column(p::RATED)?.bool()?.rechunk().into_owned(),
+            dup: df
+                .column(c::DUPLICATE)?
+                .bool()?
+                .iter()
+                .map(|v| v == Some(true))
+                .collect(),
         })
+    }
+
+    /// Whether row `i` is a case that repeats another.
+    #[inline]
+    fn dup(&self, i: usize) -> bool {
+        self.dup.get(i).copied().unwrap_or(false)
     }
 
     /// The milestone views, by position in [`p::FLOW_US`].
@@ -622,7 +640,11 @@ fn add_lifecycle(
     let mut response: Vec<(u32, f64)> = Vec::new();
     for row in 0..keys.len() {
         let Some(u) = rows.unit(row) else { continue };
+        if times.dup(row) {
+            continue;
+        }
         let i = u as usize;
+        work[i].cases += 1;
         seen[i] = true;
         let (res, resolved) = (res.get(row), resolved(row));
         // 应结案 as of the window end: closed by it (a closing time after
@@ -738,7 +760,7 @@ fn add_backlog(
     let (mut backlog, mut overdue, mut seen) = (vec![0u64; n], vec![0u64; n], vec![false; n]);
     let (mut pending, mut overdue_pending) = (vec![0u64; n], vec![0u64; n]);
     for row in 0..keys.len() {
-        if occ.get(row).is_none_or(|o| o >= end_us) {
+        if occ.get(row).is_none_or(|o| o >= end_us) || times.dup(row) {
             continue;
         }
         let Some(u) = rows.unit(row) else { continue };
@@ -810,6 +832,9 @@ pub fn backlog_series(
         let (Some(o), Some(u)) = (occ.get(row), rows.unit(row)) else {
             continue;
         };
+        if times.dup(row) {
+            continue;
+        }
         let (u, a) = (u as usize, first_above(o));
         if a == m {
             continue;
@@ -986,10 +1011,11 @@ pub fn lifecycle_lazy(
         .clone()
         .and(due.clone().is_null().or(res.clone().lt_eq(due.clone())));
     issues
-        .filter(pre.predicate(q))
+        .filter(pre.predicate(q).and(col(c::DUPLICATE).not()))
         .select([
             key.expr.clone().alias(UNIT),
             hours.alias("hours"),
+            lit(1i64).alias("cases"),
             flag(due_closure, "due_closure"),
             flag(closed_due, "closed_due"),
             flag(closed_on_time, "closed_on_time"),
@@ -1009,6 +1035,7 @@ pub fn lifecycle_lazy(
         ])
         .group_by([col(UNIT)])
         .agg([
+            col("cases").sum(),
             col("on_time").sum(),
             col("due").sum(),
             col("due_closure").sum(),
@@ -1051,7 +1078,8 @@ pub fn backlog_lazy(
     issues
         .filter(
             pre.predicate(&before_end)
-                .and(col(p::OCC_US).lt(lit(end_us))),
+                .and(col(p::OCC_US).lt(lit(end_us)))
+                .and(col(c::DUPLICATE).not()),
         )
         .select([
             key.expr.clone().alias(UNIT),
@@ -1123,6 +1151,7 @@ fn set_field(i: &mut Ingredients, name: &str, v: Option<f64>) {
         "discovered" => i.discovered = n,
         "sourced" => i.sourced = n,
         "on_time" => i.on_time = n,
+        "cases" => i.cases = n,
         "due" => i.due = n,
         "due_closure" => i.due_closure = n,
         "closed_due" => i.closed_due = n,
@@ -1170,6 +1199,7 @@ impl Parts {
         };
         let base = Ingredients {
             issues: 40,
+            cases: 38,
             incidents: 30,
             visits: 50,
             resolved: 20,
@@ -1209,6 +1239,7 @@ impl Parts {
         let reads = |changed: Ingredients| (def.value)(&changed, &cx) != (def.value)(&base, &cx);
         Parts {
             lifecycle: reads(Ingredients {
+                cases: 36,
                 on_time: 12,
                 due: 18,
                 due_closure: 19,

@@ -320,7 +320,8 @@ pub struct PreAgg {
     /// Counts by tiers, day, kind, category, source.
     pub events: DataFrame,
     /// One row per issue: tiers, day, kind, category, source, times in µs,
-    /// resolved flag, position (`lon`, `lat`).
+    /// resolved flag, whether it repeats another case (`duplicate`),
+    /// position (`lon`, `lat`).
     pub issues: DataFrame,
     /// Distinct (tiers, day, kind, category, source, household) of visits.
     pub households: DataFrame,
@@ -358,6 +359,7 @@ fn base_columns(zone: Zone) -> Vec<Expr> {
         c::SOLVED,
         c::LON,
         c::LAT,
+        c::DUPLICATE,
     ];
     let mut e: Vec<Expr> = names.iter().chain(&c::FLOW).map(|n| col(*n)).collect();
     e.push(zone.local_day(c::OCCURRED_AT).alias(DAY));
@@ -520,8 +522,10 @@ impl PreAgg {
                 );
             }
         }
-        if !schema.contains(c::SOLVED) {
-            joined = joined.with_column(lit(NULL).cast(DataType::Boolean).alias(c::SOLVED));
+        for name in [c::SOLVED, c::DUPLICATE] {
+            if !schema.contains(name) {
+                joined = joined.with_column(lit(NULL).cast(DataType::Boolean).alias(name));
+            }
         }
         // One scan of only the columns the tables read (no ids or visitor
         // hashes; coordinates for the issue table only); the base frame is
@@ -987,6 +991,7 @@ mod tests {
         }
         cols.push(col(c::SOLVED).alias(p::SOLVED));
         cols.push(col(c::SATISFACTION).is_not_null().alias(p::RATED));
+        cols.push(col(c::DUPLICATE).fill_null(false));
         cols.push(col(c::LON).cast(DataType::Float64));
         cols.push(col(c::LAT).cast(DataType::Float64));
         with_day

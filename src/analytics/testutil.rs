@@ -85,6 +85,8 @@ pub struct Ev {
     pub source: Option<&'static str>,
     pub cleared: Option<bool>,
     pub household: Option<&'static str>,
+    /// An issue that repeats another case (重复件).
+    pub duplicate: bool,
 }
 
 impl Ev {
@@ -210,6 +212,13 @@ pub fn joined(gm: &GridModel, events: &[Ev]) -> DataFrame {
                 })
                 .collect::<Vec<_>>(),
         ),
+        Column::new(
+            c::DUPLICATE.into(),
+            events
+                .iter()
+                .map(|e| (e.kind == "issue").then_some(e.duplicate))
+                .collect::<Vec<_>>(),
+        ),
     ];
     DataFrame::new_infer_height(cols).expect("fixture frame")
 }
@@ -278,6 +287,8 @@ pub fn big(
     let (mut t1, mut t2, mut t3) = (vec![], vec![], vec![]);
     let mut flow: [Vec<Option<i64>>; c::FLOW.len()] = Default::default();
     let mut solved: Vec<Option<bool>> = vec![];
+    // One issue in twelve repeats another case (重复件).
+    let mut duplicate: Vec<Option<bool>> = vec![];
     for _ in 0..n {
         let r = next();
         let k = kinds[(r % 3) as usize];
@@ -337,6 +348,7 @@ pub fn big(
         });
         flow[8].push(was.map(|s| s + ((q >> 50) % 20 + 1) as i64 * 24 * hour));
         solved.push((resolved && (q >> 44) % 3 != 0).then_some((q >> 46) % 5 != 0));
+        duplicate.push(issue.then_some((q >> 54) % 12 == 0));
     }
     let dt = |v: Vec<Option<i64>>, name: &str| {
         Column::new(name.into(), v)
@@ -376,5 +388,7 @@ pub fn big(
     }
     df.with_column(Column::new(c::SOLVED.into(), solved))
         .expect("solved column");
+    df.with_column(Column::new(c::DUPLICATE.into(), duplicate))
+        .expect("duplicate column");
     (gm, df)
 }

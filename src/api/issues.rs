@@ -47,9 +47,13 @@ pub struct IssueItem {
     /// Its Chinese name (派遣, 结案, ...).
     pub state_zh: Option<String>,
     pub deadline: Option<String>,
-    /// Open and past its deadline now.
+    /// Open and past its deadline now (never a case that repeats another).
     pub overdue: bool,
     pub tier3: Option<String>,
+    /// The report repeats another case (重复件, linked upstream): it counts
+    /// in the call volume, and as a case only under that one (the case view
+    /// names it).
+    pub duplicate: bool,
     /// The source system whose id space `id` belongs to; absent for the
     /// county's own (ask for the case with `?system=`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -81,6 +85,9 @@ pub struct CaseView {
     /// Where the case was reported (WGS84), for locating it on the map.
     pub lon: Option<f64>,
     pub lat: Option<f64>,
+    /// The id of the case this report repeats (重复件, same source system).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duplicate_of: Option<String>,
     pub history: Vec<CaseStep>,
 }
 
@@ -177,6 +184,7 @@ pub(in crate::api) fn issue_page(
             col(c::TIER2),
             col(c::TIER3),
             col(c::SYSTEM),
+            col(c::DUPLICATE).fill_null(false),
         ])
         .collect()?;
     let total = matching.height() as u64;
@@ -184,6 +192,7 @@ pub(in crate::api) fn issue_page(
     let overdue = open
         .clone()
         .and(col(c::DEADLINE).lt(lit(now_us())))
+        .and(col(c::DUPLICATE).not())
         .fill_null(false);
     let df = matching
         .lazy()
@@ -205,6 +214,7 @@ pub(in crate::api) fn issue_page(
     let (lon, lat) = (f64s(c::LON)?, f64s(c::LAT)?);
     let (state, changed, system) = (s(c::STATE)?, i(c::UPDATED_AT)?, s(c::SYSTEM)?);
     let owned = |v: Option<&str>| v.map(str::to_owned);
+    let dup = df.column(c::DUPLICATE)?.bool()?.clone();
     let rows = (0..df.height())
         .map(|k| IssueRow {
             id: id.get(k).unwrap_or_default().to_owned(),
@@ -222,6 +232,8 @@ pub(in crate::api) fn issue_page(
             state: owned(state.get(k)),
             updated_at: changed.get(k),
             system: system.get(k).unwrap_or_default().to_owned(),
+            duplicate_of: None,
+            duplicate: dup.get(k).unwrap_or(false),
         })
         .collect();
     Ok((total, rows))
@@ -299,7 +311,10 @@ pub async fn list(
 /// The list entry of an issue row, overdue as of `now`.
 fn item(r: IssueRow, now: i64) -> IssueItem {
     IssueItem {
-        overdue: r.status.as_deref() == Some("open") && r.deadline.is_some_and(|d| d < now),
+        overdue: r.status.as_deref() == Some("open")
+            && r.deadline.is_some_and(|d| d < now)
+            && !r.duplicate,
+        duplicate: r.duplicate,
         occurred_at: rfc3339(r.occurred_at),
         deadline: r.deadline.map(rfc3339),
         state_zh: r.state.as_deref().map(|s| state::zh(s).to_owned()),
@@ -363,6 +378,7 @@ pub async fn case(
         let (resolved_at, updated_at) = (r.resolved_at.map(rfc3339), r.updated_at.map(rfc3339));
         let finite = |v: f64| v.is_finite().then_some(v);
         let (lon, lat) = (finite(r.lon), finite(r.lat));
+        let duplicate_of = r.duplicate_of.clone();
         let history = steps
             .into_iter()
             .map(|s| CaseStep {
@@ -380,6 +396,7 @@ pub async fn case(
             updated_at,
             lon,
             lat,
+            duplicate_of,
             history,
         }))
     })

@@ -36,7 +36,7 @@ pub const ISO_WEEK: &str = "iso_week";
 const MONTH_KEY: &str = "month_key";
 
 /// Columns of an event export, in order (geometry and bbox follow in GeoParquet).
-pub const COLUMNS: [&str; 35] = [
+pub const COLUMNS: [&str; 36] = [
     c::ID,
     c::SYSTEM,
     c::KIND,
@@ -72,6 +72,7 @@ pub const COLUMNS: [&str; 35] = [
     c::SUSPENDED_AT,
     c::RESUMED_AT,
     c::SOLVED,
+    c::DUPLICATE,
 ];
 
 /// The joined events that `q` and `sel` keep, with the local day column.

@@ -62,6 +62,7 @@ const COLUMNS_ZH: &[(&str, &str)] = &[
     ("suspended_at", "挂账时间"),
     ("resumed_at", "恢复办理时间"),
     ("solved", "实际解决"),
+    ("duplicate", "重复件"),
     ("tier1", "乡镇/街道"),
     ("tier2", "村/社区"),
     ("tier3", "网格"),

@@ -64,7 +64,7 @@ impl<'a> Field<'a> {
 }
 
 /// The contract's columns, in order; readers map their headers onto these.
-pub const FIELDS: [&str; 15] = [
+pub const FIELDS: [&str; 16] = [
     "id",
     "kind",
     "occurred_at",
@@ -80,6 +80,7 @@ pub const FIELDS: [&str; 15] = [
     "household",
     "visitor",
     "updated_at",
+    "duplicate_of",
 ];
 
 /// Position of a contract column in [`FIELDS`].
@@ -101,6 +102,7 @@ pub enum Col {
     Household,
     Visitor,
     UpdatedAt,
+    DuplicateOf,
 }
 
 /// A validated event (coordinates in WGS84, times in µs UTC, personal data hashed).
@@ -127,6 +129,10 @@ pub struct Event {
     pub updated_at: Option<i64>,
     /// Issue: when the case first reached each step of the work.
     pub flow: super::state::Flow,
+    /// Issue: the id of the case this one repeats (重复件, same source
+    /// system), as upstream linked them: the report stays in the call
+    /// volume, the case is counted once (under the one it repeats).
+    pub duplicate_of: Option<String>,
     /// The source system whose id space `id` belongs to (empty: the
     /// county's own); set from the writer, never read from the row.
     #[serde(skip_serializing_if = "String::is_empty")]
@@ -320,6 +326,21 @@ impl Dates {
     }
 }
 
+/// A `duplicate_of` link: an id (at most [`MAX_ID_CHARS`]) other than the
+/// case's own.
+pub(super) fn duplicate_of(
+    f: Field<'_>,
+    own: &str,
+    col: impl Named,
+) -> Result<Option<String>, RowError> {
+    let Some(id) = text(f) else { return Ok(None) };
+    let id = bounded(id, MAX_ID_CHARS, col)?;
+    if id == own {
+        return Err(err(col, "the case itself; a case repeats another one"));
+    }
+    Ok(Some(id))
+}
+
 /// `s` when it is at most `max` characters long.
 pub(super) fn bounded(s: String, max: usize, col: impl Named) -> Result<String, RowError> {
     let n = s.chars().count();
@@ -382,6 +403,7 @@ impl Validator<'_> {
             visitor_hash: None,
             updated_at: time(get(Col::UpdatedAt), Col::UpdatedAt, self.tz)?,
             flow: Default::default(),
+            duplicate_of: None,
             system: String::new(),
         };
         match kind {
@@ -399,6 +421,7 @@ impl Validator<'_> {
                 }
                 ev.satisfaction = one_of(get(Col::Satisfaction), Col::Satisfaction, SATISFACTION)?;
                 ev.source = one_of(get(Col::Source), Col::Source, SOURCE)?;
+                ev.duplicate_of = duplicate_of(get(Col::DuplicateOf), &ev.id, Col::DuplicateOf)?;
                 ev.flow = ev.version_flow();
             }
             Kind::Incident => {

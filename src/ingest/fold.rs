@@ -40,6 +40,10 @@ pub fn fold(base: &Event, steps: &[Step]) -> Event {
         if let Some(v) = &s.solved {
             e.flow.solved = Some(v == "solved");
         }
+        // A link is kept from any step: the latest one names the case.
+        if s.duplicate_of.is_some() {
+            e.duplicate_of = s.duplicate_of.clone();
+        }
         if s.at < from {
             continue;
         }

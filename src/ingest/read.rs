@@ -118,6 +118,9 @@ pub(crate) fn column_of(header: &str) -> Option<usize> {
         "户" | "户号" => Col::Household,
         "走访人" => Col::Visitor,
         "更新时间" | "最后更新时间" => Col::UpdatedAt,
+        "重复件" | "重复工单" | "重复于" | "原工单编号" | "合并至" => {
+            Col::DuplicateOf
+        }
         _ => return None,
     };
     Some(alias as usize)

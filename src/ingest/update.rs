@@ -8,7 +8,7 @@ use super::json_row::{self, JsonRow, Scalar};
 use super::{Field, RowError};
 
 /// The contract's transition columns, in order.
-pub const UPDATE_FIELDS: [&str; 12] = [
+pub const UPDATE_FIELDS: [&str; 13] = [
     "issue_id",
     "update_id",
     "at",
@@ -21,6 +21,7 @@ pub const UPDATE_FIELDS: [&str; 12] = [
     "lat",
     "to_unit",
     "note",
+    "duplicate_of",
 ];
 
 /// Position of a transition column in [`UPDATE_FIELDS`].
@@ -39,6 +40,7 @@ pub enum UCol {
     Lat,
     ToUnit,
     Note,
+    DuplicateOf,
 }
 
 impl Named for UCol {
@@ -70,6 +72,9 @@ pub fn update_column_of(header: &str) -> Option<usize> {
         "纬度" => UCol::Lat,
         "承办单位" | "派往" => UCol::ToUnit,
         "description" | "备注" | "意见" | "处理意见" => UCol::Note,
+        "重复件" | "重复工单" | "重复于" | "原工单编号" | "合并至" => {
+            UCol::DuplicateOf
+        }
         _ => return None,
     };
     Some(c as usize)
@@ -99,6 +104,9 @@ pub struct Step {
     /// Keyed hash of the free-text note: it may hold personal data, so the
     /// clear text is never stored.
     pub note_hash: Option<String>,
+    /// Links the case to the one it repeats (重复件, same source system).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duplicate_of: Option<String>,
     /// The source system of the case (empty: the county's own); set from
     /// the writer, never read from the row.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -155,7 +163,6 @@ impl Validator<'_> {
             (Some(_), None) => return Err(err(UCol::Lat, "missing (lon is given)")),
         };
         Ok(Step {
-            issue_id,
             update_id,
             at,
             state: state.to_owned(),
@@ -168,6 +175,12 @@ impl Validator<'_> {
             lat: position.map(|p| p.1),
             to_unit,
             note_hash: text(get(UCol::Note)).map(|n| self.hasher.hash(&n)),
+            duplicate_of: super::event::duplicate_of(
+                get(UCol::DuplicateOf),
+                &issue_id,
+                UCol::DuplicateOf,
+            )?,
+            issue_id,
             system: String::new(),
         })
     }
@@ -329,4 +342,37 @@ pub fn read_updates(
         }
     }
     Ok((steps, rejects))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::privacy::KeyedHasher;
+
+    /// A work-order export with Chinese headers links a case to the one it
+    /// repeats (重复件); a link to the case itself is refused, naming the column.
+    #[test]
+    fn a_step_links_a_case_to_the_one_it_repeats() {
+        let hasher = KeyedHasher::new([7; 32]);
+        let v = Validator {
+            crs: crate::ingest::crs::Crs::Wgs84,
+            tz: chrono_tz::Asia::Shanghai,
+            hasher: &hasher,
+            dates: crate::ingest::Dates::default(),
+        };
+        let csv = "工单编号,环节编号,操作时间,状态,重复件\n\
+                   A-2,u1,2026-03-01 09:00,受理,A-1\n\
+                   A-3,u1,2026-03-01 09:00,受理,\n\
+                   A-4,u1,2026-03-01 09:00,受理,A-4\n";
+        let rows = v.updates_from_csv(csv).unwrap();
+        let steps: Vec<_> = rows.iter().map(|(_, _, s)| s.clone()).collect();
+        assert_eq!(
+            steps[0].as_ref().unwrap().duplicate_of.as_deref(),
+            Some("A-1")
+        );
+        assert_eq!(steps[1].as_ref().unwrap().duplicate_of, None);
+        let e = steps[2].as_ref().unwrap_err();
+        assert_eq!(e.column, "duplicate_of");
+        assert!(e.reason.contains("itself"), "{}", e.reason);
+    }
 }

@@ -5,7 +5,7 @@ use polars::prelude::*;
 use super::locate::{Outcome, NONE};
 use crate::columns as c;
 use crate::grid::GridModel;
-use crate::ingest::Event;
+use crate::ingest::{Event, Kind};
 
 /// Tier 1, 2 and 3 unit of every unit (itself or an ancestor), `NONE` where absent.
 pub fn tier_table(model: &GridModel) -> Vec<[u32; 3]> {
@@ -151,6 +151,13 @@ pub fn joined_frame(
     cols.push(Column::from(
         ev(|e| Some(e.system.as_str()).filter(|s| !s.is_empty()))
             .with_name(c::SYSTEM.into())
+            .into_series(),
+    ));
+    cols.push(Column::from(
+        keep.iter()
+            .map(|&i| (events[i].kind == Kind::Issue).then_some(events[i].duplicate_of.is_some()))
+            .collect::<BooleanChunked>()
+            .with_name(c::DUPLICATE.into())
             .into_series(),
     ));
     DataFrame::new(keep.len(), cols)

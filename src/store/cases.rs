@@ -115,6 +115,7 @@ fn forward(old: &Event, new: &Event) -> bool {
         || (old.satisfaction.is_none() && new.satisfaction.is_some())
         || (old.cleared != Some(true) && new.cleared == Some(true))
         || (old.deadline.is_none() && new.deadline.is_some())
+        || (old.duplicate_of.is_none() && new.duplicate_of.is_some())
 }
 
 /// The rule for a whole row of a stored (kind, id): see CONTRACT.md.
@@ -157,6 +158,8 @@ struct BaseRow {
     source: Option<String>,
     cleared: Option<bool>,
     updated_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    duplicate_of: Option<String>,
 }
 
 impl BaseRow {
@@ -173,6 +176,7 @@ impl BaseRow {
             source: e.source.map(str::to_owned),
             cleared: e.cleared,
             updated_at: e.updated_at,
+            duplicate_of: e.duplicate_of.clone(),
         }
     }
 
@@ -191,6 +195,7 @@ impl BaseRow {
             source: intern(self.source, &SOURCES),
             cleared: self.cleared,
             updated_at: self.updated_at,
+            duplicate_of: self.duplicate_of,
             ..e.clone()
         }
         .with_version_flow()
@@ -233,7 +238,7 @@ impl Case {
 const CASE_COLS: &str = "seq, occurred_at, lon, lat, category, state, resolved_at, deadline, \
     satisfaction, source, cleared, household_hash, visitor_hash, updated_at, base, \
     accepted_at, dispatched_at, handled_at, returned_at, reworked_at, extended_at, escalated_at, \
-    suspended_at, resumed_at, solved, outcome, tier1, tier2, tier3";
+    suspended_at, resumed_at, solved, outcome, tier1, tier2, tier3, duplicate_of";
 
 /// Statements built once from the column lists (a `format!` per row showed in profiles).
 static READ_CASE: LazyLock<String> = LazyLock::new(|| {
@@ -274,6 +279,7 @@ fn read_case(c: &Connection, system: &str, kind: Kind, id: &str) -> rusqlite::Re
                 std::array::from_fn(|i| r.get(15 + i).ok().flatten()),
                 r.get(24)?,
             ),
+            duplicate_of: r.get(29)?,
             system: system.to_owned(),
         };
         let base: Option<String> = r.get(14)?;
@@ -297,7 +303,8 @@ fn read_case(c: &Connection, system: &str, kind: Kind, id: &str) -> rusqlite::Re
 }
 
 const STEP_COLS: &str =
-    "issue_id, update_id, at, state, deadline, satisfaction, solved, category, lon, lat, to_unit, note_hash, system";
+    "issue_id, update_id, at, state, deadline, satisfaction, solved, category, lon, lat, to_unit, note_hash, system, \
+    duplicate_of";
 
 fn step_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Step> {
     Ok(Step {
@@ -314,6 +321,7 @@ fn step_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Step> {
         to_unit: r.get(10)?,
         note_hash: r.get(11)?,
         system: r.get(12)?,
+        duplicate_of: r.get(13)?,
     })
 }
 
@@ -403,7 +411,8 @@ fn write_case(
          resolved_at = ?7, deadline = ?8, satisfaction = ?9, source = ?10, cleared = ?11, updated_at = ?12, \
          base = CASE WHEN ?28 THEN ?13 ELSE base END, tier1 = ?14, tier2 = ?15, tier3 = ?16, outcome = ?17, grid_version = ?18, \
          accepted_at = ?20, dispatched_at = ?21, handled_at = ?22, returned_at = ?23, reworked_at = ?24, \
-         extended_at = ?25, escalated_at = ?26, solved = ?27, suspended_at = ?29, resumed_at = ?30 WHERE seq = ?19",
+         extended_at = ?25, escalated_at = ?26, solved = ?27, suspended_at = ?29, resumed_at = ?30, \
+         duplicate_of = ?31 WHERE seq = ?19",
     )?
     .execute(params![
         current.occurred_at,
@@ -436,6 +445,7 @@ fn write_case(
         base_json.is_some(),
         current.flow.suspended_at,
         current.flow.resumed_at,
+        current.duplicate_of,
     ])?;
     // Which rows changed after a given count: a restart patches its frame
     // snapshot with them instead of reading every row.
@@ -474,9 +484,9 @@ fn located_at<'a>(e: &'a Event, hit: &'a (Outcome, [Option<String>; 3])) -> Loca
 
 const INSERT: &str = "INSERT OR IGNORE INTO events(kind, id, occurred_at, lon, lat, category, status, state, resolved_at, \
     deadline, satisfaction, source, cleared, household_hash, visitor_hash, updated_at, tier1, tier2, tier3, outcome, grid_version, \
-    accepted_at, dispatched_at, handled_at, writer, returned_at, reworked_at, escalated_at, suspended_at, system) \
+    accepted_at, dispatched_at, handled_at, writer, returned_at, reworked_at, escalated_at, suspended_at, system, duplicate_of) \
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, \
-    ?26, ?27, ?28, ?29, ?30)";
+    ?26, ?27, ?28, ?29, ?30, ?31)";
 
 fn apply_rows(
     c: &mut Connection,
@@ -522,6 +532,7 @@ fn apply_rows(
             e.flow.escalated_at,
             e.flow.suspended_at,
             e.system,
+            e.duplicate_of,
         ])?;
         if n == 1 {
             if pending > 0 && e.kind == Kind::Issue && waits(&tx, &e.system, &e.id)? {
@@ -611,8 +622,8 @@ fn apply_steps(
         let n = tx
             .prepare_cached(
                 "INSERT OR IGNORE INTO transitions(issue_id, update_id, at, state, deadline, satisfaction, solved, \
-                 category, lon, lat, to_unit, note_hash, received_at, applied, system) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                 category, lon, lat, to_unit, note_hash, received_at, applied, system, duplicate_of) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
             )?
             .execute(params![
                 s.issue_id,
@@ -630,6 +641,7 @@ fn apply_steps(
                 now,
                 case.is_some(),
                 s.system,
+                s.duplicate_of,
             ])?;
         if n == 0 {
             let stored: Option<Step> = tx
@@ -778,6 +790,7 @@ mod tests {
             visitor_hash: None,
             updated_at: None,
             flow: Default::default(),
+            duplicate_of: None,
             system: String::new(),
         }
     }
@@ -796,6 +809,7 @@ mod tests {
             lat: None,
             to_unit: None,
             note_hash: None,
+            duplicate_of: None,
             system: String::new(),
         }
     }

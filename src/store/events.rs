@@ -47,9 +47,13 @@ pub struct IssueRow {
     pub tier3: Option<String>,
     /// The source system whose id space `id` belongs to (empty: the county's own).
     pub system: String,
+    /// The case it repeats (重复件), as linked upstream; `duplicate` tells
+    /// a report that repeats one where only that is known (the frame).
+    pub duplicate_of: Option<String>,
+    pub duplicate: bool,
 }
 
-const ISSUE_COLS: &str = "id, category, occurred_at, status, deadline, resolved_at, lon, lat, source, tier1, tier2, tier3, state, updated_at, system";
+const ISSUE_COLS: &str = "id, category, occurred_at, status, deadline, resolved_at, lon, lat, source, tier1, tier2, tier3, state, updated_at, system, duplicate_of";
 
 fn issue_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<IssueRow> {
     Ok(IssueRow {
@@ -68,6 +72,8 @@ fn issue_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<IssueRow> {
         state: r.get(12)?,
         updated_at: r.get(13)?,
         system: r.get(14)?,
+        duplicate_of: r.get(15)?,
+        duplicate: r.get::<_, Option<String>>(15)?.is_some(),
     })
 }
 

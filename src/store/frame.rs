@@ -33,6 +33,7 @@ struct Builders {
     flow: [Vec<Option<i64>>; c::FLOW.len()],
     solved: Vec<Option<bool>>,
     system: Vec<Option<String>>,
+    duplicate: Vec<Option<bool>>,
 }
 
 fn datetime(name: &str, v: Vec<Option<i64>>) -> PolarsResult<Column> {
@@ -77,6 +78,7 @@ impl Builders {
         }
         cols.push(Column::new(c::SOLVED.into(), self.solved));
         cols.push(Column::new(c::SYSTEM.into(), self.system));
+        cols.push(Column::new(c::DUPLICATE.into(), self.duplicate));
         DataFrame::new(n, cols)
     }
 }
@@ -114,7 +116,8 @@ impl Store {
                 "SELECT seq, id, kind, occurred_at, lon, lat, category, status, resolved_at, deadline, satisfaction, \
                  source, cleared, household_hash, visitor_hash, tier1, tier2, tier3, outcome, state, updated_at, \
                  accepted_at, dispatched_at, handled_at, returned_at, reworked_at, extended_at, escalated_at, \
-                 suspended_at, resumed_at, solved, NULLIF(system, '') FROM events \
+                 suspended_at, resumed_at, solved, NULLIF(system, ''), \
+                 CASE WHEN kind = 'issue' THEN duplicate_of IS NOT NULL END FROM events \
                  WHERE {filter} ORDER BY seq"
             ))?;
             let n = st.parameter_count();
@@ -146,6 +149,7 @@ impl Store {
                 }
                 b.solved.push(r.get(21 + c::FLOW.len())?);
                 b.system.push(r.get(22 + c::FLOW.len())?);
+                b.duplicate.push(r.get(23 + c::FLOW.len())?);
             }
             Ok((b, last))
         })?;

@@ -62,6 +62,7 @@ CREATE TABLE IF NOT EXISTS events (
     outcome        TEXT NOT NULL,
     grid_version   INTEGER NOT NULL,
     system         TEXT NOT NULL DEFAULT '',
+    duplicate_of   TEXT,
     UNIQUE (system, kind, id)
 );
 DROP INDEX IF EXISTS issues_tier1;
@@ -84,6 +85,7 @@ CREATE TABLE IF NOT EXISTS transitions (
     received_at  INTEGER NOT NULL,
     applied      INTEGER NOT NULL,
     system       TEXT NOT NULL DEFAULT '',
+    duplicate_of TEXT,
     UNIQUE (system, issue_id, update_id)
 );
 CREATE INDEX IF NOT EXISTS transitions_at ON transitions(at);
@@ -137,7 +139,7 @@ pub fn upgrade(c: &rusqlite::Connection) -> rusqlite::Result<()> {
         .iter()
         .map(|col| format!("ALTER TABLE events ADD COLUMN {col} INTEGER; "))
         .collect();
-    let steps: [(&str, &str, String); 6] = [
+    let steps: [(&str, &str, String); 8] = [
         (
             "audit",
             "n",
@@ -179,6 +181,17 @@ pub fn upgrade(c: &rusqlite::Connection) -> rusqlite::Result<()> {
             "ALTER TABLE events ADD COLUMN suspended_at INTEGER; \
              ALTER TABLE events ADD COLUMN resumed_at INTEGER;"
                 .into(),
+        ),
+        // The case a case repeats (重复件).
+        (
+            "events",
+            "duplicate_of",
+            "ALTER TABLE events ADD COLUMN duplicate_of TEXT".into(),
+        ),
+        (
+            "transitions",
+            "duplicate_of",
+            "ALTER TABLE transitions ADD COLUMN duplicate_of TEXT".into(),
         ),
     ];
     for (table, column, sql) in steps {
@@ -285,6 +298,8 @@ mod tests {
             ("events", "writer"),
             ("events", "escalated_at"),
             ("events", "solved"),
+            ("events", "duplicate_of"),
+            ("transitions", "duplicate_of"),
             ("events", "system"),
             ("transitions", "system"),
             ("users", "system"),

@@ -730,3 +730,131 @@ async fn the_workflow_kpis_follow_the_steps_of_each_case() {
     .await;
     assert_eq!(none, None);
 }
+
+/// Call volume, backlog, overdue, closure and resolution rates of `unit`.
+async fn figures(e: &Env, t: &str, unit: &str, window: &str) -> Vec<Option<f64>> {
+    let mut out = Vec::new();
+    for m in [
+        "issue_count",
+        "backlog_open",
+        "overdue_open",
+        "closure_rate",
+        "resolution_rate",
+    ] {
+        out.push(kpi(e, t, unit, window, m).await);
+    }
+    out
+}
+
+/// A report that upstream links to the case it repeats (`duplicate_of`,
+/// 重复件) stays in the call volume but is no case of its own: the backlog,
+/// 应结案 and the resolution rate count the merged case once, in the live
+/// service and after a restart from the database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_duplicate_counts_in_the_volume_and_once_as_a_case() {
+    let e = super::support::env();
+    let t = login(&e.app, "admin").await;
+    let due = |id: &str, occurred: &str| {
+        let mut v = issue(id, "reported", occurred);
+        v["deadline"] = json!("2020-03-06T18:00:00+08:00");
+        v
+    };
+    let mut b = due("DUP-B", "2020-03-03T09:00:00+08:00");
+    b["duplicate_of"] = json!("DUP-A");
+    let mut own = due("DUP-X", "2020-03-03T10:00:00+08:00");
+    own["duplicate_of"] = json!("DUP-X");
+    let r = post_json(
+        &e.app,
+        "/api/v1/events",
+        Some(&t),
+        json!([
+            due("DUP-A", "2020-03-02T09:00:00+08:00"),
+            b,
+            due("DUP-C", "2020-03-04T09:00:00+08:00"),
+            own
+        ]),
+    )
+    .await
+    .json();
+    balanced(&r);
+    // A case cannot repeat itself: the row is refused, naming the column.
+    assert_eq!(r["rejected"], 1, "{r}");
+    let refused = r["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["outcome"] == "rejected")
+        .unwrap();
+    assert!(
+        refused["reason"].as_str().unwrap().contains("duplicate_of"),
+        "{refused}"
+    );
+    let grid = grid_of(&e, &t, "DUP-A").await;
+    assert_eq!(grid_of(&e, &t, "DUP-C").await, grid);
+    let march = "from=2020-03-01&to=2020-04-01";
+    // B repeats A; C is a case of its own so far.
+    assert_eq!(
+        figures(&e, &t, &grid, march).await,
+        vec![Some(3.0), Some(2.0), Some(2.0), Some(0.0), Some(0.0)]
+    );
+    // A step links C to A too, then A is closed.
+    let mut link = step("DUP-C", "merge", "2020-03-05T09:00:00+08:00", "受理");
+    link["duplicate_of"] = json!("DUP-A");
+    let r = updates(&e, &t, json!([link])).await;
+    assert_eq!(r["updated"], 1, "{r}");
+    e.state.refresh().unwrap();
+    assert_eq!(
+        figures(&e, &t, &grid, march).await,
+        vec![Some(3.0), Some(1.0), Some(1.0), Some(0.0), Some(0.0)]
+    );
+    let r = updates(
+        &e,
+        &t,
+        json!([step("DUP-A", "close", "2020-03-10T09:00:00+08:00", "结案")]),
+    )
+    .await;
+    assert_eq!(r["updated"], 1, "{r}");
+    e.state.refresh().unwrap();
+    let live = figures(&e, &t, &grid, march).await;
+    assert_eq!(
+        live,
+        vec![Some(3.0), Some(0.0), Some(0.0), Some(1.0), Some(1.0)]
+    );
+    // The case view names the case repeated; the list marks the reports.
+    for id in ["DUP-B", "DUP-C"] {
+        let v = get(&e.app, &format!("/api/v1/issues/{id}"), &t)
+            .await
+            .json();
+        assert_eq!(v["duplicate_of"], "DUP-A", "{v}");
+        assert_eq!(v["duplicate"], true, "{v}");
+    }
+    let v = get(&e.app, "/api/v1/issues/DUP-A", &t).await.json();
+    assert!(
+        v.get("duplicate_of").is_none() && v["duplicate"] == false,
+        "{v}"
+    );
+    let list = get(
+        &e.app,
+        &format!("/api/v1/issues?unit={grid}&{march}&per_page=50&status=all"),
+        &t,
+    )
+    .await
+    .json();
+    let marked: Vec<(String, bool)> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i["id"].as_str().unwrap().to_owned(), i["duplicate"] == true))
+        .collect();
+    for (id, dup) in [("DUP-A", false), ("DUP-B", true), ("DUP-C", true)] {
+        assert!(marked.contains(&(id.to_owned(), dup)), "{id}: {marked:?}");
+    }
+    // A restart reads the links back from the database.
+    let store = e.state.store.clone();
+    let grids = super::support::demo_dir().join("grids.geojson");
+    let (model, version) = wangge::live::ensure_grids(&store, &grids).expect("grids");
+    e.state
+        .load(wangge::api::Grids::new(model, version))
+        .expect("restart");
+    assert_eq!(figures(&e, &t, &grid, march).await, live);
+}

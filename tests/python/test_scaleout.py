@@ -145,10 +145,13 @@ EDGE_ISSUES = [
     ("E10", "2026-03-20 08:00:00", "resolved", "2026-04-03 08:00:00", "2026-03-25 08:00:00"),
     # Resolved a second after its deadline: late.
     ("E11", "2026-03-02 08:00:00", "resolved", "2026-03-09 08:00:01", "2026-03-09 08:00:00"),
+    # Open past its deadline, but linked by a step to E06 (重复件): in the call
+    # volume, in no case figure (not in the backlog, not overdue, not due).
+    ("E12", "2026-03-12 09:00:00", "open", "", "2026-03-14 09:00:00"),
 ]
 
 
-# Transition rows of the edge issues (issue, update, at local, status, deadline, satisfaction, solved).
+# Transition rows of the edge issues (issue, update, at local, status, deadline, satisfaction, solved[, duplicate_of]).
 EDGE_STEPS = [
     # Dispatched in the last second of the window: dispatched and awaiting handling at the end.
     ("E01", "a", "2026-03-31 23:59:59", "派遣", "", "", ""),
@@ -176,6 +179,9 @@ EDGE_STEPS = [
     ("E08", "b", "2026-03-01 05:00:00", "上报上级", "", "", ""),
     # Called back after the end: not solved.
     ("E02", "a", "2026-04-02 09:00:00", "回访", "", "", "未解决"),
+    # Dispatched, then merged into E06 as a repeat report.
+    ("E12", "a", "2026-03-12 10:00:00", "派遣", "", "", ""),
+    ("E12", "b", "2026-03-12 11:00:00", "受理", "", "", "", "E06"),
 ]
 
 
@@ -206,8 +212,8 @@ def edges(demo, tmp_path_factory):
         x, y = (a, b)[i % 2]
         rows.append(f"V{i:02},visit,{occ},{x},{y},走访,,,,,,,{house},v1")
     (d / "events.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
-    steps = ["issue_id,update_id,at,status,deadline,satisfaction,solved"]
-    steps += [",".join(s) for s in EDGE_STEPS]
+    steps = ["issue_id,update_id,at,status,deadline,satisfaction,solved,duplicate_of"]
+    steps += [",".join(s + ("",) * (8 - len(s))) for s in EDGE_STEPS]
     (d / "updates.csv").write_text("\n".join(steps) + "\n", encoding="utf-8")
     run("join", "--grids", demo / "grids.geojson", "--events", d / "events.csv",
         "--updates", d / "updates.csv",
@@ -236,8 +242,9 @@ def test_the_edge_cases_are_counted_as_designed(edges):
                           "--from", "2026-03-01", "--to", "2026-03-31"))["rows"]
     (county,) = rows
     i = county["ingredients"]
-    # In the window: E01 E02 E03 E06 E08 E09 E10 E11. Backlog: E01 E02 E06 E07 E09 E10.
-    assert i["issues"] == 8
+    # In the window: E01 E02 E03 E06 E08 E09 E10 E11, and E12, which repeats
+    # E06: a call, no case. Backlog: E01 E02 E06 E07 E09 E10.
+    assert (i["issues"], i["cases"]) == (9, 8)
     assert (i["backlog"], i["overdue"]) == (6, 2)  # overdue: E06 E10
     assert (i["on_time"], i["due"]) == (2, 5)  # on time: E02 E08; due: E02 E06 E08 E10 E11
     # Dispatched by the end: E01 E06 E09 E10 E11; handled by it: E09 (at the end) E11.
@@ -248,6 +255,11 @@ def test_the_edge_cases_are_counted_as_designed(edges):
     # Closed by the end: E02 E03 E08 E11; E08 escalated; E11 reworked; solved known for E11, E02.
     assert (i["closed"], i["closed_local"], i["reworked"]) == (4, 3, 1)
     assert (i["solved_reported"], i["solved"]) == (2, 1)
+    # Repeat-complaint points: the window's issues at the second spot (E02 E03
+    # E06 E08 E09 E11 and the duplicate E12, one category) are one cluster with
+    # six inside 1-31 March: a point at 3 and at 5. The first spot's two (E01
+    # E10) are none.
+    assert i["repeat_points"] == [1, 1]
 def test_the_window_ends_at_local_midnight():
     # 2026-03-31 inclusive ends at 2026-04-01 00:00 in Shanghai = 2026-03-31 16:00 UTC.
     assert tm.window_end_us("2026-03-31") == 1_774_972_800_000_000

@@ -526,6 +526,14 @@ fn issue_table(df: &DataFrame, k: &Keys) -> PolarsResult<DataFrame> {
     );
     let rated: BooleanChunked = df.column(c::SATISFACTION)?.is_not_null();
     out.push(rated.take(&idx)?.with_name(p::RATED.into()).into_column());
+    // Whether the case repeats another (counted in the volume, not as a case).
+    out.push(
+        df.column(c::DUPLICATE)?
+            .bool()?
+            .take(&idx)?
+            .fill_null_with_values(false)?
+            .into_column(),
+    );
     // The position, for the repeat-complaint points.
     for name in [c::LON, c::LAT] {
         let v = df.column(name)?.cast(&DataType::Float64)?;

@@ -360,6 +360,7 @@ pub async fn create(
         visitor_hash: None,
         updated_at: None,
         flow: Default::default(),
+        duplicate_of: None,
         system: String::new(),
     };
     let event = Event {
