@@ -908,35 +908,31 @@ fn add_households(
     Ok(())
 }
 
-/// Repeat-complaint points per unit: the window's issues that pass the
-/// filter are clustered (same category, 100 m, 30 days: [`repeats`]), and
-/// each point counts in the unit its home grid is under, at level 3 and 5.
-/// Clustering is across units: a point on a boundary counts once, where
-/// most of its issues are.
-fn add_repeats(
-    pre: &PreAgg,
-    issues: &DataFrame,
-    key: &UnitKey,
-    q: &Query,
-    into: &mut HashMap<String, Ingredients>,
-) -> Result<(), AnalyticsError> {
+/// The repeat points of the window's issues that pass the filter and lie
+/// in a grid (as `/repeats` clusters them: the same clusters at every
+/// tier): each one's home (the place code most of its issues have, ties to
+/// the smallest codes) and peak.
+fn repeat_homes(pre: &PreAgg, q: &Query) -> Result<Vec<(u32, usize)>, AnalyticsError> {
+    let issues = pre.issues_in(q);
     let f = pre.code_filter(q);
-    let keys = KeyCols::of(issues)?;
-    let rows = keys.rows(key, &f);
+    let keys = KeyCols::of(&issues)?;
     let (occ, lon, lat) = (
-        i64s(issues, p::OCC_US)?,
+        i64s(&issues, p::OCC_US)?,
         one_chunk(issues.column(c::LON)?.f64()?),
         one_chunk(issues.column(c::LAT)?.f64()?),
     );
     let (occ, lon, lat, t) = (view(&occ), view(&lon), view(&lat), view(&keys.t));
-    let cat = view(&keys.cat);
+    let (day, kind, cat, src) = (
+        view(&keys.day),
+        view(&keys.kind),
+        view(&keys.cat),
+        view(&keys.src),
+    );
+    let all = f.keeps_all();
     // Located issues with a category and a time, and their place codes.
     let mut points = Vec::new();
     let mut places = Vec::new();
     for row in 0..keys.len() {
-        if rows.unit(row).is_none() {
-            continue;
-        }
         let (Some(at_us), Some(x), Some(y), Some(category), Some(place)) = (
             occ.get(row),
             lon.get(row),
@@ -946,6 +942,15 @@ fn add_repeats(
         ) else {
             continue;
         };
+        let in_grid = pre
+            .codes
+            .tiers
+            .get(place as usize)
+            .is_some_and(|t| t[2].is_some());
+        if !in_grid || !(all || f.keeps(day.get(row), kind.get(row), Some(category), src.get(row)))
+        {
+            continue;
+        }
         points.push(repeats::IssuePoint {
             lon: x,
             lat: y,
@@ -955,17 +960,78 @@ fn add_repeats(
         places.push(place);
     }
     let params = repeats::RepeatParams::default();
-    let mut counts = vec![[0u64; 2]; key.names.len()];
+    let mut out = Vec::new();
     for found in repeats::found(&points, &params, repeats::LEVELS[0])? {
         let home =
             repeats::most_frequent(found.members.iter().map(|&i| places[i as usize]), |a, b| {
                 pre.codes.tiers[*a as usize].cmp(&pre.codes.tiers[*b as usize])
             });
-        let Some(u) = home.and_then(|h| key.map.get(h as usize).copied().flatten()) else {
+        if let Some(h) = home {
+            out.push((h, found.peak));
+        }
+    }
+    Ok(out)
+}
+
+/// [`repeat_homes`], shared.
+type RepeatHomes = std::sync::Arc<Vec<(u32, usize)>>;
+
+/// [`repeat_homes`] of recent (pre-aggregate generation, query) pairs: the
+/// three tiers of one table, a map's tiers and the exports of one window
+/// cluster once. A pair being computed is waited for, not computed twice.
+fn cached_repeat_homes(pre: &PreAgg, q: &Query) -> Result<RepeatHomes, AnalyticsError> {
+    use std::sync::{Arc, Mutex, OnceLock};
+    type Key = (u64, Option<NaiveDate>, Option<NaiveDate>, [Vec<String>; 3]);
+    type Slot = Arc<OnceLock<Result<RepeatHomes, String>>>;
+    static CACHE: Mutex<Vec<(Key, Slot)>> = Mutex::new(Vec::new());
+    const KEEP: usize = 16;
+    let key: Key = (
+        pre.generation(),
+        q.from,
+        q.to,
+        [q.kinds.clone(), q.categories.clone(), q.sources.clone()],
+    );
+    let slot = {
+        let mut c = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+        match c.iter().find(|(k, _)| *k == key) {
+            Some((_, s)) => s.clone(),
+            None => {
+                let s: Slot = Arc::default();
+                if c.len() == KEEP {
+                    c.remove(0);
+                }
+                c.push((key, s.clone()));
+                s
+            }
+        }
+    };
+    slot.get_or_init(|| {
+        repeat_homes(pre, q)
+            .map(Arc::new)
+            .map_err(|e| e.to_string())
+    })
+    .clone()
+    .map_err(|reason| AnalyticsError::Shape { reason })
+}
+
+/// Repeat-complaint points per unit: the window's issues that pass the
+/// filter are clustered (same category, 100 m, 30 days: [`repeats`]), and
+/// each point counts in the unit its home grid is under, at level 3 and 5.
+/// Clustering is across units: a point on a boundary counts once, where
+/// most of its issues are.
+fn add_repeats(
+    pre: &PreAgg,
+    key: &UnitKey,
+    q: &Query,
+    into: &mut HashMap<String, Ingredients>,
+) -> Result<(), AnalyticsError> {
+    let mut counts = vec![[0u64; 2]; key.names.len()];
+    for &(home, peak) in cached_repeat_homes(pre, q)?.iter() {
+        let Some(u) = key.map.get(home as usize).copied().flatten() else {
             continue;
         };
         for (k, &level) in repeats::LEVELS.iter().enumerate() {
-            counts[u as usize][k] += u64::from(found.peak >= level);
+            counts[u as usize][k] += u64::from(peak >= level);
         }
     }
     for (i, c) in counts.into_iter().enumerate().filter(|(_, c)| c[0] > 0) {
@@ -1353,11 +1419,7 @@ pub fn ingredients_of(
                 },
             )
         },
-        || {
-            run(parts.repeats, &|m| {
-                add_repeats(pre, &pre.issues_in(&q), &key, &q, m)
-            })
-        },
+        || run(parts.repeats, &|m| add_repeats(pre, &key, &q, m)),
     );
     let mut out = counts?;
     for (unit, l) in life? {
@@ -1785,7 +1847,7 @@ mod tests {
             for level in 1..=3 {
                 let key = unit_key(&pre, &gm, level).unwrap();
                 let mut fast = HashMap::new();
-                add_repeats(&pre, &pre.issues_in(&q), &key, &q, &mut fast).unwrap();
+                add_repeats(&pre, &key, &q, &mut fast).unwrap();
                 let counts = repeats::counts_at(&gm, level, &found);
                 for i in gm.level(level) {
                     let code = &gm.unit(i).code;
@@ -1799,6 +1861,45 @@ mod tests {
         }
         // The fixture has points at both levels, and fewer at 5 than at 3.
         assert!(seen5 > 0 && seen3 > seen5, "{seen3} {seen5}");
+    }
+
+    /// Repeat points are kept per pre-aggregate generation: an append
+    /// that completes a point shows at once, and a duplicate report counts.
+    #[test]
+    fn a_third_complaint_appended_makes_a_repeat_point() {
+        let gm = county();
+        let at = |t: &'static str| Ev {
+            category: "噪音",
+            ..Ev::issue(t, "G1")
+        };
+        let two = joined(&gm, &[at("2026-03-01 09:00"), at("2026-03-10 09:00")]);
+        let mut pre = PreAgg::build(two.lazy(), Zone::default()).unwrap();
+        let q = Query::window(d(2026, 3, 1), d(2026, 4, 1));
+        let points = |pre: &PreAgg| {
+            let v = metric_values(
+                pre,
+                &gm,
+                3,
+                &q,
+                crate::analytics::catalogue::metric("repeat_points_3").unwrap(),
+            )
+            .unwrap();
+            v.into_iter()
+                .map(|(i, v)| (gm.unit(i).code.clone(), v.unwrap()))
+                .filter(|(_, v)| *v > 0.0)
+                .collect::<Vec<_>>()
+        };
+        assert!(points(&pre).is_empty());
+        let third = joined(
+            &gm,
+            &[Ev {
+                duplicate: true,
+                ..at("2026-03-20 09:00")
+            }],
+        );
+        pre.append(&PreAgg::build(third.lazy(), Zone::default()).unwrap())
+            .unwrap();
+        assert_eq!(points(&pre), vec![("G1".to_owned(), 1.0)]);
     }
 
     /// One pass over the issues gives each period's backlog as a scan of

@@ -333,6 +333,15 @@ pub struct PreAgg {
     /// its day-sorted runs start: one run after a build, one more per
     /// [`PreAgg::append`] until runs of similar length are merged.
     runs: [Vec<usize>; 3],
+    /// Changes whenever the tables do (a build, an append): results derived
+    /// from them may be kept under it. A clone keeps it (same content).
+    generation: u64,
+}
+
+/// The next [`PreAgg`] generation (never 0, never reused in a process).
+fn next_generation() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 /// Runs a table may hold before the newest ones are merged regardless of length.
@@ -539,6 +548,7 @@ impl PreAgg {
             codes,
             zone,
             runs: [vec![0], vec![0], vec![0]],
+            generation: next_generation(),
         })
     }
 
@@ -573,6 +583,7 @@ impl PreAgg {
             codes,
             zone,
             runs: [vec![0], vec![0], vec![0]],
+            generation: next_generation(),
         })
     }
 
@@ -616,7 +627,13 @@ impl PreAgg {
         append_run(&mut self.events, re, &recoded(&new.events)?)?;
         append_run(&mut self.issues, ri, &recoded(&new.issues)?)?;
         append_run(&mut self.households, rh, &recoded(&new.households)?)?;
+        self.generation = next_generation();
         Ok(())
+    }
+
+    /// See the `generation` field: equal generations, equal tables.
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// These pre-aggregates with every kind but visits rebuilt from
