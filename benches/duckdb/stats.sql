@@ -11,7 +11,9 @@
 -- Semantics follow src/analytics (metrics.rs, preagg.rs):
 --   * a unit's events are those whose tierN code is not null;
 --   * local days are Asia/Shanghai calendar days (session time zone);
---   * "resolved" is status = 'resolved' (null status = not resolved);
+--   * "resolved" is status = 'resolved' (null status = not resolved), and
+--     as of the window end: a case resolved after it was open then;
+--   * invalid cases (state 'invalid', 作废) are in no count;
 --   * hours to resolve count resolved issues with resolved_at >= occurred_at;
 --     median and p90 are linear quantiles (quantile_cont);
 --   * backlog/overdue/due are taken at `end_ts` (the window end; for the open
@@ -44,6 +46,7 @@ WITH ev AS (
         CASE WHEN status = 'resolved' AND resolved_at >= occurred_at
              THEN (epoch_us(resolved_at) - epoch_us(occurred_at)) / 3600e6 END AS hours
     FROM read_parquet(getvariable('joined'))
+    WHERE state IS NULL OR state <> 'invalid'
 ),
 agg AS (
     SELECT
@@ -113,7 +116,8 @@ ev AS (
         CASE WHEN status = 'resolved' AND resolved_at >= occurred_at
              THEN (epoch_us(resolved_at) - epoch_us(occurred_at)) / 3600e6 END AS hours
     FROM read_parquet(getvariable('joined'))
-    WHERE category = getvariable('category')
+    WHERE (state IS NULL OR state <> 'invalid')
+      AND category = getvariable('category')
       AND utc(occurred_at) < getvariable('d1')::TIMESTAMPTZ
 ),
 agg AS (
@@ -123,23 +127,26 @@ agg AS (
         count(*) FILTER (w AND kind = 'incident') AS incidents,
         count(*) FILTER (w AND kind = 'visit') AS visits,
         count(*) FILTER (w AND is_issue AND is_resolved) AS resolved,
+        count(*) FILTER (w AND is_issue AND closed) AS closed,
         count(*) FILTER (w AND satisfaction = 'satisfied') AS satisfied,
         count(*) FILTER (w AND satisfaction = 'basic') AS basic,
         count(*) FILTER (w AND satisfaction = 'unsatisfied') AS unsatisfied,
         count(*) FILTER (w AND kind = 'incident' AND cleared) AS cleared,
         count(*) FILTER (w AND is_issue AND is_discovered) AS discovered,
         count(*) FILTER (w AND is_issue AND has_source) AS sourced,
-        count(*) FILTER (w AND is_issue AND is_resolved AND resolved_at <= deadline) AS on_time,
+        count(*) FILTER (w AND is_issue AND closed AND resolved_at <= deadline) AS on_time,
         count(*) FILTER (w AND is_issue AND deadline IS NOT NULL AND (
-            (is_resolved AND resolved_at IS NOT NULL) OR (NOT is_resolved AND deadline < t1))) AS due,
+            (closed AND resolved_at IS NOT NULL) OR (NOT closed AND deadline < t1))) AS due,
         count(*) FILTER (is_issue AND NOT coalesce(resolved_at < t1, is_resolved)) AS backlog,
         count(*) FILTER (is_issue AND NOT coalesce(resolved_at < t1, is_resolved)
             AND deadline < t1) AS overdue,
-        quantile_cont(hours, 0.5) FILTER (w AND is_issue) AS median_hours,
-        quantile_cont(hours, 0.9) FILTER (w AND is_issue) AS p90_hours,
+        quantile_cont(hours, 0.5) FILTER (w AND is_issue AND closed) AS median_hours,
+        quantile_cont(hours, 0.9) FILTER (w AND is_issue AND closed) AS p90_hours,
         count(DISTINCT household_hash) FILTER (w AND kind = 'visit') AS households_visited
     FROM (
-        SELECT e.*, p.period, p.t1, e.occurred_at >= p.t0 AS w
+        -- Closed as of the period's end: resolved, not after it.
+        SELECT e.*, p.period, p.t1, e.occurred_at >= p.t0 AS w,
+            e.is_resolved AND coalesce(e.resolved_at <= p.t1, true) AS closed
         FROM ev e JOIN periods p ON e.occurred_at < p.t1
         WHERE e.unit IS NOT NULL
     )
@@ -147,7 +154,7 @@ agg AS (
 )
 SELECT
     *,
-    resolved / nullif(issues, 0) AS resolution_rate,
+    closed / nullif(issues, 0) AS resolution_rate,
     on_time / nullif(due, 0) AS on_time_rate,
     satisfied / nullif(satisfied + basic + unsatisfied, 0) AS satisfaction_rate,
     discovered / nullif(sourced, 0) AS discovery_rate
