@@ -1,10 +1,10 @@
 //! Grid model: units of tiers 0-3 read from the grid GeoJSON, their
-//! hierarchy, geodesic areas, validation and repair.
+//! hierarchy, areas on the ellipsoid, validation and repair.
 //!
 //! In: a GeoJSON FeatureCollection (CONTRACT.md). Out: a [`GridModel`] with
 //! units sorted by (level, code) and a [`Report`] of everything found wrong.
-//! Areas are geodesic on the WGS84 ellipsoid (Karney's algorithm, through
-//! `geo::GeodesicArea`), in km² on units and m² in findings. Nothing here
+//! Areas are on the WGS84 ellipsoid ([`area_m2`]: its cylindrical
+//! equal-area projection), in km² on units and m² in findings. Nothing here
 //! knows polars or HTTP.
 
 pub mod arcs;
