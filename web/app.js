@@ -460,9 +460,11 @@ function paintValues(values, allUppers, m, title, noDataCount, fc, min = null, s
   const colours = palette(m).slice(5 - Math.min(5, Math.max(1, uppers.length)));
   const classOf = new Map(values.map((v) => [v.code, classify(v.value, uppers)]));
   umap.paint(classOf, colours, fc);
-  const finite = values.map((v) => v.value).filter((x) => x !== null && x !== undefined);
+  // A loop, not Math.min(...values): 100,000 arguments overflow the stack.
+  let least = Infinity;
+  for (const v of values) if (v.value !== null && v.value !== undefined && v.value < least) least = v.value;
   metricLegend($('#legend'), {
-    title, unit: m.unit, uppers, colours, min: min ?? (finite.length ? Math.min(...finite) : 0), method: state.breaks, noDataCount,
+    title, unit: m.unit, uppers, colours, min: min ?? (least === Infinity ? 0 : least), method: state.breaks, noDataCount,
     ...legendContext(m, span),
   });
 }

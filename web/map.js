@@ -382,7 +382,7 @@ function style(tiles, basemap) {
         layout: { visibility: 'none', 'text-field': ['get', 'name'], 'text-font': [FONT], 'text-size': 12, 'text-max-width': 6 },
         paint: { 'text-color': '#8a939c', 'text-halo-color': 'rgba(255,255,255,0.8)', 'text-halo-width': 1 },
       },
-      { id: 'fill', type: 'fill', source: 'units', 'source-layer': 'units', paint: { 'fill-color': ['coalesce', ['feature-state', 'colour'], NO_DATA], 'fill-opacity': opacity } },
+      { id: 'fill', type: 'fill', source: 'units', 'source-layer': 'units', paint: { 'fill-color': ['coalesce', ['feature-state', 'colour'], NO_DATA], 'fill-opacity': opacity, 'fill-antialias': FILL_ANTIALIAS } },
       {
         id: 'border', type: 'line', source: 'units', 'source-layer': 'units',
         paint: {
@@ -412,6 +412,15 @@ function style(tiles, basemap) {
     ],
   };
 }
+
+/**
+ * The units' fill is drawn without its antialiased edge pass: neighbours
+ * share their edges exactly (the tiles' shared arcs), the outlines cover
+ * the edges wherever units are wide enough to have them, and at 50,000
+ * grids that pass was about half of a software-rendered frame (a recolour
+ * 0.55 → 0.37 s in the test browser).
+ */
+const FILL_ANTIALIAS = false;
 
 /** Screen width, in pixels, from which a unit's outline is drawn. */
 const OUTLINE_MIN_PX = 6;
