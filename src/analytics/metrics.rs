@@ -246,13 +246,40 @@ pub struct MetricTable {
 const UNIT: &str = "unit";
 
 /// The key of `level` on the tables of `pre` (level 0: the county root).
-fn unit_key(pre: &PreAgg, gm: &GridModel, level: u8) -> Result<UnitKey, AnalyticsError> {
+///
+/// Kept per (pre-aggregate generation, level, root): a tier's key maps
+/// every place code to its unit, 50,000 names at the grids, and was an
+/// eighth of an uncached map request when made each time.
+fn unit_key(
+    pre: &PreAgg,
+    gm: &GridModel,
+    level: u8,
+) -> Result<std::sync::Arc<UnitKey>, AnalyticsError> {
+    use std::sync::{Arc, Mutex};
+    type Entry = ((u64, u8, String), Arc<UnitKey>);
+    static CACHE: Mutex<Vec<Entry>> = Mutex::new(Vec::new());
+    const KEEP: usize = 16;
     let root = gm
         .level(0)
         .next()
         .map(|i| gm.unit(i).code.clone())
         .unwrap_or_default();
-    pre.unit_key(level, &root)
+    let id = (pre.generation(), level, root);
+    if let Some((_, k)) = CACHE
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .find(|(k, _)| *k == id)
+    {
+        return Ok(k.clone());
+    }
+    let key = Arc::new(pre.unit_key(level, &id.2)?);
+    let mut c = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    if c.len() == KEEP {
+        c.remove(0);
+    }
+    c.push((id, key.clone()));
+    Ok(key)
 }
 
 /// Codes of the kinds the counts tell apart, and of the discovering sources.
@@ -1383,8 +1410,10 @@ pub fn ingredients_of(
     type Fill<'a> =
         dyn Fn(&mut HashMap<String, Ingredients>) -> Result<(), AnalyticsError> + Sync + 'a;
     type Part = Result<HashMap<String, Ingredients>, AnalyticsError>;
+    // Sized for every unit of the tier up front: growing a map of 50,000
+    // ingredient rows rehashes and moves them several times.
     let run = |on: bool, f: &Fill| -> Part {
-        let mut m = HashMap::new();
+        let mut m = HashMap::with_capacity(if on { key.names.len() } else { 0 });
         if on {
             f(&mut m)?;
         }
