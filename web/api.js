@@ -103,12 +103,22 @@ export const unit = (code) => request('GET', `/units/${encodeURIComponent(code)}
  * grids), given back as `values: [{code, value}]`.
  */
 export const mapValues = async (level, metric, w, parent) => {
-  const r = await request('GET', '/map', { params: { level, metric, parent, shape: 'columns', ...w } });
+  // The code list of a tier (and parent) rarely changes: it is sent once
+  // and then named by its tag, so a recolour brings the values alone.
+  const key = `${level}|${parent ?? ''}`;
+  const held = codeLists.get(key);
+  const r = await request('GET', '/map', { params: { level, metric, parent, shape: 'columns', codes_tag: held?.tag, ...w } });
+  let codes = r.codes;
+  if (codes) codeLists.set(key, { tag: r.codes_tag, codes });
+  else if (held && held.tag === r.codes_tag) codes = held.codes;
+  else throw new Error('map values without their code list');
   const values = r.values;
-  r.values = r.codes.map((code, i) => ({ code, value: values[i] }));
+  r.values = codes.map((code, i) => ({ code, value: values[i] }));
   delete r.codes;
   return r;
 };
+/** Code lists of the map values by `level|parent`: {tag, codes}. */
+const codeLists = new Map();
 export const kpis = (code, w) => request('GET', `/units/${encodeURIComponent(code)}/kpis`, { params: w });
 export const trend = (code, metric, grain, w) =>
   request('GET', '/trend', { params: { unit: code, metric, grain, ...w } });

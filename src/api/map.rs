@@ -191,6 +191,10 @@ pub struct MapQuery {
     /// names (a third of the bytes at 50,000 grids; the map takes names
     /// from the unit list). Default: `values` as `{code, name, value}`.
     pub shape: Option<String>,
+    /// With `shape=columns`: the `codes_tag` of a code list the client
+    /// holds. When the answer's codes are that list, `codes` is left out
+    /// (the same 50,000 codes are not sent again at every recolour).
+    pub codes_tag: Option<String>,
     #[serde(flatten)]
     #[param(ignore)]
     pub window: Window,
@@ -227,6 +231,26 @@ pub(super) fn scoped_values(
     Ok(rows)
 }
 
+/// Legend breaks of the map values (class upper bounds).
+#[derive(Serialize)]
+struct Breaks {
+    quantile: Vec<f64>,
+    jenks: Vec<f64>,
+}
+
+/// `/map?shape=columns`.
+#[derive(Serialize)]
+struct ColumnsBody<'a> {
+    metric: MetricDto,
+    breaks: Breaks,
+    no_data: Vec<&'a str>,
+    /// Absent when the client holds the list (`codes_tag`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    codes: Option<Vec<&'a str>>,
+    codes_tag: String,
+    values: Vec<Option<f64>>,
+}
+
 fn map_body(st: &AppState, c: &Caller, q: &MapQuery) -> Result<Vec<u8>, ApiError> {
     let def = metric(&q.metric)?;
     let columns = match q.shape.as_deref() {
@@ -252,29 +276,49 @@ fn map_body(st: &AppState, c: &Caller, q: &MapQuery) -> Result<Vec<u8>, ApiError
         .filter(|v| v.is_finite())
         .collect();
     sorted.sort_by(f64::total_cmp);
-    let mut body = json!({
-        "metric": dto(def),
-        "breaks": {"quantile": quantile_breaks(&sorted, 5), "jenks": jenks_breaks(&sorted, 5)},
-        "no_data": no_data,
-    });
+    let breaks = Breaks {
+        quantile: quantile_breaks(&sorted, 5),
+        jenks: jenks_breaks(&sorted, 5),
+    };
+    // Serialised straight from these structs: a JSON tree of 50,000 values
+    // first cost as much as the metric itself.
     if columns {
         let codes: Vec<&str> = rows
             .iter()
             .map(|(i, _)| model.unit(*i).code.as_str())
             .collect();
         let values: Vec<Option<f64>> = rows.iter().map(|(_, v)| *v).collect();
-        body["codes"] = json!(codes);
-        body["values"] = json!(values);
-    } else {
-        let values: Vec<_> = rows
-            .iter()
-            .map(|(i, v)| {
-                let u = model.unit(*i);
-                json!({"code": u.code, "name": u.name, "value": v})
-            })
-            .collect();
-        body["values"] = json!(values);
+        // The list's tag: its SHA-256 (codes joined by newlines), 16 hex digits.
+        let mut h = Sha256::new();
+        for c in &codes {
+            h.update(c.as_bytes());
+            h.update(b"\n");
+        }
+        let tag = hex::encode(&h.finalize()[..8]);
+        let held = q.codes_tag.as_deref() == Some(tag.as_str());
+        let body = ColumnsBody {
+            metric: dto(def),
+            breaks,
+            no_data,
+            codes: (!held).then_some(codes),
+            codes_tag: tag,
+            values,
+        };
+        return serde_json::to_vec(&body).map_err(|e| ApiError::Internal(e.to_string()));
     }
+    let values: Vec<_> = rows
+        .iter()
+        .map(|(i, v)| {
+            let u = model.unit(*i);
+            json!({"code": u.code, "name": u.name, "value": v})
+        })
+        .collect();
+    let body = json!({
+        "metric": dto(def),
+        "breaks": breaks,
+        "no_data": no_data,
+        "values": values,
+    });
     serde_json::to_vec(&body).map_err(|e| ApiError::Internal(e.to_string()))
 }
 

@@ -186,6 +186,22 @@ async fn map_values_are_cached_with_an_etag_and_carry_breaks() {
     assert_eq!(cols["codes"], json!(codes));
     assert_eq!(cols["values"], json!(values));
     assert_eq!(cols["breaks"], v["breaks"]);
+    // A client holding the code list names it by its tag and gets the
+    // values alone; another tag gets the list again.
+    let tag = cols["codes_tag"].as_str().unwrap().to_owned();
+    assert_eq!(tag.len(), 16);
+    let held = get(&e.app, &format!("{uri}&shape=columns&codes_tag={tag}"), &t)
+        .await
+        .json();
+    assert!(held.get("codes").is_none(), "{held}");
+    assert_eq!(
+        (&held["codes_tag"], &held["values"]),
+        (&cols["codes_tag"], &cols["values"])
+    );
+    let other = get(&e.app, &format!("{uri}&shape=columns&codes_tag=0000"), &t)
+        .await
+        .json();
+    assert_eq!(other["codes"], cols["codes"]);
     let bad = get(&e.app, &format!("{uri}&shape=table"), &t).await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.text());
 }
