@@ -21,6 +21,7 @@ use super::filter::DAY;
 use super::preagg::{
     col_names as p, CodeFilter, PreAgg, UnitKey, DISCOVERED_SOURCES, INCIDENT, ISSUE, T, VISIT,
 };
+use super::recent::Recent;
 use super::repeats;
 use super::AnalyticsError;
 use crate::columns as c;
@@ -255,31 +256,15 @@ fn unit_key(
     gm: &GridModel,
     level: u8,
 ) -> Result<std::sync::Arc<UnitKey>, AnalyticsError> {
-    use std::sync::{Arc, Mutex};
-    type Entry = ((u64, u8, String), Arc<UnitKey>);
-    static CACHE: Mutex<Vec<Entry>> = Mutex::new(Vec::new());
-    const KEEP: usize = 16;
+    static KEYS: Recent<(u64, u8, String), std::sync::Arc<UnitKey>> = Recent::new(16);
     let root = gm
         .level(0)
         .next()
         .map(|i| gm.unit(i).code.clone())
         .unwrap_or_default();
-    let id = (pre.generation(), level, root);
-    if let Some((_, k)) = CACHE
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .iter()
-        .find(|(k, _)| *k == id)
-    {
-        return Ok(k.clone());
-    }
-    let key = Arc::new(pre.unit_key(level, &id.2)?);
-    let mut c = CACHE.lock().unwrap_or_else(|e| e.into_inner());
-    if c.len() == KEEP {
-        c.remove(0);
-    }
-    c.push((id, key.clone()));
-    Ok(key)
+    KEYS.get_or((pre.generation(), level, root.clone()), || {
+        pre.unit_key(level, &root).map(std::sync::Arc::new)
+    })
 }
 
 /// Codes of the kinds the counts tell apart, and of the discovering sources.
@@ -1005,40 +990,17 @@ type RepeatHomes = std::sync::Arc<Vec<(u32, usize)>>;
 
 /// [`repeat_homes`] of recent (pre-aggregate generation, query) pairs: the
 /// three tiers of one table, a map's tiers and the exports of one window
-/// cluster once. A pair being computed is waited for, not computed twice.
+/// cluster once ([`compute_tiers_of`] asks before its tiers run side by side).
 fn cached_repeat_homes(pre: &PreAgg, q: &Query) -> Result<RepeatHomes, AnalyticsError> {
-    use std::sync::{Arc, Mutex, OnceLock};
     type Key = (u64, Option<NaiveDate>, Option<NaiveDate>, [Vec<String>; 3]);
-    type Slot = Arc<OnceLock<Result<RepeatHomes, String>>>;
-    static CACHE: Mutex<Vec<(Key, Slot)>> = Mutex::new(Vec::new());
-    const KEEP: usize = 16;
+    static HOMES: Recent<Key, RepeatHomes> = Recent::new(16);
     let key: Key = (
         pre.generation(),
         q.from,
         q.to,
         [q.kinds.clone(), q.categories.clone(), q.sources.clone()],
     );
-    let slot = {
-        let mut c = CACHE.lock().unwrap_or_else(|e| e.into_inner());
-        match c.iter().find(|(k, _)| *k == key) {
-            Some((_, s)) => s.clone(),
-            None => {
-                let s: Slot = Arc::default();
-                if c.len() == KEEP {
-                    c.remove(0);
-                }
-                c.push((key, s.clone()));
-                s
-            }
-        }
-    };
-    slot.get_or_init(|| {
-        repeat_homes(pre, q)
-            .map(Arc::new)
-            .map_err(|e| e.to_string())
-    })
-    .clone()
-    .map_err(|reason| AnalyticsError::Shape { reason })
+    HOMES.get_or(key, || repeat_homes(pre, q).map(std::sync::Arc::new))
 }
 
 /// Repeat-complaint points per unit: the window's issues that pass the
@@ -1579,6 +1541,22 @@ pub fn compute_tiers_of(
     parts: Parts,
 ) -> Result<Vec<MetricTable>, AnalyticsError> {
     use rayon::prelude::*;
+    if parts.repeats && levels.len() > 1 {
+        q.validate()?;
+        // One clustering per window for every tier, not one per tier at once.
+        let windows = [
+            Some(q.clone()),
+            q.same_period_last_year(),
+            q.previous_period(),
+        ];
+        for w in windows.iter().flatten() {
+            let w = Query {
+                zone: pre.zone,
+                ..w.clone()
+            };
+            cached_repeat_homes(pre, &w)?;
+        }
+    }
     levels
         .par_iter()
         .map(|&level| compute_metrics_of(pre, gm, level, q, parts))

@@ -27,6 +27,7 @@ pub mod interval;
 pub mod metrics;
 pub mod preagg;
 pub mod ranking;
+mod recent;
 pub mod repeats;
 pub mod score;
 pub mod spark;
