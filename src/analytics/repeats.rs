@@ -354,18 +354,12 @@ pub fn issues_lazy(joined: LazyFrame, q: &Query) -> LazyFrame {
         kinds: vec![super::preagg::ISSUE.into()],
         ..q.clone()
     };
-    // Invalid cases (作废, 不予受理) are no complaint, as in every count.
-    let valid = if joined
-        .clone()
-        .collect_schema()
-        .is_ok_and(|s| s.contains(c::STATE))
-    {
-        col(c::STATE)
-            .neq(lit(super::preagg::INVALID_STATE))
-            .or(col(c::STATE).is_null())
-    } else {
-        lit(true)
-    };
+    // Invalid cases (作废, 不予受理) are no complaint, as in every count. A
+    // file from before the lifecycle is read with its states null
+    // (`join::with_missing_columns`).
+    let valid = col(c::STATE)
+        .neq(lit(super::preagg::INVALID_STATE))
+        .or(col(c::STATE).is_null());
     joined
         .with_column(q.zone.local_day(c::OCCURRED_AT).alias(DAY))
         .filter(q.predicate())

@@ -67,6 +67,7 @@ pub fn run(a: &RepeatsArgs) -> anyhow::Result<()> {
     let path = a.joined.to_str().context("--joined path is not UTF-8")?;
     let lf = LazyFrame::scan_parquet(PlRefPath::from(path), ScanArgsParquet::default())
         .with_context(|| format!("reading {}", a.joined.display()))?;
+    let lf = crate::join::with_missing_columns(lf)?;
     let found = repeats::repeats(lf, &q, &params, a.min)
         .with_context(|| format!("repeat points of {}", a.joined.display()))?;
     let mut out = std::io::stdout().lock();
