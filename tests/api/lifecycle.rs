@@ -14,6 +14,13 @@ fn issue(id: &str, status: &str, occurred: &str) -> Value {
            "category": "环境卫生", "status": status})
 }
 
+/// A reported issue with a deadline.
+fn reported_due(id: &str, occurred: &str, deadline: &str) -> Value {
+    let mut v = issue(id, "reported", occurred);
+    v["deadline"] = json!(deadline);
+    v
+}
+
 fn step(issue: &str, update: &str, at: &str, status: &str) -> Value {
     json!({"issue_id": issue, "update_id": update, "at": at, "status": status})
 }
@@ -297,11 +304,7 @@ async fn a_case_closed_in_april_is_in_marchs_backlog_and_not_aprils() {
 async fn a_case_suspended_at_the_window_end_is_not_due_though_resumed_since() {
     let e = super::support::env();
     let t = login(&e.app, "admin").await;
-    let due = |id: &str, occurred: &str| {
-        let mut i = issue(id, "reported", occurred);
-        i["deadline"] = json!("2020-03-20T18:00:00+08:00");
-        i
-    };
+    let due = |id: &str, occurred: &str| reported_due(id, occurred, "2020-03-20T18:00:00+08:00");
     let r = post_json(
         &e.app,
         "/api/v1/events",
@@ -754,11 +757,7 @@ async fn figures(e: &Env, t: &str, unit: &str, window: &str) -> Vec<Option<f64>>
 async fn a_duplicate_counts_in_the_volume_and_once_as_a_case() {
     let e = super::support::env();
     let t = login(&e.app, "admin").await;
-    let due = |id: &str, occurred: &str| {
-        let mut v = issue(id, "reported", occurred);
-        v["deadline"] = json!("2020-03-06T18:00:00+08:00");
-        v
-    };
+    let due = |id: &str, occurred: &str| reported_due(id, occurred, "2020-03-06T18:00:00+08:00");
     let mut b = due("DUP-B", "2020-03-03T09:00:00+08:00");
     b["duplicate_of"] = json!("DUP-A");
     let mut own = due("DUP-X", "2020-03-03T10:00:00+08:00");
