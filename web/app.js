@@ -86,7 +86,10 @@ async function start(user) {
   if (!metricDef()) state.metric = cat[0]?.name;
   buildToolbar(cats);
   mountExport($('#export'), user.role);
-  umap = new UnitMap($('#map'), { onClick, onHover, tileUrl: api.tileUrl, headers: api.authHeaders, basemap });
+  // Opening on the county: its tiles load while the units and values come.
+  const around = !state.parent && !isChief() ? top?.features?.[0] : null;
+  const first = around ? { level: state.level, around } : null;
+  umap = new UnitMap($('#map'), { onClick, onHover, tileUrl: api.tileUrl, headers: api.authHeaders, basemap, first });
   on(onChange);
   window.addEventListener('resize', () => umap.resize());
   await refresh(new Set(['level']));

@@ -8,6 +8,9 @@
 
 import * as maplibregl from '/vendor/maplibre-gl/maplibre-gl.mjs';
 
+// Two workers parse tiles side by side (MapLibre's default is one).
+maplibregl.setWorkerCount(2);
+
 export const FONT = 'Noto Sans SC';
 export const NO_DATA = '#d9d9d9';
 // Neighbours drawn for orientation: lighter than no data, never a class colour.
@@ -38,50 +41,67 @@ export const LISA_COLOURS = { HH: '#d7191c', HL: '#fdae61', LH: '#abd9e9', LL: '
 
 /** Feature state of a unit in the drawn tier. */
 const unitState = (id) => ({ source: 'units', sourceLayer: 'units', id });
+/** Feature state of a unit's outline (hover). */
+const outlineState = (id) => ({ source: 'outlines', sourceLayer: 'units', id });
+/**
+ * The sources over a tier's tiles: `units` for the fills, `outlines` for
+ * the outlines, the selection and the labels. Apart, because a change to
+ * an outline or label layer (its zoom range, a filter) makes MapLibre lay
+ * out again every tile of its source: the fills' tiles stay as they are,
+ * and the outlines' source loads nothing at zooms where none is drawn.
+ */
+const TIER_SOURCES = ['units', 'outlines'];
 
 export class UnitMap {
   /**
    * `tileUrl(level)`: the tile URL template of a tier; `headers()`: what a
    * tile request must carry (the caller's token); `basemap`: {tiles,
    * attribution} of an intranet raster server drawn under the units, or
-   * null (then no request leaves the service).
+   * null (then no request leaves the service); `first`: the tier `level`
+   * and the unit `around` (a feature with a bbox) to be drawn first, when
+   * known: its tiles load from the start, beside the unit list and the
+   * values.
    */
-  constructor(container, { onClick, onHover, tileUrl, headers, basemap = null }) {
+  constructor(container, { onClick, onHover, tileUrl, headers, basemap = null, first = null }) {
     this.features = new Map();
     // code → {cls, colour} as last put into the feature state.
     this.painted = new Map();
     this.labelOverride = null;
+    this.filterKey = JSON.stringify(null);
     this.tileUrl = tileUrl;
-    this.tiles = { units: null, context: null };
+    const level = first?.level ?? 1;
+    this.tiles = { units: tileUrl(level), context: null };
+    const bounds = first?.around ? bbox([first.around]) : null;
     this.map = new maplibregl.Map({
       container,
-      style: style(tileUrl(1), basemap),
       transformRequest: (url) => (url.startsWith(`${location.origin}/tiles/`) ? { url, headers: headers() } : { url }),
-      center: [115.0, 38.5],
-      zoom: 8,
+      ...(bounds ? { bounds, fitBoundsOptions: FIT } : { center: [115.0, 38.5], zoom: 8 }),
       fadeDuration: 0,
       attributionControl: false,
       localIdeographFontFamily: false,
       dragRotate: false,
       pitchWithRotate: false,
     });
+    this.map.setStyle(style(this.tiles.units, basemap, this.tileZoom()));
+    this.drawn = this.idle().then(() => this.placeholders());
     this.map.touchZoomRotate.disableRotation();
     this.map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-left');
     if (basemap) this.map.addControl(new maplibregl.AttributionControl({ compact: true }), 'bottom-right');
-    this.loaded = new Promise((resolve) => this.map.on('load', resolve));
+    // The style in place: sources and layers can change (tiles need not be in).
+    this.loaded = new Promise((resolve) => this.map.once('style.load', resolve));
     let hovered = null;
     this.map.on('mousemove', 'fill', (e) => {
       const f = e.features[0];
       if (hovered !== f.id) {
-        if (hovered !== null) this.map.setFeatureState(unitState(hovered), { hover: false });
+        if (hovered !== null) this.map.setFeatureState(outlineState(hovered), { hover: false });
         hovered = f.id;
-        this.map.setFeatureState(unitState(hovered), { hover: true });
+        this.map.setFeatureState(outlineState(hovered), { hover: true });
       }
       this.map.getCanvas().style.cursor = 'pointer';
       onHover(this.describe(f), e.originalEvent);
     });
     this.map.on('mouseleave', 'fill', () => {
-      if (hovered !== null) this.map.setFeatureState(unitState(hovered), { hover: false });
+      if (hovered !== null) this.map.setFeatureState(outlineState(hovered), { hover: false });
       hovered = null;
       this.map.getCanvas().style.cursor = '';
       onHover(null);
@@ -108,16 +128,32 @@ export class UnitMap {
   async setUnits(fc, { level, filter = null, fit = true }) {
     await this.loaded;
     this.features = new Map(fc.features.map((f) => [f.properties.code, f]));
-    this.setTier('units', level);
-    for (const id of ['fill', 'border', 'labels']) this.map.setFilter(id, filter);
-    this.drawn = this.idle();
+    const fresh = this.setTier('units', level);
+    // The same filter set again would lay out every tile again.
+    const key = JSON.stringify(filter);
+    if (key !== this.filterKey) {
+      for (const id of ['fill', 'border', 'labels']) this.map.setFilter(id, filter);
+      this.filterKey = key;
+    }
     if (fit && fc.features.length) this.fit(fc.features);
+    // MapLibre fetches the parent of every tile still loading as its
+    // placeholder (and that tile's parent, ...). A new tier has no loaded
+    // parent to show, and at 50,000 grids the county's z8 tier-3 tile is
+    // the whole county (3.4 MB, as long to parse as the tiles in view):
+    // while a new tier's first view loads, its tiles start at the zoom in
+    // view. A drill within a tier keeps its loaded parents as placeholders.
+    if (fresh) for (const id of TIER_SOURCES) this.map.getSource(id).minzoom = this.tileZoom();
+    this.drawn = this.idle().then(() => this.placeholders());
     // Thousands of labels at county zoom are unreadable and cost seconds of
     // glyph rasterising: show them once zoomed in far enough to read.
     const n = fc.features.length;
-    const minzoom = n <= 300 ? 0 : this.map.getZoom() + Math.log2(Math.sqrt(n / 150));
-    this.map.setLayerZoomRange('labels', minzoom, 24);
-    this.map.setLayerZoomRange('border', outlineZoom(fc.features), 24);
+    this.zoomRange('labels', n <= 300 ? 0 : this.map.getZoom() + Math.log2(Math.sqrt(n / 150)));
+    this.zoomRange('border', outlineZoom(fc.features));
+  }
+
+  /** Layer `id` drawn from zoom `min` (laid out again only if it changes). */
+  zoomRange(id, min) {
+    if (this.map.getLayer(id).minzoom !== min) this.map.setLayerZoomRange(id, min, 24);
   }
 
   /** Shows `html` in a popup at `lngLat` (the one preview; replaces the last); returns its element. */
@@ -204,14 +240,30 @@ export class UnitMap {
     await this.idle();
   }
 
-  /** Points source `id` at the tiles of tier `level`. */
+  /**
+   * Points the sources of `id` ('units': the drawn tier's two, 'context')
+   * at the tiles of tier `level`; true if they changed.
+   */
   setTier(id, level) {
     const url = this.tileUrl(level);
-    if (this.tiles[id] !== url) {
-      this.map.getSource(id).setTiles([url]);
-      this.tiles[id] = url;
-      // Another tier's units: every state is set again.
-      if (id === 'units') this.painted.clear();
+    if (this.tiles[id] === url) return false;
+    for (const s of id === 'units' ? TIER_SOURCES : [id]) this.map.getSource(s).setTiles([url]);
+    this.tiles[id] = url;
+    // Another tier's units: every state is set again.
+    if (id === 'units') this.painted.clear();
+    return true;
+  }
+
+  /** The zoom of the unit tiles in view (512-px tiles). */
+  tileZoom() {
+    return Math.min(TILE_MAXZOOM, Math.max(0, Math.floor(this.map.getZoom())));
+  }
+
+  /** Lets the unit tiles load lower-zoom placeholders again (zooming out). */
+  placeholders() {
+    for (const id of TIER_SOURCES) {
+      const src = this.map.getSource(id);
+      if (src) src.minzoom = 0;
     }
   }
 
@@ -245,7 +297,7 @@ export class UnitMap {
   fit(features, opts = {}) {
     const b = bbox(features);
     if (!b) return;
-    this.map.fitBounds(b, { padding: 30, duration: 0, maxZoom: 15, ...opts });
+    this.map.fitBounds(b, { ...FIT, duration: 0, ...opts });
   }
 
   flyTo(code) {
@@ -260,6 +312,11 @@ export class UnitMap {
    */
   paint(classOf, colours, fc = null) {
     const map = this.map;
+    // Before the style is in there is no source to hold the states.
+    if (!map.getSource('units')) {
+      this.loaded.then(() => this.paint(classOf, colours, fc));
+      return;
+    }
     const codes = fc ? fc.features.map((f) => f.properties.code) : this.features.keys();
     // Each unit's class and colour go into its feature state; the layer's
     // colour expression never changes, as changing it makes MapLibre lay
@@ -304,6 +361,8 @@ export class UnitMap {
   }
 
   select(code) {
+    // Hidden with no selection: the outlines' tiles are not loaded for it.
+    this.map.setLayoutProperty('selected', 'visibility', code ? 'visible' : 'none');
     this.map.setFilter('selected', ['==', ['get', 'code'], code || '']);
   }
 
@@ -347,7 +406,10 @@ export class UnitMap {
 // over-zoomed beyond.
 const TILE_MAXZOOM = 16;
 
-function style(tiles, basemap) {
+const FIT = { padding: 30, maxZoom: 15 };
+
+/** The map's style: the units from `tiles`, loaded from zoom `minzoom` up. */
+function style(tiles, basemap, minzoom = 0) {
   const vector = { type: 'vector', tiles: [tiles], maxzoom: TILE_MAXZOOM, promoteId: { units: 'code', labels: 'code' } };
   const base = basemap
     ? {
@@ -365,7 +427,8 @@ function style(tiles, basemap) {
     transition: { duration: 0, delay: 0 },
     'font-faces': { [FONT]: [{ url: `${location.origin}/glyphs/NotoSansSC-Regular.woff2` }] },
     sources: {
-      units: { ...vector },
+      units: { ...vector, minzoom },
+      outlines: { ...vector, minzoom },
       // Neighbours of the unit drilled into, greyed, for orientation.
       context: { ...vector },
       // The grid of the case located from the side panel (any tier drawn).
@@ -384,14 +447,14 @@ function style(tiles, basemap) {
       },
       { id: 'fill', type: 'fill', source: 'units', 'source-layer': 'units', paint: { 'fill-color': ['coalesce', ['feature-state', 'colour'], NO_DATA], 'fill-opacity': opacity, 'fill-antialias': FILL_ANTIALIAS } },
       {
-        id: 'border', type: 'line', source: 'units', 'source-layer': 'units',
+        id: 'border', type: 'line', source: 'outlines', 'source-layer': 'units',
         paint: {
           'line-color': ['case', ['boolean', ['feature-state', 'hover'], false], '#222', '#ffffff'],
           'line-width': ['case', ['boolean', ['feature-state', 'hover'], false], 2.5, 0.8],
         },
       },
       {
-        id: 'selected', type: 'line', source: 'units', 'source-layer': 'units', filter: ['==', ['get', 'code'], ''],
+        id: 'selected', type: 'line', source: 'outlines', 'source-layer': 'units', filter: ['==', ['get', 'code'], ''], layout: { visibility: 'none' },
         paint: { 'line-color': '#111', 'line-width': 3 },
       },
       {
@@ -399,7 +462,7 @@ function style(tiles, basemap) {
         paint: { 'line-color': '#ff7f00', 'line-width': 4, 'line-dasharray': [2, 1] },
       },
       {
-        id: 'labels', type: 'symbol', source: 'units', 'source-layer': 'labels',
+        id: 'labels', type: 'symbol', source: 'outlines', 'source-layer': 'labels',
         layout: {
           'text-field': ['get', 'name'],
           'text-font': [FONT],

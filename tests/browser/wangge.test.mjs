@@ -183,6 +183,40 @@ test('unit outlines are drawn only from the zoom where a unit is a few pixels wi
   });
 });
 
+test('a tier opens on the tiles in view, each laid out once; a selection leaves the fills alone', async () => {
+  await withBrowser({}, async ({ page }) => {
+    // Every tile request, and every tile each source lays out.
+    const fetched = [];
+    page.on('request', (r) => {
+      const m = r.url().match(/\/tiles\/(\d)\/(\d+)\/(\d+)\/(\d+)\.mvt/);
+      if (m) fetched.push({ level: Number(m[1]), z: Number(m[2]), key: m.slice(2).join('/') });
+    });
+    await loginAs(page, svc.base, svc.users.admin.username, svc.users.admin.password, '#level=3');
+    const zoom = await page.evaluate(() => window.__wangge.map.map.getZoom());
+    const tier3 = fetched.filter((t) => t.level === 3);
+    assert.ok(tier3.length > 0);
+    // No lower-zoom tile fetched as a placeholder while the tier loaded,
+    // and no other tier's tiles at all.
+    assert.deepEqual([...new Set(tier3.map((t) => t.z))], [Math.floor(zoom)], JSON.stringify({ zoom, tier3 }));
+    assert.deepEqual(fetched.filter((t) => t.level !== 3), []);
+    // Selecting a grid lays out the outlines' tiles only: the fills'
+    // (the heavy ones) stay as they were.
+    const loads = await page.evaluate(async (code) => {
+      const m = window.__wangge.map.map;
+      const seen = { units: 0, outlines: 0 };
+      m.on('sourcedata', (e) => {
+        if (e.tile && e.sourceId in seen) seen[e.sourceId]++;
+      });
+      await window.__wangge.set({ selected: code });
+      await window.__wangge.settled();
+      await window.__wangge.map.idle();
+      return seen;
+    }, chiefGrid.code);
+    assert.equal(loads.units, 0, JSON.stringify(loads));
+    assert.ok(loads.outlines > 0, JSON.stringify(loads));
+  });
+});
+
 test('labels are drawn with real Chinese glyphs served by the service', async () => {
   await withBrowser({}, async ({ page }) => {
     const fonts = [];
