@@ -418,7 +418,7 @@ function paintColours({ mode, r }, fc, wait = true) {
   if (mode === 'metric') {
     current = new Map(r.values.map((v) => [v.code, v]));
     const uppers = r.breaks?.[state.breaks] || r.breaks?.quantile || quantileUppers(r.values.map((v) => v.value));
-    paintValues(r.values, uppers, m, title, (r.no_data || []).length, fc);
+    paintValues(r.values, uppers, m, title, r.values.reduce((n, v) => n + (v.value === null), 0), fc);
   } else if (mode === 'emerging') {
     current = new Map(r.units.map((u) => [u.code, u]));
     const classOf = new Map(r.units.map((u) => [u.code, u.category]));

@@ -323,14 +323,24 @@ export class UnitMap {
     // out every tile again (1.5 s at 50,000 grids). A unit whose colour
     // stays is left alone: MapLibre rewrites the paint arrays of the
     // features whose state changed, so a recolour costs what it changes.
+    // One target and one state object for all (MapLibre copies the
+    // state): 100,000 fewer objects at 50,000 grids.
+    const target = unitState(null);
+    const st = { cls: null, colour: null };
     for (const code of codes) {
       const c = classOf.get(code);
       const cls = c === undefined ? null : c;
       const colour = cls === null ? null : colours[cls] ?? null;
       const was = this.painted.get(code);
       if (was && was.cls === cls && was.colour === colour) continue;
-      this.painted.set(code, { cls, colour });
-      map.setFeatureState(unitState(code), { cls, colour });
+      if (was) {
+        was.cls = cls;
+        was.colour = colour;
+      } else this.painted.set(code, { cls, colour });
+      target.id = code;
+      st.cls = cls;
+      st.colour = colour;
+      map.setFeatureState(target, st);
     }
   }
 

@@ -246,25 +246,100 @@ pub struct MetricTable {
 /// Name of the unit-code column in intermediate frames.
 const UNIT: &str = "unit";
 
+/// A tier's [`UnitKey`] with each model unit's position in it: the loops
+/// fill their sums by key position, and a metric is read by model index,
+/// so a unit's code is touched only at the edges.
+struct TierKey {
+    key: UnitKey,
+    /// Key position by model index (None: no event, or another tier).
+    at: Vec<Option<u32>>,
+}
+
+impl std::ops::Deref for TierKey {
+    type Target = UnitKey;
+    fn deref(&self) -> &UnitKey {
+        &self.key
+    }
+}
+
+impl TierKey {
+    fn of(pre: &PreAgg, gm: &GridModel, level: u8, root: &str) -> Result<TierKey, AnalyticsError> {
+        let key = pre.unit_key(level, root)?;
+        let mut at = vec![None; gm.units.len()];
+        for (p, code) in key.names.iter().enumerate() {
+            if let Some(i) = gm.index_of(code) {
+                at[i] = Some(p as u32);
+            }
+        }
+        Ok(TierKey { key, at })
+    }
+
+    /// What the model's unit `index` has in `d` (nothing: the default).
+    fn get<'a>(&self, d: &'a Dense, index: usize) -> Option<&'a Ingredients> {
+        let p = self.at.get(index).copied().flatten()? as usize;
+        d.touched
+            .get(p)
+            .copied()
+            .unwrap_or(false)
+            .then(|| &d.rows[p])
+    }
+}
+
 /// The key of `level` on the tables of `pre` (level 0: the county root).
 ///
-/// Kept per (pre-aggregate generation, level, root): a tier's key maps
-/// every place code to its unit, 50,000 names at the grids, and was an
-/// eighth of an uncached map request when made each time.
+/// Kept per (pre-aggregate generation, level, root, model): a tier's key
+/// maps every place code to its unit, 50,000 names at the grids, and was
+/// an eighth of an uncached map request when made each time. A grid model
+/// is never changed in place (a new grid version is a new model).
 fn unit_key(
     pre: &PreAgg,
     gm: &GridModel,
     level: u8,
-) -> Result<std::sync::Arc<UnitKey>, AnalyticsError> {
-    static KEYS: Recent<(u64, u8, String), std::sync::Arc<UnitKey>> = Recent::new(16);
+) -> Result<std::sync::Arc<TierKey>, AnalyticsError> {
+    static KEYS: Recent<(u64, u8, String, usize, usize), std::sync::Arc<TierKey>> = Recent::new(16);
     let root = gm
         .level(0)
         .next()
         .map(|i| gm.unit(i).code.clone())
         .unwrap_or_default();
-    KEYS.get_or((pre.generation(), level, root.clone()), || {
-        pre.unit_key(level, &root).map(std::sync::Arc::new)
-    })
+    let model = (gm as *const GridModel as usize, gm.units.len());
+    KEYS.get_or(
+        (pre.generation(), level, root.clone(), model.0, model.1),
+        || TierKey::of(pre, gm, level, &root).map(std::sync::Arc::new),
+    )
+}
+
+/// Ingredients by unit-key position, as the loops fill them: merged part
+/// by part and read by position, without hashing or copying a code (the
+/// map of codes it replaced was a third of an uncached map request).
+#[derive(Default)]
+struct Dense {
+    rows: Vec<Ingredients>,
+    /// Whether a part wrote the row (the unit had something in the window).
+    touched: Vec<bool>,
+}
+
+impl Dense {
+    fn new(n: usize) -> Dense {
+        Dense {
+            rows: vec![Ingredients::default(); n],
+            touched: vec![false; n],
+        }
+    }
+
+    /// Row `i`, marked as written.
+    fn at(&mut self, i: usize) -> &mut Ingredients {
+        self.touched[i] = true;
+        &mut self.rows[i]
+    }
+
+    /// The written rows with their key positions.
+    fn written(&self) -> impl Iterator<Item = (usize, &Ingredients)> {
+        self.rows
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| self.touched[*i])
+    }
 }
 
 /// Codes of the kinds the counts tell apart, and of the discovering sources.
@@ -468,7 +543,7 @@ fn add_counts(
     events: &DataFrame,
     key: &UnitKey,
     q: &Query,
-    into: &mut HashMap<String, Ingredients>,
+    into: &mut Dense,
 ) -> Result<(), AnalyticsError> {
     let f = pre.code_filter(q);
     let keys = KeyCols::of(events)?;
@@ -513,7 +588,7 @@ fn add_counts(
     }
     let as_u64 = |x: i64| x.max(0) as u64;
     for (i, r) in sums.iter().enumerate().filter(|(i, _)| seen[*i]) {
-        let ing = into.entry(key.names[i].clone()).or_default();
+        let ing = into.at(i);
         ing.issues = as_u64(r[0]);
         ing.incidents = as_u64(r[1]);
         ing.visits = as_u64(r[2]);
@@ -634,7 +709,7 @@ fn add_lifecycle(
     key: &UnitKey,
     q: &Query,
     end_us: i64,
-    into: &mut HashMap<String, Ingredients>,
+    into: &mut Dense,
 ) -> Result<(), AnalyticsError> {
     let f = pre.code_filter(q);
     let (keys, times) = (KeyCols::of(issues)?, Times::of(issues)?);
@@ -742,9 +817,7 @@ fn add_lifecycle(
         w.response_hours = quantile(&mut rgrouped[rstart[i]..rstart[i + 1]], 0.5);
         let (sum, k) = cycle[i];
         w.cycle_hours = (k > 0).then(|| sum / k as f64);
-        into.entry(key.names[i].clone())
-            .or_default()
-            .take_lifecycle(w);
+        into.at(i).take_lifecycle(w);
     }
     Ok(())
 }
@@ -756,7 +829,7 @@ fn add_backlog(
     key: &UnitKey,
     q: &Query,
     end_us: i64,
-    into: &mut HashMap<String, Ingredients>,
+    into: &mut Dense,
 ) -> Result<(), AnalyticsError> {
     let before_end = Query {
         from: None,
@@ -794,7 +867,7 @@ fn add_backlog(
         }
     }
     for i in (0..n).filter(|&i| seen[i]) {
-        let ing = into.entry(key.names[i].clone()).or_default();
+        let ing = into.at(i);
         ing.backlog = backlog[i];
         ing.overdue = overdue[i];
         ing.pending_handling = pending[i];
@@ -890,7 +963,7 @@ fn add_households(
     households: &DataFrame,
     key: &UnitKey,
     q: &Query,
-    into: &mut HashMap<String, Ingredients>,
+    into: &mut Dense,
 ) -> Result<(), AnalyticsError> {
     let f = pre.code_filter(q);
     let keys = KeyCols::of(households)?;
@@ -913,9 +986,7 @@ fn add_households(
         })
         .collect();
     for (i, &v) in visited.iter().enumerate().filter(|(_, &v)| v > 0) {
-        into.entry(key.names[i].clone())
-            .or_default()
-            .households_visited = v;
+        into.at(i).households_visited = v;
     }
     Ok(())
 }
@@ -1012,7 +1083,7 @@ fn add_repeats(
     pre: &PreAgg,
     key: &UnitKey,
     q: &Query,
-    into: &mut HashMap<String, Ingredients>,
+    into: &mut Dense,
 ) -> Result<(), AnalyticsError> {
     let mut counts = vec![[0u64; 2]; key.names.len()];
     for &(home, peak) in cached_repeat_homes(pre, q)?.iter() {
@@ -1024,7 +1095,7 @@ fn add_repeats(
         }
     }
     for (i, c) in counts.into_iter().enumerate().filter(|(_, c)| c[0] > 0) {
-        into.entry(key.names[i].clone()).or_default().repeat_points = c;
+        into.at(i).repeat_points = c;
     }
     Ok(())
 }
@@ -1358,6 +1429,20 @@ pub fn ingredients_of(
     q: &Query,
     parts: Parts,
 ) -> Result<HashMap<String, Ingredients>, AnalyticsError> {
+    let (key, d) = dense_of(pre, gm, level, q, parts)?;
+    Ok(d.written()
+        .map(|(i, ing)| (key.names[i].clone(), ing.clone()))
+        .collect())
+}
+
+/// [`ingredients_of`] by key position.
+fn dense_of(
+    pre: &PreAgg,
+    gm: &GridModel,
+    level: u8,
+    q: &Query,
+    parts: Parts,
+) -> Result<(std::sync::Arc<TierKey>, Dense), AnalyticsError> {
     q.validate()?;
     let key = unit_key(pre, gm, level)?;
     let q = Query {
@@ -1367,29 +1452,28 @@ pub fn ingredients_of(
     let end_us = q
         .end_us()
         .unwrap_or_else(|| chrono::Utc::now().timestamp_micros());
-    // Each part fills its own fields: the four loops run side by side and
-    // their maps are merged field by field.
-    type Fill<'a> =
-        dyn Fn(&mut HashMap<String, Ingredients>) -> Result<(), AnalyticsError> + Sync + 'a;
-    type Part = Result<HashMap<String, Ingredients>, AnalyticsError>;
-    // Sized for every unit of the tier up front: growing a map of 50,000
-    // ingredient rows rehashes and moves them several times.
-    let run = |on: bool, f: &Fill| -> Part {
-        let mut m = HashMap::with_capacity(if on { key.names.len() } else { 0 });
-        if on {
-            f(&mut m)?;
+    // Each part fills its own rows: the parts run side by side and their
+    // rows are merged field by field.
+    type Fill<'a> = dyn Fn(&mut Dense) -> Result<(), AnalyticsError> + Sync + 'a;
+    let n = key.names.len();
+    let run = |on: bool, f: &Fill| -> Result<Dense, AnalyticsError> {
+        if !on {
+            return Ok(Dense::default());
         }
-        Ok(m)
+        let mut d = Dense::new(n);
+        f(&mut d)?;
+        Ok(d)
     };
+    let k = &key.key;
     let (((counts, life), (backlog, households)), repeats) = rayon::join(
         || {
             rayon::join(
                 || {
                     rayon::join(
-                        || run(true, &|m| add_counts(pre, &pre.events_in(&q), &key, &q, m)),
+                        || run(true, &|m| add_counts(pre, &pre.events_in(&q), k, &q, m)),
                         || {
                             run(parts.lifecycle, &|m| {
-                                add_lifecycle(pre, &pre.issues_in(&q), &key, &q, end_us, m)
+                                add_lifecycle(pre, &pre.issues_in(&q), k, &q, end_us, m)
                             })
                         },
                     )
@@ -1398,34 +1482,34 @@ pub fn ingredients_of(
                     rayon::join(
                         || {
                             run(parts.backlog, &|m| {
-                                add_backlog(pre, &pre.issues_before_end(&q), &key, &q, end_us, m)
+                                add_backlog(pre, &pre.issues_before_end(&q), k, &q, end_us, m)
                             })
                         },
                         || {
                             run(parts.households, &|m| {
-                                add_households(pre, &pre.households_in(&q), &key, &q, m)
+                                add_households(pre, &pre.households_in(&q), k, &q, m)
                             })
                         },
                     )
                 },
             )
         },
-        || run(parts.repeats, &|m| add_repeats(pre, &key, &q, m)),
+        || run(parts.repeats, &|m| add_repeats(pre, k, &q, m)),
     );
     let mut out = counts?;
-    for (unit, l) in life? {
-        out.entry(unit).or_default().take_lifecycle(&l);
+    for (i, l) in life?.written() {
+        out.at(i).take_lifecycle(l);
     }
-    for (unit, b) in backlog? {
-        out.entry(unit).or_default().take_backlog(&b);
+    for (i, b) in backlog?.written() {
+        out.at(i).take_backlog(b);
     }
-    for (unit, h) in households? {
-        out.entry(unit).or_default().households_visited = h.households_visited;
+    for (i, h) in households?.written() {
+        out.at(i).households_visited = h.households_visited;
     }
-    for (unit, r) in repeats? {
-        out.entry(unit).or_default().repeat_points = r.repeat_points;
+    for (i, r) in repeats?.written() {
+        out.at(i).repeat_points = r.repeat_points;
     }
-    Ok(out)
+    Ok((key, out))
 }
 
 /// Every catalogue metric for every unit of `level`, with 同比 and 环比
@@ -1449,9 +1533,9 @@ pub fn compute_metrics_of(
     q: &Query,
     parts: Parts,
 ) -> Result<MetricTable, AnalyticsError> {
-    let current = ingredients_of(pre, gm, level, q, parts)?;
+    let (key, current) = dense_of(pre, gm, level, q, parts)?;
     let base = |b: Option<Query>| {
-        b.map(|b| ingredients_of(pre, gm, level, &b, parts))
+        b.map(|b| dense_of(pre, gm, level, &b, parts).map(|(_, d)| d))
             .transpose()
     };
     let last_year = base(q.same_period_last_year())?;
@@ -1462,7 +1546,7 @@ pub fn compute_metrics_of(
         .map(|index| {
             let u = gm.unit(index);
             let cx = UnitContext::of(gm, index);
-            let ing = current.get(&u.code).cloned().unwrap_or_default();
+            let ing = key.get(&current, index).cloned().unwrap_or_default();
             let mut row = UnitMetrics {
                 code: u.code.clone(),
                 name: u.name.clone(),
@@ -1478,7 +1562,7 @@ pub fn compute_metrics_of(
             };
             for (bases, target) in [(&last_year, &mut row.yoy), (&previous, &mut row.pop)] {
                 let Some(bases) = bases else { continue };
-                let b = bases.get(&u.code).unwrap_or(&empty);
+                let b = key.get(bases, index).unwrap_or(&empty);
                 for m in catalogue().iter().filter(|m| m.is_count) {
                     if let (Some(now), Some(then)) =
                         ((m.value)(&row.ingredients, &cx), (m.value)(b, &cx))
@@ -1506,14 +1590,13 @@ pub fn metric_values(
     q: &Query,
     def: &MetricDef,
 ) -> Result<Vec<(usize, Option<f64>)>, AnalyticsError> {
-    let ing = ingredients_of(pre, gm, level, q, Parts::of(def))?;
+    let (key, ing) = dense_of(pre, gm, level, q, Parts::of(def))?;
     let empty = Ingredients::default();
     Ok(gm
         .level(level)
         .map(|index| {
-            let u = gm.unit(index);
             let v = (def.value)(
-                ing.get(&u.code).unwrap_or(&empty),
+                key.get(&ing, index).unwrap_or(&empty),
                 &UnitContext::of(gm, index),
             );
             (index, v)
@@ -1777,7 +1860,7 @@ mod tests {
             let end_us = q.end_us().unwrap_or(i64::MAX / 2);
             for level in 0..=3 {
                 let key = unit_key(&pre, &gm, level).unwrap();
-                let mut fast = HashMap::new();
+                let mut fast = Dense::new(key.names.len());
                 add_counts(&pre, &pre.events_in(&q), &key, &q, &mut fast).unwrap();
                 add_lifecycle(&pre, &pre.issues_in(&q), &key, &q, end_us, &mut fast).unwrap();
                 add_backlog(
@@ -1790,6 +1873,10 @@ mod tests {
                 )
                 .unwrap();
                 add_households(&pre, &pre.households_in(&q), &key, &q, &mut fast).unwrap();
+                let fast: HashMap<String, Ingredients> = fast
+                    .written()
+                    .map(|(i, ing)| (key.names[i].clone(), ing.clone()))
+                    .collect();
                 let mut slow = HashMap::new();
                 for df in [
                     counts_lazy(&pre, pre.events.clone().lazy(), &key, &q),
@@ -1880,12 +1967,12 @@ mod tests {
             .unwrap();
             for level in 1..=3 {
                 let key = unit_key(&pre, &gm, level).unwrap();
-                let mut fast = HashMap::new();
+                let mut fast = Dense::new(key.names.len());
                 add_repeats(&pre, &key, &q, &mut fast).unwrap();
                 let counts = repeats::counts_at(&gm, level, &found);
                 for i in gm.level(level) {
                     let code = &gm.unit(i).code;
-                    let ours = fast.get(code).map_or([0, 0], |x| x.repeat_points);
+                    let ours = key.get(&fast, i).map_or([0, 0], |x| x.repeat_points);
                     let theirs = counts[i].map(|c| c as u64);
                     assert_eq!(ours, theirs, "{code} level {level}, {q:?}");
                     seen3 += ours[0];

@@ -186,6 +186,14 @@ async fn map_values_are_cached_with_an_etag_and_carry_breaks() {
     assert_eq!(cols["codes"], json!(codes));
     assert_eq!(cols["values"], json!(values));
     assert_eq!(cols["breaks"], v["breaks"]);
+    // No data: a null value there, listed apart here.
+    assert!(cols.get("no_data").is_none(), "{cols}");
+    let nulls: Vec<_> = rows
+        .iter()
+        .filter(|r| r["value"].is_null())
+        .map(|r| r["code"].clone())
+        .collect();
+    assert_eq!(v["no_data"], json!(nulls));
     // A client holding the code list names it by its tag and gets the
     // values alone; another tag gets the list again.
     let tag = cols["codes_tag"].as_str().unwrap().to_owned();

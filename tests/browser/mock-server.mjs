@@ -82,7 +82,7 @@ function api(req, url, user, body) {
     const vals = children(Number(q.level), q.parent, user).map((u) => ({ code: u.code, name: u.name, value: hash(u.code) < 0.05 ? null : value(u.code, q.metric, q.from, q.to) }));
     const body = { metric: q.metric, values: vals, breaks: { quantile: quant(vals.map((v) => v.value)), jenks: quant(vals.map((v) => v.value)) }, no_data: vals.filter((v) => v.value === null).map((v) => v.code) };
     // shape=columns: parallel code and value arrays, as the service sends them.
-    return q.shape === 'columns' ? { ...body, codes: vals.map((v) => v.code), values: vals.map((v) => v.value) } : body;
+    return q.shape === 'columns' ? { ...body, no_data: undefined, codes: vals.map((v) => v.code), values: vals.map((v) => v.value) } : body;
   }
   if (p === '/trend') return { series: Array.from({ length: 12 }, (_, i) => ({ period: `2026-${String(i + 1).padStart(2, '0')}`, value: 10 + 5 * hash(q.unit + i), ma: 12 })), alerts: [{ period: '2026-07', observed: 14.9, expected: 12, p: 0.004 }] };
   if (p === '/compare') {
