@@ -1,0 +1,125 @@
+//! The lifecycle of the window's issues, per unit: 应结案 and 按期,
+//! the workflow steps reached by the window's end, and durations.
+
+use super::*;
+
+/// [`lifecycle_lazy`] by a loop: on-time and due counts, then each unit's
+/// median and 90th percentile hours by selection.
+pub(super) fn add_lifecycle(
+    pre: &PreAgg,
+    issues: &DataFrame,
+    key: &UnitKey,
+    q: &Query,
+    end_us: i64,
+    into: &mut Dense,
+) -> Result<(), AnalyticsError> {
+    let f = pre.code_filter(q);
+    let (keys, times) = (KeyCols::of(issues)?, Times::of(issues)?);
+    let rows = keys.rows(key, &f);
+    let (occ, res, due, resolved) = times.views();
+    let susp = view(&times.susp);
+    let flow = times.flow_views();
+    let n = key.names.len();
+    let (mut on_time, mut due_n, mut seen) = (vec![0u64; n], vec![0u64; n], vec![false; n]);
+    let mut closure = vec![[0u64; 3]; n];
+    // The workflow counts, in the fields they end up in; cycle hours as (sum, n).
+    let mut work = vec![Ingredients::default(); n];
+    let mut cycle = vec![(0.0f64, 0u64); n];
+    let mut hours: Vec<(u32, f64)> = Vec::new();
+    let mut response: Vec<(u32, f64)> = Vec::new();
+    for row in 0..keys.len() {
+        let Some(u) = rows.unit(row) else { continue };
+        if times.dup(row) {
+            continue;
+        }
+        let i = u as usize;
+        work[i].cases += 1;
+        seen[i] = true;
+        let (res, resolved) = (res.get(row), resolved(row));
+        // 应结案 as of the window end: closed by it (a closing time after
+        // it is still open then), or due by it, and not suspended then.
+        let closed = resolved && res.is_none_or(|r| r <= end_us);
+        // Suspended then: in its current suspension, or in its first one
+        // (entered by the end, left after it).
+        let suspended = susp.get(row).is_some_and(|s| s <= end_us)
+            || (flow[SUS].get(row).is_some_and(|s| s <= end_us)
+                && flow[RSM].get(row).is_some_and(|r| r > end_us));
+        let deadline = due.get(row);
+        // A milestone counts when it was reached by the window end.
+        let by_end = |t: usize| flow[t].get(row).filter(|&x| x <= end_us);
+        if !suspended && (closed || deadline.is_some_and(|d| d <= end_us)) {
+            let c = &mut closure[i];
+            c[0] += 1;
+            if closed {
+                c[1] += 1;
+                let in_time = match (deadline, res) {
+                    (None, _) => true,
+                    (Some(d), Some(r)) => r <= d,
+                    (Some(_), None) => false,
+                };
+                c[2] += u64::from(in_time);
+                work[i].reworked += u64::from(by_end(REW).is_some());
+            }
+        }
+        let w = &mut work[i];
+        if by_end(DISP).is_some() {
+            w.dispatched += 1;
+            w.extended += u64::from(by_end(EXT).is_some());
+            w.returned += u64::from(by_end(RET).is_some());
+            if let Some(h) = by_end(HAND) {
+                w.handled += 1;
+                w.handled_on_time += u64::from(deadline.is_none_or(|d| h <= d));
+            }
+        }
+        let accepted = by_end(ACC);
+        if let (Some(a), Some(o)) = (accepted, occ.get(row)) {
+            if a >= o {
+                response.push((u, (a - o) as f64 / 3_600_000_000.0));
+            }
+        }
+        if closed {
+            w.closed += 1;
+            w.closed_rated += u64::from(times.rated.get(row) == Some(true));
+            if let Some(v) = times.solved.get(row) {
+                w.solved_reported += 1;
+                w.solved += u64::from(v);
+            }
+            w.closed_local += u64::from(by_end(ESC).is_none());
+            if let (Some(a), Some(r)) = (accepted, res) {
+                if r >= a {
+                    cycle[i].0 += (r - a) as f64 / 3_600_000_000.0;
+                    cycle[i].1 += 1;
+                }
+            }
+        }
+        // As of the window end: a case closed after it was open then.
+        let timed = closed && res.is_some();
+        if let (true, Some(r), Some(o)) = (timed, res, occ.get(row)) {
+            if r >= o {
+                hours.push((u, (r - o) as f64 / 3_600_000_000.0));
+            }
+        }
+        if let Some(d) = due.get(row) {
+            if let (true, Some(r)) = (timed, res) {
+                on_time[i] += u64::from(r <= d);
+            }
+            due_n[i] += u64::from(timed || (!closed && d < end_us));
+        }
+    }
+    // Hours grouped by unit, then two selections each.
+    let (start, mut grouped) = by_unit(n, hours);
+    let (rstart, mut rgrouped) = by_unit(n, response);
+    for i in (0..n).filter(|&i| seen[i]) {
+        let values = &mut grouped[start[i]..start[i + 1]];
+        let w = &mut work[i];
+        (w.on_time, w.due) = (on_time[i], due_n[i]);
+        [w.due_closure, w.closed_due, w.closed_on_time] = closure[i];
+        w.median_hours = quantile(values, 0.5);
+        w.p90_hours = quantile(values, 0.9);
+        w.response_hours = quantile(&mut rgrouped[rstart[i]..rstart[i + 1]], 0.5);
+        let (sum, k) = cycle[i];
+        w.cycle_hours = (k > 0).then(|| sum / k as f64);
+        into.at(i).take_lifecycle(w);
+    }
+    Ok(())
+}

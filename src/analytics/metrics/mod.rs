@@ -1,0 +1,736 @@
+//! The per-unit metric table of one tier for one query, with 同比/环比 changes.
+//!
+//! Each unit's [`Ingredients`] come from plain loops over the
+//! pre-aggregates' coded columns, one per table, run side by side and
+//! merged by the unit's position in the tier's key (codes only at the
+//! edges):
+//! - `counts`: the event table's additive counts;
+//! - `lifecycle`: the window's issues (应结案, 按期, the workflow steps
+//!   reached by the window's end, durations);
+//! - `backlog`: the issues of all history still open at the window's end;
+//! - `households`: distinct households visited;
+//! - `repeat_points`: repeat complaints, clustered once per window;
+//! - `scan`: what the loops share (column views, the filter, issue times);
+//! - `key`: a tier's unit key with each model unit's position in it, and
+//!   the rows the loops fill by that position;
+//! - `reference` (tests only): the same ingredients from polars' lazy
+//!   group-bys, which the loops are checked against.
+//!
+//! Every catalogue metric is then a plain function of the ingredients and
+//! the unit's [`UnitContext`]. Units without any event still get a row
+//! (zero counts, null rates), so a map never shows a hole where nothing
+//! happened.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::NaiveDate;
+use polars::prelude::*;
+use serde::Serialize;
+
+use crate::sort::counting_sort;
+
+use super::catalogue::{catalogue, MetricDef};
+use super::filter::Query;
+
+use super::filter::DAY;
+use super::preagg::{
+    col_names as p, CodeFilter, PreAgg, UnitKey, DISCOVERED_SOURCES, INCIDENT, ISSUE, T, VISIT,
+};
+use super::recent::Recent;
+use super::repeats;
+use super::AnalyticsError;
+use crate::columns as c;
+use crate::grid::{GridModel, GRID_LEVEL};
+
+mod backlog;
+mod counts;
+mod households;
+mod key;
+mod lifecycle;
+#[cfg(test)]
+mod reference;
+mod repeat_points;
+mod scan;
+#[cfg(test)]
+mod tests;
+
+use backlog::add_backlog;
+pub use backlog::backlog_series;
+use counts::add_counts;
+use households::add_households;
+use key::{unit_key, Dense, KindCodes, TierKey, UNIT};
+use lifecycle::add_lifecycle;
+#[cfg(test)]
+use reference::*;
+use repeat_points::{add_repeats, cached_repeat_homes};
+use scan::{
+    by_unit, i64s, one_chunk, quantile, view, KeyCols, Times, View, ACC, DISP, ESC, EXT, HAND, RET,
+    REW, RSM, SUS,
+};
+
+/// Additive counts (and duration quantiles) of one unit over one query.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Ingredients {
+    /// Issues reported (every report: the call volume).
+    pub issues: u64,
+    /// Of `issues`, the cases: reports that repeat no other case (重复件
+    /// are counted under the case they repeat).
+    pub cases: u64,
+    /// Incidents.
+    pub incidents: u64,
+    /// Visits.
+    pub visits: u64,
+    /// Issues with status resolved.
+    pub resolved: u64,
+    /// Issues resolved at or before their deadline.
+    pub on_time: u64,
+    /// Issues with a deadline that are due (resolved, or open past the deadline at window end).
+    pub due: u64,
+    /// 应结案: issues of the window, not suspended at the window end, closed
+    /// by it or with a deadline at or before it (as of the window end).
+    pub due_closure: u64,
+    /// 结案: of `due_closure`, closed by the window end.
+    pub closed_due: u64,
+    /// 按期结案: of `closed_due`, closed at or before the deadline (or without one).
+    pub closed_on_time: u64,
+    /// Issues rated satisfied.
+    pub satisfied: u64,
+    /// Issues rated basically satisfied.
+    pub basic: u64,
+    /// Issues rated unsatisfied.
+    pub unsatisfied: u64,
+    /// Incidents cleared.
+    pub cleared: u64,
+    /// Issues found by patrols or visits.
+    pub discovered: u64,
+    /// Issues with a known source.
+    pub sourced: u64,
+    /// Distinct households visited.
+    pub households_visited: u64,
+    /// Issues open at the window end (all history).
+    pub backlog: u64,
+    /// Of the backlog, past their deadline at the window end.
+    pub overdue: u64,
+    /// Of the window's issues, dispatched by its end (派遣).
+    pub dispatched: u64,
+    /// Of `dispatched`, handled (or closed) by the window end (处置).
+    pub handled: u64,
+    /// Of `handled`, handled at or before the deadline in force (or without one).
+    pub handled_on_time: u64,
+    /// Of `dispatched`, with the deadline extended by the window end (延期).
+    pub extended: u64,
+    /// Of `dispatched`, returned at least once by the window end (退单).
+    pub returned: u64,
+    /// Of `closed_due`, re-opened or failed a check by the window end (返工).
+    pub reworked: u64,
+    /// Of the window's issues, closed by its end.
+    pub closed: u64,
+    /// Of `closed`, with a satisfaction rating (回访).
+    pub closed_rated: u64,
+    /// Of `closed`, with a `solved` report.
+    pub solved_reported: u64,
+    /// Of `solved_reported`, actually solved (实际解决).
+    pub solved: u64,
+    /// Of `closed`, never escalated above the village by the window end (就地化解).
+    pub closed_local: u64,
+    /// Issues of all history dispatched by the window end and neither
+    /// handled nor closed by it (待处置).
+    pub pending_handling: u64,
+    /// Of `pending_handling`, past the deadline at the window end (超期待处置).
+    pub overdue_pending: u64,
+    /// Repeat-complaint points (重复投诉点位) of the window's issues whose
+    /// home is in the unit, at level 3 and level 5 ("3次以上", "5次以上";
+    /// [`super::repeats`], default distance and span).
+    pub repeat_points: [u64; 2],
+    /// Median hours from the report to the first action after it (响应时长).
+    pub response_hours: Option<f64>,
+    /// Mean hours from the first action (acceptance) to closure (办理周期).
+    pub cycle_hours: Option<f64>,
+    /// Median hours to resolve.
+    pub median_hours: Option<f64>,
+    /// 90th percentile hours to resolve.
+    pub p90_hours: Option<f64>,
+}
+
+impl Ingredients {
+    /// Issues with a satisfaction rating.
+    pub fn rated(&self) -> u64 {
+        self.satisfied + self.basic + self.unsatisfied
+    }
+
+    /// Takes the fields the window's issue table gives ([`add_lifecycle`]).
+    fn take_lifecycle(&mut self, l: &Ingredients) {
+        (self.on_time, self.due, self.median_hours, self.p90_hours) =
+            (l.on_time, l.due, l.median_hours, l.p90_hours);
+        (self.due_closure, self.closed_due, self.closed_on_time) =
+            (l.due_closure, l.closed_due, l.closed_on_time);
+        (self.dispatched, self.handled, self.handled_on_time) =
+            (l.dispatched, l.handled, l.handled_on_time);
+        (self.extended, self.returned, self.reworked) = (l.extended, l.returned, l.reworked);
+        (self.closed, self.closed_rated, self.closed_local) =
+            (l.closed, l.closed_rated, l.closed_local);
+        self.cases = l.cases;
+        (self.solved_reported, self.solved) = (l.solved_reported, l.solved);
+        (self.response_hours, self.cycle_hours) = (l.response_hours, l.cycle_hours);
+    }
+
+    /// Takes the fields the issues of all history give ([`add_backlog`]).
+    fn take_backlog(&mut self, b: &Ingredients) {
+        (self.backlog, self.overdue) = (b.backlog, b.overdue);
+        (self.pending_handling, self.overdue_pending) = (b.pending_handling, b.overdue_pending);
+    }
+}
+
+/// What a unit brings to its metrics besides events.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct UnitContext {
+    /// Area in km².
+    pub area_km2: f64,
+    /// Households; `None` = no data.
+    pub households: Option<u64>,
+    /// Tier-3 grids in the unit (1 for a grid).
+    pub grids: u64,
+}
+
+impl UnitContext {
+    /// The context of a unit of the model.
+    pub fn of(gm: &GridModel, index: usize) -> UnitContext {
+        let u = gm.unit(index);
+        let grids = if u.level == GRID_LEVEL {
+            1
+        } else {
+            gm.descendants(index)
+                .iter()
+                .filter(|&&d| gm.unit(d).level == GRID_LEVEL)
+                .count() as u64
+        };
+        UnitContext {
+            area_km2: u.area_km2,
+            households: gm.households(index),
+            grids,
+        }
+    }
+}
+
+/// Change of a count against a base period.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Change {
+    /// Value in the current window.
+    pub current: f64,
+    /// Value in the base window.
+    pub base: f64,
+    /// current − base.
+    pub abs: f64,
+    /// (current − base) / base × 100. With a zero base: 0 when the current
+    /// value is also 0 (nothing changed), null otherwise (growth from nothing
+    /// has no percentage; show the absolute change, e.g. "新增 3").
+    pub pct: Option<f64>,
+}
+
+/// The change from `base` to `current`, see [`Change::pct`] for a zero base.
+pub fn change(current: f64, base: f64) -> Change {
+    let pct = if base != 0.0 {
+        Some((current - base) / base * 100.0)
+    } else if current == 0.0 {
+        Some(0.0)
+    } else {
+        None
+    };
+    Change {
+        current,
+        base,
+        abs: current - base,
+        pct,
+    }
+}
+
+/// One unit's row of the metric table.
+#[derive(Debug, Clone, Serialize)]
+pub struct UnitMetrics {
+    /// Unit code.
+    pub code: String,
+    /// Unit name.
+    pub name: String,
+    /// Index in the grid model.
+    #[serde(skip)]
+    pub index: usize,
+    /// Area, households, grids.
+    pub context: UnitContext,
+    /// The counts behind the metrics.
+    pub ingredients: Ingredients,
+    /// Every catalogue metric by name; null = no data.
+    pub values: BTreeMap<&'static str, Option<f64>>,
+    /// 同比: change of each count metric against the same window a year earlier.
+    pub yoy: BTreeMap<&'static str, Change>,
+    /// 环比: change of each count metric against the previous window.
+    pub pop: BTreeMap<&'static str, Change>,
+}
+
+impl UnitMetrics {
+    /// Value of a metric (None for no data or an unknown name).
+    pub fn value(&self, name: &str) -> Option<f64> {
+        self.values.get(name).copied().flatten()
+    }
+}
+
+/// Metrics of every unit of one tier.
+#[derive(Debug, Clone, Serialize)]
+pub struct MetricTable {
+    /// Tier.
+    pub level: u8,
+    /// The query answered.
+    pub query: Query,
+    /// One row per unit of the tier, in code order.
+    pub rows: Vec<UnitMetrics>,
+}
+
+/// Which of the tables beyond the count table a metric reads. The backlog
+/// scans every issue before the window's end, so a series of one metric
+/// over thirty short periods should not pay it thirty times for nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Parts {
+    /// On-time and due counts, duration quantiles (issues of the window).
+    pub lifecycle: bool,
+    /// Backlog and overdue at the window end (issues of all history).
+    pub backlog: bool,
+    /// Distinct households visited.
+    pub households: bool,
+    /// Repeat-complaint points (a clustering of the window's issues).
+    pub repeats: bool,
+}
+
+impl Parts {
+    /// Everything (a full metric table).
+    pub const ALL: Parts = Parts {
+        lifecycle: true,
+        backlog: true,
+        households: true,
+        repeats: true,
+    };
+
+    /// What `def` reads, found by changing those ingredients alone and
+    /// watching its value: it stays right as formulas are added.
+    pub fn of(def: &MetricDef) -> Parts {
+        let cx = UnitContext {
+            area_km2: 2.0,
+            households: Some(1_000),
+            grids: 3,
+        };
+        let base = Ingredients {
+            issues: 40,
+            cases: 38,
+            incidents: 30,
+            visits: 50,
+            resolved: 20,
+            on_time: 8,
+            due: 16,
+            due_closure: 15,
+            closed_due: 12,
+            closed_on_time: 9,
+            satisfied: 6,
+            basic: 4,
+            unsatisfied: 2,
+            cleared: 9,
+            discovered: 11,
+            sourced: 33,
+            households_visited: 25,
+            backlog: 14,
+            overdue: 5,
+            dispatched: 30,
+            handled: 24,
+            handled_on_time: 20,
+            extended: 3,
+            returned: 4,
+            reworked: 2,
+            closed: 18,
+            closed_rated: 10,
+            solved_reported: 9,
+            solved: 7,
+            closed_local: 16,
+            pending_handling: 6,
+            overdue_pending: 2,
+            response_hours: Some(5.0),
+            cycle_hours: Some(40.0),
+            median_hours: Some(30.0),
+            p90_hours: Some(90.0),
+            repeat_points: [4, 1],
+        };
+        let reads = |changed: Ingredients| (def.value)(&changed, &cx) != (def.value)(&base, &cx);
+        Parts {
+            lifecycle: reads(Ingredients {
+                cases: 36,
+                on_time: 12,
+                due: 18,
+                due_closure: 19,
+                closed_due: 13,
+                closed_on_time: 10,
+                median_hours: Some(31.0),
+                p90_hours: Some(95.0),
+                dispatched: 33,
+                handled: 25,
+                handled_on_time: 22,
+                extended: 5,
+                returned: 6,
+                reworked: 3,
+                closed: 19,
+                closed_rated: 12,
+                solved_reported: 11,
+                solved: 8,
+                closed_local: 15,
+                response_hours: Some(6.0),
+                cycle_hours: Some(44.0),
+                ..base.clone()
+            }),
+            backlog: reads(Ingredients {
+                backlog: 17,
+                overdue: 7,
+                pending_handling: 9,
+                overdue_pending: 4,
+                ..base.clone()
+            }),
+            households: reads(Ingredients {
+                households_visited: 35,
+                ..base.clone()
+            }),
+            repeats: reads(Ingredients {
+                repeat_points: [6, 2],
+                ..base.clone()
+            }),
+        }
+    }
+}
+
+/// Ingredients of every unit of a tier that has events under the query.
+///
+/// Local days were fixed when the pre-aggregate was built, so its zone
+/// replaces the query's.
+pub fn ingredients(
+    pre: &PreAgg,
+    gm: &GridModel,
+    level: u8,
+    q: &Query,
+) -> Result<HashMap<String, Ingredients>, AnalyticsError> {
+    ingredients_of(pre, gm, level, q, Parts::ALL)
+}
+
+/// [`ingredients`] with only the tables of `parts` read besides the counts;
+/// the fields of the others stay zero or unknown.
+pub fn ingredients_of(
+    pre: &PreAgg,
+    gm: &GridModel,
+    level: u8,
+    q: &Query,
+    parts: Parts,
+) -> Result<HashMap<String, Ingredients>, AnalyticsError> {
+    let (key, d) = dense_of(pre, gm, level, q, parts)?;
+    Ok(d.written()
+        .map(|(i, ing)| (key.names[i].clone(), ing.clone()))
+        .collect())
+}
+
+/// [`ingredients_of`] by key position.
+fn dense_of(
+    pre: &PreAgg,
+    gm: &GridModel,
+    level: u8,
+    q: &Query,
+    parts: Parts,
+) -> Result<(std::sync::Arc<TierKey>, Dense), AnalyticsError> {
+    q.validate()?;
+    let key = unit_key(pre, gm, level)?;
+    let q = Query {
+        zone: pre.zone,
+        ..q.clone()
+    };
+    let end_us = q
+        .end_us()
+        .unwrap_or_else(|| chrono::Utc::now().timestamp_micros());
+    // Each part fills its own rows: the parts run side by side and their
+    // rows are merged field by field.
+    type Fill<'a> = dyn Fn(&mut Dense) -> Result<(), AnalyticsError> + Sync + 'a;
+    let n = key.names.len();
+    let run = |on: bool, f: &Fill| -> Result<Dense, AnalyticsError> {
+        if !on {
+            return Ok(Dense::default());
+        }
+        let mut d = Dense::new(n);
+        f(&mut d)?;
+        Ok(d)
+    };
+    let k = &key.key;
+    let (((counts, life), (backlog, households)), repeats) = rayon::join(
+        || {
+            rayon::join(
+                || {
+                    rayon::join(
+                        || run(true, &|m| add_counts(pre, &pre.events_in(&q), k, &q, m)),
+                        || {
+                            run(parts.lifecycle, &|m| {
+                                add_lifecycle(pre, &pre.issues_in(&q), k, &q, end_us, m)
+                            })
+                        },
+                    )
+                },
+                || {
+                    rayon::join(
+                        || {
+                            run(parts.backlog, &|m| {
+                                add_backlog(pre, &pre.issues_before_end(&q), k, &q, end_us, m)
+                            })
+                        },
+                        || {
+                            run(parts.households, &|m| {
+                                add_households(pre, &pre.households_in(&q), k, &q, m)
+                            })
+                        },
+                    )
+                },
+            )
+        },
+        || run(parts.repeats, &|m| add_repeats(pre, k, &q, m)),
+    );
+    let mut out = counts?;
+    for (i, l) in life?.written() {
+        out.at(i).take_lifecycle(l);
+    }
+    for (i, b) in backlog?.written() {
+        out.at(i).take_backlog(b);
+    }
+    for (i, h) in households?.written() {
+        out.at(i).households_visited = h.households_visited;
+    }
+    for (i, r) in repeats?.written() {
+        out.at(i).repeat_points = r.repeat_points;
+    }
+    Ok((key, out))
+}
+
+/// Every catalogue metric for every unit of `level`, with 同比 and 环比
+/// changes of the count metrics when the window is closed.
+pub fn compute_metrics(
+    pre: &PreAgg,
+    gm: &GridModel,
+    level: u8,
+    q: &Query,
+) -> Result<MetricTable, AnalyticsError> {
+    compute_metrics_of(pre, gm, level, q, Parts::ALL)
+}
+
+/// [`compute_metrics`] reading only the tables of `parts`: the metrics of
+/// the others are zero or null (the benchmark against DuckDB leaves out
+/// the repeat points, which DuckDB's script does not compute).
+pub fn compute_metrics_of(
+    pre: &PreAgg,
+    gm: &GridModel,
+    level: u8,
+    q: &Query,
+    parts: Parts,
+) -> Result<MetricTable, AnalyticsError> {
+    let (key, current) = dense_of(pre, gm, level, q, parts)?;
+    let base = |b: Option<Query>| {
+        b.map(|b| dense_of(pre, gm, level, &b, parts).map(|(_, d)| d))
+            .transpose()
+    };
+    let last_year = base(q.same_period_last_year())?;
+    let previous = base(q.previous_period())?;
+    let empty = Ingredients::default();
+    let rows = gm
+        .level(level)
+        .map(|index| {
+            let u = gm.unit(index);
+            let cx = UnitContext::of(gm, index);
+            let ing = key.get(&current, index).cloned().unwrap_or_default();
+            let mut row = UnitMetrics {
+                code: u.code.clone(),
+                name: u.name.clone(),
+                index,
+                context: cx,
+                values: catalogue()
+                    .iter()
+                    .map(|m| (m.name, (m.value)(&ing, &cx)))
+                    .collect(),
+                ingredients: ing,
+                yoy: BTreeMap::new(),
+                pop: BTreeMap::new(),
+            };
+            for (bases, target) in [(&last_year, &mut row.yoy), (&previous, &mut row.pop)] {
+                let Some(bases) = bases else { continue };
+                let b = key.get(bases, index).unwrap_or(&empty);
+                for m in catalogue().iter().filter(|m| m.is_count) {
+                    if let (Some(now), Some(then)) =
+                        ((m.value)(&row.ingredients, &cx), (m.value)(b, &cx))
+                    {
+                        target.insert(m.name, change(now, then));
+                    }
+                }
+            }
+            row
+        })
+        .collect();
+    Ok(MetricTable {
+        level,
+        query: q.clone(),
+        rows,
+    })
+}
+
+/// The value of one metric for every unit of `level` over `q` (no 同比 or
+/// 环比), reading only the tables its formula uses: what a map colours.
+pub fn metric_values(
+    pre: &PreAgg,
+    gm: &GridModel,
+    level: u8,
+    q: &Query,
+    def: &MetricDef,
+) -> Result<Vec<(usize, Option<f64>)>, AnalyticsError> {
+    let (key, ing) = dense_of(pre, gm, level, q, Parts::of(def))?;
+    let empty = Ingredients::default();
+    Ok(gm
+        .level(level)
+        .map(|index| {
+            let v = (def.value)(
+                key.get(&ing, index).unwrap_or(&empty),
+                &UnitContext::of(gm, index),
+            );
+            (index, v)
+        })
+        .collect())
+}
+
+/// [`compute_metrics`] for several tiers at once, side by side (each
+/// tier's loops leave a core idle while its longest part finishes).
+pub fn compute_tiers(
+    pre: &PreAgg,
+    gm: &GridModel,
+    levels: &[u8],
+    q: &Query,
+) -> Result<Vec<MetricTable>, AnalyticsError> {
+    compute_tiers_of(pre, gm, levels, q, Parts::ALL)
+}
+
+/// [`compute_tiers`] with only the tables of `parts` ([`compute_metrics_of`]).
+pub fn compute_tiers_of(
+    pre: &PreAgg,
+    gm: &GridModel,
+    levels: &[u8],
+    q: &Query,
+    parts: Parts,
+) -> Result<Vec<MetricTable>, AnalyticsError> {
+    use rayon::prelude::*;
+    if parts.repeats && levels.len() > 1 {
+        q.validate()?;
+        // One clustering per window for every tier, not one per tier at once.
+        let windows = [
+            Some(q.clone()),
+            q.same_period_last_year(),
+            q.previous_period(),
+        ];
+        for w in windows.iter().flatten() {
+            let w = Query {
+                zone: pre.zone,
+                ..w.clone()
+            };
+            cached_repeat_homes(pre, &w)?;
+        }
+    }
+    levels
+        .par_iter()
+        .map(|&level| compute_metrics_of(pre, gm, level, q, parts))
+        .collect()
+}
+
+impl MetricTable {
+    /// The row of a unit.
+    pub fn row(&self, code: &str) -> Option<&UnitMetrics> {
+        self.rows.iter().find(|r| r.code == code)
+    }
+
+    /// Wide frame: code, name, every metric, then `<metric>_yoy_abs`,
+    /// `_yoy_pct`, `_pop_abs`, `_pop_pct` for the count metrics.
+    pub fn to_dataframe(&self) -> Result<DataFrame, AnalyticsError> {
+        let mut cols: Vec<Column> = vec![
+            Column::new(
+                "code".into(),
+                self.rows
+                    .iter()
+                    .map(|r| r.code.as_str())
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "name".into(),
+                self.rows
+                    .iter()
+                    .map(|r| r.name.as_str())
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new("level".into(), vec![u32::from(self.level); self.rows.len()]),
+        ];
+        for m in catalogue() {
+            cols.push(Column::new(
+                m.name.into(),
+                self.rows
+                    .iter()
+                    .map(|r| r.value(m.name))
+                    .collect::<Vec<_>>(),
+            ));
+        }
+        for m in catalogue().iter().filter(|m| m.is_count) {
+            for (tag, pick) in [("yoy", true), ("pop", false)] {
+                let get = |r: &UnitMetrics| {
+                    if pick {
+                        r.yoy.get(m.name).copied()
+                    } else {
+                        r.pop.get(m.name).copied()
+                    }
+                };
+                cols.push(Column::new(
+                    format!("{}_{tag}_abs", m.name).into(),
+                    self.rows
+                        .iter()
+                        .map(|r| get(r).map(|ch| ch.abs))
+                        .collect::<Vec<_>>(),
+                ));
+                cols.push(Column::new(
+                    format!("{}_{tag}_pct", m.name).into(),
+                    self.rows
+                        .iter()
+                        .map(|r| get(r).and_then(|ch| ch.pct))
+                        .collect::<Vec<_>>(),
+                ));
+            }
+        }
+        Ok(DataFrame::new_infer_height(cols)?)
+    }
+}
+
+/// Counts per unit, kind and category (long format), for category breakdowns.
+pub fn category_counts(
+    pre: &PreAgg,
+    gm: &GridModel,
+    level: u8,
+    q: &Query,
+) -> Result<DataFrame, AnalyticsError> {
+    let key = unit_key(pre, gm, level)?;
+    let q = Query {
+        zone: pre.zone,
+        ..q.clone()
+    };
+    let df = pre
+        .events_in(&q)
+        .lazy()
+        .filter(pre.predicate(&q))
+        .with_column(key.expr.clone().alias(UNIT))
+        .filter(col(UNIT).is_not_null())
+        .group_by([col(UNIT), col(c::KIND), col(c::CATEGORY)])
+        .agg([col(p::N).sum().alias(p::N)])
+        .collect()?;
+    let mut df = pre.decode(df)?;
+    let units: StringChunked = df
+        .column(UNIT)?
+        .u32()?
+        .iter()
+        .map(|u| u.and_then(|u| key.names.get(u as usize).map(String::as_str)))
+        .collect();
+    df.with_column(units.with_name(UNIT.into()).into_column())?;
+    Ok(df.sort([UNIT, c::KIND, c::CATEGORY], SortMultipleOptions::default())?)
+}

@@ -1,0 +1,258 @@
+//! The reference polars queries the loops are checked against (tests only):
+//! the same ingredients from lazy group-bys.
+
+use super::*;
+
+/// `col(name) == code`, false when no event has the value.
+pub(super) fn is_code(name: &str, code: Option<u32>) -> Expr {
+    match code {
+        Some(v) => col(name).eq(lit(v)),
+        None => lit(false),
+    }
+}
+
+/// Query: additive counts per unit from the event table.
+///
+/// Each count is first a plain column (the row's `n` where the condition
+/// holds), then summed per unit: sums of plain columns take polars' fast
+/// grouped path, conditional expressions inside `agg` do not.
+pub fn counts_lazy(pre: &PreAgg, events: LazyFrame, key: &UnitKey, q: &Query) -> LazyFrame {
+    let k = KindCodes::of(pre);
+    let issue = is_code(c::KIND, k.issue);
+    let n_if = |pred: Expr, name: &str| {
+        when(pred.fill_null(false))
+            .then(col(p::N))
+            .otherwise(lit(0i64))
+            .alias(name)
+    };
+    let names = [
+        "issues",
+        "incidents",
+        "visits",
+        "resolved",
+        "satisfied",
+        "basic",
+        "unsatisfied",
+        "cleared",
+        "discovered",
+        "sourced",
+    ];
+    let discovered = lit(Series::new("".into(), k.discovered)).implode(false);
+    events
+        .filter(pre.predicate(q))
+        .select([
+            key.expr.clone().alias(UNIT),
+            n_if(issue.clone(), "issues"),
+            n_if(is_code(c::KIND, k.incident), "incidents"),
+            n_if(is_code(c::KIND, k.visit), "visits"),
+            col(p::RESOLVED).alias("resolved"),
+            col(p::SATISFIED).alias("satisfied"),
+            col(p::BASIC).alias("basic"),
+            col(p::UNSATISFIED).alias("unsatisfied"),
+            col(p::CLEARED).alias("cleared"),
+            n_if(
+                issue.clone().and(col(c::SOURCE).is_in(discovered, false)),
+                "discovered",
+            ),
+            n_if(issue.and(col(c::SOURCE).is_not_null()), "sourced"),
+        ])
+        .group_by([col(UNIT)])
+        .agg(
+            names
+                .iter()
+                .map(|n| col(*n).sum().cast(DataType::Int64))
+                .collect::<Vec<_>>(),
+        )
+        .filter(col(UNIT).is_not_null())
+}
+
+/// Query: on-time counts and resolution-time quantiles per unit.
+pub fn lifecycle_lazy(
+    pre: &PreAgg,
+    issues: LazyFrame,
+    key: &UnitKey,
+    q: &Query,
+    end_us: i64,
+) -> LazyFrame {
+    let (res, due, occ) = (col(p::RES_US), col(p::DUE_US), col(p::OCC_US));
+    let resolved = col(p::IS_RESOLVED);
+    let flag = |pred: Expr, name: &str| pred.fill_null(false).cast(DataType::Int64).alias(name);
+    let closed = resolved
+        .clone()
+        .and(res.clone().is_null().or(res.clone().lt_eq(lit(end_us))));
+    let timed = closed.clone().and(res.clone().is_not_null());
+    let hours = when(timed.clone().and(res.clone().gt_eq(occ.clone())))
+        .then((res.clone() - occ).cast(DataType::Float64) / lit(3_600_000_000.0))
+        .otherwise(lit(NULL).cast(DataType::Float64));
+    let (first, resumed) = (col(p::FLOW_US[SUS]), col(p::FLOW_US[RSM]));
+    let suspended = col(p::SUSP_US)
+        .is_not_null()
+        .and(col(p::SUSP_US).lt_eq(lit(end_us)))
+        .or(first
+            .clone()
+            .is_not_null()
+            .and(first.lt_eq(lit(end_us)))
+            .and(resumed.clone().is_not_null())
+            .and(resumed.gt(lit(end_us))))
+        .fill_null(false);
+    let due_closure = suspended
+        .not()
+        .and(closed.clone().or(due.clone().lt_eq(lit(end_us))));
+    let closed_due = due_closure.clone().and(closed.clone());
+    let closed_on_time = closed_due
+        .clone()
+        .and(due.clone().is_null().or(res.clone().lt_eq(due.clone())));
+    issues
+        .filter(pre.predicate(q).and(col(c::DUPLICATE).not()))
+        .select([
+            key.expr.clone().alias(UNIT),
+            hours.alias("hours"),
+            lit(1i64).alias("cases"),
+            flag(due_closure, "due_closure"),
+            flag(closed_due, "closed_due"),
+            flag(closed_on_time, "closed_on_time"),
+            flag(
+                timed
+                    .clone()
+                    .and(due.clone().is_not_null())
+                    .and(res.lt_eq(due.clone())),
+                "on_time",
+            ),
+            flag(
+                due.clone()
+                    .is_not_null()
+                    .and(timed.or(closed.clone().not().and(due.lt(lit(end_us))))),
+                "due",
+            ),
+        ])
+        .group_by([col(UNIT)])
+        .agg([
+            col("cases").sum(),
+            col("on_time").sum(),
+            col("due").sum(),
+            col("due_closure").sum(),
+            col("closed_due").sum(),
+            col("closed_on_time").sum(),
+            col("hours").median().alias("median_hours"),
+            col("hours")
+                .quantile(lit(0.9), QuantileMethod::Linear)
+                .alias("p90_hours"),
+        ])
+        .filter(col(UNIT).is_not_null())
+}
+
+/// Query: backlog and overdue at the window end, over all issues before it.
+pub fn backlog_lazy(
+    pre: &PreAgg,
+    issues: LazyFrame,
+    key: &UnitKey,
+    q: &Query,
+    end_us: i64,
+) -> LazyFrame {
+    let before_end = Query {
+        from: None,
+        to: None,
+        ..q.clone()
+    };
+    let res = col(p::RES_US);
+    // A resolved issue without a time is taken as resolved before the end:
+    // the alternative would keep it in the backlog forever.
+    let done = res
+        .clone()
+        .is_not_null()
+        .and(res.clone().lt(lit(end_us)))
+        .or(col(p::IS_RESOLVED).and(res.is_null()));
+    let open = done.not().fill_null(false);
+    let overdue = open
+        .clone()
+        .and(col(p::DUE_US).lt(lit(end_us)))
+        .fill_null(false);
+    issues
+        .filter(
+            pre.predicate(&before_end)
+                .and(col(p::OCC_US).lt(lit(end_us)))
+                .and(col(c::DUPLICATE).not()),
+        )
+        .select([
+            key.expr.clone().alias(UNIT),
+            open.cast(DataType::Int64).alias("backlog"),
+            overdue.cast(DataType::Int64).alias("overdue"),
+        ])
+        .group_by([col(UNIT)])
+        .agg([col("backlog").sum(), col("overdue").sum()])
+        .filter(col(UNIT).is_not_null())
+}
+
+/// Query: distinct households visited per unit.
+pub fn households_lazy(pre: &PreAgg, households: LazyFrame, key: &UnitKey, q: &Query) -> LazyFrame {
+    households
+        .filter(pre.predicate(q))
+        .with_column(key.expr.clone().alias(UNIT))
+        .group_by([col(UNIT)])
+        .agg([col(p::HOUSEHOLD)
+            .n_unique()
+            .cast(DataType::Int64)
+            .alias("households_visited")])
+        .filter(col(UNIT).is_not_null())
+}
+
+/// Per-unit rows of a collected frame: unit code → (column → value).
+#[cfg(test)]
+pub(super) fn read_rows(
+    df: &DataFrame,
+    key: &UnitKey,
+    into: &mut HashMap<String, Ingredients>,
+    set: impl Fn(&mut Ingredients, &str, Option<f64>),
+) -> Result<(), AnalyticsError> {
+    let units = df.column(UNIT)?.u32()?.clone();
+    let names: Vec<String> = df
+        .get_column_names()
+        .iter()
+        .map(|n| n.to_string())
+        .filter(|n| n != UNIT)
+        .collect();
+    let cols: Vec<Float64Chunked> = names
+        .iter()
+        .map(|n| Ok(df.column(n)?.cast(&DataType::Float64)?.f64()?.clone()))
+        .collect::<Result<_, PolarsError>>()?;
+    for (row, unit) in units.iter().enumerate() {
+        let Some(unit) = unit.and_then(|u| key.names.get(u as usize)) else {
+            continue;
+        };
+        let ing = into.entry(unit.clone()).or_default();
+        for (name, column) in names.iter().zip(&cols) {
+            set(ing, name, column.get(row));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+pub(super) fn set_field(i: &mut Ingredients, name: &str, v: Option<f64>) {
+    // Counts come from sums of non-negative integers, so the cast is exact.
+    let n = v.unwrap_or(0.0).max(0.0) as u64;
+    match name {
+        "issues" => i.issues = n,
+        "incidents" => i.incidents = n,
+        "visits" => i.visits = n,
+        "resolved" => i.resolved = n,
+        "satisfied" => i.satisfied = n,
+        "basic" => i.basic = n,
+        "unsatisfied" => i.unsatisfied = n,
+        "cleared" => i.cleared = n,
+        "discovered" => i.discovered = n,
+        "sourced" => i.sourced = n,
+        "on_time" => i.on_time = n,
+        "cases" => i.cases = n,
+        "due" => i.due = n,
+        "due_closure" => i.due_closure = n,
+        "closed_due" => i.closed_due = n,
+        "closed_on_time" => i.closed_on_time = n,
+        "backlog" => i.backlog = n,
+        "overdue" => i.overdue = n,
+        "households_visited" => i.households_visited = n,
+        "median_hours" => i.median_hours = v,
+        "p90_hours" => i.p90_hours = v,
+        _ => {}
+    }
+}

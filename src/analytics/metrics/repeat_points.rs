@@ -1,0 +1,113 @@
+//! Repeat points (three or five complaints of a kind at one place within
+//! 30 days), clustered once per window and counted in their home units.
+
+use super::*;
+
+/// The repeat points of the window's issues that pass the filter and lie
+/// in a grid (as `/repeats` clusters them: the same clusters at every
+/// tier): each one's home (the place code most of its issues have, ties to
+/// the smallest codes) and peak.
+pub(super) fn repeat_homes(pre: &PreAgg, q: &Query) -> Result<Vec<(u32, usize)>, AnalyticsError> {
+    let issues = pre.issues_in(q);
+    let f = pre.code_filter(q);
+    let keys = KeyCols::of(&issues)?;
+    let (occ, lon, lat) = (
+        i64s(&issues, p::OCC_US)?,
+        one_chunk(issues.column(c::LON)?.f64()?),
+        one_chunk(issues.column(c::LAT)?.f64()?),
+    );
+    let (occ, lon, lat, t) = (view(&occ), view(&lon), view(&lat), view(&keys.t));
+    let (day, kind, cat, src) = (
+        view(&keys.day),
+        view(&keys.kind),
+        view(&keys.cat),
+        view(&keys.src),
+    );
+    let all = f.keeps_all();
+    // Located issues with a category and a time, and their place codes.
+    let mut points = Vec::new();
+    let mut places = Vec::new();
+    for row in 0..keys.len() {
+        let (Some(at_us), Some(x), Some(y), Some(category), Some(place)) = (
+            occ.get(row),
+            lon.get(row),
+            lat.get(row),
+            cat.get(row),
+            t.get(row),
+        ) else {
+            continue;
+        };
+        let in_grid = pre
+            .codes
+            .tiers
+            .get(place as usize)
+            .is_some_and(|t| t[2].is_some());
+        if !in_grid || !(all || f.keeps(day.get(row), kind.get(row), Some(category), src.get(row)))
+        {
+            continue;
+        }
+        points.push(repeats::IssuePoint {
+            lon: x,
+            lat: y,
+            at_us,
+            category,
+        });
+        places.push(place);
+    }
+    let params = repeats::RepeatParams::default();
+    let mut out = Vec::new();
+    for found in repeats::found(&points, &params, repeats::LEVELS[0])? {
+        let home =
+            repeats::most_frequent(found.members.iter().map(|&i| places[i as usize]), |a, b| {
+                pre.codes.tiers[*a as usize].cmp(&pre.codes.tiers[*b as usize])
+            });
+        if let Some(h) = home {
+            out.push((h, found.peak));
+        }
+    }
+    Ok(out)
+}
+
+/// [`repeat_homes`], shared.
+pub(super) type RepeatHomes = std::sync::Arc<Vec<(u32, usize)>>;
+
+/// [`repeat_homes`] of recent (pre-aggregate generation, query) pairs: the
+/// three tiers of one table, a map's tiers and the exports of one window
+/// cluster once ([`compute_tiers_of`] asks before its tiers run side by side).
+pub(super) fn cached_repeat_homes(pre: &PreAgg, q: &Query) -> Result<RepeatHomes, AnalyticsError> {
+    type Key = (u64, Option<NaiveDate>, Option<NaiveDate>, [Vec<String>; 3]);
+    static HOMES: Recent<Key, RepeatHomes> = Recent::new(16);
+    let key: Key = (
+        pre.generation(),
+        q.from,
+        q.to,
+        [q.kinds.clone(), q.categories.clone(), q.sources.clone()],
+    );
+    HOMES.get_or(key, || repeat_homes(pre, q).map(std::sync::Arc::new))
+}
+
+/// Repeat-complaint points per unit: the window's issues that pass the
+/// filter are clustered (same category, 100 m, 30 days: [`repeats`]), and
+/// each point counts in the unit its home grid is under, at level 3 and 5.
+/// Clustering is across units: a point on a boundary counts once, where
+/// most of its issues are.
+pub(super) fn add_repeats(
+    pre: &PreAgg,
+    key: &UnitKey,
+    q: &Query,
+    into: &mut Dense,
+) -> Result<(), AnalyticsError> {
+    let mut counts = vec![[0u64; 2]; key.names.len()];
+    for &(home, peak) in cached_repeat_homes(pre, q)?.iter() {
+        let Some(u) = key.map.get(home as usize).copied().flatten() else {
+            continue;
+        };
+        for (k, &level) in repeats::LEVELS.iter().enumerate() {
+            counts[u as usize][k] += u64::from(peak >= level);
+        }
+    }
+    for (i, c) in counts.into_iter().enumerate().filter(|(_, c)| c[0] > 0) {
+        into.at(i).repeat_points = c;
+    }
+    Ok(())
+}

@@ -1,0 +1,213 @@
+//! Plain loops over the pre-aggregates' coded columns: one-chunk views,
+//! the key columns and the filter they are read with, the issue table's
+//! times, and per-unit grouping and quantiles.
+
+use super::*;
+
+/// One column's values and validity, read by row (one chunk).
+pub(super) struct View<'a, T> {
+    pub(super) values: &'a [T],
+    pub(super) valid: Option<Vec<bool>>,
+}
+
+impl<T: Copy> View<'_, T> {
+    #[inline]
+    pub(super) fn get(&self, i: usize) -> Option<T> {
+        match &self.valid {
+            Some(v) if !v.get(i).copied().unwrap_or(false) => None,
+            _ => self.values.get(i).copied(),
+        }
+    }
+}
+
+/// A column rechunked into one array, to be viewed.
+pub(super) fn one_chunk<T: PolarsNumericType>(ca: &ChunkedArray<T>) -> ChunkedArray<T> {
+    ca.rechunk().into_owned()
+}
+
+pub(super) fn view<T: PolarsNumericType>(ca: &ChunkedArray<T>) -> View<'_, T::Native> {
+    match ca.downcast_iter().next() {
+        Some(a) if ca.chunks().len() == 1 => View {
+            values: a.values().as_slice(),
+            valid: (ca.null_count() > 0).then(|| ca.iter().map(|v| v.is_some()).collect()),
+        },
+        _ => View {
+            values: &[],
+            valid: None,
+        },
+    }
+}
+
+/// The coded key columns of a table: tier, day, kind, category, source.
+pub(super) struct KeyCols {
+    pub(super) t: UInt32Chunked,
+    pub(super) day: Int32Chunked,
+    pub(super) kind: UInt32Chunked,
+    pub(super) cat: UInt32Chunked,
+    pub(super) src: UInt32Chunked,
+}
+
+/// Views of [`KeyCols`] and the unit and filter they are read with.
+pub(super) struct Rows<'a> {
+    pub(super) t: View<'a, u32>,
+    pub(super) day: View<'a, i32>,
+    pub(super) kind: View<'a, u32>,
+    pub(super) cat: View<'a, u32>,
+    pub(super) src: View<'a, u32>,
+    pub(super) map: &'a [Option<u32>],
+    pub(super) filter: &'a CodeFilter,
+    pub(super) all: bool,
+}
+
+impl Rows<'_> {
+    /// Row `i`'s unit position when it passes the filter.
+    #[inline]
+    pub(super) fn unit(&self, i: usize) -> Option<u32> {
+        let u = self.map.get(self.t.get(i)? as usize).copied().flatten()?;
+        if self.all {
+            return Some(u);
+        }
+        let (d, k, c, s) = (
+            self.day.get(i),
+            self.kind.get(i),
+            self.cat.get(i),
+            self.src.get(i),
+        );
+        self.filter.keeps(d, k, c, s).then_some(u)
+    }
+}
+
+impl KeyCols {
+    pub(super) fn of(df: &DataFrame) -> Result<KeyCols, AnalyticsError> {
+        let u = |name: &str| -> Result<UInt32Chunked, AnalyticsError> {
+            Ok(one_chunk(df.column(name)?.u32()?))
+        };
+        Ok(KeyCols {
+            t: u(T)?,
+            day: one_chunk(df.column(DAY)?.i32()?),
+            kind: u(c::KIND)?,
+            cat: u(c::CATEGORY)?,
+            src: u(c::SOURCE)?,
+        })
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.t.len()
+    }
+
+    pub(super) fn rows<'a>(&'a self, key: &'a UnitKey, filter: &'a CodeFilter) -> Rows<'a> {
+        Rows {
+            t: view(&self.t),
+            day: view(&self.day),
+            kind: view(&self.kind),
+            cat: view(&self.cat),
+            src: view(&self.src),
+            map: &key.map,
+            filter,
+            all: filter.keeps_all(),
+        }
+    }
+}
+
+/// A column as Int64 in one chunk.
+pub(super) fn i64s(df: &DataFrame, name: &str) -> Result<Int64Chunked, AnalyticsError> {
+    Ok(one_chunk(df.column(name)?.cast(&DataType::Int64)?.i64()?))
+}
+
+/// The time columns of the issue table.
+pub(super) struct Times {
+    pub(super) occ: Int64Chunked,
+    pub(super) res: Int64Chunked,
+    pub(super) due: Int64Chunked,
+    pub(super) susp: Int64Chunked,
+    pub(super) resolved: BooleanChunked,
+    /// Milestones, in the order of [`p::FLOW_US`].
+    pub(super) flow: [Int64Chunked; 9],
+    pub(super) solved: BooleanChunked,
+    pub(super) rated: BooleanChunked,
+    /// Rows of cases that repeat another (重复件): in no case count.
+    pub(super) dup: Vec<bool>,
+}
+
+/// Positions in [`p::FLOW_US`].
+pub(super) const ACC: usize = 0;
+pub(super) const DISP: usize = 1;
+pub(super) const HAND: usize = 2;
+pub(super) const RET: usize = 3;
+pub(super) const REW: usize = 4;
+pub(super) const EXT: usize = 5;
+pub(super) const ESC: usize = 6;
+pub(super) const SUS: usize = 7;
+pub(super) const RSM: usize = 8;
+
+impl Times {
+    pub(super) fn of(df: &DataFrame) -> Result<Times, AnalyticsError> {
+        let flow = p::FLOW_US.map(|n| i64s(df, n));
+        let [a, b, cc, d, e, f, g, h, k] = flow;
+        Ok(Times {
+            occ: i64s(df, p::OCC_US)?,
+            res: i64s(df, p::RES_US)?,
+            due: i64s(df, p::DUE_US)?,
+            susp: i64s(df, p::SUSP_US)?,
+            resolved: df.column(p::IS_RESOLVED)?.bool()?.rechunk().into_owned(),
+            flow: [a?, b?, cc?, d?, e?, f?, g?, h?, k?],
+            solved: df.column(p::SOLVED)?.bool()?.rechunk().into_owned(),
+            rated: df.column(p::RATED)?.bool()?.rechunk().into_owned(),
+            dup: df
+                .column(c::DUPLICATE)?
+                .bool()?
+                .iter()
+                .map(|v| v == Some(true))
+                .collect(),
+        })
+    }
+
+    /// Whether row `i` is a case that repeats another.
+    #[inline]
+    pub(super) fn dup(&self, i: usize) -> bool {
+        self.dup.get(i).copied().unwrap_or(false)
+    }
+
+    /// The milestone views, by position in [`p::FLOW_US`].
+    pub(super) fn flow_views(&self) -> [View<'_, i64>; 9] {
+        std::array::from_fn(|t| view(&self.flow[t]))
+    }
+
+    /// Occurred, resolved, deadline (µs) and the resolved flag, by row.
+    pub(super) fn views(
+        &self,
+    ) -> (
+        View<'_, i64>,
+        View<'_, i64>,
+        View<'_, i64>,
+        impl Fn(usize) -> bool + '_,
+    ) {
+        let flags: Vec<bool> = self.resolved.iter().map(|v| v == Some(true)).collect();
+        let resolved = move |i: usize| flags.get(i).copied().unwrap_or(false);
+        (view(&self.occ), view(&self.res), view(&self.due), resolved)
+    }
+}
+
+/// Linear-interpolated quantile of unsorted values (as polars' `Linear`).
+pub(super) fn quantile(values: &mut [f64], q: f64) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    let at = (values.len() - 1) as f64 * q;
+    let (lo, hi) = (at.floor() as usize, at.ceil() as usize);
+    let (_, &mut lower, rest) = values.select_nth_unstable_by(lo, f64::total_cmp);
+    if hi == lo {
+        return Some(lower);
+    }
+    // The next order statistic is the smallest value above position lo.
+    let upper = rest.iter().copied().min_by(f64::total_cmp).unwrap_or(lower);
+    Some((at - lo as f64) * (upper - lower) + lower)
+}
+
+/// Values grouped by unit position (`0..n`) with a counting sort: unit
+/// `u`'s values are `grouped[start[u]..start[u + 1]]`.
+pub(super) fn by_unit<T: Copy + Default>(n: usize, items: Vec<(u32, T)>) -> (Vec<usize>, Vec<T>) {
+    let mut sorted = vec![(0, T::default()); items.len()];
+    let start = counting_sort(&items, &mut sorted, n, |p| p.0 as usize);
+    (start, sorted.into_iter().map(|p| p.1).collect())
+}

@@ -1,0 +1,611 @@
+use chrono::NaiveDate;
+
+#[test]
+fn a_metric_reads_only_the_tables_its_formula_uses() {
+    use crate::analytics::catalogue::metric;
+    let parts = |name: &str| Parts::of(metric(name).unwrap());
+    let none = Parts {
+        lifecycle: false,
+        backlog: false,
+        households: false,
+        repeats: false,
+    };
+    assert_eq!(parts("issue_count"), none);
+    assert_eq!(
+        parts("backlog_open"),
+        Parts {
+            backlog: true,
+            ..none
+        }
+    );
+    assert_eq!(
+        parts("on_time_rate"),
+        Parts {
+            lifecycle: true,
+            ..none
+        }
+    );
+    assert_eq!(
+        parts("median_hours_to_resolve"),
+        Parts {
+            lifecycle: true,
+            ..none
+        }
+    );
+    assert_eq!(
+        parts("visit_coverage"),
+        Parts {
+            households: true,
+            ..none
+        }
+    );
+    for name in ["repeat_points_3", "repeat_points_5"] {
+        assert_eq!(
+            parts(name),
+            Parts {
+                repeats: true,
+                ..none
+            }
+        );
+    }
+    // Every metric of the catalogue still reads what it did: a full
+    // table computed with only its parts gives the same value.
+    let gm = county();
+    let df = joined(
+        &gm,
+        &[
+            Ev::issue("2026-03-01 09:00", "G1"),
+            Ev::visit("2026-03-02 10:00", "G2", "h1"),
+            Ev::incident("2026-03-03 11:00", "G3"),
+        ],
+    );
+    let pre = PreAgg::build(df.lazy(), Zone::default()).unwrap();
+    let q = Query::window(
+        NaiveDate::from_ymd_opt(2026, 3, 1).unwrap(),
+        NaiveDate::from_ymd_opt(2026, 4, 1).unwrap(),
+    );
+    let all = ingredients(&pre, &gm, 3, &q).unwrap();
+    for def in catalogue() {
+        let some = ingredients_of(&pre, &gm, 3, &q, Parts::of(def)).unwrap();
+        for (code, ing) in &all {
+            let cx = UnitContext {
+                area_km2: 1.0,
+                households: Some(100),
+                grids: 1,
+            };
+            assert_eq!(
+                (def.value)(ing, &cx),
+                (def.value)(&some[code], &cx),
+                "{} of {code}",
+                def.name
+            );
+        }
+    }
+}
+
+use super::*;
+use crate::analytics::filter::Zone;
+use crate::analytics::testutil::{county, joined, Ev};
+
+fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, day).unwrap()
+}
+
+/// The loops of [`ingredients_of`] give what the reference polars
+/// queries give, on every tier, with and without filters.
+#[test]
+fn the_loops_agree_with_the_polars_queries() {
+    let (gm, df) = crate::analytics::testutil::big(2, 2, 3, 5_000, 60);
+    let pre = PreAgg::build(df.lazy(), Zone::default()).unwrap();
+    let filtered = Query {
+        categories: vec!["环境卫生".into(), "盗窃".into()],
+        sources: vec!["patrol".into()],
+        ..Query::window(d(2025, 1, 10), d(2025, 2, 1))
+    };
+    let visits = Query {
+        kinds: vec!["visit".into(), "issue".into()],
+        ..Query::window(d(2025, 1, 1), d(2025, 1, 20))
+    };
+    for q in [Query::default(), filtered, visits] {
+        let q = Query {
+            zone: pre.zone,
+            ..q
+        };
+        let end_us = q.end_us().unwrap_or(i64::MAX / 2);
+        for level in 0..=3 {
+            let key = unit_key(&pre, &gm, level).unwrap();
+            let mut fast = Dense::new(key.names.len());
+            add_counts(&pre, &pre.events_in(&q), &key, &q, &mut fast).unwrap();
+            add_lifecycle(&pre, &pre.issues_in(&q), &key, &q, end_us, &mut fast).unwrap();
+            add_backlog(
+                &pre,
+                &pre.issues_before_end(&q),
+                &key,
+                &q,
+                end_us,
+                &mut fast,
+            )
+            .unwrap();
+            add_households(&pre, &pre.households_in(&q), &key, &q, &mut fast).unwrap();
+            let fast: HashMap<String, Ingredients> = fast
+                .written()
+                .map(|(i, ing)| (key.names[i].clone(), ing.clone()))
+                .collect();
+            let mut slow = HashMap::new();
+            for df in [
+                counts_lazy(&pre, pre.events.clone().lazy(), &key, &q),
+                lifecycle_lazy(&pre, pre.issues.clone().lazy(), &key, &q, end_us),
+                backlog_lazy(&pre, pre.issues.clone().lazy(), &key, &q, end_us),
+                households_lazy(&pre, pre.households.clone().lazy(), &key, &q),
+            ] {
+                read_rows(&df.collect().unwrap(), &key, &mut slow, set_field).unwrap();
+            }
+            assert!(!fast.is_empty());
+            // Hours may differ in the last bit (another summation order).
+            let close = |a: Option<f64>, b: Option<f64>| match (a, b) {
+                (Some(a), Some(b)) => (a - b).abs() <= 1e-9 * a.abs().max(1.0),
+                (a, b) => a == b,
+            };
+            assert_eq!(fast.len(), slow.len(), "level {level}, {q:?}");
+            for (unit, a) in &fast {
+                let b = &slow[unit];
+                assert!(close(a.median_hours, b.median_hours), "{unit}");
+                assert!(close(a.p90_hours, b.p90_hours), "{unit}");
+                // The workflow counts have no lazy twin: the
+                // scale-out job and the fixtures check them.
+                let strip = |i: &Ingredients| {
+                    let mut i = Ingredients {
+                        median_hours: None,
+                        p90_hours: None,
+                        ..i.clone()
+                    };
+                    i.take_lifecycle(&Ingredients {
+                        on_time: i.on_time,
+                        due: i.due,
+                        due_closure: i.due_closure,
+                        closed_due: i.closed_due,
+                        closed_on_time: i.closed_on_time,
+                        ..Ingredients::default()
+                    });
+                    i.take_backlog(&Ingredients {
+                        backlog: i.backlog,
+                        overdue: i.overdue,
+                        ..Ingredients::default()
+                    });
+                    i
+                };
+                assert_eq!(strip(a), strip(b), "{unit} level {level}, {q:?}");
+            }
+        }
+    }
+}
+
+/// The repeat points per unit from the pre-aggregates' issue table are
+/// the clusters the joined frame gives (`repeats`, what `/repeats` and
+/// `wangge repeats` answer), counted where their home is, on every
+/// tier, with and without filters.
+#[test]
+fn repeat_points_per_unit_are_the_frame_clusters_counted_at_home() {
+    let (gm, mut df) = crate::analytics::testutil::big(2, 2, 3, 6_000, 90);
+    // 100 places 220 m apart (never linked across), so each place
+    // gathers issues of several categories over the 90 days.
+    let place = |i: usize| ((i * 7_919) % 100) as f64;
+    let n = df.height();
+    let lon: Vec<f64> = (0..n).map(|i| 0.5 + (place(i) % 10.0) * 0.0025).collect();
+    let lat: Vec<f64> = (0..n)
+        .map(|i| 0.5 + (place(i) / 10.0).floor() * 0.002)
+        .collect();
+    df.with_column(Column::new(c::LON.into(), lon)).unwrap();
+    df.with_column(Column::new(c::LAT.into(), lat)).unwrap();
+    let pre = PreAgg::build(df.clone().lazy(), Zone::default()).unwrap();
+    let queries = [
+        Query::default(),
+        Query {
+            categories: vec!["环境卫生".into()],
+            ..Query::window(d(2025, 1, 10), d(2025, 3, 1))
+        },
+        Query::window(d(2025, 2, 1), d(2025, 3, 1)),
+    ];
+    let (mut seen3, mut seen5) = (0, 0);
+    for q in queries {
+        let q = Query {
+            zone: pre.zone,
+            ..q
+        };
+        let found = repeats::repeats(
+            df.clone().lazy(),
+            &q,
+            &repeats::RepeatParams::default(),
+            repeats::LEVELS[0],
+        )
+        .unwrap();
+        for level in 1..=3 {
+            let key = unit_key(&pre, &gm, level).unwrap();
+            let mut fast = Dense::new(key.names.len());
+            add_repeats(&pre, &key, &q, &mut fast).unwrap();
+            let counts = repeats::counts_at(&gm, level, &found);
+            for i in gm.level(level) {
+                let code = &gm.unit(i).code;
+                let ours = key.get(&fast, i).map_or([0, 0], |x| x.repeat_points);
+                let theirs = counts[i].map(|c| c as u64);
+                assert_eq!(ours, theirs, "{code} level {level}, {q:?}");
+                seen3 += ours[0];
+                seen5 += ours[1];
+            }
+        }
+    }
+    // The fixture has points at both levels, and fewer at 5 than at 3.
+    assert!(seen5 > 0 && seen3 > seen5, "{seen3} {seen5}");
+}
+
+/// Repeat points are kept per pre-aggregate generation: an append
+/// that completes a point shows at once, and a duplicate report counts.
+#[test]
+fn a_third_complaint_appended_makes_a_repeat_point() {
+    let gm = county();
+    let at = |t: &'static str| Ev {
+        category: "噪音",
+        ..Ev::issue(t, "G1")
+    };
+    let two = joined(&gm, &[at("2026-03-01 09:00"), at("2026-03-10 09:00")]);
+    let mut pre = PreAgg::build(two.lazy(), Zone::default()).unwrap();
+    let q = Query::window(d(2026, 3, 1), d(2026, 4, 1));
+    let points = |pre: &PreAgg| {
+        let v = metric_values(
+            pre,
+            &gm,
+            3,
+            &q,
+            crate::analytics::catalogue::metric("repeat_points_3").unwrap(),
+        )
+        .unwrap();
+        v.into_iter()
+            .map(|(i, v)| (gm.unit(i).code.clone(), v.unwrap()))
+            .filter(|(_, v)| *v > 0.0)
+            .collect::<Vec<_>>()
+    };
+    assert!(points(&pre).is_empty());
+    let third = joined(
+        &gm,
+        &[Ev {
+            duplicate: true,
+            ..at("2026-03-20 09:00")
+        }],
+    );
+    pre.append(&PreAgg::build(third.lazy(), Zone::default()).unwrap())
+        .unwrap();
+    assert_eq!(points(&pre), vec![("G1".to_owned(), 1.0)]);
+}
+
+/// One pass over the issues gives each period's backlog as a scan of
+/// all history per period does.
+#[test]
+fn backlog_series_matches_one_scan_per_period() {
+    let (gm, df) = crate::analytics::testutil::big(2, 2, 3, 6_000, 90);
+    let pre = PreAgg::build(df.lazy(), Zone::default()).unwrap();
+    let tos: Vec<NaiveDate> = (0..40)
+        .map(|k| d(2024, 12, 20) + chrono::Duration::days(3 * k))
+        .collect();
+    let only_backlog = Parts {
+        lifecycle: false,
+        backlog: true,
+        households: false,
+        repeats: false,
+    };
+    for q in [
+        Query::default(),
+        Query {
+            categories: vec!["环境卫生".into()],
+            sources: vec!["patrol".into()],
+            ..Query::default()
+        },
+    ] {
+        for level in 1..=3 {
+            let series = backlog_series(&pre, &gm, level, &q, &tos).unwrap();
+            let mut nonzero = 0;
+            for (k, to) in tos.iter().enumerate() {
+                let pq = Query {
+                    from: Some(*to - chrono::Duration::days(3)),
+                    to: Some(*to),
+                    ..q.clone()
+                };
+                let scan = ingredients_of(&pre, &gm, level, &pq, only_backlog).unwrap();
+                for u in gm.level(level) {
+                    let code = &gm.unit(u).code;
+                    let want = scan.get(code).map_or((0, 0), |i| (i.backlog, i.overdue));
+                    let got = series[k].get(code).copied().unwrap_or((0, 0));
+                    assert_eq!(got, want, "{code} at {to}, {q:?}");
+                    nonzero += usize::from(got.0 > 0);
+                }
+            }
+            assert!(nonzero > 0);
+        }
+    }
+}
+
+#[test]
+fn quantiles_interpolate_like_polars() {
+    let mut v = vec![4.0, 1.0, 3.0, 2.0];
+    assert_eq!(quantile(&mut v, 0.5), Some(2.5));
+    assert_eq!(quantile(&mut v, 0.9), Some(3.7));
+    assert_eq!(quantile(&mut [7.0], 0.9), Some(7.0));
+    assert_eq!(quantile(&mut [], 0.5), None);
+}
+
+fn march() -> Query {
+    Query::window(d(2026, 3, 1), d(2026, 4, 1))
+}
+
+/// The fixture whose numbers the tests below work out by hand.
+fn events() -> Vec<Ev> {
+    let issue = |at, grid| Ev::issue(at, grid);
+    vec![
+        // G1: at local midnight (28 Feb in UTC), resolved in 10 h, on time.
+        Ev {
+            status: Some("resolved"),
+            resolved: Some("2026-03-01 10:30"),
+            deadline: Some("2026-03-02 00:00"),
+            satisfaction: Some("satisfied"),
+            source: Some("patrol"),
+            ..issue("2026-03-01 00:30", "G1")
+        },
+        // G1: resolved in 48 h, a day late.
+        Ev {
+            status: Some("resolved"),
+            resolved: Some("2026-03-12 09:00"),
+            deadline: Some("2026-03-11 09:00"),
+            satisfaction: Some("basic"),
+            source: Some("hotline"),
+            ..issue("2026-03-10 09:00", "G1")
+        },
+        // G1: open and overdue at the window end.
+        Ev {
+            deadline: Some("2026-03-25 09:00"),
+            source: Some("patrol"),
+            ..issue("2026-03-20 09:00", "G1")
+        },
+        // G1: February, open, no deadline: backlog only.
+        issue("2026-02-28 23:59", "G1"),
+        Ev {
+            cleared: Some(true),
+            ..Ev::incident("2026-03-05 12:00", "G1")
+        },
+        Ev {
+            cleared: Some(false),
+            ..Ev::incident("2026-03-06 12:00", "G1")
+        },
+        Ev::visit("2026-03-03 10:00", "G1", "h1"),
+        Ev::visit("2026-03-04 10:00", "G1", "h1"),
+        Ev::visit("2026-03-04 11:00", "G1", "h2"),
+        // Local midnight of 1 April: 31 March in UTC, but April locally.
+        Ev::visit("2026-04-01 00:00", "G1", "h3"),
+        // G2: resolved in 10 h, no deadline, unsatisfied, unknown source.
+        Ev {
+            status: Some("resolved"),
+            resolved: Some("2026-03-15 20:00"),
+            satisfaction: Some("unsatisfied"),
+            ..issue("2026-03-15 10:00", "G2")
+        },
+        // G2: open, not yet due at the window end.
+        Ev {
+            deadline: Some("2026-04-05 00:00"),
+            ..issue("2026-03-31 23:59", "G2")
+        },
+        // G3 (no household data): incidents last year, last month, this month.
+        Ev::incident("2025-03-10 10:00", "G3"),
+        Ev::incident("2026-03-10 10:00", "G3"),
+        Ev::incident("2026-03-11 10:00", "G3"),
+        Ev::incident("2026-02-10 10:00", "G3"),
+        // Outside every unit.
+        Ev {
+            grid: None,
+            ..issue("2026-03-05 10:00", "G1")
+        },
+        // A leap day.
+        Ev::incident("2028-02-29 12:00", "G1"),
+    ]
+}
+
+fn pre() -> (GridModel, PreAgg) {
+    let gm = county();
+    let pre = PreAgg::build(joined(&gm, &events()).lazy(), Zone::default()).unwrap();
+    (gm, pre)
+}
+
+fn close(a: Option<f64>, b: f64) -> bool {
+    a.is_some_and(|a| (a - b).abs() < 1e-9)
+}
+
+#[test]
+fn grid_metrics_match_the_hand_computation() {
+    let (gm, pre) = pre();
+    let t = compute_metrics(&pre, &gm, 3, &march()).unwrap();
+    let g1 = t.row("G1").unwrap();
+    let i = &g1.ingredients;
+    assert_eq!((i.issues, i.incidents, i.visits, i.resolved), (3, 2, 3, 2));
+    assert_eq!((i.on_time, i.due, i.backlog, i.overdue), (1, 3, 2, 1));
+    assert_eq!(
+        (i.satisfied, i.basic, i.unsatisfied, i.cleared),
+        (1, 1, 0, 1)
+    );
+    assert_eq!((i.discovered, i.sourced, i.households_visited), (2, 3, 2));
+    assert!(close(g1.value("resolution_rate"), 2.0 / 3.0));
+    assert!(close(g1.value("on_time_rate"), 1.0 / 3.0));
+    assert!(close(g1.value("median_hours_to_resolve"), 29.0));
+    assert!(close(g1.value("p90_hours_to_resolve"), 44.2));
+    assert!(close(g1.value("satisfaction_rate"), 0.5));
+    assert!(close(g1.value("satisfaction_score"), 4.5));
+    assert!(close(g1.value("clearance_rate"), 0.5));
+    assert!(close(g1.value("visit_coverage"), 2.0 / 60.0));
+    assert!(close(g1.value("visits_per_grid"), 3.0));
+    assert!(close(g1.value("issues_per_100_visits"), 100.0));
+    assert!(close(g1.value("issues_found_per_100_visits"), 200.0 / 3.0));
+    assert!(close(g1.value("discovery_rate"), 2.0 / 3.0));
+    assert!(close(g1.value("issue_density"), 3.0));
+    assert!(close(g1.value("issues_per_1k_households"), 50.0));
+    assert!(close(g1.value("backlog_open"), 2.0));
+    assert!(close(g1.value("overdue_open"), 1.0));
+
+    let g2 = t.row("G2").unwrap();
+    assert!(close(g2.value("resolution_rate"), 0.5));
+    assert_eq!(
+        g2.value("on_time_rate"),
+        None,
+        "nothing due: no data, not 0%"
+    );
+    assert_eq!(g2.value("discovery_rate"), None);
+    assert_eq!(g2.value("issues_per_100_visits"), None);
+    assert!(close(g2.value("visit_coverage"), 0.0));
+    assert!(close(g2.value("satisfaction_score"), 3.0));
+    assert!(close(g2.value("median_hours_to_resolve"), 10.0));
+    assert_eq!((g2.ingredients.backlog, g2.ingredients.overdue), (1, 0));
+
+    let g3 = t.row("G3").unwrap();
+    assert_eq!(
+        g3.value("incidents_per_1k_households"),
+        None,
+        "no households is no data, never zero"
+    );
+    assert_eq!(g3.value("visit_coverage"), None);
+    assert!(close(g3.value("incident_density"), 1.0));
+}
+
+#[test]
+fn changes_have_defined_answers_for_zero_bases() {
+    let (gm, pre) = pre();
+    let t = compute_metrics(&pre, &gm, 3, &march()).unwrap();
+    let g3 = t.row("G3").unwrap();
+    assert_eq!(g3.yoy["incident_count"], change(2.0, 1.0));
+    assert_eq!(g3.yoy["incident_count"].pct, Some(100.0));
+    assert_eq!(g3.pop["incident_count"].pct, Some(100.0));
+    let g1 = t.row("G1").unwrap();
+    assert_eq!(
+        g1.yoy["incident_count"].pct, None,
+        "growth from nothing has no percentage"
+    );
+    assert_eq!(g1.yoy["incident_count"].abs, 2.0);
+    assert_eq!(g1.pop["issue_count"].pct, Some(200.0));
+    assert_eq!(g1.yoy["visit_count"].pct, None);
+    assert_eq!(
+        t.row("G2").unwrap().yoy["incident_count"].pct,
+        Some(0.0),
+        "0 → 0 is no change"
+    );
+}
+
+#[test]
+fn villages_and_townships_add_up_their_grids() {
+    let (gm, pre) = pre();
+    let v = compute_metrics(&pre, &gm, 2, &march()).unwrap();
+    let v1 = v.row("V1").unwrap();
+    assert_eq!(
+        (
+            v1.ingredients.issues,
+            v1.ingredients.resolved,
+            v1.context.households,
+            v1.context.grids
+        ),
+        (5, 3, Some(100), 2)
+    );
+    assert!(close(v1.value("median_hours_to_resolve"), 10.0));
+    assert!(close(v1.value("p90_hours_to_resolve"), 40.4));
+    assert!(close(v1.value("issues_per_1k_households"), 50.0));
+    let t = compute_metrics(&pre, &gm, 1, &march()).unwrap();
+    assert_eq!(t.row("T2").unwrap().value("issues_per_1k_households"), None);
+    assert_eq!(t.row("T1").unwrap().ingredients.incidents, 2);
+    assert_eq!(t.row("T2").unwrap().ingredients.incidents, 2);
+    assert!(compute_metrics(&pre, &gm, 4, &march()).is_err());
+}
+
+#[test]
+fn an_empty_window_gives_zero_counts_null_rates_and_the_standing_backlog() {
+    let (gm, pre) = pre();
+    let t = compute_metrics(&pre, &gm, 3, &Query::window(d(2030, 1, 1), d(2030, 2, 1))).unwrap();
+    let g1 = t.row("G1").unwrap();
+    assert_eq!(g1.value("issue_count"), Some(0.0));
+    assert_eq!(g1.value("resolution_rate"), None);
+    assert_eq!(g1.value("median_hours_to_resolve"), None);
+    assert_eq!((g1.ingredients.backlog, g1.ingredients.overdue), (2, 1));
+    assert_eq!(t.rows.len(), 3);
+}
+
+#[test]
+fn filters_by_source_category_and_leap_day() {
+    let (gm, pre) = pre();
+    let q = Query {
+        sources: vec!["patrol".into()],
+        ..march()
+    };
+    let g1 = compute_metrics(&pre, &gm, 3, &q)
+        .unwrap()
+        .row("G1")
+        .unwrap()
+        .ingredients
+        .clone();
+    assert_eq!((g1.issues, g1.incidents, g1.visits), (2, 2, 3));
+    let q = Query {
+        categories: vec!["盗窃".into()],
+        ..march()
+    };
+    let g1 = compute_metrics(&pre, &gm, 3, &q)
+        .unwrap()
+        .row("G1")
+        .unwrap()
+        .ingredients
+        .clone();
+    assert_eq!((g1.issues, g1.incidents), (0, 2));
+    let leap =
+        compute_metrics(&pre, &gm, 3, &Query::window(d(2028, 2, 29), d(2028, 3, 1))).unwrap();
+    let g1 = leap.row("G1").unwrap();
+    assert_eq!(g1.value("incident_count"), Some(1.0));
+    assert_eq!(g1.yoy["incident_count"].base, 0.0);
+}
+
+#[test]
+fn the_wide_frame_has_every_metric_and_change_column() {
+    let (gm, pre) = pre();
+    let df = compute_metrics(&pre, &gm, 3, &march())
+        .unwrap()
+        .to_dataframe()
+        .unwrap();
+    assert_eq!(df.height(), 3);
+    assert!(df.column("resolution_rate").is_ok());
+    assert!(df.column("incident_count_yoy_pct").is_ok());
+    let cats = category_counts(&pre, &gm, 3, &march()).unwrap();
+    assert!(cats.height() >= 4);
+}
+
+#[test]
+fn the_county_root_sums_every_unit_but_not_the_outside() {
+    use crate::analytics::testutil::{model, square, unit};
+    let sq = square(0.0, 0.0, 0.01);
+    let gm = model(vec![
+        (unit("C", 0, None, 4.0, sq.clone()), None),
+        (unit("T1", 1, None, 2.0, sq.clone()), Some("C")),
+        (unit("T2", 1, None, 2.0, sq.clone()), Some("C")),
+        (unit("V1", 2, None, 2.0, sq.clone()), Some("T1")),
+        (unit("G1", 3, Some(10), 2.0, sq), Some("V1")),
+    ]);
+    let events = vec![
+        Ev::incident("2026-03-02 10:00", "G1"),
+        Ev::incident("2026-03-03 10:00", "G1"),
+        Ev {
+            grid: None,
+            ..Ev::incident("2026-03-03 10:00", "G1")
+        },
+    ];
+    let pre = PreAgg::build(joined(&gm, &events).lazy(), Zone::default()).unwrap();
+    let t = compute_metrics(&pre, &gm, 0, &march()).unwrap();
+    assert_eq!(t.rows.len(), 1);
+    let c = t.row("C").unwrap();
+    // T2 has no household figure, so neither has the county: no data, not 10.
+    assert_eq!(
+        (
+            c.ingredients.incidents,
+            c.context.households,
+            c.context.grids
+        ),
+        (2, None, 1)
+    );
+    assert!(close(c.value("incident_density"), 0.5));
+}
