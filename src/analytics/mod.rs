@@ -51,7 +51,8 @@ pub use hotspots::{
 pub use interval::{metric_interval, poisson_interval, Z95};
 pub use metrics::{
     category_counts, change, compute_metrics, compute_metrics_of, compute_tiers, compute_tiers_of,
-    metric_values, Change, Ingredients, MetricTable, Parts, UnitContext, UnitMetrics,
+    compute_window, metric_values, Change, Ingredients, MetricTable, Parts, UnitContext,
+    UnitMetrics,
 };
 pub use preagg::{CategoryCount, PreAgg};
 pub use ranking::{

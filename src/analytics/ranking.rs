@@ -21,7 +21,7 @@ use serde::Serialize;
 use super::catalogue::{metric, Direction, MetricDef, MetricUnit, Ratio};
 use super::filter::{day_number, Query};
 use super::interval::{metric_interval, Z95};
-use super::metrics::{compute_metrics, Ingredients, UnitContext};
+use super::metrics::{ingredients_for, Ingredients, Parts, UnitContext};
 use super::preagg::PreAgg;
 use super::AnalyticsError;
 use crate::grid::GridModel;
@@ -492,32 +492,34 @@ pub fn rank_children(
         Basis::AsIs
     };
     let per_households = per_households(def);
+    let parts = Parts::of(def);
     let def = match basis {
         Basis::AsIs => def,
         Basis::Per1000Households => &per_households,
     };
     let table = |q: &Query| -> Result<Vec<RankInput>, AnalyticsError> {
-        let t = compute_metrics(pre, gm, level, q)?;
+        // Only the units compared, over the window alone (no 同比 or 环比),
+        // from the tables the metric reads.
+        let ings = ingredients_for(pre, gm, level, q, parts, &children)?;
         Ok(children
             .iter()
-            .filter_map(|&i| t.rows.iter().find(|r| r.index == i))
-            .map(|r| {
+            .zip(&ings)
+            .map(|(&i, ing)| {
+                let cx = UnitContext::of(gm, i);
+                let u = gm.unit(i);
                 let (value, parts) = match basis {
-                    Basis::AsIs => (r.value(def.name), def.parts(&r.ingredients, &r.context)),
+                    Basis::AsIs => ((def.value)(ing, &cx), def.parts(ing, &cx)),
                     Basis::Per1000Households => {
-                        let parts =
-                            r.value(def.name)
-                                .zip(r.context.households)
-                                .and_then(|(n, h)| {
-                                    (h > 0).then(|| Ratio {
-                                        num: n,
-                                        den: h as f64 / 1000.0,
-                                    })
-                                });
+                        let parts = (def.value)(ing, &cx).zip(cx.households).and_then(|(n, h)| {
+                            (h > 0).then(|| Ratio {
+                                num: n,
+                                den: h as f64 / 1000.0,
+                            })
+                        });
                         (parts.map(|p| p.num / p.den), parts)
                     }
                 };
-                (r.code.clone(), r.name.clone(), value, parts)
+                (u.code.clone(), u.name.clone(), value, parts)
             })
             .collect())
     };

@@ -307,7 +307,8 @@ pub async fn compare(
         let ranking =
             analytics::rank_children(&snap.pre, model, Some(&cq.unit), def.name, &q, params)?;
         let per_1k = ranking.basis == analytics::Basis::Per1000Households;
-        let table = analytics::compute_metrics(&snap.pre, model, level, &q)?;
+        // The scores read the window's values only.
+        let table = analytics::compute_window(&snap.pre, model, level, &q)?;
         let scores = analytics::assess(&table, &ScoreConfig::default())?;
         let parent = model.unit(i);
         let sparks = analytics::sparks(

@@ -91,6 +91,39 @@ fn d(y: i32, m: u32, day: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, day).unwrap()
 }
 
+/// The window alone ([`compute_window`]) and some units alone
+/// ([`ingredients_for`]) have what the full table has.
+#[test]
+fn the_window_alone_and_some_units_have_the_full_tables_values() {
+    let (gm, df) = crate::analytics::testutil::big(2, 2, 3, 2_000, 60);
+    let pre = PreAgg::build(df.lazy(), Zone::default()).unwrap();
+    let q = Query {
+        zone: pre.zone,
+        ..Query::window(d(2025, 1, 1), d(2025, 2, 1))
+    };
+    for level in 1..=3 {
+        let full = compute_metrics(&pre, &gm, level, &q).unwrap();
+        let alone = compute_window(&pre, &gm, level, &q).unwrap();
+        assert!(full.rows.iter().any(|r| !r.pop.is_empty()));
+        assert_eq!(full.rows.len(), alone.rows.len());
+        for (a, b) in full.rows.iter().zip(&alone.rows) {
+            assert_eq!(
+                (&a.code, &a.values, &a.ingredients),
+                (&b.code, &b.values, &b.ingredients)
+            );
+            assert!(b.yoy.is_empty() && b.pop.is_empty());
+        }
+        assert!(full.rows.iter().any(|r| r.ingredients.issues > 0));
+        let some: Vec<usize> = full.rows.iter().step_by(3).map(|r| r.index).collect();
+        let ings = ingredients_for(&pre, &gm, level, &q, Parts::ALL, &some).unwrap();
+        assert_eq!(ings.len(), some.len());
+        for (i, ing) in some.iter().zip(&ings) {
+            let row = full.rows.iter().find(|r| r.index == *i).unwrap();
+            assert_eq!(&row.ingredients, ing, "{}", row.code);
+        }
+    }
+}
+
 /// The loops of [`ingredients_of`] give what the reference polars
 /// queries give, on every tier, with and without filters.
 #[test]
