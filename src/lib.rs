@@ -23,3 +23,4 @@ pub mod join;
 pub mod live;
 pub mod sort;
 pub mod store;
+pub mod vocab;

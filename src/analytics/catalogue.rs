@@ -9,6 +9,7 @@
 //! denominator as a [`Ratio`] so rankings can build confidence intervals and
 //! Empirical-Bayes estimates.
 
+use crate::vocab;
 use serde::Serialize;
 
 use super::metrics::{Ingredients, UnitContext};
@@ -110,11 +111,11 @@ impl MetricDef {
     }
 }
 
-const ISSUE: &[&str] = &["issue"];
-const INCIDENT: &[&str] = &["incident"];
-const VISIT: &[&str] = &["visit"];
-const ISSUE_VISIT: &[&str] = &["issue", "visit"];
-const ALL: &[&str] = &["issue", "incident", "visit"];
+const ISSUE: &[&str] = &[vocab::ISSUE];
+const INCIDENT: &[&str] = &[vocab::INCIDENT];
+const VISIT: &[&str] = &[vocab::VISIT];
+const ISSUE_VISIT: &[&str] = &[vocab::ISSUE, vocab::VISIT];
+const ALL: &[&str] = &vocab::KINDS;
 
 fn div(num: f64, den: f64) -> Option<f64> {
     (den > 0.0).then(|| num / den)

@@ -73,8 +73,8 @@ pub fn open_nearby(
         .lazy()
         .filter(
             col(c::KIND)
-                .eq(lit("issue"))
-                .and(col(c::STATUS).eq(lit("open")))
+                .eq(lit(crate::vocab::ISSUE))
+                .and(col(c::STATUS).eq(lit(crate::vocab::OPEN)))
                 .and(col(c::CATEGORY).is_in(lit(cats).implode(false), false)),
         )
         .select([

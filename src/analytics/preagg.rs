@@ -26,19 +26,9 @@ mod pack;
 
 pub use pack::household_key;
 
-/// Kind value of residents' issue reports.
-pub const ISSUE: &str = "issue";
-/// Kind value of security incidents.
-pub const INCIDENT: &str = "incident";
-/// Kind value of cadres' visits.
-pub const VISIT: &str = "visit";
-/// Issue sources that count as found by the grid's own work (发现), not
-/// reported by residents. `visit` is accepted for systems that record it.
-pub const DISCOVERED_SOURCES: [&str; 2] = ["patrol", "visit"];
-/// Issue status meaning handled (办结).
-pub const RESOLVED: &str = "resolved";
-/// Lifecycle state of cases left out of every count.
-pub const INVALID_STATE: &str = "invalid";
+#[cfg(test)]
+use crate::vocab;
+pub use crate::vocab::{DISCOVERED_SOURCES, INCIDENT, INVALID_STATE, ISSUE, RESOLVED, VISIT};
 /// Column of the tier-triple code ([`Codes::tiers`]) in every table.
 pub const T: &str = "t";
 
@@ -972,9 +962,12 @@ mod tests {
                         .and(col(c::STATUS).eq(lit(RESOLVED))),
                     p::RESOLVED,
                 ),
-                count_if(col(c::SATISFACTION).eq(lit("satisfied")), p::SATISFIED),
-                count_if(col(c::SATISFACTION).eq(lit("basic")), p::BASIC),
-                count_if(col(c::SATISFACTION).eq(lit("unsatisfied")), p::UNSATISFIED),
+                count_if(col(c::SATISFACTION).eq(lit(vocab::SATISFIED)), p::SATISFIED),
+                count_if(col(c::SATISFACTION).eq(lit(vocab::BASIC)), p::BASIC),
+                count_if(
+                    col(c::SATISFACTION).eq(lit(vocab::UNSATISFIED)),
+                    p::UNSATISFIED,
+                ),
                 count_if(
                     col(c::KIND).eq(lit(INCIDENT)).and(col(c::CLEARED)),
                     p::CLEARED,

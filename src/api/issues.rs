@@ -461,7 +461,7 @@ pub async fn export_updates(
             let (t1, t2, t3) = (t1?, t2?, t3?);
             let mut visible = std::collections::HashSet::new();
             for k in 0..f.height() {
-                if kind.get(k) == Some("issue")
+                if kind.get(k) == Some(crate::vocab::ISSUE)
                     && scope.event(model, [t1.get(k), t2.get(k), t3.get(k)])
                 {
                     if let Some(i) = id.get(k) {

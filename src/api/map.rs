@@ -62,7 +62,7 @@ impl Window {
         let kinds = list(&self.kind);
         if let Some(k) = kinds
             .iter()
-            .find(|k| !["issue", "incident", "visit"].contains(&k.as_str()))
+            .find(|k| !crate::vocab::KINDS.contains(&k.as_str()))
         {
             return Err(ApiError::BadRequest(format!(
                 "unknown kind {k:?}; use issue, incident or visit"

@@ -2,6 +2,8 @@
 
 use serde::Serialize;
 
+use crate::vocab;
+
 use super::crs::Crs;
 use super::privacy::KeyedHasher;
 use super::time::parse_timestamp;
@@ -21,18 +23,18 @@ pub enum Kind {
 impl Kind {
     pub fn as_str(self) -> &'static str {
         match self {
-            Kind::Issue => "issue",
-            Kind::Incident => "incident",
-            Kind::Visit => "visit",
+            Kind::Issue => vocab::ISSUE,
+            Kind::Incident => vocab::INCIDENT,
+            Kind::Visit => vocab::VISIT,
         }
     }
 
     /// Accepts the contract's names and the Chinese ones upstream systems use.
     pub fn parse(s: &str) -> Option<Kind> {
         match s.trim().to_ascii_lowercase().as_str() {
-            "issue" | "诉求" | "问题" | "群众诉求" => Some(Kind::Issue),
-            "incident" | "案件" | "治安" => Some(Kind::Incident),
-            "visit" | "走访" | "接访" => Some(Kind::Visit),
+            vocab::ISSUE | "诉求" | "问题" | "群众诉求" => Some(Kind::Issue),
+            vocab::INCIDENT | "案件" | "治安" => Some(Kind::Incident),
+            vocab::VISIT | "走访" | "接访" => Some(Kind::Visit),
             _ => None,
         }
     }
@@ -264,12 +266,21 @@ pub(super) fn one_of(
 }
 
 pub(super) const SATISFACTION: &[(&[&str], &str)] = &[
-    (&["satisfied", "满意", "非常满意"], "satisfied"),
-    (&["basic", "basically_satisfied", "基本满意"], "basic"),
-    (&["unsatisfied", "dissatisfied", "不满意"], "unsatisfied"),
+    (&[vocab::SATISFIED, "满意", "非常满意"], vocab::SATISFIED),
+    (
+        &[vocab::BASIC, "basically_satisfied", "基本满意"],
+        vocab::BASIC,
+    ),
+    (
+        &[vocab::UNSATISFIED, "dissatisfied", "不满意"],
+        vocab::UNSATISFIED,
+    ),
 ];
 const SOURCE: &[(&[&str], &str)] = &[
-    (&["patrol", "巡查", "网格员巡查", "排查"], "patrol"),
+    (
+        &[vocab::PATROL, "巡查", "网格员巡查", "排查"],
+        vocab::PATROL,
+    ),
     (&["hotline", "12345", "热线"], "hotline"),
     (&["walk_in", "来访", "上门"], "walk_in"),
     (&["online", "网上", "网络", "app", "微信"], "online"),

@@ -6,10 +6,8 @@
 use super::state::{canonical, is_closed, status_of};
 use super::{Event, Step};
 
-/// Satisfaction ratings, as interned strings.
-pub const SATISFACTION: [&str; 3] = ["satisfied", "basic", "unsatisfied"];
-/// Issue sources, as interned strings.
-pub const SOURCES: [&str; 5] = ["patrol", "hotline", "walk_in", "online", "other"];
+/// Satisfaction ratings and issue sources, as interned strings.
+pub use crate::vocab::{SATISFACTION, SOURCES};
 
 /// The interned copy of `v` when it is one of `known`.
 pub fn intern(v: Option<String>, known: &[&'static str]) -> Option<&'static str> {

@@ -139,9 +139,9 @@ pub fn is_closed(state: &str) -> bool {
 /// `open` otherwise.
 pub fn status_of(state: &str) -> &'static str {
     if is_closed(state) {
-        "resolved"
+        crate::vocab::RESOLVED
     } else {
-        "open"
+        crate::vocab::OPEN
     }
 }
 

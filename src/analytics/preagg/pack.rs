@@ -9,6 +9,7 @@
 //! parallel unstable sort brings equal keys together already in day order.
 //! The tables keep the codes: every reader filters and groups integers.
 
+use crate::vocab;
 use polars::prelude::*;
 use rayon::slice::ParallelSliceMut;
 use sha2::{Digest, Sha256};
@@ -398,9 +399,9 @@ fn count_rows<K: Key>(df: &DataFrame, k: &Keys, layout: &Layout) -> PolarsResult
         let kind = Some(k.kinds[i]);
         let resolved = u64::from(kind == issue && st == Some(RESOLVED));
         let rating = match sa {
-            Some("satisfied") => 1,
-            Some("basic") => 2,
-            Some("unsatisfied") => 3,
+            Some(vocab::SATISFIED) => 1,
+            Some(vocab::BASIC) => 2,
+            Some(vocab::UNSATISFIED) => 3,
             _ => 0,
         };
         let clear = u64::from(kind == incident && cl == Some(true));

@@ -211,7 +211,7 @@ pub async fn services(
             metadata: false,
             kind: "realtime",
             keywords: String::new(),
-            group: "issue",
+            group: crate::vocab::ISSUE,
         })
         .collect();
     Ok(Reply(format, List(list)))

@@ -93,7 +93,7 @@ fn agency(model: &GridModel, tiers: [Option<&str>; 3]) -> Option<String> {
 }
 
 fn request(r: IssueRow, model: &GridModel) -> ServiceRequest {
-    let closed = r.status.as_deref() == Some("resolved");
+    let closed = r.status.as_deref() == Some(crate::vocab::RESOLVED);
     let updated = if closed { r.resolved_at } else { None }
         .or(r.updated_at)
         .or(r.resolved_at);
@@ -193,8 +193,8 @@ impl RequestsQuery {
         let mut statuses = Vec::new();
         for s in list(&self.status) {
             statuses.push(match s.as_str() {
-                "open" => "open".to_owned(),
-                "closed" => "resolved".to_owned(),
+                "open" => crate::vocab::OPEN.to_owned(),
+                "closed" => crate::vocab::RESOLVED.to_owned(),
                 o => {
                     return Err(ApiError::BadRequest(format!(
                         "status {o:?}: use open or closed"
