@@ -24,6 +24,7 @@ pub mod emerging;
 pub mod filter;
 pub mod hotspots;
 pub mod interval;
+pub mod league;
 pub mod metrics;
 pub mod preagg;
 pub mod ranking;
@@ -49,6 +50,7 @@ pub use hotspots::{
     HotspotReport, LocalMoran, MoranGlobal, Quadrant, UnitHotspot,
 };
 pub use interval::{metric_interval, poisson_interval, Z95};
+pub use league::{league_table, LeagueRow, LeagueTable};
 pub use metrics::{
     category_counts, change, compute_metrics, compute_metrics_of, compute_tiers, compute_tiers_of,
     compute_window, metric_values, Change, Ingredients, MetricTable, Parts, UnitContext,

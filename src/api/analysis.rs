@@ -18,9 +18,7 @@ use super::scope::Scope;
 use super::state::AppState;
 use crate::analytics::filter::date_of;
 use crate::analytics::metrics::ingredients;
-use crate::analytics::{
-    self, metric, AlertParams, Granularity, Query, RankParams, ScoreConfig, UnitContext,
-};
+use crate::analytics::{self, metric, AlertParams, Granularity, Query, RankParams, UnitContext};
 
 /// Most periods one trend answers.
 const MAX_PERIODS: usize = 800;
@@ -294,55 +292,15 @@ pub async fn compare(
         let model = &snap.grids.model;
         let scope = Scope::of(c.user(), model);
         let i = scope.unit_full(model, &cq.unit)?;
-        let children = &model.unit(i).children;
-        let Some(level) = children.first().map(|&ch| model.unit(ch).level) else {
-            return Ok(Json(Compare {
-                basis: "as_is",
-                funnel: None,
-                spark_grain: Granularity::Month,
-                spark_periods: Vec::new(),
-                rows: Vec::new(),
-            }));
-        };
-        let ranking =
-            analytics::rank_children(&snap.pre, model, Some(&cq.unit), def.name, &q, params)?;
-        let per_1k = ranking.basis == analytics::Basis::Per1000Households;
-        // The scores read the window's values only.
-        let table = analytics::compute_window(&snap.pre, model, level, &q)?;
-        let scores = analytics::assess(&table, &ScoreConfig::default())?;
-        let parent = model.unit(i);
-        let sparks = analytics::sparks(
-            &snap.pre.cut(parent.level, &parent.code)?,
-            snap.pre.day_range()?,
-            model,
-            level,
-            children,
-            def,
-            &q,
-        )?;
-        let ranking_funnel = ranking.funnel;
-        let rows = ranking
+        let table = analytics::league_table(&snap.pre, model, i, def.name, &q, params, &|k| {
+            scope.full(k)
+        })?;
+        let per_1k = table.basis == analytics::Basis::Per1000Households;
+        let rows = table
             .rows
             .into_iter()
-            .filter(|r| model.index_of(&r.code).is_some_and(|k| scope.full(k)))
-            .map(|r| {
-                let spark = model
-                    .index_of(&r.code)
-                    .and_then(|k| children.iter().position(|&ch| ch == k))
-                    .map(|pos| sparks.values[pos].clone())
-                    .unwrap_or_default();
-                let score = scores.iter().find(|s| s.code == r.code).map(|s| ScoreDto {
-                    total: s.total,
-                    parts: s
-                        .components
-                        .iter()
-                        .map(|p| ScorePart {
-                            name: p.metric.to_owned(),
-                            points: p.points,
-                            max: p.max_points,
-                        })
-                        .collect(),
-                });
+            .map(|row| {
+                let r = row.rank;
                 CompareRow {
                     eligible: r.rank.is_some(),
                     volume: r.ratio.map(|x| x.den).or(r.value),
@@ -361,8 +319,19 @@ pub async fn compare(
                     smoothed: r.smoothed,
                     ci_low: r.interval.map(|x| x.0),
                     ci_high: r.interval.map(|x| x.1),
-                    score,
-                    spark,
+                    score: row.score.map(|s| ScoreDto {
+                        total: s.total,
+                        parts: s
+                            .components
+                            .iter()
+                            .map(|p| ScorePart {
+                                name: p.metric.to_owned(),
+                                points: p.points,
+                                max: p.max_points,
+                            })
+                            .collect(),
+                    }),
+                    spark: row.spark,
                 }
             })
             .collect();
@@ -372,10 +341,10 @@ pub async fn compare(
             } else {
                 "as_is"
             },
-            funnel: ranking_funnel,
-            spark_grain: sparks.grain,
-            spark_periods: sparks
-                .periods
+            funnel: table.funnel,
+            spark_grain: table.spark_grain,
+            spark_periods: table
+                .spark_periods
                 .into_iter()
                 .map(|p| SparkPeriodDto {
                     label: p.label,
