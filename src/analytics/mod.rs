@@ -34,6 +34,7 @@ pub mod score;
 pub mod spark;
 mod stats;
 pub mod trend;
+pub mod unit_trend;
 pub mod weights;
 
 #[cfg(test)]
@@ -67,6 +68,7 @@ pub use spark::{sparks, SparkPeriod, Sparks};
 pub use trend::{
     alerts, series, Alert, AlertParams, Granularity, TailModel, TrendPoint, UnitSeries,
 };
+pub use unit_trend::{unit_trend, MetricPoint, UnitTrend};
 pub use weights::{distance_band, queen_contiguity, Transform, Weights};
 
 /// Everything that can go wrong in the analytics layer.

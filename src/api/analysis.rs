@@ -16,12 +16,7 @@ use super::extract::Q;
 use super::map::Window;
 use super::scope::Scope;
 use super::state::AppState;
-use crate::analytics::filter::date_of;
-use crate::analytics::metrics::ingredients;
-use crate::analytics::{self, metric, AlertParams, Granularity, Query, RankParams, UnitContext};
-
-/// Most periods one trend answers.
-const MAX_PERIODS: usize = 800;
+use crate::analytics::{self, metric, Granularity, RankParams};
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -84,88 +79,42 @@ pub async fn trend(
         let model = &snap.grids.model;
         let scope = Scope::of(c.user(), model);
         let i = scope.unit(model, &t.unit)?;
-        let u = model.unit(i);
-        let pre = snap.pre.cut(u.level, &u.code)?;
-        let range = snap.pre.day_range()?;
-        let from = q.from.or(range.map(|r| date_of(r.0)));
-        let to = q.to.or(range.map(|r| date_of(r.1 + 1)));
-        let Some((from, to)) = from.zip(to) else {
-            return Ok(Json(Trend {
-                series: Vec::new(),
-                alerts: Vec::new(),
-            }));
-        };
-        let cx = UnitContext::of(model, i);
-        let mut starts: Vec<NaiveDate> = Vec::new();
-        let mut s = g.period(from).0;
-        while s < to {
-            starts.push(s);
-            if starts.len() > MAX_PERIODS {
-                return Err(ApiError::BadRequest(format!(
-                    "more than {MAX_PERIODS} periods; use a coarser grain"
-                )));
-            }
-            s = g.next(s);
-        }
-        let mut values = Vec::with_capacity(starts.len());
-        for &s in &starts {
-            let pq = Query {
-                from: Some(s.max(from)),
-                to: Some(g.next(s).min(to)),
-                ..q.clone()
-            };
-            let ing = ingredients(&pre, model, u.level, &pq)?
-                .remove(&u.code)
-                .unwrap_or_default();
-            // Period by period: a small remainder in one month is withheld there.
-            let shown = super::disclosure::shown(&scope, model, &pre, &pq, i)?.metric(def.name);
-            values.push((def.value)(&ing, &cx).filter(|_| shown));
-        }
-        let series = starts
-            .iter()
-            .enumerate()
-            .map(|(k, s)| {
-                let win = (k + 1 >= ma).then(|| &values[k + 1 - ma..=k]);
-                let ma = win.and_then(|w| {
-                    w.iter()
-                        .copied()
-                        .sum::<Option<f64>>()
-                        .map(|s| s / ma as f64)
-                });
-                TrendPoint {
-                    period: g.period(*s).1,
-                    value: values[k],
-                    ma,
-                }
-            })
-            .collect();
-        let kinds: Vec<String> = def
-            .kinds
-            .iter()
-            .map(|k| (*k).to_owned())
-            .filter(|k| q.wants_kind(k))
-            .collect();
-        // Spike alerts give observed counts: only for units seen fully.
-        let alerts = if def.is_count && u.level > 0 && scope.full(i) {
-            let aq = Query { kinds, ..q.clone() };
-            let params = AlertParams {
-                granularity: g,
-                ..AlertParams::default()
-            };
-            analytics::alerts(&pre, model, u.level, &aq, params)?
+        // Alerts give observed counts: only for units seen fully.
+        let trend = analytics::unit_trend(
+            &snap.pre,
+            model,
+            i,
+            def,
+            &q,
+            (g, ma),
+            scope.full(i),
+            &|own, pq| {
+                Ok::<_, ApiError>(
+                    super::disclosure::shown(&scope, model, own, pq, i)?.metric(def.name),
+                )
+            },
+        )?;
+        Ok(Json(Trend {
+            series: trend
+                .series
                 .into_iter()
-                .filter(|a| a.code == u.code)
+                .map(|p| TrendPoint {
+                    period: p.period,
+                    value: p.value,
+                    ma: p.ma,
+                })
+                .collect(),
+            alerts: trend
+                .alerts
+                .into_iter()
                 .map(|a| AlertDto {
                     period: a.period,
                     observed: a.observed,
                     expected: a.expected,
                     p: a.probability,
                 })
-                .collect()
-        } else {
-            Vec::new()
-        };
-        Ok(Json(Trend { series, alerts }))
+                .collect(),
+        }))
     })
     .await
 }

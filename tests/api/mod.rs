@@ -86,6 +86,11 @@ async fn malformed_queries_and_bodies_get_4xx_json() {
             "/api/v1/trend?unit=130682&metric=issue_count&grain=hour",
             "bad_request",
         ),
+        // More than 800 days: a coarser grain is asked for.
+        (
+            "/api/v1/trend?unit=130682&metric=issue_count&grain=day&from=2020-01-01&to=2026-01-01",
+            "bad_request",
+        ),
         ("/api/v1/issues?unit=130682&per_page=0", "bad_request"),
         ("/api/v1/units/nope", "not_found"),
         ("/api/v1/nothing-here", "not_found"),
