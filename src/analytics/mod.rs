@@ -34,6 +34,7 @@ pub mod score;
 pub mod spark;
 mod stats;
 pub mod trend;
+pub mod unit_kpis;
 pub mod unit_trend;
 pub mod weights;
 
@@ -68,6 +69,7 @@ pub use spark::{sparks, SparkPeriod, Sparks};
 pub use trend::{
     alerts, series, Alert, AlertParams, Granularity, TailModel, TrendPoint, UnitSeries,
 };
+pub use unit_kpis::{unit_kpis, UnitKpi};
 pub use unit_trend::{unit_trend, MetricPoint, UnitTrend};
 pub use weights::{distance_band, queen_contiguity, Transform, Weights};
 

@@ -23,10 +23,9 @@ use super::error::ApiError;
 use super::extract::{IfNoneMatch, P, Q};
 use super::scope::Scope;
 use super::state::{AppState, Cached, Snapshot};
-use crate::analytics::metrics::ingredients;
 use crate::analytics::{
-    catalogue, change, compute_metrics, jenks_breaks, metric, metric_values, quantile_breaks,
-    MetricDef, Query, UnitContext,
+    catalogue, compute_metrics, jenks_breaks, metric, metric_values, quantile_breaks, Change,
+    MetricDef, Query,
 };
 use crate::store::Role;
 
@@ -443,7 +442,6 @@ pub async fn kpis(
         let scope = Scope::of(c.user(), model);
         let i = scope.unit(model, &code)?;
         let u = model.unit(i);
-        let cx = UnitContext::of(model, i);
         // A figure withheld now or in a base window is withheld with its change.
         let mut guards = vec![shown(&scope, model, &snap.pre, &q, i)?];
         for b in [q.same_period_last_year(), q.previous_period()]
@@ -452,54 +450,27 @@ pub async fn kpis(
         {
             guards.push(shown(&scope, model, &snap.pre, &b, i)?);
         }
-        let at = |q: Option<Query>| -> Result<Option<crate::analytics::Ingredients>, ApiError> {
-            let Some(q) = q else { return Ok(None) };
-            Ok(Some(
-                ingredients(&snap.pre, model, u.level, &q)?
-                    .remove(&u.code)
-                    .unwrap_or_default(),
-            ))
+        let dto = |c: Option<Change>| ChangeDto {
+            abs: c.map(|c| c.abs),
+            pct: c.and_then(|c| c.pct),
         };
-        let now = at(Some(q.clone()))?.unwrap_or_default();
-        let (yoy, mom) = (at(q.same_period_last_year())?, at(q.previous_period())?);
-        let delta =
-            |base: &Option<crate::analytics::Ingredients>, m: &MetricDef, v: Option<f64>| {
-                let b = base.as_ref().and_then(|b| (m.value)(b, &cx));
-                match (v, b) {
-                    (Some(v), Some(b)) => {
-                        let ch = change(v, b);
-                        ChangeDto {
-                            abs: Some(ch.abs),
-                            pct: ch.pct,
-                        }
+        let kpis = crate::analytics::unit_kpis(&snap.pre, model, i, &q)?
+            .into_iter()
+            .map(|k| {
+                if guards.iter().all(|g| g.metric(k.metric)) {
+                    Kpi {
+                        metric: k.metric,
+                        value: k.value,
+                        yoy: dto(k.yoy),
+                        mom: dto(k.mom),
                     }
-                    _ => ChangeDto {
-                        abs: None,
-                        pct: None,
-                    },
-                }
-            };
-        let kpis = catalogue()
-            .iter()
-            .map(|m| {
-                if !guards.iter().all(|g| g.metric(m.name)) {
-                    let none = || ChangeDto {
-                        abs: None,
-                        pct: None,
-                    };
-                    return Kpi {
-                        metric: m.name,
+                } else {
+                    Kpi {
+                        metric: k.metric,
                         value: None,
-                        yoy: none(),
-                        mom: none(),
-                    };
-                }
-                let value = (m.value)(&now, &cx);
-                Kpi {
-                    metric: m.name,
-                    value,
-                    yoy: delta(&yoy, m, value),
-                    mom: delta(&mom, m, value),
+                        yoy: dto(None),
+                        mom: dto(None),
+                    }
                 }
             })
             .collect();
