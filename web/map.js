@@ -67,7 +67,6 @@ export class UnitMap {
     // code → {cls, colour} as last put into the feature state.
     this.painted = new Map();
     this.labelOverride = null;
-    this.filterKey = JSON.stringify(null);
     this.tileUrl = tileUrl;
     const level = first?.level ?? 1;
     this.tiles = { units: tileUrl(level), context: null };
@@ -130,10 +129,8 @@ export class UnitMap {
     this.features = new Map(fc.features.map((f) => [f.properties.code, f]));
     const fresh = this.setTier('units', level);
     // The same filter set again would lay out every tile again.
-    const key = JSON.stringify(filter);
-    if (key !== this.filterKey) {
+    if (JSON.stringify(this.map.getFilter('fill') ?? null) !== JSON.stringify(filter)) {
       for (const id of ['fill', 'border', 'labels']) this.map.setFilter(id, filter);
-      this.filterKey = key;
     }
     if (fit && fc.features.length) this.fit(fc.features);
     // MapLibre fetches the parent of every tile still loading as its

@@ -6,7 +6,7 @@ use chrono::NaiveDate;
 
 use super::catalogue::MetricDef;
 use super::filter::{date_of, Query};
-use super::metrics::{ingredients, UnitContext};
+use super::metrics::{ingredients_for, Parts, UnitContext};
 use super::preagg::PreAgg;
 use super::trend::{alerts, Alert, AlertParams, Granularity};
 use super::AnalyticsError;
@@ -83,8 +83,9 @@ pub fn unit_trend<E: From<AnalyticsError>>(
             to: Some(grain.next(s).min(to)),
             ..q.clone()
         };
-        let ing = ingredients(&own, gm, u.level, &pq)?
-            .remove(&u.code)
+        // The unit alone, from the tables its metric reads.
+        let ing = ingredients_for(&own, gm, u.level, &pq, Parts::of(def), &[index])?
+            .pop()
             .unwrap_or_default();
         // Period by period: a small remainder in one month is withheld there.
         let show = shown(&own, &pq)?;
