@@ -87,12 +87,12 @@ pub use classify::{classify, Category, Rules};
 pub use mann_kendall::{mann_kendall, Trend};
 
 use super::catalogue::MetricDef;
-use super::filter::{date_of, Query};
+use super::filter::Query;
 use super::hotspots::{benjamini_hochberg, gi_z};
+use super::periods::{self, Granularity, Period};
 use super::preagg::PreAgg;
-use super::spark::{calendar_periods, values_by_period, SparkPeriod};
+use super::spark::values_by_period;
 use super::stats::{normal_sf, SplitMix64};
-use super::trend::Granularity;
 use super::weights::Weights;
 use super::AnalyticsError;
 use crate::grid::GridModel;
@@ -140,7 +140,7 @@ impl Default for Params {
 #[derive(Debug, Clone, Serialize)]
 pub struct Cube {
     /// The periods, oldest first.
-    pub periods: Vec<SparkPeriod>,
+    pub periods: Vec<Period>,
     /// Unit codes.
     pub codes: Vec<String>,
     /// Values, period-major: `values[t * codes.len() + i]`.
@@ -171,16 +171,12 @@ pub fn cube(
     }
     q.validate()?;
     let data_days = pre.day_range()?;
-    let data = data_days.map(|(a, b)| (date_of(a), date_of(b + 1)));
-    let (from, to) = match (q.from.or(data.map(|d| d.0)), q.to.or(data.map(|d| d.1))) {
-        (Some(f), Some(t)) if f < t => (f, t),
-        _ => {
-            return Err(AnalyticsError::BadWindow {
-                reason: "no events and no window: nothing to cut into periods".into(),
-            })
-        }
+    let Some((from, to)) = periods::window(q, data_days) else {
+        return Err(AnalyticsError::BadWindow {
+            reason: "no events and no window: nothing to cut into periods".into(),
+        });
     };
-    let periods = calendar_periods(g, from, to);
+    let periods = periods::calendar(g, from, to);
     if periods.len() < 2 || periods.len() > MAX_PERIODS {
         return Err(AnalyticsError::BadWindow {
             reason: format!(
@@ -229,7 +225,7 @@ pub struct UnitEmerging {
 #[derive(Debug, Clone, Serialize)]
 pub struct EmergingReport {
     /// Periods, oldest first.
-    pub periods: Vec<SparkPeriod>,
+    pub periods: Vec<Period>,
     /// Per unit, in the cube's order.
     pub units: Vec<UnitEmerging>,
     /// Options used.
@@ -458,7 +454,7 @@ mod tests {
         };
         Cube {
             periods: (0..periods)
-                .map(|t| SparkPeriod {
+                .map(|t| Period {
                     label: format!("p{t}"),
                     from: d(t),
                     to: d(t + 1),

@@ -5,11 +5,11 @@
 
 use super::catalogue::metric;
 use super::filter::Query;
+use super::periods::{Granularity, Period};
 use super::preagg::PreAgg;
 use super::ranking::{rank_children, Basis, Funnel, RankParams, RankRow};
 use super::score::{assess, Score, ScoreConfig};
-use super::spark::{sparks, SparkPeriod};
-use super::trend::Granularity;
+use super::spark::sparks;
 use super::{compute_window, AnalyticsError};
 use crate::grid::GridModel;
 
@@ -34,7 +34,7 @@ pub struct LeagueTable {
     /// The grain of the spark periods.
     pub spark_grain: Granularity,
     /// The periods every sparkline covers: exactly the window.
-    pub spark_periods: Vec<SparkPeriod>,
+    pub spark_periods: Vec<Period>,
     /// Ranked first (best first), then unranked; only units `visible` keeps.
     pub rows: Vec<LeagueRow>,
 }

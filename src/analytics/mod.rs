@@ -26,6 +26,7 @@ pub mod hotspots;
 pub mod interval;
 pub mod league;
 pub mod metrics;
+pub mod periods;
 pub mod preagg;
 pub mod ranking;
 mod recent;
@@ -58,6 +59,7 @@ pub use metrics::{
     compute_window, metric_values, Change, Ingredients, MetricTable, Parts, UnitContext,
     UnitMetrics,
 };
+pub use periods::{Granularity, Period};
 pub use preagg::{CategoryCount, PreAgg};
 pub use ranking::{
     beta_prior, gamma_prior, rank_children, rank_rows, Basis, Funnel, RankParams, RankRow, Ranking,
@@ -65,10 +67,8 @@ pub use ranking::{
 };
 pub use repeats::{repeats, RepeatCluster, RepeatParams};
 pub use score::{assess, Missing, Score, ScoreComponent, ScoreConfig};
-pub use spark::{sparks, SparkPeriod, Sparks};
-pub use trend::{
-    alerts, series, Alert, AlertParams, Granularity, TailModel, TrendPoint, UnitSeries,
-};
+pub use spark::{sparks, Sparks};
+pub use trend::{alerts, Alert, AlertParams, TailModel};
 pub use unit_kpis::{unit_kpis, UnitKpi};
 pub use unit_trend::{unit_trend, MetricPoint, UnitTrend};
 pub use weights::{distance_band, queen_contiguity, Transform, Weights};

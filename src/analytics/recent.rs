@@ -69,7 +69,6 @@ mod tests {
         assert_eq!(get(3), Ok(30));
         // 1 was dropped for 3: made again.
         assert_eq!(get(1), Ok(10));
-        drop(get);
         assert_eq!(made, 6);
     }
 }

@@ -2,83 +2,21 @@
 //! exactly the selected window, on one set of periods shared by every row,
 //! so the rows can be read against each other and against the window.
 //!
-//! The grain follows the window: a window of three or more whole months is
-//! shown by month; up to 62 days by day; up to 183 days by ISO week; longer
-//! windows by month, merged into blocks of several months when there would
-//! be more than [`MAX_PERIODS`]. Periods are clipped to the window, so the
-//! first and last week (or month) of a window that does not start or end on
-//! a period boundary are shorter. A period wholly before the first event or
+//! The grain follows the window ([`periods::spark_periods`]). Periods are
+//! clipped to the window, so the first and last week (or month) of a window
+//! that does not start or end on a period boundary are shorter. A period wholly before the first event or
 //! after the last one of the data is `None` for every unit: nothing was
 //! recorded then, which is not the same as zero events.
 
-use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
 
 use super::catalogue::MetricDef;
 use super::filter::{date_of, Query};
 use super::metrics::{backlog_series, ingredients_of, Parts, UnitContext};
+use super::periods::{self, Granularity, Period};
 use super::preagg::PreAgg;
-use super::trend::Granularity;
 use super::AnalyticsError;
 use crate::grid::GridModel;
-
-/// Most periods a sparkline has (monthly blocks merge beyond it).
-pub const MAX_PERIODS: usize = 36;
-
-/// One period of the shared axis: `[from, to)` in local dates.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SparkPeriod {
-    /// `2026-03-01`, `2026-W09` or `2026-03` (of the period's first day).
-    pub label: String,
-    /// First date included.
-    pub from: NaiveDate,
-    /// First date excluded.
-    pub to: NaiveDate,
-}
-
-/// The periods of a window and the grain they were cut at.
-pub fn periods(from: NaiveDate, to: NaiveDate) -> (Granularity, Vec<SparkPeriod>) {
-    if from >= to {
-        return (Granularity::Month, Vec::new());
-    }
-    let days = (to - from).num_days();
-    let whole_months = from.day() == 1 && to.day() == 1 && months_between(from, to) >= 3;
-    let (g, step) = if whole_months || days > 183 {
-        let n = months_between(month_start(from), to);
-        (Granularity::Month, n.div_ceil(MAX_PERIODS as u32).max(1))
-    } else if days <= 62 {
-        (Granularity::Day, 1)
-    } else {
-        (Granularity::IsoWeek, 1)
-    };
-    let mut out = Vec::new();
-    let mut start = g.period(from).0;
-    while start < to {
-        let mut end = start;
-        for _ in 0..step {
-            end = g.next(end);
-        }
-        let p_from = start.max(from);
-        out.push(SparkPeriod {
-            label: g.period(p_from).1,
-            from: p_from,
-            to: end.min(to),
-        });
-        start = end;
-    }
-    (g, out)
-}
-
-fn month_start(d: NaiveDate) -> NaiveDate {
-    d.with_day(1).unwrap_or(d)
-}
-
-/// Calendar months touched by `[from, to)` counted from `from`'s month.
-fn months_between(from: NaiveDate, to: NaiveDate) -> u32 {
-    let m = |d: NaiveDate| d.year() * 12 + d.month0() as i32;
-    let last = to.pred_opt().unwrap_or(to);
-    u32::try_from(m(last) - m(from) + 1).unwrap_or(0)
-}
 
 /// Sparklines of some units of one tier.
 #[derive(Debug, Clone, Serialize)]
@@ -86,7 +24,7 @@ pub struct Sparks {
     /// Grain of the periods.
     pub grain: Granularity,
     /// The shared periods, oldest first, covering the window exactly.
-    pub periods: Vec<SparkPeriod>,
+    pub periods: Vec<Period>,
     /// Per unit (in the order asked), the metric in each period.
     pub values: Vec<Vec<Option<f64>>>,
 }
@@ -105,10 +43,8 @@ pub fn sparks(
     def: &MetricDef,
     q: &Query,
 ) -> Result<Sparks, AnalyticsError> {
-    let data = data_days.map(|(a, b)| (date_of(a), date_of(b + 1)));
-    let window = q.from.or(data.map(|d| d.0)).zip(q.to.or(data.map(|d| d.1)));
-    let (grain, periods) = match window {
-        Some((from, to)) => periods(from, to),
+    let (grain, periods) = match periods::window(q, data_days) {
+        Some((from, to)) => periods::spark_periods(from, to),
         None => (Granularity::Month, Vec::new()),
     };
     let values = values_by_period(pre, data_days, gm, level, units, def, q, &periods)?;
@@ -133,7 +69,7 @@ pub fn values_by_period(
     units: &[usize],
     def: &MetricDef,
     q: &Query,
-    periods: &[SparkPeriod],
+    periods: &[Period],
 ) -> Result<Vec<Vec<Option<f64>>>, AnalyticsError> {
     let data = data_days.map(|(a, b)| (date_of(a), date_of(b + 1)));
     let contexts: Vec<UnitContext> = units.iter().map(|&i| UnitContext::of(gm, i)).collect();
@@ -179,82 +115,21 @@ pub fn values_by_period(
     Ok(values)
 }
 
-/// The calendar periods of grain `g` that meet `[from, to)`, clipped to it
-/// (the first and last may be shorter than a whole period).
-pub fn calendar_periods(g: Granularity, from: NaiveDate, to: NaiveDate) -> Vec<SparkPeriod> {
-    let mut out = Vec::new();
-    let mut start = g.period(from).0;
-    while start < to {
-        let end = g.next(start);
-        let p_from = start.max(from);
-        out.push(SparkPeriod {
-            label: g.period(p_from).1,
-            from: p_from,
-            to: end.min(to),
-        });
-        start = end;
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::analytics::catalogue::metric;
     use crate::analytics::filter::{day_number, Zone};
     use crate::analytics::testutil::{county, joined, Ev};
+    use chrono::NaiveDate;
     use polars::prelude::IntoLazy;
 
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, day).unwrap()
     }
 
-    fn labels(p: &[SparkPeriod]) -> Vec<&str> {
+    fn labels(p: &[Period]) -> Vec<&str> {
         p.iter().map(|p| p.label.as_str()).collect()
-    }
-
-    #[test]
-    fn a_year_is_twelve_months_and_a_month_is_its_days() {
-        let (g, p) = periods(d(2026, 1, 1), d(2027, 1, 1));
-        assert_eq!(g, Granularity::Month);
-        assert_eq!(p.len(), 12);
-        assert_eq!((p[0].from, p[11].to), (d(2026, 1, 1), d(2027, 1, 1)));
-        assert_eq!(
-            (p[0].label.as_str(), p[11].label.as_str()),
-            ("2026-01", "2026-12")
-        );
-        let (g, p) = periods(d(2026, 2, 1), d(2026, 3, 1));
-        assert_eq!((g, p.len()), (Granularity::Day, 28));
-        let (g, p) = periods(d(2026, 8, 1), d(2026, 11, 1));
-        assert_eq!(g, Granularity::Month);
-        assert_eq!(labels(&p), vec!["2026-08", "2026-09", "2026-10"]);
-    }
-
-    #[test]
-    fn periods_tile_the_window_exactly() {
-        for (from, to) in [
-            (d(2026, 3, 4), d(2026, 7, 20)),
-            (d(2025, 12, 31), d(2026, 1, 2)),
-            (d(2024, 11, 17), d(2026, 10, 9)),
-            (d(2016, 1, 1), d(2026, 1, 1)),
-        ] {
-            let (_, p) = periods(from, to);
-            assert!(!p.is_empty() && p.len() <= MAX_PERIODS.max(62));
-            assert_eq!((p[0].from, p[p.len() - 1].to), (from, to));
-            for w in p.windows(2) {
-                assert_eq!(w[0].to, w[1].from);
-                assert!(w[0].from < w[0].to);
-            }
-        }
-        // Weeks are clipped to the window at both ends.
-        let (g, p) = periods(d(2026, 3, 4), d(2026, 7, 20));
-        assert_eq!(g, Granularity::IsoWeek);
-        assert_eq!((p[0].from, p[0].to), (d(2026, 3, 4), d(2026, 3, 9)));
-        // Ten years: blocks of four months, at most MAX_PERIODS of them.
-        let (_, p) = periods(d(2016, 1, 1), d(2026, 1, 1));
-        assert_eq!(p.len(), 30);
-        assert_eq!(p[1].from, d(2016, 5, 1));
-        assert!(periods(d(2026, 1, 1), d(2026, 1, 1)).1.is_empty());
     }
 
     #[test]

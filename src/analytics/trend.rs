@@ -1,5 +1,5 @@
-//! Trends per unit by local day, ISO week or month, with moving averages,
-//! and spike alerts (预警) against each unit's own trailing baseline.
+//! Spike alerts (预警): each unit's event count per local day, ISO week or
+//! month ([`super::periods`]) against its own trailing baseline.
 //!
 //! A village that usually reports two disputes a week and reports nine this
 //! week deserves a look even if nine is a small number county-wide; so every
@@ -12,88 +12,16 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{Datelike, Duration, Months, NaiveDate};
+use chrono::NaiveDate;
 use polars::prelude::*;
 use serde::Serialize;
 
 use super::filter::{date_of, day_number, Query, DAY};
+use super::periods::{self, Granularity, Period};
 use super::preagg::{col_names as p, PreAgg};
 use super::stats::{negbin_upper_tail, poisson_upper_tail};
 use super::AnalyticsError;
 use crate::grid::GridModel;
-
-/// Period length of a series.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum Granularity {
-    /// Local calendar day.
-    Day,
-    /// ISO 8601 week (Monday start; week 1 holds the year's first Thursday).
-    #[default]
-    IsoWeek,
-    /// Calendar month.
-    Month,
-}
-
-impl Granularity {
-    /// Start date and label of the period holding `d`.
-    pub fn period(self, d: NaiveDate) -> (NaiveDate, String) {
-        match self {
-            Granularity::Day => (d, d.format("%Y-%m-%d").to_string()),
-            Granularity::IsoWeek => {
-                let w = d.iso_week();
-                let start = d - Duration::days(i64::from(d.weekday().num_days_from_monday()));
-                (start, format!("{}-W{:02}", w.year(), w.week()))
-            }
-            Granularity::Month => {
-                let start = d.with_day(1).unwrap_or(d);
-                (start, d.format("%Y-%m").to_string())
-            }
-        }
-    }
-
-    /// Start of the period after the one starting at `start`.
-    pub fn next(self, start: NaiveDate) -> NaiveDate {
-        match self {
-            Granularity::Day => start + Duration::days(1),
-            Granularity::IsoWeek => start + Duration::days(7),
-            Granularity::Month => start
-                .checked_add_months(Months::new(1))
-                .unwrap_or(start + Duration::days(31)),
-        }
-    }
-
-    /// Start of the period `k` periods before the one starting at `start`.
-    pub fn back(self, start: NaiveDate, k: u32) -> NaiveDate {
-        match self {
-            Granularity::Day => start - Duration::days(i64::from(k)),
-            Granularity::IsoWeek => start - Duration::days(7 * i64::from(k)),
-            Granularity::Month => start.checked_sub_months(Months::new(k)).unwrap_or(start),
-        }
-    }
-}
-
-/// One period of a unit's series.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct TrendPoint {
-    /// Label: `2026-03-01`, `2026-W09` or `2026-03`.
-    pub period: String,
-    /// First local date of the period.
-    pub start: NaiveDate,
-    /// Events in the period (within the query window).
-    pub count: u64,
-    /// Mean of this and the previous `window − 1` periods; None until there are enough.
-    pub moving_avg: Option<f64>,
-}
-
-/// The series of one unit.
-#[derive(Debug, Clone, Serialize)]
-pub struct UnitSeries {
-    /// Unit code.
-    pub code: String,
-    /// Periods in order, zero-filled.
-    pub points: Vec<TrendPoint>,
-}
 
 /// Counts per unit code and local day under a query.
 fn daily_counts(
@@ -138,84 +66,19 @@ fn daily_counts(
     Ok(out)
 }
 
-/// Zero-filled period counts of one unit from `first` (a period start) to before `end`.
-fn bucket(
-    days: Option<&BTreeMap<i32, u64>>,
-    g: Granularity,
-    first: NaiveDate,
-    end: NaiveDate,
-) -> Vec<(NaiveDate, String, u64)> {
-    let mut out = Vec::new();
-    let mut start = first;
-    while start < end {
-        let next = g.next(start);
-        let n = days
-            .map(|d| {
-                d.range(day_number(start)..day_number(next))
+/// The counts of `days` (by local day number) in each of `periods`.
+fn counts_in(days: Option<&BTreeMap<i32, u64>>, periods: &[Period]) -> Vec<u64> {
+    periods
+        .iter()
+        .map(|p| {
+            days.map(|d| {
+                d.range(day_number(p.from)..day_number(p.to))
                     .map(|(_, n)| n)
                     .sum()
             })
-            .unwrap_or(0);
-        out.push((start, g.period(start).1, n));
-        start = next;
-    }
-    out
-}
-
-/// The window of a query, or the data's day range for an open window.
-fn window(pre: &PreAgg, q: &Query) -> Result<Option<(NaiveDate, NaiveDate)>, AnalyticsError> {
-    let range = pre.day_range()?;
-    let from = q.from.or(range.map(|r| date_of(r.0)));
-    let to = q.to.or(range.map(|r| date_of(r.1 + 1)));
-    Ok(from.zip(to).filter(|(f, t)| f < t))
-}
-
-/// Series of every unit of `level` by period, with a trailing moving average
-/// over `ma_window` periods (0 or 1 = none).
-pub fn series(
-    pre: &PreAgg,
-    gm: &GridModel,
-    level: u8,
-    q: &Query,
-    g: Granularity,
-    ma_window: usize,
-) -> Result<Vec<UnitSeries>, AnalyticsError> {
-    q.validate()?;
-    let counts = daily_counts(pre, level, q)?;
-    let Some((from, to)) = window(pre, q)? else {
-        return Ok(gm
-            .level(level)
-            .map(|i| UnitSeries {
-                code: gm.unit(i).code.clone(),
-                points: Vec::new(),
-            })
-            .collect());
-    };
-    let first = g.period(from).0;
-    Ok(gm
-        .level(level)
-        .map(|i| {
-            let code = gm.unit(i).code.clone();
-            let periods = bucket(counts.get(&code), g, first, to);
-            let points = periods
-                .iter()
-                .enumerate()
-                .map(|(k, (start, label, n))| TrendPoint {
-                    period: label.clone(),
-                    start: *start,
-                    count: *n,
-                    moving_avg: (ma_window > 1 && k + 1 >= ma_window).then(|| {
-                        periods[k + 1 - ma_window..=k]
-                            .iter()
-                            .map(|p| p.2 as f64)
-                            .sum::<f64>()
-                            / ma_window as f64
-                    }),
-                })
-                .collect();
-            UnitSeries { code, points }
+            .unwrap_or(0)
         })
-        .collect())
+        .collect()
 }
 
 /// Tail model of the spike test.
@@ -303,10 +166,11 @@ pub fn alerts(
 ) -> Result<Vec<Alert>, AnalyticsError> {
     q.validate()?;
     let g = params.granularity;
-    let Some((from, to)) = window(pre, q)? else {
+    let data_days = pre.day_range()?;
+    let Some((from, to)) = periods::window(q, data_days) else {
         return Ok(Vec::new());
     };
-    let Some((data_first, _)) = pre.day_range()? else {
+    let Some((data_first, _)) = data_days else {
         return Ok(Vec::new());
     };
     let first = g.period(from).0;
@@ -321,18 +185,19 @@ pub fn alerts(
         },
     )?;
     let data_start = g.period(date_of(data_first)).0;
+    // The window's periods and the baseline's before them.
+    let periods = periods::calendar(g, lead, to);
     let mut out = Vec::new();
     for i in gm.level(level) {
         let u = gm.unit(i);
-        let periods = bucket(counts.get(&u.code), g, lead, to);
-        for (k, (start, label, observed)) in periods.iter().enumerate() {
-            if *start < first || *observed < params.min_count {
+        let counts = counts_in(counts.get(&u.code), &periods);
+        for (k, (p, &observed)) in periods.iter().zip(&counts).enumerate() {
+            if p.from < first || observed < params.min_count {
                 continue;
             }
-            let base: Vec<u64> = periods[k.saturating_sub(params.baseline_periods as usize)..k]
-                .iter()
-                .filter(|p| p.0 >= data_start)
-                .map(|p| p.2)
+            let base: Vec<u64> = (k.saturating_sub(params.baseline_periods as usize)..k)
+                .filter(|&j| periods[j].from >= data_start)
+                .map(|j| counts[j])
                 .collect();
             if base.len() < 2 {
                 continue;
@@ -343,16 +208,16 @@ pub fn alerts(
                 TailModel::NegativeBinomial => overdispersion(&base),
             };
             let probability = match nb_size {
-                Some(size) => negbin_upper_tail(*observed, expected, size),
-                None => poisson_upper_tail(*observed, expected),
+                Some(size) => negbin_upper_tail(observed, expected, size),
+                None => poisson_upper_tail(observed, expected),
             };
             if probability < params.threshold {
                 out.push(Alert {
                     code: u.code.clone(),
                     name: u.name.clone(),
-                    period: label.clone(),
-                    start: *start,
-                    observed: *observed,
+                    period: p.label.clone(),
+                    start: p.from,
+                    observed,
                     expected,
                     probability,
                     nb_size,
@@ -374,99 +239,10 @@ mod tests {
     use super::*;
     use crate::analytics::filter::Zone;
     use crate::analytics::testutil::{county, joined, Ev};
+    use chrono::Duration;
 
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, day).unwrap()
-    }
-
-    /// Hand-computed ISO weeks at year ends and a leap February.
-    #[test]
-    fn periods_follow_iso_weeks_across_years_and_leap_days() {
-        let w = Granularity::IsoWeek;
-        // Friday 1 January 2027 lies in week 53 of 2026, begun Monday 28 December.
-        assert_eq!(
-            w.period(d(2027, 1, 1)),
-            (d(2026, 12, 28), "2026-W53".to_owned())
-        );
-        // Monday 30 December 2024 begins week 1 of 2025.
-        assert_eq!(
-            w.period(d(2024, 12, 30)),
-            (d(2024, 12, 30), "2025-W01".to_owned())
-        );
-        assert_eq!(
-            w.period(d(2024, 12, 29)),
-            (d(2024, 12, 23), "2024-W52".to_owned())
-        );
-        // The leap day is in week 9 of 2028 (Monday 28 February to Sunday 5 March).
-        assert_eq!(
-            w.period(d(2028, 2, 29)),
-            (d(2028, 2, 28), "2028-W09".to_owned())
-        );
-        assert_eq!(w.next(d(2028, 2, 28)), d(2028, 3, 6));
-        let m = Granularity::Month;
-        assert_eq!(
-            m.period(d(2028, 2, 29)),
-            (d(2028, 2, 1), "2028-02".to_owned())
-        );
-        assert_eq!(m.next(d(2028, 2, 1)), d(2028, 3, 1));
-        assert_eq!(m.back(d(2028, 3, 1), 12), d(2027, 3, 1));
-    }
-
-    #[test]
-    fn iso_weeks_cross_the_year_boundary() {
-        let g = Granularity::IsoWeek;
-        // 2026-12-31 is a Thursday: week 53 of 2026; 2027-01-01 (Friday) too.
-        assert_eq!(
-            g.period(d(2026, 12, 31)),
-            (d(2026, 12, 28), "2026-W53".into())
-        );
-        assert_eq!(
-            g.period(d(2027, 1, 1)),
-            (d(2026, 12, 28), "2026-W53".into())
-        );
-        assert_eq!(g.period(d(2027, 1, 4)), (d(2027, 1, 4), "2027-W01".into()));
-        assert_eq!(
-            Granularity::Month.period(d(2028, 2, 29)),
-            (d(2028, 2, 1), "2028-02".into())
-        );
-    }
-
-    #[test]
-    fn a_shanghai_midnight_event_counts_on_the_local_day_and_week() {
-        let gm = county();
-        // 2027-01-04 00:10 in Shanghai is 2027-01-03 16:10 UTC (a Sunday, week 53).
-        let events = vec![
-            Ev::issue("2027-01-04 00:10", "G1"),
-            Ev::issue("2026-12-31 23:50", "G1"),
-            Ev::issue("2027-01-01 08:00", "G1"),
-        ];
-        let pre = PreAgg::build(joined(&gm, &events).lazy(), Zone::default()).unwrap();
-        let q = Query::window(d(2026, 12, 28), d(2027, 1, 11));
-        let s = series(&pre, &gm, 3, &q, Granularity::IsoWeek, 2).unwrap();
-        let g1 = s.iter().find(|s| s.code == "G1").unwrap();
-        assert_eq!(
-            g1.points
-                .iter()
-                .map(|p| (p.period.as_str(), p.count))
-                .collect::<Vec<_>>(),
-            vec![("2026-W53", 2), ("2027-W01", 1)]
-        );
-        assert_eq!(g1.points[0].moving_avg, None);
-        assert_eq!(g1.points[1].moving_avg, Some(1.5));
-        let days = series(
-            &pre,
-            &gm,
-            3,
-            &Query::window(d(2027, 1, 3), d(2027, 1, 5)),
-            Granularity::Day,
-            0,
-        )
-        .unwrap();
-        let g1 = days.iter().find(|s| s.code == "G1").unwrap();
-        assert_eq!(
-            g1.points.iter().map(|p| p.count).collect::<Vec<_>>(),
-            vec![0, 1]
-        );
     }
 
     #[test]
@@ -556,7 +332,7 @@ mod tests {
     }
 
     #[test]
-    fn an_empty_window_has_zero_filled_series_and_no_alerts() {
+    fn an_empty_window_has_no_alerts() {
         let gm = county();
         let pre = PreAgg::build(
             joined(&gm, &[Ev::issue("2026-01-05 10:00", "G1")]).lazy(),
@@ -564,10 +340,6 @@ mod tests {
         )
         .unwrap();
         let q = Query::window(d(2026, 6, 1), d(2026, 6, 3));
-        let s = series(&pre, &gm, 2, &q, Granularity::Day, 0).unwrap();
-        assert!(s
-            .iter()
-            .all(|s| s.points.len() == 2 && s.points.iter().all(|p| p.count == 0)));
         assert!(alerts(&pre, &gm, 2, &q, AlertParams::default())
             .unwrap()
             .is_empty());

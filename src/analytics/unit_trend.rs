@@ -2,13 +2,12 @@
 //! and the spike alerts of its event counts: what `/trend` answers, as one
 //! call.
 
-use chrono::NaiveDate;
-
 use super::catalogue::MetricDef;
-use super::filter::{date_of, Query};
+use super::filter::Query;
 use super::metrics::{ingredients_for, Parts, UnitContext};
+use super::periods::{self, Granularity};
 use super::preagg::PreAgg;
-use super::trend::{alerts, Alert, AlertParams, Granularity};
+use super::trend::{alerts, Alert, AlertParams};
 use super::AnalyticsError;
 use crate::grid::GridModel;
 
@@ -53,34 +52,24 @@ pub fn unit_trend<E: From<AnalyticsError>>(
 ) -> Result<UnitTrend, E> {
     let u = gm.unit(index);
     let own = pre.cut(u.level, &u.code)?;
-    let range = pre.day_range()?;
-    let from = q.from.or(range.map(|r| date_of(r.0)));
-    let to = q.to.or(range.map(|r| date_of(r.1 + 1)));
-    let Some((from, to)) = from.zip(to) else {
+    let Some((from, to)) = periods::window(q, pre.day_range()?) else {
         return Ok(UnitTrend {
             series: Vec::new(),
             alerts: Vec::new(),
         });
     };
     let cx = UnitContext::of(gm, index);
-    let mut starts: Vec<NaiveDate> = Vec::new();
-    let mut s = grain.period(from).0;
-    while s < to {
-        starts.push(s);
-        if starts.len() > MAX_PERIODS {
-            return Err(AnalyticsError::BadParameter {
-                name: "grain",
-                reason: format!("more than {MAX_PERIODS} periods; use a coarser grain"),
-            }
-            .into());
+    let periods = periods::calendar_up_to(grain, from, to, MAX_PERIODS).ok_or_else(|| {
+        AnalyticsError::BadParameter {
+            name: "grain",
+            reason: format!("more than {MAX_PERIODS} periods; use a coarser grain"),
         }
-        s = grain.next(s);
-    }
-    let mut values = Vec::with_capacity(starts.len());
-    for &s in &starts {
+    })?;
+    let mut values = Vec::with_capacity(periods.len());
+    for p in &periods {
         let pq = Query {
-            from: Some(s.max(from)),
-            to: Some(grain.next(s).min(to)),
+            from: Some(p.from),
+            to: Some(p.to),
             ..q.clone()
         };
         // The unit alone, from the tables its metric reads.
@@ -91,10 +80,10 @@ pub fn unit_trend<E: From<AnalyticsError>>(
         let show = shown(&own, &pq)?;
         values.push((def.value)(&ing, &cx).filter(|_| show));
     }
-    let series = starts
+    let series = periods
         .iter()
         .enumerate()
-        .map(|(k, s)| {
+        .map(|(k, p)| {
             let win = (k + 1 >= ma).then(|| &values[k + 1 - ma..=k]);
             let mean = win.and_then(|w| {
                 w.iter()
@@ -103,7 +92,7 @@ pub fn unit_trend<E: From<AnalyticsError>>(
                     .map(|s| s / ma as f64)
             });
             MetricPoint {
-                period: grain.period(*s).1,
+                period: p.label.clone(),
                 value: values[k],
                 ma: mean,
             }
@@ -129,4 +118,109 @@ pub fn unit_trend<E: From<AnalyticsError>>(
         Vec::new()
     };
     Ok(UnitTrend { series, alerts })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analytics::catalogue::metric;
+    use crate::analytics::filter::Zone;
+    use crate::analytics::testutil::{county, joined, Ev};
+    use chrono::NaiveDate;
+    use polars::prelude::IntoLazy;
+
+    fn d(y: i32, m: u32, day: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    }
+
+    fn counts(pre: &PreAgg, q: &Query, g: Granularity, ma: usize) -> Vec<MetricPoint> {
+        let gm = county();
+        let all = |_: &PreAgg, _: &Query| Ok::<bool, AnalyticsError>(true);
+        let g1 = gm.index_of("G1").unwrap();
+        let t = unit_trend(
+            pre,
+            &gm,
+            g1,
+            metric("issue_count").unwrap(),
+            q,
+            (g, ma),
+            false,
+            &all,
+        );
+        t.unwrap().series
+    }
+
+    #[test]
+    fn a_shanghai_midnight_event_counts_on_the_local_day_and_week() {
+        let gm = county();
+        // 2027-01-04 00:10 in Shanghai is 2027-01-03 16:10 UTC (a Sunday, week 53).
+        let events = vec![
+            Ev::issue("2027-01-04 00:10", "G1"),
+            Ev::issue("2026-12-31 23:50", "G1"),
+            Ev::issue("2027-01-01 08:00", "G1"),
+        ];
+        let pre = PreAgg::build(joined(&gm, &events).lazy(), Zone::default()).unwrap();
+        let q = Query::window(d(2026, 12, 28), d(2027, 1, 11));
+        let s = counts(&pre, &q, Granularity::IsoWeek, 2);
+        assert_eq!(
+            s.iter()
+                .map(|p| (p.period.as_str(), p.value))
+                .collect::<Vec<_>>(),
+            vec![("2026-W53", Some(2.0)), ("2027-W01", Some(1.0))]
+        );
+        assert_eq!(s[0].ma, None);
+        assert_eq!(s[1].ma, Some(1.5));
+        let q = Query::window(d(2027, 1, 3), d(2027, 1, 5));
+        let days = counts(&pre, &q, Granularity::Day, 1);
+        assert_eq!(
+            days.iter().map(|p| p.value).collect::<Vec<_>>(),
+            vec![Some(0.0), Some(1.0)]
+        );
+    }
+
+    #[test]
+    fn an_empty_window_has_zero_filled_periods() {
+        let gm = county();
+        let pre = PreAgg::build(
+            joined(&gm, &[Ev::issue("2026-01-05 10:00", "G1")]).lazy(),
+            Zone::default(),
+        )
+        .unwrap();
+        let q = Query::window(d(2026, 6, 1), d(2026, 6, 3));
+        let s = counts(&pre, &q, Granularity::Day, 1);
+        assert_eq!(
+            s.iter().map(|p| p.value).collect::<Vec<_>>(),
+            vec![Some(0.0), Some(0.0)]
+        );
+    }
+
+    #[test]
+    fn too_many_periods_are_refused_before_they_are_cut() {
+        let gm = county();
+        let pre = PreAgg::build(
+            joined(&gm, &[Ev::issue("2026-01-05 10:00", "G1")]).lazy(),
+            Zone::default(),
+        )
+        .unwrap();
+        let all = |_: &PreAgg, _: &Query| Ok::<bool, AnalyticsError>(true);
+        let q = Query::window(d(2020, 1, 1), d(2026, 1, 1));
+        let g1 = gm.index_of("G1").unwrap();
+        let def = metric("issue_count").unwrap();
+        let err = unit_trend(&pre, &gm, g1, def, &q, (Granularity::Day, 7), false, &all);
+        assert!(matches!(
+            err,
+            Err(AnalyticsError::BadParameter { name: "grain", .. })
+        ));
+        let weeks = unit_trend(
+            &pre,
+            &gm,
+            g1,
+            def,
+            &q,
+            (Granularity::IsoWeek, 4),
+            false,
+            &all,
+        );
+        assert_eq!(weeks.unwrap().series.len(), 314);
+    }
 }

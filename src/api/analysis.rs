@@ -53,15 +53,18 @@ pub struct Trend {
     pub alerts: Vec<AlertDto>,
 }
 
+/// The grain asked for and the periods of its trailing mean.
 fn grain(s: Option<&str>) -> Result<(Granularity, usize), ApiError> {
-    match s.unwrap_or("month") {
-        "day" => Ok((Granularity::Day, 7)),
-        "week" => Ok((Granularity::IsoWeek, 4)),
-        "month" => Ok((Granularity::Month, 3)),
-        other => Err(ApiError::BadRequest(format!(
-            "grain {other:?}: use day, week or month"
-        ))),
-    }
+    let g: Granularity = s
+        .unwrap_or("month")
+        .parse()
+        .map_err(|e| ApiError::BadRequest(format!("grain {e}")))?;
+    let ma = match g {
+        Granularity::Day => 7,
+        Granularity::IsoWeek => 4,
+        Granularity::Month => 3,
+    };
+    Ok((g, ma))
 }
 
 /// A metric of one unit per period, with spike alerts on its event counts.

@@ -73,14 +73,9 @@ pub struct Emerging {
 }
 
 fn grain(s: Option<&str>) -> Result<Granularity, ApiError> {
-    match s.unwrap_or("month") {
-        "day" => Ok(Granularity::Day),
-        "week" => Ok(Granularity::IsoWeek),
-        "month" => Ok(Granularity::Month),
-        other => Err(ApiError::BadRequest(format!(
-            "grain {other:?}: use day, week or month"
-        ))),
-    }
+    s.unwrap_or("month")
+        .parse()
+        .map_err(|e| ApiError::BadRequest(format!("grain {e}")))
 }
 
 impl EmergingQuery {

@@ -16,8 +16,8 @@ use polars::prelude::*;
 
 use crate::analytics::catalogue::MetricUnit;
 use crate::analytics::{
-    self, catalogue, metric, AlertParams, Granularity, PreAgg, Query, RankParams, ScoreConfig,
-    Smoothing, TailModel, Zone,
+    self, catalogue, metric, AlertParams, PreAgg, Query, RankParams, ScoreConfig, Smoothing,
+    TailModel, Zone,
 };
 use crate::grid::{load_geojson, GridModel};
 
@@ -465,12 +465,7 @@ pub fn rank(a: &RankArgs) -> anyhow::Result<()> {
 /// Spike alerts (预警) for the units of a tier.
 pub fn alerts(a: &AlertsArgs) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
-    let granularity = match a.granularity.as_str() {
-        "day" => Granularity::Day,
-        "week" => Granularity::IsoWeek,
-        "month" => Granularity::Month,
-        other => anyhow::bail!("--granularity {other}: use day, week or month"),
-    };
+    let granularity = super::emerging::granularity(&a.granularity)?;
     let (gm, pre, q) = a.common.load()?;
     let model = match a.model.as_str() {
         "poisson" => TailModel::Poisson,

@@ -49,12 +49,7 @@ pub struct EmergingArgs {
 
 /// Parses a granularity name.
 pub(super) fn granularity(s: &str) -> anyhow::Result<Granularity> {
-    match s {
-        "day" => Ok(Granularity::Day),
-        "week" => Ok(Granularity::IsoWeek),
-        "month" => Ok(Granularity::Month),
-        other => anyhow::bail!("--granularity {other}: use day, week or month"),
-    }
+    s.parse().map_err(|e| anyhow::anyhow!("--granularity {e}"))
 }
 
 /// Emerging hot spots of one count metric over a tier.
