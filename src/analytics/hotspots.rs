@@ -305,6 +305,40 @@ pub enum HotClass {
     NotSignificant,
 }
 
+impl HotClass {
+    /// The class of a unit whose Gi* is `z`, with BH q-value `q` of its
+    /// two-sided p, at false-discovery rate `fdr`.
+    pub fn of(z: f64, q: f64, fdr: f64) -> HotClass {
+        match (q <= fdr, z > 0.0) {
+            (true, true) => HotClass::Hot,
+            (true, false) => HotClass::Cold,
+            _ => HotClass::NotSignificant,
+        }
+    }
+}
+
+/// FDR levels the map grades hot and cold spots by, strictest first.
+pub const GRADES: [(f64, &str, &str); 3] = [
+    (0.01, "hot99", "cold99"),
+    (0.05, "hot95", "cold95"),
+    (0.10, "hot90", "cold90"),
+];
+
+/// The map's grade of a unit: [`HotClass::of`] at the strictest FDR of
+/// [`GRADES`] that holds it (`hot99`, `hot95`, `hot90`, `cold…`), `ns`
+/// where none does. The units `wangge hotspots` classes hot or cold at an
+/// FDR of 0.05 are exactly those graded 99 or 95.
+pub fn grade(z: f64, q: f64) -> &'static str {
+    GRADES
+        .iter()
+        .find_map(|&(fdr, hot, cold)| match HotClass::of(z, q, fdr) {
+            HotClass::Hot => Some(hot),
+            HotClass::Cold => Some(cold),
+            HotClass::NotSignificant => None,
+        })
+        .unwrap_or("ns")
+}
+
 /// Hot-spot statistics of one unit.
 #[derive(Debug, Clone, Serialize)]
 pub struct UnitHotspot {
@@ -369,11 +403,7 @@ pub fn analyse(
             value: y[i],
             gi: gi[i],
             gi_q: gi_q[i],
-            class: match (gi_q[i] <= fdr, gi[i].z > 0.0) {
-                (true, true) => HotClass::Hot,
-                (true, false) => HotClass::Cold,
-                _ => HotClass::NotSignificant,
-            },
+            class: HotClass::of(gi[i].z, gi_q[i], fdr),
             local: local[i],
             local_q: local_q.as_ref().map(|q| q[i]),
         })
@@ -463,5 +493,23 @@ mod tests {
             a.iter().map(|l| l.p_sim).collect::<Vec<_>>(),
             b.iter().map(|l| l.p_sim).collect::<Vec<_>>()
         );
+    }
+
+    #[test]
+    fn the_map_grades_are_the_fdr_classes_at_each_level() {
+        assert_eq!(grade(2.0, 0.01), "hot99");
+        assert_eq!(grade(2.0, 0.05), "hot95");
+        assert_eq!(grade(-2.0, 0.0501), "cold90");
+        assert_eq!(grade(-2.0, 0.2), "ns");
+        for q in [0.0, 0.004, 0.01, 0.03, 0.05, 0.07, 0.1, 0.5] {
+            for z in [-3.0, 3.0] {
+                let hot_at_5 = HotClass::of(z, q, 0.05) != HotClass::NotSignificant;
+                assert_eq!(
+                    hot_at_5,
+                    ["hot99", "hot95", "cold99", "cold95"].contains(&grade(z, q)),
+                    "z {z} q {q}"
+                );
+            }
+        }
     }
 }

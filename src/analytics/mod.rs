@@ -34,6 +34,7 @@ pub mod repeats;
 pub mod score;
 pub mod spark;
 mod stats;
+pub mod tier_hotspots;
 pub mod trend;
 pub mod unit_kpis;
 pub mod unit_trend;
@@ -68,6 +69,7 @@ pub use ranking::{
 pub use repeats::{repeats, RepeatCluster, RepeatParams};
 pub use score::{assess, Missing, Score, ScoreComponent, ScoreConfig};
 pub use spark::{sparks, Sparks};
+pub use tier_hotspots::{tier_hotspots, HotspotParams, NoStatistic, TierHotspots};
 pub use trend::{alerts, Alert, AlertParams, TailModel};
 pub use unit_kpis::{unit_kpis, UnitKpi};
 pub use unit_trend::{unit_trend, MetricPoint, UnitTrend};

@@ -350,22 +350,6 @@ pub struct Hotspots {
     pub units: Vec<HotUnit>,
 }
 
-/// The map's class of a unit: hot or cold by the sign of Gi*, graded by the
-/// Benjamini-Hochberg q-value of its two-sided p, the false-discovery
-/// control `wangge hotspots` classes with (hot or cold there: q ≤ 0.05, the
-/// `hot95`/`hot99` and `cold95`/`cold99` classes here).
-fn gi_class(z: f64, q: f64) -> &'static str {
-    match (z > 0.0, q) {
-        (true, p) if p < 0.01 => "hot99",
-        (true, p) if p < 0.05 => "hot95",
-        (true, p) if p < 0.10 => "hot90",
-        (false, p) if p < 0.01 => "cold99",
-        (false, p) if p < 0.05 => "cold95",
-        (false, p) if p < 0.10 => "cold90",
-        _ => "ns",
-    }
-}
-
 /// Gi* and Local Moran per unit, global Moran's I, over the visible units of a tier.
 #[utoipa::path(get, path = "/api/v1/hotspots", params(HotspotQuery, Window), responses((status = 200, body = Hotspots)), security(("bearer" = [])))]
 pub async fn hotspots(
@@ -385,48 +369,32 @@ pub async fn hotspots(
             .as_deref()
             .map(|p| scope.unit_full(model, p))
             .transpose()?;
-        let table = analytics::compute_metrics(&snap.pre, model, h.level, &q)?;
-        let rows: Vec<_> = table
-            .rows
-            .iter()
-            .filter(|r| scope.full(r.index) && model.is_under(r.index, parent))
-            .filter(|r| r.value(def.name).is_some())
-            .collect();
-        let codes: Vec<String> = rows.iter().map(|r| r.code.clone()).collect();
-        let y: Vec<f64> = rows.iter().filter_map(|r| r.value(def.name)).collect();
-        if codes.len() < 3 {
+        let keep = |i: usize| scope.full(i) && model.is_under(i, parent);
+        let weights = |units: &[usize]| st2.contiguity(model, units);
+        let params = analytics::HotspotParams {
+            permutations: st2.config.analytics.permutations,
+            seed: 12345,
+            fdr: 0.05,
+        };
+        let found =
+            analytics::tier_hotspots(&snap.pre, model, h.level, def, &q, &keep, &weights, params);
+        let Ok(found) = found? else {
             return Ok(Json(Hotspots {
                 moran: None,
                 units: Vec::new(),
             }));
-        }
-        let units: Vec<usize> = rows.iter().map(|r| r.index).collect();
-        let w = st2.contiguity(model, &units)?;
-        let report = match analytics::hotspots::analyse(
-            &codes,
-            &y,
-            &w,
-            st2.config.analytics.permutations,
-            12345,
-            0.05,
-        ) {
-            Ok(r) => r,
-            // Constant values or too few neighbours: no statistic, not an error.
-            Err(crate::analytics::AnalyticsError::Shape { .. }) => {
-                return Ok(Json(Hotspots {
-                    moran: None,
-                    units: Vec::new(),
-                }))
-            }
-            Err(e) => return Err(e.into()),
         };
+        let report = found.report;
         let units = report
             .units
             .iter()
-            .map(|u| {
-                let p2 = (2.0 * u.gi.p).min(1.0);
-                let q = u.gi_q;
-                let lisa = match (u.local.p_sim, u.local.quadrant) {
+            .map(|u| HotUnit {
+                code: u.code.clone(),
+                gi_z: u.gi.z,
+                gi_p: (2.0 * u.gi.p).min(1.0),
+                gi_q: u.gi_q,
+                gi_class: analytics::hotspots::grade(u.gi.z, u.gi_q),
+                lisa: match (u.local.p_sim, u.local.quadrant) {
                     (Some(p), qd) if p < 0.05 => match qd {
                         analytics::Quadrant::HH => "HH",
                         analytics::Quadrant::LH => "LH",
@@ -434,15 +402,7 @@ pub async fn hotspots(
                         analytics::Quadrant::HL => "HL",
                     },
                     _ => "ns",
-                };
-                HotUnit {
-                    code: u.code.clone(),
-                    gi_z: u.gi.z,
-                    gi_p: p2,
-                    gi_q: q,
-                    gi_class: gi_class(u.gi.z, q),
-                    lisa,
-                }
+                },
             })
             .collect();
         let m = &report.moran;

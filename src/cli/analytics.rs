@@ -7,6 +7,7 @@
 //! [`crate::analytics`].
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use std::io::Write;
 
@@ -17,7 +18,7 @@ use polars::prelude::*;
 use crate::analytics::catalogue::MetricUnit;
 use crate::analytics::{
     self, catalogue, metric, AlertParams, PreAgg, Query, RankParams, ScoreConfig, Smoothing,
-    TailModel, Zone,
+    TailModel, TierHotspots, Weights, Zone,
 };
 use crate::grid::{load_geojson, GridModel};
 
@@ -305,18 +306,36 @@ pub fn hotspots(a: &HotspotsArgs) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     let def = metric(&a.metric)?;
     let (gm, pre, q) = a.common.load()?;
-    let table = analytics::compute_metrics(&pre, &gm, a.common.level, &q)?;
-    // Units without a value cannot take part; they are listed, not imputed.
-    let (with, without): (Vec<_>, Vec<_>) =
-        table.rows.iter().partition(|r| r.value(def.name).is_some());
-    let codes: Vec<String> = with.iter().map(|r| r.code.clone()).collect();
-    let y: Vec<f64> = with.iter().filter_map(|r| r.value(def.name)).collect();
-    let geoms: Vec<_> = with.iter().map(|r| &gm.unit(r.index).geometry).collect();
-    let w = match a.band_m {
-        Some(b) => analytics::distance_band(&geoms, b)?,
-        None => analytics::queen_contiguity(&geoms, a.tolerance_m)?,
+    let weights = |units: &[usize]| -> anyhow::Result<Arc<Weights>> {
+        let geoms: Vec<_> = units.iter().map(|&i| &gm.unit(i).geometry).collect();
+        Ok(Arc::new(match a.band_m {
+            Some(b) => analytics::distance_band(&geoms, b)?,
+            None => analytics::queen_contiguity(&geoms, a.tolerance_m)?,
+        }))
     };
-    let report = analytics::hotspots::analyse(&codes, &y, &w, a.permutations, a.seed, a.fdr)?;
+    let params = analytics::HotspotParams {
+        permutations: a.permutations,
+        seed: a.seed,
+        fdr: a.fdr,
+    };
+    let found = analytics::tier_hotspots(
+        &pre,
+        &gm,
+        a.common.level,
+        def,
+        &q,
+        &|_| true,
+        &weights,
+        params,
+    )?;
+    // Units without a value cannot take part: listed, not imputed.
+    let TierHotspots {
+        codes,
+        values: y,
+        no_data,
+        weights: w,
+        report,
+    } = found.map_err(|e| anyhow::anyhow!("{e}"))?;
     if a.json {
         let doc = serde_json::json!({
             "metric": def.name,
@@ -324,7 +343,7 @@ pub fn hotspots(a: &HotspotsArgs) -> anyhow::Result<()> {
             "codes": codes,
             "values": y,
             "neighbours": w.neighbours,
-            "no_data": without.iter().map(|r| r.code.clone()).collect::<Vec<_>>(),
+            "no_data": no_data,
             "report": report,
         });
         writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
@@ -367,16 +386,8 @@ pub fn hotspots(a: &HotspotsArgs) -> anyhow::Result<()> {
             report.islands.join(", ")
         )?;
     }
-    if !without.is_empty() {
-        writeln!(
-            out,
-            "no data: {}",
-            without
-                .iter()
-                .map(|r| r.code.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        )?;
+    if !no_data.is_empty() {
+        writeln!(out, "no data: {}", no_data.join(", "))?;
     }
     Ok(())
 }
