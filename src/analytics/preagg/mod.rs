@@ -1,0 +1,334 @@
+//! Pre-aggregates of the joined frame, built once, queried many times.
+//!
+//! Ten million events make a full scan the expensive part of every query.
+//! Almost every metric is a sum of per-event flags, so one table of counts by
+//! (tiers, local day, kind, category, source) answers any window, tier and
+//! filter; a filtered query (one month, one category, one tier) then reads
+//! a few thousand rows instead of millions. What does not add up across days
+//! gets its own, still much smaller, table: issue lifecycles (durations,
+//! deadlines, backlog) keep one row per issue with only the columns they need,
+//! and visit coverage keeps the distinct households visited per grid and day.
+//!
+//! The tables hold dictionary codes, not strings ([`Codes`]): the (tier1,
+//! tier2, tier3) triple of a row is one `u32` in column [`T`], and kind,
+//! category and source are `u32` codes under their own names. Filters
+//! ([`PreAgg::predicate`]) and unit keys ([`PreAgg::unit_key`]) are
+//! translated to codes, so every reader compares and groups integers, and
+//! ten million rows take a fraction of the memory strings would.
+//!
+//! Here: the tables' life (build, snapshot, append, rebuild of changed
+//! cases); `tables.rs` builds them by sorting packed integer keys;
+//! `codes.rs` keeps the dictionaries; `filter.rs` turns queries and unit
+//! keys into codes; `runs.rs` keeps each table in day-sorted runs and cuts
+//! windows from them; `tests.rs` checks them against the polars queries
+//! they replace.
+
+use polars::prelude::*;
+
+use super::filter::{Zone, DAY};
+use super::AnalyticsError;
+use crate::columns as c;
+
+mod codes;
+mod filter;
+mod runs;
+mod tables;
+#[cfg(test)]
+mod tests;
+
+pub use codes::Codes;
+pub use filter::{CodeFilter, UnitKey};
+pub use tables::household_key;
+
+use codes::recode;
+use runs::{append_run, days_of, sorted_by_day};
+
+pub use crate::vocab::{DISCOVERED_SOURCES, INCIDENT, INVALID_STATE, ISSUE, RESOLVED, VISIT};
+/// Column of the tier-triple code ([`Codes::tiers`]) in every table.
+pub const T: &str = "t";
+
+/// Pre-aggregate columns (derived, not part of the joined frame).
+pub mod col_names {
+    /// Events in the group (Int64).
+    pub const N: &str = "n";
+    /// Issues with status `resolved`.
+    pub const RESOLVED: &str = "n_resolved";
+    /// Issues rated `satisfied`.
+    pub const SATISFIED: &str = "n_satisfied";
+    /// Issues rated `basic`.
+    pub const BASIC: &str = "n_basic";
+    /// Issues rated `unsatisfied`.
+    pub const UNSATISFIED: &str = "n_unsatisfied";
+    /// Incidents cleared.
+    pub const CLEARED: &str = "n_cleared";
+    /// Occurred-at in µs since the epoch (issue table).
+    pub const OCC_US: &str = "occurred_us";
+    /// Resolved-at in µs (issue table).
+    pub const RES_US: &str = "resolved_us";
+    /// Deadline in µs (issue table).
+    pub const DUE_US: &str = "deadline_us";
+    /// When the issue entered suspension (挂账), µs, if it is suspended now (issue table).
+    pub const SUSP_US: &str = "suspended_us";
+    /// Whether the issue is resolved (issue table).
+    pub const IS_RESOLVED: &str = "is_resolved";
+    /// Milestone times in µs, in the order of `columns::FLOW` (issue table).
+    pub const FLOW_US: [&str; 9] = [
+        "accepted_us",
+        "dispatched_us",
+        "handled_us",
+        "returned_us",
+        "reworked_us",
+        "extended_us",
+        "escalated_us",
+        "suspended_first_us",
+        "resumed_us",
+    ];
+    /// Whether the issue was actually solved, as last reported (issue table, nullable).
+    pub const SOLVED: &str = "solved";
+    /// Whether the issue has a satisfaction rating (issue table).
+    pub const RATED: &str = "rated";
+    /// A visited household's 64-bit key ([`super::household_key`]).
+    pub const HOUSEHOLD: &str = "household";
+}
+
+/// A category of one kind and how many events it holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CategoryCount {
+    pub kind: String,
+    pub category: String,
+    pub events: u64,
+}
+
+/// The three pre-aggregates, their dictionaries and the zone their local
+/// days were computed in.
+#[derive(Debug, Clone)]
+pub struct PreAgg {
+    /// Counts by tiers, day, kind, category, source.
+    pub events: DataFrame,
+    /// One row per issue: tiers, day, kind, category, source, times in µs,
+    /// resolved flag, whether it repeats another case (`duplicate`),
+    /// position (`lon`, `lat`).
+    pub issues: DataFrame,
+    /// Distinct (tiers, day, kind, category, source, household) of visits.
+    pub households: DataFrame,
+    /// Dictionaries of the coded columns.
+    pub codes: Codes,
+    /// Zone of the `day` column.
+    pub zone: Zone,
+    /// For each table (events, issues, households), the row offsets where
+    /// its day-sorted runs start: one run after a build, one more per
+    /// [`PreAgg::append`] until runs of similar length are merged.
+    runs: [Vec<usize>; 3],
+    /// Changes whenever the tables do (a build, an append): results derived
+    /// from them may be kept under it. A clone keeps it (same content).
+    generation: u64,
+}
+
+/// The next [`PreAgg`] generation (never 0, never reused in a process).
+fn next_generation() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Every column of the joined frame that some table reads, plus [`DAY`].
+fn base_columns(zone: Zone) -> Vec<Expr> {
+    let names = [
+        c::TIER1,
+        c::TIER2,
+        c::TIER3,
+        c::KIND,
+        c::CATEGORY,
+        c::SOURCE,
+        c::STATUS,
+        c::SATISFACTION,
+        c::CLEARED,
+        c::OCCURRED_AT,
+        c::RESOLVED_AT,
+        c::DEADLINE,
+        c::HOUSEHOLD_HASH,
+        c::STATE,
+        c::UPDATED_AT,
+        c::SOLVED,
+        c::LON,
+        c::LAT,
+        c::DUPLICATE,
+    ];
+    let mut e: Vec<Expr> = names.iter().chain(&c::FLOW).map(|n| col(*n)).collect();
+    e.push(zone.local_day(c::OCCURRED_AT).alias(DAY));
+    e
+}
+
+impl PreAgg {
+    /// Scans the joined frame once and keeps the three tables in memory.
+    pub fn build(mut joined: LazyFrame, zone: Zone) -> Result<PreAgg, AnalyticsError> {
+        // Invalid cases (作废, 不予受理) are left out of every count. A
+        // joined file written before the lifecycle columns has none.
+        let schema = joined.collect_schema()?;
+        if schema.contains(c::STATE) {
+            joined = joined.filter(
+                col(c::STATE)
+                    .neq(lit(INVALID_STATE))
+                    .or(col(c::STATE).is_null()),
+            );
+        } else {
+            joined = joined.with_column(lit(NULL).cast(DataType::String).alias(c::STATE));
+        }
+        for name in std::iter::once(c::UPDATED_AT).chain(c::FLOW) {
+            if !schema.contains(name) {
+                joined = joined.with_column(
+                    lit(NULL)
+                        .cast(DataType::Datetime(TimeUnit::Microseconds, None))
+                        .alias(name),
+                );
+            }
+        }
+        for name in [c::SOLVED, c::DUPLICATE] {
+            if !schema.contains(name) {
+                joined = joined.with_column(lit(NULL).cast(DataType::Boolean).alias(name));
+            }
+        }
+        // One scan of only the columns the tables read (no ids or visitor
+        // hashes; coordinates for the issue table only); the base frame is
+        // dropped once they are built.
+        let base = joined.select(base_columns(zone)).collect()?;
+        let (codes, [events, issues, households]) = tables::tables(&base)?;
+        Ok(PreAgg {
+            events,
+            issues,
+            households,
+            codes,
+            zone,
+            runs: [vec![0], vec![0], vec![0]],
+            generation: next_generation(),
+        })
+    }
+
+    /// Pre-aggregates from tables built elsewhere (read back from a
+    /// snapshot, or cut from another pre-aggregate): each is sorted by day
+    /// unless it already is, so it holds one run.
+    pub fn from_tables(
+        codes: Codes,
+        [events, issues, households]: [DataFrame; 3],
+        zone: Zone,
+    ) -> Result<PreAgg, AnalyticsError> {
+        let one_run = |df: DataFrame| -> PolarsResult<DataFrame> {
+            let sorted = days_of(&df).is_some_and(|d| {
+                let mut it = d.iter();
+                let mut prev = it.next().flatten();
+                it.all(|x| {
+                    let ok = prev <= x;
+                    prev = x;
+                    ok
+                })
+            });
+            if sorted {
+                Ok(df)
+            } else {
+                sorted_by_day(df)
+            }
+        };
+        Ok(PreAgg {
+            events: one_run(events)?,
+            issues: one_run(issues)?,
+            households: one_run(households)?,
+            codes,
+            zone,
+            runs: [vec![0], vec![0], vec![0]],
+            generation: next_generation(),
+        })
+    }
+
+    /// The tables as written to a snapshot: the three tables, then the
+    /// dictionaries ([`PreAgg::from_snapshot`] reads them back).
+    pub fn snapshot_tables(&self) -> Result<[DataFrame; 4], AnalyticsError> {
+        Ok([
+            self.events.clone(),
+            self.issues.clone(),
+            self.households.clone(),
+            self.codes.to_frame()?,
+        ])
+    }
+
+    /// The inverse of [`PreAgg::snapshot_tables`].
+    pub fn from_snapshot(tables: [DataFrame; 4], zone: Zone) -> Result<PreAgg, AnalyticsError> {
+        let [events, issues, households, codes] = tables;
+        PreAgg::from_tables(
+            Codes::from_frame(&codes)?,
+            [events, issues, households],
+            zone,
+        )
+    }
+
+    /// Folds the pre-aggregates of newly stored events into these, at a
+    /// cost that follows the new rows (plus an occasional merge of runs),
+    /// not the ten million old ones. Every reader sums counts and counts
+    /// distinct households, so a key present in both needs no merging.
+    /// `new` is one build ([`PreAgg::build`]): one sorted run per table.
+    pub fn append(&mut self, new: &PreAgg) -> Result<(), AnalyticsError> {
+        debug_assert!(new.runs.iter().all(|r| r.len() == 1));
+        let maps = self.codes.absorb(&new.codes);
+        let recoded = |df: &DataFrame| -> PolarsResult<DataFrame> {
+            let mut df = recode(df, T, &maps[0])?;
+            for (name, map) in [c::KIND, c::CATEGORY, c::SOURCE].iter().zip(&maps[1..]) {
+                df = recode(&df, name, map)?;
+            }
+            Ok(df)
+        };
+        let [re, ri, rh] = &mut self.runs;
+        append_run(&mut self.events, re, &recoded(&new.events)?)?;
+        append_run(&mut self.issues, ri, &recoded(&new.issues)?)?;
+        append_run(&mut self.households, rh, &recoded(&new.households)?)?;
+        self.generation = next_generation();
+        Ok(())
+    }
+
+    /// See the `generation` field: equal generations, equal tables.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// These pre-aggregates with every kind but visits rebuilt from
+    /// `frame` (without pseudonyms) as it now is, after cases changed in
+    /// place. Visits never change once stored, and their household table
+    /// needs the pseudonyms the frame does not hold.
+    pub fn replace_cases(&self, frame: &DataFrame) -> Result<PreAgg, AnalyticsError> {
+        let cases = frame.clone().lazy().filter(col(c::KIND).neq(lit(VISIT)));
+        let visits = match self.kind_code(VISIT) {
+            Some(v) => self
+                .events
+                .clone()
+                .lazy()
+                .filter(col(c::KIND).eq(lit(v)))
+                .collect()?,
+            None => self.events.head(Some(0)),
+        };
+        let mut out = PreAgg::from_tables(
+            self.codes.clone(),
+            [visits, self.issues.head(Some(0)), self.households.clone()],
+            self.zone,
+        )?;
+        let cases = cases.with_columns([
+            lit(NULL).cast(DataType::String).alias(c::HOUSEHOLD_HASH),
+            lit(NULL).cast(DataType::String).alias(c::VISITOR_HASH),
+        ]);
+        out.append(&PreAgg::build(cases, self.zone)?)?;
+        Ok(out)
+    }
+
+    /// Day-sorted runs per table (events, issues, households).
+    pub fn run_counts(&self) -> [usize; 3] {
+        [self.runs[0].len(), self.runs[1].len(), self.runs[2].len()]
+    }
+
+    /// Reads a joined Parquet file and pre-aggregates it.
+    pub fn from_parquet(path: &str, zone: Zone) -> Result<PreAgg, AnalyticsError> {
+        let lf = LazyFrame::scan_parquet(path.into(), ScanArgsParquet::default())?;
+        PreAgg::build(crate::join::with_missing_columns(lf)?, zone)
+    }
+
+    /// First and last local day with an event, if any.
+    pub fn day_range(&self) -> Result<Option<(i32, i32)>, AnalyticsError> {
+        let days = self.events.column(DAY)?.i32()?;
+        Ok(days.min().zip(days.max()))
+    }
+}

@@ -1,0 +1,157 @@
+//! Day-sorted runs: each table is kept as a few runs of rows in day order
+//! (one after a build, one more per append until runs of similar length
+//! merge), so a window is read by binary search in each run instead of a
+//! scan of every row.
+
+use polars::prelude::*;
+
+use super::PreAgg;
+use crate::analytics::filter::{day_number, Query, DAY};
+
+/// Runs a table may hold before the newest ones are merged regardless of length.
+pub(super) const MAX_RUNS: usize = 8;
+
+/// The days of `df`, read by position (any chunking).
+pub(super) fn days_of(df: &DataFrame) -> Option<&Int32Chunked> {
+    df.column(DAY).ok()?.i32().ok()
+}
+
+/// First row at or after `start` in `[start, end)` whose day is not below
+/// `day` (the rows of a run are in day order).
+fn first_not_below(days: &Int32Chunked, start: usize, end: usize, day: i32) -> usize {
+    let (mut lo, mut hi) = (start, end);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if days.get(mid).is_some_and(|d| d < day) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
+}
+
+/// Rows with a day in `[from, to)` of a table made of day-sorted runs
+/// starting at `runs`: a filtered query then reads its month of each run
+/// instead of two years. Falls back to the whole table when the day column
+/// cannot be read; callers filter on the day anyway, so the fallback is only
+/// slower, never wrong.
+fn day_slice(df: &DataFrame, runs: &[usize], from: Option<i32>, to: Option<i32>) -> DataFrame {
+    let Some(days) = days_of(df) else {
+        return df.clone();
+    };
+    let n = df.height();
+    let mut pieces: Vec<DataFrame> = Vec::with_capacity(runs.len());
+    for (k, &s) in runs.iter().enumerate() {
+        let e = runs.get(k + 1).copied().unwrap_or(n);
+        let start = from.map_or(s, |f| first_not_below(days, s, e, f));
+        let end = to.map_or(e, |t| first_not_below(days, start, e, t));
+        if end > start || pieces.is_empty() {
+            pieces.push(df.slice(start as i64, end - start));
+        }
+    }
+    let mut out = pieces.swap_remove(0);
+    for p in &pieces {
+        // Same schema by construction; a failure would only lose speed.
+        if out.vstack_mut(p).is_err() {
+            return df.clone();
+        }
+    }
+    out
+}
+
+/// Sorts `df` by day in one chunk.
+pub(super) fn sorted_by_day(df: DataFrame) -> PolarsResult<DataFrame> {
+    let mut df = df.sort(
+        [DAY],
+        SortMultipleOptions::default().with_multithreaded(true),
+    )?;
+    df.rechunk_mut();
+    Ok(df)
+}
+
+/// Appends a day-sorted `tail` to the table `df` of runs `runs`, merging
+/// runs so that there are few of them and each is at least twice the next
+/// (the total sorting work stays that of a log-structured merge).
+pub(super) fn append_run(
+    df: &mut DataFrame,
+    runs: &mut Vec<usize>,
+    tail: &DataFrame,
+) -> PolarsResult<()> {
+    if tail.height() == 0 {
+        return Ok(());
+    }
+    let start = df.height();
+    // New rows on or after the last day so far extend the last run. Runs
+    // are sorted, so the latest day is among their last rows, and the
+    // tail's earliest is its first.
+    let latest = days_of(df).and_then(|d| {
+        let ends = runs.iter().skip(1).copied().chain([start]);
+        ends.filter(|&e| e > 0).filter_map(|e| d.get(e - 1)).max()
+    });
+    let extends = match (latest, days_of(tail).and_then(|d| d.get(0))) {
+        (Some(last), Some(first)) => first >= last,
+        _ => start == 0,
+    };
+    df.vstack_mut(tail)?;
+    if runs.is_empty() {
+        runs.push(0);
+    } else if !extends {
+        runs.push(start);
+    }
+    while runs.len() >= 2 {
+        let k = runs.len() - 1;
+        let last = df.height() - runs[k];
+        let prev = runs[k] - runs[k - 1];
+        if last * 2 < prev && runs.len() <= MAX_RUNS {
+            break;
+        }
+        let s = runs[k - 1];
+        let merged = sorted_by_day(df.slice(s as i64, df.height() - s))?;
+        let mut head = df.slice(0, s);
+        head.vstack_mut(&merged)?;
+        *df = head;
+        runs.pop();
+    }
+    if df.first_col_n_chunks() > 32 {
+        df.rechunk_mut();
+    }
+    Ok(())
+}
+
+impl PreAgg {
+    /// Count-table rows of the query's window (the predicate still applies on top).
+    pub fn events_in(&self, q: &Query) -> DataFrame {
+        day_slice(
+            &self.events,
+            &self.runs[0],
+            q.from.map(day_number),
+            q.to.map(day_number),
+        )
+    }
+
+    /// Issue rows of the query's window.
+    pub fn issues_in(&self, q: &Query) -> DataFrame {
+        day_slice(
+            &self.issues,
+            &self.runs[1],
+            q.from.map(day_number),
+            q.to.map(day_number),
+        )
+    }
+
+    /// Issue rows from the beginning up to the query's window end.
+    pub fn issues_before_end(&self, q: &Query) -> DataFrame {
+        day_slice(&self.issues, &self.runs[1], None, q.to.map(day_number))
+    }
+
+    /// Household rows of the query's window.
+    pub fn households_in(&self, q: &Query) -> DataFrame {
+        day_slice(
+            &self.households,
+            &self.runs[2],
+            q.from.map(day_number),
+            q.to.map(day_number),
+        )
+    }
+}

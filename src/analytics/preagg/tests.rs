@@ -1,0 +1,396 @@
+//! The tables against the polars queries they replace, row for row, and
+//! their life: snapshots, appends, day windows.
+
+use super::col_names as p;
+
+use chrono::NaiveDate;
+
+use super::runs::MAX_RUNS;
+use super::*;
+use crate::analytics::filter::{day_number, Query};
+use crate::analytics::metrics::compute_metrics;
+use crate::analytics::testutil::big;
+use crate::vocab;
+
+#[test]
+fn the_count_table_adds_up_to_the_events() {
+    let (_, df) = big(2, 2, 3, 5_000, 60);
+    let pre = PreAgg::build(df.lazy(), Zone::default()).unwrap();
+    let total: i64 = pre
+        .events
+        .column(p::N)
+        .unwrap()
+        .i64()
+        .unwrap()
+        .sum()
+        .unwrap();
+    assert_eq!(total, 5_000);
+    let issues = pre
+        .events
+        .clone()
+        .lazy()
+        .filter(col(c::KIND).eq(lit(pre.kind_code(ISSUE).unwrap())))
+        .collect()
+        .unwrap();
+    assert_eq!(
+        issues.column(p::N).unwrap().i64().unwrap().sum().unwrap() as usize,
+        pre.issues.height()
+    );
+}
+
+/// Rows of a frame in a canonical order, to compare tables built two ways.
+fn canonical(df: &DataFrame) -> DataFrame {
+    let by: Vec<PlSmallStr> = df.get_column_names().into_iter().cloned().collect();
+    df.sort(by, SortMultipleOptions::default()).unwrap()
+}
+
+fn count_if(pred: Expr, name: &str) -> Expr {
+    pred.fill_null(false)
+        .cast(DataType::Int64)
+        .sum()
+        .alias(name)
+}
+
+fn keys() -> Vec<Expr> {
+    [
+        c::TIER1,
+        c::TIER2,
+        c::TIER3,
+        DAY,
+        c::KIND,
+        c::CATEGORY,
+        c::SOURCE,
+    ]
+    .into_iter()
+    .map(col)
+    .collect()
+}
+
+/// The reference: the count table as a polars group-by over strings.
+fn events_reference(with_day: LazyFrame) -> DataFrame {
+    with_day
+        .group_by(keys())
+        .agg([
+            len().cast(DataType::Int64).alias(p::N),
+            count_if(
+                col(c::KIND)
+                    .eq(lit(ISSUE))
+                    .and(col(c::STATUS).eq(lit(RESOLVED))),
+                p::RESOLVED,
+            ),
+            count_if(col(c::SATISFACTION).eq(lit(vocab::SATISFIED)), p::SATISFIED),
+            count_if(col(c::SATISFACTION).eq(lit(vocab::BASIC)), p::BASIC),
+            count_if(
+                col(c::SATISFACTION).eq(lit(vocab::UNSATISFIED)),
+                p::UNSATISFIED,
+            ),
+            count_if(
+                col(c::KIND).eq(lit(INCIDENT)).and(col(c::CLEARED)),
+                p::CLEARED,
+            ),
+        ])
+        .collect()
+        .unwrap()
+}
+
+fn issues_reference(with_day: LazyFrame) -> DataFrame {
+    let mut cols = keys();
+    cols.extend([
+        col(c::OCCURRED_AT).cast(DataType::Int64).alias(p::OCC_US),
+        col(c::RESOLVED_AT).cast(DataType::Int64).alias(p::RES_US),
+        col(c::DEADLINE).cast(DataType::Int64).alias(p::DUE_US),
+        when(col(c::STATE).eq(lit("suspended")).fill_null(false))
+            .then(
+                col(c::UPDATED_AT)
+                    .cast(DataType::Int64)
+                    .fill_null(col(c::OCCURRED_AT).cast(DataType::Int64)),
+            )
+            .otherwise(lit(NULL).cast(DataType::Int64))
+            .alias(p::SUSP_US),
+        col(c::STATUS)
+            .eq(lit(RESOLVED))
+            .fill_null(false)
+            .alias(p::IS_RESOLVED),
+    ]);
+    for (from, to) in c::FLOW.iter().zip(p::FLOW_US) {
+        cols.push(col(*from).cast(DataType::Int64).alias(to));
+    }
+    cols.push(col(c::SOLVED).alias(p::SOLVED));
+    cols.push(col(c::SATISFACTION).is_not_null().alias(p::RATED));
+    cols.push(col(c::DUPLICATE).fill_null(false));
+    cols.push(col(c::LON).cast(DataType::Float64));
+    cols.push(col(c::LAT).cast(DataType::Float64));
+    with_day
+        .filter(col(c::KIND).eq(lit(ISSUE)))
+        .select(cols)
+        .collect()
+        .unwrap()
+}
+
+fn households_reference(with_day: LazyFrame) -> DataFrame {
+    let mut cols = keys();
+    cols.push(col(c::HOUSEHOLD_HASH));
+    let df = with_day
+        .filter(
+            col(c::KIND)
+                .eq(lit(VISIT))
+                .and(col(c::HOUSEHOLD_HASH).is_not_null()),
+        )
+        .select(cols)
+        .unique(None, UniqueKeepStrategy::Any)
+        .collect()
+        .unwrap();
+    let keys: Vec<Option<u64>> = df
+        .column(c::HOUSEHOLD_HASH)
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .map(|h| h.map(household_key))
+        .collect();
+    let mut df = df.drop(c::HOUSEHOLD_HASH).unwrap();
+    df.with_column(Column::new(p::HOUSEHOLD.into(), keys))
+        .unwrap();
+    df
+}
+
+/// A table of `pre` with strings for codes, columns in reference order.
+fn decoded(pre: &PreAgg, df: &DataFrame) -> DataFrame {
+    let t = df.column(T).unwrap().u32().unwrap();
+    let mut out = pre.decode(df.clone()).unwrap();
+    for (i, name) in [c::TIER1, c::TIER2, c::TIER3].into_iter().enumerate() {
+        let v: StringChunked = t
+            .iter()
+            .map(|x| x.and_then(|x| pre.codes.tiers[x as usize][i].as_deref()))
+            .collect();
+        out.with_column(v.with_name(name.into()).into_column())
+            .unwrap();
+    }
+    let mut names = vec![c::TIER1, c::TIER2, c::TIER3];
+    names.extend(
+        df.get_column_names()
+            .into_iter()
+            .map(|n| n.as_str())
+            .filter(|n| *n != T),
+    );
+    out.select(names).unwrap()
+}
+
+#[test]
+fn the_packed_tables_hold_the_rows_of_the_polars_queries() {
+    use crate::analytics::testutil::{county, joined, Ev};
+    let (_, big_df) = big(2, 2, 3, 5_000, 60);
+    let gm = county();
+    let small = joined(
+        &gm,
+        &[
+            Ev::issue("2026-03-01 00:30", "G1"),
+            Ev {
+                grid: None,
+                ..Ev::issue("2026-03-01 00:30", "G1")
+            },
+            Ev {
+                grid: None,
+                ..Ev::visit("2026-03-02 10:00", "G2", "h1")
+            },
+            Ev::visit("2026-03-02 10:00", "G2", "h1"),
+            Ev::visit("2026-03-02 11:00", "G2", "h1"),
+            Ev::incident("2026-02-28 23:59", "G3"),
+        ],
+    );
+    for df in [big_df, small] {
+        the_same_rows(df);
+    }
+}
+
+fn the_same_rows(mut df: DataFrame) {
+    let zone = Zone::default();
+    let pre = PreAgg::build(df.clone().lazy(), zone).unwrap();
+    let n = df.height();
+    if df.column(c::STATE).is_err() {
+        df.with_column(Column::new(c::STATE.into(), vec![None::<&str>; n]))
+            .unwrap();
+    }
+    for name in std::iter::once(c::UPDATED_AT).chain(c::FLOW) {
+        if df.column(name).is_err() {
+            df.with_column(
+                Column::new(name.into(), vec![None::<i64>; n])
+                    .cast(&DataType::Datetime(TimeUnit::Microseconds, None))
+                    .unwrap(),
+            )
+            .unwrap();
+        }
+    }
+    if df.column(c::SOLVED).is_err() {
+        df.with_column(Column::new(c::SOLVED.into(), vec![None::<bool>; n]))
+            .unwrap();
+    }
+    let with_day = df
+        .lazy()
+        .with_column(zone.local_day(c::OCCURRED_AT).alias(DAY));
+    for (table, reference) in [
+        (&pre.events, events_reference(with_day.clone())),
+        (&pre.issues, issues_reference(with_day.clone())),
+        (&pre.households, households_reference(with_day)),
+    ] {
+        let ours = canonical(&decoded(&pre, table));
+        let reference = canonical(&reference.select(ours.get_column_names()).unwrap());
+        assert!(ours.equals_missing(&reference), "{ours}\n{reference}");
+        let days = table.column(DAY).unwrap().i32().unwrap();
+        assert!(days.iter().zip(days.iter().skip(1)).all(|(a, b)| a <= b));
+    }
+}
+
+/// The dictionaries survive a snapshot, and appending a build with
+/// other dictionaries recodes its rows into ours.
+#[test]
+fn categories_count_the_visible_units_events_by_kind_most_frequent_first() {
+    use crate::analytics::testutil::{county, joined, Ev};
+    let gm = county();
+    let fraud = Ev {
+        category: "诈骗",
+        ..Ev::incident("2026-03-02 10:00", "G3")
+    };
+    let events = [
+        Ev::issue("2026-03-01 09:00", "G1"),
+        Ev {
+            category: "环境卫生",
+            ..Ev::issue("2026-03-01 09:00", "G1")
+        },
+        Ev {
+            category: "环境卫生",
+            ..Ev::issue("2026-03-05 09:00", "G2")
+        },
+        Ev::incident("2026-03-02 10:00", "G1"),
+        fraud.clone(),
+        fraud,
+        Ev::visit("2026-03-03 15:00", "G2", "h1"),
+    ];
+    let pre = PreAgg::build(joined(&gm, &events).lazy(), Zone::default()).unwrap();
+    let row = |k: &str, c: &str, n: u64| CategoryCount {
+        kind: k.into(),
+        category: c.into(),
+        events: n,
+    };
+    assert_eq!(
+        pre.categories(&|_| true).unwrap(),
+        vec![
+            row("incident", "诈骗", 2),
+            row("incident", "盗窃", 1),
+            row("issue", "环境卫生", 2),
+            row("issue", "矛盾纠纷", 1),
+            row("visit", "入户走访", 1),
+        ]
+    );
+    // Only grid G1's events: G3's fraud and G2's visit are not listed.
+    let g1 = |t: &[Option<String>; 3]| t[2].as_deref() == Some("G1");
+    assert_eq!(
+        pre.categories(&g1).unwrap(),
+        vec![
+            row("incident", "盗窃", 1),
+            row("issue", "环境卫生", 1),
+            row("issue", "矛盾纠纷", 1),
+        ]
+    );
+}
+
+#[test]
+fn codes_survive_snapshots_and_appends() {
+    let (_, df) = big(2, 2, 3, 3_000, 60);
+    let zone = Zone::default();
+    let pre = PreAgg::build(df.clone().lazy(), zone).unwrap();
+    let back = PreAgg::from_snapshot(pre.snapshot_tables().unwrap(), zone).unwrap();
+    assert_eq!(back.codes, pre.codes);
+    // The second half first: its dictionaries number values differently.
+    let (a, b) = (df.slice(0, 1_500), df.slice(1_500, 1_500));
+    let mut parts = PreAgg::build(b.lazy(), zone).unwrap();
+    parts
+        .append(&PreAgg::build(a.lazy(), zone).unwrap())
+        .unwrap();
+    let n = |p: &PreAgg| p.events.column(p::N).unwrap().i64().unwrap().sum();
+    assert_eq!(n(&pre), n(&parts));
+    assert_eq!(
+        canonical(&decoded(&pre, &pre.issues)),
+        canonical(&decoded(&parts, &parts.issues))
+    );
+}
+
+#[test]
+fn day_windows_are_cut_from_the_sorted_tables() {
+    let (_, df) = big(2, 2, 3, 5_000, 60);
+    let pre = PreAgg::build(df.lazy(), Zone::default()).unwrap();
+    let d = |m, day| NaiveDate::from_ymd_opt(2025, m, day).unwrap();
+    let q = Query::window(d(1, 10), d(1, 20));
+    let cut = pre.events_in(&q);
+    let days = cut.column(DAY).unwrap().i32().unwrap();
+    assert!(
+        days.min().unwrap() >= day_number(d(1, 10)) && days.max().unwrap() < day_number(d(1, 20))
+    );
+    let all = pre
+        .events
+        .clone()
+        .lazy()
+        .filter(q.predicate())
+        .collect()
+        .unwrap();
+    assert_eq!(cut.height(), all.height());
+    assert_eq!(pre.events_in(&Query::window(d(6, 1), d(6, 2))).height(), 0);
+    assert_eq!(
+        pre.issues_before_end(&Query::default()).height(),
+        pre.issues.height()
+    );
+}
+
+/// Events folded in by [`PreAgg::append`], in batches whose days go
+/// back and forth, answer every window like one build over them all.
+#[test]
+fn appended_batches_answer_like_one_build() {
+    let (gm, df) = big(2, 2, 3, 6_000, 90);
+    let zone = Zone::default();
+    let whole = PreAgg::build(df.clone().lazy(), zone).unwrap();
+    // Batches cut from a shuffled order: each spans the whole period.
+    let n = df.height() as i64;
+    let order: Vec<IdxSize> = (0..n as IdxSize)
+        .map(|i| (i * 7_919) % n as IdxSize)
+        .collect();
+    let shuffled = df.take(&IdxCa::from_vec("i".into(), order)).unwrap();
+    let mut pre = PreAgg::build(shuffled.slice(0, 500).lazy(), zone).unwrap();
+    let mut start = 500;
+    for len in [50, 1_000, 7, 300, 2_000, 1, 900, 600, 642] {
+        let part = PreAgg::build(shuffled.slice(start, len).lazy(), zone).unwrap();
+        pre.append(&part).unwrap();
+        start += len as i64;
+    }
+    assert_eq!(start, n);
+    // Recent rows after everything extend the last run instead.
+    assert!(pre
+        .run_counts()
+        .iter()
+        .all(|&r| (1..=MAX_RUNS).contains(&r)));
+    let d = |m, day| NaiveDate::from_ymd_opt(2025, m, day).unwrap();
+    for q in [
+        Query::default(),
+        Query::window(d(1, 10), d(1, 20)),
+        Query::window(d(2, 1), d(3, 1)),
+    ] {
+        for level in 1..=3 {
+            let a = compute_metrics(&whole, &gm, level, &q).unwrap();
+            let b = compute_metrics(&pre, &gm, level, &q).unwrap();
+            assert_eq!(
+                serde_json::to_value(&a.rows).unwrap(),
+                serde_json::to_value(&b.rows).unwrap(),
+                "level {level}, {q:?}"
+            );
+        }
+        assert_eq!(
+            pre.events_in(&q).column(p::N).unwrap().i64().unwrap().sum(),
+            whole
+                .events_in(&q)
+                .column(p::N)
+                .unwrap()
+                .i64()
+                .unwrap()
+                .sum()
+        );
+    }
+}
