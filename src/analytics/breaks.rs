@@ -1,110 +1,11 @@
-//! Legend classes for choropleth maps: quantile and Jenks natural breaks,
-//! plus a separate no-data class.
+//! Class breaks for choropleth maps: quantiles and Fisher-Jenks natural
+//! breaks over the units that have a value.
 //!
 //! A unit without data (no households for a per-household rate, no rated
 //! issue for a satisfaction rate) must not be painted as the lowest class:
-//! that would tell a leader the unit does badly when nobody knows. So null
-//! values are counted apart and classify to `None`.
-
-use serde::Serialize;
-
-use super::catalogue::metric;
-use super::metrics::MetricTable;
-use super::AnalyticsError;
-
-/// How class bounds are chosen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum BreakMethod {
-    /// Equal numbers of units per class (bounds at linear-interpolated quantiles).
-    #[default]
-    Quantile,
-    /// Fisher-Jenks optimal classes: least within-class sum of squares.
-    Jenks,
-}
-
-/// One class of a legend: values in (lower, upper], the first class closed below.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct LegendClass {
-    /// Lower bound.
-    pub lower: f64,
-    /// Upper bound (inclusive).
-    pub upper: f64,
-    /// Units in the class.
-    pub count: usize,
-}
-
-/// A legend: classes plus the no-data count.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Legend {
-    /// Method used.
-    pub method: BreakMethod,
-    /// Classes, ascending; may be fewer than asked when values repeat.
-    pub classes: Vec<LegendClass>,
-    /// Units without a value.
-    pub no_data: usize,
-}
-
-impl Legend {
-    /// Builds a legend of at most `k` classes over the non-null values.
-    pub fn build(
-        values: &[Option<f64>],
-        method: BreakMethod,
-        k: usize,
-    ) -> Result<Legend, AnalyticsError> {
-        if k == 0 {
-            return Err(AnalyticsError::BadParameter {
-                name: "classes",
-                reason: "at least one class".into(),
-            });
-        }
-        let mut v: Vec<f64> = values
-            .iter()
-            .flatten()
-            .copied()
-            .filter(|x| x.is_finite())
-            .collect();
-        let no_data = values.len() - v.len();
-        v.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
-        let uppers = match method {
-            BreakMethod::Quantile => quantile_breaks(&v, k),
-            BreakMethod::Jenks => jenks_breaks(&v, k),
-        };
-        let mut classes = Vec::with_capacity(uppers.len());
-        let mut lower = v.first().copied().unwrap_or(0.0);
-        for &upper in &uppers {
-            classes.push(LegendClass {
-                lower,
-                upper,
-                count: 0,
-            });
-            lower = upper;
-        }
-        let mut legend = Legend {
-            method,
-            classes,
-            no_data,
-        };
-        for x in &v {
-            if let Some(i) = legend.classify(Some(*x)) {
-                legend.classes[i].count += 1;
-            }
-        }
-        Ok(legend)
-    }
-
-    /// Class of a value; `None` is the no-data class.
-    pub fn classify(&self, value: Option<f64>) -> Option<usize> {
-        let x = value.filter(|x| x.is_finite())?;
-        let last = self.classes.len().checked_sub(1)?;
-        Some(
-            self.classes
-                .iter()
-                .position(|c| x <= c.upper)
-                .unwrap_or(last),
-        )
-    }
-}
+//! that would tell a leader the unit does badly when nobody knows. So
+//! callers pass only the values there are; the map shows the others as
+//! no data.
 
 /// Upper bounds of `k` quantile classes over sorted values, duplicates removed.
 pub fn quantile_breaks(sorted: &[f64], k: usize) -> Vec<f64> {
@@ -144,55 +45,6 @@ pub fn jenks_breaks(sorted: &[f64], k: usize) -> Vec<f64> {
         // Only non-finite values fail; the callers pass finite ones.
         Err(_) => quantile_breaks(sorted, usize::from(k)),
     }
-}
-
-/// One unit's value and class on a map.
-#[derive(Debug, Clone, Serialize)]
-pub struct HeatValue {
-    /// Unit code.
-    pub code: String,
-    /// Value, None = no data.
-    pub value: Option<f64>,
-    /// Class index, None = no-data class.
-    pub class: Option<usize>,
-}
-
-/// Values of one metric for the units of a table, with their legend.
-#[derive(Debug, Clone, Serialize)]
-pub struct Heatmap {
-    /// Metric name.
-    pub metric: &'static str,
-    /// One entry per unit.
-    pub values: Vec<HeatValue>,
-    /// Legend.
-    pub legend: Legend,
-}
-
-/// Heatmap values of `metric_name` from a metric table.
-pub fn heatmap(
-    table: &MetricTable,
-    metric_name: &str,
-    method: BreakMethod,
-    k: usize,
-) -> Result<Heatmap, AnalyticsError> {
-    let def = metric(metric_name)?;
-    let raw: Vec<Option<f64>> = table.rows.iter().map(|r| r.value(def.name)).collect();
-    let legend = Legend::build(&raw, method, k)?;
-    let values = table
-        .rows
-        .iter()
-        .zip(&raw)
-        .map(|(r, v)| HeatValue {
-            code: r.code.clone(),
-            value: *v,
-            class: legend.classify(*v),
-        })
-        .collect();
-    Ok(Heatmap {
-        metric: def.name,
-        values,
-        legend,
-    })
 }
 
 #[cfg(test)]
@@ -306,30 +158,5 @@ mod tests {
         let v = [1.0, 2.0, 3.0, 4.0, 5.0];
         assert_eq!(quantile_breaks(&v, 4), vec![2.0, 3.0, 4.0, 5.0]);
         assert_eq!(quantile_breaks(&[1.0, 2.0], 2), vec![1.5, 2.0]);
-    }
-
-    #[test]
-    fn no_data_is_its_own_class_not_the_lowest() {
-        let l = Legend::build(
-            &[Some(1.0), None, Some(3.0), Some(2.0), None],
-            BreakMethod::Quantile,
-            2,
-        )
-        .unwrap();
-        assert_eq!(l.no_data, 2);
-        assert_eq!(l.classify(None), None);
-        assert_eq!(l.classify(Some(1.0)), Some(0));
-        assert_eq!(l.classify(Some(3.0)), Some(1));
-        assert_eq!(l.classes.iter().map(|c| c.count).sum::<usize>(), 3);
-        assert!(Legend::build(&[], BreakMethod::Jenks, 0).is_err());
-        let empty = Legend::build(&[None], BreakMethod::Jenks, 3).unwrap();
-        assert_eq!(
-            (
-                empty.classes.len(),
-                empty.no_data,
-                empty.classify(Some(1.0))
-            ),
-            (0, 1, None)
-        );
     }
 }

@@ -6,7 +6,8 @@
 //! households and the hierarchy, and a [`Query`] (local-date window, kinds,
 //! categories, sources). Out: typed, serialisable results — a
 //! [`MetricTable`] per tier whose metrics are all defined once in the
-//! [`catalogue()`], trend series and spike [`Alert`]s, legend [`Legend`]s,
+//! [`catalogue()`], unit trends ([`UnitTrend`]) on the calendar of
+//! [`periods`] and spike [`Alert`]s, legend breaks ([`jenks_breaks`]),
 //! kernel [`DensityGrid`]s, spatial [`Weights`] and hot-spot statistics,
 //! league tables ([`Ranking`]) with the intervals of [`metric_interval`] and
 //! the window's [`Sparks`], and assessment [`Score`]s.
@@ -43,9 +44,7 @@ pub mod weights;
 #[cfg(test)]
 pub(crate) mod testutil;
 
-pub use breaks::{
-    heatmap, jenks_breaks, quantile_breaks, BreakMethod, HeatValue, Heatmap, Legend, LegendClass,
-};
+pub use breaks::{jenks_breaks, quantile_breaks};
 pub use catalogue::{catalogue, metric, Direction, MetricDef, MetricUnit, Ratio};
 pub use density::{density_in, kernel_density, points, DensityGrid, DensityParams};
 pub use filter::{Query, Zone};
@@ -56,9 +55,8 @@ pub use hotspots::{
 pub use interval::{metric_interval, poisson_interval, Z95};
 pub use league::{league_table, LeagueRow, LeagueTable};
 pub use metrics::{
-    category_counts, change, compute_metrics, compute_metrics_of, compute_tiers, compute_tiers_of,
-    compute_window, metric_values, Change, Ingredients, MetricTable, Parts, UnitContext,
-    UnitMetrics,
+    change, compute_metrics, compute_metrics_of, compute_tiers, compute_tiers_of, compute_window,
+    metric_values, Change, Ingredients, MetricTable, Parts, UnitContext, UnitMetrics,
 };
 pub use periods::{Granularity, Period};
 pub use preagg::{CategoryCount, PreAgg};

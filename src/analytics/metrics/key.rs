@@ -3,9 +3,6 @@
 
 use super::*;
 
-/// Name of the unit-code column in intermediate frames.
-pub(super) const UNIT: &str = "unit";
-
 /// A tier's [`UnitKey`] with each model unit's position in it: the loops
 /// fill their sums by key position, and a metric is read by model index,
 /// so a unit's code is touched only at the edges.

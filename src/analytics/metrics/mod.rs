@@ -58,7 +58,7 @@ use backlog::add_backlog;
 pub use backlog::backlog_series;
 use counts::add_counts;
 use households::add_households;
-use key::{unit_key, Dense, KindCodes, TierKey, UNIT};
+use key::{unit_key, Dense, KindCodes, TierKey};
 use lifecycle::add_lifecycle;
 #[cfg(test)]
 use reference::*;
@@ -744,36 +744,4 @@ impl MetricTable {
         }
         Ok(DataFrame::new_infer_height(cols)?)
     }
-}
-
-/// Counts per unit, kind and category (long format), for category breakdowns.
-pub fn category_counts(
-    pre: &PreAgg,
-    gm: &GridModel,
-    level: u8,
-    q: &Query,
-) -> Result<DataFrame, AnalyticsError> {
-    let key = unit_key(pre, gm, level)?;
-    let q = Query {
-        zone: pre.zone,
-        ..q.clone()
-    };
-    let df = pre
-        .events_in(&q)
-        .lazy()
-        .filter(pre.predicate(&q))
-        .with_column(key.expr.clone().alias(UNIT))
-        .filter(col(UNIT).is_not_null())
-        .group_by([col(UNIT), col(c::KIND), col(c::CATEGORY)])
-        .agg([col(p::N).sum().alias(p::N)])
-        .collect()?;
-    let mut df = pre.decode(df)?;
-    let units: StringChunked = df
-        .column(UNIT)?
-        .u32()?
-        .iter()
-        .map(|u| u.and_then(|u| key.names.get(u as usize).map(String::as_str)))
-        .collect();
-    df.with_column(units.with_name(UNIT.into()).into_column())?;
-    Ok(df.sort([UNIT, c::KIND, c::CATEGORY], SortMultipleOptions::default())?)
 }

@@ -3,6 +3,9 @@
 
 use super::*;
 
+/// Name of the unit-code column in the queries' frames.
+const UNIT: &str = "unit";
+
 /// `col(name) == code`, false when no event has the value.
 pub(super) fn is_code(name: &str, code: Option<u32>) -> Expr {
     match code {

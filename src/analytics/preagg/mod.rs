@@ -316,6 +316,7 @@ impl PreAgg {
     }
 
     /// Day-sorted runs per table (events, issues, households).
+    #[cfg(test)]
     pub fn run_counts(&self) -> [usize; 3] {
         [self.runs[0].len(), self.runs[1].len(), self.runs[2].len()]
     }
