@@ -12,7 +12,7 @@
 use crate::vocab;
 use serde::Serialize;
 
-use super::metrics::{Ingredients, UnitContext};
+use super::ingredients::{Ingredients, UnitContext};
 use super::AnalyticsError;
 
 /// What a metric's number is measured in.

@@ -24,6 +24,7 @@ pub mod duplicates;
 pub mod emerging;
 pub mod filter;
 pub mod hotspots;
+pub mod ingredients;
 pub mod interval;
 pub mod league;
 pub mod metrics;

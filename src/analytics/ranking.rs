@@ -20,8 +20,9 @@ use serde::Serialize;
 
 use super::catalogue::{metric, Direction, MetricDef, MetricUnit, Ratio};
 use super::filter::{day_number, Query};
+use super::ingredients::{Ingredients, UnitContext};
 use super::interval::{metric_interval, Z95};
-use super::metrics::{ingredients_for, Ingredients, Parts, UnitContext};
+use super::metrics::{ingredients_for, Parts};
 use super::preagg::PreAgg;
 use super::AnalyticsError;
 use crate::grid::GridModel;

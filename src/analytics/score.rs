@@ -220,7 +220,8 @@ pub fn assess(table: &MetricTable, cfg: &ScoreConfig) -> Result<Vec<Score>, Anal
 mod tests {
     use super::*;
     use crate::analytics::filter::Query;
-    use crate::analytics::metrics::{Ingredients, UnitContext, UnitMetrics};
+    use crate::analytics::ingredients::{Ingredients, UnitContext};
+    use crate::analytics::metrics::UnitMetrics;
 
     fn table(values: &[(&'static str, Option<f64>)]) -> MetricTable {
         let row = UnitMetrics {

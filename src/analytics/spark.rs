@@ -12,7 +12,8 @@ use serde::Serialize;
 
 use super::catalogue::MetricDef;
 use super::filter::{date_of, Query};
-use super::metrics::{backlog_series, ingredients_of, Parts, UnitContext};
+use super::ingredients::UnitContext;
+use super::metrics::{backlog_series, ingredients_of, Parts};
 use super::periods::{self, Granularity, Period};
 use super::preagg::PreAgg;
 use super::AnalyticsError;

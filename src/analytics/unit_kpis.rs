@@ -4,7 +4,8 @@
 
 use super::catalogue::catalogue;
 use super::filter::Query;
-use super::metrics::{change, ingredients_for, Change, Ingredients, Parts, UnitContext};
+use super::ingredients::{Ingredients, UnitContext};
+use super::metrics::{change, ingredients_for, Change, Parts};
 use super::preagg::PreAgg;
 use super::AnalyticsError;
 use crate::grid::GridModel;

@@ -4,7 +4,8 @@
 
 use super::catalogue::MetricDef;
 use super::filter::Query;
-use super::metrics::{ingredients_for, Parts, UnitContext};
+use super::ingredients::UnitContext;
+use super::metrics::{ingredients_for, Parts};
 use super::periods::{self, Granularity};
 use super::preagg::PreAgg;
 use super::trend::{alerts, Alert, AlertParams};
