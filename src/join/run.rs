@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::sync_channel;
 
 use polars::prelude::*;
 use serde::Serialize;
@@ -111,6 +112,15 @@ pub fn join_batch(
 }
 
 /// Runs the whole join over files, writing Parquet and the rejects CSV.
+///
+/// Three stages run side by side, each on its own thread, handing batches
+/// on through channels that hold one batch each (so no more than a few
+/// batches are in memory at once): reading and validating the files;
+/// de-duplicating, locating and building each batch's frame (in file order,
+/// so the first of two equal ids is the one kept); writing the rejects and
+/// the Parquet. The output is the same as one stage after the other. On an
+/// error the Parquet file is left unfinished (no footer), so a partial
+/// output can never be read as a whole one.
 #[allow(clippy::too_many_arguments)]
 pub fn join_files(
     model: &GridModel,
@@ -122,7 +132,10 @@ pub fn join_files(
     out: &JoinOutput<'_>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<JoinSummary, IngestError> {
-    let oerr = |e: PolarsError| IngestError::Output(format!("{}: {e}", out.parquet.display()));
+    let parquet_err =
+        |e: PolarsError| IngestError::Output(format!("{}: {e}", out.parquet.display()));
+    let rejects_err =
+        |e: csv::Error| IngestError::Output(format!("{}: {e}", out.rejects.display()));
     let file = File::create(out.parquet).map_err(|source| IngestError::Io {
         path: out.parquet.to_owned(),
         source,
@@ -130,20 +143,47 @@ pub fn join_files(
     let mut writer = ParquetWriter::new(file)
         .with_compression(ParquetCompression::Zstd(None))
         .batched(&joined_schema())
-        .map_err(oerr)?;
-    let mut rejects = csv::Writer::from_path(out.rejects)
-        .map_err(|e| IngestError::Output(format!("{}: {e}", out.rejects.display())))?;
-    let rerr = |e: csv::Error| IngestError::Output(format!("{}: {e}", out.rejects.display()));
+        .map_err(parquet_err)?;
+    let mut rejects = csv::Writer::from_path(out.rejects).map_err(rejects_err)?;
     rejects
         .write_record(["file", "row", "column", "reason"])
-        .map_err(rerr)?;
+        .map_err(rejects_err)?;
     let tiers = tier_table(model);
     let mut dedup = Deduper::default();
     let mut summary = JoinSummary::default();
-    for path in files {
-        let read = read_file(path, encoding, validator, &mut |batch: Batch| {
+    // What a stage returns when the next one has stopped on an error of
+    // its own (that error is the one reported).
+    const STOPPED: &str = "stopped: a later stage failed";
+    let stopped = || IngestError::Output(STOPPED.into());
+    let only_stopped = |e: &IngestError| matches!(e, IngestError::Output(m) if m == STOPPED);
+    std::thread::scope(|scope| {
+        let (to_join, batches) = sync_channel::<Batch>(1);
+        let (to_write, frames) = sync_channel::<(DataFrame, Vec<Reject>)>(1);
+        let reader = scope.spawn(move || -> Result<BTreeMap<String, u64>, IngestError> {
+            let mut per_file = BTreeMap::new();
+            for path in files {
+                let read = read_file(path, encoding, validator, &mut |batch: Batch| {
+                    to_join.send(batch).map_err(|_| stopped())
+                })?;
+                per_file.insert(path.display().to_string(), read);
+            }
+            Ok(per_file)
+        });
+        let writing = scope.spawn(move || -> Result<_, IngestError> {
+            for (df, rej) in frames {
+                for r in rej {
+                    rejects
+                        .serialize((&r.file, r.row, &r.column, &r.reason))
+                        .map_err(rejects_err)?;
+                }
+                writer.write_batch(&df).map_err(parquet_err)?;
+            }
+            Ok((writer, rejects))
+        });
+        let mut joined = Ok(());
+        for batch in batches {
             let n = batch.read;
-            let (df, rej) = join_batch(
+            let batch = join_batch(
                 model,
                 locator,
                 &tiers,
@@ -151,22 +191,44 @@ pub fn join_files(
                 batch,
                 steps,
                 &mut summary,
-            )
-            .map_err(oerr)?;
-            for r in rej {
-                rejects
-                    .serialize((&r.file, r.row, &r.column, &r.reason))
-                    .map_err(rerr)?;
+            );
+            match batch {
+                Ok(b) => {
+                    if to_write.send(b).is_err() {
+                        break;
+                    }
+                    progress(n);
+                }
+                Err(e) => {
+                    joined = Err(parquet_err(e));
+                    break;
+                }
             }
-            writer.write_batch(&df).map_err(oerr)?;
-            progress(n);
-            Ok(())
-        })?;
-        summary.per_file.insert(path.display().to_string(), read);
-    }
-    writer.finish().map_err(oerr)?;
-    rejects
-        .flush()
-        .map_err(|e| IngestError::Output(format!("{}: {e}", out.rejects.display())))?;
-    Ok(summary)
+        }
+        // Closing the channels ends the other stages.
+        drop(to_write);
+        let written = writing
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        let read = reader
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        // The first stage to fail names the error: reading, then joining,
+        // then writing (the others only stopped).
+        let per_file = match (read, joined, written) {
+            (Err(e), _, _) if !only_stopped(&e) => return Err(e),
+            (_, Err(e), _) => return Err(e),
+            (_, _, Err(e)) => return Err(e),
+            (Err(e), _, _) => return Err(e),
+            (Ok(per_file), Ok(()), Ok((writer, mut rejects))) => {
+                writer.finish().map_err(parquet_err)?;
+                rejects
+                    .flush()
+                    .map_err(|e| IngestError::Output(format!("{}: {e}", out.rejects.display())))?;
+                per_file
+            }
+        };
+        summary.per_file = per_file;
+        Ok(summary)
+    })
 }
