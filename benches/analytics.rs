@@ -49,8 +49,11 @@ fn joined(dir: &Path, grids: usize, events: usize) -> GridModel {
         seed: 42,
     })
     .expect("demo county");
-    let (model, _) = load_geojson(&s.grids_path).expect("grids load");
-    let locator = Locator::new(&model, Strategy::Cells);
+    let grids = || {
+        let (model, _) = load_geojson(&s.grids_path).expect("grids load");
+        let locator = Locator::new(&model, Strategy::Cells);
+        Ok((model, locator))
+    };
     let hasher = KeyedHasher::new([7; 32]);
     let validator = Validator {
         crs: Crs::Wgs84,
@@ -63,9 +66,8 @@ fn joined(dir: &Path, grids: usize, events: usize) -> GridModel {
         rejects: &dir.join("rejects.csv"),
     };
     join_files(
-        &model,
-        &locator,
-        &[s.events_path],
+        &grids,
+        std::slice::from_ref(&s.events_path),
         None,
         &validator,
         &Default::default(),
@@ -73,7 +75,7 @@ fn joined(dir: &Path, grids: usize, events: usize) -> GridModel {
         &mut |_| {},
     )
     .expect("join");
-    model
+    load_geojson(&s.grids_path).expect("grids load").0
 }
 
 fn full(path: &str, gm: &GridModel) -> PreAgg {

@@ -105,8 +105,11 @@ fn naive_times_are_read_in_shanghai_and_rfc3339_keeps_its_offset() {
 
 #[test]
 fn the_join_accounts_for_every_row_and_writes_parquet_and_rejects() {
-    let (model, _) = tiny_county();
-    let loc = Locator::new(&model, Strategy::Cells);
+    let grids = || {
+        let (model, _) = tiny_county();
+        let loc = Locator::new(&model, Strategy::Cells);
+        Ok((model, loc))
+    };
     let dir = tempfile::tempdir().unwrap();
     let (pq, rj) = (
         dir.path().join("joined.parquet"),
@@ -128,8 +131,7 @@ fn the_join_accounts_for_every_row_and_writes_parquet_and_rejects() {
         rejects: &rj,
     };
     let s = join_files(
-        &model,
-        &loc,
+        &grids,
         &files,
         None,
         &v,

@@ -7,11 +7,12 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::grid::load_geojson_with;
+use crate::grid::GridModel;
 use crate::grid::LoadOptions;
 use crate::ingest::crs::Crs;
 use crate::ingest::encoding::TextEncoding;
 use crate::ingest::privacy::KeyedHasher;
-use crate::ingest::Validator;
+use crate::ingest::{IngestError, Validator};
 use crate::join::{join_files, JoinOutput, Locator, Strategy};
 
 #[derive(Debug, clap::Args)]
@@ -59,18 +60,23 @@ pub struct JoinArgs {
 
 pub fn run(a: &JoinArgs) -> anyhow::Result<i32> {
     let t0 = Instant::now();
-    let (model, report) = load_geojson_with(
-        &a.grids,
-        LoadOptions {
-            repair: a.repair,
-            crs: a.grid_crs,
-            ..LoadOptions::default()
-        },
-    )?;
-    for f in &report.findings {
-        eprintln!("{}: {f}", a.grids.display());
-    }
-    let locator = Locator::new(&model, a.strategy);
+    // The grids load while the first events are read.
+    let grids = || -> Result<(GridModel, Locator), IngestError> {
+        let (model, report) = load_geojson_with(
+            &a.grids,
+            LoadOptions {
+                repair: a.repair,
+                crs: a.grid_crs,
+                ..LoadOptions::default()
+            },
+        )
+        .map_err(|e| IngestError::Output(format!("{e:#}")))?;
+        for f in &report.findings {
+            eprintln!("{}: {f}", a.grids.display());
+        }
+        let locator = Locator::new(&model, a.strategy);
+        Ok((model, locator))
+    };
     let hasher = KeyedHasher::from_env_or_file(&a.secret).context("loading the hashing secret")?;
     let validator = Validator {
         crs: a.crs,
@@ -116,8 +122,7 @@ pub fn run(a: &JoinArgs) -> anyhow::Result<i32> {
         rejects: &rejects,
     };
     let summary = join_files(
-        &model,
-        &locator,
+        &grids,
         &a.events,
         a.encoding,
         &validator,

@@ -111,7 +111,8 @@ pub fn join_batch(
     Ok((df, batch.rejects))
 }
 
-/// Runs the whole join over files, writing Parquet and the rejects CSV.
+/// Runs the whole join over files, writing Parquet and the rejects CSV,
+/// with the grids and their index that `grids` loads.
 ///
 /// Three stages run side by side, each on its own thread, handing batches
 /// on through channels that hold one batch each (so no more than a few
@@ -123,8 +124,7 @@ pub fn join_batch(
 /// output can never be read as a whole one.
 #[allow(clippy::too_many_arguments)]
 pub fn join_files(
-    model: &GridModel,
-    locator: &Locator,
+    grids: &dyn Fn() -> Result<(GridModel, Locator), IngestError>,
     files: &[PathBuf],
     encoding: Option<TextEncoding>,
     validator: &Validator<'_>,
@@ -148,7 +148,6 @@ pub fn join_files(
     rejects
         .write_record(["file", "row", "column", "reason"])
         .map_err(rejects_err)?;
-    let tiers = tier_table(model);
     let mut dedup = Deduper::default();
     let mut summary = JoinSummary::default();
     // What a stage returns when the next one has stopped on an error of
@@ -180,6 +179,19 @@ pub fn join_files(
             }
             Ok((writer, rejects))
         });
+        // The grids load (`grids`) while the first batches are read.
+        let (model, locator) = match grids() {
+            Ok(g) => g,
+            Err(e) => {
+                // The other stages stop at their next batch; a grid file
+                // that cannot be loaded is the error.
+                drop((batches, to_write));
+                let _ = (reader.join(), writing.join());
+                return Err(e);
+            }
+        };
+        let (model, locator) = (&model, &locator);
+        let tiers = tier_table(model);
         let mut joined = Ok(());
         for batch in batches {
             let n = batch.read;
