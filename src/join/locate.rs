@@ -111,14 +111,17 @@ impl Locator {
         let grids = Tier::new(model, 3);
         let per_grid =
             (points / grids.polys.len().max(1)).clamp(MIN_CELLS_PER_GRID, CELLS_PER_GRID);
-        let cells = match strategy {
-            Strategy::Cells => CellIndex::build(&grids.polys, per_grid, MAX_CELLS),
-            Strategy::Rtree => CellIndex::build(&[], 1, 1),
-        };
-        let townships = Tier::new(model, 1);
+        // The cell table and the two upper tiers side by side.
+        let (cells, (villages, townships)) = rayon::join(
+            || match strategy {
+                Strategy::Cells => CellIndex::build(&grids.polys, per_grid, MAX_CELLS),
+                Strategy::Rtree => CellIndex::build(&[], 1, 1),
+            },
+            || rayon::join(|| Tier::new(model, 2), || Tier::new(model, 1)),
+        );
         let bbox = bbox_of(grids.polys.iter().chain(&townships.polys));
         Locator {
-            villages: Tier::new(model, 2),
+            villages,
             townships,
             order: Order::new(bbox),
             grids,
