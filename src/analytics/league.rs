@@ -8,9 +8,9 @@ use super::filter::Query;
 use super::periods::{Granularity, Period};
 use super::preagg::PreAgg;
 use super::ranking::{rank_children, Basis, Funnel, RankParams, RankRow};
-use super::score::{assess, Score, ScoreConfig};
+use super::score::{score_units, Score, ScoreConfig};
 use super::spark::sparks;
-use super::{compute_window, AnalyticsError};
+use super::AnalyticsError;
 use crate::grid::GridModel;
 
 /// One unit of a league table.
@@ -66,8 +66,8 @@ pub fn league_table(
         });
     };
     let ranking = rank_children(pre, gm, Some(&p.code), def.name, q, params)?;
-    // The scores read the window's values only.
-    let scores = assess(&compute_window(pre, gm, level, q)?, &ScoreConfig::default())?;
+    // The scores read the window's values of the units compared only.
+    let scores = score_units(pre, gm, level, q, &ScoreConfig::default(), children)?;
     let sparks = sparks(
         &pre.cut(p.level, &p.code)?,
         pre.day_range()?,
@@ -86,7 +86,7 @@ pub fn league_table(
             let pos = children.iter().position(|&ch| ch == index);
             Some(LeagueRow {
                 index,
-                score: scores.iter().find(|s| s.code == r.code).cloned(),
+                score: pos.map(|pos| scores[pos].clone()),
                 spark: pos
                     .map(|pos| std::mem::take(&mut values[pos]))
                     .unwrap_or_default(),

@@ -27,9 +27,13 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::catalogue::{metric, Direction, MetricUnit};
-use super::metrics::MetricTable;
+use super::catalogue::{metric, Direction, MetricDef, MetricUnit};
+use super::filter::Query;
+use super::ingredients::UnitContext;
+use super::metrics::{ingredients_for, MetricTable, Parts};
+use super::preagg::PreAgg;
 use super::AnalyticsError;
+use crate::grid::GridModel;
 
 /// Default weights: 80 points of work results, 20 of visit coverage. The
 /// closing of cases is judged on 结案率 and 按期结案率 (over 应结案, cases
@@ -150,70 +154,122 @@ pub struct Score {
     pub missing: Vec<&'static str>,
 }
 
+impl ScoreConfig {
+    /// The weighted metrics, in configuration order, with their weights.
+    fn defs(&self) -> Result<Vec<(&'static MetricDef, f64)>, AnalyticsError> {
+        self.weights
+            .iter()
+            .map(|(k, w)| metric(k).map(|d| (d, *w)))
+            .collect()
+    }
+
+    /// The tables the weighted metrics read.
+    pub fn parts(&self) -> Result<Parts, AnalyticsError> {
+        Ok(self
+            .defs()?
+            .iter()
+            .fold(Parts::COUNTS, |p, (d, _)| p.and(Parts::of(d))))
+    }
+}
+
 /// Scores every unit of a metric table.
 pub fn assess(table: &MetricTable, cfg: &ScoreConfig) -> Result<Vec<Score>, AnalyticsError> {
-    let defs = cfg
-        .weights
-        .iter()
-        .map(|(k, w)| metric(k).map(|d| (d, *w)))
-        .collect::<Result<Vec<_>, _>>()?;
+    let defs = cfg.defs()?;
     Ok(table
         .rows
         .iter()
         .map(|row| {
-            let values: Vec<Option<f64>> = defs
-                .iter()
-                .map(|(d, _)| row.value(d.name).map(|v| v.clamp(0.0, 1.0)))
-                .collect();
-            let present: f64 = defs
-                .iter()
-                .zip(&values)
-                .filter(|(_, v)| v.is_some())
-                .map(|((_, w), _)| *w)
-                .sum();
-            let scale = match cfg.missing {
-                Missing::Zero => 1.0,
-                Missing::Rescale if present > 0.0 => 100.0 / present,
-                Missing::Rescale => 0.0,
-            };
-            let components: Vec<ScoreComponent> = defs
-                .iter()
-                .zip(&values)
-                .map(|((d, w), v)| {
-                    let max_points = match (cfg.missing, v) {
-                        (Missing::Rescale, None) => 0.0,
-                        _ => w * scale,
-                    };
-                    let good = v.map(|v| {
-                        if d.direction == Direction::HigherIsWorse {
-                            1.0 - v
-                        } else {
-                            v
-                        }
-                    });
-                    ScoreComponent {
-                        metric: d.name,
-                        zh: d.zh,
-                        weight: *w,
-                        max_points,
-                        value: *v,
-                        points: good.map_or(0.0, |g| g * max_points),
-                    }
-                })
-                .collect();
-            Score {
-                code: row.code.clone(),
-                name: row.name.clone(),
-                total: components.iter().map(|c| c.points).sum(),
-                missing: components
-                    .iter()
-                    .filter(|c| c.value.is_none())
-                    .map(|c| c.metric)
-                    .collect(),
-                components,
-            }
+            score_of(&defs, cfg.missing, &row.code, &row.name, |d| {
+                row.value(d.name)
+            })
         })
         .collect())
+}
+
+/// Scores the model units `units` (all of tier `level`) over `q`, reading
+/// only the tables the weighted metrics use and only those units' figures:
+/// the same scores [`assess`] gives their rows of the full metric table.
+pub fn score_units(
+    pre: &PreAgg,
+    gm: &GridModel,
+    level: u8,
+    q: &Query,
+    cfg: &ScoreConfig,
+    units: &[usize],
+) -> Result<Vec<Score>, AnalyticsError> {
+    let defs = cfg.defs()?;
+    let ings = ingredients_for(pre, gm, level, q, cfg.parts()?, units)?;
+    Ok(units
+        .iter()
+        .zip(&ings)
+        .map(|(&i, ing)| {
+            let (u, cx) = (gm.unit(i), UnitContext::of(gm, i));
+            score_of(&defs, cfg.missing, &u.code, &u.name, |d| {
+                (d.value)(ing, &cx)
+            })
+        })
+        .collect())
+}
+
+/// One unit's score from the values of the weighted metrics.
+fn score_of(
+    defs: &[(&'static MetricDef, f64)],
+    missing: Missing,
+    code: &str,
+    name: &str,
+    value: impl Fn(&MetricDef) -> Option<f64>,
+) -> Score {
+    let values: Vec<Option<f64>> = defs
+        .iter()
+        .map(|(d, _)| value(d).map(|v| v.clamp(0.0, 1.0)))
+        .collect();
+    let present: f64 = defs
+        .iter()
+        .zip(&values)
+        .filter(|(_, v)| v.is_some())
+        .map(|((_, w), _)| *w)
+        .sum();
+    let scale = match missing {
+        Missing::Zero => 1.0,
+        Missing::Rescale if present > 0.0 => 100.0 / present,
+        Missing::Rescale => 0.0,
+    };
+    let components: Vec<ScoreComponent> = defs
+        .iter()
+        .zip(&values)
+        .map(|((d, w), v)| {
+            let max_points = match (missing, v) {
+                (Missing::Rescale, None) => 0.0,
+                _ => w * scale,
+            };
+            let good = v.map(|v| {
+                if d.direction == Direction::HigherIsWorse {
+                    1.0 - v
+                } else {
+                    v
+                }
+            });
+            ScoreComponent {
+                metric: d.name,
+                zh: d.zh,
+                weight: *w,
+                max_points,
+                value: *v,
+                points: good.map_or(0.0, |g| g * max_points),
+            }
+        })
+        .collect();
+    Score {
+        code: code.to_owned(),
+        name: name.to_owned(),
+        total: components.iter().map(|c| c.points).sum(),
+        missing: components
+            .iter()
+            .filter(|c| c.value.is_none())
+            .map(|c| c.metric)
+            .collect(),
+        components,
+    }
 }
 
 #[cfg(test)]
@@ -288,6 +344,30 @@ mod tests {
         ] {
             let e = ScoreConfig::from_toml(bad, "score.toml").unwrap_err();
             assert!(e.to_string().contains("score.toml"), "{e}");
+        }
+    }
+
+    #[test]
+    fn scoring_some_units_gives_their_rows_of_the_full_table() {
+        use crate::analytics::metrics::compute_metrics;
+        use crate::analytics::testutil::big;
+        use polars::prelude::IntoLazy;
+        let (gm, df) = big(2, 3, 3, 6_000, 90);
+        let pre = PreAgg::build(df.lazy(), crate::analytics::Zone::default()).unwrap();
+        let cfg = ScoreConfig::default();
+        assert!(!cfg.parts().unwrap().repeats && !cfg.parts().unwrap().backlog);
+        for level in [1, 2, 3] {
+            let q = Query::default();
+            let full = assess(&compute_metrics(&pre, &gm, level, &q).unwrap(), &cfg).unwrap();
+            let units: Vec<usize> = gm.level(level).collect();
+            let some = score_units(&pre, &gm, level, &q, &cfg, &units).unwrap();
+            assert_eq!(full.len(), some.len());
+            for (a, b) in full.iter().zip(&some) {
+                assert_eq!(
+                    serde_json::to_string(a).unwrap(),
+                    serde_json::to_string(b).unwrap()
+                );
+            }
         }
     }
 }

@@ -189,6 +189,24 @@ impl Parts {
         repeats: true,
     };
 
+    /// The counts alone (every metric reads them).
+    pub const COUNTS: Parts = Parts {
+        lifecycle: false,
+        backlog: false,
+        households: false,
+        repeats: false,
+    };
+
+    /// What either reads.
+    pub fn and(self, other: Parts) -> Parts {
+        Parts {
+            lifecycle: self.lifecycle || other.lifecycle,
+            backlog: self.backlog || other.backlog,
+            households: self.households || other.households,
+            repeats: self.repeats || other.repeats,
+        }
+    }
+
     /// What `def` reads, found by changing those ingredients alone and
     /// watching its value: it stays right as formulas are added.
     pub fn of(def: &MetricDef) -> Parts {
