@@ -7,8 +7,8 @@ use super::catalogue::metric;
 use super::filter::Query;
 use super::periods::{Granularity, Period};
 use super::preagg::PreAgg;
-use super::ranking::{rank_children, Basis, Funnel, RankParams, RankRow};
-use super::score::{score_units, Score, ScoreConfig};
+use super::ranking::{rank_children_with, Basis, Funnel, RankParams, RankRow};
+use super::score::{score_ingredients, Score, ScoreConfig};
 use super::spark::sparks;
 use super::AnalyticsError;
 use crate::grid::GridModel;
@@ -65,9 +65,11 @@ pub fn league_table(
             rows: Vec::new(),
         });
     };
-    let ranking = rank_children(pre, gm, Some(&p.code), def.name, q, params)?;
-    // The scores read the window's values of the units compared only.
-    let scores = score_units(pre, gm, level, q, &ScoreConfig::default(), children)?;
+    // One pass over the window for the ranking and the scores: the tables
+    // of the metric and of the scored metrics, the units compared only.
+    let cfg = ScoreConfig::default();
+    let (ranking, now) = rank_children_with(pre, gm, Some(&p.code), def, q, params, cfg.parts()?)?;
+    let scores = score_ingredients(gm, &cfg, children, &now)?;
     let sparks = sparks(
         &pre.cut(p.level, &p.code)?,
         pre.day_range()?,

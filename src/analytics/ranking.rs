@@ -447,6 +447,22 @@ pub fn rank_children(
     params: RankParams,
 ) -> Result<Ranking, AnalyticsError> {
     let def = metric(metric_name)?;
+    rank_children_with(pre, gm, parent, def, q, params, Parts::COUNTS).map(|(r, _)| r)
+}
+
+/// [`rank_children`] reading the tables of `extra` too over the window,
+/// and handing back the window's ingredients of the units compared (in
+/// their parent's order of children), so that other figures of the same
+/// units over the same window (their scores) come from the same pass.
+pub fn rank_children_with(
+    pre: &PreAgg,
+    gm: &GridModel,
+    parent: Option<&str>,
+    def: &'static MetricDef,
+    q: &Query,
+    params: RankParams,
+    extra: Parts,
+) -> Result<(Ranking, Vec<Ingredients>), AnalyticsError> {
     let children: Vec<usize> = match parent {
         Some(code) => {
             let i = gm
@@ -468,7 +484,7 @@ pub fn rank_children(
             .collect(),
     };
     let Some(level) = children.first().map(|&i| gm.unit(i).level) else {
-        return Ok(Ranking {
+        let ranking = Ranking {
             metric: def.name,
             parent: parent.map(String::from),
             smoothing: smoothing_of(def),
@@ -478,7 +494,8 @@ pub fn rank_children(
             basis: Basis::AsIs,
             funnel: None,
             rows: Vec::new(),
-        });
+        };
+        return Ok((ranking, Vec::new()));
     };
     // A count is ranked per 1,000 households when any unit compared has them.
     let basis = if params.per_households
@@ -498,13 +515,10 @@ pub fn rank_children(
         Basis::AsIs => def,
         Basis::Per1000Households => &per_households,
     };
-    let table = |q: &Query| -> Result<Vec<RankInput>, AnalyticsError> {
-        // Only the units compared, over the window alone (no 同比 or 环比),
-        // from the tables the metric reads.
-        let ings = ingredients_for(pre, gm, level, q, parts, &children)?;
-        Ok(children
+    let table = |ings: &[Ingredients]| -> Vec<RankInput> {
+        children
             .iter()
-            .zip(&ings)
+            .zip(ings)
             .map(|(&i, ing)| {
                 let cx = UnitContext::of(gm, i);
                 let u = gm.unit(i);
@@ -522,9 +536,12 @@ pub fn rank_children(
                 };
                 (u.code.clone(), u.name.clone(), value, parts)
             })
-            .collect())
+            .collect()
     };
-    let (mut rows, prior, limits) = rank_rows(def, table(q)?, params);
+    // Only the units compared, over the window alone (no 同比 or 环比),
+    // from the tables the metric reads (and `extra`).
+    let now = ingredients_for(pre, gm, level, q, parts.and(extra), &children)?;
+    let (mut rows, prior, limits) = rank_rows(def, table(&now), params);
     let days = pre.day_range()?;
     let recorded = |p: &Query| {
         days.is_some_and(|(first, last)| {
@@ -533,7 +550,8 @@ pub fn rank_children(
         })
     };
     if let Some(prev) = q.previous_period().filter(recorded) {
-        let (before, _, _) = rank_rows(def, table(&prev)?, params);
+        let then = ingredients_for(pre, gm, level, &prev, parts, &children)?;
+        let (before, _, _) = rank_rows(def, table(&then), params);
         for row in &mut rows {
             row.previous_rank = before
                 .iter()
@@ -558,7 +576,7 @@ pub fn rank_children(
     let indistinguishable = prior.is_some_and(|p| p.0.is_infinite());
     // JSON has no infinity: an infinite prior is reported through the flag.
     let prior = prior.filter(|p| p.0.is_finite());
-    Ok(Ranking {
+    let ranking = Ranking {
         metric: def.name,
         parent: parent.map(String::from),
         smoothing: smoothing_of(def),
@@ -568,7 +586,8 @@ pub fn rank_children(
         basis,
         funnel: limits,
         rows,
-    })
+    };
+    Ok((ranking, now))
 }
 
 /// A count metric read as events per 1,000 households: ranked like the

@@ -28,10 +28,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::catalogue::{metric, Direction, MetricDef, MetricUnit};
-use super::filter::Query;
-use super::ingredients::UnitContext;
-use super::metrics::{ingredients_for, MetricTable, Parts};
-use super::preagg::PreAgg;
+use super::ingredients::{Ingredients, UnitContext};
+use super::metrics::{MetricTable, Parts};
 use super::AnalyticsError;
 use crate::grid::GridModel;
 
@@ -186,22 +184,21 @@ pub fn assess(table: &MetricTable, cfg: &ScoreConfig) -> Result<Vec<Score>, Anal
         .collect())
 }
 
-/// Scores the model units `units` (all of tier `level`) over `q`, reading
-/// only the tables the weighted metrics use and only those units' figures:
-/// the same scores [`assess`] gives their rows of the full metric table.
-pub fn score_units(
-    pre: &PreAgg,
+/// The scores of the model units `units` from their ingredients (`ings`,
+/// in the same order, read from at least the tables of
+/// [`ScoreConfig::parts`]): the same scores [`assess`] gives their rows of
+/// the full metric table, without reading the tables no weighted metric
+/// uses.
+pub fn score_ingredients(
     gm: &GridModel,
-    level: u8,
-    q: &Query,
     cfg: &ScoreConfig,
     units: &[usize],
+    ings: &[Ingredients],
 ) -> Result<Vec<Score>, AnalyticsError> {
     let defs = cfg.defs()?;
-    let ings = ingredients_for(pre, gm, level, q, cfg.parts()?, units)?;
     Ok(units
         .iter()
-        .zip(&ings)
+        .zip(ings)
         .map(|(&i, ing)| {
             let (u, cx) = (gm.unit(i), UnitContext::of(gm, i));
             score_of(&defs, cfg.missing, &u.code, &u.name, |d| {
@@ -348,8 +345,9 @@ mod tests {
     }
 
     #[test]
-    fn scoring_some_units_gives_their_rows_of_the_full_table() {
-        use crate::analytics::metrics::compute_metrics;
+    fn scores_from_the_weighted_tables_alone_are_those_of_the_full_table() {
+        use crate::analytics::metrics::{compute_metrics, ingredients_for};
+        use crate::analytics::preagg::PreAgg;
         use crate::analytics::testutil::big;
         use polars::prelude::IntoLazy;
         let (gm, df) = big(2, 3, 3, 6_000, 90);
@@ -360,7 +358,8 @@ mod tests {
             let q = Query::default();
             let full = assess(&compute_metrics(&pre, &gm, level, &q).unwrap(), &cfg).unwrap();
             let units: Vec<usize> = gm.level(level).collect();
-            let some = score_units(&pre, &gm, level, &q, &cfg, &units).unwrap();
+            let ings = ingredients_for(&pre, &gm, level, &q, cfg.parts().unwrap(), &units).unwrap();
+            let some = score_ingredients(&gm, &cfg, &units, &ings).unwrap();
             assert_eq!(full.len(), some.len());
             for (a, b) in full.iter().zip(&some) {
                 assert_eq!(
