@@ -15,7 +15,7 @@ use super::locate::{Locator, Outcome};
 use crate::grid::GridModel;
 use crate::ingest::encoding::TextEncoding;
 use crate::ingest::fold::fold;
-use crate::ingest::{read_file, Batch, Deduper, IngestError, Kind, Reject, Step, Validator};
+use crate::ingest::{read_file, Batch, Deduper, Event, IngestError, Kind, Reject, Step, Validator};
 
 /// Transition rows by issue id, folded into their issues as they are joined.
 pub type CaseSteps = std::collections::HashMap<String, Vec<Step>>;
@@ -65,10 +65,33 @@ pub fn join_batch(
     locator: &Locator,
     tiers: &[[u32; 3]],
     dedup: &mut Deduper,
-    mut batch: Batch,
+    batch: Batch,
     steps: &CaseSteps,
     summary: &mut JoinSummary,
 ) -> PolarsResult<(DataFrame, Vec<Reject>)> {
+    let located = locate_batch(locator, dedup, batch, steps, summary);
+    let df = joined_frame(model, tiers, &located.events, &located.hits)?;
+    Ok((df, located.rejects))
+}
+
+/// A batch de-duplicated and located, before its frame is built.
+struct Located {
+    events: Vec<Event>,
+    /// Outcome and unit per event (`Rejected` for a duplicate).
+    hits: Vec<(Outcome, u32)>,
+    /// The batch's rejects, its own and the duplicates.
+    rejects: Vec<Reject>,
+}
+
+/// Folds the batch's issues' transitions in, de-duplicates (in order: the
+/// first of two equal ids is kept) and locates it, counting its outcomes.
+fn locate_batch(
+    locator: &Locator,
+    dedup: &mut Deduper,
+    mut batch: Batch,
+    steps: &CaseSteps,
+    summary: &mut JoinSummary,
+) -> Located {
     if !steps.is_empty() {
         for e in batch.events.iter_mut().filter(|e| e.kind == Kind::Issue) {
             if let Some(s) = steps.get(&e.id) {
@@ -107,19 +130,22 @@ pub fn join_batch(
         summary.add(h.0);
     }
     summary.rejected += batch.read - batch.events.len() as u64;
-    let df = joined_frame(model, tiers, &batch.events, &hits)?;
-    Ok((df, batch.rejects))
+    Located {
+        events: batch.events,
+        hits,
+        rejects: batch.rejects,
+    }
 }
 
 /// Runs the whole join over files, writing Parquet and the rejects CSV,
 /// with the grids and their index that `grids` loads.
 ///
-/// Three stages run side by side, each on its own thread, handing batches
+/// Four stages run side by side, each on its own thread, handing batches
 /// on through channels that hold one batch each (so no more than a few
 /// batches are in memory at once): reading and validating the files;
-/// de-duplicating, locating and building each batch's frame (in file order,
-/// so the first of two equal ids is the one kept); writing the rejects and
-/// the Parquet. The output is the same as one stage after the other. On an
+/// de-duplicating and locating (in file order, so the first of two equal
+/// ids is the one kept); building each batch's frame; writing the rejects
+/// and the Parquet. The output is the same as one stage after the other. On an
 /// error the Parquet file is left unfinished (no footer), so a partial
 /// output can never be read as a whole one.
 #[allow(clippy::too_many_arguments)]
@@ -192,33 +218,34 @@ pub fn join_files(
         };
         let (model, locator) = (&model, &locator);
         let tiers = tier_table(model);
-        let mut joined = Ok(());
-        for batch in batches {
-            let n = batch.read;
-            let batch = join_batch(
-                model,
-                locator,
-                &tiers,
-                &mut dedup,
-                batch,
-                steps,
-                &mut summary,
-            );
-            match batch {
-                Ok(b) => {
-                    if to_write.send(b).is_err() {
+        // Locating here, in file order; the frames are built on a stage
+        // of their own between this one and the writer.
+        let joined = std::thread::scope(|inner| {
+            let (to_frame, located) = sync_channel::<Located>(1);
+            let framing = inner.spawn(move || -> PolarsResult<()> {
+                for l in located {
+                    let df = joined_frame(model, &tiers, &l.events, &l.hits)?;
+                    if to_write.send((df, l.rejects)).is_err() {
                         break;
                     }
-                    progress(n);
                 }
-                Err(e) => {
-                    joined = Err(parquet_err(e));
+                Ok(())
+            });
+            for batch in batches {
+                let n = batch.read;
+                let l = locate_batch(locator, &mut dedup, batch, steps, &mut summary);
+                if to_frame.send(l).is_err() {
                     break;
                 }
+                progress(n);
             }
-        }
-        // Closing the channels ends the other stages.
-        drop(to_write);
+            // Closing the channels ends the other stages.
+            drop(to_frame);
+            framing
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p))
+                .map_err(parquet_err)
+        });
         let written = writing
             .join()
             .unwrap_or_else(|p| std::panic::resume_unwind(p));
