@@ -102,7 +102,7 @@ pub fn window(q: &Query, data_days: Option<(i32, i32)>) -> Option<(NaiveDate, Na
 /// The periods of grain `g` that meet `[from, to)`, clipped to it (the
 /// first and last may be shorter than a whole period), oldest first.
 pub fn calendar(g: Granularity, from: NaiveDate, to: NaiveDate) -> Vec<Period> {
-    blocks(g, 1, from, to)
+    blocks(g, 1, from, to, usize::MAX).unwrap_or_default()
 }
 
 /// Like [`calendar`], stopping with None past `max` periods (before
@@ -113,17 +113,7 @@ pub fn calendar_up_to(
     to: NaiveDate,
     max: usize,
 ) -> Option<Vec<Period>> {
-    let mut out = Vec::new();
-    let mut start = g.period(from).0;
-    while start < to {
-        if out.len() == max {
-            return None;
-        }
-        let end = g.next(start);
-        out.push(clipped(g, start, end, from, to));
-        start = end;
-    }
-    Some(out)
+    blocks(g, 1, from, to, max)
 }
 
 /// Most periods a sparkline has (monthly blocks merge beyond it).
@@ -150,14 +140,24 @@ pub fn spark_periods(from: NaiveDate, to: NaiveDate) -> (Granularity, Vec<Period
     } else {
         (Granularity::IsoWeek, 1)
     };
-    (g, blocks(g, step, from, to))
+    (g, blocks(g, step, from, to, usize::MAX).unwrap_or_default())
 }
 
-/// Blocks of `step` periods of grain `g` over `[from, to)`, clipped to it.
-fn blocks(g: Granularity, step: u32, from: NaiveDate, to: NaiveDate) -> Vec<Period> {
+/// Blocks of `step` periods of grain `g` over `[from, to)`, clipped to it;
+/// None past `max` blocks.
+fn blocks(
+    g: Granularity,
+    step: u32,
+    from: NaiveDate,
+    to: NaiveDate,
+    max: usize,
+) -> Option<Vec<Period>> {
     let mut out = Vec::new();
     let mut start = g.period(from).0;
     while start < to {
+        if out.len() == max {
+            return None;
+        }
         let mut end = start;
         for _ in 0..step {
             end = g.next(end);
@@ -165,7 +165,7 @@ fn blocks(g: Granularity, step: u32, from: NaiveDate, to: NaiveDate) -> Vec<Peri
         out.push(clipped(g, start, end, from, to));
         start = end;
     }
-    out
+    Some(out)
 }
 
 /// The period `[start, end)` clipped to `[from, to)`, labelled by its first

@@ -19,4 +19,4 @@ mod frame;
 mod run;
 
 pub use frame::{joined_frame, joined_schema, tier_table, unit_codes, with_missing_columns};
-pub use run::{join_batch, join_files, CaseSteps, JoinOutput, JoinSummary};
+pub use run::{join_files, CaseSteps, JoinOutput, JoinSummary};

@@ -58,22 +58,6 @@ pub struct JoinOutput<'a> {
     pub rejects: &'a Path,
 }
 
-/// Locates one batch: de-duplicates, joins, and returns the frame and the
-/// batch's rejects (its own plus duplicates).
-pub fn join_batch(
-    model: &GridModel,
-    locator: &Locator,
-    tiers: &[[u32; 3]],
-    dedup: &mut Deduper,
-    batch: Batch,
-    steps: &CaseSteps,
-    summary: &mut JoinSummary,
-) -> PolarsResult<(DataFrame, Vec<Reject>)> {
-    let located = locate_batch(locator, dedup, batch, steps, summary);
-    let df = joined_frame(model, tiers, &located.events, &located.hits)?;
-    Ok((df, located.rejects))
-}
-
 /// A batch de-duplicated and located, before its frame is built.
 struct Located {
     events: Vec<Event>,
