@@ -5,7 +5,10 @@
 //! them, the exports and the API name them: nothing else spells a column
 //! name as a string literal.
 
-use polars::prelude::{DataType, Schema, TimeUnit};
+use polars::prelude::{
+    CategoricalPhysical, Categories, Column, DataFrame, DataType, PolarsResult, Schema,
+    StringChunked, TimeUnit,
+};
 
 /// Event id, unique within its kind and source system ([`SYSTEM`]) (String).
 pub const ID: &str = "id";
@@ -195,4 +198,87 @@ pub fn joined_schema() -> Schema {
         s.with_column(name.into(), t);
     }
     s
+}
+
+/// The columns the server's frame holds dictionary-coded (polars
+/// categoricals): a code per row and each distinct value once. As text, ten
+/// million rows of them cost 16 bytes a row each in string views alone.
+/// `id` stays text (every value differs) and the pseudonyms stay out of
+/// memory altogether (`store::pseudonyms`).
+pub const CODED: [(&str, CategoricalPhysical); 11] = [
+    (KIND, CategoricalPhysical::U8),
+    (OUTCOME, CategoricalPhysical::U8),
+    (CATEGORY, CategoricalPhysical::U16),
+    (STATUS, CategoricalPhysical::U16),
+    (SATISFACTION, CategoricalPhysical::U16),
+    (SOURCE, CategoricalPhysical::U16),
+    (STATE, CategoricalPhysical::U16),
+    (SYSTEM, CategoricalPhysical::U16),
+    (TIER1, CategoricalPhysical::U32),
+    (TIER2, CategoricalPhysical::U32),
+    (TIER3, CategoricalPhysical::U32),
+];
+
+/// The categorical type of coded column `name` (None for the others). One
+/// named mapping per column for the whole process, so frames read at
+/// start-up and rows appended later share their codes.
+pub fn coded_dtype(name: &str) -> Option<DataType> {
+    let (_, physical) = CODED.iter().find(|(n, _)| *n == name)?;
+    let cats = Categories::new(format!("wangge.{name}").into(), "wangge".into(), *physical);
+    Some(DataType::from_categories(cats))
+}
+
+/// `df` with its [`CODED`] columns as their categoricals (text columns are
+/// coded, coded ones left as they are; other columns untouched).
+pub fn encode(mut df: DataFrame) -> PolarsResult<DataFrame> {
+    for (name, _) in CODED {
+        let Some(dtype) = coded_dtype(name) else {
+            continue;
+        };
+        if let Ok(col) = df.column(name) {
+            if col.dtype() != &dtype {
+                let coded = col.cast(&dtype)?;
+                df.with_column(coded)?;
+            }
+        }
+    }
+    Ok(df)
+}
+
+/// The values of a text column as text, whether the frame holds it as
+/// text (a joined Parquet file, a test's frame) or coded (the server's
+/// frame, see [`CODED`]).
+pub fn text(col: &Column) -> PolarsResult<std::borrow::Cow<'_, StringChunked>> {
+    match col.dtype() {
+        DataType::String => Ok(std::borrow::Cow::Borrowed(col.str()?)),
+        _ => Ok(std::borrow::Cow::Owned(
+            col.cast(&DataType::String)?.str()?.clone(),
+        )),
+    }
+}
+
+/// The schema of the server's frame: [`joined_schema`] with the
+/// [`CODED`] columns coded.
+pub fn coded_schema() -> Schema {
+    let mut s = joined_schema();
+    for (name, _) in CODED {
+        if let Some(dtype) = coded_dtype(name) {
+            s.with_column(name.into(), dtype);
+        }
+    }
+    s
+}
+
+/// `df` with its coded columns back as text, for code that reads many
+/// values of them by reference (the pre-aggregates' dictionaries).
+pub fn decode(mut df: DataFrame) -> PolarsResult<DataFrame> {
+    for (name, _) in CODED {
+        if let Ok(col) = df.column(name) {
+            if col.dtype() != &DataType::String {
+                let text = col.cast(&DataType::String)?;
+                df.with_column(text)?;
+            }
+        }
+    }
+    Ok(df)
 }

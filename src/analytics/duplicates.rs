@@ -89,7 +89,10 @@ pub fn open_nearby(
             col(c::TIER3),
         ])
         .collect()?;
-    let s = |n: &str| open.column(n).and_then(|x| x.str().cloned());
+    let s = |n: &str| {
+        open.column(n)
+            .and_then(|x| c::text(x).map(|t| t.into_owned()))
+    };
     let (id, system, state, category) = (s(c::ID)?, s(c::SYSTEM)?, s(c::STATE)?, s(c::CATEGORY)?);
     let (t1, t2, t3) = (s(c::TIER1)?, s(c::TIER2)?, s(c::TIER3)?);
     let lon = open.column(c::LON)?.f64()?.clone();

@@ -385,12 +385,12 @@ pub fn issues_lazy(joined: LazyFrame, q: &Query) -> LazyFrame {
 /// Collects the issues of a query.
 pub fn issues(joined: LazyFrame, q: &Query) -> Result<Issues, AnalyticsError> {
     let df = issues_lazy(joined, q).collect()?;
-    let cat = df.column(c::CATEGORY)?.str()?;
+    let cat = c::text(df.column(c::CATEGORY)?)?;
     let at = df.column(c::OCCURRED_AT)?.i64()?;
     let (lon, lat) = (df.column(c::LON)?.f64()?, df.column(c::LAT)?.f64()?);
-    let t: Vec<&StringChunked> = [c::TIER1, c::TIER2, c::TIER3]
+    let t: Vec<std::borrow::Cow<'_, StringChunked>> = [c::TIER1, c::TIER2, c::TIER3]
         .iter()
-        .map(|n| df.column(n).and_then(|s| s.str()))
+        .map(|n| df.column(n).and_then(c::text))
         .collect::<PolarsResult<_>>()?;
     let mut out = Issues::default();
     let mut ids: HashMap<String, u32> = HashMap::new();

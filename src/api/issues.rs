@@ -205,7 +205,8 @@ pub(in crate::api) fn issue_page(
             IdxSize::try_from(f.limit).unwrap_or(IdxSize::MAX),
         )
         .collect()?;
-    let s = |name: &str| -> PolarsResult<StringChunked> { Ok(df.column(name)?.str()?.clone()) };
+    let s =
+        |name: &str| -> PolarsResult<StringChunked> { Ok(c::text(df.column(name)?)?.into_owned()) };
     let i = |name: &str| -> PolarsResult<Int64Chunked> { Ok(df.column(name)?.i64()?.clone()) };
     let f64s = |name: &str| -> PolarsResult<Float64Chunked> { Ok(df.column(name)?.f64()?.clone()) };
     let (id, cat, status, source) = (s(c::ID)?, s(c::CATEGORY)?, s(c::STATUS)?, s(c::SOURCE)?);
@@ -451,19 +452,19 @@ pub async fn export_updates(
             let model = &snap.grids.model;
             let scope = Scope::of(c.user(), model);
             // The tiers of every issue, to keep the caller's cases only.
-            let f = &snap.frame;
-            let kind = f.column(c::KIND)?.str()?;
-            let id = f.column(c::ID)?.str()?;
-            let system = f.column(c::SYSTEM)?.str()?;
-            let t =
-                [c::TIER1, c::TIER2, c::TIER3].map(|n| f.column(n).and_then(|x| x.str().cloned()));
-            let [t1, t2, t3] = t;
-            let (t1, t2, t3) = (t1?, t2?, t3?);
+            let f = snap
+                .frame
+                .clone()
+                .lazy()
+                .filter(col(c::KIND).eq(lit(crate::vocab::ISSUE)))
+                .select([c::ID, c::SYSTEM, c::TIER1, c::TIER2, c::TIER3].map(col))
+                .collect()?;
+            let s = |n: &str| f.column(n).and_then(|x| c::text(x).map(|t| t.into_owned()));
+            let (id, system) = (s(c::ID)?, s(c::SYSTEM)?);
+            let (t1, t2, t3) = (s(c::TIER1)?, s(c::TIER2)?, s(c::TIER3)?);
             let mut visible = std::collections::HashSet::new();
             for k in 0..f.height() {
-                if kind.get(k) == Some(crate::vocab::ISSUE)
-                    && scope.event(model, [t1.get(k), t2.get(k), t3.get(k)])
-                {
+                if scope.event(model, [t1.get(k), t2.get(k), t3.get(k)]) {
                     if let Some(i) = id.get(k) {
                         visible
                             .insert((system.get(k).unwrap_or_default().to_owned(), i.to_owned()));

@@ -577,9 +577,7 @@ fn months_and_categories(joined: &Path) -> anyhow::Result<(Vec<chrono::NaiveDate
     let cats = lf
         .select([col(c::CATEGORY).unique().sort(SortOptions::default())])
         .collect()?;
-    let cats = cats
-        .column(c::CATEGORY)?
-        .str()?
+    let cats = c::text(cats.column(c::CATEGORY)?)?
         .iter()
         .flatten()
         .map(String::from)
@@ -671,7 +669,7 @@ fn ingest_bodies(b: &ServeBench, updates: bool) -> anyhow::Result<Vec<Unit>> {
         .collect()?;
     let t = df.column(c::OCCURRED_AT)?.i64()?;
     let (lon, lat) = (df.column(c::LON)?.f64()?, df.column(c::LAT)?.f64()?);
-    let cat = df.column(c::CATEGORY)?.str()?;
+    let cat = c::text(df.column(c::CATEGORY)?)?;
     let run = crate::store::now_us();
     let n = df.height();
     let mut bodies = Vec::new();

@@ -96,11 +96,15 @@ pub fn filtered(
     }
     if let Some(visible) = &sel.visible {
         let codes: Vec<&str> = visible.iter().map(String::as_str).collect();
-        let deepest = coalesce(&[col(c::TIER3), col(c::TIER2), col(c::TIER1)]);
+        let codes = lit(Series::new("".into(), codes)).implode(false);
+        // The deepest tier set is among the visible units (each tier is
+        // coded on its own, so the three are tested one by one).
+        let within = |name: &str| col(name).is_in(codes.clone(), false).fill_null(false);
+        let (t3, t2) = (col(c::TIER3).is_null(), col(c::TIER2).is_null());
         lf = lf.filter(
-            deepest
-                .is_in(lit(Series::new("".into(), codes)).implode(false), false)
-                .fill_null(false),
+            within(c::TIER3)
+                .or(t3.clone().and(within(c::TIER2)))
+                .or(t3.and(t2).and(within(c::TIER1))),
         );
     }
     Ok(lf)
@@ -148,7 +152,7 @@ fn plan(lf: &LazyFrame) -> Result<BTreeMap<(i32, Option<String>), Cell>, ExportE
     let (xmin, ymin, xmax, ymax) = (f64s("xmin")?, f64s("ymin")?, f64s("xmax")?, f64s("ymax")?);
     let n = df.column("n")?.cast(&DataType::UInt64)?;
     let keys = df.column(MONTH_KEY)?.cast(&DataType::Int32)?;
-    let tier1 = df.column(c::TIER1)?.str()?.clone();
+    let tier1 = c::text(df.column(c::TIER1)?)?.into_owned();
     let mut out = BTreeMap::new();
     for (i, ((k, n), t)) in keys
         .i32()?
@@ -171,6 +175,8 @@ fn plan(lf: &LazyFrame) -> Result<BTreeMap<(i32, Option<String>), Cell>, ExportE
 
 /// The attribute frame and points of collected rows, in Hilbert order over `bounds`.
 fn decorate(df: DataFrame, bounds: &BBox) -> Result<Batch, ExportError> {
+    // Files carry text, whatever the frame codes.
+    let df = c::decode(df)?;
     let lon = df.column(c::LON)?.f64()?.clone();
     let lat = df.column(c::LAT)?.f64()?.clone();
     let keys: Vec<u32> = lon
@@ -320,7 +326,7 @@ pub fn export(
                 .clone();
             for &m in months.keys() {
                 let batch = decorate(month_rows(m)?, &bounds)?;
-                let tier1 = batch.frame.column(c::TIER1)?.str()?.clone();
+                let tier1 = c::text(batch.frame.column(c::TIER1)?)?.into_owned();
                 let mut groups: BTreeMap<Option<String>, Vec<u32>> = BTreeMap::new();
                 for (i, t) in tier1.iter().enumerate() {
                     groups

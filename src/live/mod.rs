@@ -598,6 +598,7 @@ impl Live {
         let mut pre = old.pre.clone();
         pre.append(&PreAgg::build(new.clone().lazy(), self.settings.zone)?)?;
         let (new, new_pseudonyms) = split_pseudonyms(new)?;
+        let new = crate::columns::encode(new)?;
         let mut pseudonyms = old.pseudonyms.clone();
         pseudonyms.append(&new_pseudonyms)?;
         let mut frame = old.frame.clone();

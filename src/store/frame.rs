@@ -79,7 +79,7 @@ impl Builders {
         cols.push(Column::new(c::SOLVED.into(), self.solved));
         cols.push(Column::new(c::SYSTEM.into(), self.system));
         cols.push(Column::new(c::DUPLICATE.into(), self.duplicate));
-        DataFrame::new(n, cols)
+        c::encode(DataFrame::new(n, cols)?)
     }
 }
 
@@ -256,9 +256,9 @@ pub fn replace_rows(frame: DataFrame, changed: &[DataFrame]) -> PolarsResult<Dat
     }
     // A case is its (kind, system, id); the county's own system is null.
     let (rk, rs, ri) = (
-        rep.column(c::KIND)?.str()?,
-        rep.column(c::SYSTEM)?.str()?,
-        rep.column(c::ID)?.str()?,
+        c::text(rep.column(c::KIND)?)?,
+        c::text(rep.column(c::SYSTEM)?)?,
+        c::text(rep.column(c::ID)?)?,
     );
     let mut last: HashMap<(&str, Option<&str>, &str), IdxSize> =
         HashMap::with_capacity(rep.height());
@@ -269,9 +269,9 @@ pub fn replace_rows(frame: DataFrame, changed: &[DataFrame]) -> PolarsResult<Dat
     }
     // Positions in the frame and the replacing row of each, in frame order.
     let (fk, fs, fi) = (
-        frame.column(c::KIND)?.str()?,
-        frame.column(c::SYSTEM)?.str()?,
-        frame.column(c::ID)?.str()?,
+        c::text(frame.column(c::KIND)?)?,
+        c::text(frame.column(c::SYSTEM)?)?,
+        c::text(frame.column(c::ID)?)?,
     );
     let hits: Vec<(usize, IdxSize)> = fk
         .iter()
@@ -312,7 +312,9 @@ pub fn replace_rows(frame: DataFrame, changed: &[DataFrame]) -> PolarsResult<Dat
             continue;
         }
         let old = old.as_materialized_series();
-        let new = rep.column(name)?.as_materialized_series();
+        // Rows read from the database are coded like the frame.
+        let new = rep.column(name)?.cast(old.dtype())?;
+        let new = new.as_materialized_series();
         let mut out: Option<Series> = None;
         for (offset, len, take) in &plan {
             let piece = old.slice(*offset as i64, *len);

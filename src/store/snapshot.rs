@@ -213,7 +213,8 @@ impl Store {
                         // The pseudonyms stay in the file until an export asks.
                         let cols = frame_schema().iter_names().map(|n| n.to_string()).collect();
                         ParquetReader::new(f).with_columns(Some(cols)).finish()
-                    });
+                    })
+                    .and_then(crate::columns::encode);
                 (read, derived.join().ok().flatten())
             });
             let read_secs = t.elapsed().as_secs_f64();
@@ -321,10 +322,10 @@ impl Store {
     }
 }
 
-/// The schema of the in-memory frame: the joined frame's without the
-/// pseudonyms.
+/// The schema of the in-memory frame: the joined frame's, coded (see
+/// [`crate::columns::CODED`]), without the pseudonyms.
 pub fn frame_schema() -> Schema {
-    let mut s = crate::columns::joined_schema();
+    let mut s = crate::columns::coded_schema();
     for p in PSEUDONYMS {
         s.shift_remove(p);
     }

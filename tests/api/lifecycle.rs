@@ -61,9 +61,7 @@ async fn grid_of(e: &Env, t: &str, id: &str) -> String {
         .position(|x| x == Some(id))
         .expect("case in the frame");
     let _ = t;
-    f.column("tier3")
-        .unwrap()
-        .str()
+    wangge::columns::text(f.column("tier3").unwrap())
         .unwrap()
         .get(k)
         .unwrap()
