@@ -17,14 +17,14 @@ pub(super) fn add_counts(
     let keys = KeyCols::of(events)?;
     let rows = keys.rows(key, &f);
     let counts = [
-        i64s(events, p::N)?,
-        i64s(events, p::RESOLVED)?,
-        i64s(events, p::SATISFIED)?,
-        i64s(events, p::BASIC)?,
-        i64s(events, p::UNSATISFIED)?,
-        i64s(events, p::CLEARED)?,
+        u32s(events, p::N)?,
+        u32s(events, p::RESOLVED)?,
+        u32s(events, p::SATISFIED)?,
+        u32s(events, p::BASIC)?,
+        u32s(events, p::UNSATISFIED)?,
+        u32s(events, p::CLEARED)?,
     ];
-    let views: Vec<View<i64>> = counts.iter().map(|c| view(c)).collect();
+    let views: Vec<View<u32>> = counts.iter().map(|c| view(c)).collect();
     let k = KindCodes::of(pre);
     // issues, incidents, visits, resolved, satisfied, basic, unsatisfied,
     // cleared, discovered, sourced
@@ -36,7 +36,7 @@ pub(super) fn add_counts(
         let unit = unit as usize;
         seen[unit] = true;
         let row = &mut sums[unit];
-        let n = views[0].get(i).unwrap_or(0);
+        let n = i64::from(views[0].get(i).unwrap_or(0));
         if kind.is_some() && kind == k.issue {
             row[0] += n;
             if source.is_some_and(|s| k.discovered.contains(&s)) {
@@ -51,7 +51,7 @@ pub(super) fn add_counts(
             row[2] += n;
         }
         for (j, v) in views[1..].iter().enumerate() {
-            row[3 + j] += v.get(i).unwrap_or(0);
+            row[3 + j] += i64::from(v.get(i).unwrap_or(0));
         }
     }
     let as_u64 = |x: i64| x.max(0) as u64;

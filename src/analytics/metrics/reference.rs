@@ -24,7 +24,7 @@ pub fn counts_lazy(pre: &PreAgg, events: LazyFrame, key: &UnitKey, q: &Query) ->
     let issue = is_code(c::KIND, k.issue);
     let n_if = |pred: Expr, name: &str| {
         when(pred.fill_null(false))
-            .then(col(p::N))
+            .then(col(p::N).cast(DataType::Int64))
             .otherwise(lit(0i64))
             .alias(name)
     };
@@ -48,11 +48,13 @@ pub fn counts_lazy(pre: &PreAgg, events: LazyFrame, key: &UnitKey, q: &Query) ->
             n_if(issue.clone(), "issues"),
             n_if(is_code(c::KIND, k.incident), "incidents"),
             n_if(is_code(c::KIND, k.visit), "visits"),
-            col(p::RESOLVED).alias("resolved"),
-            col(p::SATISFIED).alias("satisfied"),
-            col(p::BASIC).alias("basic"),
-            col(p::UNSATISFIED).alias("unsatisfied"),
-            col(p::CLEARED).alias("cleared"),
+            col(p::RESOLVED).cast(DataType::Int64).alias("resolved"),
+            col(p::SATISFIED).cast(DataType::Int64).alias("satisfied"),
+            col(p::BASIC).cast(DataType::Int64).alias("basic"),
+            col(p::UNSATISFIED)
+                .cast(DataType::Int64)
+                .alias("unsatisfied"),
+            col(p::CLEARED).cast(DataType::Int64).alias("cleared"),
             n_if(
                 issue.clone().and(col(c::SOURCE).is_in(discovered, false)),
                 "discovered",

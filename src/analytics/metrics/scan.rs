@@ -114,6 +114,11 @@ pub(super) fn i64s(df: &DataFrame, name: &str) -> Result<Int64Chunked, Analytics
     Ok(one_chunk(df.column(name)?.cast(&DataType::Int64)?.i64()?))
 }
 
+/// A count column of the event table in one chunk.
+pub(super) fn u32s(df: &DataFrame, name: &str) -> Result<UInt32Chunked, AnalyticsError> {
+    Ok(one_chunk(df.column(name)?.u32()?))
+}
+
 /// The time columns of the issue table.
 pub(super) struct Times {
     pub(super) occ: Int64Chunked,

@@ -228,14 +228,14 @@ impl PreAgg {
             self.events.column(T)?.u32()?,
             self.events.column(c::KIND)?.u32()?,
             self.events.column(c::CATEGORY)?.u32()?,
-            self.events.column(col_names::N)?.i64()?,
+            self.events.column(col_names::N)?.u32()?,
         );
         let width = self.codes.categories.len();
         let mut counts = vec![0u64; self.codes.kinds.len() * width];
         for (((t, k), ct), n) in t.iter().zip(kinds.iter()).zip(cats.iter()).zip(n.iter()) {
             if let (Some(t), Some(k), Some(ct), Some(n)) = (t, k, ct, n) {
                 if shown[t as usize] {
-                    counts[k as usize * width + ct as usize] += n as u64;
+                    counts[k as usize * width + ct as usize] += u64::from(n);
                 }
             }
         }

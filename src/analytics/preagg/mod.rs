@@ -49,7 +49,7 @@ pub const T: &str = "t";
 
 /// Pre-aggregate columns (derived, not part of the joined frame).
 pub mod col_names {
-    /// Events in the group (Int64).
+    /// Events in the group (UInt32, like the other counts).
     pub const N: &str = "n";
     /// Issues with status `resolved`.
     pub const RESOLVED: &str = "n_resolved";

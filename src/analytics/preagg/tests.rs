@@ -16,11 +16,11 @@ use crate::vocab;
 fn the_count_table_adds_up_to_the_events() {
     let (_, df) = big(2, 2, 3, 5_000, 60);
     let pre = PreAgg::build(df.lazy(), Zone::default()).unwrap();
-    let total: i64 = pre
+    let total: u32 = pre
         .events
         .column(p::N)
         .unwrap()
-        .i64()
+        .u32()
         .unwrap()
         .sum()
         .unwrap();
@@ -33,7 +33,7 @@ fn the_count_table_adds_up_to_the_events() {
         .collect()
         .unwrap();
     assert_eq!(
-        issues.column(p::N).unwrap().i64().unwrap().sum().unwrap() as usize,
+        issues.column(p::N).unwrap().u32().unwrap().sum().unwrap() as usize,
         pre.issues.height()
     );
 }
@@ -46,7 +46,7 @@ fn canonical(df: &DataFrame) -> DataFrame {
 
 fn count_if(pred: Expr, name: &str) -> Expr {
     pred.fill_null(false)
-        .cast(DataType::Int64)
+        .cast(DataType::UInt32)
         .sum()
         .alias(name)
 }
@@ -71,7 +71,7 @@ fn events_reference(with_day: LazyFrame) -> DataFrame {
     with_day
         .group_by(keys())
         .agg([
-            len().cast(DataType::Int64).alias(p::N),
+            len().cast(DataType::UInt32).alias(p::N),
             count_if(
                 col(c::KIND)
                     .eq(lit(ISSUE))
@@ -307,7 +307,7 @@ fn codes_survive_snapshots_and_appends() {
     parts
         .append(&PreAgg::build(a.lazy(), zone).unwrap())
         .unwrap();
-    let n = |p: &PreAgg| p.events.column(p::N).unwrap().i64().unwrap().sum();
+    let n = |p: &PreAgg| p.events.column(p::N).unwrap().u32().unwrap().sum();
     assert_eq!(n(&pre), n(&parts));
     assert_eq!(
         canonical(&decoded(&pre, &pre.issues)),
@@ -383,12 +383,12 @@ fn appended_batches_answer_like_one_build() {
             );
         }
         assert_eq!(
-            pre.events_in(&q).column(p::N).unwrap().i64().unwrap().sum(),
+            pre.events_in(&q).column(p::N).unwrap().u32().unwrap().sum(),
             whole
                 .events_in(&q)
                 .column(p::N)
                 .unwrap()
-                .i64()
+                .u32()
                 .unwrap()
                 .sum()
         );

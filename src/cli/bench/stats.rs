@@ -193,6 +193,7 @@ pub fn run(b: &StatsBench) -> anyhow::Result<i32> {
     let events: i64 = pre
         .events
         .column(crate::analytics::preagg::col_names::N)?
+        .cast(&polars::prelude::DataType::Int64)?
         .i64()?
         .sum()
         .unwrap_or(0);
