@@ -68,17 +68,25 @@ pub fn league_table(
     // One pass over the window for the ranking and the scores: the tables
     // of the metric and of the scored metrics, the units compared only.
     let cfg = ScoreConfig::default();
-    let (ranking, now) = rank_children_with(pre, gm, Some(&p.code), def, q, params, cfg.parts()?)?;
+    let extra = cfg.parts()?;
+    // The sparklines are cut side by side with the ranking.
+    let (ranked, sparks) = rayon::join(
+        || rank_children_with(pre, gm, Some(&p.code), def, q, params, extra),
+        || {
+            sparks(
+                &pre.cut(p.level, &p.code)?,
+                pre.day_range()?,
+                gm,
+                level,
+                children,
+                def,
+                q,
+            )
+        },
+    );
+    let (ranking, now) = ranked?;
+    let sparks = sparks?;
     let scores = score_ingredients(gm, &cfg, children, &now)?;
-    let sparks = sparks(
-        &pre.cut(p.level, &p.code)?,
-        pre.day_range()?,
-        gm,
-        level,
-        children,
-        def,
-        q,
-    )?;
     let mut values = sparks.values;
     let rows = ranking
         .rows

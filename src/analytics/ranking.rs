@@ -540,8 +540,7 @@ pub fn rank_children_with(
     };
     // Only the units compared, over the window alone (no 同比 or 环比),
     // from the tables the metric reads (and `extra`).
-    let now = ingredients_for(pre, gm, level, q, parts.and(extra), &children)?;
-    let (mut rows, prior, limits) = rank_rows(def, table(&now), params);
+    // The previous period (for the rank changes) is read side by side.
     let days = pre.day_range()?;
     let recorded = |p: &Query| {
         days.is_some_and(|(first, last)| {
@@ -549,8 +548,18 @@ pub fn rank_children_with(
                 && p.to.is_none_or(|t| day_number(t) > first)
         })
     };
-    if let Some(prev) = q.previous_period().filter(recorded) {
-        let then = ingredients_for(pre, gm, level, &prev, parts, &children)?;
+    let prev = q.previous_period().filter(recorded);
+    let (now, then) = rayon::join(
+        || ingredients_for(pre, gm, level, q, parts.and(extra), &children),
+        || {
+            prev.as_ref()
+                .map(|prev| ingredients_for(pre, gm, level, prev, parts, &children))
+                .transpose()
+        },
+    );
+    let now = now?;
+    let (mut rows, prior, limits) = rank_rows(def, table(&now), params);
+    if let Some(then) = then? {
         let (before, _, _) = rank_rows(def, table(&then), params);
         for row in &mut rows {
             row.previous_rank = before

@@ -3,14 +3,16 @@
 
 use super::*;
 
-/// [`lifecycle_lazy`] by a loop: on-time and due counts, then each unit's
-/// median and 90th percentile hours by selection.
+/// [`lifecycle_lazy`] by a loop: on-time and due counts, then, with
+/// `durations`, each unit's median and 90th percentile hours by selection
+/// (left unset without).
 pub(super) fn add_lifecycle(
     pre: &PreAgg,
     issues: &DataFrame,
     key: &UnitKey,
     q: &Query,
     end_us: i64,
+    durations: bool,
     into: &mut Dense,
 ) -> Result<(), AnalyticsError> {
     let f = pre.code_filter(q);
@@ -25,8 +27,10 @@ pub(super) fn add_lifecycle(
     // The workflow counts, in the fields they end up in; cycle hours as (sum, n).
     let mut work = vec![Ingredients::default(); n];
     let mut cycle = vec![(0.0f64, 0u64); n];
-    let mut hours: Vec<(u32, f64)> = Vec::new();
-    let mut response: Vec<(u32, f64)> = Vec::new();
+    // Sized for every row: growing them by doubling cost more than the loop.
+    let room = if durations { keys.len() } else { 0 };
+    let mut hours: Vec<(u32, f64)> = Vec::with_capacity(room);
+    let mut response: Vec<(u32, f64)> = Vec::with_capacity(room);
     for row in 0..keys.len() {
         let Some(u) = rows.unit(row) else { continue };
         if times.dup(row) {
@@ -72,15 +76,15 @@ pub(super) fn add_lifecycle(
             }
         }
         let accepted = by_end(ACC);
-        if let (Some(a), Some(o)) = (accepted, occ.get(row)) {
+        if let (true, Some(a), Some(o)) = (durations, accepted, occ.get(row)) {
             if a >= o {
                 response.push((u, (a - o) as f64 / 3_600_000_000.0));
             }
         }
         if closed {
             w.closed += 1;
-            w.closed_rated += u64::from(times.rated.get(row) == Some(true));
-            if let Some(v) = times.solved.get(row) {
+            w.closed_rated += u64::from(times.rated.get(row) == Some(&true));
+            if let Some(&Some(v)) = times.solved.get(row) {
                 w.solved_reported += 1;
                 w.solved += u64::from(v);
             }
@@ -94,7 +98,7 @@ pub(super) fn add_lifecycle(
         }
         // As of the window end: a case closed after it was open then.
         let timed = closed && res.is_some();
-        if let (true, Some(r), Some(o)) = (timed, res, occ.get(row)) {
+        if let (true, Some(r), Some(o)) = (timed && durations, res, occ.get(row)) {
             if r >= o {
                 hours.push((u, (r - o) as f64 / 3_600_000_000.0));
             }
@@ -114,9 +118,11 @@ pub(super) fn add_lifecycle(
         let w = &mut work[i];
         (w.on_time, w.due) = (on_time[i], due_n[i]);
         [w.due_closure, w.closed_due, w.closed_on_time] = closure[i];
-        w.median_hours = quantile(values, 0.5);
-        w.p90_hours = quantile(values, 0.9);
-        w.response_hours = quantile(&mut rgrouped[rstart[i]..rstart[i + 1]], 0.5);
+        if durations {
+            w.median_hours = quantile(values, 0.5);
+            w.p90_hours = quantile(values, 0.9);
+            w.response_hours = quantile(&mut rgrouped[rstart[i]..rstart[i + 1]], 0.5);
+        }
         let (sum, k) = cycle[i];
         w.cycle_hours = (k > 0).then(|| sum / k as f64);
         into.at(i).take_lifecycle(w);

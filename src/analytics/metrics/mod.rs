@@ -170,8 +170,12 @@ pub struct MetricTable {
 /// over thirty short periods should not pay it thirty times for nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Parts {
-    /// On-time and due counts, duration quantiles (issues of the window).
+    /// On-time and due counts, workflow steps (issues of the window).
     pub lifecycle: bool,
+    /// The duration quantiles (median and 90th percentile hours to close,
+    /// median hours to accept): with `lifecycle`, which reads them, but
+    /// only when asked, for they sort every case's hours by unit.
+    pub durations: bool,
     /// Backlog and overdue at the window end (issues of all history).
     pub backlog: bool,
     /// Distinct households visited.
@@ -184,6 +188,7 @@ impl Parts {
     /// Everything (a full metric table).
     pub const ALL: Parts = Parts {
         lifecycle: true,
+        durations: true,
         backlog: true,
         households: true,
         repeats: true,
@@ -192,6 +197,7 @@ impl Parts {
     /// The counts alone (every metric reads them).
     pub const COUNTS: Parts = Parts {
         lifecycle: false,
+        durations: false,
         backlog: false,
         households: false,
         repeats: false,
@@ -201,6 +207,7 @@ impl Parts {
     pub fn and(self, other: Parts) -> Parts {
         Parts {
             lifecycle: self.lifecycle || other.lifecycle,
+            durations: self.durations || other.durations,
             backlog: self.backlog || other.backlog,
             households: self.households || other.households,
             repeats: self.repeats || other.repeats,
@@ -278,6 +285,12 @@ impl Parts {
                 closed_local: 15,
                 response_hours: Some(6.0),
                 cycle_hours: Some(44.0),
+                ..base.clone()
+            }),
+            durations: reads(Ingredients {
+                median_hours: Some(31.0),
+                p90_hours: Some(95.0),
+                response_hours: Some(6.0),
                 ..base.clone()
             }),
             backlog: reads(Ingredients {
@@ -365,7 +378,15 @@ fn dense_of(
                         || run(true, &|m| add_counts(pre, &pre.events_in(&q), k, &q, m)),
                         || {
                             run(parts.lifecycle, &|m| {
-                                add_lifecycle(pre, &pre.issues_in(&q), k, &q, end_us, m)
+                                add_lifecycle(
+                                    pre,
+                                    &pre.issues_in(&q),
+                                    k,
+                                    &q,
+                                    end_us,
+                                    parts.durations,
+                                    m,
+                                )
                             })
                         },
                     )

@@ -7,16 +7,20 @@ use super::*;
 /// One column's values and validity, read by row (one chunk).
 pub(super) struct View<'a, T> {
     pub(super) values: &'a [T],
-    pub(super) valid: Option<Vec<bool>>,
+    /// The array's own validity bits and their bit offset (None: no nulls).
+    pub(super) valid: Option<(&'a [u8], usize)>,
 }
 
 impl<T: Copy> View<'_, T> {
     #[inline]
     pub(super) fn get(&self, i: usize) -> Option<T> {
-        match &self.valid {
-            Some(v) if !v.get(i).copied().unwrap_or(false) => None,
-            _ => self.values.get(i).copied(),
+        if let Some((bits, offset)) = self.valid {
+            let b = offset + i;
+            if bits.get(b >> 3).is_none_or(|byte| byte >> (b & 7) & 1 == 0) {
+                return None;
+            }
         }
+        self.values.get(i).copied()
     }
 }
 
@@ -29,7 +33,10 @@ pub(super) fn view<T: PolarsNumericType>(ca: &ChunkedArray<T>) -> View<'_, T::Na
     match ca.downcast_iter().next() {
         Some(a) if ca.chunks().len() == 1 => View {
             values: a.values().as_slice(),
-            valid: (ca.null_count() > 0).then(|| ca.iter().map(|v| v.is_some()).collect()),
+            valid: a.validity().filter(|_| ca.null_count() > 0).map(|v| {
+                let (bits, offset, _) = v.as_slice();
+                (bits, offset)
+            }),
         },
         _ => View {
             values: &[],
@@ -96,6 +103,14 @@ impl KeyCols {
     }
 
     pub(super) fn rows<'a>(&'a self, key: &'a UnitKey, filter: &'a CodeFilter) -> Rows<'a> {
+        // Tables come sliced to the window's days: when no code is
+        // filtered either, no row needs testing.
+        let within = self.day.null_count() == 0
+            && self
+                .day
+                .min()
+                .zip(self.day.max())
+                .is_some_and(|(first, last)| filter.keeps_days(first, last));
         Rows {
             t: view(&self.t),
             day: view(&self.day),
@@ -104,7 +119,7 @@ impl KeyCols {
             src: view(&self.src),
             map: &key.map,
             filter,
-            all: filter.keeps_all(),
+            all: filter.keeps_all() || within,
         }
     }
 }
@@ -128,8 +143,9 @@ pub(super) struct Times {
     pub(super) resolved: BooleanChunked,
     /// Milestones, in the order of [`p::FLOW_US`].
     pub(super) flow: [Int64Chunked; 9],
-    pub(super) solved: BooleanChunked,
-    pub(super) rated: BooleanChunked,
+    /// Actually solved, as last reported (None: not reported).
+    pub(super) solved: Vec<Option<bool>>,
+    pub(super) rated: Vec<bool>,
     /// Rows of cases that repeat another (重复件): in no case count.
     pub(super) dup: Vec<bool>,
 }
@@ -156,8 +172,13 @@ impl Times {
             susp: i64s(df, p::SUSP_US)?,
             resolved: df.column(p::IS_RESOLVED)?.bool()?.rechunk().into_owned(),
             flow: [a?, b?, cc?, d?, e?, f?, g?, h?, k?],
-            solved: df.column(p::SOLVED)?.bool()?.rechunk().into_owned(),
-            rated: df.column(p::RATED)?.bool()?.rechunk().into_owned(),
+            solved: df.column(p::SOLVED)?.bool()?.iter().collect(),
+            rated: df
+                .column(p::RATED)?
+                .bool()?
+                .iter()
+                .map(|v| v == Some(true))
+                .collect(),
             dup: df
                 .column(c::DUPLICATE)?
                 .bool()?

@@ -6,6 +6,7 @@ fn a_metric_reads_only_the_tables_its_formula_uses() {
     let parts = |name: &str| Parts::of(metric(name).unwrap());
     let none = Parts {
         lifecycle: false,
+        durations: false,
         backlog: false,
         households: false,
         repeats: false,
@@ -29,6 +30,7 @@ fn a_metric_reads_only_the_tables_its_formula_uses() {
         parts("median_hours_to_resolve"),
         Parts {
             lifecycle: true,
+            durations: true,
             ..none
         }
     );
@@ -149,7 +151,7 @@ fn the_loops_agree_with_the_polars_queries() {
             let key = unit_key(&pre, &gm, level).unwrap();
             let mut fast = Dense::new(key.names.len());
             add_counts(&pre, &pre.events_in(&q), &key, &q, &mut fast).unwrap();
-            add_lifecycle(&pre, &pre.issues_in(&q), &key, &q, end_us, &mut fast).unwrap();
+            add_lifecycle(&pre, &pre.issues_in(&q), &key, &q, end_us, true, &mut fast).unwrap();
             add_backlog(
                 &pre,
                 &pre.issues_before_end(&q),
@@ -321,6 +323,7 @@ fn backlog_series_matches_one_scan_per_period() {
         .collect();
     let only_backlog = Parts {
         lifecycle: false,
+        durations: false,
         backlog: true,
         households: false,
         repeats: false,

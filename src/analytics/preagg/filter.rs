@@ -34,6 +34,17 @@ pub struct CodeFilter {
 }
 
 impl CodeFilter {
+    /// Whether every row whose days lie in `first..=last` passes: no code
+    /// is filtered and the window holds those days (a table sliced to the
+    /// window, read without testing each row's day).
+    pub fn keeps_days(&self, first: i32, last: i32) -> bool {
+        self.kinds.is_none()
+            && self.categories.is_none()
+            && self.sources.is_none()
+            && self.from.is_none_or(|f| first >= f)
+            && self.to.is_none_or(|t| last < t)
+    }
+
     /// Whether every row passes.
     pub fn keeps_all(&self) -> bool {
         self.from.is_none()

@@ -205,13 +205,16 @@ impl PreAgg {
 
     /// Pre-aggregates from tables built elsewhere (read back from a
     /// snapshot, or cut from another pre-aggregate): each is sorted by day
-    /// unless it already is, so it holds one run.
+    /// unless it already is, so it holds one run, in one chunk (a file
+    /// read back comes in row groups; the scans would otherwise copy them
+    /// together at every query).
     pub fn from_tables(
         codes: Codes,
         [events, issues, households]: [DataFrame; 3],
         zone: Zone,
     ) -> Result<PreAgg, AnalyticsError> {
-        let one_run = |df: DataFrame| -> PolarsResult<DataFrame> {
+        let one_run = |mut df: DataFrame| -> PolarsResult<DataFrame> {
+            df.rechunk_mut_par();
             let sorted = days_of(&df).is_some_and(|d| {
                 let mut it = d.iter();
                 let mut prev = it.next().flatten();

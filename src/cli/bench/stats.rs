@@ -143,6 +143,7 @@ const BESIDE_DUCKDB: Parts = Parts {
 /// The repeat points' clustering and counts alone.
 const REPEATS_ONLY: Parts = Parts {
     lifecycle: false,
+    durations: false,
     backlog: false,
     households: false,
     repeats: true,
