@@ -282,3 +282,55 @@ pub fn decode(mut df: DataFrame) -> PolarsResult<DataFrame> {
     }
     Ok(df)
 }
+
+/// A text column read by reference, row by row, without turning coded
+/// values back into a text column: each distinct value is looked up once.
+pub enum Texts<'a> {
+    Plain(&'a StringChunked),
+    Coded {
+        /// Per row: the value's position in `values` (None: null).
+        codes: Vec<Option<u32>>,
+        values: Vec<&'a str>,
+    },
+}
+
+impl<'a> Texts<'a> {
+    /// Column `name` of `df`, text or coded.
+    pub fn of(df: &'a DataFrame, name: &str) -> PolarsResult<Texts<'a>> {
+        let col = df.column(name)?;
+        match col.dtype() {
+            DataType::Categorical(_, mapping) => {
+                let values = (0..mapping.num_cats_upper_bound())
+                    .map(|k| mapping.cat_to_str(k as u32).unwrap_or_default())
+                    .collect();
+                let physical = col.to_physical_repr().cast(&DataType::UInt32)?;
+                let codes = physical.u32()?.iter().collect();
+                Ok(Texts::Coded { codes, values })
+            }
+            _ => Ok(Texts::Plain(col.str()?)),
+        }
+    }
+
+    /// Row `i`'s value.
+    pub fn get(&self, i: usize) -> Option<&'a str> {
+        match self {
+            Texts::Plain(s) => s.get(i),
+            Texts::Coded { codes, values } => {
+                let k = (*codes.get(i)?)?;
+                values.get(k as usize).copied()
+            }
+        }
+    }
+
+    /// Every row's value, in order.
+    pub fn iter(&self) -> Box<dyn Iterator<Item = Option<&'a str>> + '_> {
+        match self {
+            Texts::Plain(s) => Box::new(s.iter()),
+            Texts::Coded { codes, values } => Box::new(
+                codes
+                    .iter()
+                    .map(|k| k.and_then(|k| values.get(k as usize).copied())),
+            ),
+        }
+    }
+}

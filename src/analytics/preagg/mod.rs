@@ -190,7 +190,7 @@ impl PreAgg {
         // One scan of only the columns the tables read (no ids or visitor
         // hashes; coordinates for the issue table only); the base frame is
         // dropped once they are built.
-        let base = c::decode(joined.select(base_columns(zone)).collect()?)?;
+        let base = joined.select(base_columns(zone)).collect()?;
         let (codes, [events, issues, households]) = tables::tables(&base)?;
         Ok(PreAgg {
             events,

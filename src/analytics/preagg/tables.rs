@@ -160,6 +160,14 @@ fn too_wide() -> PolarsError {
     PolarsError::ComputeError("pre-aggregate keys need more than 128 bits".into())
 }
 
+/// The text key columns, read once for both halves of [`Keys::new`].
+struct KeyTexts<'a> {
+    tiers: [c::Texts<'a>; 3],
+    kind: c::Texts<'a>,
+    cat: c::Texts<'a>,
+    src: c::Texts<'a>,
+}
+
 /// Per-row codes of the key columns, and their dictionaries.
 struct Keys<'a> {
     /// 0 for a null day, else day - day0 + 1 (nulls sort first).
@@ -175,8 +183,8 @@ struct Keys<'a> {
     src_dict: Dict<'a>,
 }
 
-fn strs<'a>(df: &'a DataFrame, name: &str) -> PolarsResult<&'a StringChunked> {
-    df.column(name)?.str()
+fn strs<'a>(df: &'a DataFrame, name: &str) -> PolarsResult<c::Texts<'a>> {
+    c::Texts::of(df, name)
 }
 
 impl<'a> Keys<'a> {
@@ -185,7 +193,20 @@ impl<'a> Keys<'a> {
     fn new(df: &'a DataFrame) -> PolarsResult<Keys<'a>> {
         let n = df.height();
         let mid = n / 2;
-        let (a, b) = rayon::join(|| Keys::rows(df, 0, mid), || Keys::rows(df, mid, n));
+        let cols = KeyTexts {
+            tiers: [
+                strs(df, c::TIER1)?,
+                strs(df, c::TIER2)?,
+                strs(df, c::TIER3)?,
+            ],
+            kind: strs(df, c::KIND)?,
+            cat: strs(df, c::CATEGORY)?,
+            src: strs(df, c::SOURCE)?,
+        };
+        let (a, b) = rayon::join(
+            || Keys::rows(df, &cols, 0, mid),
+            || Keys::rows(df, &cols, mid, n),
+        );
         let (mut a, b) = (a?, b?);
         let tiers: Vec<u32> = b
             .tier_dict
@@ -211,19 +232,16 @@ impl<'a> Keys<'a> {
     }
 
     /// Codes of rows `lo..hi`, with dictionaries of their own.
-    fn rows(df: &'a DataFrame, lo: usize, hi: usize) -> PolarsResult<Keys<'a>> {
+    fn rows(
+        df: &'a DataFrame,
+        cols: &KeyTexts<'a>,
+        lo: usize,
+        hi: usize,
+    ) -> PolarsResult<Keys<'a>> {
         let day = df.column(DAY)?.i32()?;
         let day0 = day.min().unwrap_or(0);
-        let (t1, t2, t3) = (
-            strs(df, c::TIER1)?,
-            strs(df, c::TIER2)?,
-            strs(df, c::TIER3)?,
-        );
-        let (kind, cat, src) = (
-            strs(df, c::KIND)?,
-            strs(df, c::CATEGORY)?,
-            strs(df, c::SOURCE)?,
-        );
+        let [t1, t2, t3] = &cols.tiers;
+        let (kind, cat, src) = (&cols.kind, &cols.cat, &cols.src);
         // The first half's vectors receive the second's rows afterwards.
         let n = if lo == 0 { df.height() } else { hi - lo };
         let mut k = Keys {
@@ -487,24 +505,28 @@ fn issue_table(df: &DataFrame, k: &Keys) -> PolarsResult<DataFrame> {
         (c::DEADLINE, p::DUE_US),
     ] {
         let us = df.column(from)?.cast(&DataType::Int64)?;
-        out.push(us.take(&idx)?.with_name(to.into()));
+        out.push(us.rechunk().take(&idx)?.with_name(to.into()));
     }
     // Suspended now: since the last change (or the report without one).
     let (state, changed) = (
         strs(df, c::STATE)?,
         df.column(c::UPDATED_AT)?.cast(&DataType::Int64)?,
     );
+    // Gathered from one chunk each: a gather across the frame's many
+    // chunks (a file's row groups, the server's bounded chunks) looks up
+    // the chunk of every index and costs several times more.
+    let occurred = df.column(c::OCCURRED_AT)?.cast(&DataType::Int64)?;
     let (changed, occurred) = (
-        changed.i64()?,
-        df.column(c::OCCURRED_AT)?.cast(&DataType::Int64)?,
+        changed.rechunk().take(&idx)?,
+        occurred.rechunk().take(&idx)?,
     );
-    let occurred = occurred.i64()?;
+    let is_suspended: Vec<bool> = state.iter().map(|s| s == Some("suspended")).collect();
     let suspended: Int64Chunked = idx
         .into_no_null_iter()
-        .map(|i| {
-            let i = i as usize;
-            (state.get(i) == Some("suspended"))
-                .then(|| changed.get(i).or(occurred.get(i)))
+        .zip(changed.i64()?.iter().zip(occurred.i64()?.iter()))
+        .map(|(i, (changed, occurred))| {
+            is_suspended[i as usize]
+                .then(|| changed.or(occurred))
                 .flatten()
         })
         .collect();
@@ -520,27 +542,35 @@ fn issue_table(df: &DataFrame, k: &Keys) -> PolarsResult<DataFrame> {
     out.push(Column::new(p::IS_RESOLVED.into(), resolved));
     for (from, to) in c::FLOW.iter().zip(p::FLOW_US) {
         let us = df.column(from)?.cast(&DataType::Int64)?;
-        out.push(us.take(&idx)?.with_name(to.into()));
+        out.push(us.rechunk().take(&idx)?.with_name(to.into()));
     }
     out.push(
         df.column(c::SOLVED)?
+            .rechunk()
             .take(&idx)?
             .with_name(p::SOLVED.into()),
     );
     let rated: BooleanChunked = df.column(c::SATISFACTION)?.is_not_null();
-    out.push(rated.take(&idx)?.with_name(p::RATED.into()).into_column());
+    out.push(
+        rated
+            .rechunk()
+            .take(&idx)?
+            .with_name(p::RATED.into())
+            .into_column(),
+    );
     // Whether the case repeats another (counted in the volume, not as a case).
     out.push(
         df.column(c::DUPLICATE)?
             .bool()?
+            .rechunk()
             .take(&idx)?
             .fill_null_with_values(false)?
             .into_column(),
     );
-    // The position, for the repeat-complaint points.
+
     for name in [c::LON, c::LAT] {
         let v = df.column(name)?.cast(&DataType::Float64)?;
-        out.push(v.take(&idx)?);
+        out.push(v.rechunk().take(&idx)?);
     }
     DataFrame::new_infer_height(out)
 }

@@ -394,3 +394,24 @@ fn appended_batches_answer_like_one_build() {
         );
     }
 }
+
+#[test]
+fn a_coded_frame_in_many_chunks_builds_the_tables_of_its_text() {
+    // The server's frame: categoricals, cut into chunks.
+    let (_, df) = big(2, 2, 3, 5_000, 60);
+    let zone = Zone::default();
+    let text = PreAgg::build(df.clone().lazy(), zone).unwrap();
+    let mut coded = crate::columns::encode(df.slice(0, 1_700)).unwrap();
+    for (at, len) in [(1_700, 2_000), (3_700, 1_300)] {
+        coded
+            .vstack_mut(&crate::columns::encode(df.slice(at, len)).unwrap())
+            .unwrap();
+    }
+    assert!(coded.column(c::TIER3).unwrap().dtype().is_categorical());
+    assert_eq!(coded.first_col_n_chunks(), 3);
+    let from_codes = PreAgg::build(coded.lazy(), zone).unwrap();
+    assert_eq!(from_codes.codes, text.codes);
+    assert!(from_codes.events.equals_missing(&text.events));
+    assert!(from_codes.issues.equals_missing(&text.issues));
+    assert!(from_codes.households.equals_missing(&text.households));
+}
