@@ -500,15 +500,23 @@ impl Pipeline<'_> {
                 })
                 .collect()
         };
-        let mine: Vec<Step> = steps
-            .iter()
-            .zip(&allowed)
-            .filter(|(_, &a)| a)
-            .map(|(s, _)| s.clone())
-            .collect();
+        // Only the allowed steps go to the store (all of them, uncopied,
+        // for a writer who writes everywhere).
+        let mine: Vec<Step>;
+        let mine: &[Step] = if allowed.iter().all(|&a| a) {
+            &steps
+        } else {
+            mine = steps
+                .iter()
+                .zip(&allowed)
+                .filter(|(_, &a)| a)
+                .map(|(s, _)| s.clone())
+                .collect();
+            &mine
+        };
         let applied = self
             .store
-            .apply_updates(g.version.id, &mine, &|x, y| g.locate_one(x, y))?;
+            .apply_updates(g.version.id, mine, &|x, y| g.locate_one(x, y))?;
         let frame = self.frame_rows(&applied)?;
         let mut applied = applied.into_iter();
         let fates = allowed

@@ -513,7 +513,12 @@ fn issue_table(df: &DataFrame, k: &Keys) -> PolarsResult<DataFrame> {
         (c::DEADLINE, p::DUE_US, i64s.clone()),
         (c::UPDATED_AT, CHANGED, i64s.clone()),
     ];
-    jobs.extend(c::FLOW.iter().zip(p::FLOW_US).map(|(f, t)| (*f, t, i64s.clone())));
+    jobs.extend(
+        c::FLOW
+            .iter()
+            .zip(p::FLOW_US)
+            .map(|(f, t)| (*f, t, i64s.clone())),
+    );
     jobs.extend([c::LON, c::LAT].map(|n| (n, n, DataType::Float64)));
     let mut gathered: PlHashMap<&str, Column> = jobs
         .par_iter()
