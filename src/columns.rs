@@ -204,11 +204,15 @@ pub fn joined_schema() -> Schema {
 /// categoricals): a code per row and each distinct value once. As text, ten
 /// million rows of them cost 16 bytes a row each in string views alone.
 /// `id` stays text (every value differs) and the pseudonyms stay out of
-/// memory altogether (`store::pseudonyms`).
+/// memory altogether (`store::pseudonyms`). The width is what a column can
+/// ever hold in one process: kind and outcome are enums; status,
+/// satisfaction, source and state are checked against their vocabularies
+/// at ingest and the source systems are the writers' accounts; a category
+/// is upstream's free text, so it gets 32 bits like the unit codes.
 pub const CODED: [(&str, CategoricalPhysical); 11] = [
     (KIND, CategoricalPhysical::U8),
     (OUTCOME, CategoricalPhysical::U8),
-    (CATEGORY, CategoricalPhysical::U16),
+    (CATEGORY, CategoricalPhysical::U32),
     (STATUS, CategoricalPhysical::U16),
     (SATISFACTION, CategoricalPhysical::U16),
     (SOURCE, CategoricalPhysical::U16),
