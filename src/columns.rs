@@ -273,8 +273,7 @@ pub fn coded_schema() -> Schema {
     s
 }
 
-/// `df` with its coded columns back as text, for code that reads many
-/// values of them by reference (the pre-aggregates' dictionaries).
+/// `df` with its coded columns back as text: what the export files carry.
 pub fn decode(mut df: DataFrame) -> PolarsResult<DataFrame> {
     for (name, _) in CODED {
         if let Ok(col) = df.column(name) {

@@ -140,7 +140,7 @@ pub(super) struct Times {
     pub(super) res: Int64Chunked,
     pub(super) due: Int64Chunked,
     pub(super) susp: Int64Chunked,
-    pub(super) resolved: BooleanChunked,
+    pub(super) resolved: Vec<bool>,
     /// Milestones, in the order of [`p::FLOW_US`].
     pub(super) flow: [Int64Chunked; 9],
     /// Actually solved, as last reported (None: not reported).
@@ -170,21 +170,11 @@ impl Times {
             res: i64s(df, p::RES_US)?,
             due: i64s(df, p::DUE_US)?,
             susp: i64s(df, p::SUSP_US)?,
-            resolved: df.column(p::IS_RESOLVED)?.bool()?.rechunk().into_owned(),
+            resolved: flags(df, p::IS_RESOLVED)?,
             flow: [a?, b?, cc?, d?, e?, f?, g?, h?, k?],
             solved: df.column(p::SOLVED)?.bool()?.iter().collect(),
-            rated: df
-                .column(p::RATED)?
-                .bool()?
-                .iter()
-                .map(|v| v == Some(true))
-                .collect(),
-            dup: df
-                .column(c::DUPLICATE)?
-                .bool()?
-                .iter()
-                .map(|v| v == Some(true))
-                .collect(),
+            rated: flags(df, p::RATED)?,
+            dup: flags(df, c::DUPLICATE)?,
         })
     }
 
@@ -208,10 +198,19 @@ impl Times {
         View<'_, i64>,
         impl Fn(usize) -> bool + '_,
     ) {
-        let flags: Vec<bool> = self.resolved.iter().map(|v| v == Some(true)).collect();
-        let resolved = move |i: usize| flags.get(i).copied().unwrap_or(false);
+        let resolved = |i: usize| self.resolved.get(i).copied().unwrap_or(false);
         (view(&self.occ), view(&self.res), view(&self.due), resolved)
     }
+}
+
+/// A boolean column as one flag per row (null: false).
+fn flags(df: &DataFrame, name: &str) -> Result<Vec<bool>, AnalyticsError> {
+    Ok(df
+        .column(name)?
+        .bool()?
+        .iter()
+        .map(|v| v == Some(true))
+        .collect())
 }
 
 /// Linear-interpolated quantile of unsorted values (as polars' `Linear`).

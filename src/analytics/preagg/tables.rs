@@ -184,10 +184,6 @@ struct Keys<'a> {
     src_dict: Dict<'a>,
 }
 
-fn strs<'a>(df: &'a DataFrame, name: &str) -> PolarsResult<c::Texts<'a>> {
-    c::Texts::of(df, name)
-}
-
 impl<'a> Keys<'a> {
     /// Codes of every row of `df`: two halves side by side, the second's
     /// dictionaries then folded into the first's.
@@ -196,13 +192,13 @@ impl<'a> Keys<'a> {
         let mid = n / 2;
         let cols = KeyTexts {
             tiers: [
-                strs(df, c::TIER1)?,
-                strs(df, c::TIER2)?,
-                strs(df, c::TIER3)?,
+                c::Texts::of(df, c::TIER1)?,
+                c::Texts::of(df, c::TIER2)?,
+                c::Texts::of(df, c::TIER3)?,
             ],
-            kind: strs(df, c::KIND)?,
-            cat: strs(df, c::CATEGORY)?,
-            src: strs(df, c::SOURCE)?,
+            kind: c::Texts::of(df, c::KIND)?,
+            cat: c::Texts::of(df, c::CATEGORY)?,
+            src: c::Texts::of(df, c::SOURCE)?,
         };
         let (a, b) = rayon::join(
             || Keys::rows(df, &cols, 0, mid),
@@ -410,7 +406,10 @@ fn count_table(df: &DataFrame, k: &Keys) -> PolarsResult<DataFrame> {
 
 fn count_rows<K: Key>(df: &DataFrame, k: &Keys, layout: &Layout) -> PolarsResult<DataFrame> {
     let (issue, incident) = (k.kind(ISSUE), k.kind(INCIDENT));
-    let (status, sat) = (strs(df, c::STATUS)?, strs(df, c::SATISFACTION)?);
+    let (status, sat) = (
+        c::Texts::of(df, c::STATUS)?,
+        c::Texts::of(df, c::SATISFACTION)?,
+    );
     let cleared = df.column(c::CLEARED)?.bool()?;
     let mut keys: Vec<K> = Vec::with_capacity(df.height());
     let rows = status.iter().zip(sat.iter()).zip(cleared.iter());
@@ -539,7 +538,7 @@ fn issue_table(df: &DataFrame, k: &Keys) -> PolarsResult<DataFrame> {
     out.push(take(p::RES_US)?);
     out.push(take(p::DUE_US)?);
     // Suspended now: since the last change (or the report without one).
-    let state = strs(df, c::STATE)?;
+    let state = c::Texts::of(df, c::STATE)?;
     let is_suspended: Vec<bool> = state.iter().map(|s| s == Some("suspended")).collect();
     let suspended: Int64Chunked = idx
         .into_no_null_iter()
@@ -551,7 +550,7 @@ fn issue_table(df: &DataFrame, k: &Keys) -> PolarsResult<DataFrame> {
         })
         .collect();
     out.push(suspended.with_name(p::SUSP_US.into()).into_column());
-    let status: Vec<bool> = strs(df, c::STATUS)?
+    let status: Vec<bool> = c::Texts::of(df, c::STATUS)?
         .iter()
         .map(|s| s == Some(RESOLVED))
         .collect();
@@ -607,7 +606,7 @@ pub fn household_key(hash: &str) -> u64 {
 /// Distinct (keys, household) of visits: (packed keys, household key)
 /// pairs sorted and deduplicated.
 fn household_table(df: &DataFrame, k: &Keys) -> PolarsResult<DataFrame> {
-    let hash = strs(df, c::HOUSEHOLD_HASH)?;
+    let hash = c::Texts::of(df, c::HOUSEHOLD_HASH)?;
     let visit = k.kind(VISIT);
     let rows: Vec<(usize, u64)> = hash
         .iter()
