@@ -216,9 +216,9 @@ impl VersionFlow for Event {
     }
 }
 
-/// A stored case: its row number, current state and base version.
+/// A stored case: its row, current state and base version.
 struct Case {
-    seq: i64,
+    row: CaseRow,
     current: Event,
     base: Event,
     /// Where the current position was located: outcome and tier codes.
@@ -226,6 +226,8 @@ struct Case {
     /// Whether the base is stored apart from the current state (else the
     /// current row is the base, and must be stored before it changes).
     base_stored: bool,
+    /// Whether the base is the stored one, read.
+    base_parsed: bool,
 }
 
 impl Case {
@@ -238,7 +240,7 @@ impl Case {
 const CASE_COLS: &str = "seq, occurred_at, lon, lat, category, state, resolved_at, deadline, \
     satisfaction, source, cleared, household_hash, visitor_hash, updated_at, base, \
     accepted_at, dispatched_at, handled_at, returned_at, reworked_at, extended_at, escalated_at, \
-    suspended_at, resumed_at, solved, outcome, tier1, tier2, tier3, duplicate_of";
+    suspended_at, resumed_at, solved, outcome, tier1, tier2, tier3, duplicate_of, status";
 
 /// Statements built once from the column lists (a `format!` per row showed in profiles).
 static READ_CASE: LazyLock<String> = LazyLock::new(|| {
@@ -253,53 +255,221 @@ static ONE_STEP: LazyLock<String> = LazyLock::new(|| {
     format!("SELECT {STEP_COLS} FROM transitions WHERE system = ?1 AND issue_id = ?2 AND update_id = ?3")
 });
 
-fn read_case(c: &Connection, system: &str, kind: Kind, id: &str) -> rusqlite::Result<Option<Case>> {
-    let mut st = c.prepare_cached(&READ_CASE)?;
-    st.query_row(params![system, kind.as_str(), id], |r| {
-        let state: Option<String> = r.get(5)?;
-        let state = state.and_then(|s| canonical(&s).ok());
-        let current = Event {
-            id: id.to_owned(),
-            kind,
+/// A stored case's columns ([`CASE_COLS`]) as the database holds them. A
+/// case is always made from one ([`CaseRow::case`]), whether just read or
+/// just written, so a case kept in memory after a write is the case a read
+/// would give back.
+#[derive(Clone, Default)]
+struct CaseRow {
+    seq: i64,
+    occurred_at: i64,
+    lon: f64,
+    lat: f64,
+    category: String,
+    state: Option<String>,
+    resolved_at: Option<i64>,
+    deadline: Option<i64>,
+    satisfaction: Option<String>,
+    source: Option<String>,
+    cleared: Option<bool>,
+    household_hash: Option<String>,
+    visitor_hash: Option<String>,
+    updated_at: Option<i64>,
+    base: Option<String>,
+    times: [Option<i64>; 9],
+    solved: Option<bool>,
+    outcome: String,
+    tiers: [Option<String>; 3],
+    duplicate_of: Option<String>,
+    /// Written for the frame; a case derives its own from the state.
+    status: Option<String>,
+}
+
+impl CaseRow {
+    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<CaseRow> {
+        Ok(CaseRow {
+            seq: r.get(0)?,
             occurred_at: r.get(1)?,
             lon: r.get(2)?,
             lat: r.get(3)?,
             category: r.get(4)?,
-            state,
-            status: state.map(status_of),
+            state: r.get(5)?,
             resolved_at: r.get(6)?,
             deadline: r.get(7)?,
-            satisfaction: intern(r.get(8)?, &SATISFACTION),
-            source: intern(r.get(9)?, &SOURCES),
+            satisfaction: r.get(8)?,
+            source: r.get(9)?,
             cleared: r.get(10)?,
             household_hash: r.get(11)?,
             visitor_hash: r.get(12)?,
             updated_at: r.get(13)?,
-            flow: Flow::from_times(
-                std::array::from_fn(|i| r.get(15 + i).ok().flatten()),
-                r.get(24)?,
-            ),
+            base: r.get(14)?,
+            times: std::array::from_fn(|i| r.get(15 + i).ok().flatten()),
+            solved: r.get(24)?,
+            outcome: r.get(25)?,
+            tiers: [r.get(26)?, r.get(27)?, r.get(28)?],
             duplicate_of: r.get(29)?,
+            status: r.get(30)?,
+        })
+    }
+
+    /// The row a write of `current` (lying at `hit`) over this one leaves.
+    /// `base`: the base version received with it (stored when it differs
+    /// from the current state, else cleared), or `None` to keep the stored one.
+    fn written(&self, current: &Event, base: Option<&Event>, hit: &Place) -> CaseRow {
+        let f = &current.flow;
+        CaseRow {
+            seq: self.seq,
+            occurred_at: current.occurred_at,
+            lon: current.lon,
+            lat: current.lat,
+            category: current.category.clone(),
+            state: current.state.map(str::to_owned),
+            resolved_at: current.resolved_at,
+            deadline: current.deadline,
+            satisfaction: current.satisfaction.map(str::to_owned),
+            source: current.source.map(str::to_owned),
+            cleared: current.cleared,
+            household_hash: self.household_hash.clone(),
+            visitor_hash: self.visitor_hash.clone(),
+            updated_at: current.updated_at,
+            base: match base {
+                Some(b) => (b != current)
+                    .then(|| serde_json::to_string(&BaseRow::of(b)).unwrap_or_default()),
+                None => self.base.clone(),
+            },
+            times: [
+                f.accepted_at,
+                f.dispatched_at,
+                f.handled_at,
+                f.returned_at,
+                f.reworked_at,
+                f.extended_at,
+                f.escalated_at,
+                f.suspended_at,
+                f.resumed_at,
+            ],
+            solved: f.solved,
+            outcome: hit.0.as_str().to_owned(),
+            tiers: hit.1.clone(),
+            duplicate_of: current.duplicate_of.clone(),
+            status: current.status.map(str::to_owned),
+        }
+    }
+
+    /// The case this row holds.
+    fn case(self, system: &str, kind: Kind, id: &str) -> Case {
+        self.case_after(system, kind, id, None)
+    }
+
+    /// The case this row holds, written over `before`: a base version
+    /// stored unchanged is the one `before` parsed (a base depends on the
+    /// current state only through the case's identity and pseudonyms,
+    /// which no write changes).
+    fn case_after(self, system: &str, kind: Kind, id: &str, before: Option<&Case>) -> Case {
+        let state = self.state.as_deref().and_then(|s| canonical(s).ok());
+        let current = Event {
+            id: id.to_owned(),
+            kind,
+            occurred_at: self.occurred_at,
+            lon: self.lon,
+            lat: self.lat,
+            category: self.category.clone(),
+            state,
+            status: state.map(status_of),
+            resolved_at: self.resolved_at,
+            deadline: self.deadline,
+            satisfaction: intern(self.satisfaction.clone(), &SATISFACTION),
+            source: intern(self.source.clone(), &SOURCES),
+            cleared: self.cleared,
+            household_hash: self.household_hash.clone(),
+            visitor_hash: self.visitor_hash.clone(),
+            updated_at: self.updated_at,
+            flow: Flow::from_times(self.times, self.solved),
+            duplicate_of: self.duplicate_of.clone(),
             system: system.to_owned(),
         };
-        let base: Option<String> = r.get(14)?;
-        let base_stored = base.is_some();
-        let base = base
-            .and_then(|b| serde_json::from_str::<BaseRow>(&b).ok())
-            .map_or_else(|| current.clone().with_version_flow(), |b| b.onto(&current));
-        let outcome: String = r.get(25)?;
-        Ok(Case {
-            seq: r.get(0)?,
+        let base_stored = self.base.is_some();
+        let parsed = match before.filter(|b| b.base_parsed && b.row.base == self.base) {
+            Some(b) => Some(b.base.clone()),
+            None => self
+                .base
+                .as_deref()
+                .and_then(|b| serde_json::from_str::<BaseRow>(b).ok())
+                .map(|b| b.onto(&current)),
+        };
+        let base_parsed = parsed.is_some();
+        let base = parsed.unwrap_or_else(|| current.clone().with_version_flow());
+        Case {
             current,
             base,
             base_stored,
+            base_parsed,
             located: (
-                Outcome::parse(&outcome).unwrap_or(Outcome::Rejected),
-                [r.get(26)?, r.get(27)?, r.get(28)?],
+                Outcome::parse(&self.outcome).unwrap_or(Outcome::Rejected),
+                self.tiers.clone(),
             ),
-        })
-    })
-    .optional()
+            row: self,
+        }
+    }
+
+    /// Writes this row over the stored one, and records that it changed.
+    fn update(&self, tx: &Connection, rev: i64, grid_version: i64) -> rusqlite::Result<()> {
+        tx.prepare_cached(
+            "UPDATE events SET occurred_at = ?1, lon = ?2, lat = ?3, category = ?4, status = ?5, state = ?6, \
+             resolved_at = ?7, deadline = ?8, satisfaction = ?9, source = ?10, cleared = ?11, updated_at = ?12, \
+             base = ?13, tier1 = ?14, tier2 = ?15, tier3 = ?16, outcome = ?17, grid_version = ?18, \
+             accepted_at = ?20, dispatched_at = ?21, handled_at = ?22, returned_at = ?23, reworked_at = ?24, \
+             extended_at = ?25, escalated_at = ?26, solved = ?27, suspended_at = ?28, resumed_at = ?29, \
+             duplicate_of = ?30 WHERE seq = ?19",
+        )?
+        .execute(params![
+            self.occurred_at,
+            self.lon,
+            self.lat,
+            self.category,
+            self.status,
+            self.state,
+            self.resolved_at,
+            self.deadline,
+            self.satisfaction,
+            self.source,
+            self.cleared,
+            self.updated_at,
+            self.base,
+            self.tiers[0],
+            self.tiers[1],
+            self.tiers[2],
+            self.outcome,
+            grid_version,
+            self.seq,
+            self.times[0],
+            self.times[1],
+            self.times[2],
+            self.times[3],
+            self.times[4],
+            self.times[5],
+            self.times[6],
+            self.solved,
+            self.times[7],
+            self.times[8],
+            self.duplicate_of,
+        ])?;
+        // Which rows changed after a given count: a restart patches its frame
+        // snapshot with them instead of reading every row.
+        tx.prepare_cached(
+            "INSERT INTO changed(seq, rev) VALUES (?1, ?2) ON CONFLICT(seq) DO UPDATE SET rev = ?2",
+        )?
+        .execute(params![self.seq, rev])?;
+        Ok(())
+    }
+}
+
+fn read_case(c: &Connection, system: &str, kind: Kind, id: &str) -> rusqlite::Result<Option<Case>> {
+    let mut st = c.prepare_cached(&READ_CASE)?;
+    Ok(st
+        .query_row(params![system, kind.as_str(), id], CaseRow::read)
+        .optional()?
+        .map(|row| row.case(system, kind, id)))
 }
 
 const STEP_COLS: &str =
@@ -368,9 +538,25 @@ const PENDING: &str = "pending_updates";
 /// records it; a different count means rows changed under it).
 pub(crate) const CHANGES: &str = "case_changes";
 
+/// The row `current`, the new state of the stored `case`, leaves, and
+/// where it lies: where it was stored when its position did not move (no
+/// locating inside the write lock), else located again.
+fn moved_row(
+    case: &Case,
+    current: &Event,
+    base: Option<&Event>,
+    locate: &Locate<'_>,
+) -> (CaseRow, Place) {
+    let hit = if case.current.lon == current.lon && case.current.lat == current.lat {
+        case.located.clone()
+    } else {
+        locate(current.lon, current.lat)
+    };
+    (case.row.written(current, base, &hit), hit)
+}
+
 /// Writes `current`, the new state of the stored `case`, over its row and
-/// returns where it lies: where it was stored when its position did not
-/// move (no locating inside the write lock), else located again.
+/// returns where it lies ([`moved_row`]).
 fn rewrite(
     tx: &Connection,
     rev: i64,
@@ -380,80 +566,9 @@ fn rewrite(
     base: Option<&Event>,
     locate: &Locate<'_>,
 ) -> rusqlite::Result<Place> {
-    let hit = if case.current.lon == current.lon && case.current.lat == current.lat {
-        case.located.clone()
-    } else {
-        locate(current.lon, current.lat)
-    };
-    write_case(tx, rev, case.seq, current, base, &hit, version)?;
+    let (row, hit) = moved_row(case, current, base, locate);
+    row.update(tx, rev, version)?;
     Ok(hit)
-}
-
-/// Writes the current state of a case over its row. `base`: the base
-/// version received with this row (stored when it differs from the
-/// current state), or `None` to keep the stored one.
-#[allow(clippy::too_many_arguments)]
-fn write_case(
-    tx: &Connection,
-    rev: i64,
-    seq: i64,
-    current: &Event,
-    base: Option<&Event>,
-    hit: &Place,
-    grid_version: i64,
-) -> rusqlite::Result<()> {
-    let located = located_at(current, hit);
-    let base_json = base.map(|base| {
-        (base != current).then(|| serde_json::to_string(&BaseRow::of(base)).unwrap_or_default())
-    });
-    tx.prepare_cached(
-        "UPDATE events SET occurred_at = ?1, lon = ?2, lat = ?3, category = ?4, status = ?5, state = ?6, \
-         resolved_at = ?7, deadline = ?8, satisfaction = ?9, source = ?10, cleared = ?11, updated_at = ?12, \
-         base = CASE WHEN ?28 THEN ?13 ELSE base END, tier1 = ?14, tier2 = ?15, tier3 = ?16, outcome = ?17, grid_version = ?18, \
-         accepted_at = ?20, dispatched_at = ?21, handled_at = ?22, returned_at = ?23, reworked_at = ?24, \
-         extended_at = ?25, escalated_at = ?26, solved = ?27, suspended_at = ?29, resumed_at = ?30, \
-         duplicate_of = ?31 WHERE seq = ?19",
-    )?
-    .execute(params![
-        current.occurred_at,
-        current.lon,
-        current.lat,
-        current.category,
-        current.status,
-        current.state,
-        current.resolved_at,
-        current.deadline,
-        current.satisfaction,
-        current.source,
-        current.cleared,
-        current.updated_at,
-        base_json.clone().flatten(),
-        located.tiers[0],
-        located.tiers[1],
-        located.tiers[2],
-        located.outcome.as_str(),
-        grid_version,
-        seq,
-        current.flow.accepted_at,
-        current.flow.dispatched_at,
-        current.flow.handled_at,
-        current.flow.returned_at,
-        current.flow.reworked_at,
-        current.flow.extended_at,
-        current.flow.escalated_at,
-        current.flow.solved,
-        base_json.is_some(),
-        current.flow.suspended_at,
-        current.flow.resumed_at,
-        current.duplicate_of,
-    ])?;
-    // Which rows changed after a given count: a restart patches its frame
-    // snapshot with them instead of reading every row.
-    tx.prepare_cached(
-        "INSERT INTO changed(seq, rev) VALUES (?1, ?2) ON CONFLICT(seq) DO UPDATE SET rev = ?2",
-    )?
-    .execute(params![seq, rev])?;
-    Ok(())
 }
 
 /// Counts the stored cases a transaction changed, in one write. A new row
@@ -469,18 +584,6 @@ fn count_changes(tx: &Connection, out: &[Applied]) -> rusqlite::Result<()> {
 
 /// Locates a position: outcome and tier codes.
 pub type Locate<'a> = dyn Fn(f64, f64) -> (Outcome, [Option<String>; 3]) + 'a;
-
-fn located_at<'a>(e: &'a Event, hit: &'a (Outcome, [Option<String>; 3])) -> Located<'a> {
-    Located {
-        event: e,
-        outcome: hit.0,
-        tiers: [
-            hit.1[0].as_deref(),
-            hit.1[1].as_deref(),
-            hit.1[2].as_deref(),
-        ],
-    }
-}
 
 const INSERT: &str = "INSERT OR IGNORE INTO events(kind, id, occurred_at, lon, lat, category, status, state, resolved_at, \
     deadline, satisfaction, source, cleared, household_hash, visitor_hash, updated_at, tier1, tier2, tier3, outcome, grid_version, \
@@ -540,7 +643,14 @@ fn apply_rows(
                 let current = fold(e, &waiting);
                 let seq = tx.last_insert_rowid();
                 let hit = locate(current.lon, current.lat);
-                write_case(&tx, rev, seq, &current, Some(e), &hit, version)?;
+                let row = CaseRow {
+                    seq,
+                    household_hash: e.household_hash.clone(),
+                    visitor_hash: e.visitor_hash.clone(),
+                    ..CaseRow::default()
+                };
+                row.written(&current, Some(e), &hit)
+                    .update(&tx, rev, version)?;
                 let done = tx.execute(
                     "UPDATE transitions SET applied = 1 WHERE system = ?1 AND issue_id = ?2 AND applied = 0",
                     [&e.system, &e.id],
@@ -607,6 +717,52 @@ fn apply_rows(
     Ok(out)
 }
 
+/// The case of a run of consecutive steps of one case (as files and grid
+/// apps send them): read once, written once when the run ends, its
+/// transitions read once when a late step needs them.
+struct Touched {
+    system: String,
+    issue_id: String,
+    case: Option<Case>,
+    history: Option<Vec<Step>>,
+    dirty: bool,
+}
+
+impl Touched {
+    fn read(tx: &Connection, s: &Step) -> rusqlite::Result<Touched> {
+        Ok(Touched {
+            system: s.system.clone(),
+            issue_id: s.issue_id.clone(),
+            case: read_case(tx, &s.system, Kind::Issue, &s.issue_id)?,
+            history: None,
+            dirty: false,
+        })
+    }
+
+    /// Writes the case if the run changed it.
+    fn close(self, tx: &Connection, rev: i64, version: i64) -> rusqlite::Result<()> {
+        match self.case {
+            Some(c) if self.dirty => c.row.update(tx, rev, version),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The transitions of `s`'s case in (`at`, `update_id`) order, `s` among
+/// them: read on first need, then kept up to date with the transaction's
+/// own inserts (the order of SQLite's `ORDER BY at, update_id`: integers,
+/// then bytes).
+fn history<'h>(
+    tx: &Connection,
+    s: &Step,
+    kept: &'h mut Option<Vec<Step>>,
+) -> rusqlite::Result<&'h [Step]> {
+    if kept.is_none() {
+        *kept = Some(steps_of(tx, &s.system, &s.issue_id)?);
+    }
+    Ok(kept.as_deref().unwrap_or_default())
+}
+
 fn apply_steps(
     c: &mut Connection,
     version: i64,
@@ -617,8 +773,20 @@ fn apply_steps(
     let now = super::now_us();
     let rev = counter(&tx, CHANGES)? + 1;
     let mut out = Vec::with_capacity(steps.len());
+    let mut run: Option<Touched> = None;
     for s in steps {
-        let case = read_case(&tx, &s.system, Kind::Issue, &s.issue_id)?;
+        if run
+            .as_ref()
+            .is_some_and(|t| t.system != s.system || t.issue_id != s.issue_id)
+        {
+            if let Some(t) = run.take() {
+                t.close(&tx, rev, version)?;
+            }
+        }
+        let t = match &mut run {
+            Some(t) => t,
+            None => run.insert(Touched::read(&tx, s)?),
+        };
         let n = tx
             .prepare_cached(
                 "INSERT OR IGNORE INTO transitions(issue_id, update_id, at, state, deadline, satisfaction, solved, \
@@ -639,7 +807,7 @@ fn apply_steps(
                 s.to_unit,
                 s.note_hash,
                 now,
-                case.is_some(),
+                t.case.is_some(),
                 s.system,
                 s.duplicate_of,
             ])?;
@@ -658,7 +826,13 @@ fn apply_steps(
             out.push(Applied::only(stored));
             continue;
         }
-        let Some(case) = case else {
+        if let Some(h) = &mut t.history {
+            let at = h.partition_point(|x| {
+                (x.at, x.update_id.as_bytes()) < (s.at, s.update_id.as_bytes())
+            });
+            h.insert(at, s.clone());
+        }
+        let Some(case) = &t.case else {
             bump(&tx, PENDING, 1)?;
             out.push(Applied::only(Stored::Pending));
             continue;
@@ -673,7 +847,7 @@ fn apply_steps(
             fold(&case.current, std::slice::from_ref(s))
         } else {
             keep_milestones(
-                fold(&case.base, &steps_of(&tx, &s.system, &s.issue_id)?),
+                fold(&case.base, history(&tx, s, &mut t.history)?),
                 &case.current,
             )
         };
@@ -691,21 +865,18 @@ fn apply_steps(
             flow: case.current.flow,
             ..current.clone()
         } == case.current;
-        let hit = rewrite(
-            &tx,
-            rev,
-            version,
-            &case,
-            &current,
-            case.base_to_write(),
-            locate,
-        )?;
         let stored = if older && same_state {
             Stored::Stale
         } else {
             Stored::Updated
         };
+        let (row, hit) = moved_row(case, &current, case.base_to_write(), locate);
+        t.case = Some(row.case_after(&s.system, Kind::Issue, &s.issue_id, Some(case)));
+        t.dirty = true;
         out.push(Applied::moved(stored, current, hit));
+    }
+    if let Some(t) = run {
+        t.close(&tx, rev, version)?;
     }
     count_changes(&tx, &out)?;
     tx.commit()?;
@@ -876,5 +1047,122 @@ mod tests {
             decide(&issue("closed"), &issue("reopened")),
             Stored::Updated
         );
+    }
+
+    /// Every table row of a store, as text, in a fixed order: `changed`
+    /// without its revision numbers (a transaction per step counts more).
+    fn dump(store: &Store) -> Vec<String> {
+        store
+            .read(|c| {
+                let mut out = Vec::new();
+                for sql in [
+                    "SELECT * FROM events ORDER BY seq",
+                    "SELECT issue_id, update_id, at, state, deadline, satisfaction, solved, category, lon, lat, \
+                     to_unit, note_hash, applied, system, duplicate_of FROM transitions ORDER BY system, issue_id, update_id",
+                    "SELECT seq FROM changed ORDER BY seq",
+                    "SELECT key, value FROM meta WHERE key IN ('pending_updates', 'case_changes') ORDER BY key",
+                ] {
+                    let mut st = c.prepare(sql)?;
+                    let n = st.column_count();
+                    let rows = st.query_map([], |r| {
+                        Ok((0..n)
+                            .map(|k| format!("{:?}", r.get_ref(k).map(|v| v.data_type())) + &format!("{:?}", r.get::<_, rusqlite::types::Value>(k)))
+                            .collect::<Vec<_>>()
+                            .join("|"))
+                    })?;
+                    for r in rows {
+                        out.push(r?);
+                    }
+                }
+                Ok(out)
+            })
+            .unwrap()
+    }
+
+    /// A run of one case's steps is read once and written once; the
+    /// database and every step's fate are those of one step at a time.
+    #[test]
+    fn steps_in_one_transaction_end_as_one_at_a_time() {
+        let locate = |lon: f64, _lat: f64| -> Place {
+            if lon < 115.5 {
+                (
+                    Outcome::Matched,
+                    [Some("t1".into()), Some("v1".into()), Some("g1".into())],
+                )
+            } else {
+                (Outcome::Outside, [None, None, None])
+            }
+        };
+        let mut a = issue("reported");
+        a.household_hash = Some("h".into());
+        let mut b = issue("closed");
+        b.id = "B".into();
+        b.resolved_at = Some(50_000);
+        let mut c = issue("reported");
+        c.id = "C".into();
+        c.updated_at = Some(900);
+        let events = [a, b, c];
+        let on = |id: &str, u: &str, at: i64, state: &str| Step {
+            issue_id: id.into(),
+            ..step(u, at, state)
+        };
+        let mut moved = on("A", "u4", 4_000, "派遣");
+        moved.lon = Some(116.0);
+        moved.lat = Some(38.6);
+        let mut other = on("A", "u1", 2_000, "受理");
+        other.note_hash = Some("x".into());
+        let mut satisfied = on("C", "u3", 9_000, "回访");
+        satisfied.satisfaction = Some("satisfied".into());
+        let steps = vec![
+            on("A", "u1", 2_000, "受理"),
+            on("A", "u2", 3_000, "派遣"),
+            on("A", "u0", 1_500, "受理"),  // late: the history re-folded
+            on("A", "u00", 2_500, "退回"), // late again: the history kept
+            moved,
+            on("A", "u1", 2_000, "受理"),  // the same again
+            other,                         // the same id, other content
+            on("B", "u1", 10_000, "派遣"), // before the closed base
+            on("B", "u2", 60_000, "重新打开"),
+            on("Z", "u1", 5_000, "受理"), // waits for its case
+            on("A", "u5", 6_000, "处置"), // A again, after another case
+            on("C", "u1", 800, "受理"),
+            on("C", "u2", 2_000, "处置"),
+            satisfied,
+            on("Z", "u2", 6_000, "派遣"),
+            on("B", "u3", 70_000, "结案"),
+        ];
+        let run = |batch: usize| {
+            let dir = tempfile::tempdir().unwrap();
+            let store = Store::open(&dir.path().join("s.db")).unwrap();
+            let hits: Vec<Place> = events.iter().map(|e| locate(e.lon, e.lat)).collect();
+            let rows: Vec<Located<'_>> = events
+                .iter()
+                .zip(&hits)
+                .map(|(e, h)| Located {
+                    event: e,
+                    outcome: h.0,
+                    tiers: [h.1[0].as_deref(), h.1[1].as_deref(), h.1[2].as_deref()],
+                })
+                .collect();
+            store.apply_events(1, &rows, &locate, "test").unwrap();
+            let fates: Vec<(String, Option<Event>, Option<Place>)> = steps
+                .chunks(batch)
+                .flat_map(|chunk| store.apply_updates(1, chunk, &locate).unwrap())
+                .map(|a| (format!("{:?}", a.stored), a.current, a.place))
+                .collect();
+            (fates, dump(&store))
+        };
+        let (one, one_db) = run(1);
+        let (all, all_db) = run(steps.len());
+        assert_eq!(one, all);
+        assert_eq!(one_db, all_db);
+        // The sequence exercises what it should.
+        let kinds: Vec<&str> = one.iter().map(|f| f.0.split('(').next().unwrap()).collect();
+        for k in ["Updated", "Unchanged", "Stale", "Conflict", "Pending"] {
+            assert!(kinds.contains(&k), "no {k} among {kinds:?}");
+        }
+        assert!(one
+            .iter()
+            .any(|f| f.2.as_ref().is_some_and(|p| p.0 == Outcome::Outside)));
     }
 }
