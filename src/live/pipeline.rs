@@ -312,54 +312,79 @@ impl Pipeline<'_> {
     }
 
     /// An events file, in transactions of `batch_rows` events; rejected
-    /// rows are logged with file, row and reason (the first 20).
+    /// rows are logged with file, row and reason (the first 20). The file
+    /// is read and validated on a thread of its own, a batch ahead of the
+    /// writes.
     pub fn events_file(&self, path: &Path, v: &Validator<'_>, batch_rows: usize) -> Result<Tally> {
         let mut out = Tally::default();
         let mut failure = None;
         let mut logged = 0;
-        let read = read_file(path, None, v, &mut |batch: Batch| {
-            out.read += batch.read;
-            out.rejected += batch.rejects.len() as u64;
-            for r in &batch.rejects {
-                if logged < 20 {
-                    logged += 1;
-                    tracing::warn!(file = %r.file, row = r.row, column = %r.column, reason = %r.reason, "row rejected");
+        let (send, batches) = std::sync::mpsc::sync_channel::<Batch>(1);
+        let read = std::thread::scope(|scope| {
+            let reader = scope.spawn(move || {
+                read_file(path, None, v, &mut |batch: Batch| {
+                    send.send(batch).map_err(|_| {
+                        crate::ingest::IngestError::Output("database write failed".into())
+                    })
+                })
+            });
+            for batch in batches.iter() {
+                if let Err(e) = self.store_batch(batch, batch_rows, &mut out, &mut logged) {
+                    failure = Some(e);
+                    break;
                 }
             }
-            let Batch {
-                events, rows, file, ..
-            } = batch;
-            let mut events = events.into_iter();
-            for chunk_rows in rows.chunks(batch_rows.max(1)) {
-                let chunk: Vec<Event> = events.by_ref().take(chunk_rows.len()).collect();
-                let (fates, _, _) = match self.apply_events(chunk) {
-                    Ok(f) => f,
-                    Err(e) => {
-                        failure = Some(e);
-                        return Err(crate::ingest::IngestError::Output(
-                            "database write failed".into(),
-                        ));
-                    }
-                };
-                for (row, fate) in chunk_rows.iter().zip(&fates) {
-                    let mut one = Tally::default();
-                    if matches!(fate, Fate::Stored(Stored::Conflict(_))) {
-                        one.duplicates += 1;
-                    }
-                    let (_, reason) = one.count(fate);
-                    if one.rejected > 0 && logged < 20 {
-                        logged += 1;
-                        tracing::warn!(%file, row, reason = reason.unwrap_or_default(), "row rejected");
-                    }
-                    out.add(&one);
-                }
-            }
-            Ok(())
+            // A failed write hangs up: the reader stops at its next batch.
+            drop(batches);
+            reader
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
         });
-        match read {
-            Ok(_) => Ok(out),
-            Err(e) => Err(failure.unwrap_or_else(|| e.into())),
+        match (read, failure) {
+            (_, Some(e)) => Err(e),
+            (Ok(_), None) => Ok(out),
+            (Err(e), None) => Err(e.into()),
         }
+    }
+
+    /// One batch read from an events file into the store, in transactions
+    /// of `batch_rows` events, counted into `out`.
+    fn store_batch(
+        &self,
+        batch: Batch,
+        batch_rows: usize,
+        out: &mut Tally,
+        logged: &mut usize,
+    ) -> Result<()> {
+        out.read += batch.read;
+        out.rejected += batch.rejects.len() as u64;
+        for r in &batch.rejects {
+            if *logged < 20 {
+                *logged += 1;
+                tracing::warn!(file = %r.file, row = r.row, column = %r.column, reason = %r.reason, "row rejected");
+            }
+        }
+        let Batch {
+            events, rows, file, ..
+        } = batch;
+        let mut events = events.into_iter();
+        for chunk_rows in rows.chunks(batch_rows.max(1)) {
+            let chunk: Vec<Event> = events.by_ref().take(chunk_rows.len()).collect();
+            let (fates, _, _) = self.apply_events(chunk)?;
+            for (row, fate) in chunk_rows.iter().zip(&fates) {
+                let mut one = Tally::default();
+                if matches!(fate, Fate::Stored(Stored::Conflict(_))) {
+                    one.duplicates += 1;
+                }
+                let (_, reason) = one.count(fate);
+                if one.rejected > 0 && *logged < 20 {
+                    *logged += 1;
+                    tracing::warn!(%file, row, reason = reason.unwrap_or_default(), "row rejected");
+                }
+                out.add(&one);
+            }
+        }
+        Ok(())
     }
 
     /// A file of transition rows, in transactions of `batch_rows` rows.
