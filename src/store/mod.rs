@@ -156,10 +156,15 @@ impl Store {
         };
         let c = Connection::open(path).map_err(sql)?;
         // FULL: a committed ingest must survive power loss, not only a crash.
-        c.execute_batch(
+        // A commit checkpoints the log once it holds 64 MiB, not SQLite's
+        // 4 MiB: a file load rewrites the same index pages batch after
+        // batch, and each checkpoint copied them again (10% of loading
+        // 1.3M case updates). The server checkpoints in the background
+        // instead ([`Store::checkpoint_in_background`]).
+        c.execute_batch(&format!(
             "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; \
-             PRAGMA busy_timeout=10000; PRAGMA cache_size=-65536;",
-        )
+             PRAGMA busy_timeout=10000; PRAGMA cache_size=-65536; PRAGMA wal_autocheckpoint={WAL_TRUNCATE_PAGES};"
+        ))
         .map_err(sql)?;
         Ok(c)
     }
