@@ -724,7 +724,11 @@ struct Touched {
     system: String,
     issue_id: String,
     case: Option<Case>,
+    /// The row the last step left, to write when the run ends; made into
+    /// the case only when another step of the run needs it.
+    written: Option<CaseRow>,
     history: Option<Vec<Step>>,
+    /// Whether a step of the run changed the case.
     dirty: bool,
 }
 
@@ -734,16 +738,30 @@ impl Touched {
             system: s.system.clone(),
             issue_id: s.issue_id.clone(),
             case: read_case(tx, &s.system, Kind::Issue, &s.issue_id)?,
+            written: None,
             history: None,
             dirty: false,
         })
     }
 
+    /// The case as the run's last step left it.
+    fn case(&mut self) -> Option<&Case> {
+        if let Some(row) = self.written.take() {
+            let before = self.case.take();
+            self.case =
+                Some(row.case_after(&self.system, Kind::Issue, &self.issue_id, before.as_ref()));
+        }
+        self.case.as_ref()
+    }
+
     /// Writes the case if the run changed it.
     fn close(self, tx: &Connection, rev: i64, version: i64) -> rusqlite::Result<()> {
-        match self.case {
-            Some(c) if self.dirty => c.row.update(tx, rev, version),
-            _ => Ok(()),
+        if !self.dirty {
+            return Ok(());
+        }
+        match self.written.or_else(|| self.case.map(|c| c.row)) {
+            Some(row) => row.update(tx, rev, version),
+            None => Ok(()),
         }
     }
 }
@@ -787,6 +805,7 @@ fn apply_steps(
             Some(t) => t,
             None => run.insert(Touched::read(&tx, s)?),
         };
+        let stored_case = t.case().is_some();
         let n = tx
             .prepare_cached(
                 "INSERT OR IGNORE INTO transitions(issue_id, update_id, at, state, deadline, satisfaction, solved, \
@@ -807,7 +826,7 @@ fn apply_steps(
                 s.to_unit,
                 s.note_hash,
                 now,
-                t.case.is_some(),
+                stored_case,
                 s.system,
                 s.duplicate_of,
             ])?;
@@ -871,7 +890,7 @@ fn apply_steps(
             Stored::Updated
         };
         let (row, hit) = moved_row(case, &current, case.base_to_write(), locate);
-        t.case = Some(row.case_after(&s.system, Kind::Issue, &s.issue_id, Some(case)));
+        t.written = Some(row);
         t.dirty = true;
         out.push(Applied::moved(stored, current, hit));
     }
