@@ -144,8 +144,9 @@ fn decide(base: &Event, new: &Event) -> Stored {
     }
 }
 
-/// The mutable part of a whole-row version, as kept in `events.base`.
-#[derive(Serialize, Deserialize)]
+/// The mutable part of a whole-row version, as kept in `events.base`
+/// (and as the columns of a stored case hold it).
+#[derive(Clone, Default, Serialize, Deserialize)]
 struct BaseRow {
     occurred_at: i64,
     lon: f64,
@@ -226,8 +227,6 @@ struct Case {
     /// Whether the base is stored apart from the current state (else the
     /// current row is the base, and must be stored before it changes).
     base_stored: bool,
-    /// Whether the base is the stored one, read.
-    base_parsed: bool,
 }
 
 impl Case {
@@ -262,25 +261,15 @@ static ONE_STEP: LazyLock<String> = LazyLock::new(|| {
 #[derive(Clone, Default)]
 struct CaseRow {
     seq: i64,
-    occurred_at: i64,
-    lon: f64,
-    lat: f64,
-    category: String,
-    state: Option<String>,
-    resolved_at: Option<i64>,
-    deadline: Option<i64>,
-    satisfaction: Option<String>,
-    source: Option<String>,
-    cleared: Option<bool>,
+    /// The current state's mutable fields.
+    now: BaseRow,
     household_hash: Option<String>,
     visitor_hash: Option<String>,
-    updated_at: Option<i64>,
     base: Option<String>,
     times: [Option<i64>; 9],
     solved: Option<bool>,
     outcome: String,
     tiers: [Option<String>; 3],
-    duplicate_of: Option<String>,
     /// Written for the frame; a case derives its own from the state.
     status: Option<String>,
 }
@@ -289,25 +278,27 @@ impl CaseRow {
     fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<CaseRow> {
         Ok(CaseRow {
             seq: r.get(0)?,
-            occurred_at: r.get(1)?,
-            lon: r.get(2)?,
-            lat: r.get(3)?,
-            category: r.get(4)?,
-            state: r.get(5)?,
-            resolved_at: r.get(6)?,
-            deadline: r.get(7)?,
-            satisfaction: r.get(8)?,
-            source: r.get(9)?,
-            cleared: r.get(10)?,
+            now: BaseRow {
+                occurred_at: r.get(1)?,
+                lon: r.get(2)?,
+                lat: r.get(3)?,
+                category: r.get(4)?,
+                state: r.get(5)?,
+                resolved_at: r.get(6)?,
+                deadline: r.get(7)?,
+                satisfaction: r.get(8)?,
+                source: r.get(9)?,
+                cleared: r.get(10)?,
+                updated_at: r.get(13)?,
+                duplicate_of: r.get(29)?,
+            },
             household_hash: r.get(11)?,
             visitor_hash: r.get(12)?,
-            updated_at: r.get(13)?,
             base: r.get(14)?,
             times: std::array::from_fn(|i| r.get(15 + i).ok().flatten()),
             solved: r.get(24)?,
             outcome: r.get(25)?,
             tiers: [r.get(26)?, r.get(27)?, r.get(28)?],
-            duplicate_of: r.get(29)?,
             status: r.get(30)?,
         })
     }
@@ -319,19 +310,9 @@ impl CaseRow {
         let f = &current.flow;
         CaseRow {
             seq: self.seq,
-            occurred_at: current.occurred_at,
-            lon: current.lon,
-            lat: current.lat,
-            category: current.category.clone(),
-            state: current.state.map(str::to_owned),
-            resolved_at: current.resolved_at,
-            deadline: current.deadline,
-            satisfaction: current.satisfaction.map(str::to_owned),
-            source: current.source.map(str::to_owned),
-            cleared: current.cleared,
+            now: BaseRow::of(current),
             household_hash: self.household_hash.clone(),
             visitor_hash: self.visitor_hash.clone(),
-            updated_at: current.updated_at,
             base: match base {
                 Some(b) => (b != current)
                     .then(|| serde_json::to_string(&BaseRow::of(b)).unwrap_or_default()),
@@ -351,59 +332,45 @@ impl CaseRow {
             solved: f.solved,
             outcome: hit.0.as_str().to_owned(),
             tiers: hit.1.clone(),
-            duplicate_of: current.duplicate_of.clone(),
             status: current.status.map(str::to_owned),
         }
     }
 
     /// The case this row holds.
     fn case(self, system: &str, kind: Kind, id: &str) -> Case {
-        self.case_after(system, kind, id, None)
-    }
-
-    /// The case this row holds, written over `before`: a base version
-    /// stored unchanged is the one `before` parsed (a base depends on the
-    /// current state only through the case's identity and pseudonyms,
-    /// which no write changes).
-    fn case_after(self, system: &str, kind: Kind, id: &str, before: Option<&Case>) -> Case {
-        let state = self.state.as_deref().and_then(|s| canonical(s).ok());
+        let now = &self.now;
+        let state = now.state.as_deref().and_then(|s| canonical(s).ok());
         let current = Event {
             id: id.to_owned(),
             kind,
-            occurred_at: self.occurred_at,
-            lon: self.lon,
-            lat: self.lat,
-            category: self.category.clone(),
+            occurred_at: now.occurred_at,
+            lon: now.lon,
+            lat: now.lat,
+            category: now.category.clone(),
             state,
             status: state.map(status_of),
-            resolved_at: self.resolved_at,
-            deadline: self.deadline,
-            satisfaction: intern(self.satisfaction.clone(), &SATISFACTION),
-            source: intern(self.source.clone(), &SOURCES),
-            cleared: self.cleared,
+            resolved_at: now.resolved_at,
+            deadline: now.deadline,
+            satisfaction: intern(now.satisfaction.clone(), &SATISFACTION),
+            source: intern(now.source.clone(), &SOURCES),
+            cleared: now.cleared,
             household_hash: self.household_hash.clone(),
             visitor_hash: self.visitor_hash.clone(),
-            updated_at: self.updated_at,
+            updated_at: now.updated_at,
             flow: Flow::from_times(self.times, self.solved),
-            duplicate_of: self.duplicate_of.clone(),
+            duplicate_of: now.duplicate_of.clone(),
             system: system.to_owned(),
         };
         let base_stored = self.base.is_some();
-        let parsed = match before.filter(|b| b.base_parsed && b.row.base == self.base) {
-            Some(b) => Some(b.base.clone()),
-            None => self
-                .base
-                .as_deref()
-                .and_then(|b| serde_json::from_str::<BaseRow>(b).ok())
-                .map(|b| b.onto(&current)),
-        };
-        let base_parsed = parsed.is_some();
-        let base = parsed.unwrap_or_else(|| current.clone().with_version_flow());
+        let base = self
+            .base
+            .as_deref()
+            .and_then(|b| serde_json::from_str::<BaseRow>(b).ok())
+            .map_or_else(|| current.clone().with_version_flow(), |b| b.onto(&current));
         Case {
             current,
             base,
             base_stored,
-            base_parsed,
             located: (
                 Outcome::parse(&self.outcome).unwrap_or(Outcome::Rejected),
                 self.tiers.clone(),
@@ -423,18 +390,18 @@ impl CaseRow {
              duplicate_of = ?30 WHERE seq = ?19",
         )?
         .execute(params![
-            self.occurred_at,
-            self.lon,
-            self.lat,
-            self.category,
+            self.now.occurred_at,
+            self.now.lon,
+            self.now.lat,
+            self.now.category,
             self.status,
-            self.state,
-            self.resolved_at,
-            self.deadline,
-            self.satisfaction,
-            self.source,
-            self.cleared,
-            self.updated_at,
+            self.now.state,
+            self.now.resolved_at,
+            self.now.deadline,
+            self.now.satisfaction,
+            self.now.source,
+            self.now.cleared,
+            self.now.updated_at,
             self.base,
             self.tiers[0],
             self.tiers[1],
@@ -452,7 +419,7 @@ impl CaseRow {
             self.solved,
             self.times[7],
             self.times[8],
-            self.duplicate_of,
+            self.now.duplicate_of,
         ])?;
         // Which rows changed after a given count: a restart patches its frame
         // snapshot with them instead of reading every row.
@@ -747,9 +714,7 @@ impl Touched {
     /// The case as the run's last step left it.
     fn case(&mut self) -> Option<&Case> {
         if let Some(row) = self.written.take() {
-            let before = self.case.take();
-            self.case =
-                Some(row.case_after(&self.system, Kind::Issue, &self.issue_id, before.as_ref()));
+            self.case = Some(row.case(&self.system, Kind::Issue, &self.issue_id));
         }
         self.case.as_ref()
     }
