@@ -201,3 +201,81 @@ fn a_parquet_file_with_typed_columns_is_read() {
     assert_eq!(rows, [1]);
     assert_eq!((rej[0].row, rej[0].column.as_str()), (2, "lon"));
 }
+
+/// Every step and reject of a case-update file, and the rows of each chunk
+/// the streaming reader handed on.
+fn read_steps(path: &std::path::Path) -> (wangge::ingest::StepsRead, Vec<usize>) {
+    let h = hasher();
+    let v = Validator {
+        crs: Crs::Wgs84,
+        tz: chrono_tz::Asia::Shanghai,
+        hasher: &h,
+        dates: wangge::ingest::Dates::default(),
+    };
+    let (mut all, mut chunks) = (wangge::ingest::StepsRead::default(), Vec::new());
+    let n = wangge::ingest::read_updates_with(path, &v, &mut |(s, r)| {
+        chunks.push(s.len() + r.len());
+        all.0.extend(s);
+        all.1.extend(r);
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(n as usize, all.0.len() + all.1.len(), "every row counted");
+    (all, chunks)
+}
+
+/// A long case-update file streams in chunks of `BATCH_ROWS` rows, every
+/// row numbered by its line, in file order.
+#[test]
+fn a_long_update_file_streams_in_chunks_with_every_row_numbered() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("updates.csv");
+    let n = wangge::ingest::BATCH_ROWS + 1000;
+    let mut text = String::from("issue_id,update_id,at,status\n");
+    for i in 0..n {
+        let status = if i % 1000 == 999 { "飞走" } else { "受理" };
+        text.push_str(&format!("C{i},u{i},2026-03-01 09:00,{status}\n"));
+    }
+    std::fs::write(&p, text).unwrap();
+    let ((steps, rejects), chunks) = read_steps(&p);
+    assert_eq!(chunks, [wangge::ingest::BATCH_ROWS, 1000]);
+    assert_eq!(rejects.len(), n / 1000);
+    assert!(rejects
+        .iter()
+        .all(|r| r.column == "status" && r.row % 1000 == 1));
+    let lines: Vec<u64> = steps.iter().map(|(row, _)| *row).collect();
+    assert!(lines.windows(2).all(|w| w[0] < w[1]));
+    assert_eq!(steps[0], (2, steps[0].1.clone()));
+    assert_eq!(steps[0].1.issue_id, "C0");
+    assert_eq!(steps.last().unwrap().1.issue_id, format!("C{}", n - 1));
+}
+
+/// A GBK update file with one byte GBK cannot read loses that row only,
+/// named by line and column; a TSV update file is read by its tabs.
+#[test]
+fn a_bad_byte_in_an_update_file_costs_its_row_and_tsv_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let gbk = dir.path().join("updates.csv");
+    let mut bytes = b"issue_id,update_id,at,status,note\n".to_vec();
+    bytes.extend_from_slice(b"A-1,u1,2026-03-01 09:00,\xCA\xDC\xC0\xED,\n"); // 受理
+    bytes.extend_from_slice(b"A-2,u1,2026-03-01 09:00,\xCA\xDC\xC0\xED,\xFF\n");
+    bytes.extend_from_slice(b"A-3,u1,2026-03-01 09:00,\xCA\xDC\xC0\xED,\n");
+    std::fs::write(&gbk, bytes).unwrap();
+    let ((steps, rejects), _) = read_steps(&gbk);
+    let ids: Vec<&str> = steps.iter().map(|(_, s)| s.issue_id.as_str()).collect();
+    assert_eq!(ids, ["A-1", "A-3"]);
+    assert_eq!(steps[0].1.state, "accepted", "受理 read from GBK");
+    assert_eq!(rejects.len(), 1);
+    assert_eq!((rejects[0].row, rejects[0].column.as_str()), (3, "note"));
+    assert!(rejects[0].reason.contains("malformed"), "{:?}", rejects[0]);
+
+    let tsv = dir.path().join("updates.tsv");
+    std::fs::write(
+        &tsv,
+        "工单编号\t环节编号\t操作时间\t状态\nA-1\tu1\t2026-03-01 09:00\t受理\n",
+    )
+    .unwrap();
+    let ((steps, rejects), _) = read_steps(&tsv);
+    assert!(rejects.is_empty(), "{rejects:?}");
+    assert_eq!((steps[0].0, steps[0].1.issue_id.as_str()), (2, "A-1"));
+}

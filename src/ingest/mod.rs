@@ -27,7 +27,10 @@ pub use decode::{detect, DecodingReader};
 pub use event::{Col, Dates, Event, Field, Kind, RowError, Validator, FIELDS};
 pub(crate) use read::{column_of, REQUIRED};
 pub use read::{display_paths, read_file, Batch, Format, Reject, BATCH_ROWS};
-pub use update::{read_updates, update_column_of, ParsedSteps, Step, UCol, UPDATE_FIELDS};
+pub use update::{
+    read_updates, read_updates_with, update_column_of, ParsedSteps, Step, StepsRead, UCol,
+    UPDATE_FIELDS,
+};
 
 /// Why an events file could not be read at all (row problems are [`Reject`]s).
 #[derive(Debug, thiserror::Error)]

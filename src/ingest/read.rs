@@ -244,7 +244,21 @@ fn chunks_inside(path: &Path) -> Result<(), IngestError> {
     Ok(())
 }
 
-fn open_text(
+/// The field delimiter of a text table: a tab for `.tsv`, else a comma.
+pub(super) fn delimiter(path: &Path) -> u8 {
+    if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("tsv"))
+    {
+        b'\t'
+    } else {
+        b','
+    }
+}
+
+/// A text file as UTF-8, its encoding declared or detected from its first
+/// bytes; an empty file is an error.
+pub(super) fn open_text(
     path: &Path,
     encoding: Option<TextEncoding>,
 ) -> Result<DecodingReader<BufReader<File>>, IngestError> {
@@ -273,16 +287,8 @@ fn read_csv(
     sink: &mut dyn FnMut(Batch) -> Result<(), IngestError>,
 ) -> Result<u64, IngestError> {
     let text = open_text(path, encoding)?;
-    let delim = if path
-        .extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("tsv"))
-    {
-        b'\t'
-    } else {
-        b','
-    };
     let mut rdr = csv::ReaderBuilder::new()
-        .delimiter(delim)
+        .delimiter(delimiter(path))
         .flexible(true)
         .has_headers(true)
         .from_reader(text);
@@ -536,11 +542,12 @@ fn read_parquet(
 }
 
 /// A Parquet file of transition rows, columns by contract name or Chinese
-/// alias (rows numbered from 1).
+/// alias (rows numbered from 1), read in slices of [`BATCH_ROWS`] rows.
 pub(super) fn updates_from_parquet(
     path: &Path,
     v: &Validator<'_>,
-) -> Result<super::ParsedSteps, IngestError> {
+    out: &mut super::update::Chunks<'_>,
+) -> Result<(), IngestError> {
     use super::{update_column_of, UCol, UPDATE_FIELDS};
     let perr = |e: PolarsError| IngestError::Parse {
         path: path.to_owned(),
@@ -550,11 +557,11 @@ pub(super) fn updates_from_parquet(
         path: path.to_owned(),
         reason: "path is not UTF-8".into(),
     })?;
-    let df = LazyFrame::scan_parquet(PlRefPath::from(p), ScanArgsParquet::default())
-        .and_then(|l| l.collect())
-        .map_err(perr)?;
+    let scan =
+        LazyFrame::scan_parquet(PlRefPath::from(p), ScanArgsParquet::default()).map_err(perr)?;
+    let schema = scan.clone().collect_schema().map_err(perr)?;
     let mut names: [Option<String>; UPDATE_FIELDS.len()] = Default::default();
-    for n in df.get_column_names() {
+    for n in schema.iter_names() {
         if let Some(c) = update_column_of(n) {
             names[c].get_or_insert_with(|| n.to_string());
         }
@@ -567,21 +574,29 @@ pub(super) fn updates_from_parquet(
             });
         }
     }
-    let cols: Vec<ParquetCol> = names
-        .iter()
-        .map(|nm| ParquetCol::of(&df, nm.as_deref()))
-        .collect::<PolarsResult<_>>()
-        .map_err(perr)?;
-    Ok((0..df.height())
-        .map(|i| {
-            let get = |c: UCol| cols[c as usize].get(i);
-            let id = match get(UCol::IssueId) {
-                Field::Text(t) => Some(t.to_owned()),
-                _ => None,
-            };
-            (i as u64 + 1, id, v.validate_update(get))
-        })
-        .collect())
+    let mut offset = 0u64;
+    loop {
+        let df = scan
+            .clone()
+            .slice(offset as i64, BATCH_ROWS as IdxSize)
+            .collect()
+            .map_err(perr)?;
+        if df.height() == 0 {
+            return Ok(());
+        }
+        let cols: Vec<ParquetCol> = names
+            .iter()
+            .map(|nm| ParquetCol::of(&df, nm.as_deref()))
+            .collect::<PolarsResult<_>>()
+            .map_err(perr)?;
+        for i in 0..df.height() {
+            out.push(
+                offset + i as u64 + 1,
+                v.validate_update(|c: UCol| cols[c as usize].get(i)),
+            )?;
+        }
+        offset += df.height() as u64;
+    }
 }
 
 /// Paths as given on the command line, for messages.

@@ -43,6 +43,25 @@ pub enum UCol {
     DuplicateOf,
 }
 
+impl UCol {
+    /// Every column, in [`UPDATE_FIELDS`] order.
+    const ALL: [UCol; UPDATE_FIELDS.len()] = [
+        UCol::IssueId,
+        UCol::UpdateId,
+        UCol::At,
+        UCol::Status,
+        UCol::Deadline,
+        UCol::Satisfaction,
+        UCol::Solved,
+        UCol::Category,
+        UCol::Lon,
+        UCol::Lat,
+        UCol::ToUnit,
+        UCol::Note,
+        UCol::DuplicateOf,
+    ];
+}
+
 impl Named for UCol {
     fn name(self) -> &'static str {
         UPDATE_FIELDS[self as usize]
@@ -237,14 +256,43 @@ impl Validator<'_> {
     /// CSV text of transition rows (rows numbered from 1 after the header);
     /// `Err` names a required column the header lacks, or an unreadable header.
     pub fn updates_from_csv(&self, text: &str) -> Result<ParsedSteps, String> {
-        const N: usize = UPDATE_FIELDS.len();
-        let mut r = csv::ReaderBuilder::new()
+        let mut rows = CsvSteps::new(text.as_bytes(), b',', false)?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next(self).map_err(|e| e.to_string())? {
+            out.push(r);
+        }
+        Ok(out)
+    }
+}
+
+/// One parsed transition row: the 1-based row, the issue id when readable,
+/// the step or why not.
+pub type ParsedStep = (u64, Option<String>, Result<Step, RowError>);
+
+/// CSV transition rows, read one at a time from any text source.
+struct CsvSteps<R> {
+    rdr: csv::Reader<R>,
+    map: [Option<usize>; UPDATE_FIELDS.len()],
+    rec: csv::ByteRecord,
+    /// Rows read so far.
+    n: u64,
+    /// The text came through a lossy decoder: a U+FFFD marks a byte the
+    /// file's encoding could not read, and rejects its row.
+    lossy: bool,
+}
+
+impl<R: std::io::Read> CsvSteps<R> {
+    /// The reader past its header; `Err` names a required column the
+    /// header lacks, or an unreadable header.
+    fn new(input: R, delimiter: u8, lossy: bool) -> Result<Self, String> {
+        let mut rdr = csv::ReaderBuilder::new()
+            .delimiter(delimiter)
             .flexible(true)
-            .from_reader(text.as_bytes());
-        let headers = r.headers().map_err(|e| format!("CSV header: {e}"))?.clone();
-        let mut map: [Option<usize>; N] = [None; N];
+            .from_reader(input);
+        let headers = rdr.byte_headers().map_err(|e| format!("CSV header: {e}"))?;
+        let mut map = [None; UPDATE_FIELDS.len()];
         for (i, h) in headers.iter().enumerate() {
-            if let Some(c) = update_column_of(h) {
+            if let Some(c) = update_column_of(&String::from_utf8_lossy(h)) {
                 map[c].get_or_insert(i);
             }
         }
@@ -256,92 +304,192 @@ impl Validator<'_> {
                 ));
             }
         }
-        let mut out = Vec::new();
-        for (k, rec) in r.records().enumerate() {
-            let n = k as u64 + 1;
-            match rec {
-                Ok(rec) => {
-                    let id = map[UCol::IssueId as usize]
-                        .and_then(|i| rec.get(i))
-                        .map(str::to_owned);
-                    let step = self.validate_update(|c: UCol| {
-                        map[c as usize]
-                            .and_then(|i| rec.get(i))
-                            .map_or(Field::Null, Field::Text)
-                    });
-                    out.push((n, id, step));
+        Ok(CsvSteps {
+            rdr,
+            map,
+            rec: csv::ByteRecord::new(),
+            n: 0,
+            lossy,
+        })
+    }
+
+    /// The next row (numbered from 1 after the header), `None` at the end;
+    /// `Err` only when the source itself fails to read.
+    fn next(&mut self, v: &Validator<'_>) -> std::io::Result<Option<ParsedStep>> {
+        let read = self.rdr.read_byte_record(&mut self.rec);
+        self.n += 1;
+        let n = self.n;
+        match read {
+            Ok(false) => Ok(None),
+            Err(e) if e.is_io_error() => match e.into_kind() {
+                csv::ErrorKind::Io(e) => Err(e),
+                kind => Err(std::io::Error::other(format!("{kind:?}"))),
+            },
+            Err(e) => Ok(Some((
+                n,
+                None,
+                Err(err(UCol::IssueId, format!("unreadable row: {e}"))),
+            ))),
+            Ok(true) => {
+                let field = |c: UCol| {
+                    self.map[c as usize]
+                        .and_then(|i| self.rec.get(i))
+                        .map(|b| std::str::from_utf8(b).unwrap_or("\u{fffd}"))
+                };
+                let id = field(UCol::IssueId).map(str::to_owned);
+                if self.lossy {
+                    let bad = (0..UPDATE_FIELDS.len())
+                        .find(|&c| field(UCol::ALL[c]).is_some_and(|f| f.contains('\u{fffd}')));
+                    if let Some(c) = bad {
+                        let reason = "malformed byte sequence for the file's encoding";
+                        return Ok(Some((n, id, Err(err(UCol::ALL[c], reason)))));
+                    }
                 }
-                Err(e) => out.push((
-                    n,
-                    None,
-                    Err(err(UCol::IssueId, format!("unreadable row: {e}"))),
-                )),
+                let step = v.validate_update(|c: UCol| field(c).map_or(Field::Null, Field::Text));
+                Ok(Some((n, id, step)))
             }
         }
-        Ok(out)
     }
 }
 
 /// Valid steps with their row numbers, and the rejected rows.
 pub type StepsRead = (Vec<(u64, Step)>, Vec<super::Reject>);
 
-/// A whole file of transition rows: CSV (UTF-8 with or without BOM, or
-/// GB18030/GBK), JSON Lines or Parquet, headers, keys and columns by
-/// contract name or Chinese alias. Returns each valid step with its row number (CSV: the line, the
-/// header being line 1; JSON Lines: the line), and a [`super::Reject`] for
-/// every other row.
-pub fn read_updates(
-    path: &std::path::Path,
-    v: &Validator<'_>,
-) -> Result<StepsRead, super::IngestError> {
-    use super::IngestError;
-    let bytes = std::fs::read(path).map_err(|source| IngestError::Io {
-        path: path.to_owned(),
-        source,
-    })?;
-    let parsed = match super::Format::of(path)? {
-        super::Format::Csv => {
-            let (text, _) =
-                super::encoding::decode(&bytes, None).map_err(|e| IngestError::Encoding {
-                    path: path.to_owned(),
-                    reason: e.to_string(),
-                })?;
-            let mut rows = v
-                .updates_from_csv(&text)
-                .map_err(|reason| IngestError::Parse {
-                    path: path.to_owned(),
-                    reason,
-                })?;
-            for r in &mut rows {
-                r.0 += 1;
-            }
-            rows
+/// Rows of one file gathered into [`StepsRead`] chunks of
+/// [`super::BATCH_ROWS`] rows.
+pub(super) struct Chunks<'a> {
+    file: String,
+    chunk: StepsRead,
+    rows: usize,
+    /// Rows handed on so far.
+    pub total: u64,
+    sink: &'a mut dyn FnMut(StepsRead) -> Result<(), super::IngestError>,
+}
+
+impl<'a> Chunks<'a> {
+    pub(super) fn new(
+        path: &std::path::Path,
+        sink: &'a mut dyn FnMut(StepsRead) -> Result<(), super::IngestError>,
+    ) -> Self {
+        Chunks {
+            file: path.display().to_string(),
+            chunk: StepsRead::default(),
+            rows: 0,
+            total: 0,
+            sink,
         }
-        super::Format::JsonLines => {
-            let text = std::str::from_utf8(&bytes).map_err(|e| IngestError::Encoding {
-                path: path.to_owned(),
-                reason: format!("JSON Lines must be UTF-8: {e}"),
-            })?;
-            v.updates_from_json_lines(text)
-        }
-        super::Format::Parquet => {
-            super::read::guarded(path, || super::read::updates_from_parquet(path, v))?
-        }
-    };
-    let file = path.display().to_string();
-    let (mut steps, mut rejects) = (Vec::new(), Vec::new());
-    for (row, _, r) in parsed {
+    }
+
+    /// One row: a step, or a reject naming the file, row, column and reason.
+    pub(super) fn push(
+        &mut self,
+        row: u64,
+        r: Result<Step, RowError>,
+    ) -> Result<(), super::IngestError> {
         match r {
-            Ok(s) => steps.push((row, s)),
-            Err(e) => rejects.push(super::Reject {
-                file: file.clone(),
+            Ok(s) => self.chunk.0.push((row, s)),
+            Err(e) => self.chunk.1.push(super::Reject {
+                file: self.file.clone(),
                 row,
                 column: e.column.to_owned(),
                 reason: e.reason,
             }),
         }
+        self.rows += 1;
+        if self.rows >= super::BATCH_ROWS {
+            self.flush()?;
+        }
+        Ok(())
     }
-    Ok((steps, rejects))
+
+    /// Hands on the rows gathered so far.
+    pub(super) fn flush(&mut self) -> Result<(), super::IngestError> {
+        if self.rows > 0 {
+            self.total += self.rows as u64;
+            self.rows = 0;
+            (self.sink)(std::mem::take(&mut self.chunk))?;
+        }
+        Ok(())
+    }
+}
+
+/// A file of transition rows: CSV or TSV (UTF-8 with or without BOM, or
+/// GB18030/GBK), JSON Lines or Parquet, headers, keys and columns by
+/// contract name or Chinese alias. Streams: `sink` gets each valid step
+/// with its row number (CSV: the line, the header being line 1; JSON
+/// Lines: the line; Parquet: the 1-based row) and a [`super::Reject`] for
+/// every other row, [`super::BATCH_ROWS`] rows at a time, so memory stays
+/// flat however long the file. Returns the rows read. A row with a byte the
+/// file's encoding cannot read is rejected, naming its column.
+pub fn read_updates_with(
+    path: &std::path::Path,
+    v: &Validator<'_>,
+    sink: &mut dyn FnMut(StepsRead) -> Result<(), super::IngestError>,
+) -> Result<u64, super::IngestError> {
+    use super::IngestError;
+    let parse = |reason: String| IngestError::Parse {
+        path: path.to_owned(),
+        reason,
+    };
+    let mut out = Chunks::new(path, sink);
+    match super::Format::of(path)? {
+        super::Format::Csv => {
+            let text = super::read::open_text(path, None)?;
+            let mut rows =
+                CsvSteps::new(text, super::read::delimiter(path), true).map_err(parse)?;
+            while let Some((n, _, r)) = rows.next(v).map_err(|e| parse(e.to_string()))? {
+                out.push(n + 1, r)?;
+            }
+        }
+        super::Format::JsonLines => {
+            use std::io::BufRead;
+            let text =
+                std::io::BufReader::with_capacity(1 << 20, super::read::open_text(path, None)?);
+            for (i, line) in text.lines().enumerate() {
+                let line = line.map_err(|source| IngestError::Io {
+                    path: path.to_owned(),
+                    source,
+                })?;
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let r = if line.contains('\u{fffd}') {
+                    Err(err(
+                        UCol::IssueId,
+                        "malformed byte sequence for the file's encoding",
+                    ))
+                } else {
+                    match json_row::row(&line) {
+                        Ok(x) => v.update_from_json(&x).1,
+                        Err(e) => Err(err(UCol::IssueId, format!("not JSON: {e}"))),
+                    }
+                };
+                out.push(i as u64 + 1, r)?;
+            }
+        }
+        super::Format::Parquet => {
+            super::read::guarded(path, || {
+                super::read::updates_from_parquet(path, v, &mut out)
+            })?;
+        }
+    }
+    out.flush()?;
+    Ok(out.total)
+}
+
+/// A whole file of transition rows, as [`read_updates_with`] reads it:
+/// every valid step with its row number, and the rejected rows.
+pub fn read_updates(
+    path: &std::path::Path,
+    v: &Validator<'_>,
+) -> Result<StepsRead, super::IngestError> {
+    let mut all = StepsRead::default();
+    read_updates_with(path, v, &mut |(steps, rejects)| {
+        all.0.extend(steps);
+        all.1.extend(rejects);
+        Ok(())
+    })?;
+    Ok(all)
 }
 
 #[cfg(test)]

@@ -17,7 +17,9 @@ use super::grids::Grids;
 use super::parse::Parsed;
 use crate::columns::Outcome;
 use crate::grid::GridModel;
-use crate::ingest::{read_file, read_updates, Batch, Event, Kind, ParsedSteps, Step, Validator};
+use crate::ingest::{
+    read_file, read_updates_with, Batch, Event, Kind, ParsedSteps, Step, StepsRead, Validator,
+};
 use crate::join::joined_frame;
 use crate::store::{Applied, Located, Store, Stored};
 
@@ -317,34 +319,12 @@ impl Pipeline<'_> {
     /// writes.
     pub fn events_file(&self, path: &Path, v: &Validator<'_>, batch_rows: usize) -> Result<Tally> {
         let mut out = Tally::default();
-        let mut failure = None;
         let mut logged = 0;
-        let (send, batches) = std::sync::mpsc::sync_channel::<Batch>(1);
-        let read = std::thread::scope(|scope| {
-            let reader = scope.spawn(move || {
-                read_file(path, None, v, &mut |batch: Batch| {
-                    send.send(batch).map_err(|_| {
-                        crate::ingest::IngestError::Output("database write failed".into())
-                    })
-                })
-            });
-            for batch in batches.iter() {
-                if let Err(e) = self.store_batch(batch, batch_rows, &mut out, &mut logged) {
-                    failure = Some(e);
-                    break;
-                }
-            }
-            // A failed write hangs up: the reader stops at its next batch.
-            drop(batches);
-            reader
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-        });
-        match (read, failure) {
-            (_, Some(e)) => Err(e),
-            (Ok(_), None) => Ok(out),
-            (Err(e), None) => Err(e.into()),
-        }
+        read_ahead(
+            |sink| read_file(path, None, v, sink),
+            |batch| self.store_batch(batch, batch_rows, &mut out, &mut logged),
+        )?;
+        Ok(out)
     }
 
     /// One batch read from an events file into the store, in transactions
@@ -387,36 +367,44 @@ impl Pipeline<'_> {
         Ok(())
     }
 
-    /// A file of transition rows, in transactions of `batch_rows` rows.
+    /// A file of transition rows, in transactions of `batch_rows` rows;
+    /// rejected rows are logged with file, row and reason (the first 20).
+    /// The file is read and validated on a thread of its own, a chunk ahead
+    /// of the writes, so it never sits in memory whole.
     pub fn steps_file(&self, path: &Path, v: &Validator<'_>, batch_rows: usize) -> Result<Tally> {
-        let (steps, rejects) = read_updates(path, v)?;
-        let mut out = Tally {
-            read: (steps.len() + rejects.len()) as u64,
-            rejected: rejects.len() as u64,
-            ..Tally::default()
-        };
-        for r in rejects.iter().take(20) {
-            tracing::warn!(file = %r.file, row = r.row, column = %r.column, reason = %r.reason, "update row rejected");
-        }
+        let mut out = Tally::default();
         let mut logged = 0;
-        let mut steps = steps.into_iter();
-        loop {
-            let chunk: Vec<(u64, Step)> = steps.by_ref().take(batch_rows.max(1)).collect();
-            if chunk.is_empty() {
-                break;
-            }
-            let rows: Vec<u64> = chunk.iter().map(|c| c.0).collect();
-            let (fates, _) = self.apply_steps(chunk.into_iter().map(|c| c.1).collect())?;
-            for (row, fate) in rows.iter().zip(&fates) {
-                let mut one = Tally::default();
-                let (_, reason) = one.count(fate);
-                if one.rejected > 0 && logged < 20 {
-                    logged += 1;
-                    tracing::warn!(file = %path.display(), row, reason = reason.unwrap_or_default(), "update rejected");
+        read_ahead(
+            |sink| read_updates_with(path, v, sink),
+            |(steps, rejects): StepsRead| {
+                out.read += (steps.len() + rejects.len()) as u64;
+                out.rejected += rejects.len() as u64;
+                for r in &rejects {
+                    if logged < 20 {
+                        logged += 1;
+                        tracing::warn!(file = %r.file, row = r.row, column = %r.column, reason = %r.reason, "update row rejected");
+                    }
                 }
-                out.add(&one);
-            }
-        }
+                let mut steps = steps.into_iter();
+                loop {
+                    let chunk: Vec<(u64, Step)> = steps.by_ref().take(batch_rows.max(1)).collect();
+                    if chunk.is_empty() {
+                        return Ok(());
+                    }
+                    let rows: Vec<u64> = chunk.iter().map(|c| c.0).collect();
+                    let (fates, _) = self.apply_steps(chunk.into_iter().map(|c| c.1).collect())?;
+                    for (row, fate) in rows.iter().zip(&fates) {
+                        let mut one = Tally::default();
+                        let (_, reason) = one.count(fate);
+                        if one.rejected > 0 && logged < 20 {
+                            logged += 1;
+                            tracing::warn!(file = %path.display(), row, reason = reason.unwrap_or_default(), "update rejected");
+                        }
+                        out.add(&one);
+                    }
+                }
+            },
+        )?;
         Ok(out)
     }
 
@@ -594,5 +582,43 @@ impl Pipeline<'_> {
             *slot = Some(joined_frame(&g.model, &g.tiers, &events, &hits)?);
         }
         Ok(out)
+    }
+}
+
+/// Reads a file on a thread of its own, handing each chunk `read` gives its
+/// sink to `store` on this one, one chunk ahead. A failed store hangs up:
+/// the reader stops at its next chunk. A read error after some chunks keeps
+/// the chunks already stored.
+fn read_ahead<C: Send>(
+    read: impl FnOnce(
+            &mut dyn FnMut(C) -> Result<(), crate::ingest::IngestError>,
+        ) -> Result<u64, crate::ingest::IngestError>
+        + Send,
+    mut store: impl FnMut(C) -> Result<()>,
+) -> Result<()> {
+    let (send, chunks) = std::sync::mpsc::sync_channel::<C>(1);
+    let mut failure = None;
+    let read = std::thread::scope(|scope| {
+        let reader = scope.spawn(move || {
+            read(&mut |chunk: C| {
+                send.send(chunk)
+                    .map_err(|_| crate::ingest::IngestError::Output("database write failed".into()))
+            })
+        });
+        for chunk in chunks.iter() {
+            if let Err(e) = store(chunk) {
+                failure = Some(e);
+                break;
+            }
+        }
+        drop(chunks);
+        reader
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    });
+    match (read, failure) {
+        (_, Some(e)) => Err(e),
+        (Ok(_), None) => Ok(()),
+        (Err(e), None) => Err(e.into()),
     }
 }
