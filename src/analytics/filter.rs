@@ -61,6 +61,14 @@ impl Zone {
             .cast(DataType::Int32)
     }
 
+    /// The local day (days since 1970-01-01) of a UTC instant in µs, as
+    /// [`Zone::local_day`] computes it for a column; the zone's offset is
+    /// looked up once, for many instants.
+    pub fn day_of_us(&self) -> impl Fn(i64) -> i32 {
+        let offset = self.offset_us();
+        move |us| (us + offset).div_euclid(DAY_US) as i32
+    }
+
     /// UTC instant (µs since epoch) of local midnight starting a date.
     pub fn midnight_us(&self, date: NaiveDate) -> i64 {
         i64::from(day_number(date)) * DAY_US - self.offset_us()

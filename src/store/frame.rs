@@ -247,9 +247,13 @@ pub fn compact_chunks(frame: DataFrame) -> PolarsResult<DataFrame> {
 /// `frame` with the rows of the cases in `changed` (same columns, the last
 /// row of a case winning) put in place of their stored versions. The frame
 /// keeps its length, order and chunks, so the pseudonyms stay aligned; only
-/// the chunks holding a changed row are copied.
-pub fn replace_rows(frame: DataFrame, changed: &[DataFrame]) -> PolarsResult<DataFrame> {
-    use std::collections::HashMap;
+/// the chunks holding a changed row are copied. Also returns the report
+/// times (`occurred_at`, µs) the replaced rows had and now have: the days
+/// whose aggregates the change touches.
+pub fn replace_rows(
+    frame: DataFrame,
+    changed: &[DataFrame],
+) -> PolarsResult<(DataFrame, Vec<i64>)> {
     let mut rep = changed[0].clone();
     for d in &changed[1..] {
         rep.vstack_mut(d)?;
@@ -260,29 +264,48 @@ pub fn replace_rows(frame: DataFrame, changed: &[DataFrame]) -> PolarsResult<Dat
         c::text(rep.column(c::SYSTEM)?)?,
         c::text(rep.column(c::ID)?)?,
     );
-    let mut last: HashMap<(&str, Option<&str>, &str), IdxSize> =
-        HashMap::with_capacity(rep.height());
+    let mut last: PlHashMap<(&str, Option<&str>, &str), IdxSize> =
+        PlHashMap::with_capacity(rep.height());
     for (i, ((k, sys), id)) in rk.iter().zip(rs.iter()).zip(ri.iter()).enumerate() {
         if let (Some(k), Some(id)) = (k, id) {
             last.insert((k, sys, id), i as IdxSize);
         }
     }
     // Positions in the frame and the replacing row of each, in frame order.
-    let (fk, fs, fi) = (
-        c::text(frame.column(c::KIND)?)?,
-        c::text(frame.column(c::SYSTEM)?)?,
-        c::text(frame.column(c::ID)?)?,
-    );
-    let hits: Vec<(usize, IdxSize)> = fk
-        .iter()
-        .zip(fs.iter())
-        .zip(fi.iter())
-        .enumerate()
-        .filter_map(|(pos, ((k, sys), id))| last.get(&(k?, sys, id?)).map(|&r| (pos, r)))
-        .collect();
-    if hits.is_empty() {
-        return Ok(frame);
+    // The frame's ids are text; its kinds and systems are coded, so they
+    // are read (as text) only at the rows whose id is a changed case's.
+    let wanted: PlHashSet<&str> = last.keys().map(|k| k.2).collect();
+    let (kinds, systems) = (frame.column(c::KIND)?, frame.column(c::SYSTEM)?);
+    let text_at = |col: &Column, i: usize| -> PolarsResult<Option<String>> {
+        let v = col.get(i)?;
+        Ok((!v.is_null()).then(|| v.str_value().into_owned()))
+    };
+    let mut hits: Vec<(usize, IdxSize)> = Vec::new();
+    for (pos, id) in c::text(frame.column(c::ID)?)?.iter().enumerate() {
+        let Some(id) = id.filter(|id| wanted.contains(id)) else {
+            continue;
+        };
+        let (Some(k), sys) = (text_at(kinds, pos)?, text_at(systems, pos)?) else {
+            continue;
+        };
+        if let Some(&r) = last.get(&(k.as_str(), sys.as_deref(), id)) {
+            hits.push((pos, r));
+        }
     }
+    if hits.is_empty() {
+        return Ok((frame, Vec::new()));
+    }
+    let reported =
+        |df: &DataFrame, at: &mut dyn Iterator<Item = usize>| -> PolarsResult<Vec<i64>> {
+            let t = df
+                .column(c::OCCURRED_AT)?
+                .as_materialized_series()
+                .to_physical_repr();
+            let t = t.i64()?;
+            Ok(at.filter_map(|i| t.get(i)).collect())
+        };
+    let mut times = reported(&frame, &mut hits.iter().map(|h| h.0))?;
+    times.extend(reported(&rep, &mut hits.iter().map(|h| h.1 as usize))?);
     let first = frame.columns()[0].as_materialized_series();
     let lengths: Vec<usize> = first.chunk_lengths().collect();
     // Per chunk: its offset, length and the take indices (None: unchanged row).
@@ -334,7 +357,7 @@ pub fn replace_rows(frame: DataFrame, changed: &[DataFrame]) -> PolarsResult<Dat
         }
         cols.push(Column::from(out.unwrap_or_else(|| old.clone())));
     }
-    DataFrame::new(frame.height(), cols)
+    Ok((DataFrame::new(frame.height(), cols)?, times))
 }
 
 #[cfg(test)]
@@ -356,7 +379,8 @@ mod tests {
             c::KIND => vec![kind; n],
             c::SYSTEM => vec![system; n],
             c::ID => ids,
-            "v" => (0..n).map(v).collect::<Vec<_>>(),
+            "v" => (0..n).map(&v).collect::<Vec<_>>(),
+            c::OCCURRED_AT => (0..n).map(v).collect::<Vec<_>>(),
         )
         .unwrap_or_else(|e| panic!("{e}"))
     }
@@ -377,7 +401,9 @@ mod tests {
             in_system(&["e6".into()], "issue", Some("12345"), |_| -7),
         ];
         let before = f.column("v")?.as_materialized_series().chunks()[1].clone();
-        let g = replace_rows(f, &changed)?;
+        let (g, times) = replace_rows(f, &changed)?;
+        // The replaced rows' report times, before then after, in frame order.
+        assert_eq!(times, [5, 70000, -100, -2]);
         assert_eq!(g.height(), n);
         assert_eq!(g.first_col_n_chunks(), 3);
         let v = g.column("v")?.i64()?;

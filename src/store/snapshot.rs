@@ -65,6 +65,9 @@ pub struct FrameLoad {
     /// Rows of the snapshot replaced by their cases' newer versions: the
     /// snapshot's pre-aggregates are then stale for issues and incidents.
     pub changed_rows: u64,
+    /// The report times (µs) those rows had and now have: the days whose
+    /// pre-aggregates are stale.
+    pub changed_at: Vec<i64>,
 }
 
 impl FrameLoad {
@@ -233,13 +236,13 @@ impl Store {
                     }
                     // Cases that moved since the file was written (visits
                     // never change, so no pseudonym does).
-                    let mut changed_rows = 0;
+                    let (mut changed_rows, mut changed_at) = (0, Vec::new());
                     if changes > m.changes {
                         let (changed, _) =
                             split_pseudonyms(self.load_changed(m.changes, m.high_water)?)?;
                         changed_rows = changed.height() as u64;
                         if changed_rows > 0 {
-                            frame = super::frame::replace_rows(frame, &[changed])?;
+                            (frame, changed_at) = super::frame::replace_rows(frame, &[changed])?;
                         }
                     }
                     tracing::info!(
@@ -256,6 +259,7 @@ impl Store {
                         extras,
                         changes,
                         changed_rows,
+                        changed_at,
                     });
                 }
                 Ok(frame) => tracing::warn!(
@@ -281,6 +285,7 @@ impl Store {
             extras: None,
             changes,
             changed_rows: 0,
+            changed_at: Vec::new(),
         })
     }
 

@@ -41,7 +41,7 @@ pub use filter::{CodeFilter, UnitKey};
 pub use tables::household_key;
 
 use codes::recode;
-use runs::{append_run, days_of, sorted_by_day};
+use runs::{append_run, cut_days, days_of, sorted_by_day};
 
 pub use crate::vocab::{DISCOVERED_SOURCES, INCIDENT, INVALID_STATE, ISSUE, RESOLVED, VISIT};
 /// Column of the tier-triple code ([`Codes::tiers`]) in every table.
@@ -290,31 +290,52 @@ impl PreAgg {
         self.generation
     }
 
-    /// These pre-aggregates with every kind but visits rebuilt from
-    /// `frame` (without pseudonyms) as it now is, after cases changed in
-    /// place. Visits never change once stored, and their household table
-    /// needs the pseudonyms the frame does not hold.
-    pub fn replace_cases(&self, frame: &DataFrame) -> Result<PreAgg, AnalyticsError> {
-        let cases = frame.clone().lazy().filter(col(c::KIND).neq(lit(VISIT)));
-        let visits = match self.kind_code(VISIT) {
-            Some(v) => self
-                .events
-                .clone()
-                .lazy()
-                .filter(col(c::KIND).eq(lit(v)))
-                .collect()?,
-            None => self.events.head(Some(0)),
-        };
-        let mut out = PreAgg::from_tables(
-            self.codes.clone(),
-            [visits, self.issues.head(Some(0)), self.households.clone()],
-            self.zone,
-        )?;
-        let cases = cases.with_columns([
-            lit(NULL).cast(DataType::String).alias(c::HOUSEHOLD_HASH),
-            lit(NULL).cast(DataType::String).alias(c::VISITOR_HASH),
-        ]);
-        out.append(&PreAgg::build(cases, self.zone)?)?;
+    /// These pre-aggregates after cases changed in place, `frame` (without
+    /// pseudonyms) being the frame as it now is: the issue and incident rows
+    /// of the local `days` (sorted, each once) are aggregated again from
+    /// the frame's rows on those days; every other row is kept. A case's
+    /// rows count on the day it was reported, so the days a change touches
+    /// are those its case was and is reported on. The cost follows the rows
+    /// of those days (plus one copy of the two tables), not the frame.
+    /// Visits never change once stored; their household table needs the
+    /// pseudonyms the frame does not hold.
+    pub fn replace_days(&self, frame: &DataFrame, days: &[i32]) -> Result<PreAgg, AnalyticsError> {
+        if days.is_empty() {
+            return Ok(self.clone());
+        }
+        let t = frame
+            .column(c::OCCURRED_AT)?
+            .as_materialized_series()
+            .to_physical_repr();
+        let day = self.zone.day_of_us();
+        let mut on_days = Vec::with_capacity(frame.height());
+        for a in t.i64()?.downcast_iter() {
+            on_days.extend(
+                a.values()
+                    .iter()
+                    .map(|&t| days.binary_search(&day(t)).is_ok()),
+            );
+        }
+        let rows = frame.filter(&BooleanChunked::from_slice("on_days".into(), &on_days))?;
+        let cases = rows
+            .lazy()
+            .filter(col(c::KIND).neq(lit(VISIT)))
+            .with_columns([
+                lit(NULL).cast(DataType::String).alias(c::HOUSEHOLD_HASH),
+                lit(NULL).cast(DataType::String).alias(c::VISITOR_HASH),
+            ]);
+        let rebuilt = PreAgg::build(cases, self.zone)?;
+        let mut out = self.clone();
+        let visit = self.kind_code(VISIT);
+        let [re, ri, _] = &mut out.runs;
+        (out.events, *re) = cut_days(&self.events, re, days, &|df: &DataFrame| {
+            let kinds = df.column(c::KIND)?.u32()?;
+            Ok(kinds.iter().map(|k| k.is_some() && k == visit).collect())
+        })?;
+        (out.issues, *ri) = cut_days(&self.issues, ri, days, &|df: &DataFrame| {
+            Ok(vec![false; df.height()])
+        })?;
+        out.append(&rebuilt)?;
         Ok(out)
     }
 

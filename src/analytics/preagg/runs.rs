@@ -119,6 +119,59 @@ pub(super) fn append_run(
     Ok(())
 }
 
+/// The table `df` of runs `runs` without its rows on the sorted `days`,
+/// except those of them `keep` keeps (it is given each day's rows of a run
+/// and answers row for row), and the runs of what is left: each run stays in
+/// day order. One chunk.
+pub(super) fn cut_days(
+    df: &DataFrame,
+    runs: &[usize],
+    days: &[i32],
+    keep: &dyn Fn(&DataFrame) -> PolarsResult<Vec<bool>>,
+) -> PolarsResult<(DataFrame, Vec<usize>)> {
+    let Some(day) = days_of(df) else {
+        return Ok((df.clone(), runs.to_vec()));
+    };
+    let n = df.height();
+    let mut mask = vec![true; n];
+    let mut cut = false;
+    // Rows dropped before each run's start, for the runs' new offsets.
+    let mut starts = Vec::with_capacity(runs.len());
+    let mut dropped = 0;
+    for (k, &s) in runs.iter().enumerate() {
+        starts.push(s - dropped);
+        let e = runs.get(k + 1).copied().unwrap_or(n);
+        let mut from = s;
+        for &d in days {
+            let a = first_not_below(day, from, e, d);
+            let b = first_not_below(day, a, e, d + 1);
+            if b > a {
+                let kept = keep(&df.slice(a as i64, b - a))?;
+                for (m, k) in mask[a..b].iter_mut().zip(kept) {
+                    *m = k;
+                    dropped += usize::from(!k);
+                }
+                cut = true;
+            }
+            from = b;
+        }
+    }
+    if !cut {
+        return Ok((df.clone(), runs.to_vec()));
+    }
+    let mut out = df.filter(&BooleanChunked::from_slice("kept".into(), &mask))?;
+    out.rechunk_mut();
+    // Runs left empty are no runs; the first always starts at 0.
+    let len = out.height();
+    let mut new_runs: Vec<usize> = Vec::with_capacity(starts.len());
+    for s in starts {
+        if (s < len || new_runs.is_empty()) && new_runs.last() != Some(&s) {
+            new_runs.push(s);
+        }
+    }
+    Ok((out, new_runs))
+}
+
 impl PreAgg {
     /// Count-table rows of the query's window (the predicate still applies on top).
     pub fn events_in(&self, q: &Query) -> DataFrame {

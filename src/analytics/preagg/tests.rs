@@ -415,3 +415,133 @@ fn a_coded_frame_in_many_chunks_builds_the_tables_of_its_text() {
     assert!(from_codes.issues.equals_missing(&text.issues));
     assert!(from_codes.households.equals_missing(&text.households));
 }
+
+/// Cases changed in place (status, rating, unit, report day, made
+/// invalid), their days aggregated again, answer every window, tier and
+/// issue row like one build of the changed frame.
+#[test]
+fn cases_changed_in_place_answer_like_one_build_once_their_days_are_rebuilt() {
+    let (gm, df) = big(2, 2, 3, 6_000, 90);
+    let zone = Zone::default();
+    // Two runs, as a server's tables have after appends.
+    let mut pre = PreAgg::build(df.slice(0, 4_000).lazy(), zone).unwrap();
+    pre.append(&PreAgg::build(df.slice(4_000, 2_000).lazy(), zone).unwrap())
+        .unwrap();
+    let idx = col("idx");
+    let m = (idx.clone() % lit(37u32))
+        .eq(lit(5u32))
+        .and(col(c::KIND).neq(lit(VISIT)));
+    let every = |k: u32| m.clone().and((idx.clone() % lit(k)).eq(lit(0u32)));
+    let three_days = lit(3 * crate::analytics::filter::DAY_US);
+    let changed = df
+        .clone()
+        .lazy()
+        .with_row_index("idx", None)
+        .with_columns([
+            when(m.clone())
+                .then(lit(RESOLVED))
+                .otherwise(col(c::STATUS))
+                .alias(c::STATUS),
+            when(m.clone())
+                .then(lit("satisfied"))
+                .otherwise(col(c::SATISFACTION))
+                .alias(c::SATISFACTION),
+            when(every(5))
+                .then(lit(INVALID_STATE))
+                .otherwise(col(c::STATE))
+                .alias(c::STATE),
+            when(every(3))
+                .then(
+                    (col(c::OCCURRED_AT).cast(DataType::Int64) + three_days)
+                        .cast(DataType::Datetime(TimeUnit::Microseconds, None)),
+                )
+                .otherwise(col(c::OCCURRED_AT))
+                .alias(c::OCCURRED_AT),
+        ])
+        .with_columns([c::TIER1, c::TIER2, c::TIER3].map(|t| {
+            when(every(2))
+                .then(col(t).shift(lit(1)))
+                .otherwise(col(t))
+                .alias(t)
+        }))
+        .collect()
+        .unwrap();
+    let rows: Vec<usize> = changed
+        .column("idx")
+        .unwrap()
+        .idx()
+        .unwrap()
+        .into_no_null_iter()
+        .zip(df.column(c::KIND).unwrap().str().unwrap().iter())
+        .filter(|&(i, k)| i % 37 == 5 && k != Some(VISIT))
+        .map(|(i, _)| i as usize)
+        .collect();
+    let changed = changed.drop("idx").unwrap();
+    let day_at = |f: &DataFrame, i: usize| {
+        let t = f
+            .column(c::OCCURRED_AT)
+            .unwrap()
+            .as_materialized_series()
+            .to_physical_repr();
+        zone.day_of_us()(t.i64().unwrap().get(i).unwrap())
+    };
+    let mut days: Vec<i32> = rows
+        .iter()
+        .flat_map(|&i| [day_at(&df, i), day_at(&changed, i)])
+        .collect();
+    days.sort_unstable();
+    days.dedup();
+    assert!(
+        rows.len() > 50 && days.len() > 30,
+        "{} rows, {} days",
+        rows.len(),
+        days.len()
+    );
+    let whole = PreAgg::build(changed.clone().lazy(), zone).unwrap();
+    let rebuilt = pre.replace_days(&changed, &days).unwrap();
+    let stale = pre.replace_days(&changed, &[]).unwrap();
+    let d = |m, day| NaiveDate::from_ymd_opt(2025, m, day).unwrap();
+    let rows_of = |p: &PreAgg, level, q: &Query| {
+        serde_json::to_value(&compute_metrics(p, &gm, level, q).unwrap().rows).unwrap()
+    };
+    for q in [
+        Query::default(),
+        Query::window(d(1, 10), d(1, 20)),
+        Query::window(d(2, 1), d(3, 1)),
+    ] {
+        for level in 1..=3 {
+            assert_eq!(
+                rows_of(&rebuilt, level, &q),
+                rows_of(&whole, level, &q),
+                "level {level}, {q:?}"
+            );
+        }
+    }
+    // Without the days, the change is not seen: the test can fail.
+    assert_ne!(
+        rows_of(&stale, 3, &Query::default()),
+        rows_of(&whole, 3, &Query::default())
+    );
+    assert_eq!(
+        canonical(&decoded(&rebuilt, &rebuilt.issues)),
+        canonical(&decoded(&whole, &whole.issues))
+    );
+    assert!(rebuilt
+        .run_counts()
+        .iter()
+        .all(|&r| (1..=MAX_RUNS).contains(&r)));
+    // Each run is still in day order.
+    for (table, runs) in [
+        (&rebuilt.events, &rebuilt.runs[0]),
+        (&rebuilt.issues, &rebuilt.runs[1]),
+    ] {
+        let days = days_of(table).unwrap();
+        for (k, &s) in runs.iter().enumerate() {
+            let e = runs.get(k + 1).copied().unwrap_or(table.height());
+            assert!(
+                (s + 1..e).all(|i| days.get(i - 1) <= days.get(i)),
+                "run {k}"
+            );
+        }
+    }
+}
