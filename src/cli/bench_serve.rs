@@ -19,6 +19,12 @@
 //!   its report, a back-fill in no particular order, which costs the
 //!   store's time index a page per step.
 //!
+//! * `moving`: `--samples` rounds of one step moving an open case (a
+//!   transition now, handled and returned in turn), each followed by its
+//!   grid's list of open cases, which folds the step in first (the case's
+//!   report days aggregated again), then the same list once more with
+//!   nothing to fold. Resident memory at the end.
+//!
 //! * `soak`: `--soak-secs` (ten minutes by default) of a reader (map values
 //!   of every tier on windows that miss the cache, KPIs, trends, the league
 //!   table, case lists), a writer (batches of new issues and of steps moving
@@ -54,6 +60,9 @@ pub enum Part {
     Lifecycle,
     /// `--soak-secs` of mixed reads, ingest, updates and logins: errors and memory.
     Soak,
+    /// `--samples` steps of one case, each followed by its grid's list of
+    /// open cases: how long a moving case makes the next read wait.
+    Moving,
     /// Vector tiles of tier `--level` over the county at z10, z12 and z14:
     /// the first request (the tier's arcs built), uncached and cached p50.
     Tiles,
@@ -106,7 +115,8 @@ pub struct ServeBench {
     /// Uncached part: tier of the map.
     #[arg(long, default_value_t = 3)]
     level: u8,
-    /// Uncached part: distinct (month, category) pairs timed on each side.
+    /// Uncached part: distinct (month, category) pairs timed on each side;
+    /// moving part: steps.
     #[arg(long, default_value_t = 25)]
     samples: usize,
     /// Uncached part: seed of the pair shuffle.
@@ -805,6 +815,9 @@ pub fn run(b: &ServeBench) -> anyhow::Result<i32> {
     if b.only.contains(&Part::Lifecycle) {
         ingest(b, &token, true)?;
     }
+    if b.only.contains(&Part::Moving) {
+        moving(b, &token, &server)?;
+    }
     if b.only.contains(&Part::Tiles) {
         tiles(b, &token)?;
     }
@@ -812,6 +825,81 @@ pub fn run(b: &ServeBench) -> anyhow::Result<i32> {
         return soak(b, &token, &server);
     }
     Ok(0)
+}
+
+/// See [`Part::Moving`].
+fn moving(b: &ServeBench, token: &str, server: &Server) -> anyhow::Result<()> {
+    let get = |path: &str| -> anyhow::Result<(f64, Value)> {
+        let t = Instant::now();
+        let (s, body) = request(&b.addr, "GET", path, Some(token), None, &[])?;
+        let secs = t.elapsed().as_secs_f64();
+        if s != 200 {
+            bail!(
+                "moving: {path} answered {s}: {}",
+                String::from_utf8_lossy(&body)
+            );
+        }
+        Ok((secs, serde_json::from_slice(&body)?))
+    };
+    // An open issue of the county, and its grid.
+    let (_, map) = get("/api/v1/map?level=1&metric=event_count")?;
+    let town = map["values"][0]["code"]
+        .as_str()
+        .context("moving: the map has no township")?
+        .to_owned();
+    let (_, open) = get(&format!(
+        "/api/v1/issues?unit={town}&status=open&per_page=1"
+    ))?;
+    let (Some(id), Some(grid)) = (
+        open["items"][0]["id"].as_str(),
+        open["items"][0]["tier3"].as_str(),
+    ) else {
+        bail!("moving: township {town} has no open issue in a grid");
+    };
+    let list = format!("/api/v1/issues?unit={grid}&status=open");
+    let run = crate::store::now_us();
+    let (mut after, mut again) = (Vec::new(), Vec::new());
+    for k in 0..b.samples.max(1) {
+        let at = chrono::DateTime::from_timestamp_micros(crate::store::now_us())
+            .context("moving: clock")?
+            .to_rfc3339();
+        let step = json!([{"issue_id": id, "update_id": format!("bench-move-{run}-{k}"), "at": at,
+            "status": if k % 2 == 0 { "handled" } else { "returned" }}]);
+        let (s, body) = request(
+            &b.addr,
+            "POST",
+            "/api/v1/updates",
+            Some(token),
+            Some("application/json"),
+            &serde_json::to_vec(&step)?,
+        )?;
+        let v: Value = serde_json::from_slice(&body)?;
+        if s != 200 || v["updated"].as_u64() != Some(1) {
+            bail!("moving: the step was not applied: {s} {v}");
+        }
+        after.push(get(&list)?.0);
+        again.push(get(&list)?.0);
+    }
+    let p90 = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[(v.len() * 9 / 10).min(v.len() - 1)]
+    };
+    let rss = rss_mib(server);
+    println!(
+        "{}",
+        json!({"part": "moving", "issue": id, "grid": grid, "samples": after.len(),
+        "list_after_step_p50_s": median(after.clone()), "list_after_step_p90_s": p90(after.clone()),
+        "list_again_p50_s": median(again.clone()), "rss_mib": rss})
+    );
+    println!(
+        "moving: grid {grid}'s open cases listed right after a step of case {id}: p50 {:.3} s, p90 {:.3} s ({} steps); again with nothing to fold: p50 {:.3} s; resident {:.0} MiB",
+        median(after.clone()),
+        p90(after),
+        b.samples.max(1),
+        median(again),
+        rss.unwrap_or(f64::NAN)
+    );
+    Ok(())
 }
 
 /// Every tile of tier `--level` over the county's extent at z10, z12 and

@@ -1,8 +1,9 @@
 //! The stored events as the joined polars frame of [`crate::columns`].
 //!
 //! Read once at start-up, in `seq` order, straight into column builders: no
-//! per-row structs, so ten million rows cost their column bytes and nothing
-//! more. The result has the schema of [`crate::join::joined_schema`], so the
+//! per-row structs, and every 65,536 rows ([`CHUNK_ROWS`]) become a coded
+//! chunk of the frame, so ten million rows cost their column bytes and one
+//! chunk's strings more. The result has the schema of [`crate::join::joined_schema`], so the
 //! analytics cannot tell it from a frame read from the join's Parquet.
 
 use polars::prelude::*;
@@ -109,6 +110,10 @@ impl Store {
     }
 
     fn load_rows(&self, filter: &str, p: [i64; 2], after: i64) -> Result<(DataFrame, i64)> {
+        // Every CHUNK_ROWS rows become a frame chunk (coded, the strings
+        // freed): ten million rows as Rust strings took 6 GB at once.
+        let mut chunks: Vec<DataFrame> = Vec::new();
+        let mut failed = None;
         let (b, last) = self.read(|conn| {
             let mut b = Builders::default();
             let mut last = after;
@@ -150,10 +155,30 @@ impl Store {
                 b.solved.push(r.get(21 + c::FLOW.len())?);
                 b.system.push(r.get(22 + c::FLOW.len())?);
                 b.duplicate.push(r.get(23 + c::FLOW.len())?);
+                if b.id.len() == CHUNK_ROWS {
+                    match std::mem::take(&mut b).finish() {
+                        Ok(df) => chunks.push(df),
+                        Err(e) => {
+                            failed = Some(e);
+                            break;
+                        }
+                    }
+                }
             }
             Ok((b, last))
         })?;
-        Ok((b.finish()?, last))
+        if let Some(e) = failed {
+            return Err(e.into());
+        }
+        let rest = b.finish()?;
+        let mut chunks = chunks.into_iter();
+        let Some(mut frame) = chunks.next() else {
+            return Ok((rest, last));
+        };
+        for df in chunks.chain([rest]) {
+            frame.vstack_mut_owned(df)?;
+        }
+        Ok((frame, last))
     }
 }
 
@@ -417,6 +442,48 @@ mod tests {
         let after = g.column("v")?.as_materialized_series().chunks().clone();
         assert!(!std::ptr::eq(before.as_ref(), after[1].as_ref()));
         Ok(())
+    }
+
+    /// More rows than a chunk come back in order, as chunks of at most
+    /// [`CHUNK_ROWS`] rows with the codes of the whole process.
+    #[test]
+    fn stored_events_load_in_coded_chunks_in_seq_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s.db")).unwrap();
+        let n = CHUNK_ROWS + 1_000;
+        store
+            .write(|c| {
+                let mut st = c.prepare(
+                    "INSERT INTO events (kind, id, occurred_at, lon, lat, category, outcome, grid_version, tier3) \
+                     VALUES (?1, ?2, ?3, 115.0, 38.5, ?4, 'matched', 1, ?5)",
+                )?;
+                for i in 0..n {
+                    let kind = ["issue", "visit"][i % 2];
+                    let cat = ["环境卫生", "入户走访", "噪音"][i % 3];
+                    st.execute(rusqlite::params![kind, format!("e{i}"), i as i64, cat, format!("G{}", i % 7)])?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        let (f, last) = store.load_frame().unwrap();
+        assert_eq!((f.height(), last), (n, n as i64));
+        assert_eq!(
+            f.column(c::ID)
+                .unwrap()
+                .as_materialized_series()
+                .chunk_lengths()
+                .collect::<Vec<_>>(),
+            [CHUNK_ROWS, 1_000]
+        );
+        assert!(f.column(c::TIER3).unwrap().dtype().is_categorical());
+        let ids = f.column(c::ID).unwrap().str().unwrap();
+        let cats = c::Texts::of(&f, c::CATEGORY).unwrap();
+        let grids = c::Texts::of(&f, c::TIER3).unwrap();
+        for i in [0, 1, CHUNK_ROWS - 1, CHUNK_ROWS, n - 1] {
+            assert_eq!(ids.get(i), Some(format!("e{i}").as_str()));
+            assert_eq!(cats.get(i), Some(["环境卫生", "入户走访", "噪音"][i % 3]));
+            assert_eq!(grids.get(i), Some(format!("G{}", i % 7).as_str()));
+        }
     }
 
     #[test]
