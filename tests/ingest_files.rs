@@ -2,11 +2,10 @@
 
 use polars::prelude::*;
 use wangge::columns as c;
-use wangge::ingest::crs::Crs;
-use wangge::ingest::{IngestError, Validator};
+use wangge::ingest::IngestError;
 use wangge::join::{join_files, JoinOutput, Locator, Strategy};
 
-use crate::util::{fixture, hasher, read_all, tiny_county};
+use crate::util::{fixture, hasher, read_all, tiny_county, validator};
 
 fn reason_of(rej: &[wangge::ingest::Reject], row: u64) -> (&str, &str) {
     let r = rej
@@ -116,12 +115,7 @@ fn the_join_accounts_for_every_row_and_writes_parquet_and_rejects() {
         dir.path().join("rejects.csv"),
     );
     let h = hasher();
-    let v = Validator {
-        crs: Crs::Wgs84,
-        tz: chrono_tz::Asia::Shanghai,
-        hasher: &h,
-        dates: wangge::ingest::Dates::default(),
-    };
+    let v = validator(&h);
     let files = [
         fixture("events/edge_cases.csv"),
         fixture("events/edge_cases.jsonl"),
@@ -206,12 +200,7 @@ fn a_parquet_file_with_typed_columns_is_read() {
 /// the streaming reader handed on.
 fn read_steps(path: &std::path::Path) -> (wangge::ingest::StepsRead, Vec<usize>) {
     let h = hasher();
-    let v = Validator {
-        crs: Crs::Wgs84,
-        tz: chrono_tz::Asia::Shanghai,
-        hasher: &h,
-        dates: wangge::ingest::Dates::default(),
-    };
+    let v = validator(&h);
     let (mut all, mut chunks) = (wangge::ingest::StepsRead::default(), Vec::new());
     let n = wangge::ingest::read_updates_with(path, &v, &mut |(s, r)| {
         chunks.push(s.len() + r.len());

@@ -28,18 +28,23 @@ pub fn hasher() -> KeyedHasher {
     KeyedHasher::new([7u8; 32])
 }
 
+/// The validator of the tests: WGS 84, Shanghai, the test key.
+pub fn validator(h: &KeyedHasher) -> Validator<'_> {
+    Validator {
+        crs: Crs::Wgs84,
+        tz: chrono_tz::Asia::Shanghai,
+        hasher: h,
+        dates: wangge::ingest::Dates::default(),
+    }
+}
+
 /// A file's events, their row numbers, its rejects and its row count.
 pub type FileRead = (Vec<Event>, Vec<u64>, Vec<Reject>, u64);
 
 /// Every event and reject of a file, in file order.
 pub fn read_all(path: &std::path::Path) -> Result<FileRead, wangge::ingest::IngestError> {
     let h = hasher();
-    let v = Validator {
-        crs: Crs::Wgs84,
-        tz: chrono_tz::Asia::Shanghai,
-        hasher: &h,
-        dates: wangge::ingest::Dates::default(),
-    };
+    let v = validator(&h);
     let (mut ev, mut rows, mut rej) = (Vec::new(), Vec::new(), Vec::new());
     let n = read_file(path, None, &v, &mut |b: Batch| {
         ev.extend(b.events);

@@ -480,10 +480,6 @@ fn read_parquet(
     v: &Validator<'_>,
     sink: &mut dyn FnMut(Batch) -> Result<(), IngestError>,
 ) -> Result<u64, IngestError> {
-    let perr = |e: PolarsError| IngestError::Parse {
-        path: path.to_owned(),
-        reason: e.to_string(),
-    };
     let meta = std::fs::metadata(path).map_err(|source| IngestError::Io {
         path: path.to_owned(),
         source,
@@ -493,6 +489,30 @@ fn read_parquet(
             path: path.to_owned(),
         });
     }
+    let (scan, names) = parquet_columns::<{ FIELDS.len() }>(path, column_of)?;
+    let map: [Option<usize>; FIELDS.len()] = std::array::from_fn(|i| names[i].as_ref().map(|_| i));
+    check_required(path, &map)?;
+    let file = name(path);
+    parquet_slices(path, &scan, &names, &mut |first, n, cols| {
+        let mut batch = Batch::new(&file);
+        for i in 0..n {
+            let r = v.validate(|c| cols[c as usize].get(i));
+            push_row(&mut batch, &file, first + i as u64, r);
+        }
+        sink(batch)
+    })
+}
+
+/// A Parquet file to scan, and for each of the `N` contract columns the
+/// name of the file's first column `column_of` maps to it.
+fn parquet_columns<const N: usize>(
+    path: &Path,
+    column_of: fn(&str) -> Option<usize>,
+) -> Result<(LazyFrame, [Option<String>; N]), IngestError> {
+    let perr = |e: PolarsError| IngestError::Parse {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    };
     let p = path.to_str().ok_or_else(|| IngestError::Parse {
         path: path.to_owned(),
         reason: "path is not UTF-8".into(),
@@ -500,15 +520,31 @@ fn read_parquet(
     let scan =
         LazyFrame::scan_parquet(PlRefPath::from(p), ScanArgsParquet::default()).map_err(perr)?;
     let schema = scan.clone().collect_schema().map_err(perr)?;
-    let mut names: [Option<String>; FIELDS.len()] = Default::default();
+    let mut names: [Option<String>; N] = std::array::from_fn(|_| None);
     for n in schema.iter_names() {
-        if let Some(c) = column_of(n) {
+        if let Some(c) = column_of(n).filter(|&c| c < N) {
             names[c].get_or_insert_with(|| n.to_string());
         }
     }
-    let map: [Option<usize>; FIELDS.len()] = std::array::from_fn(|i| names[i].as_ref().map(|_| i));
-    check_required(path, &map)?;
-    let file = name(path);
+    Ok((scan, names))
+}
+
+/// What [`parquet_slices`] hands each slice to.
+type SliceSink<'a> = dyn FnMut(u64, usize, &[ParquetCol]) -> Result<(), IngestError> + 'a;
+
+/// The file's rows in slices of [`BATCH_ROWS`]: `each` gets the 1-based
+/// number of a slice's first row, its length and its columns in contract
+/// order. Returns the rows read.
+fn parquet_slices(
+    path: &Path,
+    scan: &LazyFrame,
+    names: &[Option<String>],
+    each: &mut SliceSink<'_>,
+) -> Result<u64, IngestError> {
+    let perr = |e: PolarsError| IngestError::Parse {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    };
     let mut offset = 0u64;
     loop {
         let df = scan
@@ -518,27 +554,16 @@ fn read_parquet(
             .map_err(perr)?;
         let n = df.height();
         if n == 0 {
-            break;
+            return Ok(offset);
         }
         let cols: Vec<ParquetCol> = names
             .iter()
             .map(|nm| ParquetCol::of(&df, nm.as_deref()))
             .collect::<PolarsResult<_>>()
             .map_err(perr)?;
-        let mut batch = Batch::new(&file);
-        for i in 0..n {
-            let row = offset + i as u64 + 1;
-            push_row(
-                &mut batch,
-                &file,
-                row,
-                v.validate(|c| cols[c as usize].get(i)),
-            );
-        }
+        each(offset + 1, n, &cols)?;
         offset += n as u64;
-        sink(batch)?;
     }
-    Ok(offset)
 }
 
 /// A Parquet file of transition rows, columns by contract name or Chinese
@@ -549,23 +574,7 @@ pub(super) fn updates_from_parquet(
     out: &mut super::update::Chunks<'_>,
 ) -> Result<(), IngestError> {
     use super::{update_column_of, UCol, UPDATE_FIELDS};
-    let perr = |e: PolarsError| IngestError::Parse {
-        path: path.to_owned(),
-        reason: e.to_string(),
-    };
-    let p = path.to_str().ok_or_else(|| IngestError::Parse {
-        path: path.to_owned(),
-        reason: "path is not UTF-8".into(),
-    })?;
-    let scan =
-        LazyFrame::scan_parquet(PlRefPath::from(p), ScanArgsParquet::default()).map_err(perr)?;
-    let schema = scan.clone().collect_schema().map_err(perr)?;
-    let mut names: [Option<String>; UPDATE_FIELDS.len()] = Default::default();
-    for n in schema.iter_names() {
-        if let Some(c) = update_column_of(n) {
-            names[c].get_or_insert_with(|| n.to_string());
-        }
-    }
+    let (scan, names) = parquet_columns::<{ UPDATE_FIELDS.len() }>(path, update_column_of)?;
     for c in [UCol::IssueId, UCol::UpdateId, UCol::At, UCol::Status] {
         if names[c as usize].is_none() {
             return Err(IngestError::Parse {
@@ -574,29 +583,16 @@ pub(super) fn updates_from_parquet(
             });
         }
     }
-    let mut offset = 0u64;
-    loop {
-        let df = scan
-            .clone()
-            .slice(offset as i64, BATCH_ROWS as IdxSize)
-            .collect()
-            .map_err(perr)?;
-        if df.height() == 0 {
-            return Ok(());
-        }
-        let cols: Vec<ParquetCol> = names
-            .iter()
-            .map(|nm| ParquetCol::of(&df, nm.as_deref()))
-            .collect::<PolarsResult<_>>()
-            .map_err(perr)?;
-        for i in 0..df.height() {
+    parquet_slices(path, &scan, &names, &mut |first, n, cols| {
+        for i in 0..n {
             out.push(
-                offset + i as u64 + 1,
+                first + i as u64,
                 v.validate_update(|c: UCol| cols[c as usize].get(i)),
             )?;
         }
-        offset += df.height() as u64;
-    }
+        Ok(())
+    })?;
+    Ok(())
 }
 
 /// Paths as given on the command line, for messages.
