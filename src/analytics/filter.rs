@@ -69,6 +69,15 @@ impl Zone {
         move |us| (us + offset).div_euclid(DAY_US) as i32
     }
 
+    /// The local days of UTC instants in µs, sorted, each once.
+    pub fn days_of_us(&self, instants: &[i64]) -> Vec<i32> {
+        let day = self.day_of_us();
+        let mut days: Vec<i32> = instants.iter().map(|&t| day(t)).collect();
+        days.sort_unstable();
+        days.dedup();
+        days
+    }
+
     /// UTC instant (µs since epoch) of local midnight starting a date.
     pub fn midnight_us(&self, date: NaiveDate) -> i64 {
         i64::from(day_number(date)) * DAY_US - self.offset_us()

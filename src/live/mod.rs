@@ -399,7 +399,8 @@ impl Live {
                     // Cases changed under the snapshot: the days they were
                     // and are reported on are aggregated again from the
                     // patched frame.
-                    pre = pre.replace_days(&frame, &self.days_of(&loaded.changed_at))?;
+                    pre = pre
+                        .replace_days(&frame, &self.settings.zone.days_of_us(&loaded.changed_at))?;
                 }
                 pre
             }
@@ -562,7 +563,7 @@ impl Live {
             (frame, pre)
         } else {
             let (frame, reported) = crate::store::replace_rows(frame, &changed)?;
-            let pre = pre.replace_days(&frame, &self.days_of(&reported))?;
+            let pre = pre.replace_days(&frame, &self.settings.zone.days_of_us(&reported))?;
             (frame, pre)
         };
         let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
@@ -580,15 +581,6 @@ impl Live {
             .store(rows as u64, Ordering::Relaxed);
         self.counters.rebuilds.fetch_add(1, Ordering::Relaxed);
         Ok(true)
-    }
-
-    /// The local days of report times (µs), sorted, each once.
-    fn days_of(&self, reported: &[i64]) -> Vec<i32> {
-        let day = self.settings.zone.day_of_us();
-        let mut days: Vec<i32> = reported.iter().map(|&t| day(t)).collect();
-        days.sort_unstable();
-        days.dedup();
-        days
     }
 
     /// The frame, pseudonyms and pre-aggregates of `old` with `pending`

@@ -337,13 +337,7 @@ impl Pipeline<'_> {
         logged: &mut usize,
     ) -> Result<()> {
         out.read += batch.read;
-        out.rejected += batch.rejects.len() as u64;
-        for r in &batch.rejects {
-            if *logged < 20 {
-                *logged += 1;
-                tracing::warn!(file = %r.file, row = r.row, column = %r.column, reason = %r.reason, "row rejected");
-            }
-        }
+        log_rejects(&batch.rejects, out, logged);
         let Batch {
             events, rows, file, ..
         } = batch;
@@ -351,18 +345,11 @@ impl Pipeline<'_> {
         for chunk_rows in rows.chunks(batch_rows.max(1)) {
             let chunk: Vec<Event> = events.by_ref().take(chunk_rows.len()).collect();
             let (fates, _, _) = self.apply_events(chunk)?;
-            for (row, fate) in chunk_rows.iter().zip(&fates) {
-                let mut one = Tally::default();
-                if matches!(fate, Fate::Stored(Stored::Conflict(_))) {
-                    one.duplicates += 1;
-                }
-                let (_, reason) = one.count(fate);
-                if one.rejected > 0 && *logged < 20 {
-                    *logged += 1;
-                    tracing::warn!(%file, row, reason = reason.unwrap_or_default(), "row rejected");
-                }
-                out.add(&one);
-            }
+            out.duplicates += fates
+                .iter()
+                .filter(|f| matches!(f, Fate::Stored(Stored::Conflict(_))))
+                .count() as u64;
+            count_fates(&file, chunk_rows, &fates, out, logged);
         }
         Ok(())
     }
@@ -374,17 +361,12 @@ impl Pipeline<'_> {
     pub fn steps_file(&self, path: &Path, v: &Validator<'_>, batch_rows: usize) -> Result<Tally> {
         let mut out = Tally::default();
         let mut logged = 0;
+        let file = path.display().to_string();
         read_ahead(
             |sink| read_updates_with(path, v, sink),
             |(steps, rejects): StepsRead| {
                 out.read += (steps.len() + rejects.len()) as u64;
-                out.rejected += rejects.len() as u64;
-                for r in &rejects {
-                    if logged < 20 {
-                        logged += 1;
-                        tracing::warn!(file = %r.file, row = r.row, column = %r.column, reason = %r.reason, "update row rejected");
-                    }
-                }
+                log_rejects(&rejects, &mut out, &mut logged);
                 let mut steps = steps.into_iter();
                 loop {
                     let chunk: Vec<(u64, Step)> = steps.by_ref().take(batch_rows.max(1)).collect();
@@ -393,15 +375,7 @@ impl Pipeline<'_> {
                     }
                     let rows: Vec<u64> = chunk.iter().map(|c| c.0).collect();
                     let (fates, _) = self.apply_steps(chunk.into_iter().map(|c| c.1).collect())?;
-                    for (row, fate) in rows.iter().zip(&fates) {
-                        let mut one = Tally::default();
-                        let (_, reason) = one.count(fate);
-                        if one.rejected > 0 && logged < 20 {
-                            logged += 1;
-                            tracing::warn!(file = %path.display(), row, reason = reason.unwrap_or_default(), "update rejected");
-                        }
-                        out.add(&one);
-                    }
+                    count_fates(&file, &rows, &fates, &mut out, &mut logged);
                 }
             },
         )?;
@@ -582,6 +556,32 @@ impl Pipeline<'_> {
             *slot = Some(joined_frame(&g.model, &g.tiers, &events, &hits)?);
         }
         Ok(out)
+    }
+}
+
+/// Rows a file reader rejected, counted into `out`; the first 20 of a
+/// file are logged with file, row, column and reason.
+fn log_rejects(rejects: &[crate::ingest::Reject], out: &mut Tally, logged: &mut usize) {
+    out.rejected += rejects.len() as u64;
+    for r in rejects {
+        if *logged < 20 {
+            *logged += 1;
+            tracing::warn!(file = %r.file, row = r.row, column = %r.column, reason = %r.reason, "row rejected");
+        }
+    }
+}
+
+/// The fates of one stored chunk of a file (`rows`: their row numbers),
+/// counted into `out`; refused rows are logged like [`log_rejects`].
+fn count_fates(file: &str, rows: &[u64], fates: &[Fate], out: &mut Tally, logged: &mut usize) {
+    for (row, fate) in rows.iter().zip(fates) {
+        let mut one = Tally::default();
+        let (_, reason) = one.count(fate);
+        if one.rejected > 0 && *logged < 20 {
+            *logged += 1;
+            tracing::warn!(%file, row, reason = reason.unwrap_or_default(), "row rejected");
+        }
+        out.add(&one);
     }
 }
 

@@ -477,20 +477,19 @@ fn cases_changed_in_place_answer_like_one_build_once_their_days_are_rebuilt() {
         .map(|(i, _)| i as usize)
         .collect();
     let changed = changed.drop("idx").unwrap();
-    let day_at = |f: &DataFrame, i: usize| {
+    let at = |f: &DataFrame, i: usize| {
         let t = f
             .column(c::OCCURRED_AT)
             .unwrap()
             .as_materialized_series()
             .to_physical_repr();
-        zone.day_of_us()(t.i64().unwrap().get(i).unwrap())
+        t.i64().unwrap().get(i).unwrap()
     };
-    let mut days: Vec<i32> = rows
+    let reported: Vec<i64> = rows
         .iter()
-        .flat_map(|&i| [day_at(&df, i), day_at(&changed, i)])
+        .flat_map(|&i| [at(&df, i), at(&changed, i)])
         .collect();
-    days.sort_unstable();
-    days.dedup();
+    let days = zone.days_of_us(&reported);
     assert!(
         rows.len() > 50 && days.len() > 30,
         "{} rows, {} days",
