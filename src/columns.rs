@@ -291,13 +291,17 @@ pub fn decode(mut df: DataFrame) -> PolarsResult<DataFrame> {
 pub enum Texts<'a> {
     Plain(&'a StringChunked),
     Coded {
-        /// Per row: the value's position in `values` (None: null).
-        codes: Vec<Option<u32>>,
+        /// Per row: the value's position in `values`; [`Texts::NULL`]
+        /// (beyond `values`) for null.
+        codes: Vec<u32>,
         values: Vec<&'a str>,
     },
 }
 
 impl<'a> Texts<'a> {
+    /// The code of a null row in [`Texts::Coded`].
+    pub const NULL: u32 = u32::MAX;
+
     /// Column `name` of `df`, text or coded.
     pub fn of(df: &'a DataFrame, name: &str) -> PolarsResult<Texts<'a>> {
         let col = df.column(name)?;
@@ -307,10 +311,32 @@ impl<'a> Texts<'a> {
                     .map(|k| mapping.cat_to_str(k as u32).unwrap_or_default())
                     .collect();
                 let physical = col.to_physical_repr().cast(&DataType::UInt32)?;
-                let codes = physical.u32()?.iter().collect();
+                let mut codes = Vec::with_capacity(col.len());
+                for arr in physical.u32()?.downcast_iter() {
+                    match arr.validity().filter(|v| v.unset_bits() > 0) {
+                        None => codes.extend_from_slice(arr.values()),
+                        Some(valid) => {
+                            codes.extend(arr.values().iter().zip(valid.iter()).map(|(&k, ok)| {
+                                if ok {
+                                    k
+                                } else {
+                                    Self::NULL
+                                }
+                            }))
+                        }
+                    }
+                }
                 Ok(Texts::Coded { codes, values })
             }
             _ => Ok(Texts::Plain(col.str()?)),
+        }
+    }
+
+    /// A coded column's codes and values.
+    pub fn coded(&self) -> Option<(&[u32], &[&'a str])> {
+        match self {
+            Texts::Plain(_) => None,
+            Texts::Coded { codes, values } => Some((codes, values)),
         }
     }
 
@@ -318,9 +344,23 @@ impl<'a> Texts<'a> {
     pub fn get(&self, i: usize) -> Option<&'a str> {
         match self {
             Texts::Plain(s) => s.get(i),
+            Texts::Coded { codes, values } => values.get(*codes.get(i)? as usize).copied(),
+        }
+    }
+
+    /// `f` of every row's value, in order. A coded column calls `f` once
+    /// per distinct value (and once for null) and reads the rest from that
+    /// table: no text is looked up or compared row by row.
+    pub fn map<T: Copy>(&self, f: impl Fn(Option<&'a str>) -> T) -> Vec<T> {
+        match self {
+            Texts::Plain(s) => s.iter().map(f).collect(),
             Texts::Coded { codes, values } => {
-                let k = (*codes.get(i)?)?;
-                values.get(k as usize).copied()
+                let null = f(None);
+                let table: Vec<T> = values.iter().map(|v| f(Some(v))).collect();
+                codes
+                    .iter()
+                    .map(|&k| table.get(k as usize).copied().unwrap_or(null))
+                    .collect()
             }
         }
     }
@@ -329,11 +369,9 @@ impl<'a> Texts<'a> {
     pub fn iter(&self) -> Box<dyn Iterator<Item = Option<&'a str>> + '_> {
         match self {
             Texts::Plain(s) => Box::new(s.iter()),
-            Texts::Coded { codes, values } => Box::new(
-                codes
-                    .iter()
-                    .map(|k| k.and_then(|k| values.get(k as usize).copied())),
-            ),
+            Texts::Coded { codes, values } => {
+                Box::new(codes.iter().map(|&k| values.get(k as usize).copied()))
+            }
         }
     }
 }

@@ -42,6 +42,27 @@ impl<'a> Dict<'a> {
         })
     }
 
+    /// Appends the codes of rows `lo..hi` of `texts` to `out`. A coded
+    /// column's values are looked up once each; the codes are those of
+    /// [`Dict::code`] in row order either way.
+    fn extend(&mut self, texts: &c::Texts<'a>, lo: usize, hi: usize, out: &mut Vec<u32>) {
+        match texts {
+            c::Texts::Plain(s) => out.extend(s.iter().skip(lo).take(hi - lo).map(|v| self.code(v))),
+            c::Texts::Coded { codes, values } => {
+                let mut seen = vec![u32::MAX; values.len()];
+                out.extend(codes[lo..hi].iter().map(|&k| {
+                    let Some(known) = seen.get_mut(k as usize) else {
+                        return 0;
+                    };
+                    if *known == u32::MAX {
+                        *known = self.code(values.get(k as usize).copied());
+                    }
+                    *known
+                }));
+            }
+        }
+    }
+
     fn owned(&self) -> Vec<String> {
         self.values.iter().map(|s| (*s).to_owned()).collect()
     }
@@ -82,6 +103,41 @@ impl<'a> Tiers<'a> {
             self.values.push(t);
             next
         })
+    }
+
+    /// Appends the codes of rows `lo..hi` to `out`, as [`Tiers::code`]
+    /// gives them in row order. When the three columns are coded, each
+    /// distinct triple of their codes is looked up once.
+    fn extend(&mut self, cols: &[c::Texts<'a>; 3], lo: usize, hi: usize, out: &mut Vec<u32>) {
+        let [Some((c1, v1)), Some((c2, v2)), Some((c3, v3))] = cols.each_ref().map(c::Texts::coded)
+        else {
+            let [t1, t2, t3] = cols;
+            let rows = t1.iter().zip(t2.iter()).zip(t3.iter());
+            let rows = rows.skip(lo).take(hi - lo);
+            out.extend(rows.map(|((a, b), g)| self.code([a, b, g])));
+            return;
+        };
+        let text = |v: &[&'a str], k: u32| v.get(k as usize).copied();
+        // By grid code: the first (township, village) seen with it; any
+        // other triple through the map.
+        let mut by_grid: Vec<Option<([u32; 2], u32)>> = vec![None; v3.len()];
+        let mut others: PlHashMap<[u32; 3], u32> = PlHashMap::default();
+        let rows = c1[lo..hi].iter().zip(&c2[lo..hi]).zip(&c3[lo..hi]);
+        out.extend(rows.map(|((&a, &b), &g)| {
+            let slot = by_grid.get_mut(g as usize);
+            if let Some(Some((ab, code))) = slot.as_deref() {
+                if *ab == [a, b] {
+                    return *code;
+                }
+            }
+            let code = *others
+                .entry([a, b, g])
+                .or_insert_with(|| self.code([text(v1, a), text(v2, b), text(v3, g)]));
+            if let Some(slot @ None) = slot {
+                *slot = Some(([a, b], code));
+            }
+            code
+        }));
     }
 }
 
@@ -237,8 +293,6 @@ impl<'a> Keys<'a> {
     ) -> PolarsResult<Keys<'a>> {
         let day = df.column(DAY)?.i32()?;
         let day0 = day.min().unwrap_or(0);
-        let [t1, t2, t3] = &cols.tiers;
-        let (kind, cat, src) = (&cols.kind, &cols.cat, &cols.src);
         // The first half's vectors receive the second's rows afterwards.
         let n = if lo == 0 { df.height() } else { hi - lo };
         let mut k = Keys {
@@ -253,16 +307,13 @@ impl<'a> Keys<'a> {
             cat_dict: Dict::new(),
             src_dict: Dict::new(),
         };
-        let rows = t1.iter().zip(t2.iter()).zip(t3.iter()).zip(day.iter());
-        let rows = rows.zip(kind.iter()).zip(cat.iter()).zip(src.iter());
-        for ((((((a, b), g), d), kd), ct), sr) in rows.skip(lo).take(hi - lo) {
-            k.days
-                .push(d.map_or(0, |d| (i64::from(d) - i64::from(day0) + 1) as u64));
-            k.tiers.push(k.tier_dict.code([a, b, g]));
-            k.kinds.push(k.kind_dict.code(kd));
-            k.cats.push(k.cat_dict.code(ct));
-            k.srcs.push(k.src_dict.code(sr));
-        }
+        let days = day.iter().skip(lo).take(hi - lo);
+        k.days
+            .extend(days.map(|d| d.map_or(0, |d| (i64::from(d) - i64::from(day0) + 1) as u64)));
+        k.tier_dict.extend(&cols.tiers, lo, hi, &mut k.tiers);
+        k.kind_dict.extend(&cols.kind, lo, hi, &mut k.kinds);
+        k.cat_dict.extend(&cols.cat, lo, hi, &mut k.cats);
+        k.src_dict.extend(&cols.src, lo, hi, &mut k.srcs);
         Ok(k)
     }
 
@@ -411,17 +462,18 @@ fn count_rows<K: Key>(df: &DataFrame, k: &Keys, layout: &Layout) -> PolarsResult
         c::Texts::of(df, c::SATISFACTION)?,
     );
     let cleared = df.column(c::CLEARED)?.bool()?;
+    let is_resolved = status.map(|s| s == Some(RESOLVED));
+    let ratings = sat.map(|s| match s {
+        Some(vocab::SATISFIED) => 1u64,
+        Some(vocab::BASIC) => 2,
+        Some(vocab::UNSATISFIED) => 3,
+        _ => 0,
+    });
     let mut keys: Vec<K> = Vec::with_capacity(df.height());
-    let rows = status.iter().zip(sat.iter()).zip(cleared.iter());
-    for (i, ((st, sa), cl)) in rows.enumerate() {
+    let rows = is_resolved.iter().zip(&ratings).zip(cleared.iter());
+    for (i, ((&st, &rating), cl)) in rows.enumerate() {
         let kind = Some(k.kinds[i]);
-        let resolved = u64::from(kind == issue && st == Some(RESOLVED));
-        let rating = match sa {
-            Some(vocab::SATISFIED) => 1,
-            Some(vocab::BASIC) => 2,
-            Some(vocab::UNSATISFIED) => 3,
-            _ => 0,
-        };
+        let resolved = u64::from(kind == issue && st);
         let clear = u64::from(kind == incident && cl == Some(true));
         let [d, t, kk, ct, sr] = k.fields(i);
         let flags = resolved | rating << 1 | clear << 3;
@@ -539,7 +591,7 @@ fn issue_table(df: &DataFrame, k: &Keys) -> PolarsResult<DataFrame> {
     out.push(take(p::DUE_US)?);
     // Suspended now: since the last change (or the report without one).
     let state = c::Texts::of(df, c::STATE)?;
-    let is_suspended: Vec<bool> = state.iter().map(|s| s == Some("suspended")).collect();
+    let is_suspended = state.map(|s| s == Some("suspended"));
     let suspended: Int64Chunked = idx
         .into_no_null_iter()
         .zip(changed.i64()?.iter().zip(occurred.i64()?.iter()))
@@ -550,10 +602,7 @@ fn issue_table(df: &DataFrame, k: &Keys) -> PolarsResult<DataFrame> {
         })
         .collect();
     out.push(suspended.with_name(p::SUSP_US.into()).into_column());
-    let status: Vec<bool> = c::Texts::of(df, c::STATUS)?
-        .iter()
-        .map(|s| s == Some(RESOLVED))
-        .collect();
+    let status = c::Texts::of(df, c::STATUS)?.map(|s| s == Some(RESOLVED));
     let resolved: Vec<bool> = idx
         .into_no_null_iter()
         .map(|i| status[i as usize])

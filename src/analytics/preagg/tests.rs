@@ -397,8 +397,35 @@ fn appended_batches_answer_like_one_build() {
 
 #[test]
 fn a_coded_frame_in_many_chunks_builds_the_tables_of_its_text() {
-    // The server's frame: categoricals, cut into chunks.
+    // The server's frame: categoricals, cut into chunks. Some events lie
+    // outside every unit or in no grid, and some grids' events name
+    // another village than their grid's: each (township, village, grid)
+    // triple gets its code as in text.
     let (_, df) = big(2, 2, 3, 5_000, 60);
+    let r = || col("r");
+    let null_text = || lit(NULL).cast(DataType::String);
+    let df = df
+        .lazy()
+        .with_row_index("r", None)
+        .with_columns([
+            when(r().lt(lit(20)))
+                .then(null_text())
+                .otherwise(col(c::TIER1))
+                .alias(c::TIER1),
+            when(r().lt(lit(20)))
+                .then(null_text())
+                .when(r().lt(lit(3_000)).and(r().gt_eq(lit(2_950))))
+                .then(lit("T01V01"))
+                .otherwise(col(c::TIER2))
+                .alias(c::TIER2),
+            when(r().lt(lit(40)))
+                .then(null_text())
+                .otherwise(col(c::TIER3))
+                .alias(c::TIER3),
+        ])
+        .drop(cols(["r"]))
+        .collect()
+        .unwrap();
     let zone = Zone::default();
     let text = PreAgg::build(df.clone().lazy(), zone).unwrap();
     let mut coded = crate::columns::encode(df.slice(0, 1_700)).unwrap();
@@ -414,6 +441,13 @@ fn a_coded_frame_in_many_chunks_builds_the_tables_of_its_text() {
     assert!(from_codes.events.equals_missing(&text.events));
     assert!(from_codes.issues.equals_missing(&text.issues));
     assert!(from_codes.households.equals_missing(&text.households));
+    // Both kinds of triple were coded: with and without a grid, and a
+    // grid under two villages.
+    let triples = &from_codes.codes.tiers;
+    assert!(triples.iter().any(|t| t[2].is_none() && t[0].is_some()));
+    assert!(triples.iter().any(|t| t.iter().all(Option::is_none)));
+    let grids: std::collections::HashSet<_> = triples.iter().filter_map(|t| t[2].clone()).collect();
+    assert!(grids.len() < triples.iter().filter(|t| t[2].is_some()).count());
 }
 
 /// Cases changed in place (status, rating, unit, report day, made
