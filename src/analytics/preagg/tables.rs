@@ -549,33 +549,37 @@ fn issue_table(df: &DataFrame, k: &Keys) -> PolarsResult<DataFrame> {
     for &i in &rows {
         cols.push(k.fields(i as usize));
     }
+    // Each frame row's place in the table.
+    let mut place = vec![NOT_PLACED; df.height()];
+    for (j, &i) in rows.iter().enumerate() {
+        place[i as usize] = j as IdxSize;
+    }
     let idx = IdxCa::from_vec("".into(), rows);
     let mut out = cols.into_columns(k);
-    // The times and the position, one column per task on both cores: each
-    // gather reads the frame in the table's day order, a cache miss a row.
-    // From one chunk each: a gather across the frame's many chunks (a
-    // file's row groups, the server's bounded chunks) also looks up the
-    // chunk of every index.
+    // The times and the position, one column per task on both cores.
+    // Each is read in frame order, chunk by chunk, and its values written
+    // to their places: no copy of the column into one chunk first, and no
+    // lookup of the chunk of a row.
     const CHANGED: &str = "changed";
-    let i64s = DataType::Int64;
-    let mut jobs: Vec<(&str, &str, DataType)> = vec![
-        (c::OCCURRED_AT, p::OCC_US, i64s.clone()),
-        (c::RESOLVED_AT, p::RES_US, i64s.clone()),
-        (c::DEADLINE, p::DUE_US, i64s.clone()),
-        (c::UPDATED_AT, CHANGED, i64s.clone()),
+    let mut jobs: Vec<(&str, &str)> = vec![
+        (c::OCCURRED_AT, p::OCC_US),
+        (c::RESOLVED_AT, p::RES_US),
+        (c::DEADLINE, p::DUE_US),
+        (c::UPDATED_AT, CHANGED),
     ];
-    jobs.extend(
-        c::FLOW
-            .iter()
-            .zip(p::FLOW_US)
-            .map(|(f, t)| (*f, t, i64s.clone())),
-    );
-    jobs.extend([c::LON, c::LAT].map(|n| (n, n, DataType::Float64)));
+    jobs.extend(c::FLOW.iter().copied().zip(p::FLOW_US));
+    jobs.extend([c::LON, c::LAT].map(|n| (n, n)));
+    let height = idx.len();
     let mut gathered: PlHashMap<&str, Column> = jobs
         .par_iter()
-        .map(|(from, to, dtype)| {
-            let col = df.column(from)?.cast(dtype)?.rechunk();
-            Ok((*to, col.take(&idx)?.with_name((*to).into())))
+        .map(|&(from, to)| {
+            let col = df.column(from)?;
+            let placed = if [c::LON, c::LAT].contains(&from) {
+                scatter(col.cast(&DataType::Float64)?.f64()?, &place, height).into_column()
+            } else {
+                scatter(col.cast(&DataType::Int64)?.i64()?, &place, height).into_column()
+            };
+            Ok((to, placed.with_name(to.into())))
         })
         .collect::<PolarsResult<Vec<_>>>()?
         .into_iter()
@@ -638,6 +642,44 @@ fn issue_table(df: &DataFrame, k: &Keys) -> PolarsResult<DataFrame> {
     out.push(take(c::LON)?);
     out.push(take(c::LAT)?);
     DataFrame::new_infer_height(out)
+}
+
+/// A frame row that is not in the table ([`scatter`]).
+const NOT_PLACED: IdxSize = IdxSize::MAX;
+
+/// A column of `height` rows holding each value of `ca` at its row's
+/// `place` (rows placed [`NOT_PLACED`] are left out): the frame read in
+/// order, the table written where its rows go.
+fn scatter<T: PolarsNumericType>(
+    ca: &ChunkedArray<T>,
+    place: &[IdxSize],
+    height: usize,
+) -> ChunkedArray<T> {
+    let mut values = vec![T::Native::default(); height];
+    let mut valid = polars_arrow::bitmap::MutableBitmap::from_len_zeroed(height);
+    let mut start = 0;
+    for arr in ca.downcast_iter() {
+        let places = &place[start..start + arr.len()];
+        start += arr.len();
+        let rows = places.iter().zip(arr.values().iter());
+        match arr.validity().filter(|v| v.unset_bits() > 0) {
+            None => {
+                for (&to, &v) in rows.filter(|(&to, _)| to != NOT_PLACED) {
+                    values[to as usize] = v;
+                    valid.set(to as usize, true);
+                }
+            }
+            Some(known) => {
+                for ((&to, &v), ok) in rows.zip(known.iter()) {
+                    if ok && to != NOT_PLACED {
+                        values[to as usize] = v;
+                        valid.set(to as usize, true);
+                    }
+                }
+            }
+        }
+    }
+    ChunkedArray::from_vec_validity(ca.name().clone(), values, Some(valid.into()))
 }
 
 /// A household's 64-bit key: the first 16 hex digits of its keyed hash (a
