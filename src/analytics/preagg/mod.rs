@@ -161,16 +161,12 @@ fn base_columns(zone: Zone) -> Vec<Expr> {
 impl PreAgg {
     /// Scans the joined frame once and keeps the three tables in memory.
     pub fn build(mut joined: LazyFrame, zone: Zone) -> Result<PreAgg, AnalyticsError> {
-        // Invalid cases (作废, 不予受理) are left out of every count. A
-        // joined file written before the lifecycle columns has none.
+        // Invalid cases (作废, 不予受理) are left out of every table as it
+        // is built (not filtered here: that would copy every column of the
+        // frame). A joined file written before the lifecycle columns has
+        // none.
         let schema = joined.collect_schema()?;
-        if schema.contains(c::STATE) {
-            joined = joined.filter(
-                col(c::STATE)
-                    .neq(lit(INVALID_STATE))
-                    .or(col(c::STATE).is_null()),
-            );
-        } else {
+        if !schema.contains(c::STATE) {
             joined = joined.with_column(lit(NULL).cast(DataType::String).alias(c::STATE));
         }
         for name in std::iter::once(c::UPDATED_AT).chain(c::FLOW) {

@@ -15,7 +15,7 @@ use rayon::iter::{IntoParallelRefIterator, ParallelIterator};
 use rayon::slice::ParallelSliceMut;
 use sha2::{Digest, Sha256};
 
-use super::{col_names as p, Codes, INCIDENT, ISSUE, RESOLVED, T, VISIT};
+use super::{col_names as p, Codes, INCIDENT, INVALID_STATE, ISSUE, RESOLVED, T, VISIT};
 use crate::analytics::filter::DAY;
 use crate::columns as c;
 
@@ -42,16 +42,26 @@ impl<'a> Dict<'a> {
         })
     }
 
-    /// Appends the codes of rows `lo..hi` of `texts` to `out`. A coded
-    /// column's values are looked up once each; the codes are those of
-    /// [`Dict::code`] in row order either way.
-    fn extend(&mut self, texts: &c::Texts<'a>, lo: usize, hi: usize, out: &mut Vec<u32>) {
+    /// Appends the codes of rows `lo..lo + skip.len()` of `texts` to
+    /// `out`, 0 for the rows to skip. A coded column's values are looked
+    /// up once each; the codes are those of [`Dict::code`] in row order
+    /// either way.
+    fn extend(&mut self, texts: &c::Texts<'a>, skip: &[bool], lo: usize, out: &mut Vec<u32>) {
+        let hi = lo + skip.len();
         match texts {
-            c::Texts::Plain(s) => out.extend(s.iter().skip(lo).take(hi - lo).map(|v| self.code(v))),
+            c::Texts::Plain(s) => {
+                out.extend(s.iter().skip(lo).take(hi - lo).zip(skip).map(|(v, &skip)| {
+                    if skip {
+                        0
+                    } else {
+                        self.code(v)
+                    }
+                }))
+            }
             c::Texts::Coded { codes, values } => {
                 let mut seen = vec![u32::MAX; values.len()];
-                out.extend(codes[lo..hi].iter().map(|&k| {
-                    let Some(known) = seen.get_mut(k as usize) else {
+                out.extend(codes[lo..hi].iter().zip(skip).map(|(&k, &skip)| {
+                    let Some(known) = seen.get_mut(k as usize).filter(|_| !skip) else {
                         return 0;
                     };
                     if *known == u32::MAX {
@@ -105,16 +115,20 @@ impl<'a> Tiers<'a> {
         })
     }
 
-    /// Appends the codes of rows `lo..hi` to `out`, as [`Tiers::code`]
-    /// gives them in row order. When the three columns are coded, each
-    /// distinct triple of their codes is looked up once.
-    fn extend(&mut self, cols: &[c::Texts<'a>; 3], lo: usize, hi: usize, out: &mut Vec<u32>) {
+    /// Appends the codes of rows `lo..lo + skip.len()` to `out`, as
+    /// [`Tiers::code`] gives them in row order (0 for the rows to skip).
+    /// When the three columns are coded, each distinct triple of their
+    /// codes is looked up once.
+    fn extend(&mut self, cols: &[c::Texts<'a>; 3], skip: &[bool], lo: usize, out: &mut Vec<u32>) {
+        let hi = lo + skip.len();
         let [Some((c1, v1)), Some((c2, v2)), Some((c3, v3))] = cols.each_ref().map(c::Texts::coded)
         else {
             let [t1, t2, t3] = cols;
             let rows = t1.iter().zip(t2.iter()).zip(t3.iter());
-            let rows = rows.skip(lo).take(hi - lo);
-            out.extend(rows.map(|((a, b), g)| self.code([a, b, g])));
+            let rows = rows.skip(lo).take(hi - lo).zip(skip);
+            out.extend(
+                rows.map(|(((a, b), g), &skip)| if skip { 0 } else { self.code([a, b, g]) }),
+            );
             return;
         };
         let text = |v: &[&'a str], k: u32| v.get(k as usize).copied();
@@ -123,7 +137,10 @@ impl<'a> Tiers<'a> {
         let mut by_grid: Vec<Option<([u32; 2], u32)>> = vec![None; v3.len()];
         let mut others: PlHashMap<[u32; 3], u32> = PlHashMap::default();
         let rows = c1[lo..hi].iter().zip(&c2[lo..hi]).zip(&c3[lo..hi]);
-        out.extend(rows.map(|((&a, &b), &g)| {
+        out.extend(rows.zip(skip).map(|(((&a, &b), &g), &skip)| {
+            if skip {
+                return 0;
+            }
             let slot = by_grid.get_mut(g as usize);
             if let Some(Some((ab, code))) = slot.as_deref() {
                 if *ab == [a, b] {
@@ -219,6 +236,8 @@ fn too_wide() -> PolarsError {
 
 /// The text key columns, read once for both halves of [`Keys::new`].
 struct KeyTexts<'a> {
+    /// Rows left out of every table: invalid cases (作废, 不予受理).
+    excluded: Vec<bool>,
     tiers: [c::Texts<'a>; 3],
     kind: c::Texts<'a>,
     cat: c::Texts<'a>,
@@ -238,6 +257,8 @@ struct Keys<'a> {
     kind_dict: Dict<'a>,
     cat_dict: Dict<'a>,
     src_dict: Dict<'a>,
+    /// Rows in no table ([`KeyTexts::excluded`]): their codes are 0.
+    excluded: Vec<bool>,
 }
 
 impl<'a> Keys<'a> {
@@ -247,6 +268,7 @@ impl<'a> Keys<'a> {
         let n = df.height();
         let mid = n / 2;
         let cols = KeyTexts {
+            excluded: c::Texts::of(df, c::STATE)?.map(|s| s == Some(INVALID_STATE)),
             tiers: [
                 c::Texts::of(df, c::TIER1)?,
                 c::Texts::of(df, c::TIER2)?,
@@ -277,10 +299,16 @@ impl<'a> Keys<'a> {
         let cats = remap(&mut a.cat_dict, &b.cat_dict);
         let srcs = remap(&mut a.src_dict, &b.src_dict);
         a.days.extend_from_slice(&b.days);
-        a.tiers.extend(b.tiers.iter().map(|&t| tiers[t as usize]));
+        // A skipped row's 0 may have no triple behind it.
+        a.tiers.extend(
+            b.tiers
+                .iter()
+                .map(|&t| tiers.get(t as usize).copied().unwrap_or(0)),
+        );
         a.kinds.extend(b.kinds.iter().map(|&x| kinds[x as usize]));
         a.cats.extend(b.cats.iter().map(|&x| cats[x as usize]));
         a.srcs.extend(b.srcs.iter().map(|&x| srcs[x as usize]));
+        a.excluded = cols.excluded;
         Ok(a)
     }
 
@@ -306,14 +334,18 @@ impl<'a> Keys<'a> {
             kind_dict: Dict::new(),
             cat_dict: Dict::new(),
             src_dict: Dict::new(),
+            excluded: Vec::new(),
         };
-        let days = day.iter().skip(lo).take(hi - lo);
-        k.days
-            .extend(days.map(|d| d.map_or(0, |d| (i64::from(d) - i64::from(day0) + 1) as u64)));
-        k.tier_dict.extend(&cols.tiers, lo, hi, &mut k.tiers);
-        k.kind_dict.extend(&cols.kind, lo, hi, &mut k.kinds);
-        k.cat_dict.extend(&cols.cat, lo, hi, &mut k.cats);
-        k.src_dict.extend(&cols.src, lo, hi, &mut k.srcs);
+        let skip = &cols.excluded[lo..hi];
+        let days = day.iter().skip(lo).take(hi - lo).zip(skip);
+        k.days.extend(days.map(|(d, &skip)| match d {
+            Some(d) if !skip => (i64::from(d) - i64::from(day0) + 1) as u64,
+            _ => 0,
+        }));
+        k.tier_dict.extend(&cols.tiers, skip, lo, &mut k.tiers);
+        k.kind_dict.extend(&cols.kind, skip, lo, &mut k.kinds);
+        k.cat_dict.extend(&cols.cat, skip, lo, &mut k.cats);
+        k.src_dict.extend(&cols.src, skip, lo, &mut k.srcs);
         Ok(k)
     }
 
@@ -472,6 +504,9 @@ fn count_rows<K: Key>(df: &DataFrame, k: &Keys, layout: &Layout) -> PolarsResult
     let mut keys: Vec<K> = Vec::with_capacity(df.height());
     let rows = is_resolved.iter().zip(&ratings).zip(cleared.iter());
     for (i, ((&st, &rating), cl)) in rows.enumerate() {
+        if k.excluded[i] {
+            continue;
+        }
         let kind = Some(k.kinds[i]);
         let resolved = u64::from(kind == issue && st);
         let clear = u64::from(kind == incident && cl == Some(true));
@@ -530,7 +565,7 @@ fn count_rows<K: Key>(df: &DataFrame, k: &Keys, layout: &Layout) -> PolarsResult
 fn issue_table(df: &DataFrame, k: &Keys) -> PolarsResult<DataFrame> {
     let issue = k.kind(ISSUE);
     // A counting sort by day keeps the rows of a day in input order.
-    let is_issue = |i: &usize| Some(k.kinds[*i]) == issue;
+    let is_issue = |i: &usize| Some(k.kinds[*i]) == issue && !k.excluded[*i];
     let days = k.days.iter().copied().max().unwrap_or(0) as usize + 1;
     let mut start = vec![0usize; days + 1];
     for i in (0..df.height()).filter(is_issue) {
@@ -702,7 +737,7 @@ fn household_table(df: &DataFrame, k: &Keys) -> PolarsResult<DataFrame> {
     let rows: Vec<(usize, u64)> = hash
         .iter()
         .enumerate()
-        .filter(|&(i, _)| Some(k.kinds[i]) == visit)
+        .filter(|&(i, _)| Some(k.kinds[i]) == visit && !k.excluded[i])
         .filter_map(|(i, h)| Some((i, household_key(h?))))
         .collect();
     let layout = Layout::new(&k.widths()).ok_or_else(too_wide)?;

@@ -578,3 +578,57 @@ fn cases_changed_in_place_answer_like_one_build_once_their_days_are_rebuilt() {
         }
     }
 }
+
+/// Invalid cases (作废, 不予受理) are in no table and no dictionary: a
+/// frame holding them builds the tables of the frame without them, as
+/// text and coded.
+#[test]
+fn invalid_cases_build_the_tables_of_the_frame_without_them() {
+    let (_, df) = big(2, 2, 3, 5_000, 60);
+    let zone = Zone::default();
+    let invalid = col(c::KIND)
+        .eq(lit(ISSUE))
+        .and(col("r").cast(DataType::Int64) % lit(7i64))
+        .eq(lit(0i64))
+        .or(col("r").lt(lit(3)));
+    let marked = df
+        .lazy()
+        .with_row_index("r", None)
+        .with_column(
+            when(invalid.clone())
+                .then(lit(INVALID_STATE))
+                .otherwise(col(c::STATE))
+                .alias(c::STATE),
+        )
+        // The first rows' category is only ever seen on invalid cases.
+        .with_column(
+            when(col("r").lt(lit(3)))
+                .then(lit("作废专用类别"))
+                .otherwise(col(c::CATEGORY))
+                .alias(c::CATEGORY),
+        )
+        .collect()
+        .unwrap();
+    let kept = marked
+        .clone()
+        .lazy()
+        .filter(
+            col(c::STATE)
+                .neq(lit(INVALID_STATE))
+                .or(col(c::STATE).is_null()),
+        )
+        .drop(cols(["r"]))
+        .collect()
+        .unwrap();
+    let marked = marked.drop("r").unwrap();
+    assert!(kept.height() < marked.height() - 100);
+    let want = PreAgg::build(kept.lazy(), zone).unwrap();
+    for frame in [marked.clone(), crate::columns::encode(marked).unwrap()] {
+        let got = PreAgg::build(frame.lazy(), zone).unwrap();
+        assert_eq!(got.codes, want.codes);
+        assert!(!got.codes.categories.iter().any(|c| c == "作废专用类别"));
+        assert!(got.events.equals_missing(&want.events));
+        assert!(got.issues.equals_missing(&want.issues));
+        assert!(got.households.equals_missing(&want.households));
+    }
+}
