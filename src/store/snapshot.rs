@@ -371,18 +371,65 @@ fn tmp_path(path: &std::path::Path) -> PathBuf {
     path.with_extension("parquet.tmp")
 }
 
+/// Rows per row group of a snapshot file: one group of ten million rows
+/// would be decoded by one thread (twice the read time on two cores).
+const ROW_GROUP_ROWS: usize = 1 << 18;
+
 /// Writes `df` to the temporary file of `path`, synced; its length.
+///
+/// One row group at a time, each copied into one chunk alone. Polars' own
+/// `ParquetWriter::finish` first copies a frame of smaller chunks (the
+/// server's) whole into row-group-sized ones: as much memory again as the
+/// frame, at the first start's peak.
 fn write_parquet_tmp(df: &DataFrame, path: &std::path::Path) -> Result<u64> {
     let tmp = tmp_path(path);
-    let mut df = df.clone();
     let file = File::create(&tmp).map_err(io_error)?;
     // LZ4: a quarter of the raw size here, and it decodes at memory speed.
-    ParquetWriter::new(&file)
+    let mut writer = ParquetWriter::new(&file)
         .with_compression(ParquetCompression::Lz4Raw)
-        // Row groups of 256 Ki rows: one group of ten million rows would be
-        // decoded by one thread (twice the read time on two cores).
-        .with_row_group_size(Some(1 << 18))
-        .finish(&mut df)?;
+        .batched(df.schema())?;
+    for at in (0..df.height()).step_by(ROW_GROUP_ROWS) {
+        let mut group = df.slice(at as i64, ROW_GROUP_ROWS);
+        group.rechunk_mut_par();
+        writer.write_batch(&group)?;
+    }
+    writer.finish()?;
     file.sync_all().map_err(io_error)?;
     Ok(file.metadata().map_err(io_error)?.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_frame_of_small_chunks_is_written_in_row_groups_of_the_snapshot_size() {
+        let n = ROW_GROUP_ROWS + 37_856;
+        let part = |at: usize, len: usize| {
+            let ids: Vec<i64> = (at as i64..(at + len) as i64).collect();
+            let names: Vec<String> = ids.iter().map(|i| format!("e{i}")).collect();
+            df!("seq" => ids, "id" => names).unwrap()
+        };
+        // Chunks of the server's frame (65,536 rows), and a short one.
+        let mut frame = part(0, 1_000);
+        for at in (1_000..n).step_by(65_536) {
+            frame.vstack_mut(&part(at, 65_536.min(n - at))).unwrap();
+        }
+        assert!(frame.first_col_n_chunks() > 5);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("frame.parquet");
+        let bytes = write_parquet_tmp(&frame, &path).unwrap();
+        let tmp = tmp_path(&path);
+        assert_eq!(std::fs::metadata(&tmp).unwrap().len(), bytes);
+        let mut reader = ParquetReader::new(File::open(&tmp).unwrap());
+        let groups: Vec<usize> = reader
+            .get_metadata()
+            .unwrap()
+            .row_groups
+            .iter()
+            .map(|g| g.num_rows())
+            .collect();
+        assert_eq!(groups, vec![ROW_GROUP_ROWS, 37_856]);
+        assert!(reader.finish().unwrap().equals(&frame));
+    }
 }
