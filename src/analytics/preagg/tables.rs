@@ -714,7 +714,10 @@ fn scatter<T: PolarsNumericType>(
             }
         }
     }
-    ChunkedArray::from_vec_validity(ca.name().clone(), values, Some(valid.into()))
+    // No bitmap when every row has a value, as polars leaves it.
+    let valid: polars_arrow::bitmap::Bitmap = valid.into();
+    let valid = (valid.unset_bits() > 0).then_some(valid);
+    ChunkedArray::from_vec_validity(ca.name().clone(), values, valid)
 }
 
 /// A household's 64-bit key: the first 16 hex digits of its keyed hash (a
