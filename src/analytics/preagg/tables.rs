@@ -259,6 +259,10 @@ struct Keys<'a> {
     src_dict: Dict<'a>,
     /// Rows in no table ([`KeyTexts::excluded`]): their codes are 0.
     excluded: Vec<bool>,
+    /// Per row: status `resolved` (count and issue tables).
+    resolved: Vec<bool>,
+    /// Per row: state `suspended` now (issue table).
+    suspended: Vec<bool>,
 }
 
 impl<'a> Keys<'a> {
@@ -267,8 +271,12 @@ impl<'a> Keys<'a> {
     fn new(df: &'a DataFrame) -> PolarsResult<Keys<'a>> {
         let n = df.height();
         let mid = n / 2;
+        // The flags of status and state, read once for every table.
+        let state = c::Texts::of(df, c::STATE)?;
+        let suspended = state.map(|s| s == Some("suspended"));
+        let resolved = c::Texts::of(df, c::STATUS)?.map(|s| s == Some(RESOLVED));
         let cols = KeyTexts {
-            excluded: c::Texts::of(df, c::STATE)?.map(|s| s == Some(INVALID_STATE)),
+            excluded: state.map(|s| s == Some(INVALID_STATE)),
             tiers: [
                 c::Texts::of(df, c::TIER1)?,
                 c::Texts::of(df, c::TIER2)?,
@@ -309,6 +317,8 @@ impl<'a> Keys<'a> {
         a.cats.extend(b.cats.iter().map(|&x| cats[x as usize]));
         a.srcs.extend(b.srcs.iter().map(|&x| srcs[x as usize]));
         a.excluded = cols.excluded;
+        a.resolved = resolved;
+        a.suspended = suspended;
         Ok(a)
     }
 
@@ -335,6 +345,8 @@ impl<'a> Keys<'a> {
             cat_dict: Dict::new(),
             src_dict: Dict::new(),
             excluded: Vec::new(),
+            resolved: Vec::new(),
+            suspended: Vec::new(),
         };
         let skip = &cols.excluded[lo..hi];
         let days = day.iter().skip(lo).take(hi - lo).zip(skip);
@@ -489,20 +501,15 @@ fn count_table(df: &DataFrame, k: &Keys) -> PolarsResult<DataFrame> {
 
 fn count_rows<K: Key>(df: &DataFrame, k: &Keys, layout: &Layout) -> PolarsResult<DataFrame> {
     let (issue, incident) = (k.kind(ISSUE), k.kind(INCIDENT));
-    let (status, sat) = (
-        c::Texts::of(df, c::STATUS)?,
-        c::Texts::of(df, c::SATISFACTION)?,
-    );
     let cleared = df.column(c::CLEARED)?.bool()?;
-    let is_resolved = status.map(|s| s == Some(RESOLVED));
-    let ratings = sat.map(|s| match s {
+    let ratings = c::Texts::of(df, c::SATISFACTION)?.map(|s| match s {
         Some(vocab::SATISFIED) => 1u64,
         Some(vocab::BASIC) => 2,
         Some(vocab::UNSATISFIED) => 3,
         _ => 0,
     });
     let mut keys: Vec<K> = Vec::with_capacity(df.height());
-    let rows = is_resolved.iter().zip(&ratings).zip(cleared.iter());
+    let rows = k.resolved.iter().zip(&ratings).zip(cleared.iter());
     for (i, ((&st, &rating), cl)) in rows.enumerate() {
         if k.excluded[i] {
             continue;
@@ -629,22 +636,19 @@ fn issue_table(df: &DataFrame, k: &Keys) -> PolarsResult<DataFrame> {
     out.push(take(p::RES_US)?);
     out.push(take(p::DUE_US)?);
     // Suspended now: since the last change (or the report without one).
-    let state = c::Texts::of(df, c::STATE)?;
-    let is_suspended = state.map(|s| s == Some("suspended"));
     let suspended: Int64Chunked = idx
         .into_no_null_iter()
         .zip(changed.i64()?.iter().zip(occurred.i64()?.iter()))
         .map(|(i, (changed, occurred))| {
-            is_suspended[i as usize]
+            k.suspended[i as usize]
                 .then(|| changed.or(occurred))
                 .flatten()
         })
         .collect();
     out.push(suspended.with_name(p::SUSP_US.into()).into_column());
-    let status = c::Texts::of(df, c::STATUS)?.map(|s| s == Some(RESOLVED));
     let resolved: Vec<bool> = idx
         .into_no_null_iter()
-        .map(|i| status[i as usize])
+        .map(|i| k.resolved[i as usize])
         .collect();
     out.push(Column::new(p::IS_RESOLVED.into(), resolved));
     for name in p::FLOW_US {
