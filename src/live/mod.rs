@@ -299,14 +299,19 @@ impl Live {
         batch_rows: usize,
     ) -> Result<Tally> {
         let name = file_writer(path);
-        self.file_pipeline(
-            grids,
-            Writer {
-                name: &name,
-                system,
-            },
-        )
-        .steps_file(path, &self.validator(), batch_rows)
+        let bytes = std::fs::metadata(path).map_or(0, |m| m.len());
+        let load = self.store.steps_load(bytes)?;
+        let tally = self
+            .file_pipeline(
+                grids,
+                Writer {
+                    name: &name,
+                    system,
+                },
+            )
+            .steps_file(path, &self.validator(), batch_rows)?;
+        load.finish()?;
+        Ok(tally)
     }
 
     fn file_pipeline<'a>(&'a self, grids: &'a Grids, writer: Writer<'a>) -> Pipeline<'a> {

@@ -549,6 +549,59 @@ fn count_changes(tx: &Connection, out: &[Applied]) -> rusqlite::Result<()> {
     bump(tx, CHANGES, n as i64)
 }
 
+/// Bytes of a case-update row in a file, about: an update in CSV is
+/// 40-100 bytes, in JSON Lines more, in Parquet fewer. Only the choice of
+/// [`Store::steps_load`] depends on it.
+pub const STEP_ROW_BYTES: u64 = 64;
+
+/// A load adding more than 1/`BULK_SHARE` of the stored transitions
+/// drops their time index. Each transition inserted into that index lands
+/// on a page of its own (update files come in case order, not time
+/// order), so once the index outgrows SQLite's cache every batch rewrites
+/// most of it: 13.2M updates into 10M stored cases took 307 s with the
+/// index and 126 s without, plus 9 s to build it again in one sort.
+const BULK_SHARE: i64 = 8;
+
+/// A file load of case updates under way ([`Store::steps_load`]). The
+/// time index of the transitions (what the updates feed and the case
+/// lists by time read) is built again by [`StepsLoad::finish`], or when
+/// the load is dropped; a process killed mid-load builds it at its next
+/// open (the schema creates what is missing).
+pub struct StepsLoad<'a> {
+    store: &'a Store,
+    dropped: bool,
+}
+
+impl StepsLoad<'_> {
+    /// Whether this load runs without the time index.
+    pub fn bulk(&self) -> bool {
+        self.dropped
+    }
+
+    /// Ends the load: the time index, if it was dropped, is built again.
+    pub fn finish(mut self) -> Result<()> {
+        self.restore()
+    }
+
+    fn restore(&mut self) -> Result<()> {
+        if std::mem::take(&mut self.dropped) {
+            self.store.write(|c| c.execute_batch(TIME_INDEX))?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for StepsLoad<'_> {
+    fn drop(&mut self) {
+        if let Err(e) = self.restore() {
+            tracing::error!(error = %e, "rebuilding the time index of the case updates failed; the next start builds it");
+        }
+    }
+}
+
+/// The time index of the transitions, as the schema makes it.
+const TIME_INDEX: &str = "CREATE INDEX IF NOT EXISTS transitions_at ON transitions(at);";
+
 /// Locates a position: outcome and tier codes.
 pub type Locate<'a> = dyn Fn(f64, f64) -> (Outcome, [Option<String>; 3]) + 'a;
 
@@ -911,6 +964,28 @@ impl Store {
         })
     }
 
+    /// Prepares the load of a file of case updates of `bytes` bytes
+    /// ([`StepsLoad`]): when the file may add more than an eighth of the
+    /// transitions stored (at [`STEP_ROW_BYTES`] a row), their time index
+    /// is dropped for the load and built again by
+    /// [`StepsLoad::finish`].
+    pub fn steps_load(&self, bytes: u64) -> Result<StepsLoad<'_>> {
+        let stored: i64 = self.read(|c| {
+            c.query_row("SELECT coalesce(max(seq), 0) FROM transitions", [], |r| {
+                r.get(0)
+            })
+        })?;
+        let rows = i64::try_from(bytes / STEP_ROW_BYTES).unwrap_or(i64::MAX);
+        let dropped = rows.saturating_mul(BULK_SHARE) > stored;
+        if dropped {
+            self.write(|c| c.execute_batch("DROP INDEX IF EXISTS transitions_at"))?;
+        }
+        Ok(StepsLoad {
+            store: self,
+            dropped,
+        })
+    }
+
     /// Transitions waiting for their case.
     pub fn pending_updates(&self) -> Result<i64> {
         self.read(|c| counter(c, PENDING))
@@ -1033,6 +1108,64 @@ mod tests {
         );
     }
 
+    /// The SQL of the transitions' time index, if the store has it.
+    fn time_index(store: &Store) -> Option<String> {
+        store
+            .read(|c| {
+                c.query_row(
+                    "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = 'transitions_at'",
+                    [],
+                    |r| r.get(0),
+                )
+                .optional()
+            })
+            .unwrap()
+    }
+
+    /// The time index of a new store.
+    fn schema_time_index() -> String {
+        let dir = tempfile::tempdir().unwrap();
+        time_index(&Store::open(&dir.path().join("s.db")).unwrap()).unwrap()
+    }
+
+    /// A bulk load is never a reason to lose the index: a load given up
+    /// (an error ends it early) builds it again, and a store opened after
+    /// a process died mid-load has it.
+    #[test]
+    fn a_bulk_load_given_up_or_killed_leaves_the_time_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let store = Store::open(&path).unwrap();
+        let load = store.steps_load(1 << 30).unwrap();
+        assert!(load.bulk());
+        assert_eq!(time_index(&store), None);
+        drop(load);
+        assert_eq!(time_index(&store), Some(schema_time_index()));
+        // Killed mid-load: the index is gone from the file.
+        let load = store.steps_load(1 << 30).unwrap();
+        std::mem::forget(load);
+        drop(store);
+        let store = Store::open(&path).unwrap();
+        assert_eq!(time_index(&store), Some(schema_time_index()));
+        // A small file into a store of many transitions keeps the index.
+        store
+            .write(|c| {
+                c.execute(
+                    "INSERT INTO transitions(seq, issue_id, update_id, at, state, received_at, applied) \
+                     VALUES (1000000, 'A', 'u', 1, 'reported', 1, 0)",
+                    [],
+                )
+            })
+            .unwrap();
+        let load = store.steps_load(1_000_000 / 8 * STEP_ROW_BYTES).unwrap();
+        assert!(!load.bulk());
+        assert!(store
+            .steps_load(1_000_000 / 8 * STEP_ROW_BYTES + STEP_ROW_BYTES)
+            .unwrap()
+            .bulk());
+        load.finish().unwrap();
+    }
+
     /// Every table row of a store, as text, in a fixed order: `changed`
     /// without its revision numbers (a transaction per step counts more).
     fn dump(store: &Store) -> Vec<String> {
@@ -1115,7 +1248,7 @@ mod tests {
             on("Z", "u2", 6_000, "派遣"),
             on("B", "u3", 70_000, "结案"),
         ];
-        let run = |batch: usize| {
+        let run = |batch: usize, bulk: bool| {
             let dir = tempfile::tempdir().unwrap();
             let store = Store::open(&dir.path().join("s.db")).unwrap();
             let hits: Vec<Place> = events.iter().map(|e| locate(e.lon, e.lat)).collect();
@@ -1129,17 +1262,33 @@ mod tests {
                 })
                 .collect();
             store.apply_events(1, &rows, &locate, "test").unwrap();
+            // A file of any size is bulk into a store without transitions.
+            let load = store
+                .steps_load(if bulk { STEP_ROW_BYTES } else { 0 })
+                .unwrap();
+            assert_eq!(load.bulk(), bulk);
+            assert_eq!(time_index(&store).is_some(), !bulk);
             let fates: Vec<(String, Option<Event>, Option<Place>)> = steps
                 .chunks(batch)
                 .flat_map(|chunk| store.apply_updates(1, chunk, &locate).unwrap())
                 .map(|a| (format!("{:?}", a.stored), a.current, a.place))
                 .collect();
-            (fates, dump(&store))
+            load.finish().unwrap();
+            assert_eq!(time_index(&store), Some(schema_time_index()));
+            let feed = store
+                .updates_between(i64::MIN, i64::MAX, usize::MAX)
+                .unwrap();
+            (fates, dump(&store), feed)
         };
-        let (one, one_db) = run(1);
-        let (all, all_db) = run(steps.len());
-        assert_eq!(one, all);
-        assert_eq!(one_db, all_db);
+        let (one, one_db, one_feed) = run(1, false);
+        for (batch, bulk) in [(steps.len(), false), (1, true), (steps.len(), true)] {
+            let (all, all_db, all_feed) = run(batch, bulk);
+            assert_eq!(one, all);
+            assert_eq!(one_db, all_db);
+            assert_eq!(one_feed, all_feed);
+        }
+        assert_eq!(one_feed.len(), 14, "every stored step, by time");
+        assert!(one_feed.windows(2).all(|w| w[0].at <= w[1].at));
         // The sequence exercises what it should.
         let kinds: Vec<&str> = one.iter().map(|f| f.0.split('(').next().unwrap()).collect();
         for k in ["Updated", "Unchanged", "Stale", "Conflict", "Pending"] {

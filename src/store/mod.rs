@@ -40,7 +40,7 @@ use std::time::{Duration, Instant};
 use rusqlite::Connection;
 
 pub use crate::ingest::Step;
-pub use cases::{Applied, Locate, Place, Stored};
+pub use cases::{Applied, Locate, Place, StepsLoad, Stored, STEP_ROW_BYTES};
 pub use events::{IssueRow, Located};
 pub use frame::{bounded_chunks, compact_chunks, replace_rows, CHUNK_ROWS};
 pub use grids::GridVersion;
