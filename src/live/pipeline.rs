@@ -427,6 +427,7 @@ impl Pipeline<'_> {
             &located,
             &|x, y| g.locate_one(x, y),
             self.writer.name,
+            self.frame,
         )?;
         let frame = self.frame_rows(&applied)?;
         let mut fates: Vec<Fate> = (0..events.len()).map(|_| Fate::NotYours).collect();

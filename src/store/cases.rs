@@ -617,14 +617,17 @@ fn apply_rows(
     rows: &[Located<'_>],
     locate: &Locate<'_>,
     writer: &str,
+    keep: bool,
 ) -> rusqlite::Result<Vec<Applied>> {
     let tx = c.savepoint()?;
     let mut pending = counter(&tx, PENDING)?;
     let rev = counter(&tx, CHANGES)? + 1;
     let mut out = Vec::with_capacity(rows.len());
+    // Looked up once, not per row: the cache hashes the statement's text.
+    let mut insert = tx.prepare_cached(INSERT)?;
     for r in rows {
         let e = r.event;
-        let n = tx.prepare_cached(INSERT)?.execute(params![
+        let n = insert.execute(params![
             e.kind.as_str(),
             e.id,
             e.occurred_at,
@@ -680,8 +683,13 @@ fn apply_rows(
                 out.push(Applied::moved(Stored::New, current, hit));
                 continue;
             }
-            let place = (r.outcome, r.tiers.map(|t| t.map(str::to_owned)));
-            out.push(Applied::moved(Stored::New, e.clone(), place));
+            out.push(match keep {
+                true => {
+                    let place = (r.outcome, r.tiers.map(|t| t.map(str::to_owned)));
+                    Applied::moved(Stored::New, e.clone(), place)
+                }
+                false => Applied::only(Stored::New),
+            });
             continue;
         }
         let Some(case) = read_case(&tx, &e.system, e.kind, &e.id)? else {
@@ -732,6 +740,7 @@ fn apply_rows(
         let hit = rewrite(&tx, rev, version, &case, &current, Some(&base), locate)?;
         out.push(Applied::moved(Stored::Updated, current, hit));
     }
+    drop(insert);
     count_changes(&tx, &out)?;
     tx.commit()?;
     Ok(out)
@@ -810,6 +819,11 @@ fn apply_steps(
     let rev = counter(&tx, CHANGES)? + 1;
     let mut out = Vec::with_capacity(steps.len());
     let mut run: Option<Touched> = None;
+    let mut insert = tx.prepare_cached(
+        "INSERT OR IGNORE INTO transitions(issue_id, update_id, at, state, deadline, satisfaction, solved, \
+         category, lon, lat, to_unit, note_hash, received_at, applied, system, duplicate_of) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+    )?;
     for s in steps {
         if run
             .as_ref()
@@ -824,30 +838,24 @@ fn apply_steps(
             None => run.insert(Touched::read(&tx, s)?),
         };
         let stored_case = t.case().is_some();
-        let n = tx
-            .prepare_cached(
-                "INSERT OR IGNORE INTO transitions(issue_id, update_id, at, state, deadline, satisfaction, solved, \
-                 category, lon, lat, to_unit, note_hash, received_at, applied, system, duplicate_of) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
-            )?
-            .execute(params![
-                s.issue_id,
-                s.update_id,
-                s.at,
-                s.state,
-                s.deadline,
-                s.satisfaction,
-                s.solved,
-                s.category,
-                s.lon,
-                s.lat,
-                s.to_unit,
-                s.note_hash,
-                now,
-                stored_case,
-                s.system,
-                s.duplicate_of,
-            ])?;
+        let n = insert.execute(params![
+            s.issue_id,
+            s.update_id,
+            s.at,
+            s.state,
+            s.deadline,
+            s.satisfaction,
+            s.solved,
+            s.category,
+            s.lon,
+            s.lat,
+            s.to_unit,
+            s.note_hash,
+            now,
+            stored_case,
+            s.system,
+            s.duplicate_of,
+        ])?;
         if n == 0 {
             let stored: Option<Step> = tx
                 .prepare_cached(&ONE_STEP)?
@@ -915,6 +923,7 @@ fn apply_steps(
     if let Some(t) = run {
         t.close(&tx, rev, version)?;
     }
+    drop(insert);
     count_changes(&tx, &out)?;
     tx.commit()?;
     Ok(out)
@@ -925,15 +934,19 @@ impl Store {
     /// seen before is inserted (with any transitions waiting for it folded in)
     /// and records `writer` (the user, token or file that first delivered
     /// it), one already stored is judged as a re-sent version. Durable on
-    /// return.
+    /// return. `keep`: whether a new row's [`Applied`] holds its case (a
+    /// running service adds it to its frame; a file load before the frame
+    /// is built needs only the fates, and copying every row cost a tenth
+    /// of the load).
     pub fn apply_events(
         &self,
         grid_version: i64,
         rows: &[Located<'_>],
         locate: &Locate<'_>,
         writer: &str,
+        keep: bool,
     ) -> Result<Vec<Applied>> {
-        self.write(|c| apply_rows(c, grid_version, rows, locate, writer))
+        self.write(|c| apply_rows(c, grid_version, rows, locate, writer, keep))
     }
 
     /// Stores transition rows in one transaction and folds each into its
@@ -1261,7 +1274,7 @@ mod tests {
                     tiers: [h.1[0].as_deref(), h.1[1].as_deref(), h.1[2].as_deref()],
                 })
                 .collect();
-            store.apply_events(1, &rows, &locate, "test").unwrap();
+            store.apply_events(1, &rows, &locate, "test", true).unwrap();
             // A file of any size is bulk into a store without transitions.
             let load = store
                 .steps_load(if bulk { STEP_ROW_BYTES } else { 0 })
