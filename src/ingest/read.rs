@@ -92,6 +92,20 @@ impl Format {
     }
 }
 
+/// About how many rows the file at `path` holds, without reading them: a
+/// Parquet file's footer says, a text file is taken at `row_bytes` bytes a
+/// row; 0 when the file cannot be read (its load reports why). For
+/// choices that depend only on a load's size.
+pub fn rows_about(path: &Path, row_bytes: u64) -> u64 {
+    match Format::of(path) {
+        Ok(Format::Parquet) => std::fs::File::open(path)
+            .ok()
+            .and_then(|f| ParquetReader::new(f).num_rows().ok())
+            .map_or(0, |n| n as u64),
+        _ => std::fs::metadata(path).map_or(0, |m| m.len() / row_bytes.max(1)),
+    }
+}
+
 /// A contract column by its name or a header alias seen in Chinese exports
 /// (the API maps CSV headers and JSON keys with it too).
 pub(crate) fn column_of(header: &str) -> Option<usize> {
@@ -602,4 +616,27 @@ pub fn display_paths(paths: &[PathBuf]) -> String {
         .map(|p| p.display().to_string())
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_parquet_file_tells_its_rows_and_a_text_file_is_taken_by_its_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let pq = dir.path().join("u.parquet");
+        let mut df =
+            df!("issue_id" => (0..5000).map(|i| format!("I{i}")).collect::<Vec<_>>()).unwrap();
+        ParquetWriter::new(File::create(&pq).unwrap())
+            .finish(&mut df)
+            .unwrap();
+        assert_eq!(rows_about(&pq, 64), 5000);
+        let csv = dir.path().join("u.csv");
+        std::fs::write(&csv, vec![b'x'; 6400]).unwrap();
+        assert_eq!(rows_about(&csv, 64), 100);
+        assert_eq!(rows_about(&dir.path().join("none.csv"), 64), 0);
+        std::fs::write(dir.path().join("bad.parquet"), b"not parquet").unwrap();
+        assert_eq!(rows_about(&dir.path().join("bad.parquet"), 64), 0);
+    }
 }

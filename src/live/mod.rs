@@ -299,8 +299,8 @@ impl Live {
         batch_rows: usize,
     ) -> Result<Tally> {
         let name = file_writer(path);
-        let bytes = std::fs::metadata(path).map_or(0, |m| m.len());
-        let load = self.store.steps_load(bytes)?;
+        let rows = crate::ingest::rows_about(path, crate::store::STEP_ROW_BYTES);
+        let load = self.store.steps_load(rows)?;
         let tally = self
             .file_pipeline(
                 grids,

@@ -549,8 +549,8 @@ fn count_changes(tx: &Connection, out: &[Applied]) -> rusqlite::Result<()> {
     bump(tx, CHANGES, n as i64)
 }
 
-/// Bytes of a case-update row in a file, about: an update in CSV is
-/// 40-100 bytes, in JSON Lines more, in Parquet fewer. Only the choice of
+/// Bytes of a case-update row in a text file, about: an update in CSV is
+/// 40-100 bytes, in JSON Lines more. Only the choice of
 /// [`Store::steps_load`] depends on it.
 pub const STEP_ROW_BYTES: u64 = 64;
 
@@ -977,18 +977,17 @@ impl Store {
         })
     }
 
-    /// Prepares the load of a file of case updates of `bytes` bytes
-    /// ([`StepsLoad`]): when the file may add more than an eighth of the
-    /// transitions stored (at [`STEP_ROW_BYTES`] a row), their time index
-    /// is dropped for the load and built again by
-    /// [`StepsLoad::finish`].
-    pub fn steps_load(&self, bytes: u64) -> Result<StepsLoad<'_>> {
+    /// Prepares the load of a file of about `rows` case updates
+    /// ([`StepsLoad`]): when it may add more than an eighth of the
+    /// transitions stored, their time index is dropped for the load and
+    /// built again by [`StepsLoad::finish`].
+    pub fn steps_load(&self, rows: u64) -> Result<StepsLoad<'_>> {
         let stored: i64 = self.read(|c| {
             c.query_row("SELECT coalesce(max(seq), 0) FROM transitions", [], |r| {
                 r.get(0)
             })
         })?;
-        let rows = i64::try_from(bytes / STEP_ROW_BYTES).unwrap_or(i64::MAX);
+        let rows = i64::try_from(rows).unwrap_or(i64::MAX);
         let dropped = rows.saturating_mul(BULK_SHARE) > stored;
         if dropped {
             self.write(|c| c.execute_batch("DROP INDEX IF EXISTS transitions_at"))?;
@@ -1149,13 +1148,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.db");
         let store = Store::open(&path).unwrap();
-        let load = store.steps_load(1 << 30).unwrap();
+        let load = store.steps_load(1 << 20).unwrap();
         assert!(load.bulk());
         assert_eq!(time_index(&store), None);
         drop(load);
         assert_eq!(time_index(&store), Some(schema_time_index()));
         // Killed mid-load: the index is gone from the file.
-        let load = store.steps_load(1 << 30).unwrap();
+        let load = store.steps_load(1 << 20).unwrap();
         std::mem::forget(load);
         drop(store);
         let store = Store::open(&path).unwrap();
@@ -1170,12 +1169,9 @@ mod tests {
                 )
             })
             .unwrap();
-        let load = store.steps_load(1_000_000 / 8 * STEP_ROW_BYTES).unwrap();
+        let load = store.steps_load(1_000_000 / 8).unwrap();
         assert!(!load.bulk());
-        assert!(store
-            .steps_load(1_000_000 / 8 * STEP_ROW_BYTES + STEP_ROW_BYTES)
-            .unwrap()
-            .bulk());
+        assert!(store.steps_load(1_000_000 / 8 + 1).unwrap().bulk());
         load.finish().unwrap();
     }
 
@@ -1276,9 +1272,7 @@ mod tests {
                 .collect();
             store.apply_events(1, &rows, &locate, "test", true).unwrap();
             // A file of any size is bulk into a store without transitions.
-            let load = store
-                .steps_load(if bulk { STEP_ROW_BYTES } else { 0 })
-                .unwrap();
+            let load = store.steps_load(u64::from(bulk)).unwrap();
             assert_eq!(load.bulk(), bulk);
             assert_eq!(time_index(&store).is_some(), !bulk);
             let fates: Vec<(String, Option<Event>, Option<Place>)> = steps
