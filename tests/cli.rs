@@ -171,6 +171,78 @@ fn serve_stops_on_a_setting_it_does_not_understand() {
     }
 }
 
+/// `wangge bench load` loads a copy of a data directory's grids into a new
+/// store per repetition, counts every row of both files, leaves the data
+/// directory as it was and removes its stores.
+#[test]
+fn bench_load_counts_every_row_of_both_files_and_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let (d, work) = (dir.path().join("demo"), dir.path().join("work"));
+    std::fs::create_dir_all(&work).unwrap();
+    let ok = wangge()
+        .args(["demo", "--grids", "600", "--events", "3000", "--out"])
+        .arg(&d)
+        .output()
+        .unwrap();
+    assert!(ok.status.success());
+    let before: Vec<_> = std::fs::read_dir(&d)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    let out = wangge()
+        .args(["bench", "load", "--reps", "2", "--data"])
+        .arg(&d)
+        .arg("--work")
+        .arg(&work)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines = |name: &str| {
+        std::fs::read_to_string(d.join(name))
+            .unwrap()
+            .lines()
+            .count() as u64
+            - 1
+    };
+    let reps: Vec<serde_json::Value> = text
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(reps.len(), 2, "{text}");
+    for r in &reps {
+        assert_eq!(r["events_rows"], lines("events.csv"), "{text}");
+        assert_eq!(r["updates_rows"], lines("updates.csv"), "{text}");
+        assert!(r["events_s"].as_f64().unwrap() > 0.0 && r["updates_s"].as_f64().unwrap() > 0.0);
+    }
+    assert!(text.contains("load: events 3000 rows in "), "{text}");
+    assert!(text.contains("load: case updates "), "{text}");
+    let after: Vec<_> = std::fs::read_dir(&d)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(before, after);
+    assert_eq!(std::fs::read_dir(&work).unwrap().count(), 0);
+    // A DuckDB side that cannot run is the bench's error, not a side
+    // left out; its store is removed all the same.
+    let bad = wangge()
+        .args(["bench", "load", "--duckdb", "--reps", "1", "--data"])
+        .arg(&d)
+        .arg("--work")
+        .arg(&work)
+        .env("WANGGE_BENCH_PYTHON", "/nonexistent/python")
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("/nonexistent/python"));
+    assert_eq!(std::fs::read_dir(&work).unwrap().count(), 0);
+}
+
 /// `wangge user` refuses what would weaken a deployment and manages accounts.
 #[test]
 fn user_accounts_are_checked_and_managed() {

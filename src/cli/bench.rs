@@ -5,6 +5,11 @@
 //! (their `join_s`), and, given the peers script, runs them in the same
 //! session and prints the ratio to the fastest.
 //!
+//! `bench load` times what a first start on a new data directory loads
+//! (its events file, then its case updates) into a new store, `wangge
+//! ingest`'s path, and with `--duckdb` DuckDB copying the same events
+//! file into a database in the same run; see [`load`].
+//!
 //! `bench stats` times the analytics (pre-aggregation and every metric of the
 //! three tiers, then a filtered query) and, with `--duckdb`, DuckDB on the
 //! same joined Parquet; see [`stats`].
@@ -19,6 +24,7 @@ use polars::prelude::*;
 use crate::grid::load_geojson;
 use crate::join::{Locator, Outcome, Strategy};
 
+mod load;
 mod stats;
 
 #[derive(Debug, clap::Subcommand)]
@@ -27,6 +33,8 @@ pub enum BenchCommand {
     Join(JoinBench),
     /// Time every metric of the three tiers and a filtered query, optionally against DuckDB.
     Stats(stats::StatsBench),
+    /// Time loading a data directory's event and case-update files into a new store, optionally against DuckDB copying the events file.
+    Load(load::LoadBench),
     /// Time the service (restart, cached and uncached map values, ingest) against polars, nginx and DuckDB.
     Serve(super::bench_serve::ServeBench),
     /// Time polars reading a whole Parquet file, `--reps` times in this
@@ -59,6 +67,7 @@ pub fn run(b: &BenchCommand) -> anyhow::Result<i32> {
     match b {
         BenchCommand::Join(j) => join(j),
         BenchCommand::Stats(s) => stats::run(s),
+        BenchCommand::Load(l) => load::run(l),
         BenchCommand::Serve(s) => super::bench_serve::run(s),
         BenchCommand::Read { file, reps } => super::bench_serve::read_file(file, *reps),
     }

@@ -34,7 +34,7 @@ pub struct IngestArgs {
 }
 
 /// Whether `path` holds transition rows rather than events.
-fn is_updates(path: &std::path::Path) -> anyhow::Result<bool> {
+pub(crate) fn is_updates(path: &std::path::Path) -> anyhow::Result<bool> {
     use std::io::Read;
     if matches!(
         crate::ingest::Format::of(path)?,
@@ -60,6 +60,21 @@ fn is_updates(path: &std::path::Path) -> anyhow::Result<bool> {
     Ok(first.contains("issue_id") || first.contains("工单编号") || first.contains("案件编号"))
 }
 
+/// The deployment `cfg` describes, ready for file loads: its state (the
+/// store opened), its active grids (loaded from the data directory's grid
+/// file when the store has none) and the rows per transaction.
+pub(crate) fn deployment(cfg: Config) -> anyhow::Result<(AppState, Grids, usize)> {
+    let store = std::sync::Arc::new(Store::open(&cfg.database())?);
+    let (model, version) = ensure_grids(&store, &cfg.storage.data.join("grids.geojson"))?;
+    let hasher = KeyedHasher::from_env_or_file(&cfg.secret())?;
+    let batch = cfg.ingest.batch_rows;
+    Ok((
+        AppState::new(cfg, store, hasher),
+        Grids::new(model, version),
+        batch,
+    ))
+}
+
 pub fn run(a: &IngestArgs) -> anyhow::Result<i32> {
     let (cfg, unknown): (Config, _) = super::serve::config(&a.config, a.data.as_ref(), None)?;
     if !unknown.is_empty() {
@@ -75,12 +90,7 @@ pub fn run(a: &IngestArgs) -> anyhow::Result<i32> {
     {
         anyhow::bail!("--system: {p}");
     }
-    let store = std::sync::Arc::new(Store::open(&cfg.database())?);
-    let (model, version) = ensure_grids(&store, &cfg.storage.data.join("grids.geojson"))?;
-    let hasher = KeyedHasher::from_env_or_file(&cfg.secret())?;
-    let batch = cfg.ingest.batch_rows;
-    let st = AppState::new(cfg, store.clone(), hasher);
-    let grids = Grids::new(model, version);
+    let (st, grids, batch) = deployment(cfg)?;
     for f in &a.files {
         if is_updates(f)? {
             let o = st.live.load_steps_file(&grids, f, &a.system, batch)?;

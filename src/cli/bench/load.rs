@@ -1,0 +1,196 @@
+//! `wangge bench load`: a data directory's files loaded into a new store,
+//! as a first start or `wangge ingest` loads them.
+//!
+//! Each repetition copies the directory's grid file (and hashing secret)
+//! into a new directory beside nothing else, loads its events file, then
+//! its case-update file if there is one, and reports each file's rows read,
+//! seconds and rows per second; the directory is removed after. With
+//! `--duckdb` DuckDB copies the same events file into a database file in
+//! the same repetition (`benches/load/duckdb_load.py`), and the ratio is
+//! printed. The medians of `--reps` repetitions are reported.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::Context;
+use serde_json::json;
+
+use crate::cli::ingest::{deployment, is_updates};
+
+#[derive(Debug, clap::Args)]
+pub struct LoadBench {
+    /// Data directory with `grids.geojson`, an events file (`events.csv`,
+    /// `.jsonl` or `.parquet`) and optionally a case-update file
+    /// (`updates.csv`, `.jsonl` or `.parquet`), as `wangge demo` writes it.
+    #[arg(long)]
+    data: PathBuf,
+    /// Where the new stores are made (one at a time, removed after).
+    #[arg(long, default_value_os_t = std::env::temp_dir())]
+    work: PathBuf,
+    /// Repetitions; medians are reported.
+    #[arg(long, default_value_t = 3)]
+    reps: usize,
+    /// Also time DuckDB copying the events file (CSV) into a database.
+    #[arg(long)]
+    duckdb: bool,
+    /// Python with the `duckdb` package.
+    #[arg(long, env = "WANGGE_BENCH_PYTHON", default_value = "python3")]
+    python: PathBuf,
+    /// The DuckDB runner.
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/load/duckdb_load.py"))]
+    script: PathBuf,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
+/// The first of `names` present in `dir`.
+fn first_of(dir: &Path, names: &[&str]) -> Option<PathBuf> {
+    names.iter().map(|n| dir.join(n)).find(|p| p.is_file())
+}
+
+/// One file's load: rows read and seconds.
+struct Timed {
+    rows: u64,
+    secs: f64,
+}
+
+/// Loads `events` then `updates` into a new store in `dir`.
+fn load_once(
+    data: &Path,
+    dir: &Path,
+    events: &Path,
+    updates: Option<&Path>,
+) -> anyhow::Result<(Timed, Option<Timed>)> {
+    std::fs::create_dir_all(dir).with_context(|| format!("{}", dir.display()))?;
+    for name in ["grids.geojson", "secret.key"] {
+        let from = data.join(name);
+        if from.is_file() {
+            std::fs::copy(&from, dir.join(name))
+                .with_context(|| format!("copying {} into {}", from.display(), dir.display()))?;
+        }
+    }
+    let (cfg, _) = crate::cli::serve::config(Path::new(""), Some(&dir.to_path_buf()), None)?;
+    let (st, grids, batch) = deployment(cfg)?;
+    let t = Instant::now();
+    let e = st.live.load_events_file(&grids, events, "", batch)?;
+    let ev = Timed {
+        rows: e.read,
+        secs: t.elapsed().as_secs_f64(),
+    };
+    let up = match updates {
+        Some(u) => {
+            let t = Instant::now();
+            let o = st.live.load_steps_file(&grids, u, "", batch)?;
+            Some(Timed {
+                rows: o.read,
+                secs: t.elapsed().as_secs_f64(),
+            })
+        }
+        None => None,
+    };
+    Ok((ev, up))
+}
+
+/// DuckDB's copy of the events file: rows and seconds.
+fn duckdb(b: &LoadBench, events: &Path, dir: &Path) -> anyhow::Result<Timed> {
+    let db = dir.join("duckdb.db");
+    let out = Command::new(&b.python)
+        .arg(&b.script)
+        .arg(events)
+        .arg(&db)
+        .output()
+        .with_context(|| format!("running {} {}", b.python.display(), b.script.display()))?;
+    anyhow::ensure!(
+        out.status.success(),
+        "{}: {}",
+        b.script.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .with_context(|| format!("{}: not JSON", b.script.display()))?;
+    Ok(Timed {
+        rows: v["rows"].as_u64().unwrap_or(0),
+        secs: v["secs"].as_f64().unwrap_or(f64::NAN),
+    })
+}
+
+pub fn run(b: &LoadBench) -> anyhow::Result<i32> {
+    let events = first_of(&b.data, &["events.csv", "events.jsonl", "events.parquet"])
+        .with_context(|| format!("{}: no events file", b.data.display()))?;
+    let updates = first_of(
+        &b.data,
+        &["updates.csv", "updates.jsonl", "updates.parquet"],
+    );
+    if let Some(u) = &updates {
+        anyhow::ensure!(is_updates(u)?, "{}: holds no issue_id column", u.display());
+    }
+    anyhow::ensure!(
+        !b.duckdb || events.extension().is_some_and(|e| e == "csv"),
+        "--duckdb copies a CSV events file; {} is not one",
+        events.display()
+    );
+    let (mut ev, mut up, mut duck) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut ev_rows, mut up_rows) = (0, 0);
+    for rep in 0..b.reps.max(1) {
+        let dir = b
+            .work
+            .join(format!("wangge-bench-load-{}-{rep}", std::process::id()));
+        let loaded = load_once(&b.data, &dir, &events, updates.as_deref());
+        let duck_rep = match (&loaded, b.duckdb) {
+            (Ok(_), true) => Some(duckdb(b, &events, &dir)),
+            _ => None,
+        };
+        std::fs::remove_dir_all(&dir).ok();
+        let (e, u) = loaded?;
+        let mut line =
+            json!({"part": "load", "rep": rep, "events_rows": e.rows, "events_s": e.secs});
+        ev_rows = e.rows;
+        ev.push(e.secs);
+        if let Some(u) = u {
+            line["updates_rows"] = json!(u.rows);
+            line["updates_s"] = json!(u.secs);
+            up_rows = u.rows;
+            up.push(u.secs);
+        }
+        if let Some(d) = duck_rep {
+            let d = d?;
+            anyhow::ensure!(
+                d.rows == e.rows,
+                "DuckDB read {} rows of {}, wangge {}",
+                d.rows,
+                events.display(),
+                e.rows
+            );
+            line["duckdb_s"] = json!(d.secs);
+            duck.push(d.secs);
+        }
+        println!("{line}");
+    }
+    let rate = |rows: u64, secs: f64| rows as f64 / secs;
+    let e = median(ev);
+    println!(
+        "load: events {ev_rows} rows in {e:.2} s ({:.0} rows/s, median of {})",
+        rate(ev_rows, e),
+        b.reps.max(1)
+    );
+    if !up.is_empty() {
+        let u = median(up);
+        println!(
+            "load: case updates {up_rows} rows in {u:.2} s ({:.0} rows/s)",
+            rate(up_rows, u)
+        );
+    }
+    if !duck.is_empty() {
+        let d = median(duck);
+        println!(
+            "load: DuckDB copying the events file {d:.2} s ({:.0} rows/s): wangge {:.2}x",
+            rate(ev_rows, d),
+            d / e
+        );
+    }
+    Ok(0)
+}
