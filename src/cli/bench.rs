@@ -73,6 +73,12 @@ pub fn run(b: &BenchCommand) -> anyhow::Result<i32> {
     }
 }
 
+/// The median of `v` (the upper one of an even count; NaN when empty).
+pub(super) fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
+}
+
 fn read_points(path: &std::path::Path) -> anyhow::Result<(Vec<f64>, Vec<f64>)> {
     let p = path.to_str().context("path is not UTF-8")?;
     let df = LazyFrame::scan_parquet(PlRefPath::from(p), ScanArgsParquet::default())?
@@ -112,11 +118,7 @@ fn join(j: &JoinBench) -> anyhow::Result<i32> {
         builds.push(build);
         cells = loc.cell_stats();
     }
-    let median = |v: &mut Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
-    let (best, build_best) = (median(&mut totals), median(&mut builds));
+    let (best, build_best) = (median(totals), median(builds));
     let n = xs.len();
     let pps = n as f64 / best;
     let ours = serde_json::json!({

@@ -47,6 +47,7 @@ use anyhow::{bail, Context};
 use polars::prelude::*;
 use serde_json::{json, Value};
 
+use super::bench::median;
 use crate::columns as c;
 use crate::store::{Role, Store};
 
@@ -147,11 +148,6 @@ pub struct ServeBench {
     wrk: PathBuf,
     #[arg(long, default_value = "nginx")]
     nginx: PathBuf,
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 impl ServeBench {

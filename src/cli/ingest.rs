@@ -34,7 +34,7 @@ pub struct IngestArgs {
 }
 
 /// Whether `path` holds transition rows rather than events.
-pub(crate) fn is_updates(path: &std::path::Path) -> anyhow::Result<bool> {
+fn is_updates(path: &std::path::Path) -> anyhow::Result<bool> {
     use std::io::Read;
     if matches!(
         crate::ingest::Format::of(path)?,

@@ -93,12 +93,18 @@ fn first_admin(store: &Store, data: &std::path::Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The events file a start loads from the data directory.
+pub(crate) const EVENTS_FILE: &str = "events.csv";
+/// The case-update files a start loads after the events file, in order,
+/// each when present.
+pub(crate) const UPDATE_FILES: [&str; 3] = ["updates.csv", "updates.jsonl", "updates.parquet"];
+
 /// Demo data if missing, grids, events into the database, then the frame.
 fn prepare(st: &AppState) -> anyhow::Result<()> {
     let cfg = &st.config;
     let data = &cfg.storage.data;
     let grids = data.join("grids.geojson");
-    let events = data.join("events.csv");
+    let events = data.join(EVENTS_FILE);
     if !grids.exists() && st.store.active_grid()?.is_none() {
         let d = &cfg.demo;
         tracing::info!(grids = d.grids, events = d.events, dir = %data.display(), "no data: generating the demo county");
@@ -152,9 +158,9 @@ fn prepare(st: &AppState) -> anyhow::Result<()> {
     };
     let mut ingested = false;
     // Events first, then the transition rows (case updates) that move them.
-    let files = [(events, false)].into_iter().chain(
-        ["updates.csv", "updates.jsonl", "updates.parquet"].map(|name| (data.join(name), true)),
-    );
+    let files = [(events, false)]
+        .into_iter()
+        .chain(UPDATE_FILES.map(|name| (data.join(name), true)));
     for (path, steps) in files {
         let Some((key, stamp)) = changed(&path)? else {
             continue;

@@ -583,9 +583,12 @@ impl StepsLoad<'_> {
         self.restore()
     }
 
+    /// The index built again as every open makes what is missing: by
+    /// the schema.
     fn restore(&mut self) -> Result<()> {
         if std::mem::take(&mut self.dropped) {
-            self.store.write(|c| c.execute_batch(TIME_INDEX))?;
+            self.store
+                .write(|c| c.execute_batch(super::schema::SCHEMA))?;
         }
         Ok(())
     }
@@ -598,9 +601,6 @@ impl Drop for StepsLoad<'_> {
         }
     }
 }
-
-/// The time index of the transitions, as the schema makes it.
-const TIME_INDEX: &str = "CREATE INDEX IF NOT EXISTS transitions_at ON transitions(at);";
 
 /// Locates a position: outcome and tier codes.
 pub type Locate<'a> = dyn Fn(f64, f64) -> (Outcome, [Option<String>; 3]) + 'a;

@@ -77,39 +77,39 @@ impl Builders {
         }
     }
 
-    /// Appends the row `r` of [`SELECT`] (its column 0, `seq`, aside).
+    /// Appends the row `r` of [`SELECT`].
     fn push(&mut self, r: &rusqlite::Row<'_>) -> rusqlite::Result<()> {
         let text = |i: usize| -> rusqlite::Result<Option<&str>> {
             r.get_ref(i)?.as_str_or_null().map_err(|e| {
                 rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into())
             })
         };
-        self.id.append_option(text(1)?);
-        self.kind.append_option(text(2)?);
-        self.occurred_at.push(r.get(3)?);
-        self.lon.push(r.get(4)?);
-        self.lat.push(r.get(5)?);
-        self.category.append_option(text(6)?);
-        self.status.append_option(text(7)?);
-        self.resolved_at.push(r.get(8)?);
-        self.deadline.push(r.get(9)?);
-        self.satisfaction.append_option(text(10)?);
-        self.source.append_option(text(11)?);
-        self.cleared.push(r.get(12)?);
-        self.household.append_option(text(13)?);
-        self.visitor.append_option(text(14)?);
+        self.id.append_option(text(0)?);
+        self.kind.append_option(text(1)?);
+        self.occurred_at.push(r.get(2)?);
+        self.lon.push(r.get(3)?);
+        self.lat.push(r.get(4)?);
+        self.category.append_option(text(5)?);
+        self.status.append_option(text(6)?);
+        self.resolved_at.push(r.get(7)?);
+        self.deadline.push(r.get(8)?);
+        self.satisfaction.append_option(text(9)?);
+        self.source.append_option(text(10)?);
+        self.cleared.push(r.get(11)?);
+        self.household.append_option(text(12)?);
+        self.visitor.append_option(text(13)?);
         for (k, t) in self.tiers.iter_mut().enumerate() {
-            t.append_option(text(15 + k)?);
+            t.append_option(text(14 + k)?);
         }
-        self.outcome.append_option(text(18)?);
-        self.state.append_option(text(19)?);
-        self.updated_at.push(r.get(20)?);
+        self.outcome.append_option(text(17)?);
+        self.state.append_option(text(18)?);
+        self.updated_at.push(r.get(19)?);
         for (i, f) in self.flow.iter_mut().enumerate() {
-            f.push(r.get(21 + i)?);
+            f.push(r.get(20 + i)?);
         }
-        self.solved.push(r.get(21 + c::FLOW.len())?);
-        self.system.append_option(text(22 + c::FLOW.len())?);
-        self.duplicate.push(r.get(23 + c::FLOW.len())?);
+        self.solved.push(r.get(20 + c::FLOW.len())?);
+        self.system.append_option(text(21 + c::FLOW.len())?);
+        self.duplicate.push(r.get(22 + c::FLOW.len())?);
         self.rows += 1;
         Ok(())
     }
@@ -153,9 +153,8 @@ impl Builders {
     }
 }
 
-/// The columns of the frame, in the order [`Builders::push`] reads them,
-/// after `seq`.
-const SELECT: &str = "SELECT seq, id, kind, occurred_at, lon, lat, category, status, resolved_at, deadline, \
+/// The columns of the frame, in the order [`Builders::push`] reads them.
+const SELECT: &str = "SELECT id, kind, occurred_at, lon, lat, category, status, resolved_at, deadline, \
     satisfaction, source, cleared, household_hash, visitor_hash, tier1, tier2, tier3, outcome, state, updated_at, \
     accepted_at, dispatched_at, handled_at, returned_at, reworked_at, extended_at, escalated_at, \
     suspended_at, resumed_at, solved, NULLIF(system, ''), \
@@ -172,7 +171,8 @@ impl Store {
     }
 
     /// The stored events with `seq > after`, in `seq` order, and the
-    /// highest `seq` read (`after` when there is none). The rows are read
+    /// highest `seq` stored when the read began (`after` when there is
+    /// none above it). The rows are read
     /// in ranges of `seq`, one per core, each on its own thread and
     /// reader: decoding SQLite's rows is the cost, and it divides. Rows
     /// stored meanwhile lie above the highest `seq` at the start, which is
@@ -198,59 +198,41 @@ impl Store {
     fn load_parts(&self, after: i64, high: i64, parts: i64) -> Result<DataFrame> {
         let span = high.saturating_sub(after).max(0);
         let bounds: Vec<i64> = (0..=parts).map(|k| after + span * k / parts).collect();
-        let read: Vec<Result<(DataFrame, i64)>> = std::thread::scope(|s| {
+        let read: Vec<Result<DataFrame>> = std::thread::scope(|s| {
             let jobs: Vec<_> = bounds
                 .windows(2)
                 .map(|w| {
                     let (lo, hi) = (w[0], w[1]);
-                    s.spawn(move || self.load_rows("seq > ?1 AND seq <= ?2", [lo, hi], lo))
+                    s.spawn(move || self.load_rows("seq > ?1 AND seq <= ?2", [lo, hi]))
                 })
                 .collect();
             jobs.into_iter()
                 .map(|j| j.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
                 .collect()
         });
-        let mut frame: Option<DataFrame> = None;
-        for part in read {
-            let (df, _) = part?;
-            match &mut frame {
-                None => frame = Some(df),
-                Some(f) => {
-                    f.vstack_mut_owned(df)?;
-                }
-            }
-        }
-        Ok(match frame {
-            Some(f) => f,
-            None => Builders::new().finish()?,
-        })
+        Ok(stacked(read.into_iter().collect::<Result<_>>()?)?)
     }
 
     /// The rows at or below `high_water` whose case changed after the
     /// change count `after` (see `store::cases`), in `seq` order.
     pub fn load_changed(&self, after: i64, high_water: i64) -> Result<DataFrame> {
-        Ok(self
-            .load_rows(
-                "seq IN (SELECT seq FROM changed WHERE rev > ?1) AND seq <= ?2",
-                [after, high_water],
-                0,
-            )?
-            .0)
+        self.load_rows(
+            "seq IN (SELECT seq FROM changed WHERE rev > ?1) AND seq <= ?2",
+            [after, high_water],
+        )
     }
 
-    fn load_rows(&self, filter: &str, p: [i64; 2], after: i64) -> Result<(DataFrame, i64)> {
+    /// The rows `filter` (of two parameters, `p`) keeps, in `seq` order.
+    fn load_rows(&self, filter: &str, p: [i64; 2]) -> Result<DataFrame> {
         // Every CHUNK_ROWS rows become a frame chunk (coded, the strings
         // freed): ten million rows as Rust strings took 6 GB at once.
         let mut chunks: Vec<DataFrame> = Vec::new();
         let mut failed = None;
-        let (b, last) = self.read(|conn| {
+        let b = self.read(|conn| {
             let mut b = Builders::new();
-            let mut last = after;
             let mut st = conn.prepare(&format!("{SELECT} WHERE {filter} ORDER BY seq"))?;
-            let n = st.parameter_count();
-            let mut rows = st.query(rusqlite::params_from_iter(p.iter().take(n)))?;
+            let mut rows = st.query(p)?;
             while let Some(r) = rows.next()? {
-                last = r.get(0)?;
                 b.push(r)?;
                 if b.rows == CHUNK_ROWS {
                     match std::mem::replace(&mut b, Builders::new()).finish() {
@@ -262,21 +244,27 @@ impl Store {
                     }
                 }
             }
-            Ok((b, last))
+            Ok(b)
         })?;
         if let Some(e) = failed {
             return Err(e.into());
         }
-        let rest = b.finish()?;
-        let mut chunks = chunks.into_iter();
-        let Some(mut frame) = chunks.next() else {
-            return Ok((rest, last));
-        };
-        for df in chunks.chain([rest]) {
-            frame.vstack_mut_owned(df)?;
-        }
-        Ok((frame, last))
+        chunks.push(b.finish()?);
+        Ok(stacked(chunks)?)
     }
+}
+
+/// `frames` one under the other, in order, each keeping its chunks (an
+/// empty frame of the schema when there is none).
+fn stacked(frames: Vec<DataFrame>) -> PolarsResult<DataFrame> {
+    let mut frames = frames.into_iter();
+    let Some(mut frame) = frames.next() else {
+        return Builders::new().finish();
+    };
+    for df in frames {
+        frame.vstack_mut_owned(df)?;
+    }
+    Ok(frame)
 }
 
 /// Rows per chunk of the in-memory frame: replacing the rows of changed

@@ -2,8 +2,8 @@
 //! as a first start or `wangge ingest` loads them.
 //!
 //! Each repetition copies the directory's grid file (and hashing secret)
-//! into a new directory beside nothing else, loads its events file, then
-//! its case-update file if there is one, and reports each file's rows read,
+//! into a new directory, loads the files a start loads (its events file,
+//! then its case-update files), and reports the events' and the updates' rows read,
 //! seconds and rows per second; the directory is removed after. With
 //! `--duckdb` DuckDB copies the same events file into a database file in
 //! the same repetition (`benches/load/duckdb_load.py`), and the ratio is
@@ -16,13 +16,15 @@ use std::time::Instant;
 use anyhow::Context;
 use serde_json::json;
 
-use crate::cli::ingest::{deployment, is_updates};
+use super::median;
+use crate::cli::ingest::deployment;
+use crate::cli::serve::{EVENTS_FILE, UPDATE_FILES};
 
 #[derive(Debug, clap::Args)]
 pub struct LoadBench {
-    /// Data directory with `grids.geojson`, an events file (`events.csv`,
-    /// `.jsonl` or `.parquet`) and optionally a case-update file
-    /// (`updates.csv`, `.jsonl` or `.parquet`), as `wangge demo` writes it.
+    /// Data directory with `grids.geojson`, `events.csv` and optionally
+    /// case-update files (`updates.csv`, `.jsonl`, `.parquet`), as `wangge
+    /// demo` writes it: the files a start loads.
     #[arg(long)]
     data: PathBuf,
     /// Where the new stores are made (one at a time, removed after).
@@ -42,28 +44,19 @@ pub struct LoadBench {
     script: PathBuf,
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
-}
-
-/// The first of `names` present in `dir`.
-fn first_of(dir: &Path, names: &[&str]) -> Option<PathBuf> {
-    names.iter().map(|n| dir.join(n)).find(|p| p.is_file())
-}
-
 /// One file's load: rows read and seconds.
 struct Timed {
     rows: u64,
     secs: f64,
 }
 
-/// Loads `events` then `updates` into a new store in `dir`.
+/// Loads `events` then the `updates` files into a new store in `dir`
+/// (the updates' rows and seconds summed; none without them).
 fn load_once(
     data: &Path,
     dir: &Path,
     events: &Path,
-    updates: Option<&Path>,
+    updates: &[PathBuf],
 ) -> anyhow::Result<(Timed, Option<Timed>)> {
     std::fs::create_dir_all(dir).with_context(|| format!("{}", dir.display()))?;
     for name in ["grids.geojson", "secret.key"] {
@@ -81,17 +74,15 @@ fn load_once(
         rows: e.read,
         secs: t.elapsed().as_secs_f64(),
     };
-    let up = match updates {
-        Some(u) => {
-            let t = Instant::now();
-            let o = st.live.load_steps_file(&grids, u, "", batch)?;
-            Some(Timed {
-                rows: o.read,
-                secs: t.elapsed().as_secs_f64(),
-            })
-        }
-        None => None,
-    };
+    let t = Instant::now();
+    let mut rows = 0;
+    for u in updates {
+        rows += st.live.load_steps_file(&grids, u, "", batch)?.read;
+    }
+    let up = (!updates.is_empty()).then(|| Timed {
+        rows,
+        secs: t.elapsed().as_secs_f64(),
+    });
     Ok((ev, up))
 }
 
@@ -119,27 +110,20 @@ fn duckdb(b: &LoadBench, events: &Path, dir: &Path) -> anyhow::Result<Timed> {
 }
 
 pub fn run(b: &LoadBench) -> anyhow::Result<i32> {
-    let events = first_of(&b.data, &["events.csv", "events.jsonl", "events.parquet"])
-        .with_context(|| format!("{}: no events file", b.data.display()))?;
-    let updates = first_of(
-        &b.data,
-        &["updates.csv", "updates.jsonl", "updates.parquet"],
-    );
-    if let Some(u) = &updates {
-        anyhow::ensure!(is_updates(u)?, "{}: holds no issue_id column", u.display());
-    }
-    anyhow::ensure!(
-        !b.duckdb || events.extension().is_some_and(|e| e == "csv"),
-        "--duckdb copies a CSV events file; {} is not one",
-        events.display()
-    );
+    let events = b.data.join(EVENTS_FILE);
+    anyhow::ensure!(events.is_file(), "{}: no such file", events.display());
+    let updates: Vec<PathBuf> = UPDATE_FILES
+        .iter()
+        .map(|n| b.data.join(n))
+        .filter(|p| p.is_file())
+        .collect();
     let (mut ev, mut up, mut duck) = (Vec::new(), Vec::new(), Vec::new());
     let (mut ev_rows, mut up_rows) = (0, 0);
     for rep in 0..b.reps.max(1) {
         let dir = b
             .work
             .join(format!("wangge-bench-load-{}-{rep}", std::process::id()));
-        let loaded = load_once(&b.data, &dir, &events, updates.as_deref());
+        let loaded = load_once(&b.data, &dir, &events, &updates);
         let duck_rep = match (&loaded, b.duckdb) {
             (Ok(_), true) => Some(duckdb(b, &events, &dir)),
             _ => None,

@@ -21,6 +21,7 @@ use chrono::NaiveDate;
 use polars::prelude::ChunkAgg;
 use serde_json::Value;
 
+use super::median;
 use crate::analytics::{
     compute_metrics_of, compute_tiers_of, MetricTable, Parts, PreAgg, Query, UnitMetrics, Zone,
 };
@@ -58,11 +59,6 @@ pub struct StatsBench {
     /// Filtered query: the tier.
     #[arg(long, default_value_t = 2)]
     level: u8,
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 /// The numbers compared with DuckDB: ingredients and a few rates.
