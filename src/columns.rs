@@ -82,6 +82,10 @@ pub const FLOW: [&str; 9] = [
     SUSPENDED_AT,
     RESUMED_AT,
 ];
+/// Position of a row in the server's frame (UInt32): the pre-aggregates'
+/// issue table keeps it beside each issue's milestones, which the server's
+/// frame then leaves out ([`FLOW`]). Never in a file a user receives.
+pub const FRAME_ROW: &str = "frame_row";
 /// Code of the tier-1 unit (township/street) holding the event (String, nullable).
 pub const TIER1: &str = "tier1";
 /// Code of the tier-2 unit (village/community) holding the event (String, nullable).

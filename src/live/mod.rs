@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use polars::prelude::*;
 
+use crate::analytics::preagg::{numbered, without_milestones};
 use crate::analytics::{PreAgg, Zone};
 use crate::ingest::crs::Crs;
 use crate::ingest::privacy::KeyedHasher;
@@ -35,7 +36,13 @@ pub use pipeline::{
 };
 
 /// Names of the pre-aggregate tables kept with the frame snapshot.
-const PRE_TABLES: [&str; 4] = ["pre-events", "pre-issues", "pre-households", "pre-codes"];
+const PRE_TABLES: [&str; 5] = [
+    "pre-events",
+    "pre-issues",
+    "pre-households",
+    "pre-milestones-aside",
+    "pre-codes",
+];
 
 /// Hands the allocator's free pages back to the system. Building a frame
 /// from the database, or writing its snapshot, leaves gigabytes of freed
@@ -110,7 +117,7 @@ pub fn snapshot_key(zone: Zone) -> String {
         })
         .unwrap_or_default();
     format!(
-        "preagg v1; zone {}; wangge {} {exe}",
+        "preagg v2; zone {}; wangge {} {exe}",
         zone.tz,
         env!("CARGO_PKG_VERSION")
     )
@@ -120,7 +127,8 @@ pub fn snapshot_key(zone: Zone) -> String {
 pub struct Snapshot {
     pub grids: Arc<Grids>,
     /// The joined events without the pseudonym columns
-    /// ([`crate::store::PSEUDONYMS`]).
+    /// ([`crate::store::PSEUDONYMS`]) and without the milestones
+    /// ([`crate::columns::FLOW`]), which only `pre` holds.
     pub frame: DataFrame,
     /// Those columns, read from the snapshot file when asked for.
     pub pseudonyms: Pseudonyms,
@@ -130,10 +138,13 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// The whole joined frame, pseudonyms included: for event exports only
-    /// (blocking; reads the pseudonyms from the snapshot file).
+    /// The whole joined frame, pseudonyms and milestones included: for
+    /// event exports only (blocking; reads the pseudonyms from the snapshot
+    /// file).
     pub fn full_frame(&self, store: &Store) -> Result<DataFrame> {
-        Ok(self.pseudonyms.attach(store, &self.frame)?)
+        let mut frame = self.frame.clone();
+        frame.hstack_mut(&self.pre.milestones(frame.height())?)?;
+        Ok(self.pseudonyms.attach(store, &frame)?)
     }
 }
 
@@ -387,8 +398,8 @@ impl Live {
         // the snapshot writer: the pseudonyms are read from the file once.
         let mut full = None;
         let pre = match loaded.extras.take() {
-            Some(t) if t.len() == 4 => {
-                let tables: [DataFrame; 4] = t.try_into().map_err(|_| {
+            Some(t) if t.len() == PRE_TABLES.len() => {
+                let tables: [DataFrame; 5] = t.try_into().map_err(|_| {
                     LiveError::Internal("pre-aggregate snapshot: wrong table count".into())
                 })?;
                 let mut pre = PreAgg::from_snapshot(tables, self.settings.zone)?;
@@ -398,14 +409,19 @@ impl Live {
                     let tail =
                         frame.slice(loaded.from_snapshot as i64, loaded.from_database as usize);
                     let tail = with_pseudonyms(&tail, loaded.pseudonyms.tail())?;
+                    let tail = numbered(tail, loaded.from_snapshot as usize)?;
                     pre.append(&PreAgg::build(tail.lazy(), self.settings.zone)?)?;
                 }
                 if loaded.changed_rows > 0 {
                     // Cases changed under the snapshot: the days they were
                     // and are reported on are aggregated again from the
                     // patched frame.
-                    pre = pre
-                        .replace_days(&frame, &self.settings.zone.days_of_us(&loaded.changed_at))?;
+                    // The frame still holds every milestone here.
+                    pre = pre.replace_days(
+                        &frame,
+                        &self.settings.zone.days_of_us(&loaded.changed_at),
+                        None,
+                    )?;
                 }
                 pre
             }
@@ -417,6 +433,8 @@ impl Live {
                 pre
             }
         };
+        // The milestones now live in the issue table alone.
+        let frame = without_milestones(frame);
         let rows = frame.height();
         let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
         let version = grids.version.id;
@@ -453,12 +471,8 @@ impl Live {
                 // One day-sorted run per table, so the next start-up can
                 // use them as they are.
                 let p = &pre.pre;
-                let tables = PreAgg::from_tables(
-                    p.codes.clone(),
-                    [p.events.clone(), p.issues.clone(), p.households.clone()],
-                    p.zone,
-                )
-                .and_then(|p| p.snapshot_tables());
+                let tables = PreAgg::from_tables(p.codes.clone(), p.tables(), p.zone)
+                    .and_then(|p| p.snapshot_tables());
                 let tables = match tables {
                     Ok(t) => t,
                     Err(e) => {
@@ -567,8 +581,12 @@ impl Live {
         let (frame, pre) = if changed.is_empty() {
             (frame, pre)
         } else {
-            let (frame, reported) = crate::store::replace_rows(frame, &changed)?;
-            let pre = pre.replace_days(&frame, &self.settings.zone.days_of_us(&reported))?;
+            let (frame, reported, placed) = crate::store::replace_rows(frame, &changed)?;
+            let pre = pre.replace_days(
+                &frame,
+                &self.settings.zone.days_of_us(&reported),
+                Some(&placed),
+            )?;
             (frame, pre)
         };
         let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
@@ -603,8 +621,9 @@ impl Live {
         }
         new.rechunk_mut();
         let mut pre = old.pre.clone();
-        pre.append(&PreAgg::build(new.clone().lazy(), self.settings.zone)?)?;
-        let (new, new_pseudonyms) = split_pseudonyms(new)?;
+        let at = numbered(new.clone(), old.frame.height())?;
+        pre.append(&PreAgg::build(at.lazy(), self.settings.zone)?)?;
+        let (new, new_pseudonyms) = split_pseudonyms(without_milestones(new))?;
         let new = crate::columns::encode(new)?;
         let mut pseudonyms = old.pseudonyms.clone();
         pseudonyms.append(&new_pseudonyms)?;

@@ -359,11 +359,12 @@ pub fn compact_chunks(frame: DataFrame) -> PolarsResult<DataFrame> {
 /// keeps its length, order and chunks, so the pseudonyms stay aligned; only
 /// the chunks holding a changed row are copied. Also returns the report
 /// times (`occurred_at`, µs) the replaced rows had and now have: the days
-/// whose aggregates the change touches.
+/// whose aggregates the change touches, and the replacing rows with the
+/// frame positions they took ([`c::FRAME_ROW`]).
 pub fn replace_rows(
     frame: DataFrame,
     changed: &[DataFrame],
-) -> PolarsResult<(DataFrame, Vec<i64>)> {
+) -> PolarsResult<(DataFrame, Vec<i64>, DataFrame)> {
     let mut rep = changed[0].clone();
     for d in &changed[1..] {
         rep.vstack_mut(d)?;
@@ -402,8 +403,16 @@ pub fn replace_rows(
             hits.push((pos, r));
         }
     }
+    // The replacing rows, with the frame positions they took.
+    let placed = {
+        let at: Vec<u32> = hits.iter().map(|h| h.0 as u32).collect();
+        let idx = IdxCa::from_vec("".into(), hits.iter().map(|h| h.1).collect());
+        let mut placed = rep.take(&idx)?;
+        placed.with_column(Column::new(c::FRAME_ROW.into(), at))?;
+        placed
+    };
     if hits.is_empty() {
-        return Ok((frame, Vec::new()));
+        return Ok((frame, Vec::new(), placed));
     }
     let reported =
         |df: &DataFrame, at: &mut dyn Iterator<Item = usize>| -> PolarsResult<Vec<i64>> {
@@ -467,7 +476,7 @@ pub fn replace_rows(
         }
         cols.push(Column::from(out.unwrap_or_else(|| old.clone())));
     }
-    Ok((DataFrame::new(frame.height(), cols)?, times))
+    Ok((DataFrame::new(frame.height(), cols)?, times, placed))
 }
 
 #[cfg(test)]
@@ -511,7 +520,7 @@ mod tests {
             in_system(&["e6".into()], "issue", Some("12345"), |_| -7),
         ];
         let before = f.column("v")?.as_materialized_series().chunks()[1].clone();
-        let (g, times) = replace_rows(f, &changed)?;
+        let (g, times, _) = replace_rows(f, &changed)?;
         // The replaced rows' report times, before then after, in frame order.
         assert_eq!(times, [5, 70000, -100, -2]);
         assert_eq!(g.height(), n);

@@ -242,7 +242,7 @@ impl Store {
                             split_pseudonyms(self.load_changed(m.changes, m.high_water)?)?;
                         changed_rows = changed.height() as u64;
                         if changed_rows > 0 {
-                            (frame, changed_at) = super::frame::replace_rows(frame, &[changed])?;
+                            (frame, changed_at, _) = super::frame::replace_rows(frame, &[changed])?;
                         }
                     }
                     tracing::info!(

@@ -38,6 +38,10 @@ async fn a_restart_reads_the_snapshot_plus_newer_events_and_ignores_a_bad_one() 
         let col = served.frame.column(name).expect(name);
         assert!(col.dtype().is_categorical(), "{name}: {}", col.dtype());
     }
+    // The milestones are held once, in the issue table, not in the frame.
+    for name in wangge::columns::FLOW {
+        assert!(served.frame.column(name).is_err(), "{name} in the frame");
+    }
     assert!(
         served
             .full_frame(&store)
@@ -185,8 +189,19 @@ async fn a_restart_after_cases_moved_patches_the_snapshot_with_their_rows() {
     let uri = "/api/v1/map?level=1&metric=resolved_count";
     let live = super::support::get(&e.app, uri, &t).await;
     assert_eq!(live.status, StatusCode::OK, "{}", live.text());
-    // The snapshot's rows of those cases are old: a restart reads them again, not every row.
+    // The served frame gives back every row as stored, the milestones
+    // the closings set included (the frame holds none of its own).
     let (truth, _) = store.load_frame().expect("frame from the database");
+    let full = |e: &super::support::Env| {
+        e.state
+            .snapshot()
+            .expect("ready")
+            .full_frame(&store)
+            .expect("full")
+    };
+    assert!(!full(&e).equals_missing(&served.full_frame(&store).expect("before")));
+    assert!(full(&e).equals_missing(&truth), "live frame = database");
+    // The snapshot's rows of those cases are old: a restart reads them again, not every row.
     let fast = store.load_frame_fast(&key, &[]).expect("fast");
     assert_eq!((fast.from_database, fast.changed_rows), (0, 50));
     assert!(
@@ -205,5 +220,9 @@ async fn a_restart_after_cases_moved_patches_the_snapshot_with_their_rows() {
         again.json(),
         live.json(),
         "the restart answers as the live service did"
+    );
+    assert!(
+        full(&e).equals_missing(&truth),
+        "restarted frame = database"
     );
 }

@@ -191,7 +191,14 @@ impl PreAgg {
         };
         PreAgg::from_tables(
             self.codes.clone(),
-            [f(&self.events)?, f(&self.issues)?, f(&self.households)?],
+            // The aside is by frame row, and a unit's cut answers queries
+            // only: it gives no frame its milestones.
+            [
+                f(&self.events)?,
+                f(&self.issues)?,
+                f(&self.households)?,
+                self.aside.clear(),
+            ],
             self.zone,
         )
     }

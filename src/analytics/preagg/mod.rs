@@ -111,6 +111,11 @@ pub struct PreAgg {
     pub issues: DataFrame,
     /// Distinct (tiers, day, kind, category, source, household) of visits.
     pub households: DataFrame,
+    /// The milestones of frame rows the issue table leaves out (invalid
+    /// cases): [`c::FRAME_ROW`] and [`col_names::FLOW_US`]. With the issue
+    /// table's, the only copy of the frame's milestones
+    /// ([`PreAgg::milestones`]).
+    pub aside: DataFrame,
     /// Dictionaries of the coded columns.
     pub codes: Codes,
     /// Zone of the `day` column.
@@ -130,8 +135,35 @@ fn next_generation() -> u64 {
     NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
+/// Puts the milestones of `newer`'s rows (its [`c::FRAME_ROW`] and
+/// [`c::FLOW`] columns) into `flow`, the milestone columns of frame rows
+/// `positions` (ascending).
+fn overlay(flow: &mut [Column], positions: &[u32], newer: &DataFrame) -> PolarsResult<()> {
+    let rows = newer.column(c::FRAME_ROW)?.u32()?;
+    let slots: Vec<(usize, usize)> = rows
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| Some((i, positions.binary_search(&r?).ok()?)))
+        .collect();
+    if slots.is_empty() {
+        return Ok(());
+    }
+    for (col, name) in flow.iter_mut().zip(c::FLOW) {
+        let new = newer.column(name)?.cast(&DataType::Int64)?;
+        let new = new.i64()?;
+        let mut values: Vec<Option<i64>> = col.cast(&DataType::Int64)?.i64()?.iter().collect();
+        for &(i, slot) in &slots {
+            values[slot] = new.get(i);
+        }
+        *col = Int64Chunked::from_iter_options(name.into(), values.into_iter())
+            .into_column()
+            .cast(col.dtype())?;
+    }
+    Ok(())
+}
+
 /// Every column of the joined frame that some table reads, plus [`DAY`].
-fn base_columns(zone: Zone) -> Vec<Expr> {
+fn base_columns(zone: Zone, numbered: bool) -> Vec<Expr> {
     let names = [
         c::TIER1,
         c::TIER2,
@@ -155,7 +187,30 @@ fn base_columns(zone: Zone) -> Vec<Expr> {
     ];
     let mut e: Vec<Expr> = names.iter().chain(&c::FLOW).map(|n| col(*n)).collect();
     e.push(zone.local_day(c::OCCURRED_AT).alias(DAY));
+    if numbered {
+        e.push(col(c::FRAME_ROW));
+    }
     e
+}
+
+/// `df` with its rows numbered [`c::FRAME_ROW`] from `first`: the positions
+/// they have (or will have) in the server's frame, which the issue table
+/// keeps ([`PreAgg::build`] numbers a frame without the column from 0).
+pub fn numbered(mut df: DataFrame, first: usize) -> PolarsResult<DataFrame> {
+    let rows: Vec<u32> = (first..first + df.height()).map(|i| i as u32).collect();
+    df.with_column(Column::new(c::FRAME_ROW.into(), rows))?;
+    Ok(df)
+}
+
+/// The frame without its milestone columns: the pre-aggregates hold them
+/// ([`PreAgg::milestones`]).
+pub fn without_milestones(df: DataFrame) -> DataFrame {
+    let held: Vec<&str> = c::FLOW
+        .into_iter()
+        .chain([c::FRAME_ROW])
+        .filter(|n| df.schema().contains(n))
+        .collect();
+    df.drop_many(held)
 }
 
 impl PreAgg {
@@ -186,12 +241,14 @@ impl PreAgg {
         // One scan of only the columns the tables read (no ids or visitor
         // hashes; coordinates for the issue table only); the base frame is
         // dropped once they are built.
-        let base = joined.select(base_columns(zone)).collect()?;
-        let (codes, [events, issues, households]) = tables::tables(&base)?;
+        let numbered = schema.contains(c::FRAME_ROW);
+        let base = joined.select(base_columns(zone, numbered)).collect()?;
+        let (codes, [events, issues, households, aside]) = tables::tables(&base)?;
         Ok(PreAgg {
             events,
             issues,
             households,
+            aside,
             codes,
             zone,
             runs: [vec![0], vec![0], vec![0]],
@@ -206,7 +263,7 @@ impl PreAgg {
     /// together at every query).
     pub fn from_tables(
         codes: Codes,
-        [events, issues, households]: [DataFrame; 3],
+        [events, issues, households, aside]: [DataFrame; 4],
         zone: Zone,
     ) -> Result<PreAgg, AnalyticsError> {
         let one_run = |mut df: DataFrame| -> PolarsResult<DataFrame> {
@@ -230,6 +287,7 @@ impl PreAgg {
             events: one_run(events)?,
             issues: one_run(issues)?,
             households: one_run(households)?,
+            aside,
             codes,
             zone,
             runs: [vec![0], vec![0], vec![0]],
@@ -237,25 +295,116 @@ impl PreAgg {
         })
     }
 
-    /// The tables as written to a snapshot: the three tables, then the
+    /// The tables as written to a snapshot: the four tables, then the
     /// dictionaries ([`PreAgg::from_snapshot`] reads them back).
-    pub fn snapshot_tables(&self) -> Result<[DataFrame; 4], AnalyticsError> {
+    pub fn snapshot_tables(&self) -> Result<[DataFrame; 5], AnalyticsError> {
         Ok([
             self.events.clone(),
             self.issues.clone(),
             self.households.clone(),
+            self.aside.clone(),
             self.codes.to_frame()?,
         ])
     }
 
+    /// The tables as they are, in the order of [`PreAgg::from_tables`].
+    pub fn tables(&self) -> [DataFrame; 4] {
+        [
+            self.events.clone(),
+            self.issues.clone(),
+            self.households.clone(),
+            self.aside.clone(),
+        ]
+    }
+
     /// The inverse of [`PreAgg::snapshot_tables`].
-    pub fn from_snapshot(tables: [DataFrame; 4], zone: Zone) -> Result<PreAgg, AnalyticsError> {
-        let [events, issues, households, codes] = tables;
+    pub fn from_snapshot(tables: [DataFrame; 5], zone: Zone) -> Result<PreAgg, AnalyticsError> {
+        let [events, issues, households, aside, codes] = tables;
         PreAgg::from_tables(
             Codes::from_frame(&codes)?,
-            [events, issues, households],
+            [events, issues, households, aside],
             zone,
         )
+    }
+
+    /// The milestone columns ([`c::FLOW`]) of the frame of `height` rows
+    /// these pre-aggregates were built from: each issue's from its row of
+    /// the issue table, an invalid case's from [`PreAgg::aside`], null
+    /// elsewhere (for exports and the frame snapshot; the server's frame
+    /// does not hold them).
+    pub fn milestones(&self, height: usize) -> Result<Vec<Column>, AnalyticsError> {
+        let mut values = vec![vec![0i64; height]; c::FLOW.len()];
+        let mut valid: Vec<polars_arrow::bitmap::MutableBitmap> = (0..c::FLOW.len())
+            .map(|_| polars_arrow::bitmap::MutableBitmap::from_len_zeroed(height))
+            .collect();
+        for table in [&self.issues, &self.aside] {
+            let rows = table.column(c::FRAME_ROW)?.u32()?;
+            for (f, name) in col_names::FLOW_US.iter().enumerate() {
+                let times = table.column(name)?.i64()?;
+                for (r, t) in rows.iter().zip(times.iter()) {
+                    if let (Some(r), Some(t)) = (r, t) {
+                        let r = r as usize;
+                        if r < height {
+                            values[f][r] = t;
+                            valid[f].set(r, true);
+                        }
+                    }
+                }
+            }
+        }
+        let dtype = DataType::Datetime(TimeUnit::Microseconds, None);
+        let mut out = Vec::with_capacity(c::FLOW.len());
+        for ((name, v), ok) in c::FLOW.iter().zip(values).zip(valid) {
+            let ok: polars_arrow::bitmap::Bitmap = ok.into();
+            let ok = (ok.unset_bits() > 0).then_some(ok);
+            let ca = Int64Chunked::from_vec_validity((*name).into(), v, ok);
+            out.push(ca.into_column().cast(&dtype)?);
+        }
+        Ok(out)
+    }
+
+    /// The milestones of frame rows `rows` (ascending), in that order: one
+    /// column per [`c::FLOW`] name, as [`PreAgg::milestones`] gives them.
+    fn milestones_at(&self, rows: &[u32]) -> Result<Vec<Column>, AnalyticsError> {
+        let n = rows.len();
+        let mut values: Vec<Vec<Option<i64>>> = vec![vec![None; n]; c::FLOW.len()];
+        if let Some(&last) = rows.last() {
+            let mut wanted =
+                polars_arrow::bitmap::MutableBitmap::from_len_zeroed(last as usize + 1);
+            for &r in rows {
+                wanted.set(r as usize, true);
+            }
+            for table in [&self.issues, &self.aside] {
+                let frame_rows = table.column(c::FRAME_ROW)?.u32()?;
+                let times = col_names::FLOW_US
+                    .iter()
+                    .map(|name| table.column(name)?.i64().cloned())
+                    .collect::<PolarsResult<Vec<_>>>()?;
+                for (i, r) in frame_rows.iter().enumerate() {
+                    let Some(r) = r.filter(|&r| r <= last && wanted.get(r as usize)) else {
+                        continue;
+                    };
+                    let Ok(slot) = rows.binary_search(&r) else {
+                        continue;
+                    };
+                    for (v, t) in values.iter_mut().zip(&times) {
+                        v[slot] = t.get(i);
+                    }
+                }
+            }
+        }
+        let dtype = DataType::Datetime(TimeUnit::Microseconds, None);
+        c::FLOW
+            .iter()
+            .zip(values)
+            .map(|(name, v)| {
+                Ok(
+                    Int64Chunked::from_iter_options((*name).into(), v.into_iter())
+                        .into_column()
+                        .cast(&dtype)?,
+                )
+            })
+            .collect()
     }
 
     /// Folds the pre-aggregates of newly stored events into these, at a
@@ -277,6 +426,8 @@ impl PreAgg {
         append_run(&mut self.events, re, &recoded(&new.events)?)?;
         append_run(&mut self.issues, ri, &recoded(&new.issues)?)?;
         append_run(&mut self.households, rh, &recoded(&new.households)?)?;
+        self.aside.vstack_mut(&new.aside)?;
+        self.aside.rechunk_mut();
         self.generation = next_generation();
         Ok(())
     }
@@ -295,7 +446,19 @@ impl PreAgg {
     /// of those days (plus one copy of the two tables), not the frame.
     /// Visits never change once stored; their household table needs the
     /// pseudonyms the frame does not hold.
-    pub fn replace_days(&self, frame: &DataFrame, days: &[i32]) -> Result<PreAgg, AnalyticsError> {
+    ///
+    /// The rows of those days are numbered by their frame positions, so the
+    /// rebuilt issue rows point where the old ones did. A frame without
+    /// milestone columns (the server's, [`without_milestones`]) takes them
+    /// from these tables, except for the rows of `newer`: the cases that
+    /// changed, as now stored ([`c::FRAME_ROW`] and the [`c::FLOW`]
+    /// columns), whose milestones these tables do not know yet.
+    pub fn replace_days(
+        &self,
+        frame: &DataFrame,
+        days: &[i32],
+        newer: Option<&DataFrame>,
+    ) -> Result<PreAgg, AnalyticsError> {
         if days.is_empty() {
             return Ok(self.clone());
         }
@@ -312,7 +475,20 @@ impl PreAgg {
                     .map(|&t| days.binary_search(&day(t)).is_ok()),
             );
         }
-        let rows = frame.filter(&BooleanChunked::from_slice("on_days".into(), &on_days))?;
+        let mut rows = frame.filter(&BooleanChunked::from_slice("on_days".into(), &on_days))?;
+        let positions: Vec<u32> = on_days
+            .iter()
+            .enumerate()
+            .filter_map(|(i, &on)| on.then_some(i as u32))
+            .collect();
+        if !frame.schema().contains(c::FLOW[0]) {
+            let mut flow = self.milestones_at(&positions)?;
+            if let Some(newer) = newer {
+                overlay(&mut flow, &positions, newer)?;
+            }
+            rows.hstack_mut(&flow)?;
+        }
+        rows.with_column(Column::new(c::FRAME_ROW.into(), &positions))?;
         let cases = rows
             .lazy()
             .filter(col(c::KIND).neq(lit(VISIT)))
@@ -331,8 +507,27 @@ impl PreAgg {
         (out.issues, *ri) = cut_days(&self.issues, ri, days, &|df: &DataFrame| {
             Ok(vec![false; df.height()])
         })?;
+        // Aside rows are frame rows: those of the days are rebuilt.
+        let kept: BooleanChunked = out
+            .aside
+            .column(c::FRAME_ROW)?
+            .u32()?
+            .iter()
+            .map(|r| r.is_none_or(|r| positions.binary_search(&r).is_err()))
+            .collect();
+        out.aside = out.aside.filter(&kept)?;
         out.append(&rebuilt)?;
         Ok(out)
+    }
+
+    /// The milestones, by frame row, of the issue table and the aside.
+    #[cfg(test)]
+    pub fn milestone_rows(&self) -> Result<DataFrame, AnalyticsError> {
+        let mut all = self
+            .issues
+            .select(std::iter::once(c::FRAME_ROW).chain(col_names::FLOW_US))?;
+        all.vstack_mut(&self.aside)?;
+        Ok(all.sort([c::FRAME_ROW], Default::default())?)
     }
 
     /// Day-sorted runs per table (events, issues, households).

@@ -478,7 +478,10 @@ const FLAG_BITS: u32 = 4;
 /// The three tables and their dictionaries, from a frame with the key
 /// columns, [`DAY`], status, satisfaction, cleared, the three times and the
 /// household hash.
-pub fn tables(df: &DataFrame) -> PolarsResult<(Codes, [DataFrame; 3])> {
+/// The fourth is the milestones of the rows the issue table leaves out
+/// ([`aside_table`]). Rows are numbered by the frame's [`c::FRAME_ROW`]
+/// column when `df` has one, else by their position.
+pub fn tables(df: &DataFrame) -> PolarsResult<(Codes, [DataFrame; 4])> {
     let k = Keys::new(df)?;
     // Three independent tables: whichever core is free takes the next.
     let (events, (issues, households)) = rayon::join(
@@ -486,7 +489,63 @@ pub fn tables(df: &DataFrame) -> PolarsResult<(Codes, [DataFrame; 3])> {
         || rayon::join(|| issue_table(df, &k), || household_table(df, &k)),
     );
     let (events, issues, households) = (events?, issues?, households?);
-    Ok((k.codes(), [events, issues, households]))
+    let aside = aside_table(df, &k)?;
+    Ok((k.codes(), [events, issues, households, aside]))
+}
+
+/// Whether row `i` has a row of its own in the issue table.
+fn in_issue_table(k: &Keys, issue: Option<u32>, i: usize) -> bool {
+    Some(k.kinds[i]) == issue && !k.excluded[i]
+}
+
+/// The frame positions of `rows` of `df` (its [`c::FRAME_ROW`] column, or
+/// the row numbers themselves).
+fn frame_rows(df: &DataFrame, rows: &IdxCa) -> PolarsResult<Column> {
+    let out = match df.column(c::FRAME_ROW) {
+        Ok(ids) => ids
+            .as_materialized_series()
+            .rechunk()
+            .take(rows)?
+            .cast(&DataType::UInt32)?
+            .into_column(),
+        Err(_) => rows.cast(&DataType::UInt32)?.into_column(),
+    };
+    Ok(out.with_name(c::FRAME_ROW.into()))
+}
+
+/// The milestones ([`c::FLOW`], µs) of every row that has one but no row in
+/// the issue table (an invalid case, 作废/不予受理), with its
+/// [`c::FRAME_ROW`]: with the issue table's, every milestone of the frame,
+/// which the server's frame then does not hold itself.
+fn aside_table(df: &DataFrame, k: &Keys) -> PolarsResult<DataFrame> {
+    let issue = k.kind(ISSUE);
+    let flow = c::FLOW
+        .iter()
+        .map(|n| {
+            Ok(df
+                .column(n)?
+                .cast(&DataType::Int64)?
+                .i64()?
+                .rechunk()
+                .into_owned())
+        })
+        .collect::<PolarsResult<Vec<Int64Chunked>>>()?;
+    // Only the columns with a value somewhere are looked at.
+    let held: Vec<&Int64Chunked> = flow.iter().filter(|f| f.null_count() < f.len()).collect();
+    let mut rows: Vec<IdxSize> = Vec::new();
+    if !held.is_empty() {
+        for i in 0..df.height() {
+            if !in_issue_table(k, issue, i) && held.iter().any(|f| f.get(i).is_some()) {
+                rows.push(i as IdxSize);
+            }
+        }
+    }
+    let idx = IdxCa::from_vec("".into(), rows);
+    let mut cols = vec![frame_rows(df, &idx)?];
+    for (f, name) in flow.iter().zip(p::FLOW_US) {
+        cols.push(f.take(&idx)?.with_name(name.into()).into_column());
+    }
+    DataFrame::new_infer_height(cols)
 }
 
 fn count_table(df: &DataFrame, k: &Keys) -> PolarsResult<DataFrame> {
@@ -572,7 +631,7 @@ fn count_rows<K: Key>(df: &DataFrame, k: &Keys, layout: &Layout) -> PolarsResult
 fn issue_table(df: &DataFrame, k: &Keys) -> PolarsResult<DataFrame> {
     let issue = k.kind(ISSUE);
     // A counting sort by day keeps the rows of a day in input order.
-    let is_issue = |i: &usize| Some(k.kinds[*i]) == issue && !k.excluded[*i];
+    let is_issue = |i: &usize| in_issue_table(k, issue, *i);
     let days = k.days.iter().copied().max().unwrap_or(0) as usize + 1;
     let mut start = vec![0usize; days + 1];
     for i in (0..df.height()).filter(is_issue) {
@@ -680,6 +739,8 @@ fn issue_table(df: &DataFrame, k: &Keys) -> PolarsResult<DataFrame> {
     // The position, for the repeat-complaint points.
     out.push(take(c::LON)?);
     out.push(take(c::LAT)?);
+    // Where the issue is in the frame: the milestones above are its only copy.
+    out.push(frame_rows(df, &idx)?);
     DataFrame::new_infer_height(out)
 }
 

@@ -225,6 +225,9 @@ fn the_same_rows(mut df: DataFrame) {
         df.with_column(Column::new(c::SOLVED.into(), vec![None::<bool>; n]))
             .unwrap();
     }
+    // The milestones come back whole from the issue table and the aside.
+    let back = DataFrame::new_infer_height(pre.milestones(n).unwrap()).unwrap();
+    assert_eq!(back, df.select(c::FLOW).unwrap());
     let with_day = df
         .lazy()
         .with_column(zone.local_day(c::OCCURRED_AT).alias(DAY));
@@ -233,7 +236,10 @@ fn the_same_rows(mut df: DataFrame) {
         (&pre.issues, issues_reference(with_day.clone())),
         (&pre.households, households_reference(with_day)),
     ] {
-        let ours = canonical(&decoded(&pre, table));
+        // The issues' frame rows are checked above, through the milestones.
+        let mut ours = decoded(&pre, table);
+        let _ = ours.drop_in_place(c::FRAME_ROW);
+        let ours = canonical(&ours);
         let reference = canonical(&reference.select(ours.get_column_names()).unwrap());
         assert!(ours.equals_missing(&reference), "{ours}\n{reference}");
         let days = table.column(DAY).unwrap().i32().unwrap();
@@ -302,7 +308,10 @@ fn codes_survive_snapshots_and_appends() {
     let back = PreAgg::from_snapshot(pre.snapshot_tables().unwrap(), zone).unwrap();
     assert_eq!(back.codes, pre.codes);
     // The second half first: its dictionaries number values differently.
-    let (a, b) = (df.slice(0, 1_500), df.slice(1_500, 1_500));
+    let (a, b) = (
+        super::numbered(df.slice(0, 1_500), 0).unwrap(),
+        super::numbered(df.slice(1_500, 1_500), 1_500).unwrap(),
+    );
     let mut parts = PreAgg::build(b.lazy(), zone).unwrap();
     parts
         .append(&PreAgg::build(a.lazy(), zone).unwrap())
@@ -450,17 +459,27 @@ fn a_coded_frame_in_many_chunks_builds_the_tables_of_its_text() {
     assert!(grids.len() < triples.iter().filter(|t| t[2].is_some()).count());
 }
 
-/// Cases changed in place (status, rating, unit, report day, made
-/// invalid), their days aggregated again, answer every window, tier and
-/// issue row like one build of the changed frame.
+/// Cases changed in place (status, rating, unit, report day, milestones,
+/// made invalid), their days aggregated again, answer every window, tier
+/// and issue row like one build of the changed frame, and give the frame
+/// back its milestones: from a frame holding them, and from the server's
+/// frame without them plus the changed rows.
 #[test]
 fn cases_changed_in_place_answer_like_one_build_once_their_days_are_rebuilt() {
     let (gm, df) = big(2, 2, 3, 6_000, 90);
     let zone = Zone::default();
     // Two runs, as a server's tables have after appends.
     let mut pre = PreAgg::build(df.slice(0, 4_000).lazy(), zone).unwrap();
-    pre.append(&PreAgg::build(df.slice(4_000, 2_000).lazy(), zone).unwrap())
+    let second = super::numbered(df.slice(4_000, 2_000), 4_000).unwrap();
+    pre.append(&PreAgg::build(second.lazy(), zone).unwrap())
         .unwrap();
+    assert_eq!(
+        pre.milestone_rows().unwrap(),
+        PreAgg::build(df.clone().lazy(), zone)
+            .unwrap()
+            .milestone_rows()
+            .unwrap()
+    );
     let idx = col("idx");
     let m = (idx.clone() % lit(37u32))
         .eq(lit(5u32))
@@ -486,11 +505,22 @@ fn cases_changed_in_place_answer_like_one_build_once_their_days_are_rebuilt() {
                 .alias(c::STATE),
             when(every(3))
                 .then(
-                    (col(c::OCCURRED_AT).cast(DataType::Int64) + three_days)
+                    (col(c::OCCURRED_AT).cast(DataType::Int64) + three_days.clone())
                         .cast(DataType::Datetime(TimeUnit::Microseconds, None)),
                 )
                 .otherwise(col(c::OCCURRED_AT))
                 .alias(c::OCCURRED_AT),
+            when(m.clone())
+                .then(
+                    (col(c::OCCURRED_AT).cast(DataType::Int64) + three_days)
+                        .cast(DataType::Datetime(TimeUnit::Microseconds, None)),
+                )
+                .otherwise(col(c::HANDLED_AT))
+                .alias(c::HANDLED_AT),
+            when(every(4))
+                .then(lit(NULL).cast(DataType::Datetime(TimeUnit::Microseconds, None)))
+                .otherwise(col(c::ACCEPTED_AT))
+                .alias(c::ACCEPTED_AT),
         ])
         .with_columns([c::TIER1, c::TIER2, c::TIER3].map(|t| {
             when(every(2))
@@ -531,11 +561,48 @@ fn cases_changed_in_place_answer_like_one_build_once_their_days_are_rebuilt() {
         days.len()
     );
     let whole = PreAgg::build(changed.clone().lazy(), zone).unwrap();
-    let rebuilt = pre.replace_days(&changed, &days).unwrap();
-    let stale = pre.replace_days(&changed, &[]).unwrap();
+    let stale = pre.replace_days(&changed, &[], None).unwrap();
+    // The changed rows at their places, as `replace_rows` gives them.
+    let newer = super::numbered(changed.clone(), 0)
+        .unwrap()
+        .take(&IdxCa::from_vec(
+            "".into(),
+            rows.iter().map(|&i| i as IdxSize).collect(),
+        ))
+        .unwrap();
+    let lean = super::without_milestones(changed.clone());
+    assert!(!lean.schema().contains(c::HANDLED_AT));
+    let flow = changed.select(c::FLOW).unwrap();
+    for rebuilt in [
+        pre.replace_days(&changed, &days, None).unwrap(),
+        pre.replace_days(&lean, &days, Some(&newer)).unwrap(),
+    ] {
+        assert_eq!(
+            rebuilt.milestone_rows().unwrap(),
+            whole.milestone_rows().unwrap()
+        );
+        let back = rebuilt.milestones(changed.height()).unwrap();
+        assert_eq!(DataFrame::new_infer_height(back).unwrap(), flow);
+        rebuilt_like_whole(&gm, &rebuilt, &whole, &stale);
+    }
+    // Without the newer rows, the lean frame keeps the old milestones: the
+    // test can fail.
+    let old = pre.replace_days(&lean, &days, None).unwrap();
+    assert_ne!(
+        old.milestone_rows().unwrap(),
+        whole.milestone_rows().unwrap()
+    );
+}
+
+fn rebuilt_like_whole(
+    gm: &crate::grid::GridModel,
+    rebuilt: &PreAgg,
+    whole: &PreAgg,
+    stale: &PreAgg,
+) {
     let d = |m, day| NaiveDate::from_ymd_opt(2025, m, day).unwrap();
     let rows_of = |p: &PreAgg, level, q: &Query| {
-        serde_json::to_value(&compute_metrics(p, &gm, level, q).unwrap().rows).unwrap()
+        serde_json::to_value(&compute_metrics(p, gm, level, q).unwrap().rows).unwrap()
     };
     for q in [
         Query::default(),
@@ -544,20 +611,20 @@ fn cases_changed_in_place_answer_like_one_build_once_their_days_are_rebuilt() {
     ] {
         for level in 1..=3 {
             assert_eq!(
-                rows_of(&rebuilt, level, &q),
-                rows_of(&whole, level, &q),
+                rows_of(rebuilt, level, &q),
+                rows_of(whole, level, &q),
                 "level {level}, {q:?}"
             );
         }
     }
     // Without the days, the change is not seen: the test can fail.
     assert_ne!(
-        rows_of(&stale, 3, &Query::default()),
-        rows_of(&whole, 3, &Query::default())
+        rows_of(stale, 3, &Query::default()),
+        rows_of(whole, 3, &Query::default())
     );
     assert_eq!(
-        canonical(&decoded(&rebuilt, &rebuilt.issues)),
-        canonical(&decoded(&whole, &whole.issues))
+        canonical(&decoded(rebuilt, &rebuilt.issues)),
+        canonical(&decoded(whole, &whole.issues))
     );
     assert!(rebuilt
         .run_counts()
@@ -609,6 +676,8 @@ fn invalid_cases_build_the_tables_of_the_frame_without_them() {
         )
         .collect()
         .unwrap();
+    // Numbered as they are in the whole frame.
+    let marked = super::numbered(marked, 0).unwrap();
     let kept = marked
         .clone()
         .lazy()
@@ -622,6 +691,7 @@ fn invalid_cases_build_the_tables_of_the_frame_without_them() {
         .unwrap();
     let marked = marked.drop("r").unwrap();
     assert!(kept.height() < marked.height() - 100);
+    let (n, whole_flow) = (marked.height(), marked.select(c::FLOW).unwrap());
     let want = PreAgg::build(kept.lazy(), zone).unwrap();
     for frame in [marked.clone(), crate::columns::encode(marked).unwrap()] {
         let got = PreAgg::build(frame.lazy(), zone).unwrap();
@@ -630,5 +700,10 @@ fn invalid_cases_build_the_tables_of_the_frame_without_them() {
         assert!(got.events.equals_missing(&want.events));
         assert!(got.issues.equals_missing(&want.issues));
         assert!(got.households.equals_missing(&want.households));
+        // Only the invalid cases' milestones are set aside.
+        assert_eq!(want.aside.height(), 0);
+        assert!(got.aside.height() > 50, "{}", got.aside.height());
+        let back = DataFrame::new_infer_height(got.milestones(n).unwrap()).unwrap();
+        assert_eq!(back, whole_flow);
     }
 }
