@@ -450,8 +450,14 @@ impl Live {
             .frame_rows
             .store(rows as u64, Ordering::Relaxed);
         release_free_memory();
+        let mb = |df: &DataFrame| (df.estimated_size() >> 20) as u64;
+        let held = self.snapshot()?;
         tracing::info!(
             rows,
+            frame_mb = mb(&held.frame),
+            count_table_mb = mb(&held.pre.events),
+            issue_table_mb = mb(&held.pre.issues),
+            household_table_mb = mb(&held.pre.households),
             from_snapshot = loaded.from_snapshot,
             from_database = loaded.from_database,
             changed = loaded.changed_rows,
@@ -512,6 +518,10 @@ impl Live {
                     Err(e) => tracing::warn!(error = %e, "writing the frame snapshot failed"),
                 }
             });
+        } else {
+            // The frame as read, milestones included, is not needed any more.
+            drop(loaded);
+            release_free_memory();
         }
         Ok(())
     }
