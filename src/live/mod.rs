@@ -36,7 +36,7 @@ pub use pipeline::{
 };
 
 /// Names of the pre-aggregate tables kept with the frame snapshot.
-const PRE_TABLES: [&str; 5] = [
+pub const PRE_TABLES: [&str; 5] = [
     "pre-events",
     "pre-issues",
     "pre-households",
@@ -377,9 +377,11 @@ impl Live {
     /// The stored events (and pre-aggregates when stored and current), from
     /// the snapshot where it can (blocking).
     pub fn read_frame(&self) -> Result<FrameLoad> {
-        Ok(self
-            .store
-            .load_frame_fast(&snapshot_key(self.settings.zone), &PRE_TABLES)?)
+        Ok(self.store.load_frame_fast(
+            &snapshot_key(self.settings.zone),
+            &PRE_TABLES,
+            &crate::columns::FLOW,
+        )?)
     }
 
     /// [`Live::load`] from events already read (`read_secs` is logged);
@@ -406,8 +408,11 @@ impl Live {
                 if loaded.from_database > 0 {
                     // Events stored after the snapshot: only they are
                     // aggregated (their pseudonyms are the ones in memory).
-                    let tail =
+                    let mut tail =
                         frame.slice(loaded.from_snapshot as i64, loaded.from_database as usize);
+                    if let Some(left_out) = &loaded.left_out {
+                        tail.hstack_mut(left_out.columns())?;
+                    }
                     let tail = with_pseudonyms(&tail, loaded.pseudonyms.tail())?;
                     let tail = numbered(tail, loaded.from_snapshot as usize)?;
                     pre.append(&PreAgg::build(tail.lazy(), self.settings.zone)?)?;
@@ -416,11 +421,10 @@ impl Live {
                     // Cases changed under the snapshot: the days they were
                     // and are reported on are aggregated again from the
                     // patched frame.
-                    // The frame still holds every milestone here.
                     pre = pre.replace_days(
                         &frame,
                         &self.settings.zone.days_of_us(&loaded.changed_at),
-                        None,
+                        Some(&loaded.changed),
                     )?;
                 }
                 pre
@@ -488,30 +492,28 @@ impl Live {
                 };
                 let extras: Vec<(&str, &DataFrame)> =
                     PRE_TABLES.iter().copied().zip(tables.iter()).collect();
+                // The frame as read is not needed: the served one, with the
+                // milestones from the pre-aggregates, is the same rows.
+                let (rows, high_water, changes) =
+                    (loaded.frame.height(), loaded.high_water, loaded.changes);
+                drop(loaded);
+                release_free_memory();
                 let written = full
-                    .map_or_else(|| loaded.full_frame(store), Ok)
+                    .map_or_else(|| pre.full_frame(store), Ok)
                     .and_then(|full| {
-                        store
-                            .prepare_snapshot(
-                                &full,
-                                loaded.high_water,
-                                version,
-                                &key,
-                                &extras,
-                                loaded.changes,
-                            )
-                            .and_then(|pending| pending.commit(store))
+                        let pending = store
+                            .prepare_snapshot(&full, high_water, version, &key, &extras, changes)?;
+                        Ok(pending.commit(store)?)
                     });
                 match written {
                     Ok(()) => {
                         tracing::info!(
-                            rows = loaded.frame.height(),
+                            rows,
                             secs = t.elapsed().as_secs_f64(),
                             file = %store.snapshot_path().display(),
                             "frame snapshot written"
                         );
-                        st.pseudonyms_stored(&pre.grids, loaded.frame.height());
-                        drop(loaded);
+                        st.pseudonyms_stored(&pre.grids, rows);
                         drop(pre);
                         release_free_memory();
                     }

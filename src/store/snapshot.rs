@@ -68,10 +68,19 @@ pub struct FrameLoad {
     /// The report times (µs) those rows had and now have: the days whose
     /// pre-aggregates are stale.
     pub changed_at: Vec<i64>,
+    /// Those rows as now stored, every column, with the frame positions
+    /// they took ([`crate::columns::FRAME_ROW`]).
+    pub changed: DataFrame,
+    /// The columns left out of `frame` because the derived tables hold
+    /// them (the `lean` of [`Store::load_frame_fast`]): their values for the
+    /// rows after the snapshot's, which the caller adds to those tables.
+    /// `None` when `frame` has every column.
+    pub left_out: Option<DataFrame>,
 }
 
 impl FrameLoad {
-    /// The whole joined frame, pseudonyms included (reads them).
+    /// The whole joined frame, pseudonyms included (reads them); only for a
+    /// frame read with every column (`left_out` is `None`).
     pub fn full_frame(&self, store: &Store) -> Result<DataFrame> {
         self.pseudonyms.attach(store, &self.frame)
     }
@@ -120,6 +129,18 @@ impl Store {
                 .map(|h| h.join().ok().flatten())
                 .collect()
         })
+    }
+
+    /// Whether `m` lists the derived tables `names` under `key`, each file
+    /// there with the length written (not yet whether it decodes).
+    fn extras_present(&self, m: &SnapshotMeta, key: &str, names: &[&str]) -> bool {
+        m.key == key
+            && !names.is_empty()
+            && names.iter().all(|n| {
+                m.extras.iter().any(|(x, bytes)| {
+                    x == n && std::fs::metadata(self.extra_path(n)).is_ok_and(|f| f.len() == *bytes)
+                })
+            })
     }
 
     /// The meta row when it still describes the database and the file.
@@ -199,50 +220,91 @@ impl Store {
     /// The event frame: the snapshot when valid plus the events stored after
     /// it, else every event from the database.
     /// `extras` names derived tables written with the snapshot under `key`
-    /// (see [`Store::prepare_snapshot`]); they describe the snapshot's rows only.
-    pub fn load_frame_fast(&self, key: &str, extras: &[&str]) -> Result<FrameLoad> {
+    /// (see [`Store::prepare_snapshot`]); they describe the snapshot's rows
+    /// only. When they are read, the snapshot's columns `lean` (which they
+    /// hold) are not: the frame comes without them, and
+    /// [`FrameLoad::left_out`] holds them for the rows after the snapshot's.
+    pub fn load_frame_fast(&self, key: &str, extras: &[&str], lean: &[&str]) -> Result<FrameLoad> {
         let changes = self.case_changes()?;
         if let Some(m) = self.valid_snapshot()? {
             let t = std::time::Instant::now();
-            // The derived tables are read while the frame is.
-            let (read, extras) = std::thread::scope(|s| {
-                let derived = s.spawn(|| self.read_extras(&m, key, extras));
-                let read = File::open(self.snapshot_path())
+            let columns = |skip: &[&str]| -> Vec<String> {
+                frame_schema()
+                    .iter_names()
+                    .filter(|n| !skip.contains(&n.as_str()))
+                    .map(|n| n.to_string())
+                    .collect()
+            };
+            let read_columns = |cols: Vec<String>| {
+                File::open(self.snapshot_path())
                     .map_err(|e| PolarsError::IO {
                         error: e.into(),
                         msg: None,
                     })
-                    .and_then(|f| {
-                        // The pseudonyms stay in the file until an export asks.
-                        let cols = frame_schema().iter_names().map(|n| n.to_string()).collect();
-                        ParquetReader::new(f).with_columns(Some(cols)).finish()
-                    })
-                    .and_then(crate::columns::encode);
+                    .and_then(|f| ParquetReader::new(f).with_columns(Some(cols)).finish())
+            };
+            // Left out when the derived tables look readable; read after
+            // all if they turn out not to be.
+            let skip = if self.extras_present(&m, key, extras) {
+                lean
+            } else {
+                &[]
+            };
+            // The derived tables are read while the frame is. The
+            // pseudonyms stay in the file until an export asks.
+            let (read, extras) = std::thread::scope(|s| {
+                let derived = s.spawn(|| self.read_extras(&m, key, extras));
+                let read = read_columns(columns(skip)).and_then(crate::columns::encode);
                 (read, derived.join().ok().flatten())
             });
+            let (read, skip) = match read {
+                Ok(mut frame) if extras.is_none() && !skip.is_empty() => {
+                    let cols = skip.iter().map(|n| n.to_string()).collect();
+                    let read = read_columns(cols).and_then(|rest| {
+                        frame.hstack_mut(rest.columns())?;
+                        frame.select(columns(&[]))
+                    });
+                    (read, &[][..])
+                }
+                read => (read, skip),
+            };
+            let lean_schema = || {
+                let mut s = frame_schema();
+                for n in skip {
+                    s.shift_remove(n);
+                }
+                s
+            };
             let read_secs = t.elapsed().as_secs_f64();
             let stored = self.stored(m.high_water)?;
             match read {
                 Ok(mut frame)
                     if frame.height() as u64 == m.rows
                         && stored
-                        && frame.schema().as_ref() == &frame_schema() =>
+                        && frame.schema().as_ref() == &lean_schema() =>
                 {
                     let (tail, high_water) = self.load_frame_after(m.high_water)?;
                     let from_database = tail.height() as u64;
                     let (tail, tail_pseudonyms) = split_pseudonyms(tail)?;
+                    let left_out = if skip.is_empty() {
+                        None
+                    } else {
+                        Some(tail.select(skip.iter().copied())?)
+                    };
                     if from_database > 0 {
-                        frame.vstack_mut(&tail)?;
+                        frame.vstack_mut(&tail.drop_many(skip.iter().copied()))?;
                     }
                     // Cases that moved since the file was written (visits
                     // never change, so no pseudonym does).
                     let (mut changed_rows, mut changed_at) = (0, Vec::new());
+                    let mut changed = DataFrame::empty();
                     if changes > m.changes {
-                        let (changed, _) =
+                        let (rows, _) =
                             split_pseudonyms(self.load_changed(m.changes, m.high_water)?)?;
-                        changed_rows = changed.height() as u64;
+                        changed_rows = rows.height() as u64;
                         if changed_rows > 0 {
-                            (frame, changed_at, _) = super::frame::replace_rows(frame, &[changed])?;
+                            (frame, changed_at, changed) =
+                                super::frame::replace_rows(frame, &[rows])?;
                         }
                     }
                     tracing::info!(
@@ -260,6 +322,8 @@ impl Store {
                         changes,
                         changed_rows,
                         changed_at,
+                        changed,
+                        left_out,
                     });
                 }
                 Ok(frame) => tracing::warn!(
@@ -286,6 +350,8 @@ impl Store {
             changes,
             changed_rows: 0,
             changed_at: Vec::new(),
+            changed: DataFrame::empty(),
+            left_out: None,
         })
     }
 
@@ -401,6 +467,20 @@ fn write_parquet_tmp(df: &DataFrame, path: &std::path::Path) -> Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A derived table may be empty (no invalid case has a milestone): it
+    /// reads back as the empty table it was, with its columns.
+    #[test]
+    fn an_empty_table_reads_back_with_its_columns() {
+        let empty = df!("frame_row" => Vec::<u32>::new(), "t" => Vec::<i64>::new()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("aside.parquet");
+        write_parquet_tmp(&empty, &path).unwrap();
+        let back = ParquetReader::new(File::open(tmp_path(&path)).unwrap())
+            .finish()
+            .unwrap();
+        assert_eq!(back, empty);
+    }
 
     #[test]
     fn a_frame_of_small_chunks_is_written_in_row_groups_of_the_snapshot_size() {

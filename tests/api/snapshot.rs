@@ -49,7 +49,7 @@ async fn a_restart_reads_the_snapshot_plus_newer_events_and_ignores_a_bad_one() 
             .equals_missing(&truth),
         "the served frame with its pseudonyms from the file = database"
     );
-    let fast = store.load_frame_fast("", &[]).expect("fast");
+    let fast = store.load_frame_fast("", &[], &[]).expect("fast");
     assert_eq!(fast.from_database, 0);
     assert_eq!(fast.from_snapshot, truth.height() as u64);
     assert!(
@@ -68,7 +68,7 @@ async fn a_restart_reads_the_snapshot_plus_newer_events_and_ignores_a_bad_one() 
     let r = post_json(&e.app, "/api/v1/events", Some(&t), json!(rows)).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     let (truth, high) = store.load_frame().expect("frame from the database");
-    let fast = store.load_frame_fast("", &[]).expect("fast");
+    let fast = store.load_frame_fast("", &[], &[]).expect("fast");
     assert_eq!(fast.from_database, 3);
     assert_eq!(fast.high_water, high);
     // The frame in memory has no pseudonym column; only the rows newer than
@@ -94,7 +94,7 @@ async fn a_restart_reads_the_snapshot_plus_newer_events_and_ignores_a_bad_one() 
     let pending = store
         .prepare_snapshot(&truth, high, version, "", &[], 0)
         .expect("prepare");
-    let during = store.load_frame_fast("", &[]).expect("fast");
+    let during = store.load_frame_fast("", &[], &[]).expect("fast");
     assert_eq!(
         (during.from_snapshot, during.from_database),
         (fast.from_snapshot, 3)
@@ -105,7 +105,7 @@ async fn a_restart_reads_the_snapshot_plus_newer_events_and_ignores_a_bad_one() 
         .equals_missing(&truth));
     pending.commit(&store).expect("commit");
     assert!(store.snapshot_matches(None).expect("meta"));
-    let after = store.load_frame_fast("", &[]).expect("fast");
+    let after = store.load_frame_fast("", &[], &[]).expect("fast");
     assert_eq!(
         (after.from_snapshot, after.from_database),
         (truth.height() as u64, 0)
@@ -123,7 +123,7 @@ async fn a_restart_reads_the_snapshot_plus_newer_events_and_ignores_a_bad_one() 
         .full_frame(&store)
         .expect("from the database")
         .equals_missing(&truth));
-    let fast = store.load_frame_fast("", &[]).expect("fast");
+    let fast = store.load_frame_fast("", &[], &[]).expect("fast");
     assert_eq!(fast.from_snapshot, 0);
     assert!(fast
         .full_frame(&store)
@@ -154,6 +154,50 @@ async fn a_restart_on_stored_pre_aggregates_answers_like_a_fresh_build() {
     let again = super::support::get(&e.app, uri, &t).await;
     assert_eq!(again.status, StatusCode::OK);
     assert_eq!(again.json(), fresh.json());
+    // The restart read the frame without its milestones (the issue table
+    // holds them) and gives every row back as stored.
+    let (truth, _) = store.load_frame().expect("frame from the database");
+    let full = || {
+        e.state
+            .snapshot()
+            .expect("ready")
+            .full_frame(&store)
+            .expect("full")
+    };
+    assert!(full().equals_missing(&truth));
+    let flow = wangge::columns::FLOW;
+    let lean = |f: &polars::prelude::DataFrame| flow.iter().all(|n| f.column(n).is_err());
+    let read = store
+        .load_frame_fast(&key, &wangge::live::PRE_TABLES, &flow)
+        .expect("lean");
+    assert!(read.extras.is_some(), "extras");
+    assert!(lean(&read.frame), "{:?}", read.frame.get_column_names());
+    // Pre-aggregates whose file has the written length but does not
+    // decode: the milestones are read from the frame file after all, and
+    // the tables built again.
+    let issues = store
+        .snapshot_path()
+        .to_string_lossy()
+        .replace(".frame.parquet", ".pre-issues.parquet");
+    let len = std::fs::metadata(&issues).expect("issue table file").len();
+    std::fs::write(&issues, vec![0u8; len as usize]).expect("overwrite");
+    e.state
+        .load({
+            let (model, version) = wangge::live::ensure_grids(&store, &grids).expect("grids");
+            wangge::api::Grids::new(model, version)
+        })
+        .expect("restart on undecodable tables");
+    let read = store
+        .load_frame_fast(&key, &wangge::live::PRE_TABLES, &flow)
+        .expect("whole");
+    assert!(read.extras.is_none() && !lean(&read.frame));
+    assert!(read
+        .full_frame(&store)
+        .expect("full")
+        .equals_missing(&truth));
+    let third = super::support::get(&e.app, uri, &t).await;
+    assert_eq!(third.json(), fresh.json());
+    assert!(full().equals_missing(&truth));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -185,6 +229,17 @@ async fn a_restart_after_cases_moved_patches_the_snapshot_with_their_rows() {
     let t = login(&e.app, "admin").await;
     let r = post_json(&e.app, "/api/v1/updates", Some(&t), json!(steps)).await;
     assert_eq!(r.json()["updated"], 50, "{}", r.text());
+    // And three new cases, one of them already dispatched: the restart
+    // reads them from the database, after the snapshot's rows.
+    let rows: Vec<_> = (0..3)
+        .map(|i| json!({"id": format!("after-{i}"), "kind": "issue", "occurred_at": "2025-06-03T09:00:00+08:00",
+            "lon": 115.0, "lat": 38.5, "category": "环境卫生", "status": "open"}))
+        .collect();
+    let r = post_json(&e.app, "/api/v1/events", Some(&t), json!(rows)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let step = json!([{"issue_id": "after-1", "update_id": "d", "at": "2025-06-03T10:00:00+08:00", "status": "派遣"}]);
+    let r = post_json(&e.app, "/api/v1/updates", Some(&t), step).await;
+    assert_eq!(r.json()["updated"], 1, "{}", r.text());
     e.state.refresh().expect("refresh");
     let uri = "/api/v1/map?level=1&metric=resolved_count";
     let live = super::support::get(&e.app, uri, &t).await;
@@ -202,8 +257,8 @@ async fn a_restart_after_cases_moved_patches_the_snapshot_with_their_rows() {
     assert!(!full(&e).equals_missing(&served.full_frame(&store).expect("before")));
     assert!(full(&e).equals_missing(&truth), "live frame = database");
     // The snapshot's rows of those cases are old: a restart reads them again, not every row.
-    let fast = store.load_frame_fast(&key, &[]).expect("fast");
-    assert_eq!((fast.from_database, fast.changed_rows), (0, 50));
+    let fast = store.load_frame_fast(&key, &[], &[]).expect("fast");
+    assert_eq!((fast.from_database, fast.changed_rows), (3, 50));
     assert!(
         fast.full_frame(&store)
             .expect("full")
