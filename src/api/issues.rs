@@ -124,9 +124,12 @@ pub(in crate::api) struct IssueFilter {
 }
 
 /// A page of issues from the in-memory frame, open ones first, newest first
-/// within a status (ties by id); and how many match the filter.
+/// within a status (ties by id); and how many match the filter. Deadlines
+/// and resolution times come from the pre-aggregates' issue table, their
+/// only copy in memory.
 pub(in crate::api) fn issue_page(
     frame: &DataFrame,
+    pre: &crate::analytics::PreAgg,
     f: &IssueFilter,
 ) -> Result<(u64, Vec<IssueRow>), ApiError> {
     let mut keep = col(c::KIND).eq(lit(crate::analytics::preagg::ISSUE));
@@ -164,17 +167,17 @@ pub(in crate::api) fn issue_page(
         keep = keep.and(col(c::TIER3).is_in(lit(grids).implode(false), false));
     }
     let us = |name: &str| col(name).cast(DataType::Int64);
-    let matching = frame
+    let mut matching = frame
         .clone()
         .lazy()
+        .with_row_index(c::FRAME_ROW, None)
         .filter(keep)
         .select([
+            col(c::FRAME_ROW),
             col(c::ID),
             col(c::CATEGORY),
             us(c::OCCURRED_AT),
             col(c::STATUS),
-            us(c::DEADLINE),
-            us(c::RESOLVED_AT),
             col(c::STATE),
             us(c::UPDATED_AT),
             col(c::LON),
@@ -187,6 +190,14 @@ pub(in crate::api) fn issue_page(
             col(c::DUPLICATE).fill_null(false),
         ])
         .collect()?;
+    let rows: Vec<u32> = matching
+        .column(c::FRAME_ROW)?
+        .idx()?
+        .into_no_null_iter()
+        .collect();
+    for time in pre.case_times_at(&rows, &[c::DEADLINE, c::RESOLVED_AT])? {
+        matching.with_column(time.cast(&DataType::Int64)?)?;
+    }
     let total = matching.height() as u64;
     let open = col(c::STATUS).eq(lit("open")).fill_null(false);
     let overdue = open
@@ -301,7 +312,7 @@ pub async fn list(
             limit: per,
             ..IssueFilter::default()
         };
-        let (total, rows) = issue_page(&snap.frame, &f)?;
+        let (total, rows) = issue_page(&snap.frame, &snap.pre, &f)?;
         let now = now_us();
         let items = rows.into_iter().map(|r| item(r, now)).collect();
         Ok(Json(IssuePage { total, page, items }))

@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use polars::prelude::*;
 
-use crate::analytics::preagg::{numbered, without_milestones};
+use crate::analytics::preagg::{numbered, without_case_times, CASE_TIMES};
 use crate::analytics::{PreAgg, Zone};
 use crate::ingest::crs::Crs;
 use crate::ingest::privacy::KeyedHasher;
@@ -40,7 +40,7 @@ pub const PRE_TABLES: [&str; 5] = [
     "pre-events",
     "pre-issues",
     "pre-households",
-    "pre-milestones-aside",
+    "pre-case-times-aside",
     "pre-codes",
 ];
 
@@ -127,8 +127,9 @@ pub fn snapshot_key(zone: Zone) -> String {
 pub struct Snapshot {
     pub grids: Arc<Grids>,
     /// The joined events without the pseudonym columns
-    /// ([`crate::store::PSEUDONYMS`]) and without the milestones
-    /// ([`crate::columns::FLOW`]), which only `pre` holds.
+    /// ([`crate::store::PSEUDONYMS`]) and without the case times
+    /// ([`CASE_TIMES`]: milestones, resolution, deadline), which only `pre`
+    /// holds.
     pub frame: DataFrame,
     /// Those columns, read from the snapshot file when asked for.
     pub pseudonyms: Pseudonyms,
@@ -138,12 +139,12 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// The whole joined frame, pseudonyms and milestones included: for
+    /// The whole joined frame, pseudonyms and case times included: for
     /// event exports only (blocking; reads the pseudonyms from the snapshot
     /// file).
     pub fn full_frame(&self, store: &Store) -> Result<DataFrame> {
         let mut frame = self.frame.clone();
-        frame.hstack_mut(&self.pre.milestones(frame.height())?)?;
+        frame.hstack_mut(&self.pre.case_times(frame.height())?)?;
         Ok(self.pseudonyms.attach(store, &frame)?)
     }
 }
@@ -380,7 +381,7 @@ impl Live {
         Ok(self.store.load_frame_fast(
             &snapshot_key(self.settings.zone),
             &PRE_TABLES,
-            &crate::columns::FLOW,
+            &CASE_TIMES,
         )?)
     }
 
@@ -437,8 +438,8 @@ impl Live {
                 pre
             }
         };
-        // The milestones now live in the issue table alone.
-        let frame = without_milestones(frame);
+        // The case times now live in the issue table alone.
+        let frame = without_case_times(frame);
         let rows = frame.height();
         let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
         let version = grids.version.id;
@@ -493,7 +494,7 @@ impl Live {
                 let extras: Vec<(&str, &DataFrame)> =
                     PRE_TABLES.iter().copied().zip(tables.iter()).collect();
                 // The frame as read is not needed: the served one, with the
-                // milestones from the pre-aggregates, is the same rows.
+                // case times from the pre-aggregates, is the same rows.
                 let (rows, high_water, changes) =
                     (loaded.frame.height(), loaded.high_water, loaded.changes);
                 drop(loaded);
@@ -521,7 +522,7 @@ impl Live {
                 }
             });
         } else {
-            // The frame as read, milestones included, is not needed any more.
+            // The frame as read, case times included, is not needed any more.
             drop(loaded);
             release_free_memory();
         }
@@ -635,7 +636,7 @@ impl Live {
         let mut pre = old.pre.clone();
         let at = numbered(new.clone(), old.frame.height())?;
         pre.append(&PreAgg::build(at.lazy(), self.settings.zone)?)?;
-        let (new, new_pseudonyms) = split_pseudonyms(without_milestones(new))?;
+        let (new, new_pseudonyms) = split_pseudonyms(without_case_times(new))?;
         let new = crate::columns::encode(new)?;
         let mut pseudonyms = old.pseudonyms.clone();
         pseudonyms.append(&new_pseudonyms)?;

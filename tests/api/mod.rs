@@ -345,6 +345,42 @@ async fn every_read_endpoint_answers_the_contract_shapes() {
     )
     .await
     .json();
+    // Deadlines (kept only by the pre-aggregates' issue table) are the
+    // stored ones, and the overdue cases come first.
+    let (stored, _) = e.state.store.load_frame().expect("frame from the database");
+    let ids = wangge::columns::text(stored.column("id").unwrap())
+        .unwrap()
+        .into_owned();
+    let kinds = wangge::columns::text(stored.column("kind").unwrap())
+        .unwrap()
+        .into_owned();
+    let due = stored
+        .column("deadline")
+        .unwrap()
+        .cast(&polars::prelude::DataType::Int64)
+        .unwrap();
+    let due: std::collections::HashMap<&str, Option<i64>> = ids
+        .iter()
+        .zip(kinds.iter())
+        .zip(due.i64().unwrap().iter())
+        .filter(|((_, k), _)| *k == Some("issue"))
+        .map(|((id, _), d)| (id.unwrap(), d))
+        .collect();
+    let items = all["items"].as_array().unwrap();
+    assert!(items.iter().any(|i| i["deadline"].is_string()));
+    for i in items {
+        let listed = i["deadline"].as_str().map(|d| {
+            chrono::DateTime::parse_from_rfc3339(d)
+                .unwrap()
+                .timestamp_micros()
+        });
+        assert_eq!(listed, due[i["id"].as_str().unwrap()], "{i}");
+    }
+    let first_in_time = items
+        .iter()
+        .position(|i| i["overdue"] != true)
+        .unwrap_or(items.len());
+    assert!(items[first_in_time..].iter().all(|i| i["overdue"] != true));
     let cat = all["items"][0]["category"].as_str().unwrap().to_owned();
     let day = all["items"][0]["occurred_at"].as_str().unwrap()[..7].to_owned() + "-01";
     let from = chrono::NaiveDate::parse_from_str(&day, "%Y-%m-%d").unwrap();

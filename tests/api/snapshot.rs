@@ -39,7 +39,7 @@ async fn a_restart_reads_the_snapshot_plus_newer_events_and_ignores_a_bad_one() 
         assert!(col.dtype().is_categorical(), "{name}: {}", col.dtype());
     }
     // The milestones are held once, in the issue table, not in the frame.
-    for name in wangge::columns::FLOW {
+    for name in wangge::analytics::preagg::CASE_TIMES {
         assert!(served.frame.column(name).is_err(), "{name} in the frame");
     }
     assert!(
@@ -165,7 +165,7 @@ async fn a_restart_on_stored_pre_aggregates_answers_like_a_fresh_build() {
             .expect("full")
     };
     assert!(full().equals_missing(&truth));
-    let flow = wangge::columns::FLOW;
+    let flow = wangge::analytics::preagg::CASE_TIMES;
     let lean = |f: &polars::prelude::DataFrame| flow.iter().all(|n| f.column(n).is_err());
     let read = store
         .load_frame_fast(&key, &wangge::live::PRE_TABLES, &flow)

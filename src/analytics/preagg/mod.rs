@@ -44,6 +44,37 @@ use codes::recode;
 use runs::{append_run, cut_days, days_of, sorted_by_day};
 
 pub use crate::vocab::{DISCOVERED_SOURCES, INCIDENT, INVALID_STATE, ISSUE, RESOLVED, VISIT};
+/// The frame's case times that the issue table holds for it (the
+/// milestones, the resolution time and the deadline), in the order of
+/// [`CASE_TIMES_US`]: the server's frame leaves them out
+/// ([`without_case_times`]) and [`PreAgg::case_times`] gives them back.
+pub const CASE_TIMES: [&str; 11] = [
+    c::ACCEPTED_AT,
+    c::DISPATCHED_AT,
+    c::HANDLED_AT,
+    c::RETURNED_AT,
+    c::REWORKED_AT,
+    c::EXTENDED_AT,
+    c::ESCALATED_AT,
+    c::SUSPENDED_AT,
+    c::RESUMED_AT,
+    c::RESOLVED_AT,
+    c::DEADLINE,
+];
+/// Their columns in the issue table and the aside (µs).
+pub const CASE_TIMES_US: [&str; 11] = [
+    col_names::FLOW_US[0],
+    col_names::FLOW_US[1],
+    col_names::FLOW_US[2],
+    col_names::FLOW_US[3],
+    col_names::FLOW_US[4],
+    col_names::FLOW_US[5],
+    col_names::FLOW_US[6],
+    col_names::FLOW_US[7],
+    col_names::FLOW_US[8],
+    col_names::RES_US,
+    col_names::DUE_US,
+];
 /// Column of the tier-triple code ([`Codes::tiers`]) in every table.
 pub const T: &str = "t";
 
@@ -111,10 +142,10 @@ pub struct PreAgg {
     pub issues: DataFrame,
     /// Distinct (tiers, day, kind, category, source, household) of visits.
     pub households: DataFrame,
-    /// The milestones of frame rows the issue table leaves out (invalid
-    /// cases): [`c::FRAME_ROW`] and [`col_names::FLOW_US`]. With the issue
-    /// table's, the only copy of the frame's milestones
-    /// ([`PreAgg::milestones`]).
+    /// The case times of frame rows the issue table leaves out (invalid
+    /// cases, any other kind that has one): [`c::FRAME_ROW`] and
+    /// [`CASE_TIMES_US`]. With the issue table's, the only copy of the
+    /// frame's [`CASE_TIMES`] ([`PreAgg::case_times`]).
     pub aside: DataFrame,
     /// Dictionaries of the coded columns.
     pub codes: Codes,
@@ -135,8 +166,8 @@ fn next_generation() -> u64 {
     NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
-/// Puts the milestones of `newer`'s rows (its [`c::FRAME_ROW`] and
-/// [`c::FLOW`] columns) into `flow`, the milestone columns of frame rows
+/// Puts the case times of `newer`'s rows (its [`c::FRAME_ROW`] and
+/// [`CASE_TIMES`] columns) into `flow`, the case time columns of frame rows
 /// `positions` (ascending).
 fn overlay(flow: &mut [Column], positions: &[u32], newer: &DataFrame) -> PolarsResult<()> {
     let rows = newer.column(c::FRAME_ROW)?.u32()?;
@@ -148,7 +179,7 @@ fn overlay(flow: &mut [Column], positions: &[u32], newer: &DataFrame) -> PolarsR
     if slots.is_empty() {
         return Ok(());
     }
-    for (col, name) in flow.iter_mut().zip(c::FLOW) {
+    for (col, name) in flow.iter_mut().zip(CASE_TIMES) {
         let new = newer.column(name)?.cast(&DataType::Int64)?;
         let new = new.i64()?;
         let mut values: Vec<Option<i64>> = col.cast(&DataType::Int64)?.i64()?.iter().collect();
@@ -202,10 +233,10 @@ pub fn numbered(mut df: DataFrame, first: usize) -> PolarsResult<DataFrame> {
     Ok(df)
 }
 
-/// The frame without its milestone columns: the pre-aggregates hold them
-/// ([`PreAgg::milestones`]).
-pub fn without_milestones(df: DataFrame) -> DataFrame {
-    let held: Vec<&str> = c::FLOW
+/// The frame without its [`CASE_TIMES`] columns: the pre-aggregates hold
+/// them ([`PreAgg::case_times`]).
+pub fn without_case_times(df: DataFrame) -> DataFrame {
+    let held: Vec<&str> = CASE_TIMES
         .into_iter()
         .chain([c::FRAME_ROW])
         .filter(|n| df.schema().contains(n))
@@ -327,19 +358,19 @@ impl PreAgg {
         )
     }
 
-    /// The milestone columns ([`c::FLOW`]) of the frame of `height` rows
+    /// The [`CASE_TIMES`] columns of the frame of `height` rows
     /// these pre-aggregates were built from: each issue's from its row of
     /// the issue table, an invalid case's from [`PreAgg::aside`], null
     /// elsewhere (for exports and the frame snapshot; the server's frame
     /// does not hold them).
-    pub fn milestones(&self, height: usize) -> Result<Vec<Column>, AnalyticsError> {
-        let mut values = vec![vec![0i64; height]; c::FLOW.len()];
-        let mut valid: Vec<polars_arrow::bitmap::MutableBitmap> = (0..c::FLOW.len())
+    pub fn case_times(&self, height: usize) -> Result<Vec<Column>, AnalyticsError> {
+        let mut values = vec![vec![0i64; height]; CASE_TIMES.len()];
+        let mut valid: Vec<polars_arrow::bitmap::MutableBitmap> = (0..CASE_TIMES.len())
             .map(|_| polars_arrow::bitmap::MutableBitmap::from_len_zeroed(height))
             .collect();
         for table in [&self.issues, &self.aside] {
             let rows = table.column(c::FRAME_ROW)?.u32()?;
-            for (f, name) in col_names::FLOW_US.iter().enumerate() {
+            for (f, name) in CASE_TIMES_US.iter().enumerate() {
                 let times = table.column(name)?.i64()?;
                 for (r, t) in rows.iter().zip(times.iter()) {
                     if let (Some(r), Some(t)) = (r, t) {
@@ -353,8 +384,8 @@ impl PreAgg {
             }
         }
         let dtype = DataType::Datetime(TimeUnit::Microseconds, None);
-        let mut out = Vec::with_capacity(c::FLOW.len());
-        for ((name, v), ok) in c::FLOW.iter().zip(values).zip(valid) {
+        let mut out = Vec::with_capacity(CASE_TIMES.len());
+        for ((name, v), ok) in CASE_TIMES.iter().zip(values).zip(valid) {
             let ok: polars_arrow::bitmap::Bitmap = ok.into();
             let ok = (ok.unset_bits() > 0).then_some(ok);
             let ca = Int64Chunked::from_vec_validity((*name).into(), v, ok);
@@ -363,11 +394,27 @@ impl PreAgg {
         Ok(out)
     }
 
-    /// The milestones of frame rows `rows` (ascending), in that order: one
-    /// column per [`c::FLOW`] name, as [`PreAgg::milestones`] gives them.
-    fn milestones_at(&self, rows: &[u32]) -> Result<Vec<Column>, AnalyticsError> {
+    /// The case times `names` (of [`CASE_TIMES`]) of frame rows `rows`
+    /// (ascending), in that order, as [`PreAgg::case_times`] gives them: one
+    /// scan of the issue table's and the aside's frame rows.
+    pub fn case_times_at(
+        &self,
+        rows: &[u32],
+        names: &[&str],
+    ) -> Result<Vec<Column>, AnalyticsError> {
         let n = rows.len();
-        let mut values: Vec<Vec<Option<i64>>> = vec![vec![None; n]; c::FLOW.len()];
+        let which: Vec<usize> = names
+            .iter()
+            .map(|name| {
+                CASE_TIMES.iter().position(|t| t == name).ok_or_else(|| {
+                    AnalyticsError::Polars(PolarsError::ColumnNotFound(name.to_string().into()))
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        let mut values = vec![vec![0i64; n]; which.len()];
+        let mut valid: Vec<polars_arrow::bitmap::MutableBitmap> = (0..which.len())
+            .map(|_| polars_arrow::bitmap::MutableBitmap::from_len_zeroed(n))
+            .collect();
         if let Some(&last) = rows.last() {
             let mut wanted =
                 polars_arrow::bitmap::MutableBitmap::from_len_zeroed(last as usize + 1);
@@ -376,9 +423,9 @@ impl PreAgg {
             }
             for table in [&self.issues, &self.aside] {
                 let frame_rows = table.column(c::FRAME_ROW)?.u32()?;
-                let times = col_names::FLOW_US
+                let times = which
                     .iter()
-                    .map(|name| table.column(name)?.i64().cloned())
+                    .map(|&w| table.column(CASE_TIMES_US[w])?.i64().cloned())
                     .collect::<PolarsResult<Vec<_>>>()?;
                 for (i, r) in frame_rows.iter().enumerate() {
                     let Some(r) = r.filter(|&r| r <= last && wanted.get(r as usize)) else {
@@ -387,24 +434,24 @@ impl PreAgg {
                     let Ok(slot) = rows.binary_search(&r) else {
                         continue;
                     };
-                    for (v, t) in values.iter_mut().zip(&times) {
-                        v[slot] = t.get(i);
+                    for ((v, ok), t) in values.iter_mut().zip(valid.iter_mut()).zip(&times) {
+                        if let Some(t) = t.get(i) {
+                            v[slot] = t;
+                            ok.set(slot, true);
+                        }
                     }
                 }
             }
         }
         let dtype = DataType::Datetime(TimeUnit::Microseconds, None);
-        c::FLOW
-            .iter()
-            .zip(values)
-            .map(|(name, v)| {
-                Ok(
-                    Int64Chunked::from_iter_options((*name).into(), v.into_iter())
-                        .into_column()
-                        .cast(&dtype)?,
-                )
-            })
-            .collect()
+        let mut out = Vec::with_capacity(which.len());
+        for ((&w, v), ok) in which.iter().zip(values).zip(valid) {
+            let ok: polars_arrow::bitmap::Bitmap = ok.into();
+            let ok = (ok.unset_bits() > 0).then_some(ok);
+            let ca = Int64Chunked::from_vec_validity(CASE_TIMES[w].into(), v, ok);
+            out.push(ca.into_column().cast(&dtype)?);
+        }
+        Ok(out)
     }
 
     /// Folds the pre-aggregates of newly stored events into these, at a
@@ -449,10 +496,10 @@ impl PreAgg {
     ///
     /// The rows of those days are numbered by their frame positions, so the
     /// rebuilt issue rows point where the old ones did. A frame without
-    /// milestone columns (the server's, [`without_milestones`]) takes them
+    /// case time columns (the server's, [`without_case_times`]) takes them
     /// from these tables, except for the rows of `newer`: the cases that
-    /// changed, as now stored ([`c::FRAME_ROW`] and the [`c::FLOW`]
-    /// columns), whose milestones these tables do not know yet.
+    /// changed, as now stored ([`c::FRAME_ROW`] and the [`CASE_TIMES`]
+    /// columns), whose times these tables do not know yet.
     pub fn replace_days(
         &self,
         frame: &DataFrame,
@@ -481,8 +528,8 @@ impl PreAgg {
             .enumerate()
             .filter_map(|(i, &on)| on.then_some(i as u32))
             .collect();
-        if !frame.schema().contains(c::FLOW[0]) {
-            let mut flow = self.milestones_at(&positions)?;
+        if !frame.schema().contains(CASE_TIMES[0]) {
+            let mut flow = self.case_times_at(&positions, &CASE_TIMES)?;
             if let Some(newer) = newer {
                 overlay(&mut flow, &positions, newer)?;
             }
@@ -520,12 +567,12 @@ impl PreAgg {
         Ok(out)
     }
 
-    /// The milestones, by frame row, of the issue table and the aside.
+    /// The case times, by frame row, of the issue table and the aside.
     #[cfg(test)]
-    pub fn milestone_rows(&self) -> Result<DataFrame, AnalyticsError> {
+    pub fn case_time_rows(&self) -> Result<DataFrame, AnalyticsError> {
         let mut all = self
             .issues
-            .select(std::iter::once(c::FRAME_ROW).chain(col_names::FLOW_US))?;
+            .select(std::iter::once(c::FRAME_ROW).chain(CASE_TIMES_US))?;
         all.vstack_mut(&self.aside)?;
         Ok(all.sort([c::FRAME_ROW], Default::default())?)
     }

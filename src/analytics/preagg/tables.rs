@@ -478,7 +478,7 @@ const FLAG_BITS: u32 = 4;
 /// The three tables and their dictionaries, from a frame with the key
 /// columns, [`DAY`], status, satisfaction, cleared, the three times and the
 /// household hash.
-/// The fourth is the milestones of the rows the issue table leaves out
+/// The fourth is the case times of the rows the issue table leaves out
 /// ([`aside_table`]). Rows are numbered by the frame's [`c::FRAME_ROW`]
 /// column when `df` has one, else by their position.
 pub fn tables(df: &DataFrame) -> PolarsResult<(Codes, [DataFrame; 4])> {
@@ -504,7 +504,6 @@ fn frame_rows(df: &DataFrame, rows: &IdxCa) -> PolarsResult<Column> {
     let out = match df.column(c::FRAME_ROW) {
         Ok(ids) => ids
             .as_materialized_series()
-            .rechunk()
             .take(rows)?
             .cast(&DataType::UInt32)?
             .into_column(),
@@ -513,37 +512,51 @@ fn frame_rows(df: &DataFrame, rows: &IdxCa) -> PolarsResult<Column> {
     Ok(out.with_name(c::FRAME_ROW.into()))
 }
 
-/// The milestones ([`c::FLOW`], µs) of every row that has one but no row in
-/// the issue table (an invalid case, 作废/不予受理), with its
-/// [`c::FRAME_ROW`]: with the issue table's, every milestone of the frame,
-/// which the server's frame then does not hold itself.
+/// The case times ([`super::CASE_TIMES`], µs) of every row that has one but
+/// no row in the issue table (an invalid case, 作废/不予受理, or another kind
+/// given one), with its [`c::FRAME_ROW`]: with the issue table's, every case
+/// time of the frame, which the server's frame then does not hold itself.
 fn aside_table(df: &DataFrame, k: &Keys) -> PolarsResult<DataFrame> {
     let issue = k.kind(ISSUE);
-    let flow = c::FLOW
+    // Rows with a case time, read chunk by chunk from the validity bits
+    // (no copy of a column: the frame read from the database comes in
+    // thousands of chunks).
+    let mut held = vec![false; df.height()];
+    let flow: Vec<Column> = super::CASE_TIMES
         .iter()
-        .map(|n| {
-            Ok(df
-                .column(n)?
-                .cast(&DataType::Int64)?
-                .i64()?
-                .rechunk()
-                .into_owned())
-        })
-        .collect::<PolarsResult<Vec<Int64Chunked>>>()?;
-    // Only the columns with a value somewhere are looked at.
-    let held: Vec<&Int64Chunked> = flow.iter().filter(|f| f.null_count() < f.len()).collect();
-    let mut rows: Vec<IdxSize> = Vec::new();
-    if !held.is_empty() {
-        for i in 0..df.height() {
-            if !in_issue_table(k, issue, i) && held.iter().any(|f| f.get(i).is_some()) {
-                rows.push(i as IdxSize);
+        .map(|n| df.column(n)?.cast(&DataType::Int64))
+        .collect::<PolarsResult<_>>()?;
+    for col in &flow {
+        if col.null_count() == col.len() {
+            continue;
+        }
+        let mut at = 0;
+        for arr in col.i64()?.downcast_iter() {
+            let marks = &mut held[at..at + arr.len()];
+            match arr.validity() {
+                None => marks.iter_mut().for_each(|m| *m = true),
+                Some(valid) => {
+                    for (m, ok) in marks.iter_mut().zip(valid.iter()) {
+                        *m |= ok;
+                    }
+                }
             }
+            at += arr.len();
         }
     }
+    let rows: Vec<IdxSize> = (0..df.height())
+        .filter(|&i| held[i] && !in_issue_table(k, issue, i))
+        .map(|i| i as IdxSize)
+        .collect();
     let idx = IdxCa::from_vec("".into(), rows);
     let mut cols = vec![frame_rows(df, &idx)?];
-    for (f, name) in flow.iter().zip(p::FLOW_US) {
-        cols.push(f.take(&idx)?.with_name(name.into()).into_column());
+    for (f, name) in flow.iter().zip(super::CASE_TIMES_US) {
+        cols.push(
+            f.as_materialized_series()
+                .take(&idx)?
+                .with_name(name.into())
+                .into_column(),
+        );
     }
     DataFrame::new_infer_height(cols)
 }
@@ -739,7 +752,7 @@ fn issue_table(df: &DataFrame, k: &Keys) -> PolarsResult<DataFrame> {
     // The position, for the repeat-complaint points.
     out.push(take(c::LON)?);
     out.push(take(c::LAT)?);
-    // Where the issue is in the frame: the milestones above are its only copy.
+    // Where the issue is in the frame: the case times above are its only copy.
     out.push(frame_rows(df, &idx)?);
     DataFrame::new_infer_height(out)
 }

@@ -226,8 +226,8 @@ fn the_same_rows(mut df: DataFrame) {
             .unwrap();
     }
     // The milestones come back whole from the issue table and the aside.
-    let back = DataFrame::new_infer_height(pre.milestones(n).unwrap()).unwrap();
-    assert_eq!(back, df.select(c::FLOW).unwrap());
+    let back = DataFrame::new_infer_height(pre.case_times(n).unwrap()).unwrap();
+    assert_eq!(back, df.select(CASE_TIMES).unwrap());
     let with_day = df
         .lazy()
         .with_column(zone.local_day(c::OCCURRED_AT).alias(DAY));
@@ -474,10 +474,10 @@ fn cases_changed_in_place_answer_like_one_build_once_their_days_are_rebuilt() {
     pre.append(&PreAgg::build(second.lazy(), zone).unwrap())
         .unwrap();
     assert_eq!(
-        pre.milestone_rows().unwrap(),
+        pre.case_time_rows().unwrap(),
         PreAgg::build(df.clone().lazy(), zone)
             .unwrap()
-            .milestone_rows()
+            .case_time_rows()
             .unwrap()
     );
     let idx = col("idx");
@@ -570,18 +570,18 @@ fn cases_changed_in_place_answer_like_one_build_once_their_days_are_rebuilt() {
             rows.iter().map(|&i| i as IdxSize).collect(),
         ))
         .unwrap();
-    let lean = super::without_milestones(changed.clone());
-    assert!(!lean.schema().contains(c::HANDLED_AT));
-    let flow = changed.select(c::FLOW).unwrap();
+    let lean = super::without_case_times(changed.clone());
+    assert!(!lean.schema().contains(c::HANDLED_AT) && !lean.schema().contains(c::DEADLINE));
+    let flow = changed.select(CASE_TIMES).unwrap();
     for rebuilt in [
         pre.replace_days(&changed, &days, None).unwrap(),
         pre.replace_days(&lean, &days, Some(&newer)).unwrap(),
     ] {
         assert_eq!(
-            rebuilt.milestone_rows().unwrap(),
-            whole.milestone_rows().unwrap()
+            rebuilt.case_time_rows().unwrap(),
+            whole.case_time_rows().unwrap()
         );
-        let back = rebuilt.milestones(changed.height()).unwrap();
+        let back = rebuilt.case_times(changed.height()).unwrap();
         assert_eq!(DataFrame::new_infer_height(back).unwrap(), flow);
         rebuilt_like_whole(&gm, &rebuilt, &whole, &stale);
     }
@@ -589,8 +589,8 @@ fn cases_changed_in_place_answer_like_one_build_once_their_days_are_rebuilt() {
     // test can fail.
     let old = pre.replace_days(&lean, &days, None).unwrap();
     assert_ne!(
-        old.milestone_rows().unwrap(),
-        whole.milestone_rows().unwrap()
+        old.case_time_rows().unwrap(),
+        whole.case_time_rows().unwrap()
     );
 }
 
@@ -691,7 +691,7 @@ fn invalid_cases_build_the_tables_of_the_frame_without_them() {
         .unwrap();
     let marked = marked.drop("r").unwrap();
     assert!(kept.height() < marked.height() - 100);
-    let (n, whole_flow) = (marked.height(), marked.select(c::FLOW).unwrap());
+    let (n, whole_flow) = (marked.height(), marked.select(CASE_TIMES).unwrap());
     let want = PreAgg::build(kept.lazy(), zone).unwrap();
     for frame in [marked.clone(), crate::columns::encode(marked).unwrap()] {
         let got = PreAgg::build(frame.lazy(), zone).unwrap();
@@ -703,7 +703,7 @@ fn invalid_cases_build_the_tables_of_the_frame_without_them() {
         // Only the invalid cases' milestones are set aside.
         assert_eq!(want.aside.height(), 0);
         assert!(got.aside.height() > 50, "{}", got.aside.height());
-        let back = DataFrame::new_infer_height(got.milestones(n).unwrap()).unwrap();
+        let back = DataFrame::new_infer_height(got.case_times(n).unwrap()).unwrap();
         assert_eq!(back, whole_flow);
     }
 }

@@ -242,7 +242,7 @@ pub async fn list(
             grids: Scope::of(c.user(), model).grids(model),
             ..f
         };
-        let (_, rows) = issue_page(&snap.frame, &f)?;
+        let (_, rows) = issue_page(&snap.frame, &snap.pre, &f)?;
         let list = rows.into_iter().map(|r| request(r, model)).collect();
         Ok(Reply(format, List(list)))
     })
