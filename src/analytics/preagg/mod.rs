@@ -364,34 +364,42 @@ impl PreAgg {
     /// elsewhere (for exports and the frame snapshot; the server's frame
     /// does not hold them).
     pub fn case_times(&self, height: usize) -> Result<Vec<Column>, AnalyticsError> {
-        let mut values = vec![vec![0i64; height]; CASE_TIMES.len()];
-        let mut valid: Vec<polars_arrow::bitmap::MutableBitmap> = (0..CASE_TIMES.len())
-            .map(|_| polars_arrow::bitmap::MutableBitmap::from_len_zeroed(height))
-            .collect();
-        for table in [&self.issues, &self.aside] {
-            let rows = table.column(c::FRAME_ROW)?.u32()?;
-            for (f, name) in CASE_TIMES_US.iter().enumerate() {
-                let times = table.column(name)?.i64()?;
-                for (r, t) in rows.iter().zip(times.iter()) {
-                    if let (Some(r), Some(t)) = (r, t) {
-                        let r = r as usize;
-                        if r < height {
-                            values[f][r] = t;
-                            valid[f].set(r, true);
+        use rayon::prelude::*;
+        // Each table's frame rows in one slice, then one column per task,
+        // its values written chunk by chunk to their rows.
+        let rows = [&self.issues, &self.aside]
+            .map(|t| Ok::<_, PolarsError>(t.column(c::FRAME_ROW)?.u32()?.rechunk().into_owned()));
+        let [a, b] = rows;
+        let rows = [a?, b?];
+        let dtype = DataType::Datetime(TimeUnit::Microseconds, None);
+        CASE_TIMES
+            .par_iter()
+            .zip(CASE_TIMES_US.par_iter())
+            .map(|(name, name_us)| {
+                let mut values = vec![0i64; height];
+                let mut valid = polars_arrow::bitmap::MutableBitmap::from_len_zeroed(height);
+                for (table, rows) in [&self.issues, &self.aside].iter().zip(&rows) {
+                    let rows = rows.cont_slice()?;
+                    let mut at = 0;
+                    for arr in table.column(name_us)?.i64()?.downcast_iter() {
+                        let here = &rows[at..at + arr.len()];
+                        let known = arr.validity();
+                        at += arr.len();
+                        for (k, (&r, &t)) in here.iter().zip(arr.values().iter()).enumerate() {
+                            let r = r as usize;
+                            if r < height && known.is_none_or(|v| v.get_bit(k)) {
+                                values[r] = t;
+                                valid.set(r, true);
+                            }
                         }
                     }
                 }
-            }
-        }
-        let dtype = DataType::Datetime(TimeUnit::Microseconds, None);
-        let mut out = Vec::with_capacity(CASE_TIMES.len());
-        for ((name, v), ok) in CASE_TIMES.iter().zip(values).zip(valid) {
-            let ok: polars_arrow::bitmap::Bitmap = ok.into();
-            let ok = (ok.unset_bits() > 0).then_some(ok);
-            let ca = Int64Chunked::from_vec_validity((*name).into(), v, ok);
-            out.push(ca.into_column().cast(&dtype)?);
-        }
-        Ok(out)
+                let valid: polars_arrow::bitmap::Bitmap = valid.into();
+                let valid = (valid.unset_bits() > 0).then_some(valid);
+                let ca = Int64Chunked::from_vec_validity((*name).into(), values, valid);
+                Ok(ca.into_column().cast(&dtype)?)
+            })
+            .collect()
     }
 
     /// The case times `names` (of [`CASE_TIMES`]) of frame rows `rows`
