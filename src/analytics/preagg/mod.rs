@@ -48,33 +48,26 @@ pub use crate::vocab::{DISCOVERED_SOURCES, INCIDENT, INVALID_STATE, ISSUE, RESOL
 /// milestones, the resolution time and the deadline), in the order of
 /// [`CASE_TIMES_US`]: the server's frame leaves them out
 /// ([`without_case_times`]) and [`PreAgg::case_times`] gives them back.
-pub const CASE_TIMES: [&str; 11] = [
-    c::ACCEPTED_AT,
-    c::DISPATCHED_AT,
-    c::HANDLED_AT,
-    c::RETURNED_AT,
-    c::REWORKED_AT,
-    c::EXTENDED_AT,
-    c::ESCALATED_AT,
-    c::SUSPENDED_AT,
-    c::RESUMED_AT,
-    c::RESOLVED_AT,
-    c::DEADLINE,
-];
+pub const CASE_TIMES: [&str; 11] = with_due_times(c::FLOW, c::RESOLVED_AT, c::DEADLINE);
 /// Their columns in the issue table and the aside (µs).
-pub const CASE_TIMES_US: [&str; 11] = [
-    col_names::FLOW_US[0],
-    col_names::FLOW_US[1],
-    col_names::FLOW_US[2],
-    col_names::FLOW_US[3],
-    col_names::FLOW_US[4],
-    col_names::FLOW_US[5],
-    col_names::FLOW_US[6],
-    col_names::FLOW_US[7],
-    col_names::FLOW_US[8],
-    col_names::RES_US,
-    col_names::DUE_US,
-];
+pub const CASE_TIMES_US: [&str; 11] =
+    with_due_times(col_names::FLOW_US, col_names::RES_US, col_names::DUE_US);
+
+/// The milestone columns `flow`, then the resolution and due times.
+const fn with_due_times(
+    flow: [&'static str; 9],
+    resolved: &'static str,
+    due: &'static str,
+) -> [&'static str; 11] {
+    let mut out = [resolved; 11];
+    let mut i = 0;
+    while i < flow.len() {
+        out[i] = flow[i];
+        i += 1;
+    }
+    out[10] = due;
+    out
+}
 /// Column of the tier-triple code ([`Codes::tiers`]) in every table.
 pub const T: &str = "t";
 
