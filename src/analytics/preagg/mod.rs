@@ -322,13 +322,8 @@ impl PreAgg {
     /// The tables as written to a snapshot: the four tables, then the
     /// dictionaries ([`PreAgg::from_snapshot`] reads them back).
     pub fn snapshot_tables(&self) -> Result<[DataFrame; 5], AnalyticsError> {
-        Ok([
-            self.events.clone(),
-            self.issues.clone(),
-            self.households.clone(),
-            self.aside.clone(),
-            self.codes.to_frame()?,
-        ])
+        let [events, issues, households, aside] = self.tables();
+        Ok([events, issues, households, aside, self.codes.to_frame()?])
     }
 
     /// The tables as they are, in the order of [`PreAgg::from_tables`].
@@ -358,39 +353,24 @@ impl PreAgg {
     /// does not hold them).
     pub fn case_times(&self, height: usize) -> Result<Vec<Column>, AnalyticsError> {
         use rayon::prelude::*;
-        // Each table's frame rows in one slice, then one column per task,
-        // its values written chunk by chunk to their rows.
-        let rows = [&self.issues, &self.aside]
-            .map(|t| Ok::<_, PolarsError>(t.column(c::FRAME_ROW)?.u32()?.rechunk().into_owned()));
-        let [a, b] = rows;
-        let rows = [a?, b?];
+        // The two tables' frame rows in one slice, then one column per
+        // task, written to its rows as the issue table's times are.
+        let mut rows = self.issues.column(c::FRAME_ROW)?.u32()?.clone();
+        rows.append(self.aside.column(c::FRAME_ROW)?.u32()?)?;
+        let rows = rows.rechunk();
+        let rows = rows.cont_slice()?;
         let dtype = DataType::Datetime(TimeUnit::Microseconds, None);
         CASE_TIMES
             .par_iter()
             .zip(CASE_TIMES_US.par_iter())
             .map(|(name, name_us)| {
-                let mut values = vec![0i64; height];
-                let mut valid = polars_arrow::bitmap::MutableBitmap::from_len_zeroed(height);
-                for (table, rows) in [&self.issues, &self.aside].iter().zip(&rows) {
-                    let rows = rows.cont_slice()?;
-                    let mut at = 0;
-                    for arr in table.column(name_us)?.i64()?.downcast_iter() {
-                        let here = &rows[at..at + arr.len()];
-                        let known = arr.validity();
-                        at += arr.len();
-                        for (k, (&r, &t)) in here.iter().zip(arr.values().iter()).enumerate() {
-                            let r = r as usize;
-                            if r < height && known.is_none_or(|v| v.get_bit(k)) {
-                                values[r] = t;
-                                valid.set(r, true);
-                            }
-                        }
-                    }
-                }
-                let valid: polars_arrow::bitmap::Bitmap = valid.into();
-                let valid = (valid.unset_bits() > 0).then_some(valid);
-                let ca = Int64Chunked::from_vec_validity((*name).into(), values, valid);
-                Ok(ca.into_column().cast(&dtype)?)
+                let mut times = self.issues.column(name_us)?.i64()?.clone();
+                times.append(self.aside.column(name_us)?.i64()?)?;
+                let placed = tables::scatter(&times, rows, height);
+                Ok(placed
+                    .with_name((*name).into())
+                    .into_column()
+                    .cast(&dtype)?)
             })
             .collect()
     }

@@ -763,7 +763,7 @@ const NOT_PLACED: IdxSize = IdxSize::MAX;
 /// A column of `height` rows holding each value of `ca` at its row's
 /// `place` (rows placed [`NOT_PLACED`] are left out): the frame read in
 /// order, the table written where its rows go.
-fn scatter<T: PolarsNumericType>(
+pub(super) fn scatter<T: PolarsNumericType>(
     ca: &ChunkedArray<T>,
     place: &[IdxSize],
     height: usize,
