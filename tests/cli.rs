@@ -729,3 +729,81 @@ fn repeats_lists_points_by_level_and_refuses_bad_parameters() {
         assert!(!out.status.success(), "{bad:?}");
     }
 }
+
+/// A data directory copied elsewhere (its files' times not kept, as a copy
+/// by hand onto an intranet server goes) starts without loading its event
+/// and case-update files again: the database knows them by name and bytes.
+#[test]
+fn a_copied_data_directory_does_not_load_its_files_again() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = wangge()
+        .args(["demo", "--grids", "600", "--events", "3000", "--out"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Serves `dir` until /readyz answers 200; its log.
+    let serve = |dir: &std::path::Path| -> String {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let log = dir.with_extension("log");
+        let mut child = wangge()
+            .args(["serve", "--addr", &format!("127.0.0.1:{port}"), "--data"])
+            .arg(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let t = std::time::Instant::now();
+        loop {
+            let ready = std::net::TcpStream::connect(("127.0.0.1", port)).is_ok_and(|mut s| {
+                let _ = s.write_all(b"GET /readyz HTTP/1.0\r\n\r\n");
+                let mut head = String::new();
+                let _ = s.read_to_string(&mut head);
+                head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200")
+            });
+            if ready {
+                break;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("{status}: {}", std::fs::read_to_string(&log).unwrap());
+            }
+            assert!(t.elapsed().as_secs() < 120, "not ready");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        std::fs::read_to_string(&log).unwrap()
+    };
+    let first = serve(&data);
+    assert!(first.contains("events ingested"), "{first}");
+    assert!(first.contains("case updates ingested"), "{first}");
+    let copy = dir.path().join("copy");
+    std::fs::create_dir(&copy).unwrap();
+    for entry in std::fs::read_dir(&data).unwrap() {
+        let entry = entry.unwrap();
+        // std::fs::copy gives the copy a new modification time.
+        std::fs::copy(entry.path(), copy.join(entry.file_name())).unwrap();
+    }
+    let second = serve(&copy);
+    assert!(!second.contains("ingested"), "{second}");
+    // A changed events file is loaded again.
+    let events = copy.join("events.csv");
+    let mut text = std::fs::read_to_string(&events).unwrap();
+    let last = text.lines().last().unwrap().to_owned();
+    text.push_str(&last.replacen(&last[..last.find(',').unwrap()], "copied-1", 1));
+    text.push('\n');
+    std::fs::write(&events, text).unwrap();
+    let third = serve(&copy);
+    assert!(third.contains("events ingested"), "{third}");
+    assert!(!third.contains("case updates ingested"), "{third}");
+}

@@ -104,7 +104,6 @@ fn prepare(st: &AppState) -> anyhow::Result<()> {
     let cfg = &st.config;
     let data = &cfg.storage.data;
     let grids = data.join("grids.geojson");
-    let events = data.join(EVENTS_FILE);
     if !grids.exists() && st.store.active_grid()?.is_none() {
         let d = &cfg.demo;
         tracing::info!(grids = d.grids, events = d.events, dir = %data.display(), "no data: generating the demo county");
@@ -136,35 +135,17 @@ fn prepare(st: &AppState) -> anyhow::Result<()> {
     let tg = std::time::Instant::now();
     let grids = Grids::new(model, version);
     tracing::info!(secs = tg.elapsed().as_secs_f64(), "grid index built");
-    // A file of the data directory is read again only when its size or
-    // modification time changed since it was ingested.
-    let changed = |path: &std::path::Path| -> anyhow::Result<Option<(String, String)>> {
-        let Ok(meta) = std::fs::metadata(path) else {
-            return Ok(None);
-        };
-        let mtime = meta
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map_or(0, |d| d.as_secs());
-        let key = format!(
-            "ingested:{}",
-            std::fs::canonicalize(path)
-                .unwrap_or(path.to_owned())
-                .display()
-        );
-        let stamp = format!("{}:{mtime}", meta.len());
-        Ok((st.store.meta(&key)?.as_deref() != Some(stamp.as_str())).then_some((key, stamp)))
-    };
     let mut ingested = false;
     // Events first, then the transition rows (case updates) that move them.
-    let files = [(events, false)]
+    // A file is loaded again only when its bytes changed (`store::ledger`).
+    let files = [(EVENTS_FILE, false)]
         .into_iter()
-        .chain(UPDATE_FILES.map(|name| (data.join(name), true)));
-    for (path, steps) in files {
-        let Some((key, stamp)) = changed(&path)? else {
+        .chain(UPDATE_FILES.map(|name| (name, true)));
+    for (name, steps) in files {
+        let Some(unloaded) = st.store.unloaded(data, name)? else {
             continue;
         };
+        let path = data.join(name);
         let t = std::time::Instant::now();
         let batch = cfg.ingest.batch_rows;
         let o = if steps {
@@ -172,7 +153,7 @@ fn prepare(st: &AppState) -> anyhow::Result<()> {
         } else {
             st.live.load_events_file(&grids, &path, "", batch)?
         };
-        st.store.set_meta(&key, &stamp)?;
+        unloaded.record(&st.store)?;
         ingested = true;
         tracing::info!(
             file = %path.display(), read = o.read, matched = o.matched, partial = o.partial, outside = o.outside,

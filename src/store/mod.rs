@@ -26,6 +26,7 @@ mod cases;
 mod events;
 mod frame;
 mod grids;
+mod ledger;
 mod pseudonyms;
 mod schema;
 mod snapshot;
@@ -44,6 +45,7 @@ pub use cases::{Applied, Locate, Place, StepsLoad, Stored, STEP_ROW_BYTES};
 pub use events::{IssueRow, Located};
 pub use frame::{bounded_chunks, compact_chunks, replace_rows, CHUNK_ROWS};
 pub use grids::GridVersion;
+pub use ledger::Unloaded;
 pub use pseudonyms::{split_pseudonyms, with_pseudonyms, Pseudonyms, PSEUDONYMS};
 pub use snapshot::{frame_schema, FrameLoad, PendingSnapshot};
 pub use users::{
@@ -73,6 +75,13 @@ pub enum StoreError {
     /// A user name already taken, an unknown user, a bad role.
     #[error("{0}")]
     User(String),
+    /// A file of the data directory could not be read.
+    #[error("reading {path}: {source}")]
+    File {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     /// The commit of a group of writes failed: none of them is stored.
     #[error("database {path}: commit failed, nothing of this write is stored: {reason}")]
     Commit { path: PathBuf, reason: String },
