@@ -237,9 +237,9 @@ impl From<ExportError> for ApiError {
     fn from(e: ExportError) -> Self {
         match e {
             ExportError::UnknownUnit { code } => ApiError::no_unit(&code),
-            ExportError::UnknownFormat { .. } | ExportError::NotPartitioned => {
-                ApiError::BadRequest(e.to_string())
-            }
+            ExportError::UnknownFormat { .. }
+            | ExportError::NotPartitioned
+            | ExportError::TooManyRows { .. } => ApiError::BadRequest(e.to_string()),
             ExportError::Analytics(a) => a.into(),
             other => ApiError::Internal(other.to_string()),
         }
@@ -317,27 +317,19 @@ pub async fn events(
     if method == Method::HEAD {
         return Ok(download.head());
     }
-    // The pseudonyms are read before the download starts, so a failure is
-    // an error response rather than a cut-off file.
-    let (s2, store) = (snap.clone(), st.store.clone());
-    let frame = st.blocking(move || Ok(s2.full_frame(&store)?)).await?;
-    if format == Format::Xlsx {
-        // A sheet's limit is known before the download starts: an error
-        // response rather than a cut-off workbook.
-        let (f2, s3, q2, sel2) = (frame.clone(), snap.clone(), query.clone(), sel.clone());
-        let rows = st
-            .blocking(move || {
-                let lf = polars::prelude::IntoLazy::lazy(f2);
-                Ok(export::events::count(lf, &s3.grids.model, &q2, &sel2)?)
-            })
-            .await?;
-        if rows > export::xlsx::MAX_ROWS {
-            return Err(ExportError::TooManyRows {
-                rows,
-                max: export::xlsx::MAX_ROWS,
-            }
-            .into());
+    // The rows are gathered (pseudonyms read, case times put back) before
+    // the download starts, so a failure is an error response rather than a
+    // cut-off file; a sheet's row limit is known then too.
+    let (s2, store, q2, sel2) = (snap.clone(), st.store.clone(), query.clone(), sel.clone());
+    let frame = st
+        .blocking(move || Ok(export::events::selected(&s2, &store, &q2, &sel2)?))
+        .await?;
+    if format == Format::Xlsx && frame.height() as u64 > export::xlsx::MAX_ROWS {
+        return Err(ExportError::TooManyRows {
+            rows: frame.height() as u64,
+            max: export::xlsx::MAX_ROWS,
         }
+        .into());
     }
     let bom = p.bom.unwrap_or(false);
     let zh = p.zh_headers()?;
@@ -624,5 +616,23 @@ impl AsyncRead for ChannelReader {
                 None => return Poll::Ready(Ok(())),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// More rows than a sheet holds is the caller's to narrow: a 400 that
+    /// says so, not an internal error.
+    #[test]
+    fn a_workbook_too_long_for_a_sheet_is_a_bad_request() {
+        let e: ApiError = ExportError::TooManyRows {
+            rows: 2_000_000,
+            max: export::xlsx::MAX_ROWS,
+        }
+        .into();
+        assert_eq!(e.status_code().0, axum::http::StatusCode::BAD_REQUEST);
+        assert!(e.to_string().contains("2000000 rows"), "{e}");
     }
 }

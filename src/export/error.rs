@@ -10,6 +10,9 @@ pub enum ExportError {
     /// A polars query or the Parquet writer failed.
     #[error("polars: {0}")]
     Polars(#[from] polars::prelude::PolarsError),
+    /// Gathering the served events failed (the snapshot file, the database).
+    #[error(transparent)]
+    Live(#[from] crate::live::LiveError),
     /// Computing the metric table failed (or a bad level, window or metric).
     #[error(transparent)]
     Analytics(#[from] AnalyticsError),

@@ -23,6 +23,8 @@ use crate::analytics::filter::{date_of, DAY};
 use crate::analytics::Query;
 use crate::columns as c;
 use crate::grid::GridModel;
+use crate::live::Snapshot;
+use crate::store::Store;
 
 /// Local calendar date (Date).
 pub const LOCAL_DATE: &str = "local_date";
@@ -249,17 +251,32 @@ fn utc(column: &Column) -> Result<Column, ExportError> {
     Ok(dt.into_series().with_name(column.name().clone()).into())
 }
 
-/// How many events `q` and `sel` keep from `source`.
-pub fn count(
-    source: LazyFrame,
+/// The rows of `frame` (the served frame, without the case times and the
+/// pseudonyms, which the filters do not read) that `q` and `sel` keep, in
+/// frame order: an export gathers those rows alone.
+pub fn rows(
+    frame: &DataFrame,
     model: &GridModel,
     q: &Query,
     sel: &Selection,
-) -> Result<u64, ExportError> {
-    let n = filtered(source, model, q, sel)?
-        .select([len().alias("n")])
-        .collect()?;
-    Ok(n.column("n")?.u32()?.get(0).map_or(0, u64::from))
+) -> Result<Vec<u32>, ExportError> {
+    const ROW: &str = "__row";
+    let lf = frame.clone().lazy().with_row_index(ROW, None);
+    let kept = filtered(lf, model, q, sel)?.select([col(ROW)]).collect()?;
+    let kept = kept.column(ROW)?.idx()?;
+    Ok(kept.into_no_null_iter().map(|r| r as u32).collect())
+}
+
+/// The served frame's rows that `q` and `sel` keep, whole (pseudonyms and
+/// case times included): what an event export of the service writes.
+pub fn selected(
+    snap: &Snapshot,
+    store: &Store,
+    q: &Query,
+    sel: &Selection,
+) -> Result<DataFrame, ExportError> {
+    let rows = rows(&snap.frame, &snap.grids.model, q, sel)?;
+    Ok(snap.frame_at(store, &rows)?)
 }
 
 /// The columns read from the source.

@@ -147,6 +147,19 @@ impl Snapshot {
         frame.hstack_mut(&self.pre.case_times(frame.height())?)?;
         Ok(self.pseudonyms.attach(store, &frame)?)
     }
+
+    /// The joined frame's rows `rows` (ascending frame rows), pseudonyms
+    /// and case times included, as [`Snapshot::full_frame`] has them: what
+    /// an event export writes, without putting the other rows together.
+    pub fn frame_at(&self, store: &Store, rows: &[u32]) -> Result<DataFrame> {
+        let idx = IdxCa::from_vec("".into(), rows.iter().map(|&r| r as IdxSize).collect());
+        let mut frame = self.frame.take(&idx)?;
+        frame.hstack_mut(&self.pre.case_times_at(rows, &CASE_TIMES)?)?;
+        let p = self
+            .pseudonyms
+            .at(store, self.frame.column(crate::columns::ID)?, rows)?;
+        Ok(with_pseudonyms(&frame, &p)?)
+    }
 }
 
 /// How the engine reads rows and keeps its frame.

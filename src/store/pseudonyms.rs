@@ -88,6 +88,37 @@ impl Pseudonyms {
         with_pseudonyms(frame, &p)
     }
 
+    /// The two columns at frame rows `rows` (ascending) of the frame whose
+    /// `id` column is `ids`, in that order: what an export of a few rows
+    /// needs, read from the snapshot file a row group at a time (only the
+    /// groups that hold one of them), each row's id checked against the
+    /// frame's; from the database when the file is gone or differs.
+    pub fn at(&self, store: &Store, ids: &Column, rows: &[u32]) -> Result<DataFrame> {
+        let n = self.from_file;
+        let split = rows.partition_point(|&r| (r as usize) < n);
+        let (head, tail) = rows.split_at(split);
+        let mut out = match file_rows(store, ids, head, n) {
+            Some(df) => df,
+            None => {
+                tracing::warn!(
+                    file = %store.snapshot_path().display(),
+                    rows = n,
+                    "frame snapshot missing or changed; pseudonyms read from the database"
+                );
+                let df = store.pseudonyms_head(n)?;
+                if !same_ids(&df, ids, n) {
+                    return Err(StoreError::Corrupt {
+                        what: "events",
+                        reason: "stored events differ from the analytics frame".into(),
+                    });
+                }
+                df.select(PSEUDONYMS)?.take(&positions(head, 0))?
+            }
+        };
+        out.vstack_mut(&self.tail.take(&positions(tail, n))?)?;
+        Ok(out)
+    }
+
     /// The two columns for every row of the frame whose `id` column is
     /// `ids`: the file's rows are checked against it id by id, and read from
     /// the database (in `seq` order) when the file is gone or differs.
@@ -118,6 +149,67 @@ impl Pseudonyms {
         out.vstack_mut(&self.tail)?;
         Ok(out)
     }
+}
+
+/// `rows` less `first`, as polars row indices.
+fn positions(rows: &[u32], first: usize) -> IdxCa {
+    IdxCa::from_vec(
+        "".into(),
+        rows.iter()
+            .map(|&r| (r as usize - first) as IdxSize)
+            .collect(),
+    )
+}
+
+/// The pseudonyms at `rows` (ascending, all below `n`) of the snapshot
+/// file's first `n` rows, reading only the row groups that hold them;
+/// `None` when the file cannot be read or an id differs from the frame's.
+fn file_rows(store: &Store, ids: &Column, rows: &[u32], n: usize) -> Option<DataFrame> {
+    let group = super::snapshot::ROW_GROUP_ROWS;
+    let cols = [c::ID, PSEUDONYMS[0], PSEUDONYMS[1]].map(String::from);
+    let mut out: Option<DataFrame> = None;
+    let mut rest = rows;
+    while let Some(&first) = rest.first() {
+        let start = first as usize / group * group;
+        let end = (start + group).min(n);
+        let cut = rest.partition_point(|&r| (r as usize) < end);
+        let (here, later) = rest.split_at(cut);
+        rest = later;
+        let df = ParquetReader::new(File::open(store.snapshot_path()).ok()?)
+            .with_columns(Some(cols.to_vec()))
+            .with_slice(Some((start, end - start)))
+            .finish()
+            .ok()?;
+        if df.height() != end - start {
+            return None;
+        }
+        let picked = df.take(&positions(here, start)).ok()?;
+        let frame_ids = ids.take(&positions(here, 0)).ok()?;
+        if !picked
+            .column(c::ID)
+            .ok()?
+            .as_materialized_series()
+            .equals(frame_ids.as_materialized_series())
+        {
+            return None;
+        }
+        let picked = picked.select(PSEUDONYMS).ok()?;
+        match &mut out {
+            Some(o) => {
+                o.vstack_mut(&picked).ok()?;
+            }
+            None => out = Some(picked),
+        }
+    }
+    Some(out.unwrap_or_else(|| DataFrame::empty_with_schema(&pseudonym_schema())))
+}
+
+/// The two pseudonym columns' schema.
+fn pseudonym_schema() -> Schema {
+    PSEUDONYMS
+        .iter()
+        .map(|&n| Field::new(n.into(), DataType::String))
+        .collect()
 }
 
 /// The first `n` rows of the snapshot file: id and the pseudonyms.

@@ -435,7 +435,7 @@ fn tmp_path(path: &std::path::Path) -> PathBuf {
 
 /// Rows per row group of a snapshot file: one group of ten million rows
 /// would be decoded by one thread (twice the read time on two cores).
-const ROW_GROUP_ROWS: usize = 1 << 18;
+pub(super) const ROW_GROUP_ROWS: usize = 1 << 18;
 
 /// Writes `df` to the temporary file of `path`, synced; its length.
 ///

@@ -85,6 +85,14 @@ async fn a_restart_reads_the_snapshot_plus_newer_events_and_ignores_a_bad_one() 
         "snapshot + tail = database"
     );
 
+    // An export's rows alone are the whole frame's rows, the newer events'
+    // pseudonyms from memory and the others from the file.
+    e.state.refresh().expect("refresh");
+    let served = e.state.snapshot().expect("ready");
+    assert_eq!(served.frame.height(), truth.height());
+    assert!(served.pseudonyms.in_memory() > 0);
+    rows_agree(&served, &store);
+
     // A new snapshot being written leaves the one in place usable until it
     // is committed: a server stopped meanwhile restarts from the old one.
     let version = store
@@ -123,12 +131,31 @@ async fn a_restart_reads_the_snapshot_plus_newer_events_and_ignores_a_bad_one() 
         .full_frame(&store)
         .expect("from the database")
         .equals_missing(&truth));
+    rows_agree(&e.state.snapshot().expect("ready"), &store);
     let fast = store.load_frame_fast("", &[], &[]).expect("fast");
     assert_eq!(fast.from_snapshot, 0);
     assert!(fast
         .full_frame(&store)
         .expect("full")
         .equals_missing(&truth));
+}
+
+/// [`wangge::live::Snapshot::frame_at`] of every seventh row, the last
+/// three and none: the whole frame's rows.
+fn rows_agree(served: &wangge::live::Snapshot, store: &wangge::store::Store) {
+    let whole = served.full_frame(store).expect("full");
+    let n = whole.height() as u32;
+    let mut rows: Vec<u32> = (0..n).step_by(7).collect();
+    rows.extend((n - 3..n).filter(|r| r % 7 != 0));
+    let idx = polars::prelude::IdxCa::from_vec(
+        "".into(),
+        rows.iter()
+            .map(|&r| r as polars::prelude::IdxSize)
+            .collect(),
+    );
+    let at = served.frame_at(store, &rows).expect("rows");
+    assert!(at.equals_missing(&whole.take(&idx).expect("take")), "{at}");
+    assert_eq!(served.frame_at(store, &[]).expect("none").height(), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
