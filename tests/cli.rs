@@ -791,11 +791,20 @@ fn a_copied_data_directory_does_not_load_its_files_again() {
     std::fs::create_dir(&copy).unwrap();
     for entry in std::fs::read_dir(&data).unwrap() {
         let entry = entry.unwrap();
-        // std::fs::copy gives the copy a new modification time.
-        std::fs::copy(entry.path(), copy.join(entry.file_name())).unwrap();
+        // A copy made by hand that did not keep the files' times.
+        let to = copy.join(entry.file_name());
+        std::fs::copy(entry.path(), &to).unwrap();
+        let when = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+        std::fs::File::options()
+            .append(true)
+            .open(&to)
+            .unwrap()
+            .set_modified(when)
+            .unwrap();
     }
     let second = serve(&copy);
     assert!(!second.contains("ingested"), "{second}");
+    assert_eq!(second.matches("not loaded again").count(), 2, "{second}");
     // A changed events file is loaded again.
     let events = copy.join("events.csv");
     let mut text = std::fs::read_to_string(&events).unwrap();

@@ -264,7 +264,7 @@ pub fn rows(
     let lf = frame.clone().lazy().with_row_index(ROW, None);
     let kept = filtered(lf, model, q, sel)?.select([col(ROW)]).collect()?;
     let kept = kept.column(ROW)?.idx()?;
-    Ok(kept.into_no_null_iter().map(|r| r as u32).collect())
+    Ok(kept.into_no_null_iter().collect())
 }
 
 /// The served frame's rows that `q` and `sel` keep, whole (pseudonyms and

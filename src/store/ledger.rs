@@ -120,14 +120,19 @@ impl Store {
         if quick && before.as_ref().is_some_and(|b| b.digest.is_some()) {
             return Ok(None);
         }
+        let t = std::time::Instant::now();
         now.digest = Some(digest(&path)?);
         let unloaded = Unloaded { key, stamp: now };
         // Same size and time from the older ledger, or the same bytes:
         // loaded already; the stamp is brought up to date.
-        if quick
-            || before
-                .is_some_and(|b| b.size == unloaded.stamp.size && b.digest == unloaded.stamp.digest)
-        {
+        let same = before
+            .is_some_and(|b| b.size == unloaded.stamp.size && b.digest == unloaded.stamp.digest);
+        if quick || same {
+            tracing::info!(
+                file = %path.display(),
+                secs = t.elapsed().as_secs_f64(),
+                "file unchanged since it was loaded (same SHA-256); not loaded again"
+            );
             unloaded.record(self)?;
             return Ok(None);
         }

@@ -99,21 +99,9 @@ impl Pseudonyms {
         let (head, tail) = rows.split_at(split);
         let mut out = match file_rows(store, ids, head, n) {
             Some(df) => df,
-            None => {
-                tracing::warn!(
-                    file = %store.snapshot_path().display(),
-                    rows = n,
-                    "frame snapshot missing or changed; pseudonyms read from the database"
-                );
-                let df = store.pseudonyms_head(n)?;
-                if !same_ids(&df, ids, n) {
-                    return Err(StoreError::Corrupt {
-                        what: "events",
-                        reason: "stored events differ from the analytics frame".into(),
-                    });
-                }
-                df.select(PSEUDONYMS)?.take(&positions(head, 0))?
-            }
+            None => database_head(store, ids, n)?
+                .select(PSEUDONYMS)?
+                .take(&positions(head, 0))?,
         };
         out.vstack_mut(&self.tail.take(&positions(tail, n))?)?;
         Ok(out)
@@ -129,26 +117,31 @@ impl Pseudonyms {
         let n = self.from_file;
         let head = match read_head(store, n) {
             Some(df) if same_ids(&df, ids, n) => df,
-            _ => {
-                tracing::warn!(
-                    file = %store.snapshot_path().display(),
-                    rows = n,
-                    "frame snapshot missing or changed; pseudonyms read from the database"
-                );
-                let df = store.pseudonyms_head(n)?;
-                if !same_ids(&df, ids, n) {
-                    return Err(StoreError::Corrupt {
-                        what: "events",
-                        reason: "stored events differ from the analytics frame".into(),
-                    });
-                }
-                df
-            }
+            _ => database_head(store, ids, n)?,
         };
         let mut out = head.select(PSEUDONYMS)?;
         out.vstack_mut(&self.tail)?;
         Ok(out)
     }
+}
+
+/// The first `n` stored events' ids and pseudonyms from the database, for
+/// a frame whose snapshot file is gone or differs; checked against the
+/// frame's `ids`.
+fn database_head(store: &Store, ids: &Column, n: usize) -> Result<DataFrame> {
+    tracing::warn!(
+        file = %store.snapshot_path().display(),
+        rows = n,
+        "frame snapshot missing or changed; pseudonyms read from the database"
+    );
+    let df = store.pseudonyms_head(n)?;
+    if !same_ids(&df, ids, n) {
+        return Err(StoreError::Corrupt {
+            what: "events",
+            reason: "stored events differ from the analytics frame".into(),
+        });
+    }
+    Ok(df)
 }
 
 /// `rows` less `first`, as polars row indices.
