@@ -85,6 +85,12 @@ pub const SESSION_RECHECK: Duration = Duration::from_secs(1);
 
 /// How often the database log is copied into the database file.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+/// How often the allocator's free pages go back to the system. An export
+/// or a year's league tables free hundreds of megabytes that glibc keeps
+/// mapped otherwise: at 10,000,000 events a server resident at 2.2 GB
+/// after start-up stayed at 3.2 GB after a few exports and `/compare`
+/// requests, and went back to 2.3 GB once trimmed.
+const TRIM_EVERY: Duration = Duration::from_secs(30);
 
 /// How long the audit writer gathers records before one transaction.
 const AUDIT_BATCH: Duration = Duration::from_millis(250);
@@ -260,6 +266,14 @@ impl AppState {
             }
             Err(e) => tracing::warn!(error = %e, "checkpoints stay on the commit path"),
         }
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(TRIM_EVERY).await;
+                let t = std::time::Instant::now();
+                let _ = tokio::task::spawn_blocking(crate::live::release_free_memory).await;
+                tracing::debug!(secs = t.elapsed().as_secs_f64(), "free heap pages released");
+            }
+        });
         let st = self.clone();
         let every = Duration::from_secs(self.config.analytics.refresh_secs.max(1));
         tokio::spawn(async move {
