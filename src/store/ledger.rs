@@ -9,7 +9,6 @@
 //! size and modification time first and reads the file only when they
 //! differ; then the SHA-256 of its bytes decides.
 
-use std::io::Read;
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
@@ -17,7 +16,7 @@ use sha2::{Digest, Sha256};
 use super::{Result, Store, StoreError};
 
 /// What the ledger keeps of a loaded file: `size:mtime:sha256`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 struct Stamp {
     size: u64,
     mtime: u64,
@@ -70,14 +69,7 @@ fn io(path: &Path, e: std::io::Error) -> StoreError {
 fn digest(path: &Path) -> Result<String> {
     let mut f = std::fs::File::open(path).map_err(|e| io(path, e))?;
     let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf).map_err(|e| io(path, e))?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
+    std::io::copy(&mut f, &mut h).map_err(|e| io(path, e))?;
     Ok(hex::encode(h.finalize()))
 }
 

@@ -8,6 +8,16 @@ use serde_json::json;
 
 use super::support::{env, login, post_json};
 
+/// Posts three open issues `{prefix}-0` to `{prefix}-2` in one grid.
+async fn three_new_issues(app: &axum::Router, token: &str, prefix: &str) {
+    let rows: Vec<_> = (0..3)
+        .map(|i| json!({"id": format!("{prefix}-{i}"), "kind": "issue", "occurred_at": "2025-06-03T09:00:00+08:00",
+            "lon": 115.0, "lat": 38.5, "category": "环境卫生", "status": "open"}))
+        .collect();
+    let r = post_json(app, "/api/v1/events", Some(token), json!(rows)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+}
+
 fn wait_for_snapshot(store: &wangge::store::Store, key: Option<&str>) {
     let t = Instant::now();
     while !store.snapshot_matches(key).expect("meta") {
@@ -61,12 +71,7 @@ async fn a_restart_reads_the_snapshot_plus_newer_events_and_ignores_a_bad_one() 
 
     // Events stored after the snapshot come from the database.
     let t = login(&e.app, "admin").await;
-    let rows: Vec<_> = (0..3)
-        .map(|i| json!({"id": format!("snap-{i}"), "kind": "issue", "occurred_at": "2025-06-03T09:00:00+08:00",
-            "lon": 115.0, "lat": 38.5, "category": "环境卫生", "status": "open"}))
-        .collect();
-    let r = post_json(&e.app, "/api/v1/events", Some(&t), json!(rows)).await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    three_new_issues(&e.app, &t, "snap").await;
     let (truth, high) = store.load_frame().expect("frame from the database");
     let fast = store.load_frame_fast("", &[], &[]).expect("fast");
     assert_eq!(fast.from_database, 3);
@@ -258,12 +263,7 @@ async fn a_restart_after_cases_moved_patches_the_snapshot_with_their_rows() {
     assert_eq!(r.json()["updated"], 50, "{}", r.text());
     // And three new cases, one of them already dispatched: the restart
     // reads them from the database, after the snapshot's rows.
-    let rows: Vec<_> = (0..3)
-        .map(|i| json!({"id": format!("after-{i}"), "kind": "issue", "occurred_at": "2025-06-03T09:00:00+08:00",
-            "lon": 115.0, "lat": 38.5, "category": "环境卫生", "status": "open"}))
-        .collect();
-    let r = post_json(&e.app, "/api/v1/events", Some(&t), json!(rows)).await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    three_new_issues(&e.app, &t, "after").await;
     let step = json!([{"issue_id": "after-1", "update_id": "d", "at": "2025-06-03T10:00:00+08:00", "status": "派遣"}]);
     let r = post_json(&e.app, "/api/v1/updates", Some(&t), step).await;
     assert_eq!(r.json()["updated"], 1, "{}", r.text());
