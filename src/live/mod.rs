@@ -36,11 +36,12 @@ pub use pipeline::{
 };
 
 /// Names of the pre-aggregate tables kept with the frame snapshot.
-pub const PRE_TABLES: [&str; 5] = [
+pub const PRE_TABLES: [&str; 6] = [
     "pre-events",
     "pre-issues",
     "pre-households",
     "pre-case-times-aside",
+    "pre-rare-times",
     "pre-codes",
 ];
 
@@ -117,7 +118,7 @@ pub fn snapshot_key(zone: Zone) -> String {
         })
         .unwrap_or_default();
     format!(
-        "preagg v2; zone {}; wangge {} {exe}",
+        "preagg v3; zone {}; wangge {} {exe}",
         zone.tz,
         env!("CARGO_PKG_VERSION")
     )
@@ -415,7 +416,7 @@ impl Live {
         let mut full = None;
         let pre = match loaded.extras.take() {
             Some(t) if t.len() == PRE_TABLES.len() => {
-                let tables: [DataFrame; 5] = t.try_into().map_err(|_| {
+                let tables: [DataFrame; 6] = t.try_into().map_err(|_| {
                     LiveError::Internal("pre-aggregate snapshot: wrong table count".into())
                 })?;
                 let mut pre = PreAgg::from_snapshot(tables, self.settings.zone)?;
@@ -475,6 +476,7 @@ impl Live {
             frame_mb = mb(&held.frame),
             count_table_mb = mb(&held.pre.events),
             issue_table_mb = mb(&held.pre.issues),
+            rare_table_mb = mb(&held.pre.rare),
             household_table_mb = mb(&held.pre.households),
             from_snapshot = loaded.from_snapshot,
             from_database = loaded.from_database,

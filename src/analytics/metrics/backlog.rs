@@ -18,10 +18,10 @@ pub(super) fn add_backlog(
         ..q.clone()
     };
     let f = pre.code_filter(&before_end);
-    let (keys, times) = (KeyCols::of(issues)?, Times::of(issues)?);
+    let (keys, times) = (KeyCols::of(issues)?, Times::of(pre, issues)?);
     let rows = keys.rows(key, &f);
     let (occ, res, due, resolved) = times.views();
-    let flow = times.flow_views();
+    let steps = times.steps();
     let n = key.names.len();
     let (mut backlog, mut overdue, mut seen) = (vec![0u64; n], vec![0u64; n], vec![false; n]);
     let (mut pending, mut overdue_pending) = (vec![0u64; n], vec![0u64; n]);
@@ -40,7 +40,8 @@ pub(super) fn add_backlog(
             backlog[i] += 1;
             overdue[i] += u64::from(late);
             // 待处置: dispatched by the end, not handled by it.
-            let at = |t: usize| flow[t].get(row).is_some_and(|x| x < end_us);
+            let step = steps.at(row);
+            let at = |t: usize| step.flow(t).is_some_and(|x| x < end_us);
             if at(DISP) && !at(HAND) {
                 pending[i] += 1;
                 overdue_pending[i] += u64::from(late);
@@ -86,7 +87,7 @@ pub fn backlog_series(
     });
     let ends: Vec<i64> = tos.iter().map(|d| pre.zone.midnight_us(*d)).collect();
     let issues = pre.issues_before_end(&all_history);
-    let (keys, times) = (KeyCols::of(&issues)?, Times::of(&issues)?);
+    let (keys, times) = (KeyCols::of(&issues)?, Times::of(pre, &issues)?);
     let rows = keys.rows(&key, &f);
     let (occ, res, due, resolved) = times.views();
     let (n, m) = (key.names.len(), ends.len());

@@ -16,11 +16,10 @@ pub(super) fn add_lifecycle(
     into: &mut Dense,
 ) -> Result<(), AnalyticsError> {
     let f = pre.code_filter(q);
-    let (keys, times) = (KeyCols::of(issues)?, Times::of(issues)?);
+    let (keys, times) = (KeyCols::of(issues)?, Times::of(pre, issues)?);
     let rows = keys.rows(key, &f);
     let (occ, res, due, resolved) = times.views();
-    let susp = view(&times.susp);
-    let flow = times.flow_views();
+    let steps = times.steps();
     let n = key.names.len();
     let (mut on_time, mut due_n, mut seen) = (vec![0u64; n], vec![0u64; n], vec![false; n]);
     let mut closure = vec![[0u64; 3]; n];
@@ -40,17 +39,18 @@ pub(super) fn add_lifecycle(
         work[i].cases += 1;
         seen[i] = true;
         let (res, resolved) = (res.get(row), resolved(row));
+        let step = steps.at(row);
         // 应结案 as of the window end: closed by it (a closing time after
         // it is still open then), or due by it, and not suspended then.
         let closed = resolved && res.is_none_or(|r| r <= end_us);
         // Suspended then: in its current suspension, or in its first one
         // (entered by the end, left after it).
-        let suspended = susp.get(row).is_some_and(|s| s <= end_us)
-            || (flow[SUS].get(row).is_some_and(|s| s <= end_us)
-                && flow[RSM].get(row).is_some_and(|r| r > end_us));
+        let suspended = step.suspended().is_some_and(|s| s <= end_us)
+            || (step.flow(SUS).is_some_and(|s| s <= end_us)
+                && step.flow(RSM).is_some_and(|r| r > end_us));
         let deadline = due.get(row);
         // A milestone counts when it was reached by the window end.
-        let by_end = |t: usize| flow[t].get(row).filter(|&x| x <= end_us);
+        let by_end = |t: usize| step.flow(t).filter(|&x| x <= end_us);
         if !suspended && (closed || deadline.is_some_and(|d| d <= end_us)) {
             let c = &mut closure[i];
             c[0] += 1;

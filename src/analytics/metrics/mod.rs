@@ -35,7 +35,8 @@ pub use super::ingredients::{Ingredients, UnitContext};
 
 use super::filter::DAY;
 use super::preagg::{
-    col_names as p, CodeFilter, PreAgg, UnitKey, DISCOVERED_SOURCES, INCIDENT, ISSUE, T, VISIT,
+    col_names as p, CodeFilter, PreAgg, Rare, UnitKey, DISCOVERED_SOURCES, FIRST_RARE_FLOW,
+    INCIDENT, ISSUE, T, VISIT,
 };
 use super::recent::Recent;
 use super::repeats;

@@ -139,10 +139,13 @@ pub(super) struct Times {
     pub(super) occ: Int64Chunked,
     pub(super) res: Int64Chunked,
     pub(super) due: Int64Chunked,
-    pub(super) susp: Int64Chunked,
     pub(super) resolved: Vec<bool>,
-    /// Milestones, in the order of [`p::FLOW_US`].
-    pub(super) flow: [Int64Chunked; 9],
+    /// The milestones the issue table holds (those before
+    /// [`FIRST_RARE_FLOW`] in [`p::FLOW_US`]).
+    dense: [Int64Chunked; FIRST_RARE_FLOW],
+    /// Each row's frame row, by which the rare times are found.
+    rows: UInt32Chunked,
+    rare: Rare,
     /// Actually solved, as last reported (None: not reported).
     pub(super) solved: Vec<Option<bool>>,
     pub(super) rated: Vec<bool>,
@@ -162,16 +165,17 @@ pub(super) const SUS: usize = 7;
 pub(super) const RSM: usize = 8;
 
 impl Times {
-    pub(super) fn of(df: &DataFrame) -> Result<Times, AnalyticsError> {
-        let flow = p::FLOW_US.map(|n| i64s(df, n));
-        let [a, b, cc, d, e, f, g, h, k] = flow;
+    /// The times of `df`, rows of `pre`'s issue table.
+    pub(super) fn of(pre: &PreAgg, df: &DataFrame) -> Result<Times, AnalyticsError> {
+        let [a, b, cc] = [0, 1, 2].map(|t| i64s(df, p::FLOW_US[t]));
         Ok(Times {
             occ: i64s(df, p::OCC_US)?,
             res: i64s(df, p::RES_US)?,
             due: i64s(df, p::DUE_US)?,
-            susp: i64s(df, p::SUSP_US)?,
             resolved: flags(df, p::IS_RESOLVED)?,
-            flow: [a?, b?, cc?, d?, e?, f?, g?, h?, k?],
+            dense: [a?, b?, cc?],
+            rows: one_chunk(df.column(c::FRAME_ROW)?.u32()?),
+            rare: pre.rare_times().clone(),
             solved: df.column(p::SOLVED)?.bool()?.iter().collect(),
             rated: flags(df, p::RATED)?,
             dup: flags(df, c::DUPLICATE)?,
@@ -184,9 +188,13 @@ impl Times {
         self.dup.get(i).copied().unwrap_or(false)
     }
 
-    /// The milestone views, by position in [`p::FLOW_US`].
-    pub(super) fn flow_views(&self) -> [View<'_, i64>; 9] {
-        std::array::from_fn(|t| view(&self.flow[t]))
+    /// The milestones and the current suspension, by row.
+    pub(super) fn steps(&self) -> Steps<'_> {
+        Steps {
+            dense: std::array::from_fn(|t| view(&self.dense[t])),
+            rows: view(&self.rows),
+            rare: &self.rare,
+        }
     }
 
     /// Occurred, resolved, deadline (µs) and the resolved flag, by row.
@@ -200,6 +208,51 @@ impl Times {
     ) {
         let resolved = |i: usize| self.resolved.get(i).copied().unwrap_or(false);
         (view(&self.occ), view(&self.res), view(&self.due), resolved)
+    }
+}
+
+/// The milestones of the issue table's rows, its own and the rare ones.
+pub(super) struct Steps<'a> {
+    dense: [View<'a, i64>; FIRST_RARE_FLOW],
+    rows: View<'a, u32>,
+    rare: &'a Rare,
+}
+
+impl Steps<'_> {
+    /// Row `row`'s milestones (its rare ones looked up once, here).
+    #[inline]
+    pub(super) fn at(&self, row: usize) -> Step<'_> {
+        Step {
+            steps: self,
+            row,
+            slot: self.rows.get(row).and_then(|r| self.rare.slot(r)),
+        }
+    }
+}
+
+/// One row's milestones, read as they are asked for.
+pub(super) struct Step<'a> {
+    steps: &'a Steps<'a>,
+    row: usize,
+    /// The row's place in the rare table, if it has one.
+    slot: Option<usize>,
+}
+
+impl Step<'_> {
+    /// Milestone `t` (a position in [`p::FLOW_US`]).
+    #[inline]
+    pub(super) fn flow(&self, t: usize) -> Option<i64> {
+        match t.checked_sub(FIRST_RARE_FLOW) {
+            None => self.steps.dense[t].get(self.row),
+            Some(k) => self.slot.and_then(|s| self.steps.rare.value(k + 1, s)),
+        }
+    }
+
+    /// When it entered its current suspension ([`p::SUSP_US`]), if it is
+    /// suspended.
+    #[inline]
+    pub(super) fn suspended(&self) -> Option<i64> {
+        self.slot.and_then(|s| self.steps.rare.value(0, s))
     }
 }
 

@@ -169,8 +169,20 @@ fn the_loops_agree_with_the_polars_queries() {
             let mut slow = HashMap::new();
             for df in [
                 counts_lazy(&pre, pre.events.clone().lazy(), &key, &q),
-                lifecycle_lazy(&pre, pre.issues.clone().lazy(), &key, &q, end_us),
-                backlog_lazy(&pre, pre.issues.clone().lazy(), &key, &q, end_us),
+                lifecycle_lazy(
+                    &pre,
+                    pre.issue_table_whole().unwrap().lazy(),
+                    &key,
+                    &q,
+                    end_us,
+                ),
+                backlog_lazy(
+                    &pre,
+                    pre.issue_table_whole().unwrap().lazy(),
+                    &key,
+                    &q,
+                    end_us,
+                ),
                 households_lazy(&pre, pre.households.clone().lazy(), &key, &q),
             ] {
                 read_rows(&df.collect().unwrap(), &key, &mut slow, set_field).unwrap();

@@ -192,12 +192,14 @@ impl PreAgg {
         PreAgg::from_tables(
             self.codes.clone(),
             // The aside is by frame row, and a unit's cut answers queries
-            // only: it gives no frame its milestones.
+            // only: it gives no frame its milestones. The rare times are
+            // by frame row too, and its issues read theirs there.
             [
                 f(&self.events)?,
                 f(&self.issues)?,
                 f(&self.households)?,
                 self.aside.clear(),
+                self.rare.clone(),
             ],
             self.zone,
         )

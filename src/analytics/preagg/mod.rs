@@ -31,6 +31,7 @@ use crate::columns as c;
 
 mod codes;
 mod filter;
+mod rare;
 mod runs;
 mod tables;
 #[cfg(test)]
@@ -38,6 +39,7 @@ mod tests;
 
 pub use codes::Codes;
 pub use filter::{CodeFilter, UnitKey};
+pub use rare::{Rare, FIRST_RARE_FLOW, RARE_US};
 pub use tables::household_key;
 
 use codes::recode;
@@ -129,9 +131,9 @@ pub struct CategoryCount {
 pub struct PreAgg {
     /// Counts by tiers, day, kind, category, source.
     pub events: DataFrame,
-    /// One row per issue: tiers, day, kind, category, source, times in µs,
-    /// resolved flag, whether it repeats another case (`duplicate`),
-    /// position (`lon`, `lat`).
+    /// One row per issue: tiers, day, kind, category, source, times in µs
+    /// (but the rare ones, [`RARE_US`]), resolved flag, whether it repeats
+    /// another case (`duplicate`), position (`lon`, `lat`), frame row.
     pub issues: DataFrame,
     /// Distinct (tiers, day, kind, category, source, household) of visits.
     pub households: DataFrame,
@@ -140,6 +142,11 @@ pub struct PreAgg {
     /// [`CASE_TIMES_US`]. With the issue table's, the only copy of the
     /// frame's [`CASE_TIMES`] ([`PreAgg::case_times`]).
     pub aside: DataFrame,
+    /// The issue table's [`RARE_US`] times, one row per issue that has any,
+    /// by frame row ([`rare`]).
+    pub rare: DataFrame,
+    /// The same, indexed by frame row.
+    rare_times: Rare,
     /// Dictionaries of the coded columns.
     pub codes: Codes,
     /// Zone of the `day` column.
@@ -267,12 +274,14 @@ impl PreAgg {
         // dropped once they are built.
         let numbered = schema.contains(c::FRAME_ROW);
         let base = joined.select(base_columns(zone, numbered)).collect()?;
-        let (codes, [events, issues, households, aside]) = tables::tables(&base)?;
+        let (codes, [events, issues, households, aside, rare]) = tables::tables(&base)?;
         Ok(PreAgg {
             events,
             issues,
             households,
             aside,
+            rare_times: Rare::of(&rare)?,
+            rare,
             codes,
             zone,
             runs: [vec![0], vec![0], vec![0]],
@@ -287,7 +296,7 @@ impl PreAgg {
     /// together at every query).
     pub fn from_tables(
         codes: Codes,
-        [events, issues, households, aside]: [DataFrame; 4],
+        [events, issues, households, aside, rare]: [DataFrame; 5],
         zone: Zone,
     ) -> Result<PreAgg, AnalyticsError> {
         let one_run = |mut df: DataFrame| -> PolarsResult<DataFrame> {
@@ -307,11 +316,14 @@ impl PreAgg {
                 sorted_by_day(df)
             }
         };
+        let rare = rare::by_frame_row(rare)?;
         Ok(PreAgg {
             events: one_run(events)?,
             issues: one_run(issues)?,
             households: one_run(households)?,
             aside,
+            rare_times: Rare::of(&rare)?,
+            rare,
             codes,
             zone,
             runs: [vec![0], vec![0], vec![0]],
@@ -319,31 +331,62 @@ impl PreAgg {
         })
     }
 
-    /// The tables as written to a snapshot: the four tables, then the
+    /// The tables as written to a snapshot: the five tables, then the
     /// dictionaries ([`PreAgg::from_snapshot`] reads them back).
-    pub fn snapshot_tables(&self) -> Result<[DataFrame; 5], AnalyticsError> {
-        let [events, issues, households, aside] = self.tables();
-        Ok([events, issues, households, aside, self.codes.to_frame()?])
+    pub fn snapshot_tables(&self) -> Result<[DataFrame; 6], AnalyticsError> {
+        let [events, issues, households, aside, rare] = self.tables();
+        Ok([
+            events,
+            issues,
+            households,
+            aside,
+            rare,
+            self.codes.to_frame()?,
+        ])
     }
 
     /// The tables as they are, in the order of [`PreAgg::from_tables`].
-    pub fn tables(&self) -> [DataFrame; 4] {
+    pub fn tables(&self) -> [DataFrame; 5] {
         [
             self.events.clone(),
             self.issues.clone(),
             self.households.clone(),
             self.aside.clone(),
+            self.rare.clone(),
         ]
     }
 
     /// The inverse of [`PreAgg::snapshot_tables`].
-    pub fn from_snapshot(tables: [DataFrame; 5], zone: Zone) -> Result<PreAgg, AnalyticsError> {
-        let [events, issues, households, aside, codes] = tables;
+    pub fn from_snapshot(tables: [DataFrame; 6], zone: Zone) -> Result<PreAgg, AnalyticsError> {
+        let [events, issues, households, aside, rare, codes] = tables;
         PreAgg::from_tables(
             Codes::from_frame(&codes)?,
-            [events, issues, households, aside],
+            [events, issues, households, aside, rare],
             zone,
         )
+    }
+
+    /// The issue table's rare times by frame row.
+    pub fn rare_times(&self) -> &Rare {
+        &self.rare_times
+    }
+
+    /// The issue table with its rare times as columns again, where they
+    /// were built (what the polars reference queries read).
+    #[cfg(test)]
+    pub fn issue_table_whole(&self) -> PolarsResult<DataFrame> {
+        rare::whole(&self.issues, &self.rare_times)
+    }
+
+    /// The tables that hold the case time column `name_us` (µs), by frame
+    /// row: the issue table or its rare table, and the aside.
+    fn holding(&self, name_us: &str) -> [&DataFrame; 2] {
+        let table = if RARE_US.contains(&name_us) {
+            &self.rare
+        } else {
+            &self.issues
+        };
+        [table, &self.aside]
     }
 
     /// The [`CASE_TIMES`] columns of the frame of `height` rows
@@ -353,20 +396,30 @@ impl PreAgg {
     /// does not hold them).
     pub fn case_times(&self, height: usize) -> Result<Vec<Column>, AnalyticsError> {
         use rayon::prelude::*;
-        // The two tables' frame rows in one slice, then one column per
-        // task, written to its rows as the issue table's times are.
-        let mut rows = self.issues.column(c::FRAME_ROW)?.u32()?.clone();
-        rows.append(self.aside.column(c::FRAME_ROW)?.u32()?)?;
-        let rows = rows.rechunk();
-        let rows = rows.cont_slice()?;
+        // The frame rows of the tables that hold a column in one slice,
+        // then one column per task, written to its rows as the issue
+        // table's times are.
+        let rows_of = |[a, b]: [&DataFrame; 2]| -> PolarsResult<UInt32Chunked> {
+            let mut rows = a.column(c::FRAME_ROW)?.u32()?.clone();
+            rows.append(b.column(c::FRAME_ROW)?.u32()?)?;
+            Ok(rows.rechunk().into_owned())
+        };
+        let dense_rows = rows_of(self.holding(CASE_TIMES_US[0]))?;
+        let rare_rows = rows_of(self.holding(RARE_US[1]))?;
         let dtype = DataType::Datetime(TimeUnit::Microseconds, None);
         CASE_TIMES
             .par_iter()
             .zip(CASE_TIMES_US.par_iter())
             .map(|(name, name_us)| {
-                let mut times = self.issues.column(name_us)?.i64()?.clone();
-                times.append(self.aside.column(name_us)?.i64()?)?;
-                let placed = tables::scatter(&times, rows, height);
+                let [table, aside] = self.holding(name_us);
+                let rows = if std::ptr::eq(table, &self.rare) {
+                    &rare_rows
+                } else {
+                    &dense_rows
+                };
+                let mut times = table.column(name_us)?.i64()?.clone();
+                times.append(aside.column(name_us)?.i64()?)?;
+                let placed = tables::scatter(&times, rows.cont_slice()?, height);
                 Ok(placed
                     .with_name((*name).into())
                     .into_column()
@@ -402,12 +455,19 @@ impl PreAgg {
             for &r in rows {
                 wanted.set(r as usize, true);
             }
-            for table in [&self.issues, &self.aside] {
+            for table in [&self.issues, &self.rare, &self.aside] {
                 let frame_rows = table.column(c::FRAME_ROW)?.u32()?;
+                // The columns this table holds (none of a row is in two).
                 let times = which
                     .iter()
-                    .map(|&w| table.column(CASE_TIMES_US[w])?.i64().cloned())
+                    .map(|&w| match table.column(CASE_TIMES_US[w]) {
+                        Ok(t) => t.i64().cloned().map(Some),
+                        Err(_) => Ok(None),
+                    })
                     .collect::<PolarsResult<Vec<_>>>()?;
+                if times.iter().all(Option::is_none) {
+                    continue;
+                }
                 for (i, r) in frame_rows.iter().enumerate() {
                     let Some(r) = r.filter(|&r| r <= last && wanted.get(r as usize)) else {
                         continue;
@@ -416,7 +476,7 @@ impl PreAgg {
                         continue;
                     };
                     for ((v, ok), t) in values.iter_mut().zip(valid.iter_mut()).zip(&times) {
-                        if let Some(t) = t.get(i) {
+                        if let Some(t) = t.as_ref().and_then(|t| t.get(i)) {
                             v[slot] = t;
                             ok.set(slot, true);
                         }
@@ -456,6 +516,9 @@ impl PreAgg {
         append_run(&mut self.households, rh, &recoded(&new.households)?)?;
         self.aside.vstack_mut(&new.aside)?;
         self.aside.rechunk_mut();
+        self.rare.vstack_mut(&new.rare)?;
+        self.rare = rare::by_frame_row(std::mem::take(&mut self.rare))?;
+        self.rare_times = Rare::of(&self.rare)?;
         self.generation = next_generation();
         Ok(())
     }
@@ -535,15 +598,18 @@ impl PreAgg {
         (out.issues, *ri) = cut_days(&self.issues, ri, days, &|df: &DataFrame| {
             Ok(vec![false; df.height()])
         })?;
-        // Aside rows are frame rows: those of the days are rebuilt.
-        let kept: BooleanChunked = out
-            .aside
-            .column(c::FRAME_ROW)?
-            .u32()?
-            .iter()
-            .map(|r| r.is_none_or(|r| positions.binary_search(&r).is_err()))
-            .collect();
-        out.aside = out.aside.filter(&kept)?;
+        // Aside and rare rows are frame rows: those of the days are rebuilt.
+        let kept = |df: &DataFrame| -> PolarsResult<DataFrame> {
+            let kept: BooleanChunked = df
+                .column(c::FRAME_ROW)?
+                .u32()?
+                .iter()
+                .map(|r| r.is_none_or(|r| positions.binary_search(&r).is_err()))
+                .collect();
+            df.filter(&kept)
+        };
+        out.aside = kept(&out.aside)?;
+        out.rare = kept(&out.rare)?;
         out.append(&rebuilt)?;
         Ok(out)
     }
@@ -552,7 +618,7 @@ impl PreAgg {
     #[cfg(test)]
     pub fn case_time_rows(&self) -> Result<DataFrame, AnalyticsError> {
         let mut all = self
-            .issues
+            .issue_table_whole()?
             .select(std::iter::once(c::FRAME_ROW).chain(CASE_TIMES_US))?;
         all.vstack_mut(&self.aside)?;
         Ok(all.sort([c::FRAME_ROW], Default::default())?)

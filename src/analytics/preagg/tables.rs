@@ -479,18 +479,20 @@ const FLAG_BITS: u32 = 4;
 /// columns, [`DAY`], status, satisfaction, cleared, the three times and the
 /// household hash.
 /// The fourth is the case times of the rows the issue table leaves out
-/// ([`aside_table`]). Rows are numbered by the frame's [`c::FRAME_ROW`]
+/// ([`aside_table`]), the fifth the issue table's rare times
+/// ([`super::rare`]). Rows are numbered by the frame's [`c::FRAME_ROW`]
 /// column when `df` has one, else by their position.
-pub fn tables(df: &DataFrame) -> PolarsResult<(Codes, [DataFrame; 4])> {
+pub fn tables(df: &DataFrame) -> PolarsResult<(Codes, [DataFrame; 5])> {
     let k = Keys::new(df)?;
     // Three independent tables: whichever core is free takes the next.
     let (events, (issues, households)) = rayon::join(
         || count_table(df, &k),
         || rayon::join(|| issue_table(df, &k), || household_table(df, &k)),
     );
-    let (events, issues, households) = (events?, issues?, households?);
+    let (events, households) = (events?, households?);
+    let (issues, rare) = super::rare::split(issues?)?;
     let aside = aside_table(df, &k)?;
-    Ok((k.codes(), [events, issues, households, aside]))
+    Ok((k.codes(), [events, issues, households, aside, rare]))
 }
 
 /// Whether row `i` has a row of its own in the issue table.

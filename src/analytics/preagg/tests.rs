@@ -232,12 +232,15 @@ fn the_same_rows(mut df: DataFrame) {
         .lazy()
         .with_column(zone.local_day(c::OCCURRED_AT).alias(DAY));
     for (table, reference) in [
-        (&pre.events, events_reference(with_day.clone())),
-        (&pre.issues, issues_reference(with_day.clone())),
-        (&pre.households, households_reference(with_day)),
+        (pre.events.clone(), events_reference(with_day.clone())),
+        (
+            pre.issue_table_whole().unwrap(),
+            issues_reference(with_day.clone()),
+        ),
+        (pre.households.clone(), households_reference(with_day)),
     ] {
         // The issues' frame rows are checked above, through the milestones.
-        let mut ours = decoded(&pre, table);
+        let mut ours = decoded(&pre, &table);
         let _ = ours.drop_in_place(c::FRAME_ROW);
         let ours = canonical(&ours);
         let reference = canonical(&reference.select(ours.get_column_names()).unwrap());
@@ -319,8 +322,8 @@ fn codes_survive_snapshots_and_appends() {
     let n = |p: &PreAgg| p.events.column(p::N).unwrap().u32().unwrap().sum();
     assert_eq!(n(&pre), n(&parts));
     assert_eq!(
-        canonical(&decoded(&pre, &pre.issues)),
-        canonical(&decoded(&parts, &parts.issues))
+        canonical(&decoded(&pre, &pre.issue_table_whole().unwrap())),
+        canonical(&decoded(&parts, &parts.issue_table_whole().unwrap()))
     );
 }
 
@@ -363,10 +366,14 @@ fn appended_batches_answer_like_one_build() {
         .map(|i| (i * 7_919) % n as IdxSize)
         .collect();
     let shuffled = df.take(&IdxCa::from_vec("i".into(), order)).unwrap();
-    let mut pre = PreAgg::build(shuffled.slice(0, 500).lazy(), zone).unwrap();
+    // Numbered as a server's frame numbers the batches it appends.
+    let batch = |start: i64, len: usize| {
+        super::numbered(shuffled.slice(start, len), start as usize).unwrap()
+    };
+    let mut pre = PreAgg::build(batch(0, 500).lazy(), zone).unwrap();
     let mut start = 500;
     for len in [50, 1_000, 7, 300, 2_000, 1, 900, 600, 642] {
-        let part = PreAgg::build(shuffled.slice(start, len).lazy(), zone).unwrap();
+        let part = PreAgg::build(batch(start, len).lazy(), zone).unwrap();
         pre.append(&part).unwrap();
         start += len as i64;
     }
@@ -448,7 +455,10 @@ fn a_coded_frame_in_many_chunks_builds_the_tables_of_its_text() {
     let from_codes = PreAgg::build(coded.lazy(), zone).unwrap();
     assert_eq!(from_codes.codes, text.codes);
     assert!(from_codes.events.equals_missing(&text.events));
-    assert!(from_codes.issues.equals_missing(&text.issues));
+    assert!(from_codes
+        .issue_table_whole()
+        .unwrap()
+        .equals_missing(&text.issue_table_whole().unwrap()));
     assert!(from_codes.households.equals_missing(&text.households));
     // Both kinds of triple were coded: with and without a grid, and a
     // grid under two villages.
@@ -623,8 +633,8 @@ fn rebuilt_like_whole(
         rows_of(whole, 3, &Query::default())
     );
     assert_eq!(
-        canonical(&decoded(rebuilt, &rebuilt.issues)),
-        canonical(&decoded(whole, &whole.issues))
+        canonical(&decoded(rebuilt, &rebuilt.issue_table_whole().unwrap())),
+        canonical(&decoded(whole, &whole.issue_table_whole().unwrap()))
     );
     assert!(rebuilt
         .run_counts()
@@ -698,7 +708,10 @@ fn invalid_cases_build_the_tables_of_the_frame_without_them() {
         assert_eq!(got.codes, want.codes);
         assert!(!got.codes.categories.iter().any(|c| c == "作废专用类别"));
         assert!(got.events.equals_missing(&want.events));
-        assert!(got.issues.equals_missing(&want.issues));
+        assert!(got
+            .issue_table_whole()
+            .unwrap()
+            .equals_missing(&want.issue_table_whole().unwrap()));
         assert!(got.households.equals_missing(&want.households));
         // Only the invalid cases' milestones are set aside.
         assert_eq!(want.aside.height(), 0);
