@@ -42,6 +42,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use super::filter::{Query, DAY, DAY_US};
+use super::preagg::PreAgg;
 use super::AnalyticsError;
 use crate::columns as c;
 
@@ -194,9 +195,9 @@ impl Dsu {
     }
 }
 
-/// Clusters of one category's issues (indices into `pts`), found through
-/// a grid of cells as wide as the distance and as long as the time span;
-/// singletons included.
+/// Clusters of one category's issues (indices into `pts`) with at least
+/// `min` members, found through a grid of cells as wide as the distance
+/// and as long as the time span (`min` 1: singletons included).
 ///
 /// A linked pair lies in the same or adjacent cells, so each occupied cell
 /// is compared with itself and its 13 neighbours that sort after it: every
@@ -204,7 +205,7 @@ impl Dsu {
 /// million at 10,000,000 events) put one 3-D R-tree query per issue
 /// before; most cells hold one or two issues, and a hash lookup per
 /// neighbour cell costs a fraction of a tree descent.
-fn components_of(pts: &[IssuePoint], idx: &[u32], p: &RepeatParams) -> Vec<Vec<u32>> {
+fn components_of(pts: &[IssuePoint], idx: &[u32], p: &RepeatParams, min: usize) -> Vec<Vec<u32>> {
     let n = idx.len();
     if n == 0 {
         return Vec::new();
@@ -297,44 +298,61 @@ fn components_of(pts: &[IssuePoint], idx: &[u32], p: &RepeatParams) -> Vec<Vec<u
             }
         }
     }
-    let mut groups: HashMap<u32, Vec<u32>> = HashMap::new();
+    // Most issues are alone: only the components of `min` or more get a
+    // list, numbered by their root.
+    let mut slot = vec![u32::MAX; n];
+    let mut groups: Vec<Vec<u32>> = Vec::new();
     for a in 0..n as u32 {
         let root = dsu.find(a);
-        groups
-            .entry(root)
-            .or_default()
-            .push(idx[sorted[a as usize].k as usize]);
+        if (dsu.size[root as usize] as usize) < min {
+            continue;
+        }
+        if slot[root as usize] == u32::MAX {
+            slot[root as usize] = groups.len() as u32;
+            groups.push(Vec::with_capacity(dsu.size[root as usize] as usize));
+        }
+        groups[slot[root as usize] as usize].push(idx[sorted[a as usize].k as usize]);
     }
-    groups.into_values().collect()
+    groups
 }
 
 /// The clusters of `pts` (every issue in exactly one, singletons included),
 /// each sorted by index, the list sorted by first index: a canonical form
 /// two implementations can be compared on.
 pub fn clusters(pts: &[IssuePoint], p: &RepeatParams) -> Result<Vec<Vec<u32>>, AnalyticsError> {
+    let mut out = clusters_of_at_least(pts, p, 1)?;
+    out.sort_unstable_by_key(|g| g[0]);
+    Ok(out)
+}
+
+/// The clusters of `pts` with at least `min` members, each sorted by
+/// index, in no particular order.
+fn clusters_of_at_least(
+    pts: &[IssuePoint],
+    p: &RepeatParams,
+    min: usize,
+) -> Result<Vec<Vec<u32>>, AnalyticsError> {
     p.validate()?;
     if pts.len() >= u32::MAX as usize {
         return Err(AnalyticsError::Shape {
             reason: format!("{} issues: too many to cluster at once", pts.len()),
         });
     }
-    let mut by_cat: HashMap<u32, Vec<u32>> = HashMap::new();
+    let mut by_cat: PlHashMap<u32, Vec<u32>> = PlHashMap::default();
     for (i, q) in pts.iter().enumerate() {
         if q.lon.is_finite() && q.lat.is_finite() {
             by_cat.entry(q.category).or_default().push(i as u32);
         }
     }
     let cats: Vec<Vec<u32>> = by_cat.into_values().collect();
-    let mut out: Vec<Vec<u32>> = cats
+    Ok(cats
         .par_iter()
-        .flat_map_iter(|idx| components_of(pts, idx, p))
+        .flat_map_iter(|idx| components_of(pts, idx, p, min))
         .map(|mut g| {
             g.sort_unstable();
             g
         })
-        .collect();
-    out.sort_unstable_by_key(|g| g[0]);
-    Ok(out)
+        .collect())
 }
 
 /// The largest number of the given instants inside any closed span of
@@ -411,16 +429,175 @@ pub fn counts_at(
     counts
 }
 
-/// Issues of a joined frame ready to cluster: points plus what the
-/// clusters report (category labels, tier codes).
+/// Issues ready to cluster: points plus what the clusters report
+/// (category labels, tier codes).
 #[derive(Debug, Clone, Default)]
 pub struct Issues {
     /// The points, `category` indexing [`Issues::categories`].
     pub points: Vec<IssuePoint>,
     /// Category labels.
     pub categories: Vec<String>,
-    /// (tier1, tier2, tier3) per point.
+    /// Each point's place, indexing [`Issues::tiers`].
+    pub places: Vec<u32>,
+    /// (tier1, tier2, tier3) of each place.
     pub tiers: Vec<[Option<String>; 3]>,
+}
+
+impl Issues {
+    /// Issues whose (tier1, tier2, tier3) are given point by point.
+    pub fn with_tiers(
+        points: Vec<IssuePoint>,
+        categories: Vec<String>,
+        tiers: Vec<[Option<String>; 3]>,
+    ) -> Issues {
+        let mut places = Vec::with_capacity(tiers.len());
+        let mut distinct: Vec<[Option<String>; 3]> = Vec::new();
+        let mut ids: HashMap<[Option<String>; 3], u32> = HashMap::new();
+        for t in tiers {
+            let id = *ids.entry(t.clone()).or_insert_with(|| {
+                distinct.push(t);
+                distinct.len() as u32 - 1
+            });
+            places.push(id);
+        }
+        Issues {
+            points,
+            categories,
+            places,
+            tiers: distinct,
+        }
+    }
+}
+
+/// Issues of the pre-aggregates' issue table, in the table's order.
+#[derive(Debug, Clone, Default)]
+pub struct Located {
+    pub points: Vec<IssuePoint>,
+    /// Each one's place: its tier-triple code.
+    pub places: Vec<u32>,
+    /// Each one's frame row.
+    pub frame_rows: Vec<u32>,
+}
+
+/// The issues of the pre-aggregates' issue table in `q`'s window that pass
+/// its filter, have a category, a time and a position, and whose place
+/// (tier-triple code) `keep` accepts.
+pub fn located(
+    pre: &PreAgg,
+    q: &Query,
+    keep: impl Fn(u32) -> bool,
+) -> Result<Located, AnalyticsError> {
+    let issues = pre.issues_in(q);
+    let f = pre.code_filter(q);
+    let all = f.keeps_all();
+    let u32s = |name: &str| -> PolarsResult<UInt32Chunked> {
+        Ok(issues.column(name)?.u32()?.rechunk().into_owned())
+    };
+    let (t, kind, cat, src, rows) = (
+        u32s(super::preagg::T)?,
+        u32s(c::KIND)?,
+        u32s(c::CATEGORY)?,
+        u32s(c::SOURCE)?,
+        u32s(c::FRAME_ROW)?,
+    );
+    let day = issues.column(DAY)?.i32()?;
+    let occ = issues
+        .column(super::preagg::col_names::OCC_US)?
+        .cast(&DataType::Int64)?;
+    let occ = occ.i64()?;
+    let (lon, lat) = (issues.column(c::LON)?.f64()?, issues.column(c::LAT)?.f64()?);
+    let mut out = Located::default();
+    let located = t
+        .iter()
+        .zip(cat.iter())
+        .zip(occ.iter().zip(lon.iter().zip(lat.iter())))
+        .enumerate();
+    for (row, ((place, category), (at_us, (x, y)))) in located {
+        let (Some(place), Some(category), Some(at_us), Some(x), Some(y)) =
+            (place, category, at_us, x, y)
+        else {
+            continue;
+        };
+        if !keep(place)
+            || !(all || f.keeps(day.get(row), kind.get(row), Some(category), src.get(row)))
+        {
+            continue;
+        }
+        out.points.push(IssuePoint {
+            lon: x,
+            lat: y,
+            at_us,
+            category,
+        });
+        out.places.push(place);
+        out.frame_rows.push(rows.get(row).unwrap_or(u32::MAX));
+    }
+    Ok(out)
+}
+
+/// [`located`] as [`Issues`], in frame order (the order [`issues`] reads a
+/// frame in, so centres are summed alike), with the dictionaries' labels.
+pub fn issues_of(
+    pre: &PreAgg,
+    q: &Query,
+    keep: impl Fn(u32) -> bool,
+) -> Result<Issues, AnalyticsError> {
+    let Located {
+        points,
+        places,
+        frame_rows: rows,
+    } = located(pre, q, keep)?;
+    let mut order: Vec<u32> = (0..points.len() as u32).collect();
+    order.par_sort_unstable_by_key(|&i| rows[i as usize]);
+    Ok(Issues {
+        points: order.iter().map(|&i| points[i as usize]).collect(),
+        places: order.iter().map(|&i| places[i as usize]).collect(),
+        categories: pre.codes.categories.clone(),
+        tiers: pre.codes.tiers.clone(),
+    })
+}
+
+/// What `/api/v1/repeats` answers: the repeat points of the issues in some
+/// grids and their counts per unit of one tier.
+#[derive(Debug, Clone)]
+pub struct RepeatReport {
+    /// The clusters with a peak of at least 3 or `min` (whichever is
+    /// lower), largest peak first ([`repeat_clusters`]).
+    pub clusters: Vec<RepeatCluster>,
+    /// Per unit of the model (by index), its points at [`LEVELS`] at the
+    /// tier asked for ([`counts_at`]).
+    pub counts: Vec<[usize; LEVELS.len()]>,
+}
+
+/// The repeat points of the issues of `q` in the grids `grids` (unit
+/// indices of `model`; `None`: every grid), counted per unit at `level`.
+pub fn report(
+    pre: &PreAgg,
+    model: &crate::grid::GridModel,
+    grids: Option<&[usize]>,
+    level: u8,
+    q: &Query,
+    p: &RepeatParams,
+    min: usize,
+) -> Result<RepeatReport, AnalyticsError> {
+    q.validate()?;
+    p.validate()?;
+    validate_min(min)?;
+    let codes: Option<std::collections::HashSet<&str>> =
+        grids.map(|g| g.iter().map(|&i| model.unit(i).code.as_str()).collect());
+    let keep: Vec<bool> = pre
+        .codes
+        .tiers
+        .iter()
+        .map(|t| {
+            t[2].as_deref()
+                .is_some_and(|g| codes.as_ref().is_none_or(|c| c.contains(g)))
+        })
+        .collect();
+    let issues = issues_of(pre, q, |t| keep.get(t as usize).copied().unwrap_or(false))?;
+    let clusters = repeat_clusters(&issues, p, min.min(LEVELS[0]))?;
+    let counts = counts_at(model, level, &clusters);
+    Ok(RepeatReport { clusters, counts })
 }
 
 /// Query: the issues passing `q` (kind forced to `issue`) with a category,
@@ -469,14 +646,15 @@ pub fn issues(joined: LazyFrame, q: &Query) -> Result<Issues, AnalyticsError> {
         .map(|n| df.column(n).and_then(c::text))
         .collect::<PolarsResult<_>>()?;
     let mut out = Issues::default();
-    let mut ids: HashMap<String, u32> = HashMap::new();
+    let mut ids: HashMap<&str, u32> = HashMap::new();
+    let mut places: HashMap<[Option<&str>; 3], u32> = HashMap::new();
     for i in 0..df.height() {
         let (Some(cv), Some(a), Some(x), Some(y)) = (cat.get(i), at.get(i), lon.get(i), lat.get(i))
         else {
             continue;
         };
         let next = ids.len() as u32;
-        let id = *ids.entry(cv.to_owned()).or_insert_with(|| {
+        let id = *ids.entry(cv).or_insert_with(|| {
             out.categories.push(cv.to_owned());
             next
         });
@@ -486,8 +664,13 @@ pub fn issues(joined: LazyFrame, q: &Query) -> Result<Issues, AnalyticsError> {
             at_us: a,
             category: id,
         });
-        out.tiers
-            .push([0, 1, 2].map(|k| t[k].get(i).map(str::to_owned)));
+        let triple = [0, 1, 2].map(|k| t[k].get(i));
+        let next = places.len() as u32;
+        let place = *places.entry(triple).or_insert_with(|| {
+            out.tiers.push(triple.map(|v| v.map(str::to_owned)));
+            next
+        });
+        out.places.push(place);
     }
     Ok(out)
 }
@@ -510,9 +693,8 @@ pub fn found(
     min: usize,
 ) -> Result<Vec<Found>, AnalyticsError> {
     validate_min(min)?;
-    Ok(clusters(pts, p)?
+    Ok(clusters_of_at_least(pts, p, min)?
         .into_par_iter()
-        .filter(|g| g.len() >= min)
         .filter_map(|members| {
             let mut times: Vec<i64> = members.iter().map(|&i| pts[i as usize].at_us).collect();
             let peak = peak(&mut times, p.span_us());
@@ -555,11 +737,13 @@ pub fn repeat_clusters(
                 let q = &issues.points[i as usize];
                 (sx + q.lon, sy + q.lat)
             });
-            let tiers = most_frequent(g.iter().map(|&i| &issues.tiers[i as usize]), |a, b| {
-                a.cmp(b)
-            })
-            .cloned()
-            .unwrap_or_default();
+            let home = most_frequent(g.iter().map(|&i| issues.places[i as usize]), |a, b| {
+                issues.tiers[*a as usize].cmp(&issues.tiers[*b as usize])
+            });
+            let tiers = home
+                .and_then(|h| issues.tiers.get(h as usize))
+                .cloned()
+                .unwrap_or_default();
             let [tier1, tier2, tier3] = tiers;
             let cat = issues.points[g[0] as usize].category as usize;
             RepeatCluster {
@@ -681,11 +865,11 @@ mod tests {
             .map(|i| pt(80.0 * i as f64, 20.0 * i as f64, 0))
             .collect();
         assert_eq!(sizes(&chain), vec![19]);
-        let issues = Issues {
-            points: chain.clone(),
-            categories: vec!["环境卫生".into()],
-            tiers: vec![[None, None, Some("G1".into())]; chain.len()],
-        };
+        let issues = Issues::with_tiers(
+            chain.clone(),
+            vec!["环境卫生".into()],
+            vec![[None, None, Some("G1".into())]; chain.len()],
+        );
         let p = RepeatParams::default();
         // Any 30-day span holds two of them: a cluster, no repeat point at 3.
         assert!(repeat_clusters(&issues, &p, 3).unwrap().is_empty());
@@ -703,11 +887,7 @@ mod tests {
         pts.push(pt(5000.0, 0.0, 0)); // far away
         let mut tiers = vec![[Some("T1".into()), Some("V1".into()), Some("G1".into())]; 6];
         tiers[0] = [Some("T1".into()), Some("V1".into()), Some("G2".into())];
-        let issues = Issues {
-            points: pts,
-            categories: vec!["噪音扰民".into()],
-            tiers,
-        };
+        let issues = Issues::with_tiers(pts, vec!["噪音扰民".into()], tiers);
         let p = RepeatParams::default();
         let r3 = repeat_clusters(&issues, &p, 3).unwrap();
         assert_eq!(r3.len(), 1);

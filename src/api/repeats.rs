@@ -10,7 +10,6 @@
 
 use axum::extract::State;
 use axum::Json;
-use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::auth::Caller;
@@ -21,7 +20,6 @@ use super::scope::Scope;
 use super::state::AppState;
 use crate::analytics::filter::{date_of, DAY_US};
 use crate::analytics::repeats::{self, RepeatParams};
-use crate::columns as c;
 
 /// Most clusters one answer lists (the per-unit counts count them all).
 const MAX_CLUSTERS: usize = 5_000;
@@ -131,36 +129,26 @@ pub async fn repeats(
             .as_deref()
             .map(|p| scope.unit_full(model, p))
             .transpose()?;
-        let grids = scope.full_units(model, crate::grid::GRID_LEVEL, parent);
-        let keep = if scope.is_all() && parent.is_none() {
-            col(c::TIER3).is_not_null()
-        } else {
-            let codes: Vec<&str> = grids.iter().map(|&g| model.unit(g).code.as_str()).collect();
-            col(c::TIER3).is_in(lit(Series::new("".into(), codes)).implode(false), false)
-        };
-        let issues = repeats::issues(snap.frame.clone().lazy().filter(keep), &q)?;
-        let found = repeats::repeat_clusters(&issues, &params, min.min(repeats::LEVELS[0]))?;
-        let units = scope.full_units(model, level, parent);
-        let counts = repeats::counts_at(model, level, &found);
+        let grids = (!scope.is_all() || parent.is_some())
+            .then(|| scope.full_units(model, crate::grid::GRID_LEVEL, parent));
+        let found = repeats::report(&snap.pre, model, grids.as_deref(), level, &q, &params, min)?;
         let day =
             |us: i64| date_of((us + q.zone.offset_us()).div_euclid(DAY_US) as i32).to_string();
         let mut clusters = Vec::new();
-        for cl in &found {
+        for cl in found.clusters.iter().filter(|cl| cl.peak >= min) {
             let home = cl.home().and_then(|code| model.index_of(code));
             let at_level = home.and_then(|i| model.ancestor_at(i, level));
-            if cl.peak >= min {
-                clusters.push(RepeatDto {
-                    lon: cl.lon,
-                    lat: cl.lat,
-                    category: cl.category.clone(),
-                    count: cl.count,
-                    peak: cl.peak,
-                    first: day(cl.first_us),
-                    last: day(cl.last_us),
-                    grid: home.map(|i| model.unit(i).code.clone()),
-                    unit: at_level.map(|i| model.unit(i).code.clone()),
-                });
-            }
+            clusters.push(RepeatDto {
+                lon: cl.lon,
+                lat: cl.lat,
+                category: cl.category.clone(),
+                count: cl.count,
+                peak: cl.peak,
+                first: day(cl.first_us),
+                last: day(cl.last_us),
+                grid: home.map(|i| model.unit(i).code.clone()),
+                unit: at_level.map(|i| model.unit(i).code.clone()),
+            });
         }
         let truncated = clusters.len() > MAX_CLUSTERS;
         clusters.truncate(MAX_CLUSTERS);
@@ -170,12 +158,13 @@ pub async fn repeats(
             min,
             clusters,
             truncated,
-            units: units
+            units: scope
+                .full_units(model, level, parent)
                 .into_iter()
                 .map(|i| RepeatUnit {
                     code: model.unit(i).code.clone(),
-                    repeat_points_3: counts[i][0],
-                    repeat_points_5: counts[i][1],
+                    repeat_points_3: found.counts[i][0],
+                    repeat_points_5: found.counts[i][1],
                 })
                 .collect(),
         }))

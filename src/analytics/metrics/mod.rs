@@ -66,8 +66,8 @@ use lifecycle::add_lifecycle;
 use reference::*;
 use repeat_points::{add_repeats, cached_repeat_homes};
 use scan::{
-    by_unit, i64s, one_chunk, quantile, u32s, view, KeyCols, Times, View, ACC, DISP, ESC, EXT,
-    HAND, RET, REW, RSM, SUS,
+    by_unit, one_chunk, quantile, u32s, view, KeyCols, Times, View, ACC, DISP, ESC, EXT, HAND, RET,
+    REW, RSM, SUS,
 };
 
 impl Ingredients {

@@ -8,52 +8,13 @@ use super::*;
 /// tier): each one's home (the place code most of its issues have, ties to
 /// the smallest codes) and peak.
 pub(super) fn repeat_homes(pre: &PreAgg, q: &Query) -> Result<Vec<(u32, usize)>, AnalyticsError> {
-    let issues = pre.issues_in(q);
-    let f = pre.code_filter(q);
-    let keys = KeyCols::of(&issues)?;
-    let (occ, lon, lat) = (
-        i64s(&issues, p::OCC_US)?,
-        one_chunk(issues.column(c::LON)?.f64()?),
-        one_chunk(issues.column(c::LAT)?.f64()?),
-    );
-    let (occ, lon, lat, t) = (view(&occ), view(&lon), view(&lat), view(&keys.t));
-    let (day, kind, cat, src) = (
-        view(&keys.day),
-        view(&keys.kind),
-        view(&keys.cat),
-        view(&keys.src),
-    );
-    let all = f.keeps_all();
-    // Located issues with a category and a time, and their place codes.
-    let mut points = Vec::new();
-    let mut places = Vec::new();
-    for row in 0..keys.len() {
-        let (Some(at_us), Some(x), Some(y), Some(category), Some(place)) = (
-            occ.get(row),
-            lon.get(row),
-            lat.get(row),
-            cat.get(row),
-            t.get(row),
-        ) else {
-            continue;
-        };
-        let in_grid = pre
-            .codes
+    let in_grid = |place: u32| {
+        pre.codes
             .tiers
             .get(place as usize)
-            .is_some_and(|t| t[2].is_some());
-        if !in_grid || !(all || f.keeps(day.get(row), kind.get(row), Some(category), src.get(row)))
-        {
-            continue;
-        }
-        points.push(repeats::IssuePoint {
-            lon: x,
-            lat: y,
-            at_us,
-            category,
-        });
-        places.push(place);
-    }
+            .is_some_and(|t| t[2].is_some())
+    };
+    let repeats::Located { points, places, .. } = repeats::located(pre, q, in_grid)?;
     let params = repeats::RepeatParams::default();
     let mut out = Vec::new();
     for found in repeats::found(&points, &params, repeats::LEVELS[0])? {

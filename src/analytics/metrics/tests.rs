@@ -266,6 +266,25 @@ fn repeat_points_per_unit_are_the_frame_clusters_counted_at_home() {
             repeats::LEVELS[0],
         )
         .unwrap();
+        // `/repeats` clusters the issue table: the same clusters, field for
+        // field (centres summed in frame order), over every grid and over
+        // some of them.
+        let params = repeats::RepeatParams::default();
+        let report = |grids: Option<&[usize]>| {
+            repeats::report(&pre, &gm, grids, 1, &q, &params, 2)
+                .unwrap()
+                .clusters
+        };
+        let json = |c: &[repeats::RepeatCluster]| serde_json::to_string(c).unwrap();
+        let frame_two = repeats::repeats(df.clone().lazy(), &q, &params, 2).unwrap();
+        assert_eq!(json(&report(None)), json(&frame_two));
+        let some: Vec<usize> = gm.level(3).step_by(2).collect();
+        let codes: Vec<&str> = some.iter().map(|&i| gm.unit(i).code.as_str()).collect();
+        let in_some = col(c::TIER3).is_in(lit(Series::new("".into(), codes)).implode(false), false);
+        let frame_some =
+            repeats::repeats(df.clone().lazy().filter(in_some), &q, &params, 2).unwrap();
+        assert!(!frame_some.is_empty() && frame_some.len() < frame_two.len());
+        assert_eq!(json(&report(Some(&some))), json(&frame_some));
         for level in 1..=3 {
             let key = unit_key(&pre, &gm, level).unwrap();
             let mut fast = Dense::new(key.names.len());
