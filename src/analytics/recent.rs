@@ -27,18 +27,35 @@ impl<K: PartialEq, V: Clone> Recent<K, V> {
 
     /// The value kept under `key`, else `make()`'s, kept when it succeeds.
     pub fn get_or<E>(&self, key: K, make: impl FnOnce() -> Result<V, E>) -> Result<V, E> {
+        self.get_fitting_or(key, |v| Some(v.clone()), make)
+    }
+
+    /// What `fits` makes of the value kept under `key` (`None`: it no
+    /// longer fits), kept in its place; else `make()`'s, kept when it
+    /// succeeds.
+    pub fn get_fitting_or<E>(
+        &self,
+        key: K,
+        fits: impl Fn(&V) -> Option<V>,
+        make: impl FnOnce() -> Result<V, E>,
+    ) -> Result<V, E> {
         let lock = || self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((_, v)) = lock().iter().find(|(k, _)| *k == key) {
-            return Ok(v.clone());
+        {
+            let mut entries = lock();
+            if let Some((_, v)) = entries.iter_mut().find(|(k, _)| *k == key) {
+                if let Some(fit) = fits(v) {
+                    *v = fit.clone();
+                    return Ok(fit);
+                }
+            }
         }
         let v = make()?;
         let mut entries = lock();
-        if !entries.iter().any(|(k, _)| *k == key) {
-            if entries.len() >= self.keep {
-                entries.remove(0);
-            }
-            entries.push((key, v.clone()));
+        entries.retain(|(k, _)| *k != key);
+        if entries.len() >= self.keep {
+            entries.remove(0);
         }
+        entries.push((key, v.clone()));
         Ok(v)
     }
 }
@@ -70,5 +87,31 @@ mod tests {
         // 1 was dropped for 3: made again.
         assert_eq!(get(1), Ok(10));
         assert_eq!(made, 6);
+    }
+
+    #[test]
+    fn a_value_that_no_longer_fits_is_made_again_and_replaced() {
+        let r: Recent<u8, (u32, u32)> = Recent::new(2);
+        let made = std::cell::Cell::new(0);
+        let get = |k: u8, version: u32, fits_from: u32| {
+            r.get_fitting_or(
+                k,
+                |&(v, x)| (v >= fits_from).then_some((version, x)),
+                || -> Result<_, ()> {
+                    made.set(made.get() + 1);
+                    Ok((version, u32::from(k) * 10 + version))
+                },
+            )
+        };
+        assert_eq!(get(1, 1, 0), Ok((1, 11)));
+        // Still fits: kept, under the newer version.
+        assert_eq!(get(1, 2, 1), Ok((2, 11)));
+        assert_eq!(made.get(), 1);
+        // Kept from version 2 on: fits from 2, not from 3.
+        assert_eq!(get(1, 3, 2), Ok((3, 11)));
+        assert_eq!(get(1, 4, 4), Ok((4, 14)));
+        assert_eq!(made.get(), 2);
+        assert_eq!(get(1, 4, 4), Ok((4, 14)));
+        assert_eq!(made.get(), 2);
     }
 }

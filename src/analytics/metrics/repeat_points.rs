@@ -2,6 +2,7 @@
 //! 30 days), clustered once per window and counted in their home units.
 
 use super::*;
+use crate::analytics::filter::day_number;
 
 /// The repeat points of the window's issues that pass the filter and lie
 /// in a grid (as `/repeats` clusters them: the same clusters at every
@@ -32,19 +33,32 @@ pub(super) fn repeat_homes(pre: &PreAgg, q: &Query) -> Result<Vec<(u32, usize)>,
 /// [`repeat_homes`], shared.
 pub(super) type RepeatHomes = std::sync::Arc<Vec<(u32, usize)>>;
 
-/// [`repeat_homes`] of recent (pre-aggregate generation, query) pairs: the
-/// three tiers of one table, a map's tiers and the exports of one window
-/// cluster once ([`compute_tiers_of`] asks before its tiers run side by side).
+/// [`repeat_homes`] of recent queries: the three tiers of one table, a
+/// map's tiers and the exports of one window cluster once
+/// ([`compute_tiers_of`] asks before its tiers run side by side). A window's
+/// points are kept across newer pre-aggregates as long as no change
+/// touched its days ([`PreAgg::unchanged_between`]): under a live feed the
+/// new reports are today's, and last year's points stay as they were.
 pub(super) fn cached_repeat_homes(pre: &PreAgg, q: &Query) -> Result<RepeatHomes, AnalyticsError> {
     type Key = (u64, Option<NaiveDate>, Option<NaiveDate>, [Vec<String>; 3]);
-    static HOMES: Recent<Key, RepeatHomes> = Recent::new(16);
+    static HOMES: Recent<Key, (u64, RepeatHomes)> = Recent::new(16);
     let key: Key = (
-        pre.generation(),
+        pre.origin(),
         q.from,
         q.to,
         [q.kinds.clone(), q.categories.clone(), q.sources.clone()],
     );
-    HOMES.get_or(key, || repeat_homes(pre, q).map(std::sync::Arc::new))
+    let days = (q.from.map(day_number), q.to.map(day_number));
+    let now = pre.generation();
+    let (_, homes) = HOMES.get_fitting_or(
+        key,
+        |(kept, homes)| {
+            pre.unchanged_between(*kept, days.0, days.1)
+                .then(|| (now, homes.clone()))
+        },
+        || Ok::<_, AnalyticsError>((now, std::sync::Arc::new(repeat_homes(pre, q)?))),
+    )?;
+    Ok(homes)
 }
 
 /// Repeat-complaint points per unit: the window's issues that pass the

@@ -86,7 +86,7 @@ fn a_metric_reads_only_the_tables_its_formula_uses() {
 }
 
 use super::*;
-use crate::analytics::filter::Zone;
+use crate::analytics::filter::{day_number, Zone};
 use crate::analytics::testutil::{county, joined, Ev};
 
 fn d(y: i32, m: u32, day: u32) -> NaiveDate {
@@ -341,6 +341,73 @@ fn a_third_complaint_appended_makes_a_repeat_point() {
     pre.append(&PreAgg::build(third.lazy(), Zone::default()).unwrap())
         .unwrap();
     assert_eq!(points(&pre), vec![("G1".to_owned(), 1.0)]);
+}
+
+/// A window's repeat points are kept while the pre-aggregates change on
+/// other days (a live feed's new reports), and clustered again when a
+/// change touches its days.
+#[test]
+fn repeat_points_outlive_changes_on_other_days() {
+    let (_, df) = crate::analytics::testutil::big(2, 2, 3, 6_000, 90);
+    let zone = Zone::default();
+    let d = |m, day| NaiveDate::from_ymd_opt(2025, m, day).unwrap();
+    let march = day_number(d(3, 1));
+    let part = |before: bool| {
+        let day = zone.local_day(c::OCCURRED_AT);
+        let keep = if before {
+            day.lt(lit(march))
+        } else {
+            day.gt_eq(lit(march))
+        };
+        df.clone().lazy().filter(keep).collect().unwrap()
+    };
+    let (early, late) = (part(true), part(false));
+    assert!(early.height() > 1_000 && late.height() > 1_000);
+    let mut frame = early.clone();
+    frame.vstack_mut(&late).unwrap();
+    let numbered = |df: DataFrame, first| crate::analytics::preagg::numbered(df, first).unwrap();
+    let mut pre = PreAgg::build(numbered(early.clone(), 0).lazy(), zone).unwrap();
+    let (jan, mar) = (
+        Query::window(d(1, 1), d(2, 1)),
+        Query::window(d(3, 1), d(4, 1)),
+    );
+    let first = pre.generation();
+    let jan_points = cached_repeat_homes(&pre, &jan).unwrap();
+    let mar_before = cached_repeat_homes(&pre, &mar).unwrap();
+    assert!(!jan_points.is_empty() && mar_before.is_empty());
+    // March's reports arrive: January's points are kept, March's made.
+    pre.append(&PreAgg::build(numbered(late, early.height()).lazy(), zone).unwrap())
+        .unwrap();
+    assert!(pre.unchanged_between(first, jan.from.map(day_number), jan.to.map(day_number)));
+    assert!(!pre.unchanged_between(first, mar.from.map(day_number), mar.to.map(day_number)));
+    assert!(!pre.unchanged_between(first, None, None));
+    let jan_after = cached_repeat_homes(&pre, &jan).unwrap();
+    assert!(std::sync::Arc::ptr_eq(&jan_points, &jan_after));
+    let mar_after = cached_repeat_homes(&pre, &mar).unwrap();
+    assert!(!mar_after.is_empty());
+    let sorted = |v: &[(u32, usize)]| {
+        let mut v = v.to_vec();
+        v.sort_unstable();
+        v
+    };
+    let fresh = repeat_points::repeat_homes(&pre, &mar).unwrap();
+    assert_eq!(sorted(&mar_after), sorted(&fresh));
+    // Cases of 20 January changed in place: January is clustered again.
+    let changed = pre
+        .replace_days(&frame, &[day_number(d(1, 20))], None)
+        .unwrap();
+    let jan_changed = cached_repeat_homes(&changed, &jan).unwrap();
+    assert!(!std::sync::Arc::ptr_eq(&jan_points, &jan_changed));
+    assert_eq!(sorted(&jan_changed), sorted(&jan_points));
+    let mar_kept = cached_repeat_homes(&changed, &mar).unwrap();
+    assert!(std::sync::Arc::ptr_eq(&mar_after, &mar_kept));
+    // Another line of tables (a unit's cut, a test's build) never takes
+    // these: the same query clusters its own.
+    let other = PreAgg::build(numbered(early, 0).lazy(), zone).unwrap();
+    assert!(!std::sync::Arc::ptr_eq(
+        &jan_points,
+        &cached_repeat_homes(&other, &jan).unwrap()
+    ));
 }
 
 /// One pass over the issues gives each period's backlog as a scan of

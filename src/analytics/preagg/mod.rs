@@ -158,7 +158,27 @@ pub struct PreAgg {
     /// Changes whenever the tables do (a build, an append): results derived
     /// from them may be kept under it. A clone keeps it (same content).
     generation: u64,
+    /// The latest changes that led to this generation, oldest first (at
+    /// most [`LINEAGE`]): [`PreAgg::unchanged_between`] tells from them
+    /// whether a result of an earlier generation still holds for a window.
+    lineage: Vec<Change>,
+    /// The generation of the build these tables were appended to since:
+    /// one line of generations.
+    origin: u64,
 }
+
+/// One change of the tables: the generations before and after, and the
+/// first and last local day whose rows it added, removed or rebuilt
+/// (first after last: none).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Change {
+    before: u64,
+    after: u64,
+    days: (i32, i32),
+}
+
+/// Changes a [`PreAgg`] remembers.
+const LINEAGE: usize = 64;
 
 /// The next [`PreAgg`] generation (never 0, never reused in a process).
 fn next_generation() -> u64 {
@@ -275,6 +295,7 @@ impl PreAgg {
         let numbered = schema.contains(c::FRAME_ROW);
         let base = joined.select(base_columns(zone, numbered)).collect()?;
         let (codes, [events, issues, households, aside, rare]) = tables::tables(&base)?;
+        let generation = next_generation();
         Ok(PreAgg {
             events,
             issues,
@@ -285,7 +306,9 @@ impl PreAgg {
             codes,
             zone,
             runs: [vec![0], vec![0], vec![0]],
-            generation: next_generation(),
+            generation,
+            lineage: Vec::new(),
+            origin: generation,
         })
     }
 
@@ -317,6 +340,7 @@ impl PreAgg {
             }
         };
         let rare = rare::by_frame_row(rare)?;
+        let generation = next_generation();
         Ok(PreAgg {
             events: one_run(events)?,
             issues: one_run(issues)?,
@@ -327,7 +351,9 @@ impl PreAgg {
             codes,
             zone,
             runs: [vec![0], vec![0], vec![0]],
-            generation: next_generation(),
+            generation,
+            lineage: Vec::new(),
+            origin: generation,
         })
     }
 
@@ -519,13 +545,61 @@ impl PreAgg {
         self.rare.vstack_mut(&new.rare)?;
         self.rare = rare::by_frame_row(std::mem::take(&mut self.rare))?;
         self.rare_times = Rare::of(&self.rare)?;
-        self.generation = next_generation();
+        let days = [&new.events, &new.issues, &new.households]
+            .into_iter()
+            .filter_map(|t| days_of(t).and_then(|d| d.min().zip(d.max())))
+            .fold((i32::MAX, i32::MIN), |(a, b), (lo, hi)| {
+                (a.min(lo), b.max(hi))
+            });
+        self.changed(days);
         Ok(())
+    }
+
+    /// Moves to a new generation whose rows differ on the local days
+    /// `days` (first, last) only.
+    fn changed(&mut self, days: (i32, i32)) {
+        let before = self.generation;
+        self.generation = next_generation();
+        if self.lineage.len() >= LINEAGE {
+            self.lineage.remove(0);
+        }
+        self.lineage.push(Change {
+            before,
+            after: self.generation,
+            days,
+        });
     }
 
     /// See the `generation` field: equal generations, equal tables.
     pub fn generation(&self) -> u64 {
         self.generation
+    }
+
+    /// See the `origin` field: results of one origin may be compared by
+    /// generation ([`PreAgg::unchanged_between`]).
+    pub fn origin(&self) -> u64 {
+        self.origin
+    }
+
+    /// Whether the rows of the local days `[from, to)` (`None`: unbounded)
+    /// are those of generation `earlier`: it is this one, or one this one
+    /// came from through changes on other days only. A result that reads
+    /// only those days holds then.
+    pub fn unchanged_between(&self, earlier: u64, from: Option<i32>, to: Option<i32>) -> bool {
+        let mut at = self.generation;
+        for change in self.lineage.iter().rev() {
+            if at == earlier {
+                return true;
+            }
+            let (first, last) = change.days;
+            let touches =
+                first <= last && from.is_none_or(|f| last >= f) && to.is_none_or(|t| first < t);
+            if change.after != at || touches {
+                return false;
+            }
+            at = change.before;
+        }
+        at == earlier
     }
 
     /// These pre-aggregates after cases changed in place, `frame` (without
@@ -611,6 +685,10 @@ impl PreAgg {
         out.aside = kept(&out.aside)?;
         out.rare = kept(&out.rare)?;
         out.append(&rebuilt)?;
+        // The rows of every day asked for were replaced, rebuilt or not.
+        out.lineage.pop();
+        out.generation = self.generation;
+        out.changed((days[0], days[days.len() - 1]));
         Ok(out)
     }
 
