@@ -203,8 +203,8 @@ impl Dsu {
 /// is compared with itself and its 13 neighbours that sort after it: every
 /// pair of neighbouring cells once. A year of a county's issues (2.7
 /// million at 10,000,000 events) put one 3-D R-tree query per issue
-/// before; most cells hold one or two issues, and a hash lookup per
-/// neighbour cell costs a fraction of a tree descent.
+/// before; most cells hold one or two issues, and the occupied cells,
+/// sorted, are walked once per neighbour offset.
 fn components_of(pts: &[IssuePoint], idx: &[u32], p: &RepeatParams, min: usize) -> Vec<Vec<u32>> {
     let n = idx.len();
     if n == 0 {
@@ -253,12 +253,12 @@ fn components_of(pts: &[IssuePoint], idx: &[u32], p: &RepeatParams, min: usize) 
         })
         .collect();
     sorted.sort_unstable_by_key(|a| a.cell);
-    // Each occupied cell's run of `sorted`.
-    let mut runs: PlHashMap<Cell, (u32, u32)> = PlHashMap::default();
+    // Each occupied cell's run of `sorted`, in cell order.
+    let mut runs: Vec<(Cell, u32, u32)> = Vec::new();
     let mut start = 0;
     for end in 1..=n {
         if end == n || sorted[end].cell != sorted[start].cell {
-            runs.insert(sorted[start].cell, (start as u32, end as u32));
+            runs.push((sorted[start].cell, start as u32, end as u32));
             start = end;
         }
     }
@@ -281,16 +281,27 @@ fn components_of(pts: &[IssuePoint], idx: &[u32], p: &RepeatParams, min: usize) 
             dsu.union(a, b);
         }
     };
-    for (&(x, y, t), &(s, e)) in &runs {
+    // A neighbour at a fixed offset of a cell sorts after the neighbour of
+    // any cell before it: one cursor per offset walks the runs once, where
+    // a hash lookup per offset and cell read memory at random.
+    let mut cursors = [0usize; FORWARD.len()];
+    for &((x, y, t), s, e) in &runs {
         for a in s..e {
             for b in a + 1..e {
                 try_link(&mut dsu, a, b);
             }
         }
-        for (dx, dy, dz) in FORWARD {
-            let Some(&(s2, e2)) = runs.get(&(x + dx, y + dy, t + dz)) else {
+        for (at, (dx, dy, dz)) in cursors.iter_mut().zip(FORWARD) {
+            let target = (x + dx, y + dy, t + dz);
+            while runs.get(*at).is_some_and(|r| r.0 < target) {
+                *at += 1;
+            }
+            let Some(&(cell, s2, e2)) = runs.get(*at) else {
                 continue;
             };
+            if cell != target {
+                continue;
+            }
             for a in s..e {
                 for b in s2..e2 {
                     try_link(&mut dsu, a, b);

@@ -438,7 +438,7 @@ impl PreAgg {
             .zip(CASE_TIMES_US.par_iter())
             .map(|(name, name_us)| {
                 let [table, aside] = self.holding(name_us);
-                let rows = if std::ptr::eq(table, &self.rare) {
+                let rows = if RARE_US.contains(name_us) {
                     &rare_rows
                 } else {
                     &dense_rows
@@ -527,6 +527,14 @@ impl PreAgg {
     /// distinct households, so a key present in both needs no merging.
     /// `new` is one build ([`PreAgg::build`]): one sorted run per table.
     pub fn append(&mut self, new: &PreAgg) -> Result<(), AnalyticsError> {
+        let days = self.absorb(new)?;
+        self.changed(days);
+        Ok(())
+    }
+
+    /// [`PreAgg::append`] but for the generation: the first and last local
+    /// day of the rows added.
+    fn absorb(&mut self, new: &PreAgg) -> Result<(i32, i32), AnalyticsError> {
         debug_assert!(new.runs.iter().all(|r| r.len() == 1));
         let maps = self.codes.absorb(&new.codes);
         let recoded = |df: &DataFrame| -> PolarsResult<DataFrame> {
@@ -545,14 +553,12 @@ impl PreAgg {
         self.rare.vstack_mut(&new.rare)?;
         self.rare = rare::by_frame_row(std::mem::take(&mut self.rare))?;
         self.rare_times = Rare::of(&self.rare)?;
-        let days = [&new.events, &new.issues, &new.households]
+        Ok([&new.events, &new.issues, &new.households]
             .into_iter()
             .filter_map(|t| days_of(t).and_then(|d| d.min().zip(d.max())))
             .fold((i32::MAX, i32::MIN), |(a, b), (lo, hi)| {
                 (a.min(lo), b.max(hi))
-            });
-        self.changed(days);
-        Ok(())
+            }))
     }
 
     /// Moves to a new generation whose rows differ on the local days
@@ -684,10 +690,8 @@ impl PreAgg {
         };
         out.aside = kept(&out.aside)?;
         out.rare = kept(&out.rare)?;
-        out.append(&rebuilt)?;
+        out.absorb(&rebuilt)?;
         // The rows of every day asked for were replaced, rebuilt or not.
-        out.lineage.pop();
-        out.generation = self.generation;
         out.changed((days[0], days[days.len() - 1]));
         Ok(out)
     }
