@@ -42,7 +42,6 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use super::filter::{Query, DAY, DAY_US};
-use super::preagg::PreAgg;
 use super::AnalyticsError;
 use crate::columns as c;
 
@@ -456,6 +455,7 @@ pub struct Issues {
 
 impl Issues {
     /// Issues whose (tier1, tier2, tier3) are given point by point.
+    #[cfg(test)]
     pub fn with_tiers(
         points: Vec<IssuePoint>,
         categories: Vec<String>,
@@ -478,137 +478,6 @@ impl Issues {
             tiers: distinct,
         }
     }
-}
-
-/// Issues of the pre-aggregates' issue table, in the table's order.
-#[derive(Debug, Clone, Default)]
-pub struct Located {
-    pub points: Vec<IssuePoint>,
-    /// Each one's place: its tier-triple code.
-    pub places: Vec<u32>,
-    /// Each one's frame row.
-    pub frame_rows: Vec<u32>,
-}
-
-/// The issues of the pre-aggregates' issue table in `q`'s window that pass
-/// its filter, have a category, a time and a position, and whose place
-/// (tier-triple code) `keep` accepts.
-pub fn located(
-    pre: &PreAgg,
-    q: &Query,
-    keep: impl Fn(u32) -> bool,
-) -> Result<Located, AnalyticsError> {
-    let issues = pre.issues_in(q);
-    let f = pre.code_filter(q);
-    let all = f.keeps_all();
-    let u32s = |name: &str| -> PolarsResult<UInt32Chunked> {
-        Ok(issues.column(name)?.u32()?.rechunk().into_owned())
-    };
-    let (t, kind, cat, src, rows) = (
-        u32s(super::preagg::T)?,
-        u32s(c::KIND)?,
-        u32s(c::CATEGORY)?,
-        u32s(c::SOURCE)?,
-        u32s(c::FRAME_ROW)?,
-    );
-    let day = issues.column(DAY)?.i32()?;
-    let occ = issues
-        .column(super::preagg::col_names::OCC_US)?
-        .cast(&DataType::Int64)?;
-    let occ = occ.i64()?;
-    let (lon, lat) = (issues.column(c::LON)?.f64()?, issues.column(c::LAT)?.f64()?);
-    let mut out = Located::default();
-    let located = t
-        .iter()
-        .zip(cat.iter())
-        .zip(occ.iter().zip(lon.iter().zip(lat.iter())))
-        .enumerate();
-    for (row, ((place, category), (at_us, (x, y)))) in located {
-        let (Some(place), Some(category), Some(at_us), Some(x), Some(y)) =
-            (place, category, at_us, x, y)
-        else {
-            continue;
-        };
-        if !keep(place)
-            || !(all || f.keeps(day.get(row), kind.get(row), Some(category), src.get(row)))
-        {
-            continue;
-        }
-        out.points.push(IssuePoint {
-            lon: x,
-            lat: y,
-            at_us,
-            category,
-        });
-        out.places.push(place);
-        out.frame_rows.push(rows.get(row).unwrap_or(u32::MAX));
-    }
-    Ok(out)
-}
-
-/// [`located`] as [`Issues`], in frame order (the order [`issues`] reads a
-/// frame in, so centres are summed alike), with the dictionaries' labels.
-pub fn issues_of(
-    pre: &PreAgg,
-    q: &Query,
-    keep: impl Fn(u32) -> bool,
-) -> Result<Issues, AnalyticsError> {
-    let Located {
-        points,
-        places,
-        frame_rows: rows,
-    } = located(pre, q, keep)?;
-    let mut order: Vec<u32> = (0..points.len() as u32).collect();
-    order.par_sort_unstable_by_key(|&i| rows[i as usize]);
-    Ok(Issues {
-        points: order.iter().map(|&i| points[i as usize]).collect(),
-        places: order.iter().map(|&i| places[i as usize]).collect(),
-        categories: pre.codes.categories.clone(),
-        tiers: pre.codes.tiers.clone(),
-    })
-}
-
-/// What `/api/v1/repeats` answers: the repeat points of the issues in some
-/// grids and their counts per unit of one tier.
-#[derive(Debug, Clone)]
-pub struct RepeatReport {
-    /// The clusters with a peak of at least 3 or `min` (whichever is
-    /// lower), largest peak first ([`repeat_clusters`]).
-    pub clusters: Vec<RepeatCluster>,
-    /// Per unit of the model (by index), its points at [`LEVELS`] at the
-    /// tier asked for ([`counts_at`]).
-    pub counts: Vec<[usize; LEVELS.len()]>,
-}
-
-/// The repeat points of the issues of `q` in the grids `grids` (unit
-/// indices of `model`; `None`: every grid), counted per unit at `level`.
-pub fn report(
-    pre: &PreAgg,
-    model: &crate::grid::GridModel,
-    grids: Option<&[usize]>,
-    level: u8,
-    q: &Query,
-    p: &RepeatParams,
-    min: usize,
-) -> Result<RepeatReport, AnalyticsError> {
-    q.validate()?;
-    p.validate()?;
-    validate_min(min)?;
-    let codes: Option<std::collections::HashSet<&str>> =
-        grids.map(|g| g.iter().map(|&i| model.unit(i).code.as_str()).collect());
-    let keep: Vec<bool> = pre
-        .codes
-        .tiers
-        .iter()
-        .map(|t| {
-            t[2].as_deref()
-                .is_some_and(|g| codes.as_ref().is_none_or(|c| c.contains(g)))
-        })
-        .collect();
-    let issues = issues_of(pre, q, |t| keep.get(t as usize).copied().unwrap_or(false))?;
-    let clusters = repeat_clusters(&issues, p, min.min(LEVELS[0]))?;
-    let counts = counts_at(model, level, &clusters);
-    Ok(RepeatReport { clusters, counts })
 }
 
 /// Query: the issues passing `q` (kind forced to `issue`) with a category,

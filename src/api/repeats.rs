@@ -19,6 +19,7 @@ use super::map::Window;
 use super::scope::Scope;
 use super::state::AppState;
 use crate::analytics::filter::{date_of, DAY_US};
+use crate::analytics::metrics;
 use crate::analytics::repeats::{self, RepeatParams};
 
 /// Most clusters one answer lists (the per-unit counts count them all).
@@ -131,7 +132,8 @@ pub async fn repeats(
             .transpose()?;
         let grids = (!scope.is_all() || parent.is_some())
             .then(|| scope.full_units(model, crate::grid::GRID_LEVEL, parent));
-        let found = repeats::report(&snap.pre, model, grids.as_deref(), level, &q, &params, min)?;
+        let found =
+            metrics::repeat_report(&snap.pre, model, grids.as_deref(), level, &q, &params, min)?;
         let day =
             |us: i64| date_of((us + q.zone.offset_us()).div_euclid(DAY_US) as i32).to_string();
         let mut clusters = Vec::new();

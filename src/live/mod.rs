@@ -476,7 +476,7 @@ impl Live {
             frame_mb = mb(&held.frame),
             count_table_mb = mb(&held.pre.events),
             issue_table_mb = mb(&held.pre.issues),
-            rare_table_mb = mb(&held.pre.rare),
+            rare_table_mb = mb(held.pre.rare.table()),
             household_table_mb = mb(&held.pre.households),
             from_snapshot = loaded.from_snapshot,
             from_database = loaded.from_database,

@@ -65,9 +65,10 @@ use lifecycle::add_lifecycle;
 #[cfg(test)]
 use reference::*;
 use repeat_points::{add_repeats, cached_repeat_homes};
+pub use repeat_points::{repeat_report, RepeatReport};
 use scan::{
-    by_unit, one_chunk, quantile, u32s, view, KeyCols, Times, View, ACC, DISP, ESC, EXT, HAND, RET,
-    REW, RSM, SUS,
+    by_unit, i64s, one_chunk, quantile, u32s, view, KeyCols, Times, View, ACC, DISP, ESC, EXT,
+    HAND, RET, REW, RSM, SUS,
 };
 
 impl Ingredients {

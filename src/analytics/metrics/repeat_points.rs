@@ -3,6 +3,71 @@
 
 use super::*;
 use crate::analytics::filter::day_number;
+use rayon::prelude::*;
+
+/// The issues of the pre-aggregates' issue table, in the table's order.
+#[derive(Debug, Clone, Default)]
+struct Located {
+    points: Vec<repeats::IssuePoint>,
+    /// Each one's place: its tier-triple code.
+    places: Vec<u32>,
+    /// Each one's frame row.
+    frame_rows: Vec<u32>,
+}
+
+/// The issues of the window that pass the filter, have a category, a time
+/// and a position, and whose place (tier-triple code) `keep` accepts.
+fn located(pre: &PreAgg, q: &Query, keep: impl Fn(u32) -> bool) -> Result<Located, AnalyticsError> {
+    let issues = pre.issues_in(q);
+    let f = pre.code_filter(q);
+    let keys = KeyCols::of(&issues)?;
+    let (occ, lon, lat, rows) = (
+        i64s(&issues, p::OCC_US)?,
+        one_chunk(issues.column(c::LON)?.f64()?),
+        one_chunk(issues.column(c::LAT)?.f64()?),
+        u32s(&issues, c::FRAME_ROW)?,
+    );
+    let (occ, lon, lat, rows, t) = (
+        view(&occ),
+        view(&lon),
+        view(&lat),
+        view(&rows),
+        view(&keys.t),
+    );
+    let (day, kind, cat, src) = (
+        view(&keys.day),
+        view(&keys.kind),
+        view(&keys.cat),
+        view(&keys.src),
+    );
+    let all = f.keeps_all();
+    let mut out = Located::default();
+    for row in 0..keys.len() {
+        let (Some(at_us), Some(x), Some(y), Some(category), Some(place)) = (
+            occ.get(row),
+            lon.get(row),
+            lat.get(row),
+            cat.get(row),
+            t.get(row),
+        ) else {
+            continue;
+        };
+        if !keep(place)
+            || !(all || f.keeps(day.get(row), kind.get(row), Some(category), src.get(row)))
+        {
+            continue;
+        }
+        out.points.push(repeats::IssuePoint {
+            lon: x,
+            lat: y,
+            at_us,
+            category,
+        });
+        out.places.push(place);
+        out.frame_rows.push(rows.get(row).unwrap_or(u32::MAX));
+    }
+    Ok(out)
+}
 
 /// The repeat points of the window's issues that pass the filter and lie
 /// in a grid (as `/repeats` clusters them: the same clusters at every
@@ -15,7 +80,7 @@ pub(super) fn repeat_homes(pre: &PreAgg, q: &Query) -> Result<Vec<(u32, usize)>,
             .get(place as usize)
             .is_some_and(|t| t[2].is_some())
     };
-    let repeats::Located { points, places, .. } = repeats::located(pre, q, in_grid)?;
+    let Located { points, places, .. } = located(pre, q, in_grid)?;
     let params = repeats::RepeatParams::default();
     let mut out = Vec::new();
     for found in repeats::found(&points, &params, repeats::LEVELS[0])? {
@@ -28,6 +93,63 @@ pub(super) fn repeat_homes(pre: &PreAgg, q: &Query) -> Result<Vec<(u32, usize)>,
         }
     }
     Ok(out)
+}
+
+/// What `/api/v1/repeats` answers: the repeat points of the issues in some
+/// grids and their counts per unit of one tier.
+#[derive(Debug, Clone)]
+pub struct RepeatReport {
+    /// The clusters with a peak of at least 3 or `min` (whichever is
+    /// lower), largest peak first ([`repeats::repeat_clusters`]).
+    pub clusters: Vec<repeats::RepeatCluster>,
+    /// Per unit of the model (by index), its points at [`repeats::LEVELS`]
+    /// at the tier asked for ([`repeats::counts_at`]).
+    pub counts: Vec<[usize; repeats::LEVELS.len()]>,
+}
+
+/// The repeat points of the issues of `q` in the grids `grids` (unit
+/// indices of `model`; `None`: every grid), counted per unit at `level`.
+/// The issues are clustered in frame order, the order
+/// [`repeats::issues`] reads a frame in, so centres are summed alike.
+pub fn repeat_report(
+    pre: &PreAgg,
+    model: &GridModel,
+    grids: Option<&[usize]>,
+    level: u8,
+    q: &Query,
+    params: &repeats::RepeatParams,
+    min: usize,
+) -> Result<RepeatReport, AnalyticsError> {
+    q.validate()?;
+    params.validate()?;
+    repeats::validate_min(min)?;
+    let codes: Option<std::collections::HashSet<&str>> =
+        grids.map(|g| g.iter().map(|&i| model.unit(i).code.as_str()).collect());
+    let keep: Vec<bool> = pre
+        .codes
+        .tiers
+        .iter()
+        .map(|t| {
+            t[2].as_deref()
+                .is_some_and(|g| codes.as_ref().is_none_or(|c| c.contains(g)))
+        })
+        .collect();
+    let Located {
+        points,
+        places,
+        frame_rows,
+    } = located(pre, q, |t| keep.get(t as usize).copied().unwrap_or(false))?;
+    let mut order: Vec<u32> = (0..points.len() as u32).collect();
+    order.par_sort_unstable_by_key(|&i| frame_rows[i as usize]);
+    let issues = repeats::Issues {
+        points: order.iter().map(|&i| points[i as usize]).collect(),
+        places: order.iter().map(|&i| places[i as usize]).collect(),
+        categories: pre.codes.categories.clone(),
+        tiers: pre.codes.tiers.clone(),
+    };
+    let clusters = repeats::repeat_clusters(&issues, params, min.min(repeats::LEVELS[0]))?;
+    let counts = repeats::counts_at(model, level, &clusters);
+    Ok(RepeatReport { clusters, counts })
 }
 
 /// [`repeat_homes`], shared.

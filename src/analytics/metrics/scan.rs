@@ -175,7 +175,7 @@ impl Times {
             resolved: flags(df, p::IS_RESOLVED)?,
             dense: [a?, b?, cc?],
             rows: one_chunk(df.column(c::FRAME_ROW)?.u32()?),
-            rare: pre.rare_times().clone(),
+            rare: pre.rare.clone(),
             solved: df.column(p::SOLVED)?.bool()?.iter().collect(),
             rated: flags(df, p::RATED)?,
             dup: flags(df, c::DUPLICATE)?,

@@ -271,7 +271,7 @@ fn repeat_points_per_unit_are_the_frame_clusters_counted_at_home() {
         // some of them.
         let params = repeats::RepeatParams::default();
         let report = |grids: Option<&[usize]>| {
-            repeats::report(&pre, &gm, grids, 1, &q, &params, 2)
+            repeat_report(&pre, &gm, grids, 1, &q, &params, 2)
                 .unwrap()
                 .clusters
         };

@@ -199,7 +199,7 @@ impl PreAgg {
                 f(&self.issues)?,
                 f(&self.households)?,
                 self.aside.clear(),
-                self.rare.clone(),
+                self.rare.table().clone(),
             ],
             self.zone,
         )

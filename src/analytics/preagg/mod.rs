@@ -144,9 +144,7 @@ pub struct PreAgg {
     pub aside: DataFrame,
     /// The issue table's [`RARE_US`] times, one row per issue that has any,
     /// by frame row ([`rare`]).
-    pub rare: DataFrame,
-    /// The same, indexed by frame row.
-    rare_times: Rare,
+    pub rare: Rare,
     /// Dictionaries of the coded columns.
     pub codes: Codes,
     /// Zone of the `day` column.
@@ -301,8 +299,7 @@ impl PreAgg {
             issues,
             households,
             aside,
-            rare_times: Rare::of(&rare)?,
-            rare,
+            rare: Rare::of(rare)?,
             codes,
             zone,
             runs: [vec![0], vec![0], vec![0]],
@@ -339,15 +336,13 @@ impl PreAgg {
                 sorted_by_day(df)
             }
         };
-        let rare = rare::by_frame_row(rare)?;
         let generation = next_generation();
         Ok(PreAgg {
             events: one_run(events)?,
             issues: one_run(issues)?,
             households: one_run(households)?,
             aside,
-            rare_times: Rare::of(&rare)?,
-            rare,
+            rare: Rare::of(rare)?,
             codes,
             zone,
             runs: [vec![0], vec![0], vec![0]],
@@ -378,7 +373,7 @@ impl PreAgg {
             self.issues.clone(),
             self.households.clone(),
             self.aside.clone(),
-            self.rare.clone(),
+            self.rare.table().clone(),
         ]
     }
 
@@ -392,23 +387,18 @@ impl PreAgg {
         )
     }
 
-    /// The issue table's rare times by frame row.
-    pub fn rare_times(&self) -> &Rare {
-        &self.rare_times
-    }
-
     /// The issue table with its rare times as columns again, where they
     /// were built (what the polars reference queries read).
     #[cfg(test)]
     pub fn issue_table_whole(&self) -> PolarsResult<DataFrame> {
-        rare::whole(&self.issues, &self.rare_times)
+        rare::whole(&self.issues, &self.rare)
     }
 
     /// The tables that hold the case time column `name_us` (µs), by frame
     /// row: the issue table or its rare table, and the aside.
     fn holding(&self, name_us: &str) -> [&DataFrame; 2] {
         let table = if RARE_US.contains(&name_us) {
-            &self.rare
+            self.rare.table()
         } else {
             &self.issues
         };
@@ -481,7 +471,7 @@ impl PreAgg {
             for &r in rows {
                 wanted.set(r as usize, true);
             }
-            for table in [&self.issues, &self.rare, &self.aside] {
+            for table in [&self.issues, self.rare.table(), &self.aside] {
                 let frame_rows = table.column(c::FRAME_ROW)?.u32()?;
                 // The columns this table holds (none of a row is in two).
                 let times = which
@@ -550,9 +540,9 @@ impl PreAgg {
         append_run(&mut self.households, rh, &recoded(&new.households)?)?;
         self.aside.vstack_mut(&new.aside)?;
         self.aside.rechunk_mut();
-        self.rare.vstack_mut(&new.rare)?;
-        self.rare = rare::by_frame_row(std::mem::take(&mut self.rare))?;
-        self.rare_times = Rare::of(&self.rare)?;
+        let mut rare = self.rare.table().clone();
+        rare.vstack_mut(new.rare.table())?;
+        self.rare = Rare::of(rare)?;
         Ok([&new.events, &new.issues, &new.households]
             .into_iter()
             .filter_map(|t| days_of(t).and_then(|d| d.min().zip(d.max())))
@@ -689,7 +679,7 @@ impl PreAgg {
             df.filter(&kept)
         };
         out.aside = kept(&out.aside)?;
-        out.rare = kept(&out.rare)?;
+        out.rare = Rare::of(kept(out.rare.table())?)?;
         out.absorb(&rebuilt)?;
         // The rows of every day asked for were replaced, rebuilt or not.
         out.changed((days[0], days[days.len() - 1]));

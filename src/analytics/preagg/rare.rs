@@ -72,7 +72,7 @@ impl RareIndex {
 }
 
 /// The issue table without its [`RARE_US`] columns, and the rare table of
-/// its rows that have any (frame row and those columns, by frame row).
+/// its rows that have any (frame row and those columns).
 pub fn split(issues: DataFrame) -> PolarsResult<(DataFrame, DataFrame)> {
     let mut any = BooleanChunked::full("any".into(), false, issues.height());
     for name in RARE_US {
@@ -81,13 +81,13 @@ pub fn split(issues: DataFrame) -> PolarsResult<(DataFrame, DataFrame)> {
     let rare = issues
         .select(std::iter::once(c::FRAME_ROW).chain(RARE_US))?
         .filter(&any)?;
-    Ok((issues.drop_many(RARE_US), by_frame_row(rare)?))
+    Ok((issues.drop_many(RARE_US), rare))
 }
 
 /// `rare` sorted by frame row, in one chunk. Each frame row must come once:
 /// tables appended to one another hold rows of one frame
 /// ([`super::numbered`]).
-pub fn by_frame_row(rare: DataFrame) -> PolarsResult<DataFrame> {
+fn by_frame_row(rare: DataFrame) -> PolarsResult<DataFrame> {
     let ascending = |df: &DataFrame| -> PolarsResult<Result<(), Option<u32>>> {
         let mut prev = None;
         for r in df.column(c::FRAME_ROW)?.u32()?.iter() {
@@ -112,25 +112,34 @@ pub fn by_frame_row(rare: DataFrame) -> PolarsResult<DataFrame> {
     Ok(rare)
 }
 
-/// The rare table's columns, ready to be read by frame row.
+/// The rare table, sorted by frame row, with its columns ready to be read
+/// by frame row.
 #[derive(Debug, Clone)]
 pub struct Rare {
+    table: DataFrame,
     columns: [Int64Chunked; 7],
     index: std::sync::Arc<RareIndex>,
 }
 
 impl Rare {
-    /// A rare table (sorted by frame row, each once) and its index.
-    pub fn of(table: &DataFrame) -> PolarsResult<Rare> {
-        let index = std::sync::Arc::new(RareIndex::of(table)?);
+    /// A rare table (each frame row once, in any order), sorted and indexed.
+    pub fn of(table: DataFrame) -> PolarsResult<Rare> {
+        let table = by_frame_row(table)?;
+        let index = std::sync::Arc::new(RareIndex::of(&table)?);
         let col = |name: &str| -> PolarsResult<Int64Chunked> {
             Ok(table.column(name)?.i64()?.rechunk().into_owned())
         };
         let [a, b, d, e, f, g, h] = RARE_US.map(col);
         Ok(Rare {
             columns: [a?, b?, d?, e?, f?, g?, h?],
+            table,
             index,
         })
+    }
+
+    /// The table: [`c::FRAME_ROW`] and [`RARE_US`], by frame row.
+    pub fn table(&self) -> &DataFrame {
+        &self.table
     }
 
     /// The row of frame row `r` here, if it has one.
@@ -204,7 +213,7 @@ mod tests {
                 "{r}"
             );
         }
-        let rare = Rare::of(&table).unwrap();
+        let rare = Rare::of(table).unwrap();
         assert_eq!(rare.at(65), [Some(4); 7]);
         assert_eq!(rare.at(66), [None; 7]);
         assert_eq!(RareIndex::default().slot(0), None);
@@ -252,7 +261,7 @@ mod tests {
         let (dense, rare_table) = split(table.clone()).unwrap();
         assert_eq!(dense.width(), 3);
         assert_eq!(rare_table.height(), 4);
-        let back = whole(&dense, &Rare::of(&rare_table).unwrap()).unwrap();
+        let back = whole(&dense, &Rare::of(rare_table).unwrap()).unwrap();
         let order: Vec<&str> = [p::DUE_US, p::SUSP_US, p::FLOW_US[2]]
             .into_iter()
             .chain(RARE_US[1..].iter().copied())
