@@ -16,15 +16,9 @@ pub(super) fn add_counts(
     let f = pre.code_filter(q);
     let keys = KeyCols::of(events)?;
     let rows = keys.rows(key, &f);
-    let counts = [
-        u32s(events, p::N)?,
-        u32s(events, p::RESOLVED)?,
-        u32s(events, p::SATISFIED)?,
-        u32s(events, p::BASIC)?,
-        u32s(events, p::UNSATISFIED)?,
-        u32s(events, p::CLEARED)?,
-    ];
-    let views: Vec<View<u32>> = counts.iter().map(|c| view(c)).collect();
+    let n = u32s(events, p::N)?;
+    let fl = one_chunk(events.column(p::FLAGS)?.u8()?);
+    let (n, fl) = (view(&n), view(&fl));
     let k = KindCodes::of(pre);
     // issues, incidents, visits, resolved, satisfied, basic, unsatisfied,
     // cleared, discovered, sourced
@@ -36,7 +30,7 @@ pub(super) fn add_counts(
         let unit = unit as usize;
         seen[unit] = true;
         let row = &mut sums[unit];
-        let n = i64::from(views[0].get(i).unwrap_or(0));
+        let n = i64::from(n.get(i).unwrap_or(0));
         if kind.is_some() && kind == k.issue {
             row[0] += n;
             if source.is_some_and(|s| k.discovered.contains(&s)) {
@@ -50,8 +44,16 @@ pub(super) fn add_counts(
         } else if kind.is_some() && kind == k.visit {
             row[2] += n;
         }
-        for (j, v) in views[1..].iter().enumerate() {
-            row[3 + j] += i64::from(v.get(i).unwrap_or(0));
+        let f = fl.get(i).unwrap_or(0);
+        if f & flags::RESOLVED != 0 {
+            row[3] += n;
+        }
+        match flags::rating(f) {
+            0 => {}
+            r => row[3 + usize::from(r)] += n,
+        }
+        if f & flags::CLEARED != 0 {
+            row[7] += n;
         }
     }
     let as_u64 = |x: i64| x.max(0) as u64;

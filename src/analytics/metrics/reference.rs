@@ -41,6 +41,9 @@ pub fn counts_lazy(pre: &PreAgg, events: LazyFrame, key: &UnitKey, q: &Query) ->
         "sourced",
     ];
     let discovered = lit(Series::new("".into(), k.discovered)).implode(false);
+    let bits = || col(p::FLAGS).cast(DataType::Int32);
+    let flag = |f: u8| (bits() / lit(i32::from(f)) % lit(2)).eq(lit(1));
+    let rating = |r: i32| (bits() / lit(1i32 << flags::RATING_SHIFT) % lit(4)).eq(lit(r));
     events
         .filter(pre.predicate(q))
         .select([
@@ -48,13 +51,11 @@ pub fn counts_lazy(pre: &PreAgg, events: LazyFrame, key: &UnitKey, q: &Query) ->
             n_if(issue.clone(), "issues"),
             n_if(is_code(c::KIND, k.incident), "incidents"),
             n_if(is_code(c::KIND, k.visit), "visits"),
-            col(p::RESOLVED).cast(DataType::Int64).alias("resolved"),
-            col(p::SATISFIED).cast(DataType::Int64).alias("satisfied"),
-            col(p::BASIC).cast(DataType::Int64).alias("basic"),
-            col(p::UNSATISFIED)
-                .cast(DataType::Int64)
-                .alias("unsatisfied"),
-            col(p::CLEARED).cast(DataType::Int64).alias("cleared"),
+            n_if(flag(flags::RESOLVED), "resolved"),
+            n_if(rating(1), "satisfied"),
+            n_if(rating(2), "basic"),
+            n_if(rating(3), "unsatisfied"),
+            n_if(flag(flags::CLEARED), "cleared"),
             n_if(
                 issue.clone().and(col(c::SOURCE).is_in(discovered, false)),
                 "discovered",

@@ -75,18 +75,12 @@ pub const T: &str = "t";
 
 /// Pre-aggregate columns (derived, not part of the joined frame).
 pub mod col_names {
-    /// Events in the group (UInt32, like the other counts).
+    /// Events in the group (UInt32).
     pub const N: &str = "n";
-    /// Issues with status `resolved`.
-    pub const RESOLVED: &str = "n_resolved";
-    /// Issues rated `satisfied`.
-    pub const SATISFIED: &str = "n_satisfied";
-    /// Issues rated `basic`.
-    pub const BASIC: &str = "n_basic";
-    /// Issues rated `unsatisfied`.
-    pub const UNSATISFIED: &str = "n_unsatisfied";
-    /// Incidents cleared.
-    pub const CLEARED: &str = "n_cleared";
+    /// What the count table's events share besides their key (UInt8, see
+    /// [`super::flags`]): one row per day, unit, kind, category, source
+    /// and these flags, so one count column serves every additive metric.
+    pub const FLAGS: &str = "flags";
     /// Occurred-at in µs since the epoch (issue table).
     pub const OCC_US: &str = "occurred_us";
     /// Resolved-at in µs (issue table).
@@ -115,6 +109,23 @@ pub mod col_names {
     pub const RATED: &str = "rated";
     /// A visited household's 64-bit key ([`super::household_key`]).
     pub const HOUSEHOLD: &str = "household";
+}
+
+/// The bits of the count table's [`col_names::FLAGS`].
+pub mod flags {
+    /// An issue with status `resolved`.
+    pub const RESOLVED: u8 = 1;
+    /// The satisfaction rating, two bits from here: 0 none, then
+    /// satisfied, basic, unsatisfied.
+    pub const RATING_SHIFT: u32 = 1;
+    /// An incident cleared.
+    pub const CLEARED: u8 = 8;
+
+    /// The rating of `f` (0 none, 1 satisfied, 2 basic, 3 unsatisfied).
+    #[inline]
+    pub fn rating(f: u8) -> u8 {
+        (f >> RATING_SHIFT) & 0b11
+    }
 }
 
 /// A category of one kind and how many events it holds.

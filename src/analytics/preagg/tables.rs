@@ -15,7 +15,7 @@ use rayon::iter::{IntoParallelRefIterator, ParallelIterator};
 use rayon::slice::ParallelSliceMut;
 use sha2::{Digest, Sha256};
 
-use super::{col_names as p, Codes, INCIDENT, INVALID_STATE, ISSUE, RESOLVED, T, VISIT};
+use super::{col_names as p, flags, Codes, INCIDENT, INVALID_STATE, ISSUE, RESOLVED, T, VISIT};
 use crate::analytics::filter::DAY;
 use crate::columns as c;
 
@@ -472,7 +472,8 @@ impl KeyColumns {
     }
 }
 
-/// Low bits of a count-table key: resolved (1), satisfaction (2), cleared (1).
+/// Low bits of a count-table key, its [`p::FLAGS`]: resolved (1),
+/// satisfaction (2), cleared (1).
 const FLAG_BITS: u32 = 4;
 
 /// The three tables and their dictionaries, from a frame with the key
@@ -592,53 +593,32 @@ fn count_rows<K: Key>(df: &DataFrame, k: &Keys, layout: &Layout) -> PolarsResult
         let resolved = u64::from(kind == issue && st);
         let clear = u64::from(kind == incident && cl == Some(true));
         let [d, t, kk, ct, sr] = k.fields(i);
-        let flags = resolved | rating << 1 | clear << 3;
+        let flags = resolved * u64::from(flags::RESOLVED)
+            | rating << flags::RATING_SHIFT
+            | clear * u64::from(flags::CLEARED);
         keys.push(K::from_wide(layout.pack(&[d, t, kk, ct, sr, flags])));
     }
     keys.par_sort_unstable();
     let mut cols = KeyColumns::with_capacity(keys.len());
-    // u32: a group of one day, unit, kind, category and source holds far
-    // fewer than four billion events, and the table is half as wide.
-    let mut counts: [Vec<u32>; 6] = Default::default();
+    // u32: a group of one day, unit, kind, category, source and outcome
+    // holds far fewer than four billion events, and the table is narrower.
+    let (mut flags, mut counts): (Vec<u8>, Vec<u32>) = Default::default();
     let mut last: Option<u128> = None;
     for key in keys {
         let key = key.wide();
-        let g = key >> FLAG_BITS;
-        if last != Some(g) {
-            last = Some(g);
+        if last != Some(key) {
+            last = Some(key);
             cols.push(std::array::from_fn(|f| layout.field(key, f)));
-            for c in counts.iter_mut() {
-                c.push(0);
-            }
+            flags.push((key & 0b1111) as u8);
+            counts.push(0);
         }
-        let f = (key & 0b1111) as u32;
-        let rating = (f >> 1) & 0b11;
-        let add = [
-            1,
-            f & 1,
-            u32::from(rating == 1),
-            u32::from(rating == 2),
-            u32::from(rating == 3),
-            f >> 3,
-        ];
-        for (c, a) in counts.iter_mut().zip(add) {
-            if let Some(last) = c.last_mut() {
-                *last += a;
-            }
+        if let Some(n) = counts.last_mut() {
+            *n += 1;
         }
     }
     let mut out = cols.into_columns(k);
-    let names = [
-        p::N,
-        p::RESOLVED,
-        p::SATISFIED,
-        p::BASIC,
-        p::UNSATISFIED,
-        p::CLEARED,
-    ];
-    for (name, v) in names.into_iter().zip(counts) {
-        out.push(Column::new(name.into(), v));
-    }
+    out.push(Column::new(p::FLAGS.into(), flags));
+    out.push(Column::new(p::N.into(), counts));
     DataFrame::new_infer_height(out)
 }
 

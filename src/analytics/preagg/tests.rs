@@ -44,13 +44,6 @@ fn canonical(df: &DataFrame) -> DataFrame {
     df.sort(by, SortMultipleOptions::default()).unwrap()
 }
 
-fn count_if(pred: Expr, name: &str) -> Expr {
-    pred.fill_null(false)
-        .cast(DataType::UInt32)
-        .sum()
-        .alias(name)
-}
-
 fn keys() -> Vec<Expr> {
     [
         c::TIER1,
@@ -66,29 +59,37 @@ fn keys() -> Vec<Expr> {
     .collect()
 }
 
-/// The reference: the count table as a polars group-by over strings.
+/// The reference: the count table as a polars group-by over strings, the
+/// events' shared outcome (their flags) part of the key.
 fn events_reference(with_day: LazyFrame) -> DataFrame {
+    let bit = |pred: Expr, value: u8| {
+        when(pred.fill_null(false))
+            .then(lit(i32::from(value)))
+            .otherwise(lit(0i32))
+    };
+    let rating = |level: &str, r: u8| {
+        bit(
+            col(c::SATISFACTION).eq(lit(level)),
+            r << flags::RATING_SHIFT,
+        )
+    };
+    let flags = bit(
+        col(c::KIND)
+            .eq(lit(ISSUE))
+            .and(col(c::STATUS).eq(lit(RESOLVED))),
+        flags::RESOLVED,
+    ) + rating(vocab::SATISFIED, 1)
+        + rating(vocab::BASIC, 2)
+        + rating(vocab::UNSATISFIED, 3)
+        + bit(
+            col(c::KIND).eq(lit(INCIDENT)).and(col(c::CLEARED)),
+            flags::CLEARED,
+        );
+    let mut by = keys();
+    by.push(flags.cast(DataType::UInt8).alias(p::FLAGS));
     with_day
-        .group_by(keys())
-        .agg([
-            len().cast(DataType::UInt32).alias(p::N),
-            count_if(
-                col(c::KIND)
-                    .eq(lit(ISSUE))
-                    .and(col(c::STATUS).eq(lit(RESOLVED))),
-                p::RESOLVED,
-            ),
-            count_if(col(c::SATISFACTION).eq(lit(vocab::SATISFIED)), p::SATISFIED),
-            count_if(col(c::SATISFACTION).eq(lit(vocab::BASIC)), p::BASIC),
-            count_if(
-                col(c::SATISFACTION).eq(lit(vocab::UNSATISFIED)),
-                p::UNSATISFIED,
-            ),
-            count_if(
-                col(c::KIND).eq(lit(INCIDENT)).and(col(c::CLEARED)),
-                p::CLEARED,
-            ),
-        ])
+        .group_by(by)
+        .agg([len().cast(DataType::UInt32).alias(p::N)])
         .collect()
         .unwrap()
 }
