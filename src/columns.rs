@@ -209,20 +209,22 @@ pub fn joined_schema() -> Schema {
 /// million rows of them cost 16 bytes a row each in string views alone.
 /// `id` stays text (every value differs) and the pseudonyms stay out of
 /// memory altogether (`store::pseudonyms`). The width is what a column can
-/// ever hold in one process: kind and outcome are enums; status,
-/// satisfaction, source and state are checked against their vocabularies
-/// at ingest and the source systems are the writers' accounts; a category
-/// is upstream's free text, so it gets 32 bits like the unit codes.
+/// ever hold in one process: kind and outcome are enums, and so are status,
+/// satisfaction, source and state, checked against their vocabularies at
+/// ingest ([`crate::vocab`]); the source systems are the writers' accounts;
+/// townships number in the tens per county and tens of thousands in the
+/// whole country; a category is upstream's free text, so it gets 32 bits
+/// like the village and grid codes.
 pub const CODED: [(&str, CategoricalPhysical); 11] = [
     (KIND, CategoricalPhysical::U8),
     (OUTCOME, CategoricalPhysical::U8),
     (CATEGORY, CategoricalPhysical::U32),
-    (STATUS, CategoricalPhysical::U16),
-    (SATISFACTION, CategoricalPhysical::U16),
-    (SOURCE, CategoricalPhysical::U16),
-    (STATE, CategoricalPhysical::U16),
+    (STATUS, CategoricalPhysical::U8),
+    (SATISFACTION, CategoricalPhysical::U8),
+    (SOURCE, CategoricalPhysical::U8),
+    (STATE, CategoricalPhysical::U8),
     (SYSTEM, CategoricalPhysical::U16),
-    (TIER1, CategoricalPhysical::U32),
+    (TIER1, CategoricalPhysical::U16),
     (TIER2, CategoricalPhysical::U32),
     (TIER3, CategoricalPhysical::U32),
 ];

@@ -35,8 +35,8 @@ pub use super::ingredients::{Ingredients, UnitContext};
 
 use super::filter::DAY;
 use super::preagg::{
-    col_names as p, flags, CodeFilter, PreAgg, Rare, UnitKey, DISCOVERED_SOURCES, FIRST_RARE_FLOW,
-    INCIDENT, ISSUE, T, VISIT,
+    col_names as p, flags, CodeFilter, InstantView, Instants, PreAgg, Rare, UnitKey,
+    DISCOVERED_SOURCES, FIRST_RARE_FLOW, INCIDENT, ISSUE, T, VISIT,
 };
 use super::recent::Recent;
 use super::repeats;
@@ -67,8 +67,8 @@ use reference::*;
 use repeat_points::{add_repeats, cached_repeat_homes};
 pub use repeat_points::{repeat_report, RepeatReport};
 use scan::{
-    by_unit, i64s, one_chunk, quantile, u32s, view, KeyCols, Times, ACC, DISP, ESC, EXT, HAND, RET,
-    REW, RSM, SUS,
+    by_unit, one_chunk, quantile, u32s, view, KeyCols, Times, ACC, DISP, ESC, EXT, HAND, RET, REW,
+    RSM, SUS,
 };
 
 impl Ingredients {

@@ -22,13 +22,13 @@ fn located(pre: &PreAgg, q: &Query, keep: impl Fn(u32) -> bool) -> Result<Locate
     let f = pre.code_filter(q);
     let keys = KeyCols::of(&issues)?;
     let (occ, lon, lat, rows) = (
-        i64s(&issues, p::OCC_US)?,
+        Instants::of(&issues, p::OCC_US)?,
         one_chunk(issues.column(c::LON)?.f64()?),
         one_chunk(issues.column(c::LAT)?.f64()?),
         u32s(&issues, c::FRAME_ROW)?,
     );
     let (occ, lon, lat, rows, t) = (
-        view(&occ),
+        occ.view(),
         view(&lon),
         view(&lat),
         view(&rows),

@@ -124,11 +124,6 @@ impl KeyCols {
     }
 }
 
-/// A column as Int64 in one chunk.
-pub(super) fn i64s(df: &DataFrame, name: &str) -> Result<Int64Chunked, AnalyticsError> {
-    Ok(one_chunk(df.column(name)?.cast(&DataType::Int64)?.i64()?))
-}
-
 /// A count column of the event table in one chunk.
 pub(super) fn u32s(df: &DataFrame, name: &str) -> Result<UInt32Chunked, AnalyticsError> {
     Ok(one_chunk(df.column(name)?.u32()?))
@@ -136,13 +131,13 @@ pub(super) fn u32s(df: &DataFrame, name: &str) -> Result<UInt32Chunked, Analytic
 
 /// The time columns of the issue table.
 pub(super) struct Times {
-    pub(super) occ: Int64Chunked,
-    pub(super) res: Int64Chunked,
-    pub(super) due: Int64Chunked,
+    pub(super) occ: Instants,
+    pub(super) res: Instants,
+    pub(super) due: Instants,
     pub(super) resolved: Vec<bool>,
     /// The milestones the issue table holds (those before
     /// [`FIRST_RARE_FLOW`] in [`p::FLOW_US`]).
-    dense: [Int64Chunked; FIRST_RARE_FLOW],
+    dense: [Instants; FIRST_RARE_FLOW],
     /// Each row's frame row, by which the rare times are found.
     rows: UInt32Chunked,
     rare: Rare,
@@ -167,11 +162,11 @@ pub(super) const RSM: usize = 8;
 impl Times {
     /// The times of `df`, rows of `pre`'s issue table.
     pub(super) fn of(pre: &PreAgg, df: &DataFrame) -> Result<Times, AnalyticsError> {
-        let [a, b, cc] = [0, 1, 2].map(|t| i64s(df, p::FLOW_US[t]));
+        let [a, b, cc] = [0, 1, 2].map(|t| Instants::of(df, p::FLOW_US[t]));
         Ok(Times {
-            occ: i64s(df, p::OCC_US)?,
-            res: i64s(df, p::RES_US)?,
-            due: i64s(df, p::DUE_US)?,
+            occ: Instants::of(df, p::OCC_US)?,
+            res: Instants::of(df, p::RES_US)?,
+            due: Instants::of(df, p::DUE_US)?,
             resolved: flags(df, p::IS_RESOLVED)?,
             dense: [a?, b?, cc?],
             rows: one_chunk(df.column(c::FRAME_ROW)?.u32()?),
@@ -191,7 +186,7 @@ impl Times {
     /// The milestones and the current suspension, by row.
     pub(super) fn steps(&self) -> Steps<'_> {
         Steps {
-            dense: std::array::from_fn(|t| view(&self.dense[t])),
+            dense: std::array::from_fn(|t| self.dense[t].view()),
             rows: view(&self.rows),
             rare: &self.rare,
         }
@@ -201,19 +196,19 @@ impl Times {
     pub(super) fn views(
         &self,
     ) -> (
-        View<'_, i64>,
-        View<'_, i64>,
-        View<'_, i64>,
+        InstantView<'_>,
+        InstantView<'_>,
+        InstantView<'_>,
         impl Fn(usize) -> bool + '_,
     ) {
         let resolved = |i: usize| self.resolved.get(i).copied().unwrap_or(false);
-        (view(&self.occ), view(&self.res), view(&self.due), resolved)
+        (self.occ.view(), self.res.view(), self.due.view(), resolved)
     }
 }
 
 /// The milestones of the issue table's rows, its own and the rare ones.
 pub(super) struct Steps<'a> {
-    dense: [View<'a, i64>; FIRST_RARE_FLOW],
+    dense: [InstantView<'a>; FIRST_RARE_FLOW],
     rows: View<'a, u32>,
     rare: &'a Rare,
 }

@@ -31,6 +31,7 @@ use crate::columns as c;
 
 mod codes;
 mod filter;
+mod instants;
 mod rare;
 mod runs;
 mod tables;
@@ -39,6 +40,7 @@ mod tests;
 
 pub use codes::Codes;
 pub use filter::{CodeFilter, UnitKey};
+pub use instants::{InstantView, Instants, DENSE_US};
 pub use rare::{Rare, FIRST_RARE_FLOW, RARE_US};
 pub use tables::household_key;
 
@@ -143,7 +145,7 @@ pub struct PreAgg {
     /// Counts by tiers, day, kind, category, source.
     pub events: DataFrame,
     /// One row per issue: tiers, day, kind, category, source, times in µs
-    /// (but the rare ones, [`RARE_US`]), resolved flag, whether it repeats
+    /// or whole seconds ([`instants`]; but the rare ones, [`RARE_US`]), resolved flag, whether it repeats
     /// another case (`duplicate`), position (`lon`, `lat`), frame row.
     pub issues: DataFrame,
     /// Distinct (tiers, day, kind, category, source, household) of visits.
@@ -402,7 +404,7 @@ impl PreAgg {
     /// were built (what the polars reference queries read).
     #[cfg(test)]
     pub fn issue_table_whole(&self) -> PolarsResult<DataFrame> {
-        rare::whole(&self.issues, &self.rare)
+        instants::widen_table(rare::whole(&self.issues, &self.rare)?)
     }
 
     /// The tables that hold the case time column `name_us` (µs), by frame
@@ -444,7 +446,7 @@ impl PreAgg {
                 } else {
                     &dense_rows
                 };
-                let mut times = table.column(name_us)?.i64()?.clone();
+                let mut times = instants::widen(table.column(name_us)?)?.i64()?.clone();
                 times.append(aside.column(name_us)?.i64()?)?;
                 let placed = tables::scatter(&times, rows.cont_slice()?, height);
                 Ok(placed
@@ -485,16 +487,20 @@ impl PreAgg {
             for table in [&self.issues, self.rare.table(), &self.aside] {
                 let frame_rows = table.column(c::FRAME_ROW)?.u32()?;
                 // The columns this table holds (none of a row is in two).
-                let times = which
+                let held = which
                     .iter()
                     .map(|&w| match table.column(CASE_TIMES_US[w]) {
-                        Ok(t) => t.i64().cloned().map(Some),
+                        Ok(_) => Instants::of(table, CASE_TIMES_US[w]).map(Some),
                         Err(_) => Ok(None),
                     })
                     .collect::<PolarsResult<Vec<_>>>()?;
-                if times.iter().all(Option::is_none) {
+                if held.iter().all(Option::is_none) {
                     continue;
                 }
+                let times: Vec<Option<InstantView>> = held
+                    .iter()
+                    .map(|h| h.as_ref().map(Instants::view))
+                    .collect();
                 for (i, r) in frame_rows.iter().enumerate() {
                     let Some(r) = r.filter(|&r| r <= last && wanted.get(r as usize)) else {
                         continue;
@@ -547,7 +553,9 @@ impl PreAgg {
         };
         let [re, ri, rh] = &mut self.runs;
         append_run(&mut self.events, re, &recoded(&new.events)?)?;
-        append_run(&mut self.issues, ri, &recoded(&new.issues)?)?;
+        let mut issues = recoded(&new.issues)?;
+        instants::unify(&mut self.issues, &mut issues)?;
+        append_run(&mut self.issues, ri, &issues)?;
         append_run(&mut self.households, rh, &recoded(&new.households)?)?;
         self.aside.vstack_mut(&new.aside)?;
         self.aside.rechunk_mut();

@@ -492,6 +492,7 @@ pub fn tables(df: &DataFrame) -> PolarsResult<(Codes, [DataFrame; 5])> {
     );
     let (events, households) = (events?, households?);
     let (issues, rare) = super::rare::split(issues?)?;
+    let issues = super::instants::compact_table(issues)?;
     let aside = aside_table(df, &k)?;
     Ok((k.codes(), [events, issues, households, aside, rare]))
 }

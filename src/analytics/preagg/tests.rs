@@ -204,6 +204,56 @@ fn the_packed_tables_hold_the_rows_of_the_polars_queries() {
     }
 }
 
+/// Times with a fraction of a second keep their column in µs, the others
+/// are held as seconds, and the tables still hold the queries' rows; a
+/// build of each kind appended to the other reads back the same.
+#[test]
+fn times_with_fractions_of_a_second_keep_microseconds_and_the_same_rows() {
+    let (_, df) = big(2, 2, 3, 2_000, 60);
+    let occurred = df.column(c::OCCURRED_AT).unwrap().clone();
+    let mut us: Vec<Option<i64>> = occurred
+        .cast(&DataType::Int64)
+        .unwrap()
+        .i64()
+        .unwrap()
+        .iter()
+        .collect();
+    // Some rows of each half.
+    for t in us.iter_mut().step_by(97) {
+        *t = t.map(|t| t + 250_000);
+    }
+    let fraction = Int64Chunked::from_iter_options(c::OCCURRED_AT.into(), us.into_iter())
+        .into_column()
+        .cast(occurred.dtype())
+        .unwrap();
+    let mut exact = df.clone();
+    exact.with_column(fraction).unwrap();
+    let held = |pre: &PreAgg, name: &str| pre.issues.column(name).unwrap().dtype().clone();
+    let whole = PreAgg::build(df.clone().lazy(), Zone::default()).unwrap();
+    let fine = PreAgg::build(exact.clone().lazy(), Zone::default()).unwrap();
+    assert_eq!(held(&whole, p::OCC_US), DataType::UInt32);
+    assert_eq!(held(&fine, p::OCC_US), DataType::Int64);
+    assert_eq!(held(&fine, p::RES_US), DataType::UInt32);
+    the_same_rows(exact.clone());
+    // Appended both ways: the issue rows of both builds, in µs.
+    let n = df.height();
+    for (a, b) in [(&df, &exact), (&exact, &df)] {
+        let head = numbered(a.slice(0, n / 2), 0).unwrap();
+        let tail = numbered(b.slice((n / 2) as i64, n - n / 2), n / 2).unwrap();
+        let mut pre = PreAgg::build(head.lazy(), Zone::default()).unwrap();
+        pre.append(&PreAgg::build(tail.lazy(), Zone::default()).unwrap())
+            .unwrap();
+        let mut both = a.slice(0, n / 2);
+        both.vstack_mut(&b.slice((n / 2) as i64, n - n / 2))
+            .unwrap();
+        let direct = PreAgg::build(both.lazy(), Zone::default()).unwrap();
+        assert_eq!(
+            canonical(&decoded(&pre, &pre.issue_table_whole().unwrap())),
+            canonical(&decoded(&direct, &direct.issue_table_whole().unwrap()))
+        );
+    }
+}
+
 fn the_same_rows(mut df: DataFrame) {
     let zone = Zone::default();
     let pre = PreAgg::build(df.clone().lazy(), zone).unwrap();
