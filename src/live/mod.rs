@@ -118,7 +118,7 @@ pub fn snapshot_key(zone: Zone) -> String {
         })
         .unwrap_or_default();
     format!(
-        "preagg v4; zone {}; wangge {} {exe}",
+        "preagg v5; zone {}; wangge {} {exe}",
         zone.tz,
         env!("CARGO_PKG_VERSION")
     )

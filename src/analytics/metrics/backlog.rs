@@ -18,7 +18,10 @@ pub(super) fn add_backlog(
         ..q.clone()
     };
     let f = pre.code_filter(&before_end);
-    let (keys, times) = (KeyCols::of(issues)?, Times::of(pre, issues)?);
+    let (keys, times) = (
+        KeyCols::of_kind(issues, pre.kind_code(ISSUE))?,
+        Times::of(pre, issues)?,
+    );
     let rows = keys.rows(key, &f);
     let (occ, res, due, resolved) = times.views();
     let steps = times.steps();
@@ -87,7 +90,10 @@ pub fn backlog_series(
     });
     let ends: Vec<i64> = tos.iter().map(|d| pre.zone.midnight_us(*d)).collect();
     let issues = pre.issues_before_end(&all_history);
-    let (keys, times) = (KeyCols::of(&issues)?, Times::of(pre, &issues)?);
+    let (keys, times) = (
+        KeyCols::of_kind(&issues, pre.kind_code(ISSUE))?,
+        Times::of(pre, &issues)?,
+    );
     let rows = keys.rows(&key, &f);
     let (occ, res, due, resolved) = times.views();
     let (n, m) = (key.names.len(), ends.len());

@@ -11,7 +11,7 @@ pub(super) fn add_households(
     into: &mut Dense,
 ) -> Result<(), AnalyticsError> {
     let f = pre.code_filter(q);
-    let keys = KeyCols::of(households)?;
+    let keys = KeyCols::of_kind(households, pre.kind_code(VISIT))?;
     let rows = keys.rows(key, &f);
     let hh = one_chunk(households.column(p::HOUSEHOLD)?.u64()?);
     let hh = view(&hh);

@@ -16,7 +16,10 @@ pub(super) fn add_lifecycle(
     into: &mut Dense,
 ) -> Result<(), AnalyticsError> {
     let f = pre.code_filter(q);
-    let (keys, times) = (KeyCols::of(issues)?, Times::of(pre, issues)?);
+    let (keys, times) = (
+        KeyCols::of_kind(issues, pre.kind_code(ISSUE))?,
+        Times::of(pre, issues)?,
+    );
     let rows = keys.rows(key, &f);
     let (occ, res, due, resolved) = times.views();
     let steps = times.steps();

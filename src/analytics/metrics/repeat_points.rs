@@ -20,7 +20,7 @@ struct Located {
 fn located(pre: &PreAgg, q: &Query, keep: impl Fn(u32) -> bool) -> Result<Located, AnalyticsError> {
     let issues = pre.issues_in(q);
     let f = pre.code_filter(q);
-    let keys = KeyCols::of(&issues)?;
+    let keys = KeyCols::of_kind(&issues, pre.kind_code(ISSUE))?;
     let (occ, lon, lat, rows) = (
         Instants::of(&issues, p::OCC_US)?,
         one_chunk(issues.column(c::LON)?.f64()?),

@@ -85,16 +85,32 @@ impl Rows<'_> {
 }
 
 impl KeyCols {
+    /// The key columns of the count table.
     pub(super) fn of(df: &DataFrame) -> Result<KeyCols, AnalyticsError> {
-        let u = |name: &str| -> Result<UInt32Chunked, AnalyticsError> {
-            Ok(one_chunk(df.column(name)?.u32()?))
+        Self::of_kind(df, None)
+    }
+
+    /// The key columns of a table of one kind, which holds no kind column
+    /// (the issue table, the household table: [`PreAgg::kind_code`] of
+    /// theirs) and may hold no source either (sources restrict issues
+    /// only): the absent columns read as `kind` and null on every row.
+    pub(super) fn of_kind(df: &DataFrame, kind: Option<u32>) -> Result<KeyCols, AnalyticsError> {
+        let n = df.height();
+        let u = |name: &str, absent: Option<u32>| -> Result<UInt32Chunked, AnalyticsError> {
+            Ok(match df.column(name) {
+                Ok(col) => one_chunk(col.u32()?),
+                Err(_) => match absent {
+                    Some(v) => UInt32Chunked::full(name.into(), v, n),
+                    None => UInt32Chunked::full_null(name.into(), n),
+                },
+            })
         };
         Ok(KeyCols {
-            t: u(T)?,
+            t: u(T, None)?,
             day: one_chunk(df.column(DAY)?.i32()?),
-            kind: u(c::KIND)?,
-            cat: u(c::CATEGORY)?,
-            src: u(c::SOURCE)?,
+            kind: u(c::KIND, kind)?,
+            cat: u(c::CATEGORY, None)?,
+            src: u(c::SOURCE, None)?,
         })
     }
 

@@ -183,7 +183,7 @@ fn the_loops_agree_with_the_polars_queries() {
                     &q,
                     end_us,
                 ),
-                households_lazy(&pre, pre.households.clone().lazy(), &key, &q),
+                households_lazy(&pre, pre.households_whole().unwrap().lazy(), &key, &q),
             ] {
                 read_rows(&df.collect().unwrap(), &key, &mut slow, set_field).unwrap();
             }

@@ -164,7 +164,12 @@ impl Codes {
 
 /// `df` with the codes of column `name` replaced through `map`.
 pub(super) fn recode(df: &DataFrame, name: &str, map: &[u32]) -> PolarsResult<DataFrame> {
-    let codes = df.column(name)?.u32()?;
+    // A table of one kind holds no kind column (and the household table
+    // no source).
+    let Ok(codes) = df.column(name) else {
+        return Ok(df.clone());
+    };
+    let codes = codes.u32()?;
     let new: UInt32Chunked = codes
         .iter()
         .map(|v| v.and_then(|v| map.get(v as usize).copied()))

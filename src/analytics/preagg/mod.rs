@@ -404,7 +404,27 @@ impl PreAgg {
     /// were built (what the polars reference queries read).
     #[cfg(test)]
     pub fn issue_table_whole(&self) -> PolarsResult<DataFrame> {
-        instants::widen_table(rare::whole(&self.issues, &self.rare)?)
+        let mut whole = instants::widen_table(rare::whole(&self.issues, &self.rare)?)?;
+        let kind = UInt32Chunked::full(
+            c::KIND.into(),
+            self.kind_code(ISSUE).unwrap_or(0),
+            whole.height(),
+        );
+        whole.with_column(kind.into_column())?;
+        Ok(whole)
+    }
+
+    /// The household table with the kind and source columns it leaves
+    /// out (every row a visit, no source), as the polars reference
+    /// queries read it.
+    #[cfg(test)]
+    pub fn households_whole(&self) -> PolarsResult<DataFrame> {
+        let n = self.households.height();
+        let mut whole = self.households.clone();
+        let kind = UInt32Chunked::full(c::KIND.into(), self.kind_code(VISIT).unwrap_or(0), n);
+        whole.with_column(kind.into_column())?;
+        whole.with_column(UInt32Chunked::full_null(c::SOURCE.into(), n).into_column())?;
+        Ok(whole)
     }
 
     /// The tables that hold the case time column `name_us` (µs), by frame

@@ -492,7 +492,11 @@ pub fn tables(df: &DataFrame) -> PolarsResult<(Codes, [DataFrame; 5])> {
     );
     let (events, households) = (events?, households?);
     let (issues, rare) = super::rare::split(issues?)?;
-    let issues = super::instants::compact_table(issues)?;
+    // Every row of the issue table is an issue, and every row of the
+    // household table a visit, which no source filter restricts: neither
+    // keeps those columns (readers take them as constants).
+    let issues = super::instants::compact_table(issues)?.drop(c::KIND)?;
+    let households = households.drop_many([c::KIND, c::SOURCE]);
     let aside = aside_table(df, &k)?;
     Ok((k.codes(), [events, issues, households, aside, rare]))
 }
