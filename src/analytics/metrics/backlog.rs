@@ -29,10 +29,12 @@ pub(super) fn add_backlog(
     let (mut backlog, mut overdue, mut seen) = (vec![0u64; n], vec![0u64; n], vec![false; n]);
     let (mut pending, mut overdue_pending) = (vec![0u64; n], vec![0u64; n]);
     for row in 0..keys.len() {
+        // The unit and filter first: with a category kept, most rows of
+        // all history stop there.
+        let Some(u) = rows.unit(row) else { continue };
         if occ.get(row).is_none_or(|o| o >= end_us) || times.dup(row) {
             continue;
         }
-        let Some(u) = rows.unit(row) else { continue };
         let i = u as usize;
         seen[i] = true;
         // A resolved issue without a time is taken as resolved before the end.

@@ -86,8 +86,8 @@ pub(super) fn add_lifecycle(
         }
         if closed {
             w.closed += 1;
-            w.closed_rated += u64::from(times.rated.get(row) == Some(&true));
-            if let Some(&Some(v)) = times.solved.get(row) {
+            w.closed_rated += u64::from(times.rated(row));
+            if let Some(v) = times.solved(row) {
                 w.solved_reported += 1;
                 w.solved += u64::from(v);
             }

@@ -36,9 +36,9 @@ fn located(pre: &PreAgg, q: &Query, keep: impl Fn(u32) -> bool) -> Result<Locate
     );
     let (day, kind, cat, src) = (
         view(&keys.day),
-        view(&keys.kind),
+        keys.kind_view(),
         view(&keys.cat),
-        view(&keys.src),
+        keys.src_view(),
     );
     let all = f.keeps_all();
     let mut out = Located::default();

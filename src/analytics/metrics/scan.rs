@@ -9,6 +9,9 @@ pub(super) struct View<'a, T> {
     pub(super) values: &'a [T],
     /// The array's own validity bits and their bit offset (None: no nulls).
     pub(super) valid: Option<(&'a [u8], usize)>,
+    /// The value of every row when `values` is empty (a column a table of
+    /// one kind does not hold).
+    every: Option<T>,
 }
 
 impl<T: Copy> View<'_, T> {
@@ -20,7 +23,16 @@ impl<T: Copy> View<'_, T> {
                 return None;
             }
         }
-        self.values.get(i).copied()
+        self.values.get(i).copied().or(self.every)
+    }
+
+    /// `every` (or null) on every row.
+    fn constant(every: Option<T>) -> Self {
+        View {
+            values: &[],
+            valid: None,
+            every,
+        }
     }
 }
 
@@ -37,11 +49,9 @@ pub(super) fn view<T: PolarsNumericType>(ca: &ChunkedArray<T>) -> View<'_, T::Na
                 let (bits, offset, _) = v.as_slice();
                 (bits, offset)
             }),
+            every: None,
         },
-        _ => View {
-            values: &[],
-            valid: None,
-        },
+        _ => View::constant(None),
     }
 }
 
@@ -49,9 +59,12 @@ pub(super) fn view<T: PolarsNumericType>(ca: &ChunkedArray<T>) -> View<'_, T::Na
 pub(super) struct KeyCols {
     pub(super) t: UInt32Chunked,
     pub(super) day: Int32Chunked,
-    pub(super) kind: UInt32Chunked,
+    /// None: the table holds one kind, `every_kind`.
+    kind: Option<UInt32Chunked>,
+    every_kind: Option<u32>,
     pub(super) cat: UInt32Chunked,
-    pub(super) src: UInt32Chunked,
+    /// None: the table holds no source (null on every row).
+    src: Option<UInt32Chunked>,
 }
 
 /// Views of [`KeyCols`] and the unit and filter they are read with.
@@ -68,7 +81,7 @@ pub(super) struct Rows<'a> {
 
 impl Rows<'_> {
     /// Row `i`'s unit position when it passes the filter.
-    #[inline]
+    #[inline(always)]
     pub(super) fn unit(&self, i: usize) -> Option<u32> {
         let u = self.map.get(self.t.get(i)? as usize).copied().flatten()?;
         if self.all {
@@ -95,23 +108,31 @@ impl KeyCols {
     /// theirs) and may hold no source either (sources restrict issues
     /// only): the absent columns read as `kind` and null on every row.
     pub(super) fn of_kind(df: &DataFrame, kind: Option<u32>) -> Result<KeyCols, AnalyticsError> {
-        let n = df.height();
-        let u = |name: &str, absent: Option<u32>| -> Result<UInt32Chunked, AnalyticsError> {
-            Ok(match df.column(name) {
-                Ok(col) => one_chunk(col.u32()?),
-                Err(_) => match absent {
-                    Some(v) => UInt32Chunked::full(name.into(), v, n),
-                    None => UInt32Chunked::full_null(name.into(), n),
-                },
-            })
+        let u = |name: &str| -> Result<UInt32Chunked, AnalyticsError> {
+            Ok(one_chunk(df.column(name)?.u32()?))
         };
+        let held = |name: &str| df.schema().contains(name).then(|| u(name)).transpose();
         Ok(KeyCols {
-            t: u(T, None)?,
+            t: u(T)?,
             day: one_chunk(df.column(DAY)?.i32()?),
-            kind: u(c::KIND, kind)?,
-            cat: u(c::CATEGORY, None)?,
-            src: u(c::SOURCE, None)?,
+            kind: held(c::KIND)?,
+            every_kind: kind,
+            cat: u(c::CATEGORY)?,
+            src: held(c::SOURCE)?,
         })
+    }
+
+    /// The kinds by row.
+    pub(super) fn kind_view(&self) -> View<'_, u32> {
+        match &self.kind {
+            Some(k) => view(k),
+            None => View::constant(self.every_kind),
+        }
+    }
+
+    /// The sources by row.
+    pub(super) fn src_view(&self) -> View<'_, u32> {
+        self.src.as_ref().map_or(View::constant(None), view)
     }
 
     pub(super) fn len(&self) -> usize {
@@ -121,7 +142,10 @@ impl KeyCols {
     pub(super) fn rows<'a>(&'a self, key: &'a UnitKey, filter: &'a CodeFilter) -> Rows<'a> {
         // Tables come sliced to the window's days: when no code is
         // filtered either, no row needs testing.
-        let within = self.day.null_count() == 0
+        // (min and max are two scans of the column: only when they can
+        // decide.)
+        let within = filter.filters_no_code()
+            && self.day.null_count() == 0
             && self
                 .day
                 .min()
@@ -130,9 +154,9 @@ impl KeyCols {
         Rows {
             t: view(&self.t),
             day: view(&self.day),
-            kind: view(&self.kind),
+            kind: self.kind_view(),
             cat: view(&self.cat),
-            src: view(&self.src),
+            src: self.src_view(),
             map: &key.map,
             filter,
             all: filter.keeps_all() || within,
@@ -150,18 +174,41 @@ pub(super) struct Times {
     pub(super) occ: Instants,
     pub(super) res: Instants,
     pub(super) due: Instants,
-    pub(super) resolved: Vec<bool>,
+    resolved: Flags,
     /// The milestones the issue table holds (those before
     /// [`FIRST_RARE_FLOW`] in [`p::FLOW_US`]).
     dense: [Instants; FIRST_RARE_FLOW],
     /// Each row's frame row, by which the rare times are found.
     rows: UInt32Chunked,
     rare: Rare,
-    /// Actually solved, as last reported (None: not reported).
-    pub(super) solved: Vec<Option<bool>>,
-    pub(super) rated: Vec<bool>,
+    /// Actually solved, as last reported (null: not reported).
+    solved: Flags,
+    rated: Flags,
     /// Rows of cases that repeat another (重复件): in no case count.
-    pub(super) dup: Vec<bool>,
+    dup: Flags,
+}
+
+/// A boolean column in one chunk, read bit by bit where it is: a window
+/// of all history (the backlog's) is millions of rows, and a vector of
+/// them per query cost more than the loop that reads them.
+struct Flags(Option<polars_arrow::array::BooleanArray>);
+
+impl Flags {
+    fn of(df: &DataFrame, name: &str) -> Result<Flags, AnalyticsError> {
+        let one = df.column(name)?.bool()?.rechunk();
+        let first = one.downcast_iter().next().cloned();
+        Ok(Flags(first))
+    }
+
+    /// Row `i`'s value (None: null or beyond the column).
+    #[inline]
+    fn get(&self, i: usize) -> Option<bool> {
+        let a = self.0.as_ref()?;
+        if i >= a.len() || !polars_arrow::array::Array::is_valid(a, i) {
+            return None;
+        }
+        Some(a.value(i))
+    }
 }
 
 /// Positions in [`p::FLOW_US`].
@@ -183,20 +230,33 @@ impl Times {
             occ: Instants::of(df, p::OCC_US)?,
             res: Instants::of(df, p::RES_US)?,
             due: Instants::of(df, p::DUE_US)?,
-            resolved: flags(df, p::IS_RESOLVED)?,
+            resolved: Flags::of(df, p::IS_RESOLVED)?,
             dense: [a?, b?, cc?],
             rows: one_chunk(df.column(c::FRAME_ROW)?.u32()?),
             rare: pre.rare.clone(),
-            solved: df.column(p::SOLVED)?.bool()?.iter().collect(),
-            rated: flags(df, p::RATED)?,
-            dup: flags(df, c::DUPLICATE)?,
+            solved: Flags::of(df, p::SOLVED)?,
+            rated: Flags::of(df, p::RATED)?,
+            dup: Flags::of(df, c::DUPLICATE)?,
         })
     }
 
     /// Whether row `i` is a case that repeats another.
     #[inline]
     pub(super) fn dup(&self, i: usize) -> bool {
-        self.dup.get(i).copied().unwrap_or(false)
+        self.dup.get(i) == Some(true)
+    }
+
+    /// Whether row `i` has a satisfaction rating.
+    #[inline]
+    pub(super) fn rated(&self, i: usize) -> bool {
+        self.rated.get(i) == Some(true)
+    }
+
+    /// Whether row `i` was actually solved, as last reported (None: not
+    /// reported).
+    #[inline]
+    pub(super) fn solved(&self, i: usize) -> Option<bool> {
+        self.solved.get(i)
     }
 
     /// The milestones and the current suspension, by row.
@@ -217,7 +277,7 @@ impl Times {
         InstantView<'_>,
         impl Fn(usize) -> bool + '_,
     ) {
-        let resolved = |i: usize| self.resolved.get(i).copied().unwrap_or(false);
+        let resolved = |i: usize| self.resolved.get(i) == Some(true);
         (self.occ.view(), self.res.view(), self.due.view(), resolved)
     }
 }
@@ -265,16 +325,6 @@ impl Step<'_> {
     pub(super) fn suspended(&self) -> Option<i64> {
         self.slot.and_then(|s| self.steps.rare.value(0, s))
     }
-}
-
-/// A boolean column as one flag per row (null: false).
-fn flags(df: &DataFrame, name: &str) -> Result<Vec<bool>, AnalyticsError> {
-    Ok(df
-        .column(name)?
-        .bool()?
-        .iter()
-        .map(|v| v == Some(true))
-        .collect())
 }
 
 /// Linear-interpolated quantile of unsorted values (as polars' `Linear`).

@@ -38,11 +38,14 @@ impl CodeFilter {
     /// is filtered and the window holds those days (a table sliced to the
     /// window, read without testing each row's day).
     pub fn keeps_days(&self, first: i32, last: i32) -> bool {
-        self.kinds.is_none()
-            && self.categories.is_none()
-            && self.sources.is_none()
+        self.filters_no_code()
             && self.from.is_none_or(|f| first >= f)
             && self.to.is_none_or(|t| last < t)
+    }
+
+    /// Whether no kind, category or source is filtered.
+    pub fn filters_no_code(&self) -> bool {
+        self.kinds.is_none() && self.categories.is_none() && self.sources.is_none()
     }
 
     /// Whether every row passes.
@@ -63,10 +66,13 @@ impl CodeFilter {
         cat: Option<u32>,
         src: Option<u32>,
     ) -> bool {
-        let member = |set: &Option<Vec<bool>>, v: Option<u32>| match set {
-            None => true,
-            Some(set) => v.is_some_and(|v| set.get(v as usize).copied().unwrap_or(false)),
-        };
+        #[inline(always)]
+        fn member(set: &Option<Vec<bool>>, v: Option<u32>) -> bool {
+            match set {
+                None => true,
+                Some(set) => v.is_some_and(|v| set.get(v as usize).copied().unwrap_or(false)),
+            }
+        }
         if self.from.is_some() || self.to.is_some() {
             let Some(d) = day else { return false };
             if self.from.is_some_and(|f| d < f) || self.to.is_some_and(|t| d >= t) {

@@ -109,6 +109,9 @@ pub fn unify(a: &mut DataFrame, b: &mut DataFrame) -> PolarsResult<()> {
     Ok(())
 }
 
+/// A one-chunk column's values and its validity bits with their offset.
+type Parts<'a, T> = (&'a [T], Option<(&'a [u8], usize)>);
+
 /// A time column of the issue table in one chunk, as it is held.
 pub enum Instants {
     Us(Int64Chunked),
@@ -127,9 +130,7 @@ impl Instants {
 
     /// Values and validity by row.
     pub fn view(&self) -> InstantView<'_> {
-        fn parts<T: PolarsNumericType>(
-            ca: &ChunkedArray<T>,
-        ) -> (&[T::Native], Option<(&[u8], usize)>) {
+        fn parts<T: PolarsNumericType>(ca: &ChunkedArray<T>) -> Parts<'_, T::Native> {
             match ca.downcast_iter().next() {
                 Some(a) if ca.chunks().len() == 1 => (
                     a.values().as_slice(),

@@ -598,9 +598,9 @@ fn count_rows<K: Key>(df: &DataFrame, k: &Keys, layout: &Layout) -> PolarsResult
         let resolved = u64::from(kind == issue && st);
         let clear = u64::from(kind == incident && cl == Some(true));
         let [d, t, kk, ct, sr] = k.fields(i);
-        let flags = resolved * u64::from(flags::RESOLVED)
-            | rating << flags::RATING_SHIFT
-            | clear * u64::from(flags::CLEARED);
+        let flags = (resolved * u64::from(flags::RESOLVED))
+            | (rating << flags::RATING_SHIFT)
+            | (clear * u64::from(flags::CLEARED));
         keys.push(K::from_wide(layout.pack(&[d, t, kk, ct, sr, flags])));
     }
     keys.par_sort_unstable();
