@@ -490,14 +490,24 @@ fn table(
     parts: Parts,
     bases: bool,
 ) -> Result<MetricTable, AnalyticsError> {
-    let (key, current) = dense_of(pre, gm, level, q, parts)?;
     let base = |b: Option<Query>| {
         b.filter(|_| bases)
             .map(|b| dense_of(pre, gm, level, &b, parts).map(|(_, d)| d))
             .transpose()
     };
-    let last_year = base(q.same_period_last_year())?;
-    let previous = base(q.previous_period())?;
+    // The three periods side by side: each is mostly one loop (the
+    // backlog's, over all history before its end), so one alone would
+    // leave a core idle.
+    let (now, (last_year, previous)) = rayon::join(
+        || dense_of(pre, gm, level, q, parts),
+        || {
+            rayon::join(
+                || base(q.same_period_last_year()),
+                || base(q.previous_period()),
+            )
+        },
+    );
+    let ((key, current), last_year, previous) = (now?, last_year?, previous?);
     let empty = Ingredients::default();
     let rows = gm
         .level(level)
