@@ -3,7 +3,8 @@
 //!
 //! Each issue of `events.csv` gets 1-5 transition rows consistent with the
 //! row it was reported with: acceptance and dispatch; for issues still open
-//! at the report, handling and closing for most, suspension (挂账) or
+//! at the report, handling and closing for most, suspension (挂账, resumed
+//! and mostly closed later for some) or
 //! invalidation (作废) for a few, returns (退单) and deadline extensions
 //! for some; for closed issues, an escalation (上报上级) for a few, a
 //! callback with the resident's rating and whether it was solved, and for
@@ -148,7 +149,19 @@ pub fn write(events: &Path, seed: u64, path: &Path) -> Result<UpdateCounts, Demo
                 if u < 0.01 {
                     row(dispatched + h, "作废", ["", "", "", "", "重复诉求"]);
                 } else if u < 0.05 {
-                    row(dispatched + 5 * h, "挂账", ["", "", "", "", "需专项资金"]);
+                    let suspended = dispatched + 5 * h;
+                    row(suspended, "挂账", ["", "", "", "", "需专项资金"]);
+                    if r.chance(0.4) {
+                        // The funds come: work resumes, and most such
+                        // cases are then handled and closed.
+                        let resumed = suspended + (3 + r.below(30)) as i64 * 86_400;
+                        row(resumed, "处置中", ["", "", "", "", "专项资金到位"]);
+                        if r.chance(0.7) {
+                            let done = resumed + (12 + r.below(120)) as i64 * h;
+                            row(done - h, "已处置", [""; 5]);
+                            row(done, "结案", [""; 5]);
+                        }
+                    }
                 } else if u < 0.45 {
                     let due = is.deadline.unwrap_or(t0 + 7 * 86_400);
                     let extended = if r.chance(0.1) {
