@@ -40,6 +40,7 @@ pub mod tier_hotspots;
 pub mod trend;
 pub mod unit_kpis;
 pub mod unit_trend;
+mod view;
 pub mod weights;
 
 #[cfg(test)]

@@ -14,6 +14,7 @@
 use polars::prelude::*;
 
 use super::col_names as p;
+use crate::analytics::view::{one_chunk, view, View};
 
 /// The issue table's times that may be held as seconds.
 pub const DENSE_US: [&str; 6] = [
@@ -109,81 +110,44 @@ pub fn unify(a: &mut DataFrame, b: &mut DataFrame) -> PolarsResult<()> {
     Ok(())
 }
 
-/// A one-chunk column's values and its validity bits with their offset.
-type Parts<'a, T> = (&'a [T], Option<(&'a [u8], usize)>);
-
 /// A time column of the issue table in one chunk, as it is held.
-pub enum Instants {
+pub(crate) enum Instants {
     Us(Int64Chunked),
     Secs(UInt32Chunked),
 }
 
 impl Instants {
     /// Column `name` of `df` (one chunk).
-    pub fn of(df: &DataFrame, name: &str) -> PolarsResult<Instants> {
+    pub(crate) fn of(df: &DataFrame, name: &str) -> PolarsResult<Instants> {
         let col = df.column(name)?;
         Ok(match col.dtype() {
-            DataType::UInt32 => Instants::Secs(col.u32()?.rechunk().into_owned()),
-            _ => Instants::Us(col.cast(&DataType::Int64)?.i64()?.rechunk().into_owned()),
+            DataType::UInt32 => Instants::Secs(one_chunk(col.u32()?)),
+            _ => Instants::Us(one_chunk(col.cast(&DataType::Int64)?.i64()?)),
         })
     }
 
     /// Values and validity by row.
-    pub fn view(&self) -> InstantView<'_> {
-        fn parts<T: PolarsNumericType>(ca: &ChunkedArray<T>) -> Parts<'_, T::Native> {
-            match ca.downcast_iter().next() {
-                Some(a) if ca.chunks().len() == 1 => (
-                    a.values().as_slice(),
-                    a.validity().filter(|_| ca.null_count() > 0).map(|v| {
-                        let (bits, offset, _) = v.as_slice();
-                        (bits, offset)
-                    }),
-                ),
-                _ => (&[], None),
-            }
-        }
+    pub(crate) fn view(&self) -> InstantView<'_> {
         match self {
-            Instants::Us(ca) => {
-                let (values, valid) = parts(ca);
-                InstantView {
-                    us: values,
-                    secs: &[],
-                    valid,
-                }
-            }
-            Instants::Secs(ca) => {
-                let (values, valid) = parts(ca);
-                InstantView {
-                    us: &[],
-                    secs: values,
-                    valid,
-                }
-            }
+            Instants::Us(ca) => InstantView::Us(view(ca)),
+            Instants::Secs(ca) => InstantView::Secs(view(ca)),
         }
     }
 }
 
-/// One time column's values (µs or seconds, one of the two slices) and
-/// validity, read by row in µs.
-pub struct InstantView<'a> {
-    us: &'a [i64],
-    secs: &'a [u32],
-    valid: Option<(&'a [u8], usize)>,
+/// One time column read by row in µs, as it is held.
+pub(crate) enum InstantView<'a> {
+    Us(View<'a, i64>),
+    Secs(View<'a, u32>),
 }
 
 impl InstantView<'_> {
     /// Row `i` in µs since the epoch.
     #[inline]
     pub fn get(&self, i: usize) -> Option<i64> {
-        if let Some((bits, offset)) = self.valid {
-            let b = offset + i;
-            if bits.get(b >> 3).is_none_or(|byte| byte >> (b & 7) & 1 == 0) {
-                return None;
-            }
-        }
-        match self.secs.get(i) {
-            Some(&s) => Some(i64::from(s) * US),
-            None => self.us.get(i).copied(),
+        match self {
+            InstantView::Us(v) => v.get(i),
+            InstantView::Secs(v) => v.get(i).map(|s| i64::from(s) * US),
         }
     }
 }

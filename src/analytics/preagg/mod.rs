@@ -40,7 +40,7 @@ mod tests;
 
 pub use codes::Codes;
 pub use filter::{CodeFilter, UnitKey};
-pub use instants::{InstantView, Instants, DENSE_US};
+pub(crate) use instants::{InstantView, Instants};
 pub use rare::{Rare, FIRST_RARE_FLOW, RARE_US};
 pub use tables::household_key;
 

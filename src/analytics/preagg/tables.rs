@@ -614,7 +614,7 @@ fn count_rows<K: Key>(df: &DataFrame, k: &Keys, layout: &Layout) -> PolarsResult
         if last != Some(key) {
             last = Some(key);
             cols.push(std::array::from_fn(|f| layout.field(key, f)));
-            flags.push((key & 0b1111) as u8);
+            flags.push(layout.field(key, 5) as u8);
             counts.push(0);
         }
         if let Some(n) = counts.last_mut() {

@@ -1,0 +1,58 @@
+//! One-chunk views of numeric columns, read by row in plain loops: the
+//! values slice and the validity bits, no per-row dispatch through polars.
+//! The metrics' loops and the issue table's times ([`super::preagg::Instants`])
+//! read their columns through these.
+
+use polars::prelude::*;
+
+/// One column's values and validity, read by row (one chunk).
+pub(crate) struct View<'a, T> {
+    pub(crate) values: &'a [T],
+    /// The array's own validity bits and their bit offset (None: no nulls).
+    pub(crate) valid: Option<(&'a [u8], usize)>,
+    /// The value of every row when `values` is empty (a column a table of
+    /// one kind does not hold).
+    every: Option<T>,
+}
+
+impl<T: Copy> View<'_, T> {
+    #[inline]
+    pub(crate) fn get(&self, i: usize) -> Option<T> {
+        if let Some((bits, offset)) = self.valid {
+            let b = offset + i;
+            if bits.get(b >> 3).is_none_or(|byte| byte >> (b & 7) & 1 == 0) {
+                return None;
+            }
+        }
+        self.values.get(i).copied().or(self.every)
+    }
+
+    /// `every` (or null) on every row.
+    pub(crate) fn constant(every: Option<T>) -> Self {
+        View {
+            values: &[],
+            valid: None,
+            every,
+        }
+    }
+}
+
+/// A column rechunked into one array, to be viewed.
+pub(crate) fn one_chunk<T: PolarsNumericType>(ca: &ChunkedArray<T>) -> ChunkedArray<T> {
+    ca.rechunk().into_owned()
+}
+
+/// The view of `ca`, which must be in one chunk (else every row reads null).
+pub(crate) fn view<T: PolarsNumericType>(ca: &ChunkedArray<T>) -> View<'_, T::Native> {
+    match ca.downcast_iter().next() {
+        Some(a) if ca.chunks().len() == 1 => View {
+            values: a.values().as_slice(),
+            valid: a.validity().filter(|_| ca.null_count() > 0).map(|v| {
+                let (bits, offset, _) = v.as_slice();
+                (bits, offset)
+            }),
+            every: None,
+        },
+        _ => View::constant(None),
+    }
+}
