@@ -56,3 +56,26 @@ pub(crate) fn view<T: PolarsNumericType>(ca: &ChunkedArray<T>) -> View<'_, T::Na
         _ => View::constant(None),
     }
 }
+
+/// A boolean column in one chunk, read bit by bit where it is: a window
+/// of all history (the backlog's) is millions of rows, and a vector of
+/// them per query cost more than the loop that reads them.
+pub(crate) struct Flags(Option<polars_arrow::array::BooleanArray>);
+
+impl Flags {
+    pub(crate) fn of(df: &DataFrame, name: &str) -> PolarsResult<Flags> {
+        let one = df.column(name)?.bool()?.rechunk();
+        let first = one.downcast_iter().next().cloned();
+        Ok(Flags(first))
+    }
+
+    /// Row `i`'s value (None: null or beyond the column).
+    #[inline]
+    pub(crate) fn get(&self, i: usize) -> Option<bool> {
+        let a = self.0.as_ref()?;
+        if i >= a.len() || !polars_arrow::array::Array::is_valid(a, i) {
+            return None;
+        }
+        Some(a.value(i))
+    }
+}

@@ -3,62 +3,110 @@
 
 use super::*;
 
-/// [`backlog_lazy`] by a loop.
+/// [`backlog_lazy`] by a loop over the issues that may be open at the
+/// end ([`OpenIndex`]): those kept at the month's checkpoint and those
+/// reported since, not all history.
 pub(super) fn add_backlog(
     pre: &PreAgg,
-    issues: &DataFrame,
     key: &UnitKey,
     q: &Query,
     end_us: i64,
     into: &mut Dense,
 ) -> Result<(), AnalyticsError> {
-    let before_end = Query {
+    let f = pre.code_filter(&Query {
         from: None,
         to: None,
         ..q.clone()
-    };
-    let f = pre.code_filter(&before_end);
-    let (keys, times) = (
-        KeyCols::of_kind(issues, pre.kind_code(ISSUE))?,
-        Times::of(pre, issues)?,
-    );
-    let rows = keys.rows(key, &f);
-    let (occ, res, due, resolved) = times.views();
-    let steps = times.steps();
+    });
+    let index = pre.open_index()?;
+    let issue = pre.kind_code(ISSUE);
     let n = key.names.len();
-    let (mut backlog, mut overdue, mut seen) = (vec![0u64; n], vec![0u64; n], vec![false; n]);
-    let (mut pending, mut overdue_pending) = (vec![0u64; n], vec![0u64; n]);
-    for row in 0..keys.len() {
-        // The unit and filter first: with a category kept, most rows of
-        // all history stop there.
-        let Some(u) = rows.unit(row) else { continue };
-        if occ.get(row).is_none_or(|o| o >= end_us) || times.dup(row) {
-            continue;
+    let mut open = vec![Open::default(); n];
+    // A unit with an issue before the end has a backlog, if only of zero.
+    let mut seen = vec![false; n];
+    for r in index.first_reports() {
+        let unit = key.map.get(r.t as usize).copied().flatten();
+        if let Some(u) = unit.filter(|_| r.at_us < end_us) {
+            seen[u as usize] |= f.keeps(None, issue, r.category, r.source);
         }
-        let i = u as usize;
-        seen[i] = true;
-        // A resolved issue without a time is taken as resolved before the end.
-        let res = res.get(row);
-        let done = res.is_some_and(|r| r < end_us) || (res.is_none() && resolved(row));
-        if !done {
-            let late = due.get(row).is_some_and(|d| d < end_us);
-            backlog[i] += 1;
-            overdue[i] += u64::from(late);
-            // 待处置: dispatched by the end, not handled by it.
-            let step = steps.at(row);
-            let at = |t: usize| step.flow(t).is_some_and(|x| x < end_us);
-            if at(DISP) && !at(HAND) {
-                pending[i] += 1;
-                overdue_pending[i] += u64::from(late);
-            }
+    }
+    let mut rows = index.rows_at(pre, end_us, &f)?;
+    let chunks = pre.issue_chunks()?;
+    if let [(_, whole)] = chunks.as_slice() {
+        let all = rows.iter().map(|&r| r as usize);
+        count_open(pre, whole, key, &f, end_us, all, &mut open)?;
+    } else {
+        // Chunk by chunk (a table appended to since its build).
+        rows.sort_unstable();
+        for (start, part) in chunks {
+            let (lo, hi) = (
+                rows.partition_point(|&r| (r as usize) < start),
+                rows.partition_point(|&r| (r as usize) < start + part.height()),
+            );
+            let local = rows[lo..hi].iter().map(|&r| r as usize - start);
+            count_open(pre, &part, key, &f, end_us, local, &mut open)?;
         }
     }
     for i in (0..n).filter(|&i| seen[i]) {
         let ing = into.at(i);
-        ing.backlog = backlog[i];
-        ing.overdue = overdue[i];
-        ing.pending_handling = pending[i];
-        ing.overdue_pending = overdue_pending[i];
+        let o = &open[i];
+        (ing.backlog, ing.overdue) = (o.backlog, o.overdue);
+        (ing.pending_handling, ing.overdue_pending) = (o.pending, o.overdue_pending);
+    }
+    Ok(())
+}
+
+/// One unit's issues open at an end.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(super) struct Open {
+    pub(super) backlog: u64,
+    pub(super) overdue: u64,
+    /// 待处置: dispatched by the end, not handled by it.
+    pub(super) pending: u64,
+    pub(super) overdue_pending: u64,
+}
+
+/// Adds the `rows` of the issue table `issues` (one chunk of it) that
+/// are open at `end_us` to their units' counts.
+pub(super) fn count_open(
+    pre: &PreAgg,
+    issues: &DataFrame,
+    key: &UnitKey,
+    f: &CodeFilter,
+    end_us: i64,
+    rows: impl Iterator<Item = usize>,
+    open: &mut [Open],
+) -> Result<(), AnalyticsError> {
+    let (keys, times) = (
+        KeyCols::of_kind(issues, pre.kind_code(ISSUE))?,
+        Times::of(pre, issues)?,
+    );
+    let units = keys.rows(key, f);
+    let (occ, res, due, resolved) = times.views();
+    let steps = times.steps();
+    for row in rows {
+        // The unit and filter first: with a category kept, most rows stop
+        // there.
+        let Some(u) = units.unit(row) else { continue };
+        if occ.get(row).is_none_or(|o| o >= end_us) || times.dup(row) {
+            continue;
+        }
+        // A resolved issue without a time is taken as resolved before the end.
+        let res = res.get(row);
+        let done = res.is_some_and(|r| r < end_us) || (res.is_none() && resolved(row));
+        if done {
+            continue;
+        }
+        let o = &mut open[u as usize];
+        let late = due.get(row).is_some_and(|d| d < end_us);
+        o.backlog += 1;
+        o.overdue += u64::from(late);
+        let step = steps.at(row);
+        let at = |t: usize| step.flow(t).is_some_and(|x| x < end_us);
+        if at(DISP) && !at(HAND) {
+            o.pending += 1;
+            o.overdue_pending += u64::from(late);
+        }
     }
     Ok(())
 }

@@ -395,11 +395,7 @@ fn dense_of(
                 },
                 || {
                     rayon::join(
-                        || {
-                            run(parts.backlog, &|m| {
-                                add_backlog(pre, &pre.issues_before_end(&q), k, &q, end_us, m)
-                            })
-                        },
+                        || run(parts.backlog, &|m| add_backlog(pre, k, &q, end_us, m)),
                         || {
                             run(parts.households, &|m| {
                                 add_households(pre, &pre.households_in(&q), k, &q, m)

@@ -152,15 +152,7 @@ fn the_loops_agree_with_the_polars_queries() {
             let mut fast = Dense::new(key.names.len());
             add_counts(&pre, &pre.events_in(&q), &key, &q, &mut fast).unwrap();
             add_lifecycle(&pre, &pre.issues_in(&q), &key, &q, end_us, true, &mut fast).unwrap();
-            add_backlog(
-                &pre,
-                &pre.issues_before_end(&q),
-                &key,
-                &q,
-                end_us,
-                &mut fast,
-            )
-            .unwrap();
+            add_backlog(&pre, &key, &q, end_us, &mut fast).unwrap();
             add_households(&pre, &pre.households_in(&q), &key, &q, &mut fast).unwrap();
             let fast: HashMap<String, Ingredients> = fast
                 .written()
@@ -455,6 +447,102 @@ fn backlog_series_matches_one_scan_per_period() {
             assert!(nonzero > 0);
         }
     }
+}
+
+/// The backlog read through the index of open issues is that of a scan
+/// of every issue, at any end (the first of a month, mid-month, mid-day,
+/// before the first report, after the last), on tables of several runs
+/// and chunks and after cases changed in place.
+#[test]
+fn the_backlog_through_the_open_index_is_that_of_every_issue() {
+    let (gm, df) = crate::analytics::testutil::big(2, 2, 3, 6_000, 90);
+    let zone = Zone::default();
+    // A week reported late: its rows come after, in a run of their own.
+    let (a, b) = (day_number(d(2025, 2, 10)), day_number(d(2025, 2, 17)));
+    let part = |week: bool| {
+        let day = zone.local_day(c::OCCURRED_AT);
+        let on = day.clone().gt_eq(lit(a)).and(day.lt(lit(b)));
+        let keep = if week { on } else { on.not() };
+        df.clone().lazy().filter(keep).collect().unwrap()
+    };
+    let (early, late) = (part(false), part(true));
+    let mut frame = early.clone();
+    frame.vstack_mut(&late).unwrap();
+    let numbered = |df: DataFrame, first| crate::analytics::preagg::numbered(df, first).unwrap();
+    let mut appended = PreAgg::build(numbered(early.clone(), 0).lazy(), zone).unwrap();
+    appended
+        .append(&PreAgg::build(numbered(late, early.height()).lazy(), zone).unwrap())
+        .unwrap();
+    assert_eq!(appended.run_counts()[1], 2);
+    assert!(appended.issue_chunks().unwrap().len() > 1);
+    let changed = appended
+        .replace_days(&frame, &[day_number(d(2025, 1, 20)), a + 2], None)
+        .unwrap();
+    let mut ends: Vec<i64> = (0..30)
+        .map(|k| zone.midnight_us(d(2024, 12, 20) + chrono::Duration::days(4 * k)))
+        .collect();
+    ends.extend([ends[5] + 13 * 3_600_000_000, ends[17] + 1, ends[22] - 1]);
+    ends.push(zone.midnight_us(d(2025, 3, 1)));
+    let queries = [
+        Query::default(),
+        Query {
+            categories: vec!["环境卫生".into(), "噪音".into()],
+            ..Query::default()
+        },
+        Query {
+            sources: vec!["hotline".into()],
+            ..Query::default()
+        },
+    ];
+    let mut open_seen = 0;
+    for pre in [&appended, &changed] {
+        let whole = pre.issue_table_whole().unwrap();
+        for level in 1..=3 {
+            let key = unit_key(pre, &gm, level).unwrap();
+            for q in &queries {
+                let f = pre.code_filter(q);
+                for &end in &ends {
+                    let mut got = Dense::new(key.names.len());
+                    add_backlog(pre, &key, q, end, &mut got).unwrap();
+                    let mut every = vec![backlog::Open::default(); key.names.len()];
+                    for (_, part) in pre.issue_chunks().unwrap() {
+                        let rows = 0..part.height();
+                        backlog::count_open(pre, &part, &key, &f, end, rows, &mut every).unwrap();
+                    }
+                    let mut lazy = HashMap::new();
+                    let df = backlog_lazy(pre, whole.clone().lazy(), &key, q, end);
+                    read_rows(&df.collect().unwrap(), &key, &mut lazy, set_field).unwrap();
+                    let got: HashMap<&str, &Ingredients> = got
+                        .written()
+                        .map(|(i, g)| (key.names[i].as_str(), g))
+                        .collect();
+                    assert_eq!(got.len(), lazy.len(), "level {level} at {end}, {q:?}");
+                    for (i, name) in key.names.iter().enumerate() {
+                        let Some(g) = got.get(name.as_str()) else {
+                            assert_eq!(every[i], backlog::Open::default(), "{name}");
+                            continue;
+                        };
+                        let want = &lazy[name];
+                        let ctx = format!("{name} at {end}, {q:?}");
+                        assert_eq!(
+                            (g.backlog, g.overdue),
+                            (want.backlog, want.overdue),
+                            "{ctx}"
+                        );
+                        let e = every[i];
+                        assert_eq!((g.backlog, g.overdue), (e.backlog, e.overdue), "{ctx}");
+                        assert_eq!(
+                            (g.pending_handling, g.overdue_pending),
+                            (e.pending, e.overdue_pending),
+                            "{ctx}"
+                        );
+                        open_seen += usize::from(g.pending_handling > 0 && g.overdue > 0);
+                    }
+                }
+            }
+        }
+    }
+    assert!(open_seen > 100, "{open_seen}");
 }
 
 #[test]

@@ -33,7 +33,23 @@ pub struct CodeFilter {
     issue: Option<u32>,
 }
 
+/// Whether `v` is in `set` (None: every value, null included).
+#[inline(always)]
+fn member(set: &Option<Vec<bool>>, v: Option<u32>) -> bool {
+    match set {
+        None => true,
+        Some(set) => v.is_some_and(|v| set.get(v as usize).copied().unwrap_or(false)),
+    }
+}
+
 impl CodeFilter {
+    /// Whether the category filter keeps `category` (a row must pass
+    /// the others too).
+    #[inline]
+    pub fn keeps_category(&self, category: Option<u32>) -> bool {
+        member(&self.categories, category)
+    }
+
     /// Whether every row whose days lie in `first..=last` passes: no code
     /// is filtered and the window holds those days (a table sliced to the
     /// window, read without testing each row's day).
@@ -66,13 +82,6 @@ impl CodeFilter {
         cat: Option<u32>,
         src: Option<u32>,
     ) -> bool {
-        #[inline(always)]
-        fn member(set: &Option<Vec<bool>>, v: Option<u32>) -> bool {
-            match set {
-                None => true,
-                Some(set) => v.is_some_and(|v| set.get(v as usize).copied().unwrap_or(false)),
-            }
-        }
         if self.from.is_some() || self.to.is_some() {
             let Some(d) = day else { return false };
             if self.from.is_some_and(|f| d < f) || self.to.is_some_and(|t| d >= t) {

@@ -32,6 +32,7 @@ use crate::columns as c;
 mod codes;
 mod filter;
 mod instants;
+mod open;
 mod rare;
 mod runs;
 mod tables;
@@ -41,6 +42,7 @@ mod tests;
 pub use codes::Codes;
 pub use filter::{CodeFilter, UnitKey};
 pub(crate) use instants::{InstantView, Instants};
+pub use open::OpenIndex;
 pub use rare::{Rare, FIRST_RARE_FLOW, RARE_US};
 pub use tables::household_key;
 
@@ -176,6 +178,9 @@ pub struct PreAgg {
     /// The generation of the build these tables were appended to since:
     /// one line of generations.
     origin: u64,
+    /// The issues that may be open at a window's end ([`open`]), indexed
+    /// when a backlog is first asked for; every change starts it anew.
+    open: std::sync::OnceLock<std::sync::Arc<OpenIndex>>,
 }
 
 /// One change of the tables: the generations before and after, and the
@@ -319,6 +324,7 @@ impl PreAgg {
             generation,
             lineage: Vec::new(),
             origin: generation,
+            open: Default::default(),
         })
     }
 
@@ -362,6 +368,7 @@ impl PreAgg {
             generation,
             lineage: Vec::new(),
             origin: generation,
+            open: Default::default(),
         })
     }
 
@@ -593,6 +600,7 @@ impl PreAgg {
     /// Moves to a new generation whose rows differ on the local days
     /// `days` (first, last) only.
     fn changed(&mut self, days: (i32, i32)) {
+        self.open = Default::default();
         let before = self.generation;
         self.generation = next_generation();
         if self.lineage.len() >= LINEAGE {
@@ -603,6 +611,22 @@ impl PreAgg {
             after: self.generation,
             days,
         });
+    }
+
+    /// See the `open` field. Two callers asking at once may both build
+    /// it (nothing waits on a computation that may run on rayon).
+    pub fn open_index(&self) -> Result<std::sync::Arc<OpenIndex>, AnalyticsError> {
+        if let Some(index) = self.open.get() {
+            return Ok(index.clone());
+        }
+        let t = std::time::Instant::now();
+        let built = std::sync::Arc::new(OpenIndex::build(self)?);
+        tracing::debug!(
+            index = ?built,
+            secs = t.elapsed().as_secs_f64(),
+            "open-issue index built"
+        );
+        Ok(self.open.get_or_init(|| built).clone())
     }
 
     /// See the `generation` field: equal generations, equal tables.

@@ -208,3 +208,44 @@ impl PreAgg {
         )
     }
 }
+
+impl PreAgg {
+    /// Ranges of issue-table rows (positions) with a day in `[from, to)`
+    /// (`None`: unbounded), one per run: the rows a window adds to what an
+    /// index gives, without copying them out.
+    pub(crate) fn issue_rows_on_days(
+        &self,
+        from: i32,
+        to: Option<i32>,
+    ) -> PolarsResult<Vec<std::ops::Range<usize>>> {
+        let days = self.issues.column(DAY)?.i32()?;
+        let (runs, n) = (&self.runs[1], self.issues.height());
+        Ok(runs
+            .iter()
+            .enumerate()
+            .map(|(k, &s)| {
+                let e = runs.get(k + 1).copied().unwrap_or(n);
+                let a = first_not_below(days, s, e, from);
+                a..to.map_or(e, |t| first_not_below(days, a, e, t))
+            })
+            .filter(|r| !r.is_empty())
+            .collect())
+    }
+
+    /// The issue table in its chunks, each with the position of its first
+    /// row: one-chunk views of a whole table that appends left in several
+    /// chunks, without copying it into one.
+    pub(crate) fn issue_chunks(&self) -> PolarsResult<Vec<(usize, DataFrame)>> {
+        let lengths: Vec<usize> = self.issues.column(DAY)?.i32()?.chunk_lengths().collect();
+        let mut start = 0;
+        Ok(lengths
+            .into_iter()
+            .filter(|&len| len > 0)
+            .map(|len| {
+                let part = (start, self.issues.slice(start as i64, len));
+                start += len;
+                part
+            })
+            .collect())
+    }
+}

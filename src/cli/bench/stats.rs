@@ -186,6 +186,47 @@ pub fn run(b: &StatsBench) -> anyhow::Result<i32> {
         filtered.push(t.elapsed().as_secs_f64());
     }
     let small = small.context("no repetition ran")?;
+    // Where the filtered query's time goes: the count table alone, then
+    // each other table read beside it.
+    let none = Parts::COUNTS;
+    let mut parts = serde_json::Map::new();
+    for (name, with) in [
+        ("counts", none),
+        (
+            "lifecycle",
+            Parts {
+                lifecycle: true,
+                durations: true,
+                ..none
+            },
+        ),
+        (
+            "backlog",
+            Parts {
+                backlog: true,
+                ..none
+            },
+        ),
+        (
+            "households",
+            Parts {
+                households: true,
+                ..none
+            },
+        ),
+    ] {
+        let mut took = Vec::new();
+        for _ in 0..reps {
+            let t = Instant::now();
+            compute_metrics_of(&pre, &gm, b.level, &q, with)?;
+            took.push(t.elapsed().as_secs_f64());
+        }
+        parts.insert(name.into(), median(took).into());
+    }
+    let open = pre.open_index()?;
+    let t = Instant::now();
+    crate::analytics::preagg::OpenIndex::build(&pre)?;
+    let open_build_s = t.elapsed().as_secs_f64();
 
     let events: i64 = pre
         .events
@@ -201,6 +242,8 @@ pub fn run(b: &StatsBench) -> anyhow::Result<i32> {
             "tool": "wangge", "events": events, "units": [gm.count(1), gm.count(2), gm.count(3)],
             "full_s": full_s, "preagg_s": median(scans), "repeat_points_s": median(repeats), "filtered_s": filtered_s, "filtered_share": filtered_s / full_s,
             "preagg_rows": [pre.events.height(), pre.issues.height(), pre.households.height()],
+            "filtered_parts_s": parts,
+            "open_index": {"checkpoints": open.checkpoints(), "rows": open.rows_kept(), "build_s": open_build_s},
             "threads": rayon::current_num_threads(),
         })
     );
