@@ -36,8 +36,13 @@ pub fn unit_kpis(
         let Some(q) = q else { return Ok(None) };
         Ok(ingredients_for(pre, gm, level, &q, Parts::ALL, &[index])?.pop())
     };
-    let now = at(Some(q.clone()))?.unwrap_or_default();
-    let (yoy, mom) = (at(q.same_period_last_year())?, at(q.previous_period())?);
+    // The three windows side by side: each is mostly loops over its own
+    // rows (and, the first time, its clustering of repeat points).
+    let (now, (yoy, mom)) = rayon::join(
+        || at(Some(q.clone())),
+        || rayon::join(|| at(q.same_period_last_year()), || at(q.previous_period())),
+    );
+    let (now, yoy, mom) = (now?.unwrap_or_default(), yoy?, mom?);
     Ok(catalogue()
         .iter()
         .map(|m| {

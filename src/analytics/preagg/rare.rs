@@ -11,6 +11,7 @@
 //! merged or rebuilt for some days, so neither does this table.
 
 use polars::prelude::*;
+use polars_arrow::array::{Array, PrimitiveArray};
 
 use super::col_names as p;
 use crate::columns as c;
@@ -117,7 +118,9 @@ fn by_frame_row(rare: DataFrame) -> PolarsResult<DataFrame> {
 #[derive(Debug, Clone)]
 pub struct Rare {
     table: DataFrame,
-    columns: [Int64Chunked; 7],
+    /// The [`RARE_US`] columns' arrays, read by row (a `ChunkedArray`'s
+    /// `get` finds the chunk first: a tenth of a KPI panel's time).
+    columns: [Option<PrimitiveArray<i64>>; 7],
     index: std::sync::Arc<RareIndex>,
 }
 
@@ -126,8 +129,10 @@ impl Rare {
     pub fn of(table: DataFrame) -> PolarsResult<Rare> {
         let table = by_frame_row(table)?;
         let index = std::sync::Arc::new(RareIndex::of(&table)?);
-        let col = |name: &str| -> PolarsResult<Int64Chunked> {
-            Ok(table.column(name)?.i64()?.rechunk().into_owned())
+        let col = |name: &str| -> PolarsResult<Option<PrimitiveArray<i64>>> {
+            let one = table.column(name)?.i64()?.rechunk();
+            let first = one.downcast_iter().next().cloned();
+            Ok(first)
         };
         let [a, b, d, e, f, g, h] = RARE_US.map(col);
         Ok(Rare {
@@ -151,7 +156,11 @@ impl Rare {
     /// Column `k` of [`RARE_US`] at row `slot` ([`Rare::slot`]).
     #[inline]
     pub fn value(&self, k: usize, slot: usize) -> Option<i64> {
-        self.columns[k].get(slot)
+        let a = self.columns.get(k)?.as_ref()?;
+        if slot >= a.len() || a.is_null(slot) {
+            return None;
+        }
+        Some(a.value(slot))
     }
 
     /// The [`RARE_US`] values of frame row `r` (all `None` when it has no
