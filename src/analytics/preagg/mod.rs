@@ -180,7 +180,8 @@ pub struct PreAgg {
     origin: u64,
     /// The issues that may be open at a window's end ([`open`]), indexed
     /// when a backlog is first asked for; every change starts it anew.
-    open: std::sync::OnceLock<std::sync::Arc<OpenIndex>>,
+    /// Clones share it until they change (a county's cut is a clone).
+    open: std::sync::Arc<std::sync::OnceLock<std::sync::Arc<OpenIndex>>>,
 }
 
 /// One change of the tables: the generations before and after, and the

@@ -771,3 +771,23 @@ fn invalid_cases_build_the_tables_of_the_frame_without_them() {
         assert_eq!(back, whole_flow);
     }
 }
+
+/// The open-issue index is built once per version of the tables: clones
+/// share it, a change starts it anew.
+#[test]
+fn the_open_issue_index_is_shared_by_clones_and_renewed_by_changes() {
+    let (_, df) = big(2, 2, 3, 3_000, 60);
+    let zone = Zone::default();
+    let (early, late) = (df.slice(0, 2_000), df.slice(2_000, 1_000));
+    let mut pre = PreAgg::build(numbered(early, 0).unwrap().lazy(), zone).unwrap();
+    let copy = pre.clone();
+    let built = copy.open_index().unwrap();
+    assert!(built.rows_kept() > 0);
+    assert!(std::sync::Arc::ptr_eq(&built, &pre.open_index().unwrap()));
+    pre.append(&PreAgg::build(numbered(late, 2_000).unwrap().lazy(), zone).unwrap())
+        .unwrap();
+    let after = pre.open_index().unwrap();
+    assert!(!std::sync::Arc::ptr_eq(&built, &after));
+    assert!(std::sync::Arc::ptr_eq(&built, &copy.open_index().unwrap()));
+    assert!(after.rows_kept() > built.rows_kept());
+}
