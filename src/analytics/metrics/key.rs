@@ -36,6 +36,32 @@ impl TierKey {
         Ok(TierKey { key, at })
     }
 
+    /// This key with the rows of the model units `indices` alone: every
+    /// other place maps to no unit, and positions stay as they are.
+    pub(super) fn only(&self, indices: &[usize]) -> TierKey {
+        let mut wanted = vec![false; self.key.names.len()];
+        for p in indices
+            .iter()
+            .filter_map(|&i| self.at.get(i).copied().flatten())
+        {
+            wanted[p as usize] = true;
+        }
+        let map: Vec<Option<u32>> = self
+            .key
+            .map
+            .iter()
+            .map(|p| p.filter(|&p| wanted[p as usize]))
+            .collect();
+        TierKey {
+            key: UnitKey {
+                expr: lit(Series::new("".into(), map.clone())).gather(col(T), false),
+                map,
+                names: self.key.names.clone(),
+            },
+            at: self.at.clone(),
+        }
+    }
+
     /// What the model's unit `index` has in `d` (nothing: the default).
     pub(super) fn get<'a>(&self, d: &'a Dense, index: usize) -> Option<&'a Ingredients> {
         let p = self.at.get(index).copied().flatten()? as usize;

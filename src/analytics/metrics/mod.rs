@@ -352,6 +352,16 @@ fn dense_of(
 ) -> Result<(std::sync::Arc<TierKey>, Dense), AnalyticsError> {
     q.validate()?;
     let key = unit_key(pre, gm, level)?;
+    dense_by(pre, key, q, parts)
+}
+
+/// [`dense_of`] with the key given.
+fn dense_by(
+    pre: &PreAgg,
+    key: std::sync::Arc<TierKey>,
+    q: &Query,
+    parts: Parts,
+) -> Result<(std::sync::Arc<TierKey>, Dense), AnalyticsError> {
     let q = Query {
         zone: pre.zone,
         ..q.clone()
@@ -434,7 +444,11 @@ pub fn ingredients_for(
     parts: Parts,
     indices: &[usize],
 ) -> Result<Vec<Ingredients>, AnalyticsError> {
-    let (key, d) = dense_of(pre, gm, level, q, parts)?;
+    q.validate()?;
+    // Only these units' rows are summed: a grid's panel reads its grid,
+    // not the tier's 5,000.
+    let key = unit_key(pre, gm, level)?.only(indices);
+    let (key, d) = dense_by(pre, std::sync::Arc::new(key), q, parts)?;
     Ok(indices
         .iter()
         .map(|&i| key.get(&d, i).cloned().unwrap_or_default())

@@ -123,6 +123,20 @@ fn the_window_alone_and_some_units_have_the_full_tables_values() {
             let row = full.rows.iter().find(|r| r.index == *i).unwrap();
             assert_eq!(&row.ingredients, ing, "{}", row.code);
         }
+        // Only their rows are read: every other place maps to no unit.
+        let key = unit_key(&pre, &gm, level).unwrap();
+        let only = key.only(&some);
+        let kept: std::collections::BTreeSet<u32> =
+            some.iter().filter_map(|&i| key.at[i]).collect();
+        assert!(only.map.iter().flatten().all(|p| kept.contains(p)));
+        assert_eq!(
+            only.map.iter().filter(|p| p.is_some()).count(),
+            key.map
+                .iter()
+                .flatten()
+                .filter(|p| kept.contains(p))
+                .count()
+        );
     }
 }
 
