@@ -73,9 +73,12 @@ impl Flags {
     #[inline]
     pub(crate) fn get(&self, i: usize) -> Option<bool> {
         let a = self.0.as_ref()?;
-        if i >= a.len() || !polars_arrow::array::Array::is_valid(a, i) {
-            return None;
-        }
-        Some(a.value(i))
+        holds(a, i).then(|| a.value(i))
     }
+}
+
+/// Whether an owned array has a value at row `i` (within it, not null).
+#[inline]
+pub(crate) fn holds(a: &dyn polars_arrow::array::Array, i: usize) -> bool {
+    i < a.len() && a.is_valid(i)
 }

@@ -35,14 +35,8 @@ impl Rows<'_> {
     #[inline(always)]
     pub(super) fn unit(&self, i: usize) -> Option<u32> {
         if !self.all {
-            // The category first: a filtered query keeps one in ten rows,
-            // and most stop at this one read.
-            let c = self.cat.get(i);
-            if !self.filter.keeps_category(c) {
-                return None;
-            }
-            let (d, k, s) = (self.day.get(i), self.kind.get(i), self.src.get(i));
-            if !self.filter.keeps(d, k, c, s) {
+            let rest = || (self.day.get(i), self.kind.get(i), self.src.get(i));
+            if !self.filter.keeps_row(self.cat.get(i), rest) {
                 return None;
             }
         }

@@ -82,13 +82,29 @@ impl CodeFilter {
         cat: Option<u32>,
         src: Option<u32>,
     ) -> bool {
+        self.keeps_row(cat, || (day, kind, src))
+    }
+
+    /// [`CodeFilter::keeps`] with the row's category tested first and its
+    /// day, kind and source read only if the category passes: a query of
+    /// one category stops most rows at that one read.
+    #[inline(always)]
+    pub fn keeps_row(
+        &self,
+        cat: Option<u32>,
+        rest: impl FnOnce() -> (Option<i32>, Option<u32>, Option<u32>),
+    ) -> bool {
+        if !member(&self.categories, cat) {
+            return false;
+        }
+        let (day, kind, src) = rest();
         if self.from.is_some() || self.to.is_some() {
             let Some(d) = day else { return false };
             if self.from.is_some_and(|f| d < f) || self.to.is_some_and(|t| d >= t) {
                 return false;
             }
         }
-        if !member(&self.kinds, kind) || !member(&self.categories, cat) {
+        if !member(&self.kinds, kind) {
             return false;
         }
         if self.sources.is_some() {

@@ -11,9 +11,10 @@
 //! merged or rebuilt for some days, so neither does this table.
 
 use polars::prelude::*;
-use polars_arrow::array::{Array, PrimitiveArray};
+use polars_arrow::array::PrimitiveArray;
 
 use super::col_names as p;
+use crate::analytics::view::holds;
 use crate::columns as c;
 
 /// The issue table's columns held in the rare table, in the order their
@@ -157,10 +158,7 @@ impl Rare {
     #[inline]
     pub fn value(&self, k: usize, slot: usize) -> Option<i64> {
         let a = self.columns.get(k)?.as_ref()?;
-        if slot >= a.len() || a.is_null(slot) {
-            return None;
-        }
-        Some(a.value(slot))
+        holds(a, slot).then(|| a.value(slot))
     }
 
     /// The [`RARE_US`] values of frame row `r` (all `None` when it has no
