@@ -72,6 +72,9 @@ pub fn run() -> anyhow::Result<i32> {
     }
     if !matches!(cli.command, Command::Serve(_)) {
         restore_sigpipe();
+        // Warnings only, unless RUST_LOG asks for more (`RUST_LOG=debug
+        // wangge bench stats ...` shows how long each phase took).
+        init_logs("warn", false);
     }
     match cli.command {
         Command::Demo(a) => demo::run(&a),
@@ -95,6 +98,21 @@ pub fn run() -> anyhow::Result<i32> {
             Ok(0)
         }
     }
+}
+
+/// Logs to stderr at `default` level, or what RUST_LOG says; one JSON
+/// object per line when `json`.
+fn init_logs(default: &str, json: bool) {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| default.into());
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        b.json().try_init()
+    } else {
+        b.try_init()
+    };
 }
 
 /// Default data directory.

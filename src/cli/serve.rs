@@ -45,19 +45,6 @@ pub fn config(
     Ok((cfg, unknown))
 }
 
-fn init_logs(json: bool) {
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    let b = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = if json {
-        b.json().try_init()
-    } else {
-        b.try_init()
-    };
-}
-
 /// Creates the first admin when there is no user; prints its password once.
 fn first_admin(store: &Store, data: &std::path::Path) -> anyhow::Result<()> {
     if store.user_count()? > 0 {
@@ -203,7 +190,7 @@ pub fn run(a: &ServeArgs) -> anyhow::Result<i32> {
             unknown.join(", ")
         );
     }
-    init_logs(cfg.server.log_format == "json");
+    super::init_logs("info", cfg.server.log_format == "json");
     let store = Arc::new(Store::open(&cfg.database())?);
     let hasher = KeyedHasher::from_env_or_file(&cfg.secret())?;
     first_admin(&store, &cfg.storage.data)?;

@@ -10,6 +10,19 @@ pub(super) struct TierKey {
     pub(super) key: UnitKey,
     /// Key position by model index (None: no event, or another tier).
     pub(super) at: Vec<Option<u32>>,
+    /// What the key was made of, beside the tables: results computed with
+    /// it are kept under it ([`super::dense_by`]).
+    pub(super) ident: KeyIdent,
+}
+
+/// A [`TierKey`]'s level, root unit, grid model (address and size) and,
+/// when restricted ([`TierKey::only`]), the model units it keeps.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct KeyIdent {
+    level: u8,
+    root: String,
+    model: (usize, usize),
+    only: Option<Vec<usize>>,
 }
 
 impl std::ops::Deref for TierKey {
@@ -33,7 +46,13 @@ impl TierKey {
                 at[i] = Some(p as u32);
             }
         }
-        Ok(TierKey { key, at })
+        let ident = KeyIdent {
+            level,
+            root: root.to_owned(),
+            model: (gm as *const GridModel as usize, gm.units.len()),
+            only: None,
+        };
+        Ok(TierKey { key, at, ident })
     }
 
     /// This key with the rows of the model units `indices` alone: every
@@ -59,6 +78,10 @@ impl TierKey {
                 names: self.key.names.clone(),
             },
             at: self.at.clone(),
+            ident: KeyIdent {
+                only: Some(indices.to_vec()),
+                ..self.ident.clone()
+            },
         }
     }
 

@@ -30,7 +30,7 @@ use serde::Serialize;
 use crate::sort::counting_sort;
 
 use super::catalogue::{catalogue, MetricDef};
-use super::filter::Query;
+use super::filter::{day_number, Query};
 pub use super::ingredients::{Ingredients, UnitContext};
 
 use super::filter::DAY;
@@ -356,12 +356,102 @@ fn dense_of(
 }
 
 /// [`dense_of`] with the key given.
+///
+/// A closed window's ingredients are kept (the latest [`KEPT`] queries) and
+/// given again while the pre-aggregates change on other days only
+/// ([`PreAgg::unchanged_between`]; all days before the window's end when
+/// the backlog is read): under a live feed the new reports are today's, and
+/// the same-period-last-year and previous windows of a panel, a map or a
+/// league table stay as they were. A window open at its end (no `to`) is
+/// as of now, so never kept; neither is what a unit's cut gives.
 fn dense_by(
     pre: &PreAgg,
     key: std::sync::Arc<TierKey>,
     q: &Query,
     parts: Parts,
 ) -> Result<(std::sync::Arc<TierKey>, Dense), AnalyticsError> {
+    let d = match kept_dense(pre, &key, q, parts)? {
+        Some(rows) => {
+            let mut d = Dense::new(key.names.len());
+            for (i, ing) in rows.iter() {
+                *d.at(*i as usize) = ing.clone();
+            }
+            d
+        }
+        None => compute_dense(pre, &key, q, parts)?,
+    };
+    Ok((key, d))
+}
+
+/// How many windows' ingredients [`dense_by`] keeps (a tier of 5,000
+/// grids is 2 MB; a unit's panel one row). Unit tests running side by side
+/// share it, and check what is kept: they keep more.
+const KEPT: usize = if cfg!(test) { 4096 } else { 32 };
+
+/// The written rows of [`compute_dense`] (key position, ingredients),
+/// kept per query as [`dense_by`] says; `None` for what is not kept.
+fn kept_dense(
+    pre: &PreAgg,
+    key: &std::sync::Arc<TierKey>,
+    q: &Query,
+    parts: Parts,
+) -> Result<Option<KeptRows>, AnalyticsError> {
+    type Key = (
+        u64,
+        key::KeyIdent,
+        Option<NaiveDate>,
+        Option<NaiveDate>,
+        [Vec<String>; 3],
+        Parts,
+    );
+    type Kept = (u64, std::sync::Arc<TierKey>, KeptRows);
+    static ROWS: Recent<Key, Kept> = Recent::new(KEPT);
+    let Some(to) = q.to.filter(|_| !pre.is_cut()) else {
+        return Ok(None);
+    };
+    // The days the result reads: the backlog reads every issue reported
+    // before the end.
+    let from = q.from.filter(|_| !parts.backlog).map(day_number);
+    let to = Some(day_number(to));
+    let now = pre.generation();
+    let ck: Key = (
+        pre.origin(),
+        key.ident.clone(),
+        q.from,
+        q.to,
+        [q.kinds.clone(), q.categories.clone(), q.sources.clone()],
+        parts,
+    );
+    let (_, _, rows) = ROWS.get_fitting_or(
+        ck,
+        |(kept, with, rows)| {
+            // The same units at the same positions, and the same rows.
+            let same_key = std::sync::Arc::ptr_eq(with, key) || with.names == key.names;
+            (same_key && pre.unchanged_between(*kept, from, to))
+                .then(|| (now, key.clone(), rows.clone()))
+        },
+        || {
+            let d = compute_dense(pre, key, q, parts)?;
+            let rows: Vec<(u32, Ingredients)> = d
+                .written()
+                .map(|(i, ing)| (i as u32, ing.clone()))
+                .collect();
+            Ok::<_, AnalyticsError>((now, key.clone(), std::sync::Arc::new(rows)))
+        },
+    )?;
+    Ok(Some(rows))
+}
+
+/// A window's written rows (key position, ingredients), as kept.
+type KeptRows = std::sync::Arc<Vec<(u32, Ingredients)>>;
+
+/// The ingredients of every unit of `key` under `q`, computed.
+fn compute_dense(
+    pre: &PreAgg,
+    key: &TierKey,
+    q: &Query,
+    parts: Parts,
+) -> Result<Dense, AnalyticsError> {
     let q = Query {
         zone: pre.zone,
         ..q.clone()
@@ -430,7 +520,7 @@ fn dense_by(
     for (i, r) in repeats?.written() {
         out.at(i).repeat_points = r.repeat_points;
     }
-    Ok((key, out))
+    Ok(out)
 }
 
 /// The ingredients of the model units `indices` (all of tier `level`) over

@@ -843,3 +843,112 @@ fn the_county_root_sums_every_unit_but_not_the_outside() {
     );
     assert!(close(c.value("incident_density"), 0.5));
 }
+
+/// A closed window's ingredients are kept while the pre-aggregates change
+/// on other days (all days before its end when the backlog is read), and
+/// computed again, the same as from scratch, when a change touches them.
+#[test]
+fn a_windows_ingredients_outlive_changes_on_other_days() {
+    let (gm, df) = crate::analytics::testutil::big(2, 2, 3, 6_000, 90);
+    let zone = Zone::default();
+    let d = |m, day| NaiveDate::from_ymd_opt(2025, m, day).unwrap();
+    let march = day_number(d(3, 1));
+    let part = |before: bool| {
+        let day = zone.local_day(c::OCCURRED_AT);
+        let keep = if before {
+            day.lt(lit(march))
+        } else {
+            day.gt_eq(lit(march))
+        };
+        df.clone().lazy().filter(keep).collect().unwrap()
+    };
+    let (early, late) = (part(true), part(false));
+    assert!(early.height() > 1_000 && late.height() > 1_000);
+    let mut frame = early.clone();
+    frame.vstack_mut(&late).unwrap();
+    let numbered = |df: DataFrame, first| crate::analytics::preagg::numbered(df, first).unwrap();
+    let mut pre = PreAgg::build(numbered(early.clone(), 0).lazy(), zone).unwrap();
+    let (jan, mar) = (
+        Query::window(d(1, 1), d(2, 1)),
+        Query::window(d(3, 1), d(4, 1)),
+    );
+    let no_backlog = Parts {
+        backlog: false,
+        repeats: false,
+        ..Parts::ALL
+    };
+    let with_backlog = Parts {
+        repeats: false,
+        ..Parts::ALL
+    };
+    let kept = |pre: &PreAgg, level: u8, q: &Query, parts: Parts| {
+        let key = unit_key(pre, &gm, level).unwrap();
+        kept_dense(pre, &key, q, parts).unwrap()
+    };
+    // What the same query computes from scratch, as kept.
+    let fresh = |pre: &PreAgg, level: u8, q: &Query, parts: Parts| {
+        let key = unit_key(pre, &gm, level).unwrap();
+        let d = compute_dense(pre, &key, q, parts).unwrap();
+        d.written()
+            .map(|(i, ing)| (i as u32, ing.clone()))
+            .collect::<Vec<_>>()
+    };
+    let jan3 = kept(&pre, 3, &jan, no_backlog).unwrap();
+    let jan_backlog = kept(&pre, 2, &jan, with_backlog).unwrap();
+    assert!(jan3.iter().any(|(_, i)| i.cases > 0 && i.closed > 0));
+    assert!(jan_backlog.iter().any(|(_, i)| i.backlog > 0));
+    assert!(std::sync::Arc::ptr_eq(
+        &jan3,
+        &kept(&pre, 3, &jan, no_backlog).unwrap()
+    ));
+    // Another tier, parts, window or filter is another result.
+    assert!(!std::sync::Arc::ptr_eq(
+        &jan3,
+        &kept(&pre, 2, &jan, no_backlog).unwrap()
+    ));
+    let mar_before = kept(&pre, 3, &mar, no_backlog).unwrap();
+    assert!(mar_before.is_empty());
+    // March's reports arrive: January's results are kept, with or without
+    // the backlog (every day before its end is unchanged); March's made.
+    pre.append(&PreAgg::build(numbered(late, early.height()).lazy(), zone).unwrap())
+        .unwrap();
+    let jan3_after = kept(&pre, 3, &jan, no_backlog).unwrap();
+    assert!(std::sync::Arc::ptr_eq(&jan3, &jan3_after));
+    assert_eq!(*jan3_after, fresh(&pre, 3, &jan, no_backlog));
+    let jan_backlog_after = kept(&pre, 2, &jan, with_backlog).unwrap();
+    assert!(std::sync::Arc::ptr_eq(&jan_backlog, &jan_backlog_after));
+    assert_eq!(*jan_backlog_after, fresh(&pre, 2, &jan, with_backlog));
+    let mar_after = kept(&pre, 3, &mar, no_backlog).unwrap();
+    assert!(!mar_after.is_empty());
+    assert_eq!(*mar_after, fresh(&pre, 3, &mar, no_backlog));
+    // A window from March with the backlog reads January too: cases of
+    // 20 January changed in place make it, and January, computed again.
+    let mar_backlog = kept(&pre, 2, &mar, with_backlog).unwrap();
+    let changed = pre
+        .replace_days(&frame, &[day_number(d(1, 20))], None)
+        .unwrap();
+    for (level, q, parts, before) in [
+        (3, &jan, no_backlog, &jan3),
+        (2, &jan, with_backlog, &jan_backlog),
+        (2, &mar, with_backlog, &mar_backlog),
+    ] {
+        let again = kept(&changed, level, q, parts).unwrap();
+        assert!(!std::sync::Arc::ptr_eq(before, &again), "{q:?} {parts:?}");
+        assert_eq!(*again, fresh(&changed, level, q, parts));
+    }
+    // March without the backlog reads none of January's days.
+    assert!(std::sync::Arc::ptr_eq(
+        &mar_after,
+        &kept(&changed, 3, &mar, no_backlog).unwrap()
+    ));
+    // A window open at its end is as of now, and a unit's cut answers one
+    // request: neither is kept.
+    let open = Query {
+        from: Some(d(1, 1)),
+        ..Query::default()
+    };
+    assert!(kept(&changed, 3, &open, no_backlog).is_none());
+    let cut = changed.cut(1, "T00").unwrap();
+    assert!(cut.is_cut());
+    assert!(kept(&cut, 3, &jan, no_backlog).is_none());
+}

@@ -220,7 +220,7 @@ impl PreAgg {
                 .filter(col(T).is_in(list.clone(), false))
                 .collect()
         };
-        PreAgg::from_tables(
+        let mut cut = PreAgg::from_tables(
             self.codes.clone(),
             // The aside is by frame row, and a unit's cut answers queries
             // only: it gives no frame its milestones. The rare times are
@@ -233,6 +233,8 @@ impl PreAgg {
                 self.rare.table().clone(),
             ],
             self.zone,
-        )
+        )?;
+        cut.cut = true;
+        Ok(cut)
     }
 }

@@ -182,6 +182,9 @@ pub struct PreAgg {
     /// when a backlog is first asked for; every change starts it anew.
     /// Clones share it until they change (a county's cut is a clone).
     open: std::sync::Arc<std::sync::OnceLock<std::sync::Arc<OpenIndex>>>,
+    /// A unit's cut ([`PreAgg::cut`]), made for one request: results
+    /// computed from it are not kept for others.
+    cut: bool,
 }
 
 /// One change of the tables: the generations before and after, and the
@@ -310,8 +313,17 @@ impl PreAgg {
         // hashes; coordinates for the issue table only); the base frame is
         // dropped once they are built.
         let numbered = schema.contains(c::FRAME_ROW);
+        let t = std::time::Instant::now();
         let base = joined.select(base_columns(zone, numbered)).collect()?;
+        let read_s = t.elapsed().as_secs_f64();
+        let t = std::time::Instant::now();
         let (codes, [events, issues, households, aside, rare]) = tables::tables(&base)?;
+        tracing::debug!(
+            rows = base.height(),
+            read_s,
+            tables_s = t.elapsed().as_secs_f64(),
+            "pre-aggregates built"
+        );
         let generation = next_generation();
         Ok(PreAgg {
             events,
@@ -326,6 +338,7 @@ impl PreAgg {
             lineage: Vec::new(),
             origin: generation,
             open: Default::default(),
+            cut: false,
         })
     }
 
@@ -370,6 +383,7 @@ impl PreAgg {
             lineage: Vec::new(),
             origin: generation,
             open: Default::default(),
+            cut: false,
         })
     }
 
@@ -633,6 +647,11 @@ impl PreAgg {
     /// See the `generation` field: equal generations, equal tables.
     pub fn generation(&self) -> u64 {
         self.generation
+    }
+
+    /// See the `cut` field.
+    pub fn is_cut(&self) -> bool {
+        self.cut
     }
 
     /// See the `origin` field: results of one origin may be compared by

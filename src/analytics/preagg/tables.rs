@@ -484,20 +484,50 @@ const FLAG_BITS: u32 = 4;
 /// ([`super::rare`]). Rows are numbered by the frame's [`c::FRAME_ROW`]
 /// column when `df` has one, else by their position.
 pub fn tables(df: &DataFrame) -> PolarsResult<(Codes, [DataFrame; 5])> {
+    let timed = |t: std::time::Instant| t.elapsed().as_secs_f64();
+    let t = std::time::Instant::now();
     let k = Keys::new(df)?;
+    let keys_s = timed(t);
     // Three independent tables: whichever core is free takes the next.
     let (events, (issues, households)) = rayon::join(
-        || count_table(df, &k),
-        || rayon::join(|| issue_table(df, &k), || household_table(df, &k)),
+        || {
+            let t = std::time::Instant::now();
+            count_table(df, &k).map(|df| (df, timed(t)))
+        },
+        || {
+            rayon::join(
+                || {
+                    let t = std::time::Instant::now();
+                    issue_table(df, &k).map(|df| (df, timed(t)))
+                },
+                || {
+                    let t = std::time::Instant::now();
+                    household_table(df, &k).map(|df| (df, timed(t)))
+                },
+            )
+        },
     );
-    let (events, households) = (events?, households?);
-    let (issues, rare) = super::rare::split(issues?)?;
+    let ((events, events_s), (households, households_s)) = (events?, households?);
+    let (issues, issues_s) = issues?;
+    let t = std::time::Instant::now();
+    let (issues, rare) = super::rare::split(issues)?;
     // Every row of the issue table is an issue, and every row of the
     // household table a visit, which no source filter restricts: neither
     // keeps those columns (readers take them as constants).
     let issues = super::instants::compact_table(issues)?.drop(c::KIND)?;
     let households = households.drop_many([c::KIND, c::SOURCE]);
+    let compact_s = timed(t);
+    let t = std::time::Instant::now();
     let aside = aside_table(df, &k)?;
+    tracing::debug!(
+        keys_s,
+        events_s,
+        issues_s,
+        households_s,
+        compact_s,
+        aside_s = timed(t),
+        "tables built"
+    );
     Ok((k.codes(), [events, issues, households, aside, rare]))
 }
 

@@ -186,43 +186,48 @@ pub fn run(b: &StatsBench) -> anyhow::Result<i32> {
         filtered.push(t.elapsed().as_secs_f64());
     }
     let small = small.context("no repetition ran")?;
-    // Where the filtered query's time goes: the count table alone, then
-    // each other table read beside it.
-    let none = Parts::COUNTS;
-    let mut parts = serde_json::Map::new();
-    for (name, with) in [
-        ("counts", none),
-        (
-            "lifecycle",
-            Parts {
-                lifecycle: true,
-                durations: true,
-                ..none
-            },
-        ),
-        (
-            "backlog",
-            Parts {
-                backlog: true,
-                ..none
-            },
-        ),
-        (
-            "households",
-            Parts {
-                households: true,
-                ..none
-            },
-        ),
-    ] {
-        let mut took = Vec::new();
-        for _ in 0..reps {
-            let t = Instant::now();
-            compute_metrics_of(&pre, &gm, b.level, &q, with)?;
-            took.push(t.elapsed().as_secs_f64());
+    // Where the time goes: the count table alone, then each other table
+    // read beside it; for the filtered query and for the full computation.
+    let parts_of = |levels: &[u8], q: &Query| -> anyhow::Result<serde_json::Map<String, Value>> {
+        let none = Parts::COUNTS;
+        let mut parts = serde_json::Map::new();
+        for (name, with) in [
+            ("counts", none),
+            (
+                "lifecycle",
+                Parts {
+                    lifecycle: true,
+                    durations: true,
+                    ..none
+                },
+            ),
+            (
+                "backlog",
+                Parts {
+                    backlog: true,
+                    ..none
+                },
+            ),
+            (
+                "households",
+                Parts {
+                    households: true,
+                    ..none
+                },
+            ),
+        ] {
+            let mut took = Vec::new();
+            for _ in 0..reps {
+                let t = Instant::now();
+                compute_tiers_of(&pre, &gm, levels, q, with)?;
+                took.push(t.elapsed().as_secs_f64());
+            }
+            parts.insert(name.into(), median(took).into());
         }
-        parts.insert(name.into(), median(took).into());
-    }
+        Ok(parts)
+    };
+    let parts = parts_of(&[b.level], &q)?;
+    let full_parts = parts_of(&[1, 2, 3], &Query::default())?;
     let open = pre.open_index()?;
     let t = Instant::now();
     crate::analytics::preagg::OpenIndex::build(&pre)?;
@@ -242,7 +247,7 @@ pub fn run(b: &StatsBench) -> anyhow::Result<i32> {
             "tool": "wangge", "events": events, "units": [gm.count(1), gm.count(2), gm.count(3)],
             "full_s": full_s, "preagg_s": median(scans), "repeat_points_s": median(repeats), "filtered_s": filtered_s, "filtered_share": filtered_s / full_s,
             "preagg_rows": [pre.events.height(), pre.issues.height(), pre.households.height()],
-            "filtered_parts_s": parts,
+            "filtered_parts_s": parts, "full_parts_s": full_parts,
             "open_index": {"checkpoints": open.checkpoints(), "rows": open.rows_kept(), "build_s": open_build_s},
             "threads": rayon::current_num_threads(),
         })
