@@ -25,6 +25,12 @@ pub(super) struct KeyIdent {
     only: Option<Vec<usize>>,
 }
 
+impl KeyIdent {
+    pub(super) fn level(&self) -> u8 {
+        self.level
+    }
+}
+
 impl std::ops::Deref for TierKey {
     type Target = UnitKey;
     fn deref(&self) -> &UnitKey {

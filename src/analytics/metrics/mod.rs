@@ -431,7 +431,15 @@ fn kept_dense(
                 .then(|| (now, key.clone(), rows.clone()))
         },
         || {
+            let t = std::time::Instant::now();
             let d = compute_dense(pre, key, q, parts)?;
+            tracing::debug!(
+                level = key.ident.level(),
+                from = ?q.from,
+                to = ?q.to,
+                secs = t.elapsed().as_secs_f64(),
+                "window ingredients computed"
+            );
             let rows: Vec<(u32, Ingredients)> = d
                 .written()
                 .map(|(i, ing)| (i as u32, ing.clone()))

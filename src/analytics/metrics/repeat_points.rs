@@ -178,7 +178,18 @@ pub(super) fn cached_repeat_homes(pre: &PreAgg, q: &Query) -> Result<RepeatHomes
             pre.unchanged_between(*kept, days.0, days.1)
                 .then(|| (now, homes.clone()))
         },
-        || Ok::<_, AnalyticsError>((now, std::sync::Arc::new(repeat_homes(pre, q)?))),
+        || {
+            let t = std::time::Instant::now();
+            let homes = repeat_homes(pre, q)?;
+            tracing::debug!(
+                from = ?q.from,
+                to = ?q.to,
+                points = homes.len(),
+                secs = t.elapsed().as_secs_f64(),
+                "repeat points clustered"
+            );
+            Ok::<_, AnalyticsError>((now, std::sync::Arc::new(homes)))
+        },
     )?;
     Ok(homes)
 }
