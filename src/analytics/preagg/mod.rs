@@ -649,6 +649,16 @@ impl PreAgg {
         self.generation
     }
 
+    /// A clone that none of the results kept from these tables applies to
+    /// (a new origin; the open-issue index and the unit keys are shared):
+    /// what a benchmark times, so that each repetition computes.
+    pub fn recomputed(&self) -> PreAgg {
+        PreAgg {
+            origin: next_generation(),
+            ..self.clone()
+        }
+    }
+
     /// See the `cut` field.
     pub fn is_cut(&self) -> bool {
         self.cut

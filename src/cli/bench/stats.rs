@@ -181,6 +181,9 @@ pub fn run(b: &StatsBench) -> anyhow::Result<i32> {
     let mut filtered = Vec::new();
     let mut small = None;
     for _ in 0..reps {
+        // A new origin each time: the window's ingredients computed, not
+        // read back from what the repetition before kept.
+        let pre = pre.recomputed();
         let t = Instant::now();
         small = Some(compute_metrics_of(&pre, &gm, b.level, &q, BESIDE_DUCKDB)?);
         filtered.push(t.elapsed().as_secs_f64());
@@ -218,6 +221,7 @@ pub fn run(b: &StatsBench) -> anyhow::Result<i32> {
         ] {
             let mut took = Vec::new();
             for _ in 0..reps {
+                let pre = pre.recomputed();
                 let t = Instant::now();
                 compute_tiers_of(&pre, &gm, levels, q, with)?;
                 took.push(t.elapsed().as_secs_f64());
