@@ -25,6 +25,25 @@ impl<K: PartialEq, V: Clone> Recent<K, V> {
         }
     }
 
+    /// The value kept under `key`, if any.
+    pub fn get(&self, key: &K) -> Option<V> {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+    }
+
+    /// Keeps `v` under `key`, in place of what was there.
+    pub fn put(&self, key: K, v: V) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.retain(|(k, _)| *k != key);
+        if entries.len() >= self.keep {
+            entries.remove(0);
+        }
+        entries.push((key, v));
+    }
+
     /// The value kept under `key`, else `make()`'s, kept when it succeeds.
     pub fn get_or<E>(&self, key: K, make: impl FnOnce() -> Result<V, E>) -> Result<V, E> {
         self.get_fitting_or(key, |v| Some(v.clone()), make)
@@ -50,12 +69,7 @@ impl<K: PartialEq, V: Clone> Recent<K, V> {
             }
         }
         let v = make()?;
-        let mut entries = lock();
-        entries.retain(|(k, _)| *k != key);
-        if entries.len() >= self.keep {
-            entries.remove(0);
-        }
-        entries.push((key, v.clone()));
+        self.put(key, v.clone());
         Ok(v)
     }
 }

@@ -96,7 +96,8 @@ impl RepeatParams {
         Ok(())
     }
 
-    fn span_us(&self) -> i64 {
+    /// The time span in µs.
+    pub fn span_us(&self) -> i64 {
         i64::from(self.days) * DAY_US
     }
 }
@@ -205,9 +206,35 @@ impl Dsu {
 /// before; most cells hold one or two issues, and the occupied cells,
 /// sorted, are walked once per neighbour offset.
 fn components_of(pts: &[IssuePoint], idx: &[u32], p: &RepeatParams, min: usize) -> Vec<Vec<u32>> {
+    let Some((mut dsu, at)) = linked_sets(pts, idx, p) else {
+        return Vec::new();
+    };
+    // Most issues are alone: only the components of `min` or more get a
+    // list, numbered by their root.
+    let n = at.len();
+    let mut slot = vec![u32::MAX; n];
+    let mut groups: Vec<Vec<u32>> = Vec::new();
+    for a in 0..n as u32 {
+        let root = dsu.find(a);
+        if (dsu.size[root as usize] as usize) < min {
+            continue;
+        }
+        if slot[root as usize] == u32::MAX {
+            slot[root as usize] = groups.len() as u32;
+            groups.push(Vec::with_capacity(dsu.size[root as usize] as usize));
+        }
+        groups[slot[root as usize] as usize].push(at[a as usize]);
+    }
+    groups
+}
+
+/// The union-find of one category's issues (indices into `pts`) under the
+/// link relation, and the issue of each of its elements; `None` when
+/// there are none.
+fn linked_sets(pts: &[IssuePoint], idx: &[u32], p: &RepeatParams) -> Option<(Dsu, Vec<u32>)> {
     let n = idx.len();
     if n == 0 {
-        return Vec::new();
+        return None;
     }
     // Scale at the latitude farthest from the equator: projected east-west
     // distances are then never longer than true ones.
@@ -308,22 +335,43 @@ fn components_of(pts: &[IssuePoint], idx: &[u32], p: &RepeatParams, min: usize) 
             }
         }
     }
-    // Most issues are alone: only the components of `min` or more get a
-    // list, numbered by their root.
-    let mut slot = vec![u32::MAX; n];
-    let mut groups: Vec<Vec<u32>> = Vec::new();
-    for a in 0..n as u32 {
-        let root = dsu.find(a);
-        if (dsu.size[root as usize] as usize) < min {
-            continue;
-        }
-        if slot[root as usize] == u32::MAX {
-            slot[root as usize] = groups.len() as u32;
-            groups.push(Vec::with_capacity(dsu.size[root as usize] as usize));
-        }
-        groups[slot[root as usize] as usize].push(idx[sorted[a as usize].k as usize]);
+    let at = sorted.iter().map(|a| idx[a.k as usize]).collect();
+    Some((dsu, at))
+}
+
+/// Each issue's component under the link relation, as a label: the index
+/// of one of its members (the same for every member). Issues without a
+/// finite position are alone.
+pub fn component_labels(pts: &[IssuePoint], p: &RepeatParams) -> Result<Vec<u32>, AnalyticsError> {
+    p.validate()?;
+    if pts.len() >= u32::MAX as usize {
+        return Err(AnalyticsError::Shape {
+            reason: format!("{} issues: too many to cluster at once", pts.len()),
+        });
     }
-    groups
+    let mut by_cat: PlHashMap<u32, Vec<u32>> = PlHashMap::default();
+    for (i, q) in pts.iter().enumerate() {
+        if q.lon.is_finite() && q.lat.is_finite() {
+            by_cat.entry(q.category).or_default().push(i as u32);
+        }
+    }
+    let cats: Vec<Vec<u32>> = by_cat.into_values().collect();
+    let labelled: Vec<Vec<(u32, u32)>> = cats
+        .par_iter()
+        .map(|idx| {
+            let Some((mut dsu, at)) = linked_sets(pts, idx, p) else {
+                return Vec::new();
+            };
+            (0..at.len() as u32)
+                .map(|a| (at[a as usize], at[dsu.find(a) as usize]))
+                .collect()
+        })
+        .collect();
+    let mut labels: Vec<u32> = (0..pts.len() as u32).collect();
+    for (i, label) in labelled.into_iter().flatten() {
+        labels[i as usize] = label;
+    }
+    Ok(labels)
 }
 
 /// The clusters of `pts` (every issue in exactly one, singletons included),

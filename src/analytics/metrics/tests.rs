@@ -952,3 +952,96 @@ fn a_windows_ingredients_outlive_changes_on_other_days() {
     assert!(cut.is_cut());
     assert!(kept(&cut, 3, &jan, no_backlog).is_none());
 }
+
+/// A window's clustering grows with new reports into what clustering the
+/// grown tables from scratch gives, and is made again when an issue moved.
+#[test]
+fn a_windows_clustering_grows_with_new_reports() {
+    use repeat_points::{in_grid, located, repeat_homes, Clustered};
+    let (_, df) = crate::analytics::testutil::big(2, 2, 3, 6_000, 90);
+    let zone = Zone::default();
+    let d = |m, day| NaiveDate::from_ymd_opt(2025, m, day).unwrap();
+    let day = zone.local_day(c::OCCURRED_AT);
+    let between = |lo: NaiveDate, hi: NaiveDate| {
+        df.clone()
+            .lazy()
+            .filter(
+                day.clone()
+                    .gt_eq(lit(day_number(lo)))
+                    .and(day.clone().lt(lit(day_number(hi)))),
+            )
+            .collect()
+            .unwrap()
+    };
+    let early = between(d(1, 1), d(3, 1));
+    let slices = [
+        between(d(3, 1), d(3, 5)),
+        between(d(3, 5), d(3, 20)),
+        between(d(3, 20), d(6, 1)),
+    ];
+    assert!(early.height() > 1_000 && slices.iter().all(|s| s.height() > 100));
+    let numbered =
+        |df: &DataFrame, first| crate::analytics::preagg::numbered(df.clone(), first).unwrap();
+    let q = Query::window(d(1, 1), d(4, 1));
+    let sorted = |mut v: Vec<(u32, usize)>| {
+        v.sort_unstable();
+        v
+    };
+    let mut pre = PreAgg::build(numbered(&early, 0).lazy(), zone).unwrap();
+    let located_now = |pre: &PreAgg| located(pre, &q, |t| in_grid(pre, t)).unwrap();
+    let mut c = Clustered::of(&pre, &located_now(&pre)).unwrap();
+    assert!(!c.homes().is_empty());
+    assert_eq!(sorted(c.homes()), sorted(repeat_homes(&pre, &q).unwrap()));
+    let (mut frame, mut grew) = (early.clone(), 0);
+    for slice in &slices {
+        pre.append(&PreAgg::build(numbered(slice, frame.height()).lazy(), zone).unwrap())
+            .unwrap();
+        frame.vstack_mut(slice).unwrap();
+        let loc = located_now(&pre);
+        let grown = c.grown(&pre, &loc).expect("only new reports");
+        let fresh = sorted(repeat_homes(&pre, &q).unwrap());
+        assert_eq!(sorted(grown.homes()), fresh);
+        // The same issues in another order (a table rebuilt): matched by
+        // frame row.
+        let mut shuffled = loc.clone();
+        for v in [&mut shuffled.frame_rows, &mut shuffled.places] {
+            v.reverse();
+        }
+        shuffled.points.reverse();
+        let regrown = c.grown(&pre, &shuffled).expect("the same issues");
+        assert_eq!(sorted(regrown.homes()), fresh);
+        assert_eq!(sorted(Clustered::of(&pre, &loc).unwrap().homes()), fresh);
+        // Points that were there and grew (a new report joined them).
+        grew += c
+            .points
+            .iter()
+            .filter(|p| !grown.points.contains(p))
+            .count();
+        c = grown;
+    }
+    assert!(grew > 0, "no point grew: the test reads nothing new");
+    // Cases of 20 January rebuilt as they were: nothing to link.
+    let jan20 = day_number(d(1, 20));
+    let same = pre.replace_days(&frame, &[jan20], None).unwrap();
+    let again = c.grown(&same, &located_now(&same)).expect("nothing moved");
+    assert_eq!(sorted(again.homes()), sorted(c.homes()));
+    // They moved 2 km east: made again, as from scratch.
+    let moved = frame
+        .clone()
+        .lazy()
+        .with_column(
+            when(day.clone().eq(lit(jan20)))
+                .then(col(c::LON) + lit(0.02))
+                .otherwise(col(c::LON))
+                .alias(c::LON),
+        )
+        .collect()
+        .unwrap();
+    let moved = pre.replace_days(&moved, &[jan20], None).unwrap();
+    let loc = located_now(&moved);
+    assert!(c.grown(&moved, &loc).is_none());
+    assert_eq!(
+        sorted(Clustered::of(&moved, &loc).unwrap().homes()),
+        sorted(repeat_homes(&moved, &q).unwrap())
+    );
+}
