@@ -353,37 +353,34 @@ impl Clustered {
             }
         } else {
             // Old and new by frame row: each old issue must be there
-            // unchanged.
-            let by_row = |rows: &[u32]| {
-                let mut order: Vec<u32> = (0..rows.len() as u32).collect();
-                order.par_sort_unstable_by_key(|&i| rows[i as usize]);
-                order
-            };
-            let (old_order, new_order) = (by_row(&self.rows), by_row(&loc.frame_rows));
+            // unchanged. Each old issue's position + 1 by frame row (0:
+            // none, or matched already).
+            let top = self.rows.iter().chain(&loc.frame_rows).max();
+            let mut at = vec![0u32; top.map_or(0, |&r| r as usize + 1)];
+            for (i, &r) in self.rows.iter().enumerate() {
+                at[r as usize] = i as u32 + 1;
+            }
             labels.resize(n, 0);
-            let mut o = 0;
-            for &j in &new_order {
-                let row = loc.frame_rows[j as usize];
-                let old = old_order.get(o).map(|&i| i as usize);
-                if old.is_some_and(|i| self.rows[i] < row) {
-                    return None;
-                }
-                match old.filter(|&i| self.rows[i] == row) {
+            let mut matched = 0;
+            for (j, &row) in loc.frame_rows.iter().enumerate() {
+                let slot = &mut at[row as usize];
+                match slot.checked_sub(1).map(|i| i as usize) {
                     Some(i) => {
-                        if self.prints[i] != prints[j as usize] {
+                        if self.prints[i] != prints[j] {
                             return None;
                         }
-                        labels[j as usize] = self.labels[i];
-                        o += 1;
+                        labels[j] = self.labels[i];
+                        *slot = 0;
+                        matched += 1;
                     }
                     None => {
-                        labels[j as usize] = next;
+                        labels[j] = next;
                         next = next.checked_add(1)?;
-                        added.push(j);
+                        added.push(j as u32);
                     }
                 }
             }
-            if o < m {
+            if matched < m {
                 return None;
             }
         }
