@@ -339,10 +339,9 @@ fn linked_sets(pts: &[IssuePoint], idx: &[u32], p: &RepeatParams) -> Option<(Dsu
     Some((dsu, at))
 }
 
-/// Each issue's component under the link relation, as a label: the index
-/// of one of its members (the same for every member). Issues without a
-/// finite position are alone.
-pub fn component_labels(pts: &[IssuePoint], p: &RepeatParams) -> Result<Vec<u32>, AnalyticsError> {
+/// The issues of `pts` with a finite position, by category (indices),
+/// once the parameters and the count are checked.
+fn by_category(pts: &[IssuePoint], p: &RepeatParams) -> Result<Vec<Vec<u32>>, AnalyticsError> {
     p.validate()?;
     if pts.len() >= u32::MAX as usize {
         return Err(AnalyticsError::Shape {
@@ -355,7 +354,14 @@ pub fn component_labels(pts: &[IssuePoint], p: &RepeatParams) -> Result<Vec<u32>
             by_cat.entry(q.category).or_default().push(i as u32);
         }
     }
-    let cats: Vec<Vec<u32>> = by_cat.into_values().collect();
+    Ok(by_cat.into_values().collect())
+}
+
+/// Each issue's component under the link relation, as a label: the index
+/// of one of its members (the same for every member). Issues without a
+/// finite position are alone.
+pub fn component_labels(pts: &[IssuePoint], p: &RepeatParams) -> Result<Vec<u32>, AnalyticsError> {
+    let cats = by_category(pts, p)?;
     let labelled: Vec<Vec<(u32, u32)>> = cats
         .par_iter()
         .map(|idx| {
@@ -390,19 +396,7 @@ fn clusters_of_at_least(
     p: &RepeatParams,
     min: usize,
 ) -> Result<Vec<Vec<u32>>, AnalyticsError> {
-    p.validate()?;
-    if pts.len() >= u32::MAX as usize {
-        return Err(AnalyticsError::Shape {
-            reason: format!("{} issues: too many to cluster at once", pts.len()),
-        });
-    }
-    let mut by_cat: PlHashMap<u32, Vec<u32>> = PlHashMap::default();
-    for (i, q) in pts.iter().enumerate() {
-        if q.lon.is_finite() && q.lat.is_finite() {
-            by_cat.entry(q.category).or_default().push(i as u32);
-        }
-    }
-    let cats: Vec<Vec<u32>> = by_cat.into_values().collect();
+    let cats = by_category(pts, p)?;
     Ok(cats
         .par_iter()
         .flat_map_iter(|idx| components_of(pts, idx, p, min))

@@ -349,17 +349,13 @@ fn a_third_complaint_appended_makes_a_repeat_point() {
     assert_eq!(points(&pre), vec![("G1".to_owned(), 1.0)]);
 }
 
-/// A window's repeat points are kept while the pre-aggregates change on
-/// other days (a live feed's new reports), and clustered again when a
-/// change touches its days.
-#[test]
-fn repeat_points_outlive_changes_on_other_days() {
-    let (_, df) = crate::analytics::testutil::big(2, 2, 3, 6_000, 90);
-    let zone = Zone::default();
-    let d = |m, day| NaiveDate::from_ymd_opt(2025, m, day).unwrap();
-    let march = day_number(d(3, 1));
+/// A test county's events of 2025 before March, from March on, and both in
+/// that order (the frame the two are numbered in).
+fn split_at_march() -> (GridModel, DataFrame, DataFrame, DataFrame) {
+    let (gm, df) = crate::analytics::testutil::big(2, 2, 3, 6_000, 90);
+    let march = day_number(NaiveDate::from_ymd_opt(2025, 3, 1).unwrap());
     let part = |before: bool| {
-        let day = zone.local_day(c::OCCURRED_AT);
+        let day = Zone::default().local_day(c::OCCURRED_AT);
         let keep = if before {
             day.lt(lit(march))
         } else {
@@ -371,6 +367,17 @@ fn repeat_points_outlive_changes_on_other_days() {
     assert!(early.height() > 1_000 && late.height() > 1_000);
     let mut frame = early.clone();
     frame.vstack_mut(&late).unwrap();
+    (gm, early, late, frame)
+}
+
+/// A window's repeat points are kept while the pre-aggregates change on
+/// other days (a live feed's new reports), and clustered again when a
+/// change touches its days.
+#[test]
+fn repeat_points_outlive_changes_on_other_days() {
+    let (_, early, late, frame) = split_at_march();
+    let zone = Zone::default();
+    let d = |m, day| NaiveDate::from_ymd_opt(2025, m, day).unwrap();
     let numbered = |df: DataFrame, first| crate::analytics::preagg::numbered(df, first).unwrap();
     let mut pre = PreAgg::build(numbered(early.clone(), 0).lazy(), zone).unwrap();
     let (jan, mar) = (
@@ -849,23 +856,9 @@ fn the_county_root_sums_every_unit_but_not_the_outside() {
 /// computed again, the same as from scratch, when a change touches them.
 #[test]
 fn a_windows_ingredients_outlive_changes_on_other_days() {
-    let (gm, df) = crate::analytics::testutil::big(2, 2, 3, 6_000, 90);
+    let (gm, early, late, frame) = split_at_march();
     let zone = Zone::default();
     let d = |m, day| NaiveDate::from_ymd_opt(2025, m, day).unwrap();
-    let march = day_number(d(3, 1));
-    let part = |before: bool| {
-        let day = zone.local_day(c::OCCURRED_AT);
-        let keep = if before {
-            day.lt(lit(march))
-        } else {
-            day.gt_eq(lit(march))
-        };
-        df.clone().lazy().filter(keep).collect().unwrap()
-    };
-    let (early, late) = (part(true), part(false));
-    assert!(early.height() > 1_000 && late.height() > 1_000);
-    let mut frame = early.clone();
-    frame.vstack_mut(&late).unwrap();
     let numbered = |df: DataFrame, first| crate::analytics::preagg::numbered(df, first).unwrap();
     let mut pre = PreAgg::build(numbered(early.clone(), 0).lazy(), zone).unwrap();
     let (jan, mar) = (
