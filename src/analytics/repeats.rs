@@ -228,6 +228,84 @@ fn components_of(pts: &[IssuePoint], idx: &[u32], p: &RepeatParams, min: usize) 
     groups
 }
 
+/// Issues as metres on a local equirectangular projection, scaled at the
+/// latitude farthest from the equator among them (so projected distances
+/// are never longer than true ones), and the width of cells in which a
+/// linked pair lies in the same or adjacent ones (the distance with a
+/// little slack; the exact tests decide).
+struct Plane {
+    kx: f64,
+    ky: f64,
+    r: f64,
+}
+
+impl Plane {
+    fn of(pts: &[IssuePoint], idx: &[u32], p: &RepeatParams) -> Plane {
+        let max_abs_lat = idx
+            .iter()
+            .map(|&i| pts[i as usize].lat.abs())
+            .fold(0.0f64, f64::max)
+            .min(89.0);
+        let ky = EARTH_R * std::f64::consts::PI / 180.0;
+        Plane {
+            kx: ky * max_abs_lat.to_radians().cos(),
+            ky,
+            r: p.meters * (1.0 + 1e-6) + 1e-3,
+        }
+    }
+
+    fn xy(&self, q: &IssuePoint) -> (f64, f64) {
+        (q.lon * self.kx, q.lat * self.ky)
+    }
+
+    fn cell(&self, q: &IssuePoint) -> (i64, i64) {
+        let (x, y) = self.xy(q);
+        ((x / self.r).floor() as i64, (y / self.r).floor() as i64)
+    }
+}
+
+/// The linked pairs (indices into `pts`) with an issue of `new` on one
+/// side and one of `near` on the other, all of one category (the issues
+/// of `new` with a position among `near`): what issues added to a
+/// clustering link to, each pair found through cells as wide as the
+/// distance.
+pub fn links_to(
+    pts: &[IssuePoint],
+    near: &[u32],
+    new: &[u32],
+    p: &RepeatParams,
+) -> Vec<(u32, u32)> {
+    let plane = Plane::of(pts, near, p);
+    let mut cells: PlHashMap<(i64, i64), Vec<u32>> = PlHashMap::default();
+    for &j in near {
+        cells
+            .entry(plane.cell(&pts[j as usize]))
+            .or_default()
+            .push(j);
+    }
+    let mut out = Vec::new();
+    for &a in new {
+        let qa = &pts[a as usize];
+        if !(qa.lon.is_finite() && qa.lat.is_finite()) {
+            continue;
+        }
+        let (cx, cy) = plane.cell(qa);
+        for dx in -1..=1 {
+            for dy in -1..=1 {
+                let Some(bs) = cells.get(&(cx + dx, cy + dy)) else {
+                    continue;
+                };
+                out.extend(
+                    bs.iter()
+                        .filter(|&&b| b != a && linked(qa, &pts[b as usize], p))
+                        .map(|&b| (a, b)),
+                );
+            }
+        }
+    }
+    out
+}
+
 /// The union-find of one category's issues (indices into `pts`) under the
 /// link relation, and the issue of each of its elements; `None` when
 /// there are none.
@@ -236,18 +314,9 @@ fn linked_sets(pts: &[IssuePoint], idx: &[u32], p: &RepeatParams) -> Option<(Dsu
     if n == 0 {
         return None;
     }
-    // Scale at the latitude farthest from the equator: projected east-west
-    // distances are then never longer than true ones.
-    let max_abs_lat = idx
-        .iter()
-        .map(|&i| pts[i as usize].lat.abs())
-        .fold(0.0f64, f64::max)
-        .min(89.0);
-    let m_per_deg = EARTH_R * std::f64::consts::PI / 180.0;
-    let kx = m_per_deg * max_abs_lat.to_radians().cos();
+    let plane = Plane::of(pts, idx, p);
+    let r = plane.r;
     let day = DAY_US as f64;
-    // A little slack on the cells; the exact tests decide.
-    let r = p.meters * (1.0 + 1e-6) + 1e-3;
     let dt = f64::from(p.days) + 1e-6;
     type Cell = (i64, i64, i64);
     // Each issue as projected metres, its time and its index in `idx`, in
@@ -264,7 +333,7 @@ fn linked_sets(pts: &[IssuePoint], idx: &[u32], p: &RepeatParams) -> Option<(Dsu
         .enumerate()
         .map(|(k, &i)| {
             let q = &pts[i as usize];
-            let (x, y) = (q.lon * kx, q.lat * m_per_deg);
+            let (x, y) = plane.xy(q);
             At {
                 cell: (
                     (x / r).floor() as i64,

@@ -421,51 +421,19 @@ impl Clustered {
             }
             x
         }
-        let m_per_deg = 6_371_008.8 * std::f64::consts::PI / 180.0;
-        let r = params.meters * (1.0 + 1e-6) + 1e-3;
         for (cat, js) in &near {
-            // Scale at the latitude farthest from the equator: projected
-            // distances are never longer than true ones.
-            let max_lat = js
+            let new: Vec<u32> = added
                 .iter()
-                .map(|&j| point(j).lat.abs())
-                .fold(0.0f64, f64::max)
-                .min(89.0);
-            let kx = m_per_deg * max_lat.to_radians().cos();
-            let cell = |q: &repeats::IssuePoint| {
-                (
-                    (q.lon * kx / r).floor() as i64,
-                    (q.lat * m_per_deg / r).floor() as i64,
-                )
-            };
-            let mut cells: PlHashMap<(i64, i64), Vec<u32>> = PlHashMap::default();
-            for &j in js {
-                cells.entry(cell(point(j))).or_default().push(j);
-            }
-            for &a in added.iter().filter(|&&a| point(a).category == *cat) {
-                let qa = point(a);
-                if !(qa.lon.is_finite() && qa.lat.is_finite()) {
-                    continue;
-                }
-                let (cx, cy) = cell(qa);
-                for dx in -1..=1 {
-                    for dy in -1..=1 {
-                        let Some(bs) = cells.get(&(cx + dx, cy + dy)) else {
-                            continue;
-                        };
-                        for &b in bs {
-                            if b == a || !repeats::linked(qa, point(b), &params) {
-                                continue;
-                            }
-                            let (la, lb) = (labels[a as usize], labels[b as usize]);
-                            parent.entry(la).or_insert(la);
-                            parent.entry(lb).or_insert(lb);
-                            let (ra, rb) = (find(&mut parent, la), find(&mut parent, lb));
-                            if ra != rb {
-                                parent.insert(ra.max(rb), ra.min(rb));
-                            }
-                        }
-                    }
+                .copied()
+                .filter(|&a| point(a).category == *cat)
+                .collect();
+            for (a, b) in repeats::links_to(&loc.points, js, &new, &params) {
+                let (la, lb) = (labels[a as usize], labels[b as usize]);
+                parent.entry(la).or_insert(la);
+                parent.entry(lb).or_insert(lb);
+                let (ra, rb) = (find(&mut parent, la), find(&mut parent, lb));
+                if ra != rb {
+                    parent.insert(ra.max(rb), ra.min(rb));
                 }
             }
         }

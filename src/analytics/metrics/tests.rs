@@ -349,6 +349,17 @@ fn a_third_complaint_appended_makes_a_repeat_point() {
     assert_eq!(points(&pre), vec![("G1".to_owned(), 1.0)]);
 }
 
+/// The tables of `df`, its rows numbered in the frame from `first`.
+fn tables_of(df: &DataFrame, first: usize) -> PreAgg {
+    let numbered = crate::analytics::preagg::numbered(df.clone(), first).unwrap();
+    PreAgg::build(numbered.lazy(), Zone::default()).unwrap()
+}
+
+/// A day of 2025.
+fn d25(m: u32, day: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(2025, m, day).unwrap()
+}
+
 /// A test county's events of 2025 before March, from March on, and both in
 /// that order (the frame the two are numbered in).
 fn split_at_march() -> (GridModel, DataFrame, DataFrame, DataFrame) {
@@ -376,10 +387,8 @@ fn split_at_march() -> (GridModel, DataFrame, DataFrame, DataFrame) {
 #[test]
 fn repeat_points_outlive_changes_on_other_days() {
     let (_, early, late, frame) = split_at_march();
-    let zone = Zone::default();
-    let d = |m, day| NaiveDate::from_ymd_opt(2025, m, day).unwrap();
-    let numbered = |df: DataFrame, first| crate::analytics::preagg::numbered(df, first).unwrap();
-    let mut pre = PreAgg::build(numbered(early.clone(), 0).lazy(), zone).unwrap();
+    let d = d25;
+    let mut pre = tables_of(&early, 0);
     let (jan, mar) = (
         Query::window(d(1, 1), d(2, 1)),
         Query::window(d(3, 1), d(4, 1)),
@@ -389,8 +398,7 @@ fn repeat_points_outlive_changes_on_other_days() {
     let mar_before = cached_repeat_homes(&pre, &mar).unwrap();
     assert!(!jan_points.is_empty() && mar_before.is_empty());
     // March's reports arrive: January's points are kept, March's made.
-    pre.append(&PreAgg::build(numbered(late, early.height()).lazy(), zone).unwrap())
-        .unwrap();
+    pre.append(&tables_of(&late, early.height())).unwrap();
     assert!(pre.unchanged_between(first, jan.from.map(day_number), jan.to.map(day_number)));
     assert!(!pre.unchanged_between(first, mar.from.map(day_number), mar.to.map(day_number)));
     assert!(!pre.unchanged_between(first, None, None));
@@ -416,7 +424,7 @@ fn repeat_points_outlive_changes_on_other_days() {
     assert!(std::sync::Arc::ptr_eq(&mar_after, &mar_kept));
     // Another line of tables (a unit's cut, a test's build) never takes
     // these: the same query clusters its own.
-    let other = PreAgg::build(numbered(early, 0).lazy(), zone).unwrap();
+    let other = tables_of(&early, 0);
     assert!(!std::sync::Arc::ptr_eq(
         &jan_points,
         &cached_repeat_homes(&other, &jan).unwrap()
@@ -857,10 +865,8 @@ fn the_county_root_sums_every_unit_but_not_the_outside() {
 #[test]
 fn a_windows_ingredients_outlive_changes_on_other_days() {
     let (gm, early, late, frame) = split_at_march();
-    let zone = Zone::default();
-    let d = |m, day| NaiveDate::from_ymd_opt(2025, m, day).unwrap();
-    let numbered = |df: DataFrame, first| crate::analytics::preagg::numbered(df, first).unwrap();
-    let mut pre = PreAgg::build(numbered(early.clone(), 0).lazy(), zone).unwrap();
+    let d = d25;
+    let mut pre = tables_of(&early, 0);
     let (jan, mar) = (
         Query::window(d(1, 1), d(2, 1)),
         Query::window(d(3, 1), d(4, 1)),
@@ -903,8 +909,7 @@ fn a_windows_ingredients_outlive_changes_on_other_days() {
     assert!(mar_before.is_empty());
     // March's reports arrive: January's results are kept, with or without
     // the backlog (every day before its end is unchanged); March's made.
-    pre.append(&PreAgg::build(numbered(late, early.height()).lazy(), zone).unwrap())
-        .unwrap();
+    pre.append(&tables_of(&late, early.height())).unwrap();
     let jan3_after = kept(&pre, 3, &jan, no_backlog).unwrap();
     assert!(std::sync::Arc::ptr_eq(&jan3, &jan3_after));
     assert_eq!(*jan3_after, fresh(&pre, 3, &jan, no_backlog));
@@ -973,22 +978,19 @@ fn a_windows_clustering_grows_with_new_reports() {
         between(d(3, 20), d(6, 1)),
     ];
     assert!(early.height() > 1_000 && slices.iter().all(|s| s.height() > 100));
-    let numbered =
-        |df: &DataFrame, first| crate::analytics::preagg::numbered(df.clone(), first).unwrap();
     let q = Query::window(d(1, 1), d(4, 1));
     let sorted = |mut v: Vec<(u32, usize)>| {
         v.sort_unstable();
         v
     };
-    let mut pre = PreAgg::build(numbered(&early, 0).lazy(), zone).unwrap();
+    let mut pre = tables_of(&early, 0);
     let located_now = |pre: &PreAgg| located(pre, &q, |t| in_grid(pre, t)).unwrap();
     let mut c = Clustered::of(&pre, &located_now(&pre)).unwrap();
     assert!(!c.homes().is_empty());
     assert_eq!(sorted(c.homes()), sorted(repeat_homes(&pre, &q).unwrap()));
     let (mut frame, mut grew) = (early.clone(), 0);
     for slice in &slices {
-        pre.append(&PreAgg::build(numbered(slice, frame.height()).lazy(), zone).unwrap())
-            .unwrap();
+        pre.append(&tables_of(slice, frame.height())).unwrap();
         frame.vstack_mut(slice).unwrap();
         let loc = located_now(&pre);
         let grown = c.grown(&pre, &loc).expect("only new reports");

@@ -484,51 +484,45 @@ const FLAG_BITS: u32 = 4;
 /// ([`super::rare`]). Rows are numbered by the frame's [`c::FRAME_ROW`]
 /// column when `df` has one, else by their position.
 pub fn tables(df: &DataFrame) -> PolarsResult<(Codes, [DataFrame; 5])> {
-    let timed = |t: std::time::Instant| t.elapsed().as_secs_f64();
-    let t = std::time::Instant::now();
-    let k = Keys::new(df)?;
-    let keys_s = timed(t);
+    let (k, keys_s) = timed(|| Keys::new(df))?;
     // Three independent tables: whichever core is free takes the next.
     let (events, (issues, households)) = rayon::join(
-        || {
-            let t = std::time::Instant::now();
-            count_table(df, &k).map(|df| (df, timed(t)))
-        },
+        || timed(|| count_table(df, &k)),
         || {
             rayon::join(
-                || {
-                    let t = std::time::Instant::now();
-                    issue_table(df, &k).map(|df| (df, timed(t)))
-                },
-                || {
-                    let t = std::time::Instant::now();
-                    household_table(df, &k).map(|df| (df, timed(t)))
-                },
+                || timed(|| issue_table(df, &k)),
+                || timed(|| household_table(df, &k)),
             )
         },
     );
-    let ((events, events_s), (households, households_s)) = (events?, households?);
-    let (issues, issues_s) = issues?;
-    let t = std::time::Instant::now();
-    let (issues, rare) = super::rare::split(issues)?;
-    // Every row of the issue table is an issue, and every row of the
-    // household table a visit, which no source filter restricts: neither
-    // keeps those columns (readers take them as constants).
-    let issues = super::instants::compact_table(issues)?.drop(c::KIND)?;
-    let households = households.drop_many([c::KIND, c::SOURCE]);
-    let compact_s = timed(t);
-    let t = std::time::Instant::now();
-    let aside = aside_table(df, &k)?;
+    let ((events, events_s), (issues, issues_s)) = (events?, issues?);
+    let (households, households_s) = households?;
+    let ((issues, rare, households), compact_s) = timed(|| {
+        let (issues, rare) = super::rare::split(issues)?;
+        // Every row of the issue table is an issue, and every row of the
+        // household table a visit, which no source filter restricts:
+        // neither keeps those columns (readers take them as constants).
+        let issues = super::instants::compact_table(issues)?.drop(c::KIND)?;
+        Ok((issues, rare, households.drop_many([c::KIND, c::SOURCE])))
+    })?;
+    let (aside, aside_s) = timed(|| aside_table(df, &k))?;
     tracing::debug!(
         keys_s,
         events_s,
         issues_s,
         households_s,
         compact_s,
-        aside_s = timed(t),
+        aside_s,
         "tables built"
     );
     Ok((k.codes(), [events, issues, households, aside, rare]))
+}
+
+/// `f()`'s value and how long it took, in seconds (for the debug log).
+fn timed<T>(f: impl FnOnce() -> PolarsResult<T>) -> PolarsResult<(T, f64)> {
+    let t = std::time::Instant::now();
+    let v = f()?;
+    Ok((v, t.elapsed().as_secs_f64()))
 }
 
 /// Whether row `i` has a row of its own in the issue table.
