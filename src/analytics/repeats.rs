@@ -957,6 +957,182 @@ mod tests {
         out
     }
 
+    /// `n` issues of four categories: `hot` of them within `hot_m` metres
+    /// of five corners on a diagonal of a `km` square at latitude `lat0`
+    /// (the square `tall` times as high as wide), the others anywhere in
+    /// it, over `days` days from `t0`.
+    #[allow(clippy::too_many_arguments)]
+    fn scattered(
+        seed: u64,
+        n: usize,
+        lat0: f64,
+        km: f64,
+        tall: f64,
+        hot: f64,
+        hot_m: f64,
+        t0: i64,
+        days: f64,
+    ) -> Vec<IssuePoint> {
+        let mut r = Rng(seed);
+        let k = EARTH_R * std::f64::consts::PI / 180.0;
+        (0..n)
+            .map(|_| {
+                let (cx, cy) = if r.unit() < hot {
+                    let h = (r.next() % 5) as f64;
+                    (h * 0.2 * km * 1000.0, h * 0.2 * tall * km * 1000.0)
+                } else {
+                    (r.unit() * km * 1000.0, r.unit() * tall * km * 1000.0)
+                };
+                let lat = lat0 + (cy + hot_m * r.unit()) / k;
+                IssuePoint {
+                    lon: LON0 + (cx + hot_m * r.unit()) / (k * lat.to_radians().cos()),
+                    lat,
+                    at_us: t0 + (r.unit() * days * DAY_US as f64) as i64,
+                    category: (r.next() % 4) as u32,
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn crowded_places_far_latitudes_and_old_times_cluster_as_every_pair() {
+        let default = RepeatParams::default();
+        for (seed, pts, p) in [
+            // A thousand complaints about five spots, each a few metres
+            // wide: every cell a crowd.
+            (
+                4,
+                scattered(4, 2500, 38.5, 2.0, 1.0, 0.8, 30.0, T0, 60.0),
+                default,
+            ),
+            // Spots as wide as the distance: pairs near a cell's diagonal.
+            (
+                5,
+                scattered(5, 2500, 38.5, 1.0, 1.0, 0.7, 120.0, T0, 40.0),
+                default,
+            ),
+            // 40° to 48° north: a true distance up to 1.19 times its
+            // projection, the crowds at the southern end.
+            (
+                6,
+                scattered(6, 2000, 40.0, 1.0, 900.0, 0.6, 100.0, T0, 30.0),
+                default,
+            ),
+            // 0° to 72° north: cells no clique can be, every pair tested.
+            (
+                7,
+                scattered(7, 1500, 0.0, 1.0, 8000.0, 0.7, 150.0, T0, 30.0),
+                RepeatParams {
+                    meters: 250.0,
+                    days: 10,
+                },
+            ),
+            // Before and after 1970: spans counted from the epoch either way.
+            (
+                8,
+                scattered(8, 2000, 38.5, 1.0, 1.0, 0.7, 100.0, -20 * DAY_US, 40.0),
+                RepeatParams {
+                    meters: 100.0,
+                    days: 3,
+                },
+            ),
+        ] {
+            let fast = clusters(&pts, &p).unwrap();
+            let slow = brute(&pts, &p);
+            assert!(
+                slow.iter().any(|g| g.len() >= 50),
+                "seed {seed}: no crowd to compare"
+            );
+            assert!(slow.len() > 5, "seed {seed}: everything in one cluster");
+            assert_eq!(fast, slow, "seed {seed}");
+        }
+    }
+
+    #[test]
+    fn pairs_about_the_distance_apart_are_clusters_exactly_when_linked() {
+        // 20,000 pairs far from one another near 40° north, and one issue
+        // at 48° north, which sets the projection's scale: there a true
+        // east-west distance is 1.14 times its projection. Each pair is
+        // about the distance apart, most of them diagonally: a pair is a
+        // cluster exactly when it is linked, whichever cells it falls in.
+        let p = RepeatParams::default();
+        let k = EARTH_R * std::f64::consts::PI / 180.0;
+        let mut r = Rng(9);
+        let lone = IssuePoint {
+            lon: LON0,
+            lat: 48.0,
+            at_us: T0,
+            category: 0,
+        };
+        let (mut pts, mut expected) = (vec![lone], vec![vec![0]]);
+        for i in 0..20_000u32 {
+            let lat = 40.0 + f64::from(i / 200) * 0.005 + r.unit() * 0.001;
+            let lon = LON0 + f64::from(i % 200) * 0.02 + r.unit() * 0.001;
+            let sign = |r: &mut Rng| if r.next() % 2 == 0 { 1.0 } else { -1.0 };
+            let east = sign(&mut r) * (75.0 + 6.0 * r.unit());
+            let north = sign(&mut r) * (63.0 + 8.0 * r.unit());
+            let a = IssuePoint {
+                lon,
+                lat,
+                at_us: T0 + i64::from(i),
+                category: 0,
+            };
+            let b = IssuePoint {
+                lon: lon + east / (k * lat.to_radians().cos()),
+                lat: lat + north / k,
+                ..a
+            };
+            let (ia, ib) = (pts.len() as u32, pts.len() as u32 + 1);
+            if linked(&a, &b, &p) {
+                expected.push(vec![ia, ib]);
+            } else {
+                expected.extend([vec![ia], vec![ib]]);
+            }
+            pts.extend([a, b]);
+        }
+        let linked_pairs = expected.iter().filter(|g| g.len() == 2).count();
+        assert!(linked_pairs > 1_000 && 20_000 - linked_pairs > 1_000);
+        assert_eq!(clusters(&pts, &p).unwrap(), expected);
+    }
+
+    #[test]
+    fn issues_a_distance_and_a_span_apart_link_and_a_little_more_does_not() {
+        // Pairs exactly at the limits and just past them, in every
+        // direction, near a cell's corners or not.
+        let p = RepeatParams::default();
+        let k = EARTH_R * std::f64::consts::PI / 180.0;
+        let mut pts = Vec::new();
+        for (i, (bearing, metres, days)) in [
+            (0.0, 99.999, 0.0),
+            (45.0, 99.999, 29.999),
+            (90.0, 100.001, 1.0),
+            (135.0, 70.0, 30.0001),
+            (225.0, 99.9, 30.0),
+            (300.0, 100.5, 0.0),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let lat = 38.5 + i as f64 * 0.01;
+            let lon = LON0 + i as f64 * 0.01;
+            let b: f64 = f64::to_radians(bearing);
+            let at = T0 + i as i64 * 100 * DAY_US;
+            pts.push(IssuePoint {
+                lon,
+                lat,
+                at_us: at,
+                category: 0,
+            });
+            pts.push(IssuePoint {
+                lon: lon + metres * b.sin() / (k * lat.to_radians().cos()),
+                lat: lat + metres * b.cos() / k,
+                at_us: at + (days * DAY_US as f64) as i64,
+                category: 0,
+            });
+        }
+        assert_eq!(clusters(&pts, &p).unwrap(), brute(&pts, &p));
+    }
+
     #[test]
     fn the_cells_find_the_same_clusters_as_every_pair() {
         for (seed, n, km, p) in [
