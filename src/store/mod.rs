@@ -124,6 +124,54 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// Makes the database at `path` readable and writable by its owner only:
+/// it holds the events' pseudonyms and every case's history. A new file is
+/// created so before SQLite opens it (SQLite gives the log and the shared
+/// memory the database file's permissions); an existing database, log or
+/// shared-memory file that other accounts can read is narrowed, and said.
+fn owner_only(path: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let io = |source| StoreError::File {
+            path: path.to_owned(),
+            source,
+        };
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+        {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(io(e)),
+        }
+        for suffix in ["", "-wal", "-shm"] {
+            let mut name = path.as_os_str().to_owned();
+            name.push(suffix);
+            let file = PathBuf::from(name);
+            let Ok(meta) = std::fs::metadata(&file) else {
+                continue;
+            };
+            let mode = meta.permissions().mode();
+            if mode & 0o077 != 0 {
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode & 0o700))
+                    .map_err(|source| StoreError::File {
+                        path: file.clone(),
+                        source,
+                    })?;
+                tracing::warn!(
+                    file = %file.display(),
+                    was = format!("{:o}", mode & 0o777),
+                    "other accounts could read this database file: now its owner only"
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Readers kept open between calls; more may be opened under load.
 const POOL: usize = 8;
 
@@ -138,6 +186,7 @@ impl Store {
         if let Some(dir) = path.parent() {
             let _ = std::fs::create_dir_all(dir);
         }
+        owner_only(path)?;
         let store = Store {
             path: path.to_owned(),
             writer: Mutex::new(Writer {
@@ -344,6 +393,31 @@ pub fn now_us() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn the_database_and_its_log_are_readable_by_their_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let dir = tempfile::tempdir().unwrap();
+        // A new database, written to: the file, its log and shared memory.
+        let path = dir.path().join("new.sqlite");
+        let store = Store::open(&path).unwrap();
+        store.set_meta("k", "v").unwrap();
+        for suffix in ["", "-wal", "-shm"] {
+            let file = PathBuf::from(format!("{}{suffix}", path.display()));
+            assert_eq!(mode(&file), 0o600, "{}", file.display());
+        }
+        drop(store);
+        // A database another account could read is narrowed when opened,
+        // and what it held is still there.
+        let old = dir.path().join("old.sqlite");
+        std::fs::copy(&path, &old).unwrap();
+        std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let store = Store::open(&old).unwrap();
+        assert_eq!(mode(&old), 0o600);
+        assert_eq!(store.meta("k").unwrap().as_deref(), Some("v"));
+    }
 
     /// Many writers at once: each one's work is stored or, when it fails
     /// or panics, rolled back alone; nobody returns before it is durable.

@@ -445,7 +445,12 @@ pub(super) const ROW_GROUP_ROWS: usize = 1 << 18;
 /// frame, at the first start's peak.
 fn write_parquet_tmp(df: &DataFrame, path: &std::path::Path) -> Result<u64> {
     let tmp = tmp_path(path);
-    let file = File::create(&tmp).map_err(io_error)?;
+    // The frame holds the events' pseudonyms: owner only, as the database.
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options.open(&tmp).map_err(io_error)?;
     // LZ4: a quarter of the raw size here, and it decodes at memory speed.
     let mut writer = ParquetWriter::new(&file)
         .with_compression(ParquetCompression::Lz4Raw)
@@ -496,6 +501,12 @@ mod tests {
         let path = dir.path().join("frame.parquet");
         let bytes = write_parquet_tmp(&frame, &path).unwrap();
         let tmp = tmp_path(&path);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&tmp).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "the frame's pseudonyms: owner only");
+        }
         assert_eq!(std::fs::metadata(&tmp).unwrap().len(), bytes);
         let mut reader = ParquetReader::new(File::open(&tmp).unwrap());
         let groups: Vec<usize> = reader
