@@ -127,8 +127,9 @@ impl std::fmt::Debug for Store {
 /// Makes the database at `path` readable and writable by its owner only:
 /// it holds the events' pseudonyms and every case's history. A new file is
 /// created so before SQLite opens it (SQLite gives the log and the shared
-/// memory the database file's permissions); an existing database, log or
-/// shared-memory file that other accounts can read is narrowed, and said.
+/// memory the database file's permissions); an existing database, or a
+/// file named after it (its log, shared memory, snapshots), that other
+/// accounts can read is narrowed, and said.
 fn owner_only(path: &Path) -> Result<()> {
     #[cfg(unix)]
     {
@@ -147,13 +148,28 @@ fn owner_only(path: &Path) -> Result<()> {
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
             Err(e) => return Err(io(e)),
         }
-        for suffix in ["", "-wal", "-shm"] {
-            let mut name = path.as_os_str().to_owned();
-            name.push(suffix);
-            let file = PathBuf::from(name);
-            let Ok(meta) = std::fs::metadata(&file) else {
+        // The database and the files named after it: its log, shared
+        // memory and snapshots.
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let name = path.file_name().unwrap_or_default().to_owned();
+        let files = std::fs::read_dir(dir).map_err(io)?.filter_map(|e| {
+            let e = e.ok()?;
+            let named = e
+                .file_name()
+                .as_encoded_bytes()
+                .starts_with(name.as_encoded_bytes());
+            named.then(|| e.path())
+        });
+        for file in files {
+            let Ok(meta) = std::fs::symlink_metadata(&file) else {
                 continue;
             };
+            if !meta.is_file() {
+                continue;
+            }
             let mode = meta.permissions().mode();
             if mode & 0o077 != 0 {
                 std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode & 0o700))
@@ -411,11 +427,21 @@ mod tests {
         drop(store);
         // A database another account could read is narrowed when opened,
         // and what it held is still there.
+        // So are its snapshots; another file of the directory is left alone.
         let old = dir.path().join("old.sqlite");
         std::fs::copy(&path, &old).unwrap();
-        std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let snapshot = dir.path().join("old.sqlite.frame.parquet");
+        let other = dir.path().join("grids.geojson");
+        for f in [&old, &snapshot, &other] {
+            if !f.exists() {
+                std::fs::write(f, b"").unwrap();
+            }
+            std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
         let store = Store::open(&old).unwrap();
         assert_eq!(mode(&old), 0o600);
+        assert_eq!(mode(&snapshot), 0o600);
+        assert_eq!(mode(&other), 0o644);
         assert_eq!(store.meta("k").unwrap().as_deref(), Some("v"));
     }
 
