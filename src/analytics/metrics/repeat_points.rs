@@ -408,7 +408,9 @@ impl Clustered {
                 near.entry(q.category).or_default().push(j);
             }
         }
-        // Union-find over the labels the new issues touch.
+        // Union-find over the labels the new issues touch: a few of
+        // millions, so a map (a `repeats::Dsu` over every label would be
+        // made and filled anew at each change).
         let mut parent: PlHashMap<u32, u32> = PlHashMap::default();
         fn find(parent: &mut PlHashMap<u32, u32>, mut x: u32) -> u32 {
             while let Some(&p) = parent.get(&x) {

@@ -360,6 +360,14 @@ fn d25(m: u32, day: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(2025, m, day).unwrap()
 }
 
+/// The windows of January and March 2025.
+fn jan_and_march() -> (Query, Query) {
+    (
+        Query::window(d25(1, 1), d25(2, 1)),
+        Query::window(d25(3, 1), d25(4, 1)),
+    )
+}
+
 /// A test county's events of 2025 before March, from March on, and both in
 /// that order (the frame the two are numbered in).
 fn split_at_march() -> (GridModel, DataFrame, DataFrame, DataFrame) {
@@ -389,10 +397,7 @@ fn repeat_points_outlive_changes_on_other_days() {
     let (_, early, late, frame) = split_at_march();
     let d = d25;
     let mut pre = tables_of(&early, 0);
-    let (jan, mar) = (
-        Query::window(d(1, 1), d(2, 1)),
-        Query::window(d(3, 1), d(4, 1)),
-    );
+    let (jan, mar) = jan_and_march();
     let first = pre.generation();
     let jan_points = cached_repeat_homes(&pre, &jan).unwrap();
     let mar_before = cached_repeat_homes(&pre, &mar).unwrap();
@@ -867,10 +872,7 @@ fn a_windows_ingredients_outlive_changes_on_other_days() {
     let (gm, early, late, frame) = split_at_march();
     let d = d25;
     let mut pre = tables_of(&early, 0);
-    let (jan, mar) = (
-        Query::window(d(1, 1), d(2, 1)),
-        Query::window(d(3, 1), d(4, 1)),
-    );
+    let (jan, mar) = jan_and_march();
     let no_backlog = Parts {
         backlog: false,
         repeats: false,
