@@ -6,8 +6,10 @@
 //! name as a string literal.
 
 use polars::prelude::{
-    CategoricalPhysical, Categories, Column, DataFrame, DataType, PolarsResult, Schema,
-    StringChunked, TimeUnit,
+    Categorical16Type, Categorical32Type, Categorical8Type, CategoricalChunked, CategoricalMapping,
+    CategoricalPhysical, Categories, ChunkedArray, Column, DataFrame, DataType, IntoColumn,
+    IntoSeries, PlHashMap, PlSmallStr, PolarsCategoricalType, PolarsDataType, PolarsNumericType,
+    PolarsResult, Schema, StringChunked, TimeUnit,
 };
 
 /// Event id, unique within its kind and source system ([`SYSTEM`]) (String).
@@ -229,12 +231,35 @@ pub const CODED: [(&str, CategoricalPhysical); 11] = [
     (TIER3, CategoricalPhysical::U32),
 ];
 
+/// How a [`CODED`] column is coded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Coding {
+    /// The server's frame and its snapshots: one named mapping per column
+    /// for the whole process, as narrow as the column's values allow.
+    Frame,
+    /// A joined file an analyst may open: polars' global categories, which
+    /// any reader takes as text (DuckDB, GDAL and pyarrow read a Parquet
+    /// dictionary column; polars compares it with strings; pandas makes it
+    /// a `category`).
+    File,
+}
+
 /// The categorical type of coded column `name` (None for the others). One
 /// named mapping per column for the whole process, so frames read at
 /// start-up and rows appended later share their codes.
 pub fn coded_dtype(name: &str) -> Option<DataType> {
+    coded_dtype_in(name, Coding::Frame)
+}
+
+/// The categorical type of coded column `name` in `coding`.
+pub fn coded_dtype_in(name: &str, coding: Coding) -> Option<DataType> {
     let (_, physical) = CODED.iter().find(|(n, _)| *n == name)?;
-    let cats = Categories::new(format!("wangge.{name}").into(), "wangge".into(), *physical);
+    let cats = match coding {
+        Coding::Frame => {
+            Categories::new(format!("wangge.{name}").into(), "wangge".into(), *physical)
+        }
+        Coding::File => Categories::global(),
+    };
     Some(DataType::from_categories(cats))
 }
 
@@ -270,13 +295,119 @@ pub fn text(col: &Column) -> PolarsResult<std::borrow::Cow<'_, StringChunked>> {
 /// The schema of the server's frame: [`joined_schema`] with the
 /// [`CODED`] columns coded.
 pub fn coded_schema() -> Schema {
+    coded_schema_in(Coding::Frame)
+}
+
+/// [`joined_schema`] with the [`CODED`] columns coded in `coding`.
+pub fn coded_schema_in(coding: Coding) -> Schema {
     let mut s = joined_schema();
     for (name, _) in CODED {
-        if let Some(dtype) = coded_dtype(name) {
+        if let Some(dtype) = coded_dtype_in(name, coding) {
             s.with_column(name.into(), dtype);
         }
     }
     s
+}
+
+/// A [`CODED`] column built row by row: each distinct value is looked up
+/// in the process's mapping once, then every row is a code. What the join
+/// and the live appends build instead of a text column to cast afterwards
+/// (the frame read from the database at start-up casts its chunks' text:
+/// polars' cast measured faster there, 0.97-1.01 s against 1.02-1.12 s
+/// for 1,000,000 rows).
+pub struct CodedBuilder {
+    name: &'static str,
+    dtype: DataType,
+    mapping: std::sync::Arc<CategoricalMapping>,
+    seen: PlHashMap<String, u32>,
+    codes: Vec<u32>,
+    valid: Vec<bool>,
+    nulls: usize,
+    error: Option<polars::prelude::PolarsError>,
+}
+
+impl CodedBuilder {
+    /// A builder of coded column `name` (one of [`CODED`]).
+    pub fn new(name: &'static str, coding: Coding, capacity: usize) -> CodedBuilder {
+        let dtype =
+            coded_dtype_in(name, coding).unwrap_or_else(|| panic!("{name} is not a coded column"));
+        let DataType::Categorical(_, mapping) = &dtype else {
+            unreachable!("coded_dtype is categorical")
+        };
+        CodedBuilder {
+            name,
+            mapping: mapping.clone(),
+            dtype,
+            seen: Default::default(),
+            codes: Vec::with_capacity(capacity),
+            valid: Vec::with_capacity(capacity),
+            nulls: 0,
+            error: None,
+        }
+    }
+
+    /// Appends a row's value. A value the mapping cannot take (more
+    /// distinct values than the column's width) is an error of
+    /// [`CodedBuilder::finish`].
+    pub fn push(&mut self, v: Option<&str>) {
+        let code = match v {
+            None => None,
+            Some(v) => match self.seen.get(v) {
+                Some(&k) => Some(k),
+                None => match self.mapping.insert_cat(v) {
+                    Ok(k) => {
+                        self.seen.insert(v.to_owned(), k);
+                        Some(k)
+                    }
+                    Err(e) => {
+                        self.error.get_or_insert(e);
+                        None
+                    }
+                },
+            },
+        };
+        self.nulls += usize::from(code.is_none());
+        self.valid.push(code.is_some());
+        self.codes.push(code.unwrap_or(0));
+    }
+
+    pub fn finish(self) -> PolarsResult<Column> {
+        if let Some(e) = self.error {
+            return Err(e.context(format!("column {}", self.name).into()));
+        }
+        let valid = (self.nulls > 0)
+            .then(|| polars_arrow::bitmap::Bitmap::from_iter(self.valid.iter().copied()));
+        let (name, dtype) = (self.name.into(), self.dtype);
+        // Every code came from the column's own mapping (`push`), which
+        // gives out no code wider than the column's physical type: the
+        // codes are not looked up again row by row.
+        fn coded<T: PolarsCategoricalType>(
+            name: PlSmallStr,
+            codes: Vec<<T::PolarsPhysical as PolarsDataType>::OwnedPhysical>,
+            valid: Option<polars_arrow::bitmap::Bitmap>,
+            dtype: DataType,
+        ) -> Column
+        where
+            T::PolarsPhysical: PolarsNumericType,
+        {
+            let ca = ChunkedArray::<T::PolarsPhysical>::from_vec_validity(name, codes, valid);
+            // SAFETY: see above: each code is one the mapping gave out.
+            unsafe { CategoricalChunked::<T>::from_cats_and_dtype_unchecked(ca, dtype) }
+                .into_series()
+                .into_column()
+        }
+        Ok(match dtype.cat_physical()? {
+            CategoricalPhysical::U8 => {
+                let codes = self.codes.iter().map(|&k| k as u8).collect();
+                coded::<Categorical8Type>(name, codes, valid, dtype)
+            }
+            CategoricalPhysical::U16 => {
+                let codes = self.codes.iter().map(|&k| k as u16).collect();
+                coded::<Categorical16Type>(name, codes, valid, dtype)
+            }
+            CategoricalPhysical::U32 => coded::<Categorical32Type>(name, self.codes, valid, dtype),
+        })
+    }
 }
 
 /// `df` with its coded columns back as text: what the export files carry.
@@ -377,6 +508,46 @@ impl<'a> Texts<'a> {
             Texts::Plain(s) => Box::new(s.iter()),
             Texts::Coded { codes, values } => {
                 Box::new(codes.iter().map(|&k| values.get(k as usize).copied()))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Values of all three code widths, with nulls and repeats, in both
+    /// codings: the built column reads back as the values pushed, and has
+    /// the type the coding names.
+    #[test]
+    fn a_coded_builder_reads_back_as_the_values_pushed() {
+        let values = |n: usize, k: usize| -> Vec<Option<String>> {
+            (0..n)
+                .map(|i| (i % 7 != 3).then(|| format!("值{}", (i * 31) % k)))
+                .collect()
+        };
+        for coding in [Coding::Frame, Coding::File] {
+            for (name, distinct) in [(KIND, 3), (TIER1, 300), (TIER3, 5_000)] {
+                let want = values(20_000, distinct);
+                let mut b = CodedBuilder::new(name, coding, want.len());
+                for v in &want {
+                    b.push(v.as_deref());
+                }
+                let col = b.finish().unwrap();
+                assert_eq!(Some(col.dtype().clone()), coded_dtype_in(name, coding));
+                let text = col.cast(&DataType::String).unwrap();
+                let got: Vec<Option<String>> = text
+                    .str()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.map(str::to_owned))
+                    .collect();
+                assert_eq!(got, want, "{name} {coding:?}");
+                assert_eq!(
+                    col.null_count(),
+                    want.iter().filter(|v| v.is_none()).count()
+                );
             }
         }
     }

@@ -53,12 +53,28 @@ pub fn with_missing_columns(mut lf: LazyFrame) -> PolarsResult<LazyFrame> {
     })
 }
 
-/// Builds the frame for located events (`hits` parallel to `events`; rejected ones skipped).
-pub fn joined_frame(
-    model: &GridModel,
+/// Coded column `name` of rows `keep`, `f` giving a row's value.
+fn coded<'e>(
+    name: &'static str,
+    coding: c::Coding,
+    keep: &[usize],
+    f: &dyn Fn(usize) -> Option<&'e str>,
+) -> PolarsResult<Column> {
+    let mut b = c::CodedBuilder::new(name, coding, keep.len());
+    for &i in keep {
+        b.push(f(i));
+    }
+    b.finish()
+}
+
+/// Builds the frame for located events (`hits` parallel to `events`;
+/// rejected ones skipped), its [`c::CODED`] columns coded in `coding`.
+pub fn joined_frame<'e>(
+    coding: c::Coding,
+    model: &'e GridModel,
     tiers: &[[u32; 3]],
-    events: &[Event],
-    hits: &[(Outcome, u32)],
+    events: &'e [Event],
+    hits: &'e [(Outcome, u32)],
 ) -> PolarsResult<DataFrame> {
     let keep: Vec<usize> = (0..events.len())
         .filter(|&i| hits[i].0 != Outcome::Rejected)
@@ -66,18 +82,16 @@ pub fn joined_frame(
     let ev = |f: fn(&Event) -> Option<&str>| -> StringChunked {
         keep.iter().map(|&i| f(&events[i])).collect()
     };
-    let code = |t: usize| -> StringChunked {
-        keep.iter()
-            .map(|&i| unit_codes(model, tiers, hits[i].1)[t])
-            .collect()
+    // The columns [`c::CODED`] names are built coded: a code per row, each
+    // distinct value once (the unit codes through a table per unit).
+    let coded = |name, f: &dyn Fn(usize) -> Option<&'e str>| coded(name, coding, &keep, f);
+    let tier = |t: usize| {
+        let name = [c::TIER1, c::TIER2, c::TIER3][t];
+        coded(name, &|i| unit_codes(model, tiers, hits[i].1)[t])
     };
-    let cols = vec![
+    let mut cols = vec![
         Column::from(ev(|e| Some(&e.id)).with_name(c::ID.into()).into_series()),
-        Column::from(
-            ev(|e| Some(e.kind.as_str()))
-                .with_name(c::KIND.into())
-                .into_series(),
-        ),
+        coded(c::KIND, &|i| Some(events[i].kind.as_str()))?,
         datetime(
             c::OCCURRED_AT,
             keep.iter().map(|&i| Some(events[i].occurred_at)),
@@ -90,20 +104,12 @@ pub fn joined_frame(
             c::LAT.into(),
             keep.iter().map(|&i| events[i].lat).collect::<Vec<f64>>(),
         ),
-        Column::from(
-            ev(|e| Some(&e.category))
-                .with_name(c::CATEGORY.into())
-                .into_series(),
-        ),
-        Column::from(ev(|e| e.status).with_name(c::STATUS.into()).into_series()),
+        coded(c::CATEGORY, &|i| Some(&events[i].category))?,
+        coded(c::STATUS, &|i| events[i].status)?,
         datetime(c::RESOLVED_AT, keep.iter().map(|&i| events[i].resolved_at))?,
         datetime(c::DEADLINE, keep.iter().map(|&i| events[i].deadline))?,
-        Column::from(
-            ev(|e| e.satisfaction)
-                .with_name(c::SATISFACTION.into())
-                .into_series(),
-        ),
-        Column::from(ev(|e| e.source).with_name(c::SOURCE.into()).into_series()),
+        coded(c::SATISFACTION, &|i| events[i].satisfaction)?,
+        coded(c::SOURCE, &|i| events[i].source)?,
         Column::from(
             keep.iter()
                 .map(|&i| events[i].cleared)
@@ -121,20 +127,13 @@ pub fn joined_frame(
                 .with_name(c::VISITOR_HASH.into())
                 .into_series(),
         ),
-        Column::from(code(0).with_name(c::TIER1.into()).into_series()),
-        Column::from(code(1).with_name(c::TIER2.into()).into_series()),
-        Column::from(code(2).with_name(c::TIER3.into()).into_series()),
-        Column::from(
-            keep.iter()
-                .map(|&i| Some(hits[i].0.as_str()))
-                .collect::<StringChunked>()
-                .with_name(c::OUTCOME.into())
-                .into_series(),
-        ),
-        Column::from(ev(|e| e.state).with_name(c::STATE.into()).into_series()),
+        tier(0)?,
+        tier(1)?,
+        tier(2)?,
+        coded(c::OUTCOME, &|i| Some(hits[i].0.as_str()))?,
+        coded(c::STATE, &|i| events[i].state)?,
         datetime(c::UPDATED_AT, keep.iter().map(|&i| events[i].updated_at))?,
     ];
-    let mut cols = cols;
     for (t, name) in c::FLOW.into_iter().enumerate() {
         cols.push(datetime(
             name,
@@ -148,11 +147,9 @@ pub fn joined_frame(
             .with_name(c::SOLVED.into())
             .into_series(),
     ));
-    cols.push(Column::from(
-        ev(|e| Some(e.system.as_str()).filter(|s| !s.is_empty()))
-            .with_name(c::SYSTEM.into())
-            .into_series(),
-    ));
+    cols.push(coded(c::SYSTEM, &|i| {
+        Some(events[i].system.as_str()).filter(|s| !s.is_empty())
+    })?);
     cols.push(Column::from(
         keep.iter()
             .map(|&i| (events[i].kind == Kind::Issue).then_some(events[i].duplicate_of.is_some()))

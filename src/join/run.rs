@@ -10,8 +10,9 @@ use std::sync::mpsc::sync_channel;
 use polars::prelude::*;
 use serde::Serialize;
 
-use super::frame::{joined_frame, joined_schema, tier_table};
+use super::frame::{joined_frame, tier_table};
 use super::locate::{Locator, Outcome};
+use crate::columns::{coded_schema_in, Coding};
 use crate::grid::GridModel;
 use crate::ingest::encoding::TextEncoding;
 use crate::ingest::fold::fold;
@@ -152,7 +153,7 @@ pub fn join_files(
     })?;
     let mut writer = ParquetWriter::new(file)
         .with_compression(ParquetCompression::Zstd(None))
-        .batched(&joined_schema())
+        .batched(&coded_schema_in(Coding::File))
         .map_err(parquet_err)?;
     let mut rejects = csv::Writer::from_path(out.rejects).map_err(rejects_err)?;
     rejects
@@ -208,7 +209,7 @@ pub fn join_files(
             let (to_frame, located) = sync_channel::<Located>(1);
             let framing = inner.spawn(move || -> PolarsResult<()> {
                 for l in located {
-                    let df = joined_frame(model, &tiers, &l.events, &l.hits)?;
+                    let df = joined_frame(Coding::File, model, &tiers, &l.events, &l.hits)?;
                     if to_write.send((df, l.rejects)).is_err() {
                         break;
                     }

@@ -554,7 +554,13 @@ impl Pipeline<'_> {
             if events.is_empty() {
                 continue;
             }
-            *slot = Some(joined_frame(&g.model, &g.tiers, &events, &hits)?);
+            *slot = Some(joined_frame(
+                crate::columns::Coding::Frame,
+                &g.model,
+                &g.tiers,
+                &events,
+                &hits,
+            )?);
         }
         Ok(out)
     }

@@ -147,6 +147,34 @@ def test_duckdb_spatial_reads_the_geometry_and_counts_issues_per_township(events
     assert str(typ) == "POINT" and bad == 0
 
 
+def test_the_joined_file_codes_units_and_vocabularies_that_every_reader_takes_as_text(demo, township_stats):
+    # `wangge join` writes the unit codes, kinds, categories and states as
+    # Parquet dictionary columns (a code per row, each value once).
+    schema = pq.read_schema(demo["joined"])
+    for name in ["kind", "category", "status", "tier1", "tier2", "tier3", "outcome", "state"]:
+        assert str(schema.field(name).type).startswith("dictionary<values=string"), name
+    want = {c: int(r["values"]["issue_count"]) for c, r in township_stats.items() if r["values"]["issue_count"]}
+    # polars compares them with strings, as a Series and as an expression.
+    df = pl.read_parquet(demo["joined"])
+    issues = df.filter((df["kind"] == "issue") & (df["outcome"] != "rejected") & df["tier1"].is_not_null())
+    assert issues.height == sum(want.values())
+    assert dict(issues.group_by("tier1").len().iter_rows()) == want
+    assert df.filter(pl.col("tier3") == df["tier3"].drop_nulls()[0]).height > 0
+    # pandas makes them `category` columns of the same strings.
+    pdf = pd.read_parquet(demo["joined"])
+    assert isinstance(pdf["tier1"].dtype, pd.CategoricalDtype)
+    got = pdf[pdf["kind"] == "issue"].groupby("tier1", observed=True).size()
+    assert {k: int(v) for k, v in got.items()} == want
+    # DuckDB reads them as VARCHAR.
+    con = duckdb.connect()
+    types = dict(con.execute("SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet(?))",
+                             [str(demo["joined"])]).fetchall())
+    assert types["tier1"] == "VARCHAR" and types["category"] == "VARCHAR"
+    rows = con.execute("SELECT tier1, count(*) FROM read_parquet(?) WHERE kind = 'issue' AND tier1 IS NOT NULL "
+                       "GROUP BY 1", [str(demo["joined"])]).fetchall()
+    assert dict(rows) == want
+
+
 def test_a_filtered_export_holds_exactly_the_filtered_events(demo):
     frm, to = "2026-03-01", "2026-03-31"
     out = export(demo, "events", demo["dir"] / "march_issues.parquet",
