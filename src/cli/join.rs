@@ -84,24 +84,24 @@ pub fn run(a: &JoinArgs) -> anyhow::Result<i32> {
         hasher: &hasher,
         dates: crate::ingest::Dates::default(),
     };
-    let mut steps = crate::join::CaseSteps::new();
+    // Streamed: a chunk of rows at a time becomes compact steps.
+    let mut steps = crate::join::CaseSteps::default();
     let mut update_rows = 0u64;
     for path in &a.updates {
-        let (ok, bad) = crate::ingest::read_updates(path, &validator)?;
-        for r in &bad {
-            eprintln!("{}: row {}: {}: {}", r.file, r.row, r.column, r.reason);
-        }
-        update_rows += ok.len() as u64;
-        for (_, s) in ok {
-            steps.entry(s.issue_id.clone()).or_default().push(s);
-        }
+        crate::ingest::read_updates_with(path, &validator, &mut |(ok, bad)| {
+            for r in &bad {
+                eprintln!("{}: row {}: {}: {}", r.file, r.row, r.column, r.reason);
+            }
+            update_rows += ok.len() as u64;
+            for (_, s) in ok {
+                steps.push(s);
+            }
+            Ok(())
+        })?;
     }
     // A transition sent twice is one step.
-    for v in steps.values_mut() {
-        v.sort_by(|x, y| x.update_id.cmp(&y.update_id));
-        v.dedup_by(|x, y| x.update_id == y.update_id);
-    }
-    let distinct: u64 = steps.values().map(|v| v.len() as u64).sum();
+    steps.finish();
+    let distinct = steps.len() as u64;
     let rejects = a
         .rejects
         .clone()

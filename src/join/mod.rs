@@ -17,6 +17,7 @@ pub use pip::BandedPolygon;
 
 mod frame;
 mod run;
+mod steps;
 
 pub use frame::{joined_frame, joined_schema, tier_table, unit_codes, with_missing_columns};
 pub use run::{join_files, CaseSteps, JoinOutput, JoinSummary};

@@ -16,10 +16,9 @@ use crate::columns::{coded_schema_in, Coding};
 use crate::grid::GridModel;
 use crate::ingest::encoding::TextEncoding;
 use crate::ingest::fold::fold;
-use crate::ingest::{read_file, Batch, Deduper, Event, IngestError, Kind, Reject, Step, Validator};
+use crate::ingest::{read_file, Batch, Deduper, Event, IngestError, Kind, Reject, Validator};
 
-/// Transition rows by issue id, folded into their issues as they are joined.
-pub type CaseSteps = std::collections::HashMap<String, Vec<Step>>;
+pub use super::steps::CaseSteps;
 
 /// Counts per outcome; `read` = matched + partial + outside + rejected.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
@@ -79,8 +78,8 @@ fn locate_batch(
 ) -> Located {
     if !steps.is_empty() {
         for e in batch.events.iter_mut().filter(|e| e.kind == Kind::Issue) {
-            if let Some(s) = steps.get(&e.id) {
-                *e = fold(e, s);
+            if let Some(s) = steps.of(&e.id) {
+                *e = fold(e, &s);
                 summary.updates_applied += s.len() as u64;
             }
         }

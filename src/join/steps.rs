@@ -1,0 +1,237 @@
+//! The transition rows `wangge join --updates` folds into the issues it
+//! joins, held compactly: a step as [`fold`](crate::ingest::fold::fold)
+//! reads it is a few integers, its update id one slice of a shared buffer,
+//! and only a step that corrects a category or position or links a
+//! duplicate keeps a whole [`Step`]. Ten million steps held as `Step`s
+//! (fourteen fields, most of them strings) took the join to 12.7 GB.
+
+use crate::ingest::state::STATES;
+use crate::ingest::Step;
+use crate::vocab::SATISFACTION;
+
+/// What `solved` may say (validated at ingest).
+const SOLVED: [&str; 3] = ["solved", "partly", "unsolved"];
+
+/// One step in 40 bytes.
+#[derive(Debug, Clone, Copy)]
+struct Kept {
+    at: i64,
+    /// `i64::MIN`: none.
+    deadline: i64,
+    issue: u32,
+    /// The update id: `ids[update..update + update_len]`.
+    update: u32,
+    /// 1 + its index in `rare` (0: a common step).
+    rare: u32,
+    update_len: u16,
+    /// Index in [`STATES`].
+    state: u8,
+    /// 1 + index in [`SATISFACTION`] (0: none).
+    satisfaction: u8,
+    /// 1 + index in [`SOLVED`] (0: none).
+    solved: u8,
+}
+
+/// Each issue's transition rows, by issue id.
+#[derive(Default)]
+pub struct CaseSteps {
+    issues: std::collections::HashMap<Box<str>, u32>,
+    kept: Vec<Kept>,
+    ids: String,
+    /// The steps with a value the compact form does not hold, whole (their
+    /// issue id, note and unit dropped: the fold reads none of them).
+    rare: Vec<Step>,
+    /// After [`CaseSteps::finish`]: where each issue's run in `kept`
+    /// starts (one more entry than issues).
+    starts: Vec<u32>,
+}
+
+fn index_of(list: &[&str], v: Option<&str>) -> Option<u8> {
+    match v {
+        None => Some(0),
+        Some(v) => list.iter().position(|x| *x == v).map(|i| i as u8 + 1),
+    }
+}
+
+impl CaseSteps {
+    pub fn is_empty(&self) -> bool {
+        self.kept.is_empty()
+    }
+
+    /// Keeps a validated step. Call [`CaseSteps::finish`] after the last.
+    pub fn push(&mut self, mut s: Step) {
+        let issue = match self.issues.get(s.issue_id.as_str()) {
+            Some(&i) => i,
+            None => {
+                let i = self.issues.len() as u32;
+                self.issues.insert(s.issue_id.as_str().into(), i);
+                i
+            }
+        };
+        let state = STATES.iter().position(|(x, _, _)| *x == s.state);
+        let satisfaction = index_of(&SATISFACTION, s.satisfaction.as_deref());
+        let solved = index_of(&SOLVED, s.solved.as_deref());
+        let update_len = u16::try_from(s.update_id.len())
+            .ok()
+            .filter(|_| self.ids.len() + s.update_id.len() <= u32::MAX as usize);
+        let common = s.category.is_none()
+            && s.duplicate_of.is_none()
+            && s.lon.is_none()
+            && s.lat.is_none()
+            && s.deadline != Some(i64::MIN);
+        let mut k = Kept {
+            at: s.at,
+            deadline: s.deadline.unwrap_or(i64::MIN),
+            issue,
+            update: self.ids.len() as u32,
+            rare: 0,
+            update_len: update_len.unwrap_or(0),
+            state: state.unwrap_or(0) as u8,
+            satisfaction: satisfaction.unwrap_or(0),
+            solved: solved.unwrap_or(0),
+        };
+        match (common, state, satisfaction, solved, update_len) {
+            (true, Some(_), Some(_), Some(_), Some(_)) => self.ids.push_str(&s.update_id),
+            _ => {
+                (s.issue_id, s.note_hash, s.to_unit) = (String::new(), None, None);
+                self.rare.push(s);
+                k.rare = self.rare.len() as u32;
+            }
+        }
+        self.kept.push(k);
+    }
+
+    fn update_id(&self, k: &Kept) -> &str {
+        match k.rare {
+            0 => &self.ids[k.update as usize..k.update as usize + usize::from(k.update_len)],
+            r => &self.rare[r as usize - 1].update_id,
+        }
+    }
+
+    /// Orders each issue's steps by (`at`, update id) and keeps one step
+    /// of a transition sent twice (the same update id).
+    pub fn finish(&mut self) {
+        let mut kept = std::mem::take(&mut self.kept);
+        // Stable: of two rows with one update id, the first read is kept.
+        kept.sort_by(|a, b| (a.issue, self.update_id(a)).cmp(&(b.issue, self.update_id(b))));
+        kept.dedup_by(|x, y| x.issue == y.issue && self.update_id(x) == self.update_id(y));
+        kept.sort_unstable_by(|a, b| {
+            (a.issue, a.at, self.update_id(a)).cmp(&(b.issue, b.at, self.update_id(b)))
+        });
+        let mut starts = Vec::with_capacity(self.issues.len() + 1);
+        for (i, k) in kept.iter().enumerate() {
+            while starts.len() <= k.issue as usize {
+                starts.push(i as u32);
+            }
+        }
+        while starts.len() <= self.issues.len() {
+            starts.push(kept.len() as u32);
+        }
+        self.kept = kept;
+        self.starts = starts;
+    }
+
+    /// Steps kept (after [`CaseSteps::finish`]: distinct ones).
+    pub fn len(&self) -> usize {
+        self.kept.len()
+    }
+
+    /// The steps of issue `id` in (`at`, update id) order, as [`Step`]s.
+    pub fn of(&self, id: &str) -> Option<Vec<Step>> {
+        let &i = self.issues.get(id)?;
+        let run =
+            &self.kept[self.starts[i as usize] as usize..self.starts[i as usize + 1] as usize];
+        Some(run.iter().map(|k| self.step(k)).collect())
+    }
+
+    fn step(&self, k: &Kept) -> Step {
+        if k.rare > 0 {
+            return self.rare[k.rare as usize - 1].clone();
+        }
+        let pick = |list: &[&str], i: u8| (i > 0).then(|| list[usize::from(i) - 1].to_owned());
+        Step {
+            issue_id: String::new(),
+            update_id: self.update_id(k).to_owned(),
+            at: k.at,
+            state: STATES[usize::from(k.state)].0.to_owned(),
+            deadline: (k.deadline != i64::MIN).then_some(k.deadline),
+            satisfaction: pick(&SATISFACTION, k.satisfaction),
+            solved: pick(&SOLVED, k.solved),
+            category: None,
+            lon: None,
+            lat: None,
+            to_unit: None,
+            note_hash: None,
+            duplicate_of: None,
+            system: String::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(issue: &str, update: &str, at: i64, state: &str) -> Step {
+        Step {
+            issue_id: issue.into(),
+            update_id: update.into(),
+            at,
+            state: state.into(),
+            deadline: None,
+            satisfaction: None,
+            solved: None,
+            category: None,
+            lon: None,
+            lat: None,
+            to_unit: Some("街道城管办".into()),
+            note_hash: Some("ab12".into()),
+            duplicate_of: None,
+            system: String::new(),
+        }
+    }
+
+    /// Common and rare steps come back as they went in (less what the
+    /// fold does not read), in (`at`, update id) order, a step sent twice
+    /// once, and every issue apart.
+    #[test]
+    fn steps_come_back_in_order_once_and_whole() {
+        let mut want: std::collections::BTreeMap<String, Vec<Step>> = Default::default();
+        let mut cs = CaseSteps::default();
+        let states: Vec<&str> = STATES.iter().map(|s| s.0).collect();
+        for i in 0..500u32 {
+            let issue = format!("I{i:05}");
+            for j in 0..(i % 6) {
+                let mut s = step(
+                    &issue,
+                    &format!("u{}", (j * 7 + i) % 5 + j * 10),
+                    i64::from((j * 13) % 4),
+                    states[(i + j) as usize % states.len()],
+                );
+                match (i + j) % 7 {
+                    0 => s.deadline = Some(1_000 + i64::from(j)),
+                    1 => s.satisfaction = Some(SATISFACTION[(j % 3) as usize].into()),
+                    2 => s.solved = Some(SOLVED[(i % 3) as usize].into()),
+                    3 => s.category = Some("市容环境".into()),
+                    4 => (s.lon, s.lat) = (Some(115.0), Some(38.5)),
+                    5 => s.duplicate_of = Some("I00001".into()),
+                    _ => {}
+                }
+                cs.push(s.clone());
+                if j == 2 {
+                    // Sent again.
+                    cs.push(s.clone());
+                }
+                (s.issue_id, s.to_unit, s.note_hash) = (String::new(), None, None);
+                want.entry(issue.clone()).or_default().push(s);
+            }
+        }
+        cs.finish();
+        for (issue, mut steps) in want {
+            steps.sort_by(|a, b| (a.at, &a.update_id).cmp(&(b.at, &b.update_id)));
+            assert_eq!(cs.of(&issue), Some(steps), "{issue}");
+        }
+        assert_eq!(cs.of("I00000"), None);
+        assert_eq!(cs.of("nobody"), None);
+    }
+}
