@@ -4,6 +4,12 @@
 //! The join writes these columns, the store keeps them, the analytics read
 //! them, the exports and the API name them: nothing else spells a column
 //! name as a string literal.
+//!
+//! The unit codes and the vocabularies ([`CODED`]) are carried as codes from
+//! the join to the response: the server's frame holds them as its own
+//! categoricals, a joined file as Parquet dictionary columns
+//! ([`Coding`]); text appears where a file, the database or JSON asks for
+//! it (the exports decode them, [`decode`]).
 
 use polars::prelude::{
     Categorical16Type, Categorical32Type, Categorical8Type, CategoricalChunked, CategoricalMapping,
@@ -346,26 +352,35 @@ impl CodedBuilder {
         }
     }
 
-    /// Appends a row's value. A value the mapping cannot take (more
-    /// distinct values than the column's width) is an error of
-    /// [`CodedBuilder::finish`].
+    /// The code of `v` in this column's mapping (None for null). A value
+    /// the mapping cannot take (more distinct values than the column's
+    /// width) is an error of [`CodedBuilder::finish`].
+    pub fn code(&mut self, v: Option<&str>) -> Option<u32> {
+        let v = v?;
+        if let Some(&k) = self.seen.get(v) {
+            return Some(k);
+        }
+        match self.mapping.insert_cat(v) {
+            Ok(k) => {
+                self.seen.insert(v.to_owned(), k);
+                Some(k)
+            }
+            Err(e) => {
+                self.error.get_or_insert(e);
+                None
+            }
+        }
+    }
+
+    /// Appends a row's value.
     pub fn push(&mut self, v: Option<&str>) {
-        let code = match v {
-            None => None,
-            Some(v) => match self.seen.get(v) {
-                Some(&k) => Some(k),
-                None => match self.mapping.insert_cat(v) {
-                    Ok(k) => {
-                        self.seen.insert(v.to_owned(), k);
-                        Some(k)
-                    }
-                    Err(e) => {
-                        self.error.get_or_insert(e);
-                        None
-                    }
-                },
-            },
-        };
+        let code = self.code(v);
+        self.push_code(code);
+    }
+
+    /// Appends a row's code, one that [`CodedBuilder::code`] gave out for
+    /// this column in the same [`Coding`].
+    pub fn push_code(&mut self, code: Option<u32>) {
         self.nulls += usize::from(code.is_none());
         self.valid.push(code.is_some());
         self.codes.push(code.unwrap_or(0));

@@ -70,7 +70,7 @@ pub(crate) fn deployment(cfg: Config) -> anyhow::Result<(AppState, Grids, usize)
     let batch = cfg.ingest.batch_rows;
     Ok((
         AppState::new(cfg, store, hasher),
-        Grids::new(model, version),
+        Grids::new(model, version)?,
         batch,
     ))
 }

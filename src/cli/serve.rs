@@ -120,7 +120,7 @@ fn prepare(st: &AppState) -> anyhow::Result<()> {
         "grid version active"
     );
     let tg = std::time::Instant::now();
-    let grids = Grids::new(model, version);
+    let grids = Grids::new(model, version)?;
     tracing::info!(secs = tg.elapsed().as_secs_f64(), "grid index built");
     let mut ingested = false;
     // Events first, then the transition rows (case updates) that move them.

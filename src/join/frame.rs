@@ -27,6 +27,53 @@ pub fn unit_codes<'m>(model: &'m GridModel, tiers: &[[u32; 3]], u: u32) -> [Opti
     })
 }
 
+/// The tier-1, 2 and 3 codes of every unit's ancestors (itself at its own
+/// tier) as coded in one [`c::Coding`]: a located point's unit becomes its
+/// three coded columns by a look-up, no text hashed per row.
+pub struct TierCodes {
+    coding: c::Coding,
+    /// Per unit; `u32::MAX`: no unit at that tier.
+    codes: Vec<[u32; 3]>,
+    /// The three columns' types: holding them keeps their mappings, and
+    /// so these codes, alive (polars drops a mapping no column holds).
+    _held: [DataType; 3],
+}
+
+impl TierCodes {
+    pub fn new(
+        model: &GridModel,
+        tiers: &[[u32; 3]],
+        coding: c::Coding,
+    ) -> PolarsResult<TierCodes> {
+        let held = [c::TIER1, c::TIER2, c::TIER3].map(|name| c::coded_dtype_in(name, coding));
+        let [Some(t1), Some(t2), Some(t3)] = held else {
+            unreachable!("the tiers are coded columns")
+        };
+        let mut codes = vec![[u32::MAX; 3]; tiers.len()];
+        for (t, name) in [c::TIER1, c::TIER2, c::TIER3].into_iter().enumerate() {
+            let mut b = c::CodedBuilder::new(name, coding, 0);
+            for (u, row) in codes.iter_mut().enumerate() {
+                row[t] = b
+                    .code(unit_codes(model, tiers, u as u32)[t])
+                    .unwrap_or(u32::MAX);
+            }
+            // Only to report a look-up that failed: the column is empty.
+            b.finish()?;
+        }
+        Ok(TierCodes {
+            coding,
+            codes,
+            _held: [t1, t2, t3],
+        })
+    }
+
+    /// Tier `t`'s (0-2) code of unit `u` (`NONE`: none).
+    fn code(&self, u: u32, t: usize) -> Option<u32> {
+        let row = self.codes.get(u as usize)?;
+        (row[t] != u32::MAX).then_some(row[t])
+    }
+}
+
 fn datetime(name: &str, v: impl Iterator<Item = Option<i64>>) -> PolarsResult<Column> {
     Int64Chunked::from_iter_options(name.into(), v)
         .into_series()
@@ -68,11 +115,9 @@ fn coded<'e>(
 }
 
 /// Builds the frame for located events (`hits` parallel to `events`;
-/// rejected ones skipped), its [`c::CODED`] columns coded in `coding`.
+/// rejected ones skipped), its [`c::CODED`] columns coded as `tiers` are.
 pub fn joined_frame<'e>(
-    coding: c::Coding,
-    model: &'e GridModel,
-    tiers: &[[u32; 3]],
+    tiers: &TierCodes,
     events: &'e [Event],
     hits: &'e [(Outcome, u32)],
 ) -> PolarsResult<DataFrame> {
@@ -84,10 +129,14 @@ pub fn joined_frame<'e>(
     };
     // The columns [`c::CODED`] names are built coded: a code per row, each
     // distinct value once (the unit codes through a table per unit).
+    let coding = tiers.coding;
     let coded = |name, f: &dyn Fn(usize) -> Option<&'e str>| coded(name, coding, &keep, f);
     let tier = |t: usize| {
-        let name = [c::TIER1, c::TIER2, c::TIER3][t];
-        coded(name, &|i| unit_codes(model, tiers, hits[i].1)[t])
+        let mut b = c::CodedBuilder::new([c::TIER1, c::TIER2, c::TIER3][t], coding, keep.len());
+        for &i in &keep {
+            b.push_code(tiers.code(hits[i].1, t));
+        }
+        b.finish()
     };
     let mut cols = vec![
         Column::from(ev(|e| Some(&e.id)).with_name(c::ID.into()).into_series()),

@@ -19,5 +19,7 @@ mod frame;
 mod run;
 mod steps;
 
-pub use frame::{joined_frame, joined_schema, tier_table, unit_codes, with_missing_columns};
+pub use frame::{
+    joined_frame, joined_schema, tier_table, unit_codes, with_missing_columns, TierCodes,
+};
 pub use run::{join_files, CaseSteps, JoinOutput, JoinSummary};

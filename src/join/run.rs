@@ -10,7 +10,7 @@ use std::sync::mpsc::sync_channel;
 use polars::prelude::*;
 use serde::Serialize;
 
-use super::frame::{joined_frame, tier_table};
+use super::frame::{joined_frame, tier_table, TierCodes};
 use super::locate::{Locator, Outcome};
 use crate::columns::{coded_schema_in, Coding};
 use crate::grid::GridModel;
@@ -190,8 +190,14 @@ pub fn join_files(
             Ok((writer, rejects))
         });
         // The grids load (`grids`) while the first batches are read.
-        let (model, locator) = match grids() {
-            Ok(g) => g,
+        // The unit codes of the output's coding, per unit, with them.
+        let loaded = grids().and_then(|(model, locator)| {
+            let codes = TierCodes::new(&model, &tier_table(&model), Coding::File);
+            Ok((model, locator, codes.map_err(parquet_err)?))
+        });
+        // The model itself is not needed past its codes.
+        let (locator, tiers) = match loaded {
+            Ok((_, locator, tiers)) => (locator, tiers),
             Err(e) => {
                 // The other stages stop at their next batch; a grid file
                 // that cannot be loaded is the error.
@@ -200,15 +206,14 @@ pub fn join_files(
                 return Err(e);
             }
         };
-        let (model, locator) = (&model, &locator);
-        let tiers = tier_table(model);
+        let locator = &locator;
         // Locating here, in file order; the frames are built on a stage
         // of their own between this one and the writer.
         let joined = std::thread::scope(|inner| {
             let (to_frame, located) = sync_channel::<Located>(1);
             let framing = inner.spawn(move || -> PolarsResult<()> {
                 for l in located {
-                    let df = joined_frame(Coding::File, model, &tiers, &l.events, &l.hits)?;
+                    let df = joined_frame(&tiers, &l.events, &l.hits)?;
                     if to_write.send((df, l.rejects)).is_err() {
                         break;
                     }

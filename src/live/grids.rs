@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use crate::columns::Outcome;
 use crate::grid::{parse_checked, GridError, GridModel, LoadOptions};
 use crate::ingest::Event;
-use crate::join::{tier_table, unit_codes, Locator, Strategy};
+use crate::join::{tier_table, unit_codes, Locator, Strategy, TierCodes};
 use crate::store::{GridVersion, Store};
 
 /// The grid model of the active version and what locating needs.
@@ -21,18 +21,22 @@ pub struct Grids {
     pub version: GridVersion,
     pub locator: Locator,
     pub tiers: Vec<[u32; 3]>,
+    /// The tiers' codes in the frame's categoricals, per unit.
+    pub tier_codes: TierCodes,
 }
 
 impl Grids {
-    pub fn new(model: GridModel, version: GridVersion) -> Grids {
+    pub fn new(model: GridModel, version: GridVersion) -> super::Result<Grids> {
         let locator = Locator::new(&model, Strategy::Cells);
         let tiers = tier_table(&model);
-        Grids {
+        let tier_codes = TierCodes::new(&model, &tiers, crate::columns::Coding::Frame)?;
+        Ok(Grids {
             model,
             version,
             locator,
             tiers,
-        }
+            tier_codes,
+        })
     }
 
     /// Outcome and unit (an index, `join::NONE` for none) of each position.

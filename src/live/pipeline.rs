@@ -554,13 +554,7 @@ impl Pipeline<'_> {
             if events.is_empty() {
                 continue;
             }
-            *slot = Some(joined_frame(
-                crate::columns::Coding::Frame,
-                &g.model,
-                &g.tiers,
-                &events,
-                &hits,
-            )?);
+            *slot = Some(joined_frame(&g.tier_codes, &events, &hits)?);
         }
         Ok(out)
     }

@@ -90,7 +90,9 @@ async fn a_new_grid_file_keeps_the_old_version_and_rejoins_the_events() {
     assert_eq!(store.grid_versions().expect("versions").len(), 2);
 
     // The service built on the new version answers with the new code.
-    e.state.load(Grids::new(model, version)).expect("frame");
+    e.state
+        .load(Grids::new(model, version).expect("grids"))
+        .expect("frame");
     let t = login(&e.app, "admin").await;
     let r = get(
         &e.app,

@@ -851,7 +851,7 @@ async fn a_duplicate_counts_in_the_volume_and_once_as_a_case() {
     let grids = super::support::demo_dir().join("grids.geojson");
     let (model, version) = wangge::live::ensure_grids(&store, &grids).expect("grids");
     e.state
-        .load(wangge::api::Grids::new(model, version))
+        .load(wangge::api::Grids::new(model, version).expect("grids"))
         .expect("restart");
     assert_eq!(figures(&e, &t, &grid, march).await, live);
 }

@@ -181,7 +181,7 @@ async fn a_restart_on_stored_pre_aggregates_answers_like_a_fresh_build() {
     let grids = super::support::demo_dir().join("grids.geojson");
     let (model, version) = wangge::live::ensure_grids(&store, &grids).expect("grids");
     e.state
-        .load(wangge::api::Grids::new(model, version))
+        .load(wangge::api::Grids::new(model, version).expect("grids"))
         .expect("restart");
     let again = super::support::get(&e.app, uri, &t).await;
     assert_eq!(again.status, StatusCode::OK);
@@ -216,7 +216,7 @@ async fn a_restart_on_stored_pre_aggregates_answers_like_a_fresh_build() {
     e.state
         .load({
             let (model, version) = wangge::live::ensure_grids(&store, &grids).expect("grids");
-            wangge::api::Grids::new(model, version)
+            wangge::api::Grids::new(model, version).expect("grids")
         })
         .expect("restart on undecodable tables");
     let read = store
@@ -295,7 +295,7 @@ async fn a_restart_after_cases_moved_patches_the_snapshot_with_their_rows() {
     let grids = super::support::demo_dir().join("grids.geojson");
     let (model, version) = wangge::live::ensure_grids(&store, &grids).expect("grids");
     e.state
-        .load(wangge::api::Grids::new(model, version))
+        .load(wangge::api::Grids::new(model, version).expect("grids"))
         .expect("restart");
     let again = super::support::get(&e.app, uri, &t).await;
     assert_eq!(

@@ -71,7 +71,7 @@ pub fn env_with(f: impl FnOnce(&mut Config)) -> Env {
     let (model, version) = ensure_grids(&store, &demo.join("grids.geojson")).expect("grids");
     // The start-up path: the demo's events through the live pipeline.
     let state = AppState::new(cfg, store.clone(), hasher);
-    let grids = Grids::new(model, version);
+    let grids = Grids::new(model, version).expect("grids");
     let loaded = state
         .live
         .load_events_file(&grids, &demo.join("events.csv"), "", 5000)
