@@ -208,3 +208,71 @@ pub fn joined_frame<'e>(
     ));
     DataFrame::new(keep.len(), cols)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analytics::testutil::county;
+
+    fn event(id: usize) -> Event {
+        Event {
+            id: format!("E{id}"),
+            kind: Kind::Incident,
+            occurred_at: 1_000,
+            lon: 115.0,
+            lat: 38.5,
+            category: "盗窃".into(),
+            status: None,
+            state: None,
+            resolved_at: None,
+            deadline: None,
+            satisfaction: None,
+            source: None,
+            cleared: Some(true),
+            household_hash: None,
+            visitor_hash: None,
+            updated_at: None,
+            flow: Default::default(),
+            duplicate_of: None,
+            system: String::new(),
+        }
+    }
+
+    /// A frame built from a [`TierCodes`] table holds each located unit's
+    /// three codes, in both codings, also when no column held the
+    /// mappings between the table and the frame (polars keeps a mapping
+    /// only while something holds it: the table does).
+    #[test]
+    fn frames_built_from_a_tier_table_hold_the_units_codes() {
+        let model = county();
+        let tiers = tier_table(&model);
+        for coding in [c::Coding::File, c::Coding::Frame] {
+            let table = TierCodes::new(&model, &tiers, coding).unwrap();
+            let mut hits: Vec<(Outcome, u32)> = (0..tiers.len() as u32)
+                .map(|u| (Outcome::Matched, u))
+                .collect();
+            hits.push((Outcome::Outside, NONE));
+            let events: Vec<Event> = (0..hits.len()).map(event).collect();
+            for _ in 0..2 {
+                // Built, dropped, built again from the same table.
+                let df = joined_frame(&table, &events, &hits).unwrap();
+                for (t, name) in [c::TIER1, c::TIER2, c::TIER3].into_iter().enumerate() {
+                    let col = df.column(name).unwrap();
+                    assert_eq!(Some(col.dtype().clone()), c::coded_dtype_in(name, coding));
+                    let text = col.cast(&DataType::String).unwrap();
+                    let got: Vec<Option<String>> = text
+                        .str()
+                        .unwrap()
+                        .iter()
+                        .map(|v| v.map(str::to_owned))
+                        .collect();
+                    let want: Vec<Option<String>> = hits
+                        .iter()
+                        .map(|h| unit_codes(&model, &tiers, h.1)[t].map(str::to_owned))
+                        .collect();
+                    assert_eq!(got, want, "{name} {coding:?}");
+                }
+            }
+        }
+    }
+}
