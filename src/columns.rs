@@ -14,9 +14,10 @@
 use polars::prelude::{
     Categorical16Type, Categorical32Type, Categorical8Type, CategoricalChunked, CategoricalMapping,
     CategoricalPhysical, Categories, ChunkedArray, Column, DataFrame, DataType, IntoColumn,
-    IntoSeries, PlHashMap, PlSmallStr, PolarsCategoricalType, PolarsDataType, PolarsNumericType,
-    PolarsResult, Schema, StringChunked, TimeUnit,
+    IntoSeries, PlHashMap, PlSmallStr, PolarsCategoricalType, PolarsDataType, PolarsError,
+    PolarsNumericType, PolarsResult, Schema, StringChunked, TimeUnit,
 };
+use polars_arrow::bitmap::{Bitmap, MutableBitmap};
 
 /// Event id, unique within its kind and source system ([`SYSTEM`]) (String).
 pub const ID: &str = "id";
@@ -327,9 +328,8 @@ pub struct CodedBuilder {
     mapping: std::sync::Arc<CategoricalMapping>,
     seen: PlHashMap<String, u32>,
     codes: Vec<u32>,
-    valid: Vec<bool>,
-    nulls: usize,
-    error: Option<polars::prelude::PolarsError>,
+    valid: MutableBitmap,
+    error: Option<PolarsError>,
 }
 
 impl CodedBuilder {
@@ -346,42 +346,43 @@ impl CodedBuilder {
             dtype,
             seen: Default::default(),
             codes: Vec::with_capacity(capacity),
-            valid: Vec::with_capacity(capacity),
-            nulls: 0,
+            valid: MutableBitmap::with_capacity(capacity),
             error: None,
         }
     }
 
-    /// The code of `v` in this column's mapping (None for null). A value
-    /// the mapping cannot take (more distinct values than the column's
-    /// width) is an error of [`CodedBuilder::finish`].
-    pub fn code(&mut self, v: Option<&str>) -> Option<u32> {
-        let v = v?;
-        if let Some(&k) = self.seen.get(v) {
-            return Some(k);
-        }
-        match self.mapping.insert_cat(v) {
-            Ok(k) => {
-                self.seen.insert(v.to_owned(), k);
-                Some(k)
-            }
-            Err(e) => {
-                self.error.get_or_insert(e);
-                None
-            }
-        }
+    /// The column's type. Holding it keeps the column's mapping, and so
+    /// the codes it gave out, alive: polars drops a mapping nothing holds.
+    pub fn dtype(&self) -> &DataType {
+        &self.dtype
     }
 
-    /// Appends a row's value.
+    /// The code of `v` in this column's mapping (None for null); an error
+    /// for a value the mapping cannot take (more distinct values than the
+    /// column's width).
+    pub fn code(&mut self, v: Option<&str>) -> PolarsResult<Option<u32>> {
+        let Some(v) = v else { return Ok(None) };
+        if let Some(&k) = self.seen.get(v) {
+            return Ok(Some(k));
+        }
+        let k = self.mapping.insert_cat(v)?;
+        self.seen.insert(v.to_owned(), k);
+        Ok(Some(k))
+    }
+
+    /// Appends a row's value; an error of [`CodedBuilder::code`] is one
+    /// of [`CodedBuilder::finish`].
     pub fn push(&mut self, v: Option<&str>) {
-        let code = self.code(v);
+        let code = self.code(v).unwrap_or_else(|e| {
+            self.error.get_or_insert(e);
+            None
+        });
         self.push_code(code);
     }
 
     /// Appends a row's code, one that [`CodedBuilder::code`] gave out for
     /// this column in the same [`Coding`].
     pub fn push_code(&mut self, code: Option<u32>) {
-        self.nulls += usize::from(code.is_none());
         self.valid.push(code.is_some());
         self.codes.push(code.unwrap_or(0));
     }
@@ -390,8 +391,7 @@ impl CodedBuilder {
         if let Some(e) = self.error {
             return Err(e.context(format!("column {}", self.name).into()));
         }
-        let valid = (self.nulls > 0)
-            .then(|| polars_arrow::bitmap::Bitmap::from_iter(self.valid.iter().copied()));
+        let valid: Option<Bitmap> = self.valid.into();
         let (name, dtype) = (self.name.into(), self.dtype);
         // Every code came from the column's own mapping (`push`), which
         // gives out no code wider than the column's physical type: the
@@ -399,7 +399,7 @@ impl CodedBuilder {
         fn coded<T: PolarsCategoricalType>(
             name: PlSmallStr,
             codes: Vec<<T::PolarsPhysical as PolarsDataType>::OwnedPhysical>,
-            valid: Option<polars_arrow::bitmap::Bitmap>,
+            valid: Option<Bitmap>,
             dtype: DataType,
         ) -> Column
         where
@@ -423,6 +423,13 @@ impl CodedBuilder {
             CategoricalPhysical::U32 => coded::<Categorical32Type>(name, self.codes, valid, dtype),
         })
     }
+}
+
+/// A column's values as owned text (a test's view of a coded or text column).
+#[cfg(test)]
+pub(crate) fn owned_text(col: &Column) -> Vec<Option<String>> {
+    let text = text(col).expect("a text or coded column");
+    text.iter().map(|v| v.map(str::to_owned)).collect()
 }
 
 /// `df` with its coded columns back as text: what the export files carry.
@@ -551,13 +558,7 @@ mod tests {
                 }
                 let col = b.finish().unwrap();
                 assert_eq!(Some(col.dtype().clone()), coded_dtype_in(name, coding));
-                let text = col.cast(&DataType::String).unwrap();
-                let got: Vec<Option<String>> = text
-                    .str()
-                    .unwrap()
-                    .iter()
-                    .map(|v| v.map(str::to_owned))
-                    .collect();
+                let got = owned_text(&col);
                 assert_eq!(got, want, "{name} {coding:?}");
                 assert_eq!(
                     col.null_count(),

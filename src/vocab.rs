@@ -34,5 +34,10 @@ pub const SOURCES: [&str; 5] = [PATROL, "hotline", "walk_in", "online", "other"]
 /// by residents. `visit` is accepted for systems that record it.
 pub const DISCOVERED_SOURCES: [&str; 2] = [PATROL, VISIT];
 
+/// Whether the problem was solved (实际解决), as a closing step reports it.
+pub const SOLVED: &str = "solved";
+/// The answers of `solved`: solved, partly solved, not solved.
+pub const SOLVED_ANSWERS: [&str; 3] = [SOLVED, "partly", "unsolved"];
+
 /// Lifecycle state of cases left out of every count (作废).
 pub const INVALID_STATE: &str = "invalid";

@@ -141,6 +141,35 @@ pub struct Event {
     pub system: String,
 }
 
+#[cfg(test)]
+impl Event {
+    /// A test's event: `id` of `kind` at 115.0°E 38.5°N, occurred at
+    /// 1,000 µs, category 环境卫生, every optional field empty.
+    pub(crate) fn bare(id: &str, kind: Kind) -> Event {
+        Event {
+            id: id.into(),
+            kind,
+            occurred_at: 1_000,
+            lon: 115.0,
+            lat: 38.5,
+            category: "环境卫生".into(),
+            status: None,
+            state: None,
+            resolved_at: None,
+            deadline: None,
+            satisfaction: None,
+            source: None,
+            cleared: None,
+            household_hash: None,
+            visitor_hash: None,
+            updated_at: None,
+            flow: Default::default(),
+            duplicate_of: None,
+            system: String::new(),
+        }
+    }
+}
+
 impl Event {
     /// The time of this version: its `updated_at`, else its closing time
     /// when closed, else when it occurred.

@@ -36,7 +36,7 @@ pub fn fold(base: &Event, steps: &[Step]) -> Event {
             deadline = Some(d);
         }
         if let Some(v) = &s.solved {
-            e.flow.solved = Some(v == "solved");
+            e.flow.solved = Some(v == crate::vocab::SOLVED);
         }
         // A link is kept from any step: the latest one names the case.
         if s.duplicate_of.is_some() {

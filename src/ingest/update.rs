@@ -132,10 +132,37 @@ pub struct Step {
     pub system: String,
 }
 
+#[cfg(test)]
+impl Step {
+    /// A test's step: update `update_id` of issue `issue_id` to `state` at
+    /// `at`, every optional field empty.
+    pub(crate) fn bare(issue_id: &str, update_id: &str, at: i64, state: &str) -> Step {
+        Step {
+            issue_id: issue_id.into(),
+            update_id: update_id.into(),
+            at,
+            state: state.into(),
+            deadline: None,
+            satisfaction: None,
+            solved: None,
+            category: None,
+            lon: None,
+            lat: None,
+            to_unit: None,
+            note_hash: None,
+            duplicate_of: None,
+            system: String::new(),
+        }
+    }
+}
+
 const SOLVED: &[(&[&str], &str)] = &[
-    (&["solved", "解决", "已解决"], "solved"),
-    (&["partly", "部分解决"], "partly"),
-    (&["unsolved", "未解决"], "unsolved"),
+    (
+        &["solved", "解决", "已解决"],
+        crate::vocab::SOLVED_ANSWERS[0],
+    ),
+    (&["partly", "部分解决"], crate::vocab::SOLVED_ANSWERS[1]),
+    (&["unsolved", "未解决"], crate::vocab::SOLVED_ANSWERS[2]),
 ];
 
 impl Validator<'_> {

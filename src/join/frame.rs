@@ -36,7 +36,7 @@ pub struct TierCodes {
     codes: Vec<[u32; 3]>,
     /// The three columns' types: holding them keeps their mappings, and
     /// so these codes, alive (polars drops a mapping no column holds).
-    _held: [DataType; 3],
+    _held: Vec<DataType>,
 }
 
 impl TierCodes {
@@ -45,25 +45,21 @@ impl TierCodes {
         tiers: &[[u32; 3]],
         coding: c::Coding,
     ) -> PolarsResult<TierCodes> {
-        let held = [c::TIER1, c::TIER2, c::TIER3].map(|name| c::coded_dtype_in(name, coding));
-        let [Some(t1), Some(t2), Some(t3)] = held else {
-            unreachable!("the tiers are coded columns")
-        };
         let mut codes = vec![[u32::MAX; 3]; tiers.len()];
+        let mut held = Vec::with_capacity(3);
         for (t, name) in [c::TIER1, c::TIER2, c::TIER3].into_iter().enumerate() {
             let mut b = c::CodedBuilder::new(name, coding, 0);
             for (u, row) in codes.iter_mut().enumerate() {
                 row[t] = b
-                    .code(unit_codes(model, tiers, u as u32)[t])
+                    .code(unit_codes(model, tiers, u as u32)[t])?
                     .unwrap_or(u32::MAX);
             }
-            // Only to report a look-up that failed: the column is empty.
-            b.finish()?;
+            held.push(b.dtype().clone());
         }
         Ok(TierCodes {
             coding,
             codes,
-            _held: [t1, t2, t3],
+            _held: held,
         })
     }
 
@@ -216,25 +212,9 @@ mod tests {
 
     fn event(id: usize) -> Event {
         Event {
-            id: format!("E{id}"),
-            kind: Kind::Incident,
-            occurred_at: 1_000,
-            lon: 115.0,
-            lat: 38.5,
             category: "盗窃".into(),
-            status: None,
-            state: None,
-            resolved_at: None,
-            deadline: None,
-            satisfaction: None,
-            source: None,
             cleared: Some(true),
-            household_hash: None,
-            visitor_hash: None,
-            updated_at: None,
-            flow: Default::default(),
-            duplicate_of: None,
-            system: String::new(),
+            ..Event::bare(&format!("E{id}"), Kind::Incident)
         }
     }
 
@@ -259,13 +239,7 @@ mod tests {
                 for (t, name) in [c::TIER1, c::TIER2, c::TIER3].into_iter().enumerate() {
                     let col = df.column(name).unwrap();
                     assert_eq!(Some(col.dtype().clone()), c::coded_dtype_in(name, coding));
-                    let text = col.cast(&DataType::String).unwrap();
-                    let got: Vec<Option<String>> = text
-                        .str()
-                        .unwrap()
-                        .iter()
-                        .map(|v| v.map(str::to_owned))
-                        .collect();
+                    let got = c::owned_text(col);
                     let want: Vec<Option<String>> = hits
                         .iter()
                         .map(|h| unit_codes(&model, &tiers, h.1)[t].map(str::to_owned))

@@ -7,10 +7,7 @@
 
 use crate::ingest::state::STATES;
 use crate::ingest::Step;
-use crate::vocab::SATISFACTION;
-
-/// What `solved` may say (validated at ingest).
-const SOLVED: [&str; 3] = ["solved", "partly", "unsolved"];
+use crate::vocab::{SATISFACTION, SOLVED_ANSWERS as SOLVED};
 
 /// One step in 40 bytes.
 #[derive(Debug, Clone, Copy)]
@@ -118,14 +115,12 @@ impl CaseSteps {
         kept.sort_unstable_by(|a, b| {
             (a.issue, a.at, self.update_id(a)).cmp(&(b.issue, b.at, self.update_id(b)))
         });
-        let mut starts = Vec::with_capacity(self.issues.len() + 1);
-        for (i, k) in kept.iter().enumerate() {
-            while starts.len() <= k.issue as usize {
-                starts.push(i as u32);
-            }
+        let mut starts = vec![0u32; self.issues.len() + 1];
+        for k in &kept {
+            starts[k.issue as usize + 1] += 1;
         }
-        while starts.len() <= self.issues.len() {
-            starts.push(kept.len() as u32);
+        for i in 1..starts.len() {
+            starts[i] += starts[i - 1];
         }
         self.kept = kept;
         self.starts = starts;
@@ -174,20 +169,9 @@ mod tests {
 
     fn step(issue: &str, update: &str, at: i64, state: &str) -> Step {
         Step {
-            issue_id: issue.into(),
-            update_id: update.into(),
-            at,
-            state: state.into(),
-            deadline: None,
-            satisfaction: None,
-            solved: None,
-            category: None,
-            lon: None,
-            lat: None,
             to_unit: Some("街道城管办".into()),
             note_hash: Some("ab12".into()),
-            duplicate_of: None,
-            system: String::new(),
+            ..Step::bare(issue, update, at, state)
         }
     }
 

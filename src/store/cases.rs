@@ -1015,45 +1015,14 @@ mod tests {
 
     fn issue(state: &'static str) -> Event {
         Event {
-            id: "A".into(),
-            kind: Kind::Issue,
-            occurred_at: 1_000,
-            lon: 115.0,
-            lat: 38.5,
-            category: "环境卫生".into(),
             status: Some(status_of(state)),
             state: Some(state),
-            resolved_at: None,
-            deadline: None,
-            satisfaction: None,
-            source: None,
-            cleared: None,
-            household_hash: None,
-            visitor_hash: None,
-            updated_at: None,
-            flow: Default::default(),
-            duplicate_of: None,
-            system: String::new(),
+            ..Event::bare("A", Kind::Issue)
         }
     }
 
     fn step(id: &str, at: i64, state: &str) -> Step {
-        Step {
-            issue_id: "A".into(),
-            update_id: id.into(),
-            at,
-            state: state.into(),
-            deadline: None,
-            satisfaction: None,
-            solved: None,
-            category: None,
-            lon: None,
-            lat: None,
-            to_unit: None,
-            note_hash: None,
-            duplicate_of: None,
-            system: String::new(),
-        }
+        Step::bare("A", id, at, state)
     }
 
     #[test]
