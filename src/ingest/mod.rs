@@ -19,8 +19,6 @@ pub mod state;
 pub mod time;
 mod update;
 
-use std::collections::HashSet;
-use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
 
 pub use decode::{detect, DecodingReader};
@@ -66,22 +64,20 @@ pub enum IngestError {
 /// event; a false "duplicate" would need a 128-bit collision).
 #[derive(Debug, Default)]
 pub struct Deduper {
-    seen: HashSet<u128>,
+    seen: rustc_hash::FxHashSet<u128>,
 }
 
 impl Deduper {
     pub fn with_capacity(n: usize) -> Self {
         Deduper {
-            seen: HashSet::with_capacity(n),
+            seen: rustc_hash::FxHashSet::with_capacity_and_hasher(n, Default::default()),
         }
     }
 
+    /// A 128-bit hash of the id, seeded by the kind: two keys meet by
+    /// chance once in about 10^19 pairs.
     fn key(kind: Kind, id: &str) -> u128 {
-        let mut a = std::collections::hash_map::DefaultHasher::new();
-        (kind.as_str(), id).hash(&mut a);
-        let mut b = std::collections::hash_map::DefaultHasher::new();
-        (id, 0x9e37_79b9_u32, kind.as_str()).hash(&mut b);
-        (u128::from(a.finish()) << 64) | u128::from(b.finish())
+        xxhash_rust::xxh3::xxh3_128_with_seed(id.as_bytes(), kind as u64)
     }
 
     /// True the first time a (kind, id) is offered.

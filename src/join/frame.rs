@@ -70,11 +70,24 @@ impl TierCodes {
     }
 }
 
-fn datetime(name: &str, v: impl Iterator<Item = Option<i64>>) -> PolarsResult<Column> {
-    Int64Chunked::from_iter_options(name.into(), v)
-        .into_series()
-        .cast(&DataType::Datetime(TimeUnit::Microseconds, None))
-        .map(Column::from)
+/// A datetime column (µs, no zone) built a row at a time.
+struct Times(PrimitiveChunkedBuilder<Int64Type>);
+
+impl Times {
+    fn new(name: &str, capacity: usize) -> Times {
+        Times(PrimitiveChunkedBuilder::new(name.into(), capacity))
+    }
+
+    fn push(&mut self, v: Option<i64>) {
+        self.0.append_option(v);
+    }
+
+    fn finish(self) -> Column {
+        self.0
+            .finish()
+            .into_datetime(TimeUnit::Microseconds, None)
+            .into_column()
+    }
 }
 
 pub use crate::columns::joined_schema;
@@ -96,113 +109,109 @@ pub fn with_missing_columns(mut lf: LazyFrame) -> PolarsResult<LazyFrame> {
     })
 }
 
-/// Coded column `name` of rows `keep`, `f` giving a row's value.
-fn coded<'e>(
-    name: &'static str,
-    coding: c::Coding,
-    keep: &[usize],
-    f: &dyn Fn(usize) -> Option<&'e str>,
-) -> PolarsResult<Column> {
-    let mut b = c::CodedBuilder::new(name, coding, keep.len());
-    for &i in keep {
-        b.push(f(i));
-    }
-    b.finish()
-}
-
 /// Builds the frame for located events (`hits` parallel to `events`;
 /// rejected ones skipped), its [`c::CODED`] columns coded as `tiers` are.
-pub fn joined_frame<'e>(
+///
+/// One pass over the events fills every column: an event is read once
+/// while it is in cache, not once per column (1,000,000 events: a column
+/// at a time took a quarter of `wangge join`'s processor time).
+pub fn joined_frame(
     tiers: &TierCodes,
-    events: &'e [Event],
-    hits: &'e [(Outcome, u32)],
+    events: &[Event],
+    hits: &[(Outcome, u32)],
 ) -> PolarsResult<DataFrame> {
-    let keep: Vec<usize> = (0..events.len())
-        .filter(|&i| hits[i].0 != Outcome::Rejected)
-        .collect();
-    let ev = |f: fn(&Event) -> Option<&str>| -> StringChunked {
-        keep.iter().map(|&i| f(&events[i])).collect()
-    };
-    // The columns [`c::CODED`] names are built coded: a code per row, each
-    // distinct value once (the unit codes through a table per unit).
+    let n = hits.iter().filter(|h| h.0 != Outcome::Rejected).count();
     let coding = tiers.coding;
-    let coded = |name, f: &dyn Fn(usize) -> Option<&'e str>| coded(name, coding, &keep, f);
-    let tier = |t: usize| {
-        let mut b = c::CodedBuilder::new([c::TIER1, c::TIER2, c::TIER3][t], coding, keep.len());
-        for &i in &keep {
-            b.push_code(tiers.code(hits[i].1, t));
+    let coded = |name| c::CodedBuilder::new(name, coding, n);
+    let text = |name: &str| StringChunkedBuilder::new(name.into(), n);
+    let flag = |name: &str| BooleanChunkedBuilder::new(name.into(), n);
+    let (mut id, mut household, mut visitor) =
+        (text(c::ID), text(c::HOUSEHOLD_HASH), text(c::VISITOR_HASH));
+    let (mut kind, mut category, mut status, mut satisfaction, mut source) = (
+        coded(c::KIND),
+        coded(c::CATEGORY),
+        coded(c::STATUS),
+        coded(c::SATISFACTION),
+        coded(c::SOURCE),
+    );
+    let (mut outcome, mut state, mut system) =
+        (coded(c::OUTCOME), coded(c::STATE), coded(c::SYSTEM));
+    let mut tier = [coded(c::TIER1), coded(c::TIER2), coded(c::TIER3)];
+    let (mut occurred, mut lon, mut lat) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let (mut resolved, mut deadline, mut updated) = (
+        Times::new(c::RESOLVED_AT, n),
+        Times::new(c::DEADLINE, n),
+        Times::new(c::UPDATED_AT, n),
+    );
+    let mut flow = c::FLOW.map(|name| Times::new(name, n));
+    let (mut cleared, mut solved, mut duplicate) =
+        (flag(c::CLEARED), flag(c::SOLVED), flag(c::DUPLICATE));
+    for (e, &(o, unit)) in events.iter().zip(hits) {
+        if o == Outcome::Rejected {
+            continue;
         }
-        b.finish()
-    };
-    let mut cols = vec![
-        Column::from(ev(|e| Some(&e.id)).with_name(c::ID.into()).into_series()),
-        coded(c::KIND, &|i| Some(events[i].kind.as_str()))?,
-        datetime(
-            c::OCCURRED_AT,
-            keep.iter().map(|&i| Some(events[i].occurred_at)),
-        )?,
-        Column::new(
-            c::LON.into(),
-            keep.iter().map(|&i| events[i].lon).collect::<Vec<f64>>(),
-        ),
-        Column::new(
-            c::LAT.into(),
-            keep.iter().map(|&i| events[i].lat).collect::<Vec<f64>>(),
-        ),
-        coded(c::CATEGORY, &|i| Some(&events[i].category))?,
-        coded(c::STATUS, &|i| events[i].status)?,
-        datetime(c::RESOLVED_AT, keep.iter().map(|&i| events[i].resolved_at))?,
-        datetime(c::DEADLINE, keep.iter().map(|&i| events[i].deadline))?,
-        coded(c::SATISFACTION, &|i| events[i].satisfaction)?,
-        coded(c::SOURCE, &|i| events[i].source)?,
-        Column::from(
-            keep.iter()
-                .map(|&i| events[i].cleared)
-                .collect::<BooleanChunked>()
-                .with_name(c::CLEARED.into())
-                .into_series(),
-        ),
-        Column::from(
-            ev(|e| e.household_hash.as_deref())
-                .with_name(c::HOUSEHOLD_HASH.into())
-                .into_series(),
-        ),
-        Column::from(
-            ev(|e| e.visitor_hash.as_deref())
-                .with_name(c::VISITOR_HASH.into())
-                .into_series(),
-        ),
-        tier(0)?,
-        tier(1)?,
-        tier(2)?,
-        coded(c::OUTCOME, &|i| Some(hits[i].0.as_str()))?,
-        coded(c::STATE, &|i| events[i].state)?,
-        datetime(c::UPDATED_AT, keep.iter().map(|&i| events[i].updated_at))?,
-    ];
-    for (t, name) in c::FLOW.into_iter().enumerate() {
-        cols.push(datetime(
-            name,
-            keep.iter().map(|&i| events[i].flow.times()[t]),
-        )?);
+        id.append_value(&e.id);
+        kind.push(Some(e.kind.as_str()));
+        occurred.push(e.occurred_at);
+        lon.push(e.lon);
+        lat.push(e.lat);
+        category.push(Some(&e.category));
+        status.push(e.status);
+        resolved.push(e.resolved_at);
+        deadline.push(e.deadline);
+        satisfaction.push(e.satisfaction);
+        source.push(e.source);
+        cleared.append_option(e.cleared);
+        household.append_option(e.household_hash.as_deref());
+        visitor.append_option(e.visitor_hash.as_deref());
+        for (t, b) in tier.iter_mut().enumerate() {
+            b.push_code(tiers.code(unit, t));
+        }
+        outcome.push(Some(o.as_str()));
+        state.push(e.state);
+        updated.push(e.updated_at);
+        for (b, v) in flow.iter_mut().zip(e.flow.times()) {
+            b.push(v);
+        }
+        solved.append_option(e.flow.solved);
+        system.push(Some(e.system.as_str()).filter(|s| !s.is_empty()));
+        duplicate.append_option((e.kind == Kind::Issue).then_some(e.duplicate_of.is_some()));
     }
-    cols.push(Column::from(
-        keep.iter()
-            .map(|&i| events[i].flow.solved)
-            .collect::<BooleanChunked>()
-            .with_name(c::SOLVED.into())
-            .into_series(),
-    ));
-    cols.push(coded(c::SYSTEM, &|i| {
-        Some(events[i].system.as_str()).filter(|s| !s.is_empty())
-    })?);
-    cols.push(Column::from(
-        keep.iter()
-            .map(|&i| (events[i].kind == Kind::Issue).then_some(events[i].duplicate_of.is_some()))
-            .collect::<BooleanChunked>()
-            .with_name(c::DUPLICATE.into())
-            .into_series(),
-    ));
-    DataFrame::new(keep.len(), cols)
+    let [tier1, tier2, tier3] = tier;
+    // In the order of [`c::ALL`].
+    let mut cols = vec![
+        id.finish().into_column(),
+        kind.finish()?,
+        Int64Chunked::from_vec(c::OCCURRED_AT.into(), occurred)
+            .into_datetime(TimeUnit::Microseconds, None)
+            .into_column(),
+        Column::new(c::LON.into(), lon),
+        Column::new(c::LAT.into(), lat),
+        category.finish()?,
+        status.finish()?,
+        resolved.finish(),
+        deadline.finish(),
+        satisfaction.finish()?,
+        source.finish()?,
+        cleared.finish().into_column(),
+        household.finish().into_column(),
+        visitor.finish().into_column(),
+        tier1.finish()?,
+        tier2.finish()?,
+        tier3.finish()?,
+        outcome.finish()?,
+        state.finish()?,
+        updated.finish(),
+    ];
+    cols.extend(flow.map(Times::finish));
+    cols.push(solved.finish().into_column());
+    cols.push(system.finish()?);
+    cols.push(duplicate.finish().into_column());
+    DataFrame::new(n, cols)
 }
 
 #[cfg(test)]

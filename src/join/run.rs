@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::sync_channel;
+use std::time::{Duration, Instant};
 
 use polars::prelude::*;
 use serde::Serialize;
@@ -49,6 +50,34 @@ impl JoinSummary {
     /// True when every row read has exactly one outcome.
     pub fn balanced(&self) -> bool {
         self.read == self.matched + self.partial + self.outside + self.rejected
+    }
+}
+
+/// A stage's own time: how long it ran less how long it waited on the
+/// stages before and after it (reported at debug level).
+struct Busy {
+    start: Instant,
+    waited: Duration,
+}
+
+impl Busy {
+    fn new() -> Self {
+        Busy {
+            start: Instant::now(),
+            waited: Duration::ZERO,
+        }
+    }
+
+    /// Runs `f`, a wait on a channel, counting its time as waiting.
+    fn wait<T>(&mut self, f: impl FnOnce() -> T) -> T {
+        let t = Instant::now();
+        let r = f();
+        self.waited += t.elapsed();
+        r
+    }
+
+    fn secs(&self) -> f64 {
+        (self.start.elapsed() - self.waited).as_secs_f64()
     }
 }
 
@@ -168,29 +197,46 @@ pub fn join_files(
     std::thread::scope(|scope| {
         let (to_join, batches) = sync_channel::<Batch>(1);
         let (to_write, frames) = sync_channel::<(DataFrame, Vec<Reject>)>(1);
-        let reader = scope.spawn(move || -> Result<BTreeMap<String, u64>, IngestError> {
-            let mut per_file = BTreeMap::new();
-            for path in files {
-                let read = read_file(path, encoding, validator, &mut |batch: Batch| {
-                    to_join.send(batch).map_err(|_| stopped())
-                })?;
-                per_file.insert(path.display().to_string(), read);
-            }
-            Ok(per_file)
-        });
-        let writing = scope.spawn(move || -> Result<_, IngestError> {
-            for (df, rej) in frames {
-                for r in rej {
-                    rejects
-                        .serialize((&r.file, r.row, &r.column, &r.reason))
-                        .map_err(rejects_err)?;
+        // Threads named for profilers and debuggers (`expect`: as
+        // `Scope::spawn` does, a thread the system cannot start is a panic).
+        let reader = std::thread::Builder::new()
+            .name("join-read".into())
+            .spawn_scoped(
+                scope,
+                move || -> Result<BTreeMap<String, u64>, IngestError> {
+                    let mut per_file = BTreeMap::new();
+                    let mut busy = Busy::new();
+                    for path in files {
+                        let read = read_file(path, encoding, validator, &mut |batch: Batch| {
+                            busy.wait(|| to_join.send(batch)).map_err(|_| stopped())
+                        })?;
+                        per_file.insert(path.display().to_string(), read);
+                    }
+                    tracing::debug!(secs = busy.secs(), "join: reading and validating");
+                    Ok(per_file)
+                },
+            )
+            .expect("starting a join thread");
+        let writing = std::thread::Builder::new()
+            .name("join-write".into())
+            .spawn_scoped(scope, move || -> Result<_, IngestError> {
+                let mut busy = Busy::new();
+                let mut frames = frames.into_iter();
+                while let Some((df, rej)) = busy.wait(|| frames.next()) {
+                    for r in rej {
+                        rejects
+                            .serialize((&r.file, r.row, &r.column, &r.reason))
+                            .map_err(rejects_err)?;
+                    }
+                    writer.write_batch(&df).map_err(parquet_err)?;
                 }
-                writer.write_batch(&df).map_err(parquet_err)?;
-            }
-            Ok((writer, rejects))
-        });
+                tracing::debug!(secs = busy.secs(), "join: writing");
+                Ok((writer, rejects))
+            })
+            .expect("starting a join thread");
         // The grids load (`grids`) while the first batches are read.
         // The unit codes of the output's coding, per unit, with them.
+        let t = Instant::now();
         let loaded = grids().and_then(|(model, locator)| {
             let codes = TierCodes::new(&model, &tier_table(&model), Coding::File);
             Ok((model, locator, codes.map_err(parquet_err)?))
@@ -206,28 +252,41 @@ pub fn join_files(
                 return Err(e);
             }
         };
+        tracing::debug!(
+            secs = t.elapsed().as_secs_f64(),
+            "join: grids loaded and indexed"
+        );
         let locator = &locator;
         // Locating here, in file order; the frames are built on a stage
         // of their own between this one and the writer.
         let joined = std::thread::scope(|inner| {
             let (to_frame, located) = sync_channel::<Located>(1);
-            let framing = inner.spawn(move || -> PolarsResult<()> {
-                for l in located {
-                    let df = joined_frame(&tiers, &l.events, &l.hits)?;
-                    if to_write.send((df, l.rejects)).is_err() {
-                        break;
+            let framing = std::thread::Builder::new()
+                .name("join-frame".into())
+                .spawn_scoped(inner, move || -> PolarsResult<()> {
+                    let mut busy = Busy::new();
+                    let mut located = located.into_iter();
+                    while let Some(l) = busy.wait(|| located.next()) {
+                        let df = joined_frame(&tiers, &l.events, &l.hits)?;
+                        if busy.wait(|| to_write.send((df, l.rejects))).is_err() {
+                            break;
+                        }
                     }
-                }
-                Ok(())
-            });
-            for batch in batches {
+                    tracing::debug!(secs = busy.secs(), "join: building frames");
+                    Ok(())
+                })
+                .expect("starting a join thread");
+            let mut busy = Busy::new();
+            let mut batches = batches.into_iter();
+            while let Some(batch) = busy.wait(|| batches.next()) {
                 let n = batch.read;
                 let l = locate_batch(locator, &mut dedup, batch, steps, &mut summary);
-                if to_frame.send(l).is_err() {
+                if busy.wait(|| to_frame.send(l)).is_err() {
                     break;
                 }
                 progress(n);
             }
+            tracing::debug!(secs = busy.secs(), "join: de-duplicating and locating");
             // Closing the channels ends the other stages.
             drop(to_frame);
             framing
