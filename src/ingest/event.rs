@@ -31,7 +31,7 @@ impl Kind {
 
     /// Accepts the contract's names and the Chinese ones upstream systems use.
     pub fn parse(s: &str) -> Option<Kind> {
-        match s.trim().to_ascii_lowercase().as_str() {
+        match lower(s.trim()).as_ref() {
             vocab::ISSUE | "诉求" | "问题" | "群众诉求" => Some(Kind::Issue),
             vocab::INCIDENT | "案件" | "治安" => Some(Kind::Incident),
             vocab::VISIT | "走访" | "接访" => Some(Kind::Visit),
@@ -221,6 +221,25 @@ pub struct Validator<'a> {
     pub dates: Dates,
 }
 
+/// `s` in ASCII lower case, copied only when it has an upper-case letter
+/// (the vocabularies are matched a row at a time).
+pub(super) fn lower(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.bytes().any(|b| b.is_ascii_uppercase()) {
+        s.to_ascii_lowercase().into()
+    } else {
+        s.into()
+    }
+}
+
+/// [`text`], borrowed when the field is text: for values matched against a
+/// vocabulary, not kept.
+pub(super) fn text_ref(f: Field<'_>) -> Option<std::borrow::Cow<'_, str>> {
+    match f {
+        Field::Text(s) => Some(s.trim()).filter(|t| !t.is_empty()).map(Into::into),
+        other => text(other).map(Into::into),
+    }
+}
+
 pub(super) fn text(f: Field<'_>) -> Option<String> {
     match f {
         Field::Text(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
@@ -277,8 +296,10 @@ pub(super) fn one_of(
     col: impl Named,
     map: &[(&[&str], &'static str)],
 ) -> Result<Option<&'static str>, RowError> {
-    let Some(s) = text(f) else { return Ok(None) };
-    let low = s.to_ascii_lowercase();
+    let Some(s) = text_ref(f) else {
+        return Ok(None);
+    };
+    let low = lower(&s);
     for (names, value) in map {
         if names.iter().any(|n| *n == low) {
             return Ok(Some(value));
@@ -348,7 +369,19 @@ impl Default for Dates {
 impl Dates {
     /// `us` when it lies between the earliest instant and `ahead_us` from now.
     pub(super) fn check(&self, us: i64, col: impl Named) -> Result<i64, RowError> {
-        let latest = chrono::Utc::now().timestamp_micros() + self.ahead_us;
+        // The clock read again only for an instant past the time it last
+        // gave (as clocks go forward, an instant within reach of an earlier
+        // now is within reach of this one): not once a field.
+        thread_local! {
+            static NOW_US: std::cell::Cell<i64> = const { std::cell::Cell::new(i64::MIN) };
+        }
+        let reach = |now: i64| now.saturating_add(self.ahead_us);
+        let mut latest = reach(NOW_US.get());
+        if us > latest {
+            let now = chrono::Utc::now().timestamp_micros();
+            NOW_US.set(now);
+            latest = reach(now);
+        }
         if us < self.earliest_us {
             let day = chrono::DateTime::from_timestamp_micros(self.earliest_us)
                 .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
@@ -383,6 +416,10 @@ pub(super) fn duplicate_of(
 
 /// `s` when it is at most `max` characters long.
 pub(super) fn bounded(s: String, max: usize, col: impl Named) -> Result<String, RowError> {
+    // No more characters than bytes: most values need no count.
+    if s.len() <= max {
+        return Ok(s);
+    }
     let n = s.chars().count();
     if n > max {
         return Err(err(col, format!("{n} characters; at most {max}")));
@@ -395,7 +432,7 @@ impl Validator<'_> {
     pub fn validate<'r>(&self, get: impl Fn(Col) -> Field<'r>) -> Result<Event, RowError> {
         let id = text(get(Col::Id)).ok_or_else(|| err(Col::Id, "missing"))?;
         let id = bounded(id, MAX_ID_CHARS, Col::Id)?;
-        let kind_raw = text(get(Col::Kind)).ok_or_else(|| err(Col::Kind, "missing"))?;
+        let kind_raw = text_ref(get(Col::Kind)).ok_or_else(|| err(Col::Kind, "missing"))?;
         let kind = Kind::parse(&kind_raw).ok_or_else(|| {
             err(
                 Col::Kind,
@@ -448,7 +485,7 @@ impl Validator<'_> {
         };
         match kind {
             Kind::Issue => {
-                let word = text(get(Col::Status))
+                let word = text_ref(get(Col::Status))
                     .ok_or_else(|| err(Col::Status, "missing (required for issues)"))?;
                 let state = super::state::canonical(&word).map_err(|r| err(Col::Status, r))?;
                 ev.state = Some(state);
@@ -489,5 +526,46 @@ impl Validator<'_> {
             }
         }
         Ok(ev)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The clock read once is reused only for instants it already allows:
+    /// one past the reach of that reading is checked against the clock again.
+    #[test]
+    fn dates_reach_from_now_whatever_was_checked_before() {
+        let dates = Dates {
+            earliest_us: 0,
+            ahead_us: 3_600_000_000,
+        };
+        let now = || chrono::Utc::now().timestamp_micros();
+        assert!(dates.check(1, Col::OccurredAt).is_ok());
+        let past_reach = now() + 2 * dates.ahead_us;
+        assert!(dates.check(past_reach, Col::OccurredAt).is_err());
+        assert!(dates
+            .check(now() + dates.ahead_us / 2, Col::OccurredAt)
+            .is_ok());
+        assert!(dates.check(past_reach, Col::OccurredAt).is_err());
+        assert!(dates.check(-1, Col::OccurredAt).is_err());
+    }
+
+    #[test]
+    fn vocabulary_matches_ignore_ascii_case_and_keep_the_text_borrowed() {
+        assert_eq!(Kind::parse(" Issue "), Some(Kind::Issue));
+        assert_eq!(Kind::parse("走访"), Some(Kind::Visit));
+        assert!(matches!(lower("issue"), std::borrow::Cow::Borrowed(_)));
+        assert_eq!(lower("InCiDent"), "incident");
+        assert_eq!(
+            one_of(Field::Text(" SATISFIED "), Col::Satisfaction, SATISFACTION).unwrap(),
+            Some(vocab::SATISFIED)
+        );
+        assert!(one_of(Field::Text("meh"), Col::Satisfaction, SATISFACTION).is_err());
+        assert_eq!(
+            one_of(Field::Text("  "), Col::Satisfaction, SATISFACTION).unwrap(),
+            None
+        );
     }
 }

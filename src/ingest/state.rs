@@ -107,7 +107,7 @@ pub const STATES: &[(&str, &str, &[&str])] = &[
 
 /// The canonical state of an upstream word, or the reason it is not one.
 pub fn canonical(word: &str) -> Result<&'static str, String> {
-    let w = word.trim().to_ascii_lowercase();
+    let w = super::event::lower(word.trim());
     STATES
         .iter()
         .find(|(_, _, words)| words.iter().any(|x| *x == w))
