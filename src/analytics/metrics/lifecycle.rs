@@ -29,10 +29,16 @@ pub(super) fn add_lifecycle(
     // The workflow counts, in the fields they end up in; cycle hours as (sum, n).
     let mut work = vec![Ingredients::default(); n];
     let mut cycle = vec![(0.0f64, 0u64); n];
-    // Sized for every row: growing them by doubling cost more than the loop.
-    let room = if durations { keys.len() } else { 0 };
-    let mut hours: Vec<(u32, f64)> = Vec::with_capacity(room);
-    let mut response: Vec<(u32, f64)> = Vec::with_capacity(room);
+    // Hours by unit: room for each unit's rows, counted first.
+    let mut room = vec![0u32; if durations { n } else { 0 }];
+    if durations {
+        for u in (0..keys.len()).filter_map(|row| rows.unit(row)) {
+            room[u as usize] += 1;
+        }
+    }
+    let mut hours = Grouped::with_room(&room);
+    let mut response = Grouped::with_room(&room);
+    drop(room);
     for row in 0..keys.len() {
         let Some(u) = rows.unit(row) else { continue };
         if times.dup(row) {
@@ -81,7 +87,7 @@ pub(super) fn add_lifecycle(
         let accepted = by_end(ACC);
         if let (true, Some(a), Some(o)) = (durations, accepted, occ.get(row)) {
             if a >= o {
-                response.push((u, (a - o) as f64 / 3_600_000_000.0));
+                response.push(u, (a - o) as f64 / 3_600_000_000.0);
             }
         }
         if closed {
@@ -103,7 +109,7 @@ pub(super) fn add_lifecycle(
         let timed = closed && res.is_some();
         if let (true, Some(r), Some(o)) = (timed && durations, res, occ.get(row)) {
             if r >= o {
-                hours.push((u, (r - o) as f64 / 3_600_000_000.0));
+                hours.push(u, (r - o) as f64 / 3_600_000_000.0);
             }
         }
         if let Some(d) = due.get(row) {
@@ -113,18 +119,16 @@ pub(super) fn add_lifecycle(
             due_n[i] += u64::from(timed || (!closed && d < end_us));
         }
     }
-    // Hours grouped by unit, then two selections each.
-    let (start, mut grouped) = by_unit(n, hours);
-    let (rstart, mut rgrouped) = by_unit(n, response);
+    // Two selections of each unit's hours.
     for i in (0..n).filter(|&i| seen[i]) {
-        let values = &mut grouped[start[i]..start[i + 1]];
         let w = &mut work[i];
         (w.on_time, w.due) = (on_time[i], due_n[i]);
         [w.due_closure, w.closed_due, w.closed_on_time] = closure[i];
         if durations {
+            let values = hours.of(i);
             w.median_hours = quantile(values, 0.5);
             w.p90_hours = quantile(values, 0.9);
-            w.response_hours = quantile(&mut rgrouped[rstart[i]..rstart[i + 1]], 0.5);
+            w.response_hours = quantile(response.of(i), 0.5);
         }
         let (sum, k) = cycle[i];
         w.cycle_hours = (k > 0).then(|| sum / k as f64);
