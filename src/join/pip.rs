@@ -158,11 +158,12 @@ impl BandedPolygon {
         x >= self.bbox[0] && x <= self.bbox[2] && y >= self.bbox[1] && y <= self.bbox[3]
     }
 
-    /// Edge `i`, lower end first (by y, then x).
+    /// Edge `i`, a banded one (never horizontal), lower end first.
     #[inline]
     fn edge(&self, i: usize) -> [f64; 4] {
         let ([ax, ay], [bx, by]) = (self.pts[i], self.pts[i + 1]);
-        if (ay, ax) < (by, bx) {
+        // The ends' y differ: no tie for x to break.
+        if ay < by {
             [ax, ay, bx, by]
         } else {
             [bx, by, ax, ay]
