@@ -141,18 +141,24 @@ pub struct Event {
     pub system: String,
 }
 
-#[cfg(test)]
 impl Event {
-    /// A test's event: `id` of `kind` at 115.0°E 38.5°N, occurred at
-    /// 1,000 µs, category 环境卫生, every optional field empty.
-    pub(crate) fn bare(id: &str, kind: Kind) -> Event {
+    /// An event of `kind` with what every event has, every optional field
+    /// empty: what the validator and the API fill in.
+    pub fn new(
+        id: String,
+        kind: Kind,
+        occurred_at: i64,
+        lon: f64,
+        lat: f64,
+        category: String,
+    ) -> Event {
         Event {
-            id: id.into(),
+            id,
             kind,
-            occurred_at: 1_000,
-            lon: 115.0,
-            lat: 38.5,
-            category: "环境卫生".into(),
+            occurred_at,
+            lon,
+            lat,
+            category,
             status: None,
             state: None,
             resolved_at: None,
@@ -167,6 +173,13 @@ impl Event {
             duplicate_of: None,
             system: String::new(),
         }
+    }
+
+    /// A test's event: `id` of `kind` at 115.0°E 38.5°N, occurred at
+    /// 1,000 µs, category 环境卫生, every optional field empty.
+    #[cfg(test)]
+    pub(crate) fn bare(id: &str, kind: Kind) -> Event {
+        Event::new(id.into(), kind, 1_000, 115.0, 38.5, "环境卫生".into())
     }
 }
 
@@ -463,25 +476,8 @@ impl Validator<'_> {
         let category = text(get(Col::Category)).ok_or_else(|| err(Col::Category, "missing"))?;
         let category = bounded(category, MAX_TEXT_CHARS, Col::Category)?;
         let mut ev = Event {
-            id,
-            kind,
-            occurred_at,
-            lon,
-            lat,
-            category,
-            status: None,
-            state: None,
-            resolved_at: None,
-            deadline: None,
-            satisfaction: None,
-            source: None,
-            cleared: None,
-            household_hash: None,
-            visitor_hash: None,
             updated_at: time(get(Col::UpdatedAt), Col::UpdatedAt, self.tz)?,
-            flow: Default::default(),
-            duplicate_of: None,
-            system: String::new(),
+            ..Event::new(id, kind, occurred_at, lon, lat, category)
         };
         match kind {
             Kind::Issue => {

@@ -132,11 +132,10 @@ pub struct Step {
     pub system: String,
 }
 
-#[cfg(test)]
 impl Step {
-    /// A test's step: update `update_id` of issue `issue_id` to `state` at
-    /// `at`, every optional field empty.
-    pub(crate) fn bare(issue_id: &str, update_id: &str, at: i64, state: &str) -> Step {
+    /// Update `update_id` of issue `issue_id` to `state` at `at`, every
+    /// optional field empty.
+    pub fn new(issue_id: &str, update_id: &str, at: i64, state: &str) -> Step {
         Step {
             issue_id: issue_id.into(),
             update_id: update_id.into(),

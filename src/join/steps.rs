@@ -145,20 +145,10 @@ impl CaseSteps {
         }
         let pick = |list: &[&str], i: u8| (i > 0).then(|| list[usize::from(i) - 1].to_owned());
         Step {
-            issue_id: String::new(),
-            update_id: self.update_id(k).to_owned(),
-            at: k.at,
-            state: STATES[usize::from(k.state)].0.to_owned(),
             deadline: (k.deadline != i64::MIN).then_some(k.deadline),
             satisfaction: pick(&SATISFACTION, k.satisfaction),
             solved: pick(&SOLVED, k.solved),
-            category: None,
-            lon: None,
-            lat: None,
-            to_unit: None,
-            note_hash: None,
-            duplicate_of: None,
-            system: String::new(),
+            ..Step::new("", self.update_id(k), k.at, STATES[usize::from(k.state)].0)
         }
     }
 }
@@ -171,7 +161,7 @@ mod tests {
         Step {
             to_unit: Some("街道城管办".into()),
             note_hash: Some("ab12".into()),
-            ..Step::bare(issue, update, at, state)
+            ..Step::new(issue, update, at, state)
         }
     }
 

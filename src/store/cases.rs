@@ -1022,7 +1022,7 @@ mod tests {
     }
 
     fn step(id: &str, at: i64, state: &str) -> Step {
-        Step::bare("A", id, at, state)
+        Step::new("A", id, at, state)
     }
 
     #[test]

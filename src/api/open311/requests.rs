@@ -343,25 +343,17 @@ pub async fn create(
     }
     let id = format!("o311-{}", &new_token()?[..20]);
     let event = Event {
-        id: id.clone(),
-        kind: Kind::Issue,
-        occurred_at: now_us(),
-        lon,
-        lat,
-        category: new.service_code,
         status: Some("open"),
         state: Some("reported"),
-        resolved_at: None,
-        deadline: None,
-        satisfaction: None,
         source: Some("online"),
-        cleared: None,
-        household_hash: None,
-        visitor_hash: None,
-        updated_at: None,
-        flow: Default::default(),
-        duplicate_of: None,
-        system: String::new(),
+        ..Event::new(
+            id.clone(),
+            Kind::Issue,
+            now_us(),
+            lon,
+            lat,
+            new.service_code,
+        )
     };
     let event = Event {
         flow: event.version_flow(),
