@@ -34,7 +34,10 @@ struct Tier {
 }
 
 impl Tier {
-    fn new(model: &GridModel, level: Level) -> Self {
+    /// The units of `level` and their exact tests; `indexed`: with the
+    /// R-tree of their boxes (tier 3 under [`Strategy::Cells`] has the cell
+    /// table instead, and an empty tree).
+    fn new(model: &GridModel, level: Level, indexed: bool) -> Self {
         let units: Vec<u32> = model.level(level).map(|i| i as u32).collect();
         let polys: Vec<BandedPolygon> = units
             .par_iter()
@@ -42,6 +45,7 @@ impl Tier {
             .collect();
         let entries = polys
             .iter()
+            .take(if indexed { polys.len() } else { 0 })
             .enumerate()
             .map(|(k, p)| {
                 let r = Rectangle::from_corners([p.bbox[0], p.bbox[1]], [p.bbox[2], p.bbox[3]]);
@@ -90,8 +94,10 @@ pub struct Locator {
 /// Cells per grid when many points are expected: about 1/16 of a grid's
 /// width per cell side.
 pub const CELLS_PER_GRID: usize = 256;
-/// Fewest cells per grid: below it most points go to the exact test.
-pub const MIN_CELLS_PER_GRID: usize = 16;
+/// Fewest cells per grid.
+pub const MIN_CELLS_PER_GRID: usize = 4;
+/// Points per cell when sizing the table for a known number of points.
+pub const POINTS_PER_CELL: usize = 4;
 /// Cap on the cell table (4 bytes a cell): past it, building the table costs
 /// more than the exact tests it saves, unless points outnumber cells by far.
 pub const MAX_CELLS: usize = 1 << 22;
@@ -103,21 +109,22 @@ impl Locator {
     }
 
     /// Indexes every tier of the model for about `points` points: a cell
-    /// per point up to [`CELLS_PER_GRID`] a grid, and at least
-    /// [`MIN_CELLS_PER_GRID`]. A table much finer than the points costs more
-    /// to build than the exact tests it saves (50,000 grids and a million
-    /// points: 0.25 s at 16 cells a grid, 0.35 s at 256).
+    /// per [`POINTS_PER_CELL`] points, up to [`CELLS_PER_GRID`] a grid and at
+    /// least [`MIN_CELLS_PER_GRID`]. A table much finer than the points costs
+    /// more to build than the exact tests it saves: 50,000 grids and a
+    /// million points (index and assignment) take 0.21-0.23 s at 5 cells a
+    /// grid, 0.23-0.24 s at 20, 0.27 s at 40, 0.35 s at 256.
     pub fn for_points(model: &GridModel, strategy: Strategy, points: usize) -> Self {
-        let grids = Tier::new(model, 3);
-        let per_grid =
-            (points / grids.polys.len().max(1)).clamp(MIN_CELLS_PER_GRID, CELLS_PER_GRID);
+        let grids = Tier::new(model, 3, strategy == Strategy::Rtree);
+        let per_grid = (points / POINTS_PER_CELL / grids.polys.len().max(1))
+            .clamp(MIN_CELLS_PER_GRID, CELLS_PER_GRID);
         // The cell table and the two upper tiers side by side.
         let (cells, (villages, townships)) = rayon::join(
             || match strategy {
                 Strategy::Cells => CellIndex::build(&grids.polys, per_grid, MAX_CELLS),
                 Strategy::Rtree => CellIndex::build(&[], 1, 1),
             },
-            || rayon::join(|| Tier::new(model, 2), || Tier::new(model, 1)),
+            || rayon::join(|| Tier::new(model, 2, true), || Tier::new(model, 1, true)),
         );
         let bbox = bbox_of(grids.polys.iter().chain(&townships.polys));
         Locator {
