@@ -78,6 +78,76 @@ fn a_missing_required_column_names_the_file_and_the_column() {
 }
 
 #[test]
+fn two_columns_for_one_field_are_refused_naming_the_file_and_both_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    // A name and its Chinese alias: which latitude is meant cannot be told.
+    let csv = write(
+        "both_lat.csv",
+        "id,kind,occurred_at,lon,lat,纬度,category\ne1,visit,2026-03-01 08:30,115.0,38.5,38.6,入户走访\n",
+    );
+    let e = read_all(&csv).unwrap_err();
+    assert!(matches!(e, IngestError::AmbiguousColumn { .. }), "{e}");
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "{}: the columns `lat` and `纬度` both give `lat`: keep one of them",
+            csv.display()
+        )
+    );
+    // The same in Parquet.
+    let mut df = df!(
+        "id" => ["e1"], "kind" => ["visit"], "occurred_at" => ["2026-03-01 08:30"],
+        "lon" => [115.0], "lat" => [38.5], "category" => ["入户走访"], "时间" => ["2026-03-02 08:30"],
+    )
+    .unwrap();
+    let pq = dir.path().join("two_times.parquet");
+    ParquetWriter::new(std::fs::File::create(&pq).unwrap())
+        .finish(&mut df)
+        .unwrap();
+    let msg = read_all(&pq).unwrap_err().to_string();
+    assert!(
+        msg.contains("two_times.parquet")
+            && msg.contains("`occurred_at` and `时间` both give `occurred_at`"),
+        "{msg}"
+    );
+    // A JSON object with two keys for one field is its own row's problem:
+    // rejected with both names, the other rows read.
+    let jsonl = write(
+        "keys.jsonl",
+        concat!(
+            r#"{"id":"j1","kind":"visit","occurred_at":"2026-03-01 08:30","lon":115.0,"lat":38.5,"category":"入户走访"}"#,
+            "\n",
+            r#"{"id":"j2","kind":"visit","occurred_at":"2026-03-01 08:30","lon":115.0,"经度":115.1,"lat":38.5,"category":"入户走访"}"#,
+            "\n",
+        ),
+    );
+    let (events, _, rej, read) = read_all(&jsonl).unwrap();
+    assert_eq!((read, events.len()), (2, 1));
+    assert_eq!(
+        reason_of(&rej, 2).1,
+        "the columns `lon` and `经度` both give `lon`: keep one of them"
+    );
+    // Case updates: the file is refused.
+    let updates = write(
+        "updates.csv",
+        "issue_id,update_id,at,status,at\ni1,u1,2026-03-01 09:00,受理,2026-03-01 10:00\n",
+    );
+    let h = hasher();
+    let msg = wangge::ingest::read_updates(&updates, &validator(&h))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains("updates.csv") && msg.contains("two columns are named `at`: keep one of them"),
+        "{msg}"
+    );
+}
+
+#[test]
 fn json_lines_take_typed_values_and_chinese_states() {
     let (events, _, rej, read) = read_all(&fixture("events/edge_cases.jsonl")).unwrap();
     assert_eq!(read, 4);

@@ -60,24 +60,20 @@ pub enum JsonRow<'a> {
 }
 
 impl<'a> JsonRow<'a> {
-    /// The first value of each column, by `column_of` (contract names and
-    /// aliases); `N` columns.
+    /// The value of each of the `N` columns named by `fields`, by
+    /// `column_of` (contract names and aliases); `Err` with the reason
+    /// when the row is not an object or two keys give one column.
     pub fn columns<const N: usize>(
         &self,
         column_of: impl Fn(&str) -> Option<usize>,
-    ) -> Option<[Option<&Scalar<'a>>; N]> {
+        fields: &[&'static str; N],
+    ) -> Result<[Option<&Scalar<'a>>; N], String> {
         let JsonRow::Object(entries) = self else {
-            return None;
+            return Err("not a JSON object".into());
         };
-        let mut map = [None; N];
-        for (k, v) in entries {
-            if let Some(c) = column_of(k) {
-                if c < N {
-                    map[c].get_or_insert(v);
-                }
-            }
-        }
-        Some(map)
+        let keys = entries.iter().map(|(k, _)| k.as_ref());
+        let map = super::headers::map_names(keys, column_of, fields).map_err(|e| e.to_string())?;
+        Ok(map.map(|i| i.map(|i| &entries[i].1)))
     }
 }
 

@@ -11,6 +11,7 @@ mod decode;
 pub mod encoding;
 mod event;
 pub mod fold;
+pub mod headers;
 pub mod json_row;
 pub mod privacy;
 pub mod probe;
@@ -49,6 +50,12 @@ pub enum IngestError {
     /// The header lacks a required column.
     #[error("{path}: missing required column `{column}`")]
     MissingColumn { path: PathBuf, column: &'static str },
+    /// Two names of the header give one column.
+    #[error("{path}: {reason}")]
+    AmbiguousColumn {
+        path: PathBuf,
+        reason: headers::Ambiguous,
+    },
     /// The text encoding is unsupported or wrong.
     #[error("{path}: {reason}")]
     Encoding { path: PathBuf, reason: String },

@@ -313,12 +313,12 @@ fn read_csv(
             reason: e.to_string(),
         })?
         .clone();
-    let mut map = [None; FIELDS.len()];
-    for (i, h) in headers.iter().enumerate() {
-        if let Some(c) = column_of(&String::from_utf8_lossy(h)) {
-            map[c].get_or_insert(i);
-        }
-    }
+    let names: Vec<_> = headers.iter().map(String::from_utf8_lossy).collect();
+    let map = super::headers::map_names(names.iter().map(|n| n.as_ref()), column_of, &FIELDS)
+        .map_err(|reason| IngestError::AmbiguousColumn {
+            path: path.to_owned(),
+            reason,
+        })?;
     check_required(path, &map)?;
     let file = name(path);
     let mut batch = Batch::new(&file);
@@ -407,23 +407,20 @@ fn read_jsonl(
             continue;
         }
         let parsed = super::json_row::row(&line);
-        match parsed
-            .as_ref()
-            .map(|r| r.columns::<{ FIELDS.len() }>(column_of))
-        {
-            Ok(Some(map)) => push_row(
+        match parsed.as_ref().map(|r| r.columns(column_of, &FIELDS)) {
+            Ok(Ok(map)) => push_row(
                 &mut batch,
                 &file,
                 row,
                 v.validate(|c| map[c as usize].map_or(Field::Null, super::json_row::Scalar::field)),
             ),
-            Ok(None) => {
+            Ok(Err(reason)) => {
                 batch.read += 1;
                 batch.rejects.push(Reject {
                     file: file.clone(),
                     row,
                     column: String::new(),
-                    reason: "not a JSON object".into(),
+                    reason,
                 });
             }
             Err(e) => {
@@ -503,7 +500,7 @@ fn read_parquet(
             path: path.to_owned(),
         });
     }
-    let (scan, names) = parquet_columns::<{ FIELDS.len() }>(path, column_of)?;
+    let (scan, names) = parquet_columns(path, column_of, &FIELDS)?;
     let map: [Option<usize>; FIELDS.len()] = std::array::from_fn(|i| names[i].as_ref().map(|_| i));
     check_required(path, &map)?;
     let file = name(path);
@@ -518,10 +515,12 @@ fn read_parquet(
 }
 
 /// A Parquet file to scan, and for each of the `N` contract columns the
-/// name of the file's first column `column_of` maps to it.
+/// name of the file's column `column_of` maps to it (two that map to one are an
+/// error: [`super::headers`]).
 fn parquet_columns<const N: usize>(
     path: &Path,
     column_of: fn(&str) -> Option<usize>,
+    fields: &[&'static str; N],
 ) -> Result<(LazyFrame, [Option<String>; N]), IngestError> {
     let perr = |e: PolarsError| IngestError::Parse {
         path: path.to_owned(),
@@ -534,13 +533,15 @@ fn parquet_columns<const N: usize>(
     let scan =
         LazyFrame::scan_parquet(PlRefPath::from(p), ScanArgsParquet::default()).map_err(perr)?;
     let schema = scan.clone().collect_schema().map_err(perr)?;
-    let mut names: [Option<String>; N] = std::array::from_fn(|_| None);
-    for n in schema.iter_names() {
-        if let Some(c) = column_of(n).filter(|&c| c < N) {
-            names[c].get_or_insert_with(|| n.to_string());
-        }
-    }
-    Ok((scan, names))
+    let all: Vec<&str> = schema.iter_names().map(|n| n.as_str()).collect();
+    let map =
+        super::headers::map_names(all.iter().copied(), column_of, fields).map_err(|reason| {
+            IngestError::AmbiguousColumn {
+                path: path.to_owned(),
+                reason,
+            }
+        })?;
+    Ok((scan, map.map(|i| i.map(|i| all[i].to_owned()))))
 }
 
 /// What [`parquet_slices`] hands each slice to.
@@ -588,7 +589,7 @@ pub(super) fn updates_from_parquet(
     out: &mut super::update::Chunks<'_>,
 ) -> Result<(), IngestError> {
     use super::{update_column_of, UCol, UPDATE_FIELDS};
-    let (scan, names) = parquet_columns::<{ UPDATE_FIELDS.len() }>(path, update_column_of)?;
+    let (scan, names) = parquet_columns(path, update_column_of, &UPDATE_FIELDS)?;
     for c in [UCol::IssueId, UCol::UpdateId, UCol::At, UCol::Status] {
         if names[c as usize].is_none() {
             return Err(IngestError::Parse {

@@ -238,9 +238,9 @@ pub type ParsedSteps = Vec<(u64, Option<String>, Result<Step, RowError>)>;
 impl Validator<'_> {
     /// One JSON object of transition fields (contract names or aliases).
     fn update_from_json(&self, row: &JsonRow<'_>) -> (Option<String>, Result<Step, RowError>) {
-        const N: usize = UPDATE_FIELDS.len();
-        let Some(map) = row.columns::<N>(update_column_of) else {
-            return (None, Err(err(UCol::IssueId, "not a JSON object")));
+        let map = match row.columns(update_column_of, &UPDATE_FIELDS) {
+            Ok(map) => map,
+            Err(reason) => return (None, Err(err(UCol::IssueId, reason))),
         };
         let id = map[UCol::IssueId as usize].and_then(Scalar::id);
         let step =
@@ -316,12 +316,13 @@ impl<R: std::io::Read> CsvSteps<R> {
             .flexible(true)
             .from_reader(input);
         let headers = rdr.byte_headers().map_err(|e| format!("CSV header: {e}"))?;
-        let mut map = [None; UPDATE_FIELDS.len()];
-        for (i, h) in headers.iter().enumerate() {
-            if let Some(c) = update_column_of(&String::from_utf8_lossy(h)) {
-                map[c].get_or_insert(i);
-            }
-        }
+        let names: Vec<_> = headers.iter().map(String::from_utf8_lossy).collect();
+        let map = super::headers::map_names(
+            names.iter().map(|n| n.as_ref()),
+            update_column_of,
+            &UPDATE_FIELDS,
+        )
+        .map_err(|e| format!("CSV header: {e}"))?;
         for c in [UCol::IssueId, UCol::UpdateId, UCol::At, UCol::Status] {
             if map[c as usize].is_none() {
                 return Err(format!(

@@ -4,6 +4,7 @@
 //! Every row comes out numbered, valid or with the reason it is not.
 
 use crate::ingest::encoding::{decode, TextEncoding};
+use crate::ingest::headers::map_names;
 use crate::ingest::json_row::{self, JsonRow, Scalar};
 use crate::ingest::{column_of, REQUIRED};
 use crate::ingest::{Col, Event, Field, ParsedSteps, RowError, Validator, FIELDS};
@@ -22,14 +23,14 @@ fn from_objects<'a>(
     rows: impl Iterator<Item = (u64, Result<JsonRow<'a>, String>)>,
 ) -> Parsed {
     rows.map(|(n, r)| match r {
-        Ok(row) => match row.columns::<{ FIELDS.len() }>(column_of) {
+        Ok(row) => match row.columns(column_of, &FIELDS) {
             // Keys as the file readers take them: contract names or Chinese aliases.
-            Some(map) => (
+            Ok(map) => (
                 n,
                 map[Col::Id as usize].and_then(Scalar::id),
                 v.validate(|c: Col| map[c as usize].map_or(Field::Null, Scalar::field)),
             ),
-            None => (n, None, Err(bad_row("row", "not a JSON object".into()))),
+            Err(reason) => (n, None, Err(bad_row("row", reason))),
         },
         Err(e) => (n, None, Err(bad_row("row", e))),
     })
@@ -47,12 +48,8 @@ fn from_csv(v: &Validator<'_>, text: &str) -> Result<Parsed> {
         .headers()
         .map_err(|e| LiveError::BadInput(format!("CSV header: {e}")))?
         .clone();
-    let mut map: [Option<usize>; FIELDS.len()] = [None; FIELDS.len()];
-    for (i, h) in headers.iter().enumerate() {
-        if let Some(c) = column_of(h) {
-            map[c].get_or_insert(i);
-        }
-    }
+    let map = map_names(headers.iter(), column_of, &FIELDS)
+        .map_err(|e| LiveError::BadInput(format!("CSV header: {e}")))?;
     if let Some(missing) = REQUIRED.iter().find(|&&c| map[c as usize].is_none()) {
         return Err(LiveError::BadInput(format!(
             "CSV header lacks the required column {:?}",

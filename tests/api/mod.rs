@@ -520,6 +520,36 @@ async fn ingest_is_idempotent_and_reports_every_row() {
     )
     .await;
     assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{}", r.text());
+    // Two headers for one field: refused, nothing read.
+    let both = "id,kind,occurred_at,lon,经度,lat,category\nB-1,incident,2026-03-01 08:00,115.0,115.1,38.5,盗窃\n";
+    let r = send(
+        &e.app,
+        "POST",
+        "/api/v1/events",
+        Some(&t),
+        Some("text/csv"),
+        both.as_bytes().to_vec(),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
+    assert!(
+        r.text()
+            .contains("the columns `lon` and `经度` both give `lon`"),
+        "{}",
+        r.text()
+    );
+    // Two keys for one field in an object: that row rejected.
+    let two = json!([{"id": "B-2", "kind": "incident", "occurred_at": "2026-03-01 08:30", "lon": lonlat.0, "lat": lonlat.1, "纬度": lonlat.1, "category": "盗窃"}]);
+    let r = post_json(&e.app, "/api/v1/events", Some(&t), two)
+        .await
+        .json();
+    assert_eq!(r["rejected"].as_u64(), Some(1), "{r}");
+    assert!(
+        r["rows"][0]["reason"]
+            .as_str()
+            .is_some_and(|m| m.contains("`lat` and `纬度` both give `lat`")),
+        "{r}"
+    );
     let zh = json!([{"编号": "Z-1", "类型": "incident", "发生时间": "2026-03-01 08:30", "经度": lonlat.0, "纬度": lonlat.1, "类别": "盗窃"}]);
     let r = post_json(&e.app, "/api/v1/events", Some(&t), zh)
         .await
