@@ -69,6 +69,46 @@ fn a_missing_file_is_one_clear_line_and_a_nonzero_exit() {
     assert!(err.contains("/nonexistent/grids.geojson"), "{err}");
 }
 
+/// A config file named on the command line must exist: a mistyped path
+/// stops the command instead of running on the defaults; a key it does not
+/// know stops it too, named.
+#[test]
+fn a_named_config_file_that_is_missing_or_unknown_stops_the_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("wangge.tmol");
+    for cmd in [&["serve"][..], &["ingest", "events.csv"], &["user", "list"]] {
+        let out = wangge()
+            .args(cmd)
+            .arg("--data")
+            .arg(dir.path())
+            .arg("--config")
+            .arg(&missing)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{cmd:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!("{}: no such config file", missing.display())),
+            "{cmd:?}: {err}"
+        );
+    }
+    let typo = dir.path().join("typo.toml");
+    std::fs::write(&typo, "[server]\nadress = \"0.0.0.0:8080\"\n").unwrap();
+    let out = wangge()
+        .args(["serve", "--data"])
+        .arg(dir.path())
+        .arg("--config")
+        .arg(&typo)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("typo.toml: unknown settings: server.adress"),
+        "{err}"
+    );
+}
+
 /// `wangge ingest` adds the demo's events and then its transition rows as
 /// Parquet; the same rows as CSV afterwards change nothing, so both formats
 /// read the same steps.

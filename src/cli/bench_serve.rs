@@ -151,10 +151,13 @@ pub struct ServeBench {
 }
 
 impl ServeBench {
-    /// The config file the measured server is given: none exists, so it
-    /// runs on the defaults.
-    fn config(&self) -> PathBuf {
-        self.data.join("bench-none.toml")
+    /// The config file the measured server is given: one without keys,
+    /// so it runs on the defaults whatever the working directory holds.
+    fn config(&self) -> anyhow::Result<PathBuf> {
+        let path = self.data.join("bench-defaults.toml");
+        std::fs::write(&path, "# every key at its default (wangge bench serve)\n")
+            .with_context(|| format!("writing {}", path.display()))?;
+        Ok(path)
     }
 }
 
@@ -173,7 +176,7 @@ impl Server {
             .arg("--addr")
             .arg(&b.addr)
             .arg("--config")
-            .arg(b.config())
+            .arg(b.config()?)
             // The clients measure the service's capacity as one user each:
             // the per-user limit of costly requests would measure itself.
             .env("WANGGE_SERVER_COSTLY_PER_MINUTE", "0")
@@ -402,7 +405,7 @@ impl Reads {
 /// would rebuild what the writer had not yet stored.
 fn settle(b: &ServeBench, store: &Store) -> anyhow::Result<()> {
     let zone =
-        crate::api::zone_of(&crate::api::Config::load(Some(&b.config()), std::env::vars())?.0);
+        crate::api::zone_of(&crate::api::Config::load(Some(&b.config()?), std::env::vars())?.0);
     let key = crate::api::snapshot_key(zone);
     let limit = Instant::now();
     while !store.snapshot_matches(Some(&key))? {

@@ -19,9 +19,10 @@ pub struct IngestArgs {
     /// Data directory of the deployment (its database and grids).
     #[arg(long)]
     pub data: Option<PathBuf>,
-    /// Config file (TOML); missing is fine, every key has a default.
-    #[arg(long, default_value = "wangge.toml")]
-    pub config: PathBuf,
+    /// Config file (TOML), which must exist; without it, `wangge.toml`
+    /// when the working directory has one, else every key's default.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
     /// The upstream system the files come from (`12345`, `szcg`): their
     /// ids live in that system's id space, as for an account added with
     /// `wangge user add --system`. Default: the county's own id space,
@@ -76,14 +77,8 @@ pub(crate) fn deployment(cfg: Config) -> anyhow::Result<(AppState, Grids, usize)
 }
 
 pub fn run(a: &IngestArgs) -> anyhow::Result<i32> {
-    let (cfg, unknown): (Config, _) = super::serve::config(&a.config, a.data.as_ref(), None)?;
-    if !unknown.is_empty() {
-        anyhow::bail!(
-            "{}: unknown settings: {}",
-            a.config.display(),
-            unknown.join(", ")
-        );
-    }
+    let file = super::serve::config_file(a.config.as_ref())?;
+    let cfg: Config = super::serve::config(file.as_deref(), a.data.as_ref(), None)?;
     if let Some(p) = (!a.system.is_empty())
         .then(|| crate::store::system_problem(&a.system))
         .flatten()

@@ -24,25 +24,49 @@ pub struct ServeArgs {
     /// Listen address; default from the config, 127.0.0.1:8080.
     #[arg(long)]
     pub addr: Option<String>,
-    /// Config file (TOML); missing is fine, every key has a default.
-    #[arg(long, default_value = "wangge.toml")]
-    pub config: PathBuf,
+    /// Config file (TOML), which must exist; without it, `wangge.toml`
+    /// when the working directory has one, else every key's default.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
 }
 
-/// Reads the config, applies environment and command-line overrides.
+/// The config file to read: the one named on the command line, which must
+/// exist (a mistyped path never falls back to the defaults); without one,
+/// `wangge.toml` in the working directory when there is one.
+pub fn config_file(given: Option<&PathBuf>) -> anyhow::Result<Option<PathBuf>> {
+    match given {
+        Some(p) if !p.is_file() => anyhow::bail!(
+            "{}: no such config file (leave out --config to read ./wangge.toml when there is one, \
+             or every key's default)",
+            p.display()
+        ),
+        Some(p) => Ok(Some(p.clone())),
+        None => Ok(Some(PathBuf::from("wangge.toml")).filter(|p| p.is_file())),
+    }
+}
+
+/// Reads the config from `file` (none: every key's default), applies
+/// environment and command-line overrides. A key it does not know stops it.
 pub fn config(
-    path: &Path,
+    file: Option<&Path>,
     data: Option<&PathBuf>,
     addr: Option<&String>,
-) -> anyhow::Result<(Config, Vec<String>)> {
-    let (mut cfg, unknown) = Config::load(Some(path), std::env::vars())?;
+) -> anyhow::Result<Config> {
+    let (mut cfg, unknown) = Config::load(file, std::env::vars())?;
+    if let (Some(f), false) = (file, unknown.is_empty()) {
+        anyhow::bail!(
+            "{}: unknown settings: {} (see wangge.example.toml for every key)",
+            f.display(),
+            unknown.join(", ")
+        );
+    }
     if let Some(d) = data {
         cfg.storage.data = d.clone();
     }
     if let Some(a) = addr {
         cfg.server.addr = a.clone();
     }
-    Ok((cfg, unknown))
+    Ok(cfg)
 }
 
 /// Creates the first admin when there is no user; prints its password once.
@@ -182,14 +206,8 @@ async fn shutdown() {
 }
 
 pub fn run(a: &ServeArgs) -> anyhow::Result<i32> {
-    let (cfg, unknown) = config(&a.config, a.data.as_ref(), a.addr.as_ref())?;
-    if !unknown.is_empty() {
-        anyhow::bail!(
-            "{}: unknown settings: {} (see wangge.example.toml for every key)",
-            a.config.display(),
-            unknown.join(", ")
-        );
-    }
+    let file = config_file(a.config.as_ref())?;
+    let cfg = config(file.as_deref(), a.data.as_ref(), a.addr.as_ref())?;
     super::init_logs("info", cfg.server.log_format == "json");
     let store = Arc::new(Store::open(&cfg.database())?);
     let hasher = KeyedHasher::from_env_or_file(&cfg.secret())?;

@@ -29,9 +29,10 @@ pub struct Target {
     /// Data directory; default from the config, `data/demo`.
     #[arg(long)]
     pub data: Option<PathBuf>,
-    /// Config file.
-    #[arg(long, default_value = "wangge.toml")]
-    pub config: PathBuf,
+    /// Config file (TOML), which must exist; without it, `wangge.toml`
+    /// when the working directory has one, else every key's default.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -82,14 +83,8 @@ pub struct AddArgs {
 }
 
 fn open(t: &Target) -> anyhow::Result<(crate::api::config::Config, Store)> {
-    let (cfg, unknown) = super::serve::config(&t.config, t.data.as_ref(), None)?;
-    if !unknown.is_empty() {
-        anyhow::bail!(
-            "{}: unknown settings: {}",
-            t.config.display(),
-            unknown.join(", ")
-        );
-    }
+    let file = super::serve::config_file(t.config.as_ref())?;
+    let cfg = super::serve::config(file.as_deref(), t.data.as_ref(), None)?;
     let store = Store::open(&cfg.database())?;
     Ok((cfg, store))
 }

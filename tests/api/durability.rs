@@ -34,10 +34,14 @@ fn http(
 }
 
 fn start(data: &std::path::Path, addr: &str) -> Child {
+    // A config without keys: the defaults, whatever the working directory holds.
+    let config = data.with_extension("toml");
+    std::fs::write(&config, "").unwrap();
     Command::new(env!("CARGO_BIN_EXE_wangge"))
         .args(["serve", "--data"])
         .arg(data)
-        .args(["--addr", addr, "--config", "/nonexistent/wangge.toml"])
+        .args(["--addr", addr, "--config"])
+        .arg(&config)
         .env("WANGGE_SECRET", "00".repeat(32))
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())

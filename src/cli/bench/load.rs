@@ -66,7 +66,7 @@ fn load_once(
                 .with_context(|| format!("copying {} into {}", from.display(), dir.display()))?;
         }
     }
-    let (cfg, _) = crate::cli::serve::config(Path::new(""), Some(&dir.to_path_buf()), None)?;
+    let cfg = crate::cli::serve::config(None, Some(&dir.to_path_buf()), None)?;
     let (st, grids, batch) = deployment(cfg)?;
     let t = Instant::now();
     let e = st.live.load_events_file(&grids, events, "", batch)?;
