@@ -4,8 +4,11 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request};
+use std::sync::Arc;
+
+use axum::extract::{FromRequest, FromRequestParts, MatchedPath, Path, Query, Request};
 use axum::http::request::Parts;
+use axum::http::Method;
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
@@ -17,10 +20,70 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Q<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        unknown_parameter(parts)?;
         Query::<T>::from_request_parts(parts, state)
             .await
             .map(|Query(v)| Q(v))
             .map_err(|e| ApiError::BadRequest(e.body_text()))
+    }
+}
+
+/// A query parameter that an `/api/v1` route does not take, as its entry
+/// in the API document lists them: a mistyped filter (`form=` for
+/// `from=`) would otherwise be dropped and the answer cover more than was
+/// asked. The other families (OGC API, Open311) follow their standards,
+/// whose clients may send parameters of their own.
+fn unknown_parameter(parts: &Parts) -> Result<(), ApiError> {
+    let (Some(route), Some(doc)) = (
+        parts.extensions.get::<MatchedPath>(),
+        parts.extensions.get::<Arc<utoipa::openapi::OpenApi>>(),
+    ) else {
+        return Ok(());
+    };
+    check_query(doc, &parts.method, route, parts.uri.query())
+}
+
+/// [`Q`]'s check of the query's parameter names, for a handler that parses
+/// its query itself.
+pub(super) fn check_query(
+    doc: &utoipa::openapi::OpenApi,
+    method: &Method,
+    route: &MatchedPath,
+    query: Option<&str>,
+) -> Result<(), ApiError> {
+    use utoipa::openapi::path::ParameterIn;
+    let Some(query) = query.filter(|_| route.as_str().starts_with("/api/v1/")) else {
+        return Ok(());
+    };
+    let Some(item) = doc.paths.paths.get(route.as_str()) else {
+        return Ok(());
+    };
+    let op = match *method {
+        // A HEAD is answered by the GET route.
+        Method::GET | Method::HEAD => item.get.as_ref(),
+        Method::POST => item.post.as_ref(),
+        Method::PUT => item.put.as_ref(),
+        Method::DELETE => item.delete.as_ref(),
+        _ => None,
+    };
+    let taken: Vec<&str> = item
+        .parameters
+        .iter()
+        .chain(op.and_then(|o| o.parameters.as_ref()))
+        .flatten()
+        .filter(|p| matches!(p.parameter_in, ParameterIn::Query))
+        .map(|p| p.name.as_str())
+        .collect();
+    match form_urlencoded::parse(query.as_bytes()).find(|(k, _)| !taken.contains(&k.as_ref())) {
+        None => Ok(()),
+        Some((k, _)) => Err(ApiError::BadRequest(format!(
+            "unknown query parameter `{k}`; {} takes {}",
+            route.as_str(),
+            match taken.is_empty() {
+                true => "none".to_owned(),
+                false => taken.join(", "),
+            }
+        ))),
     }
 }
 

@@ -8,10 +8,10 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::extract::{MatchedPath, State};
 use axum::http::{header, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::{Extension, Json};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -331,6 +331,8 @@ pub async fn map(
     State(st): State<AppState>,
     c: Caller,
     uri: Uri,
+    route: MatchedPath,
+    Extension(doc): Extension<Arc<utoipa::openapi::OpenApi>>,
     IfNoneMatch(if_none_match): IfNoneMatch,
 ) -> Result<Response, ApiError> {
     let snap = st.snapshot()?;
@@ -358,7 +360,9 @@ pub async fn map(
         }
         None => {
             st.metrics.cache_misses.fetch_add(1, Ordering::Relaxed);
-            // Parsed only on a miss: a hit is keyed by the query's text.
+            // Parsed only on a miss: a hit is keyed by the query's text
+            // (and a query refused here is never kept).
+            super::extract::check_query(&doc, &axum::http::Method::GET, &route, uri.query())?;
             let axum::extract::Query(q) = axum::extract::Query::<MapQuery>::try_from_uri(&uri)
                 .map_err(|e| ApiError::BadRequest(e.body_text()))?;
             super::extract::check_level(q.level)?;

@@ -1059,6 +1059,67 @@ async fn text_is_gzipped_for_clients_that_accept_it_and_parquet_is_not() {
     assert_eq!(&body[..4], b"PAR1");
 }
 
+/// A mistyped filter is refused, never dropped: `form=` for `from=` would
+/// otherwise answer for the whole record as if it had been filtered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_parameter_the_route_does_not_take_is_refused_by_name() {
+    let e = env();
+    let t = login(&e.app, "admin").await;
+    for (uri, method, bad) in [
+        (
+            "/api/v1/map?level=3&metric=event_count&form=2026-03-01",
+            "GET",
+            "form",
+        ),
+        (
+            "/api/v1/trend?unit=130682100&metric=event_count&step=week",
+            "GET",
+            "step",
+        ),
+        (
+            "/api/v1/export/events?format=csv&cateogry=盗窃",
+            "HEAD",
+            "cateogry",
+        ),
+        ("/api/v1/units?level=3&x=1", "GET", "x"),
+    ] {
+        let r = send(&e.app, method, uri, Some(&t), None, Vec::new()).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{uri}");
+        if method == "GET" {
+            let v = r.json();
+            let m = v["message"].as_str().unwrap();
+            assert!(
+                m.starts_with(&format!("unknown query parameter `{bad}`; /api/v1/")),
+                "{uri}: {m}"
+            );
+        }
+    }
+    let r = get(
+        &e.app,
+        "/api/v1/map?level=3&metric=event_count&form=2026-03-01",
+        &t,
+    )
+    .await;
+    assert!(
+        r.json()["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("takes level, metric, parent, shape, codes_tag, from, to, kind, category"),
+        "{}",
+        r.text()
+    );
+    // The same routes with the names they take answer.
+    for uri in [
+        "/api/v1/map?level=3&metric=event_count&from=2026-03-01",
+        "/api/v1/units?level=3",
+    ] {
+        assert_eq!(get(&e.app, uri, &t).await.status, StatusCode::OK, "{uri}");
+    }
+    // The OGC API follows its standard: clients send parameters of their own.
+    let r = get(&e.app, "/ogc/collections?f=json&client=qgis", &t).await;
+    assert_eq!(r.status, StatusCode::OK);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn responses_carry_security_headers_and_errors_are_json() {
     let e = env();
