@@ -6,7 +6,7 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use std::sync::Arc;
 
-use axum::extract::{FromRequest, FromRequestParts, MatchedPath, Path, Query, Request};
+use axum::extract::{FromRequest, FromRequestParts, MatchedPath, Path, Request};
 use axum::http::request::Parts;
 use axum::http::Method;
 use serde::de::DeserializeOwned;
@@ -19,13 +19,28 @@ pub struct Q<T>(pub T);
 impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Q<T> {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         unknown_parameter(parts)?;
-        Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|Query(v)| Q(v))
-            .map_err(|e| ApiError::BadRequest(e.body_text()))
+        parse_query(parts.uri.query()).map(Q)
     }
+}
+
+/// The query string as `T`; a value that does not parse is refused with
+/// the parameter's name (`from: input is out of range`).
+pub(super) fn parse_query<T: DeserializeOwned>(query: Option<&str>) -> Result<T, ApiError> {
+    let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(
+        query.unwrap_or_default().as_bytes(),
+    ));
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        // A field that names itself (the window's dates) is not named twice.
+        ApiError::BadRequest(match path.as_str() {
+            "" | "." | "?" => inner,
+            p if inner.starts_with(&format!("{p}: ")) => inner,
+            p => format!("{p}: {inner}"),
+        })
+    })
 }
 
 /// A query parameter that an `/api/v1` route does not take, as its entry

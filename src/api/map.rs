@@ -34,13 +34,42 @@ use crate::store::Role;
 #[into_params(parameter_in = Query)]
 pub struct Window {
     /// First local date included (YYYY-MM-DD, Asia/Shanghai).
+    #[serde(default, deserialize_with = "window_date::from")]
     pub from: Option<NaiveDate>,
     /// First local date excluded.
+    #[serde(default, deserialize_with = "window_date::to")]
     pub to: Option<NaiveDate>,
     /// Kinds kept, comma-separated: issue, incident, visit.
     pub kind: Option<String>,
     /// Categories kept, comma-separated.
     pub category: Option<String>,
+}
+
+/// The window's dates, read with their parameter's name in the error: the
+/// window is flattened into each route's query, where the name of a field
+/// that fails is otherwise lost.
+mod window_date {
+    use chrono::NaiveDate;
+    use serde::{Deserialize, Deserializer};
+
+    fn named<'de, D: Deserializer<'de>>(d: D, name: &str) -> Result<Option<NaiveDate>, D::Error> {
+        let Some(text) = Option::<String>::deserialize(d)? else {
+            return Ok(None);
+        };
+        NaiveDate::parse_from_str(&text, "%Y-%m-%d")
+            .map(Some)
+            .map_err(|e| {
+                serde::de::Error::custom(format!("{name}: not a date (YYYY-MM-DD): {text:?}, {e}"))
+            })
+    }
+
+    pub fn from<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NaiveDate>, D::Error> {
+        named(d, "from")
+    }
+
+    pub fn to<'de, D: Deserializer<'de>>(d: D) -> Result<Option<NaiveDate>, D::Error> {
+        named(d, "to")
+    }
 }
 
 /// The values of a comma-separated query parameter, trimmed, empty ones dropped.
@@ -363,8 +392,7 @@ pub async fn map(
             // Parsed only on a miss: a hit is keyed by the query's text
             // (and a query refused here is never kept).
             super::extract::check_query(&doc, &axum::http::Method::GET, &route, uri.query())?;
-            let axum::extract::Query(q) = axum::extract::Query::<MapQuery>::try_from_uri(&uri)
-                .map_err(|e| ApiError::BadRequest(e.body_text()))?;
+            let q: MapQuery = super::extract::parse_query(uri.query())?;
             super::extract::check_level(q.level)?;
             let st2 = st.clone();
             let body = st.blocking(move || map_body(&st2, &c, &q)).await?;

@@ -1115,6 +1115,24 @@ async fn a_query_parameter_the_route_does_not_take_is_refused_by_name() {
     ] {
         assert_eq!(get(&e.app, uri, &t).await.status, StatusCode::OK, "{uri}");
     }
+    // A value that does not parse is refused with its parameter's name.
+    for (uri, want) in [
+        (
+            "/api/v1/map?level=3&metric=event_count&from=2026-13-01",
+            "from: not a date (YYYY-MM-DD): \"2026-13-01\"",
+        ),
+        (
+            "/api/v1/units/130682100/kpis?to=yesterday",
+            "to: not a date (YYYY-MM-DD): \"yesterday\"",
+        ),
+        ("/api/v1/units?level=x", "level: invalid digit"),
+    ] {
+        let r = get(&e.app, uri, &t).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{uri}");
+        let v = r.json();
+        let m = v["message"].as_str().unwrap();
+        assert!(m.starts_with(want), "{uri}: {m}");
+    }
     // The OGC API follows its standard: clients send parameters of their own.
     let r = get(&e.app, "/ogc/collections?f=json&client=qgis", &t).await;
     assert_eq!(r.status, StatusCode::OK);
