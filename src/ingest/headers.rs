@@ -38,23 +38,24 @@ pub fn map_names<'n, const N: usize>(
     column_of: impl Fn(&str) -> Option<usize>,
     fields: &[&'static str; N],
 ) -> Result<[Option<usize>; N], Ambiguous> {
-    let names: Vec<&str> = names.into_iter().collect();
-    let mut map = [None; N];
-    for (i, name) in names.iter().enumerate() {
+    // Each column's position and name, so a second name for it can be
+    // reported with the first without keeping every name (a JSON row's
+    // keys are mapped once per row).
+    let mut map: [Option<(usize, &str)>; N] = [None; N];
+    for (i, name) in names.into_iter().enumerate() {
         let Some(c) = column_of(name).filter(|&c| c < N) else {
             continue;
         };
-        if let Some(j) = map[c] {
-            let first: &str = names[j];
+        if let Some((_, first)) = map[c] {
             return Err(Ambiguous {
                 column: fields[c],
                 first: first.trim().trim_start_matches('\u{feff}').to_owned(),
                 second: name.trim().to_owned(),
             });
         }
-        map[c] = Some(i);
+        map[c] = Some((i, name));
     }
-    Ok(map)
+    Ok(map.map(|m| m.map(|(i, _)| i)))
 }
 
 #[cfg(test)]

@@ -43,9 +43,9 @@ impl Tier {
             .par_iter()
             .map(|&u| BandedPolygon::new(&model.unit(u as usize).geometry))
             .collect();
-        let entries = polys
+        let boxed = if indexed { &polys[..] } else { &[] };
+        let entries = boxed
             .iter()
-            .take(if indexed { polys.len() } else { 0 })
             .enumerate()
             .map(|(k, p)| {
                 let r = Rectangle::from_corners([p.bbox[0], p.bbox[1]], [p.bbox[2], p.bbox[3]]);
