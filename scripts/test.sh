@@ -34,7 +34,5 @@ fi
 cargo build --quiet --bin wangge
 WANGGE_BIN="$CARGO_TARGET_DIR/debug/wangge" "$venv/bin/python" -m pytest -q tests/python
 
-if [ -f scripts/browser-test.sh ]; then
-  echo "== Browser tests (Debian Chromium, offline)"
-  WANGGE_BIN="$CARGO_TARGET_DIR/debug/wangge" bash scripts/browser-test.sh
-fi
+echo "== Browser tests (Debian Chromium, offline)"
+WANGGE_BIN="$CARGO_TARGET_DIR/debug/wangge" bash scripts/browser-test.sh

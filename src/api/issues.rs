@@ -268,7 +268,12 @@ pub async fn list(
     c: Caller,
     Q(q): Q<IssuesQuery>,
 ) -> Result<Json<IssuePage>, ApiError> {
-    let page = q.page.unwrap_or(1).max(1);
+    let page = q.page.unwrap_or(1);
+    if page == 0 {
+        return Err(ApiError::BadRequest(
+            "page: pages are counted from 1".into(),
+        ));
+    }
     let per = q.per_page.unwrap_or(50);
     if !(1..=500).contains(&per) {
         return Err(ApiError::BadRequest("per_page must be 1..=500".into()));
@@ -308,7 +313,7 @@ pub async fn list(
             categories,
             from,
             to,
-            offset: (page - 1) * per,
+            offset: (page - 1).saturating_mul(per),
             limit: per,
             ..IssueFilter::default()
         };

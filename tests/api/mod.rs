@@ -92,6 +92,7 @@ async fn malformed_queries_and_bodies_get_4xx_json() {
             "bad_request",
         ),
         ("/api/v1/issues?unit=130682&per_page=0", "bad_request"),
+        ("/api/v1/issues?unit=130682&page=0", "bad_request"),
         ("/api/v1/units/nope", "not_found"),
         ("/api/v1/nothing-here", "not_found"),
     ] {

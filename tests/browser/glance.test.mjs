@@ -9,14 +9,12 @@ import assert from 'node:assert/strict';
 import { loginAs, shot, settled, withBrowser, pixelOf } from './browser.mjs';
 import { startService, demo, demoUnits, apiAs } from './service.mjs';
 
-const SKIP = process.env.WANGGE_WEB_MOCK ? 'the real service only' : false;
 let svc;
 let units = [];
 let county;
 let township;
 
 before(async () => {
-  if (SKIP) return;
   units = demoUnits(demo(600, 30000));
   county = units.find((u) => u.level === 0);
   township = units.find((u) => u.level === 1);
@@ -34,7 +32,7 @@ const api = async (q) => {
 const num = (s) => Number(String(s).replace(/[^\d]/g, ''));
 const win = (page) => page.evaluate(() => ({ from: window.__wangge.state.from, to: window.__wangge.state.to }));
 
-test('the open cases follow the window, kind and category, page, and a case is located on the map', { skip: SKIP }, async () => {
+test('the open cases follow the window, kind and category, page, and a case is located on the map', async () => {
   await withBrowser({}, async ({ page }) => {
     await loginAs(page, svc.base, admin().username, admin().password);
     await page.waitForSelector('#issues li[data-id]');
@@ -110,7 +108,7 @@ test('the open cases follow the window, kind and category, page, and a case is l
   });
 });
 
-test('playback pauses, steps, scrubs, shows its month and loading, and follows a metric change', { skip: SKIP }, async () => {
+test('playback pauses, steps, scrubs, shows its month and loading, and follows a metric change', async () => {
   await withBrowser({}, async ({ page }) => {
     // Each month's request a little slow, as on a busy intranet: the
     // progress of loading is then there to be seen.
@@ -192,7 +190,7 @@ test('playback pauses, steps, scrubs, shows its month and loading, and follows a
   });
 });
 
-test('a tap previews before drilling; neighbours stay drawn greyed and lead there', { skip: SKIP }, async () => {
+test('a tap previews before drilling; neighbours stay drawn greyed and lead there', async () => {
   await withBrowser({}, async ({ page }) => {
     await loginAs(page, svc.base, admin().username, admin().password);
     const { x, y } = await pixelOf(page, township.code);
@@ -254,7 +252,7 @@ test('a tap previews before drilling; neighbours stay drawn greyed and lead ther
   });
 });
 
-test('language on the login page, Chinese months and grouped numbers on the trend, plain hot-spot classes, a refused range', { skip: SKIP }, async () => {
+test('language on the login page, Chinese months and grouped numbers on the trend, plain hot-spot classes, a refused range', async () => {
   await withBrowser({}, async ({ page }) => {
     // The language can be switched before signing in.
     await page.goto(`${svc.base}/`);
@@ -317,7 +315,7 @@ test('language on the login page, Chinese months and grouped numbers on the tren
 });
 
 for (const [width, height, name] of [[768, 1024, 'tablet-portrait'], [1024, 768, 'tablet-landscape']]) {
-  test(`a ${width}×${height} tablet: the map keeps 60% of the screen, controls are labelled and 44 px, the legend folds`, { skip: SKIP }, async () => {
+  test(`a ${width}×${height} tablet: the map keeps 60% of the screen, controls are labelled and 44 px, the legend folds`, async () => {
     await withBrowser({ viewport: { width, height }, hasTouch: true }, async ({ page }) => {
       await loginAs(page, svc.base, admin().username, admin().password);
       await page.waitForSelector('#issues li[data-id]');
@@ -373,7 +371,7 @@ for (const [width, height, name] of [[768, 1024, 'tablet-portrait'], [1024, 768,
   });
 }
 
-test('a township leader\'s map starts at their township: its name at the root, only the tiers below it', { skip: SKIP }, async () => {
+test('a township leader\'s map starts at their township: its name at the root, only the tiers below it', async () => {
   const { execFileSync } = await import('node:child_process');
   const { BIN, PASSWORD } = await import('./service.mjs');
   execFileSync(BIN, ['user', 'add', '--data', svc.dataDir, '--role', 'leader', '--password', PASSWORD, '--scope', township.code, 'town-leader'],
@@ -399,7 +397,7 @@ test('a township leader\'s map starts at their township: its name at the root, o
   });
 });
 
-test('an admin overlays the event density; a grid chief is not offered it and the service refuses it', { skip: SKIP }, async () => {
+test('an admin overlays the event density; a grid chief is not offered it and the service refuses it', async () => {
   await withBrowser({}, async ({ page }) => {
     await loginAs(page, svc.base, admin().username, admin().password);
     assert.equal(await page.isVisible('#density'), true);
@@ -430,7 +428,7 @@ test('an admin overlays the event density; a grid chief is not offered it and th
   assert.equal(r.status, 403);
 });
 
-test('the emerging hot-spot layer colours each township by its category, with a bilingual legend', { skip: SKIP }, async () => {
+test('the emerging hot-spot layer colours each township by its category, with a bilingual legend', async () => {
   await withBrowser({}, async ({ page }) => {
     await loginAs(page, svc.base, admin().username, admin().password, '#level=1&metric=event_count');
     const asked = page.waitForResponse((r) => r.url().includes('/api/v1/hotspots/emerging'));

@@ -15,7 +15,6 @@ import path from 'node:path';
 import { loginAs, settled, renderedCodes, withBrowser, shot } from './browser.mjs';
 import { BIN, PASSWORD, freePort, waitHttp } from './service.mjs';
 
-const MOCK = !!process.env.WANGGE_WEB_MOCK;
 // 䶮 (U+4DAE, CJK Extension A) is in no GB 2312 set nor in the front end's
 // text: the font has it only if the cut follows the county's names.
 const RARE = '䶮';
@@ -26,7 +25,6 @@ let log = '';
 let townships = [];
 
 before(async () => {
-  if (MOCK) return;
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wangge-onefile-'));
   const bin = path.join(dir, 'wangge');
   // A hard link is the copy without its 200 MB on disk; across file systems
@@ -70,7 +68,7 @@ after(() => {
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-test('the single binary serves the full map from an empty directory with no network', { skip: MOCK }, async () => {
+test('the single binary serves the full map from an empty directory with no network', async () => {
   await withBrowser({}, async ({ page }) => {
     const failed = [];
     const fonts = [];
@@ -108,7 +106,7 @@ test('the single binary serves the full map from an empty directory with no netw
   });
 });
 
-test('the export buttons come from the role: recolouring asks nothing of the export endpoint', { skip: MOCK }, async () => {
+test('the export buttons come from the role: recolouring asks nothing of the export endpoint', async () => {
   await withBrowser({}, async ({ page }) => {
     const exports = [];
     page.on('request', (r) => new URL(r.url()).pathname.startsWith('/api/v1/export') && exports.push(`${r.method()} ${r.url()}`));

@@ -1,7 +1,6 @@
 // Starts the real `wangge serve` on a free loopback port over a small demo
 // county made with `wangge demo` (cached under target/browser-demo/), and
-// creates one user per role. WANGGE_WEB_MOCK=1 starts mock-server.mjs
-// instead (front-end work without the Rust build).
+// creates one user per role.
 
 import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -65,15 +64,6 @@ export async function waitHttp(url, ms, proc) {
 export async function startService({ grids = 600, events = 30000, chiefGrid, leaderScope, analystScope, env = {} } = {}) {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  if (process.env.WANGGE_WEB_MOCK) {
-    const proc = spawn(process.execPath, [path.join(ROOT, 'tests/browser/mock-server.mjs'), String(port)], { stdio: 'ignore' });
-    await waitHttp(`${base}/`, 10000, proc);
-    return {
-      base, proc, dataDir: null,
-      users: { admin: { username: 'admin', password: 'pw' }, chief: { username: 'chief', password: 'pw', scopes: ['130682100200300'] } },
-      stop: () => proc.kill(),
-    };
-  }
   const src = demo(grids, events);
   const data = fs.mkdtempSync(path.join(os.tmpdir(), 'wangge-serve-'));
   for (const f of fs.readdirSync(src)) {

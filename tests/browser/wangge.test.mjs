@@ -8,7 +8,6 @@ import fs from 'node:fs';
 import { loginAs, shot, settled, renderedCodes, withBrowser, pixelOf } from './browser.mjs';
 import { startService, demo, demoUnits, apiAs } from './service.mjs';
 
-const MOCK = !!process.env.WANGGE_WEB_MOCK;
 let svc;
 let units = [];
 let township;
@@ -16,22 +15,12 @@ let chiefGrid;
 let otherGrid;
 
 before(async () => {
-  if (!MOCK) {
-    units = demoUnits(demo(600, 30000));
-    township = units.find((u) => u.level === 1);
-    const grids = units.filter((u) => u.level === 3);
-    chiefGrid = grids[0];
-    otherGrid = grids.find((g) => g.parent !== chiefGrid.parent);
-  }
-  svc = await startService({ chiefGrid: chiefGrid?.code, leaderScope: units.find((u) => u.level === 0)?.code ?? township?.code });
-  if (MOCK) {
-    const fc = await apiAs(svc.base, svc.users.admin, '/units?level=3');
-    const all = await Promise.all([0, 1, 2, 3].map((l) => apiAs(svc.base, svc.users.admin, `/units?level=${l}`)));
-    units = all.flatMap((r) => r.body.features.map((f) => f.properties));
-    township = units.find((u) => u.level === 1);
-    chiefGrid = units.find((u) => u.code === svc.users.chief.scopes[0]);
-    otherGrid = fc.body.features.map((f) => f.properties).find((g) => g.parent !== chiefGrid.parent);
-  }
+  units = demoUnits(demo(600, 30000));
+  township = units.find((u) => u.level === 1);
+  const grids = units.filter((u) => u.level === 3);
+  chiefGrid = grids[0];
+  otherGrid = grids.find((g) => g.parent !== chiefGrid.parent);
+  svc = await startService({ chiefGrid: chiefGrid.code, leaderScope: units.find((u) => u.level === 0)?.code ?? township.code });
 });
 
 after(() => svc?.stop());
@@ -268,12 +257,10 @@ test('a leader sorts the league table and a row flies the map to its unit', asyn
     assert.notDeepEqual(center1, center0, 'the map flew to the row');
     await shot(page, 'leader-compare');
     // A label that carries its unit is not given it twice in the legend.
-    if (!MOCK) {
-      await page.selectOption('#metric', 'response_hours');
-      await page.waitForFunction(() => /响应时长/.test(document.querySelector('#legend').textContent));
-      const legend = await page.textContent('#legend');
-      assert.ok(!/\(小时\)（小时）/.test(legend), legend);
-    }
+    await page.selectOption('#metric', 'response_hours');
+    await page.waitForFunction(() => /响应时长/.test(document.querySelector('#legend').textContent));
+    const legend = await page.textContent('#legend');
+    assert.ok(!/\(小时\)（小时）/.test(legend), legend);
   });
 });
 
@@ -349,9 +336,7 @@ test('the league table shows intervals for a count metric and every sparkline sp
     await page.waitForFunction(() => /案件数/.test(document.querySelector('#side').textContent));
     await settled(page);
     // A window reaching back before the first event: the months before it
-    // keep their slots but carry no points (unknown, not zero). The mock
-    // service has no first event.
-    if (MOCK) return;
+    // keep their slots but carry no points (unknown, not zero).
     await page.selectOption('#preset', 'custom');
     await page.fill('#from', '2024-01-01');
     await page.fill('#to', '2025-01-01');
@@ -421,29 +406,26 @@ test('an analyst sees the map; hot spots and English work; the export buttons sh
     await loginAs(page, svc.base, analyst.username, analyst.password);
     assert.equal((await renderedCodes(page)).length, count(1));
     assert.ok(await page.isVisible('#export'), 'every role may export the metric table');
-    // The mock service has no export endpoint.
-    if (!MOCK) {
-      // One button a format; GeoParquet arrives as a Parquet file.
-      // Four formats of the metric table, and the event rows behind it.
-      assert.equal(await page.locator('#export button[data-what=metrics]').count(), 4);
-      assert.equal(await page.locator('#export button[data-what=metrics][data-format="xlsx"]').count(), 1);
-      assert.ok(await page.isVisible('#export button[data-what=events]'), 'an analyst may export the events');
-      const [events] = await Promise.all([
-        page.waitForEvent('download'),
-        page.click('#export button[data-what=events]'),
-      ]);
-      // An xlsx workbook (a zip), named after the events and the window on screen.
-      assert.equal(fs.readFileSync(await events.path()).subarray(0, 2).toString(), 'PK');
-      const from = await page.evaluate(() => window.__wangge.state.from);
-      assert.match(events.suggestedFilename(), new RegExp(`^wangge-events-.*${from}.*\\.xlsx$`));
-      const [download] = await Promise.all([
-        page.waitForEvent('download'),
-        page.click('#export button[data-format="geoparquet"]'),
-      ]);
-      const bytes = fs.readFileSync(await download.path());
-      assert.equal(bytes.subarray(0, 4).toString(), 'PAR1');
-      assert.match(download.suggestedFilename(), /\.parquet$/);
-    }
+    // One button a format; GeoParquet arrives as a Parquet file.
+    // Four formats of the metric table, and the event rows behind it.
+    assert.equal(await page.locator('#export button[data-what=metrics]').count(), 4);
+    assert.equal(await page.locator('#export button[data-what=metrics][data-format="xlsx"]').count(), 1);
+    assert.ok(await page.isVisible('#export button[data-what=events]'), 'an analyst may export the events');
+    const [events] = await Promise.all([
+      page.waitForEvent('download'),
+      page.click('#export button[data-what=events]'),
+    ]);
+    // An xlsx workbook (a zip), named after the events and the window on screen.
+    assert.equal(fs.readFileSync(await events.path()).subarray(0, 2).toString(), 'PK');
+    const from = await page.evaluate(() => window.__wangge.state.from);
+    assert.match(events.suggestedFilename(), new RegExp(`^wangge-events-.*${from}.*\\.xlsx$`));
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.click('#export button[data-format="geoparquet"]'),
+    ]);
+    const bytes = fs.readFileSync(await download.path());
+    assert.equal(bytes.subarray(0, 4).toString(), 'PAR1');
+    assert.match(download.suggestedFilename(), /\.parquet$/);
     await page.selectOption('#mode', 'hot');
     await settled(page);
     assert.match(await page.textContent('#legend'), /热点 99%/);
