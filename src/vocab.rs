@@ -41,3 +41,13 @@ pub const SOLVED_ANSWERS: [&str; 3] = [SOLVED, "partly", "unsolved"];
 
 /// Lifecycle state of cases left out of every count (作废).
 pub const INVALID_STATE: &str = "invalid";
+
+/// `s` in ASCII lower case, copied only when it has an upper-case letter
+/// (the vocabularies are matched a row at a time).
+pub fn lower(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.bytes().any(|b| b.is_ascii_uppercase()) {
+        s.to_ascii_lowercase().into()
+    } else {
+        s.into()
+    }
+}

@@ -163,7 +163,7 @@ impl Query {
             let in_sources = col(c::SOURCE).is_in(str_list(&self.sources), false);
             p = p.and(
                 col(c::KIND)
-                    .neq(lit(super::preagg::ISSUE))
+                    .neq(lit(crate::vocab::ISSUE))
                     .or(in_sources.fill_null(false)),
             );
         }

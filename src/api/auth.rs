@@ -107,7 +107,8 @@ pub async fn authenticate(
     req: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    use super::open311::{envelope, format::Format, spec_error};
+    use super::open311::envelope;
+    use super::open311::format::{spec_error, Format};
     let path = req.uri().path().to_owned();
     let (mut req, mut env) = if path.starts_with("/open311/") {
         match envelope::read(req, st.config.server.body_limit_bytes).await {

@@ -1,63 +1,17 @@
 //! Operations: `/healthz`, `/readyz`, `/metrics` (Prometheus text) and the
 //! middleware that logs every request, counts it, and writes the audit log.
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{header, Method, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::auth::Caller;
 use super::state::AppState;
-
-/// Requests of one route by method and status.
-type ByStatus = HashMap<(Method, u16), u64>;
-
-/// Counters exported at `/metrics`.
-#[derive(Default)]
-pub struct Metrics {
-    /// route → (method, status) → requests. Keyed by route first so that
-    /// counting a request looks up a `&str`: no allocation per request.
-    requests: Mutex<HashMap<String, ByStatus>>,
-    /// Sum of request seconds, in µs.
-    latency_us: AtomicU64,
-    pub cache_hits: AtomicU64,
-    pub cache_misses: AtomicU64,
-}
-
-impl Metrics {
-    /// Counts one answered request.
-    fn count(&self, route: &str, method: &Method, status: u16) {
-        // Label values stay bounded: routes are the router's (or
-        // `unmatched`), methods the standard ones (or `OTHER`).
-        let standard = [
-            Method::GET,
-            Method::HEAD,
-            Method::POST,
-            Method::PUT,
-            Method::DELETE,
-            Method::PATCH,
-            Method::OPTIONS,
-        ];
-        let method = if standard.contains(method) {
-            method.clone()
-        } else {
-            Method::from_bytes(b"OTHER").unwrap_or(Method::GET)
-        };
-        let method = &method;
-        let mut m = self.requests.lock().unwrap_or_else(|p| p.into_inner());
-        let by = match m.get_mut(route) {
-            Some(by) => by,
-            None => m.entry(route.to_owned()).or_default(),
-        };
-        *by.entry((method.clone(), status)).or_default() += 1;
-    }
-}
 
 /// Liveness: the process answers.
 #[utoipa::path(get, path = "/healthz", responses((status = 200, description = "alive")))]

@@ -3,15 +3,20 @@
 //! handle of `Arc`s.
 
 use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use axum::body::Bytes;
+use axum::http::Method;
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use super::config::Config;
 use super::error::ApiError;
-use super::ops::Metrics;
 use crate::analytics::{Weights, Zone};
+use crate::grid::tiles::TileSet;
 use crate::ingest::crs::Crs;
 use crate::ingest::privacy::KeyedHasher;
 pub use crate::live::{Grids, Snapshot};
@@ -53,12 +58,12 @@ pub struct Inner {
     /// Failed logins by name and address.
     pub logins: super::throttle::Throttle,
     /// Costly requests by user.
-    pub costly: super::limit::Costly,
+    pub costly: Costly,
     pub cache: Mutex<HashMap<String, Arc<Cached>>>,
     pub weights: Mutex<HashMap<u64, Arc<Weights>>>,
     pub geometry: Mutex<HashMap<(u8, u8), Features>>,
     /// Vector tiles of the served grid version.
-    pub tiles: super::tiles::TileCache,
+    pub tiles: TileCache,
     /// The Chinese font cut for a grid version (its id), see [`super::web::glyphs_for`].
     pub glyphs: Mutex<Option<(i64, Arc<crate::assets::glyphs::Glyphs>)>>,
     pub metrics: Metrics,
@@ -108,8 +113,7 @@ impl AppState {
             dates: config.dates().unwrap_or_default(),
         };
         let live = Arc::new(Live::new(store.clone(), hasher, settings));
-        let costly =
-            super::limit::Costly::new(config.server.costly_per_minute, config.server.costly_burst);
+        let costly = Costly::new(config.server.costly_per_minute, config.server.costly_burst);
         let (audit_tx, audit_rx) = tokio::sync::mpsc::unbounded_channel();
         AppState(Arc::new(Inner {
             config,
@@ -360,5 +364,143 @@ impl AppState {
             Ok(Err(e)) => Err(ApiError::Internal(format!("task failed: {e}"))),
             Err(_) => Err(ApiError::Timeout(secs)),
         }
+    }
+}
+
+/// The limiter of costly requests; `None` when `costly_per_minute` is 0.
+pub struct Costly(Option<DefaultKeyedRateLimiter<String>>);
+
+impl Costly {
+    /// `per_minute` requests a minute per user (0: no limit), bursts of `burst`.
+    pub fn new(per_minute: u32, burst: u32) -> Costly {
+        Costly(NonZeroU32::new(per_minute).map(|n| {
+            let quota = Quota::per_minute(n).allow_burst(NonZeroU32::new(burst).unwrap_or(n));
+            RateLimiter::keyed(quota)
+        }))
+    }
+
+    /// Counts one costly request of `who`; the whole seconds to wait when
+    /// over the limit.
+    pub fn check(&self, who: &str) -> Result<(), u64> {
+        let Some(l) = &self.0 else { return Ok(()) };
+        l.check_key(&who.to_owned()).map_err(|not_until| {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            wait.as_secs_f64().ceil().max(1.0) as u64
+        })
+    }
+}
+
+/// Requests of one route by method and status.
+type ByStatus = HashMap<(Method, u16), u64>;
+
+/// Counters exported at `/metrics`.
+#[derive(Default)]
+pub struct Metrics {
+    /// route → (method, status) → requests. Keyed by route first so that
+    /// counting a request looks up a `&str`: no allocation per request.
+    pub(super) requests: Mutex<HashMap<String, ByStatus>>,
+    /// Sum of request seconds, in µs.
+    pub(super) latency_us: AtomicU64,
+    pub cache_hits: AtomicU64,
+    pub cache_misses: AtomicU64,
+}
+
+impl Metrics {
+    /// Counts one answered request.
+    pub(super) fn count(&self, route: &str, method: &Method, status: u16) {
+        // Label values stay bounded: routes are the router's (or
+        // `unmatched`), methods the standard ones (or `OTHER`).
+        let standard = [
+            Method::GET,
+            Method::HEAD,
+            Method::POST,
+            Method::PUT,
+            Method::DELETE,
+            Method::PATCH,
+            Method::OPTIONS,
+        ];
+        let method = if standard.contains(method) {
+            method.clone()
+        } else {
+            Method::from_bytes(b"OTHER").unwrap_or(Method::GET)
+        };
+        let method = &method;
+        let mut m = self.requests.lock().unwrap_or_else(|p| p.into_inner());
+        let by = match m.get_mut(route) {
+            Some(by) => by,
+            None => m.entry(route.to_owned()).or_default(),
+        };
+        *by.entry((method.clone(), status)).or_default() += 1;
+    }
+}
+
+/// Cached tiles are dropped all at once past this many bytes.
+const CACHE_BYTES: usize = 256 << 20;
+
+pub type TileKey = (i64, u8, u8, u32, u32, String);
+
+/// Tile sets by (grid version, tier) and encoded tiles.
+#[derive(Default)]
+pub struct TileCache {
+    sets: Mutex<HashMap<(i64, u8), Arc<TileSet>>>,
+    tiles: Mutex<(HashMap<TileKey, Bytes>, usize)>,
+}
+
+impl TileCache {
+    pub(super) fn set(
+        &self,
+        version: i64,
+        level: u8,
+        make: impl FnOnce() -> TileSet,
+    ) -> Arc<TileSet> {
+        let mut sets = self.sets.lock().unwrap_or_else(|p| p.into_inner());
+        // Only the served version is kept.
+        sets.retain(|k, _| k.0 == version);
+        sets.entry((version, level))
+            .or_insert_with(|| Arc::new(make()))
+            .clone()
+    }
+
+    pub(super) fn get(
+        &self,
+        key: &TileKey,
+        make: impl FnOnce() -> Result<Vec<u8>, ApiError>,
+    ) -> Result<Bytes, ApiError> {
+        if let Some(b) = self
+            .tiles
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .0
+            .get(key)
+        {
+            return Ok(b.clone());
+        }
+        let b = Bytes::from(make()?);
+        let mut t = self.tiles.lock().unwrap_or_else(|p| p.into_inner());
+        if t.1 + b.len() > CACHE_BYTES {
+            t.0.clear();
+            t.1 = 0;
+        }
+        t.1 += b.len();
+        t.0.insert(key.clone(), b.clone());
+        Ok(b)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_user_has_their_own_allowance() {
+        let c = Costly::new(60, 3);
+        for _ in 0..3 {
+            assert_eq!(c.check("a"), Ok(()));
+        }
+        let wait = c.check("a").unwrap_err();
+        assert!((1..=2).contains(&wait), "{wait}");
+        assert_eq!(c.check("b"), Ok(()));
+        let off = Costly::new(0, 0);
+        assert!((0..1000).all(|_| off.check("a").is_ok()));
     }
 }

@@ -7,10 +7,6 @@
 //! outlines, never a sibling). Tiles are cached per (grid version, tier,
 //! z, x, y, scope); a new grid version is a new key.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -21,23 +17,11 @@ use super::auth::Caller;
 use super::error::ApiError;
 use super::extract::P;
 use super::scope::Scope;
-use super::state::AppState;
+use super::state::{AppState, TileKey};
 use crate::grid::tiles::{TileSet, MAX_ZOOM};
 
 /// Media type of a Mapbox Vector Tile.
 pub const MVT: &str = "application/vnd.mapbox-vector-tile";
-
-/// Cached tiles are dropped all at once past this many bytes.
-const CACHE_BYTES: usize = 256 << 20;
-
-type Key = (i64, u8, u8, u32, u32, String);
-
-/// Tile sets by (grid version, tier) and encoded tiles.
-#[derive(Default)]
-pub struct TileCache {
-    sets: Mutex<HashMap<(i64, u8), Arc<TileSet>>>,
-    tiles: Mutex<(HashMap<Key, Bytes>, usize)>,
-}
 
 #[derive(Deserialize)]
 pub struct TilePath {
@@ -97,7 +81,7 @@ pub async fn tile(
             let model = &snap.grids.model;
             let scope = Scope::of(c.user(), model);
             let version = snap.grids.version.id;
-            let key: Key = (version, level, p.z, p.x, y, scope.key.clone());
+            let key: TileKey = (version, level, p.z, p.x, y, scope.key.clone());
             let body = st2.tiles.get(&key, || {
                 let set = st2.tiles.set(version, level, || TileSet::new(model, level));
                 set.tile(p.z, p.x, y, &|i| scope.total(i))
@@ -148,40 +132,4 @@ pub fn warm(st: &AppState) {
         version,
         "vector tiles of the three tiers prepared"
     );
-}
-
-impl TileCache {
-    fn set(&self, version: i64, level: u8, make: impl FnOnce() -> TileSet) -> Arc<TileSet> {
-        let mut sets = self.sets.lock().unwrap_or_else(|p| p.into_inner());
-        // Only the served version is kept.
-        sets.retain(|k, _| k.0 == version);
-        sets.entry((version, level))
-            .or_insert_with(|| Arc::new(make()))
-            .clone()
-    }
-
-    fn get(
-        &self,
-        key: &Key,
-        make: impl FnOnce() -> Result<Vec<u8>, ApiError>,
-    ) -> Result<Bytes, ApiError> {
-        if let Some(b) = self
-            .tiles
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .0
-            .get(key)
-        {
-            return Ok(b.clone());
-        }
-        let b = Bytes::from(make()?);
-        let mut t = self.tiles.lock().unwrap_or_else(|p| p.into_inner());
-        if t.1 + b.len() > CACHE_BYTES {
-            t.0.clear();
-            t.1 = 0;
-        }
-        t.1 += b.len();
-        t.0.insert(key.clone(), b.clone());
-        Ok(b)
-    }
 }

@@ -476,7 +476,7 @@ pub fn rank(a: &RankArgs) -> anyhow::Result<()> {
 /// Spike alerts (预警) for the units of a tier.
 pub fn alerts(a: &AlertsArgs) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
-    let granularity = super::emerging::granularity(&a.granularity)?;
+    let granularity = granularity(&a.granularity)?;
     let (gm, pre, q) = a.common.load()?;
     let model = match a.model.as_str() {
         "poisson" => TailModel::Poisson,
@@ -516,4 +516,9 @@ pub fn alerts(a: &AlertsArgs) -> anyhow::Result<()> {
         writeln!(out, "(none)")?;
     }
     Ok(())
+}
+
+/// Parses a granularity name.
+pub(super) fn granularity(s: &str) -> anyhow::Result<crate::analytics::Granularity> {
+    s.parse().map_err(|e| anyhow::anyhow!("--granularity {e}"))
 }

@@ -25,6 +25,7 @@ use crate::grid::load_geojson;
 use crate::join::{Locator, Outcome, Strategy};
 
 mod load;
+mod serve;
 mod stats;
 
 #[derive(Debug, clap::Subcommand)]
@@ -36,7 +37,7 @@ pub enum BenchCommand {
     /// Time loading a data directory's event and case-update files into a new store, optionally against DuckDB copying the events file.
     Load(load::LoadBench),
     /// Time the service (restart, cached and uncached map values, ingest) against polars, nginx and DuckDB.
-    Serve(super::bench_serve::ServeBench),
+    Serve(serve::ServeBench),
     /// Time polars reading a whole Parquet file, `--reps` times in this
     /// fresh process (the other side of the service's start-up comparison:
     /// the first read is a fresh process's); prints JSON.
@@ -68,8 +69,8 @@ pub fn run(b: &BenchCommand) -> anyhow::Result<i32> {
         BenchCommand::Join(j) => join(j),
         BenchCommand::Stats(s) => stats::run(s),
         BenchCommand::Load(l) => load::run(l),
-        BenchCommand::Serve(s) => super::bench_serve::run(s),
-        BenchCommand::Read { file, reps } => super::bench_serve::read_file(file, *reps),
+        BenchCommand::Serve(s) => serve::run(s),
+        BenchCommand::Read { file, reps } => serve::read_file(file, *reps),
     }
 }
 

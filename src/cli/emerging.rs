@@ -6,9 +6,9 @@ use std::io::Write;
 
 use anyhow::Context;
 
-use super::analytics::Common;
+use super::analytics::{granularity, Common};
 use crate::analytics::emerging::{self, Category, Params, Rules};
-use crate::analytics::{metric, Granularity};
+use crate::analytics::metric;
 
 /// `wangge emerging`.
 #[derive(Debug, clap::Args)]
@@ -45,11 +45,6 @@ pub struct EmergingArgs {
     /// Print one JSON record per unit instead.
     #[arg(long)]
     pub json: bool,
-}
-
-/// Parses a granularity name.
-pub(super) fn granularity(s: &str) -> anyhow::Result<Granularity> {
-    s.parse().map_err(|e| anyhow::anyhow!("--granularity {e}"))
 }
 
 /// Emerging hot spots of one count metric over a tier.

@@ -3,7 +3,6 @@
 
 pub mod analytics;
 mod bench;
-mod bench_serve;
 mod check;
 mod demo;
 mod emerging;

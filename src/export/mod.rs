@@ -19,11 +19,12 @@
 //! skip row groups by the `bbox` covering column. Households appear only as
 //! the keyed hashes the join stored. This module knows no HTTP.
 
+mod batch;
 mod error;
 pub mod events;
 mod format;
 pub mod xlsx;
-pub use format::safe_cell;
+pub use batch::safe_cell;
 pub mod geoparquet;
 pub mod metrics;
 pub mod order;
@@ -32,8 +33,9 @@ pub mod target;
 pub mod units;
 pub mod wkb;
 
+pub use batch::{Batch, Geom, Sink, SinkOptions};
 pub use error::ExportError;
-pub use format::{open_sink, Batch, Format, Geom, Sink, SinkOptions};
+pub use format::{open_sink, Format};
 pub use target::Target;
 
 /// Events fewer than this in a cell are suppressed for roles other than analyst.

@@ -12,7 +12,7 @@ use chrono::DateTime;
 use polars::prelude::*;
 use rust_xlsxwriter::{Format as CellFormat, Workbook, XlsxError};
 
-use super::format::{safe_cell, Batch, Sink, SinkOptions};
+use super::batch::{micros, safe_cell, Batch, Sink, SinkOptions};
 use super::ExportError;
 use crate::analytics::catalogue;
 
@@ -216,6 +216,5 @@ impl<W: Write + Send> Sink for XlsxSink<W> {
 
 /// An instant as a local date-time of `tz`.
 fn local(v: i64, unit: TimeUnit, tz: chrono_tz::Tz) -> Option<chrono::NaiveDateTime> {
-    DateTime::from_timestamp_micros(super::format::micros(v, unit))
-        .map(|t| t.with_timezone(&tz).naive_local())
+    DateTime::from_timestamp_micros(micros(v, unit)).map(|t| t.with_timezone(&tz).naive_local())
 }

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::vocab;
+use crate::vocab::{self, lower};
 
 use super::crs::Crs;
 use super::privacy::KeyedHasher;
@@ -232,16 +232,6 @@ pub struct Validator<'a> {
     pub hasher: &'a KeyedHasher,
     /// The instants accepted.
     pub dates: Dates,
-}
-
-/// `s` in ASCII lower case, copied only when it has an upper-case letter
-/// (the vocabularies are matched a row at a time).
-pub(super) fn lower(s: &str) -> std::borrow::Cow<'_, str> {
-    if s.bytes().any(|b| b.is_ascii_uppercase()) {
-        s.to_ascii_lowercase().into()
-    } else {
-        s.into()
-    }
 }
 
 /// [`text`], borrowed when the field is text: for values matched against a

@@ -441,7 +441,7 @@ fn read_jsonl(
 }
 
 /// One Parquet column, typed as the file has it.
-enum ParquetCol {
+pub(super) enum ParquetCol {
     Missing,
     Text(StringChunked),
     Num(Float64Chunked),
@@ -473,7 +473,7 @@ impl ParquetCol {
         })
     }
 
-    fn get(&self, i: usize) -> Field<'_> {
+    pub(super) fn get(&self, i: usize) -> Field<'_> {
         match self {
             ParquetCol::Missing => Field::Null,
             ParquetCol::Text(c) => c.get(i).map_or(Field::Null, Field::Text),
@@ -517,7 +517,7 @@ fn read_parquet(
 /// A Parquet file to scan, and for each of the `N` contract columns the
 /// name of the file's column `column_of` maps to it (two that map to one are an
 /// error: [`super::headers`]).
-fn parquet_columns<const N: usize>(
+pub(super) fn parquet_columns<const N: usize>(
     path: &Path,
     column_of: fn(&str) -> Option<usize>,
     fields: &[&'static str; N],
@@ -545,12 +545,13 @@ fn parquet_columns<const N: usize>(
 }
 
 /// What [`parquet_slices`] hands each slice to.
-type SliceSink<'a> = dyn FnMut(u64, usize, &[ParquetCol]) -> Result<(), IngestError> + 'a;
+pub(super) type SliceSink<'a> =
+    dyn FnMut(u64, usize, &[ParquetCol]) -> Result<(), IngestError> + 'a;
 
 /// The file's rows in slices of [`BATCH_ROWS`]: `each` gets the 1-based
 /// number of a slice's first row, its length and its columns in contract
 /// order. Returns the rows read.
-fn parquet_slices(
+pub(super) fn parquet_slices(
     path: &Path,
     scan: &LazyFrame,
     names: &[Option<String>],
@@ -579,35 +580,6 @@ fn parquet_slices(
         each(offset + 1, n, &cols)?;
         offset += n as u64;
     }
-}
-
-/// A Parquet file of transition rows, columns by contract name or Chinese
-/// alias (rows numbered from 1), read in slices of [`BATCH_ROWS`] rows.
-pub(super) fn updates_from_parquet(
-    path: &Path,
-    v: &Validator<'_>,
-    out: &mut super::update::Chunks<'_>,
-) -> Result<(), IngestError> {
-    use super::{update_column_of, UCol, UPDATE_FIELDS};
-    let (scan, names) = parquet_columns(path, update_column_of, &UPDATE_FIELDS)?;
-    for c in [UCol::IssueId, UCol::UpdateId, UCol::At, UCol::Status] {
-        if names[c as usize].is_none() {
-            return Err(IngestError::Parse {
-                path: path.to_owned(),
-                reason: format!("lacks the required column {:?}", UPDATE_FIELDS[c as usize]),
-            });
-        }
-    }
-    parquet_slices(path, &scan, &names, &mut |first, n, cols| {
-        for i in 0..n {
-            out.push(
-                first + i as u64,
-                v.validate_update(|c: UCol| cols[c as usize].get(i)),
-            )?;
-        }
-        Ok(())
-    })?;
-    Ok(())
 }
 
 /// Paths as given on the command line, for messages.

@@ -107,7 +107,7 @@ pub const STATES: &[(&str, &str, &[&str])] = &[
 
 /// The canonical state of an upstream word, or the reason it is not one.
 pub fn canonical(word: &str) -> Result<&'static str, String> {
-    let w = super::event::lower(word.trim());
+    let w = crate::vocab::lower(word.trim());
     STATES
         .iter()
         .find(|(_, _, words)| words.iter().any(|x| *x == w))

@@ -1,11 +1,14 @@
 //! One transition row, validated: a step of a case (CONTRACT.md, "Updates
 //! to cases").
 
+use std::path::Path;
+
 use serde::{Deserialize, Serialize};
 
 use super::event::{err, number, one_of, text, time, Named, Validator, SATISFACTION};
 use super::json_row::{self, JsonRow, Scalar};
-use super::{Field, RowError};
+use super::read;
+use super::{Field, IngestError, RowError};
 
 /// The contract's transition columns, in order.
 pub const UPDATE_FIELDS: [&str; 13] = [
@@ -461,17 +464,15 @@ pub fn read_updates_with(
     let mut out = Chunks::new(path, sink);
     match super::Format::of(path)? {
         super::Format::Csv => {
-            let text = super::read::open_text(path, None)?;
-            let mut rows =
-                CsvSteps::new(text, super::read::delimiter(path), true).map_err(parse)?;
+            let text = read::open_text(path, None)?;
+            let mut rows = CsvSteps::new(text, read::delimiter(path), true).map_err(parse)?;
             while let Some((n, _, r)) = rows.next(v).map_err(|e| parse(e.to_string()))? {
                 out.push(n + 1, r)?;
             }
         }
         super::Format::JsonLines => {
             use std::io::BufRead;
-            let text =
-                std::io::BufReader::with_capacity(1 << 20, super::read::open_text(path, None)?);
+            let text = std::io::BufReader::with_capacity(1 << 20, read::open_text(path, None)?);
             for (i, line) in text.lines().enumerate() {
                 let line = line.map_err(|source| IngestError::Io {
                     path: path.to_owned(),
@@ -495,9 +496,7 @@ pub fn read_updates_with(
             }
         }
         super::Format::Parquet => {
-            super::read::guarded(path, || {
-                super::read::updates_from_parquet(path, v, &mut out)
-            })?;
+            read::guarded(path, || updates_from_parquet(path, v, &mut out))?;
         }
     }
     out.flush()?;
@@ -517,6 +516,34 @@ pub fn read_updates(
         Ok(())
     })?;
     Ok(all)
+}
+
+/// A Parquet file of transition rows, columns by contract name or Chinese
+/// alias (rows numbered from 1), read in slices of [`read::BATCH_ROWS`] rows.
+pub(super) fn updates_from_parquet(
+    path: &Path,
+    v: &Validator<'_>,
+    out: &mut Chunks<'_>,
+) -> Result<(), IngestError> {
+    let (scan, names) = read::parquet_columns(path, update_column_of, &UPDATE_FIELDS)?;
+    for c in [UCol::IssueId, UCol::UpdateId, UCol::At, UCol::Status] {
+        if names[c as usize].is_none() {
+            return Err(IngestError::Parse {
+                path: path.to_owned(),
+                reason: format!("lacks the required column {:?}", UPDATE_FIELDS[c as usize]),
+            });
+        }
+    }
+    read::parquet_slices(path, &scan, &names, &mut |first, n, cols| {
+        for i in 0..n {
+            out.push(
+                first + i as u64,
+                v.validate_update(|c: UCol| cols[c as usize].get(i)),
+            )?;
+        }
+        Ok(())
+    })?;
+    Ok(())
 }
 
 #[cfg(test)]

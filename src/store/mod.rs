@@ -195,7 +195,25 @@ const POOL: usize = 8;
 /// the log file.
 const WAL_TRUNCATE_PAGES: i64 = 16_384;
 
+/// Rows per row group of a snapshot file: one group of ten million rows
+/// would be decoded by one thread (twice the read time on two cores).
+pub(super) const ROW_GROUP_ROWS: usize = 1 << 18;
+
 impl Store {
+    /// The snapshot file: next to the database, `<db>.frame.parquet`.
+    pub fn snapshot_path(&self) -> PathBuf {
+        let mut name = self.path.file_name().unwrap_or_default().to_owned();
+        name.push(".frame.parquet");
+        self.path.with_file_name(name)
+    }
+
+    /// The file of a derived table: `<db>.<name>.parquet`.
+    pub(super) fn extra_path(&self, name: &str) -> PathBuf {
+        let mut file = self.path.file_name().unwrap_or_default().to_owned();
+        file.push(format!(".{name}.parquet"));
+        self.path.with_file_name(file)
+    }
+
     /// Opens (creating if needed) the database at `path` and brings its
     /// schema up to date.
     pub fn open(path: &Path) -> Result<Store> {

@@ -158,7 +158,7 @@ fn positions(rows: &[u32], first: usize) -> IdxCa {
 /// file's first `n` rows, reading only the row groups that hold them;
 /// `None` when the file cannot be read or an id differs from the frame's.
 fn file_rows(store: &Store, ids: &Column, rows: &[u32], n: usize) -> Option<DataFrame> {
-    let group = super::snapshot::ROW_GROUP_ROWS;
+    let group = super::ROW_GROUP_ROWS;
     let cols = [c::ID, PSEUDONYMS[0], PSEUDONYMS[1]].map(String::from);
     let mut out: Option<DataFrame> = None;
     let mut rest = rows;

@@ -15,6 +15,7 @@ use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::pseudonyms::{split_pseudonyms, Pseudonyms, PSEUDONYMS};
+use super::ROW_GROUP_ROWS;
 use super::{Result, Store, StoreError};
 
 /// The `meta` key of the snapshot's description.
@@ -92,20 +93,6 @@ impl FrameLoad {
 }
 
 impl Store {
-    /// The snapshot file: next to the database, `<db>.frame.parquet`.
-    pub fn snapshot_path(&self) -> PathBuf {
-        let mut name = self.path.file_name().unwrap_or_default().to_owned();
-        name.push(".frame.parquet");
-        self.path.with_file_name(name)
-    }
-
-    /// The file of a derived table: `<db>.<name>.parquet`.
-    fn extra_path(&self, name: &str) -> PathBuf {
-        let mut file = self.path.file_name().unwrap_or_default().to_owned();
-        file.push(format!(".{name}.parquet"));
-        self.path.with_file_name(file)
-    }
-
     /// The derived tables `names` when `m` holds them under `key`.
     fn read_extras(&self, m: &SnapshotMeta, key: &str, names: &[&str]) -> Option<Vec<DataFrame>> {
         if !self.extras_present(m, key, names) {
@@ -432,10 +419,6 @@ fn io_error(e: std::io::Error) -> StoreError {
 fn tmp_path(path: &std::path::Path) -> PathBuf {
     path.with_extension("parquet.tmp")
 }
-
-/// Rows per row group of a snapshot file: one group of ten million rows
-/// would be decoded by one thread (twice the read time on two cores).
-pub(super) const ROW_GROUP_ROWS: usize = 1 << 18;
 
 /// Writes `df` to the temporary file of `path`, synced; its length.
 ///

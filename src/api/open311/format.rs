@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use serde::ser::{SerializeStruct, Serializer};
 use serde::Serialize;
 
-use crate::api::error::ApiError;
+use crate::api::error::{ApiError, ErrorText};
 
 /// The encoding a client asked for with the path's extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -204,6 +204,42 @@ impl<D: Document> IntoResponse for Reply<D> {
     fn into_response(self) -> Response {
         self.with_status(StatusCode::OK)
     }
+}
+
+/// One error of an `errors` document.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SpecError {
+    /// The HTTP status.
+    pub code: u16,
+    pub description: String,
+}
+
+impl Listed for SpecError {
+    const LIST: &'static str = "errors";
+    const ITEM: &'static str = "error";
+}
+
+/// An error response of the service in the spec's shape and `format`: the
+/// same status, but 403 where the service says 401 (the spec: "403 for
+/// errors because of wrong or missing api_key"). Other responses pass.
+pub fn spec_error(format: Format, res: Response) -> Response {
+    let Some(ErrorText(description)) = res.extensions().get::<ErrorText>().cloned() else {
+        return res;
+    };
+    let status = match res.status() {
+        StatusCode::UNAUTHORIZED => StatusCode::FORBIDDEN,
+        s => s,
+    };
+    let retry = res.headers().get(header::RETRY_AFTER).cloned();
+    let error = SpecError {
+        code: status.as_u16(),
+        description,
+    };
+    let mut out = Reply(format, List(vec![error])).with_status(status);
+    if let Some(r) = retry {
+        out.headers_mut().insert(header::RETRY_AFTER, r);
+    }
+    out
 }
 
 #[cfg(test)]

@@ -23,15 +23,16 @@ pub mod requests;
 pub mod updates;
 
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use super::auth::Caller;
-use super::error::{ApiError, ErrorText};
+use super::error::ApiError;
 use super::extract::P;
 use super::state::AppState;
+pub use format::{spec_error, SpecError};
 use format::{Document, Format, List, Listed, Plural, Reply};
 
 /// The `specification` token of GeoReport v2 in the discovery document.
@@ -40,42 +41,6 @@ pub const SPECIFICATION: &str = "http://wiki.open311.org/GeoReport_v2";
 /// When this interface last changed (discovery's `changeset`: services
 /// and definitions as clients may cache them).
 pub const CHANGESET: &str = "2026-12-05T00:00:00+08:00";
-
-/// One error of an `errors` document.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct SpecError {
-    /// The HTTP status.
-    pub code: u16,
-    pub description: String,
-}
-
-impl Listed for SpecError {
-    const LIST: &'static str = "errors";
-    const ITEM: &'static str = "error";
-}
-
-/// An error response of the service in the spec's shape and `format`: the
-/// same status, but 403 where the service says 401 (the spec: "403 for
-/// errors because of wrong or missing api_key"). Other responses pass.
-pub fn spec_error(format: Format, res: Response) -> Response {
-    let Some(ErrorText(description)) = res.extensions().get::<ErrorText>().cloned() else {
-        return res;
-    };
-    let status = match res.status() {
-        StatusCode::UNAUTHORIZED => StatusCode::FORBIDDEN,
-        s => s,
-    };
-    let retry = res.headers().get(header::RETRY_AFTER).cloned();
-    let error = SpecError {
-        code: status.as_u16(),
-        description,
-    };
-    let mut out = Reply(format, List(vec![error])).with_status(status);
-    if let Some(r) = retry {
-        out.headers_mut().insert(header::RETRY_AFTER, r);
-    }
-    out
-}
 
 /// The middleware of every Open311 route: a `jurisdiction_id` other than
 /// the configured one is 404 (the spec's answer to an unknown one; with

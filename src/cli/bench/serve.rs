@@ -47,7 +47,7 @@ use anyhow::{bail, Context};
 use polars::prelude::*;
 use serde_json::{json, Value};
 
-use super::bench::median;
+use super::median;
 use crate::columns as c;
 use crate::store::{Role, Store};
 
