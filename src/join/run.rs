@@ -154,7 +154,7 @@ fn locate_batch(
 /// with the grids and their index that `grids` loads.
 ///
 /// Four stages run side by side, each on its own thread, handing batches
-/// on through channels that hold one batch each (so no more than a few
+/// on through channels that hold a batch or three (so no more than a few
 /// batches are in memory at once): reading and validating the files;
 /// de-duplicating and locating (in file order, so the first of two equal
 /// ids is the one kept); building each batch's frame; writing the rejects
@@ -180,7 +180,9 @@ pub fn join_files(
         source,
     })?;
     let mut writer = ParquetWriter::new(file)
-        .with_compression(ParquetCompression::Zstd(None))
+        .with_compression(ParquetCompression::Zstd(
+            polars_parquet::write::ZstdLevel::try_new(1).ok(),
+        ))
         .batched(&coded_schema_in(Coding::File))
         .map_err(parquet_err)?;
     let mut rejects = csv::Writer::from_path(out.rejects).map_err(rejects_err)?;
@@ -195,7 +197,9 @@ pub fn join_files(
     let stopped = || IngestError::Output(STOPPED.into());
     let only_stopped = |e: &IngestError| matches!(e, IngestError::Output(m) if m == STOPPED);
     std::thread::scope(|scope| {
-        let (to_join, batches) = sync_channel::<Batch>(1);
+        // The reader may run three batches ahead: it keeps reading while
+        // a large grid file loads (the other channels hold one).
+        let (to_join, batches) = sync_channel::<Batch>(3);
         let (to_write, frames) = sync_channel::<(DataFrame, Vec<Reject>)>(1);
         // Threads named for profilers and debuggers (`expect`: as
         // `Scope::spawn` does, a thread the system cannot start is a panic).
