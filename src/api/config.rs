@@ -48,7 +48,8 @@ pub struct Server {
     /// admins' sessions and tokens may read it).
     pub metrics_token: String,
     /// A client must send a request's headers within this many seconds,
-    /// and an idle kept-alive connection is closed after it (10).
+    /// and pause no longer while sending its body; an idle kept-alive
+    /// connection is closed after it (10).
     pub header_timeout_secs: u64,
     /// Costly requests (map values, trends, compare, hot spots, exports)
     /// each user may start a minute (240); 0: no limit. Past it: 429.

@@ -14,18 +14,19 @@
 //!   ratio's denominator or of a rate's event count lies between 1 and
 //!   k − 1, that figure is withheld (all of them for the events).
 //!
-//! Map values, KPIs (with their 同比/环比) and trends (period by period) go
-//! through [`shown`]; a trend's spike alerts (observed counts) are given
-//! only for units seen fully; units seen fully are answered as they are. Exports to
-//! roles other than analysts blank small cells by their own rule
-//! ([`crate::export::metrics::suppress`]).
+//! Map values and trends (period by period) go through [`shown`]; KPIs and
+//! the metric export through [`Guards`] (a figure by the window's rule, its
+//! 同比/环比 change also by the base window's); a trend's spike alerts
+//! (observed counts) are given only for units seen fully; units seen fully
+//! are answered as they are. Exports to roles other than analysts also
+//! blank small cells by their own rule ([`crate::export::metrics::suppress`]).
 
 use std::collections::HashSet;
 
 use super::error::ApiError;
 use super::scope::Scope;
 use crate::analytics::metrics::ingredients;
-use crate::analytics::{catalogue, Ingredients, PreAgg, Query, UnitContext};
+use crate::analytics::{catalogue, Ingredients, MetricTable, PreAgg, Query, UnitContext};
 use crate::export::MIN_CELL;
 use crate::grid::GridModel;
 
@@ -120,4 +121,84 @@ pub fn shown(
     } else {
         Shown::Except(withheld)
     })
+}
+
+/// What a caller is shown of a unit's figures in a window and of their
+/// changes against the same window a year before (同比) and the one
+/// before it (环比): a change would give away its base, so it is shown
+/// only where the figure is shown in both windows.
+pub struct Guards {
+    now: Shown,
+    yoy: Shown,
+    pop: Shown,
+}
+
+impl Guards {
+    /// The guards of unit `i` for `scope` in window `q`.
+    pub fn of(
+        scope: &Scope,
+        model: &GridModel,
+        pre: &PreAgg,
+        q: &Query,
+        i: usize,
+    ) -> Result<Guards, ApiError> {
+        if scope.full(i) {
+            return Ok(Guards {
+                now: Shown::All,
+                yoy: Shown::All,
+                pop: Shown::All,
+            });
+        }
+        let base = |b: Option<Query>| match b {
+            Some(b) => shown(scope, model, pre, &b, i),
+            // No base window, no change to give away.
+            None => Ok(Shown::All),
+        };
+        Ok(Guards {
+            now: shown(scope, model, pre, q, i)?,
+            yoy: base(q.same_period_last_year())?,
+            pop: base(q.previous_period())?,
+        })
+    }
+
+    /// Whether the figure of metric `name` is shown.
+    pub fn value(&self, name: &str) -> bool {
+        self.now.metric(name)
+    }
+
+    /// Whether its 同比 change is shown.
+    pub fn yoy(&self, name: &str) -> bool {
+        self.now.metric(name) && self.yoy.metric(name)
+    }
+
+    /// Whether its 环比 change is shown.
+    pub fn pop(&self, name: &str) -> bool {
+        self.now.metric(name) && self.pop.metric(name)
+    }
+}
+
+/// `table` (of window `q`) as `scope` may see it: the figures and changes
+/// of units it sees only as totals blanked by their [`Guards`].
+pub fn withhold(
+    table: &mut MetricTable,
+    scope: &Scope,
+    model: &GridModel,
+    pre: &PreAgg,
+    q: &Query,
+) -> Result<(), ApiError> {
+    for r in table.rows.iter_mut().filter(|r| !scope.full(r.index)) {
+        let g = Guards::of(scope, model, pre, q, r.index)?;
+        for m in catalogue() {
+            if !g.value(m.name) {
+                r.values.insert(m.name, None);
+            }
+            if !g.yoy(m.name) {
+                r.yoy.remove(m.name);
+            }
+            if !g.pop(m.name) {
+                r.pop.remove(m.name);
+            }
+        }
+    }
+    Ok(())
 }

@@ -405,7 +405,11 @@ pub async fn metrics(
     let (table, categories) = {
         let (snap, st2, parent) = (snap.clone(), st.clone(), p.parent.clone());
         st.blocking(move || {
-            let table = compute_metrics(&snap.pre, &snap.grids.model, level, &query)?;
+            let model = &snap.grids.model;
+            let mut table = compute_metrics(&snap.pre, model, level, &query)?;
+            // Units seen only as totals, as the map and KPIs show them.
+            let scope = Scope::of(c.user(), model);
+            super::disclosure::withhold(&mut table, &scope, model, &snap.pre, &query)?;
             let categories = emerging
                 .map(|def| {
                     super::emerging::export_columns(

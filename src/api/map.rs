@@ -18,7 +18,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::auth::Caller;
-use super::disclosure::shown;
+use super::disclosure::{shown, Guards};
 use super::error::ApiError;
 use super::extract::{IfNoneMatch, P, Q};
 use super::scope::Scope;
@@ -474,36 +474,20 @@ pub async fn kpis(
         let scope = Scope::of(c.user(), model);
         let i = scope.unit(model, &code)?;
         let u = model.unit(i);
-        // A figure withheld now or in a base window is withheld with its change.
-        let mut guards = vec![shown(&scope, model, &snap.pre, &q, i)?];
-        for b in [q.same_period_last_year(), q.previous_period()]
-            .into_iter()
-            .flatten()
-        {
-            guards.push(shown(&scope, model, &snap.pre, &b, i)?);
-        }
+        // A change is withheld with its figure, or where its base window's
+        // figure is withheld.
+        let g = Guards::of(&scope, model, &snap.pre, &q, i)?;
         let dto = |c: Option<Change>| ChangeDto {
             abs: c.map(|c| c.abs),
             pct: c.and_then(|c| c.pct),
         };
         let kpis = crate::analytics::unit_kpis(&snap.pre, model, i, &q)?
             .into_iter()
-            .map(|k| {
-                if guards.iter().all(|g| g.metric(k.metric)) {
-                    Kpi {
-                        metric: k.metric,
-                        value: k.value,
-                        yoy: dto(k.yoy),
-                        mom: dto(k.mom),
-                    }
-                } else {
-                    Kpi {
-                        metric: k.metric,
-                        value: None,
-                        yoy: dto(None),
-                        mom: dto(None),
-                    }
-                }
+            .map(|k| Kpi {
+                metric: k.metric,
+                value: k.value.filter(|_| g.value(k.metric)),
+                yoy: dto(k.yoy.filter(|_| g.yoy(k.metric))),
+                mom: dto(k.mom.filter(|_| g.pop(k.metric))),
             })
             .collect();
         Ok(Json(Kpis {

@@ -1,7 +1,8 @@
 //! The accept loop: `axum::serve` with the limits a public-facing intranet
 //! service needs. A client must send its request headers within
-//! `[server] header_timeout_secs` (also the time an idle kept-alive
-//! connection is kept), so half-open connections do not pile up; at most
+//! `[server] header_timeout_secs` and pause no longer within its body
+//! (also the time an idle kept-alive connection is kept), so half-open
+//! connections do not pile up; at most
 //! `[server] max_connections` connections are served at once, the next ones
 //! wait in the kernel's backlog, so file descriptors never run out and
 //! `/healthz` keeps answering. Once a crowd that filled every slot has
@@ -79,7 +80,13 @@ pub async fn serve(
         };
         let svc = TowerToHyperService::new(tower::ServiceExt::map_request(
             svc,
-            |req: Request<Incoming>| req.map(axum::body::Body::new),
+            // A body that stalls longer than a header may is given up,
+            // so a client that never finishes one cannot hold its slot.
+            move |req: Request<Incoming>| {
+                req.map(|b| {
+                    axum::body::Body::new(tower_http::timeout::TimeoutBody::new(header_timeout, b))
+                })
+            },
         ));
         let mut builder = Builder::new(TokioExecutor::new());
         builder

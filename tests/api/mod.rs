@@ -1311,6 +1311,29 @@ async fn half_open_connections_are_closed_and_the_service_keeps_answering() {
         let closed = tokio::time::timeout(Duration::from_secs(20), s.read_to_end(&mut rest)).await;
         assert!(closed.is_ok(), "a half-open connection stayed open");
     }
+    // As many clients as there are slots send whole headers and start a
+    // body they never finish: each is answered and closed when its body
+    // has stalled for the header time, and the slots are free again.
+    let mut stalled = Vec::new();
+    for _ in 0..4 {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(
+            b"POST /api/v1/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{",
+        )
+        .await
+        .unwrap();
+        stalled.push(s);
+    }
+    for s in &mut stalled {
+        let mut out = Vec::new();
+        let closed = tokio::time::timeout(Duration::from_secs(20), s.read_to_end(&mut out)).await;
+        assert!(closed.is_ok(), "a stalled body kept its connection open");
+        let out = String::from_utf8_lossy(&out);
+        assert!(
+            out.starts_with("HTTP/1.1 4"),
+            "a stalled body is a client error: {out}"
+        );
+    }
     // The crowd filled every slot and has gone: its memory is handed back.
     let released = async {
         while wangge::api::server::memory_releases() == 0 {

@@ -946,6 +946,38 @@ async fn subtracting_what_a_chief_sees_never_isolates_a_hidden_grid() {
         "{trend}"
     );
     assert!(trend["alerts"].as_array().unwrap().is_empty());
+    // Nor in the metric table they export, in any format (the village's
+    // row is there, without a figure).
+    let export = |t: String| {
+        let app = e.app.clone();
+        async move {
+            let r = get(&app, "/api/v1/export/metrics?level=2&format=csv", &t).await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+            let mut rows = csv::Reader::from_reader(r.body.as_slice());
+            let head = rows.headers().unwrap().clone();
+            let col = |name: &str| head.iter().position(|h| h == name).unwrap();
+            let (code, events, issues) = (col("code"), col("event_count"), col("issue_count"));
+            rows.records()
+                .map(|r| r.unwrap())
+                .map(|r| {
+                    (
+                        r[code].to_owned(),
+                        (r[events].to_owned(), r[issues].to_owned()),
+                    )
+                })
+                .collect::<std::collections::HashMap<_, _>>()
+        }
+    };
+    assert_eq!(
+        export(one.clone()).await.get(&village),
+        Some(&(String::new(), String::new())),
+        "one hidden grid: no figure of the village in the export"
+    );
+    assert_eq!(
+        export(admin.clone()).await[&village].0,
+        total.to_string(),
+        "the admin's export has the village's events"
+    );
     // Their own grids stay as they are.
     let m3 = get(&e.app, "/api/v1/map?level=3&metric=event_count", &one)
         .await
@@ -961,10 +993,13 @@ async fn subtracting_what_a_chief_sees_never_isolates_a_hidden_grid() {
     // fewer than five events (then the subtraction would be a small cell).
     let seen: f64 = grids[..n - 2].iter().filter_map(|g| value_of(&a3, g)).sum();
     let rest = total - seen;
-    let shown = value_of(&map(two).await, &village);
+    let shown = value_of(&map(two.clone()).await, &village);
     if rest > 0.0 && rest < 5.0 {
         assert_eq!(shown, None, "remainder {rest}");
     } else {
         assert_eq!(shown, Some(total), "remainder {rest}");
     }
+    // The export shows what the map shows.
+    let exported = export(two).await[&village].0.clone();
+    assert_eq!(exported, shown.map(|v| v.to_string()).unwrap_or_default());
 }
