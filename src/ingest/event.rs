@@ -51,20 +51,6 @@ pub enum Field<'a> {
     Time(i64),
 }
 
-impl<'a> Field<'a> {
-    /// A JSON value as a field: arrays and objects are text the column
-    /// checks then reject with their reason.
-    pub fn json(v: &'a serde_json::Value) -> Field<'a> {
-        match v {
-            serde_json::Value::Null => Field::Null,
-            serde_json::Value::String(s) => Field::Text(s),
-            serde_json::Value::Number(n) => n.as_f64().map_or(Field::Null, Field::Num),
-            serde_json::Value::Bool(b) => Field::Bool(*b),
-            _ => Field::Text("[object]"),
-        }
-    }
-}
-
 /// The contract's columns, in order; readers map their headers onto these.
 pub const FIELDS: [&str; 16] = [
     "id",

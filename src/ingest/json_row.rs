@@ -62,7 +62,9 @@ pub enum JsonRow<'a> {
 impl<'a> JsonRow<'a> {
     /// The value of each of the `N` columns named by `fields`, by
     /// `column_of` (contract names and aliases); `Err` with the reason
-    /// when the row is not an object or two keys give one column.
+    /// when the row is not an object, two keys give one column, or a
+    /// column's value is an array or an object (no column takes one: read
+    /// as text it would be stored as something nobody sent).
     pub fn columns<const N: usize>(
         &self,
         column_of: impl Fn(&str) -> Option<usize>,
@@ -73,6 +75,16 @@ impl<'a> JsonRow<'a> {
         };
         let keys = entries.iter().map(|(k, _)| k.as_ref());
         let map = super::headers::map_names(keys, column_of, fields).map_err(|e| e.to_string())?;
+        for (field, i) in fields.iter().zip(&map) {
+            if let Some(i) = *i {
+                if entries[i].1 == Scalar::Nested {
+                    return Err(format!(
+                        "{field} ({:?}): an array or object where one value belongs",
+                        entries[i].0
+                    ));
+                }
+            }
+        }
         Ok(map.map(|i| i.map(|i| &entries[i].1)))
     }
 }
@@ -261,5 +273,26 @@ mod tests {
         assert_eq!(rows(br#"{"id": "a"}"#).unwrap().len(), 1);
         assert!(rows(b"42").is_err());
         assert!(rows(b"[{").is_err());
+    }
+
+    #[test]
+    fn a_column_given_an_array_or_object_is_refused_by_name() {
+        let fields = ["id", "category"];
+        let column_of = |k: &str| fields.iter().position(|f| *f == k);
+        for body in [
+            r#"{"id": {"x": 1}, "category": "a"}"#,
+            r#"{"id": "a", "category": ["b"]}"#,
+        ] {
+            let r = row(body).unwrap();
+            let err = r.columns(column_of, &fields).unwrap_err();
+            assert!(err.contains("an array or object"), "{err}");
+            assert!(
+                err.starts_with("id") || err.starts_with("category"),
+                "{err}"
+            );
+        }
+        // A key no column reads may hold anything.
+        let r = row(r#"{"id": "a", "extra": {"x": [1]}}"#).unwrap();
+        assert!(r.columns(column_of, &fields).is_ok());
     }
 }

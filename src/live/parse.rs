@@ -80,7 +80,7 @@ fn from_csv(v: &Validator<'_>, text: &str) -> Result<Parsed> {
 /// What a body is, by its Content-Type: JSON, JSON Lines (as UTF-8 text)
 /// or CSV (decoded from UTF-8 or GBK/GB18030 to text).
 enum Body<'a> {
-    Json,
+    Json(&'a [u8]),
     Lines(&'a str),
     Csv(std::borrow::Cow<'a, str>),
 }
@@ -88,11 +88,11 @@ enum Body<'a> {
 fn body_of<'a>(content_type: &str, body: &'a [u8]) -> Result<Body<'a>> {
     let (ct, charset) = media_type(content_type);
     match ct.as_str() {
-        "application/json" | "" => Ok(Body::Json),
+        "application/json" | "" => Ok(Body::Json(without_bom(body))),
         "application/x-ndjson"
         | "application/jsonl"
         | "application/json-lines"
-        | "application/x-jsonlines" => std::str::from_utf8(body)
+        | "application/x-jsonlines" => std::str::from_utf8(without_bom(body))
             .map(Body::Lines)
             .map_err(|e| LiveError::BadInput(format!("JSON Lines must be UTF-8: {e}"))),
         "text/csv" => {
@@ -108,6 +108,12 @@ fn body_of<'a>(content_type: &str, body: &'a [u8]) -> Result<Body<'a>> {
             "content type {other:?}: send application/json, application/x-ndjson or text/csv"
         ))),
     }
+}
+
+/// `body` without a UTF-8 byte-order mark (editors on Windows write one;
+/// JSON does not allow it, the file readers skip it too).
+fn without_bom(body: &[u8]) -> &[u8] {
+    body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body)
 }
 
 /// The media type of a Content-Type header, lower-cased, and its charset.
@@ -126,7 +132,7 @@ fn media_type(content_type: &str) -> (String, Option<&str>) {
 /// Parses a body of events by its content type.
 pub fn parse_events(v: &Validator<'_>, content_type: &str, body: &[u8]) -> Result<Parsed> {
     match body_of(content_type, body)? {
-        Body::Json => {
+        Body::Json(body) => {
             let items = json_row::rows(body).map_err(|e| {
                 LiveError::BadInput(format!(
                     "body is not a JSON array of event objects (or one object): {e}"
@@ -163,7 +169,7 @@ pub fn parse_events(v: &Validator<'_>, content_type: &str, body: &[u8]) -> Resul
 /// CSV in UTF-8/GBK), keys and headers by contract name or Chinese alias.
 pub fn parse_updates(v: &Validator<'_>, content_type: &str, body: &[u8]) -> Result<ParsedSteps> {
     match body_of(content_type, body)? {
-        Body::Json => {
+        Body::Json(body) => {
             let items = json_row::rows(body).map_err(|e| {
                 LiveError::BadInput(format!(
                     "body is not a JSON array of update objects (or one object): {e}"

@@ -483,6 +483,49 @@ async fn ingest_is_idempotent_and_reports_every_row() {
         (r["read"].as_u64(), r["rejected"].as_u64()),
         (Some(2), Some(0))
     );
+    // A byte-order mark before JSON (as editors on Windows write it) is
+    // skipped; an id or a category given as an array or an object is that
+    // row's reject, naming the column, not text stored as "[object]".
+    for (ct, text) in [
+        (
+            "application/json",
+            format!("[{}, {}]", ev("BOM-1"), ev("BOM-2")),
+        ),
+        (
+            "application/x-ndjson",
+            format!("{}\n{}\n", ev("BOM-3"), ev("BOM-4")),
+        ),
+    ] {
+        let mut body = b"\xEF\xBB\xBF".to_vec();
+        body.extend(text.as_bytes());
+        let r = send(&e.app, "POST", "/api/v1/events", Some(&t), Some(ct), body).await;
+        assert_eq!(r.status, StatusCode::OK, "{ct}: {}", r.text());
+        let r = r.json();
+        assert_eq!(
+            (r["read"].as_u64(), r["rejected"].as_u64()),
+            (Some(2), Some(0)),
+            "{ct}: {r}"
+        );
+    }
+    let mut nested = ev("N-1");
+    nested["id"] = json!({"x": 1});
+    let mut listed = ev("N-2");
+    listed["category"] = json!(["盗窃"]);
+    let r = post_json(&e.app, "/api/v1/events", Some(&t), json!([nested, listed]))
+        .await
+        .json();
+    assert_eq!(
+        (r["read"].as_u64(), r["rejected"].as_u64()),
+        (Some(2), Some(2)),
+        "{r}"
+    );
+    for (row, column) in [(0, "id"), (1, "category")] {
+        let reason = r["rows"][row]["reason"].as_str().unwrap();
+        assert!(
+            reason.contains(column) && reason.contains("an array or object"),
+            "{reason}"
+        );
+    }
     // What the file readers take, the API takes too: a GBK CSV with the
     // Chinese headers of county exports, and JSON with Chinese keys.
     let gbk_csv = format!(
@@ -566,7 +609,7 @@ async fn ingest_is_idempotent_and_reports_every_row() {
     );
     let before = e.state.snapshot().unwrap().frame.height();
     assert!(e.state.refresh().unwrap());
-    assert_eq!(e.state.snapshot().unwrap().frame.height(), before + 7);
+    assert_eq!(e.state.snapshot().unwrap().frame.height(), before + 11);
 }
 
 /// HTTP methods as the OpenAPI document names them.
