@@ -203,6 +203,26 @@ async fn every_resource_answers_in_json_and_in_xml_with_the_same_fields() {
     );
     assert_eq!(u.name, "service_request_updates");
     assert!(u.children.iter().all(|c| c.name == "request_update"));
+    // A window backwards or wider than 90 days is refused, as for requests.
+    for (q, why) in [
+        (
+            "start_date=2026-10-02T00:00:00%2B08:00&end_date=2026-10-01T00:00:00%2B08:00",
+            "after",
+        ),
+        (
+            "start_date=2026-01-01T00:00:00%2B08:00&end_date=2026-10-01T00:00:00%2B08:00",
+            "90 days",
+        ),
+    ] {
+        let r = get(
+            &e.app,
+            &format!("/open311/v2/servicerequestupdates.json?{q}"),
+            &t,
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{q}: {}", r.text());
+        assert!(r.text().contains(why), "{q}: {}", r.text());
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,7 +7,7 @@ use axum::extract::{Request, State};
 use serde::{Deserialize, Serialize};
 
 use super::format::{post_body, Format, List, Listed, Reply};
-use super::requests::instant;
+use super::requests::{instant, WINDOW_US};
 use crate::api::auth::{rfc3339, Caller};
 use crate::api::error::ApiError;
 use crate::api::extract::Q;
@@ -42,15 +42,20 @@ impl Listed for RequestUpdate {
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct UpdatesQuery {
-    /// ISO 8601 with an offset; default: 24 hours before `end_date`.
+    /// ISO 8601 with an offset; default: 24 hours before `end_date`; at
+    /// most 90 days before it.
     pub start_date: Option<String>,
     /// ISO 8601 with an offset; default: now.
     pub end_date: Option<String>,
 }
 
+/// Updates one answer gives at most.
+pub const MAX_UPDATES: usize = 10_000;
+
 /// GET updates (`servicerequestupdates.json` or `.xml`): updates of
-/// requests in the caller's scope between `start_date` and `end_date`,
-/// oldest first.
+/// requests in the caller's scope between `start_date` and `end_date`
+/// (at most 90 days), oldest first; a window with more than
+/// [`MAX_UPDATES`] of them is refused (400), never cut short.
 #[utoipa::path(get, path = "/open311/v2/servicerequestupdates.json", operation_id = "open311_updates", params(UpdatesQuery),
     responses((status = 200, body = [RequestUpdate]), (status = 400, body = [super::SpecError])), security(("bearer" = [])))]
 pub async fn list(
@@ -68,6 +73,14 @@ pub async fn list(
         .map(|s| instant(&s, "start_date"))
         .transpose()?
         .unwrap_or(end - 86_400_000_000);
+    if start > end {
+        return Err(ApiError::BadRequest("start_date is after end_date".into()));
+    }
+    if end - start > WINDOW_US {
+        return Err(ApiError::BadRequest(
+            "start_date to end_date spans more than 90 days".into(),
+        ));
+    }
     let snap = st.snapshot()?;
     let store = st.store.clone();
     st.blocking(move || {
@@ -75,39 +88,65 @@ pub async fn list(
         let scope = Scope::of(c.user(), model);
         let mut out = Vec::new();
         let mut seen: std::collections::HashMap<(String, String), bool> = Default::default();
-        for s in store.updates_between(start, end.saturating_add(1), 10_000)? {
-            let key = (s.system.clone(), s.issue_id.clone());
-            let visible = match seen.get(&key) {
-                Some(v) => *v,
-                None => {
-                    let v = store.issue(&s.system, &s.issue_id)?.is_some_and(|r| {
-                        scope.event(
-                            model,
-                            [r.tier1.as_deref(), r.tier2.as_deref(), r.tier3.as_deref()],
-                        )
-                    });
-                    seen.insert(key, v);
-                    v
-                }
+        // Page by page through the window, the caller's steps kept: a
+        // window with more of them than one answer holds is refused, never
+        // cut short.
+        const PAGE: usize = 10_000;
+        let to = end.saturating_add(1);
+        let mut page = store.updates_between(start, to, PAGE)?;
+        while !page.is_empty() {
+            let next = match page.len() {
+                PAGE => page.last().cloned(),
+                _ => None,
             };
-            if !visible {
-                continue;
+            for s in page {
+                let key = (s.system.clone(), s.issue_id.clone());
+                let visible = match seen.get(&key) {
+                    Some(v) => *v,
+                    None => {
+                        let v = store.issue(&s.system, &s.issue_id)?.is_some_and(|r| {
+                            scope.event(
+                                model,
+                                [r.tier1.as_deref(), r.tier2.as_deref(), r.tier3.as_deref()],
+                            )
+                        });
+                        seen.insert(key, v);
+                        v
+                    }
+                };
+                if visible {
+                    out.push(s);
+                }
             }
-            let zh = state::zh(&s.state).to_owned();
-            out.push(RequestUpdate {
-                status: if state::is_closed(&s.state) {
-                    "closed"
-                } else {
-                    "open"
-                },
-                update_id: s.update_id,
-                service_request_id: s.issue_id,
-                updated_datetime: rfc3339(s.at),
-                description: zh.clone(),
-                external_status_code: zh,
-                system: (!s.system.is_empty()).then_some(s.system),
-            });
+            if out.len() > MAX_UPDATES {
+                return Err(ApiError::BadRequest(format!(
+                    "more than {MAX_UPDATES} updates of your requests between start_date and end_date: ask for a shorter window"
+                )));
+            }
+            page = match next {
+                Some(last) => store.updates_after(&last, to, PAGE)?,
+                None => Vec::new(),
+            };
         }
+        let out = out
+            .into_iter()
+            .map(|s| {
+                let zh = state::zh(&s.state).to_owned();
+                RequestUpdate {
+                    status: if state::is_closed(&s.state) {
+                        "closed"
+                    } else {
+                        "open"
+                    },
+                    update_id: s.update_id,
+                    service_request_id: s.issue_id,
+                    updated_datetime: rfc3339(s.at),
+                    description: zh.clone(),
+                    external_status_code: zh,
+                    system: (!s.system.is_empty()).then_some(s.system),
+                }
+            })
+            .collect();
         Ok(Reply(format, List(out)))
     })
     .await
