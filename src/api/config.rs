@@ -375,7 +375,12 @@ impl Config {
             let file: toml::Table = toml::from_str(&text).map_err(|e| err(e.to_string()))?;
             unknown_keys(&known, &file, "", &mut unknown);
             merge(&mut merged, file);
+            // A value of the wrong type is the file's, named as such.
+            toml::Value::Table(merged.clone())
+                .try_into::<Config>()
+                .map_err(|e| err(e.to_string()))?;
         }
+        let mut applied = Vec::new();
         for (var, value) in env {
             let Some(rest) = var.strip_prefix("WANGGE_") else {
                 continue;
@@ -397,16 +402,22 @@ impl Config {
             if !sec.contains_key(key) {
                 return Err(unknown());
             }
-            let v = toml::from_str::<toml::Table>(&format!("v = {value}"))
-                .ok()
-                .and_then(|mut t| t.remove("v"))
-                .unwrap_or(toml::Value::String(value.clone()));
+            // A text setting takes the value as it is (a jurisdiction id
+            // of digits stays text); any other is read as TOML.
+            let v = match sec.get(key) {
+                Some(toml::Value::String(_)) => toml::Value::String(value.clone()),
+                _ => toml::from_str::<toml::Table>(&format!("v = {value}"))
+                    .ok()
+                    .and_then(|mut t| t.remove("v"))
+                    .unwrap_or(toml::Value::String(value.clone())),
+            };
             sec.insert(key.to_owned(), v);
+            applied.push(var.clone());
         }
         let cfg: Config = toml::Value::Table(merged)
             .try_into()
             .map_err(|e: toml::de::Error| ConfigError::Env {
-                var: "WANGGE_*".into(),
+                var: applied.join(", "),
                 reason: e.to_string(),
             })?;
         cfg.check().map_err(|(key, reason)| ConfigError::Value {
@@ -439,6 +450,51 @@ impl Config {
                 "server.log_format",
                 format!("{:?}: use text or json", self.server.log_format),
             ));
+        }
+        // Counts and durations that mean nothing at 0 (no body, no
+        // connection, no time): refused rather than read as 1.
+        let server = &self.server;
+        for (key, value) in [
+            ("server.body_limit_bytes", server.body_limit_bytes as u64),
+            ("server.query_timeout_secs", server.query_timeout_secs),
+            ("server.max_connections", server.max_connections as u64),
+            ("server.header_timeout_secs", server.header_timeout_secs),
+            ("auth.session_hours", self.auth.session_hours),
+            ("auth.token_days", self.auth.token_days),
+            ("ingest.batch_rows", self.ingest.batch_rows as u64),
+            ("analytics.refresh_secs", self.analytics.refresh_secs),
+        ] {
+            if value == 0 {
+                return Err((key, "0: at least 1".into()));
+            }
+        }
+        if server.costly_per_minute > 0 && server.costly_burst == 0 {
+            return Err((
+                "server.costly_burst",
+                "0: at least 1 while costly_per_minute limits (costly_per_minute = 0 is no limit)"
+                    .into(),
+            ));
+        }
+        if !server.web.as_os_str().is_empty() && !server.web.is_dir() {
+            return Err((
+                "server.web",
+                format!("{}: not a directory", server.web.display()),
+            ));
+        }
+        for (prefix, dir) in &server.vendor {
+            let name = prefix.strip_prefix("/vendor/").unwrap_or("");
+            if name.is_empty() || name.ends_with('/') || name.contains("//") {
+                return Err((
+                    "server.vendor",
+                    format!("{prefix:?}: a prefix under /vendor/, such as /vendor/maplibre-gl"),
+                ));
+            }
+            if !dir.is_dir() {
+                return Err((
+                    "server.vendor",
+                    format!("{prefix:?} = {}: not a directory", dir.display()),
+                ));
+            }
         }
         Ok(())
     }
@@ -537,6 +593,49 @@ mod tests {
         assert_eq!(load("WANGGE_INGEST_CRS", "GCJ02"), Ok(()));
         assert_eq!(load("WANGGE_SECRET", "00"), Ok(()));
         assert_eq!(load("PATH", "/bin"), Ok(()));
+        // A count or a duration of 0 is refused, not read as 1.
+        for var in [
+            "WANGGE_SERVER_MAX_CONNECTIONS",
+            "WANGGE_SERVER_HEADER_TIMEOUT_SECS",
+            "WANGGE_SERVER_COSTLY_BURST",
+            "WANGGE_INGEST_BATCH_ROWS",
+            "WANGGE_ANALYTICS_REFRESH_SECS",
+        ] {
+            let e = load(var, "0").unwrap_err();
+            assert!(e.contains("at least 1"), "{var}: {e}");
+        }
+        // Static mounts only under /vendor/, onto a directory that exists.
+        for bad in [
+            r#"{ "foo" = "." }"#,
+            r#"{ "/" = "." }"#,
+            r#"{ "/api/v1" = "." }"#,
+            r#"{ "/vendor/" = "." }"#,
+            r#"{ "/vendor/x" = "/no/such/dir" }"#,
+        ] {
+            let e = load("WANGGE_SERVER_VENDOR", bad).unwrap_err();
+            assert!(e.contains("server.vendor"), "{bad}: {e}");
+        }
+        assert_eq!(
+            load("WANGGE_SERVER_VENDOR", r#"{ "/vendor/x" = "." }"#),
+            Ok(())
+        );
+        let e = load("WANGGE_SERVER_WEB", "/no/such/dir").unwrap_err();
+        assert!(e.contains("server.web"), "{e}");
+        // A text setting keeps digits as text.
+        let (c, _) = Config::load(
+            None,
+            std::iter::once(("WANGGE_OPEN311_JURISDICTION_ID".into(), "130682".into())),
+        )
+        .unwrap();
+        assert_eq!(c.open311.jurisdiction_id, "130682");
+        // A value of the wrong type in the file is the file's.
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("b.toml");
+        std::fs::write(&p, "[server]\nmax_connections = \"many\"\n").unwrap();
+        let e = Config::load(Some(&p), std::iter::empty())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("b.toml") && !e.contains("environment"), "{e}");
     }
 
     /// Every key of [`Config::default`], as dotted paths.
