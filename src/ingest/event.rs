@@ -404,7 +404,24 @@ pub(super) fn duplicate_of(
 }
 
 /// `s` when it is at most `max` characters long.
+/// A category as every path takes it (files, the API, Open311's
+/// `service_code`): trimmed, present, at most [`MAX_TEXT_CHARS`], no
+/// control character.
+pub fn category(f: Field<'_>) -> Result<String, RowError> {
+    let category = text(f).ok_or_else(|| err(Col::Category, "missing"))?;
+    bounded(category, MAX_TEXT_CHARS, Col::Category)
+}
+
 pub(super) fn bounded(s: String, max: usize, col: impl Named) -> Result<String, RowError> {
+    // A control character (U+0000-U+001F, U+007F) in an id or a category
+    // is a broken upstream field; stored, it would also make the Open311
+    // XML answers ill-formed.
+    if let Some(c) = s.chars().find(|c| c.is_ascii_control()) {
+        return Err(err(
+            col,
+            format!("contains the control character U+{:04X}", u32::from(c)),
+        ));
+    }
     // No more characters than bytes: most values need no count.
     if s.len() <= max {
         return Ok(s);
@@ -449,8 +466,7 @@ impl Validator<'_> {
             return Err(err(Col::Lon, format!("{lon} is out of range -180..180")));
         }
         let (lon, lat) = super::crs::to_wgs84(self.crs, lon, lat);
-        let category = text(get(Col::Category)).ok_or_else(|| err(Col::Category, "missing"))?;
-        let category = bounded(category, MAX_TEXT_CHARS, Col::Category)?;
+        let category = category(get(Col::Category))?;
         let mut ev = Event {
             updated_at: time(get(Col::UpdatedAt), Col::UpdatedAt, self.tz)?,
             ..Event::new(id, kind, occurred_at, lon, lat, category)

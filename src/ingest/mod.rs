@@ -23,7 +23,7 @@ mod update;
 use std::path::PathBuf;
 
 pub use decode::{detect, DecodingReader};
-pub use event::{Col, Dates, Event, Field, Kind, RowError, Validator, FIELDS};
+pub use event::{category, Col, Dates, Event, Field, Kind, RowError, Validator, FIELDS};
 pub(crate) use read::{column_of, REQUIRED};
 pub use read::{display_paths, read_file, rows_about, Batch, Format, Reject, BATCH_ROWS};
 pub use update::{

@@ -946,11 +946,12 @@ async fn the_service_answers_over_real_tcp() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn static_files_are_served_and_missing_assets_are_404() {
+    // A vendor directory without the file asked for.
+    let vendor = tempfile::tempdir().unwrap();
     let e = env_with(|c| {
-        c.server.vendor.insert(
-            "/vendor/test".into(),
-            std::env::temp_dir().join("wangge-no-such-vendor"),
-        );
+        c.server
+            .vendor
+            .insert("/vendor/test".into(), vendor.path().to_owned());
     });
     let web = e.state.config.server.web.clone();
     std::fs::create_dir_all(&web).unwrap();

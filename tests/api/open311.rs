@@ -273,6 +273,32 @@ async fn a_new_request_is_answered_in_the_format_asked_for() {
         ])
     );
     assert_eq!(r[0]["account_id"], Value::Null);
+    // A service code is a category, checked as every path checks one:
+    // empty, blank, too long or with a control character is refused.
+    let long = "x".repeat(300);
+    for (code, why) in [
+        ("", "missing"),
+        ("+++", "missing"),
+        (long.as_str(), "at most"),
+        ("a%01b", "control character"),
+    ] {
+        let body = format!("service_code={code}&lat=38.5&long=115.0");
+        let r = send(
+            &e.app,
+            "POST",
+            "/open311/v2/requests.json",
+            Some(&t),
+            Some("application/x-www-form-urlencoded"),
+            body.into_bytes(),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{code:?}: {}", r.text());
+        let d = r.json()[0]["description"].as_str().unwrap().to_owned();
+        assert!(
+            d.contains("service_code") && d.contains(why),
+            "{code:?}: {d}"
+        );
+    }
     // Without a position: 400, saying what is missing.
     let r = send(
         &e.app,

@@ -341,19 +341,15 @@ pub async fn create(
     if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
         return Err(ApiError::BadRequest("lat/long out of range".into()));
     }
+    // The service code is the category, checked as every path checks it.
+    let category = crate::ingest::category(crate::ingest::Field::Text(&new.service_code))
+        .map_err(|e| ApiError::BadRequest(format!("service_code: {}", e.reason)))?;
     let id = format!("o311-{}", &new_token()?[..20]);
     let event = Event {
         status: Some("open"),
         state: Some("reported"),
         source: Some("online"),
-        ..Event::new(
-            id.clone(),
-            Kind::Issue,
-            now_us(),
-            lon,
-            lat,
-            new.service_code,
-        )
+        ..Event::new(id.clone(), Kind::Issue, now_us(), lon, lat, category)
     };
     let event = Event {
         flow: event.version_flow(),
