@@ -16,7 +16,7 @@ use super::extract::Q;
 use super::map::Window;
 use super::scope::Scope;
 use super::state::AppState;
-use crate::analytics::{self, metric, Granularity, RankParams};
+use crate::analytics::{self, metric, Granularity, MetricUnit, RankParams};
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -229,7 +229,14 @@ pub async fn compare(
     let q = cq.window.query(&st)?;
     let params = RankParams {
         per_households: match cq.basis.as_deref() {
-            None | Some("per_1000_households") => true,
+            None => true,
+            Some("per_1000_households") if !def.is_count || def.unit != MetricUnit::Count => {
+                return Err(ApiError::BadRequest(format!(
+                    "basis per_1000_households: {} is not a count (only counts are ranked per 1,000 households)",
+                    def.name
+                )))
+            }
+            Some("per_1000_households") => true,
             Some("as_is") => false,
             Some(other) => {
                 return Err(ApiError::BadRequest(format!(
@@ -481,7 +488,14 @@ pub async fn density(
         // who sees the whole county.
         let all = scope.is_all() && parent.is_none();
         let params = analytics::DensityParams {
-            cell_m: d.cell_m.unwrap_or(50.0).max(10.0),
+            cell_m: match d.cell_m.unwrap_or(50.0) {
+                m if (10.0..=5_000.0).contains(&m) => m,
+                m => {
+                    return Err(ApiError::BadRequest(format!(
+                        "cell_m: {m} is not 10 to 5000 metres"
+                    )))
+                }
+            },
             max_cells: 250_000,
             ..Default::default()
         };

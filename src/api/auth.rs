@@ -208,7 +208,7 @@ pub async fn login(
             status: 429,
             n: 1,
         });
-        return Err(ApiError::TooManyRequests(secs));
+        return Err(ApiError::TooManyRequests("too many failed logins", secs));
     }
     let store = st.store.clone();
     let ttl = i64::try_from(st.config.auth.session_hours.saturating_mul(3_600_000_000))

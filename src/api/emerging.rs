@@ -92,8 +92,12 @@ impl EmergingQuery {
                 "permutations {permutations}: at most {MAX_PERMUTATIONS}"
             )));
         }
+        let lag = self.lag.unwrap_or(emerging::DEFAULT_LAG);
+        if !(1..=12).contains(&lag) {
+            return Err(ApiError::BadRequest(format!("lag {lag}: 1 to 12 periods")));
+        }
         Ok(Params {
-            lag: self.lag.unwrap_or(emerging::DEFAULT_LAG).min(12),
+            lag,
             permutations,
             fdr: self.fdr.unwrap_or(false),
             rules,

@@ -43,9 +43,10 @@ pub enum ApiError {
     /// Start-up (demo data, ingest, frame) is not finished.
     #[error("the service is starting: data are still loading")]
     NotReady,
-    /// Too many failed logins for this name or address: wait this many seconds.
-    #[error("too many failed logins; try again in {0} s")]
-    TooManyRequests(u64),
+    /// Too many failed logins for this name or address, or costly
+    /// requests of this user: what, and the seconds to wait.
+    #[error("{0}; try again in {1} s")]
+    TooManyRequests(&'static str, u64),
     /// A query ran past the configured timeout.
     #[error("the query took longer than {0} s")]
     Timeout(u64),
@@ -83,7 +84,7 @@ impl ApiError {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
             ApiError::NotReady => (StatusCode::SERVICE_UNAVAILABLE, "not_ready"),
-            ApiError::TooManyRequests(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
+            ApiError::TooManyRequests(..) => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
             ApiError::Timeout(_) => (StatusCode::GATEWAY_TIMEOUT, "timeout"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
@@ -108,7 +109,7 @@ impl IntoResponse for ApiError {
         let text = ErrorText(message.clone());
         let mut res = (status, Json(ErrorBody { code, message })).into_response();
         res.extensions_mut().insert(text);
-        if let ApiError::TooManyRequests(secs) = self {
+        if let ApiError::TooManyRequests(_, secs) = self {
             res.headers_mut()
                 .insert(axum::http::header::RETRY_AFTER, secs.max(1).into());
         }

@@ -21,7 +21,11 @@ pub async fn costly(State(st): State<AppState>, req: Request, next: Next) -> Res
     if req.method() != Method::HEAD {
         if let Some(c) = req.extensions().get::<Caller>() {
             if let Err(secs) = st.costly.check(&c.user().name) {
-                return ApiError::TooManyRequests(secs).into_response();
+                return ApiError::TooManyRequests(
+                    "too many costly requests (maps, trends, rankings, hot spots, exports) this minute",
+                    secs,
+                )
+                .into_response();
             }
         }
     }

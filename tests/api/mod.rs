@@ -93,6 +93,17 @@ async fn malformed_queries_and_bodies_get_4xx_json() {
         ),
         ("/api/v1/issues?unit=130682&per_page=0", "bad_request"),
         ("/api/v1/issues?unit=130682&page=0", "bad_request"),
+        // Values out of range are refused, not moved into it.
+        ("/api/v1/density?cell_m=0", "bad_request"),
+        ("/api/v1/density?cell_m=NaN", "bad_request"),
+        (
+            "/api/v1/hotspots/emerging?level=1&metric=issue_count&lag=1000000",
+            "bad_request",
+        ),
+        (
+            "/api/v1/compare?unit=130682&metric=closure_rate&basis=per_1000_households",
+            "bad_request",
+        ),
         ("/api/v1/units/nope", "not_found"),
         ("/api/v1/nothing-here", "not_found"),
     ] {
@@ -1433,6 +1444,8 @@ async fn costly_requests_are_limited_per_user() {
     let r = get(&e.app, "/api/v1/export/metrics?level=1", &a).await;
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.text());
     assert_eq!(r.json()["code"], "too_many_requests");
+    let message = r.json()["message"].as_str().unwrap().to_owned();
+    assert!(message.starts_with("too many costly requests"), "{message}");
     let wait: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=60).contains(&wait), "{wait}");
     // Another user, and the cheap endpoints of the same user, are not held up.

@@ -203,6 +203,21 @@ async fn every_resource_answers_in_json_and_in_xml_with_the_same_fields() {
     );
     assert_eq!(u.name, "service_request_updates");
     assert!(u.children.iter().all(|c| c.name == "request_update"));
+    // A limit out of 1..=1000 is refused, not moved into it.
+    for limit in ["0", "1001"] {
+        let r = get(
+            &e.app,
+            &format!("/open311/v2/requests.json?limit={limit}"),
+            &t,
+        )
+        .await;
+        assert_eq!(
+            r.status,
+            StatusCode::BAD_REQUEST,
+            "limit {limit}: {}",
+            r.text()
+        );
+    }
     // A window backwards or wider than 90 days is refused, as for requests.
     for (q, why) in [
         (

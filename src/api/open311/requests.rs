@@ -180,7 +180,12 @@ impl RequestsQuery {
     /// The filter over the frame, for the caller's grids (`grids`).
     fn filter(self, now: i64) -> Result<IssueFilter, ApiError> {
         let list = crate::api::map::list;
-        let limit = self.limit.unwrap_or(MAX_REQUESTS).clamp(1, MAX_REQUESTS);
+        let limit = self.limit.unwrap_or(MAX_REQUESTS);
+        if !(1..=MAX_REQUESTS).contains(&limit) {
+            return Err(ApiError::BadRequest(format!(
+                "limit {limit}: 1 to {MAX_REQUESTS}"
+            )));
+        }
         let ids = list(&self.service_request_id);
         if !ids.is_empty() {
             return Ok(IssueFilter {
