@@ -123,6 +123,18 @@ fn decide(base: &Event, new: &Event) -> Stored {
     if base == new {
         return Stored::Unchanged;
     }
+    // The same content without a time, against a stored version with one
+    // (its own, or the one a timeless re-open was given: [`timed`]).
+    if new.updated_at.is_none() && base.updated_at.is_some() {
+        let same = Event {
+            updated_at: base.updated_at,
+            flow: base.flow,
+            ..new.clone()
+        };
+        if same == *base {
+            return Stored::Unchanged;
+        }
+    }
     if new.kind == Kind::Visit {
         return Stored::Conflict(
             "conflict: a visit record cannot change once stored; send a correction under a new id"
@@ -139,9 +151,39 @@ fn decide(base: &Event, new: &Event) -> Stored {
                 new.id
             )),
         },
+        // A version with a time against one without: ordered by the
+        // stored version's own time (its closing time, or when it
+        // occurred), so a timed re-send after a timeless one is not taken
+        // for a repeat of it.
+        (None, Some(b)) => match b.cmp(&base.version_time()) {
+            Ordering::Greater => Stored::Updated,
+            Ordering::Less => Stored::Stale,
+            Ordering::Equal if forward(base, new) => Stored::Updated,
+            Ordering::Equal => Stored::Stale,
+        },
         _ if forward(base, new) => Stored::Updated,
         _ => Stored::Stale,
     }
+}
+
+/// `new`, a whole row that applies to `case`, with its version time. A
+/// re-open sent without `updated_at` to a case closed since (by its
+/// steps) happened after what is known of the case: it is given the time
+/// just after the case's last change, so the steps it follows do not fold
+/// over it and its milestone (返工) is not dated before the close.
+fn timed(mut new: Event, current: &Event) -> Event {
+    let reopens = new.updated_at.is_none()
+        && new.state == Some("reopened")
+        && current.state.is_some_and(is_closed);
+    if reopens {
+        let after = current
+            .version_time()
+            .max(new.version_time())
+            .saturating_add(1);
+        new.updated_at = Some(after);
+        new.flow = new.version_flow();
+    }
+    new
 }
 
 /// The mutable part of a whole-row version, as kept in `events.base`
@@ -700,7 +742,10 @@ fn apply_rows(
         };
         // The incoming row against the latest whole row received.
         let stored = decide(&case.base, e);
-        let base = e.clone();
+        let base = match stored {
+            Stored::Updated => timed(e.clone(), &case.current),
+            _ => e.clone(),
+        };
         if stored == Stored::Stale && e.kind == Kind::Issue {
             // A late version leaves the state as it is but may show an
             // earlier milestone.

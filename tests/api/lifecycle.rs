@@ -397,6 +397,86 @@ async fn whole_rows_sent_again_follow_updated_at() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reopen_sent_without_a_time_reopens_the_case_its_steps_closed() {
+    let e = super::support::env();
+    let t = login(&e.app, "admin").await;
+    let case = |id: &str| {
+        let (app, t, id) = (e.app.clone(), t.clone(), id.to_owned());
+        async move { get(&app, &format!("/api/v1/issues/{id}"), &t).await.json() }
+    };
+    for id in ["RE-1", "RE-2"] {
+        let r = post_json(
+            &e.app,
+            "/api/v1/events",
+            Some(&t),
+            json!([issue(id, "reported", "2026-11-01T09:00:00+08:00")]),
+        )
+        .await
+        .json();
+        balanced(&r);
+        updates(
+            &e,
+            &t,
+            json!([
+                step(id, "a", "2026-11-02T09:00:00+08:00", "受理"),
+                step(id, "b", "2026-11-03T09:00:00+08:00", "结案"),
+            ]),
+        )
+        .await;
+        assert_eq!(case(id).await["state"], "closed");
+    }
+    // The whole row again, re-opened, with no updated_at: the case is
+    // re-opened after its close, not folded under the steps again.
+    let reopened = issue("RE-1", "reopened", "2026-11-01T09:00:00+08:00");
+    let r = post_json(
+        &e.app,
+        "/api/v1/events",
+        Some(&t),
+        json!([reopened.clone()]),
+    )
+    .await
+    .json();
+    assert_eq!(r["rows"][0]["outcome"], "updated", "{r}");
+    let c = case("RE-1").await;
+    assert_eq!(
+        (c["state"].as_str(), c["resolved_at"].as_str()),
+        (Some("reopened"), None),
+        "{c}"
+    );
+    assert!(
+        c["updated_at"].as_str().unwrap() > "2026-11-03T01:00:00",
+        "after the close: {c}"
+    );
+    // Sent again as it was: unchanged.
+    let r = post_json(
+        &e.app,
+        "/api/v1/events",
+        Some(&t),
+        json!([reopened.clone()]),
+    )
+    .await
+    .json();
+    assert_eq!(r["rows"][0]["outcome"], "unchanged", "{r}");
+    // A timed re-open after a timeless one is a newer version, not a repeat.
+    let mut timed = issue("RE-2", "reopened", "2026-11-01T09:00:00+08:00");
+    let r = post_json(&e.app, "/api/v1/events", Some(&t), json!([timed.clone()]))
+        .await
+        .json();
+    assert_eq!(r["rows"][0]["outcome"], "updated", "{r}");
+    timed["updated_at"] = json!("2026-11-05T09:00:00+08:00");
+    let r = post_json(&e.app, "/api/v1/events", Some(&t), json!([timed]))
+        .await
+        .json();
+    assert_eq!(r["rows"][0]["outcome"], "updated", "{r}");
+    let c = case("RE-2").await;
+    assert_eq!(c["state"], "reopened", "{c}");
+    assert!(
+        c["updated_at"].as_str().unwrap().starts_with("2026-11-05"),
+        "{c}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_update_rows_get_a_reason_and_the_good_ones_land() {
     let e = super::support::env();
     let t = login(&e.app, "admin").await;
