@@ -250,6 +250,16 @@ fn is_null(f: Field<'_>) -> bool {
     }
 }
 
+/// A number for a message: in exponent form when it is huge (`1e308`,
+/// not 309 digits).
+fn short(v: f64) -> String {
+    if v.abs() >= 1e9 {
+        format!("{v:e}")
+    } else {
+        v.to_string()
+    }
+}
+
 pub(super) fn number(f: Field<'_>, col: impl Named) -> Result<f64, RowError> {
     let v = match f {
         Field::Num(n) => n,
@@ -257,6 +267,7 @@ pub(super) fn number(f: Field<'_>, col: impl Named) -> Result<f64, RowError> {
             .trim()
             .parse::<f64>()
             .map_err(|_| err(col, format!("not a number: {:?}", s.trim())))?,
+        Field::Bool(b) => return Err(err(col, format!("not a number: {b}"))),
         _ => return Err(err(col, "missing")),
     };
     if !v.is_finite() {
@@ -459,11 +470,14 @@ impl Validator<'_> {
             };
             return Err(err(
                 Col::Lat,
-                format!("{lat} is out of range -90..90{hint}"),
+                format!("{} is out of range -90..90{hint}", short(lat)),
             ));
         }
         if !(-180.0..=180.0).contains(&lon) {
-            return Err(err(Col::Lon, format!("{lon} is out of range -180..180")));
+            return Err(err(
+                Col::Lon,
+                format!("{} is out of range -180..180", short(lon)),
+            ));
         }
         let (lon, lat) = super::crs::to_wgs84(self.crs, lon, lat);
         let category = category(get(Col::Category))?;

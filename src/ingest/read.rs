@@ -120,7 +120,7 @@ pub(crate) fn column_of(header: &str) -> Option<usize> {
         "编号" | "事件编号" => Col::Id,
         "类型" | "事件类型" => Col::Kind,
         "发生时间" | "时间" => Col::OccurredAt,
-        "经度" | "longitude" | "lng" => Col::Lon,
+        "经度" | "longitude" | "lng" | "long" => Col::Lon,
         "纬度" | "latitude" => Col::Lat,
         "类别" | "事项类别" | "案件类别" => Col::Category,
         "状态" | "办理状态" => Col::Status,

@@ -90,8 +90,9 @@ pub fn update_column_of(header: &str) -> Option<usize> {
         "满意度" => UCol::Satisfaction,
         "解决情况" | "是否解决" => UCol::Solved,
         "类别" => UCol::Category,
-        "long" | "经度" => UCol::Lon,
-        "纬度" => UCol::Lat,
+        // As events name them (and Open311's `long`).
+        "long" | "经度" | "longitude" | "lng" => UCol::Lon,
+        "纬度" | "latitude" => UCol::Lat,
         "承办单位" | "派往" => UCol::ToUnit,
         "description" | "备注" | "意见" | "处理意见" => UCol::Note,
         "重复件" | "重复工单" | "重复于" | "原工单编号" | "合并至" => {
@@ -550,6 +551,16 @@ pub(super) fn updates_from_parquet(
 mod tests {
     use super::*;
     use crate::ingest::privacy::KeyedHasher;
+
+    #[test]
+    fn a_step_takes_the_position_headers_an_event_takes() {
+        for h in ["lon", "long", "lng", "longitude", "经度"] {
+            assert_eq!(update_column_of(h), Some(UCol::Lon as usize), "{h}");
+        }
+        for h in ["lat", "latitude", "纬度"] {
+            assert_eq!(update_column_of(h), Some(UCol::Lat as usize), "{h}");
+        }
+    }
 
     /// A work-order export with Chinese headers links a case to the one it
     /// repeats (重复件); a link to the case itself is refused, naming the column.

@@ -537,6 +537,20 @@ async fn ingest_is_idempotent_and_reports_every_row() {
             "{reason}"
         );
     }
+    // A boolean for a number is named as such; a huge number is not
+    // written out digit by digit.
+    let mut boolean = ev("N-3");
+    boolean["lon"] = json!(true);
+    let mut huge = ev("N-4");
+    huge["lat"] = json!(1e308);
+    let r = post_json(&e.app, "/api/v1/events", Some(&t), json!([boolean, huge]))
+        .await
+        .json();
+    let reasons: Vec<&str> = (0..2)
+        .map(|i| r["rows"][i]["reason"].as_str().unwrap())
+        .collect();
+    assert!(reasons[0].contains("not a number: true"), "{r}");
+    assert!(reasons[1].contains("1e308 is out of range"), "{r}");
     // What the file readers take, the API takes too: a GBK CSV with the
     // Chinese headers of county exports, and JSON with Chinese keys.
     let gbk_csv = format!(
