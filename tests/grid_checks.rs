@@ -11,8 +11,12 @@ fn every_fatal_problem_is_named_with_its_feature_index_and_code() {
         LoadOptions::default(),
     )
     .unwrap_err();
+    // The one-line error (what `serve` and `join` stop with) names the
+    // first problem's feature and code too.
+    let line = err.to_string();
+    assert!(line.contains("feature 4 (P)"), "{line}");
     let GridError::Rejected { report, .. } = err else {
-        panic!("expected a rejected file, got {err}")
+        panic!("expected a rejected file, got {line}")
     };
     let has = |check: &str, feature: usize, code: &str| {
         report.findings.iter().any(|f| {

@@ -18,6 +18,6 @@ pub enum GridError {
     #[error("{path}: not a GeoJSON FeatureCollection: {reason}")]
     Parse { path: PathBuf, reason: String },
     /// The file parsed but has fatal problems; the report lists each one.
-    #[error("{path}: {} fatal problem(s); first: {}", report.fatal_count(), report.first_fatal().unwrap_or("?"))]
+    #[error("{path}: {} fatal problem(s); first: {}", report.fatal_count(), report.first_fatal().map_or_else(|| "?".to_owned(), |f| f.to_string()))]
     Rejected { path: PathBuf, report: Box<Report> },
 }

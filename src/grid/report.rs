@@ -101,12 +101,9 @@ impl Report {
             .count()
     }
 
-    /// The first fatal message, for one-line errors.
-    pub fn first_fatal(&self) -> Option<&str> {
-        self.findings
-            .iter()
-            .find(|f| f.severity == Severity::Fatal)
-            .map(|f| f.message.as_str())
+    /// The first fatal finding, for one-line errors.
+    pub fn first_fatal(&self) -> Option<&Finding> {
+        self.findings.iter().find(|f| f.severity == Severity::Fatal)
     }
 
     /// Findings of one check.

@@ -69,7 +69,17 @@ fn parse_model(text: &str, path: &Path, checked_before: bool) -> super::Result<G
         checked_before,
         ..LoadOptions::default()
     };
-    Ok(parse_checked(text, path, opts)?.0)
+    let (model, report) = parse_checked(text, path, opts)?;
+    // A new file's warnings (what `wangge check` reports), in the log
+    // once, when it is stored: households not counted, slivers, gaps.
+    for f in report
+        .findings
+        .iter()
+        .filter(|f| f.severity == crate::grid::Severity::Warning)
+    {
+        tracing::warn!(file = %path.display(), "grid file: {f}");
+    }
+    Ok(model)
 }
 
 /// The grid model to serve: the file's when it is new (stored as a new
