@@ -110,6 +110,37 @@ pub(crate) const EVENTS_FILE: &str = "events.csv";
 /// each when present.
 pub(crate) const UPDATE_FILES: [&str; 3] = ["updates.csv", "updates.jsonl", "updates.parquet"];
 
+/// Files of `data` that look like inputs (tables or GeoJSON) but are none
+/// of those a start reads (`updtes.csv`, `events.parquet`), nor the
+/// store's own files beside `database`: a name mistyped would otherwise
+/// go unread without a word.
+fn unread_inputs(data: &std::path::Path, database: &std::path::Path) -> Vec<String> {
+    let ours = database
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let Ok(dir) = std::fs::read_dir(data) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = dir
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| {
+            let ext = n.rsplit_once('.').map(|(_, x)| x.to_ascii_lowercase());
+            let table = matches!(
+                ext.as_deref(),
+                Some("csv" | "tsv" | "txt" | "json" | "jsonl" | "ndjson" | "parquet" | "geojson")
+            );
+            let read =
+                n == "grids.geojson" || n == EVENTS_FILE || UPDATE_FILES.contains(&n.as_str());
+            table && !read && !n.starts_with(&format!("{ours}."))
+        })
+        .collect();
+    names.sort();
+    names
+}
+
 /// Demo data if missing, grids, events into the database, then the frame.
 fn prepare(st: &AppState) -> anyhow::Result<()> {
     let cfg = &st.config;
@@ -147,6 +178,13 @@ fn prepare(st: &AppState) -> anyhow::Result<()> {
     let grids = Grids::new(model, version)?;
     tracing::info!(secs = tg.elapsed().as_secs_f64(), "grid index built");
     let mut ingested = false;
+    for name in unread_inputs(data, &st.config.database()) {
+        tracing::warn!(
+            file = %data.join(&name).display(),
+            "not read at start-up: the data directory's inputs are grids.geojson, {EVENTS_FILE} and {} (load other files with `wangge ingest`)",
+            UPDATE_FILES.join(", ")
+        );
+    }
     // Events first, then the transition rows (case updates) that move them.
     // A file is loaded again only when its bytes changed (`store::ledger`).
     let files = [(EVENTS_FILE, false)]
@@ -248,4 +286,31 @@ pub fn run(a: &ServeArgs) -> anyhow::Result<i32> {
         Ok::<_, anyhow::Error>(())
     })?;
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_mistyped_input_file_in_the_data_directory_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        for f in [
+            "grids.geojson",
+            "events.csv",
+            "updates.csv",
+            "updtes.csv",
+            "events.parquet",
+            "wangge.db",
+            "wangge.db.frame.parquet",
+            "secret.key",
+            "README.md",
+        ] {
+            std::fs::write(dir.path().join(f), "").unwrap();
+        }
+        assert_eq!(
+            unread_inputs(dir.path(), &dir.path().join("wangge.db")),
+            ["events.parquet", "updtes.csv"]
+        );
+    }
 }
