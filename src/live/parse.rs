@@ -129,6 +129,58 @@ fn media_type(content_type: &str) -> (String, Option<&str>) {
     (ct, charset)
 }
 
+/// The columns (CSV headers, or JSON keys of any row) of a body that no
+/// contract column reads, in first-seen order: a misspelt name is not
+/// read, and the answer says which. `updates`: a body of transition rows.
+pub fn unread_columns(content_type: &str, body: &[u8], updates: bool) -> Vec<String> {
+    let read = |k: &str| {
+        if updates {
+            crate::ingest::update_column_of(k).is_some()
+        } else {
+            column_of(k).is_some()
+        }
+    };
+    let mut out: Vec<String> = Vec::new();
+    let mut note = |k: &str| {
+        if !read(k) && !out.iter().any(|o| o == k) {
+            out.push(k.to_owned());
+        }
+    };
+    let keys_of = |row: &JsonRow<'_>, note: &mut dyn FnMut(&str)| {
+        if let JsonRow::Object(entries) = row {
+            for (k, _) in entries {
+                note(k);
+            }
+        }
+    };
+    match body_of(content_type, body) {
+        Ok(Body::Json(body)) => {
+            for row in json_row::rows(body).unwrap_or_default() {
+                keys_of(&row, &mut note);
+            }
+        }
+        Ok(Body::Lines(text)) => {
+            for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                if let Ok(row) = json_row::row(line) {
+                    keys_of(&row, &mut note);
+                }
+            }
+        }
+        Ok(Body::Csv(text)) => {
+            let mut r = csv::ReaderBuilder::new()
+                .flexible(true)
+                .from_reader(text.as_bytes());
+            if let Ok(h) = r.headers() {
+                for k in h.iter() {
+                    note(k);
+                }
+            }
+        }
+        Err(_) => {}
+    }
+    out
+}
+
 /// Parses a body of events by its content type.
 pub fn parse_events(v: &Validator<'_>, content_type: &str, body: &[u8]) -> Result<Parsed> {
     match body_of(content_type, body)? {

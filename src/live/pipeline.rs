@@ -191,6 +191,11 @@ pub struct IngestResponse {
     #[serde(flatten)]
     pub tally: Tally,
     pub rows: Vec<RowOutcome>,
+    /// Columns (CSV headers, JSON keys) of the body that no contract
+    /// column reads: a misspelt name (`deadlin`) is not read, so it is
+    /// named here. Absent when every column was read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unread_columns: Vec<String>,
 }
 
 /// What became of one valid row.

@@ -537,6 +537,35 @@ async fn ingest_is_idempotent_and_reports_every_row() {
             "{reason}"
         );
     }
+    // A key or header no column reads is named in the answer (a misspelt
+    // deadline is not read); a body read whole has none.
+    let mut misspelt = ev("U-1");
+    misspelt["deadlin"] = json!("2026-03-09");
+    let r = post_json(
+        &e.app,
+        "/api/v1/events",
+        Some(&t),
+        json!([misspelt, ev("U-2")]),
+    )
+    .await
+    .json();
+    assert_eq!(r["unread_columns"], json!(["deadlin"]), "{r}");
+    let r = post_json(&e.app, "/api/v1/events", Some(&t), json!([ev("U-3")]))
+        .await
+        .json();
+    assert!(r.get("unread_columns").is_none(), "{r}");
+    let steps = "issue_id,update_id,at,status,satisfation\nU-9,s1,2026-03-02 08:00,受理,满意\n";
+    let r = send(
+        &e.app,
+        "POST",
+        "/api/v1/updates",
+        Some(&t),
+        Some("text/csv"),
+        steps.as_bytes().to_vec(),
+    )
+    .await
+    .json();
+    assert_eq!(r["unread_columns"], json!(["satisfation"]), "{r}");
     // A boolean for a number is named as such; a huge number is not
     // written out digit by digit.
     let mut boolean = ev("N-3");
@@ -634,7 +663,7 @@ async fn ingest_is_idempotent_and_reports_every_row() {
     );
     let before = e.state.snapshot().unwrap().frame.height();
     assert!(e.state.refresh().unwrap());
-    assert_eq!(e.state.snapshot().unwrap().frame.height(), before + 11);
+    assert_eq!(e.state.snapshot().unwrap().frame.height(), before + 14);
 }
 
 /// HTTP methods as the OpenAPI document names them.
