@@ -338,3 +338,24 @@ fn a_bad_byte_in_an_update_file_costs_its_row_and_tsv_is_read() {
     assert!(rejects.is_empty(), "{rejects:?}");
     assert_eq!((steps[0].0, steps[0].1.issue_id.as_str()), (2, "A-1"));
 }
+
+#[test]
+fn a_quote_left_open_says_which_lines_it_took_into_its_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("open_quote.csv");
+    let mut csv = String::from("id,kind,occurred_at,lon,lat,category\n");
+    for i in 1..=3 {
+        csv.push_str(&format!("q{i},incident,2026-03-01 08:00,115.0,38.5,盗窃\n"));
+    }
+    // Line 5 opens a quote that nothing closes: lines 6-10 become part of it.
+    csv.push_str("q4,incident,2026-03-01 08:00,115.0,38.5,\"unterminated\n");
+    for i in 5..=9 {
+        csv.push_str(&format!("q{i},incident,2026-03-01 08:00,115.0,38.5,盗窃\n"));
+    }
+    std::fs::write(&path, csv).unwrap();
+    let (events, _, rej, read) = read_all(&path).unwrap();
+    assert_eq!((events.len(), rej.len(), read), (3, 1, 4));
+    let (col, why) = reason_of(&rej, 5);
+    assert_eq!(col, "category");
+    assert!(why.contains("runs over lines 5-10"), "{why}");
+}

@@ -12,7 +12,7 @@ use polars::prelude::*;
 
 use super::decode::{detect, DecodingReader};
 use super::encoding::TextEncoding;
-use super::event::{Col, Event, Field, Validator, FIELDS};
+use super::event::{Col, Event, Field, RowError, Validator, FIELDS};
 use super::IngestError;
 
 /// Rows per batch handed to the join.
@@ -360,7 +360,12 @@ fn read_csv(
                     )
                 };
                 if let Some(r) = r {
-                    push_row(&mut batch, &file, line, r);
+                    push_row(
+                        &mut batch,
+                        &file,
+                        line,
+                        r.map_err(|e| spanning(e, &fields, line)),
+                    );
                 }
             }
             Err(e) => {
@@ -385,6 +390,24 @@ fn read_csv(
     total += batch.read;
     sink(batch)?;
     Ok(total)
+}
+
+/// A rejected CSV row's error, told when the row runs over several lines:
+/// a quote left open takes every line after it into one row, so those
+/// lines are no rows of their own and the reason says where they went.
+pub fn spanning(mut e: RowError, fields: &[&str], line: u64) -> RowError {
+    let breaks: usize = fields.iter().map(|f| f.matches('\n').count()).sum();
+    // At the end of the file an open quote holds the last line's own
+    // line break too.
+    let breaks = breaks - usize::from(fields.last().is_some_and(|f| f.ends_with('\n')));
+    if breaks > 0 {
+        e.reason = format!(
+            "{}; this row runs over lines {line}-{} (a quote left open takes the lines after it into the row)",
+            e.reason,
+            line + breaks as u64
+        );
+    }
+    e
 }
 
 fn read_jsonl(

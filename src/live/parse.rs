@@ -64,11 +64,15 @@ fn from_csv(v: &Validator<'_>, text: &str) -> Result<Parsed> {
                 let id = map[Col::Id as usize]
                     .and_then(|i| rec.get(i))
                     .map(str::to_owned);
-                let ev = v.validate(|c: Col| {
-                    map[c as usize]
-                        .and_then(|i| rec.get(i))
-                        .map_or(Field::Null, Field::Text)
-                });
+                let line = rec.position().map_or(n + 1, |p| p.line());
+                let fields: Vec<&str> = rec.iter().collect();
+                let ev = v
+                    .validate(|c: Col| {
+                        map[c as usize]
+                            .and_then(|i| rec.get(i))
+                            .map_or(Field::Null, Field::Text)
+                    })
+                    .map_err(|e| crate::ingest::spanning(e, &fields, line));
                 out.push((n, id, ev));
             }
             Err(e) => out.push((n, None, Err(bad_row("row", e.to_string())))),
