@@ -130,7 +130,7 @@ fn unread_inputs(data: &std::path::Path, database: &std::path::Path) -> Vec<Stri
             let ext = n.rsplit_once('.').map(|(_, x)| x.to_ascii_lowercase());
             let table = matches!(
                 ext.as_deref(),
-                Some("csv" | "tsv" | "txt" | "json" | "jsonl" | "ndjson" | "parquet" | "geojson")
+                Some("csv" | "tsv" | "json" | "jsonl" | "ndjson" | "parquet" | "geojson")
             );
             let read =
                 n == "grids.geojson" || n == EVENTS_FILE || UPDATE_FILES.contains(&n.as_str());
@@ -304,6 +304,7 @@ mod tests {
             "wangge.db",
             "wangge.db.frame.parquet",
             "secret.key",
+            "admin-password.txt",
             "README.md",
         ] {
             std::fs::write(dir.path().join(f), "").unwrap();
