@@ -186,7 +186,14 @@ pub fn withhold(
     pre: &PreAgg,
     q: &Query,
 ) -> Result<(), ApiError> {
-    for r in table.rows.iter_mut().filter(|r| !scope.full(r.index)) {
+    // Units out of scope are left to the caller's selection, which drops
+    // them; only those seen as totals are weighed (each costs its tier's
+    // ingredients in up to three windows).
+    let totals = table
+        .rows
+        .iter_mut()
+        .filter(|r| scope.total(r.index) && !scope.full(r.index));
+    for r in totals {
         let g = Guards::of(scope, model, pre, q, r.index)?;
         for m in catalogue() {
             if !g.value(m.name) {

@@ -21,7 +21,7 @@ use super::scope::Scope;
 use super::state::AppState;
 use crate::ingest::ParsedSteps;
 use crate::live::Writer;
-pub use crate::live::{parse_events, parse_updates, unread_columns, IngestResponse, Parsed};
+pub use crate::live::{parse_events, parse_updates, IngestResponse, Parsed};
 use crate::store::User;
 
 /// The writer's scope over the served grids (403 for roles that do not
@@ -101,8 +101,8 @@ pub async fn ingest(
     let out = st
         .blocking(move || {
             let parsed = parse_events(&st2.live.validator(), &ct, &body)?;
-            let mut out = store_rows(&st2, c.user(), parsed, suggest)?;
-            out.unread_columns = unread_columns(&ct, &body, false);
+            let mut out = store_rows(&st2, c.user(), parsed.rows, suggest)?;
+            out.unread_columns = parsed.unread;
             Ok(out)
         })
         .await?;
@@ -130,8 +130,8 @@ pub async fn updates(
     let out = st
         .blocking(move || {
             let parsed = parse_updates(&st2.live.validator(), &ct, &body)?;
-            let mut out = store_updates(&st2, c.user(), parsed)?;
-            out.unread_columns = unread_columns(&ct, &body, true);
+            let mut out = store_updates(&st2, c.user(), parsed.rows)?;
+            out.unread_columns = parsed.unread;
             Ok(out)
         })
         .await?;

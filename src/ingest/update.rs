@@ -252,33 +252,19 @@ impl Validator<'_> {
         (id, step)
     }
 
-    /// The rows of a JSON array (or one object) of transition rows.
-    pub fn updates_from_json(&self, items: Vec<JsonRow<'_>>) -> ParsedSteps {
-        items
-            .iter()
-            .enumerate()
-            .map(|(i, x)| {
-                let (id, step) = self.update_from_json(x);
-                (i as u64 + 1, id, step)
-            })
-            .collect()
-    }
-
-    /// JSON Lines of transition rows (blank lines skipped; rows numbered by line).
-    pub fn updates_from_json_lines(&self, text: &str) -> ParsedSteps {
-        text.lines()
-            .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty())
-            .map(|(i, l)| match json_row::row(l) {
+    /// Transition rows given as JSON objects, numbered (an element that is
+    /// no JSON keeps the reason, charged to `issue_id`).
+    pub fn updates_from_json_rows(
+        &self,
+        rows: Vec<(u64, Result<JsonRow<'_>, String>)>,
+    ) -> ParsedSteps {
+        rows.into_iter()
+            .map(|(n, row)| match row {
                 Ok(x) => {
                     let (id, step) = self.update_from_json(&x);
-                    (i as u64 + 1, id, step)
+                    (n, id, step)
                 }
-                Err(e) => (
-                    i as u64 + 1,
-                    None,
-                    Err(err(UCol::IssueId, format!("not JSON: {e}"))),
-                ),
+                Err(reason) => (n, None, Err(err(UCol::IssueId, reason))),
             })
             .collect()
     }

@@ -29,7 +29,7 @@ use crate::store::{split_pseudonyms, with_pseudonyms, FrameLoad, Pseudonyms, Sto
 
 pub use error::{LiveError, Result};
 pub use grids::{ensure_grids, Grids};
-pub use parse::{parse_events, parse_updates, unread_columns, Parsed};
+pub use parse::{parse_events, parse_updates, Parsed, ParsedBody};
 pub use pipeline::{
     Everywhere, FrameRows, IngestResponse, Pipeline, RowOutcome, Tally, WriteScope, Writer,
     NOT_YOURS,

@@ -6,7 +6,7 @@
 use crate::ingest::encoding::{decode, TextEncoding};
 use crate::ingest::headers::map_names;
 use crate::ingest::json_row::{self, JsonRow, Scalar};
-use crate::ingest::{column_of, REQUIRED};
+use crate::ingest::{column_of, update_column_of, REQUIRED};
 use crate::ingest::{Col, Event, Field, ParsedSteps, RowError, Validator, FIELDS};
 
 use super::error::{LiveError, Result};
@@ -64,15 +64,16 @@ fn from_csv(v: &Validator<'_>, text: &str) -> Result<Parsed> {
                 let id = map[Col::Id as usize]
                     .and_then(|i| rec.get(i))
                     .map(str::to_owned);
-                let line = rec.position().map_or(n + 1, |p| p.line());
-                let fields: Vec<&str> = rec.iter().collect();
                 let ev = v
                     .validate(|c: Col| {
                         map[c as usize]
                             .and_then(|i| rec.get(i))
                             .map_or(Field::Null, Field::Text)
                     })
-                    .map_err(|e| crate::ingest::spanning(e, &fields, line));
+                    .map_err(|e| {
+                        let line = rec.position().map_or(n + 1, |p| p.line());
+                        crate::ingest::spanning(e, &rec.iter().collect::<Vec<_>>(), line)
+                    });
                 out.push((n, id, ev));
             }
             Err(e) => out.push((n, None, Err(bad_row("row", e.to_string())))),
@@ -133,107 +134,105 @@ fn media_type(content_type: &str) -> (String, Option<&str>) {
     (ct, charset)
 }
 
-/// The columns (CSV headers, or JSON keys of any row) of a body that no
-/// contract column reads, in first-seen order: a misspelt name is not
-/// read, and the answer says which. `updates`: a body of transition rows.
-pub fn unread_columns(content_type: &str, body: &[u8], updates: bool) -> Vec<String> {
-    let read = |k: &str| {
-        if updates {
-            crate::ingest::update_column_of(k).is_some()
-        } else {
-            column_of(k).is_some()
-        }
-    };
-    let mut out: Vec<String> = Vec::new();
-    let mut note = |k: &str| {
-        if !read(k) && !out.iter().any(|o| o == k) {
-            out.push(k.to_owned());
-        }
-    };
-    let keys_of = |row: &JsonRow<'_>, note: &mut dyn FnMut(&str)| {
-        if let JsonRow::Object(entries) = row {
-            for (k, _) in entries {
-                note(k);
+/// A body read into rows, with the columns (CSV headers, JSON keys of any
+/// row) that no contract column reads, in first-seen order: a misspelt
+/// name is not read, and the answer says which.
+pub struct ParsedBody<T> {
+    pub rows: T,
+    pub unread: Vec<String>,
+}
+
+/// A body's rows before validation: objects numbered from 1 (a line
+/// that is not JSON keeps its reason), or the CSV text.
+enum Rows<'a> {
+    Objects(Vec<(u64, std::result::Result<JsonRow<'a>, String>)>),
+    Csv(std::borrow::Cow<'a, str>),
+}
+
+impl<'a> Rows<'a> {
+    /// The rows of `body` by its content type; `what` names them in errors.
+    fn of(content_type: &str, body: &'a [u8], what: &str) -> Result<Rows<'a>> {
+        Ok(match body_of(content_type, body)? {
+            Body::Json(body) => {
+                let items = json_row::rows(body).map_err(|e| {
+                    LiveError::BadInput(format!(
+                        "body is not a JSON array of {what} objects (or one object): {e}"
+                    ))
+                })?;
+                let numbered = items.into_iter().enumerate();
+                Rows::Objects(numbered.map(|(i, x)| (i as u64 + 1, Ok(x))).collect())
             }
-        }
-    };
-    match body_of(content_type, body) {
-        Ok(Body::Json(body)) => {
-            for row in json_row::rows(body).unwrap_or_default() {
-                keys_of(&row, &mut note);
-            }
-        }
-        Ok(Body::Lines(text)) => {
-            for line in text.lines().filter(|l| !l.trim().is_empty()) {
-                if let Ok(row) = json_row::row(line) {
-                    keys_of(&row, &mut note);
-                }
-            }
-        }
-        Ok(Body::Csv(text)) => {
-            let mut r = csv::ReaderBuilder::new()
-                .flexible(true)
-                .from_reader(text.as_bytes());
-            if let Ok(h) = r.headers() {
-                for k in h.iter() {
-                    note(k);
-                }
-            }
-        }
-        Err(_) => {}
+            Body::Lines(text) => Rows::Objects(
+                text.lines()
+                    .enumerate()
+                    .filter(|(_, l)| !l.trim().is_empty())
+                    .map(|(i, l)| {
+                        let row = json_row::row(l).map_err(|e| format!("not JSON: {e}"));
+                        (i as u64 + 1, row)
+                    })
+                    .collect(),
+            ),
+            Body::Csv(text) => Rows::Csv(text),
+        })
     }
-    out
+
+    /// The keys of any object, or the CSV headers, that `column_of` does
+    /// not map, each once in first-seen order.
+    fn unread(&self, column_of: fn(&str) -> Option<usize>) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        let mut note = |k: &str| {
+            if column_of(k).is_none() && !out.iter().any(|o| o == k) {
+                out.push(k.to_owned());
+            }
+        };
+        match self {
+            Rows::Objects(rows) => {
+                for (_, row) in rows {
+                    if let Ok(JsonRow::Object(entries)) = row {
+                        entries.iter().for_each(|(k, _)| note(k));
+                    }
+                }
+            }
+            Rows::Csv(text) => {
+                let mut r = csv::ReaderBuilder::new()
+                    .flexible(true)
+                    .from_reader(text.as_bytes());
+                if let Ok(h) = r.headers() {
+                    h.iter().for_each(&mut note);
+                }
+            }
+        }
+        out
+    }
 }
 
 /// Parses a body of events by its content type.
-pub fn parse_events(v: &Validator<'_>, content_type: &str, body: &[u8]) -> Result<Parsed> {
-    match body_of(content_type, body)? {
-        Body::Json(body) => {
-            let items = json_row::rows(body).map_err(|e| {
-                LiveError::BadInput(format!(
-                    "body is not a JSON array of event objects (or one object): {e}"
-                ))
-            })?;
-            Ok(from_objects(
-                v,
-                items
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, x)| (i as u64 + 1, Ok(x))),
-            ))
-        }
-        Body::Lines(text) => {
-            let lines = text
-                .lines()
-                .enumerate()
-                .filter(|(_, l)| !l.trim().is_empty());
-            Ok(from_objects(
-                v,
-                lines.map(|(i, l)| {
-                    (
-                        i as u64 + 1,
-                        json_row::row(l).map_err(|e| format!("not JSON: {e}")),
-                    )
-                }),
-            ))
-        }
-        Body::Csv(text) => from_csv(v, &text),
-    }
+pub fn parse_events(
+    v: &Validator<'_>,
+    content_type: &str,
+    body: &[u8],
+) -> Result<ParsedBody<Parsed>> {
+    let rows = Rows::of(content_type, body, "event")?;
+    let unread = rows.unread(column_of);
+    let rows = match rows {
+        Rows::Objects(objects) => from_objects(v, objects.into_iter()),
+        Rows::Csv(text) => from_csv(v, &text)?,
+    };
+    Ok(ParsedBody { rows, unread })
 }
 
 /// Parses a body of transition rows (JSON array or object, JSON Lines or
 /// CSV in UTF-8/GBK), keys and headers by contract name or Chinese alias.
-pub fn parse_updates(v: &Validator<'_>, content_type: &str, body: &[u8]) -> Result<ParsedSteps> {
-    match body_of(content_type, body)? {
-        Body::Json(body) => {
-            let items = json_row::rows(body).map_err(|e| {
-                LiveError::BadInput(format!(
-                    "body is not a JSON array of update objects (or one object): {e}"
-                ))
-            })?;
-            Ok(v.updates_from_json(items))
-        }
-        Body::Lines(text) => Ok(v.updates_from_json_lines(text)),
-        Body::Csv(text) => v.updates_from_csv(&text).map_err(LiveError::BadInput),
-    }
+pub fn parse_updates(
+    v: &Validator<'_>,
+    content_type: &str,
+    body: &[u8],
+) -> Result<ParsedBody<ParsedSteps>> {
+    let rows = Rows::of(content_type, body, "update")?;
+    let unread = rows.unread(update_column_of);
+    let rows = match rows {
+        Rows::Objects(objects) => v.updates_from_json_rows(objects),
+        Rows::Csv(text) => v.updates_from_csv(&text).map_err(LiveError::BadInput)?,
+    };
+    Ok(ParsedBody { rows, unread })
 }

@@ -1316,11 +1316,11 @@ mod tests {
             let feed = store
                 .updates_between(i64::MIN, i64::MAX, usize::MAX)
                 .unwrap();
-            (fates, dump(&store), feed)
+            (fates, dump(&store), feed, (store, dir))
         };
-        let (one, one_db, one_feed) = run(1, false);
+        let (one, one_db, one_feed, (store, _dir)) = run(1, false);
         for (batch, bulk) in [(steps.len(), false), (1, true), (steps.len(), true)] {
-            let (all, all_db, all_feed) = run(batch, bulk);
+            let (all, all_db, all_feed, _) = run(batch, bulk);
             assert_eq!(one, all);
             assert_eq!(one_db, all_db);
             assert_eq!(one_feed, all_feed);
@@ -1330,20 +1330,6 @@ mod tests {
         // Page by page (steps at one time split across pages too), the
         // feed is the same steps in the same order.
         for size in [1, 2, 3, 5] {
-            let dir = tempfile::tempdir().unwrap();
-            let store = Store::open(&dir.path().join("s.db")).unwrap();
-            let hits: Vec<Place> = events.iter().map(|e| locate(e.lon, e.lat)).collect();
-            let rows: Vec<Located<'_>> = events
-                .iter()
-                .zip(&hits)
-                .map(|(e, h)| Located {
-                    event: e,
-                    outcome: h.0,
-                    tiers: [h.1[0].as_deref(), h.1[1].as_deref(), h.1[2].as_deref()],
-                })
-                .collect();
-            store.apply_events(1, &rows, &locate, "test", true).unwrap();
-            store.apply_updates(1, &steps, &locate).unwrap();
             let mut paged = store.updates_between(i64::MIN, i64::MAX, size).unwrap();
             while let Some(last) = paged.last().cloned() {
                 let next = store.updates_after(&last, i64::MAX, size).unwrap();

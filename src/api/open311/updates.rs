@@ -197,7 +197,7 @@ pub async fn post(
     let out = st
         .blocking(move || {
             let parsed = parse_updates(&st2.live.validator(), "application/json", &body)?;
-            store_updates(&st2, c.user(), parsed)
+            store_updates(&st2, c.user(), parsed.rows)
         })
         .await?;
     if let Some(row) = out.rows.into_iter().find(|r| r.outcome == "rejected") {
