@@ -15,7 +15,7 @@ use polars::prelude::{
     Categorical16Type, Categorical32Type, Categorical8Type, CategoricalChunked, CategoricalMapping,
     CategoricalPhysical, Categories, ChunkedArray, Column, DataFrame, DataType, IntoColumn,
     IntoSeries, PlHashMap, PlSmallStr, PolarsCategoricalType, PolarsDataType, PolarsError,
-    PolarsNumericType, PolarsResult, Schema, StringChunked, TimeUnit,
+    PolarsNumericType, PolarsResult, Schema, StringChunked, TimeUnit, TimeZone,
 };
 use polars_arrow::bitmap::{Bitmap, MutableBitmap};
 
@@ -303,6 +303,57 @@ pub fn text(col: &Column) -> PolarsResult<std::borrow::Cow<'_, StringChunked>> {
 /// [`CODED`] columns coded.
 pub fn coded_schema() -> Schema {
     coded_schema_in(Coding::Frame)
+}
+
+/// The instants of a case: microseconds since the epoch, UTC.
+pub const INSTANTS: [&str; 13] = [
+    OCCURRED_AT,
+    RESOLVED_AT,
+    DEADLINE,
+    UPDATED_AT,
+    FLOW[0],
+    FLOW[1],
+    FLOW[2],
+    FLOW[3],
+    FLOW[4],
+    FLOW[5],
+    FLOW[6],
+    FLOW[7],
+    FLOW[8],
+];
+
+/// The schema of a joined file: [`coded_schema_in`]`(Coding::File)` with
+/// the [`INSTANTS`] typed as UTC. The file then says its times are
+/// instants (Parquet `isAdjustedToUTC = true`): pandas, DuckDB and QGIS
+/// show them in their zone, and the file given back as event input is not
+/// read as wall-clock times of the configured zone.
+pub fn file_schema() -> Schema {
+    let mut s = coded_schema_in(Coding::File);
+    for name in INSTANTS {
+        s.with_column(
+            name.into(),
+            DataType::Datetime(TimeUnit::Microseconds, Some(TimeZone::UTC)),
+        );
+    }
+    s
+}
+
+/// `df` with its [`INSTANTS`] typed as [`file_schema`] has them (the
+/// values are unchanged: they are UTC already).
+pub fn instants_as_utc(df: &mut DataFrame) -> PolarsResult<()> {
+    for name in INSTANTS {
+        let Some(col) = df.column(name).ok() else {
+            continue;
+        };
+        let utc = col
+            .cast(&DataType::Int64)?
+            .i64()?
+            .clone()
+            .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
+            .into_column();
+        df.with_column(utc)?;
+    }
+    Ok(())
 }
 
 /// [`joined_schema`] with the [`CODED`] columns coded in `coding`.

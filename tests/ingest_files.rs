@@ -211,6 +211,7 @@ fn the_join_accounts_for_every_row_and_writes_parquet_and_rejects() {
     assert_eq!((s.matched, s.partial, s.outside), (8, 2, 1), "{s:?}");
     assert_eq!(s.rejected, 10);
     let df = LazyFrame::scan_parquet(PlRefPath::from(pq.to_str().unwrap()), Default::default())
+        .and_then(wangge::join::with_missing_columns)
         .unwrap()
         .collect()
         .unwrap();
@@ -221,6 +222,37 @@ fn the_join_accounts_for_every_row_and_writes_parquet_and_rejects() {
         .map(|n| n.to_string())
         .collect();
     assert_eq!(names, c::ALL);
+    // Its times say they are instants, so a reader shows them in its own
+    // zone, and the file given back as input reads the same times.
+    let meta = ParquetReader::new(std::fs::File::open(&pq).unwrap())
+        .get_metadata()
+        .unwrap()
+        .clone();
+    let adjusted: Vec<(String, bool)> =
+        meta.schema()
+            .fields()
+            .iter()
+            .filter_map(|f| match f {
+                polars_parquet::parquet::schema::types::ParquetType::PrimitiveType(p) => {
+                    match p.logical_type {
+                    Some(polars_parquet::parquet::schema::types::PrimitiveLogicalType::Timestamp {
+                        is_adjusted_to_utc,
+                        ..
+                    }) => Some((p.field_info.name.to_string(), is_adjusted_to_utc)),
+                    _ => None,
+                }
+                }
+                _ => None,
+            })
+            .collect();
+    assert_eq!(adjusted.len(), c::INSTANTS.len(), "{adjusted:?}");
+    assert!(adjusted.iter().all(|(_, utc)| *utc), "{adjusted:?}");
+    let (again, _, again_rej, _) = read_all(&pq).unwrap();
+    let (first, _, _, _) = read_all(&fixture("events/edge_cases.csv")).unwrap();
+    let e01 =
+        |es: &[wangge::ingest::Event]| es.iter().find(|e| e.id == "e01").map(|e| e.occurred_at);
+    assert!(e01(&first).is_some());
+    assert_eq!(e01(&again), e01(&first), "{again_rej:?}");
     let rejects = std::fs::read_to_string(&rj).unwrap();
     assert_eq!(rejects.lines().count() as u64, 1 + s.rejected);
     assert!(rejects.contains("duplicate"), "{rejects}");
@@ -236,12 +268,8 @@ fn a_parquet_file_with_typed_columns_is_read() {
         "occurred_at".into(),
         &[1_772_325_000_000_000i64, 1_772_325_000_000_000],
     )
-    .into_series()
-    .cast(&DataType::Datetime(
-        TimeUnit::Microseconds,
-        Some(TimeZone::UTC),
-    ))
-    .unwrap();
+    .into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC))
+    .into_series();
     let mut df = DataFrame::new(
         2,
         vec![
@@ -264,6 +292,77 @@ fn a_parquet_file_with_typed_columns_is_read() {
     assert_eq!(events[0].cleared, Some(true));
     assert_eq!(rows, [1]);
     assert_eq!((rej[0].row, rej[0].column.as_str()), (2, "lon"));
+}
+
+/// A Parquet file whose times are `ts` (µs), typed as `tz` has them, with
+/// `extra` columns beside; written by polars as an upstream export would.
+fn parquet_with_times(
+    path: &std::path::Path,
+    name: &str,
+    ts: &[i64],
+    tz: Option<TimeZone>,
+    mut cols: Vec<Column>,
+) {
+    let t = Int64Chunked::new(name.into(), ts)
+        .into_datetime(TimeUnit::Microseconds, tz)
+        .into_column();
+    cols.insert(0, t);
+    let mut df = DataFrame::new_infer_height(cols).unwrap();
+    ParquetWriter::new(std::fs::File::create(path).unwrap())
+        .finish(&mut df)
+        .unwrap();
+}
+
+/// A Parquet timestamp without a zone (`isAdjustedToUTC = false`, what
+/// pandas, polars and Arrow write for a naive column) holds wall-clock
+/// readings: they are read in the configured zone, as the text form
+/// `2026-03-01 08:30` is. One adjusted to UTC is an instant as it stands.
+#[test]
+fn a_parquet_time_without_a_zone_is_read_in_the_configured_zone() {
+    let dir = tempfile::tempdir().unwrap();
+    // The digits of 2026-03-01 08:30, as the file holds them.
+    const DIGITS_0830: i64 = 1_772_353_800_000_000;
+    const HOUR: i64 = 3_600_000_000;
+    let others = || {
+        vec![
+            Column::new("id".into(), &["p1"]),
+            Column::new("kind".into(), &["incident"]),
+            Column::new("lon".into(), &[115.015f64]),
+            Column::new("lat".into(), &[38.505f64]),
+            Column::new("category".into(), &["盗窃"]),
+        ]
+    };
+    let mut at = Vec::new();
+    for (file, tz) in [("wall.parquet", None), ("utc.parquet", Some(TimeZone::UTC))] {
+        let path = dir.path().join(file);
+        parquet_with_times(&path, "occurred_at", &[DIGITS_0830], tz, others());
+        let (events, _, rej, _) = read_all(&path).unwrap();
+        assert!(rej.is_empty(), "{rej:?}");
+        at.push(events[0].occurred_at);
+    }
+    // 08:30 in Shanghai is 00:30 UTC; 08:30 UTC stays.
+    assert_eq!(at, [DIGITS_0830 - 8 * HOUR, DIGITS_0830]);
+    assert_eq!(
+        at[0],
+        wangge::ingest::time::parse_timestamp("2026-03-01 08:30", wangge::ingest::time::DEFAULT_TZ)
+            .unwrap()
+    );
+    // A case update's step time, the same way.
+    let path = dir.path().join("updates.parquet");
+    parquet_with_times(
+        &path,
+        "at",
+        &[DIGITS_0830],
+        None,
+        vec![
+            Column::new("issue_id".into(), &["C1"]),
+            Column::new("update_id".into(), &["u1"]),
+            Column::new("status".into(), &["受理"]),
+        ],
+    );
+    let ((steps, rejects), _) = read_steps(&path);
+    assert!(rejects.is_empty(), "{rejects:?}");
+    assert_eq!(steps[0].1.at, DIGITS_0830 - 8 * HOUR);
 }
 
 /// Every step and reject of a case-update file, and the rows of each chunk

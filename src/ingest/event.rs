@@ -47,8 +47,12 @@ pub enum Field<'a> {
     Text(&'a str),
     Num(f64),
     Bool(bool),
-    /// Microseconds since the epoch, UTC (Parquet timestamp columns).
+    /// Microseconds since the epoch, UTC (Parquet timestamp columns
+    /// adjusted to UTC).
     Time(i64),
+    /// Microseconds of a wall-clock reading without a zone (Parquet
+    /// timestamp columns not adjusted to UTC): read in the configured zone.
+    Wall(i64),
 }
 
 /// The contract's columns, in order; readers map their headers onto these.
@@ -283,6 +287,9 @@ pub(super) fn time(
 ) -> Result<Option<i64>, RowError> {
     match f {
         Field::Time(t) => Ok(Some(t)),
+        Field::Wall(t) => super::time::wall_clock(t, tz)
+            .map(Some)
+            .map_err(|r| err(col, r)),
         Field::Text(s) if !s.trim().is_empty() => {
             parse_timestamp(s, tz).map(Some).map_err(|r| err(col, r))
         }

@@ -258,6 +258,46 @@ fn chunks_inside(path: &Path) -> Result<(), IngestError> {
     Ok(())
 }
 
+/// The file's top-level timestamp columns that hold wall-clock readings:
+/// Parquet's `TIMESTAMP(isAdjustedToUTC = false)`, what pandas, polars and
+/// Arrow write for a column without a zone. They are read in the
+/// configured zone, as the text form `YYYY-MM-DD HH:MM` is; a column
+/// adjusted to UTC (or of the legacy `TIMESTAMP_MILLIS`/`_MICROS` or
+/// `INT96` types, instants by definition) is an instant as it stands.
+fn wall_clock_columns(path: &Path) -> Result<Vec<String>, IngestError> {
+    use polars_parquet::parquet::schema::types::{ParquetType, PrimitiveLogicalType};
+    let file = File::open(path).map_err(|source| IngestError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let meta = ParquetReader::new(file)
+        .get_metadata()
+        .map_err(|e| IngestError::Parse {
+            path: path.to_owned(),
+            reason: format!("not a readable Parquet file: {e}"),
+        })?
+        .clone();
+    Ok(meta
+        .schema()
+        .fields()
+        .iter()
+        .filter_map(|f| match f {
+            ParquetType::PrimitiveType(p)
+                if matches!(
+                    p.logical_type,
+                    Some(PrimitiveLogicalType::Timestamp {
+                        is_adjusted_to_utc: false,
+                        ..
+                    })
+                ) =>
+            {
+                Some(p.field_info.name.to_string())
+            }
+            _ => None,
+        })
+        .collect())
+}
+
 /// The field delimiter of a text table: a tab for `.tsv`, else a comma.
 pub(super) fn delimiter(path: &Path) -> u8 {
     if path
@@ -469,14 +509,17 @@ pub(super) enum ParquetCol {
     Text(StringChunked),
     Num(Float64Chunked),
     Bool(BooleanChunked),
-    Time(Int64Chunked, i64),
+    /// Values, the factor to microseconds (negative: a divisor), and
+    /// whether they are wall-clock readings ([`Field::Wall`]).
+    Time(Int64Chunked, i64, bool),
 }
 
 impl ParquetCol {
-    fn of(df: &DataFrame, name: Option<&str>) -> PolarsResult<ParquetCol> {
+    fn of(df: &DataFrame, name: Option<&str>, wall: &[String]) -> PolarsResult<ParquetCol> {
         let Some(name) = name else {
             return Ok(ParquetCol::Missing);
         };
+        let wall = wall.iter().any(|w| w == name);
         let s = df.column(name)?.as_materialized_series().rechunk();
         Ok(match s.dtype() {
             DataType::String => ParquetCol::Text(s.str()?.clone()),
@@ -487,7 +530,7 @@ impl ParquetCol {
                     TimeUnit::Microseconds => 1,
                     TimeUnit::Milliseconds => 1000,
                 };
-                ParquetCol::Time(s.cast(&DataType::Int64)?.i64()?.clone(), per_us)
+                ParquetCol::Time(s.cast(&DataType::Int64)?.i64()?.clone(), per_us, wall)
             }
             d if d.is_primitive_numeric() => {
                 ParquetCol::Num(s.cast(&DataType::Float64)?.f64()?.clone())
@@ -502,8 +545,13 @@ impl ParquetCol {
             ParquetCol::Text(c) => c.get(i).map_or(Field::Null, Field::Text),
             ParquetCol::Num(c) => c.get(i).map_or(Field::Null, Field::Num),
             ParquetCol::Bool(c) => c.get(i).map_or(Field::Null, Field::Bool),
-            ParquetCol::Time(c, k) => c.get(i).map_or(Field::Null, |t| {
-                Field::Time(if *k < 0 { t.div_euclid(-k) } else { t * k })
+            ParquetCol::Time(c, k, wall) => c.get(i).map_or(Field::Null, |t| {
+                let us = if *k < 0 { t.div_euclid(-k) } else { t * k };
+                if *wall {
+                    Field::Wall(us)
+                } else {
+                    Field::Time(us)
+                }
             }),
         }
     }
@@ -584,6 +632,7 @@ pub(super) fn parquet_slices(
         path: path.to_owned(),
         reason: e.to_string(),
     };
+    let wall = wall_clock_columns(path)?;
     let mut offset = 0u64;
     loop {
         let df = scan
@@ -597,7 +646,7 @@ pub(super) fn parquet_slices(
         }
         let cols: Vec<ParquetCol> = names
             .iter()
-            .map(|nm| ParquetCol::of(&df, nm.as_deref()))
+            .map(|nm| ParquetCol::of(&df, nm.as_deref(), &wall))
             .collect::<PolarsResult<_>>()
             .map_err(perr)?;
         each(offset + 1, n, &cols)?;

@@ -103,13 +103,38 @@ pub fn parse_timestamp(s: &str, tz: Tz) -> Result<i64, String> {
         .iter()
         .find_map(|items| naive(s, items))
         .ok_or_else(|| format!("not a timestamp: {s:?}"))?;
-    match tz.from_local_datetime(&naive) {
+    in_zone(&naive, tz, s)
+}
+
+/// A wall-clock time in `tz` as microseconds since the epoch: an overlap
+/// (clocks set back) takes the earlier instant, a gap is an error naming
+/// `shown`, the value as the input had it.
+fn in_zone(naive: &NaiveDateTime, tz: Tz, shown: &str) -> Result<i64, String> {
+    match tz.from_local_datetime(naive) {
         LocalResult::Single(dt) => Ok(dt.timestamp_micros()),
         LocalResult::Ambiguous(a, b) => Ok(a.timestamp_micros().min(b.timestamp_micros())),
         LocalResult::None => Err(format!(
-            "local time does not exist in {tz} (clocks skipped it): {s:?}"
+            "local time does not exist in {tz} (clocks skipped it): {shown:?}"
         )),
     }
+}
+
+/// A Parquet timestamp that is not adjusted to UTC (`isAdjustedToUTC =
+/// false`, what pandas and polars write for a column without a zone):
+/// `wall_us` microseconds of a wall-clock reading, read in `tz` like the
+/// text form `YYYY-MM-DD HH:MM:SS`.
+///
+/// ```
+/// use wangge::ingest::time::{wall_clock, DEFAULT_TZ};
+/// // 2026-03-01 08:30 on the wall in Shanghai is 00:30 UTC.
+/// let wall = 1_772_353_800_000_000; // 2026-03-01T08:30:00 as if UTC
+/// assert_eq!(wall_clock(wall, DEFAULT_TZ).unwrap(), wall - 8 * 3_600_000_000);
+/// ```
+pub fn wall_clock(wall_us: i64, tz: Tz) -> Result<i64, String> {
+    let naive = DateTime::from_timestamp_micros(wall_us)
+        .ok_or_else(|| format!("timestamp out of range: {wall_us} µs"))?
+        .naive_utc();
+    in_zone(&naive, tz, &naive.to_string())
 }
 
 #[cfg(test)]

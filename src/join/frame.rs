@@ -92,20 +92,29 @@ impl Times {
 
 pub use crate::columns::joined_schema;
 
-/// A joined file written before some columns of [`c::ALL`] existed, read
-/// with those columns null (a file from before the lifecycle has no
-/// states or milestones).
+/// A joined file read as the frame holds it: a file written before some
+/// columns of [`c::ALL`] existed has those columns null (one from before
+/// the lifecycle has no states or milestones), and the instants a file
+/// types as UTC ([`c::file_schema`]) are the frame's plain µs since the
+/// epoch, UTC, again.
 pub fn with_missing_columns(mut lf: LazyFrame) -> PolarsResult<LazyFrame> {
     let have = lf.collect_schema()?;
-    let missing: Vec<Expr> = joined_schema()
+    let plain = DataType::Datetime(TimeUnit::Microseconds, None);
+    let mut fixed: Vec<Expr> = joined_schema()
         .iter()
         .filter(|(name, _)| !have.contains(name.as_str()))
         .map(|(name, t)| lit(NULL).cast(t.clone()).alias(name.clone()))
         .collect();
-    Ok(if missing.is_empty() {
+    fixed.extend(
+        c::INSTANTS
+            .into_iter()
+            .filter(|n| matches!(have.get(n), Some(DataType::Datetime(_, Some(_)))))
+            .map(|n| col(n).cast(DataType::Int64).cast(plain.clone())),
+    );
+    Ok(if fixed.is_empty() {
         lf
     } else {
-        lf.with_columns(missing)
+        lf.with_columns(fixed)
     })
 }
 

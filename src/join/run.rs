@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use super::frame::{joined_frame, tier_table, TierCodes};
 use super::locate::{Locator, Outcome};
-use crate::columns::{coded_schema_in, Coding};
+use crate::columns::Coding;
 use crate::grid::GridModel;
 use crate::ingest::encoding::TextEncoding;
 use crate::ingest::fold::fold;
@@ -183,7 +183,7 @@ pub fn join_files(
         .with_compression(ParquetCompression::Zstd(
             polars_parquet::write::ZstdLevel::try_new(1).ok(),
         ))
-        .batched(&coded_schema_in(Coding::File))
+        .batched(&crate::columns::file_schema())
         .map_err(parquet_err)?;
     let mut rejects = csv::Writer::from_path(out.rejects).map_err(rejects_err)?;
     rejects
@@ -226,12 +226,13 @@ pub fn join_files(
             .spawn_scoped(scope, move || -> Result<_, IngestError> {
                 let mut busy = Busy::new();
                 let mut frames = frames.into_iter();
-                while let Some((df, rej)) = busy.wait(|| frames.next()) {
+                while let Some((mut df, rej)) = busy.wait(|| frames.next()) {
                     for r in rej {
                         rejects
                             .serialize((&r.file, r.row, &r.column, &r.reason))
                             .map_err(rejects_err)?;
                     }
+                    crate::columns::instants_as_utc(&mut df).map_err(parquet_err)?;
                     writer.write_batch(&df).map_err(parquet_err)?;
                 }
                 tracing::debug!(secs = busy.secs(), "join: writing");

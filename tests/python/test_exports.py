@@ -22,6 +22,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import polars as pl
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -173,6 +174,35 @@ def test_the_joined_file_codes_units_and_vocabularies_that_every_reader_takes_as
     rows = con.execute("SELECT tier1, count(*) FROM read_parquet(?) WHERE kind = 'issue' AND tier1 IS NOT NULL "
                        "GROUP BY 1", [str(demo["joined"])]).fetchall()
     assert dict(rows) == want
+
+
+def test_the_joined_file_says_its_times_are_instants_so_every_reader_shows_the_hour_given(demo):
+    # The event file gives wall-clock times of the county (Asia/Shanghai);
+    # the joined file holds them as instants typed UTC (Parquet
+    # isAdjustedToUTC = true), so no reader takes them for local times.
+    instants = ["occurred_at", "resolved_at", "deadline", "updated_at", "accepted_at", "dispatched_at",
+                "handled_at", "returned_at", "reworked_at", "extended_at", "escalated_at",
+                "suspended_at", "resumed_at"]
+    schema = pq.read_schema(demo["joined"])
+    for name in instants:
+        assert schema.field(name).type == pa.timestamp("us", tz="UTC"), name
+    given = pl.read_csv(demo["dir"] / "events.csv", infer_schema_length=0).select("id", "occurred_at").head(200)
+    # Wall-clock text, some with the county's offset written out.
+    given = {k: v[:19].replace("T", " ") for k, v in given.iter_rows()
+             if len(v) == 19 or v.endswith("+08:00")}
+    df = pl.read_parquet(demo["joined"], columns=["id", "occurred_at"]).filter(pl.col("id").is_in(list(given)))
+    assert df.height > 100
+    shown = df.with_columns(pl.col("occurred_at").dt.convert_time_zone("Asia/Shanghai")
+                            .dt.strftime("%Y-%m-%d %H:%M:%S"))
+    assert dict(shown.iter_rows()) == {k: given[k] for k in shown["id"]}
+    pdf = pd.read_parquet(demo["joined"], columns=["id", "occurred_at"])
+    assert str(pdf["occurred_at"].dt.tz) == "UTC"
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'Asia/Shanghai'")
+    first = next(iter(given))
+    (text,) = con.execute("SELECT strftime(occurred_at, '%Y-%m-%d %H:%M:%S') FROM read_parquet(?) WHERE id = ?",
+                          [str(demo["joined"]), first]).fetchone()
+    assert text == given[first]
 
 
 def test_a_filtered_export_holds_exactly_the_filtered_events(demo):
