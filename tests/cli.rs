@@ -770,12 +770,102 @@ fn repeats_lists_points_by_level_and_refuses_bad_parameters() {
     }
 }
 
+/// `wangge serve` of `dir` on a free port, once /readyz answers 200; the
+/// process and the file its log goes to.
+fn serving(dir: &std::path::Path) -> (std::process::Child, std::path::PathBuf) {
+    use std::io::{Read, Write};
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let log = dir.with_extension("log");
+    let mut child = wangge()
+        .args(["serve", "--addr", &format!("127.0.0.1:{port}"), "--data"])
+        .arg(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let t = std::time::Instant::now();
+    loop {
+        let ready = std::net::TcpStream::connect(("127.0.0.1", port)).is_ok_and(|mut s| {
+            let _ = s.write_all(b"GET /readyz HTTP/1.0\r\n\r\n");
+            let mut head = String::new();
+            let _ = s.read_to_string(&mut head);
+            head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200")
+        });
+        if ready {
+            return (child, log);
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("{status}: {}", std::fs::read_to_string(&log).unwrap());
+        }
+        assert!(t.elapsed().as_secs() < 120, "not ready");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// A file load into the store of a running server would never reach its
+/// frame (its maps would leave the rows out until a restart): `ingest`
+/// and a second `serve` stop, naming the server, and load once it stops.
+#[test]
+fn a_store_a_server_holds_is_not_loaded_into_by_another_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = wangge()
+        .args(["demo", "--grids", "600", "--events", "3000", "--out"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let extra = dir.path().join("more.csv");
+    std::fs::rename(data.join("events.csv"), &extra).unwrap();
+    let (mut server, _) = serving(&data);
+    let pid = format!("pid {}", server.id());
+    let ingest = || {
+        wangge()
+            .args(["ingest", "--data"])
+            .arg(&data)
+            .arg(&extra)
+            .output()
+            .unwrap()
+    };
+    let refused = ingest();
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "{err}");
+    assert!(
+        err.contains("in use") && err.contains(&pid) && err.contains("`wangge serve`"),
+        "{err}"
+    );
+    assert!(String::from_utf8_lossy(&refused.stdout).is_empty());
+    let second = wangge()
+        .args(["serve", "--addr", "127.0.0.1:0", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert!(!second.status.success() && err.contains(&pid), "{err}");
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let loaded = ingest();
+    assert!(
+        loaded.status.success(),
+        "{}",
+        String::from_utf8_lossy(&loaded.stderr)
+    );
+    assert!(String::from_utf8_lossy(&loaded.stdout).contains("3000 rows read"));
+}
+
 /// A data directory copied elsewhere (its files' times not kept, as a copy
 /// by hand onto an intranet server goes) starts without loading its event
 /// and case-update files again: the database knows them by name and bytes.
 #[test]
 fn a_copied_data_directory_does_not_load_its_files_again() {
-    use std::io::{Read, Write};
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let out = wangge()
@@ -790,36 +880,7 @@ fn a_copied_data_directory_does_not_load_its_files_again() {
     );
     // Serves `dir` until /readyz answers 200; its log.
     let serve = |dir: &std::path::Path| -> String {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let log = dir.with_extension("log");
-        let mut child = wangge()
-            .args(["serve", "--addr", &format!("127.0.0.1:{port}"), "--data"])
-            .arg(dir)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        let t = std::time::Instant::now();
-        loop {
-            let ready = std::net::TcpStream::connect(("127.0.0.1", port)).is_ok_and(|mut s| {
-                let _ = s.write_all(b"GET /readyz HTTP/1.0\r\n\r\n");
-                let mut head = String::new();
-                let _ = s.read_to_string(&mut head);
-                head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200")
-            });
-            if ready {
-                break;
-            }
-            if let Ok(Some(status)) = child.try_wait() {
-                panic!("{status}: {}", std::fs::read_to_string(&log).unwrap());
-            }
-            assert!(t.elapsed().as_secs() < 120, "not ready");
-            std::thread::sleep(std::time::Duration::from_millis(100));
-        }
+        let (mut child, log) = serving(dir);
         child.kill().unwrap();
         child.wait().unwrap();
         std::fs::read_to_string(&log).unwrap()

@@ -85,6 +85,8 @@ pub fn run(a: &IngestArgs) -> anyhow::Result<i32> {
     {
         anyhow::bail!("--system: {p}");
     }
+    // Held to the end: a running server would not see what is loaded.
+    let _claim = crate::store::Claim::take(&cfg.database(), "ingest")?;
     let (st, grids, batch) = deployment(cfg)?;
     for f in &a.files {
         if is_updates(f)? {

@@ -247,6 +247,8 @@ pub fn run(a: &ServeArgs) -> anyhow::Result<i32> {
     let file = config_file(a.config.as_ref())?;
     let cfg = config(file.as_deref(), a.data.as_ref(), a.addr.as_ref())?;
     super::init_logs("info", cfg.server.log_format == "json");
+    // Held while serving: a file load beside it would bypass the frame.
+    let _claim = crate::store::Claim::take(&cfg.database(), "serve")?;
     let store = Arc::new(Store::open(&cfg.database())?);
     let hasher = KeyedHasher::from_env_or_file(&cfg.secret())?;
     first_admin(&store, &cfg.storage.data)?;

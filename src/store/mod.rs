@@ -23,6 +23,7 @@
 //! rolls back alone.
 
 mod cases;
+mod claim;
 mod events;
 mod frame;
 mod grids;
@@ -39,6 +40,8 @@ use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
+
+pub use claim::{lock_path, Claim};
 
 pub use crate::ingest::Step;
 pub use cases::{Applied, Locate, Place, StepsLoad, Stored, STEP_ROW_BYTES};
@@ -82,6 +85,13 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    /// Another process loads into this store ([`Claim`]).
+    #[error(
+        "database {path} is in use by another wangge process ({holder}): while a server \
+         runs, send it the rows (POST /api/v1/events, /api/v1/updates) or stop it before \
+         loading files"
+    )]
+    InUse { path: PathBuf, holder: String },
     /// The commit of a group of writes failed: none of them is stored.
     #[error("database {path}: commit failed, nothing of this write is stored: {reason}")]
     Commit { path: PathBuf, reason: String },
