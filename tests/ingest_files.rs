@@ -51,6 +51,29 @@ fn a_gbk_csv_is_detected_and_read() {
     assert_eq!(events[1].category, "入户走访");
 }
 
+/// A UTF-8 file with one byte it cannot read (a GBK character pasted in)
+/// stays UTF-8: that row alone is rejected, and the Chinese text of the
+/// others is kept (read as GB18030 for that byte, every category was
+/// stored as other characters: 民生服务 as 姘戠敓鏈嶅姟).
+#[test]
+fn a_utf8_file_with_a_corrupt_byte_keeps_its_text_and_rejects_that_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("events.csv");
+    let mut bytes = "id,kind,occurred_at,lon,lat,category\n\
+        a1,incident,2026-03-01 08:00,115.0,38.5,矛盾纠纷\n\
+        a2,incident,2026-03-01 08:00,115.0,38.5,"
+        .as_bytes()
+        .to_vec();
+    bytes.extend(b"\xB0\xA1\n");
+    bytes.extend("a3,incident,2026-03-01 08:00,115.0,38.5,盗窃\n".as_bytes());
+    std::fs::write(&path, bytes).unwrap();
+    let (events, _, rej, read) = read_all(&path).unwrap();
+    assert_eq!(read, 3);
+    let cats: Vec<&str> = events.iter().map(|e| e.category.as_str()).collect();
+    assert_eq!(cats, ["矛盾纠纷", "盗窃"]);
+    assert_eq!(reason_of(&rej, 3).0, "category");
+}
+
 #[test]
 fn a_utf8_bom_does_not_hide_the_first_column() {
     let (events, _, rej, _) = read_all(&fixture("events/utf8_bom.csv")).unwrap();

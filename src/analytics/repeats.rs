@@ -1068,7 +1068,13 @@ mod tests {
         for i in 0..20_000u32 {
             let lat = 40.0 + f64::from(i / 200) * 0.005 + r.unit() * 0.001;
             let lon = LON0 + f64::from(i % 200) * 0.02 + r.unit() * 0.001;
-            let sign = |r: &mut Rng| if r.next().is_multiple_of(2) { 1.0 } else { -1.0 };
+            let sign = |r: &mut Rng| {
+                if r.next().is_multiple_of(2) {
+                    1.0
+                } else {
+                    -1.0
+                }
+            };
             let east = sign(&mut r) * (75.0 + 6.0 * r.unit());
             let north = sign(&mut r) * (63.0 + 8.0 * r.unit());
             let a = IssuePoint {

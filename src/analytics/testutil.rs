@@ -329,8 +329,10 @@ pub fn big(
             let end = res.last().copied().flatten();
             end.or(((q >> 16) % 3 == 0).then_some(d + (q >> 20) as i64 % 100 * hour))
         });
-        let flag =
-            |bit: u32, every: u64| disp.filter(|_| (q >> bit).is_multiple_of(every)).map(|d| d + hour);
+        let flag = |bit: u32, every: u64| {
+            disp.filter(|_| (q >> bit).is_multiple_of(every))
+                .map(|d| d + hour)
+        };
         flow[0].push(acted);
         flow[1].push(disp);
         flow[2].push(handled);

@@ -15,7 +15,7 @@ use super::encoding::TextEncoding;
 const SNIFF: usize = 1 << 20;
 
 /// Picks the encoding: a BOM or a declaration wins, else the sniffed prefix
-/// decides (valid UTF-8 is UTF-8; anything else is read as GB18030).
+/// decides ([`super::encoding::sniff`]).
 pub fn detect(prefix: &[u8], declared: Option<TextEncoding>) -> Result<TextEncoding, String> {
     if prefix.starts_with(&[0xFF, 0xFE]) || prefix.starts_with(&[0xFE, 0xFF]) {
         return Err("UTF-16 is not supported; save the file as UTF-8 or GBK".into());
@@ -30,7 +30,7 @@ pub fn detect(prefix: &[u8], declared: Option<TextEncoding>) -> Result<TextEncod
         Ok(_) => Ok(TextEncoding::Utf8),
         // A multi-byte character cut by the end of the prefix is still UTF-8.
         Err(e) if e.error_len().is_none() && prefix.len() >= SNIFF => Ok(TextEncoding::Utf8),
-        Err(_) => Ok(TextEncoding::Gb18030),
+        Err(_) => Ok(super::encoding::sniff(prefix)),
     }
 }
 

@@ -105,7 +105,8 @@ pub enum EncodingError {
 /// A UTF-8 byte order mark is stripped and wins over a declaration, as in
 /// the WHATWG decoding rules browsers and `encoding_rs` follow: it is only
 /// ever written by software that saved UTF-8. Without a declaration, valid
-/// UTF-8 is UTF-8 (borrowed, no copy); anything else is tried as GB18030.
+/// UTF-8 is UTF-8 (borrowed, no copy); anything else is read in the
+/// encoding [`sniff`] picks.
 /// With a declaration, decoding is strict. A UTF-16 byte order mark is an
 /// error.
 ///
@@ -138,6 +139,10 @@ pub fn decode(
         }
         None => match std::str::from_utf8(bytes) {
             Ok(s) => Ok((Cow::Borrowed(s), TextEncoding::Utf8)),
+            // Mostly UTF-8 with a corrupt byte: named where it is.
+            Err(_) if sniff(bytes) == TextEncoding::Utf8 => {
+                decode_utf8(bytes, 0, bytes).map(|s| (Cow::Borrowed(s), TextEncoding::Utf8))
+            }
             Err(utf8) => match decode_gb18030(bytes) {
                 Ok(s) => Ok((Cow::Owned(s), TextEncoding::Gb18030)),
                 // The UTF-8 position is reported: a mostly-UTF-8 file with
@@ -149,6 +154,73 @@ pub fn decode(
             },
         },
     }
+}
+
+/// The encoding of undeclared bytes without a byte order mark: UTF-8 or
+/// GB18030, whichever reads them better.
+///
+/// Valid UTF-8 is UTF-8. Otherwise the bytes are UTF-8 when their valid
+/// multi-byte characters outnumber their malformed sequences: a UTF-8 file
+/// with a few corrupt bytes keeps its Chinese text (read as GB18030 it
+/// would all turn to other characters, 民生服务 into 姘戠敓鏈嶅姟, and still
+/// "parse"), its corrupt rows rejected. GBK text read as UTF-8 is nearly
+/// all malformed: nearly every character is a lead byte UTF-8 cannot
+/// continue.
+///
+/// ```
+/// use wangge::ingest::encoding::{sniff, TextEncoding};
+/// let mut utf8 = "民生服务,矛盾纠纷\n".as_bytes().to_vec();
+/// utf8.extend(b"\xFF,x\n");
+/// assert_eq!(sniff(&utf8), TextEncoding::Utf8);
+/// // "网格,矛盾" in GBK.
+/// assert_eq!(sniff(b"\xCD\xF8\xB8\xF1,\xC3\xAC\xB6\xDC"), TextEncoding::Gb18030);
+/// ```
+pub fn sniff(bytes: &[u8]) -> TextEncoding {
+    let (mut chars, mut malformed) = (0usize, 0usize);
+    for chunk in bytes.utf8_chunks() {
+        chars += chunk.valid().chars().filter(|c| !c.is_ascii()).count();
+        malformed += usize::from(!chunk.invalid().is_empty());
+    }
+    if chars > malformed {
+        TextEncoding::Utf8
+    } else {
+        TextEncoding::Gb18030
+    }
+}
+
+/// [`decode`] for text whose malformed rows are rejected one by one rather
+/// than the whole: a byte the encoding cannot read becomes U+FFFD, and the
+/// answer says whether any did. Undeclared bytes are read in the encoding
+/// [`sniff`] picks. Only UTF-16 is an error.
+pub fn decode_lossy(
+    bytes: &[u8],
+    declared: Option<TextEncoding>,
+) -> Result<(Cow<'_, str>, TextEncoding, bool), EncodingError> {
+    if bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF") {
+        return Err(EncodingError::Utf16);
+    }
+    let (body, enc) = match bytes.strip_prefix(UTF8_BOM) {
+        Some(body) => (body, TextEncoding::Utf8),
+        None => (
+            bytes,
+            declared.unwrap_or_else(|| match std::str::from_utf8(bytes) {
+                Ok(_) => TextEncoding::Utf8,
+                Err(_) => sniff(bytes),
+            }),
+        ),
+    };
+    let (text, lossy) = match enc {
+        TextEncoding::Utf8 => {
+            let text = String::from_utf8_lossy(body);
+            let lossy = matches!(text, Cow::Owned(_));
+            (text, lossy)
+        }
+        TextEncoding::Gb18030 => {
+            let (text, lossy) = GB18030.decode_without_bom_handling(body);
+            (text, lossy)
+        }
+    };
+    Ok((text, enc, lossy))
 }
 
 /// Strict UTF-8; `skipped` bytes (a BOM) precede `body` in `whole`, for

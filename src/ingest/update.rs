@@ -271,8 +271,8 @@ impl Validator<'_> {
 
     /// CSV text of transition rows (rows numbered from 1 after the header);
     /// `Err` names a required column the header lacks, or an unreadable header.
-    pub fn updates_from_csv(&self, text: &str) -> Result<ParsedSteps, String> {
-        let mut rows = CsvSteps::new(text.as_bytes(), b',', false)?;
+    pub fn updates_from_csv(&self, text: &str, lossy: bool) -> Result<ParsedSteps, String> {
+        let mut rows = CsvSteps::new(text.as_bytes(), b',', lossy)?;
         let mut out = Vec::new();
         while let Some(r) = rows.next(self).map_err(|e| e.to_string())? {
             out.push(r);
@@ -563,7 +563,7 @@ mod tests {
                    A-2,u1,2026-03-01 09:00,受理,A-1\n\
                    A-3,u1,2026-03-01 09:00,受理,\n\
                    A-4,u1,2026-03-01 09:00,受理,A-4\n";
-        let rows = v.updates_from_csv(csv).unwrap();
+        let rows = v.updates_from_csv(csv, false).unwrap();
         let steps: Vec<_> = rows.iter().map(|(_, _, s)| s.clone()).collect();
         assert_eq!(
             steps[0].as_ref().unwrap().duplicate_of.as_deref(),

@@ -3,7 +3,7 @@
 //! file readers do), keys and headers by contract name or Chinese alias.
 //! Every row comes out numbered, valid or with the reason it is not.
 
-use crate::ingest::encoding::{decode, TextEncoding};
+use crate::ingest::encoding::{decode_lossy, TextEncoding};
 use crate::ingest::headers::map_names;
 use crate::ingest::json_row::{self, JsonRow, Scalar};
 use crate::ingest::{column_of, update_column_of, REQUIRED};
@@ -40,7 +40,7 @@ fn from_objects<'a>(
 /// A CSV body: UTF-8 (with or without BOM) or GB18030/GBK, as declared by
 /// the `charset` parameter or detected like the file readers do; headers by
 /// contract name or Chinese alias.
-fn from_csv(v: &Validator<'_>, text: &str) -> Result<Parsed> {
+fn from_csv(v: &Validator<'_>, text: &str, lossy: bool) -> Result<Parsed> {
     let mut r = csv::ReaderBuilder::new()
         .flexible(true)
         .from_reader(text.as_bytes());
@@ -64,6 +64,18 @@ fn from_csv(v: &Validator<'_>, text: &str) -> Result<Parsed> {
                 let id = map[Col::Id as usize]
                     .and_then(|i| rec.get(i))
                     .map(str::to_owned);
+                // A byte the body's encoding could not read, in a column
+                // that is read: the row is rejected, naming the column.
+                let unreadable = FIELDS.iter().zip(&map).find(|(_, i)| {
+                    lossy
+                        && i.and_then(|i| rec.get(i))
+                            .is_some_and(|f| f.contains('\u{fffd}'))
+                });
+                if let Some((column, _)) = unreadable {
+                    let why = "malformed byte sequence for the body's encoding";
+                    out.push((n, id, Err(bad_row(column, why.to_owned()))));
+                    continue;
+                }
                 let ev = v
                     .validate(|c: Col| {
                         map[c as usize]
@@ -87,7 +99,9 @@ fn from_csv(v: &Validator<'_>, text: &str) -> Result<Parsed> {
 enum Body<'a> {
     Json(&'a [u8]),
     Lines(&'a str),
-    Csv(std::borrow::Cow<'a, str>),
+    /// The text, and whether a byte of the body could not be read in its
+    /// encoding (U+FFFD in its place rejects its row).
+    Csv(std::borrow::Cow<'a, str>, bool),
 }
 
 fn body_of<'a>(content_type: &str, body: &'a [u8]) -> Result<Body<'a>> {
@@ -105,9 +119,9 @@ fn body_of<'a>(content_type: &str, body: &'a [u8]) -> Result<Body<'a>> {
                 .map(|c| c.parse::<TextEncoding>())
                 .transpose()
                 .map_err(|e| LiveError::UnsupportedMediaType(e.to_string()))?;
-            let (text, _) = decode(body, declared)
+            let (text, _, lossy) = decode_lossy(body, declared)
                 .map_err(|e| LiveError::BadInput(format!("CSV body: {e}")))?;
-            Ok(Body::Csv(text))
+            Ok(Body::Csv(text, lossy))
         }
         other => Err(LiveError::UnsupportedMediaType(format!(
             "content type {other:?}: send application/json, application/x-ndjson or text/csv"
@@ -146,7 +160,7 @@ pub struct ParsedBody<T> {
 /// that is not JSON keeps its reason), or the CSV text.
 enum Rows<'a> {
     Objects(Vec<(u64, std::result::Result<JsonRow<'a>, String>)>),
-    Csv(std::borrow::Cow<'a, str>),
+    Csv(std::borrow::Cow<'a, str>, bool),
 }
 
 impl<'a> Rows<'a> {
@@ -172,7 +186,7 @@ impl<'a> Rows<'a> {
                     })
                     .collect(),
             ),
-            Body::Csv(text) => Rows::Csv(text),
+            Body::Csv(text, lossy) => Rows::Csv(text, lossy),
         })
     }
 
@@ -193,7 +207,7 @@ impl<'a> Rows<'a> {
                     }
                 }
             }
-            Rows::Csv(text) => {
+            Rows::Csv(text, _) => {
                 let mut r = csv::ReaderBuilder::new()
                     .flexible(true)
                     .from_reader(text.as_bytes());
@@ -216,7 +230,7 @@ pub fn parse_events(
     let unread = rows.unread(column_of);
     let rows = match rows {
         Rows::Objects(objects) => from_objects(v, objects.into_iter()),
-        Rows::Csv(text) => from_csv(v, &text)?,
+        Rows::Csv(text, lossy) => from_csv(v, &text, lossy)?,
     };
     Ok(ParsedBody { rows, unread })
 }
@@ -232,7 +246,9 @@ pub fn parse_updates(
     let unread = rows.unread(update_column_of);
     let rows = match rows {
         Rows::Objects(objects) => v.updates_from_json_rows(objects),
-        Rows::Csv(text) => v.updates_from_csv(&text).map_err(LiveError::BadInput)?,
+        Rows::Csv(text, lossy) => v
+            .updates_from_csv(&text, lossy)
+            .map_err(LiveError::BadInput)?,
     };
     Ok(ParsedBody { rows, unread })
 }

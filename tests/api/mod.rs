@@ -479,6 +479,33 @@ async fn ingest_is_idempotent_and_reports_every_row() {
         (r["read"].as_u64(), r["rejected"].as_u64()),
         (Some(1), Some(0))
     );
+    // A UTF-8 upload with one byte it cannot read (here a GBK character
+    // pasted in), undeclared or declared: that row alone is rejected,
+    // naming its column; the others keep their Chinese text (read as
+    // GB18030 for that byte, 矛盾纠纷 was stored as 鐭涚浘绾犵悍).
+    for (ct, p) in [("text/csv", "ENC-U"), ("text/csv; charset=utf-8", "ENC-D")] {
+        let mut csv = format!(
+            "id,kind,occurred_at,lon,lat,category\n\
+             {p}-1,incident,2026-03-01 08:00,115.0,38.5,矛盾纠纷\n\
+             {p}-2,incident,2026-03-01 08:00,115.0,38.5,"
+        )
+        .into_bytes();
+        csv.extend(b"\xB0\xA1\n");
+        csv.extend(format!("{p}-3,incident,2026-03-01 08:00,115.0,38.5,盗窃\n").as_bytes());
+        let r = send(&e.app, "POST", "/api/v1/events", Some(&t), Some(ct), csv).await;
+        assert_eq!(r.status, StatusCode::OK, "{ct}: {}", r.text());
+        let r = r.json();
+        assert_eq!(
+            (r["read"].as_u64(), r["rejected"].as_u64()),
+            (Some(3), Some(1)),
+            "{ct}: {r}"
+        );
+        let why = r["rows"][1]["reason"].as_str().unwrap();
+        assert!(
+            why.contains("category") && why.contains("malformed"),
+            "{why}"
+        );
+    }
     let jl = format!("{}\n{}\n", ev("J-1"), ev("J-2"));
     let r = send(
         &e.app,
@@ -663,7 +690,12 @@ async fn ingest_is_idempotent_and_reports_every_row() {
     );
     let before = e.state.snapshot().unwrap().frame.height();
     assert!(e.state.refresh().unwrap());
-    assert_eq!(e.state.snapshot().unwrap().frame.height(), before + 14);
+    assert_eq!(e.state.snapshot().unwrap().frame.height(), before + 18);
+    let cats = get(&e.app, "/api/v1/categories", &t).await.text();
+    assert!(
+        cats.contains("矛盾纠纷") && !cats.contains("鐭涚浘"),
+        "{cats}"
+    );
 }
 
 /// HTTP methods as the OpenAPI document names them.
