@@ -55,6 +55,28 @@ fn join_writes_a_summary_whose_counts_add_up() {
         "{text}"
     );
     assert!(dir.path().join("j.rejects.csv").exists());
+    // A misspelt column is left out of every row, and the join says so.
+    let misspelt = dir.path().join("misspelt.csv");
+    let text = std::fs::read_to_string(fixture("events/edge_cases.csv")).unwrap();
+    let (head, rows) = text.split_once('\n').unwrap();
+    std::fs::write(&misspelt, format!("{},deadlin\n{rows}", head.trim_end())).unwrap();
+    let out = wangge()
+        .args(["join", "--grids"])
+        .arg(fixture("grids/tiny_county.geojson"))
+        .arg("--events")
+        .arg(&misspelt)
+        .arg("--out")
+        .arg(dir.path().join("m.parquet"))
+        .arg("--secret")
+        .arg(dir.path().join("secret.key"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("misspelt.csv: columns no contract column reads, left out: deadlin"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -74,6 +74,47 @@ fn a_utf8_file_with_a_corrupt_byte_keeps_its_text_and_rejects_that_row() {
     assert_eq!(reason_of(&rej, 3).0, "category");
 }
 
+/// The columns no contract column reads are named, in every format, each
+/// once: a misspelt `deadlin` is left out of every row, and the loads say
+/// so. Chinese aliases are read, so not named.
+#[test]
+fn the_columns_a_file_gives_that_nothing_reads_are_named() {
+    use wangge::ingest::{unread_columns, update_column_of};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let csv = d.join("e.csv");
+    std::fs::write(
+        &csv,
+        "\u{feff}id,kind,发生时间,经度,纬度,category,deadlin,备注x\n",
+    )
+    .unwrap();
+    let of = |p: &std::path::Path| unread_columns(p, None, wangge::ingest::column_of);
+    assert_eq!(of(&csv), ["deadlin", "备注x"]);
+    let tsv = d.join("e.tsv");
+    std::fs::write(&tsv, "id\tkind\tlon\tlat\tcatgory\n").unwrap();
+    assert_eq!(of(&tsv), ["catgory"]);
+    let jsonl = d.join("e.jsonl");
+    std::fs::write(
+        &jsonl,
+        "{\"id\":\"a\",\"kind\":\"issue\",\"deadlin\":1}\nnot json\n{\"id\":\"b\",\"stauts\":\"x\",\"deadlin\":2}\n",
+    )
+    .unwrap();
+    assert_eq!(of(&jsonl), ["deadlin", "stauts"]);
+    let pq = d.join("e.parquet");
+    let mut df =
+        df!("id" => ["a"], "kind" => ["issue"], "lon" => [115.0], "extra" => [1i64]).unwrap();
+    ParquetWriter::new(std::fs::File::create(&pq).unwrap())
+        .finish(&mut df)
+        .unwrap();
+    assert_eq!(of(&pq), ["extra"]);
+    let updates = d.join("u.csv");
+    std::fs::write(&updates, "工单编号,update_id,at,status,handler\n").unwrap();
+    assert_eq!(
+        unread_columns(&updates, None, update_column_of),
+        ["handler"]
+    );
+}
+
 #[test]
 fn a_utf8_bom_does_not_hide_the_first_column() {
     let (events, _, rej, _) = read_all(&fixture("events/utf8_bom.csv")).unwrap();

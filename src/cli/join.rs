@@ -155,6 +155,25 @@ pub fn run(a: &JoinArgs) -> anyhow::Result<i32> {
         s.duplicates,
         t0.elapsed().as_secs_f64()
     );
+    let files = a
+        .events
+        .iter()
+        .map(|p| (p, crate::ingest::column_of as fn(&str) -> _));
+    let files = files.chain(
+        a.updates
+            .iter()
+            .map(|p| (p, crate::ingest::update_column_of as _)),
+    );
+    for (path, column_of) in files {
+        let unread = crate::ingest::unread_columns(path, a.encoding, column_of);
+        if !unread.is_empty() {
+            eprintln!(
+                "{}: columns no contract column reads, left out: {}",
+                path.display(),
+                unread.join(", ")
+            );
+        }
+    }
     println!(
         "joined → {}; rejects → {}",
         a.out.display(),

@@ -24,8 +24,12 @@ use std::path::PathBuf;
 
 pub use decode::{detect, DecodingReader};
 pub use event::{category, Col, Dates, Event, Field, Kind, RowError, Validator, FIELDS};
-pub(crate) use read::{column_of, REQUIRED};
-pub use read::{display_paths, read_file, rows_about, spanning, Batch, Format, Reject, BATCH_ROWS};
+pub use read::column_of;
+pub(crate) use read::REQUIRED;
+pub use read::{
+    display_paths, read_file, rows_about, spanning, unread_columns, Batch, Format, Reject,
+    BATCH_ROWS,
+};
 pub use update::{
     read_updates, read_updates_with, update_column_of, ParsedSteps, Step, StepsRead, UCol,
     UPDATE_FIELDS,

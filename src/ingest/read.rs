@@ -106,9 +106,63 @@ pub fn rows_about(path: &Path, row_bytes: u64) -> u64 {
     }
 }
 
+/// The columns of the file at `path` that no contract column reads (CSV
+/// or TSV headers, Parquet columns, the keys of any JSON Lines object),
+/// each once in first-seen order: a misspelt `deadlin` is not read, and
+/// the loads say so. `column_of` is [`column_of`] for events,
+/// [`super::update_column_of`] for case updates. A file that cannot be
+/// read has none (its load reports why).
+pub fn unread_columns(
+    path: &Path,
+    encoding: Option<TextEncoding>,
+    column_of: fn(&str) -> Option<usize>,
+) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut note = |k: &str| {
+        let k = k.trim().trim_start_matches('\u{feff}');
+        if !k.is_empty() && column_of(k).is_none() && !out.iter().any(|o| o == k) {
+            out.push(k.to_owned());
+        }
+    };
+    match Format::of(path) {
+        Ok(Format::Csv) => {
+            if let Ok(text) = open_text(path, encoding) {
+                let mut rdr = csv::ReaderBuilder::new()
+                    .delimiter(delimiter(path))
+                    .flexible(true)
+                    .from_reader(text);
+                if let Ok(h) = rdr.headers() {
+                    h.iter().for_each(&mut note);
+                }
+            }
+        }
+        Ok(Format::Parquet) => {
+            if let Ok(schema) = File::open(path)
+                .map_err(PolarsError::from)
+                .and_then(|f| ParquetReader::new(f).schema())
+            {
+                schema.iter_names().for_each(|n| note(n));
+            }
+        }
+        Ok(Format::JsonLines) => {
+            type Keys<'a> =
+                std::collections::BTreeMap<std::borrow::Cow<'a, str>, serde::de::IgnoredAny>;
+            if let Ok(text) = open_text(path, encoding) {
+                for line in std::io::BufRead::lines(BufReader::new(text)).map_while(Result::ok) {
+                    if let Ok(keys) = serde_json::from_str::<Keys<'_>>(&line) {
+                        keys.keys().for_each(|k| note(k));
+                    }
+                }
+            }
+        }
+        Err(_) => {}
+    }
+    out
+}
+
 /// A contract column by its name or a header alias seen in Chinese exports
 /// (the API maps CSV headers and JSON keys with it too).
-pub(crate) fn column_of(header: &str) -> Option<usize> {
+pub fn column_of(header: &str) -> Option<usize> {
     let h = header
         .trim()
         .trim_start_matches('\u{feff}')

@@ -306,6 +306,10 @@ impl Live {
         batch_rows: usize,
     ) -> Result<Tally> {
         let name = file_writer(path);
+        warn_unread(
+            path,
+            crate::ingest::unread_columns(path, None, crate::ingest::column_of),
+        );
         self.file_pipeline(
             grids,
             Writer {
@@ -325,6 +329,8 @@ impl Live {
         batch_rows: usize,
     ) -> Result<Tally> {
         let name = file_writer(path);
+        let unread = crate::ingest::unread_columns(path, None, crate::ingest::update_column_of);
+        warn_unread(path, unread);
         let rows = crate::ingest::rows_about(path, crate::store::STEP_ROW_BYTES);
         let load = self.store.steps_load(rows)?;
         let tally = self
@@ -659,5 +665,17 @@ impl Live {
         frame.vstack_mut(&new)?;
         let frame = crate::store::compact_chunks(frame)?;
         Ok((frame, pseudonyms, pre))
+    }
+}
+
+/// Says which columns of a file no contract column reads (a misspelt
+/// `deadlin` is left out of every row without a word otherwise).
+fn warn_unread(path: &Path, unread: Vec<String>) {
+    if !unread.is_empty() {
+        tracing::warn!(
+            file = %path.display(),
+            columns = unread.join(", "),
+            "columns no input column reads (misspelt, or not an input column): left out"
+        );
     }
 }
