@@ -522,3 +522,30 @@ fn a_quote_left_open_says_which_lines_it_took_into_its_row() {
     assert_eq!(col, "category");
     assert!(why.contains("runs over lines 5-10"), "{why}");
 }
+
+/// A case-update file's rows are numbered by the line they begin on, as
+/// the events' are: a note with a line break in it does not shift the
+/// numbers of the rows after it (they were counted by rows, one short per
+/// break), and a quote left open says which lines it took.
+#[test]
+fn update_rows_are_numbered_by_their_line_and_an_open_quote_is_told() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("updates.csv");
+    let csv = "issue_id,update_id,at,status,note\n\
+               C1,u1,2026-03-01 09:00,受理,\"two\nlines\"\n\
+               C1,u2,2026-03-01 10:00,飞走,\n\
+               C1,u3,2026-03-01 11:00,\"办结,open\n\
+               C1,u4,2026-03-01 12:00,派遣,\n";
+    std::fs::write(&path, csv).unwrap();
+    let ((steps, rejects), _) = read_steps(&path);
+    assert_eq!(steps.len(), 1, "{rejects:?}");
+    assert_eq!(steps[0].0, 2);
+    let rows: Vec<(u64, &str)> = rejects.iter().map(|r| (r.row, r.reason.as_str())).collect();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    // The row of 飞走 begins on line 4, after the two lines of the note.
+    assert_eq!(rows[0].0, 4, "{rows:?}");
+    assert!(
+        rows[1].0 == 5 && rows[1].1.contains("runs over lines 5-6"),
+        "{rows:?}"
+    );
+}

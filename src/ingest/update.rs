@@ -332,6 +332,12 @@ impl<R: std::io::Read> CsvSteps<R> {
 
     /// The next row (numbered from 1 after the header), `None` at the end;
     /// `Err` only when the source itself fails to read.
+    /// The line the last row read begins on (the header is line 1): a
+    /// row with a quoted line break runs over several.
+    fn line(&self) -> u64 {
+        self.rec.position().map_or(self.n + 1, |p| p.line())
+    }
+
     fn next(&mut self, v: &Validator<'_>) -> std::io::Result<Option<ParsedStep>> {
         let read = self.rdr.read_byte_record(&mut self.rec);
         self.n += 1;
@@ -362,7 +368,16 @@ impl<R: std::io::Read> CsvSteps<R> {
                         return Ok(Some((n, id, Err(err(UCol::ALL[c], reason)))));
                     }
                 }
-                let step = v.validate_update(|c: UCol| field(c).map_or(Field::Null, Field::Text));
+                let step = v
+                    .validate_update(|c: UCol| field(c).map_or(Field::Null, Field::Text))
+                    .map_err(|e| {
+                        let fields: Vec<&str> = self
+                            .rec
+                            .iter()
+                            .map(|b| std::str::from_utf8(b).unwrap_or(""))
+                            .collect();
+                        super::spanning(e, &fields, self.line())
+                    });
                 Ok(Some((n, id, step)))
             }
         }
@@ -453,8 +468,8 @@ pub fn read_updates_with(
         super::Format::Csv => {
             let text = read::open_text(path, None)?;
             let mut rows = CsvSteps::new(text, read::delimiter(path), true).map_err(parse)?;
-            while let Some((n, _, r)) = rows.next(v).map_err(|e| parse(e.to_string()))? {
-                out.push(n + 1, r)?;
+            while let Some((_, _, r)) = rows.next(v).map_err(|e| parse(e.to_string()))? {
+                out.push(rows.line(), r)?;
             }
         }
         super::Format::JsonLines => {
