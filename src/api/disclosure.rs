@@ -9,10 +9,14 @@
 //! * a unit with exactly one child hidden from the caller is shown without
 //!   any figure (the subtraction would be that child's exact figures); a
 //!   unit with no hidden child reveals nothing new and is shown whole;
-//! * otherwise, when the hidden remainder (the unit's figure minus those of
-//!   the children the caller sees) of its events, of a count metric, of a
-//!   ratio's denominator or of a rate's event count lies between 1 and
-//!   k − 1, that figure is withheld (all of them for the events).
+//! * otherwise, when the hidden remainder of its events, of a count
+//!   metric, of a ratio's denominator or of a rate's event count lies
+//!   between 1 and k − 1, that figure is withheld (all of them for the
+//!   events). The remainder is the unit's figure minus what the caller can
+//!   work out below it: a child's figure where the caller is shown it,
+//!   else what it can work out of that child's children (a village total
+//!   withheld from a chief is not subtracted from the township's; the
+//!   chief's own grid is).
 //!
 //! Map values and trends (period by period) go through [`shown`]; KPIs and
 //! the metric export through [`Guards`] (a figure by the window's rule, its
@@ -56,6 +60,9 @@ fn events(i: &Ingredients) -> f64 {
     (i.issues + i.incidents + i.visits) as f64
 }
 
+/// The count metrics whose sum is a unit's events.
+const EVENT_COUNTS: [&str; 3] = ["issue_count", "incident_count", "visit_count"];
+
 /// What `scope` is shown of unit `i` for the window `q` (`pre` holds at
 /// least the events under `i`).
 pub fn shown(
@@ -65,62 +72,137 @@ pub fn shown(
     q: &Query,
     i: usize,
 ) -> Result<Shown, ApiError> {
-    if scope.full(i) {
-        return Ok(Shown::All);
+    Weigher {
+        scope,
+        model,
+        pre,
+        q,
+        tiers: Default::default(),
+        memo: Default::default(),
     }
-    let u = model.unit(i);
-    let (seen, hidden): (Vec<usize>, Vec<usize>) =
-        u.children.iter().partition(|&&c| scope.total(c));
-    match hidden.len() {
-        0 => return Ok(Shown::All),
-        1 => return Ok(Shown::Nothing),
-        _ => {}
-    }
-    let whole = ingredients(pre, model, u.level, q)?
-        .remove(&u.code)
-        .unwrap_or_default();
-    let below = ingredients(pre, model, u.level + 1, q)?;
-    let seen: Vec<(Ingredients, UnitContext)> = seen
-        .iter()
-        .map(|&c| {
-            let cu = model.unit(c);
-            (
-                below.get(&cu.code).cloned().unwrap_or_default(),
-                UnitContext::of(model, c),
-            )
-        })
-        .collect();
-    let k = MIN_CELL as f64;
-    let small = |rest: f64| rest > 0.0 && rest < k;
-    let rest_events = events(&whole) - seen.iter().map(|(s, _)| events(s)).sum::<f64>();
-    if small(rest_events) {
-        return Ok(Shown::Nothing);
-    }
-    let cx = UnitContext::of(model, i);
-    let mut withheld = HashSet::new();
-    for m in catalogue() {
-        // The part of the figure that only the hidden children make up.
-        let part = |f: &dyn Fn(&Ingredients, &UnitContext) -> Option<f64>| {
-            f(&whole, &cx).map(|w| w - seen.iter().filter_map(|(s, c)| f(s, c)).sum::<f64>())
-        };
-        let rest = if m.is_count {
-            part(&|a, c| (m.value)(a, c))
-        } else if let Some(ratio) = m.ratio {
-            part(&|a, c| ratio(a, c).map(|r| r.den))
-        } else if let Some(exposure) = m.exposure {
-            part(&|a, c| exposure(a, c).map(|r| r.num))
-        } else {
-            None
-        };
-        if rest.is_some_and(small) {
-            withheld.insert(m.name);
+    .shown(i)
+}
+
+/// A figure of a unit, from its ingredients and context.
+type Figure<'f> = &'f dyn Fn(&Ingredients, &UnitContext) -> Option<f64>;
+
+/// [`shown`] for the units of one window: each unit's figures, and what
+/// the caller knows of each child, computed once.
+struct Weigher<'a> {
+    scope: &'a Scope,
+    model: &'a GridModel,
+    pre: &'a PreAgg,
+    q: &'a Query,
+    tiers: std::collections::HashMap<u8, std::collections::HashMap<String, Ingredients>>,
+    memo: std::collections::HashMap<usize, Shown>,
+}
+
+impl Weigher<'_> {
+    fn ingredients(&mut self, i: usize) -> Result<Ingredients, ApiError> {
+        let u = self.model.unit(i);
+        if !self.tiers.contains_key(&u.level) {
+            let tier = ingredients(self.pre, self.model, u.level, self.q)?;
+            self.tiers.insert(u.level, tier);
         }
+        Ok(self.tiers[&u.level]
+            .get(&u.code)
+            .cloned()
+            .unwrap_or_default())
     }
-    Ok(if withheld.is_empty() {
-        Shown::All
-    } else {
-        Shown::Except(withheld)
-    })
+
+    fn shown(&mut self, i: usize) -> Result<Shown, ApiError> {
+        if self.scope.full(i) {
+            return Ok(Shown::All);
+        }
+        if let Some(s) = self.memo.get(&i) {
+            return Ok(s.clone());
+        }
+        let s = self.weigh(i)?;
+        self.memo.insert(i, s.clone());
+        Ok(s)
+    }
+
+    /// What the caller can work out of a figure of unit `c` (in its
+    /// scope): the figure itself where it is shown (`metric`: the metric
+    /// it belongs to; `None`: the events, shown with their three counts),
+    /// else the sum of what it can work out of `c`'s children.
+    fn known(&mut self, c: usize, metric: Option<&str>, f: Figure<'_>) -> Result<f64, ApiError> {
+        let s = self.shown(c)?;
+        let visible = match metric {
+            Some(name) => s.metric(name),
+            None => EVENT_COUNTS.iter().all(|m| s.metric(m)),
+        };
+        if visible {
+            let ing = self.ingredients(c)?;
+            return Ok(f(&ing, &UnitContext::of(self.model, c)).unwrap_or(0.0));
+        }
+        let mut sum = 0.0;
+        for &g in &self.model.unit(c).children {
+            if self.scope.total(g) {
+                sum += self.known(g, metric, f)?;
+            }
+        }
+        Ok(sum)
+    }
+
+    /// A unit seen as a total, weighed against what the caller can work
+    /// out of its children: a figure whose remainder is small is withheld.
+    ///
+    /// The children's figures count as known only where the caller is
+    /// shown them (a village total withheld from a chief is not
+    /// subtracted from the township's; the chief's own grids are): the
+    /// remainder is what subtracting everything the caller sees below the
+    /// unit would give away.
+    fn weigh(&mut self, i: usize) -> Result<Shown, ApiError> {
+        let u = self.model.unit(i);
+        let (seen, hidden): (Vec<usize>, Vec<usize>) =
+            u.children.iter().partition(|&&c| self.scope.total(c));
+        match hidden.len() {
+            0 => return Ok(Shown::All),
+            1 => return Ok(Shown::Nothing),
+            _ => {}
+        }
+        let whole = self.ingredients(i)?;
+        let cx = UnitContext::of(self.model, i);
+        let k = MIN_CELL as f64;
+        let small = |rest: f64| rest > 0.0 && rest < k;
+        let mut known_events = 0.0;
+        for &c in &seen {
+            known_events += self.known(c, None, &|a, _| Some(events(a)))?;
+        }
+        if small(events(&whole) - known_events) {
+            return Ok(Shown::Nothing);
+        }
+        let mut withheld = HashSet::new();
+        for m in catalogue() {
+            // The part of the figure that only what the caller cannot see
+            // makes up.
+            let figure: Box<dyn Fn(&Ingredients, &UnitContext) -> Option<f64>> = if m.is_count {
+                Box::new(move |a, c| (m.value)(a, c))
+            } else if let Some(ratio) = m.ratio {
+                Box::new(move |a, c| ratio(a, c).map(|r| r.den))
+            } else if let Some(exposure) = m.exposure {
+                Box::new(move |a, c| exposure(a, c).map(|r| r.num))
+            } else {
+                continue;
+            };
+            let Some(w) = figure(&whole, &cx) else {
+                continue;
+            };
+            let mut known = 0.0;
+            for &c in &seen {
+                known += self.known(c, Some(m.name), &*figure)?;
+            }
+            if small(w - known) {
+                withheld.insert(m.name);
+            }
+        }
+        Ok(if withheld.is_empty() {
+            Shown::All
+        } else {
+            Shown::Except(withheld)
+        })
+    }
 }
 
 /// What a caller is shown of a unit's figures in a window and of their

@@ -1003,3 +1003,95 @@ async fn subtracting_what_a_chief_sees_never_isolates_a_hidden_grid() {
     let exported = export(two).await[&village].0.clone();
     assert_eq!(exported, shown.map(|v| v.to_string()).unwrap_or_default());
 }
+
+/// A chief sees their village only as a total withheld from them (one
+/// sibling grid hidden, or a small remainder): what they can subtract from
+/// the township's and the county's totals is their own grid, not that
+/// village total. Two issues in the sibling grid in a window nothing else
+/// has were shown in the township's and the county's figures (the
+/// township minus the withheld village was 0: "nothing new"), and the
+/// township minus the chief's grid gave them away.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_village_total_withheld_from_a_chief_is_not_what_they_can_subtract_higher_up() {
+    let e = env();
+    let snap = e.state.snapshot().unwrap();
+    let model = &snap.grids.model;
+    let v = model
+        .level(2)
+        .find(|&v| model.unit(v).children.len() >= 2)
+        .expect("a village with two grids");
+    let (mine, sibling) = (model.unit(v).children[0], model.unit(v).children[1]);
+    let code = |i: usize| model.unit(i).code.clone();
+    let township = model.unit(v).parent.expect("a village has a township");
+    let county = model
+        .unit(township)
+        .parent
+        .expect("a township has a county");
+    let inside = |i: usize| {
+        let g = model.get(&code(i)).unwrap();
+        let p = geo::InteriorPoint::interior_point(&g.geometry).unwrap();
+        (p.x(), p.y())
+    };
+    let admin = login(&e.app, "admin").await;
+    let mut rows = Vec::new();
+    for (n, grid) in [(3, mine), (2, sibling)] {
+        let (lon, lat) = inside(grid);
+        for k in 0..n {
+            rows.push(json!({"id": format!("LEAK-{grid}-{k}"), "kind": "issue",
+                "occurred_at": "2019-03-05T09:00:00+08:00", "lon": lon, "lat": lat,
+                "category": "测试泄露", "status": "受理"}));
+        }
+    }
+    let r = post_json(&e.app, "/api/v1/events", Some(&admin), json!(rows))
+        .await
+        .json();
+    assert_eq!(r["matched"], 5, "{r}");
+    e.state.refresh().unwrap();
+    e.state
+        .store
+        .add_user(
+            "chief_one_grid",
+            wangge::store::Role::Chief,
+            &[code(mine)],
+            super::support::PASSWORD,
+            "",
+        )
+        .unwrap();
+    let chief = login(&e.app, "chief_one_grid").await;
+    let window = "from=2019-03-01&to=2019-03-31&category=%E6%B5%8B%E8%AF%95%E6%B3%84%E9%9C%B2";
+    let issues = |t: String, unit: String| {
+        let app = e.app.clone();
+        async move {
+            let r = get(&app, &format!("/api/v1/units/{unit}/kpis?{window}"), &t).await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+            let v = r.json();
+            v["kpis"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|k| k["metric"] == "issue_count")
+                .unwrap_or_else(|| panic!("issue_count in {v}"))["value"]
+                .as_f64()
+        }
+    };
+    for (unit, all) in [(mine, 3.0), (v, 5.0), (township, 5.0), (county, 5.0)] {
+        assert_eq!(issues(admin.clone(), code(unit)).await, Some(all));
+    }
+    assert_eq!(issues(chief.clone(), code(mine)).await, Some(3.0));
+    for unit in [v, township, county] {
+        assert_eq!(
+            issues(chief.clone(), code(unit)).await,
+            None,
+            "{} minus the chief's 3 would be the sibling grid's 2",
+            code(unit)
+        );
+    }
+    let map = get(
+        &e.app,
+        &format!("/api/v1/map?level=1&metric=issue_count&{window}"),
+        &chief,
+    )
+    .await
+    .json();
+    assert_eq!(value_of(&map, &code(township)), None, "{map}");
+}
