@@ -85,6 +85,8 @@ pub fn shown(
 
 /// A figure of a unit, from its ingredients and context.
 type Figure<'f> = &'f dyn Fn(&Ingredients, &UnitContext) -> Option<f64>;
+/// A metric's figure weighed by [`Weigher::weigh`].
+type MetricFigure = Box<dyn Fn(&Ingredients, &UnitContext) -> Option<f64>>;
 
 /// [`shown`] for the units of one window: each unit's figures, and what
 /// the caller knows of each child, computed once.
@@ -177,7 +179,7 @@ impl Weigher<'_> {
         for m in catalogue() {
             // The part of the figure that only what the caller cannot see
             // makes up.
-            let figure: Box<dyn Fn(&Ingredients, &UnitContext) -> Option<f64>> = if m.is_count {
+            let figure: MetricFigure = if m.is_count {
                 Box::new(move |a, c| (m.value)(a, c))
             } else if let Some(ratio) = m.ratio {
                 Box::new(move |a, c| ratio(a, c).map(|r| r.den))
