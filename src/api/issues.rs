@@ -15,6 +15,7 @@ use super::state::AppState;
 use crate::columns as c;
 use crate::ingest::state;
 use crate::store::{now_us, IssueRow};
+use crate::vocab;
 use polars::prelude::*;
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -41,6 +42,8 @@ pub struct IssueItem {
     pub category: String,
     /// RFC 3339.
     pub occurred_at: String,
+    /// `open`, `resolved`, or `void` for a case voided (作废, 不予受理):
+    /// no metric counts it and nothing is due on it.
     pub status: Option<String>,
     /// Canonical lifecycle state (`dispatched`, `closed`, ...).
     pub state: Option<String>,
@@ -136,8 +139,31 @@ pub(in crate::api) fn issue_page(
     if !f.code.is_empty() {
         keep = keep.and(col(c::tier(f.level)).eq(lit(f.code.clone())));
     }
+    // A void case (作废, 不予受理) is neither open nor resolved: no metric
+    // counts it, and nothing is due on it. Open311 lists it as closed.
+    let void = || col(c::STATE).eq(lit(vocab::INVALID_STATE)).fill_null(false);
+    let open = || {
+        col(c::STATUS)
+            .eq(lit(vocab::OPEN))
+            .fill_null(false)
+            .and(void().not())
+    };
     if let Some(s) = &f.status {
-        keep = keep.and(col(c::STATUS).eq(lit(s.clone())));
+        keep = keep.and(if s == vocab::OPEN {
+            open()
+        } else {
+            col(c::STATUS).eq(lit(s.clone())).and(void().not())
+        });
+    }
+    if !f.statuses.is_empty() {
+        let any = f.statuses.iter().fold(lit(false), |any, s| {
+            any.or(if s == vocab::OPEN {
+                open()
+            } else {
+                col(c::STATUS).eq(lit(s.clone())).or(void())
+            })
+        });
+        keep = keep.and(any);
     }
     if let Some(k) = &f.category {
         keep = keep.and(col(c::CATEGORY).eq(lit(k.clone())));
@@ -146,11 +172,7 @@ pub(in crate::api) fn issue_page(
         let v = Series::new("values".into(), values.to_vec());
         col(name).is_in(lit(v).implode(false), false)
     };
-    for (name, values) in [
-        (c::CATEGORY, &f.categories),
-        (c::ID, &f.ids),
-        (c::STATUS, &f.statuses),
-    ] {
+    for (name, values) in [(c::CATEGORY, &f.categories), (c::ID, &f.ids)] {
         if !values.is_empty() {
             keep = keep.and(any_of(name, values));
         }
@@ -199,7 +221,7 @@ pub(in crate::api) fn issue_page(
         matching.with_column(time.cast(&DataType::Int64)?)?;
     }
     let total = matching.height() as u64;
-    let open = col(c::STATUS).eq(lit("open")).fill_null(false);
+    let open = open();
     let overdue = open
         .clone()
         .and(col(c::DEADLINE).lt(lit(now_us())))
@@ -325,10 +347,15 @@ pub async fn list(
     .await
 }
 
+/// The list status of a void case.
+const VOID: &str = "void";
+
 /// The list entry of an issue row, overdue as of `now`.
 fn item(r: IssueRow, now: i64) -> IssueItem {
+    let void = r.state.as_deref() == Some(vocab::INVALID_STATE);
     IssueItem {
-        overdue: r.status.as_deref() == Some("open")
+        overdue: r.status.as_deref() == Some(vocab::OPEN)
+            && !void
             && r.deadline.is_some_and(|d| d < now)
             && !r.duplicate,
         duplicate: r.duplicate,
@@ -338,7 +365,11 @@ fn item(r: IssueRow, now: i64) -> IssueItem {
         state: r.state,
         id: r.id,
         category: r.category,
-        status: r.status,
+        status: if void {
+            Some(VOID.to_owned())
+        } else {
+            r.status
+        },
         tier3: r.tier3,
         system: (!r.system.is_empty()).then_some(r.system),
     }

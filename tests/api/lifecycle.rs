@@ -935,3 +935,104 @@ async fn a_duplicate_counts_in_the_volume_and_once_as_a_case() {
         .expect("restart");
     assert_eq!(figures(&e, &t, &grid, march).await, live);
 }
+
+/// A voided case (作废) stays in its grid's list, as void: not open, not
+/// overdue, not under `status=open`; Open311 gives it as closed. It was
+/// listed first as open and overdue, and counted among the open requests.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_voided_case_is_listed_as_void_never_open_or_overdue() {
+    let e = super::support::env();
+    let t = login(&e.app, "admin").await;
+    let r = post_json(
+        &e.app,
+        "/api/v1/events",
+        Some(&t),
+        json!([
+            reported_due(
+                "VOID-1",
+                "2021-05-02T09:00:00+08:00",
+                "2021-05-03T09:00:00+08:00"
+            ),
+            reported_due(
+                "LIVE-1",
+                "2021-05-02T09:00:00+08:00",
+                "2021-05-03T09:00:00+08:00"
+            ),
+        ]),
+    )
+    .await
+    .json();
+    balanced(&r);
+    let r = updates(
+        &e,
+        &t,
+        json!([step("VOID-1", "v-1", "2021-05-02T10:00:00+08:00", "作废")]),
+    )
+    .await;
+    assert_eq!(r["updated"], 1, "{r}");
+    let grid = grid_of(&e, &t, "VOID-1").await;
+    let list = |q: &'static str| {
+        let (app, t, grid) = (e.app.clone(), t.clone(), grid.clone());
+        async move {
+            let r = get(
+                &app,
+                &format!("/api/v1/issues?unit={grid}&from=2021-05-01&to=2021-05-04{q}"),
+                &t,
+            )
+            .await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+            r.json()
+        }
+    };
+    let all = list("").await;
+    let item = |v: &Value, id: &str| {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["id"] == id)
+            .cloned()
+    };
+    let void = item(&all, "VOID-1").expect("the void case is listed");
+    assert_eq!(
+        (void["status"].as_str(), void["overdue"].as_bool()),
+        (Some("void"), Some(false)),
+        "{void}"
+    );
+    assert_eq!(void["state_zh"], "作废");
+    let live = item(&all, "LIVE-1").unwrap();
+    assert_eq!(
+        (live["status"].as_str(), live["overdue"].as_bool()),
+        (Some("open"), Some(true))
+    );
+    assert_eq!(
+        all["items"][0]["id"], "LIVE-1",
+        "open and overdue first: {all}"
+    );
+    let open = list("&status=open").await;
+    assert!(
+        item(&open, "VOID-1").is_none() && item(&open, "LIVE-1").is_some(),
+        "{open}"
+    );
+    let one = get(&e.app, "/open311/v2/requests/VOID-1.json", &t)
+        .await
+        .json();
+    assert_eq!(one[0]["status"], "closed", "{one}");
+    let open311 = get(
+        &e.app,
+        "/open311/v2/requests.json?status=open&start_date=2021-05-01T00:00:00%2B08:00&end_date=2021-05-04T00:00:00%2B08:00",
+        &t,
+    )
+    .await
+    .json();
+    let ids: Vec<&str> = open311
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["service_request_id"].as_str())
+        .collect();
+    assert!(
+        ids.contains(&"LIVE-1") && !ids.contains(&"VOID-1"),
+        "{ids:?}"
+    );
+}

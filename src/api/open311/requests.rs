@@ -93,7 +93,9 @@ fn agency(model: &GridModel, tiers: [Option<&str>; 3]) -> Option<String> {
 }
 
 fn request(r: IssueRow, model: &GridModel) -> ServiceRequest {
-    let closed = r.status.as_deref() == Some(crate::vocab::RESOLVED);
+    // A void case (作废, 不予受理) is finished: closed, its note says why.
+    let closed = r.status.as_deref() == Some(crate::vocab::RESOLVED)
+        || r.state.as_deref() == Some(crate::vocab::INVALID_STATE);
     let updated = if closed { r.resolved_at } else { None }
         .or(r.updated_at)
         .or(r.resolved_at);
