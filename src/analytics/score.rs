@@ -131,8 +131,12 @@ pub struct ScoreComponent {
     pub weight: f64,
     /// Points available after any rescaling (0 when the component is missing and rescaled away).
     pub max_points: f64,
-    /// The rate, None = no data.
+    /// The rate scored: the unit's own rate pulled towards that of the
+    /// units scored together as far as its small numbers call for
+    /// (Empirical Bayes, as the league tables rank). None = no data.
     pub value: Option<f64>,
+    /// The unit's own rate, as the metric gives it.
+    pub rate: Option<f64>,
     /// Points earned.
     pub points: f64,
 }
@@ -170,18 +174,77 @@ impl ScoreConfig {
     }
 }
 
-/// Scores every unit of a metric table.
+/// Scores every unit of a metric table (their rates smoothed over the
+/// table's units, [`smoothed`]).
 pub fn assess(table: &MetricTable, cfg: &ScoreConfig) -> Result<Vec<Score>, AnalyticsError> {
     let defs = cfg.defs()?;
+    let units: Vec<(&Ingredients, &UnitContext)> = table
+        .rows
+        .iter()
+        .map(|r| (&r.ingredients, &r.context))
+        .collect();
+    let values = smoothed(&defs, &units, |u, d| table.rows[u].value(d.name));
     Ok(table
         .rows
         .iter()
-        .map(|row| {
-            score_of(&defs, cfg.missing, &row.code, &row.name, |d| {
-                row.value(d.name)
-            })
-        })
+        .zip(values)
+        .map(|(row, v)| score_of(&defs, cfg.missing, &row.code, &row.name, v))
         .collect())
+}
+
+/// Each unit's weighted rates as scored, and as they are, the scored
+/// ones pulled towards the rate of the units scored
+/// together as far as its small numbers call for: the Empirical-Bayes
+/// estimate the league tables rank on ([`super::ranking::beta_prior`],
+/// Marshall's method of moments over those units). A raw rate gave a
+/// village with one case, closed on time and rated satisfied, full points
+/// on four components and the top score of the county. A rate with no
+/// denominator stays missing; with fewer than two units holding data the
+/// rate is taken as it is (there is nothing to pull towards).
+fn smoothed(
+    defs: &[(&'static MetricDef, f64)],
+    units: &[(&Ingredients, &UnitContext)],
+    raw: impl Fn(usize, &MetricDef) -> Option<f64>,
+) -> Vec<Vec<(Option<f64>, Option<f64>)>> {
+    use super::ranking::{beta_prior, smooth};
+    let per_metric: Vec<Vec<(Option<f64>, Option<f64>)>> = defs
+        .iter()
+        .map(|(d, _)| {
+            let raw: Vec<Option<f64>> = (0..units.len()).map(|u| raw(u, d)).collect();
+            let unsmoothed = |raw: Vec<Option<f64>>| raw.into_iter().map(|r| (r, r)).collect();
+            let Some(ratio) = d.ratio else {
+                return unsmoothed(raw);
+            };
+            let parts: Vec<Option<(f64, f64)>> = units
+                .iter()
+                .map(|(i, c)| ratio(i, c).map(|r| (r.num, r.den)))
+                .collect();
+            let counted: Vec<(f64, f64)> = parts.iter().flatten().copied().collect();
+            let Some(prior) = beta_prior(&counted) else {
+                return unsmoothed(raw);
+            };
+            let (x, n) = counted
+                .iter()
+                .fold((0.0, 0.0), |(a, b), &(x, n)| (a + x, b + n));
+            let pooled = x / n;
+            parts
+                .iter()
+                .zip(raw)
+                .map(|(p, raw)| {
+                    let scored = match p {
+                        Some((_, n)) if *n <= 0.0 => raw,
+                        Some((x, n)) if prior.0.is_finite() => Some(smooth(*x, *n, prior)),
+                        Some(_) => Some(pooled),
+                        None => raw,
+                    };
+                    (scored, raw)
+                })
+                .collect()
+        })
+        .collect();
+    (0..units.len())
+        .map(|u| per_metric.iter().map(|m| m[u]).collect())
+        .collect()
 }
 
 /// The scores of the model units `units` from their ingredients (`ings`,
@@ -196,29 +259,32 @@ pub fn score_ingredients(
     ings: &[Ingredients],
 ) -> Result<Vec<Score>, AnalyticsError> {
     let defs = cfg.defs()?;
+    let contexts: Vec<UnitContext> = units.iter().map(|&i| UnitContext::of(gm, i)).collect();
+    let pairs: Vec<(&Ingredients, &UnitContext)> = ings.iter().zip(&contexts).collect();
+    let values = smoothed(&defs, &pairs, |u, d| (d.value)(pairs[u].0, pairs[u].1));
     Ok(units
         .iter()
-        .zip(ings)
-        .map(|(&i, ing)| {
-            let (u, cx) = (gm.unit(i), UnitContext::of(gm, i));
-            score_of(&defs, cfg.missing, &u.code, &u.name, |d| {
-                (d.value)(ing, &cx)
-            })
+        .zip(values)
+        .map(|(&i, v)| {
+            let u = gm.unit(i);
+            score_of(&defs, cfg.missing, &u.code, &u.name, v)
         })
         .collect())
 }
 
-/// One unit's score from the values of the weighted metrics.
+/// One unit's score from the values of the weighted metrics (in the
+/// order of `defs`).
 fn score_of(
     defs: &[(&'static MetricDef, f64)],
     missing: Missing,
     code: &str,
     name: &str,
-    value: impl Fn(&MetricDef) -> Option<f64>,
+    values: Vec<(Option<f64>, Option<f64>)>,
 ) -> Score {
-    let values: Vec<Option<f64>> = defs
-        .iter()
-        .map(|(d, _)| value(d).map(|v| v.clamp(0.0, 1.0)))
+    let rates: Vec<Option<f64>> = values.iter().map(|v| v.1).collect();
+    let values: Vec<Option<f64>> = values
+        .into_iter()
+        .map(|v| v.0.map(|v| v.clamp(0.0, 1.0)))
         .collect();
     let present: f64 = defs
         .iter()
@@ -234,7 +300,8 @@ fn score_of(
     let components: Vec<ScoreComponent> = defs
         .iter()
         .zip(&values)
-        .map(|((d, w), v)| {
+        .zip(rates)
+        .map(|(((d, w), v), rate)| {
             let max_points = match (missing, v) {
                 (Missing::Rescale, None) => 0.0,
                 _ => w * scale,
@@ -252,6 +319,7 @@ fn score_of(
                 weight: *w,
                 max_points,
                 value: *v,
+                rate,
                 points: good.map_or(0.0, |g| g * max_points),
             }
         })
@@ -326,6 +394,52 @@ mod tests {
             ..Default::default()
         };
         assert!((assess(&t, &zero).unwrap()[0].total - 80.0).abs() < 1e-12);
+    }
+
+    /// One case closed on time and rated satisfied does not score full
+    /// points: each rate is pulled towards the rate of the units scored
+    /// together as far as its small numbers call for, so a unit with one
+    /// case scores below one with sixty cases and a better record. On raw
+    /// rates the one case scored 100 and topped the table.
+    #[test]
+    fn a_unit_with_one_case_does_not_top_the_scores() {
+        let cfg = ScoreConfig::from_toml("[weights]\nresolution_rate = 100\n", "s.toml").unwrap();
+        let unit = |code: &str, issues: u64, resolved: u64| {
+            let ingredients = Ingredients {
+                issues,
+                cases: issues,
+                closed: resolved,
+                ..Ingredients::default()
+            };
+            let value = resolved as f64 / issues as f64;
+            UnitMetrics {
+                code: code.into(),
+                name: code.into(),
+                index: 0,
+                context: UnitContext::default(),
+                values: [("resolution_rate", Some(value))].into_iter().collect(),
+                ingredients,
+                yoy: Default::default(),
+                pop: Default::default(),
+            }
+        };
+        let t = MetricTable {
+            level: 2,
+            query: Query::default(),
+            rows: vec![
+                unit("one", 1, 1),
+                unit("sixty", 60, 57),
+                unit("forty", 40, 24),
+                unit("eighty", 80, 56),
+            ],
+        };
+        assert_eq!(t.rows[0].value("resolution_rate"), Some(1.0));
+        let s = assess(&t, &cfg).unwrap();
+        let total = |code: &str| s.iter().find(|s| s.code == code).unwrap().total;
+        assert!(total("one") < total("sixty"), "{s:?}");
+        assert!(total("one") < 99.0, "{s:?}");
+        // Large units move little: sixty cases at 95% stay near 95 points.
+        assert!((total("sixty") - 95.0).abs() < 3.0, "{s:?}");
     }
 
     #[test]
