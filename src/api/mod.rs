@@ -206,6 +206,10 @@ pub fn app(state: AppState) -> Router {
             auth::authenticate,
         ))
         .layer(DefaultBodyLimit::max(state.config.server.body_limit_bytes))
+        // A body sent gzip-compressed (`Content-Encoding: gzip`, as batch
+        // senders on a slow link do) is read decompressed; the body limit
+        // counts the decompressed bytes, so a small bomb is refused 413.
+        .layer(tower_http::decompression::RequestDecompressionLayer::new())
         .layer(compression())
         .layer(middleware::from_fn_with_state(
             csp(&state.config),

@@ -698,6 +698,63 @@ async fn ingest_is_idempotent_and_reports_every_row() {
     );
 }
 
+/// A body sent gzip-compressed (`Content-Encoding: gzip`) is read as
+/// the same rows; the body limit counts what it decompresses to, so a
+/// small file of zeros that would fill memory is refused 413; a body that
+/// is not the gzip it says is a 400. A gzip body was read as its
+/// compressed bytes: "not JSON".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gzip_body_is_read_decompressed_within_the_body_limit() {
+    use std::io::Write;
+    let e = env();
+    let t = login(&e.app, "admin").await;
+    let gzip = |parts: &mut dyn Iterator<Item = Vec<u8>>| {
+        let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        for p in parts {
+            z.write_all(&p).unwrap();
+        }
+        z.finish().unwrap()
+    };
+    let post = |body: Vec<u8>| {
+        let (app, t) = (e.app.clone(), t.clone());
+        async move {
+            let req = axum::http::Request::builder()
+                .method("POST")
+                .uri("/api/v1/events")
+                .header("authorization", format!("Bearer {t}"))
+                .header("content-type", "text/csv")
+                .header("content-encoding", "gzip")
+                .body(axum::body::Body::from(body))
+                .unwrap();
+            let res = tower::ServiceExt::oneshot(app, req).await.unwrap();
+            let status = res.status();
+            let body = axum::body::to_bytes(res.into_body(), usize::MAX)
+                .await
+                .unwrap();
+            (status, String::from_utf8_lossy(&body).into_owned())
+        }
+    };
+    let csv = "id,kind,occurred_at,lon,lat,category\n\
+               GZ-1,incident,2026-03-01 08:00,115.0,38.5,盗窃\n\
+               GZ-2,incident,2026-03-01 09:00,115.0,38.5,盗窃\n";
+    let (status, text) = post(gzip(&mut std::iter::once(csv.as_bytes().to_vec()))).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        (v["read"].as_u64(), v["rejected"].as_u64()),
+        (Some(2), Some(0)),
+        "{v}"
+    );
+    // 65 MiB of zeros (past the 64 MiB limit) in about 64 KiB.
+    let mut zeros = (0..65).map(|_| vec![b'0'; 1 << 20]);
+    let bomb = gzip(&mut zeros);
+    assert!(bomb.len() < 1 << 20);
+    let (status, text) = post(bomb).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{text}");
+    let (status, text) = post(b"not gzip at all".to_vec()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{text}");
+}
+
 /// HTTP methods as the OpenAPI document names them.
 const METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
 
