@@ -792,6 +792,22 @@ fn repeats_lists_points_by_level_and_refuses_bad_parameters() {
     }
 }
 
+/// A demo data directory of 600 grids and 3,000 events under `dir`.
+fn small_demo(dir: &std::path::Path) -> std::path::PathBuf {
+    let data = dir.join("data");
+    let out = wangge()
+        .args(["demo", "--grids", "600", "--events", "3000", "--out"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    data
+}
+
 /// `wangge serve` of `dir` on a free port, once /readyz answers 200; the
 /// process and the file its log goes to.
 fn serving(dir: &std::path::Path) -> (std::process::Child, std::path::PathBuf) {
@@ -834,17 +850,7 @@ fn serving(dir: &std::path::Path) -> (std::process::Child, std::path::PathBuf) {
 #[test]
 fn a_store_a_server_holds_is_not_loaded_into_by_another_process() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let out = wangge()
-        .args(["demo", "--grids", "600", "--events", "3000", "--out"])
-        .arg(&data)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let data = small_demo(dir.path());
     let extra = dir.path().join("more.csv");
     std::fs::rename(data.join("events.csv"), &extra).unwrap();
     let (mut server, _) = serving(&data);
@@ -889,17 +895,7 @@ fn a_store_a_server_holds_is_not_loaded_into_by_another_process() {
 #[test]
 fn a_copied_data_directory_does_not_load_its_files_again() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let out = wangge()
-        .args(["demo", "--grids", "600", "--events", "3000", "--out"])
-        .arg(&data)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let data = small_demo(dir.path());
     // Serves `dir` until /readyz answers 200; its log.
     let serve = |dir: &std::path::Path| -> String {
         let (mut child, log) = serving(dir);
