@@ -246,9 +246,26 @@ def tier_metrics(events: DataFrame, units: DataFrame, level: int,
     dup = (F.coalesce(F.col("duplicate"), F.lit(False)) if "duplicate" in events.columns
            else F.lit(False))
     case = issue & ~dup
-    occ, res, due = (F.unix_micros(F.col(c)) for c in ("occurred_at", "resolved_at", "deadline"))
-    is_resolved = F.coalesce(F.col("status") == "resolved", F.lit(False))
+    occ = F.unix_micros(F.col("occurred_at"))
+
+    def us(c):
+        return F.unix_micros(F.col(c)) if c in events.columns else F.lit(None).cast("long")
+
+    def as_of(by):
+        """Closing time, resolved flag and deadline as the case stood at a cut
+        (`by(t)`: t came by it). A case re-opened after the cut and first
+        closed by it was closed then, at its first closure; a deadline first
+        extended after the cut was the one before the extension."""
+        first_closed, first_due = us("first_closed_at"), us("first_deadline")
+        reopened = F.coalesce(by(first_closed) & ~by(us("reworked_at")), F.lit(False))
+        later = F.coalesce(~by(us("extended_at")) & first_due.isNotNull(), F.lit(False))
+        resolved_now = F.coalesce(F.col("status") == "resolved", F.lit(False))
+        return (F.when(reopened, first_closed).otherwise(us("resolved_at")),
+                F.when(reopened, F.lit(True)).otherwise(resolved_now),
+                F.when(later, first_due).otherwise(us("deadline")))
+
     # Every count as of the window end: a case closed after it was open then.
+    res, is_resolved, due = as_of(lambda t: t <= end_us)
     closed = is_resolved & (res.isNull() | (res <= end_us))
     resolved = case & closed
     timed = resolved & res.isNotNull()
@@ -275,9 +292,10 @@ def tier_metrics(events: DataFrame, units: DataFrame, level: int,
     # 期末积压: any issue of the unit (all history, not only the window) that
     # occurred before the end and was not resolved before it. A resolved issue
     # without a time counts as resolved before the end.
-    done = (res.isNotNull() & (res < end_us)) | (is_resolved & res.isNull())
+    res_b, resolved_b, due_b = as_of(lambda t: t < end_us)
+    done = (res_b.isNotNull() & (res_b < end_us)) | (resolved_b & res_b.isNull())
     backlog = (kind == "issue") & ~dup & (occ < end_us) & ~F.coalesce(done, F.lit(False))
-    overdue = backlog & due.isNotNull() & (due < end_us)
+    overdue = backlog & due_b.isNotNull() & (due_b < end_us)
     # The workflow: milestones count when reached by the window end.
     flow = {c: (F.unix_micros(F.col(c)) if c in events.columns else F.lit(None).cast("long"))
             for c in FLOW}
@@ -334,7 +352,7 @@ def tier_metrics(events: DataFrame, units: DataFrame, level: int,
         n(closed_w & F.coalesce(solved_col, F.lit(False))).alias("solved"),
         n(closed_w & ~by_end("escalated_at")).alias("closed_local"),
         n(pending).alias("pending_handling"),
-        n(pending & due.isNotNull() & (due < end_us)).alias("overdue_pending"),
+        n(pending & due_b.isNotNull() & (due_b < end_us)).alias("overdue_pending"),
         F.percentile(response, 0.5).alias("response_hours"),
         F.avg(cycle).alias("cycle_hours"),
         F.countDistinct(F.when(visit, F.col("household_hash"))).alias("households_visited"),

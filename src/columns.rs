@@ -57,6 +57,9 @@ pub const ACCEPTED_AT: &str = "accepted_at";
 pub const DISPATCHED_AT: &str = "dispatched_at";
 /// Issue: first handled or closed, 处置 (Datetime µs holding UTC, nullable).
 pub const HANDLED_AT: &str = "handled_at";
+/// Issue: first closed, 首次结案 (Datetime µs holding UTC, nullable): with
+/// a re-open after it (`reworked_at`), the closure in force until then.
+pub const FIRST_CLOSED_AT: &str = "first_closed_at";
 /// Issue: first returned, 退单 (Datetime µs holding UTC, nullable).
 pub const RETURNED_AT: &str = "returned_at";
 /// Issue: first re-opened or failed a check, 返工 (Datetime µs holding UTC, nullable).
@@ -69,6 +72,9 @@ pub const ESCALATED_AT: &str = "escalated_at";
 pub const SUSPENDED_AT: &str = "suspended_at";
 /// Issue: first left that suspension, 恢复办理 (Datetime µs holding UTC, nullable).
 pub const RESUMED_AT: &str = "resumed_at";
+/// Issue: the deadline before the first extension, 原办理时限 (Datetime
+/// µs holding UTC, null unless extended): in force until `extended_at`.
+pub const FIRST_DEADLINE: &str = "first_deadline";
 /// Issue: actually solved, as last reported, 实际解决 (Boolean, nullable).
 pub const SOLVED: &str = "solved";
 /// The source system whose id space `id` belongs to (String, null: the
@@ -79,17 +85,21 @@ pub const SYSTEM: &str = "system";
 /// of its own (Boolean, null for other kinds). The id it repeats is kept
 /// in the database and shown with the case.
 pub const DUPLICATE: &str = "duplicate";
-/// The milestone time columns, in the order of `ingest::state::Flow::times`.
-pub const FLOW: [&str; 9] = [
+/// The milestone time columns, in the order of `ingest::state::Flow::times`
+/// (with the deadline before the first extension, which is not a milestone
+/// but goes with one).
+pub const FLOW: [&str; 11] = [
     ACCEPTED_AT,
     DISPATCHED_AT,
     HANDLED_AT,
+    FIRST_CLOSED_AT,
     RETURNED_AT,
     REWORKED_AT,
     EXTENDED_AT,
     ESCALATED_AT,
     SUSPENDED_AT,
     RESUMED_AT,
+    FIRST_DEADLINE,
 ];
 /// Position of a row in the server's frame (UInt32): the pre-aggregates'
 /// issue table keeps it beside each issue's milestones, which the server's
@@ -114,7 +124,7 @@ pub fn tier(level: u8) -> &'static str {
 }
 
 /// Every column of the joined frame, in order.
-pub const ALL: [&str; 32] = [
+pub const ALL: [&str; 34] = [
     ID,
     KIND,
     OCCURRED_AT,
@@ -138,12 +148,14 @@ pub const ALL: [&str; 32] = [
     ACCEPTED_AT,
     DISPATCHED_AT,
     HANDLED_AT,
+    FIRST_CLOSED_AT,
     RETURNED_AT,
     REWORKED_AT,
     EXTENDED_AT,
     ESCALATED_AT,
     SUSPENDED_AT,
     RESUMED_AT,
+    FIRST_DEADLINE,
     SOLVED,
     SYSTEM,
     DUPLICATE,
@@ -306,7 +318,7 @@ pub fn coded_schema() -> Schema {
 }
 
 /// The instants of a case: microseconds since the epoch, UTC.
-pub const INSTANTS: [&str; 13] = [
+pub const INSTANTS: [&str; 15] = [
     OCCURRED_AT,
     RESOLVED_AT,
     DEADLINE,
@@ -320,6 +332,8 @@ pub const INSTANTS: [&str; 13] = [
     FLOW[6],
     FLOW[7],
     FLOW[8],
+    FLOW[9],
+    FLOW[10],
 ];
 
 /// The schema of a joined file: [`coded_schema_in`]`(Coding::File)` with

@@ -12,7 +12,9 @@
 --   * a unit's events are those whose tierN code is not null;
 --   * local days are Asia/Shanghai calendar days (session time zone);
 --   * "resolved" is status = 'resolved' (null status = not resolved), and
---     as of the window end: a case resolved after it was open then;
+--     as of the window end: a case resolved after it was open then, one
+--     re-opened after it was closed then (at its first closure), and a
+--     deadline extended after it was the one before the extension;
 --   * invalid cases (state 'invalid', 作废) are in no count;
 --   * hours to resolve count resolved issues with resolved_at >= occurred_at;
 --     median and p90 are linear quantiles (quantile_cont);
@@ -109,16 +111,43 @@ ev AS (
         CASE getvariable('level') WHEN 1 THEN tier1 WHEN 2 THEN tier2 ELSE tier3 END AS unit,
         kind, satisfaction, cleared, household_hash,
         utc(occurred_at) AS occurred_at, utc(resolved_at) AS resolved_at, utc(deadline) AS deadline,
+        utc(first_closed_at) AS first_closed_at, utc(reworked_at) AS reworked_at,
+        utc(extended_at) AS extended_at, utc(first_deadline) AS first_deadline,
         kind = 'issue' AS is_issue,
         coalesce(status = 'resolved', false) AS is_resolved,
         source IN ('patrol', 'visit') AS is_discovered,
-        source IS NOT NULL AS has_source,
-        CASE WHEN status = 'resolved' AND resolved_at >= occurred_at
-             THEN (epoch_us(resolved_at) - epoch_us(occurred_at)) / 3600e6 END AS hours
+        source IS NOT NULL AS has_source
     FROM read_parquet(getvariable('joined'))
     WHERE (state IS NULL OR state <> 'invalid')
       AND category = getvariable('category')
       AND utc(occurred_at) < getvariable('d1')::TIMESTAMPTZ
+),
+-- Each case as it stood at each period's end: one re-opened after the end
+-- and first closed by it was closed then, at its first closure; a deadline
+-- first extended after the end was the one before. "By the end" is
+-- t <= t1 for the window's cases, t < t1 for the backlog.
+at_end AS (
+    SELECT e.*, p.period, p.t1, e.occurred_at >= p.t0 AS w,
+        coalesce(e.first_closed_at <= p.t1 AND e.reworked_at > p.t1, false) AS reopened,
+        coalesce(e.first_closed_at < p.t1 AND e.reworked_at >= p.t1, false) AS reopened_b,
+        CASE WHEN coalesce(e.extended_at > p.t1, false) AND e.first_deadline IS NOT NULL
+             THEN e.first_deadline ELSE e.deadline END AS due,
+        CASE WHEN coalesce(e.extended_at >= p.t1, false) AND e.first_deadline IS NOT NULL
+             THEN e.first_deadline ELSE e.deadline END AS due_b
+    FROM ev e JOIN periods p ON e.occurred_at < p.t1
+    WHERE e.unit IS NOT NULL
+),
+cases AS (
+    SELECT *,
+        -- Closed as of the period's end: resolved, not after it.
+        (is_resolved OR reopened) AND coalesce(res <= t1, true) AS closed,
+        NOT coalesce(res_b < t1, is_resolved OR reopened_b) AS open_b
+    FROM (
+        SELECT *,
+            CASE WHEN reopened THEN first_closed_at ELSE resolved_at END AS res,
+            CASE WHEN reopened_b THEN first_closed_at ELSE resolved_at END AS res_b
+        FROM at_end
+    )
 ),
 agg AS (
     SELECT
@@ -134,21 +163,19 @@ agg AS (
         count(*) FILTER (w AND kind = 'incident' AND cleared) AS cleared,
         count(*) FILTER (w AND is_issue AND is_discovered) AS discovered,
         count(*) FILTER (w AND is_issue AND has_source) AS sourced,
-        count(*) FILTER (w AND is_issue AND closed AND resolved_at <= deadline) AS on_time,
-        count(*) FILTER (w AND is_issue AND deadline IS NOT NULL AND (
-            (closed AND resolved_at IS NOT NULL) OR (NOT closed AND deadline < t1))) AS due,
-        count(*) FILTER (is_issue AND NOT coalesce(resolved_at < t1, is_resolved)) AS backlog,
-        count(*) FILTER (is_issue AND NOT coalesce(resolved_at < t1, is_resolved)
-            AND deadline < t1) AS overdue,
+        count(*) FILTER (w AND is_issue AND closed AND res <= due) AS on_time,
+        count(*) FILTER (w AND is_issue AND due IS NOT NULL AND (
+            (closed AND res IS NOT NULL) OR (NOT closed AND due < t1))) AS due,
+        count(*) FILTER (is_issue AND open_b) AS backlog,
+        count(*) FILTER (is_issue AND open_b AND due_b < t1) AS overdue,
         quantile_cont(hours, 0.5) FILTER (w AND is_issue AND closed) AS median_hours,
         quantile_cont(hours, 0.9) FILTER (w AND is_issue AND closed) AS p90_hours,
         count(DISTINCT household_hash) FILTER (w AND kind = 'visit') AS households_visited
     FROM (
-        -- Closed as of the period's end: resolved, not after it.
-        SELECT e.*, p.period, p.t1, e.occurred_at >= p.t0 AS w,
-            e.is_resolved AND coalesce(e.resolved_at <= p.t1, true) AS closed
-        FROM ev e JOIN periods p ON e.occurred_at < p.t1
-        WHERE e.unit IS NOT NULL
+        SELECT *,
+            CASE WHEN closed AND res >= occurred_at
+                 THEN (epoch_us(res) - epoch_us(occurred_at)) / 3600e6 END AS hours
+        FROM cases
     )
     GROUP BY period, unit
 )

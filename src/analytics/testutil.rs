@@ -333,22 +333,35 @@ pub fn big(
             disp.filter(|_| (q >> bit).is_multiple_of(every))
                 .map(|d| d + hour)
         };
+        // Re-opened (some closed ones): first closed, re-opened days
+        // later and closed again a day after that.
+        let day = 24 * hour;
+        let first_closed = flag(32, 11).filter(|_| resolved);
+        let reworked = first_closed.map(|c| c + (1 + (q >> 58) % 30) as i64 * day);
+        if let (Some(w), Some(r)) = (reworked, res.last_mut()) {
+            *r = Some(w + day);
+        }
+        // Extended (some) days after the dispatch, from a deadline a day
+        // after the report.
+        let extended = flag(36, 7).map(|x| x + ((q >> 60) % 10) as i64 * day);
         flow[0].push(acted);
         flow[1].push(disp);
         flow[2].push(handled);
-        flow[3].push(flag(28, 9));
-        flow[4].push(flag(32, 11).filter(|_| resolved));
-        flow[5].push(flag(36, 7));
-        flow[6].push(flag(40, 17));
+        flow[3].push(first_closed.or(res.last().copied().flatten()));
+        flow[4].push(flag(28, 9));
+        flow[5].push(reworked);
+        flow[6].push(extended);
+        flow[7].push(flag(40, 17));
         // Suspended now since the day after the report, or (some closed
         // ones) suspended a while and resumed before closing.
         let was = flag(48, 6).filter(|_| resolved);
-        flow[7].push(if suspended {
+        flow[8].push(if suspended {
             changed.last().copied().flatten()
         } else {
             was
         });
-        flow[8].push(was.map(|s| s + ((q >> 50) % 20 + 1) as i64 * 24 * hour));
+        flow[9].push(was.map(|s| s + ((q >> 50) % 20 + 1) as i64 * 24 * hour));
+        flow[10].push(extended.map(|_| occ + day));
         solved.push((resolved && (q >> 44) % 3 != 0).then_some((q >> 46) % 5 != 0));
         duplicate.push(issue.then_some((q >> 54) % 12 == 0));
     }

@@ -38,7 +38,7 @@ pub const ISO_WEEK: &str = "iso_week";
 const MONTH_KEY: &str = "month_key";
 
 /// Columns of an event export, in order (geometry and bbox follow in GeoParquet).
-pub const COLUMNS: [&str; 36] = [
+pub const COLUMNS: [&str; 38] = [
     c::ID,
     c::SYSTEM,
     c::KIND,
@@ -67,9 +67,11 @@ pub const COLUMNS: [&str; 36] = [
     c::ACCEPTED_AT,
     c::DISPATCHED_AT,
     c::HANDLED_AT,
+    c::FIRST_CLOSED_AT,
     c::RETURNED_AT,
     c::REWORKED_AT,
     c::EXTENDED_AT,
+    c::FIRST_DEADLINE,
     c::ESCALATED_AT,
     c::SUSPENDED_AT,
     c::RESUMED_AT,

@@ -184,9 +184,14 @@ impl Event {
             .unwrap_or(self.occurred_at)
     }
 
-    /// The milestones this version shows by itself.
+    /// The milestones this version shows by itself: a closed version was
+    /// first closed by its closing time, when it gives one.
     pub fn version_flow(&self) -> super::state::Flow {
-        super::state::Flow::of_version(self.state, self.version_time())
+        let mut f = super::state::Flow::of_version(self.state, self.version_time());
+        if let (Some(r), Some(c)) = (self.resolved_at, f.first_closed_at) {
+            f.first_closed_at = Some(r.min(c));
+        }
+        f
     }
 }
 

@@ -175,6 +175,10 @@ pub struct Flow {
     pub dispatched_at: Option<i64>,
     /// Handled (处置完成): `handled`, or closed.
     pub handled_at: Option<i64>,
+    /// First closed (首次结案): with a re-open after it, the closure in
+    /// force until the re-open, which a figure as of a date before the
+    /// re-open counts (the case's `resolved_at` is its latest closure).
+    pub first_closed_at: Option<i64>,
     /// First returned (退单).
     pub returned_at: Option<i64>,
     /// First re-opened or failed a check (返工).
@@ -189,6 +193,11 @@ pub struct Flow {
     /// the case's first suspension, so "suspended at T" is known for a
     /// case suspended then and resumed since.
     pub resumed_at: Option<i64>,
+    /// The deadline in force before the first extension (原办理时限), set
+    /// with `extended_at`: a figure as of a date before the extension
+    /// reads this deadline, so extending a case today does not rewrite a
+    /// past window's 按期 counts. Not a milestone: an instant of the case.
+    pub first_deadline: Option<i64>,
     /// Whether the problem was actually solved, as the latest report says (实际解决).
     pub solved: Option<bool>,
 }
@@ -221,7 +230,10 @@ impl Flow {
                 earliest(&mut self.dispatched_at, at);
                 earliest(&mut self.handled_at, at);
             }
-            "closed" | "self_handled" => earliest(&mut self.handled_at, at),
+            "closed" | "self_handled" => {
+                earliest(&mut self.handled_at, at);
+                earliest(&mut self.first_closed_at, at);
+            }
             "reopened" => earliest(&mut self.reworked_at, at),
             "escalated" => earliest(&mut self.escalated_at, at),
             _ => {}
@@ -236,10 +248,18 @@ impl Flow {
         }
     }
 
-    /// The deadline moved from `before` to `after` at `at`: a later one is an extension.
+    /// The deadline moved from `before` to `after` at `at`: a later one is
+    /// an extension; the first one keeps the deadline it replaced.
     pub fn deadline(&mut self, before: Option<i64>, after: i64, at: i64) {
-        if before.is_some_and(|b| after > b) {
-            earliest(&mut self.extended_at, at);
+        let Some(b) = before.filter(|&b| after > b) else {
+            return;
+        };
+        match self.extended_at {
+            Some(x) if x < at => {}
+            Some(x) if x == at => {
+                self.first_deadline = Some(self.first_deadline.map_or(b, |d| d.min(b)))
+            }
+            _ => (self.extended_at, self.first_deadline) = (Some(at), Some(b)),
         }
     }
 
@@ -250,47 +270,61 @@ impl Flow {
             (Some(x), Some(y)) => Some(x.min(y)),
             (x, y) => x.or(y),
         };
+        // The deadline before the first extension goes with that extension.
+        let first_deadline = match (self.extended_at, other.extended_at) {
+            (Some(a), Some(b)) if a < b => self.first_deadline,
+            (Some(a), Some(b)) if b < a => other.first_deadline,
+            (Some(_), Some(_)) => min(self.first_deadline, other.first_deadline),
+            (Some(_), None) => self.first_deadline,
+            (None, _) => other.first_deadline,
+        };
         Flow {
             accepted_at: min(self.accepted_at, other.accepted_at),
             dispatched_at: min(self.dispatched_at, other.dispatched_at),
             handled_at: min(self.handled_at, other.handled_at),
+            first_closed_at: min(self.first_closed_at, other.first_closed_at),
             returned_at: min(self.returned_at, other.returned_at),
             reworked_at: min(self.reworked_at, other.reworked_at),
             extended_at: min(self.extended_at, other.extended_at),
             escalated_at: min(self.escalated_at, other.escalated_at),
             suspended_at: min(self.suspended_at, other.suspended_at),
             resumed_at: min(self.resumed_at, other.resumed_at),
+            first_deadline,
             solved: self.solved.or(other.solved),
         }
     }
 
     /// The milestone times in the order of [`crate::columns::FLOW`].
-    pub fn times(&self) -> [Option<i64>; 9] {
+    pub fn times(&self) -> [Option<i64>; 11] {
         [
             self.accepted_at,
             self.dispatched_at,
             self.handled_at,
+            self.first_closed_at,
             self.returned_at,
             self.reworked_at,
             self.extended_at,
             self.escalated_at,
             self.suspended_at,
             self.resumed_at,
+            self.first_deadline,
         ]
     }
 
     /// The inverse of [`Flow::times`].
-    pub fn from_times(t: [Option<i64>; 9], solved: Option<bool>) -> Flow {
+    pub fn from_times(t: [Option<i64>; 11], solved: Option<bool>) -> Flow {
         Flow {
             accepted_at: t[0],
             dispatched_at: t[1],
             handled_at: t[2],
-            returned_at: t[3],
-            reworked_at: t[4],
-            extended_at: t[5],
-            escalated_at: t[6],
-            suspended_at: t[7],
-            resumed_at: t[8],
+            first_closed_at: t[3],
+            returned_at: t[4],
+            reworked_at: t[5],
+            extended_at: t[6],
+            escalated_at: t[7],
+            suspended_at: t[8],
+            resumed_at: t[9],
+            first_deadline: t[10],
             solved,
         }
     }
@@ -332,6 +366,20 @@ mod tests {
         f.reach("handled", 50, false);
         f.reach("reopened", 60, false);
         f.reach("closed", 70, false);
+        f.reach("closed", 65, false);
+        assert_eq!(f.first_closed_at, Some(65));
+        // The first extension keeps the deadline it replaced; a later one
+        // (or a shortening) does not.
+        assert_eq!(f.first_deadline, Some(100));
+        f.deadline(Some(200), 300, 80);
+        assert_eq!((f.extended_at, f.first_deadline), (Some(30), Some(100)));
+        let mut early = Flow::default();
+        early.deadline(Some(50), 90, 25);
+        assert_eq!(
+            (f.merge(early).first_deadline, early.merge(f).first_deadline),
+            (Some(50), Some(50))
+        );
+        assert_eq!(f.merge(Flow::default()).first_deadline, Some(100));
         assert_eq!(f.accepted_at, Some(10));
         assert_eq!(f.dispatched_at, Some(10));
         assert_eq!(

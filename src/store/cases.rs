@@ -278,14 +278,25 @@ impl Case {
     }
 }
 
-const CASE_COLS: &str = "seq, occurred_at, lon, lat, category, state, resolved_at, deadline, \
-    satisfaction, source, cleared, household_hash, visitor_hash, updated_at, base, \
-    accepted_at, dispatched_at, handled_at, returned_at, reworked_at, extended_at, escalated_at, \
-    suspended_at, resumed_at, solved, outcome, tier1, tier2, tier3, duplicate_of, status";
+/// The columns of a stored case, the milestones ([`crate::columns::FLOW`])
+/// last, from [`FLOW_AT`] on.
+static CASE_COLS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "seq, occurred_at, lon, lat, category, state, resolved_at, deadline, satisfaction, source, \
+         cleared, household_hash, visitor_hash, updated_at, base, solved, outcome, tier1, tier2, tier3, \
+         duplicate_of, status, {}",
+        crate::columns::FLOW.join(", ")
+    )
+});
+/// Position of the first milestone in [`CASE_COLS`].
+const FLOW_AT: usize = 22;
 
 /// Statements built once from the column lists (a `format!` per row showed in profiles).
 static READ_CASE: LazyLock<String> = LazyLock::new(|| {
-    format!("SELECT {CASE_COLS} FROM events WHERE system = ?1 AND kind = ?2 AND id = ?3")
+    format!(
+        "SELECT {} FROM events WHERE system = ?1 AND kind = ?2 AND id = ?3",
+        *CASE_COLS
+    )
 });
 static STEPS_OF: LazyLock<String> = LazyLock::new(|| {
     format!(
@@ -308,7 +319,7 @@ struct CaseRow {
     household_hash: Option<String>,
     visitor_hash: Option<String>,
     base: Option<String>,
-    times: [Option<i64>; 9],
+    times: [Option<i64>; crate::columns::FLOW.len()],
     solved: Option<bool>,
     outcome: String,
     tiers: [Option<String>; 3],
@@ -332,16 +343,16 @@ impl CaseRow {
                 source: r.get(9)?,
                 cleared: r.get(10)?,
                 updated_at: r.get(13)?,
-                duplicate_of: r.get(29)?,
+                duplicate_of: r.get(20)?,
             },
             household_hash: r.get(11)?,
             visitor_hash: r.get(12)?,
             base: r.get(14)?,
-            times: std::array::from_fn(|i| r.get(15 + i).ok().flatten()),
-            solved: r.get(24)?,
-            outcome: r.get(25)?,
-            tiers: [r.get(26)?, r.get(27)?, r.get(28)?],
-            status: r.get(30)?,
+            times: std::array::from_fn(|i| r.get(FLOW_AT + i).ok().flatten()),
+            solved: r.get(15)?,
+            outcome: r.get(16)?,
+            tiers: [r.get(17)?, r.get(18)?, r.get(19)?],
+            status: r.get(21)?,
         })
     }
 
@@ -360,17 +371,7 @@ impl CaseRow {
                     .then(|| serde_json::to_string(&BaseRow::of(b)).unwrap_or_default()),
                 None => self.base.clone(),
             },
-            times: [
-                f.accepted_at,
-                f.dispatched_at,
-                f.handled_at,
-                f.returned_at,
-                f.reworked_at,
-                f.extended_at,
-                f.escalated_at,
-                f.suspended_at,
-                f.resumed_at,
-            ],
+            times: f.times(),
             solved: f.solved,
             outcome: hit.0.as_str().to_owned(),
             tiers: hit.1.clone(),
@@ -427,9 +428,9 @@ impl CaseRow {
             "UPDATE events SET occurred_at = ?1, lon = ?2, lat = ?3, category = ?4, status = ?5, state = ?6, \
              resolved_at = ?7, deadline = ?8, satisfaction = ?9, source = ?10, cleared = ?11, updated_at = ?12, \
              base = ?13, tier1 = ?14, tier2 = ?15, tier3 = ?16, outcome = ?17, grid_version = ?18, \
-             accepted_at = ?20, dispatched_at = ?21, handled_at = ?22, returned_at = ?23, reworked_at = ?24, \
-             extended_at = ?25, escalated_at = ?26, solved = ?27, suspended_at = ?28, resumed_at = ?29, \
-             duplicate_of = ?30 WHERE seq = ?19",
+             accepted_at = ?20, dispatched_at = ?21, handled_at = ?22, first_closed_at = ?23, \
+             returned_at = ?24, reworked_at = ?25, extended_at = ?26, escalated_at = ?27, suspended_at = ?28, \
+             resumed_at = ?29, first_deadline = ?30, solved = ?31, duplicate_of = ?32 WHERE seq = ?19",
         )?
         .execute(params![
             self.now.occurred_at,
@@ -458,9 +459,11 @@ impl CaseRow {
             self.times[4],
             self.times[5],
             self.times[6],
-            self.solved,
             self.times[7],
             self.times[8],
+            self.times[9],
+            self.times[10],
+            self.solved,
             self.now.duplicate_of,
         ])?;
         // Which rows changed after a given count: a restart patches its frame
@@ -649,9 +652,10 @@ pub type Locate<'a> = dyn Fn(f64, f64) -> (Outcome, [Option<String>; 3]) + 'a;
 
 const INSERT: &str = "INSERT OR IGNORE INTO events(kind, id, occurred_at, lon, lat, category, status, state, resolved_at, \
     deadline, satisfaction, source, cleared, household_hash, visitor_hash, updated_at, tier1, tier2, tier3, outcome, grid_version, \
-    accepted_at, dispatched_at, handled_at, writer, returned_at, reworked_at, escalated_at, suspended_at, system, duplicate_of) \
+    accepted_at, dispatched_at, handled_at, writer, returned_at, reworked_at, escalated_at, suspended_at, system, duplicate_of, \
+    first_closed_at) \
     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, \
-    ?26, ?27, ?28, ?29, ?30, ?31)";
+    ?26, ?27, ?28, ?29, ?30, ?31, ?32)";
 
 fn apply_rows(
     c: &mut Connection,
@@ -701,6 +705,7 @@ fn apply_rows(
             e.flow.suspended_at,
             e.system,
             e.duplicate_of,
+            e.flow.first_closed_at,
         ])?;
         if n == 1 {
             if pending > 0 && e.kind == Kind::Issue && waits(&tx, &e.system, &e.id)? {

@@ -48,12 +48,14 @@ CREATE TABLE IF NOT EXISTS events (
     accepted_at    INTEGER,
     dispatched_at  INTEGER,
     handled_at     INTEGER,
+    first_closed_at INTEGER,
     returned_at    INTEGER,
     reworked_at    INTEGER,
     extended_at    INTEGER,
     escalated_at   INTEGER,
     suspended_at   INTEGER,
     resumed_at     INTEGER,
+    first_deadline INTEGER,
     solved         INTEGER,
     writer         TEXT,
     tier1          TEXT,
@@ -139,7 +141,7 @@ pub fn upgrade(c: &rusqlite::Connection) -> rusqlite::Result<()> {
         .iter()
         .map(|col| format!("ALTER TABLE events ADD COLUMN {col} INTEGER; "))
         .collect();
-    let steps: [(&str, &str, String); 8] = [
+    let steps: [(&str, &str, String); 9] = [
         (
             "audit",
             "n",
@@ -164,7 +166,8 @@ pub fn upgrade(c: &rusqlite::Connection) -> rusqlite::Result<()> {
             "handled_at",
             format!(
                 "{flow}ALTER TABLE events ADD COLUMN solved INTEGER; \
-                 UPDATE events SET handled_at = resolved_at WHERE kind = 'issue' AND status = 'resolved';"
+                 UPDATE events SET handled_at = resolved_at, first_closed_at = resolved_at \
+                 WHERE kind = 'issue' AND status = 'resolved';"
             ),
         ),
         (
@@ -192,6 +195,19 @@ pub fn upgrade(c: &rusqlite::Connection) -> rusqlite::Result<()> {
             "transitions",
             "duplicate_of",
             "ALTER TABLE transitions ADD COLUMN duplicate_of TEXT".into(),
+        ),
+        // The first closure and the deadline before the first extension
+        // (`Flow::first_closed_at`, `Flow::first_deadline`): a case never
+        // re-opened was first closed when it was resolved; the others get
+        // theirs when they next move.
+        (
+            "events",
+            "first_deadline",
+            "ALTER TABLE events ADD COLUMN first_closed_at INTEGER; \
+             ALTER TABLE events ADD COLUMN first_deadline INTEGER; \
+             UPDATE events SET first_closed_at = resolved_at \
+             WHERE kind = 'issue' AND status = 'resolved' AND reworked_at IS NULL;"
+                .into(),
         ),
     ];
     for (table, column, sql) in steps {

@@ -1036,3 +1036,102 @@ async fn a_voided_case_is_listed_as_void_never_open_or_overdue() {
         "{ids:?}"
     );
 }
+
+/// A past window's figures are as the cases stood at its end: a case
+/// closed in March and re-opened (核查不通过) in April stays closed in
+/// March's 结案率 and backlog, and a deadline extended in April leaves a
+/// case that was overdue at the end of March overdue then. Before, the
+/// re-open took the closure out of March for good, and an extension sent
+/// today raised last month's 结案率: a grid could mend its past figures by
+/// extending its overdue cases. Live, and after a restart from the
+/// database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_past_window_does_not_move_when_a_case_is_reopened_or_extended_after_it() {
+    let e = super::support::env();
+    let t = login(&e.app, "admin").await;
+    let at = |m: u32, d: u32| format!("2020-{m:02}-{d:02}T09:00:00+08:00");
+    let r = post_json(
+        &e.app,
+        "/api/v1/events",
+        Some(&t),
+        json!([
+            reported_due("PAST-R", &at(3, 2), &at(3, 20)),
+            reported_due("PAST-E", &at(3, 5), &at(3, 25)),
+            reported_due("PAST-C", &at(3, 6), &at(3, 20)),
+        ]),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let r = updates(
+        &e,
+        &t,
+        json!([
+            step("PAST-R", "close", &at(3, 15), "结案"),
+            step("PAST-C", "close", &at(3, 12), "结案"),
+        ]),
+    )
+    .await;
+    assert_eq!(r["updated"], 2, "{r}");
+    let grid = grid_of(&e, &t, "PAST-R").await;
+    assert_eq!(grid, grid_of(&e, &t, "PAST-E").await);
+    let march = "from=2020-03-01&to=2020-04-01";
+    let rates = ["closure_rate", "on_time_closure_rate"];
+    let mut then = figures(&e, &t, &grid, march).await;
+    for m in rates {
+        then.push(kpi(&e, &t, &grid, march, m).await);
+    }
+    // 应结案: all three (PAST-E due on 25 March); closed: PAST-R and PAST-C,
+    // both in time; PAST-E open and overdue.
+    let third = Some(2.0 / 3.0);
+    assert_eq!(
+        then,
+        [Some(3.0), Some(1.0), Some(1.0), third, third, third, third]
+    );
+    let mut extend = step("PAST-E", "extend", &at(4, 2), "处置中");
+    extend["deadline"] = json!(at(4, 30));
+    let r = updates(
+        &e,
+        &t,
+        json!([
+            step("PAST-R", "recheck", &at(4, 3), "核查不通过"),
+            step("PAST-R", "close2", &at(4, 10), "结案"),
+            extend,
+            step("PAST-E", "close", &at(4, 20), "结案"),
+        ]),
+    )
+    .await;
+    assert_eq!(r["updated"], 4, "{r}");
+    e.state.refresh().unwrap();
+    let mut now = figures(&e, &t, &grid, march).await;
+    for m in rates {
+        now.push(kpi(&e, &t, &grid, march, m).await);
+    }
+    assert_eq!(now, then, "March as it stood at its end");
+    // As of 5 April: PAST-R re-opened and overdue, PAST-E extended and not
+    // due; of 应结案 (PAST-R, PAST-C) one is closed.
+    let to_april_5 = "from=2020-03-01&to=2020-04-05";
+    let early = figures(&e, &t, &grid, to_april_5).await;
+    assert_eq!(early[1..4], [Some(2.0), Some(1.0), Some(0.5)]);
+    // As of 21 April: all closed, PAST-R after its deadline.
+    let to_april_21 = "from=2020-03-01&to=2020-04-21";
+    assert_eq!(
+        kpi(&e, &t, &grid, to_april_21, "closure_rate").await,
+        Some(1.0)
+    );
+    assert_eq!(
+        kpi(&e, &t, &grid, to_april_21, "on_time_closure_rate").await,
+        third
+    );
+    // A restart reads the first closure and deadline back from the database.
+    let store = e.state.store.clone();
+    let grids = super::support::demo_dir().join("grids.geojson");
+    let (model, version) = wangge::live::ensure_grids(&store, &grids).expect("grids");
+    e.state
+        .load(wangge::api::Grids::new(model, version).expect("grids"))
+        .expect("restart");
+    let mut again = figures(&e, &t, &grid, march).await;
+    for m in rates {
+        again.push(kpi(&e, &t, &grid, march, m).await);
+    }
+    assert_eq!(again, then, "March after a restart");
+}

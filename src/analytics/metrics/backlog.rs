@@ -91,17 +91,21 @@ pub(super) fn count_open(
         if occ.get(row).is_none_or(|o| o >= end_us) || times.dup(row) {
             continue;
         }
-        // A resolved issue without a time is taken as resolved before the end.
-        let res = res.get(row);
-        let done = res.is_some_and(|r| r < end_us) || (res.is_none() && resolved(row));
+        // As the case stood at the end (see `Step::closure`): a resolved
+        // issue without a time is taken as resolved before it.
+        let step = steps.at(row);
+        let before = |t: i64| t < end_us;
+        let (resolved, res) = step.closure(resolved(row), res.get(row), before);
+        let done = res.is_some_and(|r| r < end_us) || (res.is_none() && resolved);
         if done {
             continue;
         }
         let o = &mut open[u as usize];
-        let late = due.get(row).is_some_and(|d| d < end_us);
+        let late = step
+            .deadline(due.get(row), before)
+            .is_some_and(|d| d < end_us);
         o.backlog += 1;
         o.overdue += u64::from(late);
-        let step = steps.at(row);
         let at = |t: usize| step.flow(t).is_some_and(|x| x < end_us);
         if at(DISP) && !at(HAND) {
             o.pending += 1;
@@ -146,6 +150,7 @@ pub fn backlog_series(
     );
     let rows = keys.rows(&key, &f);
     let (occ, res, due, resolved) = times.views();
+    let steps = times.steps();
     let (n, m) = (key.names.len(), ends.len());
     let first_above = |t: i64| ends.partition_point(|&e| e <= t);
     let mut open = vec![0i64; n * (m + 1)];
@@ -167,17 +172,36 @@ pub fn backlog_series(
         if res.is_none() && resolved(row) {
             continue; // resolved at an unknown time: never in a backlog
         }
-        // Open at every end E with o < E <= res.
+        // Open at every end E with o < E <= res, but for the ends E with
+        // c < E <= w of a case first closed at c and re-opened at w
+        // (`Step::closure`).
         let b = res.map_or(m, first_above);
-        if b > a {
-            open[u * (m + 1) + a] += 1;
-            open[u * (m + 1) + b] -= 1;
+        let step = steps.at(row);
+        let mut runs = [(a, b), (0, 0)];
+        if let (Some(c), Some(w)) = (step.flow(FIRST_CLOSED), step.flow(REW)) {
+            let (closed, reopened) = (first_above(c), first_above(w));
+            if closed < reopened {
+                runs = [(a, b.min(closed)), (a.max(reopened), b)];
+            }
         }
-        if let Some(d) = due.get(row) {
-            let a = a.max(first_above(d));
-            if b > a {
-                late[u * (m + 1) + a] += 1;
-                late[u * (m + 1) + b] -= 1;
+        // Late at the ends past the deadline in force then: the first one
+        // up to its first extension at x (E <= x), the current one after.
+        let lates = match (due.get(row), step.flow(EXT), step.flow(FIRST_DUE)) {
+            (d, Some(x), Some(d0)) => {
+                let x = first_above(x);
+                [
+                    (first_above(d0), x),
+                    d.map_or((0, 0), |d| (first_above(d).max(x), m)),
+                ]
+            }
+            (Some(d), ..) => [(first_above(d), m), (0, 0)],
+            (None, ..) => [(0, 0); 2],
+        };
+        let at = u * (m + 1);
+        for (lo, hi) in runs {
+            add_run(&mut open[at..at + m + 1], lo, hi);
+            for (l, h) in lates {
+                add_run(&mut late[at..at + m + 1], lo.max(l), hi.min(h));
             }
         }
     }
@@ -193,4 +217,12 @@ pub fn backlog_series(
         }
     }
     Ok(out)
+}
+
+/// Adds one to the ends `lo..hi` of a difference array (nothing when empty).
+fn add_run(diff: &mut [i64], lo: usize, hi: usize) {
+    if hi > lo {
+        diff[lo] += 1;
+        diff[hi] -= 1;
+    }
 }

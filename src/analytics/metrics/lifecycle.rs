@@ -47,8 +47,13 @@ pub(super) fn add_lifecycle(
         let i = u as usize;
         work[i].cases += 1;
         seen[i] = true;
-        let (res, resolved) = (res.get(row), resolved(row));
         let step = steps.at(row);
+        // As the case stood at the window end: its closure then (a case
+        // re-opened since was closed then) and the deadline then (one
+        // extended since was due by the one it had).
+        let by_end_at = |t: i64| t <= end_us;
+        let (resolved, res) = step.closure(resolved(row), res.get(row), by_end_at);
+        let deadline = step.deadline(due.get(row), by_end_at);
         // 应结案 as of the window end: closed by it (a closing time after
         // it is still open then), or due by it, and not suspended then.
         let closed = resolved && res.is_none_or(|r| r <= end_us);
@@ -57,7 +62,6 @@ pub(super) fn add_lifecycle(
         let suspended = step.suspended().is_some_and(|s| s <= end_us)
             || (step.flow(SUS).is_some_and(|s| s <= end_us)
                 && step.flow(RSM).is_some_and(|r| r > end_us));
-        let deadline = due.get(row);
         // A milestone counts when it was reached by the window end.
         let by_end = |t: usize| step.flow(t).filter(|&x| x <= end_us);
         if !suspended && (closed || deadline.is_some_and(|d| d <= end_us)) {
@@ -112,7 +116,7 @@ pub(super) fn add_lifecycle(
                 hours.push(u, (r - o) as f64 / 3_600_000_000.0);
             }
         }
-        if let Some(d) = due.get(row) {
+        if let Some(d) = deadline {
             if let (true, Some(r)) = (timed, res) {
                 on_time[i] += u64::from(r <= d);
             }

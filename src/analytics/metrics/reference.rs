@@ -72,6 +72,30 @@ pub fn counts_lazy(pre: &PreAgg, events: LazyFrame, key: &UnitKey, q: &Query) ->
         .filter(col(UNIT).is_not_null())
 }
 
+/// The closing time, the resolved flag and the deadline of the issue
+/// table's rows as they stood at a cut (`by(t)`: `t` came by it), as
+/// `Step::closure` and `Step::deadline` take them.
+fn as_of(by: impl Fn(Expr) -> Expr) -> (Expr, Expr, Expr) {
+    let (first_closed, reworked) = (col(p::FLOW_US[FIRST_CLOSED]), col(p::FLOW_US[REW]));
+    let reopened = by(first_closed.clone())
+        .and(by(reworked).not())
+        .fill_null(false);
+    let (extended, first_due) = (col(p::FLOW_US[EXT]), col(p::FLOW_US[FIRST_DUE]));
+    let later = by(extended)
+        .not()
+        .and(first_due.clone().is_not_null())
+        .fill_null(false);
+    (
+        when(reopened.clone())
+            .then(first_closed)
+            .otherwise(col(p::RES_US)),
+        when(reopened)
+            .then(lit(true))
+            .otherwise(col(p::IS_RESOLVED)),
+        when(later).then(first_due).otherwise(col(p::DUE_US)),
+    )
+}
+
 /// Query: on-time counts and resolution-time quantiles per unit.
 pub fn lifecycle_lazy(
     pre: &PreAgg,
@@ -80,8 +104,9 @@ pub fn lifecycle_lazy(
     q: &Query,
     end_us: i64,
 ) -> LazyFrame {
-    let (res, due, occ) = (col(p::RES_US), col(p::DUE_US), col(p::OCC_US));
-    let resolved = col(p::IS_RESOLVED);
+    let at_end = |t: Expr| t.lt_eq(lit(end_us));
+    let (res, resolved, due) = as_of(at_end);
+    let occ = col(p::OCC_US);
     let flag = |pred: Expr, name: &str| pred.fill_null(false).cast(DataType::Int64).alias(name);
     let closed = resolved
         .clone()
@@ -160,19 +185,16 @@ pub fn backlog_lazy(
         to: None,
         ..q.clone()
     };
-    let res = col(p::RES_US);
+    let (res, resolved, due) = as_of(|t| t.lt(lit(end_us)));
     // A resolved issue without a time is taken as resolved before the end:
     // the alternative would keep it in the backlog forever.
     let done = res
         .clone()
         .is_not_null()
         .and(res.clone().lt(lit(end_us)))
-        .or(col(p::IS_RESOLVED).and(res.is_null()));
+        .or(resolved.and(res.is_null()));
     let open = done.not().fill_null(false);
-    let overdue = open
-        .clone()
-        .and(col(p::DUE_US).lt(lit(end_us)))
-        .fill_null(false);
+    let overdue = open.clone().and(due.lt(lit(end_us))).fill_null(false);
     issues
         .filter(
             pre.predicate(&before_end)

@@ -139,23 +139,25 @@ pub(super) struct Times {
 pub(super) const ACC: usize = 0;
 pub(super) const DISP: usize = 1;
 pub(super) const HAND: usize = 2;
-pub(super) const RET: usize = 3;
-pub(super) const REW: usize = 4;
-pub(super) const EXT: usize = 5;
-pub(super) const ESC: usize = 6;
-pub(super) const SUS: usize = 7;
-pub(super) const RSM: usize = 8;
+pub(super) const FIRST_CLOSED: usize = 3;
+pub(super) const RET: usize = 4;
+pub(super) const REW: usize = 5;
+pub(super) const EXT: usize = 6;
+pub(super) const ESC: usize = 7;
+pub(super) const SUS: usize = 8;
+pub(super) const RSM: usize = 9;
+pub(super) const FIRST_DUE: usize = 10;
 
 impl Times {
     /// The times of `df`, rows of `pre`'s issue table.
     pub(super) fn of(pre: &PreAgg, df: &DataFrame) -> Result<Times, AnalyticsError> {
-        let [a, b, cc] = [0, 1, 2].map(|t| Instants::of(df, p::FLOW_US[t]));
+        let [a, b, cc, d] = [0, 1, 2, 3].map(|t| Instants::of(df, p::FLOW_US[t]));
         Ok(Times {
             occ: Instants::of(df, p::OCC_US)?,
             res: Instants::of(df, p::RES_US)?,
             due: Instants::of(df, p::DUE_US)?,
             resolved: Flags::of(df, p::IS_RESOLVED)?,
-            dense: [a?, b?, cc?],
+            dense: [a?, b?, cc?, d?],
             rows: one_chunk(df.column(c::FRAME_ROW)?.u32()?),
             rare: pre.rare.clone(),
             solved: Flags::of(df, p::SOLVED)?,
@@ -240,6 +242,33 @@ impl Step<'_> {
         match t.checked_sub(FIRST_RARE_FLOW) {
             None => self.steps.dense[t].get(self.row),
             Some(k) => self.slot.and_then(|s| self.steps.rare.value(k + 1, s)),
+        }
+    }
+
+    /// The case's closure at a cut (`by(t)`: `t` came by it), from its
+    /// current `resolved` flag and closing time `res`: those, unless the
+    /// case was re-opened after the cut and first closed by it, when it
+    /// stood closed at its first closure.
+    #[inline]
+    pub(super) fn closure(
+        &self,
+        resolved: bool,
+        res: Option<i64>,
+        by: impl Fn(i64) -> bool,
+    ) -> (bool, Option<i64>) {
+        match (self.flow(FIRST_CLOSED), self.flow(REW)) {
+            (Some(c), Some(w)) if by(c) && !by(w) => (true, Some(c)),
+            _ => (resolved, res),
+        }
+    }
+
+    /// The deadline in force at a cut (`by(t)`: `t` came by it): the
+    /// current one `due`, unless its first extension came after the cut.
+    #[inline]
+    pub(super) fn deadline(&self, due: Option<i64>, by: impl Fn(i64) -> bool) -> Option<i64> {
+        match (self.flow(EXT), self.flow(FIRST_DUE)) {
+            (Some(x), Some(d)) if !by(x) => Some(d),
+            _ => due,
         }
     }
 

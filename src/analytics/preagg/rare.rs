@@ -1,8 +1,8 @@
 //! The issue table's rare times, held apart.
 //!
 //! Six milestones (returned, reworked, extended, escalated, the first
-//! suspension and its end) and the current suspension are reached by a few
-//! issues in a hundred. As columns of the issue table each took eight bytes
+//! suspension and its end), the deadline before an extension and the
+//! current suspension are reached by a few issues in a hundred. As columns of the issue table each took eight bytes
 //! of every issue, set or not (0.3 GB at ten million events). They live in
 //! a table of their own instead: one row per issue that has any of them,
 //! sorted by frame row ([`c::FRAME_ROW`], which the issue table keeps too),
@@ -19,19 +19,20 @@ use crate::columns as c;
 
 /// The issue table's columns held in the rare table, in the order their
 /// values come out of [`Rare::at`]: the current suspension, then the
-/// milestones from `returned` on (`p::FLOW_US[3..]`).
-pub const RARE_US: [&str; 7] = [
+/// milestones from `returned` on (`p::FLOW_US[4..]`).
+pub const RARE_US: [&str; 8] = [
     p::SUSP_US,
-    p::FLOW_US[3],
     p::FLOW_US[4],
     p::FLOW_US[5],
     p::FLOW_US[6],
     p::FLOW_US[7],
     p::FLOW_US[8],
+    p::FLOW_US[9],
+    p::FLOW_US[10],
 ];
 
 /// The first milestone held in the rare table (`p::FLOW_US` position).
-pub const FIRST_RARE_FLOW: usize = 3;
+pub const FIRST_RARE_FLOW: usize = 4;
 
 /// Which frame rows have a row in the rare table, and which one: bit `r` of
 /// the bitmap is set for frame row `r`, and the rows before word `w` number
@@ -121,7 +122,7 @@ pub struct Rare {
     table: DataFrame,
     /// The [`RARE_US`] columns' arrays, read by row (a `ChunkedArray`'s
     /// `get` finds the chunk first: a tenth of a KPI panel's time).
-    columns: [Option<PrimitiveArray<i64>>; 7],
+    columns: [Option<PrimitiveArray<i64>>; RARE_US.len()],
     index: std::sync::Arc<RareIndex>,
 }
 
@@ -135,9 +136,9 @@ impl Rare {
             let first = one.downcast_iter().next().cloned();
             Ok(first)
         };
-        let [a, b, d, e, f, g, h] = RARE_US.map(col);
+        let [a, b, d, e, f, g, h, i] = RARE_US.map(col);
         Ok(Rare {
-            columns: [a?, b?, d?, e?, f?, g?, h?],
+            columns: [a?, b?, d?, e?, f?, g?, h?, i?],
             table,
             index,
         })
@@ -163,9 +164,9 @@ impl Rare {
 
     /// The [`RARE_US`] values of frame row `r` (all `None` when it has no
     /// row here).
-    pub fn at(&self, r: u32) -> [Option<i64>; 7] {
+    pub fn at(&self, r: u32) -> [Option<i64>; RARE_US.len()] {
         match self.slot(r) {
-            None => [None; 7],
+            None => [None; RARE_US.len()],
             Some(s) => std::array::from_fn(|k| self.value(k, s)),
         }
     }
@@ -178,9 +179,9 @@ impl Rare {
 #[cfg(test)]
 pub fn whole(issues: &DataFrame, rare: &Rare) -> PolarsResult<DataFrame> {
     let rows = issues.column(c::FRAME_ROW)?.u32()?;
-    let values: Vec<[Option<i64>; 7]> = rows
+    let values: Vec<[Option<i64>; RARE_US.len()]> = rows
         .iter()
-        .map(|r| r.map_or([None; 7], |r| rare.at(r)))
+        .map(|r| r.map_or([None; RARE_US.len()], |r| rare.at(r)))
         .collect();
     let column = |k: usize| -> Column {
         Int64Chunked::from_iter_options(RARE_US[k].into(), values.iter().map(|v| v[k]))
@@ -221,8 +222,8 @@ mod tests {
             );
         }
         let rare = Rare::of(table).unwrap();
-        assert_eq!(rare.at(65), [Some(4); 7]);
-        assert_eq!(rare.at(66), [None; 7]);
+        assert_eq!(rare.at(65), [Some(4); RARE_US.len()]);
+        assert_eq!(rare.at(66), [None; RARE_US.len()]);
         assert_eq!(RareIndex::default().slot(0), None);
     }
 
@@ -253,7 +254,7 @@ mod tests {
         let n = 10u32;
         let mut cols = vec![
             Column::new(p::DUE_US.into(), vec![1i64; n as usize]),
-            Column::new(p::FLOW_US[2].into(), vec![2i64; n as usize]),
+            Column::new(p::FLOW_US[3].into(), vec![2i64; n as usize]),
         ];
         for (k, name) in RARE_US.iter().enumerate() {
             let v: Vec<Option<i64>> = (0..n as i64)
@@ -269,7 +270,7 @@ mod tests {
         assert_eq!(dense.width(), 3);
         assert_eq!(rare_table.height(), 4);
         let back = whole(&dense, &Rare::of(rare_table).unwrap()).unwrap();
-        let order: Vec<&str> = [p::DUE_US, p::SUSP_US, p::FLOW_US[2]]
+        let order: Vec<&str> = [p::DUE_US, p::SUSP_US, p::FLOW_US[3]]
             .into_iter()
             .chain(RARE_US[1..].iter().copied())
             .chain([c::FRAME_ROW])
