@@ -549,3 +549,47 @@ fn update_rows_are_numbered_by_their_line_and_an_open_quote_is_told() {
         "{rows:?}"
     );
 }
+
+/// A quote opened in a free-text note and never closed takes the rows
+/// after it into the note: the row still looked valid, so the file loaded
+/// one step and lost the other two without a word. The row is now
+/// rejected, naming the note and the lines it took in; an event file's
+/// last column likewise.
+#[test]
+fn a_note_that_swallows_the_rows_after_it_is_rejected_with_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("updates.csv");
+    let csv = "issue_id,update_id,at,status,note\n\
+               C1,u1,2026-03-01 09:00,受理,\"居民要求尽快处理\n\
+               C1,u2,2026-03-01 10:00,派遣,\n\
+               C1,u3,2026-03-01 11:00,结案,\n";
+    std::fs::write(&path, csv).unwrap();
+    let ((steps, rejects), _) = read_steps(&path);
+    assert!(steps.is_empty(), "{steps:?}");
+    assert_eq!(rejects.len(), 1, "{rejects:?}");
+    let r = &rejects[0];
+    assert_eq!((r.row, r.column.as_str()), (2, "note"), "{r:?}");
+    assert!(
+        r.reason.contains("runs over lines 2-4") && r.reason.contains("takes in line 3"),
+        "{r:?}"
+    );
+    // A note with a line break and no row in it is a note.
+    std::fs::write(
+        &path,
+        "issue_id,update_id,at,status,note\nC1,u1,2026-03-01 09:00,受理,\"第一行\n第二行, 见附件\"\n",
+    )
+    .unwrap();
+    let ((steps, rejects), _) = read_steps(&path);
+    assert_eq!((steps.len(), rejects.len()), (1, 0), "{rejects:?}");
+
+    let events = dir.path().join("events.csv");
+    let mut text = String::from("id,kind,occurred_at,lon,lat,category\n");
+    text.push_str("s1,issue,2026-03-01 08:00,115.0,38.5,\"占道经营\n");
+    text.push_str("s2,issue,2026-03-01 09:00,115.0,38.5,环境卫生\n");
+    std::fs::write(&events, text).unwrap();
+    let (ok, _, rej, read) = read_all(&events).unwrap();
+    assert_eq!((ok.len(), rej.len(), read), (0, 1, 1));
+    let (col, why) = reason_of(&rej, 2);
+    assert_eq!(col, "category");
+    assert!(why.contains("takes in line 3"), "{why}");
+}

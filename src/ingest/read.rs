@@ -428,15 +428,29 @@ fn read_csv(
                     .iter()
                     .map(|b| std::str::from_utf8(b).unwrap_or("\u{fffd}"))
                     .collect();
-                let r = if fields.iter().any(|f| f.contains('\u{fffd}')) {
+                let column_name = |col: usize| {
+                    headers
+                        .get(col)
+                        .map(|h| String::from_utf8_lossy(h).into_owned())
+                        .unwrap_or_default()
+                };
+                let r = if let Some((col, reason)) =
+                    swallowed(&fields, delimiter(path), headers.len(), line)
+                {
+                    batch.read += 1;
+                    batch.rejects.push(Reject {
+                        file: file.clone(),
+                        row: line,
+                        column: column_name(col),
+                        reason,
+                    });
+                    None
+                } else if fields.iter().any(|f| f.contains('\u{fffd}')) {
                     let col = fields
                         .iter()
                         .position(|f| f.contains('\u{fffd}'))
                         .unwrap_or(0);
-                    let column = headers
-                        .get(col)
-                        .map(|h| String::from_utf8_lossy(h).into_owned())
-                        .unwrap_or_default();
+                    let column = column_name(col);
                     batch.read += 1;
                     batch.rejects.push(Reject {
                         file: file.clone(),
@@ -489,6 +503,43 @@ fn read_csv(
 /// A rejected CSV row's error, told when the row runs over several lines:
 /// a quote left open takes every line after it into one row, so those
 /// lines are no rows of their own and the reason says where they went.
+/// A row that swallowed rows after it: a value of `fields` (a row read
+/// from `line` of a file whose header has `width` columns separated by
+/// `delimiter`) holding a line break and then a line with a row's worth of
+/// delimiters. That is what a quote opened and never closed (or closed
+/// rows later by another stray quote) does: the CSV reader takes every line
+/// up to the next quote, or to the end of the file, into the one value,
+/// and the row after it looks valid. The error names the column and the
+/// lines taken in.
+pub fn swallowed(
+    fields: &[&str],
+    delimiter: u8,
+    width: usize,
+    line: u64,
+) -> Option<(usize, String)> {
+    if width < 4 {
+        return None;
+    }
+    let d = char::from(delimiter);
+    fields.iter().enumerate().find_map(|(col, f)| {
+        let mut lines = f.split('\n');
+        lines.next();
+        let at = lines.position(|l| l.matches(d).count() + 1 >= width)?;
+        let first = line + at as u64 + 1;
+        let breaks: usize = fields.iter().map(|f| f.matches('\n').count()).sum();
+        let last = line + breaks as u64 - u64::from(f.ends_with('\n'));
+        Some((
+            col,
+            format!(
+                "this value runs over lines {line}-{} and takes in line {first}, which looks like a row of \
+                 its own: a quote opened here is not closed where the value ends (a quote inside a value is \
+                 written doubled, \"\"); the row and the lines it took in are rejected together",
+                last.max(first)
+            ),
+        ))
+    })
+}
+
 pub fn spanning(mut e: RowError, fields: &[&str], line: u64) -> RowError {
     let breaks: usize = fields.iter().map(|f| f.matches('\n').count()).sum();
     // At the end of the file an open quote holds the last line's own

@@ -295,6 +295,10 @@ struct CsvSteps<R> {
     /// The text came through a lossy decoder: a U+FFFD marks a byte the
     /// file's encoding could not read, and rejects its row.
     lossy: bool,
+    /// The delimiter and the header's width, to find a row that took in
+    /// the rows after it ([`super::read::swallowed`]).
+    delimiter: u8,
+    width: usize,
 }
 
 impl<R: std::io::Read> CsvSteps<R> {
@@ -307,6 +311,7 @@ impl<R: std::io::Read> CsvSteps<R> {
             .from_reader(input);
         let headers = rdr.byte_headers().map_err(|e| format!("CSV header: {e}"))?;
         let names: Vec<_> = headers.iter().map(String::from_utf8_lossy).collect();
+        let width = names.len();
         let map = super::headers::map_names(
             names.iter().map(|n| n.as_ref()),
             update_column_of,
@@ -327,6 +332,8 @@ impl<R: std::io::Read> CsvSteps<R> {
             rec: csv::ByteRecord::new(),
             n: 0,
             lossy,
+            delimiter,
+            width,
         })
     }
 
@@ -360,6 +367,21 @@ impl<R: std::io::Read> CsvSteps<R> {
                         .map(|b| std::str::from_utf8(b).unwrap_or("\u{fffd}"))
                 };
                 let id = field(UCol::IssueId).map(str::to_owned);
+                let fields: Vec<&str> = self
+                    .rec
+                    .iter()
+                    .map(|b| std::str::from_utf8(b).unwrap_or(""))
+                    .collect();
+                let line = self.line();
+                if let Some((col, reason)) =
+                    super::read::swallowed(&fields, self.delimiter, self.width, line)
+                {
+                    // Named by the contract column it holds (the note, as a rule).
+                    let c = (0..UPDATE_FIELDS.len())
+                        .find(|&c| self.map[c] == Some(col))
+                        .map_or(UCol::Note, |c| UCol::ALL[c]);
+                    return Ok(Some((n, id, Err(err(c, reason)))));
+                }
                 if self.lossy {
                     let bad = (0..UPDATE_FIELDS.len())
                         .find(|&c| field(UCol::ALL[c]).is_some_and(|f| f.contains('\u{fffd}')));
@@ -370,14 +392,7 @@ impl<R: std::io::Read> CsvSteps<R> {
                 }
                 let step = v
                     .validate_update(|c: UCol| field(c).map_or(Field::Null, Field::Text))
-                    .map_err(|e| {
-                        let fields: Vec<&str> = self
-                            .rec
-                            .iter()
-                            .map(|b| std::str::from_utf8(b).unwrap_or(""))
-                            .collect();
-                        super::spanning(e, &fields, self.line())
-                    });
+                    .map_err(|e| super::spanning(e, &fields, line));
                 Ok(Some((n, id, step)))
             }
         }
