@@ -60,6 +60,7 @@ fn joined(dir: &Path, grids: usize, events: usize) -> GridModel {
         tz: chrono_tz::Asia::Shanghai,
         hasher: &hasher,
         dates: wangge::ingest::Dates::default(),
+        unused: Default::default(),
     };
     let out = JoinOutput {
         parquet: &dir.join("joined.parquet"),

@@ -77,6 +77,43 @@ fn join_writes_a_summary_whose_counts_add_up() {
         err.contains("misspelt.csv: columns no contract column reads, left out: deadlin"),
         "{err}"
     );
+    // A value in a column the row's kind does not carry (破案 given as an
+    // incident's status, a rating on a visit, a household on an issue) is
+    // left out, and the join counts it, naming no value.
+    let mixed = dir.path().join("mixed.csv");
+    let head = text.lines().next().unwrap();
+    std::fs::write(
+        &mixed,
+        format!(
+            "{head}\n\
+             x1,incident,2026-03-02 00:00,115.005,38.506,盗窃,已破案,,,,,true,,\n\
+             x2,visit,2026-03-03 10:00,115.015,38.515,入户走访,,,,满意,,,H-9,王五\n\
+             x3,visit,2026-03-03 11:00,115.015,38.515,入户走访,,,,满意,,,H-8,\n\
+             x4,issue,2026-03-04 10:00,115.015,38.505,其他,open,,,,,,H-7,\n"
+        ),
+    )
+    .unwrap();
+    let out = wangge()
+        .args(["join", "--grids"])
+        .arg(fixture("grids/tiny_county.geojson"))
+        .arg("--events")
+        .arg(&mixed)
+        .arg("--out")
+        .arg(dir.path().join("x.parquet"))
+        .arg("--secret")
+        .arg(dir.path().join("secret.key"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains(
+            "values in columns their kind does not carry, left out: `household` on 1 issue rows, \
+             `status` on 1 incident rows, `satisfaction` on 2 visit rows"
+        ),
+        "{err}"
+    );
+    assert!(!err.contains("H-7"), "{err}");
 }
 
 #[test]

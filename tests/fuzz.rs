@@ -43,6 +43,7 @@ fn validator() -> Validator<'static> {
         tz: chrono_tz::Asia::Shanghai,
         hasher: hasher(),
         dates: wangge::ingest::Dates::default(),
+        unused: Default::default(),
     }
 }
 

@@ -35,6 +35,7 @@ pub fn validator(h: &KeyedHasher) -> Validator<'_> {
         tz: chrono_tz::Asia::Shanghai,
         hasher: h,
         dates: wangge::ingest::Dates::default(),
+        unused: Default::default(),
     }
 }
 

@@ -96,6 +96,7 @@ pub fn run(a: &JoinArgs) -> anyhow::Result<i32> {
         tz: a.tz,
         hasher: &hasher,
         dates: crate::ingest::Dates::default(),
+        unused: Default::default(),
     };
     // Streamed: a chunk of rows at a time becomes compact steps.
     let mut steps = crate::join::CaseSteps::default();
@@ -164,6 +165,9 @@ pub fn run(a: &JoinArgs) -> anyhow::Result<i32> {
             .iter()
             .map(|p| (p, crate::ingest::update_column_of as _)),
     );
+    if let Some(unused) = validator.unused.describe() {
+        eprintln!("{unused}");
+    }
     for (path, column_of) in files {
         let unread = crate::ingest::unread_columns(path, a.encoding, column_of);
         if !unread.is_empty() {

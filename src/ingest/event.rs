@@ -227,6 +227,86 @@ pub struct Validator<'a> {
     pub hasher: &'a KeyedHasher,
     /// The instants accepted.
     pub dates: Dates,
+    /// Values given in columns their row's kind does not carry, counted.
+    pub unused: Unused,
+}
+
+/// The columns a kind does not carry (CONTRACT.md: `status` ... `source`
+/// and `duplicate_of` are an issue's, `cleared` an incident's, `household`
+/// and `visitor` a visit's). A value there is left out of the event.
+fn not_carried(kind: Kind) -> &'static [Col] {
+    use Col::{
+        Cleared, Deadline, DuplicateOf, Household, ResolvedAt, Satisfaction, Source, Status,
+        Visitor,
+    };
+    match kind {
+        Kind::Issue => &[Cleared, Household, Visitor],
+        Kind::Incident => &[
+            Status,
+            ResolvedAt,
+            Deadline,
+            Satisfaction,
+            Source,
+            DuplicateOf,
+            Household,
+            Visitor,
+        ],
+        Kind::Visit => &[
+            Status,
+            ResolvedAt,
+            Deadline,
+            Satisfaction,
+            Source,
+            DuplicateOf,
+            Cleared,
+        ],
+    }
+}
+
+/// How many valid rows gave a value in a column their kind does not carry,
+/// by kind and column: the value is left out (a household identifier on an
+/// issue row is not kept, hashed or not), and the count is told, never the
+/// value (`wangge join` prints it, the service logs it), so a feed that
+/// puts an incident's 破案 in `status`, or a rating on a visit, learns why
+/// it is not counted.
+#[derive(Debug, Default)]
+pub struct Unused {
+    counts: [[std::sync::atomic::AtomicU64; FIELDS.len()]; 3],
+}
+
+impl Unused {
+    fn note(&self, kind: Kind, col: Col) {
+        self.counts[kind as usize][col as usize].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The counts so far, as (kind, column, rows), and none left.
+    pub fn take(&self) -> Vec<(Kind, &'static str, u64)> {
+        let mut out = Vec::new();
+        for kind in [Kind::Issue, Kind::Incident, Kind::Visit] {
+            for (col, n) in self.counts[kind as usize].iter().enumerate() {
+                let n = n.swap(0, std::sync::atomic::Ordering::Relaxed);
+                if n > 0 {
+                    out.push((kind, FIELDS[col], n));
+                }
+            }
+        }
+        out
+    }
+
+    /// [`Unused::take`] as one line, or `None` when every value was read.
+    pub fn describe(&self) -> Option<String> {
+        let all = self.take();
+        (!all.is_empty()).then(|| {
+            let parts: Vec<String> = all
+                .iter()
+                .map(|(kind, col, n)| format!("`{col}` on {n} {} rows", kind.as_str()))
+                .collect();
+            format!(
+                "values in columns their kind does not carry, left out: {}",
+                parts.join(", ")
+            )
+        })
+    }
 }
 
 /// [`text`], borrowed when the field is text: for values matched against a
@@ -537,6 +617,11 @@ impl Validator<'_> {
             Kind::Visit => {
                 ev.household_hash = text(get(Col::Household)).map(|h| self.hasher.hash(&h));
                 ev.visitor_hash = text(get(Col::Visitor)).map(|v| self.hasher.hash(&v));
+            }
+        }
+        for &col in not_carried(kind) {
+            if !is_null(get(col)) {
+                self.unused.note(kind, col);
             }
         }
         Ok(ev)

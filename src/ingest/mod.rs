@@ -23,7 +23,7 @@ mod update;
 use std::path::PathBuf;
 
 pub use decode::{detect, DecodingReader};
-pub use event::{category, Col, Dates, Event, Field, Kind, RowError, Validator, FIELDS};
+pub use event::{category, Col, Dates, Event, Field, Kind, RowError, Unused, Validator, FIELDS};
 pub use read::column_of;
 pub(crate) use read::REQUIRED;
 pub use read::{

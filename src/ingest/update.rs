@@ -588,6 +588,7 @@ mod tests {
             tz: chrono_tz::Asia::Shanghai,
             hasher: &hasher,
             dates: crate::ingest::Dates::default(),
+            unused: Default::default(),
         };
         let csv = "工单编号,环节编号,操作时间,状态,重复件\n\
                    A-2,u1,2026-03-01 09:00,受理,A-1\n\

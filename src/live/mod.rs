@@ -235,6 +235,7 @@ impl Live {
             tz: self.settings.zone.tz,
             hasher: &self.hasher,
             dates: self.settings.dates,
+            unused: Default::default(),
         }
     }
 
@@ -310,14 +311,20 @@ impl Live {
             path,
             crate::ingest::unread_columns(path, None, crate::ingest::column_of),
         );
-        self.file_pipeline(
-            grids,
-            Writer {
-                name: &name,
-                system,
-            },
-        )
-        .events_file(path, &self.validator(), batch_rows)
+        let v = self.validator();
+        let tally = self
+            .file_pipeline(
+                grids,
+                Writer {
+                    name: &name,
+                    system,
+                },
+            )
+            .events_file(path, &v, batch_rows);
+        if let Some(unused) = v.unused.describe() {
+            tracing::warn!(file = %path.display(), "{unused}");
+        }
+        tally
     }
 
     /// A file of transition rows into the store, like [`Live::load_events_file`].
