@@ -276,16 +276,19 @@ def tier_metrics(events: DataFrame, units: DataFrame, level: int,
     is_due = case & due.isNotNull() & (timed | (~closed & (due < end_us)))
     # 应结案 as of the window end: issues of the window not suspended then,
     # closed by the end or due by it.
-    if "state" in events.columns:
+    def suspended_by(by):
+        """Suspended (挂账) at a cut: in its current suspension entered by
+        then, or in its first one, entered by then and left after."""
+        if "state" not in events.columns:
+            return F.lit(False)
         changed = F.coalesce(F.unix_micros(F.col("updated_at")), occ)
-        suspended = F.coalesce(F.col("state") == "suspended", F.lit(False)) & (changed <= end_us)
-        if "suspended_at" in events.columns:
-            # Or in its first suspension then: entered by the end, left after it.
-            first, resumed = (F.unix_micros(F.col(c)) for c in ("suspended_at", "resumed_at"))
-            suspended = suspended | F.coalesce(
-                (first <= end_us) & resumed.isNotNull() & (resumed > end_us), F.lit(False))
-    else:
-        suspended = F.lit(False)
+        now = F.coalesce(F.col("state") == "suspended", F.lit(False)) & by(changed)
+        if "suspended_at" not in events.columns:
+            return now
+        first, resumed = us("suspended_at"), us("resumed_at")
+        return now | F.coalesce(by(first) & resumed.isNotNull() & ~by(resumed), F.lit(False))
+
+    suspended = suspended_by(lambda t: t <= end_us)
     due_closure = case & ~suspended & (closed | (due.isNotNull() & (due <= end_us)))
     closed_due = due_closure & closed
     closed_on_time = closed_due & (due.isNull() | (res.isNotNull() & (res <= due)))
@@ -295,7 +298,9 @@ def tier_metrics(events: DataFrame, units: DataFrame, level: int,
     res_b, resolved_b, due_b = as_of(lambda t: t < end_us)
     done = (res_b.isNotNull() & (res_b < end_us)) | (resolved_b & res_b.isNull())
     backlog = (kind == "issue") & ~dup & (occ < end_us) & ~F.coalesce(done, F.lit(False))
-    overdue = backlog & due_b.isNotNull() & (due_b < end_us)
+    # Overdue: past the deadline then, and not suspended then (the clock stops).
+    late_b = due_b.isNotNull() & (due_b < end_us) & ~suspended_by(lambda t: t < end_us)
+    overdue = backlog & late_b
     # The workflow: milestones count when reached by the window end.
     flow = {c: (F.unix_micros(F.col(c)) if c in events.columns else F.lit(None).cast("long"))
             for c in FLOW}
@@ -352,7 +357,7 @@ def tier_metrics(events: DataFrame, units: DataFrame, level: int,
         n(closed_w & F.coalesce(solved_col, F.lit(False))).alias("solved"),
         n(closed_w & ~by_end("escalated_at")).alias("closed_local"),
         n(pending).alias("pending_handling"),
-        n(pending & due_b.isNotNull() & (due_b < end_us)).alias("overdue_pending"),
+        n(pending & late_b).alias("overdue_pending"),
         F.percentile(response, 0.5).alias("response_hours"),
         F.avg(cycle).alias("cycle_hours"),
         F.countDistinct(F.when(visit, F.col("household_hash"))).alias("households_visited"),

@@ -42,6 +42,10 @@ pub const SOLVED_ANSWERS: [&str; 3] = [SOLVED, "partly", "unsolved"];
 /// Lifecycle state of cases left out of every count (作废).
 pub const INVALID_STATE: &str = "invalid";
 
+/// Lifecycle state of a case parked (挂账): its clock stops, so it is never
+/// overdue while suspended.
+pub const SUSPENDED_STATE: &str = "suspended";
+
 /// `s` in ASCII lower case, copied only when it has an upper-case letter
 /// (the vocabularies are matched a row at a time).
 pub fn lower(s: &str) -> std::borrow::Cow<'_, str> {

@@ -218,7 +218,8 @@ fn discovery(i: &Ingredients, _: &UnitContext) -> Option<Ratio> {
 /// - `backlog_open` (期末积压) = issues that occurred before the window end (now,
 ///   for a window without an end) and
 ///   were not resolved before it (all history, not only the window).
-/// - `overdue_open` (超期未办结) = backlog issues whose deadline is before the window end.
+/// - `overdue_open` (超期未办结) = backlog issues whose deadline is before the window end,
+///   not suspended (挂账) then.
 /// - `satisfaction_rate` (满意率) = `satisfied` / rated (satisfied + basic + unsatisfied).
 /// - `satisfaction_score` = (5·satisfied + 4·basic + 3·unsatisfied) / rated.
 /// - `clearance_rate` (破案率) = incidents with `cleared` true / incidents.
@@ -364,7 +365,7 @@ static CATALOGUE: &[MetricDef] = &[
         HigherIsWorse,
         ISSUE,
         true,
-        |i, _| Some(i.overdue as f64), "backlog issues whose deadline is before the window end"),
+        |i, _| Some(i.overdue as f64), "backlog issues whose deadline (in force then) is before the window end, not suspended (挂账) then: a suspension stops the clock"),
     m!(
         "households_visited",
         "走访户数",
@@ -411,7 +412,7 @@ static CATALOGUE: &[MetricDef] = &[
         HigherIsWorse,
         ISSUE,
         true,
-        |i, _| Some(i.overdue_pending as f64), "cases of any time dispatched before the window end, neither handled nor closed before it, whose deadline is before it"),
+        |i, _| Some(i.overdue_pending as f64), "cases of any time dispatched before the window end, neither handled nor closed before it, whose deadline (in force then) is before it, not suspended (挂账) then"),
     m!(rate "overdue_pending_rate", "超期待处置率", "Share of cases awaiting handling that are overdue", HigherIsWorse, ISSUE, overdue_pending, "超期待处置 / cases of any time dispatched before the window end and neither handled nor closed before it (待处置)"),
     m!(rate "rework_rate", "返工率", "Rework rate", HigherIsWorse, ISSUE, rework, "cases of 应结案 closed by the window end that were re-opened or failed a check (重办, 返工, 核查不通过) at least once by it / 应结案"),
     m!(rate "extension_rate", "延期率", "Extension rate", HigherIsWorse, ISSUE, extension, "cases of the window dispatched by its end whose deadline was extended (a later deadline than the one in force) by it / cases of the window dispatched by its end"),

@@ -222,10 +222,17 @@ pub(in crate::api) fn issue_page(
     }
     let total = matching.height() as u64;
     let open = open();
+    // A suspended case (挂账) has its clock stopped: never overdue.
     let overdue = open
         .clone()
         .and(col(c::DEADLINE).lt(lit(now_us())))
         .and(col(c::DUPLICATE).not())
+        .and(
+            col(c::STATE)
+                .eq(lit(vocab::SUSPENDED_STATE))
+                .fill_null(false)
+                .not(),
+        )
         .fill_null(false);
     let df = matching
         .lazy()
@@ -356,6 +363,7 @@ fn item(r: IssueRow, now: i64) -> IssueItem {
     IssueItem {
         overdue: r.status.as_deref() == Some(vocab::OPEN)
             && !void
+            && r.state.as_deref() != Some(vocab::SUSPENDED_STATE)
             && r.deadline.is_some_and(|d| d < now)
             && !r.duplicate,
         duplicate: r.duplicate,

@@ -1135,3 +1135,77 @@ async fn a_past_window_does_not_move_when_a_case_is_reopened_or_extended_after_i
     }
     assert_eq!(again, then, "March after a restart");
 }
+
+/// A suspended case (挂账) has its clock stopped: it stays in the backlog
+/// but is not overdue while suspended, at a window end or in a grid
+/// chief's list, and counts as overdue again once resumed. Before, a case
+/// parked for special funds showed overdue for as long as it waited.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_suspended_case_is_in_the_backlog_but_never_overdue_while_suspended() {
+    let e = super::support::env();
+    let t = login(&e.app, "admin").await;
+    let at = |m: u32, d: u32| format!("2022-{m:02}-{d:02}T09:00:00+08:00");
+    let r = post_json(
+        &e.app,
+        "/api/v1/events",
+        Some(&t),
+        json!([
+            reported_due("PARK-A", &at(5, 2), &at(5, 10)),
+            reported_due("LATE-B", &at(5, 3), &at(5, 10)),
+            reported_due("PARK-C", &at(5, 4), &at(5, 10)),
+        ]),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let r = updates(
+        &e,
+        &t,
+        json!([
+            step("PARK-A", "s", &at(5, 5), "挂账"),
+            step("PARK-C", "s", &at(5, 6), "挂账"),
+            step("PARK-C", "r", &at(6, 10), "处置中"),
+        ]),
+    )
+    .await;
+    assert_eq!(r["updated"], 3, "{r}");
+    let grid = grid_of(&e, &t, "PARK-A").await;
+    assert_eq!(grid, grid_of(&e, &t, "PARK-C").await);
+    let open_and_overdue = |w: &'static str| {
+        let (e, t, grid) = (&e, &t, &grid);
+        async move {
+            (
+                kpi(e, t, grid, w, "backlog_open").await,
+                kpi(e, t, grid, w, "overdue_open").await,
+            )
+        }
+    };
+    // End of May: all three open; PARK-A and PARK-C suspended.
+    let may = "from=2022-05-01&to=2022-06-01";
+    assert_eq!(open_and_overdue(may).await, (Some(3.0), Some(1.0)));
+    // End of June: PARK-C resumed and late again.
+    let june = "from=2022-06-01&to=2022-07-01";
+    assert_eq!(open_and_overdue(june).await, (Some(3.0), Some(2.0)));
+    let r = get(
+        &e.app,
+        &format!("/api/v1/issues?unit={grid}&from=2022-05-01&to=2022-06-01"),
+        &t,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let list = r.json();
+    let overdue: Vec<(String, bool)> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i["id"].as_str().unwrap().to_owned(), i["overdue"] == true))
+        .collect();
+    // As of now: PARK-C was resumed in June and is late again.
+    for (id, late) in [("PARK-A", false), ("LATE-B", true), ("PARK-C", true)] {
+        assert!(
+            overdue.contains(&(id.to_owned(), late)),
+            "{id}: {overdue:?}"
+        );
+    }
+    // The list is as of now, overdue first: PARK-A, parked, comes last.
+    assert_eq!(list["items"][2]["id"], "PARK-A", "overdue first: {list}");
+}

@@ -101,9 +101,12 @@ pub(super) fn count_open(
             continue;
         }
         let o = &mut open[u as usize];
-        let late = step
-            .deadline(due.get(row), before)
-            .is_some_and(|d| d < end_us);
+        // Past its deadline then, and not suspended (挂账) then: a case
+        // parked stops its clock.
+        let late = !step.suspended_at(before)
+            && step
+                .deadline(due.get(row), before)
+                .is_some_and(|d| d < end_us);
         o.backlog += 1;
         o.overdue += u64::from(late);
         let at = |t: usize| step.flow(t).is_some_and(|x| x < end_us);
@@ -197,11 +200,23 @@ pub fn backlog_series(
             (Some(d), ..) => [(first_above(d), m), (0, 0)],
             (None, ..) => [(0, 0); 2],
         };
+        // Not late at the ends the case was suspended then
+        // (`Step::suspended_at`): from its current suspension on, and in
+        // its first one.
+        let current = step.suspended().map_or(m, first_above);
+        let first = match (step.flow(SUS), step.flow(RSM)) {
+            (Some(s), Some(r)) if first_above(s) < first_above(r) => {
+                (first_above(s), first_above(r))
+            }
+            _ => (0, 0),
+        };
         let at = u * (m + 1);
         for (lo, hi) in runs {
             add_run(&mut open[at..at + m + 1], lo, hi);
             for (l, h) in lates {
-                add_run(&mut late[at..at + m + 1], lo.max(l), hi.min(h));
+                let (l, h) = (lo.max(l), hi.min(h).min(current));
+                add_run(&mut late[at..at + m + 1], l, h.min(first.0).max(l));
+                add_run(&mut late[at..at + m + 1], l.max(first.1), h);
             }
         }
     }

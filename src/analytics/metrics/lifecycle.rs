@@ -59,9 +59,7 @@ pub(super) fn add_lifecycle(
         let closed = resolved && res.is_none_or(|r| r <= end_us);
         // Suspended then: in its current suspension, or in its first one
         // (entered by the end, left after it).
-        let suspended = step.suspended().is_some_and(|s| s <= end_us)
-            || (step.flow(SUS).is_some_and(|s| s <= end_us)
-                && step.flow(RSM).is_some_and(|r| r > end_us));
+        let suspended = step.suspended_at(by_end_at);
         // A milestone counts when it was reached by the window end.
         let by_end = |t: usize| step.flow(t).filter(|&x| x <= end_us);
         if !suspended && (closed || deadline.is_some_and(|d| d <= end_us)) {

@@ -194,7 +194,17 @@ pub fn backlog_lazy(
         .and(res.clone().lt(lit(end_us)))
         .or(resolved.and(res.is_null()));
     let open = done.not().fill_null(false);
-    let overdue = open.clone().and(due.lt(lit(end_us))).fill_null(false);
+    // Not overdue while suspended then (in the current suspension or the first).
+    let before = |t: Expr| t.lt(lit(end_us));
+    let (first, resumed) = (col(p::FLOW_US[SUS]), col(p::FLOW_US[RSM]));
+    let suspended = before(col(p::SUSP_US))
+        .fill_null(false)
+        .or(before(first).and(before(resumed).not()).fill_null(false));
+    let overdue = open
+        .clone()
+        .and(due.lt(lit(end_us)))
+        .and(suspended.not())
+        .fill_null(false);
     issues
         .filter(
             pre.predicate(&before_end)

@@ -272,6 +272,15 @@ impl Step<'_> {
         }
     }
 
+    /// Whether the case was suspended (挂账) at a cut (`by(t)`: `t` came
+    /// by it): in its current suspension, entered by then, or in its first
+    /// one, entered by then and left after.
+    #[inline]
+    pub(super) fn suspended_at(&self, by: impl Fn(i64) -> bool) -> bool {
+        self.suspended().is_some_and(&by)
+            || (self.flow(SUS).is_some_and(&by) && self.flow(RSM).is_some_and(|r| !by(r)))
+    }
+
     /// When it entered its current suspension ([`p::SUSP_US`]), if it is
     /// suspended.
     #[inline]

@@ -273,7 +273,7 @@ impl<'a> Keys<'a> {
         let mid = n / 2;
         // The flags of status and state, read once for every table.
         let state = c::Texts::of(df, c::STATE)?;
-        let suspended = state.map(|s| s == Some("suspended"));
+        let suspended = state.map(|s| s == Some(vocab::SUSPENDED_STATE));
         let resolved = c::Texts::of(df, c::STATUS)?.map(|s| s == Some(RESOLVED));
         let cols = KeyTexts {
             excluded: state.map(|s| s == Some(INVALID_STATE)),
