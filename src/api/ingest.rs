@@ -21,7 +21,7 @@ use super::scope::Scope;
 use super::state::AppState;
 use crate::ingest::ParsedSteps;
 use crate::live::Writer;
-pub use crate::live::{parse_events, parse_updates, IngestResponse, Parsed};
+pub use crate::live::{parse_events, parse_updates, IngestResponse, Parsed, UnusedValues};
 use crate::store::User;
 
 /// The writer's scope over the served grids (403 for roles that do not
@@ -100,9 +100,11 @@ pub async fn ingest(
     let st2 = st.clone();
     let out = st
         .blocking(move || {
-            let parsed = parse_events(&st2.live.validator(), &ct, &body)?;
+            let v = st2.live.validator();
+            let parsed = parse_events(&v, &ct, &body)?;
             let mut out = store_rows(&st2, c.user(), parsed.rows, suggest)?;
             out.unread_columns = parsed.unread;
+            out.unused_values = UnusedValues::of(&v.unused);
             Ok(out)
         })
         .await?;

@@ -31,8 +31,8 @@ pub use error::{LiveError, Result};
 pub use grids::{ensure_grids, Grids};
 pub use parse::{parse_events, parse_updates, Parsed, ParsedBody};
 pub use pipeline::{
-    Everywhere, FrameRows, IngestResponse, Pipeline, RowOutcome, Tally, WriteScope, Writer,
-    NOT_YOURS,
+    Everywhere, FrameRows, IngestResponse, Pipeline, RowOutcome, Tally, UnusedValues, WriteScope,
+    Writer, NOT_YOURS,
 };
 
 /// Names of the pre-aggregate tables kept with the frame snapshot.

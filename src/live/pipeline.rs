@@ -196,6 +196,34 @@ pub struct IngestResponse {
     /// named here. Absent when every column was read.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unread_columns: Vec<String>,
+    /// Values the body gives in columns their row's kind does not carry
+    /// (a rating on a visit, 破案 as an incident's `status`): left out of
+    /// the event, counted here by kind and column. Absent when there is none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unused_values: Vec<UnusedValues>,
+}
+
+/// Rows of one kind that gave a value in one column the kind does not carry.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct UnusedValues {
+    pub kind: &'static str,
+    pub column: &'static str,
+    pub rows: u64,
+}
+
+impl UnusedValues {
+    /// What `unused` counted so far (and none left there).
+    pub fn of(unused: &crate::ingest::Unused) -> Vec<UnusedValues> {
+        unused
+            .take()
+            .into_iter()
+            .map(|(kind, column, rows)| UnusedValues {
+                kind: kind.as_str(),
+                column,
+                rows,
+            })
+            .collect()
+    }
 }
 
 /// What became of one valid row.

@@ -581,6 +581,20 @@ async fn ingest_is_idempotent_and_reports_every_row() {
         .await
         .json();
     assert!(r.get("unread_columns").is_none(), "{r}");
+    assert!(r.get("unused_values").is_none(), "{r}");
+    // A value in a column the row's kind does not carry is left out and
+    // counted, by kind and column.
+    let mut rated_visit = ev("U-4");
+    rated_visit["kind"] = json!("visit");
+    rated_visit["satisfaction"] = json!("满意");
+    let r = post_json(&e.app, "/api/v1/events", Some(&t), json!([rated_visit]))
+        .await
+        .json();
+    assert_eq!(
+        r["unused_values"],
+        json!([{"kind": "visit", "column": "satisfaction", "rows": 1}]),
+        "{r}"
+    );
     let steps = "issue_id,update_id,at,status,satisfation\nU-9,s1,2026-03-02 08:00,受理,满意\n";
     let r = send(
         &e.app,
@@ -690,7 +704,7 @@ async fn ingest_is_idempotent_and_reports_every_row() {
     );
     let before = e.state.snapshot().unwrap().frame.height();
     assert!(e.state.refresh().unwrap());
-    assert_eq!(e.state.snapshot().unwrap().frame.height(), before + 18);
+    assert_eq!(e.state.snapshot().unwrap().frame.height(), before + 19);
     let cats = get(&e.app, "/api/v1/categories", &t).await.text();
     assert!(
         cats.contains("矛盾纠纷") && !cats.contains("鐭涚浘"),
