@@ -315,6 +315,12 @@ impl Store {
                     expected = m.rows,
                     "frame snapshot does not match the database; reading the database"
                 ),
+                // A snapshot written by an earlier release lacks the
+                // columns added since: expected once after an upgrade.
+                Err(PolarsError::ColumnNotFound(column)) => tracing::info!(
+                    %column,
+                    "frame snapshot written by an earlier release (without this column); reading the database, then writing a new snapshot"
+                ),
                 Err(e) => {
                     tracing::warn!(error = %e, "frame snapshot unreadable; reading the database")
                 }
