@@ -30,20 +30,25 @@ fn check_prints_the_report_and_fails_on_fatal_problems() {
     assert!(String::from_utf8_lossy(&ok.stdout).contains("warning[gap]"));
 }
 
-#[test]
-fn join_writes_a_summary_whose_counts_add_up() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = wangge()
+/// `wangge join` of `events` over the tiny county, into `dir/out`.
+fn join_tiny(dir: &std::path::Path, events: &std::path::Path, out: &str) -> std::process::Output {
+    wangge()
         .args(["join", "--grids"])
         .arg(fixture("grids/tiny_county.geojson"))
         .arg("--events")
-        .arg(fixture("events/edge_cases.csv"))
+        .arg(events)
         .arg("--out")
-        .arg(dir.path().join("j.parquet"))
+        .arg(dir.join(out))
         .arg("--secret")
-        .arg(dir.path().join("secret.key"))
+        .arg(dir.join("secret.key"))
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn join_writes_a_summary_whose_counts_add_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = join_tiny(dir.path(), &fixture("events/edge_cases.csv"), "j.parquet");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -60,17 +65,7 @@ fn join_writes_a_summary_whose_counts_add_up() {
     let text = std::fs::read_to_string(fixture("events/edge_cases.csv")).unwrap();
     let (head, rows) = text.split_once('\n').unwrap();
     std::fs::write(&misspelt, format!("{},deadlin\n{rows}", head.trim_end())).unwrap();
-    let out = wangge()
-        .args(["join", "--grids"])
-        .arg(fixture("grids/tiny_county.geojson"))
-        .arg("--events")
-        .arg(&misspelt)
-        .arg("--out")
-        .arg(dir.path().join("m.parquet"))
-        .arg("--secret")
-        .arg(dir.path().join("secret.key"))
-        .output()
-        .unwrap();
+    let out = join_tiny(dir.path(), &misspelt, "m.parquet");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
     assert!(
@@ -93,17 +88,7 @@ fn join_writes_a_summary_whose_counts_add_up() {
         ),
     )
     .unwrap();
-    let out = wangge()
-        .args(["join", "--grids"])
-        .arg(fixture("grids/tiny_county.geojson"))
-        .arg("--events")
-        .arg(&mixed)
-        .arg("--out")
-        .arg(dir.path().join("x.parquet"))
-        .arg("--secret")
-        .arg(dir.path().join("secret.key"))
-        .output()
-        .unwrap();
+    let out = join_tiny(dir.path(), &mixed, "x.parquet");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
     assert!(

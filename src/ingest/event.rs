@@ -231,37 +231,21 @@ pub struct Validator<'a> {
     pub unused: Unused,
 }
 
-/// The columns a kind does not carry (CONTRACT.md: `status` ... `source`
+/// The columns that belong to one kind (CONTRACT.md: `status` ... `source`
 /// and `duplicate_of` are an issue's, `cleared` an incident's, `household`
-/// and `visitor` a visit's). A value there is left out of the event.
-fn not_carried(kind: Kind) -> &'static [Col] {
-    use Col::{
-        Cleared, Deadline, DuplicateOf, Household, ResolvedAt, Satisfaction, Source, Status,
-        Visitor,
-    };
-    match kind {
-        Kind::Issue => &[Cleared, Household, Visitor],
-        Kind::Incident => &[
-            Status,
-            ResolvedAt,
-            Deadline,
-            Satisfaction,
-            Source,
-            DuplicateOf,
-            Household,
-            Visitor,
-        ],
-        Kind::Visit => &[
-            Status,
-            ResolvedAt,
-            Deadline,
-            Satisfaction,
-            Source,
-            DuplicateOf,
-            Cleared,
-        ],
-    }
-}
+/// and `visitor` a visit's). A value there on a row of another kind is
+/// left out of the event.
+const KIND_COLUMNS: [(Col, Kind); 9] = [
+    (Col::Status, Kind::Issue),
+    (Col::ResolvedAt, Kind::Issue),
+    (Col::Deadline, Kind::Issue),
+    (Col::Satisfaction, Kind::Issue),
+    (Col::Source, Kind::Issue),
+    (Col::DuplicateOf, Kind::Issue),
+    (Col::Cleared, Kind::Incident),
+    (Col::Household, Kind::Visit),
+    (Col::Visitor, Kind::Visit),
+];
 
 /// How many valid rows gave a value in a column their kind does not carry,
 /// by kind and column: the value is left out (a household identifier on an
@@ -619,8 +603,8 @@ impl Validator<'_> {
                 ev.visitor_hash = text(get(Col::Visitor)).map(|v| self.hasher.hash(&v));
             }
         }
-        for &col in not_carried(kind) {
-            if !is_null(get(col)) {
+        for (col, of) in KIND_COLUMNS {
+            if of != kind && !is_null(get(col)) {
                 self.unused.note(kind, col);
             }
         }

@@ -1037,6 +1037,27 @@ async fn a_voided_case_is_listed_as_void_never_open_or_overdue() {
     );
 }
 
+/// Posts `cases` (issues placed at [`AT`]), then their `steps`, which must
+/// all change their case; the grid that holds them all.
+async fn cases_in_one_grid(e: &Env, t: &str, cases: Value, steps: Value) -> String {
+    let ids: Vec<String> = cases
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect();
+    let n = steps.as_array().unwrap().len();
+    let r = post_json(&e.app, "/api/v1/events", Some(t), cases).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let r = updates(e, t, steps).await;
+    assert_eq!(r["updated"], n, "{r}");
+    let grid = grid_of(e, t, &ids[0]).await;
+    for id in &ids[1..] {
+        assert_eq!(grid, grid_of(e, t, id).await, "{id}");
+    }
+    grid
+}
+
 /// A past window's figures are as the cases stood at its end: a case
 /// closed in March and re-opened (核查不通过) in April stays closed in
 /// March's 结案率 and backlog, and a deadline extended in April leaves a
@@ -1050,30 +1071,20 @@ async fn a_past_window_does_not_move_when_a_case_is_reopened_or_extended_after_i
     let e = super::support::env();
     let t = login(&e.app, "admin").await;
     let at = |m: u32, d: u32| format!("2020-{m:02}-{d:02}T09:00:00+08:00");
-    let r = post_json(
-        &e.app,
-        "/api/v1/events",
-        Some(&t),
+    let grid = cases_in_one_grid(
+        &e,
+        &t,
         json!([
             reported_due("PAST-R", &at(3, 2), &at(3, 20)),
             reported_due("PAST-E", &at(3, 5), &at(3, 25)),
             reported_due("PAST-C", &at(3, 6), &at(3, 20)),
         ]),
-    )
-    .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
-    let r = updates(
-        &e,
-        &t,
         json!([
             step("PAST-R", "close", &at(3, 15), "结案"),
             step("PAST-C", "close", &at(3, 12), "结案"),
         ]),
     )
     .await;
-    assert_eq!(r["updated"], 2, "{r}");
-    let grid = grid_of(&e, &t, "PAST-R").await;
-    assert_eq!(grid, grid_of(&e, &t, "PAST-E").await);
     let march = "from=2020-03-01&to=2020-04-01";
     let rates = ["closure_rate", "on_time_closure_rate"];
     let mut then = figures(&e, &t, &grid, march).await;
@@ -1145,21 +1156,14 @@ async fn a_suspended_case_is_in_the_backlog_but_never_overdue_while_suspended() 
     let e = super::support::env();
     let t = login(&e.app, "admin").await;
     let at = |m: u32, d: u32| format!("2022-{m:02}-{d:02}T09:00:00+08:00");
-    let r = post_json(
-        &e.app,
-        "/api/v1/events",
-        Some(&t),
+    let grid = cases_in_one_grid(
+        &e,
+        &t,
         json!([
             reported_due("PARK-A", &at(5, 2), &at(5, 10)),
             reported_due("LATE-B", &at(5, 3), &at(5, 10)),
             reported_due("PARK-C", &at(5, 4), &at(5, 10)),
         ]),
-    )
-    .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
-    let r = updates(
-        &e,
-        &t,
         json!([
             step("PARK-A", "s", &at(5, 5), "挂账"),
             step("PARK-C", "s", &at(5, 6), "挂账"),
@@ -1167,9 +1171,6 @@ async fn a_suspended_case_is_in_the_backlog_but_never_overdue_while_suspended() 
         ]),
     )
     .await;
-    assert_eq!(r["updated"], 3, "{r}");
-    let grid = grid_of(&e, &t, "PARK-A").await;
-    assert_eq!(grid, grid_of(&e, &t, "PARK-C").await);
     let open_and_overdue = |w: &'static str| {
         let (e, t, grid) = (&e, &t, &grid);
         async move {
