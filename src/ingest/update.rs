@@ -367,15 +367,20 @@ impl<R: std::io::Read> CsvSteps<R> {
                         .map(|b| std::str::from_utf8(b).unwrap_or("\u{fffd}"))
                 };
                 let id = field(UCol::IssueId).map(str::to_owned);
-                let fields: Vec<&str> = self
-                    .rec
-                    .iter()
-                    .map(|b| std::str::from_utf8(b).unwrap_or(""))
-                    .collect();
+                // The row's values as text, for the rare row with a line
+                // break in it (the others are read through `field`).
+                let fields = || -> Vec<&str> {
+                    self.rec
+                        .iter()
+                        .map(|b| std::str::from_utf8(b).unwrap_or(""))
+                        .collect()
+                };
                 let line = self.line();
-                if let Some((col, reason)) =
-                    super::read::swallowed(&fields, self.delimiter, self.width, line)
-                {
+                let broken = self.rec.as_slice().contains(&b'\n');
+                let swallowed = broken
+                    .then(|| super::read::swallowed(&fields(), self.delimiter, self.width, line))
+                    .flatten();
+                if let Some((col, reason)) = swallowed {
                     // Named by the contract column it holds (the note, as a rule).
                     let c = (0..UPDATE_FIELDS.len())
                         .find(|&c| self.map[c] == Some(col))
@@ -392,7 +397,7 @@ impl<R: std::io::Read> CsvSteps<R> {
                 }
                 let step = v
                     .validate_update(|c: UCol| field(c).map_or(Field::Null, Field::Text))
-                    .map_err(|e| super::spanning(e, &fields, line));
+                    .map_err(|e| super::spanning(e, &fields(), line));
                 Ok(Some((n, id, step)))
             }
         }

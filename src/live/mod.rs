@@ -313,13 +313,7 @@ impl Live {
         );
         let v = self.validator();
         let tally = self
-            .file_pipeline(
-                grids,
-                Writer {
-                    name: &name,
-                    system,
-                },
-            )
+            .file_pipeline(grids, &name, system)
             .events_file(path, &v, batch_rows);
         if let Some(unused) = v.unused.describe() {
             tracing::warn!(file = %path.display(), "{unused}");
@@ -340,25 +334,28 @@ impl Live {
         warn_unread(path, unread);
         let rows = crate::ingest::rows_about(path, crate::store::STEP_ROW_BYTES);
         let load = self.store.steps_load(rows)?;
-        let tally = self
-            .file_pipeline(
-                grids,
-                Writer {
-                    name: &name,
-                    system,
-                },
-            )
-            .steps_file(path, &self.validator(), batch_rows)?;
+        let tally = self.file_pipeline(grids, &name, system).steps_file(
+            path,
+            &self.validator(),
+            batch_rows,
+        )?;
         load.finish()?;
         Ok(tally)
     }
 
-    fn file_pipeline<'a>(&'a self, grids: &'a Grids, writer: Writer<'a>) -> Pipeline<'a> {
+    /// The pipeline of a file load: every unit, no frame rows, written
+    /// as the file `name` in `system`'s id space.
+    fn file_pipeline<'a>(
+        &'a self,
+        grids: &'a Grids,
+        name: &'a str,
+        system: &'a str,
+    ) -> Pipeline<'a> {
         Pipeline {
             store: &self.store,
             grids,
             scope: &Everywhere,
-            writer,
+            writer: Writer { name, system },
             frame: false,
         }
     }

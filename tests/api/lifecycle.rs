@@ -827,6 +827,24 @@ async fn figures(e: &Env, t: &str, unit: &str, window: &str) -> Vec<Option<f64>>
     out
 }
 
+/// [`figures`], then the closure rates (结案率, 按期结案率).
+async fn figures_and_closure(e: &Env, t: &str, unit: &str, window: &str) -> Vec<Option<f64>> {
+    let mut out = figures(e, t, unit, window).await;
+    for m in ["closure_rate", "on_time_closure_rate"] {
+        out.push(kpi(e, t, unit, window, m).await);
+    }
+    out
+}
+
+/// The service started again from its database, as after a restart.
+fn restart(e: &Env) {
+    let grids = super::support::demo_dir().join("grids.geojson");
+    let (model, version) = wangge::live::ensure_grids(&e.state.store, &grids).expect("grids");
+    e.state
+        .load(wangge::api::Grids::new(model, version).expect("grids"))
+        .expect("restart");
+}
+
 /// A report that upstream links to the case it repeats (`duplicate_of`,
 /// 重复件) stays in the call volume but is no case of its own: the backlog,
 /// 应结案 and the resolution rate count the merged case once, in the live
@@ -927,12 +945,7 @@ async fn a_duplicate_counts_in_the_volume_and_once_as_a_case() {
         assert!(marked.contains(&(id.to_owned(), dup)), "{id}: {marked:?}");
     }
     // A restart reads the links back from the database.
-    let store = e.state.store.clone();
-    let grids = super::support::demo_dir().join("grids.geojson");
-    let (model, version) = wangge::live::ensure_grids(&store, &grids).expect("grids");
-    e.state
-        .load(wangge::api::Grids::new(model, version).expect("grids"))
-        .expect("restart");
+    restart(&e);
     assert_eq!(figures(&e, &t, &grid, march).await, live);
 }
 
@@ -1086,11 +1099,7 @@ async fn a_past_window_does_not_move_when_a_case_is_reopened_or_extended_after_i
     )
     .await;
     let march = "from=2020-03-01&to=2020-04-01";
-    let rates = ["closure_rate", "on_time_closure_rate"];
-    let mut then = figures(&e, &t, &grid, march).await;
-    for m in rates {
-        then.push(kpi(&e, &t, &grid, march, m).await);
-    }
+    let then = figures_and_closure(&e, &t, &grid, march).await;
     // 应结案: all three (PAST-E due on 25 March); closed: PAST-R and PAST-C,
     // both in time; PAST-E open and overdue.
     let third = Some(2.0 / 3.0);
@@ -1113,10 +1122,7 @@ async fn a_past_window_does_not_move_when_a_case_is_reopened_or_extended_after_i
     .await;
     assert_eq!(r["updated"], 4, "{r}");
     e.state.refresh().unwrap();
-    let mut now = figures(&e, &t, &grid, march).await;
-    for m in rates {
-        now.push(kpi(&e, &t, &grid, march, m).await);
-    }
+    let now = figures_and_closure(&e, &t, &grid, march).await;
     assert_eq!(now, then, "March as it stood at its end");
     // As of 5 April: PAST-R re-opened and overdue, PAST-E extended and not
     // due; of 应结案 (PAST-R, PAST-C) one is closed.
@@ -1134,16 +1140,8 @@ async fn a_past_window_does_not_move_when_a_case_is_reopened_or_extended_after_i
         third
     );
     // A restart reads the first closure and deadline back from the database.
-    let store = e.state.store.clone();
-    let grids = super::support::demo_dir().join("grids.geojson");
-    let (model, version) = wangge::live::ensure_grids(&store, &grids).expect("grids");
-    e.state
-        .load(wangge::api::Grids::new(model, version).expect("grids"))
-        .expect("restart");
-    let mut again = figures(&e, &t, &grid, march).await;
-    for m in rates {
-        again.push(kpi(&e, &t, &grid, march, m).await);
-    }
+    restart(&e);
+    let again = figures_and_closure(&e, &t, &grid, march).await;
     assert_eq!(again, then, "March after a restart");
 }
 
