@@ -70,7 +70,9 @@ pub enum PrivacyError {
 /// `Debug` prints no part of the secret.
 #[derive(Clone)]
 pub struct KeyedHasher {
-    secret: [u8; 32],
+    /// The HMAC keyed with the secret, before any input: each hash starts
+    /// from a copy (keying it again for every value cost more than hashing).
+    keyed: Hmac<Sha256>,
 }
 
 impl fmt::Debug for KeyedHasher {
@@ -92,7 +94,10 @@ impl KeyedHasher {
     /// assert_ne!(KeyedHasher::new([1; 32]).hash("x"), KeyedHasher::new([2; 32]).hash("x"));
     /// ```
     pub fn new(secret: [u8; 32]) -> Self {
-        KeyedHasher { secret }
+        KeyedHasher {
+            keyed: <Hmac<Sha256> as Mac>::new_from_slice(&secret)
+                .expect("HMAC accepts keys of any length"),
+        }
     }
 
     /// Reads the secret from `path` (64 hex chars, surrounding whitespace
@@ -162,10 +167,12 @@ impl KeyedHasher {
     /// assert!(h.hash("a").bytes().all(|b| b.is_ascii_hexdigit()));
     /// ```
     pub fn hash(&self, value: &str) -> String {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.secret)
-            .expect("HMAC accepts keys of any length");
+        let mut mac = self.keyed.clone();
         mac.update(value.trim().as_bytes());
-        hex::encode(&mac.finalize().into_bytes()[..HASH_BYTES])
+        let mut out = [0u8; 2 * HASH_BYTES];
+        hex::encode_to_slice(&mac.finalize().into_bytes()[..HASH_BYTES], &mut out)
+            .expect("the buffer holds two hex digits a byte");
+        std::str::from_utf8(&out).expect("hex is ASCII").to_owned()
     }
 
     fn create(path: &Path) -> Result<Self, PrivacyError> {
