@@ -65,6 +65,7 @@ fn joined(dir: &Path, grids: usize, events: usize) -> GridModel {
     let out = JoinOutput {
         parquet: &dir.join("joined.parquet"),
         rejects: &dir.join("rejects.csv"),
+        earlier: &[],
     };
     join_files(
         &grids,

@@ -273,7 +273,6 @@ def tier_metrics(events: DataFrame, units: DataFrame, level: int,
     # 按期办结: closed by the deadline, out of issues with a deadline that
     # are due (closed with a time, or open with the deadline before the end).
     on_time = timed & due.isNotNull() & (res <= due)
-    is_due = case & due.isNotNull() & (timed | (~closed & (due < end_us)))
     # 应结案 as of the window end: issues of the window not suspended then,
     # closed by the end or due by it.
     def suspended_by(by):
@@ -282,13 +281,19 @@ def tier_metrics(events: DataFrame, units: DataFrame, level: int,
         if "state" not in events.columns:
             return F.lit(False)
         changed = F.coalesce(F.unix_micros(F.col("updated_at")), occ)
-        now = F.coalesce(F.col("state") == "suspended", F.lit(False)) & by(changed)
+        suspended_now = F.coalesce(F.col("state") == "suspended", F.lit(False))
         if "suspended_at" not in events.columns:
-            return now
+            return suspended_now & by(changed)
         first, resumed = us("suspended_at"), us("resumed_at")
+        # The current suspension began at the first when the case never
+        # resumed (a later step that keeps it suspended moves updated_at).
+        since = F.when(resumed.isNull(), F.coalesce(first, changed)).otherwise(changed)
+        now = suspended_now & by(since)
         return now | F.coalesce(by(first) & resumed.isNotNull() & ~by(resumed), F.lit(False))
 
     suspended = suspended_by(lambda t: t <= end_us)
+    # Open and past its deadline counts as due unless suspended then.
+    is_due = case & due.isNotNull() & (timed | (~closed & ~suspended & (due < end_us)))
     due_closure = case & ~suspended & (closed | (due.isNotNull() & (due <= end_us)))
     closed_due = due_closure & closed
     closed_on_time = closed_due & (due.isNull() | (res.isNotNull() & (res <= due)))

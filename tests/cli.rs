@@ -45,6 +45,67 @@ fn join_tiny(dir: &std::path::Path, events: &std::path::Path, out: &str) -> std:
         .unwrap()
 }
 
+/// `join --updates`: a rejected update row is written to the rejects file
+/// with the events' and counted among the update rows read (it went only
+/// to the terminal, and the count left it out).
+#[test]
+fn join_accounts_for_every_update_row_in_its_counts_and_rejects() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let events = d.join("events.csv");
+    std::fs::write(
+        &events,
+        "id,kind,occurred_at,lon,lat,category,status\n\
+         c1,issue,2026-03-01 08:30,115.015,38.505,环境卫生,reported\n",
+    )
+    .unwrap();
+    let updates = d.join("updates.csv");
+    std::fs::write(
+        &updates,
+        "issue_id,update_id,at,status,note\n\
+         c1,u1,2026-03-01 09:00,派遣,\n\
+         c1,u2,2026-03-01 10:00,飞走,\n\
+         c1,u3,2026-03-02 10:00,结案,已处理,居民满意\n",
+    )
+    .unwrap();
+    let out = wangge()
+        .args(["join", "--grids"])
+        .arg(fixture("grids/tiny_county.geojson"))
+        .arg("--events")
+        .arg(&events)
+        .arg("--updates")
+        .arg(&updates)
+        .arg("--out")
+        .arg(d.join("j.parquet"))
+        .arg("--secret")
+        .arg(d.join("secret.key"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains(
+            "3 update rows read: 2 rejected, 1 distinct steps; 1 folded into their issues"
+        ),
+        "{text}"
+    );
+    let rejects = std::fs::read_to_string(d.join("j.rejects.csv")).unwrap();
+    let rows: Vec<&str> = rejects.lines().skip(1).collect();
+    assert_eq!(rows.len(), 2, "{rejects}");
+    assert!(
+        rows[0].contains(",3,status,") && rows[0].contains("飞走"),
+        "{rejects}"
+    );
+    assert!(
+        rows[1].contains(",4,,") && !rows[1].contains("居民满意"),
+        "{rejects}"
+    );
+}
+
 #[test]
 fn join_writes_a_summary_whose_counts_add_up() {
     let dir = tempfile::tempdir().unwrap();

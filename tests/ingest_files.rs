@@ -257,6 +257,7 @@ fn the_join_accounts_for_every_row_and_writes_parquet_and_rejects() {
     let out = JoinOutput {
         parquet: &pq,
         rejects: &rj,
+        earlier: &[],
     };
     let s = join_files(
         &grids,
@@ -592,4 +593,58 @@ fn a_note_that_swallows_the_rows_after_it_is_rejected_with_them() {
     let (col, why) = reason_of(&rej, 2);
     assert_eq!(col, "category");
     assert!(why.contains("takes in line 3"), "{why}");
+}
+
+/// A delimiter inside a value that is not quoted moves every value after
+/// it one column on: a visit's household number `3栋,201` put `201` into
+/// `category` and the visitor's name into the column after, and the row
+/// was accepted, its household counted as `3栋` and a value meant to be
+/// hashed stored in clear as a category. Such a row (more values than the
+/// header has columns) is now rejected, the reason telling no value; a
+/// blank value past the header (a delimiter ending every row) is none.
+#[test]
+fn a_row_with_more_values_than_the_header_is_rejected_without_its_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("visits.csv");
+    std::fs::write(
+        &path,
+        "id,kind,occurred_at,lon,lat,household,category,visitor\n\
+         v1,visit,2026-03-01 08:00,115.0,38.5,3栋201,入户走访,王干部\n\
+         v2,visit,2026-03-01 08:00,115.0,38.5,3栋,305,入户走访,王干部\n\
+         v3,visit,2026-03-01 08:00,115.0,38.5,3栋305,入户走访,王干部,\n",
+    )
+    .unwrap();
+    let (ok, _, rej, read) = read_all(&path).unwrap();
+    assert_eq!((ok.len(), rej.len(), read), (2, 1, 3), "{rej:?}");
+    let ids: Vec<&str> = ok.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(ids, ["v1", "v3"]);
+    assert!(ok.iter().all(|e| e.category == "入户走访"));
+    let (_, why) = reason_of(&rej, 3);
+    assert!(
+        why.contains("9 values where the header has 8 columns"),
+        "{why}"
+    );
+    for value in ["3栋", "305", "王干部", "入户走访"] {
+        assert!(!why.contains(value), "{why}");
+    }
+
+    // A case update whose note holds a comma without quotes: the same.
+    let updates = dir.path().join("updates.csv");
+    std::fs::write(
+        &updates,
+        "issue_id,update_id,at,status,note\n\
+         C1,u1,2026-03-01 09:00,受理,居民来电\n\
+         C1,u2,2026-03-01 10:00,派遣,张三反映,身份证110101199001011234\n\
+         C1,u3,2026-03-01 11:00,\"处置中\",\"已到场, 正在处理\"\n",
+    )
+    .unwrap();
+    let ((steps, rejects), _) = read_steps(&updates);
+    let kept: Vec<u64> = steps.iter().map(|s| s.0).collect();
+    assert_eq!(kept, [2, 4], "{rejects:?}");
+    assert_eq!(rejects.len(), 1, "{rejects:?}");
+    assert_eq!(rejects[0].row, 3);
+    assert!(rejects[0]
+        .reason
+        .contains("6 values where the header has 5 columns"));
+    assert!(!rejects[0].reason.contains("110101"), "{:?}", rejects[0]);
 }

@@ -47,9 +47,11 @@ WITH ev AS (
         source IS NOT NULL AS has_source,
         CASE WHEN status = 'resolved' AND resolved_at >= occurred_at
              THEN (epoch_us(resolved_at) - epoch_us(occurred_at)) / 3600e6 END AS hours,
-        -- Suspended (挂账) at the end: in the current suspension, or in the first one.
+        -- Suspended (挂账) at the end: in the current suspension (since the
+        -- first when it never resumed, else since its last change), or in
+        -- the first one.
         coalesce(state = 'suspended'
-                 AND utc(coalesce(updated_at, occurred_at)) < getvariable('end_ts'), false)
+                 AND utc(CASE WHEN resumed_at IS NULL THEN coalesce(suspended_at, updated_at, occurred_at) ELSE coalesce(updated_at, occurred_at) END) < getvariable('end_ts'), false)
         OR coalesce(utc(suspended_at) < getvariable('end_ts')
                     AND utc(resumed_at) >= getvariable('end_ts'), false) AS suspended
     FROM read_parquet(getvariable('joined'))
@@ -72,7 +74,7 @@ agg AS (
         count(*) FILTER (is_issue AND is_resolved AND resolved_at <= deadline) AS on_time,
         count(*) FILTER (is_issue AND deadline IS NOT NULL AND (
             (is_resolved AND resolved_at IS NOT NULL)
-            OR (NOT is_resolved AND deadline < getvariable('end_ts')))) AS due,
+            OR (NOT is_resolved AND deadline < getvariable('end_ts') AND NOT suspended))) AS due,
         count(*) FILTER (is_issue AND occurred_at < getvariable('end_ts')
             AND NOT coalesce(resolved_at < getvariable('end_ts'), is_resolved)) AS backlog,
         count(*) FILTER (is_issue AND occurred_at < getvariable('end_ts')
@@ -118,7 +120,7 @@ ev AS (
         utc(occurred_at) AS occurred_at, utc(resolved_at) AS resolved_at, utc(deadline) AS deadline,
         utc(first_closed_at) AS first_closed_at, utc(reworked_at) AS reworked_at,
         utc(extended_at) AS extended_at, utc(first_deadline) AS first_deadline,
-        CASE WHEN state = 'suspended' THEN utc(coalesce(updated_at, occurred_at)) END AS suspended_now,
+        CASE WHEN state = 'suspended' THEN utc(CASE WHEN resumed_at IS NULL THEN coalesce(suspended_at, updated_at, occurred_at) ELSE coalesce(updated_at, occurred_at) END) END AS suspended_now,
         utc(suspended_at) AS suspended_at, utc(resumed_at) AS resumed_at,
         kind = 'issue' AS is_issue,
         coalesce(status = 'resolved', false) AS is_resolved,
@@ -141,7 +143,9 @@ at_end AS (
              THEN e.first_deadline ELSE e.deadline END AS due,
         CASE WHEN coalesce(e.extended_at >= p.t1, false) AND e.first_deadline IS NOT NULL
              THEN e.first_deadline ELSE e.deadline END AS due_b,
-        -- Suspended (挂账) then: never overdue while suspended.
+        -- Suspended (挂账) then: never due or overdue while suspended.
+        coalesce(e.suspended_now <= p.t1, false)
+        OR coalesce(e.suspended_at <= p.t1 AND e.resumed_at > p.t1, false) AS suspended,
         coalesce(e.suspended_now < p.t1, false)
         OR coalesce(e.suspended_at < p.t1 AND e.resumed_at >= p.t1, false) AS suspended_b
     FROM ev e JOIN periods p ON e.occurred_at < p.t1
@@ -175,7 +179,7 @@ agg AS (
         count(*) FILTER (w AND is_issue AND has_source) AS sourced,
         count(*) FILTER (w AND is_issue AND closed AND res <= due) AS on_time,
         count(*) FILTER (w AND is_issue AND due IS NOT NULL AND (
-            (closed AND res IS NOT NULL) OR (NOT closed AND due < t1))) AS due,
+            (closed AND res IS NOT NULL) OR (NOT closed AND due < t1 AND NOT suspended))) AS due,
         count(*) FILTER (is_issue AND open_b) AS backlog,
         count(*) FILTER (is_issue AND open_b AND due_b < t1 AND NOT suspended_b) AS overdue,
         quantile_cont(hours, 0.5) FILTER (w AND is_issue AND closed) AS median_hours,

@@ -63,6 +63,10 @@ pub struct JoinArgs {
 /// contract's shortest rows) errs towards a finer table.
 const EVENT_ROW_BYTES: u64 = 64;
 
+/// Rejected update rows told on the terminal; all of them are in the
+/// rejects file.
+const SHOWN_REJECTS: usize = 20;
+
 pub fn run(a: &JoinArgs) -> anyhow::Result<i32> {
     let t0 = Instant::now();
     // The cell table as fine as the points call for: a Parquet footer
@@ -101,12 +105,18 @@ pub fn run(a: &JoinArgs) -> anyhow::Result<i32> {
     // Streamed: a chunk of rows at a time becomes compact steps.
     let mut steps = crate::join::CaseSteps::default();
     let mut update_rows = 0u64;
+    // Rejected update rows go to the rejects file with the events' (the
+    // first few told here too).
+    let mut update_rejects = Vec::new();
     for path in &a.updates {
         crate::ingest::read_updates_with(path, &validator, &mut |(ok, bad)| {
-            for r in &bad {
-                eprintln!("{}: row {}: {}: {}", r.file, r.row, r.column, r.reason);
+            update_rows += (ok.len() + bad.len()) as u64;
+            for r in bad {
+                if update_rejects.len() < SHOWN_REJECTS {
+                    eprintln!("{}: row {}: {}: {}", r.file, r.row, r.column, r.reason);
+                }
+                update_rejects.push(r);
             }
-            update_rows += ok.len() as u64;
             for (_, s) in ok {
                 steps.push(s);
             }
@@ -134,6 +144,7 @@ pub fn run(a: &JoinArgs) -> anyhow::Result<i32> {
     let out = JoinOutput {
         parquet: &a.out,
         rejects: &rejects,
+        earlier: &update_rejects,
     };
     let summary = join_files(
         &grids,
@@ -185,7 +196,8 @@ pub fn run(a: &JoinArgs) -> anyhow::Result<i32> {
     );
     if !a.updates.is_empty() {
         println!(
-            "{update_rows} update rows read ({distinct} distinct): {} folded into their issues, {} for issues not in the events",
+            "{update_rows} update rows read: {} rejected, {distinct} distinct steps; {} folded into their issues, {} for issues not in the events",
+            update_rejects.len(),
             s.updates_applied,
             distinct.saturating_sub(s.updates_applied)
         );

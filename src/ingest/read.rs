@@ -458,6 +458,15 @@ fn read_csv(
                         reason,
                     });
                     None
+                } else if let Some(reason) = overflow(rec.iter(), headers.len()) {
+                    batch.read += 1;
+                    batch.rejects.push(Reject {
+                        file: file.clone(),
+                        row: line,
+                        column: String::new(),
+                        reason,
+                    });
+                    None
                 } else if fields.iter().any(|f| f.contains('\u{fffd}')) {
                     let col = fields
                         .iter()
@@ -550,6 +559,28 @@ pub fn swallowed(
                 last.max(first)
             ),
         ))
+    })
+}
+
+/// A row with more values than the header has columns, and a value past
+/// them: a delimiter inside a value that is not quoted, which moves every
+/// value after it one column on (an identifier into `category`, a note
+/// into `status`). Such a row is rejected, never read with its values in
+/// the wrong columns; the reason tells no value (the one moved may be
+/// personal). Blank values past the header (a delimiter at the end of each
+/// row, as some spreadsheets write) move nothing.
+pub fn overflow<V: AsRef<[u8]>>(values: impl Iterator<Item = V>, width: usize) -> Option<String> {
+    let (mut n, mut moved) = (0, false);
+    for v in values {
+        moved |= n >= width && !v.as_ref().trim_ascii().is_empty();
+        n += 1;
+    }
+    moved.then(|| {
+        format!(
+            "{n} values where the header has {width} columns: a delimiter inside a value that is not quoted \
+             moves every value after it into the next column (quote such a value: \"a, b\"); the row is rejected \
+             rather than read with its values in the wrong columns"
+        )
     })
 }
 

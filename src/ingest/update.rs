@@ -387,6 +387,10 @@ impl<R: std::io::Read> CsvSteps<R> {
                         .map_or(UCol::Note, |c| UCol::ALL[c]);
                     return Ok(Some((n, id, Err(err(c, reason)))));
                 }
+                if let Some(reason) = super::read::overflow(self.rec.iter(), self.width) {
+                    let e = RowError { column: "", reason };
+                    return Ok(Some((n, id, Err(e))));
+                }
                 if self.lossy {
                     let bad = (0..UPDATE_FIELDS.len())
                         .find(|&c| field(UCol::ALL[c]).is_some_and(|f| f.contains('\u{fffd}')));

@@ -85,6 +85,10 @@ impl Busy {
 pub struct JoinOutput<'a> {
     pub parquet: &'a Path,
     pub rejects: &'a Path,
+    /// Rows of the inputs read before the events (the case-update files)
+    /// that were rejected: written to `rejects` first, so the file
+    /// accounts for every row of every input.
+    pub earlier: &'a [Reject],
 }
 
 /// A batch de-duplicated and located, before its frame is built.
@@ -189,6 +193,11 @@ pub fn join_files(
     rejects
         .write_record(["file", "row", "column", "reason"])
         .map_err(rejects_err)?;
+    for r in out.earlier {
+        rejects
+            .serialize((&r.file, r.row, &r.column, &r.reason))
+            .map_err(rejects_err)?;
+    }
     let mut dedup = Deduper::default();
     let mut summary = JoinSummary::default();
     // What a stage returns when the next one has stopped on an error of

@@ -64,6 +64,10 @@ fn from_csv(v: &Validator<'_>, text: &str, lossy: bool) -> Result<Parsed> {
                 let id = map[Col::Id as usize]
                     .and_then(|i| rec.get(i))
                     .map(str::to_owned);
+                if let Some(why) = crate::ingest::overflow(rec.iter(), headers.len()) {
+                    out.push((n, id, Err(bad_row("row", why))));
+                    continue;
+                }
                 // A byte the body's encoding could not read, in a column
                 // that is read: the row is rejected, naming the column.
                 let unreadable = FIELDS.iter().zip(&map).find(|(_, i)| {

@@ -1208,3 +1208,54 @@ async fn a_suspended_case_is_in_the_backlog_but_never_overdue_while_suspended() 
     // The list is as of now, overdue first: PARK-A, parked, comes last.
     assert_eq!(list["items"][2]["id"], "PARK-A", "overdue first: {list}");
 }
+
+/// A step that leaves a suspended case suspended (挂账 sent again, a
+/// deadline extended while it waits) does not move when its suspension
+/// began: May's figures stay as they were. Before, the suspension was
+/// dated from the case's last change, so a 挂账 re-sent in June made the
+/// case overdue at the end of May. And a case suspended at the window end
+/// is not due for 按期办结率 either (its clock stopped, as for 应结案 and
+/// overdue): it was counted due and late.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_suspension_kept_by_later_steps_began_when_it_began_and_stops_the_clock() {
+    let e = super::support::env();
+    let t = login(&e.app, "admin").await;
+    let at = |m: u32, d: u32| format!("2022-{m:02}-{d:02}T09:00:00+08:00");
+    let grid = cases_in_one_grid(
+        &e,
+        &t,
+        json!([
+            reported_due("PARK", &at(5, 2), &at(5, 10)),
+            reported_due("LATE", &at(5, 3), &at(5, 10)),
+            reported_due("DONE", &at(5, 4), &at(5, 10)),
+        ]),
+        json!([
+            step("PARK", "s", &at(5, 5), "挂账"),
+            step("LATE", "d", &at(5, 4), "派遣"),
+            step("DONE", "c", &at(5, 6), "结案"),
+        ]),
+    )
+    .await;
+    let w = "from=2022-05-01&to=2022-06-01";
+    let may = || async {
+        let mut out = Vec::new();
+        for m in ["backlog_open", "overdue_open", "on_time_rate"] {
+            out.push(kpi(&e, &t, &grid, w, m).await);
+        }
+        out
+    };
+    // Due at the end of May for 按期办结率: DONE (on time) and LATE (open,
+    // late); PARK waits, suspended.
+    let before = may().await;
+    assert_eq!(before, [Some(2.0), Some(1.0), Some(0.5)]);
+    let mut extended = step("PARK", "x", &at(6, 6), "挂账");
+    extended["deadline"] = json!(at(7, 10));
+    updates(
+        &e,
+        &t,
+        json!([step("PARK", "s2", &at(6, 5), "挂账"), extended]),
+    )
+    .await;
+    e.state.refresh().unwrap();
+    assert_eq!(may().await, before);
+}

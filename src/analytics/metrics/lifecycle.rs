@@ -118,7 +118,9 @@ pub(super) fn add_lifecycle(
             if let (true, Some(r)) = (timed, res) {
                 on_time[i] += u64::from(r <= d);
             }
-            due_n[i] += u64::from(timed || (!closed && d < end_us));
+            // An open case is due once its deadline has passed, unless
+            // suspended then (its clock stopped, as for 应结案).
+            due_n[i] += u64::from(timed || (!closed && !suspended && d < end_us));
         }
     }
     // Two selections of each unit's hours.

@@ -127,6 +127,7 @@ pub fn lifecycle_lazy(
             .and(resumed.gt(lit(end_us))))
         .fill_null(false);
     let due_closure = suspended
+        .clone()
         .not()
         .and(closed.clone().or(due.clone().lt_eq(lit(end_us))));
     let closed_due = due_closure.clone().and(closed.clone());
@@ -150,9 +151,13 @@ pub fn lifecycle_lazy(
                 "on_time",
             ),
             flag(
-                due.clone()
-                    .is_not_null()
-                    .and(timed.or(closed.clone().not().and(due.lt(lit(end_us))))),
+                due.clone().is_not_null().and(
+                    timed.or(closed
+                        .clone()
+                        .not()
+                        .and(suspended.clone().not())
+                        .and(due.lt(lit(end_us)))),
+                ),
                 "due",
             ),
         ])

@@ -709,6 +709,14 @@ fn issue_table(df: &DataFrame, k: &Keys) -> PolarsResult<DataFrame> {
         .collect::<PolarsResult<Vec<_>>>()?
         .into_iter()
         .collect();
+    // The first suspension, entered and left (the current one's start).
+    let flow_us = |name: &str| {
+        let at = c::FLOW.iter().position(|f| *f == name);
+        at.and_then(|at| gathered.get(p::FLOW_US[at]))
+            .cloned()
+            .ok_or_else(|| PolarsError::ColumnNotFound(name.to_owned().into()))
+    };
+    let (first, resumed) = (flow_us(c::SUSPENDED_AT)?, flow_us(c::RESUMED_AT)?);
     let mut take = |name: &str| {
         gathered
             .remove(name)
@@ -718,13 +726,22 @@ fn issue_table(df: &DataFrame, k: &Keys) -> PolarsResult<DataFrame> {
     out.push(occurred.clone());
     out.push(take(p::RES_US)?);
     out.push(take(p::DUE_US)?);
-    // Suspended now: since the last change (or the report without one).
+    // Suspended now: since it entered this suspension. Never resumed, that
+    // is its first (a later step that keeps it suspended, an extension or
+    // a re-sent row, moves its last change on, not its suspension); else
+    // since its last change (or the report without one).
+    let (first, resumed) = (first.i64()?, resumed.i64()?);
     let suspended: Int64Chunked = idx
         .into_no_null_iter()
         .zip(changed.i64()?.iter().zip(occurred.i64()?.iter()))
-        .map(|(i, (changed, occurred))| {
+        .zip(first.iter().zip(resumed.iter()))
+        .map(|((i, (changed, occurred)), (first, resumed))| {
+            let since = match resumed {
+                None => first.or(changed),
+                Some(_) => changed,
+            };
             k.suspended[i as usize]
-                .then(|| changed.or(occurred))
+                .then(|| since.or(occurred))
                 .flatten()
         })
         .collect();

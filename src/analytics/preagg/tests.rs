@@ -102,8 +102,11 @@ fn issues_reference(with_day: LazyFrame) -> DataFrame {
         col(c::DEADLINE).cast(DataType::Int64).alias(p::DUE_US),
         when(col(c::STATE).eq(lit("suspended")).fill_null(false))
             .then(
-                col(c::UPDATED_AT)
+                when(col(c::RESUMED_AT).is_null())
+                    .then(col(c::SUSPENDED_AT))
+                    .otherwise(lit(NULL))
                     .cast(DataType::Int64)
+                    .fill_null(col(c::UPDATED_AT).cast(DataType::Int64))
                     .fill_null(col(c::OCCURRED_AT).cast(DataType::Int64)),
             )
             .otherwise(lit(NULL).cast(DataType::Int64))
