@@ -257,7 +257,8 @@ def tier_metrics(events: DataFrame, units: DataFrame, level: int,
         closed by it was closed then, at its first closure; a deadline first
         extended after the cut was the one before the extension."""
         first_closed, first_due = us("first_closed_at"), us("first_deadline")
-        reopened = F.coalesce(by(first_closed) & ~by(us("reworked_at")), F.lit(False))
+        # Re-opened after its first closure (not a check failed before it).
+        reopened = F.coalesce(by(first_closed) & ~by(us("reopened_at")), F.lit(False))
         later = F.coalesce(~by(us("extended_at")) & first_due.isNotNull(), F.lit(False))
         resolved_now = F.coalesce(F.col("status") == "resolved", F.lit(False))
         return (F.when(reopened, first_closed).otherwise(us("resolved_at")),

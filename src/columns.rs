@@ -58,7 +58,7 @@ pub const DISPATCHED_AT: &str = "dispatched_at";
 /// Issue: first handled or closed, 处置 (Datetime µs holding UTC, nullable).
 pub const HANDLED_AT: &str = "handled_at";
 /// Issue: first closed, 首次结案 (Datetime µs holding UTC, nullable): with
-/// a re-open after it (`reworked_at`), the closure in force until then.
+/// a re-open after it (`reopened_at`), the closure in force until then.
 pub const FIRST_CLOSED_AT: &str = "first_closed_at";
 /// Issue: first returned, 退单 (Datetime µs holding UTC, nullable).
 pub const RETURNED_AT: &str = "returned_at";
@@ -75,6 +75,10 @@ pub const RESUMED_AT: &str = "resumed_at";
 /// Issue: the deadline before the first extension, 原办理时限 (Datetime
 /// µs holding UTC, null unless extended): in force until `extended_at`.
 pub const FIRST_DEADLINE: &str = "first_deadline";
+/// Issue: first re-opened after its first closure, 首次重开 (Datetime µs
+/// holding UTC, nullable): the case stood closed from `first_closed_at`
+/// until then.
+pub const REOPENED_AT: &str = "reopened_at";
 /// Issue: actually solved, as last reported, 实际解决 (Boolean, nullable).
 pub const SOLVED: &str = "solved";
 /// The source system whose id space `id` belongs to (String, null: the
@@ -88,7 +92,7 @@ pub const DUPLICATE: &str = "duplicate";
 /// The milestone time columns, in the order of `ingest::state::Flow::times`
 /// (with the deadline before the first extension, which is not a milestone
 /// but goes with one).
-pub const FLOW: [&str; 11] = [
+pub const FLOW: [&str; 12] = [
     ACCEPTED_AT,
     DISPATCHED_AT,
     HANDLED_AT,
@@ -100,6 +104,7 @@ pub const FLOW: [&str; 11] = [
     SUSPENDED_AT,
     RESUMED_AT,
     FIRST_DEADLINE,
+    REOPENED_AT,
 ];
 /// Position of a row in the server's frame (UInt32): the pre-aggregates'
 /// issue table keeps it beside each issue's milestones, which the server's
@@ -124,7 +129,7 @@ pub fn tier(level: u8) -> &'static str {
 }
 
 /// Every column of the joined frame, in order.
-pub const ALL: [&str; 34] = [
+pub const ALL: [&str; 35] = [
     ID,
     KIND,
     OCCURRED_AT,
@@ -156,6 +161,7 @@ pub const ALL: [&str; 34] = [
     SUSPENDED_AT,
     RESUMED_AT,
     FIRST_DEADLINE,
+    REOPENED_AT,
     SOLVED,
     SYSTEM,
     DUPLICATE,
@@ -318,7 +324,7 @@ pub fn coded_schema() -> Schema {
 }
 
 /// The instants of a case: microseconds since the epoch, UTC.
-pub const INSTANTS: [&str; 15] = [
+pub const INSTANTS: [&str; 16] = [
     OCCURRED_AT,
     RESOLVED_AT,
     DEADLINE,
@@ -334,6 +340,7 @@ pub const INSTANTS: [&str; 15] = [
     FLOW[8],
     FLOW[9],
     FLOW[10],
+    FLOW[11],
 ];
 
 /// The schema of a joined file: [`coded_schema_in`]`(Coding::File)` with

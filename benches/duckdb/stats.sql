@@ -118,7 +118,7 @@ ev AS (
         CASE getvariable('level') WHEN 1 THEN tier1 WHEN 2 THEN tier2 ELSE tier3 END AS unit,
         kind, satisfaction, cleared, household_hash,
         utc(occurred_at) AS occurred_at, utc(resolved_at) AS resolved_at, utc(deadline) AS deadline,
-        utc(first_closed_at) AS first_closed_at, utc(reworked_at) AS reworked_at,
+        utc(first_closed_at) AS first_closed_at, utc(reopened_at) AS reopened_at,
         utc(extended_at) AS extended_at, utc(first_deadline) AS first_deadline,
         CASE WHEN state = 'suspended' THEN utc(CASE WHEN resumed_at IS NULL THEN coalesce(suspended_at, updated_at, occurred_at) ELSE coalesce(updated_at, occurred_at) END) END AS suspended_now,
         utc(suspended_at) AS suspended_at, utc(resumed_at) AS resumed_at,
@@ -137,8 +137,8 @@ ev AS (
 -- t <= t1 for the window's cases, t < t1 for the backlog.
 at_end AS (
     SELECT e.*, p.period, p.t1, e.occurred_at >= p.t0 AS w,
-        coalesce(e.first_closed_at <= p.t1 AND e.reworked_at > p.t1, false) AS reopened,
-        coalesce(e.first_closed_at < p.t1 AND e.reworked_at >= p.t1, false) AS reopened_b,
+        coalesce(e.first_closed_at <= p.t1 AND e.reopened_at > p.t1, false) AS reopened,
+        coalesce(e.first_closed_at < p.t1 AND e.reopened_at >= p.t1, false) AS reopened_b,
         CASE WHEN coalesce(e.extended_at > p.t1, false) AND e.first_deadline IS NOT NULL
              THEN e.first_deadline ELSE e.deadline END AS due,
         CASE WHEN coalesce(e.extended_at >= p.t1, false) AND e.first_deadline IS NOT NULL

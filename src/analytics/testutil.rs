@@ -337,10 +337,19 @@ pub fn big(
         // later and closed again a day after that.
         let day = 24 * hour;
         let first_closed = flag(32, 11).filter(|_| resolved);
-        let reworked = first_closed.map(|c| c + (1 + (q >> 58) % 30) as i64 * day);
-        if let (Some(w), Some(r)) = (reworked, res.last_mut()) {
+        let reopened = first_closed.map(|c| c + (1 + (q >> 58) % 30) as i64 * day);
+        if let (Some(w), Some(r)) = (reopened, res.last_mut()) {
             *r = Some(w + day);
         }
+        // Some failed a check half an hour after the dispatch, before any
+        // closure: reworked then, not re-opened.
+        let failed = disp
+            .filter(|_| (q >> 26).is_multiple_of(5))
+            .map(|d| d + hour / 2);
+        let reworked = match (failed, reopened) {
+            (Some(f), Some(w)) => Some(f.min(w)),
+            (f, w) => f.or(w),
+        };
         // Extended (some) days after the dispatch, from a deadline a day
         // after the report.
         let extended = flag(36, 7).map(|x| x + ((q >> 60) % 10) as i64 * day);
@@ -362,6 +371,7 @@ pub fn big(
         });
         flow[9].push(was.map(|s| s + ((q >> 50) % 20 + 1) as i64 * 24 * hour));
         flow[10].push(extended.map(|_| occ + day));
+        flow[11].push(reopened);
         solved.push((resolved && (q >> 44) % 3 != 0).then_some((q >> 46) % 5 != 0));
         duplicate.push(issue.then_some((q >> 54) % 12 == 0));
     }

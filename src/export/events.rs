@@ -38,7 +38,7 @@ pub const ISO_WEEK: &str = "iso_week";
 const MONTH_KEY: &str = "month_key";
 
 /// Columns of an event export, in order (geometry and bbox follow in GeoParquet).
-pub const COLUMNS: [&str; 38] = [
+pub const COLUMNS: [&str; 39] = [
     c::ID,
     c::SYSTEM,
     c::KIND,
@@ -70,6 +70,7 @@ pub const COLUMNS: [&str; 38] = [
     c::FIRST_CLOSED_AT,
     c::RETURNED_AT,
     c::REWORKED_AT,
+    c::REOPENED_AT,
     c::EXTENDED_AT,
     c::FIRST_DEADLINE,
     c::ESCALATED_AT,

@@ -58,6 +58,7 @@ const COLUMNS_ZH: &[(&str, &str)] = &[
     ("first_closed_at", "首次结案时间"),
     ("returned_at", "退回时间"),
     ("reworked_at", "返工时间"),
+    ("reopened_at", "首次重开时间"),
     ("extended_at", "延期时间"),
     ("first_deadline", "原办理期限"),
     ("escalated_at", "上报上级时间"),

@@ -198,6 +198,11 @@ pub struct Flow {
     /// reads this deadline, so extending a case today does not rewrite a
     /// past window's 按期 counts. Not a milestone: an instant of the case.
     pub first_deadline: Option<i64>,
+    /// First re-opened after its first closure (首次重开): with
+    /// `first_closed_at`, the span the case stood closed at first. Not
+    /// `reworked_at`, which a check failed before any closure
+    /// (处置 → 核查不通过 → 处置 → 结案) sets earlier than the closure.
+    pub reopened_at: Option<i64>,
     /// Whether the problem was actually solved, as the latest report says (实际解决).
     pub solved: Option<bool>,
 }
@@ -234,7 +239,12 @@ impl Flow {
                 earliest(&mut self.handled_at, at);
                 earliest(&mut self.first_closed_at, at);
             }
-            "reopened" => earliest(&mut self.reworked_at, at),
+            "reopened" => {
+                earliest(&mut self.reworked_at, at);
+                if self.first_closed_at.is_some_and(|c| c < at) {
+                    earliest(&mut self.reopened_at, at);
+                }
+            }
             "escalated" => earliest(&mut self.escalated_at, at),
             _ => {}
         }
@@ -290,12 +300,13 @@ impl Flow {
             suspended_at: min(self.suspended_at, other.suspended_at),
             resumed_at: min(self.resumed_at, other.resumed_at),
             first_deadline,
+            reopened_at: min(self.reopened_at, other.reopened_at),
             solved: self.solved.or(other.solved),
         }
     }
 
     /// The milestone times in the order of [`crate::columns::FLOW`].
-    pub fn times(&self) -> [Option<i64>; 11] {
+    pub fn times(&self) -> [Option<i64>; 12] {
         [
             self.accepted_at,
             self.dispatched_at,
@@ -308,11 +319,12 @@ impl Flow {
             self.suspended_at,
             self.resumed_at,
             self.first_deadline,
+            self.reopened_at,
         ]
     }
 
     /// The inverse of [`Flow::times`].
-    pub fn from_times(t: [Option<i64>; 11], solved: Option<bool>) -> Flow {
+    pub fn from_times(t: [Option<i64>; 12], solved: Option<bool>) -> Flow {
         Flow {
             accepted_at: t[0],
             dispatched_at: t[1],
@@ -325,6 +337,7 @@ impl Flow {
             suspended_at: t[8],
             resumed_at: t[9],
             first_deadline: t[10],
+            reopened_at: t[11],
             solved,
         }
     }

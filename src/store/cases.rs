@@ -430,7 +430,8 @@ impl CaseRow {
              base = ?13, tier1 = ?14, tier2 = ?15, tier3 = ?16, outcome = ?17, grid_version = ?18, \
              accepted_at = ?20, dispatched_at = ?21, handled_at = ?22, first_closed_at = ?23, \
              returned_at = ?24, reworked_at = ?25, extended_at = ?26, escalated_at = ?27, suspended_at = ?28, \
-             resumed_at = ?29, first_deadline = ?30, solved = ?31, duplicate_of = ?32 WHERE seq = ?19",
+             resumed_at = ?29, first_deadline = ?30, solved = ?31, duplicate_of = ?32, reopened_at = ?33 \
+             WHERE seq = ?19",
         )?
         .execute(params![
             self.now.occurred_at,
@@ -465,6 +466,7 @@ impl CaseRow {
             self.times[10],
             self.solved,
             self.now.duplicate_of,
+            self.times[11],
         ])?;
         // Which rows changed after a given count: a restart patches its frame
         // snapshot with them instead of reading every row.

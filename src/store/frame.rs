@@ -157,7 +157,7 @@ impl Builders {
 const SELECT: &str = "SELECT id, kind, occurred_at, lon, lat, category, status, resolved_at, deadline, \
     satisfaction, source, cleared, household_hash, visitor_hash, tier1, tier2, tier3, outcome, state, updated_at, \
     accepted_at, dispatched_at, handled_at, first_closed_at, returned_at, reworked_at, extended_at, escalated_at, \
-    suspended_at, resumed_at, first_deadline, solved, NULLIF(system, ''), \
+    suspended_at, resumed_at, first_deadline, reopened_at, solved, NULLIF(system, ''), \
     CASE WHEN kind = 'issue' THEN duplicate_of IS NOT NULL END FROM events";
 
 /// Rows below which the frame is read on one thread.

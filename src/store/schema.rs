@@ -56,6 +56,7 @@ CREATE TABLE IF NOT EXISTS events (
     suspended_at   INTEGER,
     resumed_at     INTEGER,
     first_deadline INTEGER,
+    reopened_at    INTEGER,
     solved         INTEGER,
     writer         TEXT,
     tier1          TEXT,
@@ -141,7 +142,7 @@ pub fn upgrade(c: &rusqlite::Connection) -> rusqlite::Result<()> {
         .iter()
         .map(|col| format!("ALTER TABLE events ADD COLUMN {col} INTEGER; "))
         .collect();
-    let steps: [(&str, &str, String); 9] = [
+    let steps: [(&str, &str, String); 10] = [
         (
             "audit",
             "n",
@@ -209,6 +210,18 @@ pub fn upgrade(c: &rusqlite::Connection) -> rusqlite::Result<()> {
              WHERE kind = 'issue' AND status = 'resolved' AND reworked_at IS NULL;"
                 .into(),
         ),
+        // The first re-open after the first closure (`Flow::reopened_at`):
+        // a case re-worked only after it was first closed re-opened at its
+        // first rework; the others (a check failed before the closure) get
+        // theirs when they next move.
+        (
+            "events",
+            "reopened_at",
+            "ALTER TABLE events ADD COLUMN reopened_at INTEGER; \
+             UPDATE events SET reopened_at = reworked_at \
+             WHERE kind = 'issue' AND reworked_at > first_closed_at;"
+                .into(),
+        ),
     ];
     for (table, column, sql) in steps {
         if !has_column(c, table, column)? {
@@ -256,6 +269,34 @@ fn rebuild_with_system(c: &rusqlite::Connection, table: &str) -> rusqlite::Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A database made before `reopened_at`: a case re-worked after its
+    /// first closure was re-opened then; one that failed a check before
+    /// it was not (its re-open is known when it next moves).
+    #[test]
+    fn the_upgrade_dates_a_reopen_only_after_the_first_closure() {
+        let c = rusqlite::Connection::open_in_memory().unwrap();
+        c.execute_batch(SCHEMA).unwrap();
+        c.execute_batch(
+            "ALTER TABLE events DROP COLUMN reopened_at;
+             INSERT INTO events(kind, id, occurred_at, lon, lat, category, outcome, grid_version,
+                                first_closed_at, reworked_at)
+                 VALUES ('issue', 'A', 1, 115.0, 38.5, 'x', 'matched', 1, 10, 20),
+                        ('issue', 'B', 1, 115.0, 38.5, 'x', 'matched', 1, 30, 20),
+                        ('issue', 'C', 1, 115.0, 38.5, 'x', 'matched', 1, 30, NULL);",
+        )
+        .unwrap();
+        upgrade(&c).unwrap();
+        let rows: Vec<(String, Option<i64>)> = c
+            .prepare("SELECT id, reopened_at FROM events ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        let want = [("A", Some(20)), ("B", None), ("C", None)].map(|(i, t)| (i.to_owned(), t));
+        assert_eq!(rows, want);
+    }
 
     #[test]
     fn an_older_database_gets_the_new_columns_and_its_cases_their_states() {

@@ -1259,3 +1259,65 @@ async fn a_suspension_kept_by_later_steps_began_when_it_began_and_stops_the_cloc
     e.state.refresh().unwrap();
     assert_eq!(may().await, before);
 }
+
+/// A check failed before a case was first closed (处置 → 核查不通过 →
+/// 处置 → 结案) is rework, not a re-open: when the case is re-opened
+/// (重办) after the window end, the window still counts it closed at its
+/// first closure. Before, the earliest rework (the failed check, before
+/// the closure) stood for the re-open, so a 重办 in April took the case's
+/// March closure away: March's 结案率 fell from 100% to 50%, and its
+/// backlog and overdue counts rose.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_check_failed_before_the_first_closure_is_no_reopen_of_the_window() {
+    let e = super::support::env();
+    let t = login(&e.app, "admin").await;
+    let at = |m: u32, d: u32| format!("2019-{m:02}-{d:02}T09:00:00+08:00");
+    let grid = cases_in_one_grid(
+        &e,
+        &t,
+        json!([
+            reported_due("CHECKED", &at(3, 1), &at(3, 10)),
+            reported_due("PLAIN", &at(3, 1), &at(3, 10)),
+        ]),
+        json!([
+            step("CHECKED", "d", &at(3, 2), "派遣"),
+            step("CHECKED", "h1", &at(3, 3), "处置完成"),
+            step("CHECKED", "f", &at(3, 4), "核查不通过"),
+            step("CHECKED", "h2", &at(3, 5), "处置完成"),
+            step("CHECKED", "c", &at(3, 7), "结案"),
+            step("PLAIN", "d", &at(3, 2), "派遣"),
+            step("PLAIN", "h1", &at(3, 3), "处置完成"),
+            step("PLAIN", "c", &at(3, 7), "结案"),
+        ]),
+    )
+    .await;
+    let w = "from=2019-03-01&to=2019-04-01";
+    let march = || async {
+        let mut out = Vec::new();
+        for m in [
+            "closure_rate",
+            "rework_rate",
+            "backlog_open",
+            "overdue_open",
+        ] {
+            out.push(kpi(&e, &t, &grid, w, m).await);
+        }
+        out
+    };
+    let before = march().await;
+    assert_eq!(before, [Some(1.0), Some(0.5), Some(0.0), Some(0.0)]);
+    updates(
+        &e,
+        &t,
+        json!([
+            step("CHECKED", "r", &at(4, 5), "重办"),
+            step("PLAIN", "r", &at(4, 5), "重办"),
+        ]),
+    )
+    .await;
+    e.state.refresh().unwrap();
+    assert_eq!(march().await, before);
+    // After a restart, from the database.
+    restart(&e);
+    assert_eq!(march().await, before);
+}

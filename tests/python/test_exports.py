@@ -181,7 +181,7 @@ def test_the_joined_file_says_its_times_are_instants_so_every_reader_shows_the_h
     # the joined file holds them as instants typed UTC (Parquet
     # isAdjustedToUTC = true), so no reader takes them for local times.
     instants = ["occurred_at", "resolved_at", "deadline", "updated_at", "accepted_at", "dispatched_at",
-                "handled_at", "first_closed_at", "returned_at", "reworked_at", "extended_at",
+                "handled_at", "first_closed_at", "returned_at", "reworked_at", "reopened_at", "extended_at",
                 "first_deadline", "escalated_at", "suspended_at", "resumed_at"]
     schema = pq.read_schema(demo["joined"])
     for name in instants:

@@ -181,7 +181,7 @@ pub fn backlog_series(
         let b = res.map_or(m, first_above);
         let step = steps.at(row);
         let mut runs = [(a, b), (0, 0)];
-        if let (Some(c), Some(w)) = (step.flow(FIRST_CLOSED), step.flow(REW)) {
+        if let (Some(c), Some(w)) = (step.flow(FIRST_CLOSED), step.flow(REOPEN)) {
             let (closed, reopened) = (first_above(c), first_above(w));
             if closed < reopened {
                 runs = [(a, b.min(closed)), (a.max(reopened), b)];

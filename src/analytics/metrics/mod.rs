@@ -68,7 +68,7 @@ use repeat_points::{add_repeats, cached_repeat_homes};
 pub use repeat_points::{repeat_report, RepeatReport};
 use scan::{
     by_unit, one_chunk, quantile, u32s, view, Grouped, KeyCols, Times, ACC, DISP, ESC, EXT,
-    FIRST_CLOSED, FIRST_DUE, HAND, RET, REW, RSM, SUS,
+    FIRST_CLOSED, FIRST_DUE, HAND, REOPEN, RET, REW, RSM, SUS,
 };
 
 impl Ingredients {

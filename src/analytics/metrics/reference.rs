@@ -76,9 +76,9 @@ pub fn counts_lazy(pre: &PreAgg, events: LazyFrame, key: &UnitKey, q: &Query) ->
 /// table's rows as they stood at a cut (`by(t)`: `t` came by it), as
 /// `Step::closure` and `Step::deadline` take them.
 fn as_of(by: impl Fn(Expr) -> Expr) -> (Expr, Expr, Expr) {
-    let (first_closed, reworked) = (col(p::FLOW_US[FIRST_CLOSED]), col(p::FLOW_US[REW]));
+    let (first_closed, reopen) = (col(p::FLOW_US[FIRST_CLOSED]), col(p::FLOW_US[REOPEN]));
     let reopened = by(first_closed.clone())
-        .and(by(reworked).not())
+        .and(by(reopen).not())
         .fill_null(false);
     let (extended, first_due) = (col(p::FLOW_US[EXT]), col(p::FLOW_US[FIRST_DUE]));
     let later = by(extended)

@@ -147,6 +147,7 @@ pub(super) const ESC: usize = 7;
 pub(super) const SUS: usize = 8;
 pub(super) const RSM: usize = 9;
 pub(super) const FIRST_DUE: usize = 10;
+pub(super) const REOPEN: usize = 11;
 
 impl Times {
     /// The times of `df`, rows of `pre`'s issue table.
@@ -256,7 +257,7 @@ impl Step<'_> {
         res: Option<i64>,
         by: impl Fn(i64) -> bool,
     ) -> (bool, Option<i64>) {
-        match (self.flow(FIRST_CLOSED), self.flow(REW)) {
+        match (self.flow(FIRST_CLOSED), self.flow(REOPEN)) {
             (Some(c), Some(w)) if by(c) && !by(w) => (true, Some(c)),
             _ => (resolved, res),
         }

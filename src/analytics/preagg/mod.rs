@@ -54,24 +54,24 @@ pub use crate::vocab::{DISCOVERED_SOURCES, INCIDENT, INVALID_STATE, ISSUE, RESOL
 /// milestones, the resolution time and the deadline), in the order of
 /// [`CASE_TIMES_US`]: the server's frame leaves them out
 /// ([`without_case_times`]) and [`PreAgg::case_times`] gives them back.
-pub const CASE_TIMES: [&str; 13] = with_due_times(c::FLOW, c::RESOLVED_AT, c::DEADLINE);
+pub const CASE_TIMES: [&str; 14] = with_due_times(c::FLOW, c::RESOLVED_AT, c::DEADLINE);
 /// Their columns in the issue table and the aside (µs).
-pub const CASE_TIMES_US: [&str; 13] =
+pub const CASE_TIMES_US: [&str; 14] =
     with_due_times(col_names::FLOW_US, col_names::RES_US, col_names::DUE_US);
 
 /// The milestone columns `flow`, then the resolution and due times.
 const fn with_due_times(
-    flow: [&'static str; 11],
+    flow: [&'static str; 12],
     resolved: &'static str,
     due: &'static str,
-) -> [&'static str; 13] {
-    let mut out = [resolved; 13];
+) -> [&'static str; 14] {
+    let mut out = [resolved; 14];
     let mut i = 0;
     while i < flow.len() {
         out[i] = flow[i];
         i += 1;
     }
-    out[12] = due;
+    out[13] = due;
     out
 }
 /// Column of the tier-triple code ([`Codes::tiers`]) in every table.
@@ -96,7 +96,7 @@ pub mod col_names {
     /// Whether the issue is resolved (issue table).
     pub const IS_RESOLVED: &str = "is_resolved";
     /// Milestone times in µs, in the order of `columns::FLOW` (issue table).
-    pub const FLOW_US: [&str; 11] = [
+    pub const FLOW_US: [&str; 12] = [
         "accepted_us",
         "dispatched_us",
         "handled_us",
@@ -108,6 +108,7 @@ pub mod col_names {
         "suspended_first_us",
         "resumed_us",
         "first_deadline_us",
+        "reopened_us",
     ];
     /// Whether the issue was actually solved, as last reported (issue table, nullable).
     pub const SOLVED: &str = "solved";

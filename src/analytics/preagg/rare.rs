@@ -1,8 +1,8 @@
 //! The issue table's rare times, held apart.
 //!
-//! Six milestones (returned, reworked, extended, escalated, the first
-//! suspension and its end), the deadline before an extension and the
-//! current suspension are reached by a few issues in a hundred. As columns of the issue table each took eight bytes
+//! Seven milestones (returned, reworked, extended, escalated, the first
+//! suspension and its end, the first re-open after a closure), the
+//! deadline before an extension and the current suspension are reached by a few issues in a hundred. As columns of the issue table each took eight bytes
 //! of every issue, set or not (0.3 GB at ten million events). They live in
 //! a table of their own instead: one row per issue that has any of them,
 //! sorted by frame row ([`c::FRAME_ROW`], which the issue table keeps too),
@@ -20,7 +20,7 @@ use crate::columns as c;
 /// The issue table's columns held in the rare table, in the order their
 /// values come out of [`Rare::at`]: the current suspension, then the
 /// milestones from `returned` on (`p::FLOW_US[4..]`).
-pub const RARE_US: [&str; 8] = [
+pub const RARE_US: [&str; 9] = [
     p::SUSP_US,
     p::FLOW_US[4],
     p::FLOW_US[5],
@@ -29,6 +29,7 @@ pub const RARE_US: [&str; 8] = [
     p::FLOW_US[8],
     p::FLOW_US[9],
     p::FLOW_US[10],
+    p::FLOW_US[11],
 ];
 
 /// The first milestone held in the rare table (`p::FLOW_US` position).
@@ -136,9 +137,9 @@ impl Rare {
             let first = one.downcast_iter().next().cloned();
             Ok(first)
         };
-        let [a, b, d, e, f, g, h, i] = RARE_US.map(col);
+        let [a, b, d, e, f, g, h, i, j] = RARE_US.map(col);
         Ok(Rare {
-            columns: [a?, b?, d?, e?, f?, g?, h?, i?],
+            columns: [a?, b?, d?, e?, f?, g?, h?, i?, j?],
             table,
             index,
         })
