@@ -8,7 +8,8 @@
 //! invalidation (作废) for a few, returns (退单) and deadline extensions
 //! for some; for closed issues, an escalation (上报上级) for a few, a
 //! callback with the resident's rating and whether it was solved, and for
-//! some a failed check (核查不通过) and a second closing. Like real
+//! some a failed check (核查不通过) and a second closing; a few of those
+//! closed after the report fail a check before their first closing. Like real
 //! feeds, 1% of the rows are sent twice, the rows of 5% of the issues
 //! arrive newest first (so older steps come late and are stale), and a few
 //! updates name cases that never arrive (they stay pending).
@@ -175,6 +176,12 @@ pub fn write(events: &Path, seed: u64, path: &Path) -> Result<UpdateCounts, Demo
                         [extended.as_str(), "", "", "", ""],
                     );
                     let done = dispatched + (12 + r.below(200)) as i64 * h;
+                    if (done / 60) % 12 == 0 && done - dispatched > 12 * h {
+                        // Handled, but the check fails before any closure
+                        // (rework, not a re-open), and it is handled again.
+                        row(done - 5 * h, "已处置", [""; 5]);
+                        row(done - 4 * h, "核查不通过", ["", "", "", "", "整改不到位"]);
+                    }
                     row(done - h, "已处置", [""; 5]);
                     row(done, "结案", [""; 5]);
                 } else {
