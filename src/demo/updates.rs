@@ -1,7 +1,7 @@
 //! `updates.csv`: the demo county's issues as they move after their first
 //! report, the way a 12345 or 数字城管 work-order system sends them.
 //!
-//! Each issue of `events.csv` gets 1-5 transition rows consistent with the
+//! Each issue of `events.csv` gets 1-7 transition rows consistent with the
 //! row it was reported with: acceptance and dispatch; for issues still open
 //! at the report, handling and closing for most, suspension (挂账, resumed
 //! and mostly closed later for some) or
