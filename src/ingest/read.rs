@@ -570,11 +570,13 @@ pub fn swallowed(
 /// personal). Blank values past the header (a delimiter at the end of each
 /// row, as some spreadsheets write) move nothing.
 pub fn overflow<V: AsRef<[u8]>>(values: impl Iterator<Item = V>, width: usize) -> Option<String> {
-    let (mut n, mut moved) = (0, false);
-    for v in values {
-        moved |= n >= width && !v.as_ref().trim_ascii().is_empty();
-        n += 1;
+    // Only the values past the header are looked at.
+    let (mut past, mut moved) = (0, false);
+    for v in values.skip(width) {
+        moved |= !v.as_ref().trim_ascii().is_empty();
+        past += 1;
     }
+    let n = width + past;
     moved.then(|| {
         format!(
             "{n} values where the header has {width} columns: a delimiter inside a value that is not quoted \

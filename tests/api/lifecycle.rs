@@ -812,27 +812,32 @@ async fn the_workflow_kpis_follow_the_steps_of_each_case() {
     assert_eq!(none, None);
 }
 
-/// Call volume, backlog, overdue, closure and resolution rates of `unit`.
-async fn figures(e: &Env, t: &str, unit: &str, window: &str) -> Vec<Option<f64>> {
+/// The values of `metrics` for `unit` over `window`, in their order.
+async fn kpis(e: &Env, t: &str, unit: &str, window: &str, metrics: &[&str]) -> Vec<Option<f64>> {
     let mut out = Vec::new();
-    for m in [
-        "issue_count",
-        "backlog_open",
-        "overdue_open",
-        "closure_rate",
-        "resolution_rate",
-    ] {
+    for m in metrics {
         out.push(kpi(e, t, unit, window, m).await);
     }
     out
 }
 
+/// Call volume, backlog, overdue, closure and resolution rates of `unit`.
+async fn figures(e: &Env, t: &str, unit: &str, window: &str) -> Vec<Option<f64>> {
+    let metrics = [
+        "issue_count",
+        "backlog_open",
+        "overdue_open",
+        "closure_rate",
+        "resolution_rate",
+    ];
+    kpis(e, t, unit, window, &metrics).await
+}
+
 /// [`figures`], then the closure rates (结案率, 按期结案率).
 async fn figures_and_closure(e: &Env, t: &str, unit: &str, window: &str) -> Vec<Option<f64>> {
     let mut out = figures(e, t, unit, window).await;
-    for m in ["closure_rate", "on_time_closure_rate"] {
-        out.push(kpi(e, t, unit, window, m).await);
-    }
+    let closure = ["closure_rate", "on_time_closure_rate"];
+    out.extend(kpis(e, t, unit, window, &closure).await);
     out
 }
 
@@ -1237,12 +1242,14 @@ async fn a_suspension_kept_by_later_steps_began_when_it_began_and_stops_the_cloc
     )
     .await;
     let w = "from=2022-05-01&to=2022-06-01";
-    let may = || async {
-        let mut out = Vec::new();
-        for m in ["backlog_open", "overdue_open", "on_time_rate"] {
-            out.push(kpi(&e, &t, &grid, w, m).await);
-        }
-        out
+    let may = || {
+        kpis(
+            &e,
+            &t,
+            &grid,
+            w,
+            &["backlog_open", "overdue_open", "on_time_rate"],
+        )
     };
     // Due at the end of May for 按期办结率: DONE (on time) and LATE (open,
     // late); PARK waits, suspended.
@@ -1292,18 +1299,13 @@ async fn a_check_failed_before_the_first_closure_is_no_reopen_of_the_window() {
     )
     .await;
     let w = "from=2019-03-01&to=2019-04-01";
-    let march = || async {
-        let mut out = Vec::new();
-        for m in [
-            "closure_rate",
-            "rework_rate",
-            "backlog_open",
-            "overdue_open",
-        ] {
-            out.push(kpi(&e, &t, &grid, w, m).await);
-        }
-        out
-    };
+    let metrics = [
+        "closure_rate",
+        "rework_rate",
+        "backlog_open",
+        "overdue_open",
+    ];
+    let march = || kpis(&e, &t, &grid, w, &metrics);
     let before = march().await;
     assert_eq!(before, [Some(1.0), Some(0.5), Some(0.0), Some(0.0)]);
     updates(
