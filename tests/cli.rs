@@ -45,6 +45,141 @@ fn join_tiny(dir: &std::path::Path, events: &std::path::Path, out: &str) -> std:
         .unwrap()
 }
 
+/// A case sent again in the files `wangge join` reads (CONTRACT.md: the
+/// whole row again, usually with a newer `updated_at`) is written once, as
+/// its newest version makes it, and each row is counted as the service
+/// counts it. The service's store, given the same file by `wangge ingest`,
+/// holds the same cases: state, closing time and milestones. Before, the
+/// join kept the first row of a case and rejected the others as
+/// duplicates, so c1 stayed 派遣 in the joined file while it was 结案 in
+/// the service.
+#[test]
+fn join_writes_each_case_once_as_its_newest_version_as_the_service_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let events = d.join("events.csv");
+    std::fs::write(
+        &events,
+        "id,kind,occurred_at,lon,lat,category,status,resolved_at,updated_at,household\n\
+         c1,issue,2026-03-01 08:30,115.015,38.505,环境卫生,派遣,,2026-03-01 10:00,\n\
+         c2,issue,2026-03-02 08:30,115.015,38.505,矛盾纠纷,open,,,\n\
+         c1,issue,2026-03-01 08:30,115.015,38.505,环境卫生,结案,2026-03-03 09:00,2026-03-03 09:00,\n\
+         v1,visit,2026-03-02 10:00,115.015,38.505,入户走访,,,,H-1\n\
+         c3,issue,2026-03-02 11:00,115.015,38.505,其他,resolved,2026-03-02 12:00,2026-03-02 12:00,\n\
+         c1,issue,2026-03-01 08:30,115.015,38.505,环境卫生,受理,,2026-03-01 09:00,\n\
+         v1,visit,2026-03-04 10:00,115.015,38.505,入户走访,,,,H-1\n\
+         c4,issue,2026-03-05 08:00,115.015,38.505,其他,open,,2026-03-05 08:00,\n\
+         c3,issue,2026-03-02 11:00,115.015,38.505,其他,resolved,2026-03-02 12:00,2026-03-02 12:00,\n\
+         c4,issue,2026-03-05 08:00,115.015,95,其他,resolved,,2026-03-06 08:00,\n",
+    )
+    .unwrap();
+    let out = join_tiny(d, &events, "j.parquet");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains(
+            "10 rows read: 5 matched, 0 partial, 0 outside, 2 rejected (1 conflicts); \
+             rows of a case read before: 1 updated, 1 unchanged, 1 stale"
+        ),
+        "{text}"
+    );
+    let rejects = std::fs::read_to_string(d.join("j.rejects.csv")).unwrap();
+    assert!(
+        rejects.contains("events.csv,8,id,conflict: a visit record cannot change"),
+        "{rejects}"
+    );
+    assert!(rejects.contains("events.csv,11,lat,"), "{rejects}");
+    // The cases in the joined file, and in the store.
+    const COLS: [&str; 6] = [
+        "state",
+        "resolved_at",
+        "updated_at",
+        "accepted_at",
+        "dispatched_at",
+        "first_closed_at",
+    ];
+    use polars::prelude::*;
+    let path = d.join("j.parquet");
+    let df = LazyFrame::scan_parquet(PlRefPath::from(path.to_str().unwrap()), Default::default())
+        .unwrap()
+        .sort(["id"], Default::default())
+        .collect()
+        .unwrap();
+    let ids: Vec<String> = df
+        .column("id")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .map(|v| v.unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(ids, ["c1", "c2", "c3", "c4", "v1"]);
+    let joined: Vec<Vec<String>> = (0..df.height())
+        .map(|i| {
+            COLS.iter()
+                .map(|c| {
+                    let v = df.column(c).unwrap().get(i).unwrap();
+                    match v {
+                        AnyValue::Null => "NULL".to_owned(),
+                        AnyValue::Datetime(us, _, _) => us.to_string(),
+                        AnyValue::String(s) => s.to_owned(),
+                        other => other.to_string().trim_matches('"').to_owned(),
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    assert_eq!(joined[0][0], "closed", "{joined:?}");
+    assert_ne!(
+        joined[0][3], "NULL",
+        "the stale 受理 dates the acceptance: {joined:?}"
+    );
+    let data = d.join("svc");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::copy(
+        fixture("grids/tiny_county.geojson"),
+        data.join("grids.geojson"),
+    )
+    .unwrap();
+    let ingest = wangge()
+        .args(["ingest", "--data"])
+        .arg(&data)
+        .arg(&events)
+        .output()
+        .unwrap();
+    assert!(
+        ingest.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ingest.stderr)
+    );
+    let db = rusqlite::Connection::open(data.join("wangge.db")).unwrap();
+    let sql = format!("SELECT {} FROM events ORDER BY id", COLS.join(", "));
+    let mut st = db.prepare(&sql).unwrap();
+    let stored: Vec<Vec<String>> = st
+        .query_map([], |r| {
+            (0..COLS.len())
+                .map(|i| {
+                    Ok(match r.get_ref(i)? {
+                        rusqlite::types::ValueRef::Null => "NULL".to_owned(),
+                        rusqlite::types::ValueRef::Integer(n) => n.to_string(),
+                        rusqlite::types::ValueRef::Text(t) => {
+                            String::from_utf8_lossy(t).into_owned()
+                        }
+                        other => format!("{other:?}"),
+                    })
+                })
+                .collect()
+        })
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(joined, stored);
+}
+
 /// `join --updates`: a rejected update row is written to the rejects file
 /// with the events' and counted among the update rows read (it went only
 /// to the terminal, and the count left it out).
@@ -117,7 +252,10 @@ fn join_writes_a_summary_whose_counts_add_up() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(
-        text.contains("17 rows read: 5 matched, 2 partial, 1 outside, 9 rejected (1 duplicates)"),
+        text.contains(
+            "17 rows read: 5 matched, 2 partial, 1 outside, 8 rejected (0 conflicts); \
+             rows of a case read before: 0 updated, 0 unchanged, 1 stale"
+        ),
         "{text}"
     );
     assert!(dir.path().join("j.rejects.csv").exists());

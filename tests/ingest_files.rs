@@ -271,10 +271,12 @@ fn the_join_accounts_for_every_row_and_writes_parquet_and_rejects() {
     .unwrap();
     assert_eq!(s.read, 21);
     assert!(s.balanced(), "{s:?}");
-    assert_eq!(s.duplicates, 1);
+    // e01 sent again, open after its closure and without a version time:
+    // older than the closed version read first (CONTRACT.md), so stale.
+    assert_eq!((s.stale, s.updated, s.unchanged, s.conflicts), (1, 0, 0, 0));
     // e01 e02 e13 e14 e15 j1 j2 j3 matched; e03 (hole) e04 (gap) partial; e05 outside.
     assert_eq!((s.matched, s.partial, s.outside), (8, 2, 1), "{s:?}");
-    assert_eq!(s.rejected, 10);
+    assert_eq!(s.rejected, 9);
     let df = LazyFrame::scan_parquet(PlRefPath::from(pq.to_str().unwrap()), Default::default())
         .and_then(wangge::join::with_missing_columns)
         .unwrap()
@@ -320,7 +322,7 @@ fn the_join_accounts_for_every_row_and_writes_parquet_and_rejects() {
     assert_eq!(e01(&again), e01(&first), "{again_rej:?}");
     let rejects = std::fs::read_to_string(&rj).unwrap();
     assert_eq!(rejects.lines().count() as u64, 1 + s.rejected);
-    assert!(rejects.contains("duplicate"), "{rejects}");
+    assert!(!rejects.contains(",e01,"), "{rejects}");
     let all = format!("{df:?}");
     assert!(!all.contains("H-001") && !all.contains("张三"));
 }

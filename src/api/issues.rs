@@ -119,8 +119,9 @@ pub(in crate::api) struct IssueFilter {
     /// Reported in `[from, to]` (µs).
     pub from: Option<i64>,
     pub to: Option<i64>,
-    /// When set, only issues in these grids (a chief looking at a parent).
-    pub grids: Option<Vec<String>>,
+    /// When set, only issues under these units, as (tier, code): a user
+    /// scoped below the unit listed ([`Scope::roots`]).
+    pub within: Option<Vec<(u8, String)>>,
     /// 0-based offset and page size.
     pub offset: u64,
     pub limit: u64,
@@ -184,9 +185,20 @@ pub(in crate::api) fn issue_page(
     if let Some(t) = f.to {
         keep = keep.and(occurred.lt_eq(lit(t)));
     }
-    if let Some(g) = &f.grids {
-        let grids = Series::new("grids".into(), g.clone());
-        keep = keep.and(col(c::TIER3).is_in(lit(grids).implode(false), false));
+    if let Some(units) = &f.within {
+        let mut any = lit(false);
+        for level in 1..=3u8 {
+            let codes: Vec<&str> = units
+                .iter()
+                .filter(|u| u.0 == level)
+                .map(|u| u.1.as_str())
+                .collect();
+            if !codes.is_empty() {
+                let codes = Series::new("codes".into(), codes);
+                any = any.or(col(c::tier(level)).is_in(lit(codes).implode(false), false));
+            }
+        }
+        keep = keep.and(any.fill_null(false));
     }
     let us = |name: &str| col(name).cast(DataType::Int64);
     let mut matching = frame
@@ -324,10 +336,10 @@ pub async fn list(
         let scope = Scope::of(c.user(), model);
         let i = scope.unit(model, &q.unit)?;
         let u = model.unit(i);
-        let grids = if scope.full(i) {
+        let within = if scope.full(i) {
             None
         } else {
-            scope.grids(model)
+            scope.roots(model)
         };
         let f = IssueFilter {
             level: u.level,
@@ -338,7 +350,7 @@ pub async fn list(
                 u.code.clone()
             },
             status,
-            grids,
+            within,
             categories,
             from,
             to,
@@ -591,4 +603,54 @@ pub async fn export_updates(
         body,
     )
         .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analytics::testutil::{county, joined, Ev};
+    use crate::analytics::{PreAgg, Zone};
+
+    /// A list restricted to a user's units keeps the cases that lie in
+    /// one of them but in no grid (`partial`): a township's leader
+    /// listing the county sees the case in village V1 outside every grid,
+    /// and nothing of the other township. Before, the restriction was to
+    /// the user's grids, so such a case was missing from every list but
+    /// the village's own.
+    #[test]
+    fn a_list_within_a_users_units_keeps_cases_in_no_grid() {
+        let m = county();
+        let events = [
+            Ev::issue("2025-03-01 10:00", "G1"),
+            Ev::issue("2025-03-02 10:00", "V1"),
+            Ev::issue("2025-03-03 10:00", "G3"),
+        ];
+        let frame = crate::join::with_missing_columns(joined(&m, &events).lazy())
+            .unwrap()
+            .collect()
+            .unwrap();
+        assert_eq!(frame.column(c::TIER3).unwrap().null_count(), 1);
+        let numbered = frame
+            .clone()
+            .with_row_index(c::FRAME_ROW.into(), None)
+            .unwrap();
+        let pre = PreAgg::build(numbered.lazy(), Zone::default()).unwrap();
+        let ids = |within: Option<Vec<(u8, &str)>>| {
+            let f = IssueFilter {
+                within: within.map(|w| w.into_iter().map(|(l, c)| (l, c.to_owned())).collect()),
+                limit: 10,
+                ..IssueFilter::default()
+            };
+            let (total, rows) = issue_page(&frame, &pre, &f).unwrap();
+            let mut ids: Vec<String> = rows.into_iter().map(|r| r.id).collect();
+            ids.sort();
+            assert_eq!(total, ids.len() as u64);
+            ids
+        };
+        assert_eq!(ids(Some(vec![(1, "T1")])), ["e0", "e1"]);
+        assert_eq!(ids(Some(vec![(2, "V1")])), ["e0", "e1"]);
+        assert_eq!(ids(Some(vec![(3, "G1"), (1, "T2")])), ["e0", "e2"]);
+        assert_eq!(ids(None), ["e0", "e1", "e2"]);
+        assert!(ids(Some(Vec::new())).is_empty());
+    }
 }

@@ -123,17 +123,18 @@ impl Scope {
             .ok_or_else(|| ApiError::no_unit(code))
     }
 
-    /// Codes of the tier-3 grids visible fully, when not everything is:
-    /// restricts row-level lists (issues) under a unit seen as a total.
-    pub fn grids(&self, model: &GridModel) -> Option<Vec<String>> {
+    /// The units visible fully whose parent is not, when not everything
+    /// is, as (tier, code): restricts row-level lists (issues) under a unit
+    /// seen as a total to what lies in them, cases in a village but in no
+    /// grid (`partial`) included.
+    pub fn roots(&self, model: &GridModel) -> Option<Vec<(u8, String)>> {
         if self.all {
             return None;
         }
         Some(
-            model
-                .level(3)
-                .filter(|&i| self.full(i))
-                .map(|i| model.unit(i).code.clone())
+            (0..model.units().len())
+                .filter(|&i| self.full(i) && !model.unit(i).parent.is_some_and(|p| self.full(p)))
+                .map(|i| (model.unit(i).level, model.unit(i).code.clone()))
                 .collect(),
         )
     }
@@ -230,6 +231,15 @@ mod tests {
         assert!(s.total(i("V")) && !s.full(i("V")));
         assert!(s.total(i("T")) && !s.full(i("T")));
         assert!(matches!(s.unit(&m, "G2"), Err(ApiError::NotFound(_))));
-        assert_eq!(s.grids(&m), Some(vec!["G1".to_owned()]));
+        assert_eq!(s.roots(&m), Some(vec![(3, "G1".to_owned())]));
+        // A village's leader: the village is the root, so a case in it but
+        // in no grid is listed under the township too.
+        let leader = User {
+            role: Role::Leader,
+            scopes: vec!["V".into()],
+            ..chief
+        };
+        let s = Scope::of(&leader, &m);
+        assert_eq!(s.roots(&m), Some(vec![(2, "V".to_owned())]));
     }
 }

@@ -158,13 +158,17 @@ pub fn run(a: &JoinArgs) -> anyhow::Result<i32> {
     bar.finish_and_clear();
     let s = &summary;
     println!(
-        "{} rows read: {} matched, {} partial, {} outside, {} rejected ({} duplicates) in {:.1} s",
+        "{} rows read: {} matched, {} partial, {} outside, {} rejected ({} conflicts); \
+         rows of a case read before: {} updated, {} unchanged, {} stale; in {:.1} s",
         s.read,
         s.matched,
         s.partial,
         s.outside,
         s.rejected,
-        s.duplicates,
+        s.conflicts,
+        s.updated,
+        s.unchanged,
+        s.stale,
         t0.elapsed().as_secs_f64()
     );
     let files = a

@@ -521,8 +521,10 @@ pub(super) fn bounded(s: String, max: usize, col: impl Named) -> Result<String, 
 }
 
 impl Validator<'_> {
-    /// Validates one row given as a field accessor over [`FIELDS`].
-    pub fn validate<'r>(&self, get: impl Fn(Col) -> Field<'r>) -> Result<Event, RowError> {
+    /// A row's case: its id and kind, checked as [`Validator::validate`]
+    /// checks them (what `wangge join` reads of every row before it reads
+    /// the rows, to know which cases come more than once).
+    pub fn identity<'r>(get: &impl Fn(Col) -> Field<'r>) -> Result<(String, Kind), RowError> {
         let id = text(get(Col::Id)).ok_or_else(|| err(Col::Id, "missing"))?;
         let id = bounded(id, MAX_ID_CHARS, Col::Id)?;
         let kind_raw = text_ref(get(Col::Kind)).ok_or_else(|| err(Col::Kind, "missing"))?;
@@ -532,6 +534,12 @@ impl Validator<'_> {
                 format!("unknown kind {kind_raw:?}; expected issue, incident or visit"),
             )
         })?;
+        Ok((id, kind))
+    }
+
+    /// Validates one row given as a field accessor over [`FIELDS`].
+    pub fn validate<'r>(&self, get: impl Fn(Col) -> Field<'r>) -> Result<Event, RowError> {
+        let (id, kind) = Self::identity(&get)?;
         let occurred_at = time(get(Col::OccurredAt), Col::OccurredAt, self.tz)?
             .ok_or_else(|| err(Col::OccurredAt, "missing"))?;
         let occurred_at = self.dates.check(occurred_at, Col::OccurredAt)?;

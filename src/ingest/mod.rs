@@ -3,8 +3,8 @@
 //! In: files in the CONTRACT.md layout, a coordinate system, a time zone and
 //! the deployment's hashing secret. Out: batches of [`Event`]s in WGS84 with
 //! UTC timestamps and hashed personal data, plus a [`Reject`] for every row
-//! that could not be used. Duplicate (kind, id) pairs are caught by
-//! [`Deduper`], so a re-sent row is reported and never counted twice.
+//! that could not be used. A case sent again is one case: [`version`]
+//! says which of its rows is the newer.
 
 pub mod crs;
 mod decode;
@@ -19,6 +19,7 @@ mod read;
 pub mod state;
 pub mod time;
 mod update;
+pub mod version;
 
 use std::path::PathBuf;
 
@@ -27,8 +28,8 @@ pub use event::{category, Col, Dates, Event, Field, Kind, RowError, Unused, Vali
 pub use read::column_of;
 pub(crate) use read::REQUIRED;
 pub use read::{
-    display_paths, overflow, read_file, rows_about, spanning, unread_columns, Batch, Format,
-    Reject, BATCH_ROWS,
+    display_paths, overflow, read_file, read_keys, rows_about, spanning, unread_columns, Batch,
+    Format, Reject, BATCH_ROWS,
 };
 pub use update::{
     read_updates, read_updates_with, update_column_of, ParsedSteps, Step, StepsRead, UCol,
@@ -71,41 +72,8 @@ pub enum IngestError {
     Output(String),
 }
 
-/// Remembers every (kind, id) seen, as a 128-bit fingerprint (16 bytes an
-/// event; a false "duplicate" would need a 128-bit collision).
-#[derive(Debug, Default)]
-pub struct Deduper {
-    seen: rustc_hash::FxHashSet<u128>,
-}
-
-impl Deduper {
-    pub fn with_capacity(n: usize) -> Self {
-        Deduper {
-            seen: rustc_hash::FxHashSet::with_capacity_and_hasher(n, Default::default()),
-        }
-    }
-
-    /// A 128-bit hash of the id, seeded by the kind: two keys meet by
-    /// chance once in about 10^19 pairs.
-    fn key(kind: Kind, id: &str) -> u128 {
-        xxhash_rust::xxh3::xxh3_128_with_seed(id.as_bytes(), kind as u64)
-    }
-
-    /// True the first time a (kind, id) is offered.
-    pub fn first(&mut self, kind: Kind, id: &str) -> bool {
-        self.seen.insert(Self::key(kind, id))
-    }
-
-    /// Forgets a (kind, id), e.g. when a write was rolled back.
-    pub fn forget(&mut self, kind: Kind, id: &str) {
-        self.seen.remove(&Self::key(kind, id));
-    }
-
-    pub fn len(&self) -> usize {
-        self.seen.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.seen.is_empty()
-    }
+/// A case's (kind, id) as a 128-bit hash of the id seeded by the kind:
+/// two keys meet by chance once in about 10^19 pairs.
+pub fn case_key(kind: Kind, id: &str) -> u128 {
+    xxhash_rust::xxh3::xxh3_128_with_seed(id.as_bytes(), kind as u64)
 }

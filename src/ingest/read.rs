@@ -12,7 +12,7 @@ use polars::prelude::*;
 
 use super::decode::{detect, DecodingReader};
 use super::encoding::TextEncoding;
-use super::event::{Col, Event, Field, RowError, Validator, FIELDS};
+use super::event::{Col, Event, Field, Kind, RowError, Validator, FIELDS};
 use super::IngestError;
 
 /// Rows per batch handed to the join.
@@ -256,10 +256,60 @@ pub fn read_file(
     v: &Validator<'_>,
     sink: &mut dyn FnMut(Batch) -> Result<(), IngestError>,
 ) -> Result<u64, IngestError> {
+    read_as(path, encoding, v, Mode::Events, sink)
+}
+
+/// Reads the case of every row of an events file whose id and kind are
+/// valid ([`Validator::identity`]), calling `each` with it in file order:
+/// a row `read_file` reads as an event is one of them, so a case it reads
+/// more than once comes here more than once.
+pub fn read_keys(
+    path: &Path,
+    encoding: Option<TextEncoding>,
+    v: &Validator<'_>,
+    each: &mut dyn FnMut(Kind, &str),
+) -> Result<u64, IngestError> {
+    read_as(path, encoding, v, Mode::Keys, &mut |batch: Batch| {
+        for e in &batch.events {
+            each(e.kind, &e.id);
+        }
+        Ok(())
+    })
+}
+
+/// What a reader makes of each row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// The validated event.
+    Events,
+    /// The id and kind only, as a bare event.
+    Keys,
+}
+
+fn read_as(
+    path: &Path,
+    encoding: Option<TextEncoding>,
+    v: &Validator<'_>,
+    mode: Mode,
+    sink: &mut dyn FnMut(Batch) -> Result<(), IngestError>,
+) -> Result<u64, IngestError> {
     match Format::of(path)? {
-        Format::Csv => read_csv(path, encoding, v, sink),
-        Format::JsonLines => read_jsonl(path, encoding, v, sink),
-        Format::Parquet => guarded(path, || read_parquet(path, v, sink)),
+        Format::Csv => read_csv(path, encoding, v, mode, sink),
+        Format::JsonLines => read_jsonl(path, encoding, v, mode, sink),
+        Format::Parquet => guarded(path, || read_parquet(path, v, mode, sink)),
+    }
+}
+
+/// One row as `mode` reads it.
+fn read_row<'r>(
+    v: &Validator<'_>,
+    mode: Mode,
+    get: impl Fn(Col) -> Field<'r>,
+) -> Result<Event, super::event::RowError> {
+    match mode {
+        Mode::Events => v.validate(get),
+        Mode::Keys => Validator::identity(&get)
+            .map(|(id, kind)| Event::new(id, kind, 0, 0.0, 0.0, String::new())),
     }
 }
 
@@ -405,6 +455,7 @@ fn read_csv(
     path: &Path,
     encoding: Option<TextEncoding>,
     v: &Validator<'_>,
+    mode: Mode,
     sink: &mut dyn FnMut(Batch) -> Result<(), IngestError>,
 ) -> Result<u64, IngestError> {
     let text = open_text(path, encoding)?;
@@ -482,12 +533,12 @@ fn read_csv(
                     });
                     None
                 } else {
-                    Some(
-                        v.validate(|c| match map[c as usize].and_then(|i| fields.get(i)) {
+                    Some(read_row(v, mode, |c| {
+                        match map[c as usize].and_then(|i| fields.get(i)) {
                             Some(s) => Field::Text(s),
                             None => Field::Null,
-                        }),
-                    )
+                        }
+                    }))
                 };
                 if let Some(r) = r {
                     push_row(
@@ -605,6 +656,7 @@ fn read_jsonl(
     path: &Path,
     encoding: Option<TextEncoding>,
     v: &Validator<'_>,
+    mode: Mode,
     sink: &mut dyn FnMut(Batch) -> Result<(), IngestError>,
 ) -> Result<u64, IngestError> {
     let text = BufReader::with_capacity(1 << 20, open_text(path, encoding)?);
@@ -626,7 +678,9 @@ fn read_jsonl(
                 &mut batch,
                 &file,
                 row,
-                v.validate(|c| map[c as usize].map_or(Field::Null, super::json_row::Scalar::field)),
+                read_row(v, mode, |c| {
+                    map[c as usize].map_or(Field::Null, super::json_row::Scalar::field)
+                }),
             ),
             Ok(Err(reason)) => {
                 batch.read += 1;
@@ -711,6 +765,7 @@ impl ParquetCol {
 fn read_parquet(
     path: &Path,
     v: &Validator<'_>,
+    mode: Mode,
     sink: &mut dyn FnMut(Batch) -> Result<(), IngestError>,
 ) -> Result<u64, IngestError> {
     let meta = std::fs::metadata(path).map_err(|source| IngestError::Io {
@@ -722,14 +777,21 @@ fn read_parquet(
             path: path.to_owned(),
         });
     }
-    let (scan, names) = parquet_columns(path, column_of, &FIELDS)?;
+    let (scan, mut names) = parquet_columns(path, column_of, &FIELDS)?;
     let map: [Option<usize>; FIELDS.len()] = std::array::from_fn(|i| names[i].as_ref().map(|_| i));
     check_required(path, &map)?;
+    if mode == Mode::Keys {
+        for (i, n) in names.iter_mut().enumerate() {
+            if i != Col::Id as usize && i != Col::Kind as usize {
+                *n = None;
+            }
+        }
+    }
     let file = name(path);
     parquet_slices(path, &scan, &names, &mut |first, n, cols| {
         let mut batch = Batch::with_capacity(&file, n);
         for i in 0..n {
-            let r = v.validate(|c| cols[c as usize].get(i));
+            let r = read_row(v, mode, |c| cols[c as usize].get(i));
             push_row(&mut batch, &file, first + i as u64, r);
         }
         sink(batch)
@@ -784,6 +846,14 @@ pub(super) fn parquet_slices(
         reason: e.to_string(),
     };
     let wall = wall_clock_columns(path)?;
+    // Only the columns read: a file's other columns are not decoded.
+    let scan = scan.clone().select(
+        names
+            .iter()
+            .flatten()
+            .map(|n| col(n.as_str()))
+            .collect::<Vec<_>>(),
+    );
     let mut offset = 0u64;
     loop {
         let df = scan

@@ -18,6 +18,7 @@ pub use pip::BandedPolygon;
 mod frame;
 mod run;
 mod steps;
+mod versions;
 
 pub use frame::{
     joined_frame, joined_schema, tier_table, unit_codes, with_missing_columns, TierCodes,

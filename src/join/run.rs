@@ -1,4 +1,4 @@
-//! The `join` pipeline: event files → located, de-duplicated events written
+//! The `join` pipeline: event files → located cases, each once, written
 //! as Parquet, rejects written as CSV, and a summary whose outcome counts add
 //! up to the rows read.
 
@@ -13,24 +13,35 @@ use serde::Serialize;
 
 use super::frame::{joined_frame, tier_table, TierCodes};
 use super::locate::{Locator, Outcome};
+use super::versions::{Fate, Versions};
 use crate::columns::Coding;
 use crate::grid::GridModel;
 use crate::ingest::encoding::TextEncoding;
-use crate::ingest::fold::fold;
-use crate::ingest::{read_file, Batch, Deduper, Event, IngestError, Kind, Reject, Validator};
+use crate::ingest::{
+    case_key, read_file, read_keys, Batch, Event, IngestError, Kind, Reject, Validator,
+};
 
 pub use super::steps::CaseSteps;
 
-/// Counts per outcome; `read` = matched + partial + outside + rejected.
+/// Counts per outcome; `read` = matched + partial + outside + updated +
+/// unchanged + stale + rejected. A case that comes more than once counts
+/// once by where it lies (matched, partial or outside) and each other row
+/// of it as what it did to the case (CONTRACT.md, "What every row becomes").
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct JoinSummary {
     pub read: u64,
     pub matched: u64,
     pub partial: u64,
     pub outside: u64,
+    /// Rows of a case read before that made it newer.
+    pub updated: u64,
+    /// The same version again, or one that changes nothing.
+    pub unchanged: u64,
+    /// Older than a version read before: the case keeps its state.
+    pub stale: u64,
     pub rejected: u64,
-    /// Of `rejected`, how many were a (kind, id) already seen.
-    pub duplicates: u64,
+    /// Of `rejected`, rows in conflict with a version read before.
+    pub conflicts: u64,
     /// Rows read per input file.
     pub per_file: BTreeMap<String, u64>,
     /// Transition rows folded into a joined issue (`--updates`).
@@ -49,7 +60,14 @@ impl JoinSummary {
 
     /// True when every row read has exactly one outcome.
     pub fn balanced(&self) -> bool {
-        self.read == self.matched + self.partial + self.outside + self.rejected
+        self.read
+            == self.matched
+                + self.partial
+                + self.outside
+                + self.updated
+                + self.unchanged
+                + self.stale
+                + self.rejected
     }
 }
 
@@ -91,78 +109,101 @@ pub struct JoinOutput<'a> {
     pub earlier: &'a [Reject],
 }
 
-/// A batch de-duplicated and located, before its frame is built.
+/// A batch's cases located, before their frame is built.
 struct Located {
     events: Vec<Event>,
-    /// Outcome and unit per event (`Rejected` for a duplicate).
+    /// Outcome and unit per event.
     hits: Vec<(Outcome, u32)>,
-    /// The batch's rejects, its own and the duplicates.
+    /// The batch's rejects, its own and the conflicts.
     rejects: Vec<Reject>,
 }
 
-/// Folds the batch's issues' transitions in, de-duplicates (in order: the
-/// first of two equal ids is kept) and locates it, counting its outcomes.
+/// Offers the batch's rows to their cases in order ([`Versions`]: the
+/// steps of `--updates` folded in) and locates the cases written now,
+/// counting every row's outcome.
 fn locate_batch(
     locator: &Locator,
-    dedup: &mut Deduper,
-    mut batch: Batch,
+    versions: &mut Versions,
+    batch: Batch,
     steps: &CaseSteps,
     summary: &mut JoinSummary,
 ) -> Located {
-    if !steps.is_empty() {
-        for e in batch.events.iter_mut().filter(|e| e.kind == Kind::Issue) {
-            if let Some(s) = steps.of(&e.id) {
-                *e = fold(e, &s);
-                summary.updates_applied += s.len() as u64;
+    let Batch {
+        file,
+        events,
+        rows,
+        mut rejects,
+        read,
+    } = batch;
+    summary.read += read;
+    summary.rejected += read - events.len() as u64;
+    let mut now = Vec::with_capacity(events.len());
+    for (e, row) in events.into_iter().zip(rows) {
+        let (fate, write) = versions.offer(e, steps);
+        match fate {
+            Fate::First => {}
+            Fate::Updated => summary.updated += 1,
+            Fate::Unchanged => summary.unchanged += 1,
+            Fate::Stale => summary.stale += 1,
+            Fate::Conflict(reason) => {
+                summary.rejected += 1;
+                summary.conflicts += 1;
+                rejects.push(Reject {
+                    file: file.clone(),
+                    row,
+                    column: "id".into(),
+                    reason,
+                });
             }
         }
+        now.extend(write);
     }
-    let mut keep = vec![true; batch.events.len()];
-    for (i, e) in batch.events.iter().enumerate() {
-        if !dedup.first(e.kind, &e.id) {
-            keep[i] = false;
-            summary.duplicates += 1;
-            batch.rejects.push(Reject {
-                file: batch.file.clone(),
-                row: batch.rows[i],
-                column: "id".into(),
-                reason: format!(
-                    "duplicate: ({}, {}) was already read",
-                    e.kind.as_str(),
-                    e.id
-                ),
-            });
-        }
-    }
-    let xs: Vec<f64> = batch.events.iter().map(|e| e.lon).collect();
-    let ys: Vec<f64> = batch.events.iter().map(|e| e.lat).collect();
-    let mut hits = locator.locate_all(&xs, &ys);
-    for (h, k) in hits.iter_mut().zip(&keep) {
-        if !k {
-            h.0 = Outcome::Rejected;
-        }
-    }
-    summary.read += batch.read;
+    // A conflict in its row's place among the batch's rejects.
+    rejects.sort_by_key(|r| r.row);
+    place(locator, now, rejects, steps, summary)
+}
+
+/// Locates cases to write, counting them by where they lie.
+fn place(
+    locator: &Locator,
+    events: Vec<Event>,
+    rejects: Vec<Reject>,
+    steps: &CaseSteps,
+    summary: &mut JoinSummary,
+) -> Located {
+    let xs: Vec<f64> = events.iter().map(|e| e.lon).collect();
+    let ys: Vec<f64> = events.iter().map(|e| e.lat).collect();
+    let hits = locator.locate_all(&xs, &ys);
     for h in &hits {
         summary.add(h.0);
     }
-    summary.rejected += batch.read - batch.events.len() as u64;
+    if !steps.is_empty() {
+        summary.updates_applied += events
+            .iter()
+            .filter(|e| e.kind == Kind::Issue)
+            .map(|e| steps.count(&e.id) as u64)
+            .sum::<u64>();
+    }
     Located {
-        events: batch.events,
+        events,
         hits,
-        rejects: batch.rejects,
+        rejects,
     }
 }
 
 /// Runs the whole join over files, writing Parquet and the rejects CSV,
 /// with the grids and their index that `grids` loads.
 ///
-/// Four stages run side by side, each on its own thread, handing batches
-/// on through channels that hold a batch or three (so no more than a few
-/// batches are in memory at once): reading and validating the files;
-/// de-duplicating and locating (in file order, so the first of two equal
-/// ids is the one kept); building each batch's frame; writing the rejects
-/// and the Parquet. The output is the same as one stage after the other. On an
+/// The case (id and kind) of every row is read first, on a thread of its
+/// own beside the others, to know which cases come more than once
+/// ([`Versions`]). Four stages run side by side, each on its own thread,
+/// handing batches on through channels that hold a batch or three (so no
+/// more than a few batches are in memory at once): reading and validating
+/// the files; offering each row to its case and locating the cases
+/// written (in file order: a case's versions are ranked as the service
+/// ranks them); building each batch's frame;
+/// writing the rejects and the Parquet. The output is the same as one stage
+/// after the other. On an
 /// error the Parquet file is left unfinished (no footer), so a partial
 /// output can never be read as a whole one.
 #[allow(clippy::too_many_arguments)]
@@ -198,7 +239,6 @@ pub fn join_files(
             .serialize((&r.file, r.row, &r.column, &r.reason))
             .map_err(rejects_err)?;
     }
-    let mut dedup = Deduper::default();
     let mut summary = JoinSummary::default();
     // What a stage returns when the next one has stopped on an error of
     // its own (that error is the one reported).
@@ -206,6 +246,27 @@ pub fn join_files(
     let stopped = || IngestError::Output(STOPPED.into());
     let only_stopped = |e: &IngestError| matches!(e, IngestError::Output(m) if m == STOPPED);
     std::thread::scope(|scope| {
+        // The cases of every row first, beside the reading: which come
+        // more than once.
+        let keys = std::thread::Builder::new()
+            .name("join-keys".into())
+            .spawn_scoped(scope, move || -> Result<Versions, IngestError> {
+                let t = Instant::now();
+                let mut counts = rustc_hash::FxHashMap::<u128, u32>::default();
+                for path in files {
+                    read_keys(path, encoding, validator, &mut |kind, id| {
+                        *counts.entry(case_key(kind, id)).or_insert(0) += 1;
+                    })?;
+                }
+                let versions = Versions::new(counts);
+                tracing::debug!(
+                    secs = t.elapsed().as_secs_f64(),
+                    repeated = versions.repeated(),
+                    "join: reading the cases of every row"
+                );
+                Ok(versions)
+            })
+            .expect("starting a join thread");
         // The reader may run three batches ahead: it keeps reading while
         // a large grid file loads (the other channels hold one).
         let (to_join, batches) = sync_channel::<Batch>(3);
@@ -255,10 +316,11 @@ pub fn join_files(
             let codes = TierCodes::new(&model, &tier_table(&model), Coding::File);
             Ok((model, locator, codes.map_err(parquet_err)?))
         });
+        let counted = keys.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
         // The model itself is not needed past its codes.
-        let (locator, tiers) = match loaded {
-            Ok((_, locator, tiers)) => (locator, tiers),
-            Err(e) => {
+        let (locator, tiers, mut versions) = match (loaded, counted) {
+            (Ok((_, locator, tiers)), Ok(versions)) => (locator, tiers, versions),
+            (Err(e), _) | (_, Err(e)) => {
                 // The other stages stop at their next batch; a grid file
                 // that cannot be loaded is the error.
                 drop((batches, to_write));
@@ -292,15 +354,22 @@ pub fn join_files(
                 .expect("starting a join thread");
             let mut busy = Busy::new();
             let mut batches = batches.into_iter();
+            let mut sent = true;
             while let Some(batch) = busy.wait(|| batches.next()) {
                 let n = batch.read;
-                let l = locate_batch(locator, &mut dedup, batch, steps, &mut summary);
-                if busy.wait(|| to_frame.send(l)).is_err() {
+                let l = locate_batch(locator, &mut versions, batch, steps, &mut summary);
+                sent = busy.wait(|| to_frame.send(l)).is_ok();
+                if !sent {
                     break;
                 }
                 progress(n);
             }
-            tracing::debug!(secs = busy.secs(), "join: de-duplicating and locating");
+            let rest = versions.rest();
+            if sent && !rest.is_empty() {
+                let l = place(locator, rest, Vec::new(), steps, &mut summary);
+                let _ = busy.wait(|| to_frame.send(l));
+            }
+            tracing::debug!(secs = busy.secs(), "join: cases offered and located");
             // Closing the channels ends the other stages.
             drop(to_frame);
             framing

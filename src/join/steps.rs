@@ -131,6 +131,13 @@ impl CaseSteps {
         self.kept.len()
     }
 
+    /// How many steps issue `id` has.
+    pub fn count(&self, id: &str) -> usize {
+        self.issues.get(id).map_or(0, |&i| {
+            (self.starts[i as usize + 1] - self.starts[i as usize]) as usize
+        })
+    }
+
     /// The steps of issue `id` in (`at`, update id) order, as [`Step`]s.
     pub fn of(&self, id: &str) -> Option<Vec<Step>> {
         let &i = self.issues.get(id)?;

@@ -10,7 +10,6 @@
 //! matters: a late transition re-folds the case. Transitions for a case not
 //! yet stored wait (`applied = 0`) and are folded in when it arrives.
 
-use std::cmp::Ordering;
 use std::sync::LazyLock;
 
 use rusqlite::{params, Connection, OptionalExtension};
@@ -18,7 +17,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{Located, Result, Store};
 use crate::columns::Outcome;
-use crate::ingest::state::{canonical, is_closed, rank, status_of, Flow};
+use crate::ingest::state::{canonical, status_of, Flow};
+use crate::ingest::version::{keep_milestones, offer, Offered};
 use crate::ingest::{Event, Kind, Step};
 
 /// What became of one row offered to the store.
@@ -84,107 +84,6 @@ impl Applied {
 }
 
 use crate::ingest::fold::{fold, intern, SATISFACTION, SOURCES};
-
-/// The time of the base version: see [`Event::version_time`].
-fn version_time(e: &Event) -> i64 {
-    e.version_time()
-}
-
-/// `e` with the milestones already known of the stored case kept: a
-/// re-fold from the latest whole row does not see older whole rows, and a
-/// whole row with a later deadline than the stored one extends it.
-fn keep_milestones(mut e: Event, stored: &Event) -> Event {
-    if let (Some(new), Some(_)) = (e.deadline, stored.deadline) {
-        let at = e.version_time();
-        e.flow.deadline(stored.deadline, new, at);
-    }
-    e.flow = e.flow.merge(stored.flow);
-    e
-}
-
-/// Whether `new`, a whole row sent again without version times on both
-/// sides, moves the case forward from `old`.
-fn forward(old: &Event, new: &Event) -> bool {
-    let (o, n) = (
-        old.state.unwrap_or("reported"),
-        new.state.unwrap_or("reported"),
-    );
-    (n == "reopened" && is_closed(o))
-        || rank(n) > rank(o)
-        || (old.resolved_at.is_none() && new.resolved_at.is_some())
-        || (old.satisfaction.is_none() && new.satisfaction.is_some())
-        || (old.cleared != Some(true) && new.cleared == Some(true))
-        || (old.deadline.is_none() && new.deadline.is_some())
-        || (old.duplicate_of.is_none() && new.duplicate_of.is_some())
-}
-
-/// The rule for a whole row of a stored (kind, id): see CONTRACT.md.
-fn decide(base: &Event, new: &Event) -> Stored {
-    if base == new {
-        return Stored::Unchanged;
-    }
-    // The same content without a time, against a stored version with one
-    // (its own, or the one a timeless re-open was given: [`timed`]).
-    if new.updated_at.is_none() && base.updated_at.is_some() {
-        let same = Event {
-            updated_at: base.updated_at,
-            flow: base.flow,
-            ..new.clone()
-        };
-        if same == *base {
-            return Stored::Unchanged;
-        }
-    }
-    if new.kind == Kind::Visit {
-        return Stored::Conflict(
-            "conflict: a visit record cannot change once stored; send a correction under a new id"
-                .into(),
-        );
-    }
-    match (base.updated_at, new.updated_at) {
-        (Some(a), Some(b)) => match b.cmp(&a) {
-            Ordering::Greater => Stored::Updated,
-            Ordering::Less => Stored::Stale,
-            Ordering::Equal => Stored::Conflict(format!(
-                "conflict: ({}, {}) is stored with the same updated_at and other content",
-                new.kind.as_str(),
-                new.id
-            )),
-        },
-        // A version with a time against one without: ordered by the
-        // stored version's own time (its closing time, or when it
-        // occurred), so a timed re-send after a timeless one is not taken
-        // for a repeat of it.
-        (None, Some(b)) => match b.cmp(&base.version_time()) {
-            Ordering::Greater => Stored::Updated,
-            Ordering::Less => Stored::Stale,
-            Ordering::Equal if forward(base, new) => Stored::Updated,
-            Ordering::Equal => Stored::Stale,
-        },
-        _ if forward(base, new) => Stored::Updated,
-        _ => Stored::Stale,
-    }
-}
-
-/// `new`, a whole row that applies to `case`, with its version time. A
-/// re-open sent without `updated_at` to a case closed since (by its
-/// steps) happened after what is known of the case: it is given the time
-/// just after the case's last change, so the steps it follows do not fold
-/// over it and its milestone (返工) is not dated before the close.
-fn timed(mut new: Event, current: &Event) -> Event {
-    let reopens = new.updated_at.is_none()
-        && new.state == Some("reopened")
-        && current.state.is_some_and(is_closed);
-    if reopens {
-        let after = current
-            .version_time()
-            .max(new.version_time())
-            .saturating_add(1);
-        new.updated_at = Some(after);
-        new.flow = new.version_flow();
-    }
-    new
-}
 
 /// The mutable part of a whole-row version, as kept in `events.base`
 /// (and as the columns of a stored case hold it).
@@ -748,47 +647,30 @@ fn apply_rows(
             continue;
         };
         // The incoming row against the latest whole row received.
-        let stored = decide(&case.base, e);
-        let base = match stored {
-            Stored::Updated => timed(e.clone(), &case.current),
-            _ => e.clone(),
-        };
-        if stored == Stored::Stale && e.kind == Kind::Issue {
-            // A late version leaves the state as it is but may show an
-            // earlier milestone.
-            let flow = case.current.flow.merge(e.flow);
-            if flow != case.current.flow {
-                let current = Event {
-                    flow,
-                    ..case.current.clone()
-                };
-                let hit = rewrite(
-                    &tx,
-                    rev,
-                    version,
-                    &case,
-                    &current,
-                    case.base_to_write(),
-                    locate,
-                )?;
+        let offered = offer(&case.base, &case.current, e, || {
+            steps_of(&tx, &e.system, &e.id)
+        })?;
+        let (base, current) = match offered {
+            Offered::Updated { base, current } => (base, current),
+            Offered::Stale(Some(current)) => {
+                let base = case.base_to_write();
+                let hit = rewrite(&tx, rev, version, &case, &current, base, locate)?;
                 out.push(Applied::moved(Stored::Stale, current, hit));
                 continue;
             }
-        }
-        if stored != Stored::Updated {
-            out.push(Applied::only(stored));
-            continue;
-        }
-        let steps = if e.kind == Kind::Issue {
-            steps_of(&tx, &e.system, &e.id)?
-        } else {
-            Vec::new()
+            Offered::Stale(None) => {
+                out.push(Applied::only(Stored::Stale));
+                continue;
+            }
+            Offered::Unchanged => {
+                out.push(Applied::only(Stored::Unchanged));
+                continue;
+            }
+            Offered::Conflict(reason) => {
+                out.push(Applied::only(Stored::Conflict(reason)));
+                continue;
+            }
         };
-        let current = keep_milestones(fold(&base, &steps), &case.current);
-        if current == case.current {
-            out.push(Applied::only(Stored::Unchanged));
-            continue;
-        }
         let hit = rewrite(&tx, rev, version, &case, &current, Some(&base), locate)?;
         out.push(Applied::moved(Stored::Updated, current, hit));
     }
@@ -938,7 +820,7 @@ fn apply_steps(
         // on by itself; only an earlier one needs the case's whole history.
         let newest = match case.current.updated_at {
             Some(u) => s.at > u,
-            None => s.at >= version_time(&case.base),
+            None => s.at >= case.base.version_time(),
         };
         let current = if newest {
             fold(&case.current, std::slice::from_ref(s))
@@ -1127,35 +1009,6 @@ mod tests {
         base.resolved_at = Some(5_000);
         let b = fold(&base, &[step("u1", 2_000, "dispatched")]);
         assert_eq!(b.state, Some("closed"));
-    }
-
-    #[test]
-    fn whole_rows_follow_their_version_times() {
-        let mut old = issue("reported");
-        old.updated_at = Some(10);
-        let mut new = issue("closed");
-        new.updated_at = Some(20);
-        assert_eq!(decide(&old, &new), Stored::Updated);
-        assert_eq!(decide(&new, &old), Stored::Stale);
-        assert_eq!(decide(&new, &new.clone()), Stored::Unchanged);
-        let mut same_time = issue("handled");
-        same_time.updated_at = Some(20);
-        assert!(
-            matches!(decide(&new, &same_time), Stored::Conflict(r) if r.contains("same updated_at"))
-        );
-        // Without version times only forward moves apply.
-        assert_eq!(
-            decide(&issue("reported"), &issue("closed")),
-            Stored::Updated
-        );
-        assert_eq!(
-            decide(&issue("closed"), &issue("dispatched")),
-            Stored::Stale
-        );
-        assert_eq!(
-            decide(&issue("closed"), &issue("reopened")),
-            Stored::Updated
-        );
     }
 
     /// The SQL of the transitions' time index, if the store has it.

@@ -246,7 +246,7 @@ pub async fn list(
     st.on_current(move |snap| {
         let model = &snap.grids.model;
         let f = IssueFilter {
-            grids: Scope::of(c.user(), model).grids(model),
+            within: Scope::of(c.user(), model).roots(model),
             ..f
         };
         let (_, rows) = issue_page(&snap.frame, &snap.pre, &f)?;
