@@ -12,7 +12,7 @@ use polars::prelude::*;
 
 use super::decode::{detect, DecodingReader};
 use super::encoding::TextEncoding;
-use super::event::{Col, Event, Field, Kind, RowError, Validator, FIELDS};
+use super::event::{Col, Event, Field, RowError, Validator, FIELDS};
 use super::IngestError;
 
 /// Rows per batch handed to the join.
@@ -29,12 +29,13 @@ pub struct Reject {
     pub reason: String,
 }
 
-/// Validated events of one batch, with the rows rejected in it.
-#[derive(Debug, Default)]
-pub struct Batch {
+/// Validated events of one batch, with the rows rejected in it (`T`: what
+/// a row is read as; the keys pass of `join` reads each row's case only).
+#[derive(Debug)]
+pub struct Batch<T = Event> {
     /// File the rows came from, as given.
     pub file: String,
-    pub events: Vec<Event>,
+    pub events: Vec<T>,
     /// Row number of each event, parallel to `events` (for duplicate reports).
     pub rows: Vec<u64>,
     pub rejects: Vec<Reject>,
@@ -42,7 +43,19 @@ pub struct Batch {
     pub read: u64,
 }
 
-impl Batch {
+impl<T> Default for Batch<T> {
+    fn default() -> Self {
+        Batch {
+            file: String::new(),
+            events: Vec::new(),
+            rows: Vec::new(),
+            rejects: Vec::new(),
+            read: 0,
+        }
+    }
+}
+
+impl<T> Batch<T> {
     /// An empty batch of rows from `file`.
     pub fn new(file: &str) -> Self {
         Batch {
@@ -65,10 +78,10 @@ impl Batch {
 }
 
 /// Hands a full batch to the sink and starts the next one.
-fn flush_if_full(
-    batch: &mut Batch,
+fn flush_if_full<T>(
+    batch: &mut Batch<T>,
     total: &mut u64,
-    sink: &mut dyn FnMut(Batch) -> Result<(), IngestError>,
+    sink: &mut dyn FnMut(Batch<T>) -> Result<(), IngestError>,
 ) -> Result<(), IngestError> {
     if (batch.read as usize) < BATCH_ROWS {
         return Ok(());
@@ -233,7 +246,7 @@ fn name(path: &Path) -> String {
     path.display().to_string()
 }
 
-fn push_row(batch: &mut Batch, file: &str, row: u64, r: Result<Event, super::event::RowError>) {
+fn push_row<T>(batch: &mut Batch<T>, file: &str, row: u64, r: Result<T, super::event::RowError>) {
     batch.read += 1;
     match r {
         Ok(e) => {
@@ -256,60 +269,83 @@ pub fn read_file(
     v: &Validator<'_>,
     sink: &mut dyn FnMut(Batch) -> Result<(), IngestError>,
 ) -> Result<u64, IngestError> {
-    read_as(path, encoding, v, Mode::Events, sink)
+    read_as(path, encoding, v, Events, sink)
 }
 
 /// Reads the case of every row of an events file whose id and kind are
-/// valid ([`Validator::identity`]), calling `each` with it in file order:
-/// a row `read_file` reads as an event is one of them, so a case it reads
-/// more than once comes here more than once.
+/// valid ([`Validator::identity`]), calling `each` with its key
+/// ([`super::case_key`]) in file order: every row `read_file` reads as an
+/// event is one of them (a row it rejects for another column may be too),
+/// so a case it reads more than once comes here at least as often.
 pub fn read_keys(
     path: &Path,
     encoding: Option<TextEncoding>,
     v: &Validator<'_>,
-    each: &mut dyn FnMut(Kind, &str),
+    each: &mut dyn FnMut(u128),
 ) -> Result<u64, IngestError> {
-    read_as(path, encoding, v, Mode::Keys, &mut |batch: Batch| {
-        for e in &batch.events {
-            each(e.kind, &e.id);
-        }
+    read_as(path, encoding, v, Keys, &mut |batch: Batch<u128>| {
+        batch.events.iter().for_each(|&k| each(k));
         Ok(())
     })
 }
 
-/// What a reader makes of each row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mode {
-    /// The validated event.
-    Events,
-    /// The id and kind only, as a bare event.
-    Keys,
+/// What a reader makes of each row: the validated event, or its case's
+/// key only.
+trait RowReader: Copy {
+    type Row;
+    /// Only the id and kind are read (other columns are neither decoded
+    /// nor checked).
+    const KEYS_ONLY: bool;
+    fn row<'r>(
+        self,
+        v: &Validator<'_>,
+        get: impl Fn(Col) -> Field<'r>,
+    ) -> Result<Self::Row, super::event::RowError>;
 }
 
-fn read_as(
-    path: &Path,
-    encoding: Option<TextEncoding>,
-    v: &Validator<'_>,
-    mode: Mode,
-    sink: &mut dyn FnMut(Batch) -> Result<(), IngestError>,
-) -> Result<u64, IngestError> {
-    match Format::of(path)? {
-        Format::Csv => read_csv(path, encoding, v, mode, sink),
-        Format::JsonLines => read_jsonl(path, encoding, v, mode, sink),
-        Format::Parquet => guarded(path, || read_parquet(path, v, mode, sink)),
+/// Rows read as validated events.
+#[derive(Clone, Copy)]
+struct Events;
+
+impl RowReader for Events {
+    type Row = Event;
+    const KEYS_ONLY: bool = false;
+    fn row<'r>(
+        self,
+        v: &Validator<'_>,
+        get: impl Fn(Col) -> Field<'r>,
+    ) -> Result<Event, super::event::RowError> {
+        v.validate(get)
     }
 }
 
-/// One row as `mode` reads it.
-fn read_row<'r>(
+/// Rows read as their case's key.
+#[derive(Clone, Copy)]
+struct Keys;
+
+impl RowReader for Keys {
+    type Row = u128;
+    const KEYS_ONLY: bool = true;
+    fn row<'r>(
+        self,
+        _: &Validator<'_>,
+        get: impl Fn(Col) -> Field<'r>,
+    ) -> Result<u128, super::event::RowError> {
+        Validator::identity(&get).map(|(id, kind)| super::case_key(kind, &id))
+    }
+}
+
+fn read_as<R: RowReader>(
+    path: &Path,
+    encoding: Option<TextEncoding>,
     v: &Validator<'_>,
-    mode: Mode,
-    get: impl Fn(Col) -> Field<'r>,
-) -> Result<Event, super::event::RowError> {
-    match mode {
-        Mode::Events => v.validate(get),
-        Mode::Keys => Validator::identity(&get)
-            .map(|(id, kind)| Event::new(id, kind, 0, 0.0, 0.0, String::new())),
+    rows: R,
+    sink: &mut dyn FnMut(Batch<R::Row>) -> Result<(), IngestError>,
+) -> Result<u64, IngestError> {
+    match Format::of(path)? {
+        Format::Csv => read_csv(path, encoding, v, rows, sink),
+        Format::JsonLines => read_jsonl(path, encoding, v, rows, sink),
+        Format::Parquet => guarded(path, || read_parquet(path, v, rows, sink)),
     }
 }
 
@@ -451,12 +487,12 @@ pub(super) fn open_text(
     Ok(DecodingReader::new(f, enc))
 }
 
-fn read_csv(
+fn read_csv<R: RowReader>(
     path: &Path,
     encoding: Option<TextEncoding>,
     v: &Validator<'_>,
-    mode: Mode,
-    sink: &mut dyn FnMut(Batch) -> Result<(), IngestError>,
+    rows: R,
+    sink: &mut dyn FnMut(Batch<R::Row>) -> Result<(), IngestError>,
 ) -> Result<u64, IngestError> {
     let text = open_text(path, encoding)?;
     let mut rdr = csv::ReaderBuilder::new()
@@ -486,6 +522,17 @@ fn read_csv(
         let line = rdr.position().line();
         match rdr.read_byte_record(&mut rec) {
             Ok(false) => break,
+            Ok(true) if R::KEYS_ONLY => {
+                // Only the id and kind: a row the checks below reject is
+                // counted all the same (a case counted once too often is
+                // only held to the end), and no row they accept is missed.
+                let line = rec.position().map_or(line, |p| p.line());
+                let r = rows.row(v, |c| match map[c as usize].and_then(|i| rec.get(i)) {
+                    Some(b) => Field::Text(std::str::from_utf8(b).unwrap_or("\u{fffd}")),
+                    None => Field::Null,
+                });
+                push_row(&mut batch, &file, line, r);
+            }
             Ok(true) => {
                 let line = rec.position().map_or(line, |p| p.line());
                 let fields: Vec<&str> = rec
@@ -533,12 +580,12 @@ fn read_csv(
                     });
                     None
                 } else {
-                    Some(read_row(v, mode, |c| {
-                        match map[c as usize].and_then(|i| fields.get(i)) {
+                    Some(
+                        rows.row(v, |c| match map[c as usize].and_then(|i| fields.get(i)) {
                             Some(s) => Field::Text(s),
                             None => Field::Null,
-                        }
-                    }))
+                        }),
+                    )
                 };
                 if let Some(r) = r {
                     push_row(
@@ -652,12 +699,12 @@ pub fn spanning(mut e: RowError, fields: &[&str], line: u64) -> RowError {
     e
 }
 
-fn read_jsonl(
+fn read_jsonl<R: RowReader>(
     path: &Path,
     encoding: Option<TextEncoding>,
     v: &Validator<'_>,
-    mode: Mode,
-    sink: &mut dyn FnMut(Batch) -> Result<(), IngestError>,
+    rows: R,
+    sink: &mut dyn FnMut(Batch<R::Row>) -> Result<(), IngestError>,
 ) -> Result<u64, IngestError> {
     let text = BufReader::with_capacity(1 << 20, open_text(path, encoding)?);
     let file = name(path);
@@ -678,7 +725,7 @@ fn read_jsonl(
                 &mut batch,
                 &file,
                 row,
-                read_row(v, mode, |c| {
+                rows.row(v, |c| {
                     map[c as usize].map_or(Field::Null, super::json_row::Scalar::field)
                 }),
             ),
@@ -762,11 +809,11 @@ impl ParquetCol {
     }
 }
 
-fn read_parquet(
+fn read_parquet<R: RowReader>(
     path: &Path,
     v: &Validator<'_>,
-    mode: Mode,
-    sink: &mut dyn FnMut(Batch) -> Result<(), IngestError>,
+    rows: R,
+    sink: &mut dyn FnMut(Batch<R::Row>) -> Result<(), IngestError>,
 ) -> Result<u64, IngestError> {
     let meta = std::fs::metadata(path).map_err(|source| IngestError::Io {
         path: path.to_owned(),
@@ -780,7 +827,7 @@ fn read_parquet(
     let (scan, mut names) = parquet_columns(path, column_of, &FIELDS)?;
     let map: [Option<usize>; FIELDS.len()] = std::array::from_fn(|i| names[i].as_ref().map(|_| i));
     check_required(path, &map)?;
-    if mode == Mode::Keys {
+    if R::KEYS_ONLY {
         for (i, n) in names.iter_mut().enumerate() {
             if i != Col::Id as usize && i != Col::Kind as usize {
                 *n = None;
@@ -791,7 +838,7 @@ fn read_parquet(
     parquet_slices(path, &scan, &names, &mut |first, n, cols| {
         let mut batch = Batch::with_capacity(&file, n);
         for i in 0..n {
-            let r = read_row(v, mode, |c| cols[c as usize].get(i));
+            let r = rows.row(v, |c| cols[c as usize].get(i));
             push_row(&mut batch, &file, first + i as u64, r);
         }
         sink(batch)

@@ -29,14 +29,22 @@ pub enum Fate {
     Conflict(String),
 }
 
-/// A case that comes again, as its rows so far make it.
+/// A case that comes again, as its rows so far make it (boxed in the map:
+/// a table of a million cases held inline took gigabytes).
 struct Held {
-    /// Its latest whole row.
-    base: Event,
-    /// The base with its steps folded in.
+    /// The case now: its latest whole row with its steps folded in.
     current: Event,
+    /// Its latest whole row, when it is not `current` (most cases have no
+    /// steps, and one copy of them is kept).
+    base: Option<Event>,
     /// The order its first row came in.
     seq: u64,
+}
+
+impl Held {
+    fn base(&self) -> &Event {
+        self.base.as_ref().unwrap_or(&self.current)
+    }
 }
 
 /// The cases that come more than once, and those of them held.
@@ -45,7 +53,7 @@ pub struct Versions {
     /// Rows still to come per case that comes more than once
     /// ([`case_key`]); a case leaves when its last row comes.
     left: FxHashMap<u128, u32>,
-    held: FxHashMap<u128, Held>,
+    held: FxHashMap<u128, Box<Held>>,
     seq: u64,
 }
 
@@ -66,8 +74,9 @@ impl Versions {
         counts.retain(|_, n| *n > 1);
         counts.shrink_to_fit();
         Versions {
+            held: FxHashMap::with_capacity_and_hasher(counts.len(), Default::default()),
             left: counts,
-            ..Versions::default()
+            seq: 0,
         }
     }
 
@@ -76,11 +85,17 @@ impl Versions {
         self.left.len()
     }
 
+    /// No case is held or still to come: every row from here on is a case
+    /// of its own.
+    pub fn idle(&self) -> bool {
+        self.left.is_empty() && self.held.is_empty()
+    }
+
     /// `e`, the next row read of the files in order: its fate, and the case
     /// to write now, if any (a case that comes once at its row, one that
     /// comes again at its last row).
     pub fn offer(&mut self, e: Event, steps: &CaseSteps) -> (Fate, Option<Event>) {
-        if self.left.is_empty() && self.held.is_empty() {
+        if self.idle() {
             return (Fate::First, Some(folded(e, steps)));
         }
         let key = case_key(e.kind, &e.id);
@@ -99,35 +114,40 @@ impl Versions {
         }
         let h = match self.held.entry(key) {
             std::collections::hash_map::Entry::Vacant(v) => {
-                let current = folded(e.clone(), steps);
-                v.insert(Held {
-                    base: e,
+                let stepped = e.kind == Kind::Issue && steps.count(&e.id) > 0;
+                let (current, base) = match stepped {
+                    true => (folded(e.clone(), steps), Some(e)),
+                    false => (e, None),
+                };
+                v.insert(Box::new(Held {
                     current,
+                    base,
                     seq: self.seq,
-                });
+                }));
                 self.seq += 1;
                 return (Fate::First, None);
             }
             std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
         };
-        if h.base.id != e.id {
+        if h.base().id != e.id {
             // Another case under the same key (a 128-bit collision): a
             // case of its own.
             return (Fate::First, Some(folded(e, steps)));
         }
-        let offered = offer(&h.base, &h.current, &e, || {
+        let offered = offer(h.base(), &h.current, &e, || {
             Ok::<_, Infallible>(steps.of(&e.id).unwrap_or_default())
         });
         let fate = match offered {
             Ok(Offered::Updated { base, current }) => {
-                h.base = base;
+                h.base = (base != current).then_some(base);
                 h.current = current;
                 Fate::Updated
             }
             Ok(Offered::Unchanged) => Fate::Unchanged,
             Ok(Offered::Stale(current)) => {
                 if let Some(c) = current {
-                    h.current = c;
+                    let before = std::mem::replace(&mut h.current, c);
+                    h.base.get_or_insert(before);
                 }
                 Fate::Stale
             }
@@ -143,7 +163,7 @@ impl Versions {
     /// The cases still held, in the order their first row came: a row of
     /// theirs was rejected, so their last row never came.
     pub fn rest(&mut self) -> Vec<Event> {
-        let mut rest: Vec<Held> = self.held.drain().map(|(_, h)| h).collect();
+        let mut rest: Vec<Box<Held>> = self.held.drain().map(|(_, h)| h).collect();
         rest.sort_unstable_by_key(|h| h.seq);
         rest.into_iter().map(|h| h.current).collect()
     }
@@ -190,6 +210,28 @@ mod tests {
         assert_eq!(fate, Fate::Stale);
         assert_eq!(written.map(|e| e.state), Some(Some("closed")));
         assert!(v.rest().is_empty());
+    }
+
+    /// A case with steps (`--updates`) is held with its steps folded in:
+    /// the same row again leaves it as the steps made it, and a late row
+    /// that shows an earlier milestone adds it without moving the state.
+    #[test]
+    fn a_held_case_keeps_its_steps() {
+        let mut steps = CaseSteps::default();
+        steps.push(crate::ingest::Step::new("a", "u1", 15, "dispatched"));
+        steps.finish();
+        let first = issue("a", "reported", 10);
+        let mut late = issue("a", "reported", 5);
+        late.flow.accepted_at = Some(4);
+        let mut v = counted(&[&first, &first, &late]);
+        assert_eq!(v.offer(first.clone(), &steps), (Fate::First, None));
+        assert_eq!(v.offer(first, &steps), (Fate::Unchanged, None));
+        let (fate, written) = v.offer(late, &steps);
+        assert_eq!(fate, Fate::Stale);
+        let written = written.unwrap();
+        assert_eq!(written.state, Some("dispatched"));
+        assert_eq!(written.flow.dispatched_at, Some(15));
+        assert_eq!(written.flow.accepted_at, Some(4));
     }
 
     /// A case whose last counted row never comes (it was rejected) is
