@@ -30,6 +30,17 @@ fn check_prints_the_report_and_fails_on_fatal_problems() {
     assert!(String::from_utf8_lossy(&ok.stdout).contains("warning[gap]"));
 }
 
+/// What a command that must succeed printed; its output when it failed.
+fn succeeded(out: &std::process::Output) -> String {
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}
+
 /// `wangge join` of `events` over the tiny county, into `dir/out`.
 fn join_tiny(dir: &std::path::Path, events: &std::path::Path, out: &str) -> std::process::Output {
     wangge()
@@ -74,12 +85,7 @@ fn join_writes_each_case_once_as_its_newest_version_as_the_service_does() {
     )
     .unwrap();
     let out = join_tiny(d, &events, "j.parquet");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{text} {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = succeeded(&out);
     assert!(
         text.contains(
             "10 rows read: 5 matched, 0 partial, 0 outside, 2 rejected (1 conflicts); \
@@ -216,12 +222,7 @@ fn join_accounts_for_every_update_row_in_its_counts_and_rejects() {
         .arg(d.join("secret.key"))
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{text} {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = succeeded(&out);
     assert!(
         text.contains(
             "3 update rows read: 2 rejected, 1 distinct steps; 1 folded into their issues"
@@ -245,12 +246,7 @@ fn join_accounts_for_every_update_row_in_its_counts_and_rejects() {
 fn join_writes_a_summary_whose_counts_add_up() {
     let dir = tempfile::tempdir().unwrap();
     let out = join_tiny(dir.path(), &fixture("events/edge_cases.csv"), "j.parquet");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{text} {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = succeeded(&out);
     assert!(
         text.contains(
             "17 rows read: 5 matched, 2 partial, 1 outside, 8 rejected (0 conflicts); \
@@ -479,12 +475,7 @@ fn bench_load_counts_every_row_of_both_files_and_leaves_nothing_behind() {
         .arg(&work)
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{text} {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = succeeded(&out);
     let lines = |name: &str| {
         std::fs::read_to_string(d.join(name))
             .unwrap()

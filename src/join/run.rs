@@ -13,11 +13,10 @@ use serde::Serialize;
 
 use super::frame::{joined_frame, tier_table, TierCodes};
 use super::locate::{Locator, Outcome};
-use super::versions::{Fate, Versions};
+use super::versions::{folded, Fate, Versions};
 use crate::columns::Coding;
 use crate::grid::GridModel;
 use crate::ingest::encoding::TextEncoding;
-use crate::ingest::fold::fold;
 use crate::ingest::{read_file, read_keys, Batch, Event, IngestError, Kind, Reject, Validator};
 
 pub use super::steps::CaseSteps;
@@ -137,16 +136,9 @@ fn locate_batch(
     summary.read += read;
     summary.rejected += read - events.len() as u64;
     if versions.idle() {
-        // No case comes again from here on: every row is written as read,
-        // in place.
-        let mut events = events;
-        if !steps.is_empty() {
-            for e in events.iter_mut().filter(|e| e.kind == Kind::Issue) {
-                if let Some(s) = steps.of(&e.id) {
-                    *e = fold(e, &s);
-                }
-            }
-        }
+        // No case comes again from here on: every row is written as read
+        // (the batch's vector reused: collected in place).
+        let events = events.into_iter().map(|e| folded(e, steps)).collect();
         return place(locator, events, rejects, steps, summary);
     }
     let mut now = Vec::with_capacity(events.len());

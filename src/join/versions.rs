@@ -58,7 +58,7 @@ pub struct Versions {
 }
 
 /// `e` with the steps of its case folded in.
-fn folded(e: Event, steps: &CaseSteps) -> Event {
+pub(super) fn folded(e: Event, steps: &CaseSteps) -> Event {
     if e.kind != Kind::Issue || steps.is_empty() {
         return e;
     }
