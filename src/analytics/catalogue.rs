@@ -105,10 +105,89 @@ impl MetricDef {
         self.ratio.or(self.exposure).and_then(|f| f(i, cx))
     }
 
+    /// The counts of events the figure is a function of (none for a
+    /// figure of other counts): see [`EVENT_FIGURES`].
+    pub fn event_counts(&self) -> &'static [EventCount] {
+        EVENT_FIGURES
+            .iter()
+            .find(|(name, _)| *name == self.name)
+            .map_or(&[], |(_, counts)| *counts)
+    }
+
     /// "zh (name)" as tables print it.
     pub fn label(&self) -> String {
         format!("{} ({})", self.zh, self.name)
     }
+}
+
+/// A unit's count of events, or of one kind of them: events = issues +
+/// incidents + visits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventCount {
+    Events,
+    Issues,
+    Incidents,
+    Visits,
+}
+
+impl EventCount {
+    pub const ALL: [EventCount; 4] = [
+        EventCount::Events,
+        EventCount::Issues,
+        EventCount::Incidents,
+        EventCount::Visits,
+    ];
+
+    /// The count in `i`.
+    pub fn of(self, i: &Ingredients) -> f64 {
+        (match self {
+            EventCount::Events => i.issues + i.incidents + i.visits,
+            EventCount::Issues => i.issues,
+            EventCount::Incidents => i.incidents,
+            EventCount::Visits => i.visits,
+        }) as f64
+    }
+}
+
+/// The figures that are functions of a unit's counts of events (each per
+/// unit of something known: area, households, grids; or of visits), with
+/// the counts each reads. A figure withheld gives its counts away through
+/// the others: disclosure control withholds every figure of a count
+/// withheld ([`event_complements`]).
+pub const EVENT_FIGURES: [(&str, &[EventCount]); 11] = {
+    use EventCount::*;
+    [
+        ("event_count", &[Events]),
+        ("event_density", &[Events]),
+        ("issue_count", &[Issues]),
+        ("issue_density", &[Issues]),
+        ("issues_per_1k_households", &[Issues]),
+        ("incident_count", &[Incidents]),
+        ("incident_density", &[Incidents]),
+        ("incidents_per_1k_households", &[Incidents]),
+        ("visit_count", &[Visits]),
+        ("visits_per_grid", &[Visits]),
+        ("issues_per_100_visits", &[Issues, Visits]),
+    ]
+};
+
+/// The counts of events to withhold, given those withheld for themselves
+/// (`withheld`, in [`EventCount::ALL`]'s order) and the counts' sizes (the
+/// figures the caller could not otherwise see: a unit's counts, or what
+/// only hidden units make of them). Events = issues + incidents + visits,
+/// so one count withheld alone is a subtraction away: the smallest of the
+/// three kinds not withheld goes with it (the complementary suppression
+/// of statistical tables), and every figure of either is withheld.
+pub fn event_complements(mut withheld: [bool; 4], sizes: [f64; 4]) -> [bool; 4] {
+    if withheld.iter().filter(|&&w| w).count() == 1 {
+        let smallest = (1..4)
+            .filter(|&k| !withheld[k])
+            .min_by(|&a, &b| sizes[a].total_cmp(&sizes[b]));
+        if let Some(k) = smallest {
+            withheld[k] = true;
+        }
+    }
+    withheld
 }
 
 const ISSUE: &[&str] = &[vocab::ISSUE];
@@ -501,6 +580,51 @@ mod tests {
         let before = names.len();
         names.dedup();
         assert_eq!(before, names.len());
+    }
+
+    #[test]
+    fn the_figures_of_event_counts_are_metrics_of_the_catalogue() {
+        let i = Ingredients {
+            issues: 2,
+            incidents: 3,
+            visits: 4,
+            ..Ingredients::default()
+        };
+        let cx = UnitContext {
+            area_km2: 1.0,
+            households: Some(1000),
+            grids: 1,
+        };
+        for (n, counts) in EVENT_FIGURES {
+            let m = metric(n).unwrap();
+            assert_eq!(m.event_counts(), counts);
+            assert!((m.value)(&i, &cx).is_some_and(|v| v > 0.0), "{n}");
+        }
+        assert!(metric("resolved_count").unwrap().event_counts().is_empty());
+        // Issues found on visits are not the issues reported: another count.
+        assert!(metric("issues_found_per_100_visits")
+            .unwrap()
+            .event_counts()
+            .is_empty());
+    }
+
+    #[test]
+    fn one_count_withheld_takes_the_smallest_other_kind_with_it() {
+        // Incidents withheld: the visits (smaller than the issues) too.
+        let sizes = [24.0, 13.0, 3.0, 8.0];
+        assert_eq!(
+            event_complements([false, false, true, false], sizes),
+            [false, false, true, true]
+        );
+        // The events withheld: one kind too, or their sum gives them.
+        assert_eq!(
+            event_complements([true, false, false, false], sizes),
+            [true, false, true, false]
+        );
+        // Two withheld already, or none: nothing more.
+        for w in [[false, true, true, false], [false; 4]] {
+            assert_eq!(event_complements(w, sizes), w);
+        }
     }
 
     #[test]

@@ -44,8 +44,8 @@ pub struct Server {
     pub log_format: String,
     /// Open connections served at once (512); more wait to be accepted.
     pub max_connections: usize,
-    /// Bearer token a Prometheus scraper sends for `/metrics` (empty: only
-    /// admins' sessions and tokens may read it).
+    /// Bearer token a Prometheus scraper sends for `/metrics`, at least 16
+    /// characters (empty: only admins' sessions and tokens may read it).
     pub metrics_token: String,
     /// A client must send a request's headers within this many seconds,
     /// and pause no longer while sending its body; an idle kept-alive
@@ -121,7 +121,8 @@ pub struct Analytics {
     pub refresh_secs: u64,
     /// Cached map responses kept (512).
     pub map_cache_entries: usize,
-    /// Permutations for hot-spot pseudo p-values (99).
+    /// Permutations for hot-spot pseudo p-values (99; at least 19, the
+    /// fewest that can give p ≤ 0.05).
     pub permutations: usize,
 }
 
@@ -468,6 +469,38 @@ impl Config {
                 return Err((key, "0: at least 1".into()));
             }
         }
+        // A pseudo p-value of R permutations is at least 1/(R + 1): with
+        // fewer than 19 no unit could ever reach 0.05, and every cluster
+        // would read "not significant".
+        if self.analytics.permutations < 19 {
+            return Err((
+                "analytics.permutations",
+                format!(
+                    "{}: at least 19 (with fewer, no pseudo p-value reaches 0.05; 99 or 999 as usual)",
+                    self.analytics.permutations
+                ),
+            ));
+        }
+        // A shared secret a scraper sends: short enough to guess is none.
+        if !server.metrics_token.is_empty() && server.metrics_token.chars().count() < 16 {
+            return Err((
+                "server.metrics_token",
+                "too short to be a secret: at least 16 characters (or empty: admins only)".into(),
+            ));
+        }
+        let url = self.open311.url.trim();
+        if !url.is_empty() {
+            let host = url
+                .strip_prefix("https://")
+                .or_else(|| url.strip_prefix("http://"))
+                .map(|rest| rest.split('/').next().unwrap_or(""));
+            if host.is_none_or(str::is_empty) || url.contains(char::is_whitespace) {
+                return Err((
+                    "open311.url",
+                    format!("{url:?}: an http:// or https:// URL, such as https://wangge.xian.gov.cn/open311/v2"),
+                ));
+            }
+        }
         if server.costly_per_minute > 0 && server.costly_burst == 0 {
             return Err((
                 "server.costly_burst",
@@ -503,6 +536,12 @@ impl Config {
     pub fn dates(&self) -> Result<crate::ingest::Dates, String> {
         let day = chrono::NaiveDate::parse_from_str(&self.ingest.earliest, "%Y-%m-%d")
             .map_err(|_| format!("{:?}: use a date YYYY-MM-DD", self.ingest.earliest))?;
+        if day > chrono::Utc::now().date_naive() {
+            return Err(format!(
+                "{:?}: later than today, so every event would be refused; the first day events may carry",
+                self.ingest.earliest
+            ));
+        }
         let earliest_us = day
             .and_hms_opt(0, 0, 0)
             .map(|t| t.and_utc().timestamp_micros())
@@ -621,6 +660,38 @@ mod tests {
         );
         let e = load("WANGGE_SERVER_WEB", "/no/such/dir").unwrap_err();
         assert!(e.contains("server.web"), "{e}");
+        // Values that would make the service useless are refused: no
+        // hot spot could be significant, no event in the window, a
+        // guessable scraper token, a discovery URL no client can follow.
+        for (var, bad, key) in [
+            (
+                "WANGGE_ANALYTICS_PERMUTATIONS",
+                "0",
+                "analytics.permutations",
+            ),
+            (
+                "WANGGE_ANALYTICS_PERMUTATIONS",
+                "18",
+                "analytics.permutations",
+            ),
+            ("WANGGE_INGEST_EARLIEST", "2999-01-01", "ingest.earliest"),
+            ("WANGGE_SERVER_METRICS_TOKEN", "a", "server.metrics_token"),
+            ("WANGGE_OPEN311_URL", "ftp://x y", "open311.url"),
+            ("WANGGE_OPEN311_URL", "https:///open311/v2", "open311.url"),
+        ] {
+            let e = load(var, bad).unwrap_err();
+            assert!(e.contains(key), "{var}={bad}: {e}");
+        }
+        for (var, good) in [
+            ("WANGGE_ANALYTICS_PERMUTATIONS", "19"),
+            ("WANGGE_SERVER_METRICS_TOKEN", "0123456789abcdef"),
+            (
+                "WANGGE_OPEN311_URL",
+                "https://wangge.xian.gov.cn/open311/v2",
+            ),
+        ] {
+            assert_eq!(load(var, good), Ok(()), "{var}={good}");
+        }
         // A text setting keeps digits as text.
         let (c, _) = Config::load(
             None,

@@ -10,9 +10,13 @@
 //!   any figure (the subtraction would be that child's exact figures); a
 //!   unit with no hidden child reveals nothing new and is shown whole;
 //! * otherwise, when the hidden remainder of its events, of a count
-//!   metric, of a ratio's denominator or of a rate's event count lies
-//!   between 1 and k − 1, that figure is withheld (all of them for the
-//!   events). The remainder is the unit's figure minus what the caller can
+//!   metric, of a ratio's numerator or denominator or of a rate's event
+//!   count lies between 1 and k − 1, that figure is withheld (all of them
+//!   for the events); with a count of events or of one kind withheld, the
+//!   kind with the smallest hidden remainder too, and every figure of
+//!   either ([`crate::analytics::event_complements`]: events = issues +
+//!   incidents + visits, so one withheld alone is a subtraction away).
+//!   The remainder is the unit's figure minus what the caller can
 //!   work out below it: a child's figure where the caller is shown it,
 //!   else what it can work out of that child's children (a village total
 //!   withheld from a chief is not subtracted from the township's; the
@@ -30,7 +34,9 @@ use std::collections::HashSet;
 use super::error::ApiError;
 use super::scope::Scope;
 use crate::analytics::metrics::ingredients;
-use crate::analytics::{catalogue, Ingredients, MetricTable, PreAgg, Query, UnitContext};
+use crate::analytics::{
+    catalogue, event_complements, EventCount, Ingredients, MetricTable, PreAgg, Query, UnitContext,
+};
 use crate::export::MIN_CELL;
 use crate::grid::GridModel;
 
@@ -62,6 +68,13 @@ fn events(i: &Ingredients) -> f64 {
 
 /// The count metrics whose sum is a unit's events.
 const EVENT_COUNTS: [&str; 3] = ["issue_count", "incident_count", "visit_count"];
+/// The count metric of each [`EventCount`], in its order.
+const COUNT_METRICS: [&str; 4] = [
+    "event_count",
+    "issue_count",
+    "incident_count",
+    "visit_count",
+];
 
 /// What `scope` is shown of unit `i` for the window `q` (`pre` holds at
 /// least the events under `i`).
@@ -177,26 +190,59 @@ impl Weigher<'_> {
         }
         let mut withheld = HashSet::new();
         for m in catalogue() {
-            // The part of the figure that only what the caller cannot see
-            // makes up.
-            let figure: MetricFigure = if m.is_count {
-                Box::new(move |a, c| (m.value)(a, c))
+            // The parts of the figure that only what the caller cannot see
+            // make up: a count; a ratio's numerator and denominator (a rate
+            // shown with its denominator gives its numerator away); the
+            // events of a count per unit of exposure.
+            let parts: Vec<MetricFigure> = if m.is_count {
+                vec![Box::new(move |a, c| (m.value)(a, c))]
             } else if let Some(ratio) = m.ratio {
-                Box::new(move |a, c| ratio(a, c).map(|r| r.den))
+                vec![
+                    Box::new(move |a, c| ratio(a, c).map(|r| r.num)),
+                    Box::new(move |a, c| ratio(a, c).map(|r| r.den)),
+                ]
             } else if let Some(exposure) = m.exposure {
-                Box::new(move |a, c| exposure(a, c).map(|r| r.num))
+                vec![Box::new(move |a, c| exposure(a, c).map(|r| r.num))]
             } else {
                 continue;
             };
-            let Some(w) = figure(&whole, &cx) else {
-                continue;
-            };
-            let mut known = 0.0;
-            for &c in &seen {
-                known += self.known(c, Some(m.name), &*figure)?;
+            for figure in parts {
+                let Some(w) = figure(&whole, &cx) else {
+                    continue;
+                };
+                let mut known = 0.0;
+                for &c in &seen {
+                    known += self.known(c, Some(m.name), &*figure)?;
+                }
+                if small(w - known) {
+                    withheld.insert(m.name);
+                }
             }
-            if small(w - known) {
-                withheld.insert(m.name);
+        }
+        // Events = issues + incidents + visits: a count withheld alone is
+        // a subtraction away, so the kind with the smallest hidden
+        // remainder goes with it, and every figure of either.
+        let mut counts = [false; 4];
+        for m in catalogue().iter().filter(|m| withheld.contains(m.name)) {
+            for &c in m.event_counts() {
+                counts[c as usize] = true;
+            }
+        }
+        if counts.iter().any(|&c| c) {
+            let mut rests = [0.0; 4];
+            for c in EventCount::ALL {
+                let count = move |a: &Ingredients, _: &UnitContext| Some(c.of(a));
+                let mut known = 0.0;
+                for &s in &seen {
+                    known += self.known(s, Some(COUNT_METRICS[c as usize]), &count)?;
+                }
+                rests[c as usize] = c.of(&whole) - known;
+            }
+            let counts = event_complements(counts, rests);
+            for m in catalogue() {
+                if m.event_counts().iter().any(|&c| counts[c as usize]) {
+                    withheld.insert(m.name);
+                }
             }
         }
         Ok(if withheld.is_empty() {

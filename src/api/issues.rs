@@ -612,11 +612,11 @@ mod tests {
     use crate::analytics::{PreAgg, Zone};
 
     /// A list restricted to a user's units keeps the cases that lie in
-    /// one of them but in no grid (`partial`): a township's leader
-    /// listing the county sees the case in village V1 outside every grid,
-    /// and nothing of the other township. Before, the restriction was to
-    /// the user's grids, so such a case was missing from every list but
-    /// the village's own.
+    /// one of them but in no grid (`partial`): restricted to township T1
+    /// (a leader of T1 listing their cases) it holds the case in village
+    /// V1 outside every grid, and nothing of the other township. Before,
+    /// the restriction was to the user's grids, so such a case was
+    /// missing from every list but the village's own.
     #[test]
     fn a_list_within_a_users_units_keeps_cases_in_no_grid() {
         let m = county();

@@ -200,10 +200,12 @@ pub fn run(a: &JoinArgs) -> anyhow::Result<i32> {
     );
     if !a.updates.is_empty() {
         println!(
-            "{update_rows} update rows read: {} rejected, {distinct} distinct steps; {} folded into their issues, {} for issues not in the events",
+            "{update_rows} update rows read: {} rejected, {distinct} distinct steps; {} folded into their issues, \
+             {} dated before their issue was reported (left out), {} for issues not in the events",
             update_rejects.len(),
             s.updates_applied,
-            distinct.saturating_sub(s.updates_applied)
+            s.updates_early,
+            distinct.saturating_sub(s.updates_applied + s.updates_early)
         );
     }
     if !s.balanced() {

@@ -4,16 +4,21 @@
 //!
 //! Suppression ([`suppress`]) nulls, for a threshold k (5 by default,
 //! [`super::MIN_CELL`]): every value of a unit with fewer than k events in
-//! the window; a count below k; a proportion whose denominator is below k;
-//! a rate whose event count is below k; and a change whose current or base
-//! count is below k (the base could be recovered from the change). The
-//! `suppressed` column says which rows were blanked whole.
+//! the window; a count below k; a proportion whose numerator or
+//! denominator is below k (shown with its denominator, a proportion gives
+//! its numerator away); a rate whose event count is below k; with a count
+//! of events or of one kind blanked, the smallest other kind too (events =
+//! issues + incidents + visits: one blanked alone is a subtraction away),
+//! and every figure of either ([`crate::analytics::event_complements`]);
+//! and a change whose current or base count is below k (the base could be
+//! recovered from the change). The `suppressed` column says which rows
+//! were blanked whole.
 
 use polars::prelude::*;
 
 use super::units::{bounds, spatial_order};
 use super::{Batch, ExportError, Geom, Output, Progress, Selection, SinkOptions, Summary};
-use crate::analytics::{catalogue, MetricTable, UnitMetrics};
+use crate::analytics::{catalogue, event_complements, EventCount, MetricTable, UnitMetrics};
 use crate::grid::GridModel;
 
 /// Whether a row was blanked whole (Boolean).
@@ -49,20 +54,30 @@ pub fn suppress(r: &mut UnitMetrics, k: u64) -> bool {
         r.pop.clear();
         return true;
     }
+    let blank = |r: &mut UnitMetrics, name: &'static str| {
+        r.values.insert(name, None);
+        r.yoy.remove(name);
+        r.pop.remove(name);
+    };
+    // The counts of events a blanked figure gives away, by EventCount.
+    let mut counts = [false; 4];
     for m in catalogue() {
+        // A rate shown with its denominator gives its numerator away, so
+        // both must reach k.
         let small = if m.is_count {
             r.value(m.name).is_some_and(|v| v < k)
         } else if let Some(ratio) = m.ratio {
-            ratio(&r.ingredients, &r.context).is_some_and(|q| q.den < k)
+            ratio(&r.ingredients, &r.context).is_some_and(|q| q.num < k || q.den < k)
         } else if let Some(exposure) = m.exposure {
             exposure(&r.ingredients, &r.context).is_some_and(|q| q.num < k)
         } else {
             false
         };
         if small {
-            r.values.insert(m.name, None);
-            r.yoy.remove(m.name);
-            r.pop.remove(m.name);
+            blank(r, m.name);
+            for &c in m.event_counts() {
+                counts[c as usize] = true;
+            }
         }
         for changes in [&mut r.yoy, &mut r.pop] {
             if changes
@@ -71,6 +86,14 @@ pub fn suppress(r: &mut UnitMetrics, k: u64) -> bool {
             {
                 changes.remove(m.name);
             }
+        }
+    }
+    // Events = issues + incidents + visits: a count blanked alone is a
+    // subtraction away, so another goes with it, with every figure of both.
+    let counts = event_complements(counts, EventCount::ALL.map(|c| c.of(&r.ingredients)));
+    for m in catalogue() {
+        if m.event_counts().iter().any(|&c| counts[c as usize]) {
+            blank(r, m.name);
         }
     }
     false
@@ -147,4 +170,91 @@ pub fn export(
         zh_headers: out.zh_headers,
     };
     super::units::write_one(b, opts, out, progress)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analytics::{Ingredients, UnitContext};
+
+    fn row(ingredients: Ingredients) -> UnitMetrics {
+        let cx = UnitContext {
+            area_km2: 2.0,
+            households: Some(400),
+            grids: 1,
+        };
+        UnitMetrics {
+            code: "G1".into(),
+            name: "一网格".into(),
+            index: 0,
+            context: cx,
+            values: catalogue()
+                .iter()
+                .map(|m| (m.name, (m.value)(&ingredients, &cx)))
+                .collect(),
+            ingredients,
+            yoy: Default::default(),
+            pop: Default::default(),
+        }
+    }
+
+    /// 24 events, 3 of them incidents, 13 issues of which 1 resolved: the
+    /// incidents and the resolved issue are small cells, and so is what
+    /// gives them away: the visits go too (events − issues − visits would
+    /// be the incidents), and the resolution rate (times the issues, the
+    /// resolved). The other figures stay. Before, the visits and the
+    /// resolution rate were shown beside the blanked counts.
+    #[test]
+    fn a_blanked_cell_is_not_a_subtraction_or_a_product_away() {
+        let mut r = row(Ingredients {
+            issues: 13,
+            cases: 13,
+            closed: 1,
+            incidents: 3,
+            visits: 8,
+            resolved: 1,
+            backlog: 12,
+            ..Ingredients::default()
+        });
+        assert_eq!(r.value("resolution_rate"), Some(1.0 / 13.0));
+        assert!(
+            !suppress(&mut r, 5),
+            "24 events: the row is not blanked whole"
+        );
+        // The incidents, and the visits (the smaller other kind) with them.
+        for name in [
+            "incident_count",
+            "incident_density",
+            "visit_count",
+            "visits_per_grid",
+        ] {
+            assert_eq!(r.value(name), None, "{name}");
+        }
+        assert_eq!(r.value("issues_per_100_visits"), None);
+        assert_eq!(r.value("event_count"), Some(24.0));
+        assert_eq!(r.value("issue_count"), Some(13.0));
+        assert_eq!(r.value("resolved_count"), None);
+        assert_eq!(r.value("resolution_rate"), None);
+        assert_eq!(r.value("backlog_open"), Some(12.0));
+
+        // Every cell at k or more: nothing blanked.
+        let mut r = row(Ingredients {
+            issues: 13,
+            cases: 13,
+            closed: 7,
+            incidents: 6,
+            visits: 8,
+            resolved: 7,
+            ..Ingredients::default()
+        });
+        suppress(&mut r, 5);
+        for name in [
+            "event_count",
+            "incident_count",
+            "event_density",
+            "resolution_rate",
+        ] {
+            assert!(r.value(name).is_some(), "{name}");
+        }
+    }
 }

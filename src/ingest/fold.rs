@@ -17,10 +17,16 @@ pub fn intern(v: Option<String>, known: &[&'static str]) -> Option<&'static str>
 
 /// The current state of a case: `base` with `steps` applied in (`at`,
 /// `update_id`) order. Steps before the base's version time are history the
-/// base already reflects. `updated_at` of the result is the time of its
-/// last change.
+/// base already reflects. A step dated before the case was reported
+/// (`occurred_at`) is no step of it (a wrong clock or time zone at the
+/// source): it is left out, milestones and all; the store refuses such a
+/// step of a stored case ([`before_report`]). `updated_at` of the result is
+/// the time of its last change.
 pub fn fold(base: &Event, steps: &[Step]) -> Event {
-    let mut steps: Vec<&Step> = steps.iter().collect();
+    let mut steps: Vec<&Step> = steps
+        .iter()
+        .filter(|s| before_report(base, s).is_none())
+        .collect();
     steps.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.update_id.cmp(&b.update_id)));
     let from = base.version_time();
     let mut e = base.clone();
@@ -71,4 +77,25 @@ pub fn fold(base: &Event, steps: &[Step]) -> Event {
         e.updated_at = Some(e.updated_at.map_or(s.at, |u| u.max(s.at)));
     }
     e
+}
+
+/// Why step `s` cannot be a step of the case `base` reports: it is dated
+/// before the case was reported. `None` for a step at or after that.
+pub fn before_report(base: &Event, s: &Step) -> Option<String> {
+    (s.at < base.occurred_at).then(|| {
+        let utc = |us: i64| {
+            chrono::DateTime::from_timestamp_micros(us).map_or_else(
+                || us.to_string(),
+                |t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            )
+        };
+        format!(
+            "update {:?} of issue {:?} is dated {}, before the issue was reported ({}): \
+             check the sending system's clock and time zone",
+            s.update_id,
+            s.issue_id,
+            utc(s.at),
+            utc(base.occurred_at)
+        )
+    })
 }

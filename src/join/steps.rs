@@ -138,6 +138,18 @@ impl CaseSteps {
         })
     }
 
+    /// Of issue `id`'s steps, how many are dated at or after `reported`
+    /// (its report time) and how many before it (the fold leaves those
+    /// out: [`crate::ingest::fold::before_report`]).
+    pub fn count_from(&self, id: &str, reported: i64) -> (usize, usize) {
+        self.issues.get(id).map_or((0, 0), |&i| {
+            let run =
+                &self.kept[self.starts[i as usize] as usize..self.starts[i as usize + 1] as usize];
+            let early = run.partition_point(|k| k.at < reported);
+            (run.len() - early, early)
+        })
+    }
+
     /// The steps of issue `id` in (`at`, update id) order, as [`Step`]s.
     pub fn of(&self, id: &str) -> Option<Vec<Step>> {
         let &i = self.issues.get(id)?;
@@ -210,6 +222,12 @@ mod tests {
         cs.finish();
         for (issue, mut steps) in want {
             steps.sort_by(|a, b| (a.at, &a.update_id).cmp(&(b.at, &b.update_id)));
+            let early = steps.iter().filter(|s| s.at < 2).count();
+            assert_eq!(
+                cs.count_from(&issue, 2),
+                (steps.len() - early, early),
+                "{issue}"
+            );
             assert_eq!(cs.of(&issue), Some(steps), "{issue}");
         }
         assert_eq!(cs.of("I00000"), None);

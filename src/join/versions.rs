@@ -185,6 +185,7 @@ mod tests {
         Event {
             state: Some(state),
             updated_at: Some(updated_at),
+            occurred_at: 0,
             ..Event::bare(id, Kind::Issue)
         }
     }

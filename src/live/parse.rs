@@ -30,11 +30,28 @@ fn from_objects<'a>(
                 map[Col::Id as usize].and_then(Scalar::id),
                 v.validate(|c: Col| map[c as usize].map_or(Field::Null, Scalar::field)),
             ),
-            Err(reason) => (n, None, Err(bad_row("row", reason))),
+            // The row's id all the same, when one key alone names it.
+            Err(reason) => (n, lone_id(&row), Err(bad_row("row", reason))),
         },
         Err(e) => (n, None, Err(bad_row("row", e))),
     })
     .collect()
+}
+
+/// The id of a JSON row whose columns could not be read (an array for a
+/// value, a key given twice), when exactly one key maps to `id` and holds
+/// one value: the answer then names the row by its id too.
+fn lone_id(row: &JsonRow<'_>) -> Option<String> {
+    let JsonRow::Object(entries) = row else {
+        return None;
+    };
+    let mut ids = entries
+        .iter()
+        .filter(|(k, _)| column_of(k) == Some(Col::Id as usize));
+    match (ids.next(), ids.next()) {
+        (Some((_, v)), None) => v.id(),
+        _ => None,
+    }
 }
 
 /// A CSV body: UTF-8 (with or without BOM) or GB18030/GBK, as declared by
@@ -64,6 +81,21 @@ fn from_csv(v: &Validator<'_>, text: &str, lossy: bool) -> Result<Parsed> {
                 let id = map[Col::Id as usize]
                     .and_then(|i| rec.get(i))
                     .map(str::to_owned);
+                // A quote left open takes the rows after it into one
+                // value: rejected, naming the column and the lines taken in.
+                let fields: Vec<&str> = rec.iter().collect();
+                let line = rec.position().map_or(n + 1, |p| p.line());
+                if let Some((col, why)) =
+                    crate::ingest::swallowed(&fields, b',', headers.len(), line)
+                {
+                    let column = FIELDS
+                        .iter()
+                        .zip(&map)
+                        .find(|(_, i)| **i == Some(col))
+                        .map_or("row", |(f, _)| *f);
+                    out.push((n, id, Err(bad_row(column, why))));
+                    continue;
+                }
                 if let Some(why) = crate::ingest::overflow(rec.iter(), headers.len()) {
                     out.push((n, id, Err(bad_row("row", why))));
                     continue;
@@ -86,10 +118,7 @@ fn from_csv(v: &Validator<'_>, text: &str, lossy: bool) -> Result<Parsed> {
                             .and_then(|i| rec.get(i))
                             .map_or(Field::Null, Field::Text)
                     })
-                    .map_err(|e| {
-                        let line = rec.position().map_or(n + 1, |p| p.line());
-                        crate::ingest::spanning(e, &rec.iter().collect::<Vec<_>>(), line)
-                    });
+                    .map_err(|e| crate::ingest::spanning(e, &fields, line));
                 out.push((n, id, ev));
             }
             Err(e) => out.push((n, None, Err(bad_row("row", e.to_string())))),

@@ -83,7 +83,7 @@ impl Applied {
     }
 }
 
-use crate::ingest::fold::{fold, intern, SATISFACTION, SOURCES};
+use crate::ingest::fold::{before_report, fold, intern, SATISFACTION, SOURCES};
 
 /// The mutable part of a whole-row version, as kept in `events.base`
 /// (and as the columns of a stored case hold it).
@@ -771,6 +771,11 @@ fn apply_steps(
             Some(t) => t,
             None => run.insert(Touched::read(&tx, s)?),
         };
+        // A step dated before its case was reported is refused, not kept.
+        if let Some(why) = t.case().and_then(|c| before_report(&c.base, s)) {
+            out.push(Applied::only(Stored::Conflict(why)));
+            continue;
+        }
         let stored_case = t.case().is_some();
         let n = insert.execute(params![
             s.issue_id,
@@ -998,6 +1003,23 @@ mod tests {
     }
 
     #[test]
+    fn a_step_dated_before_the_report_is_left_out_milestones_and_all() {
+        let mut base = issue("reported");
+        base.occurred_at = 10_000;
+        let early = step("u1", 5_000, "closed");
+        let a = fold(&base, &[early.clone(), step("u2", 12_000, "accepted")]);
+        assert_eq!((a.state, a.status), (Some("accepted"), Some("open")));
+        assert_eq!(a.flow.first_closed_at, None);
+        assert_eq!(a.flow.accepted_at, Some(12_000));
+        let why = before_report(&base, &early).unwrap();
+        assert!(
+            why.contains("\"u1\"") && why.contains("before the issue was reported"),
+            "{why}"
+        );
+        assert_eq!(before_report(&base, &step("u3", 10_000, "accepted")), None);
+    }
+
+    #[test]
     fn a_reopened_case_is_open_and_a_base_hides_older_steps() {
         let a = fold(
             &issue("reported"),
@@ -1117,7 +1139,7 @@ mod tests {
         b.resolved_at = Some(50_000);
         let mut c = issue("reported");
         c.id = "C".into();
-        c.updated_at = Some(900);
+        c.updated_at = Some(1_900);
         let events = [a, b, c];
         let on = |id: &str, u: &str, at: i64, state: &str| Step {
             issue_id: id.into(),
@@ -1142,7 +1164,8 @@ mod tests {
             on("B", "u2", 60_000, "重新打开"),
             on("Z", "u1", 5_000, "受理"), // waits for its case
             on("A", "u5", 6_000, "处置"), // A again, after another case
-            on("C", "u1", 800, "受理"),
+            on("C", "u1", 1_800, "受理"),
+            on("C", "u0", 500, "受理"), // before C was reported: refused
             on("C", "u2", 2_000, "处置"),
             satisfied,
             on("Z", "u2", 6_000, "派遣"),

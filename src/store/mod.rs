@@ -25,6 +25,7 @@
 mod cases;
 mod claim;
 mod events;
+mod floor;
 mod frame;
 mod grids;
 mod ledger;

@@ -1323,3 +1323,86 @@ async fn a_check_failed_before_the_first_closure_is_no_reopen_of_the_window() {
     restart(&e);
     assert_eq!(march().await, before);
 }
+
+/// A step dated before its case was reported is no step of it (a wrong
+/// clock or time zone at the source). Sent for a stored case it is
+/// rejected, naming both times, and not kept; waiting for its case, it is
+/// left out when the case arrives. Such steps were answered `updated`
+/// while the case stayed as it was, with their milestones (accepted,
+/// closed) set on a case still open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_dated_before_its_case_was_reported_is_refused() {
+    let e = super::support::env();
+    let t = login(&e.app, "admin").await;
+    let case = |id: &str| {
+        let (app, t, id) = (e.app.clone(), t.clone(), id.to_owned());
+        async move { get(&app, &format!("/api/v1/issues/{id}"), &t).await.json() }
+    };
+    let r = post_json(
+        &e.app,
+        "/api/v1/events",
+        Some(&t),
+        json!([issue("EARLY-1", "reported", "2026-11-27T08:00:00+08:00")]),
+    )
+    .await
+    .json();
+    balanced(&r);
+    let r = updates(
+        &e,
+        &t,
+        json!([
+            step("EARLY-1", "s1", "2026-11-26T08:00:00+08:00", "受理"),
+            step("EARLY-1", "s2", "2026-11-26T09:00:00+08:00", "结案"),
+            step("EARLY-1", "s3", "2026-11-27T09:00:00+08:00", "受理"),
+        ]),
+    )
+    .await;
+    balanced(&r);
+    let outcomes: Vec<&str> = (0..3)
+        .map(|k| r["rows"][k]["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes, ["rejected", "rejected", "updated"], "{r}");
+    let why = r["rows"][1]["reason"].as_str().unwrap();
+    assert!(
+        why.contains("2026-11-26T01:00:00Z")
+            && why.contains("before the issue was reported (2026-11-27T00:00:00Z)"),
+        "{why}"
+    );
+    let kept: Vec<String> = e
+        .state
+        .store
+        .history("", "EARLY-1")
+        .unwrap()
+        .into_iter()
+        .map(|s| s.update_id)
+        .collect();
+    assert_eq!(kept, ["s3"]);
+    let c = case("EARLY-1").await;
+    assert_eq!(
+        (c["state"].as_str(), c["status"].as_str()),
+        (Some("accepted"), Some("open")),
+        "{c}"
+    );
+
+    // Waiting for its case: left out when the case arrives.
+    let r = updates(
+        &e,
+        &t,
+        json!([step("EARLY-2", "s1", "2026-11-20T09:00:00+08:00", "结案")]),
+    )
+    .await;
+    assert_eq!(r["pending"], 1, "{r}");
+    post_json(
+        &e.app,
+        "/api/v1/events",
+        Some(&t),
+        json!([issue("EARLY-2", "reported", "2026-11-21T08:00:00+08:00")]),
+    )
+    .await;
+    let c = case("EARLY-2").await;
+    assert_eq!(
+        (c["state"].as_str(), c["resolved_at"].as_str()),
+        (Some("reported"), None),
+        "{c}"
+    );
+}

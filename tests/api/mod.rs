@@ -712,6 +712,62 @@ async fn ingest_is_idempotent_and_reports_every_row() {
     );
 }
 
+/// A quote opened in a CSV body and never closed takes the rows after it
+/// into one value: that row is rejected, naming the column and the lines
+/// it took in, as the file readers reject it, and nothing of it is stored.
+/// The API stored the row, the next rows hashed into its household.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quote_left_open_in_a_csv_body_rejects_its_row() {
+    let e = env();
+    let t = login(&e.app, "admin").await;
+    let csv = "id,kind,occurred_at,lon,lat,category,household\n\
+               Q-1,visit,2026-03-01 08:00,115.0,38.5,走访,\"H1\n\
+               Q-2,visit,2026-03-01 09:00,115.0,38.5,走访,H2\n\
+               Q-3,visit,2026-03-01 10:00,115.0,38.5,走访,H3\n";
+    let before = e.state.snapshot().unwrap().frame.height();
+    let r = send(
+        &e.app,
+        "POST",
+        "/api/v1/events",
+        Some(&t),
+        Some("text/csv"),
+        csv.as_bytes().to_vec(),
+    )
+    .await
+    .json();
+    assert_eq!(
+        (r["read"].as_u64(), r["rejected"].as_u64()),
+        (Some(1), Some(1)),
+        "{r}"
+    );
+    assert_eq!(r["rows"][0]["id"], "Q-1", "{r}");
+    let reason = r["rows"][0]["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("household: ") && reason.contains("lines 2-4 and takes in line 3"),
+        "{reason}"
+    );
+    assert!(
+        !reason.contains("H2"),
+        "a rejected value is never echoed: {reason}"
+    );
+    assert!(e.state.refresh().is_ok());
+    assert_eq!(e.state.snapshot().unwrap().frame.height(), before);
+    // A JSON row rejected for its shape is still named by its id.
+    let nested = json!([{"id": "Q-4", "kind": "visit", "occurred_at": "2026-03-01 08:00",
+        "lon": 115.0, "lat": 38.5, "category": "走访", "household": ["H4"]}]);
+    let r = post_json(&e.app, "/api/v1/events", Some(&t), nested)
+        .await
+        .json();
+    assert_eq!(
+        (
+            r["rows"][0]["id"].as_str(),
+            r["rows"][0]["outcome"].as_str()
+        ),
+        (Some("Q-4"), Some("rejected")),
+        "{r}"
+    );
+}
+
 /// A body sent gzip-compressed (`Content-Encoding: gzip`) is read as
 /// the same rows; the body limit counts what it decompresses to, so a
 /// small file of zeros that would fill memory is refused 413; a body that
@@ -919,12 +975,12 @@ async fn health_readiness_and_metrics_answer() {
     assert!(m.contains("wangge_http_requests_total{route=\"/api/v1/catalogue\",method=\"GET\",status=\"200\"} 1"), "{m}");
     assert!(m.contains("wangge_ready 1"));
     assert!(!m.contains("FROB") && m.contains("method=\"OTHER\""), "{m}");
-    let scraped = env_with(|cfg| cfg.server.metrics_token = "scrape-me".into());
+    let scraped = env_with(|cfg| cfg.server.metrics_token = "scrape-me-8f3a1c9d2e".into());
     let r = send(
         &scraped.app,
         "GET",
         "/metrics",
-        Some("scrape-me"),
+        Some("scrape-me-8f3a1c9d2e"),
         None,
         Vec::new(),
     )

@@ -1095,3 +1095,104 @@ async fn a_village_total_withheld_from_a_chief_is_not_what_they_can_subtract_hig
     .json();
     assert_eq!(value_of(&map, &code(township)), None, "{map}");
 }
+
+/// What a chief is shown of a unit above theirs gives no withheld figure
+/// away: 3 incidents and 1 resolved issue among 10 issues and 8 visits
+/// elsewhere in the county were withheld as counts, but the events,
+/// issues and visits were shown beside them (21 − 10 − 8 = 3) and the
+/// resolution rate with its issues (0.1 × 10 = 1). Now the visits (the
+/// smaller other kind) go with the incidents, and the rate with its
+/// numerator; the events, the issues and the open backlog are shown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_figure_withheld_from_a_chief_is_not_worked_out_from_the_others() {
+    let e = env();
+    let snap = e.state.snapshot().unwrap();
+    let model = &snap.grids.model;
+    let townships: Vec<usize> = model.level(1).collect();
+    assert!(townships.len() >= 2);
+    let first_grid = |t: usize| {
+        let v = model.unit(t).children[0];
+        model.unit(v).children[0]
+    };
+    let (mine, there) = (first_grid(townships[0]), first_grid(townships[1]));
+    let code = |i: usize| model.unit(i).code.clone();
+    let county = model.unit(townships[0]).parent.expect("a county");
+    let g = model.get(&code(there)).unwrap();
+    let p = geo::InteriorPoint::interior_point(&g.geometry).unwrap();
+    let at = |id: String, kind: &str| {
+        json!({"id": id, "kind": kind, "occurred_at": "2019-05-06T09:00:00+08:00",
+            "lon": p.x(), "lat": p.y(), "category": "测试关联"})
+    };
+    let mut rows = Vec::new();
+    for k in 0..10 {
+        let mut r = at(format!("LINK-I{k}"), "issue");
+        r["status"] = json!("受理");
+        if k == 0 {
+            r["status"] = json!("结案");
+            r["resolved_at"] = json!("2019-05-07T09:00:00+08:00");
+        }
+        rows.push(r);
+    }
+    rows.extend((0..8).map(|k| at(format!("LINK-V{k}"), "visit")));
+    rows.extend((0..3).map(|k| at(format!("LINK-C{k}"), "incident")));
+    let admin = login(&e.app, "admin").await;
+    let r = post_json(&e.app, "/api/v1/events", Some(&admin), json!(rows))
+        .await
+        .json();
+    assert_eq!(r["matched"], 21, "{r}");
+    e.state.refresh().unwrap();
+    e.state
+        .store
+        .add_user(
+            "chief_far_away",
+            wangge::store::Role::Chief,
+            &[code(mine)],
+            super::support::PASSWORD,
+            "",
+        )
+        .unwrap();
+    let chief = login(&e.app, "chief_far_away").await;
+    let kpis = |t: String| {
+        let app = e.app.clone();
+        let url = format!(
+            "/api/v1/units/{}/kpis?from=2019-05-01&to=2019-05-31&category=%E6%B5%8B%E8%AF%95%E5%85%B3%E8%81%94",
+            code(county)
+        );
+        async move {
+            let r = get(&app, &url, &t).await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+            let v = r.json();
+            v["kpis"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|k| {
+                    (
+                        k["metric"].as_str().unwrap().to_owned(),
+                        k["value"].as_f64(),
+                    )
+                })
+                .collect::<std::collections::HashMap<_, _>>()
+        }
+    };
+    let all = kpis(admin).await;
+    let seen = kpis(chief).await;
+    let withheld = [
+        ("visit_count", 8.0),
+        ("incident_count", 3.0),
+        ("resolved_count", 1.0),
+        ("resolution_rate", 0.1),
+    ];
+    for (name, value) in withheld {
+        assert_eq!(all[name], Some(value), "{name} for the admin");
+        assert_eq!(seen[name], None, "{name} for the chief: {seen:?}");
+    }
+    for (name, value) in [
+        ("event_count", 21.0),
+        ("issue_count", 10.0),
+        ("backlog_open", 9.0),
+    ] {
+        assert_eq!(all[name], Some(value), "{name} for the admin");
+        assert_eq!(seen[name], Some(value), "{name} for the chief: {seen:?}");
+    }
+}

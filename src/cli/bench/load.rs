@@ -7,7 +7,10 @@
 //! seconds and rows per second; the directory is removed after. With
 //! `--duckdb` DuckDB copies the same events file into a database file in
 //! the same repetition (`benches/load/duckdb_load.py`), and the ratio is
-//! printed. The medians of `--reps` repetitions are reported.
+//! printed. Each repetition also times SQLite itself inserting as many
+//! generated rows into a new store's events table in one statement
+//! (`Store::insert_generated_events`): the floor of the engine, with no
+//! work of ours per row. The medians of `--reps` repetitions are reported.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -86,6 +89,16 @@ fn load_once(
     Ok((ev, up))
 }
 
+/// SQLite's own floor: `rows` generated events into a new store in `dir`
+/// (see `store::floor`), seconds.
+fn sqlite_floor(dir: &Path, rows: u64) -> anyhow::Result<f64> {
+    let path = dir.join("floor.db");
+    let store = crate::store::Store::open(&path)?;
+    let t = Instant::now();
+    store.insert_generated_events(rows)?;
+    Ok(t.elapsed().as_secs_f64())
+}
+
 /// DuckDB's copy of the events file: rows and seconds.
 fn duckdb(b: &LoadBench, events: &Path, dir: &Path) -> anyhow::Result<Timed> {
     let db = dir.join("duckdb.db");
@@ -117,7 +130,7 @@ pub fn run(b: &LoadBench) -> anyhow::Result<i32> {
         .map(|n| b.data.join(n))
         .filter(|p| p.is_file())
         .collect();
-    let (mut ev, mut up, mut duck) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut ev, mut up, mut duck, mut floor) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut ev_rows, mut up_rows) = (0, 0);
     for rep in 0..b.reps.max(1) {
         let dir = b
@@ -127,6 +140,10 @@ pub fn run(b: &LoadBench) -> anyhow::Result<i32> {
         let duck_rep = match (&loaded, b.duckdb) {
             (Ok(_), true) => Some(duckdb(b, &events, &dir)),
             _ => None,
+        };
+        let floor_rep = match &loaded {
+            Ok((e, _)) => Some(sqlite_floor(&dir, e.rows)),
+            Err(_) => None,
         };
         std::fs::remove_dir_all(&dir).ok();
         let (e, u) = loaded?;
@@ -139,6 +156,11 @@ pub fn run(b: &LoadBench) -> anyhow::Result<i32> {
             line["updates_s"] = json!(u.secs);
             up_rows = u.rows;
             up.push(u.secs);
+        }
+        if let Some(f) = floor_rep {
+            let f = f?;
+            line["sqlite_floor_s"] = json!(f);
+            floor.push(f);
         }
         if let Some(d) = duck_rep {
             let d = d?;
@@ -166,6 +188,15 @@ pub fn run(b: &LoadBench) -> anyhow::Result<i32> {
         println!(
             "load: case updates {up_rows} rows in {u:.2} s ({:.0} rows/s)",
             rate(up_rows, u)
+        );
+    }
+    if !floor.is_empty() {
+        let f = median(floor);
+        println!(
+            "load: SQLite alone inserting {ev_rows} generated rows into the events table \
+             (one statement, same schema and settings) {f:.2} s ({:.0} rows/s): wangge {:.2}x",
+            rate(ev_rows, f),
+            f / e
         );
     }
     if !duck.is_empty() {
