@@ -240,9 +240,19 @@ impl<'de> Deserialize<'de> for JsonRows<'de> {
     }
 }
 
-/// Parses a body of rows; `Err` when it is not JSON, or neither an array nor an object.
-pub fn rows(body: &[u8]) -> Result<Vec<JsonRow<'_>>, serde_json::Error> {
-    serde_json::from_slice::<JsonRows<'_>>(body).map(|r| r.0)
+/// Parses a body of rows: a JSON array, each element read alone (an
+/// element that does not read, such as a number past a float's range, is
+/// that row's error, and the others are read), or one object. `Err` when
+/// the body is not JSON, or neither an array nor an object.
+pub fn rows(body: &[u8]) -> Result<Vec<Result<JsonRow<'_>, String>>, serde_json::Error> {
+    if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        let items: Vec<&serde_json::value::RawValue> = serde_json::from_slice(body)?;
+        return Ok(items
+            .into_iter()
+            .map(|raw| row(raw.get()).map_err(|e| e.to_string()))
+            .collect());
+    }
+    serde_json::from_slice::<JsonRows<'_>>(body).map(|r| r.0.into_iter().map(Ok).collect())
 }
 
 /// Parses one line of JSON Lines.
@@ -257,7 +267,11 @@ mod tests {
     #[test]
     fn values_are_borrowed_unless_escaped_and_non_objects_are_rows() {
         let body = br#"[{"id": 12345, "lon": 115.5, "category": "\u73af\u5883", "x": [1, {"a": 2}], "ok": true, "n": null}, 7, "s"]"#;
-        let r = rows(body).unwrap();
+        let r: Vec<JsonRow<'_>> = rows(body)
+            .unwrap()
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
         assert_eq!(r.len(), 3);
         assert_eq!(r[1], JsonRow::NotObject);
         assert_eq!(r[2], JsonRow::NotObject);
@@ -273,6 +287,10 @@ mod tests {
         assert_eq!(rows(br#"{"id": "a"}"#).unwrap().len(), 1);
         assert!(rows(b"42").is_err());
         assert!(rows(b"[{").is_err());
+        // An element that does not read is its row's error alone.
+        let r = rows(br#" [{"id": "a", "lon": 1e400}, {"id": "b"}]"#).unwrap();
+        assert!(r[0].as_ref().unwrap_err().contains("out of range"), "{r:?}");
+        assert!(matches!(&r[1], Ok(JsonRow::Object(e)) if e[0].1.id().as_deref() == Some("b")));
     }
 
     #[test]

@@ -207,7 +207,11 @@ impl<'a> Rows<'a> {
                     ))
                 })?;
                 let numbered = items.into_iter().enumerate();
-                Rows::Objects(numbered.map(|(i, x)| (i as u64 + 1, Ok(x))).collect())
+                Rows::Objects(
+                    numbered
+                        .map(|(i, x)| (i as u64 + 1, x.map_err(|e| format!("not JSON: {e}"))))
+                        .collect(),
+                )
             }
             Body::Lines(text) => Rows::Objects(
                 text.lines()

@@ -752,6 +752,35 @@ async fn a_quote_left_open_in_a_csv_body_rejects_its_row() {
     );
     assert!(e.state.refresh().is_ok());
     assert_eq!(e.state.snapshot().unwrap().frame.height(), before);
+    // A number past a float's range rejects its row alone (it refused
+    // the whole array).
+    let body = format!(
+        r#"[{{"id": "Q-5", "kind": "incident", "occurred_at": "2026-03-01 08:00", "lon": 1e400, "lat": 38.5, "category": "盗窃"}},
+            {{"id": "Q-6", "kind": "incident", "occurred_at": "2026-03-01 08:00", "lon": 115.0, "lat": 38.5, "category": "盗窃"}}]"#
+    );
+    let r = send(
+        &e.app,
+        "POST",
+        "/api/v1/events",
+        Some(&t),
+        Some("application/json"),
+        body.into_bytes(),
+    )
+    .await
+    .json();
+    assert_eq!(
+        (r["read"].as_u64(), r["rejected"].as_u64()),
+        (Some(2), Some(1)),
+        "{r}"
+    );
+    assert!(
+        r["rows"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("out of range"),
+        "{r}"
+    );
+    assert_eq!(r["rows"][1]["outcome"], "matched", "{r}");
     // A JSON row rejected for its shape is still named by its id.
     let nested = json!([{"id": "Q-4", "kind": "visit", "occurred_at": "2026-03-01 08:00",
         "lon": 115.0, "lat": 38.5, "category": "走访", "household": ["H4"]}]);
