@@ -28,8 +28,8 @@ pub use event::{category, Col, Dates, Event, Field, Kind, RowError, Unused, Vali
 pub use read::column_of;
 pub(crate) use read::REQUIRED;
 pub use read::{
-    display_paths, overflow, read_file, read_file_reusing, read_keys, rows_about, spanning,
-    swallowed, unread_columns, Batch, Format, Reject, Spares, BATCH_ROWS,
+    display_paths, overflow, read_file, read_keys, rows_about, spanning, swallowed, unread_columns,
+    Batch, Format, Reject, BATCH_ROWS,
 };
 pub use update::{
     read_updates, read_updates_with, update_column_of, ParsedSteps, Step, StepsRead, UCol,

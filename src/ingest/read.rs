@@ -7,7 +7,6 @@
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use polars::prelude::*;
 
@@ -65,68 +64,31 @@ impl<T> Batch<T> {
         }
     }
 
-    /// An empty batch filling `events` (emptied, with room for its rows:
-    /// a batch of a big file grown a row at a time copied its events over
-    /// and over, a tenth of a Parquet file's read).
-    fn filling(file: &str, events: Vec<T>) -> Self {
-        debug_assert!(events.is_empty());
+    /// An empty batch with room for `rows` events: a batch of a big file
+    /// grown a row at a time copied its events over and over (a tenth of a
+    /// Parquet file's read).
+    fn with_capacity(file: &str, rows: usize) -> Self {
         Batch {
             file: file.to_owned(),
-            rows: Vec::with_capacity(events.capacity()),
-            events,
+            events: Vec::with_capacity(rows),
+            rows: Vec::with_capacity(rows),
             ..Batch::default()
         }
     }
 }
 
-/// Emptied event vectors handed back by whoever consumed a reader's
-/// batches, for the reader to fill again. A batch's vector of
-/// [`BATCH_ROWS`] events (about 125 MB) is otherwise new memory every
-/// time, which the system maps, faults in and zeroes page by page: most
-/// of the page faults of `wangge join`, and a fifth of its processor time.
-/// Holds a few vectors at most; one given beyond that is freed.
-#[derive(Default)]
-pub struct Spares(Mutex<Vec<Vec<Event>>>);
-
-impl Spares {
-    /// Vectors kept at most: more than the stages of a join hold at once.
-    const KEPT: usize = 8;
-
-    /// Gives `events` back (emptied here) for a later batch.
-    pub fn give(&self, mut events: Vec<Event>) {
-        events.clear();
-        let mut kept = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if kept.len() < Self::KEPT && events.capacity() > 0 {
-            kept.push(events);
-        }
-    }
-
-    /// An empty vector with room for `rows` events: a spare one if there is.
-    pub fn take(&self, rows: usize) -> Vec<Event> {
-        let spare = self.0.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        match spare {
-            Some(mut v) => {
-                v.reserve(rows);
-                v
-            }
-            None => Vec::with_capacity(rows),
-        }
-    }
-}
-
 /// Hands a full batch to the sink and starts the next one.
-fn flush_if_full<R: RowReader>(
-    rows: R,
-    batch: &mut Batch<R::Row>,
+fn flush_if_full<T>(
+    batch: &mut Batch<T>,
     total: &mut u64,
-    sink: &mut dyn FnMut(Batch<R::Row>) -> Result<(), IngestError>,
+    sink: &mut dyn FnMut(Batch<T>) -> Result<(), IngestError>,
 ) -> Result<(), IngestError> {
     if (batch.read as usize) < BATCH_ROWS {
         return Ok(());
     }
     *total += batch.read;
     // The file filled one batch: the next is likely full too.
-    let next = Batch::filling(&batch.file, rows.vector(BATCH_ROWS));
+    let next = Batch::with_capacity(&batch.file, BATCH_ROWS);
     sink(std::mem::replace(batch, next))
 }
 
@@ -307,19 +269,7 @@ pub fn read_file(
     v: &Validator<'_>,
     sink: &mut dyn FnMut(Batch) -> Result<(), IngestError>,
 ) -> Result<u64, IngestError> {
-    read_as(path, encoding, v, Events(None), sink)
-}
-
-/// [`read_file`], each batch filling a vector from `spares` when it has
-/// one (the consumer gives them back).
-pub fn read_file_reusing(
-    path: &Path,
-    encoding: Option<TextEncoding>,
-    v: &Validator<'_>,
-    spares: &Spares,
-    sink: &mut dyn FnMut(Batch) -> Result<(), IngestError>,
-) -> Result<u64, IngestError> {
-    read_as(path, encoding, v, Events(Some(spares)), sink)
+    read_as(path, encoding, v, Events, sink)
 }
 
 /// Reads the case of every row of an events file whose id and kind are
@@ -346,10 +296,6 @@ trait RowReader: Copy {
     /// Only the id and kind are read (other columns are neither decoded
     /// nor checked).
     const KEYS_ONLY: bool;
-    /// An empty vector with room for `rows` rows.
-    fn vector(self, rows: usize) -> Vec<Self::Row> {
-        Vec::with_capacity(rows)
-    }
     fn row<'r>(
         self,
         v: &Validator<'_>,
@@ -357,19 +303,13 @@ trait RowReader: Copy {
     ) -> Result<Self::Row, super::event::RowError>;
 }
 
-/// Rows read as validated events (into spare vectors, if given).
+/// Rows read as validated events.
 #[derive(Clone, Copy)]
-struct Events<'s>(Option<&'s Spares>);
+struct Events;
 
-impl RowReader for Events<'_> {
+impl RowReader for Events {
     type Row = Event;
     const KEYS_ONLY: bool = false;
-    fn vector(self, rows: usize) -> Vec<Event> {
-        match self.0 {
-            Some(spares) => spares.take(rows),
-            None => Vec::with_capacity(rows),
-        }
-    }
     fn row<'r>(
         self,
         v: &Validator<'_>,
@@ -673,7 +613,7 @@ fn read_csv<R: RowReader>(
                 }
             }
         }
-        flush_if_full(rows, &mut batch, &mut total, sink)?;
+        flush_if_full(&mut batch, &mut total, sink)?;
     }
     total += batch.read;
     sink(batch)?;
@@ -808,7 +748,7 @@ fn read_jsonl<R: RowReader>(
                 });
             }
         }
-        flush_if_full(rows, &mut batch, &mut total, sink)?;
+        flush_if_full(&mut batch, &mut total, sink)?;
     }
     total += batch.read;
     sink(batch)?;
@@ -896,7 +836,7 @@ fn read_parquet<R: RowReader>(
     }
     let file = name(path);
     parquet_slices(path, &scan, &names, &mut |first, n, cols| {
-        let mut batch = Batch::filling(&file, rows.vector(n));
+        let mut batch = Batch::with_capacity(&file, n);
         for i in 0..n {
             let r = rows.row(v, |c| cols[c as usize].get(i));
             push_row(&mut batch, &file, first + i as u64, r);

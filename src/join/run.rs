@@ -17,9 +17,7 @@ use super::versions::{folded, Fate, Versions};
 use crate::columns::Coding;
 use crate::grid::GridModel;
 use crate::ingest::encoding::TextEncoding;
-use crate::ingest::{
-    read_file_reusing, read_keys, Batch, Event, IngestError, Kind, Reject, Spares, Validator,
-};
+use crate::ingest::{read_file, read_keys, Batch, Event, IngestError, Kind, Reject, Validator};
 
 pub use super::steps::CaseSteps;
 
@@ -129,12 +127,11 @@ fn locate_batch(
     versions: &mut Versions,
     batch: Batch,
     steps: &CaseSteps,
-    spares: &Spares,
     summary: &mut JoinSummary,
 ) -> Located {
     let Batch {
         file,
-        mut events,
+        events,
         rows,
         mut rejects,
         read,
@@ -147,8 +144,8 @@ fn locate_batch(
         let events = events.into_iter().map(|e| folded(e, steps)).collect();
         return place(locator, events, rejects, steps, summary);
     }
-    let mut now = spares.take(events.len());
-    for (e, row) in events.drain(..).zip(rows) {
+    let mut now = Vec::with_capacity(events.len());
+    for (e, row) in events.into_iter().zip(rows) {
         let (fate, write) = versions.offer(e, steps);
         match fate {
             Fate::First => {}
@@ -168,7 +165,6 @@ fn locate_batch(
         }
         now.extend(write);
     }
-    spares.give(events);
     // A conflict in its row's place among the batch's rejects.
     rejects.sort_by_key(|r| r.row);
     place(locator, now, rejects, steps, summary)
@@ -251,8 +247,6 @@ pub fn join_files(
             .map_err(rejects_err)?;
     }
     let mut summary = JoinSummary::default();
-    // The batches' vectors, handed back by the frame stage to the reader.
-    let spares = &Spares::default();
     // What a stage returns when the next one has stopped on an error of
     // its own (that error is the one reported).
     const STOPPED: &str = "stopped: a later stage failed";
@@ -304,15 +298,9 @@ pub fn join_files(
                     let mut per_file = BTreeMap::new();
                     let mut busy = Busy::new();
                     for path in files {
-                        let read = read_file_reusing(
-                            path,
-                            encoding,
-                            validator,
-                            spares,
-                            &mut |batch: Batch| {
-                                busy.wait(|| to_join.send(batch)).map_err(|_| stopped())
-                            },
-                        )?;
+                        let read = read_file(path, encoding, validator, &mut |batch: Batch| {
+                            busy.wait(|| to_join.send(batch)).map_err(|_| stopped())
+                        })?;
                         per_file.insert(path.display().to_string(), read);
                     }
                     tracing::debug!(secs = busy.secs(), "join: reading and validating");
@@ -373,7 +361,6 @@ pub fn join_files(
                     let mut located = located.into_iter();
                     while let Some(l) = busy.wait(|| located.next()) {
                         let df = joined_frame(&tiers, &l.events, &l.hits)?;
-                        spares.give(l.events);
                         if busy.wait(|| to_write.send((df, l.rejects))).is_err() {
                             break;
                         }
@@ -387,7 +374,7 @@ pub fn join_files(
             let mut sent = true;
             while let Some(batch) = busy.wait(|| batches.next()) {
                 let n = batch.read;
-                let l = locate_batch(locator, &mut versions, batch, steps, spares, &mut summary);
+                let l = locate_batch(locator, &mut versions, batch, steps, &mut summary);
                 sent = busy.wait(|| to_frame.send(l)).is_ok();
                 if !sent {
                     break;
