@@ -172,13 +172,20 @@ pub const EVENT_FIGURES: [(&str, &[EventCount]); 11] = {
 };
 
 /// The counts of events to withhold, given those withheld for themselves
-/// (`withheld`, in [`EventCount::ALL`]'s order) and the counts' sizes (the
+/// (`withheld`, in [`EventCount::ALL`]'s order), the counts' sizes (the
 /// figures the caller could not otherwise see: a unit's counts, or what
-/// only hidden units make of them). Events = issues + incidents + visits,
-/// so one count withheld alone is a subtraction away: the smallest of the
-/// three kinds not withheld goes with it (the complementary suppression
-/// of statistical tables), and every figure of either is withheld.
-pub fn event_complements(mut withheld: [bool; 4], sizes: [f64; 4]) -> [bool; 4] {
+/// only hidden units make of them) and what a small cell is. Events =
+/// issues + incidents + visits, so one count withheld alone is a
+/// subtraction away: the smallest of the three kinds not withheld goes
+/// with it (the complementary suppression of statistical tables). The
+/// kinds withheld then still add up to the events less the kinds shown:
+/// when that sum is a small cell itself, the events go too. The caller
+/// withholds every figure of a count withheld.
+pub fn event_complements(
+    mut withheld: [bool; 4],
+    sizes: [f64; 4],
+    small: impl Fn(f64) -> bool,
+) -> [bool; 4] {
     if withheld.iter().filter(|&&w| w).count() == 1 {
         let smallest = (1..4)
             .filter(|&k| !withheld[k])
@@ -186,6 +193,10 @@ pub fn event_complements(mut withheld: [bool; 4], sizes: [f64; 4]) -> [bool; 4] 
         if let Some(k) = smallest {
             withheld[k] = true;
         }
+    }
+    let kinds: f64 = (1..4).filter(|&k| withheld[k]).map(|k| sizes[k]).sum();
+    if withheld[1..].iter().any(|&w| w) && small(kinds) {
+        withheld[0] = true;
     }
     withheld
 }
@@ -610,21 +621,29 @@ mod tests {
 
     #[test]
     fn one_count_withheld_takes_the_smallest_other_kind_with_it() {
-        // Incidents withheld: the visits (smaller than the issues) too.
+        let small = |v: f64| v > 0.0 && v < 5.0;
+        // Incidents withheld: the visits (smaller than the issues) too;
+        // together 11, no small cell, so the events stay.
         let sizes = [24.0, 13.0, 3.0, 8.0];
         assert_eq!(
-            event_complements([false, false, true, false], sizes),
+            event_complements([false, false, true, false], sizes, small),
             [false, false, true, true]
         );
         // The events withheld: one kind too, or their sum gives them.
         assert_eq!(
-            event_complements([true, false, false, false], sizes),
+            event_complements([true, false, false, false], sizes, small),
             [true, false, true, false]
         );
         // Two withheld already, or none: nothing more.
-        for w in [[false, true, true, false], [false; 4]] {
-            assert_eq!(event_complements(w, sizes), w);
+        for w in [[false, true, false, true], [false; 4]] {
+            assert_eq!(event_complements(w, sizes, small), w);
         }
+        // 3 incidents and 1 visit: their sum, the events less the issues,
+        // is 4, a small cell: the events go too.
+        assert_eq!(
+            event_complements([false, false, true, false], [20.0, 16.0, 3.0, 1.0], small),
+            [true, false, true, true]
+        );
     }
 
     #[test]

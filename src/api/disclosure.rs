@@ -13,9 +13,11 @@
 //!   metric, of a ratio's numerator or denominator or of a rate's event
 //!   count lies between 1 and k − 1, that figure is withheld (all of them
 //!   for the events); with a count of events or of one kind withheld, the
-//!   kind with the smallest hidden remainder too, and every figure of
-//!   either ([`crate::analytics::event_complements`]: events = issues +
-//!   incidents + visits, so one withheld alone is a subtraction away).
+//!   kind with the smallest hidden remainder too, the events when the
+//!   kinds withheld add up to a small remainder, and every figure of a
+//!   count withheld ([`crate::analytics::event_complements`]: events =
+//!   issues + incidents + visits, so one withheld alone is a subtraction
+//!   away).
 //!   The remainder is the unit's figure minus what the caller can
 //!   work out below it: a child's figure where the caller is shown it,
 //!   else what it can work out of that child's children (a village total
@@ -238,7 +240,7 @@ impl Weigher<'_> {
                 }
                 rests[c as usize] = c.of(&whole) - known;
             }
-            let counts = event_complements(counts, rests);
+            let counts = event_complements(counts, rests, small);
             for m in catalogue() {
                 if m.event_counts().iter().any(|&c| counts[c as usize]) {
                     withheld.insert(m.name);

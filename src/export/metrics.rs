@@ -9,7 +9,8 @@
 //! its numerator away); a rate whose event count is below k; with a count
 //! of events or of one kind blanked, the smallest other kind too (events =
 //! issues + incidents + visits: one blanked alone is a subtraction away),
-//! and every figure of either ([`crate::analytics::event_complements`]);
+//! the events when the kinds blanked add up to less than k, and every
+//! figure of a count blanked ([`crate::analytics::event_complements`]);
 //! and a change whose current or base count is below k (the base could be
 //! recovered from the change). The `suppressed` column says which rows
 //! were blanked whole.
@@ -90,7 +91,8 @@ pub fn suppress(r: &mut UnitMetrics, k: u64) -> bool {
     }
     // Events = issues + incidents + visits: a count blanked alone is a
     // subtraction away, so another goes with it, with every figure of both.
-    let counts = event_complements(counts, EventCount::ALL.map(|c| c.of(&r.ingredients)));
+    let sizes = EventCount::ALL.map(|c| c.of(&r.ingredients));
+    let counts = event_complements(counts, sizes, |v| v < k);
     for m in catalogue() {
         if m.event_counts().iter().any(|&c| counts[c as usize]) {
             blank(r, m.name);
