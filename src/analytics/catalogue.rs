@@ -120,6 +120,20 @@ impl MetricDef {
     }
 }
 
+/// The cases a statistic of cases is taken over (the hours, the
+/// satisfaction score), for the small-cell rule: a median or a mean of a
+/// few cases gives their values away. `None` for a count or a ratio,
+/// whose own parts are weighed.
+pub fn cases_behind(m: &MetricDef, i: &Ingredients) -> Option<u64> {
+    match m.name {
+        "response_hours" | "cycle_hours" | "median_hours_to_resolve" | "p90_hours_to_resolve" => {
+            Some(i.closed)
+        }
+        "satisfaction_score" => Some(i.satisfied + i.basic + i.unsatisfied),
+        _ => None,
+    }
+}
+
 /// A unit's count of events, or of one kind of them: events = issues +
 /// incidents + visits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,7 +168,7 @@ impl EventCount {
 /// the counts each reads. A figure withheld gives its counts away through
 /// the others: disclosure control withholds every figure of a count
 /// withheld ([`event_complements`]).
-pub const EVENT_FIGURES: [(&str, &[EventCount]); 11] = {
+pub const EVENT_FIGURES: [(&str, &[EventCount]); 12] = {
     use EventCount::*;
     [
         ("event_count", &[Events]),
@@ -168,6 +182,9 @@ pub const EVENT_FIGURES: [(&str, &[EventCount]); 11] = {
         ("visit_count", &[Visits]),
         ("visits_per_grid", &[Visits]),
         ("issues_per_100_visits", &[Issues, Visits]),
+        // Issues found on visits are a count of their own, but per visit
+        // the figure gives the visits away (found ≤ issues ≤ events).
+        ("issues_found_per_100_visits", &[Visits]),
     ]
 };
 
@@ -599,6 +616,7 @@ mod tests {
             issues: 2,
             incidents: 3,
             visits: 4,
+            discovered: 1,
             ..Ingredients::default()
         };
         let cx = UnitContext {
@@ -612,11 +630,20 @@ mod tests {
             assert!((m.value)(&i, &cx).is_some_and(|v| v > 0.0), "{n}");
         }
         assert!(metric("resolved_count").unwrap().event_counts().is_empty());
-        // Issues found on visits are not the issues reported: another count.
-        assert!(metric("issues_found_per_100_visits")
-            .unwrap()
-            .event_counts()
-            .is_empty());
+    }
+
+    #[test]
+    fn every_statistic_of_cases_names_the_cases_behind_it() {
+        let i = Ingredients::default();
+        for m in catalogue() {
+            let weighed = m.is_count || m.ratio.is_some() || m.exposure.is_some();
+            assert_eq!(
+                cases_behind(m, &i).is_some(),
+                !weighed,
+                "{}: a figure the small-cell rule weighs by its parts or by its cases",
+                m.name
+            );
+        }
     }
 
     #[test]

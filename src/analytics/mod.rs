@@ -48,7 +48,8 @@ pub(crate) mod testutil;
 
 pub use breaks::{jenks_breaks, quantile_breaks};
 pub use catalogue::{
-    catalogue, event_complements, metric, Direction, EventCount, MetricDef, MetricUnit, Ratio,
+    cases_behind, catalogue, event_complements, metric, Direction, EventCount, MetricDef,
+    MetricUnit, Ratio,
 };
 pub use density::{density_in, kernel_density, points, DensityGrid, DensityParams};
 pub use filter::{Query, Zone};

@@ -91,11 +91,7 @@ pub async fn trend(
             &q,
             (g, ma),
             scope.full(i),
-            &|own, pq| {
-                Ok::<_, ApiError>(
-                    super::disclosure::shown(&scope, model, own, pq, i)?.metric(def.name),
-                )
-            },
+            &|_, _| Ok::<_, ApiError>(super::disclosure::shown(&scope, i).metric(def.name)),
         )?;
         Ok(Json(Trend {
             series: trend

@@ -409,7 +409,7 @@ pub async fn metrics(
             let mut table = compute_metrics(&snap.pre, model, level, &query)?;
             // Units seen only as totals, as the map and KPIs show them.
             let scope = Scope::of(c.user(), model);
-            super::disclosure::withhold(&mut table, &scope, model, &snap.pre, &query)?;
+            super::disclosure::withhold(&mut table, &scope);
             let categories = emerging
                 .map(|def| {
                     super::emerging::export_columns(

@@ -254,7 +254,7 @@ pub(super) fn scoped_values(
         .filter(|(i, _)| scope.total(*i) && model.is_under(*i, parent))
         .collect();
     for (i, v) in rows.iter_mut().filter(|(i, _)| !scope.full(*i)) {
-        if !shown(&scope, model, &snap.pre, &query, *i)?.metric(def.name) {
+        if !shown(&scope, *i).metric(def.name) {
             *v = None;
         }
     }
@@ -474,9 +474,8 @@ pub async fn kpis(
         let scope = Scope::of(c.user(), model);
         let i = scope.unit(model, &code)?;
         let u = model.unit(i);
-        // A change is withheld with its figure, or where its base window's
-        // figure is withheld.
-        let g = Guards::of(&scope, model, &snap.pre, &q, i)?;
+        // A unit seen only as a total: no figure, no change.
+        let g = Guards::of(&scope, i);
         let dto = |c: Option<Change>| ChangeDto {
             abs: c.map(|c| c.abs),
             pct: c.and_then(|c| c.pct),

@@ -4,7 +4,8 @@
 //!
 //! Suppression ([`suppress`]) nulls, for a threshold k (5 by default,
 //! [`super::MIN_CELL`]): every value of a unit with fewer than k events in
-//! the window; a count below k; a proportion whose numerator or
+//! the window; a count below k; a statistic of fewer than k cases (the
+//! hours, the satisfaction score); a proportion whose numerator or
 //! denominator is below k (shown with its denominator, a proportion gives
 //! its numerator away); a rate whose event count is below k; with a count
 //! of events or of one kind blanked, the smallest other kind too (events =
@@ -19,7 +20,9 @@ use polars::prelude::*;
 
 use super::units::{bounds, spatial_order};
 use super::{Batch, ExportError, Geom, Output, Progress, Selection, SinkOptions, Summary};
-use crate::analytics::{catalogue, event_complements, EventCount, MetricTable, UnitMetrics};
+use crate::analytics::{
+    cases_behind, catalogue, event_complements, EventCount, MetricTable, UnitMetrics,
+};
 use crate::grid::GridModel;
 
 /// Whether a row was blanked whole (Boolean).
@@ -72,12 +75,18 @@ pub fn suppress(r: &mut UnitMetrics, k: u64) -> bool {
         } else if let Some(exposure) = m.exposure {
             exposure(&r.ingredients, &r.context).is_some_and(|q| q.num < k)
         } else {
-            false
+            // The hours and the score: a median of a few cases is one of them.
+            cases_behind(m, &r.ingredients).is_some_and(|n| (n as f64) < k)
         };
         if small {
             blank(r, m.name);
-            for &c in m.event_counts() {
-                counts[c as usize] = true;
+            // A count of events blanked for itself (a figure per unit of
+            // it is blanked with it; one blanked for another count of its
+            // own, such as the issues found per visit, says nothing of it).
+            if m.is_count {
+                for &c in m.event_counts() {
+                    counts[c as usize] = true;
+                }
             }
         }
         for changes in [&mut r.yoy, &mut r.pop] {
@@ -212,6 +221,7 @@ mod tests {
             issues: 13,
             cases: 13,
             closed: 1,
+            median_hours: Some(17.7),
             incidents: 3,
             visits: 8,
             resolved: 1,
@@ -233,6 +243,9 @@ mod tests {
             assert_eq!(r.value(name), None, "{name}");
         }
         assert_eq!(r.value("issues_per_100_visits"), None);
+        assert_eq!(r.value("issues_found_per_100_visits"), None);
+        // One closed case: its median is its own duration.
+        assert_eq!(r.value("median_hours_to_resolve"), None);
         assert_eq!(r.value("event_count"), Some(24.0));
         assert_eq!(r.value("issue_count"), Some(13.0));
         assert_eq!(r.value("resolved_count"), None);
