@@ -74,10 +74,16 @@ fn from_csv(v: &Validator<'_>, text: &str, lossy: bool) -> Result<Parsed> {
         )));
     }
     let mut out = Vec::new();
+    // Where the last record starts (byte, line), how many values it has
+    // and whether it was rejected for swallowing the rows after it.
+    let mut last = (0usize, 0u64, 0usize, false);
     for (k, rec) in r.records().enumerate() {
         let n = k as u64 + 1;
         match rec {
             Ok(rec) => {
+                if let Some(p) = rec.position() {
+                    last = (p.byte() as usize, p.line(), rec.len(), false);
+                }
                 let id = map[Col::Id as usize]
                     .and_then(|i| rec.get(i))
                     .map(str::to_owned);
@@ -94,6 +100,7 @@ fn from_csv(v: &Validator<'_>, text: &str, lossy: bool) -> Result<Parsed> {
                         .find(|(_, i)| **i == Some(col))
                         .map_or("row", |(f, _)| *f);
                     out.push((n, id, Err(bad_row(column, why))));
+                    last.3 = true;
                     continue;
                 }
                 if let Some(why) = crate::ingest::overflow(rec.iter(), headers.len()) {
@@ -124,7 +131,61 @@ fn from_csv(v: &Validator<'_>, text: &str, lossy: bool) -> Result<Parsed> {
             Err(e) => out.push((n, None, Err(bad_row("row", e.to_string())))),
         }
     }
+    // A quote opened in the last row and never closed runs to the end of
+    // the body with no row after it to give it away: that row is
+    // rejected, whatever its values seemed to be, and its id is not
+    // echoed when the open value is the id's (it holds the rest of the row).
+    let (start, line, width, swallowing) = last;
+    if !swallowing && open_quote_at_end(text.get(start..).unwrap_or("")) {
+        if let Some(row) = out.last_mut() {
+            let col = width.saturating_sub(1);
+            let column = FIELDS
+                .iter()
+                .zip(&map)
+                .find(|(_, i)| **i == Some(col))
+                .map_or("row", |(f, _)| *f);
+            if map[Col::Id as usize] == Some(col) {
+                row.1 = None;
+            }
+            row.2 = Err(bad_row(
+                column,
+                format!(
+                    "a quote opened on line {line} is never closed: the value runs to the end of the body \
+                     (a quote inside a value is written doubled, \"\")"
+                ),
+            ));
+        }
+    }
     Ok(out)
+}
+
+/// Whether a CSV record starting at the beginning of `rest` leaves a
+/// quoted value open at the end of the text (a quote opens a value only
+/// where the value starts; inside one, `""` is a quote).
+fn open_quote_at_end(rest: &str) -> bool {
+    let (mut quoted, mut at_start) = (false, true);
+    let mut chars = rest.chars().peekable();
+    while let Some(c) = chars.next() {
+        if quoted {
+            if c == '"' {
+                if chars.peek() == Some(&'"') {
+                    chars.next();
+                } else {
+                    quoted = false;
+                }
+            }
+            continue;
+        }
+        match c {
+            '"' if at_start => quoted = true,
+            ',' | '\n' | '\r' => at_start = true,
+            _ => at_start = false,
+        }
+        if c == '"' {
+            at_start = false;
+        }
+    }
+    quoted
 }
 
 /// What a body is, by its Content-Type: JSON, JSON Lines (as UTF-8 text)

@@ -622,10 +622,18 @@ fn apply_rows(
                 };
                 row.written(&current, Some(e), &hit)
                     .update(&tx, rev, version)?;
-                let done = tx.execute(
-                    "UPDATE transitions SET applied = 1 WHERE system = ?1 AND issue_id = ?2 AND applied = 0",
-                    [&e.system, &e.id],
+                // A waiting step dated before the case was reported is no
+                // step of it (the fold left it out): it leaves the history,
+                // as one sent after the case is refused.
+                let dropped = tx.execute(
+                    "DELETE FROM transitions WHERE system = ?1 AND issue_id = ?2 AND applied = 0 AND at < ?3",
+                    params![&e.system, &e.id, e.occurred_at],
                 )?;
+                let done = dropped
+                    + tx.execute(
+                        "UPDATE transitions SET applied = 1 WHERE system = ?1 AND issue_id = ?2 AND applied = 0",
+                        [&e.system, &e.id],
+                    )?;
                 pending -= done as i64;
                 bump(&tx, PENDING, -(done as i64))?;
                 out.push(Applied::moved(Stored::New, current, hit));

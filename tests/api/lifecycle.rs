@@ -1405,4 +1405,6 @@ async fn a_step_dated_before_its_case_was_reported_is_refused() {
         (Some("reported"), None),
         "{c}"
     );
+    // Nor is it kept in the case's history (or the feeds that publish it).
+    assert!(e.state.store.history("", "EARLY-2").unwrap().is_empty());
 }

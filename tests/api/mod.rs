@@ -752,6 +752,48 @@ async fn a_quote_left_open_in_a_csv_body_rejects_its_row() {
     );
     assert!(e.state.refresh().is_ok());
     assert_eq!(e.state.snapshot().unwrap().frame.height(), before);
+    // A quote opened in the last row and never closed: no row after it
+    // to give it away, yet the row is rejected, not stored with the rest
+    // of the body as its value. A quote inside an unquoted value is text.
+    for (body, column) in [
+        (
+            "Q-7,issue,2026-03-01 08:00,115.0,38.5,环境卫生,\"open",
+            "status",
+        ),
+        (
+            "Q-8,issue,2026-03-01 08:00,115.0,38.5,环境卫生,\"open\n\n",
+            "status",
+        ),
+        (
+            "Q-9,issue,\"2026-03-01 08:00,115.0,38.5,环境卫生,open\n",
+            "occurred_at",
+        ),
+    ] {
+        let csv = format!("id,kind,occurred_at,lon,lat,category,status\nQ-0,issue,2026-03-01 08:00,115.0,38.5,5\"管道,open\n{body}");
+        let r = send(
+            &e.app,
+            "POST",
+            "/api/v1/events",
+            Some(&t),
+            Some("text/csv"),
+            csv.into_bytes(),
+        )
+        .await
+        .json();
+        assert_eq!(
+            (r["read"].as_u64(), r["rejected"].as_u64()),
+            (Some(2), Some(1)),
+            "{r}"
+        );
+        let reason = r["rows"][1]["reason"].as_str().unwrap();
+        assert!(
+            reason.starts_with(&format!(
+                "{column}: a quote opened on line 3 is never closed"
+            )),
+            "{reason}"
+        );
+        assert_ne!(r["rows"][0]["outcome"], "rejected", "{r}");
+    }
     // A number past a float's range rejects its row alone (it refused
     // the whole array).
     let body = r#"[{"id": "Q-5", "kind": "incident", "occurred_at": "2026-03-01 08:00", "lon": 1e400, "lat": 38.5, "category": "盗窃"},
