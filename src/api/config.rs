@@ -481,11 +481,20 @@ impl Config {
                 ),
             ));
         }
-        // A shared secret a scraper sends: short enough to guess is none.
-        if !server.metrics_token.is_empty() && server.metrics_token.chars().count() < 16 {
+        // A shared secret a scraper sends: short enough to guess, blank,
+        // or one character repeated is none.
+        let token = &server.metrics_token;
+        let mut chars = token.chars();
+        let first = chars.next();
+        if !token.is_empty()
+            && (token.chars().count() < 16
+                || token.trim().is_empty()
+                || chars.all(|c| Some(c) == first))
+        {
             return Err((
                 "server.metrics_token",
-                "too short to be a secret: at least 16 characters (or empty: admins only)".into(),
+                "not a secret: at least 16 characters, not blank, not one character repeated (or empty: admins only)"
+                    .into(),
             ));
         }
         let url = self.open311.url.trim();
@@ -676,6 +685,16 @@ mod tests {
             ),
             ("WANGGE_INGEST_EARLIEST", "2999-01-01", "ingest.earliest"),
             ("WANGGE_SERVER_METRICS_TOKEN", "a", "server.metrics_token"),
+            (
+                "WANGGE_SERVER_METRICS_TOKEN",
+                "                ",
+                "server.metrics_token",
+            ),
+            (
+                "WANGGE_SERVER_METRICS_TOKEN",
+                "aaaaaaaaaaaaaaaa",
+                "server.metrics_token",
+            ),
             ("WANGGE_OPEN311_URL", "ftp://x y", "open311.url"),
             ("WANGGE_OPEN311_URL", "https:///open311/v2", "open311.url"),
         ] {
