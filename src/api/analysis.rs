@@ -91,7 +91,7 @@ pub async fn trend(
             &q,
             (g, ma),
             scope.full(i),
-            &|_, _| Ok::<_, ApiError>(super::disclosure::shown(&scope, i).metric(def.name)),
+            &|_, _| Ok::<_, ApiError>(super::disclosure::shows_figures(&scope, i)),
         )?;
         Ok(Json(Trend {
             series: trend

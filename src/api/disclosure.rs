@@ -13,68 +13,17 @@
 //! read against its bounds. A chief is shown nothing of other areas, so
 //! no figure of a unit above their own reaches them: map values, trends,
 //! league tables, KPIs and their 同比/环比, OGC attributes and metric
-//! exports all ask [`shown`]. Units seen fully are answered as they are.
+//! exports all ask [`shows_figures`]. Units seen fully are answered as they are.
 //! Exports to roles other than analysts also blank small cells by their
 //! own rule ([`crate::export::metrics::suppress`]).
 
 use super::scope::Scope;
 use crate::analytics::{catalogue, MetricTable};
 
-/// What of a unit's figures a caller is shown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Shown {
-    /// Every figure.
-    All,
-    /// No figure.
-    Nothing,
-}
-
-impl Shown {
-    /// Whether the metric `name` is shown.
-    pub fn metric(&self, _name: &str) -> bool {
-        *self == Shown::All
-    }
-}
-
-/// What `scope` is shown of the figures of unit `i`: all of a unit it
+/// Whether `scope` is shown the figures of unit `i`: all of a unit it
 /// sees fully, none of one it sees only as a total.
-pub fn shown(scope: &Scope, i: usize) -> Shown {
-    if scope.full(i) {
-        Shown::All
-    } else {
-        Shown::Nothing
-    }
-}
-
-/// What a caller is shown of a unit's figures in a window and of their
-/// changes against the same window a year before (同比) and the one
-/// before it (环比).
-pub struct Guards {
-    shown: Shown,
-}
-
-impl Guards {
-    /// The guards of unit `i` for `scope`.
-    pub fn of(scope: &Scope, i: usize) -> Guards {
-        Guards {
-            shown: shown(scope, i),
-        }
-    }
-
-    /// Whether the figure of metric `name` is shown.
-    pub fn value(&self, name: &str) -> bool {
-        self.shown.metric(name)
-    }
-
-    /// Whether its 同比 change is shown.
-    pub fn yoy(&self, name: &str) -> bool {
-        self.shown.metric(name)
-    }
-
-    /// Whether its 环比 change is shown.
-    pub fn pop(&self, name: &str) -> bool {
-        self.shown.metric(name)
-    }
+pub fn shows_figures(scope: &Scope, i: usize) -> bool {
+    scope.full(i)
 }
 
 /// `table` as `scope` may see it: the figures and changes of units it
@@ -85,7 +34,7 @@ pub fn withhold(table: &mut MetricTable, scope: &Scope) {
     let totals = table
         .rows
         .iter_mut()
-        .filter(|r| scope.total(r.index) && !scope.full(r.index));
+        .filter(|r| scope.total(r.index) && !shows_figures(scope, r.index));
     for r in totals {
         for m in catalogue() {
             r.values.insert(m.name, None);

@@ -18,7 +18,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::auth::Caller;
-use super::disclosure::{shown, Guards};
+use super::disclosure::shows_figures;
 use super::error::ApiError;
 use super::extract::{IfNoneMatch, P, Q};
 use super::scope::Scope;
@@ -253,8 +253,8 @@ pub(super) fn scoped_values(
         .into_iter()
         .filter(|(i, _)| scope.total(*i) && model.is_under(*i, parent))
         .collect();
-    for (i, v) in rows.iter_mut().filter(|(i, _)| !scope.full(*i)) {
-        if !shown(&scope, *i).metric(def.name) {
+    for (i, v) in rows.iter_mut() {
+        if !shows_figures(&scope, *i) {
             *v = None;
         }
     }
@@ -475,7 +475,7 @@ pub async fn kpis(
         let i = scope.unit(model, &code)?;
         let u = model.unit(i);
         // A unit seen only as a total: no figure, no change.
-        let g = Guards::of(&scope, i);
+        let shown = shows_figures(&scope, i);
         let dto = |c: Option<Change>| ChangeDto {
             abs: c.map(|c| c.abs),
             pct: c.and_then(|c| c.pct),
@@ -484,9 +484,9 @@ pub async fn kpis(
             .into_iter()
             .map(|k| Kpi {
                 metric: k.metric,
-                value: k.value.filter(|_| g.value(k.metric)),
-                yoy: dto(k.yoy.filter(|_| g.yoy(k.metric))),
-                mom: dto(k.mom.filter(|_| g.pop(k.metric))),
+                value: k.value.filter(|_| shown),
+                yoy: dto(k.yoy.filter(|_| shown)),
+                mom: dto(k.mom.filter(|_| shown)),
             })
             .collect();
         Ok(Json(Kpis {

@@ -94,12 +94,7 @@ fn from_csv(v: &Validator<'_>, text: &str, lossy: bool) -> Result<Parsed> {
                 if let Some((col, why)) =
                     crate::ingest::swallowed(&fields, b',', headers.len(), line)
                 {
-                    let column = FIELDS
-                        .iter()
-                        .zip(&map)
-                        .find(|(_, i)| **i == Some(col))
-                        .map_or("row", |(f, _)| *f);
-                    out.push((n, id, Err(bad_row(column, why))));
+                    out.push((n, id, Err(bad_row(field_at(&map, col), why))));
                     last.3 = true;
                     continue;
                 }
@@ -139,11 +134,7 @@ fn from_csv(v: &Validator<'_>, text: &str, lossy: bool) -> Result<Parsed> {
     if !swallowing && open_quote_at_end(text.get(start..).unwrap_or("")) {
         if let Some(row) = out.last_mut() {
             let col = width.saturating_sub(1);
-            let column = FIELDS
-                .iter()
-                .zip(&map)
-                .find(|(_, i)| **i == Some(col))
-                .map_or("row", |(f, _)| *f);
+            let column = field_at(&map, col);
             if map[Col::Id as usize] == Some(col) {
                 row.1 = None;
             }
@@ -157,6 +148,16 @@ fn from_csv(v: &Validator<'_>, text: &str, lossy: bool) -> Result<Parsed> {
         }
     }
     Ok(out)
+}
+
+/// The contract column a body's column `col` is read as (`row` for a
+/// column no field reads).
+fn field_at(map: &[Option<usize>], col: usize) -> &'static str {
+    FIELDS
+        .iter()
+        .zip(map)
+        .find(|(_, i)| **i == Some(col))
+        .map_or("row", |(f, _)| *f)
 }
 
 /// Whether a CSV record starting at the beginning of `rest` leaves a
