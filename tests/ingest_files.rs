@@ -526,6 +526,102 @@ fn a_quote_left_open_says_which_lines_it_took_into_its_row() {
     assert!(why.contains("runs over lines 5-10"), "{why}");
 }
 
+/// A quote opened in the last row of a file and never closed runs to the
+/// end of the file, with no row after it to give it away: the CSV reader
+/// ends the value there as if closed, and the row was joined with status
+/// "open" (or a category holding a line break). It is rejected, naming the
+/// column and the line, in event files (CSV and TSV, any encoding) and in
+/// update files; a last value closed, or a quote inside a value not
+/// quoted, is read as before.
+#[test]
+fn a_quote_left_open_in_the_last_row_of_a_file_rejects_that_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let head = "id,kind,occurred_at,lon,lat,category,status\n";
+    let row = |i: usize| format!("q{i},issue,2026-03-01 08:00,115.0,38.5,环境卫生,open\n");
+    let cases: [(&str, &str, Option<&str>); 5] = [
+        (
+            "open.csv",
+            "q9,issue,2026-03-01 08:00,115.0,38.5,环境卫生,\"open",
+            Some("status"),
+        ),
+        (
+            "open_mid.csv",
+            "q9,issue,2026-03-01 08:00,115.0,38.5,\"环境\n卫生,open\n",
+            Some("category"),
+        ),
+        (
+            "closed.csv",
+            "q9,issue,2026-03-01 08:00,115.0,38.5,环境卫生,\"open\"\n",
+            None,
+        ),
+        (
+            "doubled.csv",
+            "q9,issue,2026-03-01 08:00,115.0,38.5,\"环境\"\"卫生\"\"\",open",
+            None,
+        ),
+        (
+            "literal.csv",
+            "q9,issue,2026-03-01 08:00,115.0,38.5,环境\"卫生,open",
+            None,
+        ),
+    ];
+    for (name, last, rejected) in cases {
+        // Once with enough rows before it that the last row falls in a
+        // later batch than the first.
+        let n = match name {
+            "open.csv" => wangge::ingest::BATCH_ROWS + 3,
+            _ => 3,
+        };
+        let mut text = String::from(head);
+        (1..=n).for_each(|i| text.push_str(&row(i)));
+        text.push_str(last);
+        let path = dir.path().join(name);
+        std::fs::write(&path, &text).unwrap();
+        let (ok, _, rej, read) = read_all(&path).unwrap();
+        assert_eq!(read as usize, n + 1, "{name}: every row accounted for");
+        match rejected {
+            Some(column) => {
+                assert_eq!((ok.len(), rej.len()), (n, 1), "{name}: {rej:?}");
+                let (col, why) = reason_of(&rej, n as u64 + 2);
+                assert_eq!(col, column, "{name}");
+                assert!(why.contains("never closed"), "{name}: {why}");
+            }
+            None => assert_eq!((ok.len(), rej.len()), (n + 1, 0), "{name}: {rej:?}"),
+        }
+    }
+    // Tab-separated and GBK: the delimiter and the encoding are the file's.
+    let tsv = dir.path().join("open.tsv");
+    std::fs::write(
+        &tsv,
+        "id\tkind\toccurred_at\tlon\tlat\tcategory\nt1\tissue\t2026-03-01 08:00\t115.0\t38.5\t\"盗窃",
+    )
+    .unwrap();
+    let (ok, _, rej, _) = read_all(&tsv).unwrap();
+    assert_eq!((ok.len(), reason_of(&rej, 2).0), (0, "category"));
+    let gbk = dir.path().join("open_gbk.csv");
+    let mut bytes = b"id,kind,occurred_at,lon,lat,category\n".to_vec();
+    bytes.extend_from_slice(b"g1,incident,2026-03-01 08:00,115.0,38.5,\xBB\xB7\xBE\xB3\n"); // 环境
+    bytes.extend_from_slice(b"g2,incident,2026-03-01 08:00,115.0,38.5,\"\xBB\xB7\xBE\xB3");
+    std::fs::write(&gbk, bytes).unwrap();
+    let (ok, _, rej, _) = read_all(&gbk).unwrap();
+    assert_eq!((ok.len(), reason_of(&rej, 3).0), (1, "category"), "{rej:?}");
+
+    // An update file: the last step's note left open.
+    let path = dir.path().join("updates.csv");
+    let csv = "issue_id,update_id,at,status,note\n\
+               C1,u1,2026-03-01 09:00,受理,\n\
+               C1,u2,2026-03-01 10:00,结案,\"已处理";
+    std::fs::write(&path, csv).unwrap();
+    let ((steps, rejects), _) = read_steps(&path);
+    assert_eq!(steps.len(), 1, "{rejects:?}");
+    let r = &rejects[0];
+    assert_eq!((r.row, r.column.as_str()), (3, "note"), "{r:?}");
+    assert!(r.reason.contains("never closed"), "{r:?}");
+    std::fs::write(&path, format!("{csv}\"\n")).unwrap();
+    let ((steps, rejects), _) = read_steps(&path);
+    assert_eq!((steps.len(), rejects.len()), (2, 0), "{rejects:?}");
+}
+
 /// A case-update file's rows are numbered by the line they begin on, as
 /// the events' are: a note with a line break in it does not shift the
 /// numbers of the rows after it (they were counted by rows, one short per

@@ -15,6 +15,7 @@ pub mod headers;
 pub mod json_row;
 pub mod privacy;
 pub mod probe;
+pub mod quote;
 mod read;
 pub mod state;
 pub mod time;

@@ -494,7 +494,7 @@ fn read_csv<R: RowReader>(
     rows: R,
     sink: &mut dyn FnMut(Batch<R::Row>) -> Result<(), IngestError>,
 ) -> Result<u64, IngestError> {
-    let text = open_text(path, encoding)?;
+    let text = super::quote::QuoteWatch::new(open_text(path, encoding)?, delimiter(path));
     let mut rdr = csv::ReaderBuilder::new()
         .delimiter(delimiter(path))
         .flexible(true)
@@ -517,84 +517,88 @@ fn read_csv<R: RowReader>(
     let file = name(path);
     let mut batch = Batch::new(&file);
     let mut total = 0;
-    let mut rec = csv::ByteRecord::new();
+    let column_name = |col: usize| {
+        headers
+            .get(col)
+            .map(|h| String::from_utf8_lossy(h).into_owned())
+            .unwrap_or_default()
+    };
+    // A row is taken once the row after it is read, so that the last one
+    // is known to be last: a quote it opened and never closed runs to the
+    // end of the file, and the CSV reader ends the value there as if closed.
+    let take = |batch: &mut Batch<R::Row>, rec: &csv::ByteRecord, line: u64, open_at_end: bool| {
+        if R::KEYS_ONLY {
+            // Only the id and kind: a row the checks below reject is
+            // counted all the same (a case counted once too often is
+            // only held to the end), and no row they accept is missed.
+            let r = rows.row(v, |c| match map[c as usize].and_then(|i| rec.get(i)) {
+                Some(b) => Field::Text(std::str::from_utf8(b).unwrap_or("\u{fffd}")),
+                None => Field::Null,
+            });
+            push_row(batch, &file, line, r);
+            return;
+        }
+        let fields: Vec<&str> = rec
+            .iter()
+            .map(|b| std::str::from_utf8(b).unwrap_or("\u{fffd}"))
+            .collect();
+        let rejected = |column: String, reason: String| Reject {
+            file: file.clone(),
+            row: line,
+            column,
+            reason,
+        };
+        let reject = if let Some((col, reason)) =
+            swallowed(&fields, delimiter(path), headers.len(), line)
+        {
+            Some(rejected(column_name(col), reason))
+        } else if open_at_end {
+            Some(rejected(
+                column_name(fields.len().saturating_sub(1)),
+                format!(
+                    "a quote opened on line {line} is never closed: the value runs to the end of the file \
+                     (a quote inside a value is written doubled, \"\")"
+                ),
+            ))
+        } else if let Some(reason) = overflow(rec.iter(), headers.len()) {
+            Some(rejected(String::new(), reason))
+        } else if let Some(col) = fields.iter().position(|f| f.contains('\u{fffd}')) {
+            let reason = "malformed byte sequence for the file's encoding";
+            Some(rejected(column_name(col), reason.into()))
+        } else {
+            None
+        };
+        if let Some(reject) = reject {
+            batch.read += 1;
+            batch.rejects.push(reject);
+            return;
+        }
+        let r = rows.row(v, |c| match map[c as usize].and_then(|i| fields.get(i)) {
+            Some(s) => Field::Text(s),
+            None => Field::Null,
+        });
+        push_row(
+            batch,
+            &file,
+            line,
+            r.map_err(|e| spanning(e, &fields, line)),
+        );
+    };
+    // The row read and not yet taken (with its line), and the one after it.
+    let (mut rec, mut ahead) = (csv::ByteRecord::new(), csv::ByteRecord::new());
+    let mut held: Option<u64> = None;
     loop {
         let line = rdr.position().line();
-        match rdr.read_byte_record(&mut rec) {
+        let read = rdr.read_byte_record(&mut ahead);
+        if let Some(held_line) = held.take() {
+            let open_at_end = matches!(read, Ok(false)) && rdr.get_ref().open();
+            take(&mut batch, &rec, held_line, open_at_end);
+        }
+        match read {
             Ok(false) => break,
-            Ok(true) if R::KEYS_ONLY => {
-                // Only the id and kind: a row the checks below reject is
-                // counted all the same (a case counted once too often is
-                // only held to the end), and no row they accept is missed.
-                let line = rec.position().map_or(line, |p| p.line());
-                let r = rows.row(v, |c| match map[c as usize].and_then(|i| rec.get(i)) {
-                    Some(b) => Field::Text(std::str::from_utf8(b).unwrap_or("\u{fffd}")),
-                    None => Field::Null,
-                });
-                push_row(&mut batch, &file, line, r);
-            }
             Ok(true) => {
-                let line = rec.position().map_or(line, |p| p.line());
-                let fields: Vec<&str> = rec
-                    .iter()
-                    .map(|b| std::str::from_utf8(b).unwrap_or("\u{fffd}"))
-                    .collect();
-                let column_name = |col: usize| {
-                    headers
-                        .get(col)
-                        .map(|h| String::from_utf8_lossy(h).into_owned())
-                        .unwrap_or_default()
-                };
-                let r = if let Some((col, reason)) =
-                    swallowed(&fields, delimiter(path), headers.len(), line)
-                {
-                    batch.read += 1;
-                    batch.rejects.push(Reject {
-                        file: file.clone(),
-                        row: line,
-                        column: column_name(col),
-                        reason,
-                    });
-                    None
-                } else if let Some(reason) = overflow(rec.iter(), headers.len()) {
-                    batch.read += 1;
-                    batch.rejects.push(Reject {
-                        file: file.clone(),
-                        row: line,
-                        column: String::new(),
-                        reason,
-                    });
-                    None
-                } else if fields.iter().any(|f| f.contains('\u{fffd}')) {
-                    let col = fields
-                        .iter()
-                        .position(|f| f.contains('\u{fffd}'))
-                        .unwrap_or(0);
-                    let column = column_name(col);
-                    batch.read += 1;
-                    batch.rejects.push(Reject {
-                        file: file.clone(),
-                        row: line,
-                        column,
-                        reason: "malformed byte sequence for the file's encoding".into(),
-                    });
-                    None
-                } else {
-                    Some(
-                        rows.row(v, |c| match map[c as usize].and_then(|i| fields.get(i)) {
-                            Some(s) => Field::Text(s),
-                            None => Field::Null,
-                        }),
-                    )
-                };
-                if let Some(r) = r {
-                    push_row(
-                        &mut batch,
-                        &file,
-                        line,
-                        r.map_err(|e| spanning(e, &fields, line)),
-                    );
-                }
+                std::mem::swap(&mut rec, &mut ahead);
+                held = Some(rec.position().map_or(line, |p| p.line()));
             }
             Err(e) => {
                 let row = e.position().map_or(line + 1, |p| p.line());

@@ -287,9 +287,15 @@ pub type ParsedStep = (u64, Option<String>, Result<Step, RowError>);
 
 /// CSV transition rows, read one at a time from any text source.
 struct CsvSteps<R> {
-    rdr: csv::Reader<R>,
+    rdr: csv::Reader<super::quote::QuoteWatch<R>>,
     map: [Option<usize>; UPDATE_FIELDS.len()],
     rec: csv::ByteRecord,
+    /// The row after `rec`, read before `rec` is handed on so that the last
+    /// row is known to be last (a quote it left open runs to the end of the
+    /// text, and the CSV reader ends the value there as if closed), and
+    /// what reading it gave.
+    ahead: csv::ByteRecord,
+    read_ahead: Option<csv::Result<bool>>,
     /// Rows read so far.
     n: u64,
     /// The text came through a lossy decoder: a U+FFFD marks a byte the
@@ -308,7 +314,7 @@ impl<R: std::io::Read> CsvSteps<R> {
         let mut rdr = csv::ReaderBuilder::new()
             .delimiter(delimiter)
             .flexible(true)
-            .from_reader(input);
+            .from_reader(super::quote::QuoteWatch::new(input, delimiter));
         let headers = rdr.byte_headers().map_err(|e| format!("CSV header: {e}"))?;
         let names: Vec<_> = headers.iter().map(String::from_utf8_lossy).collect();
         let width = names.len();
@@ -330,6 +336,8 @@ impl<R: std::io::Read> CsvSteps<R> {
             rdr,
             map,
             rec: csv::ByteRecord::new(),
+            ahead: csv::ByteRecord::new(),
+            read_ahead: None,
             n: 0,
             lossy,
             delimiter,
@@ -346,7 +354,17 @@ impl<R: std::io::Read> CsvSteps<R> {
     }
 
     fn next(&mut self, v: &Validator<'_>) -> std::io::Result<Option<ParsedStep>> {
-        let read = self.rdr.read_byte_record(&mut self.rec);
+        let read = match self.read_ahead.take() {
+            Some(read) => {
+                std::mem::swap(&mut self.rec, &mut self.ahead);
+                read
+            }
+            None => self.rdr.read_byte_record(&mut self.rec),
+        };
+        if matches!(read, Ok(true)) {
+            self.read_ahead = Some(self.rdr.read_byte_record(&mut self.ahead));
+        }
+        let last = matches!(self.read_ahead, Some(Ok(false)));
         self.n += 1;
         let n = self.n;
         match read {
@@ -380,11 +398,21 @@ impl<R: std::io::Read> CsvSteps<R> {
                 let swallowed = broken
                     .then(|| super::read::swallowed(&fields(), self.delimiter, self.width, line))
                     .flatten();
-                if let Some((col, reason)) = swallowed {
+                let open = (last && self.rdr.get_ref().open()).then(|| {
+                    let reason = format!(
+                        "a quote opened on line {line} is never closed: the value runs to the end of the text \
+                         (a quote inside a value is written doubled, \"\")"
+                    );
+                    (self.rec.len().saturating_sub(1), reason)
+                });
+                if let Some((col, reason)) = swallowed.or(open) {
                     // Named by the contract column it holds (the note, as a rule).
                     let c = (0..UPDATE_FIELDS.len())
                         .find(|&c| self.map[c] == Some(col))
                         .map_or(UCol::Note, |c| UCol::ALL[c]);
+                    // Its id is not echoed when the open value is the id's
+                    // (it holds the rest of the text).
+                    let id = id.filter(|_| !matches!(c, UCol::IssueId));
                     return Ok(Some((n, id, Err(err(c, reason)))));
                 }
                 if let Some(reason) = super::read::overflow(self.rec.iter(), self.width) {

@@ -131,7 +131,9 @@ fn from_csv(v: &Validator<'_>, text: &str, lossy: bool) -> Result<Parsed> {
     // rejected, whatever its values seemed to be, and its id is not
     // echoed when the open value is the id's (it holds the rest of the row).
     let (start, line, width, swallowing) = last;
-    if !swallowing && open_quote_at_end(text.get(start..).unwrap_or("")) {
+    if !swallowing
+        && crate::ingest::quote::open_at_end(text.as_bytes().get(start..).unwrap_or_default(), b',')
+    {
         if let Some(row) = out.last_mut() {
             let col = width.saturating_sub(1);
             let column = field_at(&map, col);
@@ -158,35 +160,6 @@ fn field_at(map: &[Option<usize>], col: usize) -> &'static str {
         .zip(map)
         .find(|(_, i)| **i == Some(col))
         .map_or("row", |(f, _)| *f)
-}
-
-/// Whether a CSV record starting at the beginning of `rest` leaves a
-/// quoted value open at the end of the text (a quote opens a value only
-/// where the value starts; inside one, `""` is a quote).
-fn open_quote_at_end(rest: &str) -> bool {
-    let (mut quoted, mut at_start) = (false, true);
-    let mut chars = rest.chars().peekable();
-    while let Some(c) = chars.next() {
-        if quoted {
-            if c == '"' {
-                if chars.peek() == Some(&'"') {
-                    chars.next();
-                } else {
-                    quoted = false;
-                }
-            }
-            continue;
-        }
-        match c {
-            '"' if at_start => quoted = true,
-            ',' | '\n' | '\r' => at_start = true,
-            _ => at_start = false,
-        }
-        if c == '"' {
-            at_start = false;
-        }
-    }
-    quoted
 }
 
 /// What a body is, by its Content-Type: JSON, JSON Lines (as UTF-8 text)
