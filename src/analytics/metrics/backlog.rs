@@ -58,12 +58,12 @@ pub(super) fn add_backlog(
 
 /// One unit's issues open at an end.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub(super) struct Open {
-    pub(super) backlog: u64,
-    pub(super) overdue: u64,
+pub struct Open {
+    pub backlog: u64,
+    pub overdue: u64,
     /// 待处置: dispatched by the end, not handled by it.
-    pub(super) pending: u64,
-    pub(super) overdue_pending: u64,
+    pub pending: u64,
+    pub overdue_pending: u64,
 }
 
 /// Adds the `rows` of the issue table `issues` (one chunk of it) that
@@ -118,8 +118,9 @@ pub(super) fn count_open(
     Ok(())
 }
 
-/// Open and overdue issues by unit code, at one period end.
-pub type BacklogByUnit = HashMap<String, (u64, u64)>;
+/// Open, overdue and awaiting handling (待处置, and overdue so) issues by
+/// unit code, at one period end.
+pub type BacklogByUnit = HashMap<String, Open>;
 
 /// Backlog and overdue of every unit of `level` at the end of each of the
 /// periods ending on `tos` (ascending, exclusive local dates), in one pass
@@ -158,6 +159,8 @@ pub fn backlog_series(
     let first_above = |t: i64| ends.partition_point(|&e| e <= t);
     let mut open = vec![0i64; n * (m + 1)];
     let mut late = vec![0i64; n * (m + 1)];
+    let mut pending = vec![0i64; n * (m + 1)];
+    let mut late_pending = vec![0i64; n * (m + 1)];
     let mut first = vec![m; n];
     for row in 0..keys.len() {
         let (Some(o), Some(u)) = (occ.get(row), rows.unit(row)) else {
@@ -210,24 +213,51 @@ pub fn backlog_series(
             }
             _ => (0, 0),
         };
+        // Awaiting handling (待处置) at the ends open after its dispatch
+        // and before its (first) handling.
+        let (dispatched, handled) = (
+            step.flow(DISP).map_or(m, first_above),
+            step.flow(HAND).map_or(m, first_above),
+        );
         let at = u * (m + 1);
+        let (open, late) = (&mut open[at..at + m + 1], &mut late[at..at + m + 1]);
+        let (pending, late_pending) = (
+            &mut pending[at..at + m + 1],
+            &mut late_pending[at..at + m + 1],
+        );
         for (lo, hi) in runs {
-            add_run(&mut open[at..at + m + 1], lo, hi);
-            for (l, h) in lates {
-                let (l, h) = (lo.max(l), hi.min(h).min(current));
-                add_run(&mut late[at..at + m + 1], l, h.min(first.0).max(l));
-                add_run(&mut late[at..at + m + 1], l.max(first.1), h);
+            let waiting = (lo.max(dispatched), hi.min(handled));
+            for ((lo, hi), count, late) in [(lo, hi), waiting]
+                .into_iter()
+                .zip([&mut *open, &mut *pending])
+                .zip([&mut *late, &mut *late_pending])
+                .map(|((r, c), l)| (r, c, l))
+            {
+                add_run(count, lo, hi);
+                for (l, h) in lates {
+                    let (l, h) = (lo.max(l), hi.min(h).min(current));
+                    add_run(late, l, h.min(first.0).max(l));
+                    add_run(late, l.max(first.1), h);
+                }
             }
         }
     }
     let mut out = vec![HashMap::new(); m];
     for u in 0..n {
-        let (mut b, mut o) = (0i64, 0i64);
+        let mut sums = [0i64; 4];
         for (k, period) in out.iter_mut().enumerate() {
-            b += open[u * (m + 1) + k];
-            o += late[u * (m + 1) + k];
+            for (sum, diff) in sums.iter_mut().zip([&open, &late, &pending, &late_pending]) {
+                *sum += diff[u * (m + 1) + k];
+            }
             if k >= first[u] {
-                period.insert(key.names[u].clone(), (b.max(0) as u64, o.max(0) as u64));
+                let [backlog, overdue, pending, overdue_pending] = sums.map(|s| s.max(0) as u64);
+                let o = Open {
+                    backlog,
+                    overdue,
+                    pending,
+                    overdue_pending,
+                };
+                period.insert(key.names[u].clone(), o);
             }
         }
     }

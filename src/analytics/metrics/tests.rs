@@ -459,8 +459,8 @@ fn repeat_points_outlive_changes_on_other_days() {
     ));
 }
 
-/// One pass over the issues gives each period's backlog as a scan of
-/// all history per period does.
+/// One pass over the issues gives each period's backlog, overdue and awaiting
+/// handling (待处置) counts as a scan of all history per period does.
 #[test]
 fn backlog_series_matches_one_scan_per_period() {
     let (gm, df) = crate::analytics::testutil::big(2, 2, 3, 6_000, 90);
@@ -485,7 +485,8 @@ fn backlog_series_matches_one_scan_per_period() {
     ] {
         for level in 1..=3 {
             let series = backlog_series(&pre, &gm, level, &q, &tos).unwrap();
-            let mut nonzero = 0;
+            // Each of the four counts is seen above zero.
+            let mut nonzero = [0; 4];
             for (k, to) in tos.iter().enumerate() {
                 let pq = Query {
                     from: Some(*to - chrono::Duration::days(3)),
@@ -495,13 +496,18 @@ fn backlog_series_matches_one_scan_per_period() {
                 let scan = ingredients_of(&pre, &gm, level, &pq, only_backlog).unwrap();
                 for u in gm.level(level) {
                     let code = &gm.unit(u).code;
-                    let want = scan.get(code).map_or((0, 0), |i| (i.backlog, i.overdue));
-                    let got = series[k].get(code).copied().unwrap_or((0, 0));
+                    let want = scan.get(code).map_or([0; 4], |i| {
+                        [i.backlog, i.overdue, i.pending_handling, i.overdue_pending]
+                    });
+                    let got = series[k].get(code).copied().unwrap_or_default();
+                    let got = [got.backlog, got.overdue, got.pending, got.overdue_pending];
                     assert_eq!(got, want, "{code} at {to}, {q:?}");
-                    nonzero += usize::from(got.0 > 0);
+                    for (seen, g) in nonzero.iter_mut().zip(got) {
+                        *seen += usize::from(g > 0);
+                    }
                 }
             }
-            assert!(nonzero > 0);
+            assert!(nonzero.iter().all(|&n| n > 0), "{nonzero:?}");
         }
     }
 }
