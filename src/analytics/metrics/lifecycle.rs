@@ -48,21 +48,23 @@ pub(super) fn add_lifecycle(
         work[i].cases += 1;
         seen[i] = true;
         let step = steps.at(row);
-        // As the case stood at the window end: its closure then (a case
+        // As the case stood at the window end, the first instant of the
+        // next window (a closing time of 00:00 on the 1st is the next
+        // month's, as a report then is): its closure then (a case
         // re-opened since was closed then) and the deadline then (one
         // extended since was due by the one it had).
-        let by_end_at = |t: i64| t <= end_us;
+        let by_end_at = |t: i64| t < end_us;
         let (resolved, res) = step.closure(resolved(row), res.get(row), by_end_at);
         let deadline = step.deadline(due.get(row), by_end_at);
         // 应结案 as of the window end: closed by it (a closing time after
         // it is still open then), or due by it, and not suspended then.
-        let closed = resolved && res.is_none_or(|r| r <= end_us);
+        let closed = resolved && res.is_none_or(|r| r < end_us);
         // Suspended then: in its current suspension, or in its first one
         // (entered by the end, left after it).
         let suspended = step.suspended_at(by_end_at);
         // A milestone counts when it was reached by the window end.
-        let by_end = |t: usize| step.flow(t).filter(|&x| x <= end_us);
-        if !suspended && (closed || deadline.is_some_and(|d| d <= end_us)) {
+        let by_end = |t: usize| step.flow(t).filter(|&x| x < end_us);
+        if !suspended && (closed || deadline.is_some_and(|d| d < end_us)) {
             let c = &mut closure[i];
             c[0] += 1;
             if closed {

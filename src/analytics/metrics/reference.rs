@@ -104,13 +104,13 @@ pub fn lifecycle_lazy(
     q: &Query,
     end_us: i64,
 ) -> LazyFrame {
-    let at_end = |t: Expr| t.lt_eq(lit(end_us));
+    let at_end = |t: Expr| t.lt(lit(end_us));
     let (res, resolved, due) = as_of(at_end);
     let occ = col(p::OCC_US);
     let flag = |pred: Expr, name: &str| pred.fill_null(false).cast(DataType::Int64).alias(name);
     let closed = resolved
         .clone()
-        .and(res.clone().is_null().or(res.clone().lt_eq(lit(end_us))));
+        .and(res.clone().is_null().or(res.clone().lt(lit(end_us))));
     let timed = closed.clone().and(res.clone().is_not_null());
     let hours = when(timed.clone().and(res.clone().gt_eq(occ.clone())))
         .then((res.clone() - occ).cast(DataType::Float64) / lit(3_600_000_000.0))
@@ -118,18 +118,18 @@ pub fn lifecycle_lazy(
     let (first, resumed) = (col(p::FLOW_US[SUS]), col(p::FLOW_US[RSM]));
     let suspended = col(p::SUSP_US)
         .is_not_null()
-        .and(col(p::SUSP_US).lt_eq(lit(end_us)))
+        .and(col(p::SUSP_US).lt(lit(end_us)))
         .or(first
             .clone()
             .is_not_null()
-            .and(first.lt_eq(lit(end_us)))
+            .and(first.lt(lit(end_us)))
             .and(resumed.clone().is_not_null())
-            .and(resumed.gt(lit(end_us))))
+            .and(resumed.gt_eq(lit(end_us))))
         .fill_null(false);
     let due_closure = suspended
         .clone()
         .not()
-        .and(closed.clone().or(due.clone().lt_eq(lit(end_us))));
+        .and(closed.clone().or(due.clone().lt(lit(end_us))));
     let closed_due = due_closure.clone().and(closed.clone());
     let closed_on_time = closed_due
         .clone()

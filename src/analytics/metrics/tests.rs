@@ -755,6 +755,48 @@ fn grid_metrics_match_the_hand_computation() {
     assert!(close(g3.value("incident_density"), 1.0));
 }
 
+/// A window ends before the first instant of the next: a case closed at
+/// 00:00 on 1 April (what a closing date without a time gives) was open at
+/// the end of March and is April's closure, as a report at that instant is
+/// April's; it counted closed in March and in March's backlog at once. One
+/// closed a minute before is March's.
+#[test]
+fn a_case_closed_at_midnight_on_the_first_is_the_next_month_s() {
+    let gm = county();
+    let events = vec![
+        Ev {
+            status: Some("resolved"),
+            resolved: Some("2026-04-01 00:00"),
+            deadline: Some("2026-04-01 00:00"),
+            ..Ev::issue("2026-03-31 10:00", "G1")
+        },
+        Ev {
+            status: Some("resolved"),
+            resolved: Some("2026-03-31 23:59"),
+            deadline: Some("2026-04-05 00:00"),
+            ..Ev::issue("2026-03-31 10:00", "G2")
+        },
+    ];
+    let pre = PreAgg::build(joined(&gm, &events).lazy(), Zone::default()).unwrap();
+    let t = compute_metrics(&pre, &gm, 3, &march()).unwrap();
+    let g1 = &t.row("G1").unwrap().ingredients;
+    // Open at the end of March, due at its first instant after: neither
+    // closed, nor due for 结案率, nor overdue.
+    assert_eq!(
+        (g1.closed, g1.due_closure, g1.backlog, g1.overdue),
+        (0, 0, 1, 0)
+    );
+    let g2 = &t.row("G2").unwrap().ingredients;
+    assert_eq!((g2.closed, g2.closed_due, g2.backlog), (1, 1, 0));
+    let spring = Query::window(d(2026, 3, 1), d(2026, 5, 1));
+    let t = compute_metrics(&pre, &gm, 3, &spring).unwrap();
+    let g1 = &t.row("G1").unwrap().ingredients;
+    assert_eq!(
+        (g1.closed, g1.closed_due, g1.closed_on_time, g1.backlog),
+        (1, 1, 1, 0)
+    );
+}
+
 #[test]
 fn changes_have_defined_answers_for_zero_bases() {
     let (gm, pre) = pre();
