@@ -361,6 +361,62 @@ fn a_parquet_file_with_typed_columns_is_read() {
     assert_eq!((rej[0].row, rej[0].column.as_str()), (2, "lon"));
 }
 
+/// Ids and household numbers sent as integers keep every digit: read as
+/// floats, 18-digit numbers lost their last digits, so two visits to two
+/// households became one visit (the second "unchanged") and their
+/// households one hash. Parquet integer columns (signed and unsigned) and
+/// JSON numbers alike; a number where a time belongs is refused in words.
+#[test]
+fn integer_ids_and_households_are_read_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (130_682_001_001_001_001i64, 130_682_001_001_001_002i64);
+    let path = dir.path().join("visits.parquet");
+    let mut df = DataFrame::new(
+        2,
+        vec![
+            Column::new("id".into(), &[a, b]),
+            Column::new("kind".into(), &["visit", "visit"]),
+            Column::new(
+                "occurred_at".into(),
+                &["2026-03-01 08:00", "2026-03-01 09:00"],
+            ),
+            Column::new("lon".into(), &[115.015f64, 115.015]),
+            Column::new("lat".into(), &[38.505f64, 38.505]),
+            Column::new("category".into(), &["入户走访", "入户走访"]),
+            Column::new("household".into(), &[a as u64, b as u64]),
+        ],
+    )
+    .unwrap();
+    ParquetWriter::new(std::fs::File::create(&path).unwrap())
+        .finish(&mut df)
+        .unwrap();
+    let (events, _, rej, read) = read_all(&path).unwrap();
+    assert_eq!((read, rej.len()), (2, 0), "{rej:?}");
+    let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(ids, [a.to_string(), b.to_string()]);
+    assert_ne!(events[0].household_hash, events[1].household_hash);
+
+    let lines = dir.path().join("visits.jsonl");
+    std::fs::write(
+        &lines,
+        format!(
+            "{{\"id\":{a},\"kind\":\"visit\",\"occurred_at\":\"2026-03-01 08:00\",\"lon\":115.015,\"lat\":38.505,\"category\":\"入户走访\",\"household\":{a}}}\n\
+             {{\"id\":{b},\"kind\":\"visit\",\"occurred_at\":\"2026-03-01 09:00\",\"lon\":115.015,\"lat\":38.505,\"category\":\"入户走访\",\"household\":{b}}}\n\
+             {{\"id\":\"t1\",\"kind\":\"incident\",\"occurred_at\":1772325000,\"lon\":115,\"lat\":38.505,\"category\":\"盗窃\"}}\n"
+        ),
+    )
+    .unwrap();
+    let (json, _, rej, read) = read_all(&lines).unwrap();
+    assert_eq!((read, json.len()), (3, 2), "{rej:?}");
+    let ids: Vec<&str> = json.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(ids, [a.to_string(), b.to_string()]);
+    // The same household hashes the same whichever way it came.
+    assert_eq!(json[0].household_hash, events[0].household_hash);
+    let (col, why) = reason_of(&rej, 3);
+    assert_eq!(col, "occurred_at");
+    assert!(why.contains("a number, not a timestamp"), "{why}");
+}
+
 /// A Parquet file whose times are `ts` (µs), typed as `tz` has them, with
 /// `extra` columns beside; written by polars as an upstream export would.
 fn parquet_with_times(

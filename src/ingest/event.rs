@@ -46,6 +46,9 @@ pub enum Field<'a> {
     Null,
     Text(&'a str),
     Num(f64),
+    /// An integer, kept exact: an id or a household number of 18 digits
+    /// read as a float would lose its last digits and merge with others.
+    Int(i128),
     Bool(bool),
     /// Microseconds since the epoch, UTC (Parquet timestamp columns
     /// adjusted to UTC).
@@ -310,6 +313,7 @@ pub(super) fn text(f: Field<'_>) -> Option<String> {
         } else {
             n.to_string()
         }),
+        Field::Int(n) => Some(n.to_string()),
         Field::Bool(b) => Some(b.to_string()),
         _ => None,
     }
@@ -336,6 +340,7 @@ fn short(v: f64) -> String {
 pub(super) fn number(f: Field<'_>, col: impl Named) -> Result<f64, RowError> {
     let v = match f {
         Field::Num(n) => n,
+        Field::Int(n) => n as f64,
         Field::Text(s) if !s.trim().is_empty() => s
             .trim()
             .parse::<f64>()
@@ -363,7 +368,12 @@ pub(super) fn time(
             parse_timestamp(s, tz).map(Some).map_err(|r| err(col, r))
         }
         Field::Null | Field::Text(_) => Ok(None),
-        other => Err(err(col, format!("not a timestamp: {other:?}"))),
+        Field::Num(_) | Field::Int(_) => Err(err(
+            col,
+            "a number, not a timestamp: send the time as text (2026-03-01 08:30, RFC 3339) \
+             or as a Parquet timestamp column",
+        )),
+        Field::Bool(b) => Err(err(col, format!("not a timestamp: {b}"))),
     }
 }
 
@@ -591,6 +601,7 @@ impl Validator<'_> {
                 ev.cleared = match get(Col::Cleared) {
                     Field::Bool(b) => Some(b),
                     Field::Num(n) if n == 0.0 || n == 1.0 => Some(n == 1.0),
+                    Field::Int(n) if n == 0 || n == 1 => Some(n == 1),
                     f if is_null(f) => None,
                     f => {
                         let s = text(f).unwrap_or_default();

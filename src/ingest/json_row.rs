@@ -32,8 +32,8 @@ impl Scalar<'_> {
         match self {
             Scalar::Null => Field::Null,
             Scalar::Text(s) => Field::Text(s),
-            Scalar::Int(n) => Field::Num(*n as f64),
-            Scalar::UInt(n) => Field::Num(*n as f64),
+            Scalar::Int(n) => Field::Int(i128::from(*n)),
+            Scalar::UInt(n) => Field::Int(i128::from(*n)),
             Scalar::Float(x) => Field::Num(*x),
             Scalar::Bool(b) => Field::Bool(*b),
             Scalar::Nested => Field::Text("[object]"),

@@ -764,6 +764,9 @@ pub(super) enum ParquetCol {
     Missing,
     Text(StringChunked),
     Num(Float64Chunked),
+    /// Integer columns, exact (an id of 18 digits is no float).
+    Int(Int64Chunked),
+    UInt(UInt64Chunked),
     Bool(BooleanChunked),
     /// Values, the factor to microseconds (negative: a divisor), and
     /// whether they are wall-clock readings ([`Field::Wall`]).
@@ -788,6 +791,10 @@ impl ParquetCol {
                 };
                 ParquetCol::Time(s.cast(&DataType::Int64)?.i64()?.clone(), per_us, wall)
             }
+            d if d.is_unsigned_integer() => {
+                ParquetCol::UInt(s.cast(&DataType::UInt64)?.u64()?.clone())
+            }
+            d if d.is_integer() => ParquetCol::Int(s.cast(&DataType::Int64)?.i64()?.clone()),
             d if d.is_primitive_numeric() => {
                 ParquetCol::Num(s.cast(&DataType::Float64)?.f64()?.clone())
             }
@@ -800,6 +807,8 @@ impl ParquetCol {
             ParquetCol::Missing => Field::Null,
             ParquetCol::Text(c) => c.get(i).map_or(Field::Null, Field::Text),
             ParquetCol::Num(c) => c.get(i).map_or(Field::Null, Field::Num),
+            ParquetCol::Int(c) => c.get(i).map_or(Field::Null, |n| Field::Int(n.into())),
+            ParquetCol::UInt(c) => c.get(i).map_or(Field::Null, |n| Field::Int(n.into())),
             ParquetCol::Bool(c) => c.get(i).map_or(Field::Null, Field::Bool),
             ParquetCol::Time(c, k, wall) => c.get(i).map_or(Field::Null, |t| {
                 let us = if *k < 0 { t.div_euclid(-k) } else { t * k };
