@@ -749,6 +749,58 @@ fn a_note_that_swallows_the_rows_after_it_is_rejected_with_them() {
     assert!(why.contains("takes in line 3"), "{why}");
 }
 
+/// A quote left open in a visit's `visitor` (hashed, never shown) took the
+/// rows after it into the name when those rows left their empty trailing
+/// values off: fewer delimiters than the header, so no line looked like a
+/// row, and three incidents vanished into a hash. A line with every
+/// required column and a time where the time goes is a row; a line break
+/// in a household number or a name is refused as in an id, the reason
+/// naming no value.
+#[test]
+fn a_quote_left_open_in_a_name_does_not_hide_short_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("visits.csv");
+    let head = "id,kind,occurred_at,lon,lat,category,status,resolved_at,deadline,satisfaction,source,cleared,household,visitor\n";
+    let mut text = String::from(head);
+    text.push_str("V1,visit,2026-03-01 08:30,115.0,38.5,入户走访,,,,,,,H1,\"张三\n");
+    for i in 2..=4 {
+        text.push_str(&format!("C{i},incident,2026-03-01 08:30,115.0,38.5,诈骗\n"));
+    }
+    text.push_str("C5,incident,2026-03-01 08:30,115.0,38.5,诈骗\"\n");
+    text.push_str("C6,incident,2026-03-01 08:30,115.0,38.5,诈骗\n");
+    std::fs::write(&path, &text).unwrap();
+    let (ok, _, rej, read) = read_all(&path).unwrap();
+    assert_eq!((ok.len(), rej.len(), read), (1, 1, 2), "{rej:?}");
+    let (col, why) = reason_of(&rej, 2);
+    assert_eq!(col, "visitor");
+    assert!(why.contains("takes in line 3"), "{why}");
+    assert!(!why.contains("张三"), "{why}");
+
+    // Closed on the same line, a name is a name; a household number with
+    // a line break in it is refused, and the number is not echoed.
+    let mut text = String::from(head);
+    text.push_str("V1,visit,2026-03-01 08:30,115.0,38.5,入户走访,,,,,,,H1,\"张, 三\"\n");
+    text.push_str("V2,visit,2026-03-01 08:30,115.0,38.5,入户走访,,,,,,,\"H-77\n01\",李四\n");
+    std::fs::write(&path, &text).unwrap();
+    let (ok, _, rej, _) = read_all(&path).unwrap();
+    assert_eq!(ok.len(), 1, "{rej:?}");
+    let (col, why) = reason_of(&rej, 3);
+    assert_eq!(col, "household");
+    assert!(
+        why.contains("control character") && !why.contains("H-77"),
+        "{why}"
+    );
+    // A multi-line note whose lines are no rows stays one value.
+    let notes = dir.path().join("updates.csv");
+    std::fs::write(
+        &notes,
+        "issue_id,update_id,at,status,note\nC1,u1,2026-03-01 09:00,受理,\"一, 二, 三\n四, 五, 六, 七\"\n",
+    )
+    .unwrap();
+    let ((steps, rejects), _) = read_steps(&notes);
+    assert_eq!((steps.len(), rejects.len()), (1, 0), "{rejects:?}");
+}
+
 /// A delimiter inside a value that is not quoted moves every value after
 /// it one column on: a visit's household number `3栋,201` put `201` into
 /// `category` and the visitor's name into the column after, and the row

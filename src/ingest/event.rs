@@ -618,8 +618,16 @@ impl Validator<'_> {
                 };
             }
             Kind::Visit => {
-                ev.household_hash = text(get(Col::Household)).map(|h| self.hasher.hash(&h));
-                ev.visitor_hash = text(get(Col::Visitor)).map(|v| self.hasher.hash(&v));
+                // Checked as an id is (a line break in a household number
+                // or a name is a broken field, or a quote left open that
+                // took rows in), the reason naming no value.
+                let personal = |c: Col| {
+                    text(get(c))
+                        .map(|v| bounded(v, MAX_TEXT_CHARS, c).map(|v| self.hasher.hash(&v)))
+                        .transpose()
+                };
+                ev.household_hash = personal(Col::Household)?;
+                ev.visitor_hash = personal(Col::Visitor)?;
             }
         }
         for (col, of) in KIND_COLUMNS {

@@ -30,7 +30,7 @@ pub use read::column_of;
 pub(crate) use read::REQUIRED;
 pub use read::{
     display_paths, overflow, read_file, read_keys, rows_about, spanning, swallowed, unread_columns,
-    Batch, Format, Reject, BATCH_ROWS,
+    Batch, Format, Reject, RowShape, BATCH_ROWS,
 };
 pub use update::{
     read_updates, read_updates_with, update_column_of, ParsedSteps, Step, StepsRead, UCol,

@@ -517,6 +517,12 @@ fn read_csv<R: RowReader>(
     let file = name(path);
     let mut batch = Batch::new(&file);
     let mut total = 0;
+    let shape = RowShape::new(
+        delimiter(path),
+        headers.len(),
+        REQUIRED.map(|c| map[c as usize]),
+        map[Col::OccurredAt as usize],
+    );
     let column_name = |col: usize| {
         headers
             .get(col)
@@ -548,9 +554,7 @@ fn read_csv<R: RowReader>(
             column,
             reason,
         };
-        let reject = if let Some((col, reason)) =
-            swallowed(&fields, delimiter(path), headers.len(), line)
-        {
+        let reject = if let Some((col, reason)) = swallowed(&fields, &shape, line) {
             Some(rejected(column_name(col), reason))
         } else if open_at_end {
             Some(rejected(
@@ -627,28 +631,76 @@ fn read_csv<R: RowReader>(
 /// A rejected CSV row's error, told when the row runs over several lines:
 /// a quote left open takes every line after it into one row, so those
 /// lines are no rows of their own and the reason says where they went.
+/// What a row of a text table looks like, to tell a line taken into a
+/// value from a row of its own ([`swallowed`]).
+#[derive(Debug, Clone, Copy)]
+pub struct RowShape {
+    pub delimiter: u8,
+    /// The header's columns.
+    pub width: usize,
+    /// The fewest values a row can have: up to the last required column.
+    pub min_width: usize,
+    /// The column of the row's time, when the header has it.
+    pub time_col: Option<usize>,
+}
+
+impl RowShape {
+    /// The shape of rows under a header of `width` columns separated by
+    /// `delimiter`, whose `required` columns are at the positions given
+    /// and whose time is at `time_col`.
+    pub fn new(
+        delimiter: u8,
+        width: usize,
+        required: impl IntoIterator<Item = Option<usize>>,
+        time_col: Option<usize>,
+    ) -> Self {
+        let min_width = required
+            .into_iter()
+            .flatten()
+            .max()
+            .map_or(width, |i| i + 1);
+        RowShape {
+            delimiter,
+            width,
+            min_width: min_width.min(width),
+            time_col,
+        }
+    }
+
+    /// Whether a line looks like a row: a value for every column of the
+    /// header, or for every required one with a time where the time goes
+    /// (a row whose empty trailing values were left off).
+    fn row_like(&self, line: &str) -> bool {
+        let d = char::from(self.delimiter);
+        let n = line.matches(d).count() + 1;
+        if n >= self.width {
+            return true;
+        }
+        n >= self.min_width
+            && self
+                .time_col
+                .and_then(|c| line.split(d).nth(c))
+                .is_some_and(|t| {
+                    super::time::parse_timestamp(t.trim_matches('"'), chrono_tz::UTC).is_ok()
+                })
+    }
+}
+
 /// A row that swallowed rows after it: a value of `fields` (a row read
-/// from `line` of a file whose header has `width` columns separated by
-/// `delimiter`) holding a line break and then a line with a row's worth of
-/// delimiters. That is what a quote opened and never closed (or closed
-/// rows later by another stray quote) does: the CSV reader takes every line
-/// up to the next quote, or to the end of the file, into the one value,
-/// and the row after it looks valid. The error names the column and the
-/// lines taken in.
-pub fn swallowed(
-    fields: &[&str],
-    delimiter: u8,
-    width: usize,
-    line: u64,
-) -> Option<(usize, String)> {
-    if width < 4 {
+/// from `line` of a file whose rows have the `shape`) holding a line break
+/// and then a line that looks like a row ([`RowShape::row_like`]). That is
+/// what a quote opened and never closed (or closed rows later by another
+/// stray quote) does: the CSV reader takes every line up to the next
+/// quote, or to the end of the file, into the one value, and the row after
+/// it looks valid. The error names the column and the lines taken in.
+pub fn swallowed(fields: &[&str], shape: &RowShape, line: u64) -> Option<(usize, String)> {
+    if shape.width < 4 {
         return None;
     }
-    let d = char::from(delimiter);
     fields.iter().enumerate().find_map(|(col, f)| {
         let mut lines = f.split('\n');
         lines.next();
-        let at = lines.position(|l| l.matches(d).count() + 1 >= width)?;
+        let at = lines.position(|l| shape.row_like(l))?;
         let first = line + at as u64 + 1;
         let breaks: usize = fields.iter().map(|f| f.matches('\n').count()).sum();
         let last = line + breaks as u64 - u64::from(f.ends_with('\n'));

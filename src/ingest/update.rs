@@ -301,9 +301,9 @@ struct CsvSteps<R> {
     /// The text came through a lossy decoder: a U+FFFD marks a byte the
     /// file's encoding could not read, and rejects its row.
     lossy: bool,
-    /// The delimiter and the header's width, to find a row that took in
-    /// the rows after it ([`super::read::swallowed`]).
-    delimiter: u8,
+    /// The rows' shape, to find a row that took in the rows after it
+    /// ([`super::read::swallowed`]).
+    shape: super::read::RowShape,
     width: usize,
 }
 
@@ -340,7 +340,12 @@ impl<R: std::io::Read> CsvSteps<R> {
             read_ahead: None,
             n: 0,
             lossy,
-            delimiter,
+            shape: super::read::RowShape::new(
+                delimiter,
+                width,
+                [UCol::IssueId, UCol::UpdateId, UCol::At, UCol::Status].map(|c| map[c as usize]),
+                map[UCol::At as usize],
+            ),
             width,
         })
     }
@@ -396,7 +401,7 @@ impl<R: std::io::Read> CsvSteps<R> {
                 let line = self.line();
                 let broken = self.rec.as_slice().contains(&b'\n');
                 let swallowed = broken
-                    .then(|| super::read::swallowed(&fields(), self.delimiter, self.width, line))
+                    .then(|| super::read::swallowed(&fields(), &self.shape, line))
                     .flatten();
                 let open = (last && self.rdr.get_ref().open()).then(|| {
                     let reason = format!(

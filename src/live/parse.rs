@@ -73,6 +73,12 @@ fn from_csv(v: &Validator<'_>, text: &str, lossy: bool) -> Result<Parsed> {
             FIELDS[*missing as usize]
         )));
     }
+    let shape = crate::ingest::RowShape::new(
+        b',',
+        headers.len(),
+        REQUIRED.map(|c| map[c as usize]),
+        map[Col::OccurredAt as usize],
+    );
     let mut out = Vec::new();
     // Where the last record starts (byte, line), how many values it has
     // and whether it was rejected for swallowing the rows after it.
@@ -91,9 +97,7 @@ fn from_csv(v: &Validator<'_>, text: &str, lossy: bool) -> Result<Parsed> {
                 // value: rejected, naming the column and the lines taken in.
                 let fields: Vec<&str> = rec.iter().collect();
                 let line = rec.position().map_or(n + 1, |p| p.line());
-                if let Some((col, why)) =
-                    crate::ingest::swallowed(&fields, b',', headers.len(), line)
-                {
+                if let Some((col, why)) = crate::ingest::swallowed(&fields, &shape, line) {
                     out.push((n, id, Err(bad_row(field_at(&map, col), why))));
                     last.3 = true;
                     continue;
