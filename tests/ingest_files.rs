@@ -55,6 +55,40 @@ fn a_gbk_csv_is_detected_and_read() {
 /// stays UTF-8: that row alone is rejected, and the Chinese text of the
 /// others is kept (read as GB18030 for that byte, every category was
 /// stored as other characters: 民生服务 as 姘戠敓鏈嶅姟).
+/// GBK text that happens to be valid UTF-8 (诈骗 is D5A9 C6AD, `թƭ` in
+/// UTF-8; about 1,900 common characters pair so) was read as UTF-8: the
+/// category stored as `թƭ`, and in a file with one other row, that row
+/// rejected as malformed. Chinese text in UTF-8 is characters of three
+/// bytes; these are two-byte ones, so the file is read as GBK.
+#[test]
+fn gbk_text_that_is_also_valid_utf8_is_read_as_gbk() {
+    let dir = tempfile::tempdir().unwrap();
+    let fraud = b"f,incident,2026-03-01 08:30,115.0,38.5,\xD5\xA9\xC6\xAD\n"; // 诈骗
+    let theft = b"t,incident,2026-03-01 08:30,115.0,38.5,\xB5\xC1\xC7\xD4\n"; // 盗窃
+    for (name, rows) in [
+        ("pure.csv", vec![fraud]),
+        ("mixed.csv", vec![fraud, fraud, fraud, theft]),
+    ] {
+        let mut bytes = b"id,kind,occurred_at,lon,lat,category\n".to_vec();
+        rows.iter().for_each(|r| bytes.extend_from_slice(*r));
+        assert_eq!(std::str::from_utf8(&bytes).is_ok(), name == "pure.csv");
+        let path = dir.path().join(name);
+        std::fs::write(&path, &bytes).unwrap();
+        let (ok, _, rej, _) = read_all(&path).unwrap();
+        assert!(rej.is_empty(), "{name}: {rej:?}");
+        let cats: Vec<&str> = ok.iter().map(|e| e.category.as_str()).collect();
+        assert_eq!(cats[0], "诈骗", "{name}");
+        assert_eq!(
+            *cats.last().unwrap(),
+            if name == "pure.csv" {
+                "诈骗"
+            } else {
+                "盗窃"
+            }
+        );
+    }
+}
+
 #[test]
 fn a_utf8_file_with_a_corrupt_byte_keeps_its_text_and_rejects_that_row() {
     let dir = tempfile::tempdir().unwrap();

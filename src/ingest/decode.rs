@@ -11,9 +11,6 @@ use encoding_rs::{Decoder, Encoding, GB18030, UTF_8};
 
 use super::encoding::TextEncoding;
 
-/// Bytes looked at to tell UTF-8 from GB18030.
-const SNIFF: usize = 1 << 20;
-
 /// Picks the encoding: a BOM or a declaration wins, else the sniffed prefix
 /// decides ([`super::encoding::sniff`]).
 pub fn detect(prefix: &[u8], declared: Option<TextEncoding>) -> Result<TextEncoding, String> {
@@ -26,12 +23,9 @@ pub fn detect(prefix: &[u8], declared: Option<TextEncoding>) -> Result<TextEncod
     if let Some(d) = declared {
         return Ok(d);
     }
-    match std::str::from_utf8(prefix) {
-        Ok(_) => Ok(TextEncoding::Utf8),
-        // A multi-byte character cut by the end of the prefix is still UTF-8.
-        Err(e) if e.error_len().is_none() && prefix.len() >= SNIFF => Ok(TextEncoding::Utf8),
-        Err(_) => Ok(super::encoding::sniff(prefix)),
-    }
+    // A character cut by the end of the prefix counts as one malformed
+    // sequence among the whole prefix's characters.
+    Ok(super::encoding::sniff(prefix))
 }
 
 /// A `Read` that yields UTF-8 from an inner reader in the given encoding.

@@ -104,9 +104,9 @@ pub enum EncodingError {
 ///
 /// A UTF-8 byte order mark is stripped and wins over a declaration, as in
 /// the WHATWG decoding rules browsers and `encoding_rs` follow: it is only
-/// ever written by software that saved UTF-8. Without a declaration, valid
-/// UTF-8 is UTF-8 (borrowed, no copy); anything else is read in the
-/// encoding [`sniff`] picks.
+/// ever written by software that saved UTF-8. Without a declaration, the
+/// bytes are read in the encoding [`sniff`] picks (UTF-8 borrowed, no
+/// copy).
 /// With a declaration, decoding is strict. A UTF-16 byte order mark is an
 /// error.
 ///
@@ -138,11 +138,12 @@ pub fn decode(
             decode_gb18030(bytes).map(|s| (Cow::Owned(s), TextEncoding::Gb18030))
         }
         None => match std::str::from_utf8(bytes) {
-            Ok(s) => Ok((Cow::Borrowed(s), TextEncoding::Utf8)),
-            // Mostly UTF-8 with a corrupt byte: named where it is.
-            Err(_) if sniff(bytes) == TextEncoding::Utf8 => {
+            // Valid UTF-8, or mostly UTF-8 with a corrupt byte (named where
+            // it is), unless it reads better as GB18030.
+            _ if sniff(bytes) == TextEncoding::Utf8 => {
                 decode_utf8(bytes, 0, bytes).map(|s| (Cow::Borrowed(s), TextEncoding::Utf8))
             }
+            Ok(_) => decode_gb18030(bytes).map(|s| (Cow::Owned(s), TextEncoding::Gb18030)),
             Err(utf8) => match decode_gb18030(bytes) {
                 Ok(s) => Ok((Cow::Owned(s), TextEncoding::Gb18030)),
                 // The UTF-8 position is reported: a mostly-UTF-8 file with
@@ -159,13 +160,20 @@ pub fn decode(
 /// The encoding of undeclared bytes without a byte order mark: UTF-8 or
 /// GB18030, whichever reads them better.
 ///
-/// Valid UTF-8 is UTF-8. Otherwise the bytes are UTF-8 when their valid
-/// multi-byte characters outnumber their malformed sequences: a UTF-8 file
+/// Read as UTF-8, Chinese text is characters of three bytes (U+0800 and
+/// up: CJK, full-width forms, punctuation). GBK text read as UTF-8 is
+/// malformed sequences, and characters of two bytes (U+0080-U+07FF:
+/// Latin, Greek, Armenian...) where a GBK pair happens to be valid UTF-8:
+/// 诈骗 (D5A9 C6AD) reads as `թƭ`, and about 1,900 common characters
+/// (一, 为, 业...) do the same, so a GBK file can be valid UTF-8 throughout.
+/// The bytes are UTF-8 when its characters of three bytes or more
+/// outnumber the others and the malformed sequences together: a UTF-8 file
 /// with a few corrupt bytes keeps its Chinese text (read as GB18030 it
 /// would all turn to other characters, 民生服务 into 姘戠敓鏈嶅姟, and still
-/// "parse"), its corrupt rows rejected. GBK text read as UTF-8 is nearly
-/// all malformed: nearly every character is a lead byte UTF-8 cannot
-/// continue.
+/// "parse"), its corrupt rows rejected. Plain ASCII is UTF-8; so are
+/// valid UTF-8 bytes GB18030 cannot read (to their last full line).
+/// Left to a declaration: UTF-8 text whose only non-ASCII characters are
+/// of two bytes (`Café`, no Chinese at all), which reads as GB18030 too.
 ///
 /// ```
 /// use wangge::ingest::encoding::{sniff, TextEncoding};
@@ -174,14 +182,36 @@ pub fn decode(
 /// assert_eq!(sniff(&utf8), TextEncoding::Utf8);
 /// // "网格,矛盾" in GBK.
 /// assert_eq!(sniff(b"\xCD\xF8\xB8\xF1,\xC3\xAC\xB6\xDC"), TextEncoding::Gb18030);
+/// // "诈骗" in GBK: valid UTF-8 (`թƭ`), read as GBK.
+/// assert_eq!(sniff(b"id,\xD5\xA9\xC6\xAD\n"), TextEncoding::Gb18030);
+/// assert_eq!(sniff("id,入户走访 · 2 km²\n".as_bytes()), TextEncoding::Utf8);
 /// ```
 pub fn sniff(bytes: &[u8]) -> TextEncoding {
-    let (mut chars, mut malformed) = (0usize, 0usize);
+    let (mut wide, mut narrow, mut malformed) = (0usize, 0usize, 0usize);
     for chunk in bytes.utf8_chunks() {
-        chars += chunk.valid().chars().filter(|c| !c.is_ascii()).count();
+        for c in chunk.valid().chars().filter(|c| !c.is_ascii()) {
+            if u32::from(c) < 0x800 {
+                narrow += 1;
+            } else {
+                wide += 1;
+            }
+        }
         malformed += usize::from(!chunk.invalid().is_empty());
     }
-    if chars > malformed {
+    if wide > narrow + malformed || narrow + malformed == 0 {
+        return TextEncoding::Utf8;
+    }
+    // Valid UTF-8 that GB18030 cannot read either stays UTF-8 (the check
+    // stops at the last line break: the bytes may be a file's first part,
+    // cut inside a character).
+    let whole = bytes
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(bytes, |i| &bytes[..=i]);
+    let gb_reads = GB18030
+        .decode_without_bom_handling_and_without_replacement(whole)
+        .is_some();
+    if malformed == 0 && !gb_reads {
         TextEncoding::Utf8
     } else {
         TextEncoding::Gb18030
@@ -201,13 +231,7 @@ pub fn decode_lossy(
     }
     let (body, enc) = match bytes.strip_prefix(UTF8_BOM) {
         Some(body) => (body, TextEncoding::Utf8),
-        None => (
-            bytes,
-            declared.unwrap_or_else(|| match std::str::from_utf8(bytes) {
-                Ok(_) => TextEncoding::Utf8,
-                Err(_) => sniff(bytes),
-            }),
-        ),
+        None => (bytes, declared.unwrap_or_else(|| sniff(bytes))),
     };
     let (text, lossy) = match enc {
         TextEncoding::Utf8 => {
