@@ -156,4 +156,53 @@ mod tests {
         assert!(a.0 == b.0, "grids.geojson differs");
         assert!(a.1 == b.1, "events.csv differs");
     }
+
+    /// Every closed issue of the demo stays closed after its steps: no
+    /// acceptance or dispatch is dated after its closure (a case closed
+    /// within hours of its report had its dispatch after the closure, and
+    /// the fold rightly re-opened it: 47 closed cases stood in the
+    /// county's backlog, overdue for ever).
+    #[test]
+    fn no_step_of_a_closed_demo_issue_comes_after_its_closure() {
+        let out = std::env::temp_dir().join(format!("wangge-demo-steps-{}", std::process::id()));
+        generate(&DemoOptions {
+            out: out.clone(),
+            grids: 600,
+            events: 20_000,
+            seed: 7,
+        })
+        .expect("generate");
+        let read = |f: &str| std::fs::read_to_string(out.join(f)).expect("read back");
+        let (events, updates) = (read("events.csv"), read("updates.csv"));
+        let _ = std::fs::remove_dir_all(&out);
+        let time =
+            |s: &str| crate::ingest::time::parse_timestamp(s, chrono_tz::Asia::Shanghai).ok();
+        let resolved: std::collections::HashMap<&str, i64> = events
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').collect::<Vec<_>>())
+            .filter(|f| f.len() > 7 && f[1] == "issue")
+            .filter_map(|f| Some((f[0], time(f[7])?)))
+            .collect();
+        let (mut checked, mut late) = (0, Vec::new());
+        for line in updates.lines().skip(1) {
+            let f: Vec<&str> = line.split(',').collect();
+            if !matches!(f[3], "受理" | "派遣") {
+                continue;
+            }
+            if let (Some(&done), Some(at)) = (resolved.get(f[0]), time(f[2])) {
+                checked += 1;
+                if at > done {
+                    late.push(line.to_owned());
+                }
+            }
+        }
+        assert!(checked > 1000, "{checked}");
+        assert!(
+            late.is_empty(),
+            "{} steps after closure: {:?}",
+            late.len(),
+            &late[..late.len().min(3)]
+        );
+    }
 }

@@ -119,8 +119,15 @@ pub fn write(events: &Path, seed: u64, path: &Path) -> Result<UpdateCounts, Demo
         };
         let t0 = is.occurred;
         let h = 3600;
-        row(t0 + h / 2 + r.below(h as usize) as i64, "受理", [""; 5]);
-        let dispatched = t0 + 2 * h + r.below(2 * h as usize) as i64;
+        let mut accepted = t0 + h / 2 + r.below(h as usize) as i64;
+        let mut dispatched = t0 + 2 * h + r.below(2 * h as usize) as i64;
+        // A case closed within hours was accepted and dispatched before
+        // its closure: a dispatch after it would re-open the case.
+        if let Some(done) = is.resolved.filter(|&d| d <= dispatched) {
+            let span = (done - t0).max(0);
+            (accepted, dispatched) = (t0 + span / 4, t0 + span / 2);
+        }
+        row(accepted, "受理", [""; 5]);
         row(dispatched, "派遣", ["", "", "", "街道城管办", ""]);
         match is.resolved {
             Some(done) => {
