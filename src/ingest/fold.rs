@@ -48,6 +48,15 @@ pub fn fold(base: &Event, steps: &[Step]) -> Event {
         if s.duplicate_of.is_some() {
             e.duplicate_of = s.duplicate_of.clone();
         }
+        // A rating too, from a step the base's row postdates when the row
+        // has none (a whole row sent without the callback's rating says
+        // nothing of it; `solved` from the same step was kept, the rating
+        // lost): a rating in the row stands against older steps.
+        if let Some(v) = intern(s.satisfaction.clone(), &SATISFACTION) {
+            if s.at >= from || base.satisfaction.is_none() {
+                e.satisfaction = Some(v);
+            }
+        }
         if s.at < from {
             continue;
         }
@@ -63,9 +72,6 @@ pub fn fold(base: &Event, steps: &[Step]) -> Event {
         }
         if s.deadline.is_some() {
             e.deadline = s.deadline;
-        }
-        if let Some(v) = intern(s.satisfaction.clone(), &SATISFACTION) {
-            e.satisfaction = Some(v);
         }
         if let Some(c) = &s.category {
             e.category = c.clone();

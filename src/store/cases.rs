@@ -1041,6 +1041,29 @@ mod tests {
         assert_eq!(b.state, Some("closed"));
     }
 
+    /// A callback's rating dated before the whole row that closed the case
+    /// was sent again counts when the row has none: the row says nothing
+    /// of it (its `solved` from the same step was kept, the rating lost,
+    /// and the case fell out of 回访率 and 满意率). A rating in the row
+    /// stands against an older step's.
+    #[test]
+    fn a_rating_the_whole_row_lacks_is_taken_from_an_older_step() {
+        let mut base = issue("closed");
+        (base.resolved_at, base.updated_at) = (Some(5_000), Some(9_000));
+        let mut callback = step("u1", 7_000, "回访");
+        callback.satisfaction = Some("satisfied".into());
+        callback.solved = Some(crate::vocab::SOLVED.into());
+        let a = fold(&base, std::slice::from_ref(&callback));
+        assert_eq!(
+            (a.satisfaction, a.flow.solved),
+            (Some("satisfied"), Some(true))
+        );
+        assert_eq!((a.state, a.updated_at), (Some("closed"), Some(9_000)));
+        base.satisfaction = Some("unsatisfied");
+        let b = fold(&base, &[callback]);
+        assert_eq!(b.satisfaction, Some("unsatisfied"));
+    }
+
     /// The SQL of the transitions' time index, if the store has it.
     fn time_index(store: &Store) -> Option<String> {
         store
