@@ -270,6 +270,77 @@ fn naive_times_are_read_in_shanghai_and_rfc3339_keeps_its_offset() {
     assert_eq!(e01.occurred_at, e02.occurred_at);
 }
 
+/// A join that fails leaves the files of the run before as they were (it
+/// emptied the joined Parquet), and a nested Parquet column is named in
+/// the error (it was "cannot cast List type").
+#[test]
+fn a_failed_join_keeps_the_earlier_output_and_names_a_nested_column() {
+    let grids = || {
+        let (model, _) = tiny_county();
+        let loc = Locator::new(&model, Strategy::Cells);
+        Ok((model, loc))
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (pq, rj) = (
+        dir.path().join("j.parquet"),
+        dir.path().join("j.rejects.csv"),
+    );
+    let h = hasher();
+    let v = validator(&h);
+    let out = JoinOutput {
+        parquet: &pq,
+        rejects: &rj,
+        earlier: &[],
+    };
+    let join = |files: &[std::path::PathBuf]| {
+        join_files(
+            &grids,
+            files,
+            None,
+            &v,
+            &Default::default(),
+            &out,
+            &mut |_| {},
+        )
+    };
+    join(&[fixture("events/edge_cases.csv")]).unwrap();
+    let before = (std::fs::read(&pq).unwrap(), std::fs::read(&rj).unwrap());
+    let nested = dir.path().join("nested.parquet");
+    let category = Series::new("".into(), &["盗窃"]);
+    let mut df = DataFrame::new(
+        1,
+        vec![
+            Column::new("id".into(), &["n1"]),
+            Column::new("kind".into(), &["incident"]),
+            Column::new("occurred_at".into(), &["2026-03-01 08:00"]),
+            Column::new("lon".into(), &[115.015f64]),
+            Column::new("lat".into(), &[38.505f64]),
+            Column::new("category".into(), &[category]),
+        ],
+    )
+    .unwrap();
+    ParquetWriter::new(std::fs::File::create(&nested).unwrap())
+        .finish(&mut df)
+        .unwrap();
+    let err = join(&[fixture("events/edge_cases.csv"), nested])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("column `category`") && err.contains("nested"),
+        "{err}"
+    );
+    assert_eq!(
+        (std::fs::read(&pq).unwrap(), std::fs::read(&rj).unwrap()),
+        before
+    );
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".partial"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
 #[test]
 fn the_join_accounts_for_every_row_and_writes_parquet_and_rejects() {
     let grids = || {

@@ -36,6 +36,7 @@ pub fn set_program(path: PathBuf) {
 /// one decoded column at most (the child's side): its rows, or polars'
 /// reason when the file does not decode.
 pub fn decode_all(path: &Path) -> Result<usize, String> {
+    super::read::refuse_decimals(path)?;
     let open = || std::fs::File::open(path).map_err(|e| e.to_string());
     let schema = ParquetReader::new(open()?)
         .schema()
@@ -93,7 +94,15 @@ fn check_with(program: &Path, path: &Path) -> Result<(), IngestError> {
         return Ok(());
     }
     let said = String::from_utf8_lossy(&out.stderr);
-    let said = said.trim().lines().last().unwrap_or("").trim();
+    // The last line that says something (a panic's message, not the
+    // note on backtraces after it).
+    let said = said
+        .trim()
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with("note:"))
+        .unwrap_or("");
     Err(bad(match out.status.code() {
         Some(_) if !said.is_empty() => said.trim_start_matches("error: ").to_owned(),
         Some(code) => format!("the decoder check failed (exit {code})"),

@@ -417,6 +417,43 @@ fn chunks_inside(path: &Path) -> Result<(), IngestError> {
 /// configured zone, as the text form `YYYY-MM-DD HH:MM` is; a column
 /// adjusted to UTC (or of the legacy `TIMESTAMP_MILLIS`/`_MICROS` or
 /// `INT96` types, instants by definition) is an instant as it stands.
+/// Refuses a Parquet file with a decimal column, naming it: the reader is
+/// built without decimals, and polars stops on the first one it meets,
+/// read or not, with a message about its own build.
+pub fn refuse_decimals(path: &Path) -> Result<(), String> {
+    use polars_parquet::parquet::schema::types::{
+        ParquetType, PrimitiveConvertedType, PrimitiveLogicalType,
+    };
+    let file = File::open(path).map_err(|e| e.to_string())?;
+    let meta = ParquetReader::new(file)
+        .get_metadata()
+        .map_err(|e| format!("not a readable Parquet file: {e}"))?
+        .clone();
+    let decimals: Vec<String> = meta
+        .schema()
+        .fields()
+        .iter()
+        .filter_map(|f| match f {
+            ParquetType::PrimitiveType(p) => match (p.logical_type, p.converted_type) {
+                (Some(PrimitiveLogicalType::Decimal(w, s)), _)
+                | (_, Some(PrimitiveConvertedType::Decimal(w, s))) => {
+                    Some(format!("`{}` (decimal({w},{s}))", p.field_info.name))
+                }
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect();
+    if decimals.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "decimal columns are not read: {}; write coordinates as double and other values as text \
+         (or leave the column out of the file)",
+        decimals.join(", ")
+    ))
+}
+
 fn wall_clock_columns(path: &Path) -> Result<Vec<String>, IngestError> {
     use polars_parquet::parquet::schema::types::{ParquetType, PrimitiveLogicalType};
     let file = File::open(path).map_err(|source| IngestError::Io {
@@ -850,7 +887,14 @@ impl ParquetCol {
             d if d.is_primitive_numeric() => {
                 ParquetCol::Num(s.cast(&DataType::Float64)?.f64()?.clone())
             }
-            _ => ParquetCol::Text(s.cast(&DataType::String)?.str()?.clone()),
+            d @ (DataType::List(_) | DataType::Struct(_)) => polars_bail!(ComputeError:
+                "column `{name}` holds {d} values: no contract column takes nested values (write it as text)"),
+            d => {
+                let text = s.cast(&DataType::String).map_err(|e| {
+                    polars_err!(ComputeError: "column `{name}` ({d}) is not readable as text: {e}")
+                })?;
+                ParquetCol::Text(text.str()?.clone())
+            }
         })
     }
 
@@ -925,6 +969,10 @@ pub(super) fn parquet_columns<const N: usize>(
     let p = path.to_str().ok_or_else(|| IngestError::Parse {
         path: path.to_owned(),
         reason: "path is not UTF-8".into(),
+    })?;
+    refuse_decimals(path).map_err(|reason| IngestError::Parse {
+        path: path.to_owned(),
+        reason,
     })?;
     let scan =
         LazyFrame::scan_parquet(PlRefPath::from(p), ScanArgsParquet::default()).map_err(perr)?;

@@ -210,9 +210,10 @@ fn place(
 /// written (in file order: a case's versions are ranked as the service
 /// ranks them); building each batch's frame;
 /// writing the rejects and the Parquet. The output is the same as one stage
-/// after the other. On an
-/// error the Parquet file is left unfinished (no footer), so a partial
-/// output can never be read as a whole one.
+/// after the other. Both files are written beside their names
+/// (`<name>.partial`) and take their names only when the join succeeds: on
+/// an error the files of an earlier run stay as they were, and the partial
+/// ones are removed.
 #[allow(clippy::too_many_arguments)]
 pub fn join_files(
     grids: &dyn Fn() -> Result<(GridModel, Locator), IngestError>,
@@ -223,12 +224,56 @@ pub fn join_files(
     out: &JoinOutput<'_>,
     progress: &mut dyn FnMut(u64),
 ) -> Result<JoinSummary, IngestError> {
+    let partial = |p: &Path| {
+        let mut name = p.as_os_str().to_owned();
+        name.push(".partial");
+        PathBuf::from(name)
+    };
+    let (parquet_part, rejects_part) = (partial(out.parquet), partial(out.rejects));
+    let result = join_into(
+        grids,
+        files,
+        encoding,
+        validator,
+        steps,
+        out,
+        (&parquet_part, &rejects_part),
+        progress,
+    );
+    let named = result.and_then(|summary| {
+        for (from, to) in [(&parquet_part, out.parquet), (&rejects_part, out.rejects)] {
+            std::fs::rename(from, to).map_err(|source| IngestError::Io {
+                path: to.to_owned(),
+                source,
+            })?;
+        }
+        Ok(summary)
+    });
+    if named.is_err() {
+        let _ = std::fs::remove_file(&parquet_part);
+        let _ = std::fs::remove_file(&rejects_part);
+    }
+    named
+}
+
+/// [`join_files`] into the `partial` files (Parquet, rejects).
+#[allow(clippy::too_many_arguments)]
+fn join_into(
+    grids: &dyn Fn() -> Result<(GridModel, Locator), IngestError>,
+    files: &[PathBuf],
+    encoding: Option<TextEncoding>,
+    validator: &Validator<'_>,
+    steps: &CaseSteps,
+    out: &JoinOutput<'_>,
+    partial: (&Path, &Path),
+    progress: &mut dyn FnMut(u64),
+) -> Result<JoinSummary, IngestError> {
     let parquet_err =
         |e: PolarsError| IngestError::Output(format!("{}: {e}", out.parquet.display()));
     let rejects_err =
         |e: csv::Error| IngestError::Output(format!("{}: {e}", out.rejects.display()));
-    let file = File::create(out.parquet).map_err(|source| IngestError::Io {
-        path: out.parquet.to_owned(),
+    let file = File::create(partial.0).map_err(|source| IngestError::Io {
+        path: partial.0.to_owned(),
         source,
     })?;
     let mut writer = ParquetWriter::new(file)
@@ -237,7 +282,7 @@ pub fn join_files(
         ))
         .batched(&crate::columns::file_schema())
         .map_err(parquet_err)?;
-    let mut rejects = csv::Writer::from_path(out.rejects).map_err(rejects_err)?;
+    let mut rejects = csv::Writer::from_path(partial.1).map_err(rejects_err)?;
     rejects
         .write_record(["file", "row", "column", "reason"])
         .map_err(rejects_err)?;
