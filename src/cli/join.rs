@@ -108,7 +108,8 @@ pub fn run(a: &JoinArgs) -> anyhow::Result<i32> {
     // Rejected update rows go to the rejects file with the events' (the
     // first few told here too).
     let mut update_rejects = Vec::new();
-    for path in &a.updates {
+    for (file, path) in a.updates.iter().enumerate() {
+        let file = u16::try_from(file).context("more than 65,535 update files")?;
         crate::ingest::read_updates_with(path, &validator, &mut |(ok, bad)| {
             update_rows += (ok.len() + bad.len()) as u64;
             for r in bad {
@@ -117,14 +118,34 @@ pub fn run(a: &JoinArgs) -> anyhow::Result<i32> {
                 }
                 update_rejects.push(r);
             }
-            for (_, s) in ok {
-                steps.push(s);
+            for (row, s) in ok {
+                steps.push(s, (file, row));
             }
             Ok(())
         })?;
     }
-    // A transition sent twice is one step.
-    steps.finish();
+    // A transition sent twice is one step; sent again with other content,
+    // a conflict (the first read is kept), rejected as the store does.
+    for c in steps.finish() {
+        let name = |f: u16| a.updates[usize::from(f)].display().to_string();
+        let r = crate::ingest::Reject {
+            file: name(c.file),
+            row: c.row,
+            column: "update_id".into(),
+            reason: format!(
+                "conflict: update {:?} of issue {:?} was read before with other content ({} row {}); \
+                 the first is kept",
+                c.update_id,
+                c.issue_id,
+                name(c.first.0),
+                c.first.1
+            ),
+        };
+        if update_rejects.len() < SHOWN_REJECTS {
+            eprintln!("{}: row {}: {}: {}", r.file, r.row, r.column, r.reason);
+        }
+        update_rejects.push(r);
+    }
     let distinct = steps.len() as u64;
     let rejects = a
         .rejects

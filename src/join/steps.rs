@@ -21,12 +21,30 @@ struct Kept {
     /// 1 + its index in `rare` (0: a common step).
     rare: u32,
     update_len: u16,
+    /// Where it was read: the file (by index) and row.
+    file: u16,
+    row: u32,
     /// Index in [`STATES`].
     state: u8,
     /// 1 + index in [`SATISFACTION`] (0: none).
     satisfaction: u8,
     /// 1 + index in [`SOLVED`] (0: none).
     solved: u8,
+}
+
+const _: () = assert!(std::mem::size_of::<Kept>() == 40);
+
+/// A transition row sent again with other content than the row of its
+/// update id read first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Conflict {
+    /// The file (index) and row of the row left out.
+    pub file: u16,
+    pub row: u64,
+    /// The file (index) and row of the one kept.
+    pub first: (u16, u64),
+    pub issue_id: String,
+    pub update_id: String,
 }
 
 /// Each issue's transition rows, by issue id.
@@ -55,8 +73,9 @@ impl CaseSteps {
         self.kept.is_empty()
     }
 
-    /// Keeps a validated step. Call [`CaseSteps::finish`] after the last.
-    pub fn push(&mut self, mut s: Step) {
+    /// Keeps a validated step read from row `row` of file `file` (an
+    /// index). Call [`CaseSteps::finish`] after the last.
+    pub fn push(&mut self, mut s: Step, (file, row): (u16, u64)) {
         let issue = match self.issues.get(s.issue_id.as_str()) {
             Some(&i) => i,
             None => {
@@ -83,6 +102,8 @@ impl CaseSteps {
             update: self.ids.len() as u32,
             rare: 0,
             update_len: update_len.unwrap_or(0),
+            file,
+            row: u32::try_from(row).unwrap_or(u32::MAX),
             state: state.unwrap_or(0) as u8,
             satisfaction: satisfaction.unwrap_or(0),
             solved: solved.unwrap_or(0),
@@ -106,12 +127,40 @@ impl CaseSteps {
     }
 
     /// Orders each issue's steps by (`at`, update id) and keeps one step
-    /// of a transition sent twice (the same update id).
-    pub fn finish(&mut self) {
+    /// of a transition sent twice (the same update id): the first read.
+    /// Returns the rows sent again with other content (a time, state,
+    /// deadline, rating or correction of their own), which are not kept,
+    /// as the store refuses them.
+    pub fn finish(&mut self) -> Vec<Conflict> {
         let mut kept = std::mem::take(&mut self.kept);
         // Stable: of two rows with one update id, the first read is kept.
         kept.sort_by(|a, b| (a.issue, self.update_id(a)).cmp(&(b.issue, self.update_id(b))));
-        kept.dedup_by(|x, y| x.issue == y.issue && self.update_id(x) == self.update_id(y));
+        let mut conflicts = Vec::new();
+        kept.dedup_by(|x, y| {
+            let same = x.issue == y.issue && self.update_id(x) == self.update_id(y);
+            if same && self.step(x) != self.step(y) {
+                conflicts.push((*x, *y));
+            }
+            same
+        });
+        let conflicts = if conflicts.is_empty() {
+            Vec::new()
+        } else {
+            let mut ids = vec![""; self.issues.len()];
+            for (id, &i) in &self.issues {
+                ids[i as usize] = id;
+            }
+            conflicts
+                .iter()
+                .map(|(x, y)| Conflict {
+                    file: x.file,
+                    row: u64::from(x.row),
+                    first: (y.file, u64::from(y.row)),
+                    issue_id: ids[x.issue as usize].to_owned(),
+                    update_id: self.update_id(x).to_owned(),
+                })
+                .collect()
+        };
         kept.sort_unstable_by(|a, b| {
             (a.issue, a.at, self.update_id(a)).cmp(&(b.issue, b.at, self.update_id(b)))
         });
@@ -124,6 +173,7 @@ impl CaseSteps {
         }
         self.kept = kept;
         self.starts = starts;
+        conflicts
     }
 
     /// Steps kept (after [`CaseSteps::finish`]: distinct ones).
@@ -210,16 +260,16 @@ mod tests {
                     5 => s.duplicate_of = Some("I00001".into()),
                     _ => {}
                 }
-                cs.push(s.clone());
+                cs.push(s.clone(), (0, u64::from(i)));
                 if j == 2 {
                     // Sent again.
-                    cs.push(s.clone());
+                    cs.push(s.clone(), (1, u64::from(i)));
                 }
                 (s.issue_id, s.to_unit, s.note_hash) = (String::new(), None, None);
                 want.entry(issue.clone()).or_default().push(s);
             }
         }
-        cs.finish();
+        assert_eq!(cs.finish(), []);
         for (issue, mut steps) in want {
             steps.sort_by(|a, b| (a.at, &a.update_id).cmp(&(b.at, &b.update_id)));
             let early = steps.iter().filter(|s| s.at < 2).count();
@@ -232,5 +282,31 @@ mod tests {
         }
         assert_eq!(cs.of("I00000"), None);
         assert_eq!(cs.of("nobody"), None);
+    }
+
+    /// A row sent again with other content is left out and told, naming
+    /// where it and the row kept were read (`join --updates` dropped it
+    /// without a word, where the store refuses it as a conflict); one sent
+    /// again as it was is one step.
+    #[test]
+    fn a_step_sent_again_with_other_content_is_a_conflict() {
+        let mut cs = CaseSteps::default();
+        cs.push(step("I1", "z1", 100, "accepted"), (0, 2));
+        cs.push(step("I1", "z1", 200, "dispatched"), (0, 3));
+        cs.push(step("I1", "z2", 300, "handled"), (0, 4));
+        cs.push(step("I1", "z2", 300, "handled"), (1, 2));
+        let conflicts = cs.finish();
+        assert_eq!(
+            conflicts,
+            [Conflict {
+                file: 0,
+                row: 3,
+                first: (0, 2),
+                issue_id: "I1".into(),
+                update_id: "z1".into(),
+            }]
+        );
+        let states: Vec<String> = cs.of("I1").unwrap().into_iter().map(|s| s.state).collect();
+        assert_eq!(states, ["accepted", "handled"]);
     }
 }
