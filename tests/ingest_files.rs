@@ -522,6 +522,41 @@ fn integer_ids_and_households_are_read_exactly() {
     assert!(why.contains("a number, not a timestamp"), "{why}");
 }
 
+/// An issue's `updated_at`, `resolved_at` and `deadline` are held to the
+/// dates an event may carry, as `occurred_at` is: a version time typed a
+/// century ahead made every later row of the case stale (the case frozen
+/// as first reported), and a deadline of 1900 or 9999 was kept. A
+/// deadline years ahead is a deadline.
+#[test]
+fn an_issue_s_other_times_are_held_to_the_dates_an_event_may_carry() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("times.csv");
+    let ahead = (chrono::Utc::now() + chrono::Duration::days(3 * 365)).format("%Y-%m-%d");
+    std::fs::write(
+        &path,
+        format!(
+            "id,kind,occurred_at,lon,lat,category,status,updated_at,resolved_at,deadline\n\
+             a,issue,2026-03-01 08:00,115.0,38.5,环境卫生,open,2126-03-01 08:00,,\n\
+             b,issue,2026-03-01 08:00,115.0,38.5,环境卫生,resolved,,9999-12-31 23:59,\n\
+             c,issue,2026-03-01 08:00,115.0,38.5,环境卫生,open,,,1900-01-01 00:00\n\
+             d,issue,2026-03-01 08:00,115.0,38.5,环境卫生,open,2026-03-02 08:00,,{ahead} 00:00\n"
+        ),
+    )
+    .unwrap();
+    let (ok, _, rej, _) = read_all(&path).unwrap();
+    let ids: Vec<&str> = ok.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(ids, ["d"], "{rej:?}");
+    for (row, column, why) in [
+        (2, "updated_at", "ahead_days"),
+        (3, "resolved_at", "ahead_days"),
+        (4, "deadline", "earliest"),
+    ] {
+        let (col, reason) = reason_of(&rej, row);
+        assert_eq!(col, column);
+        assert!(reason.contains(why), "{reason}");
+    }
+}
+
 /// A Parquet file whose times are `ts` (µs), typed as `tz` has them, with
 /// `extra` columns beside; written by polars as an upstream export would.
 fn parquet_with_times(

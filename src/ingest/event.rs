@@ -453,6 +453,16 @@ impl Default for Dates {
 }
 
 impl Dates {
+    /// A deadline's reach: from the earliest instant to ten times
+    /// `ahead_us` from now (a project may be given years; 9999-12-31 is a
+    /// placeholder that would keep a case from ever being overdue).
+    pub(super) fn for_deadlines(&self) -> Dates {
+        Dates {
+            ahead_us: self.ahead_us.saturating_mul(10),
+            ..*self
+        }
+    }
+
     /// `us` when it lies between the earliest instant and `ahead_us` from now.
     pub(super) fn check(&self, us: i64, col: impl Named) -> Result<i64, RowError> {
         // The clock read again only for an instant past the time it last
@@ -576,7 +586,11 @@ impl Validator<'_> {
         let (lon, lat) = super::crs::to_wgs84(self.crs, lon, lat);
         let category = category(get(Col::Category))?;
         let mut ev = Event {
-            updated_at: time(get(Col::UpdatedAt), Col::UpdatedAt, self.tz)?,
+            // A version time a century ahead would make every later row
+            // of the case stale: dated like the report.
+            updated_at: time(get(Col::UpdatedAt), Col::UpdatedAt, self.tz)?
+                .map(|t| self.dates.check(t, Col::UpdatedAt))
+                .transpose()?,
             ..Event::new(id, kind, occurred_at, lon, lat, category)
         };
         match kind {
@@ -586,8 +600,12 @@ impl Validator<'_> {
                 let state = super::state::canonical(&word).map_err(|r| err(Col::Status, r))?;
                 ev.state = Some(state);
                 ev.status = Some(super::state::status_of(state));
-                ev.resolved_at = time(get(Col::ResolvedAt), Col::ResolvedAt, self.tz)?;
-                ev.deadline = time(get(Col::Deadline), Col::Deadline, self.tz)?;
+                ev.resolved_at = time(get(Col::ResolvedAt), Col::ResolvedAt, self.tz)?
+                    .map(|t| self.dates.check(t, Col::ResolvedAt))
+                    .transpose()?;
+                ev.deadline = time(get(Col::Deadline), Col::Deadline, self.tz)?
+                    .map(|t| self.dates.for_deadlines().check(t, Col::Deadline))
+                    .transpose()?;
                 if let Some(r) = ev.resolved_at.filter(|&r| r < occurred_at) {
                     let _ = r;
                     return Err(err(Col::ResolvedAt, "before occurred_at"));

@@ -215,7 +215,9 @@ impl Validator<'_> {
             update_id,
             at,
             state: state.to_owned(),
-            deadline: time(get(UCol::Deadline), UCol::Deadline, self.tz)?,
+            deadline: time(get(UCol::Deadline), UCol::Deadline, self.tz)?
+                .map(|t| self.dates.for_deadlines().check(t, UCol::Deadline))
+                .transpose()?,
             satisfaction: one_of(get(UCol::Satisfaction), UCol::Satisfaction, SATISFACTION)?
                 .map(str::to_owned),
             solved: one_of(get(UCol::Solved), UCol::Solved, SOLVED)?.map(str::to_owned),

@@ -219,7 +219,10 @@ mod tests {
     #[test]
     fn a_held_case_keeps_its_steps() {
         let mut steps = CaseSteps::default();
-        steps.push(crate::ingest::Step::new("a", "u1", 15, "dispatched"), (0, 2));
+        steps.push(
+            crate::ingest::Step::new("a", "u1", 15, "dispatched"),
+            (0, 2),
+        );
         steps.finish();
         let first = issue("a", "reported", 10);
         let mut late = issue("a", "reported", 5);
