@@ -557,6 +557,37 @@ fn an_issue_s_other_times_are_held_to_the_dates_an_event_may_carry() {
     }
 }
 
+/// Rows of a file with CR LF line ends (as Windows and Excel write) are
+/// numbered by their line as those of LF files are: the CSV reader starts
+/// a record at the LF of the line before, and every rejected row was
+/// named one line too early.
+#[test]
+fn rows_of_a_crlf_file_are_numbered_by_their_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("crlf.csv");
+    std::fs::write(
+        &path,
+        "id,kind,occurred_at,lon,lat,category\r\n\
+         a,incident,2026-03-01 08:00,115.0,38.5,盗窃\r\n\
+         b,incident,2026-03-01 08:00,115.0,x,盗窃\r\n\
+         c,incident,2026-03-01 08:00,115.0,38.5,\"two\r\nlines\"\r\n\
+         d,incident,2026-03-01 08:00,115.0,38.5,\r\n",
+    )
+    .unwrap();
+    let (ok, rows, rej, _) = read_all(&path).unwrap();
+    assert_eq!((ok.len(), rows), (1, vec![2]), "{rej:?}");
+    let got: Vec<(u64, &str)> = rej.iter().map(|r| (r.row, r.column.as_str())).collect();
+    assert_eq!(got, [(3, "lat"), (4, "category"), (6, "category")]);
+    let updates = dir.path().join("updates.csv");
+    std::fs::write(
+        &updates,
+        "issue_id,update_id,at,status\r\nC1,u1,2026-03-01 09:00,受理\r\nC1,u2,2026-03-01 10:00,飞走\r\n",
+    )
+    .unwrap();
+    let ((steps, rejects), _) = read_steps(&updates);
+    assert_eq!((steps[0].0, rejects[0].row), (2, 3), "{rejects:?}");
+}
+
 /// A Parquet file whose times are `ts` (µs), typed as `tz` has them, with
 /// `extra` columns beside; written by polars as an upstream export would.
 fn parquet_with_times(

@@ -90,10 +90,15 @@ pub fn open_at_end(text: &[u8], delimiter: u8) -> bool {
     q.open()
 }
 
-/// A reader passing its bytes on and following their quotes ([`Quotes`]).
+/// A reader passing its bytes on and following their quotes ([`Quotes`]),
+/// and how its first line ends.
 pub struct QuoteWatch<R> {
     inner: R,
     quotes: Quotes,
+    /// Whether the first line ends in CR LF, once a line end was seen.
+    crlf: Option<bool>,
+    /// The last byte passed on.
+    last: u8,
 }
 
 impl<R> QuoteWatch<R> {
@@ -101,7 +106,17 @@ impl<R> QuoteWatch<R> {
         QuoteWatch {
             inner,
             quotes: Quotes::new(delimiter),
+            crlf: None,
+            last: 0,
         }
+    }
+
+    /// What to add to the line the CSV reader gives a record: with CR LF
+    /// line ends it ends a record at the CR and starts the next one at the
+    /// LF, still on the line before, so every row's number came out one
+    /// short.
+    pub fn line_offset(&self) -> u64 {
+        u64::from(self.crlf == Some(true))
     }
 
     /// Whether the bytes passed on so far end inside a quoted value: at the
@@ -114,7 +129,17 @@ impl<R> QuoteWatch<R> {
 impl<R: Read> Read for QuoteWatch<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.quotes.feed(&buf[..n]);
+        let read = &buf[..n];
+        self.quotes.feed(read);
+        if self.crlf.is_none() {
+            if let Some(i) = memchr::memchr(b'\n', read) {
+                let before = if i > 0 { read[i - 1] } else { self.last };
+                self.crlf = Some(before == b'\r');
+            }
+        }
+        if let Some(&b) = read.last() {
+            self.last = b;
+        }
         Ok(n)
     }
 }

@@ -629,7 +629,7 @@ fn read_csv<R: RowReader>(
     let (mut rec, mut ahead) = (csv::ByteRecord::new(), csv::ByteRecord::new());
     let mut held: Option<u64> = None;
     loop {
-        let line = rdr.position().line();
+        let line = rdr.position().line() + rdr.get_ref().line_offset();
         let read = rdr.read_byte_record(&mut ahead);
         if let Some(held_line) = held.take() {
             let open_at_end = matches!(read, Ok(false)) && rdr.get_ref().open();
@@ -639,10 +639,12 @@ fn read_csv<R: RowReader>(
             Ok(false) => break,
             Ok(true) => {
                 std::mem::swap(&mut rec, &mut ahead);
-                held = Some(rec.position().map_or(line, |p| p.line()));
+                let offset = rdr.get_ref().line_offset();
+                held = Some(rec.position().map_or(line, |p| p.line() + offset));
             }
             Err(e) => {
-                let row = e.position().map_or(line + 1, |p| p.line());
+                let offset = rdr.get_ref().line_offset();
+                let row = e.position().map_or(line + 1, |p| p.line() + offset);
                 batch.read += 1;
                 batch.rejects.push(Reject {
                     file: file.clone(),

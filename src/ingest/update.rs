@@ -357,7 +357,10 @@ impl<R: std::io::Read> CsvSteps<R> {
     /// The line the last row read begins on (the header is line 1): a
     /// row with a quoted line break runs over several.
     fn line(&self) -> u64 {
-        self.rec.position().map_or(self.n + 1, |p| p.line())
+        let offset = self.rdr.get_ref().line_offset();
+        self.rec
+            .position()
+            .map_or(self.n + 1, |p| p.line() + offset)
     }
 
     fn next(&mut self, v: &Validator<'_>) -> std::io::Result<Option<ParsedStep>> {

@@ -79,6 +79,9 @@ fn from_csv(v: &Validator<'_>, text: &str, lossy: bool) -> Result<Parsed> {
         REQUIRED.map(|c| map[c as usize]),
         map[Col::OccurredAt as usize],
     );
+    // With CR LF line ends the reader starts a record at the LF, still on
+    // the line before ([`crate::ingest::quote::QuoteWatch::line_offset`]).
+    let crlf = u64::from(text.find('\n').is_some_and(|i| text[..i].ends_with('\r')));
     let mut out = Vec::new();
     // Where the last record starts (byte, line), how many values it has
     // and whether it was rejected for swallowing the rows after it.
@@ -88,7 +91,7 @@ fn from_csv(v: &Validator<'_>, text: &str, lossy: bool) -> Result<Parsed> {
         match rec {
             Ok(rec) => {
                 if let Some(p) = rec.position() {
-                    last = (p.byte() as usize, p.line(), rec.len(), false);
+                    last = (p.byte() as usize, p.line() + crlf, rec.len(), false);
                 }
                 let id = map[Col::Id as usize]
                     .and_then(|i| rec.get(i))
@@ -96,7 +99,7 @@ fn from_csv(v: &Validator<'_>, text: &str, lossy: bool) -> Result<Parsed> {
                 // A quote left open takes the rows after it into one
                 // value: rejected, naming the column and the lines taken in.
                 let fields: Vec<&str> = rec.iter().collect();
-                let line = rec.position().map_or(n + 1, |p| p.line());
+                let line = rec.position().map_or(n + 1, |p| p.line() + crlf);
                 if let Some((col, why)) = crate::ingest::swallowed(&fields, &shape, line) {
                     out.push((n, id, Err(bad_row(field_at(&map, col), why))));
                     last.3 = true;
