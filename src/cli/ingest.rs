@@ -34,31 +34,68 @@ pub struct IngestArgs {
     pub files: Vec<PathBuf>,
 }
 
-/// Whether `path` holds transition rows rather than events.
+/// Whether `path` holds transition rows rather than events, by its
+/// column names (header, JSON keys or Parquet schema): events when they
+/// give every column an event requires, else transition rows when they
+/// give every column a step requires (aliases included: `诉求编号`,
+/// `service_request_id`), else events (whose load names what is missing).
 fn is_updates(path: &std::path::Path) -> anyhow::Result<bool> {
+    use crate::ingest::{column_of, update_column_of, Format, UCol, REQUIRED};
     use std::io::Read;
-    if matches!(
-        crate::ingest::Format::of(path)?,
-        crate::ingest::Format::Parquet
-    ) {
-        use polars::prelude::*;
-        let p = path.to_str().unwrap_or_default();
-        let schema = LazyFrame::scan_parquet(PlRefPath::from(p), ScanArgsParquet::default())
-            .and_then(|mut l| l.collect_schema())
-            .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", path.display()))?;
-        return Ok(schema.iter_names().any(|n| {
-            crate::ingest::update_column_of(n) == Some(crate::ingest::UCol::IssueId as usize)
-        }));
-    }
-    let mut head = vec![0u8; 4096];
-    let n = std::fs::File::open(path)
-        .and_then(|mut f| f.read(&mut head))
-        .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", path.display()))?;
-    let text = crate::ingest::encoding::decode(&head[..n], None)
-        .map(|(t, _)| t.into_owned())
-        .unwrap_or_default();
-    let first = text.lines().next().unwrap_or("");
-    Ok(first.contains("issue_id") || first.contains("工单编号") || first.contains("案件编号"))
+    let names: Vec<String> = match Format::of(path)? {
+        Format::Parquet => {
+            use polars::prelude::*;
+            let p = path.to_str().unwrap_or_default();
+            let schema = LazyFrame::scan_parquet(PlRefPath::from(p), ScanArgsParquet::default())
+                .and_then(|mut l| l.collect_schema())
+                .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", path.display()))?;
+            schema.iter_names().map(|n| n.to_string()).collect()
+        }
+        format => {
+            let mut head = vec![0u8; 64 * 1024];
+            let n = std::fs::File::open(path)
+                .and_then(|mut f| f.read(&mut head))
+                .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", path.display()))?;
+            // Whole lines only: a character cut at the end reads as none.
+            let end = head[..n]
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(n, |i| i + 1);
+            let text = crate::ingest::encoding::decode_lossy(&head[..end], None)
+                .map(|(t, _, _)| t.into_owned())
+                .unwrap_or_default();
+            let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+            match format {
+                Format::JsonLines => {
+                    serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(first)
+                        .map(|m| m.keys().cloned().collect())
+                        .unwrap_or_default()
+                }
+                _ => {
+                    let d = if path
+                        .extension()
+                        .is_some_and(|e| e.eq_ignore_ascii_case("tsv"))
+                    {
+                        '\t'
+                    } else {
+                        ','
+                    };
+                    first
+                        .split(d)
+                        .map(|n| n.trim().trim_matches('"').to_owned())
+                        .collect()
+                }
+            }
+        }
+    };
+    let gives = |column_of: fn(&str) -> Option<usize>, c: usize| {
+        names.iter().any(|n| column_of(n) == Some(c))
+    };
+    let events = REQUIRED.iter().all(|&c| gives(column_of, c as usize));
+    let steps = [UCol::IssueId, UCol::UpdateId, UCol::At, UCol::Status]
+        .iter()
+        .all(|&c| gives(update_column_of, c as usize));
+    Ok(!events && steps)
 }
 
 /// The deployment `cfg` describes, ready for file loads: its state (the
@@ -119,4 +156,52 @@ pub fn run(a: &IngestArgs) -> anyhow::Result<i32> {
         }
     }
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_updates;
+
+    /// Files are told apart by the columns they give, not by a word in
+    /// their first line: an event file with a `parent_issue_id` column was
+    /// loaded as steps, steps headed `诉求编号` or `service_request_id` as
+    /// events, and a GBK header cut inside a character as neither.
+    #[test]
+    fn event_and_step_files_are_told_apart_by_their_columns() {
+        let dir = tempfile::tempdir().unwrap();
+        let cases: [(&str, &[u8], bool); 6] = [
+            (
+                "events.csv",
+                b"id,kind,occurred_at,lon,lat,category,parent_issue_id\n",
+                false,
+            ),
+            (
+                "alias.csv",
+                "诉求编号,环节编号,操作时间,状态\n".as_bytes(),
+                true,
+            ),
+            ("sr.csv", b"service_request_id,update_id,at,status\n", true),
+            (
+                "steps.jsonl",
+                br#"{"issue_id":"A","update_id":"u1","at":"2026-03-01 08:00","status":"accepted"}"#,
+                true,
+            ),
+            (
+                "events.jsonl",
+                br#"{"id":"A","kind":"incident","occurred_at":"2026-03-01 08:00","lon":115,"lat":38.5,"category":"x"}"#,
+                false,
+            ),
+            // 工单编号,环节编号,操作时间,状态 in GBK.
+            (
+                "gbk.csv",
+                b"\xB9\xA4\xB5\xA5\xB1\xE0\xBA\xC5,\xBB\xB7\xBD\xDA\xB1\xE0\xBA\xC5,\xB2\xD9\xD7\xF7\xCA\xB1\xBC\xE4,\xD7\xB4\xCC\xAC\n",
+                true,
+            ),
+        ];
+        for (name, head, updates) in cases {
+            let path = dir.path().join(name);
+            std::fs::write(&path, head).unwrap();
+            assert_eq!(is_updates(&path).unwrap(), updates, "{name}");
+        }
+    }
 }
