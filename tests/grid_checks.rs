@@ -236,3 +236,66 @@ fn a_declared_crs_must_be_longitude_and_latitude() {
         report.findings
     );
 }
+
+/// A grid file with a UTF-8 byte order mark is read (it was "expected
+/// value at line 1 column 1"); a feature whose MultiPolygon holds no
+/// polygon is an error naming it (it was dropped without a word); a
+/// village with no grid in it is all gap, and said so (it was not looked
+/// at: every event in it is partial).
+#[test]
+fn a_bom_an_empty_multipolygon_and_a_village_without_grids() {
+    let square = |x: f64| {
+        format!(
+            "[[[{x},38.5],[{},38.5],[{},38.51],[{x},38.51],[{x},38.5]]]",
+            x + 0.01,
+            x + 0.01
+        )
+    };
+    let feature = |code: &str, level: u8, parent: &str, geometry: String| {
+        format!(
+            r#"{{"type":"Feature","properties":{{"code":"{code}","name":"{code}","level":{level}{parent}}},"geometry":{geometry}}}"#
+        )
+    };
+    let parent = |p: &str| format!(r#","parent":"{p}""#);
+    let poly = |x: f64| format!(r#"{{"type":"Polygon","coordinates":{}}}"#, square(x));
+    let collection = |features: &[String]| {
+        format!(
+            "\u{feff}{{\"type\":\"FeatureCollection\",\"features\":[{}]}}",
+            features.join(",")
+        )
+    };
+    let mut features = vec![
+        feature("T", 1, "", r#"{"type":"Polygon","coordinates":[[[115.0,38.5],[115.02,38.5],[115.02,38.51],[115.0,38.51],[115.0,38.5]]]}"#.into()),
+        feature("V1", 2, &parent("T"), poly(115.0)),
+        feature("V2", 2, &parent("T"), poly(115.01)),
+        feature("G1", 3, &parent("V1"), poly(115.0)),
+    ];
+    let find = |report: &wangge::grid::Report, sev: Severity, check: &str, code: &str| {
+        report
+            .findings
+            .iter()
+            .find(|f| f.severity == sev && f.check == check && f.code.as_deref() == Some(code))
+            .map(|f| f.message.clone())
+    };
+    let topology = LoadOptions {
+        topology: true,
+        ..Default::default()
+    };
+    let (_, report) = parse_geojson(&collection(&features), topology).unwrap();
+    let gap = find(&report, Severity::Warning, "gap", "V2").expect("V2 named");
+    assert!(gap.contains("no unit of the tier below"), "{gap}");
+    assert_eq!(
+        find(&report, Severity::Warning, "gap", "V1"),
+        None,
+        "{report}"
+    );
+    features.push(feature(
+        "G2",
+        3,
+        &parent("V2"),
+        r#"{"type":"MultiPolygon","coordinates":[]}"#.into(),
+    ));
+    let (_, report) = parse_geojson(&collection(&features), LoadOptions::default()).unwrap();
+    let empty = find(&report, Severity::Fatal, "bad_geometry", "G2").expect("G2 named");
+    assert!(empty.contains("no polygons"), "{empty}");
+}

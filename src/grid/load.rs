@@ -114,6 +114,8 @@ fn declared_crs(
 /// or declares a projected `crs`.
 /// Fatal findings are in the report (the model then holds what could be read).
 pub fn parse_geojson(text: &str, opts: LoadOptions) -> Result<(GridModel, Report), String> {
+    // A UTF-8 byte order mark (what Windows editors save) is no text.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let fc = match text.parse::<GeoJson>().map_err(|e| e.to_string())? {
         GeoJson::FeatureCollection(fc) => fc,
         other => {
@@ -287,7 +289,18 @@ fn read_feature(
                 .iter()
                 .map(|p| read_polygon(p, index, &code, crs, report))
                 .collect();
-            polys.filter(|p| !p.is_empty()).map(MultiPolygon)
+            match polys {
+                Some(p) if p.is_empty() => {
+                    fatal(
+                        report,
+                        "bad_geometry",
+                        Some(&code),
+                        "MultiPolygon has no polygons".into(),
+                    );
+                    None
+                }
+                p => p.map(MultiPolygon),
+            }
         }
         Some(other) => {
             fatal(

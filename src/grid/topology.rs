@@ -41,6 +41,23 @@ pub fn check(model: &GridModel, report: &mut Report) {
             Some(f.area_m2),
         );
     }
+    // A township or village without a unit under it is all gap: its
+    // events reach no grid (partial), and no partition of it was checked.
+    for u in model
+        .units()
+        .iter()
+        .filter(|u| u.level < super::model::GRID_LEVEL && u.children.is_empty())
+    {
+        report.push(
+            Severity::Warning,
+            "gap",
+            Some(u.feature_index),
+            Some(&u.code),
+            "no unit of the tier below lies in it: its whole area is a gap, and its events reach no grid \
+             (partial)",
+            Some(u.area_km2 * 1e6),
+        );
+    }
     for u in model.units() {
         let width = mean_width_m(&u.geometry, u.area_km2 * 1e6);
         if width < SLIVER_WIDTH_M {
