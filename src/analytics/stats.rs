@@ -305,7 +305,20 @@ pub fn wilson(num: f64, den: f64, z: f64) -> Option<(f64, f64)> {
     let z2 = z * z;
     let centre = (p + z2 / (2.0 * den)) / (1.0 + z2 / den);
     let half = z / (1.0 + z2 / den) * (p * (1.0 - p) / den + z2 / (4.0 * den * den)).sqrt();
-    Some(((centre - half).max(0.0), (centre + half).min(1.0)))
+    // At none or all of the trials a bound is exactly 0 or 1 (the centre
+    // and the half-width cancel there, but in floating point to 1e-18 or
+    // so: units with nothing to show ranked apart by rounding noise).
+    let lo = if num <= 0.0 {
+        0.0
+    } else {
+        (centre - half).max(0.0)
+    };
+    let hi = if num >= den {
+        1.0
+    } else {
+        (centre + half).min(1.0)
+    };
+    Some((lo, hi))
 }
 
 /// SplitMix64: tiny, fast, and good enough to shuffle values for
@@ -397,6 +410,24 @@ mod tests {
         }
         // A huge size is the Poisson limit.
         assert!((negbin_upper_tail(6, 2.0, 1e9) - poisson_upper_tail(6, 2.0)).abs() < 1e-7);
+    }
+
+    #[test]
+    fn wilson_bounds_are_exact_at_none_and_all() {
+        // Trials where the cancellation leaves noise (1.7e-18 at 17 of them).
+        for den in 1..400 {
+            let den = f64::from(den);
+            assert_eq!(
+                wilson(0.0, den, 1.959_963_984_540_054).unwrap().0,
+                0.0,
+                "{den}"
+            );
+            assert_eq!(
+                wilson(den, den, 1.959_963_984_540_054).unwrap().1,
+                1.0,
+                "{den}"
+            );
+        }
     }
 
     #[test]
