@@ -265,9 +265,10 @@ def tier_metrics(events: DataFrame, units: DataFrame, level: int,
                 F.when(reopened, F.lit(True)).otherwise(resolved_now),
                 F.when(later, first_due).otherwise(us("deadline")))
 
-    # Every count as of the window end: a case closed after it was open then.
-    res, is_resolved, due = as_of(lambda t: t <= end_us)
-    closed = is_resolved & (res.isNull() | (res <= end_us))
+    # Every count as of the window end, the next window's first instant: a
+    # case closed at or after it was open then.
+    res, is_resolved, due = as_of(lambda t: t < end_us)
+    closed = is_resolved & (res.isNull() | (res < end_us))
     resolved = case & closed
     timed = resolved & res.isNotNull()
     hours = F.when(timed & (res >= occ), (res - occ) / 3.6e9)
@@ -292,10 +293,10 @@ def tier_metrics(events: DataFrame, units: DataFrame, level: int,
         now = suspended_now & by(since)
         return now | F.coalesce(by(first) & resumed.isNotNull() & ~by(resumed), F.lit(False))
 
-    suspended = suspended_by(lambda t: t <= end_us)
+    suspended = suspended_by(lambda t: t < end_us)
     # Open and past its deadline counts as due unless suspended then.
     is_due = case & due.isNotNull() & (timed | (~closed & ~suspended & (due < end_us)))
-    due_closure = case & ~suspended & (closed | (due.isNotNull() & (due <= end_us)))
+    due_closure = case & ~suspended & (closed | (due.isNotNull() & (due < end_us)))
     closed_due = due_closure & closed
     closed_on_time = closed_due & (due.isNull() | (res.isNotNull() & (res <= due)))
     # 期末积压: any issue of the unit (all history, not only the window) that
@@ -307,12 +308,12 @@ def tier_metrics(events: DataFrame, units: DataFrame, level: int,
     # Overdue: past the deadline then, and not suspended then (the clock stops).
     late_b = due_b.isNotNull() & (due_b < end_us) & ~suspended_by(lambda t: t < end_us)
     overdue = backlog & late_b
-    # The workflow: milestones count when reached by the window end.
+    # The workflow: milestones count when reached before the window end.
     flow = {c: (F.unix_micros(F.col(c)) if c in events.columns else F.lit(None).cast("long"))
             for c in FLOW}
 
     def by_end(c):
-        return flow[c].isNotNull() & (flow[c] <= end_us)
+        return flow[c].isNotNull() & (flow[c] < end_us)
 
     def before_end(c):
         return flow[c].isNotNull() & (flow[c] < end_us)

@@ -3,15 +3,16 @@
 //!
 //! Leaders need one number, and the units being judged need to see where it
 //! comes from, so a score never travels without its components. Weights come
-//! from a TOML file; the default gives 80 points of work results split evenly
-//! between 发现率, 按期办结率, 办结率 and 满意率, and 20 points to 走访覆盖率:
+//! from a TOML file; the default ([`DEFAULT_WEIGHTS`]) gives 80 points of
+//! work results split evenly between 发现率, 按期结案率, 结案率 and 满意率,
+//! and 20 points to 走访覆盖率:
 //!
 //! ```toml
 //! missing = "rescale"       # or "zero"
 //! [weights]
 //! discovery_rate = 20
-//! on_time_rate = 20
-//! resolution_rate = 20
+//! on_time_closure_rate = 20
+//! closure_rate = 20
 //! satisfaction_rate = 20
 //! visit_coverage = 20
 //! ```

@@ -125,7 +125,8 @@ def test_spark_tier_metrics_equal_the_service(demo, spark, level, frm, to):
 EDGE_ISSUES = [
     # Last second of the window, due at the end: in the backlog, not overdue, not yet due.
     ("E01", "2026-03-31 23:59:59", "open", "", "2026-04-01 00:00:00"),
-    # Resolved exactly at the end: still open at the end; resolved on its deadline: on time.
+    # Resolved exactly at the end, its deadline then: open at the end (closed
+    # in the next window), and not yet due.
     ("E02", "2026-03-10 09:00:00", "resolved", "2026-04-01 00:00:00", "2026-04-01 00:00:00"),
     # Resolved without a time: not in the backlog, not due, no duration.
     ("E03", "2026-03-10 09:00:00", "resolved", "", "2026-03-12 09:00:00"),
@@ -157,7 +158,8 @@ EDGE_STEPS = [
     ("E01", "a", "2026-03-31 23:59:59", "派遣", "", "", ""),
     # Dispatched, then past its deadline at the end: overdue awaiting handling.
     ("E06", "a", "2026-03-31 23:10:00", "派遣", "", "", ""),
-    # Returned once, deadline extended, handled exactly at the end.
+    # Returned once, deadline extended, handled exactly at the end (the next
+    # window's first instant): awaiting handling at the end.
     ("E09", "a", "2026-03-05 09:00:00", "受理", "", "", ""),
     ("E09", "b", "2026-03-05 10:00:00", "派遣", "", "", ""),
     ("E09", "c", "2026-03-06 09:00:00", "退单", "", "", ""),
@@ -246,15 +248,17 @@ def test_the_edge_cases_are_counted_as_designed(edges):
     # E06: a call, no case. Backlog: E01 E02 E06 E07 E09 E10.
     assert (i["issues"], i["cases"]) == (9, 8)
     assert (i["backlog"], i["overdue"]) == (6, 2)  # overdue: E06 E10
-    assert (i["on_time"], i["due"]) == (2, 5)  # on time: E02 E08; due: E02 E06 E08 E10 E11
-    # Dispatched by the end: E01 E06 E09 E10 E11; handled by it: E09 (at the end) E11.
-    assert (i["dispatched"], i["handled"], i["handled_on_time"]) == (5, 2, 2)
+    assert (i["on_time"], i["due"]) == (1, 4)  # on time: E08; due: E06 E08 E10 E11
+    # Dispatched before the end: E01 E06 E09 E10 E11; handled before it: E11
+    # (E09 at the end, the next window's first instant).
+    assert (i["dispatched"], i["handled"], i["handled_on_time"]) == (5, 1, 1)
     assert (i["returned"], i["extended"]) == (1, 1)  # E09
     # Awaiting handling before the end: E01 E06 E09 E10; overdue: E06 E10.
     assert (i["pending_handling"], i["overdue_pending"]) == (4, 2)
-    # Closed by the end: E02 E03 E08 E11; E08 escalated; E11 reworked; solved known for E11, E02.
-    assert (i["closed"], i["closed_local"], i["reworked"]) == (4, 3, 1)
-    assert (i["solved_reported"], i["solved"]) == (2, 1)
+    # Closed before the end: E03 E08 E11 (E02 at it); E08 escalated; E11
+    # reworked; solved known for E11.
+    assert (i["closed"], i["closed_local"], i["reworked"]) == (3, 2, 1)
+    assert (i["solved_reported"], i["solved"]) == (1, 1)
     # Repeat-complaint points: the window's issues at the second spot (E02 E03
     # E06 E08 E09 E11 and the duplicate E12, one category) are one cluster with
     # six inside 1-31 March: a point at 3 and at 5. The first spot's two (E01
