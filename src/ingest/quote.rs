@@ -82,14 +82,6 @@ impl Quotes {
     }
 }
 
-/// Whether `text`, read from its start (the start of a record), ends inside
-/// a quoted value.
-pub fn open_at_end(text: &[u8], delimiter: u8) -> bool {
-    let mut q = Quotes::new(delimiter);
-    q.feed(text);
-    q.open()
-}
-
 /// A reader passing its bytes on and following their quotes ([`Quotes`]),
 /// and how its first line ends.
 pub struct QuoteWatch<R> {
@@ -147,6 +139,13 @@ impl<R: Read> Read for QuoteWatch<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Whether `text`, read from its start, ends inside a quoted value.
+    fn open_at_end(text: &[u8], delimiter: u8) -> bool {
+        let mut q = Quotes::new(delimiter);
+        q.feed(text);
+        q.open()
+    }
 
     /// What the CSV reader itself makes of `text`: whether its last value
     /// ran to the end of the text in quotes is seen by appending a closing

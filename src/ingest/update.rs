@@ -306,7 +306,6 @@ struct CsvSteps<R> {
     /// The rows' shape, to find a row that took in the rows after it
     /// ([`super::read::swallowed`]).
     shape: super::read::RowShape,
-    width: usize,
 }
 
 impl<R: std::io::Read> CsvSteps<R> {
@@ -348,7 +347,6 @@ impl<R: std::io::Read> CsvSteps<R> {
                 [UCol::IssueId, UCol::UpdateId, UCol::At, UCol::Status].map(|c| map[c as usize]),
                 map[UCol::At as usize],
             ),
-            width,
         })
     }
 
@@ -425,7 +423,7 @@ impl<R: std::io::Read> CsvSteps<R> {
                     let id = id.filter(|_| !matches!(c, UCol::IssueId));
                     return Ok(Some((n, id, Err(err(c, reason)))));
                 }
-                if let Some(reason) = super::read::overflow(self.rec.iter(), self.width) {
+                if let Some(reason) = super::read::overflow(self.rec.iter(), self.shape.width) {
                     let e = RowError { column: "", reason };
                     return Ok(Some((n, id, Err(e))));
                 }

@@ -60,7 +60,7 @@ fn lone_id(row: &JsonRow<'_>) -> Option<String> {
 fn from_csv(v: &Validator<'_>, text: &str, lossy: bool) -> Result<Parsed> {
     let mut r = csv::ReaderBuilder::new()
         .flexible(true)
-        .from_reader(text.as_bytes());
+        .from_reader(crate::ingest::quote::QuoteWatch::new(text.as_bytes(), b','));
     let headers = r
         .headers()
         .map_err(|e| LiveError::BadInput(format!("CSV header: {e}")))?
@@ -79,19 +79,18 @@ fn from_csv(v: &Validator<'_>, text: &str, lossy: bool) -> Result<Parsed> {
         REQUIRED.map(|c| map[c as usize]),
         map[Col::OccurredAt as usize],
     );
-    // With CR LF line ends the reader starts a record at the LF, still on
-    // the line before ([`crate::ingest::quote::QuoteWatch::line_offset`]).
-    let crlf = u64::from(text.find('\n').is_some_and(|i| text[..i].ends_with('\r')));
+    // Known once the header is read (the file readers' rule).
+    let crlf = r.get_ref().line_offset();
     let mut out = Vec::new();
-    // Where the last record starts (byte, line), how many values it has
-    // and whether it was rejected for swallowing the rows after it.
-    let mut last = (0usize, 0u64, 0usize, false);
+    // The line the last record starts on, how many values it has and
+    // whether it was rejected for swallowing the rows after it.
+    let mut last = (0u64, 0usize, false);
     for (k, rec) in r.records().enumerate() {
         let n = k as u64 + 1;
         match rec {
             Ok(rec) => {
                 if let Some(p) = rec.position() {
-                    last = (p.byte() as usize, p.line() + crlf, rec.len(), false);
+                    last = (p.line() + crlf, rec.len(), false);
                 }
                 let id = map[Col::Id as usize]
                     .and_then(|i| rec.get(i))
@@ -102,7 +101,7 @@ fn from_csv(v: &Validator<'_>, text: &str, lossy: bool) -> Result<Parsed> {
                 let line = rec.position().map_or(n + 1, |p| p.line() + crlf);
                 if let Some((col, why)) = crate::ingest::swallowed(&fields, &shape, line) {
                     out.push((n, id, Err(bad_row(field_at(&map, col), why))));
-                    last.3 = true;
+                    last.2 = true;
                     continue;
                 }
                 if let Some(why) = crate::ingest::overflow(rec.iter(), headers.len()) {
@@ -137,10 +136,8 @@ fn from_csv(v: &Validator<'_>, text: &str, lossy: bool) -> Result<Parsed> {
     // the body with no row after it to give it away: that row is
     // rejected, whatever its values seemed to be, and its id is not
     // echoed when the open value is the id's (it holds the rest of the row).
-    let (start, line, width, swallowing) = last;
-    if !swallowing
-        && crate::ingest::quote::open_at_end(text.as_bytes().get(start..).unwrap_or_default(), b',')
-    {
+    let (line, width, swallowing) = last;
+    if !swallowing && r.get_ref().open() {
         if let Some(row) = out.last_mut() {
             let col = width.saturating_sub(1);
             let column = field_at(&map, col);
