@@ -3,7 +3,7 @@
 //! arrived in. The store keeps cases this way; `wangge join --updates`
 //! folds a file of transitions into the events it joins the same way.
 
-use super::state::{canonical, is_closed, status_of};
+use super::state::{canonical, is_closed, reopens, status_of};
 use super::{Event, Step};
 
 /// Satisfaction ratings and issue sources, as interned strings.
@@ -61,6 +61,9 @@ pub fn fold(base: &Event, steps: &[Step]) -> Event {
             continue;
         }
         let was_closed = e.state.is_some_and(is_closed);
+        if reopens(e.state, state) {
+            e.flow.reopen(s.at);
+        }
         e.state = Some(state);
         e.status = Some(status_of(state));
         if is_closed(state) {
@@ -104,4 +107,35 @@ pub fn before_report(base: &Event, s: &Step) -> Option<String> {
             utc(base.occurred_at)
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::Kind;
+
+    fn step(at: i64, state: &str) -> Step {
+        Step::new("c", &format!("u{at}"), at, state)
+    }
+
+    /// A closed case put on hold (挂账) is re-opened and suspended at the
+    /// same step: its re-open is dated, and its suspension has not ended.
+    #[test]
+    fn a_closed_case_suspended_again_is_reopened_and_still_suspended() {
+        let base = Event {
+            state: Some("reported"),
+            occurred_at: 1,
+            ..Event::bare("c", Kind::Issue)
+        };
+        let e = fold(&base, &[step(5, "closed"), step(9, "suspended")]);
+        assert_eq!(e.state, Some("suspended"));
+        assert_eq!(
+            (e.flow.first_closed_at, e.flow.reopened_at),
+            (Some(5), Some(9))
+        );
+        assert_eq!((e.flow.suspended_at, e.flow.resumed_at), (Some(9), None));
+        // Voiding a closed case re-opens nothing.
+        let void = fold(&base, &[step(5, "closed"), step(9, "invalid")]);
+        assert_eq!((void.flow.reworked_at, void.flow.reopened_at), (None, None));
+    }
 }

@@ -135,6 +135,12 @@ pub fn is_closed(state: &str) -> bool {
     matches!(state, "closed" | "self_handled")
 }
 
+/// Whether a case in state `from` that moves to `to` is re-opened: it
+/// was closed and is open again (a void case is no re-open).
+pub fn reopens(from: Option<&str>, to: &str) -> bool {
+    from.is_some_and(is_closed) && !is_closed(to) && to != "invalid"
+}
+
 /// The two-valued status the metrics read: `resolved` for a closed case,
 /// `open` otherwise.
 pub fn status_of(state: &str) -> &'static str {
@@ -239,12 +245,7 @@ impl Flow {
                 earliest(&mut self.handled_at, at);
                 earliest(&mut self.first_closed_at, at);
             }
-            "reopened" => {
-                earliest(&mut self.reworked_at, at);
-                if self.first_closed_at.is_some_and(|c| c < at) {
-                    earliest(&mut self.reopened_at, at);
-                }
-            }
+            "reopened" => self.reopen(at),
             "escalated" => earliest(&mut self.escalated_at, at),
             _ => {}
         }
@@ -255,6 +256,17 @@ impl Flow {
             earliest(&mut self.suspended_at, at);
         } else if self.suspended_at.is_some_and(|s| s < at) {
             earliest(&mut self.resumed_at, at);
+        }
+    }
+
+    /// The case was re-opened (or failed a check) at `at`: rework, and a
+    /// re-open when it had been closed before. A closed case moved on by
+    /// a step or a whole row in any open state is re-opened too, whatever
+    /// word the sending system uses ([`reopens`]).
+    pub fn reopen(&mut self, at: i64) {
+        earliest(&mut self.reworked_at, at);
+        if self.first_closed_at.is_some_and(|c| c < at) {
+            earliest(&mut self.reopened_at, at);
         }
     }
 

@@ -6,7 +6,7 @@
 use std::cmp::Ordering;
 
 use super::fold::fold;
-use super::state::{is_closed, rank};
+use super::state::{is_closed, rank, reopens};
 use super::{Event, Kind, Step};
 
 /// A whole row against the latest whole row of its case.
@@ -164,7 +164,11 @@ pub fn offer<E>(
         Kind::Issue => steps()?,
         _ => Vec::new(),
     };
-    let now = keep_milestones(fold(&base, &steps), current);
+    let mut now = keep_milestones(fold(&base, &steps), current);
+    // A newer whole row that is open re-opens the case it finds closed.
+    if base.state.is_some_and(|s| reopens(current.state, s)) {
+        now.flow.reopen(base.version_time());
+    }
     Ok(if now == *current {
         Offered::Unchanged
     } else {

@@ -1408,3 +1408,83 @@ async fn a_step_dated_before_its_case_was_reported_is_refused() {
     // Nor is it kept in the case's history (or the feeds that publish it).
     assert!(e.state.store.history("", "EARLY-2").unwrap().is_empty());
 }
+
+/// A closed case moved on by a later step in an open state (派遣 again,
+/// 处置中, 上报上级) or by a newer whole row that is open was re-opened,
+/// whatever word the sending system uses: it is back in the backlog from
+/// then on, counts in 返工率, and the window it stood closed in keeps it
+/// closed. Before, only the re-open words (重办, 返工, 核查不通过) dated a
+/// re-open: a case re-dispatched after its closure was open but in no
+/// 返工率, and March's figures lost its March closure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_case_moved_on_by_any_open_step_is_a_reopen() {
+    let e = super::support::env();
+    let t = login(&e.app, "admin").await;
+    let at = |m: u32, d: u32| format!("2018-{m:02}-{d:02}T09:00:00+08:00");
+    let mut whole = reported_due("AGAIN-ROW", &at(3, 1), &at(3, 10));
+    whole["updated_at"] = json!(at(3, 1));
+    let grid = cases_in_one_grid(
+        &e,
+        &t,
+        json!([
+            reported_due("AGAIN-STEP", &at(3, 1), &at(3, 10)),
+            whole.clone(),
+            reported_due("PLAIN", &at(3, 1), &at(3, 10)),
+        ]),
+        json!([
+            step("AGAIN-STEP", "c", &at(3, 7), "结案"),
+            step("AGAIN-ROW", "c", &at(3, 7), "结案"),
+            step("PLAIN", "c", &at(3, 7), "结案"),
+        ]),
+    )
+    .await;
+    let march = "from=2018-03-01&to=2018-04-01";
+    let metrics = [
+        "closure_rate",
+        "rework_rate",
+        "backlog_open",
+        "overdue_open",
+    ];
+    let before = kpis(&e, &t, &grid, march, &metrics).await;
+    assert_eq!(before, [Some(1.0), Some(0.0), Some(0.0), Some(0.0)]);
+    let r = updates(&e, &t, json!([step("AGAIN-STEP", "d2", &at(4, 3), "派遣")])).await;
+    assert_eq!(r["updated"], 1, "{r}");
+    whole["status"] = json!("处置中");
+    whole["updated_at"] = json!(at(4, 4));
+    let r = post_json(&e.app, "/api/v1/events", Some(&t), json!([whole])).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_eq!(r.json()["updated"], 1, "{}", r.text());
+    e.state.refresh().unwrap();
+    assert_eq!(kpis(&e, &t, &grid, march, &metrics).await, before);
+    // As of 5 April both are open again and overdue (返工率 counts the
+    // cases closed by the window end).
+    let april_5 = "from=2018-03-01&to=2018-04-05";
+    let reopened = kpis(&e, &t, &grid, april_5, &metrics).await;
+    assert_eq!(reopened, [Some(1.0 / 3.0), Some(0.0), Some(2.0), Some(2.0)]);
+    let r = updates(
+        &e,
+        &t,
+        json!([
+            step("AGAIN-STEP", "c2", &at(4, 10), "结案"),
+            step("AGAIN-ROW", "c2", &at(4, 10), "结案"),
+        ]),
+    )
+    .await;
+    assert_eq!(r["updated"], 2, "{r}");
+    e.state.refresh().unwrap();
+    // Closed again by 15 April: two of three re-worked.
+    let april_15 = "from=2018-03-01&to=2018-04-15";
+    let closed = kpis(&e, &t, &grid, april_15, &metrics).await;
+    assert_eq!(closed, [Some(1.0), Some(2.0 / 3.0), Some(0.0), Some(0.0)]);
+    for (w, want) in [(march, &before), (april_5, &reopened), (april_15, &closed)] {
+        assert_eq!(&kpis(&e, &t, &grid, w, &metrics).await, want, "{w}");
+    }
+    restart(&e);
+    for (w, want) in [(march, &before), (april_5, &reopened), (april_15, &closed)] {
+        assert_eq!(
+            &kpis(&e, &t, &grid, w, &metrics).await,
+            want,
+            "{w} after a restart"
+        );
+    }
+}
