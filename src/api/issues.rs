@@ -104,9 +104,10 @@ pub struct IssuePage {
 /// Which issues to list.
 #[derive(Debug, Clone, Default)]
 pub(in crate::api) struct IssueFilter {
-    /// Tier of `code` (1, 2 or 3).
+    /// Tier of `code` (0 for the county, 1, 2 or 3).
     pub level: u8,
-    /// Unit whose issues are listed; empty = every unit.
+    /// Unit whose issues are listed; empty = every issue received, also
+    /// those outside the county (Open311 lists).
     pub code: String,
     /// `open` or `resolved`; None = both.
     pub status: Option<String>,
@@ -137,7 +138,11 @@ pub(in crate::api) fn issue_page(
     f: &IssueFilter,
 ) -> Result<(u64, Vec<IssueRow>), ApiError> {
     let mut keep = col(c::KIND).eq(lit(crate::analytics::preagg::ISSUE));
-    if !f.code.is_empty() {
+    if f.level == 0 && !f.code.is_empty() {
+        // The county's cases are those inside it, as its figures count
+        // them: a case outside every township is in no unit's list.
+        keep = keep.and(col(c::tier(1)).is_not_null());
+    } else if !f.code.is_empty() {
         keep = keep.and(col(c::tier(f.level)).eq(lit(f.code.clone())));
     }
     // A void case (作废, 不予受理) is neither open nor resolved: no metric
@@ -343,12 +348,7 @@ pub async fn list(
         };
         let f = IssueFilter {
             level: u.level,
-            // The county root holds every issue.
-            code: if u.level == 0 {
-                String::new()
-            } else {
-                u.code.clone()
-            },
+            code: u.code.clone(),
             status,
             within,
             categories,
@@ -616,7 +616,9 @@ mod tests {
     /// (a leader of T1 listing their cases) it holds the case in village
     /// V1 outside every grid, and nothing of the other township. Before,
     /// the restriction was to the user's grids, so such a case was
-    /// missing from every list but the village's own.
+    /// missing from every list but the village's own. The county's own
+    /// list leaves out the case outside the county, which no figure of
+    /// it counts.
     #[test]
     fn a_list_within_a_users_units_keeps_cases_in_no_grid() {
         let m = county();
@@ -624,12 +626,16 @@ mod tests {
             Ev::issue("2025-03-01 10:00", "G1"),
             Ev::issue("2025-03-02 10:00", "V1"),
             Ev::issue("2025-03-03 10:00", "G3"),
+            Ev {
+                grid: None,
+                ..Ev::issue("2025-03-04 10:00", "G3")
+            },
         ];
         let frame = crate::join::with_missing_columns(joined(&m, &events).lazy())
             .unwrap()
             .collect()
             .unwrap();
-        assert_eq!(frame.column(c::TIER3).unwrap().null_count(), 1);
+        assert_eq!(frame.column(c::TIER3).unwrap().null_count(), 2);
         let numbered = frame
             .clone()
             .with_row_index(c::FRAME_ROW.into(), None)
@@ -637,6 +643,9 @@ mod tests {
         let pre = PreAgg::build(numbered.lazy(), Zone::default()).unwrap();
         let ids = |within: Option<Vec<(u8, &str)>>| {
             let f = IssueFilter {
+                // The county's list.
+                level: 0,
+                code: "C".into(),
                 within: within.map(|w| w.into_iter().map(|(l, c)| (l, c.to_owned())).collect()),
                 limit: 10,
                 ..IssueFilter::default()
@@ -650,6 +659,8 @@ mod tests {
         assert_eq!(ids(Some(vec![(1, "T1")])), ["e0", "e1"]);
         assert_eq!(ids(Some(vec![(2, "V1")])), ["e0", "e1"]);
         assert_eq!(ids(Some(vec![(3, "G1"), (1, "T2")])), ["e0", "e2"]);
+        // The county lists the cases inside it, as its figures count
+        // them: not e3, outside every township (it was listed).
         assert_eq!(ids(None), ["e0", "e1", "e2"]);
         assert!(ids(Some(Vec::new())).is_empty());
     }
