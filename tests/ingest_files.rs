@@ -260,6 +260,77 @@ fn json_lines_take_typed_values_and_chinese_states() {
     assert_eq!(j2.lon, 115.035);
 }
 
+/// A `.json` file may hold one JSON array of objects, what the API takes
+/// (a hotline system's export often is one): each element is a row,
+/// numbered by its place in the array, and a bad element costs its row
+/// only. An array that breaks off is one more rejected row saying where;
+/// the rows before it are kept. Before, the whole file was one rejected
+/// row, "not a JSON object". The column check and `wangge ingest`'s
+/// events-or-steps choice read the elements' keys the same way.
+#[test]
+fn a_json_file_may_hold_one_array_of_rows() {
+    let d = tempfile::tempdir().unwrap();
+    let row = |id: &str, lon: &str| {
+        format!(
+            r#"{{"id":"{id}","kind":"issue","occurred_at":"2024-03-01T10:00:00+08:00","lon":{lon},"lat":38.5,"category":"环境卫生","status":"上报"}}"#
+        )
+    };
+    let whole = d.path().join("whole.json");
+    std::fs::write(
+        &whole,
+        format!(
+            "\n [\n{},\n{}, 7,\n{{\"id\":\"x\",\"deadlin\":1}}]\n",
+            row("a1", "115.0"),
+            row("a2", "\"east\"")
+        ),
+    )
+    .unwrap();
+    let (events, _, rej, read) = read_all(&whole).unwrap();
+    assert_eq!(read, 4);
+    assert_eq!(
+        events.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
+        ["a1"],
+        "{rej:?}"
+    );
+    assert_eq!(reason_of(&rej, 2).0, "lon");
+    assert!(
+        reason_of(&rej, 3).1.contains("not a JSON object"),
+        "{rej:?}"
+    );
+    assert_eq!(
+        wangge::ingest::unread_columns(&whole, None, wangge::ingest::column_of),
+        ["deadlin"]
+    );
+    let broken = d.path().join("broken.json");
+    std::fs::write(
+        &broken,
+        format!(
+            "[{},{},\n{{\"id\": \"b3\"",
+            row("b1", "115.0"),
+            row("b2", "115.0")
+        ),
+    )
+    .unwrap();
+    let (events, _, rej, read) = read_all(&broken).unwrap();
+    assert_eq!((events.len(), read), (2, 3));
+    let (_, why) = reason_of(&rej, 3);
+    assert!(
+        why.contains("breaks off after element 2") && why.contains("line 2"),
+        "{why}"
+    );
+    // Transition rows in an array.
+    let steps = d.path().join("steps.json");
+    std::fs::write(
+        &steps,
+        r#"[{"issue_id":"a1","update_id":"u1","at":"2024-03-02T10:00:00+08:00","status":"结案"},
+            {"issue_id":"a1","update_id":"u2","at":"yesterday","status":"结案"}]"#,
+    )
+    .unwrap();
+    let ((ok, bad), _) = read_steps(&steps);
+    assert_eq!((ok.len(), bad.len()), (1, 1));
+    assert_eq!((ok[0].0, bad[0].row), (1, 2));
+}
+
 #[test]
 fn naive_times_are_read_in_shanghai_and_rfc3339_keeps_its_offset() {
     let (events, _, _, _) = read_all(&fixture("events/edge_cases.csv")).unwrap();

@@ -67,7 +67,13 @@ fn is_updates(path: &std::path::Path) -> anyhow::Result<bool> {
             let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
             match format {
                 Format::JsonLines => {
-                    serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(first)
+                    // JSON Lines, or an array: its first element.
+                    let t = text.trim_start();
+                    let first = t.strip_prefix('[').unwrap_or(first);
+                    serde_json::Deserializer::from_str(first)
+                        .into_iter::<serde_json::Map<String, serde_json::Value>>()
+                        .next()
+                        .and_then(Result::ok)
                         .map(|m| m.keys().cloned().collect())
                         .unwrap_or_default()
                 }
@@ -169,7 +175,7 @@ mod tests {
     #[test]
     fn event_and_step_files_are_told_apart_by_their_columns() {
         let dir = tempfile::tempdir().unwrap();
-        let cases: [(&str, &[u8], bool); 6] = [
+        let cases: [(&str, &[u8], bool); 7] = [
             (
                 "events.csv",
                 b"id,kind,occurred_at,lon,lat,category,parent_issue_id\n",
@@ -195,6 +201,11 @@ mod tests {
             (
                 "gbk.csv",
                 b"\xB9\xA4\xB5\xA5\xB1\xE0\xBA\xC5,\xBB\xB7\xBD\xDA\xB1\xE0\xBA\xC5,\xB2\xD9\xD7\xF7\xCA\xB1\xBC\xE4,\xD7\xB4\xCC\xAC\n",
+                true,
+            ),
+            (
+                "steps.json",
+                b" [\n  {\"issue_id\":\"A\",\"update_id\":\"u1\",\"at\":\"2026-03-01 08:00\",\"status\":\"accepted\"},\n  {\"issue_id\":\"A\"",
                 true,
             ),
         ];

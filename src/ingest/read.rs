@@ -173,13 +173,14 @@ pub fn unread_columns(
         Ok(Format::JsonLines) => {
             type Keys<'a> =
                 std::collections::BTreeMap<std::borrow::Cow<'a, str>, serde::de::IgnoredAny>;
-            if let Ok(text) = open_text(path, encoding) {
-                for line in std::io::BufRead::lines(BufReader::new(text)).map_while(Result::ok) {
-                    if let Ok(keys) = serde_json::from_str::<Keys<'_>>(&line) {
-                        keys.keys().for_each(|k| note(k));
-                    }
+            let _ = json_records(path, encoding, &mut |_, record| {
+                if let Ok(keys) = record
+                    .and_then(|t| serde_json::from_str::<Keys<'_>>(t).map_err(|e| e.to_string()))
+                {
+                    keys.keys().for_each(|k| note(k));
                 }
-            }
+                Ok(())
+            });
         }
         Err(_) => {}
     }
@@ -794,6 +795,102 @@ pub fn spanning(mut e: RowError, fields: &[&str], line: u64) -> RowError {
     e
 }
 
+/// What [`json_records`] hands each record to: its number, and its text
+/// or why it has none.
+pub(super) type JsonRecord<'a> =
+    dyn FnMut(u64, Result<&str, String>) -> Result<(), IngestError> + 'a;
+
+/// Each record of a JSON file, numbered, to `each`: JSON Lines (one
+/// object per line, numbered by line, blank lines skipped) or one JSON
+/// array of objects, what the API takes (numbered by element, read one
+/// element at a time, so memory stays flat). An array that breaks off is
+/// one more record, whose text says where, and nothing after it is read.
+pub(super) fn json_records(
+    path: &Path,
+    encoding: Option<TextEncoding>,
+    each: &mut JsonRecord<'_>,
+) -> Result<(), IngestError> {
+    let io = |source| IngestError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let mut text = BufReader::with_capacity(1 << 20, open_text(path, encoding)?);
+    // The first byte that is not blank tells an array from lines.
+    let array = loop {
+        let buf = text.fill_buf().map_err(io)?;
+        if buf.is_empty() {
+            break false;
+        }
+        match buf.iter().position(|b| !b.is_ascii_whitespace()) {
+            Some(i) => {
+                break buf[i] == b'[';
+            }
+            None => {
+                let n = buf.len();
+                text.consume(n);
+            }
+        }
+    };
+    if !array {
+        for (n, line) in text.lines().enumerate() {
+            let line = line.map_err(io)?;
+            if !line.trim().is_empty() {
+                each(n as u64 + 1, Ok(&line))?;
+            }
+        }
+        return Ok(());
+    }
+    // The elements one at a time, each handed on as it is read.
+    struct Elements<'a, 'f> {
+        each: &'a mut JsonRecord<'f>,
+        n: &'f mut u64,
+        failed: &'f mut Option<IngestError>,
+    }
+    impl<'de> serde::de::Visitor<'de> for Elements<'_, '_> {
+        type Value = ();
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON array of objects")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            while let Some(raw) = seq.next_element::<Box<serde_json::value::RawValue>>()? {
+                *self.n += 1;
+                if let Err(e) = (self.each)(*self.n, Ok(raw.get())) {
+                    *self.failed = Some(e);
+                    return Err(serde::de::Error::custom("stopped"));
+                }
+            }
+            Ok(())
+        }
+    }
+    let (mut n, mut failed) = (0u64, None);
+    let mut de = serde_json::Deserializer::from_reader(text);
+    let read = serde::Deserializer::deserialize_seq(
+        &mut de,
+        Elements {
+            each: &mut *each,
+            n: &mut n,
+            failed: &mut failed,
+        },
+    )
+    .and_then(|()| de.end());
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    match read {
+        Ok(()) => Ok(()),
+        Err(e) if e.is_io() => Err(io(std::io::Error::other(e))),
+        Err(e) => each(
+            n + 1,
+            Err(format!(
+                "the JSON array breaks off after element {n} (line {}, column {}): {e}; \
+                 nothing after it is read",
+                e.line(),
+                e.column()
+            )),
+        ),
+    }
+}
+
 fn read_jsonl<R: RowReader>(
     path: &Path,
     encoding: Option<TextEncoding>,
@@ -801,20 +898,13 @@ fn read_jsonl<R: RowReader>(
     rows: R,
     sink: &mut dyn FnMut(Batch<R::Row>) -> Result<(), IngestError>,
 ) -> Result<u64, IngestError> {
-    let text = BufReader::with_capacity(1 << 20, open_text(path, encoding)?);
     let file = name(path);
     let mut batch = Batch::new(&file);
     let mut total = 0;
-    for (n, line) in text.lines().enumerate() {
-        let line = line.map_err(|source| IngestError::Io {
-            path: path.to_owned(),
-            source,
-        })?;
-        let row = n as u64 + 1;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let parsed = super::json_row::row(&line);
+    json_records(path, encoding, &mut |row, record| {
+        let parsed = record.and_then(|text| {
+            super::json_row::row(text).map_err(|e| format!("not a JSON object: {e}"))
+        });
         match parsed.as_ref().map(|r| r.columns(column_of, &FIELDS)) {
             Ok(Ok(map)) => push_row(
                 &mut batch,
@@ -824,30 +914,25 @@ fn read_jsonl<R: RowReader>(
                     map[c as usize].map_or(Field::Null, super::json_row::Scalar::field)
                 }),
             ),
-            Ok(Err(reason)) => {
-                batch.read += 1;
-                batch.rejects.push(Reject {
-                    file: file.clone(),
-                    row,
-                    column: String::new(),
-                    reason,
-                });
-            }
-            Err(e) => {
-                batch.read += 1;
-                batch.rejects.push(Reject {
-                    file: file.clone(),
-                    row,
-                    column: String::new(),
-                    reason: format!("not a JSON object: {e}"),
-                });
-            }
+            Ok(Err(reason)) => reject_row(&mut batch, &file, row, reason),
+            Err(reason) => reject_row(&mut batch, &file, row, reason.clone()),
         }
-        flush_if_full(&mut batch, &mut total, sink)?;
-    }
+        flush_if_full(&mut batch, &mut total, sink)
+    })?;
     total += batch.read;
     sink(batch)?;
     Ok(total)
+}
+
+/// A row of no use: read, and rejected for `reason`.
+fn reject_row<T>(batch: &mut Batch<T>, file: &str, row: u64, reason: String) {
+    batch.read += 1;
+    batch.rejects.push(Reject {
+        file: file.to_owned(),
+        row,
+        column: String::new(),
+        reason,
+    });
 }
 
 /// One Parquet column, typed as the file has it.

@@ -533,29 +533,20 @@ pub fn read_updates_with(
             }
         }
         super::Format::JsonLines => {
-            use std::io::BufRead;
-            let text = std::io::BufReader::with_capacity(1 << 20, read::open_text(path, None)?);
-            for (i, line) in text.lines().enumerate() {
-                let line = line.map_err(|source| IngestError::Io {
-                    path: path.to_owned(),
-                    source,
-                })?;
-                if line.trim().is_empty() {
-                    continue;
-                }
-                let r = if line.contains('\u{fffd}') {
-                    Err(err(
+            read::json_records(path, None, &mut |row, record| {
+                let r = match record {
+                    Ok(text) if text.contains('\u{fffd}') => Err(err(
                         UCol::IssueId,
                         "malformed byte sequence for the file's encoding",
-                    ))
-                } else {
-                    match json_row::row(&line) {
+                    )),
+                    Ok(text) => match json_row::row(text) {
                         Ok(x) => v.update_from_json(&x).1,
                         Err(e) => Err(err(UCol::IssueId, format!("not JSON: {e}"))),
-                    }
+                    },
+                    Err(reason) => Err(err(UCol::IssueId, reason)),
                 };
-                out.push(i as u64 + 1, r)?;
-            }
+                out.push(row, r)
+            })?;
         }
         super::Format::Parquet => {
             read::guarded(path, || updates_from_parquet(path, v, &mut out))?;
