@@ -30,13 +30,16 @@ impl Envelope {
                 continue;
             }
             match k.as_str() {
-                "api_key" => self.api_key = Some(v.to_owned()),
+                API_KEY => self.api_key = Some(v.to_owned()),
                 "jurisdiction_id" => self.jurisdiction_id = Some(v.to_owned()),
                 _ => {}
             }
         }
     }
 }
+
+/// The Open311 parameter that carries a machine client's API token.
+const API_KEY: &str = "api_key";
 
 fn pairs(s: &[u8]) -> impl Iterator<Item = (String, String)> + '_ {
     form_urlencoded::parse(s).map(|(k, v)| (k.into_owned(), v.into_owned()))
@@ -68,23 +71,24 @@ pub async fn read(req: Request, limit: usize) -> Result<(Request, Envelope), Api
 }
 
 /// `path_and_query` with the value of any `api_key` replaced by `***`:
-/// the audit log records what was asked, never a credential.
+/// the audit log records what was asked, never a credential. The name is
+/// matched as the envelope reads it, percent-decoded (`api%5Fkey` is
+/// `api_key` too).
 pub fn redacted(path_and_query: &str) -> std::borrow::Cow<'_, str> {
     let Some((path, query)) = path_and_query.split_once('?') else {
         return path_and_query.into();
     };
-    if !query.split('&').any(|p| p.starts_with("api_key=")) {
+    let is_key = |p: &&str| {
+        pairs(p.as_bytes())
+            .next()
+            .is_some_and(|(k, _)| k == API_KEY)
+    };
+    if !query.split('&').any(|p| is_key(&p)) {
         return path_and_query.into();
     }
     let kept: Vec<&str> = query
         .split('&')
-        .map(|p| {
-            if p.starts_with("api_key=") {
-                "api_key=***"
-            } else {
-                p
-            }
-        })
+        .map(|p| if is_key(&p) { "api_key=***" } else { p })
         .collect();
     format!("{path}?{}", kept.join("&")).into()
 }
@@ -118,6 +122,11 @@ mod tests {
         assert_eq!(
             redacted("/open311/v2/requests.json?status=open&api_key=s3cret"),
             "/open311/v2/requests.json?status=open&api_key=***"
+        );
+        // The name percent-encoded, as the envelope decodes it.
+        assert_eq!(
+            redacted("/open311/v2/requests.json?api%5Fkey=s3cret&api%5fkey=t&x=1"),
+            "/open311/v2/requests.json?api_key=***&api_key=***&x=1"
         );
         assert_eq!(redacted("/api/v1/map?level=1"), "/api/v1/map?level=1");
         assert_eq!(redacted("/healthz"), "/healthz");
