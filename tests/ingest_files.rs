@@ -331,6 +331,36 @@ fn a_json_file_may_hold_one_array_of_rows() {
     assert_eq!((ok[0].0, bad[0].row), (1, 2));
 }
 
+/// A row whose columns slipped (an unquoted comma in a household's
+/// address) puts the visitor's name where the time belongs: its reason,
+/// which goes to the rejects file and the log, masks the name (脱敏), and
+/// shows a bad time or number whole. Before, the name was quoted in clear.
+#[test]
+fn a_reason_masks_a_value_that_may_be_personal_data() {
+    let d = tempfile::tempdir().unwrap();
+    let f = d.path().join("visits.csv");
+    std::fs::write(
+        &f,
+        "id,kind,household,visitor,occurred_at,lon,lat,category,source\n\
+         VX1,visit,幸福小区3号楼,501室,张三丰,2026-10-01 10:00:00,115.03,38.46,接访,\n\
+         VX2,visit,H-2,李四,2026-13-01 10:00,115.03,38.46,接访,\n",
+    )
+    .unwrap();
+    let (_, _, rej, read) = read_all(&f).unwrap();
+    assert_eq!((read, rej.len()), (2, 2), "{rej:?}");
+    let (col, why) = reason_of(&rej, 2);
+    assert_eq!(col, "occurred_at");
+    assert_eq!(why, r#"not a timestamp: "张*丰" (3 characters, masked)"#);
+    let all = format!("{rej:?}");
+    for name in ["张三丰", "幸福小区", "501室", "李四"] {
+        assert!(!all.contains(name), "{name} in {all}");
+    }
+    assert!(
+        reason_of(&rej, 3).1.contains(r#""2026-13-01 10:00""#),
+        "{rej:?}"
+    );
+}
+
 #[test]
 fn naive_times_are_read_in_shanghai_and_rfc3339_keeps_its_offset() {
     let (events, _, _, _) = read_all(&fixture("events/edge_cases.csv")).unwrap();

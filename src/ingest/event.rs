@@ -5,7 +5,7 @@ use serde::Serialize;
 use crate::vocab::{self, lower};
 
 use super::crs::Crs;
-use super::privacy::KeyedHasher;
+use super::privacy::{shown, KeyedHasher};
 use super::time::parse_timestamp;
 
 /// The three event streams.
@@ -344,7 +344,7 @@ pub(super) fn number(f: Field<'_>, col: impl Named) -> Result<f64, RowError> {
         Field::Text(s) if !s.trim().is_empty() => s
             .trim()
             .parse::<f64>()
-            .map_err(|_| err(col, format!("not a number: {:?}", s.trim())))?,
+            .map_err(|_| err(col, format!("not a number: {}", shown(s))))?,
         Field::Bool(b) => return Err(err(col, format!("not a number: {b}"))),
         _ => return Err(err(col, "missing")),
     };
@@ -395,7 +395,8 @@ pub(super) fn one_of(
     Err(err(
         col,
         format!(
-            "unknown value {s:?}; expected one of {}",
+            "unknown value {}; expected one of {}",
+            shown(&s),
             accepted.join(", ")
         ),
     ))
@@ -551,7 +552,10 @@ impl Validator<'_> {
         let kind = Kind::parse(&kind_raw).ok_or_else(|| {
             err(
                 Col::Kind,
-                format!("unknown kind {kind_raw:?}; expected issue, incident or visit"),
+                format!(
+                    "unknown kind {}; expected issue, incident or visit",
+                    shown(&kind_raw)
+                ),
             )
         })?;
         Ok((id, kind))
@@ -630,7 +634,12 @@ impl Validator<'_> {
                             "false" | "0" | "no" | "n" | "否" | "未破" | "未破案" => {
                                 Some(false)
                             }
-                            _ => return Err(err(Col::Cleared, format!("not a boolean: {s:?}"))),
+                            _ => {
+                                return Err(err(
+                                    Col::Cleared,
+                                    format!("not a boolean: {}", shown(&s)),
+                                ))
+                            }
                         }
                     }
                 };

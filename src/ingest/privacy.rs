@@ -36,6 +36,50 @@ pub const SECRET_ENV: &str = "WANGGE_SECRET";
 /// Bytes of the HMAC output kept in a hash (see [`KeyedHasher::hash`]).
 const HASH_BYTES: usize = 16;
 
+/// A cell value as a rejected row's reason may show it. A value that
+/// cannot be read lands in reasons, logs and reject files, and a row whose
+/// columns slipped (an unquoted comma in an address) puts a name or a
+/// household where a time or a state belongs: a value of digits and
+/// punctuation (a time, a number) is shown whole; any other is masked as
+/// personal data is on screens (脱敏: its first and last characters).
+///
+/// # Examples
+///
+/// ```
+/// use wangge::ingest::privacy::shown;
+///
+/// assert_eq!(shown("2024-13-01 25:00"), r#""2024-13-01 25:00""#);
+/// assert_eq!(shown("张三丰"), r#""张*丰" (3 characters, masked)"#);
+/// assert_eq!(shown("closedd"), r#""c*****d" (7 characters, masked)"#);
+/// assert_eq!(shown("王五"), r#""王*" (2 characters, masked)"#);
+/// ```
+pub fn shown(value: &str) -> String {
+    let v = value.trim();
+    let plain = |c: char| {
+        c.is_ascii_digit()
+            || c.is_ascii_punctuation()
+            || c == ' '
+            || matches!(c, 'T' | 'Z' | 't' | 'z')
+    };
+    let n = v.chars().count();
+    if n <= 40 && v.chars().all(plain) {
+        return format!("{v:?}");
+    }
+    let masked: String = v
+        .chars()
+        .enumerate()
+        .map(|(i, c)| {
+            if i == 0 || (i + 1 == n && n > 2) {
+                c
+            } else {
+                '*'
+            }
+        })
+        .take(40)
+        .collect();
+    format!("\"{masked}\" ({n} characters, masked)")
+}
+
 /// Why the hashing secret could not be loaded or created.
 #[derive(Debug, thiserror::Error)]
 pub enum PrivacyError {

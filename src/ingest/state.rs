@@ -115,8 +115,8 @@ pub fn canonical(word: &str) -> Result<&'static str, String> {
         .ok_or_else(|| {
             let known: Vec<&str> = STATES.iter().map(|(s, _, _)| *s).collect();
             format!(
-                "unknown state {:?}; expected one of {} (or their Chinese names, see the README)",
-                word.trim(),
+                "unknown state {}; expected one of {} (or their Chinese names, see the README)",
+                super::privacy::shown(word),
                 known.join(", ")
             )
         })

@@ -21,7 +21,7 @@
 use std::sync::LazyLock;
 
 use chrono::format::{Item, Parsed, StrftimeItems};
-use chrono::{DateTime, LocalResult, NaiveDateTime, TimeZone};
+use chrono::{DateTime, LocalResult, NaiveDateTime, TimeZone, Timelike};
 use chrono_tz::Tz;
 
 /// The zone naive timestamps are read in unless the import says otherwise.
@@ -96,13 +96,21 @@ pub fn parse_timestamp(s: &str, tz: Tz) -> Result<i64, String> {
     if s.is_empty() {
         return Err("empty timestamp".to_owned());
     }
+    let bad = || format!("not a timestamp: {}", super::privacy::shown(s));
+    // Second 60 is a leap second to chrono (read as the next minute):
+    // upstream systems keep no leap seconds, so it is a broken time.
+    let leap = |t: &NaiveDateTime| t.nanosecond() >= 1_000_000_000;
     if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
+        if leap(&dt.naive_local()) {
+            return Err(bad());
+        }
         return Ok(dt.timestamp_micros());
     }
     let naive = NAIVE_ITEMS
         .iter()
         .find_map(|items| naive(s, items))
-        .ok_or_else(|| format!("not a timestamp: {s:?}"))?;
+        .filter(|t| !leap(t))
+        .ok_or_else(bad)?;
     in_zone(&naive, tz, s)
 }
 
@@ -244,11 +252,17 @@ mod tests {
             "2026-03-01 24:00",
             "2026-03-01 08:60",
             "2025-13-40 25:00",
-            "yesterday",
+            "2026-03-01 08:30:60",
+            "2026-03-01T08:30:60+08:00",
             "2026-03-01",
         ] {
             assert_eq!(sh(s), Err(format!("not a timestamp: {s:?}")));
         }
+        // Words are masked: a misplaced column may hold a name.
+        assert_eq!(
+            sh("yesterday"),
+            Err(r#"not a timestamp: "y*******y" (9 characters, masked)"#.into())
+        );
     }
 
     #[test]
