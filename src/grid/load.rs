@@ -168,6 +168,34 @@ pub fn parse_geojson(text: &str, opts: LoadOptions) -> Result<(GridModel, Report
     Ok((model, report))
 }
 
+/// The properties of a unit the model reads, and all a stored copy keeps.
+const READ_PROPERTIES: [&str; 6] = [
+    "code",
+    "name",
+    "level",
+    "parent",
+    "households",
+    "population",
+];
+
+/// A grid file as the database keeps it ([`crate::store`]'s grid
+/// versions): its geometry and the properties the model reads, without
+/// the grid chief's name (`chief`, a person's name, which nothing the
+/// service shows uses) or any other property (a phone number). Members
+/// other than the features' properties are kept as they are.
+pub fn stored_copy(text: &str) -> Result<String, String> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut doc: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    if let Some(features) = doc.get_mut("features").and_then(Value::as_array_mut) {
+        for f in features {
+            if let Some(props) = f.get_mut("properties").and_then(Value::as_object_mut) {
+                props.retain(|k, _| READ_PROPERTIES.contains(&k.as_str()));
+            }
+        }
+    }
+    serde_json::to_string(&doc).map_err(|e| e.to_string())
+}
+
 fn kind_of(g: &GeoJson) -> &'static str {
     match g {
         GeoJson::Geometry(_) => "Geometry",

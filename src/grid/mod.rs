@@ -22,7 +22,9 @@ mod write;
 pub use area::{area_m2, polygon_area_m2};
 pub use error::GridError;
 pub use gauss_kruger::GaussKruger;
-pub use load::{load_geojson, load_geojson_with, parse_checked, parse_geojson, LoadOptions};
+pub use load::{
+    load_geojson, load_geojson_with, parse_checked, parse_geojson, stored_copy, LoadOptions,
+};
 pub use model::{GridModel, Level, Unit, GRID_LEVEL};
 pub use repair::{repair_unit, Repaired};
 pub use report::{Finding, Report, Severity};

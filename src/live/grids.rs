@@ -86,6 +86,7 @@ fn parse_model(text: &str, path: &Path, checked_before: bool) -> super::Result<G
 /// version, older versions kept, stored events re-joined), else the active
 /// stored version. Without a file, the stored version alone.
 pub fn ensure_grids(store: &Store, path: &Path) -> super::Result<(GridModel, GridVersion)> {
+    scrub_stored_grids(store, path)?;
     let active = store.active_grid()?;
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
@@ -112,10 +113,37 @@ pub fn ensure_grids(store: &Store, path: &Path) -> super::Result<(GridModel, Gri
         &sha,
         &path.display().to_string(),
         model.units().len(),
-        &text,
+        &stored(&text, path)?,
     )?;
     rejoin(store, &model, version.id)?;
     Ok((model, version))
+}
+
+/// The copy of a grid file the database keeps ([`crate::grid::stored_copy`]).
+fn stored(text: &str, path: &Path) -> super::Result<String> {
+    crate::grid::stored_copy(text).map_err(|reason| {
+        GridError::Parse {
+            path: path.to_owned(),
+            reason,
+        }
+        .into()
+    })
+}
+
+/// Grid versions stored whole by an older release, grid chiefs' names and
+/// all, are kept as [`stored`] keeps new ones, once.
+fn scrub_stored_grids(store: &Store, path: &Path) -> super::Result<()> {
+    for (id, text) in store.grid_texts_with("\"chief\"")? {
+        let kept = stored(&text, path)?;
+        if kept != text {
+            store.set_grid_text(id, &kept)?;
+            tracing::warn!(
+                version = id,
+                "stored grid version: the grid chiefs' names and the properties nothing reads removed"
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Re-locates every stored event against `model`.

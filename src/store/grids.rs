@@ -58,6 +58,27 @@ impl Store {
         })
     }
 
+    /// The versions whose stored text holds `needle`, with their text.
+    pub fn grid_texts_with(&self, needle: &str) -> Result<Vec<(i64, String)>> {
+        self.read(|c| {
+            let mut st =
+                c.prepare("SELECT id, geojson FROM grid_versions WHERE instr(geojson, ?1) > 0")?;
+            let rows = st.query_map([needle], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect()
+        })
+    }
+
+    /// Replaces the stored text of version `id` (its hash, the file's, stays).
+    pub fn set_grid_text(&self, id: i64, geojson: &str) -> Result<()> {
+        self.write(|c| {
+            c.execute(
+                "UPDATE grid_versions SET geojson = ?2 WHERE id = ?1",
+                params![id, geojson],
+            )
+            .map(drop)
+        })
+    }
+
     /// Stores a new version and makes it the active one; older ones stay.
     pub fn add_grid_version(
         &self,
