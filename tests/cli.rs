@@ -306,6 +306,19 @@ fn a_missing_file_is_one_clear_line_and_a_nonzero_exit() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("/nonexistent/grids.geojson"), "{err}");
+    // An events file too, the system's reason said once (it was twice).
+    let d = tempfile::tempdir().unwrap();
+    let out = join_tiny(
+        d.path(),
+        std::path::Path::new("/nonexistent/e.csv"),
+        "j.parquet",
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("/nonexistent/e.csv: cannot read: No such file"),
+        "{err}"
+    );
+    assert_eq!(err.matches("No such file").count(), 1, "{err}");
 }
 
 /// A config file named on the command line must exist: a mistyped path

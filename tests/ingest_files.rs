@@ -361,6 +361,45 @@ fn a_reason_masks_a_value_that_may_be_personal_data() {
     );
 }
 
+/// A boolean where an id belongs (a flag column exported under the id's
+/// name) rejects its row; it was read as the id "true", so every such row
+/// was one case.
+#[test]
+fn a_boolean_id_is_refused_not_read_as_true() {
+    let d = tempfile::tempdir().unwrap();
+    let pq = d.path().join("e.parquet");
+    let mut df = df!(
+        "id" => [true, false],
+        "kind" => ["incident", "incident"],
+        "occurred_at" => ["2024-03-01 10:00", "2024-03-01 11:00"],
+        "lon" => [115.0, 115.0],
+        "lat" => [38.5, 38.5],
+        "category" => ["盗窃", "盗窃"]
+    )
+    .unwrap();
+    ParquetWriter::new(std::fs::File::create(&pq).unwrap())
+        .finish(&mut df)
+        .unwrap();
+    let (events, _, rej, read) = read_all(&pq).unwrap();
+    assert_eq!((events.len(), read), (0, 2), "{rej:?}");
+    assert_eq!(
+        reason_of(&rej, 1),
+        ("id", "a boolean (true) where an id belongs")
+    );
+    let steps = d.path().join("u.jsonl");
+    std::fs::write(
+        &steps,
+        r#"{"issue_id":"a","update_id":false,"at":"2024-03-02 10:00","status":"结案"}"#,
+    )
+    .unwrap();
+    let ((ok, bad), _) = read_steps(&steps);
+    assert!(ok.is_empty());
+    assert_eq!(
+        (bad[0].column.as_str(), bad[0].reason.as_str()),
+        ("update_id", "a boolean (false) where an id belongs")
+    );
+}
+
 #[test]
 fn naive_times_are_read_in_shanghai_and_rfc3339_keeps_its_offset() {
     let (events, _, _, _) = read_all(&fixture("events/edge_cases.csv")).unwrap();

@@ -8,11 +8,12 @@ use super::report::Report;
 #[derive(Debug, thiserror::Error)]
 pub enum GridError {
     /// The file could not be read.
-    #[error("{path}: cannot read: {source}")]
+    #[error("{path}: cannot read: {cause}")]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        /// Told in the message, so no `source` of the error: a chain
+        /// printed whole would say it twice.
+        cause: std::io::Error,
     },
     /// The file is not a GeoJSON FeatureCollection.
     #[error("{path}: not a GeoJSON FeatureCollection: {reason}")]

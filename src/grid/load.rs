@@ -46,7 +46,7 @@ pub fn load_geojson(path: &Path) -> Result<(GridModel, Report), GridError> {
 pub fn load_geojson_with(path: &Path, opts: LoadOptions) -> Result<(GridModel, Report), GridError> {
     let text = std::fs::read_to_string(path).map_err(|source| GridError::Io {
         path: path.to_owned(),
-        source,
+        cause: source,
     })?;
     parse_checked(&text, path, opts)
 }

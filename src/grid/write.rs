@@ -50,6 +50,6 @@ pub fn write_geojson(model: &GridModel, path: &Path) -> Result<(), GridError> {
     };
     std::fs::write(path, fc.to_string()).map_err(|source| GridError::Io {
         path: path.to_owned(),
-        source,
+        cause: source,
     })
 }

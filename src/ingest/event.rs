@@ -305,6 +305,16 @@ pub(super) fn text_ref(f: Field<'_>) -> Option<std::borrow::Cow<'_, str>> {
     }
 }
 
+/// An id (of a case, a step): text or a whole number. A boolean is a
+/// broken column (a flag exported where the id belongs), not the id
+/// "true".
+pub(super) fn id_text(f: Field<'_>, col: impl Named) -> Result<String, RowError> {
+    if let Field::Bool(b) = f {
+        return Err(err(col, format!("a boolean ({b}) where an id belongs")));
+    }
+    text(f).ok_or_else(|| err(col, "missing"))
+}
+
 pub(super) fn text(f: Field<'_>) -> Option<String> {
     match f {
         Field::Text(s) if !s.trim().is_empty() => Some(s.trim().to_owned()),
@@ -546,7 +556,7 @@ impl Validator<'_> {
     /// checks them (what `wangge join` reads of every row before it reads
     /// the rows, to know which cases come more than once).
     pub fn identity<'r>(get: &impl Fn(Col) -> Field<'r>) -> Result<(String, Kind), RowError> {
-        let id = text(get(Col::Id)).ok_or_else(|| err(Col::Id, "missing"))?;
+        let id = id_text(get(Col::Id), Col::Id)?;
         let id = bounded(id, MAX_ID_CHARS, Col::Id)?;
         let kind_raw = text_ref(get(Col::Kind)).ok_or_else(|| err(Col::Kind, "missing"))?;
         let kind = Kind::parse(&kind_raw).ok_or_else(|| {

@@ -41,11 +41,12 @@ pub use update::{
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
     /// The file could not be opened or read.
-    #[error("{path}: cannot read: {source}")]
+    #[error("{path}: cannot read: {cause}")]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        /// Told in the message, so no `source` of the error: a chain
+        /// printed whole would say it twice.
+        cause: std::io::Error,
     },
     /// The extension is none of .csv, .tsv, .txt, .jsonl, .ndjson, .json, .parquet.
     #[error("{path}: unknown format; use .csv, .jsonl or .parquet")]

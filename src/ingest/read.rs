@@ -384,13 +384,13 @@ pub(super) fn guarded<T>(
 fn chunks_inside(path: &Path) -> Result<(), IngestError> {
     let file = File::open(path).map_err(|source| IngestError::Io {
         path: path.to_owned(),
-        source,
+        cause: source,
     })?;
     let len = file
         .metadata()
         .map_err(|source| IngestError::Io {
             path: path.to_owned(),
-            source,
+            cause: source,
         })?
         .len();
     let bad = |reason: String| IngestError::Parse {
@@ -459,7 +459,7 @@ fn wall_clock_columns(path: &Path) -> Result<Vec<String>, IngestError> {
     use polars_parquet::parquet::schema::types::{ParquetType, PrimitiveLogicalType};
     let file = File::open(path).map_err(|source| IngestError::Io {
         path: path.to_owned(),
-        source,
+        cause: source,
     })?;
     let meta = ParquetReader::new(file)
         .get_metadata()
@@ -509,7 +509,7 @@ pub(super) fn open_text(
 ) -> Result<DecodingReader<BufReader<File>>, IngestError> {
     let io = |source| IngestError::Io {
         path: path.to_owned(),
-        source,
+        cause: source,
     };
     let mut f = BufReader::with_capacity(1 << 20, File::open(path).map_err(io)?);
     let prefix = f.fill_buf().map_err(io)?.to_vec();
@@ -812,7 +812,7 @@ pub(super) fn json_records(
 ) -> Result<(), IngestError> {
     let io = |source| IngestError::Io {
         path: path.to_owned(),
-        source,
+        cause: source,
     };
     let mut text = BufReader::with_capacity(1 << 20, open_text(path, encoding)?);
     // The first byte that is not blank tells an array from lines.
@@ -1013,7 +1013,7 @@ fn read_parquet<R: RowReader>(
 ) -> Result<u64, IngestError> {
     let meta = std::fs::metadata(path).map_err(|source| IngestError::Io {
         path: path.to_owned(),
-        source,
+        cause: source,
     })?;
     if meta.len() == 0 {
         return Err(IngestError::Empty {

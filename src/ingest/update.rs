@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::event::{err, number, one_of, text, time, Named, Validator, SATISFACTION};
+use super::event::{err, id_text, number, one_of, text, time, Named, Validator, SATISFACTION};
 use super::json_row::{self, JsonRow, Scalar};
 use super::read;
 use super::{Field, IngestError, RowError};
@@ -172,9 +172,9 @@ impl Validator<'_> {
     /// Validates one transition row given as a field accessor over [`UPDATE_FIELDS`].
     pub fn validate_update<'r>(&self, get: impl Fn(UCol) -> Field<'r>) -> Result<Step, RowError> {
         use super::event::{bounded, MAX_ID_CHARS, MAX_TEXT_CHARS};
-        let issue_id = text(get(UCol::IssueId)).ok_or_else(|| err(UCol::IssueId, "missing"))?;
+        let issue_id = id_text(get(UCol::IssueId), UCol::IssueId)?;
         let issue_id = bounded(issue_id, MAX_ID_CHARS, UCol::IssueId)?;
-        let update_id = text(get(UCol::UpdateId)).ok_or_else(|| err(UCol::UpdateId, "missing"))?;
+        let update_id = id_text(get(UCol::UpdateId), UCol::UpdateId)?;
         let update_id = bounded(update_id, MAX_ID_CHARS, UCol::UpdateId)?;
         let at = time(get(UCol::At), UCol::At, self.tz)?.ok_or_else(|| err(UCol::At, "missing"))?;
         let at = self.dates.check(at, UCol::At)?;

@@ -244,7 +244,7 @@ pub fn join_files(
         for (from, to) in [(&parquet_part, out.parquet), (&rejects_part, out.rejects)] {
             std::fs::rename(from, to).map_err(|source| IngestError::Io {
                 path: to.to_owned(),
-                source,
+                cause: source,
             })?;
         }
         Ok(summary)
@@ -274,7 +274,7 @@ fn join_into(
         |e: csv::Error| IngestError::Output(format!("{}: {e}", out.rejects.display()));
     let file = File::create(partial.0).map_err(|source| IngestError::Io {
         path: partial.0.to_owned(),
-        source,
+        cause: source,
     })?;
     let mut writer = ParquetWriter::new(file)
         .with_compression(ParquetCompression::Zstd(

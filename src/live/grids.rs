@@ -95,7 +95,7 @@ pub fn ensure_grids(store: &Store, path: &Path) -> super::Result<(GridModel, Gri
                 Some((v, stored)) => Ok((parse_model(&stored, path, true)?, v)),
                 None => Err(GridError::Io {
                     path: path.to_owned(),
-                    source,
+                    cause: source,
                 }
                 .into()),
             }
