@@ -704,28 +704,38 @@ fn an_issue_s_other_times_are_held_to_the_dates_an_event_may_carry() {
 #[test]
 fn rows_of_a_crlf_file_are_numbered_by_their_line() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("crlf.csv");
-    std::fs::write(
-        &path,
-        "id,kind,occurred_at,lon,lat,category\r\n\
-         a,incident,2026-03-01 08:00,115.0,38.5,盗窃\r\n\
-         b,incident,2026-03-01 08:00,115.0,x,盗窃\r\n\
-         c,incident,2026-03-01 08:00,115.0,38.5,\"two\r\nlines\"\r\n\
-         d,incident,2026-03-01 08:00,115.0,38.5,\r\n",
-    )
-    .unwrap();
-    let (ok, rows, rej, _) = read_all(&path).unwrap();
-    assert_eq!((ok.len(), rows), (1, vec![2]), "{rej:?}");
-    let got: Vec<(u64, &str)> = rej.iter().map(|r| (r.row, r.column.as_str())).collect();
-    assert_eq!(got, [(3, "lat"), (4, "category"), (6, "category")]);
-    let updates = dir.path().join("updates.csv");
-    std::fs::write(
-        &updates,
-        "issue_id,update_id,at,status\r\nC1,u1,2026-03-01 09:00,受理\r\nC1,u2,2026-03-01 10:00,飞走\r\n",
-    )
-    .unwrap();
-    let ((steps, rejects), _) = read_steps(&updates);
-    assert_eq!((steps[0].0, rejects[0].row), (2, 3), "{rejects:?}");
+    // CR LF, and CR alone (Excel for Mac's "CSV (Macintosh)", whose rows
+    // were all numbered 1).
+    for end in ["\r\n", "\r"] {
+        let path = dir.path().join("crlf.csv");
+        std::fs::write(
+            &path,
+            "id,kind,occurred_at,lon,lat,category\r\n\
+             a,incident,2026-03-01 08:00,115.0,38.5,盗窃\r\n\
+             b,incident,2026-03-01 08:00,115.0,x,盗窃\r\n\
+             c,incident,2026-03-01 08:00,115.0,38.5,\"two\r\nlines\"\r\n\
+             d,incident,2026-03-01 08:00,115.0,38.5,\r\n"
+                .replace("\r\n", end),
+        )
+        .unwrap();
+        let (ok, rows, rej, _) = read_all(&path).unwrap();
+        assert_eq!((ok.len(), rows), (1, vec![2]), "{end:?} {rej:?}");
+        let got: Vec<(u64, &str)> = rej.iter().map(|r| (r.row, r.column.as_str())).collect();
+        assert_eq!(
+            got,
+            [(3, "lat"), (4, "category"), (6, "category")],
+            "{end:?}"
+        );
+        let updates = dir.path().join("updates.csv");
+        std::fs::write(
+            &updates,
+            "issue_id,update_id,at,status\r\nC1,u1,2026-03-01 09:00,受理\r\nC1,u2,2026-03-01 10:00,飞走\r\n"
+                .replace("\r\n", end),
+        )
+        .unwrap();
+        let ((steps, rejects), _) = read_steps(&updates);
+        assert_eq!((steps[0].0, rejects[0].row), (2, 3), "{end:?} {rejects:?}");
+    }
 }
 
 /// A Parquet file whose times are `ts` (µs), typed as `tz` has them, with

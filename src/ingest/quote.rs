@@ -82,13 +82,24 @@ impl Quotes {
     }
 }
 
+/// How a text's lines end, as its first line end shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ends {
+    Lf,
+    CrLf,
+    /// CR alone (Excel for Mac's "CSV (Macintosh)").
+    Cr,
+}
+
 /// A reader passing its bytes on and following their quotes ([`Quotes`]),
-/// and how its first line ends.
+/// and how its first line ends. A text whose lines end in CR alone is
+/// passed on with LF for each CR: the CSV reader ends a record at a lone
+/// CR but counts lines by LF, so every row of such a file was row 1.
 pub struct QuoteWatch<R> {
     inner: R,
     quotes: Quotes,
-    /// Whether the first line ends in CR LF, once a line end was seen.
-    crlf: Option<bool>,
+    /// How lines end, once a line end was seen.
+    ends: Option<Ends>,
     /// The last byte passed on.
     last: u8,
 }
@@ -98,7 +109,7 @@ impl<R> QuoteWatch<R> {
         QuoteWatch {
             inner,
             quotes: Quotes::new(delimiter),
-            crlf: None,
+            ends: None,
             last: 0,
         }
     }
@@ -108,7 +119,7 @@ impl<R> QuoteWatch<R> {
     /// LF, still on the line before, so every row's number came out one
     /// short.
     pub fn line_offset(&self) -> u64 {
-        u64::from(self.crlf == Some(true))
+        u64::from(self.ends == Some(Ends::CrLf))
     }
 
     /// Whether the bytes passed on so far end inside a quoted value: at the
@@ -116,19 +127,39 @@ impl<R> QuoteWatch<R> {
     pub fn open(&self) -> bool {
         self.quotes.open()
     }
+
+    /// How lines end, from the bytes `read` that follow those passed on.
+    fn line_ends(&self, read: &[u8]) -> Option<Ends> {
+        if self.last == b'\r' {
+            return read
+                .first()
+                .map(|&b| if b == b'\n' { Ends::CrLf } else { Ends::Cr });
+        }
+        let i = memchr::memchr2(b'\r', b'\n', read)?;
+        if read[i] == b'\n' {
+            return Some(Ends::Lf);
+        }
+        // A CR last in the bytes waits for the next one.
+        read.get(i + 1)
+            .map(|&b| if b == b'\n' { Ends::CrLf } else { Ends::Cr })
+    }
 }
 
 impl<R: Read> Read for QuoteWatch<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
-        let read = &buf[..n];
-        self.quotes.feed(read);
-        if self.crlf.is_none() {
-            if let Some(i) = memchr::memchr(b'\n', read) {
-                let before = if i > 0 { read[i - 1] } else { self.last };
-                self.crlf = Some(before == b'\r');
+        if self.ends.is_none() {
+            self.ends = self.line_ends(&buf[..n]);
+        }
+        if self.ends == Some(Ends::Cr) {
+            for b in &mut buf[..n] {
+                if *b == b'\r' {
+                    *b = b'\n';
+                }
             }
         }
+        let read = &buf[..n];
+        self.quotes.feed(read);
         if let Some(&b) = read.last() {
             self.last = b;
         }
