@@ -400,6 +400,38 @@ fn a_boolean_id_is_refused_not_read_as_true() {
     );
 }
 
+/// A file separated by semicolons, or UTF-16 without its byte-order mark,
+/// reads as a header of one odd column: the missing column's message says
+/// why. Before, it named the missing `id` alone.
+#[test]
+fn a_header_of_one_odd_column_says_why_it_gives_nothing() {
+    let d = tempfile::tempdir().unwrap();
+    let semi = d.path().join("semi.csv");
+    std::fs::write(
+        &semi,
+        "id;kind;occurred_at;lon;lat;category\na;incident;2024-03-01 10:00;115;38.5;x\n",
+    )
+    .unwrap();
+    let msg = read_all(&semi).unwrap_err().to_string();
+    assert!(
+        msg.contains("missing required column `id` (the header is one column holding semicolons"),
+        "{msg}"
+    );
+    let u16 = d.path().join("u16.csv");
+    let text = "id,kind,occurred_at,lon,lat,category\n";
+    let bytes: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    std::fs::write(&u16, bytes).unwrap();
+    let msg = read_all(&u16).unwrap_err().to_string();
+    assert!(msg.contains("UTF-16 without its byte-order mark"), "{msg}");
+    let steps = d.path().join("steps.csv");
+    std::fs::write(&steps, "issue_id;update_id;at;status\n").unwrap();
+    let h = hasher();
+    let msg = wangge::ingest::read_updates(&steps, &validator(&h))
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("semicolons"), "{msg}");
+}
+
 #[test]
 fn naive_times_are_read_in_shanghai_and_rfc3339_keeps_its_offset() {
     let (events, _, _, _) = read_all(&fixture("events/edge_cases.csv")).unwrap();

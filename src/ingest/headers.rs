@@ -6,6 +6,41 @@
 //! file meant cannot be guessed: the input is refused with both names, never
 //! read from whichever comes first.
 
+/// Why a header may lack a column it seems to hold, for the message that
+/// names the missing column (empty when nothing stands out): a header of
+/// one column holding another separator, or NUL bytes (UTF-16 read
+/// without its byte-order mark).
+///
+/// # Examples
+///
+/// ```
+/// use wangge::ingest::headers::header_hint;
+///
+/// assert!(header_hint(["id;kind;lon"]).contains("semicolons"));
+/// assert!(header_hint(["i\0d\0"]).contains("UTF-16"));
+/// assert_eq!(header_hint(["id", "kind"]), "");
+/// ```
+pub fn header_hint<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
+    let names: Vec<&str> = names.into_iter().collect();
+    if names.iter().any(|n| n.contains('\0')) {
+        return " (the header holds NUL bytes: the file looks like UTF-16 without its \
+                byte-order mark; save it as UTF-8)"
+            .into();
+    }
+    let [one] = names[..] else {
+        return String::new();
+    };
+    for (sep, what) in [(';', "semicolons"), ('\t', "tabs"), ('|', "vertical bars")] {
+        if one.contains(sep) {
+            return format!(
+                " (the header is one column holding {what}: save the file separated \
+                 by commas, or by tabs as .tsv)"
+            );
+        }
+    }
+    String::new()
+}
+
 /// Two names that give one contract column.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ambiguous {

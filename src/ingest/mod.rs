@@ -55,8 +55,13 @@ pub enum IngestError {
     #[error("{path}: empty file (no header)")]
     Empty { path: PathBuf },
     /// The header lacks a required column.
-    #[error("{path}: missing required column `{column}`")]
-    MissingColumn { path: PathBuf, column: &'static str },
+    #[error("{path}: missing required column `{column}`{hint}")]
+    MissingColumn {
+        path: PathBuf,
+        column: &'static str,
+        /// Why the header may lack it ([`headers::header_hint`]), or empty.
+        hint: String,
+    },
     /// Two names of the header give one column.
     #[error("{path}: {reason}")]
     AmbiguousColumn {

@@ -231,12 +231,17 @@ pub(crate) const REQUIRED: [Col; 6] = [
     Col::Category,
 ];
 
-fn check_required(path: &Path, map: &[Option<usize>; FIELDS.len()]) -> Result<(), IngestError> {
+fn check_required<'a>(
+    path: &Path,
+    map: &[Option<usize>; FIELDS.len()],
+    names: impl IntoIterator<Item = &'a str>,
+) -> Result<(), IngestError> {
     for c in REQUIRED {
         if map[c as usize].is_none() {
             return Err(IngestError::MissingColumn {
                 path: path.to_owned(),
                 column: FIELDS[c as usize],
+                hint: super::headers::header_hint(names),
             });
         }
     }
@@ -551,7 +556,7 @@ fn read_csv<R: RowReader>(
             path: path.to_owned(),
             reason,
         })?;
-    check_required(path, &map)?;
+    check_required(path, &map, names.iter().map(|n| n.as_ref()))?;
     let file = name(path);
     let mut batch = Batch::new(&file);
     let mut total = 0;
@@ -1022,7 +1027,7 @@ fn read_parquet<R: RowReader>(
     }
     let (scan, mut names) = parquet_columns(path, column_of, &FIELDS)?;
     let map: [Option<usize>; FIELDS.len()] = std::array::from_fn(|i| names[i].as_ref().map(|_| i));
-    check_required(path, &map)?;
+    check_required(path, &map, [])?;
     if R::KEYS_ONLY {
         for (i, n) in names.iter_mut().enumerate() {
             if i != Col::Id as usize && i != Col::Kind as usize {

@@ -328,8 +328,9 @@ impl<R: std::io::Read> CsvSteps<R> {
         for c in [UCol::IssueId, UCol::UpdateId, UCol::At, UCol::Status] {
             if map[c as usize].is_none() {
                 return Err(format!(
-                    "CSV header lacks the required column {:?}",
-                    UPDATE_FIELDS[c as usize]
+                    "CSV header lacks the required column {:?}{}",
+                    UPDATE_FIELDS[c as usize],
+                    super::headers::header_hint(names.iter().map(|n| n.as_ref()))
                 ));
             }
         }

@@ -69,8 +69,9 @@ fn from_csv(v: &Validator<'_>, text: &str, lossy: bool) -> Result<Parsed> {
         .map_err(|e| LiveError::BadInput(format!("CSV header: {e}")))?;
     if let Some(missing) = REQUIRED.iter().find(|&&c| map[c as usize].is_none()) {
         return Err(LiveError::BadInput(format!(
-            "CSV header lacks the required column {:?}",
-            FIELDS[*missing as usize]
+            "CSV header lacks the required column {:?}{}",
+            FIELDS[*missing as usize],
+            crate::ingest::headers::header_hint(headers.iter())
         )));
     }
     let shape = crate::ingest::RowShape::new(
