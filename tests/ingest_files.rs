@@ -432,6 +432,40 @@ fn a_header_of_one_odd_column_says_why_it_gives_nothing() {
     assert!(msg.contains("semicolons"), "{msg}");
 }
 
+/// A Parquet column of bytes (how some writers store text) is read as
+/// text, and a value in it that is no UTF-8 costs its row, named by its
+/// column; the others are read. Before, the whole file was refused.
+#[test]
+fn a_bad_value_in_a_binary_parquet_column_costs_its_row_only() {
+    let d = tempfile::tempdir().unwrap();
+    let bytes = |v: [&'static [u8]; 3]| Series::new("category".into(), v.to_vec());
+    let category = bytes([b"\xe7\x9b\x97\xe7\xaa\x83", b"\xb5\xc1", b"fire"]);
+    let mut df = df!(
+        "id" => ["a", "b", "c"],
+        "kind" => ["incident"; 3],
+        "occurred_at" => ["2024-03-01 10:00"; 3],
+        "lon" => [115.0; 3],
+        "lat" => [38.5; 3]
+    )
+    .unwrap();
+    df.with_column(category.into_column()).unwrap();
+    assert_eq!(df.column("category").unwrap().dtype(), &DataType::Binary);
+    let pq = d.path().join("e.parquet");
+    ParquetWriter::new(std::fs::File::create(&pq).unwrap())
+        .finish(&mut df)
+        .unwrap();
+    let (events, _, rej, read) = read_all(&pq).unwrap();
+    assert_eq!(read, 3);
+    let got: Vec<(&str, &str)> = events
+        .iter()
+        .map(|e| (e.id.as_str(), e.category.as_str()))
+        .collect();
+    assert_eq!(got, [("a", "盗窃"), ("c", "fire")], "{rej:?}");
+    let (col, why) = reason_of(&rej, 2);
+    assert_eq!(col, "category");
+    assert!(why.contains("no UTF-8"), "{why}");
+}
+
 #[test]
 fn naive_times_are_read_in_shanghai_and_rfc3339_keeps_its_offset() {
     let (events, _, _, _) = read_all(&fixture("events/edge_cases.csv")).unwrap();

@@ -216,6 +216,12 @@ impl Named for Col {
     }
 }
 
+impl Named for &'static str {
+    fn name(self) -> &'static str {
+        self
+    }
+}
+
 pub(super) fn err(col: impl Named, reason: impl Into<String>) -> RowError {
     RowError {
         column: col.name(),

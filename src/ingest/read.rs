@@ -949,6 +949,9 @@ pub(super) enum ParquetCol {
     Int(Int64Chunked),
     UInt(UInt64Chunked),
     Bool(BooleanChunked),
+    /// Text as bytes (a binary column, as some writers store strings):
+    /// a value that is no UTF-8 costs its row ([`ParquetCol::malformed`]).
+    Bytes(BinaryChunked),
     /// Values, the factor to microseconds (negative: a divisor), and
     /// whether they are wall-clock readings ([`Field::Wall`]).
     Time(Int64Chunked, i64, bool),
@@ -964,6 +967,7 @@ impl ParquetCol {
         Ok(match s.dtype() {
             DataType::String => ParquetCol::Text(s.str()?.clone()),
             DataType::Boolean => ParquetCol::Bool(s.bool()?.clone()),
+            DataType::Binary => ParquetCol::Bytes(s.binary()?.clone()),
             DataType::Datetime(unit, _) => {
                 let per_us = match unit {
                     TimeUnit::Nanoseconds => -1000,
@@ -990,6 +994,27 @@ impl ParquetCol {
         })
     }
 
+    /// Whether row `i` holds bytes that are no UTF-8 text.
+    pub(super) fn malformed(&self, i: usize) -> bool {
+        matches!(self, ParquetCol::Bytes(c) if c.get(i).is_some_and(|b| std::str::from_utf8(b).is_err()))
+    }
+
+    /// Row `i` of the columns in contract order (`names`): its values, or
+    /// its refusal naming the first column whose bytes are no UTF-8 text.
+    pub(super) fn row_checked<'c>(
+        cols: &'c [ParquetCol],
+        names: &[&'static str],
+        i: usize,
+    ) -> Result<impl Fn(usize) -> Field<'c>, super::event::RowError> {
+        if let Some(k) = cols.iter().position(|c| c.malformed(i)) {
+            return Err(super::event::err(
+                names[k],
+                "malformed byte sequence: the value is no UTF-8 text",
+            ));
+        }
+        Ok(move |c: usize| cols[c].get(i))
+    }
+
     pub(super) fn get(&self, i: usize) -> Field<'_> {
         match self {
             ParquetCol::Missing => Field::Null,
@@ -998,6 +1023,9 @@ impl ParquetCol {
             ParquetCol::Int(c) => c.get(i).map_or(Field::Null, |n| Field::Int(n.into())),
             ParquetCol::UInt(c) => c.get(i).map_or(Field::Null, |n| Field::Int(n.into())),
             ParquetCol::Bool(c) => c.get(i).map_or(Field::Null, Field::Bool),
+            ParquetCol::Bytes(c) => c.get(i).map_or(Field::Null, |b| {
+                Field::Text(std::str::from_utf8(b).unwrap_or("\u{fffd}"))
+            }),
             ParquetCol::Time(c, k, wall) => c.get(i).map_or(Field::Null, |t| {
                 let us = if *k < 0 { t.div_euclid(-k) } else { t * k };
                 if *wall {
@@ -1039,7 +1067,8 @@ fn read_parquet<R: RowReader>(
     parquet_slices(path, &scan, &names, &mut |first, n, cols| {
         let mut batch = Batch::with_capacity(&file, n);
         for i in 0..n {
-            let r = rows.row(v, |c| cols[c as usize].get(i));
+            let r = ParquetCol::row_checked(cols, &FIELDS, i)
+                .and_then(|get| rows.row(v, |c| get(c as usize)));
             push_row(&mut batch, &file, first + i as u64, r);
         }
         sink(batch)

@@ -590,10 +590,9 @@ pub(super) fn updates_from_parquet(
     }
     read::parquet_slices(path, &scan, &names, &mut |first, n, cols| {
         for i in 0..n {
-            out.push(
-                first + i as u64,
-                v.validate_update(|c: UCol| cols[c as usize].get(i)),
-            )?;
+            let step = read::ParquetCol::row_checked(cols, &UPDATE_FIELDS, i)
+                .and_then(|get| v.validate_update(|c: UCol| get(c as usize)));
+            out.push(first + i as u64, step)?;
         }
         Ok(())
     })?;
