@@ -299,3 +299,68 @@ fn a_bom_an_empty_multipolygon_and_a_village_without_grids() {
     let empty = find(&report, Severity::Fatal, "bad_geometry", "G2").expect("G2 named");
     assert!(empty.contains("no polygons"), "{empty}");
 }
+
+/// One child wound clockwise (against RFC 7946) is a notice, and the
+/// topology is checked on its rings turned: no false gap the size of its
+/// parent, and a child that lies outside its parent is still told so.
+/// Before, the clockwise child showed as a gap of its parent's whole area
+/// and hid its `outside_parent`.
+#[test]
+fn a_child_wound_clockwise_is_checked_as_if_wound_right() {
+    let ring = |x: f64, y: f64, cw: bool| {
+        let mut r = vec![
+            [x, y],
+            [x + 0.1, y],
+            [x + 0.1, y + 0.1],
+            [x, y + 0.1],
+            [x, y],
+        ];
+        if cw {
+            r.reverse();
+        }
+        serde_json::json!({"type": "Polygon", "coordinates": [r]})
+    };
+    let feature = |code: &str, level: u8, parent: Option<&str>, geometry| {
+        serde_json::json!({"type": "Feature",
+            "properties": {"code": code, "name": code, "level": level, "parent": parent},
+            "geometry": geometry})
+    };
+    let file = |second: (f64, bool)| {
+        serde_json::json!({"type": "FeatureCollection", "features": [
+            feature("T1", 1, None, ring(115.0, 38.0, false)),
+            feature("V1", 2, Some("T1"), ring(115.0, 38.0, false)),
+            feature("G1", 3, Some("V1"), ring(115.0, 38.0, false)),
+            feature("G2", 3, Some("V1"), ring(second.0, 38.0, second.1)),
+        ]})
+        .to_string()
+    };
+    let topology = LoadOptions {
+        topology: true,
+        ..Default::default()
+    };
+    let checks = |text: String| {
+        let (_, report) = parse_geojson(&text, topology).unwrap();
+        let mut got: Vec<(String, String)> = report
+            .findings
+            .iter()
+            .filter(|f| f.severity != Severity::Notice || f.check == "winding")
+            .map(|f| (f.check.to_string(), f.code.clone().unwrap_or_default()))
+            .collect();
+        got.sort();
+        got
+    };
+    let pair = |c: &str, u: &str| (c.to_owned(), u.to_owned());
+    // G2 the same square as G1, wound clockwise: an overlap, no gap.
+    let same = checks(file((115.0, true)));
+    assert!(same.contains(&pair("winding", "G2")), "{same:?}");
+    assert!(!same.iter().any(|(c, _)| c == "gap"), "{same:?}");
+    // G2 far outside, clockwise: as wound right, outside its parent.
+    let away = checks(file((125.0, true)));
+    assert_eq!(
+        away.iter()
+            .filter(|(c, _)| c != "winding")
+            .collect::<Vec<_>>(),
+        checks(file((125.0, false))).iter().collect::<Vec<_>>()
+    );
+    assert!(away.contains(&pair("outside_parent", "G2")), "{away:?}");
+}

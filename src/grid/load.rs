@@ -150,6 +150,19 @@ pub fn parse_geojson(text: &str, opts: LoadOptions) -> Result<(GridModel, Report
             check_validity(unit, q, opts.repair, &mut report);
         }
     }
+    // Rings wound the other way (told above as a notice) are turned, so
+    // every later step sees one winding: the gaps between a parent and its
+    // children were measured by signed areas, and one clockwise child
+    // showed as a gap the size of its parent and hid that it lay outside.
+    {
+        use geo::orient::{Direction, Orient};
+        use rayon::prelude::*;
+        units.par_iter_mut().for_each(|u| {
+            if wound_against_rfc7946(&u.geometry) {
+                u.geometry = u.geometry.orient(Direction::Default);
+            }
+        });
+    }
     for unit in &units {
         report.units_by_level[usize::from(unit.level)] += 1;
     }
@@ -591,6 +604,13 @@ fn surely_valid(p: &Polygon<f64>) -> bool {
     true
 }
 
+/// Whether a ring is wound against RFC 7946 (exteriors counter-clockwise,
+/// holes clockwise).
+fn wound_against_rfc7946(g: &MultiPolygon<f64>) -> bool {
+    g.iter()
+        .any(|p| p.exterior().is_cw() || p.interiors().iter().any(|h| h.is_ccw()))
+}
+
 /// Ring-level quality: repeated vertices, RFC 7946 winding, self-intersections.
 /// Reported as warnings; with `repair`, fixed and reported with what changed.
 /// What is wrong with a unit's rings, in words (empty: nothing), and the
@@ -602,10 +622,7 @@ fn ring_quality(unit: &Unit) -> (Vec<String>, &'static str) {
         .flat_map(|p| std::iter::once(p.exterior()).chain(p.interiors()))
         .map(|r| r.0.windows(2).filter(|w| w[0] == w[1]).count())
         .sum();
-    let wrong_winding = unit
-        .geometry
-        .iter()
-        .any(|p| p.exterior().is_cw() || p.interiors().iter().any(|h| h.is_ccw()));
+    let wrong_winding = wound_against_rfc7946(&unit.geometry);
     let problems: Vec<String> = match unit.geometry.0.as_slice() {
         [p] if surely_valid(p) => Vec::new(),
         _ => unit
