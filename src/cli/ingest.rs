@@ -40,60 +40,10 @@ pub struct IngestArgs {
 /// give every column a step requires (aliases included: `诉求编号`,
 /// `service_request_id`), else events (whose load names what is missing).
 fn is_updates(path: &std::path::Path) -> anyhow::Result<bool> {
-    use crate::ingest::{column_of, update_column_of, Format, UCol, REQUIRED};
-    use std::io::Read;
-    let names: Vec<String> = match Format::of(path)? {
-        Format::Parquet => {
-            use polars::prelude::*;
-            let p = path.to_str().unwrap_or_default();
-            let schema = LazyFrame::scan_parquet(PlRefPath::from(p), ScanArgsParquet::default())
-                .and_then(|mut l| l.collect_schema())
-                .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", path.display()))?;
-            schema.iter_names().map(|n| n.to_string()).collect()
-        }
-        format => {
-            let mut head = vec![0u8; 64 * 1024];
-            let n = std::fs::File::open(path)
-                .and_then(|mut f| f.read(&mut head))
-                .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", path.display()))?;
-            // Whole lines only: a character cut at the end reads as none.
-            let end = head[..n]
-                .iter()
-                .rposition(|&b| b == b'\n')
-                .map_or(n, |i| i + 1);
-            let text = crate::ingest::encoding::decode_lossy(&head[..end], None)
-                .map(|(t, _, _)| t.into_owned())
-                .unwrap_or_default();
-            let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
-            match format {
-                Format::JsonLines => {
-                    // JSON Lines, or an array: its first element.
-                    let t = text.trim_start();
-                    let first = t.strip_prefix('[').unwrap_or(first);
-                    serde_json::Deserializer::from_str(first)
-                        .into_iter::<serde_json::Map<String, serde_json::Value>>()
-                        .next()
-                        .and_then(Result::ok)
-                        .map(|m| m.keys().cloned().collect())
-                        .unwrap_or_default()
-                }
-                _ => {
-                    let d = if path
-                        .extension()
-                        .is_some_and(|e| e.eq_ignore_ascii_case("tsv"))
-                    {
-                        '\t'
-                    } else {
-                        ','
-                    };
-                    first
-                        .split(d)
-                        .map(|n| n.trim().trim_matches('"').to_owned())
-                        .collect()
-                }
-            }
-        }
-    };
+    use crate::ingest::{column_of, file_columns, update_column_of, Format, UCol, REQUIRED};
+    Format::of(path)?;
+    // A JSON file: the keys of its first object.
+    let names = file_columns(path, None, 1);
     let gives = |column_of: fn(&str) -> Option<usize>, c: usize| {
         names.iter().any(|n| column_of(n) == Some(c))
     };

@@ -29,8 +29,8 @@ pub use event::{category, Col, Dates, Event, Field, Kind, RowError, Unused, Vali
 pub use read::column_of;
 pub(crate) use read::REQUIRED;
 pub use read::{
-    display_paths, overflow, read_file, read_keys, rows_about, spanning, swallowed, unread_columns,
-    Batch, Format, Reject, RowShape, BATCH_ROWS,
+    display_paths, file_columns, overflow, read_file, read_keys, rows_about, spanning, swallowed,
+    unread_columns, Batch, Format, Reject, RowShape, BATCH_ROWS,
 };
 pub use update::{
     read_updates, read_updates_with, update_column_of, ParsedSteps, Step, StepsRead, UCol,

@@ -143,10 +143,20 @@ pub fn unread_columns(
     encoding: Option<TextEncoding>,
     column_of: fn(&str) -> Option<usize>,
 ) -> Vec<String> {
+    let mut names = file_columns(path, encoding, u64::MAX);
+    names.retain(|k| column_of(k).is_none());
+    names
+}
+
+/// The column names a file gives, each once in first-seen order: its CSV
+/// or TSV header, its Parquet columns, the keys of its first `records`
+/// JSON objects. A file that cannot be read has none (its load reports
+/// why).
+pub fn file_columns(path: &Path, encoding: Option<TextEncoding>, records: u64) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     let mut note = |k: &str| {
         let k = k.trim().trim_start_matches('\u{feff}');
-        if !k.is_empty() && column_of(k).is_none() && !out.iter().any(|o| o == k) {
+        if !k.is_empty() && !out.iter().any(|o| o == k) {
             out.push(k.to_owned());
         }
     };
@@ -173,11 +183,21 @@ pub fn unread_columns(
         Ok(Format::JsonLines) => {
             type Keys<'a> =
                 std::collections::BTreeMap<std::borrow::Cow<'a, str>, serde::de::IgnoredAny>;
+            let mut seen = 0u64;
+            // An error ends the reading: the file's (its load reports
+            // it), or having read `records` objects.
             let _ = json_records(path, encoding, &mut |_, record| {
                 if let Ok(keys) = record
                     .and_then(|t| serde_json::from_str::<Keys<'_>>(t).map_err(|e| e.to_string()))
                 {
                     keys.keys().for_each(|k| note(k));
+                    seen += 1;
+                }
+                if seen >= records {
+                    return Err(IngestError::Parse {
+                        path: path.to_owned(),
+                        reason: "enough objects read".into(),
+                    });
                 }
                 Ok(())
             });

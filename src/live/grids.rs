@@ -131,9 +131,14 @@ fn stored(text: &str, path: &Path) -> super::Result<String> {
 }
 
 /// Grid versions stored whole by an older release, grid chiefs' names and
-/// all, are kept as [`stored`] keeps new ones, once.
+/// all, are kept as [`stored`] keeps new ones: once, marked done in the
+/// database, so a start does not read every stored version again.
 fn scrub_stored_grids(store: &Store, path: &Path) -> super::Result<()> {
-    for (id, text) in store.grid_texts_with("\"chief\"")? {
+    const DONE: &str = "grid_versions_cut";
+    if store.meta(DONE)?.is_some() {
+        return Ok(());
+    }
+    for (id, text) in store.grid_texts()? {
         let kept = stored(&text, path)?;
         if kept != text {
             store.set_grid_text(id, &kept)?;
@@ -143,6 +148,7 @@ fn scrub_stored_grids(store: &Store, path: &Path) -> super::Result<()> {
             );
         }
     }
+    store.set_meta(DONE, "1")?;
     Ok(())
 }
 

@@ -58,12 +58,11 @@ impl Store {
         })
     }
 
-    /// The versions whose stored text holds `needle`, with their text.
-    pub fn grid_texts_with(&self, needle: &str) -> Result<Vec<(i64, String)>> {
+    /// Every version's id and stored text, oldest first.
+    pub fn grid_texts(&self) -> Result<Vec<(i64, String)>> {
         self.read(|c| {
-            let mut st =
-                c.prepare("SELECT id, geojson FROM grid_versions WHERE instr(geojson, ?1) > 0")?;
-            let rows = st.query_map([needle], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            let mut st = c.prepare("SELECT id, geojson FROM grid_versions ORDER BY id")?;
+            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
             rows.collect()
         })
     }
